@@ -1,0 +1,165 @@
+"""The composition root: build every component from the settings, start, stop.
+
+Nothing else constructs collaborators. Start order: data directory and secret,
+store (migrated), renderer, transport and delivery worker, services, SMTP and
+HTTP listeners. Stop order is the reverse, and in-flight SMTP messages finish
+before the store closes, so a 250 is never given for something not committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from mailbridge.clock import Clock, SystemClock
+from mailbridge.errors import ConfigError
+from mailbridge.inbound.handler import SmtpHandler
+from mailbridge.inbound.process import ReplyIntake
+from mailbridge.inbound.server import start_smtp_server
+from mailbridge.moderate.service import CommentService
+from mailbridge.notify import Notifier
+from mailbridge.outbound.transport import Transport, transport_from_url
+from mailbridge.outbound.worker import DeliveryWorker
+from mailbridge.settings import Settings, parse_hostport
+from mailbridge.store import Store
+from mailbridge.templating import Renderer
+from mailbridge.tokens import Keyring, new_secret
+from mailbridge.web import build_web_app
+
+__all__ = ["Running", "load_or_create_secret", "open_store", "running"]
+
+log = logging.getLogger(__name__)
+
+_DRAIN_SECONDS = 30.0
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The instance secret, generated on first use and kept (mode 0600) in the data directory."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(new_secret().hex() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    try:
+        secret = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise ConfigError(
+            f"{path}: the instance secret is not hex; remove it to generate one"
+        ) from None
+    if len(secret) < 16:
+        raise ConfigError(f"{path}: the instance secret is too short (need 16+ bytes)")
+    return secret
+
+
+async def open_store(settings: Settings) -> Store:
+    return await Store.open(settings.database_path)
+
+
+@dataclass(frozen=True)
+class Running:
+    """A started daemon: where it listens and its main components."""
+
+    settings: Settings
+    store: Store
+    service: CommentService
+    worker: DeliveryWorker
+    keyring: Keyring
+    smtp_address: tuple[str, int]
+    http_address: tuple[str, int]
+
+
+def _listen_socket(listen: str, where: str) -> socket.socket:
+    host, port = parse_hostport(listen, where)
+    try:
+        return socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot listen on {listen}: {exc.strerror}") from None
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None
+) -> AsyncIterator[Running]:
+    """Start everything; stop it all, in order, when the block exits."""
+    clock = clock or SystemClock()
+    keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
+    smtp_sock = _listen_socket(settings.smtp.listen, "smtp.listen")
+    http_sock = _listen_socket(settings.http.listen, "http.listen")
+    store = await open_store(settings)
+    override = Path(settings.templates.directory) if settings.templates.directory else None
+    renderer = Renderer(override)
+    worker = DeliveryWorker(
+        store, transport or transport_from_url(settings.transport_url), settings.outbound, clock
+    )
+    notifier = Notifier(settings, keyring, renderer, clock)
+    service = CommentService(store, notifier, clock, queued=worker.wake)
+    intake = ReplyIntake(
+        store, service, keyring, settings.smtp.reply_domain, settings.site.public_url, clock
+    )
+    state = {"http": False}
+    smtp_server: asyncio.Server | None = None
+
+    def health() -> dict[str, bool]:
+        return {
+            "database": store.is_open,
+            "smtp": smtp_server is not None and smtp_server.is_serving(),
+            "http": state["http"],
+        }
+
+    app = build_web_app(
+        settings=settings,
+        store=store,
+        service=service,
+        renderer=renderer,
+        keyring=keyring,
+        clock=clock,
+        health=health,
+    )
+    runner = web.AppRunner(app, access_log=logging.getLogger("mailbridge.http.access"))
+    worker_task: asyncio.Task[None] | None = None
+    try:
+        smtp_server = await start_smtp_server(
+            SmtpHandler(intake),
+            sock=smtp_sock,
+            hostname=settings.smtp.reply_domain,
+            data_size_limit=settings.smtp.max_message_size,
+        )
+        await runner.setup()
+        await web.SockSite(runner, http_sock).start()
+        state["http"] = True
+        worker_task = asyncio.create_task(worker.run(), name="mailbridge-delivery")
+        yield Running(
+            settings=settings,
+            store=store,
+            service=service,
+            worker=worker,
+            keyring=keyring,
+            smtp_address=smtp_sock.getsockname()[:2],
+            http_address=http_sock.getsockname()[:2],
+        )
+    finally:
+        if smtp_server is not None:
+            smtp_server.close()  # no new connections; messages in DATA may still finish
+        if not await intake.drain(_DRAIN_SECONDS):
+            log.warning("stopping with SMTP messages still in progress; senders will retry")
+        state["http"] = False
+        await runner.cleanup()
+        worker.stop()
+        if worker_task is not None:
+            await worker_task
+        await store.close()
+        smtp_sock.close()
+        http_sock.close()

@@ -1,0 +1,173 @@
+"""The ``mailbridge`` command. Each command parses options and calls one library function.
+
+Logging is configured here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mailbridge import __version__
+from mailbridge.app import open_store, running
+from mailbridge.clock import SystemClock
+from mailbridge.errors import ConfigError, ImportFormatError
+from mailbridge.settings import Settings, load_settings
+
+__all__ = ["cli"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiosmtpd logs every command at INFO, addresses included; keep ours, quiet theirs.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+def config_options(func: F) -> F:
+    """--config FILE (or MAILBRIDGE_CONFIG) and --data-dir, shared by every command."""
+    func = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Override data_dir (database, Maildir, secret).",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="MAILBRIDGE_CONFIG",
+        help="TOML configuration file (see config/mailbridge.example.toml).",
+    )(func)
+    return func
+
+
+def _settings(config_file: Path | None, data_dir: Path | None) -> Settings:
+    overrides = {"data_dir": str(data_dir)} if data_dir else None
+    try:
+        return load_settings(config_file, environ=os.environ, overrides=overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mailbridge")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="How much to log (to standard error).",
+)
+def cli(log_level: str) -> None:
+    """mailbridge: blog comment threads you can answer by email.
+
+    Reply notifications go out by email, replies come back over SMTP and become
+    comments pending moderation, and the blog's author moderates from email.
+    """
+    _configure_logging(log_level)
+
+
+def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) -> str:
+    moderators = ", ".join(settings.moderation.moderators) or "none configured"
+    rows = [
+        ("data directory", str(settings.data_path)),
+        ("database", str(settings.database_path)),
+        ("instance secret", str(settings.secret_path)),
+        ("outgoing mail", settings.transport_url),
+        ("SMTP (replies)", f"{smtp[0]}:{smtp[1]}  for reply+TOKEN@{settings.smtp.reply_domain}"),
+        ("HTTP", f"http://{http[0]}:{http[1]}/"),
+        ("public URL", settings.site.public_url),
+        ("moderators", f"each thread's author; also {moderators}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"mailbridge {__version__} is running"]
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+@cli.command()
+@config_options
+def serve(config_file: Path | None, data_dir: Path | None) -> None:
+    """Run the daemon: SMTP for replies, HTTP for pages, API and links, and delivery."""
+    settings = _settings(config_file, data_dir)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with running(settings) as daemon:
+            click.echo(_describe(settings, daemon.smtp_address, daemon.http_address))
+            await stop.wait()
+            click.echo("Stopping…", err=True)
+        click.echo("Stopped.", err=True)
+
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command("import")
+@config_options
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--notify/--no-notify",
+    default=True,
+    show_default=True,
+    help="Email imported commenters when someone answers them.",
+)
+def import_command(
+    config_file: Path | None, data_dir: Path | None, file: Path, notify: bool
+) -> None:
+    """Import a WordPress export (WXR) or mailbridge JSON thread file.
+
+    The format is detected from the content. Importing the same file again adds
+    nothing twice. Imported comments keep their status and send no email.
+    """
+    from tqdm import tqdm
+
+    from mailbridge.importer import import_file
+
+    settings = _settings(config_file, data_dir)
+
+    async def main() -> str:
+        store = await open_store(settings)
+        bar = tqdm(unit=" comments", disable=not sys.stderr.isatty(), file=sys.stderr)
+        try:
+
+            def on_total(total: int) -> None:
+                bar.reset(total=total)
+
+            report = await import_file(
+                store, file, SystemClock(), on_total=on_total, progress=bar.update, notify=notify
+            )
+        finally:
+            bar.close()
+            await store.close()
+        return (
+            f"Imported {file} ({report.format}): "
+            f"{report.threads_created} thread(s) created, "
+            f"{report.threads_existing} already present; "
+            f"{report.comments_added} comment(s) added, "
+            f"{report.comments_existing} already present."
+        )
+
+    try:
+        click.echo(asyncio.run(main()))
+    except (ImportFormatError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,91 @@
+"""Read mailbridge's own JSON thread format.
+
+::
+
+    {"post": {"key", "title", "url", "author", "email", ...},
+     "comments": [{"id", "parent", "author", "email", "created", "body", "status"?}]}
+
+``status`` defaults to approved (an export of published comments).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mailbridge.errors import ImportFormatError
+from mailbridge.importer.records import ImportedComment, ImportedThread, safe_url
+from mailbridge.models import CommentStatus
+
+__all__ = ["read_json"]
+
+
+def _str(obj: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+    value = obj.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ImportFormatError(f"{where}: '{key}' must be a string")
+    return value
+
+
+def _created(value: str, where: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ImportFormatError(f"{where}: 'created' is not an ISO 8601 date: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def read_json(path: Path) -> Iterator[ImportedThread]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImportFormatError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("post"), dict):
+        raise ImportFormatError(f"{path}: expected an object with 'post' and 'comments'")
+    post = data["post"]
+    raw_comments = data.get("comments", [])
+    if not isinstance(raw_comments, list):
+        raise ImportFormatError(f"{path}: 'comments' must be a list")
+    key = _str(post, "key", f"{path}: post")
+    email = _str(post, "email", f"{path}: post", required=False)
+    thread = ImportedThread(
+        key=key,
+        title=" ".join(_str(post, "title", f"{path}: post").split()) or key,
+        url=safe_url(_str(post, "url", f"{path}: post", required=False)),
+        author=_str(post, "author", f"{path}: post", required=False),
+        author_email=email if "@" in email else None,
+    )
+    for index, item in enumerate(raw_comments):
+        where = f"{path}: comments[{index}]"
+        if (
+            not isinstance(item, dict)
+            or isinstance(item.get("id"), bool)
+            or not isinstance(item.get("id"), int | str)
+        ):
+            raise ImportFormatError(f"{where}: each comment needs an 'id'")
+        parent = item.get("parent")
+        status = item.get("status", "approved")
+        try:
+            parsed_status = CommentStatus(status)
+        except ValueError:
+            raise ImportFormatError(f"{where}: unknown status {status!r}") from None
+        comment_email = _str(item, "email", where, required=False)
+        thread.comments.append(
+            ImportedComment(
+                source_id=str(item["id"]),
+                parent_source_id=None if parent in (None, 0, "") else str(parent),
+                author=" ".join(_str(item, "author", where).split()) or "Anonymous",
+                email=comment_email if "@" in comment_email else None,
+                body=_str(item, "body", where).replace("\r\n", "\n").strip(),
+                created_at=_created(_str(item, "created", where), where),
+                status=parsed_status,
+            )
+        )
+    yield thread

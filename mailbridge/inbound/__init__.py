@@ -1,0 +1,1 @@
+"""Inbound mail: the SMTP edge (handler, server) and the reply pipeline (process)."""

@@ -1,0 +1,64 @@
+"""The aiosmtpd handler: thin, and honest about what it promises.
+
+RCPT: only valid reply addresses (550 otherwise, so never an open relay).
+DATA: the pipeline stores the message and files the comment; 250 only after commit.
+Exceptions: logged here, answered 451 so the sending server retries; nothing internal leaks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mailbridge.errors import Rejection, TooManyReplyAddresses
+from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
+
+__all__ = ["SmtpHandler"]
+
+log = logging.getLogger(__name__)
+
+TEMPORARY_FAILURE = "451 4.3.0 Temporary local problem, please try again later"
+
+
+def _peer(session: Any) -> str:
+    peer = session.peer
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+class SmtpHandler:
+    def __init__(self, intake: ReplyIntake) -> None:
+        self._intake = intake
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        try:
+            await self._intake.check_recipient(address)
+        except Rejection as rejection:
+            log.info("%s RCPT <%s> refused: %s", _peer(session), address, rejection.reason)
+            return rejection.smtp_reply
+        if envelope.rcpt_tos:
+            # One reply address per transaction keeps "one message, one comment" simple;
+            # 452 makes the client send the rest in a new transaction.
+            return TooManyReplyAddresses().smtp_reply
+        # Implementing handle_RCPT makes us responsible for recording the recipient.
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Recipient OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return await self._intake.receive(
+            SmtpEnvelope(
+                peer=_peer(session),
+                helo=str(session.host_name or ""),
+                mail_from=str(envelope.mail_from or ""),
+                rcpt_to=envelope.rcpt_tos[0],
+                raw=bytes(envelope.original_content),
+            )
+        )
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error: %r", error, exc_info=error)
+        return TEMPORARY_FAILURE

@@ -1,0 +1,69 @@
+"""Plain data passed between the stages. No I/O here."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = ["Comment", "CommentNode", "CommentStatus", "NewComment", "Source", "Thread"]
+
+
+class CommentStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SPAM = "spam"
+
+
+class Source(enum.StrEnum):
+    IMPORT = "import"
+    WEB = "web"
+    EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class Thread:
+    id: int
+    key: str
+    title: str
+    url: str
+    author: str
+    author_address_id: int | None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    thread_id: int
+    parent_id: int | None
+    address_id: int | None
+    author: str
+    body: str
+    status: CommentStatus
+    source: Source
+    notify: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class NewComment:
+    """A comment about to be stored (no id yet)."""
+
+    thread_id: int
+    parent_id: int | None
+    author: str
+    body: str
+    status: CommentStatus
+    source: Source
+    created_at: str
+    email: str | None = None
+    notify: bool = False
+    source_ref: str | None = None
+
+
+@dataclass
+class CommentNode:
+    """One approved comment with its approved replies, for pages and the API."""
+
+    comment: Comment
+    replies: list[CommentNode] = field(default_factory=list)

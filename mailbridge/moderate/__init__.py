@@ -1,0 +1,1 @@
+"""Moderation: the comment lifecycle (pending → approved / rejected / spam)."""

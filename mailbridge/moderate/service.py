@@ -1,0 +1,146 @@
+"""Comment lifecycle: new comments wait for moderation; approval publishes and notifies.
+
+No HTTP or SMTP knowledge here: the web API, the inbound mail pipeline and the
+moderation pages all call this one service, and every change it makes commits
+together with the emails it causes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiosqlite
+
+from mailbridge.clock import Clock, iso
+from mailbridge.errors import InvalidInput, NotFound
+from mailbridge.models import Comment, CommentNode, CommentStatus, NewComment, Source, Thread
+from mailbridge.notify import Notifier
+from mailbridge.store import Store, comments, threads
+from mailbridge.tokens import Action
+
+__all__ = ["CommentService", "ModerationOutcome", "SameTransaction"]
+
+log = logging.getLogger(__name__)
+
+SameTransaction = Callable[[aiosqlite.Connection, Comment], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ModerationOutcome:
+    comment: Comment
+    previous: CommentStatus
+
+    @property
+    def changed(self) -> bool:
+        return self.previous is not self.comment.status
+
+
+class CommentService:
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._queued = queued  # told after a commit that queued mail (wakes the worker)
+
+    async def thread(self, key: str) -> Thread:
+        found = await self._store.read(lambda c: threads.get_thread(c, key=key))
+        if found is None:
+            raise NotFound(f"no thread '{key}'")
+        return found
+
+    async def published_tree(self, key: str) -> tuple[Thread, list[CommentNode]]:
+        async def work(conn: aiosqlite.Connection) -> tuple[Thread, list[CommentNode]]:
+            thread = await threads.get_thread(conn, key=key)
+            if thread is None:
+                raise NotFound(f"no thread '{key}'")
+            return thread, await comments.approved_tree(conn, thread.id)
+
+        return await self._store.read(work)
+
+    async def submit(self, new: NewComment, also: SameTransaction | None = None) -> Comment:
+        """Store a pending comment and queue its moderation emails, in one transaction.
+
+        ``also`` runs in the same transaction (the inbound pipeline marks its
+        message accepted there, so the comment and that mark commit together).
+        """
+
+        async def work(conn: aiosqlite.Connection) -> tuple[Comment, int]:
+            if new.parent_id is not None:
+                parent = await comments.get_comment(conn, new.parent_id)
+                if parent is None or parent.thread_id != new.thread_id:
+                    raise InvalidInput("parent", "parent: no such comment in this thread")
+                if parent.status is not CommentStatus.APPROVED and new.source is Source.WEB:
+                    raise InvalidInput("parent", "parent: that comment is not published")
+            comment_id, created = await comments.insert_comment(conn, new)
+            comment = await comments.get_comment(conn, comment_id)
+            assert comment is not None
+            queued = 0
+            if created and comment.status is CommentStatus.PENDING:
+                queued = await self._notifier.moderation_requests(conn, comment)
+            if also is not None:
+                await also(conn, comment)
+            return comment, queued
+
+        comment, queued = await self._store.write(work)
+        log.info(
+            "comment %d on thread %d from %s: %s",
+            comment.id,
+            comment.thread_id,
+            comment.source.value,
+            comment.status.value,
+        )
+        if queued:
+            self._queued()
+        return comment
+
+    async def moderate(self, comment_id: int, action: Action) -> ModerationOutcome:
+        """Apply ``action``; idempotent. Approval queues the reply notification."""
+        status = CommentStatus(action.value)
+
+        async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, bool]:
+            previous = await comments.set_status(conn, comment_id, status, iso(self._clock.now()))
+            if previous is None:
+                raise NotFound(f"no comment {comment_id}")
+            comment = await comments.get_comment(conn, comment_id)
+            assert comment is not None
+            notified = False
+            if status is CommentStatus.APPROVED and previous is not status:
+                notified = await self._notifier.reply_notification(conn, comment)
+            return ModerationOutcome(comment, previous), notified
+
+        outcome, notified = await self._store.write(work)
+        if outcome.changed:
+            log.info(
+                "comment %d: %s -> %s%s",
+                comment_id,
+                outcome.previous.value,
+                outcome.comment.status.value,
+                " (reply notification queued)" if notified else "",
+            )
+        if notified:
+            self._queued()
+        return outcome
+
+    async def get(self, comment_id: int) -> tuple[Comment, Comment | None, Thread]:
+        """A comment with its parent and thread, for the moderation page."""
+
+        async def work(conn: aiosqlite.Connection) -> tuple[Comment, Comment | None, Thread]:
+            comment = await comments.get_comment(conn, comment_id)
+            if comment is None:
+                raise NotFound(f"no comment {comment_id}")
+            parent = None
+            if comment.parent_id is not None:
+                parent = await comments.get_comment(conn, comment.parent_id)
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            assert thread is not None
+            return comment, parent, thread
+
+        return await self._store.read(work)

@@ -1,0 +1,1 @@
+"""Outgoing mail: compose the message, hand it to a transport, record the outcome."""

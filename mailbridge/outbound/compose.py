@@ -1,0 +1,74 @@
+"""Build outgoing RFC 5322 messages.
+
+Header values that come from people (names, thread titles) are folded to one
+line and stripped of control characters before they reach a header, so no input
+can add a header; the email package then encodes them (RFC 2047) as needed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+
+__all__ = ["Envelope", "clean_header_text", "compose", "make_message_id", "split_address"]
+
+
+def clean_header_text(value: str, limit: int = 200) -> str:
+    """One line of printable text: control and line-separator characters become spaces."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
+    return " ".join(cleaned.split())[:limit]
+
+
+def split_address(value: str) -> Address:
+    """A configured "Name <addr>" string as an Address."""
+    name, addr = parseaddr(value)
+    return Address(display_name=clean_header_text(name), addr_spec=addr)
+
+
+def make_message_id(kind: str, domain: str) -> str:
+    return f"<{kind}.{secrets.token_hex(12)}@{domain}>"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    mail_from: str
+    rcpt_to: str
+
+
+def compose(
+    *,
+    sender: Address,
+    to: Address,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    date: datetime,
+    reply_to: Address | None = None,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+) -> bytes:
+    """The complete message in wire form (CRLF line ends)."""
+    msg = EmailMessage(policy=SMTP)
+    msg["Date"] = format_datetime(date)
+    msg["From"] = sender
+    msg["To"] = to
+    if reply_to is not None:
+        msg["Reply-To"] = reply_to
+    msg["Subject"] = clean_header_text(subject, limit=250)
+    msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = " ".join(references)
+    # RFC 3834: we are a machine; and ask Exchange not to answer with its own robots.
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    return msg.as_bytes()

@@ -1,0 +1,110 @@
+"""The SQLite store: one writer connection, one reader connection, explicit close.
+
+Every write is a unit of work run inside ``BEGIN IMMEDIATE`` on the single writer
+connection, serialised by an asyncio lock, so a caller either sees its whole
+change committed or none of it. The repository modules next to this one
+(``threads``, ``comments``, ``inbound``, ``outbox``) hold SQL only and take a
+connection as their first argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import aiosqlite
+
+from mailbridge.errors import StoreClosedError
+from mailbridge.store import migrations
+
+__all__ = ["Store", "UnitOfWork"]
+
+T = TypeVar("T")
+UnitOfWork = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+# Durability first: a 250 to DATA promises the message is on disk, so commits fsync
+# (synchronous=FULL) even in WAL mode.
+_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+)
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, sqlite3 adds nothing.
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for pragma in _PRAGMAS:
+        await conn.execute(pragma)
+    return conn
+
+
+class Store:
+    """Owns the database connections. Build with :meth:`open`, finish with :meth:`close`."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer: aiosqlite.Connection | None = writer
+        self._reader: aiosqlite.Connection | None = reader
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        """Open (creating if needed) the database at ``path`` and apply pending migrations."""
+        # The database holds commenters' addresses: keep the directory private.
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        writer = await _connect(path)
+        try:
+            await migrations.apply_pending(writer)
+            reader = await _connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(path, writer, reader)
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None
+
+    async def write(self, work: UnitOfWork[T]) -> T:
+        """Run ``work(conn)`` in one IMMEDIATE transaction; commit, or roll back on error."""
+        async with self._write_lock:
+            conn = self._writer
+            if conn is None:
+                raise StoreClosedError("the store is closed")
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = await work(conn)
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+            return result
+
+    async def read(self, work: UnitOfWork[T]) -> T:
+        """Run ``work(conn)`` on the reader connection inside one read snapshot."""
+        async with self._read_lock:
+            conn = self._reader
+            if conn is None:
+                raise StoreClosedError("the store is closed")
+            await conn.execute("BEGIN")
+            try:
+                return await work(conn)
+            finally:
+                await conn.execute("COMMIT")
+
+    async def close(self) -> None:
+        """Close both connections once pending work finishes; later use raises."""
+        async with self._write_lock, self._read_lock:
+            writer, reader = self._writer, self._reader
+            self._writer = self._reader = None
+            if reader is not None:
+                await reader.close()
+            if writer is not None:
+                await writer.close()

@@ -1,0 +1,122 @@
+"""SQL for comments: insert, read, tree, and compare-and-set status changes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+from mailbridge.models import Comment, CommentNode, CommentStatus, NewComment, Source
+from mailbridge.store.threads import upsert_address
+
+__all__ = [
+    "approved_tree",
+    "get_comment",
+    "insert_comment",
+    "latest_author_name",
+    "set_status",
+]
+
+
+def _comment(row: sqlite3.Row) -> Comment:
+    return Comment(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        parent_id=row["parent_id"],
+        address_id=row["address_id"],
+        author=row["author"],
+        body=row["body"],
+        status=CommentStatus(row["status"]),
+        source=Source(row["source"]),
+        notify=bool(row["notify"]),
+        created_at=row["created_at"],
+    )
+
+
+async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[int, bool]:
+    """Store ``new``; return (id, created). With a ``source_ref`` it is idempotent."""
+    address_id = None
+    if new.email:
+        address_id = await upsert_address(conn, new.email, new.created_at)
+    async with conn.execute(
+        "INSERT INTO comments (thread_id, parent_id, address_id, author, body, status, source, "
+        "source_ref, notify, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (thread_id, source, source_ref) DO NOTHING RETURNING id",
+        (
+            new.thread_id,
+            new.parent_id,
+            address_id,
+            new.author,
+            new.body,
+            new.status.value,
+            new.source.value,
+            new.source_ref,
+            int(new.notify),
+            new.created_at,
+        ),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is not None:
+        return int(row[0]), True
+    async with conn.execute(
+        "SELECT id FROM comments WHERE thread_id = ? AND source = ? AND source_ref = ?",
+        (new.thread_id, new.source.value, new.source_ref),
+    ) as cur:
+        existing = await cur.fetchone()
+    assert existing is not None
+    return int(existing[0]), False
+
+
+async def get_comment(conn: aiosqlite.Connection, comment_id: int) -> Comment | None:
+    async with conn.execute("SELECT * FROM comments WHERE id = ?", (comment_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _comment(row)
+
+
+async def set_status(
+    conn: aiosqlite.Connection, comment_id: int, status: CommentStatus, now: str
+) -> CommentStatus | None:
+    """Set the status; return the previous one (None if the comment does not exist)."""
+    async with conn.execute("SELECT status FROM comments WHERE id = ?", (comment_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    previous = CommentStatus(row[0])
+    if previous is not status:
+        await conn.execute(
+            "UPDATE comments SET status = ?, moderated_at = ? WHERE id = ?",
+            (status.value, now, comment_id),
+        )
+    return previous
+
+
+async def approved_tree(conn: aiosqlite.Connection, thread_id: int) -> list[CommentNode]:
+    """The approved comments of a thread as a tree, oldest first at every level.
+
+    A reply whose parent is not approved is not shown: publishing it would show an
+    answer to something readers cannot see.
+    """
+    async with conn.execute(
+        "SELECT * FROM comments WHERE thread_id = ? AND status = 'approved' "
+        "ORDER BY created_at, id",
+        (thread_id,),
+    ) as cur:
+        rows = await cur.fetchall()
+    nodes = {row["id"]: CommentNode(_comment(row)) for row in rows}
+    roots: list[CommentNode] = []
+    for node in nodes.values():
+        parent_id = node.comment.parent_id
+        if parent_id is None:
+            roots.append(node)
+        elif parent_id in nodes:
+            nodes[parent_id].replies.append(node)
+    return roots
+
+
+async def latest_author_name(conn: aiosqlite.Connection, address_id: int) -> str | None:
+    """The name this address signed its most recent comment with."""
+    async with conn.execute(
+        "SELECT author FROM comments WHERE address_id = ? ORDER BY id DESC LIMIT 1", (address_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])

@@ -1,0 +1,68 @@
+"""The jinja2 renderer for every email and page.
+
+Templates live in the top-level ``templates/`` directory of the source tree and
+are shipped inside the wheel as ``mailbridge/templates``. An operator's directory
+(``[templates] directory``) is searched first, file by file, so one template can
+be overridden without copying the rest. HTML is autoescaped; an undefined
+variable is an error, never an empty string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+__all__ = ["RenderedEmail", "Renderer", "packaged_templates"]
+
+
+def packaged_templates() -> Path:
+    """Where the shipped templates are: inside the installed package, or the source tree."""
+    installed = Path(str(resources.files("mailbridge"))) / "templates"
+    if installed.is_dir():
+        return installed
+    # Running from a source checkout (or an editable install): templates/ beside the package.
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+class Renderer:
+    def __init__(self, override_dir: Path | None = None) -> None:
+        search = [packaged_templates()]
+        if override_dir is not None:
+            search.insert(0, override_dir)
+        self.search_path = search
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(p) for p in search]),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html", "html.j2"), default_for_string=False, default=False
+            ),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def page(self, name: str, **context: Any) -> str:
+        return self._env.get_template(f"web/{name}.html.j2").render(**context)
+
+    def email(self, name: str, **context: Any) -> RenderedEmail:
+        subject = self._env.get_template(f"email/{name}.subject.j2").render(**context)
+        return RenderedEmail(
+            subject=_one_line(subject),
+            text=self._env.get_template(f"email/{name}.txt.j2").render(**context),
+            html=self._env.get_template(f"email/{name}.html.j2").render(**context),
+        )

@@ -1,0 +1,62 @@
+"""The HTTP service: comment API, thread pages, moderation links, health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from mailbridge.clock import Clock
+from mailbridge.moderate.service import CommentService
+from mailbridge.settings import Settings
+from mailbridge.store import Store
+from mailbridge.templating import Renderer
+from mailbridge.tokens import Keyring
+from mailbridge.web.api import CommentApi
+from mailbridge.web.middleware import error_middleware, security_headers
+from mailbridge.web.moderation import ModerationPages
+from mailbridge.web.pages import Pages
+
+__all__ = ["build_web_app"]
+
+
+def build_web_app(
+    *,
+    settings: Settings,
+    store: Store,
+    service: CommentService,
+    renderer: Renderer,
+    keyring: Keyring,
+    clock: Clock,
+    health: Callable[[], dict[str, bool]],
+) -> web.Application:
+    """The aiohttp application; ``health`` reports the state of each component."""
+    app = web.Application(
+        client_max_size=settings.http.max_body_bytes,
+        middlewares=[security_headers, error_middleware(renderer, settings.site.name)],
+    )
+    api = CommentApi(service, clock)
+    pages = Pages(service, store, renderer, settings.site.name)
+    moderation = ModerationPages(
+        service, keyring, renderer, clock, settings.site.name, settings.site.public_url
+    )
+
+    async def healthz(request: web.Request) -> web.Response:
+        parts = health()
+        ok = all(parts.values())
+        return web.json_response(
+            {"status": "ok" if ok else "starting", **parts}, status=200 if ok else 503
+        )
+
+    app.add_routes(
+        [
+            web.get("/", pages.index),
+            web.get("/healthz", healthz),
+            web.get("/threads/{thread}", pages.thread),
+            web.get("/api/threads/{thread}/comments", api.list_comments),
+            web.post("/api/threads/{thread}/comments", api.submit),
+            web.get("/moderate/{token}", moderation.confirm),
+            web.post("/moderate/{token}", moderation.act),
+        ]
+    )
+    return app

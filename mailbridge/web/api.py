@@ -1,0 +1,130 @@
+"""The JSON comment API: read a thread's published tree, submit a comment."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from mailbridge.clock import Clock, iso
+from mailbridge.errors import InvalidInput, NotFound
+from mailbridge.models import CommentNode, CommentStatus, NewComment, Source
+from mailbridge.moderate.service import CommentService
+from mailbridge.web.middleware import json_error
+
+__all__ = ["CommentApi", "tree_json", "validate_submission"]
+
+MAX_AUTHOR = 80
+MAX_BODY = 20_000
+MAX_EMAIL = 254
+_FIELDS = {"author", "email", "body", "parent", "notify"}
+# Deliberately simple: one @, something before it, a dotted domain, no spaces or brackets.
+_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]+")
+
+
+def tree_json(nodes: list[CommentNode]) -> list[dict[str, Any]]:
+    """Published comments as nested JSON. There is no email field to leak."""
+    return [
+        {
+            "id": node.comment.id,
+            "parent": node.comment.parent_id,
+            "author": node.comment.author,
+            "created": node.comment.created_at,
+            "body": node.comment.body,
+            "replies": tree_json(node.replies),
+        }
+        for node in nodes
+    ]
+
+
+def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
+    value = data.get(field)
+    if value is None:
+        raise InvalidInput(field, f"{field} is required")
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"{field} must be a string")
+    value = value.strip()
+    if not value:
+        raise InvalidInput(field, f"{field} must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(field, f"{field} must be at most {limit} characters")
+    return value
+
+
+def validate_submission(data: Any) -> tuple[str, str, str, int | None, bool]:
+    """(author, email, body, parent, notify) from a decoded JSON body, or InvalidInput."""
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "the request body must be a JSON object")
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], f"unknown field '{unknown[0]}'")
+    author = _text(data, "author", MAX_AUTHOR)
+    if any(not ch.isprintable() for ch in author):
+        raise InvalidInput("author", "author must be one line of text")
+    email = _text(data, "email", MAX_EMAIL)
+    if not _EMAIL.fullmatch(email) or not email.isprintable():
+        raise InvalidInput("email", "email is not an email address")
+    body = _text(data, "body", MAX_BODY).replace("\r\n", "\n")
+    parent = data.get("parent")
+    if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
+        raise InvalidInput("parent", "parent must be a comment id or null")
+    notify = data.get("notify", False)
+    if not isinstance(notify, bool):
+        raise InvalidInput("notify", "notify must be true or false")
+    return author, email, body, parent, notify
+
+
+class CommentApi:
+    def __init__(self, service: CommentService, clock: Clock) -> None:
+        self._service = service
+        self._clock = clock
+
+    async def list_comments(self, request: web.Request) -> web.Response:
+        key = request.match_info["thread"]
+        try:
+            thread, nodes = await self._service.published_tree(key)
+        except NotFound:
+            return json_error(404, f"no thread '{key}'", "thread")
+        return web.json_response(
+            {
+                "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
+                "comments": tree_json(nodes),
+            },
+            dumps=lambda obj: json.dumps(obj, ensure_ascii=False),
+        )
+
+    async def submit(self, request: web.Request) -> web.Response:
+        key = request.match_info["thread"]
+        try:
+            thread = await self._service.thread(key)
+        except NotFound:
+            return json_error(404, f"no thread '{key}'", "thread")
+        if request.content_type != "application/json":
+            # Also keeps plain cross-site HTML forms from posting comments.
+            return json_error(415, "send the comment as application/json")
+        raw = await request.read()  # aiohttp answers 413 past client_max_size
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return json_error(400, f"malformed JSON: {exc}")
+        try:
+            author, email, body, parent, notify = validate_submission(data)
+            comment = await self._service.submit(
+                NewComment(
+                    thread_id=thread.id,
+                    parent_id=parent,
+                    author=author,
+                    body=body,
+                    status=CommentStatus.PENDING,
+                    source=Source.WEB,
+                    created_at=iso(self._clock.now()),
+                    email=email,
+                    notify=notify,
+                )
+            )
+        except InvalidInput as exc:
+            return json_error(400, exc.message, exc.field)
+        return web.json_response({"id": comment.id, "status": comment.status.value}, status=202)

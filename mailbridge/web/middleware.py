@@ -1,0 +1,94 @@
+"""Security headers on every answer, and errors that say what went wrong in the right format.
+
+API paths (``/api/...``) always answer JSON ``{"error": ..., "field": ...}``; pages
+answer an HTML page from the error template. Nothing internal (tracebacks,
+class names) reaches the client; the log has the details.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from mailbridge.templating import Renderer
+
+__all__ = ["error_middleware", "json_error", "security_headers"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HEADERS = {
+    # Moderation links are capabilities: never leak them through Referer.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    for name, value in _HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def json_error(status: int, message: str, field: str | None = None) -> web.Response:
+    return web.json_response({"error": message, "field": field}, status=status)
+
+
+def _reason(status: int) -> str:
+    return {
+        400: "Bad request",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Request too large",
+        415: "Unsupported media type",
+    }.get(status, "Error")
+
+
+def error_middleware(
+    renderer: Renderer, site_name: str
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    def html_error(status: int, message: str) -> web.Response:
+        body = renderer.page(
+            "error", site_name=site_name, status=status, title=_reason(status), message=message
+        )
+        return web.Response(text=body, status=status, content_type="text/html")
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        is_api = request.path.startswith("/api/")
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            message = (
+                exc.text
+                if exc.text and not exc.text.startswith(f"{exc.status}:")
+                else (_reason(exc.status))
+            )
+            if exc.status == 413:
+                message = "The request body is too large."
+            response = (
+                json_error(exc.status, message) if is_api else html_error(exc.status, message)
+            )
+            for name in ("Allow", "Retry-After"):
+                if name in exc.headers:
+                    response.headers[name] = exc.headers[name]
+            return response
+        except Exception:
+            log.exception("HTTP %s %s failed", request.method, request.path)
+            message = "Something went wrong on our side; it has been logged."
+            return json_error(500, message) if is_api else html_error(500, message)
+
+    return middleware

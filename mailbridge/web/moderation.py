@@ -1,0 +1,96 @@
+"""Moderation links: GET shows a confirmation page and changes nothing; POST acts, once.
+
+Mail scanners and link previews open every link in an email, so a GET must be
+harmless. The token in the URL is the only credential: it names one comment and
+one action and expires (see :mod:`mailbridge.tokens`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from mailbridge.clock import Clock
+from mailbridge.errors import LinkError, NotFound
+from mailbridge.models import CommentStatus
+from mailbridge.moderate.service import CommentService
+from mailbridge.notify import excerpt
+from mailbridge.templating import Renderer
+from mailbridge.tokens import Keyring, ModerationLink, read_moderation_token
+
+__all__ = ["ModerationPages"]
+
+log = logging.getLogger(__name__)
+
+
+class ModerationPages:
+    def __init__(
+        self,
+        service: CommentService,
+        keyring: Keyring,
+        renderer: Renderer,
+        clock: Clock,
+        site_name: str,
+        public_url: str,
+    ) -> None:
+        self._service = service
+        self._keyring = keyring
+        self._renderer = renderer
+        self._clock = clock
+        self._site_name = site_name
+        self._public_url = public_url.rstrip("/")
+
+    def _html(self, name: str, **context: object) -> web.Response:
+        body = self._renderer.page(name, site_name=self._site_name, **context)
+        response = web.Response(text=body, content_type="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _link(self, request: web.Request) -> ModerationLink:
+        token = request.match_info["token"]
+        try:
+            return read_moderation_token(self._keyring.moderation, token, self._clock.now())
+        except LinkError as exc:
+            log.warning("moderation link refused (%s) from %s", type(exc).__name__, request.remote)
+            raise web.HTTPForbidden(text=exc.text) from None
+
+    async def confirm(self, request: web.Request) -> web.Response:
+        link = self._link(request)
+        try:
+            comment, parent, thread = await self._service.get(link.comment_id)
+        except NotFound:
+            raise web.HTTPNotFound(text="That comment no longer exists.") from None
+        return self._html(
+            "moderate_confirm",
+            action=link.action.verb,
+            done=comment.status.value == link.action.value,
+            comment=comment,
+            parent=parent,
+            parent_excerpt=excerpt(parent.body) if parent else "",
+            thread=thread,
+            expires=link.expires,
+        )
+
+    async def act(self, request: web.Request) -> web.Response:
+        link = self._link(request)
+        try:
+            outcome = await self._service.moderate(link.comment_id, link.action)
+        except NotFound:
+            raise web.HTTPNotFound(text="That comment no longer exists.") from None
+        _comment, _parent, thread = await self._service.get(link.comment_id)
+        thread_url = f"{self._public_url}/threads/{thread.key}"
+        comment_url = None
+        if outcome.comment.status is CommentStatus.APPROVED:
+            comment_url = f"{thread_url}#comment-{outcome.comment.id}"
+        return self._html(
+            "moderate_done",
+            action=link.action.verb,
+            status=outcome.comment.status.value,
+            changed=outcome.changed,
+            previous=outcome.previous.value,
+            comment=outcome.comment,
+            thread=thread,
+            thread_url=thread_url,
+            comment_url=comment_url,
+        )
