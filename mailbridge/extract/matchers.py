@@ -1,0 +1,250 @@
+"""Line matchers for the structure mail clients add around a reply.
+
+One matcher per kind of line: quoted lines, quote headers ("On ... wrote:"),
+"Original message" markers, forwarded-message markers, header blocks
+("From: / Sent: / To:"), and delimiter lines.  Every matcher takes one line (or,
+for quote headers, a few lines joined with spaces) and answers yes or no.
+
+Linear time: every pattern is anchored and free of nested quantifiers, and the
+callers never pass more than ``MAX_MATCH_LEN`` characters (a longer line is
+never one of these structural lines), so a hostile 5 MB line costs one slice.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "MAX_MATCH_LEN",
+    "clean",
+    "could_start_quote_header",
+    "header_field",
+    "is_delimiter",
+    "is_forward_marker",
+    "is_original_marker",
+    "is_quote_header",
+    "is_quote_line",
+    "split_inline_quote_header",
+]
+
+#: Structural lines are short; anything longer is the writer's text.
+MAX_MATCH_LEN = 400
+
+# Invisible characters that clients sprinkle into headers (bidi marks around
+# Arabic/Hebrew attributions, zero-width spaces from Outlook, BOMs, soft hyphens,
+# Mailtrack's "ᐧ" tracking glyph); they are ignored when matching.
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+             "\u2066\u2067\u2068\u2069\ufeff\u00ad\u1427"),
+    None,
+)
+_INVISIBLE[0xA0] = " "
+_INVISIBLE[0x2011] = "-"  # non-breaking hyphen, as in "iPhone‑ul meu"
+
+
+def clean(line: str) -> str:
+    """The line as matchers see it: bounded, invisible characters removed, stripped."""
+    return line[: MAX_MATCH_LEN + 1].translate(_INVISIBLE).strip()
+
+
+# --- Quoted lines ------------------------------------------------------------
+# "> text", ">> nested", " > indented", ">text" (no space), and the initials
+# style some Usenet-era clients use: "Richard> text", "C> text".
+_QUOTE_LINE = re.compile(r"[ \t]{0,8}(?:>|[A-Z][A-Za-z]{0,11}>(?=\s|$))")
+
+
+def is_quote_line(line: str) -> bool:
+    return _QUOTE_LINE.match(line) is not None
+
+
+# --- Quote headers -----------------------------------------------------------
+# The attribution line a client writes above the quoted message, in many
+# languages.  Real-world shapes (one per client family):
+#   On Tue, Mar 1, 2016 at 6:02 PM, Ann Smith <ann@example.org> wrote:   (Gmail)
+#   On 1 Mar 2016, at 18:02, Ann Smith <ann@example.org> wrote:          (Apple)
+#   On 01/03/2016 18:02, Ann Smith wrote:                                (Thunderbird)
+#   ---- On Tue, 01 Mar 2016 18:02:00 +0100 Ann <ann@example.org> wrote ----  (Zoho)
+#   ---- Ann Smith wrote ----                                            (Android)
+#   Am 01.03.2016 um 18:02 schrieb Ann Smith <ann@example.org>:          (de)
+#   Ann Smith <ann@example.org> schrieb am Di., 1. März 2016 um 18:02:   (de, Gmail)
+#   Le mar. 1 mars 2016 à 18:02, Ann Smith <ann@example.org> a écrit :   (fr)
+#   El mar., 1 mar. 2016 a las 18:02, Ann Smith (<ann@example.org>) escribió:  (es)
+#   Il giorno mar 1 mar 2016 alle ore 18:02 Ann <ann@example.org> ha scritto:  (it)
+#   Em ter., 1 de mar. de 2016 às 18:02, Ann <ann@example.org> escreveu:  (pt)
+#   Op di 1 mrt. 2016 om 18:02 schreef Ann Smith <ann@example.org>:      (nl)
+#   Den 1 mars 2016 kl. 18:02 skrev Ann Smith <ann@example.org>:         (sv/da/no)
+#   W dniu 1.03.2016 o 18:02, Ann Smith <ann@example.org> pisze:         (pl)
+#   вт, 1 мар. 2016 г. в 18:02, Ann Smith <ann@example.org>:             (ru, Gmail: no verb)
+#   2016年3月1日(火) 18:02 Ann Smith <ann@example.org>:                   (ja, Gmail: no verb)
+#   在 2016年3月1日，下午6:02，Ann Smith <ann@example.org> 写道：           (zh, Apple)
+#   2016-03-01 18:02 GMT+01:00 Ann Smith <ann@example.org>:             (old Gmail)
+_QH_VERB_END = re.compile(
+    r"(?:\b(?:wrote|writes|sent|schrieb|geschrieben|a\s+écrit|écrit|escribió|escribio"
+    r"|ha\s+escrito|ha\s+escrit|va\s+escriure|ha\s+scritto|scrisse|escreveu|escribiu|schreef"
+    r"|skrev|kirjoitti|napisał|napisała|napisal|pisze|napsal|napsala|napísal|написал|написала"
+    r"|написав|пишет|пише|írta|a\s+scris|yazdı|έγραψε|đã\s+viết|كتب|كتبت|כתב|כתבה|kirjutas"
+    r"|rašė|menulis)|写道|寫道|のメッセージ|書きました|작성)"
+    r"(?:\s{0,3}\([a-zа-я]{1,3}\))?(?:/\S{1,10})?\s{0,3}[:：]?\s{0,3}-{0,12}\s{0,3}$",
+    re.IGNORECASE,
+)
+# Words that open an attribution line in the languages we cover.
+_QH_INTRO = re.compile(
+    r"-{0,12}\s{0,3}(?:on|le|am|el|em|il|in\s+data|op|den|på|w\s+dniu|dnia|dne|vào|no\s+dia"
+    r"|at|quoting|zitat\s+von|citando|στις|pada|في|在)(?:\s|$)",
+    re.IGNORECASE,
+)
+_HAS_TIME = re.compile(r"\d{1,2}\s?[:.h]\s?\d{2}")
+_HAS_DIGIT = re.compile(r"\d")
+_USER_WORD = re.compile(r"пользователь|użytkownik|uživatel", re.IGNORECASE)
+# Old Gmail put the date first and sometimes no colon:  2013/7/20 Ann <ann@example.org>
+_QH_DATE_FIRST = re.compile(r"\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\.?\s")
+# Lines that may start a header wrapped over two or three lines: an intro word,
+# a date or a weekday abbreviation ("pe 20. lokakuuta", "tir. 18. apr."), or an address.
+_QH_START = re.compile(r"(?:\d|[^\W\d_]{1,4}\.?,?\s+\d)")
+
+
+def is_quote_header(s: str) -> bool:
+    """True if ``s`` (a cleaned line, or a few lines joined) is a quote attribution."""
+    if not s or len(s) > MAX_MATCH_LEN or s[0] == ">":
+        return False
+    has_email = "@" in s
+    if _QH_VERB_END.search(s) is not None:
+        return bool(
+            has_email
+            or _HAS_TIME.search(s)
+            or s.startswith("--")
+            or _USER_WORD.search(s)
+            or (_QH_INTRO.match(s) and _HAS_DIGIT.search(s))
+        )
+    if s.endswith((":", "：")) and has_email:
+        # Gmail's verb-less forms (ru, ja, ...) and "Quoting Ann <ann@example.org>:".
+        return bool(_HAS_DIGIT.search(s) or _QH_INTRO.match(s))
+    if _QH_DATE_FIRST.match(s) and len(s) < 200:
+        return has_email or "GMT" in s
+    return False
+
+
+def could_start_quote_header(s: str) -> bool:
+    """Whether ``s`` may be the first line of an attribution wrapped over lines."""
+    if not s or len(s) > 250 or s[0] == ">":
+        return False
+    return bool(_QH_INTRO.match(s) or _QH_START.match(s) or "@" in s)
+
+
+_INLINE_ON = re.compile(r"(?:\s|-)On\s")
+
+
+def split_inline_quote_header(s: str) -> int | None:
+    """Offset of an "On ... wrote:" that shares its line with the reply, if any.
+
+    Some clients put the attribution right after the last word of the reply:
+    ``Thanks! On Tue, Mar 1, 2016 at 6:02 PM, Ann <ann@example.org> wrote:``
+    """
+    if len(s) > MAX_MATCH_LEN or "On " not in s:
+        return None
+    for n, m in enumerate(_INLINE_ON.finditer(s)):
+        if n >= 4:
+            break
+        start = m.start() + 1
+        if s[:start].strip(" -\t") and is_quote_header(s[start:]):
+            return start
+    return None
+
+
+# --- "Original message" and forwarded-message markers ------------------------
+#   -----Original Message-----          (Outlook, en)
+#   -----Ursprüngliche Nachricht-----   (Outlook, de)
+#   -------- Message d'origine --------  (Android, fr)
+#   ----- Mensaje original -----        (es)
+_ORIGINAL = re.compile(
+    r"[\s*_=>-]{0,20}(?:original\s+message|reply\s+message|original\s+e-?mail"
+    r"|ursprüngliche\s+nachricht|antwort\s+nachricht|originalnachricht"
+    r"|oprindelig\s+meddelelse|oprindelig\s+besked|opprinnelig\s+melding|originalmeddelande"
+    r"|ursprungligt\s+meddelande|message\s+d'origine|message\s+original|mensaje\s+original"
+    r"|messaggio\s+originale|mensagem\s+original|oorspronkelijk\s+bericht|origineel\s+bericht"
+    r"|wiadomość\s+oryginalna|oryginalna\s+wiadomość|исходное\s+сообщение"
+    r"|оригинальное\s+сообщение|původní\s+zpráva|alkuperäinen\s+viesti|eredeti\s+üzenet"
+    r"|原始邮件|原始郵件|元のメッセージ|원본\s+메시지|orijinal\s+mesaj|αρχικό\s+μήνυμα)"
+    r"[\s*_=:-]{0,20}",
+    re.IGNORECASE,
+)
+#   ---------- Forwarded message ---------   (Gmail)
+#   Begin forwarded message:                 (Apple Mail)
+#   -------- Weitergeleitete Nachricht --------  (Thunderbird, de)
+_FORWARD = re.compile(
+    r"[\s*_=>-]{0,20}(?:forwarded\s+message|begin\s+forwarded\s+message"
+    r"|weitergeleitete\s+nachricht|anfang\s+der\s+weitergeleiteten\s+nachricht"
+    r"|message\s+transféré|début\s+du\s+message\s+réexpédié|mensaje\s+reenviado"
+    r"|inicio\s+del\s+mensaje\s+reenviado|messaggio\s+inoltrato|inizio\s+messaggio\s+inoltrato"
+    r"|mensagem\s+encaminhada|início\s+da\s+mensagem\s+reencaminhada|doorgestuurd\s+bericht"
+    r"|begin\s+doorgestuurd\s+bericht|vidarebefordrat\s+meddelande|videresendt\s+meddelelse"
+    r"|videresendt\s+melding|przekazana\s+wiadomość|wiadomość\s+przekazana"
+    r"|пересылаемое\s+сообщение|переслане\s+повідомлення|转发的邮件|転送されたメッセージ"
+    r"|전달된\s+메시지)"
+    r"[\s*_=:-]{0,20}",
+    re.IGNORECASE,
+)
+
+
+def is_original_marker(s: str) -> bool:
+    return len(s) < 120 and _ORIGINAL.fullmatch(s) is not None
+
+
+def is_forward_marker(s: str) -> bool:
+    return len(s) < 120 and _FORWARD.fullmatch(s) is not None
+
+
+# --- Header blocks -----------------------------------------------------------
+# Outlook and most webmails put the quoted message's headers in the body:
+#   From: Ann Smith [mailto:ann@example.org]      *From:* Ann Smith
+#   Sent: Tuesday, March 1, 2016 6:02 PM          *Sent:* ...
+#   To: Bob; Subject: Re: the post                 Von: / Gesendet: / An: / Betreff:
+# One field line alone is ordinary text ("From: my experience..."); two
+# different fields close together start a header block.
+_FIELD = re.compile(
+    r"[*_\s]{0,4}(from|sent|date|to|subject|cc|bcc|reply-to|von|gesendet|datum|an|betreff|kopie"
+    r"|de|envoyé|envoyé\s+le|à|a|objet|sujet|copie\s+à|message\s+du|enviado|enviado\s+el"
+    r"|enviada\s+em|enviado\s+em|para|asunto|fecha|assunto|data|da|inviato|inviato\s+il|oggetto"
+    r"|risposta|van|verzonden|aan|onderwerp|från|skickat|till|ämne|kopia|fra|sendt|til|emne"
+    r"|dato|od|wysłano|wysłane|do|temat|dw|nadawca|adresat|от|отправлено|кому|тема|дата|копия"
+    r"|发件人|发送时间|收件人|主题|抄送|日期|寄件者|傳送時間|收件者|主旨|副本|差出人|送信日時|宛先"
+    r"|件名|lähettäjä|lähetetty|vastaanottaja|aihe|feladó|elküldve|címzett|tárgy|kimden|tarih"
+    r"|kime|konu)[*_]{0,2}\s{0,3}[:：]",
+    re.IGNORECASE,
+)
+# Field names that mean the same thing, so that "Date:" + "Datum:" is not two fields.
+_FIELD_GROUP = {
+    "from": "from", "von": "from", "de": "from", "van": "from", "da": "from", "från": "from",
+    "fra": "from", "od": "from", "от": "from", "发件人": "from", "寄件者": "from",
+    "差出人": "from", "lähettäjä": "from", "feladó": "from", "kimden": "from", "nadawca": "from",
+    "to": "to", "an": "to", "à": "to", "a": "to", "para": "to", "aan": "to", "till": "to",
+    "til": "to", "do": "to", "кому": "to", "收件人": "to", "收件者": "to", "宛先": "to",
+    "vastaanottaja": "to", "címzett": "to", "kime": "to", "adresat": "to",
+    "subject": "subject", "betreff": "subject", "objet": "subject", "sujet": "subject",
+    "asunto": "subject", "assunto": "subject", "oggetto": "subject", "onderwerp": "subject",
+    "ämne": "subject", "emne": "subject", "temat": "subject", "тема": "subject",
+    "主题": "subject", "主旨": "subject", "件名": "subject", "aihe": "subject", "tárgy": "subject",
+    "konu": "subject",
+}
+
+
+def header_field(s: str) -> str | None:
+    """The normalised field name if ``s`` starts like a quoted header field."""
+    if len(s) > MAX_MATCH_LEN:
+        return None
+    m = _FIELD.match(s)
+    if m is None:
+        return None
+    name = " ".join(m.group(1).lower().split())
+    return _FIELD_GROUP.get(name, name)
+
+
+# --- Delimiter lines -----------------------------------------------------------
+# "-- " (RFC 3676 signature separator, often with the space stripped), Outlook's
+# "________________________________" above the quoted headers, and the rules
+# people put above signatures or footers: "---", "===", "***", "####", "~~~~", "+++".
+_DELIMITER = re.compile(r"(?:-{2,}|_{2,}|={3,}|\*{3,}|#{3,}|~{3,}|\+{3,}|•{3,})")
+
+
+def is_delimiter(s: str) -> bool:
+    return len(s) < 200 and _DELIMITER.fullmatch(s) is not None

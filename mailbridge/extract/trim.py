@@ -1,0 +1,339 @@
+"""Cut a plain-text reply down to what the writer wrote.
+
+``trim_text(text) -> (kept, elided)`` is a pure function.  It works in three
+steps, each small enough to reason about:
+
+1. **Classify** every line (:func:`classify`): empty, the writer's text, a
+   quoted line (``>``), a quote header ("On ... wrote:", possibly wrapped over
+   several lines), or a *cut* line after which nothing is the writer's: an
+   "Original message" marker, a header block (``From:/Sent:/To:``), a delimiter
+   (``-- ``, ``____``), a mobile sign-off, a signature block.
+2. **Cut** at the first cut line.  A quote header not followed by a quote is a
+   cut line too: the old message follows unquoted.
+3. **Resolve quotes** in what is left: a quote nobody answered (at the end, or
+   followed only by a closing like "Regards, Ann") is dropped with its header;
+   a quote the writer answered below (interleaved reply) is kept as ``>`` lines
+   so the comment still makes sense; a bottom-posted quote under its header is
+   dropped.  A message that is only a quote yields ``""``.
+
+Everything that is dropped goes to ``elided`` so an operator can see it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Sequence
+
+from mailbridge.extract import matchers as m
+from mailbridge.extract import signoffs as so
+
+__all__ = ["Kind", "classify", "trim_lines", "trim_text"]
+
+
+class Kind(enum.Enum):
+    EMPTY = "e"
+    TEXT = "t"
+    QUOTE = "q"
+    HEADER = "h"  # quote attribution, "On ... wrote:"
+    CUT = "c"  # nothing from here on is the writer's
+    FORWARD = "f"  # forwarded-message marker: a cut, unless it opens the message
+
+
+_FENCE = ("```", "~~~")
+
+
+def _split_inline_headers(lines: Sequence[str]) -> list[str]:
+    """Put an "On ... wrote:" that trails the reply on its own line."""
+    out: list[str] = []
+    for line in lines:
+        if "On " in line and not m.is_quote_line(line):
+            at = m.split_inline_quote_header(line.rstrip())
+            if at is not None:
+                out.append(line[:at].rstrip(" -\t"))
+                out.append(line[at:])
+                continue
+        out.append(line)
+    return out
+
+
+def _joined_header_end(clean: Sequence[str], i: int) -> int | None:
+    """Last line of a quote header that starts at ``i`` and wraps over lines.
+
+    Handles "On Tue, ..., Ann Smith <\\nann@example.org> wrote:", headers cut
+    after the name or before the verb, and Polymail's header spread over
+    "<", "mailto:Ann <ann@example.org>" and "> wrote:" lines.
+    """
+    if not m.could_start_quote_header(clean[i]):
+        return None
+    parts = [clean[i]]
+    j = i
+    for _ in range(4):
+        j += 1
+        while j < len(clean) and not clean[j] and j + 1 < len(clean) and clean[j + 1][:1] == "<":
+            j += 1  # Polymail leaves a blank line before "<"
+        if j >= len(clean) or not clean[j] or len(clean[j]) > 200:
+            return None
+        nxt = clean[j]
+        if m.could_start_quote_header(nxt) and m.is_quote_header(nxt):
+            return None  # the next line is a header on its own
+        parts.append(nxt)
+        if m.is_quote_header(" ".join(parts)):
+            return j
+    return None
+
+
+def _header_block_end(clean: Sequence[str], i: int) -> int | None:
+    """Last line of a "From:/Sent:/To:" block starting at ``i``, if it is one."""
+    first = m.header_field(clean[i])
+    if first is None:
+        return None
+    fields = {first}
+    last = i
+    j = i + 1
+    while j < len(clean) and j - last <= 4:
+        name = m.header_field(clean[j])
+        if name is not None:
+            fields.add(name)
+            last = j
+        elif not clean[j] and j - last > 1:
+            break
+        j += 1
+    return last if len(fields) >= 2 else None
+
+
+def _block_tail(clean: Sequence[str], last: int) -> int:
+    """Extend a header block over wrapped value lines, up to the blank line."""
+    while last + 1 < len(clean) and clean[last + 1]:
+        last += 1
+    return last
+
+
+def classify(
+    lines: Sequence[str],
+    attribution: Collection[int] = (),
+    sender: tuple[str, ...] = (),
+) -> tuple[list[Kind], list[str]]:
+    """Kinds of ``lines`` and the cleaned lines the matchers saw.
+
+    ``attribution`` holds indices known to be quote headers (the HTML converter
+    knows them from the markup); ``sender`` are the sender's name words.
+    """
+    clean = [m.clean(x) for x in lines]
+    kinds = [Kind.TEXT] * len(lines)
+    in_fence = False
+    i = 0
+    while i < len(lines):
+        c = clean[i]
+        if c.startswith(_FENCE):
+            in_fence = not in_fence
+        elif in_fence:
+            pass
+        elif not c:
+            kinds[i] = Kind.EMPTY
+        elif i in attribution:
+            kinds[i] = Kind.HEADER
+        elif m.is_quote_line(lines[i]):
+            kinds[i] = Kind.QUOTE
+        elif m.is_forward_marker(c):
+            kinds[i] = Kind.FORWARD
+        elif m.is_original_marker(c) or m.is_delimiter(c) or so.is_mobile_signature(c):
+            kinds[i] = Kind.CUT
+        elif m.is_quote_header(c):
+            kinds[i] = Kind.HEADER
+        elif (end := _joined_header_end(clean, i)) is not None:
+            for k in range(i, end + 1):
+                kinds[k] = Kind.HEADER
+            i = end
+        elif _header_block_end(clean, i) is not None:
+            kinds[i] = Kind.CUT
+        i += 1
+    _mark_quote_continuations(lines, kinds)
+    _mark_signature_blocks(clean, kinds, sender)
+    return kinds, clean
+
+
+def _mark_quote_continuations(lines: Sequence[str], kinds: list[Kind]) -> None:
+    """A quoted line wrapped by a client loses its ">": "> see (http://x\\n_y)\\n>"."""
+    for i in range(1, len(kinds) - 1):
+        if kinds[i] is Kind.TEXT and kinds[i - 1] is Kind.QUOTE and kinds[i + 1] is Kind.QUOTE:
+            line = lines[i]
+            if line[:1].isspace() or len(line.split()) <= 2:
+                kinds[i] = Kind.QUOTE
+
+
+def _mark_signature_blocks(clean: Sequence[str], kinds: list[Kind], sender: tuple[str, ...]) -> None:
+    """Mark the first line of a separator-less signature block as a cut.
+
+    A paragraph (after the first one) is a signature when it starts with the
+    sender's name and goes on for more lines ("Ann Smith\\nProduct Manager"), or
+    when it carries contact details: a phone number or labelled field plus
+    another contact line, or two labelled fields.
+    """
+    seen_text = False
+    i = 0
+    n = len(kinds)
+    while i < n:
+        if kinds[i] is not Kind.TEXT:
+            if kinds[i] is Kind.CUT or kinds[i] is Kind.FORWARD:
+                return
+            i += 1
+            continue
+        j = i
+        while j < n and kinds[j] is Kind.TEXT:
+            j += 1
+        para = clean[i:j]
+        if seen_text and (i == 0 or kinds[i - 1] is not Kind.QUOTE):
+            named = starts_with_name(para, sender)
+            if named or _is_contact_block(para):
+                kinds[i] = Kind.CUT
+                return
+        seen_text = True
+        i = j
+
+
+def starts_with_name(para: Sequence[str], sender: tuple[str, ...]) -> bool:
+    if not sender or not so.starts_with_sender_name(para[0], sender):
+        return False
+    return len(para) > 1 or "|" in para[0]
+
+
+def _is_contact_block(para: Sequence[str]) -> bool:
+    if len(para) < 2 or len(para) > 15 or any(len(x) > 100 for x in para):
+        return False
+    scores = [so.contact_kind(x) for x in para]
+    strong = scores.count(2)
+    return (strong >= 1 and strong + scores.count(1) >= 2) or strong >= 2
+
+
+def _first_cut(kinds: Sequence[Kind], clean: Sequence[str], dropped: set[int]) -> int:
+    """Index of the first line after which nothing is the writer's."""
+    seen_text = False
+    i = 0
+    n = len(kinds)
+    while i < n:
+        k = kinds[i]
+        if k is Kind.TEXT:
+            seen_text = True
+        elif k is Kind.FORWARD:
+            if seen_text:
+                return i
+            # A message that *is* a forward: drop the marker and the headers, keep the body.
+            dropped.add(i)
+            j = i + 1
+            while j < n and kinds[j] is Kind.EMPTY:
+                j += 1
+            end = _header_block_end(clean, j) if j < n else None
+            if end is not None:
+                end = _block_tail(clean, end)
+                dropped.update(range(j, end + 1))
+                i = end
+        elif k is Kind.CUT:
+            return i
+        elif k is Kind.HEADER:
+            j = i + 1
+            while j < n and kinds[j] in (Kind.EMPTY, Kind.HEADER):
+                j += 1
+            if j >= n or kinds[j] is not Kind.QUOTE:
+                return i  # the old message follows unquoted (or nothing does)
+            i = j  # the quote itself is resolved later
+            continue
+        i += 1
+    return n
+
+
+def _quote_only(lines: Sequence[str], kinds: Sequence[Kind], clean: Sequence[str]) -> bool:
+    """Keep a message that is nothing but an unattributed quote: it was meant."""
+    for i, k in enumerate(kinds):
+        if k is Kind.HEADER:
+            return False
+        if k is Kind.QUOTE:
+            inner = clean[i].lstrip("> \t")
+            return not m.is_quote_header(inner) and not m.is_original_marker(inner)
+    return False
+
+
+def trim_lines(
+    lines: Sequence[str],
+    attribution: Collection[int] = (),
+    sender: tuple[str, ...] = (),
+) -> tuple[list[str], list[str]]:
+    """Kept and elided lines of a reply (see the module docstring)."""
+    kinds, clean = classify(lines, attribution, sender)
+    dropped: set[int] = set()
+    cut = _first_cut(kinds, clean, dropped)
+    dropped.update(range(cut, len(lines)))
+    text_idx = [i for i in range(cut) if kinds[i] is Kind.TEXT and i not in dropped]
+    if not text_idx:
+        if not _quote_only(lines[:cut], kinds[:cut], clean):
+            dropped.update(range(cut))
+    else:
+        _resolve_quotes(kinds, clean, cut, text_idx, dropped)
+    kept = [lines[i].rstrip() for i in range(len(lines)) if i not in dropped]
+    elided = [lines[i].rstrip() for i in range(len(lines)) if i in dropped]
+    return _strip_blank_edges(kept), _strip_blank_edges(elided)
+
+
+def _resolve_quotes(
+    kinds: Sequence[Kind],
+    clean: Sequence[str],
+    cut: int,
+    text_idx: Sequence[int],
+    dropped: set[int],
+) -> None:
+    first_t, last_t = text_idx[0], text_idx[-1]
+    i = 0
+    while i < cut:
+        if kinds[i] is Kind.TEXT or i in dropped:
+            i += 1
+            continue
+        j = i
+        while j < cut and kinds[j] is not Kind.TEXT:
+            j += 1
+        gap = range(i, j)
+        quoted = [k for k in gap if kinds[k] in (Kind.QUOTE, Kind.HEADER)]
+        if quoted:
+            start = quoted[0]
+            has_header = any(kinds[k] is Kind.HEADER for k in gap)
+            if j > last_t:  # nobody answered this quote: drop it
+                dropped.update(range(start, j))
+            elif i < first_t:  # quote above the reply
+                if has_header:  # bottom-posting: the quote is the old message
+                    dropped.update(range(start, j))
+            else:
+                if so.looks_like_signoff(_text_after(kinds, clean, j, cut)):
+                    dropped.update(range(start, j))
+                else:  # interleaved: keep what was answered, drop the attribution
+                    dropped.update(k for k in gap if kinds[k] is Kind.HEADER)
+        i = j
+
+
+def _text_after(kinds: Sequence[Kind], clean: Sequence[str], j: int, cut: int) -> list[str]:
+    """Up to four text lines after ``j``: enough to tell a bare sign-off."""
+    out: list[str] = []
+    for k in range(j, cut):
+        if kinds[k] is Kind.TEXT:
+            out.append(clean[k])
+            if len(out) > 3:
+                break
+    return out
+
+
+def _strip_blank_edges(lines: list[str]) -> list[str]:
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return lines[start:end]
+
+
+def trim_text(text: str, sender: str | None = None) -> tuple[str, str]:
+    """``(kept, elided)`` for a plain-text reply body; both stripped of blank edges.
+
+    ``sender`` is the From header value; when given, a signature block that
+    starts with the sender's name is recognised too.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = _split_inline_headers(text.split("\n"))
+    kept, elided = trim_lines(lines, sender=so.sender_name_tokens(sender))
+    return "\n".join(kept), "\n".join(elided)
