@@ -25,6 +25,7 @@ __all__ = [
     "is_quote_header",
     "is_quote_line",
     "split_inline_quote_header",
+    "starts_new_quote_header",
 ]
 
 #: Structural lines are short; anything longer is the writer's text.
@@ -93,6 +94,13 @@ _QH_INTRO = re.compile(
     r"|at|quoting|zitat\s+von|citando|στις|pada|في|在)(?:\s|$)",
     re.IGNORECASE,
 )
+# The same verbs anywhere in the line, for "Am 1.3.2016 um 18:02 schrieb Ann Smith:".
+_QH_VERB_ANY = re.compile(
+    r"\b(?:wrote|schrieb|a\s+écrit|escribió|ha\s+scritto|escreveu|schreef|skrev|napisał|pisze"
+    r"|написал|написала|написав|kirjoitti|a\s+scris)\b",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}\.\w")
 _HAS_TIME = re.compile(r"\d{1,2}\s?[:.h]\s?\d{2}")
 _HAS_DIGIT = re.compile(r"\d")
 _USER_WORD = re.compile(r"пользователь|użytkownik|uživatel", re.IGNORECASE)
@@ -116,9 +124,12 @@ def is_quote_header(s: str) -> bool:
             or _USER_WORD.search(s)
             or (_QH_INTRO.match(s) and _HAS_DIGIT.search(s))
         )
-    if s.endswith((":", "：")) and has_email:
-        # Gmail's verb-less forms (ru, ja, ...) and "Quoting Ann <ann@example.org>:".
-        return bool(_HAS_DIGIT.search(s) or _QH_INTRO.match(s))
+    if s.endswith((":", "：")):
+        if has_email:
+            # Gmail's verb-less forms (ru, ja, ...) and "Quoting Ann <ann@example.org>:".
+            return bool(_HAS_DIGIT.search(s) or _QH_INTRO.match(s))
+        if _QH_VERB_ANY.search(s) is not None:
+            return bool(_HAS_TIME.search(s) or (_QH_INTRO.match(s) and _HAS_DIGIT.search(s)))
     if _QH_DATE_FIRST.match(s) and len(s) < 200:
         return has_email or "GMT" in s
     return False
@@ -128,7 +139,12 @@ def could_start_quote_header(s: str) -> bool:
     """Whether ``s`` may be the first line of an attribution wrapped over lines."""
     if not s or len(s) > 250 or s[0] == ">":
         return False
-    return bool(_QH_INTRO.match(s) or _QH_START.match(s) or "@" in s)
+    return bool(_QH_INTRO.match(s) or _QH_START.match(s) or "<" in s or _EMAIL.search(s))
+
+
+def starts_new_quote_header(s: str) -> bool:
+    """Whether ``s`` opens an attribution of its own (so it is no continuation)."""
+    return bool(_QH_INTRO.match(s) or _QH_DATE_FIRST.match(s)) and is_quote_header(s)
 
 
 _INLINE_ON = re.compile(r"(?:\s|-)On\s")

@@ -22,6 +22,7 @@ from email.utils import parseaddr
 __all__ = [
     "contact_kind",
     "is_closing",
+    "is_dash_name",
     "is_mobile_signature",
     "looks_like_signoff",
     "sender_name_tokens",
@@ -146,6 +147,16 @@ def looks_like_signoff(lines: list[str]) -> bool:
         return all(len(x.split()) <= 4 for x in lines[1:])
     # A lone name under a quote ("Ann", "-- Ann") answers nothing either.
     return len(lines) == 1 and len(lines[0].split()) <= 3 and lines[0][-1:] not in "?:"
+
+
+# "-Ann", "- Ann Smith", "-Lev.": a hyphen fused with the name is the plain-text
+# signature separator of many writers.  (An em dash, "—Ann", is typography and is
+# kept as the writer's sign-off, like "Thanks, Ann".)
+_DASH_NAME = re.compile(r"-\s?[^\W\d_][\w'’.]{0,30}(?:\s[^\W\d_][\w'’.]{0,30}){0,2}")
+
+
+def is_dash_name(s: str) -> bool:
+    return len(s) <= 64 and _DASH_NAME.fullmatch(s) is not None
 
 
 # --- Contact lines (signature blocks without a separator) ----------------------

@@ -74,7 +74,7 @@ def _joined_header_end(clean: Sequence[str], i: int) -> int | None:
         if j >= len(clean) or not clean[j] or len(clean[j]) > 200:
             return None
         nxt = clean[j]
-        if m.could_start_quote_header(nxt) and m.is_quote_header(nxt):
+        if m.starts_new_quote_header(nxt):
             return None  # the next line is a header on its own
         parts.append(nxt)
         if m.is_quote_header(" ".join(parts)):
@@ -153,11 +153,20 @@ def classify(
 
 
 def _mark_quote_continuations(lines: Sequence[str], kinds: list[Kind]) -> None:
-    """A quoted line wrapped by a client loses its ">": "> see (http://x\\n_y)\\n>"."""
+    """A quoted line wrapped by a client loses its ">": "> see (http://x\\n_y)\\n>".
+
+    Only a line squeezed between two quoted lines, and only when it looks like
+    the tail of the line above (indented, a word or two, or a lower-case
+    continuation of a long line): a short interleaved answer stays the writer's.
+    """
     for i in range(1, len(kinds) - 1):
         if kinds[i] is Kind.TEXT and kinds[i - 1] is Kind.QUOTE and kinds[i + 1] is Kind.QUOTE:
             line = lines[i]
-            if line[:1].isspace() or len(line.split()) <= 2:
+            if (
+                line[:1].isspace()
+                or len(line.split()) <= 2
+                or (line[:1].islower() and len(lines[i - 1]) >= 50)
+            ):
                 kinds[i] = Kind.QUOTE
 
 
@@ -182,19 +191,23 @@ def _mark_signature_blocks(clean: Sequence[str], kinds: list[Kind], sender: tupl
         while j < n and kinds[j] is Kind.TEXT:
             j += 1
         para = clean[i:j]
+        if seen_text or len(para) > 1:
+            k = j
+            while k < n and kinds[k] is Kind.EMPTY:
+                k += 1
+            in_list = len(para) > 1 and para[-2][:1] in "-*•+"
+            if (k == n or kinds[k] is not Kind.TEXT) and so.is_dash_name(para[-1]) and not in_list:
+                kinds[j - 1] = Kind.CUT  # "-Ann" closing the last paragraph
+                return
         if seen_text and (i == 0 or kinds[i - 1] is not Kind.QUOTE):
-            named = starts_with_name(para, sender)
+            # "Ann Smith\nvia mobile": a name right above the phone's sign-off.
+            signed = j < n and kinds[j] is Kind.CUT and so.is_mobile_signature(clean[j])
+            named = so.starts_with_sender_name(para[0], sender) and (signed or len(para) > 1 or "|" in para[0])
             if named or _is_contact_block(para):
                 kinds[i] = Kind.CUT
                 return
         seen_text = True
         i = j
-
-
-def starts_with_name(para: Sequence[str], sender: tuple[str, ...]) -> bool:
-    if not sender or not so.starts_with_sender_name(para[0], sender):
-        return False
-    return len(para) > 1 or "|" in para[0]
 
 
 def _is_contact_block(para: Sequence[str]) -> bool:
@@ -268,7 +281,11 @@ def trim_lines(
             dropped.update(range(cut))
     else:
         _resolve_quotes(kinds, clean, cut, text_idx, dropped)
-    kept = [lines[i].rstrip() for i in range(len(lines)) if i not in dropped]
+    kept = [
+        "" if kinds[i] is Kind.EMPTY else lines[i].rstrip()
+        for i in range(len(lines))
+        if i not in dropped
+    ]
     elided = [lines[i].rstrip() for i in range(len(lines)) if i in dropped]
     return _strip_blank_edges(kept), _strip_blank_edges(elided)
 
