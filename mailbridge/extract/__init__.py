@@ -1,13 +1,89 @@
-"""Reply extraction: what the commenter wrote, from a reply email (work in progress)."""
+"""Reply extraction: from a reply email, exactly what the commenter wrote.
+
+Public API (the daemon and ``mailbridge extract`` both call :func:`extract`):
+
+* :func:`extract` -- raw RFC 5322 bytes -> :class:`Extraction` (never raises);
+* :func:`extract_reply` -- the scorer's adapter (``body``/``html``/``message``);
+* :func:`trim_text` -- plain-text body -> ``(kept, elided)``;
+* :func:`html_to_reply_text` -- HTML body -> ``(kept, elided)``.
+
+The policy (what is kept, what is cut) is documented in ``docs/extraction.md``.
+"""
 
 from __future__ import annotations
 
-from mailbridge.extract.trim import trim_text
+from mailbridge.extract.html import render_html
+from mailbridge.extract.mime import Body, is_stub, parse_mail
+from mailbridge.extract.model import Attachment, Extraction
+from mailbridge.extract.signoffs import sender_name_tokens
+from mailbridge.extract.trim import trim_lines, trim_text
 
-__all__ = ["extract_reply", "trim_text"]
+__all__ = [
+    "Attachment",
+    "Extraction",
+    "extract",
+    "extract_reply",
+    "html_to_reply_text",
+    "trim_text",
+]
+
+
+def html_to_reply_text(html: str, sender: str | None = None) -> tuple[str, str]:
+    """``(kept, elided)`` for an HTML reply body (see :mod:`mailbridge.extract.html`)."""
+    rendered = render_html(html)
+    kept, elided = trim_lines(rendered.lines, rendered.attribution, sender_name_tokens(sender))
+    cut = "\n".join(elided)
+    if rendered.elided:
+        cut = (cut + "\n" if cut else "") + "\n".join(rendered.elided)
+    return "\n".join(kept), cut
+
+
+def _join(bodies: list[Body]) -> str:
+    return "\n".join(b.text for b in bodies)
+
+
+def extract(raw: bytes) -> Extraction:
+    """The comment text of one raw reply message.  Never raises on bytes input."""
+    try:
+        return _extract(raw)
+    except Exception as exc:  # noqa: BLE001 - the daemon must get an answer for any bytes
+        return Extraction(text="", part="", defects=(f"extraction failed: {type(exc).__name__}",))
+
+
+def _extract(raw: bytes) -> Extraction:
+    mail = parse_mail(raw)
+    plain = _join(mail.plain)
+    if mail.plain and not is_stub(plain):
+        bodies, part = mail.plain, "text/plain"
+        text, elided = trim_text(plain, mail.sender)
+    elif mail.html:
+        bodies, part = mail.html, "text/html"
+        text, elided = html_to_reply_text(_join(mail.html), mail.sender)
+    else:
+        bodies, part = mail.plain, "text/plain" if mail.plain else ""
+        text, elided = "", plain.strip()
+    return Extraction(
+        text=text.strip(),
+        part=part,
+        attachments=tuple(mail.attachments),
+        elided=elided,
+        charset=bodies[0].charset if bodies else "",
+        charset_fallback=any(b.fallback for b in bodies),
+        defects=tuple(mail.defects),
+    )
 
 
 def extract_reply(data: str | bytes, kind: str, sender: str | None = None) -> str:
-    if isinstance(data, bytes):
-        data = data.decode("utf-8", "replace")
-    return trim_text(data, sender)[0]
+    """Adapter for ``shared/tools/score_replies.py``.
+
+    ``kind`` is ``"message"`` (raw RFC 822 bytes), ``"body"`` (a plain-text
+    body) or ``"html"`` (an HTML body); ``sender`` is the From address when the
+    case has one.
+    """
+    if kind == "message":
+        raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape")
+        return extract(raw).text
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    if kind == "html":
+        return html_to_reply_text(text, sender)[0].strip()
+    return trim_text(text, sender)[0].strip()

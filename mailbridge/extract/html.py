@@ -1,0 +1,265 @@
+"""HTML reply -> lines of text, using the quote structure the client marked up.
+
+Parsing is done by a real HTML5 parser (selectolax / lexbor); nothing here
+looks at HTML with regular expressions.  The walk renders text the way a person
+would type it (paragraphs, line breaks, list items, table rows, links as
+``text (url)``) and reads the client's own markers:
+
+* **cut from here on** (the rest of the document is the old message):
+  Outlook's ``divRplyFwdMsg`` / ``appendonsend`` / ``OutlookMessageHeader``,
+  and Outlook desktop's header box (a ``border-top`` div that starts with
+  ``From:``/``Von:``/...);
+* **quote containers**: Gmail's ``gmail_quote``, Thunderbird's
+  ``moz-cite-prefix``, Yahoo's ``yahoo_quoted``, ProtonMail's and Zoho's: text
+  in them outside a ``<blockquote>`` is the attribution ("On ... wrote:");
+* **quotes**: every ``<blockquote>`` (Apple's and Thunderbird's
+  ``type="cite"``, Gmail's, generic ones) is rendered as ``>`` lines;
+* **signatures**: Gmail's ``gmail_signature``, Thunderbird's ``moz-signature``,
+  Outlook's ``Signature`` block: elided.
+
+The lines then go through the same text rules as plain-text replies
+(:func:`mailbridge.extract.trim.trim_lines`), which decide whether a quote was
+answered (kept as ``>`` lines) or not (dropped with its attribution).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from mailbridge.extract import matchers as m
+
+__all__ = ["RenderedHtml", "render_html"]
+
+_SKIP = frozenset({"head", "style", "script", "title", "xml", "template", "noscript", "svg", "math"})
+_BLOCK = frozenset(
+    {
+        "div", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer",
+        "address", "dl", "dt", "dd", "center", "form", "fieldset", "figure", "figcaption",
+        "main", "nav", "aside", "tbody", "thead", "tfoot", "caption", "details", "summary",
+    }
+)
+_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "hr"})
+_ASCII_SPACE = " \t\n\r\f\v"
+_SPACES = re.compile(r"[ \t\n\r\f\v]+")  # not \s: a no-break space is meant
+_CUT_IDS = ("divrplyfwdmsg", "appendonsend", "outlookmessageheader", "mail-editor-reference-message")
+_CONTAINER_CLASSES = frozenset(
+    {"gmail_quote", "gmail_quote_container", "moz-cite-prefix", "yahoo_quoted",
+     "protonmail_quote", "zmail_extra", "ydp_quoted"}
+)
+_SIGNATURE_CLASSES = frozenset({"gmail_signature", "moz-signature", "signature"})
+_SIGNATURE_IDS = frozenset({"signature", "applemailsignature", "divtagdefaultwrapper_signature"})
+
+
+@dataclass
+class RenderedHtml:
+    """Lines of text, which of them are attributions, and what the markup cut."""
+
+    lines: list[str] = field(default_factory=list)
+    attribution: set[int] = field(default_factory=set)
+    elided: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Walk:
+    out: RenderedHtml
+    cur: list[str] = field(default_factory=list)
+    sink: list[str] | None = None  # while set, lines go to the elided sink
+    depth: int = 0  # blockquote depth
+    container: int = 0  # > 0 inside a quote container
+    container_depth: int = 0  # blockquote depth at which the container started
+    pre: int = 0
+    cut: bool = False
+    lists: list[int] = field(default_factory=list)  # -1 for <ul>, else next <ol> number
+
+    def _lines(self) -> list[str]:
+        return self.sink if self.sink is not None else self.out.lines
+
+    def flush(self, force: bool = False) -> None:
+        """End the current line; with ``force``, even an empty one (a <br>)."""
+        if not self.cur and not force:
+            return
+        text = "".join(self.cur).rstrip()
+        self.cur = []
+        lines = self._lines()
+        if self.depth:
+            text = (">" * self.depth + " " + text) if text.strip() else ">" * self.depth
+        elif not text.strip():
+            text = ""
+        if self.sink is None and self.container and self.depth == self.container_depth and text:
+            self.out.attribution.add(len(lines))
+        lines.append(text)
+
+    def paragraph(self) -> None:
+        self.flush()
+        lines = self._lines()
+        if lines and lines[-1].strip(">"):
+            lines.append(">" * self.depth if self.depth else "")
+
+    def text(self, data: str) -> None:
+        if not self.pre:
+            data = _SPACES.sub(" ", data)
+            if not self.cur or "".join(self.cur).endswith((" ", "\t")):
+                data = data.lstrip(_ASCII_SPACE)
+        if data:
+            if self.pre and "\n" in data:
+                first, *rest = data.split("\n")
+                self.cur.append(first)
+                for part in rest:
+                    self.flush(force=True)
+                    self.cur.append(part)
+            else:
+                self.cur.append(data)
+
+
+def _classes(attrs: dict[str, str | None]) -> set[str]:
+    value = attrs.get("class") or ""
+    return set(value.lower().split()) if value else set()
+
+
+def _is_outlook_header_box(node: LexborNode, attrs: dict[str, str | None]) -> bool:
+    style = (attrs.get("style") or "").lower().replace(" ", "")
+    if "border-top:solid" not in style and "border-top:1pt" not in style:
+        return False
+    head = m.clean((node.text(deep=True, separator=" ") or "")[:200])
+    return m.header_field(head) is not None
+
+
+def _link_suffix(node: LexborNode, attrs: dict[str, str | None]) -> str:
+    href = (attrs.get("href") or "").strip()
+    if not href or href.startswith(("#", "javascript:", "cid:", "mailto:", "tel:")):
+        return ""
+    label = " ".join((node.text(deep=True) or "").split())
+    bare = href.split("://", 1)[-1].rstrip("/")
+    if not label or bare in label or label in href:
+        return ""
+    return f" ({href})"
+
+
+def render_html(html: str) -> RenderedHtml:
+    """Render ``html`` to lines; never raises on any input string."""
+    out = RenderedHtml()
+    tree = LexborHTMLParser(html)
+    root = tree.body or tree.root
+    if root is None:
+        return out
+    walk = _Walk(out)
+    # Iterative walk (no recursion limit on hostile nesting): (node, exit-callback).
+    stack: list[tuple[LexborNode | None, str]] = [(root, "")]
+    while stack:
+        node, closing = stack.pop()
+        if node is None:
+            _close(walk, closing)
+            continue
+        _enter(walk, node, stack)
+    walk.flush()
+    out.lines = _squeeze(out.lines, out.attribution)
+    out.elided = [x for x in _squeeze(out.elided, set()) if x.strip()]
+    return out
+
+
+def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, str]]) -> None:
+    tag = node.tag or ""
+    if tag == "-text":
+        walk.text(node.text_content or "")
+        return
+    if tag.startswith("-") or tag in _SKIP:
+        return
+    attrs = node.attributes
+    classes = _classes(attrs) if attrs else set()
+    ident = (attrs.get("id") or "").lower() if attrs else ""
+    closing = ""
+    if walk.sink is None and not walk.cut and (
+        ident.endswith(_CUT_IDS) or "outlookmessageheader" in classes
+        or (tag == "div" and attrs and _is_outlook_header_box(node, attrs))
+    ):
+        walk.flush()
+        walk.cut = True
+        walk.sink = walk.out.elided  # everything from here on is the old message
+    elif walk.sink is None and (
+        classes & _SIGNATURE_CLASSES or ident in _SIGNATURE_IDS
+        or (attrs and attrs.get("data-smartmail") == "gmail_signature")
+    ):
+        walk.flush()
+        walk.sink = walk.out.elided
+        closing = "unsink"
+    elif (classes & _CONTAINER_CLASSES or ident.startswith("yahoo_quoted")) and not walk.container:
+        walk.paragraph()
+        walk.container_depth = walk.depth
+        walk.container += 1
+        closing = "container"
+    if tag == "br":
+        walk.flush(force=True)
+        return
+    if tag == "blockquote":
+        walk.paragraph()
+        walk.depth += 1
+        closing = closing or "blockquote"
+    elif tag in _PARAGRAPH:
+        walk.paragraph()
+        if tag == "pre":
+            walk.pre += 1
+    elif tag in ("ul", "ol"):
+        walk.flush()
+        walk.lists.append(-1 if tag == "ul" else 1)
+    elif tag == "li":
+        walk.flush()
+        marker = "- "
+        if walk.lists and walk.lists[-1] > 0:
+            marker = f"{walk.lists[-1]}. "
+            walk.lists[-1] += 1
+        walk.cur.append("  " * max(len(walk.lists) - 1, 0) + marker)
+    elif tag in ("td", "th"):
+        if walk.cur:
+            walk.cur.append("\t")
+    elif tag in _BLOCK:
+        walk.flush()
+    suffix = _link_suffix(node, attrs) if tag == "a" and attrs else ""
+    stack.append((None, f"{closing}|{tag}|{suffix}"))
+    children = list(node.iter(include_text=True))
+    for child in reversed(children):
+        stack.append((child, ""))
+
+
+def _close(walk: _Walk, closing: str) -> None:
+    what, tag, suffix = closing.split("|", 2)
+    if suffix:
+        walk.cur.append(suffix)
+    if tag == "blockquote":
+        walk.flush()
+        walk.depth = max(walk.depth - 1, 0)
+        walk.paragraph()
+    elif tag in _PARAGRAPH:
+        if tag == "pre":
+            walk.pre = max(walk.pre - 1, 0)
+        walk.paragraph()
+    elif tag in ("ul", "ol"):
+        walk.flush()
+        if walk.lists:
+            walk.lists.pop()
+    elif tag in _BLOCK or tag == "li":
+        walk.flush()
+    if what == "unsink" and not walk.cut:
+        walk.flush()
+        walk.sink = None
+    elif what == "container":
+        walk.flush()
+        walk.container = max(walk.container - 1, 0)
+
+
+def _squeeze(lines: list[str], keep_marks: set[int]) -> list[str]:
+    """Drop runs of blank lines beyond one, keeping attribution indices aligned."""
+    out: list[str] = []
+    remap: dict[int, int] = {}
+    for i, line in enumerate(lines):
+        if not line.strip() and (not out or not out[-1].strip()):
+            continue
+        if i in keep_marks:
+            remap[i] = len(out)
+        out.append(line)
+    if keep_marks:
+        keep_marks.clear()
+        keep_marks.update(remap.values())
+    return out
