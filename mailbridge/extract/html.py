@@ -213,6 +213,7 @@ def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, s
         walk.cur.append("  " * max(len(walk.lists) - 1, 0) + marker)
     elif tag in ("td", "th"):
         if walk.cur:
+            walk.cur[-1] = walk.cur[-1].rstrip(_ASCII_SPACE)
             walk.cur.append("\t")
     elif tag in _BLOCK:
         walk.flush()

@@ -24,6 +24,7 @@ __all__ = [
     "is_original_marker",
     "is_quote_header",
     "is_quote_line",
+    "is_reply_above_marker",
     "split_inline_quote_header",
     "starts_new_quote_header",
 ]
@@ -208,6 +209,24 @@ def is_original_marker(s: str) -> bool:
 
 def is_forward_marker(s: str) -> bool:
     return len(s) < 120 and _FORWARD.fullmatch(s) is not None
+
+
+# --- "Reply above this line" markers -----------------------------------------
+# Notification emails (ours included) often carry a marker line; whatever the
+# client quoted below it is the notification.
+#   ## Please type your reply above this line. ##
+#   ## Bitte gib deine Antwort oberhalb dieser Zeile ein. ##
+_REPLY_ABOVE = re.compile(
+    r"[#*\s>-]{0,10}(?:please\s+)?(?:type|write|reply|respond|enter)?\s*(?:your\s+)?"
+    r"(?:reply|response|answer)?\s*(?:above|over)\s+this\s+line.{0,30}"
+    r"|[#*\s>-]{0,10}bitte\s+.{0,40}(?:oberhalb|über)\s+dieser\s+zeile.{0,30}"
+    r"|[#*\s>-]{0,10}(?:veuillez\s+)?répondre\s+au-dessus\s+de\s+cette\s+ligne.{0,30}",
+    re.IGNORECASE,
+)
+
+
+def is_reply_above_marker(s: str) -> bool:
+    return len(s) < 160 and _REPLY_ABOVE.fullmatch(s) is not None
 
 
 # --- Header blocks -----------------------------------------------------------

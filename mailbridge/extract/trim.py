@@ -136,7 +136,12 @@ def classify(
             kinds[i] = Kind.QUOTE
         elif m.is_forward_marker(c):
             kinds[i] = Kind.FORWARD
-        elif m.is_original_marker(c) or m.is_delimiter(c) or so.is_mobile_signature(c):
+        elif (
+            m.is_original_marker(c)
+            or m.is_delimiter(c)
+            or so.is_mobile_signature(c)
+            or m.is_reply_above_marker(c)
+        ):
             kinds[i] = Kind.CUT
         elif m.is_quote_header(c):
             kinds[i] = Kind.HEADER
@@ -298,6 +303,11 @@ def _resolve_quotes(
     dropped: set[int],
 ) -> None:
     first_t, last_t = text_idx[0], text_idx[-1]
+    # Answered quotes between two stretches of the writer's text make this an
+    # interleaved reply; then the quote above the first answer is context too.
+    interleaved = any(
+        kinds[k] is Kind.QUOTE for k in range(first_t, last_t) if k not in dropped
+    )
     i = 0
     while i < cut:
         if kinds[i] is Kind.TEXT or i in dropped:
@@ -314,7 +324,9 @@ def _resolve_quotes(
             if j > last_t:  # nobody answered this quote: drop it
                 dropped.update(range(start, j))
             elif i < first_t:  # quote above the reply
-                if has_header:  # bottom-posting: the quote is the old message
+                if interleaved:
+                    dropped.update(k for k in gap if kinds[k] is Kind.HEADER)
+                elif has_header:  # bottom-posting: the quote is the old message
                     dropped.update(range(start, j))
             else:
                 if so.looks_like_signoff(_text_after(kinds, clean, j, cut)):
