@@ -33,21 +33,60 @@ from mailbridge.extract import matchers as m
 
 __all__ = ["RenderedHtml", "render_html"]
 
-_SKIP = frozenset({"head", "style", "script", "title", "xml", "template", "noscript", "svg", "math"})
+_SKIP = frozenset(
+    {"head", "style", "script", "title", "xml", "template", "noscript", "svg", "math"}
+)
 _BLOCK = frozenset(
     {
-        "div", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer",
-        "address", "dl", "dt", "dd", "center", "form", "fieldset", "figure", "figcaption",
-        "main", "nav", "aside", "tbody", "thead", "tfoot", "caption", "details", "summary",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "address",
+        "dl",
+        "dt",
+        "dd",
+        "center",
+        "form",
+        "fieldset",
+        "figure",
+        "figcaption",
+        "main",
+        "nav",
+        "aside",
+        "tbody",
+        "thead",
+        "tfoot",
+        "caption",
+        "details",
+        "summary",
     }
 )
 _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "hr"})
 _ASCII_SPACE = " \t\n\r\f\v"
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")  # not \s: a no-break space is meant
-_CUT_IDS = ("divrplyfwdmsg", "appendonsend", "outlookmessageheader", "mail-editor-reference-message")
+_CUT_IDS = (
+    "divrplyfwdmsg",
+    "appendonsend",
+    "outlookmessageheader",
+    "mail-editor-reference-message",
+)
 _CONTAINER_CLASSES = frozenset(
-    {"gmail_quote", "gmail_quote_container", "moz-cite-prefix", "yahoo_quoted",
-     "protonmail_quote", "zmail_extra", "ydp_quoted"}
+    {
+        "gmail_quote",
+        "gmail_quote_container",
+        "moz-cite-prefix",
+        "yahoo_quoted",
+        "protonmail_quote",
+        "zmail_extra",
+        "ydp_quoted",
+    }
 )
 _SIGNATURE_CLASSES = frozenset({"gmail_signature", "moz-signature", "signature"})
 _SIGNATURE_IDS = frozenset({"signature", "applemailsignature", "divtagdefaultwrapper_signature"})
@@ -171,15 +210,21 @@ def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, s
     classes = _classes(attrs) if attrs else set()
     ident = (attrs.get("id") or "").lower() if attrs else ""
     closing = ""
-    if walk.sink is None and not walk.cut and (
-        ident.endswith(_CUT_IDS) or "outlookmessageheader" in classes
-        or (tag == "div" and attrs and _is_outlook_header_box(node, attrs))
+    if (
+        walk.sink is None
+        and not walk.cut
+        and (
+            ident.endswith(_CUT_IDS)
+            or "outlookmessageheader" in classes
+            or (tag == "div" and attrs and _is_outlook_header_box(node, attrs))
+        )
     ):
         walk.flush()
         walk.cut = True
         walk.sink = walk.out.elided  # everything from here on is the old message
     elif walk.sink is None and (
-        classes & _SIGNATURE_CLASSES or ident in _SIGNATURE_IDS
+        classes & _SIGNATURE_CLASSES
+        or ident in _SIGNATURE_IDS
         or (attrs and attrs.get("data-smartmail") == "gmail_signature")
     ):
         walk.flush()

@@ -10,6 +10,9 @@ callers never pass more than ``MAX_MATCH_LEN`` characters (a longer line is
 never one of these structural lines), so a hostile 5 MB line costs one slice.
 """
 
+# Matching mail in many languages needs Cyrillic, CJK and typographic characters:
+# ruff: noqa: RUF001, RUF003
+
 from __future__ import annotations
 
 import re
@@ -36,8 +39,11 @@ MAX_MATCH_LEN = 400
 # Arabic/Hebrew attributions, zero-width spaces from Outlook, BOMs, soft hyphens,
 # Mailtrack's "ᐧ" tracking glyph); they are ignored when matching.
 _INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-             "\u2066\u2067\u2068\u2069\ufeff\u00ad\u1427"),
+    map(
+        ord,
+        "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+        "\u2066\u2067\u2068\u2069\ufeff\u00ad\u1427",
+    ),
     None,
 )
 _INVISIBLE[0xA0] = " "
@@ -131,6 +137,14 @@ def is_quote_header(s: str) -> bool:
             return bool(_HAS_DIGIT.search(s) or _QH_INTRO.match(s))
         if _QH_VERB_ANY.search(s) is not None:
             return bool(_HAS_TIME.search(s) or (_QH_INTRO.match(s) and _HAS_DIGIT.search(s)))
+    elif (
+        s[-1:] not in ".!?"
+        and _QH_INTRO.match(s)
+        and _HAS_TIME.search(s)
+        and _QH_VERB_ANY.search(s) is not None
+    ):
+        # "Am 20.06.24 um 16:20 schrieb Ann Smith" (no colon, no address)
+        return True
     if _QH_DATE_FIRST.match(s) and len(s) < 200:
         return has_email or "GMT" in s
     return False
@@ -244,22 +258,69 @@ _FIELD = re.compile(
     r"|dato|od|wysłano|wysłane|do|temat|dw|nadawca|adresat|от|отправлено|кому|тема|дата|копия"
     r"|发件人|发送时间|收件人|主题|抄送|日期|寄件者|傳送時間|收件者|主旨|副本|差出人|送信日時|宛先"
     r"|件名|lähettäjä|lähetetty|vastaanottaja|aihe|feladó|elküldve|címzett|tárgy|kimden|tarih"
-    r"|kime|konu)[*_]{0,2}\s{0,3}[:：]",
+    r"|kime|konu|من|تم\s+الإرسال|إلى|الموضوع|التاريخ|نسخة|מאת|נשלח|אל|נושא|תאריך)"
+    r"[*_]{0,2}\s{0,3}[:：]",
     re.IGNORECASE,
 )
 # Field names that mean the same thing, so that "Date:" + "Datum:" is not two fields.
 _FIELD_GROUP = {
-    "from": "from", "von": "from", "de": "from", "van": "from", "da": "from", "från": "from",
-    "fra": "from", "od": "from", "от": "from", "发件人": "from", "寄件者": "from",
-    "差出人": "from", "lähettäjä": "from", "feladó": "from", "kimden": "from", "nadawca": "from",
-    "to": "to", "an": "to", "à": "to", "a": "to", "para": "to", "aan": "to", "till": "to",
-    "til": "to", "do": "to", "кому": "to", "收件人": "to", "收件者": "to", "宛先": "to",
-    "vastaanottaja": "to", "címzett": "to", "kime": "to", "adresat": "to",
-    "subject": "subject", "betreff": "subject", "objet": "subject", "sujet": "subject",
-    "asunto": "subject", "assunto": "subject", "oggetto": "subject", "onderwerp": "subject",
-    "ämne": "subject", "emne": "subject", "temat": "subject", "тема": "subject",
-    "主题": "subject", "主旨": "subject", "件名": "subject", "aihe": "subject", "tárgy": "subject",
+    "from": "from",
+    "von": "from",
+    "de": "from",
+    "van": "from",
+    "da": "from",
+    "från": "from",
+    "fra": "from",
+    "od": "from",
+    "от": "from",
+    "发件人": "from",
+    "寄件者": "from",
+    "差出人": "from",
+    "lähettäjä": "from",
+    "feladó": "from",
+    "kimden": "from",
+    "nadawca": "from",
+    "to": "to",
+    "an": "to",
+    "à": "to",
+    "a": "to",
+    "para": "to",
+    "aan": "to",
+    "till": "to",
+    "til": "to",
+    "do": "to",
+    "кому": "to",
+    "收件人": "to",
+    "收件者": "to",
+    "宛先": "to",
+    "vastaanottaja": "to",
+    "címzett": "to",
+    "kime": "to",
+    "adresat": "to",
+    "subject": "subject",
+    "betreff": "subject",
+    "objet": "subject",
+    "sujet": "subject",
+    "asunto": "subject",
+    "assunto": "subject",
+    "oggetto": "subject",
+    "onderwerp": "subject",
+    "ämne": "subject",
+    "emne": "subject",
+    "temat": "subject",
+    "тема": "subject",
+    "主题": "subject",
+    "主旨": "subject",
+    "件名": "subject",
+    "aihe": "subject",
+    "tárgy": "subject",
     "konu": "subject",
+    "من": "from",
+    "מאת": "from",
+    "إلى": "to",
+    "אל": "to",
+    "الموضوع": "subject",
+    "נושא": "subject",
 }
 
 
@@ -278,7 +339,9 @@ def header_field(s: str) -> str | None:
 # "-- " (RFC 3676 signature separator, often with the space stripped), Outlook's
 # "________________________________" above the quoted headers, and the rules
 # people put above signatures or footers: "---", "===", "***", "####", "~~~~", "+++".
-_DELIMITER = re.compile(r"(?:-{2,}|_{2,}|={3,}|\*{3,}|#{3,}|~{3,}|\+{3,}|•{3,})")
+_DELIMITER = re.compile(
+    r"(?:-{2,}|_{2,}|={3,}|\*{3,}|#{3,}|~{3,}|\+{3,}|•{3,}|(?:\*[ \t]){2,8}\*|(?:-[ \t]){2,8}-)"
+)
 
 
 def is_delimiter(s: str) -> bool:

@@ -75,7 +75,7 @@ def decode_header_value(value: object) -> str:
 def _filename(part: Message) -> str | None:
     for value in (part.get_param("filename", header="content-disposition"), part.get_param("name")):
         if value:
-            name = collapse_rfc2231_value(value)  # type: ignore[arg-type]
+            name = collapse_rfc2231_value(value)
             return decode_header_value(name).strip() or None
     return None
 
@@ -115,7 +115,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if raw[:1] in (b"\r", b"\n"):
         m = _HEADER_START.match(raw)
         if m is not None:
-            raw = raw[m.end():]
+            raw = raw[m.end() :]
             parsed.defects.append("blank lines before the headers")
     msg = BytesParser(policy=compat32).parsebytes(raw)
     parsed.sender = decode_header_value(msg.get("From"))

@@ -14,6 +14,9 @@ Three different things, treated differently by the trimmer:
 Every function takes a line already passed through :func:`matchers.clean`.
 """
 
+# Matching mail in many languages needs Cyrillic, CJK and typographic characters:
+# ruff: noqa: RUF001, RUF003
+
 from __future__ import annotations
 
 import re
@@ -103,10 +106,11 @@ def is_mobile_signature(s: str) -> bool:
         return True
     m = _MOBILE_PREFIX.match(s)
     if m is None:
-        return len(s) < 60 and _MOBILE_SUFFIX.search(s) is not None and _DEVICE.search(s) is not None
-    rest = s[m.end():]
+        suffix = _MOBILE_SUFFIX.search(s) is not None
+        return len(s) < 60 and suffix and _DEVICE.search(s) is not None
+    rest = s[m.end() :]
     cut = _TAIL_SPLIT.search(rest)
-    head, tail = (rest[: cut.start()], rest[cut.end():]) if cut else (rest, "")
+    head, tail = (rest[: cut.start()], rest[cut.end() :]) if cut else (rest, "")
     if len(head.split()) > 8:
         return False
     if tail.strip() and _EXCUSE.match(tail) is None:

@@ -175,7 +175,9 @@ def _mark_quote_continuations(lines: Sequence[str], kinds: list[Kind]) -> None:
                 kinds[i] = Kind.QUOTE
 
 
-def _mark_signature_blocks(clean: Sequence[str], kinds: list[Kind], sender: tuple[str, ...]) -> None:
+def _mark_signature_blocks(
+    clean: Sequence[str], kinds: list[Kind], sender: tuple[str, ...]
+) -> None:
     """Mark the first line of a separator-less signature block as a cut.
 
     A paragraph (after the first one) is a signature when it starts with the
@@ -207,7 +209,9 @@ def _mark_signature_blocks(clean: Sequence[str], kinds: list[Kind], sender: tupl
         if seen_text and (i == 0 or kinds[i - 1] is not Kind.QUOTE):
             # "Ann Smith\nvia mobile": a name right above the phone's sign-off.
             signed = j < n and kinds[j] is Kind.CUT and so.is_mobile_signature(clean[j])
-            named = so.starts_with_sender_name(para[0], sender) and (signed or len(para) > 1 or "|" in para[0])
+            named = so.starts_with_sender_name(para[0], sender) and (
+                signed or len(para) > 1 or "|" in para[0]
+            )
             if named or _is_contact_block(para):
                 kinds[i] = Kind.CUT
                 return
@@ -305,9 +309,7 @@ def _resolve_quotes(
     first_t, last_t = text_idx[0], text_idx[-1]
     # Answered quotes between two stretches of the writer's text make this an
     # interleaved reply; then the quote above the first answer is context too.
-    interleaved = any(
-        kinds[k] is Kind.QUOTE for k in range(first_t, last_t) if k not in dropped
-    )
+    interleaved = any(kinds[k] is Kind.QUOTE for k in range(first_t, last_t) if k not in dropped)
     i = 0
     while i < cut:
         if kinds[i] is Kind.TEXT or i in dropped:
