@@ -17,6 +17,7 @@ Order of trust:
 from __future__ import annotations
 
 import codecs
+import re
 
 from charset_normalizer import from_bytes
 
@@ -71,6 +72,18 @@ def lookup_charset(label: str | None) -> str | None:
         return None
 
 
+# Codecs whose bytes look like ASCII (or binary): the label must be used first.
+_STATEFUL = ("utf-7", "utf-16", "utf-32", "iso2022", "hz")
+# Three bytes >= 0x80 in a row: a script written entirely in the upper half
+# (Cyrillic, Greek, CJK), not accented Latin letters among ASCII ones.
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{3}")
+
+
+def _looks_western(data: bytes) -> bool:
+    """Accented Latin text in windows-1252: "Tr\xe8s bien", "Gr\xfc\xdfe"."""
+    return _HIGH_RUN.search(data) is None
+
+
 def _is_utf8_family(codec: str | None) -> bool:
     return codec is not None and codec.startswith("utf")
 
@@ -78,7 +91,7 @@ def _is_utf8_family(codec: str | None) -> bool:
 def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str, bool]:
     """``(text, codec, fallback)``: fallback is True when the label was not used."""
     codec = lookup_charset(declared)
-    if codec is not None and codec.startswith(("utf-7", "utf-16", "utf-32")):
+    if codec is not None and codec.startswith(_STATEFUL):
         try:  # these look like ASCII or like binary: trust the label first
             return data.decode(codec), codec, False
         except UnicodeDecodeError:
@@ -94,6 +107,11 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str, bool]:
     if codec is not None and not _is_utf8_family(codec):
         try:
             return data.decode(codec), codec, False
+        except UnicodeDecodeError:
+            pass
+    if codec is None and _looks_western(data):
+        try:
+            return data.decode("cp1252"), "cp1252", True
         except UnicodeDecodeError:
             pass
     best = from_bytes(data[:65536]).best()

@@ -242,6 +242,9 @@ def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, s
         walk.paragraph()
         walk.depth += 1
         closing = closing or "blockquote"
+    elif tag == "p" and any(c.startswith("mso") for c in classes):
+        walk.flush()  # Word-made HTML: one <p> per line, &nbsp; paragraphs for blank lines
+        closing = closing or "line"
     elif tag in _PARAGRAPH:
         walk.paragraph()
         if tag == "pre":
@@ -273,7 +276,9 @@ def _close(walk: _Walk, closing: str) -> None:
     what, tag, suffix = closing.split("|", 2)
     if suffix:
         walk.cur.append(suffix)
-    if tag == "blockquote":
+    if what == "line":
+        walk.flush()
+    elif tag == "blockquote":
         walk.flush()
         walk.depth = max(walk.depth - 1, 0)
         walk.paragraph()

@@ -45,8 +45,7 @@ _MOBILE_PREFIX = re.compile(
     r"|enviado\s+de\s+mi|enviado\s+do\s+meu|enviado\s+de\s+meu|inviato\s+dal\s+mio"
     r"|verzonden\s+(?:vanaf|met|van)\s+mijn|verstuurd\s+(?:vanaf|met|van)\s+mijn"
     r"|skickat\s+från\s+min|sendt\s+fra\s+min|wysłane\s+z\s+mojego|wysłano\s+z\s+mojego"
-    r"|отправлено\s+с\s+моего|надіслано\s+з\s+мого|trimis\s+de\s+pe|odesláno\s+z\s+mého"
-    r"|(?:从|從|发自|發自|来自|來自)我的)"
+    r"|отправлено\s+с\s+моего|надіслано\s+з\s+мого|trimis\s+de\s+pe|odesláno\s+z\s+mého)"
     r"|sent\s+(?:\w+ly\s+)?(?:from|with|via|using|by|on)|envoyé\s+(?:\w+\s+)?(?:depuis|de|à\s+partir\s+de"
     r"|avec|par|via)|gesendet\s+(?:von|mit|über|vom|aus)|enviado\s+(?:desde|con|de|do|da|pelo"
     r"|pela|a\s+partir\s+do|através\s+do)|inviato\s+(?:da|dal|dalla|con|tramite)"
@@ -56,6 +55,10 @@ _MOBILE_PREFIX = re.compile(
     r"|lähetetty|أُرسلت\s+من|أرسلت\s+من|مرسل\s+من)"
     r"(?:\s|$)",
     re.IGNORECASE,
+)
+# Chinese clients write no space: "发自我的iPhone", "從我的 iPhone 傳送".
+_MOBILE_CJK = re.compile(
+    r"(?:从|從|发自|發自|来自|來自)我的\s?[^\s]{2,24}(?:\s?(?:传送|傳送|发送|發送))?"
 )
 # Sign-offs whose device comes first: "iPhoneから送信", "Az iPhone-omról küldve",
 # "iPhone'umdan gönderildi", "iPhone에서 보냄", "Outlook für iOS beziehen".
@@ -104,6 +107,8 @@ def is_mobile_signature(s: str) -> bool:
         return False
     if _GET_OUTLOOK.fullmatch(s) or _VIA_DEVICE.fullmatch(s.lower()):
         return True
+    if _MOBILE_CJK.fullmatch(s):
+        return _DEVICE.search(s) is not None or "手机" in s or "手機" in s
     m = _MOBILE_PREFIX.match(s)
     if m is None:
         suffix = _MOBILE_SUFFIX.search(s) is not None
