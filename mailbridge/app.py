@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from aiohttp import web
 
 from mailbridge.clock import Clock, SystemClock
 from mailbridge.errors import ConfigError
+from mailbridge.extract import Extraction, extract
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import start_smtp_server
@@ -39,6 +40,7 @@ __all__ = ["Running", "load_or_create_secret", "open_store", "running"]
 log = logging.getLogger(__name__)
 
 _DRAIN_SECONDS = 30.0
+_HTTP_GRACE_SECONDS = 5.0
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -91,9 +93,17 @@ def _listen_socket(listen: str, where: str) -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: Transport | None = None,
+    extractor: Callable[[bytes], Extraction] = extract,
 ) -> AsyncIterator[Running]:
-    """Start everything; stop it all, in order, when the block exits."""
+    """Start everything; stop it all, in order, when the block exits.
+
+    ``clock``, ``transport`` and ``extractor`` replace the real ones where a caller
+    needs to (``--dry-run``, or a test that makes a stage fail on purpose).
+    """
     clock = clock or SystemClock()
     keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
     smtp_sock = _listen_socket(settings.smtp.listen, "smtp.listen")
@@ -107,7 +117,13 @@ async def running(
     notifier = Notifier(settings, keyring, renderer, clock)
     service = CommentService(store, notifier, clock, queued=worker.wake)
     intake = ReplyIntake(
-        store, service, keyring, settings.smtp.reply_domain, settings.site.public_url, clock
+        store,
+        service,
+        keyring,
+        settings.smtp.reply_domain,
+        settings.site.public_url,
+        clock,
+        extractor,
     )
     state = {"http": False}
     smtp_server: asyncio.Server | None = None
@@ -128,7 +144,12 @@ async def running(
         clock=clock,
         health=health,
     )
-    runner = web.AppRunner(app, access_log=logging.getLogger("mailbridge.http.access"))
+    runner = web.AppRunner(
+        app,
+        access_log=logging.getLogger("mailbridge.http.access"),
+        # In-flight requests get a few seconds to finish at shutdown, not aiohttp's 60.
+        shutdown_timeout=_HTTP_GRACE_SECONDS,
+    )
     worker_task: asyncio.Task[None] | None = None
     try:
         smtp_server = await start_smtp_server(

@@ -230,11 +230,13 @@ def _coerce(value: Any, tp: Any, where: str, from_env: bool) -> Any:
             try:
                 value = tp(value.strip())
             except ValueError:
-                raise ConfigError(f"{where}: expected a {_type_name(tp)}") from None
+                wanted = "an integer" if tp is int else "a number"
+                raise ConfigError(f"{where}: expected {wanted}") from None
+        wanted = "an integer" if tp is int else "a number"
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a {_type_name(tp)}")
+            raise ConfigError(f"{where}: expected {wanted}")
         if tp is int and not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer")
+            raise ConfigError(f"{where}: expected {wanted}")
         return tp(value)
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string")

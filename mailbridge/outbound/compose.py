@@ -19,9 +19,15 @@ __all__ = ["Envelope", "clean_header_text", "compose", "make_message_id", "split
 
 
 def clean_header_text(value: str, limit: int = 200) -> str:
-    """One line of printable text: control and line-separator characters become spaces."""
+    """One line of printable text, safe to put in a header.
+
+    Control and line-separator characters become spaces. "=?" becomes "= ?": the
+    email package decodes RFC 2047 encoded words found in a value it is given, so
+    a name like ``=?utf-8?q?x=0D=0ABcc:...?=`` would otherwise decode into a line
+    break and a header of the sender's choosing.
+    """
     cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
-    return " ".join(cleaned.split())[:limit]
+    return " ".join(cleaned.replace("=?", "= ?").split())[:limit]
 
 
 def split_address(value: str) -> Address:
@@ -71,4 +77,18 @@ def compose(
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
-    return msg.as_bytes()
+    wire = msg.as_bytes()
+    _check_headers(wire, [name.lower() for name in msg.keys()])
+    return wire
+
+
+def _check_headers(wire: bytes, expected: list[str]) -> None:
+    """Refuse to emit a message whose header block is not exactly the headers we set."""
+    block = wire.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    found = [
+        line.split(":", 1)[0].strip().lower()
+        for line in block.split("\r\n")
+        if line and not line[0].isspace()
+    ]
+    if sorted(found) != sorted(expected):
+        raise ValueError(f"composed headers {found} differ from those set {expected}")

@@ -77,15 +77,21 @@ class DeliveryWorker:
             except Exception:
                 # Never let one bad iteration end delivery for the life of the daemon.
                 log.exception("outbox: delivery loop error; retrying shortly")
+                if self._stopping:
+                    break
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), _ERROR_PAUSE)
 
     async def _sleep_until_next(self) -> None:
+        # Clear before looking: a wake() after this point is kept, and a commit before
+        # it is visible to next_due, so no queued message waits for the idle poll.
+        self._wake.clear()
+        if self._stopping:
+            return
         due = await self._store.read(outbox.next_due)
         now = self._clock.now().timestamp()
         timeout = _IDLE_POLL if due is None else max(0.0, min(_IDLE_POLL, due - now))
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+from support import SinkHandler, free_port, import_seed, make_settings
+
+from mailbridge.app import Running, running
+from mailbridge.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest_asyncio.fixture
+async def daemon(settings: Settings) -> AsyncIterator[Running]:
+    """The whole daemon, in process, on free loopback ports, with the seed thread imported."""
+    await import_seed(settings)
+    async with running(settings) as started:
+        yield started
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[SinkHandler, int]]:
+    """A real SMTP server on a free loopback port that records what it receives."""
+    handler = SinkHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()

@@ -1,0 +1,61 @@
+"""Multi-step flows through the running daemon, shared by the integration tests."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiohttp
+from support import THREAD, local, moderation_links, of_kind, wait_for_mail
+
+from mailbridge.app import Running
+
+
+def outbox_dir(daemon: Running) -> Path:
+    return daemon.settings.data_path / "outbox"
+
+
+async def post_comment(daemon: Running, **fields: object) -> int:
+    host, port = daemon.http_address
+    payload = {"author": "Ann", "email": "ann@example.com", "body": "Thank you.", **fields}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://{host}:{port}/api/threads/{THREAD}/comments", json=payload) as resp,
+    ):
+        assert resp.status == 202, await resp.text()
+        return int((await resp.json())["id"])
+
+
+async def moderation_email(daemon: Running, author: str, count: int) -> EmailMessage:
+    """The moderation email about ``author``'s comment (waits until ``count`` mails exist)."""
+    mails = await wait_for_mail(outbox_dir(daemon), count)
+    found = [m for m in of_kind(mails, "awaits moderation") if f"by {author} on" in m["Subject"]]
+    assert found, [m["Subject"] for m in mails]
+    return found[-1]
+
+
+async def follow(daemon: Running, link: str, method: str = "GET") -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, local(link, daemon.http_address)) as resp,
+    ):
+        return resp.status, await resp.text()
+
+
+async def approve(daemon: Running, moderation: EmailMessage) -> None:
+    status, _page = await follow(daemon, moderation_links(moderation)["approve"], "POST")
+    assert status == 200
+
+
+async def notification_for(daemon: Running, to: str, count: int) -> EmailMessage:
+    mails = await wait_for_mail(outbox_dir(daemon), count)
+    found = [m for m in mails if m["To"].addresses[0].addr_spec == to and m["Reply-To"]]
+    assert found, f"no notification to {to}"
+    return found[-1]
+
+
+async def reply_notification(daemon: Running) -> EmailMessage:
+    """Ann answers seed comment 2 on the web; approving it notifies comment 2's author."""
+    await post_comment(daemon, parent=2, body="Ann's answer to Reader 002.", notify=True)
+    await approve(daemon, await moderation_email(daemon, "Ann", 1))
+    return await notification_for(daemon, "reader002.4a549d@example.org", 2)

@@ -1,0 +1,235 @@
+"""The whole loop with real parts only, the daemon in its own process.
+
+`mailbridge import` and `mailbridge serve` run as a user would run them; a real
+SMTP client (smtplib) answers the notification mailbridge wrote, links are
+followed over HTTP (GET, then POST), and every email is read back from the
+Maildir that mailbridge delivers to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from support import (
+    SEED_WXR,
+    THREAD,
+    free_port,
+    moderation_links,
+    read_maildir,
+    reply_address,
+    reply_to_notification,
+    text_body,
+)
+
+
+def mailbridge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mailbridge", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=_env(),
+    )
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+
+
+class Daemon:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.http_port = free_port()
+        self.smtp_port = free_port()
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.config = workdir / "mailbridge.toml"
+        self.config.write_text(
+            f'data_dir = "data"\n[site]\npublic_url = "{self.base}"\n'
+            f'[smtp]\nlisten = "127.0.0.1:{self.smtp_port}"\n'
+            f'[http]\nlisten = "127.0.0.1:{self.http_port}"\n'
+        )
+        self.maildir = workdir / "data" / "outbox"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mailbridge", "serve", "--config", str(self.config)],
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        assert self.process.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                return "".join(lines)
+        self.process.kill()
+        raise AssertionError(
+            "daemon did not start:\n" + "".join(lines) + self.process.stderr.read()
+        )
+
+    def stop(self) -> tuple[int, str]:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        _out, err = self.process.communicate(timeout=30)
+        return self.process.returncode, err
+
+    def wait_for_mail(self, count: int) -> list[EmailMessage]:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            mails = read_maildir(self.maildir)
+            if len(mails) >= count:
+                return mails
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} emails in {self.maildir}")
+
+    def http(self, method: str, url: str, body: dict[str, object] | None = None) -> tuple[int, str]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        if body is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def published(self) -> dict[int, dict[str, object]]:
+        status, body = self.http("GET", f"{self.base}/api/threads/{THREAD}/comments")
+        assert status == 200
+        found: dict[int, dict[str, object]] = {}
+        pending = json.loads(body)["comments"]
+        while pending:
+            node = pending.pop()
+            found[node["id"]] = node
+            pending.extend(node["replies"])
+        return found
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    d = Daemon(tmp_path)
+    yield d
+    if d.process is not None and d.process.poll() is None:
+        d.process.kill()
+        d.process.wait(timeout=10)
+
+
+def test_the_whole_loop(daemon: Daemon) -> None:
+    imported = mailbridge(
+        "import", "--config", str(daemon.config), str(SEED_WXR), cwd=daemon.workdir
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "243 comment(s) added" in imported.stdout
+
+    banner = daemon.start()
+    assert f"127.0.0.1:{daemon.smtp_port}" in banner and daemon.base in banner
+    assert str(daemon.workdir / "data" / "mailbridge.sqlite3") in banner
+    assert daemon.http("GET", f"{daemon.base}/healthz")[0] == 200
+    assert len(daemon.published()) == 243
+
+    # 1. A reader answers comment 2 on the web and asks to hear back.
+    status, body = daemon.http(
+        "POST",
+        f"{daemon.base}/api/threads/{THREAD}/comments",
+        {
+            "author": "Ann",
+            "email": "ann@example.com",
+            "parent": 2,
+            "notify": True,
+            "body": "Ann here: the “second best” line stayed with me.",
+        },
+    )
+    assert status == 202
+    ann_id = json.loads(body)["id"]
+
+    # 2. The blog author gets a moderation email; GET shows, POST approves.
+    [moderation] = daemon.wait_for_mail(1)
+    assert moderation["To"].addresses[0].addr_spec == "author@example.org"
+    approve = moderation_links(moderation)["approve"]
+    status, page = daemon.http("GET", approve)
+    assert status == 200 and "Approve this comment?" in page
+    assert ann_id not in daemon.published()
+    status, page = daemon.http("POST", approve)
+    assert status == 200 and "Done" in page
+    assert ann_id in daemon.published()
+
+    # 3. The author of comment 2 is notified, with a reply address.
+    mails = daemon.wait_for_mail(2)
+    notification = next(m for m in mails if m["Reply-To"])
+    assert notification["To"].addresses[0].addr_spec == "reader002.4a549d@example.org"
+    assert "the “second best” line" in text_body(notification)
+
+    # 4. They answer by replying to the email, through a real SMTP client.
+    reply = reply_to_notification(
+        notification,
+        "Thank you Ann. It stayed with me too.",
+        message_id="<e2e-reply@phone.example>",
+    )
+    with smtplib.SMTP("127.0.0.1", daemon.smtp_port, timeout=10) as client:
+        refused = client.send_message(reply, to_addrs=[reply_address(notification)])
+    assert refused == {}
+
+    # 5. Their reply awaits moderation; the author approves it (GET, then POST).
+    mails = daemon.wait_for_mail(3)
+    second = next(m for m in mails if "by Reader 002" in str(m["Subject"]))
+    assert "Thank you Ann. It stayed with me too." in text_body(second)
+    assert "On Wed, 25 Nov 2026" not in text_body(second)  # the quote was cut away
+    approve = moderation_links(second)["approve"]
+    assert daemon.http("GET", approve)[0] == 200
+    assert daemon.http("POST", approve)[0] == 200
+    published = daemon.published()
+    reply_comment = next(c for c in published.values() if c["parent"] == ann_id)
+    assert reply_comment["author"] == "Reader 002"
+    assert reply_comment["body"] == "Thank you Ann. It stayed with me too."
+
+    # 6. Ann, who asked to hear back, gets the final notification in the Maildir.
+    mails = daemon.wait_for_mail(4)
+    final = [m for m in mails if m["To"].addresses[0].addr_spec == "ann@example.com"]
+    assert len(final) == 1
+    assert "Thank you Ann. It stayed with me too." in text_body(final[0])
+    assert reply_address(final[0]).startswith("reply+")
+
+    # 7. SIGTERM stops it cleanly.
+    code, err = daemon.stop()
+    assert code == 0, err
+    assert "Stopped." in err
+
+
+def test_cli_refuses_bad_config_readably(daemon: Daemon) -> None:
+    daemon.config.write_text('[smtp]\nlisten_on = "127.0.0.1:25"\n')
+    result = mailbridge("serve", "--config", str(daemon.config), cwd=daemon.workdir)
+    assert result.returncode == 1
+    assert "unknown key 'listen_on'" in result.stderr and "did you mean 'listen'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_explained(daemon: Daemon) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", daemon.smtp_port)):
+        result = mailbridge("serve", "--config", str(daemon.config), cwd=daemon.workdir)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{daemon.smtp_port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,56 @@
+"""A failure inside the pipeline loses nothing: 451 to the sender, raw kept, retry works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosmtplib
+import aiosqlite
+import pytest
+from flows import reply_notification
+from support import import_seed, make_settings, reply_to_notification
+
+from mailbridge.app import running
+from mailbridge.extract import Extraction
+
+
+def broken_extractor(raw: bytes) -> Extraction:
+    raise RuntimeError("parser bug")
+
+
+@pytest.mark.asyncio
+async def test_crash_in_processing_answers_451_and_keeps_the_message(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await import_seed(settings)
+    async with running(settings, extractor=broken_extractor) as daemon:
+        note = await reply_notification(daemon)
+        reply = reply_to_notification(note, "Words that must not be lost.")
+        host, port = daemon.smtp_address
+        with pytest.raises(aiosmtplib.SMTPDataError) as info:
+            await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
+        assert info.value.code == 451
+        assert "parser bug" not in info.value.message  # nothing internal leaks
+
+        async def stored(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
+            async with conn.execute(
+                "SELECT status, instr(raw, ?) > 0 FROM inbound_messages",
+                (b"Words that must not be lost.",),
+            ) as cur:
+                return [tuple(r) for r in await cur.fetchall()]
+
+        assert await daemon.store.read(stored) == [("received", 1)]
+
+    # The sending server retries later; by then the bug is fixed (a normal daemon).
+    settings = make_settings(tmp_path, smtp={"listen": "127.0.0.1:0"})
+    async with running(settings) as daemon:
+        host, port = daemon.smtp_address
+        await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
+
+        async def outcome(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
+            async with conn.execute(
+                "SELECT i.status, i.deliveries, c.body FROM inbound_messages i "
+                "JOIN comments c ON c.id = i.comment_id"
+            ) as cur:
+                return [tuple(r) for r in await cur.fetchall()]
+
+        assert await daemon.store.read(outcome) == [("accepted", 2, "Words that must not be lost.")]

@@ -1,0 +1,130 @@
+"""Moderation links: GET confirms and changes nothing, POST acts once, bad links get 403."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from flows import follow, moderation_email, outbox_dir, post_comment
+from support import (
+    html_body,
+    import_seed,
+    make_settings,
+    moderation_links,
+    read_maildir,
+    text_body,
+    wait_for_mail,
+)
+
+from mailbridge.app import Running, running
+from mailbridge.tokens import Action, make_moderation_token
+
+
+async def status_of(daemon: Running, comment_id: int) -> str:
+    async def work(conn: aiosqlite.Connection) -> str:
+        async with conn.execute("SELECT status FROM comments WHERE id = ?", (comment_id,)) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return str(row[0])
+
+    return await daemon.store.read(work)
+
+
+@pytest.mark.asyncio
+async def test_get_shows_the_comment_and_changes_nothing(daemon: Running) -> None:
+    cid = await post_comment(daemon, parent=5, body="Careful <script>alert(1)</script> words")
+    mail = await moderation_email(daemon, "Ann", 1)
+    links = moderation_links(mail)
+    for action in ("approve", "reject", "spam"):
+        for _ in range(2):  # a mail scanner may open every link, more than once
+            status, page = await follow(daemon, links[action])
+            assert status == 200
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+            assert "<script>" not in page
+            assert '<form method="post">' in page
+    assert await status_of(daemon, cid) == "pending"
+    assert "ann@example.com" in text_body(mail)  # the moderator sees who wrote it...
+    assert "ann@example.com" not in page  # ...the page, reachable by link, does not
+    assert "&lt;script&gt;" in html_body(mail)
+
+
+@pytest.mark.asyncio
+async def test_post_acts_once_then_reports_already_done(daemon: Running) -> None:
+    cid = await post_comment(daemon, parent=5)
+    links = moderation_links(await moderation_email(daemon, "Ann", 1))
+    status, page = await follow(daemon, links["reject"], "POST")
+    assert status == 200 and "Done: the comment is rejected" in page
+    assert await status_of(daemon, cid) == "rejected"
+    status, page = await follow(daemon, links["reject"], "POST")
+    assert status == 200 and "Already rejected" in page
+    status, page = await follow(daemon, links["reject"])
+    assert "already" in page and "<form" not in page
+    # The moderator may change their mind with another link from the same email.
+    status, page = await follow(daemon, links["approve"], "POST")
+    assert "Done: the comment is approved" in page
+    assert await status_of(daemon, cid) == "approved"
+
+
+@pytest.mark.asyncio
+async def test_spam_is_not_published(daemon: Running) -> None:
+    cid = await post_comment(daemon, body="Buy cheap pills")
+    links = moderation_links(await moderation_email(daemon, "Ann", 1))
+    await follow(daemon, links["spam"], "POST")
+    assert await status_of(daemon, cid) == "spam"
+    host, port = daemon.http_address
+    status, page = await follow(
+        daemon, f"http://{host}:{port}/threads/attachment-theory-healing-relationship"
+    )
+    assert "Buy cheap pills" not in page
+
+
+@pytest.mark.asyncio
+async def test_tampered_links_get_403(daemon: Running) -> None:
+    await post_comment(daemon)
+    link = moderation_links(await moderation_email(daemon, "Ann", 1))["approve"]
+    token = link.rsplit("/", 1)[1]
+    flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+    for bad in (flipped, token[:-1], token + "x", "nonsense", "A" * 400):
+        for method in ("GET", "POST"):
+            status, page = await follow(daemon, link.replace(token, bad), method)
+            assert status == 403, bad
+            assert "not valid" in page
+
+
+@pytest.mark.asyncio
+async def test_expired_links_get_403(daemon: Running) -> None:
+    cid = await post_comment(daemon)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    token = make_moderation_token(daemon.keyring.moderation, cid, Action.APPROVE, past)
+    host, port = daemon.http_address
+    for method in ("GET", "POST"):
+        status, page = await follow(daemon, f"http://{host}:{port}/moderate/{token}", method)
+        assert status == 403
+        assert "expired" in page
+    assert await status_of(daemon, cid) == "pending"
+
+
+@pytest.mark.asyncio
+async def test_links_are_bound_to_one_comment(daemon: Running) -> None:
+    first = await post_comment(daemon, author="First")
+    second = await post_comment(daemon, author="Second")
+    links = moderation_links(await moderation_email(daemon, "First", 2))
+    await follow(daemon, links["approve"], "POST")
+    assert await status_of(daemon, first) == "approved"
+    assert await status_of(daemon, second) == "pending"
+
+
+@pytest.mark.asyncio
+async def test_moderators_from_config_and_thread_author(tmp_path: Path) -> None:
+    configured = make_settings(tmp_path, moderation={"moderators": ["Boss <boss@example.net>"]})
+    await import_seed(configured)
+    async with running(configured) as daemon:
+        await post_comment(daemon)
+        mails = await wait_for_mail(outbox_dir(daemon), 2)
+        assert sorted(m["To"].addresses[0].addr_spec for m in mails) == [
+            "author@example.org",
+            "boss@example.net",
+        ]
+        assert len(read_maildir(outbox_dir(daemon))) == 2

@@ -1,0 +1,172 @@
+"""Replies over real SMTP (aiosmtplib client → the daemon's aiosmtpd server on loopback)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from email.message import EmailMessage
+
+import aiosmtplib
+import aiosqlite
+import pytest
+from flows import moderation_email, reply_notification
+from support import THREAD, reply_address, reply_to_notification, text_body
+
+from mailbridge.app import Running
+from mailbridge.tokens import make_reply_token
+
+
+async def send(daemon: Running, message: EmailMessage | bytes, rcpt: str, sender: str) -> None:
+    host, port = daemon.smtp_address
+    await aiosmtplib.send(
+        message, sender=sender, recipients=[rcpt], hostname=host, port=port, start_tls=False
+    )
+
+
+async def query(daemon: Running, sql: str, *args: object) -> list[tuple[object, ...]]:
+    async def work(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
+        async with conn.execute(sql, args) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
+    return await daemon.store.read(work)
+
+
+async def refused(
+    daemon: Running, message: EmailMessage | bytes, rcpt: str, sender: str = "someone@example.net"
+) -> tuple[int, str]:
+    with pytest.raises(aiosmtplib.SMTPResponseException) as info:
+        try:
+            await send(daemon, message, rcpt, sender)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise exc.recipients[0] from None
+    return info.value.code, info.value.message
+
+
+@pytest.mark.asyncio
+async def test_reply_becomes_a_pending_comment_under_the_right_parent(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    [(ann_id,)] = await query(daemon, "SELECT id FROM comments WHERE author = 'Ann'")
+    reply = reply_to_notification(
+        note,
+        "Thank you, Ann 🙂 — that helps.",
+        sender="Jane Q. Realname <reader002.4a549d@example.org>",
+    )
+    await send(daemon, reply, reply_address(note), "reader002.4a549d@example.org")
+    # 250 was only given after commit: the comment is there as soon as send() returns.
+    rows = await query(
+        daemon,
+        "SELECT parent_id, author, body, status, source, notify FROM comments WHERE source='email'",
+    )
+    assert rows == [
+        (ann_id, "Reader 002", "Thank you, Ann 🙂 — that helps.", "pending", "email", 1)
+    ]
+    # The blog name, not the From display name: it may be a real name never published.
+    assert "Realname" not in str(rows)
+    moderation = await moderation_email(daemon, "Reader 002", 3)
+    assert "by email" in text_body(moderation)
+    [(status, reason)] = await query(daemon, "SELECT status, reason FROM inbound_messages")
+    assert (status, reason) == ("accepted", None)
+
+
+@pytest.mark.asyncio
+async def test_same_message_id_twice_makes_one_comment(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    reply = reply_to_notification(note, "Only once, please.", message_id="<dup@client.example>")
+    for _ in range(3):
+        await send(daemon, reply, reply_address(note), "reader002.4a549d@example.org")
+    assert await query(daemon, "SELECT count(*) FROM comments WHERE source='email'") == [(1,)]
+    assert await query(daemon, "SELECT deliveries FROM inbound_messages") == [(3,)]
+
+
+@pytest.mark.asyncio
+async def test_from_mismatch_is_refused_and_logged(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    forged = reply_to_notification(note, "I am not who I say", sender="mallory@example.net")
+    code, text = await refused(daemon, forged, reply_address(note), "mallory@example.net")
+    assert code == 550 and text.startswith("5.7.1") and "belongs to someone else" in text
+    assert await query(daemon, "SELECT count(*) FROM comments WHERE source='email'") == [(0,)]
+    rows = await query(
+        daemon, "SELECT status, reason, mail_from, length(raw) > 0 FROM inbound_messages"
+    )
+    assert rows == [("rejected", "sender_mismatch", "mallory@example.net", 1)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("rcpt", "code", "status"),
+    [
+        ("someone@gmail.com", 550, "5.7.1"),  # never an open relay
+        ("postmaster@reply.example.org", 550, "5.1.1"),
+        ("reply+abc@reply.example.org", 550, "5.1.1"),
+        ("reply+" + "a" * 32 + "@reply.example.org", 550, "5.1.1"),
+    ],
+)
+async def test_unknown_recipients_and_bad_tokens_are_refused_at_rcpt(
+    daemon: Running, rcpt: str, code: int, status: str
+) -> None:
+    got_code, text = await refused(daemon, b"Subject: hi\r\n\r\nhello\r\n", rcpt)
+    assert (got_code, text[:5]) == (code, status)
+    assert await query(daemon, "SELECT count(*) FROM inbound_messages") == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_tampered_token_is_refused(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    address = reply_address(note)
+    token = address.split("+", 1)[1].split("@")[0]
+    tampered = address.replace(token, token[:10] + ("b" if token[10] != "b" else "c") + token[11:])
+    code, text = await refused(
+        daemon, reply_to_notification(note, "hi"), tampered, "reader002.4a549d@example.org"
+    )
+    assert code == 550 and "not valid" in text
+
+
+@pytest.mark.asyncio
+async def test_expired_reply_address_points_to_the_thread(daemon: Running) -> None:
+    [(address_id,)] = await query(
+        daemon, "SELECT id FROM addresses WHERE email = 'reader002.4a549d@example.org'"
+    )
+    assert isinstance(address_id, int)
+    token = make_reply_token(daemon.keyring.reply, address_id, 3, date.today() - timedelta(days=1))
+    code, text = await refused(
+        daemon, b"Subject: x\r\n\r\nhi\r\n", f"reply+{token}@reply.example.org"
+    )
+    assert code == 550 and "expired" in text
+    assert f"/threads/{THREAD}#comment-3" in text
+
+
+@pytest.mark.asyncio
+async def test_one_reply_address_per_transaction(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    host, port = daemon.smtp_address
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
+        await client.mail("reader002.4a549d@example.org")
+        first = await client.rcpt(reply_address(note))
+        assert first.code == 250
+        with pytest.raises(aiosmtplib.SMTPRecipientRefused) as info:
+            await client.rcpt(reply_address(note))
+        assert info.value.code == 452
+
+
+@pytest.mark.asyncio
+async def test_nothing_left_after_trimming_is_refused(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    empty = reply_to_notification(note, "")
+    code, text = await refused(daemon, empty, reply_address(note), "reader002.4a549d@example.org")
+    assert code == 550 and text.startswith("5.6.0") and "empty" in text
+
+
+@pytest.mark.asyncio
+async def test_message_without_from_is_refused(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    code, text = await refused(daemon, b"Subject: x\r\n\r\nhello\r\n", reply_address(note))
+    assert code == 550 and "From" in text
+
+
+@pytest.mark.asyncio
+async def test_oversized_message_is_refused_with_552(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    limit = daemon.settings.smtp.max_message_size
+    big = reply_to_notification(note, "x" * 70 + ("\n" + "y" * 70) * (limit // 70))
+    code, _text = await refused(daemon, big, reply_address(note), "reader002.4a549d@example.org")
+    assert code == 552
+    assert await query(daemon, "SELECT count(*) FROM comments WHERE source='email'") == [(0,)]

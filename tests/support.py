@@ -1,0 +1,172 @@
+"""Helpers shared by the tests (importable as ``support`` through pytest's pythonpath)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mailbridge.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SEED_JSON = EXAMPLES / "thread.json"
+SEED_WXR = EXAMPLES / "thread.wxr.xml"
+THREAD = "attachment-theory-healing-relationship"
+AUTHOR_EMAIL = "author@example.org"  # the seed post's author: moderator of the thread
+
+
+async def import_seed(settings: Settings, path: Path = SEED_JSON) -> None:
+    from mailbridge.app import open_store
+    from mailbridge.clock import SystemClock
+    from mailbridge.importer import import_file
+
+    store = await open_store(settings)
+    try:
+        await import_file(store, path, SystemClock())
+    finally:
+        await store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
+    """Settings for a test: private data dir, loopback on free ports, no environment."""
+    overrides: dict[str, Any] = {
+        "data_dir": str(tmp_path / "var"),
+        "smtp": {"listen": "127.0.0.1:0"},
+        "http": {"listen": "127.0.0.1:0"},
+    }
+    for name, values in sections.items():
+        if isinstance(values, dict):
+            overrides.setdefault(name, {}).update(values)
+        else:
+            overrides[name] = values
+    return load_settings(None, environ={}, overrides=overrides)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def read_maildir(path: Path) -> list[EmailMessage]:
+    folder = path / "new"
+    if not folder.is_dir():
+        return []
+    return [parse(p.read_bytes()) for p in sorted(folder.iterdir(), key=lambda p: p.name)]
+
+
+async def wait_for_mail(path: Path, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+    """Wait (bounded) until the Maildir holds at least ``count`` messages."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = read_maildir(path)
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) >= count, f"expected {count} messages, found {len(found)}"
+            return found
+        await asyncio.sleep(0.05)
+
+
+def text_body(msg: EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")
+
+
+def html_body(msg: EmailMessage) -> str:
+    part = msg.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def moderation_links(msg: EmailMessage) -> dict[str, str]:
+    text = text_body(msg)
+    links = {}
+    for label, action in (("Approve", "approve"), ("Reject", "reject"), ("Spam", "spam")):
+        match = re.search(rf"^{label}\b.*\n(\S+)$", text, re.MULTILINE)
+        assert match, f"no {label} link in:\n{text}"
+        links[action] = match.group(1)
+    return links
+
+
+def local(url: str, http_address: tuple[str, int]) -> str:
+    """A link from an email, aimed at the test server's real address."""
+    parts = urlsplit(url)
+    return f"http://{http_address[0]}:{http_address[1]}{parts.path}"
+
+
+def of_kind(messages: list[EmailMessage], subject_part: str) -> list[EmailMessage]:
+    return [m for m in messages if subject_part in str(m["Subject"])]
+
+
+def reply_to_notification(
+    notification: EmailMessage,
+    body: str,
+    *,
+    sender: str | None = None,
+    message_id: str = "<reply-1@client.example>",
+) -> EmailMessage:
+    """What a mail client sends when its user answers ``notification`` above the quote."""
+    reply = EmailMessage()
+    reply["From"] = sender or str(notification["To"])
+    reply["To"] = str(notification["Reply-To"])
+    reply["Subject"] = "Re: " + str(notification["Subject"])
+    reply["Message-ID"] = message_id
+    reply["In-Reply-To"] = str(notification["Message-ID"])
+    reply["Date"] = email.utils.formatdate()
+    quoted = "\n".join("> " + line for line in text_body(notification).splitlines())
+    reply.set_content(
+        f"{body}\n\nOn Wed, 25 Nov 2026 at 18:37, Example Blog <comments@example.org> wrote:\n"
+        f"{quoted}\n"
+    )
+    return reply
+
+
+def reply_address(notification: EmailMessage) -> str:
+    return str(notification["Reply-To"].addresses[0].addr_spec)
+
+
+class FakeClock:
+    """A clock the test moves by hand (the only thing here that is not real: time)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.moment = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+class SinkHandler:
+    """An aiosmtpd handler that records what it accepts; can refuse the next N messages."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.refuse_next: list[str] = []  # e.g. ["451 4.3.0 busy", "550 5.1.1 no such user"]
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_next:
+            return self.refuse_next.pop(0)
+        self.received.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
+        )
+        return "250 2.0.0 Queued"
+
+    def message_ids(self) -> list[str]:
+        return [str(parse(raw)["Message-ID"]) for _f, _r, raw in self.received]

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from support import SEED_JSON, SEED_WXR, THREAD
+
+from mailbridge.clock import SystemClock
+from mailbridge.errors import ImportFormatError
+from mailbridge.importer import detect_format, import_file
+from mailbridge.importer.load import parents_first
+from mailbridge.importer.records import ImportedComment
+from mailbridge.models import CommentStatus
+from mailbridge.store import Store
+from mailbridge.store.comments import approved_tree
+
+
+async def rows(store: Store, sql: str) -> list[tuple[object, ...]]:
+    async def work(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
+        async with conn.execute(sql) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
+    return await store.read(work)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("source", [SEED_WXR, SEED_JSON], ids=["wxr", "json"])
+async def test_seed_imports_whole_thread(tmp_path: Path, source: Path) -> None:
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        report = await import_file(store, source, SystemClock())
+        assert (report.threads_created, report.comments_added) == (1, 243)
+        [(key, title, url)] = await rows(store, "SELECT key, title, url FROM threads")
+        assert key == THREAD
+        assert title == "Attachment Theory and the Healing Psychotherapy Relationship"
+        assert url.startswith("https://blog.example.org/")
+        assert await rows(store, "SELECT DISTINCT status FROM comments") == [("approved",)]
+        # The post author becomes the thread's moderator; commenters' addresses are kept.
+        assert await rows(
+            store,
+            "SELECT a.email FROM threads t JOIN addresses a ON a.id = t.author_address_id",
+        ) == [("author@example.org",)]
+        assert await rows(store, "SELECT count(*) FROM comments WHERE address_id IS NULL") == [(0,)]
+        tree = await store.read(lambda c: approved_tree(c, 1))
+        depth = 0
+        level = tree
+        while level:
+            depth += 1
+            level = [reply for node in level for reply in node.replies]
+        assert depth == 6  # replies five levels below the top
+        assert len(tree) == 111
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_reimport_adds_nothing_twice_across_formats(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        await import_file(store, SEED_WXR, SystemClock())
+        again = await import_file(store, SEED_WXR, SystemClock())
+        assert (again.threads_created, again.comments_added, again.comments_existing) == (
+            0,
+            0,
+            243,
+        )
+        other = await import_file(store, SEED_JSON, SystemClock())
+        assert other.comments_added == 0
+        assert await rows(store, "SELECT count(*) FROM comments") == [(243,)]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_wxr_statuses_types_and_unsafe_urls(tmp_path: Path) -> None:
+    wxr = tmp_path / "export.xml"
+    wxr.write_text(
+        """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/"
+     xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel><title>B</title>
+<wp:author><wp:author_login>me</wp:author_login><wp:author_email>me@blog.example</wp:author_email>
+<wp:author_display_name>Me</wp:author_display_name></wp:author>
+<item><title>Post &amp; “quotes”</title><link>javascript:alert(1)</link>
+<dc:creator>me</dc:creator><wp:post_name>p1</wp:post_name><wp:post_type>post</wp:post_type>
+"""
+        + "".join(
+            f"""<wp:comment><wp:comment_id>{cid}</wp:comment_id>
+<wp:comment_author>A{cid}</wp:comment_author><wp:comment_author_email>a{cid}@x.example</wp:comment_author_email>
+<wp:comment_date_gmt>2020-01-0{cid} 10:00:00</wp:comment_date_gmt>
+<wp:comment_content><![CDATA[Body {cid} <script>x</script> 😀]]></wp:comment_content>
+<wp:comment_approved>{approved}</wp:comment_approved><wp:comment_type>{ctype}</wp:comment_type>
+<wp:comment_parent>{parent}</wp:comment_parent></wp:comment>"""
+            for cid, approved, ctype, parent in [
+                (5, "1", "comment", 0),
+                (3, "0", "", 5),  # reply listed before a later-id parent would be fine too
+                (4, "spam", "comment", 0),
+                (6, "trash", "comment", 0),
+                (7, "1", "pingback", 0),
+            ]
+        )
+        + "</item></channel></rss>"
+    )
+    assert detect_format(wxr) == "wxr"
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        report = await import_file(store, wxr, SystemClock())
+        assert report.comments_added == 4  # the pingback is not a comment
+        assert await rows(store, "SELECT url, title FROM threads") == [("", "Post & “quotes”")]
+        got = await rows(
+            store, "SELECT source_ref, status, parent_id IS NOT NULL, body FROM comments ORDER BY 1"
+        )
+        assert got == [
+            ("3", "pending", 1, "Body 3 <script>x</script> 😀"),
+            ("4", "spam", 0, "Body 4 <script>x</script> 😀"),
+            ("5", "approved", 0, "Body 5 <script>x</script> 😀"),
+            ("6", "rejected", 0, "Body 6 <script>x</script> 😀"),
+        ]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_xml_entity_bombs_are_refused(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_text(
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><rss><channel><item>'
+        "<title>&b;</title></item></channel></rss>"
+    )
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        with pytest.raises(ImportFormatError, match="unsafe XML"):
+            await import_file(store, bomb, SystemClock())
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("hello", "not a WordPress export"),
+        ("{not json", "not valid JSON"),
+        ('{"post": {"key": "k", "title": "t"}, "comments": [{"id": 1}]}', "'author'"),
+        (
+            '{"post": {"key": "k", "title": "t"}, "comments": [{"id": 1, "author": "a",'
+            ' "body": "b", "created": "yesterday"}]}',
+            "ISO 8601",
+        ),
+        ("<html><body>no</body></html>", "not a WordPress export"),
+    ],
+)
+async def test_bad_files_are_explained(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "in.dat"
+    path.write_text(content)
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        with pytest.raises(ImportFormatError, match=message):
+            await import_file(store, path, SystemClock())
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_json_status_and_no_notify(tmp_path: Path) -> None:
+    data = {
+        "post": {"key": "k", "title": "T", "email": "owner@example.org"},
+        "comments": [
+            {
+                "id": 2,
+                "parent": 1,
+                "author": "B",
+                "email": "b@example.org",
+                "body": "reply",
+                "created": "2024-05-01T10:00:00+02:00",
+            },
+            {
+                "id": 1,
+                "author": "A",
+                "email": "a@example.org",
+                "body": "root",
+                "created": "2024-05-01T09:00:00Z",
+                "status": "pending",
+            },
+        ],
+    }
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        await import_file(store, path, SystemClock(), notify=False)
+        got = await rows(
+            store,
+            "SELECT source_ref, parent_id, status, notify, created_at FROM comments ORDER BY id",
+        )
+        assert got == [
+            ("1", None, "pending", 0, "2024-05-01T09:00:00+00:00"),
+            ("2", 1, "approved", 0, "2024-05-01T08:00:00+00:00"),
+        ]
+    finally:
+        await store.close()
+
+
+def _c(cid: str, parent: str | None) -> ImportedComment:
+    return ImportedComment(cid, parent, "a", None, "b", "2020", CommentStatus.APPROVED)
+
+
+def test_parents_first_handles_order_orphans_and_cycles() -> None:
+    items = [_c("3", "2"), _c("2", "1"), _c("1", None), _c("9", "404"), _c("7", "8"), _c("8", "7")]
+    order = [c.source_id for c in parents_first(items)]
+    assert order.index("1") < order.index("2") < order.index("3")
+    assert sorted(order) == sorted(c.source_id for c in items)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from mailbridge.errors import StoreClosedError
+from mailbridge.store import Store
+from mailbridge.store.migrations import migrations, split_statements
+
+
+@pytest.mark.asyncio
+async def test_open_migrates_and_records_each_step(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db" / "mb.sqlite3")
+    try:
+        names = await store.read(
+            lambda c: _all(c, "SELECT name FROM schema_migrations ORDER BY name")
+        )
+        assert names == [(m.name,) for m in migrations()]
+        mode = await store.read(lambda c: _all(c, "PRAGMA journal_mode"))
+        assert mode == [("wal",)]
+        fk = await store.read(lambda c: _all(c, "PRAGMA foreign_keys"))
+        assert fk == [(1,)]
+    finally:
+        await store.close()
+    assert (tmp_path / "db").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.asyncio
+async def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "mb.sqlite3"
+    await (await Store.open(path)).close()
+    store = await Store.open(path)
+    try:
+        rows = await store.read(lambda c: _all(c, "SELECT count(*) FROM schema_migrations"))
+        assert rows == [(len(migrations()),)]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_failed_unit_of_work_leaves_nothing(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "mb.sqlite3")
+
+    async def half(conn: aiosqlite.Connection) -> None:
+        await conn.execute(
+            "INSERT INTO addresses (email, created_at) VALUES ('a@example.org', 'now')"
+        )
+        raise RuntimeError("boom")
+
+    try:
+        with pytest.raises(RuntimeError):
+            await store.write(half)
+        rows = await store.read(lambda c: _all(c, "SELECT count(*) FROM addresses"))
+        assert rows == [(0,)]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_use_after_close_raises(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    await store.close()
+    assert not store.is_open
+    with pytest.raises(StoreClosedError):
+        await store.read(lambda c: _all(c, "SELECT 1"))
+    with pytest.raises(StoreClosedError):
+        await store.write(lambda c: _all(c, "SELECT 1"))
+
+
+def test_migration_files_split_into_statements() -> None:
+    for migration in migrations():
+        statements = split_statements(migration.sql)
+        assert statements, migration.name
+        for statement in statements:
+            assert sqlite3.complete_statement(statement)
+
+
+def test_split_refuses_an_unterminated_statement() -> None:
+    with pytest.raises(ValueError, match="incomplete"):
+        split_statements("CREATE TABLE t (x);\nCREATE TABLE u (y)")
+
+
+async def _all(conn: aiosqlite.Connection, sql: str) -> list[tuple[object, ...]]:
+    async with conn.execute(sql) as cur:
+        return [tuple(row) for row in await cur.fetchall()]

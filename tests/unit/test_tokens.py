@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mailbridge.errors import BadLink, BadReplyToken, ExpiredLink, RelayDenied, UnknownRecipient
+from mailbridge.inbound.addresses import parse_reply_address
+from mailbridge.tokens import (
+    Action,
+    Keyring,
+    make_moderation_token,
+    make_reply_token,
+    read_moderation_token,
+    read_reply_token,
+)
+
+KEYS = Keyring.from_secret(b"k" * 32)
+OTHER = Keyring.from_secret(b"o" * 32)
+TODAY = date(2026, 11, 25)
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def test_reply_token_round_trip_and_shape() -> None:
+    token = make_reply_token(KEYS.reply, 7, 1234, TODAY + timedelta(days=90))
+    assert len(token) == 32 and token == token.lower() and token.isalnum()
+    parsed = read_reply_token(KEYS.reply, token)
+    assert (parsed.address_id, parsed.comment_id) == (7, 1234)
+    assert not parsed.expired(TODAY)
+    assert parsed.expired(TODAY + timedelta(days=91))
+
+
+def test_reply_token_is_case_insensitive() -> None:
+    token = make_reply_token(KEYS.reply, 1, 2, TODAY)
+    assert read_reply_token(KEYS.reply, token.upper()).comment_id == 2
+
+
+@given(st.integers(0, 31), st.integers(0, 4))
+def test_any_changed_character_is_refused(position: int, shift: int) -> None:
+    token = make_reply_token(KEYS.reply, 1, 2, TODAY)
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    new = alphabet[(alphabet.index(token[position]) + shift + 1) % 32]
+    tampered = token[:position] + new + token[position + 1 :]
+    with pytest.raises(BadReplyToken):
+        read_reply_token(KEYS.reply, tampered)
+
+
+@pytest.mark.parametrize("token", ["", "short", "!" * 32, "a" * 33, "0" * 32])
+def test_malformed_reply_tokens(token: str) -> None:
+    with pytest.raises(BadReplyToken):
+        read_reply_token(KEYS.reply, token)
+
+
+def test_keys_are_bound_to_their_purpose_and_instance() -> None:
+    token = make_reply_token(KEYS.reply, 1, 2, TODAY)
+    with pytest.raises(BadReplyToken):
+        read_reply_token(OTHER.reply, token)
+    with pytest.raises(BadReplyToken):
+        read_reply_token(KEYS.moderation, token)
+    link = make_moderation_token(KEYS.moderation, 2, Action.APPROVE, NOW)
+    with pytest.raises(BadLink):
+        read_moderation_token(KEYS.reply, link, NOW)
+
+
+def test_moderation_token_round_trip_binds_comment_and_action() -> None:
+    expires = NOW + timedelta(days=14)
+    for action in Action:
+        token = make_moderation_token(KEYS.moderation, 99, action, expires)
+        link = read_moderation_token(KEYS.moderation, token, NOW)
+        assert (link.comment_id, link.action) == (99, action)
+
+
+def test_moderation_token_expires() -> None:
+    token = make_moderation_token(KEYS.moderation, 1, Action.SPAM, NOW - timedelta(seconds=1))
+    with pytest.raises(ExpiredLink):
+        read_moderation_token(KEYS.moderation, token, NOW)
+
+
+@given(st.text(max_size=80))
+def test_arbitrary_moderation_tokens_never_crash(token: str) -> None:
+    with pytest.raises(BadLink):
+        read_moderation_token(KEYS.moderation, token, NOW)
+
+
+def test_reply_address_parsing() -> None:
+    token = make_reply_token(KEYS.reply, 3, 4, TODAY)
+    parsed = parse_reply_address(
+        f"reply+{token}@Reply.Example.org", "reply.example.org", KEYS.reply
+    )
+    assert parsed.comment_id == 4
+    upper = f"REPLY+{token.upper()}@reply.example.org"
+    assert parse_reply_address(upper, "reply.example.org", KEYS.reply).address_id == 3
+    with pytest.raises(RelayDenied):
+        parse_reply_address(f"reply+{token}@gmail.com", "reply.example.org", KEYS.reply)
+    with pytest.raises(UnknownRecipient):
+        parse_reply_address("postmaster@reply.example.org", "reply.example.org", KEYS.reply)
