@@ -77,6 +77,7 @@ async def test_spam_is_not_published(daemon: Running) -> None:
     status, page = await follow(
         daemon, f"http://{host}:{port}/threads/attachment-theory-healing-relationship"
     )
+    assert status == 200
     assert "Buy cheap pills" not in page
 
 
