@@ -20,6 +20,7 @@ from mailbridge import __version__
 from mailbridge.app import open_store, running
 from mailbridge.clock import SystemClock
 from mailbridge.errors import ConfigError, ImportFormatError
+from mailbridge.extract.command import extract_command
 from mailbridge.settings import Settings, load_settings
 
 __all__ = ["cli"]
@@ -171,3 +172,6 @@ def import_command(
         click.echo(asyncio.run(main()))
     except (ImportFormatError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+cli.add_command(extract_command, name="extract")

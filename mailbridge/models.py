@@ -5,7 +5,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-__all__ = ["Comment", "CommentNode", "CommentStatus", "NewComment", "Source", "Thread"]
+__all__ = [
+    "AttachmentNote",
+    "Comment",
+    "CommentNode",
+    "CommentStatus",
+    "NewComment",
+    "Source",
+    "Thread",
+]
 
 
 class CommentStatus(enum.StrEnum):
@@ -32,6 +40,15 @@ class Thread:
 
 
 @dataclass(frozen=True)
+class AttachmentNote:
+    """A file that came with an emailed reply: never published, shown to the moderator."""
+
+    filename: str | None
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Comment:
     id: int
     thread_id: int
@@ -43,6 +60,7 @@ class Comment:
     source: Source
     notify: bool
     created_at: str
+    attachments: tuple[AttachmentNote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,7 @@ class NewComment:
     email: str | None = None
     notify: bool = False
     source_ref: str | None = None
+    attachments: tuple[AttachmentNote, ...] = ()
 
 
 @dataclass

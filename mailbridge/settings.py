@@ -34,6 +34,7 @@ __all__ = [
     "iter_keys",
     "load_settings",
     "parse_hostport",
+    "reference_table",
 ]
 
 ENV_PREFIX = "MAILBRIDGE_"
@@ -354,3 +355,16 @@ def load_settings(
     if overrides:
         settings = _apply(Settings, settings, overrides, "command line")
     return _validate(settings)
+
+
+def reference_table() -> str:
+    """The Markdown table of every setting (docs/configuration.md embeds it; a test checks)."""
+    lines = [
+        "| key | environment variable | type | default | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for dotted, type_name, default, help_text in iter_keys():
+        env = ENV_PREFIX + dotted.replace(".", "_").upper()
+        shown = list(default) if isinstance(default, tuple) else default
+        lines.append(f"| `{dotted}` | `{env}` | {type_name} | `{shown!r}` | {help_text} |")
+    return "\n".join(lines)

@@ -96,8 +96,13 @@ def html_body(msg: EmailMessage) -> str:
 def moderation_links(msg: EmailMessage) -> dict[str, str]:
     text = text_body(msg)
     links = {}
-    for label, action in (("Approve", "approve"), ("Reject", "reject"), ("Spam", "spam")):
-        match = re.search(rf"^{label}\b.*\n(\S+)$", text, re.MULTILINE)
+    labels = (
+        ("Approve (publish it):", "approve"),
+        ("Reject (do not publish):", "reject"),
+        ("Spam:", "spam"),
+    )
+    for label, action in labels:
+        match = re.search(rf"^{re.escape(label)}\n(\S+)$", text, re.MULTILINE)
         assert match, f"no {label} link in:\n{text}"
         links[action] = match.group(1)
     return links

@@ -39,17 +39,21 @@ from mailbridge.errors import (
 )
 from mailbridge.extract import Extraction, extract
 from mailbridge.inbound.addresses import parse_reply_address
-from mailbridge.models import Comment, CommentStatus, NewComment, Source
+from mailbridge.models import AttachmentNote, Comment, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
 from mailbridge.store import Store, comments, inbound, threads
 from mailbridge.tokens import Keyring, ReplyToken
 
-__all__ = ["ReplyIntake", "SmtpEnvelope", "dedup_key"]
+__all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key"]
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = "250 2.0.0 Thank you: your reply was received and awaits moderation"
 DUPLICATE = "250 2.0.0 Already received: this message was delivered before"
+
+
+class ExtractionFailed(Exception):
+    """The extractor could not handle a message: a bug on our side, retried via 451."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,12 @@ class ReplyIntake:
             raise UnknownComment()
         # Parsing a large message is CPU work; keep the event loop (and SMTP) responsive.
         extraction = await asyncio.to_thread(self._extract, envelope.raw)
+        if not extraction.part and any(
+            d.startswith("extraction failed") for d in extraction.defects
+        ):
+            # Our bug, not the sender's mistake: answer 451 (retry later), keep the raw
+            # message, and let the operator reprocess it once fixed.
+            raise ExtractionFailed("; ".join(extraction.defects))
         if not extraction.text.strip():
             raise EmptyReply()
         new = NewComment(
@@ -214,6 +224,9 @@ class ReplyIntake:
             email=recipient,
             notify=True,  # answering by email is asking to hear back
             source_ref=str(inbound_id),
+            attachments=tuple(
+                AttachmentNote(a.filename, a.content_type, a.size) for a in extraction.attachments
+            ),
         )
 
         async def mark(conn: aiosqlite.Connection, comment: Comment) -> None:

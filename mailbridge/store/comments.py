@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from dataclasses import asdict
 
 import aiosqlite
 
-from mailbridge.models import Comment, CommentNode, CommentStatus, NewComment, Source
+from mailbridge.models import (
+    AttachmentNote,
+    Comment,
+    CommentNode,
+    CommentStatus,
+    NewComment,
+    Source,
+)
 from mailbridge.store.threads import upsert_address
 
 __all__ = [
@@ -30,6 +39,7 @@ def _comment(row: sqlite3.Row) -> Comment:
         source=Source(row["source"]),
         notify=bool(row["notify"]),
         created_at=row["created_at"],
+        attachments=tuple(AttachmentNote(**item) for item in json.loads(row["attachments"])),
     )
 
 
@@ -40,7 +50,8 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
         address_id = await upsert_address(conn, new.email, new.created_at)
     async with conn.execute(
         "INSERT INTO comments (thread_id, parent_id, address_id, author, body, status, source, "
-        "source_ref, notify, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "source_ref, notify, created_at, attachments) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (thread_id, source, source_ref) DO NOTHING RETURNING id",
         (
             new.thread_id,
@@ -53,6 +64,7 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
             new.source_ref,
             int(new.notify),
             new.created_at,
+            json.dumps([asdict(a) for a in new.attachments]),
         ),
     ) as cur:
         row = await cur.fetchone()

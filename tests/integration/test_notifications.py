@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiosqlite
 import pytest
 from flows import approve, moderation_email, outbox_dir, post_comment, reply_notification
-from support import html_body, read_maildir, text_body, wait_for_mail
+from support import (
+    html_body,
+    import_seed,
+    make_settings,
+    read_maildir,
+    text_body,
+    wait_for_mail,
+)
 
-from mailbridge.app import Running
+from mailbridge.app import Running, running
 
 
 async def notifications(daemon: Running) -> list[str]:
@@ -74,3 +83,18 @@ async def test_approving_twice_notifies_once(daemon: Running) -> None:
         return int(row[0])
 
     assert await daemon.store.read(count) == 2
+
+
+@pytest.mark.asyncio
+async def test_operator_templates_override_one_file(tmp_path: Path) -> None:
+    override = tmp_path / "my-templates" / "email"
+    override.mkdir(parents=True)
+    (override / "reply_notification.subject.j2").write_text(
+        "{{ comment.author }} answered you on {{ site_name }}\n"
+    )
+    settings = make_settings(tmp_path, templates={"directory": str(tmp_path / "my-templates")})
+    await import_seed(settings)
+    async with running(settings) as daemon:
+        note = await reply_notification(daemon)
+        assert str(note["Subject"]) == "Ann answered you on Example Blog"
+        assert "Ann's answer to Reader 002." in text_body(note)  # body: packaged template

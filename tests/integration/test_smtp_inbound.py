@@ -170,3 +170,18 @@ async def test_oversized_message_is_refused_with_552(daemon: Running) -> None:
     code, _text = await refused(daemon, big, reply_address(note), "reader002.4a549d@example.org")
     assert code == 552
     assert await query(daemon, "SELECT count(*) FROM comments WHERE source='email'") == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_attachments_are_not_published_but_the_moderator_is_told(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    reply = reply_to_notification(note, "Here is the photo I mentioned.")
+    reply.add_attachment(
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 2048, maintype="image", subtype="png", filename="garden.png"
+    )
+    await send(daemon, reply, reply_address(note), "reader002.4a549d@example.org")
+    [(body,)] = await query(daemon, "SELECT body FROM comments WHERE source = 'email'")
+    assert body == "Here is the photo I mentioned."
+    moderation = text_body(await moderation_email(daemon, "Reader 002", 3))
+    assert "1 attachment, which is never published" in moderation
+    assert "garden.png, image/png, 2.1 kB" in moderation

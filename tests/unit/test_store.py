@@ -86,3 +86,28 @@ def test_split_refuses_an_unterminated_statement() -> None:
 async def _all(conn: aiosqlite.Connection, sql: str) -> list[tuple[object, ...]]:
     async with conn.execute(sql) as cur:
         return [tuple(row) for row in await cur.fetchall()]
+
+
+@pytest.mark.asyncio
+async def test_upgrade_from_the_first_schema_keeps_data(tmp_path: Path) -> None:
+    """A database made by the first release (0001 only) is upgraded in place on open."""
+    path = tmp_path / "old.sqlite3"
+    first = next(m for m in migrations() if m.name.startswith("0001"))
+    with sqlite3.connect(path) as conn:
+        for statement in split_statements(first.sql):
+            conn.execute(statement)
+        conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (first.name,))
+        conn.execute("INSERT INTO threads (key, title, created_at) VALUES ('t', 'T', 'then')")
+        conn.execute(
+            "INSERT INTO comments (thread_id, author, body, status, source, created_at) "
+            "VALUES (1, 'Old', 'old words', 'approved', 'import', 'then')"
+        )
+    store = await Store.open(path)
+    try:
+        rows = await store.read(lambda c: _all(c, "SELECT author, body, attachments FROM comments"))
+        assert rows == [("Old", "old words", "[]")]
+        names = await store.read(lambda c: _all(c, "SELECT name FROM schema_migrations"))
+        assert [n for (n,) in names] == [m.name for m in migrations()]
+    finally:
+        await store.close()

@@ -1,0 +1,96 @@
+"""The pages in a real browser (Debian's chromium, driven by Playwright).
+
+Locally these tests are skipped when /usr/bin/chromium is missing; CI installs it
+and sets MAILBRIDGE_REQUIRE_BROWSER=1, which turns a missing browser into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from flows import moderation_email, post_comment
+from support import THREAD, free_port, make_settings, moderation_links
+
+from mailbridge.app import Running
+from mailbridge.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Links in emails must work as clicked, so the public URL is the real address."""
+    port = free_port()
+    return make_settings(
+        tmp_path,
+        http={"listen": f"127.0.0.1:{port}"},
+        site={"public_url": f"http://127.0.0.1:{port}"},
+    )
+
+
+@pytest_asyncio.fixture
+async def page() -> AsyncIterator[object]:
+    if not HAVE_CHROMIUM:
+        if os.environ.get("MAILBRIDGE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"chromium is required but not found at {CHROMIUM}")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield await browser.new_page()
+        finally:
+            await browser.close()
+
+
+@pytest.mark.asyncio
+async def test_thread_page_reads_as_a_nested_thread(daemon: Running, page) -> None:  # type: ignore[no-untyped-def]
+    host, port = daemon.http_address
+    response = await page.goto(f"http://{host}:{port}/threads/{THREAD}")
+    assert response.status == 200
+    assert await page.title() == (
+        "Attachment Theory and the Healing Psychotherapy Relationship · Example Blog"
+    )
+    assert await page.locator("article.comment").count() == 243
+    # Replies sit inside their parent's replies block, five levels below the top.
+    deepest = page.locator("article.comment " * 6)
+    assert await deepest.count() >= 1
+    text = await page.locator("body").inner_text()
+    assert "@example.org" not in text
+    # Links to a comment land on it.
+    first = page.locator("article.comment").first
+    assert (await first.get_attribute("id")).startswith("comment-")
+
+
+@pytest.mark.asyncio
+async def test_moderator_approves_with_one_tap(daemon: Running, page) -> None:  # type: ignore[no-untyped-def]
+    await post_comment(daemon, parent=2, body="Approve me <b>please</b>")
+    approve = moderation_links(await moderation_email(daemon, "Ann", 1))["approve"]
+    await page.goto(approve)  # exactly as the moderator taps it
+    assert await page.locator("h1").inner_text() == "Approve this comment?"
+    assert "Approve me <b>please</b>" in await page.locator(".card").inner_text()
+    await page.get_by_role("button", name="Approve").click()
+    await page.wait_for_load_state()
+    assert (await page.locator("h1").inner_text()).startswith("Done: the comment is approved")
+    await page.get_by_role("link", name="see it in the thread").click()
+    await page.wait_for_load_state()
+    assert "Approve me <b>please</b>" in await page.locator("body").inner_text()

@@ -1,0 +1,72 @@
+"""The command line, in process through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from support import SEED_JSON
+
+from mailbridge.cli import cli
+
+COMMANDS = {"serve", "import", "extract"}
+
+
+def test_help_lists_every_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mailbridge", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    listed = {
+        line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()
+    }
+    assert listed == COMMANDS == set(cli.commands)
+    for name in COMMANDS:
+        sub = CliRunner().invoke(cli, [name, "--help"])
+        assert sub.exit_code == 0 and len(sub.output) > 100, name
+
+
+def test_import_twice_then_a_bad_file(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["import", "--data-dir", str(tmp_path / "var"), str(SEED_JSON)]
+    first = runner.invoke(cli, args, env={"MAILBRIDGE_SITE_NAME": "Blog"})
+    assert first.exit_code == 0, first.output
+    assert "1 thread(s) created" in first.output and "243 comment(s) added" in first.output
+    second = runner.invoke(cli, args)
+    assert "0 comment(s) added, 243 already present" in second.output
+    bad = tmp_path / "notes.txt"
+    bad.write_text("just some notes")
+    result = runner.invoke(cli, ["import", "--data-dir", str(tmp_path / "var"), str(bad)])
+    assert result.exit_code == 1
+    assert "not a WordPress export" in result.output
+
+
+def test_unknown_environment_setting_is_a_clean_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["import", "--data-dir", str(tmp_path), str(SEED_JSON)],
+        env={"MAILBRIDGE_SMTP_LISTN": "127.0.0.1:25"},
+    )
+    assert result.exit_code == 1
+    assert "MAILBRIDGE_SMTP_LISTEN" in result.output
+
+
+def test_extract_prints_what_the_daemon_would_file(tmp_path: Path) -> None:
+    message = tmp_path / "reply.eml"
+    message.write_bytes(
+        b"From: Ann <ann@example.com>\r\nTo: reply+x@reply.example.org\r\nSubject: Re: hi\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Yes, exactly.\r\n\r\nOn Tue, 24 Nov 2026 at 10:00, Blog <b@example.org> wrote:\r\n"
+        b"> the original\r\n"
+    )
+    result = CliRunner().invoke(cli, ["extract", "--jsonl", str(message)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["file"] == str(message)
+    assert record["text"] == "Yes, exactly."
