@@ -1,7 +1,7 @@
 """The pages in a real browser (Debian's chromium, driven by Playwright).
 
 Locally these tests are skipped when /usr/bin/chromium is missing; CI installs it
-and sets MAILBRIDGE_REQUIRE_BROWSER=1, which turns a missing browser into a failure.
+and sets REQUIRE_BROWSER_TESTS=1, which turns a missing browser into a failure.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest_asyncio.fixture
 async def page() -> AsyncIterator[object]:
     if not HAVE_CHROMIUM:
-        if os.environ.get("MAILBRIDGE_REQUIRE_BROWSER") == "1":
+        if os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
             pytest.fail(f"chromium is required but not found at {CHROMIUM}")
         pytest.skip("chromium not installed (apt-get install chromium)")
     from playwright.async_api import async_playwright
