@@ -171,6 +171,9 @@ class ReplyIntake:
             return record.detail
         try:
             comment = await self._file(record.id, envelope, headers)
+        except ExtractionFailed as exc:
+            log.error("%s: extraction failed (%s); answered 451, raw message kept", where, exc)
+            raise
         except Rejection as rejection:
             reason, reply = rejection.reason, rejection.smtp_reply
             await self._store.write(lambda c: inbound.mark_rejected(c, record.id, reason, reply))

@@ -81,10 +81,13 @@ class Store:
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 result = await work(conn)
+                await conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # Also after a failed COMMIT (disk full, I/O error): never leave the one
+                # writer connection inside a transaction for the next unit of work.
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
             return result
 
     async def read(self, work: UnitOfWork[T]) -> T:
