@@ -12,7 +12,7 @@ The policy (what is kept, what is cut) is documented in ``docs/extraction.md``.
 
 from __future__ import annotations
 
-from mailbridge.extract.html import render_html
+from mailbridge.extract.html import MAX_TAGS, render_html
 from mailbridge.extract.mime import Body, is_stub, parse_mail
 from mailbridge.extract.model import Attachment, Extraction
 from mailbridge.extract.signoffs import sender_name_tokens
@@ -30,12 +30,17 @@ __all__ = [
 
 def html_to_reply_text(html: str, sender: str | None = None) -> tuple[str, str]:
     """``(kept, elided)`` for an HTML reply body (see :mod:`mailbridge.extract.html`)."""
+    kept, elided, _truncated = _html_reply(html, sender)
+    return kept, elided
+
+
+def _html_reply(html: str, sender: str | None) -> tuple[str, str, bool]:
     rendered = render_html(html)
     kept, elided = trim_lines(rendered.lines, rendered.attribution, sender_name_tokens(sender))
     cut = "\n".join(elided)
     if rendered.elided:
         cut = (cut + "\n" if cut else "") + "\n".join(rendered.elided)
-    return "\n".join(kept), cut
+    return "\n".join(kept), cut, rendered.truncated
 
 
 def _join(bodies: list[Body]) -> str:
@@ -58,7 +63,9 @@ def _extract(raw: bytes) -> Extraction:
         text, elided = trim_text(plain, mail.sender)
     elif mail.html:
         bodies, part = mail.html, "text/html"
-        text, elided = html_to_reply_text(_join(mail.html), mail.sender)
+        text, elided, truncated = _html_reply(_join(mail.html), mail.sender)
+        if truncated:
+            mail.defects.append(f"HTML cut after {MAX_TAGS} tags")
     else:
         bodies, part = mail.plain, "text/plain" if mail.plain else ""
         text, elided = "", plain.strip()

@@ -18,7 +18,9 @@ __all__ = ["extract_command"]
 
 @click.command(name="extract")
 @click.option("--jsonl", is_flag=True, help="One JSON object per file and line instead of text.")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
 def extract_command(jsonl: bool, files: tuple[str, ...]) -> None:
     """Print the comment text the daemon would create from each saved message.
 

@@ -31,7 +31,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from mailbridge.extract import matchers as m
 
-__all__ = ["RenderedHtml", "render_html"]
+__all__ = ["MAX_TAGS", "RenderedHtml", "render_html"]
 
 _SKIP = frozenset(
     {"head", "style", "script", "title", "xml", "template", "noscript", "svg", "math"}
@@ -69,6 +69,10 @@ _BLOCK = frozenset(
     }
 )
 _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "hr"})
+#: Tags parsed at most (see :func:`_cap_tags`).
+MAX_TAGS = 20_000
+#: Deeper quotes are shown with this many ">" (keeps output linear in the input).
+MAX_QUOTE_MARKS = 24
 _ASCII_SPACE = " \t\n\r\f\v"
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")  # not \s: a no-break space is meant
 _CUT_IDS = (
@@ -99,6 +103,7 @@ class RenderedHtml:
     lines: list[str] = field(default_factory=list)
     attribution: set[int] = field(default_factory=set)
     elided: list[str] = field(default_factory=list)
+    truncated: bool = False
 
 
 @dataclass
@@ -112,6 +117,7 @@ class _Walk:
     pre: int = 0
     cut: bool = False
     lists: list[int] = field(default_factory=list)  # -1 for <ul>, else next <ol> number
+    blank: dict[int, bool] = field(default_factory=dict)  # per sink: last line blank?
 
     def _lines(self) -> list[str]:
         return self.sink if self.sink is not None else self.out.lines
@@ -124,18 +130,21 @@ class _Walk:
         self.cur = []
         lines = self._lines()
         if self.depth:
-            text = (">" * self.depth + " " + text) if text.strip() else ">" * self.depth
+            marks = ">" * min(self.depth, MAX_QUOTE_MARKS)
+            text = (marks + " " + text) if text.strip() else marks
         elif not text.strip():
             text = ""
         if self.sink is None and self.container and self.depth == self.container_depth and text:
             self.out.attribution.add(len(lines))
         lines.append(text)
+        self.blank[id(lines)] = not text.strip("> ")
 
     def paragraph(self) -> None:
         self.flush()
         lines = self._lines()
-        if lines and lines[-1].strip(">"):
-            lines.append(">" * self.depth if self.depth else "")
+        if lines and not self.blank.get(id(lines), True):
+            lines.append(">" * min(self.depth, MAX_QUOTE_MARKS) if self.depth else "")
+            self.blank[id(lines)] = True
 
     def text(self, data: str) -> None:
         if not self.pre:
@@ -177,9 +186,25 @@ def _link_suffix(node: LexborNode, attrs: dict[str, str | None]) -> str:
     return f" ({href})"
 
 
+def _cap_tags(html: str) -> tuple[str, bool]:
+    """The document up to its ``MAX_TAGS``-th tag.
+
+    HTML5 tree building checks the stack of open elements on every tag, so a
+    hostile document of nested elements costs time quadratic in its depth.  Real
+    replies have a few thousand tags, and the writer's part comes first.
+    """
+    if html.count("<") <= MAX_TAGS:
+        return html, False
+    pos = -1
+    for _ in range(MAX_TAGS):
+        pos = html.find("<", pos + 1)
+    return html[:pos], True
+
+
 def render_html(html: str) -> RenderedHtml:
     """Render ``html`` to lines; never raises on any input string."""
     out = RenderedHtml()
+    html, out.truncated = _cap_tags(html)
     tree = LexborHTMLParser(html)
     root = tree.body or tree.root
     if root is None:

@@ -20,6 +20,7 @@ import re
 __all__ = [
     "MAX_MATCH_LEN",
     "clean",
+    "could_end_quote_header",
     "could_start_quote_header",
     "header_field",
     "is_delimiter",
@@ -86,15 +87,81 @@ def is_quote_line(line: str) -> bool:
 #   2016年3月1日(火) 18:02 Ann Smith <ann@example.org>:                   (ja, Gmail: no verb)
 #   在 2016年3月1日，下午6:02，Ann Smith <ann@example.org> 写道：           (zh, Apple)
 #   2016-03-01 18:02 GMT+01:00 Ann Smith <ann@example.org>:             (old Gmail)
-_QH_VERB_END = re.compile(
-    r"(?:\b(?:wrote|writes|sent|schrieb|geschrieben|a\s+écrit|écrit|escribió|escribio"
-    r"|ha\s+escrito|ha\s+escrit|va\s+escriure|ha\s+scritto|scrisse|escreveu|escribiu|schreef"
-    r"|skrev|kirjoitti|napisał|napisała|napisal|pisze|napsal|napsala|napísal|написал|написала"
-    r"|написав|пишет|пише|írta|a\s+scris|yazdı|έγραψε|đã\s+viết|كتب|كتبت|כתב|כתבה|kirjutas"
-    r"|rašė|menulis)|写道|寫道|のメッセージ|書きました|작성)"
-    r"(?:\s{0,3}\([a-zа-я]{1,3}\))?(?:/\S{1,10})?\s{0,3}[:：]?\s{0,3}-{0,12}\s{0,3}$",
-    re.IGNORECASE,
+_VERBS = (
+    "wrote",
+    "writes",
+    "sent",
+    "schrieb",
+    "geschrieben",
+    "a écrit",
+    "écrit",
+    "escribió",
+    "escribio",
+    "ha escrito",
+    "ha escrit",
+    "va escriure",
+    "ha scritto",
+    "scrisse",
+    "escreveu",
+    "escribiu",
+    "schreef",
+    "skrev",
+    "kirjoitti",
+    "napisał",
+    "napisała",
+    "napisal",
+    "pisze",
+    "napsal",
+    "napsala",
+    "napísal",
+    "написал",
+    "написала",
+    "написав",
+    "пишет",
+    "пише",
+    "írta",
+    "a scris",
+    "yazdı",
+    "έγραψε",
+    "đã viết",
+    "كتب",
+    "كتبت",
+    "כתב",
+    "כתבה",
+    "kirjutas",
+    "rašė",
+    "menulis",
+    "写道",
+    "寫道",
+    "のメッセージ",
+    "書きました",
+    "작성",
 )
+
+
+def _ends_with_verb(s: str) -> bool:
+    """True if ``s`` ends with an attribution verb ("... wrote:", "... a écrit :").
+
+    A suffix comparison, not a regex search: cheap on any line.
+    """
+    tail = " ".join(s[-80:].split()).lower().rstrip(" :：-")
+    if tail.endswith(")"):  # "napisał(a)"
+        k = tail.rfind("(")
+        if 0 <= k and len(tail) - k <= 5:
+            tail = tail[:k].rstrip()
+    k = tail.rfind("/")  # "كتب/كتبت"
+    if 0 <= k and len(tail) - k <= 11 and " " not in tail[k:]:
+        tail = tail[:k]
+    if not tail.endswith(_VERBS):
+        return False
+    for verb in _VERBS:
+        if tail.endswith(verb):
+            before = tail[-len(verb) - 1 : -len(verb)]
+            # Latin verbs must be whole words ("sent", not "consent"); CJK needs no space.
+            return not before or not before.isalnum() or not verb[0].isascii()
+    return False
+
+
 # Words that open an attribution line in the languages we cover.
 _QH_INTRO = re.compile(
     r"-{0,12}\s{0,3}(?:on|le|am|el|em|il|in\s+data|op|den|på|w\s+dniu|dnia|dne|vào|no\s+dia"
@@ -102,11 +169,30 @@ _QH_INTRO = re.compile(
     re.IGNORECASE,
 )
 # The same verbs anywhere in the line, for "Am 1.3.2016 um 18:02 schrieb Ann Smith:".
-_QH_VERB_ANY = re.compile(
-    r"\b(?:wrote|schrieb|a\s+écrit|escribió|ha\s+scritto|escreveu|schreef|skrev|napisał|pisze"
-    r"|написал|написала|написав|kirjoitti|a\s+scris)\b",
-    re.IGNORECASE,
+_VERBS_MID = (
+    "wrote",
+    "schrieb",
+    "a écrit",
+    "escribió",
+    "ha scritto",
+    "escreveu",
+    "schreef",
+    "skrev",
+    "napisał",
+    "pisze",
+    "написал",
+    "написала",
+    "написав",
+    "kirjoitti",
+    "a scris",
 )
+
+
+def _has_verb(s: str) -> bool:
+    low = " " + " ".join(s.lower().split()) + " "
+    return any(f" {v} " in low or f" {v}:" in low for v in _VERBS_MID)
+
+
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}\.\w")
 _HAS_TIME = re.compile(r"\d{1,2}\s?[:.h]\s?\d{2}")
 _HAS_DIGIT = re.compile(r"\d")
@@ -123,7 +209,7 @@ def is_quote_header(s: str) -> bool:
     if not s or len(s) > MAX_MATCH_LEN or s[0] == ">":
         return False
     has_email = "@" in s
-    if _QH_VERB_END.search(s) is not None:
+    if _ends_with_verb(s):
         return bool(
             has_email
             or _HAS_TIME.search(s)
@@ -135,14 +221,9 @@ def is_quote_header(s: str) -> bool:
         if has_email:
             # Gmail's verb-less forms (ru, ja, ...) and "Quoting Ann <ann@example.org>:".
             return bool(_HAS_DIGIT.search(s) or _QH_INTRO.match(s))
-        if _QH_VERB_ANY.search(s) is not None:
+        if _has_verb(s):
             return bool(_HAS_TIME.search(s) or (_QH_INTRO.match(s) and _HAS_DIGIT.search(s)))
-    elif (
-        s[-1:] not in ".!?"
-        and _QH_INTRO.match(s)
-        and _HAS_TIME.search(s)
-        and _QH_VERB_ANY.search(s) is not None
-    ):
+    elif s[-1:] not in ".!?" and _QH_INTRO.match(s) and _HAS_TIME.search(s) and _has_verb(s):
         # "Am 20.06.24 um 16:20 schrieb Ann Smith" (no colon, no address)
         return True
     if _QH_DATE_FIRST.match(s) and len(s) < 200:
@@ -155,6 +236,11 @@ def could_start_quote_header(s: str) -> bool:
     if not s or len(s) > 250 or s[0] == ">":
         return False
     return bool(_QH_INTRO.match(s) or _QH_START.match(s) or "<" in s or _EMAIL.search(s))
+
+
+def could_end_quote_header(s: str) -> bool:
+    """Cheap test: ``s`` ends like an attribution (a colon or a verb)."""
+    return s.endswith((":", "：")) or _ends_with_verb(s)
 
 
 def starts_new_quote_header(s: str) -> bool:

@@ -154,8 +154,20 @@ def looks_like_signoff(lines: list[str]) -> bool:
         return False
     if is_closing(lines[0]):
         return all(len(x.split()) <= 4 for x in lines[1:])
-    # A lone name under a quote ("Ann", "-- Ann") answers nothing either.
-    return len(lines) == 1 and len(lines[0].split()) <= 3 and lines[0][-1:] not in "?:"
+    # A lone name under a quote ("Ann", "-Ann Smith") answers nothing either.
+    return len(lines) == 1 and _looks_like_name(lines[0])
+
+
+_ANSWER_WORDS = frozenset({"yes", "no", "ok", "okay", "sure", "agreed", "done", "same", "true"})
+
+
+def _looks_like_name(s: str) -> bool:
+    words = s.lstrip("-— ").rstrip(".").split()
+    return (
+        1 <= len(words) <= 3
+        and all(w[:1].isupper() and w.replace("-", "").replace("'", "").isalpha() for w in words)
+        and words[0].lower() not in _ANSWER_WORDS
+    )
 
 
 # "-Ann", "- Ann Smith", "-Lev.": a hyphen fused with the name is the plain-text

@@ -77,7 +77,7 @@ def _joined_header_end(clean: Sequence[str], i: int) -> int | None:
         if m.starts_new_quote_header(nxt):
             return None  # the next line is a header on its own
         parts.append(nxt)
-        if m.is_quote_header(" ".join(parts)):
+        if m.could_end_quote_header(nxt) and m.is_quote_header(" ".join(parts)):
             return j
     return None
 
@@ -87,18 +87,15 @@ def _header_block_end(clean: Sequence[str], i: int) -> int | None:
     first = m.header_field(clean[i])
     if first is None:
         return None
-    fields = {first}
-    last = i
     j = i + 1
-    while j < len(clean) and j - last <= 4:
+    while j < len(clean) and j - i <= 8:  # a value may wrap over a few lines
         name = m.header_field(clean[j])
-        if name is not None:
-            fields.add(name)
-            last = j
-        elif not clean[j] and j - last > 1:
+        if name is not None and name != first:
+            return j  # two different fields: enough to know
+        if not clean[j] and j - i > 1:
             break
         j += 1
-    return last if len(fields) >= 2 else None
+    return None
 
 
 def _block_tail(clean: Sequence[str], last: int) -> int:
@@ -151,6 +148,8 @@ def classify(
             i = end
         elif _header_block_end(clean, i) is not None:
             kinds[i] = Kind.CUT
+        if kinds[i] is Kind.CUT:
+            break  # nothing after the first cut is the writer's: no need to look
         i += 1
     _mark_quote_continuations(lines, kinds)
     _mark_signature_blocks(clean, kinds, sender)

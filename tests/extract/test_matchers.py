@@ -1,0 +1,238 @@
+"""One test per matcher, with the real-world shapes each must (and must not) accept."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailbridge.extract import matchers as m
+from mailbridge.extract import signoffs as so
+
+QUOTE_HEADERS = [
+    # en: Gmail, Apple, Thunderbird, Zoho, Android, mutt
+    "On Tue, Mar 3, 2026 at 5:02 PM Ann Smith <ann@example.org> wrote:",
+    "On 3 Mar 2026, at 17:02, Ann Smith <ann@example.org> wrote:",
+    "On 03/03/2026 17:02, Ann Smith wrote:",
+    "---- On Tue, 03 Mar 2026 17:02:00 +0100 Ann <ann@example.org> wrote ----",
+    "---- Ann Smith wrote ----",
+    "On Tue, Mar 03, 2026 at 05:02:11PM +0100, Ann Smith wrote:",
+    # de
+    "Am 03.03.2026 um 17:02 schrieb Ann Smith <ann@example.org>:",
+    "Ann Smith <ann@example.org> schrieb am Di., 3. März 2026, 17:02:",
+    "Am 03.03.2026 um 17:02 schrieb Ann Smith",
+    # fr
+    "Le mar. 3 mars 2026 à 17:02, Ann Smith <ann@example.org> a écrit :",
+    # es
+    "El mar, 3 mar 2026 a las 17:02, Ann Smith (<ann@example.org>) escribió:",
+    # it
+    "Il giorno mar 3 mar 2026 alle ore 17:02 Ann Smith <ann@example.org> ha scritto:",
+    # pt
+    "Em ter., 3 de mar. de 2026 às 17:02, Ann Smith <ann@example.org> escreveu:",
+    # nl
+    "Op di 3 mrt 2026 om 17:02 schreef Ann Smith <ann@example.org>:",
+    "Op 3 mrt. 2026 om 17:02 heeft Ann Smith <ann@example.org> het volgende geschreven:",
+    # sv / no / da
+    "Den 3 mars 2026 kl. 17:02 skrev Ann Smith <ann@example.org>:",
+    "tir. 3. mar. 2026 kl. 17:02 skrev Ann Smith <ann@example.org>:",
+    # pl
+    "W dniu 3.03.2026 o 17:02, Ann Smith <ann@example.org> pisze:",
+    "wt., 3 mar 2026 o 17:02 Ann Smith <ann@example.org> napisał(a):",
+    # ru (Gmail writes no verb)
+    "вт, 3 мар. 2026 г. в 17:02, Ann Smith <ann@example.org>:",
+    "3 марта 2026 г., в 17:02, Ann Smith <ann@example.org> написал(а):",
+    # ja
+    "2026年3月3日(火) 17:02 Ann Smith <ann@example.org>:",
+    "2026/03/03 17:02、Ann Smith <ann@example.org> のメッセージ:",
+    # zh
+    "在 2026年3月3日，下午5:02，Ann Smith <ann@example.org> 写道：",
+    # old Gmail, date first
+    "2026-03-03 17:02 GMT+01:00 Ann Smith <ann@example.org>:",
+]
+
+NOT_HEADERS = [
+    "On Monday I wrote a long comment about rye.",
+    "Something wrote:",
+    "On the other hand, it works.",
+    "I wrote to them in 2019 and never heard back.",
+    "> On Tue, Mar 3, 2026 at 5:02 PM Ann Smith <ann@example.org> wrote:",
+    "They gave their consent:",
+]
+
+
+@pytest.mark.parametrize("line", QUOTE_HEADERS)
+def test_quote_header(line: str) -> None:
+    assert m.is_quote_header(m.clean(line))
+
+
+@pytest.mark.parametrize("line", NOT_HEADERS)
+def test_not_quote_header(line: str) -> None:
+    assert not m.is_quote_header(m.clean(line))
+
+
+def test_quote_header_sharing_the_reply_line() -> None:
+    line = "Sounds good. On Tue, Mar 3, 2026 at 5:02 PM, ann@example.org wrote:"
+    at = m.split_inline_quote_header(line)
+    assert at is not None and line[:at].strip() == "Sounds good."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "-----Original Message-----",
+        "----- Original Message -----",
+        "-----Ursprüngliche Nachricht-----",
+        "-------- Message d'origine --------",
+        "-------- Mensaje original --------",
+        "*-------- Original Message --------*",
+        "-----Исходное сообщение-----",
+    ],
+)
+def test_original_marker(line: str) -> None:
+    assert m.is_original_marker(m.clean(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "---------- Forwarded message ---------",
+        "Begin forwarded message:",
+        "-------- Weitergeleitete Nachricht --------",
+    ],
+)
+def test_forward_marker(line: str) -> None:
+    assert m.is_forward_marker(m.clean(line))
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("From: Ann Smith [mailto:ann@example.org]", "from"),
+        ("*From:* Ann Smith", "from"),
+        ("Von: Ann Smith", "from"),
+        ("De : Ann Smith", "from"),
+        ("Envoyé : mardi 3 mars 2026 17:02", "envoyé"),
+        ("Från: Ann Smith", "from"),
+        ("Od: Ann Smith", "from"),
+        ("От: Ann Smith", "from"),
+        ("发件人: Ann Smith", "from"),
+        ("差出人: Ann Smith", "from"),
+        ("Betreff: Re: Brot", "subject"),
+    ],
+)
+def test_header_field(line: str, field: str) -> None:
+    assert m.header_field(m.clean(line)) == field
+
+
+def test_header_field_rejects_prose() -> None:
+    assert m.header_field("From my experience it works.") is None
+
+
+@pytest.mark.parametrize(
+    "line", ["-- ", "--", "__", "________________________________", "---", "=====", "* * *", "####"]
+)
+def test_delimiter(line: str) -> None:
+    assert m.is_delimiter(m.clean(line))
+
+
+@pytest.mark.parametrize("line", ["--> one", "- item", "a -- b", "—"])
+def test_not_delimiter(line: str) -> None:
+    assert not m.is_delimiter(m.clean(line))
+
+
+@pytest.mark.parametrize("line", ["> text", ">> nested", " > indented", ">", "Ann> text", "C>"])
+def test_quote_line(line: str) -> None:
+    assert m.is_quote_line(line)
+
+
+@pytest.mark.parametrize("line", ["x>5 is true", "--> one", "a > b"])
+def test_not_quote_line(line: str) -> None:
+    assert not m.is_quote_line(line)
+
+
+MOBILE = [
+    "Sent from my iPhone",
+    "Sent from my Samsung Galaxy smartphone.",
+    "Sent from my cell, please excuse any typos.",
+    "Sent from Yahoo Mail on Android",
+    "Get Outlook for iOS<https://aka.ms/o0ukef>",
+    "Envoyé de mon iPhone",
+    "Von meinem iPhone gesendet",
+    "Gesendet von Outlook für Android",
+    "Enviado desde mi iPhone",
+    "Inviato da iPhone",
+    "Enviado do meu iPhone",
+    "Verzonden met mijn iPhone",
+    "Skickat från min iPhone",
+    "Sendt fra min iPad",
+    "Wysłane z mojego iPhone'a",
+    "Отправлено с iPhone",
+    "iPhoneから送信",
+    "发自我的iPhone",
+    "從我的 iPhone 傳送",
+    "<<sent by galaxy>>",
+]
+
+
+@pytest.mark.parametrize("line", MOBILE)
+def test_mobile_signature(line: str) -> None:
+    assert so.is_mobile_signature(m.clean(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Sent from my desk, is much easier than my mobile phone.",
+        "Sent the recipe to my mum.",
+        "From my point of view the crust is too thick, and I said so.",
+    ],
+)
+def test_not_mobile_signature(line: str) -> None:
+    assert not so.is_mobile_signature(m.clean(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Thanks,",
+        "Best regards,",
+        "Regards, Roman",
+        "Mit freundlichen Grüßen",
+        "Cordialement",
+        "Saludos",
+        "Pozdrawiam",
+        "С уважением",
+        "Met vriendelijke groet",
+    ],
+)
+def test_closing(line: str) -> None:
+    assert so.is_closing(line)
+
+
+def test_signoff_block() -> None:
+    assert so.looks_like_signoff(["Regards,", "Ann"])
+    assert so.looks_like_signoff(["Ann Smith"])
+    assert not so.looks_like_signoff(["Yes, twice."])
+    assert not so.looks_like_signoff(["Yes"])
+
+
+def test_dash_name() -> None:
+    assert so.is_dash_name("-Ann")
+    assert so.is_dash_name("- Ann Smith")
+    assert not so.is_dash_name("- mix the flour and water")
+    assert not so.is_dash_name("—Ann")
+
+
+def test_contact_kind() -> None:
+    assert so.contact_kind("Tel: +44 20 7946 0000") == 2
+    assert so.contact_kind("+44 20 7946 0000") == 2
+    assert so.contact_kind("www.example.org") == 1
+    assert so.contact_kind("Ann Smith | Product Manager") == 1
+    assert so.contact_kind("10/19/2017 @ 9:30 am") == 0
+    assert so.contact_kind("E. coli grows fast.") == 0
+
+
+def test_sender_names() -> None:
+    assert so.sender_name_tokens('"Smith, Jim" <jim@example.org>') == ("jim", "smith")
+    name = so.sender_name_tokens("Jim Smith <jim@example.org>")
+    assert so.starts_with_sender_name("Jim P. Smith | Manager", name)
+    assert so.starts_with_sender_name("Mr Jim Smith", name)
+    assert not so.starts_with_sender_name("My name is Jim Smith", name)
