@@ -96,6 +96,11 @@ _SIGNATURE_CLASSES = frozenset({"gmail_signature", "moz-signature", "signature"}
 _SIGNATURE_IDS = frozenset({"signature", "applemailsignature", "divtagdefaultwrapper_signature"})
 
 
+# What to do when an element ends: (what the element started, its tag, text to append).
+_Closing = tuple[str, str, str]
+_NO_CLOSING: _Closing = ("", "", "")
+
+
 @dataclass
 class RenderedHtml:
     """Lines of text, which of them are attributions, and what the markup cut."""
@@ -211,7 +216,7 @@ def render_html(html: str) -> RenderedHtml:
         return out
     walk = _Walk(out)
     # Iterative walk (no recursion limit on hostile nesting): (node, exit-callback).
-    stack: list[tuple[LexborNode | None, str]] = [(root, "")]
+    stack: list[tuple[LexborNode | None, _Closing]] = [(root, _NO_CLOSING)]
     while stack:
         node, closing = stack.pop()
         if node is None:
@@ -224,7 +229,7 @@ def render_html(html: str) -> RenderedHtml:
     return out
 
 
-def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, str]]) -> None:
+def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, _Closing]]) -> None:
     tag = node.tag or ""
     if tag == "-text":
         walk.text(node.text_content or "")
@@ -291,14 +296,14 @@ def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, s
     elif tag in _BLOCK:
         walk.flush()
     suffix = _link_suffix(node, attrs) if tag == "a" and attrs else ""
-    stack.append((None, f"{closing}|{tag}|{suffix}"))
+    stack.append((None, (closing, tag, suffix)))
     children = list(node.iter(include_text=True))
     for child in reversed(children):
-        stack.append((child, ""))
+        stack.append((child, _NO_CLOSING))
 
 
-def _close(walk: _Walk, closing: str) -> None:
-    what, tag, suffix = closing.split("|", 2)
+def _close(walk: _Walk, closing: _Closing) -> None:
+    what, tag, suffix = closing
     if suffix:
         walk.cur.append(suffix)
     if what == "line":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
@@ -68,7 +69,7 @@ def decode_header_value(value: object) -> str:
         return raw
     try:
         return str(make_header(decode_header(raw)))
-    except (ValueError, LookupError, UnicodeError, AssertionError):
+    except (ValueError, LookupError, UnicodeError, AssertionError, MessageError):
         return raw
 
 
@@ -95,7 +96,7 @@ def _payload_bytes(part: Message) -> bytes:
 
 def _text_of(part: Message, subtype: str) -> Body:
     data = _payload_bytes(part)
-    text, charset, fallback = decode_bytes(data, part.get_param("charset"))  # type: ignore[arg-type]
+    text, charset, fallback = decode_bytes(data, part.get_content_charset())
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if subtype == "plain" and str(part.get_param("format") or "").lower() == "flowed":
         delsp = str(part.get_param("delsp") or "").lower() == "yes"
