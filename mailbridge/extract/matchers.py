@@ -31,6 +31,7 @@ __all__ = [
     "is_reply_above_marker",
     "split_inline_quote_header",
     "starts_new_quote_header",
+    "starts_with_date",
 ]
 
 #: Structural lines are short; anything longer is the writer's text.
@@ -236,6 +237,11 @@ def could_start_quote_header(s: str) -> bool:
     if not s or len(s) > 250 or s[0] == ">":
         return False
     return bool(_QH_INTRO.match(s) or _QH_START.match(s) or "<" in s or _EMAIL.search(s))
+
+
+def starts_with_date(s: str) -> bool:
+    """``s`` opens with an ISO-ish date, as old Gmail attributions do."""
+    return _QH_DATE_FIRST.match(s) is not None
 
 
 def could_end_quote_header(s: str) -> bool:

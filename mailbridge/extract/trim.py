@@ -66,6 +66,7 @@ def _joined_header_end(clean: Sequence[str], i: int) -> int | None:
     if not m.could_start_quote_header(clean[i]):
         return None
     parts = [clean[i]]
+    dated = m.starts_with_date(clean[i])  # "2013/11/1 Ann <\nann@example.org>": no colon
     j = i
     for _ in range(4):
         j += 1
@@ -77,7 +78,7 @@ def _joined_header_end(clean: Sequence[str], i: int) -> int | None:
         if m.starts_new_quote_header(nxt):
             return None  # the next line is a header on its own
         parts.append(nxt)
-        if m.could_end_quote_header(nxt) and m.is_quote_header(" ".join(parts)):
+        if (dated or m.could_end_quote_header(nxt)) and m.is_quote_header(" ".join(parts)):
             return j
     return None
 
@@ -197,14 +198,13 @@ def _mark_signature_blocks(
         while j < n and kinds[j] is Kind.TEXT:
             j += 1
         para = clean[i:j]
-        if seen_text or len(para) > 1:
-            k = j
-            while k < n and kinds[k] is Kind.EMPTY:
-                k += 1
-            in_list = len(para) > 1 and para[-2][:1] in "-*•+"
-            if (k == n or kinds[k] is not Kind.TEXT) and so.is_dash_name(para[-1]) and not in_list:
-                kinds[j - 1] = Kind.CUT  # "-Ann" closing the last paragraph
-                return
+        k = j
+        while k < n and kinds[k] is Kind.EMPTY:
+            k += 1
+        in_list = len(para) > 1 and para[-2][:1] in "-*•+"
+        if (k == n or kinds[k] is not Kind.TEXT) and so.is_dash_name(para[-1]) and not in_list:
+            kinds[j - 1] = Kind.CUT  # "-Ann" closing the last paragraph
+            return
         if seen_text and (i == 0 or kinds[i - 1] is not Kind.QUOTE):
             # "Ann Smith\nvia mobile": a name right above the phone's sign-off.
             signed = j < n and kinds[j] is Kind.CUT and so.is_mobile_signature(clean[j])
@@ -214,15 +214,25 @@ def _mark_signature_blocks(
             if named or _is_contact_block(para):
                 kinds[i] = Kind.CUT
                 return
+        elif not seen_text and _is_contact_block(para, strict=True):
+            kinds[i] = Kind.CUT  # nothing but a signature block
+            return
         seen_text = True
         i = j
 
 
-def _is_contact_block(para: Sequence[str]) -> bool:
-    if len(para) < 2 or len(para) > 15 or any(len(x) > 100 for x in para):
+def _is_contact_block(para: Sequence[str], strict: bool = False) -> bool:
+    """Contact details: a phone or labelled field plus another contact line.
+
+    ``strict`` (for a block that opens the message) wants a real signature:
+    four lines or more, two of them phone numbers or labelled fields.
+    """
+    if len(para) < (4 if strict else 2) or len(para) > 15 or any(len(x) > 100 for x in para):
         return False
     scores = [so.contact_kind(x) for x in para]
     strong = scores.count(2)
+    if strict:
+        return strong >= 2
     return (strong >= 1 and strong + scores.count(1) >= 2) or strong >= 2
 
 
