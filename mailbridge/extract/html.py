@@ -122,7 +122,8 @@ class _Walk:
     pre: int = 0
     cut: bool = False
     lists: list[int] = field(default_factory=list)  # -1 for <ul>, else next <ol> number
-    blank: dict[int, bool] = field(default_factory=dict)  # per sink: last line blank?
+    # Was the last line written blank?  One flag per destination (reply, elided).
+    blank: dict[bool, bool] = field(default_factory=lambda: {True: True, False: True})
 
     def _lines(self) -> list[str]:
         return self.sink if self.sink is not None else self.out.lines
@@ -142,14 +143,14 @@ class _Walk:
         if self.sink is None and self.container and self.depth == self.container_depth and text:
             self.out.attribution.add(len(lines))
         lines.append(text)
-        self.blank[id(lines)] = not text.strip("> ")
+        self.blank[self.sink is None] = not text.strip("> ")
 
     def paragraph(self) -> None:
         self.flush()
         lines = self._lines()
-        if lines and not self.blank.get(id(lines), True):
+        if lines and not self.blank[self.sink is None]:
             lines.append(">" * min(self.depth, MAX_QUOTE_MARKS) if self.depth else "")
-            self.blank[id(lines)] = True
+            self.blank[self.sink is None] = True
 
     def text(self, data: str) -> None:
         if not self.pre:
