@@ -280,8 +280,8 @@ def split_inline_quote_header(s: str) -> int | None:
 #   -------- Message d'origine --------  (Android, fr)
 #   ----- Mensaje original -----        (es)
 _ORIGINAL = re.compile(
-    r"[\s*_=>-]{0,20}(?:original\s+message|reply\s+message|original\s+e-?mail"
-    r"|ursprüngliche\s+nachricht|antwort\s+nachricht|originalnachricht"
+    r"[\s*_=>-]{0,20}(?:original[\s-]message|reply\s+message|original\s+e-?mail"
+    r"|ursprüngliche\s+nachricht|antwort\s+nachricht|original-?nachricht"
     r"|oprindelig\s+meddelelse|oprindelig\s+besked|opprinnelig\s+melding|originalmeddelande"
     r"|ursprungligt\s+meddelande|message\s+d'origine|message\s+original|mensaje\s+original"
     r"|messaggio\s+originale|mensagem\s+original|oorspronkelijk\s+bericht|origineel\s+bericht"
@@ -436,5 +436,11 @@ _DELIMITER = re.compile(
 )
 
 
+# A dotted rule some webmails put above their footer: "**. . . . . . . . . .**".
+_DOTTED = re.compile(r"[*_]{0,2}(?:\.[ \t]){4,40}\.[*_]{0,2}")
+
+
 def is_delimiter(s: str) -> bool:
-    return len(s) < 200 and _DELIMITER.fullmatch(s) is not None
+    return len(s) < 200 and (
+        _DELIMITER.fullmatch(s) is not None or _DOTTED.fullmatch(s) is not None
+    )
