@@ -25,6 +25,7 @@ __all__ = [
     "header_field",
     "is_delimiter",
     "is_forward_marker",
+    "is_gateway_banner",
     "is_original_marker",
     "is_quote_header",
     "is_quote_line",
@@ -333,6 +334,23 @@ _REPLY_ABOVE = re.compile(
 
 def is_reply_above_marker(s: str) -> bool:
     return len(s) < 160 and _REPLY_ABOVE.fullmatch(s) is not None
+
+
+# --- Gateway banners -----------------------------------------------------------
+# Corporate mail gateways put a warning above the writer's text:
+#   CAUTION: This email originated from outside of the organization. Do not ...
+#   [EXTERNAL] / EXTERNAL EMAIL: This message is from an external sender.
+_BANNER = re.compile(
+    r"[\[(*]{0,2}(?:caution|warning|attention|external(?:\s+e-?mail)?|achtung|vorsicht)\b"
+    r".{0,300}?(?:external\s+sender|outside\s+(?:of\s+)?(?:the|your|our)\s+organi[sz]ation"
+    r"|originated\s+(?:from\s+)?outside|external\s+e-?mail|externen?\s+absender)"
+    r"|\[external\]\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_gateway_banner(s: str) -> bool:
+    return len(s) <= MAX_MATCH_LEN and _BANNER.match(s) is not None
 
 
 # --- Header blocks -----------------------------------------------------------

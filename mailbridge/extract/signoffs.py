@@ -41,7 +41,7 @@ __all__ = [
 #   Отправлено с iPhone / iPhoneから送信 / 发自我的iPhone / 從我的 iPhone 傳送
 _MOBILE_PREFIX = re.compile(
     r"(?:(?P<my>from\s+my|sent\s+from\s+my|envoyé\s+(?:de|depuis)\s+mon|von\s+meinem"
-    r"|gesendet\s+von\s+meinem|diese\s+nachricht\s+wurde\s+von\s+meinem|enviado\s+desde\s+mi"
+    r"|gesendet\s+von\s+meinem|diese\s+(?:nachricht|e-?mail)\s+wurde\s+(?:von|mit)\s+meinem|enviado\s+desde\s+mi"
     r"|enviado\s+de\s+mi|enviado\s+do\s+meu|enviado\s+de\s+meu|inviato\s+dal\s+mio"
     r"|verzonden\s+(?:vanaf|met|van)\s+mijn|verstuurd\s+(?:vanaf|met|van)\s+mijn"
     r"|skickat\s+från\s+min|sendt\s+fra\s+min|wysłane\s+z\s+mojego|wysłano\s+z\s+mojego"
@@ -63,7 +63,7 @@ _MOBILE_CJK = re.compile(
 # Sign-offs whose device comes first: "iPhoneから送信", "Az iPhone-omról küldve",
 # "iPhone'umdan gönderildi", "iPhone에서 보냄", "Outlook für iOS beziehen".
 _MOBILE_SUFFIX = re.compile(
-    r"(?:から送信|küldve|gönderildi|에서\s*보냄|beziehen|傳送|发送)$", re.IGNORECASE
+    r"(?:から送信|からの送信|küldve|gönderildi|에서\s*보냄|beziehen|傳送|发送)$", re.IGNORECASE
 )
 # "Get Outlook for Android", "Obtener Outlook para iOS", "Scarica Outlook per Android".
 _GET_OUTLOOK = re.compile(
@@ -119,7 +119,9 @@ def is_mobile_signature(s: str) -> bool:
     if len(head.split()) > 8:
         return False
     if tail.strip() and _EXCUSE.match(tail) is None:
-        return False
+        # "..., an AT&T 5G smartphone": a short device description may follow
+        if len(tail.split()) > 6 or _DEVICE.search(tail) is None:
+            return False
     # "Sent from my <anything short>" is a phone; "Sent from <X>" needs X to be an app.
     return bool(m.group("my")) or _DEVICE.search(head) is not None or not head.strip()
 

@@ -37,6 +37,7 @@ class Kind(enum.Enum):
     HEADER = "h"  # quote attribution, "On ... wrote:"
     CUT = "c"  # nothing from here on is the writer's
     FORWARD = "f"  # forwarded-message marker: a cut, unless it opens the message
+    BANNER = "b"  # a mail gateway's warning above the reply: dropped
 
 
 _FENCE = ("```", "~~~")
@@ -119,10 +120,13 @@ def classify(
     clean = [m.clean(x) for x in lines]
     kinds = [Kind.TEXT] * len(lines)
     in_fence = False
+    seen_text = False
     i = 0
     while i < len(lines):
         c = clean[i]
-        if c.startswith(_FENCE):
+        if not seen_text and c and m.is_gateway_banner(c):
+            kinds[i] = Kind.BANNER
+        elif c.startswith(_FENCE):
             in_fence = not in_fence
         elif in_fence:
             pass
@@ -151,6 +155,7 @@ def classify(
             kinds[i] = Kind.CUT
         if kinds[i] is Kind.CUT:
             break  # nothing after the first cut is the writer's: no need to look
+        seen_text = seen_text or kinds[i] is Kind.TEXT
         i += 1
     _mark_quote_continuations(lines, kinds)
     _mark_signature_blocks(clean, kinds, sender)
@@ -290,7 +295,7 @@ def trim_lines(
 ) -> tuple[list[str], list[str]]:
     """Kept and elided lines of a reply (see the module docstring)."""
     kinds, clean = classify(lines, attribution, sender)
-    dropped: set[int] = set()
+    dropped = {i for i, k in enumerate(kinds) if k is Kind.BANNER}
     cut = _first_cut(kinds, clean, dropped)
     dropped.update(range(cut, len(lines)))
     text_idx = [i for i in range(cut) if kinds[i] is Kind.TEXT and i not in dropped]

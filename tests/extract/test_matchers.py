@@ -169,6 +169,12 @@ MOBILE = [
     "发自我的iPhone",
     "從我的 iPhone 傳送",
     "<<sent by galaxy>>",
+    "Inviato dal mio iPhone",
+    "Verstuurd vanaf mijn iPhone",
+    "Отправлено из мобильной Почты Mail.ru",
+    "Android携帯からの送信",
+    "Diese E-Mail wurde von meinem Android Mobiltelefon gesendet",
+    "Sent via the Samsung Galaxy S23, an AT&T 5G smartphone",
 ]
 
 
@@ -236,3 +242,10 @@ def test_sender_names() -> None:
     assert so.starts_with_sender_name("Jim P. Smith | Manager", name)
     assert so.starts_with_sender_name("Mr Jim Smith", name)
     assert not so.starts_with_sender_name("My name is Jim Smith", name)
+
+
+def test_gateway_banner() -> None:
+    assert m.is_gateway_banner("CAUTION: This email originated from outside of the organization.")
+    assert m.is_gateway_banner("[EXTERNAL]")
+    assert not m.is_gateway_banner("[EXTERNAL] is what the subject said")
+    assert not m.is_gateway_banner("Caution: the oven is hot.")
