@@ -201,7 +201,7 @@ class StaticResolver:
     with or without a trailing dot. ``otherwise`` says what a name missing from the
     zone is: ``"unavailable"`` (the default, for air-gapped hosts that pin a few
     records: any other name is unknown, not absent) or ``"nxdomain"`` (the zone is the
-    whole of DNS, as in tests).
+    whole of DNS, as in tests). A name that is not a valid DNS name raises ValueError.
     """
 
     def __init__(
@@ -212,7 +212,10 @@ class StaticResolver:
     ) -> None:
         records: dict[str, tuple[str, ...]] = {}
         for name, value in zone.items():
-            key = normalize_name(name)
+            try:
+                key = normalize_name(name)
+            except NoSuchRecord as exc:
+                raise ValueError(f"static zone: {exc}") from None  # a configuration mistake
             records[key] = (value,) if isinstance(value, str) else tuple(value)
         self._records = records
         self._otherwise = otherwise

@@ -52,6 +52,11 @@ async def test_a_name_missing_from_a_pinned_zone_is_unknown_not_absent() -> None
     assert caught.value.nxdomain is True
 
 
+def test_a_static_zone_refuses_a_name_that_cannot_exist() -> None:
+    with pytest.raises(ValueError, match="static zone"):
+        StaticResolver({"not a name": "v=DMARC1; p=none"})
+
+
 @pytest.mark.asyncio
 async def test_the_unavailable_resolver_never_answers() -> None:
     with pytest.raises(DnsUnavailable, match="air-gapped"):
