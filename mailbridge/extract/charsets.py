@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from charset_normalizer import from_bytes
 
@@ -25,36 +27,38 @@ __all__ = ["decode_bytes", "lookup_charset"]
 
 # Labels seen in real mail that Python's codec registry does not resolve, and
 # labels whose real-world meaning is a superset of the standard one.
-_ALIASES = {
-    "iso-8859-8-i": "iso-8859-8",
-    "iso-8859-6-i": "iso-8859-6",
-    "x-mac-roman": "mac-roman",
-    "x-mac-cyrillic": "mac-cyrillic",
-    "cp-850": "cp850",
-    "x-sjis": "cp932",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "windows-31j": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "cn-gb": "gb18030",
-    "big5": "big5hkscs",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "iso-8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "ansi_x3.4-1968": "cp1252",
-    "tis-620": "cp874",
-    "windows-874": "cp874",
-    "utf8": "utf-8",
-    "unicode-1-1-utf-7": "utf-7",
-    "x-unicode20utf8": "utf-8",
-}
+_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "iso-8859-8-i": "iso-8859-8",
+        "iso-8859-6-i": "iso-8859-6",
+        "x-mac-roman": "mac-roman",
+        "x-mac-cyrillic": "mac-cyrillic",
+        "cp-850": "cp850",
+        "x-sjis": "cp932",
+        "shift_jis": "cp932",
+        "shift-jis": "cp932",
+        "sjis": "cp932",
+        "windows-31j": "cp932",
+        "gb2312": "gb18030",
+        "gbk": "gb18030",
+        "x-gbk": "gb18030",
+        "cn-gb": "gb18030",
+        "big5": "big5hkscs",
+        "euc-kr": "cp949",
+        "ks_c_5601-1987": "cp949",
+        "iso-8859-1": "cp1252",
+        "latin1": "cp1252",
+        "latin-1": "cp1252",
+        "us-ascii": "cp1252",
+        "ascii": "cp1252",
+        "ansi_x3.4-1968": "cp1252",
+        "tis-620": "cp874",
+        "windows-874": "cp874",
+        "utf8": "utf-8",
+        "unicode-1-1-utf-7": "utf-7",
+        "x-unicode20utf8": "utf-8",
+    }
+)
 _NO_CHARSET = frozenset({"", "unknown", "x-unknown", "unknown-8bit", "x-user-defined", "default"})
 
 

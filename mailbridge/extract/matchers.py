@@ -16,6 +16,8 @@ never one of these structural lines), so a hostile 5 MB line costs one slice.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 __all__ = [
     "MAX_MATCH_LEN",
@@ -41,16 +43,19 @@ MAX_MATCH_LEN = 400
 # Invisible characters that clients sprinkle into headers (bidi marks around
 # Arabic/Hebrew attributions, zero-width spaces from Outlook, BOMs, soft hyphens,
 # Mailtrack's "ᐧ" tracking glyph); they are ignored when matching.
-_INVISIBLE = dict.fromkeys(
-    map(
-        ord,
-        "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-        "\u2066\u2067\u2068\u2069\ufeff\u00ad\u1427",
-    ),
-    None,
+_INVISIBLE: Mapping[int, str | None] = MappingProxyType(
+    str.maketrans(
+        {
+            **dict.fromkeys(
+                "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                "\u2066\u2067\u2068\u2069\ufeff\u00ad\u1427",
+                None,
+            ),
+            "\u00a0": " ",
+            "\u2011": "-",  # non-breaking hyphen, as in "iPhone\u2011ul meu"
+        }
+    )
 )
-_INVISIBLE[0xA0] = " "
-_INVISIBLE[0x2011] = "-"  # non-breaking hyphen, as in "iPhone‑ul meu"
 
 
 def clean(line: str) -> str:
@@ -373,65 +378,67 @@ _FIELD = re.compile(
     re.IGNORECASE,
 )
 # Field names that mean the same thing, so that "Date:" + "Datum:" is not two fields.
-_FIELD_GROUP = {
-    "from": "from",
-    "von": "from",
-    "de": "from",
-    "van": "from",
-    "da": "from",
-    "från": "from",
-    "fra": "from",
-    "od": "from",
-    "от": "from",
-    "发件人": "from",
-    "寄件者": "from",
-    "差出人": "from",
-    "lähettäjä": "from",
-    "feladó": "from",
-    "kimden": "from",
-    "nadawca": "from",
-    "to": "to",
-    "an": "to",
-    "à": "to",
-    "a": "to",
-    "para": "to",
-    "aan": "to",
-    "till": "to",
-    "til": "to",
-    "do": "to",
-    "кому": "to",
-    "收件人": "to",
-    "收件者": "to",
-    "宛先": "to",
-    "vastaanottaja": "to",
-    "címzett": "to",
-    "kime": "to",
-    "adresat": "to",
-    "subject": "subject",
-    "betreff": "subject",
-    "objet": "subject",
-    "sujet": "subject",
-    "asunto": "subject",
-    "assunto": "subject",
-    "oggetto": "subject",
-    "onderwerp": "subject",
-    "ämne": "subject",
-    "emne": "subject",
-    "temat": "subject",
-    "тема": "subject",
-    "主题": "subject",
-    "主旨": "subject",
-    "件名": "subject",
-    "aihe": "subject",
-    "tárgy": "subject",
-    "konu": "subject",
-    "من": "from",
-    "מאת": "from",
-    "إلى": "to",
-    "אל": "to",
-    "الموضوع": "subject",
-    "נושא": "subject",
-}
+_FIELD_GROUP: Mapping[str, str] = MappingProxyType(
+    {
+        "from": "from",
+        "von": "from",
+        "de": "from",
+        "van": "from",
+        "da": "from",
+        "från": "from",
+        "fra": "from",
+        "od": "from",
+        "от": "from",
+        "发件人": "from",
+        "寄件者": "from",
+        "差出人": "from",
+        "lähettäjä": "from",
+        "feladó": "from",
+        "kimden": "from",
+        "nadawca": "from",
+        "to": "to",
+        "an": "to",
+        "à": "to",
+        "a": "to",
+        "para": "to",
+        "aan": "to",
+        "till": "to",
+        "til": "to",
+        "do": "to",
+        "кому": "to",
+        "收件人": "to",
+        "收件者": "to",
+        "宛先": "to",
+        "vastaanottaja": "to",
+        "címzett": "to",
+        "kime": "to",
+        "adresat": "to",
+        "subject": "subject",
+        "betreff": "subject",
+        "objet": "subject",
+        "sujet": "subject",
+        "asunto": "subject",
+        "assunto": "subject",
+        "oggetto": "subject",
+        "onderwerp": "subject",
+        "ämne": "subject",
+        "emne": "subject",
+        "temat": "subject",
+        "тема": "subject",
+        "主题": "subject",
+        "主旨": "subject",
+        "件名": "subject",
+        "aihe": "subject",
+        "tárgy": "subject",
+        "konu": "subject",
+        "من": "from",
+        "מאת": "from",
+        "إلى": "to",
+        "אל": "to",
+        "الموضوع": "subject",
+        "נושא": "subject",
+    }
+)
 
 
 def header_field(s: str) -> str | None:

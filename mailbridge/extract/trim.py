@@ -277,7 +277,7 @@ def _first_cut(kinds: Sequence[Kind], clean: Sequence[str], dropped: set[int]) -
     return n
 
 
-def _quote_only(lines: Sequence[str], kinds: Sequence[Kind], clean: Sequence[str]) -> bool:
+def _quote_only(kinds: Sequence[Kind], clean: Sequence[str]) -> bool:
     """Keep a message that is nothing but an unattributed quote: it was meant."""
     for i, k in enumerate(kinds):
         if k is Kind.HEADER:
@@ -300,7 +300,7 @@ def trim_lines(
     dropped.update(range(cut, len(lines)))
     text_idx = [i for i in range(cut) if kinds[i] is Kind.TEXT and i not in dropped]
     if not text_idx:
-        if not _quote_only(lines[:cut], kinds[:cut], clean):
+        if not _quote_only(kinds[:cut], clean):
             dropped.update(range(cut))
     else:
         _resolve_quotes(kinds, clean, cut, text_idx, dropped)
