@@ -155,7 +155,7 @@ class _Walk:
     def text(self, data: str) -> None:
         if not self.pre:
             data = _SPACES.sub(" ", data)
-            if not self.cur or "".join(self.cur).endswith((" ", "\t")):
+            if not self.cur or self.cur[-1].endswith((" ", "\t")):
                 data = data.lstrip(_ASCII_SPACE)
         if data:
             if self.pre and "\n" in data:
@@ -177,8 +177,21 @@ def _is_outlook_header_box(node: LexborNode, attrs: dict[str, str | None]) -> bo
     style = (attrs.get("style") or "").lower().replace(" ", "")
     if "border-top:solid" not in style and "border-top:1pt" not in style:
         return False
-    head = m.clean((node.text(deep=True, separator=" ") or "")[:200])
-    return m.header_field(head) is not None
+    return m.header_field(m.clean(_leading_text(node, 200))) is not None
+
+
+def _leading_text(node: LexborNode, limit: int) -> str:
+    """The first ``limit`` characters of a subtree's text, without reading all of it."""
+    parts: list[str] = []
+    size = 0
+    for child in node.traverse(include_text=True):
+        if child.tag == "-text":
+            text = child.text_content or ""
+            parts.append(text)
+            size += len(text)
+            if size >= limit:
+                break
+    return " ".join(parts)[:limit]
 
 
 def _link_suffix(node: LexborNode, attrs: dict[str, str | None]) -> str:
