@@ -22,7 +22,7 @@ from email.utils import getaddresses
 
 from publicsuffixlist import PublicSuffixList
 
-from mailbridge.senderauth.authres import topmost_trusted
+from mailbridge.senderauth.authres import peer_in_networks, topmost_trusted
 from mailbridge.senderauth.dkim import DkimResult, DnsState, verify_dkim
 from mailbridge.senderauth.dmarc import (
     DmarcResult,
@@ -71,7 +71,10 @@ __all__ = [
     "decide",
     "from_domain_of",
     "load_public_suffixes",
+    "peer_in_networks",
 ]
+
+LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
 def _headers(raw: bytes) -> Message:
@@ -101,6 +104,8 @@ async def authenticate(
     *,
     resolver: Resolver,
     trusted_authserv_ids: Collection[str] = (),
+    peer: str | None = None,
+    trusted_networks: Collection[str] = LOOPBACK,
     from_domain: str | None = None,
     suffixes: PublicSuffixList | None = None,
     lookup_timeout: float = 10.0,
@@ -110,7 +115,9 @@ async def authenticate(
     ``from_domain``: the domain of the From address the caller checked against the
     reply token; when None it is read from the message (exactly one From address, or
     ``status="no-from"``). ``trusted_authserv_ids``: authserv-ids of relays whose
-    topmost Authentication-Results header may be believed. ``suffixes``: the Public
+    topmost Authentication-Results header may be believed, and only when the SMTP
+    client ``peer`` (as the handler records it, ``host:port``) is in
+    ``trusted_networks`` (default: loopback, a relay on this host). ``suffixes``: the Public
     Suffix List from :func:`load_public_suffixes`, loaded once by the caller (loaded
     here per call otherwise). ``lookup_timeout`` bounds each DNS lookup.
     """
@@ -136,7 +143,10 @@ async def authenticate(
     )
     dmarc = evaluate(domain, dkim_results, lookup, psl)
     dns = _worst({r.dns for r in dkim_results} | {dmarc.dns})
-    fields = [(name, str(value)) for name, value in headers.items()]
-    header, note = topmost_trusted(fields, trusted_authserv_ids)
+    if trusted_authserv_ids and not (peer and peer_in_networks(peer, trusted_networks)):
+        header, note = None, f"not consulted: peer {peer or '(unknown)'} is no trusted relay"
+    else:
+        fields = [(name, str(value)) for name, value in headers.items()]
+        header, note = topmost_trusted(fields, trusted_authserv_ids)
     local = AuthResult(local_status(dmarc), domain, dkim_results, dmarc, LOCAL, dns, note)
     return combine(local, header, psl)

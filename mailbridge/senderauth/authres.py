@@ -10,6 +10,10 @@ honoured only when all of these hold:
 - it sits above the message's own header fields (From, To, Subject, Date, ...):
   a header among or below them came with the message, not from a relay.
 
+and the message must have come to us from the relay itself: the SMTP client's
+address must be in the operator's trusted networks (:func:`peer_in_networks`), or a
+sender reaching our port directly could write the "topmost" header themselves.
+
 The trusted relay must also do what RFC 8601 §5 requires of it: remove incoming
 ``Authentication-Results`` headers that claim its authserv-id. The parser below is
 small and strict: a header it cannot read is ignored as a whole, never half-used.
@@ -17,6 +21,7 @@ small and strict: a header it cannot read is ignored as a whole, never half-used
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -26,6 +31,7 @@ __all__ = [
     "AuthResSyntaxError",
     "MethodResult",
     "parse_authres",
+    "peer_in_networks",
     "topmost_trusted",
 ]
 
@@ -243,6 +249,31 @@ def parse_authres(value: str) -> AuthResHeader:
         if len(results) > _MAX_RESULTS:
             raise AuthResSyntaxError("too many results")
     return AuthResHeader(head[0].text, tuple(results))
+
+
+def peer_in_networks(peer: str, networks: Collection[str]) -> bool:
+    """Whether the SMTP client ``peer`` (``host``, ``host:port`` or ``[v6]:port``) is in
+    one of ``networks`` (``"192.0.2.10"``, ``"10.0.0.0/8"``, ``"::1/128"``).
+
+    A peer that is no IP address (a Unix socket, an empty string) is never trusted.
+    An invalid network raises ValueError: it is a configuration mistake.
+    """
+    parsed = [ipaddress.ip_network(n.strip(), strict=False) for n in networks]
+    host = peer.strip()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:  # IPv4 with a port; a bare IPv6 address has several colons
+        host = host.partition(":")[0]
+    else:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            host = host.rpartition(":")[0]  # IPv6 with a port appended, as aiosmtpd's peer
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in parsed)
 
 
 def topmost_trusted(

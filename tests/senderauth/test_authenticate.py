@@ -30,12 +30,14 @@ async def check(
     suffixes: PublicSuffixList,
     *,
     relays: tuple[str, ...] = (),
+    peer: str = "127.0.0.1:40000",  # the relay on this host, as the SMTP handler names it
     from_domain: str | None = None,
 ) -> AuthResult:
     result = await authenticate(
         raw,
         resolver=resolver,
         trusted_authserv_ids=relays,
+        peer=peer,
         from_domain=from_domain,
         suffixes=suffixes,
     )
@@ -343,6 +345,32 @@ async def test_an_untrusted_authentication_results_header_is_ignored(
     assert (result.status, result.source) == ("failed", "local checks")
     assert "untrusted" in result.relay
     assert decide(result, DEFAULT).action == "refuse"
+
+
+@pytest.mark.asyncio
+async def test_a_relay_header_is_ignored_when_the_message_did_not_come_from_the_relay(
+    suffixes: PublicSuffixList,
+) -> None:
+    # A sender connecting to our port directly can write the "topmost" header themselves.
+    raw = prepend(message(), _relay("pass"))
+    result = await check(
+        raw, zone(records=REJECT), suffixes, relays=(RELAY,), peer="203.0.113.9:50000"
+    )
+    assert (result.status, result.source) == ("failed", "local checks")
+    assert "203.0.113.9" in result.relay
+    remote = await authenticate(
+        raw,
+        resolver=zone(records=REJECT),
+        trusted_authserv_ids=(RELAY,),
+        peer="192.0.2.25:41000",
+        trusted_networks=("192.0.2.0/24",),
+        suffixes=suffixes,
+    )
+    assert (remote.status, remote.source) == ("authenticated", f"trusted relay {RELAY}")
+    unknown = await authenticate(
+        raw, resolver=zone(records=REJECT), trusted_authserv_ids=(RELAY,), suffixes=suffixes
+    )
+    assert unknown.status == "failed"
 
 
 @pytest.mark.asyncio

@@ -7,6 +7,7 @@ import pytest
 from mailbridge.senderauth.authres import (
     AuthResSyntaxError,
     parse_authres,
+    peer_in_networks,
     topmost_trusted,
 )
 
@@ -116,3 +117,32 @@ def test_an_unreadable_topmost_header_is_ignored_not_skipped() -> None:
     header, note = topmost_trusted(headers, ["mx.example.org"])
     assert header is None
     assert "unreadable" in note
+
+
+@pytest.mark.parametrize(
+    ("peer", "trusted"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.1:40000", True),
+        ("127.8.9.10:25", True),
+        ("::1", True),
+        ("::1:40000", True),  # aiosmtpd's peer tuple joined with ":" by the handler
+        ("[::1]:40000", True),
+        ("192.0.2.25:41000", True),
+        ("2001:db8::25", True),
+        ("[2001:db8::25]:50000", True),
+        ("198.51.100.1:40000", False),
+        ("2001:db9::1", False),
+        ("", False),
+        ("/run/mailbridge.sock", False),
+        ("relay.example:25", False),
+    ],
+)
+def test_peers_are_matched_against_networks(peer: str, trusted: bool) -> None:
+    networks = ["127.0.0.0/8", "::1/128", "192.0.2.0/24", "2001:db8::/32"]
+    assert peer_in_networks(peer, networks) is trusted
+
+
+def test_an_invalid_network_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError):
+        peer_in_networks("127.0.0.1", ["not-a-network"])

@@ -51,7 +51,7 @@ HEADERISH = st.lists(
 def _run(raw: bytes, resolver: StaticResolver | UnavailableResolver, psl: PublicSuffixList) -> None:
     async def go() -> None:
         result = await authenticate(
-            raw, resolver=resolver, trusted_authserv_ids=["mx"], suffixes=psl
+            raw, resolver=resolver, trusted_authserv_ids=["mx"], peer="127.0.0.1", suffixes=psl
         )
         result.to_log()
         result.summary()
