@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Literal
 
 from publicsuffixlist import PublicSuffixList
@@ -59,7 +60,9 @@ PolicyName = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
 DmarcOutcome = Literal["pass", "fail", "none", "temperror", "permerror"]
 
-_POLICIES: dict[str, PolicyName] = {"none": "none", "quarantine": "quarantine", "reject": "reject"}
+_POLICIES: Mapping[str, PolicyName] = MappingProxyType(
+    {"none": "none", "quarantine": "quarantine", "reject": "reject"}
+)
 _VERSION = re.compile(r"\s*v\s*=\s*DMARC1\s*(?:;|\Z)")
 _MAX_RECORD = 4096
 
