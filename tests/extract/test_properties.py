@@ -153,10 +153,10 @@ HOSTILE = textwrap.dedent(
         html + b"<blockquote>" * 100_000 + b"x",
         html + b"<p>" + b"<b>x</b> " * 400_000 + b"</p>",
         html + b'<div style="border-top:solid #E1E1E1 1.0pt">x' * 19_000,
-        b'From: a@example.org\nContent-Type: multipart/mixed; boundary="b"\n\n'
-        + b"--b\nContent-Type: text/plain\n\nx\n" * 50_000,
-        b"From: a@example.org\n"
-        + b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\n\n--b%d\n' % (i, i)
+        b'From: a@example.org\\nContent-Type: multipart/mixed; boundary="b"\\n\\n'
+        + b"--b\\nContent-Type: text/plain\\n\\nx\\n" * 50_000,
+        b"From: a@example.org\\n"
+        + b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\\n\\n--b%d\\n' % (i, i)
                    for i in range(3_000)),
     ]
     for body in bodies:
