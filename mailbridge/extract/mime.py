@@ -118,7 +118,14 @@ def parse_mail(raw: bytes) -> ParsedMail:
         if m is not None:
             raw = raw[m.end() :]
             parsed.defects.append("blank lines before the headers")
-    msg = BytesParser(policy=compat32).parsebytes(raw)
+    try:
+        msg = BytesParser(policy=compat32).parsebytes(raw)
+    except RecursionError:
+        # The standard parser recurses once per nested multipart; a message
+        # nested thousands deep is read as headers plus one text body instead.
+        msg = BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
+        del msg["Content-Type"]
+        parsed.defects.append("MIME nested too deep; body read as text")
     parsed.sender = decode_header_value(msg.get("From"))
     stack: list[Message] = [msg]
     seen = 0

@@ -148,3 +148,22 @@ def test_flowed_delsp_and_space_stuffing() -> None:
 
 def test_flowed_signature_separator_is_not_flowed() -> None:
     assert decode_flowed("text\n-- \nAnn") == "text\n-- \nAnn"
+
+
+def test_mime_nested_too_deep_is_read_as_text() -> None:
+    nested = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\n\n--b%d\n' % (i, i) for i in range(3000)
+    )
+    result = extract(b"From: a@example.org\n" + nested + b"Content-Type: text/plain\n\nhi\n")
+    assert result.part == "text/plain"
+    assert "MIME nested too deep; body read as text" in result.defects
+    assert not any(d.startswith("extraction failed") for d in result.defects)
+
+
+def test_too_many_parts_are_cut_short() -> None:
+    parts = b"--b\nContent-Type: text/plain\n\nx\n" * 600
+    result = extract(
+        b'From: a@example.org\nContent-Type: multipart/mixed; boundary="b"\n\n' + parts
+    )
+    assert result.text.startswith("x\nx")
+    assert any("parts; the rest ignored" in d for d in result.defects)
