@@ -6,6 +6,7 @@ import pytest
 
 from mailbridge.extract import matchers as m
 from mailbridge.extract import signoffs as so
+from mailbridge.extract import trim_text
 
 QUOTE_HEADERS = [
     # en: Gmail, Apple, Thunderbird, Zoho, Android, mutt
@@ -46,7 +47,42 @@ QUOTE_HEADERS = [
     "在 2026年3月3日，下午5:02，Ann Smith <ann@example.org> 写道：",
     # old Gmail, date first
     "2026-03-03 17:02 GMT+01:00 Ann Smith <ann@example.org>:",
+    # more languages: ca, cs, hu, tr, el, he, ko, vi, fi, ro, uk
+    "El dt., 3 de març 2026 a les 17:02, Ann Smith (<ann@example.org>) va escriure:",
+    "Dne 3. 3. 2026 v 17:02 Ann Smith <ann@example.org> napsal(a):",
+    "Ann Smith <ann@example.org> ezt írta (időpont: 2026. márc. 3., K, 17:02):",
+    "Ann Smith <ann@example.org>, 3 Mar 2026 Sal, 17:02 tarihinde şunu yazdı:",
+    "Στις Τρί 3 Μαρ 2026 στις 17:02, ο/η Ann Smith <ann@example.org> έγραψε:",
+    "\u202bבתאריך יום ג׳, 3 במרץ 2026 ב-17:02 מאת Ann Smith <ann@example.org>:\u202c",
+    "2026년 3월 3일 (화) 오후 5:02, Ann Smith <ann@example.org>님이 작성:",
+    "Vào Th 3, 3 thg 3, 2026 vào lúc 17:02 Ann Smith <ann@example.org> đã viết:",
+    "ti 3.3.2026 klo 17.02 Ann Smith (ann@example.org) kirjoitti:",
+    "în mar., 3 mar. 2026 la 17:02, Ann Smith <ann@example.org> a scris:",
+    "вт, 3 бер. 2026 р. о 17:02 Ann Smith <ann@example.org> пише:",
 ]
+
+HEADER_BLOCKS = {
+    "de": "Von: Ann\nGesendet: Dienstag, 3. März 2026 17:02\nAn: Bob\nBetreff: Brot",
+    "fr": "De : Ann\nEnvoyé : mardi 3 mars 2026 17:02\nÀ : Bob\nObjet : Pain",
+    "es": "De: Ann\nEnviado el: martes, 3 de marzo de 2026 17:02\nPara: Bob\nAsunto: Pan",
+    "it": "Da: Ann\nInviato: martedì 3 marzo 2026 17:02\nA: Bob\nOggetto: Pane",
+    "pt": "De: Ann\nEnviada em: terça-feira, 3 de março de 2026 17:02\nPara: Bob\nAssunto: Pão",
+    "nl": "Van: Ann\nVerzonden: dinsdag 3 maart 2026 17:02\nAan: Bob\nOnderwerp: Brood",
+    "sv": "Från: Ann\nSkickat: den 3 mars 2026 17:02\nTill: Bob\nÄmne: Bröd",
+    "pl": "Od: Ann\nWysłano: wtorek, 3 marca 2026 17:02\nDo: Bob\nTemat: Chleb",
+    "ru": "От: Ann\nОтправлено: 3 марта 2026 г. 17:02\nКому: Bob\nТема: Хлеб",
+    "ja": "差出人: Ann\n送信日時: 2026年3月3日 17:02\n宛先: Bob\n件名: パン",
+    "zh": "发件人: Ann\n发送时间: 2026年3月3日 17:02\n收件人: Bob\n主题: 面包",
+    "en": "*From:* Ann [mailto:ann@example.org]\n*Sent:* Tuesday, March 3, 2026 5:02 PM",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(HEADER_BLOCKS))
+def test_header_block_cuts_in_every_language(lang: str) -> None:
+    kept, elided = trim_text("My answer.\n\n" + HEADER_BLOCKS[lang] + "\n\nOld message.")
+    assert kept == "My answer."
+    assert elided.endswith("Old message.")
+
 
 NOT_HEADERS = [
     "On Monday I wrote a long comment about rye.",
