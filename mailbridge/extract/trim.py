@@ -284,7 +284,11 @@ def _quote_only(kinds: Sequence[Kind], clean: Sequence[str]) -> bool:
             return False
         if k is Kind.QUOTE:
             inner = clean[i].lstrip("> \t")
-            return not m.is_quote_header(inner) and not m.is_original_marker(inner)
+            return not (
+                m.is_quote_header(inner)
+                or m.is_original_marker(inner)
+                or m.header_field(inner) is not None  # "> Subject: ...": a quoted message
+            )
     return False
 
 
