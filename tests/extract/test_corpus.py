@@ -1,60 +1,55 @@
 """Scores on the shared external corpus (skipped when ../shared is not there).
 
 The corpus is other projects' data under their licences: it is read in place,
-never copied here.  The thresholds are the issue's targets, so a regression
-that drops mailbridge under them fails CI; the full per-source table comes
-from ``bench/extract_bench.py``.
+never copied here, and scored with the shared scorer's own loading and
+comparison (``shared/tools/score_replies.py``).  The thresholds are the issue's
+targets, so a regression under them fails CI; the per-source table comes from
+``bench/extract_bench.py``.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import importlib.util
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
 from mailbridge.extract import extract_reply
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-REPLIES = SHARED / "replies"
-REAL = SHARED / "replies-real"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+REPLIES = SHARED / "corpus" / "replies"
+REAL = SHARED / "corpus" / "replies-real"
+SCORER = SHARED / "tools" / "score_replies.py"
 
 pytestmark = pytest.mark.skipif(
-    not (REPLIES / "manifest.jsonl").exists(), reason="shared corpus not available"
+    not (REPLIES / "manifest.jsonl").exists() or not SCORER.exists(),
+    reason="shared corpus not available",
 )
 
 
-def _norm(text: str) -> str:
-    """The scorer's normalisation (shared/tools/score_replies.py)."""
-    out: list[str] = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = line.rstrip()
-        if line == "" and out and out[-1] == "":
-            continue
-        out.append(line)
-    return "\n".join(out).strip("\n")
+def _scorer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("score_replies", SCORER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _exact_rate(corpus: Path, manifests: list[str]) -> float:
-    hits = total = 0
-    for name in manifests:
-        for row in (corpus / name).read_text(encoding="utf-8").splitlines():
-            case = json.loads(row)
-            raw = (corpus / case["input_path"]).read_bytes()
-            data: str | bytes = raw if case["kind"] == "message" else raw.decode("utf-8", "replace")
-            expected = case.get("expected")
-            if expected is None:
-                expected = (corpus / case["expected_path"]).read_text(encoding="utf-8")
-            got, want = (
-                _norm(extract_reply(data, case["kind"], case.get("sender"))),
-                _norm(expected),
-            )
-            if case.get("compare") == "nows":
-                got, want = re.sub(r"\s+", "", got), re.sub(r"\s+", "", want)
-            hits += got == want
-            total += 1
-    return hits / total
+    scorer = _scorer()
+    args = SimpleNamespace(
+        source=None, kind=None, id=None, tag=None, exclude_tag=None, exclude_conflicts=False
+    )
+    cases = scorer.load_cases(str(corpus), manifests, [], args)
+    hits = 0
+    for case in cases:
+        raw = case["_input"]
+        data = raw if case["kind"] == "message" else raw.decode("utf-8", "replace")
+        hits += scorer.evaluate(case, extract_reply(data, case["kind"], case.get("sender")))[
+            "exact"
+        ]
+    return hits / len(cases)
 
 
 def test_external_corpus_exact_rate() -> None:
