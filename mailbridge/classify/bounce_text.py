@@ -370,22 +370,32 @@ def read_text_report(text: str) -> TextReport | None:
 #   ... 550 5.1.1 <ann@example.org>: unknown user ...
 # Only called when the headers already say "delivery report" (a mailer-daemon
 # sender, a bounce subject, X-Failed-Recipients), since people quote codes too.
+# An SMTP error as MTAs quote it: a reply code opening the line ("550 ...",
+# "<<< 550-..."), a reply code with its enhanced code ("said: 550 5.1.1"),
+# "#5.1.1" (qmail, Exchange) or "Status: 5.1.1"; a lone "5.1.1" may be a version.
 _CODE_LINE = re.compile(
-    r"^[^\n]{0,300}?(?:(?<![\w.])[45]\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)"
-    r"|^[ \t#]{0,4}[45][0-5]\d[ :-])[^\n]{0,900}",
-    re.M,
+    r"^(?:[ \t#>]{0,4}(?:<<< )?[45][0-5]\d[ :-]"
+    r"|[^\n]{0,300}?(?:(?<![\w.])[45][0-5]\d[ -][45]\.\d{1,3}\.\d{1,3}"
+    r"|#[45]\.\d{1,3}\.\d{1,3}|status:?[ \t]{0,3}[45]\.\d{1,3}\.\d{1,3}))[^\n]{0,900}",
+    re.MULTILINE | re.IGNORECASE,
 )
 
 
 def read_generic(text: str, exclude: frozenset[str]) -> TextReport | None:
     """A failure report from a mailer daemon in no known format: the first line with
-    an SMTP error code, and an address on that line (other than ``exclude``)."""
+    an SMTP error code, and the address on that line or the few lines above it
+    ("Recipient: <ann@example.org>" / "Reason: 550 5.1.1 ..."), other than ``exclude``."""
     found = _CODE_LINE.search(text)
     if found is None:
         return None
     line = found.group(0)
     permanent = re.search(r"(?<![\w.])5(?:\.\d{1,3}\.\d{1,3}|[0-5]\d[ :-])", line) is not None
-    on_line = [_address(a) for a in _ADDR_RE.findall(line)]
-    address = next((a for a in on_line if a.lower() not in exclude), "")
+    above = text[max(0, found.start() - 1000) : found.start()].splitlines()[-5:]
+    address = ""
+    for candidate in [line, *reversed(above)]:
+        found_here = [_address(a) for a in _ADDR_RE.findall(candidate)]
+        address = next((a for a in found_here if a.lower() not in exclude), "")
+        if address:
+            break
     entry = TextEntry(address, "failed" if permanent else "delayed", _collapse(line))
     return TextReport("generic", (entry,), "")

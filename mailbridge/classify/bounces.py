@@ -215,22 +215,25 @@ def _human_text(parts: list[Message]) -> str:
 
 
 # --- RFC 3464 fields -------------------------------------------------------------
-def _block_text(block: Message) -> str:
+def _block_bytes(block: Message) -> bytes:
     lines = [f"{name}: {value}" for name, value in block.raw_items()]
-    payload = block.get_payload()
-    if isinstance(payload, str) and payload.strip():
-        lines += ["", payload]
-    return "\n".join(lines)
+    try:
+        head = "\n".join(lines).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte maps to: not from a parser
+        head = "\n".join(lines).encode("utf-8", "replace")
+    body = block.get_payload(decode=True)  # the rest of a block, as the bytes it was
+    return head + b"\n\n" + body if isinstance(body, bytes) and body.strip() else head
 
 
 def _status_text(part: Message) -> str:
     payload = part.get_payload()
-    if isinstance(payload, list):
-        text = "\n\n".join(_block_text(b) for b in payload if isinstance(b, Message))
-    else:
-        text = str(payload)
+    if not isinstance(payload, list):  # text/delivery-status: an ordinary leaf
+        return _payload_text(part)
+    # message/delivery-status: the parser made each field block a header-only
+    # message; put the text back together (raw values keep 8-bit bytes as
+    # surrogates) and undo a transfer encoding the parser did not.
+    data = b"\n\n".join(_block_bytes(b) for b in payload if isinstance(b, Message))
     encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
-    data = text.encode("ascii", "surrogateescape")
     try:
         if encoding == "base64":
             data = base64.b64decode(b"".join(data.split()), validate=False)

@@ -321,7 +321,7 @@ def test_reason_codes_are_plain_strings() -> None:
         "machine_sender",
         "out_of_office_subject",
     }
-    assert MachineReason.AUTO_SUBMITTED == "auto_submitted"
+    assert str(MachineReason.AUTO_SUBMITTED) == "auto_submitted"
 
 
 def test_our_own_notification_coming_back_is_machine_mail() -> None:
