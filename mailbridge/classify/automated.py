@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mailbridge.classify.headers import HeaderSource, HeaderView, local_part, parse_head
+from mailbridge.classify.headers import HeaderSource, HeaderView, keyword, local_part, parse_head
 from mailbridge.classify.subjects import out_of_office_marker
 
 __all__ = [
@@ -83,12 +83,6 @@ def _signal(reason: MachineReason, header: str, value: str) -> Signal:
     return Signal(reason, header, value[:MAX_EVIDENCE])
 
 
-def _token(value: str) -> str:
-    # The keyword of a structured value: "auto-replied (vacation)" -> "auto-replied",
-    # "auto-generated; owner-email=..." -> "auto-generated" (RFC 3834 section 5).
-    return re.split(r"[\s;(]", value.strip(), maxsplit=1)[0].lower()
-
-
 # --- null sender -------------------------------------------------------------
 # Bounces and other delivery reports: "MAIL FROM:<>" (RFC 5321 section 4.5.5).
 # A stored message may carry it as "Return-Path: <>" instead.
@@ -111,8 +105,8 @@ def _null_sender(view: HeaderView, mail_from: str | None) -> list[Signal]:
 # Only "no" (or an empty field, which is no value at all) means a person.
 def _auto_submitted(view: HeaderView) -> list[Signal]:
     for value in view.get_all("auto-submitted"):
-        keyword = _token(value)
-        if keyword and keyword != "no":
+        word = keyword(value)
+        if word and word != "no":
             return [_signal(MachineReason.AUTO_SUBMITTED, "Auto-Submitted", value)]
     return []
 
@@ -143,7 +137,7 @@ def _autoreply_headers(view: HeaderView) -> list[Signal]:
     found = []
     for name, label in _PRESENCE:
         value = view.get(name)
-        if value is not None and _token(value) not in _NEGATIVE:
+        if value is not None and keyword(value) not in _NEGATIVE:
             found.append(_signal(MachineReason.AUTOREPLY_HEADER, label, value or "(empty)"))
     checks = (
         ("x-fc-machinegenerated", "X-FC-MachineGenerated", ("true",)),
@@ -151,7 +145,7 @@ def _autoreply_headers(view: HeaderView) -> list[Signal]:
     )
     for name, label, tokens in checks:
         value = view.get(name)
-        if value is not None and _token(value) in tokens:
+        if value is not None and keyword(value) in tokens:
             found.append(_signal(MachineReason.AUTOREPLY_HEADER, label, value))
     value = view.get("x-ms-exchange-inbox-rules-loop")
     if value is not None and view.has("x-auto-response-suppress"):
@@ -175,7 +169,7 @@ def _autoreply_headers(view: HeaderView) -> list[Signal]:
 def _delivery_report(view: HeaderView) -> list[Signal]:
     found = []
     content_type = view.get("content-type")
-    if content_type is not None and _token(content_type) == "multipart/report":
+    if content_type is not None and keyword(content_type) == "multipart/report":
         found.append(_signal(MachineReason.DELIVERY_REPORT, "Content-Type", content_type))
     for name, label in (
         ("x-failed-recipients", "X-Failed-Recipients"),
@@ -198,7 +192,7 @@ _BULK = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply", "autorepl
 def _precedence(view: HeaderView) -> list[Signal]:
     for name, label in (("precedence", "Precedence"), ("x-precedence", "X-Precedence")):
         for value in view.get_all(name):
-            if _token(value) in _BULK:
+            if keyword(value) in _BULK:
                 return [_signal(MachineReason.PRECEDENCE_BULK, label, value)]
     return []
 

@@ -43,7 +43,13 @@ from html import unescape
 
 from mailbridge.classify.automated import is_machine_address
 from mailbridge.classify.bounce_text import TextReport, read_generic, read_text_report
-from mailbridge.classify.headers import HeaderView, decode_bytes, decode_words, parse_head
+from mailbridge.classify.headers import (
+    HeaderView,
+    decode_bytes,
+    decode_words,
+    keyword,
+    parse_head,
+)
 from mailbridge.classify.status import Kind, failure_kind, refine_status
 
 __all__ = ["MAX_PARSE_BYTES", "Bounce", "BounceRecipient", "parse_bounce"]
@@ -134,6 +140,7 @@ def _daemon_sender(view: HeaderView, mail_from: str | None) -> bool:
     if mail_from is not None and mail_from.strip() in ("", "<>"):
         return True
     senders = view.addresses("from") + view.addresses("sender")
+    # Mailer daemons and postmasters send reports; no-reply senders send newsletters.
     return any(is_machine_address(a) and "reply" not in a.lower() for a in senders)
 
 
@@ -144,19 +151,22 @@ def _bounce_subject(view: HeaderView) -> bool:
     )
 
 
+_REPORT_TYPE = re.compile(r"report-type\s*=\s*\"?([\w-]{1,40})", re.IGNORECASE)
+
+
 def _report_type(content_type: str) -> str:
-    found = re.search(r"report-type\s*=\s*\"?([\w-]{1,40})", content_type, re.IGNORECASE)
+    found = _REPORT_TYPE.search(content_type)
     return "" if found is None else found.group(1).lower()
 
 
 def _announces_report(view: HeaderView, mail_from: str | None) -> bool:
     content_type = view.get("content-type") or ""
-    auto = view.get("auto-submitted")
+    auto = [keyword(v) for v in view.get_all("auto-submitted")]
     return (
         content_type.lower().startswith("multipart/report")
         or view.has("x-failed-recipients")
         or view.has("x-ms-exchange-message-is-ndr")
-        or (auto is not None and not auto.lower().startswith("no"))
+        or any(keyword not in ("", "no") for keyword in auto)
         or _daemon_sender(view, mail_from)
         or _bounce_subject(view)
     )
@@ -434,5 +444,8 @@ def parse_bounce(raw: bytes, mail_from: str | None = None) -> Bounce | None:
     )
 
 
+_LIST_SEPARATOR = re.compile(r"[,\s]+")
+
+
 def _split_addresses(value: str) -> list[str]:
-    return [a.strip().strip("<>") for a in re.split(r"[,\s]+", value) if "@" in a][:20]
+    return [a.strip().strip("<>") for a in _LIST_SEPARATOR.split(value) if "@" in a][:20]

@@ -27,6 +27,7 @@ __all__ = [
     "decode_bytes",
     "decode_words",
     "head_of",
+    "keyword",
     "local_part",
     "parse_head",
 ]
@@ -135,6 +136,15 @@ class HeaderView:
         """The addr-specs in every ``name`` field, as written."""
         values = [decode_words(v) for v in self.get_all(name)]
         return [addr for _n, addr in getaddresses(values) if "@" in addr]
+
+
+_KEYWORD_END = re.compile(r"[\s;(]")
+
+
+def keyword(value: str) -> str:
+    """The keyword of a structured value, lower-cased: "auto-replied (vacation)" ->
+    "auto-replied", "auto-generated; owner-email=..." -> "auto-generated" (RFC 3834)."""
+    return _KEYWORD_END.split(value.strip(), maxsplit=1)[0].lower()
 
 
 def local_part(address: str) -> str:

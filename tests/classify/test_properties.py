@@ -110,6 +110,11 @@ HOSTILE = textwrap.dedent(
          b"Content-Type: message/delivery-status\\r\\n\\r\\n"
          + b"Final-Recipient: rfc822; a@b\\r\\n\\r\\n" * 60_000),
         b"Content-Type: text/html\\r\\nFrom: postmaster@x\\r\\n\\r\\n" + b"<" * big,
+        # thousands of nested multiparts, each with its own boundary
+        (b"From: MAILER-DAEMON@x\\r\\nContent-Type: multipart/report; "
+         b"report-type=delivery-status; boundary=b0\\r\\n\\r\\n"
+         + b"".join(b"--b%d\\r\\nContent-Type: multipart/mixed; boundary=b%d\\r\\n\\r\\n"
+                    % (i, i + 1) for i in range(5000))),
     ]
     for raw in cases:
         start = time.monotonic()
