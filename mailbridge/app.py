@@ -22,20 +22,24 @@ from aiohttp import web
 from mailbridge.clock import Clock, SystemClock
 from mailbridge.errors import ConfigError
 from mailbridge.extract import Extraction, extract
+from mailbridge.housekeeping import Housekeeping
+from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import start_smtp_server
+from mailbridge.inbound.standard import standard_checks
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.outbound.transport import Transport, transport_from_url
 from mailbridge.outbound.worker import DeliveryWorker
+from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
 from mailbridge.store import Store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
 
-__all__ = ["Running", "load_or_create_secret", "open_store", "running"]
+__all__ = ["Core", "Running", "core", "load_or_create_secret", "open_store", "running"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +75,67 @@ async def open_store(settings: Settings) -> Store:
 
 
 @dataclass(frozen=True)
+class Core:
+    """Everything but the listeners: what the daemon runs and the CLI reuses offline."""
+
+    settings: Settings
+    clock: Clock
+    keyring: Keyring
+    store: Store
+    renderer: Renderer
+    notifier: Notifier
+    service: CommentService
+    worker: DeliveryWorker
+    intake: ReplyIntake
+
+
+@contextlib.asynccontextmanager
+async def core(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: Transport | None = None,
+    extractor: Callable[[bytes], Extraction] = extract,
+    checks: InboundChecks | None = None,
+    resolver: Resolver | None = None,
+) -> AsyncIterator[Core]:
+    """Build the pipeline on the store; close the store when the block exits.
+
+    ``clock``, ``transport``, ``extractor``, ``checks`` and ``resolver`` replace the
+    real ones where a caller needs to (a pinned DNS zone, or a test that makes a stage
+    fail on purpose).
+    """
+    clock = clock or SystemClock()
+    keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
+    store = await open_store(settings)
+    try:
+        override = Path(settings.templates.directory) if settings.templates.directory else None
+        renderer = Renderer(override)
+        worker = DeliveryWorker(
+            store,
+            transport or transport_from_url(settings.transport_url),
+            settings.outbound,
+            clock,
+        )
+        notifier = Notifier(settings, keyring, renderer, clock)
+        service = CommentService(store, notifier, clock, queued=worker.wake)
+        intake = ReplyIntake(
+            store=store,
+            service=service,
+            notifier=notifier,
+            keyring=keyring,
+            settings=settings,
+            clock=clock,
+            checks=checks or standard_checks(settings.auth, resolver),
+            extractor=extractor,
+            queued=worker.wake,
+        )
+        yield Core(settings, clock, keyring, store, renderer, notifier, service, worker, intake)
+    finally:
+        await store.close()
+
+
+@dataclass(frozen=True)
 class Running:
     """A started daemon: where it listens and its main components."""
 
@@ -98,33 +163,33 @@ async def running(
     clock: Clock | None = None,
     transport: Transport | None = None,
     extractor: Callable[[bytes], Extraction] = extract,
+    checks: InboundChecks | None = None,
+    resolver: Resolver | None = None,
 ) -> AsyncIterator[Running]:
-    """Start everything; stop it all, in order, when the block exits.
-
-    ``clock``, ``transport`` and ``extractor`` replace the real ones where a caller
-    needs to (``--dry-run``, or a test that makes a stage fail on purpose).
-    """
-    clock = clock or SystemClock()
-    keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
+    """Start everything; stop it all, in order, when the block exits."""
     smtp_sock = _listen_socket(settings.smtp.listen, "smtp.listen")
     http_sock = _listen_socket(settings.http.listen, "http.listen")
-    store = await open_store(settings)
-    override = Path(settings.templates.directory) if settings.templates.directory else None
-    renderer = Renderer(override)
-    worker = DeliveryWorker(
-        store, transport or transport_from_url(settings.transport_url), settings.outbound, clock
-    )
-    notifier = Notifier(settings, keyring, renderer, clock)
-    service = CommentService(store, notifier, clock, queued=worker.wake)
-    intake = ReplyIntake(
-        store,
-        service,
-        keyring,
-        settings.smtp.reply_domain,
-        settings.site.public_url,
-        clock,
-        extractor,
-    )
+    try:
+        async with core(
+            settings,
+            clock=clock,
+            transport=transport,
+            extractor=extractor,
+            checks=checks,
+            resolver=resolver,
+        ) as parts:
+            async with _listening(parts, smtp_sock, http_sock) as started:
+                yield started
+    finally:
+        smtp_sock.close()
+        http_sock.close()
+
+
+@contextlib.asynccontextmanager
+async def _listening(
+    parts: Core, smtp_sock: socket.socket, http_sock: socket.socket
+) -> AsyncIterator[Running]:
+    settings, store = parts.settings, parts.store
     state = {"http": False}
     smtp_server: asyncio.Server | None = None
 
@@ -138,10 +203,10 @@ async def running(
     app = build_web_app(
         settings=settings,
         store=store,
-        service=service,
-        renderer=renderer,
-        keyring=keyring,
-        clock=clock,
+        service=parts.service,
+        renderer=parts.renderer,
+        keyring=parts.keyring,
+        clock=parts.clock,
         health=health,
     )
     runner = web.AppRunner(
@@ -150,37 +215,39 @@ async def running(
         # In-flight requests get a few seconds to finish at shutdown, not aiohttp's 60.
         shutdown_timeout=_HTTP_GRACE_SECONDS,
     )
-    worker_task: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = []
     try:
         smtp_server = await start_smtp_server(
-            SmtpHandler(intake),
+            SmtpHandler(parts.intake),
             sock=smtp_sock,
             hostname=settings.smtp.reply_domain,
             data_size_limit=settings.smtp.max_message_size,
+            idle_timeout=settings.smtp.timeout_seconds,
+            connections_per_ip=settings.limits.smtp_connections_per_ip,
         )
         await runner.setup()
         await web.SockSite(runner, http_sock).start()
         state["http"] = True
-        worker_task = asyncio.create_task(worker.run(), name="mailbridge-delivery")
+        tasks.append(asyncio.create_task(parts.worker.run(), name="mailbridge-delivery"))
+        housekeeping = Housekeeping(store, parts.clock, settings.inbound.raw_retention_days)
+        tasks.append(asyncio.create_task(housekeeping.run(), name="mailbridge-housekeeping"))
         yield Running(
             settings=settings,
             store=store,
-            service=service,
-            worker=worker,
-            keyring=keyring,
+            service=parts.service,
+            worker=parts.worker,
+            keyring=parts.keyring,
             smtp_address=smtp_sock.getsockname()[:2],
             http_address=http_sock.getsockname()[:2],
         )
     finally:
         if smtp_server is not None:
             smtp_server.close()  # no new connections; messages in DATA may still finish
-        if not await intake.drain(_DRAIN_SECONDS):
+        if not await parts.intake.drain(_DRAIN_SECONDS):
             log.warning("stopping with SMTP messages still in progress; senders will retry")
         state["http"] = False
         await runner.cleanup()
-        worker.stop()
-        if worker_task is not None:
-            await worker_task
-        await store.close()
-        smtp_sock.close()
-        http_sock.close()
+        parts.worker.stop()
+        for task in tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -6,20 +6,22 @@ Logging is configured here and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from mailbridge import __version__
-from mailbridge.app import open_store, running
+from mailbridge.app import core, open_store, running
 from mailbridge.clock import SystemClock
-from mailbridge.errors import ConfigError, ImportFormatError
+from mailbridge.errors import ConfigError, ImportFormatError, NotFound
 from mailbridge.extract.command import extract_command
 from mailbridge.settings import Settings, load_settings
 
@@ -172,6 +174,137 @@ def import_command(
         click.echo(asyncio.run(main()))
     except (ImportFormatError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@config_options
+@click.argument("message_id", metavar="[ID]", type=int, required=False)
+@click.option("--status", help="Only this outcome (accepted, held, rejected, dropped, ...).")
+@click.option("--reason", help="Only this reason code (e.g. sender_mismatch).")
+@click.option("--since", help="Only messages received since this date (YYYY-MM-DD).")
+@click.option("--search", help="Only senders, recipients or Message-IDs containing this.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--raw", is_flag=True, help="With ID: print the raw message as received.")
+def inbound(
+    config_file: Path | None,
+    data_dir: Path | None,
+    message_id: int | None,
+    status: str | None,
+    reason: str | None,
+    since: str | None,
+    search: str | None,
+    limit: int,
+    as_json: bool,
+    raw: bool,
+) -> None:
+    """The inbound log: every message received and why it got its outcome.
+
+    Without ID, lists the newest first. With ID, shows one message: envelope,
+    outcome, what the sender was told, every check's result, and its headers.
+    """
+    from mailbridge.reports import inbound_detail, inbound_table
+    from mailbridge.store import inbound as inbound_log
+
+    settings = _settings(config_file, data_dir)
+
+    async def main() -> str:
+        store = await open_store(settings)
+        try:
+            if message_id is not None:
+                if raw:
+                    data = await store.read(lambda c: inbound_log.raw_message(c, message_id))
+                    if data is None:
+                        raise click.ClickException(f"no raw bytes for inbound message {message_id}")
+                    return data.decode("utf-8", "replace")
+                entry = await store.read(lambda c: inbound_log.get_entry(c, message_id))
+                if entry is None:
+                    raise click.ClickException(f"no inbound message {message_id}")
+                if as_json:
+                    return json.dumps(asdict(entry), ensure_ascii=False)
+                return inbound_detail(entry)
+            entries = await store.read(
+                lambda c: inbound_log.list_entries(
+                    c, status=status, reason=reason, since=since, search=search, limit=limit
+                )
+            )
+            if as_json:
+                return "\n".join(json.dumps(asdict(e), ensure_ascii=False) for e in entries)
+            return inbound_table(entries)
+        finally:
+            await store.close()
+
+    click.echo(asyncio.run(main()))
+
+
+@cli.command()
+@config_options
+@click.argument("message_id", metavar="ID", type=int)
+def reprocess(config_file: Path | None, data_dir: Path | None, message_id: int) -> None:
+    """Run a stored inbound message through the pipeline again (e.g. after a fix).
+
+    Prints the answer the sender would get now. A comment is never filed twice for
+    the same message; emails it causes are sent by the running daemon.
+    """
+    settings = _settings(config_file, data_dir)
+
+    async def main() -> str:
+        async with core(settings) as parts:
+            return await parts.intake.reprocess(message_id)
+
+    try:
+        click.echo(asyncio.run(main()))
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@config_options
+@click.option("--resume", metavar="EMAIL", help="Start mailing this address again.")
+def bounces(config_file: Path | None, data_dir: Path | None, resume: str | None) -> None:
+    """Addresses whose mail bounced, and whether mailbridge still mails them."""
+    from mailbridge.reports import bounce_table
+    from mailbridge.store import threads
+
+    settings = _settings(config_file, data_dir)
+
+    async def main() -> str:
+        store = await open_store(settings)
+        try:
+            if resume:
+                found = await store.write(lambda c: threads.resume_address(c, resume))
+                if not found:
+                    raise click.ClickException(f"no address {resume}")
+                return f"{resume}: mailing resumed, bounce counts reset."
+            return bounce_table(await store.read(threads.list_bouncing))
+        finally:
+            await store.close()
+
+    click.echo(asyncio.run(main()))
+
+
+@cli.command()
+@config_options
+@click.argument("email")
+def revoke(config_file: Path | None, data_dir: Path | None, email: str) -> None:
+    """Invalidate every reply address ever sent to EMAIL (e.g. a leaked notification).
+
+    Later notifications carry new reply addresses that work again.
+    """
+    from mailbridge.store import threads
+
+    settings = _settings(config_file, data_dir)
+
+    async def main() -> int | None:
+        store = await open_store(settings)
+        try:
+            return await store.write(lambda c: threads.bump_key_epoch(c, email))
+        finally:
+            await store.close()
+
+    if asyncio.run(main()) is None:
+        raise click.ClickException(f"no address {email}")
+    click.echo(f"Every reply address sent to {email} so far is now refused.")
 
 
 cli.add_command(extract_command, name="extract")

@@ -14,20 +14,35 @@
     ├── DeliveryError               an outbound send failed
     │   ├── TemporaryDeliveryError  4xx or network trouble: retried with backoff
     │   └── PermanentDeliveryError  5xx: recorded as failed, never retried
-    └── Rejection                   an inbound message or recipient is refused
+    └── Rejection                   an inbound message or recipient is not posted
         ├── RelayDenied             RCPT to a domain that is not the reply domain   550 5.7.1
         ├── UnknownRecipient        RCPT to the reply domain but not reply+TOKEN    550 5.1.1
-        ├── BadReplyToken           reply token malformed or forged                 550 5.1.1
+        ├── BadReplyToken           reply token malformed, forged or revoked        550 5.1.1
         ├── ExpiredReplyToken       genuine reply token past its expiry             550 5.1.1
         ├── TooManyReplyAddresses   a second reply address in one transaction       452 4.5.3
+        ├── TooManyRecipients       more RCPTs than limits.smtp_recipients_...      452 4.5.3
+        ├── SenderRateLimited       too many replies from one person this hour      450 4.7.1
+        ├── ThreadRateLimited       too many new comments on the thread this hour   450 4.7.1
         ├── UnknownComment          the token's comment no longer exists            550 5.1.1
         ├── SenderMismatch          From is not the person the token was sent to    550 5.7.1
-        ├── UnparseableMessage      no usable From header or body                   550 5.6.0
-        └── EmptyReply              nothing of the writer's own is left             550 5.6.0
+        ├── AuthenticationFailed    the From domain's DMARC policy says reject      550 5.7.1
+        ├── AuthenticationUnavailable  DNS unreachable and policy says try later    451 4.7.0
+        ├── UnparseableMessage      no usable From header                           550 5.6.0
+        ├── AutomatedMessage        an auto-reply, list or bulk mail: dropped       250 2.0.0
+        ├── NoReplyFound            a message to an extra address with no token     550 5.1.1
+        ├── EmptyReply              nothing of the writer's own is left   250, explained by email
+        ├── TooShort                shorter than inbound.min_reply_chars  250, explained by email
+        └── ThreadClosed            the thread no longer takes comments   250, explained by email
 
-A :class:`Rejection` subclass carries its SMTP reply on the class (``smtp_code``,
-``smtp_status``, ``reason`` and the default ``text`` the sender is told), so adding a
-reason is one class here and one entry in ``docs/rejections.md`` (a test checks both).
+A :class:`Rejection` subclass carries everything about its reason on the class:
+the SMTP answer (``smtp_code``, ``smtp_status``, ``text``), the machine-readable
+``reason`` stored in the inbound log, the ``disposition`` recorded, and whether
+the person is sent an ``explanation`` by email. Adding a reason is one class here
+and one entry in ``docs/rejections.md`` (a test checks both).
+
+Why some answer 250: when a person's reply cannot be posted for a reason they can
+fix (empty, too short, thread closed), they get one clear email from us rather
+than a bounce from their own provider; the message is kept either way.
 """
 
 from __future__ import annotations
@@ -35,6 +50,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AuthenticationFailed",
+    "AuthenticationUnavailable",
+    "AutomatedMessage",
     "BadLink",
     "BadReplyToken",
     "ConfigError",
@@ -46,14 +64,20 @@ __all__ = [
     "InvalidInput",
     "LinkError",
     "MailbridgeError",
+    "NoReplyFound",
     "NotFound",
     "PermanentDeliveryError",
     "Rejection",
     "RelayDenied",
     "SenderMismatch",
+    "SenderRateLimited",
     "StoreClosedError",
     "TemporaryDeliveryError",
+    "ThreadClosed",
+    "ThreadRateLimited",
+    "TooManyRecipients",
     "TooManyReplyAddresses",
+    "TooShort",
     "UnknownComment",
     "UnknownRecipient",
     "UnparseableMessage",
@@ -131,9 +155,19 @@ class Rejection(MailbridgeError):
     smtp_status: ClassVar[str] = "5.7.1"
     reason: ClassVar[str] = "rejected"
     text: ClassVar[str] = "Message refused."
+    disposition: ClassVar[str] = "rejected"
+    # Set on reasons a person can fix: the paragraph of the email that tells them.
+    explanation: ClassVar[str | None] = None
 
-    def __init__(self, text: str | None = None) -> None:
+    def __init__(
+        self, text: str | None = None, *, code: str | None = None, retry_after: int | None = None
+    ) -> None:
         self.detail = text if text is not None else type(self).text
+        # The reason code stored in the inbound log: the class's, or a finer one
+        # (e.g. "automated.out_of_office_subject").
+        self.code = code or type(self).reason
+        # For rate limits: seconds until trying again can succeed (HTTP Retry-After).
+        self.retry_after = retry_after
         super().__init__(self.detail)
 
     @property
@@ -145,6 +179,11 @@ class Rejection(MailbridgeError):
     @property
     def temporary(self) -> bool:
         return 400 <= self.smtp_code < 500
+
+    @property
+    def accepted_at_smtp(self) -> bool:
+        """True when the SMTP answer is 250: the message is kept, just not posted."""
+        return 200 <= self.smtp_code < 300
 
 
 class RelayDenied(Rejection):
@@ -177,6 +216,27 @@ class TooManyReplyAddresses(Rejection):
     text = "One reply address per message, please send the others separately."
 
 
+class TooManyRecipients(Rejection):
+    smtp_code = 452
+    smtp_status = "4.5.3"
+    reason = "too_many_recipients"
+    text = "Too many recipients for one message."
+
+
+class SenderRateLimited(Rejection):
+    smtp_code = 450
+    smtp_status = "4.7.1"
+    reason = "sender_rate_limited"
+    text = "Too many replies from you in the last hour; please try again later."
+
+
+class ThreadRateLimited(Rejection):
+    smtp_code = 450
+    smtp_status = "4.7.1"
+    reason = "thread_rate_limited"
+    text = "This conversation is receiving too many replies right now; please try again later."
+
+
 class UnknownComment(Rejection):
     smtp_status = "5.1.1"
     reason = "unknown_comment"
@@ -191,18 +251,73 @@ class SenderMismatch(Rejection):
     )
 
 
+class AuthenticationFailed(Rejection):
+    reason = "auth_failed"
+    text = "The sender's domain asks receivers to reject mail that fails its checks."
+
+
+class AuthenticationUnavailable(Rejection):
+    smtp_code = 451
+    smtp_status = "4.7.0"
+    reason = "auth_unavailable"
+    text = "Cannot check the sender's domain right now (DNS unavailable); try again later."
+
+
 class UnparseableMessage(Rejection):
     smtp_status = "5.6.0"
     reason = "unparseable"
-    text = "The message has no usable From address or body."
+    text = "The message needs exactly one From address."
+
+
+class AutomatedMessage(Rejection):
+    """Machine mail: accepted at SMTP (so no bounce is generated) and dropped, unanswered."""
+
+    smtp_code = 250
+    smtp_status = "2.0.0"
+    reason = "automated"
+    text = "Automatic message received; it is not posted and not answered."
+    disposition = "dropped"
+
+
+class NoReplyFound(Rejection):
+    smtp_status = "5.1.1"
+    reason = "no_reply_address"
+    text = (
+        "No reply address found in this message: please use Reply on the notification "
+        "email so the reply goes to its reply address."
+    )
 
 
 class EmptyReply(Rejection):
-    smtp_status = "5.6.0"
+    smtp_code = 250
+    smtp_status = "2.0.0"
     reason = "empty_reply"
-    text = (
-        "Your reply was empty once the quoted notification was removed, so nothing "
-        "was posted. Write your answer above the quoted text."
+    text = "Received, but not posted: nothing was left once the quoted email was removed."
+    explanation = (
+        "Your reply arrived, but once the quoted notification was removed nothing of "
+        "your own was left, so nothing was posted. Write your answer above the quoted "
+        "text and send it again."
+    )
+
+
+class TooShort(Rejection):
+    smtp_code = 250
+    smtp_status = "2.0.0"
+    reason = "too_short"
+    text = "Received, but not posted: the reply is too short."
+    explanation = (
+        "Your reply arrived, but it was too short to post as a comment. Write a little "
+        "more and send it again."
+    )
+
+
+class ThreadClosed(Rejection):
+    smtp_code = 250
+    smtp_status = "2.0.0"
+    reason = "thread_closed"
+    text = "Received, but not posted: this conversation is closed to new comments."
+    explanation = (
+        "Your reply arrived, but this conversation is closed to new comments, so it was not posted."
     )
 
 

@@ -37,6 +37,7 @@ class Thread:
     url: str
     author: str
     author_address_id: int | None
+    closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Comment:
     notify: bool
     created_at: str
     attachments: tuple[AttachmentNote, ...] = ()
+    held_reason: str | None = None  # why the moderator should look twice
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class NewComment:
     notify: bool = False
     source_ref: str | None = None
     attachments: tuple[AttachmentNote, ...] = ()
+    held_reason: str | None = None
 
 
 @dataclass

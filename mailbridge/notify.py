@@ -14,12 +14,19 @@ from email.headerregistry import Address
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
+from mailbridge.errors import Rejection
 from mailbridge.models import Comment, CommentStatus, Thread
 from mailbridge.outbound.compose import clean_header_text, compose, make_message_id, split_address
 from mailbridge.settings import Settings
 from mailbridge.store import comments, outbox, threads
 from mailbridge.templating import Renderer
-from mailbridge.tokens import Action, Keyring, make_moderation_token, make_reply_token
+from mailbridge.tokens import (
+    Action,
+    Keyring,
+    make_bounce_token,
+    make_moderation_token,
+    make_reply_token,
+)
 
 __all__ = ["Notifier", "excerpt"]
 
@@ -71,18 +78,33 @@ class Notifier:
                 found.setdefault(email.lower(), Address(addr_spec=email))
         return list(found.values())
 
+    def _return_path(self, outbox_id: int) -> str:
+        """The VERP envelope sender: a bounce names the exact message and address."""
+        return f"bounce+{make_bounce_token(self._keyring.bounce, outbox_id)}@{self._domain}"
+
     async def _queue(
         self,
         conn: aiosqlite.Connection,
         kind: str,
-        comment_id: int,
+        comment_id: int | None,
         rcpt: str,
         message_id: str,
         message: bytes,
     ) -> bool:
+        state = await threads.address_state(conn, email=rcpt)
+        if state is not None and state.suppressed_at is not None:
+            log.info(
+                "not mailing %s (%s): address suppressed since %s (%s)",
+                kind,
+                message_id,
+                state.suppressed_at,
+                state.suppressed_reason,
+            )
+            return False
         now = self._clock.now()
         out = outbox.Outgoing(kind, comment_id, message_id, self._sender.addr_spec, rcpt, message)
-        return await outbox.enqueue(conn, out, now.timestamp(), iso(now))
+        queued = await outbox.enqueue(conn, out, now.timestamp(), iso(now), self._return_path)
+        return queued is not None
 
     async def moderation_requests(self, conn: aiosqlite.Connection, comment: Comment) -> int:
         """Queue one moderation email per moderator of the comment's thread."""
@@ -156,7 +178,9 @@ class Notifier:
             return False
         today = self._clock.now().date()
         expires = today + timedelta(days=self._settings.smtp.reply_token_days)
-        token = make_reply_token(self._keyring.reply, parent.address_id, comment.id, expires)
+        state = await threads.address_state(conn, address_id=parent.address_id)
+        epoch = 0 if state is None else state.key_epoch
+        token = make_reply_token(self._keyring.reply, parent.address_id, comment.id, expires, epoch)
         reply_to = Address(
             display_name=clean_header_text(f"{comment.author} via {self._settings.site.name}"),
             addr_spec=f"reply+{token}@{self._domain}",
@@ -189,3 +213,55 @@ class Notifier:
         return await self._queue(
             conn, "reply_notification", comment.id, recipient, message_id, message
         )
+
+    async def rejection_notice(
+        self,
+        conn: aiosqlite.Connection,
+        email: str,
+        address_id: int,
+        comment_id: int,
+        rejection: Rejection,
+        *,
+        in_reply_to: str | None,
+        thread_id: int,
+    ) -> bool:
+        """Tell a person why their reply was not posted: at most once per hour per sender.
+
+        Only called for a verified person (the sender matched the reply address and
+        was not a machine), so this never answers a robot or a forged sender.
+        """
+        hour = self._clock.now().strftime("%Y-%m-%dT%H")
+        async with conn.execute(
+            "INSERT INTO rejection_replies (sender, hour, reason) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING 1",
+            (email, hour, rejection.code),
+        ) as cur:
+            if await cur.fetchone() is None:
+                log.info(
+                    "not explaining %s to address %d again this hour", rejection.code, address_id
+                )
+                return False
+        thread = await threads.get_thread(conn, thread_id=thread_id)
+        assert thread is not None
+        links = self._links(thread, comment_id)
+        rendered = self._renderer.email(
+            "rejection_notice",
+            site_name=self._settings.site.name,
+            thread=thread,
+            comment_url=links.comment,
+            explanation=rejection.explanation or rejection.detail,
+        )
+        message_id = make_message_id("notice", self._domain)
+        message = compose(
+            sender=self._sender,
+            to=Address(addr_spec=email),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            message_id=message_id,
+            date=self._clock.now(),
+            in_reply_to=in_reply_to,
+            references=[in_reply_to] if in_reply_to else None,
+            auto_submitted="auto-replied",
+        )
+        return await self._queue(conn, "rejection_notice", None, email, message_id, message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -24,7 +25,10 @@ from mailbridge.errors import ConfigError
 
 __all__ = [
     "ENV_PREFIX",
+    "AuthSettings",
     "HttpSettings",
+    "InboundSettings",
+    "LimitSettings",
     "ModerationSettings",
     "OutboundSettings",
     "Settings",
@@ -72,6 +76,14 @@ class SmtpSettings:
         "Largest message accepted, in bytes (advertised with SIZE; larger gets 552).",
     )
     reply_token_days: int = _key(90, "Days a reply address in a notification stays valid.")
+    extra_recipients: tuple[str, ...] = _key(
+        (),
+        "Other addresses to accept mail for (e.g. the From address, for people who reply "
+        "to From instead of Reply-To); the reply is matched by its headers.",
+    )
+    timeout_seconds: float = _key(
+        60.0, "An SMTP client silent for this long between commands is disconnected."
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,16 @@ class HttpSettings:
     listen: str = _key("127.0.0.1:8080", "host:port the HTTP service listens on.")
     max_body_bytes: int = _key(
         64 * 1024, "Largest accepted request body in bytes (larger gets 413)."
+    )
+    trusted_proxies: tuple[str, ...] = _key(
+        (),
+        "IP addresses of reverse proxies whose X-Forwarded-For is believed (client IP "
+        "limits); requests from anywhere else are counted by their own address.",
+    )
+    cors_origins: tuple[str, ...] = _key(
+        (),
+        "Origins (scheme://host[:port]) whose pages may call the comment API from the "
+        "browser, e.g. the blog. Empty: no cross-origin calls.",
     )
 
 
@@ -121,6 +143,75 @@ class ModerationSettings:
 
 
 @dataclass(frozen=True)
+class InboundSettings:
+    """How inbound mail is judged and how long it is kept."""
+
+    raw_retention_days: int = _key(
+        30, "Days the raw bytes of inbound messages are kept (headers and outcome stay)."
+    )
+    min_reply_chars: int = _key(
+        2, "A reply shorter than this (after quotes and signatures are cut) is refused."
+    )
+    hard_bounce_limit: int = _key(
+        2, "Hard bounces after which mailbridge stops mailing an address."
+    )
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Sender authentication of inbound replies (DKIM, DMARC, trusted relays)."""
+
+    dns: str = _key(
+        "system",
+        'Where DNS answers come from: "system" (resolv.conf, or nameservers below) or '
+        '"off" (air-gapped: every check reports DNS unavailable, explicitly).',
+    )
+    nameservers: tuple[str, ...] = _key((), "DNS servers to ask instead of the system's.")
+    dns_timeout: float = _key(5.0, "Seconds one DNS lookup may take in all.")
+    trusted_relays: tuple[str, ...] = _key(
+        (),
+        "authserv-ids of relays (your MTA) whose topmost Authentication-Results header "
+        "is believed.",
+    )
+    trusted_relay_networks: tuple[str, ...] = _key(
+        ("127.0.0.0/8", "::1/128"),
+        "Networks those relays connect from; their header is ignored on mail from elsewhere.",
+    )
+    on_dmarc_reject: str = _key(
+        "refuse",
+        'A reply failing authentication for a domain with DMARC p=reject: "refuse" (550) '
+        'or "hold" (filed, flagged for the moderator).',
+    )
+    on_dmarc_quarantine: str = _key("hold", 'The same for p=quarantine: "refuse" or "hold".')
+    when_dns_unavailable: str = _key(
+        "hold",
+        'When the checks cannot run for lack of DNS: "accept" (marked unverified), '
+        '"hold", or "tempfail" (451: the sender retries later).',
+    )
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Rate and size limits on both public doors (SMTP and the web API)."""
+
+    smtp_connections_per_ip: int = _key(
+        10, "Simultaneous SMTP connections from one client IP (more get 421)."
+    )
+    smtp_recipients_per_message: int = _key(
+        10, "RCPT commands in one SMTP transaction (more get 452)."
+    )
+    messages_per_sender_per_hour: int = _key(
+        20, "Replies from one person (by email or on the web) per hour (more get 450 or 429)."
+    )
+    comments_per_thread_per_hour: int = _key(
+        120, "New comments on one thread per hour, all sources (more get 450 or 429)."
+    )
+    web_comments_per_ip_per_hour: int = _key(
+        30, "Comment submissions from one client IP per hour (more get 429)."
+    )
+
+
+@dataclass(frozen=True)
 class TemplateSettings:
     """Email and page templates."""
 
@@ -143,6 +234,9 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     moderation: ModerationSettings = field(default_factory=ModerationSettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     templates: TemplateSettings = field(default_factory=TemplateSettings)
 
     @property
@@ -315,6 +409,36 @@ def _validate(s: Settings) -> Settings:
     _check_address(s.outbound.from_address, "outbound.from")
     for moderator in s.moderation.moderators:
         _check_address(moderator, "moderation.moderators")
+    for extra in s.smtp.extra_recipients:
+        _check_address(extra, "smtp.extra_recipients")
+    for origin in s.http.cors_origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+            raise ConfigError(f"http.cors_origins: expected scheme://host[:port], got '{origin}'")
+    for name, value, allowed in (
+        ("auth.dns", s.auth.dns, ("system", "off")),
+        ("auth.on_dmarc_reject", s.auth.on_dmarc_reject, ("refuse", "hold")),
+        ("auth.on_dmarc_quarantine", s.auth.on_dmarc_quarantine, ("refuse", "hold")),
+        ("auth.when_dns_unavailable", s.auth.when_dns_unavailable, ("accept", "hold", "tempfail")),
+    ):
+        if value not in allowed:
+            choices = ", ".join(f'"{a}"' for a in allowed)
+            raise ConfigError(f"{name}: expected one of {choices}, got '{value}'")
+    for network in s.auth.trusted_relay_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"auth.trusted_relay_networks: not a network: '{network}'") from None
+    for server in s.auth.nameservers:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise ConfigError(f"auth.nameservers: not an IP address: '{server}'") from None
+    for proxy in s.http.trusted_proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            raise ConfigError(f"http.trusted_proxies: not an IP address: '{proxy}'") from None
     transport = s.transport_url
     if not (transport.startswith("maildir:") or transport.startswith("smtp://")):
         raise ConfigError(
@@ -328,6 +452,12 @@ def _validate(s: Settings) -> Settings:
         ("outbound.retry_base_seconds", s.outbound.retry_base_seconds),
         ("outbound.retry_max_seconds", s.outbound.retry_max_seconds),
         ("outbound.give_up_hours", s.outbound.give_up_hours),
+        ("smtp.timeout_seconds", s.smtp.timeout_seconds),
+        ("auth.dns_timeout", s.auth.dns_timeout),
+        ("inbound.raw_retention_days", s.inbound.raw_retention_days),
+        ("inbound.min_reply_chars", s.inbound.min_reply_chars),
+        ("inbound.hard_bounce_limit", s.inbound.hard_bounce_limit),
+        *((f"limits.{f.name}", getattr(s.limits, f.name)) for f in dataclasses.fields(s.limits)),
     ):
         if number <= 0:
             raise ConfigError(f"{name}: must be greater than zero")

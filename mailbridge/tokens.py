@@ -9,6 +9,11 @@ Reply token (the ``TOKEN`` in ``reply+TOKEN@reply_domain``): 4 bytes recipient
 address id, 4 bytes id of the comment being answered, 2 bytes expiry day (days
 since 1970-01-01), then an 80-bit MAC: 20 bytes, 32 characters of lower-case
 base32. Case-insensitive, because some mail systems change the case of local parts.
+The MAC also covers the recipient's key epoch (not in the token): raising an
+address's epoch revokes every reply address ever sent to it.
+
+Bounce token (the ``TOKEN`` in the VERP return path ``bounce+TOKEN@reply_domain``):
+4 bytes outbox id and an 88-bit MAC, 24 characters of base32.
 
 Moderation token (in ``/moderate/TOKEN``): 4 bytes comment id, 1 byte action,
 4 bytes expiry (Unix seconds), then a 128-bit MAC, URL-safe base64.
@@ -33,9 +38,12 @@ __all__ = [
     "Keyring",
     "ModerationLink",
     "ReplyToken",
+    "make_bounce_token",
     "make_moderation_token",
     "make_reply_token",
     "new_secret",
+    "peek_reply_token",
+    "read_bounce_token",
     "read_moderation_token",
     "read_reply_token",
 ]
@@ -46,6 +54,9 @@ _REPLY_MAC = 10  # 80 bits
 _MODERATION = struct.Struct(">IBI")
 _MODERATION_MAC = 16
 REPLY_TOKEN_LENGTH = 32
+_BOUNCE = struct.Struct(">I")
+_BOUNCE_MAC = 11  # 88 bits: 15 bytes, 24 characters without padding
+BOUNCE_TOKEN_LENGTH = 24
 
 
 def new_secret() -> bytes:
@@ -63,6 +74,7 @@ class Keyring:
 
     reply: bytes
     moderation: bytes
+    bounce: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -72,7 +84,11 @@ class Keyring:
         def derive(purpose: str) -> bytes:
             return hmac.new(secret, b"mailbridge key: " + purpose.encode(), hashlib.sha256).digest()
 
-        return cls(reply=derive("reply-address v1"), moderation=derive("moderation-link v1"))
+        return cls(
+            reply=derive("reply-address v1"),
+            moderation=derive("moderation-link v1"),
+            bounce=derive("bounce-address v1"),
+        )
 
 
 def _mac(key: bytes, purpose: bytes, payload: bytes, size: int) -> bytes:
@@ -91,29 +107,60 @@ class ReplyToken:
         return self.expires < today
 
 
-def make_reply_token(key: bytes, address_id: int, comment_id: int, expires: date) -> str:
+def _reply_mac(key: bytes, payload: bytes, epoch: int) -> bytes:
+    return _mac(key, b"reply", payload + struct.pack(">I", epoch), _REPLY_MAC)
+
+
+def make_reply_token(
+    key: bytes, address_id: int, comment_id: int, expires: date, epoch: int = 0
+) -> str:
     payload = _REPLY.pack(address_id, comment_id, (expires - _EPOCH).days)
-    raw = payload + _mac(key, b"reply", payload, _REPLY_MAC)
+    raw = payload + _reply_mac(key, payload, epoch)
     return base64.b32encode(raw).decode("ascii").lower()
 
 
-def read_reply_token(key: bytes, token: str) -> ReplyToken:
-    """Verify a reply token's MAC; raise :class:`BadReplyToken` if it is not genuine.
-
-    Expiry is the caller's check (:meth:`ReplyToken.expired`): an expired but genuine
-    token still names its comment, which lets the refusal point to the thread.
-    """
-    if len(token) != REPLY_TOKEN_LENGTH:
+def _b32(token: str, length: int) -> bytes:
+    if len(token) != length:
         raise BadReplyToken()
     try:
-        raw = base64.b32decode(token.upper())
+        return base64.b32decode(token.upper())
     except (binascii.Error, ValueError):
         raise BadReplyToken() from None
-    payload, mac = raw[: _REPLY.size], raw[_REPLY.size :]
-    if not hmac.compare_digest(mac, _mac(key, b"reply", payload, _REPLY_MAC)):
-        raise BadReplyToken()
-    address_id, comment_id, day = _REPLY.unpack(payload)
+
+
+def peek_reply_token(token: str) -> ReplyToken:
+    """What a well-formed token claims, NOT verified: only to look up the key epoch."""
+    address_id, comment_id, day = _REPLY.unpack(_b32(token, REPLY_TOKEN_LENGTH)[: _REPLY.size])
     return ReplyToken(address_id, comment_id, _EPOCH + timedelta(days=day))
+
+
+def read_reply_token(key: bytes, token: str, epoch: int = 0) -> ReplyToken:
+    """Verify a reply token's MAC; raise :class:`BadReplyToken` if it is not genuine.
+
+    ``epoch`` is the recipient's current key epoch. Expiry is the caller's check
+    (:meth:`ReplyToken.expired`): an expired but genuine token still names its
+    comment, which lets the refusal point to the thread.
+    """
+    raw = _b32(token, REPLY_TOKEN_LENGTH)
+    payload, mac = raw[: _REPLY.size], raw[_REPLY.size :]
+    if not hmac.compare_digest(mac, _reply_mac(key, payload, epoch)):
+        raise BadReplyToken()
+    return peek_reply_token(token)
+
+
+def make_bounce_token(key: bytes, outbox_id: int) -> str:
+    payload = _BOUNCE.pack(outbox_id)
+    raw = payload + _mac(key, b"bounce", payload, _BOUNCE_MAC)
+    return base64.b32encode(raw).decode("ascii").lower()
+
+
+def read_bounce_token(key: bytes, token: str) -> int:
+    """The outbox id a VERP token stands for; :class:`BadReplyToken` if not genuine."""
+    raw = _b32(token, BOUNCE_TOKEN_LENGTH)
+    payload, mac = raw[: _BOUNCE.size], raw[_BOUNCE.size :]
+    if not hmac.compare_digest(mac, _mac(key, b"bounce", payload, _BOUNCE_MAC)):
+        raise BadReplyToken()
+    return int(_BOUNCE.unpack(payload)[0])
 
 
 class Action(enum.Enum):

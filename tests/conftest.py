@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
-from support import SinkHandler, free_port, import_seed, make_settings
+from support import SinkHandler, free_port, import_seed, make_settings, no_dmarc_zone
 
 from mailbridge.app import Running, running
 from mailbridge.settings import Settings
@@ -21,7 +21,7 @@ def settings(tmp_path: Path) -> Settings:
 async def daemon(settings: Settings) -> AsyncIterator[Running]:
     """The whole daemon, in process, on free loopback ports, with the seed thread imported."""
     await import_seed(settings)
-    async with running(settings) as started:
+    async with running(settings, resolver=no_dmarc_zone()) as started:
         yield started
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import re
 import socket
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -36,6 +38,14 @@ async def import_seed(settings: Settings, path: Path = SEED_JSON) -> None:
         await store.close()
 
 
+def no_dmarc_zone() -> Any:
+    """A fake DNS (the internet's cannot be reached from tests) where no domain
+    publishes DMARC: replies are accepted as unauthenticated."""
+    from mailbridge.senderauth import StaticResolver
+
+    return StaticResolver({}, otherwise="nxdomain")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,6 +58,8 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
         "data_dir": str(tmp_path / "var"),
         "smtp": {"listen": "127.0.0.1:0"},
         "http": {"listen": "127.0.0.1:0"},
+        # Never ask the internet's DNS; tests that need records pass a StaticResolver.
+        "auth": {"dns": "off"},
     }
     for name, values in sections.items():
         if isinstance(values, dict):
@@ -175,3 +187,16 @@ class SinkHandler:
 
     def message_ids(self) -> list[str]:
         return [str(parse(raw)["Message-ID"]) for _f, _r, raw in self.received]
+
+
+@contextlib.asynccontextmanager
+async def started(
+    tmp_path: Path, resolver: Any = None, **sections: dict[str, Any]
+) -> AsyncIterator[Any]:
+    """A daemon with the seed imported, on free loopback ports, with these settings."""
+    from mailbridge.app import running
+
+    settings = make_settings(tmp_path, **sections)
+    await import_seed(settings)
+    async with running(settings, resolver=resolver or no_dmarc_zone()) as daemon:
+        yield daemon

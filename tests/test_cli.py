@@ -12,7 +12,7 @@ from support import SEED_JSON
 
 from mailbridge.cli import cli
 
-COMMANDS = {"serve", "import", "extract"}
+COMMANDS = {"serve", "import", "extract", "inbound", "reprocess", "bounces", "revoke"}
 
 
 def test_help_lists_every_command() -> None:

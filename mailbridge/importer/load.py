@@ -68,6 +68,7 @@ async def _store_thread(
         author=thread.author,
         author_address_id=author_address,
         now=now,
+        closed=thread.closed,
     )
     if created:
         report.threads_created += 1

@@ -2,7 +2,7 @@
 
 ::
 
-    {"post": {"key", "title", "url", "author", "email", ...},
+    {"post": {"key", "title", "url", "author", "email", "closed"?, ...},
      "comments": [{"id", "parent", "author", "email", "created", "body", "status"?}]}
 
 ``status`` defaults to approved (an export of published comments).
@@ -61,6 +61,7 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
         url=safe_url(_str(post, "url", f"{path}: post", required=False)),
         author=_str(post, "author", f"{path}: post", required=False),
         author_email=email if "@" in email else None,
+        closed=post.get("closed") is True,
     )
     for index, item in enumerate(raw_comments):
         where = f"{path}: comments[{index}]"

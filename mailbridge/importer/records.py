@@ -30,6 +30,7 @@ class ImportedThread:
     author: str
     author_email: str | None
     comments: list[ImportedComment] = field(default_factory=list)
+    closed: bool = False  # closed to new comments
 
 
 def safe_url(url: str) -> str:

@@ -120,6 +120,7 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
         url=safe_url(item.findtext("link") or ""),
         author=author,
         author_email=author_email if "@" in author_email else None,
+        closed=_wp(item, "comment_status") == "closed",
     )
     for ns in _WP_NAMESPACES:
         for element in item.findall(f"{{{ns}}}comment"):

@@ -34,15 +34,24 @@ class SmtpHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        attempts = getattr(envelope, "mailbridge_rcpt_attempts", 0)
+        envelope.mailbridge_rcpt_attempts = attempts + 1
         try:
-            await self._intake.check_recipient(address)
+            await self._intake.check_recipient(address, attempts)
+            if envelope.rcpt_tos:
+                # One recipient per transaction keeps "one message, one outcome" simple;
+                # 452 makes the client send the rest in a new transaction.
+                raise TooManyReplyAddresses()
         except Rejection as rejection:
-            log.info("%s RCPT <%s> refused: %s", _peer(session), address, rejection.reason)
+            log.info("%s RCPT <%s> refused: %s", _peer(session), address, rejection.code)
+            await self._intake.log_refusal(
+                peer=_peer(session),
+                helo=str(session.host_name or ""),
+                mail_from=str(envelope.mail_from or ""),
+                rcpt_to=address,
+                rejection=rejection,
+            )
             return rejection.smtp_reply
-        if envelope.rcpt_tos:
-            # One reply address per transaction keeps "one message, one comment" simple;
-            # 452 makes the client send the rest in a new transaction.
-            return TooManyReplyAddresses().smtp_reply
         # Implementing handle_RCPT makes us responsible for recording the recipient.
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)

@@ -1,16 +1,19 @@
-"""The reply pipeline for one SMTP transaction: store, extract, check, file.
+"""The inbound pipeline for one SMTP transaction: store, classify, check, file.
 
-1. The raw message is written to ``inbound_messages`` first (idempotent on its
+1. The raw message is written to the inbound log first (idempotent on its
    Message-ID and recipient), so nothing accepted can be lost and a redelivery
    is recognised.
-2. The reply text is extracted (:func:`mailbridge.extract.extract`, the same
-   function ``mailbridge extract`` runs) and the sender is checked against the
-   person the reply address was sent to.
-3. The comment, its moderation emails and the "accepted" mark on the inbound
-   row commit in one transaction; only then does the server answer 250.
+2. Bounces to a VERP return path are counted; machine mail (auto-replies, lists,
+   bulk) is dropped unanswered.
+3. The reply is matched to the person and comment it answers, the From address
+   must be that person, and the sender's domain authentication is checked.
+4. The reply text is extracted (:func:`mailbridge.extract.extract`, the same
+   function ``mailbridge extract`` runs).
+5. The comment, its moderation emails and the outcome on the inbound row commit
+   in one transaction; only then does the server answer 250.
 
-Every outcome (accepted, or the reason code of the rejection) is written back
-onto the inbound row.
+Every outcome (a disposition and a reason code, with the checks' results) is
+written back onto the inbound row, so the operator can see why.
 """
 
 from __future__ import annotations
@@ -19,30 +22,44 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
+from typing import Any
 
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import (
+    AuthenticationFailed,
+    AuthenticationUnavailable,
+    AutomatedMessage,
     BadReplyToken,
     EmptyReply,
     ExpiredReplyToken,
+    NotFound,
     Rejection,
     SenderMismatch,
-    UnknownComment,
+    ThreadClosed,
+    TooManyRecipients,
+    TooShort,
     UnparseableMessage,
 )
 from mailbridge.extract import Extraction, extract
-from mailbridge.inbound.addresses import parse_reply_address
+from mailbridge.inbound.bounces import BounceAccounting
+from mailbridge.inbound.checks import AuthDecision, InboundChecks
+from mailbridge.inbound.limits import check_rates
+from mailbridge.inbound.recipients import Kind, Recipient, kind_of
+from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.models import AttachmentNote, Comment, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
+from mailbridge.notify import Notifier
+from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, threads
-from mailbridge.tokens import Keyring, ReplyToken
+from mailbridge.store.inbound import Disposition
+from mailbridge.tokens import Keyring, peek_reply_token, read_bounce_token
 
 __all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key"]
 
@@ -65,8 +82,16 @@ class SmtpEnvelope:
     raw: bytes
 
 
+@dataclass
+class _Checks:
+    """What the pipeline found, for the inbound log (and who the reply was from)."""
+
+    found: dict[str, Any] = field(default_factory=dict)
+    target: ReplyTarget | None = None
+
+
 def dedup_key(message_id: str | None, raw: bytes, rcpt_to: str) -> str:
-    """Same Message-ID to the same reply address is the same message (a redelivery)."""
+    """Same Message-ID to the same recipient address is the same message (a redelivery)."""
     identity = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
     return hashlib.sha256(f"{identity}\0{rcpt_to.lower()}".encode()).hexdigest()
 
@@ -76,57 +101,102 @@ def _headers(raw: bytes) -> Message:
     return BytesHeaderParser(policy=compat32).parsebytes(raw)
 
 
+def _header_block(raw: bytes) -> str:
+    end = raw.find(b"\r\n\r\n")
+    end = end if end >= 0 else raw.find(b"\n\n")
+    return raw[: end if end >= 0 else min(len(raw), 64 * 1024)].decode("utf-8", "replace")
+
+
 def _from_address(headers: Message) -> str:
     values = [str(v) for v in headers.get_all("From", [])]
     found = [addr for _name, addr in getaddresses(values) if "@" in addr]
     if len(found) != 1:
-        raise UnparseableMessage("The message needs exactly one From address.")
+        raise UnparseableMessage()
     return found[0]
 
 
 class ReplyIntake:
     def __init__(
         self,
+        *,
         store: Store,
         service: CommentService,
+        notifier: Notifier,
         keyring: Keyring,
-        reply_domain: str,
-        public_url: str,
+        settings: Settings,
         clock: Clock,
+        checks: InboundChecks,
         extractor: Callable[[bytes], Extraction] = extract,
+        queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._service = service
+        self._notifier = notifier
         self._keyring = keyring
-        self._reply_domain = reply_domain
-        self._public_url = public_url.rstrip("/")
+        self._settings = settings
         self._clock = clock
+        self._checks = checks
         self._extract = extractor
+        self._queued = queued  # told after a commit that queued mail (wakes the worker)
+        self._targets = TargetResolver(store, keyring.reply, settings.smtp.reply_domain)
+        self._bounces = BounceAccounting(store, checks, settings.inbound.hard_bounce_limit)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def check_recipient(self, address: str) -> ReplyToken:
-        """The reply token of an RCPT address, or the :class:`Rejection` that refuses it."""
-        token = parse_reply_address(address, self._reply_domain, self._keyring.reply)
-        if token.expired(self._clock.now().date()):
-            raise ExpiredReplyToken(await self._expired_text(token))
-        return token
+    # -- RCPT ---------------------------------------------------------------
 
-    async def _expired_text(self, token: ReplyToken) -> str:
-        # The MAC was genuine, so the comment id can be trusted to point at the thread.
-        async def thread_key(conn: aiosqlite.Connection) -> str | None:
-            comment = await comments.get_comment(conn, token.comment_id)
-            if comment is None:
-                return None
-            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
-            return None if thread is None else thread.key
+    async def check_recipient(self, address: str, accepted_so_far: int) -> Recipient:
+        """Sort and verify one RCPT address; raise the :class:`Rejection` that refuses it."""
+        if accepted_so_far >= self._settings.limits.smtp_recipients_per_message:
+            raise TooManyRecipients()
+        recipient = kind_of(
+            address, self._settings.smtp.reply_domain, self._settings.smtp.extra_recipients
+        )
+        if recipient.kind is Kind.BOUNCE:
+            read_bounce_token(self._keyring.bounce, recipient.token)
+        elif recipient.kind is Kind.REPLY:
+            target = await self._targets.from_token(recipient.token)
+            await self._check_live(target)
+            now = self._clock.now()
+            await self._store.read(
+                lambda c: check_rates(
+                    c,
+                    self._settings.limits,
+                    now,
+                    address_id=target.address_id,
+                    thread_id=target.thread_id,
+                )
+            )
+        return recipient
 
-        key = await self._store.read(thread_key)
-        if key is None:
-            return ExpiredReplyToken.text
-        url = f"{self._public_url}/threads/{key}#comment-{token.comment_id}"
-        return f"This reply address has expired. Please reply on the website: {url}"
+    async def _check_live(self, target: ReplyTarget) -> None:
+        if target.expires is not None and target.expires < self._clock.now().date():
+            key = await self._store.read(lambda c: _thread_key(c, target.thread_id))
+            url = f"{self._settings.site.public_url.rstrip('/')}/threads/{key}"
+            raise ExpiredReplyToken(
+                "This reply address has expired. Please reply on the website: "
+                f"{url}#comment-{target.comment_id}"
+            )
+
+    async def log_refusal(
+        self, *, peer: str, helo: str, mail_from: str, rcpt_to: str, rejection: Rejection
+    ) -> None:
+        """Record a recipient refused at RCPT: the operator sees those too."""
+        await self._store.write(
+            lambda c: inbound.record_refusal(
+                c,
+                received_at=iso(self._clock.now()),
+                peer=peer,
+                helo=helo,
+                mail_from=mail_from,
+                rcpt_to=rcpt_to,
+                reason=rejection.code,
+                detail=rejection.smtp_reply,
+            )
+        )
+
+    # -- DATA ---------------------------------------------------------------
 
     async def drain(self, seconds: float) -> bool:
         """Wait until no message is being processed; False if ``seconds`` ran out first."""
@@ -151,6 +221,11 @@ class ReplyIntake:
         headers = _headers(envelope.raw)
         raw_id = headers.get("Message-ID")
         message_id = " ".join(str(raw_id).split()) if raw_id else None
+        recipient = kind_of(
+            envelope.rcpt_to,
+            self._settings.smtp.reply_domain,
+            self._settings.smtp.extra_recipients,
+        )
         received = inbound.Received(
             dedup_key=dedup_key(message_id, envelope.raw, envelope.rcpt_to),
             message_id=message_id,
@@ -160,79 +235,258 @@ class ReplyIntake:
             mail_from=envelope.mail_from,
             rcpt_to=envelope.rcpt_to,
             raw=envelope.raw,
+            headers=_header_block(envelope.raw),
+            address_id=_claimed_address(recipient),
         )
         record, is_new = await self._store.write(lambda c: inbound.record(c, received))
         where = f"inbound {record.id} {message_id or '(no Message-ID)'}"
-        if not is_new and record.status == "accepted":
-            log.info("%s: duplicate delivery of an accepted message; nothing filed", where)
-            return DUPLICATE
-        if not is_new and record.status == "rejected" and record.detail:
-            log.info("%s: duplicate delivery of a rejected message (%s)", where, record.reason)
-            return record.detail
+        if not is_new and record.status not in (Disposition.RECEIVED, Disposition.REFUSED):
+            log.info("%s: redelivery of a message already %s", where, record.status)
+            return record.detail if record.detail else DUPLICATE
+        checks = _Checks()
         try:
-            comment = await self._file(record.id, envelope, headers)
+            return await self._process(record.id, recipient, envelope, headers, checks, where)
         except ExtractionFailed as exc:
             log.error("%s: extraction failed (%s); answered 451, raw message kept", where, exc)
             raise
         except Rejection as rejection:
-            reason, reply = rejection.reason, rejection.smtp_reply
-            await self._store.write(lambda c: inbound.mark_rejected(c, record.id, reason, reply))
-            log.info("%s from <%s>: rejected (%s)", where, envelope.mail_from, reason)
-            return reply
-        log.info(
-            "%s: accepted as comment %d (pending) under comment %s",
-            where,
-            comment.id,
-            comment.parent_id,
+            return await self._reject(record.id, rejection, checks, where, envelope)
+
+    async def reprocess(self, inbound_id: int) -> str:
+        """Run a stored message through the pipeline again (e.g. after a parser fix)."""
+        stored = await self._store.read(lambda c: inbound.stored_envelope(c, inbound_id))
+        if stored is None:
+            raise NotFound(f"no inbound message {inbound_id}")
+        if stored.raw is None:
+            raise NotFound(f"inbound message {inbound_id} has no raw bytes left (retention)")
+        envelope = SmtpEnvelope(
+            stored.peer, stored.helo, stored.mail_from, stored.rcpt_to, stored.raw
         )
-        return ACCEPTED
+        headers = _headers(envelope.raw)
+        recipient = kind_of(
+            envelope.rcpt_to,
+            self._settings.smtp.reply_domain,
+            self._settings.smtp.extra_recipients,
+        )
+        where = f"inbound {inbound_id} {stored.message_id or '(no Message-ID)'} (reprocess)"
+        checks = _Checks()
+        try:
+            return await self._process(inbound_id, recipient, envelope, headers, checks, where)
+        except Rejection as rejection:
+            return await self._reject(inbound_id, rejection, checks, where, envelope)
 
-    async def _file(self, inbound_id: int, envelope: SmtpEnvelope, headers: Message) -> Comment:
-        token = await self.check_recipient(envelope.rcpt_to)
+    async def _process(
+        self,
+        inbound_id: int,
+        recipient: Recipient,
+        envelope: SmtpEnvelope,
+        headers: Message,
+        checks: _Checks,
+        where: str,
+    ) -> str:
+        now = iso(self._clock.now())
+        if recipient.kind is Kind.BOUNCE:
+            outbox_id = read_bounce_token(self._keyring.bounce, recipient.token)
+            return await self._bounces.handle(
+                inbound_id, envelope.raw, envelope.mail_from, outbox_id, now
+            )
+        machine = self._checks.machine(headers, envelope.mail_from)
+        if machine is not None:
+            checks.found["machine"] = {"code": machine.code, "evidence": machine.evidence}
+            report = self._checks.bounce(envelope.raw, envelope.mail_from)
+            if report is not None:  # some servers bounce to From instead of Return-Path
+                return await self._bounces.handle(
+                    inbound_id, envelope.raw, envelope.mail_from, None, now, report
+                )
+            raise AutomatedMessage(code=f"automated.{machine.code}")
+        if recipient.kind is Kind.REPLY:
+            target = await self._targets.from_token(recipient.token)
+        else:
+            target = await self._targets.from_headers(headers)
+        checks.found["target"] = {"comment": target.comment_id, "via": target.via}
+        checks.target = target
+        await self._check_live(target)
         sender = _from_address(headers)
-
-        async def context(conn: aiosqlite.Connection) -> tuple[str | None, Comment | None, str]:
-            recipient = await threads.address_email(conn, token.address_id)
-            answered = await comments.get_comment(conn, token.comment_id)
-            name = await comments.latest_author_name(conn, token.address_id)
-            return recipient, answered, name or "Reader"
-
-        recipient, answered, author = await self._store.read(context)
-        if recipient is None:
-            raise BadReplyToken()
-        if sender.lower() != recipient.lower():
+        if sender.lower() != target.email.lower():
             raise SenderMismatch()
-        if answered is None:
-            raise UnknownComment()
+        held_reason = await self._authenticate(envelope.raw, sender, envelope.peer, checks)
+        thread_closed = await self._store.read(lambda c: _thread_closed(c, target.thread_id))
+        if thread_closed:
+            raise ThreadClosed()
         # Parsing a large message is CPU work; keep the event loop (and SMTP) responsive.
         extraction = await asyncio.to_thread(self._extract, envelope.raw)
+        checks.found["extract"] = {
+            "part": extraction.part,
+            "chars": len(extraction.text),
+            "attachments": len(extraction.attachments),
+        }
         if not extraction.part and any(
             d.startswith("extraction failed") for d in extraction.defects
         ):
             # Our bug, not the sender's mistake: answer 451 (retry later), keep the raw
             # message, and let the operator reprocess it once fixed.
             raise ExtractionFailed("; ".join(extraction.defects))
-        if not extraction.text.strip():
+        text = extraction.text.strip()
+        if not text:
             raise EmptyReply()
+        if len(text) < self._settings.inbound.min_reply_chars:
+            raise TooShort()
+        comment = await self._file(inbound_id, target, extraction, held_reason, checks)
+        log.info(
+            "%s: %s as comment %d under comment %d",
+            where,
+            "held" if held_reason else "accepted",
+            comment.id,
+            target.comment_id,
+        )
+        return ACCEPTED
+
+    async def _authenticate(
+        self, raw: bytes, sender: str, peer: str, checks: _Checks
+    ) -> str | None:
+        """None to go on, the reason to hold it, or a refusal."""
+        domain = sender.rpartition("@")[2].lower()
+        outcome = await self._checks.authenticate(raw, domain, peer)
+        checks.found["auth"] = {
+            "decision": outcome.decision.value,
+            "code": outcome.code,
+            **outcome.record,
+        }
+        if outcome.decision is AuthDecision.REFUSE:
+            raise AuthenticationFailed(outcome.summary, code=f"auth_failed.{outcome.code}")
+        if outcome.decision is AuthDecision.TEMPFAIL:
+            raise AuthenticationUnavailable(code=f"auth_unavailable.{outcome.code}")
+        if outcome.decision is AuthDecision.HOLD:
+            return outcome.summary
+        return None
+
+    async def _file(
+        self,
+        inbound_id: int,
+        target: ReplyTarget,
+        extraction: Extraction,
+        held_reason: str | None,
+        checks: _Checks,
+    ) -> Comment:
+        author = await self._store.read(lambda c: comments.latest_author_name(c, target.address_id))
         new = NewComment(
-            thread_id=answered.thread_id,
-            parent_id=answered.id,
+            thread_id=target.thread_id,
+            parent_id=target.comment_id,
             # The name they use on the blog, never the From display name: that may be
             # a real name the person did not choose to publish.
-            author=author,
-            body=extraction.text,
+            author=author or "Reader",
+            body=extraction.text.strip(),
             status=CommentStatus.PENDING,
             source=Source.EMAIL,
             created_at=iso(self._clock.now()),
-            email=recipient,
+            email=target.email,
             notify=True,  # answering by email is asking to hear back
             source_ref=str(inbound_id),
             attachments=tuple(
                 AttachmentNote(a.filename, a.content_type, a.size) for a in extraction.attachments
             ),
+            held_reason=held_reason,
         )
+        status = Disposition.HELD if held_reason else Disposition.ACCEPTED
 
         async def mark(conn: aiosqlite.Connection, comment: Comment) -> None:
-            await inbound.mark_accepted(conn, inbound_id, comment.id)
+            await inbound.set_outcome(
+                conn,
+                inbound_id,
+                status,
+                detail=ACCEPTED,
+                checks=checks.found,
+                comment_id=comment.id,
+                address_id=target.address_id,
+            )
 
         return await self._service.submit(new, also=mark)
+
+    async def _reject(
+        self,
+        inbound_id: int,
+        rejection: Rejection,
+        checks: _Checks,
+        where: str,
+        envelope: SmtpEnvelope,
+    ) -> str:
+        reply = rejection.smtp_reply
+        target = checks.target
+        if rejection.temporary:
+            # The sender retries; the row stays "received" so the retry processes it.
+            await self._store.write(
+                lambda c: inbound.set_outcome(
+                    c,
+                    inbound_id,
+                    Disposition.RECEIVED,
+                    reason=rejection.code,
+                    detail=reply,
+                    checks=checks.found,
+                )
+            )
+            log.info("%s: temporarily refused (%s)", where, rejection.code)
+            return reply
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            await inbound.set_outcome(
+                conn,
+                inbound_id,
+                Disposition(rejection.disposition),
+                reason=rejection.code,
+                detail=reply,
+                checks=checks.found,
+                address_id=None if target is None else target.address_id,
+            )
+            if (
+                rejection.explanation
+                and target is not None
+                and self._checks.may_answer(_headers(envelope.raw), envelope.mail_from)
+            ):
+                return await self._notifier.rejection_notice(
+                    conn,
+                    target.email,
+                    target.address_id,
+                    target.comment_id,
+                    rejection,
+                    in_reply_to=_message_id(envelope.raw),
+                    thread_id=target.thread_id,
+                )
+            return False
+
+        explained = await self._store.write(work)
+        log.info(
+            "%s from <%s>: %s (%s)%s",
+            where,
+            envelope.mail_from,
+            rejection.disposition,
+            rejection.code,
+            "; explanation emailed" if explained else "",
+        )
+        if explained:
+            self._queued()
+        return reply
+
+
+def _claimed_address(recipient: Recipient) -> int | None:
+    """The address a reply token names (unverified: for the log and rate limits only)."""
+    if recipient.kind is not Kind.REPLY:
+        return None
+    try:
+        return peek_reply_token(recipient.token).address_id
+    except BadReplyToken:
+        return None
+
+
+def _message_id(raw: bytes) -> str | None:
+    value = _headers(raw).get("Message-ID")
+    return " ".join(str(value).split()) if value else None
+
+
+async def _thread_key(conn: aiosqlite.Connection, thread_id: int) -> str:
+    thread = await threads.get_thread(conn, thread_id=thread_id)
+    return "" if thread is None else thread.key
+
+
+async def _thread_closed(conn: aiosqlite.Connection, thread_id: int) -> bool:
+    thread = await threads.get_thread(conn, thread_id=thread_id)
+    return thread is None or thread.closed

@@ -1,30 +1,75 @@
-"""Run the SMTP service inside the daemon's own event loop."""
+"""Run the SMTP service inside the daemon's own event loop, with per-IP connection limits."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
 from mailbridge.inbound.handler import SmtpHandler
+from mailbridge.inbound.limits import ConnectionLimiter
 
 __all__ = ["start_smtp_server"]
 
+log = logging.getLogger(__name__)
+
+TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address, try again later\r\n"
+
+
+class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
+    """aiosmtpd's SMTP protocol, refusing a client IP's connections beyond the limit."""
+
+    def __init__(self, *args: Any, limiter: ConnectionLimiter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limiter = limiter
+        self._client_ip: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._client_ip is None:  # not the second call that STARTTLS makes
+            peer = transport.get_extra_info("peername")
+            ip = str(peer[0]) if peer else "unknown"
+            if not self._limiter.acquire(ip):
+                log.info("SMTP connection from %s refused: too many open", ip)
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(TOO_MANY_CONNECTIONS)
+                transport.close()
+                return
+            self._client_ip = ip
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._client_ip is None:
+            return  # refused in connection_made: aiosmtpd never started a session
+        self._limiter.release(self._client_ip)
+        self._client_ip = None
+        super().connection_lost(error)
+
 
 async def start_smtp_server(
-    handler: SmtpHandler, *, sock: socket.socket, hostname: str, data_size_limit: int
+    handler: SmtpHandler,
+    *,
+    sock: socket.socket,
+    hostname: str,
+    data_size_limit: int,
+    idle_timeout: float,
+    connections_per_ip: int,
 ) -> asyncio.Server:
     """Serve SMTP on an already bound socket (so port 0 works and the port is known)."""
     loop = asyncio.get_running_loop()
+    limiter = ConnectionLimiter(connections_per_ip)
 
     def factory() -> SMTP:
-        return SMTP(
+        return _LimitedSMTP(
             handler,
+            limiter=limiter,
             data_size_limit=data_size_limit,
             enable_SMTPUTF8=True,  # internationalised addresses (RFC 6531)
             hostname=hostname,
             ident="mailbridge",
+            timeout=idle_timeout,
             loop=loop,
         )
 

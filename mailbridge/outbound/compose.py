@@ -58,6 +58,7 @@ def compose(
     reply_to: Address | None = None,
     in_reply_to: str | None = None,
     references: list[str] | None = None,
+    auto_submitted: str = "auto-generated",
 ) -> bytes:
     """The complete message in wire form (CRLF line ends)."""
     msg = EmailMessage(policy=SMTP)
@@ -72,8 +73,9 @@ def compose(
         msg["In-Reply-To"] = in_reply_to
     if references:
         msg["References"] = " ".join(references)
-    # RFC 3834: we are a machine; and ask Exchange not to answer with its own robots.
-    msg["Auto-Submitted"] = "auto-generated"
+    # RFC 3834: we are a machine ("auto-replied" when answering a message); and ask
+    # Exchange not to answer with its own robots.
+    msg["Auto-Submitted"] = auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")

@@ -40,6 +40,7 @@ def _comment(row: sqlite3.Row) -> Comment:
         notify=bool(row["notify"]),
         created_at=row["created_at"],
         attachments=tuple(AttachmentNote(**item) for item in json.loads(row["attachments"])),
+        held_reason=row["held_reason"],
     )
 
 
@@ -50,8 +51,8 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
         address_id = await upsert_address(conn, new.email, new.created_at)
     async with conn.execute(
         "INSERT INTO comments (thread_id, parent_id, address_id, author, body, status, source, "
-        "source_ref, notify, created_at, attachments) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "source_ref, notify, created_at, attachments, held_reason) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (thread_id, source, source_ref) DO NOTHING RETURNING id",
         (
             new.thread_id,
@@ -65,6 +66,7 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
             int(new.notify),
             new.created_at,
             json.dumps([asdict(a) for a in new.attachments]),
+            new.held_reason,
         ),
     ) as cur:
         row = await cur.fetchone()

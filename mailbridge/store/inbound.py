@@ -1,12 +1,44 @@
-"""SQL for the inbound log: every message received, its raw bytes and its outcome."""
+"""SQL for the inbound log: every message received, its raw bytes, checks and outcome."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
 
 import aiosqlite
 
-__all__ = ["InboundRecord", "Received", "find", "mark_accepted", "mark_rejected", "record"]
+__all__ = [
+    "Disposition",
+    "InboundRecord",
+    "LogEntry",
+    "Received",
+    "StoredEnvelope",
+    "count_from_address",
+    "find",
+    "get_entry",
+    "list_entries",
+    "purge_raw",
+    "raw_message",
+    "record",
+    "record_refusal",
+    "set_outcome",
+    "stored_envelope",
+]
+
+
+class Disposition(enum.StrEnum):
+    """What happened to a message; stored as ``inbound_messages.status``."""
+
+    RECEIVED = "received"  # stored; not (yet) processed: a crash or a 451
+    ACCEPTED = "accepted"  # filed as a comment pending moderation
+    HELD = "held"  # filed, flagged for the moderator (authentication failed)
+    REJECTED = "rejected"  # refused after DATA; ``reason`` says why
+    DROPPED = "dropped"  # accepted at SMTP and discarded (machine mail)
+    BOUNCE = "bounce"  # a delivery status notification about our mail, counted
+    REFUSED = "refused"  # refused at RCPT: no message was transferred
 
 
 @dataclass(frozen=True)
@@ -21,6 +53,8 @@ class Received:
     mail_from: str
     rcpt_to: str
     raw: bytes
+    headers: str = ""
+    address_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +65,28 @@ class InboundRecord:
     detail: str | None
     comment_id: int | None
     deliveries: int
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the inbound log, for the operator."""
+
+    id: int
+    stage: str
+    received_at: str
+    peer: str
+    mail_from: str
+    rcpt_to: str
+    message_id: str | None
+    size: int
+    status: str
+    reason: str | None
+    detail: str | None
+    comment_id: int | None
+    deliveries: int
+    has_raw: bool
+    headers: str | None = None
+    checks: dict[str, Any] = field(default_factory=dict)
 
 
 async def find(conn: aiosqlite.Connection, dedup_key: str) -> InboundRecord | None:
@@ -55,8 +111,9 @@ async def record(conn: aiosqlite.Connection, msg: Received) -> tuple[InboundReco
         )
         return existing, False
     async with conn.execute(
-        "INSERT INTO inbound_messages (dedup_key, message_id, received_at, peer, helo, mail_from, "
-        "rcpt_to, size, raw, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received') RETURNING id",
+        "INSERT INTO inbound_messages (dedup_key, stage, message_id, received_at, peer, helo, "
+        "mail_from, rcpt_to, size, headers, raw, address_id, status) "
+        "VALUES (?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received') RETURNING id",
         (
             msg.dedup_key,
             msg.message_id,
@@ -66,25 +123,180 @@ async def record(conn: aiosqlite.Connection, msg: Received) -> tuple[InboundReco
             msg.mail_from,
             msg.rcpt_to,
             len(msg.raw),
+            msg.headers,
             msg.raw,
+            msg.address_id,
         ),
     ) as cur:
         row = await cur.fetchone()
     assert row is not None
-    return InboundRecord(int(row[0]), "received", None, None, None, 1), True
+    return InboundRecord(int(row[0]), Disposition.RECEIVED, None, None, None, 1), True
 
 
-async def mark_accepted(conn: aiosqlite.Connection, inbound_id: int, comment_id: int) -> None:
-    await conn.execute(
-        "UPDATE inbound_messages SET status = 'accepted', comment_id = ? WHERE id = ?",
-        (comment_id, inbound_id),
-    )
+async def record_refusal(
+    conn: aiosqlite.Connection,
+    *,
+    received_at: str,
+    peer: str,
+    helo: str,
+    mail_from: str,
+    rcpt_to: str,
+    reason: str,
+    detail: str,
+) -> int:
+    """Log a recipient refused at RCPT time (no message was transferred)."""
+    async with conn.execute(
+        "INSERT INTO inbound_messages (stage, received_at, peer, helo, mail_from, rcpt_to, size, "
+        "status, reason, detail) VALUES ('rcpt', ?, ?, ?, ?, ?, 0, 'refused', ?, ?) RETURNING id",
+        (received_at, peer, helo, mail_from, rcpt_to, reason, detail),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
-async def mark_rejected(
-    conn: aiosqlite.Connection, inbound_id: int, reason: str, detail: str
+async def set_outcome(
+    conn: aiosqlite.Connection,
+    inbound_id: int,
+    status: Disposition,
+    *,
+    reason: str | None = None,
+    detail: str | None = None,
+    checks: dict[str, Any] | None = None,
+    comment_id: int | None = None,
+    address_id: int | None = None,
 ) -> None:
     await conn.execute(
-        "UPDATE inbound_messages SET status = 'rejected', reason = ?, detail = ? WHERE id = ?",
-        (reason, detail, inbound_id),
+        "UPDATE inbound_messages SET status = ?, reason = ?, detail = ?, "
+        "checks = coalesce(?, checks), comment_id = coalesce(?, comment_id), "
+        "address_id = coalesce(?, address_id) WHERE id = ?",
+        (
+            status.value,
+            reason,
+            detail,
+            None if checks is None else json.dumps(checks, sort_keys=True),
+            comment_id,
+            address_id,
+            inbound_id,
+        ),
     )
+
+
+async def count_from_address(conn: aiosqlite.Connection, address_id: int, since: str) -> int:
+    """Messages that reached DATA for reply addresses of ``address_id`` since ``since``."""
+    async with conn.execute(
+        "SELECT count(*) FROM inbound_messages WHERE address_id = ? AND received_at >= ? "
+        "AND stage = 'data'",
+        (address_id, since),
+    ) as cur:
+        row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
+
+
+async def purge_raw(conn: aiosqlite.Connection, before: str) -> int:
+    """Forget raw bodies received before ``before``; headers and outcomes stay."""
+    cur = await conn.execute(
+        "UPDATE inbound_messages SET raw = NULL WHERE raw IS NOT NULL AND received_at < ?",
+        (before,),
+    )
+    return cur.rowcount
+
+
+async def raw_message(conn: aiosqlite.Connection, inbound_id: int) -> bytes | None:
+    async with conn.execute("SELECT raw FROM inbound_messages WHERE id = ?", (inbound_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None or row[0] is None else bytes(row[0])
+
+
+_COLUMNS = (
+    "id, stage, received_at, peer, mail_from, rcpt_to, message_id, size, status, reason, "
+    "detail, comment_id, deliveries, raw IS NOT NULL AS has_raw, headers, checks"
+)
+
+
+def _entry(row: sqlite3.Row, full: bool) -> LogEntry:
+    return LogEntry(
+        id=row["id"],
+        stage=row["stage"],
+        received_at=row["received_at"],
+        peer=row["peer"],
+        mail_from=row["mail_from"],
+        rcpt_to=row["rcpt_to"],
+        message_id=row["message_id"],
+        size=row["size"],
+        status=row["status"],
+        reason=row["reason"],
+        detail=row["detail"],
+        comment_id=row["comment_id"],
+        deliveries=row["deliveries"],
+        has_raw=bool(row["has_raw"]),
+        headers=row["headers"] if full else None,
+        checks=json.loads(row["checks"]) if full else {},
+    )
+
+
+async def get_entry(conn: aiosqlite.Connection, inbound_id: int) -> LogEntry | None:
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM inbound_messages WHERE id = ?",  # noqa: S608 - constant
+        (inbound_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _entry(row, full=True)
+
+
+async def list_entries(
+    conn: aiosqlite.Connection,
+    *,
+    status: str | None = None,
+    reason: str | None = None,
+    since: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+) -> list[LogEntry]:
+    """Newest first, filtered by status, reason, time and a substring of sender/recipient."""
+    where, args = [], []
+    if status:
+        where.append("status = ?")
+        args.append(status)
+    if reason:
+        where.append("reason = ?")
+        args.append(reason)
+    if since:
+        where.append("received_at >= ?")
+        args.append(since)
+    if search:
+        where.append(
+            "(instr(lower(mail_from), ?) OR instr(lower(rcpt_to), ?) "
+            "OR instr(lower(coalesce(message_id, '')), ?))"
+        )
+        args += [search.lower()] * 3
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM inbound_messages {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        (*args, limit),
+    ) as cur:
+        return [_entry(row, full=False) for row in await cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class StoredEnvelope:
+    peer: str
+    helo: str
+    mail_from: str
+    rcpt_to: str
+    message_id: str | None
+    raw: bytes | None
+
+
+async def stored_envelope(conn: aiosqlite.Connection, inbound_id: int) -> StoredEnvelope | None:
+    """A stored message as it arrived, for reprocessing (None for RCPT refusals)."""
+    async with conn.execute(
+        "SELECT peer, helo, mail_from, rcpt_to, message_id, raw FROM inbound_messages "
+        "WHERE id = ? AND stage = 'data'",
+        (inbound_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    raw = None if row[5] is None else bytes(row[5])
+    return StoredEnvelope(row[0], row[1], row[2], row[3], row[4], raw)

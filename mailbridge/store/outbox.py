@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosqlite
@@ -43,8 +44,18 @@ class OutboxRow:
     created_at: str
 
 
-async def enqueue(conn: aiosqlite.Connection, out: Outgoing, now: float, now_iso: str) -> bool:
-    """Queue ``out`` unless the same (kind, comment, recipient) is queued already."""
+async def enqueue(
+    conn: aiosqlite.Connection,
+    out: Outgoing,
+    now: float,
+    now_iso: str,
+    return_path: Callable[[int], str] | None = None,
+) -> int | None:
+    """Queue ``out`` unless the same (kind, comment, recipient) is queued already.
+
+    ``return_path(id)`` gives the row its own envelope sender (VERP), which needs
+    the id, so it is set right after the insert, in the same transaction.
+    """
     async with conn.execute(
         "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, message, status, "
         "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) "
@@ -60,7 +71,15 @@ async def enqueue(conn: aiosqlite.Connection, out: Outgoing, now: float, now_iso
             now_iso,
         ),
     ) as cur:
-        return await cur.fetchone() is not None
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    row_id = int(row[0])
+    if return_path is not None:
+        await conn.execute(
+            "UPDATE outbox SET mail_from = ? WHERE id = ?", (return_path(row_id), row_id)
+        )
+    return row_id
 
 
 async def release_stale(conn: aiosqlite.Connection) -> int:

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 import aiosqlite
 
 from mailbridge.models import Thread
 
-__all__ = ["address_email", "get_thread", "list_threads", "upsert_address", "upsert_thread"]
+__all__ = [
+    "AddressState",
+    "address_email",
+    "address_state",
+    "bump_key_epoch",
+    "count_bounce",
+    "get_thread",
+    "list_bouncing",
+    "list_threads",
+    "resume_address",
+    "upsert_address",
+    "upsert_thread",
+]
 
 
 def _thread(row: sqlite3.Row) -> Thread:
@@ -19,6 +32,7 @@ def _thread(row: sqlite3.Row) -> Thread:
         url=row["url"],
         author=row["author"],
         author_address_id=row["author_address_id"],
+        closed=bool(row["closed"]),
     )
 
 
@@ -49,12 +63,13 @@ async def upsert_thread(
     author: str,
     author_address_id: int | None,
     now: str,
+    closed: bool = False,
 ) -> tuple[int, bool]:
     """Create the thread unless its key exists; return (id, created)."""
     async with conn.execute(
-        "INSERT INTO threads (key, title, url, author, author_address_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id",
-        (key, title, url, author, author_address_id, now),
+        "INSERT INTO threads (key, title, url, author, author_address_id, created_at, closed) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id",
+        (key, title, url, author, author_address_id, now, int(closed)),
     ) as cur:
         row = await cur.fetchone()
     if row is not None:
@@ -85,3 +100,88 @@ async def list_threads(conn: aiosqlite.Connection) -> list[tuple[Thread, int]]:
         "AND c.status = 'approved') AS approved FROM threads t ORDER BY t.id DESC"
     ) as cur:
         return [(_thread(row), int(row["approved"])) for row in await cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class AddressState:
+    id: int
+    email: str
+    key_epoch: int
+    hard_bounces: int
+    soft_bounces: int
+    suppressed_at: str | None
+    suppressed_reason: str | None
+
+
+async def address_state(
+    conn: aiosqlite.Connection, *, address_id: int | None = None, email: str | None = None
+) -> AddressState | None:
+    arg: int | str | None
+    if address_id is not None:
+        query, arg = "SELECT * FROM addresses WHERE id = ?", address_id
+    else:
+        query, arg = "SELECT * FROM addresses WHERE email = ?", email
+    async with conn.execute(query, (arg,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _address(row)
+
+
+def _address(row: sqlite3.Row) -> AddressState:
+    return AddressState(
+        id=row["id"],
+        email=row["email"],
+        key_epoch=row["key_epoch"],
+        hard_bounces=row["hard_bounces"],
+        soft_bounces=row["soft_bounces"],
+        suppressed_at=row["suppressed_at"],
+        suppressed_reason=row["suppressed_reason"],
+    )
+
+
+async def bump_key_epoch(conn: aiosqlite.Connection, email: str) -> int | None:
+    """Revoke every reply address sent to ``email``; return the new epoch."""
+    async with conn.execute(
+        "UPDATE addresses SET key_epoch = key_epoch + 1 WHERE email = ? RETURNING key_epoch",
+        (email,),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def count_bounce(
+    conn: aiosqlite.Connection, address_id: int, kind: str, now: str, hard_limit: int
+) -> bool:
+    """Count one bounce; return True when this one made the address suppressed."""
+    column = "hard_bounces" if kind == "hard" else "soft_bounces"
+    async with conn.execute(
+        f"UPDATE addresses SET {column} = {column} + 1, last_bounce_at = ? "  # noqa: S608
+        "WHERE id = ? RETURNING hard_bounces, suppressed_at",
+        (now, address_id),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None or row[1] is not None or int(row[0]) < hard_limit:
+        return False
+    await conn.execute(
+        "UPDATE addresses SET suppressed_at = ?, suppressed_reason = ? WHERE id = ?",
+        (now, f"{row[0]} hard bounces", address_id),
+    )
+    return True
+
+
+async def list_bouncing(conn: aiosqlite.Connection, limit: int = 100) -> list[AddressState]:
+    async with conn.execute(
+        "SELECT * FROM addresses WHERE hard_bounces > 0 OR soft_bounces > 0 "
+        "OR suppressed_at IS NOT NULL ORDER BY last_bounce_at DESC LIMIT ?",
+        (limit,),
+    ) as cur:
+        return [_address(row) for row in await cur.fetchall()]
+
+
+async def resume_address(conn: aiosqlite.Connection, email: str) -> bool:
+    """Mail an address again after the operator checked it; counts start from zero."""
+    cur = await conn.execute(
+        "UPDATE addresses SET hard_bounces = 0, soft_bounces = 0, suppressed_at = NULL, "
+        "suppressed_reason = NULL WHERE email = ?",
+        (email,),
+    )
+    return cur.rowcount > 0

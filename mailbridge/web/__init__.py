@@ -13,6 +13,7 @@ from mailbridge.store import Store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring
 from mailbridge.web.api import CommentApi
+from mailbridge.web.guard import cors_middleware
 from mailbridge.web.middleware import error_middleware, security_headers
 from mailbridge.web.moderation import ModerationPages
 from mailbridge.web.pages import Pages
@@ -33,9 +34,15 @@ def build_web_app(
     """The aiohttp application; ``health`` reports the state of each component."""
     app = web.Application(
         client_max_size=settings.http.max_body_bytes,
-        middlewares=[security_headers, error_middleware(renderer, settings.site.name)],
+        middlewares=[
+            security_headers,
+            cors_middleware(frozenset(settings.http.cors_origins)),
+            error_middleware(renderer, settings.site.name),
+        ],
     )
-    api = CommentApi(service, clock)
+    api = CommentApi(
+        service, store, clock, settings.limits, frozenset(settings.http.trusted_proxies)
+    )
     pages = Pages(service, store, renderer, settings.site.name)
     moderation = ModerationPages(
         service, keyring, renderer, clock, settings.site.name, settings.site.public_url

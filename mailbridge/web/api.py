@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -10,17 +11,25 @@ from typing import Any
 from aiohttp import web
 
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import InvalidInput, NotFound
+from mailbridge.errors import InvalidInput, NotFound, SenderRateLimited, ThreadRateLimited
+from mailbridge.inbound.limits import check_rates_for_email
 from mailbridge.models import CommentNode, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
+from mailbridge.settings import LimitSettings
+from mailbridge.store import Store
+from mailbridge.web.guard import IpRateLimiter, client_ip
 from mailbridge.web.middleware import json_error
 
 __all__ = ["CommentApi", "tree_json", "validate_submission"]
 
+log = logging.getLogger(__name__)
+
 MAX_AUTHOR = 80
 MAX_BODY = 20_000
 MAX_EMAIL = 254
-_FIELDS = {"author", "email", "body", "parent", "notify"}
+# "website" is the honeypot: the blog's form renders it hidden, people leave it empty.
+HONEYPOT = "website"
+_FIELDS = {"author", "email", "body", "parent", "notify", HONEYPOT}
 # Deliberately simple: one @, something before it, a dotted domain, no spaces or brackets.
 _EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]+")
 
@@ -54,8 +63,11 @@ def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
     return value
 
 
-def validate_submission(data: Any) -> tuple[str, str, str, int | None, bool]:
-    """(author, email, body, parent, notify) from a decoded JSON body, or InvalidInput."""
+def validate_submission(data: Any) -> tuple[str, str, str, int | None, bool, bool]:
+    """(author, email, body, parent, notify, trapped) from a decoded JSON body, or InvalidInput.
+
+    ``trapped`` is True when the honeypot field was filled in.
+    """
     if not isinstance(data, dict):
         raise InvalidInput("body", "the request body must be a JSON object")
     unknown = sorted(set(data) - _FIELDS)
@@ -74,13 +86,25 @@ def validate_submission(data: Any) -> tuple[str, str, str, int | None, bool]:
     notify = data.get("notify", False)
     if not isinstance(notify, bool):
         raise InvalidInput("notify", "notify must be true or false")
-    return author, email, body, parent, notify
+    trap = data.get(HONEYPOT)
+    return author, email, body, parent, notify, bool(trap)
 
 
 class CommentApi:
-    def __init__(self, service: CommentService, clock: Clock) -> None:
+    def __init__(
+        self,
+        service: CommentService,
+        store: Store,
+        clock: Clock,
+        limits: LimitSettings,
+        trusted_proxies: frozenset[str],
+    ) -> None:
         self._service = service
+        self._store = store
         self._clock = clock
+        self._limits = limits
+        self._trusted_proxies = trusted_proxies
+        self._ip_limiter = IpRateLimiter(limits.web_comments_per_ip_per_hour)
 
     async def list_comments(self, request: web.Request) -> web.Response:
         key = request.match_info["thread"]
@@ -105,13 +129,32 @@ class CommentApi:
         if request.content_type != "application/json":
             # Also keeps plain cross-site HTML forms from posting comments.
             return json_error(415, "send the comment as application/json")
+        ip = client_ip(request, self._trusted_proxies)
+        wait = self._ip_limiter.hit(ip, self._clock.now().timestamp())
+        if wait is not None:
+            log.info("comment API: client %s over its hourly limit", ip)
+            return _too_many("Too many comments from your network; please try again later.", wait)
         raw = await request.read()  # aiohttp answers 413 past client_max_size
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return json_error(400, f"malformed JSON: {exc}")
         try:
-            author, email, body, parent, notify = validate_submission(data)
+            author, email, body, parent, notify, trap = validate_submission(data)
+        except InvalidInput as exc:
+            return json_error(400, exc.message, exc.field)
+        if trap:
+            # Only robots fill the hidden field. Answer as if it worked, so they learn
+            # nothing; keep nothing.
+            log.info("comment API: honeypot field filled by %s; discarded", ip)
+            return web.json_response({"id": None, "status": "pending"}, status=202)
+        if thread.closed:
+            return json_error(403, "this thread is closed to new comments", "thread")
+        now = self._clock.now()
+        try:
+            await self._store.read(
+                lambda c: check_rates_for_email(c, self._limits, now, email, thread.id)
+            )
             comment = await self._service.submit(
                 NewComment(
                     thread_id=thread.id,
@@ -120,11 +163,19 @@ class CommentApi:
                     body=body,
                     status=CommentStatus.PENDING,
                     source=Source.WEB,
-                    created_at=iso(self._clock.now()),
+                    created_at=iso(now),
                     email=email,
                     notify=notify,
                 )
             )
+        except (SenderRateLimited, ThreadRateLimited) as exc:
+            return _too_many(exc.detail, exc.retry_after or 60)
         except InvalidInput as exc:
             return json_error(400, exc.message, exc.field)
         return web.json_response({"id": comment.id, "status": comment.status.value}, status=202)
+
+
+def _too_many(message: str, retry_after: int) -> web.Response:
+    response = json_error(429, message)
+    response.headers["Retry-After"] = str(retry_after)
+    return response

@@ -61,6 +61,8 @@ class Daemon:
             f'data_dir = "data"\n[site]\npublic_url = "{self.base}"\n'
             f'[smtp]\nlisten = "127.0.0.1:{self.smtp_port}"\n'
             f'[http]\nlisten = "127.0.0.1:{self.http_port}"\n'
+            # No internet DNS here: say so, and accept replies as unverified.
+            '[auth]\ndns = "off"\nwhen_dns_unavailable = "accept"\n'
         )
         self.maildir = workdir / "data" / "outbox"
         self.process: subprocess.Popen[str] | None = None

@@ -8,7 +8,7 @@ import aiosmtplib
 import aiosqlite
 import pytest
 from flows import reply_notification
-from support import import_seed, make_settings, reply_to_notification
+from support import import_seed, make_settings, no_dmarc_zone, reply_to_notification
 
 from mailbridge.app import running
 from mailbridge.extract import Extraction
@@ -22,7 +22,7 @@ def broken_extractor(raw: bytes) -> Extraction:
 async def test_crash_in_processing_answers_451_and_keeps_the_message(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     await import_seed(settings)
-    async with running(settings, extractor=broken_extractor) as daemon:
+    async with running(settings, extractor=broken_extractor, resolver=no_dmarc_zone()) as daemon:
         note = await reply_notification(daemon)
         reply = reply_to_notification(note, "Words that must not be lost.")
         host, port = daemon.smtp_address
@@ -42,7 +42,7 @@ async def test_crash_in_processing_answers_451_and_keeps_the_message(tmp_path: P
 
     # The sending server retries later; by then the bug is fixed (a normal daemon).
     settings = make_settings(tmp_path, smtp={"listen": "127.0.0.1:0"})
-    async with running(settings) as daemon:
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
         host, port = daemon.smtp_address
         await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
 

@@ -13,6 +13,7 @@ from support import (
     import_seed,
     make_settings,
     moderation_links,
+    no_dmarc_zone,
     read_maildir,
     text_body,
     wait_for_mail,
@@ -121,7 +122,7 @@ async def test_links_are_bound_to_one_comment(daemon: Running) -> None:
 async def test_moderators_from_config_and_thread_author(tmp_path: Path) -> None:
     configured = make_settings(tmp_path, moderation={"moderators": ["Boss <boss@example.net>"]})
     await import_seed(configured)
-    async with running(configured) as daemon:
+    async with running(configured, resolver=no_dmarc_zone()) as daemon:
         await post_comment(daemon)
         mails = await wait_for_mail(outbox_dir(daemon), 2)
         assert sorted(m["To"].addresses[0].addr_spec for m in mails) == [

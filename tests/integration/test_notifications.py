@@ -11,6 +11,7 @@ from support import (
     html_body,
     import_seed,
     make_settings,
+    no_dmarc_zone,
     read_maildir,
     text_body,
     wait_for_mail,
@@ -94,7 +95,7 @@ async def test_operator_templates_override_one_file(tmp_path: Path) -> None:
     )
     settings = make_settings(tmp_path, templates={"directory": str(tmp_path / "my-templates")})
     await import_seed(settings)
-    async with running(settings) as daemon:
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
         note = await reply_notification(daemon)
         assert str(note["Subject"]) == "Ann answered you on Example Blog"
         assert "Ann's answer to Reader 002." in text_body(note)  # body: packaged template

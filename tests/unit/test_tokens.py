@@ -7,12 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailbridge.errors import BadLink, BadReplyToken, ExpiredLink, RelayDenied, UnknownRecipient
-from mailbridge.inbound.addresses import parse_reply_address
+from mailbridge.inbound.recipients import Kind, kind_of
 from mailbridge.tokens import (
     Action,
     Keyring,
+    make_bounce_token,
     make_moderation_token,
     make_reply_token,
+    read_bounce_token,
     read_moderation_token,
     read_reply_token,
 )
@@ -84,15 +86,30 @@ def test_arbitrary_moderation_tokens_never_crash(token: str) -> None:
         read_moderation_token(KEYS.moderation, token, NOW)
 
 
-def test_reply_address_parsing() -> None:
+def test_recipient_sorting() -> None:
     token = make_reply_token(KEYS.reply, 3, 4, TODAY)
-    parsed = parse_reply_address(
-        f"reply+{token}@Reply.Example.org", "reply.example.org", KEYS.reply
+    found = kind_of(f"reply+{token}@Reply.Example.org", "reply.example.org")
+    assert (found.kind, found.token) == (Kind.REPLY, token)
+    assert kind_of(f"REPLY+{token.upper()}@reply.example.org", "reply.example.org").token == (
+        token.upper()
     )
-    assert parsed.comment_id == 4
-    upper = f"REPLY+{token.upper()}@reply.example.org"
-    assert parse_reply_address(upper, "reply.example.org", KEYS.reply).address_id == 3
+    assert read_reply_token(KEYS.reply, token.upper()).address_id == 3
+    assert kind_of("bounce+abc@reply.example.org", "reply.example.org").kind is Kind.BOUNCE
+    extra = kind_of("Comments@Example.org", "reply.example.org", ("comments@example.org",))
+    assert extra.kind is Kind.EXTRA
     with pytest.raises(RelayDenied):
-        parse_reply_address(f"reply+{token}@gmail.com", "reply.example.org", KEYS.reply)
+        kind_of(f"reply+{token}@gmail.com", "reply.example.org")
     with pytest.raises(UnknownRecipient):
-        parse_reply_address("postmaster@reply.example.org", "reply.example.org", KEYS.reply)
+        kind_of("postmaster@reply.example.org", "reply.example.org")
+
+
+def test_epoch_revokes_and_bounce_tokens_round_trip() -> None:
+    token = make_reply_token(KEYS.reply, 3, 4, TODAY, epoch=2)
+    assert read_reply_token(KEYS.reply, token, 2).comment_id == 4
+    for wrong in (0, 1, 3):
+        with pytest.raises(BadReplyToken):
+            read_reply_token(KEYS.reply, token, wrong)
+    bounce = make_bounce_token(KEYS.bounce, 77)
+    assert len(bounce) == 24 and read_bounce_token(KEYS.bounce, bounce) == 77
+    with pytest.raises(BadReplyToken):
+        read_bounce_token(KEYS.reply, bounce)

@@ -1,0 +1,117 @@
+"""Bounces of mail we sent: count them per address and stop mailing hard-bouncing ones.
+
+Every outgoing message has its own VERP return path, ``bounce+TOKEN@reply_domain``,
+whose signed token names the outbox row: the bounce tells us exactly which message
+and which address failed, whatever the bounce's own format says.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+import aiosqlite
+
+from mailbridge.errors import AutomatedMessage
+from mailbridge.inbound.checks import BounceReport, InboundChecks
+from mailbridge.store import Store, inbound, threads
+from mailbridge.store.inbound import Disposition
+
+__all__ = ["BounceAccounting"]
+
+log = logging.getLogger(__name__)
+
+BOUNCE_RECEIVED = "250 2.0.0 Delivery report received"
+
+
+class BounceAccounting:
+    def __init__(self, store: Store, checks: InboundChecks, hard_limit: int) -> None:
+        self._store = store
+        self._checks = checks
+        self._hard_limit = hard_limit
+
+    async def handle(
+        self,
+        inbound_id: int,
+        raw: bytes,
+        mail_from: str,
+        outbox_id: int | None,
+        now: str,
+        report: BounceReport | None = None,
+    ) -> str:
+        """Count the bounce in ``raw`` (for ``outbox_id`` when known); return the SMTP reply."""
+        report = report or self._checks.bounce(raw, mail_from)
+        if report is None:
+            # Mail to a return path that is not a delivery report: an auto-reply sent
+            # to the envelope sender. Never a comment, never answered.
+            raise AutomatedMessage(code="automated.not_a_bounce")
+        failed = [r for r in report.recipients if r.kind in ("hard", "soft")]
+        record = {"format": report.format, "recipients": [asdict(r) for r in report.recipients]}
+
+        async def work(conn: aiosqlite.Connection) -> str:
+            address_ids = await _addresses(conn, outbox_id, [r.address for r in failed])
+            kinds = []
+            for address_id, entry in zip(address_ids, failed, strict=True):
+                if address_id is None:
+                    continue
+                await conn.execute(
+                    "INSERT INTO bounces (inbound_id, outbox_id, address_id, kind, status, "
+                    "diagnostic, received_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (inbound_id, address_id) DO NOTHING",
+                    (
+                        inbound_id,
+                        outbox_id,
+                        address_id,
+                        entry.kind,
+                        entry.status,
+                        entry.diagnostic[:1000],
+                        now,
+                    ),
+                )
+                if await threads.count_bounce(conn, address_id, entry.kind, now, self._hard_limit):
+                    log.warning(
+                        "inbound %d: address %d now suppressed after hard bounces",
+                        inbound_id,
+                        address_id,
+                    )
+                kinds.append(entry.kind)
+            reason = "bounce." + ("hard" if "hard" in kinds else "soft" if kinds else "none")
+            await inbound.set_outcome(
+                conn,
+                inbound_id,
+                Disposition.BOUNCE,
+                reason=reason,
+                detail=BOUNCE_RECEIVED,
+                checks={"bounce": record},
+            )
+            return reason
+
+        reason = await self._store.write(work)
+        log.info(
+            "inbound %d: %s report (%s) about outbox %s",
+            inbound_id,
+            report.format,
+            reason,
+            outbox_id,
+        )
+        return BOUNCE_RECEIVED
+
+
+async def _addresses(
+    conn: aiosqlite.Connection, outbox_id: int | None, reported: list[str]
+) -> list[int | None]:
+    """Address ids for the failed recipients: the VERP's outbox row is the authority."""
+    if outbox_id is not None:
+        async with conn.execute(
+            "SELECT a.id FROM outbox o JOIN addresses a ON a.email = o.rcpt_to WHERE o.id = ?",
+            (outbox_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        # One outgoing message has one recipient: every failed entry is about it.
+        only = None if row is None else int(row[0])
+        return [only] * len(reported)
+    found: list[int | None] = []
+    for address in reported:
+        state = await threads.address_state(conn, email=address)
+        found.append(None if state is None else state.id)
+    return found

@@ -1,0 +1,89 @@
+"""The web door's defences: who the client is, how often it may post, and who may call
+the API from a browser (CORS)."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from mailbridge.web.middleware import json_error
+
+__all__ = ["IpRateLimiter", "client_ip", "cors_middleware"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def client_ip(request: web.Request, trusted_proxies: frozenset[str]) -> str:
+    """The client's address: X-Forwarded-For is believed only from a trusted proxy.
+
+    Walking the header from the right and skipping our own proxies finds the first
+    address a trusted hop saw; anything further left is the client's to forge.
+    """
+    remote = request.remote or "unknown"
+    if remote not in trusted_proxies:
+        return remote
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # garbage: stop believing the header here
+        if hop not in trusted_proxies:
+            return hop
+    return remote
+
+
+class IpRateLimiter:
+    """At most ``limit`` events per client IP in any ``window`` seconds, in memory.
+
+    Memory is bounded: beyond ``max_clients`` tracked addresses the least recently
+    seen is forgotten (it can then post again early: an acceptable trade).
+    """
+
+    def __init__(self, limit: int, window: float = 3600.0, max_clients: int = 50_000) -> None:
+        self._limit = limit
+        self._window = window
+        self._max = max_clients
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def hit(self, ip: str, now: float) -> int | None:
+        """Record one event; return None if allowed, else seconds until the next is."""
+        events = self._events.pop(ip, None) or deque()
+        while events and events[0] <= now - self._window:
+            events.popleft()
+        self._events[ip] = events
+        if len(self._events) > self._max:
+            self._events.popitem(last=False)
+        if len(events) >= self._limit:
+            return max(1, math.ceil(events[0] + self._window - now))
+        events.append(now)
+        return None
+
+
+def cors_middleware(origins: frozenset[str]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Let the named origins (the blog) call /api/ from the browser; nobody else."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        is_api = request.path.startswith("/api/")
+        allowed = is_api and origin is not None and origin in origins
+        if is_api and request.method == "OPTIONS":
+            if not allowed:
+                return json_error(403, "This origin may not call the comment API.")
+            response: web.StreamResponse = web.Response(status=204)
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+        else:
+            response = await handler(request)
+        if allowed and origin is not None:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware
