@@ -5,7 +5,7 @@ a delivery report, else ``None`` (a person, an out-of-office: an auto-reply is
 not a bounce).  It recognises
 
 * RFC 3464 reports (``multipart/report; report-type=delivery-status``, also the
-  RFC 6533 ``message/global-delivery-status``): Postfix, Exim 4.8x+, Sendmail,
+  RFC 6533 ``message/global-delivery-status``): Postfix, current Exim, Sendmail,
   Exchange and Office 365, Gmail, Yahoo, every modern MTA.  One entry per
   recipient block: Final-Recipient, Original-Recipient, Action, Status,
   Diagnostic-Code, Remote-MTA.  A report with ``Action: delivered`` (or relayed,

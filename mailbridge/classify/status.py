@@ -26,9 +26,8 @@ it), 5.2.4 (list expansion)
 (protocol), 5.6.x (content)
 5.4.4 (unroutable domain)              hard
 other 5.4.x (network, loop, expired)   soft
-5.7.x (policy, spam, authentication)   soft
-5.7.13 (account disabled, RFC 3463     hard
-as updated by IANA)
+5.7.x (policy, spam, authentication,   soft
+our relay account disabled: 5.7.13)
 =====================================  =====
 
 Then the diagnostic text may overrule a 5.x.x code, because servers often send a
@@ -54,7 +53,7 @@ _ENHANCED = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?!\w|\.\d)")
 _BASIC = re.compile(r"(?<![\w.])([245])[0-5]\d(?=[ \t:-]|$)", re.MULTILINE)
 
 _SOFT_PERMANENT = frozenset({"5.1.7", "5.1.8", "5.2.2", "5.2.3", "5.2.4"})
-_HARD_EXCEPTIONS = frozenset({"5.4.4", "5.7.13"})
+_HARD_EXCEPTIONS = frozenset({"5.4.4"})
 
 # Sentences that mean "this mailbox does not exist", in the words MTAs use:
 #   550 5.1.1 <ann@example.net>: Recipient address rejected: User unknown  (Postfix)
@@ -68,7 +67,7 @@ _NO_SUCH_USER = re.compile(
     r"|recip(?:ient)?notfound|account (?:that you tried to reach )?does not exist"
     r"|mailbox (?:does not|doesn't) exist|address (?:does not|doesn't) exist"
     r"|no mailbox here by that name|doesn't have an? [\w.-]{1,60} account"
-    r"|invalid recipient|unrouteable address|account (?:is )?disabled",
+    r"|invalid recipient|unrouteable address",
     re.IGNORECASE,
 )
 # Sentences that mean "the mailbox is full":

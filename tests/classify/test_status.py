@@ -32,7 +32,7 @@ TABLE = [
     ("failed", "5.7.1", "soft"),  # policy, spam
     ("failed", "5.7.26", "soft"),  # DMARC / authentication
     ("failed", "5.7.350", "soft"),  # Office 365 spam verdict
-    ("failed", "5.7.13", "hard"),  # user account disabled
+    ("failed", "5.7.13", "soft"),  # OUR account disabled at the relay (RFC 5248): not theirs
     ("failed", "5.9.9", "hard"),  # an unknown subject: permanent by its class
     ("failed", "4.2.2", "soft"),
     ("failed", "4.4.7", "soft"),  # "failed" after retries for a temporary reason
@@ -84,6 +84,11 @@ def test_no_such_user_about_the_sender_stays_soft() -> None:
 )
 def test_a_full_mailbox_is_soft_whatever_the_code(diagnostic: str) -> None:
     assert failure_kind("failed", status_from_text(diagnostic), diagnostic) == "soft"
+
+
+def test_our_relay_account_disabled_stays_soft() -> None:
+    # RFC 5248: X.7.13 answers an authenticated client whose account is disabled.
+    assert failure_kind("failed", "5.7.13", "535 5.7.13 User account disabled") == "soft"
 
 
 def test_temporary_codes_stay_soft_even_for_unknown_users() -> None:
