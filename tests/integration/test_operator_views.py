@@ -1,0 +1,127 @@
+"""What the operator sees: the inbound log, reprocessing, bounce state, revocation,
+and raw bodies forgotten after the retention time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from click.testing import CliRunner
+from flows import reply_notification
+from support import FakeClock, reply_address, reply_to_notification, started
+
+from mailbridge.cli import cli
+from mailbridge.housekeeping import Housekeeping
+
+READER = "reader002.4a549d@example.org"
+
+
+async def run(*args: str, ok: bool = True) -> str:
+    """The command as an operator runs it, beside the running daemon (its own process
+    would do the same: the CLI opens the database itself)."""
+    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.asyncio
+async def test_inbound_log_lists_shows_and_reprocesses(tmp_path: Path) -> None:
+    async with started(tmp_path) as daemon:
+        note = await reply_notification(daemon)
+        host, port = daemon.smtp_address
+        forged = reply_to_notification(
+            note, "not me", sender="mallory@example.net", message_id="<forged@x>"
+        )
+        with pytest.raises(aiosmtplib.SMTPDataError):
+            await aiosmtplib.send(forged, hostname=host, port=port, start_tls=False)
+        good = reply_to_notification(note, "It is me.", message_id="<good@x>")
+        await aiosmtplib.send(good, hostname=host, port=port, start_tls=False)
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+            await aiosmtplib.send(
+                good,
+                recipients=["nobody@reply.example.org"],
+                hostname=host,
+                port=port,
+                start_tls=False,
+            )
+        data_dir = str(daemon.settings.data_path)
+        listing = await run("inbound", "--data-dir", data_dir)
+        lines = listing.splitlines()
+        assert lines[0].split()[:4] == ["id", "received", "(UTC)", "status"]
+        assert "refused" in lines[1] and "unknown_recipient" in lines[1]
+        assert "accepted" in lines[2] and "<good@x>" in lines[2]
+        assert "rejected" in lines[3] and "sender_mismatch" in lines[3]
+        only = await run("inbound", "--data-dir", data_dir, "--reason", "sender_mismatch", "--json")
+        [entry] = [json.loads(line) for line in only.splitlines()]
+        assert entry["mail_from"] == "mallory@example.net" and entry["has_raw"] is True
+        detail = await run("inbound", str(entry["id"]), "--data-dir", data_dir)
+        assert "outcome     rejected (sender_mismatch)" in detail
+        assert "answered    550 5.7.1" in detail
+        assert "Message-ID: <forged@x>" in detail  # the headers are kept
+        raw = await run("inbound", str(entry["id"]), "--raw", "--data-dir", data_dir)
+        assert "not me" in raw
+        # Reprocessing gives the same answer for the same message: nothing filed twice.
+        again = await run("reprocess", str(entry["id"]), "--data-dir", data_dir)
+        assert again.startswith("550 5.7.1")
+        [accepted] = [line for line in lines if "<good@x>" in line]
+        again = await run("reprocess", accepted.split()[0], "--data-dir", data_dir)
+        assert again.startswith("250 2.0.0")
+        assert "no inbound message 999" in await run(
+            "reprocess", "999", "--data-dir", data_dir, ok=False
+        )
+        # The address of the reply is also revocable from the command line.
+        assert "now refused" in await run("revoke", READER, "--data-dir", data_dir)
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+            await aiosmtplib.send(
+                reply_to_notification(note, "after revoke", message_id="<r>"),
+                hostname=host,
+                port=port,
+                start_tls=False,
+            )
+        assert reply_address(note)
+
+
+@pytest.mark.asyncio
+async def test_bounce_state_is_shown_and_can_be_resumed(tmp_path: Path) -> None:
+    from mailbridge.store import threads
+
+    async with started(tmp_path) as daemon:
+        data_dir = str(daemon.settings.data_path)
+        assert (await run("bounces", "--data-dir", data_dir)).strip() == "No address has bounced."
+
+        async def bounce(conn):  # type: ignore[no-untyped-def]
+            state = await threads.address_state(conn, email=READER)
+            for _ in range(2):
+                await threads.count_bounce(conn, state.id, "hard", "2026-11-25T10:00:00+00:00", 2)
+
+        await daemon.store.write(bounce)
+        table = await run("bounces", "--data-dir", data_dir)
+        assert READER in table and "stopped 2026-11-25 (2 hard bounces)" in table
+        assert "mailing resumed" in await run("bounces", "--resume", READER, "--data-dir", data_dir)
+        assert (await run("bounces", "--data-dir", data_dir)).strip() == "No address has bounced."
+
+
+@pytest.mark.asyncio
+async def test_raw_bodies_are_forgotten_after_retention(tmp_path: Path) -> None:
+    async with started(tmp_path) as daemon:
+        note = await reply_notification(daemon)
+        host, port = daemon.smtp_address
+        await aiosmtplib.send(
+            reply_to_notification(note, "Keep my words, not my mail."),
+            hostname=host,
+            port=port,
+            start_tls=False,
+        )
+        clock = FakeClock()
+        keeper = Housekeeping(daemon.store, clock, raw_retention_days=30)
+        assert await keeper.run_once() == 0
+        clock.advance(timedelta(days=31).total_seconds())
+        assert await keeper.run_once() == 1
+        detail = await run("inbound", "1", "--data-dir", str(daemon.settings.data_path))
+        assert "(raw bytes expired)" in detail and "Message-ID:" in detail
+        assert "outcome     accepted" in detail
