@@ -29,6 +29,7 @@ class MachineFinding:
 
     code: str  # e.g. "auto_submitted", "out_of_office_subject"
     evidence: str  # the header and value that showed it
+    signals: tuple[str, ...] = ()  # every sign found, strongest first
 
 
 @dataclass(frozen=True)

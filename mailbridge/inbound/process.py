@@ -292,7 +292,11 @@ class ReplyIntake:
             )
         machine = self._checks.machine(headers, envelope.mail_from)
         if machine is not None:
-            checks.found["machine"] = {"code": machine.code, "evidence": machine.evidence}
+            checks.found["machine"] = {
+                "code": machine.code,
+                "evidence": machine.evidence,
+                "signals": list(machine.signals),
+            }
             report = self._checks.bounce(envelope.raw, envelope.mail_from)
             if report is not None:  # some servers bounce to From instead of Return-Path
                 return await self._bounces.handle(

@@ -54,15 +54,20 @@ class StandardChecks:
 
     def machine(self, headers: Message, mail_from: str) -> MachineFinding | None:
         verdict = classify_automated(headers, mail_from)
-        return None if verdict is None else MachineFinding(verdict.reason.value, verdict.evidence)
+        if verdict is None:
+            return None
+        return MachineFinding(
+            verdict.reason.value, verdict.evidence, tuple(str(s) for s in verdict.signals)
+        )
 
     def may_answer(self, headers: Message, mail_from: str) -> bool:
         return may_auto_reply(headers, mail_from)
 
     def bounce(self, raw: bytes, mail_from: str) -> BounceReport | None:
         found = parse_bounce(raw, mail_from)
-        if found is None or not found.is_bounce:
+        if found is None:
             return None
+        # A report that says "delivered" is kept too: it is logged as bounce.none.
         return BounceReport(
             format=found.format,
             recipients=tuple(
