@@ -12,6 +12,11 @@ base32. Case-insensitive, because some mail systems change the case of local par
 The MAC also covers the recipient's key epoch (not in the token): raising an
 address's epoch revokes every reply address ever sent to it.
 
+Subscription token (confirmation and unsubscribe links, and the ``TOKEN`` in
+``unsubscribe+TOKEN@reply_domain``): purpose-bound, 4 bytes address id, 4 bytes
+thread id (0: site-wide), 1 byte level, 2 bytes expiry day, then a 112-bit MAC:
+25 bytes, 40 characters of lower-case base32 (case-insensitive, like reply tokens).
+
 Bounce token (the ``TOKEN`` in the VERP return path ``bounce+TOKEN@reply_domain``):
 4 bytes outbox id and an 88-bit MAC, 24 characters of base32.
 
@@ -36,16 +41,20 @@ from mailbridge.errors import BadLink, BadReplyToken, ExpiredLink
 __all__ = [
     "Action",
     "Keyring",
+    "LinkPurpose",
     "ModerationLink",
     "ReplyToken",
+    "SubscriptionLink",
     "make_bounce_token",
     "make_moderation_token",
     "make_reply_token",
+    "make_subscription_token",
     "new_secret",
     "peek_reply_token",
     "read_bounce_token",
     "read_moderation_token",
     "read_reply_token",
+    "read_subscription_token",
 ]
 
 _EPOCH = date(1970, 1, 1)
@@ -75,6 +84,7 @@ class Keyring:
     reply: bytes
     moderation: bytes
     bounce: bytes
+    subscription: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -88,6 +98,7 @@ class Keyring:
             reply=derive("reply-address v1"),
             moderation=derive("moderation-link v1"),
             bounce=derive("bounce-address v1"),
+            subscription=derive("subscription-link v1"),
         )
 
 
@@ -211,5 +222,66 @@ def read_moderation_token(key: bytes, token: str, now: datetime) -> ModerationLi
         raise BadLink()
     link = ModerationLink(comment_id, actions[code - 1], datetime.fromtimestamp(expires, UTC))
     if link.expires < now:
+        raise ExpiredLink()
+    return link
+
+
+class LinkPurpose(enum.Enum):
+    """What a subscription token may be used for; part of what the MAC covers."""
+
+    CONFIRM = b"confirm-subscription"
+    UNSUBSCRIBE = b"unsubscribe"
+
+
+_LEVELS = ("none", "replies", "thread")
+_SUBSCRIPTION = struct.Struct(">IIBH")
+_SUBSCRIPTION_MAC = 14
+SUBSCRIPTION_TOKEN_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class SubscriptionLink:
+    purpose: LinkPurpose
+    address_id: int
+    thread_id: int | None  # None: site-wide
+    level: str  # "none" | "replies" | "thread"
+    expires: date
+
+
+def make_subscription_token(
+    key: bytes,
+    purpose: LinkPurpose,
+    address_id: int,
+    thread_id: int | None,
+    level: str,
+    expires: date,
+) -> str:
+    payload = _SUBSCRIPTION.pack(
+        address_id, thread_id or 0, _LEVELS.index(level), (expires - _EPOCH).days
+    )
+    raw = payload + _mac(key, purpose.value, payload, _SUBSCRIPTION_MAC)
+    return base64.b32encode(raw).decode("ascii").lower()
+
+
+def read_subscription_token(
+    key: bytes, purpose: LinkPurpose, token: str, today: date
+) -> SubscriptionLink:
+    """Verify a subscription token for ``purpose``; :class:`BadLink` / :class:`ExpiredLink`."""
+    if len(token) != SUBSCRIPTION_TOKEN_LENGTH:
+        raise BadLink()
+    try:
+        raw = base64.b32decode(token.upper())
+    except (binascii.Error, ValueError):
+        raise BadLink() from None
+    payload, mac = raw[: _SUBSCRIPTION.size], raw[_SUBSCRIPTION.size :]
+    if not hmac.compare_digest(mac, _mac(key, purpose.value, payload, _SUBSCRIPTION_MAC)):
+        raise BadLink()
+    address_id, thread_id, level, day = _SUBSCRIPTION.unpack(payload)
+    if level >= len(_LEVELS):
+        raise BadLink()
+    link = SubscriptionLink(
+        purpose, address_id, thread_id or None, _LEVELS[level], _EPOCH + timedelta(days=day)
+    )
+    if link.expires < today:
         raise ExpiredLink()
     return link

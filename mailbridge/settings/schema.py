@@ -1,0 +1,230 @@
+"""The settings schema: every key, its type, default and help, declared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "AuthSettings",
+    "HttpSettings",
+    "InboundSettings",
+    "LimitSettings",
+    "ModerationSettings",
+    "OutboundSettings",
+    "Settings",
+    "SiteSettings",
+    "SmtpSettings",
+    "TemplateSettings",
+]
+
+
+def _key(default: Any, help: str, *, name: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "name": name})
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """The blog this instance serves."""
+
+    name: str = _key("Example Blog", "Shown in every email and page.")
+    public_url: str = _key(
+        "http://127.0.0.1:8080",
+        "Base URL of mailbridge's web pages as readers reach them; every link in emails "
+        "starts with it.",
+    )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The inbound SMTP service that receives replies."""
+
+    listen: str = _key("127.0.0.1:2525", "host:port the SMTP service listens on.")
+    reply_domain: str = _key(
+        "reply.example.org",
+        "Domain of reply addresses (reply+TOKEN@domain); its MX must point here.",
+    )
+    max_message_size: int = _key(
+        10 * 1024 * 1024,
+        "Largest message accepted, in bytes (advertised with SIZE; larger gets 552).",
+    )
+    reply_token_days: int = _key(90, "Days a reply address in a notification stays valid.")
+    extra_recipients: tuple[str, ...] = _key(
+        (),
+        "Other addresses to accept mail for (e.g. the From address, for people who reply "
+        "to From instead of Reply-To); the reply is matched by its headers.",
+    )
+    timeout_seconds: float = _key(
+        60.0, "An SMTP client silent for this long between commands is disconnected."
+    )
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """The web service: comment API, thread pages, moderation links."""
+
+    listen: str = _key("127.0.0.1:8080", "host:port the HTTP service listens on.")
+    max_body_bytes: int = _key(
+        64 * 1024, "Largest accepted request body in bytes (larger gets 413)."
+    )
+    trusted_proxies: tuple[str, ...] = _key(
+        (),
+        "IP addresses of reverse proxies whose X-Forwarded-For is believed (client IP "
+        "limits); requests from anywhere else are counted by their own address.",
+    )
+    cors_origins: tuple[str, ...] = _key(
+        (),
+        "Origins (scheme://host[:port]) whose pages may call the comment API from the "
+        "browser, e.g. the blog. Empty: no cross-origin calls.",
+    )
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """Outgoing mail: notifications and moderation requests."""
+
+    transport: str = _key(
+        "",
+        "Where outgoing mail goes: maildir:PATH (a Maildir on disk) or smtp://host:port "
+        "(a relay). Empty means maildir:<data_dir>/outbox.",
+    )
+    from_address: str = _key(
+        "Example Blog <comments@example.org>",
+        "From header of every email mailbridge sends.",
+        name="from",
+    )
+    retry_base_seconds: float = _key(
+        30.0, "First retry delay after a temporary failure; doubles each attempt."
+    )
+    retry_max_seconds: float = _key(3600.0, "Longest delay between two attempts.")
+    give_up_hours: float = _key(
+        120.0,
+        "After this long of temporary failures a message is marked failed (kept, never deleted).",
+    )
+
+
+@dataclass(frozen=True)
+class ModerationSettings:
+    """Who moderates and how long moderation links live."""
+
+    moderators: tuple[str, ...] = _key(
+        (),
+        "Addresses that receive every moderation email, in addition to each thread's "
+        "author (from the import).",
+    )
+    link_days: int = _key(14, "Days an approve/reject/spam link stays valid.")
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """How inbound mail is judged and how long it is kept."""
+
+    raw_retention_days: int = _key(
+        30, "Days the raw bytes of inbound messages are kept (headers and outcome stay)."
+    )
+    min_reply_chars: int = _key(
+        2, "A reply shorter than this (after quotes and signatures are cut) is refused."
+    )
+    hard_bounce_limit: int = _key(
+        2, "Hard bounces after which mailbridge stops mailing an address."
+    )
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Sender authentication of inbound replies (DKIM, DMARC, trusted relays)."""
+
+    dns: str = _key(
+        "system",
+        'Where DNS answers come from: "system" (resolv.conf, or nameservers below) or '
+        '"off" (air-gapped: every check reports DNS unavailable, explicitly).',
+    )
+    nameservers: tuple[str, ...] = _key((), "DNS servers to ask instead of the system's.")
+    dns_timeout: float = _key(5.0, "Seconds one DNS lookup may take in all.")
+    trusted_relays: tuple[str, ...] = _key(
+        (),
+        "authserv-ids of relays (your MTA) whose topmost Authentication-Results header "
+        "is believed.",
+    )
+    trusted_relay_networks: tuple[str, ...] = _key(
+        ("127.0.0.0/8", "::1/128"),
+        "Networks those relays connect from; their header is ignored on mail from elsewhere.",
+    )
+    on_dmarc_reject: str = _key(
+        "refuse",
+        'A reply failing authentication for a domain with DMARC p=reject: "refuse" (550) '
+        'or "hold" (filed, flagged for the moderator).',
+    )
+    on_dmarc_quarantine: str = _key("hold", 'The same for p=quarantine: "refuse" or "hold".')
+    when_dns_unavailable: str = _key(
+        "hold",
+        'When the checks cannot run for lack of DNS: "accept" (marked unverified), '
+        '"hold", or "tempfail" (451: the sender retries later).',
+    )
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Rate and size limits on both public doors (SMTP and the web API)."""
+
+    smtp_connections_per_ip: int = _key(
+        10, "Simultaneous SMTP connections from one client IP (more get 421)."
+    )
+    smtp_recipients_per_message: int = _key(
+        10, "RCPT commands in one SMTP transaction (more get 452)."
+    )
+    messages_per_sender_per_hour: int = _key(
+        20, "Replies from one person (by email or on the web) per hour (more get 450 or 429)."
+    )
+    comments_per_thread_per_hour: int = _key(
+        120, "New comments on one thread per hour, all sources (more get 450 or 429)."
+    )
+    web_comments_per_ip_per_hour: int = _key(
+        30, "Comment submissions from one client IP per hour (more get 429)."
+    )
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    """Email and page templates."""
+
+    directory: str = _key(
+        "",
+        "A directory of templates that override the packaged ones file by file "
+        "(same names, e.g. email/reply_notification.html.j2). Empty: packaged only.",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator can set."""
+
+    data_dir: str = _key(
+        "var", "Database, outgoing Maildir and instance secret; relative to the working directory."
+    )
+    site: SiteSettings = field(default_factory=SiteSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    moderation: ModerationSettings = field(default_factory=ModerationSettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    templates: TemplateSettings = field(default_factory=TemplateSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_path / "mailbridge.sqlite3"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.data_path / "secret.key"
+
+    @property
+    def transport_url(self) -> str:
+        return self.outbound.transport or f"maildir:{self.data_path / 'outbox'}"

@@ -1,0 +1,100 @@
+"""Check settings values once loaded: addresses, host:port, URLs, choices, ranges."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from email.headerregistry import Address
+from email.utils import parseaddr
+from urllib.parse import urlsplit
+
+from mailbridge.errors import ConfigError
+from mailbridge.settings.schema import Settings
+
+__all__ = ["parse_hostport", "validate"]
+
+
+def parse_hostport(value: str, where: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{where}: expected host:port, got '{value}'")
+    return host, int(port)
+
+
+def _check_address(value: str, where: str) -> None:
+    _display, addr = parseaddr(value)
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or ("." not in domain and domain != "localhost"):
+        raise ConfigError(f"{where}: not an email address: '{value}'")
+    try:
+        Address(addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(f"{where}: not an email address: '{value}' ({exc})") from None
+
+
+def validate(s: Settings) -> Settings:
+    parse_hostport(s.smtp.listen, "smtp.listen")
+    parse_hostport(s.http.listen, "http.listen")
+    url = urlsplit(s.site.public_url)
+    if url.scheme not in {"http", "https"} or not url.netloc:
+        raise ConfigError(f"site.public_url: expected an http(s) URL, got '{s.site.public_url}'")
+    domain = s.smtp.reply_domain
+    if not domain or "@" in domain or any(c.isspace() for c in domain):
+        raise ConfigError(f"smtp.reply_domain: expected a domain name, got '{domain}'")
+    _check_address(s.outbound.from_address, "outbound.from")
+    for moderator in s.moderation.moderators:
+        _check_address(moderator, "moderation.moderators")
+    for extra in s.smtp.extra_recipients:
+        _check_address(extra, "smtp.extra_recipients")
+    for origin in s.http.cors_origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+            raise ConfigError(f"http.cors_origins: expected scheme://host[:port], got '{origin}'")
+    for name, value, allowed in (
+        ("auth.dns", s.auth.dns, ("system", "off")),
+        ("auth.on_dmarc_reject", s.auth.on_dmarc_reject, ("refuse", "hold")),
+        ("auth.on_dmarc_quarantine", s.auth.on_dmarc_quarantine, ("refuse", "hold")),
+        ("auth.when_dns_unavailable", s.auth.when_dns_unavailable, ("accept", "hold", "tempfail")),
+    ):
+        if value not in allowed:
+            choices = ", ".join(f'"{a}"' for a in allowed)
+            raise ConfigError(f"{name}: expected one of {choices}, got '{value}'")
+    for network in s.auth.trusted_relay_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"auth.trusted_relay_networks: not a network: '{network}'") from None
+    for server in s.auth.nameservers:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise ConfigError(f"auth.nameservers: not an IP address: '{server}'") from None
+    for proxy in s.http.trusted_proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            raise ConfigError(f"http.trusted_proxies: not an IP address: '{proxy}'") from None
+    transport = s.transport_url
+    if not (transport.startswith("maildir:") or transport.startswith("smtp://")):
+        raise ConfigError(
+            f"outbound.transport: expected maildir:PATH or smtp://host:port, got '{transport}'"
+        )
+    for name, number in (
+        ("smtp.max_message_size", s.smtp.max_message_size),
+        ("smtp.reply_token_days", s.smtp.reply_token_days),
+        ("http.max_body_bytes", s.http.max_body_bytes),
+        ("moderation.link_days", s.moderation.link_days),
+        ("outbound.retry_base_seconds", s.outbound.retry_base_seconds),
+        ("outbound.retry_max_seconds", s.outbound.retry_max_seconds),
+        ("outbound.give_up_hours", s.outbound.give_up_hours),
+        ("smtp.timeout_seconds", s.smtp.timeout_seconds),
+        ("auth.dns_timeout", s.auth.dns_timeout),
+        ("inbound.raw_retention_days", s.inbound.raw_retention_days),
+        ("inbound.min_reply_chars", s.inbound.min_reply_chars),
+        ("inbound.hard_bounce_limit", s.inbound.hard_bounce_limit),
+        *((f"limits.{f.name}", getattr(s.limits, f.name)) for f in dataclasses.fields(s.limits)),
+    ):
+        if number <= 0:
+            raise ConfigError(f"{name}: must be greater than zero")
+    return s
