@@ -2,7 +2,9 @@
 
 ``maildir:PATH``   every message becomes a file in a Maildir (the default: a new
                    operator sees each email mailbridge would send).
-``smtp://host:port`` a relay, through aiosmtplib.
+``smtp://[user:pass@]host:port[?tls=required]``  a relay, through aiosmtplib
+                   (STARTTLS when offered, or required); ``smtps://`` for implicit TLS.
+                   See :mod:`mailbridge.outbound.relay`.
 
 A transport either returns (the message is delivered or accepted by the relay) or
 raises :class:`TemporaryDeliveryError` / :class:`PermanentDeliveryError`.
@@ -11,18 +13,25 @@ raises :class:`TemporaryDeliveryError` / :class:`PermanentDeliveryError`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import time
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiosmtplib
+from mailbridge.errors import ConfigError, TemporaryDeliveryError
+from mailbridge.outbound.relay import RelayConfig, SmtpTransport, relay_tls_mode
 
-from mailbridge.errors import ConfigError, PermanentDeliveryError, TemporaryDeliveryError
-
-__all__ = ["MaildirTransport", "SmtpTransport", "Transport", "transport_from_url"]
+__all__ = [
+    "MaildirTransport",
+    "RelayConfig",
+    "SmtpTransport",
+    "Transport",
+    "relay_from_url",
+    "transport_from_url",
+]
 
 
 class Transport(Protocol):
@@ -30,6 +39,10 @@ class Transport(Protocol):
 
     async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
         """Deliver ``message``; raise a DeliveryError subclass if it was not accepted."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the transport keeps (connections); called once, at stop."""
         ...
 
 
@@ -73,48 +86,55 @@ class MaildirTransport:
             # A full disk or a permission problem can be fixed; keep the message queued.
             raise TemporaryDeliveryError(f"maildir {self.path}: {exc}") from exc
 
+    async def aclose(self) -> None:
+        """Nothing is kept open between messages."""
 
-class SmtpTransport:
-    """Hands messages to a relay; 4xx and network errors are temporary, 5xx permanent."""
 
-    def __init__(self, host: str, port: int, timeout: float = 60.0) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
-        self.description = f"smtp://{host}:{port}"
+def relay_from_url(url: str, base: RelayConfig | None = None) -> RelayConfig:
+    """``smtp://[user[:password]@]host[:port][?tls=MODE]`` or ``smtps://…`` (implicit TLS).
 
-    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
-        try:
-            errors, _response = await aiosmtplib.send(
-                message,
-                sender=mail_from,
-                recipients=[rcpt_to],
-                hostname=self.host,
-                port=self.port,
-                timeout=self.timeout,
-                start_tls=None,  # opportunistic: STARTTLS when the relay offers it
+    What the URL does not say comes from ``base`` (the relay settings); the URL's
+    host and port always win. Default ports: 25 for smtp, 465 for smtps.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ConfigError(f"outbound.transport: expected smtp://host:port, got '{_redact(url)}'")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"outbound.transport: bad port in '{_redact(url)}'") from None
+    changes: dict[str, Any] = {"host": parts.hostname}
+    if parts.scheme == "smtps":
+        changes["tls"] = "implicit"
+    for key, values in parse_qs(parts.query, keep_blank_values=True, strict_parsing=False).items():
+        if key != "tls" or len(values) != 1:
+            raise ConfigError(
+                f"outbound.transport: unknown query '{key}' in '{_redact(url)}' (only tls=MODE)"
             )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refusal = exc.recipients[0]
-            _raise_for(refusal.code, refusal.message)
-        except aiosmtplib.SMTPResponseException as exc:
-            _raise_for(exc.code, exc.message)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise TemporaryDeliveryError(f"{self.description}: {exc}") from exc
-        if errors:
-            refused = next(iter(errors.values()))
-            _raise_for(refused.code, refused.message)
+        if parts.scheme == "smtps" and values[0] != "implicit":
+            raise ConfigError("outbound.transport: smtps:// is implicit TLS; drop ?tls=")
+        changes["tls"] = relay_tls_mode(values[0])
+    tls = changes.get("tls", base.tls if base else "opportunistic")
+    changes["port"] = port or (465 if tls == "implicit" else 25)
+    if parts.username:
+        changes["username"] = unquote(parts.username)
+        changes["password"] = unquote(parts.password) if parts.password is not None else None
+    if base is None:
+        return RelayConfig(**changes)
+    return dataclasses.replace(base, **changes)
 
 
-def _raise_for(code: int, text: str) -> None:
-    detail = f"{code} {text}"
-    if 500 <= code < 600:
-        raise PermanentDeliveryError(detail)
-    raise TemporaryDeliveryError(detail)
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
-def transport_from_url(url: str) -> Transport:
+def transport_from_url(url: str, relay: RelayConfig | None = None) -> Transport:
+    """The transport for ``[outbound] transport``; ``relay`` gives the relay settings."""
     if url.startswith("maildir:"):
         return MaildirTransport(Path(url.removeprefix("maildir:")).expanduser().resolve())
-    parts = urlsplit(url)
-    if parts.scheme == "smtp" and parts.hostname:
-        return SmtpTransport(parts.hostname, parts.port or 25)
-    raise ConfigError(f"outbound.transport: unsupported transport '{url}'")
+    if urlsplit(url).scheme in {"smtp", "smtps"}:
+        return SmtpTransport(relay_from_url(url, relay))
+    raise ConfigError(f"outbound.transport: unsupported transport '{_redact(url)}'")

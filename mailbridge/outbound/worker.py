@@ -4,6 +4,12 @@ Sent rows are marked sent; a temporary failure is retried with exponential
 backoff and jitter until ``give_up_hours``; a permanent failure (5xx) is marked
 failed with the relay's answer. Nothing is ever deleted, so nothing is lost:
 the operator sees every message that was not sent and why.
+
+Up to ``concurrency`` sends run at once, at most ``per_domain`` of them to one
+recipient domain. A row being sent is leased to this worker (``lease_seconds``,
+renewed while the send runs), so no other worker takes it; each outcome commits
+right after its send. After a crash the lease runs out and the row is sent again
+with the same Message-ID: at most one duplicate per message in flight.
 """
 
 from __future__ import annotations
@@ -11,8 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import secrets
+import socket
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 
 import aiosqlite
 
@@ -22,11 +35,12 @@ from mailbridge.outbound.transport import Transport
 from mailbridge.settings import OutboundSettings
 from mailbridge.store import Store, outbox
 
-__all__ = ["DeliveryWorker", "backoff_seconds"]
+__all__ = ["DeliveryWorker", "Signer", "backoff_seconds"]
 
 log = logging.getLogger(__name__)
 
-_BATCH = 20
+Signer = Callable[[bytes], bytes]
+
 _IDLE_POLL = 60.0  # also catches rows queued by another process (e.g. the CLI)
 _ERROR_PAUSE = 5.0
 
@@ -45,12 +59,32 @@ class DeliveryWorker:
         settings: OutboundSettings,
         clock: Clock,
         rng: random.Random | None = None,
+        *,
+        concurrency: int = 1,
+        per_domain: int = 1,
+        sign: Signer | None = None,
+        lease_seconds: float = outbox.DEFAULT_LEASE_SECONDS,
+        send_timeout: float = 600.0,
     ) -> None:
+        """``sign`` runs in a thread on each message right before each send (DKIM).
+
+        ``send_timeout`` bounds one attempt (signing and the whole SMTP dialogue);
+        past it the attempt counts as a temporary failure.
+        """
+        if concurrency < 1 or per_domain < 1 or lease_seconds <= 0 or send_timeout <= 0:
+            raise ValueError("concurrency, per_domain, lease_seconds, send_timeout must be > 0")
         self._store = store
         self._transport = transport
         self._settings = settings
         self._clock = clock
         self._rng = rng or random.Random()
+        self._concurrency = concurrency
+        self._per_domain = per_domain
+        self._sign = sign
+        self._lease_seconds = lease_seconds
+        self._send_timeout = send_timeout
+        # Names this worker's leases; host and pid tell the operator who holds a row.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -59,15 +93,11 @@ class DeliveryWorker:
         self._wake.set()
 
     def stop(self) -> None:
+        """Take no new rows; sends in flight finish and record their outcome."""
         self._stopping = True
         self._wake.set()
 
     async def run(self) -> None:
-        released = await self._store.write(outbox.release_stale)
-        if released:
-            log.warning(
-                "outbox: %d message(s) were in flight at the last stop; resending", released
-            )
         while not self._stopping:
             try:
                 await self.deliver_due()
@@ -96,30 +126,116 @@ class DeliveryWorker:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def deliver_due(self) -> int:
-        """Send everything due now; return how many rows were attempted."""
-        attempted = 0
-        while not self._stopping:
-            rows = await self._store.write(self._lease)
-            if not rows:
-                break
-            for row in rows:
-                await self._deliver(row)
-                attempted += 1
-        return attempted
+        """Send everything due now, ``concurrency`` at a time; return how many were tried.
 
-    async def _lease(self, conn: aiosqlite.Connection) -> list[outbox.OutboxRow]:
-        return await outbox.lease_due(conn, self._clock.now().timestamp(), _BATCH)
+        Returns once nothing due is left and every send has recorded its outcome
+        (or at once after :meth:`stop`, when the sends in flight are done).
+        """
+        attempted = 0
+        inflight: dict[asyncio.Task[None], outbox.OutboxRow] = {}
+        busy: Counter[str] = Counter()
+        renew_every = self._lease_seconds / 3
+        renew_at = time.monotonic() + renew_every
+        try:
+            while True:  # bounded by the due rows and stop()
+                found = False
+                if not self._stopping and len(inflight) < self._concurrency:
+                    slots = self._concurrency - len(inflight)
+                    rows, found = await self._store.write(
+                        partial(self._lease, slots=slots, busy=busy)
+                    )
+                    for row in rows:
+                        busy[row.domain] += 1
+                        task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
+                        inflight[task] = row
+                if not inflight:
+                    if found and not self._stopping:
+                        continue  # rows were failed as suppressed: look again
+                    return attempted
+                done, _pending = await asyncio.wait(
+                    inflight,
+                    timeout=max(0.0, renew_at - time.monotonic()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for task in done:
+                    row = inflight.pop(task)
+                    busy[row.domain] -= 1
+                    attempted += 1
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error(
+                            "outbox %d %s: outcome not recorded (%r); it is sent again "
+                            "when its lease expires",
+                            row.id,
+                            row.message_id,
+                            task.exception(),
+                        )
+                if inflight and time.monotonic() >= renew_at:
+                    await self._renew([row.id for row in inflight.values()])
+                    renew_at = time.monotonic() + renew_every
+        finally:
+            # Cancelled (the daemon is going down hard): stop the sends. Their rows keep
+            # their leases and are sent again, same Message-ID, once those run out.
+            for task in inflight:
+                task.cancel()
+            if inflight:
+                await asyncio.gather(*inflight, return_exceptions=True)
+
+    async def _lease(
+        self, conn: aiosqlite.Connection, slots: int, busy: Counter[str]
+    ) -> tuple[list[outbox.OutboxRow], bool]:
+        """One transaction: take back expired leases, fail suppressed rows, lease more."""
+        now = self._clock.now().timestamp()
+        released = await outbox.release_stale(conn, now)
+        if released:
+            log.warning(
+                "outbox: %d message(s) left in flight by a stopped worker (lease expired); "
+                "sending them again with their Message-ID",
+                released,
+            )
+        suppressed = await outbox.fail_suppressed(conn, now)
+        for row in suppressed:
+            log.warning("outbox %d %s: %s", row.id, row.message_id, row.reason)
+        rows = await outbox.lease_fair(
+            conn,
+            now,
+            slots=slots,
+            per_domain=self._per_domain,
+            busy=busy,
+            owner=self.owner,
+            lease_seconds=self._lease_seconds,
+        )
+        return rows, bool(rows or suppressed)
+
+    async def _renew(self, ids: list[int]) -> None:
+        until = self._clock.now().timestamp() + self._lease_seconds
+        held = await self._store.write(lambda c: outbox.renew_leases(c, ids, self.owner, until))
+        if held < len(ids):
+            log.warning("outbox: %d lease(s) were taken by another worker", len(ids) - held)
+
+    async def _attempt(self, row: outbox.OutboxRow) -> None:
+        message = row.message
+        if self._sign is not None:
+            try:
+                message = await asyncio.to_thread(self._sign, message)
+            except Exception as exc:
+                log.exception("outbox %d %s: signing failed", row.id, row.message_id)
+                raise TemporaryDeliveryError(f"signing failed: {exc!r}") from exc
+        await self._transport.send(row.mail_from, row.rcpt_to, message)
 
     async def _deliver(self, row: outbox.OutboxRow) -> None:
         try:
-            await self._transport.send(row.mail_from, row.rcpt_to, row.message)
+            async with asyncio.timeout(self._send_timeout):
+                await self._attempt(row)
         except PermanentDeliveryError as exc:
             detail = exc.detail
             log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id, detail)
-            await self._store.write(lambda c: outbox.mark_failed(c, row.id, detail))
+            await self._record(row, lambda c: outbox.mark_failed(c, row.id, detail, self.owner))
             return
         except TemporaryDeliveryError as exc:
             await self._retry_later(row, exc.detail)
+            return
+        except TimeoutError:
+            await self._retry_later(row, f"no outcome within {self._send_timeout:.0f} s")
             return
         except Exception as exc:  # a bug or an unforeseen library error: keep the message
             log.exception("outbox %d %s: unexpected error while sending", row.id, row.message_id)
@@ -135,13 +251,24 @@ class DeliveryWorker:
             self._transport.description,
         )
 
+    async def _record(
+        self, row: outbox.OutboxRow, work: Callable[[aiosqlite.Connection], Awaitable[bool]]
+    ) -> None:
+        if not await self._store.write(work):
+            log.warning(
+                "outbox %d %s: outcome not recorded, the row was taken by another worker",
+                row.id,
+                row.message_id,
+            )
+
     async def _retry_later(self, row: outbox.OutboxRow, detail: str) -> None:
         now = self._clock.now()
-        age_hours = (now - datetime.fromisoformat(row.created_at)).total_seconds() / 3600
+        since = datetime.fromisoformat(row.since or row.created_at)
+        age_hours = (now - since).total_seconds() / 3600
         if age_hours >= self._settings.give_up_hours:
             reason = f"gave up after {row.attempts} attempts over {age_hours:.0f} h: {detail}"
             log.error("outbox %d %s: %s", row.id, row.message_id, reason)
-            await self._store.write(lambda c: outbox.mark_failed(c, row.id, reason))
+            await self._record(row, lambda c: outbox.mark_failed(c, row.id, reason, self.owner))
             return
         delay = backoff_seconds(
             row.attempts,
@@ -158,4 +285,4 @@ class DeliveryWorker:
             delay,
         )
         at = now.timestamp() + delay
-        await self._store.write(lambda c: outbox.reschedule(c, row.id, at, detail))
+        await self._record(row, lambda c: outbox.reschedule(c, row.id, at, detail, self.owner))

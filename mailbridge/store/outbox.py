@@ -1,23 +1,50 @@
-"""SQL for the outbox: every outgoing email is a row before anything is sent."""
+"""SQL for the outbox: every outgoing email is a row before anything is sent.
+
+Lifecycle: ``queued`` → ``sending`` (leased by one worker until ``lease_expires_at``)
+→ ``sent`` or ``failed``, or back to ``queued`` for a retry. Rows are never deleted.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
 __all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "OutboxDetail",
     "OutboxRow",
+    "OutboxSummary",
     "Outgoing",
+    "Suppressed",
+    "count_by_status",
+    "domain_of",
     "enqueue",
+    "fail_suppressed",
+    "get_detail",
     "lease_due",
+    "lease_fair",
+    "list_summaries",
     "mark_failed",
     "mark_sent",
     "next_due",
     "release_stale",
+    "renew_leases",
     "reschedule",
+    "retry",
+    "retry_all_failed",
 ]
+
+DEFAULT_LEASE_SECONDS = 60.0
+
+# The recipient's domain in SQL, the same rule as domain_of() for any address with
+# one '@' (a quoted local part holding '@' is the only way they differ).
+_DOMAIN_SQL = "lower(substr(rcpt_to, instr(rcpt_to, '@') + 1))"
+_ROW_COLUMNS = (
+    "id, kind, message_id, mail_from, rcpt_to, message, attempts, created_at, "
+    "coalesce(requeued_at, created_at)"
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +69,25 @@ class OutboxRow:
     message: bytes
     attempts: int
     created_at: str
+    # Where the give-up clock starts: created_at, or when the operator re-queued it.
+    since: str = ""
+
+    @property
+    def domain(self) -> str:
+        return domain_of(self.rcpt_to)
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A due row not sent because its recipient is suppressed (marked failed)."""
+
+    id: int
+    message_id: str
+    reason: str
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
 
 
 async def enqueue(
@@ -82,52 +128,292 @@ async def enqueue(
     return row_id
 
 
-async def release_stale(conn: aiosqlite.Connection) -> int:
-    """Put rows left in 'sending' by a crash back in the queue; return how many.
+async def release_stale(conn: aiosqlite.Connection, now: float | None = None) -> int:
+    """Put rows left in 'sending' back in the queue; return how many.
 
-    Such a row may have reached the relay before the crash: it is sent again with
-    the same Message-ID, so at most one duplicate, recognisable as such.
+    With ``now``, only rows whose lease expired before it (their worker is gone);
+    without, every such row (only safe when no worker can be running). Such a row
+    may have reached the relay: it is sent again with the same Message-ID, so at
+    most one duplicate per crash, recognisable as such.
     """
-    cur = await conn.execute("UPDATE outbox SET status = 'queued' WHERE status = 'sending'")
+    if now is None:
+        cur = await conn.execute(
+            "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE status = 'sending'"
+        )
+    else:
+        cur = await conn.execute(
+            "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE status = 'sending' AND coalesce(lease_expires_at, 0) <= ?",
+            (now,),
+        )
     return cur.rowcount
 
 
-async def lease_due(conn: aiosqlite.Connection, now: float, limit: int) -> list[OutboxRow]:
-    """Mark up to ``limit`` due rows as 'sending' and return them."""
+async def _lease_ids(
+    conn: aiosqlite.Connection, ids: Sequence[int], owner: str, until: float
+) -> list[OutboxRow]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    # status = 'queued' again here: a row taken meanwhile by someone else is skipped.
     async with conn.execute(
-        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id IN ("
-        " SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?"
-        " ORDER BY next_attempt_at, id LIMIT ?) "
-        "RETURNING id, kind, message_id, mail_from, rcpt_to, message, attempts, created_at",
-        (now, limit),
+        f"UPDATE outbox SET status = 'sending', attempts = attempts + 1, "  # noqa: S608
+        f"lease_owner = ?, lease_expires_at = ? WHERE status = 'queued' AND id IN ({marks}) "
+        f"RETURNING {_ROW_COLUMNS}",
+        (owner, until, *ids),
     ) as cur:
         rows = await cur.fetchall()
-    return sorted((OutboxRow(*row) for row in rows), key=lambda r: r.id)
+    return [OutboxRow(*row) for row in rows]
+
+
+async def lease_due(
+    conn: aiosqlite.Connection,
+    now: float,
+    limit: int,
+    *,
+    owner: str = "",
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> list[OutboxRow]:
+    """Mark up to ``limit`` due rows as 'sending' (oldest first) and return them."""
+    async with conn.execute(
+        "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ? "
+        "ORDER BY next_attempt_at, id LIMIT ?",
+        (now, limit),
+    ) as cur:
+        ids = [int(r[0]) for r in await cur.fetchall()]
+    rows = await _lease_ids(conn, ids, owner, now + lease_seconds)
+    return sorted(rows, key=lambda r: r.id)
+
+
+async def lease_fair(
+    conn: aiosqlite.Connection,
+    now: float,
+    *,
+    slots: int,
+    per_domain: int,
+    busy: Mapping[str, int],
+    owner: str,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> list[OutboxRow]:
+    """Lease up to ``slots`` due rows, oldest first, at most ``per_domain`` per domain.
+
+    ``busy`` counts the caller's rows already in flight per recipient domain. A
+    domain at its cap is skipped, not waited for, so one slow domain never holds
+    up the others; its own oldest row goes first once a slot frees. Only each
+    domain's ``per_domain`` oldest rows are candidates, and at most
+    ``len(busy) * per_domain`` of those can be skipped, which bounds the query.
+    """
+    if slots <= 0:
+        return []
+    window = slots + per_domain * sum(1 for n in busy.values() if n > 0)
+    async with conn.execute(
+        f"SELECT id, rcpt_to FROM ("  # noqa: S608 - constants only
+        " SELECT id, rcpt_to, next_attempt_at, row_number() OVER ("
+        f"  PARTITION BY {_DOMAIN_SQL} ORDER BY next_attempt_at, id) AS place"
+        " FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?"
+        ") WHERE place <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        (now, per_domain, window),
+    ) as cur:
+        candidates = [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
+    taken: dict[str, int] = dict(busy)
+    chosen: list[int] = []
+    for row_id, rcpt in candidates:
+        domain = domain_of(rcpt)
+        if taken.get(domain, 0) >= per_domain:
+            continue
+        taken[domain] = taken.get(domain, 0) + 1
+        chosen.append(row_id)
+        if len(chosen) == slots:
+            break
+    rows = await _lease_ids(conn, chosen, owner, now + lease_seconds)
+    order = {row_id: i for i, row_id in enumerate(chosen)}
+    return sorted(rows, key=lambda r: order[r.id])
+
+
+async def fail_suppressed(conn: aiosqlite.Connection, now: float) -> list[Suppressed]:
+    """Mark due rows to suppressed addresses failed (not sent) and return them."""
+    async with conn.execute(
+        "UPDATE outbox SET status = 'failed', last_error = ("
+        " SELECT 'not sent: the address is suppressed since ' || a.suppressed_at"
+        "  || coalesce(' (' || a.suppressed_reason || ')', '')"
+        "  || '; mailbridge bounces --resume ' || a.email || ' lifts it'"
+        " FROM addresses a WHERE a.email = outbox.rcpt_to) "
+        "WHERE status = 'queued' AND next_attempt_at <= ? AND EXISTS ("
+        " SELECT 1 FROM addresses a WHERE a.email = outbox.rcpt_to"
+        " AND a.suppressed_at IS NOT NULL) "
+        "RETURNING id, message_id, last_error",
+        (now,),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [Suppressed(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+async def renew_leases(
+    conn: aiosqlite.Connection, ids: Sequence[int], owner: str, until: float
+) -> int:
+    """Extend the caller's leases on ``ids``; return how many it still held."""
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    cur = await conn.execute(
+        f"UPDATE outbox SET lease_expires_at = ? WHERE status = 'sending' "  # noqa: S608
+        f"AND lease_owner = ? AND id IN ({marks})",
+        (until, owner, *ids),
+    )
+    return cur.rowcount
 
 
 async def next_due(conn: aiosqlite.Connection) -> float | None:
+    """When something next needs a worker: a queued row due, or a lease expiring."""
     async with conn.execute(
-        "SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'"
+        "SELECT min(t) FROM ("
+        " SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'queued'"
+        " UNION ALL"
+        " SELECT min(coalesce(lease_expires_at, 0)) FROM outbox WHERE status = 'sending')"
     ) as cur:
         row = await cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
 
+_RELEASE = "lease_owner = NULL, lease_expires_at = NULL"
+
+
+def _owned(owner: str | None) -> tuple[str, tuple[str, ...]]:
+    # An outcome is only recorded by the worker that still holds the row.
+    if owner is None:
+        return "", ()
+    return " AND status = 'sending' AND lease_owner = ?", (owner,)
+
+
 async def mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> None:
+    # Unconditional: the relay accepted it, whoever holds the row now.
     await conn.execute(
-        "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
+        f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_RELEASE} "  # noqa: S608
+        "WHERE id = ?",
         (now_iso, row_id),
     )
 
 
-async def reschedule(conn: aiosqlite.Connection, row_id: int, at: float, error: str) -> None:
-    await conn.execute(
-        "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ? WHERE id = ?",
-        (at, error, row_id),
+async def reschedule(
+    conn: aiosqlite.Connection, row_id: int, at: float, error: str, owner: str | None = None
+) -> bool:
+    cond, args = _owned(owner)
+    cur = await conn.execute(
+        f"UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, "  # noqa: S608
+        f"{_RELEASE} "
+        f"WHERE id = ?{cond}",
+        (at, error, row_id, *args),
     )
+    return cur.rowcount == 1
 
 
-async def mark_failed(conn: aiosqlite.Connection, row_id: int, error: str) -> None:
-    await conn.execute(
-        "UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", (error, row_id)
+async def mark_failed(
+    conn: aiosqlite.Connection, row_id: int, error: str, owner: str | None = None
+) -> bool:
+    cond, args = _owned(owner)
+    cur = await conn.execute(
+        f"UPDATE outbox SET status = 'failed', last_error = ?, {_RELEASE} "  # noqa: S608
+        f"WHERE id = ?{cond}",
+        (error, row_id, *args),
     )
+    return cur.rowcount == 1
+
+
+# The operator's view (`mailbridge outbox`).
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    id: int
+    kind: str
+    status: str
+    rcpt_to: str
+    message_id: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: str
+    sent_at: str | None
+
+
+@dataclass(frozen=True)
+class OutboxDetail:
+    summary: OutboxSummary
+    comment_id: int | None
+    mail_from: str
+    lease_owner: str | None
+    lease_expires_at: float | None
+    requeued_at: str | None
+    size: int
+    message: bytes
+
+
+_SUMMARY_COLUMNS = (
+    "id, kind, status, rcpt_to, message_id, attempts, next_attempt_at, last_error, "
+    "created_at, sent_at"
+)
+
+
+async def list_summaries(
+    conn: aiosqlite.Connection, statuses: Sequence[str], limit: int
+) -> list[OutboxSummary]:
+    """Rows in ``statuses``: dead letters (failed) first, then the rest by due time."""
+    marks = ",".join("?" * len(statuses))
+    async with conn.execute(
+        f"SELECT {_SUMMARY_COLUMNS} FROM outbox WHERE status IN ({marks}) "  # noqa: S608
+        "ORDER BY status != 'failed', CASE WHEN status = 'sent' THEN -id ELSE 0 END, "
+        "next_attempt_at, id LIMIT ?",
+        (*statuses, limit),
+    ) as cur:
+        return [OutboxSummary(*row) for row in await cur.fetchall()]
+
+
+async def count_by_status(conn: aiosqlite.Connection) -> dict[str, int]:
+    async with conn.execute("SELECT status, count(*) FROM outbox GROUP BY status") as cur:
+        return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+
+async def get_detail(conn: aiosqlite.Connection, row_id: int) -> OutboxDetail | None:
+    async with conn.execute(
+        f"SELECT {_SUMMARY_COLUMNS}, comment_id, mail_from, lease_owner, "  # noqa: S608
+        "lease_expires_at, "
+        "requeued_at, length(message), message FROM outbox WHERE id = ?",
+        (row_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    values = tuple(row)
+    return OutboxDetail(OutboxSummary(*values[:10]), *values[10:])
+
+
+async def retry(conn: aiosqlite.Connection, row_id: int, now: float, now_iso: str) -> str | None:
+    """Queue a failed row again (or make a queued one due now).
+
+    Returns the row's status before, or None if there is no such row; rows that
+    are sent or being sent are left alone.
+    """
+    async with conn.execute("SELECT status FROM outbox WHERE id = ?", (row_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    status = str(row[0])
+    if status == "failed":
+        await conn.execute(
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, requeued_at = ? "
+            "WHERE id = ?",
+            (now, now_iso, row_id),
+        )
+    elif status == "queued":
+        await conn.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", (now, row_id))
+    return status
+
+
+async def retry_all_failed(conn: aiosqlite.Connection, now: float, now_iso: str) -> int:
+    cur = await conn.execute(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = ?, requeued_at = ? "
+        "WHERE status = 'failed'",
+        (now, now_iso),
+    )
+    return cur.rowcount
