@@ -1,0 +1,398 @@
+"""DKIM-sign outgoing messages (RFC 6376; RFC 8463 ed25519; RFC 8301 key sizes).
+
+Every message gets one DKIM-Signature per configured key: RSA (2048 bits or more)
+always, and ed25519 as a second signature where configured. Both are relaxed/relaxed
+and computed over the message as composed, independently of each other, so either
+one verifies on its own. The RSA signature is put on top: a verifier that only
+looks at the first signature, or that does not know ed25519 (many still do not),
+finds one it can check.
+
+:meth:`DkimSigner.sign` is synchronous CPU work with no I/O and no shared state;
+the caller runs it in a thread. Private keys never appear in a repr, a log line or
+an error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import dkim
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from mailbridge.errors import ConfigError, MailbridgeError
+from mailbridge.senderauth.dns import NoSuchRecord, normalize_name
+
+__all__ = [
+    "MIN_RSA_BITS",
+    "SIGNED_HEADERS",
+    "Algorithm",
+    "DkimKey",
+    "DkimKeyError",
+    "DkimSigner",
+    "DkimSigningError",
+    "key_from_bytes",
+    "load_key",
+    "signer_from_config",
+]
+
+Algorithm = Literal["rsa-sha256", "ed25519-sha256"]
+
+# RFC 8301 §3.2 only requires 1024, but 1024-bit RSA is within reach of factoring
+# and large receivers already treat it as weak: sign with 2048 or more.
+MIN_RSA_BITS = 2048
+
+# Signed when present, each occurrence. From is also listed once more than it occurs
+# (see _header_list). Trace and transport headers (Received, Return-Path, ...) are
+# left out on purpose: relays add or rewrite them, and RFC 6376 §5.4 says not to.
+SIGNED_HEADERS: tuple[str, ...] = (
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "reply-to",
+    "in-reply-to",
+    "references",
+    "list-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "auto-submitted",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+)
+_SIGNED = frozenset(SIGNED_HEADERS)
+_CANONICALIZE = (b"relaxed", b"relaxed")
+# A PEM key is a few kB; anything much larger is not a key file.
+_MAX_KEY_FILE = 64 * 1024
+
+
+class DkimKeyError(ConfigError):
+    """A DKIM key (file or configuration) cannot be used; the message says why."""
+
+
+class DkimSigningError(MailbridgeError):
+    """dkimpy refused to sign a message (no From header, or a key it cannot use)."""
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    """One signing key and where its public half is published.
+
+    ``private_key`` is in the form dkimpy signs with: for rsa-sha256 an unencrypted
+    PKCS#1 PEM ("BEGIN RSA PRIVATE KEY", LF line ends), for ed25519-sha256 the
+    base64 text of the 32-byte seed. :func:`load_key` converts other encodings.
+    """
+
+    domain: str
+    selector: str
+    algorithm: Algorithm
+    private_key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        domain = _checked_domain(self.domain)
+        object.__setattr__(self, "domain", domain)
+        object.__setattr__(self, "selector", _checked_selector(self.selector, domain))
+        # Checked and normalised now, when the key is configured, not on the first
+        # message sent.
+        object.__setattr__(self, "private_key", _signing_form(self.algorithm, self.private_key))
+
+    @property
+    def record_name(self) -> str:
+        """Where the public key is published: ``selector._domainkey.domain``."""
+        return f"{self.selector}._domainkey.{self.domain}"
+
+    @property
+    def key_type(self) -> Literal["rsa", "ed25519"]:
+        """The record's ``k=`` value."""
+        return "rsa" if self.algorithm == "rsa-sha256" else "ed25519"
+
+    @property
+    def bits(self) -> int:
+        """RSA modulus size; 256 for ed25519."""
+        public = self._public()
+        return public.key_size if isinstance(public, rsa.RSAPublicKey) else 256
+
+    def public_key_der(self) -> bytes:
+        """The record's ``p=`` before base64: SubjectPublicKeyInfo DER for RSA
+        (RFC 6376 §3.6.1), the raw 32-byte public key for ed25519 (RFC 8463 §4.2)."""
+        public = self._public()
+        if isinstance(public, rsa.RSAPublicKey):
+            return public.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    def public_key_b64(self) -> str:
+        """The record's ``p=`` value."""
+        return base64.b64encode(self.public_key_der()).decode("ascii")
+
+    def _public(self) -> rsa.RSAPublicKey | ed25519.Ed25519PublicKey:
+        if self.algorithm == "rsa-sha256":
+            return _rsa_private(self.private_key).public_key()
+        seed = base64.b64decode(self.private_key)
+        return ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key()
+
+
+def _signing_form(algorithm: str, private_key: bytes) -> bytes:
+    """``private_key`` as dkimpy signs with it, after checking it suits ``algorithm``."""
+    if algorithm == "rsa-sha256":
+        # dkimpy's own ASN.1 reader wants PEM with LF line ends; PKCS#1 is the form
+        # every version of it reads.
+        return _rsa_private(private_key).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    if algorithm == "ed25519-sha256":
+        seed = _b64_seed(private_key)
+        if seed is None:
+            raise DkimKeyError("an ed25519-sha256 key must be the base64 text of a 32-byte seed")
+        return base64.b64encode(seed)
+    raise DkimKeyError(f"unknown DKIM algorithm {algorithm!r}")
+
+
+def _rsa_private(pem: bytes) -> rsa.RSAPrivateKey:
+    private = _load_pem(pem)
+    if not isinstance(private, rsa.RSAPrivateKey):
+        raise DkimKeyError("algorithm rsa-sha256 needs an RSA private key")
+    if private.key_size < MIN_RSA_BITS:
+        raise DkimKeyError(
+            f"RSA key of {private.key_size} bits refused: DKIM keys must have at "
+            f"least {MIN_RSA_BITS} bits (generate one: mailbridge dkim keygen)"
+        )
+    return private
+
+
+def _checked_domain(value: str) -> str:
+    try:
+        return normalize_name(value)
+    except NoSuchRecord:
+        raise DkimKeyError(f"DKIM domain is not a valid domain name: {value[:80]!r}") from None
+
+
+def _checked_selector(value: str, domain: str) -> str:
+    selector = value.strip().lower()
+    try:
+        # RFC 6376 §3.1: a selector is one or more DNS labels; the whole record
+        # name must still fit in DNS.
+        normalize_name(f"{selector}._domainkey.{domain}")
+    except NoSuchRecord:
+        raise DkimKeyError(f"DKIM selector is not valid: {value[:80]!r}") from None
+    if not selector or selector.endswith("."):
+        raise DkimKeyError(f"DKIM selector is not valid: {value[:80]!r}")
+    return selector
+
+
+def _load_pem(data: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
+    try:
+        private = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise DkimKeyError("the key is encrypted; DKIM keys must be stored unencrypted") from None
+    except (ValueError, UnsupportedAlgorithm):
+        # The library's message may quote key bytes; say only what is wrong.
+        raise DkimKeyError("not a readable PEM private key") from None
+    if not isinstance(private, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise DkimKeyError("neither an RSA nor an ed25519 key: DKIM signs with only those")
+    return private
+
+
+def _b64_seed(data: bytes) -> bytes | None:
+    try:
+        seed = base64.b64decode(b"".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return seed if len(seed) == 32 else None
+
+
+def key_from_bytes(data: bytes, domain: str, selector: str, *, source: str = "key") -> DkimKey:
+    """A :class:`DkimKey` from a key file's contents.
+
+    Accepts PEM (PKCS#8 "PRIVATE KEY" holding RSA or ed25519, or PKCS#1 "RSA PRIVATE
+    KEY") and the bare base64 32-byte ed25519 seed that dkimpy's dknewkey and
+    OpenDKIM use. ``source`` names the key in errors.
+    """
+    try:
+        if b"-----BEGIN" not in data:
+            if _b64_seed(data) is None:
+                raise DkimKeyError("neither a PEM private key nor a base64 ed25519 seed")
+            return DkimKey(domain, selector, "ed25519-sha256", data)
+        private = _load_pem(data)
+        if isinstance(private, rsa.RSAPrivateKey):
+            return DkimKey(domain, selector, "rsa-sha256", data)
+        seed = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return DkimKey(domain, selector, "ed25519-sha256", base64.b64encode(seed))
+    except DkimKeyError as exc:
+        raise DkimKeyError(f"{source}: {exc}") from None
+
+
+def load_key(path: Path | str, domain: str, selector: str) -> DkimKey:
+    """Read a private key file for signing as ``domain`` with ``selector``.
+
+    Refuses a file that other users can read or write (anyone who reads the key can
+    sign mail as the domain; anyone who writes it can swap it), a file that is not a
+    regular file, an RSA key under 2048 bits, and an encrypted key. Group access is
+    allowed so that a service group can share the key.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise DkimKeyError(f"DKIM key {path}: cannot open: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DkimKeyError(f"DKIM key {path}: not a regular file")
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & (stat.S_IROTH | stat.S_IWOTH):
+            raise DkimKeyError(
+                f"DKIM key {path}: refused, mode {mode:04o} lets every user on this host "
+                f"{'read' if mode & stat.S_IROTH else 'write'} it; "
+                f"run: chmod 600 {path}"
+            )
+        if info.st_size > _MAX_KEY_FILE:
+            raise DkimKeyError(f"DKIM key {path}: {info.st_size} bytes is too large for a key")
+        data = os.read(fd, _MAX_KEY_FILE + 1)
+    finally:
+        os.close(fd)
+    return key_from_bytes(data, domain, selector, source=f"DKIM key {path}")
+
+
+def _header_list(message: bytes) -> list[bytes]:
+    """The h= list: every signed header present, in message order, plus one more From.
+
+    Oversigning From: a verifier hashes a name listed more often than the header
+    occurs as an empty header. So a second From added in transit (to show the reader
+    a forged sender while the signed one is still there) breaks the signature,
+    instead of leaving it valid over the original From alone (RFC 6376 §8.15).
+    """
+    names = [name.lower() for name, _ in _header_fields(message)]
+    listed = [name.encode("ascii") for name in names if name in _SIGNED]
+    if b"from" not in listed:
+        raise DkimSigningError("message has no From header; DKIM requires signing it")
+    return [*listed, b"from"]
+
+
+def _header_fields(message: bytes) -> Iterable[tuple[str, bytes]]:
+    """(name, raw value) of each header field, up to the blank line."""
+    head = message.split(b"\r\n\r\n", 1)[0]
+    for line in head.split(b"\r\n"):
+        if not line or line[:1] in (b" ", b"\t"):
+            continue
+        name, sep, value = line.partition(b":")
+        if sep:
+            yield name.strip().decode("ascii", "replace"), value
+
+
+class DkimSigner:
+    """Adds one DKIM-Signature per key: RSA keys first, then ed25519."""
+
+    def __init__(self, keys: Sequence[DkimKey]) -> None:
+        if not keys:
+            raise DkimKeyError("a DKIM signer needs at least one key")
+        # sorted() is stable: keys of one algorithm keep their configured order.
+        self._keys = tuple(sorted(keys, key=lambda k: k.algorithm != "rsa-sha256"))
+        if self._keys[0].algorithm != "rsa-sha256":
+            raise DkimKeyError(
+                "an ed25519 DKIM key needs an RSA key beside it: most receivers do not "
+                "verify ed25519 yet and would see the message as unsigned"
+            )
+        names = [k.record_name for k in self._keys]
+        if len(set(names)) != len(names):
+            raise DkimKeyError("two DKIM keys use the same selector and domain")
+
+    @property
+    def keys(self) -> tuple[DkimKey, ...]:
+        return self._keys
+
+    def sign(self, message: bytes) -> bytes:
+        """``message`` (CRLF wire bytes) with the DKIM-Signature headers prepended."""
+        include = _header_list(message)
+        signatures = []
+        for key in self._keys:
+            try:
+                header = dkim.sign(
+                    message,
+                    key.selector.encode("ascii"),
+                    key.domain.encode("ascii"),
+                    key.private_key,
+                    canonicalize=_CANONICALIZE,
+                    signature_algorithm=key.algorithm.encode("ascii"),
+                    include_headers=include,
+                    linesep=b"\r\n",
+                )
+            except dkim.DKIMException as exc:
+                raise DkimSigningError(
+                    f"DKIM signing with {key.record_name} ({key.algorithm}) failed: "
+                    f"{type(exc).__name__}"
+                ) from None
+            if not isinstance(header, bytes) or not header.endswith(b"\r\n"):
+                raise DkimSigningError("dkimpy returned an unexpected signature header")
+            signatures.append(header)
+        return b"".join(signatures) + message
+
+
+def signer_from_config(
+    domain: str,
+    selector: str,
+    private_key: Path | str | None,
+    ed25519_selector: str = "",
+    ed25519_private_key: Path | str | None = None,
+) -> DkimSigner | None:
+    """A signer from plain configuration values, or None when DKIM is not configured.
+
+    Not configured means all five values are empty. Anything in between is an error
+    naming what is missing, so a typo never silently turns signing off.
+    """
+    rsa_path = str(private_key or "").strip()
+    ed_path = str(ed25519_private_key or "").strip()
+    domain, selector, ed25519_selector = (
+        domain.strip(),
+        selector.strip(),
+        ed25519_selector.strip(),
+    )
+    if not (domain or selector or rsa_path or ed25519_selector or ed_path):
+        return None
+    missing = [
+        name
+        for name, value in (
+            ("domain", domain),
+            ("selector", selector),
+            ("private_key", rsa_path),
+        )
+        if not value
+    ]
+    if missing:
+        raise DkimKeyError(
+            f"DKIM is partly configured: set {', '.join(missing)} too "
+            "(or leave every DKIM setting empty to send unsigned)"
+        )
+    if bool(ed25519_selector) != bool(ed_path):
+        raise DkimKeyError(
+            "DKIM ed25519 needs both ed25519_selector and ed25519_private_key (or neither)"
+        )
+    keys = [_expect(load_key(rsa_path, domain, selector), "rsa-sha256", "private_key")]
+    if ed_path:
+        key = load_key(ed_path, domain, ed25519_selector)
+        keys.append(_expect(key, "ed25519-sha256", "ed25519_private_key"))
+    return DkimSigner(keys)
+
+
+def _expect(key: DkimKey, algorithm: Algorithm, setting: str) -> DkimKey:
+    if key.algorithm != algorithm:
+        raise DkimKeyError(f"DKIM {setting}: expected an {algorithm} key, found {key.algorithm}")
+    return key
