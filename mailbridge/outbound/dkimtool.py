@@ -279,8 +279,10 @@ def _compare(record: str, key: DkimKey) -> tuple[CheckStatus, str, tuple[str, ..
     tags = _parse_tags(record)
     if tags is None:
         return "malformed", "malformed: not a tag=value list (RFC 6376 §3.2)", ()
-    if "v" in tags and (tags["v"] != "DKIM1" or next(iter(tags)) != "v"):
-        return "malformed", "malformed: v= must be first and be DKIM1", ()
+    if "v" in tags and tags["v"] != "DKIM1":
+        return "malformed", f"malformed: not a DKIM key record (v={tags['v'][:40]})", ()
+    if "v" in tags and next(iter(tags)) != "v":
+        return "malformed", "malformed: v=DKIM1 must be the first tag", ()
     if "p" not in tags:
         return "malformed", "malformed: no p= tag (the public key)", ()
     encoded = "".join(tags["p"].split())

@@ -161,13 +161,16 @@ TAMPERINGS: dict[str, Callable[[bytes], bytes]] = {
 # -- external tools -----------------------------------------------------------------
 
 
-def require(available: bool, what: str, package: str) -> None:
+def require(available: bool, problem: str) -> None:
     if available:
         return
-    message = f"{what} is missing: apt-get install {package}"
     if os.environ.get("ALLOW_MISSING_DKIM_TOOLS") == "1":
-        pytest.skip(message + " (skipped: ALLOW_MISSING_DKIM_TOOLS=1)")
-    pytest.fail(message + " (or set ALLOW_MISSING_DKIM_TOOLS=1 to skip)", pytrace=False)
+        pytest.skip(f"{problem} (skipped: ALLOW_MISSING_DKIM_TOOLS=1)")
+    pytest.fail(f"{problem} (or set ALLOW_MISSING_DKIM_TOOLS=1 to skip)", pytrace=False)
+
+
+def missing(what: str, package: str) -> str:
+    return f"{what} is missing: apt-get install {package}"
 
 
 def which(name: str) -> str | None:
@@ -175,17 +178,24 @@ def which(name: str) -> str | None:
 
 
 @cache
-def _namespaces_work() -> bool:
+def _namespace_problem() -> str | None:
+    """Why opendkim-testmsg cannot be given a private DNS here, or None."""
     unshare = shutil.which("unshare")
     if unshare is None:
-        return False
+        return missing("unshare", "util-linux")
     probe = subprocess.run(
         [unshare, "--user", "--map-root-user", "--mount", "--net", "true"],
         capture_output=True,
         timeout=_TIMEOUT,
         check=False,
     )
-    return probe.returncode == 0
+    if probe.returncode == 0:
+        return None
+    return (
+        "cannot create the private user, mount and network namespace that serves "
+        "opendkim-testmsg its keys (this host or container forbids user namespaces): "
+        + probe.stderr.decode("utf-8", "replace").strip()
+    )
 
 
 @cache
@@ -221,13 +231,9 @@ def opendkim_testmsg(tmp_path: Path) -> Callable[[bytes, Mapping[str, str]], Ver
     least one signature verifies; serve one key to test one signature.
     """
     binary = which("opendkim-testmsg")
-    require(binary is not None, "opendkim-testmsg", "opendkim-tools")
-    require(
-        _namespaces_work(),
-        "unshare --user --map-root-user --mount --net (to serve opendkim-testmsg its keys "
-        "through a private DNS)",
-        "util-linux, on a host that allows user namespaces,",
-    )
+    require(binary is not None, missing("opendkim-testmsg", "opendkim-tools"))
+    problem = _namespace_problem()
+    require(problem is None, problem or "")
     assert binary is not None
 
     def verify(signed: bytes, zone: Mapping[str, str]) -> Verdict:
@@ -249,7 +255,7 @@ def opendkim_test_mode(tmp_path: Path) -> Callable[[bytes, Mapping[str, str]], d
     keys from a local key file (``TestPublicKeys``): the same libopendkim, and a
     verdict per signature, keyed by selector, from its Authentication-Results."""
     binary = which("opendkim")
-    require(binary is not None, "opendkim (the filter, for its -t test mode)", "opendkim")
+    require(binary is not None, missing("opendkim (the filter, for its -t test mode)", "opendkim"))
     assert binary is not None
 
     def verify(signed: bytes, zone: Mapping[str, str]) -> dict[str, str]:
@@ -282,7 +288,7 @@ def opendkim_test_mode(tmp_path: Path) -> Callable[[bytes, Mapping[str, str]], d
 def mail_dkim(tmp_path: Path) -> Callable[[bytes, Mapping[str, str]], dict[str, tuple[str, str]]]:
     """Verify with Perl's Mail::DKIM (Debian: libmail-dkim-perl): {selector: (result,
     detail)}, keys served by overriding Mail::DKIM::DNS::query in the script."""
-    require(_perl_has_mail_dkim(), "Perl's Mail::DKIM", "libmail-dkim-perl")
+    require(_perl_has_mail_dkim(), missing("Perl's Mail::DKIM", "libmail-dkim-perl"))
 
     def verify(signed: bytes, zone: Mapping[str, str]) -> dict[str, tuple[str, str]]:
         zone_file = write_zone(tmp_path / "mail-dkim.zone", zone)
