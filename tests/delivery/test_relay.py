@@ -1,0 +1,323 @@
+"""The SMTP relay transport against real aiosmtpd sinks: kept connections, TLS, AUTH."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from delivery.outboxkit import queue, rows, worker
+from delivery.sinks import Accounts, WatchingSink, serving
+from delivery.tlskit import TestCA, make_ca
+from support import FakeClock, free_port
+
+from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
+from mailbridge.outbound.relay import RelayConfig, SmtpTransport
+from mailbridge.store import Store
+
+MSG = b"Message-ID: <one@test>\r\nSubject: one\r\n\r\nbody\r\n"
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> TestCA:
+    return make_ca(tmp_path / "tls")
+
+
+@pytest.mark.asyncio
+async def test_a_batch_goes_over_one_kept_connection(store: Store) -> None:
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            clock = FakeClock()
+            await queue(store, [f"r{i}@example.net" for i in range(10)], at=clock.now())
+            assert await worker(store, transport, clock).deliver_due() == 10
+            await queue(store, ["later@example.net"], at=clock.now(), prefix="later")
+            assert await worker(store, transport, clock).deliver_due() == 1
+        finally:
+            await transport.aclose()
+    assert sink.count() == 11 and sink.connections == 1
+    assert transport.connections_opened == 1
+    assert {r[1] for r in await rows(store)} == {"sent"}
+
+
+@pytest.mark.asyncio
+async def test_concurrent_sends_use_at_most_max_connections() -> None:
+    sink = WatchingSink(hold=0.05)
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, max_connections=3))
+        try:
+            await asyncio.gather(
+                *(transport.send("b@example.org", f"r{i}@example.net", MSG) for i in range(12))
+            )
+        finally:
+            await transport.aclose()
+    assert sink.count() == 12
+    assert sink.connections == 3 and sink.peak_total == 3
+
+
+@pytest.mark.asyncio
+async def test_reconnects_when_the_relay_timed_the_connection_out() -> None:
+    sink = WatchingSink()
+    # aiosmtpd closes a connection idle for 0.3 s, as relays do after a few minutes.
+    with serving(sink, timeout=0.3) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, idle_seconds=60))
+        try:
+            await transport.send("b@example.org", "r@example.net", MSG)
+            await asyncio.sleep(0.8)
+            await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert sink.count() == 2 and sink.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_reconnects_when_the_kept_connection_answers_rset_with_421() -> None:
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            await transport.send("b@example.org", "r@example.net", MSG)
+            sink.rset_answers = ["421 4.3.2 shutting down"]
+            await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert sink.count() == 2 and sink.connections == 2
+    assert [r.connection for r in sink.received] == [1, 2]
+
+
+@pytest.mark.asyncio
+async def test_reconnects_after_the_relay_restarted() -> None:
+    sink = WatchingSink()
+    port = free_port()
+    transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+    try:
+        with serving(sink, port=port):
+            await transport.send("b@example.org", "r@example.net", MSG)
+        with serving(sink, port=port):
+            await transport.send("b@example.org", "r@example.net", MSG)
+    finally:
+        await transport.aclose()
+    assert sink.count() == 2
+
+
+@pytest.mark.asyncio
+async def test_kept_connection_is_closed_after_idle_seconds() -> None:
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, idle_seconds=0.2))
+        try:
+            await transport.send("b@example.org", "r@example.net", MSG)
+            await asyncio.sleep(0.5)
+            await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert transport.connections_opened == 2
+
+
+@pytest.mark.asyncio
+async def test_a_refusal_keeps_the_connection_for_the_next_message() -> None:
+    sink = WatchingSink()
+    sink.refuse_next = ["550 5.1.1 no such user", "451 4.3.0 try later"]
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            with pytest.raises(PermanentDeliveryError, match="550 5.1.1 no such user"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            with pytest.raises(TemporaryDeliveryError, match="451 4.3.0"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert sink.count() == 1 and transport.connections_opened == 1
+
+
+@pytest.mark.asyncio
+async def test_closed_transport_refuses_temporarily() -> None:
+    transport = SmtpTransport(RelayConfig("127.0.0.1", free_port()))
+    await transport.aclose()
+    with pytest.raises(TemporaryDeliveryError, match="closed"):
+        await transport.send("b@example.org", "r@example.net", MSG)
+
+
+# TLS
+
+
+@pytest.mark.asyncio
+async def test_required_starttls_against_a_relay_without_it_is_temporary(store: Store) -> None:
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, tls="required"))
+        try:
+            clock = FakeClock()
+            await queue(store, ["r@example.net"], at=clock.now())
+            await worker(store, transport, clock).deliver_due()
+        finally:
+            await transport.aclose()
+    [(_mid, status, attempts, error)] = await rows(store)
+    assert (status, attempts) == ("queued", 1)
+    assert "does not offer STARTTLS" in error and "required" in error
+    assert sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_required_starttls_with_a_trusted_private_ca(ca: TestCA) -> None:
+    sink = WatchingSink()
+    with serving(sink, tls_context=ca.server_context(), require_starttls=True) as port:
+        relay = RelayConfig("127.0.0.1", port, tls="required", ca_file=ca.ca_file)
+        transport = SmtpTransport(relay)
+        try:
+            await transport.send("b@example.org", "r@example.net", MSG)
+            await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert [r.tls for r in sink.received] == [True, True] and sink.connections == 1
+
+
+@pytest.mark.asyncio
+async def test_opportunistic_starttls_still_verifies_the_certificate(ca: TestCA) -> None:
+    sink = WatchingSink()
+    with serving(sink, tls_context=ca.server_context()) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))  # system CAs only
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="certificate verify failed"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_implicit_tls(ca: TestCA) -> None:
+    sink = WatchingSink()
+    with serving(sink, ssl_context=ca.server_context()) as port:
+        relay = RelayConfig("127.0.0.1", port, tls="implicit", ca_file=ca.ca_file)
+        transport = SmtpTransport(relay)
+        try:
+            await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert transport.description == f"smtps://127.0.0.1:{port}"
+    assert sink.count() == 1
+
+
+@pytest.mark.asyncio
+async def test_a_missing_ca_file_is_a_clear_temporary_error(tmp_path: Path) -> None:
+    relay = RelayConfig("127.0.0.1", free_port(), ca_file=tmp_path / "nope.pem")
+    transport = SmtpTransport(relay)
+    with pytest.raises(TemporaryDeliveryError, match="cannot load the relay CA file"):
+        await transport.send("b@example.org", "r@example.net", MSG)
+    await transport.aclose()
+
+
+# AUTH
+
+
+def _auth_relay(port: int, ca: TestCA, password: str) -> SmtpTransport:
+    return SmtpTransport(
+        RelayConfig(
+            "127.0.0.1",
+            port,
+            tls="required",
+            ca_file=ca.ca_file,
+            username="blog",
+            password=password,
+        )
+    )
+
+
+@pytest.mark.asyncio
+async def test_auth_over_starttls(ca: TestCA) -> None:
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        transport = _auth_relay(port, ca, "s3cret")
+        try:
+            for _ in range(3):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert [r.user for r in sink.received] == ["blog"] * 3
+    assert accounts.attempts == 1  # one login for the kept connection
+    assert "s3cret" not in repr(transport.relay) and "s3cret" not in transport.description
+
+
+@pytest.mark.asyncio
+async def test_a_wrong_password_keeps_the_message_queued(store: Store, ca: TestCA) -> None:
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        transport = _auth_relay(port, ca, "wrong")
+        try:
+            clock = FakeClock()
+            await queue(store, ["r@example.net"], at=clock.now())
+            await worker(store, transport, clock).deliver_due()
+        finally:
+            await transport.aclose()
+    [(_mid, status, _attempts, error)] = await rows(store)
+    # Our account, not the message: temporary, so fixing the password delivers it.
+    assert status == "queued"
+    assert "refused our credentials" in error and "535" in error
+    assert sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_a_454_from_auth_is_temporary(ca: TestCA) -> None:
+    sink = WatchingSink()
+    accounts = Accounts("blog", "s3cret", temporary="454 4.7.0 Temporary authentication failure")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        transport = _auth_relay(port, ca, "s3cret")
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="454 4.7.0"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+
+
+@pytest.mark.asyncio
+async def test_relay_wanting_auth_we_do_not_give_is_temporary(ca: TestCA) -> None:
+    sink = WatchingSink()
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=Accounts("a", "b")) as p:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", p, tls="required", ca_file=ca.ca_file))
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="wants authentication: 530"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+
+
+@pytest.mark.asyncio
+async def test_no_password_over_plaintext_unless_allowed() -> None:
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    with serving(sink, auth_require_tls=False, authenticator=accounts) as port:
+        plain = RelayConfig("127.0.0.1", port, username="blog", password="s3cret")
+        refusing = SmtpTransport(plain)
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="password without TLS"):
+                await refusing.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await refusing.aclose()
+        assert accounts.attempts == 0
+        allowed = SmtpTransport(
+            RelayConfig(
+                "127.0.0.1", port, username="blog", password="s3cret", allow_plaintext_auth=True
+            )
+        )
+        try:
+            await allowed.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await allowed.aclose()
+    assert [r.user for r in sink.received] == ["blog"]
