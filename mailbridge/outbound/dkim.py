@@ -18,7 +18,7 @@ import base64
 import binascii
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -280,22 +280,19 @@ def _header_list(message: bytes) -> list[bytes]:
     a forged sender while the signed one is still there) breaks the signature,
     instead of leaving it valid over the original From alone (RFC 6376 §8.15).
     """
-    names = [name.lower() for name, _ in _header_fields(message)]
-    listed = [name.encode("ascii") for name in names if name in _SIGNED]
+    head, blank, _ = message.partition(b"\r\n\r\n")
+    if not blank:
+        raise DkimSigningError("message is not in CRLF wire form (no blank line after the header)")
+    listed = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded continuation of the previous field
+        name = line.partition(b":")[0].strip().lower()
+        if name.decode("ascii", "replace") in _SIGNED:
+            listed.append(name)
     if b"from" not in listed:
         raise DkimSigningError("message has no From header; DKIM requires signing it")
     return [*listed, b"from"]
-
-
-def _header_fields(message: bytes) -> Iterable[tuple[str, bytes]]:
-    """(name, raw value) of each header field, up to the blank line."""
-    head = message.split(b"\r\n\r\n", 1)[0]
-    for line in head.split(b"\r\n"):
-        if not line or line[:1] in (b" ", b"\t"):
-            continue
-        name, sep, value = line.partition(b":")
-        if sep:
-            yield name.strip().decode("ascii", "replace"), value
 
 
 class DkimSigner:

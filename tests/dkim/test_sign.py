@@ -150,3 +150,10 @@ def test_signatures_are_folded_crlf_lines(rsa_key, ed_key, message):
     assert b"\n" not in head.replace(b"\r\n", b"")
     assert b"\r" not in head.replace(b"\r\n", b"")
     assert all(len(line) <= 998 for line in head.split(b"\r\n"))
+
+
+def test_a_message_that_is_not_crlf_wire_form_is_refused(rsa_key, kit):
+    lf_only = kit.make_message().replace(b"\r\n", b"\n")
+
+    with pytest.raises(DkimSigningError, match="CRLF"):
+        DkimSigner([rsa_key]).sign(lf_only)
