@@ -195,6 +195,9 @@ class SmtpTransport:
                     return kept
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     pass  # dropped by the relay: nothing of this message was sent yet
+                except BaseException:
+                    kept.smtp.close()  # cancelled mid-probe
+                    raise
             kept.smtp.close()
         return _Kept(await self._connect())
 
