@@ -83,8 +83,18 @@ def start_servers(zone: dict[str, str], port: int) -> int:
                 reply = answer(zone, self.rfile.read(struct.unpack("!H", head)[0]))
                 self.wfile.write(struct.pack("!H", len(reply)) + reply)
 
-    udp = socketserver.ThreadingUDPServer(("127.0.0.1", port), Udp)
-    tcp = socketserver.ThreadingTCPServer(("127.0.0.1", udp.server_address[1]), Tcp)
+    for _ in range(50):
+        udp = socketserver.ThreadingUDPServer(("127.0.0.1", port), Udp)
+        try:
+            tcp = socketserver.ThreadingTCPServer(("127.0.0.1", udp.server_address[1]), Tcp)
+            break
+        except OSError:
+            # The free UDP port's TCP twin is taken by something else: try another.
+            udp.server_close()
+            if port:
+                raise
+    else:
+        raise OSError("no port free for both UDP and TCP on 127.0.0.1")
     for server in (udp, tcp):
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
