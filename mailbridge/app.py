@@ -29,7 +29,9 @@ from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.moderate.service import CommentService
-from mailbridge.notify import Notifier
+from mailbridge.notify import Digester, Notifier
+from mailbridge.outbound.dkim import signer_from_config
+from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
 from mailbridge.outbound.transport import Transport, transport_from_url
 from mailbridge.outbound.worker import DeliveryWorker
 from mailbridge.senderauth import Resolver
@@ -39,7 +41,15 @@ from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
 
-__all__ = ["Core", "Running", "core", "load_or_create_secret", "open_store", "running"]
+__all__ = [
+    "Core",
+    "Running",
+    "core",
+    "load_or_create_secret",
+    "open_store",
+    "relay_config",
+    "running",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +96,7 @@ class Core:
     notifier: Notifier
     service: CommentService
     worker: DeliveryWorker
+    digester: Digester
     intake: ReplyIntake
 
 
@@ -107,18 +118,41 @@ async def core(
     """
     clock = clock or SystemClock()
     keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
+    out = settings.outbound
+    d = settings.dkim
+    # Read the keys before anything starts: a broken key is a start-up error, not a
+    # pile of unsigned mail.
+    signer = signer_from_config(
+        d.domain,
+        d.selector,
+        _in_data_dir(settings, d.private_key),
+        d.ed25519_selector,
+        _in_data_dir(settings, d.ed25519_private_key),
+    )
+    owned = transport is None
+    transport = transport or transport_from_url(settings.transport_url, relay_config(settings))
     store = await open_store(settings)
     try:
         override = Path(settings.templates.directory) if settings.templates.directory else None
-        renderer = Renderer(override)
+        renderer = Renderer(override, {"accent": settings.site.accent_color})
         worker = DeliveryWorker(
             store,
-            transport or transport_from_url(settings.transport_url),
-            settings.outbound,
+            transport,
+            out,
             clock,
+            concurrency=out.concurrency,
+            per_domain=out.per_domain_concurrency,
+            sign=signer.sign if signer is not None else None,
         )
         notifier = Notifier(settings, keyring, renderer, clock)
-        service = CommentService(store, notifier, clock, queued=worker.wake)
+        digester = Digester(store, notifier, clock, queued=worker.wake)
+
+        def wake() -> None:
+            # Mail was queued (worker) or scheduled for a batch (digester).
+            worker.wake()
+            digester.wake()
+
+        service = CommentService(store, notifier, clock, queued=wake)
         intake = ReplyIntake(
             store=store,
             service=service,
@@ -128,11 +162,38 @@ async def core(
             clock=clock,
             checks=checks or standard_checks(settings.auth, resolver),
             extractor=extractor,
-            queued=worker.wake,
+            queued=wake,
         )
-        yield Core(settings, clock, keyring, store, renderer, notifier, service, worker, intake)
+        yield Core(
+            settings, clock, keyring, store, renderer, notifier, service, worker, digester, intake
+        )
     finally:
+        if owned:
+            await transport.aclose()
         await store.close()
+
+
+def _in_data_dir(settings: Settings, path: str) -> str:
+    """Key paths are relative to the data directory, where `mailbridge dkim keygen` writes."""
+    if not path:
+        return ""
+    return str(settings.data_path / Path(path).expanduser())
+
+
+def relay_config(settings: Settings) -> RelayConfig:
+    """The relay options from settings; an smtp:// URL's own options win over these."""
+    out = settings.outbound
+    return RelayConfig(
+        "",
+        tls=relay_tls_mode(out.relay_tls),
+        username=out.relay_username or None,
+        password=out.relay_password or None,
+        ca_file=Path(out.relay_ca_file).expanduser() if out.relay_ca_file else None,
+        timeout=out.relay_timeout_seconds,
+        idle_seconds=out.relay_idle_seconds,
+        max_connections=out.concurrency,
+        allow_plaintext_auth=out.relay_allow_plaintext_auth,
+    )
 
 
 @dataclass(frozen=True)
@@ -229,6 +290,7 @@ async def _listening(
         await web.SockSite(runner, http_sock).start()
         state["http"] = True
         tasks.append(asyncio.create_task(parts.worker.run(), name="mailbridge-delivery"))
+        tasks.append(asyncio.create_task(parts.digester.run(), name="mailbridge-digests"))
         housekeeping = Housekeeping(store, parts.clock, settings.inbound.raw_retention_days)
         tasks.append(asyncio.create_task(housekeeping.run(), name="mailbridge-housekeeping"))
         yield Running(
@@ -248,6 +310,14 @@ async def _listening(
         state["http"] = False
         await runner.cleanup()
         parts.worker.stop()
-        for task in tasks[1:]:
+        parts.digester.stop()
+        for task in tasks[2:]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # A send in flight may take long: bounded, and a cancelled one keeps its lease
+        # and is sent again (same Message-ID) after the next start.
+        _done, late = await asyncio.wait(set(tasks[:2]), timeout=_DRAIN_SECONDS)
+        for task in late:
+            task.cancel()
+        _done, stuck = await asyncio.wait(set(tasks), timeout=_DRAIN_SECONDS)
+        for task in stuck:  # never hang a shutdown on a task that ignores cancellation
+            log.error("stopping: task %s did not stop", task.get_name())

@@ -10,6 +10,7 @@ connection as their first argument.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +22,8 @@ from mailbridge.errors import StoreClosedError
 from mailbridge.store import migrations
 
 __all__ = ["Store", "UnitOfWork"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 UnitOfWork = Callable[[aiosqlite.Connection], Awaitable[T]]
@@ -42,6 +45,22 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     for pragma in _PRAGMAS:
         await conn.execute(pragma)
     return conn
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """Roll back if a transaction is open, without hiding the error that got us here.
+
+    The statement whose await was cancelled still runs on aiosqlite's thread; this
+    ROLLBACK is queued after it, so it sees the final state. "No transaction is
+    active" then just means the cancelled COMMIT went through.
+    """
+    try:
+        await asyncio.shield(conn.execute("ROLLBACK"))
+    except sqlite3.OperationalError as exc:
+        if "no transaction is active" not in str(exc):
+            log.error("store: rollback failed: %s", exc)
+    except asyncio.CancelledError:
+        pass  # cancelled again while rolling back: the shielded ROLLBACK still runs
 
 
 class Store:
@@ -83,10 +102,9 @@ class Store:
                 result = await work(conn)
                 await conn.execute("COMMIT")
             except BaseException:
-                # Also after a failed COMMIT (disk full, I/O error): never leave the one
-                # writer connection inside a transaction for the next unit of work.
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
+                # Also after a failed COMMIT (disk full, I/O error) or a cancellation:
+                # never leave the one writer connection inside a transaction.
+                await _rollback(conn)
                 raise
             return result
 
@@ -100,7 +118,8 @@ class Store:
             try:
                 return await work(conn)
             finally:
-                await conn.execute("COMMIT")
+                # A read-only transaction: ending it is all a rollback does.
+                await _rollback(conn)
 
     async def close(self) -> None:
         """Close both connections once pending work finishes; later use raises."""
