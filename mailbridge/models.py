@@ -81,6 +81,7 @@ class NewComment:
     source_ref: str | None = None
     attachments: tuple[AttachmentNote, ...] = ()
     held_reason: str | None = None
+    subscribe: str | None = None  # web: "replies" or "thread" asked for on the form
 
 
 @dataclass

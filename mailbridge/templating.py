@@ -9,6 +9,7 @@ variable is an error, never an empty string.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -40,7 +41,10 @@ def _one_line(value: str) -> str:
 
 
 class Renderer:
-    def __init__(self, override_dir: Path | None = None) -> None:
+    def __init__(
+        self, override_dir: Path | None = None, site: Mapping[str, Any] | None = None
+    ) -> None:
+        """``site`` values (name, accent colour, ...) are visible in every template."""
         search = [packaged_templates()]
         if override_dir is not None:
             search.insert(0, override_dir)
@@ -55,6 +59,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._env.globals.update(site or {"accent": "#0b5cad"})
 
     def page(self, name: str, **context: Any) -> str:
         return self._env.get_template(f"web/{name}.html.j2").render(**context)

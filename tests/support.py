@@ -60,6 +60,8 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
         "http": {"listen": "127.0.0.1:0"},
         # Never ask the internet's DNS; tests that need records pass a StaticResolver.
         "auth": {"dns": "off"},
+        # Notifications at once; the batching tests set a window.
+        "notifications": {"batch_window_seconds": 0},
     }
     for name, values in sections.items():
         if isinstance(values, dict):

@@ -13,7 +13,8 @@ from mailbridge.importer.native_json import read_json
 from mailbridge.importer.records import ImportedComment, ImportedThread, detect_format
 from mailbridge.importer.wxr import read_wxr
 from mailbridge.models import NewComment, Source
-from mailbridge.store import Store, comments, threads
+from mailbridge.store import Store, comments, subscriptions, threads
+from mailbridge.store.subscriptions import Level
 
 __all__ = ["ImportReport", "import_file", "parents_first"]
 
@@ -95,11 +96,23 @@ async def _store_thread(
             ),
         )
         ids[item.source_id] = comment_id
+        if added and notify and item.email:
+            await _subscribe(conn, item.email, thread_id, now)
         if added:
             report.comments_added += 1
         else:
             report.comments_existing += 1
         progress(1)
+
+
+async def _subscribe(conn: aiosqlite.Connection, email: str, thread_id: int, now: str) -> None:
+    """Imported commenters hear about answers to their comments: the blog owner vouches
+    for their addresses by importing them (``--no-notify`` opts out), and every email
+    offers a one-click unsubscribe. An explicit choice made earlier is kept."""
+    address_id = await threads.upsert_address(conn, email, now)
+    await subscriptions.confirm_address(conn, address_id, now)
+    if await subscriptions.explicit_level(conn, address_id, thread_id) is None:
+        await subscriptions.set_level(conn, address_id, thread_id, Level.REPLIES, "import", now)
 
 
 async def import_file(

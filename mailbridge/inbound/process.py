@@ -53,6 +53,7 @@ from mailbridge.inbound.checks import AuthDecision, InboundChecks
 from mailbridge.inbound.limits import check_rates
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
+from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
 from mailbridge.models import AttachmentNote, Comment, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
@@ -140,6 +141,7 @@ class ReplyIntake:
         self._queued = queued  # told after a commit that queued mail (wakes the worker)
         self._targets = TargetResolver(store, keyring.reply, settings.smtp.reply_domain)
         self._bounces = BounceAccounting(store, checks, settings.inbound.hard_bounce_limit)
+        self._unsubscribes = MailtoUnsubscribe(store, keyring.subscription, clock)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -155,6 +157,8 @@ class ReplyIntake:
         )
         if recipient.kind is Kind.BOUNCE:
             read_bounce_token(self._keyring.bounce, recipient.token)
+        elif recipient.kind is Kind.UNSUBSCRIBE:
+            self._unsubscribes.link(recipient.token)
         elif recipient.kind is Kind.REPLY:
             target = await self._targets.from_token(recipient.token)
             await self._check_live(target)
@@ -285,6 +289,9 @@ class ReplyIntake:
         where: str,
     ) -> str:
         now = iso(self._clock.now())
+        if recipient.kind is Kind.UNSUBSCRIBE:
+            # Before any machine check: a provider's unsubscribe robot is a machine too.
+            return await self._unsubscribes.apply(inbound_id, recipient.token)
         if recipient.kind is Kind.BOUNCE:
             outbox_id = read_bounce_token(self._keyring.bounce, recipient.token)
             return await self._bounces.handle(

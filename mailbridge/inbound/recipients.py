@@ -20,6 +20,7 @@ from mailbridge.errors import RelayDenied, UnknownRecipient
 __all__ = [
     "BOUNCE_PREFIX",
     "REPLY_PREFIX",
+    "UNSUBSCRIBE_PREFIX",
     "Kind",
     "Recipient",
     "kind_of",
@@ -29,6 +30,7 @@ __all__ = [
 
 REPLY_PREFIX = "reply+"
 BOUNCE_PREFIX = "bounce+"
+UNSUBSCRIBE_PREFIX = "unsubscribe+"
 _HEADERS_WITH_RECIPIENTS = ("To", "Cc", "Delivered-To", "X-Original-To")
 _MSGID = re.compile(r"<([^<>\s]{1,250})>")
 
@@ -36,6 +38,7 @@ _MSGID = re.compile(r"<([^<>\s]{1,250})>")
 class Kind(enum.Enum):
     REPLY = "reply"
     BOUNCE = "bounce"
+    UNSUBSCRIBE = "unsubscribe"  # the mailto: of List-Unsubscribe
     EXTRA = "extra"
 
 
@@ -63,6 +66,8 @@ def kind_of(address: str, reply_domain: str, extra: tuple[str, ...] = ()) -> Rec
         return Recipient(Kind.REPLY, address, local[len(REPLY_PREFIX) :])
     if lowered.startswith(BOUNCE_PREFIX):
         return Recipient(Kind.BOUNCE, address, local[len(BOUNCE_PREFIX) :])
+    if lowered.startswith(UNSUBSCRIBE_PREFIX):
+        return Recipient(Kind.UNSUBSCRIBE, address, local[len(UNSUBSCRIBE_PREFIX) :])
     raise UnknownRecipient()
 
 

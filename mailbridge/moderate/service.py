@@ -18,6 +18,7 @@ from mailbridge.errors import InvalidInput, NotFound
 from mailbridge.models import Comment, CommentNode, CommentStatus, NewComment, Source, Thread
 from mailbridge.notify import Notifier
 from mailbridge.store import Store, comments, threads
+from mailbridge.store.subscriptions import Level
 from mailbridge.tokens import Action
 
 __all__ = ["CommentService", "ModerationOutcome", "SameTransaction"]
@@ -48,7 +49,8 @@ class CommentService:
         self._store = store
         self._notifier = notifier
         self._clock = clock
-        self._queued = queued  # told after a commit that queued mail (wakes the worker)
+        # Told after a commit that queued or scheduled mail (wakes the worker and digester).
+        self._queued = queued
 
     async def thread(self, key: str) -> Thread:
         found = await self._store.read(lambda c: threads.get_thread(c, key=key))
@@ -83,8 +85,19 @@ class CommentService:
             comment = await comments.get_comment(conn, comment_id)
             assert comment is not None
             queued = 0
+            if created and comment.address_id is not None:
+                if new.source is Source.WEB and new.subscribe:
+                    thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+                    assert thread is not None
+                    queued += await self._notifier.subscription_requested(
+                        conn, comment.address_id, thread, Level(new.subscribe)
+                    )
+                elif new.source is Source.EMAIL:
+                    await self._notifier.replied_by_email(
+                        conn, comment.address_id, comment.thread_id
+                    )
             if created and comment.status is CommentStatus.PENDING:
-                queued = await self._notifier.moderation_requests(conn, comment)
+                queued += await self._notifier.moderation_requests(conn, comment)
             if also is not None:
                 await also(conn, comment)
             return comment, queued
@@ -105,15 +118,17 @@ class CommentService:
         """Apply ``action``; idempotent. Approval queues the reply notification."""
         status = CommentStatus(action.value)
 
-        async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, bool]:
+        async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, int]:
             previous = await comments.set_status(conn, comment_id, status, iso(self._clock.now()))
             if previous is None:
                 raise NotFound(f"no comment {comment_id}")
             comment = await comments.get_comment(conn, comment_id)
             assert comment is not None
-            notified = False
-            if status is CommentStatus.APPROVED and previous is not status:
-                notified = await self._notifier.reply_notification(conn, comment)
+            notified = 0
+            if status is CommentStatus.APPROVED and await comments.mark_published(
+                conn, comment_id, iso(self._clock.now())
+            ):
+                notified = await self._notifier.comment_published(conn, comment)
             return ModerationOutcome(comment, previous), notified
 
         outcome, notified = await self._store.write(work)
@@ -123,7 +138,7 @@ class CommentService:
                 comment_id,
                 outcome.previous.value,
                 outcome.comment.status.value,
-                " (reply notification queued)" if notified else "",
+                f" ({notified} notification(s) queued or scheduled)" if notified else "",
             )
         if notified:
             self._queued()

@@ -8,6 +8,7 @@ can add a header; the email package then encodes them (RFC 2047) as needed.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -59,6 +60,7 @@ def compose(
     in_reply_to: str | None = None,
     references: list[str] | None = None,
     auto_submitted: str = "auto-generated",
+    extra_headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """The complete message in wire form (CRLF line ends)."""
     msg = EmailMessage(policy=SMTP)
@@ -77,6 +79,11 @@ def compose(
     # Exchange not to answer with its own robots.
     msg["Auto-Submitted"] = auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
+    for name, value in extra_headers:
+        # Only headers we build (List-*, with our own URLs and tokens): never user text.
+        if not value.isascii() or any(c in value for c in "\r\n"):
+            raise ValueError(f"header {name} must be one line of ASCII")
+        msg[name] = value
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
     wire = msg.as_bytes()

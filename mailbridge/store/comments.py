@@ -23,6 +23,7 @@ __all__ = [
     "get_comment",
     "insert_comment",
     "latest_author_name",
+    "mark_published",
     "set_status",
 ]
 
@@ -134,3 +135,12 @@ async def latest_author_name(conn: aiosqlite.Connection, address_id: int) -> str
     ) as cur:
         row = await cur.fetchone()
     return None if row is None else str(row[0])
+
+
+async def mark_published(conn: aiosqlite.Connection, comment_id: int, now: str) -> bool:
+    """Record the first publication; False if the comment was published before."""
+    cur = await conn.execute(
+        "UPDATE comments SET published_at = ? WHERE id = ? AND published_at IS NULL",
+        (now, comment_id),
+    )
+    return cur.rowcount > 0

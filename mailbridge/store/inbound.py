@@ -39,6 +39,7 @@ class Disposition(enum.StrEnum):
     DROPPED = "dropped"  # accepted at SMTP and discarded (machine mail)
     BOUNCE = "bounce"  # a delivery status notification about our mail, counted
     REFUSED = "refused"  # refused at RCPT: no message was transferred
+    UNSUBSCRIBED = "unsubscribed"  # a mailto: unsubscribe, applied
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from mailbridge.web.guard import cors_middleware
 from mailbridge.web.middleware import error_middleware, security_headers
 from mailbridge.web.moderation import ModerationPages
 from mailbridge.web.pages import Pages
+from mailbridge.web.subscriptions import SubscriptionPages
 
 __all__ = ["build_web_app"]
 
@@ -47,6 +48,7 @@ def build_web_app(
     moderation = ModerationPages(
         service, keyring, renderer, clock, settings.site.name, settings.site.public_url
     )
+    links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
 
     async def healthz(request: web.Request) -> web.Response:
         parts = health()
@@ -64,6 +66,10 @@ def build_web_app(
             web.post("/api/threads/{thread}/comments", api.submit),
             web.get("/moderate/{token}", moderation.confirm),
             web.post("/moderate/{token}", moderation.act),
+            web.get("/confirm/{token}", links.confirm_page),
+            web.post("/confirm/{token}", links.confirm),
+            web.get("/unsubscribe/{token}", links.unsubscribe_page),
+            web.post("/unsubscribe/{token}", links.unsubscribe),
         ]
     )
     return app

@@ -63,10 +63,13 @@ def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
     return value
 
 
-def validate_submission(data: Any) -> tuple[str, str, str, int | None, bool, bool]:
-    """(author, email, body, parent, notify, trapped) from a decoded JSON body, or InvalidInput.
+def validate_submission(data: Any) -> tuple[str, str, str, int | None, str | None, bool]:
+    """(author, email, body, parent, subscribe, trapped) from a decoded JSON body.
 
-    ``trapped`` is True when the honeypot field was filled in.
+    ``subscribe`` is the level asked for with ``notify``: true (or "replies") for
+    answers to this comment's author, "thread" for every new comment, None for
+    nothing. ``trapped`` is True when the honeypot field was filled in. Bad input
+    raises :class:`InvalidInput` naming the field.
     """
     if not isinstance(data, dict):
         raise InvalidInput("body", "the request body must be a JSON object")
@@ -84,10 +87,11 @@ def validate_submission(data: Any) -> tuple[str, str, str, int | None, bool, boo
     if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
         raise InvalidInput("parent", "parent must be a comment id or null")
     notify = data.get("notify", False)
-    if not isinstance(notify, bool):
-        raise InvalidInput("notify", "notify must be true or false")
+    if notify not in (True, False, "replies", "thread", "none"):
+        raise InvalidInput("notify", 'notify must be true, false, "replies" or "thread"')
+    subscribe = {True: "replies", False: None, "none": None}.get(notify, notify)
     trap = data.get(HONEYPOT)
-    return author, email, body, parent, notify, bool(trap)
+    return author, email, body, parent, subscribe, bool(trap)
 
 
 class CommentApi:
@@ -140,7 +144,7 @@ class CommentApi:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return json_error(400, f"malformed JSON: {exc}")
         try:
-            author, email, body, parent, notify, trap = validate_submission(data)
+            author, email, body, parent, subscribe, trap = validate_submission(data)
         except InvalidInput as exc:
             return json_error(400, exc.message, exc.field)
         if trap:
@@ -165,7 +169,8 @@ class CommentApi:
                     source=Source.WEB,
                     created_at=iso(now),
                     email=email,
-                    notify=notify,
+                    notify=subscribe is not None,
+                    subscribe=subscribe,
                 )
             )
         except (SenderRateLimited, ThreadRateLimited) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -63,6 +64,7 @@ class Daemon:
             f'[http]\nlisten = "127.0.0.1:{self.http_port}"\n'
             # No internet DNS here: say so, and accept replies as unverified.
             '[auth]\ndns = "off"\nwhen_dns_unavailable = "accept"\n'
+            "[notifications]\nbatch_window_seconds = 0\n"
         )
         self.maildir = workdir / "data" / "outbox"
         self.process: subprocess.Popen[str] | None = None
@@ -166,9 +168,16 @@ def test_the_whole_loop(daemon: Daemon) -> None:
     assert status == 202
     ann_id = json.loads(body)["id"]
 
-    # 2. The blog author gets a moderation email; GET shows, POST approves.
-    [moderation] = daemon.wait_for_mail(1)
-    assert moderation["To"].addresses[0].addr_spec == "author@example.org"
+    # 2. Ann is asked to confirm her address (double opt-in) and does, GET then POST.
+    mails = daemon.wait_for_mail(2)
+    [confirmation] = [m for m in mails if m["To"].addresses[0].addr_spec == "ann@example.com"]
+    confirm = re.search(r"^(http\S+/confirm/\S+)$", text_body(confirmation), re.MULTILINE)
+    assert confirm, text_body(confirmation)
+    assert "Confirm your email address" in daemon.http("GET", confirm.group(1))[1]
+    assert "confirmed" in daemon.http("POST", confirm.group(1))[1]
+
+    # 3. The blog author gets a moderation email; GET shows, POST approves.
+    [moderation] = [m for m in mails if m["To"].addresses[0].addr_spec == "author@example.org"]
     approve = moderation_links(moderation)["approve"]
     status, page = daemon.http("GET", approve)
     assert status == 200 and "Approve this comment?" in page
@@ -177,13 +186,13 @@ def test_the_whole_loop(daemon: Daemon) -> None:
     assert status == 200 and "Done" in page
     assert ann_id in daemon.published()
 
-    # 3. The author of comment 2 is notified, with a reply address.
-    mails = daemon.wait_for_mail(2)
+    # 4. The author of comment 2 is notified, with a reply address.
+    mails = daemon.wait_for_mail(3)
     notification = next(m for m in mails if m["Reply-To"])
     assert notification["To"].addresses[0].addr_spec == "reader002.4a549d@example.org"
     assert "the “second best” line" in text_body(notification)
 
-    # 4. They answer by replying to the email, through a real SMTP client.
+    # 5. They answer by replying to the email, through a real SMTP client.
     reply = reply_to_notification(
         notification,
         "Thank you Ann. It stayed with me too.",
@@ -193,8 +202,8 @@ def test_the_whole_loop(daemon: Daemon) -> None:
         refused = client.send_message(reply, to_addrs=[reply_address(notification)])
     assert refused == {}
 
-    # 5. Their reply awaits moderation; the author approves it (GET, then POST).
-    mails = daemon.wait_for_mail(3)
+    # 6. Their reply awaits moderation; the author approves it (GET, then POST).
+    mails = daemon.wait_for_mail(4)
     second = next(m for m in mails if "by Reader 002" in str(m["Subject"]))
     assert "Thank you Ann. It stayed with me too." in text_body(second)
     assert "On Wed, 25 Nov 2026" not in text_body(second)  # the quote was cut away
@@ -206,14 +215,18 @@ def test_the_whole_loop(daemon: Daemon) -> None:
     assert reply_comment["author"] == "Reader 002"
     assert reply_comment["body"] == "Thank you Ann. It stayed with me too."
 
-    # 6. Ann, who asked to hear back, gets the final notification in the Maildir.
-    mails = daemon.wait_for_mail(4)
-    final = [m for m in mails if m["To"].addresses[0].addr_spec == "ann@example.com"]
+    # 7. Ann, who asked to hear back, gets the final notification in the Maildir,
+    #    with one-click unsubscribe.
+    mails = daemon.wait_for_mail(5)
+    final = [
+        m for m in mails if m["To"].addresses[0].addr_spec == "ann@example.com" and m["Reply-To"]
+    ]
     assert len(final) == 1
     assert "Thank you Ann. It stayed with me too." in text_body(final[0])
     assert reply_address(final[0]).startswith("reply+")
+    assert final[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
-    # 7. SIGTERM stops it cleanly.
+    # 8. SIGTERM stops it cleanly.
     code, err = daemon.stop()
     assert code == 0, err
     assert "Stopped." in err

@@ -1,0 +1,317 @@
+"""The postman: renders each kind of email mailbridge sends and queues it in the outbox.
+
+Every method runs inside the caller's write transaction, so an email is queued if
+and only if the change that caused it commits. Nothing here decides *who* hears
+about what; :mod:`mailbridge.notify.notifier` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from email.headerregistry import Address
+from typing import Any
+
+import aiosqlite
+
+from mailbridge.clock import Clock, iso
+from mailbridge.errors import Rejection
+from mailbridge.models import Comment, Thread
+from mailbridge.outbound.compose import clean_header_text, compose, make_message_id, split_address
+from mailbridge.settings import Settings
+from mailbridge.store import outbox, threads
+from mailbridge.templating import RenderedEmail, Renderer
+from mailbridge.tokens import (
+    Action,
+    Keyring,
+    LinkPurpose,
+    make_bounce_token,
+    make_moderation_token,
+    make_reply_token,
+    make_subscription_token,
+)
+
+__all__ = ["DigestItem", "Links", "Mailer", "excerpt"]
+
+log = logging.getLogger(__name__)
+
+
+def excerpt(text: str, limit: int = 300) -> str:
+    """The start of ``text``, cut at a word boundary, with an ellipsis when shortened."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+@dataclass(frozen=True)
+class Links:
+    thread: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One comment in a notification: what it says, and how to answer it."""
+
+    comment: Comment
+    parent: Comment | None
+    why: str  # "reply": it answers the recipient; "thread": new in a followed thread
+    url: str
+    reply_address: str
+    parent_excerpt: str
+
+
+class Mailer:
+    def __init__(self, settings: Settings, keyring: Keyring, renderer: Renderer, clock: Clock):
+        self._settings = settings
+        self._keyring = keyring
+        self._renderer = renderer
+        self._clock = clock
+        self.sender = split_address(settings.outbound.from_address)
+        self.domain = settings.smtp.reply_domain
+        self._base = settings.site.public_url.rstrip("/")
+        slug = re.sub(r"[^a-z0-9]+", "-", settings.site.name.lower()).strip("-") or "comments"
+        # RFC 2919: one List-Id for the whole site, so "unsubscribe" means this site.
+        self.list_id = f"{clean_header_text(settings.site.name)} <{slug}.{self.domain}>"
+
+    # -- pieces -----------------------------------------------------------------
+
+    def links(self, thread: Thread, comment_id: int | None = None) -> Links:
+        page = f"{self._base}/threads/{thread.key}"
+        return Links(page, f"{page}#comment-{comment_id}" if comment_id else page)
+
+    def moderation_link(self, comment_id: int, action: Action) -> str:
+        expires = self._clock.now() + timedelta(days=self._settings.moderation.link_days)
+        token = make_moderation_token(self._keyring.moderation, comment_id, action, expires)
+        return f"{self._base}/moderate/{token}"
+
+    def subscription_token(
+        self, purpose: LinkPurpose, address_id: int, thread_id: int | None, level: str
+    ) -> str:
+        days = (
+            self._settings.notifications.confirmation_days
+            if purpose is LinkPurpose.CONFIRM
+            else self._settings.notifications.unsubscribe_days
+        )
+        expires = self._clock.now().date() + timedelta(days=days)
+        return make_subscription_token(
+            self._keyring.subscription, purpose, address_id, thread_id, level, expires
+        )
+
+    def unsubscribe_headers(self, address_id: int, thread_id: int) -> list[tuple[str, str]]:
+        """RFC 8058 one-click unsubscribe (https and mailto) and RFC 2919 List-Id."""
+        token = self.subscription_token(LinkPurpose.UNSUBSCRIBE, address_id, thread_id, "none")
+        return [
+            ("List-Id", self.list_id),
+            (
+                "List-Unsubscribe",
+                f"<{self._base}/unsubscribe/{token}>, "
+                f"<mailto:unsubscribe+{token}@{self.domain}?subject=unsubscribe>",
+            ),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ]
+
+    def reply_address(self, address_id: int, epoch: int, comment: Comment) -> tuple[str, date]:
+        expires = self._clock.now().date() + timedelta(days=self._settings.smtp.reply_token_days)
+        token = make_reply_token(self._keyring.reply, address_id, comment.id, expires, epoch)
+        return f"reply+{token}@{self.domain}", expires
+
+    def render(self, name: str, **context: Any) -> RenderedEmail:
+        return self._renderer.email(name, site_name=self._settings.site.name, **context)
+
+    def _return_path(self, outbox_id: int) -> str:
+        """The VERP envelope sender: a bounce names the exact message and address."""
+        return f"bounce+{make_bounce_token(self._keyring.bounce, outbox_id)}@{self.domain}"
+
+    async def queue(
+        self,
+        conn: aiosqlite.Connection,
+        kind: str,
+        comment_id: int | None,
+        to: Address,
+        rendered: RenderedEmail,
+        *,
+        message_id: str,
+        reply_to: Address | None = None,
+        in_reply_to: str | None = None,
+        references: Sequence[str] = (),
+        auto_submitted: str = "auto-generated",
+        extra_headers: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Compose and queue one email; False when the address is suppressed or it is a repeat."""
+        rcpt = to.addr_spec
+        state = await threads.address_state(conn, email=rcpt)
+        if state is not None and state.suppressed_at is not None:
+            log.info(
+                "not mailing %s (%s): address suppressed since %s (%s)",
+                kind,
+                message_id,
+                state.suppressed_at,
+                state.suppressed_reason,
+            )
+            return False
+        now = self._clock.now()
+        message = compose(
+            sender=self.sender,
+            to=to,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            message_id=message_id,
+            date=now,
+            reply_to=reply_to,
+            in_reply_to=in_reply_to,
+            references=list(references) or None,
+            auto_submitted=auto_submitted,
+            extra_headers=extra_headers,
+        )
+        out = outbox.Outgoing(kind, comment_id, message_id, self.sender.addr_spec, rcpt, message)
+        return (
+            await outbox.enqueue(conn, out, now.timestamp(), iso(now), self._return_path)
+            is not None
+        )
+
+    # -- the emails ---------------------------------------------------------------
+
+    async def moderation_request(
+        self,
+        conn: aiosqlite.Connection,
+        moderator: Address,
+        thread: Thread,
+        comment: Comment,
+        parent: Comment | None,
+        author_email: str | None,
+    ) -> bool:
+        rendered = self.render(
+            "moderation_request",
+            thread=thread,
+            thread_url=self.links(thread).thread,
+            comment=comment,
+            author_email=author_email,
+            parent=parent,
+            parent_excerpt=excerpt(parent.body) if parent else "",
+            approve_url=self.moderation_link(comment.id, Action.APPROVE),
+            reject_url=self.moderation_link(comment.id, Action.REJECT),
+            spam_url=self.moderation_link(comment.id, Action.SPAM),
+            link_days=self._settings.moderation.link_days,
+        )
+        return await self.queue(
+            conn,
+            "moderation_request",
+            comment.id,
+            moderator,
+            rendered,
+            message_id=make_message_id(f"moderate.c{comment.id}", self.domain),
+            references=[f"<t{thread.id}.moderation@{self.domain}>"],
+        )
+
+    async def notification(
+        self,
+        conn: aiosqlite.Connection,
+        to: Address,
+        address_id: int,
+        thread: Thread,
+        items: Sequence[DigestItem],
+    ) -> bool:
+        """One comment (a notification) or several (a digest) for one person and thread.
+
+        Each comment carries its own reply address; the email's Reply-To is the
+        newest one's, so pressing Reply answers the latest comment.
+        """
+        newest = items[-1]
+        single = len(items) == 1
+        rendered = self.render(
+            "reply_notification" if single else "digest",
+            thread=thread,
+            thread_url=self.links(thread).thread,
+            items=list(items),
+            item=newest,
+            comment=newest.comment,
+            parent=newest.parent,
+            parent_excerpt=newest.parent_excerpt,
+            comment_url=newest.url,
+            why=newest.why,
+            expires=self.reply_expiry(),
+            unsubscribe_url=self._unsubscribe_page(address_id, thread.id),
+        )
+        anchor = newest.parent.id if newest.parent else None
+        references = [f"<t{thread.id}@{self.domain}>"]
+        if anchor is not None:
+            references.append(f"<c{anchor}@{self.domain}>")
+        name = f"{newest.comment.author} via {self._settings.site.name}"
+        return await self.queue(
+            conn,
+            "reply_notification" if single else "digest",
+            newest.comment.id if single else None,
+            to,
+            rendered,
+            message_id=make_message_id(f"c{newest.comment.id}", self.domain),
+            reply_to=Address(display_name=clean_header_text(name), addr_spec=newest.reply_address),
+            in_reply_to=references[-1],
+            references=references,
+            extra_headers=self.unsubscribe_headers(address_id, thread.id),
+        )
+
+    def reply_expiry(self) -> date:
+        return self._clock.now().date() + timedelta(days=self._settings.smtp.reply_token_days)
+
+    def _unsubscribe_page(self, address_id: int, thread_id: int) -> str:
+        token = self.subscription_token(LinkPurpose.UNSUBSCRIBE, address_id, thread_id, "none")
+        return f"{self._base}/unsubscribe/{token}"
+
+    async def confirmation(
+        self,
+        conn: aiosqlite.Connection,
+        to: Address,
+        address_id: int,
+        thread: Thread,
+        level: str,
+    ) -> bool:
+        token = self.subscription_token(LinkPurpose.CONFIRM, address_id, thread.id, level)
+        rendered = self.render(
+            "confirm_subscription",
+            thread=thread,
+            level=level,
+            confirm_url=f"{self._base}/confirm/{token}",
+            days=self._settings.notifications.confirmation_days,
+        )
+        return await self.queue(
+            conn,
+            "confirmation",
+            None,
+            to,
+            rendered,
+            message_id=make_message_id("confirm", self.domain),
+        )
+
+    async def rejection_notice(
+        self,
+        conn: aiosqlite.Connection,
+        to: Address,
+        thread: Thread,
+        comment_id: int,
+        rejection: Rejection,
+        in_reply_to: str | None,
+    ) -> bool:
+        rendered = self.render(
+            "rejection_notice",
+            thread=thread,
+            comment_url=self.links(thread, comment_id).comment,
+            explanation=rejection.explanation or rejection.detail,
+        )
+        return await self.queue(
+            conn,
+            "rejection_notice",
+            None,
+            to,
+            rendered,
+            message_id=make_message_id("notice", self.domain),
+            in_reply_to=in_reply_to,
+            references=[in_reply_to] if in_reply_to else (),
+            auto_submitted="auto-replied",
+        )

@@ -1,0 +1,230 @@
+"""Who is told what, and when.
+
+* A pending comment: every moderator of its thread gets a moderation email.
+* A published comment: the author of the comment it answers, if they want replies,
+  and everyone following the whole thread, except its own author; nobody twice.
+  With a batch window, those notifications wait (``pending_notifications``) and the
+  :class:`~mailbridge.notify.digest.Digester` sends each person one email per window.
+* A subscription asked for on the web: confirmed first by email (double opt-in),
+  unless the address is confirmed already. Replying by email confirms an address.
+
+Everything runs inside the caller's write transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from email.headerregistry import Address
+
+import aiosqlite
+
+from mailbridge.clock import Clock, iso
+from mailbridge.errors import Rejection
+from mailbridge.models import Comment, CommentStatus, Thread
+from mailbridge.notify.mail import DigestItem, Mailer, excerpt
+from mailbridge.outbound.compose import clean_header_text, split_address
+from mailbridge.settings import Settings
+from mailbridge.store import comments, subscriptions, threads
+from mailbridge.store.subscriptions import Level, Pending
+from mailbridge.templating import Renderer
+from mailbridge.tokens import Keyring
+
+__all__ = ["Notifier"]
+
+log = logging.getLogger(__name__)
+
+_CONFIRMATION_EVERY = timedelta(hours=24)  # at most one confirmation email a day
+
+
+class Notifier:
+    def __init__(self, settings: Settings, keyring: Keyring, renderer: Renderer, clock: Clock):
+        self._settings = settings
+        self._clock = clock
+        self.mail = Mailer(settings, keyring, renderer, clock)
+
+    # -- moderation ------------------------------------------------------------
+
+    async def _moderators(self, conn: aiosqlite.Connection, thread: Thread) -> list[Address]:
+        found: dict[str, Address] = {}
+        for configured in self._settings.moderation.moderators:
+            address = split_address(configured)
+            found.setdefault(address.addr_spec.lower(), address)
+        if thread.author_address_id is not None:
+            email = await threads.address_email(conn, thread.author_address_id)
+            if email:
+                found.setdefault(email.lower(), Address(addr_spec=email))
+        return list(found.values())
+
+    async def moderation_requests(self, conn: aiosqlite.Connection, comment: Comment) -> int:
+        """Queue one moderation email per moderator of the comment's thread."""
+        thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+        assert thread is not None
+        moderators = await self._moderators(conn, thread)
+        if not moderators:
+            log.warning(
+                "comment %d on %s is pending but the thread has no moderator "
+                "(set [moderation] moderators)",
+                comment.id,
+                thread.key,
+            )
+            return 0
+        parent = None
+        if comment.parent_id is not None:
+            parent = await comments.get_comment(conn, comment.parent_id)
+        author_email = None
+        if comment.address_id is not None:
+            author_email = await threads.address_email(conn, comment.address_id)
+        queued = 0
+        for moderator in moderators:
+            if await self.mail.moderation_request(
+                conn, moderator, thread, comment, parent, author_email
+            ):
+                queued += 1
+        return queued
+
+    # -- publication -----------------------------------------------------------
+
+    async def _audience(self, conn: aiosqlite.Connection, comment: Comment) -> list[Pending]:
+        """Who hears about a newly published comment, and why; each person once."""
+        found: list[Pending] = []
+        seen = {comment.address_id}  # never about one's own comment
+        if comment.parent_id is not None:
+            parent = await comments.get_comment(conn, comment.parent_id)
+            if (
+                parent is not None
+                and parent.status is CommentStatus.APPROVED
+                and parent.address_id is not None
+                and parent.address_id not in seen
+                and await subscriptions.is_confirmed(conn, parent.address_id)
+                and await subscriptions.effective_level(conn, parent.address_id, comment.thread_id)
+                in (Level.REPLIES, Level.THREAD)
+            ):
+                found.append(Pending(parent.address_id, comment.id, "reply"))
+                seen.add(parent.address_id)
+        for address_id in await subscriptions.thread_subscribers(conn, comment.thread_id):
+            if address_id not in seen:
+                found.append(Pending(address_id, comment.id, "thread"))
+                seen.add(address_id)
+        return found
+
+    async def comment_published(self, conn: aiosqlite.Connection, comment: Comment) -> int:
+        """Notify (or, with a batch window, schedule) everyone who should hear about it."""
+        audience = await self._audience(conn, comment)
+        window = self._settings.notifications.batch_window_seconds
+        now = self._clock.now()
+        count = 0
+        for pending in audience:
+            if window > 0:
+                due = now.timestamp() + window
+                count += await subscriptions.add_pending(conn, pending, iso(now), due)
+            else:
+                count += await self.deliver(conn, pending.address_id, [pending])
+        return count
+
+    async def deliver(
+        self, conn: aiosqlite.Connection, address_id: int, pending: list[Pending]
+    ) -> int:
+        """Send one person what is waiting for them: one email per thread."""
+        state = await threads.address_state(conn, address_id=address_id)
+        if state is None:
+            return 0
+        by_thread: dict[int, list[DigestItem]] = {}
+        for entry in pending:
+            comment = await comments.get_comment(conn, entry.comment_id)
+            if comment is None or comment.status is not CommentStatus.APPROVED:
+                continue  # unpublished meanwhile: nothing to tell
+            parent = None
+            if comment.parent_id is not None:
+                parent = await comments.get_comment(conn, comment.parent_id)
+            address, _expires = self.mail.reply_address(address_id, state.key_epoch, comment)
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            assert thread is not None
+            by_thread.setdefault(thread.id, []).append(
+                DigestItem(
+                    comment=comment,
+                    parent=parent,
+                    why=entry.why,
+                    url=self.mail.links(thread, comment.id).comment,
+                    reply_address=address,
+                    parent_excerpt=excerpt_of(parent),
+                )
+            )
+        if not by_thread:
+            return 0
+        # Addressed by the name they use on the blog.
+        display = await comments.latest_author_name(conn, address_id) or ""
+        to = Address(display_name=clean_header_text(display), addr_spec=state.email)
+        sent = 0
+        for thread_id, items in by_thread.items():
+            thread = await threads.get_thread(conn, thread_id=thread_id)
+            assert thread is not None
+            sent += await self.mail.notification(conn, to, address_id, thread, items)
+        return sent
+
+    # -- subscriptions ---------------------------------------------------------
+
+    async def subscription_requested(
+        self, conn: aiosqlite.Connection, address_id: int, thread: Thread, level: Level
+    ) -> bool:
+        """A web commenter asked to be emailed. Returns True when a confirmation was sent."""
+        now = self._clock.now()
+        if await subscriptions.is_confirmed(conn, address_id):
+            await subscriptions.set_level(conn, address_id, thread.id, level, "web", iso(now))
+            return False
+        await subscriptions.request(conn, address_id, thread.id, level, iso(now))
+        email = await threads.address_email(conn, address_id)
+        assert email is not None
+        not_since = iso(now - _CONFIRMATION_EVERY)
+        if not await subscriptions.mark_confirmation_sent(conn, address_id, iso(now), not_since):
+            log.info("address %d: a confirmation email went out less than a day ago", address_id)
+            return False
+        return await self.mail.confirmation(
+            conn, Address(addr_spec=email), address_id, thread, level.value
+        )
+
+    async def replied_by_email(
+        self, conn: aiosqlite.Connection, address_id: int, thread_id: int
+    ) -> None:
+        """Replying proves the address works and asks to hear back, unless they said no."""
+        now = iso(self._clock.now())
+        await subscriptions.confirm_address(conn, address_id, now)
+        if await subscriptions.effective_level(conn, address_id, thread_id) is None:
+            await subscriptions.set_level(conn, address_id, thread_id, Level.REPLIES, "email", now)
+
+    async def rejection_notice(
+        self,
+        conn: aiosqlite.Connection,
+        email: str,
+        address_id: int,
+        comment_id: int,
+        rejection: Rejection,
+        *,
+        in_reply_to: str | None,
+        thread_id: int,
+    ) -> bool:
+        """Tell a person why their reply was not posted: at most once per hour per sender.
+
+        Only called for a verified person (the sender matched the reply address and
+        was not a machine), so this never answers a robot or a forged sender.
+        """
+        hour = self._clock.now().strftime("%Y-%m-%dT%H")
+        async with conn.execute(
+            "INSERT INTO rejection_replies (sender, hour, reason) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING 1",
+            (email, hour, rejection.code),
+        ) as cur:
+            if await cur.fetchone() is None:
+                log.info(
+                    "not explaining %s to address %d again this hour", rejection.code, address_id
+                )
+                return False
+        thread = await threads.get_thread(conn, thread_id=thread_id)
+        assert thread is not None
+        return await self.mail.rejection_notice(
+            conn, Address(addr_spec=email), thread, comment_id, rejection, in_reply_to
+        )
+
+
+def excerpt_of(comment: Comment | None) -> str:
+    return excerpt(comment.body) if comment else ""

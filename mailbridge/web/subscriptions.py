@@ -1,0 +1,151 @@
+"""Confirmation and unsubscribe links.
+
+As with moderation links, a GET only shows what will change, with a button; the
+POST changes it. The one exception a mail provider needs: RFC 8058's one-click
+POST (form body ``List-Unsubscribe=One-Click``, no cookies, no page) unsubscribes
+at once. The token in the URL is the only credential.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiosqlite
+from aiohttp import web
+
+from mailbridge.clock import Clock, iso
+from mailbridge.errors import LinkError
+from mailbridge.models import Thread
+from mailbridge.store import Store, subscriptions, threads
+from mailbridge.store.subscriptions import Level
+from mailbridge.templating import Renderer
+from mailbridge.tokens import Keyring, LinkPurpose, SubscriptionLink, read_subscription_token
+
+__all__ = ["SubscriptionPages"]
+
+log = logging.getLogger(__name__)
+
+# What each button of the unsubscribe page does: (scope, level).
+_CHOICES = {
+    "thread-none": ("thread", Level.NONE),
+    "thread-replies": ("thread", Level.REPLIES),
+    "thread-thread": ("thread", Level.THREAD),
+    "all-none": ("all", Level.NONE),
+}
+
+
+class SubscriptionPages:
+    def __init__(
+        self, store: Store, keyring: Keyring, renderer: Renderer, clock: Clock, site_name: str
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._renderer = renderer
+        self._clock = clock
+        self._site_name = site_name
+
+    def _html(self, name: str, **context: object) -> web.Response:
+        body = self._renderer.page(name, site_name=self._site_name, **context)
+        response = web.Response(text=body, content_type="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _link(self, request: web.Request, purpose: LinkPurpose) -> SubscriptionLink:
+        try:
+            return read_subscription_token(
+                self._keyring.subscription,
+                purpose,
+                request.match_info["token"],
+                self._clock.now().date(),
+            )
+        except LinkError as exc:
+            log.warning("%s link refused (%s)", purpose.name.lower(), type(exc).__name__)
+            raise web.HTTPForbidden(text=exc.text) from None
+
+    async def _thread(self, thread_id: int | None) -> Thread | None:
+        if thread_id is None:
+            return None
+        return await self._store.read(lambda c: threads.get_thread(c, thread_id=thread_id))
+
+    # -- confirmation ----------------------------------------------------------
+
+    async def confirm_page(self, request: web.Request) -> web.Response:
+        link = self._link(request, LinkPurpose.CONFIRM)
+        confirmed = await self._store.read(lambda c: subscriptions.is_confirmed(c, link.address_id))
+        return self._html(
+            "confirm",
+            link=link,
+            thread=await self._thread(link.thread_id),
+            done=confirmed,
+            changed=False,
+        )
+
+    async def confirm(self, request: web.Request) -> web.Response:
+        link = self._link(request, LinkPurpose.CONFIRM)
+        now = iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            changed = await subscriptions.confirm_address(conn, link.address_id, now)
+            for thread_id, level in await subscriptions.take_requests(conn, link.address_id):
+                await subscriptions.set_level(conn, link.address_id, thread_id, level, "web", now)
+            return changed
+
+        changed = await self._store.write(work)
+        log.info(
+            "address %d confirmed its subscription%s",
+            link.address_id,
+            "" if changed else " (again)",
+        )
+        return self._html(
+            "confirm",
+            link=link,
+            thread=await self._thread(link.thread_id),
+            done=True,
+            changed=changed,
+        )
+
+    # -- unsubscribe -----------------------------------------------------------
+
+    async def unsubscribe_page(self, request: web.Request) -> web.Response:
+        link = self._link(request, LinkPurpose.UNSUBSCRIBE)
+        thread = await self._thread(link.thread_id)
+        level = None
+        if thread is not None:
+            level = await self._store.read(
+                lambda c: subscriptions.effective_level(c, link.address_id, thread.id)
+            )
+        return self._html("unsubscribe", link=link, thread=thread, level=level, result=None)
+
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        link = self._link(request, LinkPurpose.UNSUBSCRIBE)
+        form = await request.post()
+        if form.get("List-Unsubscribe") == "One-Click":
+            # RFC 8058: the provider's button, for this List-Id, i.e. the whole site.
+            scope, level, source = "all", Level.NONE, "one-click"
+        elif str(form.get("choice", "")) in _CHOICES:
+            scope, level = _CHOICES[str(form["choice"])]
+            source = "unsubscribe page"
+        else:
+            raise web.HTTPBadRequest(text="Choose what to change.")
+        if scope == "thread" and link.thread_id is None:
+            raise web.HTTPBadRequest(text="This link is not about one conversation.")
+        now = iso(self._clock.now())
+        await self._store.write(
+            lambda c: subscriptions.choose(
+                c,
+                link.address_id,
+                link.thread_id if scope == "thread" else None,
+                level,
+                source,
+                now,
+            )
+        )
+        log.info("address %d set %s to %s (%s)", link.address_id, scope, level.value, source)
+        thread = await self._thread(link.thread_id)
+        return self._html(
+            "unsubscribe",
+            link=link,
+            thread=thread,
+            level=level,
+            result={"scope": scope, "level": level.value},
+        )
