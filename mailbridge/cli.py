@@ -23,6 +23,8 @@ from mailbridge.app import core, open_store, running
 from mailbridge.clock import SystemClock
 from mailbridge.errors import ConfigError, ImportFormatError, NotFound
 from mailbridge.extract.command import extract_command
+from mailbridge.outbound.dkim_cli import make_dkim_command
+from mailbridge.outbound.outbox_cli import outbox_command
 from mailbridge.settings import Settings, load_settings
 
 __all__ = ["cli"]
@@ -307,4 +309,49 @@ def revoke(config_file: Path | None, data_dir: Path | None, email: str) -> None:
     click.echo(f"Every reply address sent to {email} so far is now refused.")
 
 
+@cli.command()
+@config_options
+@click.argument("template", metavar="TEMPLATE")
+@click.option("--html", is_flag=True, help="An email's HTML part instead of its text.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of the terminal.",
+)
+def preview(
+    config_file: Path | None,
+    data_dir: Path | None,
+    template: str,
+    html: bool,
+    output: Path | None,
+) -> None:
+    """Render an email or page template with sample data, as your settings and
+    template directory would.
+
+    Emails: moderation_request, reply_notification, digest, confirm_subscription,
+    rejection_notice. Pages: index, thread, moderate_confirm, moderate_done, confirm,
+    unsubscribe, error.
+    """
+    from mailbridge.preview import EMAILS, PAGES, render_preview
+    from mailbridge.templating import Renderer
+
+    settings = _settings(config_file, data_dir)
+    directory = settings.templates.directory
+    renderer = Renderer(
+        Path(directory) if directory else None, {"accent": settings.site.accent_color}
+    )
+    try:
+        text = render_preview(renderer, settings, template, html)
+    except KeyError:
+        names = ", ".join((*EMAILS, *PAGES))
+        raise click.ClickException(f"no template '{template}'; one of: {names}") from None
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}")
+
+
 cli.add_command(extract_command, name="extract")
+cli.add_command(outbox_command, name="outbox")
+cli.add_command(make_dkim_command(lambda: _settings(None, None).data_path), name="dkim")

@@ -12,7 +12,18 @@ from support import SEED_JSON
 
 from mailbridge.cli import cli
 
-COMMANDS = {"serve", "import", "extract", "inbound", "reprocess", "bounces", "revoke"}
+COMMANDS = {
+    "serve",
+    "import",
+    "extract",
+    "inbound",
+    "reprocess",
+    "bounces",
+    "revoke",
+    "outbox",
+    "dkim",
+    "preview",
+}
 
 
 def test_help_lists_every_command() -> None:

@@ -8,10 +8,12 @@ from typing import Any
 
 __all__ = [
     "AuthSettings",
+    "DkimSettings",
     "HttpSettings",
     "InboundSettings",
     "LimitSettings",
     "ModerationSettings",
+    "NotificationSettings",
     "OutboundSettings",
     "Settings",
     "SiteSettings",
@@ -33,6 +35,9 @@ class SiteSettings:
         "http://127.0.0.1:8080",
         "Base URL of mailbridge's web pages as readers reach them; every link in emails "
         "starts with it.",
+    )
+    accent_color: str = _key(
+        "#0b5cad", "The site's colour for links and buttons in emails and pages (#rrggbb)."
     )
 
 
@@ -102,6 +107,51 @@ class OutboundSettings:
         120.0,
         "After this long of temporary failures a message is marked failed (kept, never deleted).",
     )
+    relay_tls: str = _key(
+        "opportunistic",
+        'With an smtp:// relay: "opportunistic" (STARTTLS when offered), "required" '
+        '(STARTTLS or nothing is sent) or "implicit" (TLS on connect, like smtps://).',
+    )
+    relay_username: str = _key("", "AUTH user for the relay; empty: no AUTH.")
+    relay_password: str = _key("", "AUTH password for the relay (never logged).")
+    relay_ca_file: str = _key(
+        "", "A PEM file of CAs trusted for the relay's certificate instead of the system's."
+    )
+    relay_timeout_seconds: float = _key(60.0, "Timeout for connecting and for each command.")
+    relay_idle_seconds: float = _key(
+        30.0, "How long an unused relay connection is kept open for reuse; 0: no reuse."
+    )
+    relay_allow_plaintext_auth: bool = _key(
+        False, "Send the AUTH password without TLS (only for a relay on the same host)."
+    )
+    concurrency: int = _key(4, "Messages sent at once (also the number of relay connections).")
+    per_domain_concurrency: int = _key(2, "Messages sent at once to one recipient domain.")
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    """DKIM signing of every outgoing message (see docs/dkim.md)."""
+
+    domain: str = _key("", "Signing domain (d=), normally the domain of outbound.from.")
+    selector: str = _key("", "Selector (s=) of the RSA key.")
+    private_key: str = _key(
+        "", "Path of the RSA private key (mailbridge dkim keygen); empty: no signing."
+    )
+    ed25519_selector: str = _key("", "Selector of an ed25519 key, signed in addition.")
+    ed25519_private_key: str = _key("", "Path of the ed25519 private key.")
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Who is told about new comments, and how often."""
+
+    batch_window_seconds: int = _key(
+        120,
+        "Replies to one person within this many seconds of the first go out as one "
+        "email (a digest). 0 sends each at once.",
+    )
+    confirmation_days: int = _key(7, "Days a subscription confirmation link stays valid.")
+    unsubscribe_days: int = _key(730, "Days an unsubscribe link in a notification keeps working.")
 
 
 @dataclass(frozen=True)
@@ -207,7 +257,9 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    dkim: DkimSettings = field(default_factory=DkimSettings)
     moderation: ModerationSettings = field(default_factory=ModerationSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
     inbound: InboundSettings = field(default_factory=InboundSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)

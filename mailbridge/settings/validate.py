@@ -6,6 +6,7 @@ import dataclasses
 import ipaddress
 from email.headerregistry import Address
 from email.utils import parseaddr
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from mailbridge.errors import ConfigError
@@ -39,6 +40,13 @@ def validate(s: Settings) -> Settings:
     url = urlsplit(s.site.public_url)
     if url.scheme not in {"http", "https"} or not url.netloc:
         raise ConfigError(f"site.public_url: expected an http(s) URL, got '{s.site.public_url}'")
+    color = s.site.accent_color
+    if (
+        len(color) != 7
+        or color[0] != "#"
+        or any(c not in "0123456789abcdefABCDEF" for c in color[1:])
+    ):
+        raise ConfigError(f"site.accent_color: expected #rrggbb, got '{color}'")
     domain = s.smtp.reply_domain
     if not domain or "@" in domain or any(c.isspace() for c in domain):
         raise ConfigError(f"smtp.reply_domain: expected a domain name, got '{domain}'")
@@ -76,10 +84,18 @@ def validate(s: Settings) -> Settings:
         except ValueError:
             raise ConfigError(f"http.trusted_proxies: not an IP address: '{proxy}'") from None
     transport = s.transport_url
-    if not (transport.startswith("maildir:") or transport.startswith("smtp://")):
+    if not transport.startswith(("maildir:", "smtp://", "smtps://")):
         raise ConfigError(
-            f"outbound.transport: expected maildir:PATH or smtp://host:port, got '{transport}'"
+            "outbound.transport: expected maildir:PATH, smtp://host:port or "
+            f"smtps://host:port, got '{transport}'"
         )
+    if s.outbound.relay_tls not in ("opportunistic", "required", "implicit"):
+        raise ConfigError(
+            'outbound.relay_tls: expected "opportunistic", "required" or "implicit", '
+            f"got '{s.outbound.relay_tls}'"
+        )
+    if s.outbound.relay_ca_file and not Path(s.outbound.relay_ca_file).expanduser().is_file():
+        raise ConfigError(f"outbound.relay_ca_file: no such file: '{s.outbound.relay_ca_file}'")
     for name, number in (
         ("smtp.max_message_size", s.smtp.max_message_size),
         ("smtp.reply_token_days", s.smtp.reply_token_days),
@@ -88,7 +104,12 @@ def validate(s: Settings) -> Settings:
         ("outbound.retry_base_seconds", s.outbound.retry_base_seconds),
         ("outbound.retry_max_seconds", s.outbound.retry_max_seconds),
         ("outbound.give_up_hours", s.outbound.give_up_hours),
+        ("outbound.relay_timeout_seconds", s.outbound.relay_timeout_seconds),
+        ("outbound.concurrency", s.outbound.concurrency),
+        ("outbound.per_domain_concurrency", s.outbound.per_domain_concurrency),
         ("smtp.timeout_seconds", s.smtp.timeout_seconds),
+        ("notifications.confirmation_days", s.notifications.confirmation_days),
+        ("notifications.unsubscribe_days", s.notifications.unsubscribe_days),
         ("auth.dns_timeout", s.auth.dns_timeout),
         ("inbound.raw_retention_days", s.inbound.raw_retention_days),
         ("inbound.min_reply_chars", s.inbound.min_reply_chars),
@@ -97,4 +118,6 @@ def validate(s: Settings) -> Settings:
     ):
         if number <= 0:
             raise ConfigError(f"{name}: must be greater than zero")
+    if s.notifications.batch_window_seconds < 0:
+        raise ConfigError("notifications.batch_window_seconds: must not be negative")
     return s
