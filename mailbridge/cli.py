@@ -8,28 +8,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from mailbridge import __version__
 from mailbridge.app import core, open_store, running
+from mailbridge.cli_options import config_options, settings_from
 from mailbridge.clock import SystemClock
 from mailbridge.errors import ConfigError, ImportFormatError, NotFound
 from mailbridge.extract.command import extract_command
 from mailbridge.outbound.dkim_cli import make_dkim_command
 from mailbridge.outbound.outbox_cli import outbox_command
-from mailbridge.settings import Settings, load_settings
+from mailbridge.settings import Settings
 
 __all__ = ["cli"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _configure_logging(level: str) -> None:
@@ -40,31 +36,6 @@ def _configure_logging(level: str) -> None:
     )
     # aiosmtpd logs every command at INFO, addresses included; keep ours, quiet theirs.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
-def config_options(func: F) -> F:
-    """--config FILE (or MAILBRIDGE_CONFIG) and --data-dir, shared by every command."""
-    func = click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Override data_dir (database, Maildir, secret).",
-    )(func)
-    func = click.option(
-        "--config",
-        "config_file",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        envvar="MAILBRIDGE_CONFIG",
-        help="TOML configuration file (see config/mailbridge.example.toml).",
-    )(func)
-    return func
-
-
-def _settings(config_file: Path | None, data_dir: Path | None) -> Settings:
-    overrides = {"data_dir": str(data_dir)} if data_dir else None
-    try:
-        return load_settings(config_file, environ=os.environ, overrides=overrides)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -108,7 +79,7 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
 @config_options
 def serve(config_file: Path | None, data_dir: Path | None) -> None:
     """Run the daemon: SMTP for replies, HTTP for pages, API and links, and delivery."""
-    settings = _settings(config_file, data_dir)
+    settings = settings_from(config_file, data_dir)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -148,7 +119,7 @@ def import_command(
 
     from mailbridge.importer import import_file
 
-    settings = _settings(config_file, data_dir)
+    settings = settings_from(config_file, data_dir)
 
     async def main() -> str:
         store = await open_store(settings)
@@ -208,7 +179,7 @@ def inbound(
     from mailbridge.reports import inbound_detail, inbound_table
     from mailbridge.store import inbound as inbound_log
 
-    settings = _settings(config_file, data_dir)
+    settings = settings_from(config_file, data_dir)
 
     async def main() -> str:
         store = await open_store(settings)
@@ -248,7 +219,7 @@ def reprocess(config_file: Path | None, data_dir: Path | None, message_id: int) 
     Prints the answer the sender would get now. A comment is never filed twice for
     the same message; emails it causes are sent by the running daemon.
     """
-    settings = _settings(config_file, data_dir)
+    settings = settings_from(config_file, data_dir)
 
     async def main() -> str:
         async with core(settings) as parts:
@@ -268,7 +239,7 @@ def bounces(config_file: Path | None, data_dir: Path | None, resume: str | None)
     from mailbridge.reports import bounce_table
     from mailbridge.store import threads
 
-    settings = _settings(config_file, data_dir)
+    settings = settings_from(config_file, data_dir)
 
     async def main() -> str:
         store = await open_store(settings)
@@ -295,7 +266,7 @@ def revoke(config_file: Path | None, data_dir: Path | None, email: str) -> None:
     """
     from mailbridge.store import threads
 
-    settings = _settings(config_file, data_dir)
+    settings = settings_from(config_file, data_dir)
 
     async def main() -> int | None:
         store = await open_store(settings)
@@ -335,7 +306,7 @@ def preview(
     from mailbridge.preview import EMAILS, PAGES, render_preview
     from mailbridge.templating import Renderer
 
-    settings = _settings(config_file, data_dir)
+    settings = settings_from(config_file, data_dir)
     directory = settings.templates.directory
     renderer = Renderer(
         Path(directory) if directory else None, {"accent": settings.site.accent_color}
@@ -354,4 +325,4 @@ def preview(
 
 cli.add_command(extract_command, name="extract")
 cli.add_command(outbox_command, name="outbox")
-cli.add_command(make_dkim_command(lambda: _settings(None, None).data_path), name="dkim")
+cli.add_command(make_dkim_command(lambda: settings_from(None, None).data_path), name="dkim")

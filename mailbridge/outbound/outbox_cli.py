@@ -11,7 +11,6 @@ import asyncio
 import email
 import email.policy
 import json
-import os
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,24 +18,14 @@ from typing import Any
 
 import click
 
-from mailbridge.errors import ConfigError
-from mailbridge.settings import Settings, load_settings
+from mailbridge.cli_options import config_options, settings_from
+from mailbridge.settings import Settings
 from mailbridge.store import Store, outbox
 
 __all__ = ["outbox_command"]
 
 _STATUSES = ("queued", "sending", "sent", "failed")
 _UNSENT = ("failed", "queued", "sending")
-
-
-def _settings(config_file: Path | None, data_dir: Path | None) -> Settings:
-    # The same layering as every other command (mailbridge.cli._settings); kept here
-    # so this module does not import the CLI that registers it.
-    overrides = {"data_dir": str(data_dir)} if data_dir else None
-    try:
-        return load_settings(config_file, environ=os.environ, overrides=overrides)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _when(unix: float | None) -> str:
@@ -180,18 +169,7 @@ async def _run(
 
 
 @click.command("outbox")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="MAILBRIDGE_CONFIG",
-    help="TOML configuration file (see config/mailbridge.example.toml).",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Override data_dir (database, Maildir, secret).",
-)
+@config_options
 @click.argument("row_id", metavar="[ID]", type=int, required=False)
 @click.option(
     "--status",
@@ -225,7 +203,7 @@ def outbox_command(
         raise click.UsageError("--retry and --retry-all-failed do not go together")
     if body and row_id is None:
         raise click.UsageError("--body needs an ID")
-    settings = _settings(config_file, data_dir)
+    settings = settings_from(config_file, data_dir)
     click.echo(
         asyncio.run(_run(settings, row_id, status, limit, as_json, body, retry_id, retry_all))
     )
