@@ -32,7 +32,8 @@
         ├── NoReplyFound            a message to an extra address with no token     550 5.1.1
         ├── EmptyReply              nothing of the writer's own is left   250, explained by email
         ├── TooShort                shorter than inbound.min_reply_chars  250, explained by email
-        └── ThreadClosed            the thread no longer takes comments   250, explained by email
+        ├── ThreadClosed            the thread no longer takes comments   250, explained by email
+        └── AddressUnsubscribed     the person stopped this conversation  250, explained by email
 
 A :class:`Rejection` subclass carries everything about its reason on the class:
 the SMTP answer (``smtp_code``, ``smtp_status``, ``text``), the machine-readable
@@ -50,6 +51,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AddressUnsubscribed",
     "AuthenticationFailed",
     "AuthenticationUnavailable",
     "AutomatedMessage",
@@ -318,6 +320,19 @@ class ThreadClosed(Rejection):
     text = "Received, but not posted: this conversation is closed to new comments."
     explanation = (
         "Your reply arrived, but this conversation is closed to new comments, so it was not posted."
+    )
+
+
+class AddressUnsubscribed(Rejection):
+    smtp_code = 250
+    smtp_status = "2.0.0"
+    reason = "address_unsubscribed"
+    text = "Received, but not posted: you asked for no more emails about this conversation."
+    explanation = (
+        "Your reply arrived, but you asked us to stop emailing you about this "
+        "conversation, so replying by email is turned off for you and it was not "
+        "posted. You can still comment on the website, or turn emails back on with the "
+        "settings link below."
     )
 
 

@@ -123,6 +123,7 @@ def _sample(settings: Settings) -> dict[str, Any]:
         "spam_url": f"{base}/moderate/spam-token",
         "link_days": settings.moderation.link_days,
         "explanation": EmptyReply.explanation,
+        "settings_url": f"{base}/unsubscribe/{'u' * 40}",
         "pending": pending,
         "nodes": [CommentNode(first, [CommentNode(second), CommentNode(third)])],
         "link": link,

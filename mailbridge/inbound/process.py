@@ -33,6 +33,7 @@ import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import (
+    AddressUnsubscribed,
     AuthenticationFailed,
     AuthenticationUnavailable,
     AutomatedMessage,
@@ -58,8 +59,9 @@ from mailbridge.models import AttachmentNote, Comment, CommentStatus, NewComment
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.settings import Settings
-from mailbridge.store import Store, comments, inbound, threads
+from mailbridge.store import Store, comments, inbound, subscriptions, threads
 from mailbridge.store.inbound import Disposition
+from mailbridge.store.subscriptions import Level
 from mailbridge.tokens import Keyring, peek_reply_token, read_bounce_token
 
 __all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key"]
@@ -321,9 +323,15 @@ class ReplyIntake:
         if sender.lower() != target.email.lower():
             raise SenderMismatch()
         held_reason = await self._authenticate(envelope.raw, sender, envelope.peer, checks)
-        thread_closed = await self._store.read(lambda c: _thread_closed(c, target.thread_id))
+        thread_closed, level = await self._store.read(
+            lambda c: _thread_state(c, target.thread_id, target.address_id)
+        )
         if thread_closed:
             raise ThreadClosed()
+        if level is Level.NONE:
+            # They asked to hear nothing more of this conversation (or of the site):
+            # their old reply addresses stop filing comments too.
+            raise AddressUnsubscribed()
         # Parsing a large message is CPU work; keep the event loop (and SMTP) responsive.
         extraction = await asyncio.to_thread(self._extract, envelope.raw)
         checks.found["extract"] = {
@@ -498,6 +506,10 @@ async def _thread_key(conn: aiosqlite.Connection, thread_id: int) -> str:
     return "" if thread is None else thread.key
 
 
-async def _thread_closed(conn: aiosqlite.Connection, thread_id: int) -> bool:
+async def _thread_state(
+    conn: aiosqlite.Connection, thread_id: int, address_id: int
+) -> tuple[bool, Level | None]:
+    """Is the thread closed, and what has this person asked to hear about it?"""
     thread = await threads.get_thread(conn, thread_id=thread_id)
-    return thread is None or thread.closed
+    level = await subscriptions.effective_level(conn, address_id, thread_id)
+    return thread is None or thread.closed, level

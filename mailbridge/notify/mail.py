@@ -293,6 +293,7 @@ class Mailer:
         self,
         conn: aiosqlite.Connection,
         to: Address,
+        address_id: int,
         thread: Thread,
         comment_id: int,
         rejection: Rejection,
@@ -303,6 +304,7 @@ class Mailer:
             thread=thread,
             comment_url=self.links(thread, comment_id).comment,
             explanation=rejection.explanation or rejection.detail,
+            settings_url=self._unsubscribe_page(address_id, thread.id),
         )
         return await self.queue(
             conn,

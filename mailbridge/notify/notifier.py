@@ -222,7 +222,7 @@ class Notifier:
         thread = await threads.get_thread(conn, thread_id=thread_id)
         assert thread is not None
         return await self.mail.rejection_notice(
-            conn, Address(addr_spec=email), thread, comment_id, rejection, in_reply_to
+            conn, Address(addr_spec=email), address_id, thread, comment_id, rejection, in_reply_to
         )
 
 

@@ -25,9 +25,20 @@ async def test_notifications_leave_signed_with_rsa_and_ed25519(tmp_path: Path) -
     data = tmp_path / "var"
     for selector, algorithm in (("mb", "rsa"), ("mbed", "ed25519")):
         result = await asyncio.to_thread(
-            CliRunner().invoke, cli,
-            ["dkim", "keygen", "--domain", "example.org", "--selector", selector,
-             "--algorithm", algorithm, "--directory", str(data)],
+            CliRunner().invoke,
+            cli,
+            [
+                "dkim",
+                "keygen",
+                "--domain",
+                "example.org",
+                "--selector",
+                selector,
+                "--algorithm",
+                algorithm,
+                "--directory",
+                str(data),
+            ],
         )
         assert result.exit_code == 0, result.output
         assert f"{selector}._domainkey.example.org" in result.output
@@ -64,8 +75,16 @@ async def test_notifications_leave_signed_with_rsa_and_ed25519(tmp_path: Path) -
     for index in range(2):
         assert dkim.DKIM(wire).verify(idx=index, dnsfunc=dnsfunc)
     signed = note.get_all("DKIM-Signature")[0]
-    for header in ("from", "to", "subject", "date", "message-id", "reply-to",
-                   "list-unsubscribe", "list-unsubscribe-post"):
+    for header in (
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "reply-to",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    ):
         assert header in str(signed).lower(), header
     assert "c=relaxed/relaxed" in " ".join(str(signed).split())
 
@@ -79,8 +98,15 @@ def test_preview_renders_every_template(tmp_path: Path) -> None:
         assert len(result.output) > 200, name
     html = CliRunner().invoke(cli, ["preview", "digest", "--html"]).output
     assert "<html>" in html and "#0b5cad" in html
-    themed = CliRunner().invoke(cli, ["preview", "reply_notification", "--html"],
-                                env={"MAILBRIDGE_SITE_ACCENT_COLOR": "#aa3300"}).output
+    themed = (
+        CliRunner()
+        .invoke(
+            cli,
+            ["preview", "reply_notification", "--html"],
+            env={"MAILBRIDGE_SITE_ACCENT_COLOR": "#aa3300"},
+        )
+        .output
+    )
     assert "#aa3300" in themed
     out = tmp_path / "page.html"
     assert CliRunner().invoke(cli, ["preview", "thread", "--output", str(out)]).exit_code == 0

@@ -31,7 +31,8 @@ async def wait(daemon: Running, match: str, count: int = 1) -> list[EmailMessage
     """Emails whose To or Subject contains ``match`` (bounded wait)."""
     for _ in range(200):
         found = [
-            m for m in read_maildir(outbox_dir(daemon))
+            m
+            for m in read_maildir(outbox_dir(daemon))
             if match in str(m["To"]) or match in str(m["Subject"])
         ]
         if len(found) >= count:
@@ -43,7 +44,8 @@ async def wait(daemon: Running, match: str, count: int = 1) -> list[EmailMessage
 async def notes_to(daemon: Running, email: str) -> list[EmailMessage]:
     await asyncio.sleep(0.3)  # let the worker deliver anything queued
     return [
-        m for m in read_maildir(outbox_dir(daemon))
+        m
+        for m in read_maildir(outbox_dir(daemon))
         if m["To"].addresses[0].addr_spec == email and m["Reply-To"]
     ]
 
@@ -52,7 +54,8 @@ async def level(daemon: Running, email: str, thread_id: int | None) -> str | Non
     async def work(conn: aiosqlite.Connection) -> str | None:
         async with conn.execute(
             "SELECT s.level FROM subscriptions s JOIN addresses a ON a.id = s.address_id "
-            "WHERE a.email = ? AND coalesce(s.thread_id, 0) = ?", (email, thread_id or 0)
+            "WHERE a.email = ? AND coalesce(s.thread_id, 0) = ?",
+            (email, thread_id or 0),
         ) as cur:
             row = await cur.fetchone()
         return None if row is None else str(row[0])
@@ -67,8 +70,13 @@ def link(message: EmailMessage, kind: str) -> str:
 
 
 async def publish_reply_to_seed_2(daemon: Running, author: str, count: int) -> None:
-    await post_comment(daemon, parent=2, author=author, email=f"{author.lower()}@example.com",
-                       body=f"{author} answers Reader 002.")
+    await post_comment(
+        daemon,
+        parent=2,
+        author=author,
+        email=f"{author.lower()}@example.com",
+        body=f"{author} answers Reader 002.",
+    )
     await approve(daemon, await moderation_email(daemon, author, count))
 
 
@@ -103,7 +111,8 @@ async def test_one_click_post_unsubscribes_and_get_does_not(daemon: Running) -> 
     # The mail provider's button, exactly as Gmail sends it: form body, no cookies.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
         async with session.post(
-            url, data=b"List-Unsubscribe=One-Click",
+            url,
+            data=b"List-Unsubscribe=One-Click",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         ) as resp:
             assert resp.status == 200
@@ -138,8 +147,9 @@ async def test_mailto_unsubscribe_over_smtp(daemon: Running) -> None:
     address = mailto.split("?")[0]
     host, port = daemon.smtp_address
     message = b"From: " + READER.encode() + b"\r\nSubject: unsubscribe\r\n\r\n"
-    response = await aiosmtplib.send(message, sender=READER, recipients=[address],
-                                     hostname=host, port=port, start_tls=False)
+    response = await aiosmtplib.send(
+        message, sender=READER, recipients=[address], hostname=host, port=port, start_tls=False
+    )
     assert "Unsubscribed" in response[1]
     assert await level(daemon, READER, None) == "none"
 
@@ -152,8 +162,9 @@ async def test_mailto_unsubscribe_over_smtp(daemon: Running) -> None:
     assert await daemon.store.read(logged) == [("unsubscribed", "unsubscribe")]
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
         forged = address.replace(address[20:24], "zzzz")
-        await aiosmtplib.send(message, sender=READER, recipients=[forged],
-                              hostname=host, port=port, start_tls=False)
+        await aiosmtplib.send(
+            message, sender=READER, recipients=[forged], hostname=host, port=port, start_tls=False
+        )
 
 
 # -- double opt-in -------------------------------------------------------------------
@@ -161,8 +172,13 @@ async def test_mailto_unsubscribe_over_smtp(daemon: Running) -> None:
 
 @pytest.mark.asyncio
 async def test_web_subscription_needs_confirmation_first(daemon: Running) -> None:
-    first = await post_comment(daemon, author="Cleo", email="cleo@example.com", notify=True,
-                               body="Tell me when someone answers.")
+    first = await post_comment(
+        daemon,
+        author="Cleo",
+        email="cleo@example.com",
+        notify=True,
+        body="Tell me when someone answers.",
+    )
     [confirm] = await wait(daemon, "cleo@example.com")
     assert "Confirm" in str(confirm["Subject"]) and not confirm["List-Unsubscribe"]
     await approve(daemon, await moderation_email(daemon, "Cleo", 2))
@@ -172,8 +188,7 @@ async def test_web_subscription_needs_confirmation_first(daemon: Running) -> Non
     # A second request does not send a second confirmation the same day.
     await post_comment(daemon, author="Cleo", email="cleo@example.com", notify=True, body="Again")
     await asyncio.sleep(0.3)
-    assert len([m for m in read_maildir(outbox_dir(daemon)) if "Confirm" in str(m["Subject"])]
-               ) == 1
+    assert len([m for m in read_maildir(outbox_dir(daemon)) if "Confirm" in str(m["Subject"])]) == 1
     url = local(link(confirm, "confirm"), daemon.http_address)
     async with aiohttp.ClientSession() as session:
         async with session.get(url) as resp:
@@ -193,8 +208,9 @@ async def test_replying_by_email_confirms_and_subscribes(daemon: Running) -> Non
     await publish_reply_to_seed_2(daemon, "Ann", 1)
     [note] = await notes_to(daemon, READER)
     host, port = daemon.smtp_address
-    await aiosmtplib.send(reply_to_notification(note, "Thanks Ann!"), hostname=host, port=port,
-                          start_tls=False)
+    await aiosmtplib.send(
+        reply_to_notification(note, "Thanks Ann!"), hostname=host, port=port, start_tls=False
+    )
     assert await level(daemon, READER, 1) == "replies"
     assert reply_address(note)
 
@@ -205,8 +221,9 @@ async def test_thread_followers_hear_every_comment_once(daemon: Running) -> None
     await publish_reply_to_seed_2(daemon, "Ann", 1)
     [note] = await notes_to(daemon, READER)
     async with aiohttp.ClientSession() as session:
-        await session.post(local(link(note, "unsubscribe"), daemon.http_address),
-                           data={"choice": "thread-thread"})
+        await session.post(
+            local(link(note, "unsubscribe"), daemon.http_address), data={"choice": "thread-thread"}
+        )
     # A top-level comment elsewhere in the thread: they hear of it as a follower...
     await post_comment(daemon, author="Fay", email="fay@example.com", body="New topic")
     await approve(daemon, await moderation_email(daemon, "Fay", 3))
@@ -225,8 +242,9 @@ async def test_thread_followers_hear_every_comment_once(daemon: Running) -> None
 async def test_replies_within_the_window_become_one_digest(tmp_path: Path) -> None:
     async with started(tmp_path, notifications={"batch_window_seconds": 1}) as daemon:
         for n, name in enumerate(("Ann", "Bob", "Cat")):
-            await post_comment(daemon, parent=2, author=name, email=f"{name}@example.com",
-                               body=f"{name} answers.")
+            await post_comment(
+                daemon, parent=2, author=name, email=f"{name}@example.com", body=f"{name} answers."
+            )
             await approve(daemon, await moderation_email(daemon, name, n + 1))
         [digest] = await wait(daemon, "3 new comments")
         assert digest["To"].addresses[0].addr_spec == READER
@@ -255,3 +273,27 @@ async def test_replies_within_the_window_become_one_digest(tmp_path: Path) -> No
             return str(row[0])
 
         assert await daemon.store.read(parent_of) == "Ann"
+
+
+@pytest.mark.asyncio
+async def test_a_reply_after_unsubscribing_is_explained_not_posted(daemon: Running) -> None:
+    await publish_reply_to_seed_2(daemon, "Ann", 1)
+    [note] = await notes_to(daemon, READER)
+    async with aiohttp.ClientSession() as session:
+        await session.post(
+            local(link(note, "unsubscribe"), daemon.http_address), data={"choice": "thread-none"}
+        )
+    host, port = daemon.smtp_address
+    response = await aiosmtplib.send(
+        reply_to_notification(note, "One more thought."), hostname=host, port=port, start_tls=False
+    )
+    assert "not posted" in response[1]
+
+    async def filed(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
+        async with conn.execute("SELECT count(*) FROM comments WHERE source = 'email'") as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
+    assert await daemon.store.read(filed) == [(0,)]
+    [notice] = await wait(daemon, "was not posted")
+    assert "replying by email is turned off for you" in text_body(notice)
+    assert "/unsubscribe/" in text_body(notice)  # the way back
