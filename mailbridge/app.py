@@ -284,6 +284,7 @@ async def _listening(
             hostname=settings.smtp.reply_domain,
             data_size_limit=settings.smtp.max_message_size,
             idle_timeout=settings.smtp.timeout_seconds,
+            max_session=settings.smtp.max_session_seconds,
             connections_per_ip=settings.limits.smtp_connections_per_ip,
         )
         await runner.setup()

@@ -22,10 +22,14 @@ TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address, try a
 class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
     """aiosmtpd's SMTP protocol, refusing a client IP's connections beyond the limit."""
 
-    def __init__(self, *args: Any, limiter: ConnectionLimiter, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, limiter: ConnectionLimiter, max_session: float, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._limiter = limiter
+        self._max_session = max_session
         self._client_ip: str | None = None
+        self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._client_ip is None:  # not the second call that STARTTLS makes
@@ -38,13 +42,25 @@ class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
                 transport.close()
                 return
             self._client_ip = ip
+            # The idle timeout restarts with every line; this one does not.
+            self._deadline = self.loop.call_later(self._max_session, self._session_over, transport)
         super().connection_made(transport)
+
+    def _session_over(self, transport: asyncio.BaseTransport) -> None:
+        log.info(
+            "SMTP connection from %s closed: longer than %.0f s", self._client_ip, self._max_session
+        )
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(b"421 4.4.2 Connection time limit reached, closing\r\n")
+        transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._client_ip is None:
             return  # refused in connection_made: aiosmtpd never started a session
         self._limiter.release(self._client_ip)
         self._client_ip = None
+        if self._deadline is not None:
+            self._deadline.cancel()
         super().connection_lost(error)
 
 
@@ -55,6 +71,7 @@ async def start_smtp_server(
     hostname: str,
     data_size_limit: int,
     idle_timeout: float,
+    max_session: float,
     connections_per_ip: int,
 ) -> asyncio.Server:
     """Serve SMTP on an already bound socket (so port 0 works and the port is known)."""
@@ -65,6 +82,7 @@ async def start_smtp_server(
         return _LimitedSMTP(
             handler,
             limiter=limiter,
+            max_session=max_session,
             data_size_limit=data_size_limit,
             enable_SMTPUTF8=True,  # internationalised addresses (RFC 6531)
             hostname=hostname,

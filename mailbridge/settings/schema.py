@@ -63,6 +63,11 @@ class SmtpSettings:
     timeout_seconds: float = _key(
         60.0, "An SMTP client silent for this long between commands is disconnected."
     )
+    max_session_seconds: float = _key(
+        600.0,
+        "The longest an SMTP connection may last, however busy (stops clients that "
+        "trickle bytes to hold a connection open).",
+    )
 
 
 @dataclass(frozen=True)

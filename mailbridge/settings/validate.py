@@ -108,6 +108,7 @@ def validate(s: Settings) -> Settings:
         ("outbound.concurrency", s.outbound.concurrency),
         ("outbound.per_domain_concurrency", s.outbound.per_domain_concurrency),
         ("smtp.timeout_seconds", s.smtp.timeout_seconds),
+        ("smtp.max_session_seconds", s.smtp.max_session_seconds),
         ("notifications.confirmation_days", s.notifications.confirmation_days),
         ("notifications.unsubscribe_days", s.notifications.unsubscribe_days),
         ("auth.dns_timeout", s.auth.dns_timeout),

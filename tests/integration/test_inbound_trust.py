@@ -342,3 +342,21 @@ async def test_revoking_an_address_refuses_its_old_reply_addresses(daemon: Runni
         await send(daemon, reply_to_notification(note, "late"), reply_address(note), READER)
     assert info.value.code == 550 and "not valid" in info.value.message
     assert notification_for is not None
+
+
+@pytest.mark.asyncio
+async def test_a_connection_is_closed_after_the_session_limit(tmp_path: Path) -> None:
+    async with started(tmp_path, smtp={"max_session_seconds": 0.5}) as daemon:
+        host, port = daemon.smtp_address
+        reader, writer = await asyncio.open_connection(host, port)
+        assert (await reader.readline()).startswith(b"220")
+        for _ in range(20):  # busy, never idle: only the session limit can end it
+            writer.write(b"NOOP\r\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), 5)
+            if line.startswith(b"421"):
+                break
+            await asyncio.sleep(0.1)
+        assert line.startswith(b"421 4.4.2")
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed
+        writer.close()
