@@ -19,14 +19,10 @@ written back onto the inbound row, so the operator can see why.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from email.utils import getaddresses
 from typing import Any
 
 import aiosqlite
@@ -37,7 +33,6 @@ from mailbridge.errors import (
     AuthenticationFailed,
     AuthenticationUnavailable,
     AutomatedMessage,
-    BadReplyToken,
     EmptyReply,
     ExpiredReplyToken,
     NotFound,
@@ -46,11 +41,18 @@ from mailbridge.errors import (
     ThreadClosed,
     TooManyRecipients,
     TooShort,
-    UnparseableMessage,
 )
 from mailbridge.extract import Extraction, extract
 from mailbridge.inbound.bounces import BounceAccounting
 from mailbridge.inbound.checks import AuthDecision, InboundChecks
+from mailbridge.inbound.headers import (
+    claimed_address,
+    dedup_key,
+    from_address,
+    header_block,
+    message_id_of,
+    parse_headers,
+)
 from mailbridge.inbound.limits import check_rates
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
@@ -62,7 +64,7 @@ from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, subscriptions, threads
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.subscriptions import Level
-from mailbridge.tokens import Keyring, peek_reply_token, read_bounce_token
+from mailbridge.tokens import Keyring, read_bounce_token
 
 __all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key"]
 
@@ -91,31 +93,6 @@ class _Checks:
 
     found: dict[str, Any] = field(default_factory=dict)
     target: ReplyTarget | None = None
-
-
-def dedup_key(message_id: str | None, raw: bytes, rcpt_to: str) -> str:
-    """Same Message-ID to the same recipient address is the same message (a redelivery)."""
-    identity = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
-    return hashlib.sha256(f"{identity}\0{rcpt_to.lower()}".encode()).hexdigest()
-
-
-def _headers(raw: bytes) -> Message:
-    # Headers only, with the fast compat32 policy: the body is the extractor's job.
-    return BytesHeaderParser(policy=compat32).parsebytes(raw)
-
-
-def _header_block(raw: bytes) -> str:
-    end = raw.find(b"\r\n\r\n")
-    end = end if end >= 0 else raw.find(b"\n\n")
-    return raw[: end if end >= 0 else min(len(raw), 64 * 1024)].decode("utf-8", "replace")
-
-
-def _from_address(headers: Message) -> str:
-    values = [str(v) for v in headers.get_all("From", [])]
-    found = [addr for _name, addr in getaddresses(values) if "@" in addr]
-    if len(found) != 1:
-        raise UnparseableMessage()
-    return found[0]
 
 
 class ReplyIntake:
@@ -224,9 +201,8 @@ class ReplyIntake:
                 self._idle.set()
 
     async def _receive(self, envelope: SmtpEnvelope) -> str:
-        headers = _headers(envelope.raw)
-        raw_id = headers.get("Message-ID")
-        message_id = " ".join(str(raw_id).split()) if raw_id else None
+        headers = parse_headers(envelope.raw)
+        message_id = message_id_of(headers)
         recipient = kind_of(
             envelope.rcpt_to,
             self._settings.smtp.reply_domain,
@@ -241,8 +217,8 @@ class ReplyIntake:
             mail_from=envelope.mail_from,
             rcpt_to=envelope.rcpt_to,
             raw=envelope.raw,
-            headers=_header_block(envelope.raw),
-            address_id=_claimed_address(recipient),
+            headers=header_block(envelope.raw),
+            address_id=claimed_address(recipient),
         )
         record, is_new = await self._store.write(lambda c: inbound.record(c, received))
         where = f"inbound {record.id} {message_id or '(no Message-ID)'}"
@@ -268,7 +244,7 @@ class ReplyIntake:
         envelope = SmtpEnvelope(
             stored.peer, stored.helo, stored.mail_from, stored.rcpt_to, stored.raw
         )
-        headers = _headers(envelope.raw)
+        headers = parse_headers(envelope.raw)
         recipient = kind_of(
             envelope.rcpt_to,
             self._settings.smtp.reply_domain,
@@ -319,7 +295,7 @@ class ReplyIntake:
         checks.found["target"] = {"comment": target.comment_id, "via": target.via}
         checks.target = target
         await self._check_live(target)
-        sender = _from_address(headers)
+        sender = from_address(headers)
         if sender.lower() != target.email.lower():
             raise SenderMismatch()
         held_reason = await self._authenticate(envelope.raw, sender, envelope.peer, checks)
@@ -459,7 +435,7 @@ class ReplyIntake:
             if (
                 rejection.explanation
                 and target is not None
-                and self._checks.may_answer(_headers(envelope.raw), envelope.mail_from)
+                and self._checks.may_answer(parse_headers(envelope.raw), envelope.mail_from)
             ):
                 return await self._notifier.rejection_notice(
                     conn,
@@ -467,7 +443,7 @@ class ReplyIntake:
                     target.address_id,
                     target.comment_id,
                     rejection,
-                    in_reply_to=_message_id(envelope.raw),
+                    in_reply_to=message_id_of(parse_headers(envelope.raw)),
                     thread_id=target.thread_id,
                 )
             return False
@@ -484,21 +460,6 @@ class ReplyIntake:
         if explained:
             self._queued()
         return reply
-
-
-def _claimed_address(recipient: Recipient) -> int | None:
-    """The address a reply token names (unverified: for the log and rate limits only)."""
-    if recipient.kind is not Kind.REPLY:
-        return None
-    try:
-        return peek_reply_token(recipient.token).address_id
-    except BadReplyToken:
-        return None
-
-
-def _message_id(raw: bytes) -> str | None:
-    value = _headers(raw).get("Message-ID")
-    return " ".join(str(value).split()) if value else None
 
 
 async def _thread_key(conn: aiosqlite.Connection, thread_id: int) -> str:

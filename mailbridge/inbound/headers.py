@@ -1,0 +1,63 @@
+"""What the pipeline reads of a message before the extractor does: its headers."""
+
+from __future__ import annotations
+
+import hashlib
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from mailbridge.errors import BadReplyToken, UnparseableMessage
+from mailbridge.inbound.recipients import Kind, Recipient
+from mailbridge.tokens import peek_reply_token
+
+__all__ = [
+    "claimed_address",
+    "dedup_key",
+    "from_address",
+    "header_block",
+    "message_id_of",
+    "parse_headers",
+]
+
+
+def dedup_key(message_id: str | None, raw: bytes, rcpt_to: str) -> str:
+    """Same Message-ID to the same recipient address is the same message (a redelivery)."""
+    identity = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(f"{identity}\0{rcpt_to.lower()}".encode()).hexdigest()
+
+
+def parse_headers(raw: bytes) -> Message:
+    # Headers only, with the fast compat32 policy: the body is the extractor's job.
+    return BytesHeaderParser(policy=compat32).parsebytes(raw)
+
+
+def header_block(raw: bytes) -> str:
+    end = raw.find(b"\r\n\r\n")
+    end = end if end >= 0 else raw.find(b"\n\n")
+    return raw[: end if end >= 0 else min(len(raw), 64 * 1024)].decode("utf-8", "replace")
+
+
+def from_address(headers: Message) -> str:
+    values = [str(v) for v in headers.get_all("From", [])]
+    found = [addr for _name, addr in getaddresses(values) if "@" in addr]
+    if len(found) != 1:
+        raise UnparseableMessage()
+    return found[0]
+
+
+def claimed_address(recipient: Recipient) -> int | None:
+    """The address a reply token names (unverified: for the log and rate limits only)."""
+    if recipient.kind is not Kind.REPLY:
+        return None
+    try:
+        return peek_reply_token(recipient.token).address_id
+    except BadReplyToken:
+        return None
+
+
+def message_id_of(headers: Message) -> str | None:
+    """The Message-ID on one line, or None."""
+    value = headers.get("Message-ID")
+    return " ".join(str(value).split()) if value else None
