@@ -73,7 +73,7 @@ async def _by_notification(conn: aiosqlite.Connection, message_id: str) -> Reply
     async with conn.execute(
         "SELECT a.id, a.email, c.id, c.thread_id FROM outbox o "
         "JOIN addresses a ON a.email = o.rcpt_to JOIN comments c ON c.id = o.comment_id "
-        "WHERE o.message_id = ? AND o.kind = 'reply_notification'",
+        "WHERE o.message_id = ? AND o.kind IN ('reply_notification', 'digest')",
         (message_id,),
     ) as cur:
         row = await cur.fetchone()

@@ -247,7 +247,9 @@ class Mailer:
         return await self.queue(
             conn,
             "reply_notification" if single else "digest",
-            newest.comment.id if single else None,
+            # A digest is filed under its newest comment, like its Reply-To: a reply
+            # sent to From instead is matched to it through In-Reply-To.
+            newest.comment.id,
             to,
             rendered,
             message_id=make_message_id(f"c{newest.comment.id}", self.domain),
