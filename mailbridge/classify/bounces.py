@@ -183,8 +183,12 @@ def _parts(message: Message) -> list[Message]:
         ctype = part.get_content_type()
         if ctype in _STATUS_TYPES or ctype in _ORIGINAL_TYPES:
             continue
+        if not part.is_multipart():
+            # A leaf's payload is not needed here, and reading it decodes it with the
+            # declared charset, which raises on a malformed one (a NUL in the name).
+            continue
         payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
+        if isinstance(payload, list):
             stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
     return found
 
@@ -236,9 +240,9 @@ def _block_bytes(block: Message) -> bytes:
 
 
 def _status_text(part: Message) -> str:
-    payload = part.get_payload()
-    if not isinstance(payload, list):  # text/delivery-status: an ordinary leaf
+    if not part.is_multipart():  # text/delivery-status: an ordinary leaf
         return _payload_text(part)
+    payload = part.get_payload()
     # message/delivery-status: the parser made each field block a header-only
     # message; put the text back together (raw values keep 8-bit bytes as
     # surrogates) and undo a transfer encoding the parser did not.
@@ -342,7 +346,7 @@ def _original_headers(parts: list[Message], plain_copy: str) -> tuple[tuple[str,
     for part in parts:
         ctype = part.get_content_type()
         if ctype in _ORIGINAL_TYPES:
-            payload = part.get_payload()
+            payload = part.get_payload() if part.is_multipart() else None
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 return _decoded_items(payload[0])
         elif ctype in _ORIGINAL_HEADER_TYPES:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from classify.machine_support import MACHINE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -133,3 +134,30 @@ def test_hostile_inputs_finish_in_linear_time() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    "ctype",
+    ["text/plain", "message/delivery-status", "text/delivery-status", "message/rfc822"],
+)
+def test_a_nul_in_a_charset_never_raises(ctype: str) -> None:
+    # Found by the mutation test above: compat32's get_payload() decodes a leaf that
+    # holds 8-bit bytes with the declared charset, and raises ValueError on a NUL in
+    # the charset's name.
+    head = (
+        b"From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail Returned to Sender\n"
+        b"MIME-Version: 1.0\n"
+    )
+    leaf = f"Content-Type: {ctype}; charset=\x00utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+    body = "Final-Recipient: rfc822; a@example.org\nAction: failed\nStatus: 5.1.1\n\u0421\u043f\n"
+    single = head + leaf.encode() + body.encode()
+    multi = (
+        head
+        + b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n--b\n'
+        + leaf.encode()
+        + body.encode()
+        + b"\n--b--\n"
+    )
+    for raw in (single, multi):
+        assert parse_bounce(raw, "") == parse_bounce(raw, "")
+        assert classify_raw(raw, "") == classify_raw(raw, "")
