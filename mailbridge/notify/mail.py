@@ -116,10 +116,12 @@ class Mailer:
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
 
-    def reply_address(self, address_id: int, epoch: int, comment: Comment) -> tuple[str, date]:
-        expires = self._clock.now().date() + timedelta(days=self._settings.smtp.reply_token_days)
-        token = make_reply_token(self._keyring.reply, address_id, comment.id, expires, epoch)
-        return f"reply+{token}@{self.domain}", expires
+    def reply_address(self, address_id: int, epoch: int, comment: Comment) -> str:
+        """The reply+TOKEN address by which ``address_id`` answers ``comment``."""
+        token = make_reply_token(
+            self._keyring.reply, address_id, comment.id, self.reply_expiry(), epoch
+        )
+        return f"reply+{token}@{self.domain}"
 
     def render(self, name: str, **context: Any) -> RenderedEmail:
         return self._renderer.email(name, site_name=self._settings.site.name, **context)

@@ -137,7 +137,7 @@ class Notifier:
             parent = None
             if comment.parent_id is not None:
                 parent = await comments.get_comment(conn, comment.parent_id)
-            address, _expires = self.mail.reply_address(address_id, state.key_epoch, comment)
+            address = self.mail.reply_address(address_id, state.key_epoch, comment)
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
             assert thread is not None
             by_thread.setdefault(thread.id, []).append(

@@ -16,7 +16,6 @@ __all__ = [
     "LogEntry",
     "Received",
     "StoredEnvelope",
-    "count_from_address",
     "find",
     "get_entry",
     "list_entries",
@@ -181,17 +180,6 @@ async def set_outcome(
             inbound_id,
         ),
     )
-
-
-async def count_from_address(conn: aiosqlite.Connection, address_id: int, since: str) -> int:
-    """Messages that reached DATA for reply addresses of ``address_id`` since ``since``."""
-    async with conn.execute(
-        "SELECT count(*) FROM inbound_messages WHERE address_id = ? AND received_at >= ? "
-        "AND stage = 'data'",
-        (address_id, since),
-    ) as cur:
-        row = await cur.fetchone()
-    return 0 if row is None else int(row[0])
 
 
 async def purge_raw(conn: aiosqlite.Connection, before: str) -> int:
