@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "AttachmentNote",
+    "Channel",
     "Comment",
     "CommentNode",
     "CommentStatus",
+    "Decider",
+    "Decision",
     "NewComment",
     "Source",
     "Thread",
@@ -63,6 +66,7 @@ class Comment:
     created_at: str
     attachments: tuple[AttachmentNote, ...] = ()
     held_reason: str | None = None  # why the moderator should look twice
+    published_at: str | None = None  # first publication: its readers were notified then
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,33 @@ class NewComment:
     attachments: tuple[AttachmentNote, ...] = ()
     held_reason: str | None = None
     subscribe: str | None = None  # web: "replies" or "thread" asked for on the form
+
+
+class Channel(enum.StrEnum):
+    """How a moderation decision was made (the schema reserves reply, queue, api, cli)."""
+
+    LINK = "link"  # a link in a moderation email
+
+
+@dataclass(frozen=True)
+class Decider:
+    """Who makes a moderation decision, and through which channel."""
+
+    channel: Channel
+    address_id: int | None  # the moderator's address; None when not known
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One recorded moderation decision: a change of a comment's status."""
+
+    comment_id: int
+    decided_at: str
+    previous: CommentStatus
+    status: CommentStatus
+    channel: Channel
+    moderator_id: int | None
+    moderator: str | None  # the moderator's address: only for the moderator's own eyes
 
 
 @dataclass

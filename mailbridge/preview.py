@@ -9,11 +9,22 @@ their site name and colours before a real person does.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 from mailbridge.errors import EmptyReply
-from mailbridge.models import AttachmentNote, Comment, CommentNode, CommentStatus, Source, Thread
+from mailbridge.models import (
+    AttachmentNote,
+    Channel,
+    Comment,
+    CommentNode,
+    CommentStatus,
+    Decision,
+    Source,
+    Thread,
+)
+from mailbridge.moderate import explain
 from mailbridge.notify.mail import DigestItem, excerpt
 from mailbridge.settings import Settings
 from mailbridge.store.subscriptions import Level
@@ -142,13 +153,29 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
         return rendered.html if html else f"Subject: {rendered.subject}\n\n{rendered.text}"
     if name not in PAGES:
         raise KeyError(name)
+    # A moderator rejected the comment, then changed their mind.
+    rejected = replace(data["pending"], status=CommentStatus.REJECTED)
+    history = (
+        Decision(
+            4,
+            "2026-11-25T19:02:00+00:00",
+            CommentStatus.PENDING,
+            CommentStatus.REJECTED,
+            Channel.LINK,
+            1,
+            "moderator@example.org",
+        ),
+    )
     page: dict[str, Any] = {
         "index": {"threads": [(data["thread"], 3)]},
         "thread": {"thread": data["thread"], "nodes": data["nodes"], "count": 3},
         "moderate_confirm": {
             "action": Action.APPROVE.verb,
             "done": False,
-            "comment": data["pending"],
+            "state": explain.state(rejected),
+            "effect": explain.effect(rejected, Action.APPROVE),
+            "history": explain.history_lines(history, 1),
+            "comment": rejected,
             "parent": data["parent"],
             "parent_excerpt": data["parent_excerpt"],
             "thread": data["thread"],
@@ -159,10 +186,21 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
             "status": "approved",
             "changed": True,
             "previous": "pending",
+            "outcome": explain.outcome(CommentStatus.REJECTED, CommentStatus.APPROVED, True),
+            "history": explain.history_lines(
+                (
+                    *history,
+                    replace(
+                        history[0], previous=CommentStatus.REJECTED, status=CommentStatus.APPROVED
+                    ),
+                ),
+                1,
+            ),
             "comment": data["pending"],
             "thread": data["thread"],
             "thread_url": data["thread_url"],
             "comment_url": data["comment_url"],
+            "expires": data["expires"],
         },
         "confirm": {
             "link": data["link"],

@@ -85,9 +85,11 @@ class Mailer:
         page = f"{self._base}/threads/{thread.key}"
         return Links(page, f"{page}#comment-{comment_id}" if comment_id else page)
 
-    def moderation_link(self, comment_id: int, action: Action) -> str:
+    def moderation_link(self, comment_id: int, action: Action, moderator_id: int) -> str:
         expires = self._clock.now() + timedelta(days=self._settings.moderation.link_days)
-        token = make_moderation_token(self._keyring.moderation, comment_id, action, expires)
+        token = make_moderation_token(
+            self._keyring.moderation, comment_id, action, expires, moderator_id
+        )
         return f"{self._base}/moderate/{token}"
 
     def subscription_token(
@@ -184,6 +186,7 @@ class Mailer:
         self,
         conn: aiosqlite.Connection,
         moderator: Address,
+        moderator_id: int,
         thread: Thread,
         comment: Comment,
         parent: Comment | None,
@@ -197,9 +200,9 @@ class Mailer:
             author_email=author_email,
             parent=parent,
             parent_excerpt=excerpt(parent.body) if parent else "",
-            approve_url=self.moderation_link(comment.id, Action.APPROVE),
-            reject_url=self.moderation_link(comment.id, Action.REJECT),
-            spam_url=self.moderation_link(comment.id, Action.SPAM),
+            approve_url=self.moderation_link(comment.id, Action.APPROVE, moderator_id),
+            reject_url=self.moderation_link(comment.id, Action.REJECT, moderator_id),
+            spam_url=self.moderation_link(comment.id, Action.SPAM, moderator_id),
             link_days=self._settings.moderation.link_days,
         )
         return await self.queue(

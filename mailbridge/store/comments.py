@@ -42,6 +42,7 @@ def _comment(row: sqlite3.Row) -> Comment:
         created_at=row["created_at"],
         attachments=tuple(AttachmentNote(**item) for item in json.loads(row["attachments"])),
         held_reason=row["held_reason"],
+        published_at=row["published_at"],
     )
 
 

@@ -1,8 +1,14 @@
-"""Moderation links: GET shows a confirmation page and changes nothing; POST acts, once.
+"""Moderation links: GET shows a confirmation page and changes nothing; POST decides.
 
 Mail scanners and link previews open every link in an email, so a GET must be
-harmless. The token in the URL is the only credential: it names one comment and
-one action and expires (see :mod:`mailbridge.tokens`).
+harmless. The token in the URL is the only credential: it names one comment, one
+action and the moderator it was sent to, and expires (see :mod:`mailbridge.tokens`).
+
+A moderator may change their mind (a mistaken tap on a phone must be fixable): any
+link of the comment acts while valid. Pressing a link whose action is already the
+comment's status changes and records nothing ("Already approved"). Every change is
+recorded with who, when, from what to what and how (``moderation_decisions``), and
+both pages show that history.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from aiohttp import web
 
 from mailbridge.clock import Clock
 from mailbridge.errors import LinkError, NotFound
-from mailbridge.models import CommentStatus
+from mailbridge.models import Channel, CommentStatus, Decider
+from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import excerpt
 from mailbridge.templating import Renderer
@@ -58,27 +65,33 @@ class ModerationPages:
     async def confirm(self, request: web.Request) -> web.Response:
         link = self._link(request)
         try:
-            comment, parent, thread = await self._service.get(link.comment_id)
+            view = await self._service.view(link.comment_id)
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
+        comment = view.comment
         return self._html(
             "moderate_confirm",
             action=link.action.verb,
             done=comment.status.value == link.action.value,
+            state=explain.state(comment),
+            effect=explain.effect(comment, link.action),
+            history=explain.history_lines(view.history, link.moderator_id),
             comment=comment,
-            parent=parent,
-            parent_excerpt=excerpt(parent.body) if parent else "",
-            thread=thread,
+            parent=view.parent,
+            parent_excerpt=excerpt(view.parent.body) if view.parent else "",
+            thread=view.thread,
             expires=link.expires,
         )
 
     async def act(self, request: web.Request) -> web.Response:
         link = self._link(request)
+        by = Decider(Channel.LINK, link.moderator_id)
         try:
-            outcome = await self._service.moderate(link.comment_id, link.action)
+            outcome = await self._service.moderate(link.comment_id, link.action, by)
+            view = await self._service.view(link.comment_id)
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
-        _comment, _parent, thread = await self._service.get(link.comment_id)
+        thread = view.thread
         thread_url = f"{self._public_url}/threads/{thread.key}"
         comment_url = None
         if outcome.comment.status is CommentStatus.APPROVED:
@@ -89,8 +102,13 @@ class ModerationPages:
             status=outcome.comment.status.value,
             changed=outcome.changed,
             previous=outcome.previous.value,
+            outcome=explain.outcome(
+                outcome.previous, outcome.comment.status, outcome.first_publication
+            ),
+            history=explain.history_lines(outcome.history, link.moderator_id),
             comment=outcome.comment,
             thread=thread,
             thread_url=thread_url,
             comment_url=comment_url,
+            expires=link.expires,
         )

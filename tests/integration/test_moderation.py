@@ -99,7 +99,7 @@ async def test_tampered_links_get_403(daemon: Running) -> None:
 async def test_expired_links_get_403(daemon: Running) -> None:
     cid = await post_comment(daemon)
     past = datetime.now(UTC) - timedelta(minutes=1)
-    token = make_moderation_token(daemon.keyring.moderation, cid, Action.APPROVE, past)
+    token = make_moderation_token(daemon.keyring.moderation, cid, Action.APPROVE, past, 1)
     host, port = daemon.http_address
     for method in ("GET", "POST"):
         status, page = await follow(daemon, f"http://{host}:{port}/moderate/{token}", method)
