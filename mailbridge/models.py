@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ELIDED_KEPT",
     "AttachmentNote",
     "Channel",
     "Comment",
@@ -17,6 +18,11 @@ __all__ = [
     "Source",
     "Thread",
 ]
+
+
+# How much of what extraction cut from an emailed reply is kept with the comment:
+# plenty to judge the cut; a quoted thread can be far longer (the raw message has it).
+ELIDED_KEPT = 20_000
 
 
 class CommentStatus(enum.StrEnum):
@@ -67,6 +73,7 @@ class Comment:
     attachments: tuple[AttachmentNote, ...] = ()
     held_reason: str | None = None  # why the moderator should look twice
     published_at: str | None = None  # first publication: its readers were notified then
+    elided: str = ""  # emailed replies: what extraction cut (never published)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class NewComment:
     attachments: tuple[AttachmentNote, ...] = ()
     held_reason: str | None = None
     subscribe: str | None = None  # web: "replies" or "thread" asked for on the form
+    elided: str = ""
 
 
 class Channel(enum.StrEnum):

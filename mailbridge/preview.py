@@ -110,6 +110,7 @@ def _sample(settings: Settings) -> dict[str, Any]:
         True,
         "2026-11-25T18:37:00+00:00",
         (AttachmentNote("garden.jpg", "image/jpeg", 184_320),),
+        elided="Ann\n\nOn Wed, 25 Nov 2026 at 09:12, Example Blog wrote:\n> Reader 001 wrote ...",
     )
     expires = date(2026, 11, 25) + timedelta(days=settings.smtp.reply_token_days)
     link = SubscriptionLink(LinkPurpose.UNSUBSCRIBE, 1, 1, "none", expires)
@@ -133,6 +134,8 @@ def _sample(settings: Settings) -> dict[str, Any]:
         "reject_url": f"{base}/moderate/reject-token",
         "spam_url": f"{base}/moderate/spam-token",
         "link_days": settings.moderation.link_days,
+        "elided": pending.elided,
+        "elided_more": 0,
         "explanation": EmptyReply.explanation,
         "settings_url": f"{base}/unsubscribe/{'u' * 40}",
         "pending": pending,

@@ -57,7 +57,14 @@ from mailbridge.inbound.limits import check_rates
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
-from mailbridge.models import AttachmentNote, Comment, CommentStatus, NewComment, Source
+from mailbridge.models import (
+    ELIDED_KEPT,
+    AttachmentNote,
+    Comment,
+    CommentStatus,
+    NewComment,
+    Source,
+)
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.settings import Settings
@@ -381,6 +388,8 @@ class ReplyIntake:
                 AttachmentNote(a.filename, a.content_type, a.size) for a in extraction.attachments
             ),
             held_reason=held_reason,
+            # Kept for the moderator (docs/extraction.md); the raw message has the rest.
+            elided=extraction.elided[:ELIDED_KEPT],
         )
         status = Disposition.HELD if held_reason else Disposition.ACCEPTED
 

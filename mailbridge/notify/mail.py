@@ -34,7 +34,7 @@ from mailbridge.tokens import (
     make_subscription_token,
 )
 
-__all__ = ["DigestItem", "Links", "Mailer", "excerpt"]
+__all__ = ["ELIDED_SHOWN", "DigestItem", "Links", "Mailer", "cut_short", "excerpt"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,24 @@ def excerpt(text: str, limit: int = 300) -> str:
         return flat
     cut = flat[:limit].rsplit(" ", 1)[0]
     return cut + "…"
+
+
+# What extraction cut is shown to the moderator up to this many characters: enough to
+# spot a wrong cut, while a long quoted thread does not swell every moderation email.
+ELIDED_SHOWN = 2000
+
+
+def cut_short(text: str, limit: int) -> tuple[str, int]:
+    """``text`` without surrounding blank lines, at most ``limit`` characters (cut at a
+    line end where one is near), and how many characters were left out."""
+    text = text.strip("\n")
+    if len(text) <= limit:
+        return text, 0
+    cut = text[:limit]
+    line_end = cut.rfind("\n")
+    if line_end > limit // 2:
+        cut = cut[:line_end]
+    return cut, len(text) - len(cut)
 
 
 @dataclass(frozen=True)
@@ -192,6 +210,7 @@ class Mailer:
         parent: Comment | None,
         author_email: str | None,
     ) -> bool:
+        elided, elided_more = cut_short(comment.elided, ELIDED_SHOWN)
         rendered = self.render(
             "moderation_request",
             thread=thread,
@@ -204,6 +223,8 @@ class Mailer:
             reject_url=self.moderation_link(comment.id, Action.REJECT, moderator_id),
             spam_url=self.moderation_link(comment.id, Action.SPAM, moderator_id),
             link_days=self._settings.moderation.link_days,
+            elided=elided,
+            elided_more=elided_more,
         )
         return await self.queue(
             conn,

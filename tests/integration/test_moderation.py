@@ -49,6 +49,8 @@ async def test_get_shows_the_comment_and_changes_nothing(daemon: Running) -> Non
     assert "ann@example.com" in text_body(mail)  # the moderator sees who wrote it...
     assert "ann@example.com" not in page  # ...the page, reachable by link, does not
     assert "&lt;script&gt;" in html_body(mail)
+    # A web comment had nothing cut: no such section.
+    assert "What was cut" not in text_body(mail) and "What was cut" not in html_body(mail)
 
 
 @pytest.mark.asyncio

@@ -1,4 +1,4 @@
-"""The sentences of the moderation pages."""
+"""The sentences of the moderation pages, and how a long cut is shortened for the email."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from mailbridge.models import Comment, CommentStatus, Source
 from mailbridge.moderate.explain import effect, outcome, state
+from mailbridge.notify.mail import cut_short
 from mailbridge.tokens import Action
 
 PENDING = Comment(1, 1, None, None, "Ann", "Hi", CommentStatus.PENDING, Source.WEB, False, "")
@@ -51,3 +52,13 @@ def test_outcomes() -> None:
     assert "second time" in outcome(rejected, approved, False)
     assert outcome(approved, rejected, False) == "It is no longer on the page."
     assert outcome(CommentStatus.PENDING, rejected, False) == "It is not shown publicly."
+
+
+def test_cut_short_keeps_short_text_and_cuts_long_text_at_a_line_end() -> None:
+    assert cut_short("\n\nquoted\n\n", 100) == ("quoted", 0)
+    text = "\n".join(f"line {n:03d}" for n in range(100))  # 100 lines of 8 + newline
+    shown, more = cut_short(text, 50)
+    assert shown == "\n".join(f"line {n:03d}" for n in range(5))
+    assert len(shown) + more == len(text)
+    one_line = "x" * 120
+    assert cut_short(one_line, 50) == ("x" * 50, 70)
