@@ -164,9 +164,12 @@ class ReplyIntake:
         if target.expires is not None and target.expires < self._clock.now().date():
             key = await self._store.read(lambda c: _thread_key(c, target.thread_id))
             url = f"{self._settings.site.public_url.rstrip('/')}/threads/{key}"
+            # Say only what is true: the thread pages have no comment form, and
+            # a newer email from the conversation does carry a working address.
             raise ExpiredReplyToken(
-                "This reply address has expired. Please reply on the website: "
-                f"{url}#comment-{target.comment_id}"
+                f"This reply address expired on {target.expires.isoformat()}, so nothing "
+                f"was posted. The comment you answered: {url}#comment-{target.comment_id} "
+                "- newer emails from this conversation carry a reply address that works."
             )
 
     async def log_refusal(
