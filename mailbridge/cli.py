@@ -325,4 +325,4 @@ def preview(
 
 cli.add_command(extract_command, name="extract")
 cli.add_command(outbox_command, name="outbox")
-cli.add_command(make_dkim_command(lambda: settings_from(None, None).data_path), name="dkim")
+cli.add_command(make_dkim_command(), name="dkim")
