@@ -212,6 +212,46 @@ def inbound(
 
 @cli.command()
 @config_options
+@click.argument("comment_id", metavar="ID", type=int)
+def comment(config_file: Path | None, data_dir: Path | None, comment_id: int) -> None:
+    """One comment as its moderators know it: thread, author, status, what extraction
+    cut, and every moderation decision (when, from what to what, which moderator, how).
+    """
+    import aiosqlite
+
+    from mailbridge.models import Comment, Decision, Thread
+    from mailbridge.reports import comment_detail
+    from mailbridge.store import comments, decisions, threads
+
+    settings = settings_from(config_file, data_dir)
+    Found = tuple[Comment, Thread, str | None, list[Decision]]
+
+    async def work(conn: aiosqlite.Connection) -> Found | None:
+        found = await comments.get_comment(conn, comment_id)
+        if found is None:
+            return None
+        thread = await threads.get_thread(conn, thread_id=found.thread_id)
+        assert thread is not None
+        email = None
+        if found.address_id is not None:
+            email = await threads.address_email(conn, found.address_id)
+        return found, thread, email, await decisions.history(conn, comment_id)
+
+    async def main() -> Found | None:
+        store = await open_store(settings)
+        try:
+            return await store.read(work)
+        finally:
+            await store.close()
+
+    got = asyncio.run(main())
+    if got is None:
+        raise click.ClickException(f"no comment {comment_id}")
+    click.echo(comment_detail(*got))
+
+
+@cli.command()
+@config_options
 @click.argument("message_id", metavar="ID", type=int)
 def reprocess(config_file: Path | None, data_dir: Path | None, message_id: int) -> None:
     """Run a stored inbound message through the pipeline again (e.g. after a fix).

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+from click.testing import CliRunner
 from flows import follow, moderation_email, outbox_dir, post_comment
 from support import (
     AUTHOR_EMAIL,
@@ -33,6 +34,7 @@ from support import (
 )
 
 from mailbridge.app import Running, running
+from mailbridge.cli import cli
 from mailbridge.clock import iso
 from mailbridge.store import subscriptions
 from mailbridge.store.subscriptions import Level
@@ -122,6 +124,21 @@ async def test_approve_reject_approve_records_each_decision_and_notifies_once(
     await delivered(daemon)
     [note] = raw_mail_to(daemon, READER)
     assert b"Ann" in note
+
+    # The operator's view of the same history.
+    data_dir = str(daemon.settings.data_path)
+    shown = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["comment", str(cid), "--data-dir", data_dir]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert f"comment {cid} on {THREAD}" in shown.output
+    assert "status      approved (first published 20" in shown.output
+    moves = re.findall(rf"(\w+)\s+(\w+)\s+{re.escape(AUTHOR_EMAIL)}\s+link", shown.output)
+    assert moves == [("pending", "approved"), ("approved", "rejected"), ("rejected", "approved")]
+    missing = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["comment", "999999", "--data-dir", data_dir]
+    )
+    assert missing.exit_code == 1 and "no comment 999999" in missing.output
 
 
 @pytest.mark.asyncio
