@@ -127,7 +127,8 @@ class BadLink(LinkError):
 
 
 class ExpiredLink(LinkError):
-    text = "This link has expired. Use a newer moderation email, or the command line."
+    # Each page adds what the person can do instead (it differs per kind of link).
+    text = "This link has expired."
 
 
 class DeliveryError(MailbridgeError):

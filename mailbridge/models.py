@@ -100,6 +100,7 @@ class Channel(enum.StrEnum):
     """How a moderation decision was made (the schema reserves reply, queue, api, cli)."""
 
     LINK = "link"  # a link in a moderation email
+    CLI = "cli"  # the operator: mailbridge comment ID --approve / --reject / --spam
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def comment_detail(
                     d.decided_at.replace("T", " ")[:19],
                     d.previous.value,
                     d.status.value,
-                    d.moderator or "(unknown)",
+                    d.moderator or ("(operator)" if d.channel.value == "cli" else "(unknown)"),
                     d.channel.value,
                 )
                 for d in history

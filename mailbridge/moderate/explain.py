@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailbridge.models import Comment, CommentStatus, Decision
+from mailbridge.models import Channel, Comment, CommentStatus, Decision
 from mailbridge.tokens import Action
 
 __all__ = ["HistoryLine", "effect", "history_lines", "outcome", "state"]
@@ -85,7 +85,12 @@ def history_lines(history: tuple[Decision, ...], viewer_id: int | None) -> list[
     return [
         HistoryLine(
             what=_PAST[d.status],
-            who=d.moderator or "a moderator (not recorded: an older link)",
+            who=d.moderator
+            or (
+                "the operator"
+                if d.channel is Channel.CLI
+                else "a moderator (not recorded: an older link)"
+            ),
             you=viewer_id is not None and d.moderator_id == viewer_id,
             when=d.decided_at[:16].replace("T", " ") + " UTC",
             channel=d.channel.value,

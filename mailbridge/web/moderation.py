@@ -14,11 +14,12 @@ both pages show that history.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from mailbridge.clock import Clock
-from mailbridge.errors import LinkError, NotFound
+from mailbridge.errors import ExpiredLink, LinkError, NotFound
 from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
@@ -29,6 +30,8 @@ from mailbridge.tokens import Keyring, ModerationLink, read_moderation_token
 __all__ = ["ModerationPages"]
 
 log = logging.getLogger(__name__)
+
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # reads a link whatever its expiry
 
 
 class ModerationPages:
@@ -58,6 +61,14 @@ class ModerationPages:
         token = request.match_info["token"]
         try:
             return read_moderation_token(self._keyring.moderation, token, self._clock.now())
+        except ExpiredLink as exc:
+            log.warning("moderation link refused (ExpiredLink) from %s", request.remote)
+            # Genuine but expired: it still names its comment, so say how to decide it.
+            old = read_moderation_token(self._keyring.moderation, token, _LONG_AGO)
+            raise web.HTTPForbidden(
+                text=f"{exc.text} The site's operator can still decide on this comment: "
+                f"mailbridge comment {old.comment_id} --approve (or --reject, --spam)."
+            ) from None
         except LinkError as exc:
             log.warning("moderation link refused (%s) from %s", type(exc).__name__, request.remote)
             raise web.HTTPForbidden(text=exc.text) from None

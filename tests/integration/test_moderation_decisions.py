@@ -38,7 +38,7 @@ from mailbridge.cli import cli
 from mailbridge.clock import iso
 from mailbridge.store import subscriptions
 from mailbridge.store.subscriptions import Level
-from mailbridge.tokens import Action
+from mailbridge.tokens import Action, make_moderation_token
 
 READER = "reader002.4a549d@example.org"  # seed comment 2's author: imported, wants replies
 FOLLOWER = "reader005.9a4fca@example.org"  # set to follow the whole thread below
@@ -229,6 +229,41 @@ async def test_a_link_from_before_still_works_and_records_the_moderator_as_unkno
     assert "Done: the comment is approved." in page
     assert "Approved by a moderator (not recorded: an older link) on" in page
     assert await decisions(daemon, cid) == [("pending", "approved", None, "link")]
+
+
+@pytest.mark.asyncio
+async def test_an_expired_link_names_the_command_that_decides_as_the_operator(
+    daemon: Running,
+) -> None:
+    cid = await post_comment(daemon, parent=2, body=ANSWER)
+    links = moderation_links(await moderation_email(daemon, "Ann", 1))
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    token = make_moderation_token(daemon.keyring.moderation, cid, Action.APPROVE, past, 1)
+    host, port = daemon.http_address
+
+    status, page = await follow(daemon, f"http://{host}:{port}/moderate/{token}")
+    assert status == 403
+    assert f"mailbridge comment {cid} --approve (or --reject, --spam)" in page
+
+    data_dir = str(daemon.settings.data_path)
+    args = ["comment", str(cid), "--approve", "--data-dir", data_dir]
+    # The operator's command runs with the daemon's configuration.
+    same = {"MAILBRIDGE_NOTIFICATIONS_BATCH_WINDOW_SECONDS": "0", "MAILBRIDGE_AUTH_DNS": "off"}
+    runner = CliRunner(env=same)
+    done = await asyncio.to_thread(runner.invoke, cli, args)
+    assert done.exit_code == 0, done.output
+    assert f"Comment {cid}: pending -> approved." in done.output
+    again = await asyncio.to_thread(runner.invoke, cli, args)
+    assert f"Comment {cid} was already approved; nothing changed." in again.output
+    assert await decisions(daemon, cid) == [("pending", "approved", None, "cli")]
+    assert "(operator)" in again.output
+
+    # The daemon sends what the command queued (it polls; here it is woken).
+    daemon.worker.wake()
+    await delivered(daemon)
+    assert len(raw_mail_to(daemon, READER)) == 1
+    _status, page = await follow(daemon, links["reject"])
+    assert "Approved by the operator on" in page
 
 
 # -- batched notifications (the default): a change of mind within or after the window

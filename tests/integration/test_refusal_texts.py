@@ -1,15 +1,17 @@
-"""What a refused replier is told must be true: mailbridge's thread pages have no
-comment form, so no refusal sends people to "reply on the website"."""
+"""What people are told when something is refused must be true: mailbridge's thread
+pages have no comment form, so no refusal sends people to "reply on the website", and
+an expired link says what works instead."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import aiohttp
 import aiosmtplib
+import aiosqlite
 import pytest
 from flows import outbox_dir, reply_notification
 from support import (
@@ -25,7 +27,8 @@ from support import (
     text_body,
 )
 
-from mailbridge.app import running
+from mailbridge.app import Running, running
+from mailbridge.tokens import LinkPurpose, make_subscription_token
 
 READER = "reader002.4a549d@example.org"
 
@@ -91,3 +94,31 @@ async def test_a_reply_after_stopping_emails_is_told_how_to_post_it(tmp_path: Pa
         text = " ".join(text_body(notice).split())
         assert "turn emails back on with the settings link below and send it again" in text
         assert "website" not in text
+
+
+@pytest.mark.asyncio
+async def test_expired_subscription_links_say_what_works_instead(daemon: Running) -> None:
+    [(address_id,)] = await daemon.store.read(_address_id)
+    yesterday = date.today() - timedelta(days=1)
+    host, port = daemon.http_address
+    expected = {
+        LinkPurpose.CONFIRM: ("confirm", "ask again when you next comment"),
+        LinkPurpose.UNSUBSCRIBE: ("unsubscribe", "Every newer email from this site carries"),
+    }
+    for purpose, (path, what_now) in expected.items():
+        token = make_subscription_token(
+            daemon.keyring.subscription, purpose, address_id, 1, "replies", yesterday
+        )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://{host}:{port}/{path}/{token}") as resp,
+        ):
+            page = await resp.text()
+        assert resp.status == 403
+        assert "This link has expired." in page and what_now in page
+        assert "moderation" not in page and "command line" not in page
+
+
+async def _address_id(conn: aiosqlite.Connection) -> list[tuple[int]]:
+    async with conn.execute("SELECT id FROM addresses WHERE email = ?", (READER,)) as cur:
+        return [(int(row[0]),) for row in await cur.fetchall()]
