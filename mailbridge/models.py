@@ -97,7 +97,7 @@ class NewComment:
 
 
 class Channel(enum.StrEnum):
-    """How a moderation decision was made (the schema reserves reply, queue, api, cli)."""
+    """How a moderation decision was made (the schema also reserves reply, queue, api)."""
 
     LINK = "link"  # a link in a moderation email
     CLI = "cli"  # the operator: mailbridge comment ID --approve / --reject / --spam

@@ -8,10 +8,10 @@ CREATE TABLE moderation_decisions (
     previous     TEXT NOT NULL CHECK (previous IN ('pending', 'approved', 'rejected', 'spam')),
     status       TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'spam')),
     -- The moderator: the address the link was sent to. NULL when unknown (a link
-    -- minted before links named their moderator).
+    -- minted before links named their moderator) or for the operator's command.
     moderator_address_id INTEGER REFERENCES addresses(id),
-    -- How: 'link' (a moderation email's link); the others are reserved for later
-    -- ways to moderate, so adding one needs no migration.
+    -- How: 'link' (a moderation email's link), 'cli' (the operator's command); the
+    -- others are reserved for later ways to moderate, so adding one needs no migration.
     channel      TEXT NOT NULL CHECK (channel IN ('link', 'reply', 'queue', 'api', 'cli')),
     CHECK (previous != status)
 );
