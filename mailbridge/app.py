@@ -207,6 +207,7 @@ class Running:
     keyring: Keyring
     smtp_address: tuple[str, int]
     http_address: tuple[str, int]
+    digester: Digester
 
 
 def _listen_socket(listen: str, where: str) -> socket.socket:
@@ -302,6 +303,7 @@ async def _listening(
             keyring=parts.keyring,
             smtp_address=smtp_sock.getsockname()[:2],
             http_address=http_sock.getsockname()[:2],
+            digester=parts.digester,
         )
     finally:
         if smtp_server is not None:

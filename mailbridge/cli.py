@@ -212,6 +212,74 @@ def inbound(
 
 @cli.command()
 @config_options
+@click.argument("comment_id", metavar="ID", type=int)
+@click.option("--approve", "action", flag_value="approve", help="Publish it (as its link would).")
+@click.option("--reject", "action", flag_value="reject", help="Reject it (off the page).")
+@click.option("--spam", "action", flag_value="spam", help="Mark it as spam (off the page).")
+def comment(
+    config_file: Path | None, data_dir: Path | None, comment_id: int, action: str | None
+) -> None:
+    """One comment as its moderators know it: thread, author, status, what extraction
+    cut, and every moderation decision (when, from what to what, which moderator, how).
+
+    With --approve, --reject or --spam, decide first, as a moderation link would (for
+    example once the links have expired); the decision is recorded as the operator's.
+    Emails it causes are sent by the running daemon.
+    """
+    import aiosqlite
+
+    from mailbridge.models import Channel, Comment, Decider, Decision, Thread
+    from mailbridge.reports import comment_detail
+    from mailbridge.store import comments, decisions, threads
+    from mailbridge.tokens import Action
+
+    settings = settings_from(config_file, data_dir)
+    Found = tuple[Comment, Thread, str | None, list[Decision]]
+
+    async def work(conn: aiosqlite.Connection) -> Found | None:
+        found = await comments.get_comment(conn, comment_id)
+        if found is None:
+            return None
+        thread = await threads.get_thread(conn, thread_id=found.thread_id)
+        assert thread is not None
+        email = None
+        if found.address_id is not None:
+            email = await threads.address_email(conn, found.address_id)
+        return found, thread, email, await decisions.history(conn, comment_id)
+
+    async def decide(chosen: str) -> tuple[Found | None, str]:
+        async with core(settings) as parts:
+            try:
+                outcome = await parts.service.moderate(
+                    comment_id, Action[chosen.upper()], Decider(Channel.CLI, None)
+                )
+            except NotFound:
+                return None, ""
+            status = outcome.comment.status.value
+            said = (
+                f"Comment {comment_id}: {outcome.previous.value} -> {status}."
+                if outcome.changed
+                else f"Comment {comment_id} was already {status}; nothing changed."
+            )
+            return await parts.store.read(work), said
+
+    async def show() -> tuple[Found | None, str]:
+        store = await open_store(settings)
+        try:
+            return await store.read(work), ""
+        finally:
+            await store.close()
+
+    got, said = asyncio.run(decide(action) if action else show())
+    if got is None:
+        raise click.ClickException(f"no comment {comment_id}")
+    if said:
+        click.echo(said)
+    click.echo(comment_detail(*got))
+
+
+@cli.command()
+@config_options
 @click.argument("message_id", metavar="ID", type=int)
 def reprocess(config_file: Path | None, data_dir: Path | None, message_id: int) -> None:
     """Run a stored inbound message through the pipeline again (e.g. after a fix).
@@ -325,4 +393,4 @@ def preview(
 
 cli.add_command(extract_command, name="extract")
 cli.add_command(outbox_command, name="outbox")
-cli.add_command(make_dkim_command(lambda: settings_from(None, None).data_path), name="dkim")
+cli.add_command(make_dkim_command(), name="dkim")

@@ -127,7 +127,8 @@ class BadLink(LinkError):
 
 
 class ExpiredLink(LinkError):
-    text = "This link has expired. Use a newer moderation email, or the command line."
+    # Each page adds what the person can do instead (it differs per kind of link).
+    text = "This link has expired."
 
 
 class DeliveryError(MailbridgeError):
@@ -208,7 +209,10 @@ class BadReplyToken(Rejection):
 class ExpiredReplyToken(Rejection):
     smtp_status = "5.1.1"
     reason = "expired_token"
-    text = "This reply address has expired. Please reply on the website instead."
+    text = (
+        "This reply address has expired, so nothing was posted; newer emails from the "
+        "conversation carry a reply address that works."
+    )
 
 
 class TooManyReplyAddresses(Rejection):
@@ -331,8 +335,8 @@ class AddressUnsubscribed(Rejection):
     explanation = (
         "Your reply arrived, but you asked us to stop emailing you about this "
         "conversation, so replying by email is turned off for you and it was not "
-        "posted. You can still comment on the website, or turn emails back on with the "
-        "settings link below."
+        "posted. To post it, turn emails back on with the settings link below and send "
+        "it again."
     )
 
 

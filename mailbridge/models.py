@@ -6,14 +6,23 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ELIDED_KEPT",
     "AttachmentNote",
+    "Channel",
     "Comment",
     "CommentNode",
     "CommentStatus",
+    "Decider",
+    "Decision",
     "NewComment",
     "Source",
     "Thread",
 ]
+
+
+# How much of what extraction cut from an emailed reply is kept with the comment:
+# plenty to judge the cut; a quoted thread can be far longer (the raw message has it).
+ELIDED_KEPT = 20_000
 
 
 class CommentStatus(enum.StrEnum):
@@ -63,6 +72,8 @@ class Comment:
     created_at: str
     attachments: tuple[AttachmentNote, ...] = ()
     held_reason: str | None = None  # why the moderator should look twice
+    published_at: str | None = None  # first publication: its readers were notified then
+    elided: str = ""  # emailed replies: what extraction cut (never published)
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,35 @@ class NewComment:
     attachments: tuple[AttachmentNote, ...] = ()
     held_reason: str | None = None
     subscribe: str | None = None  # web: "replies" or "thread" asked for on the form
+    elided: str = ""
+
+
+class Channel(enum.StrEnum):
+    """How a moderation decision was made (the schema also reserves reply, queue, api)."""
+
+    LINK = "link"  # a link in a moderation email
+    CLI = "cli"  # the operator: mailbridge comment ID --approve / --reject / --spam
+
+
+@dataclass(frozen=True)
+class Decider:
+    """Who makes a moderation decision, and through which channel."""
+
+    channel: Channel
+    address_id: int | None  # the moderator's address; None when not known
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One recorded moderation decision: a change of a comment's status."""
+
+    comment_id: int
+    decided_at: str
+    previous: CommentStatus
+    status: CommentStatus
+    channel: Channel
+    moderator_id: int | None
+    moderator: str | None  # the moderator's address: only for the moderator's own eyes
 
 
 @dataclass

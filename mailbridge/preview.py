@@ -9,11 +9,22 @@ their site name and colours before a real person does.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 from mailbridge.errors import EmptyReply
-from mailbridge.models import AttachmentNote, Comment, CommentNode, CommentStatus, Source, Thread
+from mailbridge.models import (
+    AttachmentNote,
+    Channel,
+    Comment,
+    CommentNode,
+    CommentStatus,
+    Decision,
+    Source,
+    Thread,
+)
+from mailbridge.moderate import explain
 from mailbridge.notify.mail import DigestItem, excerpt
 from mailbridge.settings import Settings
 from mailbridge.store.subscriptions import Level
@@ -99,6 +110,7 @@ def _sample(settings: Settings) -> dict[str, Any]:
         True,
         "2026-11-25T18:37:00+00:00",
         (AttachmentNote("garden.jpg", "image/jpeg", 184_320),),
+        elided="Ann\n\nOn Wed, 25 Nov 2026 at 09:12, Example Blog wrote:\n> Reader 001 wrote ...",
     )
     expires = date(2026, 11, 25) + timedelta(days=settings.smtp.reply_token_days)
     link = SubscriptionLink(LinkPurpose.UNSUBSCRIBE, 1, 1, "none", expires)
@@ -122,6 +134,8 @@ def _sample(settings: Settings) -> dict[str, Any]:
         "reject_url": f"{base}/moderate/reject-token",
         "spam_url": f"{base}/moderate/spam-token",
         "link_days": settings.moderation.link_days,
+        "elided": pending.elided,
+        "elided_more": 0,
         "explanation": EmptyReply.explanation,
         "settings_url": f"{base}/unsubscribe/{'u' * 40}",
         "pending": pending,
@@ -142,13 +156,29 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
         return rendered.html if html else f"Subject: {rendered.subject}\n\n{rendered.text}"
     if name not in PAGES:
         raise KeyError(name)
+    # A moderator rejected the comment, then changed their mind.
+    rejected = replace(data["pending"], status=CommentStatus.REJECTED)
+    history = (
+        Decision(
+            4,
+            "2026-11-25T19:02:00+00:00",
+            CommentStatus.PENDING,
+            CommentStatus.REJECTED,
+            Channel.LINK,
+            1,
+            "moderator@example.org",
+        ),
+    )
     page: dict[str, Any] = {
         "index": {"threads": [(data["thread"], 3)]},
         "thread": {"thread": data["thread"], "nodes": data["nodes"], "count": 3},
         "moderate_confirm": {
             "action": Action.APPROVE.verb,
             "done": False,
-            "comment": data["pending"],
+            "state": explain.state(rejected),
+            "effect": explain.effect(rejected, Action.APPROVE),
+            "history": explain.history_lines(history, 1),
+            "comment": rejected,
             "parent": data["parent"],
             "parent_excerpt": data["parent_excerpt"],
             "thread": data["thread"],
@@ -159,10 +189,21 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
             "status": "approved",
             "changed": True,
             "previous": "pending",
+            "outcome": explain.outcome(CommentStatus.REJECTED, CommentStatus.APPROVED, True),
+            "history": explain.history_lines(
+                (
+                    *history,
+                    replace(
+                        history[0], previous=CommentStatus.REJECTED, status=CommentStatus.APPROVED
+                    ),
+                ),
+                1,
+            ),
             "comment": data["pending"],
             "thread": data["thread"],
             "thread_url": data["thread_url"],
             "comment_url": data["comment_url"],
+            "expires": data["expires"],
         },
         "confirm": {
             "link": data["link"],

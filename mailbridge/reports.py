@@ -1,14 +1,15 @@
-"""Plain-text views for the operator's commands (inbound log, bounces)."""
+"""Plain-text views for the operator's commands (inbound log, bounces, a comment)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 
+from mailbridge.models import Comment, Decision, Thread
 from mailbridge.store.inbound import LogEntry
 from mailbridge.store.threads import AddressState
 
-__all__ = ["bounce_table", "inbound_detail", "inbound_table", "table"]
+__all__ = ["bounce_table", "comment_detail", "inbound_detail", "inbound_table", "table"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -87,3 +88,49 @@ def bounce_table(states: Sequence[AddressState]) -> str:
             for s in states
         ],
     )
+
+
+def comment_detail(
+    comment: Comment, thread: Thread, email: str | None, history: Sequence[Decision]
+) -> str:
+    """One comment for the operator: where, who, status, and every moderation decision."""
+    published = f" (first published {comment.published_at})" if comment.published_at else ""
+    lines = [
+        f"comment {comment.id} on {thread.key}",
+        f"  author      {comment.author}"
+        + (f" <{email}>" if email else "")
+        + f", by {comment.source.value}",
+        f"  created     {comment.created_at}",
+        f"  status      {comment.status.value}{published}",
+        f"  in reply to {'comment ' + str(comment.parent_id) if comment.parent_id else '-'}",
+    ]
+    if comment.held_reason:
+        lines.append(f"  held        {comment.held_reason}")
+    if comment.attachments:
+        lines.append(f"  attachments {len(comment.attachments)} (never published)")
+    lines.append(f"  body        {_cell(comment.body, 72)}")
+    if comment.elided:
+        lines.append(
+            f"  cut         {len(comment.elided)} characters (by extraction; not published)"
+        )
+    if not history:
+        lines.append("  decisions   none recorded")
+        return "\n".join(lines)
+    lines.append("  decisions")
+    lines += [
+        "    "
+        + table(
+            ["when (UTC)", "from", "to", "moderator", "via"],
+            [
+                (
+                    d.decided_at.replace("T", " ")[:19],
+                    d.previous.value,
+                    d.status.value,
+                    d.moderator or ("(operator)" if d.channel.value == "cli" else "(unknown)"),
+                    d.channel.value,
+                )
+                for d in history
+            ],
+        ).replace("\n", "\n    ")
+    ]
+    return "\n".join(lines)

@@ -21,7 +21,11 @@ Bounce token (the ``TOKEN`` in the VERP return path ``bounce+TOKEN@reply_domain`
 4 bytes outbox id and an 88-bit MAC, 24 characters of base32.
 
 Moderation token (in ``/moderate/TOKEN``): 4 bytes comment id, 1 byte action,
-4 bytes expiry (Unix seconds), then a 128-bit MAC, URL-safe base64.
+4 bytes expiry (Unix seconds), 4 bytes id of the moderator's address (whom the
+link was sent to, so each decision records who made it), then a 128-bit MAC,
+URL-safe base64 (39 characters). Links minted before the moderator was part of
+the token (34 characters, no moderator) stay valid until they expire; their
+decisions are recorded with the moderator unknown.
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ __all__ = [
 _EPOCH = date(1970, 1, 1)
 _REPLY = struct.Struct(">IIH")
 _REPLY_MAC = 10  # 80 bits
-_MODERATION = struct.Struct(">IBI")
+_MODERATION = struct.Struct(">IBII")
+_MODERATION_V1 = struct.Struct(">IBI")  # before the moderator was named in the link
 _MODERATION_MAC = 16
 REPLY_TOKEN_LENGTH = 32
 _BOUNCE = struct.Struct(">I")
@@ -195,11 +200,14 @@ class ModerationLink:
     comment_id: int
     action: Action
     expires: datetime
+    moderator_id: int | None  # the address it was sent to; None in a link from before that
 
 
-def make_moderation_token(key: bytes, comment_id: int, action: Action, expires: datetime) -> str:
-    payload = _MODERATION.pack(comment_id, action.code, int(expires.timestamp()))
-    raw = payload + _mac(key, b"moderate", payload, _MODERATION_MAC)
+def make_moderation_token(
+    key: bytes, comment_id: int, action: Action, expires: datetime, moderator_id: int
+) -> str:
+    payload = _MODERATION.pack(comment_id, action.code, int(expires.timestamp()), moderator_id)
+    raw = payload + _mac(key, b"moderate v2", payload, _MODERATION_MAC)
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
@@ -211,16 +219,26 @@ def read_moderation_token(key: bytes, token: str, now: datetime) -> ModerationLi
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         raise BadLink() from None
-    if len(raw) != _MODERATION.size + _MODERATION_MAC:
+    moderator_id: int | None
+    if len(raw) == _MODERATION.size + _MODERATION_MAC:
+        payload, mac = raw[: _MODERATION.size], raw[_MODERATION.size :]
+        purpose = b"moderate v2"
+        comment_id, code, expires, moderator_id = _MODERATION.unpack(payload)
+    elif len(raw) == _MODERATION_V1.size + _MODERATION_MAC:
+        payload, mac = raw[: _MODERATION_V1.size], raw[_MODERATION_V1.size :]
+        purpose = b"moderate"
+        comment_id, code, expires = _MODERATION_V1.unpack(payload)
+        moderator_id = None
+    else:
         raise BadLink()
-    payload, mac = raw[: _MODERATION.size], raw[_MODERATION.size :]
-    if not hmac.compare_digest(mac, _mac(key, b"moderate", payload, _MODERATION_MAC)):
+    if not hmac.compare_digest(mac, _mac(key, purpose, payload, _MODERATION_MAC)):
         raise BadLink()
-    comment_id, code, expires = _MODERATION.unpack(payload)
     actions = list(Action)
     if not 1 <= code <= len(actions):
         raise BadLink()
-    link = ModerationLink(comment_id, actions[code - 1], datetime.fromtimestamp(expires, UTC))
+    link = ModerationLink(
+        comment_id, actions[code - 1], datetime.fromtimestamp(expires, UTC), moderator_id
+    )
     if link.expires < now:
         raise ExpiredLink()
     return link

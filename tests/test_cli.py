@@ -18,6 +18,7 @@ COMMANDS = {
     "extract",
     "inbound",
     "reprocess",
+    "comment",
     "bounces",
     "revoke",
     "outbox",

@@ -57,7 +57,14 @@ from mailbridge.inbound.limits import check_rates
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
-from mailbridge.models import AttachmentNote, Comment, CommentStatus, NewComment, Source
+from mailbridge.models import (
+    ELIDED_KEPT,
+    AttachmentNote,
+    Comment,
+    CommentStatus,
+    NewComment,
+    Source,
+)
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.settings import Settings
@@ -157,9 +164,12 @@ class ReplyIntake:
         if target.expires is not None and target.expires < self._clock.now().date():
             key = await self._store.read(lambda c: _thread_key(c, target.thread_id))
             url = f"{self._settings.site.public_url.rstrip('/')}/threads/{key}"
+            # Say only what is true: the thread pages have no comment form, and
+            # a newer email from the conversation does carry a working address.
             raise ExpiredReplyToken(
-                "This reply address has expired. Please reply on the website: "
-                f"{url}#comment-{target.comment_id}"
+                f"This reply address expired on {target.expires.isoformat()}, so nothing "
+                f"was posted. The comment you answered: {url}#comment-{target.comment_id} "
+                "- newer emails from this conversation carry a reply address that works."
             )
 
     async def log_refusal(
@@ -381,6 +391,8 @@ class ReplyIntake:
                 AttachmentNote(a.filename, a.content_type, a.size) for a in extraction.attachments
             ),
             held_reason=held_reason,
+            # Kept for the moderator (docs/extraction.md); the raw message has the rest.
+            elided=extraction.elided[:ELIDED_KEPT],
         )
         status = Disposition.HELD if held_reason else Disposition.ACCEPTED
 

@@ -15,13 +15,22 @@ import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidInput, NotFound
-from mailbridge.models import Comment, CommentNode, CommentStatus, NewComment, Source, Thread
+from mailbridge.models import (
+    Comment,
+    CommentNode,
+    CommentStatus,
+    Decider,
+    Decision,
+    NewComment,
+    Source,
+    Thread,
+)
 from mailbridge.notify import Notifier
-from mailbridge.store import Store, comments, threads
+from mailbridge.store import Store, comments, decisions, threads
 from mailbridge.store.subscriptions import Level
 from mailbridge.tokens import Action
 
-__all__ = ["CommentService", "ModerationOutcome", "SameTransaction"]
+__all__ = ["CommentService", "ModerationOutcome", "ModerationView", "SameTransaction"]
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +41,22 @@ SameTransaction = Callable[[aiosqlite.Connection, Comment], Awaitable[None]]
 class ModerationOutcome:
     comment: Comment
     previous: CommentStatus
+    history: tuple[Decision, ...] = ()
+    first_publication: bool = False  # this decision published it for the first time
 
     @property
     def changed(self) -> bool:
         return self.previous is not self.comment.status
+
+
+@dataclass(frozen=True)
+class ModerationView:
+    """A comment as its moderator sees it: with its parent, thread and decisions."""
+
+    comment: Comment
+    parent: Comment | None
+    thread: Thread
+    history: tuple[Decision, ...]
 
 
 class CommentService:
@@ -114,40 +135,60 @@ class CommentService:
             self._queued()
         return comment
 
-    async def moderate(self, comment_id: int, action: Action) -> ModerationOutcome:
-        """Apply ``action``; idempotent. Approval queues the reply notification."""
+    async def moderate(self, comment_id: int, action: Action, by: Decider) -> ModerationOutcome:
+        """Apply ``action`` for ``by``; idempotent: a comment that already has the
+        status is left alone and nothing is recorded. A change is recorded in the
+        moderation audit, in the same transaction.
+
+        Readers are told once, on the first publication (``mark_published``). A
+        later change of mind withdraws the batched notifications still waiting, and
+        publishing again releases only those: nobody is told twice.
+        """
         status = CommentStatus(action.value)
 
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, int]:
-            previous = await comments.set_status(conn, comment_id, status, iso(self._clock.now()))
+            now = iso(self._clock.now())
+            previous = await comments.set_status(conn, comment_id, status, now)
             if previous is None:
                 raise NotFound(f"no comment {comment_id}")
             comment = await comments.get_comment(conn, comment_id)
             assert comment is not None
             notified = 0
-            if status is CommentStatus.APPROVED and await comments.mark_published(
-                conn, comment_id, iso(self._clock.now())
-            ):
-                notified = await self._notifier.comment_published(conn, comment)
-            return ModerationOutcome(comment, previous), notified
+            first = False
+            if previous is not status:
+                await decisions.record(conn, comment_id, previous, status, by, now)
+                if status is CommentStatus.APPROVED:
+                    first = await comments.mark_published(conn, comment_id, now)
+                    if first:
+                        notified = await self._notifier.comment_published(conn, comment)
+                    else:
+                        notified = await self._notifier.comment_republished(conn, comment)
+                elif previous is CommentStatus.APPROVED:
+                    await self._notifier.comment_unpublished(conn, comment)
+            history = tuple(await decisions.history(conn, comment_id))
+            comment = await comments.get_comment(conn, comment_id)
+            assert comment is not None
+            return ModerationOutcome(comment, previous, history, first), notified
 
         outcome, notified = await self._store.write(work)
         if outcome.changed:
             log.info(
-                "comment %d: %s -> %s%s",
+                "comment %d: %s -> %s by moderator %s via %s%s",
                 comment_id,
                 outcome.previous.value,
                 outcome.comment.status.value,
+                by.address_id if by.address_id is not None else "(unknown)",
+                by.channel.value,
                 f" ({notified} notification(s) queued or scheduled)" if notified else "",
             )
         if notified:
             self._queued()
         return outcome
 
-    async def get(self, comment_id: int) -> tuple[Comment, Comment | None, Thread]:
-        """A comment with its parent and thread, for the moderation page."""
+    async def view(self, comment_id: int) -> ModerationView:
+        """A comment with its parent, thread and decisions, for the moderation pages."""
 
-        async def work(conn: aiosqlite.Connection) -> tuple[Comment, Comment | None, Thread]:
+        async def work(conn: aiosqlite.Connection) -> ModerationView:
             comment = await comments.get_comment(conn, comment_id)
             if comment is None:
                 raise NotFound(f"no comment {comment_id}")
@@ -156,6 +197,7 @@ class CommentService:
                 parent = await comments.get_comment(conn, comment.parent_id)
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
             assert thread is not None
-            return comment, parent, thread
+            history = tuple(await decisions.history(conn, comment_id))
+            return ModerationView(comment, parent, thread, history)
 
         return await self._store.read(work)

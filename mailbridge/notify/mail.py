@@ -34,7 +34,7 @@ from mailbridge.tokens import (
     make_subscription_token,
 )
 
-__all__ = ["DigestItem", "Links", "Mailer", "excerpt"]
+__all__ = ["ELIDED_SHOWN", "DigestItem", "Links", "Mailer", "cut_short", "excerpt"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,24 @@ def excerpt(text: str, limit: int = 300) -> str:
         return flat
     cut = flat[:limit].rsplit(" ", 1)[0]
     return cut + "…"
+
+
+# What extraction cut is shown to the moderator up to this many characters: enough to
+# spot a wrong cut, while a long quoted thread does not swell every moderation email.
+ELIDED_SHOWN = 2000
+
+
+def cut_short(text: str, limit: int) -> tuple[str, int]:
+    """``text`` without surrounding blank lines, at most ``limit`` characters (cut at a
+    line end where one is near), and how many characters were left out."""
+    text = text.strip("\n")
+    if len(text) <= limit:
+        return text, 0
+    cut = text[:limit]
+    line_end = cut.rfind("\n")
+    if line_end > limit // 2:
+        cut = cut[:line_end]
+    return cut, len(text) - len(cut)
 
 
 @dataclass(frozen=True)
@@ -85,9 +103,11 @@ class Mailer:
         page = f"{self._base}/threads/{thread.key}"
         return Links(page, f"{page}#comment-{comment_id}" if comment_id else page)
 
-    def moderation_link(self, comment_id: int, action: Action) -> str:
+    def moderation_link(self, comment_id: int, action: Action, moderator_id: int) -> str:
         expires = self._clock.now() + timedelta(days=self._settings.moderation.link_days)
-        token = make_moderation_token(self._keyring.moderation, comment_id, action, expires)
+        token = make_moderation_token(
+            self._keyring.moderation, comment_id, action, expires, moderator_id
+        )
         return f"{self._base}/moderate/{token}"
 
     def subscription_token(
@@ -184,11 +204,13 @@ class Mailer:
         self,
         conn: aiosqlite.Connection,
         moderator: Address,
+        moderator_id: int,
         thread: Thread,
         comment: Comment,
         parent: Comment | None,
         author_email: str | None,
     ) -> bool:
+        elided, elided_more = cut_short(comment.elided, ELIDED_SHOWN)
         rendered = self.render(
             "moderation_request",
             thread=thread,
@@ -197,10 +219,12 @@ class Mailer:
             author_email=author_email,
             parent=parent,
             parent_excerpt=excerpt(parent.body) if parent else "",
-            approve_url=self.moderation_link(comment.id, Action.APPROVE),
-            reject_url=self.moderation_link(comment.id, Action.REJECT),
-            spam_url=self.moderation_link(comment.id, Action.SPAM),
+            approve_url=self.moderation_link(comment.id, Action.APPROVE, moderator_id),
+            reject_url=self.moderation_link(comment.id, Action.REJECT, moderator_id),
+            spam_url=self.moderation_link(comment.id, Action.SPAM, moderator_id),
             link_days=self._settings.moderation.link_days,
+            elided=elided,
+            elided_more=elided_more,
         )
         return await self.queue(
             conn,

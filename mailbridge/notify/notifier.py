@@ -2,7 +2,9 @@
 
 * A pending comment: every moderator of its thread gets a moderation email.
 * A published comment: the author of the comment it answers, if they want replies,
-  and everyone following the whole thread, except its own author; nobody twice.
+  and everyone following the whole thread, except its own author; nobody twice, not
+  even when a moderator unpublishes and publishes it again (only on its first
+  publication; batched notifications withdrawn meanwhile go out on republication).
   With a batch window, those notifications wait (``pending_notifications``) and the
   :class:`~mailbridge.notify.digest.Digester` sends each person one email per window.
 * A subscription asked for on the web: confirmed first by email (double opt-in),
@@ -76,9 +78,12 @@ class Notifier:
         if comment.address_id is not None:
             author_email = await threads.address_email(conn, comment.address_id)
         queued = 0
+        now = iso(self._clock.now())
         for moderator in moderators:
+            # The links name the moderator (by address id), so each decision records who.
+            moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
             if await self.mail.moderation_request(
-                conn, moderator, thread, comment, parent, author_email
+                conn, moderator, moderator_id, thread, comment, parent, author_email
             ):
                 queued += 1
         return queued
@@ -121,6 +126,21 @@ class Notifier:
             else:
                 count += await self.deliver(conn, pending.address_id, [pending])
         return count
+
+    async def comment_unpublished(self, conn: aiosqlite.Connection, comment: Comment) -> int:
+        """A published comment was rejected: hold back its batched notifications.
+
+        What already went out cannot be recalled (with ``batch_window_seconds = 0``
+        that is everything); what still waits is withdrawn, not deleted, so that a
+        moderator who corrects a mistaken tap still gets its readers told, once.
+        """
+        return await subscriptions.withdraw_pending(conn, comment.id, iso(self._clock.now()))
+
+    async def comment_republished(self, conn: aiosqlite.Connection, comment: Comment) -> int:
+        """A comment published before is published again: nobody is told a second time,
+        only what was withdrawn while it was unpublished goes out, after a new window."""
+        due = self._clock.now().timestamp() + self._settings.notifications.batch_window_seconds
+        return await subscriptions.restore_pending(conn, comment.id, due)
 
     async def deliver(
         self, conn: aiosqlite.Connection, address_id: int, pending: list[Pending]

@@ -1,7 +1,9 @@
 """``mailbridge dkim``: generate a signing key and check its DNS record.
 
-The group is registered by :mod:`mailbridge.cli`; :func:`make_dkim_command` lets it
-choose where ``keygen`` writes keys by default (the data directory).
+The group is registered by :mod:`mailbridge.cli`. ``keygen``'s defaults come from
+mailbridge's configuration (``--config`` or ``MAILBRIDGE_CONFIG``): the key goes to
+the data directory, and the SPF suggestion is for ``smtp.reply_domain``, because the
+envelope sender of everything mailbridge sends is ``bounce+TOKEN@reply_domain``.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import asyncio
 import ipaddress
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from mailbridge.cli_options import settings_from
 from mailbridge.outbound.dkim import DkimKeyError, load_key
 from mailbridge.outbound.dkimtool import (
     CheckResult,
@@ -25,7 +29,23 @@ from mailbridge.outbound.dkimtool import (
 )
 from mailbridge.senderauth.dns import DnsResolver
 
-__all__ = ["dkim_command", "make_dkim_command", "parse_nameserver"]
+__all__ = ["KeygenDefaults", "dkim_command", "make_dkim_command", "parse_nameserver"]
+
+
+@dataclass(frozen=True)
+class KeygenDefaults:
+    """What ``keygen`` uses when --directory or --envelope-domain is not given."""
+
+    directory: Path  # the data directory
+    envelope_domain: str  # smtp.reply_domain: the domain of the bounce+... envelope sender
+    envelope_domain_configured: bool  # False: still the shipped example value
+
+
+def defaults_from_settings(config_file: Path | None) -> KeygenDefaults:
+    settings = settings_from(config_file, None)
+    domain = settings.smtp.reply_domain
+    shipped = type(settings.smtp)().reply_domain
+    return KeygenDefaults(settings.data_path, domain, domain != shipped)
 
 
 def parse_nameserver(value: str) -> tuple[str, int]:
@@ -85,10 +105,10 @@ def _describe_check(result: CheckResult, key_file: Path) -> str:
 
 
 def make_dkim_command(
-    default_directory: Callable[[], str | Path] | str | Path = ".",
+    defaults: Callable[[Path | None], KeygenDefaults] = defaults_from_settings,
 ) -> click.Group:
-    """The ``dkim`` command group; ``default_directory`` is keygen's --directory
-    default (a callable is called only when keygen runs without --directory)."""
+    """The ``dkim`` command group; ``defaults`` gives keygen's defaults from the
+    configuration file (called only when an option is not given)."""
 
     @click.group(name="dkim")
     def group() -> None:
@@ -108,9 +128,8 @@ def make_dkim_command(
     @click.option(
         "--directory",
         type=click.Path(file_okay=False, path_type=Path),
-        default=default_directory,
-        show_default=True,
-        help="Where to write the key file, <selector>.<domain>.private (mode 0600).",
+        help="Where to write the key file, <selector>.<domain>.private (mode 0600). "
+        "Default: the data directory.",
     )
     @click.option(
         "--force",
@@ -121,8 +140,15 @@ def make_dkim_command(
         "--envelope-domain",
         "envelope_domains",
         multiple=True,
-        help="Domain of the envelope sender, for the SPF suggestion (repeatable; "
-        "default: --domain). mailbridge's bounce address uses smtp.reply_domain.",
+        help="Domain of the envelope sender, for the SPF suggestion (repeatable). "
+        "Default: smtp.reply_domain, the domain of mailbridge's bounce+...@ envelope sender.",
+    )
+    @click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="MAILBRIDGE_CONFIG",
+        help="mailbridge's TOML configuration, for the defaults above.",
     )
     @click.option(
         "--dmarc-report",
@@ -137,14 +163,34 @@ def make_dkim_command(
         force: bool,
         envelope_domains: tuple[str, ...],
         dmarc_report: str,
+        config_file: Path | None,
     ) -> None:
         """Generate a private key and print the DNS records to publish."""
+        found = None
+        if directory is None or not envelope_domains:
+            found = defaults(config_file)
+        if directory is None:
+            assert found is not None
+            directory = found.directory
         try:
             made = keygen(directory, domain, selector, algorithm, overwrite=force)
         except DkimKeyError as exc:
             raise click.ClickException(str(exc)) from None
         key = made.key
         size = f", {key.bits} bits" if key.key_type == "rsa" else ""
+        notes: list[str] = []
+        if not envelope_domains:
+            assert found is not None
+            envelope_domains = (found.envelope_domain,)
+            notes.append(
+                f"mailbridge's envelope sender (MAIL FROM) is bounce+...@{found.envelope_domain} "
+                "(smtp.reply_domain): SPF is checked against that domain, not --domain."
+            )
+            if not found.envelope_domain_configured:
+                notes.append(
+                    f"smtp.reply_domain is still the example value {found.envelope_domain}: "
+                    "configure it (or pass --envelope-domain) before publishing."
+                )
         records = dns_records(
             key, envelope_domains=envelope_domains, dmarc_report_address=dmarc_report
         )
@@ -158,6 +204,8 @@ def make_dkim_command(
             "",
             "Suggestions (edit before publishing):",
         ]
+        for note in notes:
+            out += ["", *textwrap.wrap(note, width=88)]
         for record in records[1:]:
             out += ["", f"{record.purpose}:", *_record_text(record)]
         which = "ed25519_" if key.key_type == "ed25519" else ""

@@ -191,7 +191,7 @@ def spf_suggestion(domain: str) -> TxtRecord:
     return TxtRecord(
         name=domain,
         value=f"v=spf1 {SPF_PLACEHOLDER} -all",
-        purpose="SPF for the envelope sender domain",
+        purpose=f"SPF for {domain}, the envelope sender's domain",
         exact=False,
         note=(
             "Replace <RELAY-IP> with the address your relay (outbound.transport) sends "
@@ -225,8 +225,9 @@ def dns_records(
     envelope_domains: Sequence[str] = (),
     dmarc_report_address: str = "",
 ) -> list[TxtRecord]:
-    """The DKIM record (exact), then SPF for each envelope domain (default: the key's
-    domain) and DMARC for the key's domain (suggestions)."""
+    """The DKIM record (exact), then SPF for each envelope domain (mailbridge's is
+    ``smtp.reply_domain``: the CLI passes it; without any, the key's domain) and DMARC
+    for the key's domain (suggestions)."""
     spf_domains = list(dict.fromkeys(d.lower().rstrip(".") for d in envelope_domains))
     records = [dkim_record(key)]
     records += [spf_suggestion(d) for d in spf_domains or [key.domain]]

@@ -153,7 +153,7 @@ class NotificationSettings:
     batch_window_seconds: int = _key(
         120,
         "Replies to one person within this many seconds of the first go out as one "
-        "email (a digest). 0 sends each at once.",
+        "email per conversation (a digest). 0 sends each at once.",
     )
     confirmation_days: int = _key(7, "Days a subscription confirmation link stays valid.")
     unsubscribe_days: int = _key(730, "Days an unsubscribe link in a notification keeps working.")

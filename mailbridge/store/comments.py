@@ -42,6 +42,8 @@ def _comment(row: sqlite3.Row) -> Comment:
         created_at=row["created_at"],
         attachments=tuple(AttachmentNote(**item) for item in json.loads(row["attachments"])),
         held_reason=row["held_reason"],
+        published_at=row["published_at"],
+        elided=row["elided"],
     )
 
 
@@ -52,8 +54,8 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
         address_id = await upsert_address(conn, new.email, new.created_at)
     async with conn.execute(
         "INSERT INTO comments (thread_id, parent_id, address_id, author, body, status, source, "
-        "source_ref, notify, created_at, attachments, held_reason) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "source_ref, notify, created_at, attachments, held_reason, elided) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (thread_id, source, source_ref) DO NOTHING RETURNING id",
         (
             new.thread_id,
@@ -68,6 +70,7 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
             new.created_at,
             json.dumps([asdict(a) for a in new.attachments]),
             new.held_reason,
+            new.elided,
         ),
     ) as cur:
         row = await cur.fetchone()

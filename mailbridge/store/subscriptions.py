@@ -22,9 +22,11 @@ __all__ = [
     "next_due",
     "pop_pending",
     "request",
+    "restore_pending",
     "set_level",
     "take_requests",
     "thread_subscribers",
+    "withdraw_pending",
 ]
 
 
@@ -193,15 +195,17 @@ async def add_pending(
 async def due_addresses(conn: aiosqlite.Connection, now: float, limit: int = 100) -> list[int]:
     """Addresses whose oldest waiting notification is due."""
     async with conn.execute(
-        "SELECT address_id FROM pending_notifications GROUP BY address_id "
-        "HAVING min(due_at) <= ? ORDER BY min(due_at) LIMIT ?",
+        "SELECT address_id FROM pending_notifications WHERE withdrawn_at IS NULL "
+        "GROUP BY address_id HAVING min(due_at) <= ? ORDER BY min(due_at) LIMIT ?",
         (now, limit),
     ) as cur:
         return [int(row[0]) for row in await cur.fetchall()]
 
 
 async def next_due(conn: aiosqlite.Connection) -> float | None:
-    async with conn.execute("SELECT min(due_at) FROM pending_notifications") as cur:
+    async with conn.execute(
+        "SELECT min(due_at) FROM pending_notifications WHERE withdrawn_at IS NULL"
+    ) as cur:
         row = await cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
@@ -209,7 +213,7 @@ async def next_due(conn: aiosqlite.Connection) -> float | None:
 async def pop_pending(conn: aiosqlite.Connection, address_id: int) -> list[Pending]:
     """Take every waiting notification of one address, oldest comment first."""
     async with conn.execute(
-        "DELETE FROM pending_notifications WHERE address_id = ? "
+        "DELETE FROM pending_notifications WHERE address_id = ? AND withdrawn_at IS NULL "
         "RETURNING address_id, comment_id, why",
         (address_id,),
     ) as cur:
@@ -217,3 +221,23 @@ async def pop_pending(conn: aiosqlite.Connection, address_id: int) -> list[Pendi
     return sorted(
         (Pending(int(r[0]), int(r[1]), str(r[2])) for r in rows), key=lambda p: p.comment_id
     )
+
+
+async def withdraw_pending(conn: aiosqlite.Connection, comment_id: int, now: str) -> int:
+    """Hold back the waiting notifications of a comment that was unpublished."""
+    cur = await conn.execute(
+        "UPDATE pending_notifications SET withdrawn_at = ? "
+        "WHERE comment_id = ? AND withdrawn_at IS NULL",
+        (now, comment_id),
+    )
+    return cur.rowcount
+
+
+async def restore_pending(conn: aiosqlite.Connection, comment_id: int, due_at: float) -> int:
+    """Send the withdrawn notifications of a comment published again, at ``due_at``."""
+    cur = await conn.execute(
+        "UPDATE pending_notifications SET withdrawn_at = NULL, due_at = ? "
+        "WHERE comment_id = ? AND withdrawn_at IS NOT NULL",
+        (due_at, comment_id),
+    )
+    return cur.rowcount

@@ -1,19 +1,27 @@
-"""Moderation links: GET shows a confirmation page and changes nothing; POST acts, once.
+"""Moderation links: GET shows a confirmation page and changes nothing; POST decides.
 
 Mail scanners and link previews open every link in an email, so a GET must be
-harmless. The token in the URL is the only credential: it names one comment and
-one action and expires (see :mod:`mailbridge.tokens`).
+harmless. The token in the URL is the only credential: it names one comment, one
+action and the moderator it was sent to, and expires (see :mod:`mailbridge.tokens`).
+
+A moderator may change their mind (a mistaken tap on a phone must be fixable): any
+link of the comment acts while valid. Pressing a link whose action is already the
+comment's status changes and records nothing ("Already approved"). Every change is
+recorded with who, when, from what to what and how (``moderation_decisions``), and
+both pages show that history.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from mailbridge.clock import Clock
-from mailbridge.errors import LinkError, NotFound
-from mailbridge.models import CommentStatus
+from mailbridge.errors import ExpiredLink, LinkError, NotFound
+from mailbridge.models import Channel, CommentStatus, Decider
+from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import excerpt
 from mailbridge.templating import Renderer
@@ -22,6 +30,8 @@ from mailbridge.tokens import Keyring, ModerationLink, read_moderation_token
 __all__ = ["ModerationPages"]
 
 log = logging.getLogger(__name__)
+
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # reads a link whatever its expiry
 
 
 class ModerationPages:
@@ -51,6 +61,14 @@ class ModerationPages:
         token = request.match_info["token"]
         try:
             return read_moderation_token(self._keyring.moderation, token, self._clock.now())
+        except ExpiredLink as exc:
+            log.warning("moderation link refused (ExpiredLink) from %s", request.remote)
+            # Genuine but expired: it still names its comment, so say how to decide it.
+            old = read_moderation_token(self._keyring.moderation, token, _LONG_AGO)
+            raise web.HTTPForbidden(
+                text=f"{exc.text} The site's operator can still decide on this comment: "
+                f"mailbridge comment {old.comment_id} --approve (or --reject, --spam)."
+            ) from None
         except LinkError as exc:
             log.warning("moderation link refused (%s) from %s", type(exc).__name__, request.remote)
             raise web.HTTPForbidden(text=exc.text) from None
@@ -58,27 +76,33 @@ class ModerationPages:
     async def confirm(self, request: web.Request) -> web.Response:
         link = self._link(request)
         try:
-            comment, parent, thread = await self._service.get(link.comment_id)
+            view = await self._service.view(link.comment_id)
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
+        comment = view.comment
         return self._html(
             "moderate_confirm",
             action=link.action.verb,
             done=comment.status.value == link.action.value,
+            state=explain.state(comment),
+            effect=explain.effect(comment, link.action),
+            history=explain.history_lines(view.history, link.moderator_id),
             comment=comment,
-            parent=parent,
-            parent_excerpt=excerpt(parent.body) if parent else "",
-            thread=thread,
+            parent=view.parent,
+            parent_excerpt=excerpt(view.parent.body) if view.parent else "",
+            thread=view.thread,
             expires=link.expires,
         )
 
     async def act(self, request: web.Request) -> web.Response:
         link = self._link(request)
+        by = Decider(Channel.LINK, link.moderator_id)
         try:
-            outcome = await self._service.moderate(link.comment_id, link.action)
+            outcome = await self._service.moderate(link.comment_id, link.action, by)
+            view = await self._service.view(link.comment_id)
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
-        _comment, _parent, thread = await self._service.get(link.comment_id)
+        thread = view.thread
         thread_url = f"{self._public_url}/threads/{thread.key}"
         comment_url = None
         if outcome.comment.status is CommentStatus.APPROVED:
@@ -89,8 +113,13 @@ class ModerationPages:
             status=outcome.comment.status.value,
             changed=outcome.changed,
             previous=outcome.previous.value,
+            outcome=explain.outcome(
+                outcome.previous, outcome.comment.status, outcome.first_publication
+            ),
+            history=explain.history_lines(outcome.history, link.moderator_id),
             comment=outcome.comment,
             thread=thread,
             thread_url=thread_url,
             comment_url=comment_url,
+            expires=link.expires,
         )

@@ -14,7 +14,7 @@ import aiosqlite
 from aiohttp import web
 
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import LinkError
+from mailbridge.errors import ExpiredLink, LinkError
 from mailbridge.models import Thread
 from mailbridge.store import Store, subscriptions, threads
 from mailbridge.store.subscriptions import Level
@@ -24,6 +24,14 @@ from mailbridge.tokens import Keyring, LinkPurpose, SubscriptionLink, read_subsc
 __all__ = ["SubscriptionPages"]
 
 log = logging.getLogger(__name__)
+
+# What an expired link's owner can do instead (only what is true).
+_WHAT_NOW = {
+    LinkPurpose.CONFIRM: (
+        " To be emailed, ask again when you next comment: a new confirmation email follows."
+    ),
+    LinkPurpose.UNSUBSCRIBE: " Every newer email from this site carries a link that works.",
+}
 
 # What each button of the unsubscribe page does: (scope, level).
 _CHOICES = {
@@ -60,7 +68,10 @@ class SubscriptionPages:
             )
         except LinkError as exc:
             log.warning("%s link refused (%s)", purpose.name.lower(), type(exc).__name__)
-            raise web.HTTPForbidden(text=exc.text) from None
+            text = exc.text
+            if isinstance(exc, ExpiredLink):
+                text += _WHAT_NOW[purpose]
+            raise web.HTTPForbidden(text=text) from None
 
     async def _thread(self, thread_id: int | None) -> Thread | None:
         if thread_id is None:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
 from mailbridge.outbound.dkim import DkimKeyError, load_key
-from mailbridge.outbound.dkim_cli import dkim_command, make_dkim_command, parse_nameserver
+from mailbridge.outbound.dkim_cli import dkim_command, parse_nameserver
 from mailbridge.outbound.dkimtool import check, dkim_record, dns_records, key_path, keygen
 from mailbridge.senderauth import StaticResolver, UnavailableResolver
 
@@ -313,13 +313,56 @@ def test_cli_keygen_refuses_to_overwrite(tmp_path):
     assert (tmp_path / "mb1.example.org.private").read_bytes() != before
 
 
-def test_cli_keygen_default_directory_can_be_the_data_directory(tmp_path):
-    command = make_dkim_command(lambda: tmp_path / "var")
+def spf_names(output: str) -> list[str]:
+    """The names of the SPF records keygen suggested."""
+    return re.findall(r"^SPF for (\S+), the envelope sender's domain:$", output, re.MULTILINE)
 
-    done = CliRunner().invoke(command, ["keygen", "--domain", DOMAIN, "--selector", "s1"])
+
+def test_cli_keygen_defaults_come_from_the_configuration_file(tmp_path):
+    config = tmp_path / "mailbridge.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "var"}"\n[smtp]\nreply_domain = "reply.blog.example"\n'
+    )
+    args = ["keygen", "--domain", DOMAIN, "--selector", "s1", "--config", str(config)]
+
+    done = CliRunner().invoke(dkim_command, args)
 
     assert done.exit_code == 0, done.output
     assert (tmp_path / "var" / "s1.example.org.private").exists()
+    # SPF is checked against the envelope sender, bounce+...@reply_domain: the record
+    # belongs there, not on the From domain.
+    assert spf_names(done.output) == ["reply.blog.example"]
+    assert 'reply.blog.example. 3600 IN TXT "v=spf1 ip4:<RELAY-IP> -all"' in done.output
+    assert "bounce+...@reply.blog.example" in done.output
+    assert "example value" not in done.output
+
+
+def test_cli_keygen_reads_the_configuration_from_the_environment_too(tmp_path):
+    config = tmp_path / "mailbridge.toml"
+    config.write_text('[smtp]\nreply_domain = "r.example.net"\n')
+    args = ["keygen", "--domain", DOMAIN, "--selector", "s1", "--directory", str(tmp_path)]
+
+    done = CliRunner().invoke(dkim_command, args, env={"MAILBRIDGE_CONFIG": str(config)})
+
+    assert done.exit_code == 0, done.output
+    assert spf_names(done.output) == ["r.example.net"]
+
+
+def test_cli_keygen_envelope_domains_can_be_given_and_the_example_default_is_flagged(tmp_path):
+    args = ["keygen", "--domain", DOMAIN, "--directory", str(tmp_path)]
+    clean = {"MAILBRIDGE_CONFIG": None, "MAILBRIDGE_SMTP_REPLY_DOMAIN": None}
+    unconfigured = CliRunner().invoke(dkim_command, [*args, "--selector", "s1"], env=clean)
+    given = CliRunner().invoke(
+        dkim_command,
+        [*args, "--selector", "s2", "--envelope-domain", "a.example", "--envelope-domain", DOMAIN],
+    )
+
+    assert spf_names(unconfigured.output) == ["reply.example.org"]
+    assert "smtp.reply_domain is still the example value reply.example.org" in (
+        unconfigured.output.replace("\n", " ")
+    )
+    assert given.exit_code == 0, given.output
+    assert spf_names(given.output) == ["a.example", DOMAIN]
 
 
 def test_cli_check_refuses_a_world_readable_key(tmp_path):

@@ -49,6 +49,8 @@ async def test_get_shows_the_comment_and_changes_nothing(daemon: Running) -> Non
     assert "ann@example.com" in text_body(mail)  # the moderator sees who wrote it...
     assert "ann@example.com" not in page  # ...the page, reachable by link, does not
     assert "&lt;script&gt;" in html_body(mail)
+    # A web comment had nothing cut: no such section.
+    assert "What was cut" not in text_body(mail) and "What was cut" not in html_body(mail)
 
 
 @pytest.mark.asyncio
@@ -99,12 +101,13 @@ async def test_tampered_links_get_403(daemon: Running) -> None:
 async def test_expired_links_get_403(daemon: Running) -> None:
     cid = await post_comment(daemon)
     past = datetime.now(UTC) - timedelta(minutes=1)
-    token = make_moderation_token(daemon.keyring.moderation, cid, Action.APPROVE, past)
+    token = make_moderation_token(daemon.keyring.moderation, cid, Action.APPROVE, past, 1)
     host, port = daemon.http_address
     for method in ("GET", "POST"):
         status, page = await follow(daemon, f"http://{host}:{port}/moderate/{token}", method)
         assert status == 403
         assert "expired" in page
+        assert "moderation email" not in page  # none newer is ever sent
     assert await status_of(daemon, cid) == "pending"
 
 

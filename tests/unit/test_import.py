@@ -213,3 +213,31 @@ def test_parents_first_handles_order_orphans_and_cycles() -> None:
     order = [c.source_id for c in parents_first(items)]
     assert order.index("1") < order.index("2") < order.index("3")
     assert sorted(order) == sorted(c.source_id for c in items)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("notify", [True, False])
+async def test_imported_commenters_are_confirmed_unless_no_notify(
+    tmp_path: Path, notify: bool
+) -> None:
+    # docs/subscriptions.md: the blog owner vouches for the addresses they import.
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        await import_file(store, SEED_JSON, SystemClock(), notify=notify)
+        confirmed = await rows(
+            store,
+            "SELECT count(*) FROM addresses WHERE confirmed_at IS NOT NULL "
+            "AND email != 'author@example.org'",
+        )
+        subscribed = await rows(store, "SELECT DISTINCT level, source FROM subscriptions")
+        [(commenters,)] = await rows(
+            store, "SELECT count(*) FROM addresses WHERE email != 'author@example.org'"
+        )
+        assert commenters > 100
+        if notify:
+            assert confirmed == [(commenters,)]
+            assert subscribed == [("replies", "import")]
+        else:
+            assert confirmed == [(0,)] and subscribed == []
+    finally:
+        await store.close()

@@ -111,3 +111,38 @@ async def test_upgrade_from_the_first_schema_keeps_data(tmp_path: Path) -> None:
         assert [n for (n,) in names] == [m.name for m in migrations()]
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_upgrade_from_0005_keeps_waiting_notifications_due(tmp_path: Path) -> None:
+    """0006 (moderation decisions) and 0007 (elided) on a database of the 0005 release."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        for migration in migrations():
+            if migration.name >= "0006":
+                break
+            for statement in split_statements(migration.sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (migration.name,))
+        conn.execute("INSERT INTO threads (key, title, created_at) VALUES ('t', 'T', 'then')")
+        conn.execute("INSERT INTO addresses (email, created_at) VALUES ('a@example.org', 'then')")
+        conn.execute(
+            "INSERT INTO comments (thread_id, author, body, status, source, created_at) "
+            "VALUES (1, 'Old', 'old words', 'approved', 'web', 'then')"
+        )
+        conn.execute(
+            "INSERT INTO pending_notifications (address_id, comment_id, why, created_at, due_at) "
+            "VALUES (1, 1, 'reply', 'then', 5.0)"
+        )
+    store = await Store.open(path)
+    try:
+        from mailbridge.store import subscriptions
+
+        assert await store.read(lambda c: subscriptions.due_addresses(c, 10.0)) == [1]
+        rows = await store.read(lambda c: _all(c, "SELECT body, elided FROM comments"))
+        assert rows == [("old words", "")]
+        decisions = await store.read(lambda c: _all(c, "SELECT count(*) FROM moderation_decisions"))
+        assert decisions == [(0,)]
+    finally:
+        await store.close()

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import struct
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -61,21 +65,44 @@ def test_keys_are_bound_to_their_purpose_and_instance() -> None:
         read_reply_token(OTHER.reply, token)
     with pytest.raises(BadReplyToken):
         read_reply_token(KEYS.moderation, token)
-    link = make_moderation_token(KEYS.moderation, 2, Action.APPROVE, NOW)
+    link = make_moderation_token(KEYS.moderation, 2, Action.APPROVE, NOW, 7)
     with pytest.raises(BadLink):
         read_moderation_token(KEYS.reply, link, NOW)
 
 
-def test_moderation_token_round_trip_binds_comment_and_action() -> None:
+def test_moderation_token_round_trip_binds_comment_action_and_moderator() -> None:
     expires = NOW + timedelta(days=14)
     for action in Action:
-        token = make_moderation_token(KEYS.moderation, 99, action, expires)
+        token = make_moderation_token(KEYS.moderation, 99, action, expires, 12)
         link = read_moderation_token(KEYS.moderation, token, NOW)
-        assert (link.comment_id, link.action) == (99, action)
+        assert (link.comment_id, link.action, link.moderator_id) == (99, action, 12)
+    # The moderator is covered by the MAC: a link cannot be re-attributed.
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[12] ^= 1  # the last byte of the moderator id
+    forged = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    with pytest.raises(BadLink):
+        read_moderation_token(KEYS.moderation, forged, NOW)
+
+
+def _link_before_moderators(comment_id: int, action: Action, expires: datetime) -> str:
+    """A link as mailbridge minted them before the moderator was part of the token."""
+    payload = struct.pack(">IBI", comment_id, action.code, int(expires.timestamp()))
+    mac = hmac.new(KEYS.moderation, b"moderate\0" + payload, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
+
+
+def test_links_minted_before_moderators_were_named_still_work_until_they_expire() -> None:
+    token = _link_before_moderators(5, Action.REJECT, NOW + timedelta(days=3))
+    link = read_moderation_token(KEYS.moderation, token, NOW)
+    assert (link.comment_id, link.action, link.moderator_id) == (5, Action.REJECT, None)
+    with pytest.raises(ExpiredLink):
+        read_moderation_token(KEYS.moderation, token, NOW + timedelta(days=4))
+    with pytest.raises(BadLink):
+        read_moderation_token(OTHER.moderation, token, NOW)
 
 
 def test_moderation_token_expires() -> None:
-    token = make_moderation_token(KEYS.moderation, 1, Action.SPAM, NOW - timedelta(seconds=1))
+    token = make_moderation_token(KEYS.moderation, 1, Action.SPAM, NOW - timedelta(seconds=1), 1)
     with pytest.raises(ExpiredLink):
         read_moderation_token(KEYS.moderation, token, NOW)
 

@@ -1,0 +1,327 @@
+"""A moderator may change their mind: every decision is recorded (who, when, from what
+to what, how), the same link pressed twice decides once, the pages say what a button
+changes and what was decided, and nobody is notified twice (on the Maildir's bytes)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import re
+import struct
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from click.testing import CliRunner
+from flows import follow, moderation_email, outbox_dir, post_comment
+from support import (
+    AUTHOR_EMAIL,
+    THREAD,
+    FakeClock,
+    import_seed,
+    make_settings,
+    moderation_links,
+    no_dmarc_zone,
+    of_kind,
+    started,
+    wait_for_mail,
+)
+
+from mailbridge.app import Running, running
+from mailbridge.cli import cli
+from mailbridge.clock import iso
+from mailbridge.store import subscriptions
+from mailbridge.store.subscriptions import Level
+from mailbridge.tokens import Action, make_moderation_token
+
+READER = "reader002.4a549d@example.org"  # seed comment 2's author: imported, wants replies
+FOLLOWER = "reader005.9a4fca@example.org"  # set to follow the whole thread below
+ANSWER = "Ann's answer to Reader 002."
+
+
+async def rows(daemon: Running, sql: str, *args: object) -> list[tuple[object, ...]]:
+    async def work(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
+        async with conn.execute(sql, args) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
+    return await daemon.store.read(work)
+
+
+async def decisions(daemon: Running, cid: int) -> list[tuple[object, ...]]:
+    return await rows(
+        daemon,
+        "SELECT d.previous, d.status, a.email, d.channel FROM moderation_decisions d "
+        "LEFT JOIN addresses a ON a.id = d.moderator_address_id "
+        "WHERE d.comment_id = ? ORDER BY d.id",
+        cid,
+    )
+
+
+async def status_of(daemon: Running, cid: int) -> str:
+    [(status,)] = await rows(daemon, "SELECT status FROM comments WHERE id = ?", cid)
+    return str(status)
+
+
+async def delivered(daemon: Running) -> None:
+    """Wait (bounded) until the outbox has nothing left to send."""
+    deadline = time.monotonic() + 10
+    while await rows(daemon, "SELECT id FROM outbox WHERE status IN ('queued', 'sending')"):
+        assert time.monotonic() < deadline, "the outbox did not drain"
+        await asyncio.sleep(0.05)
+
+
+def raw_mail_to(daemon: Running, address: str) -> list[bytes]:
+    """The raw files in the Maildir whose To header names ``address``."""
+    folder = outbox_dir(daemon) / "new"
+    found = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        raw = path.read_bytes()
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        if re.search(rb"^To:[^\r\n]*" + re.escape(address.encode()), head, re.MULTILINE):
+            found.append(raw)
+    return found
+
+
+async def press(daemon: Running, link: str) -> str:
+    status, page = await follow(daemon, link, "POST")
+    assert status == 200, page
+    return page
+
+
+@pytest.mark.asyncio
+async def test_approve_reject_approve_records_each_decision_and_notifies_once(
+    daemon: Running,
+) -> None:
+    cid = await post_comment(daemon, parent=2, body=ANSWER)
+    links = moderation_links(await moderation_email(daemon, "Ann", 1))
+
+    page = await press(daemon, links["approve"])
+    assert "Done: the comment is approved." in page
+    assert "the people who asked to hear about it are told" in page
+    page = await press(daemon, links["reject"])
+    assert "Done: the comment is rejected." in page and "no longer on the page" in page
+    assert await status_of(daemon, cid) == "rejected"
+    host, port = daemon.http_address
+    _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
+    assert ANSWER not in thread_page
+    page = await press(daemon, links["approve"])
+    assert "published again; nobody is emailed about it a second time" in page
+    assert await status_of(daemon, cid) == "approved"
+
+    assert await decisions(daemon, cid) == [
+        ("pending", "approved", AUTHOR_EMAIL, "link"),
+        ("approved", "rejected", AUTHOR_EMAIL, "link"),
+        ("rejected", "approved", AUTHOR_EMAIL, "link"),
+    ]
+    # Each decision is on the page, attributed to the moderator holding the link.
+    assert len(re.findall(rf"by {re.escape(AUTHOR_EMAIL)} \(you\) on \d{{4}}-", page)) == 3
+    await delivered(daemon)
+    [note] = raw_mail_to(daemon, READER)
+    assert b"Ann" in note
+
+    # The operator's view of the same history.
+    data_dir = str(daemon.settings.data_path)
+    shown = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["comment", str(cid), "--data-dir", data_dir]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert f"comment {cid} on {THREAD}" in shown.output
+    assert "status      approved (first published 20" in shown.output
+    moves = re.findall(rf"(\w+)\s+(\w+)\s+{re.escape(AUTHOR_EMAIL)}\s+link", shown.output)
+    assert moves == [("pending", "approved"), ("approved", "rejected"), ("rejected", "approved")]
+    missing = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["comment", "999999", "--data-dir", data_dir]
+    )
+    assert missing.exit_code == 1 and "no comment 999999" in missing.output
+
+
+@pytest.mark.asyncio
+async def test_the_same_link_pressed_twice_decides_once(daemon: Running) -> None:
+    cid = await post_comment(daemon, parent=2, body=ANSWER)
+    links = moderation_links(await moderation_email(daemon, "Ann", 1))
+
+    first, second = await asyncio.gather(
+        follow(daemon, links["approve"], "POST"), follow(daemon, links["approve"], "POST")
+    )
+    third = await press(daemon, links["approve"])
+
+    pages = sorted([first[1], second[1]], key=lambda p: "Already" in p)
+    assert first[0] == second[0] == 200
+    assert "Done: the comment is approved." in pages[0]
+    assert "Already approved." in pages[1] and "nothing was recorded" in pages[1]
+    assert "Already approved." in third
+    assert await decisions(daemon, cid) == [("pending", "approved", AUTHOR_EMAIL, "link")]
+    _status, again = await follow(daemon, links["approve"])
+    assert "This comment is already approved" in again and "<form" not in again
+    await delivered(daemon)
+    assert len(raw_mail_to(daemon, READER)) == 1
+
+
+@pytest.mark.asyncio
+async def test_the_confirm_page_shows_the_status_the_change_and_the_history(
+    daemon: Running,
+) -> None:
+    await post_comment(daemon, parent=2, body=ANSWER)
+    links = moderation_links(await moderation_email(daemon, "Ann", 1))
+    _status, before = await follow(daemon, links["approve"])
+    assert "This comment is waiting for moderation" in before
+    assert "Approving it will publish it on the page and email" in before
+    assert "Decisions so far" not in before
+
+    await press(daemon, links["approve"])
+    status, page = await follow(daemon, links["reject"])
+
+    assert status == 200
+    assert "This comment is published. Rejecting it will remove it from the page." in page
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    assert re.search(rf"Approved by {re.escape(AUTHOR_EMAIL)} \(you\) on {when} via link", page)
+    assert '<form method="post">' in page
+    assert "ann@example.com" not in page  # the commenter's address: never on a page
+    _status, spam = await follow(daemon, links["spam"])
+    assert "Marking it as spam will remove it from the page." in spam
+
+    await press(daemon, links["reject"])
+    _status, back = await follow(daemon, links["approve"])
+    assert "This comment was rejected: it is not on the page." in back
+    assert "Approving it will put it back on the page. Nobody is emailed about it" in back
+
+
+@pytest.mark.asyncio
+async def test_each_decision_names_the_moderator_whose_link_was_used(tmp_path: Path) -> None:
+    async with started(tmp_path, moderation={"moderators": ["Boss <boss@example.net>"]}) as daemon:
+        cid = await post_comment(daemon, parent=2, body=ANSWER)
+        mails = await wait_for_mail(outbox_dir(daemon), 2)
+        by_moderator = {
+            m["To"].addresses[0].addr_spec: moderation_links(m)
+            for m in of_kind(mails, "awaits moderation")
+        }
+        assert set(by_moderator) == {AUTHOR_EMAIL, "boss@example.net"}
+
+        await press(daemon, by_moderator["boss@example.net"]["reject"])
+        _status, page = await follow(daemon, by_moderator[AUTHOR_EMAIL]["approve"])
+
+        assert await decisions(daemon, cid) == [("pending", "rejected", "boss@example.net", "link")]
+        assert "Rejected by boss@example.net on" in page and "(you)" not in page
+
+
+def _link_before_moderators(daemon: Running, comment_id: int, action: Action) -> str:
+    """A link as mailbridge minted them before links named their moderator."""
+    expires = datetime.now(UTC) + timedelta(days=3)
+    payload = struct.pack(">IBI", comment_id, action.code, int(expires.timestamp()))
+    mac = hmac.new(daemon.keyring.moderation, b"moderate\0" + payload, hashlib.sha256).digest()
+    token = base64.urlsafe_b64encode(payload + mac[:16]).decode().rstrip("=")
+    host, port = daemon.http_address
+    return f"http://{host}:{port}/moderate/{token}"
+
+
+@pytest.mark.asyncio
+async def test_a_link_from_before_still_works_and_records_the_moderator_as_unknown(
+    daemon: Running,
+) -> None:
+    cid = await post_comment(daemon, parent=2, body=ANSWER)
+    page = await press(daemon, _link_before_moderators(daemon, cid, Action.APPROVE))
+    assert "Done: the comment is approved." in page
+    assert "Approved by a moderator (not recorded: an older link) on" in page
+    assert await decisions(daemon, cid) == [("pending", "approved", None, "link")]
+
+
+@pytest.mark.asyncio
+async def test_an_expired_link_names_the_command_that_decides_as_the_operator(
+    daemon: Running,
+) -> None:
+    cid = await post_comment(daemon, parent=2, body=ANSWER)
+    links = moderation_links(await moderation_email(daemon, "Ann", 1))
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    token = make_moderation_token(daemon.keyring.moderation, cid, Action.APPROVE, past, 1)
+    host, port = daemon.http_address
+
+    status, page = await follow(daemon, f"http://{host}:{port}/moderate/{token}")
+    assert status == 403
+    assert f"mailbridge comment {cid} --approve (or --reject, --spam)" in page
+
+    data_dir = str(daemon.settings.data_path)
+    args = ["comment", str(cid), "--approve", "--data-dir", data_dir]
+    # The operator's command runs with the daemon's configuration.
+    same = {"MAILBRIDGE_NOTIFICATIONS_BATCH_WINDOW_SECONDS": "0", "MAILBRIDGE_AUTH_DNS": "off"}
+    runner = CliRunner(env=same)
+    done = await asyncio.to_thread(runner.invoke, cli, args)
+    assert done.exit_code == 0, done.output
+    assert f"Comment {cid}: pending -> approved." in done.output
+    again = await asyncio.to_thread(runner.invoke, cli, args)
+    assert f"Comment {cid} was already approved; nothing changed." in again.output
+    assert await decisions(daemon, cid) == [("pending", "approved", None, "cli")]
+    assert "(operator)" in again.output
+
+    # The daemon sends what the command queued (it polls; here it is woken).
+    daemon.worker.wake()
+    await delivered(daemon)
+    assert len(raw_mail_to(daemon, READER)) == 1
+    _status, page = await follow(daemon, links["reject"])
+    assert "Approved by the operator on" in page
+
+
+# -- batched notifications (the default): a change of mind within or after the window
+
+
+@contextlib.asynccontextmanager
+async def batched_daemon(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
+    settings = make_settings(tmp_path, notifications={"batch_window_seconds": 600})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        yield daemon
+
+
+async def follow_the_thread(daemon: Running, email: str, clock: FakeClock) -> None:
+    async def work(conn: aiosqlite.Connection) -> None:
+        async with conn.execute("SELECT id FROM addresses WHERE email = ?", (email,)) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        await subscriptions.set_level(conn, int(row[0]), 1, Level.THREAD, "test", iso(clock.now()))
+
+    await daemon.store.write(work)
+
+
+async def window_closes(daemon: Running, clock: FakeClock) -> int:
+    clock.advance(601)
+    sent = await daemon.digester.run_once()
+    await delivered(daemon)
+    return sent
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("window_closes_while_rejected", [False, True])
+async def test_batched_readers_are_told_once_whatever_the_moderator_did(
+    tmp_path: Path, window_closes_while_rejected: bool
+) -> None:
+    clock = FakeClock()
+    async with batched_daemon(tmp_path, clock) as daemon:
+        await follow_the_thread(daemon, FOLLOWER, clock)
+        await post_comment(daemon, parent=2, body=ANSWER)
+        links = moderation_links(await moderation_email(daemon, "Ann", 1))
+
+        await press(daemon, links["approve"])
+        await press(daemon, links["reject"])
+        if window_closes_while_rejected:
+            # Nothing goes out about a rejected comment...
+            assert await window_closes(daemon, clock) == 0
+            assert raw_mail_to(daemon, READER) == raw_mail_to(daemon, FOLLOWER) == []
+        await press(daemon, links["approve"])
+        # ...and once it is published again, what was held back goes out, once.
+        assert await window_closes(daemon, clock) == 2
+        assert await window_closes(daemon, clock) == 0
+
+        [to_reader] = raw_mail_to(daemon, READER)
+        [to_follower] = raw_mail_to(daemon, FOLLOWER)
+        assert b"replied to your comment" in unfolded(to_reader)
+        assert b"commented on" in unfolded(to_follower)
+
+
+def unfolded(raw: bytes) -> bytes:
+    """Quoted-printable soft line breaks removed (the words we look for are ASCII)."""
+    return re.sub(rb"=\r?\n", b"", raw)
