@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import aiosmtplib
 import pytest
+from click.testing import CliRunner
 from delivery.sinks import WatchingSink, serving, wait_until
 from flows import approve, follow, moderation_email, outbox_dir, post_comment
 from support import THREAD, parse, started, text_body
@@ -20,6 +21,7 @@ from wire import field, header_block, mailbox
 
 from mailbridge.addresses import NON_ASCII_LOCAL_PART
 from mailbridge.app import Running
+from mailbridge.cli import cli
 
 IDN = "ann@exämple.org"
 IDN_ASCII = "ann@xn--exmple-cua.org"  # "exämple".encode("idna") == b"xn--exmple-cua"
@@ -183,6 +185,7 @@ async def test_bad_stored_addresses_never_block_the_thread(tmp_path: Path, index
     owner_bad = STORED_BAD[index]
     parent_bad = STORED_BAD[(index + 1) % len(STORED_BAD)]
     async with started(tmp_path, moderation={"moderators": ["mod@example.org"]}) as daemon:
+        data_dir = daemon.settings.data_path
         db = sqlite3.connect(daemon.settings.database_path)
         with db:
             db.execute(
@@ -224,9 +227,14 @@ async def test_bad_stored_addresses_never_block_the_thread(tmp_path: Path, index
         block = header_block(envelope_and_message(raw)[1])
         assert b"\nBcc:" not in block and b"z@w.org" not in block
         assert b"c@d.org" not in block
-    # Each bad address that mailbridge met is recorded with its reason.
+    # Each bad address that mailbridge met is recorded with its reason, and listed.
     reasons = [r[0] for r in recorded]
     assert reasons and all(r.startswith("not a usable address: ") for r in reasons), reasons
+    listing = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["bounces", "--data-dir", str(data_dir)]
+    )
+    assert listing.exit_code == 0 and "not a usable address" in listing.output
+    assert "\r" not in listing.output and "\nBcc:" not in listing.output
 
 
 # -- inbound: the reply's From matched in normal form -----------------------------------
