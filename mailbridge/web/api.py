@@ -163,6 +163,7 @@ class CommentApi:
                 data, smtputf8=self._smtputf8
             )
         except InvalidInput as exc:
+            log.info("comment API: refused from %s: %r", ip, exc.message)
             return json_error(400, exc.message, exc.field)
         if trap:
             # Only robots fill the hidden field. Answer as if it worked, so they learn

@@ -5,6 +5,7 @@ relay), SMTPUTF8, and bad addresses already in a database never blocking a threa
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 from pathlib import Path
@@ -65,7 +66,10 @@ def confirm_link(raw: bytes) -> str:
 
 
 @pytest.mark.asyncio
-async def test_web_refuses_unusable_addresses_with_a_reason(daemon: Running) -> None:
+async def test_web_refuses_unusable_addresses_with_a_reason(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailbridge.web.api")
     status, answer = await post(daemon, email="änn@example.org", notify=True)
     assert (status, answer) == (400, {"error": NON_ASCII_LOCAL_PART, "field": "email"})
     for bad in ("a@b.org, c@d.org", "x@y.org\r\nBcc: z@w.org", "no-at-sign", "ann@[192.0.2.1]"):
@@ -76,6 +80,9 @@ async def test_web_refuses_unusable_addresses_with_a_reason(daemon: Running) -> 
         lambda c: c.execute_fetchall("SELECT count(*) FROM comments WHERE source = 'web'")
     )
     assert [tuple(r) for r in count] == [(0,)]
+    logged = [r.getMessage() for r in caplog.records if "comment API: refused" in r.getMessage()]
+    assert len(logged) == 5 and NON_ASCII_LOCAL_PART in logged[0]
+    assert all("\n" not in line for line in logged)  # the CR/LF attempt is logged escaped
 
 
 @pytest.mark.asyncio
@@ -279,3 +286,14 @@ async def test_a_reply_from_the_unicode_spelling_matches(daemon: Running) -> Non
         )
     )
     assert [tuple(r) for r in rows] == [("accepted", None)]
+
+
+@pytest.mark.asyncio
+async def test_smtputf8_local_part_in_the_maildir(tmp_path: Path) -> None:
+    async with started(tmp_path, outbound={"smtputf8": True}) as daemon:
+        await post_comment(daemon, email="Änn@Exämple.org", notify=True)
+        raws = await maildir(daemon, 2)
+    confirmation = next(r for r in raws if "Delivered-To: Änn@xn--exmple-cua.org".encode() in r)
+    block = header_block(envelope_and_message(confirmation)[1])
+    assert "\r\nTo: Änn@xn--exmple-cua.org\r\n".encode() in block + b"\r\n"
+    assert b"=?" not in field(envelope_and_message(confirmation)[1], "To").encode()
