@@ -168,7 +168,9 @@ def _tokens(words: Sequence[str], plain: set[int], first_room: int) -> list[str]
     def flush() -> None:
         if run:
             # Too little room (a long field name): the first word goes on its own line.
-            first = first_room if not tokens and first_room >= _MIN_ROOM else MAX_ENCODED_WORD
+            first = MAX_ENCODED_WORD
+            if not tokens and first_room >= _MIN_ROOM:
+                first = min(first_room, MAX_ENCODED_WORD)
             tokens.extend(encoded_word(piece) for piece in _pieces(" ".join(run), first))
             run.clear()
 
