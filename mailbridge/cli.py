@@ -11,15 +11,17 @@ import logging
 import signal
 import sys
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import click
 
 from mailbridge import __version__
+from mailbridge.addresses import normalise
 from mailbridge.app import core, open_store, running
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.clock import SystemClock
-from mailbridge.errors import ConfigError, ImportFormatError, NotFound
+from mailbridge.errors import ConfigError, ImportFormatError, InvalidAddress, NotFound
 from mailbridge.extract.command import extract_command
 from mailbridge.outbound.dkim_cli import make_dkim_command
 from mailbridge.outbound.outbox_cli import outbox_command
@@ -130,18 +132,33 @@ def import_command(
                 bar.reset(total=total)
 
             report = await import_file(
-                store, file, SystemClock(), on_total=on_total, progress=bar.update, notify=notify
+                store,
+                file,
+                SystemClock(),
+                on_total=on_total,
+                progress=bar.update,
+                notify=notify,
+                smtputf8=settings.outbound.smtputf8,
             )
         finally:
             bar.close()
             await store.close()
-        return (
+        summary = (
             f"Imported {file} ({report.format}): "
             f"{report.threads_created} thread(s) created, "
             f"{report.threads_existing} already present; "
             f"{report.comments_added} comment(s) added, "
             f"{report.comments_existing} already present."
         )
+        if report.addresses_refused:
+            shown = "".join(f"\n  {line}" for line in report.refusals)
+            more = report.addresses_refused - len(report.refusals)
+            summary += (
+                f"\n{report.addresses_refused} email address(es) could not be used; those "
+                f"posts and comments were imported without an address:{shown}"
+                + (f"\n  … and {more} more" if more else "")
+            )
+        return summary
 
     try:
         click.echo(asyncio.run(main()))
@@ -309,14 +326,16 @@ def bounces(config_file: Path | None, data_dir: Path | None, resume: str | None)
 
     settings = settings_from(config_file, data_dir)
 
+    spellings = _spellings(resume) if resume else []
+
     async def main() -> str:
         store = await open_store(settings)
         try:
             if resume:
-                found = await store.write(lambda c: threads.resume_address(c, resume))
-                if not found:
-                    raise click.ClickException(f"no address {resume}")
-                return f"{resume}: mailing resumed, bounce counts reset."
+                for email in spellings:
+                    if await store.write(partial(threads.resume_address, email=email)):
+                        return f"{email}: mailing resumed, bounce counts reset."
+                raise click.ClickException(f"no address {spellings[0]}")
             return bounce_table(await store.read(threads.list_bouncing))
         finally:
             await store.close()
@@ -336,16 +355,33 @@ def revoke(config_file: Path | None, data_dir: Path | None, email: str) -> None:
 
     settings = settings_from(config_file, data_dir)
 
-    async def main() -> int | None:
+    spellings = _spellings(email)
+
+    async def main() -> str | None:
         store = await open_store(settings)
         try:
-            return await store.write(lambda c: threads.bump_key_epoch(c, email))
+            for spelling in spellings:
+                if await store.write(partial(threads.bump_key_epoch, email=spelling)) is not None:
+                    return spelling
+            return None
         finally:
             await store.close()
 
-    if asyncio.run(main()) is None:
-        raise click.ClickException(f"no address {email}")
-    click.echo(f"Every reply address sent to {email} so far is now refused.")
+    found = asyncio.run(main())
+    if found is None:
+        raise click.ClickException(f"no address {spellings[0]}")
+    click.echo(f"Every reply address sent to {found} so far is now refused.")
+
+
+def _spellings(value: str) -> list[str]:
+    """How EMAIL may be stored: its normal form, then (for rows stored before addresses
+    were normalised, e.g. a domain not in IDNA form) as typed. A usage error if it is
+    not an address at all."""
+    try:
+        normal = normalise(value.strip(), smtputf8=True, operator=True)
+    except InvalidAddress as exc:
+        raise click.BadParameter(f"{value!r} is not an email address: {exc.reason}") from None
+    return list(dict.fromkeys([normal, value.strip()]))
 
 
 @cli.command()

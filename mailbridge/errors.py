@@ -8,6 +8,7 @@
     ├── StoreClosedError            the store was used after close()
     ├── NotFound                    a thread or comment named by a caller does not exist
     ├── InvalidInput                a field of a web submission is wrong (names the field)
+    ├── InvalidAddress              an email address mailbridge cannot use (mailbridge.addresses)
     ├── LinkError                   a moderation link cannot be used (HTTP 403)
     │   ├── BadLink                 malformed or tampered token
     │   └── ExpiredLink             genuine token past its expiry
@@ -63,6 +64,7 @@ __all__ = [
     "ExpiredLink",
     "ExpiredReplyToken",
     "ImportFormatError",
+    "InvalidAddress",
     "InvalidInput",
     "LinkError",
     "MailbridgeError",
@@ -114,6 +116,14 @@ class InvalidInput(MailbridgeError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class InvalidAddress(MailbridgeError):
+    """An email address that mailbridge cannot use; ``reason`` says why, for a person."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class LinkError(MailbridgeError):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiosqlite
 
+from mailbridge.addresses import normalise
 from mailbridge.clock import Clock, iso
+from mailbridge.errors import InvalidAddress
 from mailbridge.importer.native_json import read_json
 from mailbridge.importer.records import ImportedComment, ImportedThread, detect_format
 from mailbridge.importer.wxr import read_wxr
@@ -16,7 +18,7 @@ from mailbridge.models import NewComment, Source
 from mailbridge.store import Store, comments, subscriptions, threads
 from mailbridge.store.subscriptions import Level
 
-__all__ = ["ImportReport", "import_file", "parents_first"]
+__all__ = ["ImportReport", "import_file", "parents_first", "usable_address"]
 
 
 @dataclass
@@ -26,6 +28,34 @@ class ImportReport:
     threads_existing: int = 0
     comments_added: int = 0
     comments_existing: int = 0
+    # Addresses that cannot be used: the post or comment is imported without one.
+    addresses_refused: int = 0
+    refusals: list[str] = field(default_factory=list)  # the first few, for the summary
+
+    def refuse(self, where: str, reason: str) -> None:
+        self.addresses_refused += 1
+        if len(self.refusals) < MAX_REFUSALS_SHOWN:
+            self.refusals.append(f"{where}: {reason}")
+
+
+MAX_REFUSALS_SHOWN = 10
+
+
+def usable_address(
+    value: str | None, where: str, report: ImportReport, smtputf8: bool
+) -> str | None:
+    """The normalised address, or None (counted in the report) when it cannot be used.
+
+    Never stored as it was: a list, a line break or non-ASCII before the @ would
+    otherwise reach a header (or stop every email of its thread) later.
+    """
+    if value is None:
+        return None
+    try:
+        return normalise(value, smtputf8=smtputf8)
+    except InvalidAddress as exc:
+        report.refuse(where, exc.reason)
+        return None
 
 
 def parents_first(items: list[ImportedComment]) -> list[ImportedComment]:
@@ -57,10 +87,12 @@ async def _store_thread(
     report: ImportReport,
     progress: Callable[[int], None],
     notify: bool,
+    smtputf8: bool,
 ) -> None:
     author_address = None
-    if thread.author_email:
-        author_address = await threads.upsert_address(conn, thread.author_email, now)
+    author_email = usable_address(thread.author_email, f"post {thread.key}", report, smtputf8)
+    if author_email:
+        author_address = await threads.upsert_address(conn, author_email, now)
     thread_id, created = await threads.upsert_thread(
         conn,
         key=thread.key,
@@ -78,6 +110,9 @@ async def _store_thread(
     ids: dict[str, int] = {}
     for item in parents_first(thread.comments):
         parent_id = ids.get(item.parent_source_id) if item.parent_source_id else None
+        email = usable_address(
+            item.email, f"post {thread.key}, comment {item.source_id}", report, smtputf8
+        )
         comment_id, added = await comments.insert_comment(
             conn,
             NewComment(
@@ -88,7 +123,7 @@ async def _store_thread(
                 status=item.status,
                 source=Source.IMPORT,
                 created_at=item.created_at,
-                email=item.email,
+                email=email,
                 # People who commented on the blog are told when someone answers them;
                 # that is the point of mailbridge. `mailbridge import --no-notify` opts out.
                 notify=notify,
@@ -96,8 +131,8 @@ async def _store_thread(
             ),
         )
         ids[item.source_id] = comment_id
-        if added and notify and item.email:
-            await _subscribe(conn, item.email, thread_id, now)
+        if added and notify and email:
+            await _subscribe(conn, email, thread_id, now)
         if added:
             report.comments_added += 1
         else:
@@ -123,8 +158,12 @@ async def import_file(
     on_total: Callable[[int], None] = lambda total: None,
     progress: Callable[[int], None] = lambda n: None,
     notify: bool = True,
+    smtputf8: bool = False,
 ) -> ImportReport:
-    """Import every thread in ``path``; each thread commits in one transaction."""
+    """Import every thread in ``path``; each thread commits in one transaction.
+
+    ``smtputf8`` (``outbound.smtputf8``) accepts addresses with non-ASCII before the @.
+    """
     fmt = detect_format(path)
     parsed = list(read_wxr(path) if fmt == "wxr" else read_json(path))
     on_total(sum(len(t.comments) for t in parsed))
@@ -133,7 +172,7 @@ async def import_file(
     for thread in parsed:
 
         async def work(conn: aiosqlite.Connection, thread: ImportedThread = thread) -> None:
-            await _store_thread(conn, thread, now, report, progress, notify)
+            await _store_thread(conn, thread, now, report, progress, notify, smtputf8)
 
         await store.write(work)
     return report

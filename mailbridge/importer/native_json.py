@@ -60,7 +60,7 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
         title=" ".join(_str(post, "title", f"{path}: post").split()) or key,
         url=safe_url(_str(post, "url", f"{path}: post", required=False)),
         author=_str(post, "author", f"{path}: post", required=False),
-        author_email=email if "@" in email else None,
+        author_email=email.strip() or None,  # checked by the loader
         closed=post.get("closed") is True,
     )
     for index, item in enumerate(raw_comments):
@@ -83,7 +83,7 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
                 source_id=str(item["id"]),
                 parent_source_id=None if parent in (None, 0, "") else str(parent),
                 author=" ".join(_str(item, "author", where).split()) or "Anonymous",
-                email=comment_email if "@" in comment_email else None,
+                email=comment_email.strip() or None,
                 body=_str(item, "body", where).replace("\r\n", "\n").strip(),
                 created_at=_created(_str(item, "created", where), where),
                 status=parsed_status,

@@ -68,12 +68,12 @@ def _comment(element: Any) -> ImportedComment | None:
         return None  # pingback, trackback, or a plugin's private note
     status = _STATUS.get(_wp(element, "comment_approved").lower(), CommentStatus.PENDING)
     parent = _wp(element, "comment_parent")
-    email = _wp(element, "comment_author_email") or None
+    email = _wp(element, "comment_author_email").strip() or None  # checked by the loader
     return ImportedComment(
         source_id=_wp(element, "comment_id"),
         parent_source_id=parent if parent not in ("", "0") else None,
         author=" ".join(_wp(element, "comment_author").split()) or "Anonymous",
-        email=email if email and "@" in email else None,
+        email=email,
         body=_wp(element, "comment_content").replace("\r\n", "\n").strip(),
         created_at=_date(_wp(element, "comment_date_gmt"), _wp(element, "comment_date")),
         status=status,
@@ -119,7 +119,7 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
         title=" ".join((item.findtext("title") or key).split()),
         url=safe_url(item.findtext("link") or ""),
         author=author,
-        author_email=author_email if "@" in author_email else None,
+        author_email=author_email.strip() or None,
         closed=_wp(item, "comment_status") == "closed",
     )
     for ns in _WP_NAMESPACES:

@@ -40,7 +40,13 @@ def header_block(raw: bytes) -> str:
 
 
 def from_address(headers: Message) -> str:
-    values = [str(v) for v in headers.get_all("From", [])]
+    # Raw values: a UTF-8 From (RFC 6532, e.g. a Unicode domain) read as UTF-8, not as
+    # the placeholders compat32 puts in place of 8-bit bytes.
+    values = [
+        str(v).encode("ascii", "surrogateescape").decode("utf-8", "replace")
+        for k, v in headers.raw_items()
+        if k.lower() == "from"
+    ]
     found = [addr for _name, addr in getaddresses(values) if "@" in addr]
     if len(found) != 1:
         raise UnparseableMessage()

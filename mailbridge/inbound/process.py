@@ -27,6 +27,7 @@ from typing import Any
 
 import aiosqlite
 
+from mailbridge.addresses import same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import (
     AddressUnsubscribed,
@@ -306,7 +307,8 @@ class ReplyIntake:
         checks.target = target
         await self._check_live(target)
         sender = from_address(headers)
-        if sender.lower() != target.email.lower():
+        # Normalised forms: "Ann@EXÄMPLE.org" is the "ann@xn--exmple-cua.org" we wrote to.
+        if not same_mailbox(sender, target.email):
             raise SenderMismatch()
         held_reason = await self._authenticate(envelope.raw, sender, envelope.peer, checks)
         thread_closed, level = await self._store.read(

@@ -17,10 +17,12 @@ from typing import Any
 
 import aiosqlite
 
+from mailbridge.addresses import mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import Rejection
 from mailbridge.models import Comment, Thread
 from mailbridge.outbound.compose import clean_header_text, compose, make_message_id, split_address
+from mailbridge.outbound.headers import ascii_url, phrase_tokens
 from mailbridge.settings import Settings
 from mailbridge.store import outbox, threads
 from mailbridge.templating import RenderedEmail, Renderer
@@ -92,10 +94,14 @@ class Mailer:
         self._clock = clock
         self.sender = split_address(settings.outbound.from_address)
         self.domain = settings.smtp.reply_domain
-        self._base = settings.site.public_url.rstrip("/")
+        # Links go into headers (List-Unsubscribe), which hold only ASCII: an IDN host
+        # as its A-label.
+        self._base = ascii_url(settings.site.public_url.rstrip("/"))
         slug = re.sub(r"[^a-z0-9]+", "-", settings.site.name.lower()).strip("-") or "comments"
         # RFC 2919: one List-Id for the whole site, so "unsubscribe" means this site.
-        self.list_id = f"{clean_header_text(settings.site.name)} <{slug}.{self.domain}>"
+        # The site's name is a phrase: encoded words when it is not plain ASCII.
+        name = phrase_tokens(clean_header_text(settings.site.name))
+        self.list_id = " ".join([*name, f"<{slug}.{self.domain}>"])
 
     # -- pieces -----------------------------------------------------------------
 
@@ -279,7 +285,7 @@ class Mailer:
             to,
             rendered,
             message_id=make_message_id(f"c{newest.comment.id}", self.domain),
-            reply_to=Address(display_name=clean_header_text(name), addr_spec=newest.reply_address),
+            reply_to=mailbox(clean_header_text(name), newest.reply_address),
             in_reply_to=references[-1],
             references=references,
             extra_headers=self.unsubscribe_headers(address_id, thread.id),

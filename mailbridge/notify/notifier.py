@@ -9,6 +9,8 @@
   :class:`~mailbridge.notify.digest.Digester` sends each person one email per window.
 * A subscription asked for on the web: confirmed first by email (double opt-in),
   unless the address is confirmed already. Replying by email confirms an address.
+* A stored address that cannot be used (stored before addresses were checked) is
+  skipped, logged and marked suppressed with the reason; everyone else is mailed.
 
 Everything runs inside the caller's write transaction.
 """
@@ -21,11 +23,12 @@ from email.headerregistry import Address
 
 import aiosqlite
 
+from mailbridge.addresses import mailbox, normalise, parse_mailbox
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import Rejection
+from mailbridge.errors import InvalidAddress, Rejection
 from mailbridge.models import Comment, CommentStatus, Thread
 from mailbridge.notify.mail import DigestItem, Mailer, excerpt
-from mailbridge.outbound.compose import clean_header_text, split_address
+from mailbridge.outbound.compose import clean_header_text
 from mailbridge.settings import Settings
 from mailbridge.store import comments, subscriptions, threads
 from mailbridge.store.subscriptions import Level, Pending
@@ -47,15 +50,39 @@ class Notifier:
 
     # -- moderation ------------------------------------------------------------
 
+    async def _mailable(
+        self, conn: aiosqlite.Connection, address_id: int, stored: str, name: str = ""
+    ) -> Address | None:
+        """The stored address as we send to it; None, logged and recorded (the address
+        is suppressed with the reason, see ``mailbridge bounces``) when it cannot be used.
+
+        Databases from before addresses were checked may hold anything (a list, a line
+        break, non-ASCII before the @): one such address must not stop the others.
+        """
+        try:
+            address = normalise(stored, smtputf8=self._settings.outbound.smtputf8)
+        except InvalidAddress as exc:
+            reason = f"not a usable address: {exc.reason}"
+            if await threads.suppress_address(conn, address_id, reason, iso(self._clock.now())):
+                log.warning("address %d: not mailing it, %s (now suppressed)", address_id, reason)
+            return None
+        if address != stored:
+            await threads.respell_address(conn, address_id, address)
+        return mailbox(clean_header_text(name), address)
+
     async def _moderators(self, conn: aiosqlite.Connection, thread: Thread) -> list[Address]:
+        smtputf8 = self._settings.outbound.smtputf8
         found: dict[str, Address] = {}
         for configured in self._settings.moderation.moderators:
-            address = split_address(configured)
-            found.setdefault(address.addr_spec.lower(), address)
+            name, email = parse_mailbox(configured, smtputf8=smtputf8)  # checked at start-up
+            found.setdefault(email.lower(), mailbox(clean_header_text(name), email))
         if thread.author_address_id is not None:
-            email = await threads.address_email(conn, thread.author_address_id)
-            if email:
-                found.setdefault(email.lower(), Address(addr_spec=email))
+            stored = await threads.address_email(conn, thread.author_address_id)
+            owner = None
+            if stored is not None:
+                owner = await self._mailable(conn, thread.author_address_id, stored)
+            if owner is not None:
+                found.setdefault(owner.addr_spec.lower(), owner)
         return list(found.values())
 
     async def moderation_requests(self, conn: aiosqlite.Connection, comment: Comment) -> int:
@@ -174,7 +201,9 @@ class Notifier:
             return 0
         # Addressed by the name they use on the blog.
         display = await comments.latest_author_name(conn, address_id) or ""
-        to = Address(display_name=clean_header_text(display), addr_spec=state.email)
+        to = await self._mailable(conn, address_id, state.email, display)
+        if to is None:
+            return 0
         sent = 0
         for thread_id, items in by_thread.items():
             thread = await threads.get_thread(conn, thread_id=thread_id)
@@ -195,13 +224,14 @@ class Notifier:
         await subscriptions.request(conn, address_id, thread.id, level, iso(now))
         email = await threads.address_email(conn, address_id)
         assert email is not None
+        to = await self._mailable(conn, address_id, email)
+        if to is None:
+            return False
         not_since = iso(now - _CONFIRMATION_EVERY)
         if not await subscriptions.mark_confirmation_sent(conn, address_id, iso(now), not_since):
             log.info("address %d: a confirmation email went out less than a day ago", address_id)
             return False
-        return await self.mail.confirmation(
-            conn, Address(addr_spec=email), address_id, thread, level.value
-        )
+        return await self.mail.confirmation(conn, to, address_id, thread, level.value)
 
     async def replied_by_email(
         self, conn: aiosqlite.Connection, address_id: int, thread_id: int
@@ -241,8 +271,11 @@ class Notifier:
                 return False
         thread = await threads.get_thread(conn, thread_id=thread_id)
         assert thread is not None
+        to = await self._mailable(conn, address_id, email)
+        if to is None:
+            return False
         return await self.mail.rejection_notice(
-            conn, Address(addr_spec=email), address_id, thread, comment_id, rejection, in_reply_to
+            conn, to, address_id, thread, comment_id, rejection, in_reply_to
         )
 
 

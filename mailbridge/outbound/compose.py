@@ -1,8 +1,10 @@
 """Build outgoing RFC 5322 messages.
 
-Header values that come from people (names, thread titles) are folded to one
-line and stripped of control characters before they reach a header, so no input
-can add a header; the email package then encodes them (RFC 2047) as needed.
+Header values that come from people (names, thread titles) are made one line and
+stripped of control characters before they reach a header, so no input can add a
+header. Every header is then encoded and folded by :mod:`mailbridge.outbound.headers`
+(the email package's own folding breaks List-Unsubscribe URLs and subjects); the email
+package builds the MIME body.
 """
 
 from __future__ import annotations
@@ -13,28 +15,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.policy import SMTP, SMTPUTF8
+from email.utils import format_datetime
+
+from mailbridge.addresses import mailbox, parse_mailbox
+from mailbridge.outbound.headers import (
+    WireHeader,
+    mailbox_header,
+    structured_header,
+    text_header,
+)
 
 __all__ = ["Envelope", "clean_header_text", "compose", "make_message_id", "split_address"]
+
+_JOINERS = frozenset("\u200c\u200d")
 
 
 def clean_header_text(value: str, limit: int = 200) -> str:
     """One line of printable text, safe to put in a header.
 
-    Control and line-separator characters become spaces. "=?" becomes "= ?": the
-    email package decodes RFC 2047 encoded words found in a value it is given, so
-    a name like ``=?utf-8?q?x=0D=0ABcc:...?=`` would otherwise decode into a line
-    break and a header of the sender's choosing.
+    Control and line-separator characters become spaces; the zero-width joiner and
+    non-joiner stay, since they are part of words (Persian) and emoji sequences.
+    "=?" becomes "= ?": receivers (and the email package) decode RFC 2047 encoded
+    words found in a value, so a name like ``=?utf-8?q?x=0D=0ABcc:...?=`` must never
+    reach a header as it is.
     """
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
-    return " ".join(cleaned.replace("=?", "= ?").split())[:limit]
+    cleaned = "".join(ch if ch.isprintable() or ch in _JOINERS else " " for ch in value)
+    return " ".join(cleaned.replace("=?", "= ?").split())[:limit].rstrip()
 
 
-def split_address(value: str) -> Address:
-    """A configured "Name <addr>" string as an Address."""
-    name, addr = parseaddr(value)
-    return Address(display_name=clean_header_text(name), addr_spec=addr)
+def split_address(value: str, *, smtputf8: bool = False) -> Address:
+    """A configured "Name <addr>" string (checked when the settings load) as an Address."""
+    name, addr = parse_mailbox(value, smtputf8=smtputf8)
+    return mailbox(clean_header_text(name), addr)
 
 
 def make_message_id(kind: str, domain: str) -> str:
@@ -62,33 +75,41 @@ def compose(
     auto_submitted: str = "auto-generated",
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    """The complete message in wire form (CRLF line ends)."""
-    msg = EmailMessage(policy=SMTP)
-    msg["Date"] = format_datetime(date)
-    msg["From"] = sender
-    msg["To"] = to
+    """The complete message in wire form (CRLF line ends).
+
+    Addresses must be normalised (mailbridge.addresses). One with non-ASCII before the
+    @ makes the header block UTF-8 (RFC 6532), sendable only with SMTPUTF8.
+    """
+    people = [sender, to, *([reply_to] if reply_to is not None else [])]
+    utf8 = not all(person.addr_spec.isascii() for person in people)
+    msg = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
+    msg["Date"] = structured_header("Date", format_datetime(date))
+    msg["From"] = _mailbox("From", sender)
+    msg["To"] = _mailbox("To", to)
     if reply_to is not None:
-        msg["Reply-To"] = reply_to
-    msg["Subject"] = clean_header_text(subject, limit=250)
-    msg["Message-ID"] = message_id
+        msg["Reply-To"] = _mailbox("Reply-To", reply_to)
+    msg["Subject"] = text_header("Subject", clean_header_text(subject, limit=250))
+    msg["Message-ID"] = structured_header("Message-ID", message_id)
     if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
+        msg["In-Reply-To"] = structured_header("In-Reply-To", in_reply_to)
     if references:
-        msg["References"] = " ".join(references)
+        msg["References"] = structured_header("References", " ".join(references))
     # RFC 3834: we are a machine ("auto-replied" when answering a message); and ask
     # Exchange not to answer with its own robots.
-    msg["Auto-Submitted"] = auto_submitted
-    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Auto-Submitted"] = structured_header("Auto-Submitted", auto_submitted)
+    msg["X-Auto-Response-Suppress"] = structured_header("X-Auto-Response-Suppress", "All")
     for name, value in extra_headers:
         # Only headers we build (List-*, with our own URLs and tokens): never user text.
-        if not value.isascii() or any(c in value for c in "\r\n"):
-            raise ValueError(f"header {name} must be one line of ASCII")
-        msg[name] = value
+        msg[name] = structured_header(name, value)
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
     wire = msg.as_bytes()
     _check_headers(wire, [name.lower() for name in msg.keys()])
     return wire
+
+
+def _mailbox(field: str, person: Address) -> WireHeader:
+    return mailbox_header(field, clean_header_text(person.display_name), person.addr_spec)
 
 
 def _check_headers(wire: bytes, expected: list[str]) -> None:

@@ -284,7 +284,10 @@ class SmtpTransport:
         """One MAIL/RCPT/DATA. A timeout or a dropped connection closes the connection."""
         where = f"{self.description}: "
         try:
-            errors, _answer = await smtp.sendmail(mail_from, [rcpt_to], message)
+            options = await self._utf8_options(smtp, mail_from, rcpt_to, message)
+            errors, _answer = await smtp.sendmail(
+                mail_from, [rcpt_to], message, mail_options=options
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]
             raise_for_reply(refusal.code, refusal.message, where)
@@ -303,6 +306,24 @@ class SmtpTransport:
         if errors:
             refused = next(iter(errors.values()))
             raise_for_reply(refused.code, refused.message, where)
+
+    async def _utf8_options(
+        self, smtp: aiosmtplib.SMTP, mail_from: str, rcpt_to: str, message: bytes
+    ) -> list[str]:
+        """["SMTPUTF8"] for a message that needs it (RFC 6531: non-ASCII in an address
+        or a header); permanent failure when the relay does not offer it."""
+        head = message.split(b"\r\n\r\n", 1)[0]
+        if mail_from.isascii() and rcpt_to.isascii() and head.isascii():
+            return []
+        if smtp.is_ehlo_or_helo_needed:
+            await smtp.ehlo()
+        if not smtp.supports_extension("smtputf8"):
+            raise PermanentDeliveryError(
+                f"{self.description}: the relay does not offer SMTPUTF8, which mail to "
+                f"<{rcpt_to}> needs (non-ASCII before the @); nothing was sent. Use a "
+                "relay that offers SMTPUTF8, or turn outbound.smtputf8 off."
+            )
+        return ["SMTPUTF8"]
 
 
 def relay_tls_mode(value: str) -> TlsMode:

@@ -129,6 +129,12 @@ class OutboundSettings:
     relay_allow_plaintext_auth: bool = _key(
         False, "Send the AUTH password without TLS (only for a relay on the same host)."
     )
+    smtputf8: bool = _key(
+        False,
+        "Accept addresses with non-ASCII characters before the @ (SMTPUTF8, RFC 6531). "
+        "Only if the outgoing path supports it: a Maildir does; a relay must offer "
+        "SMTPUTF8, else mail to such an address fails permanently.",
+    )
     concurrency: int = _key(4, "Messages sent at once (also the number of relay connections).")
     per_domain_concurrency: int = _key(2, "Messages sent at once to one recipient domain.")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from email.headerregistry import Address
-from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mailbridge.errors import ConfigError
+import idna
+
+from mailbridge.addresses import parse_mailbox
+from mailbridge.errors import ConfigError, InvalidAddress
 from mailbridge.settings.schema import Settings
 
 __all__ = ["parse_hostport", "validate"]
@@ -23,15 +24,11 @@ def parse_hostport(value: str, where: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _check_address(value: str, where: str) -> None:
-    _display, addr = parseaddr(value)
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or ("." not in domain and domain != "localhost"):
-        raise ConfigError(f"{where}: not an email address: '{value}'")
+def _check_address(value: str, where: str, smtputf8: bool) -> None:
     try:
-        Address(addr_spec=addr)
-    except (ValueError, IndexError) as exc:
-        raise ConfigError(f"{where}: not an email address: '{value}' ({exc})") from None
+        parse_mailbox(value, smtputf8=smtputf8)
+    except InvalidAddress as exc:
+        raise ConfigError(f"{where}: not a usable email address: {value!r} ({exc})") from None
 
 
 def validate(s: Settings) -> Settings:
@@ -50,11 +47,19 @@ def validate(s: Settings) -> Settings:
     domain = s.smtp.reply_domain
     if not domain or "@" in domain or any(c.isspace() for c in domain):
         raise ConfigError(f"smtp.reply_domain: expected a domain name, got '{domain}'")
-    _check_address(s.outbound.from_address, "outbound.from")
+    if not domain.isascii():
+        # Reply addresses and Message-IDs are ASCII; mail arrives for the A-label form.
+        try:
+            ascii_form = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise ConfigError(f"smtp.reply_domain: not a domain name: '{domain}' ({exc})") from None
+        raise ConfigError(f"smtp.reply_domain: write it in ASCII (IDNA) form: '{ascii_form}'")
+    smtputf8 = s.outbound.smtputf8
+    _check_address(s.outbound.from_address, "outbound.from", smtputf8=False)
     for moderator in s.moderation.moderators:
-        _check_address(moderator, "moderation.moderators")
+        _check_address(moderator, "moderation.moderators", smtputf8)
     for extra in s.smtp.extra_recipients:
-        _check_address(extra, "smtp.extra_recipients")
+        _check_address(extra, "smtp.extra_recipients", smtputf8=False)
     for origin in s.http.cors_origins:
         parts = urlsplit(origin)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:

@@ -18,7 +18,9 @@ __all__ = [
     "get_thread",
     "list_bouncing",
     "list_threads",
+    "respell_address",
     "resume_address",
+    "suppress_address",
     "upsert_address",
     "upsert_thread",
 ]
@@ -183,5 +185,28 @@ async def resume_address(conn: aiosqlite.Connection, email: str) -> bool:
         "UPDATE addresses SET hard_bounces = 0, soft_bounces = 0, suppressed_at = NULL, "
         "suppressed_reason = NULL WHERE email = ?",
         (email,),
+    )
+    return cur.rowcount > 0
+
+
+async def suppress_address(
+    conn: aiosqlite.Connection, address_id: int, reason: str, now: str
+) -> bool:
+    """Stop mailing an address (e.g. it cannot be used at all); True if it was mailed."""
+    cur = await conn.execute(
+        "UPDATE addresses SET suppressed_at = ?, suppressed_reason = ? "
+        "WHERE id = ? AND suppressed_at IS NULL",
+        (now, reason, address_id),
+    )
+    return cur.rowcount > 0
+
+
+async def respell_address(conn: aiosqlite.Connection, address_id: int, email: str) -> bool:
+    """Store an address in its normal form (stored before the rules), unless another
+    row already holds that form; True if changed."""
+    cur = await conn.execute(
+        "UPDATE addresses SET email = ? WHERE id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM addresses WHERE email = ? AND id != ?)",
+        (email, address_id, email, address_id),
     )
     return cur.rowcount > 0

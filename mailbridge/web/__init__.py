@@ -42,7 +42,12 @@ def build_web_app(
         ],
     )
     api = CommentApi(
-        service, store, clock, settings.limits, frozenset(settings.http.trusted_proxies)
+        service,
+        store,
+        clock,
+        settings.limits,
+        frozenset(settings.http.trusted_proxies),
+        smtputf8=settings.outbound.smtputf8,
     )
     pages = Pages(service, store, renderer, settings.site.name)
     moderation = ModerationPages(

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
+from mailbridge.addresses import NON_ASCII_LOCAL_PART, normalise
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import InvalidInput, NotFound, SenderRateLimited, ThreadRateLimited
+from mailbridge.errors import (
+    InvalidAddress,
+    InvalidInput,
+    NotFound,
+    SenderRateLimited,
+    ThreadRateLimited,
+)
 from mailbridge.inbound.limits import check_rates_for_email
 from mailbridge.models import CommentNode, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
@@ -30,8 +36,6 @@ MAX_EMAIL = 254
 # "website" is the honeypot: the blog's form renders it hidden, people leave it empty.
 HONEYPOT = "website"
 _FIELDS = {"author", "email", "body", "parent", "notify", HONEYPOT}
-# Deliberately simple: one @, something before it, a dotted domain, no spaces or brackets.
-_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]+")
 
 
 def tree_json(nodes: list[CommentNode]) -> list[dict[str, Any]]:
@@ -63,8 +67,13 @@ def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
     return value
 
 
-def validate_submission(data: Any) -> tuple[str, str, str, int | None, str | None, bool]:
+def validate_submission(
+    data: Any, *, smtputf8: bool = False
+) -> tuple[str, str, str, int | None, str | None, bool]:
     """(author, email, body, parent, subscribe, trapped) from a decoded JSON body.
+
+    ``email`` comes back normalised (mailbridge.addresses); ``smtputf8`` allows
+    non-ASCII before the @.
 
     ``subscribe`` is the level asked for with ``notify``: true (or "replies") for
     answers to this comment's author, "thread" for every new comment, None for
@@ -79,9 +88,13 @@ def validate_submission(data: Any) -> tuple[str, str, str, int | None, str | Non
     author = _text(data, "author", MAX_AUTHOR)
     if any(not ch.isprintable() for ch in author):
         raise InvalidInput("author", "author must be one line of text")
-    email = _text(data, "email", MAX_EMAIL)
-    if not _EMAIL.fullmatch(email) or not email.isprintable():
-        raise InvalidInput("email", "email is not an email address")
+    try:
+        email = normalise(_text(data, "email", MAX_EMAIL), smtputf8=smtputf8)
+    except InvalidAddress as exc:
+        message = exc.reason
+        if message != NON_ASCII_LOCAL_PART:
+            message = f"email is not a usable email address: {message}"
+        raise InvalidInput("email", message) from None
     body = _text(data, "body", MAX_BODY).replace("\r\n", "\n")
     parent = data.get("parent")
     if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
@@ -102,8 +115,10 @@ class CommentApi:
         clock: Clock,
         limits: LimitSettings,
         trusted_proxies: frozenset[str],
+        smtputf8: bool = False,
     ) -> None:
         self._service = service
+        self._smtputf8 = smtputf8
         self._store = store
         self._clock = clock
         self._limits = limits
@@ -144,8 +159,11 @@ class CommentApi:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return json_error(400, f"malformed JSON: {exc}")
         try:
-            author, email, body, parent, subscribe, trap = validate_submission(data)
+            author, email, body, parent, subscribe, trap = validate_submission(
+                data, smtputf8=self._smtputf8
+            )
         except InvalidInput as exc:
+            log.info("comment API: refused from %s: %r", ip, exc.message)
             return json_error(400, exc.message, exc.field)
         if trap:
             # Only robots fill the hidden field. Answer as if it worked, so they learn

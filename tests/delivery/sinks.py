@@ -29,6 +29,7 @@ class Received:
     connection: int  # which connection (1, 2, ...) carried it
     tls: bool
     user: str | None
+    mail_options: tuple[str, ...] = ()  # e.g. ("SMTPUTF8",)
 
     @property
     def message_id(self) -> str:
@@ -112,6 +113,7 @@ class WatchingSink:
             self._connection(server),
             session.ssl is not None,
             user,
+            tuple(envelope.mail_options),
         )
         with self._lock:
             self.received.append(record)
