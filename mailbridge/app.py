@@ -81,7 +81,9 @@ def load_or_create_secret(path: Path) -> bytes:
 
 
 async def open_store(settings: Settings) -> Store:
-    return await Store.open(settings.database_path)
+    return await Store.open(
+        settings.database_path, busy_timeout=settings.database_busy_timeout_seconds
+    )
 
 
 @dataclass(frozen=True)

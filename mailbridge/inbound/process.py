@@ -72,6 +72,7 @@ from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, subscriptions, threads
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.subscriptions import Level
+from mailbridge.text_rules import strip_spoofing
 from mailbridge.tokens import Keyring, read_bounce_token
 
 __all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key"]
@@ -382,7 +383,9 @@ class ReplyIntake:
             # The name they use on the blog, never the From display name: that may be
             # a real name the person did not choose to publish.
             author=author or "Reader",
-            body=extraction.text.strip(),
+            # Bidi overrides and mark stacks cannot be sent back as a question, as
+            # the web form does: drop them, keep every word (mailbridge.text_rules).
+            body=strip_spoofing(extraction.text).strip(),
             status=CommentStatus.PENDING,
             source=Source.EMAIL,
             created_at=iso(self._clock.now()),

@@ -264,6 +264,11 @@ class Settings:
     data_dir: str = _key(
         "var", "Database, outgoing Maildir and instance secret; relative to the working directory."
     )
+    database_busy_timeout_seconds: float = _key(
+        10.0,
+        "How long a database write waits for another process's lock before giving up; "
+        "the web then answers 503 with Retry-After and SMTP a 4xx.",
+    )
     site: SiteSettings = field(default_factory=SiteSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     http: HttpSettings = field(default_factory=HttpSettings)

@@ -102,6 +102,7 @@ def validate(s: Settings) -> Settings:
     if s.outbound.relay_ca_file and not Path(s.outbound.relay_ca_file).expanduser().is_file():
         raise ConfigError(f"outbound.relay_ca_file: no such file: '{s.outbound.relay_ca_file}'")
     for name, number in (
+        ("database_busy_timeout_seconds", s.database_busy_timeout_seconds),
         ("smtp.max_message_size", s.smtp.max_message_size),
         ("smtp.reply_token_days", s.smtp.reply_token_days),
         ("http.max_body_bytes", s.http.max_body_bytes),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -21,7 +22,7 @@ import aiosqlite
 from mailbridge.errors import StoreClosedError
 from mailbridge.store import migrations
 
-__all__ = ["Store", "UnitOfWork"]
+__all__ = ["Store", "UnitOfWork", "is_unwritable"]
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,38 @@ _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
-    "PRAGMA busy_timeout = 10000",
+)
+DEFAULT_BUSY_TIMEOUT = 10.0
+# How long /healthz waits for the write lock before it reports that writes fail.
+_PROBE_BUSY_MS = 250
+# A failed write keeps /healthz unhealthy this long unless a write succeeds.
+_FAILURE_MEMORY_SECONDS = 60.0
+# SQLite's messages for "cannot write now": locked by another process, disk full,
+# read-only or failing storage. Callers answer these with "try again later".
+_UNWRITABLE = (
+    "database is locked",
+    "database table is locked",
+    "database or disk is full",
+    "disk i/o error",
+    "readonly database",
+    "unable to open database",
 )
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+def is_unwritable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot take writes right now."""
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        text in str(exc).lower() for text in _UNWRITABLE
+    )
+
+
+async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, sqlite3 adds nothing.
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
     for pragma in _PRAGMAS:
         await conn.execute(pragma)
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     return conn
 
 
@@ -66,26 +89,40 @@ async def _rollback(conn: aiosqlite.Connection) -> None:
 class Store:
     """Owns the database connections. Build with :meth:`open`, finish with :meth:`close`."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ):
         self.path = path
         self._writer: aiosqlite.Connection | None = writer
         self._reader: aiosqlite.Connection | None = reader
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
+        self._busy_ms = int(busy_timeout * 1000)
+        # (monotonic time, message) of the last write that failed for lack of a
+        # writable database; cleared by the next write that commits.
+        self._write_failure: tuple[float, str] | None = None
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
-        """Open (creating if needed) the database at ``path`` and apply pending migrations."""
+    async def open(cls, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Store:
+        """Open (creating if needed) the database at ``path`` and apply pending migrations.
+
+        ``busy_timeout`` is how long a statement waits for another process's lock
+        before failing with "database is locked".
+        """
         # The database holds commenters' addresses: keep the directory private.
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        writer = await _connect(path)
+        writer = await _connect(path, busy_timeout)
         try:
             await migrations.apply_pending(writer)
-            reader = await _connect(path)
+            reader = await _connect(path, busy_timeout)
         except BaseException:
             await writer.close()
             raise
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, busy_timeout)
 
     @property
     def is_open(self) -> bool:
@@ -97,16 +134,57 @@ class Store:
             conn = self._writer
             if conn is None:
                 raise StoreClosedError("the store is closed")
-            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                self._remember(exc)
+                raise
             try:
                 result = await work(conn)
                 await conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 # Also after a failed COMMIT (disk full, I/O error) or a cancellation:
                 # never leave the one writer connection inside a transaction.
                 await _rollback(conn)
+                self._remember(exc)
                 raise
+            self._write_failure = None
             return result
+
+    def _remember(self, exc: BaseException) -> None:
+        if is_unwritable(exc):
+            self._write_failure = (time.monotonic(), str(exc))
+
+    async def probe_write(self, wait: float = 1.0) -> str | None:
+        """None when a write could start now, else why not (for /healthz).
+
+        Takes the write lock (waiting at most ``wait`` seconds), then asks SQLite
+        for the database's write lock with a short busy timeout and gives it back
+        at once. A write that failed for lack of space or storage in the last
+        minute also counts, since taking the lock alone does not touch the disk.
+        """
+        try:
+            await asyncio.wait_for(self._write_lock.acquire(), wait)
+        except TimeoutError:
+            return "writes are stuck behind a write that does not finish"
+        try:
+            conn = self._writer
+            if conn is None:
+                return "the store is closed"
+            await conn.execute(f"PRAGMA busy_timeout = {_PROBE_BUSY_MS}")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                await conn.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                return str(exc)
+            finally:
+                await conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        finally:
+            self._write_lock.release()
+        failure = self._write_failure
+        if failure is not None and time.monotonic() - failure[0] < _FAILURE_MEMORY_SECONDS:
+            return failure[1]
+        return None
 
     async def read(self, work: UnitOfWork[T]) -> T:
         """Run ``work(conn)`` on the reader connection inside one read snapshot."""

@@ -56,8 +56,16 @@ def build_web_app(
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
 
     async def healthz(request: web.Request) -> web.Response:
-        parts = health()
+        parts: dict[str, bool | str] = dict(health())
         ok = all(parts.values())
+        if ok:
+            # Up is not enough: a locked or full database must show here, so a
+            # load balancer or monitor sees what commenters would get.
+            failure = await store.probe_write()
+            parts["writes"] = failure is None
+            if failure is not None:
+                parts["writes_error"] = failure
+                return web.json_response({"status": "failing", **parts}, status=503)
         return web.json_response(
             {"status": "ok" if ok else "starting", **parts}, status=200 if ok else 503
         )

@@ -23,6 +23,7 @@ from mailbridge.models import CommentNode, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
+from mailbridge.text_rules import TextRefused, check_body, check_name
 from mailbridge.web.guard import IpRateLimiter, client_ip
 from mailbridge.web.middleware import json_error
 
@@ -35,6 +36,8 @@ MAX_BODY = 20_000
 MAX_EMAIL = 254
 # "website" is the honeypot: the blog's form renders it hidden, people leave it empty.
 HONEYPOT = "website"
+# SQLite's largest integer: anything bigger cannot be a comment id.
+MAX_ID = 2**63 - 1
 _FIELDS = {"author", "email", "body", "parent", "notify", HONEYPOT}
 
 
@@ -59,6 +62,13 @@ def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
         raise InvalidInput(field, f"{field} is required")
     if not isinstance(value, str):
         raise InvalidInput(field, f"{field} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # json.loads accepts "\ud800"; nothing downstream can store or send it.
+        raise InvalidInput(
+            field, f"{field} contains an invalid character (a lone surrogate)"
+        ) from None
     value = value.strip()
     if not value:
         raise InvalidInput(field, f"{field} must not be empty")
@@ -86,8 +96,10 @@ def validate_submission(
     if unknown:
         raise InvalidInput(unknown[0], f"unknown field '{unknown[0]}'")
     author = _text(data, "author", MAX_AUTHOR)
-    if any(not ch.isprintable() for ch in author):
-        raise InvalidInput("author", "author must be one line of text")
+    try:
+        check_name(author)
+    except TextRefused as exc:
+        raise InvalidInput("author", exc.reason) from None
     try:
         email = normalise(_text(data, "email", MAX_EMAIL), smtputf8=smtputf8)
     except InvalidAddress as exc:
@@ -95,9 +107,15 @@ def validate_submission(
         if message != NON_ASCII_LOCAL_PART:
             message = f"email is not a usable email address: {message}"
         raise InvalidInput("email", message) from None
-    body = _text(data, "body", MAX_BODY).replace("\r\n", "\n")
+    body = _text(data, "body", MAX_BODY).replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        check_body(body)
+    except TextRefused as exc:
+        raise InvalidInput("body", exc.reason) from None
     parent = data.get("parent")
-    if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
+    if parent is not None and (
+        isinstance(parent, bool) or not isinstance(parent, int) or not 0 < parent <= MAX_ID
+    ):
         raise InvalidInput("parent", "parent must be a comment id or null")
     notify = data.get("notify", False)
     if notify not in (True, False, "replies", "thread", "none"):
@@ -155,8 +173,17 @@ class CommentApi:
             return _too_many("Too many comments from your network; please try again later.", wait)
         raw = await request.read()  # aiohttp answers 413 past client_max_size
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            # Decode ourselves: json.loads would guess UTF-16/32 from the first bytes.
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            log.info("comment API: refused from %s: body is not UTF-8", ip)
+            return json_error(400, "the request body is not valid UTF-8 text")
+        except RecursionError:
+            log.info("comment API: refused from %s: JSON nested too deeply", ip)
+            return json_error(400, "malformed JSON: nested too deeply")
+        except ValueError as exc:
+            # JSONDecodeError, and integers longer than Python's 4,300-digit limit.
+            log.info("comment API: refused from %s: malformed JSON (%s)", ip, exc)
             return json_error(400, f"malformed JSON: {exc}")
         try:
             author, email, body, parent, subscribe, trap = validate_submission(

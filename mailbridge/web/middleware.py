@@ -12,11 +12,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from mailbridge.store import is_unwritable
 from mailbridge.templating import Renderer
 
 __all__ = ["error_middleware", "json_error", "security_headers"]
 
 log = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait when the database cannot take writes.
+UNWRITABLE_RETRY_AFTER = 30
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -52,6 +56,7 @@ def _reason(status: int) -> str:
         405: "Method not allowed",
         413: "Request too large",
         415: "Unsupported media type",
+        503: "Try again in a moment",
     }.get(status, "Error")
 
 
@@ -86,7 +91,20 @@ def error_middleware(
                 if name in exc.headers:
                     response.headers[name] = exc.headers[name]
             return response
-        except Exception:
+        except Exception as exc:
+            if is_unwritable(exc):
+                # Locked by another process, disk full, read-only: nothing was kept,
+                # and trying again later is the right thing for the client to do.
+                log.error(
+                    "HTTP %s %s: database cannot take writes: %s", request.method, request.path, exc
+                )
+                message = (
+                    "We cannot save anything right now (the database is busy or full); "
+                    "nothing was kept. Please try again in a minute."
+                )
+                response = json_error(503, message) if is_api else html_error(503, message)
+                response.headers["Retry-After"] = str(UNWRITABLE_RETRY_AFTER)
+                return response
             log.exception("HTTP %s %s failed", request.method, request.path)
             message = "Something went wrong on our side; it has been logged."
             return json_error(500, message) if is_api else html_error(500, message)

@@ -1,0 +1,201 @@
+"""Bad input and a database that cannot write: 4xx/503 with a reason, never a 500
+(issue 8, findings 6 and 7). Real daemon on loopback, real HTTP client, real SQLite."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from support import THREAD, make_settings
+
+from mailbridge.app import Running
+from mailbridge.settings import Settings
+
+GOOD = {"author": "Ann", "email": "ann@example.com", "body": "Thank you.", "parent": 2}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Half a second instead of ten before a locked database gives up: keeps tests short.
+    return make_settings(tmp_path, database_busy_timeout_seconds=0.5)
+
+
+def url(daemon: Running, path: str) -> str:
+    host, port = daemon.http_address
+    return f"http://{host}:{port}{path}"
+
+
+async def post_raw(daemon: Running, raw: bytes) -> tuple[int, dict[str, Any], Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url(daemon, f"/api/threads/{THREAD}/comments"),
+            data=raw,
+            headers={"Content-Type": "application/json"},
+        ) as resp,
+    ):
+        assert resp.content_type == "application/json"
+        return resp.status, await resp.json(), resp.headers
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        # A lone surrogate is valid JSON but no text: it could never be stored or sent.
+        (b'{"author": "Ann\\ud800", "email": "ann@example.com", "body": "hi"}', "lone surrogate"),
+        (b'{"author": "Ann", "email": "ann@example.com", "body": "\\udfff"}', "lone surrogate"),
+        (b"[" * 10_000 + b"]" * 10_000, "nested too deeply"),
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "nested too deeply"),
+        (json.dumps({**GOOD, "parent": 2**63}).encode(), "parent must be a comment id"),
+        (json.dumps({**GOOD, "parent": -1}).encode(), "parent must be a comment id"),
+        (json.dumps({**GOOD, "parent": 2.0}).encode(), "parent must be a comment id"),
+        (b'{"parent": ' + b"9" * 5_000 + b"}", "malformed JSON"),
+        (b"\xff\xfe not utf-8", "not valid UTF-8"),
+        (b"", "malformed JSON"),
+    ],
+)
+async def test_hostile_json_gets_a_400_with_a_reason(
+    daemon: Running, raw: bytes, says: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    status, body, _ = await post_raw(daemon, raw)
+    assert status == 400, body
+    assert says in body["error"]
+    assert "Traceback" not in caplog.text
+    assert any("refused" in r.getMessage() for r in caplog.records if r.name.endswith("api"))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "author", ["مهدی\u200cزاده", "👨\u200d👩\u200d👧 Jo", "नमस्\u200dते"], ids=["zwnj", "zwj", "deva"]
+)
+async def test_names_with_joiners_are_accepted(daemon: Running, author: str) -> None:
+    status, body, _ = await post_raw(daemon, json.dumps({**GOOD, "author": author}).encode())
+    assert status == 202, body
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("author", "Ann\u202eevil", "direction control"),
+        ("author", "\u200b\u200d", "visible characters"),
+        ("author", "Z" + "\u0336" * 40, "combining marks"),
+        ("body", "look \u2066here\u2069", "direction control"),
+    ],
+)
+async def test_spoofing_text_is_refused_naming_what(
+    daemon: Running, field: str, value: str, says: str
+) -> None:
+    status, body, _ = await post_raw(daemon, json.dumps({**GOOD, field: value}).encode())
+    assert status == 400
+    assert body["field"] == field and says in body["error"]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        name: _json | st.text(max_size=40)
+        for name in ("author", "email", "body", "parent", "notify", "website")
+    },
+)
+
+
+@pytest.mark.asyncio
+async def test_no_json_body_makes_the_api_fail(daemon: Running) -> None:
+    """Arbitrary JSON (bounded: 150 bodies) at the comment endpoint: always below 500."""
+    seen: list[int] = []
+
+    @hsettings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(st.one_of(_fields, _json))
+    def run(payload: Any) -> None:
+        raw = json.dumps(payload).encode()
+        seen.append(len(raw))
+        bodies.append(raw)
+
+    bodies: list[bytes] = []
+    run()
+    async with aiohttp.ClientSession() as session:
+        for raw in bodies:
+            async with session.post(
+                url(daemon, f"/api/threads/{THREAD}/comments"),
+                data=raw,
+                headers={"Content-Type": "application/json"},
+            ) as resp:
+                assert resp.status < 500, (raw, await resp.text())
+                if resp.status == 429:
+                    break  # the per-IP limit: the rest would only be rate-limited
+    assert len(seen) >= 50
+
+
+async def healthz(daemon: Running) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as session, session.get(url(daemon, "/healthz")) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.asyncio
+async def test_a_locked_database_gives_503_with_retry_after_and_healthz_says_so(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert (await healthz(daemon))[0] == 200
+    other = sqlite3.connect(daemon.settings.database_path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+        status, body, headers = await post_raw(daemon, json.dumps(GOOD).encode())
+        assert status == 503
+        assert headers["Retry-After"].isdigit()
+        assert "try again" in body["error"] and "nothing was kept" in body["error"]
+        assert "Traceback" not in caplog.text
+        health_status, health = await healthz(daemon)
+        assert health_status == 503
+        assert health["writes"] is False and "locked" in health["writes_error"]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    status, body, _ = await post_raw(daemon, json.dumps(GOOD).encode())
+    assert status == 202, body
+    health_status, health = await healthz(daemon)
+    assert health_status == 200 and health["writes"] is True
+
+
+@pytest.mark.asyncio
+async def test_a_full_database_gives_503_and_healthz_reports_failing_writes(
+    daemon: Running,
+) -> None:
+    store = daemon.store
+    writer = store._writer  # the daemon's own connection: the cap is per connection
+    assert writer is not None
+    [(pages,)] = await writer.execute_fetchall("PRAGMA page_count")
+    await writer.execute(f"PRAGMA max_page_count = {pages}")  # as if the disk were full
+    try:
+        big = {**GOOD, "body": "words " * 3_000}
+        status, body, headers = await post_raw(daemon, json.dumps(big).encode())
+        assert status == 503, body
+        assert "Retry-After" in headers
+        health_status, health = await healthz(daemon)
+        assert health_status == 503 and "full" in health["writes_error"]
+    finally:
+        await writer.execute("PRAGMA max_page_count = 1073741823")
+    status, _, _ = await post_raw(daemon, json.dumps(GOOD).encode())
+    assert status == 202
+    assert (await healthz(daemon))[0] == 200
