@@ -26,7 +26,7 @@ from mailbridge.housekeeping import Housekeeping
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
-from mailbridge.inbound.server import start_smtp_server
+from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Digester, Notifier
@@ -282,13 +282,16 @@ async def _listening(
     tasks: list[asyncio.Task[None]] = []
     try:
         smtp_server = await start_smtp_server(
-            SmtpHandler(parts.intake),
+            SmtpHandler(parts.intake, settings.limits.smtp_refused_recipients_per_session),
             sock=smtp_sock,
             hostname=settings.smtp.reply_domain,
             data_size_limit=settings.smtp.max_message_size,
             idle_timeout=settings.smtp.timeout_seconds,
             max_session=settings.smtp.max_session_seconds,
             connections_per_ip=settings.limits.smtp_connections_per_ip,
+            trusted_networks=settings.auth.trusted_relay_networks,
+            connections_per_trusted=settings.limits.smtp_connections_per_trusted_relay,
+            tls_context=smtp_tls_context(settings),
         )
         await runner.setup()
         await web.SockSite(runner, http_sock).start()

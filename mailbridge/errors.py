@@ -33,6 +33,8 @@
         ├── NoReplyFound            a message to an extra address with no token     550 5.1.1
         ├── EmptyReply              nothing of the writer's own is left   250, explained by email
         ├── TooShort                shorter than inbound.min_reply_chars  250, explained by email
+        ├── CommentTooLong          longer than a comment (20,000 chars)  250, explained by email
+        ├── UnreadableStructure     MIME nested too deep to read                    550 5.6.0
         ├── ThreadClosed            the thread no longer takes comments   250, explained by email
         └── AddressUnsubscribed     the person stopped this conversation  250, explained by email
 
@@ -58,6 +60,7 @@ __all__ = [
     "AutomatedMessage",
     "BadLink",
     "BadReplyToken",
+    "CommentTooLong",
     "ConfigError",
     "DeliveryError",
     "EmptyReply",
@@ -85,6 +88,7 @@ __all__ = [
     "UnknownComment",
     "UnknownRecipient",
     "UnparseableMessage",
+    "UnreadableStructure",
     "rejection_classes",
 ]
 
@@ -324,6 +328,27 @@ class TooShort(Rejection):
     explanation = (
         "Your reply arrived, but it was too short to post as a comment. Write a little "
         "more and send it again."
+    )
+
+
+class CommentTooLong(Rejection):
+    smtp_code = 250
+    smtp_status = "2.0.0"
+    reason = "too_long"
+    text = "Received, but not posted: the reply is longer than a comment can be."
+    explanation = (
+        "Your reply arrived, but it is longer than a comment can be (20,000 "
+        "characters), so it was not posted. Your words are not lost: you have them in "
+        "your sent mail. Shorten it, or split it in two, and send it again."
+    )
+
+
+class UnreadableStructure(Rejection):
+    smtp_status = "5.6.0"
+    reason = "unreadable_structure"
+    text = (
+        "The message's MIME parts are nested too deeply to read, so nothing was posted; "
+        "please send your reply as ordinary text."
     )
 
 

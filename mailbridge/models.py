@@ -20,6 +20,9 @@ __all__ = [
 ]
 
 
+# The longest comment, from the web form and from email alike (characters).
+MAX_COMMENT_CHARS = 20_000
+
 # How much of what extraction cut from an emailed reply is kept with the comment:
 # plenty to judge the cut; a quoted thread can be far longer (the raw message has it).
 ELIDED_KEPT = 20_000

@@ -79,15 +79,18 @@ def check_body(body: str) -> None:
 
 
 def strip_spoofing(text: str) -> str:
-    """``text`` without bidi controls and with combining runs cut to the maximum.
+    """``text`` without bidi controls, control characters (NUL included; line breaks
+    and tabs stay) and with combining runs cut to the maximum.
 
-    For text that cannot be sent back to its writer with a question (a display
-    name from an email header): keep the words, drop what disguises them.
+    For text that cannot be sent back to its writer with a question (a reply by
+    email): keep the words, drop what disguises or breaks them.
     """
     out: list[str] = []
     run = 0
-    for ch in text:
+    for ch in text.replace("\r\n", "\n").replace("\r", "\n"):
         if ch in _BIDI_CONTROLS or 0xD800 <= ord(ch) <= 0xDFFF:
+            continue
+        if unicodedata.category(ch) == "Cc" and ch not in "\n\t":
             continue
         if unicodedata.category(ch) in ("Mn", "Me"):
             run += 1

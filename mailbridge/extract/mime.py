@@ -27,7 +27,10 @@ from mailbridge.extract.charsets import decode_bytes
 from mailbridge.extract.flowed import decode_flowed
 from mailbridge.extract.model import Attachment
 
-__all__ = ["Body", "ParsedMail", "decode_header_value", "parse_mail"]
+__all__ = ["NESTED_TOO_DEEP", "Body", "ParsedMail", "decode_header_value", "parse_mail"]
+
+# Recorded when the parser gave up on nesting; the inbound pipeline refuses such mail.
+NESTED_TOO_DEEP = "MIME nested too deep; body read as text"
 
 # A message that starts with blank lines before its headers (some stores add
 # one): the parser would see no headers at all.
@@ -125,7 +128,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         # nested thousands deep is read as headers plus one text body instead.
         msg = BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
         del msg["Content-Type"]
-        parsed.defects.append("MIME nested too deep; body read as text")
+        parsed.defects.append(NESTED_TOO_DEEP)
     parsed.sender = decode_header_value(msg.get("From"))
     stack: list[Message] = [msg]
     seen = 0

@@ -7,6 +7,7 @@ Exceptions: logged here, answered 451 so the sending server retries; nothing int
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = ["SmtpHandler"]
 log = logging.getLogger(__name__)
 
 TEMPORARY_FAILURE = "451 4.3.0 Temporary local problem, please try again later"
+TOO_MANY_REFUSED = "421 4.7.0 Too many refused recipients; closing the connection"
 
 
 def _peer(session: Any) -> str:
@@ -28,8 +30,9 @@ def _peer(session: Any) -> str:
 
 
 class SmtpHandler:
-    def __init__(self, intake: ReplyIntake) -> None:
+    def __init__(self, intake: ReplyIntake, refused_per_session: int = 10) -> None:
         self._intake = intake
+        self._refused_per_session = refused_per_session
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -43,6 +46,14 @@ class SmtpHandler:
                 # 452 makes the client send the rest in a new transaction.
                 raise TooManyReplyAddresses()
         except Rejection as rejection:
+            refused = getattr(session, "mailbridge_refused", 0) + 1
+            session.mailbridge_refused = refused
+            if refused > self._refused_per_session:
+                # A client guessing addresses (or a dictionary attack): stop it here
+                # instead of logging thousands of refusals from one connection.
+                log.warning("%s: closed after %d refused recipients", _peer(session), refused - 1)
+                asyncio.get_running_loop().call_soon(server.transport.close)
+                return TOO_MANY_REFUSED
             log.info("%s RCPT <%s> refused: %s", _peer(session), address, rejection.code)
             await self._intake.log_refusal(
                 peer=_peer(session),

@@ -4,6 +4,7 @@ hold across restarts and across both doors)."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import Counter
 from datetime import datetime, timedelta
@@ -19,14 +20,36 @@ __all__ = ["ConnectionLimiter", "check_rates", "check_rates_for_email"]
 
 
 class ConnectionLimiter:
-    """Counts open SMTP connections per client IP."""
+    """Counts open SMTP connections per client IP.
 
-    def __init__(self, per_ip: int) -> None:
+    The MTA in front (in ``trusted``) has its own, higher limit: all mail comes
+    from its one address, and Postfix opens 20 connections at once by default.
+    """
+
+    def __init__(
+        self,
+        per_ip: int,
+        trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (),
+        per_trusted: int = 0,
+    ) -> None:
         self._per_ip = per_ip
+        self._trusted = trusted
+        self._per_trusted = per_trusted
         self._open: Counter[str] = Counter()
 
+    def limit_for(self, ip: str) -> int:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return self._per_ip
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if any(address in network for network in self._trusted):
+            return self._per_trusted
+        return self._per_ip
+
     def acquire(self, ip: str) -> bool:
-        if self._open[ip] >= self._per_ip:
+        if self._open[ip] >= self.limit_for(ip):
             return False
         self._open[ip] += 1
         return True

@@ -34,6 +34,7 @@ from mailbridge.errors import (
     AuthenticationFailed,
     AuthenticationUnavailable,
     AutomatedMessage,
+    CommentTooLong,
     EmptyReply,
     ExpiredReplyToken,
     NotFound,
@@ -42,8 +43,10 @@ from mailbridge.errors import (
     ThreadClosed,
     TooManyRecipients,
     TooShort,
+    UnreadableStructure,
 )
 from mailbridge.extract import Extraction, extract
+from mailbridge.extract.mime import NESTED_TOO_DEEP
 from mailbridge.inbound.bounces import BounceAccounting
 from mailbridge.inbound.checks import AuthDecision, InboundChecks
 from mailbridge.inbound.headers import (
@@ -55,11 +58,13 @@ from mailbridge.inbound.headers import (
     parse_headers,
 )
 from mailbridge.inbound.limits import check_rates
+from mailbridge.inbound.postmaster import keep_for_postmaster
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
 from mailbridge.models import (
     ELIDED_KEPT,
+    MAX_COMMENT_CHARS,
     AttachmentNote,
     Comment,
     CommentStatus,
@@ -279,6 +284,11 @@ class ReplyIntake:
         where: str,
     ) -> str:
         now = iso(self._clock.now())
+        if recipient.kind is Kind.POSTMASTER:
+            subject = str(headers.get("Subject", ""))
+            return await keep_for_postmaster(
+                self._store, inbound_id, envelope.mail_from, subject, where
+            )
         if recipient.kind is Kind.UNSUBSCRIBE:
             # Before any machine check: a provider's unsubscribe robot is a machine too.
             return await self._unsubscribes.apply(inbound_id, recipient.token)
@@ -334,11 +344,20 @@ class ReplyIntake:
             # Our bug, not the sender's mistake: answer 451 (retry later), keep the raw
             # message, and let the operator reprocess it once fixed.
             raise ExtractionFailed("; ".join(extraction.defects))
-        text = extraction.text.strip()
+        if NESTED_TOO_DEEP in extraction.defects:
+            # What is left is raw MIME boundaries, not words anyone wrote.
+            raise UnreadableStructure()
+        # NUL and other control characters dropped, bidi overrides too: the words stay.
+        text = strip_spoofing(extraction.text).strip()
         if not text:
             raise EmptyReply()
         if len(text) < self._settings.inbound.min_reply_chars:
             raise TooShort()
+        if len(text) > MAX_COMMENT_CHARS:
+            raise CommentTooLong(
+                f"Received, but not posted: the reply is {len(text):,} characters long; "
+                f"comments can be at most {MAX_COMMENT_CHARS:,}."
+            )
         comment = await self._file(inbound_id, target, extraction, held_reason, checks)
         log.info(
             "%s: %s as comment %d under comment %d",

@@ -40,6 +40,7 @@ class Kind(enum.Enum):
     BOUNCE = "bounce"
     UNSUBSCRIBE = "unsubscribe"  # the mailto: of List-Unsubscribe
     EXTRA = "extra"
+    POSTMASTER = "postmaster"  # RFC 5321 4.5.1: every mail domain must accept it
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,16 @@ def _split(address: str) -> tuple[str, str]:
 
 def kind_of(address: str, reply_domain: str, extra: tuple[str, ...] = ()) -> Recipient:
     """Sort an RCPT address, or raise the :class:`Rejection` that refuses it."""
+    if address.strip().strip("<>").lower() == "postmaster":
+        return Recipient(Kind.POSTMASTER, address, "")  # bare "postmaster", RFC 5321
     local, domain = _split(address)
     if any(address.strip("<> ").lower() == e.lower() for e in extra):
         return Recipient(Kind.EXTRA, address, "")
     if domain != reply_domain.lower():
         raise RelayDenied()
     lowered = local.lower()
+    if lowered == "postmaster":
+        return Recipient(Kind.POSTMASTER, address, "")
     if lowered.startswith(REPLY_PREFIX):
         return Recipient(Kind.REPLY, address, local[len(REPLY_PREFIX) :])
     if lowered.startswith(BOUNCE_PREFIX):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
+import ssl
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.limits import ConnectionLimiter
+from mailbridge.settings import Settings
 
-__all__ = ["start_smtp_server"]
+__all__ = ["smtp_tls_context", "start_smtp_server"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,19 @@ class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
         super().connection_lost(error)
 
 
+def smtp_tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server-side TLS context for STARTTLS, or None when no certificate is set."""
+    if not settings.smtp.tls_cert:
+        return None
+    base = settings.data_path
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(
+        base / Path(settings.smtp.tls_cert).expanduser(),
+        base / Path(settings.smtp.tls_key).expanduser(),
+    )
+    return context
+
+
 async def start_smtp_server(
     handler: SmtpHandler,
     *,
@@ -73,10 +90,21 @@ async def start_smtp_server(
     idle_timeout: float,
     max_session: float,
     connections_per_ip: int,
+    trusted_networks: tuple[str, ...] = (),
+    connections_per_trusted: int = 0,
+    tls_context: ssl.SSLContext | None = None,
 ) -> asyncio.Server:
-    """Serve SMTP on an already bound socket (so port 0 works and the port is known)."""
+    """Serve SMTP on an already bound socket (so port 0 works and the port is known).
+
+    With ``tls_context``, STARTTLS is offered (never required: replies come from
+    every kind of server, and an MTA in front usually talks plain on loopback).
+    """
     loop = asyncio.get_running_loop()
-    limiter = ConnectionLimiter(connections_per_ip)
+    limiter = ConnectionLimiter(
+        connections_per_ip,
+        tuple(ipaddress.ip_network(n, strict=False) for n in trusted_networks),
+        connections_per_trusted,
+    )
 
     def factory() -> SMTP:
         return _LimitedSMTP(
@@ -88,6 +116,8 @@ async def start_smtp_server(
             hostname=hostname,
             ident="mailbridge",
             timeout=idle_timeout,
+            tls_context=tls_context,
+            require_starttls=False,
             loop=loop,
         )
 

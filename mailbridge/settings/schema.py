@@ -68,6 +68,12 @@ class SmtpSettings:
         "The longest an SMTP connection may last, however busy (stops clients that "
         "trickle bytes to hold a connection open).",
     )
+    tls_cert: str = _key(
+        "",
+        "PEM certificate chain for STARTTLS on the SMTP service (relative to data_dir); "
+        "empty: no STARTTLS, so put an MTA in front when listening publicly.",
+    )
+    tls_key: str = _key("", "PEM private key for tls_cert (relative to data_dir).")
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,14 @@ class LimitSettings:
 
     smtp_connections_per_ip: int = _key(
         10, "Simultaneous SMTP connections from one client IP (more get 421)."
+    )
+    smtp_connections_per_trusted_relay: int = _key(
+        100,
+        "Simultaneous SMTP connections from one IP in auth.trusted_relay_networks (your MTA: "
+        "Postfix opens up to 20 at once by default).",
+    )
+    smtp_refused_recipients_per_session: int = _key(
+        10, "Refused RCPTs one SMTP connection may send before it is closed with 421."
     )
     smtp_recipients_per_message: int = _key(
         10, "RCPT commands in one SMTP transaction (more get 452)."

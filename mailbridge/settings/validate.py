@@ -125,6 +125,11 @@ def validate(s: Settings) -> Settings:
     ):
         if number <= 0:
             raise ConfigError(f"{name}: must be greater than zero")
+    if bool(s.smtp.tls_cert) != bool(s.smtp.tls_key):
+        raise ConfigError("smtp.tls_cert and smtp.tls_key: set both (STARTTLS) or neither")
+    for name, value in (("smtp.tls_cert", s.smtp.tls_cert), ("smtp.tls_key", s.smtp.tls_key)):
+        if value and not (s.data_path / Path(value).expanduser()).is_file():
+            raise ConfigError(f"{name}: no such file: '{value}'")
     if s.notifications.batch_window_seconds < 0:
         raise ConfigError("notifications.batch_window_seconds: must not be negative")
     return s

@@ -39,6 +39,7 @@ class Disposition(enum.StrEnum):
     BOUNCE = "bounce"  # a delivery status notification about our mail, counted
     REFUSED = "refused"  # refused at RCPT: no message was transferred
     UNSUBSCRIBED = "unsubscribed"  # a mailto: unsubscribe, applied
+    POSTMASTER = "postmaster"  # mail to postmaster@: kept for the operator to read
 
 
 @dataclass(frozen=True)

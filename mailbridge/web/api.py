@@ -19,7 +19,7 @@ from mailbridge.errors import (
     ThreadRateLimited,
 )
 from mailbridge.inbound.limits import check_rates_for_email
-from mailbridge.models import CommentNode, CommentStatus, NewComment, Source
+from mailbridge.models import MAX_COMMENT_CHARS, CommentNode, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
@@ -32,7 +32,7 @@ __all__ = ["CommentApi", "tree_json", "validate_submission"]
 log = logging.getLogger(__name__)
 
 MAX_AUTHOR = 80
-MAX_BODY = 20_000
+MAX_BODY = MAX_COMMENT_CHARS
 MAX_EMAIL = 254
 # "website" is the honeypot: the blog's form renders it hidden, people leave it empty.
 HONEYPOT = "website"

@@ -246,7 +246,12 @@ async def test_thread_rate_limit_answers_450(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_connections_per_ip_are_capped_with_421(tmp_path: Path) -> None:
-    async with started(tmp_path, limits={"smtp_connections_per_ip": 2}) as daemon:
+    # Loopback is not a trusted relay here: this is the limit for everyone else.
+    async with started(
+        tmp_path,
+        limits={"smtp_connections_per_ip": 2},
+        auth={"trusted_relay_networks": ["192.0.2.0/24"]},
+    ) as daemon:
         host, port = daemon.smtp_address
         open_ones = [await asyncio.to_thread(smtplib.SMTP, host, port, timeout=5) for _ in range(2)]
         try:

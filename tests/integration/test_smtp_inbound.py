@@ -95,7 +95,7 @@ async def test_from_mismatch_is_refused_and_logged(daemon: Running) -> None:
     ("rcpt", "code", "status", "reason"),
     [
         ("someone@gmail.com", 550, "5.7.1", "relay_denied"),  # never an open relay
-        ("postmaster@reply.example.org", 550, "5.1.1", "unknown_recipient"),
+        ("abuse@reply.example.org", 550, "5.1.1", "unknown_recipient"),
         ("reply+abc@reply.example.org", 550, "5.1.1", "bad_token"),
         ("reply+" + "a" * 32 + "@reply.example.org", 550, "5.1.1", "bad_token"),
         ("bounce+" + "a" * 24 + "@reply.example.org", 550, "5.1.1", "bad_token"),

@@ -182,4 +182,10 @@ async def test_thread_page_escapes_and_hides_addresses(daemon: Running) -> None:
 async def test_healthz_reports_every_part(daemon: Running) -> None:
     async with aiohttp.ClientSession() as session, session.get(f"{base(daemon)}/healthz") as resp:
         assert resp.status == 200
-        assert await resp.json() == {"status": "ok", "database": True, "smtp": True, "http": True, "writes": True}
+        assert await resp.json() == {
+            "status": "ok",
+            "database": True,
+            "smtp": True,
+            "http": True,
+            "writes": True,
+        }

@@ -127,7 +127,16 @@ def test_recipient_sorting() -> None:
     with pytest.raises(RelayDenied):
         kind_of(f"reply+{token}@gmail.com", "reply.example.org")
     with pytest.raises(UnknownRecipient):
-        kind_of("postmaster@reply.example.org", "reply.example.org")
+        kind_of("webmaster@reply.example.org", "reply.example.org")
+    # RFC 5321 4.5.1: postmaster is accepted, at the reply domain and bare.
+    for postmaster in (
+        "postmaster@reply.example.org",
+        "PostMaster@Reply.Example.org",
+        "postmaster",
+    ):
+        assert kind_of(postmaster, "reply.example.org").kind is Kind.POSTMASTER
+    with pytest.raises(RelayDenied):
+        kind_of("postmaster@elsewhere.example", "reply.example.org")
 
 
 def test_epoch_revokes_and_bounce_tokens_round_trip() -> None:
