@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
+
+from mailbridge.render import render_comment
 
 __all__ = ["RenderedEmail", "Renderer", "packaged_templates"]
 
@@ -40,6 +43,11 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+def _markdown(text: str) -> Markup:
+    # nh3 has sanitised the output (mailbridge.render): safe to insert as markup.
+    return Markup(render_comment(text))  # noqa: S704
+
+
 class Renderer:
     def __init__(
         self, override_dir: Path | None = None, site: Mapping[str, Any] | None = None
@@ -60,6 +68,9 @@ class Renderer:
             lstrip_blocks=True,
         )
         self._env.globals.update(site or {"accent": "#0b5cad"})
+        # {{ text|markdown }}: a comment as sanitised HTML (mailbridge.render), the one
+        # rendering shared by pages and the HTML part of emails.
+        self._env.filters["markdown"] = _markdown
 
     def page(self, name: str, **context: Any) -> str:
         return self._env.get_template(f"web/{name}.html.j2").render(**context)

@@ -17,6 +17,7 @@ from defusedxml.ElementTree import iterparse
 
 from mailbridge.errors import ImportFormatError
 from mailbridge.importer.records import ImportedComment, ImportedThread, safe_url
+from mailbridge.importer.wp_html import wordpress_to_markdown
 from mailbridge.models import CommentStatus
 
 __all__ = ["read_wxr"]
@@ -74,7 +75,8 @@ def _comment(element: Any) -> ImportedComment | None:
         parent_source_id=parent if parent not in ("", "0") else None,
         author=" ".join(_wp(element, "comment_author").split()) or "Anonymous",
         email=email,
-        body=_wp(element, "comment_content").replace("\r\n", "\n").strip(),
+        # Stored as Markdown, like every comment: WordPress's tags become Markdown.
+        body=wordpress_to_markdown(_wp(element, "comment_content").replace("\r\n", "\n").strip()),
         created_at=_date(_wp(element, "comment_date_gmt"), _wp(element, "comment_date")),
         status=status,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from mailbridge.settings.load import ENV_PREFIX, iter_keys, load_settings, reference_table
 from mailbridge.settings.schema import (
     AuthSettings,
+    CacheSettings,
     DkimSettings,
     HttpSettings,
     InboundSettings,
@@ -29,6 +30,7 @@ from mailbridge.settings.validate import parse_hostport
 __all__ = [
     "ENV_PREFIX",
     "AuthSettings",
+    "CacheSettings",
     "DkimSettings",
     "HttpSettings",
     "InboundSettings",

@@ -261,6 +261,21 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class CacheSettings:
+    """How published threads are cached: by browsers and CDNs (HTTP), and in memory."""
+
+    max_age_seconds: int = _key(
+        30, "Cache-Control max-age of published thread JSON and pages (seconds)."
+    )
+    stale_while_revalidate_seconds: int = _key(
+        300,
+        "Cache-Control stale-while-revalidate: how long a CDN may serve a thread while it "
+        "asks again (revalidation with ETag is a cheap 304).",
+    )
+    memory_mb: int = _key(64, "Serialized thread responses kept in memory, per process (MB).")
+
+
+@dataclass(frozen=True)
 class TemplateSettings:
     """Email and page templates."""
 
@@ -294,6 +309,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     templates: TemplateSettings = field(default_factory=TemplateSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
 
     @property
     def data_path(self) -> Path:

@@ -103,6 +103,7 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(f"outbound.relay_ca_file: no such file: '{s.outbound.relay_ca_file}'")
     for name, number in (
         ("database_busy_timeout_seconds", s.database_busy_timeout_seconds),
+        ("cache.memory_mb", s.cache.memory_mb),
         ("smtp.max_message_size", s.smtp.max_message_size),
         ("smtp.reply_token_days", s.smtp.reply_token_days),
         ("http.max_body_bytes", s.http.max_body_bytes),
@@ -130,6 +131,10 @@ def validate(s: Settings) -> Settings:
     for name, value in (("smtp.tls_cert", s.smtp.tls_cert), ("smtp.tls_key", s.smtp.tls_key)):
         if value and not (s.data_path / Path(value).expanduser()).is_file():
             raise ConfigError(f"{name}: no such file: '{value}'")
+    if s.cache.max_age_seconds < 0 or s.cache.stale_while_revalidate_seconds < 0:
+        raise ConfigError(
+            "cache: max_age_seconds and stale_while_revalidate_seconds must not be negative"
+        )
     if s.notifications.batch_window_seconds < 0:
         raise ConfigError("notifications.batch_window_seconds: must not be negative")
     return s

@@ -210,3 +210,15 @@ async def respell_address(conn: aiosqlite.Connection, address_id: int, email: st
         (email, address_id, email, address_id),
     )
     return cur.rowcount > 0
+
+
+async def version_of(conn: aiosqlite.Connection, key: str) -> tuple[int, int, str] | None:
+    """(thread id, version, changed_at) of a thread: what ETag and Last-Modified need.
+
+    One indexed row; the version is bumped by triggers on every change to the
+    thread's comments (migration 0010)."""
+    async with conn.execute(
+        "SELECT id, version, changed_at FROM threads WHERE key = ?", (key,)
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), str(row[2]))

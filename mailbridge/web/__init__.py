@@ -17,6 +17,7 @@ from mailbridge.web.guard import cors_middleware
 from mailbridge.web.middleware import error_middleware, security_headers
 from mailbridge.web.moderation import ModerationPages
 from mailbridge.web.pages import Pages
+from mailbridge.web.published import PublishedThreads
 from mailbridge.web.subscriptions import SubscriptionPages
 
 __all__ = ["build_web_app"]
@@ -49,7 +50,8 @@ def build_web_app(
         frozenset(settings.http.trusted_proxies),
         smtputf8=settings.outbound.smtputf8,
     )
-    pages = Pages(service, store, renderer, settings.site.name)
+    published = PublishedThreads(service, store, settings.cache)
+    pages = Pages(service, store, renderer, settings.site.name, published)
     moderation = ModerationPages(
         service, keyring, renderer, clock, settings.site.name, settings.site.public_url
     )
@@ -75,7 +77,7 @@ def build_web_app(
             web.get("/", pages.index),
             web.get("/healthz", healthz),
             web.get("/threads/{thread}", pages.thread),
-            web.get("/api/threads/{thread}/comments", api.list_comments),
+            web.get("/api/threads/{thread}/comments", published.comments),
             web.post("/api/threads/{thread}/comments", api.submit),
             web.get("/moderate/{token}", moderation.confirm),
             web.post("/moderate/{token}", moderation.act),

@@ -1,4 +1,4 @@
-"""The JSON comment API: read a thread's published tree, submit a comment."""
+"""The JSON comment API: submit a comment (reading is mailbridge.web.published)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from mailbridge.errors import (
     ThreadRateLimited,
 )
 from mailbridge.inbound.limits import check_rates_for_email
-from mailbridge.models import MAX_COMMENT_CHARS, CommentNode, CommentStatus, NewComment, Source
+from mailbridge.models import MAX_COMMENT_CHARS, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
@@ -27,7 +27,7 @@ from mailbridge.text_rules import TextRefused, check_body, check_name
 from mailbridge.web.guard import IpRateLimiter, client_ip
 from mailbridge.web.middleware import json_error
 
-__all__ = ["CommentApi", "tree_json", "validate_submission"]
+__all__ = ["CommentApi", "validate_submission"]
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +39,6 @@ HONEYPOT = "website"
 # SQLite's largest integer: anything bigger cannot be a comment id.
 MAX_ID = 2**63 - 1
 _FIELDS = {"author", "email", "body", "parent", "notify", HONEYPOT}
-
-
-def tree_json(nodes: list[CommentNode]) -> list[dict[str, Any]]:
-    """Published comments as nested JSON. There is no email field to leak."""
-    return [
-        {
-            "id": node.comment.id,
-            "parent": node.comment.parent_id,
-            "author": node.comment.author,
-            "created": node.comment.created_at,
-            "body": node.comment.body,
-            "replies": tree_json(node.replies),
-        }
-        for node in nodes
-    ]
 
 
 def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
@@ -142,20 +127,6 @@ class CommentApi:
         self._limits = limits
         self._trusted_proxies = trusted_proxies
         self._ip_limiter = IpRateLimiter(limits.web_comments_per_ip_per_hour)
-
-    async def list_comments(self, request: web.Request) -> web.Response:
-        key = request.match_info["thread"]
-        try:
-            thread, nodes = await self._service.published_tree(key)
-        except NotFound:
-            return json_error(404, f"no thread '{key}'", "thread")
-        return web.json_response(
-            {
-                "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
-                "comments": tree_json(nodes),
-            },
-            dumps=lambda obj: json.dumps(obj, ensure_ascii=False),
-        )
 
     async def submit(self, request: web.Request) -> web.Response:
         key = request.match_info["thread"]

@@ -6,18 +6,28 @@ from aiohttp import web
 
 from mailbridge.errors import NotFound
 from mailbridge.moderate.service import CommentService
+from mailbridge.render import RENDER_VERSION
 from mailbridge.store import Store, threads
 from mailbridge.templating import Renderer
+from mailbridge.web.published import PublishedThreads, count, not_modified
 
 __all__ = ["Pages"]
 
 
 class Pages:
-    def __init__(self, service: CommentService, store: Store, renderer: Renderer, site_name: str):
+    def __init__(
+        self,
+        service: CommentService,
+        store: Store,
+        renderer: Renderer,
+        site_name: str,
+        published: PublishedThreads,
+    ):
         self._service = service
         self._store = store
         self._renderer = renderer
         self._site_name = site_name
+        self._published = published
 
     def _html(self, name: str, status: int = 200, **context: object) -> web.Response:
         body = self._renderer.page(name, site_name=self._site_name, **context)
@@ -29,14 +39,20 @@ class Pages:
 
     async def thread(self, request: web.Request) -> web.Response:
         key = request.match_info["thread"]
+        missing = web.HTTPNotFound(text=f"There is no thread called “{key}”.")
+        try:
+            thread_id, version, changed = await self._published.version(key)
+        except NotFound:
+            raise missing from None
+        etag = f'"page.t{thread_id}.v{version}.r{RENDER_VERSION}"'
+        headers = self._published.cache_headers(etag, changed)
+        if not_modified(request, etag, changed):
+            return web.Response(status=304, headers=headers)
         try:
             thread, nodes = await self._service.published_tree(key)
         except NotFound:
-            raise web.HTTPNotFound(text=f"There is no thread called “{key}”.") from None
-        count = 0
-        pending = list(nodes)
-        while pending:
-            node = pending.pop()
-            count += 1
-            pending.extend(node.replies)
-        return self._html("thread", thread=thread, nodes=nodes, count=count)
+            raise missing from None
+        response = self._html("thread", thread=thread, nodes=nodes, count=count(nodes))
+        response.headers.update(headers)
+        response.enable_compression()
+        return response

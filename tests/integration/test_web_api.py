@@ -87,7 +87,7 @@ async def test_tree_is_nested_complete_and_has_no_addresses(daemon: Running) -> 
     assert "@example.org" not in text and "reader001" not in text
     assert len(_ids(tree["comments"])) == 243
     first = tree["comments"][0]
-    assert set(first) == {"id", "parent", "author", "created", "body", "replies"}
+    assert set(first) == {"id", "parent", "author", "created", "body", "html", "replies"}
     assert first["replies"][0]["parent"] == first["id"]
     assert "’" in text  # curly quotes travel unescaped as UTF-8
 

@@ -1,0 +1,203 @@
+"""Published threads, read fast: versioned, cached, revalidated, paged.
+
+A thread's version is bumped by database triggers on every change to its
+comments (migration 0010), so one indexed row says whether anything changed:
+
+- every answer carries a strong ``ETag`` (thread, version, renderer version,
+  page), ``Last-Modified`` and ``Cache-Control: public`` with a short max-age and
+  ``stale-while-revalidate``, so a CDN in front can serve it;
+- ``If-None-Match`` / ``If-Modified-Since`` get ``304`` after that one row;
+- the serialized bytes are kept in memory per (thread, version, page), so a
+  repeat read does no other SQL, no rendering and no JSON encoding;
+- big threads are paged by top-level comment (each with all its replies).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from aiohttp import web
+
+from mailbridge.errors import NotFound
+from mailbridge.models import CommentNode
+from mailbridge.moderate.service import CommentService
+from mailbridge.render import RENDER_VERSION, render_comment
+from mailbridge.settings import CacheSettings
+from mailbridge.store import Store, threads
+
+__all__ = [
+    "BIG_THREAD",
+    "DEFAULT_PAGE",
+    "MAX_PAGE",
+    "PublishedThreads",
+    "count",
+    "not_modified",
+    "tree_json",
+]
+
+# Threads with more published comments than this are paged by default.
+BIG_THREAD = 1_000
+DEFAULT_PAGE = 50  # top-level comments per page of a big thread
+MAX_PAGE = 500
+
+
+def tree_json(nodes: list[CommentNode]) -> list[dict[str, Any]]:
+    """Published comments as nested JSON, with their sanitised HTML. No email field."""
+    return [
+        {
+            "id": node.comment.id,
+            "parent": node.comment.parent_id,
+            "author": node.comment.author,
+            "created": node.comment.created_at,
+            "body": node.comment.body,
+            "html": render_comment(node.comment.body),
+            "replies": tree_json(node.replies),
+        }
+        for node in nodes
+    ]
+
+
+def count(nodes: list[CommentNode]) -> int:
+    total, pending = 0, list(nodes)
+    while pending:
+        node = pending.pop()
+        total += 1
+        pending.extend(node.replies)
+    return total
+
+
+class _Bytes:
+    """An LRU of serialized answers, bounded in bytes."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._used = 0
+        self._items: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> bytes | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[object, ...], value: bytes) -> None:
+        if len(value) > self._budget:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._used -= len(old)
+        self._items[key] = value
+        self._used += len(value)
+        while self._used > self._budget:
+            _key, dropped = self._items.popitem(last=False)
+            self._used -= len(dropped)
+
+
+def _page_args(request: web.Request) -> tuple[int | None, int | None]:
+    def number(name: str, low: int, high: int) -> int | None:
+        raw = request.query.get(name)
+        if raw is None:
+            return None
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise web.HTTPBadRequest(text=f"{name} must be a whole number from {low} to {high}")
+        return int(raw)
+
+    return number("limit", 1, MAX_PAGE), number("after", 1, 2**63 - 1)
+
+
+def not_modified(request: web.Request, etag: str, changed: datetime) -> bool:
+    match = request.headers.get("If-None-Match")
+    if match is not None:
+        tags = [t.strip().removeprefix("W/") for t in match.split(",")]
+        return etag in tags or "*" in tags
+    since = request.headers.get("If-Modified-Since")
+    if since is not None:
+        try:
+            return changed <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+class PublishedThreads:
+    def __init__(self, service: CommentService, store: Store, cache: CacheSettings) -> None:
+        self._service = service
+        self._store = store
+        self._settings = cache
+        self._bytes = _Bytes(cache.memory_mb * 1024 * 1024)
+
+    def cache_headers(self, etag: str, changed: datetime) -> dict[str, str]:
+        s = self._settings
+        return {
+            "ETag": etag,
+            "Last-Modified": format_datetime(changed, usegmt=True),
+            "Cache-Control": (
+                f"public, max-age={s.max_age_seconds}, "
+                f"stale-while-revalidate={s.stale_while_revalidate_seconds}"
+            ),
+            "Vary": "Accept-Encoding",
+        }
+
+    async def version(self, key: str) -> tuple[int, int, datetime]:
+        found = await self._store.read(lambda c: threads.version_of(c, key))
+        if found is None:
+            raise NotFound(f"no thread '{key}'")
+        thread_id, version, changed_at = found
+        changed = datetime.fromisoformat(changed_at.replace("Z", "+00:00")).astimezone(UTC)
+        return thread_id, version, changed
+
+    async def comments(self, request: web.Request) -> web.StreamResponse:
+        """GET /api/threads/{key}/comments[?limit=N&after=ID]."""
+        key = request.match_info["thread"]
+        try:
+            limit, after = _page_args(request)
+            thread_id, version, changed = await self.version(key)
+        except NotFound:
+            return web.json_response({"error": f"no thread '{key}'", "field": "thread"}, status=404)
+        etag = f'"t{thread_id}.v{version}.r{RENDER_VERSION}.{limit or 0}.{after or 0}"'
+        headers = self.cache_headers(etag, changed)
+        if not_modified(request, etag, changed):
+            return web.Response(status=304, headers=headers)
+        cache_key = ("api", thread_id, version, limit, after)
+        body = self._bytes.get(cache_key)
+        if body is None:
+            body = await self._build(key, limit, after)
+            self._bytes.put(cache_key, body)
+        response = web.Response(
+            body=body, content_type="application/json", charset="utf-8", headers=headers
+        )
+        response.enable_compression()  # gzip or deflate when the client accepts it
+        return response
+
+    async def _build(self, key: str, limit: int | None, after: int | None) -> bytes:
+        try:
+            thread, nodes = await self._service.published_tree(key)
+        except NotFound:  # deleted between the version check and now
+            raise web.HTTPNotFound(text=f"no thread '{key}'") from None
+        total = count(nodes)
+        if limit is None and (after is not None or total > BIG_THREAD):
+            limit = DEFAULT_PAGE
+        start = 0
+        if after is not None:
+            ids = [node.comment.id for node in nodes]
+            if after not in ids:
+                raise web.HTTPBadRequest(text="after: no such top-level comment in this thread")
+            start = ids.index(after) + 1
+        page = nodes[start:] if limit is None else nodes[start : start + limit]
+        more = limit is not None and start + limit < len(nodes)
+        next_url = (
+            f"/api/threads/{thread.key}/comments?limit={limit}&after={page[-1].comment.id}"
+            if more and page
+            else None
+        )
+        document = {
+            "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
+            "total": total,
+            "comments": tree_json(page),
+            "next": next_url,
+        }
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
