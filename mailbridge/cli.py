@@ -40,7 +40,18 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command: a configuration or data directory that cannot be used is one
+    line on standard error and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="mailbridge")
 @click.option(
     "--log-level",
