@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,6 +11,9 @@ from support import SinkHandler, free_port, import_seed, make_settings, no_dmarc
 
 from mailbridge.app import Running, running
 from mailbridge.settings import Settings
+
+# Unclosed resources are charged to the test that leaked them (tests/leaks.py).
+pytest_plugins = ["leaks"]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -44,16 +46,3 @@ def smtp_sink() -> Iterator[tuple[SinkHandler, int]]:
         yield handler, controller.port
     finally:
         controller.stop()
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_after_each_test() -> Iterator[None]:
-    """Free each test's garbage before the next test starts.
-
-    With ``filterwarnings = error``, an unclosed resource (socket, database connection,
-    event loop) warns when the garbage collector frees it, and pytest fails whichever
-    test is running at that moment: a leak in one test failed an unrelated one in full
-    runs only. Collecting here charges the leak to the test that made it.
-    """
-    yield
-    gc.collect()
