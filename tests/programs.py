@@ -12,6 +12,7 @@ with that PATH to prove that a machine without the tools gets skips, not errors.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -49,10 +50,11 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def requires_program(
-    program: str, *, package: str, check: Sequence[str] = (), what: str | None = None
-) -> str:
-    """The path of ``program``; skips (or fails, see above) when it is missing.
+@functools.cache
+def missing(
+    program: str, *, package: str, check: tuple[str, ...] = (), what: str | None = None
+) -> str | None:
+    """Why ``program`` cannot be used here (one line naming the package), or None.
 
     ``check``: arguments that must make ``program`` exit 0 (e.g. ``-MMail::DKIM`` for
     a Perl module); ``what`` names the missing piece when it is not the program.
@@ -65,7 +67,18 @@ def requires_program(
         if probe.returncode != 0:
             found = None
     if found is None:
-        unavailable(f"needs {what or program} from {package}: apt-get install {package}")
+        return f"needs {what or program} from {package}: apt-get install {package}"
+    return None
+
+
+def requires_program(
+    program: str, *, package: str, check: Sequence[str] = (), what: str | None = None
+) -> str:
+    """The path of ``program``; skips (or fails, see above) when it is missing."""
+    problem = missing(program, package=package, check=tuple(check), what=what)
+    if problem is not None:
+        unavailable(problem)
+    found = find_program(program)
     assert found is not None
     return found
 
