@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mailbridge.clock import Clock, SystemClock
-from mailbridge.errors import ConfigError
+from mailbridge.errors import ConfigError, DataDirUnusable
 from mailbridge.extract import Extraction, extract
 from mailbridge.housekeeping import Housekeeping
 from mailbridge.inbound.checks import InboundChecks
@@ -59,18 +59,24 @@ _HTTP_GRACE_SECONDS = 5.0
 
 def load_or_create_secret(path: Path) -> bytes:
     """The instance secret, generated on first use and kept (mode 0600) in the data directory."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(new_secret().hex() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(new_secret().hex() + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        text = path.read_bytes()
+    except OSError as exc:
+        raise DataDirUnusable(
+            exc.filename or path, f"cannot keep the instance secret ({exc.strerror or exc})"
+        ) from exc
     try:
-        secret = bytes.fromhex(path.read_text().strip())
+        secret = bytes.fromhex(text.decode("ascii").strip())
     except ValueError:
         raise ConfigError(
             f"{path}: the instance secret is not hex; remove it to generate one"

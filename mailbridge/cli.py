@@ -40,7 +40,18 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command: a configuration or data directory that cannot be used is one
+    line on standard error and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="mailbridge")
 @click.option(
     "--log-level",
@@ -425,6 +436,31 @@ def preview(
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"Wrote {output}")
+
+
+@cli.command("send-reply")
+@config_options
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--body", required=True, help="The text of the reply.")
+def send_reply_command(
+    config_file: Path | None, data_dir: Path | None, file: Path, body: str
+) -> None:
+    """Answer an email mailbridge sent (a file in the outbox Maildir) as its reader
+    would: from its To address, to its Reply-To, through the SMTP service (smtp.listen).
+
+    For trying mailbridge out and checking a setup; the daemon must be running.
+    """
+    from mailbridge.send_reply import CannotReply, send_reply
+    from mailbridge.settings.validate import parse_hostport
+
+    settings = settings_from(config_file, data_dir)
+    host, port = parse_hostport(settings.smtp.listen, "smtp.listen")
+    if host in {"0.0.0.0", "::"}:  # noqa: S104  (listening everywhere: answer locally)
+        host = "127.0.0.1"
+    try:
+        click.echo(send_reply(file.read_bytes(), body, host, port))
+    except CannotReply as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
 
 
 cli.add_command(extract_command, name="extract")

@@ -4,6 +4,7 @@
 
     MailbridgeError
     ├── ConfigError                 the configuration cannot be used; the CLI prints it, exit 1
+    │   └── DataDirUnusable         the data directory, database or secret cannot be opened
     ├── ImportFormatError           an import file is neither WordPress WXR nor mailbridge JSON
     ├── StoreClosedError            the store was used after close()
     ├── NotFound                    a thread or comment named by a caller does not exist
@@ -62,6 +63,7 @@ __all__ = [
     "BadReplyToken",
     "CommentTooLong",
     "ConfigError",
+    "DataDirUnusable",
     "DeliveryError",
     "EmptyReply",
     "ExpiredLink",
@@ -99,6 +101,21 @@ class MailbridgeError(Exception):
 
 class ConfigError(MailbridgeError):
     """The configuration (file, environment or flags) cannot be used."""
+
+
+class DataDirUnusable(ConfigError):
+    """The data directory, its database or its secret cannot be opened or written.
+
+    Raised before anything starts, so every command stops with one line (which path,
+    what failed, what to do) and a non-zero exit instead of a traceback.
+    """
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(
+            f"{path}: {problem}. mailbridge needs a data directory it can write (data_dir, "
+            "--data-dir or MAILBRIDGE_DATA_DIR): fix it (permissions, ownership, a file in "
+            "the way) or choose another one"
+        )
 
 
 class ImportFormatError(MailbridgeError):

@@ -14,6 +14,7 @@ from mailbridge.cli import cli
 
 COMMANDS = {
     "serve",
+    "send-reply",
     "import",
     "extract",
     "inbound",

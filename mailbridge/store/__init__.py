@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import aiosqlite
 
-from mailbridge.errors import StoreClosedError
+from mailbridge.errors import DataDirUnusable, StoreClosedError
 from mailbridge.store import migrations
 
 __all__ = ["Store", "UnitOfWork", "is_unwritable"]
@@ -63,11 +63,28 @@ def is_unwritable(exc: BaseException) -> bool:
 async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, sqlite3 adds nothing.
     conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    for pragma in _PRAGMAS:
-        await conn.execute(pragma)
-    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in _PRAGMAS:
+            await conn.execute(pragma)
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    except BaseException:
+        # aiosqlite's thread is not a daemon: left open, it keeps the process alive
+        # after the error (a read-only or corrupt database hung every command).
+        await conn.close()
+        raise
     return conn
+
+
+def _probe(path: Path) -> None:
+    sqlite3.connect(path).close()
+
+
+def _why(exc: BaseException) -> str:
+    """What failed, in the OS's or SQLite's words, without the path said twice."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
 
 
 async def _rollback(conn: aiosqlite.Connection) -> None:
@@ -111,16 +128,25 @@ class Store:
         """Open (creating if needed) the database at ``path`` and apply pending migrations.
 
         ``busy_timeout`` is how long a statement waits for another process's lock
-        before failing with "database is locked".
+        before failing with "database is locked". Raises :class:`DataDirUnusable`
+        when the directory or the file cannot be created, opened or written.
         """
-        # The database holds commenters' addresses: keep the directory private.
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        writer = await _connect(path, busy_timeout)
+        try:
+            # The database holds commenters' addresses: keep the directory private.
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Tried without aiosqlite first: its worker thread reports a failed open
+            # after our loop has closed, a traceback on top of this error.
+            await asyncio.to_thread(_probe, path)
+            writer = await _connect(path, busy_timeout)
+        except (OSError, sqlite3.Error) as exc:
+            raise DataDirUnusable(path, f"cannot open the database ({_why(exc)})") from exc
         try:
             await migrations.apply_pending(writer)
             reader = await _connect(path, busy_timeout)
-        except BaseException:
+        except BaseException as exc:
             await writer.close()
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                raise DataDirUnusable(path, f"cannot use the database ({_why(exc)})") from exc
             raise
         return cls(path, writer, reader, busy_timeout)
 

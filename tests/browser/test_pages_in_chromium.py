@@ -1,28 +1,26 @@
 """The pages in a real browser (Debian's chromium, driven by Playwright).
 
-Locally these tests are skipped when /usr/bin/chromium is missing; CI installs it
-and sets REQUIRE_BROWSER_TESTS=1, which turns a missing browser into a failure.
+Without Debian's chromium these tests are skipped, naming the package; CI installs it
+and sets REQUIRE_EXTERNAL_TOOLS=1, which turns a missing browser into a failure
+(tests/programs.py).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from flows import moderation_email, post_comment
+from programs import find_program
 from support import THREAD, free_port, make_settings, moderation_links
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -48,14 +46,12 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest_asyncio.fixture
 async def page() -> AsyncIterator[object]:
-    if not HAVE_CHROMIUM:
-        if os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
-            pytest.fail(f"chromium is required but not found at {CHROMIUM}")
-        pytest.skip("chromium not installed (apt-get install chromium)")
+    chromium = find_program("chromium")  # there: the module's mark skipped otherwise
+    assert chromium is not None
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = await pw.chromium.launch(executable_path=chromium, args=FLAGS)
         try:
             yield await browser.new_page()
         finally:

@@ -4,16 +4,15 @@ are not dkimpy, each with the public keys served locally.
 Helpers are fixtures (not an importable module): ``tests/dkim`` cannot be imported
 as ``dkim``, which is dkimpy's name.
 
-External tools come from Debian packages. A missing one fails the test, naming the
-package, unless ALLOW_MISSING_DKIM_TOOLS=1 (then the test is skipped).
+External tools come from Debian packages. A missing one skips the test with the
+package to install (a failure under REQUIRE_EXTERNAL_TOOLS=1, as in CI): see
+tests/programs.py.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +27,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from dkim.util import parse_tag_value
+from programs import requires_program, unavailable
 
 from mailbridge.outbound.compose import compose
 from mailbridge.outbound.dkim import DkimKey
@@ -37,8 +37,6 @@ HERE = Path(__file__).resolve().parent
 LOCALDNS = HERE / "localdns.py"
 PERL_VERIFIER = HERE / "mail_dkim_verify.pl"
 DOMAIN = "example.org"
-# Debian puts opendkim in /usr/sbin, which is not on every user's PATH.
-_SBIN = os.pathsep.join(["/usr/local/sbin", "/usr/sbin", "/sbin"])
 _TIMEOUT = 60
 
 
@@ -161,28 +159,9 @@ TAMPERINGS: dict[str, Callable[[bytes], bytes]] = {
 # -- external tools -----------------------------------------------------------------
 
 
-def require(available: bool, problem: str) -> None:
-    if available:
-        return
-    if os.environ.get("ALLOW_MISSING_DKIM_TOOLS") == "1":
-        pytest.skip(f"{problem} (skipped: ALLOW_MISSING_DKIM_TOOLS=1)")
-    pytest.fail(f"{problem} (or set ALLOW_MISSING_DKIM_TOOLS=1 to skip)", pytrace=False)
-
-
-def missing(what: str, package: str) -> str:
-    return f"{what} is missing: apt-get install {package}"
-
-
-def which(name: str) -> str | None:
-    return shutil.which(name) or shutil.which(name, path=_SBIN)
-
-
 @cache
-def _namespace_problem() -> str | None:
+def _namespace_problem(unshare: str) -> str | None:
     """Why opendkim-testmsg cannot be given a private DNS here, or None."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return missing("unshare", "util-linux")
     probe = subprocess.run(
         [unshare, "--user", "--map-root-user", "--mount", "--net", "true"],
         capture_output=True,
@@ -196,20 +175,6 @@ def _namespace_problem() -> str | None:
         "opendkim-testmsg its keys (this host or container forbids user namespaces): "
         + probe.stderr.decode("utf-8", "replace").strip()
     )
-
-
-@cache
-def _perl_has_mail_dkim() -> bool:
-    perl = shutil.which("perl")
-    if perl is None:
-        return False
-    probe = subprocess.run(
-        [perl, "-MMail::DKIM::Verifier", "-MNet::DNS", "-e", "1"],
-        capture_output=True,
-        timeout=_TIMEOUT,
-        check=False,
-    )
-    return probe.returncode == 0
 
 
 @dataclass(frozen=True)
@@ -230,15 +195,15 @@ def opendkim_testmsg(tmp_path: Path) -> Callable[[bytes, Mapping[str, str]], Ver
     resolv.conf naming it is bind-mounted over /etc/resolv.conf. It passes when at
     least one signature verifies; serve one key to test one signature.
     """
-    binary = which("opendkim-testmsg")
-    require(binary is not None, missing("opendkim-testmsg", "opendkim-tools"))
-    problem = _namespace_problem()
-    require(problem is None, problem or "")
-    assert binary is not None
+    binary = requires_program("opendkim-testmsg", package="opendkim-tools")
+    unshare = requires_program("unshare", package="util-linux")
+    problem = _namespace_problem(unshare)
+    if problem is not None:
+        unavailable(problem)
 
     def verify(signed: bytes, zone: Mapping[str, str]) -> Verdict:
         zone_file = write_zone(tmp_path / "testmsg.zone", zone)
-        command = ["unshare", "--user", "--map-root-user", "--mount", "--net"]
+        command = [unshare, "--user", "--map-root-user", "--mount", "--net"]
         command += [sys.executable, str(LOCALDNS), "run", "--zone", str(zone_file), "--", binary]
         done = subprocess.run(
             command, input=signed, capture_output=True, timeout=_TIMEOUT, check=False
@@ -254,9 +219,9 @@ def opendkim_test_mode(tmp_path: Path) -> Callable[[bytes, Mapping[str, str]], d
     """Verify with the opendkim filter's test mode (Debian: opendkim), reading public
     keys from a local key file (``TestPublicKeys``): the same libopendkim, and a
     verdict per signature, keyed by selector, from its Authentication-Results."""
-    binary = which("opendkim")
-    require(binary is not None, missing("opendkim (the filter, for its -t test mode)", "opendkim"))
-    assert binary is not None
+    binary = requires_program(
+        "opendkim", package="opendkim", what="opendkim (the filter, for its -t test mode)"
+    )
 
     def verify(signed: bytes, zone: Mapping[str, str]) -> dict[str, str]:
         keys = write_zone(tmp_path / "opendkim.keys", zone)
@@ -288,12 +253,17 @@ def opendkim_test_mode(tmp_path: Path) -> Callable[[bytes, Mapping[str, str]], d
 def mail_dkim(tmp_path: Path) -> Callable[[bytes, Mapping[str, str]], dict[str, tuple[str, str]]]:
     """Verify with Perl's Mail::DKIM (Debian: libmail-dkim-perl): {selector: (result,
     detail)}, keys served by overriding Mail::DKIM::DNS::query in the script."""
-    require(_perl_has_mail_dkim(), missing("Perl's Mail::DKIM", "libmail-dkim-perl"))
+    perl = requires_program(
+        "perl",
+        package="libmail-dkim-perl",
+        check=["-MMail::DKIM::Verifier", "-MNet::DNS", "-e", "1"],
+        what="Perl's Mail::DKIM",
+    )
 
     def verify(signed: bytes, zone: Mapping[str, str]) -> dict[str, tuple[str, str]]:
         zone_file = write_zone(tmp_path / "mail-dkim.zone", zone)
         done = subprocess.run(
-            ["perl", str(PERL_VERIFIER), str(zone_file)],
+            [perl, str(PERL_VERIFIER), str(zone_file)],
             input=signed,
             capture_output=True,
             timeout=_TIMEOUT,
