@@ -9,6 +9,7 @@
     ├── StoreClosedError            the store was used after close()
     ├── NotFound                    a thread or comment named by a caller does not exist
     ├── InvalidInput                a field of a web submission is wrong (names the field)
+    ├── ThreadRefused               a page may not create its thread (origin, path, title)
     ├── InvalidAddress              an email address mailbridge cannot use (mailbridge.addresses)
     ├── LinkError                   a moderation link cannot be used (HTTP 403)
     │   ├── BadLink                 malformed or tampered token
@@ -84,6 +85,7 @@ __all__ = [
     "TemporaryDeliveryError",
     "ThreadClosed",
     "ThreadRateLimited",
+    "ThreadRefused",
     "TooManyRecipients",
     "TooManyReplyAddresses",
     "TooShort",
@@ -137,6 +139,16 @@ class InvalidInput(MailbridgeError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class ThreadRefused(MailbridgeError):
+    """A page may not create (or find) its thread: the HTTP status and why, for the widget."""
+
+    def __init__(self, status: int, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.field = field
 
 
 class InvalidAddress(MailbridgeError):

@@ -39,6 +39,16 @@ class SiteSettings:
     accent_color: str = _key(
         "#0b5cad", "The site's colour for links and buttons in emails and pages (#rrggbb)."
     )
+    allowed_origins: tuple[str, ...] = _key(
+        (),
+        "Origins (scheme://host[:port]) of the blog pages that embed the comment widget: "
+        "they may call the API and create a thread for a new post on its first view.",
+    )
+    thread_path_prefix: str = _key(
+        "/",
+        "Only pages whose URL path starts with this create threads by themselves "
+        '(e.g. "/posts/"); anything else gets 403.',
+    )
 
 
 @dataclass(frozen=True)
@@ -254,6 +264,9 @@ class LimitSettings:
     )
     comments_per_thread_per_hour: int = _key(
         120, "New comments on one thread per hour, all sources (more get 450 or 429)."
+    )
+    threads_per_ip_per_hour: int = _key(
+        20, "Threads one client IP may create by viewing new pages, per hour (more get 429)."
     )
     web_comments_per_ip_per_hour: int = _key(
         30, "Comment submissions from one client IP per hour (more get 429)."

@@ -60,6 +60,16 @@ def validate(s: Settings) -> Settings:
         _check_address(moderator, "moderation.moderators", smtputf8)
     for extra in s.smtp.extra_recipients:
         _check_address(extra, "smtp.extra_recipients", smtputf8=False)
+    if not s.site.thread_path_prefix.startswith("/"):
+        raise ConfigError(
+            f"site.thread_path_prefix: must start with '/', got '{s.site.thread_path_prefix}'"
+        )
+    for origin in s.site.allowed_origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+            raise ConfigError(
+                f"site.allowed_origins: expected scheme://host[:port], got '{origin}'"
+            )
     for origin in s.http.cors_origins:
         parts = urlsplit(origin)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:

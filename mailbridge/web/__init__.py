@@ -7,6 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from mailbridge.clock import Clock
+from mailbridge.embed.handlers import EmbedHandlers
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import Settings
 from mailbridge.store import Store
@@ -38,7 +39,9 @@ def build_web_app(
         client_max_size=settings.http.max_body_bytes,
         middlewares=[
             security_headers,
-            cors_middleware(frozenset(settings.http.cors_origins)),
+            cors_middleware(
+                frozenset(settings.http.cors_origins) | frozenset(settings.site.allowed_origins)
+            ),
             error_middleware(renderer, settings.site.name),
         ],
     )
@@ -55,6 +58,7 @@ def build_web_app(
     moderation = ModerationPages(
         service, keyring, renderer, clock, settings.site.name, settings.site.public_url
     )
+    embed = EmbedHandlers(store, settings, clock)
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -79,6 +83,10 @@ def build_web_app(
             web.get("/threads/{thread}", pages.thread),
             web.get("/api/threads/{thread}/comments", published.comments),
             web.post("/api/threads/{thread}/comments", api.submit),
+            web.post("/api/threads", embed.thread_for_page),
+            web.get("/api/counts", embed.counts),
+            web.get("/embed.js", embed.script),
+            web.get("/count.js", embed.script),
             web.get("/moderate/{token}", moderation.confirm),
             web.post("/moderate/{token}", moderation.act),
             web.get("/confirm/{token}", links.confirm_page),

@@ -54,5 +54,12 @@ class Pages:
             raise missing from None
         response = self._html("thread", thread=thread, nodes=nodes, count=count(nodes))
         response.headers.update(headers)
+        # The page runs the widget (one rendering of a thread): its script, and its
+        # calls to this server's API; nothing from anywhere else.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; script-src 'self'; connect-src 'self'; "
+            "style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        )
         response.enable_compression()
         return response

@@ -1,0 +1,197 @@
+/* mailbridge comment widget: <script src="https://HOST/embed.js" data-thread="KEY" async></script>
+   with <div id="mailbridge"></div> on the page. No cookies, no third-party requests:
+   it talks only to the server it was loaded from. docs/embed.md lists the attributes and
+   the CSS custom properties a site may set. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) return;
+  var api = new URL(script.src).origin;
+  var opts = script.dataset;
+  var host = document.getElementById(opts.target || "mailbridge");
+  if (!host || host.dataset.mailbridgeLoaded) return;
+  host.dataset.mailbridgeLoaded = "1";
+  var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+  var CSS =
+    ":host{display:block;color-scheme:light dark;--_text:var(--mb-text,CanvasText);" +
+    "--_bg:var(--mb-bg,Canvas);--_muted:var(--mb-muted,GrayText);--_accent:var(--mb-accent,#0b5cad);" +
+    "--_border:var(--mb-border,color-mix(in srgb,CanvasText 18%,transparent));--_radius:var(--mb-radius,6px);" +
+    "font:var(--mb-font,inherit);color:var(--_text)}" +
+    "@media (prefers-color-scheme:dark){:host{--_accent:var(--mb-accent-dark,var(--mb-accent,#6cb6ff))}}" +
+    "h2{font-size:1.25em;margin:0 0 .75em}ol{list-style:none;margin:0;padding:0}" +
+    "ol ol{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--_border)}" +
+    "article{margin:0 0 1rem}.meta{color:var(--_muted);font-size:.875em}.author{font-weight:600;color:var(--_text)}" +
+    ".body{overflow-wrap:anywhere}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-left:.75em;border-left:3px solid var(--_border);color:var(--_muted)}" +
+    "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
+    ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
+    "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
+    "label{display:grid;gap:.2rem;font-size:.9em}input,textarea,select{font:inherit;color:inherit;background:var(--_bg);" +
+    "border:1px solid var(--_border);border-radius:var(--_radius);padding:.45em;min-width:0}textarea{min-height:6em;resize:vertical}" +
+    ".row{display:grid;gap:.6rem;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr))}" +
+    ".send{background:var(--_accent);color:#fff;border:0;padding:.6em 1.2em;justify-self:start}" +
+    ".cancel{background:none;border:1px solid var(--_border);color:inherit;padding:.5em 1em;justify-self:start}" +
+    ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}" +
+    ".status:not(:empty){padding:.6em .8em;border-radius:var(--_radius);border:1px solid var(--_border)}" +
+    ".status.error{border-color:#d1242f}.more{margin:.5rem 0}:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}";
+
+  function el(tag, attrs, kids) {
+    var node = document.createElement(tag);
+    for (var k in attrs || {}) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k === "html") node.innerHTML = attrs[k]; /* sanitised by the server (nh3) */
+      else node.setAttribute(k, attrs[k]);
+    }
+    (kids || []).forEach(function (kid) { if (kid) node.appendChild(kid); });
+    return node;
+  }
+
+  var style = el("style", { text: CSS });
+  var title = el("h2", { text: "Comments" });
+  var list = el("ol", { "aria-label": "Comments" });
+  var more = el("button", { type: "button", class: "more cancel", text: "Show more comments" });
+  more.hidden = true;
+  var status = el("div", { class: "status", role: "status", "aria-live": "polite" });
+  root.appendChild(style);
+  root.appendChild(el("section", { "aria-labelledby": "mb-title" }, [title, list, more, status]));
+  title.id = "mb-title";
+
+  var key = opts.thread || "";
+  var next = null;
+  var uid = 0;
+
+  function field(label, input) {
+    var id = "mb-" + (++uid);
+    input.id = id;
+    return el("label", { for: id }, [document.createTextNode(label), input]);
+  }
+  var nameIn = el("input", { name: "author", autocomplete: "name", required: "", maxlength: "80" });
+  var mailIn = el("input", { name: "email", type: "email", autocomplete: "email", required: "", maxlength: "254" });
+  var bodyIn = el("textarea", { name: "body", required: "", maxlength: "20000" });
+  var notifyIn = el("select", { name: "notify" }, [
+    el("option", { value: "none", text: "No emails" }),
+    el("option", { value: "replies", text: "Email me replies to my comment" }),
+    el("option", { value: "thread", text: "Email me every new comment here" })
+  ]);
+  notifyIn.value = "replies";
+  var trap = el("input", { name: "website", tabindex: "-1", autocomplete: "off" });
+  var send = el("button", { type: "submit", class: "send", text: "Post comment" });
+  var cancel = el("button", { type: "button", class: "cancel", text: "Cancel reply" });
+  cancel.hidden = true;
+  var formTitle = el("h3", { text: "Leave a comment" });
+  var form = el("form", { novalidate: "" }, [
+    formTitle,
+    el("div", { class: "row" }, [field("Name (shown)", nameIn), field("Email (never shown)", mailIn)]),
+    field("Comment", bodyIn),
+    field("Emails", notifyIn),
+    el("div", { class: "trap", "aria-hidden": "true" }, [field("Leave this empty", trap)]),
+    el("div", { class: "row" }, [send, cancel])
+  ]);
+  var parent = null;
+  var home = el("div");
+  root.querySelector("section").insertBefore(home, status);
+  home.appendChild(form);
+
+  function say(text, isError) {
+    status.className = "status" + (isError ? " error" : "");
+    status.textContent = text;
+  }
+
+  function when(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+  }
+
+  function item(c) {
+    var reply = el("button", { type: "button", class: "reply", text: "Reply", "aria-label": "Reply to " + c.author });
+    var art = el("article", { id: "comment-" + c.id, "aria-label": "Comment by " + c.author }, [
+      el("div", { class: "meta" }, [
+        el("span", { class: "author", text: c.author }), document.createTextNode(" · "),
+        el("time", { datetime: c.created, text: when(c.created) })
+      ]),
+      c.html ? el("div", { class: "body", html: c.html }) : el("div", { class: "body", text: c.body, style: "white-space:pre-wrap" }),
+      reply
+    ]);
+    reply.addEventListener("click", function () { replyTo(c, art); });
+    var li = el("li", {}, [art]);
+    if (c.replies && c.replies.length) {
+      var sub = el("ol");
+      c.replies.forEach(function (r) { sub.appendChild(item(r)); });
+      li.appendChild(sub);
+    }
+    return li;
+  }
+
+  function replyTo(c, art) {
+    parent = c.id;
+    formTitle.textContent = "Reply to " + c.author;
+    cancel.hidden = false;
+    art.appendChild(form);
+    bodyIn.focus();
+  }
+  cancel.addEventListener("click", function () {
+    parent = null;
+    formTitle.textContent = "Leave a comment";
+    cancel.hidden = true;
+    home.appendChild(form);
+    bodyIn.focus();
+  });
+
+  function json(path, init) {
+    return fetch(api + path, Object.assign({ credentials: "omit", mode: "cors" }, init || {})).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) { return { status: r.status, body: body }; });
+    });
+  }
+
+  function page() {
+    var link = document.querySelector('link[rel="canonical"]');
+    return { url: (link && link.href) || location.origin + location.pathname, title: opts.title || document.title };
+  }
+
+  function ensureThread() {
+    var p = page();
+    var ask = { url: p.url, title: p.title };
+    if (key) ask.key = key;
+    return json("/api/threads", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(ask) })
+      .then(function (r) {
+        if (r.status >= 400) throw new Error(r.body.error || "Comments are not available on this page.");
+        key = r.body.key;
+      });
+  }
+
+  function load(path) {
+    return json(path).then(function (r) {
+      if (r.status === 404 && !next) return ensureThread().then(function () { return load(threadPath()); });
+      if (r.status >= 400) throw new Error(r.body.error || "Comments could not be loaded.");
+      var d = r.body;
+      if (!next) title.textContent = d.total === 1 ? "1 comment" : d.total + " comments";
+      d.comments.forEach(function (c) { list.appendChild(item(c)); });
+      next = d.next;
+      more.hidden = !next;
+    });
+  }
+  function threadPath() { return "/api/threads/" + encodeURIComponent(key) + "/comments"; }
+
+  more.addEventListener("click", function () { load(next).catch(fail); });
+  function fail(e) { say(e && e.message ? e.message : "Comments are not available right now.", true); }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var missing = [nameIn, mailIn, bodyIn].filter(function (i) { return !i.value.trim(); })[0];
+    if (missing) { say("Please fill in your " + missing.name.replace("author", "name").replace("body", "comment") + ".", true); missing.focus(); return; }
+    send.disabled = true;
+    var wants = notifyIn.value;
+    var payload = { author: nameIn.value, email: mailIn.value, body: bodyIn.value, parent: parent, notify: wants, website: trap.value };
+    json(threadPath(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) })
+      .then(function (r) {
+        send.disabled = false;
+        if (r.status !== 202) { say(r.body.error || "Your comment could not be sent; please try again.", true); return; }
+        bodyIn.value = "";
+        say("Thank you! Your comment was received and will appear once the author approves it." +
+          (wants === "none" ? "" : " We sent you an email: confirm your address there to get emails when someone replies."));
+        status.focus && status.setAttribute("tabindex", "-1");
+        status.focus();
+      }, function () { send.disabled = false; say("Your comment could not be sent (no connection?); please try again.", true); });
+  });
+
+  (key ? load(threadPath()) : ensureThread().then(function () { return load(threadPath()); })).catch(fail);
+})();
