@@ -21,6 +21,7 @@ from mailbridge.addresses import normalise
 from mailbridge.app import core, open_store, running
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.clock import SystemClock
+from mailbridge.embed.demo import demo_site_running, with_demo_origin
 from mailbridge.errors import ConfigError, ImportFormatError, InvalidAddress, NotFound
 from mailbridge.extract.command import extract_command
 from mailbridge.outbound.dkim_cli import make_dkim_command
@@ -90,17 +91,32 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
 
 @cli.command()
 @config_options
-def serve(config_file: Path | None, data_dir: Path | None) -> None:
+@click.option(
+    "--demo-site",
+    "demo_site",
+    metavar="HOST:PORT",
+    is_flag=False,
+    flag_value="127.0.0.1:8081",
+    default=None,
+    help="Also serve a small static blog with the comment widget on HOST:PORT "
+    "(default 127.0.0.1:8081), a different origin than mailbridge, for trying it.",
+)
+def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None) -> None:
     """Run the daemon: SMTP for replies, HTTP for pages, API and links, and delivery."""
     settings = settings_from(config_file, data_dir)
+    demo_origin = None
+    if demo_site is not None:
+        settings, demo_origin = with_demo_origin(settings, demo_site)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with running(settings) as daemon:
+        async with running(settings) as daemon, demo_site_running(settings, demo_site):
             click.echo(_describe(settings, daemon.smtp_address, daemon.http_address))
+            if demo_origin is not None:
+                click.echo(f"Demo blog with the comment widget: {demo_origin}/")
             await stop.wait()
             click.echo("Stopping…", err=True)
         click.echo("Stopped.", err=True)

@@ -66,14 +66,17 @@ async def test_thread_page_reads_as_a_nested_thread(daemon: Running, page) -> No
     assert await page.title() == (
         "Attachment Theory and the Healing Psychotherapy Relationship · Example Blog"
     )
-    assert await page.locator("article.comment").count() == 243
-    # Replies sit inside their parent's replies block, five levels below the top.
-    deepest = page.locator("article.comment " * 6)
+    # The page runs the embed widget: the same rendering as on the blog (shadow DOM,
+    # which Playwright's CSS selectors pierce).
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    assert await page.locator("#mailbridge article").count() == 243
+    # Replies sit inside their parent's list, five levels below the top.
+    deepest = page.locator("#mailbridge " + "ol " * 6 + "article")
     assert await deepest.count() >= 1
-    text = await page.locator("body").inner_text()
+    text = await page.locator("#mailbridge section").inner_text()
     assert "@example.org" not in text
     # Links to a comment land on it.
-    first = page.locator("article.comment").first
+    first = page.locator("#mailbridge article").first
     assert (await first.get_attribute("id")).startswith("comment-")
 
 
@@ -89,4 +92,5 @@ async def test_moderator_approves_with_one_tap(daemon: Running, page) -> None:  
     assert (await page.locator("h1").inner_text()).startswith("Done: the comment is approved")
     await page.get_by_role("link", name="see it in the thread").click()
     await page.wait_for_load_state()
-    assert "Approve me <b>please</b>" in await page.locator("body").inner_text()
+    mine = page.locator("#mailbridge article", has_text="Approve me <b>please</b>")
+    await mine.wait_for()

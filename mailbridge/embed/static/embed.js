@@ -87,9 +87,11 @@
     el("div", { class: "row" }, [send, cancel])
   ]);
   var parent = null;
+  /* The form comes first: keyboard users reach it without tabbing past every Reply. */
   var home = el("div");
-  root.querySelector("section").insertBefore(home, status);
+  root.querySelector("section").insertBefore(home, list);
   home.appendChild(form);
+  root.querySelector("section").insertBefore(status, list);
 
   function say(text, isError) {
     status.className = "status" + (isError ? " error" : "");
@@ -139,6 +141,9 @@
   function json(path, init) {
     return fetch(api + path, Object.assign({ credentials: "omit", mode: "cors" }, init || {})).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) { return { status: r.status, body: body }; });
+    }, function () {
+      /* A refused preflight looks like a network error to scripts. */
+      throw new Error("Comments are not available here: the server cannot be reached or does not serve this site.");
     });
   }
 
@@ -179,6 +184,7 @@
     var missing = [nameIn, mailIn, bodyIn].filter(function (i) { return !i.value.trim(); })[0];
     if (missing) { say("Please fill in your " + missing.name.replace("author", "name").replace("body", "comment") + ".", true); missing.focus(); return; }
     send.disabled = true;
+    say("Sending your comment…");
     var wants = notifyIn.value;
     var payload = { author: nameIn.value, email: mailIn.value, body: bodyIn.value, parent: parent, notify: wants, website: trap.value };
     json(threadPath(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) })

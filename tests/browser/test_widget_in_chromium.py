@@ -1,0 +1,218 @@
+"""The embed widget on a blog of another origin, in a real browser (issue 9).
+
+A static "Hugo-like" post page is served by a second HTTP server on another port
+(mailbridge's demo site); the widget loads from mailbridge, shows the 243 comments
+nested, posts a comment and a reply in place, the moderation email reaches the
+Maildir, and approval makes the comment appear on reload. Keyboard-only posting,
+dark mode, and a site whose origin is not allowed (no thread is created). Screenshots
+at phone and desktop width are saved under test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from flows import moderation_email
+from programs import find_program
+from support import (
+    ROOT,
+    THREAD,
+    free_port,
+    import_seed,
+    local,
+    make_settings,
+    moderation_links,
+    no_dmarc_zone,
+)
+
+from mailbridge.app import Running, running
+from mailbridge.embed.demo import demo_site_running
+from mailbridge.settings import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def demo_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, demo_port: int) -> Settings:
+    port = free_port()
+    return make_settings(
+        tmp_path,
+        http={"listen": f"127.0.0.1:{port}"},
+        site={
+            "public_url": f"http://127.0.0.1:{port}",
+            "allowed_origins": [f"http://127.0.0.1:{demo_port}"],
+        },
+    )
+
+
+@pytest_asyncio.fixture
+async def blog(settings: Settings, demo_port: int) -> AsyncIterator[tuple[Running, str]]:
+    """mailbridge, and the demo blog on another origin."""
+    await import_seed(settings)
+    async with (
+        running(settings, resolver=no_dmarc_zone()) as daemon,
+        demo_site_running(settings, f"127.0.0.1:{demo_port}"),
+    ):
+        yield daemon, f"http://127.0.0.1:{demo_port}"
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Any]:
+    chromium = find_program("chromium")
+    assert chromium is not None
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(executable_path=chromium, args=FLAGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+def shot(name: str) -> str:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(ARTIFACTS / name)
+
+
+async def thread_keys(daemon: Running) -> set[str]:
+    async def work(conn: Any) -> set[str]:
+        async with conn.execute("SELECT key FROM threads") as cur:
+            return {str(row[0]) for row in await cur.fetchall()}
+
+    return set(await daemon.store.read(work))
+
+
+@pytest.mark.asyncio
+async def test_the_widget_on_another_origin_shows_posts_and_replies(
+    blog: tuple[Running, str], browser: Any
+) -> None:
+    daemon, site = blog
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{site}/posts/{THREAD}/")
+    comments = page.locator("#mailbridge article")
+    await comments.nth(242).wait_for()
+    assert await comments.count() == 243
+    assert await page.locator("#mailbridge h2").inner_text() == "243 comments"
+    assert await page.locator("#mailbridge " + "ol " * 6 + "article").count() >= 1
+    await page.screenshot(path=shot("widget-phone.png"), full_page=False)
+
+    # A new top-level comment.
+    await page.get_by_label("Name (shown)").first.fill("Widget Ann")
+    await page.get_by_label("Email (never shown)").first.fill("ann@example.com")
+    await page.get_by_label("Comment", exact=True).first.fill("Posted from the *widget*.")
+    await page.get_by_role("button", name="Post comment").click()
+    status = page.locator("#mailbridge [role=status]")
+    await status.filter(has_text="will appear once the author approves it").wait_for()
+    assert "confirm your address" in await status.inner_text()
+
+    # A reply, in place under comment 2.
+    await page.locator("#comment-2 > button.reply").click()
+    form = page.locator("#comment-2 form")
+    await form.wait_for()
+    assert await page.locator("#mailbridge h3").inner_text() == "Reply to Reader 002"
+    await form.get_by_label("Name (shown)").fill("Widget Bob")
+    await form.get_by_label("Email (never shown)").fill("bob@example.com")
+    await form.get_by_label("Comment", exact=True).fill("A reply in place.")
+    await form.get_by_label("Emails").select_option("none")
+    await form.get_by_role("button", name="Post comment").click()
+    await status.filter(has_text="will appear once").wait_for()
+    assert "confirm your address" not in await status.inner_text()
+
+    # The moderation emails arrive; approving makes the comments appear on reload.
+    for author in ("Widget Ann", "Widget Bob"):
+        moderation = await moderation_email(daemon, author)
+        approve = local(moderation_links(moderation)["approve"], daemon.http_address)
+        response = await page.request.post(approve)
+        assert response.status == 200
+    await page.reload()
+    await comments.nth(244).wait_for()
+    assert await page.locator("#mailbridge h2").inner_text() == "245 comments"
+    reply = page.locator("#comment-2 + ol article", has_text="A reply in place.")
+    assert await reply.count() == 1
+    assert await page.locator("#mailbridge em", has_text="widget").count() == 1
+    await page.set_viewport_size(DESKTOP)
+    await page.screenshot(path=shot("widget-desktop.png"), full_page=False)
+    assert "@example" not in await page.locator("#mailbridge section").inner_text()
+
+
+@pytest.mark.asyncio
+async def test_posting_with_the_keyboard_only(blog: tuple[Running, str], browser: Any) -> None:
+    daemon, site = blog
+    page = await browser.new_page(viewport=DESKTOP)
+    await page.goto(f"{site}/posts/{THREAD}/")
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    focused = "() => { let e = document.activeElement; while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement; return e ? (e.name || e.textContent) : null; }"  # noqa: E501
+    for _ in range(10):  # bounded: the form is the widget's first stop
+        await page.keyboard.press("Tab")
+        if await page.evaluate(focused) == "author":
+            break
+    assert await page.evaluate(focused) == "author"
+    await page.keyboard.type("Keyboard Kim")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("kim@example.com")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("Typed without a mouse.")
+    await page.keyboard.press("Tab")  # the emails choice
+    await page.keyboard.press("Tab")  # the honeypot is skipped: the button
+    assert await page.evaluate(focused) == "Post comment"
+    await page.keyboard.press("Enter")
+    await page.locator("#mailbridge [role=status]").filter(has_text="will appear once").wait_for()
+    await moderation_email(daemon, "Keyboard Kim")
+
+
+@pytest.mark.asyncio
+async def test_dark_pages_get_a_dark_widget(blog: tuple[Running, str], browser: Any) -> None:
+    _daemon, site = blog
+    page = await browser.new_page(viewport=PHONE, color_scheme="dark")
+    await page.goto(f"{site}/posts/{THREAD}/")
+    await page.locator("#mailbridge article").first.wait_for()
+    colour = await page.locator("#mailbridge textarea").evaluate(
+        "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+    )
+    text, background = colour
+    assert text != background
+    assert text in ("rgb(255, 255, 255)",) or text.startswith("rgb(2")  # light text
+    await page.screenshot(path=shot("widget-phone-dark.png"))
+
+
+@pytest.mark.asyncio
+async def test_a_site_that_is_not_allowed_gets_no_thread(
+    blog: tuple[Running, str], browser: Any, settings: Settings
+) -> None:
+    daemon, _site = blog
+    other = free_port()
+    before = await thread_keys(daemon)
+    async with demo_site_running(settings, f"127.0.0.1:{other}"):
+        page = await browser.new_page(viewport=PHONE)
+        await page.goto(f"http://127.0.0.1:{other}/posts/hello-world/")
+        status = page.locator("#mailbridge [role=status]")
+        await status.filter(has_text="not").wait_for()
+    assert await thread_keys(daemon) == before
+    # The allowed site's new post creates its thread on first view.
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{_site}/posts/hello-world/")
+    await page.locator("#mailbridge h2", has_text="0 comments").wait_for()
+    assert len(await thread_keys(daemon)) == len(before) + 1
