@@ -64,7 +64,15 @@ class Tour:
 
     def serve(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailbridge", "serve"],
+            # The README's --demo-site, on a free port instead of 8081.
+            [
+                sys.executable,
+                "-m",
+                "mailbridge",
+                "serve",
+                "--demo-site",
+                f"127.0.0.1:{free_port()}",
+            ],
             cwd=self.workdir,
             env=self.env,
             stdout=subprocess.PIPE,
@@ -114,7 +122,8 @@ def is_moderation(mail: EmailMessage) -> bool:
 def test_the_readme_tour_ends_with_the_documented_reply_filed(tour: Tour) -> None:
     start, post_comment, send_reply = sh_blocks("Try it")
     assert start.endswith(
-        "&& .venv/bin/mailbridge import examples/thread.wxr.xml && .venv/bin/mailbridge serve"
+        "&& .venv/bin/mailbridge import examples/thread.wxr.xml "
+        "&& .venv/bin/mailbridge serve --demo-site"
     )
     tour.shell(f"{MAILBRIDGE} import {SEED_WXR}")
     tour.serve()
