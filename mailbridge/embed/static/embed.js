@@ -98,9 +98,11 @@
     status.textContent = text;
   }
 
+  /* One formatter for all dates: toLocaleDateString builds a new one on every call. */
+  var dates = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
   function when(iso) {
     var d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+    return isNaN(d) ? iso : dates.format(d);
   }
 
   function item(c) {
@@ -169,7 +171,9 @@
       if (r.status >= 400) throw new Error(r.body.error || "Comments could not be loaded.");
       var d = r.body;
       if (!next) title.textContent = d.total === 1 ? "1 comment" : d.total + " comments";
-      d.comments.forEach(function (c) { list.appendChild(item(c)); });
+      var batch = document.createDocumentFragment();
+      d.comments.forEach(function (c) { batch.appendChild(item(c)); });
+      list.appendChild(batch);
       next = d.next;
       more.hidden = !next;
     });
