@@ -35,7 +35,8 @@ def test_readme_has_the_two_commands_and_ci_runs_them_as_written() -> None:
     start = sh_blocks("Try it")[0]
     assert start == (
         "python3 -m venv .venv && .venv/bin/pip install . && "
-        ".venv/bin/mailbridge import examples/thread.wxr.xml && .venv/bin/mailbridge serve --demo-site"
+        ".venv/bin/mailbridge import examples/thread.wxr.xml && "
+        ".venv/bin/mailbridge serve --demo-site"
     )
     test_command = "python3 -m venv .venv && .venv/bin/pip install '.[test]' && .venv/bin/pytest"
     assert sh_blocks("Run the tests") == [test_command]

@@ -196,6 +196,17 @@ async def test_dark_pages_get_a_dark_widget(blog: tuple[Running, str], browser: 
     assert text != background
     assert text in ("rgb(255, 255, 255)",) or text.startswith("rgb(2")  # light text
     await page.screenshot(path=shot("widget-phone-dark.png"))
+    # The demo page sets --mb-accent on the container: the site's colour is used.
+    button = page.locator("#mailbridge button.send")
+    assert await button.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(138, 63, 252)"
+
+
+@pytest.mark.asyncio
+async def test_count_script_fills_a_list_page(blog: tuple[Running, str], browser: Any) -> None:
+    _daemon, site = blog
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{site}/")
+    await page.locator(f'[data-mailbridge-count="{THREAD}"]', has_text="243 comments").wait_for()
 
 
 @pytest.mark.asyncio
