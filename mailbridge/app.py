@@ -29,6 +29,7 @@ from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.moderate.service import CommentService
+from mailbridge.moderate.trust import TrustPolicy
 from mailbridge.notify import Digester, Notifier
 from mailbridge.outbound.dkim import signer_from_config
 from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
@@ -160,7 +161,16 @@ async def core(
             worker.wake()
             digester.wake()
 
-        service = CommentService(store, notifier, clock, queued=wake)
+        service = CommentService(
+            store,
+            notifier,
+            clock,
+            queued=wake,
+            policy=TrustPolicy(
+                auto_approve_after=settings.moderation.auto_approve_after,
+                hold_everything=settings.moderation.hold_everything,
+            ),
+        )
         intake = ReplyIntake(
             store=store,
             service=service,

@@ -26,6 +26,7 @@ from mailbridge.models import (
 )
 from mailbridge.moderate import explain
 from mailbridge.notify.mail import DigestItem, excerpt
+from mailbridge.notify.writer import WriterFacts
 from mailbridge.settings import Settings
 from mailbridge.store.subscriptions import Level
 from mailbridge.templating import Renderer
@@ -133,6 +134,12 @@ def _sample(settings: Settings) -> dict[str, Any]:
         "approve_url": f"{base}/moderate/approve-token",
         "reject_url": f"{base}/moderate/reject-token",
         "spam_url": f"{base}/moderate/spam-token",
+        "trust_url": f"{base}/moderate/trust-token",
+        "about": WriterFacts(
+            approved_before=3,
+            authentication="authenticated (From example.com; DMARC pass; DKIM d=example.com pass)",
+            authenticated=True,
+        ),
         "link_days": settings.moderation.link_days,
         "elided": pending.elided,
         "elided_more": 0,

@@ -185,6 +185,7 @@ class Action(enum.Enum):
     APPROVE = "approved"
     REJECT = "rejected"
     SPAM = "spam"
+    TRUST = "trusted"  # approve, and trust the writer's address from now on
 
     @property
     def code(self) -> int:
@@ -192,7 +193,12 @@ class Action(enum.Enum):
 
     @property
     def verb(self) -> str:
-        return self.name.lower()
+        return "approve and trust" if self is Action.TRUST else self.name.lower()
+
+    @property
+    def status(self) -> str:
+        """The comment status this action sets."""
+        return "approved" if self is Action.TRUST else self.value
 
 
 @dataclass(frozen=True)

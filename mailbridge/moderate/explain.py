@@ -21,6 +21,7 @@ _GERUND = {
     Action.APPROVE: "Approving",
     Action.REJECT: "Rejecting",
     Action.SPAM: "Marking it as spam",
+    Action.TRUST: "Approving it and trusting its writer",
 }
 
 _PAST = {
@@ -37,7 +38,12 @@ def state(comment: Comment) -> str:
 
 def effect(comment: Comment, action: Action) -> str | None:
     """What pressing ``action``'s button changes; None when it changes nothing."""
-    target = CommentStatus(action.value)
+    target = CommentStatus(action.status)
+    if action is Action.TRUST:
+        trusting = " Their next comments will be published at once, without waiting."
+        if comment.status is target:
+            return "It stays published." + trusting
+        return (effect(comment, Action.APPROVE) or "") + trusting
     if comment.status is target:
         return None
     doing = _GERUND[action]

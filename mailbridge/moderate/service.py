@@ -16,6 +16,7 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidInput, NotFound
 from mailbridge.models import (
+    Channel,
     Comment,
     CommentNode,
     CommentStatus,
@@ -25,9 +26,11 @@ from mailbridge.models import (
     Source,
     Thread,
 )
+from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
-from mailbridge.store import Store, comments, decisions, threads
+from mailbridge.store import Store, comments, decisions, threads, trust
 from mailbridge.store.subscriptions import Level
+from mailbridge.store.trust import Standing
 from mailbridge.tokens import Action
 
 __all__ = ["CommentService", "ModerationOutcome", "ModerationView", "SameTransaction"]
@@ -66,8 +69,10 @@ class CommentService:
         notifier: Notifier,
         clock: Clock,
         queued: Callable[[], None] = lambda: None,
+        policy: TrustPolicy | None = None,
     ) -> None:
         self._store = store
+        self._policy = policy or TrustPolicy()
         self._notifier = notifier
         self._clock = clock
         # Told after a commit that queued or scheduled mail (wakes the worker and digester).
@@ -105,6 +110,9 @@ class CommentService:
             comment_id, created = await comments.insert_comment(conn, new)
             comment = await comments.get_comment(conn, comment_id)
             assert comment is not None
+            if also is not None:
+                # First: the inbound row's checks are what the moderation email shows.
+                await also(conn, comment)
             queued = 0
             if created and comment.address_id is not None:
                 if new.source is Source.WEB and new.subscribe:
@@ -118,9 +126,26 @@ class CommentService:
                         conn, comment.address_id, comment.thread_id
                     )
             if created and comment.status is CommentStatus.PENDING:
-                queued += await self._notifier.moderation_requests(conn, comment)
-            if also is not None:
-                await also(conn, comment)
+                decision, why = await self._policy.decision(conn, comment)
+                if decision is AutoDecision.WAIT:
+                    queued += await self._notifier.moderation_requests(conn, comment)
+                else:
+                    # Trusted (published now, moderators told with links to undo) or
+                    # blocked (rejected quietly); recorded in the audit as "auto".
+                    target = (
+                        CommentStatus.APPROVED
+                        if decision is AutoDecision.APPROVE
+                        else CommentStatus.REJECTED
+                    )
+                    now = iso(self._clock.now())
+                    auto = Decider(Channel.AUTO, None)
+                    outcome, notified = await self._apply(conn, comment.id, target, auto, now)
+                    comment = outcome.comment
+                    queued += notified
+                    if decision is AutoDecision.APPROVE:
+                        queued += await self._notifier.moderation_requests(
+                            conn, comment, auto_approved=why
+                        )
             return comment, queued
 
         comment, queued = await self._store.write(work)
@@ -144,31 +169,16 @@ class CommentService:
         later change of mind withdraws the batched notifications still waiting, and
         publishing again releases only those: nobody is told twice.
         """
-        status = CommentStatus(action.value)
+        status = CommentStatus(action.status)
 
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, int]:
             now = iso(self._clock.now())
-            previous = await comments.set_status(conn, comment_id, status, now)
-            if previous is None:
-                raise NotFound(f"no comment {comment_id}")
-            comment = await comments.get_comment(conn, comment_id)
-            assert comment is not None
-            notified = 0
-            first = False
-            if previous is not status:
-                await decisions.record(conn, comment_id, previous, status, by, now)
-                if status is CommentStatus.APPROVED:
-                    first = await comments.mark_published(conn, comment_id, now)
-                    if first:
-                        notified = await self._notifier.comment_published(conn, comment)
-                    else:
-                        notified = await self._notifier.comment_republished(conn, comment)
-                elif previous is CommentStatus.APPROVED:
-                    await self._notifier.comment_unpublished(conn, comment)
-            history = tuple(await decisions.history(conn, comment_id))
-            comment = await comments.get_comment(conn, comment_id)
-            assert comment is not None
-            return ModerationOutcome(comment, previous, history, first), notified
+            outcome, notified = await self._apply(conn, comment_id, status, by, now)
+            if action is Action.TRUST and outcome.comment.address_id is not None:
+                await trust.set_standing(
+                    conn, outcome.comment.address_id, Standing.TRUSTED, now, by.address_id
+                )
+            return outcome, notified
 
         outcome, notified = await self._store.write(work)
         if outcome.changed:
@@ -184,6 +194,37 @@ class CommentService:
         if notified:
             self._queued()
         return outcome
+
+    async def _apply(
+        self,
+        conn: aiosqlite.Connection,
+        comment_id: int,
+        status: CommentStatus,
+        by: Decider,
+        now: str,
+    ) -> tuple[ModerationOutcome, int]:
+        """Set the status in the caller's transaction: audit, publication, notifications."""
+        previous = await comments.set_status(conn, comment_id, status, now)
+        if previous is None:
+            raise NotFound(f"no comment {comment_id}")
+        comment = await comments.get_comment(conn, comment_id)
+        assert comment is not None
+        notified = 0
+        first = False
+        if previous is not status:
+            await decisions.record(conn, comment_id, previous, status, by, now)
+            if status is CommentStatus.APPROVED:
+                first = await comments.mark_published(conn, comment_id, now)
+                if first:
+                    notified = await self._notifier.comment_published(conn, comment)
+                else:
+                    notified = await self._notifier.comment_republished(conn, comment)
+            elif previous is CommentStatus.APPROVED:
+                await self._notifier.comment_unpublished(conn, comment)
+        history = tuple(await decisions.history(conn, comment_id))
+        comment = await comments.get_comment(conn, comment_id)
+        assert comment is not None
+        return ModerationOutcome(comment, previous, history, first), notified
 
     async def view(self, comment_id: int) -> ModerationView:
         """A comment with its parent, thread and decisions, for the moderation pages."""

@@ -21,6 +21,7 @@ from mailbridge.addresses import mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import Rejection
 from mailbridge.models import Comment, Thread
+from mailbridge.notify.writer import WriterFacts
 from mailbridge.outbound.compose import clean_header_text, compose, make_message_id, split_address
 from mailbridge.outbound.headers import ascii_url, phrase_tokens
 from mailbridge.settings import Settings
@@ -215,6 +216,7 @@ class Mailer:
         comment: Comment,
         parent: Comment | None,
         author_email: str | None,
+        about: WriterFacts | None = None,
     ) -> bool:
         elided, elided_more = cut_short(comment.elided, ELIDED_SHOWN)
         rendered = self.render(
@@ -228,6 +230,8 @@ class Mailer:
             approve_url=self.moderation_link(comment.id, Action.APPROVE, moderator_id),
             reject_url=self.moderation_link(comment.id, Action.REJECT, moderator_id),
             spam_url=self.moderation_link(comment.id, Action.SPAM, moderator_id),
+            trust_url=self.moderation_link(comment.id, Action.TRUST, moderator_id),
+            about=about or WriterFacts(),
             link_days=self._settings.moderation.link_days,
             elided=elided,
             elided_more=elided_more,

@@ -28,6 +28,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress, Rejection
 from mailbridge.models import Comment, CommentStatus, Thread
 from mailbridge.notify.mail import DigestItem, Mailer, excerpt
+from mailbridge.notify.writer import WriterFacts, writer_facts
 from mailbridge.outbound.compose import clean_header_text
 from mailbridge.settings import Settings
 from mailbridge.store import comments, subscriptions, threads
@@ -85,8 +86,13 @@ class Notifier:
                 found.setdefault(owner.addr_spec.lower(), owner)
         return list(found.values())
 
-    async def moderation_requests(self, conn: aiosqlite.Connection, comment: Comment) -> int:
-        """Queue one moderation email per moderator of the comment's thread."""
+    async def moderation_requests(
+        self, conn: aiosqlite.Connection, comment: Comment, auto_approved: str | None = None
+    ) -> int:
+        """Queue one moderation email per moderator of the comment's thread.
+
+        With ``auto_approved`` (why), the comment is already published: the email
+        says so and its links undo it."""
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         assert thread is not None
         moderators = await self._moderators(conn, thread)
@@ -102,15 +108,17 @@ class Notifier:
         if comment.parent_id is not None:
             parent = await comments.get_comment(conn, comment.parent_id)
         author_email = None
+        about = WriterFacts()
         if comment.address_id is not None:
             author_email = await threads.address_email(conn, comment.address_id)
+            about = await writer_facts(conn, comment, auto_approved)
         queued = 0
         now = iso(self._clock.now())
         for moderator in moderators:
             # The links name the moderator (by address id), so each decision records who.
             moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
             if await self.mail.moderation_request(
-                conn, moderator, moderator_id, thread, comment, parent, author_email
+                conn, moderator, moderator_id, thread, comment, parent, author_email, about
             ):
                 queued += 1
         return queued

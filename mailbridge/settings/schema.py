@@ -191,6 +191,14 @@ class ModerationSettings:
         "author (from the import).",
     )
     link_days: int = _key(14, "Days an approve/reject/spam link stays valid.")
+    auto_approve_after: int = _key(
+        0,
+        "Publish at once the comments of a person with at least this many approved "
+        "comments (WordPress's rule); moderators are told afterwards. 0: off.",
+    )
+    hold_everything: bool = _key(
+        False, "Hold every comment for a moderator, trusted commenters' too."
+    )
 
 
 @dataclass(frozen=True)

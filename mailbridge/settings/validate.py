@@ -145,6 +145,8 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(
             "cache: max_age_seconds and stale_while_revalidate_seconds must not be negative"
         )
+    if s.moderation.auto_approve_after < 0:
+        raise ConfigError("moderation.auto_approve_after: must not be negative (0 is off)")
     if s.notifications.batch_window_seconds < 0:
         raise ConfigError("notifications.batch_window_seconds: must not be negative")
     return s

@@ -25,7 +25,7 @@ from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import excerpt
 from mailbridge.templating import Renderer
-from mailbridge.tokens import Keyring, ModerationLink, read_moderation_token
+from mailbridge.tokens import Action, Keyring, ModerationLink, read_moderation_token
 
 __all__ = ["ModerationPages"]
 
@@ -83,7 +83,7 @@ class ModerationPages:
         return self._html(
             "moderate_confirm",
             action=link.action.verb,
-            done=comment.status.value == link.action.value,
+            done=comment.status.value == link.action.status and link.action is not Action.TRUST,
             state=explain.state(comment),
             effect=explain.effect(comment, link.action),
             history=explain.history_lines(view.history, link.moderator_id),

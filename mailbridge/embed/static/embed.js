@@ -196,7 +196,8 @@
         send.disabled = false;
         if (r.status !== 202) { say(r.body.error || "Your comment could not be sent; please try again.", true); return; }
         bodyIn.value = "";
-        say("Thank you! Your comment was received and will appear once the author approves it." +
+        say((r.body.status === "approved" ? "Thank you! Your comment is published; reload the page to see it." :
+          "Thank you! Your comment was received and will appear once the author approves it.") +
           (wants === "none" ? "" : " We sent you an email: confirm your address there to get emails when someone replies."));
         status.focus && status.setAttribute("tabindex", "-1");
         status.focus();

@@ -1,0 +1,71 @@
+"""What a moderator should know about a comment's writer, for the moderation email."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import aiosqlite
+
+from mailbridge.models import Comment, Source
+from mailbridge.store import trust
+from mailbridge.store.trust import Standing
+
+__all__ = ["WriterFacts", "writer_facts"]
+
+
+@dataclass(frozen=True)
+class WriterFacts:
+    approved_before: int = 0  # the writer's comments already published
+    standing: str = ""  # "trusted", "blocked" or ""
+    # For an emailed reply: whether its From domain was DKIM/DMARC-authenticated,
+    # in words ("authenticated: From example.org; DMARC pass ...").
+    authentication: str = ""
+    authenticated: bool | None = None  # None: not an email, or no record
+    auto_approved: str = ""  # why it was published without waiting, or ""
+
+
+def _auth_words(checks: dict[str, object]) -> tuple[str, bool | None]:
+    auth = checks.get("auth")
+    if not isinstance(auth, dict):
+        return "", None
+    status = str(auth.get("status") or auth.get("code") or "unknown")
+    domain = auth.get("from_domain") or "its domain"
+    dmarc = auth.get("dmarc")
+    dmarc_result = dmarc.get("result") if isinstance(dmarc, dict) else None
+    signed = [
+        f"d={d.get('domain')} {d.get('result')}"
+        for d in auth.get("dkim") or []
+        if isinstance(d, dict)
+    ]
+    words = f"{status} (From {domain}"
+    if dmarc_result:
+        words += f"; DMARC {dmarc_result}"
+    words += "; DKIM " + (", ".join(signed[:3]) if signed else "unsigned") + ")"
+    return words, status == "authenticated"
+
+
+async def writer_facts(
+    conn: aiosqlite.Connection, comment: Comment, auto_approved: str | None
+) -> WriterFacts:
+    assert comment.address_id is not None
+    approved = await trust.approved_count(conn, comment.address_id, comment.id)
+    standing = await trust.standing(conn, comment.address_id)
+    words, authenticated = "", None
+    if comment.source is Source.EMAIL:
+        async with conn.execute(
+            "SELECT checks FROM inbound_messages WHERE comment_id = ? ORDER BY id DESC LIMIT 1",
+            (comment.id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0]:
+            checks = json.loads(row[0])
+            if isinstance(checks, dict):
+                words, authenticated = _auth_words(checks)
+    return WriterFacts(
+        approved_before=approved,
+        standing=standing.value if isinstance(standing, Standing) else "",
+        authentication=words,
+        authenticated=authenticated,
+        auto_approved=auto_approved or "",
+    )

@@ -1,0 +1,78 @@
+"""Trusted and blocked commenters (SQL only; the rules are in mailbridge.moderate.trust)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import aiosqlite
+
+__all__ = [
+    "Standing",
+    "TrustRow",
+    "approved_count",
+    "clear",
+    "list_all",
+    "set_standing",
+    "standing",
+]
+
+
+class Standing(enum.StrEnum):
+    TRUSTED = "trusted"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class TrustRow:
+    email: str
+    standing: Standing
+    since: str
+
+
+async def standing(conn: aiosqlite.Connection, address_id: int) -> Standing | None:
+    async with conn.execute(
+        "SELECT trust FROM address_trust WHERE address_id = ?", (address_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else Standing(row[0])
+
+
+async def set_standing(
+    conn: aiosqlite.Connection,
+    address_id: int,
+    value: Standing,
+    now: str,
+    by_address_id: int | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO address_trust (address_id, trust, since, by_address_id) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (address_id) DO UPDATE SET trust = excluded.trust, since = excluded.since, "
+        "by_address_id = excluded.by_address_id",
+        (address_id, value.value, now, by_address_id),
+    )
+
+
+async def clear(conn: aiosqlite.Connection, address_id: int) -> bool:
+    cur = await conn.execute("DELETE FROM address_trust WHERE address_id = ?", (address_id,))
+    return cur.rowcount > 0
+
+
+async def list_all(conn: aiosqlite.Connection) -> list[TrustRow]:
+    async with conn.execute(
+        "SELECT a.email, t.trust, t.since FROM address_trust t "
+        "JOIN addresses a ON a.id = t.address_id ORDER BY t.trust, a.email"
+    ) as cur:
+        return [TrustRow(str(r[0]), Standing(r[1]), str(r[2])) for r in await cur.fetchall()]
+
+
+async def approved_count(
+    conn: aiosqlite.Connection, address_id: int, except_comment: int | None = None
+) -> int:
+    """How many of this address's comments are published (imported ones included)."""
+    async with conn.execute(
+        "SELECT count(*) FROM comments WHERE address_id = ? AND status = 'approved' AND id != ?",
+        (address_id, except_comment or 0),
+    ) as cur:
+        row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
