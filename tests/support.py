@@ -119,6 +119,9 @@ def moderation_links(msg: EmailMessage) -> dict[str, str]:
         match = re.search(rf"^{re.escape(label)}\n(\S+)$", text, re.MULTILINE)
         assert match, f"no {label} link in:\n{text}"
         links[action] = match.group(1)
+    trust = re.search(r"^Approve and trust this person .*:\n(\S+)$", text, re.MULTILINE)
+    if trust:
+        links["trust"] = trust.group(1)
     return links
 
 

@@ -25,6 +25,7 @@ COMMANDS = {
     "outbox",
     "dkim",
     "preview",
+    "trust",
 }
 
 

@@ -26,23 +26,14 @@ class WriterFacts:
 
 
 def _auth_words(checks: dict[str, object]) -> tuple[str, bool | None]:
+    """The inbound pipeline's one-line summary (mailbridge.inbound.standard)."""
     auth = checks.get("auth")
     if not isinstance(auth, dict):
         return "", None
-    status = str(auth.get("status") or auth.get("code") or "unknown")
-    domain = auth.get("from_domain") or "its domain"
-    dmarc = auth.get("dmarc")
-    dmarc_result = dmarc.get("result") if isinstance(dmarc, dict) else None
-    signed = [
-        f"d={d.get('domain')} {d.get('result')}"
-        for d in auth.get("dkim") or []
-        if isinstance(d, dict)
-    ]
-    words = f"{status} (From {domain}"
-    if dmarc_result:
-        words += f"; DMARC {dmarc_result}"
-    words += "; DKIM " + (", ".join(signed[:3]) if signed else "unsigned") + ")"
-    return words, status == "authenticated"
+    result = auth.get("result")
+    status = result.get("status") if isinstance(result, dict) else None
+    summary = str(auth.get("summary") or status or auth.get("code") or "")
+    return summary, status == "authenticated" if status else None
 
 
 async def writer_facts(

@@ -1,0 +1,153 @@
+"""Trust (issue 10): "Approve and trust", regulars published at once with the moderators
+told and able to undo, blocked writers rejected quietly, hold_everything, and what the
+moderation email says about the writer. Real daemon, real HTTP, real Maildir."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from click.testing import CliRunner
+from flows import follow, moderation_email, outbox_dir
+from support import THREAD, html_body, moderation_links, read_maildir, started, text_body
+
+from mailbridge.app import Running
+from mailbridge.cli import cli
+
+ANN = {"author": "Ann", "email": "ann@example.com", "parent": 2}
+
+
+async def post(daemon: Running, body: str, **fields: Any) -> dict[str, Any]:
+    host, port = daemon.http_address
+    payload = {**ANN, "body": body, **fields}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://{host}:{port}/api/threads/{THREAD}/comments", json=payload) as r,
+    ):
+        assert r.status == 202, await r.text()
+        return dict(await r.json())
+
+
+async def published_bodies(daemon: Running) -> list[str]:
+    host, port = daemon.http_address
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://{host}:{port}/api/threads/{THREAD}/comments") as r,
+    ):
+        document = await r.json()
+    found: list[str] = []
+
+    def walk(nodes: list[dict[str, Any]]) -> None:
+        for node in nodes:
+            found.append(node["body"])
+            walk(node["replies"])
+
+    walk(document["comments"])
+    return found
+
+
+async def mb(*args: str) -> Any:
+    """The CLI in a thread: it runs its own event loop, as from a shell."""
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+
+
+def moderation_mails(daemon: Running) -> list[Any]:
+    return [m for m in read_maildir(outbox_dir(daemon)) if "Approve (publish it):" in text_body(m)]
+
+
+@pytest.mark.asyncio
+async def test_approve_and_trust_publishes_the_next_comment_at_once(daemon: Running) -> None:
+    assert (await post(daemon, "My first comment here."))["status"] == "pending"
+    first = await moderation_email(daemon, "Ann")
+    text = text_body(first)
+    assert "Their first comment here" in text
+    links = moderation_links(first)
+    assert "trust" in links and "Approve and trust this person" in html_body(first)
+    status, page = await follow(daemon, links["trust"])
+    assert status == 200 and "Their next comments will be published at once" in page
+    status, page = await follow(daemon, links["trust"], "POST")
+    assert status == 200
+    assert "My first comment here." in await published_bodies(daemon)
+
+    # Trusted now: published on arrival, the moderators told afterwards with links to undo.
+    answer = await post(daemon, "A second one, published at once.")
+    assert answer["status"] == "approved"
+    assert "A second one, published at once." in await published_bodies(daemon)
+    [notice] = [m for m in moderation_mails(daemon) if "Published without waiting" in m["Subject"]]
+    body = text_body(notice)
+    assert "PUBLISHED WITHOUT WAITING: the writer is trusted" in body
+    assert "1 earlier comment by this address approved; trusted." in body
+    assert "trust" not in moderation_links(notice)  # already trusted: no fourth button
+    status, _ = await follow(daemon, moderation_links(notice)["reject"], "POST")
+    assert status == 200
+    assert "A second one, published at once." not in await published_bodies(daemon)
+
+    # Every change is in the audit, the automatic one included.
+    result = await mb("comment", str(answer["id"]), "--data-dir", str(daemon.settings.data_path))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"pending\s+approved\s+\(unknown\)\s+auto\n", result.output)
+    assert re.search(r"approved\s+rejected\s+author@example.org\s+link\n", result.output)
+
+
+@pytest.mark.asyncio
+async def test_hold_everything_holds_trusted_writers_too(tmp_path: Path) -> None:
+    async with started(tmp_path, moderation={"hold_everything": True}) as daemon:
+        data = ["--data-dir", str(daemon.settings.data_path)]
+        result = await mb("trust", "add", "Ann@Example.com", *data)
+        assert result.exit_code == 0 and "Ann@example.com: trusted." in result.output
+        assert (await post(daemon, "Held although trusted."))["status"] == "pending"
+        await moderation_email(daemon, "Ann")
+
+
+@pytest.mark.asyncio
+async def test_regulars_are_published_after_n_approved_comments(tmp_path: Path) -> None:
+    async with started(tmp_path, moderation={"auto_approve_after": 1}) as daemon:
+        # The seed's reader002 has approved comments: answering as them is auto-approved.
+        regular = {"author": "Reader 002", "email": "reader002.4a549d@example.org"}
+        answer = await post(daemon, "A regular's new comment.", **regular)
+        assert answer["status"] == "approved"
+        # A first-time writer still waits.
+        assert (await post(daemon, "A newcomer's comment."))["status"] == "pending"
+
+
+@pytest.mark.asyncio
+async def test_blocked_writers_are_rejected_without_a_moderation_email(tmp_path: Path) -> None:
+    async with started(tmp_path) as daemon:
+        data = ["--data-dir", str(daemon.settings.data_path)]
+        result = await mb("trust", "block", "ann@example.com", *data)
+        assert result.exit_code == 0
+        listed = await mb("trust", "list", *data)
+        assert "blocked  ann@example.com" in listed.output
+        before = len(moderation_mails(daemon))
+        answer = await post(daemon, "Blocked words.")
+        assert answer["status"] == "rejected"
+        assert "Blocked words." not in await published_bodies(daemon)
+        assert len(moderation_mails(daemon)) == before
+        removed = await mb("trust", "remove", "ann@example.com", *data)
+        assert "no longer trusted or blocked" in removed.output
+        assert (await post(daemon, "Now it waits."))["status"] == "pending"
+
+
+@pytest.mark.asyncio
+async def test_the_moderation_email_says_how_the_reply_was_authenticated(
+    daemon: Running,
+) -> None:
+    import aiosmtplib
+    from flows import reply_notification
+    from support import reply_address, reply_to_notification
+
+    note = await reply_notification(daemon)
+    host, port = daemon.smtp_address
+    reply = reply_to_notification(note, "An emailed answer.")
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
+        await client.sendmail(
+            "reader002.4a549d@example.org", [reply_address(note)], reply.as_bytes()
+        )
+    moderation = await moderation_email(daemon, "Reader 002")
+    text = text_body(moderation)
+    assert "1 earlier comment by this address approved." in text
+    assert "Email unauthenticated: From example.org; DMARC " in text
