@@ -37,6 +37,9 @@
         ├── TooShort                shorter than inbound.min_reply_chars  250, explained by email
         ├── CommentTooLong          longer than a comment (20,000 chars)  250, explained by email
         ├── UnreadableStructure     MIME nested too deep to read                    550 5.6.0
+        ├── NotAModerator           moderation by reply from someone else           550 5.7.1
+        ├── ModeratorUnauthenticated  a moderator's reply failing DKIM/DMARC        550 5.7.1
+        ├── UnknownVerdict          a moderation reply without approve/reject/...   550 5.6.0
         ├── ThreadClosed            the thread no longer takes comments   250, explained by email
         └── AddressUnsubscribed     the person stopped this conversation  250, explained by email
 
@@ -74,7 +77,9 @@ __all__ = [
     "InvalidInput",
     "LinkError",
     "MailbridgeError",
+    "ModeratorUnauthenticated",
     "NoReplyFound",
+    "NotAModerator",
     "NotFound",
     "PermanentDeliveryError",
     "Rejection",
@@ -91,6 +96,7 @@ __all__ = [
     "TooShort",
     "UnknownComment",
     "UnknownRecipient",
+    "UnknownVerdict",
     "UnparseableMessage",
     "UnreadableStructure",
     "rejection_classes",
@@ -378,6 +384,31 @@ class UnreadableStructure(Rejection):
     text = (
         "The message's MIME parts are nested too deeply to read, so nothing was posted; "
         "please send your reply as ordinary text."
+    )
+
+
+class NotAModerator(Rejection):
+    reason = "not_moderator"
+    text = (
+        "Only the blog's moderators can moderate by email, from the address the "
+        "moderation email was sent to."
+    )
+
+
+class ModeratorUnauthenticated(Rejection):
+    reason = "moderator_unauthenticated"
+    text = (
+        "Moderating by email needs mail that passes DKIM/DMARC for your domain, and this "
+        "message does not; please use the buttons in the moderation email."
+    )
+
+
+class UnknownVerdict(Rejection):
+    smtp_status = "5.6.0"
+    reason = "unknown_verdict"
+    text = (
+        "The first line of your reply must be approve, reject, spam or trust; nothing "
+        "was changed."
     )
 
 

@@ -179,6 +179,34 @@ def read_bounce_token(key: bytes, token: str) -> int:
     return int(_BOUNCE.unpack(payload)[0])
 
 
+# The Reply-To of a moderation email: moderate+TOKEN@reply_domain. Base32 like reply
+# tokens, because mail systems may change the case of a local part.
+_MODERATE_REPLY = struct.Struct(">IIH")  # comment, moderator's address, expiry day
+_MODERATE_REPLY_MAC = 10  # 80 bits; 20 bytes in all: 32 characters
+MODERATE_REPLY_TOKEN_LENGTH = 32
+
+
+def make_moderation_reply_token(
+    key: bytes, comment_id: int, moderator_id: int, expires: date
+) -> str:
+    payload = _MODERATE_REPLY.pack(comment_id, moderator_id, (expires - _EPOCH).days)
+    raw = payload + _mac(key, b"moderate by reply", payload, _MODERATE_REPLY_MAC)
+    return base64.b32encode(raw).decode("ascii").lower()
+
+
+def read_moderation_reply_token(key: bytes, token: str) -> tuple[int, int, date]:
+    """(comment id, moderator address id, expiry) of a genuine token; else BadReplyToken.
+
+    Expiry is the caller's check, as for reply tokens."""
+    raw = _b32(token, MODERATE_REPLY_TOKEN_LENGTH)
+    payload, mac = raw[: _MODERATE_REPLY.size], raw[_MODERATE_REPLY.size :]
+    expected = _mac(key, b"moderate by reply", payload, _MODERATE_REPLY_MAC)
+    if not hmac.compare_digest(mac, expected):
+        raise BadReplyToken()
+    comment_id, moderator_id, day = _MODERATE_REPLY.unpack(payload)
+    return int(comment_id), int(moderator_id), _EPOCH + timedelta(days=day)
+
+
 class Action(enum.Enum):
     """What a moderation link does; the value is the comment status it sets."""
 

@@ -58,6 +58,7 @@ from mailbridge.inbound.headers import (
     parse_headers,
 )
 from mailbridge.inbound.limits import check_rates
+from mailbridge.inbound.moderation import ModerationByReply
 from mailbridge.inbound.postmaster import keep_for_postmaster
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
@@ -135,6 +136,15 @@ class ReplyIntake:
         self._targets = TargetResolver(store, keyring.reply, settings.smtp.reply_domain)
         self._bounces = BounceAccounting(store, checks, settings.inbound.hard_bounce_limit)
         self._unsubscribes = MailtoUnsubscribe(store, keyring.subscription, clock)
+        self._moderation = ModerationByReply(
+            store=store,
+            service=service,
+            key=keyring.moderation,
+            settings=settings,
+            clock=clock,
+            checks=checks,
+            extractor=extractor,
+        )
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -152,6 +162,8 @@ class ReplyIntake:
             read_bounce_token(self._keyring.bounce, recipient.token)
         elif recipient.kind is Kind.UNSUBSCRIBE:
             self._unsubscribes.link(recipient.token)
+        elif recipient.kind is Kind.MODERATE:
+            self._moderation.check_token(recipient.token)
         elif recipient.kind is Kind.REPLY:
             target = await self._targets.from_token(recipient.token)
             await self._check_live(target)
@@ -310,6 +322,10 @@ class ReplyIntake:
                     inbound_id, envelope.raw, envelope.mail_from, None, now, report
                 )
             raise AutomatedMessage(code=f"automated.{machine.code}")
+        if recipient.kind is Kind.MODERATE:
+            return await self._moderation.handle(
+                inbound_id, recipient.token, envelope.raw, envelope.peer, headers, where
+            )
         if recipient.kind is Kind.REPLY:
             target = await self._targets.from_token(recipient.token)
         else:

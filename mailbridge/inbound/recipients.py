@@ -31,6 +31,7 @@ __all__ = [
 REPLY_PREFIX = "reply+"
 BOUNCE_PREFIX = "bounce+"
 UNSUBSCRIBE_PREFIX = "unsubscribe+"
+MODERATE_PREFIX = "moderate+"
 _HEADERS_WITH_RECIPIENTS = ("To", "Cc", "Delivered-To", "X-Original-To")
 _MSGID = re.compile(r"<([^<>\s]{1,250})>")
 
@@ -41,6 +42,7 @@ class Kind(enum.Enum):
     UNSUBSCRIBE = "unsubscribe"  # the mailto: of List-Unsubscribe
     EXTRA = "extra"
     POSTMASTER = "postmaster"  # RFC 5321 4.5.1: every mail domain must accept it
+    MODERATE = "moderate"  # a moderator's reply to a moderation email
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def kind_of(address: str, reply_domain: str, extra: tuple[str, ...] = ()) -> Rec
         return Recipient(Kind.REPLY, address, local[len(REPLY_PREFIX) :])
     if lowered.startswith(BOUNCE_PREFIX):
         return Recipient(Kind.BOUNCE, address, local[len(BOUNCE_PREFIX) :])
+    if lowered.startswith(MODERATE_PREFIX):
+        return Recipient(Kind.MODERATE, address, local[len(MODERATE_PREFIX) :])
     if lowered.startswith(UNSUBSCRIBE_PREFIX):
         return Recipient(Kind.UNSUBSCRIBE, address, local[len(UNSUBSCRIBE_PREFIX) :])
     raise UnknownRecipient()

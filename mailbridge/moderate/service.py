@@ -226,6 +226,24 @@ class CommentService:
         assert comment is not None
         return ModerationOutcome(comment, previous, history, first), notified
 
+    async def answer_as_moderator(self, new: NewComment, by: Decider) -> int:
+        """A moderator's own answer (moderating by reply): stored and published at
+        once, in one transaction, notifying the person it answers. Returns its id."""
+
+        async def work(conn: aiosqlite.Connection) -> tuple[int, int]:
+            comment_id, _created = await comments.insert_comment(conn, new)
+            now = iso(self._clock.now())
+            _outcome, notified = await self._apply(
+                conn, comment_id, CommentStatus.APPROVED, by, now
+            )
+            return comment_id, notified
+
+        comment_id, notified = await self._store.write(work)
+        log.info("comment %d: a moderator's answer, published", comment_id)
+        if notified:
+            self._queued()
+        return comment_id
+
     async def view(self, comment_id: int) -> ModerationView:
         """A comment with its parent, thread and decisions, for the moderation pages."""
 

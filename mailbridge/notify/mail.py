@@ -20,6 +20,7 @@ import aiosqlite
 from mailbridge.addresses import mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import Rejection
+from mailbridge.inbound.recipients import MODERATE_PREFIX
 from mailbridge.models import Comment, Thread
 from mailbridge.notify.writer import WriterFacts
 from mailbridge.outbound.compose import clean_header_text, compose, make_message_id, split_address
@@ -32,6 +33,7 @@ from mailbridge.tokens import (
     Keyring,
     LinkPurpose,
     make_bounce_token,
+    make_moderation_reply_token,
     make_moderation_token,
     make_reply_token,
     make_subscription_token,
@@ -116,6 +118,17 @@ class Mailer:
             self._keyring.moderation, comment_id, action, expires, moderator_id
         )
         return f"{self._base}/moderate/{token}"
+
+    def moderation_reply_address(self, comment_id: int, moderator_id: int) -> Address:
+        """Where a moderator replies to decide by email (mailbridge.inbound.moderation)."""
+        expires = self._clock.now().date() + timedelta(days=self._settings.moderation.link_days)
+        token = make_moderation_reply_token(
+            self._keyring.moderation, comment_id, moderator_id, expires
+        )
+        return mailbox(
+            clean_header_text(f"Moderate: {self._settings.site.name}"),
+            f"{MODERATE_PREFIX}{token}@{self.domain}",
+        )
 
     def subscription_token(
         self, purpose: LinkPurpose, address_id: int, thread_id: int | None, level: str
@@ -244,6 +257,7 @@ class Mailer:
             rendered,
             message_id=make_message_id(f"moderate.c{comment.id}", self.domain),
             references=[f"<t{thread.id}.moderation@{self.domain}>"],
+            reply_to=self.moderation_reply_address(comment.id, moderator_id),
         )
 
     async def notification(

@@ -1,0 +1,180 @@
+"""Moderating by replying to the moderation email.
+
+The moderation email's Reply-To is ``moderate+TOKEN@reply_domain`` (a purpose-bound,
+expiring HMAC naming the comment and the moderator it was sent to). The moderator
+answers with ``approve``, ``reject``, ``spam`` or ``trust`` on the first line; text
+after a blank line is their own answer to the comment, published under it when the
+verdict publishes the comment (and notifying its writer, as any approved reply).
+
+Accepted only from that moderator's address, and only when the message passes
+DKIM/DMARC for its From domain (the same checks as every inbound reply): a forged
+From must never approve anything. The reply goes through the same extractor, so
+the quoted moderation email and the signature are cut before the verdict is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from email.message import Message
+
+import aiosqlite
+
+from mailbridge.addresses import same_mailbox
+from mailbridge.clock import Clock, iso
+from mailbridge.errors import (
+    ExpiredReplyToken,
+    ModeratorUnauthenticated,
+    NotAModerator,
+    NotFound,
+    UnknownVerdict,
+)
+from mailbridge.extract import Extraction
+from mailbridge.inbound.checks import InboundChecks
+from mailbridge.inbound.headers import from_address
+from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Source
+from mailbridge.moderate.service import CommentService
+from mailbridge.settings import Settings
+from mailbridge.store import Store, comments, inbound, threads
+from mailbridge.store.inbound import Disposition
+from mailbridge.text_rules import strip_spoofing
+from mailbridge.tokens import Action, read_moderation_reply_token
+
+__all__ = ["ModerationByReply", "parse_verdict"]
+
+_VERDICTS = {
+    "approve": Action.APPROVE,
+    "approved": Action.APPROVE,
+    "reject": Action.REJECT,
+    "rejected": Action.REJECT,
+    "spam": Action.SPAM,
+    "trust": Action.TRUST,
+}
+_WORD = re.compile(r"[a-z]+")
+
+
+def parse_verdict(text: str) -> tuple[Action, str]:
+    """The verdict on the first line, and the answer after the first blank line."""
+    lines = text.strip().splitlines()
+    if not lines:
+        raise UnknownVerdict()
+    word = _WORD.match(lines[0].strip().lower())
+    action = _VERDICTS.get(word.group(0)) if word else None
+    if action is None:
+        raise UnknownVerdict()
+    rest = "\n".join(lines[1:])
+    blank = re.search(r"^\s*$", rest, re.MULTILINE)
+    answer = rest[blank.end() :] if blank else ""
+    return action, answer.strip()
+
+
+class ModerationByReply:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        service: CommentService,
+        key: bytes,
+        settings: Settings,
+        clock: Clock,
+        checks: InboundChecks,
+        extractor: Callable[[bytes], Extraction],
+    ) -> None:
+        self._store = store
+        self._service = service
+        self._key = key
+        self._settings = settings
+        self._clock = clock
+        self._checks = checks
+        self._extract = extractor
+
+    def check_token(self, token: str) -> tuple[int, int]:
+        """(comment id, moderator id) of a live token; a Rejection otherwise."""
+        comment_id, moderator_id, expires = read_moderation_reply_token(self._key, token)
+        if expires < self._clock.now().date():
+            raise ExpiredReplyToken(
+                "This moderation address has expired; decide with `mailbridge comment "
+                f"{comment_id} --approve` (or --reject, --spam)."
+            )
+        return comment_id, moderator_id
+
+    async def _moderator(self, comment_id: int, moderator_id: int) -> tuple[str, str, str]:
+        """(the moderator's address, the thread's author address or "", its author name)."""
+
+        async def work(conn: aiosqlite.Connection) -> tuple[str, str, str]:
+            comment = await comments.get_comment(conn, comment_id)
+            if comment is None:
+                raise NotFound(f"no comment {comment_id}")
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            assert thread is not None
+            email = await threads.address_email(conn, moderator_id)
+            owner = ""
+            if thread.author_address_id is not None:
+                owner = await threads.address_email(conn, thread.author_address_id) or ""
+            return email or "", owner, thread.author
+
+        return await self._store.read(work)
+
+    async def handle(
+        self, inbound_id: int, token: str, raw: bytes, peer: str, headers: Message, where: str
+    ) -> str:
+        comment_id, moderator_id = self.check_token(token)
+        moderator, owner, owner_name = await self._moderator(comment_id, moderator_id)
+        sender = from_address(headers)
+        allowed = [*self._settings.moderation.moderators, owner]
+        if not moderator or not same_mailbox(sender, moderator):
+            raise NotAModerator()
+        if not any(a and same_mailbox(sender, _bare(a)) for a in allowed):
+            raise NotAModerator()  # no longer a moderator of this thread
+        domain = sender.rpartition("@")[2].lower()
+        outcome = await self._checks.authenticate(raw, domain, peer)
+        result = outcome.record.get("result")
+        if not (isinstance(result, dict) and result.get("status") == "authenticated"):
+            raise ModeratorUnauthenticated(code=f"moderator_unauthenticated.{outcome.code}")
+        extraction = await asyncio.to_thread(self._extract, raw)
+        action, answer = parse_verdict(strip_spoofing(extraction.text))
+        by = Decider(Channel.REPLY, moderator_id)
+        decided = await self._service.moderate(comment_id, action, by)
+        published = decided.comment.status is CommentStatus.APPROVED
+        answered = None
+        if answer and published:
+            is_owner = bool(owner) and same_mailbox(sender, owner)
+            answered = await self._service.answer_as_moderator(
+                NewComment(
+                    thread_id=decided.comment.thread_id,
+                    parent_id=comment_id,
+                    author=(owner_name if is_owner and owner_name else "Moderator"),
+                    body=answer,
+                    status=CommentStatus.PENDING,
+                    source=Source.EMAIL,
+                    created_at=iso(self._clock.now()),
+                    email=sender,
+                    source_ref=str(inbound_id),
+                ),
+                by,
+            )
+        reply = f"250 2.0.0 Done: comment {comment_id} is {decided.comment.status.value}"
+        if answered is not None:
+            reply += f"; your answer is published as comment {answered}"
+        elif answer:
+            reply += "; your answer was not published, since the comment is not"
+        await self._store.write(
+            lambda c: inbound.set_outcome(
+                c,
+                inbound_id,
+                Disposition.ACCEPTED,
+                reason=f"moderated.{action.verb.replace(' ', '_')}",
+                detail=reply,
+                checks={"auth": {"code": outcome.code, **outcome.record}},
+                comment_id=answered or comment_id,
+                address_id=moderator_id,
+            )
+        )
+        return reply
+
+
+def _bare(configured: str) -> str:
+    """The address part of a configured moderator ("Ann <ann@x>" or "ann@x")."""
+    match = re.search(r"<([^<>]+)>\s*$", configured)
+    return match.group(1) if match else configured.strip()

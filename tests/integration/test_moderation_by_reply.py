@@ -1,0 +1,158 @@
+"""Moderating by replying to the moderation email (issue 10), over real SMTP: accepted
+from the authenticated moderator (with their answer published under the comment and
+its writer notified), refused from a non-moderator and from an unauthenticated
+moderator address. DNS is the only fake: a local zone with the moderator's DKIM key."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import aiosqlite
+import pytest
+from flows import follow, moderation_email, notification_for, outbox_dir, post_comment
+from senderauth.mailkit import new_rsa_key, sign, zone
+from support import AUTHOR_EMAIL, started, text_body, wait_for_mail
+
+from mailbridge.app import Running
+from mailbridge.errors import UnknownVerdict
+from mailbridge.inbound.moderation import parse_verdict
+from mailbridge.tokens import Action
+
+KEY = new_rsa_key().at("example.org")
+DMARC = {"_dmarc.example.org": "v=DMARC1; p=none"}
+
+
+def answer(
+    moderation: EmailMessage, first_line: str, more: str = "", sender: str = AUTHOR_EMAIL
+) -> bytes:
+    reply = EmailMessage()
+    reply["From"] = f"Joseph Burgo <{sender}>"
+    reply["To"] = str(moderation["Reply-To"])
+    reply["Subject"] = "Re: " + str(moderation["Subject"])
+    reply["Message-ID"] = email.utils.make_msgid(domain="example.org")
+    reply["In-Reply-To"] = str(moderation["Message-ID"])
+    reply["Date"] = email.utils.formatdate()
+    quoted = "\n".join("> " + line for line in text_body(moderation).splitlines())
+    body = first_line + (f"\n\n{more}" if more else "")
+    reply.set_content(
+        f"{body}\n\n-- \nJoseph\n\nOn Thu, 3 Dec 2026, Example Blog wrote:\n{quoted}\n"
+    )
+    return reply.as_bytes().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
+
+
+async def send(daemon: Running, raw: bytes, rcpt: str, sender: str) -> str:
+    host, port = daemon.smtp_address
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
+        await client.mail(sender)
+        await client.rcpt(rcpt)
+        response = await client.data(raw)
+    return f"{response.code} {response.message}"
+
+
+async def status_of(daemon: Running, comment_id: int) -> str:
+    async def work(conn: aiosqlite.Connection) -> str:
+        async with conn.execute("SELECT status FROM comments WHERE id = ?", (comment_id,)) as c:
+            row = await c.fetchone()
+        assert row is not None
+        return str(row[0])
+
+    return await daemon.store.read(work)
+
+
+def test_the_verdict_is_the_first_word_and_the_answer_follows_a_blank_line() -> None:
+    assert parse_verdict("Approve.\n\nThanks, Ann!") == (Action.APPROVE, "Thanks, Ann!")
+    assert parse_verdict("  SPAM  ") == (Action.SPAM, "")
+    assert parse_verdict("trust\nstill the first paragraph\n\nAnswer\n\nmore") == (
+        Action.TRUST,
+        "Answer\n\nmore",
+    )
+    for bad in ("", "yes please", "approval pending"):
+        with pytest.raises(UnknownVerdict):
+            parse_verdict(bad)
+
+
+@pytest.mark.asyncio
+async def test_an_authenticated_moderator_approves_and_answers_by_reply(tmp_path: Path) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Ann asks a question?", notify=True)
+        moderation = await moderation_email(daemon, "Ann")
+        # Ann confirms she wants to hear about answers (double opt-in).
+        [confirm] = [
+            m for m in await wait_for_mail(outbox_dir(daemon), 2) if "Confirm" in str(m["Subject"])
+        ]
+        link = re.search(r"(http\S+/confirm/[a-z0-9]+)", text_body(confirm))
+        assert link is not None
+        status, _ = await follow(daemon, link.group(1), "POST")
+        assert status == 200
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        assert rcpt.startswith("moderate+") and rcpt.endswith("@reply.example.org")
+        raw = sign(answer(moderation, "Approve", "Good question, Ann: here is my answer."), KEY)
+        result = await send(daemon, raw, rcpt, AUTHOR_EMAIL)
+        assert result.startswith(f"250 2.0.0 Done: comment {comment_id} is approved")
+        assert "your answer is published as comment" in result
+        assert await status_of(daemon, comment_id) == "approved"
+
+        # The answer is under Ann's comment, by the thread's author, without the quote
+        # or the signature; nobody moderates the moderator.
+        async def answers(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
+            async with conn.execute(
+                "SELECT author, body, status FROM comments WHERE parent_id = ?", (comment_id,)
+            ) as cur:
+                return [tuple(r) for r in await cur.fetchall()]
+
+        assert await daemon.store.read(answers) == [
+            ("Joseph Burgo", "Good question, Ann: here is my answer.", "approved")
+        ]
+        # Ann is told, with a reply address of her own, as for any approved answer.
+        note = await notification_for(daemon, "ann@example.com", 4)
+        assert "Good question, Ann: here is my answer." in text_body(note)
+
+
+@pytest.mark.asyncio
+async def test_a_reply_from_someone_else_changes_nothing(tmp_path: Path) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        raw = sign(answer(moderation, "approve", sender="mallory@example.org"), KEY)
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await send(daemon, raw, rcpt, "mallory@example.org")
+        assert refused.value.code == 550 and "Only the blog's moderators" in refused.value.message
+        assert await status_of(daemon, comment_id) == "pending"
+
+
+@pytest.mark.asyncio
+async def test_an_unauthenticated_moderator_address_is_refused(tmp_path: Path) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        unsigned = answer(moderation, "approve")  # a From anyone could have written
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await send(daemon, unsigned, rcpt, AUTHOR_EMAIL)
+        assert refused.value.code == 550 and "DKIM/DMARC" in refused.value.message
+        assert await status_of(daemon, comment_id) == "pending"
+        # A forged token is refused at RCPT.
+        with pytest.raises(aiosmtplib.SMTPRecipientRefused):
+            await send(
+                daemon, unsigned, "moderate+" + "a" * 32 + "@reply.example.org", AUTHOR_EMAIL
+            )
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_verdict_is_explained(tmp_path: Path) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        raw = sign(answer(moderation, "Looks fine to me"), KEY)
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await send(daemon, raw, rcpt, AUTHOR_EMAIL)
+        assert (
+            refused.value.code == 550 and "approve, reject, spam or trust" in refused.value.message
+        )
+        assert await status_of(daemon, comment_id) == "pending"
