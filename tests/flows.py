@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiohttp
-from support import THREAD, local, moderation_links, of_kind, wait_for_mail
+from support import THREAD, is_notification, local, moderation_links, of_kind, wait_for_mail
 
 from mailbridge.app import Running
 
@@ -56,7 +56,7 @@ async def approve(daemon: Running, moderation: EmailMessage) -> None:
 
 async def notification_for(daemon: Running, to: str, count: int) -> EmailMessage:
     mails = await wait_for_mail(outbox_dir(daemon), count)
-    found = [m for m in mails if m["To"].addresses[0].addr_spec == to and m["Reply-To"]]
+    found = [m for m in mails if m["To"].addresses[0].addr_spec == to and is_notification(m)]
     assert found, f"no notification to {to}"
     return found[-1]
 

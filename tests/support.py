@@ -158,6 +158,13 @@ def reply_to_notification(
     return reply
 
 
+def is_notification(message: EmailMessage) -> bool:
+    """A reply notification or digest (its Reply-To is a reply+ address); moderation
+    emails have a Reply-To too, moderate+ (moderating by reply)."""
+    reply_to = message["Reply-To"]
+    return reply_to is not None and reply_to.addresses[0].addr_spec.startswith("reply+")
+
+
 def reply_address(notification: EmailMessage) -> str:
     return str(notification["Reply-To"].addresses[0].addr_spec)
 

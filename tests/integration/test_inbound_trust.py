@@ -14,7 +14,14 @@ import aiosqlite
 import pytest
 from flows import moderation_email, outbox_dir, reply_notification
 from senderauth.mailkit import new_rsa_key, sign, zone
-from support import read_maildir, reply_address, reply_to_notification, started, text_body
+from support import (
+    is_notification,
+    read_maildir,
+    reply_address,
+    reply_to_notification,
+    started,
+    text_body,
+)
 
 from mailbridge.app import Running
 
@@ -207,7 +214,7 @@ async def test_dsn_to_the_verp_address_is_counted_and_stops_mail(daemon: Running
     await approve(daemon, await moderation_email(daemon, "Bob", 3))
     await asyncio.sleep(0.3)
     assert [m for m in read_maildir(outbox_dir(daemon)) if "Bob" in str(m["Subject"])] != []
-    notes = [m for m in read_maildir(outbox_dir(daemon)) if m["Reply-To"]]
+    notes = [m for m in read_maildir(outbox_dir(daemon)) if is_notification(m)]
     assert len(notes) == 1  # only the first one, sent before the bounces
 
 

@@ -10,6 +10,7 @@ from flows import approve, moderation_email, outbox_dir, post_comment, reply_not
 from support import (
     html_body,
     import_seed,
+    is_notification,
     make_settings,
     no_dmarc_zone,
     read_maildir,
@@ -22,7 +23,9 @@ from mailbridge.app import Running, running
 
 async def notifications(daemon: Running) -> list[str]:
     return [
-        m["To"].addresses[0].addr_spec for m in read_maildir(outbox_dir(daemon)) if m["Reply-To"]
+        m["To"].addresses[0].addr_spec
+        for m in read_maildir(outbox_dir(daemon))
+        if is_notification(m)
     ]
 
 

@@ -23,7 +23,15 @@ from pathlib import Path
 
 import pytest
 from readme import sh_blocks
-from support import SEED_WXR, THREAD, free_port, moderation_links, read_maildir, text_body
+from support import (
+    SEED_WXR,
+    THREAD,
+    free_port,
+    is_notification,
+    moderation_links,
+    read_maildir,
+    text_body,
+)
 
 pytestmark = pytest.mark.requires_program("curl", package="curl")
 
@@ -135,7 +143,7 @@ def test_the_readme_tour_ends_with_the_documented_reply_filed(tour: Tour) -> Non
     assert "This helped, thank you." in text_body(moderation)
     assert "Done" in tour.post(moderation_links(moderation)["approve"])
 
-    notification = tour.mail_where(lambda m: m["Reply-To"] is not None, "notification")
+    notification = tour.mail_where(is_notification, "notification")
     # The case that broke naive scripts: the Reply-To field spans lines in the file.
     assert notification["Reply-To"].addresses[0].addr_spec.startswith("reply+")
 

@@ -14,6 +14,7 @@ import aiosqlite
 import pytest
 from flows import approve, moderation_email, outbox_dir, post_comment
 from support import (
+    is_notification,
     local,
     read_maildir,
     reply_to_notification,
@@ -45,7 +46,7 @@ async def notes_to(daemon: Running, email: str) -> list[EmailMessage]:
     return [
         m
         for m in read_maildir(outbox_dir(daemon))
-        if m["To"].addresses[0].addr_spec == email and m["Reply-To"]
+        if m["To"].addresses[0].addr_spec == email and is_notification(m)
     ]
 
 
