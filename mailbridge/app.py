@@ -169,6 +169,7 @@ async def core(
             policy=TrustPolicy(
                 auto_approve_after=settings.moderation.auto_approve_after,
                 hold_everything=settings.moderation.hold_everything,
+                spam_threshold=settings.spam.threshold if settings.spam.enabled else None,
             ),
         )
         intake = ReplyIntake(

@@ -28,6 +28,7 @@ from mailbridge.moderate.trust_cli import trust_command
 from mailbridge.outbound.dkim_cli import make_dkim_command
 from mailbridge.outbound.outbox_cli import outbox_command
 from mailbridge.settings import Settings
+from mailbridge.spam.cli import spam_command
 
 __all__ = ["cli"]
 
@@ -484,3 +485,4 @@ cli.add_command(extract_command, name="extract")
 cli.add_command(outbox_command, name="outbox")
 cli.add_command(make_dkim_command(), name="dkim")
 cli.add_command(trust_command, name="trust")
+cli.add_command(spam_command, name="spam")

@@ -26,6 +26,7 @@ COMMANDS = {
     "dkim",
     "preview",
     "trust",
+    "spam",
 }
 
 

@@ -132,12 +132,15 @@ class CommentService:
                 else:
                     # Trusted (published now, moderators told with links to undo) or
                     # blocked (rejected quietly); recorded in the audit as "auto".
-                    target = (
-                        CommentStatus.APPROVED
-                        if decision is AutoDecision.APPROVE
-                        else CommentStatus.REJECTED
-                    )
+                    target = {
+                        AutoDecision.APPROVE: CommentStatus.APPROVED,
+                        AutoDecision.REJECT: CommentStatus.REJECTED,
+                        AutoDecision.SPAM: CommentStatus.SPAM,
+                    }[decision]
                     now = iso(self._clock.now())
+                    if decision is AutoDecision.SPAM:
+                        # Kept in the spam folder with why, for a rescue (docs/spam.md).
+                        await comments.set_held_reason(conn, comment.id, why)
                     auto = Decider(Channel.AUTO, None)
                     outcome, notified = await self._apply(conn, comment.id, target, auto, now)
                     comment = outcome.comment

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from mailbridge.models import Comment
+from mailbridge.spam.scorer import score_comment
 from mailbridge.store import trust
 from mailbridge.store.trust import Standing
 
@@ -25,6 +26,7 @@ __all__ = ["AutoDecision", "TrustPolicy", "decide"]
 class AutoDecision(enum.Enum):
     APPROVE = "approve"  # published at once; moderators told afterwards
     REJECT = "reject"  # a blocked address: rejected, no moderation email
+    SPAM = "spam"  # scored as spam: the spam folder, no moderation email
     WAIT = "wait"  # the moderation queue, as every comment by default
 
 
@@ -35,10 +37,16 @@ def decide(
     auto_approve_after: int,
     hold_everything: bool,
     held: bool,
+    spam: str | None = None,
 ) -> tuple[AutoDecision, str]:
-    """The decision and why, in words for the moderation email and the audit."""
+    """The decision and why, in words for the moderation email and the audit.
+
+    ``spam`` is the spam verdict's reason when the score crossed the threshold: such
+    a comment is never published without a moderator, trusted writer or not."""
     if standing is Standing.BLOCKED:
         return AutoDecision.REJECT, "the address is blocked"
+    if spam is not None:
+        return AutoDecision.SPAM, spam
     if hold_everything:
         return AutoDecision.WAIT, "every comment is held (moderation.hold_everything)"
     if held:
@@ -54,6 +62,7 @@ def decide(
 class TrustPolicy:
     auto_approve_after: int = 0
     hold_everything: bool = False
+    spam_threshold: float | None = 0.5  # None: no spam scoring
 
     async def decision(
         self, conn: aiosqlite.Connection, comment: Comment
@@ -62,10 +71,22 @@ class TrustPolicy:
             return AutoDecision.WAIT, "no address"
         standing = await trust.standing(conn, comment.address_id)
         approved = await trust.approved_count(conn, comment.address_id, comment.id)
+        spam = None
+        if self.spam_threshold is not None:
+            verdict = await score_comment(
+                conn,
+                comment.id,
+                comment.body,
+                first_comment=approved == 0,
+                threshold=self.spam_threshold,
+            )
+            if verdict.spam:
+                spam = verdict.reason()
         return decide(
             standing=standing,
             approved_before=approved,
             auto_approve_after=self.auto_approve_after,
             hold_everything=self.hold_everything,
             held=bool(comment.held_reason),
+            spam=spam,
         )

@@ -23,6 +23,7 @@ from mailbridge.settings.schema import (
     Settings,
     SiteSettings,
     SmtpSettings,
+    SpamSettings,
     TemplateSettings,
 )
 from mailbridge.settings.validate import parse_hostport
@@ -41,6 +42,7 @@ __all__ = [
     "Settings",
     "SiteSettings",
     "SmtpSettings",
+    "SpamSettings",
     "TemplateSettings",
     "iter_keys",
     "load_settings",

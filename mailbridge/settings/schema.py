@@ -282,6 +282,18 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class SpamSettings:
+    """Spam scoring of new comments (mailbridge.spam; docs/spam.md)."""
+
+    enabled: bool = _key(True, "Score every new comment; above the threshold it goes to spam.")
+    threshold: float = _key(
+        0.5,
+        "Score (0 to 1) at or above which a comment goes to the spam folder, without a "
+        "moderation email (mailbridge spam list; rescue with mailbridge comment ID --approve).",
+    )
+
+
+@dataclass(frozen=True)
 class CacheSettings:
     """How published threads are cached: by browsers and CDNs (HTTP), and in memory."""
 
@@ -331,6 +343,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     templates: TemplateSettings = field(default_factory=TemplateSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    spam: SpamSettings = field(default_factory=SpamSettings)
 
     @property
     def data_path(self) -> Path:

@@ -145,6 +145,8 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(
             "cache: max_age_seconds and stale_while_revalidate_seconds must not be negative"
         )
+    if not 0 < s.spam.threshold <= 1:
+        raise ConfigError("spam.threshold: must be greater than 0 and at most 1")
     if s.moderation.auto_approve_after < 0:
         raise ConfigError("moderation.auto_approve_after: must not be negative (0 is off)")
     if s.notifications.batch_window_seconds < 0:

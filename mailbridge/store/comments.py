@@ -147,3 +147,16 @@ async def mark_published(conn: aiosqlite.Connection, comment_id: int, now: str) 
         (now, comment_id),
     )
     return cur.rowcount > 0
+
+
+async def set_held_reason(conn: aiosqlite.Connection, comment_id: int, reason: str) -> None:
+    await conn.execute("UPDATE comments SET held_reason = ? WHERE id = ?", (reason, comment_id))
+
+
+async def spam_folder(conn: aiosqlite.Connection, since: str, limit: int = 200) -> list[Comment]:
+    """Comments that went to spam since ``since`` (ISO), newest first."""
+    async with conn.execute(
+        "SELECT * FROM comments WHERE status = 'spam' AND created_at >= ? ORDER BY id DESC LIMIT ?",
+        (since, limit),
+    ) as cur:
+        return [_comment(row) for row in await cur.fetchall()]

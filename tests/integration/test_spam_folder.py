@@ -1,0 +1,103 @@
+"""Spam never reaches the moderator's inbox (issue 10): a spammy comment goes to the spam
+folder with why and without a moderation email, even from a trusted writer; the
+operator lists and rescues it; `mailbridge spam score` scores JSON lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from click.testing import CliRunner
+from flows import moderation_email, outbox_dir
+from support import THREAD, read_maildir, started, text_body
+
+from mailbridge.app import Running
+from mailbridge.cli import cli
+
+SPAMMY = "Check out my channel!!! http://spam.example/watch subscribe please"
+
+
+async def post(daemon: Running, body: str, author: str = "Spammer") -> dict[str, Any]:
+    host, port = daemon.http_address
+    payload = {"author": author, "email": f"{author.lower()}@example.net", "body": body}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://{host}:{port}/api/threads/{THREAD}/comments", json=payload) as r,
+    ):
+        assert r.status == 202
+        return dict(await r.json())
+
+
+async def mb(*args: str) -> Any:
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+
+
+def moderation_mails(daemon: Running) -> list[Any]:
+    return [m for m in read_maildir(outbox_dir(daemon)) if "Approve (publish it):" in text_body(m)]
+
+
+@pytest.mark.asyncio
+async def test_spam_goes_to_the_folder_without_a_moderation_email(daemon: Running) -> None:
+    answer = await post(daemon, SPAMMY)
+    assert answer["status"] == "spam"
+    ham = await post(daemon, "I found the part about empathy moving.", author="Reader")
+    assert ham["status"] == "pending"
+    await moderation_email(daemon, "Reader")
+    await asyncio.sleep(0.3)
+    assert [m for m in moderation_mails(daemon) if "Spammer" in str(m["Subject"])] == []
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    listed = await mb("spam", "list", *data)
+    assert listed.exit_code == 0 and f"{answer['id']:>7}" in listed.output
+    assert "spam score" in listed.output and "promotion" in listed.output
+    rescued = await mb("comment", str(answer["id"]), "--approve", *data)
+    assert rescued.exit_code == 0 and "spam -> approved" in rescued.output
+
+
+@pytest.mark.asyncio
+async def test_trust_does_not_publish_spam(tmp_path: Path) -> None:
+    async with started(tmp_path) as daemon:
+        data = ["--data-dir", str(daemon.settings.data_path)]
+        assert (await mb("trust", "add", "spammer@example.net", *data)).exit_code == 0
+        assert (await post(daemon, SPAMMY))["status"] == "spam"
+        assert (await post(daemon, "A fine, ordinary remark."))["status"] == "approved"
+
+
+@pytest.mark.asyncio
+async def test_scoring_can_be_turned_off(tmp_path: Path) -> None:
+    async with started(tmp_path, spam={"enabled": False}) as daemon:
+        assert (await post(daemon, SPAMMY))["status"] == "pending"
+
+
+def test_spam_score_reads_and_writes_json_lines() -> None:
+    lines = "\n".join(
+        json.dumps(item)
+        for item in (
+            {"id": "a", "author": "x", "body": SPAMMY},
+            {"id": "b", "author": "y", "body": "Thank you for this post."},
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mailbridge", "spam", "score"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(o["id"], o["spam"]) for o in out] == [("a", True), ("b", False)]
+    assert all(0 <= o["score"] <= 1 for o in out)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mailbridge", "spam", "score"],
+        input="not json\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "line 1: expected a JSON object" in bad.stderr

@@ -1,0 +1,54 @@
+"""The spam rules (issue 10): promotion is spam, conversation is not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import SEED_JSON
+
+from mailbridge.spam.rules import normalise, rule_score
+
+SPAM = [
+    "Check out my channel for more videos! http://youtube.com/spammer",
+    "Please subscribe to my channel, I make music",
+    "Earn money from home!!! Visit my site www.cash-fast.example",
+    "hey guys check my new song",
+    "follow 4 follow",
+    "Cheap viagra http://pills.example/buy",
+]
+HAM = [
+    "I disagree with your second point: attachment is not only about the mother.",
+    "Thank you, this helped me understand my own therapy. Do you have a book to recommend?",
+    "My therapist said something similar last week, and I was not ready to hear it.",
+    "I like this series very much; the third part was the one that stayed with me.",
+    "Sorry for the delay, I've been off all week. To answer your question: yes, it did.",
+]
+
+
+@pytest.mark.parametrize("text", SPAM)
+def test_promotion_is_spam(text: str) -> None:
+    assert rule_score(text).score >= 0.5, rule_score(text)
+
+
+@pytest.mark.parametrize("text", HAM)
+def test_conversation_is_not(text: str) -> None:
+    assert rule_score(text).score < 0.5, rule_score(text)
+
+
+def test_none_of_the_sample_threads_comments_is_spam() -> None:
+    comments = json.loads(SEED_JSON.read_text())["comments"]
+    flagged = [c["id"] for c in comments if rule_score(c["body"]).score >= 0.5]
+    assert flagged == []
+
+
+def test_form_and_store_signals_weigh_in() -> None:
+    plain = "Nice post."
+    assert rule_score(plain).score < 0.5
+    assert rule_score(plain, trapped=True).score >= 0.5
+    assert rule_score(plain, seconds_to_write=0.8).score >= 0.5
+    assert rule_score("A longer comment that someone pasted everywhere.", repeated=True).signals
+
+
+def test_exported_markup_is_undone_before_scoring() -> None:
+    assert normalise("it&#39;s<br />here\ufeff") == "it's\nhere"
