@@ -289,6 +289,8 @@ async def _listening(
         keyring=parts.keyring,
         clock=parts.clock,
         health=health,
+        notifier=parts.notifier,
+        queued=parts.worker.wake,
     )
     runner = web.AppRunner(
         app,

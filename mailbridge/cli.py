@@ -24,6 +24,7 @@ from mailbridge.clock import SystemClock
 from mailbridge.embed.demo import demo_site_running, with_demo_origin
 from mailbridge.errors import ConfigError, ImportFormatError, InvalidAddress, NotFound
 from mailbridge.extract.command import extract_command
+from mailbridge.moderate.sessions_cli import sessions_command
 from mailbridge.moderate.trust_cli import trust_command
 from mailbridge.outbound.dkim_cli import make_dkim_command
 from mailbridge.outbound.outbox_cli import outbox_command
@@ -486,3 +487,4 @@ cli.add_command(outbox_command, name="outbox")
 cli.add_command(make_dkim_command(), name="dkim")
 cli.add_command(trust_command, name="trust")
 cli.add_command(spam_command, name="spam")
+cli.add_command(sessions_command, name="sessions")

@@ -105,6 +105,7 @@ class Channel(enum.StrEnum):
     LINK = "link"  # a link in a moderation email
     CLI = "cli"  # the operator: mailbridge comment ID --approve / --reject / --spam
     REPLY = "reply"  # a moderator's reply to the moderation email
+    QUEUE = "queue"  # the /moderate queue page
     AUTO = "auto"  # mailbridge itself: a trusted writer, or a blocked one (moderate.trust)
 
 

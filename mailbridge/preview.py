@@ -40,6 +40,7 @@ EMAILS = (
     "digest",
     "confirm_subscription",
     "rejection_notice",
+    "moderator_login",
 )
 PAGES = (
     "index",
@@ -135,6 +136,8 @@ def _sample(settings: Settings) -> dict[str, Any]:
         "reject_url": f"{base}/moderate/reject-token",
         "spam_url": f"{base}/moderate/spam-token",
         "trust_url": f"{base}/moderate/trust-token",
+        "login_url": f"{base}/moderate/signin/login-token",
+        "minutes": 15,
         "about": WriterFacts(
             approved_before=3,
             authentication="authenticated (From example.com; DMARC pass; DKIM d=example.com pass)",

@@ -207,6 +207,42 @@ def read_moderation_reply_token(key: bytes, token: str) -> tuple[int, int, date]
     return int(comment_id), int(moderator_id), _EPOCH + timedelta(days=day)
 
 
+# A moderator's sign-in link for the queue page: their address id and an expiry (Unix
+# seconds). Short-lived; the session it opens is stored (hashed) and revocable.
+_LOGIN = struct.Struct(">II")
+_LOGIN_MAC = 16
+
+
+def make_login_token(key: bytes, address_id: int, expires: datetime) -> str:
+    payload = _LOGIN.pack(address_id, int(expires.timestamp()))
+    raw = payload + _mac(key, b"moderator login", payload, _LOGIN_MAC)
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def read_login_token(key: bytes, token: str, now: datetime) -> int:
+    """The address id a sign-in link is for; :class:`BadLink` or :class:`ExpiredLink`."""
+    if len(token) > 40:
+        raise BadLink()
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise BadLink() from None
+    if len(raw) != _LOGIN.size + _LOGIN_MAC:
+        raise BadLink()
+    payload, mac = raw[: _LOGIN.size], raw[_LOGIN.size :]
+    if not hmac.compare_digest(mac, _mac(key, b"moderator login", payload, _LOGIN_MAC)):
+        raise BadLink()
+    address_id, expires = _LOGIN.unpack(payload)
+    if datetime.fromtimestamp(expires, UTC) < now:
+        raise ExpiredLink()
+    return int(address_id)
+
+
+def csrf_token(key: bytes, session_token: str) -> str:
+    """The form token bound to one session (double submit, derived: nothing stored)."""
+    return _mac(key, b"csrf", session_token.encode(), 16).hex()
+
+
 class Action(enum.Enum):
     """What a moderation link does; the value is the comment status it sets."""
 

@@ -27,6 +27,7 @@ COMMANDS = {
     "preview",
     "trust",
     "spam",
+    "sessions",
 }
 
 

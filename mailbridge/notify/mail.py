@@ -341,6 +341,19 @@ class Mailer:
             message_id=make_message_id("confirm", self.domain),
         )
 
+    async def moderator_login(
+        self, conn: aiosqlite.Connection, to: Address, login_url: str, minutes: int
+    ) -> bool:
+        rendered = self.render("moderator_login", login_url=login_url, minutes=minutes)
+        return await self.queue(
+            conn,
+            "moderator_login",
+            None,
+            to,
+            rendered,
+            message_id=make_message_id("login", self.domain),
+        )
+
     async def rejection_notice(
         self,
         conn: aiosqlite.Connection,

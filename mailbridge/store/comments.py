@@ -160,3 +160,11 @@ async def spam_folder(conn: aiosqlite.Connection, since: str, limit: int = 200) 
         (since, limit),
     ) as cur:
         return [_comment(row) for row in await cur.fetchall()]
+
+
+async def pending_queue(conn: aiosqlite.Connection, limit: int = 200) -> list[Comment]:
+    """Pending comments, oldest first (the order they arrived in)."""
+    async with conn.execute(
+        "SELECT * FROM comments WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,)
+    ) as cur:
+        return [_comment(row) for row in await cur.fetchall()]

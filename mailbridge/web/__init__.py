@@ -9,6 +9,7 @@ from aiohttp import web
 from mailbridge.clock import Clock
 from mailbridge.embed.handlers import EmbedHandlers
 from mailbridge.moderate.service import CommentService
+from mailbridge.notify import Notifier
 from mailbridge.settings import Settings
 from mailbridge.store import Store
 from mailbridge.templating import Renderer
@@ -19,6 +20,7 @@ from mailbridge.web.middleware import error_middleware, security_headers
 from mailbridge.web.moderation import ModerationPages
 from mailbridge.web.pages import Pages
 from mailbridge.web.published import PublishedThreads
+from mailbridge.web.queue import QueuePages
 from mailbridge.web.subscriptions import SubscriptionPages
 
 __all__ = ["build_web_app"]
@@ -33,6 +35,8 @@ def build_web_app(
     keyring: Keyring,
     clock: Clock,
     health: Callable[[], dict[str, bool]],
+    notifier: Notifier,
+    queued: Callable[[], None] = lambda: None,
 ) -> web.Application:
     """The aiohttp application; ``health`` reports the state of each component."""
     app = web.Application(
@@ -59,6 +63,16 @@ def build_web_app(
         service, keyring, renderer, clock, settings.site.name, settings.site.public_url
     )
     embed = EmbedHandlers(store, settings, clock)
+    queue = QueuePages(
+        service=service,
+        store=store,
+        notifier=notifier,
+        renderer=renderer,
+        keyring=keyring,
+        clock=clock,
+        settings=settings,
+        queued=queued,
+    )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -87,6 +101,12 @@ def build_web_app(
             web.get("/api/counts", embed.counts),
             web.get("/embed.js", embed.script),
             web.get("/count.js", embed.script),
+            web.get("/moderate", queue.queue_or_login),
+            web.post("/moderate", queue.ask_link),
+            web.get("/moderate/signin/{token}", queue.signin_page),
+            web.post("/moderate/signin/{token}", queue.signin),
+            web.post("/moderate/decide", queue.decide),
+            web.post("/moderate/signout", queue.signout),
             web.get("/moderate/{token}", moderation.confirm),
             web.post("/moderate/{token}", moderation.act),
             web.get("/confirm/{token}", links.confirm_page),

@@ -1,0 +1,85 @@
+"""The moderation queue on a phone (issue 10): sign in with the emailed link, select
+all, approve at once; screenshots saved under test-artifacts/."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from flows import moderation_email, outbox_dir, post_comment
+from programs import find_program
+from support import AUTHOR_EMAIL, ROOT, free_port, make_settings, read_maildir, text_body
+
+from mailbridge.app import Running
+from mailbridge.settings import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    port = free_port()
+    return make_settings(
+        tmp_path,
+        http={"listen": f"127.0.0.1:{port}"},
+        site={"public_url": f"http://127.0.0.1:{port}"},
+    )
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Any]:
+    chromium = find_program("chromium")
+    assert chromium is not None
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+async def sign_in_link(daemon: Running) -> str:
+    for _ in range(100):  # bounded wait for the worker
+        for mail in read_maildir(outbox_dir(daemon)):
+            if "moderation queue" in str(mail["Subject"]):
+                found = re.search(r"(http\S+/moderate/signin/\S+)", text_body(mail))
+                assert found
+                return found.group(1)
+        await asyncio.sleep(0.05)
+    raise AssertionError("no sign-in email")
+
+
+@pytest.mark.asyncio
+async def test_sign_in_and_approve_several_on_a_phone(daemon: Running, browser: Any) -> None:
+    for n in range(3):
+        await post_comment(daemon, parent=2, body=f"Waiting comment **{n}**.")
+    await moderation_email(daemon, "Ann", 3)
+    host, port = daemon.http_address
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.goto(f"http://{host}:{port}/moderate")
+    await page.get_by_label("Your moderator address").fill(AUTHOR_EMAIL)
+    await page.get_by_role("button", name="Email me a sign-in link").click()
+    await page.get_by_text("a sign-in link is on its way").wait_for()
+    await page.goto(await sign_in_link(daemon))
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("heading", name="3 comments waiting").wait_for()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "queue-phone.png"), full_page=True)
+    await page.get_by_label("Select all").check()
+    assert await page.locator("input[name=comment]:checked").count() == 3
+    await page.get_by_role("button", name="Approve selected").click()
+    await page.get_by_text("Done: 3 comments approved.").wait_for()
+    await page.get_by_role("heading", name="0 comments waiting").wait_for()
+    await page.screenshot(path=str(ARTIFACTS / "queue-phone-done.png"), full_page=True)
