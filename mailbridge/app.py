@@ -31,6 +31,7 @@ from mailbridge.inbound.standard import standard_checks
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
 from mailbridge.notify import Digester, Notifier
+from mailbridge.notify.moderation_digest import ModerationDigests
 from mailbridge.outbound.dkim import signer_from_config
 from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
 from mailbridge.outbound.transport import Transport, transport_from_url
@@ -319,6 +320,11 @@ async def _listening(
         tasks.append(asyncio.create_task(parts.digester.run(), name="mailbridge-digests"))
         housekeeping = Housekeeping(store, parts.clock, settings.inbound.raw_retention_days)
         tasks.append(asyncio.create_task(housekeeping.run(), name="mailbridge-housekeeping"))
+        if settings.moderation.mode != "each":
+            digests = ModerationDigests(
+                store, parts.notifier, settings.moderation.digest_minutes, parts.worker.wake
+            )
+            tasks.append(asyncio.create_task(digests.run(), name="mailbridge-moderation-digest"))
         yield Running(
             settings=settings,
             store=store,

@@ -25,7 +25,7 @@ from mailbridge.models import (
     Thread,
 )
 from mailbridge.moderate import explain
-from mailbridge.notify.mail import DigestItem, excerpt
+from mailbridge.notify.mail import DigestEntry, DigestItem, excerpt
 from mailbridge.notify.writer import WriterFacts
 from mailbridge.settings import Settings
 from mailbridge.store.subscriptions import Level
@@ -41,6 +41,7 @@ EMAILS = (
     "confirm_subscription",
     "rejection_notice",
     "moderator_login",
+    "moderation_digest",
 )
 PAGES = (
     "index",
@@ -149,6 +150,14 @@ def _sample(settings: Settings) -> dict[str, Any]:
         "explanation": EmptyReply.explanation,
         "settings_url": f"{base}/unsubscribe/{'u' * 40}",
         "pending": pending,
+        "entries": [
+            DigestEntry(
+                pending,
+                thread,
+                {v: f"{base}/moderate/{v}-token" for v in ("approve", "reject", "spam")},
+            )
+        ],
+        "queue_url": f"{base}/moderate",
         "nodes": [CommentNode(first, [CommentNode(second), CommentNode(third)])],
         "link": link,
     }

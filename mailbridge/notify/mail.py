@@ -39,7 +39,15 @@ from mailbridge.tokens import (
     make_subscription_token,
 )
 
-__all__ = ["ELIDED_SHOWN", "DigestItem", "Links", "Mailer", "cut_short", "excerpt"]
+__all__ = [
+    "ELIDED_SHOWN",
+    "DigestEntry",
+    "DigestItem",
+    "Links",
+    "Mailer",
+    "cut_short",
+    "excerpt",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,15 @@ def cut_short(text: str, limit: int) -> tuple[str, int]:
 class Links:
     thread: str
     comment: str
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    """One pending comment in a moderation digest, with its moderator's links."""
+
+    comment: Comment
+    thread: Thread
+    links: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,30 @@ class Mailer:
             self._keyring.moderation, comment_id, action, expires, moderator_id
         )
         return f"{self._base}/moderate/{token}"
+
+    def moderation_links(self, comment_id: int, moderator_id: int) -> dict[str, str]:
+        return {
+            action.verb: self.moderation_link(comment_id, action, moderator_id)
+            for action in (Action.APPROVE, Action.REJECT, Action.SPAM)
+        }
+
+    async def moderation_digest(
+        self, conn: aiosqlite.Connection, moderator: Address, entries: Sequence[DigestEntry]
+    ) -> bool:
+        rendered = self.render(
+            "moderation_digest",
+            entries=list(entries),
+            queue_url=f"{self._base}/moderate",
+            link_days=self._settings.moderation.link_days,
+        )
+        return await self.queue(
+            conn,
+            "moderation_digest",
+            None,
+            moderator,
+            rendered,
+            message_id=make_message_id("moderation-digest", self.domain),
+        )
 
     def moderation_reply_address(self, comment_id: int, moderator_id: int) -> Address:
         """Where a moderator replies to decide by email (mailbridge.inbound.moderation)."""

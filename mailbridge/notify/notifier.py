@@ -27,7 +27,7 @@ from mailbridge.addresses import mailbox, normalise, parse_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress, Rejection
 from mailbridge.models import Comment, CommentStatus, Thread
-from mailbridge.notify.mail import DigestItem, Mailer, excerpt
+from mailbridge.notify.mail import DigestEntry, DigestItem, Mailer, excerpt
 from mailbridge.notify.writer import WriterFacts, writer_facts
 from mailbridge.outbound.compose import clean_header_text
 from mailbridge.settings import Settings
@@ -95,6 +95,8 @@ class Notifier:
         says so and its links undo it."""
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         assert thread is not None
+        if auto_approved is None and await self._leave_for_digest(conn):
+            return 0  # moderation.mode: the next digest carries it
         moderators = await self._moderators(conn, thread)
         if not moderators:
             log.warning(
@@ -121,6 +123,43 @@ class Notifier:
                 conn, moderator, moderator_id, thread, comment, parent, author_email, about
             ):
                 queued += 1
+        await comments.mark_moderation_mailed(conn, [comment.id], now)
+        return queued
+
+    async def _leave_for_digest(self, conn: aiosqlite.Connection) -> bool:
+        mode = self._settings.moderation.mode
+        if mode == "digest":
+            return True
+        if mode == "auto":
+            limit = self._settings.moderation.digest_when_pending_over
+            return await comments.pending_count(conn) > limit
+        return False
+
+    async def moderation_digests(self, conn: aiosqlite.Connection) -> int:
+        """One email per moderator listing the pending comments nobody was emailed
+        about yet, each with its own one-tap links; returns how many were queued."""
+        waiting = await comments.not_yet_mailed(conn)
+        if not waiting:
+            return 0
+        now = iso(self._clock.now())
+        per_moderator: dict[str, tuple[Address, list[DigestEntry]]] = {}
+        for comment in waiting:
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            assert thread is not None
+            for moderator in await self._moderators(conn, thread):
+                moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
+                entry = DigestEntry(
+                    comment=comment,
+                    thread=thread,
+                    links=self.mail.moderation_links(comment.id, moderator_id),
+                )
+                key = moderator.addr_spec.lower()
+                per_moderator.setdefault(key, (moderator, []))[1].append(entry)
+        queued = 0
+        for moderator, entries in per_moderator.values():
+            if await self.mail.moderation_digest(conn, moderator, entries):
+                queued += 1
+        await comments.mark_moderation_mailed(conn, [c.id for c in waiting], now)
         return queued
 
     # -- publication -----------------------------------------------------------

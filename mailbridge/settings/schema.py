@@ -199,6 +199,18 @@ class ModerationSettings:
     hold_everything: bool = _key(
         False, "Hold every comment for a moderator, trusted commenters' too."
     )
+    mode: str = _key(
+        "each",
+        'Moderation emails: "each" (one per pending comment), "digest" (one digest every '
+        'digest_minutes) or "auto" (one each until more than digest_when_pending_over '
+        "are pending, then digests).",
+    )
+    digest_minutes: float = _key(
+        60.0, "Minutes between moderation digests (modes digest and auto)."
+    )
+    digest_when_pending_over: int = _key(
+        10, 'Mode "auto": with more pending comments than this, new ones wait for the digest.'
+    )
 
 
 @dataclass(frozen=True)

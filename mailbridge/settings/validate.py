@@ -114,6 +114,8 @@ def validate(s: Settings) -> Settings:
     for name, number in (
         ("database_busy_timeout_seconds", s.database_busy_timeout_seconds),
         ("cache.memory_mb", s.cache.memory_mb),
+        ("moderation.digest_minutes", s.moderation.digest_minutes),
+        ("moderation.digest_when_pending_over", s.moderation.digest_when_pending_over),
         ("smtp.max_message_size", s.smtp.max_message_size),
         ("smtp.reply_token_days", s.smtp.reply_token_days),
         ("http.max_body_bytes", s.http.max_body_bytes),
@@ -147,6 +149,10 @@ def validate(s: Settings) -> Settings:
         )
     if not 0 < s.spam.threshold <= 1:
         raise ConfigError("spam.threshold: must be greater than 0 and at most 1")
+    if s.moderation.mode not in ("each", "digest", "auto"):
+        raise ConfigError(
+            f'moderation.mode: expected "each", "digest" or "auto", got \'{s.moderation.mode}\''
+        )
     if s.moderation.auto_approve_after < 0:
         raise ConfigError("moderation.auto_approve_after: must not be negative (0 is off)")
     if s.notifications.batch_window_seconds < 0:

@@ -168,3 +168,28 @@ async def pending_queue(conn: aiosqlite.Connection, limit: int = 200) -> list[Co
         "SELECT * FROM comments WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,)
     ) as cur:
         return [_comment(row) for row in await cur.fetchall()]
+
+
+async def mark_moderation_mailed(
+    conn: aiosqlite.Connection, comment_ids: list[int], now: str
+) -> None:
+    await conn.executemany(
+        "UPDATE comments SET moderation_mailed_at = ? WHERE id = ?",
+        [(now, comment_id) for comment_id in comment_ids],
+    )
+
+
+async def pending_count(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("SELECT count(*) FROM comments WHERE status = 'pending'") as cur:
+        row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
+
+
+async def not_yet_mailed(conn: aiosqlite.Connection, limit: int = 200) -> list[Comment]:
+    """Pending comments no moderator has been emailed about (for the digest)."""
+    async with conn.execute(
+        "SELECT * FROM comments WHERE status = 'pending' AND moderation_mailed_at IS NULL "
+        "ORDER BY id LIMIT ?",
+        (limit,),
+    ) as cur:
+        return [_comment(row) for row in await cur.fetchall()]

@@ -1,0 +1,84 @@
+"""Digests instead of floods (issue 10): by setting, one email per pending comment, a
+digest every N minutes with one-tap links per comment, or the digest once more than N
+are pending. Real daemon with its own digest clock, real Maildir."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from flows import follow, outbox_dir, post_comment
+from support import read_maildir, started, text_body
+
+from mailbridge.app import Running
+
+
+def per_comment(daemon: Running) -> list[str]:
+    return [
+        str(m["Subject"])
+        for m in read_maildir(outbox_dir(daemon))
+        if "awaits moderation" in str(m["Subject"])
+        and "new comment" in str(m["Subject"])
+        and "Approve (publish it):" in text_body(m)
+    ]
+
+
+async def digests(daemon: Running, seconds: float = 10.0) -> list[str]:
+    for _ in range(int(seconds / 0.1)):  # bounded wait for the digest clock
+        found = [
+            text_body(m)
+            for m in read_maildir(outbox_dir(daemon))
+            if "await" in str(m["Subject"]) and "Approve: http" in text_body(m)
+        ]
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    return []
+
+
+@pytest.mark.asyncio
+async def test_digest_mode_sends_one_email_with_links_per_comment(tmp_path: Path) -> None:
+    moderation = {"mode": "digest", "digest_minutes": 0.02}  # every 1.2 s, for the test
+    async with started(tmp_path, moderation=moderation) as daemon:
+        ids = [
+            await post_comment(daemon, parent=2, body=f"Comment {n} for the digest.")
+            for n in range(3)
+        ]
+        [digest] = await digests(daemon)
+        assert per_comment(daemon) == []
+        assert "3 new comments await moderation." in digest
+        assert all(f"Comment {n} for the digest." in digest for n in range(3))
+        first_approve = digest.split("Approve: ")[1].split()[0]
+        status, _ = await follow(daemon, first_approve, "POST")
+        assert status == 200
+        await asyncio.sleep(1.5)  # another digest tick: nothing new, no second digest
+        assert len(await digests(daemon)) == 1
+        assert len(ids) == 3
+
+
+@pytest.mark.asyncio
+async def test_auto_mode_switches_to_digests_past_the_limit(tmp_path: Path) -> None:
+    moderation = {"mode": "auto", "digest_minutes": 0.02, "digest_when_pending_over": 2}
+    async with started(tmp_path, moderation=moderation) as daemon:
+        for n in range(4):
+            await post_comment(daemon, parent=2, body=f"Auto mode comment {n}.")
+        await asyncio.sleep(0.3)
+        # The first two arrived while few were pending: one email each.
+        [digest] = await digests(daemon)
+        assert "2 new comments await moderation." in digest
+        assert "Auto mode comment 2." in digest and "Auto mode comment 3." in digest
+        assert "Auto mode comment 0." not in digest
+        singles = [
+            text_body(m)
+            for m in read_maildir(outbox_dir(daemon))
+            if "Approve (publish it):" in text_body(m)
+        ]
+        assert len(singles) == 2 and "Auto mode comment 0." in singles[0] + singles[1]
+
+
+@pytest.mark.asyncio
+async def test_each_mode_sends_no_digest(daemon: Running) -> None:
+    await post_comment(daemon, parent=2, body="One email for me.")
+    await asyncio.sleep(0.5)
+    assert await digests(daemon, seconds=0.5) == []
