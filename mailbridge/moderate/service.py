@@ -26,6 +26,7 @@ from mailbridge.models import (
     Source,
     Thread,
 )
+from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
 from mailbridge.store import Store, comments, decisions, threads, trust
@@ -126,6 +127,7 @@ class CommentService:
                         conn, comment.address_id, comment.thread_id
                     )
             if created and comment.status is CommentStatus.PENDING:
+                comment = await _flag_private(conn, comment)
                 decision, why = await self._policy.decision(conn, comment)
                 if decision is AutoDecision.WAIT:
                     queued += await self._notifier.moderation_requests(conn, comment)
@@ -263,3 +265,17 @@ class CommentService:
             return ModerationView(comment, parent, thread, history)
 
         return await self._store.read(work)
+
+
+async def _flag_private(conn: aiosqlite.Connection, comment: Comment) -> Comment:
+    """Hold a comment that looks like it carries its writer's contact details; the
+    moderation email says what was seen (mailbridge.moderate.private)."""
+    findings = private_findings(comment.body)
+    if not findings:
+        return comment
+    note = "it may reveal personal details: " + ", ".join(findings)
+    reason = f"{comment.held_reason}; {note}" if comment.held_reason else note
+    await comments.set_held_reason(conn, comment.id, reason)
+    flagged = await comments.get_comment(conn, comment.id)
+    assert flagged is not None
+    return flagged

@@ -151,3 +151,18 @@ async def test_the_moderation_email_says_how_the_reply_was_authenticated(
     text = text_body(moderation)
     assert "1 earlier comment by this address approved." in text
     assert "Email unauthenticated: From example.org; DMARC " in text
+
+
+@pytest.mark.asyncio
+async def test_what_looks_private_is_held_even_from_a_trusted_writer(tmp_path: Path) -> None:
+    async with started(tmp_path) as daemon:
+        data = ["--data-dir", str(daemon.settings.data_path)]
+        assert (await mb("trust", "add", "ann@example.com", *data)).exit_code == 0
+        answer = await post(daemon, "Happy to talk more: call me on 07700 900123.")
+        assert answer["status"] == "pending"
+        assert "07700" not in " ".join(await published_bodies(daemon))
+        moderation = await moderation_email(daemon, "Ann")
+        assert (
+            "HELD FOR A CLOSER LOOK: it may reveal personal details: a phone number"
+            in text_body(moderation)
+        )
