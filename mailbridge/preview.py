@@ -204,6 +204,8 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
             "expires": data["expires"],
         },
         "moderate_done": {
+            "undo_url": settings.site.public_url.rstrip("/") + "/moderate/undo/undo-token",
+            "undo_days": 30,
             "action": Action.APPROVE.verb,
             "status": "approved",
             "changed": True,

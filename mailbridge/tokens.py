@@ -238,6 +238,56 @@ def read_login_token(key: bytes, token: str, now: datetime) -> int:
     return int(address_id)
 
 
+# Undo of one moderation decision: the comment, the status it had and the one it was
+# given, the moderator, and an expiry (Unix seconds). Valid 30 days.
+_UNDO = struct.Struct(">IBBII")
+_UNDO_MAC = 16
+_STATUSES = ("pending", "approved", "rejected", "spam")
+
+
+@dataclass(frozen=True)
+class UndoLink:
+    comment_id: int
+    previous: str
+    status: str
+    moderator_id: int
+
+
+def make_undo_token(
+    key: bytes, comment_id: int, previous: str, status: str, moderator_id: int, expires: datetime
+) -> str:
+    payload = _UNDO.pack(
+        comment_id,
+        _STATUSES.index(previous),
+        _STATUSES.index(status),
+        moderator_id,
+        int(expires.timestamp()),
+    )
+    raw = payload + _mac(key, b"undo decision", payload, _UNDO_MAC)
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def read_undo_token(key: bytes, token: str, now: datetime) -> UndoLink:
+    """The decision an undo link reverses; :class:`BadLink` or :class:`ExpiredLink`."""
+    if len(token) > 48:
+        raise BadLink()
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise BadLink() from None
+    if len(raw) != _UNDO.size + _UNDO_MAC:
+        raise BadLink()
+    payload, mac = raw[: _UNDO.size], raw[_UNDO.size :]
+    if not hmac.compare_digest(mac, _mac(key, b"undo decision", payload, _UNDO_MAC)):
+        raise BadLink()
+    comment_id, previous, status, moderator_id, expires = _UNDO.unpack(payload)
+    if max(previous, status) >= len(_STATUSES):
+        raise BadLink()
+    if datetime.fromtimestamp(expires, UTC) < now:
+        raise ExpiredLink()
+    return UndoLink(comment_id, _STATUSES[previous], _STATUSES[status], moderator_id)
+
+
 def csrf_token(key: bytes, session_token: str) -> str:
     """The form token bound to one session (double submit, derived: nothing stored)."""
     return _mac(key, b"csrf", session_token.encode(), 16).hex()

@@ -231,6 +231,27 @@ class CommentService:
         assert comment is not None
         return ModerationOutcome(comment, previous, history, first), notified
 
+    async def undo(
+        self, comment_id: int, decided: CommentStatus, back_to: CommentStatus, by: Decider
+    ) -> ModerationOutcome | None:
+        """Put a comment back to the status it had before a decision, if nothing was
+        decided since (else None). Nobody is notified twice (see :meth:`moderate`)."""
+
+        async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome | None, int]:
+            current = await comments.get_comment(conn, comment_id)
+            if current is None:
+                raise NotFound(f"no comment {comment_id}")
+            if current.status is not decided:
+                return None, 0
+            return await self._apply(conn, comment_id, back_to, by, iso(self._clock.now()))
+
+        outcome, notified = await self._store.write(work)
+        if outcome is not None:
+            log.info("comment %d: undone, %s -> %s", comment_id, decided.value, back_to.value)
+        if notified:
+            self._queued()
+        return outcome
+
     async def answer_as_moderator(self, new: NewComment, by: Decider) -> int:
         """A moderator's own answer (moderating by reply): stored and published at
         once, in one transaction, notifying the person it answers. Returns its id."""

@@ -107,6 +107,7 @@ def build_web_app(
             web.post("/moderate/signin/{token}", queue.signin),
             web.post("/moderate/decide", queue.decide),
             web.post("/moderate/signout", queue.signout),
+            web.post("/moderate/undo/{token}", moderation.undo),
             web.get("/moderate/{token}", moderation.confirm),
             web.post("/moderate/{token}", moderation.act),
             web.get("/confirm/{token}", links.confirm_page),

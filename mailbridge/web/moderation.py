@@ -14,7 +14,7 @@ both pages show that history.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -25,13 +25,21 @@ from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import excerpt
 from mailbridge.templating import Renderer
-from mailbridge.tokens import Action, Keyring, ModerationLink, read_moderation_token
+from mailbridge.tokens import (
+    Action,
+    Keyring,
+    ModerationLink,
+    make_undo_token,
+    read_moderation_token,
+    read_undo_token,
+)
 
 __all__ = ["ModerationPages"]
 
 log = logging.getLogger(__name__)
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # reads a link whatever its expiry
+UNDO_DAYS = 30
 
 
 class ModerationPages:
@@ -107,8 +115,21 @@ class ModerationPages:
         comment_url = None
         if outcome.comment.status is CommentStatus.APPROVED:
             comment_url = f"{thread_url}#comment-{outcome.comment.id}"
+        undo_url = None
+        if outcome.changed and link.moderator_id is not None:
+            token = make_undo_token(
+                self._keyring.moderation,
+                outcome.comment.id,
+                outcome.previous.value,
+                outcome.comment.status.value,
+                link.moderator_id,
+                self._clock.now() + timedelta(days=UNDO_DAYS),
+            )
+            undo_url = f"{self._public_url}/moderate/undo/{token}"
         return self._html(
             "moderate_done",
+            undo_url=undo_url,
+            undo_days=UNDO_DAYS,
             action=link.action.verb,
             status=outcome.comment.status.value,
             changed=outcome.changed,
@@ -122,4 +143,31 @@ class ModerationPages:
             thread_url=thread_url,
             comment_url=comment_url,
             expires=link.expires,
+        )
+
+    async def undo(self, request: web.Request) -> web.Response:
+        """POST /moderate/undo/TOKEN: the decision back, for 30 days, if none came since."""
+        try:
+            undo = read_undo_token(
+                self._keyring.moderation, request.match_info["token"], self._clock.now()
+            )
+        except LinkError as exc:
+            log.warning("undo link refused (%s) from %s", type(exc).__name__, request.remote)
+            raise web.HTTPForbidden(text=exc.text) from None
+        by = Decider(Channel.LINK, undo.moderator_id)
+        try:
+            outcome = await self._service.undo(
+                undo.comment_id, CommentStatus(undo.status), CommentStatus(undo.previous), by
+            )
+            view = await self._service.view(undo.comment_id)
+        except NotFound:
+            raise web.HTTPNotFound(text="That comment no longer exists.") from None
+        return self._html(
+            "moderate_undone",
+            undone=outcome is not None,
+            comment=view.comment,
+            thread=view.thread,
+            previous=undo.previous,
+            status=undo.status,
+            history=explain.history_lines(view.history, undo.moderator_id),
         )

@@ -325,3 +325,32 @@ async def test_batched_readers_are_told_once_whatever_the_moderator_did(
 def unfolded(raw: bytes) -> bytes:
     """Quoted-printable soft line breaks removed (the words we look for are ASCII)."""
     return re.sub(rb"=\r?\n", b"", raw)
+
+
+@pytest.mark.asyncio
+async def test_a_decision_can_be_undone_from_its_confirmation_page(daemon: Running) -> None:
+    import re
+
+    from flows import follow, moderation_email, post_comment
+    from support import moderation_links
+
+    comment_id = await post_comment(daemon, parent=2, body="Undo me later.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    status, page = await follow(daemon, links["spam"], "POST")
+    assert status == 200
+    undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert undo is not None and "Undo: put it back to pending" in page
+    status, page = await follow(daemon, undo.group(1), "POST")
+    assert status == 200 and "Undone: the comment is pending again." in page
+    # Pressing it again, after that, changes nothing: it was decided again since.
+    status, page = await follow(daemon, undo.group(1), "POST")
+    assert status == 200 and "Not undone" in page
+    # A forged undo link is refused.
+    status, _ = await follow(daemon, undo.group(1)[:-4] + "AAAA", "POST")
+    assert status == 403
+    listed = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["comment", str(comment_id), "--data-dir", str(daemon.settings.data_path)],
+    )
+    assert re.search(r"spam\s+pending\s+author@example.org\s+link", listed.output)
