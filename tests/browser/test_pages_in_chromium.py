@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from flows import moderation_email, post_comment
 from programs import find_program
-from support import THREAD, free_port, make_settings, moderation_links
+from support import ROOT, THREAD, free_port, make_settings, moderation_links
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
@@ -84,7 +84,11 @@ async def test_thread_page_reads_as_a_nested_thread(daemon: Running, page) -> No
 async def test_moderator_approves_with_one_tap(daemon: Running, page) -> None:  # type: ignore[no-untyped-def]
     await post_comment(daemon, parent=2, body="Approve me <b>please</b>")
     approve = moderation_links(await moderation_email(daemon, "Ann", 1))["approve"]
+    await page.set_viewport_size({"width": 390, "height": 844})  # on a phone
     await page.goto(approve)  # exactly as the moderator taps it
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    await page.screenshot(path=str(ROOT / "test-artifacts" / "moderation-link-phone.png"))
     assert await page.locator("h1").inner_text() == "Approve this comment?"
     assert "Approve me <b>please</b>" in await page.locator(".card").inner_text()
     await page.get_by_role("button", name="Approve").click()
