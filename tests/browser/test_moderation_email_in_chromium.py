@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from flows import moderation_email, post_comment
-from programs import find_program
 from support import ROOT, html_body
 
 from mailbridge.app import Running
@@ -16,22 +13,6 @@ from mailbridge.app import Running
 pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
 
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    chromium = find_program("chromium")
-    assert chromium is not None
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield instance
-        finally:
-            await instance.close()
 
 
 @pytest.mark.asyncio

@@ -7,30 +7,16 @@ and sets REQUIRE_EXTERNAL_TOOLS=1, which turns a missing browser into a failure
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from flows import moderation_email, post_comment
-from programs import find_program
 from support import ROOT, THREAD, free_port, make_settings, moderation_links
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
-
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -42,20 +28,6 @@ def settings(tmp_path: Path) -> Settings:
         http={"listen": f"127.0.0.1:{port}"},
         site={"public_url": f"http://127.0.0.1:{port}"},
     )
-
-
-@pytest_asyncio.fixture
-async def page() -> AsyncIterator[object]:
-    chromium = find_program("chromium")  # there: the module's mark skipped otherwise
-    assert chromium is not None
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=FLAGS)
-        try:
-            yield await browser.new_page()
-        finally:
-            await browser.close()
 
 
 @pytest.mark.asyncio

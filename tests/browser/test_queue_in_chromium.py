@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from flows import moderation_email, outbox_dir, post_comment
-from programs import find_program
 from support import AUTHOR_EMAIL, ROOT, free_port, make_settings, read_maildir, text_body
 
 from mailbridge.app import Running
@@ -31,22 +28,6 @@ def settings(tmp_path: Path) -> Settings:
         http={"listen": f"127.0.0.1:{port}"},
         site={"public_url": f"http://127.0.0.1:{port}"},
     )
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    chromium = find_program("chromium")
-    assert chromium is not None
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield instance
-        finally:
-            await instance.close()
 
 
 async def sign_in_link(daemon: Running) -> str:

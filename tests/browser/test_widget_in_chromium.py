@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from flows import moderation_email
-from programs import find_program
 from support import (
     ROOT,
     THREAD,
@@ -35,15 +34,6 @@ from mailbridge.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -76,20 +66,6 @@ async def blog(settings: Settings, demo_port: int) -> AsyncIterator[tuple[Runnin
         demo_site_running(settings, f"127.0.0.1:{demo_port}"),
     ):
         yield daemon, f"http://127.0.0.1:{demo_port}"
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    chromium = find_program("chromium")
-    assert chromium is not None
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(executable_path=chromium, args=FLAGS)
-        try:
-            yield instance
-        finally:
-            await instance.close()
 
 
 def shot(name: str) -> str:
