@@ -97,6 +97,7 @@ class NewComment:
     held_reason: str | None = None
     subscribe: str | None = None  # web: "replies" or "thread" asked for on the form
     elided: str = ""
+    seconds_to_write: float | None = None  # web: how long the form was open, when known
 
 
 class Channel(enum.StrEnum):

@@ -128,7 +128,9 @@ class CommentService:
                     )
             if created and comment.status is CommentStatus.PENDING:
                 comment = await _flag_private(conn, comment)
-                decision, why = await self._policy.decision(conn, comment)
+                decision, why = await self._policy.decision(
+                    conn, comment, seconds_to_write=new.seconds_to_write
+                )
                 if decision is AutoDecision.WAIT:
                     queued += await self._notifier.moderation_requests(conn, comment)
                 else:

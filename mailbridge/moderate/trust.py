@@ -65,7 +65,7 @@ class TrustPolicy:
     spam_threshold: float | None = 0.5  # None: no spam scoring
 
     async def decision(
-        self, conn: aiosqlite.Connection, comment: Comment
+        self, conn: aiosqlite.Connection, comment: Comment, seconds_to_write: float | None = None
     ) -> tuple[AutoDecision, str]:
         if comment.address_id is None:
             return AutoDecision.WAIT, "no address"
@@ -79,6 +79,7 @@ class TrustPolicy:
                 comment.body,
                 first_comment=approved == 0,
                 threshold=self.spam_threshold,
+                seconds_to_write=seconds_to_write,
             )
             if verdict.spam:
                 spam = verdict.reason()

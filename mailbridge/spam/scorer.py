@@ -39,8 +39,12 @@ async def score_comment(
     *,
     first_comment: bool,
     threshold: float,
+    seconds_to_write: float | None = None,
 ) -> SpamVerdict:
     scored = rule_score(
-        body, first_comment=first_comment, repeated=await _repeated(conn, comment_id, body)
+        body,
+        first_comment=first_comment,
+        repeated=await _repeated(conn, comment_id, body),
+        seconds_to_write=seconds_to_write,
     )
     return SpamVerdict(scored.score, scored.score >= threshold, scored.signals)

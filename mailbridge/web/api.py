@@ -38,7 +38,10 @@ MAX_EMAIL = 254
 HONEYPOT = "website"
 # SQLite's largest integer: anything bigger cannot be a comment id.
 MAX_ID = 2**63 - 1
-_FIELDS = {"author", "email", "body", "parent", "notify", HONEYPOT}
+# "elapsed": seconds the form was open before sending (the widget sends it); a spam
+# signal when under two seconds (mailbridge.spam.rules).
+ELAPSED = "elapsed"
+_FIELDS = {"author", "email", "body", "parent", "notify", HONEYPOT, ELAPSED}
 
 
 def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
@@ -110,6 +113,16 @@ def validate_submission(
     return author, email, body, parent, subscribe, bool(trap)
 
 
+def elapsed_of(data: Mapping[str, Any]) -> float | None:
+    """The form's "elapsed" seconds, when sent: a number from 0 to a day."""
+    value = data.get(ELAPSED)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86_400:
+        raise InvalidInput(ELAPSED, "elapsed must be the seconds the form was open (0 to 86400)")
+    return float(value)
+
+
 class CommentApi:
     def __init__(
         self,
@@ -160,6 +173,7 @@ class CommentApi:
             author, email, body, parent, subscribe, trap = validate_submission(
                 data, smtputf8=self._smtputf8
             )
+            elapsed = elapsed_of(data)
         except InvalidInput as exc:
             log.info("comment API: refused from %s: %r", ip, exc.message)
             return json_error(400, exc.message, exc.field)
@@ -187,6 +201,7 @@ class CommentApi:
                     email=email,
                     notify=subscribe is not None,
                     subscribe=subscribe,
+                    seconds_to_write=elapsed,
                 )
             )
         except (SenderRateLimited, ThreadRateLimited) as exc:

@@ -101,3 +101,20 @@ def test_spam_score_reads_and_writes_json_lines() -> None:
         timeout=60,
     )
     assert bad.returncode == 1 and "line 1: expected a JSON object" in bad.stderr
+
+
+@pytest.mark.asyncio
+async def test_a_form_sent_within_two_seconds_is_scored_as_a_robots(daemon: Running) -> None:
+    host, port = daemon.http_address
+    endpoint = f"http://{host}:{port}/api/threads/{THREAD}/comments"
+    base = {"author": "Quick", "email": "quick@example.net", "body": "Great post."}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(endpoint, json={**base, "elapsed": 0.4}) as r:
+            assert r.status == 202 and (await r.json())["status"] == "spam"
+        async with session.post(
+            endpoint, json={**base, "body": "Great post, really.", "elapsed": 45}
+        ) as r:
+            assert r.status == 202 and (await r.json())["status"] == "pending"
+        for bad in (-1, "soon", True, 10**9):
+            async with session.post(endpoint, json={**base, "elapsed": bad}) as r:
+                assert r.status == 400 and (await r.json())["field"] == "elapsed"

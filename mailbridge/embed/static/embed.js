@@ -87,6 +87,9 @@
     el("div", { class: "row" }, [send, cancel])
   ]);
   var parent = null;
+  /* When the reader started writing: a form sent under two seconds later is a robot's. */
+  var opened = null;
+  form.addEventListener("focusin", function () { if (opened === null) opened = Date.now(); });
   /* The form comes first: keyboard users reach it without tabbing past every Reply. */
   var home = el("div");
   root.querySelector("section").insertBefore(home, list);
@@ -190,7 +193,8 @@
     send.disabled = true;
     say("Sending your comment…");
     var wants = notifyIn.value;
-    var payload = { author: nameIn.value, email: mailIn.value, body: bodyIn.value, parent: parent, notify: wants, website: trap.value };
+    var payload = { author: nameIn.value, email: mailIn.value, body: bodyIn.value, parent: parent, notify: wants, website: trap.value,
+      elapsed: opened === null ? 0 : Math.min(86400, (Date.now() - opened) / 1000) };
     json(threadPath(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) })
       .then(function (r) {
         send.disabled = false;
