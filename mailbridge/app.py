@@ -171,6 +171,7 @@ async def core(
                 auto_approve_after=settings.moderation.auto_approve_after,
                 hold_everything=settings.moderation.hold_everything,
                 spam_threshold=settings.spam.threshold if settings.spam.enabled else None,
+                site_urls=(settings.site.public_url, *settings.site.allowed_origins),
             ),
         )
         intake = ReplyIntake(

@@ -29,6 +29,7 @@ from mailbridge.models import (
 from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
+from mailbridge.spam import training
 from mailbridge.store import Store, comments, decisions, threads, trust
 from mailbridge.store.subscriptions import Level
 from mailbridge.store.trust import Standing
@@ -220,6 +221,10 @@ class CommentService:
         first = False
         if previous is not status:
             await decisions.record(conn, comment_id, previous, status, by, now)
+            if by.channel is not Channel.AUTO:
+                # The author's Approve and Spam train the filter; the filter's own
+                # decisions do not (docs/spam.md).
+                await training.learn_decision(conn, comment_id, comment.body, status)
             if status is CommentStatus.APPROVED:
                 first = await comments.mark_published(conn, comment_id, now)
                 if first:

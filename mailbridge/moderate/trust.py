@@ -63,6 +63,7 @@ class TrustPolicy:
     auto_approve_after: int = 0
     hold_everything: bool = False
     spam_threshold: float | None = 0.5  # None: no spam scoring
+    site_urls: tuple[str, ...] = ()  # links to these are the site's own, not promotion
 
     async def decision(
         self, conn: aiosqlite.Connection, comment: Comment, seconds_to_write: float | None = None
@@ -80,6 +81,7 @@ class TrustPolicy:
                 first_comment=approved == 0,
                 threshold=self.spam_threshold,
                 seconds_to_write=seconds_to_write,
+                site_urls=self.site_urls,
             )
             if verdict.spam:
                 spam = verdict.reason()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TextIO
 
 import aiosqlite
 import click
@@ -14,7 +17,10 @@ import click
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.clock import SystemClock, iso
 from mailbridge.models import Comment
-from mailbridge.spam.rules import rule_score
+from mailbridge.spam import training
+from mailbridge.spam.bayes import MIN_DOCS
+from mailbridge.spam.rules import RuleScore, own_link_prefixes
+from mailbridge.spam.scorer import score_text
 from mailbridge.store import comments
 
 __all__ = ["spam_command"]
@@ -25,39 +31,99 @@ def spam_command() -> None:
     """Spam scoring (docs/spam.md)."""
 
 
+def _json_lines(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object with a string body) for each non-blank line."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("body"), str):
+                raise TypeError("body must be a string")
+        except (ValueError, TypeError) as exc:
+            raise click.ClickException(
+                f"line {number}: expected a JSON object with a string body ({exc})"
+            ) from None
+        yield number, item
+
+
 @spam_command.command("score")
 @config_options
 def score_command(config_file: Path | None, data_dir: Path | None) -> None:
     """Score JSON lines {"id", "author", "body"} from stdin; print {"id", "score", "spam"}.
 
-    Uses the rules alone (no outside service, nothing learnt from this data), with
-    spam.threshold, so anyone can measure the scorer on their own comments.
+    Uses the rules and, when the data directory holds a trained filter (moderators'
+    Spam and Approve decisions, `spam train`), that filter; the rules alone otherwise.
+    Nothing is learnt from the comments scored.
     """
-    threshold = settings_from(config_file, data_dir).spam.threshold
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
+    settings = settings_from(config_file, data_dir)
+    threshold = settings.spam.threshold
+    own = own_link_prefixes(settings.site.public_url, *settings.site.allowed_origins)
+
+    async def main() -> None:
+        store = None
+        if settings.database_path.exists():
+            from mailbridge.app import open_store
+
+            store = await open_store(settings)
         try:
-            item = json.loads(line)
-            body = item["body"]
-            if not isinstance(body, str):
-                raise TypeError("body must be a string")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise click.ClickException(
-                f"line {number}: expected a JSON object with a string body ({exc})"
-            ) from None
-        scored = rule_score(body)
-        click.echo(
-            json.dumps(
-                {
+            for _number, item in _json_lines(sys.stdin):
+                work = functools.partial(_score, body=item["body"], own=own)
+                scored = await (store.read(work) if store else work(None))
+                out = {
                     "id": item.get("id"),
                     "score": round(scored.score, 4),
                     "spam": scored.score >= threshold,
                     "signals": list(scored.signals),
-                },
-                ensure_ascii=False,
-            )
-        )
+                }
+                click.echo(json.dumps(out, ensure_ascii=False))
+        finally:
+            if store is not None:
+                await store.close()
+
+    asyncio.run(main())
+
+
+async def _score(
+    conn: aiosqlite.Connection | None, *, body: str, own: tuple[str, ...]
+) -> RuleScore:
+    return await score_text(conn, body, own_links=own)
+
+
+@spam_command.command("train")
+@config_options
+def train_command(config_file: Path | None, data_dir: Path | None) -> None:
+    """Teach the filter labelled JSON lines {"body", "spam": true|false} from stdin.
+
+    For a head start from comments labelled elsewhere (an old blog's spam folder);
+    moderators' Spam and Approve decisions train it anyway. Prints what it now knows.
+    """
+    from mailbridge.app import open_store
+
+    settings = settings_from(config_file, data_dir)
+    items = []
+    for number, item in _json_lines(sys.stdin):
+        if not isinstance(item.get("spam"), bool):
+            raise click.ClickException(f'line {number}: "spam" must be true or false')
+        items.append((item["body"], item["spam"]))
+
+    async def main() -> tuple[int, int]:
+        store = await open_store(settings)
+        try:
+
+            async def work(conn: aiosqlite.Connection) -> tuple[int, int]:
+                for body, spam in items:
+                    await training.learn_text(conn, body, spam)
+                return await training.trained_docs(conn)
+
+            return await store.write(work)
+        finally:
+            await store.close()
+
+    spam, ham = asyncio.run(main())
+    click.echo(f"Learnt {len(items)} comments; the filter now knows {spam} spam and {ham} ham.")
+    if min(spam, ham) < MIN_DOCS:
+        click.echo(f"It takes part in scores once it knows {MIN_DOCS} of each.")
 
 
 @spam_command.command("list")

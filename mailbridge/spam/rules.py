@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-__all__ = ["RuleScore", "normalise", "rule_score"]
+__all__ = ["RuleScore", "normalise", "own_link_prefixes", "rule_score"]
 
 _URL = re.compile(
     r"(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|info|ly|be|me|tk|ru|biz|co)\b(?:/\S*)?"
@@ -22,11 +22,16 @@ _URL = re.compile(
 _TAG = re.compile(r"<[^>]+>")
 # Phrases that ask the reader to go somewhere or do something for the writer.
 _PROMOTION = re.compile(
-    r"(?i)\b(?:ch[ae]ck(?:ing|ed)?\s+(?:\w+\s+){0,3}?(?:out|me|my|our)\b|"
-    r"s\w{0,3}scri?b\w*|sub\s*(?:to|4|for)\b|(?:follow|like|sub|view)s?\s*(?:4|for)\s*(?:follow|like|sub|view)|"
+    r"(?i)\b(?:ch[ae]ck(?:ing|ed)?\s+(?:\w+\s+){0,3}?(?:out|me|my|our|'?em)\b|"
+    r"s\w{0,3}scri?b(?!ers)\w*|subs?\s*(?:to|4|for|me|us)\b|(?:get|reach|hit)\s+\d+\s*sub\w*|"
+    r"help\s+me\s+(?:get|reach|grow)|"
+    r"(?:follow|like|sub|view)s?\s*(?:4|for)\s*(?:follow|like|sub|view)|"
+    r"(?:look|search)\s+(?:(?:me|us|her|him|it|them)\s+)?up\b|thumbs?\s+(?:this\s+)?up\b|"
+    r"(?:please|pls|plz)\s+(?:\w+\s+){0,2}?vote|vote\s+daily|new\s+youtuber|"
+    r"small\s+youtuber|my\s+(?:\w+\s+)?(?:cover|playlist|remix|shop|store)\b|"
     r"visit\s+(?:my|our|us|the\s+link)|click\s+(?:here|this|the\s+link|on\s+my)|"
-    r"follow\s+me|my\s+(?:\w+\s+)?(?:channel|video|vid|music|song|rap|sound|profile)|"
-    r"\bchannel\b|(?:like|share)\s+(?:my|this\s+(?:video|comment))|"
+    r"follow\s+me|my\s+(?!fav\w*\s)(?:\w+\s+)?(?:channel|video|vid|music|songs?|rap|sound|profile)\b|"
+    r"(?:this|our|the|a)\s+channel\b|(?:like|share)\s+this\s+(?:video|comment)|"
     r"please\s+(?:like|share|watch|support|listen|subscribe)|watch\s+my|"
     r"earn\s+\w*\s*(?:money|\$)|make\s+money|giveaway|gift\s*card|bitcoin|casino|"
     r"viagra|support\s+(?:me|my|us)|(?:new|newest|first)\s+(?:video|song|sound|rap|track)|"
@@ -34,7 +39,26 @@ _PROMOTION = re.compile(
 )
 _SHOUT = re.compile(r"[A-Z]")
 _LETTER = re.compile(r"[A-Za-z]")
-_REPEAT = re.compile(r"(.)\1{4,}")
+_REPEAT = re.compile(r"([^\W\d_]|!)\1{4,}")  # emoji runs are enthusiasm, not spam
+
+
+def _is_own(link: str, own_links: tuple[str, ...]) -> bool:
+    bare = link.lower().removeprefix("https://").removeprefix("http://").removeprefix("www.")
+    bare = bare.rstrip(".,;:!?)]'\"")  # the sentence's punctuation, not the link's
+    # "blog.example.org" owns "blog.example.org/post", not "blog.example.org.evil.com".
+    return any(
+        bare.startswith(own) and (own.endswith("/") or bare[len(own) : len(own) + 1] in "/?#:")
+        for own in own_links
+    )
+
+
+def own_link_prefixes(*urls: str) -> tuple[str, ...]:
+    """``https://www.example.org/post`` -> ``example.org/post``, as ``_is_own`` compares."""
+    return tuple(
+        url.lower().removeprefix("https://").removeprefix("http://").removeprefix("www.")
+        for url in urls
+        if url
+    )
 
 
 @dataclass(frozen=True)
@@ -50,8 +74,13 @@ def normalise(text: str) -> str:
 
 
 def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | None = None,
-               first_comment: bool = False, repeated: bool = False) -> RuleScore:  # fmt: skip
-    """Score one comment; the keyword arguments are what only the form or the store knows."""
+               first_comment: bool = False, repeated: bool = False,
+               own_links: tuple[str, ...] = ()) -> RuleScore:  # fmt: skip
+    """Score one comment; the keyword arguments are what only the form or the store knows.
+
+    ``own_links`` are URL prefixes of the site itself (its origin, the page commented
+    on): a reader pointing at the post they are reading is not promoting anything.
+    """
     body = normalise(text)
     weight = -2.0
     signals: list[str] = []
@@ -61,7 +90,7 @@ def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | No
         weight += amount
         signals.append(name)
 
-    links = _URL.findall(body)
+    links = [link for link in _URL.findall(body) if not _is_own(link, own_links)]
     if links:
         add(2.5 + 0.5 * min(len(links) - 1, 4), f"links:{len(links)}")
     promotion = [m.group(0) for m in _PROMOTION.finditer(body)]
@@ -77,7 +106,7 @@ def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | No
         add(1.0, "a link and little else")
     if "?" in body and not links and not promotion:
         add(-1.0, "asks a question")
-    if words >= 60 and not links:
+    if words >= 60 and not links and len(promotion) < 2:
         add(-2.5, "long, without links")
     if trapped:
         add(6.0, "honeypot filled")

@@ -1,4 +1,5 @@
-"""The spam score of a new comment: the rules, plus what only the store knows."""
+"""The spam score of a new comment: the rules, the trained filter, and what only the
+store knows (repeated text, the site's own links)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from mailbridge.spam.rules import rule_score
+from mailbridge.spam import training
+from mailbridge.spam.bayes import spam_probability, tokens, with_filter
+from mailbridge.spam.rules import RuleScore, own_link_prefixes, rule_score
 
-__all__ = ["SpamVerdict", "score_comment"]
+__all__ = ["SpamVerdict", "score_comment", "score_text"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,39 @@ async def _repeated(conn: aiosqlite.Connection, comment_id: int, body: str) -> b
         return await cur.fetchone() is not None
 
 
+async def _thread_url(conn: aiosqlite.Connection, comment_id: int) -> str:
+    async with conn.execute(
+        "SELECT t.url FROM comments c JOIN threads t ON t.id = c.thread_id WHERE c.id = ?",
+        (comment_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return str(row[0]) if row and row[0] else ""
+
+
+async def score_text(
+    conn: aiosqlite.Connection | None,
+    body: str,
+    *,
+    own_links: tuple[str, ...] = (),
+    first_comment: bool = False,
+    repeated: bool = False,
+    seconds_to_write: float | None = None,
+) -> RuleScore:
+    """Rules plus the trained filter (when ``conn`` holds enough training)."""
+    scored = rule_score(
+        body,
+        own_links=own_links,
+        first_comment=first_comment,
+        repeated=repeated,
+        seconds_to_write=seconds_to_write,
+    )
+    if conn is None:
+        return scored
+    words = tokens(body)
+    counts = await training.counts_for(conn, words)
+    return with_filter(scored, spam_probability(counts, words))
+
+
 async def score_comment(
     conn: aiosqlite.Connection,
     comment_id: int,
@@ -40,9 +76,13 @@ async def score_comment(
     first_comment: bool,
     threshold: float,
     seconds_to_write: float | None = None,
+    site_urls: tuple[str, ...] = (),
 ) -> SpamVerdict:
-    scored = rule_score(
+    own = own_link_prefixes(*site_urls, await _thread_url(conn, comment_id))
+    scored = await score_text(
+        conn,
         body,
+        own_links=own,
         first_comment=first_comment,
         repeated=await _repeated(conn, comment_id, body),
         seconds_to_write=seconds_to_write,

@@ -118,3 +118,67 @@ async def test_a_form_sent_within_two_seconds_is_scored_as_a_robots(daemon: Runn
         for bad in (-1, "soon", True, 10**9):
             async with session.post(endpoint, json={**base, "elapsed": bad}) as r:
                 assert r.status == 400 and (await r.json())["field"] == "elapsed"
+
+
+# Words the rules do not know: only training can tell these apart.
+LEARNT_SPAM = "Zorblax tonic restores vigour, ask your pharmacist for zorblax tonic today"
+LEARNT_HAM = "The transference you describe sounds like grief for the first therapist"
+
+
+@pytest.mark.asyncio
+async def test_moderators_decisions_train_the_filter_and_an_undo_unlearns(
+    daemon: Running,
+) -> None:
+    from mailbridge.models import Channel, CommentStatus, Decider
+    from mailbridge.spam import training
+    from mailbridge.tokens import Action
+
+    cli_decider = Decider(Channel.CLI, None)
+    before = await post(daemon, f"{LEARNT_SPAM} (before)", author="Zorb0")
+    assert before["status"] == "pending"  # the rules alone see nothing
+    for n in range(10):
+        spam = await post(daemon, f"{LEARNT_SPAM} number {n}", author=f"Zorb{n + 1}")
+        ham = await post(daemon, f"{LEARNT_HAM}, part {n}", author=f"Reader{n}")
+        await daemon.service.moderate(spam["id"], Action.SPAM, cli_decider)
+        await daemon.service.moderate(ham["id"], Action.APPROVE, cli_decider)
+    docs = await daemon.store.read(training.trained_docs)
+    assert docs == (10, 10)
+    after = await post(daemon, f"{LEARNT_SPAM}, really", author="Zorb99")
+    assert after["status"] == "spam"
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    listed = await mb("spam", "list", *data)
+    assert "trained filter" in listed.output
+    # Changing one's mind moves the comment from one side to the other, once.
+    await daemon.service.moderate(ham["id"], Action.SPAM, cli_decider)
+    assert await daemon.store.read(training.trained_docs) == (11, 9)
+    # An undo back to pending forgets what the comment taught; a reject teaches nothing.
+    await daemon.service.undo(ham["id"], CommentStatus.SPAM, CommentStatus.PENDING, cli_decider)
+    await daemon.service.moderate(before["id"], Action.REJECT, cli_decider)
+    assert await daemon.store.read(training.trained_docs) == (10, 9)
+
+
+def test_spam_train_then_score_uses_the_trained_state(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    labelled = [{"body": f"{LEARNT_SPAM} {n}", "spam": True} for n in range(10)]
+    labelled += [{"body": f"{LEARNT_HAM} {n}", "spam": False} for n in range(10)]
+    stdin = "\n".join(json.dumps(item) for item in labelled)
+    question = json.dumps({"id": 7, "author": "z", "body": LEARNT_SPAM})
+
+    def run(*args: str, given: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mailbridge", "spam", *args, *data],
+            input=given,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    untrained = json.loads(run("score", given=question).stdout)
+    assert untrained["spam"] is False and not (tmp_path / "data").exists()  # nothing created
+    trained = run("train", given=stdin)
+    assert trained.returncode == 0, trained.stderr
+    assert "knows 10 spam and 10 ham" in trained.stdout
+    scored = json.loads(run("score", given=question).stdout)
+    assert scored["spam"] is True and scored["signals"][-1].startswith("trained filter")
+    bad = run("train", given=json.dumps({"body": "x", "spam": "yes"}))
+    assert bad.returncode == 1 and '"spam" must be true or false' in bad.stderr

@@ -7,7 +7,7 @@ import json
 import pytest
 from support import SEED_JSON
 
-from mailbridge.spam.rules import normalise, rule_score
+from mailbridge.spam.rules import normalise, own_link_prefixes, rule_score
 
 SPAM = [
     "Check out my channel for more videos! http://youtube.com/spammer",
@@ -52,3 +52,27 @@ def test_form_and_store_signals_weigh_in() -> None:
 
 def test_exported_markup_is_undone_before_scoring() -> None:
     assert normalise("it&#39;s<br />here\ufeff") == "it's\nhere"
+
+
+def test_a_link_to_the_site_itself_is_not_promotion() -> None:
+    own = own_link_prefixes("https://blog.example.org", "https://blog.example.org/2019/post")
+    text = "I wrote more about this in the comments at https://blog.example.org/2019/post."
+    assert rule_score(text, own_links=own).signals == ()
+    assert rule_score(text).signals  # the same link elsewhere counts
+    # A look-alike host is not the site.
+    spoof = "See https://blog.example.org.cheap-pills.example/buy now"
+    assert any(s.startswith("links") for s in rule_score(spoof, own_links=own).signals)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I feel like my therapist does not hear me.",
+        "Thank you for letting me share my story.",
+        "Since when has this blog had its own YouTube channel?",
+        "This is my favorite song ♥ 😀😀😀😀😀😀",
+        "You are so close to 14,000,000 subscribers!",
+    ],
+)
+def test_ordinary_words_that_look_like_promotion_are_not(text: str) -> None:
+    assert rule_score(text).score < 0.5, rule_score(text)

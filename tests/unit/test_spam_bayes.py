@@ -1,0 +1,60 @@
+"""The trained filter (issue 10): Robinson's chi-square combination over counted words."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from mailbridge.spam.bayes import (
+    MIN_DOCS,
+    Counts,
+    Judgement,
+    spam_probability,
+    tokens,
+    weight,
+    with_filter,
+)
+from mailbridge.spam.rules import RuleScore
+
+SPAM = [f"win cash prizes now at casino {n} http://prize.example/{n}" for n in range(12)]
+HAM = [f"my therapist and I talked about attachment in session {n}" for n in range(12)]
+
+
+def trained(spam: list[str], ham: list[str]) -> Counts:
+    counted: dict[str, list[int]] = {}
+    for label, texts in ((0, spam), (1, ham)):
+        for word, seen in Counter(w for t in texts for w in tokens(t)).items():
+            counted.setdefault(word, [0, 0])[label] += seen
+    return Counts(len(spam), len(ham), {w: (s, h) for w, (s, h) in counted.items()})
+
+
+def test_tokens_are_words_once_and_linked_hosts() -> None:
+    found = tokens("Win WIN win&#39;s at <b>http://www.Prize.example/x</b> a")
+    assert {"win", "win's", "host:prize.example", "host:*"} <= found
+    assert "a" not in found  # one letter says nothing
+
+
+def test_it_learns_both_ways() -> None:
+    counts = trained(SPAM, HAM)
+    spammy = spam_probability(counts, tokens("cash prizes at the casino http://prize.example"))
+    hammy = spam_probability(counts, tokens("my therapist talked about attachment"))
+    assert spammy is not None and spammy.probability > 0.9
+    assert hammy is not None and hammy.probability < 0.1
+    assert (
+        spammy.known == 7 / 8
+    )  # of cash, prizes, at, the, casino, http, prize, example: "the" is new
+
+
+def test_it_says_nothing_untrained_or_about_unknown_words() -> None:
+    assert spam_probability(trained(SPAM[: MIN_DOCS - 1], HAM), tokens(SPAM[0])) is None
+    assert spam_probability(trained(SPAM, HAM), tokens("entirely different vocabulary")) is None
+
+
+def test_its_say_is_capped_and_grows_with_what_it_knows() -> None:
+    half_known, all_known = Judgement(1.0, 0.5), Judgement(1.0, 1.0)
+    assert weight(half_known) == -weight(Judgement(0.0, 0.5)) == 1.5
+    assert 3.4 < weight(all_known) <= 4.0
+    rules = RuleScore(0.5, ("links:1",))
+    assert with_filter(rules, None) is rules
+    nudged = with_filter(rules, Judgement(0.99, 0.5))
+    assert 0.5 < nudged.score < 0.85 and nudged.signals[-1] == "trained filter 0.99"
+    assert with_filter(RuleScore(0.12, ()), Judgement(0.99, 1.0)).score > 0.5
