@@ -38,6 +38,7 @@ from mailbridge.outbound.transport import Transport, transport_from_url
 from mailbridge.outbound.worker import DeliveryWorker
 from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
+from mailbridge.spam.report import SpamReports
 from mailbridge.store import Store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
@@ -326,6 +327,11 @@ async def _listening(
                 store, parts.notifier, settings.moderation.digest_minutes, parts.worker.wake
             )
             tasks.append(asyncio.create_task(digests.run(), name="mailbridge-moderation-digest"))
+        if settings.spam.enabled and settings.spam.report_hours > 0:
+            reports = SpamReports(
+                store, parts.notifier, settings.spam.report_hours, parts.worker.wake
+            )
+            tasks.append(asyncio.create_task(reports.run(), name="mailbridge-spam-report"))
         yield Running(
             settings=settings,
             store=store,

@@ -407,8 +407,7 @@ class UnknownVerdict(Rejection):
     smtp_status = "5.6.0"
     reason = "unknown_verdict"
     text = (
-        "The first line of your reply must be approve, reject, spam or trust; nothing "
-        "was changed."
+        "The first line of your reply must be approve, reject, spam or trust; nothing was changed."
     )
 
 

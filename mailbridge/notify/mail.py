@@ -160,6 +160,30 @@ class Mailer:
             message_id=make_message_id("moderation-digest", self.domain),
         )
 
+    async def spam_report(
+        self,
+        conn: aiosqlite.Connection,
+        moderator: Address,
+        entries: Sequence[DigestEntry],
+        total: int,
+    ) -> bool:
+        """What went to the spam folder since the last report, each with a rescue link."""
+        rendered = self.render(
+            "spam_report",
+            entries=list(entries),
+            total=total,
+            more=total - len(entries),
+            link_days=self._settings.moderation.link_days,
+        )
+        return await self.queue(
+            conn,
+            "spam_report",
+            None,
+            moderator,
+            rendered,
+            message_id=make_message_id("spam-report", self.domain),
+        )
+
     def moderation_reply_address(self, comment_id: int, moderator_id: int) -> Address:
         """Where a moderator replies to decide by email (mailbridge.inbound.moderation)."""
         expires = self._clock.now().date() + timedelta(days=self._settings.moderation.link_days)

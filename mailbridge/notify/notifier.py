@@ -34,7 +34,7 @@ from mailbridge.settings import Settings
 from mailbridge.store import comments, subscriptions, threads
 from mailbridge.store.subscriptions import Level, Pending
 from mailbridge.templating import Renderer
-from mailbridge.tokens import Keyring
+from mailbridge.tokens import Action, Keyring
 
 __all__ = ["Notifier"]
 
@@ -160,6 +160,30 @@ class Notifier:
             if await self.mail.moderation_digest(conn, moderator, entries):
                 queued += 1
         await comments.mark_moderation_mailed(conn, [c.id for c in waiting], now)
+        return queued
+
+    async def spam_reports(self, conn: aiosqlite.Connection) -> int:
+        """One email per moderator: the comments that went to spam since the last
+        report, each with a link to publish it after all (docs/spam.md)."""
+        spam, total = await comments.spam_not_reported(conn)
+        if not spam:
+            return 0
+        now = iso(self._clock.now())
+        per_moderator: dict[str, tuple[Address, list[DigestEntry]]] = {}
+        for comment in spam:
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            assert thread is not None
+            for moderator in await self._moderators(conn, thread):
+                moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
+                rescue = self.mail.moderation_link(comment.id, Action.APPROVE, moderator_id)
+                entry = DigestEntry(comment=comment, thread=thread, links={"approve": rescue})
+                key = moderator.addr_spec.lower()
+                per_moderator.setdefault(key, (moderator, []))[1].append(entry)
+        queued = 0
+        for moderator, entries in per_moderator.values():
+            if await self.mail.spam_report(conn, moderator, entries, total):
+                queued += 1
+        await comments.mark_spam_reported(conn, now)
         return queued
 
     # -- publication -----------------------------------------------------------

@@ -303,6 +303,11 @@ class SpamSettings:
         "Score (0 to 1) at or above which a comment goes to the spam folder, without a "
         "moderation email (mailbridge spam list; rescue with mailbridge comment ID --approve).",
     )
+    report_hours: float = _key(
+        24.0,
+        "Every this many hours moderators get one email listing what went to spam since "
+        "the last one, each with a link to publish it after all; 0 turns it off.",
+    )
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,8 @@ def validate(s: Settings) -> Settings:
         )
     if not 0 < s.spam.threshold <= 1:
         raise ConfigError("spam.threshold: must be greater than 0 and at most 1")
+    if s.spam.report_hours < 0:
+        raise ConfigError("spam.report_hours: must be 0 (off) or more")
     if s.moderation.mode not in ("each", "digest", "auto"):
         raise ConfigError(
             f'moderation.mode: expected "each", "digest" or "auto", got \'{s.moderation.mode}\''

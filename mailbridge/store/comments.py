@@ -162,6 +162,32 @@ async def spam_folder(conn: aiosqlite.Connection, since: str, limit: int = 200) 
         return [_comment(row) for row in await cur.fetchall()]
 
 
+async def spam_not_reported(
+    conn: aiosqlite.Connection, limit: int = 50
+) -> tuple[list[Comment], int]:
+    """Comments that went to spam with no moderator told yet (oldest ``limit``), and
+    how many there are in all; the daily spam report marks them mailed."""
+    async with conn.execute(
+        "SELECT count(*) FROM comments WHERE status = 'spam' AND moderation_mailed_at IS NULL"
+    ) as cur:
+        row = await cur.fetchone()
+    async with conn.execute(
+        "SELECT * FROM comments WHERE status = 'spam' AND moderation_mailed_at IS NULL "
+        "ORDER BY id LIMIT ?",
+        (limit,),
+    ) as cur:
+        found = [_comment(row) for row in await cur.fetchall()]
+    return found, 0 if row is None else int(row[0])
+
+
+async def mark_spam_reported(conn: aiosqlite.Connection, now: str) -> None:
+    await conn.execute(
+        "UPDATE comments SET moderation_mailed_at = ? "
+        "WHERE status = 'spam' AND moderation_mailed_at IS NULL",
+        (now,),
+    )
+
+
 async def pending_queue(conn: aiosqlite.Connection, limit: int = 200) -> list[Comment]:
     """Pending comments, oldest first (the order they arrived in)."""
     async with conn.execute(

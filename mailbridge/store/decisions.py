@@ -6,7 +6,7 @@ import aiosqlite
 
 from mailbridge.models import Channel, CommentStatus, Decider, Decision
 
-__all__ = ["history", "record"]
+__all__ = ["history", "record", "undoable", "undoable_one"]
 
 
 async def record(
@@ -49,3 +49,40 @@ async def history(conn: aiosqlite.Connection, comment_id: int) -> list[Decision]
         )
         for row in rows
     ]
+
+
+_LATEST = (
+    "SELECT d.comment_id, d.decided_at, d.previous, d.status, d.channel, "
+    "d.moderator_address_id, a.email FROM moderation_decisions d "
+    "JOIN comments c ON c.id = d.comment_id "
+    "LEFT JOIN addresses a ON a.id = d.moderator_address_id "
+    "WHERE d.id = (SELECT max(id) FROM moderation_decisions WHERE comment_id = d.comment_id) "
+    "AND c.status = d.status AND d.status != 'pending' AND d.decided_at >= ? "
+)
+
+
+def _decision(row: aiosqlite.Row) -> Decision:
+    return Decision(
+        comment_id=int(row[0]),
+        decided_at=str(row[1]),
+        previous=CommentStatus(row[2]),
+        status=CommentStatus(row[3]),
+        channel=Channel(row[4]),
+        moderator_id=None if row[5] is None else int(row[5]),
+        moderator=None if row[6] is None else str(row[6]),
+    )
+
+
+async def undoable(conn: aiosqlite.Connection, since: str, limit: int = 50) -> list[Decision]:
+    """Each comment's latest decision since ``since`` that still stands (and is not a
+    return to pending: the queue itself shows those), newest first:
+    what the queue page offers to undo."""
+    async with conn.execute(_LATEST + "ORDER BY d.id DESC LIMIT ?", (since, limit)) as cur:
+        return [_decision(row) for row in await cur.fetchall()]
+
+
+async def undoable_one(conn: aiosqlite.Connection, comment_id: int, since: str) -> Decision | None:
+    """One comment's latest decision, if it was made since ``since`` and still stands."""
+    async with conn.execute(_LATEST + "AND d.comment_id = ?", (since, comment_id)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _decision(row)

@@ -106,6 +106,7 @@ def build_web_app(
             web.get("/moderate/signin/{token}", queue.signin_page),
             web.post("/moderate/signin/{token}", queue.signin),
             web.post("/moderate/decide", queue.decide),
+            web.post("/moderate/undo", queue.undo),
             web.post("/moderate/signout", queue.signout),
             web.post("/moderate/undo/{token}", moderation.undo),
             web.get("/moderate/{token}", moderation.confirm),

@@ -6,7 +6,8 @@ and is rate-limited per client. GET on the emailed link only shows a button (mai
 scanners open links); its POST opens a session: a random cookie value, stored
 hashed, HttpOnly, SameSite=Lax, Secure when the site is served over https, scoped
 to /moderate. Every form carries a CSRF token derived from the session. The queue
-lists pending comments with their context; several are decided at once.
+lists pending comments with their context; several are decided at once; and the
+decisions of the last 30 days that still stand, each with Undo.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from mailbridge.models import Channel, Comment, Decider
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
-from mailbridge.store import Store, comments, sessions, threads
+from mailbridge.store import Store, comments, decisions, sessions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token, make_login_token, read_login_token
 from mailbridge.web.guard import IpRateLimiter, client_ip
+from mailbridge.web.moderation import UNDO_DAYS
 
 __all__ = ["COOKIE", "QueuePages"]
 
@@ -91,10 +93,15 @@ class QueuePages:
             return self._html("moderate_login", sent=False)
         session, token = signed_in
         pending = await self._store.read(_queue)
+        since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
+        decided = await self._store.read(lambda c: _decided(c, since))
         nonce = secrets.token_urlsafe(16)
         response = self._html(
             "moderate_queue",
             items=pending,
+            decided=decided,
+            undo_days=UNDO_DAYS,
+            undone=request.query.get("undone", ""),
             who=session.email,
             csrf=csrf_token(self._key, token),
             done=request.query.get("done", ""),
@@ -218,6 +225,25 @@ class QueuePages:
         await self._store.write(lambda c: sessions.touch(c, session.id, now))
         raise web.HTTPSeeOther(f"/moderate?done={action.verb}:{done}")
 
+    async def undo(self, request: web.Request) -> web.StreamResponse:
+        """POST /moderate/undo: a comment's latest decision back, for 30 days, if it
+        still stands (the same rule as the confirmation page's Undo)."""
+        session = await self._checked(request)
+        form = await request.post()
+        raw = str(form.get("comment", ""))
+        if not raw.isdigit():
+            raise web.HTTPBadRequest(text="Which comment? The form sent no comment number.")
+        comment_id = int(raw)
+        since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
+        latest = await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
+        undone = "stale"
+        if latest is not None:
+            by = Decider(Channel.QUEUE, session.address_id)
+            outcome = await self._service.undo(comment_id, latest.status, latest.previous, by)
+            undone = "yes" if outcome is not None else "stale"
+        log.info("queue: undo of comment %d: %s (session %d)", comment_id, undone, session.id)
+        raise web.HTTPSeeOther(f"/moderate?undone={undone}")
+
 
 async def _moderates(conn: aiosqlite.Connection, settings: Settings, address: str) -> bool:
     for configured in settings.moderation.moderators:
@@ -230,6 +256,18 @@ async def _moderates(conn: aiosqlite.Connection, settings: Settings, address: st
         (address,),
     ) as cur:
         return await cur.fetchone() is not None
+
+
+async def _decided(conn: aiosqlite.Connection, since: str) -> list[dict[str, object]]:
+    """Decisions that can still be undone, newest first, with their comment and thread."""
+    items: list[dict[str, object]] = []
+    for decision in await decisions.undoable(conn, since):
+        comment = await comments.get_comment(conn, decision.comment_id)
+        if comment is None:
+            continue
+        thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+        items.append({"decision": decision, "comment": comment, "thread": thread})
+    return items
 
 
 async def _queue(conn: aiosqlite.Connection) -> list[dict[str, object]]:

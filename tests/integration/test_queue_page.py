@@ -129,3 +129,41 @@ async def test_a_forged_sign_in_link_is_refused(daemon: Running) -> None:
             assert r.status == 403
         async with session.get(url(daemon, "/moderate")) as r:
             assert "Email me a sign-in link" in await r.text()
+
+
+@pytest.mark.asyncio
+async def test_decisions_are_undone_from_the_queue_page(daemon: Running) -> None:
+    approved = await post_comment(daemon, parent=2, body="Approve me, then think again.")
+    spammed = await post_comment(
+        daemon, author="Spammer", body="Check out my channel!!! http://spam.example subscribe"
+    )
+    await moderation_email(daemon, "Ann")
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        # The spam folder's automatic decision is listed too, for a rescue.
+        assert "Decided in the last 30 days" in page and "marked as spam" in page
+        assert "automatically" in page
+        form = [("csrf", csrf(page)), ("action", "approve"), ("comment", str(approved))]
+        async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
+            page = await r.text()
+        assert page.count("Undo: back to pending") == 2
+        undo = {"csrf": csrf(page), "comment": str(approved)}
+        async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
+            assert r.status == 200
+            page = await r.text()
+        assert "Undone: the comment is back where it was." in page
+        assert f'name="comment" value="{approved}"' in page  # pending again, in the queue
+        async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
+            assert "Not undone" in await r.text()  # nothing left to undo for it
+        rescue = {"csrf": csrf(page), "comment": str(spammed)}
+        async with session.post(url(daemon, "/moderate/undo"), data=rescue) as r:
+            assert "Undone" in await r.text()
+        async with session.post(url(daemon, "/moderate/undo"), data={"comment": "1"}) as r:
+            assert r.status == 403  # no CSRF token
+        async with session.post(
+            url(daemon, "/moderate/undo"), data={"csrf": csrf(page), "comment": "x"}
+        ) as r:
+            assert r.status == 400
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    shown = await mb("comment", str(spammed), *data)
+    assert re.search(r"spam\s+pending\s+author@example.org\s+queue", shown.output)

@@ -18,3 +18,7 @@ CREATE TABLE spam_trained_comments (
     label TEXT NOT NULL CHECK (label IN ('spam', 'ham')),
     body TEXT NOT NULL  -- the text as learnt: an edit later must not unlearn other words
 );
+-- The daily spam report lists comments that went to spam without a moderation email
+-- (moderation_mailed_at stays NULL for them); what was there before is not news.
+UPDATE comments SET moderation_mailed_at = created_at
+    WHERE status = 'spam' AND moderation_mailed_at IS NULL;

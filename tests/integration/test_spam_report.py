@@ -1,0 +1,74 @@
+"""The daily spam report (issue 10): spam never gets a moderation email, but once a
+period the moderators get one email counting what went to spam, each comment with a
+link that publishes it after all. Real daemon with its own report clock, real Maildir."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from flows import follow, moderation_email, outbox_dir, post_comment
+from support import read_maildir, started
+
+from mailbridge.app import Running
+from mailbridge.store import comments
+
+SPAMMY = "Check out my channel!!! http://spam.example/watch subscribe please"
+
+
+def raw_reports(daemon: Running) -> list[bytes]:
+    new = outbox_dir(daemon) / "new"
+    if not new.exists():
+        return []
+    return [p.read_bytes() for p in sorted(new.iterdir()) if b"went to spam" in p.read_bytes()]
+
+
+async def reports(daemon: Running, seconds: float = 10.0) -> list[bytes]:
+    for _ in range(int(seconds / 0.1)):  # bounded wait for the report clock
+        if found := raw_reports(daemon):
+            return found
+        await asyncio.sleep(0.1)
+    return []
+
+
+@pytest.mark.asyncio
+async def test_spam_is_reported_once_with_a_link_that_rescues_it(tmp_path: Path) -> None:
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
+        spam_ids = [
+            await post_comment(daemon, author=f"Spammer{n}", body=f"{SPAMMY} {n}")
+            for n in range(2)
+        ]
+        ham = await post_comment(daemon, body="An ordinary thought about transference.")
+        [raw] = await reports(daemon)
+        assert b"Subject: [Example Blog] 2 comments went to spam" in raw
+        assert b"Spammer0" in raw and b"Spammer1" in raw and b"Why: spam score" in raw
+        assert b"ordinary thought" not in raw  # pending comments are not in it
+        message = read_maildir(outbox_dir(daemon))
+        text = next(m for m in message if "went to spam" in str(m["Subject"]))
+        body = text.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        rescue = body.split("Not spam, publish it: ")[1].split()[0]
+        status, page = await follow(daemon, rescue)
+        assert status == 200 and "Approve" in page  # a page to confirm, not a GET that acts
+        status, _ = await follow(daemon, rescue, "POST")
+        assert status == 200
+        rescued = await daemon.store.read(lambda c: comments.get_comment(c, spam_ids[0]))
+        assert rescued is not None and rescued.status.value == "approved"
+        await asyncio.sleep(1.6)  # another tick: nothing new, no second report
+        assert len(raw_reports(daemon)) == 1
+        await post_comment(daemon, author="Spammer9", body=f"{SPAMMY} again")
+        for _ in range(100):
+            if len(raw_reports(daemon)) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert b"1 comment went to spam" in raw_reports(daemon)[-1]
+        assert ham
+
+
+@pytest.mark.asyncio
+async def test_no_report_when_turned_off(tmp_path: Path) -> None:
+    async with started(tmp_path, spam={"report_hours": 0}) as daemon:
+        await post_comment(daemon, author="Spammer", body=SPAMMY)
+        await post_comment(daemon, author="Reader", body="A plain remark.")
+        await moderation_email(daemon, "Reader")  # mail flows; the report is just not there
+        assert raw_reports(daemon) == []
