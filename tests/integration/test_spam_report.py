@@ -36,8 +36,7 @@ async def reports(daemon: Running, seconds: float = 10.0) -> list[bytes]:
 async def test_spam_is_reported_once_with_a_link_that_rescues_it(tmp_path: Path) -> None:
     async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
         spam_ids = [
-            await post_comment(daemon, author=f"Spammer{n}", body=f"{SPAMMY} {n}")
-            for n in range(2)
+            await post_comment(daemon, author=f"Spammer{n}", body=f"{SPAMMY} {n}") for n in range(2)
         ]
         ham = await post_comment(daemon, body="An ordinary thought about transference.")
         [raw] = await reports(daemon)
