@@ -38,6 +38,7 @@ from mailbridge.outbound.transport import Transport, transport_from_url
 from mailbridge.outbound.worker import DeliveryWorker
 from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
+from mailbridge.spam.akismet import Akismet
 from mailbridge.spam.report import SpamReports
 from mailbridge.store import Store
 from mailbridge.templating import Renderer
@@ -87,6 +88,19 @@ def load_or_create_secret(path: Path) -> bytes:
     if len(secret) < 16:
         raise ConfigError(f"{path}: the instance secret is too short (need 16+ bytes)")
     return secret
+
+
+def akismet_from(settings: Settings) -> Akismet | None:
+    spam = settings.spam
+    if not spam.akismet_key:
+        return None
+    return Akismet(
+        key=spam.akismet_key,
+        blog=settings.site.public_url,
+        endpoint=spam.akismet_url,
+        timeout=spam.akismet_timeout_seconds,
+        send_email=spam.akismet_send_email,
+    )
 
 
 async def open_store(settings: Settings) -> Store:
@@ -174,6 +188,7 @@ async def core(
                 spam_threshold=settings.spam.threshold if settings.spam.enabled else None,
                 site_urls=(settings.site.public_url, *settings.site.allowed_origins),
             ),
+            akismet=akismet_from(settings),
         )
         intake = ReplyIntake(
             store=store,

@@ -98,6 +98,8 @@ class NewComment:
     subscribe: str | None = None  # web: "replies" or "thread" asked for on the form
     elided: str = ""
     seconds_to_write: float | None = None  # web: how long the form was open, when known
+    client_ip: str | None = None  # web: for the optional Akismet check; never stored
+    user_agent: str = ""  # web: likewise
 
 
 class Channel(enum.StrEnum):

@@ -30,6 +30,7 @@ from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
 from mailbridge.spam import training
+from mailbridge.spam.akismet import Akismet
 from mailbridge.store import Store, comments, decisions, threads, trust
 from mailbridge.store.subscriptions import Level
 from mailbridge.store.trust import Standing
@@ -72,8 +73,10 @@ class CommentService:
         clock: Clock,
         queued: Callable[[], None] = lambda: None,
         policy: TrustPolicy | None = None,
+        akismet: Akismet | None = None,
     ) -> None:
         self._store = store
+        self._akismet = akismet
         self._policy = policy or TrustPolicy()
         self._notifier = notifier
         self._clock = clock
@@ -101,6 +104,13 @@ class CommentService:
         ``also`` runs in the same transaction (the inbound pipeline marks its
         message accepted there, so the comment and that mark commit together).
         """
+        outside = None
+        if self._akismet is not None and self._policy.spam_threshold is not None:
+            # Asked before the transaction: a slow service must not hold the database.
+            thread = await self._store.read(
+                lambda c: threads.get_thread(c, thread_id=new.thread_id)
+            )
+            outside = await self._akismet.check(new, thread.url if thread else "")
 
         async def work(conn: aiosqlite.Connection) -> tuple[Comment, int]:
             if new.parent_id is not None:
@@ -130,7 +140,7 @@ class CommentService:
             if created and comment.status is CommentStatus.PENDING:
                 comment = await _flag_private(conn, comment)
                 decision, why = await self._policy.decision(
-                    conn, comment, seconds_to_write=new.seconds_to_write
+                    conn, comment, seconds_to_write=new.seconds_to_write, akismet=outside
                 )
                 if decision is AutoDecision.WAIT:
                     queued += await self._notifier.moderation_requests(conn, comment)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from mailbridge.models import Comment
+from mailbridge.spam.akismet import AkismetVerdict
 from mailbridge.spam.scorer import score_comment
 from mailbridge.store import trust
 from mailbridge.store.trust import Standing
@@ -66,7 +67,11 @@ class TrustPolicy:
     site_urls: tuple[str, ...] = ()  # links to these are the site's own, not promotion
 
     async def decision(
-        self, conn: aiosqlite.Connection, comment: Comment, seconds_to_write: float | None = None
+        self,
+        conn: aiosqlite.Connection,
+        comment: Comment,
+        seconds_to_write: float | None = None,
+        akismet: AkismetVerdict | None = None,
     ) -> tuple[AutoDecision, str]:
         if comment.address_id is None:
             return AutoDecision.WAIT, "no address"
@@ -82,6 +87,7 @@ class TrustPolicy:
                 threshold=self.spam_threshold,
                 seconds_to_write=seconds_to_write,
                 site_urls=self.site_urls,
+                akismet=akismet,
             )
             if verdict.spam:
                 spam = verdict.reason()

@@ -308,6 +308,19 @@ class SpamSettings:
         "Every this many hours moderators get one email listing what went to spam since "
         "the last one, each with a link to publish it after all; 0 turns it off.",
     )
+    akismet_key: str = _key(
+        "",
+        "An Akismet API key (never logged): web comments are also checked by Akismet, as one "
+        "more signal "
+        "(empty: no outside service is asked).",
+    )
+    akismet_url: str = _key("https://rest.akismet.com", "Akismet's API address.")
+    akismet_timeout_seconds: float = _key(
+        3.0, "How long a comment waits for Akismet before the local rules decide alone."
+    )
+    akismet_send_email: bool = _key(
+        False, "Also send the commenter's email address to Akismet (better accuracy, less privacy)."
+    )
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,10 @@ def validate(s: Settings) -> Settings:
         raise ConfigError("spam.threshold: must be greater than 0 and at most 1")
     if s.spam.report_hours < 0:
         raise ConfigError("spam.report_hours: must be 0 (off) or more")
+    if not s.spam.akismet_url.startswith(("https://", "http://")):
+        raise ConfigError("spam.akismet_url: must be an http(s) URL")
+    if not 0 < s.spam.akismet_timeout_seconds <= 30:
+        raise ConfigError("spam.akismet_timeout_seconds: must be more than 0 and at most 30")
     if s.moderation.mode not in ("each", "digest", "auto"):
         raise ConfigError(
             f'moderation.mode: expected "each", "digest" or "auto", got \'{s.moderation.mode}\''

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from mailbridge.spam import training
+from mailbridge.spam.akismet import AkismetVerdict, with_akismet
 from mailbridge.spam.bayes import spam_probability, tokens, with_filter
 from mailbridge.spam.rules import RuleScore, own_link_prefixes, rule_score
 
@@ -77,6 +78,7 @@ async def score_comment(
     threshold: float,
     seconds_to_write: float | None = None,
     site_urls: tuple[str, ...] = (),
+    akismet: AkismetVerdict | None = None,
 ) -> SpamVerdict:
     own = own_link_prefixes(*site_urls, await _thread_url(conn, comment_id))
     scored = await score_text(
@@ -87,4 +89,5 @@ async def score_comment(
         repeated=await _repeated(conn, comment_id, body),
         seconds_to_write=seconds_to_write,
     )
+    scored = with_akismet(scored, akismet)
     return SpamVerdict(scored.score, scored.score >= threshold, scored.signals)

@@ -202,6 +202,8 @@ class CommentApi:
                     notify=subscribe is not None,
                     subscribe=subscribe,
                     seconds_to_write=elapsed,
+                    client_ip=ip,
+                    user_agent=request.headers.get("User-Agent", "")[:500],
                 )
             )
         except (SenderRateLimited, ThreadRateLimited) as exc:
