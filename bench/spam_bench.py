@@ -87,7 +87,9 @@ def measure(said: Sequence[tuple[bool, bool]]) -> str:
 
 async def scores(conn: aiosqlite.Connection | None, name: str, rows: Rows) -> list[bool]:
     return [
-        (await score_text(conn, text, own_links=own(name))).score >= THRESHOLD for text, _ in rows
+        (await score_text(conn, text, own_links=own(name), thread_script="Latin")).score
+        >= THRESHOLD
+        for text, _ in rows
     ]
 
 

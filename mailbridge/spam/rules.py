@@ -14,6 +14,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from mailbridge.spam.scripts import dominant_script
+
 __all__ = ["RuleScore", "normalise", "own_link_prefixes", "rule_score"]
 
 _URL = re.compile(
@@ -36,6 +38,11 @@ _PROMOTION = re.compile(
     r"earn\s+\w*\s*(?:money|\$)|make\s+money|giveaway|gift\s*card|bitcoin|casino|"
     r"viagra|support\s+(?:me|my|us)|(?:new|newest|first)\s+(?:video|song|sound|rap|track)|"
     r"search\s+\"|watch\?v=)"
+)
+# Link shorteners hide where a link goes; a bare IP address hides who runs it.
+_HIDDEN_HOST = re.compile(
+    r"(?i)^(?:https?://)?(?:www\.)?(?:bit\.ly|goo\.gl|tinyurl\.com|t\.co|ow\.ly|is\.gd|"
+    r"buff\.ly|rebrand\.ly|cutt\.ly|shorturl\.at|tiny\.cc|rb\.gy|\d{1,3}(?:\.\d{1,3}){3})(?:[/:]|$)"
 )
 _SHOUT = re.compile(r"[A-Z]")
 _LETTER = re.compile(r"[A-Za-z]")
@@ -75,11 +82,14 @@ def normalise(text: str) -> str:
 
 def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | None = None,
                first_comment: bool = False, repeated: bool = False,
-               own_links: tuple[str, ...] = ()) -> RuleScore:  # fmt: skip
+               own_links: tuple[str, ...] = (),
+               thread_script: str | None = None) -> RuleScore:  # fmt: skip
     """Score one comment; the keyword arguments are what only the form or the store knows.
 
     ``own_links`` are URL prefixes of the site itself (its origin, the page commented
     on): a reader pointing at the post they are reading is not promoting anything.
+    ``thread_script`` is the writing system the thread's readers use
+    (:func:`mailbridge.spam.scripts.dominant_script`).
     """
     body = normalise(text)
     weight = -2.0
@@ -93,6 +103,12 @@ def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | No
     links = [link for link in _URL.findall(body) if not _is_own(link, own_links)]
     if links:
         add(2.5 + 0.5 * min(len(links) - 1, 4), f"links:{len(links)}")
+    hidden = sum(1 for link in links if _HIDDEN_HOST.match(link))
+    if hidden:
+        add(1.0, "a shortened or bare-IP link")
+    script = dominant_script(_URL.sub(" ", body))
+    if thread_script is not None and script is not None and script != thread_script:
+        add(1.5, f"written in {script}, the thread in {thread_script}")
     promotion = [m.group(0) for m in _PROMOTION.finditer(body)]
     if promotion:
         add(2.2 + 0.8 * min(len(promotion) - 1, 3), f"promotion:{len(promotion)}")

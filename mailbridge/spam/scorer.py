@@ -11,6 +11,7 @@ from mailbridge.spam import training
 from mailbridge.spam.akismet import AkismetVerdict, with_akismet
 from mailbridge.spam.bayes import spam_probability, tokens, with_filter
 from mailbridge.spam.rules import RuleScore, own_link_prefixes, rule_score
+from mailbridge.spam.scripts import dominant_script
 
 __all__ = ["SpamVerdict", "score_comment", "score_text"]
 
@@ -36,13 +37,24 @@ async def _repeated(conn: aiosqlite.Connection, comment_id: int, body: str) -> b
         return await cur.fetchone() is not None
 
 
-async def _thread_url(conn: aiosqlite.Connection, comment_id: int) -> str:
+async def _thread(conn: aiosqlite.Connection, comment_id: int) -> tuple[str, str | None]:
+    """The thread's URL, and the script its title and published comments are written in."""
     async with conn.execute(
-        "SELECT t.url FROM comments c JOIN threads t ON t.id = c.thread_id WHERE c.id = ?",
+        "SELECT t.url, t.title, t.id FROM comments c JOIN threads t ON t.id = c.thread_id "
+        "WHERE c.id = ?",
         (comment_id,),
     ) as cur:
         row = await cur.fetchone()
-    return str(row[0]) if row and row[0] else ""
+    if row is None:
+        return "", None
+    async with conn.execute(
+        "SELECT body FROM comments WHERE thread_id = ? AND status = 'approved' "
+        "ORDER BY id DESC LIMIT 20",
+        (row[2],),
+    ) as cur:
+        published = [str(r[0]) for r in await cur.fetchall()]
+    script = dominant_script("\n".join([str(row[1]), *published]))
+    return str(row[0] or ""), script
 
 
 async def score_text(
@@ -53,6 +65,7 @@ async def score_text(
     first_comment: bool = False,
     repeated: bool = False,
     seconds_to_write: float | None = None,
+    thread_script: str | None = None,
 ) -> RuleScore:
     """Rules plus the trained filter (when ``conn`` holds enough training)."""
     scored = rule_score(
@@ -61,6 +74,7 @@ async def score_text(
         first_comment=first_comment,
         repeated=repeated,
         seconds_to_write=seconds_to_write,
+        thread_script=thread_script,
     )
     if conn is None:
         return scored
@@ -80,7 +94,8 @@ async def score_comment(
     site_urls: tuple[str, ...] = (),
     akismet: AkismetVerdict | None = None,
 ) -> SpamVerdict:
-    own = own_link_prefixes(*site_urls, await _thread_url(conn, comment_id))
+    url, script = await _thread(conn, comment_id)
+    own = own_link_prefixes(*site_urls, url)
     scored = await score_text(
         conn,
         body,
@@ -88,6 +103,7 @@ async def score_comment(
         first_comment=first_comment,
         repeated=await _repeated(conn, comment_id, body),
         seconds_to_write=seconds_to_write,
+        thread_script=script,
     )
     scored = with_akismet(scored, akismet)
     return SpamVerdict(scored.score, scored.score >= threshold, scored.signals)

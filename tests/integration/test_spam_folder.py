@@ -182,3 +182,14 @@ def test_spam_train_then_score_uses_the_trained_state(tmp_path: Path) -> None:
     assert scored["spam"] is True and scored["signals"][-1].startswith("trained filter")
     bad = run("train", given=json.dumps({"body": "x", "spam": "yes"}))
     assert bad.returncode == 1 and '"spam" must be true or false' in bad.stderr
+
+
+@pytest.mark.asyncio
+async def test_the_threads_own_script_and_links_are_known_to_the_scorer(daemon: Running) -> None:
+    cyrillic = await post(daemon, "Отличная статья, спасибо! Подробнее здесь http://shop.example")
+    assert cyrillic["status"] == "spam"
+    listed = await mb("spam", "list", "--data-dir", str(daemon.settings.data_path))
+    assert "written in Cyrillic, the thread in Latin" in listed.output
+    thread_url = daemon.settings.site.public_url  # the seed thread lives under the site
+    own = await post(daemon, f"I answered this above: {thread_url}/#comment-2", author="Reader")
+    assert own["status"] == "pending"

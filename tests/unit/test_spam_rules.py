@@ -8,6 +8,7 @@ import pytest
 from support import SEED_JSON
 
 from mailbridge.spam.rules import normalise, own_link_prefixes, rule_score
+from mailbridge.spam.scripts import dominant_script
 
 SPAM = [
     "Check out my channel for more videos! http://youtube.com/spammer",
@@ -76,3 +77,22 @@ def test_a_link_to_the_site_itself_is_not_promotion() -> None:
 )
 def test_ordinary_words_that_look_like_promotion_are_not(text: str) -> None:
     assert rule_score(text).score < 0.5, rule_score(text)
+
+
+def test_a_script_other_than_the_threads_weighs_in_but_never_alone() -> None:
+    russian = "Отличная статья, спасибо большое за ваш труд"
+    assert dominant_script(russian) == "Cyrillic"
+    assert dominant_script("Muy buen artículo, gracias") == "Latin"  # one script, two languages
+    assert dominant_script("ok 好") is None  # too short to say
+    alone = rule_score(russian, thread_script="Latin")
+    assert alone.score < 0.5 and alone.signals == ("written in Cyrillic, the thread in Latin",)
+    assert rule_score(russian, thread_script="Cyrillic").signals == ()
+    with_link = rule_score(f"{russian} http://shop.example/x", thread_script="Latin")
+    assert with_link.score > rule_score(f"{russian} http://shop.example/x").score
+
+
+def test_shortened_and_bare_ip_links_weigh_more() -> None:
+    plain = rule_score("More on this at http://example.net/article about the topic").score
+    for link in ("http://bit.ly/3xYz", "https://tinyurl.com/abc", "http://203.0.113.9/x"):
+        scored = rule_score(f"More on this at {link} about the topic")
+        assert "a shortened or bare-IP link" in scored.signals and scored.score > plain

@@ -1,0 +1,54 @@
+"""Which writing system a text is in, from Unicode character names. Pure functions.
+
+"Language mismatch" as a spam signal, kept to what can be told without a language
+model: a comment in Cyrillic or Han characters under a post whose readers write in
+Latin letters is a classic of link spam. Two languages of one script (English and
+Spanish) are not told apart: readers do write in their own language, and that is
+not spam.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+
+__all__ = ["dominant_script"]
+
+# Unicode name prefixes of letters, to a script; CJK ideographs and kana are one "CJK".
+_PREFIXES = (
+    ("LATIN", "Latin"),
+    ("CYRILLIC", "Cyrillic"),
+    ("GREEK", "Greek"),
+    ("ARABIC", "Arabic"),
+    ("HEBREW", "Hebrew"),
+    ("CJK", "CJK"),
+    ("HIRAGANA", "CJK"),
+    ("KATAKANA", "CJK"),
+    ("HANGUL", "Hangul"),
+    ("THAI", "Thai"),
+    ("DEVANAGARI", "Devanagari"),
+    ("BENGALI", "Bengali"),
+    ("TAMIL", "Tamil"),
+    ("GEORGIAN", "Georgian"),
+    ("ARMENIAN", "Armenian"),
+    ("ETHIOPIC", "Ethiopic"),
+)
+
+
+def _script(char: str) -> str | None:
+    name = unicodedata.name(char, "")
+    for prefix, script in _PREFIXES:
+        if name.startswith(prefix):
+            return script
+    return None
+
+
+def dominant_script(text: str, *, share: float = 0.6, least: int = 8) -> str | None:
+    """The script of at least ``share`` of the text's letters (and ``least`` of them);
+    None for a text too short or too mixed to say."""
+    counted = Counter(s for ch in text if ch.isalpha() and (s := _script(ch)) is not None)
+    letters = sum(counted.values())
+    if letters < least:
+        return None
+    script, seen = counted.most_common(1)[0]
+    return script if seen / letters >= share else None
