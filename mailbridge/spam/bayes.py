@@ -34,6 +34,7 @@ _GAIN = 0.5  # how much of the filter's log-odds enters the sum
 _CAP = 1.5  # and at most this much, either way, for a comment of words it half knows,
 _CAP_KNOWN = 4.0  # up to this much for one whose words it has all seen before
 _KNOWN_FROM = 0.8  # (the share of known words where the cap starts to rise)
+_KNOWN_WORDS = 8  # a share of fewer words says little: "love this video" is known anywhere
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def _chi2q(x2: float, dof: int) -> float:
 @dataclass(frozen=True)
 class Judgement:
     probability: float  # 0 ham .. 1 spam
-    known: float  # the share of the comment's words the filter has seen before
+    known: float  # the share of the comment's words the filter has seen before (0 when
+    # the comment has too few words for a share to mean anything)
 
 
 def spam_probability(counts: Counts, words: Iterable[str]) -> Judgement | None:
@@ -102,7 +104,8 @@ def spam_probability(counts: Counts, words: Iterable[str]) -> Judgement | None:
     n = len(clues)
     spamminess = 1.0 - _chi2q(-2.0 * sum(math.log(1.0 - f) for f in clues), 2 * n)
     hamminess = 1.0 - _chi2q(-2.0 * sum(math.log(f) for f in clues), 2 * n)
-    return Judgement((spamminess - hamminess + 1.0) / 2.0, known / plain if plain else 0.0)
+    share = known / plain if plain >= _KNOWN_WORDS else 0.0
+    return Judgement((spamminess - hamminess + 1.0) / 2.0, share)
 
 
 def weight(judgement: Judgement) -> float:
