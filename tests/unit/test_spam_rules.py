@@ -96,3 +96,21 @@ def test_shortened_and_bare_ip_links_weigh_more() -> None:
     for link in ("http://bit.ly/3xYz", "https://tinyurl.com/abc", "http://203.0.113.9/x"):
         scored = rule_score(f"More on this at {link} about the topic")
         assert "a shortened or bare-IP link" in scored.signals and scored.score > plain
+
+
+@pytest.mark.parametrize(
+    "text", ["Get views at pimpmyviews. com today", "share youtu  be/ARkglzjQuP0 now", "W W W. X"]
+)
+def test_a_link_broken_up_to_hide_it_is_seen(text: str) -> None:
+    assert "a link broken up to hide it" in rule_score(text).signals
+
+
+def test_sentences_that_end_before_com_or_net_are_not_links() -> None:
+    for text in ("I think so. Com on, it is fine.", "It is good. Net result: fine."):
+        assert rule_score(text).signals == ()
+
+
+def test_asking_for_likes_weighs_in_but_never_decides_alone() -> None:
+    alone = rule_score("Thumbs up if you listen to this in 2015.")
+    assert alone.signals == ("asks for likes",) and alone.score < 0.5
+    assert rule_score("Thumbs up if you like it, and subscribe to my channel").score >= 0.5
