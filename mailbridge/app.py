@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from aiohttp import web
 
 from mailbridge.clock import Clock, SystemClock
 from mailbridge.errors import ConfigError, DataDirUnusable
-from mailbridge.extract import Extraction, extract
+from mailbridge.extract import Extractor, extract
 from mailbridge.housekeeping import Housekeeping
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
@@ -131,7 +131,7 @@ async def core(
     *,
     clock: Clock | None = None,
     transport: Transport | None = None,
-    extractor: Callable[[bytes], Extraction] = extract,
+    extractor: Extractor = extract,
     checks: InboundChecks | None = None,
     resolver: Resolver | None = None,
 ) -> AsyncIterator[Core]:
@@ -261,7 +261,7 @@ async def running(
     *,
     clock: Clock | None = None,
     transport: Transport | None = None,
-    extractor: Callable[[bytes], Extraction] = extract,
+    extractor: Extractor = extract,
     checks: InboundChecks | None = None,
     resolver: Resolver | None = None,
 ) -> AsyncIterator[Running]:

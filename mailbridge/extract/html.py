@@ -122,6 +122,9 @@ class _Walk:
     pre: int = 0
     cut: bool = False
     lists: list[int] = field(default_factory=list)  # -1 for <ul>, else next <ol> number
+    flushes: int = 0  # lines ended so far (an inline mark cannot span lines)
+    # Open inline marks: (mark, index in ``cur`` of the opening mark, ``flushes`` then).
+    marks: list[tuple[str, int, int]] = field(default_factory=list)
     # Was the last line written blank?  One flag per destination (reply, elided).
     blank: dict[bool, bool] = field(default_factory=lambda: {True: True, False: True})
 
@@ -134,6 +137,7 @@ class _Walk:
             return
         text = "".join(self.cur).rstrip()
         self.cur = []
+        self.flushes += 1
         lines = self._lines()
         if self.depth:
             marks = ">" * min(self.depth, MAX_QUOTE_MARKS)
@@ -167,6 +171,31 @@ class _Walk:
             else:
                 self.cur.append(data)
 
+    def open_mark(self, mark: str) -> None:
+        self.marks.append((mark, len(self.cur), self.flushes))
+        self.cur.append(mark)
+
+    def close_mark(self) -> None:
+        """End ``**bold**``/``*italic*``/code: Markdown wants the marks against the
+        words, and an element with no words gets no marks."""
+        if not self.marks:
+            return
+        mark, at, flushes = self.marks.pop()
+        if flushes != self.flushes or at >= len(self.cur) or self.cur[at] != mark:
+            return  # a line break inside: leave the text as it is
+        inner = "".join(self.cur[at + 1 :])
+        if not inner.strip() or self.pre:
+            self.cur[at] = ""
+            return
+        lead = inner[: len(inner) - len(inner.lstrip())]
+        trail = inner[len(inner.rstrip()) :]
+        self.cur[at + 1 :] = [lead + mark + inner.strip() + mark + trail]
+        self.cur[at] = ""
+
+
+_INLINE_MARKS = {"b": "**", "strong": "**", "i": "*", "em": "*", "code": "`"}
+_HEADINGS = {"h1": "# ", "h2": "## ", "h3": "### ", "h4": "#### ", "h5": "##### ", "h6": "###### "}
+
 
 def _classes(attrs: dict[str, str | None]) -> set[str]:
     value = attrs.get("class") or ""
@@ -194,15 +223,26 @@ def _leading_text(node: LexborNode, limit: int) -> str:
     return " ".join(parts)[:limit]
 
 
-def _link_suffix(node: LexborNode, attrs: dict[str, str | None]) -> str:
+def _link_target(node: LexborNode, attrs: dict[str, str | None]) -> str:
+    """The URL for a Markdown ``[label](url)``, or "" when the label says it already
+    (or the link goes nowhere a reader could follow)."""
     href = (attrs.get("href") or "").strip()
-    if not href or href.startswith(("#", "javascript:", "cid:", "mailto:", "tel:")):
+    if not href.lower().startswith(("http://", "https://")) or any(c in href for c in " ()<>"):
         return ""
     label = " ".join((node.text(deep=True) or "").split())
     bare = href.split("://", 1)[-1].rstrip("/")
     if not label or bare in label or label in href:
         return ""
-    return f" ({href})"
+    return href
+
+
+def _image(attrs: dict[str, str | None]) -> str:
+    """``![alt](src)`` for a picture on the web; an attached one (cid:) is an attachment."""
+    src = (attrs.get("src") or "").strip()
+    if not src.lower().startswith(("http://", "https://")) or any(c in src for c in " ()<>"):
+        return ""
+    alt = " ".join((attrs.get("alt") or "").split()).replace("]", "")
+    return f"![{alt}]({src})"
 
 
 def _cap_tags(html: str) -> tuple[str, bool]:
@@ -282,6 +322,10 @@ def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, _
     if tag == "br":
         walk.flush(force=True)
         return
+    if tag == "img":
+        if attrs and walk.sink is None:
+            walk.cur.append(_image(attrs))
+        return
     if tag == "blockquote":
         walk.paragraph()
         walk.depth += 1
@@ -293,6 +337,8 @@ def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, _
         walk.paragraph()
         if tag == "pre":
             walk.pre += 1
+        elif tag in _HEADINGS and not walk.depth:
+            walk.cur.append(_HEADINGS[tag])
     elif tag in ("ul", "ol"):
         walk.flush()
         walk.lists.append(-1 if tag == "ul" else 1)
@@ -309,7 +355,13 @@ def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, _
             walk.cur.append("\t")
     elif tag in _BLOCK:
         walk.flush()
-    suffix = _link_suffix(node, attrs) if tag == "a" and attrs else ""
+    suffix = ""
+    if tag == "a" and attrs and (target := _link_target(node, attrs)):
+        walk.cur.append("[")
+        suffix = f"]({target})"
+    elif tag in _INLINE_MARKS and not walk.pre:
+        walk.open_mark(_INLINE_MARKS[tag])
+        closing = closing or "mark"
     stack.append((None, (closing, tag, suffix)))
     children = list(node.iter(include_text=True))
     for child in reversed(children):
@@ -320,7 +372,9 @@ def _close(walk: _Walk, closing: _Closing) -> None:
     what, tag, suffix = closing
     if suffix:
         walk.cur.append(suffix)
-    if what == "line":
+    if what == "mark":
+        walk.close_mark()
+    elif what == "line":
         walk.flush()
     elif tag == "blockquote":
         walk.flush()

@@ -38,6 +38,10 @@ class Extraction:
         was decoded some other way (see ``docs/extraction.md``).
     defects
         Short notes on what was wrong with the message and repaired.
+    unsure
+        Why a moderator should check the text, or ``""``: set when the rules would
+        have left nothing (or only a sign-off) of a message with words above its
+        first quote, and those words were kept instead (never "empty" by accident).
     """
 
     text: str
@@ -47,3 +51,4 @@ class Extraction:
     charset: str = ""
     charset_fallback: bool = False
     defects: tuple[str, ...] = ()
+    unsure: str = ""

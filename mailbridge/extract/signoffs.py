@@ -118,7 +118,10 @@ def is_mobile_signature(s: str) -> bool:
     head, tail = (rest[: cut.start()], rest[cut.end() :]) if cut else (rest, "")
     if len(head.split()) > 8:
         return False
-    if tail.strip() and _EXCUSE.match(tail) is None:
+    excuse = _EXCUSE.match(tail)
+    if excuse is not None and len(tail[excuse.end() :].split()) > 2:
+        return False  # "Sent from my phone, sorry for typos: I agree with you completely."
+    if tail.strip() and excuse is None:
         # "..., an AT&T 5G smartphone": a short device description may follow
         if len(tail.split()) > 6 or _DEVICE.search(tail) is None:
             return False

@@ -26,8 +26,10 @@ from collections.abc import Collection, Sequence
 
 from mailbridge.extract import matchers as m
 from mailbridge.extract import signoffs as so
+from mailbridge.extract.blocks import header_group_top, is_real_header_block
+from mailbridge.extract.known import Known, our_lines
 
-__all__ = ["Kind", "classify", "trim_lines", "trim_text"]
+__all__ = ["Kind", "above_first_quote", "classify", "rescue", "trim_lines", "trim_text"]
 
 
 class Kind(enum.Enum):
@@ -111,11 +113,15 @@ def classify(
     lines: Sequence[str],
     attribution: Collection[int] = (),
     sender: tuple[str, ...] = (),
+    writer_until: int = 0,
 ) -> tuple[list[Kind], list[str]]:
     """Kinds of ``lines`` and the cleaned lines the matchers saw.
 
     ``attribution`` holds indices known to be quote headers (the HTML converter
-    knows them from the markup); ``sender`` are the sender's name words.
+    knows them from the markup); ``sender`` are the sender's name words. Lines
+    before ``writer_until`` come before anything mailbridge sent (see
+    :mod:`mailbridge.extract.known`): a header, a marker or a quote there is the
+    writer's own, and only a signature cuts.
     """
     clean = [m.clean(x) for x in lines]
     kinds = [Kind.TEXT] * len(lines)
@@ -124,6 +130,15 @@ def classify(
     i = 0
     while i < len(lines):
         c = clean[i]
+        if i < writer_until:
+            if not c:
+                kinds[i] = Kind.EMPTY
+            elif m.is_delimiter(c) or so.is_mobile_signature(c):
+                kinds[i] = Kind.CUT
+                break
+            seen_text = True
+            i += 1
+            continue
         if not seen_text and c and m.is_gateway_banner(c):
             kinds[i] = Kind.BANNER
         elif c.startswith(_FENCE):
@@ -151,7 +166,7 @@ def classify(
             for k in range(i, end + 1):
                 kinds[k] = Kind.HEADER
             i = end
-        elif _header_block_end(clean, i) is not None:
+        elif _header_block_end(clean, i) is not None and is_real_header_block(clean, i):
             kinds[i] = Kind.CUT
         if kinds[i] is Kind.CUT:
             break  # nothing after the first cut is the writer's: no need to look
@@ -208,8 +223,7 @@ def _mark_signature_blocks(
             k += 1
         in_list = len(para) > 1 and para[-2][:1] in "-*•+"
         if (k == n or kinds[k] is not Kind.TEXT) and so.is_dash_name(para[-1]) and not in_list:
-            kinds[j - 1] = Kind.CUT  # "-Ann" closing the last paragraph
-            return
+            return  # "-Ann" closing the last paragraph: a sign-off, the writer's own
         if seen_text and (i == 0 or kinds[i - 1] is not Kind.QUOTE):
             # "Ann Smith\nvia mobile": a name right above the phone's sign-off.
             signed = j < n and kinds[j] is Kind.CUT and so.is_mobile_signature(clean[j])
@@ -292,19 +306,46 @@ def _quote_only(kinds: Sequence[Kind], clean: Sequence[str]) -> bool:
     return False
 
 
+def _ours_from(lines: Sequence[str], clean: Sequence[str], first: int) -> int:
+    """Where the block that carries what we sent starts: from its first line of ours,
+    up over the rest of its quote and over a real attribution or header block right
+    above it, in any language ("Le 3 mars 2026 à 18:37, Ann a écrit :")."""
+    start = first
+    if m.is_quote_line(lines[first]):
+        while start > 0 and m.is_quote_line(lines[start - 1]):
+            start -= 1
+    top = header_group_top(clean, start)
+    return start if top is None else top
+
+
 def trim_lines(
     lines: Sequence[str],
     attribution: Collection[int] = (),
     sender: tuple[str, ...] = (),
+    known: Known | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Kept and elided lines of a reply (see the module docstring)."""
-    kinds, clean = classify(lines, attribution, sender)
+    """Kept and elided lines of a reply (see the module docstring).
+
+    With ``known`` (what mailbridge sent), the block carrying it is cut whatever
+    its shape, and nothing above it is cut for looking like a header or a quote.
+    """
+    ours = our_lines(known, lines) if known is not None else set()
+    start = _ours_from(lines, [m.clean(x) for x in lines], min(ours)) if ours else 0
+    kinds, clean = classify(lines, attribution, sender, writer_until=start)
+    if ours and start < len(kinds) and Kind.CUT not in kinds[:start]:
+        first = min(ours)
+        if kinds[first] is not Kind.QUOTE:  # our text, unquoted: cut where its block starts
+            kinds[start] = Kind.CUT
+        else:  # our quote: what leads into it is its attribution, in whatever language
+            for k in range(start, first):
+                if kinds[k] is Kind.TEXT:
+                    kinds[k] = Kind.HEADER
     dropped = {i for i, k in enumerate(kinds) if k is Kind.BANNER}
     cut = _first_cut(kinds, clean, dropped)
     dropped.update(range(cut, len(lines)))
     text_idx = [i for i in range(cut) if kinds[i] is Kind.TEXT and i not in dropped]
     if not text_idx:
-        if not _quote_only(kinds[:cut], clean):
+        if ours or not _quote_only(kinds[:cut], clean):  # our own quote is never "meant"
             dropped.update(range(cut))
     else:
         _resolve_quotes(kinds, clean, cut, text_idx, dropped)
@@ -367,6 +408,42 @@ def _text_after(kinds: Sequence[Kind], clean: Sequence[str], j: int, cut: int) -
     return out
 
 
+def above_first_quote(lines: Sequence[str], attribution: Collection[int] = ()) -> list[str]:
+    """The writer's lines above the first quote or attribution, without what only a
+    phone or a separator adds: what a reply says before any rule cut it."""
+    out: list[str] = []
+    clean = [m.clean(x) for x in lines]
+    for i, line in enumerate(lines):
+        c = clean[i]
+        if (
+            i in attribution
+            or m.is_quote_line(line)
+            or (c and (m.is_quote_header(c) or m.is_delimiter(c) or m.is_original_marker(c)))
+            or (c and m.is_forward_marker(c))
+            or _joined_header_end(clean, i) is not None
+            or is_real_header_block(clean, i)
+        ):
+            break  # a quote, its attribution or header block, a signature under "-- "
+        if c and so.is_mobile_signature(c):
+            continue
+        out.append(line.rstrip())
+    return _strip_blank_edges(out)
+
+
+def rescue(kept: Sequence[str], lines: Sequence[str], attribution: Collection[int] = ()) -> str:
+    """When the rules left nothing, or only a sign-off, of a message that has words
+    above its first quote: those words, for a moderator to check (never "empty" by
+    accident); "" when the message truly says nothing more."""
+    said = [x.strip() for x in kept if x.strip()]
+    if said and not (so.is_closing(said[0]) and so.looks_like_signoff(said)):
+        return ""  # words are left (a lone "Hello" too); only "Thanks,\nAnn" is not
+    above = above_first_quote(lines, attribution)
+    words = [x.strip() for x in above if x.strip()]
+    if not words or words == said or so.looks_like_signoff(words):
+        return ""
+    return "\n".join(above)
+
+
 def _strip_blank_edges(lines: list[str]) -> list[str]:
     start, end = 0, len(lines)
     while start < end and not lines[start].strip():
@@ -376,13 +453,14 @@ def _strip_blank_edges(lines: list[str]) -> list[str]:
     return lines[start:end]
 
 
-def trim_text(text: str, sender: str | None = None) -> tuple[str, str]:
+def trim_text(text: str, sender: str | None = None, known: Known | None = None) -> tuple[str, str]:
     """``(kept, elided)`` for a plain-text reply body; both stripped of blank edges.
 
     ``sender`` is the From header value; when given, a signature block that
-    starts with the sender's name is recognised too.
+    starts with the sender's name is recognised too. ``known`` is what mailbridge
+    sent, when the notification answered is known.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = _split_inline_headers(text.split("\n"))
-    kept, elided = trim_lines(lines, sender=so.sender_name_tokens(sender))
+    kept, elided = trim_lines(lines, sender=so.sender_name_tokens(sender), known=known)
     return "\n".join(kept), "\n".join(elided)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from email.message import Message
 
 import aiosqlite
@@ -30,7 +29,7 @@ from mailbridge.errors import (
     NotFound,
     UnknownVerdict,
 )
-from mailbridge.extract import Extraction
+from mailbridge.extract import Extractor
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.headers import from_address
 from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Source
@@ -79,7 +78,7 @@ class ModerationByReply:
         settings: Settings,
         clock: Clock,
         checks: InboundChecks,
-        extractor: Callable[[bytes], Extraction],
+        extractor: Extractor,
     ) -> None:
         self._store = store
         self._service = service
@@ -132,7 +131,7 @@ class ModerationByReply:
         result = outcome.record.get("result")
         if not (isinstance(result, dict) and result.get("status") == "authenticated"):
             raise ModeratorUnauthenticated(code=f"moderator_unauthenticated.{outcome.code}")
-        extraction = await asyncio.to_thread(self._extract, raw)
+        extraction = await asyncio.to_thread(self._extract, raw, ())
         action, answer = parse_verdict(strip_spoofing(extraction.text))
         by = Decider(Channel.REPLY, moderator_id)
         decided = await self._service.moderate(comment_id, action, by)

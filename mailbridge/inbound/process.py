@@ -45,7 +45,7 @@ from mailbridge.errors import (
     TooShort,
     UnreadableStructure,
 )
-from mailbridge.extract import Extraction, extract
+from mailbridge.extract import Extraction, Extractor, extract
 from mailbridge.extract.mime import NESTED_TOO_DEEP
 from mailbridge.inbound.bounces import BounceAccounting
 from mailbridge.inbound.checks import AuthDecision, InboundChecks
@@ -61,6 +61,7 @@ from mailbridge.inbound.limits import check_rates
 from mailbridge.inbound.moderation import ModerationByReply
 from mailbridge.inbound.postmaster import keep_for_postmaster
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
+from mailbridge.inbound.sent import sent_texts
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
 from mailbridge.models import (
@@ -121,7 +122,7 @@ class ReplyIntake:
         settings: Settings,
         clock: Clock,
         checks: InboundChecks,
-        extractor: Callable[[bytes], Extraction] = extract,
+        extractor: Extractor = extract,
         queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
@@ -347,8 +348,10 @@ class ReplyIntake:
             # They asked to hear nothing more of this conversation (or of the site):
             # their old reply addresses stop filing comments too.
             raise AddressUnsubscribed()
+        # What we sent tells our quoted notification from the writer's own words.
+        sent = await self._store.read(lambda c: sent_texts(c, target.email, target.comment_id))
         # Parsing a large message is CPU work; keep the event loop (and SMTP) responsive.
-        extraction = await asyncio.to_thread(self._extract, envelope.raw)
+        extraction = await asyncio.to_thread(self._extract, envelope.raw, sent)
         checks.found["extract"] = {
             "part": extraction.part,
             "chars": len(extraction.text),
@@ -412,6 +415,10 @@ class ReplyIntake:
         checks: _Checks,
     ) -> Comment:
         author = await self._store.read(lambda c: comments.latest_author_name(c, target.address_id))
+        if extraction.unsure:
+            # Never "empty" by accident: the words are filed, and a human decides.
+            unsure = f"check what extraction should cut: {extraction.unsure}"
+            held_reason = f"{held_reason}; {unsure}" if held_reason else unsure
         new = NewComment(
             thread_id=target.thread_id,
             parent_id=target.comment_id,

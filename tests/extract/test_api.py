@@ -14,6 +14,7 @@ def test_public_names() -> None:
     assert set(api.__all__) == {
         "Attachment",
         "Extraction",
+        "Extractor",
         "extract",
         "extract_reply",
         "html_to_reply_text",

@@ -58,9 +58,10 @@ def test_external_corpus_exact_rate() -> None:
 
 def test_synthetic_corpus_exact_rate() -> None:
     # A regression guard, not a target: web-ridge's recipe strips closing
-    # salutations and treats an attribution above unquoted text as no quote,
-    # both of which mailbridge deliberately does not (docs/extraction.md).
-    assert _exact_rate(REPLIES, ["synthetic.jsonl"]) >= 0.70
+    # salutations and "-Name" sign-offs and treats an attribution above unquoted
+    # text as no quote, all of which mailbridge deliberately does not
+    # (docs/extraction.md); keeping "-Ann" (issue 13) took it from 0.70 to 0.66.
+    assert _exact_rate(REPLIES, ["synthetic.jsonl"]) >= 0.65
 
 
 @pytest.mark.skipif(not (REAL / "manifest.jsonl").exists(), reason="no replies-real corpus")

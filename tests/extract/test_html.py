@@ -82,7 +82,7 @@ def test_paragraphs_lists_links_and_pre() -> None:
     )
     assert kept(html) == (
         "First paragraph.\n\nSecond\nline.\n\n- one\n- two\n1. first\n2. second\n\n"
-        "See the recipe (https://example.org/recipe) or https://example.org.\n\n"
+        "See [the recipe](https://example.org/recipe) or https://example.org.\n\n"
         "  two  spaces\n kept"
     )
 

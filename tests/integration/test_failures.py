@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiosmtplib
@@ -14,7 +15,7 @@ from mailbridge.app import running
 from mailbridge.extract import Extraction
 
 
-def broken_extractor(raw: bytes) -> Extraction:
+def broken_extractor(raw: bytes, sent: Sequence[str] = ()) -> Extraction:
     raise RuntimeError("parser bug")
 
 

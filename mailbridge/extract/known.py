@@ -1,0 +1,60 @@
+"""What mailbridge sent, recognised in a reply. Pure functions.
+
+mailbridge wrote the notification being answered, so it can tell its own words
+from the writer's far better than any rule about markup: a quoted block, a header
+block or a blockquote that carries words of the notification is ours to cut,
+whatever its markup or language; one that does not is probably the writer's own
+(a quote from elsewhere, a poem, their own "From: ..." line).
+
+Words are compared, not characters: clients rewrap quoted lines, turn links into
+"text (url)", add or drop Markdown marks and quote markers. Six consecutive words
+of what we sent, in order, mark a line as ours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["WINDOW", "Known", "our_lines"]
+
+WINDOW = 6  # consecutive words: long enough to be ours, short enough for a wrapped line
+_WORD = re.compile(r"\w+")
+_QUOTE_MARKS = re.compile(r"^[\s>|]*")
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """The word windows of what was sent (a notification's text, the comment it
+    carried), or none: then the extractor falls back to its rules alone."""
+
+    windows: frozenset[tuple[str, ...]]
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> Known | None:
+        windows: set[tuple[str, ...]] = set()
+        for text in texts:
+            words = _words(text)
+            windows.update(tuple(words[i : i + WINDOW]) for i in range(len(words) - WINDOW + 1))
+        return cls(frozenset(windows)) if windows else None
+
+
+def our_lines(known: Known, lines: Sequence[str]) -> set[int]:
+    """Indices of the lines that carry a window of what was sent (quote marks ignored)."""
+    stream: list[str] = []
+    owner: list[int] = []
+    for index, line in enumerate(lines):
+        for word in _words(_QUOTE_MARKS.sub("", line, count=1)):
+            stream.append(word)
+            owner.append(index)
+    found: set[int] = set()
+    windows = known.windows
+    for start in range(len(stream) - WINDOW + 1):
+        if tuple(stream[start : start + WINDOW]) in windows:
+            found.update(owner[start : start + WINDOW])
+    return found
