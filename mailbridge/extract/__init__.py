@@ -52,7 +52,11 @@ def _trim_rendered(
     rendered: RenderedHtml, sender: str | None, known: Known | None
 ) -> tuple[str, str, bool]:
     kept, elided = trim_lines(
-        rendered.lines, rendered.attribution, sender_name_tokens(sender), known
+        rendered.lines,
+        rendered.attribution,
+        sender_name_tokens(sender),
+        known,
+        rendered.bare_quotes,
     )
     cut = "\n".join(elided)
     if rendered.elided:

@@ -107,6 +107,8 @@ class RenderedHtml:
 
     lines: list[str] = field(default_factory=list)
     attribution: set[int] = field(default_factory=set)
+    # Lines of a bare <blockquote> (no client's quote markup): likely the writer's own.
+    bare_quotes: set[int] = field(default_factory=set)
     elided: list[str] = field(default_factory=list)
     truncated: bool = False
 
@@ -123,6 +125,7 @@ class _Walk:
     cut: bool = False
     lists: list[int] = field(default_factory=list)  # -1 for <ul>, else next <ol> number
     flushes: int = 0  # lines ended so far (an inline mark cannot span lines)
+    bare: int = 0  # > 0 inside a bare <blockquote> at the top level
     # Open inline marks: (mark, index in ``cur`` of the opening mark, ``flushes`` then).
     marks: list[tuple[str, int, int]] = field(default_factory=list)
     # Was the last line written blank?  One flag per destination (reply, elided).
@@ -146,6 +149,8 @@ class _Walk:
             text = ""
         if self.sink is None and self.container and self.depth == self.container_depth and text:
             self.out.attribution.add(len(lines))
+        if self.sink is None and self.bare and self.depth:
+            self.out.bare_quotes.add(len(lines))
         lines.append(text)
         self.blank[self.sink is None] = not text.strip("> ")
 
@@ -278,7 +283,7 @@ def render_html(html: str) -> RenderedHtml:
             continue
         _enter(walk, node, stack)
     walk.flush()
-    out.lines = _squeeze(out.lines, out.attribution)
+    out.lines = _squeeze(out.lines, out.attribution, out.bare_quotes)
     out.elided = [x for x in _squeeze(out.elided, set()) if x.strip()]
     return out
 
@@ -328,6 +333,16 @@ def _enter(walk: _Walk, node: LexborNode, stack: list[tuple[LexborNode | None, _
         return
     if tag == "blockquote":
         walk.paragraph()
+        if (
+            walk.depth == 0
+            and not walk.container
+            and not closing
+            and not classes
+            and not ident
+            and (attrs.get("type") or "").lower() != "cite"
+        ):
+            walk.bare += 1
+            closing = "bare"
         walk.depth += 1
         closing = closing or "blockquote"
     elif tag == "p" and any(c.startswith("mso") for c in classes):
@@ -380,6 +395,8 @@ def _close(walk: _Walk, closing: _Closing) -> None:
         walk.flush()
         walk.depth = max(walk.depth - 1, 0)
         walk.paragraph()
+        if what == "bare":
+            walk.bare = max(walk.bare - 1, 0)
     elif tag in _PARAGRAPH:
         if tag == "pre":
             walk.pre = max(walk.pre - 1, 0)
@@ -398,17 +415,17 @@ def _close(walk: _Walk, closing: _Closing) -> None:
         walk.container = max(walk.container - 1, 0)
 
 
-def _squeeze(lines: list[str], keep_marks: set[int]) -> list[str]:
-    """Drop runs of blank lines beyond one, keeping attribution indices aligned."""
+def _squeeze(lines: list[str], *marks: set[int]) -> list[str]:
+    """Drop runs of blank lines beyond one, keeping the marked indices aligned."""
     out: list[str] = []
     remap: dict[int, int] = {}
     for i, line in enumerate(lines):
         if not line.strip() and (not out or not out[-1].strip()):
             continue
-        if i in keep_marks:
-            remap[i] = len(out)
+        remap[i] = len(out)
         out.append(line)
-    if keep_marks:
-        keep_marks.clear()
-        keep_marks.update(remap.values())
+    for marked in marks:
+        moved = {remap[i] for i in marked if i in remap}
+        marked.clear()
+        marked.update(moved)
     return out

@@ -114,6 +114,7 @@ def classify(
     attribution: Collection[int] = (),
     sender: tuple[str, ...] = (),
     writer_until: int = 0,
+    bare_quotes: Collection[int] = (),
 ) -> tuple[list[Kind], list[str]]:
     """Kinds of ``lines`` and the cleaned lines the matchers saw.
 
@@ -150,7 +151,9 @@ def classify(
         elif i in attribution:
             kinds[i] = Kind.HEADER
         elif m.is_quote_line(lines[i]):
-            kinds[i] = Kind.QUOTE
+            # A bare HTML blockquote with no attribution above it is the writer's own.
+            own = i in bare_quotes and not _after_attribution(kinds, clean, i)
+            kinds[i] = Kind.TEXT if own else Kind.QUOTE
         elif m.is_forward_marker(c):
             kinds[i] = Kind.FORWARD
         elif (
@@ -175,6 +178,19 @@ def classify(
     _mark_quote_continuations(lines, kinds)
     _mark_signature_blocks(clean, kinds, sender)
     return kinds, clean
+
+
+def _after_attribution(kinds: Sequence[Kind], clean: Sequence[str], i: int) -> bool:
+    """Whether the quote at ``i`` continues a quote or follows an attribution line."""
+    j = i - 1
+    while j >= 0 and kinds[j] is Kind.EMPTY:
+        j -= 1
+    if j < 0:
+        return False
+    if kinds[j] in (Kind.HEADER, Kind.QUOTE):
+        return True
+    c = clean[j]
+    return c.endswith(":") and ("@" in c or any(ch.isdigit() for ch in c))
 
 
 def _mark_quote_continuations(lines: Sequence[str], kinds: list[Kind]) -> None:
@@ -323,6 +339,7 @@ def trim_lines(
     attribution: Collection[int] = (),
     sender: tuple[str, ...] = (),
     known: Known | None = None,
+    bare_quotes: Collection[int] = (),
 ) -> tuple[list[str], list[str]]:
     """Kept and elided lines of a reply (see the module docstring).
 
@@ -331,7 +348,7 @@ def trim_lines(
     """
     ours = our_lines(known, lines) if known is not None else set()
     start = _ours_from(lines, [m.clean(x) for x in lines], min(ours)) if ours else 0
-    kinds, clean = classify(lines, attribution, sender, writer_until=start)
+    kinds, clean = classify(lines, attribution, sender, start, bare_quotes)
     if ours and start < len(kinds) and Kind.CUT not in kinds[:start]:
         first = min(ours)
         if kinds[first] is not Kind.QUOTE:  # our text, unquoted: cut where its block starts

@@ -40,7 +40,14 @@ def test_empty_and_garbage_input() -> None:
 
 def test_extract_reply_kinds() -> None:
     assert extract_reply("Hi\n\n> old", "body") == "Hi"
-    assert extract_reply("<p>Hi</p><blockquote>old</blockquote>", "html") == "Hi"
+    # A bare blockquote, no attribution: the writer's own quote (issue 13); a client's is cut.
+    assert extract_reply("<p>Hi</p><blockquote>old</blockquote>", "html") == "Hi\n\n> old"
+    cite = "<p>Hi</p><blockquote type='cite'>old</blockquote>"
+    assert extract_reply(cite, "html") == "Hi"
+    attributed = (
+        "<p>Hi</p><div>On Tue, 3 Mar 2026 at 17:02 Ann wrote:</div><blockquote>old</blockquote>"
+    )
+    assert extract_reply(attributed, "html") == "Hi"
     assert extract_reply(b"From: a@example.org\n\nHi\n\n> old", "message") == "Hi"
     assert (
         extract_reply("Hi\n\nAnn Smith\nCEO, Example", "body", "Ann Smith <a@example.org>") == "Hi"
