@@ -18,6 +18,7 @@ import click
 
 from mailbridge import __version__
 from mailbridge.addresses import normalise
+from mailbridge.admin.cli import token_command
 from mailbridge.app import core, open_store, running
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.clock import SystemClock
@@ -488,3 +489,4 @@ cli.add_command(make_dkim_command(), name="dkim")
 cli.add_command(trust_command, name="trust")
 cli.add_command(spam_command, name="spam")
 cli.add_command(sessions_command, name="sessions")
+cli.add_command(token_command, name="token")

@@ -103,13 +103,14 @@ class NewComment:
 
 
 class Channel(enum.StrEnum):
-    """How a moderation decision was made (the schema also reserves reply, queue, api)."""
+    """How a moderation decision was made."""
 
     LINK = "link"  # a link in a moderation email
     CLI = "cli"  # the operator: mailbridge comment ID --approve / --reject / --spam
     REPLY = "reply"  # a moderator's reply to the moderation email
     QUEUE = "queue"  # the /moderate queue page
     AUTO = "auto"  # mailbridge itself: a trusted writer, or a blocked one (moderate.trust)
+    API = "api"  # software with an API token (mailbridge.admin)
 
 
 @dataclass(frozen=True)

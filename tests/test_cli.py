@@ -28,6 +28,7 @@ COMMANDS = {
     "trust",
     "spam",
     "sessions",
+    "token",
 }
 
 

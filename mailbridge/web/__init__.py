@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from mailbridge.admin.api import AdminApi
 from mailbridge.clock import Clock
 from mailbridge.embed.handlers import EmbedHandlers
 from mailbridge.moderate.service import CommentService
@@ -74,6 +75,7 @@ def build_web_app(
         queued=queued,
     )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
+    admin = AdminApi(service, store)
 
     async def healthz(request: web.Request) -> web.Response:
         parts: dict[str, bool | str] = dict(health())
@@ -114,6 +116,10 @@ def build_web_app(
             web.get("/confirm/{token}", links.confirm_page),
             web.post("/confirm/{token}", links.confirm),
             web.get("/unsubscribe/{token}", links.unsubscribe_page),
+            web.get("/api/admin/openapi.json", admin.openapi),
+            web.get("/api/admin/comments", admin.list_comments),
+            web.get("/api/admin/comments/{id}", admin.get_comment),
+            web.post("/api/admin/comments/{id}/{action}", admin.decide),
             web.post("/unsubscribe/{token}", links.unsubscribe),
         ]
     )

@@ -1,0 +1,189 @@
+"""The admin API's routes: comments listed by status and thread (cursor pagination),
+one comment, and moderation decisions, for software holding an API token.
+
+Every answer is JSON; every error is ``{"code", "message"}`` with a stable ``code``.
+A missing, malformed, wrong or revoked token gets the same 401: nothing tells which.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+import aiosqlite
+from aiohttp import web
+
+from mailbridge.admin import tokens
+from mailbridge.admin.openapi import document
+from mailbridge.errors import NotFound
+from mailbridge.models import Channel, Comment, CommentStatus, Decider
+from mailbridge.moderate.service import CommentService
+from mailbridge.store import Store, comments, threads
+from mailbridge.tokens import Action
+
+__all__ = ["AdminApi"]
+
+log = logging.getLogger(__name__)
+
+_ACTIONS = {"approve": Action.APPROVE, "reject": Action.REJECT, "spam": Action.SPAM}
+MAX_LIMIT = 200
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    response = web.json_response({"code": code, "message": message}, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"c{last_id}".encode()).decode().rstrip("=")
+
+
+def _read_cursor(raw: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return int(text[1:]) if text.startswith("c") and text[1:].isdigit() else None
+
+
+class AdminApi:
+    def __init__(self, service: CommentService, store: Store) -> None:
+        self._service = service
+        self._store = store
+
+    async def _token(self, request: web.Request, scope: str) -> tokens.ApiToken | web.Response:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        found = None
+        if scheme.lower() == "bearer" and value.strip():
+            found = await self._store.read(lambda c: tokens.verify(c, value.strip()))
+        if found is None:
+            log.info("admin API: refused a request without a valid token from %s", request.remote)
+            response = error(401, "unauthorized", "A valid API token is required.")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="mailbridge"'
+            return response
+        if scope not in found.scopes:
+            return error(403, "forbidden", f"This token does not have the '{scope}' scope.")
+        return found
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(document())
+
+    async def list_comments(self, request: web.Request) -> web.Response:
+        token = await self._token(request, "read")
+        if isinstance(token, web.Response):
+            return token
+        query = request.query
+        status = query.get("status")
+        if status is not None and status not in {s.value for s in CommentStatus}:
+            return error(400, "invalid_status", "status: one of pending, approved, rejected, spam")
+        raw_limit = query.get("limit", "50")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+            return error(400, "invalid_limit", f"limit: a whole number from 1 to {MAX_LIMIT}")
+        before = None
+        if "cursor" in query:
+            before = _read_cursor(query["cursor"])
+            if before is None:
+                return error(400, "invalid_cursor", "cursor: use next_cursor from a previous page")
+        thread_key = query.get("thread")
+
+        async def work(conn: aiosqlite.Connection) -> list[dict[str, object]] | None:
+            thread_id = None
+            if thread_key is not None:
+                thread = await threads.get_thread(conn, key=thread_key)
+                if thread is None:
+                    return None
+                thread_id = thread.id
+            found = await _page(conn, status, thread_id, before, int(raw_limit) + 1)
+            return [await _view(conn, c) for c in found]
+
+        rows = await self._store.read(work)
+        if rows is None:
+            return error(404, "thread_not_found", f"no thread '{thread_key}'")
+        more = len(rows) > int(raw_limit)
+        rows = rows[: int(raw_limit)]
+        next_cursor = _cursor(int(str(rows[-1]["id"]))) if more and rows else None
+        return web.json_response({"comments": rows, "next_cursor": next_cursor})
+
+    async def get_comment(self, request: web.Request) -> web.Response:
+        token = await self._token(request, "read")
+        if isinstance(token, web.Response):
+            return token
+        comment_id = _id(request)
+        if comment_id is None:
+            return error(404, "comment_not_found", "no such comment")
+
+        async def work(conn: aiosqlite.Connection) -> dict[str, object] | None:
+            found = await comments.get_comment(conn, comment_id)
+            return None if found is None else await _view(conn, found)
+
+        view = await self._store.read(work)
+        if view is None:
+            return error(404, "comment_not_found", f"no comment {comment_id}")
+        return web.json_response(view)
+
+    async def decide(self, request: web.Request) -> web.Response:
+        token = await self._token(request, "moderate")
+        if isinstance(token, web.Response):
+            return token
+        action = _ACTIONS.get(request.match_info["action"])
+        comment_id = _id(request)
+        if action is None or comment_id is None:
+            return error(404, "not_found", "no such route")
+        try:
+            outcome = await self._service.moderate(comment_id, action, Decider(Channel.API, None))
+        except NotFound:
+            return error(404, "comment_not_found", f"no comment {comment_id}")
+        log.info("admin API: comment %d %s by token %d (%s)", comment_id,
+                 outcome.comment.status.value, token.id, token.name)  # fmt: skip
+        view = await self._store.read(lambda c: _view(c, outcome.comment))
+        return web.json_response({**view, "changed": outcome.changed})
+
+
+def _id(request: web.Request) -> int | None:
+    raw = request.match_info.get("id", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+async def _page(
+    conn: aiosqlite.Connection,
+    status: str | None,
+    thread_id: int | None,
+    before: int | None,
+    limit: int,
+) -> list[Comment]:
+    """Newest first; ``before`` is the last id of the previous page."""
+    sql = "SELECT id FROM comments WHERE 1 = 1"
+    args: list[object] = []
+    if status is not None:
+        sql += " AND status = ?"
+        args.append(status)
+    if thread_id is not None:
+        sql += " AND thread_id = ?"
+        args.append(thread_id)
+    if before is not None:
+        sql += " AND id < ?"
+        args.append(before)
+    async with conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)) as cur:
+        ids = [int(row[0]) for row in await cur.fetchall()]
+    found = [await comments.get_comment(conn, i) for i in ids]
+    return [c for c in found if c is not None]
+
+
+async def _view(conn: aiosqlite.Connection, comment: Comment) -> dict[str, object]:
+    """A comment as the API shows it: never the writer's email address."""
+    thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+    return {
+        "id": comment.id,
+        "thread": thread.key if thread else None,
+        "parent_id": comment.parent_id,
+        "author": comment.author,
+        "body": comment.body,
+        "status": comment.status.value,
+        "source": comment.source.value,
+        "created_at": comment.created_at,
+        "published_at": comment.published_at,
+        "held_reason": comment.held_reason,
+    }

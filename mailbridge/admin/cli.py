@@ -1,0 +1,84 @@
+"""``mailbridge token``: API tokens for the admin API (docs/api.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from mailbridge.admin import tokens
+from mailbridge.cli_options import config_options, settings_from
+from mailbridge.clock import SystemClock, iso
+from mailbridge.settings import Settings
+from mailbridge.store import UnitOfWork
+
+__all__ = ["token_command"]
+
+T = TypeVar("T")
+
+
+def _run(settings: Settings, work: UnitOfWork[T]) -> T:
+    from mailbridge.app import open_store
+
+    async def main() -> T:
+        store = await open_store(settings)
+        try:
+            return await store.write(work)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+@click.group("token")
+def token_command() -> None:
+    """API tokens for software that integrates (the admin API)."""
+
+
+@token_command.command("create")
+@config_options
+@click.option("--name", required=True, help="What the token is for, e.g. the CMS's name.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(tokens.SCOPES),
+    help="read (list and get comments), moderate (approve, reject, spam); both by default.",
+)
+def create_command(
+    config_file: Path | None, data_dir: Path | None, name: str, scopes: tuple[str, ...]
+) -> None:
+    """Create a token and print it once: only its hash is kept."""
+    settings = settings_from(config_file, data_dir)
+    chosen = scopes or tokens.SCOPES
+    now = iso(SystemClock().now())
+    token_id, token = _run(settings, lambda c: tokens.create(c, name.strip(), chosen, now))
+    click.echo(f"Token {token_id} ({name}, scopes: {' '.join(sorted(chosen))}):")
+    click.echo(token)
+    click.echo("It is shown only now; send it as: Authorization: Bearer <token>")
+
+
+@token_command.command("list")
+@config_options
+def list_command(config_file: Path | None, data_dir: Path | None) -> None:
+    """Every token: id, name, scopes, created, and whether it was revoked."""
+    found = _run(settings_from(config_file, data_dir), tokens.list_tokens)
+    if not found:
+        click.echo("No API token yet: mailbridge token create --name NAME")
+    for t in found:
+        state = f"revoked {t.revoked_at[:16]}" if t.revoked_at else "active"
+        click.echo(f"{t.id:>5}  {state:<24} {' '.join(sorted(t.scopes)):<15} {t.name}")
+
+
+@token_command.command("revoke")
+@config_options
+@click.argument("token_id", type=int)
+def revoke_command(config_file: Path | None, data_dir: Path | None, token_id: int) -> None:
+    """Revoke a token: requests with it get 401 from now on."""
+    now = iso(SystemClock().now())
+    if _run(settings_from(config_file, data_dir), lambda c: tokens.revoke(c, token_id, now)):
+        click.echo(f"Token {token_id} revoked.")
+    else:
+        raise click.ClickException(f"no active token {token_id}")

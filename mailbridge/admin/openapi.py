@@ -1,0 +1,168 @@
+"""The OpenAPI 3.1 document of the admin API, served at /api/admin/openapi.json.
+
+Written by hand, next to the routes it describes; the API tests validate every real
+response against it (tests/integration/test_admin_api.py), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailbridge import __version__
+
+__all__ = ["document"]
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    words = {400: "Bad request", 401: "No valid token", 403: "Token lacks the scope",
+             404: "Not found"}  # fmt: skip
+    return {
+        str(s): {"description": words[s], "content": {"application/json": {"schema": _ERROR}}}
+        for s in statuses
+    }
+
+
+def _ok(schema: str, description: str) -> dict[str, Any]:
+    return {
+        "200": {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+
+
+def document() -> dict[str, Any]:
+    comment_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mailbridge admin API",
+            "version": __version__,
+            "description": "For software that integrates with mailbridge (docs/api.md). "
+            "Create a token with `mailbridge token create --name NAME`.",
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/admin/comments": {
+                "get": {
+                    "summary": "Comments, newest first, by status and thread",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"$ref": "#/components/schemas/Status"},
+                        },
+                        {"name": "thread", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 200,
+                                "default": 50,
+                            },
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "next_cursor of the previous page",
+                        },
+                    ],
+                    "responses": {**_ok("CommentPage", "One page"), **_errors(400, 401, 403, 404)},
+                }
+            },
+            "/api/admin/comments/{id}": {
+                "get": {
+                    "summary": "One comment",
+                    "parameters": [comment_id],
+                    "responses": {**_ok("Comment", "The comment"), **_errors(401, 403, 404)},
+                }
+            },
+            "/api/admin/comments/{id}/{action}": {
+                "post": {
+                    "summary": "Approve, reject or mark as spam (needs the moderate scope)",
+                    "parameters": [
+                        comment_id,
+                        {
+                            "name": "action",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["approve", "reject", "spam"]},
+                        },
+                    ],
+                    "responses": {
+                        **_ok("Decided", "The comment after the decision"),
+                        **_errors(401, 403, 404),
+                    },
+                }
+            },
+            "/api/admin/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _schemas(),
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    nullable_str = {"type": ["string", "null"]}
+    required = ["id", "thread", "parent_id", "author", "body", "status", "source",
+                "created_at", "published_at", "held_reason"]  # fmt: skip
+    comment: dict[str, Any] = {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "thread": nullable_str,
+            "parent_id": {"type": ["integer", "null"]},
+            "author": {"type": "string"},
+            "body": {"type": "string", "description": "Markdown, as written"},
+            "status": {"$ref": "#/components/schemas/Status"},
+            "source": {"enum": ["import", "web", "email"]},
+            "created_at": {"type": "string"},
+            "published_at": nullable_str,
+            "held_reason": nullable_str,
+        },
+    }
+    decided = {
+        "allOf": [{"$ref": "#/components/schemas/CommentFields"}],
+        "type": "object",
+        "required": [*required, "changed"],
+        "properties": {"changed": {"type": "boolean"}},
+    }
+    return {
+        "Status": {"enum": ["pending", "approved", "rejected", "spam"]},
+        "Comment": comment,
+        "CommentFields": {**comment, "additionalProperties": True},
+        "Decided": decided,
+        "CommentPage": {
+            "type": "object",
+            "required": ["comments", "next_cursor"],
+            "additionalProperties": False,
+            "properties": {
+                "comments": {"type": "array", "items": {"$ref": "#/components/schemas/Comment"}},
+                "next_cursor": nullable_str,
+            },
+        },
+        "Error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "description": "stable, for programs"},
+                "message": {"type": "string", "description": "for people"},
+            },
+        },
+    }
