@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import re
 
 import aiosqlite
 from aiohttp import web
 
 from mailbridge.admin import tokens
 from mailbridge.admin.openapi import document
+from mailbridge.clock import Clock, iso
 from mailbridge.errors import NotFound
-from mailbridge.models import Channel, Comment, CommentStatus, Decider
+from mailbridge.models import Channel, Comment, CommentStatus, Decider, Thread
 from mailbridge.moderate.service import CommentService
 from mailbridge.store import Store, comments, threads
 from mailbridge.tokens import Action
@@ -49,9 +52,10 @@ def _read_cursor(raw: str) -> int | None:
 
 
 class AdminApi:
-    def __init__(self, service: CommentService, store: Store) -> None:
+    def __init__(self, service: CommentService, store: Store, clock: Clock) -> None:
         self._service = service
         self._store = store
+        self._clock = clock
 
     async def _token(self, request: web.Request, scope: str) -> tokens.ApiToken | web.Response:
         header = request.headers.get("Authorization", "")
@@ -140,6 +144,77 @@ class AdminApi:
                  outcome.comment.status.value, token.id, token.name)  # fmt: skip
         view = await self._store.read(lambda c: _view(c, outcome.comment))
         return web.json_response({**view, "changed": outcome.changed})
+
+    async def create_thread(self, request: web.Request) -> web.Response:
+        """POST /api/admin/threads {"key", "title", "url"}: created, or the existing one."""
+        token = await self._token(request, "moderate")
+        if isinstance(token, web.Response):
+            return token
+        try:
+            data = json.loads((await request.read()).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return error(400, "invalid_json", "send a JSON object")
+        problem = _thread_problem(data)
+        if problem is not None:
+            return error(400, "invalid_thread", problem)
+        now = iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> tuple[Thread | None, bool]:
+            _id, created = await threads.upsert_thread(
+                conn, key=data["key"], title=data["title"].strip(), url=data["url"],
+                author="", author_address_id=None, now=now,
+            )  # fmt: skip
+            return await threads.get_thread(conn, key=data["key"]), created
+
+        thread, created = await self._store.write(work)
+        assert thread is not None
+        log.info("admin API: thread %s %s by token %d", thread.key,
+                 "created" if created else "already there", token.id)  # fmt: skip
+        return web.json_response({**_thread_view(thread), "created": created},
+                                 status=201 if created else 200)  # fmt: skip
+
+    async def close_thread(self, request: web.Request) -> web.Response:
+        """POST /api/admin/threads/{key}/close (or /open)."""
+        token = await self._token(request, "moderate")
+        if isinstance(token, web.Response):
+            return token
+        verb = request.match_info["verb"]
+        if verb not in ("close", "open"):
+            return error(404, "not_found", "no such route")
+        key = request.match_info["key"]
+
+        async def work(conn: aiosqlite.Connection) -> Thread | None:
+            if not await threads.set_closed(conn, key, verb == "close"):
+                return None
+            return await threads.get_thread(conn, key=key)
+
+        thread = await self._store.write(work)
+        if thread is None:
+            return error(404, "thread_not_found", f"no thread '{key}'")
+        log.info("admin API: thread %s %sd by token %d", key, verb, token.id)
+        return web.json_response(_thread_view(thread))
+
+
+_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+def _thread_problem(data: object) -> str | None:
+    if not isinstance(data, dict) or set(data) != {"key", "title", "url"}:
+        return 'send {"key", "title", "url"} and nothing else'
+    key, title, url = data["key"], data["title"], data["url"]
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        return "key: lowercase letters, digits and dashes, at most 100"
+    if not isinstance(title, str) or not 0 < len(title.strip()) <= 300 or "\n" in title:
+        return "title: one line of text, at most 300 characters"
+    if not isinstance(url, str) or len(url) > 2000 or not url.startswith(("https://", "http://")):
+        return "url: an http(s) address of the page"
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return "url: no spaces or control characters"
+    return None
+
+
+def _thread_view(thread: Thread) -> dict[str, object]:
+    return {"key": thread.key, "title": thread.title, "url": thread.url, "closed": thread.closed}
 
 
 def _id(request: web.Request) -> int | None:

@@ -24,6 +24,14 @@ def _errors(*statuses: int) -> dict[str, Any]:
     }
 
 
+def _ref(schema: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{schema}"}
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
 def _ok(schema: str, description: str) -> dict[str, Any]:
     return {
         "200": {
@@ -100,6 +108,40 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/admin/threads": {
+                "post": {
+                    "summary": "Create a thread (idempotent: 200 with the existing one)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("ThreadInput")}},
+                    },
+                    "responses": {
+                        "201": _json("Created", "CreatedThread"),
+                        **_ok("CreatedThread", "It was there already"),
+                        **_errors(400, 401, 403),
+                    },
+                }
+            },
+            "/api/admin/threads/{key}/{verb}": {
+                "post": {
+                    "summary": "Close a thread to new comments, or open it again",
+                    "parameters": [
+                        {
+                            "name": "key",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "verb",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["close", "open"]},
+                        },
+                    ],
+                    "responses": {**_ok("Thread", "The thread"), **_errors(401, 403, 404)},
+                }
+            },
             "/api/admin/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -136,6 +178,17 @@ def _schemas() -> dict[str, Any]:
             "held_reason": nullable_str,
         },
     }
+    thread: dict[str, Any] = {
+        "type": "object",
+        "required": ["key", "title", "url", "closed"],
+        "additionalProperties": False,
+        "properties": {
+            "key": {"type": "string"},
+            "title": {"type": "string"},
+            "url": {"type": "string"},
+            "closed": {"type": "boolean"},
+        },
+    }
     decided = {
         "allOf": [{"$ref": "#/components/schemas/CommentFields"}],
         "type": "object",
@@ -155,6 +208,23 @@ def _schemas() -> dict[str, Any]:
                 "comments": {"type": "array", "items": {"$ref": "#/components/schemas/Comment"}},
                 "next_cursor": nullable_str,
             },
+        },
+        "ThreadInput": {
+            "type": "object",
+            "required": ["key", "title", "url"],
+            "additionalProperties": False,
+            "properties": {
+                "key": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,99}$"},
+                "title": {"type": "string", "maxLength": 300},
+                "url": {"type": "string", "maxLength": 2000},
+            },
+        },
+        "Thread": thread,
+        "CreatedThread": {
+            "type": "object",
+            "required": [*thread["required"], "created"],
+            "additionalProperties": False,
+            "properties": {**thread["properties"], "created": {"type": "boolean"}},
         },
         "Error": {
             "type": "object",

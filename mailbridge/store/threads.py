@@ -56,6 +56,14 @@ async def address_email(conn: aiosqlite.Connection, address_id: int) -> str | No
     return None if row is None else str(row[0])
 
 
+async def set_closed(conn: aiosqlite.Connection, key: str, closed: bool) -> bool:
+    """Close a thread to new comments (or open it again); False for an unknown key."""
+    async with conn.execute(
+        "UPDATE threads SET closed = ? WHERE key = ?", (int(closed), key)
+    ) as cur:
+        return cur.rowcount > 0
+
+
 async def upsert_thread(
     conn: aiosqlite.Connection,
     *,

@@ -75,7 +75,7 @@ def build_web_app(
         queued=queued,
     )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
-    admin = AdminApi(service, store)
+    admin = AdminApi(service, store, clock)
 
     async def healthz(request: web.Request) -> web.Response:
         parts: dict[str, bool | str] = dict(health())
@@ -120,6 +120,8 @@ def build_web_app(
             web.get("/api/admin/comments", admin.list_comments),
             web.get("/api/admin/comments/{id}", admin.get_comment),
             web.post("/api/admin/comments/{id}/{action}", admin.decide),
+            web.post("/api/admin/threads", admin.create_thread),
+            web.post("/api/admin/threads/{key}/{verb}", admin.close_thread),
             web.post("/unsubscribe/{token}", links.unsubscribe),
         ]
     )

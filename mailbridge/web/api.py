@@ -147,6 +147,8 @@ class CommentApi:
             thread = await self._service.thread(key)
         except NotFound:
             return json_error(404, f"no thread '{key}'", "thread")
+        if thread.closed:
+            return json_error(403, "This conversation is closed to new comments.", "thread")
         if request.content_type != "application/json":
             # Also keeps plain cross-site HTML forms from posting comments.
             return json_error(415, "send the comment as application/json")

@@ -41,10 +41,17 @@ class Api:
         self.seen: list[str] = []
 
     async def call(
-        self, method: str, template: str, path: str, bearer: str | None, expect: int
+        self,
+        method: str,
+        template: str,
+        path: str,
+        bearer: str | None,
+        expect: int,
+        body: object = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-        async with self.session.request(method, self.base + path, headers=headers) as r:
+        sent = {} if body is None else {"json": body}
+        async with self.session.request(method, self.base + path, headers=headers, **sent) as r:
             body = await r.json()
             assert r.status == expect, (path, r.status, body)
             self.seen.append(await r.text())
@@ -117,3 +124,45 @@ async def test_every_route_and_error_matches_the_served_document(daemon: Running
     assert re.search(r"approved\s+spam\s+\S*\s*api", shown.output), shown.output
     # No answer carries anyone's email address.
     assert not any(re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text) for text in api.seen)
+
+
+@pytest.mark.asyncio
+async def test_threads_are_created_and_closed_to_new_comments(daemon: Running) -> None:
+    full, reader = await token(daemon), await token(daemon, "read")
+    async with aiohttp.ClientSession() as session:
+        host, port = daemon.http_address
+        async with session.get(f"http://{host}:{port}/api/admin/openapi.json") as r:
+            api = Api(daemon, session, await r.json())
+        threads_t, verb_t = "/api/admin/threads", "/api/admin/threads/{key}/{verb}"
+        new = {"key": "launch-notes", "title": "Launch notes", "url": "https://blog.example.org/l"}
+        await api.call("POST", threads_t, threads_t, None, 401, new)
+        await api.call("POST", threads_t, threads_t, reader, 403, new)
+        made = await api.call("POST", threads_t, threads_t, full, 201, new)
+        assert made == {**new, "closed": False, "created": True}
+        again = await api.call("POST", threads_t, threads_t, full, 200, new)
+        assert again["created"] is False
+        for bad in (
+            {**new, "key": "Not A Key"},
+            {**new, "title": ""},
+            {**new, "url": "javascript:alert(1)"},
+            {**new, "extra": 1},
+            ["not", "an", "object"],
+        ):
+            answer = await api.call("POST", threads_t, threads_t, full, 400, bad)
+            assert answer["code"] == "invalid_thread"
+        async with session.post(
+            api.base + threads_t, data=b"\xff{", headers={"Authorization": f"Bearer {full}"}
+        ) as r:
+            assert r.status == 400 and (await r.json())["code"] == "invalid_json"
+
+        key = "attachment-theory-healing-relationship"
+        closed = await api.call("POST", verb_t, f"/api/admin/threads/{key}/close", full, 200)
+        assert closed["closed"] is True
+        form = {"author": "Ann", "email": "ann@example.com", "body": "Too late?", "parent": 2}
+        async with session.post(f"{api.base}/api/threads/{key}/comments", json=form) as r:
+            assert r.status == 403 and "closed" in (await r.json())["error"]
+        await api.call("POST", verb_t, f"/api/admin/threads/{key}/open", full, 200)
+        assert await post_comment(daemon, parent=2, body="Open again.") > 0
+        await api.call("POST", verb_t, "/api/admin/threads/nope/close", full, 404)
+        await api.call("POST", verb_t, f"/api/admin/threads/{key}/lock", full, 404)
+        await api.call("POST", verb_t, f"/api/admin/threads/{key}/close", reader, 403)
