@@ -16,13 +16,21 @@ import re
 import aiosqlite
 from aiohttp import web
 
-from mailbridge.admin import tokens
+from mailbridge.admin import edits, tokens
 from mailbridge.admin.openapi import document
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import NotFound
-from mailbridge.models import Channel, Comment, CommentStatus, Decider, Thread
+from mailbridge.models import (
+    MAX_COMMENT_CHARS,
+    Channel,
+    Comment,
+    CommentStatus,
+    Decider,
+    Thread,
+)
 from mailbridge.moderate.service import CommentService
 from mailbridge.store import Store, comments, threads
+from mailbridge.text_rules import TextRefused, check_body
 from mailbridge.tokens import Action
 
 __all__ = ["AdminApi"]
@@ -145,6 +153,58 @@ class AdminApi:
         view = await self._store.read(lambda c: _view(c, outcome.comment))
         return web.json_response({**view, "changed": outcome.changed})
 
+    async def edit_comment(self, request: web.Request) -> web.Response:
+        """PATCH /api/admin/comments/{id} {"body"}: the text replaced, the old one kept."""
+        token = await self._token(request, "moderate")
+        if isinstance(token, web.Response):
+            return token
+        comment_id = _id(request)
+        if comment_id is None:
+            return error(404, "comment_not_found", "no such comment")
+        try:
+            data = json.loads((await request.read()).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return error(400, "invalid_json", "send a JSON object")
+        body = data.get("body") if isinstance(data, dict) and set(data) == {"body"} else None
+        problem = _body_problem(body)
+        if problem is not None:
+            return error(400, "invalid_body", problem)
+        assert isinstance(body, str)
+        text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
+        now = iso(self._clock.now())
+        who = f"api token {token.id} ({token.name})"
+
+        async def work(conn: aiosqlite.Connection) -> dict[str, object] | None:
+            changed = await edits.edit_body(conn, comment_id, text, now, who)
+            found = await comments.get_comment(conn, comment_id)
+            if changed is None or found is None:
+                return None
+            view = await _view(conn, found)
+            return {**view, "changed": changed, "history": await edits.history(conn, comment_id)}
+
+        view = await self._store.write(work)
+        if view is None:
+            return error(404, "comment_not_found", f"no comment {comment_id}")
+        log.info("admin API: comment %d edited by token %d", comment_id, token.id)
+        return web.json_response(view)
+
+    async def comment_history(self, request: web.Request) -> web.Response:
+        """GET /api/admin/comments/{id}/history: the texts before each edit."""
+        token = await self._token(request, "read")
+        if isinstance(token, web.Response):
+            return token
+        comment_id = _id(request)
+
+        async def work(conn: aiosqlite.Connection) -> list[dict[str, str]] | None:
+            if comment_id is None or await comments.get_comment(conn, comment_id) is None:
+                return None
+            return await edits.history(conn, comment_id)
+
+        found = await self._store.read(work)
+        if found is None:
+            return error(404, "comment_not_found", "no such comment")
+        return web.json_response({"edits": found})
+
     async def create_thread(self, request: web.Request) -> web.Response:
         """POST /api/admin/threads {"key", "title", "url"}: created, or the existing one."""
         token = await self._token(request, "moderate")
@@ -193,6 +253,23 @@ class AdminApi:
             return error(404, "thread_not_found", f"no thread '{key}'")
         log.info("admin API: thread %s %sd by token %d", key, verb, token.id)
         return web.json_response(_thread_view(thread))
+
+
+def _body_problem(body: object) -> str | None:
+    if not isinstance(body, str):
+        return 'send {"body": "..."} and nothing else'
+    if not body.strip():
+        return "body: must not be empty"
+    if len(body) > MAX_COMMENT_CHARS:
+        return f"body: at most {MAX_COMMENT_CHARS:,} characters"
+    try:
+        body.encode("utf-8")
+        check_body(body)
+    except UnicodeEncodeError:
+        return "body: contains an invalid character (a lone surrogate)"
+    except TextRefused as exc:
+        return str(exc)
+    return None
 
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")

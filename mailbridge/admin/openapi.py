@@ -88,6 +88,25 @@ def document() -> dict[str, Any]:
                     "summary": "One comment",
                     "parameters": [comment_id],
                     "responses": {**_ok("Comment", "The comment"), **_errors(401, 403, 404)},
+                },
+                "patch": {
+                    "summary": "Edit the text (needs moderate); the text before is kept",
+                    "parameters": [comment_id],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("BodyInput")}},
+                    },
+                    "responses": {
+                        **_ok("Edited", "The comment, with the texts before each edit"),
+                        **_errors(400, 401, 403, 404),
+                    },
+                },
+            },
+            "/api/admin/comments/{id}/history": {
+                "get": {
+                    "summary": "The texts before each edit, oldest first",
+                    "parameters": [comment_id],
+                    "responses": {**_ok("History", "The edits"), **_errors(401, 403, 404)},
                 }
             },
             "/api/admin/comments/{id}/{action}": {
@@ -207,6 +226,38 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "comments": {"type": "array", "items": {"$ref": "#/components/schemas/Comment"}},
                 "next_cursor": nullable_str,
+            },
+        },
+        "BodyInput": {
+            "type": "object",
+            "required": ["body"],
+            "additionalProperties": False,
+            "properties": {"body": {"type": "string", "maxLength": 20000}},
+        },
+        "Edit": {
+            "type": "object",
+            "required": ["body", "edited_at", "by"],
+            "additionalProperties": False,
+            "properties": {
+                "body": {"type": "string"},
+                "edited_at": {"type": "string"},
+                "by": {"type": "string"},
+            },
+        },
+        "History": {
+            "type": "object",
+            "required": ["edits"],
+            "additionalProperties": False,
+            "properties": {"edits": {"type": "array", "items": _ref("Edit")}},
+        },
+        "Edited": {
+            "type": "object",
+            "required": [*required, "changed", "history"],
+            "additionalProperties": False,
+            "properties": {
+                **comment["properties"],
+                "changed": {"type": "boolean"},
+                "history": {"type": "array", "items": _ref("Edit")},
             },
         },
         "ThreadInput": {

@@ -120,6 +120,8 @@ def build_web_app(
             web.get("/api/admin/comments", admin.list_comments),
             web.get("/api/admin/comments/{id}", admin.get_comment),
             web.post("/api/admin/comments/{id}/{action}", admin.decide),
+            web.patch("/api/admin/comments/{id}", admin.edit_comment),
+            web.get("/api/admin/comments/{id}/history", admin.comment_history),
             web.post("/api/admin/threads", admin.create_thread),
             web.post("/api/admin/threads/{key}/{verb}", admin.close_thread),
             web.post("/unsubscribe/{token}", links.unsubscribe),

@@ -166,3 +166,34 @@ async def test_threads_are_created_and_closed_to_new_comments(daemon: Running) -
         await api.call("POST", verb_t, "/api/admin/threads/nope/close", full, 404)
         await api.call("POST", verb_t, f"/api/admin/threads/{key}/lock", full, 404)
         await api.call("POST", verb_t, f"/api/admin/threads/{key}/close", reader, 403)
+
+
+@pytest.mark.asyncio
+async def test_an_edit_keeps_the_text_before_it(daemon: Running) -> None:
+    full, reader = await token(daemon), await token(daemon, "read")
+    async with aiohttp.ClientSession() as session:
+        host, port = daemon.http_address
+        async with session.get(f"http://{host}:{port}/api/admin/openapi.json") as r:
+            api = Api(daemon, session, await r.json())
+        one_t, history_t = "/api/admin/comments/{id}", "/api/admin/comments/{id}/history"
+        before = await api.call("GET", one_t, "/api/admin/comments/2", reader, 200)
+        await api.call("PATCH", one_t, "/api/admin/comments/2", reader, 403, {"body": "x"})
+        fixed = {"body": before["body"] + "\n\n*Edited: a typo fixed.*"}
+        edited = await api.call("PATCH", one_t, "/api/admin/comments/2", full, 200, fixed)
+        assert edited["changed"] is True and edited["body"] == fixed["body"].strip()
+        assert [e["body"] for e in edited["history"]] == [before["body"]]
+        assert edited["history"][0]["by"].startswith("api token 1")
+        same = await api.call("PATCH", one_t, "/api/admin/comments/2", full, 200, fixed)
+        assert same["changed"] is False and len(same["history"]) == 1
+        for bad in ({"body": ""}, {"body": "a\u202eb"}, {"body": 1}, {"text": "x"}):
+            answer = await api.call("PATCH", one_t, "/api/admin/comments/2", full, 400, bad)
+            assert answer["code"] == "invalid_body"
+        await api.call("PATCH", one_t, "/api/admin/comments/999999", full, 404, fixed)
+        history = await api.call("GET", history_t, "/api/admin/comments/2/history", reader, 200)
+        assert history["edits"] == edited["history"]
+        await api.call("GET", history_t, "/api/admin/comments/999999/history", reader, 404)
+        # The published thread shows the new text.
+        async with session.get(
+            f"{api.base}/api/threads/attachment-theory-healing-relationship/comments?per_page=5"
+        ) as r:
+            assert "Edited: a typo fixed." in await r.text()
