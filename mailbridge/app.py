@@ -44,6 +44,7 @@ from mailbridge.store import Store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
+from mailbridge.webhooks import WebhookEvents, WebhookSender
 
 __all__ = [
     "Core",
@@ -168,6 +169,7 @@ async def core(
             concurrency=out.concurrency,
             per_domain=out.per_domain_concurrency,
             sign=signer.sign if signer is not None else None,
+            webhooks=WebhookSender(settings.webhooks, clock) if settings.webhooks else None,
         )
         notifier = Notifier(settings, keyring, renderer, clock)
         digester = Digester(store, notifier, clock, queued=worker.wake)
@@ -189,6 +191,7 @@ async def core(
                 site_urls=(settings.site.public_url, *settings.site.allowed_origins),
             ),
             akismet=akismet_from(settings),
+            events=WebhookEvents(settings.webhooks, clock) if settings.webhooks else None,
         )
         intake = ReplyIntake(
             store=store,

@@ -35,6 +35,7 @@ from mailbridge.store import Store, comments, decisions, threads, trust
 from mailbridge.store.subscriptions import Level
 from mailbridge.store.trust import Standing
 from mailbridge.tokens import Action
+from mailbridge.webhooks.events import WebhookEvents
 
 __all__ = ["CommentService", "ModerationOutcome", "ModerationView", "SameTransaction"]
 
@@ -74,9 +75,11 @@ class CommentService:
         queued: Callable[[], None] = lambda: None,
         policy: TrustPolicy | None = None,
         akismet: Akismet | None = None,
+        events: WebhookEvents | None = None,
     ) -> None:
         self._store = store
         self._akismet = akismet
+        self._events = events
         self._policy = policy or TrustPolicy()
         self._notifier = notifier
         self._clock = clock
@@ -137,6 +140,10 @@ class CommentService:
                     await self._notifier.replied_by_email(
                         conn, comment.address_id, comment.thread_id
                     )
+            if created and self._events is not None:
+                queued += await self._events.comment(conn, "comment.created", comment)
+                if new.source is Source.EMAIL:
+                    queued += await self._events.comment(conn, "reply.received", comment)
             if created and comment.status is CommentStatus.PENDING:
                 comment = await _flag_private(conn, comment)
                 decision, why = await self._policy.decision(
@@ -243,6 +250,10 @@ class CommentService:
                     notified = await self._notifier.comment_republished(conn, comment)
             elif previous is CommentStatus.APPROVED:
                 await self._notifier.comment_unpublished(conn, comment)
+            event = {CommentStatus.APPROVED: "comment.approved",
+                     CommentStatus.REJECTED: "comment.rejected"}.get(status)  # fmt: skip
+            if event is not None and self._events is not None:
+                notified += await self._events.comment(conn, event, comment)
         history = tuple(await decisions.history(conn, comment_id))
         comment = await comments.get_comment(conn, comment_id)
         assert comment is not None

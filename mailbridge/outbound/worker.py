@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
+from typing import Protocol
 
 import aiosqlite
 
@@ -40,6 +41,12 @@ __all__ = ["DeliveryWorker", "Signer", "backoff_seconds"]
 log = logging.getLogger(__name__)
 
 Signer = Callable[[bytes], bytes]
+WEBHOOK_KIND = "webhook"  # mailbridge.webhooks.events.KIND
+
+
+class WebhookPoster(Protocol):
+    async def deliver(self, row: outbox.OutboxRow) -> None: ...
+
 
 _IDLE_POLL = 60.0  # also catches rows queued by another process (e.g. the CLI)
 _ERROR_PAUSE = 5.0
@@ -65,6 +72,7 @@ class DeliveryWorker:
         sign: Signer | None = None,
         lease_seconds: float = outbox.DEFAULT_LEASE_SECONDS,
         send_timeout: float = 600.0,
+        webhooks: WebhookPoster | None = None,
     ) -> None:
         """``sign`` runs in a thread on each message right before each send (DKIM).
 
@@ -81,6 +89,7 @@ class DeliveryWorker:
         self._concurrency = concurrency
         self._per_domain = per_domain
         self._sign = sign
+        self._webhooks = webhooks
         self._lease_seconds = lease_seconds
         self._send_timeout = send_timeout
         # Names this worker's leases; host and pid tell the operator who holds a row.
@@ -213,6 +222,11 @@ class DeliveryWorker:
             log.warning("outbox: %d lease(s) were taken by another worker", len(ids) - held)
 
     async def _attempt(self, row: outbox.OutboxRow) -> None:
+        if row.kind == WEBHOOK_KIND:  # an event for an endpoint, not an email
+            if self._webhooks is None:
+                raise PermanentDeliveryError("no [[webhooks]] are configured any more")
+            await self._webhooks.deliver(row)
+            return
         message = row.message
         if self._sign is not None:
             try:

@@ -25,6 +25,7 @@ from mailbridge.settings.schema import (
     SmtpSettings,
     SpamSettings,
     TemplateSettings,
+    WebhookSettings,
 )
 from mailbridge.settings.validate import parse_hostport
 
@@ -44,6 +45,7 @@ __all__ = [
     "SmtpSettings",
     "SpamSettings",
     "TemplateSettings",
+    "WebhookSettings",
     "iter_keys",
     "load_settings",
     "parse_hostport",

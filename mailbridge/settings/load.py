@@ -39,6 +39,14 @@ class _Key:
     def is_section(self) -> bool:
         return isinstance(self.type, type) and dataclasses.is_dataclass(self.type)
 
+    @property
+    def table_type(self) -> type[Any] | None:
+        """The entry type of a list of tables (``[[webhooks]]``), else None."""
+        if typing.get_origin(self.type) is not tuple:
+            return None
+        entry = typing.get_args(self.type)[0]
+        return entry if isinstance(entry, type) and dataclasses.is_dataclass(entry) else None
+
 
 def _fields(cls: type[Any]) -> dict[str, _Key]:
     hints = typing.get_type_hints(cls)
@@ -53,6 +61,9 @@ def iter_keys() -> list[tuple[str, str, Any, str]]:
         for name, key in _fields(cls).items():
             if key.is_section:
                 walk(key.type, f"{prefix}{name}.")
+                continue
+            if key.table_type is not None:
+                walk(key.table_type, f"{prefix}{name}[].")
                 continue
             f = key.field
             rows.append((prefix + name, _type_name(key.type), f.default, f.metadata["help"]))
@@ -123,6 +134,13 @@ def _apply(
                 raise ConfigError(f"{where}: '{name}' must be a [{name}] table")
             sub_where = f"{where} [{name}]"
             changes[attr] = _apply(key.type, getattr(current, attr), value, sub_where, from_env)
+        elif (entry := key.table_type) is not None:
+            if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+                raise ConfigError(f"{where}: '{name}' must be [[{name}]] tables")
+            changes[attr] = tuple(
+                _apply(entry, entry(), item, f"{where} [[{name}]] #{n}", from_env)
+                for n, item in enumerate(value, start=1)
+            )
         else:
             changes[attr] = _coerce(value, key.type, f"{where}: {name}", from_env)
     return dataclasses.replace(current, **changes)
@@ -132,6 +150,8 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     """MAILBRIDGE_SECTION_KEY=value → {"section": {"key": "value"}}; unknown names refused."""
     env_names: dict[str, tuple[str, ...]] = {}
     for dotted, _tp, _default, _help in iter_keys():
+        if "[]" in dotted:
+            continue  # a list of tables is set in the file only
         parts = tuple(dotted.split("."))
         env_names[ENV_PREFIX + "_".join(parts).upper()] = parts
     layer: dict[str, Any] = {}
@@ -179,6 +199,7 @@ def reference_table() -> str:
     ]
     for dotted, type_name, default, help_text in iter_keys():
         env = ENV_PREFIX + dotted.replace(".", "_").upper()
+        env = "(file only)" if "[]" in dotted else f"`{env}`"
         shown = list(default) if isinstance(default, tuple) else default
-        lines.append(f"| `{dotted}` | `{env}` | {type_name} | `{shown!r}` | {help_text} |")
+        lines.append(f"| `{dotted}` | {env} | {type_name} | `{shown!r}` | {help_text} |")
     return "\n".join(lines)

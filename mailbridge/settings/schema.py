@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "WEBHOOK_EVENTS",
     "AuthSettings",
     "DkimSettings",
     "HttpSettings",
@@ -19,6 +20,7 @@ __all__ = [
     "SiteSettings",
     "SmtpSettings",
     "TemplateSettings",
+    "WebhookSettings",
 ]
 
 
@@ -349,6 +351,30 @@ class TemplateSettings:
     )
 
 
+WEBHOOK_EVENTS = (
+    "comment.created",
+    "comment.approved",
+    "comment.rejected",
+    "comment.deleted",
+    "reply.received",
+)
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """One ``[[webhooks]]`` entry: an endpoint that receives signed events (docs/webhooks.md)."""
+
+    url: str = _key("", "Where events are POSTed: https (http only to 127.0.0.1 or localhost).")
+    secret: str = _key(
+        "",
+        "Signing secret, whsec_ and base64 as the Standard Webhooks specification says "
+        "(docs/webhooks.md shows how to make one).",
+    )
+    events: tuple[str, ...] = _key(
+        WEBHOOK_EVENTS, "Events sent to it: " + ", ".join(WEBHOOK_EVENTS) + "."
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything an operator can set."""
@@ -374,6 +400,10 @@ class Settings:
     templates: TemplateSettings = field(default_factory=TemplateSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     spam: SpamSettings = field(default_factory=SpamSettings)
+    webhooks: tuple[WebhookSettings, ...] = field(
+        default=(),
+        metadata={"help": "Endpoints that receive events ([[webhooks]] tables).", "name": None},
+    )
 
     @property
     def data_path(self) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import ipaddress
 from pathlib import Path
@@ -11,7 +13,7 @@ import idna
 
 from mailbridge.addresses import parse_mailbox
 from mailbridge.errors import ConfigError, InvalidAddress
-from mailbridge.settings.schema import Settings
+from mailbridge.settings.schema import WEBHOOK_EVENTS, Settings, WebhookSettings
 
 __all__ = ["parse_hostport", "validate"]
 
@@ -163,4 +165,35 @@ def validate(s: Settings) -> Settings:
         raise ConfigError("moderation.auto_approve_after: must not be negative (0 is off)")
     if s.notifications.batch_window_seconds < 0:
         raise ConfigError("notifications.batch_window_seconds: must not be negative")
+    seen: set[str] = set()
+    for n, hook in enumerate(s.webhooks, start=1):
+        _check_webhook(hook, f"[[webhooks]] #{n}")
+        if hook.url in seen:
+            raise ConfigError(f"[[webhooks]] #{n}: url: listed twice")
+        seen.add(hook.url)
     return s
+
+
+def _check_webhook(hook: WebhookSettings, where: str) -> None:
+    parts = urlsplit(hook.url)
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ConfigError(f"{where}: url: must be https (http only to 127.0.0.1 or localhost)")
+    if not parts.hostname or any(ch.isspace() for ch in hook.url):
+        raise ConfigError(f"{where}: url: not a usable address")
+    raw = hook.secret.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not hook.secret.startswith("whsec_") or len(key) < 24:
+        raise ConfigError(
+            f"{where}: secret: whsec_ followed by at least 24 random bytes in base64 "
+            "(docs/webhooks.md)"
+        )
+    unknown = set(hook.events) - set(WEBHOOK_EVENTS)
+    if unknown or not hook.events:
+        raise ConfigError(
+            f"{where}: events: choose from {', '.join(WEBHOOK_EVENTS)}"
+            + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
+        )
