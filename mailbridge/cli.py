@@ -29,6 +29,7 @@ from mailbridge.moderate.sessions_cli import sessions_command
 from mailbridge.moderate.trust_cli import trust_command
 from mailbridge.outbound.dkim_cli import make_dkim_command
 from mailbridge.outbound.outbox_cli import outbox_command
+from mailbridge.people.cli import person_command
 from mailbridge.settings import Settings
 from mailbridge.spam.cli import spam_command
 
@@ -490,3 +491,4 @@ cli.add_command(trust_command, name="trust")
 cli.add_command(spam_command, name="spam")
 cli.add_command(sessions_command, name="sessions")
 cli.add_command(token_command, name="token")
+cli.add_command(person_command, name="person")

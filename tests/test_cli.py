@@ -29,6 +29,7 @@ COMMANDS = {
     "spam",
     "sessions",
     "token",
+    "person",
 }
 
 

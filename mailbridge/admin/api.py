@@ -29,6 +29,7 @@ from mailbridge.models import (
     Thread,
 )
 from mailbridge.moderate.service import CommentService
+from mailbridge.people import data as people
 from mailbridge.store import Store, comments, threads
 from mailbridge.text_rules import TextRefused, check_body
 from mailbridge.tokens import Action
@@ -60,10 +61,13 @@ def _read_cursor(raw: str) -> int | None:
 
 
 class AdminApi:
-    def __init__(self, service: CommentService, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, service: CommentService, store: Store, clock: Clock, erased_comments: str
+    ) -> None:
         self._service = service
         self._store = store
         self._clock = clock
+        self._erased_comments = erased_comments
 
     async def _token(self, request: web.Request, scope: str) -> tokens.ApiToken | web.Response:
         header = request.headers.get("Authorization", "")
@@ -204,6 +208,30 @@ class AdminApi:
         if found is None:
             return error(404, "comment_not_found", "no such comment")
         return web.json_response({"edits": found})
+
+    async def person(self, request: web.Request) -> web.Response:
+        """POST /api/admin/people/export or /erase {"email"}: the same answer whether
+        the address is held or not, so the API cannot be used to probe addresses."""
+        token = await self._token(request, "people")
+        if isinstance(token, web.Response):
+            return token
+        verb = request.match_info["verb"]
+        if verb not in ("export", "erase"):
+            return error(404, "not_found", "no such route")
+        try:
+            data = json.loads((await request.read()).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return error(400, "invalid_json", "send a JSON object")
+        email = data.get("email") if isinstance(data, dict) and set(data) == {"email"} else None
+        if not isinstance(email, str) or "@" not in email or len(email) > 320:
+            return error(400, "invalid_email", 'send {"email": "..."} and nothing else')
+        if verb == "export":
+            return web.json_response(await self._store.read(lambda c: people.export(c, email)))
+        remove = self._erased_comments == "remove"
+        done = await self._store.write(lambda c: people.erase(c, email, remove))
+        # Logged without the address: the log must not keep what was just erased.
+        log.info("admin API: an erasure by token %d (%s)", token.id, done.line())
+        return web.json_response({"status": "erased"}, status=202)
 
     async def create_thread(self, request: web.Request) -> web.Response:
         """POST /api/admin/threads {"key", "title", "url"}: created, or the existing one."""

@@ -45,14 +45,15 @@ def token_command() -> None:
     "scopes",
     multiple=True,
     type=click.Choice(tokens.SCOPES),
-    help="read (list and get comments), moderate (approve, reject, spam); both by default.",
+    help="read (list and get comments), moderate (approve, reject, spam, edit, threads), "
+    "people (export and erase a person's data); read and moderate by default.",
 )
 def create_command(
     config_file: Path | None, data_dir: Path | None, name: str, scopes: tuple[str, ...]
 ) -> None:
     """Create a token and print it once: only its hash is kept."""
     settings = settings_from(config_file, data_dir)
-    chosen = scopes or tokens.SCOPES
+    chosen = scopes or tokens.DEFAULT_SCOPES
     now = iso(SystemClock().now())
     token_id, token = _run(settings, lambda c: tokens.create(c, name.strip(), chosen, now))
     click.echo(f"Token {token_id} ({name}, scopes: {' '.join(sorted(chosen))}):")

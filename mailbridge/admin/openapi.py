@@ -161,6 +161,29 @@ def document() -> dict[str, Any]:
                     "responses": {**_ok("Thread", "The thread"), **_errors(401, 403, 404)},
                 }
             },
+            "/api/admin/people/{verb}": {
+                "post": {
+                    "summary": "Export (200, JSON) or erase (202) what is held about an "
+                    "address (needs the people scope); the same answer whether held or not",
+                    "parameters": [
+                        {
+                            "name": "verb",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["export", "erase"]},
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("EmailInput")}},
+                    },
+                    "responses": {
+                        **_ok("PersonExport", "Export: everything held, empty when nothing is"),
+                        "202": _json("Erase: done", "Erased"),
+                        **_errors(400, 401, 403, 404),
+                    },
+                }
+            },
             "/api/admin/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -258,6 +281,40 @@ def _schemas() -> dict[str, Any]:
                 **comment["properties"],
                 "changed": {"type": "boolean"},
                 "history": {"type": "array", "items": _ref("Edit")},
+            },
+        },
+        "EmailInput": {
+            "type": "object",
+            "required": ["email"],
+            "additionalProperties": False,
+            "properties": {"email": {"type": "string", "maxLength": 320}},
+        },
+        "Erased": {
+            "type": "object",
+            "required": ["status"],
+            "additionalProperties": False,
+            "properties": {"status": {"const": "erased"}},
+        },
+        "PersonExport": {
+            "type": "object",
+            "required": [
+                "address",
+                "comments",
+                "subscriptions",
+                "messages_received",
+                "emails_sent",
+                "bounces",
+                "trust",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "address": {"type": ["object", "null"]},
+                "comments": {"type": "array", "items": {"type": "object"}},
+                "subscriptions": {"type": "array", "items": {"type": "object"}},
+                "messages_received": {"type": "array", "items": {"type": "object"}},
+                "emails_sent": {"type": "array", "items": {"type": "object"}},
+                "bounces": {"type": "array", "items": {"type": "object"}},
+                "trust": {"type": ["object", "null"]},
             },
         },
         "ThreadInput": {

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-__all__ = ["SCOPES", "ApiToken", "create", "list_tokens", "revoke", "verify"]
+__all__ = ["DEFAULT_SCOPES", "SCOPES", "ApiToken", "create", "list_tokens", "revoke", "verify"]
 
-SCOPES = ("read", "moderate")
+SCOPES = ("read", "moderate", "people")
+DEFAULT_SCOPES = ("read", "moderate")  # "people" (export, erase) only when asked for
 _PREFIX = "mbt_"  # recognisable in a leaked file or a secret scanner
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "ModerationSettings",
     "NotificationSettings",
     "OutboundSettings",
+    "PrivacySettings",
     "Settings",
     "SiteSettings",
     "SmtpSettings",
@@ -351,6 +352,17 @@ class TemplateSettings:
     )
 
 
+@dataclass(frozen=True)
+class PrivacySettings:
+    """A person's own data: export and erasure (docs/privacy.md)."""
+
+    erased_comments: str = _key(
+        "anonymise",
+        'What erasing an address does to its comments: "anonymise" (they stay, by "a former '
+        'commenter") or "remove" (their text is deleted and they leave the page).',
+    )
+
+
 WEBHOOK_EVENTS = (
     "comment.created",
     "comment.approved",
@@ -400,6 +412,7 @@ class Settings:
     templates: TemplateSettings = field(default_factory=TemplateSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     spam: SpamSettings = field(default_factory=SpamSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     webhooks: tuple[WebhookSettings, ...] = field(
         default=(),
         metadata={"help": "Endpoints that receive events ([[webhooks]] tables).", "name": None},

@@ -165,6 +165,8 @@ def validate(s: Settings) -> Settings:
         raise ConfigError("moderation.auto_approve_after: must not be negative (0 is off)")
     if s.notifications.batch_window_seconds < 0:
         raise ConfigError("notifications.batch_window_seconds: must not be negative")
+    if s.privacy.erased_comments not in ("anonymise", "remove"):
+        raise ConfigError('privacy.erased_comments: expected "anonymise" or "remove"')
     seen: set[str] = set()
     for n, hook in enumerate(s.webhooks, start=1):
         _check_webhook(hook, f"[[webhooks]] #{n}")

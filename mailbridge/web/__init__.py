@@ -75,7 +75,7 @@ def build_web_app(
         queued=queued,
     )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
-    admin = AdminApi(service, store, clock)
+    admin = AdminApi(service, store, clock, settings.privacy.erased_comments)
 
     async def healthz(request: web.Request) -> web.Response:
         parts: dict[str, bool | str] = dict(health())
@@ -123,6 +123,7 @@ def build_web_app(
             web.patch("/api/admin/comments/{id}", admin.edit_comment),
             web.get("/api/admin/comments/{id}/history", admin.comment_history),
             web.post("/api/admin/threads", admin.create_thread),
+            web.post("/api/admin/people/{verb}", admin.person),
             web.post("/api/admin/threads/{key}/{verb}", admin.close_thread),
             web.post("/unsubscribe/{token}", links.unsubscribe),
         ]

@@ -197,3 +197,26 @@ async def test_an_edit_keeps_the_text_before_it(daemon: Running) -> None:
             f"{api.base}/api/threads/attachment-theory-healing-relationship/comments?per_page=5"
         ) as r:
             assert "Edited: a typo fixed." in await r.text()
+
+
+@pytest.mark.asyncio
+async def test_people_routes_match_the_document(daemon: Running) -> None:
+    people, full = await token(daemon, "people"), await token(daemon)
+    async with aiohttp.ClientSession() as session:
+        host, port = daemon.http_address
+        async with session.get(f"http://{host}:{port}/api/admin/openapi.json") as r:
+            api = Api(daemon, session, await r.json())
+        t = "/api/admin/people/{verb}"
+        who = {"email": "reader002.4a549d@example.org"}
+        await api.call("POST", t, "/api/admin/people/export", full, 403, who)  # not by default
+        await api.call("POST", t, "/api/admin/people/export", None, 401, who)
+        got = await api.call("POST", t, "/api/admin/people/export", people, 200, who)
+        assert got["comments"]
+        unknown = {"email": "nobody@example.org"}
+        empty = await api.call("POST", t, "/api/admin/people/export", people, 200, unknown)
+        assert empty["address"] is None and empty["comments"] == []
+        for bad in ({"email": "no-at-sign"}, {"email": 5}, {"mail": "a@b.org"}):
+            answer = await api.call("POST", t, "/api/admin/people/erase", people, 400, bad)
+            assert answer["code"] == "invalid_email"
+        await api.call("POST", t, "/api/admin/people/forget", people, 404, who)
+        await api.call("POST", t, "/api/admin/people/erase", people, 202, unknown)

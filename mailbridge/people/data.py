@@ -1,0 +1,201 @@
+"""Everything held about one address, found and exported, or erased.
+
+One place knows every table that can hold a person's address or words, so export
+and erasure cannot drift apart; tests/integration/test_people.py scans every table
+and column of a real database after an erasure to prove nothing is left.
+
+Erasure keeps the conversation readable: the person's comments stay, shown as by "a
+former commenter" (``privacy.erased_comments = "anonymise"``), or lose their text
+and leave the page (``"remove"``). Everything else goes: the address, its
+subscriptions and pending notifications, the emails sent to it (outbox), the
+messages received from it (inbound log, raw messages included), bounces, trust,
+moderator sessions, earlier texts of edited comments and what the spam filter
+learnt from their comments.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+from mailbridge.spam import training
+
+__all__ = ["FORMER", "Erased", "erase", "export"]
+
+FORMER = "a former commenter"
+
+
+@dataclass
+class Erased:
+    """How many of each kind of record an erasure changed (no address in it)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in self.counts.items() if v) or "nothing held"
+
+
+async def _address_id(conn: aiosqlite.Connection, email: str) -> int | None:
+    async with conn.execute(
+        "SELECT id FROM addresses WHERE lower(email) = lower(?)", (email,)
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def _rows(conn: aiosqlite.Connection, sql: str, *args: object) -> list[dict[str, Any]]:
+    async with conn.execute(sql, args) as cur:
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+
+
+async def export(conn: aiosqlite.Connection, email: str) -> dict[str, Any]:
+    """What is held about ``email``: the same shape, empty, when nothing is."""
+    found: dict[str, Any] = {
+        "address": None,
+        "comments": [],
+        "subscriptions": [],
+        "messages_received": [],
+        "emails_sent": [],
+        "bounces": [],
+        "trust": None,
+    }
+    address_id = await _address_id(conn, email)
+    if address_id is None:
+        return found
+    [found["address"]] = await _rows(
+        conn,
+        "SELECT email, created_at, confirmed_at, hard_bounces, soft_bounces, suppressed_at, "
+        "suppressed_reason FROM addresses WHERE id = ?",
+        address_id,
+    )
+    found["comments"] = await _rows(
+        conn,
+        "SELECT c.id, t.key AS thread, c.parent_id, c.author, c.body, c.status, c.source, "
+        "c.created_at, c.published_at FROM comments c JOIN threads t ON t.id = c.thread_id "
+        "WHERE c.address_id = ? ORDER BY c.id",
+        address_id,
+    )
+    found["subscriptions"] = await _rows(
+        conn,
+        "SELECT t.key AS thread, s.level, s.source, s.updated_at FROM subscriptions s "
+        "LEFT JOIN threads t ON t.id = s.thread_id WHERE s.address_id = ? ORDER BY s.id",
+        address_id,
+    )
+    found["messages_received"] = await _rows(
+        conn,
+        "SELECT id, received_at, status, reason, comment_id FROM inbound_messages "
+        "WHERE address_id = ? OR lower(mail_from) = lower(?) ORDER BY id",
+        address_id,
+        email,
+    )
+    found["emails_sent"] = await _rows(
+        conn,
+        "SELECT id, kind, comment_id, status, created_at, sent_at FROM outbox "
+        "WHERE lower(rcpt_to) = lower(?) ORDER BY id",
+        email,
+    )
+    found["bounces"] = await _rows(
+        conn,
+        "SELECT kind, status, diagnostic, received_at FROM bounces WHERE address_id = ?",
+        address_id,
+    )
+    trust = await _rows(
+        conn, "SELECT trust, since FROM address_trust WHERE address_id = ?", address_id
+    )
+    found["trust"] = trust[0] if trust else None
+    return found
+
+
+async def _run(conn: aiosqlite.Connection, sql: str, *args: object) -> int:
+    async with conn.execute(sql, args) as cur:
+        return max(cur.rowcount, 0)
+
+
+# Rows that belong to the address alone: gone with it.
+_BY_ADDRESS = (
+    ("subscriptions", "DELETE FROM subscriptions WHERE address_id = ?"),
+    ("subscription requests", "DELETE FROM subscription_requests WHERE address_id = ?"),
+    ("pending notifications", "DELETE FROM pending_notifications WHERE address_id = ?"),
+    ("trust", "DELETE FROM address_trust WHERE address_id = ?"),
+    ("moderator sessions", "DELETE FROM moderator_sessions WHERE address_id = ?"),
+)
+
+
+async def erase(conn: aiosqlite.Connection, email: str, remove_comments: bool) -> Erased:
+    """Erase what is held about ``email`` in the caller's transaction."""
+    done = Erased()
+    address_id = await _address_id(conn, email)
+    n = done.counts
+    # Messages received from them or about them (bounce reports), and the bounces.
+    received = json.dumps([int(r["id"]) for r in await _rows(
+        conn,
+        "SELECT id FROM inbound_messages WHERE address_id = ? OR lower(mail_from) = lower(?) "
+        "UNION SELECT inbound_id FROM bounces WHERE address_id = ? AND inbound_id IS NOT NULL",
+        address_id, email, address_id,
+    )])  # fmt: skip
+    n["bounces"] = await _run(
+        conn,
+        "DELETE FROM bounces WHERE address_id = ? OR inbound_id IN "
+        "(SELECT value FROM json_each(?))",
+        address_id,
+        received,
+    )
+    n["messages received"] = await _run(
+        conn, "DELETE FROM inbound_messages WHERE id IN (SELECT value FROM json_each(?))", received
+    )
+    n["rejection replies"] = await _run(
+        conn, "DELETE FROM rejection_replies WHERE lower(sender) = lower(?)", email
+    )
+    if address_id is None:
+        n["emails sent"] = await _run(
+            conn, "DELETE FROM outbox WHERE lower(rcpt_to) = lower(?)", email
+        )
+        return done
+    ids = [int(r["id"]) for r in await _rows(
+        conn, "SELECT id FROM comments WHERE address_id = ?", address_id)]  # fmt: skip
+    for comment_id in ids:
+        await training.forget(conn, comment_id)
+    theirs = json.dumps(ids)
+    # Emails sent to them, and the moderation emails that showed their address.
+    n["emails sent"] = await _run(
+        conn,
+        "DELETE FROM outbox WHERE lower(rcpt_to) = lower(?) OR (kind = 'moderation_request' "
+        "AND comment_id IN (SELECT value FROM json_each(?)))",
+        email,
+        theirs,
+    )
+    n["earlier texts"] = await _run(
+        conn,
+        "DELETE FROM comment_edits WHERE comment_id IN (SELECT value FROM json_each(?))",
+        theirs,
+    )
+    if remove_comments:
+        n["comments removed"] = await _run(
+            conn,
+            "UPDATE comments SET author = ?, body = '', status = 'rejected', address_id = NULL, "
+            "elided = '', held_reason = NULL, source_ref = NULL WHERE address_id = ?",
+            FORMER,
+            address_id,
+        )
+    else:
+        n["comments anonymised"] = await _run(
+            conn,
+            "UPDATE comments SET author = ?, address_id = NULL, elided = '', held_reason = NULL, "
+            "source_ref = NULL WHERE address_id = ?",
+            FORMER,
+            address_id,
+        )
+    for name, sql in _BY_ADDRESS:
+        n[name] = await _run(conn, sql, address_id)
+    await _run(conn, "UPDATE address_trust SET by_address_id = NULL WHERE by_address_id = ?",
+               address_id)  # fmt: skip
+    await _run(conn, "UPDATE moderation_decisions SET moderator_address_id = NULL "
+               "WHERE moderator_address_id = ?", address_id)  # fmt: skip
+    await _run(conn, "UPDATE threads SET author_address_id = NULL WHERE author_address_id = ?",
+               address_id)  # fmt: skip
+    n["address"] = await _run(conn, "DELETE FROM addresses WHERE id = ?", address_id)
+    return done

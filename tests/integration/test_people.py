@@ -1,0 +1,159 @@
+"""A person's data (issue 11), end to end: a seed commenter gets a notification,
+answers it by email, a bounce report names them; their data is exported (CLI), then
+erased (admin API, "people" scope). Afterwards every column of every table of the
+real SQLite file is searched for the address and its id: nothing is left, and
+their comments stay, by "a former commenter"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sqlite3
+from typing import Any
+
+import aiohttp
+import aiosmtplib
+import pytest
+from click.testing import CliRunner
+from flows import moderation_email, reply_notification
+from support import reply_address, reply_to_notification
+
+from mailbridge.app import Running
+from mailbridge.cli import cli
+
+READER = "reader002.4a549d@example.org"
+
+
+async def mb(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args), input, env)
+
+
+async def smtp(daemon: Running, sender: str, rcpt: str, data: bytes) -> str:
+    host, port = daemon.smtp_address
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
+        await client.mail(sender)
+        await client.rcpt(rcpt)
+        answer = await client.data(data)
+    return f"{answer.code} {answer.message}"
+
+
+def bounce_report(return_path: str, original_id: str) -> bytes:
+    return (
+        f"From: MAILER-DAEMON@mx.example.org\r\nTo: {return_path}\r\n"
+        "Message-ID: <dsn1@mx.example.org>\r\nSubject: Undelivered Mail\r\n"
+        "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        f"Final-Recipient: rfc822; {READER}\r\nAction: failed\r\nStatus: 4.2.2\r\n"
+        "Diagnostic-Code: smtp; 452 4.2.2 Mailbox full\r\n\r\n"
+        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {original_id}\r\nTo: {READER}\r\n\r\n--b--\r\n"
+    ).encode()
+
+
+def traces(db: str, email: str, address_id: int) -> list[str]:
+    """Every table.column of the database that still holds the address or its id."""
+    found = []
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]  # fmt: skip
+        for table in tables:
+            for _cid, column, *_ in conn.execute(f"PRAGMA table_info({table})"):
+                for (value,) in conn.execute(f'SELECT "{column}" FROM "{table}"'):
+                    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                    if email.lower() in text.lower():
+                        found.append(f"{table}.{column}")
+                if "address_id" in column:
+                    hit = conn.execute(
+                        f'SELECT 1 FROM "{table}" WHERE "{column}" = ?',
+                        (address_id,),
+                    ).fetchone()
+                    if hit:
+                        found.append(f"{table}.{column} = {address_id}")
+    finally:
+        conn.close()
+    return sorted(set(found))
+
+
+@pytest.mark.asyncio
+async def test_export_then_erase_leaves_nothing_of_the_address(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    note = await reply_notification(daemon)  # Ann answered Reader 002; they are notified
+    reply = reply_to_notification(note, "Thank you, Ann, that helps me a lot.")
+    assert (await smtp(daemon, READER, reply_address(note), reply.as_bytes())).startswith("250")
+    await moderation_email(daemon, "Reader 002", 3)
+    db = str(daemon.settings.database_path)
+    conn = sqlite3.connect(db)
+    [(return_path,)] = conn.execute(
+        "SELECT mail_from FROM outbox WHERE kind = 'reply_notification'").fetchall()  # fmt: skip
+    [(address_id,)] = conn.execute("SELECT id FROM addresses WHERE email = ?", (READER,)).fetchall()
+    conn.close()
+    report = bounce_report(str(return_path), str(note["Message-ID"]))
+    assert (await smtp(daemon, "", str(return_path), report)).startswith("250")
+
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    before = json.loads((await mb("person", "export", READER, *data)).output)
+    assert before["address"]["email"] == READER
+    assert any("that helps me" in c["body"] for c in before["comments"])
+    assert len(before["comments"]) >= 2 and before["subscriptions"]
+    assert before["messages_received"] and before["emails_sent"] and before["bounces"]
+    assert traces(db, READER, address_id)  # the scan does find what is held
+
+    made = await mb("token", "create", "--name", "privacy", "--scope", "people", *data)
+    token = re.search(r"^(mbt_\S+)$", made.output, re.M)
+    assert token
+    host, port = daemon.http_address
+    url = f"http://{host}:{port}/api/admin/people"
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    caplog.set_level(logging.INFO)
+    async with aiohttp.ClientSession(headers=headers) as session:
+        answers = []
+        for email in (READER, "never-seen@example.org"):
+            async with session.post(f"{url}/erase", json={"email": email}) as r:
+                answers.append((r.status, await r.json()))
+        # Held or not, the same answer: no probing of addresses.
+        assert answers[0] == answers[1] == (202, {"status": "erased"})
+        async with session.post(f"{url}/export", json={"email": READER}) as r:
+            after = await r.json()
+        async with session.get(
+            f"http://{host}:{port}/api/threads/attachment-theory-healing-relationship/comments"
+            "?per_page=100"
+        ) as r:
+            page = await r.text()
+    assert after == {"address": None, "comments": [], "subscriptions": [],
+                     "messages_received": [], "emails_sent": [], "bounces": [],
+                     "trust": None}  # fmt: skip
+    assert traces(db, READER, address_id) == []
+    assert READER not in caplog.text and "an erasure by token" in caplog.text
+    # Their words stay in the conversation, by "a former commenter".
+    conn = sqlite3.connect(db)
+    kept = conn.execute(
+        "SELECT author, body FROM comments WHERE body LIKE '%that helps me%'"
+    ).fetchall()
+    conn.close()
+    assert kept == [("a former commenter", "Thank you, Ann, that helps me a lot.")]
+    assert "a former commenter" in page
+
+
+@pytest.mark.asyncio
+async def test_remove_mode_and_the_cli(daemon: Running) -> None:
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    remove = {"MAILBRIDGE_PRIVACY_ERASED_COMMENTS": "remove"}
+    refused = await mb("person", "erase", READER, *data, input="n\n", env=remove)
+    assert refused.exit_code == 1  # asked, and answered no: nothing done
+    erased = await mb("person", "erase", READER, "--yes", *data, env=remove)
+    assert erased.exit_code == 0 and "comments removed" in erased.output
+    assert READER not in erased.output
+    conn = sqlite3.connect(str(daemon.settings.database_path))
+    rows = conn.execute(
+        "SELECT author, body, status FROM comments WHERE author = 'a former commenter'"
+    ).fetchall()
+    conn.close()
+    assert rows and all(r == ("a former commenter", "", "rejected") for r in rows)
+    nothing = await mb("person", "erase", "nobody@example.org", "--yes", *data)
+    assert "Erased: nothing held." in nothing.output
