@@ -91,6 +91,15 @@ def load_or_create_secret(path: Path) -> bytes:
     return secret
 
 
+def site_globals(settings: Settings) -> dict[str, str]:
+    """What every template sees of the site (templating.Renderer)."""
+    return {
+        "accent": settings.site.accent_color,
+        # Every email's footer links here: a person's own data (docs/privacy.md).
+        "privacy_url": settings.site.public_url.rstrip("/") + "/privacy",
+    }
+
+
 def akismet_from(settings: Settings) -> Akismet | None:
     spam = settings.spam
     if not spam.akismet_key:
@@ -160,7 +169,7 @@ async def core(
     store = await open_store(settings)
     try:
         override = Path(settings.templates.directory) if settings.templates.directory else None
-        renderer = Renderer(override, {"accent": settings.site.accent_color})
+        renderer = Renderer(override, site_globals(settings))
         worker = DeliveryWorker(
             store,
             transport,

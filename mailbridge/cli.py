@@ -444,9 +444,9 @@ def preview(
 
     settings = settings_from(config_file, data_dir)
     directory = settings.templates.directory
-    renderer = Renderer(
-        Path(directory) if directory else None, {"accent": settings.site.accent_color}
-    )
+    from mailbridge.app import site_globals
+
+    renderer = Renderer(Path(directory) if directory else None, site_globals(settings))
     try:
         text = render_preview(renderer, settings, template, html)
     except KeyError:

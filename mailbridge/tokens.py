@@ -214,13 +214,30 @@ _LOGIN_MAC = 16
 
 
 def make_login_token(key: bytes, address_id: int, expires: datetime) -> str:
-    payload = _LOGIN.pack(address_id, int(expires.timestamp()))
-    raw = payload + _mac(key, b"moderator login", payload, _LOGIN_MAC)
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return _make_address_token(key, b"moderator login", address_id, expires)
 
 
 def read_login_token(key: bytes, token: str, now: datetime) -> int:
     """The address id a sign-in link is for; :class:`BadLink` or :class:`ExpiredLink`."""
+    return _read_address_token(key, b"moderator login", token, now)
+
+
+def make_privacy_token(key: bytes, address_id: int, expires: datetime) -> str:
+    """A link to see, download or erase one's own data, sent to the address itself."""
+    return _make_address_token(key, b"privacy link", address_id, expires)
+
+
+def read_privacy_token(key: bytes, token: str, now: datetime) -> int:
+    return _read_address_token(key, b"privacy link", token, now)
+
+
+def _make_address_token(key: bytes, purpose: bytes, address_id: int, expires: datetime) -> str:
+    payload = _LOGIN.pack(address_id, int(expires.timestamp()))
+    raw = payload + _mac(key, purpose, payload, _LOGIN_MAC)
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _read_address_token(key: bytes, purpose: bytes, token: str, now: datetime) -> int:
     if len(token) > 40:
         raise BadLink()
     try:
@@ -230,7 +247,7 @@ def read_login_token(key: bytes, token: str, now: datetime) -> int:
     if len(raw) != _LOGIN.size + _LOGIN_MAC:
         raise BadLink()
     payload, mac = raw[: _LOGIN.size], raw[_LOGIN.size :]
-    if not hmac.compare_digest(mac, _mac(key, b"moderator login", payload, _LOGIN_MAC)):
+    if not hmac.compare_digest(mac, _mac(key, purpose, payload, _LOGIN_MAC)):
         raise BadLink()
     address_id, expires = _LOGIN.unpack(payload)
     if datetime.fromtimestamp(expires, UTC) < now:

@@ -419,6 +419,15 @@ class Mailer:
             message_id=make_message_id("login", self.domain),
         )
 
+    async def privacy_link(
+        self, conn: aiosqlite.Connection, to: Address, url: str, minutes: int
+    ) -> bool:
+        rendered = self.render("privacy_link", link_url=url, minutes=minutes)
+        return await self.queue(
+            conn, "privacy_link", None, to, rendered,
+            message_id=make_message_id("privacy", self.domain),
+        )  # fmt: skip
+
     async def rejection_notice(
         self,
         conn: aiosqlite.Connection,

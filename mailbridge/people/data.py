@@ -23,7 +23,7 @@ import aiosqlite
 
 from mailbridge.spam import training
 
-__all__ = ["FORMER", "Erased", "erase", "export"]
+__all__ = ["FORMER", "Erased", "address_id_of", "erase", "export"]
 
 FORMER = "a former commenter"
 
@@ -38,7 +38,7 @@ class Erased:
         return ", ".join(f"{k} {v}" for k, v in self.counts.items() if v) or "nothing held"
 
 
-async def _address_id(conn: aiosqlite.Connection, email: str) -> int | None:
+async def address_id_of(conn: aiosqlite.Connection, email: str) -> int | None:
     async with conn.execute(
         "SELECT id FROM addresses WHERE lower(email) = lower(?)", (email,)
     ) as cur:
@@ -63,7 +63,7 @@ async def export(conn: aiosqlite.Connection, email: str) -> dict[str, Any]:
         "bounces": [],
         "trust": None,
     }
-    address_id = await _address_id(conn, email)
+    address_id = await address_id_of(conn, email)
     if address_id is None:
         return found
     [found["address"]] = await _rows(
@@ -128,7 +128,7 @@ _BY_ADDRESS = (
 async def erase(conn: aiosqlite.Connection, email: str, remove_comments: bool) -> Erased:
     """Erase what is held about ``email`` in the caller's transaction."""
     done = Erased()
-    address_id = await _address_id(conn, email)
+    address_id = await address_id_of(conn, email)
     n = done.counts
     # Messages received from them or about them (bounce reports), and the bounces.
     received = json.dumps([int(r["id"]) for r in await _rows(

@@ -11,6 +11,7 @@ from mailbridge.clock import Clock
 from mailbridge.embed.handlers import EmbedHandlers
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
+from mailbridge.people.pages import PrivacyPages
 from mailbridge.settings import Settings
 from mailbridge.store import Store
 from mailbridge.templating import Renderer
@@ -76,6 +77,15 @@ def build_web_app(
     )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
     admin = AdminApi(service, store, clock, settings.privacy.erased_comments)
+    privacy = PrivacyPages(
+        store=store,
+        notifier=notifier,
+        renderer=renderer,
+        key=keyring.subscription,
+        clock=clock,
+        settings=settings,
+        queued=queued,
+    )
 
     async def healthz(request: web.Request) -> web.Response:
         parts: dict[str, bool | str] = dict(health())
@@ -116,6 +126,11 @@ def build_web_app(
             web.get("/confirm/{token}", links.confirm_page),
             web.post("/confirm/{token}", links.confirm),
             web.get("/unsubscribe/{token}", links.unsubscribe_page),
+            web.get("/privacy", privacy.form),
+            web.post("/privacy", privacy.ask),
+            web.get("/privacy/{token}", privacy.page),
+            web.get("/privacy/{token}/export.json", privacy.download),
+            web.post("/privacy/{token}/erase", privacy.erase),
             web.get("/api/admin/openapi.json", admin.openapi),
             web.get("/api/admin/comments", admin.list_comments),
             web.get("/api/admin/comments/{id}", admin.get_comment),

@@ -157,3 +157,50 @@ async def test_remove_mode_and_the_cli(daemon: Running) -> None:
     assert rows and all(r == ("a former commenter", "", "rejected") for r in rows)
     nothing = await mb("person", "erase", "nobody@example.org", "--yes", *data)
     assert "Erased: nothing held." in nothing.output
+
+
+@pytest.mark.asyncio
+async def test_a_person_erases_their_data_themselves_through_a_link(daemon: Running) -> None:
+    from flows import outbox_dir
+    from support import local, read_maildir, text_body
+
+    note = await reply_notification(daemon)
+    assert f"{daemon.settings.site.public_url}/privacy" in text_body(note)  # every footer
+    host, port = daemon.http_address
+    base = f"http://{host}:{port}"
+    async with aiohttp.ClientSession() as session:
+        answers = []
+        for email in (READER, "stranger@example.org"):
+            async with session.post(f"{base}/privacy", data={"email": email}) as r:
+                answers.append((r.status, await r.text()))
+        assert answers[0] == answers[1] and "a link is on its way" in answers[0][1]
+        links: list[str] = []
+        for _ in range(100):  # bounded wait for the worker
+            mails = [m for m in read_maildir(outbox_dir(daemon)) if "Your data" in m["Subject"]]
+            links = re.findall(r"(http\S+/privacy/[\w-]+)", "".join(text_body(m) for m in mails))
+            if links:
+                break
+            await asyncio.sleep(0.05)
+        assert len(mails) == 1 and str(mails[0]["To"]).endswith(READER)  # only the held one
+        link = local(links[0], daemon.http_address)
+        async with session.get(link) as r:
+            page = await r.text()
+            assert r.status == 200 and "Download all of it" in page
+            assert r.headers["Referrer-Policy"] == "no-referrer"
+        async with session.get(link + "/export.json") as r:
+            held = json.loads(await r.text())
+            assert "attachment" in r.headers["Content-Disposition"]
+        assert held["address"]["email"] == READER and held["comments"]
+        async with session.post(link + "/erase", data={}) as r:
+            assert r.status == 400  # the box was not ticked: nothing erased
+        async with session.post(link + "/erase", data={"confirm": "yes"}) as r:
+            assert r.status == 200 and "Erased" in await r.text()
+        async with session.get(link) as r:
+            assert "Nothing is held" in await r.text()
+        async with session.get(link.rsplit("/", 1)[0] + "/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") as r:
+            assert r.status == 403
+    conn = sqlite3.connect(str(daemon.settings.database_path))
+    assert (
+        conn.execute("SELECT count(*) FROM addresses WHERE email = ?", (READER,)).fetchone()[0] == 0
+    )
+    conn.close()
