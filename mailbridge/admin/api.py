@@ -192,6 +192,25 @@ class AdminApi:
         log.info("admin API: comment %d edited by token %d", comment_id, token.id)
         return web.json_response(view)
 
+    async def delete_comment(self, request: web.Request) -> web.Response:
+        """DELETE /api/admin/comments/{id}: gone, unless someone answered it (409)."""
+        token = await self._token(request, "moderate")
+        if isinstance(token, web.Response):
+            return token
+        comment_id = _id(request)
+        if comment_id is None:
+            return error(404, "comment_not_found", "no such comment")
+        try:
+            deleted = await self._service.delete(comment_id)
+        except NotFound:
+            return error(404, "comment_not_found", f"no comment {comment_id}")
+        if not deleted:
+            return error(409, "has_replies",
+                         "Someone answered this comment: reject it instead (the answers "
+                         "leave the page with it), or delete the answers first.")  # fmt: skip
+        log.info("admin API: comment %d deleted by token %d", comment_id, token.id)
+        return web.json_response({"id": comment_id, "deleted": True})
+
     async def comment_history(self, request: web.Request) -> web.Response:
         """GET /api/admin/comments/{id}/history: the texts before each edit."""
         token = await self._token(request, "read")

@@ -17,7 +17,7 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _errors(*statuses: int) -> dict[str, Any]:
     words = {400: "Bad request", 401: "No valid token", 403: "Token lacks the scope",
-             404: "Not found"}  # fmt: skip
+             404: "Not found", 409: "Someone answered it"}  # fmt: skip
     return {
         str(s): {"description": words[s], "content": {"application/json": {"schema": _ERROR}}}
         for s in statuses
@@ -99,6 +99,14 @@ def document() -> dict[str, Any]:
                     "responses": {
                         **_ok("Edited", "The comment, with the texts before each edit"),
                         **_errors(400, 401, 403, 404),
+                    },
+                },
+                "delete": {
+                    "summary": "Delete a comment nobody answered (needs moderate)",
+                    "parameters": [comment_id],
+                    "responses": {
+                        **_ok("Deleted", "Deleted"),
+                        **_errors(401, 403, 404, 409),
                     },
                 },
             },
@@ -282,6 +290,12 @@ def _schemas() -> dict[str, Any]:
                 "changed": {"type": "boolean"},
                 "history": {"type": "array", "items": _ref("Edit")},
             },
+        },
+        "Deleted": {
+            "type": "object",
+            "required": ["id", "deleted"],
+            "additionalProperties": False,
+            "properties": {"id": {"type": "integer"}, "deleted": {"const": True}},
         },
         "EmailInput": {
             "type": "object",

@@ -280,6 +280,37 @@ class CommentService:
             self._queued()
         return outcome
 
+    async def delete(self, comment_id: int) -> bool:
+        """Delete a comment that nobody answered, with its decisions and what it taught
+        the spam filter (emails and received messages stay, without the link to it).
+        False when it has replies: rejecting it takes it and them off the page instead,
+        and keeps the conversation whole for the moderators. NotFound when missing."""
+
+        async def work(conn: aiosqlite.Connection) -> tuple[bool, int]:
+            comment = await comments.get_comment(conn, comment_id)
+            if comment is None:
+                raise NotFound(f"no comment {comment_id}")
+            async with conn.execute(
+                "SELECT 1 FROM comments WHERE parent_id = ? LIMIT 1", (comment_id,)
+            ) as cur:
+                if await cur.fetchone() is not None:
+                    return False, 0
+            queued = 0
+            if self._events is not None:
+                queued = await self._events.comment(conn, "comment.deleted", comment)
+            await training.forget(conn, comment_id)
+            for sql in _UNLINK:
+                await conn.execute(sql, (comment_id,))
+            await conn.execute("DELETE FROM comments WHERE id = ?", (comment_id,))
+            return True, queued
+
+        deleted, queued = await self._store.write(work)
+        if deleted:
+            log.info("comment %d: deleted", comment_id)
+        if queued:
+            self._queued()
+        return deleted
+
     async def answer_as_moderator(self, new: NewComment, by: Decider) -> int:
         """A moderator's own answer (moderating by reply): stored and published at
         once, in one transaction, notifying the person it answers. Returns its id."""
@@ -314,6 +345,15 @@ class CommentService:
             return ModerationView(comment, parent, thread, history)
 
         return await self._store.read(work)
+
+
+# What points at a comment about to be deleted: dropped, or kept without the link.
+_UNLINK = (
+    "DELETE FROM pending_notifications WHERE comment_id = ?",
+    "DELETE FROM moderation_decisions WHERE comment_id = ?",
+    "UPDATE outbox SET comment_id = NULL WHERE comment_id = ?",
+    "UPDATE inbound_messages SET comment_id = NULL WHERE comment_id = ?",
+)
 
 
 async def _flag_private(conn: aiosqlite.Connection, comment: Comment) -> Comment:

@@ -136,6 +136,7 @@ def build_web_app(
             web.get("/api/admin/comments/{id}", admin.get_comment),
             web.post("/api/admin/comments/{id}/{action}", admin.decide),
             web.patch("/api/admin/comments/{id}", admin.edit_comment),
+            web.delete("/api/admin/comments/{id}", admin.delete_comment),
             web.get("/api/admin/comments/{id}/history", admin.comment_history),
             web.post("/api/admin/threads", admin.create_thread),
             web.post("/api/admin/people/{verb}", admin.person),

@@ -220,3 +220,21 @@ async def test_people_routes_match_the_document(daemon: Running) -> None:
             assert answer["code"] == "invalid_email"
         await api.call("POST", t, "/api/admin/people/forget", people, 404, who)
         await api.call("POST", t, "/api/admin/people/erase", people, 202, unknown)
+
+
+@pytest.mark.asyncio
+async def test_a_comment_nobody_answered_is_deleted(daemon: Running) -> None:
+    full, reader = await token(daemon), await token(daemon, "read")
+    new = await post_comment(daemon, parent=2, body="Delete me, please.")
+    async with aiohttp.ClientSession() as session:
+        host, port = daemon.http_address
+        async with session.get(f"http://{host}:{port}/api/admin/openapi.json") as r:
+            api = Api(daemon, session, await r.json())
+        t = "/api/admin/comments/{id}"
+        await api.call("DELETE", t, f"/api/admin/comments/{new}", reader, 403)
+        answered = await api.call("DELETE", t, "/api/admin/comments/2", full, 409)
+        assert answered["code"] == "has_replies"
+        gone = await api.call("DELETE", t, f"/api/admin/comments/{new}", full, 200)
+        assert gone == {"id": new, "deleted": True}
+        await api.call("GET", t, f"/api/admin/comments/{new}", full, 404)
+        await api.call("DELETE", t, f"/api/admin/comments/{new}", full, 404)

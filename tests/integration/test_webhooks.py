@@ -216,3 +216,14 @@ def test_settings_refuse_unusable_webhooks(tmp_path: Path) -> None:
             make_settings(tmp_path, webhooks=[bad])
     with pytest.raises(ConfigError, match="listed twice"):
         make_settings(tmp_path, webhooks=[good, good])
+
+
+@pytest.mark.asyncio
+async def test_a_deleted_comment_is_an_event(tmp_path: Path, receiver: Receiver) -> None:
+    settings = {"webhooks": hooks(receiver.url, "comment.deleted"), "outbound": FAST}
+    async with started(tmp_path, **settings) as daemon:
+        comment = await post_comment(daemon, parent=2, body="Soon gone.")
+        assert await daemon.service.delete(comment) is True
+        await until(lambda: len(receiver.accepted) == 1)
+        [event] = receiver.accepted.values()
+        assert event["type"] == "comment.deleted" and event["data"]["comment"]["id"] == comment
