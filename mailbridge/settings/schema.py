@@ -385,6 +385,9 @@ class WebhookSettings:
     events: tuple[str, ...] = _key(
         WEBHOOK_EVENTS, "Events sent to it: " + ", ".join(WEBHOOK_EVENTS) + "."
     )
+    timeout_seconds: float = _key(
+        10.0, "How long one delivery may take; past it the event is retried later."
+    )
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,8 @@ def _check_webhook(hook: WebhookSettings, where: str) -> None:
             f"{where}: secret: whsec_ followed by at least 24 random bytes in base64 "
             "(docs/webhooks.md)"
         )
+    if not 0 < hook.timeout_seconds <= 60:
+        raise ConfigError(f"{where}: timeout_seconds: more than 0 and at most 60")
     unknown = set(hook.events) - set(WEBHOOK_EVENTS)
     if unknown or not hook.events:
         raise ConfigError(

@@ -1,11 +1,12 @@
 """Deliver one webhook row: sign it, POST it, tell the worker what the answer means.
 
-2xx is delivered. A timeout, a refused connection, a 5xx, 408, 429 or a redirect is
-temporary: the worker retries with its backoff, and gives up (a dead letter, shown by
-``mailbridge outbox``) after ``outbound.give_up_hours``. Redirects are never followed:
-a receiver that moved must be configured again, so an event never goes to a host the
-operator did not name. Another 4xx is permanent. The signature is made by the
-``standardwebhooks`` package: HMAC-SHA256 over ``id.timestamp.body``.
+2xx is delivered. A timeout (the endpoint's ``timeout_seconds``), a refused
+connection, a 5xx, 408, 429 or a redirect is temporary: the worker retries with its
+backoff, and gives up after ``outbound.give_up_hours`` (a dead letter, shown by
+``mailbridge outbox``). Redirects are never followed: a receiver that moved must be
+configured again, so an event never goes to a host the operator did not name.
+Another 4xx is permanent. The signature is made by the ``standardwebhooks``
+package: HMAC-SHA256 over ``id.timestamp.body``.
 """
 
 from __future__ import annotations
@@ -28,12 +29,10 @@ _TEMPORARY = frozenset({408, 425, 429})
 
 
 class WebhookSender:
-    def __init__(
-        self, endpoints: Sequence[WebhookSettings], clock: Clock, timeout: float = 10.0
-    ) -> None:
+    def __init__(self, endpoints: Sequence[WebhookSettings], clock: Clock) -> None:
         self._secrets = {e.url: e.secret for e in endpoints}
+        self._timeouts = {e.url: aiohttp.ClientTimeout(total=e.timeout_seconds) for e in endpoints}
         self._clock = clock
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     def headers(self, row: OutboxRow, at: datetime) -> dict[str, str]:
         secret = self._secrets[row.rcpt_to]
@@ -53,7 +52,7 @@ class WebhookSender:
         headers = self.headers(row, self._clock.now())
         try:
             async with (
-                aiohttp.ClientSession(timeout=self._timeout) as session,
+                aiohttp.ClientSession(timeout=self._timeouts[row.rcpt_to]) as session,
                 session.post(
                     row.rcpt_to, data=row.message, headers=headers, allow_redirects=False
                 ) as response,

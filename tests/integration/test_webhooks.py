@@ -48,6 +48,7 @@ def verify(secret: str, headers: Any, body: bytes) -> bool:
 @dataclass
 class Receiver:
     fail_first: int = 0  # answer 500 to this many requests first
+    delay: float = 0.0  # seconds before answering
     answer: int = 200
     location: str = ""
     requests: list[str] = field(default_factory=list)  # webhook-id of every request
@@ -60,6 +61,8 @@ class Receiver:
         body = await request.read()
         msg_id = request.headers["webhook-id"]
         self.requests.append(msg_id)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if not verify(SECRET, request.headers, body):
             self.bad_signatures += 1
             return web.Response(status=401)
@@ -227,3 +230,25 @@ async def test_a_deleted_comment_is_an_event(tmp_path: Path, receiver: Receiver)
         await until(lambda: len(receiver.accepted) == 1)
         [event] = receiver.accepted.values()
         assert event["type"] == "comment.deleted" and event["data"]["comment"]["id"] == comment
+
+
+@pytest.mark.asyncio
+async def test_a_slow_endpoint_is_retried_and_blocks_nothing(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.delay = 2.0
+    entry = {**hooks(receiver.url, "comment.created")[0], "timeout_seconds": 0.3}
+    async with started(tmp_path, webhooks=[entry], outbound=FAST) as daemon:
+        started_at = time.monotonic()
+        await post_comment(daemon, parent=2, body="Is anyone there?")
+        assert time.monotonic() - started_at < 1.5  # the form did not wait for the hook
+        await until(lambda: len(receiver.requests) >= 1, seconds=5)
+        for _ in range(100):
+            rows = await webhook_rows(daemon)
+            if rows and rows[0][3] and "TimeoutError" in rows[0][3]:
+                break
+            await asyncio.sleep(0.05)
+        assert rows[0][1] == "queued" and "TimeoutError" in str(rows[0][3])
+        receiver.delay = 0.0
+        await until(lambda: len(receiver.accepted) == 1)
+        await all_sent(daemon, 1)
