@@ -31,15 +31,14 @@ from mailbridge.inbound.standard import standard_checks
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
 from mailbridge.notify import Digester, Notifier
-from mailbridge.notify.moderation_digest import ModerationDigests
 from mailbridge.outbound.dkim import signer_from_config
 from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
 from mailbridge.outbound.transport import Transport, transport_from_url
 from mailbridge.outbound.worker import DeliveryWorker
+from mailbridge.periodic import Periodic
 from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
 from mailbridge.spam.akismet import Akismet
-from mailbridge.spam.report import SpamReports
 from mailbridge.store import Store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
@@ -350,13 +349,25 @@ async def _listening(
         housekeeping = Housekeeping(store, parts.clock, settings.inbound.raw_retention_days)
         tasks.append(asyncio.create_task(housekeeping.run(), name="mailbridge-housekeeping"))
         if settings.moderation.mode != "each":
-            digests = ModerationDigests(
-                store, parts.notifier, settings.moderation.digest_minutes, parts.worker.wake
+            # Every moderation.digest_minutes: one email listing the pending comments
+            # nobody was emailed about yet (docs/moderation.md).
+            digests = Periodic(
+                store,
+                parts.notifier.moderation_digests,
+                settings.moderation.digest_minutes * 60.0,
+                parts.worker.wake,
+                "moderation digest",
             )
             tasks.append(asyncio.create_task(digests.run(), name="mailbridge-moderation-digest"))
         if settings.spam.enabled and settings.spam.report_hours > 0:
-            reports = SpamReports(
-                store, parts.notifier, settings.spam.report_hours, parts.worker.wake
+            # Every spam.report_hours: what went to spam, each with a rescue link
+            # (docs/spam.md): spam gets no moderation email of its own.
+            reports = Periodic(
+                store,
+                parts.notifier.spam_reports,
+                settings.spam.report_hours * 3600.0,
+                parts.worker.wake,
+                "spam report",
             )
             tasks.append(asyncio.create_task(reports.run(), name="mailbridge-spam-report"))
         yield Running(

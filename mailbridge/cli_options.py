@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,10 +12,12 @@ import click
 
 from mailbridge.errors import ConfigError
 from mailbridge.settings import Settings, load_settings
+from mailbridge.store import UnitOfWork
 
-__all__ = ["config_options", "settings_from"]
+__all__ = ["config_options", "in_store", "settings_from"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def config_options(func: F) -> F:
@@ -41,3 +44,17 @@ def settings_from(config_file: Path | None, data_dir: Path | None) -> Settings:
         return load_settings(config_file, environ=os.environ, overrides=overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def in_store(settings: Settings, work: UnitOfWork[T], *, write: bool = True) -> T:
+    """Open the database, run ``work`` in one transaction, close it: for commands."""
+    from mailbridge.app import open_store
+
+    async def main() -> T:
+        store = await open_store(settings)
+        try:
+            return await (store.write(work) if write else store.read(work))
+        finally:
+            await store.close()
+
+    return asyncio.run(main())

@@ -79,6 +79,20 @@ class Comment:
     elided: str = ""  # emailed replies: what extraction cut (never published)
 
 
+def comment_fields(comment: Comment, thread_key: str | None) -> dict[str, object]:
+    """A comment as other software sees it (admin API, webhooks): never an address."""
+    return {
+        "id": comment.id,
+        "thread": thread_key,
+        "parent_id": comment.parent_id,
+        "author": comment.author,
+        "body": comment.body,
+        "status": comment.status.value,
+        "source": comment.source.value,
+        "created_at": comment.created_at,
+    }
+
+
 @dataclass(frozen=True)
 class NewComment:
     """A comment about to be stored (no id yet)."""

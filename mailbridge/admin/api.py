@@ -27,6 +27,7 @@ from mailbridge.models import (
     CommentStatus,
     Decider,
     Thread,
+    comment_fields,
 )
 from mailbridge.moderate.service import CommentService
 from mailbridge.people import data as people
@@ -165,10 +166,9 @@ class AdminApi:
         comment_id = _id(request)
         if comment_id is None:
             return error(404, "comment_not_found", "no such comment")
-        try:
-            data = json.loads((await request.read()).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            return error(400, "invalid_json", "send a JSON object")
+        data = await _json(request)
+        if isinstance(data, web.Response):
+            return data
         body = data.get("body") if isinstance(data, dict) and set(data) == {"body"} else None
         problem = _body_problem(body)
         if problem is not None:
@@ -237,10 +237,9 @@ class AdminApi:
         verb = request.match_info["verb"]
         if verb not in ("export", "erase"):
             return error(404, "not_found", "no such route")
-        try:
-            data = json.loads((await request.read()).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            return error(400, "invalid_json", "send a JSON object")
+        data = await _json(request)
+        if isinstance(data, web.Response):
+            return data
         email = data.get("email") if isinstance(data, dict) and set(data) == {"email"} else None
         if not isinstance(email, str) or "@" not in email or len(email) > 320:
             return error(400, "invalid_email", 'send {"email": "..."} and nothing else')
@@ -257,21 +256,20 @@ class AdminApi:
         token = await self._token(request, "moderate")
         if isinstance(token, web.Response):
             return token
-        try:
-            data = json.loads((await request.read()).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            return error(400, "invalid_json", "send a JSON object")
+        data = await _json(request)
+        if isinstance(data, web.Response):
+            return data
         problem = _thread_problem(data)
-        if problem is not None:
-            return error(400, "invalid_thread", problem)
+        if problem is not None or not isinstance(data, dict):
+            return error(400, "invalid_thread", problem or "send a JSON object")
+        key, title, url = str(data["key"]), str(data["title"]).strip(), str(data["url"])
         now = iso(self._clock.now())
 
         async def work(conn: aiosqlite.Connection) -> tuple[Thread | None, bool]:
             _id, created = await threads.upsert_thread(
-                conn, key=data["key"], title=data["title"].strip(), url=data["url"],
-                author="", author_address_id=None, now=now,
-            )  # fmt: skip
-            return await threads.get_thread(conn, key=data["key"]), created
+                conn, key=key, title=title, url=url, author="", author_address_id=None, now=now
+            )
+            return await threads.get_thread(conn, key=key), created
 
         thread, created = await self._store.write(work)
         assert thread is not None
@@ -341,6 +339,14 @@ def _thread_view(thread: Thread) -> dict[str, object]:
     return {"key": thread.key, "title": thread.title, "url": thread.url, "closed": thread.closed}
 
 
+async def _json(request: web.Request) -> object:
+    """The request's JSON, or the 400 to answer (a web.Response)."""
+    try:
+        return json.loads((await request.read()).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return error(400, "invalid_json", "send a JSON object")
+
+
 def _id(request: web.Request) -> int | None:
     raw = request.match_info.get("id", "")
     return int(raw) if raw.isdigit() and len(raw) < 19 else None
@@ -375,14 +381,7 @@ async def _view(conn: aiosqlite.Connection, comment: Comment) -> dict[str, objec
     """A comment as the API shows it: never the writer's email address."""
     thread = await threads.get_thread(conn, thread_id=comment.thread_id)
     return {
-        "id": comment.id,
-        "thread": thread.key if thread else None,
-        "parent_id": comment.parent_id,
-        "author": comment.author,
-        "body": comment.body,
-        "status": comment.status.value,
-        "source": comment.source.value,
-        "created_at": comment.created_at,
+        **comment_fields(comment, thread.key if thread else None),
         "published_at": comment.published_at,
         "held_reason": comment.held_reason,
     }

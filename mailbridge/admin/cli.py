@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
 from mailbridge.admin import tokens
-from mailbridge.cli_options import config_options, settings_from
+from mailbridge.cli_options import config_options, in_store, settings_from
 from mailbridge.clock import SystemClock, iso
-from mailbridge.settings import Settings
-from mailbridge.store import UnitOfWork
 
 __all__ = ["token_command"]
-
-T = TypeVar("T")
-
-
-def _run(settings: Settings, work: UnitOfWork[T]) -> T:
-    from mailbridge.app import open_store
-
-    async def main() -> T:
-        store = await open_store(settings)
-        try:
-            return await store.write(work)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
 
 
 @click.group("token")
@@ -55,7 +36,7 @@ def create_command(
     settings = settings_from(config_file, data_dir)
     chosen = scopes or tokens.DEFAULT_SCOPES
     now = iso(SystemClock().now())
-    token_id, token = _run(settings, lambda c: tokens.create(c, name.strip(), chosen, now))
+    token_id, token = in_store(settings, lambda c: tokens.create(c, name.strip(), chosen, now))
     click.echo(f"Token {token_id} ({name}, scopes: {' '.join(sorted(chosen))}):")
     click.echo(token)
     click.echo("It is shown only now; send it as: Authorization: Bearer <token>")
@@ -65,7 +46,7 @@ def create_command(
 @config_options
 def list_command(config_file: Path | None, data_dir: Path | None) -> None:
     """Every token: id, name, scopes, created, and whether it was revoked."""
-    found = _run(settings_from(config_file, data_dir), tokens.list_tokens)
+    found = in_store(settings_from(config_file, data_dir), tokens.list_tokens, write=False)
     if not found:
         click.echo("No API token yet: mailbridge token create --name NAME")
     for t in found:
@@ -79,7 +60,7 @@ def list_command(config_file: Path | None, data_dir: Path | None) -> None:
 def revoke_command(config_file: Path | None, data_dir: Path | None, token_id: int) -> None:
     """Revoke a token: requests with it get 401 from now on."""
     now = iso(SystemClock().now())
-    if _run(settings_from(config_file, data_dir), lambda c: tokens.revoke(c, token_id, now)):
+    if in_store(settings_from(config_file, data_dir), lambda c: tokens.revoke(c, token_id, now)):
         click.echo(f"Token {token_id} revoked.")
     else:
         raise click.ClickException(f"no active token {token_id}")

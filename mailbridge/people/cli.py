@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
-from mailbridge.cli_options import config_options, settings_from
+from mailbridge.cli_options import config_options, in_store, settings_from
 from mailbridge.people import data
-from mailbridge.settings import Settings
-from mailbridge.store import UnitOfWork
 
 __all__ = ["person_command"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-def _run(settings: Settings, work: UnitOfWork[T], write: bool) -> T:
-    from mailbridge.app import open_store
-
-    async def main() -> T:
-        store = await open_store(settings)
-        try:
-            return await (store.write(work) if write else store.read(work))
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
 
 
 @click.group("person")
@@ -45,7 +27,7 @@ def person_command() -> None:
 def export_command(config_file: Path | None, data_dir: Path | None, email: str) -> None:
     """Print, as JSON, everything held about EMAIL (empty lists when nothing is)."""
     settings = settings_from(config_file, data_dir)
-    found = _run(settings, lambda c: data.export(c, email.strip()), write=False)
+    found = in_store(settings, lambda c: data.export(c, email.strip()), write=False)
     click.echo(json.dumps(found, ensure_ascii=False, indent=2))
 
 
@@ -61,7 +43,7 @@ def erase_command(config_file: Path | None, data_dir: Path | None, email: str, y
         click.confirm(f"Erase everything held about this address (comments: {mode})?",
                       abort=True)  # fmt: skip
     remove = mode == "remove"
-    done = _run(settings, lambda c: data.erase(c, email.strip(), remove), write=True)
+    done = in_store(settings, lambda c: data.erase(c, email.strip(), remove))
     # Logged without the address: the log must not keep what was just erased.
     log.info("person: an address was erased (%s)", done.line())
     click.echo(f"Erased: {done.line()}.")

@@ -36,19 +36,7 @@ async def history(conn: aiosqlite.Connection, comment_id: int) -> list[Decision]
         "WHERE d.comment_id = ? ORDER BY d.id",
         (comment_id,),
     ) as cur:
-        rows = await cur.fetchall()
-    return [
-        Decision(
-            comment_id=int(row[0]),
-            decided_at=str(row[1]),
-            previous=CommentStatus(row[2]),
-            status=CommentStatus(row[3]),
-            channel=Channel(row[4]),
-            moderator_id=None if row[5] is None else int(row[5]),
-            moderator=None if row[6] is None else str(row[6]),
-        )
-        for row in rows
-    ]
+        return [_decision(row) for row in await cur.fetchall()]
 
 
 _LATEST = (

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
-from mailbridge.models import Comment
+from mailbridge.models import Comment, comment_fields
 from mailbridge.settings import WebhookSettings
 from mailbridge.store import outbox, threads
 
@@ -40,19 +40,7 @@ class WebhookEvents:
         payload = {
             "type": event,
             "timestamp": iso(now),
-            "data": {
-                # Never the writer's email address: receivers are other software.
-                "comment": {
-                    "id": comment.id,
-                    "thread": thread.key if thread else None,
-                    "parent_id": comment.parent_id,
-                    "author": comment.author,
-                    "body": comment.body,
-                    "status": comment.status.value,
-                    "source": comment.source.value,
-                    "created_at": comment.created_at,
-                },
-            },
+            "data": {"comment": comment_fields(comment, thread.key if thread else None)},
         }
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         queued = 0
