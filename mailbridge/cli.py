@@ -144,7 +144,7 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
 def import_command(
     config_file: Path | None, data_dir: Path | None, file: Path, notify: bool
 ) -> None:
-    """Import a WordPress export (WXR) or mailbridge JSON thread file.
+    """Import a WordPress export (WXR), a Disqus export or a mailbridge JSON file.
 
     The format is detected from the content. Importing the same file again adds
     nothing twice. Imported comments keep their status and send no email.
@@ -182,6 +182,9 @@ def import_command(
             f"{report.comments_added} comment(s) added, "
             f"{report.comments_existing} already present."
         )
+        if report.skipped:
+            why = "; ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items()))
+            summary += f"\nNot imported: {why}."
         if report.addresses_refused:
             shown = "".join(f"\n  {line}" for line in report.refusals)
             more = report.addresses_refused - len(report.refusals)

@@ -18,7 +18,13 @@ from mailbridge.models import NewComment, Source
 from mailbridge.store import Store, comments, subscriptions, threads
 from mailbridge.store.subscriptions import Level
 
-__all__ = ["ImportReport", "import_file", "parents_first", "usable_address"]
+__all__ = [
+    "ImportReport",
+    "import_file",
+    "parents_first",
+    "subscribe_imported",
+    "usable_address",
+]
 
 
 @dataclass
@@ -31,6 +37,10 @@ class ImportReport:
     # Addresses that cannot be used: the post or comment is imported without one.
     addresses_refused: int = 0
     refusals: list[str] = field(default_factory=list)  # the first few, for the summary
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
 
     def refuse(self, where: str, reason: str) -> None:
         self.addresses_refused += 1
@@ -132,7 +142,7 @@ async def _store_thread(
         )
         ids[item.source_id] = comment_id
         if added and notify and email:
-            await _subscribe(conn, email, thread_id, now)
+            await subscribe_imported(conn, email, thread_id, now)
         if added:
             report.comments_added += 1
         else:
@@ -140,7 +150,9 @@ async def _store_thread(
         progress(1)
 
 
-async def _subscribe(conn: aiosqlite.Connection, email: str, thread_id: int, now: str) -> None:
+async def subscribe_imported(
+    conn: aiosqlite.Connection, email: str, thread_id: int, now: str
+) -> None:
     """Imported commenters hear about answers to their comments: the blog owner vouches
     for their addresses by importing them (``--no-notify`` opts out), and every email
     offers a one-click unsubscribe. An explicit choice made earlier is kept."""
@@ -165,6 +177,11 @@ async def import_file(
     ``smtputf8`` (``outbound.smtputf8``) accepts addresses with non-ASCII before the @.
     """
     fmt = detect_format(path)
+    if fmt == "disqus":
+        from mailbridge.importer.disqus_load import import_disqus  # it imports this module
+
+        return await import_disqus(store, path, clock, on_total=on_total, progress=progress,
+                                   notify=notify, smtputf8=smtputf8)  # fmt: skip
     parsed = list(read_wxr(path) if fmt == "wxr" else read_json(path))
     on_total(sum(len(t.comments) for t in parsed))
     report = ImportReport(format=fmt)

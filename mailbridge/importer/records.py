@@ -40,13 +40,17 @@ def safe_url(url: str) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """'wxr' or 'json', from the first meaningful bytes of the file."""
+    """'wxr', 'disqus' or 'json', from the first meaningful bytes of the file."""
     with path.open("rb") as fh:
         head = fh.read(4096)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):
+        if b"<disqus" in head:
+            return "disqus"
         if b"<rss" in head or b"<?xml" in head:
             return "wxr"
     elif text.startswith(b"{"):
         return "json"
-    raise ImportFormatError(f"{path}: not a WordPress export (WXR XML) or mailbridge JSON file")
+    raise ImportFormatError(
+        f"{path}: not a WordPress export (WXR XML), a Disqus export or a mailbridge JSON file"
+    )
