@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,36 +18,15 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import safe_url
+from mailbridge.importer.records import SourcePost, SourceThread, safe_url
 from mailbridge.importer.wp_html import wordpress_to_markdown
+from mailbridge.models import CommentStatus
 
-__all__ = ["DisqusPost", "DisqusThread", "read_posts", "read_threads"]
+__all__ = ["read_posts", "read_threads"]
 
 _NS = "{http://disqus.com}"
 _DSQ_ID = "{http://disqus.com/disqus-internals}id"
 _SLUG = re.compile(r"[^a-z0-9]+")
-
-
-@dataclass(frozen=True)
-class DisqusThread:
-    dsq_id: str
-    key: str
-    title: str
-    url: str
-    closed: bool
-
-
-@dataclass(frozen=True)
-class DisqusPost:
-    dsq_id: str
-    thread: str  # the thread's dsq:id
-    parent: str | None
-    author: str
-    email: str | None
-    body: str  # Markdown
-    created_at: str
-    deleted: bool
-    spam: bool
 
 
 def _text(element: Any, name: str) -> str:
@@ -94,9 +72,9 @@ def _events(path: Path) -> Iterator[Any]:
         raise ImportFormatError(f"{path}: not well-formed XML: {exc}") from None
 
 
-def read_threads(path: Path) -> tuple[dict[str, DisqusThread], int]:
+def read_threads(path: Path) -> tuple[dict[str, SourceThread], int]:
     """Every thread with a page or an identifier, by dsq:id, and how many posts follow."""
-    found: dict[str, DisqusThread] = {}
+    found: dict[str, SourceThread] = {}
     keys: set[str] = set()
     posts = 0
     for element in _events(path):
@@ -109,8 +87,8 @@ def read_threads(path: Path) -> tuple[dict[str, DisqusThread], int]:
                 if key in keys:  # two pages with the same slug: keep both apart
                     key = f"{key[:80]}-{_slug(dsq_id)}"
                 keys.add(key)
-                found[dsq_id] = DisqusThread(
-                    dsq_id=dsq_id,
+                found[dsq_id] = SourceThread(
+                    source_id=dsq_id,
                     key=key,
                     title=" ".join(_text(element, "title").split()) or key,
                     url=safe_url(_text(element, "link")),
@@ -119,7 +97,7 @@ def read_threads(path: Path) -> tuple[dict[str, DisqusThread], int]:
     return found, posts
 
 
-def read_posts(path: Path) -> Iterator[DisqusPost]:
+def read_posts(path: Path) -> Iterator[SourcePost]:
     """The posts in file order, one at a time."""
     for element in _events(path):
         if element.tag != f"{_NS}post":
@@ -129,8 +107,10 @@ def read_posts(path: Path) -> Iterator[DisqusPost]:
         if author is not None:
             name = " ".join(_text(author, "name").split()) or _text(author, "username")
             email = _text(author, "email")
-        yield DisqusPost(
-            dsq_id=str(element.get(_DSQ_ID) or ""),
+        deleted = _text(element, "isDeleted") == "true"
+        spam = _text(element, "isSpam") == "true"
+        yield SourcePost(
+            source_id=str(element.get(_DSQ_ID) or ""),
             thread=_ref(element, "thread") or "",
             parent=_ref(element, "parent"),
             author=name or "Anonymous",
@@ -138,6 +118,6 @@ def read_posts(path: Path) -> Iterator[DisqusPost]:
             body=wordpress_to_markdown(_text(element, "message")),
             created_at=_text(element, "createdAt").replace("Z", "+00:00")
             or "1970-01-01T00:00:00+00:00",
-            deleted=_text(element, "isDeleted") == "true",
-            spam=_text(element, "isSpam") == "true",
+            status=CommentStatus.SPAM if spam else CommentStatus.APPROVED,
+            skip="deleted in Disqus" if deleted else "",
         )

@@ -177,11 +177,16 @@ async def import_file(
     ``smtputf8`` (``outbound.smtputf8``) accepts addresses with non-ASCII before the @.
     """
     fmt = detect_format(path)
-    if fmt == "disqus":
-        from mailbridge.importer.disqus_load import import_disqus  # it imports this module
+    if fmt in ("disqus", "isso"):
+        # Streamed: written as read. Imported here, not at the top: it imports this module.
+        from mailbridge.importer import disqus, isso
+        from mailbridge.importer.stream_load import import_stream
 
-        return await import_disqus(store, path, clock, on_total=on_total, progress=progress,
-                                   notify=notify, smtputf8=smtputf8)  # fmt: skip
+        reader = disqus if fmt == "disqus" else isso
+        return await import_stream(
+            store, fmt, reader.read_threads(path), reader.read_posts(path), clock,
+            on_total=on_total, progress=progress, notify=notify, smtputf8=smtputf8,
+        )  # fmt: skip
     parsed = list(read_wxr(path) if fmt == "wxr" else read_json(path))
     on_total(sum(len(t.comments) for t in parsed))
     report = ImportReport(format=fmt)

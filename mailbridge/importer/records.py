@@ -8,7 +8,14 @@ from pathlib import Path
 from mailbridge.errors import ImportFormatError
 from mailbridge.models import CommentStatus
 
-__all__ = ["ImportedComment", "ImportedThread", "detect_format", "safe_url"]
+__all__ = [
+    "ImportedComment",
+    "ImportedThread",
+    "SourcePost",
+    "SourceThread",
+    "detect_format",
+    "safe_url",
+]
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,32 @@ class ImportedThread:
     closed: bool = False  # closed to new comments
 
 
+@dataclass(frozen=True)
+class SourceThread:
+    """A thread of a file read as a stream (Disqus, Isso): written as it is read."""
+
+    source_id: str
+    key: str
+    title: str
+    url: str
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class SourcePost:
+    """A comment of a file read as a stream, naming its thread and parent by source id."""
+
+    source_id: str
+    thread: str
+    parent: str | None
+    author: str
+    email: str | None
+    body: str  # Markdown
+    created_at: str
+    status: CommentStatus
+    skip: str = ""  # why it is not imported ("deleted in Disqus"), or ""
+
+
 def safe_url(url: str) -> str:
     """Keep only http(s) links: an export could carry javascript: or data: URLs."""
     url = url.strip()
@@ -40,10 +73,16 @@ def safe_url(url: str) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """'wxr', 'disqus' or 'json', from the first meaningful bytes of the file."""
+    """'wxr', 'disqus', 'isso' or 'json', from the first meaningful bytes of the file."""
     with path.open("rb") as fh:
         head = fh.read(4096)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"SQLite format 3\x00"):
+        from mailbridge.importer.isso import is_isso  # a database, not text
+
+        if is_isso(path):
+            return "isso"
+        raise ImportFormatError(f"{path}: an SQLite database, but not Isso's")
     if text.startswith(b"<"):
         if b"<disqus" in head:
             return "disqus"
@@ -52,5 +91,6 @@ def detect_format(path: Path) -> str:
     elif text.startswith(b"{"):
         return "json"
     raise ImportFormatError(
-        f"{path}: not a WordPress export (WXR XML), a Disqus export or a mailbridge JSON file"
+        f"{path}: not a WordPress export (WXR XML), a Disqus export, an Isso database "
+        "or a mailbridge JSON file"
     )
