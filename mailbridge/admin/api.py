@@ -85,6 +85,19 @@ class AdminApi:
             return error(403, "forbidden", f"This token does not have the '{scope}' scope.")
         return found
 
+    async def _comment_request(
+        self, request: web.Request, scope: str
+    ) -> tuple[tokens.ApiToken, int] | web.Response:
+        """The token (with ``scope``) and the comment id of a /comments/{id} request, or
+        the error to answer."""
+        token = await self._token(request, scope)
+        if isinstance(token, web.Response):
+            return token
+        comment_id = _id(request)
+        if comment_id is None:
+            return error(404, "comment_not_found", "no such comment")
+        return token, comment_id
+
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(document())
 
@@ -125,12 +138,10 @@ class AdminApi:
         return web.json_response({"comments": rows, "next_cursor": next_cursor})
 
     async def get_comment(self, request: web.Request) -> web.Response:
-        token = await self._token(request, "read")
-        if isinstance(token, web.Response):
-            return token
-        comment_id = _id(request)
-        if comment_id is None:
-            return error(404, "comment_not_found", "no such comment")
+        checked = await self._comment_request(request, "read")
+        if isinstance(checked, web.Response):
+            return checked
+        _token, comment_id = checked
 
         async def work(conn: aiosqlite.Connection) -> dict[str, object] | None:
             found = await comments.get_comment(conn, comment_id)
@@ -160,12 +171,10 @@ class AdminApi:
 
     async def edit_comment(self, request: web.Request) -> web.Response:
         """PATCH /api/admin/comments/{id} {"body"}: the text replaced, the old one kept."""
-        token = await self._token(request, "moderate")
-        if isinstance(token, web.Response):
-            return token
-        comment_id = _id(request)
-        if comment_id is None:
-            return error(404, "comment_not_found", "no such comment")
+        checked = await self._comment_request(request, "moderate")
+        if isinstance(checked, web.Response):
+            return checked
+        token, comment_id = checked
         data = await _json(request)
         if isinstance(data, web.Response):
             return data
@@ -194,12 +203,10 @@ class AdminApi:
 
     async def delete_comment(self, request: web.Request) -> web.Response:
         """DELETE /api/admin/comments/{id}: gone, unless someone answered it (409)."""
-        token = await self._token(request, "moderate")
-        if isinstance(token, web.Response):
-            return token
-        comment_id = _id(request)
-        if comment_id is None:
-            return error(404, "comment_not_found", "no such comment")
+        checked = await self._comment_request(request, "moderate")
+        if isinstance(checked, web.Response):
+            return checked
+        token, comment_id = checked
         try:
             deleted = await self._service.delete(comment_id)
         except NotFound:
