@@ -34,19 +34,14 @@ from mailbridge.errors import (
     AuthenticationFailed,
     AuthenticationUnavailable,
     AutomatedMessage,
-    CommentTooLong,
-    EmptyReply,
     ExpiredReplyToken,
     NotFound,
     Rejection,
     SenderMismatch,
     ThreadClosed,
     TooManyRecipients,
-    TooShort,
-    UnreadableStructure,
 )
 from mailbridge.extract import Extraction, Extractor, extract
-from mailbridge.extract.mime import NESTED_TOO_DEEP
 from mailbridge.inbound.bounces import BounceAccounting
 from mailbridge.inbound.checks import AuthDecision, InboundChecks
 from mailbridge.inbound.headers import (
@@ -61,12 +56,12 @@ from mailbridge.inbound.limits import check_rates
 from mailbridge.inbound.moderation import ModerationByReply
 from mailbridge.inbound.postmaster import keep_for_postmaster
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
+from mailbridge.inbound.reply_text import ExtractionFailed, comment_text
 from mailbridge.inbound.sent import sent_texts
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
 from mailbridge.models import (
     ELIDED_KEPT,
-    MAX_COMMENT_CHARS,
     AttachmentNote,
     Comment,
     CommentStatus,
@@ -88,10 +83,6 @@ log = logging.getLogger(__name__)
 
 ACCEPTED = "250 2.0.0 Thank you: your reply was received and awaits moderation"
 DUPLICATE = "250 2.0.0 Already received: this message was delivered before"
-
-
-class ExtractionFailed(Exception):
-    """The extractor could not handle a message: a bug on our side, retried via 451."""
 
 
 @dataclass(frozen=True)
@@ -357,26 +348,7 @@ class ReplyIntake:
             "chars": len(extraction.text),
             "attachments": len(extraction.attachments),
         }
-        if not extraction.part and any(
-            d.startswith("extraction failed") for d in extraction.defects
-        ):
-            # Our bug, not the sender's mistake: answer 451 (retry later), keep the raw
-            # message, and let the operator reprocess it once fixed.
-            raise ExtractionFailed("; ".join(extraction.defects))
-        if NESTED_TOO_DEEP in extraction.defects:
-            # What is left is raw MIME boundaries, not words anyone wrote.
-            raise UnreadableStructure()
-        # NUL and other control characters dropped, bidi overrides too: the words stay.
-        text = strip_spoofing(extraction.text).strip()
-        if not text:
-            raise EmptyReply()
-        if len(text) < self._settings.inbound.min_reply_chars:
-            raise TooShort()
-        if len(text) > MAX_COMMENT_CHARS:
-            raise CommentTooLong(
-                f"Received, but not posted: the reply is {len(text):,} characters long; "
-                f"comments can be at most {MAX_COMMENT_CHARS:,}."
-            )
+        comment_text(extraction, self._settings.inbound.min_reply_chars)  # or a rejection
         comment = await self._file(inbound_id, target, extraction, held_reason, checks)
         log.info(
             "%s: %s as comment %d under comment %d",

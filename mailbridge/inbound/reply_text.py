@@ -1,0 +1,41 @@
+"""Whether an extraction gives a comment to file, or which rejection answers instead.
+
+A pure function of the extraction: the daemon and its tests ask the same question.
+"""
+
+from __future__ import annotations
+
+from mailbridge.errors import CommentTooLong, EmptyReply, TooShort, UnreadableStructure
+from mailbridge.extract import Extraction
+from mailbridge.extract.mime import NESTED_TOO_DEEP
+from mailbridge.models import MAX_COMMENT_CHARS
+from mailbridge.text_rules import strip_spoofing
+
+__all__ = ["ExtractionFailed", "comment_text"]
+
+
+class ExtractionFailed(Exception):
+    """The extractor could not handle a message: a bug on our side, retried via 451."""
+
+
+def comment_text(extraction: Extraction, min_chars: int) -> str:
+    """The text to file, or raise the rejection that answers instead."""
+    if not extraction.part and any(d.startswith("extraction failed") for d in extraction.defects):
+        # Our bug, not the sender's mistake: answer 451 (retry later), keep the raw
+        # message, and let the operator reprocess it once fixed.
+        raise ExtractionFailed("; ".join(extraction.defects))
+    if NESTED_TOO_DEEP in extraction.defects:
+        # What is left is raw MIME boundaries, not words anyone wrote.
+        raise UnreadableStructure()
+    # NUL and other control characters dropped, bidi overrides too: the words stay.
+    text = strip_spoofing(extraction.text).strip()
+    if not text:
+        raise EmptyReply()
+    if len(text) < min_chars:
+        raise TooShort()
+    if len(text) > MAX_COMMENT_CHARS:
+        raise CommentTooLong(
+            f"Received, but not posted: the reply is {len(text):,} characters long; "
+            f"comments can be at most {MAX_COMMENT_CHARS:,}."
+        )
+    return text
