@@ -144,7 +144,7 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
 def import_command(
     config_file: Path | None, data_dir: Path | None, file: Path, notify: bool
 ) -> None:
-    """Import a WordPress export (WXR), a Disqus export or a mailbridge JSON file.
+    """Import a WordPress (WXR), Disqus, Isso, Commento or mailbridge JSON file.
 
     The format is detected from the content. Importing the same file again adds
     nothing twice. Imported comments keep their status and send no email.

@@ -177,12 +177,12 @@ async def import_file(
     ``smtputf8`` (``outbound.smtputf8``) accepts addresses with non-ASCII before the @.
     """
     fmt = detect_format(path)
-    if fmt in ("disqus", "isso"):
+    if fmt in ("disqus", "isso", "commento"):
         # Streamed: written as read. Imported here, not at the top: it imports this module.
-        from mailbridge.importer import disqus, isso
+        from mailbridge.importer import commento, disqus, isso
         from mailbridge.importer.stream_load import import_stream
 
-        reader = disqus if fmt == "disqus" else isso
+        reader = {"disqus": disqus, "isso": isso, "commento": commento}[fmt]
         return await import_stream(
             store, fmt, reader.read_threads(path), reader.read_posts(path), clock,
             on_total=on_total, progress=progress, notify=notify, smtputf8=smtputf8,

@@ -73,7 +73,7 @@ def safe_url(url: str) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """'wxr', 'disqus', 'isso' or 'json', from the first meaningful bytes of the file."""
+    """'wxr', 'disqus', 'isso', 'commento' or 'json', from the file's first bytes."""
     with path.open("rb") as fh:
         head = fh.read(4096)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
@@ -89,6 +89,9 @@ def detect_format(path: Path) -> str:
         if b"<rss" in head or b"<?xml" in head:
             return "wxr"
     elif text.startswith(b"{"):
+        # Commento's export opens with its comments, each starting with its commentHex.
+        if b'"commentHex"' in head:
+            return "commento"
         return "json"
     raise ImportFormatError(
         f"{path}: not a WordPress export (WXR XML), a Disqus export, an Isso database "

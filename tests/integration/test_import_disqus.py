@@ -134,3 +134,30 @@ def test_reading_does_not_hold_the_file_in_memory(tmp_path: Path) -> None:
     small, large = peak(1_000), peak(10_000)
     assert small > 0 and large > 0
     assert large < 2 * small  # ten times the posts, not ten times the memory
+
+
+def test_a_commento_export_is_imported_streaming(tmp_path: Path) -> None:
+    """Remark42's Commento fixture: an anonymous comment, a named one, a reply."""
+    data = tmp_path / "var"
+    fixture = str(FIXTURES / "commento-remark42.json")
+    first = run("import", "--data-dir", str(data), fixture)
+    assert "(commento): 1 thread(s) created" in first and "3 comment(s) added" in first
+    assert "0 comment(s) added, 3 already present" in run(
+        "import", "--data-dir", str(data), fixture
+    )
+    got = rows(
+        data,
+        "SELECT c.author, c.body, p.body, a.email FROM comments c "
+        "LEFT JOIN comments p ON p.id = c.parent_id "
+        "LEFT JOIN addresses a ON a.id = c.address_id ORDER BY c.id",
+    )
+    assert got == [
+        ("Anonymous", "Example comment created by user.", None, None),
+        ("User5276", "Example 2 comment created by user.", None, "somegreatmail@gmail.com"),
+        ("Saturnin Uf", "Great reply!", "Example 2 comment created by user.",
+         "moregreatmail@gmail.com"),
+    ]  # fmt: skip
+    assert rows(data, "SELECT key, url FROM threads") == [("1", "https://example.com/blog/post/1")]
+    # mailbridge's own JSON is still read as such.
+    seed = Path(__file__).resolve().parents[2] / "examples" / "thread.json"
+    assert "(json)" in run("import", "--data-dir", str(tmp_path / "v2"), str(seed))
