@@ -212,3 +212,31 @@ async def started(
     await import_seed(settings)
     async with running(settings, resolver=resolver or no_dmarc_zone()) as daemon:
         yield daemon
+
+
+async def smtp_send(daemon: Any, sender: str, rcpt: str, data: bytes) -> str:
+    """One message to the daemon's SMTP service, as a client sends it: "code message"."""
+    import aiosmtplib
+
+    host, port = daemon.smtp_address
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
+        await client.mail(sender)
+        await client.rcpt(rcpt)
+        answer = await client.data(data)
+    return f"{answer.code} {answer.message}"
+
+
+@contextlib.asynccontextmanager
+async def local_http(path: str, handler: Any) -> AsyncIterator[str]:
+    """An aiohttp server on 127.0.0.1 (a free port) answering POST ``path``; its URL base."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_post(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

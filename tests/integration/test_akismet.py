@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aiosmtplib
 import pytest
 import pytest_asyncio
 from aiohttp import web
 from flows import moderation_email, reply_notification
-from support import THREAD, reply_address, reply_to_notification, started
+from support import THREAD, local_http, reply_address, reply_to_notification, smtp_send, started
 
 from mailbridge.app import Running
 from mailbridge.spam.rules import rule_score
@@ -49,17 +48,8 @@ class FakeAkismet:
 @pytest_asyncio.fixture
 async def akismet() -> AsyncIterator[tuple[FakeAkismet, str]]:
     fake = FakeAkismet()
-    app = web.Application()
-    app.router.add_post("/1.1/comment-check", fake.comment_check)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield fake, f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with local_http("/1.1/comment-check", fake.comment_check) as base:
+        yield fake, base
 
 
 async def post(daemon: Running, author: str, body: str, **extra: Any) -> dict[str, Any]:
@@ -124,11 +114,7 @@ async def test_emailed_replies_are_not_sent_to_akismet(
         note = await reply_notification(d)  # Ann's web comment: checked
         assert len(fake.seen) == 1
         reply = reply_to_notification(note, "Thanks, Ann: ring the bell for me.")
-        host, port = d.smtp_address
-        async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
-            await client.mail(READER)
-            await client.rcpt(reply_address(note))
-            response = await client.data(reply.as_bytes())
-        assert response.code == 250
+        response = await smtp_send(d, READER, reply_address(note), reply.as_bytes())
+        assert response.startswith("250")
         await moderation_email(d, "Reader 002", 3)  # filed, waiting for the moderator
         assert len(fake.seen) == 1  # the emailed reply never went to Akismet

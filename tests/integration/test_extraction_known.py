@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-import aiosmtplib
 import aiosqlite
 import pytest
 from flows import moderation_email, reply_notification
-from support import reply_address, text_body
+from support import reply_address, smtp_send, text_body
 
 from mailbridge.app import Running
 from mailbridge.models import Comment
@@ -26,12 +25,7 @@ async def send(daemon: Running, body: str, note_reply_to: str) -> str:
     reply["To"] = note_reply_to
     reply["Subject"] = "Re: your comment"
     reply.set_content(body)
-    host, port = daemon.smtp_address
-    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
-        await client.mail(READER)
-        await client.rcpt(note_reply_to)
-        response = await client.data(reply.as_bytes())
-    return f"{response.code} {response.message}"
+    return await smtp_send(daemon, READER, note_reply_to, reply.as_bytes())
 
 
 async def newest_comment(daemon: Running) -> Comment:

@@ -14,11 +14,10 @@ import sqlite3
 from typing import Any
 
 import aiohttp
-import aiosmtplib
 import pytest
 from click.testing import CliRunner
 from flows import moderation_email, reply_notification
-from support import reply_address, reply_to_notification
+from support import reply_address, reply_to_notification, smtp_send
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
@@ -28,15 +27,6 @@ READER = "reader002.4a549d@example.org"
 
 async def mb(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
     return await asyncio.to_thread(CliRunner().invoke, cli, list(args), input, env)
-
-
-async def smtp(daemon: Running, sender: str, rcpt: str, data: bytes) -> str:
-    host, port = daemon.smtp_address
-    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
-        await client.mail(sender)
-        await client.rcpt(rcpt)
-        answer = await client.data(data)
-    return f"{answer.code} {answer.message}"
 
 
 def bounce_report(return_path: str, original_id: str) -> bytes:
@@ -85,7 +75,9 @@ async def test_export_then_erase_leaves_nothing_of_the_address(
 ) -> None:
     note = await reply_notification(daemon)  # Ann answered Reader 002; they are notified
     reply = reply_to_notification(note, "Thank you, Ann, that helps me a lot.")
-    assert (await smtp(daemon, READER, reply_address(note), reply.as_bytes())).startswith("250")
+    assert (await smtp_send(daemon, READER, reply_address(note), reply.as_bytes())).startswith(
+        "250"
+    )
     await moderation_email(daemon, "Reader 002", 3)
     db = str(daemon.settings.database_path)
     conn = sqlite3.connect(db)
@@ -94,7 +86,7 @@ async def test_export_then_erase_leaves_nothing_of_the_address(
     [(address_id,)] = conn.execute("SELECT id FROM addresses WHERE email = ?", (READER,)).fetchall()
     conn.close()
     report = bounce_report(str(return_path), str(note["Message-ID"]))
-    assert (await smtp(daemon, "", str(return_path), report)).startswith("250")
+    assert (await smtp_send(daemon, "", str(return_path), report)).startswith("250")
 
     data = ["--data-dir", str(daemon.settings.data_path)]
     before = json.loads((await mb("person", "export", READER, *data)).output)

@@ -24,7 +24,7 @@ import pytest_asyncio
 from aiohttp import web
 from click.testing import CliRunner
 from flows import approve, moderation_email, post_comment
-from support import started
+from support import local_http, started
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
@@ -80,17 +80,9 @@ class Receiver:
 @pytest_asyncio.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     got = Receiver()
-    app = web.Application()
-    app.router.add_post("/hooks", got.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    got.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hooks"
-    try:
+    async with local_http("/hooks", got.handle) as base:
+        got.url = f"{base}/hooks"
         yield got
-    finally:
-        await runner.cleanup()
 
 
 def hooks(url: str, *events: str) -> list[dict[str, Any]]:
@@ -174,31 +166,28 @@ async def test_redirects_are_not_followed_and_4xx_is_a_dead_letter(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     elsewhere = Receiver()
-    app = web.Application()
-    app.router.add_post("/hooks", elsewhere.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    receiver.answer, receiver.location = 307, f"http://127.0.0.1:{runner.addresses[0][1]}/hooks"
-    try:
-        settings = {"webhooks": hooks(receiver.url, "comment.created"), "outbound": FAST}
-        async with started(tmp_path, **settings) as daemon:
-            await post_comment(daemon, parent=2, body="Where does this go?")
-            await until(lambda: len(receiver.requests) >= 2)  # retried, not followed
-            assert elsewhere.requests == []
-            [(_id, status, attempts, error)] = await webhook_rows(daemon)
-            assert status == "queued" and attempts >= 1 and error and "not followed" in error
-            receiver.answer = 400
-            await until(lambda: len(receiver.requests) >= 3)
-            await asyncio.sleep(0.3)
-            [(_id, status, _attempts, error)] = await webhook_rows(daemon)
-            assert status == "failed" and error == "webhook: answered 400"
-            shown = await asyncio.to_thread(
-                CliRunner().invoke, cli, ["outbox", "--data-dir", str(daemon.settings.data_path)]
-            )
-            assert "webhook" in shown.output and "answered 400" in shown.output
-    finally:
-        await runner.cleanup()
+    async with local_http("/hooks", elsewhere.handle) as there:
+        receiver.answer, receiver.location = 307, f"{there}/hooks"
+        await _redirect_then_400(tmp_path, receiver, elsewhere)
+
+
+async def _redirect_then_400(tmp_path: Path, receiver: Receiver, elsewhere: Receiver) -> None:
+    settings = {"webhooks": hooks(receiver.url, "comment.created"), "outbound": FAST}
+    async with started(tmp_path, **settings) as daemon:
+        await post_comment(daemon, parent=2, body="Where does this go?")
+        await until(lambda: len(receiver.requests) >= 2)  # retried, not followed
+        assert elsewhere.requests == []
+        [(_id, status, attempts, error)] = await webhook_rows(daemon)
+        assert status == "queued" and attempts >= 1 and error and "not followed" in error
+        receiver.answer = 400
+        await until(lambda: len(receiver.requests) >= 3)
+        await asyncio.sleep(0.3)
+        [(_id, status, _attempts, error)] = await webhook_rows(daemon)
+        assert status == "failed" and error == "webhook: answered 400"
+        shown = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["outbox", "--data-dir", str(daemon.settings.data_path)]
+        )
+        assert "webhook" in shown.output and "answered 400" in shown.output
 
 
 def test_settings_refuse_unusable_webhooks(tmp_path: Path) -> None:
