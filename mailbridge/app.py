@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from mailbridge.bridges.wordpress import WordPressBridge
 from mailbridge.clock import Clock, SystemClock
 from mailbridge.errors import ConfigError, DataDirUnusable
 from mailbridge.extract import Extractor, extract
@@ -370,6 +371,10 @@ async def _listening(
                 "spam report",
             )
             tasks.append(asyncio.create_task(reports.run(), name="mailbridge-spam-report"))
+        if settings.wordpress.site_url:
+            # A bridge for a WordPress site's comments, both ways (docs/wordpress.md).
+            bridge = WordPressBridge(settings, store, parts.service, parts.clock)
+            tasks.append(asyncio.create_task(bridge.run(), name="mailbridge-wordpress"))
         yield Running(
             settings=settings,
             store=store,

@@ -125,6 +125,7 @@ class Channel(enum.StrEnum):
     QUEUE = "queue"  # the /moderate queue page
     AUTO = "auto"  # mailbridge itself: a trusted writer, or a blocked one (moderate.trust)
     API = "api"  # software with an API token (mailbridge.admin)
+    WORDPRESS = "wordpress"  # in wp-admin, seen by the bridge (mailbridge.bridges.wordpress)
 
 
 @dataclass(frozen=True)

@@ -194,15 +194,30 @@ class CommentService:
         later change of mind withdraws the batched notifications still waiting, and
         publishing again releases only those: nobody is told twice.
         """
-        status = CommentStatus(action.status)
+        async def trusted(conn: aiosqlite.Connection, comment: Comment) -> None:
+            if action is Action.TRUST and comment.address_id is not None:
+                now = iso(self._clock.now())
+                await trust.set_standing(
+                    conn, comment.address_id, Standing.TRUSTED, now, by.address_id
+                )
+
+        return await self.decide(comment_id, CommentStatus(action.status), by, also=trusted)
+
+    async def decide(
+        self,
+        comment_id: int,
+        status: CommentStatus,
+        by: Decider,
+        also: SameTransaction | None = None,
+    ) -> ModerationOutcome:
+        """Give the comment ``status`` (see :meth:`moderate`); ``also`` runs in the same
+        transaction, after the change."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, int]:
             now = iso(self._clock.now())
             outcome, notified = await self._apply(conn, comment_id, status, by, now)
-            if action is Action.TRUST and outcome.comment.address_id is not None:
-                await trust.set_standing(
-                    conn, outcome.comment.address_id, Standing.TRUSTED, now, by.address_id
-                )
+            if also is not None:
+                await also(conn, outcome.comment)
             return outcome, notified
 
         outcome, notified = await self._store.write(work)
@@ -328,6 +343,38 @@ class CommentService:
         if notified:
             self._queued()
         return comment_id
+
+    async def mirror(
+        self, new: NewComment, by: Decider, also: SameTransaction | None = None
+    ) -> tuple[Comment, bool]:
+        """A comment another system published (the WordPress bridge): stored, then
+        published through the same path as a moderator's approval (audit, readers
+        told once), in one transaction with ``also``. Idempotent on ``new.source_ref``:
+        (comment, False) when it was stored before, and nothing is done again."""
+
+        async def work(conn: aiosqlite.Connection) -> tuple[Comment, bool, int]:
+            comment_id, created = await comments.insert_comment(conn, new)
+            notified = 0
+            if created:
+                now = iso(self._clock.now())
+                outcome, notified = await self._apply(
+                    conn, comment_id, CommentStatus.APPROVED, by, now
+                )
+                comment = outcome.comment
+            else:
+                found = await comments.get_comment(conn, comment_id)
+                assert found is not None
+                comment = found
+            if also is not None:
+                await also(conn, comment)
+            return comment, created, notified
+
+        comment, created, notified = await self._store.write(work)
+        if created:
+            log.info("comment %d: published from %s", comment.id, by.channel.value)
+        if notified:
+            self._queued()
+        return comment, created
 
     async def view(self, comment_id: int) -> ModerationView:
         """A comment with its parent, thread and decisions, for the moderation pages."""

@@ -26,6 +26,7 @@ from mailbridge.settings.schema import (
     SpamSettings,
     TemplateSettings,
     WebhookSettings,
+    WordPressSettings,
 )
 from mailbridge.settings.validate import parse_hostport
 
@@ -46,6 +47,7 @@ __all__ = [
     "SpamSettings",
     "TemplateSettings",
     "WebhookSettings",
+    "WordPressSettings",
     "iter_keys",
     "load_settings",
     "parse_hostport",

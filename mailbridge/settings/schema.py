@@ -22,6 +22,7 @@ __all__ = [
     "SmtpSettings",
     "TemplateSettings",
     "WebhookSettings",
+    "WordPressSettings",
 ]
 
 
@@ -363,6 +364,45 @@ class PrivacySettings:
     )
 
 
+@dataclass(frozen=True)
+class WordPressSettings:
+    """The live bridge to a WordPress site (mailbridge.bridges.wordpress; docs/wordpress.md)."""
+
+    site_url: str = _key(
+        "", "The WordPress site, e.g. https://blog.example.org (empty: no bridge)."
+    )
+    user: str = _key(
+        "",
+        "The WordPress user the bridge acts as; it needs to moderate comments (an Editor "
+        "or an Administrator).",
+    )
+    app_password: str = _key(
+        "",
+        "That user's Application Password (wp-admin: Users, Profile, Application "
+        "Passwords); never logged.",
+    )
+    posts: tuple[str, ...] = _key(
+        (),
+        "The posts bridged, by ID or slug (empty: every post and page). Each is the thread "
+        "keyed by its slug, as mailbridge import names a WXR's posts.",
+    )
+    poll_seconds: float = _key(
+        30.0, "How often new comments, and decisions taken in wp-admin, are read."
+    )
+    full_sync_minutes: float = _key(
+        60.0,
+        "How often every bridged comment is read again, to follow edits and deletions made "
+        "in WordPress.",
+    )
+    requests_per_second: float = _key(4.0, "At most this many requests to WordPress a second.")
+    timeout_seconds: float = _key(15.0, "How long one request to WordPress may take.")
+    notify_commenters: bool = _key(
+        True,
+        "People whose comments come from WordPress hear about answers to them, as imported "
+        "commenters do (each email has a one-click unsubscribe).",
+    )
+
+
 WEBHOOK_EVENTS = (
     "comment.created",
     "comment.approved",
@@ -416,6 +456,7 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     spam: SpamSettings = field(default_factory=SpamSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    wordpress: WordPressSettings = field(default_factory=WordPressSettings)
     webhooks: tuple[WebhookSettings, ...] = field(
         default=(),
         metadata={"help": "Endpoints that receive events ([[webhooks]] tables).", "name": None},

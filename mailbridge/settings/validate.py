@@ -13,7 +13,12 @@ import idna
 
 from mailbridge.addresses import parse_mailbox
 from mailbridge.errors import ConfigError, InvalidAddress
-from mailbridge.settings.schema import WEBHOOK_EVENTS, Settings, WebhookSettings
+from mailbridge.settings.schema import (
+    WEBHOOK_EVENTS,
+    Settings,
+    WebhookSettings,
+    WordPressSettings,
+)
 
 __all__ = ["parse_hostport", "validate"]
 
@@ -173,7 +178,27 @@ def validate(s: Settings) -> Settings:
         if hook.url in seen:
             raise ConfigError(f"[[webhooks]] #{n}: url: listed twice")
         seen.add(hook.url)
+    _check_wordpress(s.wordpress)
     return s
+
+
+def _check_wordpress(wp: WordPressSettings) -> None:
+    if not wp.site_url:
+        return
+    parts = urlsplit(wp.site_url)
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    # The Application Password travels in every request: never in clear over a network.
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ConfigError("wordpress.site_url: must be https (http only to 127.0.0.1 or localhost)")
+    if not parts.hostname or any(ch.isspace() for ch in wp.site_url):
+        raise ConfigError("wordpress.site_url: not a usable address")
+    if not wp.user or not wp.app_password:
+        raise ConfigError(
+            "wordpress: user and app_password are needed with site_url (docs/wordpress.md)"
+        )
+    for name in ("poll_seconds", "full_sync_minutes", "requests_per_second", "timeout_seconds"):
+        if not getattr(wp, name) > 0:
+            raise ConfigError(f"wordpress.{name}: must be more than 0")
 
 
 def _check_webhook(hook: WebhookSettings, where: str) -> None:

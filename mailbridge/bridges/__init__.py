@@ -1,0 +1,1 @@
+"""Bridges to the comment systems sites already run (mailbridge.bridges.wordpress)."""

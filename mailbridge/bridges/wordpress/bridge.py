@@ -1,0 +1,113 @@
+"""The bridge's loop: push what changed here, then read what changed there.
+
+One task does both, one after the other, so the two directions never race on one
+comment. A failure (WordPress down, a 5xx, HTML instead of JSON, refused
+credentials) is logged with what WordPress answered and tried again after a backoff
+that doubles up to 15 minutes; nothing is lost meanwhile: pushes wait in their
+table, and the cursor only moves after a pass that was read whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import aiosqlite
+
+from mailbridge.bridges.wordpress import links
+from mailbridge.bridges.wordpress.client import WordPressClient, WordPressError
+from mailbridge.bridges.wordpress.pull import Puller
+from mailbridge.bridges.wordpress.push import Pusher
+from mailbridge.clock import Clock, iso
+from mailbridge.moderate.service import CommentService
+from mailbridge.settings import Settings
+from mailbridge.store import Store
+
+__all__ = ["WordPressBridge"]
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_SECONDS = 900.0
+_PUSH_CHECK_SECONDS = 5.0
+
+
+class WordPressBridge:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        service: CommentService,
+        clock: Clock,
+        client: WordPressClient | None = None,
+    ) -> None:
+        wp = settings.wordpress
+        self._client = client or WordPressClient(
+            wp.site_url,
+            wp.user,
+            wp.app_password,
+            requests_per_second=wp.requests_per_second,
+            timeout_seconds=wp.timeout_seconds,
+        )
+        self._store = store
+        self._clock = clock
+        self._poll_seconds = wp.poll_seconds
+        self._pusher = Pusher(self._client, store, service, clock)
+        self._puller = Puller(self._client, store, service, clock, wp, settings.outbound.smtputf8)
+        self._wake = asyncio.Event()
+        self._failures = 0
+
+    def wake(self) -> None:
+        """Something changed here: push it now rather than at the next check."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Push, then poll, once; how many comments were new. Raises WordPressError."""
+        try:
+            await self._pusher.push_due()
+            added = await self._puller.poll()
+        except WordPressError as exc:
+            now, error = iso(self._clock.now()), str(exc)[:500]
+
+            async def record(conn: aiosqlite.Connection) -> None:
+                await links.set_state(conn, "last_error", error)
+                await links.set_state(conn, "last_error_at", now)
+
+            await self._store.write(record)
+            raise
+        return added
+
+    async def push_once(self) -> int:
+        return await self._pusher.push_due()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time()
+        try:
+            while True:
+                delay = self._poll_seconds
+                try:
+                    if loop.time() >= next_poll:
+                        await self.run_once()
+                        self._failures = 0
+                    else:
+                        await self._pusher.push_due()
+                except (WordPressError, OSError) as exc:
+                    self._failures += 1
+                    delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
+                    log.warning("wordpress: %s; trying again in %.0f s", exc, delay)
+                except Exception:  # never let one bad answer end the bridge
+                    self._failures += 1
+                    delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
+                    log.exception("wordpress: the bridge failed; trying again in %.0f s", delay)
+                if loop.time() >= next_poll:
+                    next_poll = loop.time() + delay
+                self._wake.clear()
+                wait = min(max(next_poll - loop.time(), 0.0), _PUSH_CHECK_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+        finally:
+            await self._client.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,269 @@
+"""WordPress's REST API (``/wp-json/wp/v2``), as the bridge uses it.
+
+Every answer is checked before it is believed: a status that is not 2xx, a body that
+is not the JSON expected (a login page, a PHP error, a caching plugin's HTML), a
+comment without its ``raw`` content (the user cannot edit comments) each raise a
+:class:`WordPressError` that says what came back. Requests are spaced out to
+``requests_per_second``, so a large first sync never floods a small host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from mailbridge import __version__
+
+__all__ = [
+    "Page",
+    "WordPressClient",
+    "WordPressDown",
+    "WordPressError",
+    "WordPressMissing",
+    "WordPressRefused",
+    "WordPressRejected",
+    "WpComment",
+    "WpPost",
+]
+
+STATUSES = ("approved", "hold", "spam", "trash")
+
+
+class WordPressError(Exception):
+    """WordPress did not do what was asked; the message says what it answered."""
+
+
+class WordPressDown(WordPressError):
+    """Unreachable, too slow, a 5xx or 429, or an answer that is not its JSON: retry later."""
+
+
+class WordPressRefused(WordPressError):
+    """401 or 403: the user or its Application Password is wrong, or lacks the right."""
+
+
+class WordPressMissing(WordPressError):
+    """404: no such comment or post (deleted for good)."""
+
+
+class WordPressRejected(WordPressError):
+    """Another 4xx: WordPress refused this request (its error code in ``code``)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"WordPress answered {status} {code}: {message}")
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class WpComment:
+    id: int
+    post: int
+    parent: int
+    author_name: str
+    author_email: str
+    content: str  # the raw content, as stored (HTML)
+    status: str  # approved, hold, spam or trash
+    date_gmt: str  # ISO 8601 without a zone: UTC
+
+
+@dataclass(frozen=True)
+class WpPost:
+    id: int
+    slug: str
+    title: str
+    link: str
+    comments_open: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    comments: list[WpComment]
+    total: int  # X-WP-Total: how many match, as counted when this page was made
+    pages: int  # X-WP-TotalPages
+
+
+class WordPressClient:
+    def __init__(
+        self,
+        site_url: str,
+        user: str,
+        app_password: str,
+        *,
+        requests_per_second: float = 4.0,
+        timeout_seconds: float = 15.0,
+    ) -> None:
+        self._base = site_url.rstrip("/") + "/wp-json/wp/v2"
+        # HTTP Basic, as WordPress takes Application Passwords (RFC 7617, UTF-8).
+        token = base64.b64encode(f"{user}:{app_password}".encode()).decode("ascii")
+        self._authorization = "Basic " + token
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._spacing = 1.0 / requests_per_second
+        self._next_at = 0.0
+        self._lock = asyncio.Lock()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def comments(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 100,
+        order: str = "desc",
+        status: str = "all",
+        include: list[int] | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> Page:
+        """One page of comments, newest (highest ID) first by default, in edit context."""
+        params: dict[str, str] = {
+            "context": "edit", "status": status, "orderby": "id", "order": order,
+            "per_page": str(per_page), "page": str(page), "type": "comment",
+        }  # fmt: skip
+        if include is not None:
+            params["include"] = ",".join(str(i) for i in include)
+        params.update(extra or {})
+        data, headers = await self._request("GET", "/comments", params=params)
+        if not isinstance(data, list):
+            raise WordPressDown("WordPress answered something other than a list of comments")
+        try:
+            total = int(headers.get("X-WP-Total", len(data)))
+            pages = int(headers.get("X-WP-TotalPages", 1))
+        except ValueError:
+            raise WordPressDown("WordPress answered a page without its X-WP-Total") from None
+        return Page([_comment(item) for item in data], total, pages)
+
+    async def comment(self, wp_id: int) -> WpComment:
+        data, _ = await self._request("GET", f"/comments/{wp_id}", params={"context": "edit"})
+        return _comment(data)
+
+    async def create_comment(self, fields: dict[str, Any]) -> WpComment:
+        data, _ = await self._request("POST", "/comments", json_body=fields)
+        return _comment(data)
+
+    async def update_comment(self, wp_id: int, fields: dict[str, Any]) -> WpComment:
+        data, _ = await self._request("POST", f"/comments/{wp_id}", json_body=fields)
+        return _comment(data)
+
+    async def post(self, post_id: int) -> WpPost:
+        """A post, or a page (comments are allowed on both)."""
+        try:
+            data, _ = await self._request("GET", f"/posts/{post_id}", params={"context": "view"})
+        except WordPressMissing:
+            data, _ = await self._request("GET", f"/pages/{post_id}", params={"context": "view"})
+        try:
+            title = data["title"]["rendered"] if isinstance(data["title"], dict) else ""
+            return WpPost(
+                id=int(data["id"]),
+                slug=str(data["slug"] or data["id"]),
+                title=str(title),
+                link=str(data["link"]),
+                comments_open=data.get("comment_status", "open") == "open",
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WordPressDown(f"WordPress answered a post without its {exc}") from None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, Any] | None = None,
+    ) -> tuple[Any, dict[str, str]]:
+        await self._wait_turn()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                headers={"User-Agent": f"mailbridge/{__version__}"},
+            )
+        where = f"{method} {path}"
+        try:
+            async with self._session.request(
+                method, self._base + path, params=params, json=json_body,
+                headers={"Authorization": self._authorization}, allow_redirects=False,
+            ) as response:  # fmt: skip
+                status = response.status
+                body = await response.read()
+                headers = {k: v for k, v in response.headers.items()}
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise WordPressDown(f"{where}: {type(exc).__name__}: {exc}") from exc
+        data = _json(body)
+        if 200 <= status < 300:
+            if data is _NOT_JSON:
+                kind = headers.get("Content-Type", "?").split(";")[0]
+                raise WordPressDown(f"{where}: answered {status} with {kind}, not JSON")
+            return data, headers
+        code, message = _error_of(data, body)
+        if status in (401, 403):
+            raise WordPressRefused(
+                f"{where}: answered {status} {code}: {message} (check wordpress.user and "
+                "wordpress.app_password, and that the user may moderate comments)"
+            )
+        if status == 404 and code in ("rest_comment_invalid_id", "rest_post_invalid_id"):
+            raise WordPressMissing(f"{where}: {message}")
+        if status == 404 and code == "rest_no_route":
+            raise WordPressDown(f"{where}: no REST API here (is wordpress.site_url right?)")
+        if status >= 500 or status in (404, 408, 425, 429) or 300 <= status < 400:
+            # A 404 without WordPress's own code is a proxy or a maintenance page.
+            raise WordPressDown(f"{where}: answered {status} {code}: {message}")
+        raise WordPressRejected(status, code, message)
+
+    async def _wait_turn(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if self._next_at > now:
+                await asyncio.sleep(self._next_at - now)
+            self._next_at = max(now, self._next_at) + self._spacing
+
+
+_NOT_JSON: Any = object()
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _NOT_JSON
+
+
+def _error_of(data: Any, body: bytes) -> tuple[str, str]:
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        return data["code"], str(data.get("message", ""))[:300]
+    snippet = " ".join(body[:120].decode("utf-8", "replace").split())
+    return "(not WordPress JSON)", snippet
+
+
+def _comment(data: Any) -> WpComment:
+    try:
+        content = data["content"]
+        if not isinstance(content, dict) or "raw" not in content:
+            raise WordPressRefused(
+                "WordPress sent comments without their raw content: the user cannot edit "
+                "comments (it needs to be an Editor or an Administrator)"
+            )
+        status = str(data["status"])
+        if status == "approve":  # the collection's filter name, not a comment's status
+            status = "approved"
+        if status not in STATUSES:
+            raise WordPressDown(f"WordPress answered a comment with status {status!r}")
+        return WpComment(
+            id=int(data["id"]),
+            post=int(data["post"]),
+            parent=int(data["parent"]),
+            author_name=str(data.get("author_name") or ""),
+            author_email=str(data.get("author_email") or ""),
+            content=str(content["raw"]),
+            status=status,
+            date_gmt=str(data.get("date_gmt") or ""),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WordPressDown(f"WordPress answered a comment without a usable {exc}") from None

@@ -1,0 +1,157 @@
+"""The bridge's own tables (migration 0017): posts to threads, comments to comments,
+the push queue and the poll state."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import aiosqlite
+
+__all__ = [
+    "Link",
+    "Push",
+    "digest",
+    "due_pushes",
+    "get_state",
+    "link_of_comment",
+    "link_of_wp",
+    "map_post",
+    "push_done",
+    "push_failed",
+    "save_link",
+    "set_state",
+    "thread_of_post",
+    "unsettled",
+    "watched",
+]
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Link:
+    wp_id: int
+    comment_id: int | None  # None: held in WordPress, not mirrored
+    post_id: int
+    wp_status: str  # approved, hold, spam, trash, or deleted (a tombstone)
+    content_hash: str = ""
+    body_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Push:
+    comment_id: int
+    version: int
+    attempts: int
+
+
+_LINK = "wp_id, comment_id, post_id, wp_status, content_hash, body_hash"
+
+
+def _link(row: aiosqlite.Row | tuple[object, ...] | None) -> Link | None:
+    if row is None:
+        return None
+    wp_id, comment_id, post_id, wp_status, content_hash, body_hash = tuple(row)
+    return Link(
+        int(str(wp_id)),
+        None if comment_id is None else int(str(comment_id)),
+        int(str(post_id)),
+        str(wp_status),
+        str(content_hash),
+        str(body_hash),
+    )
+
+
+async def get_state(conn: aiosqlite.Connection, key: str) -> str | None:
+    async with conn.execute("SELECT value FROM wp_state WHERE key = ?", (key,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def set_state(conn: aiosqlite.Connection, key: str, value: str) -> None:
+    await conn.execute(
+        "INSERT INTO wp_state (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+async def thread_of_post(conn: aiosqlite.Connection, post_id: int) -> int | None:
+    async with conn.execute("SELECT thread_id FROM wp_posts WHERE post_id = ?", (post_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def map_post(conn: aiosqlite.Connection, post_id: int, thread_id: int) -> None:
+    await conn.execute(
+        "INSERT INTO wp_posts (post_id, thread_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        (post_id, thread_id),
+    )
+
+
+async def link_of_wp(conn: aiosqlite.Connection, wp_id: int) -> Link | None:
+    sql = f"SELECT {_LINK} FROM wp_comments WHERE wp_id = ?"  # noqa: S608 - constant
+    async with conn.execute(sql, (wp_id,)) as cur:
+        return _link(await cur.fetchone())
+
+
+async def link_of_comment(conn: aiosqlite.Connection, comment_id: int) -> Link | None:
+    sql = f"SELECT {_LINK} FROM wp_comments WHERE comment_id = ?"  # noqa: S608 - constant
+    async with conn.execute(sql, (comment_id,)) as cur:
+        return _link(await cur.fetchone())
+
+
+async def save_link(conn: aiosqlite.Connection, link: Link, now: str) -> None:
+    await conn.execute(
+        f"INSERT INTO wp_comments ({_LINK}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+        "ON CONFLICT (wp_id) DO UPDATE SET comment_id = excluded.comment_id, "
+        "post_id = excluded.post_id, wp_status = excluded.wp_status, "
+        "content_hash = excluded.content_hash, body_hash = excluded.body_hash, "
+        "updated_at = excluded.updated_at",
+        (link.wp_id, link.comment_id, link.post_id, link.wp_status, link.content_hash,
+         link.body_hash, now),
+    )  # fmt: skip
+
+
+async def unsettled(conn: aiosqlite.Connection) -> list[int]:
+    """WordPress IDs whose fate is still open: held there, or pending here."""
+    async with conn.execute(
+        "SELECT w.wp_id FROM wp_comments w LEFT JOIN comments c ON c.id = w.comment_id "
+        "WHERE w.wp_status = 'hold' OR c.status = 'pending' ORDER BY w.wp_id"
+    ) as cur:
+        return [int(r[0]) for r in await cur.fetchall()]
+
+
+async def watched(conn: aiosqlite.Connection) -> set[int]:
+    """WordPress IDs last seen approved or held: a full sync must see each again."""
+    async with conn.execute(
+        "SELECT wp_id FROM wp_comments WHERE wp_status IN ('approved', 'hold')"
+    ) as cur:
+        return {int(r[0]) for r in await cur.fetchall()}
+
+
+async def due_pushes(conn: aiosqlite.Connection, now: float, limit: int = 50) -> list[Push]:
+    async with conn.execute(
+        "SELECT comment_id, version, attempts FROM wp_push WHERE next_attempt_at <= ? "
+        "ORDER BY comment_id LIMIT ?",
+        (now, limit),
+    ) as cur:
+        return [Push(int(r[0]), int(r[1]), int(r[2])) for r in await cur.fetchall()]
+
+
+async def push_done(conn: aiosqlite.Connection, push: Push) -> None:
+    """Done, unless the comment changed again meanwhile (its version moved on)."""
+    await conn.execute(
+        "DELETE FROM wp_push WHERE comment_id = ? AND version = ?", (push.comment_id, push.version)
+    )
+
+
+async def push_failed(conn: aiosqlite.Connection, push: Push, error: str, next_at: float) -> None:
+    await conn.execute(
+        "UPDATE wp_push SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+        "WHERE comment_id = ?",
+        (error[:500], next_at, push.comment_id),
+    )

@@ -1,0 +1,101 @@
+"""A real WordPress (Debian's 6.1, private MariaDB) on loopback, for the bridge tests.
+
+tests/recipes/wordpress.sh starts it in a temporary directory (about 1 s once the
+packages are installed; .ci/run installs them). The helpers here act as the site's
+owner would in wp-admin, through the REST API with the Application Password.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from programs import find_program, unavailable
+from support import free_port
+
+RECIPE = Path(__file__).resolve().parent / "recipes" / "wordpress.sh"
+PACKAGES = "wordpress php-cli php-mysql mariadb-server"
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    user: str
+    app_password: str
+
+
+def wordpress_missing() -> str | None:
+    if not Path("/usr/share/wordpress/wp-load.php").exists() or not all(
+        find_program(p) for p in ("php", "mariadbd", "mariadb-install-db")
+    ):
+        return f"needs WordPress: apt-get install {PACKAGES}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def wordpress_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    why = wordpress_missing()
+    if why is not None:
+        unavailable(why)
+    root = tmp_path_factory.mktemp("wp")
+    os.chmod(root, 0o755)
+    where = root / "site"
+    port = free_port()
+    started = subprocess.run(
+        ["bash", str(RECIPE), "start", str(where), str(port)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    try:
+        if started.returncode != 0:
+            pytest.fail(f"WordPress did not start:\n{started.stderr[-3000:]}", pytrace=False)
+        values = dict(word.split("=", 1) for word in started.stdout.split())
+        yield Site(values["WP_URL"], values["WP_USER"], values["WP_APP_PASSWORD"])
+    finally:
+        subprocess.run(
+            ["bash", str(RECIPE), "stop", str(where)], capture_output=True, timeout=120, check=False
+        )
+
+
+class Admin:
+    """The site's owner, in wp-admin (through the REST API)."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        token = base64.b64encode(f"{site.user}:{site.app_password}".encode()).decode()
+        self._headers = {"Authorization": "Basic " + token}
+
+    async def call(self, method: str, path: str, body: Any = None, **params: str) -> Any:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, f"{self.site.url}/wp-json/wp/v2{path}", json=body, params=params,
+                headers=self._headers,
+            ) as response,
+        ):  # fmt: skip
+            text = await response.text()
+            if response.status >= 400:
+                raise AssertionError(f"{method} {path}: {response.status} {text[:300]}")
+            return json.loads(text)
+
+    async def post(self, slug: str, title: str) -> dict[str, Any]:
+        body = {"title": title, "slug": slug, "status": "publish", "comment_status": "open"}
+        return dict(await self.call("POST", "/posts", body))
+
+    async def comment(self, **fields: Any) -> dict[str, Any]:
+        return dict(await self.call("POST", "/comments", fields))
+
+    async def comments(self, post: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for status in ("all", "spam", "trash"):
+            found += await self.call(
+                "GET", "/comments", post=str(post), status=status, context="edit", per_page="100"
+            )
+        return found
