@@ -52,7 +52,7 @@ class WordPressBridge:
         self._store = store
         self._clock = clock
         self._poll_seconds = wp.poll_seconds
-        self._pusher = Pusher(self._client, store, service, clock)
+        self._pusher = Pusher(self._client, store, service, clock, retry_seconds=wp.poll_seconds)
         self._puller = Puller(self._client, store, service, clock, wp, settings.outbound.smtputf8)
         self._wake = asyncio.Event()
         self._failures = 0

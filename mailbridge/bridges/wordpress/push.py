@@ -54,15 +54,20 @@ _WP_STATUS = {
     CommentStatus.REJECTED: "trash",
 }
 _MAX_DEPTH = 32
-_BACKOFF_SECONDS = 30.0
 _MAX_BACKOFF_SECONDS = 3600.0
 
 
 class Pusher:
     def __init__(
-        self, client: WordPressClient, store: Store, service: CommentService, clock: Clock
+        self,
+        client: WordPressClient,
+        store: Store,
+        service: CommentService,
+        clock: Clock,
+        retry_seconds: float = 30.0,
     ) -> None:
         self._client = client
+        self._retry_seconds = retry_seconds  # doubled after every failure of one comment
         self._store = store
         self._service = service
         self._clock = clock
@@ -91,7 +96,7 @@ class Pusher:
                 done += 1
 
     async def _failed(self, push: Push, error: str) -> None:
-        delay = min(_BACKOFF_SECONDS * 2**push.attempts, _MAX_BACKOFF_SECONDS)
+        delay = min(self._retry_seconds * 2**push.attempts, _MAX_BACKOFF_SECONDS)
         next_at = self._clock.now().timestamp() + delay
         await self._store.write(lambda c: links.push_failed(c, push, error, next_at))
 

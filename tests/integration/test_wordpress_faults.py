@@ -1,0 +1,254 @@
+"""The WordPress bridge when WordPress misbehaves (issue 12, "bad input"): a real
+WordPress behind a small proxy of the test's that injects the faults a real site
+shows. 500s, a maintenance page in HTML, 401 for a revoked password: a clear log
+line, a retry with backoff, nothing lost or doubled. A create whose answer is lost:
+the repeat is refused by WordPress as a duplicate, and the bridge links the comment
+that exists instead of making a second. Comments that come while the pages are read:
+the pass is read again, and each comment is mirrored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from support import free_port, make_settings, no_dmarc_zone
+from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+
+from mailbridge.app import Running, running
+
+Fault = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+
+
+@dataclass
+class Proxy:
+    """Forwards to the real WordPress; ``faults`` (first match wins, each used once)
+    answer instead, or act around the forwarding."""
+
+    target: str
+    faults: list[Fault] = field(default_factory=list)
+    per_page: str | None = None  # rewrites per_page, to get several pages from a few
+    seen: list[str] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.seen.append(f"{request.method} {request.path_qs}")
+        for fault in list(self.faults):
+            answer = await fault(request)
+            if answer is not None:
+                self.faults.remove(fault)
+                return answer
+        return await self.forward(request)
+
+    async def forward(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        if self.per_page and "per_page" in query:
+            query["per_page"] = self.per_page
+        headers = {
+            k: v for k, v in request.headers.items() if k in ("Authorization", "Content-Type")
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method, self.target + request.path, params=query, headers=headers,
+                data=await request.read(),
+            ) as answer,
+        ):  # fmt: skip
+            body = await answer.read()
+            keep = {
+                k: v for k, v in answer.headers.items()
+                if k in ("Content-Type", "X-WP-Total", "X-WP-TotalPages")
+            }  # fmt: skip
+            return web.Response(status=answer.status, body=body, headers=keep)
+
+
+@contextlib.asynccontextmanager
+async def proxy_for(site: Site) -> AsyncIterator[tuple[Proxy, str]]:
+    proxy = Proxy(site.url)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield proxy, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def answer(status: int, body: str, content_type: str, times: int = 1) -> list[Fault]:
+    async def fault(request: web.Request) -> web.StreamResponse | None:
+        return web.Response(status=status, text=body, content_type=content_type)
+
+    return [fault for _ in range(times)]
+
+
+async def until(what: str, check: Callable[[], Awaitable[bool]], seconds: float = 40.0) -> None:
+    for _ in range(int(seconds / 0.2)):
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def scalar(daemon: Running, sql: str, *args: Any) -> Any:
+    async def work(conn: Any) -> Any:
+        async with conn.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    return await daemon.store.read(work)
+
+
+async def a_post(admin: Admin, comments: int) -> tuple[int, str]:
+    slug = "faults-" + secrets.token_hex(4)
+    post = await admin.post(slug, "A post for faults")
+    for n in range(comments):
+        await admin.comment(
+            post=post["id"], author_name=f"Reader {n}", author_email=f"r{n}@example.org",
+            content=f"Comment number {n}.", status="approved",
+        )  # fmt: skip
+    return int(post["id"]), slug
+
+
+def daemon_for(
+    tmp_path: Path, site: Site, url: str, slug: str
+) -> contextlib.AbstractAsyncContextManager[Running]:
+    settings = make_settings(
+        tmp_path,
+        wordpress={
+            "site_url": url, "user": site.user, "app_password": site.app_password,
+            "posts": [slug], "poll_seconds": 0.1, "requests_per_second": 100.0,
+        },
+    )  # fmt: skip
+    return running(settings, resolver=no_dmarc_zone())
+
+
+@pytest.mark.asyncio
+async def test_down_maintenance_and_refused_then_back(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    admin = Admin(wordpress_site)
+    _post, slug = await a_post(admin, 5)
+    caplog.set_level(logging.WARNING, logger="mailbridge.bridges")
+    async with proxy_for(wordpress_site) as (proxy, url):
+        proxy.faults += answer(
+            500, '{"code":"internal_server_error","message":"boom"}', "application/json", 2
+        )
+        proxy.faults += answer(
+            200, "<html><body>Briefly unavailable for maintenance</body></html>", "text/html"
+        )
+        refused = '{"code":"incorrect_password","message":"not a valid application password"}'
+        proxy.faults += answer(401, refused, "application/json")
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "the thread mirrored",
+                lambda: _equals(scalar(daemon, "SELECT count(*) FROM comments"), 5),
+            )
+            await asyncio.sleep(0.5)  # more polls: still 5, each once
+            assert await scalar(daemon, "SELECT count(DISTINCT source_ref) FROM comments") == 5
+            assert await scalar(daemon, "SELECT count(*) FROM comments") == 5
+            error = await scalar(daemon, "SELECT value FROM wp_state WHERE key = 'last_error'")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "answered 500 internal_server_error: boom" in logged
+    assert "answered 200 with text/html, not JSON" in logged
+    assert "answered 401 incorrect_password" in logged and "wordpress.app_password" in logged
+    assert "trying again in" in logged
+    assert "401" in error  # the last failure stays visible to `mailbridge status`
+
+
+@pytest.mark.asyncio
+async def test_a_create_whose_answer_is_lost_is_not_made_twice(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 2)
+    async with proxy_for(wordpress_site) as (proxy, url):
+
+        async def lost(request: web.Request) -> web.StreamResponse | None:
+            if request.method != "POST" or request.path != "/wp-json/wp/v2/comments":
+                return None
+            await proxy.forward(request)  # WordPress stores it ...
+            assert request.transport is not None
+            request.transport.close()  # ... and the answer never arrives
+            return web.Response(status=500)
+
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "the thread mirrored",
+                lambda: _equals(scalar(daemon, "SELECT count(*) FROM comments"), 2),
+            )
+            proxy.faults.append(lost)
+            host, port = daemon.http_address
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    f"http://{host}:{port}/api/threads/{slug}/comments",
+                    json={"author": "Cy", "email": "cy@example.com", "body": "Said once."},
+                ) as resp,
+            ):
+                assert resp.status == 202, await resp.text()
+                local_id = (await resp.json())["id"]
+            await until(
+                "the comment linked",
+                lambda: _equals(
+                    scalar(
+                        daemon, "SELECT count(*) FROM wp_comments WHERE comment_id = ?", local_id
+                    ),
+                    1,
+                ),
+            )
+            await asyncio.sleep(0.5)
+    creates = [s for s in proxy.seen if s.startswith("POST /wp-json/wp/v2/comments")]
+    assert len(creates) == 2  # the lost one, and the repeat WordPress called a duplicate
+    mine = [c for c in await admin.comments(post_id) if c["author_name"] == "Cy"]
+    assert len(mine) == 1 and mine[0]["status"] == "hold"
+
+
+@pytest.mark.asyncio
+async def test_comments_that_come_while_pages_are_read(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 25)
+    caplog.set_level(logging.WARNING, logger="mailbridge.bridges")
+    async with proxy_for(wordpress_site) as (proxy, url):
+        proxy.per_page = "10"
+
+        async def arrives(request: web.Request) -> web.StreamResponse | None:
+            if request.query.get("page") != "2":
+                return None
+            await admin.comment(
+                post=post_id, author_name="Late", author_email="late@example.org",
+                content="Came in between.", status="approved",
+            )  # fmt: skip
+            return await proxy.forward(request)
+
+        proxy.faults.append(arrives)
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "every comment mirrored",
+                lambda: _equals(scalar(daemon, "SELECT count(*) FROM comments"), 26),
+            )
+            await asyncio.sleep(0.5)
+            assert await scalar(daemon, "SELECT count(DISTINCT source_ref) FROM comments") == 26
+            assert await scalar(daemon, "SELECT count(*) FROM comments") == 26
+    assert "came or went while they were read" in caplog.text
+
+
+async def _equals(value: Awaitable[Any], wanted: Any) -> bool:
+    return bool(await value == wanted)
