@@ -20,7 +20,7 @@ from mailbridge import __version__
 from mailbridge.addresses import normalise
 from mailbridge.admin.cli import token_command
 from mailbridge.app import core, open_store, running
-from mailbridge.cli_options import config_options, settings_from
+from mailbridge.cli_options import config_options, in_store, settings_from
 from mailbridge.clock import SystemClock
 from mailbridge.embed.demo import demo_site_running, with_demo_origin
 from mailbridge.errors import ConfigError, ImportFormatError, InvalidAddress, NotFound
@@ -349,6 +349,19 @@ def reprocess(config_file: Path | None, data_dir: Path | None, message_id: int) 
         click.echo(asyncio.run(main()))
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@config_options
+def status(config_file: Path | None, data_dir: Path | None) -> None:
+    """Comments, the outbox, and how far behind the WordPress bridge is (its lag)."""
+    from datetime import UTC, datetime
+
+    from mailbridge.status import status_lines
+
+    settings = settings_from(config_file, data_dir)
+    lines = in_store(settings, lambda c: status_lines(c, settings, datetime.now(UTC)), write=False)
+    click.echo("\n".join(lines))
 
 
 @cli.command()

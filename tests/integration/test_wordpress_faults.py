@@ -21,10 +21,12 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from click.testing import CliRunner
 from support import free_port, make_settings, no_dmarc_zone
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
 from mailbridge.app import Running, running
+from mailbridge.cli import cli
 
 Fault = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
@@ -252,3 +254,49 @@ async def test_comments_that_come_while_pages_are_read(
 
 async def _equals(value: Awaitable[Any], wanted: Any) -> bool:
     return bool(await value == wanted)
+
+
+@pytest.mark.asyncio
+async def test_status_shows_the_lag_and_why(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    admin = Admin(wordpress_site)
+    _post, slug = await a_post(admin, 3)
+    async with proxy_for(wordpress_site) as (proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "a complete poll",
+                lambda: _equals(
+                    scalar(daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_ok_at'"), 1
+                ),
+            )
+            data_dir = str(daemon.settings.data_path)
+        env = {
+            "MAILBRIDGE_WORDPRESS_SITE_URL": url,
+            "MAILBRIDGE_WORDPRESS_USER": wordpress_site.user,
+            "MAILBRIDGE_WORDPRESS_APP_PASSWORD": wordpress_site.app_password,
+        }
+        healthy = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["status", "--data-dir", data_dir], env=env
+        )
+        assert healthy.exit_code == 0, healthy.output
+        assert "Comments: 3 approved, 0 pending" in healthy.output
+        assert "comments linked: 3" in healthy.output
+        assert "changes waiting to go to WordPress: 0" in healthy.output
+        assert "s ago)" in healthy.output and "FAILING" not in healthy.output
+
+        # WordPress goes down: the next polls fail, and status says so, and why.
+        proxy.faults += answer(503, "<html>Service Unavailable</html>", "text/html", 1000)
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "a failed poll",
+                lambda: _equals(
+                    scalar(daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_error_at'"), 1
+                ),
+            )
+        down = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["status", "--data-dir", data_dir], env=env
+        )
+        assert "FAILING since " in down.output
+        assert "GET /comments: answered 503 (not WordPress JSON)" in down.output

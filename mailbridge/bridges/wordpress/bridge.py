@@ -72,9 +72,12 @@ class WordPressBridge:
             async def record(conn: aiosqlite.Connection) -> None:
                 await links.set_state(conn, "last_error", error)
                 await links.set_state(conn, "last_error_at", now)
+                if not await links.get_state(conn, "failing_since"):
+                    await links.set_state(conn, "failing_since", now)
 
             await self._store.write(record)
             raise
+        await self._store.write(lambda c: links.set_state(c, "failing_since", ""))
         return added
 
     async def push_once(self) -> int:
@@ -95,11 +98,11 @@ class WordPressBridge:
                 except (WordPressError, OSError) as exc:
                     self._failures += 1
                     delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
-                    log.warning("wordpress: %s; trying again in %.0f s", exc, delay)
+                    log.warning("wordpress: %s; trying again in %.1f s", exc, delay)
                 except Exception:  # never let one bad answer end the bridge
                     self._failures += 1
                     delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
-                    log.exception("wordpress: the bridge failed; trying again in %.0f s", delay)
+                    log.exception("wordpress: the bridge failed; trying again in %.1f s", delay)
                 if loop.time() >= next_poll:
                     next_poll = loop.time() + delay
                 self._wake.clear()

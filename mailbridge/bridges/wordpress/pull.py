@@ -217,6 +217,8 @@ class Puller:
 
         async def linked(conn: aiosqlite.Connection, comment: Comment) -> None:
             await links.save_link(conn, replace(link, comment_id=comment.id), now)
+            # Its insert queued a push (the trigger): WordPress has it as it is.
+            await conn.execute("DELETE FROM wp_push WHERE comment_id = ?", (comment.id,))
             if email and self._settings.notify_commenters:
                 await subscribe_imported(conn, email, thread_id, now)
 
