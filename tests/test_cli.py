@@ -30,6 +30,7 @@ COMMANDS = {
     "sessions",
     "token",
     "person",
+    "status",
 }
 
 
