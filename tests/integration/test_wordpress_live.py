@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from flows import approve, moderation_email, outbox_dir
 from support import (
@@ -227,6 +228,26 @@ async def test_a_wordpress_site_bridged_both_ways(tmp_path: Path, wordpress_site
         await daemon.service.moderate(local_id, Action.APPROVE, Decider(Channel.CLI, None))
         await asyncio.sleep(1.5)
         assert len(await admin.comments(post_id)) == SEEDED + 2  # 25 + Bo + Reader 004's
+
+        # 9. A comment deleted in mailbridge is trashed in WordPress (recoverable there).
+        host, port = daemon.http_address
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://{host}:{port}/api/threads/{slug}/comments",
+                json={"author": "Di", "email": "di@example.com", "body": "A passing thought."},
+            ) as resp,
+        ):
+            assert resp.status == 202, await resp.text()
+            di = (await resp.json())["id"]
+
+        async def di_there() -> dict[str, Any] | None:
+            found = [c for c in await admin.comments(post_id) if c["author_name"] == "Di"]
+            return found[0] if len(found) == 1 and found[0]["status"] == "hold" else None
+
+        di_wp = await until("Di's comment held there", di_there)
+        assert await daemon.service.delete(di)
+        await until("trashed in WordPress", lambda: _status(admin, di_wp["id"], "trash"))
 
 
 async def _count(daemon: Running, sql: str, wanted: int, *args: Any) -> bool:
