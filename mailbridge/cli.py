@@ -24,6 +24,7 @@ from mailbridge.cli_options import config_options, in_store, settings_from
 from mailbridge.clock import SystemClock
 from mailbridge.embed.demo import demo_site_running, with_demo_origin
 from mailbridge.errors import ConfigError, ImportFormatError, InvalidAddress, NotFound
+from mailbridge.exporter.cli import export_command
 from mailbridge.extract.command import extract_command
 from mailbridge.moderate.sessions_cli import sessions_command
 from mailbridge.moderate.trust_cli import trust_command
@@ -502,6 +503,7 @@ def send_reply_command(
 
 cli.add_command(extract_command, name="extract")
 cli.add_command(outbox_command, name="outbox")
+cli.add_command(export_command, name="export")
 cli.add_command(make_dkim_command(), name="dkim")
 cli.add_command(trust_command, name="trust")
 cli.add_command(spam_command, name="spam")

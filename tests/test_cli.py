@@ -31,6 +31,7 @@ COMMANDS = {
     "token",
     "person",
     "status",
+    "export",
 }
 
 

@@ -109,6 +109,16 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             email = _text(author, "email")
         deleted = _text(element, "isDeleted") == "true"
         spam = _text(element, "isSpam") == "true"
+        # Not in every export; Disqus's API and mailbridge export write it for a
+        # comment still waiting for a moderator.
+        waiting = _text(element, "isApproved") == "false"
+        status = CommentStatus.APPROVED
+        if deleted:  # deleted by a moderator: kept, off the page, as a rejected comment
+            status = CommentStatus.REJECTED
+        elif spam:
+            status = CommentStatus.SPAM
+        elif waiting:
+            status = CommentStatus.PENDING
         yield SourcePost(
             source_id=str(element.get(_DSQ_ID) or ""),
             thread=_ref(element, "thread") or "",
@@ -118,6 +128,5 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             body=wordpress_to_markdown(_text(element, "message")),
             created_at=_text(element, "createdAt").replace("Z", "+00:00")
             or "1970-01-01T00:00:00+00:00",
-            status=CommentStatus.SPAM if spam else CommentStatus.APPROVED,
-            skip="deleted in Disqus" if deleted else "",
+            status=status,
         )

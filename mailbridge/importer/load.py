@@ -187,11 +187,13 @@ async def import_file(
             store, fmt, reader.read_threads(path), reader.read_posts(path), clock,
             on_total=on_total, progress=progress, notify=notify, smtputf8=smtputf8,
         )  # fmt: skip
-    parsed = list(read_wxr(path) if fmt == "wxr" else read_json(path))
-    on_total(sum(len(t.comments) for t in parsed))
+    read = read_wxr if fmt == "wxr" else read_json
+    # Read twice, a thread at a time: first to count (the progress bar's total), then
+    # to store; a large file never sits in memory whole.
+    on_total(sum(len(t.comments) for t in read(path)))
     report = ImportReport(format=fmt)
     now = iso(clock.now())
-    for thread in parsed:
+    for thread in read(path):
 
         async def work(conn: aiosqlite.Connection, thread: ImportedThread = thread) -> None:
             await _store_thread(conn, thread, now, report, progress, notify, smtputf8)

@@ -5,16 +5,19 @@
     {"post": {"key", "title", "url", "author", "email", "closed"?, ...},
      "comments": [{"id", "parent", "author", "email", "created", "body", "status"?}]}
 
-``status`` defaults to approved (an export of published comments).
+or several threads as ``{"threads": [{"post", "comments"}, ...]}`` (what
+``mailbridge export --all`` writes). ``status`` defaults to approved (an export of
+published comments).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+import ijson
 
 from mailbridge.errors import ImportFormatError
 from mailbridge.importer.records import ImportedComment, ImportedThread, safe_url
@@ -43,10 +46,34 @@ def _created(value: str, where: str) -> str:
 
 
 def read_json(path: Path) -> Iterator[ImportedThread]:
+    """The file's thread, or each of its ``threads`` in turn: read with ijson, so a
+    file of many threads holds one thread in memory at a time."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with path.open("rb") as fh:
+            start = 3 if fh.read(3) == b"\xef\xbb\xbf" else 0  # a byte order mark
+            fh.seek(start)
+            if _first_key(fh) == "threads":
+                fh.seek(start)
+                for index, data in enumerate(ijson.items(fh, "threads.item", use_float=True)):
+                    yield _thread(data, f"{path}: threads[{index}]")
+            else:
+                fh.seek(start)
+                for data in ijson.items(fh, "", use_float=True):
+                    yield _thread(data, str(path))
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise ImportFormatError(f"{path}: not valid JSON: {exc}") from None
+
+
+def _first_key(fh: BinaryIO) -> str | None:
+    for prefix, event, value in ijson.parse(fh):
+        if prefix == "" and event == "map_key":
+            return str(value)
+        if prefix == "" and event != "start_map":
+            return None
+    return None
+
+
+def _thread(data: Any, path: str) -> ImportedThread:
     if not isinstance(data, dict) or not isinstance(data.get("post"), dict):
         raise ImportFormatError(f"{path}: expected an object with 'post' and 'comments'")
     post = data["post"]
@@ -89,4 +116,4 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
                 status=parsed_status,
             )
         )
-    yield thread
+    return thread

@@ -5,12 +5,13 @@ WordPress keeps a comment as the writer typed it, with the few tags its form all
 turns into paragraphs when it displays them (``wpautop``). mailbridge stores
 Markdown and renders it (mailbridge.render); converting at import makes imported
 comments look as they did on the blog, with markdownify (a well-kept converter)
-doing the tags. Text without tags is already what we store and is kept as is.
+doing the tags. Text without tags is what we store once its entities are decoded.
 """
 
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from markdownify import markdownify
 
@@ -32,7 +33,8 @@ def _keep_as_text(match: re.Match[str]) -> str:
 
 def wordpress_to_markdown(content: str) -> str:
     if not any(m.group(1).lower() in _WORDPRESS_TAGS for m in _TAG.finditer(content)):
-        return content
+        # Still HTML: WordPress keeps a typed "&" or "<" as "&amp;" or "&lt;".
+        return unescape(content)
     content = _TAG.sub(_keep_as_text, content)
     paragraphs = re.split(r"\n\s*\n", content.replace("\r\n", "\n"))
     converted = []

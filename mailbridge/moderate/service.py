@@ -194,6 +194,7 @@ class CommentService:
         later change of mind withdraws the batched notifications still waiting, and
         publishing again releases only those: nobody is told twice.
         """
+
         async def trusted(conn: aiosqlite.Connection, comment: Comment) -> None:
             if action is Action.TRUST and comment.address_id is not None:
                 now = iso(self._clock.now())

@@ -71,17 +71,17 @@ def test_isso_fixture_imports_and_says_what_it_skipped(tmp_path: Path) -> None:
     ]
 
 
-def test_out_of_order_deleted_and_spam_posts(tmp_path: Path) -> None:
+def test_out_of_order_deleted_spam_and_waiting_posts(tmp_path: Path) -> None:
     export = tmp_path / "disqus.xml"
     export.write_text(
         HEAD + thread() + post(11, parent=10) + post(10) + post(12, isDeleted="true")
         + post(13, parent=12) + post(14, isSpam="true") + post(15, thread="99")
-        + post(16, parent=13) + "</disqus>\n"
+        + post(16, parent=13) + post(17, isApproved="false") + "</disqus>\n"
     )  # fmt: skip
     data = tmp_path / "var"
     out = run("import", "--data-dir", str(data), str(export))
-    assert "5 comment(s) added" in out
-    assert "1 deleted in Disqus" in out and "1 its thread is not in the file" in out
+    assert "7 comment(s) added" in out
+    assert "Not imported: 1 its thread is not in the file." in out
     got = dict(
         (str(ref), (parent, status))
         for ref, parent, status in rows(
@@ -93,9 +93,13 @@ def test_out_of_order_deleted_and_spam_posts(tmp_path: Path) -> None:
     assert got == {
         "disqus:10": (None, "approved"),
         "disqus:11": ("disqus:10", "approved"),  # its parent came later
-        "disqus:13": (None, "approved"),  # its parent was deleted: top-level
+        # Deleted by a moderator there: kept, off the page (rejected), and its
+        # replies stay its replies.
+        "disqus:12": (None, "rejected"),
+        "disqus:13": ("disqus:12", "approved"),
         "disqus:16": ("disqus:13", "approved"),
         "disqus:14": (None, "spam"),
+        "disqus:17": (None, "pending"),  # waiting for a moderator there
     }
     assert rows(data, "SELECT body FROM comments WHERE source_ref = 'disqus:10'") == [
         ("Post **10**",)
