@@ -145,7 +145,7 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
 def import_command(
     config_file: Path | None, data_dir: Path | None, file: Path, notify: bool
 ) -> None:
-    """Import a WordPress (WXR), Disqus, Isso, Commento or mailbridge JSON file.
+    """Import a WordPress (WXR), Disqus, Isso, Commento, Remark42 or mailbridge JSON file.
 
     The format is detected from the content. Importing the same file again adds
     nothing twice. Imported comments keep their status and send no email.
@@ -186,6 +186,12 @@ def import_command(
         if report.skipped:
             why = "; ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items()))
             summary += f"\nNot imported: {why}."
+        if report.orphans:
+            n = report.orphans
+            summary += (
+                f"\nAt the top level: {n} repl{'y' if n == 1 else 'ies'} whose parent is not "
+                "in the file."
+            )
         if report.addresses_refused:
             shown = "".join(f"\n  {line}" for line in report.refusals)
             more = report.addresses_refused - len(report.refusals)

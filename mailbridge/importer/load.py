@@ -38,6 +38,7 @@ class ImportReport:
     addresses_refused: int = 0
     refusals: list[str] = field(default_factory=list)  # the first few, for the summary
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many
+    orphans: int = 0  # replies whose parent is not in the file: imported at the top level
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
@@ -145,6 +146,8 @@ async def _store_thread(
             await subscribe_imported(conn, email, thread_id, now)
         if added:
             report.comments_added += 1
+            # Its parent is not in the file: imported at the top level, said in the summary.
+            report.orphans += bool(item.parent_source_id and parent_id is None)
         else:
             report.comments_existing += 1
         progress(1)
@@ -177,12 +180,12 @@ async def import_file(
     ``smtputf8`` (``outbound.smtputf8``) accepts addresses with non-ASCII before the @.
     """
     fmt = detect_format(path)
-    if fmt in ("disqus", "isso", "commento"):
+    if fmt in ("disqus", "isso", "commento", "remark42"):
         # Streamed: written as read. Imported here, not at the top: it imports this module.
-        from mailbridge.importer import commento, disqus, isso
+        from mailbridge.importer import commento, disqus, isso, remark42
         from mailbridge.importer.stream_load import import_stream
 
-        reader = {"disqus": disqus, "isso": isso, "commento": commento}[fmt]
+        reader = {"disqus": disqus, "isso": isso, "commento": commento, "remark42": remark42}[fmt]
         return await import_stream(
             store, fmt, reader.read_threads(path), reader.read_posts(path), clock,
             on_total=on_total, progress=progress, notify=notify, smtputf8=smtputf8,

@@ -73,7 +73,7 @@ def safe_url(url: str) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """'wxr', 'disqus', 'isso', 'commento' or 'json', from the file's first bytes."""
+    """'wxr', 'disqus', 'isso', 'commento', 'remark42' or 'json', from the first bytes."""
     with path.open("rb") as fh:
         head = fh.read(4096)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
@@ -88,12 +88,28 @@ def detect_format(path: Path) -> str:
             return "disqus"
         if b"<rss" in head or b"<?xml" in head:
             return "wxr"
+    elif head.startswith(b"\x1f\x8b"):  # gzip: Remark42's automatic backups are
+        import gzip
+
+        try:
+            with gzip.open(path, "rb") as inner:
+                unpacked = inner.read(4096)
+        except (OSError, EOFError) as exc:
+            raise ImportFormatError(f"{path}: a broken gzip file ({exc})") from None
+        from mailbridge.importer.remark42 import is_remark42
+
+        if is_remark42(unpacked):
+            return "remark42"
     elif text.startswith(b"{"):
+        from mailbridge.importer.remark42 import is_remark42
+
+        if is_remark42(text):
+            return "remark42"
         # Commento's export opens with its comments, each starting with its commentHex.
         if b'"commentHex"' in head:
             return "commento"
         return "json"
     raise ImportFormatError(
-        f"{path}: not a WordPress export (WXR XML), a Disqus export, an Isso database "
-        "or a mailbridge JSON file"
+        f"{path}: not a WordPress export (WXR XML), a Disqus export, an Isso database, "
+        "a Commento export, a Remark42 backup or a mailbridge JSON file"
     )

@@ -82,6 +82,7 @@ class _Writer:
         )  # fmt: skip
         if added:
             self._report.comments_added += 1
+            self._report.orphans += bool(orphan and post.parent)
             if self._notify and email:
                 await subscribe_imported(conn, email, thread_id, now)
         else:

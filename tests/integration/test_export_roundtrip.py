@@ -124,6 +124,31 @@ def test_one_thread_and_refusals(tmp_path: Path, source: Path) -> None:
     assert both.exit_code == 2 and "name one THREAD, or --all" in both.output
 
 
+@pytest.mark.parametrize("fmt", ["json", "wxr", "disqus"])
+def test_a_truncated_export_is_refused_before_anything_is_written(
+    tmp_path: Path, source: Path, fmt: str
+) -> None:
+    out = tmp_path / f"export.{fmt}"
+    run("export", "--data-dir", str(source), "--all", "--format", fmt, "--output", str(out))
+    cut = tmp_path / f"cut.{fmt}"
+    cut.write_bytes(out.read_bytes()[: out.stat().st_size * 2 // 3])
+    again = tmp_path / "again"
+    refused = CliRunner().invoke(cli, ["import", "--data-dir", str(again), str(cut)])
+    assert refused.exit_code == 1
+    assert "not well-formed XML" in refused.output or "not valid JSON" in refused.output
+    assert snapshot(again)["comments"] == []
+
+
+def test_an_orphan_is_imported_at_the_top_level_and_said(tmp_path: Path) -> None:
+    lost = {"post": {"key": "lost", "title": "Lost"}, "comments": [
+        {"id": 1, "parent": 99, "author": "Hal", "email": "", "created": "2024-01-01T00:00:00Z",
+         "body": "My parent is gone."}]}  # fmt: skip
+    (tmp_path / "lost.json").write_text(json.dumps(lost))
+    out = run("import", "--data-dir", str(tmp_path / "var"), str(tmp_path / "lost.json"))
+    assert "1 comment(s) added" in out
+    assert "At the top level: 1 reply whose parent is not in the file." in out
+
+
 def test_what_xml_cannot_carry_is_dropped_not_broken(tmp_path: Path) -> None:
     data = tmp_path / "source"
     bell = {"post": {"key": "bell", "title": "Bell"}, "comments": [
