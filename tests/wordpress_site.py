@@ -30,6 +30,17 @@ class Site:
     url: str
     user: str
     app_password: str
+    directory: Path  # the recipe's DIR: DIR/wordpress is the site's PHP
+
+    def export_wxr(self, to: Path) -> None:
+        """WordPress's own export (wp-admin: Tools, Export; export_wp() in PHP)."""
+        code = (
+            f'define("WP_ADMIN", true); require "{self.directory}/wordpress/wp-load.php"; '
+            'require_once ABSPATH . "wp-admin/includes/export.php"; '
+            'export_wp(array("content" => "all"));'
+        )
+        with to.open("wb") as out:
+            subprocess.run(["php", "-r", code], stdout=out, check=True, timeout=120)
 
 
 def wordpress_missing() -> str | None:
@@ -57,7 +68,7 @@ def wordpress_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         if started.returncode != 0:
             pytest.fail(f"WordPress did not start:\n{started.stderr[-3000:]}", pytrace=False)
         values = dict(word.split("=", 1) for word in started.stdout.split())
-        yield Site(values["WP_URL"], values["WP_USER"], values["WP_APP_PASSWORD"])
+        yield Site(values["WP_URL"], values["WP_USER"], values["WP_APP_PASSWORD"], where)
     finally:
         subprocess.run(
             ["bash", str(RECIPE), "stop", str(where)], capture_output=True, timeout=120, check=False

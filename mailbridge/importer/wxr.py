@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,8 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
         return None
     thread = ImportedThread(
         key=key,
-        title=" ".join((item.findtext("title") or key).split()),
+        # HTML in WordPress: "&amp;" is how it keeps a typed "&".
+        title=" ".join(unescape(item.findtext("title") or key).split()),
         url=safe_url(item.findtext("link") or ""),
         author=author,
         author_email=author_email.strip() or None,
