@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import make_settings, no_dmarc_zone
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
+from mailbridge.app import running
 from mailbridge.cli import cli
 
 
@@ -72,3 +74,65 @@ async def test_wordpress_own_export_imports(tmp_path: Path, wordpress_site: Site
     assert got[trashed][2] == "rejected"
     # WordPress's export leaves spam out (export.php: comment_approved <> 'spam').
     assert spam not in got
+
+
+@pytest.mark.asyncio
+async def test_a_site_imported_first_then_bridged_is_not_doubled(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    admin = Admin(wordpress_site)
+    slug = "imported-then-bridged-" + secrets.token_hex(4)
+    post = await admin.post(slug, "Imported, then bridged")
+    first = await admin.comment(
+        post=post["id"], author_name="Ann", author_email="ann@example.org",
+        content="Before the bridge.", status="approved",
+    )  # fmt: skip
+    await admin.comment(
+        post=post["id"], parent=first["id"], author_name="Bo", author_email="bo@example.org",
+        content="Also before.", status="approved",
+    )  # fmt: skip
+    wxr = tmp_path / "wordpress.xml"
+    await asyncio.to_thread(wordpress_site.export_wxr, wxr)
+    settings = make_settings(
+        tmp_path,
+        wordpress={
+            "site_url": wordpress_site.url, "user": wordpress_site.user,
+            "app_password": wordpress_site.app_password, "posts": [slug],
+            "poll_seconds": 0.2, "requests_per_second": 50.0,
+        },
+    )  # fmt: skip
+    data = str(settings.data_path)
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["import", "--data-dir", data, str(wxr)]
+    )
+    assert result.exit_code == 0, result.output
+
+    def count(sql: str) -> int:
+        conn = sqlite3.connect(settings.database_path)
+        try:
+            return int(conn.execute(sql, (slug,)).fetchone()[0])
+        finally:
+            conn.close()
+
+    in_thread = (
+        "SELECT count(*) FROM comments c JOIN threads t ON t.id = c.thread_id WHERE t.key = ?"
+    )
+    assert count(in_thread) == 2
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        for _ in range(150):
+            if (
+                count(
+                    "SELECT count(*) FROM wp_comments w JOIN comments c ON c.id = w.comment_id "
+                    "JOIN threads t ON t.id = c.thread_id WHERE t.key = ?"
+                )
+                == 2
+            ):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the imported comments were not linked")
+        await asyncio.sleep(0.6)  # more polls
+        assert count(in_thread) == 2  # linked, not created again
+        outbox = daemon.settings.data_path / "outbox" / "new"
+        assert not outbox.exists() or not any(outbox.iterdir())  # and nobody emailed
