@@ -1,12 +1,13 @@
-"""Write a streamed export (Disqus, Isso) into the store as it is read, in batches,
-idempotently.
+"""Write a streamed export (Disqus, Isso, Commento, Remark42) into the store as it is
+read, in batches, idempotently.
 
-Posts are written in file order, a few hundred per transaction. A reply whose parent
-is not stored yet (the export is not always in order) waits in a list of its own,
-and is written once its parent is; replies whose parent never comes become
-top-level, like every importer's orphans. What is not imported is counted by
-reason for the summary: deleted at the source, a thread the file does not describe,
-an empty message.
+Posts are written in file order, ``BATCH`` per transaction, each batch's addresses,
+comments and subscriptions in a few statements (mailbridge.importer.bulk). A reply
+whose parent is not stored yet (the export is not always in order) waits in a list
+of its own, and is written once its parent is; replies whose parent never comes
+become top-level, like every importer's orphans, and the summary says how many.
+What is not imported is counted by reason for the summary: a thread the file does
+not describe, an empty message, a comment deleted at the source.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Callable, Iterable
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
-from mailbridge.importer.load import ImportReport, subscribe_imported, usable_address
-from mailbridge.importer.records import SourcePost, SourceThread
-from mailbridge.models import NewComment, Source
-from mailbridge.store import Store, comments, threads
+from mailbridge.importer.bulk import store_comments
+from mailbridge.importer.load import ImportReport, usable_address
+from mailbridge.importer.records import ImportedComment, SourcePost, SourceThread
+from mailbridge.store import Store, threads
 
 __all__ = ["BATCH", "import_stream"]
 
@@ -34,21 +35,25 @@ class _Writer:
         notify: bool,
         smtputf8: bool,
         prefix: str,
+        now: str,
+        progress: Callable[[int], None],
     ) -> None:
         self._known = known
         self._prefix = prefix
         self._report = report
         self._notify = notify
         self._smtputf8 = smtputf8
+        self._now = now
+        self._progress = progress
         self._thread_ids: dict[str, int] = {}
-        self.waiting: dict[str, list[SourcePost]] = {}  # parent dsq:id -> replies
+        self.waiting: dict[str, list[SourcePost]] = {}  # parent source id -> replies
 
-    async def _thread_id(self, conn: aiosqlite.Connection, thread: SourceThread, now: str) -> int:
+    async def _thread_id(self, conn: aiosqlite.Connection, thread: SourceThread) -> int:
         found = self._thread_ids.get(thread.source_id)
         if found is None:
             found, created = await threads.upsert_thread(
                 conn, key=thread.key, title=thread.title, url=thread.url, author="",
-                author_address_id=None, now=now, closed=thread.closed,
+                author_address_id=None, now=self._now, closed=thread.closed,
             )  # fmt: skip
             self._thread_ids[thread.source_id] = found
             if created:
@@ -58,48 +63,47 @@ class _Writer:
         return found
 
     async def write(
-        self, conn: aiosqlite.Connection, post: SourcePost, now: str, orphan: bool = False
-    ) -> int:
-        """Store ``post`` (and the replies that waited for it); how many were stored."""
-        thread = self._known[post.thread]
-        thread_id = await self._thread_id(conn, thread, now)
-        parent_id = None
-        if post.parent and not orphan:
-            parent_id = await _stored(conn, thread_id, f"{self._prefix}:{post.parent}")
-            if parent_id is None:
-                self.waiting.setdefault(post.parent, []).append(post)
-                return 0
-        where = f"thread {thread.key}, post {post.source_id}"
-        email = usable_address(post.email, where, self._report, self._smtputf8)
-        _id, added = await comments.insert_comment(
-            conn,
-            NewComment(
-                thread_id=thread_id, parent_id=parent_id, author=post.author, body=post.body,
-                status=post.status,
-                source=Source.IMPORT, created_at=post.created_at, email=email,
-                notify=self._notify, source_ref=f"{self._prefix}:{post.source_id}",
-            ),
-        )  # fmt: skip
-        if added:
-            self._report.comments_added += 1
-            self._report.orphans += bool(orphan and post.parent)
-            if self._notify and email:
-                await subscribe_imported(conn, email, thread_id, now)
-        else:
-            self._report.comments_existing += 1
-        stored = 1
-        for reply in self.waiting.pop(post.source_id, []):
-            stored += await self.write(conn, reply, now)
+        self, conn: aiosqlite.Connection, posts: list[SourcePost], orphans: bool
+    ) -> list[str]:
+        """Store ``posts``, thread by thread; the source ids now stored (whose waiting
+        replies can follow). Replies whose parent is not stored wait, unless
+        ``orphans``: then they go to the top level."""
+        by_thread: dict[str, list[SourcePost]] = {}
+        for post in posts:
+            by_thread.setdefault(post.thread, []).append(post)
+        stored: list[str] = []
+        for source_thread, group in by_thread.items():
+            thread = self._known[source_thread]
+            thread_id = await self._thread_id(conn, thread)
+            items = [self._item(post) for post in group]
+
+            def usable(item: ImportedComment, key: str = thread.key) -> str | None:
+                where = f"thread {key}, post {item.source_id.partition(':')[2]}"
+                return usable_address(item.email, where, self._report, self._smtputf8)
+
+            done = await store_comments(
+                conn, thread_id, items, usable, notify=self._notify, now=self._now,
+                progress=self._progress, defer=not orphans,
+            )  # fmt: skip
+            self._report.comments_added += done.added
+            self._report.comments_existing += done.existing
+            self._report.orphans += done.orphans
+            deferred = set(done.deferred)
+            for index, post in enumerate(group):
+                if index in deferred:
+                    assert post.parent is not None
+                    self.waiting.setdefault(post.parent, []).append(post)
+                else:
+                    stored.append(post.source_id)
         return stored
 
-
-async def _stored(conn: aiosqlite.Connection, thread_id: int, ref: str) -> int | None:
-    async with conn.execute(
-        "SELECT id FROM comments WHERE thread_id = ? AND source = 'import' AND source_ref = ?",
-        (thread_id, ref),
-    ) as cur:
-        row = await cur.fetchone()
-    return None if row is None else int(row[0])
+    def _item(self, post: SourcePost) -> ImportedComment:
+        return ImportedComment(
+            source_id=f"{self._prefix}:{post.source_id}",
+            parent_source_id=f"{self._prefix}:{post.parent}" if post.parent else None,
+            author=post.author, email=post.email, body=post.body,
+            created_at=post.created_at, status=post.status,
+        )  # fmt: skip
 
 
 async def import_stream(
@@ -118,18 +122,24 @@ async def import_stream(
     known, total = threads_and_total
     on_total(total)
     report = ImportReport(format=fmt)
-    writer = _Writer(known, report, notify, smtputf8, prefix=fmt)
-    now = iso(clock.now())
+    writer = _Writer(known, report, notify, smtputf8, fmt, iso(clock.now()), progress)
     batch: list[SourcePost] = []
 
     async def flush(orphans: bool = False) -> None:
-        async def work(conn: aiosqlite.Connection) -> None:
-            for post in batch:
-                await writer.write(conn, post, now, orphan=orphans)
+        while batch:
+            posts, rest = batch[:BATCH], batch[BATCH:]
 
-        await store.write(work)
-        progress(len(batch))
-        batch.clear()
+            async def work(
+                conn: aiosqlite.Connection, posts: list[SourcePost] = posts, last: bool = orphans
+            ) -> list[str]:
+                return await writer.write(conn, posts, last)
+
+            stored = await store.write(work)
+            batch[:] = rest
+            # The replies that waited for what was just stored can follow now.
+            for source_id in stored:
+                batch.extend(writer.waiting.pop(source_id, []))
+            orphans = False
 
     for post in posts:
         if post.skip:
@@ -145,9 +155,13 @@ async def import_stream(
             continue
         progress(1)
     await flush()
-    # Replies whose parent never came (deleted, or not in the file): top-level.
+    # Replies whose parent never came (deleted, or not in the file): top-level. A
+    # reply waiting for another waiting reply goes after it, not to the top level.
     while writer.waiting:
-        parent = next(iter(writer.waiting))
+        waiting_ids = {p.source_id for group in writer.waiting.values() for p in group}
+        parent = next((p for p in writer.waiting if p not in waiting_ids), None)
+        if parent is None:  # a cycle of replies: break it anywhere
+            parent = next(iter(writer.waiting))
         batch.extend(writer.waiting.pop(parent))
         await flush(orphans=True)
     return report

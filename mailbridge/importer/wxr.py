@@ -7,21 +7,21 @@ approved, 0 to pending, spam to spam, and trash to rejected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
+from xml.etree import ElementTree
+from xml.parsers import expat
 
 from mailbridge.errors import ImportFormatError
 from mailbridge.importer.records import ImportedComment, ImportedThread, safe_url
 from mailbridge.importer.wp_html import wordpress_to_markdown
 from mailbridge.models import CommentStatus
 
-__all__ = ["read_wxr"]
+__all__ = ["check_wellformed", "count_comments", "read_wxr"]
 
 _WP = "{http://wordpress.org/export/1.2/}"
 _WP_NAMESPACES = (
@@ -29,6 +29,8 @@ _WP_NAMESPACES = (
     "http://wordpress.org/export/1.1/",
     "http://wordpress.org/export/1.0/",
 )
+_WP_DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_AUTHOR_TAGS = frozenset(f"{{{ns}}}author" for ns in _WP_NAMESPACES)
 _STATUS = {
     "1": CommentStatus.APPROVED,
     "approve": CommentStatus.APPROVED,
@@ -37,13 +39,6 @@ _STATUS = {
     "spam": CommentStatus.SPAM,
     "trash": CommentStatus.REJECTED,
 }
-
-
-def _local(tag: str) -> tuple[str, str]:
-    if tag.startswith("{"):
-        ns, _, name = tag[1:].partition("}")
-        return ns, name
-    return "", tag
 
 
 def _wp(element: Any, name: str) -> str:
@@ -57,8 +52,10 @@ def _wp(element: Any, name: str) -> str:
 def _date(gmt: str, local: str) -> str:
     for value in (gmt, local):
         if value and not value.startswith("0000"):
-            try:
-                moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            if not _WP_DATE.fullmatch(value):
+                continue
+            try:  # fromisoformat: strptime's cost showed in an import's profile
+                moment = datetime.fromisoformat(value).replace(tzinfo=UTC)
             except ValueError:
                 continue
             return moment.isoformat(timespec="seconds")
@@ -83,28 +80,61 @@ def _comment(element: Any) -> ImportedComment | None:
     )
 
 
+def count_comments(path: Path) -> int:
+    """About how many comments the file holds (pingbacks too), for the progress bar:
+    a scan of the bytes, not a second parse."""
+    tag = b"<wp:comment>"
+    count, tail = 0, b""
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            data = tail + block
+            count += data.count(tag)
+            # Keep what could be the start of a tag cut in two, and never count twice.
+            tail = data[-(len(tag) - 1) :] if not data.endswith(tag) else b""
+    return count
+
+
+def check_wellformed(path: Path) -> None:
+    """Refuse a truncated or broken file, or one declaring entities (the XML attacks
+    defusedxml also refuses), before anything is stored: expat alone, no tree, fast."""
+
+    def forbidden(*_args: object) -> None:
+        raise ImportFormatError(f"{path}: refused unsafe XML (it declares entities)")
+
+    parser = expat.ParserCreate()
+    parser.EntityDeclHandler = forbidden
+    parser.UnparsedEntityDeclHandler = forbidden
+    parser.ExternalEntityRefHandler = forbidden  # type: ignore[assignment]
+    try:
+        with path.open("rb") as fh:
+            parser.ParseFile(fh)
+    except expat.ExpatError as exc:
+        raise ImportFormatError(f"{path}: not well-formed XML: {exc}") from None
+
+
 def read_wxr(path: Path) -> Iterator[ImportedThread]:
-    """Yield one thread per post or page that has comments."""
+    """Yield one thread per post or page that has comments.
+
+    The file is checked first (:func:`check_wellformed`: broken, truncated, or declaring
+    entities is refused before anything is yielded, so before anything is stored);
+    then the C ElementTree parses it, several times faster than defusedxml's Python
+    parser, and safe here because no entity can be declared.
+    """
+    check_wellformed(path)
     authors: dict[str, tuple[str, str]] = {}  # login -> (display name, email)
     try:
-        for _event, element in iterparse(str(path), events=("end",)):
-            ns, name = _local(element.tag)
-            if (
-                ns in _WP_NAMESPACES
-                and name == "author"
-                and element.find(f"{_WP}author_login") is not None
-            ):
-                authors[_wp(element, "author_login")] = (
-                    _wp(element, "author_display_name"),
-                    _wp(element, "author_email"),
-                )
-            elif name == "item" and not ns:
+        for _event, element in ElementTree.iterparse(str(path), events=("end",)):  # noqa: S314
+            tag = element.tag
+            if tag == "item":
                 thread = _thread(element, authors)
                 element.clear()
                 if thread is not None and thread.comments:
                     yield thread
-    except DefusedXmlException as exc:
-        raise ImportFormatError(f"{path}: refused unsafe XML ({exc})") from None
+            elif tag in _AUTHOR_TAGS and element.find(f"{_WP}author_login") is not None:
+                authors[_wp(element, "author_login")] = (
+                    _wp(element, "author_display_name"),
+                    _wp(element, "author_email"),
+                )
     except SyntaxError as exc:  # ParseError is a SyntaxError
         raise ImportFormatError(f"{path}: not well-formed XML: {exc}") from None
 
