@@ -24,6 +24,7 @@ from mailbridge.clock import Clock, SystemClock
 from mailbridge.errors import ConfigError, DataDirUnusable
 from mailbridge.extract import Extractor, extract
 from mailbridge.housekeeping import Housekeeping
+from mailbridge.imap import ImapInbox
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
@@ -371,6 +372,10 @@ async def _listening(
                 "spam report",
             )
             tasks.append(asyncio.create_task(reports.run(), name="mailbridge-spam-report"))
+        if settings.imap.host:
+            # Replies read from a mailbox, through the same pipeline (docs/imap.md).
+            inbox = ImapInbox(settings, parts.intake, parts.clock)
+            tasks.append(asyncio.create_task(inbox.run(), name="mailbridge-imap"))
         if settings.wordpress.site_url:
             # A bridge for a WordPress site's comments, both ways (docs/wordpress.md).
             bridge = WordPressBridge(settings, store, parts.service, parts.clock)

@@ -11,6 +11,7 @@ __all__ = [
     "AuthSettings",
     "DkimSettings",
     "HttpSettings",
+    "ImapSettings",
     "InboundSettings",
     "LimitSettings",
     "ModerationSettings",
@@ -365,6 +366,33 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """Replies read from a mailbox over IMAP, without a port 25 of your own
+    (mailbridge.imap; docs/imap.md)."""
+
+    host: str = _key("", "The IMAP server of the mailbox that receives replies (empty: none).")
+    port: int = _key(993, "Its port: 993 for IMAP over TLS.")
+    tls: bool = _key(
+        True, "IMAP over TLS (port 993); off only for a server on 127.0.0.1 or localhost."
+    )
+    user: str = _key("", "The mailbox's user name.")
+    password: str = _key("", "Its password (an app password at most providers); never logged.")
+    mailbox: str = _key("INBOX", "The folder replies arrive in.")
+    done_mailbox: str = _key(
+        "",
+        "A folder each message is moved to once filed or refused for good (it must "
+        "exist). Empty: it stays, flagged $MailbridgeDone and seen.",
+    )
+    idle: bool = _key(
+        True, "Wait with IMAP IDLE (the server says when mail comes); off: poll_seconds."
+    )
+    poll_seconds: float = _key(
+        60.0, "Between rounds without IDLE; with IDLE, the longest wait before a round anyway."
+    )
+    timeout_seconds: float = _key(30.0, "How long one IMAP command may take.")
+
+
+@dataclass(frozen=True)
 class WordPressSettings:
     """The live bridge to a WordPress site (mailbridge.bridges.wordpress; docs/wordpress.md)."""
 
@@ -457,6 +485,7 @@ class Settings:
     spam: SpamSettings = field(default_factory=SpamSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     wordpress: WordPressSettings = field(default_factory=WordPressSettings)
+    imap: ImapSettings = field(default_factory=ImapSettings)
     webhooks: tuple[WebhookSettings, ...] = field(
         default=(),
         metadata={"help": "Endpoints that receive events ([[webhooks]] tables).", "name": None},

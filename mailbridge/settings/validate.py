@@ -15,6 +15,7 @@ from mailbridge.addresses import parse_mailbox
 from mailbridge.errors import ConfigError, InvalidAddress
 from mailbridge.settings.schema import (
     WEBHOOK_EVENTS,
+    ImapSettings,
     Settings,
     WebhookSettings,
     WordPressSettings,
@@ -179,7 +180,23 @@ def validate(s: Settings) -> Settings:
             raise ConfigError(f"[[webhooks]] #{n}: url: listed twice")
         seen.add(hook.url)
     _check_wordpress(s.wordpress)
+    _check_imap(s.imap)
     return s
+
+
+def _check_imap(imap: ImapSettings) -> None:
+    if not imap.host:
+        return
+    if not imap.user or not imap.password:
+        raise ConfigError("imap: user and password are needed with host (docs/imap.md)")
+    # The password travels in the LOGIN command: never in clear over a network.
+    if not imap.tls and imap.host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError("imap.tls: may be off only for a server on 127.0.0.1 or localhost")
+    if not 0 < imap.port < 65536:
+        raise ConfigError(f"imap.port: not a port: {imap.port}")
+    for name in ("poll_seconds", "timeout_seconds"):
+        if not getattr(imap, name) > 0:
+            raise ConfigError(f"imap.{name}: must be more than 0")
 
 
 def _check_wordpress(wp: WordPressSettings) -> None:
