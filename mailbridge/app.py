@@ -30,6 +30,7 @@ from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
+from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
 from mailbridge.notify import Digester, Notifier
@@ -134,6 +135,7 @@ class Core:
     worker: DeliveryWorker
     digester: Digester
     intake: ReplyIntake
+    metrics: Metrics | None = None
 
 
 @contextlib.asynccontextmanager
@@ -203,6 +205,11 @@ async def core(
             akismet=akismet_from(settings),
             events=WebhookEvents(settings.webhooks, clock) if settings.webhooks else None,
         )
+        metrics = None
+        if settings.http.metrics_networks:
+            # /metrics (docs/metrics.md): the extractor is timed where it is called.
+            metrics = Metrics(store, clock, settings.http.metrics_networks)
+            extractor = metrics.timed_extractor(extractor)
         intake = ReplyIntake(
             store=store,
             service=service,
@@ -215,8 +222,9 @@ async def core(
             queued=wake,
         )
         yield Core(
-            settings, clock, keyring, store, renderer, notifier, service, worker, digester, intake
-        )
+            settings, clock, keyring, store, renderer, notifier, service, worker, digester, intake,
+            metrics,
+        )  # fmt: skip
     finally:
         if owned:
             await transport.aclose()
@@ -313,6 +321,7 @@ async def _listening(
         }
 
     app = build_web_app(
+        metrics=parts.metrics,
         settings=settings,
         store=store,
         service=parts.service,

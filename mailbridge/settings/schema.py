@@ -109,6 +109,11 @@ class HttpSettings:
         "Origins (scheme://host[:port]) whose pages may call the comment API from the "
         "browser, e.g. the blog. Empty: no cross-origin calls.",
     )
+    metrics_networks: tuple[str, ...] = _key(
+        ("127.0.0.1/32", "::1/128"),
+        "Networks whose requests to /metrics are answered (Prometheus's scraper); "
+        "anyone else gets 404. Empty: /metrics is off.",
+    )
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,11 @@ def validate(s: Settings) -> Settings:
         seen.add(hook.url)
     _check_wordpress(s.wordpress)
     _check_imap(s.imap)
+    for network in s.http.metrics_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"http.metrics_networks: not a network: '{network}'") from None
     return s
 
 

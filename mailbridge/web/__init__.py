@@ -9,6 +9,7 @@ from aiohttp import web
 from mailbridge.admin.api import AdminApi
 from mailbridge.clock import Clock
 from mailbridge.embed.handlers import EmbedHandlers
+from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.people.pages import PrivacyPages
@@ -39,11 +40,14 @@ def build_web_app(
     health: Callable[[], dict[str, bool]],
     notifier: Notifier,
     queued: Callable[[], None] = lambda: None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """The aiohttp application; ``health`` reports the state of each component."""
+    timing = [metrics.middleware] if metrics is not None else []
     app = web.Application(
         client_max_size=settings.http.max_body_bytes,
         middlewares=[
+            *timing,  # outermost: every request, its error page included
             security_headers,
             cors_middleware(
                 frozenset(settings.http.cors_origins) | frozenset(settings.site.allowed_origins)
@@ -106,6 +110,7 @@ def build_web_app(
         [
             web.get("/", pages.index),
             web.get("/healthz", healthz),
+            *([web.get("/metrics", metrics.handler)] if metrics is not None else []),
             web.get("/threads/{thread}", pages.thread),
             web.get("/api/threads/{thread}/comments", published.comments),
             web.post("/api/threads/{thread}/comments", api.submit),

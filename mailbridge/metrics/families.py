@@ -1,0 +1,113 @@
+"""What the database says, as metric families, read once per scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import aiosqlite
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["Snapshot", "StoreCollector", "snapshot"]
+
+DISPOSITIONS = (
+    "received", "accepted", "held", "rejected", "dropped", "bounce", "refused",
+    "unsubscribed", "postmaster",
+)  # fmt: skip
+COMMENT_STATUSES = ("pending", "approved", "rejected", "spam")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+
+
+@dataclass
+class Snapshot:
+    received: dict[str, int] = field(default_factory=dict)
+    comments: dict[str, int] = field(default_factory=dict)
+    outbox: dict[str, int] = field(default_factory=dict)
+    outbox_oldest_age: float = 0.0
+    attempts: int = 0
+    wordpress_waiting: int = 0
+
+
+async def _counts(conn: aiosqlite.Connection, sql: str) -> dict[str, int]:
+    async with conn.execute(sql) as cur:
+        return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+
+async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
+    """One read transaction: every figure from the same moment."""
+    found = Snapshot(
+        received=await _counts(conn, "SELECT status, count(*) FROM inbound_messages GROUP BY 1"),
+        comments=await _counts(conn, "SELECT status, count(*) FROM comments GROUP BY 1"),
+        outbox=await _counts(conn, "SELECT status, count(*) FROM outbox GROUP BY 1"),
+    )
+    async with conn.execute(
+        "SELECT min(next_attempt_at), coalesce(sum(attempts), 0) FROM outbox "
+        "WHERE status IN ('queued', 'sending')"
+    ) as cur:
+        row = await cur.fetchone()
+    if row is not None and row[0] is not None:
+        found.outbox_oldest_age = max(0.0, now - float(row[0]))
+    async with conn.execute("SELECT coalesce(sum(attempts), 0) FROM outbox") as cur:
+        row = await cur.fetchone()
+    found.attempts = int(row[0]) if row is not None else 0
+    async with conn.execute("SELECT count(*) FROM wp_push") as cur:
+        row = await cur.fetchone()
+    found.wordpress_waiting = int(row[0]) if row is not None else 0
+    return found
+
+
+class StoreCollector(Collector):
+    """Yields the families of the latest :class:`Snapshot` (set before each scrape)."""
+
+    def __init__(self) -> None:
+        self.latest = Snapshot()
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.latest
+        received = CounterMetricFamily(
+            "mailbridge_messages_received",
+            "Messages received (SMTP, IMAP), by what became of them, since the database began.",
+            labels=["disposition"],
+        )
+        for disposition in sorted(set(DISPOSITIONS) | set(s.received)):
+            received.add_metric([disposition], s.received.get(disposition, 0))
+        yield received
+        comments = GaugeMetricFamily(
+            "mailbridge_comments", "Comments, by status.", labels=["status"]
+        )
+        for status in sorted(set(COMMENT_STATUSES) | set(s.comments)):
+            comments.add_metric([status], s.comments.get(status, 0))
+        yield comments
+        outbox = GaugeMetricFamily(
+            "mailbridge_outbox_messages",
+            "Outgoing mail and webhook events in the outbox, by status (queued and sending "
+            "are its depth).",
+            labels=["status"],
+        )
+        for status in OUTBOX_STATUSES:
+            outbox.add_metric([status], s.outbox.get(status, 0))
+        yield outbox
+        yield GaugeMetricFamily(
+            "mailbridge_outbox_oldest_age_seconds",
+            "How long the oldest message waiting in the outbox has been due (0: none waits).",
+            value=s.outbox_oldest_age,
+        )
+        deliveries = CounterMetricFamily(
+            "mailbridge_deliveries",
+            "Outbox messages by final result: sent, or failed for good (dead letters).",
+            labels=["result"],
+        )
+        deliveries.add_metric(["sent"], s.outbox.get("sent", 0))
+        deliveries.add_metric(["failed"], s.outbox.get("failed", 0))
+        yield deliveries
+        yield CounterMetricFamily(
+            "mailbridge_delivery_attempts",
+            "Delivery attempts made for the messages in the outbox, retries included.",
+            value=s.attempts,
+        )
+        yield GaugeMetricFamily(
+            "mailbridge_wordpress_pushes_waiting",
+            "Changes waiting to go to WordPress (docs/wordpress.md).",
+            value=s.wordpress_waiting,
+        )

@@ -1,0 +1,87 @@
+"""The registry ``/metrics`` serves, with what only the running process measures."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+
+from mailbridge.clock import Clock
+from mailbridge.extract import Extraction, Extractor
+from mailbridge.metrics.families import StoreCollector, snapshot
+from mailbridge.store import Store
+
+__all__ = ["Metrics"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Metrics:
+    def __init__(self, store: Store, clock: Clock, allowed: Sequence[str]) -> None:
+        self._store = store
+        self._clock = clock
+        self._allowed = [ipaddress.ip_network(n, strict=False) for n in allowed]
+        # Its own registry, made here: nothing at import, and tests do not share one.
+        self.registry = CollectorRegistry()
+        self._collector = StoreCollector()
+        self.registry.register(self._collector)
+        self.extraction_seconds = Histogram(
+            "mailbridge_extraction_seconds",
+            "Time to extract what the writer wrote from one reply email.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "mailbridge_http_request_seconds",
+            "Time to answer an HTTP request, by method, route and status class.",
+            labelnames=("method", "route", "status"),
+            registry=self.registry,
+        )
+
+    def timed_extractor(self, extractor: Extractor) -> Extractor:
+        def timed(raw: bytes, sent: Sequence[str]) -> Extraction:
+            started = time.perf_counter()
+            try:
+                return extractor(raw, sent)
+            finally:
+                self.extraction_seconds.observe(time.perf_counter() - started)
+
+        return timed
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            # The route's pattern, never the path: one series per route, whatever the ids.
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "(none)"
+            self.request_seconds.labels(request.method, route, f"{status // 100}xx").observe(
+                time.perf_counter() - started
+            )
+
+    async def handler(self, request: web.Request) -> web.Response:
+        """GET /metrics: only for the networks in ``http.metrics_networks``."""
+        peer = request.remote or ""
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            address = None
+        if address is None or not any(address in n for n in self._allowed):
+            raise web.HTTPNotFound()
+        now = self._clock.now().timestamp()
+        self._collector.latest = await self._store.read(lambda c: snapshot(c, now))
+        return web.Response(
+            body=generate_latest(self.registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )
