@@ -32,6 +32,7 @@ COMMANDS = {
     "person",
     "status",
     "export",
+    "backup",
 }
 
 

@@ -1,0 +1,33 @@
+"""``mailbridge backup FILE``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mailbridge.cli_options import config_options, settings_from
+from mailbridge.errors import DataDirUnusable
+from mailbridge.store.backup import backup
+
+__all__ = ["backup_command"]
+
+
+@click.command()
+@config_options
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(config_file: Path | None, data_dir: Path | None, file: Path) -> None:
+    """Copy the database to FILE, consistent, while the daemon runs (mode 0600).
+
+    Restore: stop the daemon, put FILE in the data directory as mailbridge.sqlite3
+    (removing mailbridge.sqlite3-wal and -shm), start it (docs/operating.md).
+    """
+    settings = settings_from(config_file, data_dir)
+    try:
+        done = backup(settings.database_path, file)
+    except (DataDirUnusable, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Backed up {settings.database_path} to {done.path}: {done.size} bytes, "
+        f"{done.comments} comment(s), integrity checked."
+    )
