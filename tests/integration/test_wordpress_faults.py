@@ -153,6 +153,8 @@ async def test_down_maintenance_and_refused_then_back(
         )
         refused = '{"code":"incorrect_password","message":"not a valid application password"}'
         proxy.faults += answer(401, refused, "application/json")
+        no_api = '{"code":"rest_no_route","message":"No route was found","data":{"status":404}}'
+        proxy.faults += answer(404, no_api, "application/json")
         async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
             await until(
                 "the thread mirrored",
@@ -166,8 +168,9 @@ async def test_down_maintenance_and_refused_then_back(
     assert "answered 500 internal_server_error: boom" in logged
     assert "answered 200 with text/html, not JSON" in logged
     assert "answered 401 incorrect_password" in logged and "wordpress.app_password" in logged
+    assert "no REST API here (is wordpress.site_url right?)" in logged
     assert "trying again in" in logged
-    assert "401" in error  # the last failure stays visible to `mailbridge status`
+    assert "no REST API here" in error  # the last failure stays visible to `mailbridge status`
 
 
 @pytest.mark.asyncio
