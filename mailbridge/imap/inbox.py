@@ -25,8 +25,8 @@ import ssl
 import aioimaplib
 
 from mailbridge.clock import Clock
-from mailbridge.errors import Rejection
 from mailbridge.imap.recipient import envelope_sender, recipient_of
+from mailbridge.inbound.fetched import deliver
 from mailbridge.inbound.headers import parse_headers
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
 from mailbridge.settings import Settings
@@ -58,13 +58,20 @@ class ImapInbox:
             try:
                 await self._session()
             except (OSError, TimeoutError, ImapProblem, aioimaplib.Abort) as exc:
-                self._failures += 1
-                delay = min(self._imap.poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
+                delay = self._backoff()
                 log.warning(
                     "imap %s:%d: %s; trying again in %.1f s",
                     self._imap.host, self._imap.port, exc or type(exc).__name__, delay,
                 )  # fmt: skip
                 await asyncio.sleep(delay)
+            except Exception:  # never let one odd answer end the inbox
+                delay = self._backoff()
+                log.exception("imap: the inbox failed; trying again in %.1f s", delay)
+                await asyncio.sleep(delay)
+
+    def _backoff(self) -> float:
+        self._failures += 1
+        return min(self._imap.poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
 
     async def _session(self) -> None:
         client = self._client()
@@ -133,30 +140,18 @@ class ImapInbox:
         return None
 
     async def _file(self, raw: bytes) -> str:
-        headers = parse_headers(raw)
+        try:
+            headers = parse_headers(raw)
+            sender, rcpt = envelope_sender(headers), recipient_of(headers, self._reply_domain)
+        except Exception:  # not a message at all: refused below, as "no such address"
+            sender = rcpt = ""
         envelope = SmtpEnvelope(
-            peer=f"imap:{self._imap.host}",
-            helo="",
-            mail_from=envelope_sender(headers),
-            rcpt_to=recipient_of(headers, self._reply_domain),
-            raw=raw,
+            peer=f"imap:{self._imap.host}", helo="", mail_from=sender, rcpt_to=rcpt, raw=raw
         )
-        try:
-            # What SMTP checks at RCPT first (the address, its token, the rate limits),
-            # refused the same way and logged in the inbound log the same way.
-            await self._intake.check_recipient(envelope.rcpt_to, 0)
-        except Rejection as rejection:
-            log.info("imap: <%s> refused: %s", envelope.rcpt_to, rejection.code)
-            await self._intake.log_refusal(
-                peer=envelope.peer, helo="", mail_from=envelope.mail_from,
-                rcpt_to=envelope.rcpt_to, rejection=rejection,
-            )  # fmt: skip
-            return rejection.smtp_reply
-        try:
-            return await self._intake.receive(envelope)
-        except Exception:  # the SMTP service answers 451 here; the message stays
-            log.exception("imap: a message could not be processed; left for the next round")
-            return "451 4.3.0 not processed"
+        answer = await deliver(self._intake, envelope)
+        if answer.startswith("4"):
+            log.info("imap: %s", answer)
+        return answer
 
     async def _mark_done(self, client: aioimaplib.IMAP4, uid: str) -> None:
         _ok(await client.uid("store", uid, "+FLAGS", f"({DONE} \\Seen)"), f"UID STORE {uid}")
