@@ -71,7 +71,7 @@ class ImapInbox:
 
     def _backoff(self) -> float:
         self._failures += 1
-        return min(self._imap.poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
+        return float(min(self._imap.poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS))
 
     async def _session(self) -> None:
         client = self._client()
