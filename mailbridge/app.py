@@ -30,6 +30,7 @@ from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
+from mailbridge.inbound_webhooks import InboundWebhooks
 from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
@@ -322,6 +323,7 @@ async def _listening(
 
     app = build_web_app(
         metrics=parts.metrics,
+        inbound_hooks=InboundWebhooks(settings, parts.intake, parts.clock),
         settings=settings,
         store=store,
         service=parts.service,

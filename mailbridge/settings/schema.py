@@ -398,6 +398,24 @@ class ImapSettings:
 
 
 @dataclass(frozen=True)
+class InboundWebhookSettings:
+    """Replies posted by a mail service's inbound webhook (mailbridge.inbound_webhooks;
+    docs/inbound-webhooks.md). Each route exists only once its secret is set."""
+
+    mailgun_signing_key: str = _key(
+        "", "Mailgun's HTTP webhook signing key: turns on POST /inbound/mailgun."
+    )
+    postmark_user: str = _key("postmark", "The user in Postmark's webhook URL (HTTP Basic).")
+    postmark_password: str = _key(
+        "", "The password in Postmark's webhook URL: turns on POST /inbound/postmark."
+    )
+    sendgrid_user: str = _key("sendgrid", "The user in SendGrid's Inbound Parse URL.")
+    sendgrid_password: str = _key(
+        "", "The password in SendGrid's Inbound Parse URL: turns on POST /inbound/sendgrid."
+    )
+
+
+@dataclass(frozen=True)
 class WordPressSettings:
     """The live bridge to a WordPress site (mailbridge.bridges.wordpress; docs/wordpress.md)."""
 
@@ -491,6 +509,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     wordpress: WordPressSettings = field(default_factory=WordPressSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
+    inbound_webhooks: InboundWebhookSettings = field(default_factory=InboundWebhookSettings)
     webhooks: tuple[WebhookSettings, ...] = field(
         default=(),
         metadata={"help": "Endpoints that receive events ([[webhooks]] tables).", "name": None},

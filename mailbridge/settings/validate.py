@@ -181,6 +181,12 @@ def validate(s: Settings) -> Settings:
         seen.add(hook.url)
     _check_wordpress(s.wordpress)
     _check_imap(s.imap)
+    hooks = s.inbound_webhooks
+    for name in ("postmark_password", "sendgrid_password", "mailgun_signing_key"):
+        value = getattr(hooks, name)
+        # Whoever knows it can post comments as anyone: not a word one can guess.
+        if value and len(value) < 16:
+            raise ConfigError(f"inbound_webhooks.{name}: at least 16 characters")
     for network in s.http.metrics_networks:
         try:
             ipaddress.ip_network(network, strict=False)

@@ -9,6 +9,7 @@ from aiohttp import web
 from mailbridge.admin.api import AdminApi
 from mailbridge.clock import Clock
 from mailbridge.embed.handlers import EmbedHandlers
+from mailbridge.inbound_webhooks import InboundWebhooks
 from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
@@ -41,6 +42,7 @@ def build_web_app(
     notifier: Notifier,
     queued: Callable[[], None] = lambda: None,
     metrics: Metrics | None = None,
+    inbound_hooks: InboundWebhooks | None = None,
 ) -> web.Application:
     """The aiohttp application; ``health`` reports the state of each component."""
     timing = [metrics.middleware] if metrics is not None else []
@@ -111,6 +113,7 @@ def build_web_app(
             web.get("/", pages.index),
             web.get("/healthz", healthz),
             *([web.get("/metrics", metrics.handler)] if metrics is not None else []),
+            *(inbound_hooks.routes() if inbound_hooks is not None else []),
             web.get("/threads/{thread}", pages.thread),
             web.get("/api/threads/{thread}/comments", published.comments),
             web.post("/api/threads/{thread}/comments", api.submit),

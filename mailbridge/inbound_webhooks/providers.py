@@ -1,0 +1,126 @@
+"""Each service's authentication and payload, as its documentation describes them.
+
+- **Mailgun** (a route whose action is ``forward("https://.../inbound/mailgun")``; with
+  Store and notify, or a URL the route posts the MIME to): form fields ``body-mime``
+  (the whole message), ``recipient``, ``sender``, and ``timestamp``, ``token``,
+  ``signature``: the hex HMAC-SHA256 of timestamp + token under the webhook signing
+  key. A timestamp more than 15 minutes from now is refused (a replayed request).
+- **Postmark** (an inbound stream's webhook, with "Include raw email content in JSON
+  payload" on): JSON with ``RawEmail``, ``OriginalRecipient``, ``From``. Postmark signs
+  nothing; its documentation has the credentials put in the URL
+  (``https://user:password@host/inbound/postmark``), which arrive as HTTP Basic.
+- **SendGrid** (Inbound Parse, with "POST the raw, full MIME message" on): form fields
+  ``email`` (the message) and ``envelope`` (JSON: ``to``, ``from``); HTTP Basic from the
+  URL as for Postmark.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "BadPayload",
+    "Delivered",
+    "NotAuthentic",
+    "basic_auth_matches",
+    "mailgun_delivery",
+    "mailgun_signature_ok",
+    "postmark_delivery",
+    "sendgrid_delivery",
+]
+
+MAILGUN_WINDOW_SECONDS = 900
+
+
+class BadPayload(Exception):
+    """The request is not what the service sends (400, with why)."""
+
+
+class NotAuthentic(Exception):
+    """The request did not prove it came from the service (401)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    raw: bytes
+    rcpt: str
+    sender: str
+
+
+def mailgun_signature_ok(fields: Mapping[str, str], signing_key: str, now: float) -> None:
+    """Raise NotAuthentic unless Mailgun signed this request, lately."""
+    timestamp, token = fields.get("timestamp", ""), fields.get("token", "")
+    signature = fields.get("signature", "")
+    expected = hmac.new(
+        signing_key.encode(), (timestamp + token).encode(), hashlib.sha256
+    ).hexdigest()
+    if not timestamp or not token or not hmac.compare_digest(expected, signature.lower()):
+        raise NotAuthentic("the Mailgun signature does not match (is the signing key right?)")
+    try:
+        age = abs(now - float(timestamp))
+    except ValueError:
+        raise NotAuthentic("the Mailgun timestamp is not a number") from None
+    if age > MAILGUN_WINDOW_SECONDS:
+        raise NotAuthentic(f"the Mailgun timestamp is {age:.0f} s away from now (a replay?)")
+
+
+def mailgun_delivery(fields: Mapping[str, str], raw: bytes | None) -> Delivered:
+    if not raw:
+        raise BadPayload(
+            "no body-mime: forward to a URL ending in /inbound/mailgun with the MIME "
+            "message (docs/inbound-webhooks.md)"
+        )
+    return Delivered(raw, fields.get("recipient", ""), fields.get("sender", ""))
+
+
+def basic_auth_matches(header: str | None, user: str, password: str) -> bool:
+    """Does an Authorization header carry exactly these credentials (constant time)?"""
+    if not header or not header.startswith("Basic "):
+        return False
+    try:
+        given = base64.b64decode(header[6:].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(given, f"{user}:{password}".encode())
+
+
+def postmark_delivery(data: Any) -> Delivered:
+    if not isinstance(data, dict):
+        raise BadPayload("expected Postmark's inbound JSON object")
+    raw = data.get("RawEmail")
+    if not isinstance(raw, str) or not raw:
+        raise BadPayload(
+            'no RawEmail: turn on "Include raw email content in JSON payload" in the '
+            "inbound stream's settings (docs/inbound-webhooks.md)"
+        )
+    rcpt = data.get("OriginalRecipient")
+    if not isinstance(rcpt, str) or not rcpt:
+        full = data.get("ToFull")
+        first = full[0] if isinstance(full, list) and full else {}
+        rcpt = first.get("Email", "") if isinstance(first, dict) else ""
+    sender = data.get("From") if isinstance(data.get("From"), str) else ""
+    # The raw message as a JSON string: its 8-bit bytes were read as UTF-8 by Postmark.
+    return Delivered(raw.encode("utf-8", "surrogateescape"), str(rcpt), str(sender))
+
+
+def sendgrid_delivery(fields: Mapping[str, str], raw: bytes | None) -> Delivered:
+    if not raw:
+        raise BadPayload(
+            'no email field: turn on "POST the raw, full MIME message" in the Inbound '
+            "Parse settings (docs/inbound-webhooks.md)"
+        )
+    try:
+        envelope = json.loads(fields.get("envelope", "{}"))
+    except ValueError:
+        raise BadPayload("the envelope field is not JSON") from None
+    to = envelope.get("to") if isinstance(envelope, dict) else None
+    rcpt = str(to[0]) if isinstance(to, list) and to else ""
+    sender = str(envelope.get("from") or "") if isinstance(envelope, dict) else ""
+    return Delivered(raw, rcpt, sender)

@@ -1,0 +1,179 @@
+"""POST /inbound/mailgun, /inbound/postmark, /inbound/sendgrid (docs/inbound-webhooks.md).
+
+Each route exists only when its service is configured. A request is authenticated
+first (401 otherwise, logged), read with a size bound (``smtp.max_message_size``; 413
+beyond), then delivered through the same path as a message read over IMAP
+(mailbridge.inbound.fetched). The answer tells the service what to do, in its terms:
+200 once the comment (or the refusal) is committed; for a refusal for good, what
+makes the service stop (Mailgun 406, Postmark 403, SendGrid 200: it retries anything
+else); 503 with Retry-After for "try again later", which every one of them retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
+
+from aiohttp import BodyPartReader, web
+
+from mailbridge.clock import Clock
+from mailbridge.inbound.fetched import deliver
+from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
+from mailbridge.inbound_webhooks.providers import (
+    BadPayload,
+    Delivered,
+    NotAuthentic,
+    basic_auth_matches,
+    mailgun_delivery,
+    mailgun_signature_ok,
+    postmark_delivery,
+    sendgrid_delivery,
+)
+from mailbridge.settings import Settings
+
+__all__ = ["InboundWebhooks"]
+
+log = logging.getLogger(__name__)
+
+_FIELD_LIMIT = 64 * 1024  # any form field but the message itself
+
+
+class TooLarge(Exception):
+    pass
+
+
+class InboundWebhooks:
+    def __init__(self, settings: Settings, intake: ReplyIntake, clock: Clock) -> None:
+        self._hooks = settings.inbound_webhooks
+        self._limit = settings.smtp.max_message_size
+        self._intake = intake
+        self._clock = clock
+
+    def routes(self) -> list[web.RouteDef]:
+        found = []
+        if self._hooks.mailgun_signing_key:
+            found.append(web.post("/inbound/mailgun", self.mailgun))
+        if self._hooks.postmark_password:
+            found.append(web.post("/inbound/postmark", self.postmark))
+        if self._hooks.sendgrid_password:
+            found.append(web.post("/inbound/sendgrid", self.sendgrid))
+        return found
+
+    async def mailgun(self, request: web.Request) -> web.Response:
+        async def read() -> Delivered:
+            fields, raw = await _form(request, "body-mime", self._limit)
+            now = self._clock.now().timestamp()
+            mailgun_signature_ok(fields, self._hooks.mailgun_signing_key, now)
+            return mailgun_delivery(fields, raw)
+
+        return await self._handle(request, "mailgun", read, refused_status=406)
+
+    async def postmark(self, request: web.Request) -> web.Response:
+        async def read() -> Delivered:
+            self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
+            # JSON escapes the message: allow for it growing (a quote, a newline: 2 bytes).
+            body = await _bounded(request, 2 * self._limit + _FIELD_LIMIT)
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise BadPayload("not JSON") from None
+            return postmark_delivery(data)
+
+        return await self._handle(request, "postmark", read, refused_status=403)
+
+    async def sendgrid(self, request: web.Request) -> web.Response:
+        async def read() -> Delivered:
+            self._basic(request, self._hooks.sendgrid_user, self._hooks.sendgrid_password)
+            fields, raw = await _form(request, "email", self._limit)
+            return sendgrid_delivery(fields, raw)
+
+        return await self._handle(request, "sendgrid", read, refused_status=200)
+
+    def _basic(self, request: web.Request, user: str, password: str) -> None:
+        if not basic_auth_matches(request.headers.get("Authorization"), user, password):
+            raise NotAuthentic("HTTP Basic credentials missing or wrong (see the webhook URL)")
+
+    async def _handle(
+        self,
+        request: web.Request,
+        service: str,
+        read: Callable[[], Awaitable[Delivered]],
+        refused_status: int,
+    ) -> web.Response:
+        peer = f"{service}:{request.remote or '?'}"
+        try:
+            delivered = await read()
+        except NotAuthentic as exc:
+            log.warning("%s: refused, not authentic: %s", peer, exc)
+            return web.json_response(
+                {"error": "not_authentic", "message": str(exc)},
+                status=401,
+                headers={"WWW-Authenticate": 'Basic realm="mailbridge inbound"'},
+            )
+        except BadPayload as exc:
+            log.warning("%s: refused, bad payload: %s", peer, exc)
+            return web.json_response({"error": "bad_payload", "message": str(exc)}, status=400)
+        except TooLarge:
+            log.warning("%s: refused, larger than smtp.max_message_size", peer)
+            return web.json_response(
+                {"error": "too_large", "message": "larger than this server accepts"}, status=413
+            )
+        envelope = SmtpEnvelope(
+            peer=peer, helo="", mail_from=delivered.sender, rcpt_to=delivered.rcpt,
+            raw=delivered.raw,
+        )  # fmt: skip
+        answer = await deliver(self._intake, envelope)
+        if answer.startswith("2"):
+            return web.json_response({"outcome": answer})
+        if answer.startswith("5"):
+            return web.json_response({"outcome": answer}, status=refused_status)
+        return web.json_response({"outcome": answer}, status=503, headers={"Retry-After": "60"})
+
+
+async def _bounded(request: web.Request, limit: int) -> bytes:
+    """The body, refusing it (TooLarge) as soon as it passes ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _form(
+    request: web.Request, message_field: str, limit: int
+) -> tuple[dict[str, str], bytes | None]:
+    """A form's fields, and its ``message_field`` as bytes (multipart or urlencoded)."""
+    fields: dict[str, str] = {}
+    raw: bytes | None = None
+    if request.content_type == "multipart/form-data":
+        reader = await request.multipart()
+        async for part in reader:
+            # A nested multipart is not what any of these services sends: skipped.
+            if not isinstance(part, BodyPartReader) or part.name is None:
+                continue
+            bound = limit if part.name == message_field else _FIELD_LIMIT
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):
+                data += chunk
+                if len(data) > bound:
+                    raise TooLarge()
+            if part.name == message_field:
+                raw = bytes(data)
+            else:
+                fields[part.name] = data.decode("utf-8", "replace")
+        return fields, raw
+    if request.content_type == "application/x-www-form-urlencoded":
+        body = await _bounded(request, 3 * limit + _FIELD_LIMIT)  # percent-encoding triples
+        for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+            # parse_qsl decoded the percent-escapes as latin-1: each is one byte.
+            if key == message_field:
+                raw = value.encode("latin-1")
+            else:
+                fields[key] = value.encode("latin-1").decode("utf-8", "replace")
+        return fields, raw
+    raise BadPayload(f"expected a form, got {request.content_type or 'no content type'}")
