@@ -5,17 +5,13 @@ The helpers act as the mail server that delivers into the mailbox would."""
 from __future__ import annotations
 
 import imaplib
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from programs import find_program, unavailable
-from support import free_port
+from support import recipe_server
 
 RECIPE = Path(__file__).resolve().parent / "recipes" / "dovecot.sh"
 
@@ -67,29 +63,11 @@ class Mailbox:
 def dovecot_server() -> Iterator[Mailbox]:
     if find_program("dovecot") is None:
         unavailable("needs dovecot from dovecot-imapd: apt-get install dovecot-imapd")
-    # Dovecot's own users (dovecot, mail) must reach the directory: not under pytest's
-    # private temporary root (mode 0700), so a directory of its own in /tmp.
-    root = Path(tempfile.mkdtemp(prefix="mailbridge-imap-"))
-    os.chmod(root, 0o755)
-    where = root / "server"
-    port = free_port()
-    started = subprocess.run(
-        ["bash", str(RECIPE), "start", str(where), str(port)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    try:
-        if started.returncode != 0:
-            pytest.fail(f"Dovecot did not start:\n{started.stderr[-3000:]}", pytrace=False)
-        values = dict(word.split("=", 1) for word in started.stdout.split())
+    with recipe_server(RECIPE, "Dovecot") as (values, _where):
         yield Mailbox(
             values["IMAP_HOST"], int(values["IMAP_PORT"]), values["IMAP_USER"],
             values["IMAP_PASSWORD"],
         )  # fmt: skip
-    finally:
-        subprocess.run(
-            ["bash", str(RECIPE), "stop", str(where)], capture_output=True, timeout=120, check=False
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

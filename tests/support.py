@@ -9,7 +9,7 @@ import email.policy
 import re
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -240,3 +240,59 @@ async def local_http(path: str, handler: Any) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+@contextlib.contextmanager
+def recipe_server(script: Path, what: str) -> Iterator[tuple[dict[str, str], Path]]:
+    """A server started by a recipe (tests/recipes/: ``start DIR PORT``) in a directory of
+    its own on a free port: its KEY=VALUE words and the directory; stopped and removed
+    afterwards. The directory is not under pytest's private temporary root (mode 0700):
+    the servers' own users (dovecot, mail, postgres) must reach it."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    import pytest
+
+    root = Path(tempfile.mkdtemp(prefix="mailbridge-server-"))
+    root.chmod(0o755)
+    where = root / "server"
+    started = subprocess.run(
+        ["bash", str(script), "start", str(where), str(free_port())],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    try:
+        if started.returncode != 0:
+            pytest.fail(f"{what} did not start:\n{started.stderr[-3000:]}", pytrace=False)
+        yield dict(word.split("=", 1) for word in started.stdout.split()), where
+    finally:
+        subprocess.run(
+            ["bash", str(script), "stop", str(where)], capture_output=True, timeout=120, check=False
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def until(what: str, check: Any, seconds: float = 40.0, every: float = 0.1) -> Any:
+    """Await ``check()`` until it returns something true (bounded): that value."""
+    for _ in range(int(seconds / every)):
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def db_rows(daemon: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query on the running daemon's database (its reader connection)."""
+
+    async def work(conn: Any) -> list[tuple[Any, ...]]:
+        async with conn.execute(sql, args) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
+    return list(await daemon.store.read(work))
+
+
+async def db_value(daemon: Any, sql: str, *args: Any) -> Any:
+    """The first column of the first row (None without one)."""
+    found = await db_rows(daemon, sql, *args)
+    return found[0][0] if found else None

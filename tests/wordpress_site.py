@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from programs import find_program, unavailable
-from support import free_port
+from support import recipe_server
 
 RECIPE = Path(__file__).resolve().parent / "recipes" / "wordpress.sh"
 PACKAGES = "wordpress php-cli php-mysql mariadb-server"
@@ -52,27 +51,12 @@ def wordpress_missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def wordpress_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def wordpress_site() -> Iterator[Site]:
     why = wordpress_missing()
     if why is not None:
         unavailable(why)
-    root = tmp_path_factory.mktemp("wp")
-    os.chmod(root, 0o755)
-    where = root / "site"
-    port = free_port()
-    started = subprocess.run(
-        ["bash", str(RECIPE), "start", str(where), str(port)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    try:
-        if started.returncode != 0:
-            pytest.fail(f"WordPress did not start:\n{started.stderr[-3000:]}", pytrace=False)
-        values = dict(word.split("=", 1) for word in started.stdout.split())
+    with recipe_server(RECIPE, "WordPress") as (values, where):
         yield Site(values["WP_URL"], values["WP_USER"], values["WP_APP_PASSWORD"], where)
-    finally:
-        subprocess.run(
-            ["bash", str(RECIPE), "stop", str(where)], capture_output=True, timeout=120, check=False
-        )
 
 
 class Admin:

@@ -15,9 +15,17 @@ from typing import Any
 import pytest
 from dovecot_server import Mailbox, dovecot, dovecot_server  # noqa: F401 - fixtures
 from flows import reply_notification
-from support import import_seed, make_settings, no_dmarc_zone, reply_address, reply_to_notification
+from support import (
+    db_value,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+    reply_address,
+    reply_to_notification,
+    until,
+)
 
-from mailbridge.app import Running, running
+from mailbridge.app import running
 
 
 def settings_for(tmp_path: Path, box: Mailbox, **imap: Any) -> Any:
@@ -28,24 +36,6 @@ def settings_for(tmp_path: Path, box: Mailbox, **imap: Any) -> Any:
             "password": box.password, "poll_seconds": 120.0, **imap,
         },
     )  # fmt: skip
-
-
-async def until(what: str, check: Any, seconds: float = 30.0) -> Any:
-    for _ in range(int(seconds / 0.1)):
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def scalar(daemon: Running, sql: str, *args: Any) -> Any:
-    async def work(conn: Any) -> Any:
-        async with conn.execute(sql, args) as cur:
-            row = await cur.fetchone()
-        return None if row is None else row[0]
-
-    return await daemon.store.read(work)
 
 
 @pytest.mark.asyncio
@@ -64,13 +54,13 @@ async def test_a_reply_read_over_imap_becomes_a_comment(tmp_path: Path, dovecot:
         box.append(raw)
         comment = await until(
             "the comment filed",
-            lambda: scalar(daemon, "SELECT id FROM comments WHERE body = ?",
+            lambda: db_value(daemon, "SELECT id FROM comments WHERE body = ?",
                            "Read from the mailbox, word for word."),
         )  # fmt: skip
         assert (
-            await scalar(daemon, "SELECT status FROM comments WHERE id = ?", comment) == "pending"
+            await db_value(daemon, "SELECT status FROM comments WHERE id = ?", comment) == "pending"
         )
-        row = await scalar(
+        row = await db_value(
             daemon, "SELECT peer || ' ' || status || ' ' || rcpt_to FROM inbound_messages "
                     "WHERE comment_id = ?", comment,
         )  # fmt: skip
@@ -83,7 +73,7 @@ async def test_a_reply_read_over_imap_becomes_a_comment(tmp_path: Path, dovecot:
         # The same message delivered again (two MX hosts, a resend): one comment.
         box.append(raw)
         await until("the second copy done", lambda: _async(box.count("Filed") == 2))
-        assert await scalar(daemon, "SELECT count(*) FROM comments WHERE body = ?",
+        assert await db_value(daemon, "SELECT count(*) FROM comments WHERE body = ?",
                             "Read from the mailbox, word for word.") == 1  # fmt: skip
 
         # For no reply address at all: refused, said in the inbound log, done.
@@ -92,7 +82,7 @@ async def test_a_reply_read_over_imap_becomes_a_comment(tmp_path: Path, dovecot:
         box.append(stray)
         await until("the stray done", lambda: _async(box.count("Filed") == 3))
         sql = "SELECT status || ' ' || reason FROM inbound_messages WHERE rcpt_to = ?"
-        assert await scalar(daemon, sql, "someone-else@example.org") == "refused relay_denied"
+        assert await db_value(daemon, sql, "someone-else@example.org") == "refused relay_denied"
 
 
 @pytest.mark.asyncio

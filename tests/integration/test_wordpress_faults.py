@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from click.testing import CliRunner
-from support import free_port, make_settings, no_dmarc_zone
+from support import db_value, free_port, make_settings, no_dmarc_zone, until
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
 from mailbridge.app import Running, running
@@ -94,23 +94,6 @@ def answer(status: int, body: str, content_type: str, times: int = 1) -> list[Fa
     return [fault for _ in range(times)]
 
 
-async def until(what: str, check: Callable[[], Awaitable[bool]], seconds: float = 40.0) -> None:
-    for _ in range(int(seconds / 0.2)):
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def scalar(daemon: Running, sql: str, *args: Any) -> Any:
-    async def work(conn: Any) -> Any:
-        async with conn.execute(sql, args) as cur:
-            row = await cur.fetchone()
-        return None if row is None else row[0]
-
-    return await daemon.store.read(work)
-
-
 async def a_post(admin: Admin, comments: int) -> tuple[int, str]:
     slug = "faults-" + secrets.token_hex(4)
     post = await admin.post(slug, "A post for faults")
@@ -158,12 +141,12 @@ async def test_down_maintenance_and_refused_then_back(
         async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
             await until(
                 "the thread mirrored",
-                lambda: _equals(scalar(daemon, "SELECT count(*) FROM comments"), 5),
+                lambda: _equals(db_value(daemon, "SELECT count(*) FROM comments"), 5),
             )
             await asyncio.sleep(0.5)  # more polls: still 5, each once
-            assert await scalar(daemon, "SELECT count(DISTINCT source_ref) FROM comments") == 5
-            assert await scalar(daemon, "SELECT count(*) FROM comments") == 5
-            error = await scalar(daemon, "SELECT value FROM wp_state WHERE key = 'last_error'")
+            assert await db_value(daemon, "SELECT count(DISTINCT source_ref) FROM comments") == 5
+            assert await db_value(daemon, "SELECT count(*) FROM comments") == 5
+            error = await db_value(daemon, "SELECT value FROM wp_state WHERE key = 'last_error'")
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "answered 500 internal_server_error: boom" in logged
     assert "answered 200 with text/html, not JSON" in logged
@@ -193,7 +176,7 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
         async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
             await until(
                 "the thread mirrored",
-                lambda: _equals(scalar(daemon, "SELECT count(*) FROM comments"), 2),
+                lambda: _equals(db_value(daemon, "SELECT count(*) FROM comments"), 2),
             )
             proxy.faults.append(lost)
             host, port = daemon.http_address
@@ -209,7 +192,7 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
             await until(
                 "the comment linked",
                 lambda: _equals(
-                    scalar(
+                    db_value(
                         daemon, "SELECT count(*) FROM wp_comments WHERE comment_id = ?", local_id
                     ),
                     1,
@@ -247,11 +230,11 @@ async def test_comments_that_come_while_pages_are_read(
         async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
             await until(
                 "every comment mirrored",
-                lambda: _equals(scalar(daemon, "SELECT count(*) FROM comments"), 26),
+                lambda: _equals(db_value(daemon, "SELECT count(*) FROM comments"), 26),
             )
             await asyncio.sleep(0.5)
-            assert await scalar(daemon, "SELECT count(DISTINCT source_ref) FROM comments") == 26
-            assert await scalar(daemon, "SELECT count(*) FROM comments") == 26
+            assert await db_value(daemon, "SELECT count(DISTINCT source_ref) FROM comments") == 26
+            assert await db_value(daemon, "SELECT count(*) FROM comments") == 26
     assert "came or went while they were read" in caplog.text
 
 
@@ -271,7 +254,7 @@ async def test_status_shows_the_lag_and_why(
             await until(
                 "a complete poll",
                 lambda: _equals(
-                    scalar(daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_ok_at'"), 1
+                    db_value(daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_ok_at'"), 1
                 ),
             )
             data_dir = str(daemon.settings.data_path)
@@ -295,7 +278,7 @@ async def test_status_shows_the_lag_and_why(
             await until(
                 "a failed poll",
                 lambda: _equals(
-                    scalar(daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_error_at'"), 1
+                    db_value(daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_error_at'"), 1
                 ),
             )
         down = await asyncio.to_thread(

@@ -26,12 +26,14 @@ from flows import approve, moderation_email, outbox_dir
 from support import (
     AUTHOR_EMAIL,
     SEED_JSON,
+    db_rows,
     make_settings,
     no_dmarc_zone,
     read_maildir,
     reply_address,
     reply_to_notification,
     smtp_send,
+    until,
 )
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
@@ -41,24 +43,6 @@ from mailbridge.settings import Settings
 
 APPROVED = "SELECT count(*) FROM comments WHERE status = 'approved'"
 SEEDED = 25  # comments of the sample thread created in WordPress (a few levels deep)
-
-
-async def until(what: str, check: Callable[[], Awaitable[Any]], seconds: float = 40.0) -> Any:
-    """Poll ``check`` (bounded) until it returns something true; that value."""
-    for _ in range(int(seconds / 0.2)):
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def rows(daemon: Running, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    async def work(conn: Any) -> list[tuple[Any, ...]]:
-        async with conn.execute(sql, args) as cur:
-            return [tuple(r) for r in await cur.fetchall()]
-
-    return list(await daemon.store.read(work))
 
 
 def raw_mails(daemon: Running) -> list[bytes]:
@@ -115,7 +99,7 @@ async def test_a_wordpress_site_bridged_both_ways(tmp_path: Path, wordpress_site
             "the first sync",
             lambda: _count(daemon, APPROVED, SEEDED),
         )
-        pairs = await rows(
+        pairs = await db_rows(
             daemon,
             "SELECT w.wp_id, pw.wp_id FROM comments c JOIN wp_comments w ON w.comment_id = c.id "
             "LEFT JOIN wp_comments pw ON pw.comment_id = c.parent_id",
@@ -194,7 +178,7 @@ async def test_a_wordpress_site_bridged_both_ways(tmp_path: Path, wordpress_site
         await until("Reader 004's second notification", _notified(daemon, reader4, 2))
         await asyncio.sleep(1.5)
         assert len(notifications_to(daemon, reader4)) == 2
-        decided = await rows(
+        decided = await db_rows(
             daemon,
             "SELECT d.channel FROM moderation_decisions d JOIN wp_comments w "
             "ON w.comment_id = d.comment_id WHERE w.wp_id = ?",
@@ -215,7 +199,9 @@ async def test_a_wordpress_site_bridged_both_ways(tmp_path: Path, wordpress_site
         # even when a moderator publishes it here once more.
         await admin.call("DELETE", f"/comments/{second['id']}", force="true")
         (local_id,) = (
-            await rows(daemon, "SELECT comment_id FROM wp_comments WHERE wp_id = ?", second["id"])
+            await db_rows(
+                daemon, "SELECT comment_id FROM wp_comments WHERE wp_id = ?", second["id"]
+            )
         )[0]
         await until(
             "the deletion followed",
@@ -251,7 +237,7 @@ async def test_a_wordpress_site_bridged_both_ways(tmp_path: Path, wordpress_site
 
 
 async def _count(daemon: Running, sql: str, wanted: int, *args: Any) -> bool:
-    found = await rows(daemon, sql, *args)
+    found = await db_rows(daemon, sql, *args)
     return bool(found) and found[0][0] == wanted
 
 
