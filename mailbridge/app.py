@@ -267,6 +267,7 @@ class Running:
     smtp_address: tuple[str, int]
     http_address: tuple[str, int]
     digester: Digester
+    intake: ReplyIntake
 
 
 def _listen_socket(listen: str, where: str) -> socket.socket:
@@ -400,6 +401,7 @@ async def _listening(
             smtp_address=smtp_sock.getsockname()[:2],
             http_address=http_sock.getsockname()[:2],
             digester=parts.digester,
+            intake=parts.intake,
         )
     finally:
         if smtp_server is not None:

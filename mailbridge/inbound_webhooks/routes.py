@@ -1,4 +1,4 @@
-"""POST /inbound/mailgun, /inbound/postmark, /inbound/sendgrid (docs/inbound-webhooks.md).
+"""POST /inbound/mailgun, /postmark, /sendgrid, /ses (docs/inbound-webhooks.md).
 
 Each route exists only when its service is configured. A request is authenticated
 first (401 otherwise, logged), read with a size bound (``smtp.max_message_size``; 413
@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
+import aiohttp
 from aiohttp import BodyPartReader, web
 
 from mailbridge.clock import Clock
@@ -31,6 +32,7 @@ from mailbridge.inbound_webhooks.providers import (
     postmark_delivery,
     sendgrid_delivery,
 )
+from mailbridge.inbound_webhooks.ses import Fetch, SnsVerifier, ses_delivery
 from mailbridge.settings import Settings
 
 __all__ = ["InboundWebhooks"]
@@ -45,11 +47,19 @@ class TooLarge(Exception):
 
 
 class InboundWebhooks:
-    def __init__(self, settings: Settings, intake: ReplyIntake, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        intake: ReplyIntake,
+        clock: Clock,
+        fetch: Fetch | None = None,
+    ) -> None:
         self._hooks = settings.inbound_webhooks
         self._limit = settings.smtp.max_message_size
         self._intake = intake
         self._clock = clock
+        # SNS's signing certificates and subscription links: fetched from AWS, over https.
+        self._sns = SnsVerifier(self._hooks.ses_topic_arn, fetch or _fetch_https)
 
     def routes(self) -> list[web.RouteDef]:
         found = []
@@ -59,6 +69,8 @@ class InboundWebhooks:
             found.append(web.post("/inbound/postmark", self.postmark))
         if self._hooks.sendgrid_password:
             found.append(web.post("/inbound/sendgrid", self.sendgrid))
+        if self._hooks.ses_topic_arn:
+            found.append(web.post("/inbound/ses", self.ses))
         return found
 
     async def mailgun(self, request: web.Request) -> web.Response:
@@ -91,6 +103,31 @@ class InboundWebhooks:
 
         return await self._handle(request, "sendgrid", read, refused_status=200)
 
+    async def ses(self, request: web.Request) -> web.Response:
+        async def read() -> Delivered | None:
+            # SNS caps a message at 256 KB (SES sends only mail under 150 KB this way).
+            body = await _bounded(request, 2 * self._limit + _FIELD_LIMIT)
+            try:
+                message = json.loads(body)
+            except ValueError:
+                raise BadPayload("not JSON") from None
+            if not isinstance(message, dict):
+                raise BadPayload("expected an SNS message object")
+            await self._sns.verify(message)
+            kind = message.get("Type")
+            if kind == "SubscriptionConfirmation":
+                await self._sns.confirm(message)
+                log.info("ses: subscription of %s confirmed", message.get("TopicArn"))
+                return None
+            if kind == "UnsubscribeConfirmation":
+                return None
+            if kind != "Notification":
+                raise BadPayload(f"an SNS message of type {str(kind)[:40]!r}")
+            return ses_delivery(message)
+
+        # SNS retries anything but a 2xx: a refusal for good is answered 200.
+        return await self._handle(request, "ses", read, refused_status=200)
+
     def _basic(self, request: web.Request, user: str, password: str) -> None:
         if not basic_auth_matches(request.headers.get("Authorization"), user, password):
             raise NotAuthentic("HTTP Basic credentials missing or wrong (see the webhook URL)")
@@ -99,12 +136,14 @@ class InboundWebhooks:
         self,
         request: web.Request,
         service: str,
-        read: Callable[[], Awaitable[Delivered]],
+        read: Callable[[], Awaitable[Delivered | None]],
         refused_status: int,
     ) -> web.Response:
         peer = f"{service}:{request.remote or '?'}"
         try:
             delivered = await read()
+            if delivered is None:  # not a message: a subscription confirmed, say
+                return web.json_response({"outcome": "done"})
         except NotAuthentic as exc:
             log.warning("%s: refused, not authentic: %s", peer, exc)
             return web.json_response(
@@ -115,6 +154,12 @@ class InboundWebhooks:
         except BadPayload as exc:
             log.warning("%s: refused, bad payload: %s", peer, exc)
             return web.json_response({"error": "bad_payload", "message": str(exc)}, status=400)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("%s: could not reach what the request names: %s", peer, exc)
+            return web.json_response(
+                {"error": "try_later", "message": "try again later"},
+                status=503, headers={"Retry-After": "60"},
+            )  # fmt: skip
         except TooLarge:
             log.warning("%s: refused, larger than smtp.max_message_size", peer)
             return web.json_response(
@@ -177,3 +222,14 @@ async def _form(
                 fields[key] = value.encode("latin-1").decode("utf-8", "replace")
         return fields, raw
     raise BadPayload(f"expected a form, got {request.content_type or 'no content type'}")
+
+
+async def _fetch_https(url: str) -> bytes:
+    """GET an https URL (already checked to be SNS's), bounded in time and size."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(url, allow_redirects=False) as response,
+    ):
+        response.raise_for_status()
+        return await response.content.read(64 * 1024)

@@ -413,6 +413,11 @@ class InboundWebhookSettings:
     sendgrid_password: str = _key(
         "", "The password in SendGrid's Inbound Parse URL: turns on POST /inbound/sendgrid."
     )
+    ses_topic_arn: str = _key(
+        "",
+        "The SNS topic an SES receipt rule publishes to (arn:aws:sns:...): turns on "
+        "POST /inbound/ses; messages of any other topic are refused.",
+    )
 
 
 @dataclass(frozen=True)
