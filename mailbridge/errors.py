@@ -262,6 +262,15 @@ class ExpiredReplyToken(Rejection):
         "This reply address has expired, so nothing was posted; newer emails from the "
         "conversation carry a reply address that works."
     )
+    # Over SMTP it is refused at RCPT and the sender's own server bounces it with the
+    # text above. A reply read from a mailbox or a mail service's webhook has no one to
+    # bounce it: it is stored, and the person it was for is told (inbound/fetched.py).
+    explanation = (
+        "Your reply arrived, but the email you answered is too old: its reply address "
+        "has expired, so nothing was posted. Your words are not lost: you have them in "
+        "your sent mail. Answer a newer email from the conversation: each carries a "
+        "reply address that works."
+    )
 
 
 class TooManyReplyAddresses(Rejection):

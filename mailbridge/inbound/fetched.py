@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from mailbridge.errors import Rejection
+from mailbridge.errors import ExpiredReplyToken, Rejection
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
 
 __all__ = ["deliver"]
@@ -26,6 +26,11 @@ async def deliver(intake: ReplyIntake, envelope: SmtpEnvelope) -> str:
     """The SMTP reply for ``envelope`` (see the module doc); never raises."""
     try:
         await intake.check_recipient(envelope.rcpt_to, 0)
+    except ExpiredReplyToken:
+        # Not refused here: the pipeline refuses it with the message stored (never lost)
+        # and emails its explanation to the person the address was for (not to the
+        # sender, who may be forged). Over SMTP their own server would have bounced it.
+        pass
     except Rejection as rejection:
         log.info("%s: <%s> refused: %s", envelope.peer, envelope.rcpt_to, rejection.code)
         await intake.log_refusal(

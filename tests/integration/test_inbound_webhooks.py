@@ -19,8 +19,22 @@ from typing import Any
 
 import aiohttp
 import pytest
-from flows import reply_notification
-from support import reply_address, reply_to_notification, started
+from flows import outbox_dir, reply_notification
+from support import (
+    FakeClock,
+    db_rows,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+    read_maildir,
+    reply_address,
+    reply_to_notification,
+    started,
+    text_body,
+    until,
+)
+
+from mailbridge.app import running
 
 MAILGUN_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 POSTMARK_PASSWORD = "postmark-inbound-secret-1"
@@ -171,3 +185,37 @@ async def test_routes_exist_only_when_configured(tmp_path: Path) -> None:
                 session.post(f"http://{host}:{port}/inbound/{service}", data=b"x") as resp,
             ):
                 assert resp.status in (404, 405), service
+
+
+@pytest.mark.asyncio
+async def test_an_expired_reply_address_is_explained_not_lost(tmp_path: Path) -> None:
+    """Over SMTP the sender's own server bounces it with mailbridge's text; a webhook has
+    nobody to bounce it, so the message is stored and the person it was for is told."""
+    clock = FakeClock()
+    settings = make_settings(tmp_path, inbound_webhooks=HOOKS)
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        note = await reply_notification(daemon)
+        clock.advance((settings.smtp.reply_token_days + 2) * 86400)
+        reply = reply_to_notification(
+            note, "Too late, but mine.", message_id="<old-1@client.example>"
+        )
+        raw = reply.as_bytes().replace(b"\n", b"\r\n")
+        form = sendgrid_form(raw, reply_address(note))
+        auth = basic("sendgrid", SENDGRID_PASSWORD)
+        status, body = await post(daemon, "/inbound/sendgrid", data=form, headers=auth)
+        assert status == 200 and body["outcome"].startswith("550 5.1.1"), body
+        kept = await db_rows(
+            daemon, "SELECT status, reason, length(raw) > 0 FROM inbound_messages "
+                    "WHERE message_id = ?", "<old-1@client.example>",
+        )  # fmt: skip
+        assert kept == [("rejected", "expired_token", 1)]  # the words are kept
+        told = await until("the explanation", lambda: _explained(daemon))
+        assert told["To"].addresses[0].addr_spec == "reader002.4a549d@example.org"
+        assert "its reply address has expired" in " ".join(text_body(told).split())
+
+
+async def _explained(daemon: Any) -> Any:
+    mails = read_maildir(outbox_dir(daemon)) if (outbox_dir(daemon) / "new").exists() else []
+    found = [m for m in mails if "expired" in " ".join(text_body(m).split())]
+    return found[-1] if found else None
