@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sys
 from dataclasses import asdict
@@ -26,6 +25,8 @@ from mailbridge.embed.demo import demo_site_running, with_demo_origin
 from mailbridge.errors import ConfigError, ImportFormatError, InvalidAddress, NotFound
 from mailbridge.exporter.cli import export_command
 from mailbridge.extract.command import extract_command
+from mailbridge.logfmt import FORMATS
+from mailbridge.logfmt import configure as configure_logging
 from mailbridge.moderate.sessions_cli import sessions_command
 from mailbridge.moderate.trust_cli import trust_command
 from mailbridge.outbound.dkim_cli import make_dkim_command
@@ -36,16 +37,6 @@ from mailbridge.spam.cli import spam_command
 from mailbridge.store.backup_cli import backup_command
 
 __all__ = ["cli"]
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # aiosmtpd logs every command at INFO, addresses included; keep ours, quiet theirs.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class _Commands(click.Group):
@@ -68,13 +59,21 @@ class _Commands(click.Group):
     show_default=True,
     help="How much to log (to standard error).",
 )
-def cli(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    envvar="MAILBRIDGE_LOG_FORMAT",
+    help="Log lines as text, JSON lines or logfmt, each with its inbound or outbox id.",
+)
+def cli(log_level: str, log_format: str) -> None:
     """mailbridge: blog comment threads you can answer by email.
 
     Reply notifications go out by email, replies come back over SMTP and become
     comments pending moderation, and the blog's author moderates from email.
     """
-    _configure_logging(log_level)
+    configure_logging(log_level, log_format)
 
 
 def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 
 import aiosqlite
 
+from mailbridge import logfmt
 from mailbridge.addresses import same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import (
@@ -214,9 +215,11 @@ class ReplyIntake:
         """Process one message; return the SMTP reply to DATA."""
         self._in_flight += 1
         self._idle.clear()
+        context = logfmt.inbound_id.set(None)  # this message's lines only (a session sends many)
         try:
             return await self._receive(envelope)
         finally:
+            logfmt.inbound_id.reset(context)
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
@@ -242,6 +245,7 @@ class ReplyIntake:
             address_id=claimed_address(recipient),
         )
         record, is_new = await self._store.write(lambda c: inbound.record(c, received))
+        logfmt.inbound_id.set(record.id)  # on every line logged about it from here on
         where = f"inbound {record.id} {message_id or '(no Message-ID)'}"
         if not is_new and record.status not in (Disposition.RECEIVED, Disposition.REFUSED):
             log.info("%s: redelivery of a message already %s", where, record.status)

@@ -30,6 +30,7 @@ from typing import Protocol
 
 import aiosqlite
 
+from mailbridge import logfmt
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.transport import Transport
@@ -237,6 +238,7 @@ class DeliveryWorker:
         await self._transport.send(row.mail_from, row.rcpt_to, message)
 
     async def _deliver(self, row: outbox.OutboxRow) -> None:
+        logfmt.outbox_id.set(row.id)  # its own task: on every line logged about this row
         try:
             async with asyncio.timeout(self._send_timeout):
                 await self._attempt(row)

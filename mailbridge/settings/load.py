@@ -23,7 +23,7 @@ __all__ = ["ENV_PREFIX", "iter_keys", "load_settings", "reference_table"]
 
 ENV_PREFIX = "MAILBRIDGE_"
 # Environment variables in our namespace that are not settings.
-_ENV_NOT_SETTINGS = frozenset({"MAILBRIDGE_CONFIG"})
+_ENV_NOT_SETTINGS = frozenset({"MAILBRIDGE_CONFIG", "MAILBRIDGE_LOG_FORMAT"})
 
 
 def _name(f: dataclasses.Field[Any]) -> str:
