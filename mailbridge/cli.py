@@ -33,6 +33,7 @@ from mailbridge.outbound.dkim_cli import make_dkim_command
 from mailbridge.outbound.outbox_cli import outbox_command
 from mailbridge.people.cli import person_command
 from mailbridge.settings import Settings
+from mailbridge.settings.check_cli import check_config_command
 from mailbridge.spam.cli import spam_command
 from mailbridge.store.backup_cli import backup_command
 
@@ -511,6 +512,7 @@ cli.add_command(extract_command, name="extract")
 cli.add_command(outbox_command, name="outbox")
 cli.add_command(export_command, name="export")
 cli.add_command(backup_command, name="backup")
+cli.add_command(check_config_command, name="check-config")
 cli.add_command(make_dkim_command(), name="dkim")
 cli.add_command(trust_command, name="trust")
 cli.add_command(spam_command, name="spam")

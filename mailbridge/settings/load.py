@@ -120,33 +120,46 @@ def _coerce(value: Any, tp: Any, where: str, from_env: bool) -> Any:
 
 
 def _apply(
-    cls: type[Any], current: Any, values: Mapping[str, Any], where: str, from_env: bool = False
+    cls: type[Any],
+    current: Any,
+    values: Mapping[str, Any],
+    where: str,
+    problems: list[str],
+    from_env: bool = False,
 ) -> Any:
+    """``current`` with ``values`` applied; each key that cannot be (unknown, of the wrong
+    type) is added to ``problems`` and left as it was, so every one is reported."""
     known = _fields(cls)
     changes: dict[str, Any] = {}
     for name, value in values.items():
         key = known.get(name)
         if key is None:
-            raise ConfigError(f"{where}: unknown key '{name}'{_hint(name, list(known))}")
+            problems.append(f"{where}: unknown key '{name}'{_hint(name, list(known))}")
+            continue
         attr = key.field.name
-        if key.is_section:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}: '{name}' must be a [{name}] table")
-            sub_where = f"{where} [{name}]"
-            changes[attr] = _apply(key.type, getattr(current, attr), value, sub_where, from_env)
-        elif (entry := key.table_type) is not None:
-            if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-                raise ConfigError(f"{where}: '{name}' must be [[{name}]] tables")
-            changes[attr] = tuple(
-                _apply(entry, entry(), item, f"{where} [[{name}]] #{n}", from_env)
-                for n, item in enumerate(value, start=1)
-            )
-        else:
-            changes[attr] = _coerce(value, key.type, f"{where}: {name}", from_env)
+        try:
+            if key.is_section:
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"{where}: '{name}' must be a [{name}] table")
+                sub_where = f"{where} [{name}]"
+                changes[attr] = _apply(
+                    key.type, getattr(current, attr), value, sub_where, problems, from_env
+                )
+            elif (entry := key.table_type) is not None:
+                if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+                    raise ConfigError(f"{where}: '{name}' must be [[{name}]] tables")
+                changes[attr] = tuple(
+                    _apply(entry, entry(), item, f"{where} [[{name}]] #{n}", problems, from_env)
+                    for n, item in enumerate(value, start=1)
+                )
+            else:
+                changes[attr] = _coerce(value, key.type, f"{where}: {name}", from_env)
+        except ConfigError as exc:
+            problems.append(str(exc))
     return dataclasses.replace(current, **changes)
 
 
-def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+def _env_layer(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
     """MAILBRIDGE_SECTION_KEY=value → {"section": {"key": "value"}}; unknown names refused."""
     env_names: dict[str, tuple[str, ...]] = {}
     for dotted, _tp, _default, _help in iter_keys():
@@ -160,7 +173,8 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         path = env_names.get(name)
         if path is None:
-            raise ConfigError(f"environment: unknown setting {name}{_hint(name, list(env_names))}")
+            problems.append(f"environment: unknown setting {name}{_hint(name, list(env_names))}")
+            continue
         node = layer
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -173,8 +187,10 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Build the settings from defaults, a TOML file, the environment and flag overrides."""
+    """Build the settings from defaults, a TOML file, the environment and flag overrides;
+    a ConfigError lists every problem found, each with its key and where it was set."""
     settings = Settings()
+    problems: list[str] = []
     if config_file is not None:
         try:
             with config_file.open("rb") as fh:
@@ -183,12 +199,20 @@ def load_settings(
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file}: invalid TOML: {exc}") from None
-        settings = _apply(Settings, settings, data, str(config_file))
+        settings = _apply(Settings, settings, data, str(config_file), problems)
     if environ is not None:
-        settings = _apply(Settings, settings, _env_layer(environ), "environment", True)
+        layer = _env_layer(environ, problems)
+        settings = _apply(Settings, settings, layer, "environment", problems, True)
     if overrides:
-        settings = _apply(Settings, settings, overrides, "command line")
-    return validate(settings)
+        settings = _apply(Settings, settings, overrides, "command line", problems)
+    try:
+        validate(settings)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        # Every problem at once, one a line: the file is fixed in one go.
+        raise ConfigError("\n".join(problems))
+    return settings
 
 
 def reference_table() -> str:

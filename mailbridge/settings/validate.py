@@ -6,6 +6,7 @@ import base64
 import binascii
 import dataclasses
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,11 +41,31 @@ def _check_address(value: str, where: str, smtputf8: bool) -> None:
 
 
 def validate(s: Settings) -> Settings:
+    """The settings, checked; a ConfigError naming every problem found (one a line),
+    not only the first, so an operator fixes the file in one go."""
+    problems: list[str] = []
+    for check in _CHECKS:
+        try:
+            check(s)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return s
+
+
+def _listen(s: Settings) -> None:
     parse_hostport(s.smtp.listen, "smtp.listen")
     parse_hostport(s.http.listen, "http.listen")
+
+
+def _site_url(s: Settings) -> None:
     url = urlsplit(s.site.public_url)
     if url.scheme not in {"http", "https"} or not url.netloc:
         raise ConfigError(f"site.public_url: expected an http(s) URL, got '{s.site.public_url}'")
+
+
+def _accent_color(s: Settings) -> None:
     color = s.site.accent_color
     if (
         len(color) != 7
@@ -52,6 +73,9 @@ def validate(s: Settings) -> Settings:
         or any(c not in "0123456789abcdefABCDEF" for c in color[1:])
     ):
         raise ConfigError(f"site.accent_color: expected #rrggbb, got '{color}'")
+
+
+def _reply_domain(s: Settings) -> None:
     domain = s.smtp.reply_domain
     if not domain or "@" in domain or any(c.isspace() for c in domain):
         raise ConfigError(f"smtp.reply_domain: expected a domain name, got '{domain}'")
@@ -62,16 +86,25 @@ def validate(s: Settings) -> Settings:
         except idna.IDNAError as exc:
             raise ConfigError(f"smtp.reply_domain: not a domain name: '{domain}' ({exc})") from None
         raise ConfigError(f"smtp.reply_domain: write it in ASCII (IDNA) form: '{ascii_form}'")
+
+
+def _addresses(s: Settings) -> None:
     smtputf8 = s.outbound.smtputf8
     _check_address(s.outbound.from_address, "outbound.from", smtputf8=False)
     for moderator in s.moderation.moderators:
         _check_address(moderator, "moderation.moderators", smtputf8)
     for extra in s.smtp.extra_recipients:
         _check_address(extra, "smtp.extra_recipients", smtputf8=False)
+
+
+def _thread_path_prefix(s: Settings) -> None:
     if not s.site.thread_path_prefix.startswith("/"):
         raise ConfigError(
             f"site.thread_path_prefix: must start with '/', got '{s.site.thread_path_prefix}'"
         )
+
+
+def _origins(s: Settings) -> None:
     for origin in s.site.allowed_origins:
         parts = urlsplit(origin)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
@@ -82,6 +115,9 @@ def validate(s: Settings) -> Settings:
         parts = urlsplit(origin)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
             raise ConfigError(f"http.cors_origins: expected scheme://host[:port], got '{origin}'")
+
+
+def _choices(s: Settings) -> None:
     for name, value, allowed in (
         ("auth.dns", s.auth.dns, ("system", "off")),
         ("auth.on_dmarc_reject", s.auth.on_dmarc_reject, ("refuse", "hold")),
@@ -91,6 +127,9 @@ def validate(s: Settings) -> Settings:
         if value not in allowed:
             choices = ", ".join(f'"{a}"' for a in allowed)
             raise ConfigError(f"{name}: expected one of {choices}, got '{value}'")
+
+
+def _networks(s: Settings) -> None:
     for network in s.auth.trusted_relay_networks:
         try:
             ipaddress.ip_network(network, strict=False)
@@ -106,6 +145,9 @@ def validate(s: Settings) -> Settings:
             ipaddress.ip_address(proxy)
         except ValueError:
             raise ConfigError(f"http.trusted_proxies: not an IP address: '{proxy}'") from None
+
+
+def _transport(s: Settings) -> None:
     transport = s.transport_url
     if not transport.startswith(("maildir:", "smtp://", "smtps://")):
         raise ConfigError(
@@ -119,42 +161,61 @@ def validate(s: Settings) -> Settings:
         )
     if s.outbound.relay_ca_file and not Path(s.outbound.relay_ca_file).expanduser().is_file():
         raise ConfigError(f"outbound.relay_ca_file: no such file: '{s.outbound.relay_ca_file}'")
-    for name, number in (
-        ("database_busy_timeout_seconds", s.database_busy_timeout_seconds),
-        ("cache.memory_mb", s.cache.memory_mb),
-        ("moderation.digest_minutes", s.moderation.digest_minutes),
-        ("moderation.digest_when_pending_over", s.moderation.digest_when_pending_over),
-        ("smtp.max_message_size", s.smtp.max_message_size),
-        ("smtp.reply_token_days", s.smtp.reply_token_days),
-        ("http.max_body_bytes", s.http.max_body_bytes),
-        ("moderation.link_days", s.moderation.link_days),
-        ("outbound.retry_base_seconds", s.outbound.retry_base_seconds),
-        ("outbound.retry_max_seconds", s.outbound.retry_max_seconds),
-        ("outbound.give_up_hours", s.outbound.give_up_hours),
-        ("outbound.relay_timeout_seconds", s.outbound.relay_timeout_seconds),
-        ("outbound.concurrency", s.outbound.concurrency),
-        ("outbound.per_domain_concurrency", s.outbound.per_domain_concurrency),
-        ("smtp.timeout_seconds", s.smtp.timeout_seconds),
-        ("smtp.max_session_seconds", s.smtp.max_session_seconds),
-        ("notifications.confirmation_days", s.notifications.confirmation_days),
-        ("notifications.unsubscribe_days", s.notifications.unsubscribe_days),
-        ("auth.dns_timeout", s.auth.dns_timeout),
-        ("inbound.raw_retention_days", s.inbound.raw_retention_days),
-        ("inbound.min_reply_chars", s.inbound.min_reply_chars),
-        ("inbound.hard_bounce_limit", s.inbound.hard_bounce_limit),
-        *((f"limits.{f.name}", getattr(s.limits, f.name)) for f in dataclasses.fields(s.limits)),
-    ):
-        if number <= 0:
-            raise ConfigError(f"{name}: must be greater than zero")
+
+
+def _positive(s: Settings) -> None:
+    wrong = [
+        name
+        for name, number in (
+            ("database_busy_timeout_seconds", s.database_busy_timeout_seconds),
+            ("cache.memory_mb", s.cache.memory_mb),
+            ("moderation.digest_minutes", s.moderation.digest_minutes),
+            ("moderation.digest_when_pending_over", s.moderation.digest_when_pending_over),
+            ("smtp.max_message_size", s.smtp.max_message_size),
+            ("smtp.reply_token_days", s.smtp.reply_token_days),
+            ("http.max_body_bytes", s.http.max_body_bytes),
+            ("moderation.link_days", s.moderation.link_days),
+            ("outbound.retry_base_seconds", s.outbound.retry_base_seconds),
+            ("outbound.retry_max_seconds", s.outbound.retry_max_seconds),
+            ("outbound.give_up_hours", s.outbound.give_up_hours),
+            ("outbound.relay_timeout_seconds", s.outbound.relay_timeout_seconds),
+            ("outbound.concurrency", s.outbound.concurrency),
+            ("outbound.per_domain_concurrency", s.outbound.per_domain_concurrency),
+            ("smtp.timeout_seconds", s.smtp.timeout_seconds),
+            ("smtp.max_session_seconds", s.smtp.max_session_seconds),
+            ("notifications.confirmation_days", s.notifications.confirmation_days),
+            ("notifications.unsubscribe_days", s.notifications.unsubscribe_days),
+            ("auth.dns_timeout", s.auth.dns_timeout),
+            ("inbound.raw_retention_days", s.inbound.raw_retention_days),
+            ("inbound.min_reply_chars", s.inbound.min_reply_chars),
+            ("inbound.hard_bounce_limit", s.inbound.hard_bounce_limit),
+            *(
+                (f"limits.{f.name}", getattr(s.limits, f.name))
+                for f in dataclasses.fields(s.limits)
+            ),
+        )
+        if number <= 0
+    ]
+    if wrong:
+        raise ConfigError("\n".join(f"{name}: must be greater than zero" for name in wrong))
+
+
+def _smtp_tls(s: Settings) -> None:
     if bool(s.smtp.tls_cert) != bool(s.smtp.tls_key):
         raise ConfigError("smtp.tls_cert and smtp.tls_key: set both (STARTTLS) or neither")
     for name, value in (("smtp.tls_cert", s.smtp.tls_cert), ("smtp.tls_key", s.smtp.tls_key)):
         if value and not (s.data_path / Path(value).expanduser()).is_file():
             raise ConfigError(f"{name}: no such file: '{value}'")
+
+
+def _cache(s: Settings) -> None:
     if s.cache.max_age_seconds < 0 or s.cache.stale_while_revalidate_seconds < 0:
         raise ConfigError(
             "cache: max_age_seconds and stale_while_revalidate_seconds must not be negative"
         )
+
+
+def _spam(s: Settings) -> None:
     if not 0 < s.spam.threshold <= 1:
         raise ConfigError("spam.threshold: must be greater than 0 and at most 1")
     if s.spam.report_hours < 0:
@@ -163,6 +224,9 @@ def validate(s: Settings) -> Settings:
         raise ConfigError("spam.akismet_url: must be an http(s) URL")
     if not 0 < s.spam.akismet_timeout_seconds <= 30:
         raise ConfigError("spam.akismet_timeout_seconds: must be more than 0 and at most 30")
+
+
+def _moderation(s: Settings) -> None:
     if s.moderation.mode not in ("each", "digest", "auto"):
         raise ConfigError(
             f'moderation.mode: expected "each", "digest" or "auto", got \'{s.moderation.mode}\''
@@ -171,28 +235,66 @@ def validate(s: Settings) -> Settings:
         raise ConfigError("moderation.auto_approve_after: must not be negative (0 is off)")
     if s.notifications.batch_window_seconds < 0:
         raise ConfigError("notifications.batch_window_seconds: must not be negative")
+
+
+def _privacy(s: Settings) -> None:
     if s.privacy.erased_comments not in ("anonymise", "remove"):
         raise ConfigError('privacy.erased_comments: expected "anonymise" or "remove"')
+
+
+def _webhooks(s: Settings) -> None:
     seen: set[str] = set()
     for n, hook in enumerate(s.webhooks, start=1):
         _check_webhook(hook, f"[[webhooks]] #{n}")
         if hook.url in seen:
             raise ConfigError(f"[[webhooks]] #{n}: url: listed twice")
         seen.add(hook.url)
+
+
+def _bridges(s: Settings) -> None:
     _check_wordpress(s.wordpress)
     _check_imap(s.imap)
+
+
+def _inbound_webhooks(s: Settings) -> None:
     hooks = s.inbound_webhooks
     for name in ("postmark_password", "sendgrid_password", "mailgun_signing_key"):
         value = getattr(hooks, name)
         # Whoever knows it can post comments as anyone: not a word one can guess.
         if value and len(value) < 16:
             raise ConfigError(f"inbound_webhooks.{name}: at least 16 characters")
+
+
+def _metrics(s: Settings) -> None:
     for network in s.http.metrics_networks:
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
             raise ConfigError(f"http.metrics_networks: not a network: '{network}'") from None
-    return s
+
+
+_CHECKS: tuple[Callable[[Settings], None], ...] = (
+    _listen,
+    _site_url,
+    _accent_color,
+    _reply_domain,
+    _addresses,
+    _thread_path_prefix,
+    _origins,
+    _choices,
+    _networks,
+    _transport,
+    _positive,
+    _smtp_tls,
+    _cache,
+    _spam,
+    _moderation,
+    _privacy,
+    _webhooks,
+    _bridges,
+    _inbound_webhooks,
+    _metrics,
+)
 
 
 def _check_imap(imap: ImapSettings) -> None:
