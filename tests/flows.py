@@ -16,13 +16,12 @@ def outbox_dir(daemon: Running) -> Path:
     return daemon.settings.data_path / "outbox"
 
 
-async def post_comment(daemon: Running, **fields: object) -> int:
+async def post_comment(daemon: Running, thread: str = THREAD, **fields: object) -> int:
+    """A comment posted through the comment API (202 pending); its id."""
     host, port = daemon.http_address
     payload = {"author": "Ann", "email": "ann@example.com", "body": "Thank you.", **fields}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"http://{host}:{port}/api/threads/{THREAD}/comments", json=payload) as resp,
-    ):
+    url = f"http://{host}:{port}/api/threads/{thread}/comments"
+    async with aiohttp.ClientSession() as session, session.post(url, json=payload) as resp:
         assert resp.status == 202, await resp.text()
         return int((await resp.json())["id"])
 

@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from click.testing import CliRunner
+from flows import post_comment
 from support import db_value, free_port, make_settings, no_dmarc_zone, until
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
@@ -179,16 +180,9 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
                 lambda: _equals(db_value(daemon, "SELECT count(*) FROM comments"), 2),
             )
             proxy.faults.append(lost)
-            host, port = daemon.http_address
-            async with (
-                aiohttp.ClientSession() as session,
-                session.post(
-                    f"http://{host}:{port}/api/threads/{slug}/comments",
-                    json={"author": "Cy", "email": "cy@example.com", "body": "Said once."},
-                ) as resp,
-            ):
-                assert resp.status == 202, await resp.text()
-                local_id = (await resp.json())["id"]
+            local_id = await post_comment(
+                daemon, slug, author="Cy", email="cy@example.com", body="Said once."
+            )
             await until(
                 "the comment linked",
                 lambda: _equals(

@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from flows import approve, moderation_email, outbox_dir
+from flows import approve, moderation_email, outbox_dir, post_comment
 from support import (
     AUTHOR_EMAIL,
     SEED_JSON,
@@ -216,16 +215,9 @@ async def test_a_wordpress_site_bridged_both_ways(tmp_path: Path, wordpress_site
         assert len(await admin.comments(post_id)) == SEEDED + 2  # 25 + Bo + Reader 004's
 
         # 9. A comment deleted in mailbridge is trashed in WordPress (recoverable there).
-        host, port = daemon.http_address
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                f"http://{host}:{port}/api/threads/{slug}/comments",
-                json={"author": "Di", "email": "di@example.com", "body": "A passing thought."},
-            ) as resp,
-        ):
-            assert resp.status == 202, await resp.text()
-            di = (await resp.json())["id"]
+        di = await post_comment(
+            daemon, slug, author="Di", email="di@example.com", body="A passing thought."
+        )
 
         async def di_there() -> dict[str, Any] | None:
             found = [c for c in await admin.comments(post_id) if c["author_name"] == "Di"]
