@@ -178,7 +178,9 @@ async def _redirect_then_400(tmp_path: Path, receiver: Receiver, elsewhere: Rece
         await until(lambda: len(receiver.requests) >= 2)  # retried, not followed
         assert elsewhere.requests == []
         [(_id, status, attempts, error)] = await webhook_rows(daemon)
-        assert status == "queued" and attempts >= 1 and error and "not followed" in error
+        # Retried with no delay (FAST), so the row may be between attempts or in one.
+        assert status in {"queued", "sending"}, status
+        assert attempts >= 1 and error and "not followed" in error
         receiver.answer = 400
         await until(lambda: len(receiver.requests) >= 3)
         await asyncio.sleep(0.3)
