@@ -1,0 +1,268 @@
+"""mailbridge behind a real Postfix, both ways (docs/postfix.md).
+
+Postfix (tests/postfix_server.py) is the operator's MTA with deploy/postfix/main.cf
+added: the public MX of the reply domain, relaying it to mailbridge, and the relay
+mailbridge sends through. "The internet" is an SMTP sink on a loopback port (Postfix's
+relayhost): the commenters' and the moderator's mail servers. Test clients that play
+someone's mail server connect from 127.0.0.2, outside Postfix's mynetworks.
+
+The loop: a comment is posted; its moderation email goes out through Postfix; the
+moderator's tap approves it; the notification goes out through Postfix to the person
+answered; their reply comes back in through Postfix to mailbridge and is filed. Then
+what mailbridge's codes make Postfix do: a 4xx (DNS down, auth.when_dns_unavailable =
+"tempfail") is retried until it is accepted, once; a 5xx at DATA is bounced by Postfix
+to the sender with mailbridge's reason; a 5xx at RCPT (a forged reply address) is
+refused by Postfix in the sender's own session (address verification), no bounce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+from flows import follow, post_comment
+from postfix_server import Postfix, postfix_instance
+from support import (
+    SinkHandler,
+    db_rows,
+    free_port,
+    is_notification,
+    moderation_links,
+    no_dmarc_zone,
+    parse,
+    reply_address,
+    reply_to_notification,
+    started,
+    until,
+)
+
+from mailbridge.senderauth.dns import DnsUnavailable
+
+REPLY_DOMAIN = "reply.example.org"
+MODERATOR = "editor@blog.example"
+INTERNET = "127.0.0.2"  # where "the internet" connects from: not Postfix's mynetworks
+
+
+class SwitchableDns:
+    """The fake DNS of the tests (no domain publishes DMARC), which can go down."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self._zone = no_dmarc_zone()
+
+    async def txt(self, name: str) -> list[str]:
+        if self.down:
+            raise DnsUnavailable(f"{name}: resolver down (test)")
+        result: list[str] = await self._zone.txt(name)
+        return result
+
+
+@pytest.fixture
+def internet() -> Iterator[tuple[SinkHandler, int]]:
+    handler = SinkHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mailbridge_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def postfix(internet: tuple[SinkHandler, int], mailbridge_port: int) -> Iterator[Postfix]:
+    with postfix_instance(
+        reply_domain=REPLY_DOMAIN, mailbridge_port=mailbridge_port, internet_port=internet[1]
+    ) as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def daemon(
+    tmp_path: Path, postfix: Postfix, mailbridge_port: int
+) -> AsyncIterator[tuple[Any, SwitchableDns]]:
+    dns = SwitchableDns()
+    async with started(
+        tmp_path,
+        resolver=dns,
+        smtp={"listen": f"127.0.0.1:{mailbridge_port}", "reply_domain": REPLY_DOMAIN},
+        outbound={
+            "transport": f"smtp://127.0.0.1:{postfix.port}",
+            "retry_base_seconds": 1,
+            "relay_idle_seconds": 0,
+        },
+        moderation={"moderators": [MODERATOR]},
+        auth={"when_dns_unavailable": "tempfail"},
+    ) as running:
+        yield running, dns
+
+
+async def arrived(sink: SinkHandler, to: str, count: int = 1) -> list[tuple[str, bytes]]:
+    """What the internet's servers received for ``to``: (envelope sender, raw bytes)."""
+
+    async def check() -> list[tuple[str, bytes]]:
+        found = [(frm, raw) for frm, rcpts, raw in sink.received if to in rcpts]
+        return found if len(found) >= count else []
+
+    return list(await until(f"{count} message(s) to {to} through Postfix", check))
+
+
+async def to_the_mx(postfix: Postfix, sender: str, rcpt: str, data: bytes) -> tuple[int, str]:
+    """A commenter's mail server sending to the reply domain's MX (Postfix)."""
+    client = aiosmtplib.SMTP(
+        hostname="127.0.0.1", port=postfix.port, start_tls=False, source_address=(INTERNET, 0)
+    )
+    async with client:
+        await client.mail(sender)
+        try:
+            await client.rcpt(rcpt)
+        except aiosmtplib.SMTPRecipientRefused as refused:
+            return refused.code, refused.message
+        answer = await client.data(data)
+    return answer.code, answer.message
+
+
+async def comments_with(daemon: Any, text: str) -> list[tuple[Any, ...]]:
+    return await db_rows(
+        daemon, "SELECT parent_id, status FROM comments WHERE body LIKE ?", f"%{text}%"
+    )
+
+
+async def notification(daemon: Any, sink: SinkHandler) -> tuple[str, EmailMessage]:
+    """A comment approved by the moderator's tap, and its notification as it arrived at
+    the answered person's server: (that person's address, the message)."""
+    await post_comment(daemon, parent=2, author="Ann", body="Which chapter was that in?")
+    [(envelope_from, raw)] = await arrived(sink, MODERATOR)
+    assert envelope_from.endswith("@" + REPLY_DOMAIN)  # the VERP bounce address
+    # Postfix's own trace header: this went through Postfix, from mailbridge on loopback.
+    assert re.search(rb"^Received: from [^\n]*\[127\.0\.0\.1\]", raw, re.M), raw[:800]
+    assert b"by mx.test.invalid (Postfix)" in raw
+    status, _page = await follow(daemon, moderation_links(parse(raw))["approve"], "POST")
+    assert status == 200
+
+    async def notified() -> tuple[str, EmailMessage] | None:
+        for _frm, rcpts, raw in sink.received:
+            message = parse(raw)
+            if is_notification(message):
+                return rcpts[0], message
+        return None
+
+    found: tuple[str, EmailMessage] = await until("the notification through Postfix", notified)
+    return found
+
+
+@pytest.mark.asyncio
+async def test_a_reply_loop_through_postfix_both_ways(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    person, notice = await notification(running, internet[0])
+    reply = reply_to_notification(notice, "Chapter four, near the end.", sender=person)
+    code, text = await to_the_mx(postfix, person, reply_address(notice), reply.as_bytes())
+    assert code == 250 and "queued as" in text  # Postfix's own 250: it has the message now
+    await postfix.wait_log(r"postfix/smtp\[\d+\]: \w+: to=<reply\+[^>]+>, relay=127\.0\.0\.1"
+                           r"\[127\.0\.0\.1\]:\d+, .*status=sent \(250 ")  # fmt: skip
+
+    [(parent, status)] = await until(
+        "the reply filed", lambda: comments_with(running, "Chapter four, near the end.")
+    )
+    assert status == "pending" and parent is not None
+    # mailbridge saw Postfix's Received header on top of what the commenter sent.
+    [(raw,)] = await db_rows(running, "SELECT raw FROM inbound_messages ORDER BY id DESC LIMIT 1")
+    assert bytes(raw).startswith(b"Received: from ") and b"(Postfix)" in bytes(raw)[:600]
+    # The reply's moderation email goes out through Postfix too.
+    await arrived(internet[0], MODERATOR, count=2)
+
+
+@pytest.mark.asyncio
+async def test_a_4xx_is_retried_by_postfix_until_it_is_accepted_once(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, dns = daemon
+    person, notice = await notification(running, internet[0])
+    dns.down = True  # mailbridge cannot check the sender's domain: 451, try later
+    reply = reply_to_notification(notice, "Written while your DNS was down.", sender=person)
+    code, _text = await to_the_mx(postfix, person, reply_address(notice), reply.as_bytes())
+    assert code == 250
+    deferred = await postfix.wait_log(r"status=deferred \(host 127\.0\.0\.1\[127\.0\.0\.1\] "
+                                      r"said: (451 4\.7\.0 [^\n]*)\)")  # fmt: skip
+    assert "try again later" in deferred.group(1)
+    assert await comments_with(running, "Written while your DNS was down.") == []
+    assert await asyncio.to_thread(postfix.queued) == 1  # Postfix holds it, not lost
+
+    dns.down = False
+    await until(
+        "Postfix's retry accepted",
+        lambda: comments_with(running, "Written while your DNS was down."),
+    )
+    await until("Postfix's queue empty", lambda: asyncio.to_thread(lambda: postfix.queued() == 0))
+    await asyncio.sleep(3)  # longer than Postfix's retry delay: a second copy would show
+    assert len(await comments_with(running, "Written while your DNS was down.")) == 1
+    outcomes = await db_rows(
+        running, "SELECT status, reason, deliveries FROM inbound_messages WHERE message_id = ?",
+        str(reply["Message-ID"]),
+    )  # fmt: skip
+    # One message in the inbound log, delivered twice (the 451, then the 250), one comment.
+    assert outcomes == [("accepted", None, 2)], outcomes
+
+
+@pytest.mark.asyncio
+async def test_a_5xx_at_data_is_bounced_by_postfix_to_the_sender(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    sink = internet[0]
+    _person, notice = await notification(running, sink)
+    stranger = "stranger@elsewhere.example"
+    reply = reply_to_notification(notice, "Not my conversation at all.", sender=stranger)
+    code, _text = await to_the_mx(postfix, stranger, reply_address(notice), reply.as_bytes())
+    assert code == 250  # Postfix accepted it: mailbridge's 550 comes at DATA, later
+    [(bounce_from, raw)] = await arrived(sink, stranger)
+    assert bounce_from == "<>"  # a bounce has the null sender
+    assert b"Content-Type: multipart/report; report-type=delivery-status;" in raw
+    # mailbridge's code and reason reach the sender, word for word, in Postfix's report.
+    # mailbridge's code and reason reach the sender, word for word, in Postfix's report
+    # (which folds long lines: compare with the white space collapsed).
+    said = b" ".join(raw.split())
+    assert (
+        b"said: 550 5.7.1 This reply address belongs to someone else: reply from the "
+        b"address the notification was sent to. (in reply to end of DATA command)" in said
+    ), raw
+    assert re.search(rb"^Status: 5\.7\.1\r?$", raw, re.M)
+    assert b"Final-Recipient: rfc822; " + reply_address(notice).lower().encode() in raw
+    assert b"Not my conversation at all." in raw  # the returned message: nothing lost
+    assert await comments_with(running, "Not my conversation at all.") == []
+
+
+@pytest.mark.asyncio
+async def test_a_forged_reply_address_is_refused_during_the_senders_session(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    forged = f"reply+AAAAAAAAAAAAAAAAAAAAAAAAAAAA@{REPLY_DOMAIN}"
+    code, text = await to_the_mx(
+        postfix, "guesser@spam.example", forged, b"Subject: hi\r\n\r\nhi\r\n"
+    )
+    # Postfix asked mailbridge first (a verification probe) and passes on its answer:
+    # the sender's own server tells its user; nothing is accepted, nothing bounces.
+    assert code == 550, text
+    assert "Recipient address rejected" in text and "5.1.1" in text, text
+    await asyncio.sleep(1)
+    assert [r for r in internet[0].received if "guesser@spam.example" in r[1]] == []
+    assert await asyncio.to_thread(postfix.queued) == 0
+    # Other domains are still not relayed for the internet.
+    code, text = await to_the_mx(postfix, "guesser@spam.example", "x@elsewhere.example", b"x")
+    assert code in {454, 554} and "Relay access denied" in text, text
+    del running
