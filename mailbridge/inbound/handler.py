@@ -13,6 +13,7 @@ from typing import Any
 
 from mailbridge.errors import Rejection, TooManyReplyAddresses
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
+from mailbridge.store import is_unwritable
 
 __all__ = ["SmtpHandler"]
 
@@ -80,5 +81,10 @@ class SmtpHandler:
         )
 
     async def handle_exception(self, error: Exception) -> str:
-        log.error("SMTP session error: %r", error, exc_info=error)
+        if is_unwritable(error):
+            # Locked, disk full, read-only: an operating condition, not a bug; one line
+            # (as the web logs it), and the sender retries after the 451.
+            log.error("SMTP: database cannot take writes: %s; answered 451", error)
+        else:
+            log.error("SMTP session error: %r", error, exc_info=error)
         return TEMPORARY_FAILURE
