@@ -20,6 +20,7 @@ __all__ = ["smtp_tls_context", "start_smtp_server"]
 
 log = logging.getLogger(__name__)
 
+LISTEN_BACKLOG = 1024
 TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address, try again later\r\n"
 
 
@@ -121,4 +122,6 @@ async def start_smtp_server(
             loop=loop,
         )
 
-    return await loop.create_server(factory, sock=sock)
+    # A burst of connections (a mail server's retry run) waits in the kernel's queue
+    # instead of being dropped: asyncio's default backlog is 100.
+    return await loop.create_server(factory, sock=sock, backlog=LISTEN_BACKLOG)
