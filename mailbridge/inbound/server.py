@@ -27,6 +27,12 @@ TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address, try a
 class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
     """aiosmtpd's SMTP protocol, refusing a client IP's connections beyond the limit."""
 
+    # RFC 5321 allows 1,000 octets a line, and aiosmtpd answers 500 beyond; but some
+    # mail clients send a paragraph, or all of their HTML, as one line, and Postfix
+    # accepts it. Refusing would bounce a person's reply: accept up to 1 MiB a line
+    # (the message as a whole is still bounded by smtp.max_message_size).
+    line_length_limit = 1 << 20
+
     def __init__(
         self, *args: Any, limiter: ConnectionLimiter, max_session: float, **kwargs: Any
     ) -> None:

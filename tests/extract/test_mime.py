@@ -167,3 +167,16 @@ def test_too_many_parts_are_cut_short() -> None:
     )
     assert result.text.startswith("x\nx")
     assert any("parts; the rest ignored" in d for d in result.defects)
+
+
+def test_a_nul_in_the_charset_label_keeps_the_words() -> None:
+    # Found by tests/faults/test_fuzz_smtp.py: codecs.lookup raises ValueError (not
+    # LookupError) on a NUL, and the reply was answered 451 for ever.
+    assert lookup_charset("utf\x00-8") is None
+    raw = (
+        b"From: a@example.org\r\nSubject: x\r\n"
+        b'Content-Type: text/plain; charset="utf\x00-8"\r\n\r\nStill every word, gr\xc3\xbc\xc3\x9fe.\r\n'
+    )
+    result = extract(raw)
+    assert result.text == "Still every word, grüße."
+    assert not any(d.startswith("extraction failed") for d in result.defects)

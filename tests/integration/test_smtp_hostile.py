@@ -85,6 +85,20 @@ async def test_a_nul_byte_does_not_cut_the_comment(daemon: Running) -> None:
     assert await maildir_holds(daemon, b"Before the nul and every word after it.")
 
 
+@pytest.mark.asyncio
+async def test_a_line_longer_than_smtp_allows_is_accepted_not_bounced(daemon: Running) -> None:
+    # RFC 5321 allows 1,000 octets a line; some clients send a whole paragraph (or all
+    # of their HTML) as one line. Postfix accepts such mail, so mailbridge does too.
+    note = await reply_notification(daemon)
+    words = " ".join(f"word{n}" for n in range(1_000))  # one line of about 6,900 octets
+    reply = reply_to_notification(note, "PLACEHOLDER")
+    raw = wire(reply).replace(b"PLACEHOLDER", words.encode())
+    assert max(len(line) for line in raw.split(b"\r\n")) > 5_000
+    answer = await send(daemon, raw, reply_address(note), READER)
+    assert answer.startswith("250 2.0.0 Thank you"), answer
+    assert await comment_bodies(daemon) == [words]
+
+
 async def maildir_holds(daemon: Running, phrase: bytes, seconds: float = 10.0) -> bool:
     """True once a message file in the outgoing Maildir holds ``phrase`` (bounded wait)."""
     for _ in range(int(seconds / 0.1)):
