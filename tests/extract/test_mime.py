@@ -175,7 +175,8 @@ def test_a_nul_in_the_charset_label_keeps_the_words() -> None:
     assert lookup_charset("utf\x00-8") is None
     raw = (
         b"From: a@example.org\r\nSubject: x\r\n"
-        b'Content-Type: text/plain; charset="utf\x00-8"\r\n\r\nStill every word, gr\xc3\xbc\xc3\x9fe.\r\n'
+        b'Content-Type: text/plain; charset="utf\x00-8"\r\n\r\n'
+        b"Still every word, gr\xc3\xbc\xc3\x9fe.\r\n"
     )
     result = extract(raw)
     assert result.text == "Still every word, grüße."
