@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import dns.asyncresolver
 import dns.exception
@@ -135,23 +135,22 @@ class DnsResolver:
             resolver.cache = dns.resolver.LRUCache(cache_size)
         self._resolver = resolver
 
-    async def txt(self, name: str) -> list[str]:
+    async def _answer(self, name: str, rdtype: dns.rdatatype.RdataType) -> tuple[str, Any]:
+        """The answer to one question, or the DnsError that says why there is none."""
         qname = normalize_name(name)
+        what = dns.rdatatype.to_text(rdtype)
         if self._unconfigured is not None:
             raise DnsUnavailable(self._unconfigured)
         if not self._resolver.nameservers:
             raise DnsUnavailable("no DNS nameserver configured")
         try:
             answer = await self._resolver.resolve(
-                dns.name.from_text(qname),
-                dns.rdatatype.TXT,
-                search=False,
-                lifetime=self._lifetime,
+                dns.name.from_text(qname), rdtype, search=False, lifetime=self._lifetime
             )
         except dns.resolver.NXDOMAIN as exc:
             raise NoSuchRecord(f"{qname}: no such domain", nxdomain=True) from exc
         except dns.resolver.NoAnswer as exc:
-            raise NoSuchRecord(f"{qname}: no TXT record", nxdomain=False) from exc
+            raise NoSuchRecord(f"{qname}: no {what} record", nxdomain=False) from exc
         except dns.resolver.YXDOMAIN as exc:
             raise NoSuchRecord(f"{qname}: name too long after DNAME", nxdomain=True) from exc
         except dns.resolver.NoNameservers as exc:
@@ -166,6 +165,10 @@ class DnsResolver:
             ) from exc
         except dns.exception.DNSException as exc:
             raise TemporaryDnsError(f"{qname}: DNS error: {type(exc).__name__}") from exc
+        return qname, answer
+
+    async def txt(self, name: str) -> list[str]:
+        qname, answer = await self._answer(name, dns.rdatatype.TXT)
         records = []
         for rdata in answer:
             strings = getattr(rdata, "strings", None)
@@ -174,6 +177,29 @@ class DnsResolver:
         if not records:
             raise NoSuchRecord(f"{qname}: no TXT record", nxdomain=False)
         return records
+
+    async def mx(self, name: str) -> list[tuple[int, str]]:
+        """(preference, host) of each MX record, host without its trailing dot."""
+        _qname, answer = await self._answer(name, dns.rdatatype.MX)
+        return sorted(
+            (int(r.preference), r.exchange.to_text().rstrip(".").lower()) for r in answer
+        )
+
+    async def addresses(self, name: str) -> list[str]:
+        """The IPv4 and IPv6 addresses of ``name`` (A and AAAA); NoSuchRecord if neither."""
+        found: list[str] = []
+        missing: NoSuchRecord | None = None
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            try:
+                _qname, answer = await self._answer(name, rdtype)
+            except NoSuchRecord as exc:
+                missing = exc
+                continue
+            found += [r.address for r in answer]
+        if not found:
+            assert missing is not None
+            raise missing
+        return found
 
 
 def _any_server_answered(exc: dns.exception.DNSException) -> bool:

@@ -3,13 +3,18 @@ come to, before a daemon is started with them."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import os
 from pathlib import Path
 
 import click
 
 from mailbridge.cli_options import config_options
+from mailbridge.dnscheck import Finding, dns_findings
 from mailbridge.errors import ConfigError
+from mailbridge.outbound.dkim_cli import parse_nameserver
+from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
 from mailbridge.settings.schema import Settings
 
@@ -18,10 +23,47 @@ __all__ = ["check_config_command"]
 
 @click.command("check-config")
 @config_options
-def check_config_command(config_file: Path | None, data_dir: Path | None) -> None:
+@click.option(
+    "--dns",
+    "check_dns",
+    is_flag=True,
+    help="Also check what DNS says: the reply domain's MX, SPF, DKIM and DMARC records, "
+    "each with the record to publish when it is wrong.",
+)
+@click.option(
+    "--sending-ip",
+    "sending_ips",
+    multiple=True,
+    metavar="IP",
+    help="An address mail leaves from, for the SPF check (default: the relay's public "
+    "address, else the MX host's). Repeatable.",
+)
+@click.option(
+    "--mx-host",
+    default="",
+    metavar="HOST",
+    help="The host the reply domain's MX should name (default: any MX is accepted).",
+)
+@click.option(
+    "--nameserver",
+    "nameservers",
+    multiple=True,
+    metavar="IP[:PORT]",
+    help="Ask this DNS server (repeatable; default: auth.nameservers, else the system's).",
+)
+def check_config_command(
+    config_file: Path | None,
+    data_dir: Path | None,
+    check_dns: bool,
+    sending_ips: tuple[str, ...],
+    mx_host: str,
+    nameservers: tuple[str, ...],
+) -> None:
     """Check the file, the MAILBRIDGE_* environment and --data-dir together: every
     problem at once, each with its key and where it was set (exit 1); or what the
-    settings come to (exit 0). Nothing is started or written."""
+    settings come to (exit 0). Nothing is started or written. With --dns, also what
+    the internet's DNS says (exit 1 when a record is wrong or missing, or could not be
+    checked)."""
     overrides = {"data_dir": str(data_dir)} if data_dir else None
     try:
         settings = load_settings(config_file, environ=os.environ, overrides=overrides)
@@ -32,6 +74,60 @@ def check_config_command(config_file: Path | None, data_dir: Path | None) -> Non
             click.echo(f"  {line}", err=True)
         raise SystemExit(1) from None
     click.echo("\n".join(summary(settings)))
+    if check_dns:
+        for ip in sending_ips:
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise click.BadParameter(
+                    f"not an IP address: {ip}", param_hint="--sending-ip"
+                ) from None
+        resolver = _resolver(settings, nameservers)
+        findings = asyncio.run(
+            dns_findings(settings, resolver, sending_ips=sending_ips, mx_host=mx_host)
+        )
+        click.echo("")
+        click.echo("\n".join(describe(findings)))
+        if any(f.status in ("problem", "unknown") for f in findings):
+            raise SystemExit(1)  # only a clean bill is 0: a monitor may run this
+
+
+def _resolver(settings: Settings, nameservers: tuple[str, ...]) -> DnsResolver:
+    given = nameservers or tuple(settings.auth.nameservers)
+    try:
+        servers = [parse_nameserver(n) for n in given]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--nameserver") from None
+    if len({port for _, port in servers}) > 1:
+        raise click.BadParameter("all nameservers must use one port", param_hint="--nameserver")
+    if not servers and settings.auth.dns == "off":
+        raise click.UsageError("auth.dns is off in these settings: name a --nameserver to ask")
+    return DnsResolver(
+        [host for host, _ in servers],
+        port=servers[0][1] if servers else 53,
+        timeout=min(2.0, settings.auth.dns_timeout),
+        lifetime=settings.auth.dns_timeout,
+        cache_size=0,
+    )
+
+
+def describe(findings: list[Finding]) -> list[str]:
+    """The findings as the operator reads them: one line each, the record to publish
+    under each wrong one."""
+    lines = ["DNS, as the internet sees it:"]
+    for f in findings:
+        lines.append(f"  {f.status.upper():<8} {f.what:<6} {f.detail}")
+        if f.publish:
+            how = "publish" if f.exact else "publish (a suggestion: edit it first)"
+            lines.append(f"           {how}:")
+            lines += [f"             {line}" for line in f.publish.splitlines()]
+    problems = sum(f.status == "problem" for f in findings)
+    unknown = sum(f.status == "unknown" for f in findings)
+    if problems or unknown:
+        lines.append(f"{problems} problem(s), {unknown} not checked.")
+    else:
+        lines.append("No problems found.")
+    return lines
 
 
 def summary(s: Settings) -> list[str]:

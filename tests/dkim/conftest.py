@@ -109,8 +109,15 @@ def zone_for(*keys: DkimKey) -> dict[str, str]:
     return {key.record_name: dkim_record(key).value for key in keys}
 
 
-def write_zone(path: Path, zone: Mapping[str, str]) -> Path:
-    path.write_text("".join(f"{name} {value}\n" for name, value in zone.items()), "ascii")
+def write_zone(path: Path, zone: Mapping[str, str | list[str]]) -> Path:
+    """A zone file for tests/dkim/localdns.py: a value is a TXT record, or a list of
+    records each a TXT value or ``@TYPE DATA``."""
+    lines = [
+        f"{name} {value}\n"
+        for name, values in zone.items()
+        for value in ([values] if isinstance(values, str) else values)
+    ]
+    path.write_text("".join(lines), "ascii")
     return path
 
 
@@ -305,11 +312,11 @@ def dkimpy_verify(signed: bytes, zone: Mapping[str, str]) -> dict[str, bool]:
 
 
 @pytest.fixture
-def local_dns(tmp_path: Path) -> Iterator[Callable[[Mapping[str, str]], int]]:
+def local_dns(tmp_path: Path) -> Iterator[Callable[[Mapping[str, str | list[str]]], int]]:
     """Start tests/dkim/localdns.py on a free port of 127.0.0.1 serving a zone; the port."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(zone: Mapping[str, str]) -> int:
+    def start(zone: Mapping[str, str | list[str]]) -> int:
         zone_file = write_zone(tmp_path / f"dns{len(started)}.zone", zone)
         process = subprocess.Popen(
             [sys.executable, str(LOCALDNS), "serve", "--zone", str(zone_file)],

@@ -16,8 +16,10 @@ Not a test module: the tests run it as a script, in one of two modes.
     runs COMMAND with our stdin and stdout and exits with its status. Nothing outside
     the namespace is touched and nothing can leave it: it has no other interface.
 
-Zone file: one record a line, ``NAME VALUE`` (the TXT value as one string). A name
-not in the file gets NXDOMAIN.
+Zone file: one record a line, ``NAME VALUE`` (the TXT value as one string), or
+``NAME @TYPE DATA`` for another type (``@MX 10 mx.example.org.``, ``@A 192.0.2.1``,
+``@AAAA 2001:db8::1``); a name may have several lines. A name not in the file gets
+NXDOMAIN; a name without records of the type asked, an empty answer.
 """
 
 from __future__ import annotations
@@ -41,34 +43,44 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+Zone = dict[str, list[tuple[str, str]]]  # name -> [(type, data)]
 
-def load_zone(path: Path) -> dict[str, str]:
-    zone = {}
+
+def load_zone(path: Path) -> Zone:
+    zone: Zone = {}
     for line in path.read_text(encoding="ascii").splitlines():
         if line.strip():
             name, value = line.split(" ", 1)
-            zone[name.lower().rstrip(".") + "."] = value
+            rdtype, data = ("TXT", value)
+            if value.startswith("@"):  # "@MX 10 mx.example.org.", "@A 192.0.2.1"
+                rdtype, data = value[1:].split(" ", 1)
+            zone.setdefault(name.lower().rstrip(".") + ".", []).append((rdtype, data))
     return zone
 
 
-def answer(zone: dict[str, str], wire: bytes) -> bytes:
+def answer(zone: Zone, wire: bytes) -> bytes:
     query = dns.message.from_wire(wire)
     response = dns.message.make_response(query)
     question = query.question[0]
-    value = zone.get(question.name.to_text().lower())
-    if value is None:
+    records = zone.get(question.name.to_text().lower())
+    if records is None:
         response.set_rcode(dns.rcode.NXDOMAIN)
-    elif question.rdtype == dns.rdatatype.TXT:
-        data = value.encode("ascii")
-        # Strings of at most 255 bytes, as a real zone would hold an RSA key.
-        strings = " ".join(f'"{data[i : i + 255].decode()}"' for i in range(0, len(data), 255))
+        return response.to_wire()
+    asked = dns.rdatatype.to_text(question.rdtype)
+    for rdtype, value in records:
+        if rdtype != asked:
+            continue  # the name exists; no record of this type: an empty answer
+        if rdtype == "TXT":
+            data = value.encode("ascii")
+            # Strings of at most 255 bytes, as a real zone would hold an RSA key.
+            value = " ".join(f'"{data[i : i + 255].decode()}"' for i in range(0, len(data), 255))
         response.answer.append(
-            dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT, strings)
+            dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, question.rdtype, value)
         )
     return response.to_wire()
 
 
-def start_servers(zone: dict[str, str], port: int) -> int:
+def start_servers(zone: Zone, port: int) -> int:
     """UDP and TCP on 127.0.0.1:port (0: a free one) in daemon threads; the port."""
 
     class Udp(socketserver.BaseRequestHandler):
