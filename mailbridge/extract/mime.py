@@ -167,7 +167,13 @@ def parse_mail(raw: bytes) -> ParsedMail:
 def _attachment(part: Message, ctype: str) -> Attachment:
     if ctype.startswith("message/"):
         payload = part.get_payload()
-        size = len(str(payload[0] if isinstance(payload, list) and payload else payload or ""))
+        inner = payload[0] if isinstance(payload, list) and payload else payload
+        try:
+            size = len(inner.as_bytes() if isinstance(inner, Message) else str(inner or ""))
+        except (MessageError, LookupError, UnicodeError, ValueError):
+            # Flattening re-encodes the inner message: a charset label that is not one
+            # (found by fuzzing) fails it. The size is only shown to the moderator.
+            size = 0
     else:
         size = len(_payload_bytes(part))
     return Attachment(filename=_filename(part), content_type=ctype, size=size)

@@ -181,3 +181,20 @@ def test_a_nul_in_the_charset_label_keeps_the_words() -> None:
     result = extract(raw)
     assert result.text == "Still every word, grüße."
     assert not any(d.startswith("extraction failed") for d in result.defects)
+
+
+def test_an_attached_message_with_a_broken_charset_keeps_the_words() -> None:
+    # Found by tests/faults/test_atheris.py: measuring the attached message flattened
+    # it, which raised CharsetError on a label that is not one; the reply failed (451).
+    raw = (
+        b"From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMy own words.\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\n\r\n"
+        b'Subject: inner\r\nContent-Type: text/plain; charset="windows-1\xff\xfe"\r\n\r\n'
+        b"inner text, caf\xe9\r\n--b--\r\n"
+    )
+    result = extract(raw)
+    assert result.text == "My own words."
+    assert not any(d.startswith("extraction failed") for d in result.defects), result.defects
+    assert [a.content_type for a in result.attachments] == ["message/rfc822"]
