@@ -11,7 +11,8 @@ refused addresses, the export round trip) runs through here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aiosqlite
@@ -86,12 +87,15 @@ async def store_comments(
             subscribers.add(address_id)
     done.added = len(rows)
     done.ids = ids
-    await conn.executemany(
-        "INSERT INTO comments (id, thread_id, parent_id, address_id, author, body, status, "
-        "source, source_ref, notify, created_at, attachments, held_reason, elided) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, '[]', NULL, '')",
-        rows,
-    )
+    if rows:
+        async with _row_triggers_suspended(conn):
+            await conn.executemany(
+                "INSERT INTO comments (id, thread_id, parent_id, address_id, author, body, "
+                "status, source, source_ref, notify, created_at, attachments, held_reason, "
+                "elided) VALUES (?, ?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, '[]', NULL, '')",
+                rows,
+            )
+        await _after_insert(conn, thread_id, placed[0][0], placed[-1][0])
     if subscribers:
         # As subscribe_imported, in bulk: confirmed (the owner vouches for them), and
         # told about answers unless they chose otherwise before.
@@ -107,6 +111,49 @@ async def store_comments(
         )
     progress(len(ordered) - len(done.deferred))
     return done
+
+
+# The comments table's AFTER INSERT triggers (migrations 0010, 0017). With any row
+# trigger present SQLite builds every inserted row again for it, which doubled an
+# import's insert time (docs/performance.md); _after_insert does their work per batch.
+_INSERT_TRIGGERS = ("thread_version_on_insert", "wp_push_on_insert")
+
+
+@asynccontextmanager
+async def _row_triggers_suspended(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """The insert triggers dropped for the block and created again after it, from their
+    own stored definitions, inside the caller's transaction: no other connection ever
+    sees them missing, and a rollback undoes the drop with everything else."""
+    marks = ",".join("?" * len(_INSERT_TRIGGERS))
+    async with conn.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",  # noqa: S608
+        _INSERT_TRIGGERS,
+    ) as cur:
+        saved = [(str(name), str(sql)) for name, sql in await cur.fetchall()]
+    for name, _sql in saved:
+        await conn.execute(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:
+        for _name, sql in saved:
+            await conn.execute(sql)
+
+
+async def _after_insert(conn: aiosqlite.Connection, thread_id: int, first: int, last: int) -> None:
+    """What the insert triggers do for each other comment, once for the batch: the
+    thread's version (ETags), and the WordPress bridge's queue when it is bridged."""
+    await conn.execute(
+        "UPDATE threads SET version = version + 1, "
+        "changed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+        (thread_id,),
+    )
+    await conn.execute(
+        "INSERT INTO wp_push (comment_id) SELECT id FROM comments "
+        "WHERE thread_id = ? AND id BETWEEN ? AND ? "
+        "AND EXISTS (SELECT 1 FROM wp_posts WHERE thread_id = ?) "
+        "ON CONFLICT (comment_id) DO UPDATE SET version = version + 1, next_attempt_at = 0",
+        (thread_id, first, last, thread_id),
+    )
 
 
 async def _known(

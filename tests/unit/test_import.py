@@ -241,3 +241,84 @@ async def test_imported_commenters_are_confirmed_unless_no_notify(
             assert confirmed == [(0,)] and subscribed == []
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_an_import_changes_the_threads_version_and_queues_bridged_comments(
+    tmp_path: Path,
+) -> None:
+    # Imported rows skip the per-row insert triggers (migration 0018); the importer
+    # does their work once per batch. Their effects must be the same.
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        await import_file(store, SEED_JSON, SystemClock())
+        [(version,)] = await rows(store, "SELECT version FROM threads")
+        await store.write(lambda c: c.execute("INSERT INTO wp_posts VALUES (77, 1)"))
+        seed = json.loads(SEED_JSON.read_text())
+        more = {
+            "post": seed["post"],
+            "comments": [
+                {**seed["comments"][0], "id": 9000 + n, "parent": 1 if n else None,
+                 "body": f"Imported later, number {n}."}
+                for n in range(3)
+            ],
+        }  # fmt: skip
+        later = tmp_path / "later.json"
+        later.write_text(json.dumps(more))
+        report = await import_file(store, later, SystemClock())
+        assert report.comments_added == 3
+        [(after,)] = await rows(store, "SELECT version FROM threads")
+        assert isinstance(after, int) and isinstance(version, int) and after > version
+        queued = await rows(
+            store,
+            "SELECT c.body FROM wp_push p JOIN comments c ON c.id = p.comment_id ORDER BY c.id",
+        )
+        assert queued == [(f"Imported later, number {n}.",) for n in range(3)]
+        # Not imported: the trigger still does it, row by row.
+        await store.write(
+            lambda c: c.execute(
+                "INSERT INTO comments (thread_id, author, body, status, source, created_at) "
+                "VALUES (1, 'Web', 'From the web.', 'pending', 'web', '2026-12-04T00:00:00Z')"
+            )
+        )
+        [(last,)] = await rows(store, "SELECT version FROM threads")
+        assert isinstance(last, int) and last == after + 1
+        assert len(await rows(store, "SELECT comment_id FROM wp_push")) == 4
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_read_ahead_keeps_order_raises_where_reading_failed_and_stops_early() -> None:
+    import threading
+
+    from mailbridge.importer.background import read_ahead
+
+    def numbers(fail_at: int | None = None):  # type: ignore[no-untyped-def]
+        for n in range(10):
+            if n == fail_at:
+                raise ImportFormatError(f"truncated at {n}")
+            yield n
+
+    assert [n async for n in read_ahead(numbers())] == list(range(10))
+    seen = []
+    with pytest.raises(ImportFormatError, match="truncated at 6"):
+        async for n in read_ahead(numbers(fail_at=6)):
+            seen.append(n)
+    assert seen == [0, 1, 2, 3, 4, 5]  # everything read before the failure was handed over
+
+    produced: list[int] = []
+
+    def endless():  # type: ignore[no-untyped-def]
+        n = 0
+        while n < 10_000:  # bounded, though the consumer stops long before
+            produced.append(n)
+            yield n
+            n += 1
+
+    before = threading.active_count()
+    async for n in read_ahead(endless()):
+        if n == 3:
+            break  # a write failed: the reader must stop, not fill memory or hang
+    assert len(produced) < 20
+    assert threading.active_count() <= before + 1  # the reader's thread is done or idle
