@@ -5,35 +5,103 @@ Read from the database alone, so it works whether or not the daemon runs.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import aiosqlite
 
 from mailbridge.bridges.wordpress.lag import bridge_lag, describe
+from mailbridge.clock import iso
 from mailbridge.settings import Settings
 from mailbridge.store import comments, outbox
 
 __all__ = ["status_lines"]
 
 
-async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: datetime) -> list[str]:
-    async with conn.execute("SELECT status, count(*) FROM comments GROUP BY status") as cur:
-        by_status = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
-    mail = await outbox.count_by_status(conn)
-    async with conn.execute(
-        "SELECT min(created_at) FROM outbox WHERE status IN ('queued', 'sending')"
-    ) as cur:
+async def _one(conn: aiosqlite.Connection, sql: str, *args: Any) -> tuple[Any, ...]:
+    async with conn.execute(sql, args) as cur:
         row = await cur.fetchone()
-    oldest = row[0] if row is not None else None
+    return tuple(row) if row is not None else ()
+
+
+async def _counts(conn: aiosqlite.Connection, sql: str, *args: Any) -> dict[str, int]:
+    async with conn.execute(sql, args) as cur:
+        return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+
+def _listed(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "none"
+
+
+async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: datetime) -> list[str]:
+    day = iso(now - timedelta(hours=24))
+    by_status = await _counts(conn, "SELECT status, count(*) FROM comments GROUP BY status")
+    mail = await outbox.count_by_status(conn)
+    (oldest,) = await _one(
+        conn, "SELECT min(created_at) FROM outbox WHERE status IN ('queued', 'sending')"
+    )
+    (oldest_pending,) = await _one(
+        conn, "SELECT min(created_at) FROM comments WHERE status = 'pending'"
+    )
+    last_in = await _one(
+        conn, "SELECT received_at, status, coalesce(reason, '') FROM inbound_messages "
+        "ORDER BY id DESC LIMIT 1"
+    )  # fmt: skip
+    inbound_day = await _counts(
+        conn, "SELECT status, count(*) FROM inbound_messages WHERE received_at >= ? "
+        "GROUP BY status", day,
+    )  # fmt: skip
+    (unfinished,) = await _one(
+        conn, "SELECT count(*) FROM inbound_messages WHERE status = 'received'"
+    )
+    (last_sent,) = await _one(conn, "SELECT max(sent_at) FROM outbox WHERE status = 'sent'")
+    failed_day = await _one(
+        conn, "SELECT count(*), (SELECT last_error FROM outbox WHERE status = 'failed' "
+        "AND created_at >= ? ORDER BY id DESC LIMIT 1) FROM outbox "
+        "WHERE status = 'failed' AND created_at >= ?", day, day,
+    )  # fmt: skip
+    retrying = await _one(
+        conn, "SELECT count(*), (SELECT last_error FROM outbox WHERE status = 'queued' "
+        "AND attempts > 0 ORDER BY id DESC LIMIT 1) FROM outbox "
+        "WHERE status = 'queued' AND attempts > 0"
+    )  # fmt: skip
+    bounces = await _counts(
+        conn, "SELECT kind, count(*) FROM bounces WHERE received_at >= ? GROUP BY kind",
+        iso(now - timedelta(days=7)),
+    )  # fmt: skip
+    (suppressed,) = await _one(
+        conn, "SELECT count(*) FROM addresses WHERE suppressed_at IS NOT NULL"
+    )
     lines = [
         f"Data directory: {settings.data_path}",
         "Comments: " + ", ".join(f"{by_status.get(s, 0)} {s}" for s in
                                  ("approved", "pending", "rejected", "spam")),
-        f"Waiting for a moderator: {await comments.pending_count(conn)}",
+        f"Waiting for a moderator: {await comments.pending_count(conn)}"
+        + (f"; the oldest since {oldest_pending}" if oldest_pending else ""),
         "Outbox: " + ", ".join(f"{mail.get(s, 0)} {s}" for s in
                                ("queued", "sending", "sent", "failed"))
         + (f"; oldest waiting since {oldest}" if oldest else ""),
+        "Last inbound: "
+        + (f"{last_in[0]} ({last_in[1]}{', ' + last_in[2] if last_in[2] else ''})"
+           if last_in else "none yet"),
+        f"Inbound, last 24 hours: {_listed(inbound_day)}",
+        f"Last email sent: {last_sent or 'none yet'}",
+        f"Bounces, last 7 days: {_listed(bounces)}; {suppressed} address(es) no longer mailed",
     ]  # fmt: skip
+    errors = []
+    if failed_day and failed_day[0]:
+        errors.append(f"{failed_day[0]} email(s) failed for good in 24 hours, the last: "
+                      f"{failed_day[1]}")  # fmt: skip
+    if retrying and retrying[0]:
+        errors.append(f"{retrying[0]} email(s) being retried, the last error: {retrying[1]}")
+    if unfinished:
+        errors.append(
+            f"{unfinished} inbound message(s) kept but not processed: answered 451, "
+            "or being processed now (mailbridge inbound --status received; "
+            "mailbridge reprocess ID)"
+        )
+    lines.append("Recent errors: " + ("none" if not errors else errors[0]))
+    lines += [f"  {e}" for e in errors[1:]]
     if settings.wordpress.site_url:
         lines += describe(await bridge_lag(conn), settings.wordpress.site_url, now)
     else:

@@ -12,7 +12,14 @@ from support import FakeClock, SinkHandler, free_port, make_settings
 from mailbridge.outbound.transport import MaildirTransport, SmtpTransport, transport_from_url
 from mailbridge.outbound.worker import DeliveryWorker, backoff_seconds
 from mailbridge.settings import OutboundSettings
+from mailbridge.status import status_lines
 from mailbridge.store import Store, outbox
+
+
+async def status(store: Store, tmp_path: Path, clock: FakeClock) -> str:
+    """What `mailbridge status` prints about this store (its lines, joined)."""
+    settings = make_settings(tmp_path)
+    return "\n".join(await store.read(lambda c: status_lines(c, settings, clock.now())))
 
 
 async def queue(store: Store, clock: FakeClock, n: int) -> None:
@@ -107,6 +114,9 @@ async def test_relay_down_then_up(tmp_path: Path, smtp_sink: tuple[SinkHandler, 
         down = worker(store, free_port(), clock)  # nothing listens there
         await down.deliver_due()
         assert [r[1] for r in await rows(store)] == ["queued", "queued"]
+        shown = await status(store, tmp_path, clock)
+        assert "Recent errors: 2 email(s) being retried, the last error: " in shown
+        assert "Last email sent: none yet" in shown
         clock.advance(3600)
         await worker(store, port, clock).deliver_due()
         assert [r[1] for r in await rows(store)] == ["sent", "sent"]
@@ -131,6 +141,9 @@ async def test_permanent_failure_is_recorded_with_the_relays_answer(
             got[0][1] == "failed" and "550" in str(got[0][3]) and "no such user" in str(got[0][3])
         )
         assert got[1][1] == "sent"
+        shown = await status(store, tmp_path, clock)
+        assert "Recent errors: 1 email(s) failed for good in 24 hours, the last: " in shown
+        assert "no such user here" in shown
         clock.advance(10 * 3600)
         assert await worker(store, port, clock).deliver_due() == 0  # never retried
     finally:

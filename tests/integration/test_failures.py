@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import aiosmtplib
 import aiosqlite
 import pytest
+from click.testing import CliRunner
 from flows import reply_notification
 from support import import_seed, make_settings, no_dmarc_zone, reply_to_notification
 
 from mailbridge.app import running
+from mailbridge.cli import cli
 from mailbridge.extract import Extraction
 
 
@@ -40,6 +44,14 @@ async def test_crash_in_processing_answers_451_and_keeps_the_message(tmp_path: P
                 return [tuple(r) for r in await cur.fetchall()]
 
         assert await daemon.store.read(stored) == [("received", 1)]
+        # `mailbridge status` shows it among the recent errors.
+        shown = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["status", "--data-dir", str(settings.data_path)], env={}
+        )
+        assert shown.exit_code == 0, shown.output
+        assert "Recent errors: 1 inbound message(s) kept but not processed" in shown.output
+        assert re.search(r"^Last inbound: \d{4}-\d\d-\d\dT\S+ \(received\)$", shown.output, re.M)
+        assert "Last email sent: none yet" not in shown.output  # the notification went out
 
     # The sending server retries later; by then the bug is fixed (a normal daemon).
     settings = make_settings(tmp_path, smtp={"listen": "127.0.0.1:0"})
