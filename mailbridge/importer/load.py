@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import aiosqlite
 from mailbridge.addresses import normalise
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress
-from mailbridge.importer.background import read_ahead
 from mailbridge.importer.bulk import store_comments
 from mailbridge.importer.native_json import read_json
 from mailbridge.importer.records import ImportedComment, ImportedThread, detect_format
@@ -203,14 +201,12 @@ async def import_file(
         await store.write(work)
         group.clear()
 
-    # Parsed while the last group is written; closed at once if a write fails.
-    async with aclosing(read_ahead(read(path))) as threads:
-        async for thread in threads:
-            # Whole threads, a few thousand comments per transaction: a commit (and its
-            # fsync) per small thread was a large share of an import's time.
-            group.append(thread)
-            if sum(len(t.comments) for t in group) >= GROUP_COMMENTS:
-                await flush()
+    for thread in read(path):
+        # Whole threads, a few thousand comments per transaction: a commit (and its
+        # fsync) per small thread was a large share of an import's time.
+        group.append(thread)
+        if sum(len(t.comments) for t in group) >= GROUP_COMMENTS:
+            await flush()
     if group:
         await flush()
     return report

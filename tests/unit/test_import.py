@@ -287,38 +287,3 @@ async def test_an_import_changes_the_threads_version_and_queues_bridged_comments
     finally:
         await store.close()
 
-
-@pytest.mark.asyncio
-async def test_read_ahead_keeps_order_raises_where_reading_failed_and_stops_early() -> None:
-    import threading
-
-    from mailbridge.importer.background import read_ahead
-
-    def numbers(fail_at: int | None = None):  # type: ignore[no-untyped-def]
-        for n in range(10):
-            if n == fail_at:
-                raise ImportFormatError(f"truncated at {n}")
-            yield n
-
-    assert [n async for n in read_ahead(numbers())] == list(range(10))
-    seen = []
-    with pytest.raises(ImportFormatError, match="truncated at 6"):
-        async for n in read_ahead(numbers(fail_at=6)):
-            seen.append(n)
-    assert seen == [0, 1, 2, 3, 4, 5]  # everything read before the failure was handed over
-
-    produced: list[int] = []
-
-    def endless():  # type: ignore[no-untyped-def]
-        n = 0
-        while n < 10_000:  # bounded, though the consumer stops long before
-            produced.append(n)
-            yield n
-            n += 1
-
-    before = threading.active_count()
-    async for n in read_ahead(endless()):
-        if n == 3:
-            break  # a write failed: the reader must stop, not fill memory or hang
-    assert len(produced) < 20
-    assert threading.active_count() <= before + 1  # the reader's thread is done or idle
