@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Benchmark: inbound replies over SMTP, mailbridge against its anchors, in one run.
+
+The same load generator drives every side: SESSIONS SMTP sessions, each reusing its
+connection (MAIL, RCPT, DATA, then the next), sending replies of about 4 KB, for
+SECONDS seconds each; the figure is the messages answered 250 per second.
+
+- ``sink``: a bare aiosmtpd server that discards what it gets, in a process of its
+  own: the floor of any Python SMTP service.
+- ``postfix``: Debian's Postfix on a loopback port, accepting into its queue (written
+  and fsync'd before its 250) and then discarding: "durable accept" as an MTA does it.
+  Needs root and the postfix package; otherwise the row says so.
+- ``mailbridge``: ``mailbridge serve`` on its defaults (SQLite, synchronous = FULL,
+  the outgoing Maildir), the sample thread imported, each reply to a real reply
+  address from the person it was sent to. 250 means the comment is committed.
+
+    .venv/bin/python bench/inbound_bench.py [--seconds 8] [--sessions 8 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import aiosmtplib
+import aiosqlite
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "examples" / "thread.json"
+# About 4 KB in lines of 72 characters, as mail clients wrap them.
+BODY = "\r\n".join(textwrap.wrap("I have been thinking about what you wrote. " * 90, 72))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def message(n: int, sender: str, rcpt: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: {rcpt}\r\nSubject: Re: the post\r\n"
+        f"Message-ID: <bench-{n}-{time.monotonic_ns()}@client.example>\r\n"
+        "Date: Fri, 04 Dec 2026 10:00:00 +0000\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{BODY}\r\n\r\n"
+        "On Thu, 3 Dec 2026, The Blog wrote:\r\n> the notification\r\n"
+    ).encode()
+
+
+async def load(port: int, pairs: list[tuple[str, str]], sessions: int, seconds: float) -> float:
+    """Messages answered 250 per second over ``seconds``."""
+    done = 0
+    deadline = time.monotonic() + seconds
+    counter = iter(range(10**9))
+
+    async def session() -> None:
+        nonlocal done
+        async with aiosmtplib.SMTP(
+            hostname="127.0.0.1", port=port, start_tls=False, timeout=60
+        ) as client:
+            while time.monotonic() < deadline:
+                n = next(counter)
+                sender, rcpt = pairs[n % len(pairs)]
+                await client.mail(sender)
+                await client.rcpt(rcpt)
+                answer = await client.data(message(n, sender, rcpt))
+                if answer.code == 250:
+                    done += 1
+
+    began = time.monotonic()
+    await asyncio.gather(*(session() for _ in range(sessions)))
+    return done / (time.monotonic() - began)
+
+
+async def wait_port(port: int, seconds: float = 60) -> None:
+    for _ in range(int(seconds * 10)):
+        try:
+            _r, w = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        w.close()
+        return
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+SINK = """
+import asyncio, sys
+from aiosmtpd.smtp import SMTP
+class Discard:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 2.0.0 discarded"
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(Discard()), "127.0.0.1", int(sys.argv[1]))
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def postfix_config(root: Path, port: int) -> None:
+    (root / "etc").mkdir()
+    (root / "spool").mkdir()
+    (root / "data").mkdir()
+    shutil.chown(root / "data", "postfix")
+    (root / "etc" / "main.cf").write_text(
+        f"""compatibility_level = 3.6
+queue_directory = {root}/spool
+data_directory = {root}/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = {root}/postfix.log
+maillog_file_prefixes = {root}
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+myhostname = mx.bench.invalid
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = reply.example.org
+transport_maps = inline:{{ reply.example.org=discard: }}
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+biff = no
+"""
+    )
+    master = f"""127.0.0.1:{port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+    (root / "etc" / "master.cf").write_text(master)
+
+
+async def mailbridge_pairs(config: Path) -> list[tuple[str, str]]:
+    sys.path.insert(0, str(ROOT))
+    from mailbridge.app import load_or_create_secret, open_store
+    from mailbridge.clock import SystemClock
+    from mailbridge.importer import import_file
+    from mailbridge.settings import load_settings
+    from mailbridge.tokens import Keyring, make_reply_token
+
+    settings = load_settings(config, environ={})
+    store = await open_store(settings)
+    try:
+        await import_file(store, SEED, SystemClock())
+    finally:
+        await store.close()
+    keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
+    async with aiosqlite.connect(settings.database_path) as conn:
+        rows = await conn.execute_fetchall(
+            "SELECT a.id, a.email, c.id FROM comments c JOIN comments p ON p.id = c.parent_id "
+            "JOIN addresses a ON a.id = p.address_id ORDER BY c.id"
+        )
+    expires = date.today() + timedelta(days=30)
+    domain = settings.smtp.reply_domain
+    return [
+        (str(e), f"reply+{make_reply_token(keyring.reply, int(a), int(c), expires)}@{domain}")
+        for a, e, c in rows
+    ]
+
+
+async def measure(
+    port: int, pairs: list[tuple[str, str]], sessions_list: list[int], seconds: float
+) -> dict[int, float]:
+    await wait_port(port)
+    return {n: await load(port, pairs, n, seconds) for n in sessions_list}
+
+
+def main(seconds: float, sessions_list: list[int]) -> None:
+    results: dict[tuple[str, int], float] = {}
+    with tempfile.TemporaryDirectory(prefix="mailbridge-bench-") as tmp:
+        work = Path(tmp)
+        work.chmod(0o755)
+        anchor_pairs = [("reader@example.org", "reply+bench@reply.example.org")]
+
+        # The sink.
+        port = free_port()
+        sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
+        try:
+            rates = asyncio.run(measure(port, anchor_pairs, sessions_list, seconds))
+            results.update({("sink", n): r for n, r in rates.items()})
+        finally:
+            sink.terminate()
+            sink.wait(10)
+
+        # Postfix.
+        postfix_note = ""
+        if shutil.which("postfix") is None or os.geteuid() != 0:
+            postfix_note = "needs root and Debian's postfix (apt-get install postfix)"
+        else:
+            root, port = work / "postfix", free_port()
+            root.mkdir()
+            postfix_config(root, port)
+            started = subprocess.run(
+                ["postfix", "-c", str(root / "etc"), "start"], capture_output=True, check=False
+            )
+            try:
+                if started.returncode != 0:
+                    postfix_note = f"did not start: {started.stderr.decode()[-300:]}"
+                else:
+                    rates = asyncio.run(measure(port, anchor_pairs, sessions_list, seconds))
+                    results.update({("postfix", n): r for n, r in rates.items()})
+            finally:
+                subprocess.run(["postfix", "-c", str(root / "etc"), "abort"],
+                               capture_output=True, check=False)  # fmt: skip
+
+        # mailbridge, as `mailbridge serve` on its defaults.
+        data, smtp, http = work / "mb", free_port(), free_port()
+        config = work / "mailbridge.toml"
+        config.write_text(
+            f'data_dir = "{data}"\n[smtp]\nlisten = "127.0.0.1:{smtp}"\n'
+            f'[http]\nlisten = "127.0.0.1:{http}"\n[auth]\ndns = "off"\n'
+            'when_dns_unavailable = "accept"\n[limits]\nmessages_per_sender_per_hour = 1000000\n'
+            "comments_per_thread_per_hour = 1000000\n"
+        )
+        pairs = asyncio.run(mailbridge_pairs(config))
+        program = Path(sys.executable).with_name("mailbridge")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+        daemon = subprocess.Popen(
+            [str(program), "serve", "--config", str(config)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        try:
+            rates = asyncio.run(measure(smtp, pairs, sessions_list, seconds))
+            results.update({("mailbridge", n): r for n, r in rates.items()})
+        finally:
+            daemon.terminate()
+            daemon.wait(30)
+
+    print(f"Inbound replies of about 4 KB, {seconds:g} s per row, one connection per session\n")
+    print("| sessions | sink (msg/s) | Postfix (msg/s) | mailbridge (msg/s) | "
+          "mailbridge/sink | mailbridge/Postfix |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|")
+    for sessions in sessions_list:
+        sink_rate = results[("sink", sessions)]
+        mb = results[("mailbridge", sessions)]
+        pf = results.get(("postfix", sessions))
+        pf_text = f"{pf:,.0f}" if pf else "-"
+        ratio = f"{mb / pf:.3f}x" if pf else "-"
+        print(f"| {sessions} | {sink_rate:,.0f} | {pf_text} | {mb:,.0f} | "
+              f"{mb / sink_rate:.3f}x | {ratio} |")  # fmt: skip
+    if postfix_note:
+        print(f"\nPostfix: {postfix_note}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--sessions", type=int, nargs="+", default=[8, 32])
+    args = parser.parse_args()
+    main(args.seconds, args.sessions)
