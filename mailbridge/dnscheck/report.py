@@ -13,9 +13,10 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 from urllib.parse import urlsplit
 
+from mailbridge.dnscheck.spf import SpfLookups as Lookups
 from mailbridge.dnscheck.spf import check_host, spf_record, with_address
 from mailbridge.outbound.dkim import DkimKey, DkimKeyError, load_key
 from mailbridge.outbound.dkimtool import TxtRecord, dmarc_suggestion
@@ -28,12 +29,6 @@ __all__ = ["Finding", "Lookups", "dns_findings"]
 
 Status = Literal["ok", "problem", "unknown", "note"]
 TTL = 3600
-
-
-class Lookups(Protocol):
-    async def txt(self, name: str) -> list[str]: ...
-    async def mx(self, name: str) -> list[tuple[int, str]]: ...
-    async def addresses(self, name: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,24 @@ def defaults_from_settings(config_file: Path | None) -> KeygenDefaults:
     domain = settings.smtp.reply_domain
     shipped = type(settings.smtp)().reply_domain
     return KeygenDefaults(settings.data_path, domain, domain != shipped)
+
+
+def nameserver_resolver(nameservers: Sequence[str], timeout: float) -> DnsResolver:
+    """A resolver asking ``--nameserver`` values (the system's without any), uncached;
+    a bad value is a usage error naming the option."""
+    try:
+        servers = [parse_nameserver(n) for n in nameservers]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--nameserver") from None
+    if len({port for _, port in servers}) > 1:
+        raise click.BadParameter("all nameservers must use one port", param_hint="--nameserver")
+    return DnsResolver(
+        [host for host, _ in servers],
+        port=servers[0][1] if servers else 53,
+        timeout=min(2.0, timeout),
+        lifetime=timeout,
+        cache_size=0,
+    )
 
 
 def parse_nameserver(value: str) -> tuple[str, int]:
@@ -260,19 +278,7 @@ def make_dkim_command(
             key = load_key(key_file, domain, selector)
         except DkimKeyError as exc:
             raise click.ClickException(str(exc)) from None
-        try:
-            servers = [parse_nameserver(n) for n in nameservers]
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--nameserver") from None
-        if len({port for _, port in servers}) > 1:
-            raise click.BadParameter("all nameservers must use one port", param_hint="--nameserver")
-        resolver = DnsResolver(
-            [host for host, _ in servers],
-            port=servers[0][1] if servers else 53,
-            timeout=min(2.0, timeout),
-            lifetime=timeout,
-            cache_size=0,
-        )
+        resolver = nameserver_resolver(nameservers, timeout)
         result = asyncio.run(check(key.domain, key.selector, key, resolver))
         click.echo(_describe_check(result, key_file))
         if not result.ok:

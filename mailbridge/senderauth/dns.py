@@ -181,9 +181,7 @@ class DnsResolver:
     async def mx(self, name: str) -> list[tuple[int, str]]:
         """(preference, host) of each MX record, host without its trailing dot."""
         _qname, answer = await self._answer(name, dns.rdatatype.MX)
-        return sorted(
-            (int(r.preference), r.exchange.to_text().rstrip(".").lower()) for r in answer
-        )
+        return sorted((int(r.preference), r.exchange.to_text().rstrip(".").lower()) for r in answer)
 
     async def addresses(self, name: str) -> list[str]:
         """The IPv4 and IPv6 addresses of ``name`` (A and AAAA); NoSuchRecord if neither."""

@@ -13,7 +13,7 @@ import click
 from mailbridge.cli_options import config_options
 from mailbridge.dnscheck import Finding, dns_findings
 from mailbridge.errors import ConfigError
-from mailbridge.outbound.dkim_cli import parse_nameserver
+from mailbridge.outbound.dkim_cli import nameserver_resolver
 from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
 from mailbridge.settings.schema import Settings
@@ -94,21 +94,9 @@ def check_config_command(
 
 def _resolver(settings: Settings, nameservers: tuple[str, ...]) -> DnsResolver:
     given = nameservers or tuple(settings.auth.nameservers)
-    try:
-        servers = [parse_nameserver(n) for n in given]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--nameserver") from None
-    if len({port for _, port in servers}) > 1:
-        raise click.BadParameter("all nameservers must use one port", param_hint="--nameserver")
-    if not servers and settings.auth.dns == "off":
+    if not given and settings.auth.dns == "off":
         raise click.UsageError("auth.dns is off in these settings: name a --nameserver to ask")
-    return DnsResolver(
-        [host for host, _ in servers],
-        port=servers[0][1] if servers else 53,
-        timeout=min(2.0, settings.auth.dns_timeout),
-        lifetime=settings.auth.dns_timeout,
-        cache_size=0,
-    )
+    return nameserver_resolver(given, settings.auth.dns_timeout)
 
 
 def describe(findings: list[Finding]) -> list[str]:

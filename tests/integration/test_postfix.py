@@ -27,7 +27,6 @@ from typing import Any
 import aiosmtplib
 import pytest
 import pytest_asyncio
-from aiosmtpd.controller import Controller
 from flows import follow, post_comment
 from postfix_server import Postfix, postfix_instance
 from support import (
@@ -66,14 +65,9 @@ class SwitchableDns:
 
 
 @pytest.fixture
-def internet() -> Iterator[tuple[SinkHandler, int]]:
-    handler = SinkHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
+def internet(smtp_sink: tuple[SinkHandler, int]) -> tuple[SinkHandler, int]:
+    """The commenters' and the moderator's mail servers: Postfix's relayhost."""
+    return smtp_sink
 
 
 @pytest.fixture
