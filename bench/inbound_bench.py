@@ -28,6 +28,8 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -192,6 +194,17 @@ async def measure(
     return {n: await load(port, pairs, n, seconds) for n in sessions_list}
 
 
+@contextmanager
+def process(args: list[str], env: dict[str, str] | None = None) -> Iterator[None]:
+    """A side under measurement in a process of its own; stopped afterwards."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main(seconds: float, sessions_list: list[int]) -> None:
     results: dict[tuple[str, int], float] = {}
     with tempfile.TemporaryDirectory(prefix="mailbridge-bench-") as tmp:
@@ -201,13 +214,9 @@ def main(seconds: float, sessions_list: list[int]) -> None:
 
         # The sink.
         port = free_port()
-        sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
-        try:
+        with process([sys.executable, "-c", SINK, str(port)]):
             rates = asyncio.run(measure(port, anchor_pairs, sessions_list, seconds))
             results.update({("sink", n): r for n, r in rates.items()})
-        finally:
-            sink.terminate()
-            sink.wait(10)
 
         # Postfix.
         postfix_note = ""
@@ -242,16 +251,9 @@ def main(seconds: float, sessions_list: list[int]) -> None:
         pairs = asyncio.run(mailbridge_pairs(config))
         program = Path(sys.executable).with_name("mailbridge")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
-        daemon = subprocess.Popen(
-            [str(program), "serve", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
-        try:
+        with process([str(program), "serve", "--config", str(config)], env=env):
             rates = asyncio.run(measure(smtp, pairs, sessions_list, seconds))
             results.update({("mailbridge", n): r for n, r in rates.items()})
-        finally:
-            daemon.terminate()
-            daemon.wait(30)
 
     print(f"Inbound replies of about 4 KB, {seconds:g} s per row, one connection per session\n")
     print("| sessions | sink (msg/s) | Postfix (msg/s) | mailbridge (msg/s) | "
