@@ -13,8 +13,11 @@ SECONDS seconds each; the figure is the messages answered 250 per second.
 - ``mailbridge``: ``mailbridge serve`` on its defaults (SQLite, synchronous = FULL,
   the outgoing Maildir), the sample thread imported, each reply to a real reply
   address from the person it was sent to. 250 means the comment is committed.
+- ``mailbridge, N comments``: the same, on a data directory that already holds
+  ``--comments`` more comments (the sample thread repeated as posts of their own, as
+  bench/import_bench.py makes them): a cost that grows with the data shows here.
 
-    .venv/bin/python bench/inbound_bench.py [--seconds 8] [--sessions 8 32]
+    .venv/bin/python bench/inbound_bench.py [--seconds 8] [--sessions 8 32] [--comments 100000]
 """
 
 from __future__ import annotations
@@ -38,8 +41,17 @@ import aiosqlite
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "thread.json"
-# About 4 KB in lines of 72 characters, as mail clients wrap them.
-BODY = "\r\n".join(textwrap.wrap("I have been thinking about what you wrote. " * 90, 72))
+# About 4 KB in lines of 72 characters, as mail clients wrap them; each reply's words
+# differ (the spam score looks for text repeated across comments).
+WORDS = "I have been thinking about what you wrote".split()
+
+
+def body(n: int) -> str:
+    sentences = (
+        " ".join(WORDS[k % len(WORDS) :] + WORDS[: k % len(WORDS)]) + f" ({n}.{k})."
+        for k in range(90)
+    )
+    return "\r\n".join(textwrap.wrap(" ".join(sentences), 72))
 
 
 def free_port() -> int:
@@ -55,7 +67,7 @@ def message(n: int, sender: str, rcpt: str) -> bytes:
         f"From: {sender}\r\nTo: {rcpt}\r\nSubject: Re: the post\r\n"
         f"Message-ID: <bench-{n}-{time.monotonic_ns()}@client.example>\r\n"
         "Date: Fri, 04 Dec 2026 10:00:00 +0000\r\n"
-        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{BODY}\r\n\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body(n)}\r\n\r\n"
         "On Thu, 3 Dec 2026, The Blog wrote:\r\n> the notification\r\n"
     ).encode()
 
@@ -159,7 +171,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     (root / "etc" / "master.cf").write_text(master)
 
 
-async def mailbridge_pairs(config: Path) -> list[tuple[str, str]]:
+async def mailbridge_pairs(config: Path, extra_wxr: Path | None) -> list[tuple[str, str]]:
+    """Import the sample thread (and ``extra_wxr``); reply addresses into the sample thread."""
     sys.path.insert(0, str(ROOT))
     from mailbridge.app import load_or_create_secret, open_store
     from mailbridge.clock import SystemClock
@@ -171,14 +184,16 @@ async def mailbridge_pairs(config: Path) -> list[tuple[str, str]]:
     store = await open_store(settings)
     try:
         await import_file(store, SEED, SystemClock())
+        async with aiosqlite.connect(settings.database_path) as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT a.id, a.email, c.id FROM comments c JOIN comments p ON p.id = c.parent_id "
+                "JOIN addresses a ON a.id = p.address_id ORDER BY c.id"
+            )
+        if extra_wxr is not None:
+            await import_file(store, extra_wxr, SystemClock())
     finally:
         await store.close()
     keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
-    async with aiosqlite.connect(settings.database_path) as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT a.id, a.email, c.id FROM comments c JOIN comments p ON p.id = c.parent_id "
-            "JOIN addresses a ON a.id = p.address_id ORDER BY c.id"
-        )
     expires = date.today() + timedelta(days=30)
     domain = settings.smtp.reply_domain
     return [
@@ -187,26 +202,73 @@ async def mailbridge_pairs(config: Path) -> list[tuple[str, str]]:
     ]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` and its children still running (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 async def measure(
-    port: int, pairs: list[tuple[str, str]], sessions_list: list[int], seconds: float
-) -> dict[int, float]:
+    port: int,
+    pairs: list[tuple[str, str]],
+    sessions_list: list[int],
+    seconds: float,
+    pid: int | None = None,
+) -> dict[int, tuple[float, float]]:
+    """Per session count: (messages per second, cores the process ``pid`` kept busy)."""
     await wait_port(port)
-    return {n: await load(port, pairs, n, seconds) for n in sessions_list}
+    out = {}
+    for n in sessions_list:
+        cpu, began = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
+        rate = await load(port, pairs, n, seconds)
+        busy = (cpu_seconds(pid) - cpu) / (time.monotonic() - began) if pid else 0.0
+        out[n] = (rate, busy)
+    return out
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str] | None = None) -> Iterator[None]:
+def process(args: list[str], env: dict[str, str] | None = None) -> Iterator[int]:
     """A side under measurement in a process of its own; stopped afterwards."""
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
 
 
-def main(seconds: float, sessions_list: list[int]) -> None:
+def run_mailbridge(
+    work: Path, extra_wxr: Path | None, sessions_list: list[int], seconds: float
+) -> dict[int, tuple[float, float]]:
+    work.mkdir()
+    data, smtp, http = work / "data", free_port(), free_port()
+    config = work / "mailbridge.toml"
+    config.write_text(
+        f'data_dir = "{data}"\n[smtp]\nlisten = "127.0.0.1:{smtp}"\n'
+        f'[http]\nlisten = "127.0.0.1:{http}"\n[auth]\ndns = "off"\n'
+        'when_dns_unavailable = "accept"\n[limits]\nmessages_per_sender_per_hour = 1000000\n'
+        "comments_per_thread_per_hour = 1000000\n"
+    )
+    pairs = asyncio.run(mailbridge_pairs(config, extra_wxr))
+    program = Path(sys.executable).with_name("mailbridge")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    with process([str(program), "serve", "--config", str(config)], env=env) as pid:
+        return asyncio.run(measure(smtp, pairs, sessions_list, seconds, pid))
+
+
+def main(seconds: float, sessions_list: list[int], extra: int) -> None:
     results: dict[tuple[str, int], float] = {}
+    extra_wxr: Path | None = None
     with tempfile.TemporaryDirectory(prefix="mailbridge-bench-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)
@@ -216,7 +278,7 @@ def main(seconds: float, sessions_list: list[int]) -> None:
         port = free_port()
         with process([sys.executable, "-c", SINK, str(port)]):
             rates = asyncio.run(measure(port, anchor_pairs, sessions_list, seconds))
-            results.update({("sink", n): r for n, r in rates.items()})
+            results.update({("sink", n): r for n, (r, _) in rates.items()})
 
         # Postfix.
         postfix_note = ""
@@ -234,39 +296,49 @@ def main(seconds: float, sessions_list: list[int]) -> None:
                     postfix_note = f"did not start: {started.stderr.decode()[-300:]}"
                 else:
                     rates = asyncio.run(measure(port, anchor_pairs, sessions_list, seconds))
-                    results.update({("postfix", n): r for n, r in rates.items()})
+                    results.update({("postfix", n): r for n, (r, _) in rates.items()})
             finally:
                 subprocess.run(["postfix", "-c", str(root / "etc"), "abort"],
                                capture_output=True, check=False)  # fmt: skip
 
-        # mailbridge, as `mailbridge serve` on its defaults.
-        data, smtp, http = work / "mb", free_port(), free_port()
-        config = work / "mailbridge.toml"
-        config.write_text(
-            f'data_dir = "{data}"\n[smtp]\nlisten = "127.0.0.1:{smtp}"\n'
-            f'[http]\nlisten = "127.0.0.1:{http}"\n[auth]\ndns = "off"\n'
-            'when_dns_unavailable = "accept"\n[limits]\nmessages_per_sender_per_hour = 1000000\n'
-            "comments_per_thread_per_hour = 1000000\n"
-        )
-        pairs = asyncio.run(mailbridge_pairs(config))
-        program = Path(sys.executable).with_name("mailbridge")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
-        with process([str(program), "serve", "--config", str(config)], env=env):
-            rates = asyncio.run(measure(smtp, pairs, sessions_list, seconds))
-            results.update({("mailbridge", n): r for n, r in rates.items()})
+        # mailbridge, as `mailbridge serve` on its defaults: on the sample thread
+        # alone, then on a data directory already holding `extra` more comments.
+        if extra:
+            sys.path.insert(0, str(ROOT / "bench"))
+            from import_bench import make_wxr
+
+            extra_wxr = work / "extra.xml"
+            make_wxr(extra_wxr, extra)
+        for side, wxr in (("mailbridge", None), ("mailbridge+", extra_wxr)):
+            if side == "mailbridge+" and wxr is None:
+                continue
+            rates = run_mailbridge(work / side, wxr, sessions_list, seconds)
+            results.update({(side, n): r for n, (r, _) in rates.items()})
+            results.update({(side + "cpu", n): c for n, (_, c) in rates.items()})
 
     print(f"Inbound replies of about 4 KB, {seconds:g} s per row, one connection per session\n")
-    print("| sessions | sink (msg/s) | Postfix (msg/s) | mailbridge (msg/s) | "
+    print("| sessions | sink (msg/s) | Postfix (msg/s) | mailbridge (msg/s) | cores busy | "
           "mailbridge/sink | mailbridge/Postfix |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for sessions in sessions_list:
         sink_rate = results[("sink", sessions)]
-        mb = results[("mailbridge", sessions)]
         pf = results.get(("postfix", sessions))
         pf_text = f"{pf:,.0f}" if pf else "-"
-        ratio = f"{mb / pf:.3f}x" if pf else "-"
-        print(f"| {sessions} | {sink_rate:,.0f} | {pf_text} | {mb:,.0f} | "
-              f"{mb / sink_rate:.3f}x | {ratio} |")  # fmt: skip
+        for side in ("mailbridge", "mailbridge+"):
+            if (side, sessions) not in results:
+                continue
+            mb = results[(side, sessions)]
+            ratio = f"{mb / pf:.3f}x" if pf else "-"
+            label = "" if side == "mailbridge" else f" ({extra:,} more comments)"
+            print(f"| {sessions} | {sink_rate:,.0f} | {pf_text} | {mb:,.0f}{label} | "
+                  f"{results[(side + 'cpu', sessions)]:.2f} | "
+                  f"{mb / sink_rate:.3f}x | {ratio} |")  # fmt: skip
+    if extra:
+        print(f"\nWith {extra:,} more comments, against the sample thread alone:", end="")
+        for sessions in sessions_list:
+            full, empty = results[("mailbridge+", sessions)], results[("mailbridge", sessions)]
+            print(f" {full / empty:.2f}x ({sessions} sessions)", end="")
+        print()
     if postfix_note:
         print(f"\nPostfix: {postfix_note}")
 
@@ -275,5 +347,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--sessions", type=int, nargs="+", default=[8, 32])
+    parser.add_argument(
+        "--comments", type=int, default=100_000, help="comments already stored (0: skip that row)"
+    )
     args = parser.parse_args()
-    main(args.seconds, args.sessions)
+    main(args.seconds, args.sessions, args.comments)

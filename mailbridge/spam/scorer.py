@@ -30,8 +30,12 @@ async def _repeated(conn: aiosqlite.Connection, comment_id: int, body: str) -> b
     """The same text in another comment (a bot pasting one message everywhere)."""
     if len(body) < 20:
         return False  # "Thank you!" is allowed twice
+    # substr(...) as written in the index comments_by_body_start (migration 0018); the
+    # unary + keeps SQLite from substituting ?1 for body there (constant propagation),
+    # which would hide the index from the planner.
     async with conn.execute(
-        "SELECT 1 FROM comments WHERE body = ? AND id != ? AND source != 'import' LIMIT 1",
+        "SELECT 1 FROM comments WHERE substr(body, 1, 48) = substr(?1, 1, 48) AND +body = ?1"
+        " AND id != ?2 AND source != 'import' LIMIT 1",
         (body, comment_id),
     ) as cur:
         return await cur.fetchone() is not None

@@ -225,6 +225,16 @@ class Store:
                 # A read-only transaction: ending it is all a rollback does.
                 await _rollback(conn)
 
+    async def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Have ``callback`` see each statement both connections run (None: stop).
+
+        For diagnosis and tests (which queries a path runs); it runs on the database
+        threads, so it must be quick and thread-safe.
+        """
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                await conn.set_trace_callback(callback)
+
     async def close(self) -> None:
         """Close both connections once pending work finishes; later use raises."""
         async with self._write_lock, self._read_lock:

@@ -134,7 +134,10 @@ async def approved_tree(conn: aiosqlite.Connection, thread_id: int) -> list[Comm
 async def latest_author_name(conn: aiosqlite.Connection, address_id: int) -> str | None:
     """The name this address signed its most recent comment with."""
     async with conn.execute(
-        "SELECT author FROM comments WHERE address_id = ? ORDER BY id DESC LIMIT 1", (address_id,)
+        # In comments_by_address's order (its rowid last): one step, however many.
+        "SELECT author FROM comments WHERE address_id = ? ORDER BY created_at DESC, id DESC "
+        "LIMIT 1",
+        (address_id,),
     ) as cur:
         row = await cur.fetchone()
     return None if row is None else str(row[0])

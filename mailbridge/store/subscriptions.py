@@ -87,8 +87,10 @@ async def effective_level(
 ) -> Level | None:
     """The thread's own level, else the site-wide one, else None (never asked)."""
     async with conn.execute(
+        # Two look-ups in subscriptions_one (address_id, coalesce(thread_id, 0)), not a
+        # read of every subscription of a regular who follows hundreds of threads.
         "SELECT level FROM subscriptions WHERE address_id = ? AND "
-        "(thread_id = ? OR thread_id IS NULL) ORDER BY thread_id IS NULL LIMIT 1",
+        "coalesce(thread_id, 0) IN (?, 0) ORDER BY thread_id IS NULL LIMIT 1",
         (address_id, thread_id),
     ) as cur:
         row = await cur.fetchone()
@@ -193,10 +195,15 @@ async def add_pending(
 
 
 async def due_addresses(conn: aiosqlite.Connection, now: float, limit: int = 100) -> list[int]:
-    """Addresses whose oldest waiting notification is due."""
+    """Addresses whose oldest waiting notification is due.
+
+    An address has one due exactly when its oldest is, so only the due rows are read
+    (through the index on due_at), not every waiting one.
+    """
     async with conn.execute(
-        "SELECT address_id FROM pending_notifications WHERE withdrawn_at IS NULL "
-        "GROUP BY address_id HAVING min(due_at) <= ? ORDER BY min(due_at) LIMIT ?",
+        "SELECT address_id FROM pending_notifications INDEXED BY pending_by_due "
+        "WHERE due_at <= ? AND withdrawn_at IS NULL "
+        "GROUP BY address_id ORDER BY min(due_at) LIMIT ?",
         (now, limit),
     ) as cur:
         return [int(row[0]) for row in await cur.fetchall()]
