@@ -233,7 +233,8 @@ class Store:
         """
         for conn in (self._writer, self._reader):
             if conn is not None:
-                await conn.set_trace_callback(callback)
+                # sqlite3 takes None to stop; aiosqlite's annotation forgets it.
+                await conn.set_trace_callback(callback)  # type: ignore[arg-type]
 
     async def close(self) -> None:
         """Close both connections once pending work finishes; later use raises."""
