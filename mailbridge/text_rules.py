@@ -11,6 +11,7 @@ only of invisible characters, and long stacks of combining marks on one letter
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = ["MAX_COMBINING", "TextRefused", "check_body", "check_name", "strip_spoofing"]
@@ -21,6 +22,8 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 # Real scripts stack at most a few marks (Vietnamese 2, Hebrew with cantillation 3,
 # Tibetan up to about 5); more than this on one letter is decoration meant to overflow.
 MAX_COMBINING = 6
+# Category Cc within ASCII, but for line breaks and tabs.
+_ASCII_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Zs", "Zl", "Zp", "Cc"})
 
 
@@ -85,9 +88,14 @@ def strip_spoofing(text: str) -> str:
     For text that cannot be sent back to its writer with a question (a reply by
     email): keep the words, drop what disguises or breaks them.
     """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.isascii():
+        # No bidi control, surrogate or combining mark can be there: only the ASCII
+        # controls to drop, at C speed (a 4 KB reply took a millisecond letter by letter).
+        return _ASCII_CONTROLS.sub("", text)
     out: list[str] = []
     run = 0
-    for ch in text.replace("\r\n", "\n").replace("\r", "\n"):
+    for ch in text:
         if ch in _BIDI_CONTROLS or 0xD800 <= ord(ch) <= 0xDFFF:
             continue
         if unicodedata.category(ch) == "Cc" and ch not in "\n\t":

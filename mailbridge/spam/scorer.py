@@ -3,6 +3,7 @@ store knows (repeated text, the site's own links)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import aiosqlite
@@ -57,8 +58,14 @@ async def _thread(conn: aiosqlite.Connection, comment_id: int) -> tuple[str, str
         (row[2],),
     ) as cur:
         published = [str(r[0]) for r in await cur.fetchall()]
-    script = dominant_script("\n".join([str(row[1]), *published]))
-    return str(row[0] or ""), script
+    return str(row[0] or ""), _thread_script("\n".join([str(row[1]), *published]))
+
+
+@functools.lru_cache(maxsize=64)
+def _thread_script(text: str) -> str | None:
+    # A thread's title and latest published comments change far less often than it
+    # gets comments: each reply to it asked the same question of the same text.
+    return dominant_script(text)
 
 
 async def score_text(

@@ -20,7 +20,7 @@ from typing import TypeVar
 import aiosqlite
 
 from mailbridge.errors import DataDirUnusable, StoreClosedError
-from mailbridge.store import migrations
+from mailbridge.store import buffered, migrations
 
 __all__ = ["Store", "UnitOfWork", "is_unwritable"]
 
@@ -62,7 +62,8 @@ def is_unwritable(exc: BaseException) -> bool:
 
 async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, sqlite3 adds nothing.
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    # One trip to the database thread per statement (mailbridge.store.buffered).
+    conn: aiosqlite.Connection = await buffered.connect(path, isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
         for pragma in _PRAGMAS:

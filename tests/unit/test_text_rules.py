@@ -91,3 +91,16 @@ def test_stripped_text_always_passes_the_spoof_checks(text: str) -> None:
         check_body(cleaned)
     except TextRefused as exc:
         assert "visible" in exc.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
+def test_strip_spoofing_on_ascii_drops_exactly_the_controls(text: str) -> None:
+    # ASCII text takes a fast path: it must drop what the letter-by-letter rule drops.
+    expected = "".join(
+        ch
+        for ch in text.replace("\r\n", "\n").replace("\r", "\n")
+        if ch in "\n\t" or not (ord(ch) < 0x20 or ord(ch) == 0x7F)
+    )
+    assert strip_spoofing(text) == expected
+    assert strip_spoofing(text + "é") == expected + "é"  # and the slow path agrees

@@ -1,0 +1,133 @@
+"""aiosqlite connections whose statements cost one trip to the database thread.
+
+With plain aiosqlite, ``async with conn.execute(sql) as cur: row = await cur.fetchone()``
+is three trips to the connection's thread and back (execute, fetch, close), each a
+queue hand-off and a wake-up of the event loop. A reply runs about forty statements,
+most of them inside the single write transaction that every other writer waits for,
+so those trips were much of the time a reply held it (issue 14).
+
+Here ``execute`` runs the statement and fetches its first rows in the same trip, and
+closes the cursor there when that was all of them: the repositories' code is
+unchanged, and their fetches and closes are answered from memory. A result longer
+than the first batch is fetched from the thread as before, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+from aiosqlite.context import contextmanager
+
+__all__ = ["BufferedConnection", "connect"]
+
+T = TypeVar("T")
+
+# Rows fetched with the statement: more than any look-up on a message's path returns.
+FIRST_ROWS = 64
+
+
+def _run(
+    conn: sqlite3.Connection, sql: str, parameters: Any
+) -> tuple[sqlite3.Cursor, list[Any], bool]:
+    """On the database thread: execute, fetch the first rows, close if that was all."""
+    cursor = conn.execute(sql, parameters)
+    rows = cursor.fetchmany(FIRST_ROWS)
+    done = len(rows) < FIRST_ROWS
+    if done:
+        cursor.close()
+    return cursor, rows, done
+
+
+def _run_many(conn: sqlite3.Connection, sql: str, parameters: Any) -> sqlite3.Cursor:
+    cursor = conn.executemany(sql, parameters)
+    cursor.close()  # rowcount stays readable
+    return cursor
+
+
+class BufferedCursor(aiosqlite.Cursor):
+    """An aiosqlite cursor holding the rows already fetched with its statement."""
+
+    def __init__(
+        self, conn: aiosqlite.Connection, cursor: sqlite3.Cursor, rows: list[Any], done: bool
+    ) -> None:
+        super().__init__(conn, cursor)
+        self._rows: deque[Any] = deque(rows)
+        self._done = done  # no rows left on the thread; the sqlite3 cursor is closed
+
+    async def _hop(self, fn: Callable[..., T], *args: Any) -> T:
+        result: T = await self._execute(fn, *args)  # type: ignore[no-untyped-call]
+        return result
+
+    async def fetchone(self) -> Any:
+        if not self._rows and not self._done:
+            await self._refill()
+        return self._rows.popleft() if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> Iterable[Any]:
+        wanted = self.arraysize if size is None else size
+        while len(self._rows) < wanted and not self._done:
+            await self._refill()
+        return [self._rows.popleft() for _ in range(min(wanted, len(self._rows)))]
+
+    async def fetchall(self) -> Iterable[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        if not self._done:
+            rows.extend(await self._hop(self._cursor.fetchall))
+            self._done = True
+        return rows
+
+    async def close(self) -> None:
+        self._rows.clear()
+        if not self._done:
+            self._done = True
+            await self._hop(self._cursor.close)
+
+    async def _refill(self) -> None:
+        more = await self._hop(self._cursor.fetchmany, FIRST_ROWS)
+        self._rows.extend(more)
+        if len(more) < FIRST_ROWS:
+            self._done = True
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
+        cursor, rows, done = await self._hop(
+            _run, self._conn._conn, sql, [] if parameters is None else parameters
+        )
+        self._cursor, self._rows, self._done = cursor, deque(rows), done
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
+        self._cursor = await self._hop(_run_many, self._conn._conn, sql, parameters)
+        self._rows, self._done = deque(), True
+        return self
+
+
+class BufferedConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose ``execute`` and ``executemany`` are one trip each."""
+
+    async def _hop(self, fn: Callable[..., T], *args: Any) -> T:
+        result: T = await self._execute(fn, *args)  # type: ignore[no-untyped-call]
+        return result
+
+    @contextmanager
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
+        cursor, rows, done = await self._hop(
+            _run, self._conn, sql, [] if parameters is None else parameters
+        )
+        return BufferedCursor(self, cursor, rows, done)
+
+    @contextmanager
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
+        cursor = await self._hop(_run_many, self._conn, sql, parameters)
+        return BufferedCursor(self, cursor, [], True)
+
+
+def connect(path: Path, **kwargs: Any) -> BufferedConnection:
+    """Like ``aiosqlite.connect``: await it (or use ``async with``) to open."""
+    connector: Callable[[], sqlite3.Connection] = lambda: sqlite3.connect(str(path), **kwargs)  # noqa: E731
+    return BufferedConnection(connector, iter_chunk_size=FIRST_ROWS)
