@@ -203,9 +203,10 @@ async def mailbridge_pairs(config: Path, extra_wxr: Path | None) -> list[tuple[s
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` and its children still running (Linux /proc)."""
+    """User + system CPU of process ``pid`` and its descendants still running (its
+    worker processes are its fork server's children), from Linux's /proc."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    parent, used = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -213,9 +214,17 @@ def cpu_seconds(pid: int) -> float:
             fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        parent[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+
+    def within(p: int) -> bool:
+        while p > 1:
+            if p == pid:
+                return True
+            p = parent.get(p, 0)
+        return False
+
+    return sum(t for p, t in used.items() if within(p))
 
 
 async def measure(

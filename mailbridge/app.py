@@ -35,6 +35,7 @@ from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
 from mailbridge.notify import Digester, Notifier
+from mailbridge.notify.moderation_mailer import ModerationMailer
 from mailbridge.outbound.dkim import signer_from_config
 from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
 from mailbridge.outbound.transport import Transport, transport_from_url
@@ -48,6 +49,9 @@ from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
 from mailbridge.webhooks import WebhookEvents, WebhookSender
+from mailbridge.workers import CpuPool
+from mailbridge.workers import tasks as worker_tasks
+from mailbridge.workers.offload import offloaded
 
 __all__ = [
     "Core",
@@ -136,6 +140,8 @@ class Core:
     worker: DeliveryWorker
     digester: Digester
     intake: ReplyIntake
+    pool: CpuPool
+    moderation_mailer: ModerationMailer | None
     metrics: Metrics | None = None
 
 
@@ -148,12 +154,15 @@ async def core(
     extractor: Extractor = extract,
     checks: InboundChecks | None = None,
     resolver: Resolver | None = None,
+    daemon: bool = False,
 ) -> AsyncIterator[Core]:
     """Build the pipeline on the store; close the store when the block exits.
 
     ``clock``, ``transport``, ``extractor``, ``checks`` and ``resolver`` replace the
     real ones where a caller needs to (a pinned DNS zone, or a test that makes a stage
-    fail on purpose).
+    fail on purpose). ``daemon``: worker processes for the CPU-bound work, and new
+    comments' moderation emails built after their commit by a task the daemon runs
+    (a one-off command queues them in the comment's own transaction instead).
     """
     clock = clock or SystemClock()
     keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
@@ -186,6 +195,12 @@ async def core(
         )
         notifier = Notifier(settings, keyring, renderer, clock)
         digester = Digester(store, notifier, clock, queued=worker.wake)
+        pool = CpuPool(
+            settings.inbound.cpu_processes if daemon else 0,
+            initializer=worker_tasks.start,
+            initargs=(str(override) if override else None, site_globals(settings)),
+        )
+        mailer = ModerationMailer(store, notifier, pool, clock, worker.wake) if daemon else None
 
         def wake() -> None:
             # Mail was queued (worker) or scheduled for a batch (digester).
@@ -205,12 +220,13 @@ async def core(
             ),
             akismet=akismet_from(settings),
             events=WebhookEvents(settings.webhooks, clock) if settings.webhooks else None,
+            mail_later=mailer.wake if mailer is not None else None,
         )
         metrics = None
         if settings.http.metrics_networks:
-            # /metrics (docs/metrics.md): the extractor is timed where it is called.
             metrics = Metrics(store, clock, settings.http.metrics_networks)
-            extractor = metrics.timed_extractor(extractor)
+        # /metrics (docs/metrics.md): the extractor is timed where it is called.
+        observe = metrics.extraction_seconds.observe if metrics is not None else None
         intake = ReplyIntake(
             store=store,
             service=service,
@@ -220,12 +236,17 @@ async def core(
             clock=clock,
             checks=checks or standard_checks(settings.auth, resolver),
             extractor=extractor,
+            run_extractor=offloaded(extractor, pool, observe or (lambda seconds: None)),
             queued=wake,
         )
-        yield Core(
-            settings, clock, keyring, store, renderer, notifier, service, worker, digester, intake,
-            metrics,
-        )  # fmt: skip
+        try:
+            await pool.start()
+            yield Core(
+                settings, clock, keyring, store, renderer, notifier, service, worker, digester,
+                intake, pool, mailer, metrics,
+            )  # fmt: skip
+        finally:
+            await pool.close()
     finally:
         if owned:
             await transport.aclose()
@@ -268,6 +289,7 @@ class Running:
     http_address: tuple[str, int]
     digester: Digester
     intake: ReplyIntake
+    pool: CpuPool
 
 
 def _listen_socket(listen: str, where: str) -> socket.socket:
@@ -299,6 +321,7 @@ async def running(
             extractor=extractor,
             checks=checks,
             resolver=resolver,
+            daemon=True,
         ) as parts:
             async with _listening(parts, smtp_sock, http_sock) as started:
                 yield started
@@ -360,6 +383,11 @@ async def _listening(
         state["http"] = True
         tasks.append(asyncio.create_task(parts.worker.run(), name="mailbridge-delivery"))
         tasks.append(asyncio.create_task(parts.digester.run(), name="mailbridge-digests"))
+        if parts.moderation_mailer is not None:
+            tasks.append(
+                asyncio.create_task(parts.moderation_mailer.run(), name="mailbridge-moderation")
+            )
+        graceful = len(tasks)  # these finish what they hold at shutdown; the rest stop
         housekeeping = Housekeeping(store, parts.clock, settings.inbound.raw_retention_days)
         tasks.append(asyncio.create_task(housekeeping.run(), name="mailbridge-housekeeping"))
         if settings.moderation.mode != "each":
@@ -402,6 +430,7 @@ async def _listening(
             http_address=http_sock.getsockname()[:2],
             digester=parts.digester,
             intake=parts.intake,
+            pool=parts.pool,
         )
     finally:
         if smtp_server is not None:
@@ -412,11 +441,14 @@ async def _listening(
         await runner.cleanup()
         parts.worker.stop()
         parts.digester.stop()
-        for task in tasks[2:]:
+        if parts.moderation_mailer is not None:
+            parts.moderation_mailer.stop()
+        for task in tasks[graceful:]:
             task.cancel()
         # A send in flight may take long: bounded, and a cancelled one keeps its lease
-        # and is sent again (same Message-ID) after the next start.
-        _done, late = await asyncio.wait(set(tasks[:2]), timeout=_DRAIN_SECONDS)
+        # and is sent again (same Message-ID) after the next start; moderation emails
+        # not built yet stay queued for the next start.
+        _done, late = await asyncio.wait(set(tasks[:graceful]), timeout=_DRAIN_SECONDS)
         for task in late:
             task.cancel()
         _done, stuck = await asyncio.wait(set(tasks), timeout=_DRAIN_SECONDS)

@@ -77,6 +77,7 @@ from mailbridge.store.inbound import Disposition
 from mailbridge.store.subscriptions import Level
 from mailbridge.text_rules import strip_spoofing
 from mailbridge.tokens import Keyring, read_bounce_token
+from mailbridge.workers.offload import AsyncExtractor, offloaded
 
 __all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key"]
 
@@ -115,6 +116,7 @@ class ReplyIntake:
         clock: Clock,
         checks: InboundChecks,
         extractor: Extractor = extract,
+        run_extractor: AsyncExtractor | None = None,
         queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
@@ -124,7 +126,8 @@ class ReplyIntake:
         self._settings = settings
         self._clock = clock
         self._checks = checks
-        self._extract = extractor
+        # How extraction is called (mailbridge.workers: in a worker process).
+        self._extract = run_extractor or offloaded(extractor, None)
         self._queued = queued  # told after a commit that queued mail (wakes the worker)
         self._targets = TargetResolver(store, keyring.reply, settings.smtp.reply_domain)
         self._bounces = BounceAccounting(store, checks, settings.inbound.hard_bounce_limit)
@@ -345,8 +348,9 @@ class ReplyIntake:
             raise AddressUnsubscribed()
         # What we sent tells our quoted notification from the writer's own words.
         sent = await self._store.read(lambda c: sent_texts(c, target.email, target.comment_id))
-        # Parsing a large message is CPU work; keep the event loop (and SMTP) responsive.
-        extraction = await asyncio.to_thread(self._extract, envelope.raw, sent)
+        # Parsing a large message is CPU work: in a worker process (another core), or in
+        # a thread, never on the event loop (SMTP stays responsive).
+        extraction = await self._extract(envelope.raw, sent)
         checks.found["extract"] = {
             "part": extraction.part,
             "chars": len(extraction.text),

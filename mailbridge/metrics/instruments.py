@@ -10,7 +10,6 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 
 from mailbridge.clock import Clock
-from mailbridge.extract import Extraction, Extractor
 from mailbridge.metrics.families import StoreCollector, snapshot
 from mailbridge.store import Store
 
@@ -40,16 +39,6 @@ class Metrics:
             labelnames=("method", "route", "status"),
             registry=self.registry,
         )
-
-    def timed_extractor(self, extractor: Extractor) -> Extractor:
-        def timed(raw: bytes, sent: Sequence[str]) -> Extraction:
-            started = time.perf_counter()
-            try:
-                return extractor(raw, sent)
-            finally:
-                self.extraction_seconds.observe(time.perf_counter() - started)
-
-        return timed
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

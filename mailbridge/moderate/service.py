@@ -31,7 +31,7 @@ from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
 from mailbridge.spam import training
 from mailbridge.spam.akismet import Akismet
-from mailbridge.store import Store, comments, decisions, threads, trust
+from mailbridge.store import Store, comments, decisions, moderation_queue, threads, trust
 from mailbridge.store.subscriptions import Level
 from mailbridge.store.trust import Standing
 from mailbridge.tokens import Action
@@ -76,8 +76,12 @@ class CommentService:
         policy: TrustPolicy | None = None,
         akismet: Akismet | None = None,
         events: WebhookEvents | None = None,
+        mail_later: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        # With it, a new comment's moderation emails are built after its commit
+        # (mailbridge.notify.moderation_mailer, woken by it); without, in its transaction.
+        self._mail_later = mail_later
         self._akismet = akismet
         self._events = events
         self._policy = policy or TrustPolicy()
@@ -150,7 +154,7 @@ class CommentService:
                     conn, comment, seconds_to_write=new.seconds_to_write, akismet=outside
                 )
                 if decision is AutoDecision.WAIT:
-                    queued += await self._notifier.moderation_requests(conn, comment)
+                    queued += await self._moderation_mail(conn, comment, None)
                 else:
                     # Trusted (published now, moderators told with links to undo) or
                     # blocked (rejected quietly); recorded in the audit as "auto".
@@ -168,12 +172,12 @@ class CommentService:
                     comment = outcome.comment
                     queued += notified
                     if decision is AutoDecision.APPROVE:
-                        queued += await self._notifier.moderation_requests(
-                            conn, comment, auto_approved=why
-                        )
+                        queued += await self._moderation_mail(conn, comment, why)
             return comment, queued
 
         comment, queued = await self._store.write(work)
+        if self._mail_later is not None:
+            self._mail_later()
         log.info(
             "comment %d on thread %d from %s: %s",
             comment.id,
@@ -184,6 +188,18 @@ class CommentService:
         if queued:
             self._queued()
         return comment
+
+    async def _moderation_mail(
+        self, conn: aiosqlite.Connection, comment: Comment, auto_approved: str | None
+    ) -> int:
+        """The moderators' emails about a new comment: queued now, or left to be built."""
+        if self._mail_later is None:
+            return await self._notifier.moderation_requests(conn, comment, auto_approved)
+        # Asked now, as the comment comes: "auto" mode counts what is pending at its time.
+        if auto_approved is None and await self._notifier.leave_for_digest(conn):
+            return 0  # the next digest carries it
+        await moderation_queue.add(conn, comment.id, auto_approved, iso(self._clock.now()))
+        return 0
 
     async def moderate(self, comment_id: int, action: Action, by: Decider) -> ModerationOutcome:
         """Apply ``action`` for ``by``; idempotent: a comment that already has the

@@ -22,6 +22,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.errors import Rejection
 from mailbridge.inbound.recipients import MODERATE_PREFIX
 from mailbridge.models import Comment, Thread
+from mailbridge.notify.drafts import Draft, build
 from mailbridge.notify.writer import WriterFacts
 from mailbridge.outbound.compose import clean_header_text, compose, make_message_id, split_address
 from mailbridge.outbound.headers import ascii_url, phrase_tokens
@@ -251,16 +252,7 @@ class Mailer:
         extra_headers: Sequence[tuple[str, str]] = (),
     ) -> bool:
         """Compose and queue one email; False when the address is suppressed or it is a repeat."""
-        rcpt = to.addr_spec
-        state = await threads.address_state(conn, email=rcpt)
-        if state is not None and state.suppressed_at is not None:
-            log.info(
-                "not mailing %s (%s): address suppressed since %s (%s)",
-                kind,
-                message_id,
-                state.suppressed_at,
-                state.suppressed_reason,
-            )
+        if await self._suppressed(conn, to.addr_spec, kind, message_id):
             return False
         now = self._clock.now()
         message = compose(
@@ -277,6 +269,41 @@ class Mailer:
             auto_submitted=auto_submitted,
             extra_headers=extra_headers,
         )
+        return await self._enqueue(conn, kind, comment_id, message_id, to.addr_spec, message)
+
+    async def queue_built(self, conn: aiosqlite.Connection, draft: Draft, message: bytes) -> bool:
+        """Queue a drafted email built elsewhere (a worker process); as :meth:`queue`."""
+        if await self._suppressed(conn, draft.to.addr_spec, draft.kind, draft.message_id):
+            return False
+        return await self._enqueue(
+            conn, draft.kind, draft.comment_id, draft.message_id, draft.to.addr_spec, message
+        )
+
+    async def _suppressed(
+        self, conn: aiosqlite.Connection, rcpt: str, kind: str, message_id: str
+    ) -> bool:
+        state = await threads.address_state(conn, email=rcpt)
+        if state is None or state.suppressed_at is None:
+            return False
+        log.info(
+            "not mailing %s (%s): address suppressed since %s (%s)",
+            kind,
+            message_id,
+            state.suppressed_at,
+            state.suppressed_reason,
+        )
+        return True
+
+    async def _enqueue(
+        self,
+        conn: aiosqlite.Connection,
+        kind: str,
+        comment_id: int | None,
+        message_id: str,
+        rcpt: str,
+        message: bytes,
+    ) -> bool:
+        now = self._clock.now()
         out = outbox.Outgoing(kind, comment_id, message_id, self.sender.addr_spec, rcpt, message)
         return (
             await outbox.enqueue(conn, out, now.timestamp(), iso(now), self._return_path)
@@ -285,9 +312,8 @@ class Mailer:
 
     # -- the emails ---------------------------------------------------------------
 
-    async def moderation_request(
+    def moderation_draft(
         self,
-        conn: aiosqlite.Connection,
         moderator: Address,
         moderator_id: int,
         thread: Thread,
@@ -295,35 +321,41 @@ class Mailer:
         parent: Comment | None,
         author_email: str | None,
         about: WriterFacts | None = None,
-    ) -> bool:
+    ) -> Draft:
+        """One moderator's email about ``comment``, as plain data (built by workers)."""
         elided, elided_more = cut_short(comment.elided, ELIDED_SHOWN)
-        rendered = self.render(
-            "moderation_request",
-            thread=thread,
-            thread_url=self.links(thread).thread,
-            comment=comment,
-            author_email=author_email,
-            parent=parent,
-            parent_excerpt=excerpt(parent.body) if parent else "",
-            approve_url=self.moderation_link(comment.id, Action.APPROVE, moderator_id),
-            reject_url=self.moderation_link(comment.id, Action.REJECT, moderator_id),
-            spam_url=self.moderation_link(comment.id, Action.SPAM, moderator_id),
-            trust_url=self.moderation_link(comment.id, Action.TRUST, moderator_id),
-            about=about or WriterFacts(),
-            link_days=self._settings.moderation.link_days,
-            elided=elided,
-            elided_more=elided_more,
-        )
-        return await self.queue(
-            conn,
-            "moderation_request",
-            comment.id,
-            moderator,
-            rendered,
+        return Draft(
+            kind="moderation_request",
+            comment_id=comment.id,
+            to=moderator,
+            template="moderation_request",
+            context={
+                "site_name": self._settings.site.name,
+                "thread": thread,
+                "thread_url": self.links(thread).thread,
+                "comment": comment,
+                "author_email": author_email,
+                "parent": parent,
+                "parent_excerpt": excerpt(parent.body) if parent else "",
+                "approve_url": self.moderation_link(comment.id, Action.APPROVE, moderator_id),
+                "reject_url": self.moderation_link(comment.id, Action.REJECT, moderator_id),
+                "spam_url": self.moderation_link(comment.id, Action.SPAM, moderator_id),
+                "trust_url": self.moderation_link(comment.id, Action.TRUST, moderator_id),
+                "about": about or WriterFacts(),
+                "link_days": self._settings.moderation.link_days,
+                "elided": elided,
+                "elided_more": elided_more,
+            },
+            sender=self.sender,
             message_id=make_message_id(f"moderate.c{comment.id}", self.domain),
-            references=[f"<t{thread.id}.moderation@{self.domain}>"],
+            date=self._clock.now(),
+            references=(f"<t{thread.id}.moderation@{self.domain}>",),
             reply_to=self.moderation_reply_address(comment.id, moderator_id),
         )
+
+    async def moderation_request(self, conn: aiosqlite.Connection, draft: Draft) -> bool:
+        """Build a moderation email here and queue it (in the caller's transaction)."""
+        return await self.queue_built(conn, draft, build(self._renderer, draft))
 
     async def notification(
         self,

@@ -27,6 +27,7 @@ from mailbridge.addresses import mailbox, normalise, parse_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress, Rejection
 from mailbridge.models import Comment, CommentStatus, Thread
+from mailbridge.notify.drafts import Draft
 from mailbridge.notify.mail import DigestEntry, DigestItem, Mailer, excerpt
 from mailbridge.notify.writer import WriterFacts, writer_facts
 from mailbridge.outbound.compose import clean_header_text
@@ -89,14 +90,37 @@ class Notifier:
     async def moderation_requests(
         self, conn: aiosqlite.Connection, comment: Comment, auto_approved: str | None = None
     ) -> int:
-        """Queue one moderation email per moderator of the comment's thread.
+        """Queue one moderation email per moderator of the comment's thread, built here.
 
         With ``auto_approved`` (why), the comment is already published: the email
         says so and its links undo it."""
+        drafts = await self.moderation_drafts(conn, comment, auto_approved)
+        if not drafts:
+            return 0
+        queued = 0
+        for draft in drafts:
+            if await self.mail.moderation_request(conn, draft):
+                queued += 1
+        await comments.mark_moderation_mailed(conn, [comment.id], iso(self._clock.now()))
+        return queued
+
+    async def moderation_drafts(
+        self,
+        conn: aiosqlite.Connection,
+        comment: Comment,
+        auto_approved: str | None = None,
+        *,
+        digest_rule: bool = True,
+    ) -> list[Draft] | None:
+        """The moderation emails ``comment`` calls for, one per moderator, unbuilt.
+
+        None when it is left for the next digest (``moderation.mode``; not asked with
+        ``digest_rule`` False: the caller asked when the comment came); empty when the
+        thread has no moderator."""
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         assert thread is not None
-        if auto_approved is None and await self._leave_for_digest(conn):
-            return 0  # moderation.mode: the next digest carries it
+        if digest_rule and auto_approved is None and await self.leave_for_digest(conn):
+            return None  # moderation.mode: the next digest carries it
         moderators = await self._moderators(conn, thread)
         if not moderators:
             log.warning(
@@ -105,7 +129,7 @@ class Notifier:
                 comment.id,
                 thread.key,
             )
-            return 0
+            return []
         parent = None
         if comment.parent_id is not None:
             parent = await comments.get_comment(conn, comment.parent_id)
@@ -114,19 +138,20 @@ class Notifier:
         if comment.address_id is not None:
             author_email = await threads.address_email(conn, comment.address_id)
             about = await writer_facts(conn, comment, auto_approved)
-        queued = 0
         now = iso(self._clock.now())
+        drafts = []
         for moderator in moderators:
             # The links name the moderator (by address id), so each decision records who.
             moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
-            if await self.mail.moderation_request(
-                conn, moderator, moderator_id, thread, comment, parent, author_email, about
-            ):
-                queued += 1
-        await comments.mark_moderation_mailed(conn, [comment.id], now)
-        return queued
+            drafts.append(
+                self.mail.moderation_draft(
+                    moderator, moderator_id, thread, comment, parent, author_email, about
+                )
+            )
+        return drafts
 
-    async def _leave_for_digest(self, conn: aiosqlite.Connection) -> bool:
+    async def leave_for_digest(self, conn: aiosqlite.Connection) -> bool:
+        """Whether a comment pending now waits for the next moderation digest."""
         mode = self._settings.moderation.mode
         if mode == "digest":
             return True

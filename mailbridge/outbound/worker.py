@@ -35,7 +35,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.transport import Transport
 from mailbridge.settings import OutboundSettings
-from mailbridge.store import Store, outbox
+from mailbridge.store import Store, is_unwritable, outbox
 
 __all__ = ["DeliveryWorker", "Signer", "backoff_seconds"]
 
@@ -114,9 +114,12 @@ class DeliveryWorker:
                 if self._stopping:
                     break
                 await self._sleep_until_next()
-            except Exception:
+            except Exception as exc:
                 # Never let one bad iteration end delivery for the life of the daemon.
-                log.exception("outbox: delivery loop error; retrying shortly")
+                if is_unwritable(exc):  # an operating condition (disk full...): one line
+                    log.error("outbox: database cannot take writes (%s); retrying shortly", exc)
+                else:
+                    log.exception("outbox: delivery loop error; retrying shortly")
                 if self._stopping:
                     break
                 self._wake.clear()

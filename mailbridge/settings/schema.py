@@ -236,6 +236,11 @@ class InboundSettings:
     hard_bounce_limit: int = _key(
         2, "Hard bounces after which mailbridge stops mailing an address."
     )
+    cpu_processes: int = _key(
+        1,
+        "Worker processes that extract replies and build moderation emails, so another "
+        "core does that work (0: threads of the daemon's own process).",
+    )
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,11 @@ def _smtp_tls(s: Settings) -> None:
             raise ConfigError(f"{name}: no such file: '{value}'")
 
 
+def _workers(s: Settings) -> None:
+    if not 0 <= s.inbound.cpu_processes <= 64:
+        raise ConfigError("inbound.cpu_processes: must be between 0 and 64")
+
+
 def _cache(s: Settings) -> None:
     if s.cache.max_age_seconds < 0 or s.cache.stale_while_revalidate_seconds < 0:
         raise ConfigError(
@@ -287,6 +292,7 @@ _CHECKS: tuple[Callable[[Settings], None], ...] = (
     _positive,
     _smtp_tls,
     _cache,
+    _workers,
     _spam,
     _moderation,
     _privacy,

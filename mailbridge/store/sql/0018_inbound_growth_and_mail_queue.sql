@@ -9,3 +9,12 @@ CREATE INDEX inbound_by_comment ON inbound_messages (comment_id);
 -- A person's published comments are counted for every comment of theirs (trust, the
 -- moderation email): counted in the index, not by reading each of their comments.
 CREATE INDEX comments_by_address_status ON comments (address_id, status);
+
+-- Moderation emails are built after the comment commits, off the reply's critical
+-- path (mailbridge.notify.moderation_mailer): the comment's own transaction leaves a
+-- row here, so one is never lost, and the mailer takes it once it has queued them.
+CREATE TABLE moderation_mail_queue (
+    comment_id    INTEGER PRIMARY KEY REFERENCES comments(id) ON DELETE CASCADE,
+    auto_approved TEXT,  -- why it was published at once; NULL: it waits for a decision
+    queued_at     TEXT NOT NULL
+);

@@ -1,0 +1,38 @@
+"""Comments whose moderation emails are still to be built (migration 0018)."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+__all__ = ["add", "done", "take", "waiting"]
+
+
+async def add(
+    conn: aiosqlite.Connection, comment_id: int, auto_approved: str | None, now: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO moderation_mail_queue (comment_id, auto_approved, queued_at) "
+        "VALUES (?, ?, ?) ON CONFLICT (comment_id) DO NOTHING",
+        (comment_id, auto_approved, now),
+    )
+
+
+async def take(conn: aiosqlite.Connection, limit: int) -> list[tuple[int, str | None]]:
+    """The oldest ``limit`` waiting: (comment id, why it was auto-approved or None)."""
+    async with conn.execute(
+        "SELECT comment_id, auto_approved FROM moderation_mail_queue ORDER BY comment_id LIMIT ?",
+        (limit,),
+    ) as cur:
+        return [(int(r[0]), None if r[1] is None else str(r[1])) for r in await cur.fetchall()]
+
+
+async def done(conn: aiosqlite.Connection, comment_ids: list[int]) -> None:
+    await conn.executemany(
+        "DELETE FROM moderation_mail_queue WHERE comment_id = ?", [(i,) for i in comment_ids]
+    )
+
+
+async def waiting(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("SELECT count(*) FROM moderation_mail_queue") as cur:
+        row = await cur.fetchone()
+    return 0 if row is None else int(row[0])

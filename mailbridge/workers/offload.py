@@ -1,0 +1,38 @@
+"""The reply extractor as the daemon calls it: in a worker process when it can be."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from mailbridge.extract import Extraction, Extractor, extract
+from mailbridge.workers.pool import CpuPool, WorkerLost
+
+__all__ = ["AsyncExtractor", "offloaded"]
+
+AsyncExtractor = Callable[[bytes, Sequence[str]], Awaitable[Extraction]]
+
+
+def offloaded(
+    extractor: Extractor,
+    pool: CpuPool | None,
+    observe: Callable[[float], object] = lambda seconds: None,
+) -> AsyncExtractor:
+    """``extractor`` off the event loop: the workers run mailbridge's own extractor (a
+    module function, so it crosses to them by name); any other runs in a thread.
+    ``observe`` gets each call's seconds (the /metrics histogram)."""
+
+    async def run(raw: bytes, sent: Sequence[str]) -> Extraction:
+        started = time.perf_counter()
+        try:
+            if pool is not None and pool.processes and extractor is extract:
+                return await pool.run(extract, raw, tuple(sent))
+            return await asyncio.to_thread(extractor, raw, sent)
+        except WorkerLost as exc:
+            # Answered like any failure of ours: 451, the raw message kept, retried.
+            return Extraction(text="", part="", defects=(f"extraction failed: {exc}",))
+        finally:
+            observe(time.perf_counter() - started)
+
+    return run

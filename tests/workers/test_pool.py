@@ -1,0 +1,60 @@
+"""The worker pool (mailbridge.workers): real worker processes, one killed on purpose."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from mailbridge.workers import CpuPool, WorkerLost
+from mailbridge.workers import tasks as worker_tasks
+
+
+def whose(_: object = None) -> tuple[int, bool]:
+    """The process that ran it, and whether its renderer was built (by start())."""
+    return os.getpid(), worker_tasks._renderer is not None
+
+
+@pytest.mark.asyncio
+async def test_work_runs_in_another_process_started_with_the_templates() -> None:
+    pool = CpuPool(1, initializer=worker_tasks.start, initargs=(None, {}))
+    try:
+        await pool.start()
+        [worker] = pool.worker_pids()
+        pid, ready = await pool.run(whose)
+        assert pid == worker != os.getpid()
+        assert ready
+    finally:
+        await pool.close()
+    assert pool.worker_pids() == []
+
+
+@pytest.mark.asyncio
+async def test_a_killed_worker_fails_its_call_and_the_next_call_gets_a_new_one() -> None:
+    pool = CpuPool(1, initializer=worker_tasks.start, initargs=(None, {}))
+    try:
+        await pool.start()
+        [first] = pool.worker_pids()
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(WorkerLost):
+            # The pool may notice the death at this call or while it is in flight.
+            for _ in range(50):
+                await pool.run(whose)
+        pid, _ready = await pool.run(whose)
+        assert pid != first
+        assert pid in pool.worker_pids()
+    finally:
+        await pool.close()
+
+
+@pytest.mark.asyncio
+async def test_without_processes_it_runs_in_a_thread_of_this_one() -> None:
+    pool = CpuPool(0, initializer=worker_tasks.start, initargs=(None, {}))
+    try:
+        pid, ready = await pool.run(whose)
+        assert pid == os.getpid()
+        assert ready
+        assert pool.worker_pids() == []
+    finally:
+        await pool.close()
