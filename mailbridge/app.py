@@ -198,7 +198,7 @@ async def core(
         pool = CpuPool(
             settings.inbound.cpu_processes if daemon else 0,
             initializer=worker_tasks.start,
-            initargs=(str(override) if override else None, site_globals(settings)),
+            initargs=(str(override) if override else None, site_globals(settings), os.getpid()),
         )
         mailer = ModerationMailer(store, notifier, pool, clock, worker.wake) if daemon else None
 

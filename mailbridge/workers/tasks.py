@@ -3,6 +3,10 @@ start (:func:`start`); the functions take and return plain data."""
 
 from __future__ import annotations
 
+import os
+import select
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +18,36 @@ __all__ = ["build_email", "start"]
 _renderer: Renderer | None = None  # this worker's, set by start()
 
 
-def start(override_dir: str | None, site: dict[str, Any]) -> None:
-    """The pool's initializer: the same templates as the daemon's own renderer."""
+def start(override_dir: str | None, site: dict[str, Any], daemon_pid: int = 0) -> None:
+    """The pool's initializer: the same templates as the daemon's own renderer; and,
+    in a worker process, an end of its own when the daemon ends."""
     global _renderer  # one renderer per worker process, built once
     _renderer = Renderer(Path(override_dir) if override_dir else None, site)
+    if daemon_pid and daemon_pid != os.getpid():
+        threading.Thread(target=_exit_with, args=(daemon_pid,), daemon=True).start()
+
+
+def _exit_with(daemon_pid: int) -> None:
+    # A daemon that is SIGKILLed (or dies of OOM) never shuts its pool down, and a
+    # worker of a fork server is not its child: without this it would live on, idle.
+    try:
+        handle = os.pidfd_open(daemon_pid)
+    except (OSError, AttributeError):  # no pidfd (old kernel): look every few seconds
+        while _alive(daemon_pid):
+            time.sleep(2.0)
+    else:
+        select.select([handle], [], [])  # readable once the daemon has ended
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def build_email(draft: Draft) -> bytes:

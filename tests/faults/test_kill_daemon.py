@@ -19,6 +19,7 @@ once its lease has run out, as it must be while another process could still hold
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -179,6 +180,34 @@ async def counts(config: Path) -> tuple[Counter[str], dict[str, str]]:
     return Counter(str(b) for (b,) in bodies), {str(m): str(s) for m, s in outbox}
 
 
+def descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` (its worker processes are its fork server's children)."""
+    parent = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text().rpartition(")")[2].split()
+                parent[int(entry.name)] = int(stat[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parent.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive, and not just a zombie waiting to be reaped (by an init that may not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+async def _gone(pids: set[int]) -> bool:
+    return not any(_running(pid) for pid in pids)
+
+
 @pytest.mark.asyncio
 async def test_kill_9_the_daemon_while_it_receives_and_delivers(tmp_path: Path) -> None:
     began = time.monotonic()
@@ -196,8 +225,12 @@ async def test_kill_9_the_daemon_while_it_receives_and_delivers(tmp_path: Path) 
         try:
             for kill in range(KILLS):
                 await asyncio.sleep(rng.uniform(0.8, 2.5))
+                workers = descendants(daemon.pid)
+                assert workers, "the daemon runs its worker processes"
                 daemon.send_signal(signal.SIGKILL)
                 assert await daemon.wait() == -signal.SIGKILL
+                # Its worker processes end with it, though nothing shut them down.
+                await until("its workers to end", lambda w=workers: _gone(w), seconds=10)
                 _bodies, outbox = await counts(config)
                 in_flight |= {m for m, s in outbox.items() if s == "sending"}
                 print(f"kill {kill + 1}: {len(senders.accepted)} accepted so far")
