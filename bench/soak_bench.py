@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Benchmark: a mixed soak of ``mailbridge serve``: memory over time, and how long an
+approval takes to reach the person answered while the daemon is under load.
+
+For ``--minutes`` (10), against one ``mailbridge serve`` on its defaults (the sample
+thread imported, public_url its own HTTP address), all at once:
+
+* emailed replies over SMTP at ``--rate`` per second (4 sessions, ~4 KB each, to
+  real reply addresses from the people they were sent to);
+* the thread's JSON read 20 times a second, and a comment posted on the web every
+  second;
+* once a second, an emailed reply's moderation email is taken from the outgoing
+  Maildir and its Approve link followed; the time until the notification to the
+  person it answers is in the Maildir is that approval's latency (with
+  ``notifications.batch_window_seconds = 0``: the deliberate batching window, 120 s
+  by default, is not what is measured);
+* every 10 s, the memory of the daemon and its worker processes (PSS).
+
+Prints approval latency (p50, p99, max) and memory (after the first minute, at the
+end, the highest) with its growth. Everything on 127.0.0.1, bounded by --minutes.
+
+    .venv/bin/python bench/soak_bench.py [--minutes 10] [--rate 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from email import policy
+from pathlib import Path
+
+import aiohttp
+import aiosmtplib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inbound_bench import (  # the shared pieces of the inbound benchmark
+    free_port,
+    mailbridge_pairs,
+    message,
+    process,
+    wait_port,
+)
+
+THREAD = "attachment-theory-healing-relationship"
+APPROVE = re.compile(r"^Approve \(publish it\):\n(\S+)$", re.MULTILINE)
+
+
+def rss_kb(pid: int) -> int:
+    """Memory of ``pid`` and its descendants (the worker processes), in KB: their
+    proportional set size, so pages the fork server shares with its workers count once."""
+    parent, rss = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rpartition(")")[2].split()
+            status = (entry / "smaps_rollup").read_text()
+        except OSError:
+            continue
+        parent[int(entry.name)] = int(stat[1])
+        found = re.search(r"^Pss:\s+(\d+) kB", status, re.MULTILINE)
+        rss[int(entry.name)] = int(found.group(1)) if found else 0
+
+    def below(p: int) -> bool:
+        while p > 1:
+            if p == pid:
+                return True
+            p = parent.get(p, 0)
+        return False
+
+    return sum(kb for p, kb in rss.items() if below(p))
+
+
+class Maildir:
+    """Watches the outgoing Maildir: when each message (by Message-ID) appeared."""
+
+    def __init__(self, path: Path) -> None:
+        self.new = path / "new"
+        self.seen: set[str] = set()
+        self.arrived: dict[str, float] = {}  # Message-ID -> monotonic time seen
+        self.moderation: list[Path] = []  # emailed replies' moderation emails, oldest first
+
+    def scan(self) -> None:
+        now = time.monotonic()
+        try:
+            names = os.listdir(self.new)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name in self.seen:
+                continue
+            self.seen.add(name)
+            with open(self.new / name, "rb") as f:
+                head = f.read(4096)
+            found = re.search(rb"^Message-ID: (<[^>]+>)", head, re.MULTILINE | re.IGNORECASE)
+            if found is None:
+                continue
+            mid = found.group(1).decode()
+            self.arrived[mid] = now
+            if mid.startswith("<moderate.c"):
+                self.moderation.append(self.new / name)
+
+
+async def replies(smtp: int, pairs: list[tuple[str, str]], rate: float, until: float) -> int:
+    """Emailed replies at ``rate`` per second over 4 sessions; how many got 250."""
+    done, n = 0, 0
+    every = 4 / rate
+
+    async def session(k: int) -> None:
+        nonlocal done, n
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp, timeout=60) as client:
+            next_at = time.monotonic() + k * every / 4
+            while time.monotonic() < until:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += every
+                n += 1
+                sender, rcpt = pairs[n % len(pairs)]
+                await client.mail(sender)
+                await client.rcpt(rcpt)
+                answer = await client.data(message(n, sender, rcpt))
+                done += answer.code == 250
+
+    await asyncio.gather(*(session(k) for k in range(4)))
+    return done
+
+
+async def web(base: str, until: float) -> tuple[int, int]:
+    """Thread reads at 20/s and a web comment a second: (reads, posts)."""
+    reads = posts = 0
+    async with aiohttp.ClientSession() as http:
+        tick = 0
+        while time.monotonic() < until:
+            async with http.get(f"{base}/api/threads/{THREAD}/comments") as resp:
+                await resp.read()
+                reads += resp.status == 200
+            if tick % 20 == 0:
+                body = {"author": "Soak", "email": f"s{tick}@example.net", "body": f"Web {tick}."}
+                async with http.post(f"{base}/api/threads/{THREAD}/comments", json=body) as resp:
+                    posts += resp.status == 202
+            tick += 1
+            await asyncio.sleep(0.05)
+    return reads, posts
+
+
+async def approvals(maildir: Maildir, until: float) -> list[float]:
+    """Once a second, approve an emailed reply; each approval's latency in seconds."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < until - 5:
+            await asyncio.sleep(1.0)
+            if not maildir.moderation:
+                continue
+            path = maildir.moderation.pop(0)
+            mail = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            text = mail.get_body(("plain",))
+            words = str(text.get_content()).replace("\r\n", "\n") if text else ""
+            link = APPROVE.search(words)
+            comment = re.search(r"<moderate\.c(\d+)\.", str(mail["Message-ID"]))
+            if link is None or comment is None or "Soak" in str(mail["Subject"]):
+                continue  # a web comment's (its writer asked for no notification)
+            started = time.monotonic()
+            async with http.post(link.group(1)) as resp:
+                if resp.status != 200:
+                    print("DEBUG approve", resp.status, link.group(1)[:60], file=sys.stderr)
+                    continue
+            prefix = f"<c{comment.group(1)}."
+            while time.monotonic() < started + 10:
+                hit = [t for mid, t in maildir.arrived.items() if mid.startswith(prefix)]
+                if hit:
+                    latencies.append(max(0.0, hit[0] - started))
+                    break
+                await asyncio.sleep(0.005)
+    return latencies
+
+
+async def watch(maildir: Maildir, until: float) -> None:
+    while time.monotonic() < until:
+        maildir.scan()
+        await asyncio.sleep(0.005)
+
+
+async def memory(pid: int, until: float) -> list[tuple[float, int]]:
+    began, samples = time.monotonic(), []
+    while time.monotonic() < until:
+        samples.append((time.monotonic() - began, rss_kb(pid)))
+        await asyncio.sleep(10.0)
+    samples.append((time.monotonic() - began, rss_kb(pid)))
+    return samples
+
+
+async def soak(minutes: float, rate: float, work: Path) -> None:
+    smtp, http = free_port(), free_port()
+    data = work / "data"
+    config = work / "mailbridge.toml"
+    config.write_text(
+        f'data_dir = "{data}"\n[site]\npublic_url = "http://127.0.0.1:{http}"\n'
+        f'[smtp]\nlisten = "127.0.0.1:{smtp}"\n[http]\nlisten = "127.0.0.1:{http}"\n'
+        '[auth]\ndns = "off"\nwhen_dns_unavailable = "accept"\n'
+        "[limits]\nmessages_per_sender_per_hour = 1000000\n"
+        "comments_per_thread_per_hour = 1000000\nweb_comments_per_ip_per_hour = 1000000\n"
+        # Each notification at once: the latency measured is the daemon's, not the
+        # deliberate batching window (120 s by default).
+        "[notifications]\nbatch_window_seconds = 0\n"
+    )
+    pairs = await mailbridge_pairs(config, None)
+    program = Path(sys.executable).with_name("mailbridge")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    maildir = Maildir(data / "outbox")
+    with process([str(program), "serve", "--config", str(config)], env=env) as pid:
+        await wait_port(smtp)
+        until = time.monotonic() + minutes * 60
+        began = time.monotonic()
+        sent, (reads, posts), latencies, _w, rss = await asyncio.gather(
+            replies(smtp, pairs, rate, until),
+            web(f"http://127.0.0.1:{http}", until),
+            approvals(maildir, until),
+            watch(maildir, until),
+            memory(pid, until),
+        )
+        elapsed = time.monotonic() - began
+    lat = sorted(latencies)
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
+    after_first = next((kb for t, kb in rss if t >= 60), rss[0][1])
+    print(f"Mixed soak, {elapsed / 60:.1f} minutes\n")
+    print("| what | figure |\n|---|---:|")
+    print(f"| emailed replies accepted | {sent:,} ({sent / elapsed:.1f}/s) |")
+    print(f"| thread reads / web comments | {reads:,} / {posts:,} |")
+    print(f"| approvals timed | {len(lat)} |")
+    print(f"| approve -> notification p50 / p99 / max | {p(0.5):.0f} / {p(0.99):.0f} / "
+          f"{(lat[-1] * 1000 if lat else float('nan')):.0f} ms |")  # fmt: skip
+    print(f"| memory (PSS) after 1 min / at the end / highest | {after_first / 1024:.0f} / "
+          f"{rss[-1][1] / 1024:.0f} / {max(kb for _t, kb in rss) / 1024:.0f} MB |")  # fmt: skip
+    print(f"| memory growth after the first minute | {(rss[-1][1] / after_first - 1) * 100:+.1f}% |")
+    if lat:
+        print(f"\n(median {statistics.median(lat) * 1000:.0f} ms over {len(lat)} approvals)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=20.0, help="emailed replies per second")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mailbridge-soak-") as tmp:
+        asyncio.run(soak(args.minutes, args.rate, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
