@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every benchmark of issue 14 in one run: inbound, outbound, web reads and import.
+"""Every benchmark of issue 14 in one run: inbound, outbound, web, import and a soak.
 
 Runs each benchmark script in a process of its own, one after the other (they share
 the machine's cores, so never at once), and prints each one's table: mailbridge's
@@ -30,6 +30,7 @@ PARTS = (
     ("outbound_bench.py", [], ["--messages", "500"]),
     ("web_bench.py", [], ["--seconds", "0.5"]),
     ("import_bench.py", [], ["--comments", "5000"]),
+    ("soak_bench.py", [], ["--minutes", "0.5"]),
 )
 
 
@@ -45,7 +46,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small runs: a check, not figures")
     parser.add_argument(
-        "--only", nargs="+", metavar="NAME", help="some parts only (inbound outbound web import)"
+        "--only", nargs="+", metavar="NAME", help="only these: inbound outbound web import soak"
     )
     args = parser.parse_args()
     print(f"# mailbridge benchmarks\n\nMachine: {machine()}\n")

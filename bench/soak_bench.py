@@ -237,7 +237,8 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
           f"{(lat[-1] * 1000 if lat else float('nan')):.0f} ms |")  # fmt: skip
     print(f"| memory (PSS) after 1 min / at the end / highest | {after_first / 1024:.0f} / "
           f"{rss[-1][1] / 1024:.0f} / {max(kb for _t, kb in rss) / 1024:.0f} MB |")  # fmt: skip
-    print(f"| memory growth after the first minute | {(rss[-1][1] / after_first - 1) * 100:+.1f}% |")
+    growth = (rss[-1][1] / after_first - 1) * 100
+    print(f"| memory growth after the first minute | {growth:+.1f}% |")
     if lat:
         print(f"\n(median {statistics.median(lat) * 1000:.0f} ms over {len(lat)} approvals)")
 
