@@ -118,6 +118,14 @@ class CommentService:
                 lambda c: threads.get_thread(c, thread_id=new.thread_id)
             )
             outside = await self._akismet.check(new, thread.url if thread else "")
+        # The trust and spam reads and scoring, before the transaction too (issue 14):
+        # they held the one writer while every other comment waited.
+        assessment = await self._store.read(
+            lambda c: self._policy.assess(
+                c, new.thread_id, new.body, new.email, new.seconds_to_write, outside
+            )
+        )
+        private = private_findings(new.body)
 
         async def work(conn: aiosqlite.Connection) -> tuple[Comment, int]:
             if new.parent_id is not None:
@@ -149,10 +157,8 @@ class CommentService:
                 if new.source is Source.EMAIL:
                     queued += await self._events.comment(conn, "reply.received", comment)
             if created and comment.status is CommentStatus.PENDING:
-                comment = await _flag_private(conn, comment)
-                decision, why = await self._policy.decision(
-                    conn, comment, seconds_to_write=new.seconds_to_write, akismet=outside
-                )
+                comment = await _flag_private(conn, comment, private)
+                decision, why = self._policy.decision(assessment, comment)
                 if decision is AutoDecision.WAIT:
                     queued += await self._moderation_mail(conn, comment, None)
                 else:
@@ -420,10 +426,11 @@ _UNLINK = (
 )
 
 
-async def _flag_private(conn: aiosqlite.Connection, comment: Comment) -> Comment:
+async def _flag_private(
+    conn: aiosqlite.Connection, comment: Comment, findings: list[str]
+) -> Comment:
     """Hold a comment that looks like it carries its writer's contact details; the
-    moderation email says what was seen (mailbridge.moderate.private)."""
-    findings = private_findings(comment.body)
+    moderation email says what was seen (``findings``: mailbridge.moderate.private)."""
     if not findings:
         return comment
     note = "it may reveal personal details: " + ", ".join(findings)

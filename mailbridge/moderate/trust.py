@@ -18,10 +18,10 @@ import aiosqlite
 from mailbridge.models import Comment
 from mailbridge.spam.akismet import AkismetVerdict
 from mailbridge.spam.scorer import score_comment
-from mailbridge.store import trust
+from mailbridge.store import threads, trust
 from mailbridge.store.trust import Standing
 
-__all__ = ["AutoDecision", "TrustPolicy", "decide"]
+__all__ = ["Assessment", "AutoDecision", "TrustPolicy", "decide"]
 
 
 class AutoDecision(enum.Enum):
@@ -60,29 +60,47 @@ def decide(
 
 
 @dataclass(frozen=True)
+class Assessment:
+    """A new comment's writer and words, as read before it is stored."""
+
+    known: bool  # the writer's address is known (the comment has one)
+    standing: Standing | None = None
+    approved: int = 0  # their comments published before
+    spam: str | None = None  # the spam verdict's reason when the score crossed the line
+
+
+@dataclass(frozen=True)
 class TrustPolicy:
     auto_approve_after: int = 0
     hold_everything: bool = False
     spam_threshold: float | None = 0.5  # None: no spam scoring
     site_urls: tuple[str, ...] = ()  # links to these are the site's own, not promotion
 
-    async def decision(
+    async def assess(
         self,
         conn: aiosqlite.Connection,
-        comment: Comment,
+        thread_id: int,
+        body: str,
+        email: str | None,
         seconds_to_write: float | None = None,
         akismet: AkismetVerdict | None = None,
-    ) -> tuple[AutoDecision, str]:
-        if comment.address_id is None:
-            return AutoDecision.WAIT, "no address"
-        standing = await trust.standing(conn, comment.address_id)
-        approved = await trust.approved_count(conn, comment.address_id, comment.id)
+    ) -> Assessment:
+        """What the decision rests on, read before the comment's write transaction (a
+        read snapshot), so the reads and the scoring never hold the one writer. A
+        writer seen for the first time has no standing and nothing approved."""
+        if not email:
+            return Assessment(known=False)
+        address_id = await threads.address_id_of(conn, email)
+        standing, approved = None, 0
+        if address_id is not None:
+            standing = await trust.standing(conn, address_id)
+            approved = await trust.approved_count(conn, address_id)
         spam = None
         if self.spam_threshold is not None:
             verdict = await score_comment(
                 conn,
-                comment.id,
-                comment.body,
+                thread_id,
+                body,
                 first_comment=approved == 0,
                 threshold=self.spam_threshold,
                 seconds_to_write=seconds_to_write,
@@ -91,11 +109,16 @@ class TrustPolicy:
             )
             if verdict.spam:
                 spam = verdict.reason()
+        return Assessment(True, standing, approved, spam)
+
+    def decision(self, assessment: Assessment, comment: Comment) -> tuple[AutoDecision, str]:
+        if not assessment.known or comment.address_id is None:
+            return AutoDecision.WAIT, "no address"
         return decide(
-            standing=standing,
-            approved_before=approved,
+            standing=assessment.standing,
+            approved_before=assessment.approved,
             auto_approve_after=self.auto_approve_after,
             hold_everything=self.hold_everything,
             held=bool(comment.held_reason),
-            spam=spam,
+            spam=assessment.spam,
         )

@@ -42,20 +42,16 @@ async def _repeated(conn: aiosqlite.Connection, comment_id: int, body: str) -> b
         return await cur.fetchone() is not None
 
 
-async def _thread(conn: aiosqlite.Connection, comment_id: int) -> tuple[str, str | None]:
+async def _thread(conn: aiosqlite.Connection, thread_id: int) -> tuple[str, str | None]:
     """The thread's URL, and the script its title and published comments are written in."""
-    async with conn.execute(
-        "SELECT t.url, t.title, t.id FROM comments c JOIN threads t ON t.id = c.thread_id "
-        "WHERE c.id = ?",
-        (comment_id,),
-    ) as cur:
+    async with conn.execute("SELECT url, title FROM threads WHERE id = ?", (thread_id,)) as cur:
         row = await cur.fetchone()
     if row is None:
         return "", None
     async with conn.execute(
         "SELECT body FROM comments WHERE thread_id = ? AND status = 'approved' "
         "ORDER BY id DESC LIMIT 20",
-        (row[2],),
+        (thread_id,),
     ) as cur:
         published = [str(r[0]) for r in await cur.fetchall()]
     return str(row[0] or ""), _thread_script("\n".join([str(row[1]), *published]))
@@ -96,16 +92,19 @@ async def score_text(
 
 async def score_comment(
     conn: aiosqlite.Connection,
-    comment_id: int,
+    thread_id: int,
     body: str,
     *,
     first_comment: bool,
     threshold: float,
+    comment_id: int = 0,
     seconds_to_write: float | None = None,
     site_urls: tuple[str, ...] = (),
     akismet: AkismetVerdict | None = None,
 ) -> SpamVerdict:
-    url, script = await _thread(conn, comment_id)
+    """The verdict on ``body`` for ``thread_id``; ``comment_id`` is the comment's own id
+    when it is stored already (its own text is not a repeat of itself)."""
+    url, script = await _thread(conn, thread_id)
     own = own_link_prefixes(*site_urls, url)
     scored = await score_text(
         conn,

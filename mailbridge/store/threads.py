@@ -50,6 +50,13 @@ async def upsert_address(conn: aiosqlite.Connection, email: str, now: str) -> in
     return int(row[0])
 
 
+async def address_id_of(conn: aiosqlite.Connection, email: str) -> int | None:
+    """The id of ``email`` (case-insensitive) when it is stored."""
+    async with conn.execute("SELECT id FROM addresses WHERE email = ?", (email,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
 async def address_email(conn: aiosqlite.Connection, address_id: int) -> str | None:
     async with conn.execute("SELECT email FROM addresses WHERE id = ?", (address_id,)) as cur:
         row = await cur.fetchone()
