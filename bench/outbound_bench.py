@@ -50,7 +50,7 @@ from mailbridge.outbound.dkim import DkimKey, DkimSigner, load_key  # noqa: E402
 from mailbridge.outbound.transport import transport_from_url  # noqa: E402
 from mailbridge.outbound.worker import DeliveryWorker  # noqa: E402
 from mailbridge.settings import Settings, load_settings  # noqa: E402
-from mailbridge.store import Store, outbox  # noqa: E402
+from mailbridge.store import Store, leasing, outbox  # noqa: E402
 
 SENDER = "bounces+bench@blog.example.org"
 BODY = "\r\n".join(
@@ -268,14 +268,11 @@ async def mailbridge_row(
 
 
 async def lease_step(conn: aiosqlite.Connection, busy: dict[str, int]) -> int:
-    """What the worker does in one lease transaction (DeliveryWorker._lease)."""
-    now = time.time()
-    await outbox.release_stale(conn, now)
-    await outbox.fail_suppressed(conn, now)
-    rows = await outbox.lease_fair(
-        conn, now, slots=4 - sum(busy.values()), per_domain=2, busy=busy, owner="bench"
+    """What the worker runs in one lease transaction."""
+    leased = await leasing.lease_step(
+        conn, time.time(), slots=4 - sum(busy.values()), per_domain=2, busy=busy, owner="bench"
     )
-    return len(rows)
+    return len(leased.rows)
 
 
 async def lease_cost(work: Path, queued: int, calls: int = 30) -> tuple[float, float]:

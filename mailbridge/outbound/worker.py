@@ -35,7 +35,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.transport import Transport
 from mailbridge.settings import OutboundSettings
-from mailbridge.store import Store, outbox
+from mailbridge.store import Store, leasing, outbox
 
 __all__ = ["DeliveryWorker", "Signer", "backoff_seconds"]
 
@@ -97,6 +97,9 @@ class DeliveryWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._stopping = False
+        # The domain of the last row leased: past a domain at its cap, the other
+        # domains are visited in turn from here (leasing.pick_fair).
+        self._turn = ""
 
     def wake(self) -> None:
         """Something was queued: look now instead of at the next poll."""
@@ -148,19 +151,19 @@ class DeliveryWorker:
         renew_at = time.monotonic() + renew_every
         try:
             while True:  # bounded by the due rows and stop()
-                found = False
+                refill = False
                 if not self._stopping and len(inflight) < self._concurrency:
                     slots = self._concurrency - len(inflight)
-                    rows, found = await self._store.write(
+                    rows, refill = await self._store.write(
                         partial(self._lease, slots=slots, busy=busy)
                     )
                     for row in rows:
                         busy[row.domain] += 1
                         task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
                         inflight[task] = row
+                if refill and not self._stopping and len(inflight) < self._concurrency:
+                    continue  # rows were failed as suppressed, not sent: fill their slots
                 if not inflight:
-                    if found and not self._stopping:
-                        continue  # rows were failed as suppressed: look again
                     return attempted
                 done, _pending = await asyncio.wait(
                     inflight,
@@ -193,19 +196,12 @@ class DeliveryWorker:
     async def _lease(
         self, conn: aiosqlite.Connection, slots: int, busy: Counter[str]
     ) -> tuple[list[outbox.OutboxRow], bool]:
-        """One transaction: take back expired leases, fail suppressed rows, lease more."""
+        """One transaction: take back expired leases, fail suppressed rows, lease more.
+
+        Returns the leased rows and whether any chosen row was failed as suppressed.
+        """
         now = self._clock.now().timestamp()
-        released = await outbox.release_stale(conn, now)
-        if released:
-            log.warning(
-                "outbox: %d message(s) left in flight by a stopped worker (lease expired); "
-                "sending them again with their Message-ID",
-                released,
-            )
-        suppressed = await outbox.fail_suppressed(conn, now)
-        for row in suppressed:
-            log.warning("outbox %d %s: %s", row.id, row.message_id, row.reason)
-        rows = await outbox.lease_fair(
+        leased = await leasing.lease_step(
             conn,
             now,
             slots=slots,
@@ -213,8 +209,19 @@ class DeliveryWorker:
             busy=busy,
             owner=self.owner,
             lease_seconds=self._lease_seconds,
+            after=self._turn,
         )
-        return rows, bool(rows or suppressed)
+        if leased.released:
+            log.warning(
+                "outbox: %d message(s) left in flight by a stopped worker (lease expired); "
+                "sending them again with their Message-ID",
+                leased.released,
+            )
+        for row in leased.suppressed:
+            log.warning("outbox %d %s: %s", row.id, row.message_id, row.reason)
+        if leased.rows:
+            self._turn = leased.rows[-1].domain  # the next lease goes on from here
+        return leased.rows, bool(leased.suppressed)
 
     async def _renew(self, ids: list[int]) -> None:
         until = self._clock.now().timestamp() + self._lease_seconds
