@@ -225,9 +225,17 @@ class DeliveryWorker:
 
     async def _renew(self, ids: list[int]) -> None:
         until = self._clock.now().timestamp() + self._lease_seconds
-        held = await self._store.write(lambda c: outbox.renew_leases(c, ids, self.owner, until))
-        if held < len(ids):
-            log.warning("outbox: %d lease(s) were taken by another worker", len(ids) - held)
+
+        async def renew(conn: aiosqlite.Connection) -> int:
+            if await outbox.renew_leases(conn, ids, self.owner, until) == len(ids):
+                return 0
+            # Not renewed is mostly sent meanwhile (its outcome committed before this
+            # write); only a row another worker is sending was taken.
+            return await outbox.held_by_others(conn, ids, self.owner)
+
+        taken = await self._store.write(renew)
+        if taken:
+            log.warning("outbox: %d lease(s) were taken by another worker", taken)
 
     async def _attempt(self, row: outbox.OutboxRow) -> None:
         if row.kind == WEBHOOK_KIND:  # an event for an endpoint, not an email

@@ -24,6 +24,7 @@ __all__ = [
     "enqueue",
     "fail_suppressed",
     "get_detail",
+    "held_by_others",
     "lease_due",
     "lease_ids",
     "list_summaries",
@@ -231,6 +232,20 @@ async def renew_leases(
         (until, owner, *ids),
     )
     return cur.rowcount
+
+
+async def held_by_others(conn: aiosqlite.Connection, ids: Sequence[int], owner: str) -> int:
+    """How many of ``ids`` another worker is sending now (it took them over)."""
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    async with conn.execute(
+        f"SELECT count(*) FROM outbox WHERE status = 'sending' "  # noqa: S608
+        f"AND lease_owner IS NOT ? AND id IN ({marks})",
+        (owner, *ids),
+    ) as cur:
+        row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
 
 
 async def next_due(conn: aiosqlite.Connection) -> float | None:

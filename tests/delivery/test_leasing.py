@@ -162,3 +162,20 @@ async def test_the_cost_of_a_lease_does_not_grow_with_the_backlog(store: Store) 
     # The same work, within a few more index levels.
     assert large[0] < small[0] * 1.5, (small, large)
     assert large[1] < small[1] * 1.5, (small, large)
+
+
+@pytest.mark.asyncio
+async def test_a_lease_not_renewed_because_its_row_was_sent_was_not_taken(store: Store) -> None:
+    # The worker renews every row in flight; one whose outcome committed just before
+    # is not renewed, and must not be reported as taken by another worker.
+    await fill(store, ["a@a.example", "b@b.example", "c@c.example"])
+
+    async def work(conn: aiosqlite.Connection) -> tuple[int, int]:
+        rows = await outbox.lease_due(conn, NOW, 3, owner="me")
+        ids = [r.id for r in rows]
+        await outbox.mark_sent(conn, ids[0], "2026-12-04T10:00:00+00:00")
+        await conn.execute("UPDATE outbox SET lease_owner = 'other' WHERE id = ?", (ids[1],))
+        renewed = await outbox.renew_leases(conn, ids, "me", NOW + 60)
+        return renewed, await outbox.held_by_others(conn, ids, "me")
+
+    assert await store.write(work) == (1, 1)
