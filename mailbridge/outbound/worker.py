@@ -8,8 +8,10 @@ the operator sees every message that was not sent and why.
 Up to ``concurrency`` sends run at once, at most ``per_domain`` of them to one
 recipient domain. A row being sent is leased to this worker (``lease_seconds``,
 renewed while the send runs), so no other worker takes it; each outcome commits
-right after its send. After a crash the lease runs out and the row is sent again
-with the same Message-ID: at most one duplicate per message in flight.
+in the worker's next transaction, with the lease of the rows that take the freed
+slots (one commit per round instead of two per message). After a crash the lease
+runs out and the row is sent again with the same Message-ID: at most one
+duplicate per message in flight (sent or not, its outcome not yet committed).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Protocol
@@ -145,18 +148,28 @@ class DeliveryWorker:
         (or at once after :meth:`stop`, when the sends in flight are done).
         """
         attempted = 0
-        inflight: dict[asyncio.Task[None], outbox.OutboxRow] = {}
+        inflight: dict[asyncio.Task[_Outcome], outbox.OutboxRow] = {}
         busy: Counter[str] = Counter()
+        # Outcomes of finished sends, recorded in the next transaction together with
+        # the lease of the rows that take their slots: one commit per round, not two
+        # per message (the single writer was the limit).
+        pending: list[_Outcome] = []
         renew_every = self._lease_seconds / 3
         renew_at = time.monotonic() + renew_every
         try:
             while True:  # bounded by the due rows and stop()
+                slots = 0 if self._stopping else self._concurrency - len(inflight)
                 refill = False
-                if not self._stopping and len(inflight) < self._concurrency:
-                    slots = self._concurrency - len(inflight)
-                    rows, refill = await self._store.write(
-                        partial(self._lease, slots=slots, busy=busy)
-                    )
+                if pending or slots > 0:
+                    step = partial(self._step, outcomes=pending, slots=slots, busy=busy)
+                    try:
+                        recorded, rows, refill = await self._store.write(step)
+                    except Exception:
+                        await self._record_alone(pending)
+                        pending = []
+                        raise
+                    self._report(pending, recorded)
+                    pending = []
                     for row in rows:
                         busy[row.domain] += 1
                         task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
@@ -174,7 +187,9 @@ class DeliveryWorker:
                     row = inflight.pop(task)
                     busy[row.domain] -= 1
                     attempted += 1
-                    if not task.cancelled() and task.exception() is not None:
+                    if not task.cancelled() and task.exception() is None:
+                        pending.append(task.result())
+                    elif not task.cancelled():
                         log.error(
                             "outbox %d %s: outcome not recorded (%r); it is sent again "
                             "when its lease expires",
@@ -192,6 +207,63 @@ class DeliveryWorker:
                 task.cancel()
             if inflight:
                 await asyncio.gather(*inflight, return_exceptions=True)
+            if pending:  # finished sends: their outcome is known, keep it
+                await self._record_alone(pending)
+
+    async def _step(
+        self,
+        conn: aiosqlite.Connection,
+        outcomes: list[_Outcome],
+        slots: int,
+        busy: Counter[str],
+    ) -> tuple[list[bool], list[outbox.OutboxRow], bool]:
+        """One transaction: record ``outcomes``, then lease rows for ``slots``."""
+        recorded = [await outcome.record(conn) for outcome in outcomes]
+        rows, refill = await self._lease(conn, slots, busy) if slots > 0 else ([], False)
+        return recorded, rows, refill
+
+    async def _record_alone(self, outcomes: list[_Outcome]) -> None:
+        """Record ``outcomes`` in a transaction of their own (after a failed step)."""
+
+        async def work(conn: aiosqlite.Connection) -> list[bool]:
+            return [await outcome.record(conn) for outcome in outcomes]
+
+        try:
+            recorded = await self._store.write(work)
+        except Exception as exc:
+            for outcome in outcomes:
+                log.error(
+                    "outbox %d %s: outcome not recorded (%r); it is sent again "
+                    "when its lease expires",
+                    outcome.row.id,
+                    outcome.row.message_id,
+                    exc,
+                )
+            return
+        self._report(outcomes, recorded)
+
+    def _report(self, outcomes: list[_Outcome], recorded: list[bool]) -> None:
+        """Log each committed outcome, under its row's id."""
+        for outcome, done in zip(outcomes, recorded, strict=True):
+            row = outcome.row
+            token = logfmt.outbox_id.set(row.id)
+            try:
+                if outcome.sent:
+                    log.info(
+                        "outbox %d %s (%s): sent via %s",
+                        row.id,
+                        row.message_id,
+                        row.kind,
+                        self._transport.description,
+                    )
+                elif not done:
+                    log.warning(
+                        "outbox %d %s: outcome not recorded, the row was taken by another worker",
+                        row.id,
+                        row.message_id,
+                    )
+            finally:
+                logfmt.outbox_id.reset(token)
 
     async def _lease(
         self, conn: aiosqlite.Connection, slots: int, busy: Counter[str]
@@ -252,7 +324,8 @@ class DeliveryWorker:
                 raise TemporaryDeliveryError(f"signing failed: {exc!r}") from exc
         await self._transport.send(row.mail_from, row.rcpt_to, message)
 
-    async def _deliver(self, row: outbox.OutboxRow) -> None:
+    async def _deliver(self, row: outbox.OutboxRow) -> _Outcome:
+        """Attempt ``row``; the outcome is recorded by the caller (deliver_due)."""
         logfmt.outbox_id.set(row.id)  # its own task: on every line logged about this row
         try:
             async with asyncio.timeout(self._send_timeout):
@@ -260,47 +333,27 @@ class DeliveryWorker:
         except PermanentDeliveryError as exc:
             detail = exc.detail
             log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id, detail)
-            await self._record(row, lambda c: outbox.mark_failed(c, row.id, detail, self.owner))
-            return
+            return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=detail,
+                                         owner=self.owner))  # fmt: skip
         except TemporaryDeliveryError as exc:
-            await self._retry_later(row, exc.detail)
-            return
+            return self._retry_later(row, exc.detail)
         except TimeoutError:
-            await self._retry_later(row, f"no outcome within {self._send_timeout:.0f} s")
-            return
+            return self._retry_later(row, f"no outcome within {self._send_timeout:.0f} s")
         except Exception as exc:  # a bug or an unforeseen library error: keep the message
             log.exception("outbox %d %s: unexpected error while sending", row.id, row.message_id)
-            await self._retry_later(row, f"unexpected error: {exc!r}")
-            return
+            return self._retry_later(row, f"unexpected error: {exc!r}")
         now = iso(self._clock.now())
-        await self._store.write(lambda c: outbox.mark_sent(c, row.id, now))
-        log.info(
-            "outbox %d %s (%s): sent via %s",
-            row.id,
-            row.message_id,
-            row.kind,
-            self._transport.description,
-        )
+        return _Outcome(row, partial(_mark_sent, row_id=row.id, now_iso=now), sent=True)
 
-    async def _record(
-        self, row: outbox.OutboxRow, work: Callable[[aiosqlite.Connection], Awaitable[bool]]
-    ) -> None:
-        if not await self._store.write(work):
-            log.warning(
-                "outbox %d %s: outcome not recorded, the row was taken by another worker",
-                row.id,
-                row.message_id,
-            )
-
-    async def _retry_later(self, row: outbox.OutboxRow, detail: str) -> None:
+    def _retry_later(self, row: outbox.OutboxRow, detail: str) -> _Outcome:
         now = self._clock.now()
         since = datetime.fromisoformat(row.since or row.created_at)
         age_hours = (now - since).total_seconds() / 3600
         if age_hours >= self._settings.give_up_hours:
             reason = f"gave up after {row.attempts} attempts over {age_hours:.0f} h: {detail}"
             log.error("outbox %d %s: %s", row.id, row.message_id, reason)
-            await self._record(row, lambda c: outbox.mark_failed(c, row.id, reason, self.owner))
-            return
+            return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=reason,
+                                         owner=self.owner))  # fmt: skip
         delay = backoff_seconds(
             row.attempts,
             self._settings.retry_base_seconds,
@@ -316,4 +369,21 @@ class DeliveryWorker:
             delay,
         )
         at = now.timestamp() + delay
-        await self._record(row, lambda c: outbox.reschedule(c, row.id, at, detail, self.owner))
+        return _Outcome(
+            row, partial(outbox.reschedule, row_id=row.id, at=at, error=detail, owner=self.owner)
+        )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one attempt ended: ``record(conn)`` writes it (False: the row was taken)."""
+
+    row: outbox.OutboxRow
+    record: Callable[[aiosqlite.Connection], Awaitable[bool]]
+    sent: bool = False
+
+
+async def _mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> bool:
+    # Unconditional: the relay accepted it, whoever holds the row now.
+    await outbox.mark_sent(conn, row_id, now_iso)
+    return True
