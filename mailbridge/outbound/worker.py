@@ -218,18 +218,15 @@ class DeliveryWorker:
         busy: Counter[str],
     ) -> tuple[list[bool], list[outbox.OutboxRow], bool]:
         """One transaction: record ``outcomes``, then lease rows for ``slots``."""
-        recorded = [await outcome.record(conn) for outcome in outcomes]
+        recorded = await _record(conn, outcomes)
         rows, refill = await self._lease(conn, slots, busy) if slots > 0 else ([], False)
         return recorded, rows, refill
 
     async def _record_alone(self, outcomes: list[_Outcome]) -> None:
         """Record ``outcomes`` in a transaction of their own (after a failed step)."""
 
-        async def work(conn: aiosqlite.Connection) -> list[bool]:
-            return [await outcome.record(conn) for outcome in outcomes]
-
         try:
-            recorded = await self._store.write(work)
+            recorded = await self._store.write(partial(_record, outcomes=outcomes))
         except Exception as exc:
             for outcome in outcomes:
                 log.error(
@@ -248,7 +245,7 @@ class DeliveryWorker:
             row = outcome.row
             token = logfmt.outbox_id.set(row.id)
             try:
-                if outcome.sent:
+                if outcome.sent_at is not None:
                     log.info(
                         "outbox %d %s (%s): sent via %s",
                         row.id,
@@ -343,7 +340,7 @@ class DeliveryWorker:
             log.exception("outbox %d %s: unexpected error while sending", row.id, row.message_id)
             return self._retry_later(row, f"unexpected error: {exc!r}")
         now = iso(self._clock.now())
-        return _Outcome(row, partial(_mark_sent, row_id=row.id, now_iso=now), sent=True)
+        return _Outcome(row, partial(_mark_sent, row_id=row.id, now_iso=now), sent_at=now)
 
     def _retry_later(self, row: outbox.OutboxRow, detail: str) -> _Outcome:
         now = self._clock.now()
@@ -380,10 +377,18 @@ class _Outcome:
 
     row: outbox.OutboxRow
     record: Callable[[aiosqlite.Connection], Awaitable[bool]]
-    sent: bool = False
+    sent_at: str | None = None  # sent: when
 
 
 async def _mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> bool:
     # Unconditional: the relay accepted it, whoever holds the row now.
     await outbox.mark_sent(conn, row_id, now_iso)
     return True
+
+
+async def _record(conn: aiosqlite.Connection, outcomes: list[_Outcome]) -> list[bool]:
+    """Write ``outcomes``; the sent ones in one statement. True: recorded."""
+    sent = [(o.row.id, o.sent_at) for o in outcomes if o.sent_at is not None]
+    if sent:
+        await outbox.mark_sent_many(conn, sent)
+    return [True if o.sent_at is not None else await o.record(conn) for o in outcomes]

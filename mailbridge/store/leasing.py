@@ -99,12 +99,13 @@ async def pick_fair(
         return len(chosen) == slots
 
     window = slots * _HEAD_PER_SLOT + per_domain * sum(1 for n in busy.values() if n > 0)
-    async with conn.execute(
+    # execute_fetchall: one trip to the database thread (a cursor takes three).
+    found = await conn.execute_fetchall(
         "SELECT id, rcpt_to FROM outbox WHERE status = 'queued' AND next_attempt_at <= ? "
         "ORDER BY next_attempt_at, id LIMIT ?",
         (now, window),
-    ) as cur:
-        head = [(int(r[0]), outbox.domain_of(str(r[1]))) for r in await cur.fetchall()]
+    )
+    head = [(int(r[0]), outbox.domain_of(str(r[1]))) for r in found]
     for row_id, domain in head:
         if take(row_id, domain):
             return chosen
@@ -112,11 +113,11 @@ async def pick_fair(
         return chosen  # every due row was in the head: nobody else is waiting
     capped = sum(1 for n in taken.values() if n >= per_domain)
     probes = slots + capped + _SPARE_PROBES
-    found = await _domain_heads(conn, now, after, probes, per_domain)
-    if after and len({d for d, _ in found}) < probes:
-        found += await _domain_heads(conn, now, "", probes, per_domain)  # round again
+    heads = await _domain_heads(conn, now, after, probes, per_domain)
+    if after and len({d for d, _ in heads}) < probes:
+        heads += await _domain_heads(conn, now, "", probes, per_domain)  # round again
     by_domain: dict[str, list[int]] = {}
-    for domain, row_id in found:
+    for domain, row_id in heads:
         ids = by_domain.setdefault(domain, [])
         if row_id not in ids:
             ids.append(row_id)
@@ -136,7 +137,7 @@ async def _domain_heads(
 
     A skip scan of the index outbox_queued_by_domain: one seek per domain.
     """
-    async with conn.execute(
+    found = await conn.execute_fetchall(
         "WITH RECURSIVE doms(dom, n) AS ("  # noqa: S608 - constants only
         f" SELECT (SELECT {DOMAIN_SQL} FROM outbox {_BY_DOMAIN} WHERE status = 'queued'"
         f"  AND {DOMAIN_SQL} > ? ORDER BY {DOMAIN_SQL} LIMIT 1), 1"
@@ -149,5 +150,5 @@ async def _domain_heads(
         "  AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
         " ORDER BY doms.n, o.next_attempt_at, o.id",
         (after, domains, now, per_domain),
-    ) as cur:
-        return [(str(r[0]), int(r[1])) for r in await cur.fetchall()]
+    )
+    return [(str(r[0]), int(r[1])) for r in found]

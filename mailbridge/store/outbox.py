@@ -30,6 +30,7 @@ __all__ = [
     "list_summaries",
     "mark_failed",
     "mark_sent",
+    "mark_sent_many",
     "next_due",
     "release_stale",
     "renew_leases",
@@ -160,13 +161,13 @@ async def lease_ids(
         return []
     marks = ",".join("?" * len(ids))
     # status = 'queued' again here: a row taken meanwhile by someone else is skipped.
-    async with conn.execute(
+    # execute_fetchall: one trip to the database thread (a cursor takes three).
+    rows = await conn.execute_fetchall(
         f"UPDATE outbox SET status = 'sending', attempts = attempts + 1, "  # noqa: S608
         f"lease_owner = ?, lease_expires_at = ? WHERE status = 'queued' AND id IN ({marks}) "
         f"RETURNING {_ROW_COLUMNS}",
         (owner, until, *ids),
-    ) as cur:
-        rows = await cur.fetchall()
+    )
     return [OutboxRow(*row) for row in rows]
 
 
@@ -203,7 +204,7 @@ async def fail_suppressed(
         if not ids:
             return []
         among, args = f" AND id IN ({','.join('?' * len(ids))})", tuple(ids)
-    async with conn.execute(
+    rows = await conn.execute_fetchall(
         "UPDATE outbox SET status = 'failed', last_error = ("  # noqa: S608 - marks only
         " SELECT 'not sent: the address is suppressed since ' || a.suppressed_at"
         "  || coalesce(' (' || a.suppressed_reason || ')', '')"
@@ -214,8 +215,7 @@ async def fail_suppressed(
         " AND a.suppressed_at IS NOT NULL) "
         "RETURNING id, message_id, last_error",
         (now, *args),
-    ) as cur:
-        rows = await cur.fetchall()
+    )
     return [Suppressed(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
@@ -276,6 +276,15 @@ async def mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> No
         f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_RELEASE} "  # noqa: S608
         "WHERE id = ?",
         (now_iso, row_id),
+    )
+
+
+async def mark_sent_many(conn: aiosqlite.Connection, sent: Sequence[tuple[int, str]]) -> None:
+    """:func:`mark_sent` for each (id, sent_at) of ``sent``, in one statement."""
+    await conn.executemany(
+        f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_RELEASE} "  # noqa: S608
+        "WHERE id = ?",
+        [(now_iso, row_id) for row_id, now_iso in sent],
     )
 
 
