@@ -246,6 +246,8 @@ async def drain(settings: Settings, signing: str, keys: Path, limit: float) -> t
     finally:
         await transport.aclose()
     sent = counts.get("sent", 0)
+    if sent != sum(counts.values()):
+        print(f"{signing}: not all sent: {counts}", file=sys.stderr)
     return sent / elapsed, sum(counts.values()) - sent
 
 

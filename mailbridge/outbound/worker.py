@@ -24,12 +24,12 @@ import random
 import secrets
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -51,6 +51,10 @@ WEBHOOK_KIND = "webhook"  # mailbridge.webhooks.events.KIND
 class WebhookPoster(Protocol):
     async def deliver(self, row: outbox.OutboxRow) -> None: ...
 
+
+# A lease round's result: which outcomes were recorded, the rows leased, whether
+# some chosen rows were failed as suppressed.
+_StepResult = tuple[list[bool], list[outbox.OutboxRow], bool]
 
 _IDLE_POLL = 60.0  # also catches rows queued by another process (e.g. the CLI)
 _ERROR_PAUSE = 5.0
@@ -149,44 +153,74 @@ class DeliveryWorker:
         """
         attempted = 0
         inflight: dict[asyncio.Task[_Outcome], outbox.OutboxRow] = {}
-        busy: Counter[str] = Counter()
-        # Outcomes of finished sends, recorded in the next transaction together with
-        # the lease of the rows that take their slots: one commit per round, not two
-        # per message (the single writer was the limit).
+        # Leased, not yet started: up to ``concurrency`` rows wait here, so a finished
+        # send is followed at once by the next while the database records its outcome.
+        ready: deque[outbox.OutboxRow] = deque()
+        busy: Counter[str] = Counter()  # rows leased and not finished, per domain
+        # Outcomes of finished sends, recorded by the next step together with the lease
+        # of more rows: one transaction per round, not two per message.
         pending: list[_Outcome] = []
+        step: asyncio.Task[_StepResult] | None = None
+        stepping: list[_Outcome] = []  # the outcomes the running step records
+        # The last step found nothing to lease, and no send finished since it began:
+        # lease again only once one does (its domain's slot is free again).
+        drained = False
+        finished = 0  # sends finished so far
+        finished_at_step = 0
         renew_every = self._lease_seconds / 3
         renew_at = time.monotonic() + renew_every
         try:
             while True:  # bounded by the due rows and stop()
-                slots = 0 if self._stopping else self._concurrency - len(inflight)
-                refill = False
-                if pending or slots > 0:
-                    step = partial(self._step, outcomes=pending, slots=slots, busy=busy)
-                    try:
-                        recorded, rows, refill = await self._store.write(step)
-                    except Exception:
-                        await self._record_alone(pending)
-                        pending = []
-                        raise
-                    self._report(pending, recorded)
-                    pending = []
-                    for row in rows:
-                        busy[row.domain] += 1
-                        task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
-                        inflight[task] = row
-                if refill and not self._stopping and len(inflight) < self._concurrency:
-                    continue  # rows were failed as suppressed, not sent: fill their slots
-                if not inflight:
+                while ready and len(inflight) < self._concurrency and not self._stopping:
+                    row = ready.popleft()
+                    send = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
+                    inflight[send] = row
+                if step is None:
+                    want = 2 * self._concurrency - len(inflight) - len(ready)
+                    if self._stopping or drained:
+                        want = 0
+                    unlease = list(ready) if self._stopping else []
+                    if pending or want > 0 or unlease:
+                        stepping, pending = pending, []
+                        for row in unlease:  # stopping: given back, never started
+                            busy[row.domain] -= 1
+                        if unlease:
+                            ready.clear()
+                        work = partial(
+                            self._step, outcomes=stepping, slots=want, busy=busy, unlease=unlease
+                        )
+                        step = asyncio.create_task(self._store.write(work))
+                        finished_at_step = finished
+                if step is None and not inflight:
                     return attempted
+                waiting: set[asyncio.Task[Any]] = set(inflight)
+                if step is not None:
+                    waiting.add(step)
                 done, _pending = await asyncio.wait(
-                    inflight,
+                    waiting,
                     timeout=max(0.0, renew_at - time.monotonic()),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 for task in done:
+                    if step is not None and task is step:
+                        ended, step = step, None
+                        try:
+                            recorded, rows, refill = ended.result()
+                        except Exception:
+                            await self._record_alone(stepping)
+                            raise
+                        self._report(stepping, recorded)
+                        stepping = []
+                        for row in rows:
+                            busy[row.domain] += 1
+                            ready.append(row)
+                        drained = not rows and not refill and finished == finished_at_step
+                        continue
                     row = inflight.pop(task)
                     busy[row.domain] -= 1
                     attempted += 1
+                    finished += 1
+                    drained = False
                     if not task.cancelled() and task.exception() is None:
                         pending.append(task.result())
                     elif not task.cancelled():
@@ -197,16 +231,22 @@ class DeliveryWorker:
                             row.message_id,
                             task.exception(),
                         )
-                if inflight and time.monotonic() >= renew_at:
-                    await self._renew([row.id for row in inflight.values()])
+                held = [*(r.id for r in inflight.values()), *(r.id for r in ready)]
+                if held and time.monotonic() >= renew_at:
+                    await self._renew(held)
                     renew_at = time.monotonic() + renew_every
         finally:
-            # Cancelled (the daemon is going down hard): stop the sends. Their rows keep
-            # their leases and are sent again, same Message-ID, once those run out.
+            # Cancelled (the daemon is going down hard): stop the sends. Their rows (and
+            # those leased, not started) keep their leases and are sent again, same
+            # Message-ID, once those run out.
             for task in inflight:
                 task.cancel()
-            if inflight:
-                await asyncio.gather(*inflight, return_exceptions=True)
+            if step is not None:
+                step.cancel()
+            if inflight or step is not None:
+                await asyncio.gather(*inflight, *([step] if step else []), return_exceptions=True)
+            if step is not None and (step.cancelled() or step.exception() is not None):
+                pending = stepping + pending  # rolled back: record them again
             if pending:  # finished sends: their outcome is known, keep it
                 await self._record_alone(pending)
 
@@ -216,9 +256,13 @@ class DeliveryWorker:
         outcomes: list[_Outcome],
         slots: int,
         busy: Counter[str],
-    ) -> tuple[list[bool], list[outbox.OutboxRow], bool]:
-        """One transaction: record ``outcomes``, then lease rows for ``slots``."""
+        unlease: list[outbox.OutboxRow],
+    ) -> _StepResult:
+        """One transaction: record ``outcomes``, give back ``unlease`` (stopping),
+        then lease rows for ``slots``."""
         recorded = await _record(conn, outcomes)
+        if unlease:
+            await outbox.unlease(conn, [r.id for r in unlease], self.owner)
         rows, refill = await self._lease(conn, slots, busy) if slots > 0 else ([], False)
         return recorded, rows, refill
 

@@ -37,6 +37,7 @@ __all__ = [
     "reschedule",
     "retry",
     "retry_all_failed",
+    "unlease",
 ]
 
 DEFAULT_LEASE_SECONDS = 60.0
@@ -230,6 +231,19 @@ async def renew_leases(
         f"UPDATE outbox SET lease_expires_at = ? WHERE status = 'sending' "  # noqa: S608
         f"AND lease_owner = ? AND id IN ({marks})",
         (until, owner, *ids),
+    )
+    return cur.rowcount
+
+
+async def unlease(conn: aiosqlite.Connection, ids: Sequence[int], owner: str) -> int:
+    """Give back leased rows that were not attempted: queued again, the attempt undone."""
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    cur = await conn.execute(
+        f"UPDATE outbox SET status = 'queued', attempts = attempts - 1, {_RELEASE} "  # noqa: S608
+        f"WHERE status = 'sending' AND lease_owner = ? AND id IN ({marks})",
+        (owner, *ids),
     )
     return cur.rowcount
 
