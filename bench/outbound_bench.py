@@ -255,8 +255,9 @@ async def mailbridge_row(
     work: Path, sink_port: int, keys: Path, signing: str, items: list[tuple[str, bytes]],
     limit: float,
 ) -> tuple[float, int]:  # fmt: skip
-    data = work / f"mb-{signing}"
-    config = work / f"{signing}.toml"
+    run = Path(tempfile.mkdtemp(prefix=f"{signing}-", dir=work))  # a fresh data directory
+    data = run / "mb"
+    config = run / "mailbridge.toml"
     config.write_text(config_text(data, sink_port, keys, signing))
     settings = load_settings(config, environ={})
     store = await Store.open(settings.database_path)
