@@ -162,10 +162,12 @@ async def lease_ids(
         return []
     marks = ",".join("?" * len(ids))
     # status = 'queued' again here: a row taken meanwhile by someone else is skipped.
+    # Its unary + keeps SQLite on the ids (rowid look-ups): on the index outbox_due it
+    # would read every queued row.
     # execute_fetchall: one trip to the database thread (a cursor takes three).
     rows = await conn.execute_fetchall(
         f"UPDATE outbox SET status = 'sending', attempts = attempts + 1, "  # noqa: S608
-        f"lease_owner = ?, lease_expires_at = ? WHERE status = 'queued' AND id IN ({marks}) "
+        f"lease_owner = ?, lease_expires_at = ? WHERE +status = 'queued' AND id IN ({marks}) "
         f"RETURNING {_ROW_COLUMNS}",
         (owner, until, *ids),
     )
@@ -204,6 +206,8 @@ async def fail_suppressed(
     if ids is not None:
         if not ids:
             return []
+        # The unary + (below) keeps SQLite on these ids instead of reading every due
+        # row through the index outbox_due.
         among, args = f" AND id IN ({','.join('?' * len(ids))})", tuple(ids)
     rows = await conn.execute_fetchall(
         "UPDATE outbox SET status = 'failed', last_error = ("  # noqa: S608 - marks only
@@ -211,7 +215,8 @@ async def fail_suppressed(
         "  || coalesce(' (' || a.suppressed_reason || ')', '')"
         "  || '; mailbridge bounces --resume ' || a.email || ' lifts it'"
         " FROM addresses a WHERE a.email = outbox.rcpt_to) "
-        f"WHERE status = 'queued' AND next_attempt_at <= ?{among} AND EXISTS ("
+        f"WHERE {'+' if among else ''}status = 'queued' AND {'+' if among else ''}"
+        f"next_attempt_at <= ?{among} AND EXISTS ("
         " SELECT 1 FROM addresses a WHERE a.email = outbox.rcpt_to"
         " AND a.suppressed_at IS NOT NULL) "
         "RETURNING id, message_id, last_error",

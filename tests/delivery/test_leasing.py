@@ -128,7 +128,8 @@ async def test_the_worker_step_leases_fails_suppressed_and_takes_back(store: Sto
 
 
 async def vm_steps(store: Store, busy: dict[str, int]) -> int:
-    """SQLite virtual-machine steps for one pick_fair call: work done, not time taken."""
+    """SQLite virtual-machine steps for the worker's whole lease step (rolled back):
+    work done, not time taken."""
     steps = 0
 
     def count() -> int:
@@ -136,17 +137,23 @@ async def vm_steps(store: Store, busy: dict[str, int]) -> int:
         steps += 1
         return 0
 
-    async def work(conn: aiosqlite.Connection) -> int:
+    class Undo(Exception):
+        pass
+
+    async def work(conn: aiosqlite.Connection) -> None:
         await conn.set_progress_handler(count, 1)
         try:
-            return len(
-                await leasing.pick_fair(conn, NOW, slots=4 - sum(busy.values()), per_domain=2,
-                                        busy=busy)
-            )  # fmt: skip
+            slots = 4 - sum(busy.values())
+            leased = await leasing.lease_step(
+                conn, NOW, slots=slots, per_domain=2, busy=busy, owner="me"
+            )
+            assert len(leased.rows) == slots
         finally:
             await conn.set_progress_handler(None, 1)
+        raise Undo  # the same backlog for the next call
 
-    assert await store.read(work) == 4 - sum(busy.values())
+    with pytest.raises(Undo):
+        await store.write(work)
     return steps
 
 
