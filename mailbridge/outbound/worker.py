@@ -8,8 +8,10 @@ the operator sees every message that was not sent and why.
 Up to ``concurrency`` sends run at once, at most ``per_domain`` of them to one
 recipient domain. A row being sent is leased to this worker (``lease_seconds``,
 renewed while the send runs), so no other worker takes it; each outcome commits
-right after its send. After a crash the lease runs out and the row is sent again
-with the same Message-ID: at most one duplicate per message in flight.
+in the worker's next transaction, with the lease of the rows that take the freed
+slots (one commit per round instead of two per message). After a crash the lease
+runs out and the row is sent again with the same Message-ID: at most one
+duplicate per message in flight (sent or not, its outcome not yet committed).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import random
 import secrets
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -35,7 +38,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.transport import Transport
 from mailbridge.settings import OutboundSettings
-from mailbridge.store import Store, is_unwritable, outbox
+from mailbridge.store import Store, is_unwritable, leasing, outbox
 
 __all__ = ["DeliveryWorker", "Signer", "backoff_seconds"]
 
@@ -48,6 +51,10 @@ WEBHOOK_KIND = "webhook"  # mailbridge.webhooks.events.KIND
 class WebhookPoster(Protocol):
     async def deliver(self, row: outbox.OutboxRow) -> None: ...
 
+
+# A lease round's result: which outcomes were recorded, the rows leased, whether
+# some chosen rows were failed as suppressed.
+_StepResult = tuple[list[bool], list[outbox.OutboxRow], bool]
 
 _IDLE_POLL = 60.0  # also catches rows queued by another process (e.g. the CLI)
 _ERROR_PAUSE = 5.0
@@ -97,6 +104,9 @@ class DeliveryWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._stopping = False
+        # The domain of the last row leased: past a domain at its cap, the other
+        # domains are visited in turn from here (leasing.pick_fair).
+        self._turn = ""
 
     def wake(self) -> None:
         """Something was queued: look now instead of at the next poll."""
@@ -145,36 +155,78 @@ class DeliveryWorker:
         (or at once after :meth:`stop`, when the sends in flight are done).
         """
         attempted = 0
-        inflight: dict[asyncio.Task[None], outbox.OutboxRow] = {}
-        busy: Counter[str] = Counter()
+        inflight: dict[asyncio.Task[_Outcome], outbox.OutboxRow] = {}
+        # Leased, not yet started: up to ``concurrency`` rows wait here, so a finished
+        # send is followed at once by the next while the database records its outcome.
+        ready: deque[outbox.OutboxRow] = deque()
+        busy: Counter[str] = Counter()  # rows leased and not finished, per domain
+        # Outcomes of finished sends, recorded by the next step together with the lease
+        # of more rows: one transaction per round, not two per message.
+        pending: list[_Outcome] = []
+        step: asyncio.Task[_StepResult] | None = None
+        stepping: list[_Outcome] = []  # the outcomes the running step records
+        # The last step found nothing to lease, and no send finished since it began:
+        # lease again only once one does (its domain's slot is free again).
+        drained = False
+        finished = 0  # sends finished so far
+        finished_at_step = 0
         renew_every = self._lease_seconds / 3
         renew_at = time.monotonic() + renew_every
         try:
             while True:  # bounded by the due rows and stop()
-                found = False
-                if not self._stopping and len(inflight) < self._concurrency:
-                    slots = self._concurrency - len(inflight)
-                    rows, found = await self._store.write(
-                        partial(self._lease, slots=slots, busy=busy)
-                    )
-                    for row in rows:
-                        busy[row.domain] += 1
-                        task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
-                        inflight[task] = row
-                if not inflight:
-                    if found and not self._stopping:
-                        continue  # rows were failed as suppressed: look again
+                while ready and len(inflight) < self._concurrency and not self._stopping:
+                    row = ready.popleft()
+                    send = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
+                    inflight[send] = row
+                if step is None:
+                    want = 2 * self._concurrency - len(inflight) - len(ready)
+                    if self._stopping or drained:
+                        want = 0
+                    unlease = list(ready) if self._stopping else []
+                    if pending or want > 0 or unlease:
+                        stepping, pending = pending, []
+                        for row in unlease:  # stopping: given back, never started
+                            busy[row.domain] -= 1
+                        if unlease:
+                            ready.clear()
+                        work = partial(
+                            self._step, outcomes=stepping, slots=want, busy=busy, unlease=unlease
+                        )
+                        step = asyncio.create_task(self._store.write(work))
+                        finished_at_step = finished
+                if step is None and not inflight:
                     return attempted
+                waiting: set[asyncio.Task[Any]] = set(inflight)
+                if step is not None:
+                    waiting.add(step)
                 done, _pending = await asyncio.wait(
-                    inflight,
+                    waiting,
                     timeout=max(0.0, renew_at - time.monotonic()),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 for task in done:
+                    if step is not None and task is step:
+                        ended, step = step, None
+                        try:
+                            recorded, rows, refill = ended.result()
+                        except Exception:
+                            await self._record_alone(stepping)
+                            raise
+                        self._report(stepping, recorded)
+                        stepping = []
+                        for row in rows:
+                            busy[row.domain] += 1
+                            ready.append(row)
+                        drained = not rows and not refill and finished == finished_at_step
+                        continue
                     row = inflight.pop(task)
                     busy[row.domain] -= 1
                     attempted += 1
-                    if not task.cancelled() and task.exception() is not None:
+                    finished += 1
+                    drained = False
+                    if not task.cancelled() and task.exception() is None:
+                        pending.append(task.result())
+                    elif not task.cancelled():
                         log.error(
                             "outbox %d %s: outcome not recorded (%r); it is sent again "
                             "when its lease expires",
@@ -182,33 +234,90 @@ class DeliveryWorker:
                             row.message_id,
                             task.exception(),
                         )
-                if inflight and time.monotonic() >= renew_at:
-                    await self._renew([row.id for row in inflight.values()])
+                held = [*(r.id for r in inflight.values()), *(r.id for r in ready)]
+                if held and time.monotonic() >= renew_at:
+                    await self._renew(held)
                     renew_at = time.monotonic() + renew_every
         finally:
-            # Cancelled (the daemon is going down hard): stop the sends. Their rows keep
-            # their leases and are sent again, same Message-ID, once those run out.
+            # Cancelled (the daemon is going down hard): stop the sends. Their rows (and
+            # those leased, not started) keep their leases and are sent again, same
+            # Message-ID, once those run out.
             for task in inflight:
                 task.cancel()
-            if inflight:
-                await asyncio.gather(*inflight, return_exceptions=True)
+            if step is not None:
+                step.cancel()
+            if inflight or step is not None:
+                await asyncio.gather(*inflight, *([step] if step else []), return_exceptions=True)
+            if step is not None and (step.cancelled() or step.exception() is not None):
+                pending = stepping + pending  # rolled back: record them again
+            if pending:  # finished sends: their outcome is known, keep it
+                await self._record_alone(pending)
+
+    async def _step(
+        self,
+        conn: aiosqlite.Connection,
+        outcomes: list[_Outcome],
+        slots: int,
+        busy: Counter[str],
+        unlease: list[outbox.OutboxRow],
+    ) -> _StepResult:
+        """One transaction: record ``outcomes``, give back ``unlease`` (stopping),
+        then lease rows for ``slots``."""
+        recorded = await _record(conn, outcomes)
+        if unlease:
+            await outbox.unlease(conn, [r.id for r in unlease], self.owner)
+        rows, refill = await self._lease(conn, slots, busy) if slots > 0 else ([], False)
+        return recorded, rows, refill
+
+    async def _record_alone(self, outcomes: list[_Outcome]) -> None:
+        """Record ``outcomes`` in a transaction of their own (after a failed step)."""
+
+        try:
+            recorded = await self._store.write(partial(_record, outcomes=outcomes))
+        except Exception as exc:
+            for outcome in outcomes:
+                log.error(
+                    "outbox %d %s: outcome not recorded (%r); it is sent again "
+                    "when its lease expires",
+                    outcome.row.id,
+                    outcome.row.message_id,
+                    exc,
+                )
+            return
+        self._report(outcomes, recorded)
+
+    def _report(self, outcomes: list[_Outcome], recorded: list[bool]) -> None:
+        """Log each committed outcome, under its row's id."""
+        for outcome, done in zip(outcomes, recorded, strict=True):
+            row = outcome.row
+            token = logfmt.outbox_id.set(row.id)
+            try:
+                if outcome.sent_at is not None:
+                    log.info(
+                        "outbox %d %s (%s): sent via %s",
+                        row.id,
+                        row.message_id,
+                        row.kind,
+                        self._transport.description,
+                    )
+                elif not done:
+                    log.warning(
+                        "outbox %d %s: outcome not recorded, the row was taken by another worker",
+                        row.id,
+                        row.message_id,
+                    )
+            finally:
+                logfmt.outbox_id.reset(token)
 
     async def _lease(
         self, conn: aiosqlite.Connection, slots: int, busy: Counter[str]
     ) -> tuple[list[outbox.OutboxRow], bool]:
-        """One transaction: take back expired leases, fail suppressed rows, lease more."""
+        """One transaction: take back expired leases, fail suppressed rows, lease more.
+
+        Returns the leased rows and whether any chosen row was failed as suppressed.
+        """
         now = self._clock.now().timestamp()
-        released = await outbox.release_stale(conn, now)
-        if released:
-            log.warning(
-                "outbox: %d message(s) left in flight by a stopped worker (lease expired); "
-                "sending them again with their Message-ID",
-                released,
-            )
-        suppressed = await outbox.fail_suppressed(conn, now)
-        for row in suppressed:
-            log.warning("outbox %d %s: %s", row.id, row.message_id, row.reason)
-        rows = await outbox.lease_fair(
+        leased = await leasing.lease_step(
             conn,
             now,
             slots=slots,
@@ -216,14 +325,33 @@ class DeliveryWorker:
             busy=busy,
             owner=self.owner,
             lease_seconds=self._lease_seconds,
+            after=self._turn,
         )
-        return rows, bool(rows or suppressed)
+        if leased.released:
+            log.warning(
+                "outbox: %d message(s) left in flight by a stopped worker (lease expired); "
+                "sending them again with their Message-ID",
+                leased.released,
+            )
+        for row in leased.suppressed:
+            log.warning("outbox %d %s: %s", row.id, row.message_id, row.reason)
+        if leased.rows:
+            self._turn = leased.rows[-1].domain  # the next lease goes on from here
+        return leased.rows, bool(leased.suppressed)
 
     async def _renew(self, ids: list[int]) -> None:
         until = self._clock.now().timestamp() + self._lease_seconds
-        held = await self._store.write(lambda c: outbox.renew_leases(c, ids, self.owner, until))
-        if held < len(ids):
-            log.warning("outbox: %d lease(s) were taken by another worker", len(ids) - held)
+
+        async def renew(conn: aiosqlite.Connection) -> int:
+            if await outbox.renew_leases(conn, ids, self.owner, until) == len(ids):
+                return 0
+            # Not renewed is mostly sent meanwhile (its outcome committed before this
+            # write); only a row another worker is sending was taken.
+            return await outbox.held_by_others(conn, ids, self.owner)
+
+        taken = await self._store.write(renew)
+        if taken:
+            log.warning("outbox: %d lease(s) were taken by another worker", taken)
 
     async def _attempt(self, row: outbox.OutboxRow) -> None:
         if row.kind == WEBHOOK_KIND:  # an event for an endpoint, not an email
@@ -240,7 +368,8 @@ class DeliveryWorker:
                 raise TemporaryDeliveryError(f"signing failed: {exc!r}") from exc
         await self._transport.send(row.mail_from, row.rcpt_to, message)
 
-    async def _deliver(self, row: outbox.OutboxRow) -> None:
+    async def _deliver(self, row: outbox.OutboxRow) -> _Outcome:
+        """Attempt ``row``; the outcome is recorded by the caller (deliver_due)."""
         logfmt.outbox_id.set(row.id)  # its own task: on every line logged about this row
         try:
             async with asyncio.timeout(self._send_timeout):
@@ -248,47 +377,27 @@ class DeliveryWorker:
         except PermanentDeliveryError as exc:
             detail = exc.detail
             log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id, detail)
-            await self._record(row, lambda c: outbox.mark_failed(c, row.id, detail, self.owner))
-            return
+            return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=detail,
+                                         owner=self.owner))  # fmt: skip
         except TemporaryDeliveryError as exc:
-            await self._retry_later(row, exc.detail)
-            return
+            return self._retry_later(row, exc.detail)
         except TimeoutError:
-            await self._retry_later(row, f"no outcome within {self._send_timeout:.0f} s")
-            return
+            return self._retry_later(row, f"no outcome within {self._send_timeout:.0f} s")
         except Exception as exc:  # a bug or an unforeseen library error: keep the message
             log.exception("outbox %d %s: unexpected error while sending", row.id, row.message_id)
-            await self._retry_later(row, f"unexpected error: {exc!r}")
-            return
+            return self._retry_later(row, f"unexpected error: {exc!r}")
         now = iso(self._clock.now())
-        await self._store.write(lambda c: outbox.mark_sent(c, row.id, now))
-        log.info(
-            "outbox %d %s (%s): sent via %s",
-            row.id,
-            row.message_id,
-            row.kind,
-            self._transport.description,
-        )
+        return _Outcome(row, partial(_mark_sent, row_id=row.id, now_iso=now), sent_at=now)
 
-    async def _record(
-        self, row: outbox.OutboxRow, work: Callable[[aiosqlite.Connection], Awaitable[bool]]
-    ) -> None:
-        if not await self._store.write(work):
-            log.warning(
-                "outbox %d %s: outcome not recorded, the row was taken by another worker",
-                row.id,
-                row.message_id,
-            )
-
-    async def _retry_later(self, row: outbox.OutboxRow, detail: str) -> None:
+    def _retry_later(self, row: outbox.OutboxRow, detail: str) -> _Outcome:
         now = self._clock.now()
         since = datetime.fromisoformat(row.since or row.created_at)
         age_hours = (now - since).total_seconds() / 3600
         if age_hours >= self._settings.give_up_hours:
             reason = f"gave up after {row.attempts} attempts over {age_hours:.0f} h: {detail}"
             log.error("outbox %d %s: %s", row.id, row.message_id, reason)
-            await self._record(row, lambda c: outbox.mark_failed(c, row.id, reason, self.owner))
-            return
+            return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=reason,
+                                         owner=self.owner))  # fmt: skip
         delay = backoff_seconds(
             row.attempts,
             self._settings.retry_base_seconds,
@@ -304,4 +413,29 @@ class DeliveryWorker:
             delay,
         )
         at = now.timestamp() + delay
-        await self._record(row, lambda c: outbox.reschedule(c, row.id, at, detail, self.owner))
+        return _Outcome(
+            row, partial(outbox.reschedule, row_id=row.id, at=at, error=detail, owner=self.owner)
+        )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one attempt ended: ``record(conn)`` writes it (False: the row was taken)."""
+
+    row: outbox.OutboxRow
+    record: Callable[[aiosqlite.Connection], Awaitable[bool]]
+    sent_at: str | None = None  # sent: when
+
+
+async def _mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> bool:
+    # Unconditional: the relay accepted it, whoever holds the row now.
+    await outbox.mark_sent(conn, row_id, now_iso)
+    return True
+
+
+async def _record(conn: aiosqlite.Connection, outcomes: list[_Outcome]) -> list[bool]:
+    """Write ``outcomes``; the sent ones in one statement. True: recorded."""
+    sent = [(o.row.id, o.sent_at) for o in outcomes if o.sent_at is not None]
+    if sent:
+        await outbox.mark_sent_many(conn, sent)
+    return [True if o.sent_at is not None else await o.record(conn) for o in outcomes]

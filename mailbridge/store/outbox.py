@@ -6,13 +6,14 @@ Lifecycle: ``queued`` → ``sending`` (leased by one worker until ``lease_expire
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
+    "DOMAIN_SQL",
     "OutboxDetail",
     "OutboxRow",
     "OutboxSummary",
@@ -23,24 +24,27 @@ __all__ = [
     "enqueue",
     "fail_suppressed",
     "get_detail",
+    "held_by_others",
     "lease_due",
-    "lease_fair",
+    "lease_ids",
     "list_summaries",
     "mark_failed",
     "mark_sent",
+    "mark_sent_many",
     "next_due",
     "release_stale",
     "renew_leases",
     "reschedule",
     "retry",
     "retry_all_failed",
+    "unlease",
 ]
 
 DEFAULT_LEASE_SECONDS = 60.0
 
 # The recipient's domain in SQL, the same rule as domain_of() for any address with
 # one '@' (a quoted local part holding '@' is the only way they differ).
-_DOMAIN_SQL = "lower(substr(rcpt_to, instr(rcpt_to, '@') + 1))"
+DOMAIN_SQL = "lower(substr(rcpt_to, instr(rcpt_to, '@') + 1))"
 _ROW_COLUMNS = (
     "id, kind, message_id, mail_from, rcpt_to, message, attempts, created_at, "
     "coalesce(requeued_at, created_at)"
@@ -150,20 +154,23 @@ async def release_stale(conn: aiosqlite.Connection, now: float | None = None) ->
     return cur.rowcount
 
 
-async def _lease_ids(
+async def lease_ids(
     conn: aiosqlite.Connection, ids: Sequence[int], owner: str, until: float
 ) -> list[OutboxRow]:
+    """Lease the rows ``ids`` still queued to ``owner`` until ``until``."""
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
     # status = 'queued' again here: a row taken meanwhile by someone else is skipped.
-    async with conn.execute(
+    # Its unary + keeps SQLite on the ids (rowid look-ups): on the index outbox_due it
+    # would read every queued row.
+    # execute_fetchall: one trip to the database thread (a cursor takes three).
+    rows = await conn.execute_fetchall(
         f"UPDATE outbox SET status = 'sending', attempts = attempts + 1, "  # noqa: S608
-        f"lease_owner = ?, lease_expires_at = ? WHERE status = 'queued' AND id IN ({marks}) "
+        f"lease_owner = ?, lease_expires_at = ? WHERE +status = 'queued' AND id IN ({marks}) "
         f"RETURNING {_ROW_COLUMNS}",
         (owner, until, *ids),
-    ) as cur:
-        rows = await cur.fetchall()
+    )
     return [OutboxRow(*row) for row in rows]
 
 
@@ -182,70 +189,39 @@ async def lease_due(
         (now, limit),
     ) as cur:
         ids = [int(r[0]) for r in await cur.fetchall()]
-    rows = await _lease_ids(conn, ids, owner, now + lease_seconds)
+    rows = await lease_ids(conn, ids, owner, now + lease_seconds)
     return sorted(rows, key=lambda r: r.id)
 
 
-async def lease_fair(
-    conn: aiosqlite.Connection,
-    now: float,
-    *,
-    slots: int,
-    per_domain: int,
-    busy: Mapping[str, int],
-    owner: str,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
-) -> list[OutboxRow]:
-    """Lease up to ``slots`` due rows, oldest first, at most ``per_domain`` per domain.
+async def fail_suppressed(
+    conn: aiosqlite.Connection, now: float, ids: Sequence[int] | None = None
+) -> list[Suppressed]:
+    """Mark due rows to suppressed addresses failed (not sent) and return them.
 
-    ``busy`` counts the caller's rows already in flight per recipient domain. A
-    domain at its cap is skipped, not waited for, so one slow domain never holds
-    up the others; its own oldest row goes first once a slot frees. Only each
-    domain's ``per_domain`` oldest rows are candidates, and at most
-    ``len(busy) * per_domain`` of those can be skipped, which bounds the query.
+    With ``ids``, only among those rows (the ones about to be leased): checking
+    every due row on each lease would cost as much as the backlog.
     """
-    if slots <= 0:
-        return []
-    window = slots + per_domain * sum(1 for n in busy.values() if n > 0)
-    async with conn.execute(
-        f"SELECT id, rcpt_to FROM ("  # noqa: S608 - constants only
-        " SELECT id, rcpt_to, next_attempt_at, row_number() OVER ("
-        f"  PARTITION BY {_DOMAIN_SQL} ORDER BY next_attempt_at, id) AS place"
-        " FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?"
-        ") WHERE place <= ? ORDER BY next_attempt_at, id LIMIT ?",
-        (now, per_domain, window),
-    ) as cur:
-        candidates = [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
-    taken: dict[str, int] = dict(busy)
-    chosen: list[int] = []
-    for row_id, rcpt in candidates:
-        domain = domain_of(rcpt)
-        if taken.get(domain, 0) >= per_domain:
-            continue
-        taken[domain] = taken.get(domain, 0) + 1
-        chosen.append(row_id)
-        if len(chosen) == slots:
-            break
-    rows = await _lease_ids(conn, chosen, owner, now + lease_seconds)
-    order = {row_id: i for i, row_id in enumerate(chosen)}
-    return sorted(rows, key=lambda r: order[r.id])
-
-
-async def fail_suppressed(conn: aiosqlite.Connection, now: float) -> list[Suppressed]:
-    """Mark due rows to suppressed addresses failed (not sent) and return them."""
-    async with conn.execute(
-        "UPDATE outbox SET status = 'failed', last_error = ("
+    among: str = ""
+    args: tuple[int, ...] = ()
+    if ids is not None:
+        if not ids:
+            return []
+        # The unary + (below) keeps SQLite on these ids instead of reading every due
+        # row through the index outbox_due.
+        among, args = f" AND id IN ({','.join('?' * len(ids))})", tuple(ids)
+    rows = await conn.execute_fetchall(
+        "UPDATE outbox SET status = 'failed', last_error = ("  # noqa: S608 - marks only
         " SELECT 'not sent: the address is suppressed since ' || a.suppressed_at"
         "  || coalesce(' (' || a.suppressed_reason || ')', '')"
         "  || '; mailbridge bounces --resume ' || a.email || ' lifts it'"
         " FROM addresses a WHERE a.email = outbox.rcpt_to) "
-        "WHERE status = 'queued' AND next_attempt_at <= ? AND EXISTS ("
+        f"WHERE {'+' if among else ''}status = 'queued' AND {'+' if among else ''}"
+        f"next_attempt_at <= ?{among} AND EXISTS ("
         " SELECT 1 FROM addresses a WHERE a.email = outbox.rcpt_to"
         " AND a.suppressed_at IS NOT NULL) "
         "RETURNING id, message_id, last_error",
-        (now,),
-    ) as cur:
-        rows = await cur.fetchall()
+        (now, *args),
+    )
     return [Suppressed(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
@@ -262,6 +238,33 @@ async def renew_leases(
         (until, owner, *ids),
     )
     return cur.rowcount
+
+
+async def unlease(conn: aiosqlite.Connection, ids: Sequence[int], owner: str) -> int:
+    """Give back leased rows that were not attempted: queued again, the attempt undone."""
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    cur = await conn.execute(
+        f"UPDATE outbox SET status = 'queued', attempts = attempts - 1, {_RELEASE} "  # noqa: S608
+        f"WHERE status = 'sending' AND lease_owner = ? AND id IN ({marks})",
+        (owner, *ids),
+    )
+    return cur.rowcount
+
+
+async def held_by_others(conn: aiosqlite.Connection, ids: Sequence[int], owner: str) -> int:
+    """How many of ``ids`` another worker is sending now (it took them over)."""
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    async with conn.execute(
+        f"SELECT count(*) FROM outbox WHERE status = 'sending' "  # noqa: S608
+        f"AND lease_owner IS NOT ? AND id IN ({marks})",
+        (owner, *ids),
+    ) as cur:
+        row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
 
 
 async def next_due(conn: aiosqlite.Connection) -> float | None:
@@ -292,6 +295,15 @@ async def mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> No
         f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_RELEASE} "  # noqa: S608
         "WHERE id = ?",
         (now_iso, row_id),
+    )
+
+
+async def mark_sent_many(conn: aiosqlite.Connection, sent: Sequence[tuple[int, str]]) -> None:
+    """:func:`mark_sent` for each (id, sent_at) of ``sent``, in one statement."""
+    await conn.executemany(
+        f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_RELEASE} "  # noqa: S608
+        "WHERE id = ?",
+        [(now_iso, row_id) for row_id, now_iso in sent],
     )
 
 

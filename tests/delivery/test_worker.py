@@ -254,6 +254,40 @@ async def test_stop_lets_sends_in_flight_finish_and_takes_nothing_new(store: Sto
 
 
 @pytest.mark.asyncio
+async def test_stop_gives_back_rows_leased_but_not_started(store: Store) -> None:
+    # Different domains: the worker leases one to send and one to wait its turn.
+    clock = FakeClock()
+    await queue(store, ["a@a.example", "b@b.example", "c@c.example"], at=clock.now())
+    gated = GatedTransport()
+    w = worker(store, gated, clock)  # concurrency 1
+    running = asyncio.create_task(w.deliver_due())
+    await asyncio.wait_for(gated.started.wait(), 5)
+    assert [r[1] for r in await rows(store)] == ["sending", "sending", "queued"]
+    w.stop()
+    gated.gate.set()
+    assert await asyncio.wait_for(running, 5) == 1
+    # The waiting one is queued again as if never leased: no attempt counted.
+    assert [r[1:3] for r in await rows(store)] == [("sent", 1), ("queued", 0), ("queued", 0)]
+    assert gated.sent == Counter({"a@a.example": 1})
+
+
+@pytest.mark.asyncio
+async def test_outcomes_finished_during_a_lease_round_are_all_recorded(store: Store) -> None:
+    # Many short sends on four connections: every outcome lands, none twice.
+    sink = WatchingSink()
+    await queue(store, [f"r{i}@d{i % 7}.example" for i in range(60)])
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            w = worker(store, transport, FakeClock(), concurrency=4, per_domain=2)
+            assert await w.deliver_due() == 60
+        finally:
+            await transport.aclose()
+    assert sorted(sink.message_ids()) == sorted(f"<m{i}@test>" for i in range(60))
+    assert {r[1:3] for r in await rows(store)} == {("sent", 1)}
+
+
+@pytest.mark.asyncio
 async def test_a_send_past_send_timeout_is_retried_later(store: Store) -> None:
     clock = FakeClock()
     await queue(store, ["r@example.net"], at=clock.now())

@@ -157,3 +157,36 @@ def test_a_message_that_is_not_crlf_wire_form_is_refused(rsa_key, kit):
 
     with pytest.raises(DkimSigningError, match="CRLF"):
         DkimSigner([rsa_key]).sign(lf_only)
+
+
+@pytest.mark.parametrize("which", ["rsa", "ed25519"])
+def test_the_signature_is_byte_for_byte_what_dkimpy_writes(
+    which, rsa_key, ed_key, message, monkeypatch
+):
+    # RSASSA-PKCS1-v1_5 and Ed25519 are deterministic: signing through the cryptography
+    # package must give dkimpy's own header exactly (same tags, folding, b=), at one t=.
+    import time
+
+    import dkim
+
+    from mailbridge.outbound.dkim import _header_list
+
+    key = rsa_key if which == "rsa" else ed_key
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.25)
+    ours = DkimSigner([key], require_rsa=False).sign(message)
+    theirs = dkim.sign(
+        message,
+        key.selector.encode(),
+        key.domain.encode(),
+        key.private_key,
+        canonicalize=(b"relaxed", b"relaxed"),
+        signature_algorithm=key.algorithm.encode(),
+        include_headers=_header_list(message),
+        linesep=b"\r\n",
+    )
+    assert ours == theirs + message
+
+
+def test_a_message_with_a_header_dkimpy_cannot_parse_is_refused(rsa_key):
+    with pytest.raises(DkimSigningError):
+        DkimSigner([rsa_key]).sign(b"From: a@example.org\r\nbroken header line\r\n\r\nbody\r\n")
