@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 UnitOfWork = Callable[[aiosqlite.Connection], Awaitable[T]]
+# A unit of work waiting for its group commit, and where its result goes.
+_Unit = tuple[Callable[[aiosqlite.Connection], Awaitable[Any]], "asyncio.Future[Any]"]
+# Units that share one transaction at most: enough to spare most BEGIN, COMMIT and
+# fsync under load, few enough that a unit never waits long for the others in its group.
+_GROUP_MAX = 8
+
+
+def _fail(units: list[_Unit], exc: BaseException) -> None:
+    for _work, future in units:
+        if not future.done():
+            future.set_exception(exc)
+
 
 # Durability first: a 250 to DATA promises the message is on disk, so commits fsync
 # (synchronous=FULL) even in WAL mode.
@@ -118,6 +130,9 @@ class Store:
         self._writer: aiosqlite.Connection | None = writer
         self._reader: aiosqlite.Connection | None = reader
         self._write_lock = asyncio.Lock()
+        # Units waiting for the next group commit, and the task that runs them.
+        self._pending: list[_Unit] = []
+        self._draining: asyncio.Future[None] | None = None
         self._read_lock = asyncio.Lock()
         self._busy_ms = int(busy_timeout * 1000)
         # (monotonic time, message) of the last write that failed for lack of a
@@ -156,27 +171,85 @@ class Store:
         return self._writer is not None
 
     async def write(self, work: UnitOfWork[T]) -> T:
-        """Run ``work(conn)`` in one IMMEDIATE transaction; commit, or roll back on error."""
-        async with self._write_lock:
-            conn = self._writer
-            if conn is None:
-                raise StoreClosedError("the store is closed")
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                self._remember(exc)
-                raise
-            try:
-                result = await work(conn)
-                await conn.execute("COMMIT")
-            except BaseException as exc:
-                # Also after a failed COMMIT (disk full, I/O error) or a cancellation:
-                # never leave the one writer connection inside a transaction.
-                await _rollback(conn)
-                self._remember(exc)
-                raise
-            self._write_failure = None
-            return result
+        """Run ``work(conn)`` in an IMMEDIATE transaction; its result once committed.
+
+        Group commit: the units that arrive while a transaction is open wait, then
+        share the next one (each in a savepoint of its own, so one that fails is
+        rolled back alone), and one COMMIT and one fsync. Each caller still gets its
+        answer only after that commit. A caller cancelled before its unit starts
+        leaves no trace; once started, the unit runs to its commit or rollback.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            async with self._write_lock:
+                while self._pending:
+                    batch = [u for u in self._pending[:_GROUP_MAX] if not u[1].done()]
+                    del self._pending[:_GROUP_MAX]
+                    if batch:
+                        await self._commit_group(batch)
+        except BaseException as exc:
+            # Cancelled (the loop is ending) or a bug: nobody may wait for ever.
+            waiting, self._pending = self._pending, []
+            _fail(waiting, StoreClosedError(f"the write was not run ({exc!r})"))
+            raise
+
+    async def _commit_group(self, batch: list[_Unit]) -> None:
+        conn = self._writer
+        if conn is None:
+            _fail(batch, StoreClosedError("the store is closed"))
+            return
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._remember(exc)
+            _fail(batch, exc)
+            return
+        alone = len(batch) == 1
+        done: list[tuple[asyncio.Future[Any], Any]] = []
+        failed: list[tuple[asyncio.Future[Any], BaseException]] = []
+        try:
+            for work, future in batch:
+                if not alone:
+                    await conn.execute("SAVEPOINT unit")
+                try:
+                    result = await work(conn)
+                    if not alone:
+                        await conn.execute("RELEASE unit")
+                except Exception as exc:
+                    if alone or not conn.in_transaction:
+                        raise  # the whole transaction is gone (or it was the only unit)
+                    await conn.execute("ROLLBACK TO unit")
+                    await conn.execute("RELEASE unit")
+                    self._remember(exc)
+                    failed.append((future, exc))
+                else:
+                    done.append((future, result))
+            await conn.execute("COMMIT")
+        except BaseException as exc:
+            # Also after a failed COMMIT (disk full, I/O error) or a cancellation:
+            # never leave the one writer connection inside a transaction.
+            await _rollback(conn)
+            self._remember(exc)
+            # Nothing of the group was committed: every unit in it fails with this.
+            if isinstance(exc, Exception):
+                _fail(batch, exc)
+                return
+            for _work, future in batch:  # cancelled (the loop is ending), or exiting
+                future.cancel()
+            raise
+        self._write_failure = None
+        for future, result in done:
+            if not future.done():
+                future.set_result(result)
+        for future, error in failed:
+            if not future.done():
+                future.set_exception(error)
 
     def _remember(self, exc: BaseException) -> None:
         if is_unwritable(exc):
