@@ -241,6 +241,8 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
     print(f"| memory growth after the first minute | {growth:+.1f}% |")
     if lat:
         print(f"\n(median {statistics.median(lat) * 1000:.0f} ms over {len(lat)} approvals)")
+    by_minute = [f"{kb / 1024:.0f}" for t, kb in rss if int(t) % 60 < 10 or t == rss[-1][0]]
+    print(f"memory (PSS, MB) about each minute: {' '.join(by_minute)}")
 
 
 def main() -> None:
