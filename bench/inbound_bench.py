@@ -202,20 +202,18 @@ async def mailbridge_pairs(config: Path, extra_wxr: Path | None) -> list[tuple[s
     ]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` and its descendants still running (its
-    worker processes are its fork server's children), from Linux's /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent, used = {}, {}
+def process_tree(pid: int) -> list[Path]:
+    """/proc entries of process ``pid`` and its descendants still running (its worker
+    processes are its fork server's children)."""
+    parent = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        parent[int(entry.name)] = int(fields[1])
-        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        if entry.name.isdigit():
+            try:
+                parent[int(entry.name)] = int(
+                    (entry / "stat").read_text().rpartition(")")[2].split()[1]
+                )
+            except OSError:
+                continue
 
     def within(p: int) -> bool:
         while p > 1:
@@ -224,7 +222,20 @@ def cpu_seconds(pid: int) -> float:
             p = parent.get(p, 0)
         return False
 
-    return sum(t for p, t in used.items() if within(p))
+    return [Path(f"/proc/{p}") for p in parent if within(p)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` and its descendants, from Linux's /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in process_tree(pid):
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 async def measure(

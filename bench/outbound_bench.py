@@ -60,18 +60,7 @@ BODY = "\r\n".join(
 BIG = [("gmail.com", 0.30), ("outlook.com", 0.12), ("yahoo.com", 0.08), ("gmx.de", 0.05)]
 SMALL_DOMAINS = 800
 
-SINK = """
-import asyncio, sys
-from aiosmtpd.smtp import SMTP
-class Discard:
-    async def handle_DATA(self, server, session, envelope):
-        return "250 2.0.0 discarded"
-async def main():
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(Discard()), "127.0.0.1", int(sys.argv[1]))
-    await asyncio.Event().wait()
-asyncio.run(main())
-"""
+from inbound_bench import SINK  # noqa: E402 - the same discarding sink as the inbound bench
 
 
 def free_port() -> int:

@@ -45,6 +45,7 @@ from inbound_bench import (  # the shared pieces of the inbound benchmark
     mailbridge_pairs,
     message,
     process,
+    process_tree,
     wait_port,
 )
 
@@ -55,27 +56,14 @@ APPROVE = re.compile(r"^Approve \(publish it\):\n(\S+)$", re.MULTILINE)
 def rss_kb(pid: int) -> int:
     """Memory of ``pid`` and its descendants (the worker processes), in KB: their
     proportional set size, so pages the fork server shares with its workers count once."""
-    parent, rss = {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    total = 0
+    for entry in process_tree(pid):
         try:
-            stat = (entry / "stat").read_text().rpartition(")")[2].split()
-            status = (entry / "smaps_rollup").read_text()
+            found = re.search(r"^Pss:\s+(\d+) kB", (entry / "smaps_rollup").read_text(), re.M)
         except OSError:
             continue
-        parent[int(entry.name)] = int(stat[1])
-        found = re.search(r"^Pss:\s+(\d+) kB", status, re.MULTILINE)
-        rss[int(entry.name)] = int(found.group(1)) if found else 0
-
-    def below(p: int) -> bool:
-        while p > 1:
-            if p == pid:
-                return True
-            p = parent.get(p, 0)
-        return False
-
-    return sum(kb for p, kb in rss.items() if below(p))
+        total += int(found.group(1)) if found else 0
+    return total
 
 
 class Maildir:
