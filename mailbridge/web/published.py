@@ -71,12 +71,18 @@ def count(nodes: list[CommentNode]) -> int:
 
 
 class _Bytes:
-    """An LRU of serialized answers, bounded in bytes."""
+    """An LRU of serialized answers, bounded in bytes.
+
+    Keys are ``(kind, thread id, version, ...)``. Caching a thread's newer version
+    drops its older ones: no request can get them any more (the version is read
+    first), and on a busy thread they filled the whole budget (a soak's memory grew
+    by it, bench/soak_bench.py)."""
 
     def __init__(self, budget: int) -> None:
         self._budget = budget
         self._used = 0
         self._items: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._by_thread: dict[tuple[object, ...], set[tuple[object, ...]]] = {}
 
     def get(self, key: tuple[object, ...]) -> bytes | None:
         found = self._items.get(key)
@@ -87,14 +93,30 @@ class _Bytes:
     def put(self, key: tuple[object, ...], value: bytes) -> None:
         if len(value) > self._budget:
             return
+        thread, version = key[:2], key[2]
+        for old_key in list(self._by_thread.get(thread, ())):
+            older = old_key[2]
+            if isinstance(version, int) and isinstance(older, int) and older < version:
+                self._drop(old_key)
+        self._drop(key)
+        self._items[key] = value
+        self._used += len(value)
+        self._by_thread.setdefault(thread, set()).add(key)
+        while self._used > self._budget:
+            self._drop(next(iter(self._items)))
+
+    def _drop(self, key: tuple[object, ...]) -> None:
         old = self._items.pop(key, None)
         if old is not None:
             self._used -= len(old)
-        self._items[key] = value
-        self._used += len(value)
-        while self._used > self._budget:
-            _key, dropped = self._items.popitem(last=False)
-            self._used -= len(dropped)
+        keys = self._by_thread.get(key[:2])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_thread[key[:2]]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def _page_args(request: web.Request) -> tuple[int | None, int | None]:
