@@ -13,7 +13,7 @@ from typing import Any
 from mailbridge.notify.drafts import Draft, build
 from mailbridge.templating import Renderer
 
-__all__ = ["build_email", "start"]
+__all__ = ["build_email", "ready", "start"]
 
 _renderer: Renderer | None = None  # this worker's, set by start()
 
@@ -48,6 +48,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def ready() -> tuple[int, bool]:
+    """This worker's process id, and whether :func:`start` has run in it."""
+    return os.getpid(), _renderer is not None
 
 
 def build_email(draft: Draft) -> bytes:

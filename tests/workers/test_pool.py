@@ -10,10 +10,9 @@ import pytest
 from mailbridge.workers import CpuPool, WorkerLost
 from mailbridge.workers import tasks as worker_tasks
 
-
-def whose(_: object = None) -> tuple[int, bool]:
-    """The process that ran it, and whether its renderer was built (by start())."""
-    return os.getpid(), worker_tasks._renderer is not None
+# Functions cross to a worker by name: mailbridge's own, never this module's (an
+# installed mailbridge's workers cannot import the tests).
+whose = worker_tasks.ready
 
 
 @pytest.mark.asyncio
