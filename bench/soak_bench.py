@@ -137,8 +137,9 @@ async def web(base: str, until: float) -> tuple[int, int]:
     return reads, posts
 
 
-async def approvals(maildir: Maildir, until: float) -> list[float]:
-    """Once a second, approve an emailed reply; each approval's latency in seconds."""
+async def approvals(maildir: Maildir, until: float, missed: list[str]) -> list[float]:
+    """Once a second, approve an emailed reply; each approval's latency in seconds
+    (what went wrong goes to ``missed``)."""
     latencies: list[float] = []
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < until - 5:
@@ -156,7 +157,7 @@ async def approvals(maildir: Maildir, until: float) -> list[float]:
             started = time.monotonic()
             async with http.post(link.group(1)) as resp:
                 if resp.status != 200:
-                    print("DEBUG approve", resp.status, link.group(1)[:60], file=sys.stderr)
+                    missed.append(f"approval answered {resp.status}")
                     continue
             prefix = f"<c{comment.group(1)}."
             while time.monotonic() < started + 10:
@@ -165,6 +166,8 @@ async def approvals(maildir: Maildir, until: float) -> list[float]:
                     latencies.append(max(0.0, hit[0] - started))
                     break
                 await asyncio.sleep(0.005)
+            else:
+                missed.append(f"no notification 10 s after approving comment {comment[1]}")
     return latencies
 
 
@@ -201,6 +204,7 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
     program = Path(sys.executable).with_name("mailbridge")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
     maildir = Maildir(data / "outbox")
+    missed: list[str] = []
     with process([str(program), "serve", "--config", str(config)], env=env) as pid:
         await wait_port(smtp)
         until = time.monotonic() + minutes * 60
@@ -208,7 +212,7 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
         sent, (reads, posts), latencies, _w, rss = await asyncio.gather(
             replies(smtp, pairs, rate, until),
             web(f"http://127.0.0.1:{http}", until),
-            approvals(maildir, until),
+            approvals(maildir, until, missed),
             watch(maildir, until),
             memory(pid, until),
         )
@@ -220,7 +224,7 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
     print("| what | figure |\n|---|---:|")
     print(f"| emailed replies accepted | {sent:,} ({sent / elapsed:.1f}/s) |")
     print(f"| thread reads / web comments | {reads:,} / {posts:,} |")
-    print(f"| approvals timed | {len(lat)} |")
+    print(f"| approvals timed / missed | {len(lat)} / {len(missed)} |")
     print(f"| approve -> notification p50 / p99 / max | {p(0.5):.0f} / {p(0.99):.0f} / "
           f"{(lat[-1] * 1000 if lat else float('nan')):.0f} ms |")  # fmt: skip
     print(f"| memory (PSS) after 1 min / at the end / highest | {after_first / 1024:.0f} / "
@@ -231,6 +235,8 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
         print(f"\n(median {statistics.median(lat) * 1000:.0f} ms over {len(lat)} approvals)")
     by_minute = [f"{kb / 1024:.0f}" for t, kb in rss if int(t) % 60 < 10 or t == rss[-1][0]]
     print(f"memory (PSS, MB) about each minute: {' '.join(by_minute)}")
+    for what in missed[:10]:
+        print(f"missed: {what}")
 
 
 def main() -> None:
