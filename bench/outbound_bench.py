@@ -60,7 +60,7 @@ BODY = "\r\n".join(
 BIG = [("gmail.com", 0.30), ("outlook.com", 0.12), ("yahoo.com", 0.08), ("gmx.de", 0.05)]
 SMALL_DOMAINS = 800
 
-from inbound_bench import SINK  # noqa: E402 - the same discarding sink as the inbound bench
+from inbound_bench import SINK, wait_port  # noqa: E402 - the inbound bench's sink and wait
 
 
 def free_port() -> int:
@@ -121,18 +121,6 @@ async def fill(conn: aiosqlite.Connection, items: list[tuple[str, bytes]]) -> No
         [(f"<bench-{i}@blog.example.org>", SENDER, r, m, now) for i, (r, m) in enumerate(items)],
     )
     await conn.execute("COMMIT")
-
-
-async def wait_port(port: int, seconds: float = 60) -> None:
-    for _ in range(int(seconds * 10)):
-        try:
-            _r, w = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.1)
-            continue
-        w.close()
-        return
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 @contextmanager
