@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 import random
 import statistics
 import subprocess
@@ -51,6 +52,8 @@ from mailbridge.outbound.transport import transport_from_url  # noqa: E402
 from mailbridge.outbound.worker import DeliveryWorker  # noqa: E402
 from mailbridge.settings import Settings, load_settings  # noqa: E402
 from mailbridge.store import Store, leasing, outbox  # noqa: E402
+from mailbridge.workers import CpuPool, offload  # noqa: E402
+from mailbridge.workers import tasks as worker_tasks  # noqa: E402
 
 SENDER = "bounces+bench@blog.example.org"
 BODY = "\r\n".join(
@@ -195,12 +198,24 @@ def ed25519_only(keys: Path) -> DkimSigner:
 
 
 async def drain(settings: Settings, signing: str, keys: Path, limit: float) -> tuple[float, int]:
-    """(messages sent per second, messages left unsent) for one drain of the outbox."""
+    """(messages sent per second, messages left unsent) for one drain of the outbox.
+
+    As ``mailbridge serve`` runs it (``daemon=True``): DKIM signatures are made in
+    the worker processes (``inbound.cpu_processes``)."""
     transport = transport_from_url(settings.transport_url, relay_config(settings))
+    own_pool: CpuPool | None = None
     try:
-        async with core(settings, transport=transport) as c:
+        async with core(settings, transport=transport, daemon=True) as c:
             worker = c.worker
             if signing == "ed25519":
+                # The same pool as the daemon's, started with this signer instead.
+                signer = ed25519_only(keys)
+                own_pool = CpuPool(
+                    c.pool.processes,
+                    initializer=worker_tasks.start,
+                    initargs=(None, {}, os.getpid(), signer),
+                )
+                await own_pool.start()
                 out = settings.outbound
                 worker = DeliveryWorker(
                     c.store,
@@ -209,7 +224,7 @@ async def drain(settings: Settings, signing: str, keys: Path, limit: float) -> t
                     c.clock,
                     concurrency=out.concurrency,
                     per_domain=out.per_domain_concurrency,
-                    sign=ed25519_only(keys).sign,
+                    sign=offload.signing(signer, own_pool),
                 )
             began = time.monotonic()
             task = asyncio.create_task(worker.deliver_due())
@@ -221,6 +236,8 @@ async def drain(settings: Settings, signing: str, keys: Path, limit: float) -> t
             elapsed = time.monotonic() - began
             counts = await c.store.read(outbox.count_by_status)
     finally:
+        if own_pool is not None:
+            await own_pool.close()
         await transport.aclose()
     sent = counts.get("sent", 0)
     if sent != sum(counts.values()):

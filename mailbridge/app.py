@@ -45,13 +45,14 @@ from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
 from mailbridge.spam.akismet import Akismet
 from mailbridge.store import Store
+from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
 from mailbridge.webhooks import WebhookEvents, WebhookSender
 from mailbridge.workers import CpuPool
 from mailbridge.workers import tasks as worker_tasks
-from mailbridge.workers.offload import offloaded
+from mailbridge.workers.offload import offloaded, signing
 
 __all__ = [
     "Core",
@@ -120,12 +121,6 @@ def akismet_from(settings: Settings) -> Akismet | None:
     )
 
 
-async def open_store(settings: Settings) -> Store:
-    return await Store.open(
-        settings.database_path, busy_timeout=settings.database_busy_timeout_seconds
-    )
-
-
 @dataclass(frozen=True)
 class Core:
     """Everything but the listeners: what the daemon runs and the CLI reuses offline."""
@@ -183,6 +178,17 @@ async def core(
     try:
         override = Path(settings.templates.directory) if settings.templates.directory else None
         renderer = Renderer(override, site_globals(settings))
+        pool = CpuPool(
+            settings.inbound.cpu_processes if daemon else 0,
+            initializer=worker_tasks.start,
+            # The workers build the emails and sign them: the same templates and keys.
+            initargs=(
+                str(override) if override else None,
+                site_globals(settings),
+                os.getpid(),
+                signer,
+            ),
+        )
         worker = DeliveryWorker(
             store,
             transport,
@@ -190,16 +196,11 @@ async def core(
             clock,
             concurrency=out.concurrency,
             per_domain=out.per_domain_concurrency,
-            sign=signer.sign if signer is not None else None,
+            sign=signing(signer, pool),
             webhooks=WebhookSender(settings.webhooks, clock) if settings.webhooks else None,
         )
         notifier = Notifier(settings, keyring, renderer, clock)
         digester = Digester(store, notifier, clock, queued=worker.wake)
-        pool = CpuPool(
-            settings.inbound.cpu_processes if daemon else 0,
-            initializer=worker_tasks.start,
-            initargs=(str(override) if override else None, site_globals(settings), os.getpid()),
-        )
         mailer = ModerationMailer(store, notifier, pool, clock, worker.wake) if daemon else None
 
         def wake() -> None:

@@ -25,7 +25,7 @@ import secrets
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -44,7 +44,9 @@ __all__ = ["DeliveryWorker", "Signer", "backoff_seconds"]
 
 log = logging.getLogger(__name__)
 
-Signer = Callable[[bytes], bytes]
+# DKIM: the message in, the message with its signatures out; off the event loop
+# (mailbridge.workers.offload.signing).
+Signer = Callable[[bytes], Coroutine[Any, Any, bytes]]
 WEBHOOK_KIND = "webhook"  # mailbridge.webhooks.events.KIND
 
 
@@ -82,7 +84,7 @@ class DeliveryWorker:
         send_timeout: float = 600.0,
         webhooks: WebhookPoster | None = None,
     ) -> None:
-        """``sign`` runs in a thread on each message right before each send (DKIM).
+        """``sign`` is awaited on each message right before each send (DKIM).
 
         ``send_timeout`` bounds one attempt (signing and the whole SMTP dialogue);
         past it the attempt counts as a temporary failure.
@@ -159,6 +161,9 @@ class DeliveryWorker:
         # Leased, not yet started: up to ``concurrency`` rows wait here, so a finished
         # send is followed at once by the next while the database records its outcome.
         ready: deque[outbox.OutboxRow] = deque()
+        # DKIM signatures of the ready rows, begun as they are leased: a send starts
+        # with its message signed instead of waiting for the signer (a worker process).
+        signing: dict[int, asyncio.Task[bytes]] = {}
         busy: Counter[str] = Counter()  # rows leased and not finished, per domain
         # Outcomes of finished sends, recorded by the next step together with the lease
         # of more rows: one transaction per round, not two per message.
@@ -176,7 +181,9 @@ class DeliveryWorker:
             while True:  # bounded by the due rows and stop()
                 while ready and len(inflight) < self._concurrency and not self._stopping:
                     row = ready.popleft()
-                    send = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
+                    send = asyncio.create_task(
+                        self._deliver(row, signing.pop(row.id, None)), name=f"outbox-{row.id}"
+                    )
                     inflight[send] = row
                 if step is None:
                     want = 2 * self._concurrency - len(inflight) - len(ready)
@@ -189,6 +196,7 @@ class DeliveryWorker:
                             busy[row.domain] -= 1
                         if unlease:
                             ready.clear()
+                            _drop(signing)
                         work = partial(
                             self._step, outcomes=stepping, slots=want, busy=busy, unlease=unlease
                         )
@@ -217,6 +225,8 @@ class DeliveryWorker:
                         for row in rows:
                             busy[row.domain] += 1
                             ready.append(row)
+                            if self._sign is not None and row.kind != WEBHOOK_KIND:
+                                signing[row.id] = asyncio.create_task(self._sign(row.message))
                         drained = not rows and not refill and finished == finished_at_step
                         continue
                     row = inflight.pop(task)
@@ -244,6 +254,7 @@ class DeliveryWorker:
             # Message-ID, once those run out.
             for task in inflight:
                 task.cancel()
+            _drop(signing)
             if step is not None:
                 step.cancel()
             if inflight or step is not None:
@@ -353,7 +364,9 @@ class DeliveryWorker:
         if taken:
             log.warning("outbox: %d lease(s) were taken by another worker", taken)
 
-    async def _attempt(self, row: outbox.OutboxRow) -> None:
+    async def _attempt(
+        self, row: outbox.OutboxRow, signed: asyncio.Task[bytes] | None = None
+    ) -> None:
         if row.kind == WEBHOOK_KIND:  # an event for an endpoint, not an email
             if self._webhooks is None:
                 raise PermanentDeliveryError("no [[webhooks]] are configured any more")
@@ -362,18 +375,20 @@ class DeliveryWorker:
         message = row.message
         if self._sign is not None:
             try:
-                message = await asyncio.to_thread(self._sign, message)
+                message = await (signed if signed is not None else self._sign(message))
             except Exception as exc:
                 log.exception("outbox %d %s: signing failed", row.id, row.message_id)
                 raise TemporaryDeliveryError(f"signing failed: {exc!r}") from exc
         await self._transport.send(row.mail_from, row.rcpt_to, message)
 
-    async def _deliver(self, row: outbox.OutboxRow) -> _Outcome:
+    async def _deliver(
+        self, row: outbox.OutboxRow, signed: asyncio.Task[bytes] | None = None
+    ) -> _Outcome:
         """Attempt ``row``; the outcome is recorded by the caller (deliver_due)."""
         logfmt.outbox_id.set(row.id)  # its own task: on every line logged about this row
         try:
             async with asyncio.timeout(self._send_timeout):
-                await self._attempt(row)
+                await self._attempt(row, signed)
         except PermanentDeliveryError as exc:
             detail = exc.detail
             log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id, detail)
@@ -425,6 +440,16 @@ class _Outcome:
     row: outbox.OutboxRow
     record: Callable[[aiosqlite.Connection], Awaitable[bool]]
     sent_at: str | None = None  # sent: when
+
+
+def _drop(signing: dict[int, asyncio.Task[bytes]]) -> None:
+    """Forget signatures begun for rows that will not be sent now."""
+    for task in signing.values():
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()  # seen: a failure here is not "never retrieved"
+    signing.clear()
 
 
 async def _mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> bool:

@@ -7,9 +7,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from mailbridge.extract import Extraction, Extractor, extract
+from mailbridge.outbound.dkim import DkimSigner
+from mailbridge.outbound.worker import Signer
+from mailbridge.workers import tasks
 from mailbridge.workers.pool import CpuPool, WorkerLost
 
-__all__ = ["AsyncExtractor", "offloaded"]
+__all__ = ["AsyncExtractor", "offloaded", "signing"]
 
 AsyncExtractor = Callable[[bytes, Sequence[str]], Awaitable[Extraction]]
 
@@ -34,5 +37,23 @@ def offloaded(
             return Extraction(text="", part="", defects=(f"extraction failed: {exc}",))
         finally:
             observe(time.perf_counter() - started)
+
+    return run
+
+
+def signing(signer: DkimSigner | None, pool: CpuPool | None) -> Signer | None:
+    """``signer`` off the event loop: in the worker processes when there are some (they
+    were started with the same keys: ``CpuPool(initargs=(..., signer))``), where the
+    parsing and canonicalization do not hold this process's GIL; else in a thread.
+    A worker that dies takes the message with it: the send is retried like any
+    temporary failure (DeliveryWorker)."""
+    if signer is None:
+        return None
+    sign = signer.sign
+
+    async def run(message: bytes) -> bytes:
+        if pool is not None and pool.processes:
+            return await pool.run(tasks.dkim_sign, message)
+        return await asyncio.to_thread(sign, message)
 
     return run

@@ -11,18 +11,27 @@ from pathlib import Path
 from typing import Any
 
 from mailbridge.notify.drafts import Draft, build
+from mailbridge.outbound.dkim import DkimSigner
 from mailbridge.templating import Renderer
 
-__all__ = ["build_email", "ready", "start"]
+__all__ = ["build_email", "dkim_sign", "ready", "start"]
 
 _renderer: Renderer | None = None  # this worker's, set by start()
+_signer: DkimSigner | None = None  # this worker's DKIM keys, set by start()
 
 
-def start(override_dir: str | None, site: dict[str, Any], daemon_pid: int = 0) -> None:
-    """The pool's initializer: the same templates as the daemon's own renderer; and,
-    in a worker process, an end of its own when the daemon ends."""
-    global _renderer  # one renderer per worker process, built once
+def start(
+    override_dir: str | None,
+    site: dict[str, Any],
+    daemon_pid: int = 0,
+    signer: DkimSigner | None = None,
+) -> None:
+    """The pool's initializer: the same templates as the daemon's own renderer and
+    the same DKIM keys as its signer; and, in a worker process, an end of its own
+    when the daemon ends."""
+    global _renderer, _signer  # built once per worker process
     _renderer = Renderer(Path(override_dir) if override_dir else None, site)
+    _signer = signer
     if daemon_pid and daemon_pid != os.getpid():
         threading.Thread(target=_exit_with, args=(daemon_pid,), daemon=True).start()
 
@@ -59,3 +68,10 @@ def build_email(draft: Draft) -> bytes:
     if _renderer is None:
         raise RuntimeError("worker not started: CpuPool(initializer=start) builds the renderer")
     return build(_renderer, draft)
+
+
+def dkim_sign(message: bytes) -> bytes:
+    """``message`` with its DKIM-Signature headers (:meth:`DkimSigner.sign`)."""
+    if _signer is None:
+        raise RuntimeError("worker started without DKIM keys: CpuPool(initargs=(..., signer))")
+    return _signer.sign(message)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -198,11 +197,11 @@ async def test_suppressed_recipient_is_failed_at_send_time_not_sent(store: Store
 
 
 @pytest.mark.asyncio
-async def test_sign_runs_in_a_thread_before_every_attempt(store: Store) -> None:
-    calls: list[str] = []
+async def test_sign_is_awaited_before_every_attempt(store: Store) -> None:
+    calls: list[bytes] = []
 
-    def sign(message: bytes) -> bytes:
-        calls.append(threading.current_thread().name)
+    async def sign(message: bytes) -> bytes:
+        calls.append(message)
         return b"DKIM-Signature: v=1; test\r\n" + message
 
     clock = FakeClock()
@@ -218,7 +217,7 @@ async def test_sign_runs_in_a_thread_before_every_attempt(store: Store) -> None:
             await w.deliver_due()
         finally:
             await transport.aclose()
-    assert len(calls) == 2 and threading.main_thread().name not in calls
+    assert len(calls) == 2 and all(c.startswith(b"Message-ID: <m0@test>") for c in calls)
     [received] = sink.received
     assert received.raw.startswith(b"DKIM-Signature: v=1; test\r\nMessage-ID: <m0@test>")
     assert [r[1:3] for r in await rows(store)] == [("sent", 2)]
@@ -226,7 +225,7 @@ async def test_sign_runs_in_a_thread_before_every_attempt(store: Store) -> None:
 
 @pytest.mark.asyncio
 async def test_a_signing_failure_keeps_the_message_queued(store: Store) -> None:
-    def broken(message: bytes) -> bytes:
+    async def broken(message: bytes) -> bytes:
         raise ValueError("no key")
 
     clock = FakeClock()
