@@ -18,7 +18,6 @@ import click
 from mailbridge import __version__
 from mailbridge.addresses import normalise
 from mailbridge.admin.cli import token_command
-from mailbridge.app import core, open_store, running
 from mailbridge.cli_options import config_options, in_store, settings_from
 from mailbridge.clock import SystemClock
 from mailbridge.embed.demo import demo_site_running, with_demo_origin
@@ -36,6 +35,7 @@ from mailbridge.settings import Settings
 from mailbridge.settings.check_cli import check_config_command
 from mailbridge.spam.cli import spam_command
 from mailbridge.store.backup_cli import backup_command
+from mailbridge.store.opening import open_store
 
 __all__ = ["cli"]
 
@@ -120,6 +120,7 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        from mailbridge.app import running  # the daemon's parts: only when used
         async with running(settings) as daemon, demo_site_running(settings, demo_site):
             click.echo(_describe(settings, daemon.smtp_address, daemon.http_address))
             if demo_origin is not None:
@@ -143,13 +144,19 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
     show_default=True,
     help="Email imported commenters when someone answers them.",
 )
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Read the file even if this very file was imported before (adds what is missing).",
+)
 def import_command(
-    config_file: Path | None, data_dir: Path | None, file: Path, notify: bool
+    config_file: Path | None, data_dir: Path | None, file: Path, notify: bool, again: bool
 ) -> None:
     """Import a WordPress (WXR), Disqus, Isso, Commento, Remark42 or mailbridge JSON file.
 
     The format is detected from the content. Importing the same file again adds
-    nothing twice. Imported comments keep their status and send no email.
+    nothing twice: a file imported whole before (the same bytes) is not even read
+    again, unless --again. Imported comments keep their status and send no email.
     """
     from tqdm import tqdm
 
@@ -173,10 +180,18 @@ def import_command(
                 progress=bar.update,
                 notify=notify,
                 smtputf8=settings.outbound.smtputf8,
+                again=again,
             )
         finally:
             bar.close()
             await store.close()
+        if report.unchanged_since is not None:
+            return (
+                f"{file} ({report.format}) was imported whole on {report.unchanged_since} "
+                f"and has not changed since ({report.threads_existing} thread(s), "
+                f"{report.comments_existing} comment(s)): nothing to do. "
+                "--again reads it anyway and adds what is missing."
+            )
         summary = (
             f"Imported {file} ({report.format}): "
             f"{report.threads_created} thread(s) created, "
@@ -308,6 +323,7 @@ def comment(
         return found, thread, email, await decisions.history(conn, comment_id)
 
     async def decide(chosen: str) -> tuple[Found | None, str]:
+        from mailbridge.app import core  # the daemon's parts: only when used
         async with core(settings) as parts:
             try:
                 outcome = await parts.service.moderate(
@@ -350,6 +366,7 @@ def reprocess(config_file: Path | None, data_dir: Path | None, message_id: int) 
     settings = settings_from(config_file, data_dir)
 
     async def main() -> str:
+        from mailbridge.app import core  # the daemon's parts: only when used
         async with core(settings) as parts:
             return await parts.intake.reprocess(message_id)
 

@@ -48,7 +48,7 @@ def settings_from(config_file: Path | None, data_dir: Path | None) -> Settings:
 
 def in_store(settings: Settings, work: UnitOfWork[T], *, write: bool = True) -> T:
     """Open the database, run ``work`` in one transaction, close it: for commands."""
-    from mailbridge.app import open_store
+    from mailbridge.store.opening import open_store
 
     async def main() -> T:
         store = await open_store(settings)

@@ -45,7 +45,7 @@ def export_command(
     """
     from tqdm import tqdm
 
-    from mailbridge.app import open_store
+    from mailbridge.store.opening import open_store
 
     if (thread is None) == (not everything):
         raise click.UsageError("name one THREAD, or --all")

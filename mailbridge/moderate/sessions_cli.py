@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 
 async def _write(settings: Settings, work: UnitOfWork[T]) -> T:
-    from mailbridge.app import open_store
+    from mailbridge.store.opening import open_store
 
     store = await open_store(settings)
     try:

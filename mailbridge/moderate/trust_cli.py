@@ -35,7 +35,7 @@ def _address(value: str) -> str:
 
 
 async def _with_store(settings: Settings, work: UnitOfWork[T]) -> T:
-    from mailbridge.app import open_store
+    from mailbridge.store.opening import open_store
 
     store = await open_store(settings)
     try:

@@ -136,7 +136,7 @@ async def _run(
     retry_id: int | None,
     retry_all: bool,
 ) -> str:
-    from mailbridge.app import open_store
+    from mailbridge.store.opening import open_store
 
     store = await open_store(settings)
     try:

@@ -63,7 +63,7 @@ def score_command(config_file: Path | None, data_dir: Path | None) -> None:
     async def main() -> None:
         store = None
         if settings.database_path.exists():
-            from mailbridge.app import open_store
+            from mailbridge.store.opening import open_store
 
             store = await open_store(settings)
         try:
@@ -98,7 +98,7 @@ def train_command(config_file: Path | None, data_dir: Path | None) -> None:
     For a head start from comments labelled elsewhere (an old blog's spam folder);
     moderators' Spam and Approve decisions train it anyway. Prints what it now knows.
     """
-    from mailbridge.app import open_store
+    from mailbridge.store.opening import open_store
 
     settings = settings_from(config_file, data_dir)
     items = []
@@ -131,7 +131,7 @@ def train_command(config_file: Path | None, data_dir: Path | None) -> None:
 @click.option("--days", default=7, show_default=True, help="How far back to look.")
 def list_command(config_file: Path | None, data_dir: Path | None, days: int) -> None:
     """Comments that went to the spam folder, with why; rescue with `comment ID --approve`."""
-    from mailbridge.app import open_store
+    from mailbridge.store.opening import open_store
 
     settings = settings_from(config_file, data_dir)
     since = iso(SystemClock().now() - timedelta(days=days))
