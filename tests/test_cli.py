@@ -61,7 +61,11 @@ def test_import_twice_then_a_bad_file(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert "1 thread(s) created" in first.output and "243 comment(s) added" in first.output
     second = runner.invoke(cli, args)
-    assert "0 comment(s) added, 243 already present" in second.output
+    assert second.exit_code == 0, second.output
+    assert "was imported whole on 20" in second.output
+    assert "has not changed since (1 thread(s), 243 comment(s)): nothing to do" in second.output
+    third = runner.invoke(cli, [*args, "--again"])
+    assert "0 comment(s) added, 243 already present" in third.output
     bad = tmp_path / "notes.txt"
     bad.write_text("just some notes")
     result = runner.invoke(cli, ["import", "--data-dir", str(tmp_path / "var"), str(bad)])

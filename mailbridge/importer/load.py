@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ import aiosqlite
 from mailbridge.addresses import normalise
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress
+from mailbridge.importer import known_files
 from mailbridge.importer.bulk import store_comments
 from mailbridge.importer.native_json import read_json
 from mailbridge.importer.records import ImportedComment, ImportedThread, detect_format
@@ -40,6 +42,8 @@ class ImportReport:
     refusals: list[str] = field(default_factory=list)  # the first few, for the summary
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many
     orphans: int = 0  # replies whose parent is not in the file: imported at the top level
+    # Set when this very file was imported whole before and was not read again.
+    unchanged_since: str | None = None
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
@@ -164,13 +168,47 @@ async def import_file(
     progress: Callable[[int], None] = lambda n: None,
     notify: bool = True,
     smtputf8: bool = False,
+    again: bool = False,
 ) -> ImportReport:
     """Import every thread in ``path``; each thread commits whole, with others
     (``GROUP_COMMENTS`` comments per transaction at most, or one big thread).
 
     ``smtputf8`` (``outbound.smtputf8``) accepts addresses with non-ASCII before the @.
+    A file imported whole before (the same bytes) is not read again unless ``again``:
+    the report says since when it is unchanged, and nothing is written.
     """
     fmt = detect_format(path)
+    sha256, size = await asyncio.to_thread(known_files.digest, path)
+    known = await store.read(lambda conn: known_files.find(conn, sha256))
+    if known is not None and not again:
+        return ImportReport(
+            format=fmt,
+            threads_existing=known.threads,
+            comments_existing=known.comments,
+            unchanged_since=known.imported_at,
+        )
+    report = await _import(store, path, fmt, clock, on_total, progress, notify, smtputf8)
+    done = known_files.KnownFile(
+        sha256,
+        fmt,
+        threads=report.threads_created + report.threads_existing,
+        comments=report.comments_added + report.comments_existing,
+        imported_at=iso(clock.now()),
+    )
+    await store.write(lambda conn: known_files.remember(conn, done, size))
+    return report
+
+
+async def _import(
+    store: Store,
+    path: Path,
+    fmt: str,
+    clock: Clock,
+    on_total: Callable[[int], None],
+    progress: Callable[[int], None],
+    notify: bool,
+    smtputf8: bool,
+) -> ImportReport:
     if fmt in ("disqus", "isso", "commento", "remark42"):
         # Streamed: written as read. Imported here, not at the top: it imports this module.
         from mailbridge.importer import commento, disqus, isso, remark42

@@ -60,7 +60,7 @@ def test_isso_fixture_imports_and_says_what_it_skipped(tmp_path: Path) -> None:
     first = run("import", "--data-dir", str(data), fixture)
     assert "(disqus): 1 thread(s) created" in first and "2 comment(s) added" in first
     assert "Not imported: 1 its thread is not in the file." in first
-    again = run("import", "--data-dir", str(data), fixture)
+    again = run("import", "--data-dir", str(data), "--again", fixture)
     assert "0 comment(s) added, 2 already present" in again
     got = rows(data, "SELECT c.source_ref, p.source_ref, c.body, c.author FROM comments c "
                      "LEFT JOIN comments p ON p.id = c.parent_id ORDER BY c.id")  # fmt: skip
@@ -147,7 +147,7 @@ def test_a_commento_export_is_imported_streaming(tmp_path: Path) -> None:
     first = run("import", "--data-dir", str(data), fixture)
     assert "(commento): 1 thread(s) created" in first and "3 comment(s) added" in first
     assert "0 comment(s) added, 3 already present" in run(
-        "import", "--data-dir", str(data), fixture
+        "import", "--data-dir", str(data), "--again", fixture
     )
     got = rows(
         data,

@@ -61,7 +61,7 @@ def test_an_isso_database_is_imported_once(tmp_path: Path) -> None:
     assert "(isso): 2 thread(s) created" in first and "5 comment(s) added" in first
     assert "Not imported: 1 deleted in Isso." in first
     assert "1 email address(es) could not be used" in first
-    again = run("import", "--data-dir", str(data), str(source))
+    again = run("import", "--data-dir", str(data), "--again", str(source))
     assert "0 comment(s) added, 5 already present" in again
     conn = sqlite3.connect(data / "mailbridge.sqlite3")
     got = conn.execute(

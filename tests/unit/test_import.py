@@ -60,14 +60,63 @@ async def test_reimport_adds_nothing_twice_across_formats(tmp_path: Path) -> Non
     store = await Store.open(tmp_path / "mb.sqlite3")
     try:
         await import_file(store, SEED_WXR, SystemClock())
-        again = await import_file(store, SEED_WXR, SystemClock())
+        again = await import_file(store, SEED_WXR, SystemClock(), again=True)
         assert (again.threads_created, again.comments_added, again.comments_existing) == (
             0,
             0,
             243,
         )
+        assert again.unchanged_since is None
         other = await import_file(store, SEED_JSON, SystemClock())
         assert other.comments_added == 0
+        assert await rows(store, "SELECT count(*) FROM comments") == [(243,)]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_the_same_file_again_is_known_by_its_bytes_and_not_read(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        await import_file(store, SEED_WXR, SystemClock())
+        seen: list[int] = []
+        known = await import_file(
+            store, SEED_WXR, SystemClock(), on_total=seen.append, progress=seen.append
+        )
+        assert seen == []  # neither counted nor read
+        assert known.unchanged_since is not None and known.unchanged_since.startswith("20")
+        assert (known.threads_existing, known.comments_existing, known.comments_added) == (
+            1,
+            243,
+            0,
+        )
+        changed = tmp_path / "export.xml"  # one byte more: another file, read again
+        changed.write_bytes(SEED_WXR.read_bytes() + b"\n")
+        read = await import_file(store, changed, SystemClock(), progress=seen.append)
+        assert read.unchanged_since is None and read.comments_existing == 243
+        assert sum(seen) == 243
+        assert await rows(store, "SELECT count(*) FROM import_files") == [(2,)]
+    finally:
+        await store.close()
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.asyncio
+async def test_an_interrupted_import_is_not_taken_for_a_finished_one(tmp_path: Path) -> None:
+    def interrupt(n: int) -> None:
+        raise Interrupted
+
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        with pytest.raises(Interrupted):
+            await import_file(store, SEED_WXR, SystemClock(), progress=interrupt)
+        assert await rows(store, "SELECT count(*) FROM import_files") == [(0,)]
+        again = await import_file(store, SEED_WXR, SystemClock())
+        assert again.unchanged_since is None
+        assert again.comments_added + again.comments_existing == 243
         assert await rows(store, "SELECT count(*) FROM comments") == [(243,)]
     finally:
         await store.close()
@@ -286,4 +335,3 @@ async def test_an_import_changes_the_threads_version_and_queues_bridged_comments
         assert len(await rows(store, "SELECT comment_id FROM wp_push")) == 4
     finally:
         await store.close()
-
