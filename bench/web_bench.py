@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support import import_seed, make_settings, no_dmarc_zone  # noqa: E402
 
+from mailbridge import render  # noqa: E402
 from mailbridge.app import running  # noqa: E402
-from mailbridge.render import render_comment  # noqa: E402
 
 SEED = "attachment-theory-healing-relationship"
 BIG = "generated-5000"
@@ -96,7 +96,7 @@ async def first_reads(
     while time.perf_counter() - start < seconds and done < 10_000:
         clear()
         if cold:
-            render_comment.cache_clear()  # a cold start renders every comment again
+            render.CACHE.clear()  # a cold start renders every comment again
         async with session.get(url) as resp:
             await resp.read()
         done += 1

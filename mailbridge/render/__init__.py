@@ -22,6 +22,8 @@ from functools import lru_cache
 import nh3
 from markdown_it import MarkdownIt
 
+from mailbridge.render.cache import TextCache
+
 __all__ = ["MAX_MARKDOWN_CHARS", "MAX_NESTING", "RENDER_VERSION", "render_comment"]
 
 # Bumped whenever the output for the same text changes (caches key on it).
@@ -65,9 +67,21 @@ def _sanitise(markup: str) -> str:
     )
 
 
-@lru_cache(maxsize=8192)
+# Rendered comments by text, per process: a changed thread renders only what is new.
+# 8 M characters (about 8 MB with the keys): some five thousand comments of usual size.
+CACHE = TextCache(8 * 1024 * 1024)
+
+
 def render_comment(text: str) -> str:
     """The sanitised HTML for one comment's text (cached: the same text renders the same)."""
+    found = CACHE.get(text)
+    if found is None:
+        found = _render(text)
+        CACHE.put(text, found)
+    return found
+
+
+def _render(text: str) -> str:
     if len(text) > MAX_MARKDOWN_CHARS:
         return _sanitise(_plain(text))
     md = _parser()

@@ -238,8 +238,8 @@ class InboundSettings:
     )
     cpu_processes: int = _key(
         1,
-        "Worker processes that extract replies and build moderation emails, so another "
-        "core does that work (0: threads of the daemon's own process).",
+        "Worker processes that extract replies, build moderation emails and make DKIM "
+        "signatures, so another core does that work (0: threads of the daemon's own process).",
     )
 
 

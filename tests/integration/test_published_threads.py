@@ -4,6 +4,7 @@ formatting in the HTML part of emails. Real daemon, real HTTP client, real SQLit
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,20 @@ async def test_answers_are_gzipped_when_the_client_accepts_it(daemon: Running) -
     )
     assert status == 200 and headers["Content-Encoding"] == "gzip"
     assert body[:2] == b"\x1f\x8b"
+    # Gzipped once per version and kept: the next reader gets the very same bytes,
+    # and they are the identity answer's, compressed.
+    _s, again_headers, again = await get(
+        daemon, f"/api/threads/{THREAD}/comments", {"Accept-Encoding": "gzip, deflate, br"}
+    )
+    assert again == body and again_headers["ETag"] == headers["ETag"]
+    _s, plain_headers, plain = await get(daemon, f"/api/threads/{THREAD}/comments")
+    assert "Content-Encoding" not in plain_headers and gzip.decompress(body) == plain
+    assert plain_headers["Vary"] == headers["Vary"] == "Accept-Encoding"
+    for refusing in ("gzip;q=0", "deflate", "x-gzip; q=0.0, identity"):
+        _s, other, raw = await get(
+            daemon, f"/api/threads/{THREAD}/comments", {"Accept-Encoding": refusing}
+        )
+        assert "Content-Encoding" not in other and raw == plain, refusing
 
 
 def big_thread(path: Path, top: int = 300, replies: int = 3) -> Path:
