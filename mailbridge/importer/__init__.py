@@ -2,7 +2,8 @@
 
 The format is detected from the content, not the file name. Import is
 idempotent: every comment remembers its id in the source file, so importing the
-same file again adds nothing twice. Imported comments keep their status and
+same file again adds nothing twice (and a file imported whole is known by its
+hash and not read again: ``known_files``). Imported comments keep their status and
 send no email.
 """
 
