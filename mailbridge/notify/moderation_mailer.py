@@ -30,7 +30,7 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.models import Comment, CommentStatus
 from mailbridge.notify.drafts import Draft
-from mailbridge.notify.notifier import Notifier
+from mailbridge.notify.notifier import ModeratorNotStored, Notifier
 from mailbridge.store import Store, comments, is_unwritable, moderation_queue
 from mailbridge.workers import CpuPool
 from mailbridge.workers.tasks import build_email
@@ -86,7 +86,12 @@ class ModerationMailer:
         """Build and queue the emails of every comment waiting; how many were queued."""
         total = 0
         while not self._stopping:
-            taken = await self._store.write(self._draft)
+            try:
+                # Read on a snapshot: the writer, which every reply waits for, is not
+                # held while the drafts are made (a dozen statements per comment).
+                taken = await self._store.read(self._draft)
+            except ModeratorNotStored:  # a moderator's first email: store the address
+                taken = await self._store.write(functools.partial(self._draft, reading=False))
             if not taken:
                 break
             drafts = [d for t in taken for d in t.drafts or ()]
@@ -98,7 +103,7 @@ class ModerationMailer:
             total += queued
         return total
 
-    async def _draft(self, conn: aiosqlite.Connection) -> list[_Taken]:
+    async def _draft(self, conn: aiosqlite.Connection, reading: bool = True) -> list[_Taken]:
         taken = []
         for comment_id, why in await moderation_queue.take(conn, BATCH):
             comment = await comments.get_comment(conn, comment_id)
@@ -106,7 +111,7 @@ class ModerationMailer:
             if comment is not None and _still_wanted(comment, why):
                 # The digest rule was asked when the comment came (CommentService).
                 drafts = await self._notifier.moderation_drafts(
-                    conn, comment, why, digest_rule=False
+                    conn, comment, why, digest_rule=False, reading=reading
                 )
             taken.append(_Taken(comment_id, why, drafts))
         return taken

@@ -37,9 +37,13 @@ from mailbridge.store.subscriptions import Level, Pending
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring
 
-__all__ = ["Notifier"]
+__all__ = ["ModeratorNotStored", "Notifier"]
 
 log = logging.getLogger(__name__)
+
+
+class ModeratorNotStored(Exception):
+    """A moderator's address has no row yet: drafting needs a write (the first time)."""
 
 _CONFIRMATION_EVERY = timedelta(hours=24)  # at most one confirmation email a day
 
@@ -111,12 +115,15 @@ class Notifier:
         auto_approved: str | None = None,
         *,
         digest_rule: bool = True,
+        reading: bool = False,
     ) -> list[Draft] | None:
         """The moderation emails ``comment`` calls for, one per moderator, unbuilt.
 
         None when it is left for the next digest (``moderation.mode``; not asked with
         ``digest_rule`` False: the caller asked when the comment came); empty when the
-        thread has no moderator."""
+        thread has no moderator. ``reading``: ``conn`` is a read snapshot, so a
+        moderator whose address is not stored yet raises :class:`ModeratorNotStored`
+        (the caller drafts again in a write) instead of being stored."""
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         assert thread is not None
         if digest_rule and auto_approved is None and await self.leave_for_digest(conn):
@@ -142,7 +149,13 @@ class Notifier:
         drafts = []
         for moderator in moderators:
             # The links name the moderator (by address id), so each decision records who.
-            moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
+            if reading:
+                found = await threads.address_id_of(conn, moderator.addr_spec)
+                if found is None:
+                    raise ModeratorNotStored(moderator.addr_spec)
+                moderator_id = found
+            else:
+                moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
             drafts.append(
                 self.mail.moderation_draft(
                     moderator, moderator_id, thread, comment, parent, author_email, about

@@ -133,3 +133,13 @@ async def test_moderators_from_config_and_thread_author(tmp_path: Path) -> None:
             "boss@example.net",
         ]
         assert len(read_maildir(outbox_dir(daemon))) == 2
+        # The first email to a configured moderator stored their address (drafted in a
+        # write); the next is drafted on a read snapshot, and reaches both again.
+        await post_comment(daemon, author="Bea", email="bea@example.com")
+        mails = await wait_for_mail(outbox_dir(daemon), 4)
+        assert sorted(m["To"].addresses[0].addr_spec for m in mails) == [
+            "author@example.org",
+            "author@example.org",
+            "boss@example.net",
+            "boss@example.net",
+        ]
