@@ -13,8 +13,9 @@ from support import SinkHandler, free_port, import_seed, make_settings, no_dmarc
 from mailbridge.app import Running, running
 from mailbridge.settings import Settings
 
-# Unclosed resources are charged to the test that leaked them (tests/leaks.py).
-pytest_plugins = ["leaks"]
+# Unclosed resources are charged to the test that leaked them (tests/leaks.py);
+# tests/pg.py starts the PostgreSQL server of the tests that need one.
+pytest_plugins = ["leaks", "pg"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,97 @@
+"""A private PostgreSQL server for the tests: one per session, a fresh database per test.
+
+The server is Debian's PostgreSQL 15, started by /work/shared/recipes/postgres.sh (a
+copy of the recipe the CI uses) in a temporary directory on a free loopback port, and
+stopped at the end of the session. Each test gets its own database, created empty
+(``pg_url``) so that tests never see each other's rows.
+
+Without the server's programs the tests that need it are skipped with the package to
+install (tests/programs.py); with REQUIRE_EXTERNAL_TOOLS=1 they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from programs import unavailable
+from support import free_port
+
+RECIPE = Path(os.environ.get("MAILBRIDGE_PG_RECIPE", "/work/shared/recipes/postgres.sh"))
+PG_CTL = Path("/usr/lib/postgresql/15/bin/pg_ctl")
+MISSING = "needs PostgreSQL 15 from postgresql: apt-get install postgresql"
+
+
+def missing() -> str | None:
+    if not PG_CTL.exists():
+        return MISSING
+    if not RECIPE.exists():
+        return f"needs the recipe {RECIPE} (MAILBRIDGE_PG_RECIPE) to start PostgreSQL"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The URL of the session's server's maintenance database (the role may create
+    databases)."""
+    problem = missing()
+    if problem is not None:
+        unavailable(problem)
+    # Under /tmp itself: the server runs as the postgres user, which must traverse
+    # every parent directory (pytest's own temporary directories are private).
+    directory = Path(tempfile.mkdtemp(prefix="mailbridge-pg-"))
+    port = free_port()
+    started = subprocess.run(
+        ["bash", str(RECIPE), "start", str(directory), str(port)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if started.returncode != 0:
+        shutil.rmtree(directory, ignore_errors=True)
+        pytest.fail(f"postgres.sh start failed: {started.stderr[-2000:]}", pytrace=False)
+    url = next(
+        line.split("=", 1)[1]
+        for line in started.stdout.splitlines()
+        if line.startswith("DATABASE_URL=")
+    )
+    with psycopg.connect(_admin(directory), autocommit=True) as admin:
+        # The tests create and drop a database each.
+        admin.execute("ALTER ROLE mailbridge CREATEDB")
+    try:
+        yield url
+    finally:
+        subprocess.run(
+            ["bash", str(RECIPE), "stop", str(directory)],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _admin(directory: Path) -> str:
+    port = (directory / "port").read_text().strip()
+    return f"host={directory / 'pgsock'} port={port} user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A URL of a new, empty database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = pg_server.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
