@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
-__all__ = ["Connection", "Cursor", "Dialect", "Execution", "Row"]
+__all__ = ["Connection", "Cursor", "Dialect", "Execution", "Row", "dialect_of", "json_list"]
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -58,3 +58,27 @@ class Connection(Protocol):
     def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Awaitable[Any]: ...
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Awaitable[Any]: ...
+
+
+def dialect_of(conn: object) -> Dialect:
+    """The dialect of ``conn``, for code still annotated with aiosqlite's class."""
+    found: Dialect = getattr(conn, "dialect", "sqlite")
+    return found
+
+
+# A JSON array bound as one parameter, as the rows of a subquery: ``x IN json_list``
+# takes any number of values in one statement. SQLite reads it with json_each;
+# PostgreSQL reads text and casts each element to the compared column's type.
+_JSON_LISTS: dict[tuple[Dialect, str], str] = {
+    ("sqlite", "text"): "(SELECT value FROM json_each(?))",
+    ("sqlite", "bigint"): "(SELECT value FROM json_each(?))",
+    ("postgresql", "text"): "(SELECT value FROM jsonb_array_elements_text(?::jsonb) AS value)",
+    ("postgresql", "bigint"): (
+        "(SELECT value::bigint FROM jsonb_array_elements_text(?::jsonb) AS value)"
+    ),
+}
+
+
+def json_list(conn: object, of: Literal["text", "bigint"]) -> str:
+    """The subquery over a JSON array parameter of ``of`` values, in ``conn``'s dialect."""
+    return _JSON_LISTS[dialect_of(conn), of]

@@ -23,10 +23,17 @@ def test_both_engines_ship_the_same_migrations() -> None:
 
 def test_placeholders_are_translated_outside_quotes_only() -> None:
     assert translate("SELECT a FROM t WHERE b = ? AND c LIKE '%?%'") == (
-        "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%'"
+        "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%'",
+        False,
     )
-    assert translate('SELECT "?" , ? % 2') == 'SELECT "?" , %s %% 2'
-    assert translate("BEGIN IMMEDIATE") == "BEGIN"
+    assert translate('SELECT "?" , ? % 2') == ('SELECT "?" , %s %% 2', False)
+    assert translate("SELECT ?1 || ?2 || ?1") == ("SELECT %(p1)s || %(p2)s || %(p1)s", True)
+    assert translate("BEGIN IMMEDIATE") == ("BEGIN", False)
+    assert translate("SELECT 1 FROM t INDEXED BY t_i WHERE a = 1 AND +b = ?1") == (
+        "SELECT 1 FROM t WHERE a = 1 AND b = %(p1)s",
+        True,
+    )
+    assert translate("SELECT a +b, 1 + 2")[0] == "SELECT a +b, 1 + 2"
 
 
 async def _sqlite_columns(tmp_path: Path) -> dict[str, set[str]]:

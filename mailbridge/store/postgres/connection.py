@@ -15,6 +15,7 @@ distinct statement (cached), never on the SQLite path.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -25,18 +26,33 @@ from psycopg import pq
 __all__ = ["PgConnection", "PgCursor", "PgRow", "connect", "translate"]
 
 
+_HINTS = re.compile(r"\s+INDEXED BY \w+")
+# "+column" right after a keyword or operator that cannot be followed by binary plus.
+_UNARY_PLUS = re.compile(r"((?:\bAND|\bWHERE|\bOR|=|\()\s*)\+(?=[A-Za-z_])")
+
+
 @functools.lru_cache(maxsize=4096)
-def translate(sql: str) -> str:
-    """``?`` placeholders to ``%s`` and a literal ``%`` to ``%%``, outside quotes.
+def translate(sql: str) -> tuple[str, bool]:
+    """``?`` placeholders to ``%s`` and a literal ``%`` to ``%%``, outside quotes; and
+    whether the statement numbers them (SQLite's ``?1``, used twice in one statement),
+    which become ``%(p1)s`` and take their parameters by name (see :func:`_params`).
 
     SQLite-only spellings that have a direct equivalent are mapped here too
-    (``BEGIN IMMEDIATE``: PostgreSQL's writers lock rows, not the database).
+    (``BEGIN IMMEDIATE``: PostgreSQL's writers lock rows, not the database), and
+    SQLite's planner hints are dropped (``INDEXED BY name``; ``+column``, which keeps
+    SQLite off an index): PostgreSQL's planner takes no hints and uses statistics.
     """
     if sql == "BEGIN IMMEDIATE":
-        return "BEGIN"
+        return "BEGIN", False
+    sql = _HINTS.sub("", sql)
+    sql = _UNARY_PLUS.sub(r"\1", sql)
     out: list[str] = []
     quote: str | None = None
-    for ch in sql:
+    numbered = False
+    i = 0
+    while i < len(sql):
+        ch = sql[i]
+        i += 1
         if quote is not None:
             out.append("%%" if ch == "%" else ch)
             if ch == quote:
@@ -45,12 +61,20 @@ def translate(sql: str) -> str:
             quote = ch
             out.append(ch)
         elif ch == "?":
-            out.append("%s")
+            digits = ""
+            while i < len(sql) and sql[i].isdigit():
+                digits += sql[i]
+                i += 1
+            if digits:
+                numbered = True
+                out.append(f"%(p{digits})s")
+            else:
+                out.append("%s")
         elif ch == "%":
             out.append("%%")
         else:
             out.append(ch)
-    return "".join(out)
+    return "".join(out), numbered
 
 
 class PgRow(Sequence[Any]):
@@ -95,9 +119,11 @@ def _value(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
 
-def _params(parameters: Sequence[Any] | None) -> Sequence[Any] | None:
+def _params(parameters: Sequence[Any] | None, numbered: bool = False) -> Any:
     if parameters is None:
         return None
+    if numbered:  # ?1 is the first parameter, and may appear more than once
+        return {f"p{i}": _value(v) for i, v in enumerate(parameters, 1)}
     return [_value(v) for v in parameters]
 
 
@@ -148,7 +174,8 @@ class _Execution:
 
     async def _run(self) -> PgCursor:
         cursor = self._conn.raw.cursor(row_factory=_row_factory)
-        await cursor.execute(translate(self._sql), _params(self._parameters), prepare=False)
+        sql, numbered = translate(self._sql)
+        await cursor.execute(sql, _params(self._parameters, numbered), prepare=False)
         self._cursor = PgCursor(cursor)
         return self._cursor
 
@@ -181,10 +208,17 @@ class PgConnection:
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> _Execution:
         return _Execution(self, sql, parameters)
 
+    async def execute_fetchall(
+        self, sql: str, parameters: Sequence[Any] | None = None
+    ) -> list[Any]:
+        async with self.execute(sql, parameters) as cur:
+            return await cur.fetchall()
+
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> PgCursor:
         cursor = self.raw.cursor(row_factory=_row_factory)
-        rows = [_params(p) or () for p in parameters]
-        await cursor.executemany(translate(sql), rows)
+        query, numbered = translate(sql)
+        rows = [_params(p, numbered) or () for p in parameters]
+        await cursor.executemany(query, rows)
         return PgCursor(cursor)
 
     async def close(self) -> None:
