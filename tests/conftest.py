@@ -18,6 +18,31 @@ from mailbridge.settings import Settings
 pytest_plugins = ["leaks", "pg"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default=None,
+        help="the engine of the suite's stores and daemons (default: "
+        "MAILBRIDGE_TEST_STORE, else sqlite); postgresql starts a private server",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    engine = config.getoption("--store")
+    if engine is not None:
+        # An environment variable, so that tests/support.py's make_settings (no
+        # fixtures there) and the daemons the tests start in subprocesses see it.
+        os.environ["MAILBRIDGE_TEST_STORE"] = engine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_engine(request: pytest.FixtureRequest) -> None:
+    """Under --store=postgresql, the session's server runs before any test."""
+    if os.environ.get("MAILBRIDGE_TEST_STORE") == "postgresql":  # pg.store_option()
+        request.getfixturevalue("pg_server")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``@pytest.mark.requires_program("chromium", package="chromium")``: skipped with
     the package to install when the program is missing (see tests/programs.py); under

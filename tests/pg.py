@@ -37,6 +37,48 @@ def missing() -> str | None:
     return None
 
 
+# Set by pg_server: the maintenance URL of the session's server, for fresh_database.
+_server_url: str | None = None
+TEMPLATE = "mailbridge_template"
+
+
+def store_option() -> str:
+    """ "postgresql" when the suite's stores and daemons run on PostgreSQL
+    (``--store=postgresql`` or MAILBRIDGE_TEST_STORE=postgresql), else "sqlite"."""
+    return os.environ.get("MAILBRIDGE_TEST_STORE", "sqlite")
+
+
+def fresh_database() -> str:
+    """A new database holding the migrated schema, for one test's settings."""
+    assert _server_url is not None, "pg_server has not started (see tests/conftest.py)"
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+    return f"{_server_url.rpartition('/')[0]}/{name}"
+
+
+def _migrated_template(url: str) -> None:
+    """A template database with every migration applied: a copy is made in
+    milliseconds, where applying twenty migrations per test would take a second."""
+    import asyncio
+
+    from mailbridge.store.postgres import migrations
+    from mailbridge.store.postgres.connection import connect
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+
+    async def migrate() -> None:
+        db = await connect(f"{url.rpartition('/')[0]}/{TEMPLATE}")
+        try:
+            await migrations.apply_pending(db)
+        finally:
+            await db.close()
+
+    asyncio.run(migrate())
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """The URL of the session's server's maintenance database (the role may create
@@ -66,9 +108,13 @@ def pg_server() -> Iterator[str]:
     with psycopg.connect(_admin(directory), autocommit=True) as admin:
         # The tests create and drop a database each.
         admin.execute("ALTER ROLE mailbridge CREATEDB")
+    global _server_url
+    _migrated_template(url)
+    _server_url = url
     try:
         yield url
     finally:
+        _server_url = None
         subprocess.run(
             ["bash", str(RECIPE), "stop", str(directory)],
             capture_output=True,

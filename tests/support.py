@@ -63,6 +63,11 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
         # Notifications at once; the batching tests set a window.
         "notifications": {"batch_window_seconds": 0},
     }
+    from pg import fresh_database, store_option  # tests/pg.py imports this module
+
+    if store_option() == "postgresql":
+        # A database of its own for each test's settings (tests/pg.py).
+        overrides["data_url"] = fresh_database()
     for name, values in sections.items():
         if isinstance(values, dict):
             overrides.setdefault(name, {}).update(values)
