@@ -131,3 +131,34 @@ async def test_cannot_write_now_errors_are_unwritable(pg_url: str) -> None:
     finally:
         await conn.close()
         await other.close()
+
+
+def test_backup_points_to_pg_dump_when_the_store_is_postgresql(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mailbridge.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["backup", "--data-dir", str(tmp_path), str(tmp_path / "x.sqlite3")],
+        env={"MAILBRIDGE_DATA_URL": "postgresql://mb@127.0.0.1:1/mb"},
+    )
+    assert result.exit_code == 1 and "back it up with pg_dump" in result.output
+    assert not (tmp_path / "x.sqlite3").exists()
+
+
+def test_an_unreachable_server_is_a_settings_error(tmp_path: Path) -> None:
+    from support import free_port
+
+    from mailbridge.errors import ConfigError
+    from mailbridge.settings import load_settings
+    from mailbridge.store.opening import open_store
+
+    url = f"postgresql://mb:secret-pw@127.0.0.1:{free_port()}/mb"
+    settings = load_settings(
+        None, environ={}, overrides={"data_dir": str(tmp_path), "data_url": url}
+    )
+    with pytest.raises(ConfigError) as caught:
+        asyncio.run(open_store(settings))
+    assert "cannot connect to postgresql://mb@127.0.0.1" in str(caught.value)
+    assert "secret-pw" not in str(caught.value)  # the password is never printed
