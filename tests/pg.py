@@ -24,7 +24,7 @@ import pytest
 from programs import unavailable
 from support import free_port
 
-RECIPE = Path(os.environ.get("MAILBRIDGE_PG_RECIPE", "/work/shared/recipes/postgres.sh"))
+RECIPE = Path(os.environ.get("PYTEST_MAILBRIDGE_PG_RECIPE", "/work/shared/recipes/postgres.sh"))
 PG_CTL = Path("/usr/lib/postgresql/15/bin/pg_ctl")
 MISSING = "needs PostgreSQL 15 from postgresql: apt-get install postgresql"
 
@@ -33,19 +33,22 @@ def missing() -> str | None:
     if not PG_CTL.exists():
         return MISSING
     if not RECIPE.exists():
-        return f"needs the recipe {RECIPE} (MAILBRIDGE_PG_RECIPE) to start PostgreSQL"
+        return f"needs the recipe {RECIPE} (PYTEST_MAILBRIDGE_PG_RECIPE) to start PostgreSQL"
     return None
 
 
 # Set by pg_server: the maintenance URL of the session's server, for fresh_database.
 _server_url: str | None = None
+# The superuser's, over the server's socket: only it may end an autovacuum worker
+# that DROP DATABASE ... WITH (FORCE) finds in a test's database.
+_admin_url: str | None = None
 TEMPLATE = "mailbridge_template"
 
 
 def store_option() -> str:
     """ "postgresql" when the suite's stores and daemons run on PostgreSQL
-    (``--store=postgresql`` or MAILBRIDGE_TEST_STORE=postgresql), else "sqlite"."""
-    return os.environ.get("MAILBRIDGE_TEST_STORE", "sqlite")
+    (``--store=postgresql`` or PYTEST_MAILBRIDGE_STORE=postgresql), else "sqlite"."""
+    return os.environ.get("PYTEST_MAILBRIDGE_STORE", "sqlite")
 
 
 def fresh_database() -> str:
@@ -108,13 +111,13 @@ def pg_server() -> Iterator[str]:
     with psycopg.connect(_admin(directory), autocommit=True) as admin:
         # The tests create and drop a database each.
         admin.execute("ALTER ROLE mailbridge CREATEDB")
-    global _server_url
+    global _server_url, _admin_url
     _migrated_template(url)
-    _server_url = url
+    _server_url, _admin_url = url, _admin(directory)
     try:
         yield url
     finally:
-        _server_url = None
+        _server_url = _admin_url = None
         subprocess.run(
             ["bash", str(RECIPE), "stop", str(directory)],
             capture_output=True,
@@ -139,5 +142,5 @@ def pg_url(pg_server: str) -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
+        with psycopg.connect(_admin_url or pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

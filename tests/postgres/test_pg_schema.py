@@ -34,6 +34,7 @@ def test_placeholders_are_translated_outside_quotes_only() -> None:
         True,
     )
     assert translate("SELECT a +b, 1 + 2")[0] == "SELECT a +b, 1 + 2"
+    assert translate("SELECT 1 WHERE email = ? COLLATE NOCASE")[0] == "SELECT 1 WHERE email = %s"
 
 
 async def _sqlite_columns(tmp_path: Path) -> dict[str, set[str]]:

@@ -45,6 +45,9 @@ def translate(sql: str) -> tuple[str, bool]:
     if sql == "BEGIN IMMEDIATE":
         return "BEGIN", False
     sql = _HINTS.sub("", sql)
+    # The NOCASE columns are citext on PostgreSQL (sql_postgresql/0001): already
+    # compared without case, and PostgreSQL has no collation of that name.
+    sql = sql.replace(" COLLATE NOCASE", "")
     sql = _UNARY_PLUS.sub(r"\1", sql)
     out: list[str] = []
     quote: str | None = None
@@ -138,6 +141,10 @@ class PgCursor:
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
 
     async def fetchone(self) -> Any:
         if self._cursor.description is None:
