@@ -121,6 +121,7 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         from mailbridge.app import running  # the daemon's parts: only when used
+
         async with running(settings) as daemon, demo_site_running(settings, demo_site):
             click.echo(_describe(settings, daemon.smtp_address, daemon.http_address))
             if demo_origin is not None:
@@ -324,6 +325,7 @@ def comment(
 
     async def decide(chosen: str) -> tuple[Found | None, str]:
         from mailbridge.app import core  # the daemon's parts: only when used
+
         async with core(settings) as parts:
             try:
                 outcome = await parts.service.moderate(
@@ -367,6 +369,7 @@ def reprocess(config_file: Path | None, data_dir: Path | None, message_id: int) 
 
     async def main() -> str:
         from mailbridge.app import core  # the daemon's parts: only when used
+
         async with core(settings) as parts:
             return await parts.intake.reprocess(message_id)
 

@@ -13,8 +13,42 @@ from support import SinkHandler, free_port, import_seed, make_settings, no_dmarc
 from mailbridge.app import Running, running
 from mailbridge.settings import Settings
 
-# Unclosed resources are charged to the test that leaked them (tests/leaks.py).
-pytest_plugins = ["leaks"]
+# Unclosed resources are charged to the test that leaked them (tests/leaks.py);
+# tests/pg.py starts the PostgreSQL server of the tests that need one.
+pytest_plugins = ["leaks", "pg"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default=None,
+        help="the engine of the suite's stores and daemons (default: "
+        "PYTEST_MAILBRIDGE_STORE, else sqlite); postgresql starts a private server",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    engine = config.getoption("--store")
+    if engine is not None:
+        # An environment variable, so that tests/support.py's make_settings (no
+        # fixtures there) and the daemons the tests start in subprocesses see it.
+        os.environ["PYTEST_MAILBRIDGE_STORE"] = engine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_engine(request: pytest.FixtureRequest) -> None:
+    """Under --store=postgresql, the session's server runs before any test."""
+    if os.environ.get("PYTEST_MAILBRIDGE_STORE") == "postgresql":  # pg.store_option()
+        request.getfixturevalue("pg_server")
+
+
+@pytest.fixture(autouse=True)
+def _no_database_url_left() -> Iterator[None]:
+    """make_settings exports the test's PostgreSQL database to the commands it runs;
+    the next test must not find it."""
+    yield
+    os.environ.pop("MAILBRIDGE_DATA_URL", None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import os
 import re
 import socket
 import time
@@ -63,6 +64,13 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
         # Notifications at once; the batching tests set a window.
         "notifications": {"batch_window_seconds": 0},
     }
+    from pg import fresh_database, store_option  # tests/pg.py imports this module
+
+    if store_option() == "postgresql":
+        # A database of its own for each test's settings (tests/pg.py), also for the
+        # commands the test runs in this process (CliRunner): they read the
+        # environment, and tests/conftest.py removes it after the test.
+        overrides["data_url"] = os.environ["MAILBRIDGE_DATA_URL"] = fresh_database()
     for name, values in sections.items():
         if isinstance(values, dict):
             overrides.setdefault(name, {}).update(values)

@@ -43,13 +43,15 @@ async def create(
 ) -> tuple[int, str]:
     """A new token: (its id, the token itself, which is never stored)."""
     token = _PREFIX + secrets.token_urlsafe(32)
+    # RETURNING, not lastrowid: PostgreSQL has no last row id.
     async with conn.execute(
-        "INSERT INTO api_tokens (name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO api_tokens (name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?) "
+        "RETURNING id",
         (name, _hash(token), " ".join(sorted(set(scopes))), now),
     ) as cur:
-        token_id = cur.lastrowid
-    assert token_id is not None
-    return token_id, token
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0]), token
 
 
 async def verify(conn: aiosqlite.Connection, token: str) -> ApiToken | None:

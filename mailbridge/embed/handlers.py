@@ -125,7 +125,9 @@ class EmbedHandlers:
 async def _find(conn: aiosqlite.Connection, page: PageThread, *, by_url: bool) -> str | None:
     """An existing thread for this page: by its key, else (no key given) by its URL."""
     async with conn.execute(
-        "SELECT key FROM threads WHERE key = ? OR (? AND url = ?) ORDER BY key = ? DESC LIMIT 1",
+        # "? = 1": PostgreSQL takes no integer as a truth value.
+        "SELECT key FROM threads WHERE key = ? OR (? = 1 AND url = ?) "
+        "ORDER BY key = ? DESC LIMIT 1",
         (page.key, by_url, page.url, page.key),
     ) as cur:
         row = await cur.fetchone()

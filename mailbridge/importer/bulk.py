@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from mailbridge.importer.records import ImportedComment
+from mailbridge.store.engine import dialect_of
 from mailbridge.store.subscriptions import Level
 
 __all__ = ["Stored", "store_comments"]
@@ -88,14 +89,24 @@ async def store_comments(
     done.added = len(rows)
     done.ids = ids
     if rows:
-        async with _row_triggers_suspended(conn):
-            await conn.executemany(
-                "INSERT INTO comments (id, thread_id, parent_id, address_id, author, body, "
-                "status, source, source_ref, notify, created_at, attachments, held_reason, "
-                "elided) VALUES (?, ?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, '[]', NULL, '')",
-                rows,
+        insert = (
+            "INSERT INTO comments (id, thread_id, parent_id, address_id, author, body, "
+            "status, source, source_ref, notify, created_at, attachments, held_reason, "
+            "elided) VALUES (?, ?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, '[]', NULL, '')"
+        )
+        if dialect_of(conn) == "postgresql":
+            # The row triggers stay (their cost is SQLite's, see below). The ids were
+            # chosen here: move the identity past them, or the next comment's default
+            # id would be one of them.
+            await conn.executemany(insert, rows)
+            await conn.execute(
+                "SELECT setval(pg_get_serial_sequence('comments', 'id'), "
+                "(SELECT max(id) FROM comments))"
             )
-        await _after_insert(conn, thread_id, placed[0][0], placed[-1][0])
+        else:
+            async with _row_triggers_suspended(conn):
+                await conn.executemany(insert, rows)
+            await _after_insert(conn, thread_id, placed[0][0], placed[-1][0])
     if subscribers:
         # As subscribe_imported, in bulk: confirmed (the owner vouches for them), and
         # told about answers unless they chose otherwise before.

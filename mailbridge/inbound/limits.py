@@ -63,7 +63,7 @@ class ConnectionLimiter:
 async def _count_and_oldest(
     conn: aiosqlite.Connection, sql: str, args: tuple[object, ...]
 ) -> tuple[int, str | None]:
-    async with conn.execute(f"SELECT count(*), min(t) FROM ({sql})", args) as cur:  # noqa: S608
+    async with conn.execute(f"SELECT count(*), min(t) FROM ({sql}) AS counted", args) as cur:  # noqa: S608
         row = await cur.fetchone()
     return (0, None) if row is None else (int(row[0]), row[1])
 

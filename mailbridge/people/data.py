@@ -22,6 +22,7 @@ from typing import Any
 import aiosqlite
 
 from mailbridge.spam import training
+from mailbridge.store.engine import json_list
 
 __all__ = ["FORMER", "Erased", "address_id_of", "erase", "export"]
 
@@ -139,13 +140,14 @@ async def erase(conn: aiosqlite.Connection, email: str, remove_comments: bool) -
     )])  # fmt: skip
     n["bounces"] = await _run(
         conn,
-        "DELETE FROM bounces WHERE address_id = ? OR inbound_id IN "
-        "(SELECT value FROM json_each(?))",
+        f"DELETE FROM bounces WHERE address_id = ? OR inbound_id IN {json_list(conn, 'bigint')}",  # noqa: S608
         address_id,
         received,
     )
     n["messages received"] = await _run(
-        conn, "DELETE FROM inbound_messages WHERE id IN (SELECT value FROM json_each(?))", received
+        conn,
+        f"DELETE FROM inbound_messages WHERE id IN {json_list(conn, 'bigint')}",  # noqa: S608
+        received,
     )
     n["rejection replies"] = await _run(
         conn, "DELETE FROM rejection_replies WHERE lower(sender) = lower(?)", email
@@ -163,14 +165,14 @@ async def erase(conn: aiosqlite.Connection, email: str, remove_comments: bool) -
     # Emails sent to them, and the moderation emails that showed their address.
     n["emails sent"] = await _run(
         conn,
-        "DELETE FROM outbox WHERE lower(rcpt_to) = lower(?) OR (kind = 'moderation_request' "
-        "AND comment_id IN (SELECT value FROM json_each(?)))",
+        "DELETE FROM outbox WHERE lower(rcpt_to) = lower(?) OR (kind = 'moderation_request' "  # noqa: S608
+        f"AND comment_id IN {json_list(conn, 'bigint')})",
         email,
         theirs,
     )
     n["earlier texts"] = await _run(
         conn,
-        "DELETE FROM comment_edits WHERE comment_id IN (SELECT value FROM json_each(?))",
+        f"DELETE FROM comment_edits WHERE comment_id IN {json_list(conn, 'bigint')}",  # noqa: S608
         theirs,
     )
     if remove_comments:

@@ -498,6 +498,11 @@ class Settings:
     data_dir: str = _key(
         "var", "Database, outgoing Maildir and instance secret; relative to the working directory."
     )
+    data_url: str = _key(
+        "",
+        "Where the database is: empty keeps SQLite in data_dir; postgresql://user:password@"
+        "host:port/dbname selects PostgreSQL (data_dir still holds the secret and Maildir).",
+    )
     database_busy_timeout_seconds: float = _key(
         10.0,
         "How long a database write waits for another process's lock before giving up; "

@@ -147,6 +147,17 @@ def _networks(s: Settings) -> None:
             raise ConfigError(f"http.trusted_proxies: not an IP address: '{proxy}'") from None
 
 
+def _data_url(s: Settings) -> None:
+    # Only the two engines the store has; anything else (a typo'd scheme, mysql://)
+    # must stop the start, not fall back to SQLite and split the data silently.
+    if s.data_url and not s.data_url.startswith(("postgresql://", "postgres://")):
+        scheme = s.data_url.split(":", 1)[0]
+        raise ConfigError(
+            "data_url: expected empty (SQLite in data_dir) or postgresql://user:password@"
+            f"host:port/dbname, got a '{scheme}:' URL"
+        )
+
+
 def _transport(s: Settings) -> None:
     transport = s.transport_url
     if not transport.startswith(("maildir:", "smtp://", "smtps://")):
@@ -288,6 +299,7 @@ _CHECKS: tuple[Callable[[Settings], None], ...] = (
     _origins,
     _choices,
     _networks,
+    _data_url,
     _transport,
     _positive,
     _smtp_tls,

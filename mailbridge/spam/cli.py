@@ -62,7 +62,7 @@ def score_command(config_file: Path | None, data_dir: Path | None) -> None:
 
     async def main() -> None:
         store = None
-        if settings.database_path.exists():
+        if settings.data_url or settings.database_path.exists():
             from mailbridge.store.opening import open_store
 
             store = await open_store(settings)

@@ -15,6 +15,7 @@ import aiosqlite
 
 from mailbridge.models import CommentStatus
 from mailbridge.spam.bayes import Counts, tokens
+from mailbridge.store.engine import Dialect, dialect_of, json_list
 
 __all__ = ["counts_for", "forget", "learn", "learn_decision", "learn_text", "trained_docs"]
 
@@ -23,18 +24,27 @@ _LABELS = {CommentStatus.APPROVED: "ham", CommentStatus.SPAM: "spam"}
 
 _ADD = {
     "spam": "INSERT INTO spam_words (word, spam) VALUES (?, MAX(?, 0)) "
-    "ON CONFLICT (word) DO UPDATE SET spam = MAX(spam + ?, 0)",
+    "ON CONFLICT (word) DO UPDATE SET spam = MAX(spam_words.spam + ?, 0)",
     "ham": "INSERT INTO spam_words (word, ham) VALUES (?, MAX(?, 0)) "
-    "ON CONFLICT (word) DO UPDATE SET ham = MAX(ham + ?, 0)",
+    "ON CONFLICT (word) DO UPDATE SET ham = MAX(spam_words.ham + ?, 0)",
+}
+_DOCS = "UPDATE spam_training_docs SET docs = MAX(docs + ?, 0) WHERE label = ?"
+# SQLite's two-argument MAX is PostgreSQL's GREATEST (PostgreSQL's max is only the
+# aggregate); the statements are otherwise the same.
+_SQL: dict[Dialect, tuple[dict[str, str], str]] = {
+    "sqlite": (_ADD, _DOCS),
+    "postgresql": (
+        {label: sql.replace("MAX(", "GREATEST(") for label, sql in _ADD.items()},
+        _DOCS.replace("MAX(", "GREATEST("),
+    ),
 }
 
 
 async def _count(conn: aiosqlite.Connection, body: str, label: str, step: int) -> None:
+    add, docs = _SQL[dialect_of(conn)]
     words = sorted(tokens(body))
-    await conn.executemany(_ADD[label], [(word, step, step) for word in words])
-    await conn.execute(
-        "UPDATE spam_training_docs SET docs = MAX(docs + ?, 0) WHERE label = ?", (step, label)
-    )
+    await conn.executemany(add[label], [(word, step, step) for word in words])
+    await conn.execute(docs, (step, label))
 
 
 async def learn_text(conn: aiosqlite.Connection, body: str, spam: bool) -> None:
@@ -87,7 +97,7 @@ async def counts_for(conn: aiosqlite.Connection, words: Iterable[str]) -> Counts
     spam_docs, ham_docs = await trained_docs(conn)
     found: dict[str, tuple[int, int]] = {}
     async with conn.execute(
-        "SELECT word, spam, ham FROM spam_words WHERE word IN (SELECT value FROM json_each(?))",
+        f"SELECT word, spam, ham FROM spam_words WHERE word IN {json_list(conn, 'text')}",  # noqa: S608
         (json.dumps(sorted(set(words))),),
     ) as cur:
         for word, spam, ham in await cur.fetchall():

@@ -67,9 +67,14 @@ _UNWRITABLE = (
 
 def is_unwritable(exc: BaseException) -> bool:
     """True when ``exc`` says the database cannot take writes right now."""
-    return isinstance(exc, sqlite3.OperationalError) and any(
-        text in str(exc).lower() for text in _UNWRITABLE
-    )
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(text in str(exc).lower() for text in _UNWRITABLE)
+    if type(exc).__module__.startswith("psycopg"):
+        # Imported only here: a SQLite install need not have psycopg.
+        from mailbridge.store.postgres.errors import is_unwritable as pg_unwritable
+
+        return pg_unwritable(exc)
+    return False
 
 
 async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:

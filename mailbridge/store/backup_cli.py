@@ -23,6 +23,12 @@ def backup_command(config_file: Path | None, data_dir: Path | None, file: Path) 
     (removing mailbridge.sqlite3-wal and -shm), start it (docs/operating.md).
     """
     settings = settings_from(config_file, data_dir)
+    if settings.data_url:
+        # The backup copies the SQLite file; a PostgreSQL database is PostgreSQL's to back up.
+        raise click.ClickException(
+            "data_url names a PostgreSQL database: back it up with pg_dump "
+            "(docs/postgresql.md); mailbridge backup copies the SQLite database only"
+        )
     try:
         done = backup(settings.database_path, file)
     except (DataDirUnusable, OSError) as exc:

@@ -18,7 +18,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
 from aiosqlite.context import contextmanager
@@ -109,6 +109,9 @@ class BufferedCursor(aiosqlite.Cursor):
 
 class BufferedConnection(aiosqlite.Connection):
     """An aiosqlite connection whose ``execute`` and ``executemany`` are one trip each."""
+
+    # Which SQL a repository runs when the engines differ (mailbridge.store.engine).
+    dialect: Literal["sqlite"] = "sqlite"
 
     async def _hop(self, fn: Callable[..., T], *args: Any) -> T:
         result: T = await self._execute(fn, *args)  # type: ignore[no-untyped-call]

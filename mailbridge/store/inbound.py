@@ -255,9 +255,10 @@ async def list_entries(
         where.append("received_at >= ?")
         args.append(since)
     if search:
+        # "> 0": PostgreSQL takes no integer as a truth value.
         where.append(
-            "(instr(lower(mail_from), ?) OR instr(lower(rcpt_to), ?) "
-            "OR instr(lower(coalesce(message_id, '')), ?))"
+            "(instr(lower(mail_from), ?) > 0 OR instr(lower(rcpt_to), ?) > 0 "
+            "OR instr(lower(coalesce(message_id, '')), ?) > 0)"
         )
         args += [search.lower()] * 3
     clause = f"WHERE {' AND '.join(where)}" if where else ""

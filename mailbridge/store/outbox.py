@@ -273,7 +273,7 @@ async def next_due(conn: aiosqlite.Connection) -> float | None:
         "SELECT min(t) FROM ("
         " SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'queued'"
         " UNION ALL"
-        " SELECT min(coalesce(lease_expires_at, 0)) FROM outbox WHERE status = 'sending')"
+        " SELECT min(coalesce(lease_expires_at, 0)) FROM outbox WHERE status = 'sending') AS due"
     ) as cur:
         row = await cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])

@@ -34,13 +34,15 @@ async def create(
     expires_at: str,
     user_agent: str,
 ) -> int:
-    cur = await conn.execute(
+    # RETURNING, not lastrowid: PostgreSQL has no last row id.
+    async with conn.execute(
         "INSERT INTO moderator_sessions (token_hash, address_id, created_at, last_seen_at, "
-        "expires_at, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
+        "expires_at, user_agent) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (hash_token(token), address_id, now, now, expires_at, user_agent[:200]),
-    )
-    assert cur.lastrowid is not None
-    return int(cur.lastrowid)
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 _SELECT = (

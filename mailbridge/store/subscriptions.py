@@ -57,8 +57,9 @@ async def set_level(
     if level is Level.NONE:
         # Stopping wins over anything asked for and not yet confirmed.
         await conn.execute(
+            # CAST: PostgreSQL must know a parameter's type even when it is NULL.
             "DELETE FROM subscription_requests WHERE address_id = ? "
-            "AND (? IS NULL OR thread_id = ?)",
+            "AND (CAST(? AS INTEGER) IS NULL OR thread_id = ?)",
             (address_id, thread_id, thread_id),
         )
 

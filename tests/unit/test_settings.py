@@ -115,3 +115,11 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
 def test_every_setting_has_help() -> None:
     for dotted, _type, _default, help_text in iter_keys():
         assert len(help_text) > 10, dotted
+
+
+def test_data_url_selects_the_engine_or_is_refused() -> None:
+    assert load_settings(environ={}).data_url == ""  # SQLite in data_dir
+    url = "postgresql://mb:pw@127.0.0.1:5432/mb"
+    assert load_settings(environ={"MAILBRIDGE_DATA_URL": url}).data_url == url
+    with pytest.raises(ConfigError, match="data_url: expected empty .* got a 'mysql:' URL"):
+        load_settings(environ={"MAILBRIDGE_DATA_URL": "mysql://mb@127.0.0.1/mb"})

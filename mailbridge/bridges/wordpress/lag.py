@@ -34,10 +34,13 @@ async def bridge_lag(conn: aiosqlite.Connection) -> BridgeLag:
         return tuple(row) if row is not None else ()
 
     linked, tombs = await one(
-        "SELECT count(comment_id), coalesce(sum(wp_status = 'deleted'), 0) FROM wp_comments"
+        # CASE, not sum(a boolean): PostgreSQL does not add booleans up.
+        "SELECT count(comment_id), "
+        "coalesce(sum(CASE WHEN wp_status = 'deleted' THEN 1 ELSE 0 END), 0) FROM wp_comments"
     )
     waiting, oldest, failing = await one(
-        "SELECT count(*), min(queued_at), coalesce(sum(attempts > 0), 0) FROM wp_push"
+        "SELECT count(*), min(queued_at), "
+        "coalesce(sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) FROM wp_push"
     )
     error = await one(
         "SELECT last_error FROM wp_push WHERE last_error IS NOT NULL "

@@ -1,0 +1,170 @@
+"""The store on PostgreSQL: the same API as mailbridge.store.Store.
+
+One writer connection and one reader connection, as on SQLite. Writes are serialised
+in this process by a lock, one transaction per unit of work: this is the
+single-process part of issue 16. Several processes may already share the database
+(PostgreSQL locks rows, not the file); what is not done yet is the work that must
+be claimed across processes (the outbox's SKIP LOCKED leases, the periodic jobs).
+
+Not here: ``trace`` (SQLite's trace callback; PostgreSQL has log_statement) and
+group commit (PostgreSQL's commit is a WAL flush shared by concurrent sessions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import psycopg
+
+from mailbridge.errors import StoreClosedError
+from mailbridge.store.postgres import migrations
+from mailbridge.store.postgres.connection import PgConnection, connect
+from mailbridge.store.postgres.errors import is_unwritable
+
+__all__ = ["PgStore", "StoreUnreachable"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# How long /healthz waits for a statement before it reports that writes fail.
+_PROBE_TIMEOUT_MS = 250
+_FAILURE_MEMORY_SECONDS = 60.0
+
+
+class StoreUnreachable(Exception):
+    """PostgreSQL could not be reached or used at start (the message says why)."""
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, _, credentials = head.partition("://")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{tail}"
+
+
+class PgStore:
+    """Build with :meth:`open`, finish with :meth:`close`."""
+
+    def __init__(self, url: str, writer: PgConnection, reader: PgConnection, busy_timeout: float):
+        self.url = _redacted(url)
+        self._writer: PgConnection | None = writer
+        self._reader: PgConnection | None = reader
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._lock_timeout_ms = int(busy_timeout * 1000)
+        self._write_failure: tuple[float, str] | None = None
+
+    @classmethod
+    async def open(cls, url: str, busy_timeout: float = 10.0) -> PgStore:
+        """Connect, apply pending migrations (under an advisory lock), and return."""
+        try:
+            writer = await connect(url, connect_timeout=busy_timeout)
+        except psycopg.Error as exc:
+            raise StoreUnreachable(f"cannot connect to {_redacted(url)}: {exc}") from exc
+        try:
+            # lock_timeout: a write waiting for another process's row lock gives up
+            # like SQLite's busy timeout, and the caller answers "try again later".
+            await writer.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
+            await migrations.apply_pending(writer)
+            reader = await connect(url, connect_timeout=busy_timeout)
+        except BaseException as exc:
+            await writer.close()
+            if isinstance(exc, psycopg.Error):
+                raise StoreUnreachable(f"cannot use {_redacted(url)}: {exc}") from exc
+            raise
+        return cls(url, writer, reader, busy_timeout)
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None
+
+    async def write(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``work(conn)`` in one transaction; its result once committed."""
+        async with self._write_lock:
+            conn = self._writer
+            if conn is None:
+                raise StoreClosedError("the store is closed")
+            try:
+                await conn.execute("BEGIN")
+                try:
+                    result = await work(conn)
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await _rollback(conn)
+                    raise
+            except Exception as exc:
+                if is_unwritable(exc):
+                    self._write_failure = (time.monotonic(), str(exc))
+                raise
+            self._write_failure = None
+            return result
+
+    async def read(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``work(conn)`` on the reader connection inside one read snapshot."""
+        async with self._read_lock:
+            conn = self._reader
+            if conn is None:
+                raise StoreClosedError("the store is closed")
+            # REPEATABLE READ: every statement of the unit sees one snapshot, as a
+            # SQLite read transaction does.
+            await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                return await work(conn)
+            finally:
+                await _rollback(conn)
+
+    async def probe_write(self, wait: float = 1.0) -> str | None:
+        """None when a write could start now, else why not (for /healthz)."""
+        try:
+            await asyncio.wait_for(self._write_lock.acquire(), wait)
+        except TimeoutError:
+            return "writes are stuck behind a write that does not finish"
+        try:
+            conn = self._writer
+            if conn is None:
+                return "the store is closed"
+            try:
+                # A read-write transaction that takes a lock: fails on a standby, a
+                # read-only database or a broken connection.
+                await conn.execute("BEGIN READ WRITE")
+                await conn.execute(f"SET LOCAL statement_timeout = {_PROBE_TIMEOUT_MS}")
+                await conn.execute("LOCK TABLE schema_migrations IN ROW EXCLUSIVE MODE")
+                await conn.execute("ROLLBACK")
+            except psycopg.Error as exc:
+                await _rollback(conn)
+                return str(exc).strip() or type(exc).__name__
+        finally:
+            self._write_lock.release()
+        failure = self._write_failure
+        if failure is not None and time.monotonic() - failure[0] < _FAILURE_MEMORY_SECONDS:
+            return failure[1]
+        return None
+
+    async def trace(self, callback: Callable[[str], object] | None) -> None:
+        raise NotImplementedError("trace is SQLite's; on PostgreSQL use log_statement")
+
+    async def close(self) -> None:
+        async with self._write_lock, self._read_lock:
+            writer, reader = self._writer, self._reader
+            self._writer = self._reader = None
+            for conn in (reader, writer):
+                if conn is not None:
+                    await conn.close()
+
+
+async def _rollback(conn: PgConnection) -> None:
+    if conn.raw.closed:
+        return
+    try:
+        await asyncio.shield(conn.raw.execute("ROLLBACK"))
+    except psycopg.Error as exc:
+        log.error("store: rollback failed: %s", exc)
+    except asyncio.CancelledError:
+        pass

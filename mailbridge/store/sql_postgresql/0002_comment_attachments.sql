@@ -1,0 +1,1 @@
+ALTER TABLE comments ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]';

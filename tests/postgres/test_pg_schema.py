@@ -1,0 +1,165 @@
+"""PostgreSQL's migrations and connection against a real server (tests/pg.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from mailbridge.store import Store, is_unwritable
+from mailbridge.store import migrations as sqlite_migrations
+from mailbridge.store.postgres import migrations as pg_migrations
+from mailbridge.store.postgres.connection import connect, translate
+
+
+def test_both_engines_ship_the_same_migrations() -> None:
+    sqlite_names = [m.name for m in sqlite_migrations.migrations()]
+    assert sqlite_names, "no SQLite migrations found"
+    assert [m.name for m in pg_migrations.migrations()] == sqlite_names
+
+
+def test_placeholders_are_translated_outside_quotes_only() -> None:
+    assert translate("SELECT a FROM t WHERE b = ? AND c LIKE '%?%'") == (
+        "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%'",
+        False,
+    )
+    assert translate('SELECT "?" , ? % 2') == ('SELECT "?" , %s %% 2', False)
+    assert translate("SELECT ?1 || ?2 || ?1") == ("SELECT %(p1)s || %(p2)s || %(p1)s", True)
+    assert translate("BEGIN IMMEDIATE") == ("BEGIN", False)
+    assert translate("SELECT 1 FROM t INDEXED BY t_i WHERE a = 1 AND +b = ?1") == (
+        "SELECT 1 FROM t WHERE a = 1 AND b = %(p1)s",
+        True,
+    )
+    assert translate("SELECT a +b, 1 + 2")[0] == "SELECT a +b, 1 + 2"
+    assert translate("SELECT 1 WHERE email = ? COLLATE NOCASE")[0] == "SELECT 1 WHERE email = %s"
+
+
+async def _sqlite_columns(tmp_path: Path) -> dict[str, set[str]]:
+    store = await Store.open(tmp_path / "s.sqlite3")
+    await store.close()
+    db = sqlite3.connect(tmp_path / "s.sqlite3")
+    try:
+        tables = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {t: {r[1] for r in db.execute(f'PRAGMA table_info("{t}")')} for t in tables}
+    finally:
+        db.close()
+
+
+@pytest.mark.asyncio
+async def test_the_schemas_have_the_same_tables_and_columns(pg_url: str, tmp_path: Path) -> None:
+    conn = await connect(pg_url)
+    try:
+        applied = await pg_migrations.apply_pending(conn)
+        assert applied == [m.name for m in pg_migrations.migrations()]
+        async with conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
+        ) as cur:
+            pg: dict[str, set[str]] = {}
+            for row in await cur.fetchall():
+                pg.setdefault(row["table_name"], set()).add(row["column_name"])
+        assert await pg_migrations.apply_pending(conn) == []  # nothing twice
+    finally:
+        await conn.close()
+    assert pg == await _sqlite_columns(tmp_path)
+
+
+@pytest.mark.asyncio
+async def test_daemons_starting_together_apply_each_migration_once(pg_url: str) -> None:
+    conns = [await connect(pg_url) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(pg_migrations.apply_pending(c) for c in conns))
+        names = [m.name for m in pg_migrations.migrations()]
+        # One of them applied everything; the others waited for the lock, found none.
+        assert sorted(results, key=len) == [[], [], names]
+        async with conns[0].execute("SELECT count(*) FROM schema_migrations") as cur:
+            assert (await cur.fetchone())[0] == len(names)
+    finally:
+        for c in conns:
+            await c.close()
+
+
+@pytest.mark.asyncio
+async def test_rows_read_by_name_and_position_and_rowcount(pg_url: str) -> None:
+    conn = await connect(pg_url)
+    try:
+        await pg_migrations.apply_pending(conn)
+        cur = await conn.execute(
+            "INSERT INTO addresses (email, created_at) VALUES (?, ?), (?, ?)",
+            ("Ann@Example.com", "2026-01-01T00:00:00Z", "bob@example.com", "x"),
+        )
+        assert cur.rowcount == 2
+        # COLLATE NOCASE on SQLite, citext here: the same statement finds Ann.
+        async with conn.execute(
+            "SELECT id, email FROM addresses WHERE email = ?", ("ann@EXAMPLE.com",)
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None and row["email"] == row[1] == "Ann@Example.com"
+        with pytest.raises(psycopg.errors.UniqueViolation) as caught:
+            await conn.execute(
+                "INSERT INTO addresses (email, created_at) VALUES (?, ?)", ("ANN@example.com", "x")
+            )
+        assert not is_unwritable(caught.value)  # a bug or a race, not "try later"
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_cannot_write_now_errors_are_unwritable(pg_url: str) -> None:
+    conn = await connect(pg_url)
+    other = await connect(pg_url)
+    try:
+        await pg_migrations.apply_pending(conn)
+        await conn.execute("SET default_transaction_read_only = on")
+        with pytest.raises(psycopg.Error) as read_only:
+            await conn.execute("INSERT INTO wp_state (key, value) VALUES ('a', 'b')")
+        assert is_unwritable(read_only.value)
+        # The server ends our session (a restart, a failover): the next write fails.
+        async with conn.execute("SELECT pg_backend_pid()") as cur:
+            pid = (await cur.fetchone())[0]
+        await other.execute("SELECT pg_terminate_backend(?)", (pid,))
+        with pytest.raises(psycopg.Error) as lost:
+            await conn.execute("INSERT INTO wp_state (key, value) VALUES ('a', 'b')")
+        assert is_unwritable(lost.value)
+    finally:
+        await conn.close()
+        await other.close()
+
+
+def test_backup_points_to_pg_dump_when_the_store_is_postgresql(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mailbridge.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["backup", "--data-dir", str(tmp_path), str(tmp_path / "x.sqlite3")],
+        env={"MAILBRIDGE_DATA_URL": "postgresql://mb@127.0.0.1:1/mb"},
+    )
+    assert result.exit_code == 1 and "back it up with pg_dump" in result.output
+    assert not (tmp_path / "x.sqlite3").exists()
+
+
+def test_an_unreachable_server_is_a_settings_error(tmp_path: Path) -> None:
+    from support import free_port
+
+    from mailbridge.errors import ConfigError
+    from mailbridge.settings import load_settings
+    from mailbridge.store.opening import open_store
+
+    url = f"postgresql://mb:secret-pw@127.0.0.1:{free_port()}/mb"
+    settings = load_settings(
+        None, environ={}, overrides={"data_dir": str(tmp_path), "data_url": url}
+    )
+    with pytest.raises(ConfigError) as caught:
+        asyncio.run(open_store(settings))
+    assert "cannot connect to postgresql://mb@127.0.0.1" in str(caught.value)
+    assert "secret-pw" not in str(caught.value)  # the password is never printed
