@@ -1,6 +1,6 @@
 """A private PostgreSQL server for the tests: one per session, a fresh database per test.
 
-The server is Debian's PostgreSQL 15, started by /work/shared/recipes/postgres.sh (a
+The server is Debian's PostgreSQL 15, started by tests/recipes/postgres.sh (a
 copy of the recipe the CI uses) in a temporary directory on a free loopback port, and
 stopped at the end of the session. Each test gets its own database, created empty
 (``pg_url``) so that tests never see each other's rows.
@@ -24,7 +24,7 @@ import pytest
 from programs import unavailable
 from support import free_port
 
-RECIPE = Path(os.environ.get("PYTEST_MAILBRIDGE_PG_RECIPE", "/work/shared/recipes/postgres.sh"))
+RECIPE = Path(__file__).resolve().parent / "recipes" / "postgres.sh"
 PG_CTL = Path("/usr/lib/postgresql/15/bin/pg_ctl")
 MISSING = "needs PostgreSQL 15 from postgresql: apt-get install postgresql"
 
@@ -33,7 +33,7 @@ def missing() -> str | None:
     if not PG_CTL.exists():
         return MISSING
     if not RECIPE.exists():
-        return f"needs the recipe {RECIPE} (PYTEST_MAILBRIDGE_PG_RECIPE) to start PostgreSQL"
+        return f"needs the recipe {RECIPE} to start PostgreSQL"
     return None
 
 

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 class ModeratorNotStored(Exception):
     """A moderator's address has no row yet: drafting needs a write (the first time)."""
 
+
 _CONFIRMATION_EVERY = timedelta(hours=24)  # at most one confirmation email a day
 
 
