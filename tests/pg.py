@@ -27,6 +27,10 @@ from support import free_port
 RECIPE = Path(__file__).resolve().parent / "recipes" / "postgres.sh"
 PG_CTL = Path("/usr/lib/postgresql/15/bin/pg_ctl")
 MISSING = "needs PostgreSQL 15 from postgresql: apt-get install postgresql"
+# The recipe runs programs as the postgres user (runuser): found on the system's own
+# PATH, never on a test's PATH of links in a private directory that user cannot read
+# (the suite's tools-hidden run, tests/programs.py).
+_RECIPE_ENV = {**os.environ, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
 def missing() -> str | None:
@@ -99,6 +103,7 @@ def pg_server() -> Iterator[str]:
         text=True,
         timeout=300,
         check=False,
+        env=_RECIPE_ENV,
     )
     if started.returncode != 0:
         shutil.rmtree(directory, ignore_errors=True)
@@ -123,6 +128,7 @@ def pg_server() -> Iterator[str]:
             capture_output=True,
             timeout=120,
             check=False,
+            env=_RECIPE_ENV,
         )
         shutil.rmtree(directory, ignore_errors=True)
 
