@@ -23,7 +23,7 @@ from mailbridge.bridges.wordpress import WordPressBridge
 from mailbridge.clock import Clock, SystemClock
 from mailbridge.errors import ConfigError, DataDirUnusable
 from mailbridge.extract import Extractor, extract
-from mailbridge.housekeeping import Housekeeping
+from mailbridge.housekeeping import EVERY_SECONDS, Housekeeping
 from mailbridge.imap import ImapInbox
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
@@ -31,6 +31,7 @@ from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.inbound_webhooks import InboundWebhooks
+from mailbridge.jobs import Periodic
 from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
@@ -40,11 +41,10 @@ from mailbridge.outbound.dkim import signer_from_config
 from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
 from mailbridge.outbound.transport import Transport, transport_from_url
 from mailbridge.outbound.worker import DeliveryWorker
-from mailbridge.periodic import Periodic
 from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
 from mailbridge.spam.akismet import Akismet
-from mailbridge.store import Store
+from mailbridge.store import Store, jobs
 from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
@@ -97,6 +97,25 @@ def load_or_create_secret(path: Path) -> bytes:
     if len(secret) < 16:
         raise ConfigError(f"{path}: the instance secret is too short (need 16+ bytes)")
     return secret
+
+
+async def _same_secret(settings: Settings, store: Store, keyring: Keyring) -> None:
+    """Refuse to start with another secret than the daemons already on the database.
+
+    Tokens one daemon mints must verify in the others (a reply may reach any MX
+    host); a daemon with its own secret would refuse them all. Only with PostgreSQL:
+    a SQLite database has one daemon, and a lost secret.key must not lock it out.
+    """
+    if not settings.data_url:
+        return
+    mine = keyring.fingerprint.hex()
+    agreed = await store.write(lambda c: jobs.agree(c, "secret_fingerprint", mine))
+    if agreed != mine:
+        raise ConfigError(
+            f"{settings.secret_path}: this instance secret differs from the one the other "
+            "daemons on this database use; give every daemon a copy of the same file "
+            "(secret_file, docs/postgresql.md)"
+        )
 
 
 def site_globals(settings: Settings) -> dict[str, str]:
@@ -176,6 +195,7 @@ async def core(
     transport = transport or transport_from_url(settings.transport_url, relay_config(settings))
     store = await open_store(settings)
     try:
+        await _same_secret(settings, store, keyring)
         override = Path(settings.templates.directory) if settings.templates.directory else None
         renderer = Renderer(override, site_globals(settings))
         pool = CpuPool(
@@ -389,7 +409,19 @@ async def _listening(
                 asyncio.create_task(parts.moderation_mailer.run(), name="mailbridge-moderation")
             )
         graceful = len(tasks)  # these finish what they hold at shutdown; the rest stop
-        housekeeping = Housekeeping(store, parts.clock, settings.inbound.raw_retention_days)
+        # Periodic jobs: each run by one daemon of those sharing the database.
+        me = parts.worker.owner
+        housekeeping = Periodic(
+            store,
+            Housekeeping(store, parts.clock, settings.inbound.raw_retention_days).work,
+            EVERY_SECONDS,
+            lambda: None,
+            "housekeeping",
+            name="housekeeping",
+            owner=me,
+            at_start=True,
+            done="raw bodies forgotten",
+        )
         tasks.append(asyncio.create_task(housekeeping.run(), name="mailbridge-housekeeping"))
         if settings.moderation.mode != "each":
             # Every moderation.digest_minutes: one email listing the pending comments
@@ -400,6 +432,8 @@ async def _listening(
                 settings.moderation.digest_minutes * 60.0,
                 parts.worker.wake,
                 "moderation digest",
+                name="moderation-digest",
+                owner=me,
             )
             tasks.append(asyncio.create_task(digests.run(), name="mailbridge-moderation-digest"))
         if settings.spam.enabled and settings.spam.report_hours > 0:
@@ -411,6 +445,8 @@ async def _listening(
                 settings.spam.report_hours * 3600.0,
                 parts.worker.wake,
                 "spam report",
+                name="spam-report",
+                owner=me,
             )
             tasks.append(asyncio.create_task(reports.run(), name="mailbridge-spam-report"))
         if settings.imap.host:

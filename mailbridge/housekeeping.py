@@ -1,19 +1,24 @@
-"""Periodic upkeep while the daemon runs: forget raw inbound bodies past retention."""
+"""Periodic upkeep while the daemon runs: forget raw inbound bodies past retention.
+
+Run every hour as a periodic job (mailbridge.jobs), by one daemon of those sharing
+the database.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
+
+import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.store import Store, inbound
 
-__all__ = ["Housekeeping"]
+__all__ = ["EVERY_SECONDS", "Housekeeping"]
 
 log = logging.getLogger(__name__)
 
-_EVERY_SECONDS = 3600.0
+EVERY_SECONDS = 3600.0
 
 
 class Housekeeping:
@@ -22,10 +27,10 @@ class Housekeeping:
         self._clock = clock
         self._retention = timedelta(days=raw_retention_days)
 
-    async def run_once(self) -> int:
+    async def work(self, conn: aiosqlite.Connection) -> int:
         """Drop raw bodies older than the retention; headers and outcomes stay."""
         before = iso(self._clock.now() - self._retention)
-        purged = await self._store.write(lambda c: inbound.purge_raw(c, before))
+        purged = await inbound.purge_raw(conn, before)
         if purged:
             log.info(
                 "housekeeping: forgot the raw bytes of %d inbound message(s) before %s",
@@ -34,10 +39,5 @@ class Housekeeping:
             )
         return purged
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("housekeeping failed; trying again later")
-            await asyncio.sleep(_EVERY_SECONDS)
+    async def run_once(self) -> int:
+        return await self._store.write(self.work)

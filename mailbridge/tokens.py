@@ -90,6 +90,9 @@ class Keyring:
     moderation: bytes
     bounce: bytes
     subscription: bytes
+    # Shown to other daemons sharing the database, so that one with another secret
+    # is noticed at start; a key of its own, so it tells nothing of the others.
+    fingerprint: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -104,6 +107,7 @@ class Keyring:
             moderation=derive("moderation-link v1"),
             bounce=derive("bounce-address v1"),
             subscription=derive("subscription-link v1"),
+            fingerprint=derive("instance fingerprint v1")[:16],
         )
 
 

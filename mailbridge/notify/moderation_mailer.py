@@ -8,7 +8,9 @@ and composed. This task then takes a batch of rows and, for each comment:
    and records the moderators' addresses);
 2. has the worker processes render and compose them (mailbridge.workers), outside
    any transaction;
-3. queues them in the outbox and takes the rows, in one transaction.
+3. queues them in the outbox and takes the rows, in one transaction. Taking a row
+   is a conditional DELETE: when several daemons share the database and built the
+   same comment's emails, only the one that takes its row queues them.
 
 Nothing is lost in between: a row goes only with its emails, and at start the task
 finishes what a stop left. A comment decided before its email was queued gets none
@@ -122,6 +124,8 @@ class ModerationMailer:
         queued = 0
         now = iso(self._clock.now())
         for item in taken:
+            if not await moderation_queue.claim(conn, item.comment_id):
+                continue  # another daemon on this database queued its emails first
             if not item.drafts:
                 continue  # decided, left for the digest, or no moderator (logged)
             comment = await comments.get_comment(conn, item.comment_id)
@@ -131,7 +135,6 @@ class ModerationMailer:
                 if await self._notifier.mail.queue_built(conn, draft, messages[id(draft)]):
                     queued += 1
             await comments.mark_moderation_mailed(conn, [item.comment_id], now)
-        await moderation_queue.done(conn, [item.comment_id for item in taken])
         return queued
 
     async def run(self) -> None:

@@ -503,6 +503,12 @@ class Settings:
         "Where the database is: empty keeps SQLite in data_dir; postgresql://user:password@"
         "host:port/dbname selects PostgreSQL (data_dir still holds the secret and Maildir).",
     )
+    secret_file: str = _key(
+        "",
+        "The instance secret (tokens in reply addresses and links); empty: secret.key in "
+        "data_dir. Daemons sharing a PostgreSQL database need one secret: give each a "
+        "copy of the same file.",
+    )
     database_busy_timeout_seconds: float = _key(
         10.0,
         "How long a database write waits for another process's lock before giving up; "
@@ -540,6 +546,8 @@ class Settings:
 
     @property
     def secret_path(self) -> Path:
+        if self.secret_file:
+            return Path(self.secret_file).expanduser().resolve()
         return self.data_path / "secret.key"
 
     @property

@@ -103,18 +103,19 @@ async def find(conn: aiosqlite.Connection, dedup_key: str) -> InboundRecord | No
 async def record(conn: aiosqlite.Connection, msg: Received) -> tuple[InboundRecord, bool]:
     """Store ``msg`` unless the same message was stored before; return (record, is_new).
 
-    A repeat delivery only increments ``deliveries`` on the existing row.
+    A repeat delivery only increments ``deliveries`` on the existing row. Two
+    daemons sharing a database may receive the same message at once (two MX hosts):
+    the second insert waits for the first's transaction and, once it commits, finds
+    the row and counts a repeat, so one message is one comment.
     """
     existing = await find(conn, msg.dedup_key)
     if existing is not None:
-        await conn.execute(
-            "UPDATE inbound_messages SET deliveries = deliveries + 1 WHERE id = ?", (existing.id,)
-        )
-        return existing, False
+        return await _repeat(conn, existing), False
     async with conn.execute(
         "INSERT INTO inbound_messages (dedup_key, stage, message_id, received_at, peer, helo, "
         "mail_from, rcpt_to, size, headers, raw, address_id, status) "
-        "VALUES (?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received') RETURNING id",
+        "VALUES (?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received') "
+        "ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
         (
             msg.dedup_key,
             msg.message_id,
@@ -130,8 +131,18 @@ async def record(conn: aiosqlite.Connection, msg: Received) -> tuple[InboundReco
         ),
     ) as cur:
         row = await cur.fetchone()
-    assert row is not None
+    if row is None:  # stored by another daemon since find() looked
+        existing = await find(conn, msg.dedup_key)
+        assert existing is not None
+        return await _repeat(conn, existing), False
     return InboundRecord(int(row[0]), Disposition.RECEIVED, None, None, None, 1), True
+
+
+async def _repeat(conn: aiosqlite.Connection, existing: InboundRecord) -> InboundRecord:
+    await conn.execute(
+        "UPDATE inbound_messages SET deliveries = deliveries + 1 WHERE id = ?", (existing.id,)
+    )
+    return existing
 
 
 async def record_refusal(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-__all__ = ["add", "done", "take", "waiting"]
+__all__ = ["add", "claim", "take", "waiting"]
 
 
 async def add(
@@ -26,10 +26,12 @@ async def take(conn: aiosqlite.Connection, limit: int) -> list[tuple[int, str | 
         return [(int(r[0]), None if r[1] is None else str(r[1])) for r in await cur.fetchall()]
 
 
-async def done(conn: aiosqlite.Connection, comment_ids: list[int]) -> None:
-    await conn.executemany(
-        "DELETE FROM moderation_mail_queue WHERE comment_id = ?", [(i,) for i in comment_ids]
+async def claim(conn: aiosqlite.Connection, comment_id: int) -> bool:
+    """Take the comment's row; False when it is gone (another daemon took it)."""
+    cur = await conn.execute(
+        "DELETE FROM moderation_mail_queue WHERE comment_id = ?", (comment_id,)
     )
+    return bool(cur.rowcount == 1)
 
 
 async def waiting(conn: aiosqlite.Connection) -> int:

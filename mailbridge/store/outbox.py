@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from mailbridge.store.engine import dialect_of
+
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "DOMAIN_SQL",
@@ -165,9 +167,18 @@ async def lease_ids(
     # Its unary + keeps SQLite on the ids (rowid look-ups): on the index outbox_due it
     # would read every queued row.
     # execute_fetchall: one trip to the database thread (a cursor takes three).
+    if dialect_of(conn) == "postgresql":
+        # Several daemons may lease at once: a row another one's lease transaction
+        # holds is skipped (SKIP LOCKED), not waited for, and not leased twice.
+        where = (
+            "id IN (SELECT id FROM outbox WHERE status = 'queued' "  # noqa: S608
+            f"AND id IN ({marks}) FOR UPDATE SKIP LOCKED)"
+        )
+    else:
+        where = f"+status = 'queued' AND id IN ({marks})"
     rows = await conn.execute_fetchall(
         f"UPDATE outbox SET status = 'sending', attempts = attempts + 1, "  # noqa: S608
-        f"lease_owner = ?, lease_expires_at = ? WHERE +status = 'queued' AND id IN ({marks}) "
+        f"lease_owner = ?, lease_expires_at = ? WHERE {where} "
         f"RETURNING {_ROW_COLUMNS}",
         (owner, until, *ids),
     )

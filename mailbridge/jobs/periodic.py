@@ -1,0 +1,105 @@
+"""A unit of work run in a write transaction every so often, by one daemon at a time.
+
+The moderation digest, the spam report and housekeeping are each "every N, do this
+in a transaction". Each has a due time in the database (``periodic_jobs``), so the
+schedule survives restarts and, when several daemons share a database, each run is
+done by exactly one of them: the one whose claim moves the due time forward, in the
+same transaction as the work (mailbridge.store.jobs). Whichever daemons are alive,
+the job runs; a failure is logged, leaves the due time as it was, and is tried again
+after a pause, never ending the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import aiosqlite
+
+from mailbridge.store import Store, UnitOfWork, jobs
+
+__all__ = ["Periodic"]
+
+log = logging.getLogger(__name__)
+
+# After a failed run: wait this long (or the interval, when shorter) before the next.
+_RETRY_SECONDS = 60.0
+
+
+class Periodic:
+    def __init__(
+        self,
+        store: Store,
+        work: UnitOfWork[int],
+        seconds: float,
+        queued: Callable[[], None],
+        what: str,
+        *,
+        name: str,
+        owner: str,
+        at_start: bool = False,
+        done: str = "email(s) queued",
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        """``name`` keys the job's row; ``owner`` names this daemon in it. With
+        ``at_start`` a job new to the database runs at once, else after ``seconds``.
+        ``done`` says what the work's count counts, for the log.
+        ``now`` is wall-clock time: daemons on several hosts compare it."""
+        self._store = store
+        self._work = work
+        self._seconds = seconds
+        self._queued = queued
+        self._what = what
+        self._name = name
+        self._owner = owner
+        self._at_start = at_start
+        self._done = done
+        self._now = now
+
+    async def run_once(self) -> int:
+        """Run the work now, whatever the schedule; wake the delivery worker when it
+        queued email."""
+        return self._report(await self._store.write(self._work))
+
+    async def run_if_due(self) -> int | None:
+        """Run the work if it is due and no other daemon took this run; None if not."""
+
+        async def claimed(conn: aiosqlite.Connection) -> int | None:
+            if not await jobs.claim(conn, self._name, self._owner, self._now(), self._seconds):
+                return None
+            return await self._work(conn)
+
+        done = await self._store.write(claimed)
+        return None if done is None else self._report(done)
+
+    def _report(self, sent: int) -> int:
+        if sent:
+            log.info("%s: %d %s", self._what, sent, self._done)
+            self._queued()
+        return sent
+
+    async def _wait(self) -> float:
+        """Seconds until the job is due (at most one interval)."""
+        due = await self._store.read(lambda c: jobs.due_at(c, self._name))
+        if due is None:
+            return self._seconds
+        return max(0.0, min(self._seconds, due - self._now()))
+
+    async def run(self) -> None:
+        first = self._now() + (0.0 if self._at_start else self._seconds)
+        while True:
+            try:
+                await self._store.write(lambda c: jobs.schedule(c, self._name, first))
+                break
+            except Exception:
+                log.exception("%s: cannot schedule; trying again later", self._what)
+                await asyncio.sleep(min(self._seconds, _RETRY_SECONDS))
+        while True:
+            try:
+                await asyncio.sleep(await self._wait())
+                await self.run_if_due()
+            except Exception:
+                log.exception("%s failed; trying again later", self._what)
+                await asyncio.sleep(min(self._seconds, _RETRY_SECONDS))
