@@ -1,0 +1,105 @@
+"""Periodic jobs shared by several daemons: each run is done by exactly one of them.
+
+Three "daemons" here are three stores opened on one database (separate connections,
+as separate processes have), each running the same job every INTERVAL. The work
+records who ran it and when, in the same transaction as the claim. On SQLite and on
+PostgreSQL: the job ran about once per interval in all, never twice in one interval,
+and the schedule outlives the daemons (a new one does not run a job not yet due).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import make_settings
+
+from mailbridge.jobs import Periodic
+from mailbridge.store import Store, jobs
+from mailbridge.store.opening import open_store
+
+INTERVAL = 0.25
+RUN_FOR = 2.5  # seconds: about 10 runs
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def data_url(request: pytest.FixtureRequest) -> str:
+    """Each engine in turn: "" is SQLite; PostgreSQL's database is made outside the
+    test's event loop (tests/pg.py)."""
+    return str(request.getfixturevalue("pg_url")) if request.param == "postgresql" else ""
+
+
+@pytest.mark.asyncio
+async def test_each_run_is_done_by_one_daemon(tmp_path: Path, data_url: str) -> None:
+    settings = make_settings(tmp_path, data_url=data_url)
+    opened: list[Store] = [await open_store(settings) for _ in range(3)]
+    runs: list[tuple[float, str]] = []
+    try:
+
+        def job(who: str) -> Periodic:
+            async def work(conn: Any) -> int:
+                runs.append((time.time(), who))
+                return 0
+
+            return Periodic(
+                opened[int(who)], work, INTERVAL, lambda: None, "test job",
+                name="test-job", owner=who, at_start=True,
+            )  # fmt: skip
+
+        tasks = [asyncio.create_task(job(str(i)).run()) for i in range(3)]
+        await asyncio.sleep(RUN_FOR)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+        times = sorted(t for t, _ in runs)
+        expected = RUN_FOR / INTERVAL
+        assert expected * 0.6 <= len(runs) <= expected + 2, runs
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        # Never two runs in one interval (a claim may be taken EARLY_SECONDS early).
+        assert min(gaps) >= INTERVAL - 2 * jobs.EARLY_SECONDS, gaps
+        print(f"{len(runs)} runs by {sorted({w for _, w in runs})}")
+
+        # A daemon started now finds the job scheduled: it waits for the due time.
+        due = await opened[0].read(lambda c: jobs.due_at(c, "test-job"))
+        assert due is not None and due > time.time() - INTERVAL
+        late = Periodic(
+            opened[1], lambda c: asyncio.sleep(0, 1), INTERVAL, lambda: None, "test job",
+            name="test-job", owner="late", at_start=True,
+        )  # fmt: skip
+        claimed = await late.run_if_due()
+        assert claimed is None or due <= time.time() + jobs.EARLY_SECONDS
+    finally:
+        for store in opened:
+            await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_failed_run_keeps_its_due_time(tmp_path: Path) -> None:
+    """The claim and the work commit together: a run that fails is still due."""
+    store = await open_store(make_settings(tmp_path))
+    try:
+
+        async def fails(conn: Any) -> int:
+            raise RuntimeError("the work failed")
+
+        job = Periodic(
+            store, fails, 3600.0, lambda: None, "failing job", name="failing", owner="me"
+        )
+        await store.write(lambda c: jobs.schedule(c, "failing", time.time() - 1))
+        with pytest.raises(RuntimeError):
+            await job.run_if_due()
+        due = await store.read(lambda c: jobs.due_at(c, "failing"))
+        assert due is not None and due <= time.time()
+
+        async def works(conn: Any) -> int:
+            return 3
+
+        job = Periodic(store, works, 3600.0, lambda: None, "job", name="failing", owner="me")
+        assert await job.run_if_due() == 3
+        assert await job.run_if_due() is None  # due again only in an hour
+    finally:
+        await store.close()
