@@ -213,7 +213,9 @@ async def test_three_daemons_share_one_database(pg_url: str, tmp_path: Path) -> 
         ]
         await import_seed(load_settings(configs[0], environ={}))
         pairs = reply_pairs(configs[0], pg_url)
-        daemons = [await start(config, http) for config, (_s, http) in zip(configs, ports)]
+        daemons = [
+            await start(config, http) for config, (_s, http) in zip(configs, ports, strict=True)
+        ]
         senders = Senders([smtp for smtp, _ in ports], pairs)
         try:
             # 1. All three alive.
