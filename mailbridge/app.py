@@ -31,7 +31,7 @@ from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.inbound_webhooks import InboundWebhooks
-from mailbridge.jobs import Periodic
+from mailbridge.jobs import Lead, Periodic
 from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
@@ -452,11 +452,13 @@ async def _listening(
         if settings.imap.host:
             # Replies read from a mailbox, through the same pipeline (docs/imap.md).
             inbox = ImapInbox(settings, parts.intake, parts.clock)
-            tasks.append(asyncio.create_task(inbox.run(), name="mailbridge-imap"))
+            imap = Lead(store, "imap", me, inbox.run)  # one daemon reads the mailbox
+            tasks.append(asyncio.create_task(imap.run(), name="mailbridge-imap"))
         if settings.wordpress.site_url:
             # A bridge for a WordPress site's comments, both ways (docs/wordpress.md).
             bridge = WordPressBridge(settings, store, parts.service, parts.clock)
-            tasks.append(asyncio.create_task(bridge.run(), name="mailbridge-wordpress"))
+            wordpress = Lead(store, "wordpress", me, bridge.run)  # one daemon syncs
+            tasks.append(asyncio.create_task(wordpress.run(), name="mailbridge-wordpress"))
         yield Running(
             settings=settings,
             store=store,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-__all__ = ["agree", "claim", "due_at", "schedule"]
+__all__ = ["agree", "claim", "due_at", "hold", "let_go", "schedule"]
 
 # A daemon that wakes this much before the due time (timer granularity, clocks a
 # little apart between hosts) still takes the run instead of sleeping again.
@@ -63,3 +63,26 @@ async def agree(conn: aiosqlite.Connection, name: str, value: str) -> str:
         row = await cur.fetchone()
     assert row is not None
     return str(row[0])
+
+
+async def hold(conn: aiosqlite.Connection, name: str, owner: str, now: float, until: float) -> bool:
+    """Take or keep the lead of a long-running job until ``until``; True if held.
+
+    The lead is free when nobody holds it, when its holder's time ran out (a daemon
+    killed), or when the caller already holds it (a renewal).
+    """
+    cur = await conn.execute(
+        "INSERT INTO periodic_jobs (name, due_at, last_by, last_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET due_at = excluded.due_at, "
+        "last_by = excluded.last_by, last_at = excluded.last_at "
+        "WHERE periodic_jobs.last_by = excluded.last_by OR periodic_jobs.due_at <= ?",
+        (name, until, owner, now, now),
+    )
+    return bool(cur.rowcount == 1)
+
+
+async def let_go(conn: aiosqlite.Connection, name: str, owner: str) -> None:
+    """Give the lead up at a clean stop, so another daemon takes it at once."""
+    await conn.execute(
+        "UPDATE periodic_jobs SET due_at = 0 WHERE name = ? AND last_by = ?", (name, owner)
+    )
