@@ -1,4 +1,5 @@
-"""Periodic upkeep while the daemon runs: forget raw inbound bodies past retention.
+"""Periodic upkeep while the daemon runs: forget raw inbound bodies past retention, and
+shared rate-limit hits past their window.
 
 Run every hour as a periodic job (mailbridge.jobs), by one daemon of those sharing
 the database.
@@ -12,7 +13,7 @@ from datetime import timedelta
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
-from mailbridge.store import Store, inbound
+from mailbridge.store import Store, inbound, rate_hits
 
 __all__ = ["EVERY_SECONDS", "Housekeeping"]
 
@@ -29,7 +30,10 @@ class Housekeeping:
 
     async def work(self, conn: aiosqlite.Connection) -> int:
         """Drop raw bodies older than the retention; headers and outcomes stay."""
-        before = iso(self._clock.now() - self._retention)
+        now = self._clock.now()
+        # Shared rate-limit hits past every window (a day is the longest).
+        await rate_hits.purge(conn, (now - timedelta(days=1)).timestamp())
+        before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)
         if purged:
             log.info(

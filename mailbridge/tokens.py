@@ -93,6 +93,8 @@ class Keyring:
     # Shown to other daemons sharing the database, so that one with another secret
     # is noticed at start; a key of its own, so it tells nothing of the others.
     fingerprint: bytes
+    # Keys the hash of a client's IP address in the shared rate limits (rate_hits).
+    clients: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -108,6 +110,7 @@ class Keyring:
             bounce=derive("bounce-address v1"),
             subscription=derive("subscription-link v1"),
             fingerprint=derive("instance fingerprint v1")[:16],
+            clients=derive("rate-limit client v1"),
         )
 
 

@@ -16,7 +16,8 @@ from mailbridge.embed.pages import PageThread, page_thread
 from mailbridge.errors import ThreadRefused
 from mailbridge.settings import Settings
 from mailbridge.store import Store, threads
-from mailbridge.web.guard import IpRateLimiter, client_ip
+from mailbridge.web.guard import client_ip
+from mailbridge.web.limits import RateLimiter
 from mailbridge.web.middleware import json_error
 
 __all__ = ["EmbedHandlers"]
@@ -33,13 +34,15 @@ def _asset(name: str) -> tuple[bytes, str]:
 
 
 class EmbedHandlers:
-    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, clock: Clock, limiter: RateLimiter
+    ) -> None:
         self._store = store
         self._clock = clock
         self._allowed = settings.site.allowed_origins
         self._prefix = settings.site.thread_path_prefix
         self._proxies = frozenset(settings.http.trusted_proxies)
-        self._limiter = IpRateLimiter(settings.limits.threads_per_ip_per_hour)
+        self._limiter = limiter
         self._assets = {name: _asset(name) for name in ("embed.js", "count.js")}
 
     async def script(self, request: web.Request) -> web.StreamResponse:
@@ -101,7 +104,7 @@ class EmbedHandlers:
         if existing is not None:
             return web.json_response({"key": existing, "created": False})
         ip = client_ip(request, self._proxies)
-        wait = self._limiter.hit(ip, self._clock.now().timestamp())
+        wait = await self._limiter.hit(ip, self._clock.now().timestamp())
         if wait is not None:
             response = json_error(429, "Too many new threads from your network; try later.")
             response.headers["Retry-After"] = str(wait)

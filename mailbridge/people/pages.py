@@ -27,7 +27,8 @@ from mailbridge.settings import Settings
 from mailbridge.store import Store, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import make_privacy_token, read_privacy_token
-from mailbridge.web.guard import IpRateLimiter, client_ip
+from mailbridge.web.guard import client_ip
+from mailbridge.web.limits import RateLimiter
 
 __all__ = ["PrivacyPages"]
 
@@ -47,6 +48,7 @@ class PrivacyPages:
         clock: Clock,
         settings: Settings,
         queued: Callable[[], None],
+        limiter: RateLimiter,
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -56,7 +58,7 @@ class PrivacyPages:
         self._settings = settings
         self._queued = queued
         self._base = settings.site.public_url.rstrip("/")
-        self._limiter = IpRateLimiter(10)  # link emails per client IP per hour
+        self._limiter = limiter  # link emails per client IP per hour
         self._proxies = frozenset(settings.http.trusted_proxies)
 
     def _html(self, name: str, status: int = 200, **context: object) -> web.Response:
@@ -72,7 +74,7 @@ class PrivacyPages:
     async def ask(self, request: web.Request) -> web.Response:
         form = await request.post()
         ip = client_ip(request, self._proxies)
-        if self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
+        if await self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
             raise web.HTTPTooManyRequests(text="Too many links asked for; try again later.")
         try:
             address = normalise(str(form.get("email", "")).strip(),

@@ -124,6 +124,9 @@ async def _rollback(conn: aiosqlite.Connection) -> None:
 class Store:
     """Owns the database connections. Build with :meth:`open`, finish with :meth:`close`."""
 
+    # One daemon per SQLite database: what only it counts may stay in its memory.
+    shared = False
+
     def __init__(
         self,
         path: Path,

@@ -20,6 +20,7 @@ from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring
 from mailbridge.web.api import CommentApi
 from mailbridge.web.guard import cors_middleware
+from mailbridge.web.limits import RateLimiter, ip_limiter
 from mailbridge.web.middleware import error_middleware, security_headers
 from mailbridge.web.moderation import ModerationPages
 from mailbridge.web.pages import Pages
@@ -57,12 +58,18 @@ def build_web_app(
             error_middleware(renderer, settings.site.name),
         ],
     )
+    limits = settings.limits
+
+    def limiter(scope: str, per_hour: int) -> RateLimiter:
+        return ip_limiter(store, scope, per_hour, keyring.clients)
+
     api = CommentApi(
         service,
         store,
         clock,
-        settings.limits,
+        limits,
         frozenset(settings.http.trusted_proxies),
+        limiter=limiter("comments", limits.web_comments_per_ip_per_hour),
         smtputf8=settings.outbound.smtputf8,
     )
     published = PublishedThreads(service, store, settings.cache)
@@ -70,7 +77,9 @@ def build_web_app(
     moderation = ModerationPages(
         service, keyring, renderer, clock, settings.site.name, settings.site.public_url
     )
-    embed = EmbedHandlers(store, settings, clock)
+    embed = EmbedHandlers(
+        store, settings, clock, limiter("threads", limits.threads_per_ip_per_hour)
+    )
     queue = QueuePages(
         service=service,
         store=store,
@@ -80,6 +89,7 @@ def build_web_app(
         clock=clock,
         settings=settings,
         queued=queued,
+        limiter=limiter("sign-in", 10),  # sign-in emails per client IP per hour
     )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
     admin = AdminApi(service, store, clock, settings.privacy.erased_comments)
@@ -91,6 +101,7 @@ def build_web_app(
         clock=clock,
         settings=settings,
         queued=queued,
+        limiter=limiter("privacy-links", 10),  # link emails per client IP per hour
     )
 
     async def healthz(request: web.Request) -> web.Response:

@@ -24,7 +24,8 @@ from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
 from mailbridge.text_rules import TextRefused, check_body, check_name
-from mailbridge.web.guard import IpRateLimiter, client_ip
+from mailbridge.web.guard import client_ip
+from mailbridge.web.limits import RateLimiter
 from mailbridge.web.middleware import json_error
 
 __all__ = ["CommentApi", "validate_submission"]
@@ -131,6 +132,7 @@ class CommentApi:
         clock: Clock,
         limits: LimitSettings,
         trusted_proxies: frozenset[str],
+        limiter: RateLimiter,
         smtputf8: bool = False,
     ) -> None:
         self._service = service
@@ -139,7 +141,7 @@ class CommentApi:
         self._clock = clock
         self._limits = limits
         self._trusted_proxies = trusted_proxies
-        self._ip_limiter = IpRateLimiter(limits.web_comments_per_ip_per_hour)
+        self._ip_limiter = limiter
 
     async def submit(self, request: web.Request) -> web.Response:
         key = request.match_info["thread"]
@@ -153,7 +155,7 @@ class CommentApi:
             # Also keeps plain cross-site HTML forms from posting comments.
             return json_error(415, "send the comment as application/json")
         ip = client_ip(request, self._trusted_proxies)
-        wait = self._ip_limiter.hit(ip, self._clock.now().timestamp())
+        wait = await self._ip_limiter.hit(ip, self._clock.now().timestamp())
         if wait is not None:
             log.info("comment API: client %s over its hourly limit", ip)
             return _too_many("Too many comments from your network; please try again later.", wait)

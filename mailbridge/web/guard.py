@@ -50,7 +50,7 @@ class IpRateLimiter:
         self._max = max_clients
         self._events: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def hit(self, ip: str, now: float) -> int | None:
+    async def hit(self, ip: str, now: float) -> int | None:
         """Record one event; return None if allowed, else seconds until the next is."""
         events = self._events.pop(ip, None) or deque()
         while events and events[0] <= now - self._window:

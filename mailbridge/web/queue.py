@@ -32,7 +32,8 @@ from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, decisions, sessions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token, make_login_token, read_login_token
-from mailbridge.web.guard import IpRateLimiter, client_ip
+from mailbridge.web.guard import client_ip
+from mailbridge.web.limits import RateLimiter
 from mailbridge.web.moderation import UNDO_DAYS
 
 __all__ = ["COOKIE", "QueuePages"]
@@ -57,6 +58,7 @@ class QueuePages:
         clock: Clock,
         settings: Settings,
         queued: Callable[[], None],
+        limiter: RateLimiter,
     ) -> None:
         self._service = service
         self._store = store
@@ -68,7 +70,7 @@ class QueuePages:
         self._queued = queued
         self._base = settings.site.public_url.rstrip("/")
         self._secure = urlsplit(self._base).scheme == "https"
-        self._limiter = IpRateLimiter(10)  # sign-in emails per client IP per hour
+        self._limiter = limiter  # sign-in emails per client IP per hour
         self._proxies = frozenset(settings.http.trusted_proxies)
 
     def _html(self, name: str, status: int = 200, **context: object) -> web.Response:
@@ -118,7 +120,7 @@ class QueuePages:
         form = await request.post()
         raw = str(form.get("email", "")).strip()
         ip = client_ip(request, self._proxies)
-        if self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
+        if await self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
             raise web.HTTPTooManyRequests(text="Too many sign-in emails asked for; try later.")
         try:
             address = normalise(raw, smtputf8=self._settings.outbound.smtputf8)

@@ -52,6 +52,9 @@ def _redacted(url: str) -> str:
 class PgStore:
     """Build with :meth:`open`, finish with :meth:`close`."""
 
+    # Several daemons may share the database: limits are counted in it (rate_hits).
+    shared = True
+
     def __init__(self, url: str, writer: PgConnection, reader: PgConnection, busy_timeout: float):
         self.url = _redacted(url)
         self._writer: PgConnection | None = writer

@@ -16,3 +16,15 @@ CREATE TABLE instance_facts (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Per-client-IP hourly limits of the web's open doors (comments, new threads, sign-in
+-- and privacy link emails), counted here when several daemons share the database,
+-- so that the limit is the limit whichever daemon a request reaches. The client is
+-- a keyed hash of its IP address, never the address. Rows past a day are purged.
+CREATE TABLE rate_hits (
+    scope  TEXT NOT NULL,
+    client TEXT NOT NULL,
+    at     REAL NOT NULL
+);
+CREATE INDEX rate_hits_by_client ON rate_hits (scope, client, at);
+CREATE INDEX rate_hits_by_time ON rate_hits (at);
