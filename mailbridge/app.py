@@ -351,6 +351,53 @@ async def running(
         http_sock.close()
 
 
+def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
+    """Each run by one daemon of those sharing the database (mailbridge.jobs)."""
+    settings, store = parts.settings, parts.store
+    found = [
+        Periodic(
+            store,
+            Housekeeping(store, parts.clock, settings.inbound.raw_retention_days).work,
+            EVERY_SECONDS,
+            lambda: None,
+            "housekeeping",
+            name="housekeeping",
+            owner=me,
+            at_start=True,
+            done="raw bodies forgotten",
+        )
+    ]
+    if settings.moderation.mode != "each":
+        # Every moderation.digest_minutes: one email listing the pending comments
+        # nobody was emailed about yet (docs/moderation.md).
+        found.append(
+            Periodic(
+                store,
+                parts.notifier.moderation_digests,
+                settings.moderation.digest_minutes * 60.0,
+                parts.worker.wake,
+                "moderation digest",
+                name="moderation-digest",
+                owner=me,
+            )
+        )
+    if settings.spam.enabled and settings.spam.report_hours > 0:
+        # Every spam.report_hours: what went to spam, each with a rescue link
+        # (docs/spam.md): spam gets no moderation email of its own.
+        found.append(
+            Periodic(
+                store,
+                parts.notifier.spam_reports,
+                settings.spam.report_hours * 3600.0,
+                parts.worker.wake,
+                "spam report",
+                name="spam-report",
+                owner=me,
+            )
+        )
+    return found
+
+
 @contextlib.asynccontextmanager
 async def _listening(
     parts: Core, smtp_sock: socket.socket, http_sock: socket.socket
@@ -409,46 +456,10 @@ async def _listening(
                 asyncio.create_task(parts.moderation_mailer.run(), name="mailbridge-moderation")
             )
         graceful = len(tasks)  # these finish what they hold at shutdown; the rest stop
-        # Periodic jobs: each run by one daemon of those sharing the database.
         me = parts.worker.owner
-        housekeeping = Periodic(
-            store,
-            Housekeeping(store, parts.clock, settings.inbound.raw_retention_days).work,
-            EVERY_SECONDS,
-            lambda: None,
-            "housekeeping",
-            name="housekeeping",
-            owner=me,
-            at_start=True,
-            done="raw bodies forgotten",
-        )
-        tasks.append(asyncio.create_task(housekeeping.run(), name="mailbridge-housekeeping"))
-        if settings.moderation.mode != "each":
-            # Every moderation.digest_minutes: one email listing the pending comments
-            # nobody was emailed about yet (docs/moderation.md).
-            digests = Periodic(
-                store,
-                parts.notifier.moderation_digests,
-                settings.moderation.digest_minutes * 60.0,
-                parts.worker.wake,
-                "moderation digest",
-                name="moderation-digest",
-                owner=me,
-            )
-            tasks.append(asyncio.create_task(digests.run(), name="mailbridge-moderation-digest"))
-        if settings.spam.enabled and settings.spam.report_hours > 0:
-            # Every spam.report_hours: what went to spam, each with a rescue link
-            # (docs/spam.md): spam gets no moderation email of its own.
-            reports = Periodic(
-                store,
-                parts.notifier.spam_reports,
-                settings.spam.report_hours * 3600.0,
-                parts.worker.wake,
-                "spam report",
-                name="spam-report",
-                owner=me,
-            )
-            tasks.append(asyncio.create_task(reports.run(), name="mailbridge-spam-report"))
+        for job in _periodic_jobs(parts, me):
+            await job.start()  # its start-up work done before the daemon says started
+            tasks.append(asyncio.create_task(job.run(), name=f"mailbridge-{job.name}"))
         if settings.imap.host:
             # Replies read from a mailbox, through the same pipeline (docs/imap.md).
             inbox = ImapInbox(settings, parts.intake, parts.clock)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import aiosqlite
 
-from mailbridge.store import Store, UnitOfWork, jobs
+from mailbridge.store import Store, UnitOfWork, is_unwritable, jobs
 
 __all__ = ["Periodic"]
 
@@ -52,10 +52,11 @@ class Periodic:
         self._seconds = seconds
         self._queued = queued
         self._what = what
-        self._name = name
+        self.name = name
         self._owner = owner
         self._at_start = at_start
         self._done = done
+        self._scheduled = False
         self._now = now
 
     async def run_once(self) -> int:
@@ -67,7 +68,7 @@ class Periodic:
         """Run the work if it is due and no other daemon took this run; None if not."""
 
         async def claimed(conn: aiosqlite.Connection) -> int | None:
-            if not await jobs.claim(conn, self._name, self._owner, self._now(), self._seconds):
+            if not await jobs.claim(conn, self.name, self._owner, self._now(), self._seconds):
                 return None
             return await self._work(conn)
 
@@ -82,24 +83,37 @@ class Periodic:
 
     async def _wait(self) -> float:
         """Seconds until the job is due (at most one interval)."""
-        due = await self._store.read(lambda c: jobs.due_at(c, self._name))
+        due = await self._store.read(lambda c: jobs.due_at(c, self.name))
         if due is None:
             return self._seconds
         return max(0.0, min(self._seconds, due - self._now()))
 
-    async def run(self) -> None:
+    async def start(self) -> None:
+        """Give the job its first due time if the database has none, and run it now
+        if it is due: awaited before the daemon says it has started, so that the
+        start-up work is done by then (and retried by :meth:`run` if it failed)."""
         first = self._now() + (0.0 if self._at_start else self._seconds)
-        while True:
-            try:
-                await self._store.write(lambda c: jobs.schedule(c, self._name, first))
-                break
-            except Exception:
-                log.exception("%s: cannot schedule; trying again later", self._what)
-                await asyncio.sleep(min(self._seconds, _RETRY_SECONDS))
+        try:
+            await self._store.write(lambda c: jobs.schedule(c, self.name, first))
+            self._scheduled = True
+            await self.run_if_due()
+        except Exception as exc:
+            self._failed(exc)
+
+    async def run(self) -> None:
+        while not self._scheduled:
+            await asyncio.sleep(min(self._seconds, _RETRY_SECONDS))
+            await self.start()
         while True:
             try:
                 await asyncio.sleep(await self._wait())
                 await self.run_if_due()
-            except Exception:
-                log.exception("%s failed; trying again later", self._what)
+            except Exception as exc:
+                self._failed(exc)
                 await asyncio.sleep(min(self._seconds, _RETRY_SECONDS))
+
+    def _failed(self, exc: Exception) -> None:
+        if is_unwritable(exc):  # an operating condition (locked, disk full): one line
+            log.error("%s: database cannot take writes (%s); trying again later", self._what, exc)
+        else:
+            log.exception("%s failed; trying again later", self._what)

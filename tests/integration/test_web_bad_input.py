@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -158,9 +159,13 @@ async def test_a_locked_database_gives_503_with_retry_after_and_healthz_says_so(
     daemon: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert (await healthz(daemon))[0] == 200
-    other = sqlite3.connect(daemon.settings.database_path, isolation_level=None)
+    other = sqlite3.connect(
+        daemon.settings.database_path, isolation_level=None, check_same_thread=False
+    )
     try:
-        other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+        # Another process holding the write lock; taken off the event loop, which may
+        # have to finish a transaction of the daemon's (its periodic jobs') first.
+        await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
         status, body, headers = await post_raw(daemon, json.dumps(GOOD).encode())
         assert status == 503
         assert headers["Retry-After"].isdigit()
