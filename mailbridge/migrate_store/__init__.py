@@ -10,18 +10,9 @@ Modules: :mod:`.endpoints` (what ``--to`` and the settings name, and opening the
 :mod:`.pg_side` (one engine's reads and writes), :mod:`.progress` (the bookkeeping in
 the destination), :mod:`.copier` (the batches), :mod:`.verify` (counts and
 checksums), :mod:`.run` (the whole operation) and :mod:`.command` (the click command).
+
+Nothing is imported here: ``mailbridge migrate-store --help`` and every other command
+start without the copy's modules (or psycopg).
 """
 
-from __future__ import annotations
-
-from mailbridge.migrate_store.endpoints import Endpoint, MigrateRefused, destination_of, source_of
-from mailbridge.migrate_store.run import Outcome, migrate_store
-
-__all__ = [
-    "Endpoint",
-    "MigrateRefused",
-    "Outcome",
-    "destination_of",
-    "migrate_store",
-    "source_of",
-]
+__all__: list[str] = []

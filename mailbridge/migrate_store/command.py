@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mailbridge.cli_options import config_options, settings_from
-from mailbridge.migrate_store.copier import Limits
-from mailbridge.migrate_store.endpoints import MigrateRefused, destination_of, source_of
-from mailbridge.migrate_store.run import migrate_store
-from mailbridge.migrate_store.verify import TableCheck
+
+if TYPE_CHECKING:
+    from mailbridge.migrate_store.verify import TableCheck
 
 __all__ = ["MISMATCH_EXIT", "migrate_store_command"]
 
@@ -64,6 +64,11 @@ def migrate_store_command(
     command is run again. Exit status 0 when every table matches, 1 when refused or
     failed, 3 when the copy is done but a table differs (docs/migrate-store.md).
     """
+    # Imported when used: every other command starts without them.
+    from mailbridge.migrate_store.copier import Limits
+    from mailbridge.migrate_store.endpoints import MigrateRefused, destination_of, source_of
+    from mailbridge.migrate_store.run import migrate_store
+
     settings = settings_from(config_file, data_dir)
     try:
         outcome = migrate_store(

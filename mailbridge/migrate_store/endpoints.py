@@ -87,6 +87,8 @@ def destination_of(to: str) -> Endpoint:
         return Endpoint("postgresql", text)
     if text.startswith("sqlite:///"):
         return _sqlite_path(text.removeprefix("sqlite://"))
+    if text.startswith("sqlite:"):
+        raise MigrateRefused("--to: a SQLite URL takes an absolute path: sqlite:///absolute/path")
     match = _SCHEME.match(text)
     if match and "://" in text:
         raise MigrateRefused(

@@ -24,6 +24,8 @@ from mailbridge.migrate_store.side import Key, quoted
 __all__ = ["PgSide"]
 
 _ITERSIZE = 200  # rows per round trip of the server-side cursor
+# ... of a table with a bytea column (raw messages, outgoing mail): a few MB each.
+_ITERSIZE_BYTES = 8
 
 
 def _pg(sql: str) -> str:
@@ -95,7 +97,8 @@ class PgSide:
             sql += f" LIMIT {int(limit)}"
         # A server-side cursor lives in a transaction; leaving early rolls it back.
         with self.conn.transaction(), self.conn.cursor(name="migrate_store_rows") as cursor:
-            cursor.itersize = _ITERSIZE
+            types = self._types.get(table.name, {})
+            cursor.itersize = _ITERSIZE_BYTES if "bytea" in types.values() else _ITERSIZE
             cursor.execute(sql.encode(), parameters)
             yield from cursor
 

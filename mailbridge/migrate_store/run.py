@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from mailbridge.migrate_store import progress
 from mailbridge.migrate_store.copier import AfterBatch, Limits, copy_table
 from mailbridge.migrate_store.endpoints import Endpoint, MigrateRefused, scrubbed
-from mailbridge.migrate_store.pg_side import PgSide
 from mailbridge.migrate_store.schema import SEEDED, Table, check_same, read_tables
 from mailbridge.migrate_store.side import Side, quoted
 from mailbridge.migrate_store.sqlite_side import SqliteSide, held_by_another_process
@@ -48,6 +47,13 @@ def _known_migrations() -> list[str]:
 def _open(end: Endpoint) -> Side:
     if end.engine == "sqlite":
         return SqliteSide(end.path)
+    # Imported here: a SQLite install need not have psycopg.
+    try:
+        from mailbridge.migrate_store.pg_side import PgSide
+    except ImportError:
+        raise MigrateRefused(
+            "PostgreSQL needs psycopg: pip install 'mailbridge[postgresql]'"
+        ) from None
     return PgSide(end.location)
 
 

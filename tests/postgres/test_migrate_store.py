@@ -24,9 +24,10 @@ from support import THREAD, import_seed, make_settings, no_dmarc_zone, reply_to_
 
 from mailbridge.app import running
 from mailbridge.cli import cli
-from mailbridge.migrate_store import Endpoint, MigrateRefused, migrate_store
 from mailbridge.migrate_store.copier import Limits
+from mailbridge.migrate_store.endpoints import Endpoint, MigrateRefused
 from mailbridge.migrate_store.pg_side import PgSide
+from mailbridge.migrate_store.run import migrate_store
 from mailbridge.migrate_store.schema import read_tables
 from mailbridge.migrate_store.sqlite_side import SqliteSide
 from mailbridge.migrate_store.verify import checksum
