@@ -38,7 +38,12 @@ class Outcome:
         return all(check.ok for check in self.checks)
 
 
-def _known_migrations() -> list[str]:
+def _known_migrations(engine: str) -> list[str]:
+    """This version's migrations for ``engine`` (the same names on both, by design)."""
+    if engine == "postgresql":
+        from mailbridge.store.postgres.migrations import migrations as pg_migrations
+
+        return [m.name for m in pg_migrations()]
     from mailbridge.store.migrations import migrations
 
     return [m.name for m in migrations()]
@@ -58,7 +63,7 @@ def _open(end: Endpoint) -> Side:
 
 
 def _check_schema(side: Side, what: str) -> None:
-    known = _known_migrations()
+    known = _known_migrations(side.engine)
     applied = side.applied_migrations()
     if applied == known:
         return

@@ -358,7 +358,9 @@ def test_refusals_are_one_line_with_exit_status_1(
     assert "lacks this version's migrations" in _one_line_error(result)
 
 
-def test_a_fresh_database_has_rows_only_in_the_seeded_tables(tmp_path: Path) -> None:
+def test_a_fresh_database_has_rows_only_in_the_seeded_tables(
+    tmp_path: Path, pg_server: str
+) -> None:
     """SEEDED is what counts as empty: check it against both engines' migrations."""
     from mailbridge.migrate_store.schema import SEEDED
 
@@ -399,3 +401,32 @@ def test_unreadable_destination_keeps_the_source_as_it_was(
         == before
     )
     assert json.dumps(prepared[1])  # the fixture's thread is JSON
+
+
+def test_batches_end_by_size_and_a_connected_postgresql_source_is_refused(
+    tmp_path: Path, prepared: tuple[Path, Any]
+) -> None:
+    settings = _source(tmp_path, prepared)
+    url = fresh_database()
+    source = Endpoint("sqlite", str(settings.database_path))
+    batches: list[tuple[str, int]] = []
+    outcome = migrate_store(
+        source,
+        Endpoint("postgresql", url),
+        limits=Limits(batch_rows=1000, batch_bytes=1),
+        after_batch=lambda table, rows: batches.append((table, rows)),
+        say=lambda _line: None,
+    )
+    assert outcome.ok
+    # One row per batch when each row is over the size: rows never pile up in memory.
+    inbound = [rows for table, rows in batches if table == "inbound_messages"]
+    assert inbound == list(range(1, len(inbound) + 1))
+    assert len(batches) == sum(check.source.rows for check in outcome.checks)
+
+    # The way back while something (a daemon) is still connected to the source.
+    with psycopg.connect(url, application_name="mailbridge-daemon"):
+        result = _invoke(
+            ["migrate-store", "--to", f"sqlite://{tmp_path}/back/"], MAILBRIDGE_DATA_URL=url
+        )
+    assert result.exit_code == 1
+    assert "has other sessions of the same user (1 mailbridge-daemon)" in _one_line_error(result)
