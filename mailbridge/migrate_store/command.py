@@ -16,6 +16,7 @@ __all__ = ["MISMATCH_EXIT", "migrate_store_command"]
 
 # Copied, but the verification found a table that differs: not 1 (refused or failed).
 MISMATCH_EXIT = 3
+_EVERY = 20  # batches between two "rows so far" lines on standard error
 
 
 def _report(checks: list[TableCheck]) -> str:
@@ -70,11 +71,19 @@ def migrate_store_command(
     from mailbridge.migrate_store.run import migrate_store
 
     settings = settings_from(config_file, data_dir)
+    batches: dict[str, int] = {}
+
+    def so_far(table: str, rows: int) -> None:
+        batches[table] = batches.get(table, 0) + 1
+        if batches[table] % _EVERY == 0:  # a large table shows it is moving
+            click.echo(f"  {table}: {rows} rows so far...", err=True)
+
     try:
         outcome = migrate_store(
             source_of(settings),
             destination_of(to),
             limits=Limits(batch_rows=batch_rows),
+            after_batch=so_far,
             say=click.echo,
         )
     except MigrateRefused as exc:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 import psycopg
+import psycopg.errors
 
 from mailbridge.migrate_store.endpoints import MigrateRefused, redacted, scrubbed
 from mailbridge.migrate_store.schema import Table
@@ -108,6 +109,21 @@ class PgSide:
             if cursor.description is None:
                 return []
             return list(cursor.fetchall())
+
+    @contextmanager
+    def frozen(self, tables: list[Table]) -> Iterator[None]:
+        # SHARE mode: others read on, no one writes (their writes wait for the end,
+        # then the daemon's lock_timeout fails them as "try again later").
+        names = ", ".join(quoted(t.name) for t in tables)
+        with self.conn.transaction():
+            self.conn.execute(b"SET LOCAL lock_timeout = '5s'")
+            try:
+                self.conn.execute(f"LOCK TABLE {names} IN SHARE MODE".encode())
+            except psycopg.errors.LockNotAvailable:
+                raise MigrateRefused(
+                    f"{redacted(self.url)} is being written by another session: stop the daemon"
+                ) from None
+            yield
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

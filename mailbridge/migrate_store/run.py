@@ -7,6 +7,10 @@ holding another application's tables, or mailbridge rows that are not an unfinis
 copy of this very source. Otherwise the destination is migrated to this version's
 schema (by the store's own code, as a daemon starting on it would), and the copy
 starts, or continues where the bookkeeping says it stopped.
+
+From then until the verification is done the source is frozen (:meth:`Side.frozen`):
+a daemon started on it by mistake cannot change a row behind the copy; its writes
+wait, then fail as "try again later" (SMTP 451, web 503), and nothing is lost.
 """
 
 from __future__ import annotations
@@ -178,6 +182,34 @@ def _start_or_resume(
     return False
 
 
+def _copy_and_verify(
+    source: Endpoint,
+    src: Side,
+    destination: Endpoint,
+    dst: Side,
+    tables: list[Table],
+    limits: Limits,
+    after_batch: AfterBatch | None,
+    say: Say,
+) -> Outcome:
+    outcome = Outcome()
+    outcome.resumed = _start_or_resume(source, dst, destination.shown, tables, say)
+    done = progress.load(dst)
+    say(f"Copying {source.shown} to {destination.shown}:")
+    for table in tables:
+        before = done.get(table.name)
+        result = copy_table(src, dst, table, before, limits, after_batch)
+        resumed = ""
+        if before is not None and before.rows and not before.done:
+            resumed = f" (continued after {before.rows})"
+        say(f"  {table.name:<26} {result.rows:>10} rows{resumed}")
+    dst.after_copy(tables)
+    outcome.checks = verify(src, dst, tables)
+    if outcome.ok:
+        progress.mark_verified(dst)
+    return outcome
+
+
 def migrate_store(
     source: Endpoint,
     destination: Endpoint,
@@ -206,22 +238,10 @@ def migrate_store(
         try:
             _check_schema(dst, f"the destination {destination.shown}")
             tables = _tables(src, dst)
-            outcome = Outcome()
-            outcome.resumed = _start_or_resume(source, dst, destination.shown, tables, say)
-            done = progress.load(dst)
-            say(f"Copying {source.shown} to {destination.shown}:")
-            for table in tables:
-                before = done.get(table.name)
-                result = copy_table(src, dst, table, before, limits, after_batch)
-                resumed = ""
-                if before is not None and before.rows and not before.done:
-                    resumed = f" (continued after {before.rows})"
-                say(f"  {table.name:<26} {result.rows:>10} rows{resumed}")
-            dst.after_copy(tables)
-            outcome.checks = verify(src, dst, tables)
-            if outcome.ok:
-                progress.mark_verified(dst)
-            return outcome
+            with src.frozen(tables):
+                return _copy_and_verify(
+                    source, src, destination, dst, tables, limits, after_batch, say
+                )
         finally:
             dst.close()
     finally:

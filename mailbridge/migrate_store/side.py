@@ -44,6 +44,12 @@ class Side(Protocol):
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
 
+    def frozen(self, tables: list[Table]) -> AbstractContextManager[None]:
+        """As the source: no other session writes to ``tables`` inside the block, and
+        this one reads them as of one moment. :class:`MigrateRefused` if another
+        session is writing and does not stop within a few seconds."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """One write transaction: committed when the block ends, rolled back on error."""
         ...

@@ -20,11 +20,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from mailbridge.migrate_store.endpoints import MigrateRefused
 from mailbridge.migrate_store.schema import Table
 from mailbridge.migrate_store.side import Key, quoted
 
 __all__ = ["SqliteSide", "held_by_another_process"]
 
+_BUSY_SECONDS = 5.0  # how long to wait for another process's write to end
 _DMS_BYTE = 128  # SQLite's os_unix.c: UNIX_SHM_BASE (120) + SQLITE_SHM_NLOCK (8)
 
 
@@ -63,7 +65,7 @@ class SqliteSide:
     def __init__(self, path: Path):
         self.path = path
         # isolation_level=None: BEGIN and COMMIT are ours (transaction()).
-        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_SECONDS)
         self.conn.execute("PRAGMA foreign_keys = ON")
         # WAL (set by the store) with NORMAL: a batch and its bookkeeping row commit
         # together, so a crash loses whole batches at most, which the resume redoes.
@@ -113,6 +115,20 @@ class SqliteSide:
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Sequence[Any]]:
         return self.conn.execute(sql, parameters).fetchall()
+
+    @contextmanager
+    def frozen(self, tables: list[Table]) -> Iterator[None]:
+        # The database's write lock, held while reading: one snapshot, no writer.
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise MigrateRefused(
+                f"{self.path} is being written by another process ({exc}): stop the daemon"
+            ) from None
+        try:
+            yield
+        finally:
+            self.conn.execute("ROLLBACK")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -268,6 +268,8 @@ def test_an_interrupted_copy_continues_where_it_stopped(
     assert result.exit_code == 0, result.output
     assert "Continuing the copy started" in result.output
     assert "(continued after " in result.output
+    # Every 20 batches of a table; this run started after 10 rows of addresses.
+    assert "  addresses: 70 rows so far...\n  addresses: 130 rows so far..." in result.stderr
     assert _checksums(source, settings.database_path) == _checksums(
         Endpoint("postgresql", url), settings.database_path
     )
@@ -430,3 +432,53 @@ def test_batches_end_by_size_and_a_connected_postgresql_source_is_refused(
         )
     assert result.exit_code == 1
     assert "has other sessions of the same user (1 mailbridge-daemon)" in _one_line_error(result)
+
+
+def test_the_source_takes_no_writes_while_it_is_copied(
+    tmp_path: Path, prepared: tuple[Path, Any]
+) -> None:
+    """A daemon started on the source by mistake cannot change rows behind the copy:
+    its writes wait and fail (it answers 'try again later'), both ways."""
+    settings = _source(tmp_path, prepared)
+    url = fresh_database()
+    refused: list[str] = []
+
+    def write_to_sqlite(_table: str, _rows: int) -> None:
+        if refused:
+            return
+        other = sqlite3.connect(settings.database_path, timeout=0.1)
+        try:
+            other.execute("UPDATE threads SET title = 'changed behind the copy'")
+            other.commit()
+        except sqlite3.OperationalError as exc:
+            refused.append(str(exc))
+        finally:
+            other.close()
+
+    outcome = migrate_store(
+        Endpoint("sqlite", str(settings.database_path)),
+        Endpoint("postgresql", url),
+        after_batch=write_to_sqlite,
+        say=lambda _line: None,
+    )
+    assert outcome.ok and refused == ["database is locked"]
+
+    refused.clear()
+
+    def write_to_postgresql(_table: str, _rows: int) -> None:
+        if refused:
+            return
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("SET lock_timeout = '100ms'")
+            try:
+                other.execute("UPDATE threads SET title = 'changed behind the copy'")
+            except psycopg.errors.LockNotAvailable as exc:
+                refused.append(type(exc).__name__)
+
+    outcome = migrate_store(
+        Endpoint("postgresql", url),
+        Endpoint("sqlite", str(tmp_path / "back.sqlite3")),
+        after_batch=write_to_postgresql,
+        say=lambda _line: None,
+    )
+    assert outcome.ok and refused == ["LockNotAvailable"]
