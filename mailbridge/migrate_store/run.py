@@ -16,6 +16,7 @@ wait, then fail as "try again later" (SMTP 451, web 503), and nothing is lost.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -230,6 +231,27 @@ def migrate_store(
             f"the source and --to are both {source.engine}: migrate-store copies between "
             f"SQLite and PostgreSQL; for a copy on the same engine use {hint}"
         )
+    try:
+        return _migrate_store(source, destination, limits, after_batch, say)
+    except sqlite3.Error as exc:
+        # A file that is not a database, a disk that filled up, an I/O error.
+        lite = source if source.engine == "sqlite" else destination
+        raise MigrateRefused(f"SQLite ({lite.path}): {exc}") from exc
+    except Exception as exc:
+        if not type(exc).__module__.startswith("psycopg"):
+            raise
+        # The server went away, a statement failed: one line, never the password.
+        pg = source if source.engine == "postgresql" else destination
+        raise MigrateRefused(f"PostgreSQL ({pg.shown}): {scrubbed(str(exc), pg.location)}") from exc
+
+
+def _migrate_store(
+    source: Endpoint,
+    destination: Endpoint,
+    limits: Limits,
+    after_batch: AfterBatch | None,
+    say: Say,
+) -> Outcome:
     src = _check_source(source)
     try:
         _not_someone_elses(destination)

@@ -95,3 +95,15 @@ def test_same_engine_and_a_missing_source_are_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, [*data, "--to", "postgresql://mb:pw@127.0.0.1:1/x"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: no database at ") and "pw" not in result.output
+
+
+def test_a_source_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "mailbridge.sqlite3").write_bytes(b"not a database, " * 100)
+    result = CliRunner().invoke(
+        cli,
+        ["migrate-store", "--data-dir", str(tmp_path / "var"), "--to", "postgres://h:1/x"],
+    )
+    assert result.exit_code == 1
+    database = (tmp_path / "var" / "mailbridge.sqlite3").resolve()
+    assert result.output == f"Error: SQLite ({database}): file is not a database\n"
