@@ -482,3 +482,31 @@ def test_the_source_takes_no_writes_while_it_is_copied(
         say=lambda _line: None,
     )
     assert outcome.ok and refused == ["LockNotAvailable"]
+
+
+def test_the_way_back_resumes_too(tmp_path: Path, prepared: tuple[Path, Any]) -> None:
+    settings = _source(tmp_path, prepared)
+    url = fresh_database()
+    source = Endpoint("sqlite", str(settings.database_path))
+    assert migrate_store(source, Endpoint("postgresql", url), say=lambda _line: None).ok
+    back = tmp_path / "back" / "mailbridge.sqlite3"
+
+    calls: list[str] = []
+
+    def stop_after_three(table: str, _rows: int) -> None:
+        calls.append(table)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate_store(
+            Endpoint("postgresql", url),
+            Endpoint("sqlite", str(back)),
+            limits=Limits(batch_rows=50),
+            after_batch=stop_after_three,
+            say=lambda _line: None,
+        )
+    result = _invoke(["migrate-store", "--to", str(back)], MAILBRIDGE_DATA_URL=url)
+    assert result.exit_code == 0, result.output
+    assert "Continuing the copy started" in result.output
+    assert _checksums(Endpoint("sqlite", str(back)), back) == _checksums(source, back)
