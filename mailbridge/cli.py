@@ -26,6 +26,7 @@ from mailbridge.exporter.cli import export_command
 from mailbridge.extract.command import extract_command
 from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
+from mailbridge.migrate_store.command import migrate_store_command
 from mailbridge.moderate.sessions_cli import sessions_command
 from mailbridge.moderate.trust_cli import trust_command
 from mailbridge.outbound.dkim_cli import make_dkim_command
@@ -532,6 +533,7 @@ cli.add_command(extract_command, name="extract")
 cli.add_command(outbox_command, name="outbox")
 cli.add_command(export_command, name="export")
 cli.add_command(backup_command, name="backup")
+cli.add_command(migrate_store_command, name="migrate-store")
 cli.add_command(check_config_command, name="check-config")
 cli.add_command(make_dkim_command(), name="dkim")
 cli.add_command(trust_command, name="trust")

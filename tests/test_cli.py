@@ -33,6 +33,7 @@ COMMANDS = {
     "status",
     "export",
     "backup",
+    "migrate-store",
     "check-config",
 }
 

@@ -1,0 +1,79 @@
+"""What the copy needs of one end, whichever engine it is (SQLite or PostgreSQL).
+
+Synchronous on purpose: a copy is one connection reading and one writing, batch after
+batch, with nothing else to do meanwhile; the daemon's asyncio store would add a
+thread hop per statement and nothing else. Statements are written with ``?``
+placeholders; the PostgreSQL end rewrites them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Literal, Protocol
+
+from mailbridge.migrate_store.schema import Table
+
+__all__ = ["Key", "Side", "quoted"]
+
+# A row's primary key values, in key order (JSON in the bookkeeping).
+Key = list[Any]
+
+
+def quoted(name: str) -> str:
+    """An identifier, quoted for both engines."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Side(Protocol):
+    @property
+    def engine(self) -> Literal["sqlite", "postgresql"]: ...
+
+    def applied_migrations(self) -> list[str]: ...
+
+    def table_columns(self) -> dict[str, tuple[str, ...]]:
+        """Every table of the database and its columns."""
+        ...
+
+    def rows(
+        self, table: Table, after: Key | None, limit: int | None
+    ) -> Generator[Sequence[Any], None, None]:
+        """``table``'s rows (its columns in ``table.columns`` order) in key order, after
+        ``after`` if given, read lazily: memory holds a few rows, never the table."""
+        ...
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
+
+    def frozen(self, tables: list[Table]) -> AbstractContextManager[None]:
+        """As the source: no other session writes to ``tables`` inside the block, and
+        this one reads them as of one moment. :class:`MigrateRefused` if another
+        session is writing and does not stop within a few seconds."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        ...
+
+    def insert(self, table: Table, rows: Iterable[Sequence[Any]]) -> None:
+        """Insert ``rows`` (consumed as they come) inside the open transaction."""
+        ...
+
+    def update_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def triggers_off(self, table: Table) -> None:
+        """Inside a transaction: ``table``'s triggers do not fire until
+        :meth:`triggers_on`, which must come before the commit."""
+        ...
+
+    def triggers_on(self, table: Table) -> None: ...
+
+    def after_copy(self, tables: list[Table]) -> None:
+        """Once every row is in: what makes the database usable by the daemon (on
+        PostgreSQL, identity sequences past the copied ids)."""
+        ...
+
+    def other_users(self) -> str | None:
+        """Who else has the database open, if that can be told (else None)."""
+        ...
+
+    def close(self) -> None: ...
