@@ -22,6 +22,7 @@ CREATE TABLE instance_facts (
 -- so that the limit is the limit whichever daemon a request reaches. The client is
 -- a keyed hash of its IP address, never the address. Rows past a day are purged.
 CREATE TABLE rate_hits (
+    id     INTEGER PRIMARY KEY,
     scope  TEXT NOT NULL,
     client TEXT NOT NULL,
     at     REAL NOT NULL
