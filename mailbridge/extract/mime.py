@@ -79,7 +79,11 @@ def decode_header_value(value: object) -> str:
 def _filename(part: Message) -> str | None:
     for value in (part.get_param("filename", header="content-disposition"), part.get_param("name")):
         if value:
-            name = collapse_rfc2231_value(value)
+            try:
+                name = collapse_rfc2231_value(value)
+            except (ValueError, LookupError, UnicodeError):
+                # A broken RFC 2231 charset (a NUL in its name, say): its text as is.
+                name = value[2] if isinstance(value, tuple) else str(value)
             return decode_header_value(name).strip() or None
     return None
 

@@ -198,3 +198,19 @@ def test_an_attached_message_with_a_broken_charset_keeps_the_words() -> None:
     assert result.text == "My own words."
     assert not any(d.startswith("extraction failed") for d in result.defects), result.defects
     assert [a.content_type for a in result.attachments] == ["message/rfc822"]
+
+
+def test_a_broken_rfc2231_charset_keeps_the_attachment_and_the_text() -> None:
+    """Found by the coverage-guided fuzzer: a NUL in a filename*= charset made the
+    standard library raise, and the whole extraction failed (a 451 for ever)."""
+    raw = _msg(
+        'Content-Type: multipart/mixed; boundary="b"\n',
+        b"--b\nContent-Type: text/plain; charset=utf-8\n\nThe words I wrote.\n"
+        b"--b\nContent-Type: application/pdf\n"
+        b"Content-Disposition: attachment; filename*=UTF-8\x01\x00\x00''notes%20a.pdf\n"
+        b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQ=\n--b--\n",
+    )
+    result = extract(raw)
+    assert not [d for d in result.defects if d.startswith("extraction failed")], result.defects
+    assert result.text == "The words I wrote."
+    assert [a.content_type for a in result.attachments] == ["application/pdf"]
