@@ -45,10 +45,13 @@ def _store_engine(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_database_url_left() -> Iterator[None]:
-    """make_settings exports the test's PostgreSQL database to the commands it runs;
-    the next test must not find it."""
+    """make_settings exports the test's PostgreSQL database to the commands it runs,
+    and remembers each data directory's database; the next test must find neither."""
+    from pg import forget_databases  # a plugin (pytest_plugins): imported once it loads
+
     yield
     os.environ.pop("MAILBRIDGE_DATA_URL", None)
+    forget_databases()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -64,18 +64,21 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
         # Notifications at once; the batching tests set a window.
         "notifications": {"batch_window_seconds": 0},
     }
-    from pg import fresh_database, store_option  # tests/pg.py imports this module
-
-    if store_option() == "postgresql":
-        # A database of its own for each test's settings (tests/pg.py), also for the
-        # commands the test runs in this process (CliRunner): they read the
-        # environment, and tests/conftest.py removes it after the test.
-        overrides["data_url"] = os.environ["MAILBRIDGE_DATA_URL"] = fresh_database()
     for name, values in sections.items():
         if isinstance(values, dict):
             overrides.setdefault(name, {}).update(values)
         else:
             overrides[name] = values
+    from pg import database_for, store_option  # tests/pg.py imports this module
+
+    if store_option() == "postgresql" and "data_url" not in overrides:
+        # The database of this data directory (tests/pg.py): one per directory, as the
+        # SQLite file is, so a test that builds its settings twice for one directory
+        # (a restart) finds its rows again. Exported for the commands the test runs in
+        # this process (CliRunner): they read the environment, and
+        # tests/conftest.py removes it after the test.
+        url = database_for(Path(overrides["data_dir"]))
+        overrides["data_url"] = os.environ["MAILBRIDGE_DATA_URL"] = url
     return load_settings(None, environ={}, overrides=overrides)
 
 
