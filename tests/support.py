@@ -303,6 +303,23 @@ async def db_rows(daemon: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     return list(await daemon.store.read(work))
 
 
+async def store_rows(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query on ``settings``' database, whichever the engine, with no daemon
+    running: the store is opened as the commands open it (open_store), then closed."""
+    from mailbridge.store.opening import open_store
+
+    store = await open_store(settings)
+    try:
+
+        async def work(conn: Any) -> list[tuple[Any, ...]]:
+            async with conn.execute(sql, args) as cur:
+                return [tuple(r) for r in await cur.fetchall()]
+
+        return list(await store.read(work))
+    finally:
+        await store.close()
+
+
 async def db_value(daemon: Any, sql: str, *args: Any) -> Any:
     """The first column of the first row (None without one)."""
     found = await db_rows(daemon, sql, *args)
