@@ -167,3 +167,11 @@ def pg_url(pg_server: str) -> Iterator[str]:
     finally:
         with psycopg.connect(_admin_url or pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> str:
+    """A URL of a new database holding the migrated schema, for a test that runs a
+    daemon on PostgreSQL whichever engine the suite runs on (``data_url=``): the
+    PostgreSQL counterpart of a SQLite-only test."""
+    return fresh_database()
