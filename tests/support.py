@@ -320,6 +320,31 @@ async def store_rows(settings: Settings, sql: str, *args: Any) -> list[tuple[Any
         await store.close()
 
 
+def command_env(args: list[str], env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a command run with ``args`` (CliRunner): under
+    --store=postgresql, the database of its ``--data-dir`` (one per directory,
+    tests/pg.py), as make_settings gives a test's settings; ``env`` added."""
+    from pg import database_for, store_option
+
+    found = dict(env or {})
+    if store_option() == "postgresql" and "--data-dir" in args:
+        data_dir = Path(args[args.index("--data-dir") + 1])
+        found.setdefault("MAILBRIDGE_DATA_URL", database_for(data_dir))
+    return found
+
+
+def data_rows(data_dir: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query on the database of ``data_dir`` on the suite's engine, for
+    tests that run the commands on a data directory (command_env) with no daemon."""
+    from pg import database_for, store_option
+
+    overrides: dict[str, Any] = {"data_dir": str(data_dir)}
+    if store_option() == "postgresql":
+        overrides["data_url"] = database_for(data_dir)
+    settings = load_settings(None, environ={}, overrides=overrides)
+    return asyncio.run(store_rows(settings, sql, *args))
+
+
 async def db_value(daemon: Any, sql: str, *args: Any) -> Any:
     """The first column of the first row (None without one)."""
     found = await db_rows(daemon, sql, *args)
