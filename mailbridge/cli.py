@@ -37,6 +37,7 @@ from mailbridge.settings.check_cli import check_config_command
 from mailbridge.spam.cli import spam_command
 from mailbridge.store.backup_cli import backup_command
 from mailbridge.store.opening import open_store
+from mailbridge.store.postgres import redacted
 
 __all__ = ["cli"]
 
@@ -82,7 +83,11 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
     moderators = ", ".join(settings.moderation.moderators) or "none configured"
     rows = [
         ("data directory", str(settings.data_path)),
-        ("database", str(settings.database_path)),
+        # The database in use: PostgreSQL's URL (no password) when data_url is set.
+        (
+            "database",
+            redacted(settings.data_url) if settings.data_url else str(settings.database_path),
+        ),
         ("instance secret", str(settings.secret_path)),
         ("outgoing mail", settings.transport_url),
         ("SMTP (replies)", f"{smtp[0]}:{smtp[1]}  for reply+TOKEN@{settings.smtp.reply_domain}"),

@@ -45,16 +45,27 @@ def _store_engine(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_database_url_left() -> Iterator[None]:
-    """make_settings exports the test's PostgreSQL database to the commands it runs;
-    the next test must not find it."""
+    """make_settings exports the test's PostgreSQL database to the commands it runs,
+    and remembers each data directory's database; the next test must find neither."""
+    from pg import forget_databases  # a plugin (pytest_plugins): imported once it loads
+
     yield
     os.environ.pop("MAILBRIDGE_DATA_URL", None)
+    forget_databases()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``@pytest.mark.requires_program("chromium", package="chromium")``: skipped with
     the package to install when the program is missing (see tests/programs.py); under
-    REQUIRE_EXTERNAL_TOOLS=1 left to fail in setup."""
+    REQUIRE_EXTERNAL_TOOLS=1 left to fail in setup.
+
+    ``@pytest.mark.sqlite_only("why")``: a test of something only SQLite has (its file,
+    its PRAGMAs, its planner); skipped with the reason under ``--store=postgresql``,
+    where a counterpart test, if one is meaningful, checks the same promise."""
+    if os.environ.get("PYTEST_MAILBRIDGE_STORE") == "postgresql":  # pg.store_option()
+        for item in items:
+            for mark in item.iter_markers("sqlite_only"):
+                item.add_marker(pytest.mark.skip(reason=f"SQLite only: {mark.args[0]}"))
     if os.environ.get(REQUIRE_ENV) == "1":
         return
     for item in items:

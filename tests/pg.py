@@ -55,6 +55,23 @@ def store_option() -> str:
     return os.environ.get("PYTEST_MAILBRIDGE_STORE", "sqlite")
 
 
+# Data directory -> its database, for the test that is running (tests/conftest.py
+# empties it after each test): make_settings called again for one directory.
+_by_data_dir: dict[Path, str] = {}
+
+
+def database_for(data_dir: Path) -> str:
+    """The database of ``data_dir`` in this test: made on first use, then the same."""
+    key = data_dir.resolve()
+    if key not in _by_data_dir:
+        _by_data_dir[key] = fresh_database()
+    return _by_data_dir[key]
+
+
+def forget_databases() -> None:
+    _by_data_dir.clear()
+
+
 def fresh_database() -> str:
     """A new database holding the migrated schema, for one test's settings."""
     assert _server_url is not None, "pg_server has not started (see tests/conftest.py)"
@@ -150,3 +167,11 @@ def pg_url(pg_server: str) -> Iterator[str]:
     finally:
         with psycopg.connect(_admin_url or pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> str:
+    """A URL of a new database holding the migrated schema, for a test that runs a
+    daemon on PostgreSQL whichever engine the suite runs on (``data_url=``): the
+    PostgreSQL counterpart of a SQLite-only test."""
+    return fresh_database()

@@ -64,18 +64,21 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
         # Notifications at once; the batching tests set a window.
         "notifications": {"batch_window_seconds": 0},
     }
-    from pg import fresh_database, store_option  # tests/pg.py imports this module
-
-    if store_option() == "postgresql":
-        # A database of its own for each test's settings (tests/pg.py), also for the
-        # commands the test runs in this process (CliRunner): they read the
-        # environment, and tests/conftest.py removes it after the test.
-        overrides["data_url"] = os.environ["MAILBRIDGE_DATA_URL"] = fresh_database()
     for name, values in sections.items():
         if isinstance(values, dict):
             overrides.setdefault(name, {}).update(values)
         else:
             overrides[name] = values
+    from pg import database_for, store_option  # tests/pg.py imports this module
+
+    if store_option() == "postgresql" and "data_url" not in overrides:
+        # The database of this data directory (tests/pg.py): one per directory, as the
+        # SQLite file is, so a test that builds its settings twice for one directory
+        # (a restart) finds its rows again. Exported for the commands the test runs in
+        # this process (CliRunner): they read the environment, and
+        # tests/conftest.py removes it after the test.
+        url = database_for(Path(overrides["data_dir"]))
+        overrides["data_url"] = os.environ["MAILBRIDGE_DATA_URL"] = url
     return load_settings(None, environ={}, overrides=overrides)
 
 
@@ -298,6 +301,48 @@ async def db_rows(daemon: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in await cur.fetchall()]
 
     return list(await daemon.store.read(work))
+
+
+async def store_rows(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query on ``settings``' database, whichever the engine, with no daemon
+    running: the store is opened as the commands open it (open_store), then closed."""
+    from mailbridge.store.opening import open_store
+
+    store = await open_store(settings)
+    try:
+
+        async def work(conn: Any) -> list[tuple[Any, ...]]:
+            async with conn.execute(sql, args) as cur:
+                return [tuple(r) for r in await cur.fetchall()]
+
+        return list(await store.read(work))
+    finally:
+        await store.close()
+
+
+def command_env(args: list[str], env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a command run with ``args`` (CliRunner): under
+    --store=postgresql, the database of its ``--data-dir`` (one per directory,
+    tests/pg.py), as make_settings gives a test's settings; ``env`` added."""
+    from pg import database_for, store_option
+
+    found = dict(env or {})
+    if store_option() == "postgresql" and "--data-dir" in args:
+        data_dir = Path(args[args.index("--data-dir") + 1])
+        found.setdefault("MAILBRIDGE_DATA_URL", database_for(data_dir))
+    return found
+
+
+def data_rows(data_dir: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query on the database of ``data_dir`` on the suite's engine, for
+    tests that run the commands on a data directory (command_env) with no daemon."""
+    from pg import database_for, store_option
+
+    overrides: dict[str, Any] = {"data_dir": str(data_dir)}
+    if store_option() == "postgresql":
+        overrides["data_url"] = database_for(data_dir)
+    settings = load_settings(None, environ={}, overrides=overrides)
+    return asyncio.run(store_rows(settings, sql, *args))
 
 
 async def db_value(daemon: Any, sql: str, *args: Any) -> Any:

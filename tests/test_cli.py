@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
-from support import SEED_JSON
+from support import SEED_JSON, command_env
 
 from mailbridge.cli import cli
 
@@ -58,18 +58,19 @@ def test_help_lists_every_command() -> None:
 def test_import_twice_then_a_bad_file(tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["import", "--data-dir", str(tmp_path / "var"), str(SEED_JSON)]
-    first = runner.invoke(cli, args, env={"MAILBRIDGE_SITE_NAME": "Blog"})
+    env = command_env(args)  # the suite's engine
+    first = runner.invoke(cli, args, env={**env, "MAILBRIDGE_SITE_NAME": "Blog"})
     assert first.exit_code == 0, first.output
     assert "1 thread(s) created" in first.output and "243 comment(s) added" in first.output
-    second = runner.invoke(cli, args)
+    second = runner.invoke(cli, args, env=env)
     assert second.exit_code == 0, second.output
     assert "was imported whole on 20" in second.output
     assert "has not changed since (1 thread(s), 243 comment(s)): nothing to do" in second.output
-    third = runner.invoke(cli, [*args, "--again"])
+    third = runner.invoke(cli, [*args, "--again"], env=env)
     assert "0 comment(s) added, 243 already present" in third.output
     bad = tmp_path / "notes.txt"
     bad.write_text("just some notes")
-    result = runner.invoke(cli, ["import", "--data-dir", str(tmp_path / "var"), str(bad)])
+    result = runner.invoke(cli, ["import", "--data-dir", str(tmp_path / "var"), str(bad)], env=env)
     assert result.exit_code == 1
     assert "not a WordPress export" in result.output
 

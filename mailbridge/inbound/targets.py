@@ -13,6 +13,7 @@ import aiosqlite
 from mailbridge.errors import BadReplyToken, NoReplyFound, UnknownComment
 from mailbridge.inbound.recipients import minted_message_ids, reply_tokens_in_headers
 from mailbridge.store import Store, comments, threads
+from mailbridge.store.engine import as_address
 from mailbridge.tokens import peek_reply_token, read_reply_token
 
 __all__ = ["ReplyTarget", "TargetResolver"]
@@ -71,8 +72,9 @@ class TargetResolver:
 async def _by_notification(conn: aiosqlite.Connection, message_id: str) -> ReplyTarget | None:
     """The notification we sent with this Message-ID: who received it, about which comment."""
     async with conn.execute(
-        "SELECT a.id, a.email, c.id, c.thread_id FROM outbox o "
-        "JOIN addresses a ON a.email = o.rcpt_to JOIN comments c ON c.id = o.comment_id "
+        "SELECT a.id, a.email, c.id, c.thread_id FROM outbox o "  # noqa: S608 - no value
+        f"JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} "
+        "JOIN comments c ON c.id = o.comment_id "
         "WHERE o.message_id = ? AND o.kind IN ('reply_notification', 'digest')",
         (message_id,),
     ) as cur:

@@ -92,7 +92,7 @@ class ModerationMailer:
                 # Read on a snapshot: the writer, which every reply waits for, is not
                 # held while the drafts are made (a dozen statements per comment).
                 taken = await self._store.read(self._draft)
-            except ModeratorNotStored:  # a moderator's first email: store the address
+            except ModeratorNotStored:  # an address to store or record first: write
                 taken = await self._store.write(functools.partial(self._draft, reading=False))
             if not taken:
                 break

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 
 class ModeratorNotStored(Exception):
-    """A moderator's address has no row yet: drafting needs a write (the first time)."""
+    """Drafting needs a write (the first time): a moderator's address has no row yet,
+    or the thread owner's stored address is to be recorded unusable or respelled."""
 
 
 _CONFIRMATION_EVERY = timedelta(hours=24)  # at most one confirmation email a day
@@ -58,26 +59,44 @@ class Notifier:
     # -- moderation ------------------------------------------------------------
 
     async def _mailable(
-        self, conn: aiosqlite.Connection, address_id: int, stored: str, name: str = ""
+        self,
+        conn: aiosqlite.Connection,
+        address_id: int,
+        stored: str,
+        name: str = "",
+        *,
+        reading: bool = False,
     ) -> Address | None:
         """The stored address as we send to it; None, logged and recorded (the address
         is suppressed with the reason, see ``mailbridge bounces``) when it cannot be used.
 
         Databases from before addresses were checked may hold anything (a list, a line
         break, non-ASCII before the @): one such address must not stop the others.
+        ``reading``: ``conn`` is a read snapshot, where a write fails on PostgreSQL (a
+        read-only transaction) and is rolled back unseen on SQLite; what must be
+        recorded raises :class:`ModeratorNotStored` so the caller drafts in a write.
         """
         try:
             address = normalise(stored, smtputf8=self._settings.outbound.smtputf8)
         except InvalidAddress as exc:
+            if reading:
+                state = await threads.address_state(conn, address_id=address_id)
+                if state is not None and state.suppressed_at is None:
+                    raise ModeratorNotStored(f"address {address_id}") from exc
+                return None  # recorded already
             reason = f"not a usable address: {exc.reason}"
             if await threads.suppress_address(conn, address_id, reason, iso(self._clock.now())):
                 log.warning("address %d: not mailing it, %s (now suppressed)", address_id, reason)
             return None
         if address != stored:
+            if reading:
+                raise ModeratorNotStored(f"address {address_id}")
             await threads.respell_address(conn, address_id, address)
         return mailbox(clean_header_text(name), address)
 
-    async def _moderators(self, conn: aiosqlite.Connection, thread: Thread) -> list[Address]:
+    async def _moderators(
+        self, conn: aiosqlite.Connection, thread: Thread, *, reading: bool = False
+    ) -> list[Address]:
         smtputf8 = self._settings.outbound.smtputf8
         found: dict[str, Address] = {}
         for configured in self._settings.moderation.moderators:
@@ -87,7 +106,9 @@ class Notifier:
             stored = await threads.address_email(conn, thread.author_address_id)
             owner = None
             if stored is not None:
-                owner = await self._mailable(conn, thread.author_address_id, stored)
+                owner = await self._mailable(
+                    conn, thread.author_address_id, stored, reading=reading
+                )
             if owner is not None:
                 found.setdefault(owner.addr_spec.lower(), owner)
         return list(found.values())
@@ -129,7 +150,7 @@ class Notifier:
         assert thread is not None
         if digest_rule and auto_approved is None and await self.leave_for_digest(conn):
             return None  # moderation.mode: the next digest carries it
-        moderators = await self._moderators(conn, thread)
+        moderators = await self._moderators(conn, thread, reading=reading)
         if not moderators:
             log.warning(
                 "comment %d on %s is pending but the thread has no moderator "

@@ -17,7 +17,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
-__all__ = ["Connection", "Cursor", "Dialect", "Execution", "Row", "dialect_of", "json_list"]
+__all__ = [
+    "Connection",
+    "Cursor",
+    "Dialect",
+    "Execution",
+    "Row",
+    "as_address",
+    "dialect_of",
+    "json_list",
+]
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -82,3 +91,14 @@ _JSON_LISTS: dict[tuple[Dialect, str], str] = {
 def json_list(conn: object, of: Literal["text", "bigint"]) -> str:
     """The subquery over a JSON array parameter of ``of`` values, in ``conn``'s dialect."""
     return _JSON_LISTS[dialect_of(conn), of]
+
+
+def as_address(conn: object, column: str) -> str:
+    """``column`` (text holding an email address, as outbox.rcpt_to) to compare with
+    addresses.email as that column compares: without case, through its unique index.
+
+    SQLite takes NOCASE from addresses.email, the left operand (``a.email = column``).
+    PostgreSQL compares citext with text as text: case matters, and the citext index
+    on addresses.email cannot serve the join (a whole-table read per statement).
+    """
+    return f"{column}::citext" if dialect_of(conn) == "postgresql" else column

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from mailbridge.store.engine import dialect_of
+from mailbridge.store.engine import as_address, dialect_of
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -220,15 +220,16 @@ async def fail_suppressed(
         # The unary + (below) keeps SQLite on these ids instead of reading every due
         # row through the index outbox_due.
         among, args = f" AND id IN ({','.join('?' * len(ids))})", tuple(ids)
+    rcpt = as_address(conn, "outbox.rcpt_to")
     rows = await conn.execute_fetchall(
         "UPDATE outbox SET status = 'failed', last_error = ("  # noqa: S608 - marks only
         " SELECT 'not sent: the address is suppressed since ' || a.suppressed_at"
         "  || coalesce(' (' || a.suppressed_reason || ')', '')"
         "  || '; mailbridge bounces --resume ' || a.email || ' lifts it'"
-        " FROM addresses a WHERE a.email = outbox.rcpt_to) "
+        f" FROM addresses a WHERE a.email = {rcpt}) "
         f"WHERE {'+' if among else ''}status = 'queued' AND {'+' if among else ''}"
         f"next_attempt_at <= ?{among} AND EXISTS ("
-        " SELECT 1 FROM addresses a WHERE a.email = outbox.rcpt_to"
+        f" SELECT 1 FROM addresses a WHERE a.email = {rcpt}"
         " AND a.suppressed_at IS NOT NULL) "
         "RETURNING id, message_id, last_error",
         (now, *args),

@@ -12,12 +12,12 @@ from support import make_settings
 
 from mailbridge.outbound.outbox_cli import outbox_command
 from mailbridge.settings import Settings
-from mailbridge.store import Store
+from mailbridge.store.opening import open_store
 
 
 async def _fill(settings: Settings) -> None:
     """Five rows: 1 sent, 2 failed (550), 3 queued after a 451, 4 queued, 5 failed (gave up)."""
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)  # the configured engine's, as the command opens
     try:
         await queue(store, [f"r{i}@example.net" for i in range(1, 6)])
         await sql(store, "UPDATE outbox SET status = 'sent', sent_at = created_at WHERE id = 1")

@@ -25,7 +25,6 @@ import logging
 import os
 import re
 import smtplib
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +36,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import import_seed, make_settings, no_dmarc_zone
+from support import import_seed, make_settings, no_dmarc_zone, store_rows
 
 from mailbridge.app import running
 from mailbridge.settings import Settings
@@ -237,11 +236,15 @@ def test_mutated_messages_through_the_whole_smtp_path(
 ) -> None:
     caplog.set_level(logging.INFO)
     with Background(fuzz_settings).serving() as daemon:
-        db = sqlite3.connect(fuzz_settings.database_path)
-        [(address_id, person, comment_id)] = db.execute(
-            "SELECT a.id, a.email, c.id FROM comments c JOIN addresses a ON a.id = c.address_id "
-            "WHERE c.id = 2"
-        ).fetchall()
+        # Read from this thread on a store of its own, as a command would, on the
+        # suite's engine (the daemon's loop is the other thread's).
+        [(address_id, person, comment_id)] = asyncio.run(
+            store_rows(
+                fuzz_settings,
+                "SELECT a.id, a.email, c.id FROM comments c "
+                "JOIN addresses a ON a.id = c.address_id WHERE c.id = 2",
+            )
+        )
         good = make_reply_token(
             daemon.keyring.reply, address_id, comment_id, date.today() + timedelta(days=30)
         )
@@ -286,10 +289,12 @@ def test_mutated_messages_through_the_whole_smtp_path(
             case()
         finally:
             client.close()
-        logged = db.execute(
-            "SELECT coalesce(sum(deliveries), 0) FROM inbound_messages WHERE stage = 'data'"
-        ).fetchone()[0]
-        db.close()
+        [(logged,)] = asyncio.run(
+            store_rows(
+                fuzz_settings,
+                "SELECT coalesce(sum(deliveries), 0) FROM inbound_messages WHERE stage = 'data'",
+            )
+        )
     # Every DATA answered is in the inbound log (a redelivery counts on its first row).
     assert logged == counts["data"], (logged, counts)
     assert counts["data"] > MAX_EXAMPLES // 4, counts  # the path past RCPT was exercised

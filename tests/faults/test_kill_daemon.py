@@ -30,10 +30,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import aiosmtplib
-import aiosqlite
 import pytest
 from delivery.sinks import WatchingSink, serving
-from support import free_port, import_seed, until
+from pg import database_for, store_option
+from support import free_port, import_seed, store_rows, until
 
 from mailbridge.app import load_or_create_secret
 from mailbridge.settings import load_settings
@@ -49,9 +49,12 @@ SEED = 7  # the kill moments are random, but the same in every run
 
 def write_config(tmp_path: Path, smtp: int, http: int, sink: int) -> Path:
     config = tmp_path / "mailbridge.toml"
+    # The suite's engine: under --store=postgresql the data directory's database.
+    data_url = database_for(tmp_path / "var") if store_option() == "postgresql" else ""
     config.write_text(
         f"""\
 data_dir = "{tmp_path / "var"}"
+data_url = "{data_url}"
 
 [smtp]
 listen = "127.0.0.1:{smtp}"
@@ -90,11 +93,11 @@ async def reply_addresses(config: Path) -> list[tuple[str, str]]:
     settings = load_settings(config, environ={})
     await import_seed(settings)
     keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
-    async with aiosqlite.connect(settings.database_path) as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT a.id, a.email, c.id FROM comments c JOIN comments p ON p.id = c.parent_id "
-            "JOIN addresses a ON a.id = p.address_id ORDER BY c.id"
-        )
+    rows = await store_rows(
+        settings,
+        "SELECT a.id, a.email, c.id FROM comments c JOIN comments p ON p.id = c.parent_id "
+        "JOIN addresses a ON a.id = p.address_id ORDER BY c.id",
+    )
     expires = date.today() + timedelta(days=30)
     domain = settings.smtp.reply_domain
     return [
@@ -172,11 +175,10 @@ async def start(config: Path, http: int) -> asyncio.subprocess.Process:
 async def counts(config: Path) -> tuple[Counter[str], dict[str, str]]:
     """Comments per reply text, and each outbox row's status by Message-ID."""
     settings = load_settings(config, environ={})
-    async with aiosqlite.connect(settings.database_path) as conn:
-        bodies = await conn.execute_fetchall(
-            "SELECT body FROM comments WHERE body LIKE 'Reply number %'"
-        )
-        outbox = await conn.execute_fetchall("SELECT message_id, status FROM outbox")
+    bodies = await store_rows(
+        settings, "SELECT body FROM comments WHERE body LIKE 'Reply number %'"
+    )
+    outbox = await store_rows(settings, "SELECT message_id, status FROM outbox")
     return Counter(str(b) for (b,) in bodies), {str(m): str(s) for m, s in outbox}
 
 

@@ -5,12 +5,17 @@ may not grow, which SQLite reports as SQLITE_FULL exactly as for a full disk; an
 ``query_only``: every write is refused as on read-only storage). While it lasts, DATA
 is answered 451 (never 250), the web API answers 503 and /healthz says writes fail;
 once space returns, the same message sent again is filed once, with no restart.
+
+On PostgreSQL the read-only case runs too (``default_transaction_read_only`` on the
+writer's session: what a standby or a database set read-only answers, SQLSTATE 25006).
+The full disk is SQLite's only: PostgreSQL's would need a file system that fills up.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import aiohttp
 import aiosmtplib
@@ -19,6 +24,7 @@ from flows import approve, moderation_email, notification_for, post_comment
 from support import db_rows, reply_address, reply_to_notification, smtp_send
 
 from mailbridge.app import Running
+from mailbridge.store.engine import dialect_of
 
 
 async def send(daemon: Running, sender: str, rcpt: str, raw: bytes) -> str:
@@ -59,6 +65,15 @@ async def disk_full(daemon: Running) -> AsyncIterator[None]:
 async def read_only(daemon: Running) -> AsyncIterator[None]:
     writer = daemon.store._writer
     assert writer is not None
+    if dialect_of(writer) == "postgresql":
+        # Set in a unit of work of the store's own, so that no transaction of the
+        # daemon's is open on the session; a SET outlives the COMMIT.
+        await _on_writer(daemon, "SET default_transaction_read_only = on")
+        try:
+            yield
+        finally:
+            await _on_writer(daemon, "SET default_transaction_read_only = off")
+        return
     await writer.execute("PRAGMA query_only = ON")
     try:
         yield
@@ -66,8 +81,25 @@ async def read_only(daemon: Running) -> AsyncIterator[None]:
         await writer.execute("PRAGMA query_only = OFF")
 
 
+async def _on_writer(daemon: Running, statement: str) -> None:
+    async def work(conn: Any) -> None:
+        await conn.execute(statement)
+
+    await daemon.store.write(work)
+
+
+DISK_FULL = pytest.param(
+    disk_full,
+    id="disk full",
+    marks=pytest.mark.sqlite_only(
+        "a full disk is injected with SQLite's max_page_count; PostgreSQL's would need a "
+        "file system that fills up (the read-only case runs on both)"
+    ),
+)
+
+
 @pytest.mark.asyncio
-@pytest.mark.parametrize("fault", [disk_full, read_only], ids=["disk full", "read-only"])
+@pytest.mark.parametrize("fault", [DISK_FULL, read_only], ids=["disk full", "read-only"])
 async def test_storage_that_cannot_write_gets_4xx_then_recovers_by_itself(
     daemon: Running,
     fault: Callable[[Running], AbstractAsyncContextManager[None]],

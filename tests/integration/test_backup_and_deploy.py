@@ -22,6 +22,10 @@ from mailbridge.app import running
 from mailbridge.cli import cli
 
 
+@pytest.mark.sqlite_only(
+    "mailbridge backup copies the SQLite file; on PostgreSQL it refuses and names pg_dump "
+    "(tests/postgres/test_pg_schema.py)"
+)
 @pytest.mark.asyncio
 async def test_backup_while_running_then_restore(tmp_path: Path) -> None:
     copy = tmp_path / "backups" / "mailbridge-backup.sqlite3"

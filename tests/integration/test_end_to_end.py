@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from pg import database_for, store_option
 from support import (
     SEED_WXR,
     THREAD,
@@ -34,6 +35,8 @@ from support import (
     reply_to_notification,
     text_body,
 )
+
+from mailbridge.store.postgres import redacted
 
 
 def mailbridge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -59,8 +62,12 @@ class Daemon:
         self.smtp_port = free_port()
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.config = workdir / "mailbridge.toml"
+        # The suite's engine: under --store=postgresql the data directory's database.
+        pg = store_option() == "postgresql"
+        self.data_url = database_for(workdir / "data") if pg else ""
         self.config.write_text(
-            f'data_dir = "data"\n[site]\npublic_url = "{self.base}"\n'
+            f'data_dir = "data"\ndata_url = "{self.data_url}"\n'
+            f'[site]\npublic_url = "{self.base}"\n'
             f'[smtp]\nlisten = "127.0.0.1:{self.smtp_port}"\n'
             f'[http]\nlisten = "127.0.0.1:{self.http_port}"\n'
             # No internet DNS here: say so, and accept replies as unverified.
@@ -150,7 +157,11 @@ def test_the_whole_loop(daemon: Daemon) -> None:
 
     banner = daemon.start()
     assert f"127.0.0.1:{daemon.smtp_port}" in banner and daemon.base in banner
-    assert str(daemon.workdir / "data" / "mailbridge.sqlite3") in banner
+    if daemon.data_url:  # the URL without its password
+        assert redacted(daemon.data_url) in banner and "mailbridge.sqlite3" not in banner
+        assert "mailbridge:mailbridge@" not in banner
+    else:
+        assert str(daemon.workdir / "data" / "mailbridge.sqlite3") in banner
     assert daemon.http("GET", f"{daemon.base}/healthz")[0] == 200
     assert len(daemon.published()) == 243
 

@@ -8,13 +8,12 @@ line breaks, an orphan reply)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
-from support import SEED_WXR
+from support import SEED_WXR, command_env, data_rows
 
 from mailbridge.cli import cli
 
@@ -43,30 +42,28 @@ HARD = {
 
 
 def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
+    result = CliRunner().invoke(cli, list(args), env=command_env(list(args)))
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def snapshot(data: Path, with_thread_author: bool = True) -> dict[str, object]:
     """Everything an export must carry, independent of ids."""
-    conn = sqlite3.connect(data / "mailbridge.sqlite3")
-    try:
-        threads = {
-            key: (title, url, closed, author if with_thread_author else "",
-                  email if with_thread_author else "")
-            for key, title, url, closed, author, email in conn.execute(
-                "SELECT t.key, t.title, t.url, t.closed, t.author, coalesce(a.email, '') "
-                "FROM threads t LEFT JOIN addresses a ON a.id = t.author_address_id"
-            )
-        }  # fmt: skip
-        rows = conn.execute(
-            "SELECT c.id, c.parent_id, t.key, c.author, coalesce(a.email, ''), c.body, c.status, "
-            "c.created_at FROM comments c JOIN threads t ON t.id = c.thread_id "
-            "LEFT JOIN addresses a ON a.id = c.address_id"
-        ).fetchall()
-    finally:
-        conn.close()
+    threads = {
+        key: (title, url, closed, author if with_thread_author else "",
+              email if with_thread_author else "")
+        for key, title, url, closed, author, email in data_rows(
+            data,
+            "SELECT t.key, t.title, t.url, t.closed, t.author, coalesce(a.email, '') "
+            "FROM threads t LEFT JOIN addresses a ON a.id = t.author_address_id",
+        )
+    }  # fmt: skip
+    rows = data_rows(
+        data,
+        "SELECT c.id, c.parent_id, t.key, c.author, coalesce(a.email, ''), c.body, c.status, "
+        "c.created_at FROM comments c JOIN threads t ON t.id = c.thread_id "
+        "LEFT JOIN addresses a ON a.id = c.address_id",
+    )
     by_id = {r[0]: r for r in rows}
 
     def sign(row: tuple[object, ...]) -> tuple[object, ...]:
@@ -118,12 +115,12 @@ def test_one_thread_and_refusals(tmp_path: Path, source: Path) -> None:
         "B\u00f8rge": "approved", "Chi": "pending", "Dee": "rejected", "Eve": "spam",
         "Fay": "approved",
     }  # fmt: skip
-    missing = CliRunner().invoke(
-        cli, ["export", "--data-dir", str(source), "nope", "-o", str(tmp_path / "x.json")]
-    )
+    args = ["export", "--data-dir", str(source), "nope", "-o", str(tmp_path / "x.json")]
+    missing = CliRunner().invoke(cli, args, env=command_env(args))
     assert missing.exit_code == 1 and "no thread 'nope'" in missing.output
     assert not (tmp_path / "x.json").exists() and not (tmp_path / "x.json.partial").exists()
-    both = CliRunner().invoke(cli, ["export", "--data-dir", str(source), "hard-cases", "--all"])
+    args = ["export", "--data-dir", str(source), "hard-cases", "--all"]
+    both = CliRunner().invoke(cli, args, env=command_env(args))
     assert both.exit_code == 2 and "name one THREAD, or --all" in both.output
 
 
@@ -136,7 +133,8 @@ def test_a_truncated_export_is_refused_before_anything_is_written(
     cut = tmp_path / f"cut.{fmt}"
     cut.write_bytes(out.read_bytes()[: out.stat().st_size * 2 // 3])
     again = tmp_path / "again"
-    refused = CliRunner().invoke(cli, ["import", "--data-dir", str(again), str(cut)])
+    args = ["import", "--data-dir", str(again), str(cut)]
+    refused = CliRunner().invoke(cli, args, env=command_env(args))
     assert refused.exit_code == 1
     assert "not well-formed XML" in refused.output or "not valid JSON" in refused.output
     assert snapshot(again)["comments"] == []

@@ -4,12 +4,12 @@ memory does not grow with the file."""
 
 from __future__ import annotations
 
-import sqlite3
 import tracemalloc
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import command_env, data_rows
 
 from mailbridge.cli import cli
 from mailbridge.errors import ImportFormatError
@@ -41,17 +41,14 @@ def thread(dsq_id: str = "1", link: str = "https://blog.example.org/2020/hello-w
 
 
 def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), env={"MAILBRIDGE_SITE_NAME": "Blog"})
+    env = command_env(list(args), {"MAILBRIDGE_SITE_NAME": "Blog"})
+    result = CliRunner().invoke(cli, list(args), env=env)
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def rows(data: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(data / "mailbridge.sqlite3")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+    return data_rows(data, sql)  # on the suite's engine
 
 
 def test_isso_fixture_imports_and_says_what_it_skipped(tmp_path: Path) -> None:
@@ -116,7 +113,8 @@ def test_hostile_xml_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ImportFormatError, match="unsafe XML"):
         list(read_posts(bomb))
-    result = CliRunner().invoke(cli, ["import", "--data-dir", str(tmp_path / "v"), str(bomb)])
+    args = ["import", "--data-dir", str(tmp_path / "v"), str(bomb)]
+    result = CliRunner().invoke(cli, args, env=command_env(args))
     assert result.exit_code == 1 and "refused unsafe XML" in result.output
 
 

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
+from support import command_env, data_rows
 
 from mailbridge.cli import cli
 
@@ -48,7 +49,8 @@ def isso_db(path: Path) -> Path:
 
 
 def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), env={"MAILBRIDGE_SITE_NAME": "Blog"})
+    env = command_env(list(args), {"MAILBRIDGE_SITE_NAME": "Blog"})
+    result = CliRunner().invoke(cli, list(args), env=env)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -63,14 +65,13 @@ def test_an_isso_database_is_imported_once(tmp_path: Path) -> None:
     assert "1 email address(es) could not be used" in first
     again = run("import", "--data-dir", str(data), "--again", str(source))
     assert "0 comment(s) added, 5 already present" in again
-    conn = sqlite3.connect(data / "mailbridge.sqlite3")
-    got = conn.execute(
+    got = data_rows(
+        data,
         "SELECT c.source_ref, p.source_ref, c.status, c.author, c.body, t.key "
         "FROM comments c JOIN threads t ON t.id = c.thread_id "
-        "LEFT JOIN comments p ON p.id = c.parent_id ORDER BY c.id"
-    ).fetchall()
-    threads = conn.execute("SELECT key, title, url FROM threads ORDER BY id").fetchall()
-    conn.close()
+        "LEFT JOIN comments p ON p.id = c.parent_id ORDER BY c.id",
+    )
+    threads = data_rows(data, "SELECT key, title, url FROM threads ORDER BY id")
     assert got == [
         ("isso:1", None, "approved", "Ann", "A *first* thought.", "on-boundaries"),
         ("isso:2", "isso:1", "approved", "Bob", "Agreed.", "on-boundaries"),
@@ -89,5 +90,6 @@ def test_another_sqlite_file_is_refused(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE notes (x)")
     conn.commit()
     conn.close()
-    result = CliRunner().invoke(cli, ["import", "--data-dir", str(tmp_path / "v"), str(other)])
+    args = ["import", "--data-dir", str(tmp_path / "v"), str(other)]
+    result = CliRunner().invoke(cli, args, env=command_env(args))
     assert result.exit_code == 1 and "not Isso's" in result.output

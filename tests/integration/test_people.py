@@ -1,8 +1,9 @@
 """A person's data (issue 11), end to end: a seed commenter gets a notification,
 answers it by email, a bounce report names them; their data is exported (CLI), then
 erased (admin API, "people" scope). Afterwards every column of every table of the
-real SQLite file is searched for the address and its id: nothing is left, and
-their comments stay, by "a former commenter"."""
+real database (SQLite's or PostgreSQL's, listed from the engine's own catalogue) is
+searched for the address and its id: nothing is left, and their comments stay, by
+"a former commenter"."""
 
 from __future__ import annotations
 
@@ -10,17 +11,17 @@ import asyncio
 import json
 import logging
 import re
-import sqlite3
 from typing import Any
 
 import aiohttp
 import pytest
 from click.testing import CliRunner
 from flows import moderation_email, reply_notification
-from support import reply_address, reply_to_notification, smtp_send
+from support import db_rows, reply_address, reply_to_notification, smtp_send
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
+from mailbridge.store.engine import dialect_of
 
 READER = "reader002.4a549d@example.org"
 
@@ -44,29 +45,45 @@ def bounce_report(return_path: str, original_id: str) -> bytes:
     ).encode()
 
 
-def traces(db: str, email: str, address_id: int) -> list[str]:
+async def traces(daemon: Running, email: str, address_id: int) -> list[str]:
     """Every table.column of the database that still holds the address or its id."""
-    found = []
-    conn = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")]  # fmt: skip
-        for table in tables:
-            for _cid, column, *_ in conn.execute(f"PRAGMA table_info({table})"):
-                for (value,) in conn.execute(f'SELECT "{column}" FROM "{table}"'):
-                    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+    async def work(conn: Any) -> list[str]:
+        found = []
+        for table, column in await columns(conn):
+            async with conn.execute(f'SELECT "{column}" FROM "{table}"') as cur:
+                for (value,) in await cur.fetchall():
+                    if isinstance(value, bytes | memoryview):
+                        text = bytes(value).decode("latin-1")
+                    else:
+                        text = str(value)
                     if email.lower() in text.lower():
                         found.append(f"{table}.{column}")
-                if "address_id" in column:
-                    hit = conn.execute(
-                        f'SELECT 1 FROM "{table}" WHERE "{column}" = ?',
-                        (address_id,),
-                    ).fetchone()
-                    if hit:
+            if "address_id" in column:
+                sql = f'SELECT 1 FROM "{table}" WHERE "{column}" = ?'
+                async with conn.execute(sql, (address_id,)) as cur:
+                    if await cur.fetchone():
                         found.append(f"{table}.{column} = {address_id}")
-    finally:
-        conn.close()
-    return sorted(set(found))
+        return found
+
+    return sorted(set(await daemon.store.read(work)))
+
+
+async def columns(conn: Any) -> list[tuple[str, str]]:
+    """(table, column) of every table of the store, from the engine's own catalogue."""
+    if dialect_of(conn) == "postgresql":
+        async with conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+        ) as cur:
+            return [(str(t), str(c)) for t, c in await cur.fetchall()]
+    found = []
+    async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+        tables = [str(r[0]) for r in await cur.fetchall()]
+    for table in tables:
+        async with conn.execute(f"PRAGMA table_info({table})") as cur:
+            found += [(table, str(r[1])) for r in await cur.fetchall()]
+    return found
 
 
 @pytest.mark.asyncio
@@ -79,12 +96,9 @@ async def test_export_then_erase_leaves_nothing_of_the_address(
         "250"
     )
     await moderation_email(daemon, "Reader 002", 3)
-    db = str(daemon.settings.database_path)
-    conn = sqlite3.connect(db)
-    [(return_path,)] = conn.execute(
-        "SELECT mail_from FROM outbox WHERE kind = 'reply_notification'").fetchall()  # fmt: skip
-    [(address_id,)] = conn.execute("SELECT id FROM addresses WHERE email = ?", (READER,)).fetchall()
-    conn.close()
+    [(return_path,)] = await db_rows(
+        daemon, "SELECT mail_from FROM outbox WHERE kind = 'reply_notification'")  # fmt: skip
+    [(address_id,)] = await db_rows(daemon, "SELECT id FROM addresses WHERE email = ?", READER)
     report = bounce_report(str(return_path), str(note["Message-ID"]))
     assert (await smtp_send(daemon, "", str(return_path), report)).startswith("250")
 
@@ -94,7 +108,7 @@ async def test_export_then_erase_leaves_nothing_of_the_address(
     assert any("that helps me" in c["body"] for c in before["comments"])
     assert len(before["comments"]) >= 2 and before["subscriptions"]
     assert before["messages_received"] and before["emails_sent"] and before["bounces"]
-    assert traces(db, READER, address_id)  # the scan does find what is held
+    assert await traces(daemon, READER, address_id)  # the scan does find what is held
 
     made = await mb("token", "create", "--name", "privacy", "--scope", "people", *data)
     token = re.search(r"^(mbt_\S+)$", made.output, re.M)
@@ -120,14 +134,12 @@ async def test_export_then_erase_leaves_nothing_of_the_address(
     assert after == {"address": None, "comments": [], "subscriptions": [],
                      "messages_received": [], "emails_sent": [], "bounces": [],
                      "trust": None}  # fmt: skip
-    assert traces(db, READER, address_id) == []
+    assert await traces(daemon, READER, address_id) == []
     assert READER not in caplog.text and "an erasure by token" in caplog.text
     # Their words stay in the conversation, by "a former commenter".
-    conn = sqlite3.connect(db)
-    kept = conn.execute(
-        "SELECT author, body FROM comments WHERE body LIKE '%that helps me%'"
-    ).fetchall()
-    conn.close()
+    kept = await db_rows(
+        daemon, "SELECT author, body FROM comments WHERE body LIKE '%that helps me%'"
+    )
     assert kept == [("a former commenter", "Thank you, Ann, that helps me a lot.")]
     assert "a former commenter" in page
 
@@ -141,11 +153,9 @@ async def test_remove_mode_and_the_cli(daemon: Running) -> None:
     erased = await mb("person", "erase", READER, "--yes", *data, env=remove)
     assert erased.exit_code == 0 and "comments removed" in erased.output
     assert READER not in erased.output
-    conn = sqlite3.connect(str(daemon.settings.database_path))
-    rows = conn.execute(
-        "SELECT author, body, status FROM comments WHERE author = 'a former commenter'"
-    ).fetchall()
-    conn.close()
+    rows = await db_rows(
+        daemon, "SELECT author, body, status FROM comments WHERE author = 'a former commenter'"
+    )
     assert rows and all(r == ("a former commenter", "", "rejected") for r in rows)
     nothing = await mb("person", "erase", "nobody@example.org", "--yes", *data)
     assert "Erased: nothing held." in nothing.output
@@ -191,8 +201,4 @@ async def test_a_person_erases_their_data_themselves_through_a_link(daemon: Runn
             assert "Nothing is held" in await r.text()
         async with session.get(link.rsplit("/", 1)[0] + "/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") as r:
             assert r.status == 403
-    conn = sqlite3.connect(str(daemon.settings.database_path))
-    assert (
-        conn.execute("SELECT count(*) FROM addresses WHERE email = ?", (READER,)).fetchone()[0] == 0
-    )
-    conn.close()
+    assert await db_rows(daemon, "SELECT count(*) FROM addresses WHERE email = ?", READER) == [(0,)]

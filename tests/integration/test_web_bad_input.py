@@ -1,5 +1,6 @@
 """Bad input and a database that cannot write: 4xx/503 with a reason, never a 500
-(issue 8, findings 6 and 7). Real daemon on loopback, real HTTP client, real SQLite."""
+(issue 8, findings 6 and 7). Real daemon on loopback, real HTTP client, the suite's
+store engine (SQLite, or PostgreSQL under --store=postgresql)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from support import THREAD, make_settings
+from support import THREAD, make_settings, started
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
@@ -154,6 +155,10 @@ async def healthz(daemon: Running) -> tuple[int, dict[str, Any]]:
         return resp.status, await resp.json()
 
 
+@pytest.mark.sqlite_only(
+    "holds SQLite's database-wide write lock from a second connection to the file; "
+    "PostgreSQL locks tables and rows: its counterpart is the next test"
+)
 @pytest.mark.asyncio
 async def test_a_locked_database_gives_503_with_retry_after_and_healthz_says_so(
     daemon: Running, caplog: pytest.LogCaptureFixture
@@ -183,6 +188,44 @@ async def test_a_locked_database_gives_503_with_retry_after_and_healthz_says_so(
     assert health_status == 200 and health["writes"] is True
 
 
+@pytest.mark.asyncio
+async def test_a_locked_table_on_postgresql_gives_503_and_healthz_says_so(
+    tmp_path: Path, pg_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The counterpart of the test above on PostgreSQL (whichever engine the suite
+    runs on): another process holds the comments table (a long maintenance statement,
+    say); the daemon's insert waits lock_timeout (database_busy_timeout_seconds), then
+    the web answers 503 with Retry-After and keeps nothing; released, it takes comments."""
+    async with started(tmp_path, data_url=pg_database, database_busy_timeout_seconds=0.5) as d:
+        await locked_table_answers_503(d, caplog)
+
+
+async def locked_table_answers_503(daemon: Running, caplog: pytest.LogCaptureFixture) -> None:
+    import psycopg
+
+    assert (await healthz(daemon))[0] == 200
+    async with await psycopg.AsyncConnection.connect(daemon.settings.data_url) as other:
+        async with other.transaction():
+            # EXCLUSIVE: reads go on (the page and the API's reads), writes wait.
+            await other.execute("LOCK TABLE comments IN EXCLUSIVE MODE")
+            status, body, headers = await post_raw(daemon, json.dumps(GOOD).encode())
+            assert status == 503, body
+            assert headers["Retry-After"].isdigit()
+            assert "try again" in body["error"] and "nothing was kept" in body["error"]
+            assert "Traceback" not in caplog.text
+            health_status, health = await healthz(daemon)
+            assert health_status == 503
+            assert health["writes"] is False and "lock timeout" in health["writes_error"]
+    status, body, _ = await post_raw(daemon, json.dumps(GOOD).encode())
+    assert status == 202, body
+    health_status, health = await healthz(daemon)
+    assert health_status == 200 and health["writes"] is True
+
+
+@pytest.mark.sqlite_only(
+    "a full disk is injected with SQLite's max_page_count; on PostgreSQL the web's 503 "
+    "for a database that cannot write is tested read-only (tests/faults/test_storage_faults.py)"
+)
 @pytest.mark.asyncio
 async def test_a_full_database_gives_503_and_healthz_reports_failing_writes(
     daemon: Running,

@@ -113,6 +113,20 @@ async def test_rows_read_by_name_and_position_and_rowcount(pg_url: str) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_nul_in_text_is_stored_as_a_replacement_character(pg_url: str) -> None:
+    """PostgreSQL's text refuses NUL, which a hostile header can carry: stored as
+    U+FFFD, and the same value looked up again finds the row."""
+    conn = await connect(pg_url)
+    try:
+        await pg_migrations.apply_pending(conn)
+        await conn.execute("INSERT INTO wp_state (key, value) VALUES (?, ?)", ("k\x00", "v\x00"))
+        async with conn.execute("SELECT key, value FROM wp_state WHERE key = ?", ("k\x00",)) as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [("k\ufffd", "v\ufffd")]
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio
 async def test_cannot_write_now_errors_are_unwritable(pg_url: str) -> None:
     conn = await connect(pg_url)
     other = await connect(pg_url)

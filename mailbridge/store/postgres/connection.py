@@ -119,7 +119,15 @@ def _row_factory(cursor: Any) -> Any:
 
 def _value(value: Any) -> Any:
     # SQLite stores a Python bool as 0/1 and the schema's flags are integers.
-    return int(value) if isinstance(value, bool) else value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL's text cannot hold NUL, SQLite's can, and a header of a hostile
+        # message may carry one (=?utf-8?Q?=00?=): refused, the whole message would be
+        # a 451 forever. Stored as U+FFFD, the mark of what could not be decoded, so the
+        # same value looked up again finds the same row.
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 def _params(parameters: Sequence[Any] | None, numbered: bool = False) -> Any:

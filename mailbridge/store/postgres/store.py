@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from mailbridge.errors import StoreClosedError
-from mailbridge.store.postgres import migrations
+from mailbridge.store.postgres import migrations, redacted
 from mailbridge.store.postgres.connection import PgConnection, connect
 from mailbridge.store.postgres.errors import is_unwritable
 
@@ -39,16 +39,6 @@ class StoreUnreachable(Exception):
     """PostgreSQL could not be reached or used at start (the message says why)."""
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    head, at, tail = url.rpartition("@")
-    if not at:
-        return url
-    scheme, _, credentials = head.partition("://")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{tail}"
-
-
 class PgStore:
     """Build with :meth:`open`, finish with :meth:`close`."""
 
@@ -56,7 +46,7 @@ class PgStore:
     shared = True
 
     def __init__(self, url: str, writer: PgConnection, reader: PgConnection, busy_timeout: float):
-        self.url = _redacted(url)
+        self.url = redacted(url)
         self._writer: PgConnection | None = writer
         self._reader: PgConnection | None = reader
         self._write_lock = asyncio.Lock()
@@ -70,7 +60,7 @@ class PgStore:
         try:
             writer = await connect(url, connect_timeout=busy_timeout)
         except psycopg.Error as exc:
-            raise StoreUnreachable(f"cannot connect to {_redacted(url)}: {exc}") from exc
+            raise StoreUnreachable(f"cannot connect to {redacted(url)}: {exc}") from exc
         try:
             # lock_timeout: a write waiting for another process's row lock gives up
             # like SQLite's busy timeout, and the caller answers "try again later".
@@ -80,7 +70,7 @@ class PgStore:
         except BaseException as exc:
             await writer.close()
             if isinstance(exc, psycopg.Error):
-                raise StoreUnreachable(f"cannot use {_redacted(url)}: {exc}") from exc
+                raise StoreUnreachable(f"cannot use {redacted(url)}: {exc}") from exc
             raise
         return cls(url, writer, reader, busy_timeout)
 
