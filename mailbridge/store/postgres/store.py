@@ -1,10 +1,10 @@
 """The store on PostgreSQL: the same API as mailbridge.store.Store.
 
 One writer connection and one reader connection, as on SQLite. Writes are serialised
-in this process by a lock, one transaction per unit of work: this is the
-single-process part of issue 16. Several processes may already share the database
-(PostgreSQL locks rows, not the file); what is not done yet is the work that must
-be claimed across processes (the outbox's SKIP LOCKED leases, the periodic jobs).
+in this process by a lock, one transaction per unit of work. Several daemons share
+the database (PostgreSQL locks rows, not the file); what must be claimed across them
+is (the outbox's SKIP LOCKED leases, mailbridge.jobs). A connection the server
+dropped is made again when the next transaction begins.
 
 Not here: ``trace`` (SQLite's trace callback; PostgreSQL has log_statement) and
 group commit (PostgreSQL's commit is a WAL flush shared by concurrent sessions).
@@ -13,6 +13,7 @@ group commit (PostgreSQL's commit is a WAL flush shared by concurrent sessions).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,8 @@ class PgStore:
 
     def __init__(self, url: str, writer: PgConnection, reader: PgConnection, busy_timeout: float):
         self.url = redacted(url)
+        self._url = url  # with its password: for connecting again
+        self._busy_timeout = busy_timeout
         self._writer: PgConnection | None = writer
         self._reader: PgConnection | None = reader
         self._write_lock = asyncio.Lock()
@@ -58,13 +61,10 @@ class PgStore:
     async def open(cls, url: str, busy_timeout: float = 10.0) -> PgStore:
         """Connect, apply pending migrations (under an advisory lock), and return."""
         try:
-            writer = await connect(url, connect_timeout=busy_timeout)
+            writer = await _writer(url, busy_timeout)
         except psycopg.Error as exc:
             raise StoreUnreachable(f"cannot connect to {redacted(url)}: {exc}") from exc
         try:
-            # lock_timeout: a write waiting for another process's row lock gives up
-            # like SQLite's busy timeout, and the caller answers "try again later".
-            await writer.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
             await migrations.apply_pending(writer)
             reader = await connect(url, connect_timeout=busy_timeout)
         except BaseException as exc:
@@ -78,14 +78,42 @@ class PgStore:
     def is_open(self) -> bool:
         return self._writer is not None
 
+    async def _begin(self, writing: bool, begin: str) -> PgConnection:
+        """The connection, in a new transaction; connected again first if the server
+        dropped it (a restart, a failover, an idle timeout).
+
+        Only a transaction that has not begun is retried: a unit of work that failed
+        later is never run twice, its caller answers "try again" instead.
+        """
+        conn = self._writer if writing else self._reader
+        if conn is None:
+            raise StoreClosedError("the store is closed")
+        if not conn.raw.closed:
+            try:
+                await conn.execute(begin)
+                return conn
+            except psycopg.OperationalError:
+                if not conn.raw.closed:
+                    raise
+        with contextlib.suppress(psycopg.Error):
+            await conn.close()
+        fresh = await (_writer(self._url, self._busy_timeout) if writing else self._connect())
+        if writing:
+            self._writer = fresh
+        else:
+            self._reader = fresh
+        log.warning("store: connected to %s again", self.url)
+        await fresh.execute(begin)
+        return fresh
+
+    async def _connect(self) -> PgConnection:
+        return await connect(self._url, connect_timeout=self._busy_timeout)
+
     async def write(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``work(conn)`` in one transaction; its result once committed."""
         async with self._write_lock:
-            conn = self._writer
-            if conn is None:
-                raise StoreClosedError("the store is closed")
             try:
-                await conn.execute("BEGIN")
+                conn = await self._begin(True, "BEGIN")
                 try:
                     result = await work(conn)
                     await conn.execute("COMMIT")
@@ -102,12 +130,9 @@ class PgStore:
     async def read(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``work(conn)`` on the reader connection inside one read snapshot."""
         async with self._read_lock:
-            conn = self._reader
-            if conn is None:
-                raise StoreClosedError("the store is closed")
             # REPEATABLE READ: every statement of the unit sees one snapshot, as a
             # SQLite read transaction does.
-            await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn = await self._begin(False, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
                 return await work(conn)
             finally:
@@ -120,13 +145,15 @@ class PgStore:
         except TimeoutError:
             return "writes are stuck behind a write that does not finish"
         try:
-            conn = self._writer
-            if conn is None:
+            if self._writer is None:
                 return "the store is closed"
             try:
                 # A read-write transaction that takes a lock: fails on a standby, a
-                # read-only database or a broken connection.
-                await conn.execute("BEGIN READ WRITE")
+                # read-only database or a connection that cannot be made again.
+                conn = await self._begin(True, "BEGIN READ WRITE")
+            except psycopg.Error as exc:
+                return str(exc).strip() or type(exc).__name__
+            try:
                 await conn.execute(f"SET LOCAL statement_timeout = {_PROBE_TIMEOUT_MS}")
                 await conn.execute("LOCK TABLE schema_migrations IN ROW EXCLUSIVE MODE")
                 await conn.execute("ROLLBACK")
@@ -150,6 +177,18 @@ class PgStore:
             for conn in (reader, writer):
                 if conn is not None:
                     await conn.close()
+
+
+async def _writer(url: str, busy_timeout: float) -> PgConnection:
+    conn = await connect(url, connect_timeout=busy_timeout)
+    try:
+        # lock_timeout: a write waiting for another process's row lock gives up like
+        # SQLite's busy timeout, and the caller answers "try again later".
+        await conn.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
 
 
 async def _rollback(conn: PgConnection) -> None:
