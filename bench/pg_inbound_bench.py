@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""Benchmark: inbound replies with 1, 2 and 3 daemons on PostgreSQL, against one on SQLite.
+
+Issue 16: several `mailbridge serve` daemons may share one PostgreSQL database. This
+measures what that gives on one machine, with bench/inbound_bench.py's load generator
+(SESSIONS SMTP sessions reusing their connections, replies of about 4 KB to real reply
+addresses, SECONDS seconds per row; the figure is replies answered 250 per second, and
+a 250 means the comment is committed):
+
+- ``SQLite, 1 daemon``: `mailbridge serve` on its defaults, the baseline of the ratios;
+- ``PostgreSQL, N daemons``: N `mailbridge serve` processes, each with its own data
+  directory and ports and the same instance secret, on one database of a private
+  PostgreSQL 15 server started for the run (loopback, a free port) with ``fsync``,
+  ``synchronous_commit`` and ``full_page_writes`` on, so its commit is as durable as
+  SQLite's ``synchronous = FULL``. Each session sends to one daemon, round-robin.
+
+Every row starts on a fresh database holding the sample thread alone (a copy of one
+seeded template on PostgreSQL, a new data directory on SQLite), and ends with a check
+that the comments stored grew by exactly the number of 250s (nothing lost, nothing
+twice). "cores" is the CPU time of the daemons (with their worker processes) and of the
+PostgreSQL server's processes over the row's wall time. The rows run interleaved (each
+session count in turn, the order reversed every other time) so that a machine whose
+speed drifts does not favour one side; the load average is printed around each row.
+
+    .venv/bin/python bench/pg_inbound_bench.py [--seconds 8] [--sessions 8 32]
+        [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inbound_bench import (  # the inbound benchmark's pieces: one load generator for both
+    ROOT,
+    comments_count,
+    cpu_seconds,
+    free_port,
+    mailbridge_config,
+    mailbridge_pairs,
+    process,
+    send,
+    serve_args,
+    serve_env,
+    wait_port,
+)
+
+# The test suite's copy of the recipe the CI uses (/work/shared/recipes/postgres.sh).
+RECIPE = ROOT / "tests" / "recipes" / "postgres.sh"
+PG_CTL = Path("/usr/lib/postgresql/15/bin/pg_ctl")
+MISSING = "PostgreSQL missing: needs Debian's PostgreSQL 15 (apt-get install postgresql)"
+# The recipe runs the server's programs as the postgres user: the system's PATH, not a
+# virtual environment's the postgres user may not be able to read.
+RECIPE_ENV = {**os.environ, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+# What a row costs besides its load: a database copied, daemons started and stopped.
+ROW_OVERHEAD = 15.0
+
+
+@dataclass(frozen=True)
+class Side:
+    engine: str  # "SQLite" or "PostgreSQL"
+    daemons: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.engine}, {self.daemons} daemon{'s' if self.daemons > 1 else ''}"
+
+
+@dataclass
+class Row:
+    """One row's measurement: one side, one session count, one round."""
+
+    rate: float
+    accepted: int
+    refused: int
+    added: int  # comments stored during the row
+    mailbridge_cores: float
+    postgres_cores: float
+    load: tuple[float, float]  # 1-minute load average before and after
+
+
+@dataclass
+class Results:
+    rows: dict[tuple[Side, int], list[Row]] = field(default_factory=dict)
+    notes: dict[tuple[Side, int], str] = field(default_factory=dict)
+
+
+class Postgres:
+    """A private PostgreSQL server for the run, and the seeded template database."""
+
+    def __init__(self, directory: Path, url: str, fsync: bool) -> None:
+        self.directory = directory
+        self.url = url  # the role's own database, seeded once: the template of every row
+        self.fsync = fsync
+        port = (directory / "port").read_text().strip()
+        self.admin = f"host={directory / 'pgsock'} port={port} user=postgres dbname=postgres"
+        self.pairs: list[tuple[str, str]] = []
+        self.version = ""
+
+    @property
+    def pid(self) -> int:
+        """The postmaster's: its children are the backends, checkpointer and WAL writer."""
+        return int((self.directory / "pgdata" / "postmaster.pid").read_text().split()[0])
+
+    def sql(self, statement: str) -> list[tuple[object, ...]]:
+        import psycopg
+
+        # autocommit: CREATE and DROP DATABASE cannot run inside a transaction.
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            cur = conn.execute(statement)
+            return cur.fetchall() if cur.description else []
+
+    def durable(self) -> None:
+        """The recipe turns fsync, synchronous_commit and full_page_writes off (fast
+        tests); a 250 compared with SQLite's synced commit needs them on."""
+        value = "on" if self.fsync else "off"
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            self.sql(f"ALTER SYSTEM SET {name} = {value}")
+        self.sql("SELECT pg_reload_conf()")
+        time.sleep(0.5)  # the postmaster signals its children; let them read it
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            got = self.sql(f"SHOW {name}")[0][0]
+            if got != value:
+                raise RuntimeError(f"PostgreSQL's {name} is {got}, wanted {value}")
+        self.version = str(self.sql("SHOW server_version")[0][0]).split()[0]
+
+    def database(self, name: str) -> str:
+        """A fresh copy of the seeded template; its URL."""
+        self.sql(f'CREATE DATABASE "{name}" TEMPLATE "mailbridge" OWNER mailbridge')
+        return f"{self.url.rpartition('/')[0]}/{name}"
+
+    def drop(self, name: str) -> None:
+        self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def postgres_server(fsync: bool) -> Iterator[Postgres | str]:
+    """A started server, or why there is none."""
+    if not PG_CTL.exists() or not RECIPE.exists():
+        yield MISSING
+        return
+    # Directly under /tmp: the server runs as the postgres user, which must traverse it.
+    directory = Path(tempfile.mkdtemp(prefix="mailbridge-pgbench-"))
+    try:
+        started = subprocess.run(
+            ["bash", str(RECIPE), "start", str(directory), str(free_port())],
+            capture_output=True, text=True, timeout=300, check=False, env=RECIPE_ENV,
+        )  # fmt: skip
+        if started.returncode != 0:
+            yield f"PostgreSQL did not start: {started.stderr.strip()[-300:]}"
+            return
+        url = next(
+            line.split("=", 1)[1]
+            for line in started.stdout.splitlines()
+            if line.startswith("DATABASE_URL=")
+        )
+        server = Postgres(directory, url, fsync)
+        server.durable()
+        yield server
+    finally:
+        subprocess.run(
+            ["bash", str(RECIPE), "stop", str(directory)],
+            capture_output=True, timeout=120, check=False, env=RECIPE_ENV,
+        )  # fmt: skip
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def configs_for(
+    side: Side, work: Path, secret: Path, url: str | None
+) -> tuple[list[Path], list[int]]:
+    """One configuration file per daemon, and their SMTP ports."""
+    work.mkdir()
+    top = f'secret_file = "{secret}"\n' + (f'data_url = "{url}"\n' if url else "")
+    configs, ports = [], []
+    for i in range(side.daemons):
+        smtp = free_port()
+        configs.append(
+            mailbridge_config(work / f"daemon{i}.toml", work / f"data{i}", smtp, free_port(), top)
+        )
+        ports.append(smtp)
+    return configs, ports
+
+
+async def measure(
+    ports: list[int],
+    pairs: list[tuple[str, str]],
+    sessions: int,
+    seconds: float,
+    pids: list[int],
+    pg_pid: int | None,
+) -> tuple[int, int, float, float, float]:
+    """(250s, refusals, replies/s, daemons' cores, the PostgreSQL server's cores)."""
+    for port in ports:
+        await wait_port(port)
+    mb = sum(cpu_seconds(p) for p in pids)
+    pg = cpu_seconds(pg_pid) if pg_pid else 0.0
+    began = time.monotonic()
+    sent = await send(ports, pairs, sessions, seconds)
+    wall = time.monotonic() - began
+    mb_busy = (sum(cpu_seconds(p) for p in pids) - mb) / wall
+    pg_busy = (cpu_seconds(pg_pid) - pg) / wall if pg_pid else 0.0
+    return sent.accepted, sent.refused, sent.rate, mb_busy, pg_busy
+
+
+def run_row(
+    side: Side, sessions: int, seconds: float, work: Path, secret: Path, pg: Postgres | None
+) -> Row:
+    name = work.name
+    url = pg.database(name) if pg else None
+    try:
+        configs, ports = configs_for(side, work, secret, url)
+        if pg:
+            pairs = pg.pairs  # the same ids in every copy of the template
+        else:
+            pairs = asyncio.run(mailbridge_pairs(configs[0], None))
+        before = asyncio.run(comments_count(configs[0]))
+        load_before = os.getloadavg()[0]
+        with ExitStack() as stack:
+            pids = [
+                stack.enter_context(
+                    process(serve_args(c), env=serve_env(), log=work / f"daemon{i}.log")
+                )
+                for i, c in enumerate(configs)
+            ]
+            accepted, refused, rate, mb, pgc = asyncio.run(
+                measure(ports, pairs, sessions, seconds, pids, pg.pid if pg else None)
+            )
+        # Counted after the daemons stopped: whatever they committed is in.
+        added = asyncio.run(comments_count(configs[0])) - before
+        return Row(rate, accepted, refused, added, mb, pgc, (load_before, os.getloadavg()[0]))
+    finally:
+        if pg:
+            pg.drop(name)
+
+
+def order(sides: list[Side], r: int, j: int) -> list[Side]:
+    """ABCD then DCBA: no side always runs first, or last, in a drifting machine."""
+    return sides if (r + j) % 2 == 0 else sides[::-1]
+
+
+def main(args: argparse.Namespace) -> None:
+    began = time.monotonic()
+    sides = [Side("SQLite", 1)] + [Side("PostgreSQL", n) for n in args.daemons]
+    results = Results()
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores; "
+        f"{platform.platform()}; Python {platform.python_version()}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        flush=True,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="mailbridge-pgbench-") as tmp,
+        postgres_server(not args.no_fsync) as pg,
+    ):
+        work = Path(tmp)
+        secret = work / "shared-secret.key"
+        if isinstance(pg, Postgres):
+            seed = mailbridge_config(
+                work / "seed.toml", work / "seed", free_port(), free_port(),
+                f'secret_file = "{secret}"\ndata_url = "{pg.url}"\n',
+            )  # fmt: skip
+            pg.pairs = asyncio.run(mailbridge_pairs(seed, None))
+            state = "on" if pg.fsync else "OFF (not durable: what fsync costs)"
+            print(f"PostgreSQL {pg.version}; fsync, synchronous_commit, full_page_writes {state}")
+        k = 0
+        for r in range(args.rounds):
+            for j, sessions in enumerate(args.sessions):
+                for side in order(sides, r, j):
+                    key = (side, sessions)
+                    if side.engine == "PostgreSQL" and not isinstance(pg, Postgres):
+                        results.notes[key] = pg
+                        continue
+                    if time.monotonic() - began + args.seconds + ROW_OVERHEAD > args.total:
+                        results.notes.setdefault(key, f"a round skipped: --total {args.total:g} s")
+                        continue
+                    k += 1
+                    server = pg if side.engine == "PostgreSQL" else None
+                    assert not isinstance(server, str)
+                    try:
+                        row = run_row(
+                            side, sessions, args.seconds, work / f"row{k}", secret, server
+                        )
+                    except Exception as exc:  # one failed row must not lose the others
+                        results.notes[key] = f"failed: {type(exc).__name__}: {exc}"
+                        print(
+                            f"{side.label}, {sessions} sessions: {results.notes[key]}", flush=True
+                        )
+                        continue
+                    results.rows.setdefault(key, []).append(row)
+                    verdict = "ok" if row.added == row.accepted else "MISMATCH"
+                    print(
+                        f"{side.label}, {sessions} sessions: {row.rate:,.1f} replies/s "
+                        f"({row.accepted} answered 250, {row.refused} refused); cores "
+                        f"{row.mailbridge_cores:.2f} mailbridge + {row.postgres_cores:.2f} "
+                        f"PostgreSQL; comments +{row.added} for {row.accepted} 250s: {verdict}; "
+                        f"load {row.load[0]:.2f} -> {row.load[1]:.2f}",
+                        flush=True,
+                    )
+    print(f"\n({time.monotonic() - began:.0f} s)\n")
+    table(results, sides, args)
+
+
+def table(results: Results, sides: list[Side], args: argparse.Namespace) -> None:
+    print(
+        f"Inbound replies of about 4 KB, {args.seconds:g} s per row, {args.rounds} round(s) "
+        "(replies/s: their mean, then each round's)\n"
+    )
+    print("| sessions | store | replies/s | ratio to SQLite | cores: mailbridge + PostgreSQL "
+          "| comments added / 250s | load average (1 min) |")  # fmt: skip
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for sessions in args.sessions:
+        base = results.rows.get((Side("SQLite", 1), sessions))
+        base_rate = statistics.mean(r.rate for r in base) if base else None
+        for side in sides:
+            key = (side, sessions)
+            rows = results.rows.get(key)
+            if not rows:
+                print(f"| {sessions} | {side.label} | {results.notes.get(key, '-')} | | | | |")
+                continue
+            rate = statistics.mean(r.rate for r in rows)
+            each = ", ".join(f"{r.rate:.0f}" for r in rows)
+            ratio = f"{rate / base_rate:.2f}x" if base_rate else "-"
+            mb = statistics.mean(r.mailbridge_cores for r in rows)
+            pgc = statistics.mean(r.postgres_cores for r in rows)
+            added, accepted = sum(r.added for r in rows), sum(r.accepted for r in rows)
+            check = "" if added == accepted else " MISMATCH"
+            refused = sum(r.refused for r in rows)
+            refusals = f" ({refused} refused)" if refused else ""
+            loads = [x for r in rows for x in r.load]
+            note = f" ({results.notes[key]})" if key in results.notes else ""
+            print(
+                f"| {sessions} | {side.label} | {rate:.1f} ({each}){note} | {ratio} | "
+                f"{mb:.2f} + {pgc:.2f} = {mb + pgc:.2f} | {added:,} / {accepted:,}{check}"
+                f"{refusals} | {min(loads):.2f} to {max(loads):.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="of load per row")
+    parser.add_argument("--sessions", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--daemons", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--rounds", type=int, default=2, help="times each row runs")
+    parser.add_argument(
+        "--total", type=float, default=900.0, help="seconds for the whole run; rows past it skip"
+    )
+    parser.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="keep the test recipe's fsync = off on PostgreSQL (not durable: what fsync costs)",
+    )
+    main(parser.parse_args())
