@@ -23,7 +23,7 @@ session count in turn, the order reversed every other time) so that a machine wh
 speed drifts does not favour one side; the load average is printed around each row.
 
     .venv/bin/python bench/pg_inbound_bench.py [--seconds 8] [--sessions 8 32]
-        [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync]
+        [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync] [--waits]
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +93,7 @@ class Row:
     mailbridge_cores: float
     postgres_cores: float
     load: tuple[float, float]  # 1-minute load average before and after
+    waits: str = ""  # --waits: what the database sessions were doing
 
 
 @dataclass
@@ -145,6 +148,51 @@ class Postgres:
 
     def drop(self, name: str) -> None:
         self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Waits:
+    """What the row's database sessions are doing, sampled every 50 ms in a thread
+    (``--waits``): on average how many are running, waiting for a lock, for the WAL's
+    fsync, or idle inside a transaction (waiting for their daemon's next statement)."""
+
+    def __init__(self, admin: str, database: str) -> None:
+        self._admin = admin
+        self._database = database
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.seen: Counter[str] = Counter()
+        self.samples = 0
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self._admin, autocommit=True) as conn:
+            while not self._stop.wait(0.05):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event, left(query, 60) "
+                    "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (self._database,),
+                ).fetchall()
+                self.samples += 1
+                for state, kind, event, query in rows:
+                    if state == "active" and kind == "Lock":
+                        self.seen[f"lock wait ({event}): {query}"] += 1
+                    elif state == "active":
+                        self.seen["running" if kind is None else f"{kind}:{event}"] += 1
+                    else:
+                        self.seen[str(state)] += 1
+
+    def __enter__(self) -> Waits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> str:
+        n = max(self.samples, 1)
+        return "; ".join(f"{what} {count / n:.2f}" for what, count in self.seen.most_common(8))
 
 
 @contextmanager
@@ -202,6 +250,7 @@ async def measure(
     seconds: float,
     pids: list[int],
     pg_pid: int | None,
+    waits: Waits | None = None,
 ) -> tuple[int, int, float, float, float]:
     """(250s, refusals, replies/s, daemons' cores, the PostgreSQL server's cores)."""
     for port in ports:
@@ -209,7 +258,8 @@ async def measure(
     mb = sum(cpu_seconds(p) for p in pids)
     pg = cpu_seconds(pg_pid) if pg_pid else 0.0
     began = time.monotonic()
-    sent = await send(ports, pairs, sessions, seconds)
+    with waits or nullcontext():
+        sent = await send(ports, pairs, sessions, seconds)
     wall = time.monotonic() - began
     mb_busy = (sum(cpu_seconds(p) for p in pids) - mb) / wall
     pg_busy = (cpu_seconds(pg_pid) - pg) / wall if pg_pid else 0.0
@@ -217,7 +267,13 @@ async def measure(
 
 
 def run_row(
-    side: Side, sessions: int, seconds: float, work: Path, secret: Path, pg: Postgres | None
+    side: Side,
+    sessions: int,
+    seconds: float,
+    work: Path,
+    secret: Path,
+    pg: Postgres | None,
+    sample: bool = False,
 ) -> Row:
     name = work.name
     url = pg.database(name) if pg else None
@@ -228,6 +284,7 @@ def run_row(
         else:
             pairs = asyncio.run(mailbridge_pairs(configs[0], None))
         before = asyncio.run(comments_count(configs[0]))
+        waits = Waits(pg.admin, name) if pg and sample else None
         load_before = os.getloadavg()[0]
         with ExitStack() as stack:
             pids = [
@@ -237,11 +294,12 @@ def run_row(
                 for i, c in enumerate(configs)
             ]
             accepted, refused, rate, mb, pgc = asyncio.run(
-                measure(ports, pairs, sessions, seconds, pids, pg.pid if pg else None)
+                measure(ports, pairs, sessions, seconds, pids, pg.pid if pg else None, waits)
             )
         # Counted after the daemons stopped: whatever they committed is in.
         added = asyncio.run(comments_count(configs[0])) - before
-        return Row(rate, accepted, refused, added, mb, pgc, (load_before, os.getloadavg()[0]))
+        load = (load_before, os.getloadavg()[0])
+        return Row(rate, accepted, refused, added, mb, pgc, load, waits.summary() if waits else "")
     finally:
         if pg:
             pg.drop(name)
@@ -292,8 +350,9 @@ def main(args: argparse.Namespace) -> None:
                     assert not isinstance(server, str)
                     try:
                         row = run_row(
-                            side, sessions, args.seconds, work / f"row{k}", secret, server
-                        )
+                            side, sessions, args.seconds, work / f"row{k}", secret, server,
+                            args.waits,
+                        )  # fmt: skip
                     except Exception as exc:  # one failed row must not lose the others
                         results.notes[key] = f"failed: {type(exc).__name__}: {exc}"
                         print(
@@ -310,6 +369,8 @@ def main(args: argparse.Namespace) -> None:
                         f"load {row.load[0]:.2f} -> {row.load[1]:.2f}",
                         flush=True,
                     )
+                    if row.waits:
+                        print(f"  database sessions on average: {row.waits}", flush=True)
     print(f"\n({time.monotonic() - began:.0f} s)\n")
     table(results, sides, args)
 
@@ -362,5 +423,10 @@ if __name__ == "__main__":
         "--no-fsync",
         action="store_true",
         help="keep the test recipe's fsync = off on PostgreSQL (not durable: what fsync costs)",
+    )
+    parser.add_argument(
+        "--waits",
+        action="store_true",
+        help="sample what PostgreSQL's sessions wait for (a diagnosis; costs some CPU)",
     )
     main(parser.parse_args())
