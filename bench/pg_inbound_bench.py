@@ -23,7 +23,7 @@ session count in turn, the order reversed every other time) so that a machine wh
 speed drifts does not favour one side; the load average is printed around each row.
 
     .venv/bin/python bench/pg_inbound_bench.py [--seconds 8] [--sessions 8 32]
-        [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync] [--waits]
+        [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync] [--diagnose]
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class Row:
     mailbridge_cores: float
     postgres_cores: float
     load: tuple[float, float]  # 1-minute load average before and after
-    waits: str = ""  # --waits: what the database sessions were doing
+    waits: str = ""  # --diagnose: what the database sessions were doing
+    statements: str = ""  # --diagnose: statements per reply, moderation rows drafted
 
 
 @dataclass
@@ -141,6 +142,38 @@ class Postgres:
                 raise RuntimeError(f"PostgreSQL's {name} is {got}, wanted {value}")
         self.version = str(self.sql("SHOW server_version")[0][0]).split()[0]
 
+    def count_statements(self) -> None:
+        """Have the server count statements (pg_stat_statements, loaded at its start:
+        a restart, done by the recipe's start on the same port)."""
+        self.sql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        port = (self.directory / "port").read_text().strip()
+        subprocess.run(
+            ["bash", str(RECIPE), "start", str(self.directory), port],
+            capture_output=True, text=True, timeout=300, check=True, env=RECIPE_ENV,
+        )  # fmt: skip
+        self.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    def statements(self, database: str, replies: int) -> str:
+        """Since the last reset, in ``database``: statements per reply answered 250, and
+        how many times each moderation-queue row was read to draft its emails (more
+        than once: several daemons drafted and built the same emails, one queued them)."""
+        rows = self.sql(
+            "SELECT query, calls, rows FROM pg_stat_statements s "
+            f"JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{database}'"
+        )
+        calls = sum(int(str(c)) for _q, c, _r in rows)
+        taken = sum(
+            int(str(r)) for q, _c, r in rows if str(q).startswith("SELECT comment_id, auto_")
+        )
+        claimed = sum(
+            int(str(r)) for q, _c, r in rows if str(q).startswith("DELETE FROM moderation_mail")
+        )
+        per_row = f"{taken / claimed:.1f}" if claimed else "-"
+        return (
+            f"{calls / max(replies, 1):.0f} statements per reply (BEGIN and COMMIT included); "
+            f"each moderation-queue row drafted {per_row} times"
+        )
+
     def database(self, name: str) -> str:
         """A fresh copy of the seeded template; its URL."""
         self.sql(f'CREATE DATABASE "{name}" TEMPLATE "mailbridge" OWNER mailbridge')
@@ -152,7 +185,7 @@ class Postgres:
 
 class Waits:
     """What the row's database sessions are doing, sampled every 50 ms in a thread
-    (``--waits``): on average how many are running, waiting for a lock, for the WAL's
+    (``--diagnose``): on average how many are running, waiting for a lock, for the WAL's
     fsync, or idle inside a transaction (waiting for their daemon's next statement)."""
 
     def __init__(self, admin: str, database: str) -> None:
@@ -196,7 +229,7 @@ class Waits:
 
 
 @contextmanager
-def postgres_server(fsync: bool) -> Iterator[Postgres | str]:
+def postgres_server(fsync: bool, diagnose: bool) -> Iterator[Postgres | str]:
     """A started server, or why there is none."""
     if not PG_CTL.exists() or not RECIPE.exists():
         yield MISSING
@@ -218,6 +251,8 @@ def postgres_server(fsync: bool) -> Iterator[Postgres | str]:
         )
         server = Postgres(directory, url, fsync)
         server.durable()
+        if diagnose:
+            server.count_statements()
         yield server
     finally:
         subprocess.run(
@@ -285,6 +320,8 @@ def run_row(
             pairs = asyncio.run(mailbridge_pairs(configs[0], None))
         before = asyncio.run(comments_count(configs[0]))
         waits = Waits(pg.admin, name) if pg and sample else None
+        if waits:
+            pg.sql("SELECT pg_stat_statements_reset()")
         load_before = os.getloadavg()[0]
         with ExitStack() as stack:
             pids = [
@@ -296,10 +333,12 @@ def run_row(
             accepted, refused, rate, mb, pgc = asyncio.run(
                 measure(ports, pairs, sessions, seconds, pids, pg.pid if pg else None, waits)
             )
+        load = (load_before, os.getloadavg()[0])
+        statements = pg.statements(name, accepted) if pg and waits else ""
         # Counted after the daemons stopped: whatever they committed is in.
         added = asyncio.run(comments_count(configs[0])) - before
-        load = (load_before, os.getloadavg()[0])
-        return Row(rate, accepted, refused, added, mb, pgc, load, waits.summary() if waits else "")
+        summary = waits.summary() if waits else ""
+        return Row(rate, accepted, refused, added, mb, pgc, load, summary, statements)
     finally:
         if pg:
             pg.drop(name)
@@ -322,7 +361,7 @@ def main(args: argparse.Namespace) -> None:
     )
     with (
         tempfile.TemporaryDirectory(prefix="mailbridge-pgbench-") as tmp,
-        postgres_server(not args.no_fsync) as pg,
+        postgres_server(not args.no_fsync, args.diagnose) as pg,
     ):
         work = Path(tmp)
         secret = work / "shared-secret.key"
@@ -351,7 +390,7 @@ def main(args: argparse.Namespace) -> None:
                     try:
                         row = run_row(
                             side, sessions, args.seconds, work / f"row{k}", secret, server,
-                            args.waits,
+                            args.diagnose,
                         )  # fmt: skip
                     except Exception as exc:  # one failed row must not lose the others
                         results.notes[key] = f"failed: {type(exc).__name__}: {exc}"
@@ -371,6 +410,7 @@ def main(args: argparse.Namespace) -> None:
                     )
                     if row.waits:
                         print(f"  database sessions on average: {row.waits}", flush=True)
+                        print(f"  {row.statements}", flush=True)
     print(f"\n({time.monotonic() - began:.0f} s)\n")
     table(results, sides, args)
 
@@ -425,8 +465,9 @@ if __name__ == "__main__":
         help="keep the test recipe's fsync = off on PostgreSQL (not durable: what fsync costs)",
     )
     parser.add_argument(
-        "--waits",
+        "--diagnose",
         action="store_true",
-        help="sample what PostgreSQL's sessions wait for (a diagnosis; costs some CPU)",
+        help="sample what PostgreSQL's sessions wait for and count their statements "
+        "(pg_stat_statements): a diagnosis, which costs some CPU",
     )
     main(parser.parse_args())
