@@ -15,15 +15,17 @@ a 250 means the comment is committed):
   SQLite's ``synchronous = FULL``. Each session sends to one daemon, round-robin.
 
 Every row starts on a fresh database holding the sample thread alone (a copy of one
-seeded template on PostgreSQL, a new data directory on SQLite), and ends with a check
-that the comments stored grew by exactly the number of 250s (nothing lost, nothing
-twice). "cores" is the CPU time of the daemons (with their worker processes) and of the
-PostgreSQL server's processes over the row's wall time. The rows run interleaved (each
-session count in turn, the order reversed every other time) so that a machine whose
-speed drifts does not favour one side; the load average is printed around each row.
+seeded template on PostgreSQL, a new data directory on SQLite), starts its daemons and
+waits for their start to finish (their CPU quiet), sends WARMUP seconds of the same
+load unmeasured, then measures; it ends with a check that the comments stored grew by
+exactly the number of 250s (nothing lost, nothing twice). "cores" is the CPU time of
+the daemons (with their worker processes) and of the PostgreSQL server's processes over
+the measured time. The rows run interleaved (each session count in turn, the order
+reversed every other time) so that a machine whose speed drifts does not favour one
+side; the load average is printed around each row.
 
     .venv/bin/python bench/pg_inbound_bench.py [--seconds 8] [--sessions 8 32]
-        [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync] [--diagnose]
+        [--warmup 2] [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync] [--diagnose]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,14 +84,22 @@ class Side:
         return f"{self.engine}, {self.daemons} daemon{'s' if self.daemons > 1 else ''}"
 
 
+@dataclass(frozen=True)
+class Load:
+    sessions: int
+    seconds: float  # measured
+    warmup: float  # seconds of the same load before, not measured
+
+
 @dataclass
 class Row:
     """One row's measurement: one side, one session count, one round."""
 
     rate: float
-    accepted: int
+    accepted: int  # answered 250 while measured
+    warm: int  # answered 250 in the warm-up before
     refused: int
-    added: int  # comments stored during the row
+    added: int  # comments stored during the row: should be accepted + warm
     mailbridge_cores: float
     postgres_cores: float
     load: tuple[float, float]  # 1-minute load average before and after
@@ -278,33 +288,53 @@ def configs_for(
     return configs, ports
 
 
+async def quiet(pids: list[int], limit: float = 20.0) -> None:
+    """Wait (up to ``limit`` s) until the daemons' starting work is done: their
+    process trees (the worker processes start after the SMTP port opens) use under a
+    tenth of a core. Several daemons start at once on two cores: without this, the
+    first seconds of a row with three would measure their start."""
+    deadline = time.monotonic() + limit
+    last = sum(cpu_seconds(p) for p in pids)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        now = sum(cpu_seconds(p) for p in pids)
+        if now - last < 0.05:
+            return
+        last = now
+
+
 async def measure(
     ports: list[int],
     pairs: list[tuple[str, str]],
-    sessions: int,
-    seconds: float,
+    load: Load,
     pids: list[int],
     pg_pid: int | None,
     waits: Waits | None = None,
-) -> tuple[int, int, float, float, float]:
-    """(250s, refusals, replies/s, daemons' cores, the PostgreSQL server's cores)."""
+) -> tuple[int, int, int, float, float, float]:
+    """(250s measured, 250s in the warm-up, refusals, replies/s, daemons' cores, the
+    PostgreSQL server's cores)."""
     for port in ports:
         await wait_port(port)
+    await quiet(pids)
+    # The same load, not measured: first connections, first statements prepared,
+    # the worker processes' first tasks.
+    warm = await send(ports, pairs, load.sessions, load.warmup) if load.warmup else None
     mb = sum(cpu_seconds(p) for p in pids)
     pg = cpu_seconds(pg_pid) if pg_pid else 0.0
     began = time.monotonic()
     with waits or nullcontext():
-        sent = await send(ports, pairs, sessions, seconds)
+        sent = await send(ports, pairs, load.sessions, load.seconds)
     wall = time.monotonic() - began
     mb_busy = (sum(cpu_seconds(p) for p in pids) - mb) / wall
     pg_busy = (cpu_seconds(pg_pid) - pg) / wall if pg_pid else 0.0
-    return sent.accepted, sent.refused, sent.rate, mb_busy, pg_busy
+    refused = sent.refused + (warm.refused if warm else 0)
+    warm_accepted = warm.accepted if warm else 0
+    return sent.accepted, warm_accepted, refused, sent.rate, mb_busy, pg_busy
 
 
 def run_row(
     side: Side,
-    sessions: int,
-    seconds: float,
+    load: Load,
     work: Path,
     secret: Path,
     pg: Postgres | None,
@@ -330,15 +360,15 @@ def run_row(
                 )
                 for i, c in enumerate(configs)
             ]
-            accepted, refused, rate, mb, pgc = asyncio.run(
-                measure(ports, pairs, sessions, seconds, pids, pg.pid if pg else None, waits)
+            accepted, warm, refused, rate, mb, pgc = asyncio.run(
+                measure(ports, pairs, load, pids, pg.pid if pg else None, waits)
             )
-        load = (load_before, os.getloadavg()[0])
-        statements = pg.statements(name, accepted) if pg and waits else ""
+        loads = (load_before, os.getloadavg()[0])
+        statements = pg.statements(name, accepted + warm) if pg and waits else ""
         # Counted after the daemons stopped: whatever they committed is in.
         added = asyncio.run(comments_count(configs[0])) - before
         summary = waits.summary() if waits else ""
-        return Row(rate, accepted, refused, added, mb, pgc, load, summary, statements)
+        return Row(rate, accepted, warm, refused, added, mb, pgc, loads, summary, statements)
     finally:
         if pg:
             pg.drop(name)
@@ -374,6 +404,8 @@ def main(args: argparse.Namespace) -> None:
             state = "on" if pg.fsync else "OFF (not durable: what fsync costs)"
             print(f"PostgreSQL {pg.version}; fsync, synchronous_commit, full_page_writes {state}")
         k = 0
+        load = Load(0, args.seconds, args.warmup)
+        row_time = args.seconds + args.warmup + ROW_OVERHEAD
         for r in range(args.rounds):
             for j, sessions in enumerate(args.sessions):
                 for side in order(sides, r, j):
@@ -381,7 +413,7 @@ def main(args: argparse.Namespace) -> None:
                     if side.engine == "PostgreSQL" and not isinstance(pg, Postgres):
                         results.notes[key] = pg
                         continue
-                    if time.monotonic() - began + args.seconds + ROW_OVERHEAD > args.total:
+                    if time.monotonic() - began + row_time > args.total:
                         results.notes.setdefault(key, f"a round skipped: --total {args.total:g} s")
                         continue
                     k += 1
@@ -389,8 +421,8 @@ def main(args: argparse.Namespace) -> None:
                     assert not isinstance(server, str)
                     try:
                         row = run_row(
-                            side, sessions, args.seconds, work / f"row{k}", secret, server,
-                            args.diagnose,
+                            side, replace(load, sessions=sessions), work / f"row{k}", secret,
+                            server, args.diagnose,
                         )  # fmt: skip
                     except Exception as exc:  # one failed row must not lose the others
                         results.notes[key] = f"failed: {type(exc).__name__}: {exc}"
@@ -399,12 +431,14 @@ def main(args: argparse.Namespace) -> None:
                         )
                         continue
                     results.rows.setdefault(key, []).append(row)
-                    verdict = "ok" if row.added == row.accepted else "MISMATCH"
+                    sent = row.accepted + row.warm
+                    verdict = "ok" if row.added == sent else "MISMATCH"
                     print(
                         f"{side.label}, {sessions} sessions: {row.rate:,.1f} replies/s "
                         f"({row.accepted} answered 250, {row.refused} refused); cores "
                         f"{row.mailbridge_cores:.2f} mailbridge + {row.postgres_cores:.2f} "
-                        f"PostgreSQL; comments +{row.added} for {row.accepted} 250s: {verdict}; "
+                        f"PostgreSQL; comments +{row.added} for {sent} 250s (warm-up "
+                        f"included): {verdict}; "
                         f"load {row.load[0]:.2f} -> {row.load[1]:.2f}",
                         flush=True,
                     )
@@ -437,7 +471,7 @@ def table(results: Results, sides: list[Side], args: argparse.Namespace) -> None
             ratio = f"{rate / base_rate:.2f}x" if base_rate else "-"
             mb = statistics.mean(r.mailbridge_cores for r in rows)
             pgc = statistics.mean(r.postgres_cores for r in rows)
-            added, accepted = sum(r.added for r in rows), sum(r.accepted for r in rows)
+            added, accepted = sum(r.added for r in rows), sum(r.accepted + r.warm for r in rows)
             check = "" if added == accepted else " MISMATCH"
             refused = sum(r.refused for r in rows)
             refusals = f" ({refused} refused)" if refused else ""
@@ -453,6 +487,9 @@ def table(results: Results, sides: list[Side], args: argparse.Namespace) -> None
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="of load per row")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of the same load before, not measured"
+    )
     parser.add_argument("--sessions", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--daemons", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rounds", type=int, default=2, help="times each row runs")
