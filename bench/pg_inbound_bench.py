@@ -20,9 +20,10 @@ waits for their start to finish (their CPU quiet), sends WARMUP seconds of the s
 load unmeasured, then measures; it ends with a check that the comments stored grew by
 exactly the number of 250s (nothing lost, nothing twice). "cores" is the CPU time of
 the daemons (with their worker processes) and of the PostgreSQL server's processes over
-the measured time. The rows run interleaved (each session count in turn, the order
-reversed every other time) so that a machine whose speed drifts does not favour one
-side; the load average is printed around each row.
+the measured time; "CPU ms per reply" is that CPU over the replies. The rows run
+interleaved (each session count in turn, the order reversed every other time) so that
+a machine whose speed drifts does not favour one side; the load average is printed
+around each row.
 
     .venv/bin/python bench/pg_inbound_bench.py [--seconds 8] [--sessions 8 32]
         [--warmup 2] [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync] [--diagnose]
@@ -449,14 +450,19 @@ def main(args: argparse.Namespace) -> None:
     table(results, sides, args)
 
 
+def cpu_per_reply(cores: float, rate: float) -> str:
+    """Milliseconds of CPU (daemons and server) per reply: what more daemons cost."""
+    return f"{cores / rate * 1000:.0f}" if rate else "-"
+
+
 def table(results: Results, sides: list[Side], args: argparse.Namespace) -> None:
     print(
         f"Inbound replies of about 4 KB, {args.seconds:g} s per row, {args.rounds} round(s) "
         "(replies/s: their mean, then each round's)\n"
     )
     print("| sessions | store | replies/s | ratio to SQLite | cores: mailbridge + PostgreSQL "
-          "| comments added / 250s | load average (1 min) |")  # fmt: skip
-    print("|---:|---|---:|---:|---:|---:|---:|")
+          "| CPU ms per reply | comments added / 250s | load average (1 min) |")  # fmt: skip
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for sessions in args.sessions:
         base = results.rows.get((Side("SQLite", 1), sessions))
         base_rate = statistics.mean(r.rate for r in base) if base else None
@@ -464,7 +470,7 @@ def table(results: Results, sides: list[Side], args: argparse.Namespace) -> None
             key = (side, sessions)
             rows = results.rows.get(key)
             if not rows:
-                print(f"| {sessions} | {side.label} | {results.notes.get(key, '-')} | | | | |")
+                print(f"| {sessions} | {side.label} | {results.notes.get(key, '-')} | | | | | |")
                 continue
             rate = statistics.mean(r.rate for r in rows)
             each = ", ".join(f"{r.rate:.0f}" for r in rows)
@@ -479,7 +485,8 @@ def table(results: Results, sides: list[Side], args: argparse.Namespace) -> None
             note = f" ({results.notes[key]})" if key in results.notes else ""
             print(
                 f"| {sessions} | {side.label} | {rate:.1f} ({each}){note} | {ratio} | "
-                f"{mb:.2f} + {pgc:.2f} = {mb + pgc:.2f} | {added:,} / {accepted:,}{check}"
+                f"{mb:.2f} + {pgc:.2f} = {mb + pgc:.2f} | {cpu_per_reply(mb + pgc, rate)} | "
+                f"{added:,} / {accepted:,}{check}"
                 f"{refusals} | {min(loads):.2f} to {max(loads):.2f} |"
             )
 
