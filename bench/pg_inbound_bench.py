@@ -22,8 +22,9 @@ exactly the number of 250s (nothing lost, nothing twice). "cores" is the CPU tim
 the daemons (with their worker processes) and of the PostgreSQL server's processes over
 the measured time; "CPU ms per reply" is that CPU over the replies. The rows run
 interleaved (each session count in turn, the order reversed every other time) so that
-a machine whose speed drifts does not favour one side; the load average is printed
-around each row.
+a machine whose speed drifts does not favour one side. Around each row: the load
+average (which counts this benchmark's own processes too) and, better, the CPU the
+rest of the machine used meanwhile ("other processes' cores": other people's work).
 
     .venv/bin/python bench/pg_inbound_bench.py [--seconds 8] [--sessions 8 32]
         [--warmup 2] [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync] [--diagnose]
@@ -96,13 +97,8 @@ class Load:
 class Row:
     """One row's measurement: one side, one session count, one round."""
 
-    rate: float
-    accepted: int  # answered 250 while measured
-    warm: int  # answered 250 in the warm-up before
-    refused: int
-    added: int  # comments stored during the row: should be accepted + warm
-    mailbridge_cores: float
-    postgres_cores: float
+    got: Measured
+    added: int  # comments stored during the row: should be got.accepted + got.warm
     load: tuple[float, float]  # 1-minute load average before and after
     waits: str = ""  # --diagnose: what the database sessions were doing
     statements: str = ""  # --diagnose: statements per reply, moderation rows drafted
@@ -289,6 +285,13 @@ def configs_for(
     return configs, ports
 
 
+def machine_busy() -> float:
+    """CPU seconds every core has spent busy since boot, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 async def quiet(pids: list[int], limit: float = 20.0) -> None:
     """Wait (up to ``limit`` s) until the daemons' starting work is done: their
     process trees (the worker processes start after the SMTP port opens) use under a
@@ -311,9 +314,7 @@ async def measure(
     pids: list[int],
     pg_pid: int | None,
     waits: Waits | None = None,
-) -> tuple[int, int, int, float, float, float]:
-    """(250s measured, 250s in the warm-up, refusals, replies/s, daemons' cores, the
-    PostgreSQL server's cores)."""
+) -> Measured:
     for port in ports:
         await wait_port(port)
     await quiet(pids)
@@ -322,15 +323,34 @@ async def measure(
     warm = await send(ports, pairs, load.sessions, load.warmup) if load.warmup else None
     mb = sum(cpu_seconds(p) for p in pids)
     pg = cpu_seconds(pg_pid) if pg_pid else 0.0
+    machine, me = machine_busy(), time.process_time()
     began = time.monotonic()
     with waits or nullcontext():
         sent = await send(ports, pairs, load.sessions, load.seconds)
     wall = time.monotonic() - began
     mb_busy = (sum(cpu_seconds(p) for p in pids) - mb) / wall
     pg_busy = (cpu_seconds(pg_pid) - pg) / wall if pg_pid else 0.0
+    # Everything else the machine did meanwhile: other people's work, the noise. The
+    # load average cannot say that: it counts this benchmark's own processes too.
+    load_gen = (time.process_time() - me) / wall
+    others = max(0.0, (machine_busy() - machine) / wall - mb_busy - pg_busy - load_gen)
     refused = sent.refused + (warm.refused if warm else 0)
     warm_accepted = warm.accepted if warm else 0
-    return sent.accepted, warm_accepted, refused, sent.rate, mb_busy, pg_busy
+    return Measured(
+        sent.accepted, warm_accepted, refused, sent.rate, mb_busy, pg_busy, load_gen, others
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    accepted: int  # 250s while measured
+    warm: int  # 250s in the warm-up
+    refused: int
+    rate: float
+    mailbridge_cores: float
+    postgres_cores: float
+    load_generator_cores: float
+    other_cores: float  # the rest of the machine's busy CPU
 
 
 def run_row(
@@ -361,15 +381,13 @@ def run_row(
                 )
                 for i, c in enumerate(configs)
             ]
-            accepted, warm, refused, rate, mb, pgc = asyncio.run(
-                measure(ports, pairs, load, pids, pg.pid if pg else None, waits)
-            )
+            got = asyncio.run(measure(ports, pairs, load, pids, pg.pid if pg else None, waits))
         loads = (load_before, os.getloadavg()[0])
-        statements = pg.statements(name, accepted + warm) if pg and waits else ""
+        statements = pg.statements(name, got.accepted + got.warm) if pg and waits else ""
         # Counted after the daemons stopped: whatever they committed is in.
         added = asyncio.run(comments_count(configs[0])) - before
         summary = waits.summary() if waits else ""
-        return Row(rate, accepted, warm, refused, added, mb, pgc, loads, summary, statements)
+        return Row(got, added, loads, summary, statements)
     finally:
         if pg:
             pg.drop(name)
@@ -432,14 +450,16 @@ def main(args: argparse.Namespace) -> None:
                         )
                         continue
                     results.rows.setdefault(key, []).append(row)
-                    sent = row.accepted + row.warm
+                    got = row.got
+                    sent = got.accepted + got.warm
                     verdict = "ok" if row.added == sent else "MISMATCH"
                     print(
-                        f"{side.label}, {sessions} sessions: {row.rate:,.1f} replies/s "
-                        f"({row.accepted} answered 250, {row.refused} refused); cores "
-                        f"{row.mailbridge_cores:.2f} mailbridge + {row.postgres_cores:.2f} "
-                        f"PostgreSQL; comments +{row.added} for {sent} 250s (warm-up "
-                        f"included): {verdict}; "
+                        f"{side.label}, {sessions} sessions: {got.rate:,.1f} replies/s "
+                        f"({got.accepted} answered 250, {got.refused} refused); cores "
+                        f"{got.mailbridge_cores:.2f} mailbridge + {got.postgres_cores:.2f} "
+                        f"PostgreSQL + {got.load_generator_cores:.2f} load generator, "
+                        f"{got.other_cores:.2f} other processes; comments +{row.added} for "
+                        f"{sent} 250s (warm-up included): {verdict}; "
                         f"load {row.load[0]:.2f} -> {row.load[1]:.2f}",
                         flush=True,
                     )
@@ -461,33 +481,36 @@ def table(results: Results, sides: list[Side], args: argparse.Namespace) -> None
         "(replies/s: their mean, then each round's)\n"
     )
     print("| sessions | store | replies/s | ratio to SQLite | cores: mailbridge + PostgreSQL "
-          "| CPU ms per reply | comments added / 250s | load average (1 min) |")  # fmt: skip
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+          "| CPU ms per reply | comments added / 250s | other processes' cores "
+          "| load average (1 min) |")  # fmt: skip
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for sessions in args.sessions:
         base = results.rows.get((Side("SQLite", 1), sessions))
-        base_rate = statistics.mean(r.rate for r in base) if base else None
+        base_rate = statistics.mean(r.got.rate for r in base) if base else None
         for side in sides:
             key = (side, sessions)
             rows = results.rows.get(key)
             if not rows:
-                print(f"| {sessions} | {side.label} | {results.notes.get(key, '-')} | | | | | |")
+                print(f"| {sessions} | {side.label} | {results.notes.get(key, '-')} |" + " |" * 6)
                 continue
-            rate = statistics.mean(r.rate for r in rows)
-            each = ", ".join(f"{r.rate:.0f}" for r in rows)
+            got = [r.got for r in rows]
+            rate = statistics.mean(g.rate for g in got)
+            each = ", ".join(f"{g.rate:.0f}" for g in got)
             ratio = f"{rate / base_rate:.2f}x" if base_rate else "-"
-            mb = statistics.mean(r.mailbridge_cores for r in rows)
-            pgc = statistics.mean(r.postgres_cores for r in rows)
-            added, accepted = sum(r.added for r in rows), sum(r.accepted + r.warm for r in rows)
-            check = "" if added == accepted else " MISMATCH"
-            refused = sum(r.refused for r in rows)
+            mb = statistics.mean(g.mailbridge_cores for g in got)
+            pgc = statistics.mean(g.postgres_cores for g in got)
+            added, sent = sum(r.added for r in rows), sum(g.accepted + g.warm for g in got)
+            check = "" if added == sent else " MISMATCH"
+            refused = sum(g.refused for g in got)
             refusals = f" ({refused} refused)" if refused else ""
+            others = ", ".join(f"{g.other_cores:.2f}" for g in got)
             loads = [x for r in rows for x in r.load]
             note = f" ({results.notes[key]})" if key in results.notes else ""
             print(
                 f"| {sessions} | {side.label} | {rate:.1f} ({each}){note} | {ratio} | "
                 f"{mb:.2f} + {pgc:.2f} = {mb + pgc:.2f} | {cpu_per_reply(mb + pgc, rate)} | "
-                f"{added:,} / {accepted:,}{check}"
-                f"{refusals} | {min(loads):.2f} to {max(loads):.2f} |"
+                f"{added:,} / {sent:,}{check}{refusals} | {others} | "
+                f"{min(loads):.2f} to {max(loads):.2f} |"
             )
 
 
