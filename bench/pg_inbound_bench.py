@@ -22,12 +22,15 @@ exactly the number of 250s (nothing lost, nothing twice). "cores" is the CPU tim
 the daemons (with their worker processes) and of the PostgreSQL server's processes over
 the measured time; "CPU ms per reply" is that CPU over the replies. The rows run
 interleaved (each session count in turn, the order reversed every other time) so that
-a machine whose speed drifts does not favour one side. Around each row: the load
-average (which counts this benchmark's own processes too) and, better, the CPU the
-rest of the machine used meanwhile ("other processes' cores": other people's work).
+a machine whose speed drifts does not favour one side, and each row waits (up to
+QUIET_WAIT s) for a moment when other processes use under QUIET_BELOW cores. Around
+each row: the load average (which counts this benchmark's own processes too) and,
+better, the CPU the rest of the machine used meanwhile ("other processes' cores":
+other people's work).
 
     .venv/bin/python bench/pg_inbound_bench.py [--seconds 8] [--sessions 8 32]
-        [--warmup 2] [--daemons 1 2 3] [--rounds 2] [--total 900] [--no-fsync] [--diagnose]
+        [--warmup 2] [--daemons 1 2 3] [--quiet-below 0.3] [--quiet-wait 20] [--rounds 2]
+        [--total 1500] [--no-fsync] [--diagnose]
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ class Load:
     sessions: int
     seconds: float  # measured
     warmup: float  # seconds of the same load before, not measured
+    quiet_below: float = 0.0  # cores other processes may use when a row starts
+    quiet_wait: float = 0.0  # seconds a row waits at most for that
 
 
 @dataclass
@@ -100,6 +105,7 @@ class Row:
     got: Measured
     added: int  # comments stored during the row: should be got.accepted + got.warm
     load: tuple[float, float]  # 1-minute load average before and after
+    settled: tuple[float, float]  # seconds waited for a quiet machine, others' cores then
     waits: str = ""  # --diagnose: what the database sessions were doing
     statements: str = ""  # --diagnose: statements per reply, moderation rows drafted
 
@@ -292,6 +298,22 @@ def machine_busy() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(load: Load) -> tuple[float, float]:
+    """Before a row, wait (up to ``load.quiet_wait`` s) for a moment when the rest of
+    the machine uses under ``load.quiet_below`` cores: on a machine shared with other
+    people's test suites, a row then starts in one of their pauses. Nothing of this
+    benchmark runs meanwhile but an idle PostgreSQL. (seconds waited, cores they used
+    in the last two seconds)."""
+    began = time.monotonic()
+    while True:
+        before = machine_busy()
+        time.sleep(2.0)
+        others = (machine_busy() - before) / 2.0
+        waited = time.monotonic() - began
+        if others < load.quiet_below or waited >= load.quiet_wait:
+            return waited, others
+
+
 async def quiet(pids: list[int], limit: float = 20.0) -> None:
     """Wait (up to ``limit`` s) until the daemons' starting work is done: their
     process trees (the worker processes start after the SMTP port opens) use under a
@@ -373,6 +395,7 @@ def run_row(
         waits = Waits(pg.admin, name) if pg and sample else None
         if waits:
             pg.sql("SELECT pg_stat_statements_reset()")
+        settled = settle(load) if load.quiet_wait else (0.0, 0.0)
         load_before = os.getloadavg()[0]
         with ExitStack() as stack:
             pids = [
@@ -387,7 +410,7 @@ def run_row(
         # Counted after the daemons stopped: whatever they committed is in.
         added = asyncio.run(comments_count(configs[0])) - before
         summary = waits.summary() if waits else ""
-        return Row(got, added, loads, summary, statements)
+        return Row(got, added, loads, settled, summary, statements)
     finally:
         if pg:
             pg.drop(name)
@@ -423,7 +446,7 @@ def main(args: argparse.Namespace) -> None:
             state = "on" if pg.fsync else "OFF (not durable: what fsync costs)"
             print(f"PostgreSQL {pg.version}; fsync, synchronous_commit, full_page_writes {state}")
         k = 0
-        load = Load(0, args.seconds, args.warmup)
+        load = Load(0, args.seconds, args.warmup, args.quiet_below, args.quiet_wait)
         row_time = args.seconds + args.warmup + ROW_OVERHEAD
         for r in range(args.rounds):
             for j, sessions in enumerate(args.sessions):
@@ -460,7 +483,9 @@ def main(args: argparse.Namespace) -> None:
                         f"PostgreSQL + {got.load_generator_cores:.2f} load generator, "
                         f"{got.other_cores:.2f} other processes; comments +{row.added} for "
                         f"{sent} 250s (warm-up included): {verdict}; "
-                        f"load {row.load[0]:.2f} -> {row.load[1]:.2f}",
+                        f"load {row.load[0]:.2f} -> {row.load[1]:.2f}; waited "
+                        f"{row.settled[0]:.0f} s for other processes under "
+                        f"{args.quiet_below:g} cores ({row.settled[1]:.2f} then)",
                         flush=True,
                     )
                     if row.waits:
@@ -522,9 +547,18 @@ if __name__ == "__main__":
     )
     parser.add_argument("--sessions", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--daemons", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--quiet-below",
+        type=float,
+        default=0.3,
+        help="before each row, wait for other processes to use fewer cores than this",
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=20.0, help="seconds a row waits for that at most"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="times each row runs")
     parser.add_argument(
-        "--total", type=float, default=900.0, help="seconds for the whole run; rows past it skip"
+        "--total", type=float, default=1500.0, help="seconds for the whole run; rows past it skip"
     )
     parser.add_argument(
         "--no-fsync",

@@ -28,7 +28,11 @@ HERE = Path(__file__).resolve().parent
 # (script, its arguments for a measurement, for --quick)
 PARTS = (
     ("inbound_bench.py", [], ["--seconds", "2", "--sessions", "8", "--comments", "5000"]),
-    ("pg_inbound_bench.py", [], ["--seconds", "2", "--sessions", "8", "--rounds", "1"]),
+    (
+        "pg_inbound_bench.py",
+        [],
+        ["--seconds", "2", "--sessions", "8", "--rounds", "1", "--quiet-wait", "0"],
+    ),
     ("outbound_bench.py", [], ["--messages", "500"]),
     ("web_bench.py", [], ["--seconds", "0.5"]),
     ("import_bench.py", [], ["--comments", "5000"]),
