@@ -68,7 +68,7 @@ from inbound_bench import (  # the inbound benchmark's pieces: one load generato
     wait_port,
 )
 
-# The test suite's copy of the recipe the CI uses (/work/shared/recipes/postgres.sh).
+# The test suite's copy of the recipe the CI uses: the same server as the tests get.
 RECIPE = ROOT / "tests" / "recipes" / "postgres.sh"
 PG_CTL = Path("/usr/lib/postgresql/15/bin/pg_ctl")
 MISSING = "PostgreSQL missing: needs Debian's PostgreSQL 15 (apt-get install postgresql)"
