@@ -31,13 +31,14 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
-import aiosqlite
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "thread.json"
@@ -72,29 +73,56 @@ def message(n: int, sender: str, rcpt: str) -> bytes:
     ).encode()
 
 
-async def load(port: int, pairs: list[tuple[str, str]], sessions: int, seconds: float) -> float:
-    """Messages answered 250 per second over ``seconds``."""
-    done = 0
+@dataclass
+class Sent:
+    """What one load run got back: answers 250, other answers, over its wall time."""
+
+    accepted: int
+    refused: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.seconds
+
+
+async def send(
+    ports: Sequence[int], pairs: list[tuple[str, str]], sessions: int, seconds: float
+) -> Sent:
+    """The load: ``sessions`` sessions for ``seconds``, session k on ``ports[k % len]``
+    (several daemons sharing a database: each session picks one, round-robin)."""
+    done = refused = 0
     deadline = time.monotonic() + seconds
     counter = iter(range(10**9))
 
-    async def session() -> None:
-        nonlocal done
+    async def session(port: int) -> None:
+        nonlocal done, refused
         async with aiosmtplib.SMTP(
             hostname="127.0.0.1", port=port, start_tls=False, timeout=60
         ) as client:
             while time.monotonic() < deadline:
                 n = next(counter)
                 sender, rcpt = pairs[n % len(pairs)]
-                await client.mail(sender)
-                await client.rcpt(rcpt)
-                answer = await client.data(message(n, sender, rcpt))
-                if answer.code == 250:
-                    done += 1
+                try:
+                    await client.mail(sender)
+                    await client.rcpt(rcpt)
+                    await client.data(message(n, sender, rcpt))
+                except aiosmtplib.SMTPResponseException:
+                    # A 4xx or 5xx (a 451 when the database cannot take the write):
+                    # counted, not fatal; the session goes on with the next message.
+                    refused += 1
+                    await client.rset()
+                    continue
+                done += 1  # aiosmtplib raises on anything but 250 after DATA
 
     began = time.monotonic()
-    await asyncio.gather(*(session() for _ in range(sessions)))
-    return done / (time.monotonic() - began)
+    await asyncio.gather(*(session(ports[k % len(ports)]) for k in range(sessions)))
+    return Sent(done, refused, time.monotonic() - began)
+
+
+async def load(port: int, pairs: list[tuple[str, str]], sessions: int, seconds: float) -> float:
+    """Messages answered 250 per second over ``seconds``."""
+    return (await send([port], pairs, sessions, seconds)).rate
 
 
 async def wait_port(port: int, seconds: float = 60) -> None:
@@ -171,8 +199,16 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     (root / "etc" / "master.cf").write_text(master)
 
 
+PAIRS_SQL = (
+    "SELECT a.id, a.email, c.id FROM comments c JOIN comments p ON p.id = c.parent_id "
+    "JOIN addresses a ON a.id = p.address_id ORDER BY c.id"
+)
+
+
 async def mailbridge_pairs(config: Path, extra_wxr: Path | None) -> list[tuple[str, str]]:
-    """Import the sample thread (and ``extra_wxr``); reply addresses into the sample thread."""
+    """Import the sample thread (and ``extra_wxr``); reply addresses into the sample thread.
+
+    Through the store as configured, so the same code serves SQLite and PostgreSQL."""
     sys.path.insert(0, str(ROOT))
     from mailbridge.app import load_or_create_secret, open_store
     from mailbridge.clock import SystemClock
@@ -184,11 +220,7 @@ async def mailbridge_pairs(config: Path, extra_wxr: Path | None) -> list[tuple[s
     store = await open_store(settings)
     try:
         await import_file(store, SEED, SystemClock())
-        async with aiosqlite.connect(settings.database_path) as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT a.id, a.email, c.id FROM comments c JOIN comments p ON p.id = c.parent_id "
-                "JOIN addresses a ON a.id = p.address_id ORDER BY c.id"
-            )
+        rows = await store.read(lambda conn: _fetchall(conn, PAIRS_SQL))
         if extra_wxr is not None:
             await import_file(store, extra_wxr, SystemClock())
     finally:
@@ -200,6 +232,25 @@ async def mailbridge_pairs(config: Path, extra_wxr: Path | None) -> list[tuple[s
         (str(e), f"reply+{make_reply_token(keyring.reply, int(a), int(c), expires)}@{domain}")
         for a, e, c in rows
     ]
+
+
+async def _fetchall(conn: Any, sql: str) -> list[Any]:
+    cur = await conn.execute(sql)
+    return list(await cur.fetchall())
+
+
+async def comments_count(config: Path) -> int:
+    """Comments stored, on the database ``config`` names (either engine)."""
+    sys.path.insert(0, str(ROOT))
+    from mailbridge.app import open_store
+    from mailbridge.settings import load_settings
+
+    store = await open_store(load_settings(config, environ={}))
+    try:
+        rows = await store.read(lambda conn: _fetchall(conn, "SELECT count(*) FROM comments"))
+    finally:
+        await store.close()
+    return int(rows[0][0])
 
 
 def process_tree(pid: int) -> list[Path]:
@@ -257,32 +308,50 @@ async def measure(
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str] | None = None) -> Iterator[int]:
-    """A side under measurement in a process of its own; stopped afterwards."""
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    try:
-        yield proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(30)
+def process(
+    args: list[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[int]:
+    """A side under measurement in a process of its own; stopped afterwards. Its
+    output goes to ``log`` if given (to see why a daemon did not start), else nowhere."""
+    with open(log or os.devnull, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            yield proc.pid
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def mailbridge_config(path: Path, data: Path, smtp: int, http: int, top: str = "") -> Path:
+    """The benchmark's `mailbridge serve` configuration: the defaults, but no DNS and
+    no per-sender or per-thread rate limits (the load is a few senders replying fast).
+    ``top``: more top-level settings (``data_url``, ``secret_file``)."""
+    path.write_text(
+        f'data_dir = "{data}"\n{top}[smtp]\nlisten = "127.0.0.1:{smtp}"\n'
+        f'[http]\nlisten = "127.0.0.1:{http}"\n[auth]\ndns = "off"\n'
+        'when_dns_unavailable = "accept"\n[limits]\nmessages_per_sender_per_hour = 1000000\n'
+        "comments_per_thread_per_hour = 1000000\n"
+    )
+    return path
+
+
+def serve_args(config: Path) -> list[str]:
+    return [str(Path(sys.executable).with_name("mailbridge")), "serve", "--config", str(config)]
+
+
+def serve_env() -> dict[str, str]:
+    """This environment without MAILBRIDGE_* settings: the configuration file alone counts."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
 
 
 def run_mailbridge(
     work: Path, extra_wxr: Path | None, sessions_list: list[int], seconds: float
 ) -> dict[int, tuple[float, float]]:
     work.mkdir()
-    data, smtp, http = work / "data", free_port(), free_port()
-    config = work / "mailbridge.toml"
-    config.write_text(
-        f'data_dir = "{data}"\n[smtp]\nlisten = "127.0.0.1:{smtp}"\n'
-        f'[http]\nlisten = "127.0.0.1:{http}"\n[auth]\ndns = "off"\n'
-        'when_dns_unavailable = "accept"\n[limits]\nmessages_per_sender_per_hour = 1000000\n'
-        "comments_per_thread_per_hour = 1000000\n"
-    )
+    smtp = free_port()
+    config = mailbridge_config(work / "mailbridge.toml", work / "data", smtp, free_port())
     pairs = asyncio.run(mailbridge_pairs(config, extra_wxr))
-    program = Path(sys.executable).with_name("mailbridge")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
-    with process([str(program), "serve", "--config", str(config)], env=env) as pid:
+    with process(serve_args(config), env=serve_env()) as pid:
         return asyncio.run(measure(smtp, pairs, sessions_list, seconds, pid))
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Every benchmark of issue 14 in one run: inbound, outbound, web, import and a soak.
+"""Every benchmark of issues 14 and 16 in one run: inbound (also on PostgreSQL), outbound,
+web, import and a soak.
 
 Runs each benchmark script in a process of its own, one after the other (they share
 the machine's cores, so never at once), and prints each one's table: mailbridge's
@@ -27,6 +28,11 @@ HERE = Path(__file__).resolve().parent
 # (script, its arguments for a measurement, for --quick)
 PARTS = (
     ("inbound_bench.py", [], ["--seconds", "2", "--sessions", "8", "--comments", "5000"]),
+    (
+        "pg_inbound_bench.py",
+        [],
+        ["--seconds", "2", "--sessions", "8", "--rounds", "1", "--quiet-wait", "0"],
+    ),
     ("outbound_bench.py", [], ["--messages", "500"]),
     ("web_bench.py", [], ["--seconds", "0.5"]),
     ("import_bench.py", [], ["--comments", "5000"]),
@@ -46,7 +52,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small runs: a check, not figures")
     parser.add_argument(
-        "--only", nargs="+", metavar="NAME", help="only these: inbound outbound web import soak"
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="only these: inbound pg_inbound outbound web import soak",
     )
     args = parser.parse_args()
     print(f"# mailbridge benchmarks\n\nMachine: {machine()}\n")
