@@ -221,7 +221,11 @@ async def core(
         )
         notifier = Notifier(settings, keyring, renderer, clock)
         digester = Digester(store, notifier, clock, queued=worker.wake)
-        mailer = ModerationMailer(store, notifier, pool, clock, worker.wake) if daemon else None
+        mailer = (
+            ModerationMailer(store, notifier, pool, clock, worker.wake, owner=worker.owner)
+            if daemon
+            else None
+        )
 
         def wake() -> None:
             # Mail was queued (worker) or scheduled for a batch (digester).

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 32  # comments per round: one transaction each side of the building
 _IDLE_POLL = 60.0
+# How long a daemon's claim on a batch lasts (shared stores): past it, a daemon that
+# died while building is replaced by another.
+_CLAIM_SECONDS = 120.0
 _RETRY = (1.0, 5.0, 30.0, 60.0)  # after a failed round: the workers, a template
 
 
@@ -68,8 +72,10 @@ class ModerationMailer:
         pool: CpuPool,
         clock: Clock,
         queued: Callable[[], None] = lambda: None,
+        owner: str = "",
     ) -> None:
         self._store = store
+        self._owner = owner  # names this daemon in the rows it claims (shared stores)
         self._notifier = notifier
         self._pool = pool
         self._clock = clock
@@ -88,12 +94,28 @@ class ModerationMailer:
         """Build and queue the emails of every comment waiting; how many were queued."""
         total = 0
         while not self._stopping:
+            rows = None
+            if self._store.shared:
+                # Several daemons: each builds the batch it claimed, not every one.
+                now = time.time()
+                rows = await self._store.write(
+                    functools.partial(
+                        moderation_queue.claim_batch,
+                        limit=BATCH,
+                        owner=self._owner,
+                        now=now,
+                        until=now + _CLAIM_SECONDS,
+                    )
+                )
+                if not rows:
+                    break
+            draft = functools.partial(self._draft, rows=rows)
             try:
                 # Read on a snapshot: the writer, which every reply waits for, is not
                 # held while the drafts are made (a dozen statements per comment).
-                taken = await self._store.read(self._draft)
+                taken = await self._store.read(draft)
             except ModeratorNotStored:  # an address to store or record first: write
-                taken = await self._store.write(functools.partial(self._draft, reading=False))
+                taken = await self._store.write(functools.partial(draft, reading=False))
             if not taken:
                 break
             drafts = [d for t in taken for d in t.drafts or ()]
@@ -105,9 +127,16 @@ class ModerationMailer:
             total += queued
         return total
 
-    async def _draft(self, conn: aiosqlite.Connection, reading: bool = True) -> list[_Taken]:
+    async def _draft(
+        self,
+        conn: aiosqlite.Connection,
+        reading: bool = True,
+        rows: list[tuple[int, str | None]] | None = None,
+    ) -> list[_Taken]:
         taken = []
-        for comment_id, why in await moderation_queue.take(conn, BATCH):
+        if rows is None:
+            rows = await moderation_queue.take(conn, BATCH)
+        for comment_id, why in rows:
             comment = await comments.get_comment(conn, comment_id)
             drafts: list[Draft] | None = []
             if comment is not None and _still_wanted(comment, why):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-__all__ = ["add", "claim", "take", "waiting"]
+__all__ = ["add", "claim", "claim_batch", "take", "waiting"]
 
 
 async def add(
@@ -24,6 +24,26 @@ async def take(conn: aiosqlite.Connection, limit: int) -> list[tuple[int, str | 
         (limit,),
     ) as cur:
         return [(int(r[0]), None if r[1] is None else str(r[1])) for r in await cur.fetchall()]
+
+
+async def claim_batch(
+    conn: aiosqlite.Connection, limit: int, owner: str, now: float, until: float
+) -> list[tuple[int, str | None]]:
+    """Take the oldest ``limit`` rows nobody else is building, until ``until``.
+
+    For several daemons on PostgreSQL: rows another daemon is claiming right now are
+    skipped (SKIP LOCKED), and rows claimed by a daemon whose claim ran out are free.
+    """
+    async with conn.execute(
+        "UPDATE moderation_mail_queue SET claimed_by = ?, claimed_until = ? "
+        "WHERE comment_id IN (SELECT comment_id FROM moderation_mail_queue "
+        "WHERE coalesce(claimed_until, 0) <= ? OR claimed_by = ? "
+        "ORDER BY comment_id LIMIT ? FOR UPDATE SKIP LOCKED) "
+        "RETURNING comment_id, auto_approved",
+        (owner, until, now, owner, limit),
+    ) as cur:
+        rows = [(int(r[0]), None if r[1] is None else str(r[1])) for r in await cur.fetchall()]
+    return sorted(rows)
 
 
 async def claim(conn: aiosqlite.Connection, comment_id: int) -> bool:

@@ -29,3 +29,10 @@ CREATE TABLE rate_hits (
 );
 CREATE INDEX rate_hits_by_client ON rate_hits (scope, client, at);
 CREATE INDEX rate_hits_by_time ON rate_hits (at);
+
+-- Comments whose moderation emails a daemon is building: with several daemons on one
+-- database each takes its own batch (mailbridge.notify.moderation_mailer), instead of
+-- every daemon drafting every email and all but one dropping theirs. A claim runs out,
+-- so the rows of a daemon killed meanwhile are built by another.
+ALTER TABLE moderation_mail_queue ADD COLUMN claimed_by TEXT;
+ALTER TABLE moderation_mail_queue ADD COLUMN claimed_until REAL;

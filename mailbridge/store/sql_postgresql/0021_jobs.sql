@@ -18,3 +18,6 @@ CREATE TABLE rate_hits (
 );
 CREATE INDEX rate_hits_by_client ON rate_hits (scope, client, at);
 CREATE INDEX rate_hits_by_time ON rate_hits (at);
+
+ALTER TABLE moderation_mail_queue ADD COLUMN claimed_by TEXT;
+ALTER TABLE moderation_mail_queue ADD COLUMN claimed_until DOUBLE PRECISION;
