@@ -34,7 +34,8 @@ import aiosmtplib
 import psycopg
 import pytest
 from delivery.sinks import WatchingSink, serving
-from faults.test_kill_daemon import start
+from faults.test_kill_daemon import MODERATOR, start
+from faults.test_kill_daemon import write_config as kill_config
 from support import free_port, import_seed, moderation_links, until
 
 from mailbridge.app import load_or_create_secret
@@ -45,45 +46,15 @@ DAEMONS = 3
 PHASE = 45  # replies per phase
 SENDERS = 6
 DEADLINE = 120.0  # seconds for the senders of one phase
-MODERATOR = "editor@blog.example"
 
 
 def write_config(root: Path, i: int, url: str, smtp: int, http: int, sink: int) -> Path:
-    config = root / f"daemon{i}.toml"
-    config.write_text(
-        f"""\
-data_dir = "{root / f"var{i}"}"
-data_url = "{url}"
-secret_file = "{root / "shared-secret.key"}"
-
-[smtp]
-listen = "127.0.0.1:{smtp}"
-
-[http]
-listen = "127.0.0.1:{http}"
-
-[outbound]
-transport = "smtp://127.0.0.1:{sink}"
-retry_base_seconds = 0.5
-retry_max_seconds = 2
-relay_idle_seconds = 0
-
-[auth]
-dns = "off"
-when_dns_unavailable = "accept"
-
-[moderation]
-moderators = ["{MODERATOR}"]
-
-[notifications]
-batch_window_seconds = 0
-
-[limits]
-messages_per_sender_per_hour = 10000
-comments_per_thread_per_hour = 10000
-smtp_connections_per_ip = 100
-"""
-    )
+    """The kill test's daemon (its limits, relay and moderator), on the shared
+    database with the shared secret, in a data directory of its own."""
+    (root / f"d{i}").mkdir()
+    config = kill_config(root / f"d{i}", smtp, http, sink)
+    shared = f'data_url = "{url}"\nsecret_file = "{root / "shared-secret.key"}"\n'
+    config.write_text(shared + config.read_text())
     return config
 
 
