@@ -39,11 +39,12 @@ async def claim(
     """Take this run of the job if it is due; True when this caller runs it.
 
     Due means its due time has come, or its last run is ``every`` ago (a shorter
-    interval than the one the due time was set with, after a settings change).
+    interval than the one the due time was set with, after a settings change). A job
+    that never ran waits for its first due time.
     """
     cur = await conn.execute(
         "UPDATE periodic_jobs SET due_at = ?, last_by = ?, last_at = ? "
-        "WHERE name = ? AND (due_at <= ? OR coalesce(last_at, 0) <= ?)",
+        "WHERE name = ? AND (due_at <= ? OR last_at <= ?)",
         (now + every, owner, now, name, now + EARLY_SECONDS, now - every + EARLY_SECONDS),
     )
     return bool(cur.rowcount == 1)

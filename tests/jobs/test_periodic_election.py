@@ -104,3 +104,29 @@ async def test_a_failed_run_keeps_its_due_time(tmp_path: Path) -> None:
         assert await job.run_if_due() is None  # due again only in an hour
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_new_job_waits_for_its_first_interval(tmp_path: Path) -> None:
+    """A digest or a spam report new to the database runs after one interval, not at
+    the daemon's start; housekeeping (at_start) runs at once."""
+    store = await open_store(make_settings(tmp_path))
+    runs: list[str] = []
+    try:
+
+        def job(name: str, at_start: bool) -> Periodic:
+            async def work(conn: Any) -> int:
+                runs.append(name)
+                return 0
+
+            return Periodic(
+                store, work, 3600.0, lambda: None, name, name=name, owner="me", at_start=at_start
+            )
+
+        await job("report", at_start=False).start()
+        await job("housekeeping", at_start=True).start()
+        assert runs == ["housekeeping"]
+        due = await store.read(lambda c: jobs.due_at(c, "report"))
+        assert due is not None and due > time.time() + 3500
+    finally:
+        await store.close()
