@@ -461,8 +461,11 @@ async def _listening(
             )
         graceful = len(tasks)  # these finish what they hold at shutdown; the rest stop
         me = parts.worker.owner
-        for job in _periodic_jobs(parts, me):
-            await job.start()  # its start-up work done before the daemon says started
+        periodic = _periodic_jobs(parts, me)
+        # Their start-up work done before the daemon says it has started (together: a
+        # database that cannot take writes delays the start once, not once per job).
+        await asyncio.gather(*(job.start() for job in periodic))
+        for job in periodic:
             tasks.append(asyncio.create_task(job.run(), name=f"mailbridge-{job.name}"))
         if settings.imap.host:
             # Replies read from a mailbox, through the same pipeline (docs/imap.md).
