@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 import signal
 import time
 from collections import Counter
@@ -53,8 +54,9 @@ def write_config(root: Path, i: int, url: str, smtp: int, http: int, sink: int) 
     database with the shared secret, in a data directory of its own."""
     (root / f"d{i}").mkdir()
     config = kill_config(root / f"d{i}", smtp, http, sink)
-    shared = f'data_url = "{url}"\nsecret_file = "{root / "shared-secret.key"}"\n'
-    config.write_text(shared + config.read_text())
+    text = re.sub(r'^data_url = ".*"$', f'data_url = "{url}"', config.read_text(), flags=re.M)
+    assert f'data_url = "{url}"' in text
+    config.write_text(f'secret_file = "{root / "shared-secret.key"}"\n{text}')
     return config
 
 
