@@ -31,8 +31,9 @@ async def claim_batch(
 ) -> list[tuple[int, str | None]]:
     """Take the oldest ``limit`` rows nobody else is building, until ``until``.
 
-    For several daemons on PostgreSQL: rows another daemon is claiming right now are
-    skipped (SKIP LOCKED), and rows claimed by a daemon whose claim ran out are free.
+    PostgreSQL only (SKIP LOCKED), for several daemons on one database: rows another
+    daemon is claiming right now are skipped, and rows claimed by a daemon whose claim
+    ran out are free. One daemon on SQLite reads the queue with :func:`take`.
     """
     async with conn.execute(
         "UPDATE moderation_mail_queue SET claimed_by = ?, claimed_until = ? "
