@@ -20,7 +20,7 @@ import psycopg.errors
 
 from mailbridge.migrate_store.endpoints import MigrateRefused, redacted, scrubbed
 from mailbridge.migrate_store.schema import Table
-from mailbridge.migrate_store.side import Key, quoted
+from mailbridge.migrate_store.side import Key, page_query, quoted
 
 __all__ = ["PgSide"]
 
@@ -86,16 +86,7 @@ class PgSide:
     def rows(
         self, table: Table, after: Key | None, limit: int | None
     ) -> Generator[Sequence[Any], None, None]:
-        order = self._order(table)
-        sql = f"SELECT {', '.join(map(quoted, table.columns))} FROM {quoted(table.name)}"  # noqa: S608 (quoted names from the schema)
-        parameters: list[Any] = []
-        if after is not None:
-            marks = ", ".join("%s" for _ in after)
-            sql += f" WHERE ({', '.join(order)}) > ({marks})"
-            parameters.extend(after)
-        sql += f" ORDER BY {', '.join(order)}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, parameters = page_query(table, self._order(table), after, limit, "%s")
         # A server-side cursor lives in a transaction; leaving early rolls it back.
         with self.conn.transaction(), self.conn.cursor(name="migrate_store_rows") as cursor:
             types = self._types.get(table.name, {})

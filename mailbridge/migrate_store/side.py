@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 
 from mailbridge.migrate_store.schema import Table
 
-__all__ = ["Key", "Side", "quoted"]
+__all__ = ["Key", "Side", "page_query", "quoted"]
 
 # A row's primary key values, in key order (JSON in the bookkeeping).
 Key = list[Any]
@@ -23,6 +23,23 @@ Key = list[Any]
 def quoted(name: str) -> str:
     """An identifier, quoted for both engines."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def page_query(
+    table: Table, order: Sequence[str], after: Key | None, limit: int | None, mark: str
+) -> tuple[str, list[Any]]:
+    """The rows of ``table`` after the key ``after``, in key order (keyset paging):
+    the same statement on both engines, with each engine's placeholder ``mark``."""
+    sql = f"SELECT {', '.join(map(quoted, table.columns))} FROM {quoted(table.name)}"  # noqa: S608 (quoted names from the schema)
+    parameters: list[Any] = []
+    if after is not None:
+        marks = ", ".join(mark for _ in after)
+        sql += f" WHERE ({', '.join(order)}) > ({marks})"
+        parameters.extend(after)
+    sql += f" ORDER BY {', '.join(order)}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, parameters
 
 
 class Side(Protocol):

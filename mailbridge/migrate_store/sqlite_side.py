@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from mailbridge.migrate_store.endpoints import MigrateRefused
 from mailbridge.migrate_store.schema import Table
-from mailbridge.migrate_store.side import Key, quoted
+from mailbridge.migrate_store.side import Key, page_query, quoted
 
 __all__ = ["SqliteSide", "held_by_another_process"]
 
@@ -97,16 +97,7 @@ class SqliteSide:
     def rows(
         self, table: Table, after: Key | None, limit: int | None
     ) -> Generator[Sequence[Any], None, None]:
-        order = _order(table)
-        sql = f"SELECT {', '.join(map(quoted, table.columns))} FROM {quoted(table.name)}"  # noqa: S608 (quoted names from the schema)
-        parameters: list[Any] = []
-        if after is not None:
-            marks = ", ".join("?" for _ in after)
-            sql += f" WHERE ({', '.join(order)}) > ({marks})"
-            parameters.extend(after)
-        sql += f" ORDER BY {', '.join(order)}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, parameters = page_query(table, _order(table), after, limit, "?")
         cursor = self.conn.execute(sql, parameters)
         try:
             yield from cursor
