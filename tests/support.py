@@ -47,7 +47,32 @@ def no_dmarc_zone() -> Any:
     return StaticResolver({}, otherwise="nxdomain")
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server started later (Postfix, MariaDB...).
+
+    Picked outside the kernel's ephemeral range: outgoing connections (the tests' own
+    to PostgreSQL, say) take their local ports from that range, and one can take the
+    port between this check and the server's bind (CI once saw MariaDB fail so)."""
+    import random
+
+    low, high = _ephemeral_ports()
+    lo, hi = (10000, low - 1) if low > 12000 else (high + 1, 65535)
+    for _ in range(100):
+        port = random.randint(lo, hi)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -268,10 +293,18 @@ def recipe_server(script: Path, what: str) -> Iterator[tuple[dict[str, str], Pat
     root = Path(tempfile.mkdtemp(prefix="mailbridge-server-"))
     root.chmod(0o755)
     where = root / "server"
-    started = subprocess.run(
-        ["bash", str(script), "start", str(where), str(free_port())],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    for _ in range(3):
+        started = subprocess.run(
+            ["bash", str(script), "start", str(where), str(free_port())],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        # Another process may still bind the port first: stop, and try another one.
+        if started.returncode == 0 or "in use" not in started.stderr:
+            break
+        subprocess.run(
+            ["bash", str(script), "stop", str(where)], capture_output=True, timeout=120, check=False
+        )
+        shutil.rmtree(where, ignore_errors=True)
     try:
         if started.returncode != 0:
             pytest.fail(f"{what} did not start:\n{started.stderr[-3000:]}", pytrace=False)
