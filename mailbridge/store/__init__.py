@@ -105,12 +105,17 @@ def _why(exc: BaseException) -> str:
     return str(exc)
 
 
-async def _rollback(conn: aiosqlite.Connection) -> None:
+async def _rollback(conn: aiosqlite.Connection) -> bool:
     """Roll back if a transaction is open, without hiding the error that got us here.
 
     The statement whose await was cancelled still runs on aiosqlite's thread; this
     ROLLBACK is queued after it, so it sees the final state. "No transaction is
     active" then just means the cancelled COMMIT went through.
+
+    True when the task was cancelled meanwhile (the shielded ROLLBACK still runs): the
+    caller finishes what it must and raises CancelledError, so that a cancellation
+    arriving just then is not lost (a stopping daemon once waited 30 s for a job
+    that had gone back to sleep).
     """
     try:
         await asyncio.shield(conn.execute("ROLLBACK"))
@@ -118,7 +123,8 @@ async def _rollback(conn: aiosqlite.Connection) -> None:
         if "no transaction is active" not in str(exc):
             log.error("store: rollback failed: %s", exc)
     except asyncio.CancelledError:
-        pass  # cancelled again while rolling back: the shielded ROLLBACK still runs
+        return True
+    return False
 
 
 class Store:
@@ -242,11 +248,13 @@ class Store:
         except BaseException as exc:
             # Also after a failed COMMIT (disk full, I/O error) or a cancellation:
             # never leave the one writer connection inside a transaction.
-            await _rollback(conn)
+            cancelled = await _rollback(conn)
             self._remember(exc)
             # Nothing of the group was committed: every unit in it fails with this.
             if isinstance(exc, Exception):
                 _fail(batch, exc)
+                if cancelled:
+                    raise asyncio.CancelledError from exc
                 return
             for _work, future in batch:  # cancelled (the loop is ending), or exiting
                 future.cancel()
@@ -305,7 +313,8 @@ class Store:
                 return await work(conn)
             finally:
                 # A read-only transaction: ending it is all a rollback does.
-                await _rollback(conn)
+                if await _rollback(conn):
+                    raise asyncio.CancelledError
 
     async def trace(self, callback: Callable[[str], object] | None) -> None:
         """Have ``callback`` see each statement both connections run (None: stop).
