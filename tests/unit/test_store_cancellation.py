@@ -9,8 +9,10 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+from support import make_settings
 
 from mailbridge.store import Store
+from mailbridge.store.opening import open_store
 
 
 async def _one(conn: aiosqlite.Connection) -> int:
@@ -44,7 +46,7 @@ async def _cancelled_while_ending(store: Store) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_a_read_cancelled_as_its_snapshot_ends_is_cancelled(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "db" / "mb.sqlite3")
+    store = await open_store(make_settings(tmp_path))  # SQLite, or --store=postgresql
     try:
         assert await _cancelled_while_ending(store) == []
         assert await store.read(_one) == 1  # the connection is usable again

@@ -117,8 +117,9 @@ class PgStore:
                 try:
                     result = await work(conn)
                     await conn.execute("COMMIT")
-                except BaseException:
-                    await _rollback(conn)
+                except BaseException as exc:
+                    if await _rollback(conn):
+                        raise asyncio.CancelledError from exc
                     raise
             except Exception as exc:
                 if is_unwritable(exc):
@@ -136,7 +137,8 @@ class PgStore:
             try:
                 return await work(conn)
             finally:
-                await _rollback(conn)
+                if await _rollback(conn):
+                    raise asyncio.CancelledError
 
     async def probe_write(self, wait: float = 1.0) -> str | None:
         """None when a write could start now, else why not (for /healthz)."""
@@ -158,7 +160,8 @@ class PgStore:
                 await conn.execute("LOCK TABLE schema_migrations IN ROW EXCLUSIVE MODE")
                 await conn.execute("ROLLBACK")
             except psycopg.Error as exc:
-                await _rollback(conn)
+                if await _rollback(conn):
+                    raise asyncio.CancelledError from exc
                 return str(exc).strip() or type(exc).__name__
         finally:
             self._write_lock.release()
@@ -191,12 +194,16 @@ async def _writer(url: str, busy_timeout: float) -> PgConnection:
     return conn
 
 
-async def _rollback(conn: PgConnection) -> None:
+async def _rollback(conn: PgConnection) -> bool:
+    """End the transaction; True when the task was cancelled meanwhile (the shielded
+    ROLLBACK still runs): the caller raises CancelledError, so that it is not lost
+    (as in the SQLite store's ``_rollback``)."""
     if conn.raw.closed:
-        return
+        return False
     try:
         await asyncio.shield(conn.raw.execute("ROLLBACK"))
     except psycopg.Error as exc:
         log.error("store: rollback failed: %s", exc)
     except asyncio.CancelledError:
-        pass
+        return True
+    return False
