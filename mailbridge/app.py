@@ -216,6 +216,7 @@ async def core(
             clock,
             concurrency=out.concurrency,
             per_domain=out.per_domain_concurrency,
+            lease_seconds=out.lease_seconds,
             sign=signing(signer, pool),
             webhooks=WebhookSender(settings.webhooks, clock) if settings.webhooks else None,
         )

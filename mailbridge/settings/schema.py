@@ -163,6 +163,12 @@ class OutboundSettings:
     )
     concurrency: int = _key(4, "Messages sent at once (also the number of relay connections).")
     per_domain_concurrency: int = _key(2, "Messages sent at once to one recipient domain.")
+    lease_seconds: float = _key(
+        60.0,
+        "How long an email being sent is held by this daemon (renewed while the send "
+        "lasts). After a crash it is sent again, by another daemon or the next start, "
+        "once this has passed: with the same Message-ID. At least 5.",
+    )
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,9 @@ def _transport(s: Settings) -> None:
         )
     if s.outbound.relay_ca_file and not Path(s.outbound.relay_ca_file).expanduser().is_file():
         raise ConfigError(f"outbound.relay_ca_file: no such file: '{s.outbound.relay_ca_file}'")
+    if s.outbound.lease_seconds < 5:
+        # Renewed every third of it while a send lasts: shorter would be mostly renewals.
+        raise ConfigError("outbound.lease_seconds: must be at least 5")
 
 
 def _positive(s: Settings) -> None:

@@ -13,8 +13,8 @@ reply to two of them at once (two MX hosts got it). Then:
    same Message-ID (the others take its leases over once they expire);
 3. the periodic jobs ran in one daemon at a time (tests/jobs shows the claim itself).
 
-Bounded: PHASE replies per phase and a deadline; most of the time is the dead
-daemon's 60 s outbox lease running out.
+Bounded: PHASE replies per phase and a deadline; much of the time is the dead
+daemon's outbox lease running out (10 s here: the kill test's configuration).
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ async def test_three_daemons_share_one_database(pg_url: str, tmp_path: Path) -> 
             }
             await sending
             assert senders.accepted == set(range(2 * PHASE))
-            # Up to the 60 s lease of what the dead daemon held, with room to spare.
+            # Up to the 10 s lease of what the dead daemon held, with room to spare.
             await until("the outbox drained", lambda: drained(pg_url), seconds=120)
             await asyncio.sleep(0.3)
         finally:

@@ -91,6 +91,7 @@ def test_unknown_environment_variable_is_refused() -> None:
         ({"MAILBRIDGE_SMTP_MAX_MESSAGE_SIZE": "big"}, "expected an integer"),
         ({"MAILBRIDGE_MODERATION_LINK_DAYS": "0"}, "greater than zero"),
         ({"MAILBRIDGE_MODERATION_MODERATORS": "boss"}, "moderation.moderators"),
+        ({"MAILBRIDGE_OUTBOUND_LEASE_SECONDS": "2"}, "outbound.lease_seconds: must be at least 5"),
     ],
 )
 def test_bad_values_are_explained(env: dict[str, str], message: str) -> None:
