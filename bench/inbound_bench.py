@@ -56,11 +56,14 @@ def body(n: int) -> str:
 
 
 def free_port() -> int:
-    import socket
+    """The test suite's: a port outside the kernel's ephemeral range, which the load's
+    and the daemons' own outgoing connections (to PostgreSQL, say) take ports from
+    (one took a daemon's port before it could bind it in a pg_inbound_bench run)."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    from support import free_port as pick
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return int(pick())
 
 
 def message(n: int, sender: str, rcpt: str) -> bytes:
