@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal, NoReturn, cast, get_args
 
 import aiosmtplib
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from mailbridge.errors import (
     ConfigError,
@@ -92,14 +93,22 @@ class _Kept:
     smtp: aiosmtplib.SMTP
     last_used: float = 0.0
     timer: asyncio.TimerHandle | None = None
+    # Its last transaction ended with the relay's 250 to DATA, which clears the
+    # relay's state as RSET does (RFC 5321 4.1.1.4): no RSET needed before the next.
+    clean: bool = False
+    # Taken from the idle list without a probe: the next MAIL is the probe.
+    unprobed: bool = False
 
 
 class SmtpTransport:
     """Hands messages to one relay over kept connections.
 
-    Each send takes an idle connection (checked with RSET, since the relay may have
-    dropped it; if so a new one is opened before any of the message was sent, so a
-    reconnect can never duplicate) or opens one, up to ``max_connections`` at once.
+    Each send takes an idle connection or opens one, up to ``max_connections`` at once.
+    The relay may have dropped an idle connection, so its first command is a probe: RSET,
+    or, after a transaction the relay accepted (its state is already clear), the MAIL
+    FROM itself, which saves a round trip per message. Either way, if the relay has
+    gone, a new connection is opened before any of the message was sent, so a
+    reconnect can never duplicate.
     After a send the connection is kept for ``idle_seconds``. ``aclose()`` says QUIT.
 
     ``SmtpTransport("host", port)``, the form from before connections were kept,
@@ -139,7 +148,11 @@ class SmtpTransport:
         async with self._slots:
             kept = await self._checkout()
             try:
-                await self._transaction(kept.smtp, mail_from, rcpt_to, message)
+                if not await self._transaction(kept, mail_from, rcpt_to, message):
+                    # Gone at MAIL FROM: nothing of the message reached the relay.
+                    kept.smtp.close()
+                    kept = _Kept(await self._connect())
+                    await self._transaction(kept, mail_from, rcpt_to, message)
             except DeliveryError:
                 # Refused after aiosmtplib's RSET: the connection may serve the next one.
                 await self._release(kept)
@@ -189,6 +202,9 @@ class SmtpTransport:
             if kept.timer is not None:
                 kept.timer.cancel()
             fresh = time.monotonic() - kept.last_used < self.relay.idle_seconds
+            if kept.smtp.is_connected and fresh and kept.clean:
+                kept.unprobed = True  # probed by its MAIL FROM (_transaction)
+                return kept
             if kept.smtp.is_connected and fresh:
                 try:
                     await kept.smtp.rset()
@@ -278,16 +294,25 @@ class SmtpTransport:
             raise
         return smtp
 
-    async def _transaction(
-        self, smtp: aiosmtplib.SMTP, mail_from: str, rcpt_to: str, message: bytes
-    ) -> None:
-        """One MAIL/RCPT/DATA. A timeout or a dropped connection closes the connection."""
+    async def _transaction(self, kept: _Kept, mail_from: str, rcpt_to: str, message: bytes) -> bool:
+        """One MAIL/RCPT/DATA. A timeout or a dropped connection closes the connection.
+
+        False: an unprobed kept connection failed at MAIL FROM (the relay dropped it,
+        or refused it); nothing of the message was sent, the caller tries a new one.
+        """
+        smtp = kept.smtp
+        unprobed, kept.unprobed, kept.clean = kept.unprobed, False, False
         where = f"{self.description}: "
         try:
             options = await self._utf8_options(smtp, mail_from, rcpt_to, message)
-            errors, _answer = await smtp.sendmail(
-                mail_from, [rcpt_to], message, mail_options=options
-            )
+            if unprobed:
+                if not await self._probe_mail(smtp, mail_from, message, options):
+                    return False
+                errors = await self._rcpt_data(smtp, rcpt_to, message, options)
+            else:
+                errors, _answer = await smtp.sendmail(
+                    mail_from, [rcpt_to], message, mail_options=options
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]
             raise_for_reply(refusal.code, refusal.message, where)
@@ -306,6 +331,39 @@ class SmtpTransport:
         if errors:
             refused = next(iter(errors.values()))
             raise_for_reply(refused.code, refused.message, where)
+        kept.clean = True  # the relay's 250 to DATA
+        return True
+
+    async def _probe_mail(
+        self, smtp: aiosmtplib.SMTP, mail_from: str, message: bytes, options: list[str]
+    ) -> bool:
+        """MAIL FROM on a kept connection not probed with RSET. False: it failed in any
+        way (dropped, timed out, 421, even a refusal): the caller starts over on a new
+        connection, where a refusal is answered as usual. Only the envelope sender was
+        sent, so this cannot duplicate a message."""
+        encoding = "utf-8" if options else "ascii"
+        try:
+            await smtp.mail(
+                mail_from, options=_size_option(smtp, message, options), encoding=encoding
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            return False
+        return True
+
+    async def _rcpt_data(
+        self, smtp: aiosmtplib.SMTP, rcpt_to: str, message: bytes, options: list[str]
+    ) -> dict[str, aiosmtplib.SMTPResponse]:
+        """RCPT and DATA after :meth:`_probe_mail`, answered as ``sendmail`` answers them
+        (a refusal is raised after an RSET, so the connection may serve the next one)."""
+        encoding = "utf-8" if options else "ascii"
+        try:
+            await smtp.rcpt(rcpt_to, encoding=encoding)
+            await smtp.data(message)
+        except aiosmtplib.SMTPResponseException:
+            with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
+                await smtp.rset()
+            raise
+        return {}
 
     async def _utf8_options(
         self, smtp: aiosmtplib.SMTP, mail_from: str, rcpt_to: str, message: bytes
@@ -324,6 +382,14 @@ class SmtpTransport:
                 "relay that offers SMTPUTF8, or turn outbound.smtputf8 off."
             )
         return ["SMTPUTF8"]
+
+
+def _size_option(smtp: aiosmtplib.SMTP, message: bytes, options: list[str]) -> list[str]:
+    """``options`` with SIZE first where the relay offers it, as ``sendmail`` sends it
+    (RFC 1870: octets as transmitted, CRLF line endings)."""
+    if not smtp.supports_extension("size"):
+        return options
+    return [f"size={len(normalize_message_line_endings(message))}", *options]
 
 
 def relay_tls_mode(value: str) -> TlsMode:

@@ -49,6 +49,8 @@ class WatchingSink:
         self.received: list[Received] = []
         self.refuse_next: list[str] = []
         self.rset_answers: list[str] = []  # e.g. ["421 4.3.2 going away"]
+        self.mail_answers: list[str] = []  # answers to MAIL FROM, before "250 OK"
+        self.mails = 0  # MAIL FROM commands seen
         self.peak: Counter[str] = Counter()
         self.peak_total = 0
         self._inside: Counter[str] = Counter()
@@ -81,6 +83,10 @@ class WatchingSink:
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         self._connection(server)
+        with self._lock:
+            self.mails += 1
+        if self.mail_answers:
+            return self.mail_answers.pop(0)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"

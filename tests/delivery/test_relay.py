@@ -84,17 +84,57 @@ async def test_reconnects_when_the_relay_timed_the_connection_out() -> None:
 
 @pytest.mark.asyncio
 async def test_reconnects_when_the_kept_connection_answers_rset_with_421() -> None:
+    # RSET probes a kept connection whose last transaction was refused.
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            sink.refuse_next = ["550 5.7.1 no"]
+            with pytest.raises(PermanentDeliveryError):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            sink.rset_answers = ["421 4.3.2 shutting down"]
+            await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert sink.count() == 1 and sink.connections == 2
+    assert [r.connection for r in sink.received] == [2]
+
+
+@pytest.mark.asyncio
+async def test_after_an_accepted_message_the_next_mail_from_is_the_probe() -> None:
+    # The relay's 250 to DATA cleared its state: MAIL FROM follows at once, and a
+    # relay gone meanwhile (421 to MAIL FROM) means a new connection, the message once.
     sink = WatchingSink()
     with serving(sink) as port:
         transport = SmtpTransport(RelayConfig("127.0.0.1", port))
         try:
             await transport.send("b@example.org", "r@example.net", MSG)
-            sink.rset_answers = ["421 4.3.2 shutting down"]
+            sink.rset_answers = ["500 5.5.1 no RSET expected here"]
+            await transport.send("b@example.org", "r@example.net", MSG)
+            sink.rset_answers = []
+            sink.mail_answers = ["421 4.3.2 shutting down"]
             await transport.send("b@example.org", "r@example.net", MSG)
         finally:
             await transport.aclose()
-    assert sink.count() == 2 and sink.connections == 2
-    assert [r.connection for r in sink.received] == [1, 2]
+    assert [r.connection for r in sink.received] == [1, 1, 2]
+    assert sink.mails == 4 and transport.connections_opened == 2
+
+
+@pytest.mark.asyncio
+async def test_a_kept_connection_refusing_the_sender_is_answered_on_a_new_one() -> None:
+    # A refusal of MAIL FROM on an unprobed connection is not trusted (it may be a
+    # relay in a bad state): asked again on a new connection, where it counts.
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            await transport.send("b@example.org", "r@example.net", MSG)
+            sink.mail_answers = ["550 5.7.1 first", "550 5.7.1 sender refused"]
+            with pytest.raises(PermanentDeliveryError, match="sender refused"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert sink.count() == 1 and transport.connections_opened == 2
 
 
 @pytest.mark.asyncio
