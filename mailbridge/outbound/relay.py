@@ -389,7 +389,12 @@ def _size_option(smtp: aiosmtplib.SMTP, message: bytes, options: list[str]) -> l
     (RFC 1870: octets as transmitted, CRLF line endings)."""
     if not smtp.supports_extension("size"):
         return options
-    return [f"size={len(normalize_message_line_endings(message))}", *options]
+    crlf = message.count(b"\r\n")
+    if message.count(b"\n") == crlf and message.count(b"\r") == crlf:
+        size = len(message)  # already CRLF throughout (what we compose): no copy
+    else:
+        size = len(normalize_message_line_endings(message))
+    return [f"size={size}", *options]
 
 
 def relay_tls_mode(value: str) -> TlsMode:

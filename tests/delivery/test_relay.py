@@ -361,3 +361,21 @@ async def test_no_password_over_plaintext_unless_allowed() -> None:
         finally:
             await allowed.aclose()
     assert [r.user for r in sink.received] == ["blog"]
+
+
+@pytest.mark.asyncio
+async def test_size_on_a_kept_connection_is_what_sendmail_declares() -> None:
+    # The first message goes by aiosmtplib's sendmail, the next ones by MAIL FROM as
+    # the probe: both declare the same SIZE (RFC 1870: octets as sent, CRLF).
+    bare_lf = MSG.replace(b"\r\n", b"\n")
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            for message in (MSG, MSG, bare_lf):
+                await transport.send("b@example.org", "r@example.net", message)
+        finally:
+            await transport.aclose()
+    sizes = [r.mail_options for r in sink.received]
+    assert sizes == [(f"SIZE={len(MSG)}",)] * 3
+    assert transport.connections_opened == 1
