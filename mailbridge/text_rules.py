@@ -14,7 +14,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MAX_COMBINING", "TextRefused", "check_body", "check_name", "strip_spoofing"]
+__all__ = [
+    "MAX_COMBINING",
+    "TextRefused",
+    "check_body",
+    "check_name",
+    "strip_blank_edges",
+    "strip_spoofing",
+]
 
 # Bidi embeddings, overrides and isolates: LRE RLE PDF LRO RLO, LRI RLI FSI PDI.
 # The marks LRM, RLM and ALM only nudge neutral characters and stay allowed.
@@ -79,6 +86,16 @@ def check_body(body: str) -> None:
             raise TextRefused(f"body contains a control character ({_codepoint(ch)})")
     if all(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in body):
         raise TextRefused("body must contain visible characters")
+
+
+def strip_blank_edges(text: str) -> str:
+    """``text`` without blank lines around it and trailing spaces, the first line's
+    indentation kept: an indented first line is a Markdown code block, not a margin."""
+    lines = text.split("\n")
+    start = 0
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    return "\n".join(lines[start:]).rstrip()
 
 
 def strip_spoofing(text: str) -> str:

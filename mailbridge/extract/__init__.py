@@ -20,6 +20,7 @@ from mailbridge.extract.mime import Body, is_stub, parse_mail
 from mailbridge.extract.model import Attachment, Extraction
 from mailbridge.extract.signoffs import sender_name_tokens
 from mailbridge.extract.trim import rescue, trim_lines, trim_text
+from mailbridge.text_rules import strip_blank_edges
 
 __all__ = [
     "Attachment",
@@ -49,7 +50,10 @@ def _html_reply(html: str, sender: str | None, known: Known | None) -> tuple[str
 
 
 def _trim_rendered(
-    rendered: RenderedHtml, sender: str | None, known: Known | None
+    rendered: RenderedHtml,
+    sender: str | None,
+    known: Known | None,
+    notes: list[str] | None = None,
 ) -> tuple[str, str, bool]:
     kept, elided = trim_lines(
         rendered.lines,
@@ -57,6 +61,7 @@ def _trim_rendered(
         sender_name_tokens(sender),
         known,
         rendered.bare_quotes,
+        notes,
     )
     cut = "\n".join(elided)
     if rendered.elided:
@@ -84,28 +89,30 @@ def _extract(raw: bytes, known: Known | None) -> Extraction:
     mail = parse_mail(raw)
     plain = _join(mail.plain)
     saved = ""
+    notes: list[str] = []
     if mail.plain and not is_stub(plain):
         bodies, part = mail.plain, "text/plain"
-        text, elided = trim_text(plain, mail.sender, known)
+        text, elided = trim_text(plain, mail.sender, known, notes)
         saved = rescue(text.split("\n"), plain.replace("\r\n", "\n").split("\n"))
     elif mail.html:
         bodies, part = mail.html, "text/html"
         rendered = render_html(_join(mail.html))
-        text, elided, truncated = _trim_rendered(rendered, mail.sender, known)
+        text, elided, truncated = _trim_rendered(rendered, mail.sender, known, notes)
         saved = rescue(text.split("\n"), rendered.lines, rendered.attribution)
         if truncated:
             mail.defects.append(f"HTML cut after {MAX_TAGS} tags")
     else:
         bodies, part = mail.plain, "text/plain" if mail.plain else ""
         text, elided = "", plain.strip()
-    unsure = ""
+    # A reply kept from under an opening quote header may be an old message: a human checks.
+    unsure = notes[0] if notes and text.strip() else ""
     if saved:
         # The rules would have cut every word: file them all, held, for a human.
         unsure = "the rules would have cut all of it; everything above the quote is kept"
         elided = "\n".join(x for x in (elided, text.strip()) if x)
         text = saved
     return Extraction(
-        text=text.strip(),
+        text=strip_blank_edges(text),
         unsure=unsure,
         part=part,
         attachments=tuple(mail.attachments),
@@ -128,5 +135,5 @@ def extract_reply(data: str | bytes, kind: str, sender: str | None = None) -> st
         return extract(raw).text
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     if kind == "html":
-        return html_to_reply_text(text, sender)[0].strip()
-    return trim_text(text, sender)[0].strip()
+        return strip_blank_edges(html_to_reply_text(text, sender)[0])
+    return strip_blank_edges(trim_text(text, sender)[0])

@@ -29,7 +29,15 @@ from mailbridge.extract import signoffs as so
 from mailbridge.extract.blocks import header_group_top, is_real_header_block
 from mailbridge.extract.known import Known, our_lines
 
-__all__ = ["Kind", "above_first_quote", "classify", "rescue", "trim_lines", "trim_text"]
+__all__ = [
+    "OPENS_WITH_HEADER",
+    "Kind",
+    "above_first_quote",
+    "classify",
+    "rescue",
+    "trim_lines",
+    "trim_text",
+]
 
 
 class Kind(enum.Enum):
@@ -128,12 +136,17 @@ def classify(
     kinds = [Kind.TEXT] * len(lines)
     in_fence = False
     seen_text = False
+    begun = False  # a line other than blank or a banner: the message has started
     i = 0
     while i < len(lines):
         c = clean[i]
         if i < writer_until:
             if not c:
                 kinds[i] = Kind.EMPTY
+            elif not seen_text and so.is_mobile_signature(c) and _text_follows(lines, clean, i + 1):
+                kinds[i] = Kind.BANNER  # "Sent from my iPhone" above the reply
+                i += 1
+                continue
             elif m.is_delimiter(c) or so.is_mobile_signature(c):
                 kinds[i] = Kind.CUT
                 break
@@ -156,6 +169,8 @@ def classify(
             kinds[i] = Kind.TEXT if own else Kind.QUOTE
         elif m.is_forward_marker(c):
             kinds[i] = Kind.FORWARD
+        elif not begun and so.is_mobile_signature(c) and _text_follows(lines, clean, i + 1):
+            kinds[i] = Kind.BANNER  # "Sent from my iPhone" above the reply, not under it
         elif (
             m.is_original_marker(c)
             or m.is_delimiter(c)
@@ -169,15 +184,39 @@ def classify(
             for k in range(i, end + 1):
                 kinds[k] = Kind.HEADER
             i = end
-        elif _header_block_end(clean, i) is not None and is_real_header_block(clean, i):
-            kinds[i] = Kind.CUT
+        elif (end := _header_block_end(clean, i)) is not None and is_real_header_block(clean, i):
+            if begun:
+                kinds[i] = Kind.CUT
+            else:  # a block that opens the message is an attribution (see _first_cut)
+                end = _block_tail(clean, end)
+                for k in range(i, end + 1):
+                    kinds[k] = Kind.HEADER
+                i = end
         if kinds[i] is Kind.CUT:
             break  # nothing after the first cut is the writer's: no need to look
         seen_text = seen_text or kinds[i] is Kind.TEXT
+        begun = begun or kinds[i] not in (Kind.EMPTY, Kind.BANNER)
         i += 1
     _mark_quote_continuations(lines, kinds)
     _mark_signature_blocks(clean, kinds, sender)
     return kinds, clean
+
+
+def _text_follows(lines: Sequence[str], clean: Sequence[str], i: int) -> bool:
+    """Whether the next non-blank line from ``i`` is plain text, not a quote or its header."""
+    while i < len(lines) and not clean[i]:
+        i += 1
+    if i >= len(lines):
+        return False
+    c = clean[i]
+    return not (
+        m.is_quote_line(lines[i])
+        or m.is_quote_header(c)
+        or m.could_start_quote_header(c)
+        or m.header_field(c) is not None
+        or m.is_original_marker(c)
+        or m.is_forward_marker(c)
+    )
 
 
 def _after_attribution(kinds: Sequence[Kind], clean: Sequence[str], i: int) -> bool:
@@ -271,9 +310,16 @@ def _is_contact_block(para: Sequence[str], strict: bool = False) -> bool:
     return (strong >= 1 and strong + scores.count(1) >= 2) or strong >= 2
 
 
-def _first_cut(kinds: Sequence[Kind], clean: Sequence[str], dropped: set[int]) -> int:
+#: Why a moderator should look: the message opened with a header, kept under it.
+OPENS_WITH_HEADER = "the message opens with a quote header; the text under it is kept"
+
+
+def _first_cut(
+    kinds: Sequence[Kind], clean: Sequence[str], dropped: set[int], notes: list[str]
+) -> int:
     """Index of the first line after which nothing is the writer's."""
     seen_text = False
+    seen_any = False  # anything but blank lines and banners: the message has begun
     i = 0
     n = len(kinds)
     while i < n:
@@ -299,10 +345,22 @@ def _first_cut(kinds: Sequence[Kind], clean: Sequence[str], dropped: set[int]) -
             j = i + 1
             while j < n and kinds[j] in (Kind.EMPTY, Kind.HEADER):
                 j += 1
+            if j < n and kinds[j] is Kind.TEXT and not seen_any:
+                # The message opens with an attribution over unquoted text: a reply
+                # written under a pasted header (or a forward without its marker).
+                # Cutting here would leave nothing, so the text is the writer's and
+                # only the header goes (the caller marks it for a moderator).
+                dropped.update(range(i, j))
+                notes.append(OPENS_WITH_HEADER)
+                seen_any = True
+                i = j
+                continue
             if j >= n or kinds[j] is not Kind.QUOTE:
                 return i  # the old message follows unquoted (or nothing does)
             i = j  # the quote itself is resolved later
             continue
+        if k is not Kind.EMPTY and k is not Kind.BANNER:
+            seen_any = True
         i += 1
     return n
 
@@ -340,11 +398,13 @@ def trim_lines(
     sender: tuple[str, ...] = (),
     known: Known | None = None,
     bare_quotes: Collection[int] = (),
+    notes: list[str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Kept and elided lines of a reply (see the module docstring).
 
     With ``known`` (what mailbridge sent), the block carrying it is cut whatever
     its shape, and nothing above it is cut for looking like a header or a quote.
+    ``notes`` gets why a moderator should check the result, if anything.
     """
     ours = our_lines(known, lines) if known is not None else set()
     start = _ours_from(lines, [m.clean(x) for x in lines], min(ours)) if ours else 0
@@ -358,7 +418,7 @@ def trim_lines(
                 if kinds[k] is Kind.TEXT:
                     kinds[k] = Kind.HEADER
     dropped = {i for i, k in enumerate(kinds) if k is Kind.BANNER}
-    cut = _first_cut(kinds, clean, dropped)
+    cut = _first_cut(kinds, clean, dropped, notes if notes is not None else [])
     dropped.update(range(cut, len(lines)))
     text_idx = [i for i in range(cut) if kinds[i] is Kind.TEXT and i not in dropped]
     if not text_idx:
@@ -470,14 +530,19 @@ def _strip_blank_edges(lines: list[str]) -> list[str]:
     return lines[start:end]
 
 
-def trim_text(text: str, sender: str | None = None, known: Known | None = None) -> tuple[str, str]:
+def trim_text(
+    text: str,
+    sender: str | None = None,
+    known: Known | None = None,
+    notes: list[str] | None = None,
+) -> tuple[str, str]:
     """``(kept, elided)`` for a plain-text reply body; both stripped of blank edges.
 
     ``sender`` is the From header value; when given, a signature block that
     starts with the sender's name is recognised too. ``known`` is what mailbridge
-    sent, when the notification answered is known.
+    sent, when the notification answered is known; ``notes`` as for :func:`trim_lines`.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = _split_inline_headers(text.split("\n"))
-    kept, elided = trim_lines(lines, sender=so.sender_name_tokens(sender), known=known)
+    kept, elided = trim_lines(lines, sender=so.sender_name_tokens(sender), known=known, notes=notes)
     return "\n".join(kept), "\n".join(elided)

@@ -75,7 +75,7 @@ from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, subscriptions, threads
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.subscriptions import Level
-from mailbridge.text_rules import strip_spoofing
+from mailbridge.text_rules import strip_blank_edges, strip_spoofing
 from mailbridge.tokens import Keyring, read_bounce_token
 from mailbridge.workers.offload import AsyncExtractor, offloaded
 
@@ -407,7 +407,7 @@ class ReplyIntake:
             author=author or "Reader",
             # Bidi overrides and mark stacks cannot be sent back as a question, as
             # the web form does: drop them, keep every word (mailbridge.text_rules).
-            body=strip_spoofing(extraction.text).strip(),
+            body=strip_blank_edges(strip_spoofing(extraction.text)),
             status=CommentStatus.PENDING,
             source=Source.EMAIL,
             created_at=iso(self._clock.now()),

@@ -9,7 +9,7 @@ from mailbridge.errors import CommentTooLong, EmptyReply, TooShort, UnreadableSt
 from mailbridge.extract import Extraction
 from mailbridge.extract.mime import NESTED_TOO_DEEP
 from mailbridge.models import MAX_COMMENT_CHARS
-from mailbridge.text_rules import strip_spoofing
+from mailbridge.text_rules import strip_blank_edges, strip_spoofing
 
 __all__ = ["ExtractionFailed", "comment_text"]
 
@@ -28,7 +28,7 @@ def comment_text(extraction: Extraction, min_chars: int) -> str:
         # What is left is raw MIME boundaries, not words anyone wrote.
         raise UnreadableStructure()
     # NUL and other control characters dropped, bidi overrides too: the words stay.
-    text = strip_spoofing(extraction.text).strip()
+    text = strip_blank_edges(strip_spoofing(extraction.text))
     if not text:
         raise EmptyReply()
     if len(text) < min_chars:

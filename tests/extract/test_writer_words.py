@@ -185,3 +185,62 @@ def test_words_the_rules_would_cut_entirely_are_kept_and_marked() -> None:
 def test_a_message_that_says_nothing_is_still_empty(body: str) -> None:
     got = extract(plain(f"{body}\n\n{quoted(NOTE)}\n"), SENT)
     assert got.text in ("", "Thanks,\nAnn") and not got.unsure
+
+
+# A message can open with what usually closes a reply: a pasted header or attribution,
+# a phone's "Sent from". Cutting from there would leave nothing of the writer's text.
+
+
+@pytest.mark.parametrize(
+    ("opening", "sender"),
+    [
+        (
+            "Od: Jan Kowalski <jan.kowalski@example.com>\n"
+            "Wysłano: środa, 25 listopada 2026 12:00\nTemat: Ann replied\n",
+            "Jan Kowalski <jan.kowalski@example.com>",
+        ),
+        (
+            'On 25 Nov 2026 18:37, "Ann via Example Blog" <reply+t@blog.example.org> wrote:\n',
+            "Reader <reader@example.net>",
+        ),
+        (
+            "From: Ann via Example Blog <reply+t@blog.example.org>\n"
+            "Sent: Wednesday, November 25, 2026 6:37 PM\nTo: Reader\n",
+            "Reader <reader@example.net>",
+        ),
+    ],
+)
+def test_text_under_an_opening_header_is_kept_and_marked(opening: str, sender: str) -> None:
+    words = "Czesc Anno,\n\nJak się masz? I read it twice.\n\n    code stays indented"
+    message = plain(f"{opening}\n{words}\n")
+    for got in (extract(message), extract(message, SENT)):
+        assert got.text == words
+        assert "opens with a quote header" in got.unsure
+
+
+def test_an_opening_header_over_our_own_notification_is_cut() -> None:
+    # An empty Outlook-style reply: the header, then what we sent, unquoted.
+    body = (
+        "From: Ann via Example Blog <reply+t@blog.example.org>\n"
+        "Sent: Wednesday, November 25, 2026 6:37 PM\nTo: Reader\n\n" + NOTE
+    )
+    got = extract(plain(body), SENT)
+    assert got.text == "" and not got.unsure
+
+
+def test_an_opening_attribution_over_a_quote_is_still_a_bottom_post() -> None:
+    body = f"On Wed, 25 Nov 2026 at 18:37, Ann wrote:\n{quoted(NOTE)}\n\nI agree with you.\n"
+    got = extract(plain(body))
+    assert got.text == "I agree with you." and not got.unsure
+
+
+@pytest.mark.parametrize("phone", ["Sent from my iPhone", "Enviado desde mi móvil Huawei"])
+def test_a_phone_line_above_the_reply_is_dropped_not_a_cut(phone: str) -> None:
+    body = f"{phone}\n\nHi,\n\nThis is what I meant all along.\n\n{quoted(NOTE)}\n"
+    got = extract(plain(body), SENT)
+    assert got.text == "Hi,\n\nThis is what I meant all along." and not got.unsure
+
+
+def test_a_phone_line_above_only_a_quote_is_still_empty() -> None:
+    got = extract(plain(f"Sent from my iPhone\n\n{quoted(NOTE)}\n"))
+    assert got.text == ""
