@@ -74,3 +74,34 @@ async def test_words_the_rules_would_cut_are_filed_and_held(daemon: Running) -> 
     assert filed.body.startswith("Call me on 020 7946 0000")
     assert filed.held_reason and "check what extraction should cut" in filed.held_reason
     assert "HELD FOR A CLOSER LOOK" in text_body(moderation)
+
+
+@pytest.mark.asyncio
+async def test_a_reply_opening_with_a_header_block_is_filed_held(daemon: Running) -> None:
+    note = await reply_notification(daemon)
+    body = (
+        "Od: Jan Kowalski <jan.kowalski@example.com>\n"
+        "Wysłano: środa, 25 listopada 2026 12:00\nTemat: Re: your comment\n\n"
+        "Dziękuję, to mi bardzo pomogło.\n\n    kod zostaje wcięty\n"
+    )
+    assert (await send(daemon, body, reply_address(note))).startswith("250")
+    await moderation_email(daemon, "Reader 002", 3)
+    filed = await newest_comment(daemon)
+    assert filed.body == "Dziękuję, to mi bardzo pomogło.\n\n    kod zostaje wcięty"
+    assert filed.held_reason and "opens with a quote header" in filed.held_reason
+
+
+@pytest.mark.asyncio
+async def test_an_empty_reply_over_our_unquoted_notification_stays_empty(
+    daemon: Running,
+) -> None:
+    note = await reply_notification(daemon)
+    body = (
+        "From: Ann via Example Blog <comments@example.org>\n"
+        "Sent: Wednesday, November 25, 2026 6:37 PM\nTo: Reader 002\n"
+        "Subject: Ann replied to your comment\n\n" + text_body(note)
+    )
+    before = await newest_comment(daemon)
+    answer = await send(daemon, body, reply_address(note))
+    assert answer.startswith("250") and "nothing was left" in answer, answer
+    assert (await newest_comment(daemon)).id == before.id  # nothing filed
