@@ -6,6 +6,7 @@ Logging is configured here and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import signal
 import sys
@@ -17,34 +18,55 @@ import click
 
 from mailbridge import __version__
 from mailbridge.addresses import normalise
-from mailbridge.admin.cli import token_command
 from mailbridge.cli_options import config_options, in_store, settings_from
 from mailbridge.clock import SystemClock
-from mailbridge.embed.demo import demo_site_running, with_demo_origin
 from mailbridge.errors import ConfigError, ImportFormatError, InvalidAddress, NotFound
-from mailbridge.exporter.cli import export_command
-from mailbridge.extract.command import extract_command
 from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
-from mailbridge.migrate_store.command import migrate_store_command
-from mailbridge.moderate.sessions_cli import sessions_command
-from mailbridge.moderate.trust_cli import trust_command
-from mailbridge.outbound.dkim_cli import make_dkim_command
-from mailbridge.outbound.outbox_cli import outbox_command
-from mailbridge.people.cli import person_command
 from mailbridge.settings import Settings
-from mailbridge.settings.check_cli import check_config_command
-from mailbridge.spam.cli import spam_command
-from mailbridge.store.backup_cli import backup_command
 from mailbridge.store.opening import open_store
 from mailbridge.store.postgres import redacted
 
 __all__ = ["cli"]
 
 
+# A WXR or JSON file at least this large is parsed by a process of its own while this
+# one writes; under it, starting that process costs more than it saves.
+READ_APART_FROM = 4 << 20
+
+# The command groups kept in modules of their own, imported only when run (or listed):
+# a command pays for its own imports, not for every other's (``mailbridge import``
+# spent a tenth of its time importing the daemon, aiohttp and dkimpy).
+_LAZY = {
+    "extract": ("mailbridge.extract.command", "extract_command"),
+    "outbox": ("mailbridge.outbound.outbox_cli", "outbox_command"),
+    "export": ("mailbridge.exporter.cli", "export_command"),
+    "backup": ("mailbridge.store.backup_cli", "backup_command"),
+    "migrate-store": ("mailbridge.migrate_store.command", "migrate_store_command"),
+    "check-config": ("mailbridge.settings.check_cli", "check_config_command"),
+    "dkim": ("mailbridge.outbound.dkim_cli", "dkim_command"),
+    "trust": ("mailbridge.moderate.trust_cli", "trust_command"),
+    "spam": ("mailbridge.spam.cli", "spam_command"),
+    "sessions": ("mailbridge.moderate.sessions_cli", "sessions_command"),
+    "token": ("mailbridge.admin.cli", "token_command"),
+    "person": ("mailbridge.people.cli", "person_command"),
+}
+
+
 class _Commands(click.Group):
     """Every command: a configuration or data directory that cannot be used is one
     line on standard error and exit status 1, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY and cmd_name not in self.commands:
+            module, name = _LAZY[cmd_name]
+            command = getattr(importlib.import_module(module), name)
+            assert isinstance(command, click.Command)
+            self.add_command(command, name=cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -116,6 +138,8 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
 )
 def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None) -> None:
     """Run the daemon: SMTP for replies, HTTP for pages, API and links, and delivery."""
+    from mailbridge.embed.demo import demo_site_running, with_demo_origin
+
     settings = settings_from(config_file, data_dir)
     demo_origin = None
     if demo_site is not None:
@@ -188,6 +212,7 @@ def import_command(
                 notify=notify,
                 smtputf8=settings.outbound.smtputf8,
                 again=again,
+                read_apart_from=READ_APART_FROM,
             )
         finally:
             bar.close()
@@ -532,17 +557,3 @@ def send_reply_command(
         click.echo(send_reply(file.read_bytes(), body, host, port))
     except CannotReply as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-
-
-cli.add_command(extract_command, name="extract")
-cli.add_command(outbox_command, name="outbox")
-cli.add_command(export_command, name="export")
-cli.add_command(backup_command, name="backup")
-cli.add_command(migrate_store_command, name="migrate-store")
-cli.add_command(check_config_command, name="check-config")
-cli.add_command(make_dkim_command(), name="dkim")
-cli.add_command(trust_command, name="trust")
-cli.add_command(spam_command, name="spam")
-cli.add_command(sessions_command, name="sessions")
-cli.add_command(token_command, name="token")
-cli.add_command(person_command, name="person")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 from readme import sh_blocks
 from support import ROOT
 
@@ -27,7 +28,7 @@ def test_every_rejection_reason_is_documented() -> None:
 
 
 def test_every_command_is_in_the_readme() -> None:
-    for name in cli.commands:
+    for name in cli.list_commands(click.Context(cli)):
         assert f"mailbridge {name}" in README, name
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from mailbridge.errors import InvalidAddress
 from mailbridge.importer import known_files
 from mailbridge.importer.bulk import store_comments
 from mailbridge.importer.native_json import read_json
+from mailbridge.importer.reader_process import groups_read_apart, next_group
 from mailbridge.importer.records import ImportedComment, ImportedThread, detect_format
 from mailbridge.importer.wxr import count_comments, read_wxr
 from mailbridge.store import Store, subscriptions, threads
@@ -55,7 +57,10 @@ class ImportReport:
 
 
 MAX_REFUSALS_SHOWN = 10
-GROUP_COMMENTS = 5000
+# Comments per transaction: fewer commits (each an fsync) against the memory a group
+# holds (twice over while a reader process parses the next one: 107 MB at 2,000, 148
+# MB at 5,000, for 50,000 comments; docs/performance.md).
+GROUP_COMMENTS = 2000
 
 
 def usable_address(
@@ -169,6 +174,7 @@ async def import_file(
     notify: bool = True,
     smtputf8: bool = False,
     again: bool = False,
+    read_apart_from: int | None = None,
 ) -> ImportReport:
     """Import every thread in ``path``; each thread commits whole, with others
     (``GROUP_COMMENTS`` comments per transaction at most, or one big thread).
@@ -176,6 +182,9 @@ async def import_file(
     ``smtputf8`` (``outbound.smtputf8``) accepts addresses with non-ASCII before the @.
     A file imported whole before (the same bytes) is not read again unless ``again``:
     the report says since when it is unchanged, and nothing is written.
+    ``read_apart_from``: a WXR or JSON file of at least this many bytes is parsed by a
+    child process while this one writes (:mod:`mailbridge.importer.reader_process`);
+    None reads every file here.
     """
     fmt = detect_format(path)
     sha256, size = await asyncio.to_thread(known_files.digest, path)
@@ -187,7 +196,8 @@ async def import_file(
             comments_existing=known.comments,
             unchanged_since=known.imported_at,
         )
-    report = await _import(store, path, fmt, clock, on_total, progress, notify, smtputf8)
+    apart = read_apart_from is not None and size >= read_apart_from
+    report = await _import(store, path, fmt, clock, on_total, progress, notify, smtputf8, apart)
     done = known_files.KnownFile(
         sha256,
         fmt,
@@ -208,6 +218,7 @@ async def _import(
     progress: Callable[[int], None],
     notify: bool,
     smtputf8: bool,
+    apart: bool = False,
 ) -> ImportReport:
     if fmt in ("disqus", "isso", "commento", "remark42"):
         # Streamed: written as read. Imported here, not at the top: it imports this module.
@@ -229,22 +240,23 @@ async def _import(
         on_total(sum(len(t.comments) for t in read(path)))
     report = ImportReport(format=fmt)
     now = iso(clock.now())
-    group: list[ImportedThread] = []
 
-    async def flush() -> None:
+    async def flush(group: list[ImportedThread]) -> None:
         async def work(conn: aiosqlite.Connection) -> None:
             for thread in group:
                 await _store_thread(conn, thread, now, report, progress, notify, smtputf8)
 
         await store.write(work)
-        group.clear()
 
-    for thread in read(path):
-        # Whole threads, a few thousand comments per transaction: a commit (and its
-        # fsync) per small thread was a large share of an import's time.
-        group.append(thread)
-        if sum(len(t.comments) for t in group) >= GROUP_COMMENTS:
-            await flush()
-    if group:
-        await flush()
+    # Whole threads, a few thousand comments per transaction: a commit (and its fsync)
+    # per small thread was a large share of an import's time.
+    if apart:
+        # aclosing: a failed write stops the reader process now, not when collected.
+        async with contextlib.aclosing(groups_read_apart(fmt, path, GROUP_COMMENTS)) as groups:
+            async for group in groups:
+                await flush(group)
+    else:
+        threads_read = iter(read(path))
+        while group := next_group(threads_read, GROUP_COMMENTS):
+            await flush(group)
     return report

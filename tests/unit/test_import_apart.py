@@ -1,0 +1,154 @@
+"""Reading an export in a process of its own while this one writes (issue 14's import
+row): the same rows as reading it here, a bad file still refused before anything is
+stored, and no reader process left behind."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from support import SEED_JSON, SEED_WXR
+
+from mailbridge.clock import SystemClock
+from mailbridge.errors import ImportFormatError
+from mailbridge.importer import import_file, load
+from mailbridge.store import Store
+
+TABLES = {
+    "threads": "SELECT key, title, url, closed FROM threads ORDER BY id",
+    "comments": (
+        "SELECT id, thread_id, parent_id, address_id, author, body, status, source_ref, "
+        "created_at FROM comments ORDER BY id"
+    ),
+    "addresses": "SELECT id, email, confirmed_at IS NULL FROM addresses ORDER BY id",
+    "subscriptions": "SELECT address_id, thread_id, level FROM subscriptions ORDER BY 1, 2",
+}
+
+
+def readers_alive() -> list[int]:
+    """Reader processes still running (their command line names their program)."""
+    alive = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"reader_process import child_main" in cmdline and proc.name.isdigit():
+            alive.append(int(proc.name))
+    return alive
+
+
+def several_posts(tmp_path: Path, copies: int) -> Path:
+    """The seed export with its post repeated ``copies`` times, each with its own ids."""
+    src = SEED_WXR.read_text(encoding="utf-8")
+    start, end = src.index("<item>"), src.index("</item>") + len("</item>")
+    items = []
+    for n in range(copies):
+        item = re.sub(
+            r"<wp:post_name>(<!\[CDATA\[)?[^<\]]+(\]\]>)?</wp:post_name>",
+            f"<wp:post_name>post-{n}</wp:post_name>",
+            src[start:end],
+        )
+        items.append(
+            re.sub(
+                r"<wp:comment_(id|parent)>(\d+)</wp:comment_\1>",
+                lambda m, n=n: (
+                    f"<wp:comment_{m.group(1)}>"
+                    f"{n * 10_000 + int(m.group(2)) if m.group(2) != '0' else 0}"
+                    f"</wp:comment_{m.group(1)}>"
+                ),
+                item,
+            )
+        )
+    path = tmp_path / "several.wxr.xml"
+    path.write_text(src[:start] + "".join(items) + src[end:], encoding="utf-8")
+    return path
+
+
+async def contents(path: Path, source: Path, apart_from: int | None) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+    store = await Store.open(path)
+    try:
+        report = await import_file(store, source, SystemClock(), read_apart_from=apart_from)
+        assert report.comments_added > 0
+
+        async def work(conn: aiosqlite.Connection) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+            found = {}
+            for name, sql in TABLES.items():
+                async with conn.execute(sql) as cur:
+                    found[name] = [tuple(r) for r in await cur.fetchall()]
+            return found
+
+        return await store.read(work)
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("source", ["wxr", "json", "several"])
+async def test_a_file_read_apart_stores_what_it_stores_read_here(
+    tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = {"wxr": SEED_WXR, "json": SEED_JSON}.get(source) or several_posts(tmp_path, 7)
+    # Groups of about two posts: several groups cross the queue, in order.
+    monkeypatch.setattr(load, "GROUP_COMMENTS", 400)
+    here = await contents(tmp_path / "here.sqlite3", path, None)
+    apart = await contents(tmp_path / "apart.sqlite3", path, 0)
+    assert apart == here
+    assert len(here["comments"]) == (243 * 7 if source == "several" else 243)
+    assert not readers_alive()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("truncated", "not well-formed XML"),
+        ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss><channel>', "unsafe XML"),
+    ],
+)
+async def test_a_bad_file_read_apart_is_refused_before_anything_is_stored(
+    tmp_path: Path, text: str, why: str
+) -> None:
+    path = tmp_path / "bad.wxr.xml"
+    whole = several_posts(tmp_path, 3).read_text(encoding="utf-8")
+    path.write_text(whole[: len(whole) * 2 // 3] if text == "truncated" else text + whole[200:])
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        with pytest.raises(ImportFormatError, match=why):
+            await import_file(store, path, SystemClock(), read_apart_from=0)
+
+        async def count(conn: aiosqlite.Connection) -> int:
+            async with conn.execute("SELECT count(*) FROM comments") as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        assert await store.read(count) == 0
+    finally:
+        await store.close()
+    assert not readers_alive()
+
+
+@pytest.mark.asyncio
+async def test_a_write_that_fails_stops_the_reader_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(load, "GROUP_COMMENTS", 400)
+    written = 0
+
+    async def store_thread(*_args: object) -> None:
+        nonlocal written
+        written += 1
+        if written == 2:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(load, "_store_thread", store_thread)
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            await import_file(store, several_posts(tmp_path, 9), SystemClock(), read_apart_from=0)
+        assert not readers_alive()  # stopped, not left to the collector
+    finally:
+        await store.close()
