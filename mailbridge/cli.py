@@ -33,6 +33,8 @@ __all__ = ["cli"]
 # A WXR or JSON file at least this large is parsed by a process of its own while this
 # one writes; under it, starting that process costs more than it saves.
 READ_APART_FROM = 4 << 20
+# The import's page cache (KiB): a large import's indexes outgrow SQLite's 2 MiB.
+IMPORT_CACHE_KIB = 16 << 10
 
 # The command groups kept in modules of their own, imported only when run (or listed):
 # a command pays for its own imports, not for every other's (``mailbridge import``
@@ -197,6 +199,7 @@ def import_command(
 
     async def main() -> str:
         store = await open_store(settings)
+        await store.set_write_cache(IMPORT_CACHE_KIB)
         bar = tqdm(unit=" comments", disable=not sys.stderr.isatty(), file=sys.stderr)
         try:
 

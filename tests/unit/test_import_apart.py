@@ -152,3 +152,21 @@ async def test_a_write_that_fails_stops_the_reader_process(
         assert not readers_alive()  # stopped, not left to the collector
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_the_import_cache_is_the_writers_alone(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        await store.set_write_cache(16 << 10)
+
+        async def cache(conn: aiosqlite.Connection) -> int:
+            async with conn.execute("PRAGMA cache_size") as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        assert await store.write(cache) == -(16 << 10)
+        assert await store.read(cache) == -2000  # SQLite's default, untouched
+    finally:
+        await store.close()

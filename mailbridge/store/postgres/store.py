@@ -140,6 +140,9 @@ class PgStore:
                 if await _rollback(conn):
                     raise asyncio.CancelledError
 
+    async def set_write_cache(self, kib: int) -> None:
+        """SQLite's page cache setting: PostgreSQL's cache is the server's, so nothing."""
+
     async def probe_write(self, wait: float = 1.0) -> str | None:
         """None when a write could start now, else why not (for /healthz)."""
         try:
