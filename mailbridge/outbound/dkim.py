@@ -37,6 +37,7 @@ from dkim.canonicalization import (
 )
 
 from mailbridge.errors import ConfigError, MailbridgeError
+from mailbridge.outbound.dkim_canon import relaxed_headers
 from mailbridge.senderauth.dns import NoSuchRecord, normalize_name
 
 __all__ = [
@@ -350,12 +351,17 @@ class DkimSigner:
     def sign(self, message: bytes) -> bytes:
         """``message`` (CRLF wire bytes) with the DKIM-Signature headers prepended."""
         include = _header_list(message)
-        try:
-            headers, body = dkim.rfc822_parse(message)
-        except dkim.DKIMException as exc:
-            raise DkimSigningError(f"DKIM signing failed: {type(exc).__name__}") from None
-        # Parsed, canonicalized and the body hashed once for every key (all relaxed/relaxed).
-        canonical = _POLICY.canonicalize_headers(headers)
+        # Parsed, canonicalized and the body hashed once for every key (all relaxed/relaxed);
+        # by string methods for a message in clean CRLF form, else by dkimpy itself.
+        parsed = relaxed_headers(message)
+        if parsed is None:
+            try:
+                headers, body = dkim.rfc822_parse(message)
+            except dkim.DKIMException as exc:
+                raise DkimSigningError(f"DKIM signing failed: {type(exc).__name__}") from None
+            canonical = _POLICY.canonicalize_headers(headers)
+        else:
+            canonical, body = parsed
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
         timestamp = str(int(time.time())).encode("ascii")
         signatures = [
