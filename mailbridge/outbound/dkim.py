@@ -37,7 +37,7 @@ from dkim.canonicalization import (
 )
 
 from mailbridge.errors import ConfigError, MailbridgeError
-from mailbridge.outbound.dkim_canon import relaxed_headers
+from mailbridge.outbound.dkim_canon import hash_signed_headers, relaxed_headers
 from mailbridge.senderauth.dns import NoSuchRecord, normalize_name
 
 __all__ = [
@@ -350,6 +350,12 @@ class DkimSigner:
 
     def sign(self, message: bytes) -> bytes:
         """``message`` (CRLF wire bytes) with the DKIM-Signature headers prepended."""
+        return self.signatures(message) + message
+
+    def signatures(self, message: bytes) -> bytes:
+        """The DKIM-Signature headers for ``message`` (CRLF wire bytes), to put on top.
+
+        Only these cross back from a worker process, not the whole message again."""
         include = _header_list(message)
         # Parsed, canonicalized and the body hashed once for every key (all relaxed/relaxed);
         # by string methods for a message in clean CRLF form, else by dkimpy itself.
@@ -364,10 +370,10 @@ class DkimSigner:
             canonical, body = parsed
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
         timestamp = str(int(time.time())).encode("ascii")
-        signatures = [
-            _signature(key, canonical, include, body_hash, timestamp) for key in self._keys
-        ]
-        return b"".join(signatures) + message
+        fast = parsed is not None
+        return b"".join(
+            _signature(key, canonical, include, body_hash, timestamp, fast) for key in self._keys
+        )
 
 
 def relaxed_body(body: bytes) -> bytes:
@@ -387,14 +393,16 @@ def _signature(
     include: list[bytes],
     body_hash: bytes,
     timestamp: bytes,
+    fast: bool = False,
 ) -> bytes:
     """One DKIM-Signature header, exactly as dkimpy's ``dkim.sign`` writes it (the same
     tags, order and folding), its b= computed by the ``cryptography`` package (OpenSSL)
     instead of dkimpy's pure-Python RSA (see docs/performance.md).
 
-    The header hash is dkimpy's own (``dkim.hash_headers``: header selection,
-    oversigning, the signature header with an empty b=), so what is signed is what
-    dkimpy and every verifier hash.
+    The header hash is dkimpy's (``dkim.hash_headers``: header selection, oversigning,
+    the signature header with an empty b=), so what is signed is what dkimpy and every
+    verifier hash; with ``fast`` (headers canonicalized by ``relaxed_headers``) the same
+    bytes are hashed by ``hash_signed_headers``, without its regular expressions.
     """
     domain = key.domain.encode("ascii")
     fields = [
@@ -415,7 +423,8 @@ def _signature(
     unsigned = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_HEADER))
     hasher = hashlib.sha256()
     signature_header = (_HEADER, b" " + dkim.RE_BTAG.sub(b"\\1", unsigned))
-    dkim.hash_headers(hasher, _POLICY, canonical, include, signature_header, dict(fields))
+    if not (fast and hash_signed_headers(hasher, canonical, include, signature_header[1])):
+        dkim.hash_headers(hasher, _POLICY, canonical, include, signature_header, dict(fields))
     fields[-1] = (b"b", base64.b64encode(key.sign_digest(hasher.digest())))
     value = b"; ".join(b"=".join(f) for f in fields) + b"\r\n"
     folded: bytes = dkim.fold(value, namelen=len(_HEADER), linesep=b"\r\n")

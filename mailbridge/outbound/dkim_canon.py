@@ -13,8 +13,11 @@ tests/dkim/test_canon.py checks that on generated messages.
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
-__all__ = ["relaxed_headers"]
+import dkim
+
+__all__ = ["hash_signed_headers", "relaxed_headers"]
 
 # A field name as dkimpy reads it: printable ASCII up to the first colon.
 _NAME = re.compile(rb"[\x21-\x7e]+")
@@ -51,3 +54,34 @@ def relaxed_headers(message: bytes) -> tuple[Headers, bytes] | None:
         # Runs of spaces and tabs become one space, none at either end.
         canonical.append((name.lower(), b" ".join(value.split()) + b"\r\n"))
     return canonical, body
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+def hash_signed_headers(
+    hasher: _Hasher, canonical: Headers, include: list[bytes], signature: bytes
+) -> bool:
+    """What dkimpy's ``hash_headers`` hashes for relaxed headers, into ``hasher``; False
+    (nothing hashed) when the signature header needs dkimpy's own rules.
+
+    Each name in ``include`` (lower case) takes the last of its occurrences not taken
+    yet, from the bottom up; then the DKIM-Signature header with b= emptied, canonical,
+    without its CRLF (RFC 6376 3.7)."""
+    value = dkim.RE_BTAG.sub(b"\\1", signature).replace(b"\r\n", b"")
+    if _ODD.search(value) is not None:
+        return False
+    where: dict[bytes, list[int]] = {}
+    for index, (name, _value) in enumerate(canonical):
+        where.setdefault(name, []).append(index)
+    for name in include:
+        found = where.get(name)
+        if found:
+            header_name, header_value = canonical[found.pop()]
+            hasher.update(header_name)
+            hasher.update(b":")
+            hasher.update(header_value)
+    hasher.update(b"dkim-signature:")
+    hasher.update(b" ".join(value.split()))
+    return True

@@ -53,7 +53,7 @@ def signing(signer: DkimSigner | None, pool: CpuPool | None) -> Signer | None:
 
     async def run(message: bytes) -> bytes:
         if pool is not None and pool.processes:
-            return await pool.run(tasks.dkim_sign, message)
+            return await pool.run(tasks.dkim_signatures, message) + message
         return await asyncio.to_thread(sign, message)
 
     return run

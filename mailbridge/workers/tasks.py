@@ -14,7 +14,7 @@ from mailbridge.notify.drafts import Draft, build
 from mailbridge.outbound.dkim import DkimSigner
 from mailbridge.templating import Renderer
 
-__all__ = ["build_email", "dkim_sign", "ready", "start"]
+__all__ = ["build_email", "dkim_signatures", "ready", "start"]
 
 _renderer: Renderer | None = None  # this worker's, set by start()
 _signer: DkimSigner | None = None  # this worker's DKIM keys, set by start()
@@ -70,8 +70,9 @@ def build_email(draft: Draft) -> bytes:
     return build(_renderer, draft)
 
 
-def dkim_sign(message: bytes) -> bytes:
-    """``message`` with its DKIM-Signature headers (:meth:`DkimSigner.sign`)."""
+def dkim_signatures(message: bytes) -> bytes:
+    """``message``'s DKIM-Signature headers (:meth:`DkimSigner.signatures`): only they
+    cross back, the caller puts them on top of the message it has."""
     if _signer is None:
         raise RuntimeError("worker started without DKIM keys: CpuPool(initargs=(..., signer))")
-    return _signer.sign(message)
+    return _signer.signatures(message)

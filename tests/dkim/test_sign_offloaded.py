@@ -39,7 +39,7 @@ async def test_the_worker_process_signs_with_the_daemons_keys(
         # This process never ran the initializer: only a worker holds the keys, so
         # a signature made here would have raised instead.
         with pytest.raises(RuntimeError):
-            worker_tasks.dkim_sign(message)
+            worker_tasks.dkim_signatures(message)
     finally:
         await pool.close()
     assert signed.endswith(message)
