@@ -58,9 +58,10 @@ class ImportReport:
 
 MAX_REFUSALS_SHOWN = 10
 # Comments per transaction: fewer commits (each an fsync) against the memory a group
-# holds (twice over while a reader process parses the next one: 107 MB at 2,000, 148
-# MB at 5,000, for 50,000 comments; docs/performance.md).
-GROUP_COMMENTS = 2000
+# holds. Read apart, two processes each hold one (107 MB at 2,000 for 50,000 comments,
+# 148 MB at 5,000; docs/performance.md).
+GROUP_COMMENTS = 5000
+APART_GROUP_COMMENTS = 2000
 
 
 def usable_address(
@@ -252,7 +253,8 @@ async def _import(
     # per small thread was a large share of an import's time.
     if apart:
         # aclosing: a failed write stops the reader process now, not when collected.
-        async with contextlib.aclosing(groups_read_apart(fmt, path, GROUP_COMMENTS)) as groups:
+        reading = groups_read_apart(fmt, path, APART_GROUP_COMMENTS)
+        async with contextlib.aclosing(reading) as groups:
             async for group in groups:
                 await flush(group)
     else:

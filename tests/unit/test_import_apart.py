@@ -93,6 +93,7 @@ async def test_a_file_read_apart_stores_what_it_stores_read_here(
     path = {"wxr": SEED_WXR, "json": SEED_JSON}.get(source) or several_posts(tmp_path, 7)
     # Groups of about two posts: several groups cross the queue, in order.
     monkeypatch.setattr(load, "GROUP_COMMENTS", 400)
+    monkeypatch.setattr(load, "APART_GROUP_COMMENTS", 400)
     here = await contents(tmp_path / "here.sqlite3", path, None)
     apart = await contents(tmp_path / "apart.sqlite3", path, 0)
     assert apart == here
@@ -136,6 +137,7 @@ async def test_a_write_that_fails_stops_the_reader_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(load, "GROUP_COMMENTS", 400)
+    monkeypatch.setattr(load, "APART_GROUP_COMMENTS", 400)
     written = 0
 
     async def store_thread(*_args: object) -> None:
