@@ -18,8 +18,9 @@ from mailbridge.extract.html import MAX_TAGS, RenderedHtml, render_html
 from mailbridge.extract.known import Known
 from mailbridge.extract.mime import Body, is_stub, parse_mail
 from mailbridge.extract.model import Attachment, Extraction
+from mailbridge.extract.rescue import rescue
 from mailbridge.extract.signoffs import sender_name_tokens
-from mailbridge.extract.trim import rescue, trim_lines, trim_text
+from mailbridge.extract.trim import trim_lines, trim_text
 from mailbridge.text_rules import strip_blank_edges
 
 __all__ = [

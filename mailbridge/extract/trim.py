@@ -32,9 +32,9 @@ from mailbridge.extract.known import Known, our_lines
 __all__ = [
     "OPENS_WITH_HEADER",
     "Kind",
-    "above_first_quote",
     "classify",
-    "rescue",
+    "joined_header_end",
+    "strip_blank_edges",
     "trim_lines",
     "trim_text",
 ]
@@ -67,7 +67,7 @@ def _split_inline_headers(lines: Sequence[str]) -> list[str]:
     return out
 
 
-def _joined_header_end(clean: Sequence[str], i: int) -> int | None:
+def joined_header_end(clean: Sequence[str], i: int) -> int | None:
     """Last line of a quote header that starts at ``i`` and wraps over lines.
 
     Handles "On Tue, ..., Ann Smith <\\nann@example.org> wrote:", headers cut
@@ -180,7 +180,7 @@ def classify(
             kinds[i] = Kind.CUT
         elif m.is_quote_header(c):
             kinds[i] = Kind.HEADER
-        elif (end := _joined_header_end(clean, i)) is not None:
+        elif (end := joined_header_end(clean, i)) is not None:
             for k in range(i, end + 1):
                 kinds[k] = Kind.HEADER
             i = end
@@ -432,7 +432,7 @@ def trim_lines(
         if i not in dropped
     ]
     elided = [lines[i].rstrip() for i in range(len(lines)) if i in dropped]
-    return _strip_blank_edges(kept), _strip_blank_edges(elided)
+    return strip_blank_edges(kept), strip_blank_edges(elided)
 
 
 def _resolve_quotes(
@@ -485,43 +485,7 @@ def _text_after(kinds: Sequence[Kind], clean: Sequence[str], j: int, cut: int) -
     return out
 
 
-def above_first_quote(lines: Sequence[str], attribution: Collection[int] = ()) -> list[str]:
-    """The writer's lines above the first quote or attribution, without what only a
-    phone or a separator adds: what a reply says before any rule cut it."""
-    out: list[str] = []
-    clean = [m.clean(x) for x in lines]
-    for i, line in enumerate(lines):
-        c = clean[i]
-        if (
-            i in attribution
-            or m.is_quote_line(line)
-            or (c and (m.is_quote_header(c) or m.is_delimiter(c) or m.is_original_marker(c)))
-            or (c and m.is_forward_marker(c))
-            or _joined_header_end(clean, i) is not None
-            or is_real_header_block(clean, i)
-        ):
-            break  # a quote, its attribution or header block, a signature under "-- "
-        if c and so.is_mobile_signature(c):
-            continue
-        out.append(line.rstrip())
-    return _strip_blank_edges(out)
-
-
-def rescue(kept: Sequence[str], lines: Sequence[str], attribution: Collection[int] = ()) -> str:
-    """When the rules left nothing, or only a sign-off, of a message that has words
-    above its first quote: those words, for a moderator to check (never "empty" by
-    accident); "" when the message truly says nothing more."""
-    said = [x.strip() for x in kept if x.strip()]
-    if said and not (so.is_closing(said[0]) and so.looks_like_signoff(said)):
-        return ""  # words are left (a lone "Hello" too); only "Thanks,\nAnn" is not
-    above = above_first_quote(lines, attribution)
-    words = [x.strip() for x in above if x.strip()]
-    if not words or words == said or so.looks_like_signoff(words):
-        return ""
-    return "\n".join(above)
-
-
-def _strip_blank_edges(lines: list[str]) -> list[str]:
+def strip_blank_edges(lines: list[str]) -> list[str]:
     start, end = 0, len(lines)
     while start < end and not lines[start].strip():
         start += 1
