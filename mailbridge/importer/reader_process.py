@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import signal
 import struct
 import sys
 from collections.abc import AsyncGenerator, Iterator
@@ -108,9 +109,14 @@ async def groups_read_apart(
     finally:
         if child.returncode is None:
             child.kill()  # stopped early: an error here, or the caller gave up
-        await child.wait()
+        # Read what is left to its end, not just wait(): a reader paused on a full buffer
+        # never sees the pipe close, and wait() waits for that too (a hang on Ctrl-C).
+        await child.communicate()
 
 
 def child_main() -> None:
     """The child's program: ``FORMAT PATH GROUP_COMMENTS``, frames on standard output."""
+    # Ctrl-C reaches the whole process group: the parent handles it and stops this
+    # process, which must not print a traceback of its own meanwhile.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _child(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.stdout.buffer)

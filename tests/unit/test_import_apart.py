@@ -4,8 +4,10 @@ stored, and no reader process left behind."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
@@ -170,5 +172,36 @@ async def test_the_import_cache_is_the_writers_alone(tmp_path: Path) -> None:
 
         assert await store.write(cache) == -(16 << 10)
         assert await store.read(cache) == -2000  # SQLite's default, untouched
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_an_import_cancelled_while_the_reader_waits_ends_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C while a group is written: the reader has filled the pipe and this side's
+    # buffer (reading paused), and must still be stopped and waited for without a hang.
+    monkeypatch.setattr(load, "APART_GROUP_COMMENTS", 400)
+    writing = asyncio.Event()
+    store_thread = load._store_thread
+
+    async def slow_store_thread(*args: Any) -> None:
+        writing.set()
+        await asyncio.sleep(0.5)  # the reader runs ahead meanwhile
+        await store_thread(*args)
+
+    monkeypatch.setattr(load, "_store_thread", slow_store_thread)
+    source = several_posts(tmp_path, 30)
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        task = asyncio.create_task(import_file(store, source, SystemClock(), read_apart_from=0))
+        await asyncio.wait_for(writing.wait(), 30)
+        await asyncio.sleep(0.3)
+        task.cancel()
+        done, _pending = await asyncio.wait({task}, timeout=20)
+        assert done, "the cancelled import did not end"
+        assert task.cancelled()
+        assert not readers_alive()
     finally:
         await store.close()
