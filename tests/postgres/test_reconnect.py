@@ -18,7 +18,10 @@ def drop_connections(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            # only the daemon's connections: an autovacuum worker on this database
+            # is a superuser's, and terminating it is refused (and beside the point)
+            "AND backend_type = 'client backend' AND usename = current_user"
         ).fetchall()
     return len(rows)
 
