@@ -13,9 +13,9 @@ recall and false positives at spam.threshold (0.5):
    half and scored on the other, then the other way round -- what a blog gets once
    its author's own decisions have trained it.
 
-The rules were written looking at Youtube01-Psy and Youtube02-KatyPerry only (the
-second after a first table was published); Youtube03-LMFAO, the files in bench/data and
-the sample thread were never used to write or tune them. Training goes through the
+The rules were written looking at Youtube01-Psy, Youtube02-KatyPerry and the two
+files in bench/data (docs/spam.md says in which order); Youtube03-LMFAO and the sample
+thread were never used to write or tune them. Training goes through the
 real code path (mailbridge.spam.training into a SQLite file in a temporary directory),
 and scoring through mailbridge.spam.scorer.score_text, as ``mailbridge spam score``.
 Each comment is scored with its video's own URL as the page commented on, as the daemon

@@ -116,4 +116,4 @@ def with_akismet(scored: RuleScore, verdict: AkismetVerdict | None) -> RuleScore
         amount, signal = _HAM_WEIGHT, "Akismet: not spam"
     s = min(max(scored.score, 1e-9), 1.0 - 1e-9)
     logit = math.log(s / (1.0 - s)) + amount
-    return RuleScore(1.0 / (1.0 + math.exp(-logit)), (*scored.signals, signal))
+    return RuleScore(1.0 / (1.0 + math.exp(-logit)), (*scored.signals, signal), scored.evidence)

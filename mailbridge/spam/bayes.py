@@ -35,6 +35,8 @@ _CAP = 1.5  # and at most this much, either way, for a comment of words it half 
 _CAP_KNOWN = 4.0  # up to this much for one whose words it has all seen before
 _KNOWN_FROM = 0.8  # (the share of known words where the cap starts to rise)
 _KNOWN_WORDS = 8  # a share of fewer words says little: "love this video" is known anywhere
+# How far it may lower a comment the rules flagged for words it has not seen approved.
+_UNPROVEN = 0.15
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Judgement:
     probability: float  # 0 ham .. 1 spam
     known: float  # the share of the comment's words the filter has seen before (0 when
     # the comment has too few words for a share to mean anything)
+    # each word it has seen: how much it leans to spam (0..1, 0.5 neutral)
+    leanings: Mapping[str, float] = field(default_factory=dict)
 
 
 def spam_probability(counts: Counts, words: Iterable[str]) -> Judgement | None:
@@ -82,6 +86,7 @@ def spam_probability(counts: Counts, words: Iterable[str]) -> Judgement | None:
     if not counts.ready:
         return None
     clues: list[float] = []
+    leanings: dict[str, float] = {}
     plain = known = 0
     for word in words:
         spam, ham = counts.words.get(word, (0, 0))
@@ -95,6 +100,7 @@ def spam_probability(counts: Counts, words: Iterable[str]) -> Judgement | None:
         in_ham = ham / counts.ham_docs
         p = in_spam / (in_spam + in_ham)
         f = (_STRENGTH * 0.5 + seen * p) / (_STRENGTH + seen)
+        leanings[word] = f
         if abs(f - 0.5) > 0.1:
             clues.append(min(max(f, 0.01), 0.99))
     clues.sort(key=lambda f: -abs(f - 0.5))
@@ -105,7 +111,7 @@ def spam_probability(counts: Counts, words: Iterable[str]) -> Judgement | None:
     spamminess = 1.0 - _chi2q(-2.0 * sum(math.log(1.0 - f) for f in clues), 2 * n)
     hamminess = 1.0 - _chi2q(-2.0 * sum(math.log(f) for f in clues), 2 * n)
     share = known / plain if plain >= _KNOWN_WORDS else 0.0
-    return Judgement((spamminess - hamminess + 1.0) / 2.0, share)
+    return Judgement((spamminess - hamminess + 1.0) / 2.0, share, leanings)
 
 
 def weight(judgement: Judgement) -> float:
@@ -123,11 +129,29 @@ def weight(judgement: Judgement) -> float:
     return max(-cap, min(cap, _GAIN * math.log(p / (1.0 - p))))
 
 
+def approved_evidence(scored: RuleScore, judgement: Judgement) -> bool:
+    """Whether the words the rules object to lean to ham in training: the author has
+    approved comments saying them ("subscribe" on a blog about newsletters)."""
+    seen = [
+        judgement.leanings[w] for w in tokens(" ".join(scored.evidence)) if w in judgement.leanings
+    ]
+    return bool(seen) and max(seen) < 0.5
+
+
 def with_filter(scored: RuleScore, judgement: Judgement | None) -> RuleScore:
-    """The rules' score with the trained filter's say added (unchanged without one)."""
+    """The rules' score with the trained filter's say added (unchanged without one).
+
+    The filter may raise any comment, but lower one the rules found a link, promotion or
+    a phone number in only as far as ``_UNPROVEN``, unless it saw those very words
+    approved: trained on other people's comments, it knows that "this comment" and
+    "subscribing" came in conversation there, which is no reason to publish them here.
+    """
     if judgement is None:
         return scored
+    say = weight(judgement)
+    if say < 0 and scored.evidence and not approved_evidence(scored, judgement):
+        say = max(say, -_UNPROVEN)
     s = min(max(scored.score, 1e-9), 1.0 - 1e-9)
-    logit = math.log(s / (1.0 - s)) + weight(judgement)
+    logit = math.log(s / (1.0 - s)) + say
     signal = f"trained filter {judgement.probability:.2f}"
-    return RuleScore(1.0 / (1.0 + math.exp(-logit)), (*scored.signals, signal))
+    return RuleScore(1.0 / (1.0 + math.exp(-logit)), (*scored.signals, signal), scored.evidence)

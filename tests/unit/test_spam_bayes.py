@@ -13,7 +13,7 @@ from mailbridge.spam.bayes import (
     weight,
     with_filter,
 )
-from mailbridge.spam.rules import RuleScore
+from mailbridge.spam.rules import RuleScore, rule_score
 
 SPAM = [f"win cash prizes now at casino {n} http://prize.example/{n}" for n in range(12)]
 HAM = [f"my therapist and I talked about attachment in session {n}" for n in range(12)]
@@ -58,3 +58,28 @@ def test_its_say_is_capped_and_grows_with_what_it_knows() -> None:
     nudged = with_filter(rules, Judgement(0.99, 0.5))
     assert 0.5 < nudged.score < 0.85 and nudged.signals[-1] == "trained filter 0.99"
     assert with_filter(RuleScore(0.12, ()), Judgement(0.99, 1.0)).score > 0.5
+
+
+def test_it_clears_what_the_rules_flag_only_if_it_saw_those_words_approved() -> None:
+    flagged = RuleScore(0.55, ("promotion:1",), ("subscribing",))
+    hammy = Judgement(0.05, 0.9, {"subscribing": 0.8, "great": 0.1})
+    # trained elsewhere, where "subscribing" was spam: a nudge, never below the threshold
+    assert 0.5 < with_filter(flagged, hammy).score < 0.55
+    # unseen words are not approved either
+    unseen = Judgement(0.05, 0.9, {"great": 0.1})
+    assert with_filter(flagged, unseen).score > 0.5
+    # the author approved comments saying it (a blog about newsletters): cleared
+    approved = Judgement(0.05, 0.9, {"subscribing": 0.2, "great": 0.1})
+    assert with_filter(flagged, approved).score < 0.3
+    # and nothing changes for raising a comment, or for one the rules found nothing in
+    assert with_filter(flagged, Judgement(0.95, 0.9, {"subscribing": 0.8})).score > 0.55
+    assert with_filter(RuleScore(0.3, ()), hammy).score < 0.2
+
+
+def test_a_blogs_own_approvals_teach_it_that_a_flagged_word_is_conversation() -> None:
+    newsletters = [f"I subscribe to your newsletter {n} and read every issue" for n in range(12)]
+    counts = trained(SPAM, newsletters)
+    text = "I subscribe to the newsletter, and this issue was the best"
+    scored = rule_score(text)
+    assert scored.score >= 0.5 and "subscribe" in " ".join(scored.evidence)
+    assert with_filter(scored, spam_probability(counts, tokens(text))).score < 0.5

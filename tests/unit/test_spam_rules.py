@@ -114,3 +114,41 @@ def test_asking_for_likes_weighs_in_but_never_decides_alone() -> None:
     alone = rule_score("Thumbs up if you listen to this in 2015.")
     assert alone.signals == ("asks for likes",) and alone.score < 0.5
     assert rule_score("Thumbs up if you like it, and subscribe to my channel").score >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("+447935454150 lovely girl talk to me xxx", "a phone number"),
+        ("best ever 0687119038 call now", "a phone number"),
+        ("GTA V $20 PS4 $200 visit the site hh.nl", "promotion:1"),
+        ("She loves Vena. trojmiasto.pl/Vena-Bus-Taxi", "links:1"),
+        ("How To Make A Lot Of Money Fast", "promotion:1"),
+        ("Thank you. Please give your email.", "promotion:1"),
+        ("Just look her name up on the internet. Hit me up", "promotion:2"),
+    ],
+)
+def test_contact_and_money_bait_written_out_is_seen(text: str, signal: str) -> None:
+    scored = rule_score(text)
+    assert signal in scored.signals and scored.score >= 0.5
+    assert scored.evidence  # what the trained filter must have seen approved to clear it
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It has 1 753 682 421 views now",  # a count, not a number to call
+        "The 2014 and 2015 seasons: 20152016 in the archive id",
+        "I moved to the U.S. in 2009 and to the U.K. later",
+        "He said it was 0.5 per cent, not 0.05",
+    ],
+)
+def test_numbers_and_abbreviations_are_not_contacts(text: str) -> None:
+    assert rule_score(text).signals == ()
+
+
+def test_a_long_comment_with_a_hidden_link_is_not_conversation() -> None:
+    text = "Media is Evil! Please see and share: W W W. THE FARRELL REPORT. NET " + "word " * 70
+    scored = rule_score(text)
+    assert "long, without links" not in scored.signals and scored.score >= 0.1
+    assert "long, without links" in rule_score("word " * 70).signals
