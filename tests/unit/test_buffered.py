@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,60 @@ async def test_writes_report_their_rowcount_and_lastrowid(tmp_path: Path) -> Non
         await cursor.execute("SELECT max(n) FROM t")  # the cursor used again
         assert await cursor.fetchone() == (9,)
         await cursor.close()
+
+
+@pytest.mark.asyncio
+async def test_statements_run_here_unless_they_may_wait(tmp_path: Path) -> None:
+    """Where each statement ran, as SQLite's trace callback sees it (called where the
+    statement runs)."""
+    here = threading.get_ident()
+    seen: list[tuple[str, bool]] = []
+    async with buffered.connect(tmp_path / "t.db", isolation_level=None) as conn:
+        await conn.set_trace_callback(lambda sql: seen.append((sql, threading.get_ident() == here)))
+        await conn.execute("CREATE TABLE t (n INTEGER)")
+        await conn.execute("BEGIN IMMEDIATE")  # may wait for another process's lock
+        await conn.execute("INSERT INTO t VALUES (1)")
+        async with conn.execute("SELECT n FROM t") as cur:
+            assert await cur.fetchall() == [(1,)]
+        await conn.execute("COMMIT")  # the fsync
+        await conn.execute("PRAGMA user_version")
+        await conn.executemany("INSERT INTO t VALUES (?)", [(2,), (3,)])  # a bulk load
+        await conn.execute("BEGIN")  # a reader's snapshot: takes no lock
+        await conn.execute("ROLLBACK")
+    assert seen == [
+        ("CREATE TABLE t (n INTEGER)", True),
+        ("BEGIN IMMEDIATE", False),
+        ("INSERT INTO t VALUES (1)", True),
+        ("SELECT n FROM t", True),
+        ("COMMIT", False),
+        ("PRAGMA user_version", False),
+        ("INSERT INTO t VALUES (2)", False),
+        ("INSERT INTO t VALUES (3)", False),
+        ("BEGIN", True),
+        ("ROLLBACK", True),
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("cancelled", [False, True])
+async def test_a_statement_waits_its_turn_behind_a_trip_in_flight(
+    tmp_path: Path, cancelled: bool
+) -> None:
+    """A COMMIT whose caller was cancelled still runs on the thread: what comes after it
+    (the ROLLBACK that _rollback sends) must run after it, not beside it here."""
+    async with buffered.connect(tmp_path / "t.db", isolation_level=None) as conn:
+        await conn.execute("CREATE TABLE t (n INTEGER)")
+        await conn.execute("INSERT INTO t VALUES (1)")
+        gate = threading.Event()
+        trip = asyncio.ensure_future(conn._execute(gate.wait, 5))  # holds the thread
+        await asyncio.sleep(0.05)
+        if cancelled:
+            trip.cancel()
+        after = asyncio.ensure_future(conn.execute("SELECT count(*) FROM t"))
+        await asyncio.sleep(0.05)
+        assert not after.done()  # behind the trip, not run here
+        gate.set()
+        async with await after as cur:
+            assert await cur.fetchone() == (1,)
+        # the trip done, statements run here again
+        assert conn._idle()
