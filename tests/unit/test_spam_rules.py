@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import SEED_JSON
 
+from mailbridge.spam import rules
 from mailbridge.spam.rules import normalise, own_link_prefixes, rule_score
 from mailbridge.spam.scripts import dominant_script
 
@@ -152,3 +155,16 @@ def test_a_long_comment_with_a_hidden_link_is_not_conversation() -> None:
     scored = rule_score(text)
     assert "long, without links" not in scored.signals and scored.score >= 0.1
     assert "long, without links" in rule_score("word " * 70).signals
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["w", "W", " ", "\u00a0", ".", "com", "net", "be", "org", "/", "x", "ab"]),
+        max_size=14,
+    ).map("".join)
+)
+def test_the_quick_look_for_a_hidden_link_misses_none(text: str) -> None:
+    # the cheap pattern is a necessary condition of the full one (rules._OBFUSCATED_HINT)
+    if rules._OBFUSCATED.search(text):
+        assert rules._OBFUSCATED_HINT.search(text), text
