@@ -346,8 +346,9 @@ class Store:
     async def trace(self, callback: Callable[[str], object] | None) -> None:
         """Have ``callback`` see each statement both connections run (None: stop).
 
-        For diagnosis and tests (which queries a path runs); it runs on the database
-        threads, so it must be quick and thread-safe.
+        For diagnosis and tests (which queries a path runs); it runs where each
+        statement runs (the event loop's thread or a database thread), so it must be
+        quick and thread-safe.
         """
         for conn in (self._writer, *self._readers):
             if conn is not None:
@@ -355,7 +356,7 @@ class Store:
                 await conn.set_trace_callback(callback)  # type: ignore[arg-type]
 
     async def close(self) -> None:
-        """Close both connections once pending work finishes; later use raises."""
+        """Close every connection once pending work finishes; later use raises."""
         async with self._write_lock:
             writer, self._writer = self._writer, None  # later reads raise
             if writer is None:
