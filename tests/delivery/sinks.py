@@ -53,6 +53,7 @@ class WatchingSink:
         self.mails = 0  # MAIL FROM commands seen
         self.peak: Counter[str] = Counter()
         self.peak_total = 0
+        self.entered: list[str] = []  # Message-IDs in the order their DATA began
         self._inside: Counter[str] = Counter()
         self._connections: dict[int, int] = {}
         self._keep: list[Any] = []  # keeps server objects alive so ids stay unique
@@ -100,7 +101,11 @@ class WatchingSink:
         if self.refuse_next:
             return self.refuse_next.pop(0)
         domain = envelope.rcpt_tos[0].rpartition("@")[2].lower()
+        started = email.message_from_bytes(
+            bytes(envelope.original_content), policy=email.policy.default
+        )
         with self._lock:
+            self.entered.append(str(started["Message-ID"]))
             self._inside[domain] += 1
             self.peak[domain] = max(self.peak[domain], self._inside[domain])
             self.peak_total = max(self.peak_total, sum(self._inside.values()))

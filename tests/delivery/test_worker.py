@@ -48,7 +48,9 @@ async def test_per_domain_cap_and_overall_concurrency(store: Store) -> None:
 
 @pytest.mark.asyncio
 async def test_a_busy_domain_does_not_hold_up_the_others(store: Store) -> None:
-    sink = WatchingSink(hold=0.05)
+    # The hold is long beside a connection's setup on a loaded machine: the first
+    # round's four are all inside DATA before any slot frees.
+    sink = WatchingSink(hold=0.2)
     # Twelve for one domain queued first, then two for another.
     await queue(store, [f"r{i}@busy.example" for i in range(12)], prefix="busy")
     await queue(store, ["x@quiet.example", "y@quiet.example"], prefix="quiet")
@@ -58,9 +60,10 @@ async def test_a_busy_domain_does_not_hold_up_the_others(store: Store) -> None:
             await worker(store, transport, FakeClock(), concurrency=4, per_domain=2).deliver_due()
         finally:
             await transport.aclose()
-    order = sink.message_ids()
-    assert len(order) == 14
-    # The quiet domain's two went out in the first round, beside two of the busy one.
+    assert len(sink.message_ids()) == 14
+    # The order sends began, not the order they ended (which the relay's pace decides):
+    # the quiet domain's two began in the first round, beside two of the busy one.
+    order = sink.entered
     assert {order.index("<quiet0@test>"), order.index("<quiet1@test>")} <= {0, 1, 2, 3}
     busy = [m for m in order if m.startswith("<busy")]
     assert busy[:2] in (["<busy0@test>", "<busy1@test>"], ["<busy1@test>", "<busy0@test>"])
