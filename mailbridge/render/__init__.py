@@ -23,6 +23,7 @@ import nh3
 from markdown_it import MarkdownIt
 
 from mailbridge.render.cache import TextCache
+from mailbridge.render.linkify import QuickLinkify
 
 __all__ = ["MAX_MARKDOWN_CHARS", "MAX_NESTING", "RENDER_VERSION", "render_comment"]
 
@@ -44,6 +45,7 @@ def _parser() -> MarkdownIt:
         "commonmark",
         {"html": False, "linkify": True, "breaks": True, "maxNesting": MAX_NESTING},
     )
+    md.linkify = QuickLinkify()  # linkify-it's answers, sooner (render/linkify.py)
     md.enable(["linkify", "strikethrough"])
     md.disable(["image", "heading", "lheading", "html_block", "html_inline"])
     return md

@@ -1,0 +1,99 @@
+"""QuickLinkify answers as linkify-it does, for any text: only sooner."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from linkify_it import LinkifyIt
+from markdown_it import MarkdownIt
+from support import ROOT, SEED_JSON
+
+from mailbridge.render import _parser, _sanitise
+from mailbridge.render.linkify import QuickLinkify
+
+STOCK, QUICK = LinkifyIt(), QuickLinkify()
+
+# Pieces that make and break links: schemes in both cases, what may and may not come
+# before one ("_", ">", a full-width bar, Unicode spaces and punctuation), hosts and
+# top-level domains, "@", and letters that case-fold into a scheme's (the long s, the
+# Kelvin sign).
+PIECES = st.sampled_from(
+    [
+        "http:", "HTTPS:", "ftp:", "//", "mailto:", "www.", "localhost", "example.com",
+        ".org", ".рф", "1.2.3.4", ".12.", "@", "a@b.de", "_", ">", "<", "\uff5c", " ",
+        "\u3000", "\u00a0", "\n", "\t", "(", ")", ".", ",", ":", "/", "!", "«", "—",
+        "ſ", "\u212a", "word", "é", "0", "x", "ht", "tp", "s:", "mail", "to:",
+    ]
+)  # fmt: skip
+# Each piece after one of the characters that decide whether a scheme starts a link.
+LEADS = st.sampled_from(["", "", "_", ">", " ", "\u3000", "a", "(", "\uff5c", "\n"])
+TEXTS = st.lists(st.tuples(LEADS, PIECES).map("".join), max_size=16).map("".join)
+
+
+def found(linkify: Any, text: str) -> list[tuple[str, int, int, str]]:
+    return [(m.schema, m.index, m.last_index, m.url) for m in linkify.match(text) or []]
+
+
+def real_texts() -> list[str]:
+    texts = [c["body"] for c in json.loads(SEED_JSON.read_text())["comments"]]
+    for path in sorted((ROOT.parent / "shared" / "corpus" / "spam").glob("*.csv")):
+        with path.open(encoding="utf-8") as handle:
+            texts += [row["CONTENT"] for row in csv.DictReader(handle)]
+    return texts
+
+
+def test_the_quick_patterns_are_in_use() -> None:
+    # Otherwise every comparison below compares linkify-it with itself.
+    assert QUICK._quick is not None
+    assert QUICK.re["schema_test"] != STOCK.re["schema_test"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(TEXTS)
+def test_same_answers_as_linkify_it(text: str) -> None:
+    assert QUICK.pretest(text) == STOCK.pretest(text)
+    assert QUICK.test(text) == STOCK.test(text)
+    assert found(QUICK, text) == found(STOCK, text)
+
+
+def test_same_answers_on_real_comments() -> None:
+    texts = real_texts()
+    assert len(texts) > 1000
+    for text in texts:
+        assert (QUICK.pretest(text), QUICK.test(text)) == (STOCK.pretest(text), STOCK.test(text))
+
+
+def test_same_html_as_with_linkify_it() -> None:
+    stock = MarkdownIt("commonmark", _parser().options)
+    stock.enable(["linkify", "strikethrough"])
+    stock.disable(["image", "heading", "lheading", "html_block", "html_inline"])
+    assert isinstance(stock.linkify, LinkifyIt) and not isinstance(stock.linkify, QuickLinkify)
+    for text in real_texts():
+        assert _sanitise(_parser().render(text)) == _sanitise(stock.render(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXTS)
+def test_a_scheme_without_a_colon_is_still_found(text: str) -> None:
+    # A scheme added by name without ":" or "//": the ":" shortcut must not hide it.
+    stock, quick = LinkifyIt().add("git+", "http:"), QuickLinkify().add("git+", "http:")
+    assert quick._quick is not None and not quick._quick[2]
+    probe = text + " git+example.com"
+    assert quick.pretest(probe) == stock.pretest(probe)
+    assert quick.test(probe) == stock.test(probe)
+
+
+def test_patterns_of_another_shape_are_kept_as_they_are() -> None:
+    class Changed(QuickLinkify):
+        def _compile(self) -> None:
+            LinkifyIt._compile(self)
+            self.re["schema_test"] = "(" + self.re["schema_test"] + ")"
+            QuickLinkify._compile_quick(self)
+
+    changed = Changed()
+    assert changed._quick is None
+    assert changed.pretest("see http://example.com") and not changed.pretest("plain words")
