@@ -20,8 +20,7 @@ from dataclasses import dataclass
 __all__ = ["WINDOW", "Known", "our_lines"]
 
 WINDOW = 6  # consecutive words: long enough to be ours, short enough for a wrapped line
-_WORD = re.compile(r"\w+")
-_QUOTE_MARKS = re.compile(r"^[\s>|]*")
+_WORD = re.compile(r"\w+")  # quote marks (">", "|") fall between words: no need to strip them
 
 
 def _words(text: str) -> list[str]:
@@ -34,6 +33,9 @@ class Known:
     carried), or none: then the extractor falls back to its rules alone."""
 
     windows: frozenset[tuple[str, ...]]
+    # The windows' first words: most of a reply's words start none of them, and
+    # asking a word is cheaper than building a window to ask.
+    firsts: frozenset[str]
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> Known | None:
@@ -41,7 +43,9 @@ class Known:
         for text in texts:
             words = _words(text)
             windows.update(tuple(words[i : i + WINDOW]) for i in range(len(words) - WINDOW + 1))
-        return cls(frozenset(windows)) if windows else None
+        if not windows:
+            return None
+        return cls(frozenset(windows), frozenset(w[0] for w in windows))
 
 
 def our_lines(known: Known, lines: Sequence[str]) -> set[int]:
@@ -49,12 +53,12 @@ def our_lines(known: Known, lines: Sequence[str]) -> set[int]:
     stream: list[str] = []
     owner: list[int] = []
     for index, line in enumerate(lines):
-        for word in _words(_QUOTE_MARKS.sub("", line, count=1)):
-            stream.append(word)
-            owner.append(index)
+        words = _words(line)
+        stream += words
+        owner += [index] * len(words)
     found: set[int] = set()
-    windows = known.windows
+    windows, firsts = known.windows, known.firsts
     for start in range(len(stream) - WINDOW + 1):
-        if tuple(stream[start : start + WINDOW]) in windows:
+        if stream[start] in firsts and tuple(stream[start : start + WINDOW]) in windows:
             found.update(owner[start : start + WINDOW])
     return found

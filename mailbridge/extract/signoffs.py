@@ -93,9 +93,14 @@ _EXCUSE = re.compile(
 
 
 def _strip_links(s: str) -> str:
-    s = _MD_LINK.sub(r"\1", s)
-    s = _ANGLE_LINK.sub(" ", s)
-    return _BARE_URL.sub(" ", s)
+    # Each pattern only where its first characters are: most lines have no link.
+    if "](" in s:
+        s = _MD_LINK.sub(r"\1", s)
+    if "<" in s:
+        s = _ANGLE_LINK.sub(" ", s)
+    if "://" in s or "www." in s:
+        s = _BARE_URL.sub(" ", s)
+    return s
 
 
 def is_mobile_signature(s: str) -> bool:
