@@ -155,7 +155,8 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
             loop.add_signal_handler(sig, stop.set)
         from mailbridge.app import running  # the daemon's parts: only when used
 
-        async with running(settings) as daemon, demo_site_running(settings, demo_site):
+        # The demo blog first: once the daemon answers (/healthz), its pages are there.
+        async with demo_site_running(settings, demo_site), running(settings) as daemon:
             click.echo(_describe(settings, daemon.smtp_address, daemon.http_address))
             if demo_origin is not None:
                 click.echo(f"Demo blog with the comment widget: {demo_origin}/")
