@@ -231,7 +231,10 @@ class Store:
             _fail(batch, StoreClosedError("the store is closed"))
             return
         try:
-            await conn.execute("BEGIN IMMEDIATE")
+            if isinstance(conn, buffered.BufferedConnection):
+                await conn.begin_immediate()  # here when the lock is free: no trip
+            else:
+                await conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             self._remember(exc)
             _fail(batch, exc)

@@ -1,4 +1,5 @@
-"""aiosqlite connections whose statements cost one trip to the database thread.
+"""aiosqlite connections whose statements run where they are awaited, or else cost one
+trip to the database thread.
 
 With plain aiosqlite, ``async with conn.execute(sql) as cur: row = await cur.fetchone()``
 is three trips to the connection's thread and back (execute, fetch, close), each a
@@ -17,8 +18,12 @@ to the thread and back a fraction of a millisecond under load (the event loop mu
 round to the answer), and a reply's write units ran about twenty-five of them one after
 the other while every other writer waited: the one writer was busy 87% of the time for
 some 65 replies a second. What can wait goes to the thread still: taking the write lock
-(BEGIN IMMEDIATE waits for another process's lock up to the busy timeout), COMMIT (the
-fsync, and the WAL checkpoint), PRAGMAs, VACUUM and ``executemany`` (bulk loads). In WAL
+when another process holds it (BEGIN IMMEDIATE waits for it up to the busy timeout; see
+:meth:`BufferedConnection.begin_immediate`), COMMIT (the
+fsync, and the WAL checkpoint), PRAGMAs, VACUUM and an ``executemany`` of more than
+:data:`INLINE_MANY` rows (a bulk load; a few rows, such as the outcomes of a delivery
+round, run here: on the thread the unit would wait for the event loop to come round
+while every other writer waited for it). In WAL
 mode nothing else waits for a lock: a reader reads its snapshot, and a writer inside
 BEGIN IMMEDIATE already holds what it needs. While any trip is in flight on a
 connection, its next statements take the trip too, so they run in order behind it (a
@@ -43,6 +48,8 @@ T = TypeVar("T")
 
 # Rows fetched with the statement: more than any look-up on a message's path returns.
 FIRST_ROWS = 64
+# An executemany of at most this many rows runs where it is awaited, as a statement.
+INLINE_MANY = 64
 # Statements that may wait (for a lock, for the disk): on the connection's thread.
 _WAITS = re.compile(r"\s*(?:BEGIN\s+(?:IMMEDIATE|EXCLUSIVE)|COMMIT|END|PRAGMA|VACUUM)\b", re.I)
 
@@ -118,13 +125,15 @@ class BufferedCursor(aiosqlite.Cursor):
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
         conn: BufferedConnection = self._conn  # type: ignore[assignment]
-        self._cursor = await conn._execute(_run_many, conn._conn, sql, parameters)
+        self._cursor = await conn._many(sql, parameters)
         self._rows, self._done = deque(), True
         return self
 
 
 class BufferedConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose ``execute`` and ``executemany`` are one trip each."""
+    """An aiosqlite connection whose statements run where they are awaited, or else
+    take one trip each (``execute``, ``execute_fetchall``, ``execute_insert``,
+    ``executemany``)."""
 
     # Which SQL a repository runs when the engines differ (mailbridge.store.engine).
     dialect: Literal["sqlite"] = "sqlite"
@@ -169,10 +178,56 @@ class BufferedConnection(aiosqlite.Connection):
         cursor, rows, done = await self._statement(sql, parameters)
         return BufferedCursor(self, cursor, rows, done)
 
+    async def begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE`` here when the write lock is free; else on the thread, where
+        it waits for the lock up to the busy timeout.
+
+        Only another process (a second daemon, a ``mailbridge`` command) can hold it: in
+        the daemon's own process the store's one writer connection has it or nobody
+        does. So the first try, with no wait, nearly always succeeds, and the group
+        commit does not wait for the event loop to come round to the thread's answer
+        (a millisecond and more under load, every group, with every writer waiting).
+        """
+        if self._idle():
+            conn = self._conn
+            wait = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
+        await self._execute(_run, self._conn, "BEGIN IMMEDIATE", [])
+
+    async def _helper(self, fn: Callable[[str, Any], T], sql: str, parameters: Any) -> T:
+        args = [] if parameters is None else parameters
+        if _WAITS.match(sql):
+            return await self._execute(fn, sql, args)
+        return await self._call(fn, sql, args)
+
+    @contextmanager
+    async def execute_fetchall(
+        self, sql: str, parameters: Iterable[Any] | None = None
+    ) -> Iterable[sqlite3.Row]:
+        return await self._helper(self._execute_fetchall, sql, parameters)
+
+    @contextmanager
+    async def execute_insert(
+        self, sql: str, parameters: Iterable[Any] | None = None
+    ) -> sqlite3.Row | None:
+        return await self._helper(self._execute_insert, sql, parameters)
+
+    async def _many(self, sql: str, parameters: Iterable[Iterable[Any]]) -> sqlite3.Cursor:
+        if isinstance(parameters, list | tuple) and len(parameters) <= INLINE_MANY:
+            return await self._call(_run_many, self._conn, sql, parameters)
+        return await self._execute(_run_many, self._conn, sql, parameters)
+
     @contextmanager
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
-        cursor = await self._execute(_run_many, self._conn, sql, parameters)
-        return BufferedCursor(self, cursor, [], True)
+        return BufferedCursor(self, await self._many(sql, parameters), [], True)
 
 
 def connect(path: Path, **kwargs: Any) -> BufferedConnection:

@@ -99,7 +99,6 @@ async def pick_fair(
         return len(chosen) == slots
 
     window = slots * _HEAD_PER_SLOT + per_domain * sum(1 for n in busy.values() if n > 0)
-    # execute_fetchall: one trip to the database thread (a cursor takes three).
     found = await conn.execute_fetchall(
         "SELECT id, rcpt_to FROM outbox WHERE status = 'queued' AND next_attempt_at <= ? "
         "ORDER BY next_attempt_at, id LIMIT ?",

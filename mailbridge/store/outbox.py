@@ -166,7 +166,6 @@ async def lease_ids(
     # status = 'queued' again here: a row taken meanwhile by someone else is skipped.
     # Its unary + keeps SQLite on the ids (rowid look-ups): on the index outbox_due it
     # would read every queued row.
-    # execute_fetchall: one trip to the database thread (a cursor takes three).
     if dialect_of(conn) == "postgresql":
         # Several daemons may lease at once: a row another one's lease transaction
         # holds is skipped (SKIP LOCKED), not waited for, and not leased twice.

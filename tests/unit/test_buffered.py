@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -61,9 +63,14 @@ async def test_statements_run_here_unless_they_may_wait(tmp_path: Path) -> None:
         await conn.execute("INSERT INTO t VALUES (1)")
         async with conn.execute("SELECT n FROM t") as cur:
             assert await cur.fetchall() == [(1,)]
+        assert list(await conn.execute_fetchall("SELECT n + 1 FROM t")) == [(2,)]
+        assert tuple(await conn.execute_insert("INSERT INTO t VALUES (5)") or ()) == (2,)
         await conn.execute("COMMIT")  # the fsync
         await conn.execute("PRAGMA user_version")
-        await conn.executemany("INSERT INTO t VALUES (?)", [(2,), (3,)])  # a bulk load
+        await conn.executemany("INSERT INTO t VALUES (?)", [(2,), (3,)])  # a few rows
+        bulk = [(n,) for n in range(10, 11 + buffered.INLINE_MANY)]
+        await conn.executemany("INSERT INTO t VALUES (?)", bulk)  # a bulk load
+        await conn.executemany("INSERT INTO t VALUES (?)", iter([(4,)]))  # length unknown
         await conn.execute("BEGIN")  # a reader's snapshot: takes no lock
         await conn.execute("ROLLBACK")
     assert seen == [
@@ -71,10 +78,15 @@ async def test_statements_run_here_unless_they_may_wait(tmp_path: Path) -> None:
         ("BEGIN IMMEDIATE", False),
         ("INSERT INTO t VALUES (1)", True),
         ("SELECT n FROM t", True),
+        ("SELECT n + 1 FROM t", True),
+        ("INSERT INTO t VALUES (5)", True),
+        ("SELECT last_insert_rowid()", True),
         ("COMMIT", False),
         ("PRAGMA user_version", False),
-        ("INSERT INTO t VALUES (2)", False),
-        ("INSERT INTO t VALUES (3)", False),
+        ("INSERT INTO t VALUES (2)", True),
+        ("INSERT INTO t VALUES (3)", True),
+        *((f"INSERT INTO t VALUES ({n})", False) for (n,) in bulk),
+        ("INSERT INTO t VALUES (4)", False),
         ("BEGIN", True),
         ("ROLLBACK", True),
     ]
@@ -103,3 +115,42 @@ async def test_a_statement_waits_its_turn_behind_a_trip_in_flight(
             assert await cur.fetchone() == (1,)
         # the trip done, statements run here again
         assert conn._idle()
+
+
+@pytest.mark.asyncio
+async def test_the_write_lock_is_taken_here_when_free_and_waited_for_on_the_thread(
+    tmp_path: Path,
+) -> None:
+    here = threading.get_ident()
+    seen: list[tuple[str, bool]] = []
+    path = tmp_path / "t.db"
+    async with buffered.connect(path, isolation_level=None) as conn:
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute("CREATE TABLE t (n INTEGER)")
+        await conn.set_trace_callback(lambda sql: seen.append((sql, threading.get_ident() == here)))
+        await conn.begin_immediate()  # nobody holds the lock: taken here
+        await conn.execute("COMMIT")
+        assert ("BEGIN IMMEDIATE", True) in seen
+
+        # Another process's writer (here another connection) holds it for a moment.
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        seen.clear()
+        release = threading.Timer(0.3, other.execute, ("COMMIT",))
+        release.start()
+        try:
+            began = time.monotonic()
+            await conn.begin_immediate()  # waits on the thread, the event loop free
+            assert time.monotonic() - began >= 0.25
+        finally:
+            release.join()
+            other.close()
+        assert [s for s in seen if s[0] == "BEGIN IMMEDIATE"] == [
+            ("BEGIN IMMEDIATE", True),  # the try without waiting, refused
+            ("BEGIN IMMEDIATE", False),  # then on the thread, until the lock was free
+        ]
+        await conn.execute("INSERT INTO t VALUES (1)")
+        await conn.execute("COMMIT")
+        async with conn.execute("PRAGMA busy_timeout") as cur:
+            assert await cur.fetchone() == (5000,)  # put back after the try
