@@ -12,6 +12,7 @@ from support import SinkHandler, free_port, import_seed, make_settings, no_dmarc
 
 from mailbridge.app import Running, running
 from mailbridge.settings import Settings
+from mailbridge.store import Store
 
 # Unclosed resources are charged to the test that leaked them (tests/leaks.py);
 # tests/pg.py starts the PostgreSQL server of the tests that need one.
@@ -92,6 +93,16 @@ async def daemon(settings: Settings) -> AsyncIterator[Running]:
     await import_seed(settings)
     async with running(settings, resolver=no_dmarc_zone()) as started:
         yield started
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A store on a SQLite file of its own, whichever engine the suite runs on."""
+    opened = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 @pytest.fixture

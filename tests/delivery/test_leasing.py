@@ -4,26 +4,15 @@ does not grow with the backlog."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import aiosqlite
 import pytest
-import pytest_asyncio
 from delivery.outboxkit import sql
 
 from mailbridge.store import Store, leasing, outbox
 
 NOW = 1_800_000_000.0
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "mb.sqlite3")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def fill(store: Store, rcpts: Sequence[str], due: float = NOW - 60) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from delivery.outboxkit import queue, rows, worker
 from delivery.sinks import Accounts, WatchingSink, serving
 from delivery.tlskit import TestCA, make_ca
@@ -18,15 +16,6 @@ from mailbridge.outbound.relay import RelayConfig, SmtpTransport
 from mailbridge.store import Store
 
 MSG = b"Message-ID: <one@test>\r\nSubject: one\r\n\r\nbody\r\n"
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "mb.sqlite3")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from delivery.outboxkit import queue, rows, sql, worker
 from delivery.sinks import WatchingSink, serving
 from support import FakeClock, free_port
@@ -16,15 +14,6 @@ from support import FakeClock, free_port
 from mailbridge.clock import SystemClock
 from mailbridge.outbound.relay import RelayConfig, SmtpTransport
 from mailbridge.store import Store, outbox
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "mb.sqlite3")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.mark.asyncio

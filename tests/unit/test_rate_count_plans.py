@@ -3,13 +3,10 @@ row is read, however long the comments of the last hour are."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiosqlite
 import pytest
-import pytest_asyncio
 
 from mailbridge.clock import iso
 from mailbridge.errors import SenderRateLimited, ThreadRateLimited
@@ -19,15 +16,6 @@ from mailbridge.store import Store
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 LONG = "a long comment, its body spilling to overflow pages " * 100
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "mb.sqlite3")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def fill(
