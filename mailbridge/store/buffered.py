@@ -19,15 +19,14 @@ round to the answer), and a reply's write units ran about twenty-five of them on
 the other while every other writer waited: the one writer was busy 87% of the time for
 some 65 replies a second. What can wait goes to the thread still: taking the write lock
 when another process holds it (BEGIN IMMEDIATE waits for it up to the busy timeout; see
-:meth:`BufferedConnection.begin_immediate`), COMMIT (the
-fsync, and the WAL checkpoint), PRAGMAs, VACUUM and an ``executemany`` of more than
-:data:`INLINE_MANY` rows (a bulk load; a few rows, such as the outcomes of a delivery
-round, run here: on the thread the unit would wait for the event loop to come round
-while every other writer waited for it). In WAL
-mode nothing else waits for a lock: a reader reads its snapshot, and a writer inside
-BEGIN IMMEDIATE already holds what it needs. While any trip is in flight on a
-connection, its next statements take the trip too, so they run in order behind it (a
-ROLLBACK after a cancelled COMMIT sees what the COMMIT did).
+:meth:`BufferedConnection.begin_immediate`), COMMIT (the fsync, and the WAL
+checkpoint), PRAGMAs, VACUUM and an ``executemany`` of more than :data:`INLINE_MANY`
+rows (a bulk load; a few rows, such as the outcomes of a delivery round, run here: on
+the thread the unit would wait for the event loop to come round while every other
+writer waited for it). In WAL mode nothing else waits for a lock: a reader reads its
+snapshot, and a writer inside BEGIN IMMEDIATE already holds what it needs. While any
+trip is in flight on a connection, its next statements take the trip too, so they run
+in order behind it (a ROLLBACK after a cancelled COMMIT sees what the COMMIT did).
 """
 
 from __future__ import annotations
