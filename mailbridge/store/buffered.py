@@ -195,7 +195,7 @@ class BufferedConnection(aiosqlite.Connection):
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # BUSY_RECOVERY too
                     raise
             finally:
                 conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
