@@ -3,8 +3,9 @@
 #   dovecot.sh start DIR PORT   install if needed, write DIR/dovecot.conf, (re)start, print env lines
 #   dovecot.sh selftest DIR     python3 imaplib: login, APPEND, SELECT, SEARCH, FETCH, STORE, IDLE
 #   dovecot.sh stop DIR         kill the master whose PID is in DIR/dovecot.pid; nothing else is touched
-# Copied unchanged from the team's shared recipes (../shared/recipes/dovecot.sh) so that
-# a clean clone can run the IMAP tests; see tests/dovecot_server.py.
+# Copied from the team's shared recipes (../shared/recipes/dovecot.sh) so that a clean
+# clone can run the IMAP tests (tests/dovecot_server.py); one change: while waiting for
+# the greeting, the started process counts as running while it is alive (see start).
 set -euo pipefail
 me=dovecot.sh
 die() { echo "$me: ERROR: $*" >&2; exit 1; }
@@ -77,10 +78,13 @@ service imap-login {
 EOF
   doveconf -c "$CONF" -n >/dev/null || die "bad config $CONF"
   setsid dovecot -c "$CONF" -F </dev/null >>"$LOG" 2>&1 &
-  echo $! >"$PIDF"
+  local started=$!
+  echo "$started" >"$PIDF"
   for _ in $(seq 100); do
     if greeting=$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -n1 <&3" 2>/dev/null) && [[ $greeting == "* OK"* ]]; then break; fi
-    mine || { tail -n 20 "$LOG" >&2; die "dovecot exited"; }
+    # Alive, not mine: until the child has exec'd setsid, its command line is this
+    # script's, without $CONF (a loaded machine took that long once).
+    alive "$started" || { tail -n 20 "$LOG" >&2; die "dovecot exited"; }
     sleep 0.1
   done
   [[ ${greeting:-} == "* OK"* ]] || { tail -n 20 "$LOG" >&2; die "no IMAP greeting on 127.0.0.1:$port"; }
