@@ -55,27 +55,43 @@ def _ephemeral_ports() -> tuple[int, int]:
         return 32768, 60999
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 for a server started later (Postfix, MariaDB...).
 
     Picked outside the kernel's ephemeral range: outgoing connections (the tests' own
     to PostgreSQL, say) take their local ports from that range, and one can take the
-    port between this check and the server's bind (CI once saw MariaDB fail so)."""
+    port between this check and the server's bind (CI once saw MariaDB fail so).
+    Never the same port twice in one run: a port handed out is free until its server
+    binds, so a second pick before then could return it again (CI once gave Postfix
+    and mailbridge the same port). Drawn from the system's randomness, not the
+    random module's, whose state a test may have seeded."""
     import random
 
+    pick = random.SystemRandom()
     low, high = _ephemeral_ports()
     lo, hi = (10000, low - 1) if low > 12000 else (high + 1, 65535)
-    for _ in range(100):
-        port = random.randint(lo, hi)
+    for _ in range(200):
+        port = pick.randint(lo, hi)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        _HANDED_OUT.add(port)
+        return port
+    for _ in range(20):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
             return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
