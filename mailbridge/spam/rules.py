@@ -23,10 +23,14 @@ __all__ = ["RuleScore", "normalise", "own_link_prefixes", "rule_score"]
 # The patterns that ignore case are written for lower-case text and run on the comment
 # lowered once: Python's re matching a long alternation with IGNORECASE was three
 # times slower (1.6 ms for a reply of 4 KB, on the event loop of every reply).
-_URL = re.compile(
-    r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|info|ly|be|me|tk|ru|biz|co|"
-    r"nl|de|pl|uk|us|eu|fr|es|ca|au|tv|io|xyz|online|site|club|top)\b(?:/\S*)?"
+_TLDS = (
+    "com|net|org|info|ly|be|me|tk|ru|biz|co|nl|de|pl|uk|us|eu|fr|es|ca|au|tv|io|xyz|online|"
+    "site|club|top"
 )
+_URL = re.compile(rf"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:{_TLDS})\b(?:/\S*)?")
+# What every link without a scheme or "www." holds. It starts with a dot, which re finds
+# by a quick scan; _URL is tried at every word (0.16 ms of a 4 KB reply).
+_URL_HINT = re.compile(rf"\.(?:{_TLDS})\b")
 # A phone number to call or text: a reader's comment has no use for one (and on a
 # sensitive thread it is the writer's own, flagged apart as personal data).
 _PHONE = re.compile(r"(?<![\w.+])(?:\+\d{10,14}|0\d{9,10})(?![\w.])")
@@ -73,6 +77,39 @@ _HIDDEN_HOST = re.compile(
 _UPPER = string.ascii_uppercase.encode()
 _LETTERS = string.ascii_letters.encode()
 _REPEAT = re.compile(r"([^\W\d_]|!)\1{4,}")  # emoji runs are enthusiasm, not spam
+_REPEATABLE = re.compile(r"[^\W\d_]|!")
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+
+
+# The functions below answer as their pattern does over the whole text, but first look
+# for what every match needs, with a scan much cheaper than the pattern's: most
+# comments have no link, phone number or run of letters, and each of these patterns
+# cost 0.1 to 0.3 ms of a 4 KB reply on the event loop.
+
+
+def _links(low: str) -> list[str]:
+    if "http" in low or "www." in low or _URL_HINT.search(low):
+        return _URL.findall(low)
+    return []
+
+
+def _bait(low: str) -> list[str]:
+    return [m.group(0) for m in _BAIT.finditer(low)] if "thumb" in low else []
+
+
+def _phones(text: str) -> list[str]:
+    # Either form is ten digits in a row.
+    if text.isascii() and "0000000000" not in text.translate(_DIGITS_AS_ZERO):
+        return []
+    return [m.group(0) for m in _PHONE.finditer(text)]
+
+
+def _repeats(text: str) -> bool:
+    """_REPEAT: a letter (or "!") five times in a row."""
+    chars = set(text)
+    if len(chars) > 100:  # Han, say: each letter's search would cost more than one scan
+        return _REPEAT.search(text) is not None
+    return any(ch * 5 in text for ch in chars if _REPEATABLE.fullmatch(ch))
 
 
 def _is_own(link: str, own_links: tuple[str, ...]) -> bool:
@@ -131,12 +168,12 @@ def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | No
         signals.append(name)
 
     low = body.lower()
-    found = _URL.findall(low)
+    found = _links(low)
     links = [link for link in found if not _is_own(link, own_links)]
     evidence: list[str] = list(links)
     if links:
         add(2.5 + 0.5 * min(len(links) - 1, 4), f"links:{len(links)}")
-    bait = [m.group(0) for m in _BAIT.finditer(low)]
+    bait = _bait(low)
     if bait:
         add(1.5, "asks for likes")
     hidden_link = (
@@ -144,7 +181,7 @@ def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | No
     )
     if hidden_link:
         add(2.5, "a link broken up to hide it")
-    phone = [m.group(0) for m in _PHONE.finditer(body)]
+    phone = _phones(body)
     if phone:
         add(2.2, "a phone number")
     hidden = sum(1 for link in links if _HIDDEN_HOST.match(link))
@@ -161,7 +198,7 @@ def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | No
     upper = len(ascii_text) - len(ascii_text.translate(None, _UPPER))
     if letters >= 12 and upper / letters > 0.6:
         add(1.0, "shouting")
-    if _REPEAT.search(body):
+    if _repeats(body):
         add(0.5, "repeated characters")
     words = len(body.split())
     if links and words <= 12:

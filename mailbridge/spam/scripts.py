@@ -10,6 +10,7 @@ not spam.
 from __future__ import annotations
 
 import functools
+import string
 import unicodedata
 from collections import Counter
 
@@ -34,6 +35,7 @@ _PREFIXES = (
     ("ARMENIAN", "Armenian"),
     ("ETHIOPIC", "Ethiopic"),
 )
+_ASCII_LETTERS = string.ascii_letters.encode()
 
 
 @functools.lru_cache(maxsize=8192)
@@ -53,6 +55,9 @@ def _script(char: str) -> str | None:
 def dominant_script(text: str, *, share: float = 0.6, least: int = 8) -> str | None:
     """The script of at least ``share`` of the text's letters (and ``least`` of them);
     None for a text too short or too mixed to say."""
+    if text.isascii():  # every letter Latin: the count alone decides
+        letters = len(text) - len(text.encode("ascii").translate(None, _ASCII_LETTERS))
+        return "Latin" if letters >= least and share <= 1.0 else None
     counted: Counter[str] = Counter()
     for ch, n in Counter(text).items():  # each distinct character once
         if ch.isalpha() and (script := _script(ch)) is not None:

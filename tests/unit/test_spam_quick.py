@@ -1,0 +1,88 @@
+"""The spam rules' quick looks answer as their patterns do over the whole text, for any
+text: they only skip texts where a pattern could not match (rules._links, _bait,
+_phones, _repeats; scripts.dominant_script on ASCII text)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import ROOT, SEED_JSON
+
+from mailbridge.spam import rules, scripts
+from mailbridge.spam.scripts import dominant_script
+
+# Pieces of links, numbers and runs, with what ignoring case and Unicode let through:
+# other scripts' digits and letters, the long s, a digit that is not a decimal.
+PIECES = st.sampled_from(
+    [
+        "http", "https://", "HTTP://", "www.", "ww.", "example", ".com", ".co", ".c", ".org",
+        ".online", ".comx", ".", "/", "/x", " ", "\n", "a", "b", "B", "é", "\u017f", "ж",
+        "日本", "0", "1", "123", "0123456789", "012345678", "+", "+4915123456789",
+        "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669", "\u00b2", "_",
+        "!", "!!", "aa", "aaa", "AAA", "ééé", "\u00b2\u00b2\u00b2", "thumb", "thumbs",
+        " up", "this ", "THUMB", "x", "-",
+    ]
+)  # fmt: skip
+TEXTS = st.lists(PIECES, max_size=24).map("".join)
+
+
+def plain_script(text: str) -> str | None:
+    """dominant_script without its ASCII shortcut."""
+    counted: Counter[str] = Counter()
+    for ch, n in Counter(text).items():
+        if ch.isalpha() and (script := scripts._script(ch)) is not None:
+            counted[script] += n
+    letters = sum(counted.values())
+    if letters < 8:
+        return None
+    script, seen = counted.most_common(1)[0]
+    return script if seen / letters >= 0.6 else None
+
+
+def same_as_the_patterns(text: str) -> None:
+    low = text.lower()
+    assert rules._links(low) == rules._URL.findall(low)
+    assert rules._bait(low) == [m.group(0) for m in rules._BAIT.finditer(low)]
+    assert rules._phones(text) == [m.group(0) for m in rules._PHONE.finditer(text)]
+    assert rules._repeats(text) == (rules._REPEAT.search(text) is not None)
+    assert dominant_script(text) == plain_script(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(TEXTS)
+def test_same_as_the_patterns(text: str) -> None:
+    same_as_the_patterns(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_same_as_the_patterns_on_any_text(text: str) -> None:
+    same_as_the_patterns(text)
+
+
+def test_same_as_the_patterns_on_real_comments() -> None:
+    texts = [c["body"] for c in json.loads(SEED_JSON.read_text())["comments"]]
+    for path in sorted((ROOT.parent / "shared" / "corpus" / "spam").glob("*.csv")):
+        with path.open(encoding="utf-8") as handle:
+            texts += [row["CONTENT"] for row in csv.DictReader(handle)]
+    for text in texts:
+        same_as_the_patterns(rules.normalise(text))
+
+
+def test_each_quick_look_lets_matches_through() -> None:
+    # The comparisons above are worth something only if the patterns do match.
+    text = "thumbs up!!!!! call +4915123456789 or 0123456789, see www.x.org and y.com/z"
+    low = text.lower()
+    assert rules._links(low) == ["www.x.org", "y.com/z"]
+    assert rules._bait(low) == ["thumbs up"]
+    assert rules._bait("a thumb this up") == ["thumb this up"]
+    assert rules._phones(text) == ["+4915123456789", "0123456789"]
+    assert rules._repeats(text) and rules._repeats("ж" * 5) and rules._repeats("\u00b2" * 5)
+    assert not rules._repeats("aaaa1a") and not rules._repeats("11111")
+    assert dominant_script("plain ascii words") == "Latin" and dominant_script("short") is None
+    assert dominant_script("x" * 8, share=1.5) is None
+    assert rules._phones("0\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
