@@ -55,8 +55,20 @@ class Counts:
 def tokens(text: str) -> frozenset[str]:
     """The words of a comment (lower case, each once) and the hosts it links to."""
     body = normalise(text)
-    found = {w.lower() for w in _WORD.findall(body) if len(w) > 1 or w.isdigit()}
-    hosts = {"host:" + m.group(1).lower().removeprefix("www.") for m in _HOST.finditer(body)}
+    if body.isascii():
+        # Lowered once, not word by word; and no host without a scheme or "www.".
+        # (In ASCII text lower case changes no word's bounds.)
+        low = body.lower()
+        found = {w for w in set(_WORD.findall(low)) if len(w) > 1 or w.isdigit()}
+        linked = "http" in low or "www." in low
+    else:
+        found = {w.lower() for w in set(_WORD.findall(body)) if len(w) > 1 or w.isdigit()}
+        linked = True
+    hosts = (
+        {"host:" + m.group(1).lower().removeprefix("www.") for m in _HOST.finditer(body)}
+        if linked
+        else set()
+    )
     if hosts:
         found.add("host:*")
     return frozenset(found | hosts)

@@ -1,6 +1,6 @@
 """The spam rules' quick looks answer as their patterns do over the whole text, for any
 text: they only skip texts where a pattern could not match (rules._links, _bait,
-_phones, _repeats; scripts.dominant_script on ASCII text)."""
+_phones, _repeats; scripts.dominant_script and bayes.tokens on ASCII text)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import ROOT, SEED_JSON
 
-from mailbridge.spam import rules, scripts
+from mailbridge.spam import bayes, rules, scripts
 from mailbridge.spam.scripts import dominant_script
 
 # Pieces of links, numbers and runs, with what ignoring case and Unicode let through:
@@ -24,7 +24,8 @@ PIECES = st.sampled_from(
         "日本", "0", "1", "123", "0123456789", "012345678", "+", "+4915123456789",
         "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669", "\u00b2", "_",
         "!", "!!", "aa", "aaa", "AAA", "ééé", "\u00b2\u00b2\u00b2", "thumb", "thumbs",
-        " up", "this ", "THUMB", "x", "-",
+        " up", "this ", "THUMB", "x", "-", "'", "don't", "\u0130", "I", "Www.", "hTTp://",
+        "&amp;", "<b>", "\uff21",
     ]
 )  # fmt: skip
 TEXTS = st.lists(PIECES, max_size=24).map("".join)
@@ -43,6 +44,16 @@ def plain_script(text: str) -> str | None:
     return script if seen / letters >= 0.6 else None
 
 
+def plain_tokens(text: str) -> frozenset[str]:
+    """bayes.tokens without its ASCII shortcut."""
+    body = rules.normalise(text)
+    found = {w.lower() for w in bayes._WORD.findall(body) if len(w) > 1 or w.isdigit()}
+    hosts = {"host:" + m.group(1).lower().removeprefix("www.") for m in bayes._HOST.finditer(body)}
+    if hosts:
+        found.add("host:*")
+    return frozenset(found | hosts)
+
+
 def same_as_the_patterns(text: str) -> None:
     low = text.lower()
     assert rules._links(low) == rules._URL.findall(low)
@@ -50,6 +61,7 @@ def same_as_the_patterns(text: str) -> None:
     assert rules._phones(text) == [m.group(0) for m in rules._PHONE.finditer(text)]
     assert rules._repeats(text) == (rules._REPEAT.search(text) is not None)
     assert dominant_script(text) == plain_script(text)
+    assert bayes.tokens(text) == plain_tokens(text)
 
 
 @settings(max_examples=1500, deadline=None)
@@ -85,4 +97,12 @@ def test_each_quick_look_lets_matches_through() -> None:
     assert not rules._repeats("aaaa1a") and not rules._repeats("11111")
     assert dominant_script("plain ascii words") == "Latin" and dominant_script("short") is None
     assert dominant_script("x" * 8, share=1.5) is None
+    assert bayes.tokens("I see HTTP://Example.org/x") == {
+        "see",
+        "http",
+        "example",
+        "org",
+        "host:*",
+        "host:example.org",
+    }
     assert rules._phones("0\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
