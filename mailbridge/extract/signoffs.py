@@ -103,11 +103,28 @@ def _strip_links(s: str) -> str:
     return s
 
 
+def _strip_edge_punct(s: str) -> str:
+    """``_EDGE_PUNCT.sub("", s)``: up to six non-word characters off each end.
+
+    Without the pattern's scan, which tries its second branch at every character of
+    every line of a reply (a third of this check's time)."""
+    if "\n" in s:  # "$" also matches before a final newline: leave that to re
+        return _EDGE_PUNCT.sub("", s)
+    n = len(s)
+    start = 0  # [\W_] is exactly "not str.isalnum()" for re's Unicode \w
+    while start < min(n, 6) and not s[start].isalnum():
+        start += 1
+    end = n
+    while end > max(start, n - 6) and not s[end - 1].isalnum():
+        end -= 1
+    return s[start:end]
+
+
 def is_mobile_signature(s: str) -> bool:
     """True for a line a mail client appends on its own ("Sent from my iPhone")."""
     if len(s) > 160 or not s:
         return False
-    s = " ".join(_EDGE_PUNCT.sub("", _strip_links(s)).split())
+    s = " ".join(_strip_edge_punct(_strip_links(s)).split())
     if not s or len(s) > 120:
         return False
     if _GET_OUTLOOK.fullmatch(s) or _VIA_DEVICE.fullmatch(s.lower()):
@@ -116,8 +133,9 @@ def is_mobile_signature(s: str) -> bool:
         return _DEVICE.search(s) is not None or "手机" in s or "手機" in s
     m = _MOBILE_PREFIX.match(s)
     if m is None:
-        suffix = _MOBILE_SUFFIX.search(s) is not None
-        return len(s) < 60 and suffix and _DEVICE.search(s) is not None
+        return (
+            len(s) < 60 and _MOBILE_SUFFIX.search(s) is not None and _DEVICE.search(s) is not None
+        )
     rest = s[m.end() :]
     cut = _TAIL_SPLIT.search(rest)
     head, tail = (rest[: cut.start()], rest[cut.end() :]) if cut else (rest, "")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailbridge.extract import matchers as m
 from mailbridge.extract import signoffs as so
@@ -285,3 +287,16 @@ def test_gateway_banner() -> None:
     assert m.is_gateway_banner("[EXTERNAL]")
     assert not m.is_gateway_banner("[EXTERNAL] is what the subject said")
     assert not m.is_gateway_banner("Caution: the oven is hot.")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.sampled_from(list("ab_!. -–—()[]\t\u00a0é١²日\n")), max_size=20),
+        st.text(max_size=20),
+    )
+)
+def test_the_edge_punctuation_goes_as_the_pattern_takes_it(s: str) -> None:
+    # signoffs._strip_edge_punct stands for _EDGE_PUNCT.sub("", s) without its scan:
+    # at most six characters off each end, "_" and Unicode digits as re counts them.
+    assert so._strip_edge_punct(s) == so._EDGE_PUNCT.sub("", s)
