@@ -9,13 +9,14 @@ package builds the MIME body.
 
 from __future__ import annotations
 
+import binascii
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8
+from email.policy import SMTP, SMTPUTF8, Policy
 from email.utils import format_datetime
 
 from mailbridge.addresses import mailbox, parse_mailbox
@@ -101,11 +102,35 @@ def compose(
     for name, value in extra_headers:
         # Only headers we build (List-*, with our own URLs and tokens): never user text.
         msg[name] = structured_header(name, value)
-    msg.set_content(text, cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    msg["MIME-Version"] = structured_header("MIME-Version", "1.0")
+    # "=_" never occurs in quoted-printable ("=" is followed by hex digits or a line
+    # end), so no part can hold the boundary.
+    boundary = f"=_{secrets.token_hex(16)}"
+    msg["Content-Type"] = structured_header(
+        "Content-Type", f'multipart/alternative; boundary="{boundary}"'
+    )
+    msg.set_payload([_text_part(msg.policy, "plain", text), _text_part(msg.policy, "html", html)])
     wire = msg.as_bytes()
     _check_headers(wire, [name.lower() for name in msg.keys()])
     return wire
+
+
+def _text_part(policy: Policy, subtype: str, text: str) -> EmailMessage:
+    """A UTF-8 text part in quoted-printable, as ``set_content(text, cte=...)`` makes
+    it, but encoded by binascii (C) and with headers we fold ourselves: the email
+    package's encoder and header parsing were most of composing's time, and a
+    moderation email is composed for every reply (issue 14)."""
+    part = EmailMessage(policy=policy)
+    part["Content-Type"] = structured_header("Content-Type", f'text/{subtype}; charset="utf-8"')
+    part["Content-Transfer-Encoding"] = structured_header(
+        "Content-Transfer-Encoding", "quoted-printable"
+    )
+    # Line ends as set_content makes them (each line ended, "\r" and "\r\n" alike);
+    # b2a_qp keeps lines within 76 characters (77 when it
+    # encodes a space that ends a line).
+    body = b"".join(line + b"\n" for line in text.encode("utf-8").splitlines())
+    part.set_payload(binascii.b2a_qp(body, istext=True).decode("ascii"))
+    return part
 
 
 def _mailbox(field: str, person: Address) -> WireHeader:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.headerregistry import Address
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import parse
 
@@ -63,3 +63,48 @@ def test_headers_every_notification_carries() -> None:
     assert str(msg["Subject"]) == "Re: “Attachment” 😀"
     assert msg["To"].addresses[0].display_name == "Ann Ö"
     assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+
+
+def with_bodies(text: str, html: str) -> bytes:
+    return compose(
+        sender=split_address("Blog <comments@example.org>"),
+        to=Address(display_name="Ann", addr_spec="r@example.net"),
+        subject="Re: x",
+        text=text,
+        html=html,
+        message_id="<x@reply.example.org>",
+        date=datetime(2026, 11, 25, tzinfo=UTC),
+    )
+
+
+def lines_as_set_content_makes_them(text: str) -> str:
+    # Each line ended with one newline; "\r", "\r\n" and "\n" end a line, and nothing
+    # else does (bytes.splitlines: "\x0b" or "\u2028" is text).
+    return "".join(line.decode("utf-8") + "\n" for line in text.encode("utf-8").splitlines())
+
+
+BODY_PIECES = st.sampled_from(
+    [
+        "word", " ", "  ", "\t", "\n", "\r\n", "\r", "=", "=?", "=3D", ".", "\n.\n", "From ",
+        "--", "=_", "ö", "日本語", "😀", "x" * 90, "a " * 50, "\u00a0", "\x0b", "\x85", "\u2028",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(BODY_PIECES, max_size=30).map("".join), st.text(max_size=400))
+def test_the_bodies_arrive_as_written_in_short_ascii_lines(text: str, html: str) -> None:
+    raw = with_bodies(text, html)
+    assert raw.isascii()
+    _head, _, body = raw.partition(b"\r\n\r\n")
+    # Short lines (RFC 5322's 78; binascii keeps quoted-printable's 76 but for a line
+    # ending in a space it encodes, 77) with CRLF line ends only.
+    assert all(len(line) <= 78 for line in body.split(b"\r\n"))
+    assert b"\n" not in body.replace(b"\r\n", b"")
+    msg = parse(raw)
+    plain, rich = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert plain is not None and rich is not None
+    assert plain.get_content().replace("\r\n", "\n") == lines_as_set_content_makes_them(text)
+    assert rich.get_content().replace("\r\n", "\n") == lines_as_set_content_makes_them(html)
+    assert plain["Content-Transfer-Encoding"] == "quoted-printable"
+    assert plain.get_content_charset() == "utf-8"
