@@ -337,8 +337,8 @@ class ReplyIntake:
         if not same_mailbox(sender, target.email):
             raise SenderMismatch()
         held_reason = await self._authenticate(envelope.raw, sender, envelope.peer, checks)
-        thread_closed, level = await self._store.read(
-            lambda c: _thread_state(c, target.thread_id, target.address_id)
+        thread_closed, level, sent, author = await self._store.read(
+            lambda c: _reply_context(c, target)
         )
         if thread_closed:
             raise ThreadClosed()
@@ -346,8 +346,6 @@ class ReplyIntake:
             # They asked to hear nothing more of this conversation (or of the site):
             # their old reply addresses stop filing comments too.
             raise AddressUnsubscribed()
-        # What we sent tells our quoted notification from the writer's own words.
-        sent = await self._store.read(lambda c: sent_texts(c, target.email, target.comment_id))
         # Parsing a large message is CPU work: in a worker process (another core), or in
         # a thread, never on the event loop (SMTP stays responsive).
         extraction = await self._extract(envelope.raw, sent)
@@ -357,7 +355,7 @@ class ReplyIntake:
             "attachments": len(extraction.attachments),
         }
         comment_text(extraction, self._settings.inbound.min_reply_chars)  # or a rejection
-        comment = await self._file(inbound_id, target, extraction, held_reason, checks)
+        comment = await self._file(inbound_id, target, extraction, author, held_reason, checks)
         log.info(
             "%s: %s as comment %d under comment %d",
             where,
@@ -391,10 +389,10 @@ class ReplyIntake:
         inbound_id: int,
         target: ReplyTarget,
         extraction: Extraction,
+        author: str | None,
         held_reason: str | None,
         checks: _Checks,
     ) -> Comment:
-        author = await self._store.read(lambda c: comments.latest_author_name(c, target.address_id))
         if extraction.unsure:
             # Never "empty" by accident: the words are filed, and a human decides.
             unsure = f"check what extraction should cut: {extraction.unsure}"
@@ -506,10 +504,14 @@ async def _thread_key(conn: aiosqlite.Connection, thread_id: int) -> str:
     return "" if thread is None else thread.key
 
 
-async def _thread_state(
-    conn: aiosqlite.Connection, thread_id: int, address_id: int
-) -> tuple[bool, Level | None]:
-    """Is the thread closed, and what has this person asked to hear about it?"""
-    thread = await threads.get_thread(conn, thread_id=thread_id)
-    level = await subscriptions.effective_level(conn, address_id, thread_id)
-    return thread is None or thread.closed, level
+async def _reply_context(
+    conn: aiosqlite.Connection, target: ReplyTarget
+) -> tuple[bool, Level | None, list[str], str | None]:
+    """What a reply's filing needs to know, in one read snapshot: is the thread closed,
+    what has this person asked to hear about it, what we sent them (it tells our quoted
+    notification from the writer's own words), and the name they use on the blog."""
+    thread = await threads.get_thread(conn, thread_id=target.thread_id)
+    level = await subscriptions.effective_level(conn, target.address_id, target.thread_id)
+    sent = await sent_texts(conn, target.email, target.comment_id)
+    author = await comments.latest_author_name(conn, target.address_id)
+    return thread is None or thread.closed, level, sent, author
