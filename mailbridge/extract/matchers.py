@@ -60,7 +60,10 @@ _INVISIBLE: Mapping[int, str | None] = MappingProxyType(
 
 def clean(line: str) -> str:
     """The line as matchers see it: bounded, invisible characters removed, stripped."""
-    return line[: MAX_MATCH_LEN + 1].translate(_INVISIBLE).strip()
+    line = line[: MAX_MATCH_LEN + 1]
+    if line.isascii():  # every invisible character is outside ASCII
+        return line.strip()
+    return line.translate(_INVISIBLE).strip()
 
 
 # --- Quoted lines ------------------------------------------------------------
@@ -242,7 +245,10 @@ def could_start_quote_header(s: str) -> bool:
     """Whether ``s`` may be the first line of an attribution wrapped over lines."""
     if not s or len(s) > 250 or s[0] == ">":
         return False
-    return bool(_QH_INTRO.match(s) or _QH_START.match(s) or "<" in s or _EMAIL.search(s))
+    # "@" first: the address pattern is tried at every character of every line.
+    return bool(
+        _QH_INTRO.match(s) or _QH_START.match(s) or "<" in s or ("@" in s and _EMAIL.search(s))
+    )
 
 
 def starts_with_date(s: str) -> bool:

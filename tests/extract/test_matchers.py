@@ -300,3 +300,25 @@ def test_the_edge_punctuation_goes_as_the_pattern_takes_it(s: str) -> None:
     # signoffs._strip_edge_punct stands for _EDGE_PUNCT.sub("", s) without its scan:
     # at most six characters off each end, "_" and Unicode digits as re counts them.
     assert so._strip_edge_punct(s) == so._EDGE_PUNCT.sub("", s)
+
+
+LINE_PIECES = st.sampled_from(
+    ["On", " ", "ann@example.org", "@", "a@b.c", "<", ">", "1", "Mar.", "\u200b", "\u00a0",
+     "\u2011", "x", "\t", "Le", "\n"]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.lists(LINE_PIECES, max_size=12).map("".join)))
+def test_the_quick_paths_answer_as_the_plain_ones(s: str) -> None:
+    # clean skips the translation for ASCII lines, and could_start_quote_header the
+    # address pattern for lines without "@": neither may change an answer.
+    assert m.clean(s) == s[: m.MAX_MATCH_LEN + 1].translate(m._INVISIBLE).strip()
+    c = m.clean(s)
+    plain = (
+        bool(c)
+        and len(c) <= 250
+        and c[0] != ">"
+        and bool(m._QH_INTRO.match(c) or m._QH_START.match(c) or "<" in c or m._EMAIL.search(c))
+    )
+    assert m.could_start_quote_header(c) == plain
