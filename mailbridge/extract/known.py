@@ -24,6 +24,8 @@ _WORD = re.compile(r"\w+")  # quote marks (">", "|") fall between words: no need
 
 
 def _words(text: str) -> list[str]:
+    if text.isascii():  # lowered once: in ASCII, lower case moves no word's bounds
+        return _WORD.findall(text.lower())
     return [w.lower() for w in _WORD.findall(text)]
 
 

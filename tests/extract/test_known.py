@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from support import SEED_JSON, started, text_body
 
-from mailbridge.extract import extract
+from mailbridge.extract import extract, known
 from mailbridge.extract.known import Known, our_lines
 from mailbridge.inbound.sent import sent_texts
 
@@ -138,3 +138,10 @@ def test_a_writers_own_quote_is_kept_and_ours_is_cut(notification: tuple[str, li
     assert normal(extract(reply(body), sent).text) == normal(
         f"As the poem says:\n\n{poem}\n\nThat is how I feel."
     )
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.text(max_size=60) | st.text(alphabet="aB1_ .>|'\u0130\u00e9\u212a", max_size=30))
+def test_words_are_lowered_as_word_by_word(text: str) -> None:
+    # known._words lowers an ASCII text once instead of word by word: same words.
+    assert known._words(text) == [w.lower() for w in known._WORD.findall(text)]
