@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import email
 import email.policy
+import json
 import os
 import re
 import socket
@@ -25,6 +27,17 @@ SEED_JSON = EXAMPLES / "thread.json"
 SEED_WXR = EXAMPLES / "thread.wxr.xml"
 THREAD = "attachment-theory-healing-relationship"
 AUTHOR_EMAIL = "author@example.org"  # the seed post's author: moderator of the thread
+
+
+def real_comment_texts() -> list[str]:
+    """The sample thread's comments, and the labelled spam collection's when
+    ../shared/corpus/spam is there: real text for tests that compare two ways of
+    answering the same question."""
+    texts = [c["body"] for c in json.loads(SEED_JSON.read_text())["comments"]]
+    for path in sorted((ROOT.parent / "shared" / "corpus" / "spam").glob("*.csv")):
+        with path.open(encoding="utf-8") as handle:
+            texts += [row["CONTENT"] for row in csv.DictReader(handle)]
+    return texts
 
 
 async def import_seed(settings: Settings, path: Path = SEED_JSON) -> None:

@@ -3,13 +3,11 @@ and digits it looks for first only skip texts where a pattern could not match.""
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import ROOT, SEED_JSON
+from support import real_comment_texts
 
 from mailbridge.moderate.private import _TITLE, private_findings
 
@@ -82,14 +80,6 @@ ADDRESSES = st.one_of(
 TEXTS = st.lists(st.one_of(PIECES, ADDRESSES), max_size=24).map("".join)
 
 
-def real_texts() -> list[str]:
-    texts = [c["body"] for c in json.loads(SEED_JSON.read_text())["comments"]]
-    for path in sorted((ROOT.parent / "shared" / "corpus" / "spam").glob("*.csv")):
-        with path.open(encoding="utf-8") as handle:
-            texts += [row["CONTENT"] for row in csv.DictReader(handle)]
-    return texts
-
-
 @settings(max_examples=1500, deadline=None)
 @given(TEXTS)
 def test_same_findings_as_the_plain_patterns(text: str) -> None:
@@ -103,7 +93,7 @@ def test_same_findings_on_any_text(text: str) -> None:
 
 
 def test_same_findings_on_real_comments() -> None:
-    texts = real_texts()
+    texts = real_comment_texts()
     assert len(texts) >= 243
     assert [private_findings(t) for t in texts] == [reference(t) for t in texts]
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
-from support import ROOT, SEED_JSON
+from support import real_comment_texts
 
 from mailbridge.render import _parser, _sanitise
 from mailbridge.render.linkify import QuickLinkify
@@ -38,14 +36,6 @@ def found(linkify: Any, text: str) -> list[tuple[str, int, int, str]]:
     return [(m.schema, m.index, m.last_index, m.url) for m in linkify.match(text) or []]
 
 
-def real_texts() -> list[str]:
-    texts = [c["body"] for c in json.loads(SEED_JSON.read_text())["comments"]]
-    for path in sorted((ROOT.parent / "shared" / "corpus" / "spam").glob("*.csv")):
-        with path.open(encoding="utf-8") as handle:
-            texts += [row["CONTENT"] for row in csv.DictReader(handle)]
-    return texts
-
-
 def test_the_quick_patterns_are_in_use() -> None:
     # Otherwise every comparison below compares linkify-it with itself.
     assert QUICK._quick is not None
@@ -61,7 +51,7 @@ def test_same_answers_as_linkify_it(text: str) -> None:
 
 
 def test_same_answers_on_real_comments() -> None:
-    texts = real_texts()
+    texts = real_comment_texts()
     assert len(texts) > 1000
     for text in texts:
         assert (QUICK.pretest(text), QUICK.test(text)) == (STOCK.pretest(text), STOCK.test(text))
@@ -72,7 +62,7 @@ def test_same_html_as_with_linkify_it() -> None:
     stock.enable(["linkify", "strikethrough"])
     stock.disable(["image", "heading", "lheading", "html_block", "html_inline"])
     assert isinstance(stock.linkify, LinkifyIt) and not isinstance(stock.linkify, QuickLinkify)
-    for text in real_texts():
+    for text in real_comment_texts():
         assert _sanitise(_parser().render(text)) == _sanitise(stock.render(text))
 
 

@@ -4,13 +4,11 @@ _phones, _repeats; scripts.dominant_script and bayes.tokens on ASCII text)."""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import ROOT, SEED_JSON
+from support import real_comment_texts
 
 from mailbridge.spam import bayes, rules, scripts
 from mailbridge.spam.scripts import dominant_script
@@ -77,11 +75,7 @@ def test_same_as_the_patterns_on_any_text(text: str) -> None:
 
 
 def test_same_as_the_patterns_on_real_comments() -> None:
-    texts = [c["body"] for c in json.loads(SEED_JSON.read_text())["comments"]]
-    for path in sorted((ROOT.parent / "shared" / "corpus" / "spam").glob("*.csv")):
-        with path.open(encoding="utf-8") as handle:
-            texts += [row["CONTENT"] for row in csv.DictReader(handle)]
-    for text in texts:
+    for text in real_comment_texts():
         same_as_the_patterns(rules.normalise(text))
 
 
