@@ -20,13 +20,16 @@ from linkify_it import LinkifyIt  # type: ignore[import-untyped]
 __all__ = ["QuickLinkify"]
 
 _BEFORE = "[><\uff5c]|"  # what linkify-it accepts before a scheme, besides src_ZPCc
+# linkify-it's host test: two names, then what may follow a dot (an IP address's
+# digits, a top-level domain and what ends it).
+_HOST_HEAD = r"localhost|www\.|\.\d{1,3}\.|(?:\."
 
 
 class QuickLinkify(LinkifyIt):  # type: ignore[misc]  # linkify-it has no type hints
     """A :class:`LinkifyIt` with the same answers, its scheme test and pretest cheaper."""
 
     # None: linkify-it's own patterns (also if its _compile ever stops calling ours).
-    _quick: tuple[re.Pattern[str], re.Pattern[str], bool] | None = None
+    _quick: tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], bool] | None = None
 
     def _compile(self) -> None:
         super()._compile()  # again on each add() or set(): so is what follows
@@ -46,18 +49,26 @@ class QuickLinkify(LinkifyIt):  # type: ignore[misc]  # linkify-it has no type h
         quick = "(?=(?:" + names + "))(?:^|(?<!_)(?<=" + _BEFORE + self.re["src_ZPCc"] + "))"
         self.re["schema_test"] = quick  # test() and match() search it as a string
         gated = all(":" in name or "//" in name for name in schemes)
+        host = self.re["host_fuzzy_test"]
+        if not (host.startswith(_HOST_HEAD) and host.endswith(")")):
+            return
+        # The same alternatives, the ones after a dot apart, behind that dot without
+        # IGNORECASE (a dot has no case): re then finds each dot by a quick scan
+        # instead of trying every alternative at every character (0.2 ms for 4 KB).
+        dotted = r"\.(?i:\d{1,3}\.|" + host[len(_HOST_HEAD) : -1] + ")"
         self._quick = (
             re.compile(quick, re.IGNORECASE),
-            re.compile(self.re["host_fuzzy_test"], re.IGNORECASE),
+            re.compile(r"localhost|www\.", re.IGNORECASE),
+            re.compile(dotted),
             gated,
         )
 
     def pretest(self, text: str) -> bool:
         if self._quick is None:
             return bool(super().pretest(text))
-        scheme, host, gated = self._quick
+        scheme, named_host, dotted_host, gated = self._quick
         if "@" in text:
             return True
         if (not gated or ":" in text or "//" in text) and scheme.search(text) is not None:
             return True
-        return host.search(text) is not None
+        return named_host.search(text) is not None or dotted_host.search(text) is not None

@@ -24,7 +24,8 @@ PIECES = st.sampled_from(
         "http:", "HTTPS:", "ftp:", "//", "mailto:", "www.", "localhost", "example.com",
         ".org", ".рф", "1.2.3.4", ".12.", "@", "a@b.de", "_", ">", "<", "\uff5c", " ",
         "\u3000", "\u00a0", "\n", "\t", "(", ")", ".", ",", ":", "/", "!", "«", "—",
-        "ſ", "\u212a", "word", "é", "0", "x", "ht", "tp", "s:", "mail", "to:",
+        "ſ", "\u212a", "word", "é", "0", "x", "ht", "tp", "s:", "mail", "to:", "LOCALHOST",
+        "localhoſt", "WwW.", ".COM", ".Org", ".\u212ar", ".255.", ".1234.",
     ]
 )  # fmt: skip
 # Each piece after one of the characters that decide whether a scheme starts a link.
@@ -71,7 +72,7 @@ def test_same_html_as_with_linkify_it() -> None:
 def test_a_scheme_without_a_colon_is_still_found(text: str) -> None:
     # A scheme added by name without ":" or "//": the ":" shortcut must not hide it.
     stock, quick = LinkifyIt().add("git+", "http:"), QuickLinkify().add("git+", "http:")
-    assert quick._quick is not None and not quick._quick[2]
+    assert quick._quick is not None and not quick._quick[-1]  # not gated by ":"
     probe = text + " git+example.com"
     assert quick.pretest(probe) == stock.pretest(probe)
     assert quick.test(probe) == stock.test(probe)
@@ -87,3 +88,15 @@ def test_patterns_of_another_shape_are_kept_as_they_are() -> None:
     changed = Changed()
     assert changed._quick is None
     assert changed.pretest("see http://example.com") and not changed.pretest("plain words")
+
+
+def test_a_host_test_of_another_shape_is_kept_as_it_is() -> None:
+    class Changed(QuickLinkify):
+        def _compile(self) -> None:
+            LinkifyIt._compile(self)
+            self.re["host_fuzzy_test"] = "(?:" + self.re["host_fuzzy_test"] + ")"
+            QuickLinkify._compile_quick(self)
+
+    changed = Changed()
+    assert changed._quick is None
+    assert changed.pretest("see example.com") and not changed.pretest("plain words")
