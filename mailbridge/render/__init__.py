@@ -24,6 +24,7 @@ from markdown_it import MarkdownIt
 
 from mailbridge.render.cache import TextCache
 from mailbridge.render.linkify import QuickLinkify
+from mailbridge.render.plain import plain_html
 
 __all__ = ["MAX_MARKDOWN_CHARS", "MAX_NESTING", "RENDER_VERSION", "render_comment"]
 
@@ -49,6 +50,11 @@ def _parser() -> MarkdownIt:
     md.enable(["linkify", "strikethrough"])
     md.disable(["image", "heading", "lheading", "html_block", "html_inline"])
     return md
+
+
+def _could_link(text: str) -> bool:
+    linkify = _parser().linkify
+    return linkify is None or bool(linkify.pretest(text))
 
 
 def _plain(text: str) -> str:
@@ -87,6 +93,9 @@ def _render(text: str) -> str:
     if len(text) > MAX_MARKDOWN_CHARS:
         return _sanitise(_plain(text))
     md = _parser()
+    quick = plain_html(text, _could_link)
+    if quick is not None:
+        return _sanitise(quick)
     env: dict[str, object] = {}
     tokens = md.parse(text, env)
     if any(token.level >= MAX_NESTING - 1 for token in tokens):
