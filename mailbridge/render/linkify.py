@@ -43,19 +43,22 @@ class QuickLinkify(LinkifyIt):  # type: ignore[misc]  # linkify-it has no type h
         if not (original.startswith(head) and original.endswith(")")):
             return
         names = original[len(head) : -1]
-        if self.re["pretest"] != f"({original})|({self.re['host_fuzzy_test']})|@":
+        host = self.re["host_fuzzy_test"]
+        if self.re["pretest"] != f"({original})|({host})|@":
             return
+        if not (host.startswith(_HOST_HEAD) and host.endswith(")")):
+            return
+        if not all(str(tld)[:1].isalpha() for tld in self._tlds):
+            return  # tlds() was given one that starts otherwise: see `dotted` below
         # The scheme first (a literal, quick to rule out), then the character before it.
         quick = "(?=(?:" + names + "))(?:^|(?<!_)(?<=" + _BEFORE + self.re["src_ZPCc"] + "))"
         self.re["schema_test"] = quick  # test() and match() search it as a string
         gated = all(":" in name or "//" in name for name in schemes)
-        host = self.re["host_fuzzy_test"]
-        if not (host.startswith(_HOST_HEAD) and host.endswith(")")):
-            return
-        # The same alternatives, the ones after a dot apart, behind that dot without
-        # IGNORECASE (a dot has no case): re then finds each dot by a quick scan
-        # instead of trying every alternative at every character (0.2 ms for 4 KB).
-        dotted = r"\.(?i:\d{1,3}\.|" + host[len(_HOST_HEAD) : -1] + ")"
+        # The same alternatives, those after a dot behind that literal dot (re finds
+        # each dot by a quick scan instead of trying every alternative at every
+        # character), and a top-level domain only after a letter: every one starts
+        # with one, and most dots in prose end a sentence or sit in a number.
+        dotted = r"\.(?:\d{1,3}\.|(?=[^\W\d_])(?i:" + host[len(_HOST_HEAD) : -1] + "))"
         self._quick = (
             re.compile(quick, re.IGNORECASE),
             re.compile(r"localhost|www\.", re.IGNORECASE),
@@ -71,4 +74,11 @@ class QuickLinkify(LinkifyIt):  # type: ignore[misc]  # linkify-it has no type h
             return True
         if (not gated or ":" in text or "//" in text) and scheme.search(text) is not None:
             return True
-        return named_host.search(text) is not None or dotted_host.search(text) is not None
+        if "\u017f" in text:  # the long s, which IGNORECASE matches as "s"
+            if named_host.search(text) is not None:
+                return True
+        else:
+            low = text.lower()  # lower() maps no other character to these letters
+            if "localhost" in low or "www." in low:
+                return True
+        return dotted_host.search(text) is not None

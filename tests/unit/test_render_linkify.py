@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Any
 
 from hypothesis import given, settings
@@ -88,6 +90,30 @@ def test_patterns_of_another_shape_are_kept_as_they_are() -> None:
     changed = Changed()
     assert changed._quick is None
     assert changed.pretest("see http://example.com") and not changed.pretest("plain words")
+
+
+def test_every_top_level_domain_starts_with_a_letter() -> None:
+    # The quick host test looks for a top-level domain only after a dot and a letter.
+    assert all(tld[:1].isalpha() for tld in STOCK.tlds_default)
+    assert all(
+        re.fullmatch(r"[a-z](?:[a-z]|\[[a-z]+\])", p) for p in STOCK.tlds_2ch_src_re.split("|")
+    )
+
+
+def test_only_the_long_s_folds_into_a_letter_of_the_named_hosts() -> None:
+    # What lets the quick test look for "localhost" and "www." in the lowered text.
+    for letter in set("localhostwww."):
+        pattern = re.compile(re.escape(letter), re.IGNORECASE)
+        folded = {chr(c) for c in range(sys.maxunicode + 1) if pattern.fullmatch(chr(c))}
+        lowered = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).lower() == letter}
+        assert folded - lowered <= {"\u017f"}, letter
+        assert lowered <= folded, letter
+
+
+def test_a_top_level_domain_that_starts_with_a_digit_keeps_the_patterns() -> None:
+    quick, stock = QuickLinkify().tlds(["3com"], True), LinkifyIt().tlds(["3com"], True)
+    assert quick._quick is None
+    assert quick.pretest("see x.3com") == stock.pretest("see x.3com") is True
 
 
 def test_a_host_test_of_another_shape_is_kept_as_it_is() -> None:
