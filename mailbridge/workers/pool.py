@@ -192,16 +192,15 @@ class CpuPool:
             why = repr(exc)
         finally:
             worker.writer.close()  # its end is gone: nothing more can be sent or read
-            if worker in self._workers:
-                self._workers.remove(worker)
-                if not self._closed:
-                    await asyncio.to_thread(worker.process.join, 1.0)
-                    log.error(
-                        "workers: worker process %s died (exit code %s, %s); starting a new one",
-                        worker.process.pid,
-                        worker.process.exitcode,
-                        why,
-                    )
+            self._drop(worker)
+            if not self._closed:
+                await asyncio.to_thread(worker.process.join, 1.0)
+                log.error(
+                    "workers: worker process %s died (exit code %s, %s); starting a new one",
+                    worker.process.pid,
+                    worker.process.exitcode,
+                    why,
+                )
             lost = WorkerLost(f"worker process {worker.process.pid} died ({why})")
             for future in worker.waiting.values():
                 if not future.done():
@@ -226,11 +225,18 @@ class CpuPool:
             await worker.writer.drain()
         except (ConnectionError, OSError) as exc:
             worker.waiting.pop(call_id, None)
+            # Now, not when its answers' reader sees the end: the next call, however
+            # soon, must start a new worker instead of writing to this one again.
+            self._drop(worker)
             raise WorkerLost(f"worker process {worker.process.pid} is gone ({exc!r})") from exc
         try:
             return await future
         finally:
             worker.waiting.pop(call_id, None)
+
+    def _drop(self, worker: _Worker) -> None:
+        if worker in self._workers:
+            self._workers.remove(worker)
 
     def worker_pids(self) -> list[int]:
         """The worker processes' ids (for tests and `mailbridge status`)."""
