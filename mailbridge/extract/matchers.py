@@ -222,7 +222,7 @@ def is_quote_header(s: str) -> bool:
     if _ends_with_verb(s):
         return bool(
             has_email
-            or _HAS_TIME.search(s)
+            or (_HAS_TIME.search(s) and _attribution_shaped(s))
             or s.startswith("--")
             or _USER_WORD.search(s)
             or (_QH_INTRO.match(s) and _HAS_DIGIT.search(s))
@@ -239,6 +239,13 @@ def is_quote_header(s: str) -> bool:
     if _QH_DATE_FIRST.match(s) and len(s) < 200:
         return has_email or "GMT" in s
     return False
+
+
+def _attribution_shaped(s: str) -> bool:
+    """A line ending in "wrote" with a time in it is an attribution if it ends with a
+    colon or opens as one does; not a sentence of the writer's own wrapped there
+    ("... as noted in 5.19 you wrote", whose every word after it would be cut)."""
+    return s.rstrip().endswith((":", "：")) or bool(_QH_INTRO.match(s) or _QH_START.match(s))
 
 
 def could_start_quote_header(s: str) -> bool:

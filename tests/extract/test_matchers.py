@@ -93,6 +93,9 @@ NOT_HEADERS = [
     "I wrote to them in 2019 and never heard back.",
     "> On Tue, Mar 3, 2026 at 5:02 PM Ann Smith <ann@example.org> wrote:",
     "They gave their consent:",
+    # A sentence with a number in it, wrapped where "wrote" ends the line.
+    "(5.19). about what you wrote I have been thinking (5.20). what you wrote",
+    "I read it twice after 10.30 and I still agree with what you wrote",
 ]
 
 
@@ -104,6 +107,14 @@ def test_quote_header(line: str) -> None:
 @pytest.mark.parametrize("line", NOT_HEADERS)
 def test_not_quote_header(line: str) -> None:
     assert not m.is_quote_header(m.clean(line))
+
+
+def test_a_wrapped_sentence_ending_in_wrote_keeps_the_words_after_it() -> None:
+    text = (
+        "I read it twice after 10.30 and I still agree with what you wrote\n"
+        "about the dough, and I tried it again on Sunday.\n\nBest, Bo"
+    )
+    assert trim_text(text)[0] == text
 
 
 def test_quote_header_sharing_the_reply_line() -> None:
