@@ -41,13 +41,24 @@ async def wait(daemon: Running, match: str, count: int = 1) -> list[EmailMessage
     raise AssertionError(f"fewer than {count} emails matching {match!r}")
 
 
-async def notes_to(daemon: Running, email: str) -> list[EmailMessage]:
-    await asyncio.sleep(0.3)  # let the worker deliver anything queued
-    return [
-        m
-        for m in read_maildir(outbox_dir(daemon))
-        if m["To"].addresses[0].addr_spec == email and is_notification(m)
-    ]
+async def notes_to(daemon: Running, email: str, count: int = 1) -> list[EmailMessage]:
+    """The notifications to ``email`` once at least ``count`` are delivered (a bounded
+    wait: the outbox worker delivers them after the approval), and after 0.3 s more,
+    so that one too many would show too."""
+
+    def notes() -> list[EmailMessage]:
+        return [
+            m
+            for m in read_maildir(outbox_dir(daemon))
+            if m["To"].addresses[0].addr_spec == email and is_notification(m)
+        ]
+
+    for _ in range(200):
+        if len(notes()) >= count:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    return notes()
 
 
 async def level(daemon: Running, email: str, thread_id: int | None) -> str | None:
@@ -118,7 +129,7 @@ async def test_one_click_post_unsubscribes_and_get_does_not(daemon: Running) -> 
             assert resp.status == 200
     assert await level(daemon, READER, None) == "none"
     await publish_reply_to_seed_2(daemon, "Bob", 2)
-    assert len(await notes_to(daemon, READER)) == 1  # nothing new
+    assert len(await notes_to(daemon, READER, 0)) == 1  # nothing new
 
 
 @pytest.mark.asyncio
@@ -184,7 +195,7 @@ async def test_web_subscription_needs_confirmation_first(daemon: Running) -> Non
     await approve(daemon, await moderation_email(daemon, "Cleo", 2))
     await post_comment(daemon, parent=first, author="Dan", email="dan@example.com", body="Hi Cleo")
     await approve(daemon, await moderation_email(daemon, "Dan", 3))
-    assert await notes_to(daemon, "cleo@example.com") == []  # not confirmed: nothing
+    assert await notes_to(daemon, "cleo@example.com", 0) == []  # not confirmed: nothing
     # A second request does not send a second confirmation the same day.
     await post_comment(daemon, author="Cleo", email="cleo@example.com", notify=True, body="Again")
     await asyncio.sleep(0.3)
@@ -228,7 +239,7 @@ async def test_thread_followers_hear_every_comment_once(daemon: Running) -> None
     await approve(daemon, await moderation_email(daemon, "Fay", 3))
     # ...and a reply to them: one email, as a reply, not two.
     await publish_reply_to_seed_2(daemon, "Gus", 5)
-    notes = await notes_to(daemon, READER)
+    notes = await notes_to(daemon, READER, 3)
     assert len(notes) == 3
     assert "Fay commented on" in text_body(notes[1])
     assert "Gus replied to your comment" in text_body(notes[2])
