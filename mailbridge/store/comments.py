@@ -215,9 +215,12 @@ async def pending_count(conn: aiosqlite.Connection) -> int:
 
 
 async def not_yet_mailed(conn: aiosqlite.Connection, limit: int = 200) -> list[Comment]:
-    """Pending comments no moderator has been emailed about (for the digest)."""
+    """Pending comments no moderator has been emailed about (for the digest), but not
+    those whose own emails are being built (a row in moderation_mail_queue): the
+    moderators would hear of them twice."""
     async with conn.execute(
         "SELECT * FROM comments WHERE status = 'pending' AND moderation_mailed_at IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM moderation_mail_queue q WHERE q.comment_id = comments.id) "
         "ORDER BY id LIMIT ?",
         (limit,),
     ) as cur:

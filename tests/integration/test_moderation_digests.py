@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from flows import follow, outbox_dir, post_comment
 from support import read_maildir, started, text_body
 
 from mailbridge.app import Running
+from mailbridge.store import comments, moderation_queue
 
 
 def per_comment(daemon: Running) -> list[str]:
@@ -82,3 +84,26 @@ async def test_each_mode_sends_no_digest(daemon: Running) -> None:
     await post_comment(daemon, parent=2, body="One email for me.")
     await asyncio.sleep(0.5)
     assert await digests(daemon, seconds=0.5) == []
+
+
+@pytest.mark.asyncio
+async def test_a_comment_whose_email_is_being_built_is_left_out_of_the_digest(
+    tmp_path: Path,
+) -> None:
+    # In "auto" mode the first comments get emails of their own, built after their
+    # commit; a digest that ran meanwhile listed them too (the moderator heard twice).
+    async with started(tmp_path) as daemon:
+
+        async def digest_lists(conn: aiosqlite.Connection) -> tuple[list[int], list[int]]:
+            await conn.execute(
+                "UPDATE comments SET status = 'pending', moderation_mailed_at = NULL WHERE id = 5"
+            )
+            await moderation_queue.add(conn, 5, None, "2026-12-05T10:00:00+00:00")
+            building = [c.id for c in await comments.not_yet_mailed(conn)]
+            await conn.execute("DELETE FROM moderation_mail_queue WHERE comment_id = 5")
+            return building, [c.id for c in await comments.not_yet_mailed(conn)]
+
+        # One unit of work: the daemon's mailer cannot take the row in between.
+        building, left = await daemon.store.write(digest_lists)
+    assert 5 not in building
+    assert 5 in left  # its row gone without an email (decided, say): the digest has it
