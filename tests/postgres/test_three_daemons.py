@@ -150,7 +150,20 @@ def outbox(url: str) -> dict[str, tuple[str, str | None]]:
     return {str(m): (str(s), o) for m, s, o in rows}
 
 
-async def drained(url: str) -> bool:
+def building(url: str) -> list[str | None]:
+    """Who claimed each comment whose moderation emails are still to be built."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT claimed_by FROM moderation_mail_queue").fetchall()
+    return [owner for (owner,) in rows]
+
+
+async def drained(url: str, dead: int | None = None) -> bool:
+    """Every email sent, and every moderation email built and queued (but those of
+    comments the ``dead`` daemon claimed: another takes them only after the claim's
+    120 s), so that none is queued just as the daemons stop."""
+    owners = await asyncio.to_thread(building, url)
+    if any(owner is None or dead is None or f":{dead}:" not in owner for owner in owners):
+        return False
     rows = await asyncio.to_thread(outbox, url)
     return bool(rows) and all(status == "sent" for status, _owner in rows.values())
 
@@ -233,7 +246,7 @@ async def test_three_daemons_share_one_database(pg_url: str, tmp_path: Path) -> 
             await sending
             assert senders.accepted == set(range(2 * PHASE))
             # Up to the 10 s lease of what the dead daemon held, with room to spare.
-            await until("the outbox drained", lambda: drained(pg_url), seconds=120)
+            await until("the outbox drained", lambda: drained(pg_url, victim.pid), seconds=120)
             await asyncio.sleep(0.3)
         finally:
             for daemon in daemons:
