@@ -102,6 +102,11 @@ class GatedTransport:
         pass
 
 
+# Renewed every third of it: a renewal must be more than LEASE * 2 / 3 late for the
+# lease to lapse (0.3 s left a loaded machine 0.2 s).
+LEASE = 1.0
+
+
 @pytest.mark.asyncio
 async def test_a_lease_held_and_renewed_is_never_taken(tmp_path: Path) -> None:
     path = tmp_path / "mb.sqlite3"
@@ -109,15 +114,15 @@ async def test_a_lease_held_and_renewed_is_never_taken(tmp_path: Path) -> None:
     try:
         await queue(first, ["r@example.net"])
         slow = GatedTransport()
-        holder = worker(first, slow, SystemClock(), lease_seconds=0.3)
+        holder = worker(first, slow, SystemClock(), lease_seconds=LEASE)
         running = asyncio.create_task(holder.deliver_due())
         await asyncio.wait_for(slow.started.wait(), 5)
         # Well past the first lease: it was renewed meanwhile, so another worker (in
         # effect another process: its own connection) finds nothing to take.
-        await asyncio.sleep(0.7)
+        await asyncio.sleep(LEASE * 2.5)
         other = GatedTransport()
         other.gate.set()
-        assert await worker(second, other, SystemClock(), lease_seconds=0.3).deliver_due() == 0
+        assert await worker(second, other, SystemClock(), lease_seconds=LEASE).deliver_due() == 0
         slow.gate.set()
         assert await asyncio.wait_for(running, 5) == 1
         assert slow.sent == Counter({"r@example.net": 1}) and not other.sent
