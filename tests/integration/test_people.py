@@ -177,7 +177,7 @@ async def test_a_person_erases_their_data_themselves_through_a_link(daemon: Runn
                 answers.append((r.status, await r.text()))
         assert answers[0] == answers[1] and "a link is on its way" in answers[0][1]
         links: list[str] = []
-        for _ in range(100):  # bounded wait for the worker
+        for _ in range(200):  # bounded wait for the worker
             mails = [m for m in read_maildir(outbox_dir(daemon)) if "Your data" in m["Subject"]]
             links = re.findall(r"(http\S+/privacy/[\w-]+)", "".join(text_body(m) for m in mails))
             if links:

@@ -24,7 +24,7 @@ def url(daemon: Running, path: str) -> str:
 
 
 async def sign_in_links(daemon: Running, to: str) -> list[str]:
-    for _ in range(100):  # bounded wait for the worker
+    for _ in range(200):  # bounded wait for the worker
         found = [
             m
             for m in read_maildir(outbox_dir(daemon))

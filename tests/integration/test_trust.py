@@ -78,7 +78,7 @@ async def test_approve_and_trust_publishes_the_next_comment_at_once(daemon: Runn
     assert answer["status"] == "approved"
     assert "A second one, published at once." in await published_bodies(daemon)
     # Moderation emails are built just after the commit (notify/moderation_mailer.py).
-    for _ in range(100):
+    for _ in range(200):
         notices = [m for m in moderation_mails(daemon) if "Published without" in m["Subject"]]
         if notices:
             break
