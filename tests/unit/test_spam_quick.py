@@ -1,9 +1,10 @@
 """The spam rules' quick looks answer as their patterns do over the whole text, for any
 text: they only skip texts where a pattern could not match (rules._links, _bait,
-_phones, _repeats; scripts.dominant_script and bayes.tokens on ASCII text)."""
+_phones, _repeats, _hides_a_link; scripts.dominant_script and bayes.tokens on ASCII text)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from hypothesis import given, settings
@@ -23,10 +24,15 @@ PIECES = st.sampled_from(
         "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669", "\u00b2", "_",
         "!", "!!", "aa", "aaa", "AAA", "ééé", "\u00b2\u00b2\u00b2", "thumb", "thumbs",
         " up", "this ", "THUMB", "x", "-", "'", "don't", "\u0130", "I", "Www.", "hTTp://",
-        "&amp;", "<b>", "\uff21",
+        "&amp;", "<b>", "\uff21", "w", "W", "w ", "w w w", "W  w\nw", "aw w w", "w w wx",
+        "w w w w", ". com", ".  tk", " . be/", " com /", " net/", "\u3000", "\t", "ы w w w",
     ]
 )  # fmt: skip
 TEXTS = st.lists(PIECES, max_size=24).map("".join)
+# rules._hides_a_link's three hints as the one pattern they were.
+HINT = re.compile(
+    r"\.\s+(?:com|net|org|info|ru|tk)\b|\s(?:\.\s*)?(?:com|net|be)\s*/|\b[wW]\s+[wW]\s+[wW]\b"
+)
 
 
 def plain_script(text: str) -> str | None:
@@ -58,6 +64,7 @@ def same_as_the_patterns(text: str) -> None:
     assert rules._bait(low) == [m.group(0) for m in rules._BAIT.finditer(low)]
     assert rules._phones(text) == [m.group(0) for m in rules._PHONE.finditer(text)]
     assert rules._repeats(text) == (rules._REPEAT.search(text) is not None)
+    assert rules._hides_a_link(text) == (HINT.search(text) is not None)
     assert dominant_script(text) == plain_script(text)
     assert bayes.tokens(text) == plain_tokens(text)
 
@@ -99,4 +106,7 @@ def test_each_quick_look_lets_matches_through() -> None:
         "host:*",
         "host:example.org",
     }
+    assert rules._hides_a_link("see w w w.example") and rules._hides_a_link("x. com")
+    assert rules._hides_a_link("youtu be/x") and rules._hides_a_link("aw w w w")
+    assert not rules._hides_a_link("aw w w") and not rules._hides_a_link("w w wx")
     assert rules._phones("0\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")

@@ -165,6 +165,6 @@ def test_a_long_comment_with_a_hidden_link_is_not_conversation() -> None:
     ).map("".join)
 )
 def test_the_quick_look_for_a_hidden_link_misses_none(text: str) -> None:
-    # the cheap pattern is a necessary condition of the full one (rules._OBFUSCATED_HINT)
+    # the cheap look is a necessary condition of the full pattern (rules._hides_a_link)
     if rules._OBFUSCATED.search(text):
-        assert rules._OBFUSCATED_HINT.search(text), text
+        assert rules._hides_a_link(text), text
