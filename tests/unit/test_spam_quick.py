@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from re import _constants as C  # the parser's opcodes, to read rules._PROMOTION
+from re import _parser
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +29,10 @@ PIECES = st.sampled_from(
         " up", "this ", "THUMB", "x", "-", "'", "don't", "\u0130", "I", "Www.", "hTTp://",
         "&amp;", "<b>", "\uff21", "w", "W", "w ", "w w w", "W  w\nw", "aw w w", "w w wx",
         "w w w w", ". com", ".  tk", " . be/", " com /", " net/", "\u3000", "\t", "ы w w w",
+        "check out ", "checking my ", "sub4sub", "subscribe", "visit my ", "my channel",
+        "do a search on google", "search \"", "watch?v=", "i ", "it ", "quite ", "zoo ",
+        "please like", "new video", "win a $", "a channel", "our channel", "'em", "hit me up",
+        "help me get", "ÿ",
     ]
 )  # fmt: skip
 TEXTS = st.lists(PIECES, max_size=24).map("".join)
@@ -58,8 +65,16 @@ def plain_tokens(text: str) -> frozenset[str]:
     return frozenset(found | hosts)
 
 
+# rules._PROMOTION as it was, without the lookahead of its first letters.
+PROMOTION = re.compile(re.sub(r"^\\b\(\?=\[[^\]]*\]\)", lambda _: r"\b", rules._PROMOTION.pattern))
+assert PROMOTION.pattern != rules._PROMOTION.pattern
+
+
 def same_as_the_patterns(text: str) -> None:
     low = text.lower()
+    assert [m.group(0) for m in rules._PROMOTION.finditer(low)] == [
+        m.group(0) for m in PROMOTION.finditer(low)
+    ]
     assert rules._links(low) == rules._URL.findall(low)
     assert rules._bait(low) == [m.group(0) for m in rules._BAIT.finditer(low)]
     assert rules._phones(text) == [m.group(0) for m in rules._PHONE.finditer(text)]
@@ -110,3 +125,57 @@ def test_each_quick_look_lets_matches_through() -> None:
     assert rules._hides_a_link("youtu be/x") and rules._hides_a_link("aw w w w")
     assert not rules._hides_a_link("aw w w") and not rules._hides_a_link("w w wx")
     assert rules._phones("0\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+
+
+def _firsts(seq: Any) -> tuple[set[str], bool]:
+    """The characters a regular expression's parsed ``seq`` can start with, and whether
+    it can match nothing; ValueError for what this does not follow."""
+    out: set[str] = set()
+    for op, av in seq:
+        found, empty = _first_of(op, av)
+        out |= found
+        if not empty:
+            return out, False
+    return out, True
+
+
+def _first_of(op: Any, av: Any) -> tuple[set[str], bool]:
+    if op is C.LITERAL:
+        return {chr(av)}, False
+    if op is C.IN:
+        chars: set[str] = set()
+        for kind, value in av:
+            if kind is C.LITERAL:
+                chars.add(chr(value))
+            elif kind is C.RANGE:
+                chars |= {chr(c) for c in range(value[0], value[1] + 1)}
+            else:
+                raise ValueError(f"a class this check cannot list: {kind}")
+        return chars, False
+    if op is C.SUBPATTERN:
+        return _firsts(av[3])
+    if op is C.BRANCH:
+        out: set[str] = set()
+        empty = False
+        for branch in av[1]:
+            found, could_be_empty = _firsts(branch)
+            out |= found
+            empty = empty or could_be_empty
+        return out, empty
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+        least, _most, inner = av
+        found, could_be_empty = _firsts(inner)
+        return found, least == 0 or could_be_empty
+    if op in (C.ASSERT, C.ASSERT_NOT, C.AT):
+        return set(), True
+    raise ValueError(f"an opcode this check cannot follow: {op}")
+
+
+def test_the_promotion_lookahead_lists_every_first_letter_of_its_alternatives() -> None:
+    boundary, lookahead, *alternatives = _parser.parse(rules._PROMOTION.pattern)
+    assert boundary == (C.AT, C.AT_BOUNDARY)
+    assert lookahead[0] is C.ASSERT
+    allowed, _ = _firsts(lookahead[1][1])
+    starts, empty = _firsts(alternatives)
+    assert not empty
+    assert starts == allowed == set("abcdefghjlmnoprstvw")
