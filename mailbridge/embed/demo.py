@@ -17,6 +17,7 @@ from importlib import resources
 
 from aiohttp import web
 
+from mailbridge.errors import ConfigError
 from mailbridge.settings import Settings
 from mailbridge.settings.validate import parse_hostport
 
@@ -117,7 +118,11 @@ async def demo_site_running(settings: Settings, listen: str | None) -> AsyncIter
     app = demo_app(settings.site.public_url, origin, demo_posts(SAMPLE_THREAD))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:  # taken, say: the operator's error, as for smtp and http.listen
+        await runner.cleanup()
+        raise ConfigError(f"--demo-site: cannot listen on {listen}: {exc.strerror}") from None
     try:
         yield
     finally:

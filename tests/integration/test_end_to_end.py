@@ -265,3 +265,17 @@ def test_port_in_use_is_explained(daemon: Daemon) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{daemon.smtp_port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_site_port_in_use_is_explained(daemon: Daemon) -> None:
+    import socket
+
+    port = free_port()
+    with socket.create_server(("127.0.0.1", port)):
+        result = mailbridge(
+            "serve", "--config", str(daemon.config), f"--demo-site=127.0.0.1:{port}",
+            cwd=daemon.workdir,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"--demo-site: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
