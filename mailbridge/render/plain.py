@@ -38,6 +38,7 @@ def plain_html(text: str, could_link: Callable[[str], bool]) -> str | None:
     it: a paragraph where it might find a link is left to markdown-it, which links it.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # as markdown-it's first rule
+    # "://" also starts markdown-it's inline linkify rule, which does not ask the pretest.
     if "://" in text or _SPECIAL.search(text) or _BLOCK_START.search(text):
         return None
     out: list[str] = []
