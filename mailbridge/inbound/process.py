@@ -69,13 +69,13 @@ from mailbridge.models import (
     NewComment,
     Source,
 )
+from mailbridge.moderate.analysis import TextAnalysis, comment_body
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, subscriptions, threads
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.subscriptions import Level
-from mailbridge.text_rules import strip_blank_edges, strip_spoofing
 from mailbridge.tokens import Keyring, read_bounce_token
 from mailbridge.workers.offload import AsyncExtractor, offloaded
 
@@ -348,14 +348,16 @@ class ReplyIntake:
             raise AddressUnsubscribed()
         # Parsing a large message is CPU work: in a worker process (another core), or in
         # a thread, never on the event loop (SMTP stays responsive).
-        extraction = await self._extract(envelope.raw, sent)
+        extraction, analysis = await self._extract(envelope.raw, sent)
         checks.found["extract"] = {
             "part": extraction.part,
             "chars": len(extraction.text),
             "attachments": len(extraction.attachments),
         }
         comment_text(extraction, self._settings.inbound.min_reply_chars)  # or a rejection
-        comment = await self._file(inbound_id, target, extraction, author, held_reason, checks)
+        comment = await self._file(
+            inbound_id, target, extraction, analysis, author, held_reason, checks
+        )
         log.info(
             "%s: %s as comment %d under comment %d",
             where,
@@ -389,6 +391,7 @@ class ReplyIntake:
         inbound_id: int,
         target: ReplyTarget,
         extraction: Extraction,
+        analysis: TextAnalysis | None,
         author: str | None,
         held_reason: str | None,
         checks: _Checks,
@@ -403,9 +406,7 @@ class ReplyIntake:
             # The name they use on the blog, never the From display name: that may be
             # a real name the person did not choose to publish.
             author=author or "Reader",
-            # Bidi overrides and mark stacks cannot be sent back as a question, as
-            # the web form does: drop them, keep every word (mailbridge.text_rules).
-            body=strip_blank_edges(strip_spoofing(extraction.text)),
+            body=comment_body(extraction.text),
             status=CommentStatus.PENDING,
             source=Source.EMAIL,
             created_at=iso(self._clock.now()),
@@ -432,7 +433,7 @@ class ReplyIntake:
                 address_id=target.address_id,
             )
 
-        return await self._service.submit(new, also=mark)
+        return await self._service.submit(new, also=mark, analysis=analysis)
 
     async def _reject(
         self,

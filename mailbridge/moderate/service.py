@@ -26,6 +26,7 @@ from mailbridge.models import (
     Source,
     Thread,
 )
+from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
@@ -105,12 +106,21 @@ class CommentService:
 
         return await self._store.read(work)
 
-    async def submit(self, new: NewComment, also: SameTransaction | None = None) -> Comment:
+    async def submit(
+        self,
+        new: NewComment,
+        also: SameTransaction | None = None,
+        analysis: TextAnalysis | None = None,
+    ) -> Comment:
         """Store a pending comment and queue its moderation emails, in one transaction.
 
         ``also`` runs in the same transaction (the inbound pipeline marks its
         message accepted there, so the comment and that mark commit together).
+        ``analysis``: what a worker process read from the comment's words already
+        (mailbridge.moderate.analysis); used only if it was read from this very body.
         """
+        if analysis is not None and analysis.body != new.body:
+            analysis = None
         outside = None
         if self._akismet is not None and self._policy.spam_threshold is not None:
             # Asked before the transaction: a slow service must not hold the database.
@@ -122,10 +132,10 @@ class CommentService:
         # they held the one writer while every other comment waited.
         assessment = await self._store.read(
             lambda c: self._policy.assess(
-                c, new.thread_id, new.body, new.email, new.seconds_to_write, outside
+                c, new.thread_id, new.body, new.email, new.seconds_to_write, outside, analysis
             )
         )
-        private = private_findings(new.body)
+        private = list(analysis.private) if analysis else private_findings(new.body)
 
         async def work(conn: aiosqlite.Connection) -> tuple[Comment, int]:
             if new.parent_id is not None:

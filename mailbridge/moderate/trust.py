@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from mailbridge.models import Comment
+from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.spam.akismet import AkismetVerdict
 from mailbridge.spam.scorer import score_comment
 from mailbridge.store import threads, trust
@@ -84,6 +85,7 @@ class TrustPolicy:
         email: str | None,
         seconds_to_write: float | None = None,
         akismet: AkismetVerdict | None = None,
+        analysis: TextAnalysis | None = None,
     ) -> Assessment:
         """What the decision rests on, read before the comment's write transaction (a
         read snapshot), so the reads and the scoring never hold the one writer. A
@@ -106,6 +108,8 @@ class TrustPolicy:
                 seconds_to_write=seconds_to_write,
                 site_urls=self.site_urls,
                 akismet=akismet,
+                features=analysis.features if analysis else None,
+                words=analysis.words if analysis else None,
             )
             if verdict.spam:
                 spam = verdict.reason()

@@ -244,8 +244,9 @@ class InboundSettings:
     )
     cpu_processes: int = _key(
         1,
-        "Worker processes that extract replies, build moderation emails and make DKIM "
-        "signatures, so another core does that work (0: threads of the daemon's own process).",
+        "Worker processes that extract replies and read them for moderation (spam rules, "
+        "personal details), build moderation emails and make DKIM signatures, so another "
+        "core does that work (0: threads of the daemon's own process).",
     )
 
 

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from mailbridge.spam.scripts import dominant_script
 
-__all__ = ["RuleScore", "normalise", "own_link_prefixes", "rule_score"]
+__all__ = [
+    "RuleScore",
+    "TextFeatures",
+    "normalise",
+    "own_link_prefixes",
+    "rule_score",
+    "text_features",
+]
 
 # The patterns that ignore case are written for lower-case text and run on the comment
 # lowered once: Python's re matching a long alternation with IGNORECASE was three
@@ -169,18 +176,60 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).replace("\ufeff", "").strip()
 
 
+@dataclass(frozen=True)
+class TextFeatures:
+    """What the rules read from a comment's text alone: the costly part of scoring it,
+    computed where the text is (a worker process reads an emailed reply and finds
+    these there, off the event loop: mailbridge.moderate.analysis)."""
+
+    links: tuple[str, ...]  # every link, lower case, the site's own included
+    bait: tuple[str, ...]
+    hidden_link: tuple[str, ...]
+    phone: tuple[str, ...]
+    script: str | None  # the writing system of the words outside links
+    promotion: tuple[str, ...]
+    shouting: bool
+    repeats: bool
+    words: int
+    question: bool
+
+
+def text_features(text: str) -> TextFeatures:
+    body = normalise(text)
+    low = body.lower()
+    found = _links(low)
+    hidden_link = [m.group(0) for m in _OBFUSCATED.finditer(body)] if _hides_a_link(body) else []
+    ascii_text = body.encode("ascii", "ignore")
+    letters = len(ascii_text) - len(ascii_text.translate(None, _LETTERS))
+    upper = len(ascii_text) - len(ascii_text.translate(None, _UPPER))
+    return TextFeatures(
+        links=tuple(found),
+        bait=tuple(_bait(low)),
+        hidden_link=tuple(hidden_link),
+        phone=tuple(_phones(body)),
+        script=dominant_script(_URL.sub(" ", low) if found else low),
+        promotion=tuple(m.group(0) for m in _PROMOTION.finditer(low)),
+        shouting=letters >= 12 and upper / letters > 0.6,
+        repeats=_repeats(body),
+        words=len(body.split()),
+        question="?" in body,
+    )
+
+
 def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | None = None,
                first_comment: bool = False, repeated: bool = False,
                own_links: tuple[str, ...] = (),
-               thread_script: str | None = None) -> RuleScore:  # fmt: skip
+               thread_script: str | None = None,
+               features: TextFeatures | None = None) -> RuleScore:  # fmt: skip
     """Score one comment; the keyword arguments are what only the form or the store knows.
 
     ``own_links`` are URL prefixes of the site itself (its origin, the page commented
     on): a reader pointing at the post they are reading is not promoting anything.
     ``thread_script`` is the writing system the thread's readers use
-    (:func:`mailbridge.spam.scripts.dominant_script`).
+    (:func:`mailbridge.spam.scripts.dominant_script`). ``features``: what
+    :func:`text_features` gives for ``text``, when it was worked out already.
     """
-    body = normalise(text)
+    seen = text_features(text) if features is None else features
     weight = -2.0
     signals: list[str] = []
 
@@ -189,43 +238,35 @@ def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | No
         weight += amount
         signals.append(name)
 
-    low = body.lower()
-    found = _links(low)
-    links = [link for link in found if not _is_own(link, own_links)]
+    links = [link for link in seen.links if not _is_own(link, own_links)]
     evidence: list[str] = list(links)
     if links:
         add(2.5 + 0.5 * min(len(links) - 1, 4), f"links:{len(links)}")
-    bait = _bait(low)
-    if bait:
+    if seen.bait:
         add(1.5, "asks for likes")
-    hidden_link = [m.group(0) for m in _OBFUSCATED.finditer(body)] if _hides_a_link(body) else []
-    if hidden_link:
+    if seen.hidden_link:
         add(2.5, "a link broken up to hide it")
-    phone = _phones(body)
-    if phone:
+    if seen.phone:
         add(2.2, "a phone number")
     hidden = sum(1 for link in links if _HIDDEN_HOST.match(link))
     if hidden:
         add(1.0, "a shortened or bare-IP link")
-    script = dominant_script(_URL.sub(" ", low) if found else low)
+    script = seen.script
     if thread_script is not None and script is not None and script != thread_script:
         add(1.5, f"written in {script}, the thread in {thread_script}")
-    promotion = [m.group(0) for m in _PROMOTION.finditer(low)]
+    promotion = seen.promotion
     if promotion:
         add(2.2 + 0.8 * min(len(promotion) - 1, 3), f"promotion:{len(promotion)}")
-    ascii_text = body.encode("ascii", "ignore")
-    letters = len(ascii_text) - len(ascii_text.translate(None, _LETTERS))
-    upper = len(ascii_text) - len(ascii_text.translate(None, _UPPER))
-    if letters >= 12 and upper / letters > 0.6:
+    if seen.shouting:
         add(1.0, "shouting")
-    if _repeats(body):
+    if seen.repeats:
         add(0.5, "repeated characters")
-    words = len(body.split())
+    words = seen.words
     if links and words <= 12:
         add(1.0, "a link and little else")
-    if "?" in body and not links and not promotion:
+    if seen.question and not links and not promotion:
         add(-1.0, "asks a question")
-    evidence += bait + hidden_link + phone + promotion
+    evidence += seen.bait + seen.hidden_link + seen.phone + promotion
     if words >= 60 and not evidence:
         add(-2.5, "long, without links")
     if trapped:

@@ -11,7 +11,7 @@ import aiosqlite
 from mailbridge.spam import training
 from mailbridge.spam.akismet import AkismetVerdict, with_akismet
 from mailbridge.spam.bayes import spam_probability, tokens, with_filter
-from mailbridge.spam.rules import RuleScore, own_link_prefixes, rule_score
+from mailbridge.spam.rules import RuleScore, TextFeatures, own_link_prefixes, rule_score
 from mailbridge.spam.scripts import dominant_script
 
 __all__ = ["SpamVerdict", "score_comment", "score_text"]
@@ -73,8 +73,12 @@ async def score_text(
     repeated: bool = False,
     seconds_to_write: float | None = None,
     thread_script: str | None = None,
+    features: TextFeatures | None = None,
+    words: frozenset[str] | None = None,
 ) -> RuleScore:
-    """Rules plus the trained filter (when ``conn`` holds enough training)."""
+    """Rules plus the trained filter (when ``conn`` holds enough training).
+    ``features`` and ``words``: what ``text_features`` and ``tokens`` give for
+    ``body``, when they were worked out already (in a worker process)."""
     scored = rule_score(
         body,
         own_links=own_links,
@@ -82,10 +86,12 @@ async def score_text(
         repeated=repeated,
         seconds_to_write=seconds_to_write,
         thread_script=thread_script,
+        features=features,
     )
     if conn is None:
         return scored
-    words = tokens(body)
+    if words is None:
+        words = tokens(body)
     counts = await training.counts_for(conn, words)
     return with_filter(scored, spam_probability(counts, words))
 
@@ -101,6 +107,8 @@ async def score_comment(
     seconds_to_write: float | None = None,
     site_urls: tuple[str, ...] = (),
     akismet: AkismetVerdict | None = None,
+    features: TextFeatures | None = None,
+    words: frozenset[str] | None = None,
 ) -> SpamVerdict:
     """The verdict on ``body`` for ``thread_id``; ``comment_id`` is the comment's own id
     when it is stored already (its own text is not a repeat of itself)."""
@@ -114,6 +122,8 @@ async def score_comment(
         repeated=await _repeated(conn, comment_id, body),
         seconds_to_write=seconds_to_write,
         thread_script=script,
+        features=features,
+        words=words,
     )
     scored = with_akismet(scored, akismet)
     return SpamVerdict(scored.score, scored.score >= threshold, scored.signals)

@@ -7,14 +7,18 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from mailbridge.extract import Extraction, Extractor, extract
+from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.outbound.dkim import DkimSigner
 from mailbridge.outbound.worker import Signer
 from mailbridge.workers import tasks
 from mailbridge.workers.pool import CpuPool, WorkerLost
 
-__all__ = ["AsyncExtractor", "offloaded", "signing"]
+__all__ = ["AsyncExtractor", "Reading", "offloaded", "signing"]
 
-AsyncExtractor = Callable[[bytes, Sequence[str]], Awaitable[Extraction]]
+# A reply's extraction, and what moderation reads from its words when the worker
+# worked that out too (mailbridge.moderate.analysis).
+Reading = tuple[Extraction, TextAnalysis | None]
+AsyncExtractor = Callable[[bytes, Sequence[str]], Awaitable[Reading]]
 
 
 def offloaded(
@@ -23,18 +27,20 @@ def offloaded(
     observe: Callable[[float], object] = lambda seconds: None,
 ) -> AsyncExtractor:
     """``extractor`` off the event loop: the workers run mailbridge's own extractor (a
-    module function, so it crosses to them by name); any other runs in a thread.
-    ``observe`` gets each call's seconds (the /metrics histogram)."""
+    module function, so it crosses to them by name), and the reply's analysis for
+    moderation with it (:func:`tasks.read_reply`); any other extractor runs in a
+    thread, and the analysis is left to the comment service. ``observe`` gets each
+    call's seconds (the /metrics histogram)."""
 
-    async def run(raw: bytes, sent: Sequence[str]) -> Extraction:
+    async def run(raw: bytes, sent: Sequence[str]) -> Reading:
         started = time.perf_counter()
         try:
             if pool is not None and pool.processes and extractor is extract:
-                return await pool.run(extract, raw, tuple(sent))
-            return await asyncio.to_thread(extractor, raw, sent)
+                return await pool.run(tasks.read_reply, raw, tuple(sent))
+            return await asyncio.to_thread(extractor, raw, sent), None
         except WorkerLost as exc:
             # Answered like any failure of ours: 451, the raw message kept, retried.
-            return Extraction(text="", part="", defects=(f"extraction failed: {exc}",))
+            return Extraction(text="", part="", defects=(f"extraction failed: {exc}",)), None
         finally:
             observe(time.perf_counter() - started)
 
