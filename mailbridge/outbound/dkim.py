@@ -81,6 +81,7 @@ SIGNED_HEADERS: tuple[str, ...] = (
     "content-transfer-encoding",
 )
 _SIGNED = frozenset(SIGNED_HEADERS)
+_SIGNED_NAMES = frozenset(name.encode("ascii") for name in SIGNED_HEADERS)
 _POLICY = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 _HEADER = b"DKIM-Signature"
 # A PEM key is a few kB; anything much larger is not a key file.
@@ -325,6 +326,15 @@ def _header_list(message: bytes) -> list[bytes]:
     return [*listed, b"from"]
 
 
+def _listed(canonical: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """:func:`_header_list` for a header :func:`relaxed_headers` read (the names are
+    lower case and printable ASCII without spaces already)."""
+    listed = [name for name, _value in canonical if name in _SIGNED_NAMES]
+    if b"from" not in listed:
+        raise DkimSigningError("message has no From header; DKIM requires signing it")
+    return [*listed, b"from"]
+
+
 class DkimSigner:
     """Adds one DKIM-Signature per key: RSA keys first, then ed25519."""
 
@@ -356,10 +366,11 @@ class DkimSigner:
         """The DKIM-Signature headers for ``message`` (CRLF wire bytes), to put on top.
 
         Only these cross back from a worker process, not the whole message again."""
-        include = _header_list(message)
         # Parsed, canonicalized and the body hashed once for every key (all relaxed/relaxed);
         # by string methods for a message in clean CRLF form, else by dkimpy itself.
         parsed = relaxed_headers(message)
+        # The h= list from the names just read (lower case, as _header_list makes them).
+        include = _header_list(message) if parsed is None else _listed(parsed[0])
         if parsed is None:
             try:
                 headers, body = dkim.rfc822_parse(message)
@@ -422,7 +433,8 @@ def _signature(
     ]
     unsigned = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_HEADER))
     hasher = hashlib.sha256()
-    signature_header = (_HEADER, b" " + dkim.RE_BTAG.sub(b"\\1", unsigned))
+    # Both hashers empty b= themselves (dkimpy's RE_BTAG), so it is not done here first.
+    signature_header = (_HEADER, b" " + unsigned)
     if not (fast and hash_signed_headers(hasher, canonical, include, signature_header[1])):
         dkim.hash_headers(hasher, _POLICY, canonical, include, signature_header, dict(fields))
     fields[-1] = (b"b", base64.b64encode(key.sign_digest(hasher.digest())))

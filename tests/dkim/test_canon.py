@@ -4,6 +4,7 @@ declines, and a signature made through it is the one dkimpy's path makes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from unittest import mock
 
 import dkim
@@ -60,6 +61,26 @@ def test_the_fast_headers_are_dkimpys_or_it_declines(
     fast = relaxed_headers(message)
     if fast is not None:
         assert fast == _dkimpy(message)
+
+
+@settings(max_examples=400, deadline=None)
+@given(fields=st.lists(_FIELD, min_size=1, max_size=6), with_from=st.booleans())
+def test_the_h_list_from_the_fast_headers_is_the_one_read_apart(
+    fields: list[tuple[bytes, bytes, list[tuple[bytes, bytes]]]], with_from: bool
+) -> None:
+    first = [(b"From", b" Ann <ann@example.org>", [])] if with_from else []
+    message = _message([*first, *fields], b"\r\n", b"Hello.\r\n")
+    fast = relaxed_headers(message)
+    if fast is None:
+        return
+
+    def listed(read: Callable[[], list[bytes]]) -> list[bytes] | None:
+        try:
+            return read()
+        except mb_dkim.DkimSigningError:  # no From: refused either way
+            return None
+
+    assert listed(lambda: mb_dkim._listed(fast[0])) == listed(lambda: mb_dkim._header_list(message))
 
 
 def test_mailbridges_own_messages_take_the_fast_path(kit) -> None:  # type: ignore[no-untyped-def]
