@@ -6,6 +6,7 @@ the very text that is stored."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,12 @@ def not_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scorer, "tokens", fails)
 
 
+async def answer(daemon: Running, note: EmailMessage, body: str) -> str:
+    """The notified reader answers ``note`` by email; the SMTP answer to DATA."""
+    reply = reply_to_notification(note, body)
+    return await smtp_send(daemon, READER, reply_address(note), reply.as_bytes())
+
+
 async def status_of(daemon: Running, comment_id: int) -> tuple[CommentStatus, str | None]:
     comment = await daemon.store.read(lambda c: comments.get_comment(c, comment_id))
     assert comment is not None
@@ -58,9 +65,8 @@ async def test_personal_details_in_an_emailed_reply_are_found_by_the_worker(
         assert daemon.pool.processes == 1  # the default: one worker process
         note = await reply_notification(daemon)
         not_on_the_event_loop(monkeypatch)
-        reply = reply_to_notification(note, "Happy to talk more: call me on 07700 900123.")
-        answer = await smtp_send(daemon, READER, reply_address(note), reply.as_bytes())
-        assert answer.startswith("250 2.0.0 Thank you"), answer
+        said = await answer(daemon, note, "Happy to talk more: call me on 07700 900123.")
+        assert said.startswith("250 2.0.0 Thank you"), said
         moderation = await moderation_email(daemon, "Reader 002")
         assert "it may reveal personal details: a phone number" in text_body(moderation)
         status, held = await status_of(daemon, await latest_comment_id(daemon))
@@ -75,11 +81,9 @@ async def test_spam_in_an_emailed_reply_is_scored_from_what_the_worker_read(
     async with started(tmp_path) as daemon:
         note = await reply_notification(daemon)
         not_on_the_event_loop(monkeypatch)
-        reply = reply_to_notification(
-            note, "Check out my channel at www.cheap-views.tk and subscribe for free money!!"
-        )
-        answer = await smtp_send(daemon, READER, reply_address(note), reply.as_bytes())
-        assert answer.startswith("250 2.0.0 Thank you"), answer
+        promotion = "Check out my channel at www.cheap-views.tk and subscribe for free money!!"
+        said = await answer(daemon, note, promotion)
+        assert said.startswith("250 2.0.0 Thank you"), said
         status, held = await status_of(daemon, await latest_comment_id(daemon))
         # The links and the promotion were seen: to the spam folder, no moderation email.
         assert status is CommentStatus.SPAM
