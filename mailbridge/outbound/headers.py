@@ -251,7 +251,9 @@ class WireHeader(str):
 
     def __new__(cls, name: str, tokens: Sequence[str], shown: str) -> WireHeader:
         for token in tokens:
-            if not token or any(c.isspace() or not c.isprintable() for c in token):
+            # The only whitespace str.isprintable() lets through is the ASCII space
+            # (tests/unit/test_header_bytes.py checks that over every code point).
+            if not token or not token.isprintable() or " " in token:
                 raise ValueError(f"header {name}: a token holds whitespace or a control")
         header = super().__new__(cls, shown)
         header.name = name

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import binascii
+import re
 from datetime import UTC, datetime
 from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP, SMTPUTF8
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import parse
 
+from mailbridge.addresses import mailbox
 from mailbridge.outbound.compose import clean_header_text, compose, split_address
+from mailbridge.outbound.headers import WireHeader, structured_header
 
 ATTACKS = [
     "Ann\r\nBcc: victim@example.net",
@@ -108,3 +114,67 @@ def test_the_bodies_arrive_as_written_in_short_ascii_lines(text: str, html: str)
     assert rich.get_content().replace("\r\n", "\n") == lines_as_set_content_makes_them(html)
     assert plain["Content-Transfer-Encoding"] == "quoted-printable"
     assert plain.get_content_charset() == "utf-8"
+
+
+def wire_headers(block: str) -> list[WireHeader]:
+    """The header block's fields as WireHeaders of the same tokens: they fold the same."""
+    fields = re.split(r"\r\n(?![ \t])", block.removesuffix("\r\n"))
+    return [
+        WireHeader(name, value.split(), value) for name, value in (f.split(":", 1) for f in fields)
+    ]
+
+
+def by_the_email_package(wire: bytes, text: str, html: str, utf8: bool) -> bytes:
+    """What the email package's generator writes for the same headers (taken from
+    ``wire`` with their tokens), boundary and bodies, the way compose() built its
+    messages until it wrote the MIME structure itself."""
+    block = wire.split(b"\r\n\r\n", 1)[0].decode("utf-8" if utf8 else "ascii") + "\r\n"
+    msg = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
+    for header in wire_headers(block):
+        msg[header.name] = header
+    parts = []
+    for subtype, body in (("plain", text), ("html", html)):
+        part = EmailMessage(policy=msg.policy)
+        part["Content-Type"] = structured_header("Content-Type", f'text/{subtype}; charset="utf-8"')
+        part["Content-Transfer-Encoding"] = structured_header(
+            "Content-Transfer-Encoding", "quoted-printable"
+        )
+        lines = b"".join(line + b"\n" for line in body.encode("utf-8").splitlines())
+        part.set_payload(binascii.b2a_qp(lines, istext=True).decode("ascii"))
+        parts.append(part)
+    msg.set_payload(parts)
+    return msg.as_bytes()
+
+
+NAMES = st.sampled_from(["", "Ann", "Ann Ö", 'A "q" \\ b', "日本語の名前", "x" * 80, "Ann, Bob"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=NAMES,
+    subject=st.text(max_size=120),
+    text=st.lists(BODY_PIECES, max_size=30).map("".join),
+    html=st.text(max_size=300),
+    local=st.sampled_from(["r", "jörg", "用户"]),
+    answering=st.booleans(),
+)
+def test_the_mime_structure_is_the_email_packages_byte_for_byte(
+    name: str, subject: str, text: str, html: str, local: str, answering: bool
+) -> None:
+    wire = compose(
+        sender=split_address("Blog <comments@example.org>"),
+        to=mailbox(clean_header_text(name), f"{local}@example.net"),
+        subject=subject,
+        text=text,
+        html=html,
+        message_id="<x@reply.example.org>",
+        date=datetime(2026, 11, 25, tzinfo=UTC),
+        reply_to=Address(display_name="", addr_spec="reply+abc@reply.example.org")
+        if answering
+        else None,
+        in_reply_to="<p@example.org>" if answering else None,
+        references=["<a@example.org>", "<p@example.org>"] if answering else None,
+        auto_submitted="auto-replied" if answering else "auto-generated",
+        extra_headers=[("List-Id", "<comments.example.org>")] if answering else (),
+    )
+    assert wire == by_the_email_package(wire, text, html, utf8=not local.isascii())

@@ -5,6 +5,7 @@ to exactly what was meant, no line too long."""
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from mailbridge.addresses import mailbox as make_mailbox
 from mailbridge.clock import SystemClock
 from mailbridge.notify.mail import Mailer
 from mailbridge.outbound.compose import clean_header_text, compose, make_message_id
-from mailbridge.outbound.headers import fold, phrase_tokens, room_after, text_tokens
+from mailbridge.outbound.headers import WireHeader, fold, phrase_tokens, room_after, text_tokens
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring
 
@@ -243,3 +244,18 @@ def test_many_references_fold_between_ids_only() -> None:
     lines = value.split("\r\n")[:-1]
     assert len(lines) == 30
     assert [line.strip().removeprefix("References: ") for line in lines] == ids
+
+
+def test_a_token_with_whitespace_or_a_control_is_refused_whatever_the_code_point() -> None:
+    # WireHeader tests a whole token at once; every code point that is whitespace or
+    # not printable must still be refused, in the middle of a token or alone.
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        refused = char.isspace() or not char.isprintable()
+        for token in (char, f"a{char}b"):
+            try:
+                WireHeader("X-Test", [token], token)
+            except ValueError:
+                assert refused, f"U+{code:04X} refused"
+            else:
+                assert not refused, f"U+{code:04X} let through"
