@@ -69,7 +69,7 @@ from mailbridge.models import (
     NewComment,
     Source,
 )
-from mailbridge.moderate.analysis import TextAnalysis, comment_body
+from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.settings import Settings
@@ -354,9 +354,14 @@ class ReplyIntake:
             "chars": len(extraction.text),
             "attachments": len(extraction.attachments),
         }
-        comment_text(extraction, self._settings.inbound.min_reply_chars)  # or a rejection
+        # The worker read the analysis from this very body: no need to work it out again.
+        body = comment_text(
+            extraction,
+            self._settings.inbound.min_reply_chars,
+            analysis.body if analysis is not None else None,
+        )  # or a rejection
         comment = await self._file(
-            inbound_id, target, extraction, analysis, author, held_reason, checks
+            inbound_id, target, extraction, body, analysis, author, held_reason, checks
         )
         log.info(
             "%s: %s as comment %d under comment %d",
@@ -391,6 +396,7 @@ class ReplyIntake:
         inbound_id: int,
         target: ReplyTarget,
         extraction: Extraction,
+        body: str,
         analysis: TextAnalysis | None,
         author: str | None,
         held_reason: str | None,
@@ -406,7 +412,7 @@ class ReplyIntake:
             # The name they use on the blog, never the From display name: that may be
             # a real name the person did not choose to publish.
             author=author or "Reader",
-            body=comment_body(extraction.text),
+            body=body,
             status=CommentStatus.PENDING,
             source=Source.EMAIL,
             created_at=iso(self._clock.now()),

@@ -9,7 +9,7 @@ from mailbridge.errors import CommentTooLong, EmptyReply, TooShort, UnreadableSt
 from mailbridge.extract import Extraction
 from mailbridge.extract.mime import NESTED_TOO_DEEP
 from mailbridge.models import MAX_COMMENT_CHARS
-from mailbridge.text_rules import strip_blank_edges, strip_spoofing
+from mailbridge.moderate.analysis import comment_body
 
 __all__ = ["ExtractionFailed", "comment_text"]
 
@@ -18,8 +18,10 @@ class ExtractionFailed(Exception):
     """The extractor could not handle a message: a bug on our side, retried via 451."""
 
 
-def comment_text(extraction: Extraction, min_chars: int) -> str:
-    """The text to file, or raise the rejection that answers instead."""
+def comment_text(extraction: Extraction, min_chars: int, body: str | None = None) -> str:
+    """The text to file, or raise the rejection that answers instead. ``body`` is
+    ``comment_body(extraction.text)`` when the caller has it already (the worker
+    process works it out with the reply's analysis)."""
     if not extraction.part and any(d.startswith("extraction failed") for d in extraction.defects):
         # Our bug, not the sender's mistake: answer 451 (retry later), keep the raw
         # message, and let the operator reprocess it once fixed.
@@ -28,7 +30,7 @@ def comment_text(extraction: Extraction, min_chars: int) -> str:
         # What is left is raw MIME boundaries, not words anyone wrote.
         raise UnreadableStructure()
     # NUL and other control characters dropped, bidi overrides too: the words stay.
-    text = strip_blank_edges(strip_spoofing(extraction.text))
+    text = comment_body(extraction.text) if body is None else body
     if not text:
         raise EmptyReply()
     if len(text) < min_chars:

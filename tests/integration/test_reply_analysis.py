@@ -16,6 +16,7 @@ from support import THREAD, reply_address, reply_to_notification, smtp_send, sta
 
 from mailbridge.app import Running
 from mailbridge.clock import iso
+from mailbridge.inbound import reply_text
 from mailbridge.models import CommentStatus, NewComment, Source
 from mailbridge.moderate import service as service_module
 from mailbridge.moderate.analysis import analyse
@@ -33,6 +34,7 @@ def not_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a reply's words were read on the event loop")
 
     monkeypatch.setattr(service_module, "private_findings", fails)
+    monkeypatch.setattr(reply_text, "comment_body", fails)  # the worker cleans the text too
     monkeypatch.setattr(rules, "text_features", fails)
     monkeypatch.setattr(scorer, "tokens", fails)
 
@@ -65,13 +67,18 @@ async def test_personal_details_in_an_emailed_reply_are_found_by_the_worker(
         assert daemon.pool.processes == 1  # the default: one worker process
         note = await reply_notification(daemon)
         not_on_the_event_loop(monkeypatch)
-        said = await answer(daemon, note, "Happy to talk more: call me on 07700 900123.")
+        # A right-to-left override: the worker drops it from the words it files.
+        said = await answer(daemon, note, "Happy to talk\u202e more: call me on 07700 900123.")
         assert said.startswith("250 2.0.0 Thank you"), said
         moderation = await moderation_email(daemon, "Reader 002")
         assert "it may reveal personal details: a phone number" in text_body(moderation)
-        status, held = await status_of(daemon, await latest_comment_id(daemon))
+        comment_id = await latest_comment_id(daemon)
+        status, held = await status_of(daemon, comment_id)
         assert status is CommentStatus.PENDING
         assert held == "it may reveal personal details: a phone number"
+        filed = await daemon.store.read(lambda c: comments.get_comment(c, comment_id))
+        assert filed is not None
+        assert filed.body == "Happy to talk more: call me on 07700 900123.", repr(filed.body)
 
 
 @pytest.mark.asyncio
