@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses
 
 from mailbridge.errors import BadReplyToken, UnparseableMessage
 from mailbridge.inbound.recipients import Kind, Recipient
+from mailbridge.rawheaders import parse_header_section
 from mailbridge.tokens import peek_reply_token
 
 __all__ = [
@@ -29,8 +28,8 @@ def dedup_key(message_id: str | None, raw: bytes, rcpt_to: str) -> str:
 
 
 def parse_headers(raw: bytes) -> Message:
-    # Headers only, with the fast compat32 policy: the body is the extractor's job.
-    return BytesHeaderParser(policy=compat32).parsebytes(raw)
+    # Headers only: the body is the extractor's job.
+    return parse_header_section(raw)
 
 
 def header_block(raw: bytes) -> str:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection
 from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses
 
 from publicsuffixlist import PublicSuffixList
 
+from mailbridge.rawheaders import parse_header_section
 from mailbridge.senderauth.authres import peer_in_networks, topmost_trusted
 from mailbridge.senderauth.dkim import DkimResult, DnsState, verify_dkim
 from mailbridge.senderauth.dmarc import (
@@ -77,11 +76,6 @@ __all__ = [
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
-def _headers(raw: bytes) -> Message:
-    # Headers only, as the inbound pipeline parses them: the body is not our business.
-    return BytesHeaderParser(policy=compat32).parsebytes(raw)
-
-
 def from_domain_of(headers: Message) -> str | None:
     """The domain of the message's single From address, or None (RFC 7489 §6.6.1)."""
     values = [str(v) for v in headers.get_all("From", [])]
@@ -121,7 +115,8 @@ async def authenticate(
     Suffix List from :func:`load_public_suffixes`, loaded once by the caller (loaded
     here per call otherwise). ``lookup_timeout`` bounds each DNS lookup.
     """
-    headers = _headers(raw)
+    # Headers only, as the inbound pipeline parses them: the body is not our business.
+    headers = parse_header_section(raw)
     named = from_domain if from_domain is not None else from_domain_of(headers)
     if named is None:
         reason = "the message needs exactly one From address"
