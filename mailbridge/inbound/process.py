@@ -354,7 +354,7 @@ class ReplyIntake:
             "chars": len(extraction.text),
             "attachments": len(extraction.attachments),
         }
-        # The worker read the analysis from this very body: no need to work it out again.
+        # The worker cleaned the text as it read it (analysis.body): not again here.
         body = comment_text(
             extraction,
             self._settings.inbound.min_reply_chars,
