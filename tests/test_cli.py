@@ -61,6 +61,7 @@ def test_a_command_imports_only_what_it_uses() -> None:
     # the daemon, aiohttp or dkimpy (a tenth of a 50,000-comment import's time).
     code = (
         "import sys; from mailbridge.cli import cli; "
+        "from mailbridge.importer.cli import import_command; "
         "from mailbridge.importer import import_file; "
         "heavy = [m for m in ('aiohttp', 'dkim', 'mailbridge.app', 'mailbridge.embed.demo', "
         "'mailbridge.outbound.dkim', 'jinja2') if m in sys.modules]; print(heavy)"
