@@ -103,17 +103,26 @@ async def replies(smtp: int, pairs: list[tuple[str, str]], rate: float, until: f
 
     async def session(k: int) -> None:
         nonlocal done, n
-        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp, timeout=60) as client:
-            next_at = time.monotonic() + k * every / 4
-            while time.monotonic() < until:
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                next_at += every
-                n += 1
-                sender, rcpt = pairs[n % len(pairs)]
-                await client.mail(sender)
-                await client.rcpt(rcpt)
-                answer = await client.data(message(n, sender, rcpt))
-                done += answer.code == 250
+        next_at = time.monotonic() + k * every / 4
+        while time.monotonic() < until:
+            try:
+                async with aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp, timeout=60) as client:
+                    while time.monotonic() < until:
+                        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                        next_at += every
+                        n += 1
+                        sender, rcpt = pairs[n % len(pairs)]
+                        await client.mail(sender)
+                        await client.rcpt(rcpt)
+                        answer = await client.data(message(n, sender, rcpt))
+                        done += answer.code == 250
+            except aiosmtplib.SMTPServerDisconnected:
+                continue  # closed between two replies: connect again
+            except aiosmtplib.SMTPResponseException as exc:
+                # The daemon ends a session after smtp.max_session_seconds (600 s) with
+                # a 421: connect again, as an MTA does (the reply in hand was refused).
+                if exc.code != 421:
+                    raise
 
     await asyncio.gather(*(session(k) for k in range(4)))
     return done
