@@ -230,8 +230,9 @@ async def respell_address(conn: aiosqlite.Connection, address_id: int, email: st
 async def version_of(conn: aiosqlite.Connection, key: str) -> tuple[int, int, str] | None:
     """(thread id, version, changed_at) of a thread: what ETag and Last-Modified need.
 
-    One indexed row; the version is bumped by triggers on every change to the
-    thread's comments (migration 0010)."""
+    One indexed row; the version is bumped by triggers on every change a reader of
+    the published thread can see: its title, URL or closed state, and any change to a
+    comment that is or was approved (migrations 0010 and 0023)."""
     async with conn.execute(
         "SELECT id, version, changed_at FROM threads WHERE key = ?", (key,)
     ) as cur:

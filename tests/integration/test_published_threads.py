@@ -63,7 +63,7 @@ async def test_thread_json_carries_etag_last_modified_and_cache_control(daemon: 
 
 
 @pytest.mark.asyncio
-async def test_a_pending_comment_never_shows_and_approval_changes_the_etag(
+async def test_a_pending_comment_never_shows_nor_changes_the_etag_approval_does(
     daemon: Running,
 ) -> None:
     _, before, _ = await get(daemon, f"/api/threads/{THREAD}/comments")
@@ -71,6 +71,12 @@ async def test_a_pending_comment_never_shows_and_approval_changes_the_etag(
     moderation = await moderation_email(daemon, "Ann")
     _, pending_headers, body = await get(daemon, f"/api/threads/{THREAD}/comments")
     assert b"emphasis" not in body
+    # What readers see did not change: the cached answer, its ETag and 304s stay valid.
+    assert pending_headers["ETag"] == before["ETag"]
+    status, _, _ = await get(
+        daemon, f"/api/threads/{THREAD}/comments", {"If-None-Match": before["ETag"]}
+    )
+    assert status == 304
     await approve(daemon, moderation)
     status, after, body = await get(
         daemon, f"/api/threads/{THREAD}/comments", {"If-None-Match": before["ETag"]}

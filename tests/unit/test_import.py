@@ -323,11 +323,12 @@ async def test_an_import_changes_the_threads_version_and_queues_bridged_comments
             "SELECT c.body FROM wp_push p JOIN comments c ON c.id = p.comment_id ORDER BY c.id",
         )
         assert queued == [(f"Imported later, number {n}.",) for n in range(3)]
-        # Not imported: the trigger still does it, row by row.
+        # Not imported: the trigger still does it, row by row (a published comment:
+        # a pending one leaves the version alone, migration 0023).
         await store.write(
             lambda c: c.execute(
                 "INSERT INTO comments (thread_id, author, body, status, source, created_at) "
-                "VALUES (1, 'Web', 'From the web.', 'pending', 'web', '2026-12-04T00:00:00Z')"
+                "VALUES (1, 'Web', 'From the web.', 'approved', 'web', '2026-12-04T00:00:00Z')"
             )
         )
         [(last,)] = await rows(store, "SELECT version FROM threads")
