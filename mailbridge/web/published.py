@@ -1,7 +1,7 @@
 """Published threads, read fast: versioned, cached, revalidated, paged.
 
-A thread's version is bumped by database triggers on every change to its
-comments (migration 0010), so one indexed row says whether anything changed:
+A thread's version is bumped by database triggers on every change its readers can
+see (migrations 0010, 0023), so one indexed row says whether anything changed:
 
 - every answer carries a strong ``ETag`` (thread, version, renderer version,
   page), ``Last-Modified`` and ``Cache-Control: public`` with a short max-age and
@@ -11,6 +11,7 @@ comments (migration 0010), so one indexed row says whether anything changed:
   once beside them, so a repeat read does no other SQL, no rendering, no JSON
   encoding and no compression (compressing a 500 KB thread for each of many readers
   cost CPU, and its buffers, made in aiohttp's threads, grew the daemon's memory);
+  readers who arrive while a version is being made wait for that one making;
 - big threads are paged by top-level comment (each with all its replies).
 """
 
@@ -20,8 +21,10 @@ import asyncio
 import gzip
 import json
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -170,6 +173,31 @@ class PublishedThreads:
         self._store = store
         self._settings = cache
         self._bytes = _Bytes(cache.memory_mb * 1024 * 1024)
+        self._making: dict[tuple[object, ...], asyncio.Future[bytes]] = {}
+
+    async def _cached(self, key: tuple[object, ...], make: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The bytes cached under ``key``, else ``make()``'s, made once and kept.
+
+        Readers who ask while they are being made wait for that one making: a thread
+        changes, and every reader of the next moment used to build it (reading all of
+        its comments, encoding and compressing them) side by side, each holding its
+        own copy; the memory of a busy thread grew with them. A reader who goes away
+        does not cancel the making for the others (``shield``)."""
+        found = self._bytes.get(key)
+        if found is not None:
+            return found
+        making = self._making.get(key)
+        if making is None:
+            making = asyncio.ensure_future(make())
+            self._making[key] = making
+            making.add_done_callback(partial(self._made, key))
+        return await asyncio.shield(making)
+
+    def _made(self, key: tuple[object, ...], making: asyncio.Future[bytes]) -> None:
+        # Runs before any waiter resumes (added first), so they find it cached.
+        self._making.pop(key, None)
+        if not making.cancelled() and making.exception() is None:
+            self._bytes.put(key, making.result())
 
     def forget(self) -> None:
         """Empty the in-memory cache (for benchmarks measuring first reads)."""
@@ -208,18 +236,13 @@ class PublishedThreads:
         if not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)
         cache_key = ("api", thread_id, version, limit, after)
-        body = self._bytes.get(cache_key)
-        if body is None:
-            body = await self._build(key, limit, after)
-            self._bytes.put(cache_key, body)
+        body = await self._cached(cache_key, lambda: self._build(key, limit, after))
         if accepts_gzip(request):
-            zipped_key = (*cache_key, "gzip")
-            zipped = self._bytes.get(zipped_key)
-            if zipped is None:
-                zipped = await asyncio.to_thread(gzip.compress, body, 6, mtime=0)
-                self._bytes.put(zipped_key, zipped)
+            plain = body
+            body = await self._cached(
+                (*cache_key, "gzip"), lambda: asyncio.to_thread(gzip.compress, plain, 6, mtime=0)
+            )
             headers["Content-Encoding"] = "gzip"
-            body = zipped
         return web.Response(
             body=body, content_type="application/json", charset="utf-8", headers=headers
         )
