@@ -53,17 +53,20 @@ THREAD = "attachment-theory-healing-relationship"
 APPROVE = re.compile(r"^Approve \(publish it\):\n(\S+)$", re.MULTILINE)
 
 
-def rss_kb(pid: int) -> int:
+def pss_kb(entry: Path) -> int:
+    """One process's proportional set size, in KB (0 once it is gone)."""
+    try:
+        found = re.search(r"^Pss:\s+(\d+) kB", (entry / "smaps_rollup").read_text(), re.M)
+    except OSError:
+        return 0
+    return int(found.group(1)) if found else 0
+
+
+def rss_kb(pid: int) -> tuple[int, int]:
     """Memory of ``pid`` and its descendants (the worker processes), in KB: their
-    proportional set size, so pages the fork server shares with its workers count once."""
-    total = 0
-    for entry in process_tree(pid):
-        try:
-            found = re.search(r"^Pss:\s+(\d+) kB", (entry / "smaps_rollup").read_text(), re.M)
-        except OSError:
-            continue
-        total += int(found.group(1)) if found else 0
-    return total
+    proportional set size, so pages the fork server shares with its workers count once;
+    and of ``pid`` alone (the daemon's own process, where the caches are)."""
+    return sum(pss_kb(e) for e in process_tree(pid)), pss_kb(Path(f"/proc/{pid}"))
 
 
 class Maildir:
@@ -186,12 +189,12 @@ async def watch(maildir: Maildir, until: float) -> None:
         await asyncio.sleep(0.005)
 
 
-async def memory(pid: int, until: float) -> list[tuple[float, int]]:
+async def memory(pid: int, until: float) -> list[tuple[float, int, int]]:
     began, samples = time.monotonic(), []
     while time.monotonic() < until:
-        samples.append((time.monotonic() - began, rss_kb(pid)))
+        samples.append((time.monotonic() - began, *rss_kb(pid)))
         await asyncio.sleep(10.0)
-    samples.append((time.monotonic() - began, rss_kb(pid)))
+    samples.append((time.monotonic() - began, *rss_kb(pid)))
     return samples
 
 
@@ -228,7 +231,7 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
         elapsed = time.monotonic() - began
     lat = sorted(latencies)
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
-    after_first = next((kb for t, kb in rss if t >= 60), rss[0][1])
+    after_first = next((r[1] for r in rss if r[0] >= 60), rss[0][1])
     print(f"Mixed soak, {elapsed / 60:.1f} minutes\n")
     print("| what | figure |\n|---|---:|")
     print(f"| emailed replies accepted | {sent:,} ({sent / elapsed:.1f}/s) |")
@@ -237,13 +240,14 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
     print(f"| approve -> notification p50 / p99 / max | {p(0.5):.0f} / {p(0.99):.0f} / "
           f"{(lat[-1] * 1000 if lat else float('nan')):.0f} ms |")  # fmt: skip
     print(f"| memory (PSS) after 1 min / at the end / highest | {after_first / 1024:.0f} / "
-          f"{rss[-1][1] / 1024:.0f} / {max(kb for _t, kb in rss) / 1024:.0f} MB |")  # fmt: skip
+          f"{rss[-1][1] / 1024:.0f} / {max(r[1] for r in rss) / 1024:.0f} MB |")  # fmt: skip
     growth = (rss[-1][1] / after_first - 1) * 100
     print(f"| memory growth after the first minute | {growth:+.1f}% |")
     if lat:
         print(f"\n(median {statistics.median(lat) * 1000:.0f} ms over {len(lat)} approvals)")
-    by_minute = [f"{kb / 1024:.0f}" for t, kb in rss if int(t) % 60 < 10 or t == rss[-1][0]]
-    print(f"memory (PSS, MB) about each minute: {' '.join(by_minute)}")
+    each_minute = [r for r in rss if int(r[0]) % 60 < 10 or r == rss[-1]]
+    for what, column in (("memory (PSS, MB) about each minute", 1), ("the daemon's own", 2)):
+        print(f"{what}: {' '.join(f'{r[column] / 1024:.0f}' for r in each_minute)}")
     for what in missed[:10]:
         print(f"missed: {what}")
 
