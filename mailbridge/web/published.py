@@ -42,6 +42,7 @@ __all__ = [
     "MAX_PAGE",
     "PublishedThreads",
     "accepts_gzip",
+    "compact_json",
     "count",
     "not_modified",
     "tree_json",
@@ -67,6 +68,33 @@ def tree_json(nodes: list[CommentNode]) -> list[dict[str, Any]]:
         }
         for node in nodes
     ]
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(document: dict[str, Any]) -> bytes:
+    """``json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()``,
+    the same bytes, made a top-level value and a list item at a time.
+
+    One string of the whole answer takes four bytes a character as soon as one of its
+    characters lies beyond Latin-1 (an emoji in any comment): building a 9 MB thread
+    answer held 36 MB at once, and the daemon kept the memory of its largest builds.
+    In pieces, only the comments with such a character are wide, one at a time."""
+    parts = [b"{"]
+    for n, (key, value) in enumerate(document.items()):
+        parts.append(b"," if n else b"")
+        parts.append(_ENCODER.encode(key).encode() + b":")
+        if isinstance(value, list):
+            parts.append(b"[")
+            for m, item in enumerate(value):
+                parts.append(b"," if m else b"")
+                parts.append(_ENCODER.encode(item).encode())
+            parts.append(b"]")
+        else:
+            parts.append(_ENCODER.encode(value).encode())
+    parts.append(b"}")
+    return b"".join(parts)
 
 
 def count(nodes: list[CommentNode]) -> int:
@@ -274,4 +302,4 @@ class PublishedThreads:
             "comments": tree_json(page),
             "next": next_url,
         }
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        return compact_json(document)
