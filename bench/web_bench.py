@@ -3,7 +3,8 @@
 
 In one process and one run, for the sample thread (243 comments) and a generated
 5,000-comment thread (250 top-level comments with 19 replies each, so one page of
-the default paging holds 50 conversations = 1,000 comments):
+the default paging holds 50 conversations = 1,000 comments), its JSON (``json``: the
+API's first page) and its HTML page (``page``: ``/threads/{key}``, every comment):
 
 * ``cold``   -- the first GET after a start: the version row, the tree from SQLite,
   rendering every comment and encoding the JSON (both caches emptied each time);
@@ -112,9 +113,13 @@ async def main(seconds: float) -> None:
             host, port = daemon.http_address
             base = f"http://{host}:{port}"
             published = _published(daemon)
-            print(f"{'thread':<16} {'what':<10} {'bytes':>9} {'req/s':>9} {'vs baseline':>12}")
-            for key in (SEED, BIG):
-                url = f"{base}/api/threads/{key}/comments"
+            print(f"{'thread':<16} {'what':<15} {'bytes':>9} {'req/s':>9} {'vs baseline':>12}")
+            for key, kind in ((SEED, "json"), (SEED, "page"), (BIG, "json"), (BIG, "page")):
+                url = (
+                    f"{base}/api/threads/{key}/comments"
+                    if kind == "json"
+                    else f"{base}/threads/{key}"
+                )
                 headers = {"Accept-Encoding": "identity"}
                 async with aiohttp.ClientSession(headers=headers) as session:
                     async with session.get(url) as resp:
@@ -130,7 +135,7 @@ async def main(seconds: float) -> None:
                 for what, value in (("baseline", baseline), ("cold", cold), ("changed", first),
                                     ("repeat", repeat), ("304", not_modified)):  # fmt: skip
                     print(
-                        f"{key[:16]:<16} {what:<10} {len(body):>9,} {value:>9.1f} "
+                        f"{key[:16]:<16} {kind + ' ' + what:<15} {len(body):>9,} {value:>9.1f} "
                         f"{value / baseline:>11.3f}x"
                     )
 

@@ -48,12 +48,23 @@ class Pages:
         headers = self._published.cache_headers(etag, changed)
         if not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)
-        try:
-            thread, nodes = await self._service.published_tree(key)
-        except NotFound:
-            raise missing from None
-        response = self._html("thread", thread=thread, nodes=nodes, count=count(nodes))
-        response.headers.update(headers)
+
+        async def page() -> bytes:
+            try:
+                thread, nodes = await self._service.published_tree(key)
+            except NotFound:  # deleted between the version check and now
+                raise missing from None
+            return self._renderer.page(
+                "thread", site_name=self._site_name, thread=thread, nodes=nodes, count=count(nodes)
+            ).encode()
+
+        # Rendered once per version, like the thread's JSON, and gzipped once beside it.
+        body, zipped = await self._published.encoded(request, ("page", thread_id, version), page)
+        response = web.Response(
+            body=body, content_type="text/html", charset="utf-8", headers=headers
+        )
+        if zipped:
+            response.headers["Content-Encoding"] = "gzip"
         # The page runs the widget (one rendering of a thread): its script, and its
         # calls to this server's API; nothing from anywhere else.
         response.headers["Content-Security-Policy"] = (
@@ -61,5 +72,4 @@ class Pages:
             "style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'"
         )
-        response.enable_compression()
         return response

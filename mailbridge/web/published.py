@@ -264,16 +264,31 @@ class PublishedThreads:
         if not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)
         cache_key = ("api", thread_id, version, limit, after)
-        body = await self._cached(cache_key, lambda: self._build(key, limit, after))
-        if accepts_gzip(request):
-            plain = body
-            body = await self._cached(
-                (*cache_key, "gzip"), lambda: asyncio.to_thread(gzip.compress, plain, 6, mtime=0)
-            )
+        body, zipped = await self.encoded(
+            request, cache_key, lambda: self._build(key, limit, after)
+        )
+        if zipped:
             headers["Content-Encoding"] = "gzip"
         return web.Response(
             body=body, content_type="application/json", charset="utf-8", headers=headers
         )
+
+    async def encoded(
+        self,
+        request: web.Request,
+        key: tuple[object, ...],
+        make: Callable[[], Awaitable[bytes]],
+    ) -> tuple[bytes, bool]:
+        """The answer cached under ``key`` (``(kind, thread id, version, ...)``), made
+        once by ``make`` if need be; gzipped, once, when the client takes gzip. Returns
+        the bytes and whether they are gzipped."""
+        body = await self._cached(key, make)
+        if not accepts_gzip(request):
+            return body, False
+        zipped = await self._cached(
+            (*key, "gzip"), lambda: asyncio.to_thread(gzip.compress, body, 6, mtime=0)
+        )
+        return zipped, True
 
     async def _build(self, key: str, limit: int | None, after: int | None) -> bytes:
         try:

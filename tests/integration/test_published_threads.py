@@ -129,6 +129,38 @@ async def test_answers_are_gzipped_when_the_client_accepts_it(daemon: Running) -
         assert "Content-Encoding" not in other and raw == plain, refusing
 
 
+@pytest.mark.asyncio
+async def test_the_thread_page_is_rendered_once_per_version(
+    daemon: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = []
+    read_tree = daemon.service.published_tree
+
+    async def counted(key: str) -> Any:
+        reads.append(key)
+        return await read_tree(key)
+
+    monkeypatch.setattr(daemon.service, "published_tree", counted)
+    page = f"/threads/{THREAD}"
+    status, headers, first = await get(daemon, page)
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "Content-Encoding" not in headers
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    _s, zipped_headers, zipped = await get(daemon, page, {"Accept-Encoding": "gzip"})
+    assert zipped_headers["Content-Encoding"] == "gzip" and gzip.decompress(zipped) == first
+    _s, _h, again = await get(daemon, page)
+    assert again == first and len(reads) == 1  # rendered once, gzipped once, kept
+    # A pending comment changes nothing readers see: the same page, not rendered again.
+    await post_comment(daemon, parent=2, body="A pending *thought*.")
+    moderation = await moderation_email(daemon, "Ann")
+    _s, pending_headers, pending = await get(daemon, page)
+    assert pending == first and pending_headers["ETag"] == headers["ETag"] and len(reads) == 1
+    await approve(daemon, moderation)
+    _s, after_headers, after = await get(daemon, page)
+    assert after_headers["ETag"] != headers["ETag"] and len(reads) == 2
+    assert b"A pending <em>thought</em>." in after and b"A pending" not in first
+
+
 def big_thread(path: Path, top: int = 300, replies: int = 3) -> Path:
     comments = []
     next_id = 1
