@@ -71,9 +71,14 @@ def lookup_charset(label: str | None) -> str | None:
         return None
     name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
+        codec = codecs.lookup(name).name
+        # Python's codecs include bytes-to-bytes ones (base64, hex, zlib, uu, rot13):
+        # no charset, and decoding text with them raises LookupError. A label such
+        # as "base64" (a mistake or a hostile message) is then no label at all.
+        b"a".decode(codec, "ignore")  # (an empty input is not checked)
     except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
+    return codec
 
 
 # Codecs whose bytes look like ASCII (or binary): the label must be used first.

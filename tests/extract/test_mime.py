@@ -214,3 +214,19 @@ def test_a_broken_rfc2231_charset_keeps_the_attachment_and_the_text() -> None:
     assert not [d for d in result.defects if d.startswith("extraction failed")], result.defects
     assert result.text == "The words I wrote."
     assert [a.content_type for a in result.attachments] == ["application/pdf"]
+
+
+def test_a_bytes_to_bytes_codec_as_the_charset_keeps_the_words() -> None:
+    # Found by tests/extract/test_properties.py (charset=": base64"): Python's codecs
+    # include base64, hex, zlib, uu and rot13, which decode no text (LookupError).
+    for label in ("base64", ": base64", "hex", "zlib", "bz2", "quopri", "uu", "rot13"):
+        assert lookup_charset(label) is None, label
+        raw = (
+            b"From: a@example.org\r\nSubject: x\r\n"
+            b'Content-Type: text/plain; charset="' + label.encode() + b'"\r\n\r\n'
+            b"\xffStill every word, gr\xc3\xbc\xc3\x9fe.\r\n"
+        )
+        result = extract(raw)
+        assert "Still every word, gr" in result.text, label
+        assert not any(d.startswith("extraction failed") for d in result.defects), label
+    assert lookup_charset("latin-1") == "cp1252" and lookup_charset("koi8-r") == "koi8-r"
