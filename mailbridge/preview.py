@@ -190,7 +190,14 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
     )
     page: dict[str, Any] = {
         "index": {"threads": [(data["thread"], 3)]},
-        "thread": {"thread": data["thread"], "nodes": data["nodes"], "count": 3},
+        "thread": {
+            "thread": data["thread"],
+            "nodes": data["nodes"],
+            "count": 3,
+            # a big thread's reader without scripts pages through it
+            "previous_url": None,
+            "next_url": f"/threads/{data['thread'].key}?limit=50&after=1",
+        },
         "moderate_confirm": {
             "action": Action.APPROVE.verb,
             "done": False,

@@ -26,6 +26,7 @@ EXAMPLES = ROOT / "examples"
 SEED_JSON = EXAMPLES / "thread.json"
 SEED_WXR = EXAMPLES / "thread.wxr.xml"
 THREAD = "attachment-theory-healing-relationship"
+BIG = "big-thread"  # big_thread()'s key
 AUTHOR_EMAIL = "author@example.org"  # the seed post's author: moderator of the thread
 
 
@@ -411,3 +412,50 @@ async def db_value(daemon: Any, sql: str, *args: Any) -> Any:
     """The first column of the first row (None without one)."""
     found = await db_rows(daemon, sql, *args)
     return found[0][0] if found else None
+
+
+def big_thread(path: Path, top: int = 300, replies: int = 3) -> Path:
+    """A thread of ``top`` conversations of 1 + ``replies`` comments (1,200: a big thread,
+    paged), as an import file in ``path``."""
+    comments = []
+    next_id = 1
+    for t in range(top):
+        parent = next_id
+        comments.append(
+            {
+                "id": parent,
+                "parent": None,
+                "author": f"Reader {t}",
+                "email": f"r{t}@example.org",
+                "created": f"2020-01-01T00:{t // 60:02d}:{t % 60:02d}+00:00",
+                "body": f"Top {t}",
+            }
+        )
+        next_id += 1
+        for r in range(replies):
+            comments.append(
+                {
+                    "id": next_id,
+                    "parent": parent,
+                    "author": f"Replier {r}",
+                    "email": f"x{t}.{r}@example.org",
+                    "created": f"2020-01-02T00:{t // 60:02d}:{t % 60:02d}+00:00",
+                    "body": f"Reply {r} to {t}",
+                }
+            )
+            next_id += 1
+    document = {
+        "post": {
+            "key": BIG,
+            "title": "A big thread",
+            "author": "Author",
+            "email": "author@example.org",
+            "url": "https://blog.example.org/big/",
+            "published": "2020-01-01T00:00:00+00:00",
+            "body": "...",
+        },
+        "comments": [{**c, "depth": 0} for c in comments],
+    }
+    file = path / "big.json"
+    file.write_text(json.dumps(document))
+    return file

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
 from mailbridge.errors import NotFound
@@ -9,7 +11,13 @@ from mailbridge.moderate.service import CommentService
 from mailbridge.render import RENDER_VERSION
 from mailbridge.store import Store, threads
 from mailbridge.templating import Renderer
-from mailbridge.web.published import PublishedThreads, count, not_modified
+from mailbridge.web.published import (
+    DEFAULT_PAGE,
+    PublishedThreads,
+    not_modified,
+    page_args,
+    page_of,
+)
 
 __all__ = ["Pages"]
 
@@ -38,13 +46,20 @@ class Pages:
         return self._html("index", threads=listing)
 
     async def thread(self, request: web.Request) -> web.Response:
+        """GET /threads/{key}[?limit=N&after=ID&through=ID]: the widget, and for readers without
+        scripts the published comments, paged as the API pages them (a big thread's
+        page held every comment: 2.4 MB for 5,000, downloaded by every reader)."""
         key = request.match_info["thread"]
         missing = web.HTTPNotFound(text=f"There is no thread called “{key}”.")
+        limit, after, through = page_args(request)
         try:
             thread_id, version, changed = await self._published.version(key)
         except NotFound:
             raise missing from None
-        etag = f'"page.t{thread_id}.v{version}.r{RENDER_VERSION}"'
+        etag = (
+            f'"page.t{thread_id}.v{version}.r{RENDER_VERSION}.{limit or 0}.{after or 0}'
+            f'{f".{through}" if through else ""}"'
+        )
         headers = self._published.cache_headers(etag, changed)
         if not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)
@@ -54,12 +69,22 @@ class Pages:
                 thread, nodes = await self._service.published_tree(key)
             except NotFound:  # deleted between the version check and now
                 raise missing from None
+            shown = page_of(nodes, limit, after, through)
+            here = f"/threads/{quote(thread.key, safe='')}"
             return self._renderer.page(
-                "thread", site_name=self._site_name, thread=thread, nodes=nodes, count=count(nodes)
+                "thread",
+                site_name=self._site_name,
+                thread=thread,
+                nodes=shown.nodes,
+                count=shown.total,
+                next_url=_page_url(here, shown.limit, shown.next_after),
+                previous_url=_page_url(here, shown.limit, shown.previous_after),
             ).encode()
 
         # Rendered once per version, like the thread's JSON, and gzipped once beside it.
-        body, zipped = await self._published.encoded(request, ("page", thread_id, version), page)
+        body, zipped = await self._published.encoded(
+            request, ("page", thread_id, version, limit, after, through), page
+        )
         response = web.Response(
             body=body, content_type="text/html", charset="utf-8", headers=headers
         )
@@ -73,3 +98,12 @@ class Pages:
             "frame-ancestors 'none'; base-uri 'none'"
         )
         return response
+
+
+def _page_url(here: str, limit: int | None, after: int | None) -> str | None:
+    """A link to another page of the thread page: ``after`` 0 is the first page."""
+    if limit is None or after is None:
+        return None
+    if after == 0:
+        return here if limit == DEFAULT_PAGE else f"{here}?limit={limit}"
+    return f"{here}?limit={limit}&after={after}"

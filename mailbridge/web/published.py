@@ -22,6 +22,7 @@ import gzip
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import partial
@@ -40,11 +41,14 @@ __all__ = [
     "BIG_THREAD",
     "DEFAULT_PAGE",
     "MAX_PAGE",
+    "Page",
     "PublishedThreads",
     "accepts_gzip",
     "compact_json",
     "count",
     "not_modified",
+    "page_args",
+    "page_of",
     "tree_json",
 ]
 
@@ -106,6 +110,66 @@ def count(nodes: list[CommentNode]) -> int:
     return total
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a thread's top-level comments (each with all its replies)."""
+
+    nodes: list[CommentNode]
+    total: int  # published comments in the whole thread, replies included
+    limit: int | None  # top-level comments per page; None: the whole thread
+    next_after: int | None  # the ``after`` of the following page; None on the last
+    # the ``after`` of the previous page: None when there is none, 0 for the first page
+    previous_after: int | None
+
+
+def page_of(
+    nodes: list[CommentNode], limit: int | None, after: int | None, through: int | None = None
+) -> Page:
+    """The page of ``nodes`` (top-level, in order) after the top-level comment ``after``,
+    reaching at least to the conversation holding comment ``through`` (a link to one
+    comment of a big thread: its reader gets every conversation up to it, in order).
+
+    Without ``limit``, a small thread comes whole and a big one (over ``BIG_THREAD``
+    published comments) in pages of ``DEFAULT_PAGE``. Raises ``HTTPBadRequest`` when
+    ``after`` is not a top-level comment of the thread, or ``through`` not a published
+    comment of it."""
+    total = count(nodes)
+    if limit is None and (after is not None or total > BIG_THREAD):
+        limit = DEFAULT_PAGE
+    start = 0
+    if after is not None:
+        ids = [node.comment.id for node in nodes]
+        if after not in ids:
+            raise web.HTTPBadRequest(text="after: no such top-level comment in this thread")
+        start = ids.index(after) + 1
+    end = len(nodes) if limit is None else start + limit
+    if through is not None:
+        holding = _conversation_of(nodes, through)
+        if holding is None:
+            raise web.HTTPBadRequest(text="through: no such published comment in this thread")
+        end = max(end, holding + 1)
+    if limit is None:
+        return Page(nodes, total, None, None, None)
+    shown = nodes[start:end]
+    more = end < len(nodes) and bool(shown)
+    previous = None
+    if start:
+        previous = 0 if start <= limit else nodes[start - limit - 1].comment.id
+    return Page(shown, total, limit, shown[-1].comment.id if more else None, previous)
+
+
+def _conversation_of(nodes: list[CommentNode], comment_id: int) -> int | None:
+    """The index of the top-level comment whose conversation holds ``comment_id``."""
+    for index, node in enumerate(nodes):
+        pending = [node]
+        while pending:
+            here = pending.pop()
+            if here.comment.id == comment_id:
+                return index
+            pending.extend(here.replies)
+    return None
+
+
 class _Bytes:
     """An LRU of serialized answers, bounded in bytes.
 
@@ -155,7 +219,9 @@ class _Bytes:
         return len(self._items)
 
 
-def _page_args(request: web.Request) -> tuple[int | None, int | None]:
+def page_args(request: web.Request) -> tuple[int | None, int | None, int | None]:
+    """``limit``, ``after`` and ``through`` from the query; a 400 with a reason if bad."""
+
     def number(name: str, low: int, high: int) -> int | None:
         raw = request.query.get(name)
         if raw is None:
@@ -164,7 +230,8 @@ def _page_args(request: web.Request) -> tuple[int | None, int | None]:
             raise web.HTTPBadRequest(text=f"{name} must be a whole number from {low} to {high}")
         return int(raw)
 
-    return number("limit", 1, MAX_PAGE), number("after", 1, 2**63 - 1)
+    biggest = 2**63 - 1
+    return number("limit", 1, MAX_PAGE), number("after", 1, biggest), number("through", 1, biggest)
 
 
 def accepts_gzip(request: web.Request) -> bool:
@@ -252,20 +319,23 @@ class PublishedThreads:
         return thread_id, version, changed
 
     async def comments(self, request: web.Request) -> web.StreamResponse:
-        """GET /api/threads/{key}/comments[?limit=N&after=ID]."""
+        """GET /api/threads/{key}/comments[?limit=N&after=ID&through=ID]."""
         key = request.match_info["thread"]
         try:
-            limit, after = _page_args(request)
+            limit, after, through = page_args(request)
             thread_id, version, changed = await self.version(key)
         except NotFound:
             return web.json_response({"error": f"no thread '{key}'", "field": "thread"}, status=404)
-        etag = f'"t{thread_id}.v{version}.r{RENDER_VERSION}.{limit or 0}.{after or 0}"'
+        etag = (
+            f'"t{thread_id}.v{version}.r{RENDER_VERSION}.{limit or 0}.{after or 0}'
+            f'{f".{through}" if through else ""}"'
+        )
         headers = self.cache_headers(etag, changed)
         if not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)
-        cache_key = ("api", thread_id, version, limit, after)
+        cache_key = ("api", thread_id, version, limit, after, through)
         body, zipped = await self.encoded(
-            request, cache_key, lambda: self._build(key, limit, after)
+            request, cache_key, lambda: self._build(key, limit, after, through)
         )
         if zipped:
             headers["Content-Encoding"] = "gzip"
@@ -290,31 +360,23 @@ class PublishedThreads:
         )
         return zipped, True
 
-    async def _build(self, key: str, limit: int | None, after: int | None) -> bytes:
+    async def _build(
+        self, key: str, limit: int | None, after: int | None, through: int | None
+    ) -> bytes:
         try:
             thread, nodes = await self._service.published_tree(key)
         except NotFound:  # deleted between the version check and now
             raise web.HTTPNotFound(text=f"no thread '{key}'") from None
-        total = count(nodes)
-        if limit is None and (after is not None or total > BIG_THREAD):
-            limit = DEFAULT_PAGE
-        start = 0
-        if after is not None:
-            ids = [node.comment.id for node in nodes]
-            if after not in ids:
-                raise web.HTTPBadRequest(text="after: no such top-level comment in this thread")
-            start = ids.index(after) + 1
-        page = nodes[start:] if limit is None else nodes[start : start + limit]
-        more = limit is not None and start + limit < len(nodes)
+        page = page_of(nodes, limit, after, through)
         next_url = (
-            f"/api/threads/{thread.key}/comments?limit={limit}&after={page[-1].comment.id}"
-            if more and page
+            f"/api/threads/{thread.key}/comments?limit={page.limit}&after={page.next_after}"
+            if page.next_after is not None
             else None
         )
         document = {
             "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
-            "total": total,
-            "comments": tree_json(page),
+            "total": page.total,
+            "comments": tree_json(page.nodes),
             "next": next_url,
         }
         return compact_json(document)

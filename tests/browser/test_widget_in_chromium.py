@@ -18,8 +18,11 @@ import pytest
 import pytest_asyncio
 from flows import moderation_email
 from support import (
+    BIG,
     ROOT,
     THREAD,
+    big_thread,
+    db_rows,
     free_port,
     import_seed,
     local,
@@ -233,3 +236,79 @@ async def test_a_form_sent_at_robot_speed_goes_to_spam(
 
     [found] = await daemon.store.read(statuses)
     assert found.startswith("spam: spam score") and "under two seconds" in found
+
+
+IN_VIEW = "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }"
+
+
+@pytest.mark.asyncio
+async def test_a_link_to_one_comment_brings_it_into_view(
+    blog: tuple[Running, str], browser: Any
+) -> None:
+    """Notification emails link to post#comment-ID. The widget's comments live in a
+    shadow root, which the browser's own scrolling to #comment-ID cannot reach."""
+    daemon, site = blog
+    last = int(
+        (await db_rows(daemon, "SELECT max(id) FROM comments WHERE status = 'approved'"))[0][0]
+    )
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{site}/posts/{THREAD}/#comment-{last}")
+    target = page.locator(f"#mailbridge #comment-{last}")
+    await target.wait_for()
+    await page.wait_for_function("scrollY > 0")
+    assert await target.evaluate(IN_VIEW)
+    assert "linked" in (await target.get_attribute("class") or "")
+    await page.screenshot(path=shot("widget-linked-comment.png"))
+    # A link to no comment of this thread (or a rejected one) shows the thread as usual.
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{site}/posts/{THREAD}/#comment-999999")
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    assert await page.locator("#mailbridge h2").inner_text() == "243 comments"
+
+
+@pytest.mark.asyncio
+async def test_a_link_into_a_later_page_of_a_big_thread(
+    blog: tuple[Running, str], browser: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """A big thread shows 50 conversations, then "Show more": a linked comment further
+    on is loaded with every conversation before it, in order, and shown."""
+    daemon, _site = blog
+    await import_seed(settings, big_thread(tmp_path))
+    tops = await db_rows(
+        daemon,
+        "SELECT c.id FROM comments c JOIN threads t ON t.id = c.thread_id"
+        " WHERE t.key = ? AND c.parent_id IS NULL ORDER BY c.id",
+        BIG,
+    )
+    replies = await db_rows(
+        daemon, "SELECT id FROM comments WHERE parent_id = ? ORDER BY id", tops[199][0]
+    )
+    wanted = int(replies[2][0])  # the last reply in conversation 200 (page 4 of 6)
+    host, port = daemon.http_address
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"http://{host}:{port}/threads/{BIG}#comment-{wanted}")
+    target = page.locator(f"#mailbridge #comment-{wanted}")
+    await target.wait_for()
+    await page.wait_for_function("scrollY > 0")
+    assert await target.evaluate(IN_VIEW)
+    conversations = page.locator("#mailbridge section > ol > li > article")
+    assert await conversations.count() == 200  # every one up to it, in one answer
+    more = page.get_by_role("button", name="Show more comments")
+    assert await more.is_visible()
+    # Following another link further on, on the same page, loads up to that one too.
+    later = int(tops[279][0])
+    await page.evaluate(f"location.hash = '#comment-{later}'")
+    await page.locator(f"#mailbridge #comment-{later}").wait_for()
+    assert await conversations.count() == 280
+    await page.wait_for_function(
+        f"""() => {{ const e = document.querySelector('#mailbridge').shadowRoot
+            .getElementById('comment-{later}'); const r = e.getBoundingClientRect();
+            return r.top >= 0 && r.top < innerHeight; }}"""
+    )
+    # And back to one already shown: no request, just there.
+    await page.evaluate(f"location.hash = '#comment-{wanted}'")
+    await page.wait_for_function(
+        f"""() => document.querySelector('#mailbridge').shadowRoot
+            .getElementById('comment-{wanted}').classList.contains('linked')"""
+    )
+    assert await conversations.count() == 280

@@ -5,7 +5,9 @@ formatting in the HTML part of emails. Real daemon, real HTTP client, real SQLit
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,10 @@ import aiohttp
 import pytest
 from flows import approve, moderation_email, notification_for, post_comment
 from multidict import CIMultiDict
-from support import THREAD, import_seed
+from support import BIG, THREAD, big_thread, import_seed
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
-
-BIG = "big-thread"
 
 
 def url(daemon: Running, path: str) -> str:
@@ -161,51 +161,6 @@ async def test_the_thread_page_is_rendered_once_per_version(
     assert b"A pending <em>thought</em>." in after and b"A pending" not in first
 
 
-def big_thread(path: Path, top: int = 300, replies: int = 3) -> Path:
-    comments = []
-    next_id = 1
-    for t in range(top):
-        parent = next_id
-        comments.append(
-            {
-                "id": parent,
-                "parent": None,
-                "author": f"Reader {t}",
-                "email": f"r{t}@example.org",
-                "created": f"2020-01-01T00:{t // 60:02d}:{t % 60:02d}+00:00",
-                "body": f"Top {t}",
-            }
-        )
-        next_id += 1
-        for r in range(replies):
-            comments.append(
-                {
-                    "id": next_id,
-                    "parent": parent,
-                    "author": f"Replier {r}",
-                    "email": f"x{t}.{r}@example.org",
-                    "created": f"2020-01-02T00:{t // 60:02d}:{t % 60:02d}+00:00",
-                    "body": f"Reply {r} to {t}",
-                }
-            )
-            next_id += 1
-    document = {
-        "post": {
-            "key": BIG,
-            "title": "A big thread",
-            "author": "Author",
-            "email": "author@example.org",
-            "url": "https://blog.example.org/big/",
-            "published": "2020-01-01T00:00:00+00:00",
-            "body": "...",
-        },
-        "comments": [{**c, "depth": 0} for c in comments],
-    }
-    file = path / "big.json"
-    file.write_text(json.dumps(document))
-    return file
-
-
 @pytest.mark.asyncio
 async def test_big_threads_are_paged_by_top_level_comment(
     daemon: Running, settings: Settings, tmp_path: Path
@@ -241,3 +196,98 @@ async def test_bad_paging_is_a_400_with_a_reason(daemon: Running, query: str) ->
     status, headers, body = await get(daemon, f"/api/threads/{THREAD}/comments?{query}")
     assert status == 400 and headers["Content-Type"].startswith("application/json")
     assert json.loads(body)["error"]
+
+
+@pytest.mark.asyncio
+async def test_a_big_threads_page_is_paged_for_readers_without_scripts(
+    daemon: Running, settings: Settings, tmp_path: Path
+) -> None:
+    """Every reader downloads the page's <noscript> comments: a big thread's page held
+    them all. Now it holds the API's first page, with links through the rest."""
+
+    await import_seed(settings, big_thread(tmp_path))
+    _s, _h, whole = await get(daemon, f"/api/threads/{BIG}/comments?limit=500")
+    comment = re.compile(rb'<article class="comment" id="comment-(\d+)"')
+    link = re.compile(rb'<a href="([^"]+)" rel="(prev|next)">')
+    seen: list[int] = []
+    path: str | None = f"/threads/{BIG}"
+    pages: list[tuple[str, dict[str, str], bytes]] = []
+    for _ in range(10):  # bounded: 300 top-level comments are 6 pages of 50
+        if path is None:
+            break
+        status, _headers, body = await get(daemon, path)
+        assert status == 200 and b"1200 comments" in body
+        ids = [int(i) for i in comment.findall(body)]
+        assert len(ids) == 50 * 4  # 50 conversations, each with its 3 replies
+        seen += ids
+        links = {r.decode(): href.decode().replace("&amp;", "&") for href, r in link.findall(body)}
+        pages.append((path, links, body))
+        path = links.get("next")
+
+    def ids_of(nodes: list[dict[str, Any]]) -> list[int]:
+        return [i for c in nodes for i in (c["id"], *ids_of(c["replies"]))]
+
+    assert len(pages) == 6 and seen == ids_of(json.loads(whole)["comments"])
+    assert len(set(seen)) == 1_200
+    assert "prev" not in pages[0][1] and "next" not in pages[-1][1]
+    # Each "Earlier comments" leads to the page before it, the first without a query.
+    for (before, _links, _body), (_path, links, _b) in itertools.pairwise(pages):
+        assert links["prev"] == before
+    assert pages[1][1]["prev"] == f"/threads/{BIG}"
+    # The first page is a sixth of the thread, not all of it.
+    assert len(pages[0][2]) < len(whole) / 3
+    # Each page has its own ETag, revalidated like the JSON's.
+    _s, first_headers, _b = await get(daemon, pages[0][0])
+    _s, second_headers, _b = await get(daemon, pages[1][0])
+    assert first_headers["ETag"] != second_headers["ETag"]
+    status, _h, _b = await get(daemon, pages[1][0], {"If-None-Match": second_headers["ETag"]})
+    assert status == 304
+    # A small thread stays one page, without links.
+    _s, _h, small = await get(daemon, f"/threads/{THREAD}")
+    assert len(comment.findall(small)) == 243 and not link.findall(small)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "after=abc", "after=999999"])
+async def test_bad_paging_of_a_page_is_a_400_page(daemon: Running, query: str) -> None:
+    status, headers, body = await get(daemon, f"/threads/{THREAD}?{query}")
+    assert status == 400 and headers["Content-Type"].startswith("text/html")
+    assert b"limit" in body or b"after" in body
+
+
+@pytest.mark.asyncio
+async def test_through_reaches_the_conversation_holding_a_comment(
+    daemon: Running, settings: Settings, tmp_path: Path
+) -> None:
+    await import_seed(settings, big_thread(tmp_path))
+    _s, _h, body = await get(daemon, f"/api/threads/{BIG}/comments?limit=500")
+    conversations = json.loads(body)["comments"]
+    reply = conversations[119]["replies"][1]["id"]  # a reply in the 120th conversation
+    status, headers, body = await get(daemon, f"/api/threads/{BIG}/comments?through={reply}")
+    page = json.loads(body)
+    assert status == 200 and [c["id"] for c in page["comments"]] == [
+        c["id"] for c in conversations[:120]
+    ]
+    assert page["next"] == f"/api/threads/{BIG}/comments?limit=50&after={conversations[119]['id']}"
+    status, _h, _b = await get(
+        daemon, f"/api/threads/{BIG}/comments?through={reply}", {"If-None-Match": headers["ETag"]}
+    )
+    assert status == 304
+    # From a later page on; and a comment on the page anyway changes nothing.
+    after = conversations[49]["id"]
+    _s, _h, body = await get(
+        daemon, f"/api/threads/{BIG}/comments?limit=50&after={after}&through={reply}"
+    )
+    assert [c["id"] for c in json.loads(body)["comments"]] == [
+        c["id"] for c in conversations[50:120]
+    ]
+    early = conversations[3]["id"]
+    _s, _h, body = await get(daemon, f"/api/threads/{BIG}/comments?through={early}")
+    assert len(json.loads(body)["comments"]) == 50
+    # Not a published comment of this thread: a 400 saying so, as for after.
+    pending = await post_comment(
+        daemon, BIG, parent=conversations[0]["id"], body="Pending, so not linkable."
+    )
+    for wrong in (999_999, 1, pending):  # 1 is a comment of the sample thread
+        status, _h, body = await get(daemon, f"/api/threads/{BIG}/comments?through={wrong}")
+        assert status == 400 and "through" in json.loads(body)["error"]

@@ -32,6 +32,7 @@
     ".cancel{background:none;border:1px solid var(--_border);color:inherit;padding:.5em 1em;justify-self:start}" +
     ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}" +
     ".status:not(:empty){padding:.6em .8em;border-radius:var(--_radius);border:1px solid var(--_border)}" +
+    "article.linked{outline:2px solid var(--_accent);outline-offset:4px;border-radius:var(--_radius);scroll-margin-top:1rem}" +
     ".status.error{border-color:#d1242f}.more{margin:.5rem 0}:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}";
 
   function el(tag, attrs, kids) {
@@ -208,5 +209,36 @@
       }, function () { send.disabled = false; say("Your comment could not be sent (no connection?); please try again.", true); });
   });
 
-  (key ? load(threadPath()) : ensureThread().then(function () { return load(threadPath()); })).catch(fail);
+  /* A link to one comment (post#comment-123, as notification emails give) cannot reach
+     into this shadow root, and in a big thread the comment may lie pages further on:
+     ask for the comments through it, then bring it into view. */
+  function linked() {
+    var m = /^#comment-(\d{1,18})$/.exec(location.hash);
+    return m ? m[1] : null;
+  }
+  function show(id) {
+    var node = root.getElementById ? root.getElementById("comment-" + id) : document.getElementById("comment-" + id);
+    if (!node) return false;
+    var old = root.querySelector("article.linked");
+    if (old) old.classList.remove("linked");
+    node.classList.add("linked");
+    node.setAttribute("tabindex", "-1");
+    node.scrollIntoView({ block: "start" });
+    node.focus({ preventScroll: true });
+    return true;
+  }
+  function first() {
+    var id = linked();
+    if (!id) return load(threadPath());
+    /* An id that is not a published comment of this thread (any longer): the first page. */
+    return load(threadPath() + "?through=" + id).then(function () { show(id); },
+      function () { return load(threadPath()); });
+  }
+  window.addEventListener("hashchange", function () {
+    var id = linked();
+    if (!id || show(id) || !next) return;
+    load(next + "&through=" + id).then(function () { show(id); }, function () {});
+  });
+
+  (key ? first() : ensureThread().then(first)).catch(fail);
 })();
