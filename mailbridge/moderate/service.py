@@ -18,7 +18,6 @@ from mailbridge.errors import InvalidInput, NotFound
 from mailbridge.models import (
     Channel,
     Comment,
-    CommentNode,
     CommentStatus,
     Decider,
     Decision,
@@ -96,15 +95,6 @@ class CommentService:
         if found is None:
             raise NotFound(f"no thread '{key}'")
         return found
-
-    async def published_tree(self, key: str) -> tuple[Thread, list[CommentNode]]:
-        async def work(conn: aiosqlite.Connection) -> tuple[Thread, list[CommentNode]]:
-            thread = await threads.get_thread(conn, key=key)
-            if thread is None:
-                raise NotFound(f"no thread '{key}'")
-            return thread, await comments.approved_tree(conn, thread.id)
-
-        return await self._store.read(work)
 
     async def submit(
         self,

@@ -20,6 +20,7 @@ from mailbridge.store.threads import upsert_address
 
 __all__ = [
     "approved_tree",
+    "comment_from_row",
     "get_comment",
     "insert_comment",
     "latest_author_name",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-def _comment(row: sqlite3.Row) -> Comment:
+def comment_from_row(row: sqlite3.Row) -> Comment:
     return Comment(
         id=row["id"],
         thread_id=row["thread_id"],
@@ -88,7 +89,7 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
 async def get_comment(conn: aiosqlite.Connection, comment_id: int) -> Comment | None:
     async with conn.execute("SELECT * FROM comments WHERE id = ?", (comment_id,)) as cur:
         row = await cur.fetchone()
-    return None if row is None else _comment(row)
+    return None if row is None else comment_from_row(row)
 
 
 async def set_status(
@@ -120,7 +121,7 @@ async def approved_tree(conn: aiosqlite.Connection, thread_id: int) -> list[Comm
         (thread_id,),
     ) as cur:
         rows = await cur.fetchall()
-    nodes = {row["id"]: CommentNode(_comment(row)) for row in rows}
+    nodes = {row["id"]: CommentNode(comment_from_row(row)) for row in rows}
     roots: list[CommentNode] = []
     for node in nodes.values():
         parent_id = node.comment.parent_id
@@ -162,7 +163,7 @@ async def spam_folder(conn: aiosqlite.Connection, since: str, limit: int = 200) 
         "SELECT * FROM comments WHERE status = 'spam' AND created_at >= ? ORDER BY id DESC LIMIT ?",
         (since, limit),
     ) as cur:
-        return [_comment(row) for row in await cur.fetchall()]
+        return [comment_from_row(row) for row in await cur.fetchall()]
 
 
 async def spam_not_reported(
@@ -179,7 +180,7 @@ async def spam_not_reported(
         "ORDER BY id LIMIT ?",
         (limit,),
     ) as cur:
-        found = [_comment(row) for row in await cur.fetchall()]
+        found = [comment_from_row(row) for row in await cur.fetchall()]
     return found, 0 if row is None else int(row[0])
 
 
@@ -196,7 +197,7 @@ async def pending_queue(conn: aiosqlite.Connection, limit: int = 200) -> list[Co
     async with conn.execute(
         "SELECT * FROM comments WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,)
     ) as cur:
-        return [_comment(row) for row in await cur.fetchall()]
+        return [comment_from_row(row) for row in await cur.fetchall()]
 
 
 async def mark_moderation_mailed(
@@ -224,4 +225,4 @@ async def not_yet_mailed(conn: aiosqlite.Connection, limit: int = 200) -> list[C
         "ORDER BY id LIMIT ?",
         (limit,),
     ) as cur:
-        return [_comment(row) for row in await cur.fetchall()]
+        return [comment_from_row(row) for row in await cur.fetchall()]

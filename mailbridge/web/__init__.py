@@ -72,8 +72,8 @@ def build_web_app(
         limiter=limiter("comments", limits.web_comments_per_ip_per_hour),
         smtputf8=settings.outbound.smtputf8,
     )
-    published = PublishedThreads(service, store, settings.cache)
-    pages = Pages(service, store, renderer, settings.site.name, published)
+    published = PublishedThreads(store, settings.cache)
+    pages = Pages(store, renderer, settings.site.name, published)
     moderation = ModerationPages(
         service, keyring, renderer, clock, settings.site.name, settings.site.public_url
     )

@@ -7,7 +7,6 @@ from urllib.parse import quote
 from aiohttp import web
 
 from mailbridge.errors import NotFound
-from mailbridge.moderate.service import CommentService
 from mailbridge.render import RENDER_VERSION
 from mailbridge.store import Store, threads
 from mailbridge.templating import Renderer
@@ -16,7 +15,6 @@ from mailbridge.web.published import (
     PublishedThreads,
     not_modified,
     page_args,
-    page_of,
 )
 
 __all__ = ["Pages"]
@@ -25,13 +23,11 @@ __all__ = ["Pages"]
 class Pages:
     def __init__(
         self,
-        service: CommentService,
         store: Store,
         renderer: Renderer,
         site_name: str,
         published: PublishedThreads,
     ):
-        self._service = service
         self._store = store
         self._renderer = renderer
         self._site_name = site_name
@@ -66,15 +62,14 @@ class Pages:
 
         async def page() -> bytes:
             try:
-                thread, nodes = await self._service.published_tree(key)
+                shown = await self._published.page(key, limit, after, through)
             except NotFound:  # deleted between the version check and now
                 raise missing from None
-            shown = page_of(nodes, limit, after, through)
-            here = f"/threads/{quote(thread.key, safe='')}"
+            here = f"/threads/{quote(shown.thread.key, safe='')}"
             return self._renderer.page(
                 "thread",
                 site_name=self._site_name,
-                thread=thread,
+                thread=shown.thread,
                 nodes=shown.nodes,
                 count=shown.total,
                 next_url=_page_url(here, shown.limit, shown.next_after),

@@ -28,14 +28,15 @@ from email.utils import format_datetime, parsedate_to_datetime
 from functools import partial
 from typing import Any
 
+import aiosqlite
 from aiohttp import web
 
 from mailbridge.errors import NotFound
-from mailbridge.models import CommentNode
-from mailbridge.moderate.service import CommentService
+from mailbridge.models import CommentNode, Thread
 from mailbridge.render import RENDER_VERSION, render_comment
 from mailbridge.settings import CacheSettings
-from mailbridge.store import Store, threads
+from mailbridge.store import Store, comments, threads
+from mailbridge.store import published as published_rows
 
 __all__ = [
     "BIG_THREAD",
@@ -48,8 +49,9 @@ __all__ = [
     "count",
     "not_modified",
     "page_args",
-    "page_of",
+    "read_page",
     "tree_json",
+    "window",
 ]
 
 # Threads with more published comments than this are paged by default.
@@ -114,6 +116,7 @@ def count(nodes: list[CommentNode]) -> int:
 class Page:
     """One page of a thread's top-level comments (each with all its replies)."""
 
+    thread: Thread
     nodes: list[CommentNode]
     total: int  # published comments in the whole thread, replies included
     limit: int | None  # top-level comments per page; None: the whole thread
@@ -122,52 +125,65 @@ class Page:
     previous_after: int | None
 
 
-def page_of(
-    nodes: list[CommentNode], limit: int | None, after: int | None, through: int | None = None
-) -> Page:
-    """The page of ``nodes`` (top-level, in order) after the top-level comment ``after``,
-    reaching at least to the conversation holding comment ``through`` (a link to one
-    comment of a big thread: its reader gets every conversation up to it, in order).
+@dataclass(frozen=True)
+class Window:
+    start: int  # the first top-level comment shown, and the one after the last
+    end: int
+    next_after: int | None
+    previous_after: int | None
 
-    Without ``limit``, a small thread comes whole and a big one (over ``BIG_THREAD``
-    published comments) in pages of ``DEFAULT_PAGE``. Raises ``HTTPBadRequest`` when
-    ``after`` is not a top-level comment of the thread, or ``through`` not a published
-    comment of it."""
-    total = count(nodes)
-    if limit is None and (after is not None or total > BIG_THREAD):
-        limit = DEFAULT_PAGE
+
+def window(roots: list[int], limit: int, after: int | None, through: int | None) -> Window:
+    """Which of the top-level comments ``roots`` (in order) a page shows: ``limit`` of
+    them after ``after``, and at least up to ``through`` (the top-level comment whose
+    conversation holds a linked comment: its reader gets every conversation up to it,
+    in order). Raises ``HTTPBadRequest`` when ``after`` is not one of ``roots``."""
     start = 0
     if after is not None:
-        ids = [node.comment.id for node in nodes]
-        if after not in ids:
+        if after not in roots:
             raise web.HTTPBadRequest(text="after: no such top-level comment in this thread")
-        start = ids.index(after) + 1
-    end = len(nodes) if limit is None else start + limit
+        start = roots.index(after) + 1
+    end = start + limit
     if through is not None:
-        holding = _conversation_of(nodes, through)
-        if holding is None:
-            raise web.HTTPBadRequest(text="through: no such published comment in this thread")
-        end = max(end, holding + 1)
-    if limit is None:
-        return Page(nodes, total, None, None, None)
-    shown = nodes[start:end]
-    more = end < len(nodes) and bool(shown)
+        end = max(end, roots.index(through) + 1)
+    end = min(end, len(roots))
+    more = end < len(roots) and end > start
     previous = None
     if start:
-        previous = 0 if start <= limit else nodes[start - limit - 1].comment.id
-    return Page(shown, total, limit, shown[-1].comment.id if more else None, previous)
+        previous = 0 if start <= limit else roots[start - limit - 1]
+    return Window(start, end, roots[end - 1] if more else None, previous)
 
 
-def _conversation_of(nodes: list[CommentNode], comment_id: int) -> int | None:
-    """The index of the top-level comment whose conversation holds ``comment_id``."""
-    for index, node in enumerate(nodes):
-        pending = [node]
-        while pending:
-            here = pending.pop()
-            if here.comment.id == comment_id:
-                return index
-            pending.extend(here.replies)
-    return None
+async def read_page(
+    conn: aiosqlite.Connection,
+    key: str,
+    limit: int | None,
+    after: int | None,
+    through: int | None = None,
+) -> Page:
+    """A page of thread ``key``'s published comments, read in one snapshot.
+
+    Without ``limit``, a small thread comes whole and a big one (over ``BIG_THREAD``
+    published comments) in pages of ``DEFAULT_PAGE``; a page reads only the rows of the
+    conversations it shows. Raises ``NotFound`` for no such thread, ``HTTPBadRequest``
+    when ``after`` is not a top-level comment of the thread or ``through`` not a
+    published comment of it."""
+    thread = await threads.get_thread(conn, key=key)
+    if thread is None:
+        raise NotFound(f"no thread '{key}'")
+    total = await published_rows.published_count(conn, thread.id)
+    root = None
+    if through is not None:
+        root = await published_rows.conversation_root(conn, thread.id, through)
+        if root is None:
+            raise web.HTTPBadRequest(text="through: no such published comment in this thread")
+    if limit is None and after is None and total <= BIG_THREAD:
+        return Page(thread, await comments.approved_tree(conn, thread.id), total, None, None, None)
+    limit = limit or DEFAULT_PAGE
+    roots = await published_rows.published_roots(conn, thread.id)
+    shown = window(roots, limit, after, root)
+    nodes = await published_rows.conversations(conn, thread.id, roots[shown.start : shown.end])
+    return Page(thread, nodes, total, limit, shown.next_after, shown.previous_after)
 
 
 class _Bytes:
@@ -262,10 +278,16 @@ def not_modified(request: web.Request, etag: str, changed: datetime) -> bool:
     return False
 
 
+# read_page's shape: how PublishedThreads reads a page (a test counts the reads).
+PageReader = Callable[
+    [aiosqlite.Connection, str, int | None, int | None, int | None], Awaitable[Page]
+]
+
+
 class PublishedThreads:
-    def __init__(self, service: CommentService, store: Store, cache: CacheSettings) -> None:
-        self._service = service
+    def __init__(self, store: Store, cache: CacheSettings, reader: PageReader = read_page) -> None:
         self._store = store
+        self._reader = reader
         self._settings = cache
         self._bytes = _Bytes(cache.memory_mb * 1024 * 1024)
         self._making: dict[tuple[object, ...], asyncio.Future[bytes]] = {}
@@ -360,14 +382,20 @@ class PublishedThreads:
         )
         return zipped, True
 
+    async def page(
+        self, key: str, limit: int | None, after: int | None, through: int | None = None
+    ) -> Page:
+        """A page of thread ``key`` (see :func:`read_page`)."""
+        return await self._store.read(lambda c: self._reader(c, key, limit, after, through))
+
     async def _build(
         self, key: str, limit: int | None, after: int | None, through: int | None
     ) -> bytes:
         try:
-            thread, nodes = await self._service.published_tree(key)
+            page = await self.page(key, limit, after, through)
         except NotFound:  # deleted between the version check and now
             raise web.HTTPNotFound(text=f"no thread '{key}'") from None
-        page = page_of(nodes, limit, after, through)
+        thread = page.thread
         next_url = (
             f"/api/threads/{thread.key}/comments?limit={page.limit}&after={page.next_after}"
             if page.next_after is not None

@@ -19,6 +19,7 @@ from support import BIG, THREAD, big_thread, import_seed
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
+from mailbridge.store import published as published_rows
 
 
 def url(daemon: Running, path: str) -> str:
@@ -133,14 +134,14 @@ async def test_answers_are_gzipped_when_the_client_accepts_it(daemon: Running) -
 async def test_the_thread_page_is_rendered_once_per_version(
     daemon: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads = []
-    read_tree = daemon.service.published_tree
+    reads = []  # each making of a page counts the thread's published comments once
+    real_count = published_rows.published_count
 
-    async def counted(key: str) -> Any:
-        reads.append(key)
-        return await read_tree(key)
+    async def counted(conn: Any, thread_id: int) -> int:
+        reads.append(thread_id)
+        return await real_count(conn, thread_id)
 
-    monkeypatch.setattr(daemon.service, "published_tree", counted)
+    monkeypatch.setattr(published_rows, "published_count", counted)
     page = f"/threads/{THREAD}"
     status, headers, first = await get(daemon, page)
     assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"

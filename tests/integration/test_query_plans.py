@@ -19,9 +19,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from flows import approve, moderation_email, reply_notification
-from support import reply_to_notification, smtp_send, started, store_rows, until
+from support import THREAD, reply_to_notification, smtp_send, started, store_rows, until
 
 from mailbridge.app import Running
 from mailbridge.store.postgres.connection import connect
@@ -88,6 +89,26 @@ async def reply_path(daemon: Running) -> None:
     moderation = await moderation_email(daemon, "Ann", 3)
     await approve(daemon, moderation)
     await until("the outbox to be sent", lambda: _all_sent(daemon))
+    await read_thread(daemon)
+
+
+async def read_thread(daemon: Running) -> None:
+    """The thread read as its readers read it: whole, paged, through one comment, and
+    its page (a read of the thread's comments, through the thread's indexes)."""
+    host, port = daemon.http_address
+    base = f"http://{host}:{port}"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/api/threads/{THREAD}/comments?limit=2") as resp:
+            first = await resp.json()
+        last = first["comments"][-1]["id"]
+        for path in (
+            f"/api/threads/{THREAD}/comments",
+            first["next"],
+            f"/api/threads/{THREAD}/comments?limit=1&through={last}",
+            f"/threads/{THREAD}?limit=2&after={last}",
+        ):
+            async with session.get(base + path) as resp:
+                assert resp.status == 200, path
 
 
 async def _all_sent(daemon: Running) -> bool:

@@ -17,35 +17,35 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from mailbridge.errors import NotFound
-from mailbridge.models import CommentNode, CommentStatus, NewComment, Source, Thread
+from mailbridge.models import CommentStatus, NewComment, Source
 from mailbridge.settings import CacheSettings
 from mailbridge.store import Store, comments, threads
-from mailbridge.web.published import PublishedThreads
+from mailbridge.web.published import Page, PublishedThreads, read_page
 
 NOW = "2026-12-06T06:00:00Z"
 
 
-class CountingService:
-    """The comment service's one read used here, from the real store, counted and made
-    slow enough (a pause) that the readers below all ask while it runs."""
+class CountingReader:
+    """The page read PublishedThreads makes (the real one, on the real store), counted
+    and made slow enough (a pause) that the readers below all ask while it runs."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self) -> None:
         self.calls = 0
         self.fail = False
 
-    async def published_tree(self, key: str) -> tuple[Thread, list[CommentNode]]:
+    async def __call__(
+        self,
+        conn: aiosqlite.Connection,
+        key: str,
+        limit: int | None,
+        after: int | None,
+        through: int | None,
+    ) -> Page:
         self.calls += 1
         await asyncio.sleep(0.05)
         if self.fail:
             raise NotFound(f"no thread '{key}'")
-
-        async def work(conn: aiosqlite.Connection) -> tuple[Thread, list[CommentNode]]:
-            thread = await threads.get_thread(conn, key=key)
-            assert thread is not None
-            return thread, await comments.approved_tree(conn, thread.id)
-
-        return await self.store.read(work)
+        return await read_page(conn, key, limit, after, through)
 
 
 async def _seed(store: Store) -> None:
@@ -81,8 +81,8 @@ async def test_readers_at_the_same_moment_share_one_making(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _seed(store)
-    service = CountingService(store)
-    published = PublishedThreads(service, store, CacheSettings())  # type: ignore[arg-type]
+    reader = CountingReader()
+    published = PublishedThreads(store, CacheSettings(), reader)
     compressions = []
     real_compress = gzip.compress
 
@@ -94,7 +94,7 @@ async def test_readers_at_the_same_moment_share_one_making(
     answers = await asyncio.gather(
         *(published.comments(_request(gzipped=n % 2 == 1)) for n in range(12))
     )
-    assert service.calls == 1 and len(compressions) == 1
+    assert reader.calls == 1 and len(compressions) == 1
     plain = {_body(a) for a in answers if "Content-Encoding" not in a.headers}
     zipped = {_body(a) for a in answers if a.headers.get("Content-Encoding") == "gzip"}
     assert len(plain) == 1 and len(zipped) == 1
@@ -102,20 +102,20 @@ async def test_readers_at_the_same_moment_share_one_making(
     assert json.loads(body)["total"] == 20
     # Kept: a later reader makes nothing.
     await published.comments(_request(gzipped=True))
-    assert service.calls == 1 and len(compressions) == 1
+    assert reader.calls == 1 and len(compressions) == 1
 
 
 @pytest.mark.asyncio
 async def test_a_reader_who_goes_away_does_not_stop_the_others(store: Store) -> None:
     await _seed(store)
-    service = CountingService(store)
-    published = PublishedThreads(service, store, CacheSettings())  # type: ignore[arg-type]
+    reader = CountingReader()
+    published = PublishedThreads(store, CacheSettings(), reader)
     first = asyncio.ensure_future(published.comments(_request()))
     others = [asyncio.ensure_future(published.comments(_request())) for _ in range(3)]
     await asyncio.sleep(0.01)
     first.cancel()
     answers = await asyncio.gather(*others)
-    assert first.cancelled() and service.calls == 1
+    assert first.cancelled() and reader.calls == 1
     assert all(a.status == 200 and json.loads(_body(a))["total"] == 20 for a in answers)
 
 
@@ -124,14 +124,14 @@ async def test_a_failed_making_fails_its_waiters_and_the_next_reader_tries_again
     store: Store,
 ) -> None:
     await _seed(store)
-    service = CountingService(store)
-    published = PublishedThreads(service, store, CacheSettings())  # type: ignore[arg-type]
-    service.fail = True  # the thread deleted between the version check and the read
+    reader = CountingReader()
+    published = PublishedThreads(store, CacheSettings(), reader)
+    reader.fail = True  # the thread deleted between the version check and the read
     answers = await asyncio.gather(
         *(published.comments(_request()) for _ in range(4)), return_exceptions=True
     )
-    assert service.calls == 1
+    assert reader.calls == 1
     assert all(getattr(a, "status", None) == 404 for a in answers), answers
-    service.fail = False
+    reader.fail = False
     answer = await published.comments(_request())
-    assert answer.status == 200 and service.calls == 2
+    assert answer.status == 200 and reader.calls == 2
