@@ -7,7 +7,6 @@ from urllib.parse import quote
 from aiohttp import web
 
 from mailbridge.errors import NotFound
-from mailbridge.render import RENDER_VERSION
 from mailbridge.store import Store, threads
 from mailbridge.templating import Renderer
 from mailbridge.web.published import (
@@ -15,6 +14,7 @@ from mailbridge.web.published import (
     PublishedThreads,
     not_modified,
     page_args,
+    page_etag,
 )
 
 __all__ = ["Pages"]
@@ -52,10 +52,7 @@ class Pages:
             thread_id, version, changed = await self._published.version(key)
         except NotFound:
             raise missing from None
-        etag = (
-            f'"page.t{thread_id}.v{version}.r{RENDER_VERSION}.{limit or 0}.{after or 0}'
-            f'{f".{through}" if through else ""}"'
-        )
+        etag = page_etag("page.", thread_id, version, limit, after, through)
         headers = self._published.cache_headers(etag, changed)
         if not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)

@@ -49,6 +49,7 @@ __all__ = [
     "count",
     "not_modified",
     "page_args",
+    "page_etag",
     "read_page",
     "tree_json",
     "window",
@@ -250,6 +251,15 @@ def page_args(request: web.Request) -> tuple[int | None, int | None, int | None]
     return number("limit", 1, MAX_PAGE), number("after", 1, biggest), number("through", 1, biggest)
 
 
+def page_etag(kind: str, thread_id: int, version: int, *paging: int | None) -> str:
+    """The strong ETag of one page of a thread version: ``kind`` ("" for the JSON,
+    "page." for the HTML page), then the thread, its version, the renderer's, and the
+    page asked for (``limit``, ``after``, ``through``; a ``through`` only when given)."""
+    limit, after, through = paging
+    tail = f".{through}" if through else ""
+    return f'"{kind}t{thread_id}.v{version}.r{RENDER_VERSION}.{limit or 0}.{after or 0}{tail}"'
+
+
 def accepts_gzip(request: web.Request) -> bool:
     """Whether the client takes gzip: the same test aiohttp's own compression makes
     (the coding named in Accept-Encoding), with q=0 honoured as a refusal."""
@@ -348,10 +358,7 @@ class PublishedThreads:
             thread_id, version, changed = await self.version(key)
         except NotFound:
             return web.json_response({"error": f"no thread '{key}'", "field": "thread"}, status=404)
-        etag = (
-            f'"t{thread_id}.v{version}.r{RENDER_VERSION}.{limit or 0}.{after or 0}'
-            f'{f".{through}" if through else ""}"'
-        )
+        etag = page_etag("", thread_id, version, limit, after, through)
         headers = self.cache_headers(etag, changed)
         if not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)
