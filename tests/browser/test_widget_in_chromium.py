@@ -241,6 +241,18 @@ async def test_a_form_sent_at_robot_speed_goes_to_spam(
 IN_VIEW = "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }"
 
 
+async def open_linked(browser: Any, url: str, comment_id: int) -> tuple[Any, Any]:
+    """A phone-width tab opened at ``url#comment-ID``: the tab, once that comment is
+    shown and scrolled into view, and the comment."""
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{url}#comment-{comment_id}")
+    target = page.locator(f"#mailbridge #comment-{comment_id}")
+    await target.wait_for()
+    await page.wait_for_function("scrollY > 0")
+    assert await target.evaluate(IN_VIEW)
+    return page, target
+
+
 @pytest.mark.asyncio
 async def test_a_link_to_one_comment_brings_it_into_view(
     blog: tuple[Running, str], browser: Any
@@ -251,12 +263,7 @@ async def test_a_link_to_one_comment_brings_it_into_view(
     last = int(
         (await db_rows(daemon, "SELECT max(id) FROM comments WHERE status = 'approved'"))[0][0]
     )
-    page = await browser.new_page(viewport=PHONE)
-    await page.goto(f"{site}/posts/{THREAD}/#comment-{last}")
-    target = page.locator(f"#mailbridge #comment-{last}")
-    await target.wait_for()
-    await page.wait_for_function("scrollY > 0")
-    assert await target.evaluate(IN_VIEW)
+    page, target = await open_linked(browser, f"{site}/posts/{THREAD}/", last)
     assert "linked" in (await target.get_attribute("class") or "")
     await page.screenshot(path=shot("widget-linked-comment.png"))
     # A link to no comment of this thread (or a rejected one) shows the thread as usual.
@@ -285,12 +292,7 @@ async def test_a_link_into_a_later_page_of_a_big_thread(
     )
     wanted = int(replies[2][0])  # the last reply in conversation 200 (page 4 of 6)
     host, port = daemon.http_address
-    page = await browser.new_page(viewport=PHONE)
-    await page.goto(f"http://{host}:{port}/threads/{BIG}#comment-{wanted}")
-    target = page.locator(f"#mailbridge #comment-{wanted}")
-    await target.wait_for()
-    await page.wait_for_function("scrollY > 0")
-    assert await target.evaluate(IN_VIEW)
+    page, _target = await open_linked(browser, f"http://{host}:{port}/threads/{BIG}", wanted)
     conversations = page.locator("#mailbridge section > ol > li > article")
     assert await conversations.count() == 200  # every one up to it, in one answer
     more = page.get_by_role("button", name="Show more comments")
