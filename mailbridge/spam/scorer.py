@@ -3,7 +3,8 @@ store knows (repeated text, the site's own links)."""
 
 from __future__ import annotations
 
-import functools
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import aiosqlite
@@ -57,11 +58,24 @@ async def _thread(conn: aiosqlite.Connection, thread_id: int) -> tuple[str, str 
     return str(row[0] or ""), _thread_script("\n".join([str(row[1]), *published]))
 
 
-@functools.lru_cache(maxsize=64)
+_SCRIPTS: OrderedDict[bytes, str | None] = OrderedDict()
+_SCRIPTS_KEPT = 64
+
+
 def _thread_script(text: str) -> str | None:
-    # A thread's title and latest published comments change far less often than it
-    # gets comments: each reply to it asked the same question of the same text.
-    return dominant_script(text)
+    """``dominant_script(text)``, remembered for the latest 64 texts by their digest.
+
+    A thread's title and latest published comments change far less often than it gets
+    comments: each reply to it asked the same question of the same text. Kept by
+    digest, not by the text itself: 64 texts of 20 long comments each held 6 MB."""
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    if key in _SCRIPTS:
+        _SCRIPTS.move_to_end(key)
+        return _SCRIPTS[key]
+    script = _SCRIPTS[key] = dominant_script(text)
+    if len(_SCRIPTS) > _SCRIPTS_KEPT:
+        _SCRIPTS.popitem(last=False)
+    return script
 
 
 async def score_text(
