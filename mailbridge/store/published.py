@@ -16,7 +16,13 @@ import aiosqlite
 from mailbridge.models import CommentNode
 from mailbridge.store.comments import comment_from_row
 
-__all__ = ["conversation_root", "conversations", "published_count", "published_roots"]
+__all__ = [
+    "ROOTS_PER_QUERY",
+    "conversation_root",
+    "conversations",
+    "published_count",
+    "published_roots",
+]
 
 # Each step down joins a comment to its approved replies (index comments_by_parent).
 _COUNT = (
@@ -68,28 +74,36 @@ async def conversation_root(
     return int(chain[-1][0])
 
 
+# Top-level ids per statement: a page reaching a comment far into a huge thread may
+# hold thousands of conversations, and a statement takes at most 32,766 parameters
+# in SQLite (65,535 in PostgreSQL).
+ROOTS_PER_QUERY = 500
+
+
 async def conversations(
     conn: aiosqlite.Connection, thread_id: int, roots: Sequence[int]
 ) -> list[CommentNode]:
     """The published conversations of ``roots`` (top-level ids, in the order given),
     each with its published replies, oldest first at every level."""
-    if not roots:
-        return []
-    marks = ",".join("?" * len(roots))
-    async with conn.execute(
-        "WITH RECURSIVE shown(id) AS ("  # noqa: S608 (only placeholders are joined in)
-        f" SELECT id FROM comments WHERE id IN ({marks}) AND thread_id = ?"
-        " AND status = 'approved' AND parent_id IS NULL"
-        " UNION ALL"
-        " SELECT c.id FROM comments c JOIN shown s ON c.parent_id = s.id"
-        " WHERE c.status = 'approved')"
-        " SELECT * FROM comments WHERE id IN (SELECT id FROM shown) ORDER BY created_at, id",
-        (*roots, thread_id),
-    ) as cur:
-        rows = await cur.fetchall()
-    nodes = {row["id"]: CommentNode(comment_from_row(row)) for row in rows}
-    for node in nodes.values():
-        parent_id = node.comment.parent_id
-        if parent_id is not None and parent_id in nodes:
-            nodes[parent_id].replies.append(node)
+    nodes: dict[int, CommentNode] = {}
+    for start in range(0, len(roots), ROOTS_PER_QUERY):
+        some = roots[start : start + ROOTS_PER_QUERY]
+        marks = ",".join("?" * len(some))
+        async with conn.execute(
+            "WITH RECURSIVE shown(id) AS ("  # noqa: S608 (only placeholders are joined in)
+            f" SELECT id FROM comments WHERE id IN ({marks}) AND thread_id = ?"
+            " AND status = 'approved' AND parent_id IS NULL"
+            " UNION ALL"
+            " SELECT c.id FROM comments c JOIN shown s ON c.parent_id = s.id"
+            " WHERE c.status = 'approved')"
+            " SELECT * FROM comments WHERE id IN (SELECT id FROM shown) ORDER BY created_at, id",
+            (*some, thread_id),
+        ) as cur:
+            rows = await cur.fetchall()
+        found = {row["id"]: CommentNode(comment_from_row(row)) for row in rows}
+        for node in found.values():
+            parent_id = node.comment.parent_id
+            if parent_id is not None and parent_id in found:
+                found[parent_id].replies.append(node)
+        nodes.update(found)
     return [nodes[root] for root in roots if root in nodes]

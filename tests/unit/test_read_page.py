@@ -15,6 +15,7 @@ from aiohttp import web
 
 from mailbridge.models import CommentNode, CommentStatus, NewComment, Source
 from mailbridge.store import Store, comments, threads
+from mailbridge.store import published as published_rows
 from mailbridge.web.published import BIG_THREAD, Page, count, read_page
 
 STATUSES = [CommentStatus.APPROVED] * 6 + [
@@ -125,3 +126,18 @@ async def test_a_big_thread_is_paged_without_asking(store: Store) -> None:
     with pytest.raises(web.HTTPBadRequest) as refused:  # a reply is not a page's start
         await _page(store, "big", None, whole[0].replies[0].comment.id, None)
     assert (refused.value.text or "").startswith("after:")
+
+
+@pytest.mark.asyncio
+async def test_a_page_of_more_conversations_than_one_statement_takes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link to the last comment of a huge thread asks for every conversation before
+    it: read in several statements (SQLite takes 32,766 parameters at most)."""
+    monkeypatch.setattr(published_rows, "ROOTS_PER_QUERY", 7)
+    await _thread(store, "t", 160, 6)
+    whole = await _whole(store, "t")
+    assert len(whole) > 3 * 7
+    last = _ids(whole[-1:])[-1]
+    page = await _page(store, "t", 5, None, last)
+    assert _shape(page.nodes) == _shape(whole) and page.next_after is None
