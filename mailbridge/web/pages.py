@@ -12,9 +12,7 @@ from mailbridge.templating import Renderer
 from mailbridge.web.published import (
     DEFAULT_PAGE,
     PublishedThreads,
-    not_modified,
     page_args,
-    page_etag,
 )
 
 __all__ = ["Pages"]
@@ -52,10 +50,6 @@ class Pages:
             thread_id, version, changed = await self._published.version(key)
         except NotFound:
             raise missing from None
-        etag = page_etag("page.", thread_id, version, limit, after, through)
-        headers = self._published.cache_headers(etag, changed)
-        if not_modified(request, etag, changed):
-            return web.Response(status=304, headers=headers)
 
         async def page() -> bytes:
             try:
@@ -74,14 +68,9 @@ class Pages:
             ).encode()
 
         # Rendered once per version, like the thread's JSON, and gzipped once beside it.
-        body, zipped = await self._published.encoded(
-            request, ("page", thread_id, version, limit, after, through), page
+        response = await self._published.answer(
+            request, ("page", thread_id, version, limit, after, through), changed, page, "text/html"
         )
-        response = web.Response(
-            body=body, content_type="text/html", charset="utf-8", headers=headers
-        )
-        if zipped:
-            response.headers["Content-Encoding"] = "gzip"
         # The page runs the widget (one rendering of a thread): its script, and its
         # calls to this server's API; nothing from anywhere else.
         response.headers["Content-Security-Policy"] = (

@@ -46,7 +46,6 @@ __all__ = [
     "PublishedThreads",
     "accepts_gzip",
     "compact_json",
-    "count",
     "not_modified",
     "page_args",
     "page_etag",
@@ -102,15 +101,6 @@ def compact_json(document: dict[str, Any]) -> bytes:
             parts.append(_ENCODER.encode(value).encode())
     parts.append(b"}")
     return b"".join(parts)
-
-
-def count(nodes: list[CommentNode]) -> int:
-    total, pending = 0, list(nodes)
-    while pending:
-        node = pending.pop()
-        total += 1
-        pending.extend(node.replies)
-    return total
 
 
 @dataclass(frozen=True)
@@ -358,36 +348,38 @@ class PublishedThreads:
             thread_id, version, changed = await self.version(key)
         except NotFound:
             return web.json_response({"error": f"no thread '{key}'", "field": "thread"}, status=404)
-        etag = page_etag("", thread_id, version, limit, after, through)
+        return await self.answer(
+            request,
+            ("api", thread_id, version, limit, after, through),
+            changed,
+            lambda: self._build(key, limit, after, through),
+            "application/json",
+        )
+
+    async def answer(
+        self,
+        request: web.Request,
+        key: tuple[str, int, int, int | None, int | None, int | None],
+        changed: datetime,
+        make: Callable[[], Awaitable[bytes]],
+        content_type: str,
+    ) -> web.Response:
+        """A page of a thread version, ``key`` = (kind, thread id, version, limit, after,
+        through): its ETag and cache headers, a 304 when the client has it, else the
+        bytes cached under ``key``, made once by ``make`` if need be, and gzipped, once,
+        when the client takes gzip."""
+        kind, thread_id, version, *paging = key
+        etag = page_etag("" if kind == "api" else f"{kind}.", thread_id, version, *paging)
         headers = self.cache_headers(etag, changed)
         if not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)
-        cache_key = ("api", thread_id, version, limit, after, through)
-        body, zipped = await self.encoded(
-            request, cache_key, lambda: self._build(key, limit, after, through)
-        )
-        if zipped:
-            headers["Content-Encoding"] = "gzip"
-        return web.Response(
-            body=body, content_type="application/json", charset="utf-8", headers=headers
-        )
-
-    async def encoded(
-        self,
-        request: web.Request,
-        key: tuple[object, ...],
-        make: Callable[[], Awaitable[bytes]],
-    ) -> tuple[bytes, bool]:
-        """The answer cached under ``key`` (``(kind, thread id, version, ...)``), made
-        once by ``make`` if need be; gzipped, once, when the client takes gzip. Returns
-        the bytes and whether they are gzipped."""
         body = await self._cached(key, make)
-        if not accepts_gzip(request):
-            return body, False
-        zipped = await self._cached(
-            (*key, "gzip"), lambda: asyncio.to_thread(gzip.compress, body, 6, mtime=0)
-        )
-        return zipped, True
+        if accepts_gzip(request):
+            body = await self._cached(
+                (*key, "gzip"), lambda: asyncio.to_thread(gzip.compress, body, 6, mtime=0)
+            )
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
     async def page(
         self, key: str, limit: int | None, after: int | None, through: int | None = None

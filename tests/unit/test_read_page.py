@@ -16,7 +16,7 @@ from aiohttp import web
 from mailbridge.models import CommentNode, CommentStatus, NewComment, Source
 from mailbridge.store import Store, comments, threads
 from mailbridge.store import published as published_rows
-from mailbridge.web.published import BIG_THREAD, Page, count, read_page
+from mailbridge.web.published import BIG_THREAD, Page, read_page
 
 STATUSES = [CommentStatus.APPROVED] * 6 + [
     CommentStatus.PENDING,
@@ -50,6 +50,11 @@ async def _thread(store: Store, key: str, size: int, seed: int) -> None:
 
 def _shape(nodes: list[CommentNode]) -> list[Any]:
     return [(n.comment.id, n.comment.body, _shape(n.replies)) for n in nodes]
+
+
+def count(nodes: list[CommentNode]) -> int:
+    """The comments of a tree, replies included: what a page's total must say."""
+    return sum(1 + count(n.replies) for n in nodes)
 
 
 def _ids(nodes: list[CommentNode]) -> list[int]:
