@@ -133,9 +133,12 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
 )
 def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None) -> None:
     """Run the daemon: SMTP for replies, HTTP for pages, API and links, and delivery."""
+    from mailbridge.allocator import fix_mmap_threshold
     from mailbridge.embed.demo import demo_site_running, with_demo_origin
 
     settings = settings_from(config_file, data_dir)
+    # Before anything large is allocated: freed answers go back to the system.
+    fix_mmap_threshold()
     demo_origin = None
     if demo_site is not None:
         settings, demo_origin = with_demo_origin(settings, demo_site)
