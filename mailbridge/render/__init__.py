@@ -76,8 +76,9 @@ def _sanitise(markup: str) -> str:
 
 
 # Rendered comments by text, per process: a changed thread renders only what is new.
-# 8 M characters (about 8 MB with the keys): some five thousand comments of usual size.
-CACHE = TextCache(8 * 1024 * 1024)
+# 4 M characters of HTML (the texts are kept as digests): what 8 M of text and HTML
+# together held before, some five thousand comments of usual size.
+CACHE = TextCache(4 * 1024 * 1024)
 
 
 def render_comment(text: str) -> str:
