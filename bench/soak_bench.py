@@ -131,15 +131,22 @@ async def replies(smtp: int, pairs: list[tuple[str, str]], rate: float, until: f
     return done
 
 
-async def web(base: str, until: float) -> tuple[int, int]:
-    """Thread reads at 20/s and a web comment a second: (reads, posts)."""
+async def web(base: str, until: float, sizes: list[tuple[int, int]]) -> tuple[int, int]:
+    """Thread reads at 20/s and a web comment a second: (reads, posts). ``sizes`` gets
+    the answer's bytes and comments after the first minute and at the end: the data
+    the daemon is meant to hold grows with it."""
     reads = posts = 0
+    began = time.monotonic()
     async with aiohttp.ClientSession() as http:
         tick = 0
         while time.monotonic() < until:
             async with http.get(f"{base}/api/threads/{THREAD}/comments") as resp:
-                await resp.read()
+                body = await resp.read()
                 reads += resp.status == 200
+            if resp.status == 200 and (not sizes or time.monotonic() - began < 60):
+                sizes[:] = [(len(body), len(re.findall(rb'"id":', body)))]
+            elif resp.status == 200:
+                sizes[1:] = [(len(body), len(re.findall(rb'"id":', body)))]
             if tick % 20 == 0:
                 body = {"author": "Soak", "email": f"s{tick}@example.net", "body": f"Web {tick}."}
                 async with http.post(f"{base}/api/threads/{THREAD}/comments", json=body) as resp:
@@ -217,13 +224,14 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
     maildir = Maildir(data / "outbox")
     missed: list[str] = []
+    sizes: list[tuple[int, int]] = []
     with process([str(program), "serve", "--config", str(config)], env=env) as pid:
         await wait_port(smtp)
         until = time.monotonic() + minutes * 60
         began = time.monotonic()
         sent, (reads, posts), latencies, _w, rss = await asyncio.gather(
             replies(smtp, pairs, rate, until),
-            web(f"http://127.0.0.1:{http}", until),
+            web(f"http://127.0.0.1:{http}", until, sizes),
             approvals(maildir, until, missed),
             watch(maildir, until),
             memory(pid, until),
@@ -243,6 +251,10 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
           f"{rss[-1][1] / 1024:.0f} / {max(r[1] for r in rss) / 1024:.0f} MB |")  # fmt: skip
     growth = (rss[-1][1] / after_first - 1) * 100
     print(f"| memory growth after the first minute | {growth:+.1f}% |")
+    if len(sizes) == 2:
+        (b0, n0), (b1, n1) = sizes
+        print(f"| the thread's answer after 1 min / at the end | {b0 / 1e6:.1f} MB, {n0} "
+              f"comments / {b1 / 1e6:.1f} MB, {n1} comments |")  # fmt: skip
     if lat:
         print(f"\n(median {statistics.median(lat) * 1000:.0f} ms over {len(lat)} approvals)")
     each_minute = [r for r in rss if int(r[0]) % 60 < 10 or r == rss[-1]]
