@@ -1,4 +1,4 @@
-"""Large blocks straight from the system and straight back: the daemon's memory stays flat.
+"""Large blocks straight from the system and straight back: freed, they do not stay resident.
 
 glibc's malloc gives an allocation of at least its mmap threshold (128 KiB at first)
 pages of its own and unmaps them on free. But the threshold rises to the size of each
