@@ -19,7 +19,7 @@ thread imported, public_url its own HTTP address), all at once:
 Prints approval latency (p50, p99, max) and memory (after the first minute, at the
 end, the highest) with its growth. Everything on 127.0.0.1, bounded by --minutes.
 
-    .venv/bin/python bench/soak_bench.py [--minutes 10] [--rate 20]
+    .venv/bin/python bench/soak_bench.py [--minutes 10] [--rate 20] [--heap]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email
+import json
 import os
 import re
 import statistics
@@ -50,6 +51,7 @@ from inbound_bench import (  # the shared pieces of the inbound benchmark
 )
 
 THREAD = "attachment-theory-healing-relationship"
+HEAP_PROBE = Path(__file__).resolve().parent / "heap_probe"
 APPROVE = re.compile(r"^Approve \(publish it\):\n(\S+)$", re.MULTILINE)
 
 
@@ -205,7 +207,7 @@ async def memory(pid: int, until: float) -> list[tuple[float, int, int]]:
     return samples
 
 
-async def soak(minutes: float, rate: float, work: Path) -> None:
+async def soak(minutes: float, rate: float, work: Path, heap: bool = False) -> None:
     smtp, http = free_port(), free_port()
     data = work / "data"
     config = work / "mailbridge.toml"
@@ -222,6 +224,11 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
     pairs = await mailbridge_pairs(config, None)
     program = Path(sys.executable).with_name("mailbridge")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    heap_log = work / "heap.jsonl"
+    if heap:  # the daemon's heap, split (bench/heap_probe/sitecustomize.py)
+        probe = HEAP_PROBE
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(probe), env.get("PYTHONPATH")]))
+        env["SOAK_BENCH_HEAP"] = str(heap_log)
     maildir = Maildir(data / "outbox")
     missed: list[str] = []
     sizes: list[tuple[int, int]] = []
@@ -262,15 +269,26 @@ async def soak(minutes: float, rate: float, work: Path) -> None:
         print(f"{what}: {' '.join(f'{r[column] / 1024:.0f}' for r in each_minute)}")
     for what in missed[:10]:
         print(f"missed: {what}")
+    if heap and heap_log.exists():
+        rows = [json.loads(line) for line in heap_log.read_text().splitlines()]
+        print("\nthe daemon's process, KB: t, PSS, heap in use, free in the heap, mapped on "
+              "its own, SQLite, Python's blocks")  # fmt: skip
+        for r in rows:
+            if r["t"] % 60 < 10 or r is rows[-1]:
+                print(f"{r['t']:5d} {r['pss']:7d} {r['heap_used']:7d} {r['heap_free']:7d} "
+                      f"{r['mapped']:7d} {r['sqlite']:6d} {r['python_blocks']:8d}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=20.0, help="emailed replies per second")
+    parser.add_argument(
+        "--heap", action="store_true", help="also split the daemon's memory (glibc only)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mailbridge-soak-") as tmp:
-        asyncio.run(soak(args.minutes, args.rate, Path(tmp)))
+        asyncio.run(soak(args.minutes, args.rate, Path(tmp), args.heap))
 
 
 if __name__ == "__main__":
