@@ -42,5 +42,5 @@ def fix_mmap_threshold(threshold: int = THRESHOLD) -> bool:
     if not libc.mallopt(M_MMAP_THRESHOLD, ctypes.c_int(threshold)):
         log.warning("memory: glibc refused an mmap threshold of %d bytes", threshold)
         return False
-    log.info("memory: blocks of %d bytes or more are mapped and unmapped on their own", threshold)
+    log.debug("memory: blocks of %d bytes or more are mapped and unmapped on their own", threshold)
     return True
