@@ -35,7 +35,10 @@ def real_comment_texts() -> list[str]:
     ../shared/corpus/spam is there: real text for tests that compare two ways of
     answering the same question."""
     texts = [c["body"] for c in json.loads(SEED_JSON.read_text())["comments"]]
-    for path in sorted((ROOT.parent / "shared" / "corpus" / "spam").glob("*.csv")):
+    # The repository's own files of that collection first (bench/data): a clone
+    # anywhere has them; ../shared is only beside this checkout.
+    shared = sorted((ROOT.parent / "shared" / "corpus" / "spam").glob("*.csv"))
+    for path in sorted((ROOT / "bench" / "data").glob("Youtube*.csv")) + shared:
         with path.open(encoding="utf-8") as handle:
             texts += [row["CONTENT"] for row in csv.DictReader(handle)]
     return texts
