@@ -40,16 +40,19 @@ from mailbridge.notify.moderation_mailer import ModerationMailer
 from mailbridge.outbound.dkim import signer_from_config
 from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
 from mailbridge.outbound.transport import Transport, transport_from_url
-from mailbridge.outbound.worker import DeliveryWorker
+from mailbridge.outbound.worker import DeliveryWorker, RowPoster
 from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
+from mailbridge.spam import akismet_feedback
 from mailbridge.spam.akismet import Akismet
+from mailbridge.spam.akismet_feedback import AkismetReporter
 from mailbridge.store import Store, jobs
 from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
 from mailbridge.webhooks import WebhookEvents, WebhookSender
+from mailbridge.webhooks.events import KIND as events_kind
 from mailbridge.workers import CpuPool
 from mailbridge.workers import tasks as worker_tasks
 from mailbridge.workers.offload import offloaded, signing
@@ -125,6 +128,18 @@ def site_globals(settings: Settings) -> dict[str, str]:
         # Every email's footer links here: a person's own data (docs/privacy.md).
         "privacy_url": settings.site.public_url.rstrip("/") + "/privacy",
     }
+
+
+def posters_from(settings: Settings, store: Store, clock: Clock) -> dict[str, RowPoster]:
+    """What sends the outbox's rows that are not email, by kind."""
+    posters: dict[str, RowPoster] = {}
+    if settings.webhooks:
+        posters[events_kind] = WebhookSender(settings.webhooks, clock)
+    if settings.spam.akismet_key:
+        posters[akismet_feedback.KIND] = AkismetReporter(
+            store, clock, settings.spam.akismet_key, settings.spam.akismet_timeout_seconds
+        )
+    return posters
 
 
 def akismet_from(settings: Settings) -> Akismet | None:
@@ -218,7 +233,7 @@ async def core(
             per_domain=out.per_domain_concurrency,
             lease_seconds=out.lease_seconds,
             sign=signing(signer, pool),
-            webhooks=WebhookSender(settings.webhooks, clock) if settings.webhooks else None,
+            posters=posters_from(settings, store, clock),
         )
         notifier = Notifier(settings, keyring, renderer, clock)
         digester = Digester(store, notifier, clock, queued=worker.wake)

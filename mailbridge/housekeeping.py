@@ -1,5 +1,6 @@
-"""Periodic upkeep while the daemon runs: forget raw inbound bodies past retention, and
-shared rate-limit hits past their window.
+"""Periodic upkeep while the daemon runs: forget raw inbound bodies past retention,
+shared rate-limit hits past their window, and what Akismet was sent about a comment
+(the reader's IP address and browser) once no decision on it can be reported.
 
 Run every hour as a periodic job (mailbridge.jobs), by one daemon of those sharing
 the database.
@@ -13,6 +14,7 @@ from datetime import timedelta
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
+from mailbridge.spam import akismet_feedback
 from mailbridge.store import Store, inbound, rate_hits
 
 __all__ = ["EVERY_SECONDS", "Housekeeping"]
@@ -33,6 +35,14 @@ class Housekeeping:
         now = self._clock.now()
         # Shared rate-limit hits past every window (a day is the longest).
         await rate_hits.purge(conn, (now - timedelta(days=1)).timestamp())
+        akismet_before = now - timedelta(days=akismet_feedback.KEEP_DAYS)
+        forgot = await akismet_feedback.forget_before(conn, akismet_before.timestamp())
+        if forgot:
+            log.info(
+                "housekeeping: forgot what Akismet was sent about %d comment(s) before %s",
+                forgot,
+                iso(akismet_before),
+            )
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)
         if purged:

@@ -29,7 +29,7 @@ from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
-from mailbridge.spam import training
+from mailbridge.spam import akismet_feedback, training
 from mailbridge.spam.akismet import Akismet
 from mailbridge.store import Store, comments, decisions, moderation_queue, threads, trust
 from mailbridge.store.subscriptions import Level
@@ -64,6 +64,10 @@ class ModerationView:
     parent: Comment | None
     thread: Thread
     history: tuple[Decision, ...]
+
+
+# A moderator's decision as Akismet's answer would be: spam or not.
+_AKISMET_LABELS = {CommentStatus.SPAM: True, CommentStatus.APPROVED: False}
 
 
 class CommentService:
@@ -137,6 +141,10 @@ class CommentService:
             comment_id, created = await comments.insert_comment(conn, new)
             comment = await comments.get_comment(conn, comment_id)
             assert comment is not None
+            if created and outside is not None and outside.sent:
+                # For a report if a moderator decides otherwise (spam/akismet_feedback.py).
+                now_s = self._clock.now().timestamp()
+                await akismet_feedback.remember(conn, comment_id, outside.sent, outside.spam, now_s)
             if also is not None:
                 # First: the inbound row's checks are what the moderation email shows.
                 await also(conn, comment)
@@ -280,6 +288,14 @@ class CommentService:
                 # The author's Approve and Spam train the filter; the filter's own
                 # decisions do not (docs/spam.md).
                 await training.learn_decision(conn, comment_id, comment.body, status)
+                if self._akismet is not None and status in _AKISMET_LABELS:
+                    notified += await akismet_feedback.decided(
+                        conn,
+                        comment_id,
+                        _AKISMET_LABELS[status],
+                        self._akismet.endpoint,
+                        self._clock,
+                    )
             if status is CommentStatus.APPROVED:
                 first = await comments.mark_published(conn, comment_id, now)
                 if first:

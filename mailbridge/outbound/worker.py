@@ -25,7 +25,7 @@ import secrets
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -47,10 +47,17 @@ log = logging.getLogger(__name__)
 # DKIM: the message in, the message with its signatures out; off the event loop
 # (mailbridge.workers.offload.signing).
 Signer = Callable[[bytes], Coroutine[Any, Any, bytes]]
-WEBHOOK_KIND = "webhook"  # mailbridge.webhooks.events.KIND
+# Rows that are not email: their kind, and why one fails when nothing sends that
+# kind any more (the operator removed the endpoints or the key since it was queued).
+POSTED_KINDS = {
+    "webhook": "no [[webhooks]] are configured any more",  # mailbridge.webhooks.events
+    "akismet": "spam.akismet_key is not set any more",  # mailbridge.spam.akismet_feedback
+}
 
 
-class WebhookPoster(Protocol):
+class RowPoster(Protocol):
+    """Sends one outbox row that is not an email (a webhook event, an Akismet report)."""
+
     async def deliver(self, row: outbox.OutboxRow) -> None: ...
 
 
@@ -82,12 +89,13 @@ class DeliveryWorker:
         sign: Signer | None = None,
         lease_seconds: float = outbox.DEFAULT_LEASE_SECONDS,
         send_timeout: float = 600.0,
-        webhooks: WebhookPoster | None = None,
+        posters: Mapping[str, RowPoster] | None = None,
     ) -> None:
         """``sign`` is awaited on each message right before each send (DKIM).
 
         ``send_timeout`` bounds one attempt (signing and the whole SMTP dialogue);
-        past it the attempt counts as a temporary failure.
+        past it the attempt counts as a temporary failure. ``posters``: by kind (of
+        :data:`POSTED_KINDS`), what sends the rows that are not email.
         """
         if concurrency < 1 or per_domain < 1 or lease_seconds <= 0 or send_timeout <= 0:
             raise ValueError("concurrency, per_domain, lease_seconds, send_timeout must be > 0")
@@ -99,7 +107,7 @@ class DeliveryWorker:
         self._concurrency = concurrency
         self._per_domain = per_domain
         self._sign = sign
-        self._webhooks = webhooks
+        self._posters = dict(posters or {})
         self._lease_seconds = lease_seconds
         self._send_timeout = send_timeout
         # Names this worker's leases; host and pid tell the operator who holds a row.
@@ -225,7 +233,7 @@ class DeliveryWorker:
                         for row in rows:
                             busy[row.domain] += 1
                             ready.append(row)
-                            if self._sign is not None and row.kind != WEBHOOK_KIND:
+                            if self._sign is not None and row.kind not in POSTED_KINDS:
                                 signing[row.id] = asyncio.create_task(self._sign(row.message))
                         drained = not rows and not refill and finished == finished_at_step
                         continue
@@ -309,7 +317,7 @@ class DeliveryWorker:
                         row.id,
                         row.message_id,
                         row.kind,
-                        self._transport.description,
+                        row.rcpt_to if row.kind in POSTED_KINDS else self._transport.description,
                     )
                 elif not done:
                     log.warning(
@@ -367,10 +375,11 @@ class DeliveryWorker:
     async def _attempt(
         self, row: outbox.OutboxRow, signed: asyncio.Task[bytes] | None = None
     ) -> None:
-        if row.kind == WEBHOOK_KIND:  # an event for an endpoint, not an email
-            if self._webhooks is None:
-                raise PermanentDeliveryError("no [[webhooks]] are configured any more")
-            await self._webhooks.deliver(row)
+        if row.kind in POSTED_KINDS:  # not an email
+            poster = self._posters.get(row.kind)
+            if poster is None:
+                raise PermanentDeliveryError(POSTED_KINDS[row.kind])
+            await poster.deliver(row)
             return
         message = row.message
         if self._sign is not None:

@@ -63,6 +63,7 @@ async def export(conn: aiosqlite.Connection, email: str) -> dict[str, Any]:
         "emails_sent": [],
         "bounces": [],
         "trust": None,
+        "akismet_checks": [],
     }
     address_id = await address_id_of(conn, email)
     if address_id is None:
@@ -108,6 +109,16 @@ async def export(conn: aiosqlite.Connection, email: str) -> dict[str, Any]:
         conn, "SELECT trust, since FROM address_trust WHERE address_id = ?", address_id
     )
     found["trust"] = trust[0] if trust else None
+    # What Akismet was sent about their web comments (their IP address among it).
+    found["akismet_checks"] = [
+        {**row, "form": json.loads(row["form"])}
+        for row in await _rows(
+            conn,
+            "SELECT a.comment_id, a.form, a.believed, a.checked_at FROM akismet_checks a "
+            "JOIN comments c ON c.id = a.comment_id WHERE c.address_id = ? ORDER BY a.comment_id",
+            address_id,
+        )
+    ]
     return found
 
 
@@ -168,6 +179,11 @@ async def erase(conn: aiosqlite.Connection, email: str, remove_comments: bool) -
         "DELETE FROM outbox WHERE lower(rcpt_to) = lower(?) OR (kind = 'moderation_request' "  # noqa: S608
         f"AND comment_id IN {json_list(conn, 'bigint')})",
         email,
+        theirs,
+    )
+    n["Akismet checks"] = await _run(
+        conn,
+        f"DELETE FROM akismet_checks WHERE comment_id IN {json_list(conn, 'bigint')}",  # noqa: S608
         theirs,
     )
     n["earlier texts"] = await _run(

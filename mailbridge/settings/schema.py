@@ -333,7 +333,7 @@ class SpamSettings:
     akismet_key: str = _key(
         "",
         "An Akismet API key (never logged): web comments are also checked by Akismet, as one "
-        "more signal "
+        "more signal, and Akismet is told where the moderators decided otherwise "
         "(empty: no outside service is asked).",
     )
     akismet_url: str = _key("https://rest.akismet.com", "Akismet's API address.")

@@ -24,19 +24,24 @@ from mailbridge import __version__
 from mailbridge.models import NewComment
 from mailbridge.spam.rules import RuleScore
 
-__all__ = ["Akismet", "AkismetVerdict", "with_akismet"]
+__all__ = ["HEADERS", "Akismet", "AkismetVerdict", "with_akismet"]
 
 log = logging.getLogger(__name__)
 
 _SPAM_WEIGHT = 3.0
 _DISCARD_WEIGHT = 6.0  # Akismet's "pro tip: discard": blatant spam
 _HAM_WEIGHT = -1.0
+# Akismet asks clients to name themselves so.
+HEADERS = {"User-Agent": f"mailbridge/{__version__} | Akismet-client"}
 
 
 @dataclass(frozen=True)
 class AkismetVerdict:
     spam: bool
     discard: bool = False
+    # The fields comment-check was sent, without the key: a moderator's contrary
+    # decision is reported with the same (mailbridge.spam.akismet_feedback).
+    sent: tuple[tuple[str, str], ...] = ()
 
 
 class Akismet:
@@ -51,7 +56,8 @@ class Akismet:
     ) -> None:
         self._key = key
         self._blog = blog
-        self._url = endpoint.rstrip("/") + "/1.1/comment-check"
+        self.endpoint = endpoint.rstrip("/")
+        self._url = self.endpoint + "/1.1/comment-check"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._send_email = send_email
 
@@ -77,18 +83,17 @@ class Akismet:
         """Akismet's answer, or None (logged) when there is none to be had."""
         if comment.client_ip is None:
             return None  # not from the web form (see the module's docstring)
-        headers = {"User-Agent": f"mailbridge/{__version__} | Akismet-client"}
+        form = self.form(comment, permalink)
         try:
             async with (
-                aiohttp.ClientSession(timeout=self._timeout, headers=headers) as session,
-                session.post(
-                    self._url, data=self.form(comment, permalink), allow_redirects=False
-                ) as response,
+                aiohttp.ClientSession(timeout=self._timeout, headers=HEADERS) as session,
+                session.post(self._url, data=form, allow_redirects=False) as response,
             ):
                 text = (await response.text(errors="replace")).strip()
                 discard = response.headers.get("X-akismet-pro-tip", "") == "discard"
                 if response.status == 200 and text in ("true", "false"):
-                    return AkismetVerdict(spam=text == "true", discard=discard)
+                    sent = tuple((k, v) for k, v in form.items() if k != "api_key")
+                    return AkismetVerdict(spam=text == "true", discard=discard, sent=sent)
                 help_text = response.headers.get("X-akismet-debug-help", "")
                 log.warning(
                     "Akismet answered %d %r%s; scoring with the local rules only",

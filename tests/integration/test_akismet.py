@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +16,60 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from flows import moderation_email, reply_notification
-from support import THREAD, local_http, reply_address, reply_to_notification, smtp_send, started
+from flows import follow, moderation_email, reply_notification
+from support import (
+    THREAD,
+    db_rows,
+    local_http,
+    moderation_links,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    started,
+    until,
+)
 
 from mailbridge.app import Running
+from mailbridge.housekeeping import Housekeeping
+from mailbridge.models import Channel, Decider
+from mailbridge.people import data as people
+from mailbridge.spam import akismet_feedback
 from mailbridge.spam.rules import rule_score
+from mailbridge.tokens import Action
 
 READER = "reader002.4a549d@example.org"
+
+
+KEY = "test-key-123"
+THANKS = "Thanks for making the web a better place."
 
 
 class FakeAkismet:
     def __init__(self) -> None:
         self.seen: list[dict[str, str]] = []
+        # submit-spam and submit-ham: (method, form, the status answered)
+        self.reports: list[tuple[str, dict[str, str], int]] = []
+        self.down = False
+
+    async def handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if method == "comment-check":
+            return await self.comment_check(request)
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        if method not in ("submit-spam", "submit-ham"):
+            return web.Response(status=404, text="no such method")
+        status = 503 if self.down else 200
+        self.reports.append((method, form, status))
+        if self.down:
+            return web.Response(status=503, text="busy")
+        if form.get("api_key") != KEY:
+            return web.Response(text="invalid", headers={"X-akismet-debug-help": "bad key"})
+        return web.Response(text=THANKS)
 
     async def comment_check(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
         self.seen.append(form)
-        if form.get("api_key") != "test-key-123":
+        if form.get("api_key") != KEY:
             return web.Response(text="invalid", headers={"X-akismet-debug-help": "bad key"})
         author, body = form["comment_author"], form["comment_content"]
         if "slow" in body:
@@ -48,7 +86,7 @@ class FakeAkismet:
 @pytest_asyncio.fixture
 async def akismet() -> AsyncIterator[tuple[FakeAkismet, str]]:
     fake = FakeAkismet()
-    async with local_http("/1.1/comment-check", fake.comment_check) as base:
+    async with local_http("/1.1/{method}", fake.handle) as base:
         yield fake, base
 
 
@@ -69,7 +107,7 @@ async def test_akismet_is_one_more_signal_and_its_failures_lose_nothing(
 ) -> None:
     fake, url = akismet
     # 2 s: the fake runs on this event loop, which a loaded machine can stall for 0.5 s.
-    spam = {"akismet_key": "test-key-123", "akismet_url": url, "akismet_timeout_seconds": 2.0}
+    spam = {"akismet_key": KEY, "akismet_url": url, "akismet_timeout_seconds": 2.0}
     caplog.set_level(logging.WARNING, logger="mailbridge.spam.akismet")
     async with started(tmp_path, spam=spam) as daemon:
         assert (await post(daemon, "viagra-test-123", "Hello there."))["status"] == "spam"
@@ -111,7 +149,7 @@ async def test_emailed_replies_are_not_sent_to_akismet(
     tmp_path: Path, akismet: tuple[FakeAkismet, str]
 ) -> None:
     fake, url = akismet
-    async with started(tmp_path, spam={"akismet_key": "test-key-123", "akismet_url": url}) as d:
+    async with started(tmp_path, spam={"akismet_key": KEY, "akismet_url": url}) as d:
         note = await reply_notification(d)  # Ann's web comment: checked
         assert len(fake.seen) == 1
         reply = reply_to_notification(note, "Thanks, Ann: ring the bell for me.")
@@ -119,3 +157,122 @@ async def test_emailed_replies_are_not_sent_to_akismet(
         assert response.startswith("250")
         await moderation_email(d, "Reader 002", 3)  # filed, waiting for the moderator
         assert len(fake.seen) == 1  # the emailed reply never went to Akismet
+
+
+# Retries at once: a report that failed is tried again within a second.
+FAST = {"retry_base_seconds": 0.2, "retry_max_seconds": 0.4}
+CLI = Decider(Channel.CLI, None)
+BELL, FAIR, OTHER = "Please ring the bell.", "A fair point, thank you.", "Another point, thanks."
+
+
+async def reports(fake: FakeAkismet, count: int) -> list[tuple[str, dict[str, str], int]]:
+    """The reports Akismet accepted, once there are ``count`` of them (bounded wait)."""
+
+    async def accepted() -> list[tuple[str, dict[str, str], int]]:
+        done = [r for r in fake.reports if r[2] == 200]
+        return done if len(done) >= count else []
+
+    return list(await until(f"{count} report(s) to Akismet", accepted, seconds=20))
+
+
+async def settled(daemon: Running) -> list[tuple[object, ...]]:
+    """The Akismet rows of the outbox, once each has its outcome (bounded wait)."""
+
+    async def done() -> list[tuple[object, ...]]:
+        rows = await db_rows(daemon, "SELECT status FROM outbox WHERE kind = 'akismet'")
+        return rows if rows and all(r[0] == "sent" for r in rows) else []
+
+    return list(await until("the reports' outcomes", done, seconds=20))
+
+
+@pytest.mark.asyncio
+async def test_the_moderators_corrections_are_reported_with_what_was_checked(
+    tmp_path: Path, akismet: tuple[FakeAkismet, str]
+) -> None:
+    fake, url = akismet
+    spam = {"akismet_key": KEY, "akismet_url": url, "akismet_timeout_seconds": 2.0}
+    async with started(tmp_path, spam=spam, outbound=FAST) as daemon:
+        bell = await post(daemon, "Bell", BELL)  # Akismet: spam
+        assert bell["status"] == "spam"
+        fair = await post(daemon, "Reader", FAIR)  # Akismet: not spam
+        other = await post(daemon, "Other", OTHER)  # not spam
+        checked = {f["comment_content"]: f for f in fake.seen}
+        # The author taps Spam in the moderation email of a comment Akismet passed...
+        mail = await moderation_email(daemon, "Reader", 1)
+        status, _page = await follow(daemon, moderation_links(mail)["spam"], "POST")
+        assert status == 200
+        # ...rescues the one it called spam, and approves one it passed (no news to it).
+        await daemon.service.moderate(int(bell["id"]), Action.APPROVE, CLI)
+        await daemon.service.moderate(int(other["id"]), Action.APPROVE, CLI)
+        told = {method: form for method, form, _ in await reports(fake, 2)}
+        assert set(told) == {"submit-spam", "submit-ham"}
+        for method, body in (("submit-spam", FAIR), ("submit-ham", BELL)):
+            form = told[method]
+            # The very fields comment-check was sent (as Akismet asks), and the key.
+            assert form == checked[body], method
+            assert form["api_key"] == KEY and form["user_ip"] == "127.0.0.1"
+            assert form["user_agent"] == "TestBrowser/1.0" and "comment_author_email" not in form
+        # One report per disagreement: the approval Akismet agreed with queued none.
+        assert len(await settled(daemon)) == 2
+        rows = await db_rows(daemon, "SELECT message FROM outbox WHERE kind = 'akismet'")
+        for (message,) in rows:  # the outbox holds the comment's id, not the fields
+            assert b"127.0.0.1" not in bytes(message) and KEY.encode() not in bytes(message)
+        believed = await db_rows(
+            daemon, "SELECT comment_id, believed, wanted FROM akismet_checks ORDER BY comment_id"
+        )
+        assert believed == [
+            (int(bell["id"]), "ham", "ham"),
+            (int(fair["id"]), "spam", "spam"),
+            (int(other["id"]), "ham", "ham"),
+        ]
+
+
+@pytest.mark.asyncio
+async def test_a_report_outlasts_a_failure_and_says_the_latest_decision(
+    tmp_path: Path, akismet: tuple[FakeAkismet, str]
+) -> None:
+    fake, url = akismet
+    spam = {"akismet_key": KEY, "akismet_url": url, "akismet_timeout_seconds": 2.0}
+    async with started(tmp_path, spam=spam, outbound=FAST) as daemon:
+        fake.down = True
+        changed = await post(daemon, "Reader", FAIR)
+        later = await post(daemon, "Other", OTHER)
+        await daemon.service.moderate(int(changed["id"]), Action.SPAM, CLI)
+        await until("a refused report", lambda: _async(any(r[2] == 503 for r in fake.reports)))
+        # The author changes their mind back to what Akismet believed: nothing to tell.
+        await daemon.service.moderate(int(changed["id"]), Action.APPROVE, CLI)
+        await daemon.service.moderate(int(later["id"]), Action.SPAM, CLI)
+        fake.down = False
+        (method, form, _), *_rest = await reports(fake, 1)
+        assert (method, form["comment_content"]) == ("submit-spam", OTHER)
+        assert len(await settled(daemon)) == 2
+        # The first report, retried after the author's change of mind, told nothing.
+        assert [r[1]["comment_content"] for r in fake.reports if r[2] == 200] == [OTHER]
+
+
+async def _async(value: object) -> object:
+    return value
+
+
+@pytest.mark.asyncio
+async def test_what_akismet_was_sent_is_exported_erased_and_forgotten_after_30_days(
+    tmp_path: Path, akismet: tuple[FakeAkismet, str]
+) -> None:
+    _fake, url = akismet
+    spam = {"akismet_key": KEY, "akismet_url": url}
+    async with started(tmp_path, spam=spam) as daemon:
+        await post(daemon, "Reader", FAIR)  # from someone@example.net
+        await post(daemon, "Other", OTHER, email="other@example.net")
+        held = await daemon.store.read(lambda c: people.export(c, "someone@example.net"))
+        [check] = held["akismet_checks"]
+        assert check["form"]["user_ip"] == "127.0.0.1" and check["believed"] == "ham"
+        await daemon.store.write(lambda c: people.erase(c, "someone@example.net", False))
+        rows = await db_rows(daemon, "SELECT form FROM akismet_checks")
+        assert len(rows) == 1 and OTHER in rows[0][0]  # the other person's stays
+
+        class Later:
+            def now(self) -> datetime:
+                return datetime.now(UTC) + timedelta(days=akismet_feedback.KEEP_DAYS, hours=1)
+
+        await daemon.store.write(Housekeeping(daemon.store, Later(), 30).work)
+        assert await db_rows(daemon, "SELECT form FROM akismet_checks") == []

@@ -133,7 +133,7 @@ async def test_export_then_erase_leaves_nothing_of_the_address(
             page = await r.text()
     assert after == {"address": None, "comments": [], "subscriptions": [],
                      "messages_received": [], "emails_sent": [], "bounces": [],
-                     "trust": None}  # fmt: skip
+                     "trust": None, "akismet_checks": []}  # fmt: skip
     assert await traces(daemon, READER, address_id) == []
     assert READER not in caplog.text and "an erasure by token" in caplog.text
     # Their words stay in the conversation, by "a former commenter".

@@ -32,6 +32,7 @@ from mailbridge.store.postgres.connection import connect
 GROWING = {
     "addresses",
     "address_trust",
+    "akismet_checks",
     "comments",
     "comment_edits",
     "inbound_messages",
