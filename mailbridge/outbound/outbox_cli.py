@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from mailbridge.cli_options import config_options, settings_from
+from mailbridge.outbound.worker import POSTED_KINDS
 from mailbridge.settings import Settings
 from mailbridge.store import Store, outbox
 
@@ -73,7 +74,7 @@ def _detail_dict(d: outbox.OutboxDetail, body: bool) -> dict[str, Any]:
         lease_expires_at=d.lease_expires_at,
         requeued_at=d.requeued_at,
         size=d.size,
-        headers=_headers(d.message),
+        headers=[] if d.summary.kind in POSTED_KINDS else _headers(d.message),
     )
     if body:
         found["message"] = d.message.decode("utf-8", "replace")
@@ -87,7 +88,10 @@ def _detail_text(d: outbox.OutboxDetail, body: bool) -> str:
         f"  kind         {s.kind}" + (f" (comment {d.comment_id})" if d.comment_id else ""),
         f"  status       {s.status}",
         f"  message-id   {s.message_id}",
-        f"  envelope     MAIL FROM <{d.mail_from}>  RCPT TO <{s.rcpt_to}>",
+        # A webhook event or an Akismet report is posted, not mailed: no envelope.
+        f"  posts        {d.mail_from} to {s.rcpt_to}"
+        if s.kind in POSTED_KINDS
+        else f"  envelope     MAIL FROM <{d.mail_from}>  RCPT TO <{s.rcpt_to}>",
         f"  created      {s.created_at}",
         f"  attempts     {s.attempts}",
     ]
@@ -101,8 +105,9 @@ def _detail_text(d: outbox.OutboxDetail, body: bool) -> str:
         lines.append(f"  re-queued    {d.requeued_at}")
     lines.append(f"  last error   {s.last_error or '-'}")
     lines.append(f"  size         {d.size} bytes")
-    lines.append("  headers")
-    lines += [f"    {name}: {value}" for name, value in _headers(d.message)]
+    if s.kind not in POSTED_KINDS:
+        lines.append("  headers")
+        lines += [f"    {name}: {value}" for name, value in _headers(d.message)]
     if body:
         lines += ["", d.message.decode("utf-8", "replace")]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from click.testing import CliRunner
 from flows import follow, moderation_email, reply_notification
 from support import (
     THREAD,
@@ -30,6 +31,7 @@ from support import (
 )
 
 from mailbridge.app import Running
+from mailbridge.cli import cli
 from mailbridge.housekeeping import Housekeeping
 from mailbridge.models import Channel, Decider
 from mailbridge.people import data as people
@@ -217,6 +219,16 @@ async def test_the_moderators_corrections_are_reported_with_what_was_checked(
         rows = await db_rows(daemon, "SELECT message FROM outbox WHERE kind = 'akismet'")
         for (message,) in rows:  # the outbox holds the comment's id, not the fields
             assert b"127.0.0.1" not in bytes(message) and KEY.encode() not in bytes(message)
+        # The operator's view of one: what was posted where, no mail envelope or headers.
+        [(first,)] = await db_rows(daemon, "SELECT min(id) FROM outbox WHERE kind = 'akismet'")
+        shown = await asyncio.to_thread(
+            CliRunner().invoke,
+            cli,
+            ["outbox", str(first), "--data-dir", str(daemon.settings.data_path)],
+        )
+        assert shown.exit_code == 0, shown.output
+        assert f"posts        submit-spam to {url}" in shown.output, shown.output
+        assert "headers" not in shown.output and "MAIL FROM" not in shown.output
         believed = await db_rows(
             daemon, "SELECT comment_id, believed, wanted FROM akismet_checks ORDER BY comment_id"
         )
