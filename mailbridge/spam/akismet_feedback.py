@@ -67,16 +67,34 @@ async def decided(
     conn: aiosqlite.Connection, comment_id: int, spam: bool, endpoint: str, clock: Clock
 ) -> int:
     """A moderator called ``comment_id`` spam (or approved it): queue a report if Akismet
-    believes otherwise. Returns the rows queued (0 or 1)."""
-    label = _label(spam)
+    believes otherwise. Returns the rows queued (0 or 1; 0 too for a comment never
+    checked, or checked too long ago)."""
+    return await _settle(conn, comment_id, "wanted", _label(spam), endpoint, clock)
+
+
+_OTHER = {"wanted": "believed", "believed": "wanted"}
+
+
+async def _settle(
+    conn: aiosqlite.Connection,
+    comment_id: int,
+    column: str,
+    label: str,
+    endpoint: str,
+    clock: Clock,
+) -> int:
+    """Set ``column`` (what the moderators want, or what Akismet believes) to ``label``,
+    and queue a report if the two then differ."""
+    other = _OTHER[column]
     async with conn.execute(
-        "UPDATE akismet_checks SET wanted = ? WHERE comment_id = ? RETURNING believed",
+        f"UPDATE akismet_checks SET {column} = ? WHERE comment_id = ? RETURNING {other}",  # noqa: S608
         (label, comment_id),
     ) as cur:
         row = await cur.fetchone()
     if row is None or row[0] == label:
-        return 0  # never checked (or forgotten), or Akismet agrees
-    return await _queue(conn, comment_id, label, endpoint, clock)
+        return 0
+    wanted = label if column == "wanted" else str(row[0])
+    return await _queue(conn, comment_id, wanted, endpoint, clock)
 
 
 async def _queue(
@@ -115,21 +133,6 @@ async def _due(
     return None if row is None else (dict(json.loads(row[0])), str(row[1]), str(row[2]))
 
 
-async def _told(
-    conn: aiosqlite.Connection, comment_id: int, label: str, endpoint: str, clock: Clock
-) -> int:
-    """Akismet now believes ``label``; if the moderator decided otherwise while it was
-    being told, another report is due."""
-    async with conn.execute(
-        "UPDATE akismet_checks SET believed = ? WHERE comment_id = ? RETURNING wanted",
-        (label, comment_id),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None or row[0] == label:
-        return 0
-    return await _queue(conn, comment_id, str(row[0]), endpoint, clock)
-
-
 class AkismetReporter:
     """Sends the outbox's Akismet rows (the outbox worker calls :meth:`deliver`)."""
 
@@ -165,8 +168,11 @@ class AkismetReporter:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TemporaryDeliveryError(f"Akismet: {type(exc).__name__}: {exc}") from exc
         if status == 200 and text in _SUCCESS:
-            # A report queued here is due now: the worker's next look finds it.
-            await self._store.write(lambda c: _told(c, comment_id, label, row.rcpt_to, self._clock))
+            # Akismet believes it now. A change of mind meanwhile queues another report,
+            # due at once: the worker's next look finds it.
+            await self._store.write(
+                lambda c: _settle(c, comment_id, "believed", label, row.rcpt_to, self._clock)
+            )
             log.info("Akismet told comment %d is %s", comment_id, label)
             return
         said = f"Akismet answered {status} {text[:60]!r}" + (f" ({help_text})" if help_text else "")
