@@ -319,6 +319,7 @@ def _schemas() -> dict[str, Any]:
                 "emails_sent",
                 "bounces",
                 "trust",
+                "akismet_checks",
             ],
             "additionalProperties": False,
             "properties": {
@@ -329,6 +330,8 @@ def _schemas() -> dict[str, Any]:
                 "emails_sent": {"type": "array", "items": {"type": "object"}},
                 "bounces": {"type": "array", "items": {"type": "object"}},
                 "trust": {"type": ["object", "null"]},
+                # What Akismet was sent about their web comments, kept 30 days.
+                "akismet_checks": {"type": "array", "items": {"type": "object"}},
             },
         },
         "ThreadInput": {
