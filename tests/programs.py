@@ -8,6 +8,8 @@ skip becomes a failure, so CI cannot go green by skipping.
 Run as a script, ``python tests/programs.py hide DIR PROGRAM...`` makes DIR/bin a copy
 of the current PATH (symlinks) without PROGRAMs and prints it: .ci/run runs the suite
 with that PATH to prove that a machine without the tools gets skips, not errors.
+``python tests/programs.py select PROGRAM...`` prints the test files that can meet one
+of them (:func:`tool_tests`): the ones that run differently without the tools.
 """
 
 from __future__ import annotations
@@ -102,7 +104,52 @@ def hide(directory: Path, programs: Sequence[str]) -> str:
     return str(bin_dir)
 
 
+# Helper modules of tests/ that every test imports and that start no program of their
+# own (a server a test needs has its own helper: postfix_server, dovecot_server, ...).
+_COMMON_HELPERS = frozenset({"support", "flows", "wire", "leaks"})
+# What names a program, or the ways to need one, in a test's source.
+_NEEDS = (
+    "from programs import",
+    "requires_program",
+    "unavailable(",
+    "missing(",
+    "recipe_server",
+    "which(",
+    "wordpress",
+    "mariadb",
+)
+
+
+def tool_tests(root: Path, programs: Sequence[str]) -> list[str]:
+    """The test files under ``root`` that can meet one of ``programs``: their own text,
+    their directory's conftest.py, or a helper module of ``root`` they import names
+    one of them or one of the ways to need a program (:data:`_NEEDS`). Every other test
+    ran the same code with the tools present, so hiding the tools cannot change it."""
+    words = tuple(programs) + _NEEDS
+    helpers = {
+        h.stem: h.read_text(encoding="utf-8")
+        for h in root.glob("*.py")
+        if not h.name.startswith("test_") and h.stem not in _COMMON_HELPERS
+    }
+    helpers.pop("conftest", None)  # the marker's own code, not a use of a program
+    chosen = []
+    for test in sorted(root.rglob("test_*.py")):
+        text = test.read_text(encoding="utf-8")
+        local = test.parent / "conftest.py"
+        if test.parent != root and local.exists():
+            text += local.read_text(encoding="utf-8")
+        for name, helper in helpers.items():
+            if f"import {name}" in text or f"from {name} import" in text:
+                text += helper
+        if any(word in text for word in words):
+            chosen.append(str(test))
+    return chosen
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 4 or sys.argv[1] != "hide":
-        sys.exit("usage: programs.py hide DIR PROGRAM...")
-    print(hide(Path(sys.argv[2]), sys.argv[3:]))
+    if len(sys.argv) >= 4 and sys.argv[1] == "hide":
+        print(hide(Path(sys.argv[2]), sys.argv[3:]))
+    elif len(sys.argv) >= 3 and sys.argv[1] == "select":
+        print("\n".join(tool_tests(Path(__file__).resolve().parent, sys.argv[2:])))
+    else:
+        sys.exit("usage: programs.py hide DIR PROGRAM... | select PROGRAM...")

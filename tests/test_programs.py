@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from programs import REQUIRE_ENV, find_program, hide
+from programs import REQUIRE_ENV, find_program, hide, tool_tests
 from support import ROOT
 
 HIDDEN = ["opendkim-testmsg", "opendkim", "perl", "chromium"]
@@ -77,3 +77,21 @@ def test_with_require_external_tools_a_missing_tool_fails(tmp_path: Path) -> Non
     assert f"{len(EXPECTED)} error" in done.stdout, done.stdout
     for line in EXPECTED.values():
         assert f"{line} ({REQUIRE_ENV}=1: required here)" in done.stdout, (line, done.stdout)
+
+
+def test_the_tools_hidden_run_selects_every_test_that_can_meet_a_tool() -> None:
+    root = Path(__file__).resolve().parent
+    hidden = ["chromium", "opendkim-testmsg", "opendkim", "perl", "curl", "php", "dovecot",
+              "systemd-analyze", "postfix"]  # fmt: skip
+    chosen = {str(Path(p).relative_to(root)) for p in tool_tests(root, hidden)}
+    assert {
+        "integration/test_readme_tour.py",  # the marker, naming curl
+        "dkim/test_external.py",  # fixtures of dkim/conftest.py that need opendkim
+        "integration/test_imap_inbox.py",  # the helper dovecot_server.py
+        "integration/test_wordpress_live.py",  # the helper wordpress_site.py
+        "browser/test_queue_in_chromium.py",
+        "integration/test_postfix.py",
+    } <= chosen
+    # A test of pure code, and one of the daemon that starts no program, are not.
+    assert "unit/test_render_cache.py" not in chosen
+    assert "integration/test_akismet.py" not in chosen
