@@ -81,8 +81,8 @@ class StoreCollector(Collector):
         yield comments
         outbox = GaugeMetricFamily(
             "mailbridge_outbox_messages",
-            "Outgoing mail and webhook events in the outbox, by status (queued and sending "
-            "are its depth).",
+            "Outgoing mail, webhook events and Akismet reports in the outbox, by status (queued "
+            "and sending are its depth).",
             labels=["status"],
         )
         for status in OUTBOX_STATUSES:
