@@ -106,7 +106,7 @@ def hide(directory: Path, programs: Sequence[str]) -> str:
 
 # Helper modules of tests/ that every test imports and that start no program of their
 # own (a server a test needs has its own helper: postfix_server, dovecot_server, ...).
-_COMMON_HELPERS = frozenset({"support", "flows", "wire", "leaks"})
+COMMON_HELPERS = frozenset({"support", "flows", "wire", "leaks"})
 # What names a program, or the ways to need one, in a test's source.
 _NEEDS = (
     "from programs import",
@@ -124,12 +124,14 @@ def tool_tests(root: Path, programs: Sequence[str]) -> list[str]:
     """The test files under ``root`` that can meet one of ``programs``: their own text,
     their directory's conftest.py, or a helper module of ``root`` they import names
     one of them or one of the ways to need a program (:data:`_NEEDS`). Every other test
-    ran the same code with the tools present, so hiding the tools cannot change it."""
+    ran the same code with the tools present. The common helpers (:data:`COMMON_HELPERS`)
+    are not read, or every test would be chosen: they start no program of their own
+    (tests/test_programs.py checks their string literals)."""
     words = tuple(programs) + _NEEDS
     helpers = {
         h.stem: h.read_text(encoding="utf-8")
         for h in root.glob("*.py")
-        if not h.name.startswith("test_") and h.stem not in _COMMON_HELPERS
+        if not h.name.startswith("test_") and h.stem not in COMMON_HELPERS
     }
     helpers.pop("conftest", None)  # the marker's own code, not a use of a program
     chosen = []

@@ -8,12 +8,14 @@ meet it, marker and fixtures alike.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
-from programs import REQUIRE_ENV, find_program, hide, tool_tests
+from programs import COMMON_HELPERS, REQUIRE_ENV, find_program, hide, tool_tests
 from support import ROOT
 
 HIDDEN = ["opendkim-testmsg", "opendkim", "perl", "chromium"]
@@ -95,3 +97,19 @@ def test_the_tools_hidden_run_selects_every_test_that_can_meet_a_tool() -> None:
     # A test of pure code, and one of the daemon that starts no program, are not.
     assert "unit/test_render_cache.py" not in chosen
     assert "integration/test_akismet.py" not in chosen
+
+
+def test_the_common_helpers_start_no_hidden_program() -> None:
+    """What tool_tests does not read: no string literal of support.py, flows.py, wire.py
+    or leaks.py names a hidden program as a command would (alone or before its
+    arguments or path), and none looks a program up."""
+    root = Path(__file__).resolve().parent
+    hidden = ("chromium", "opendkim", "perl", "curl", "php", "dovecot", "systemd", "postfix")
+    for name in sorted(COMMON_HELPERS):
+        source = (root / f"{name}.py").read_text(encoding="utf-8")
+        assert "which(" not in source and "requires_program" not in source, name
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type != tokenize.STRING:
+                continue
+            text = token.string.strip("'\"rbf").strip()
+            assert not text.startswith(hidden), (name, text[:60])
