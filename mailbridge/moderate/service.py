@@ -66,10 +66,6 @@ class ModerationView:
     history: tuple[Decision, ...]
 
 
-# A moderator's decision as Akismet's answer would be: spam or not.
-_AKISMET_LABELS = {CommentStatus.SPAM: True, CommentStatus.APPROVED: False}
-
-
 class CommentService:
     def __init__(
         self,
@@ -288,13 +284,10 @@ class CommentService:
                 # The author's Approve and Spam train the filter; the filter's own
                 # decisions do not (docs/spam.md).
                 await training.learn_decision(conn, comment_id, comment.body, status)
-                if self._akismet is not None and status in _AKISMET_LABELS:
+                label = training.LABELS.get(status)
+                if self._akismet is not None and label is not None:
                     notified += await akismet_feedback.decided(
-                        conn,
-                        comment_id,
-                        _AKISMET_LABELS[status],
-                        self._akismet.endpoint,
-                        self._clock,
+                        conn, comment_id, label, self._akismet.endpoint, self._clock
                     )
             if status is CommentStatus.APPROVED:
                 first = await comments.mark_published(conn, comment_id, now)

@@ -64,12 +64,12 @@ async def remember(
 
 
 async def decided(
-    conn: aiosqlite.Connection, comment_id: int, spam: bool, endpoint: str, clock: Clock
+    conn: aiosqlite.Connection, comment_id: int, label: str, endpoint: str, clock: Clock
 ) -> int:
-    """A moderator called ``comment_id`` spam (or approved it): queue a report if Akismet
-    believes otherwise. Returns the rows queued (0 or 1; 0 too for a comment never
-    checked, or checked too long ago)."""
-    return await _settle(conn, comment_id, "wanted", _label(spam), endpoint, clock)
+    """A moderator called ``comment_id`` "spam" or approved it ("ham",
+    ``training.LABELS``): queue a report if Akismet believes otherwise. Returns the rows
+    queued (0 or 1; 0 too for a comment never checked, or checked too long ago)."""
+    return await _settle(conn, comment_id, "wanted", label, endpoint, clock)
 
 
 _OTHER = {"wanted": "believed", "believed": "wanted"}

@@ -17,9 +17,18 @@ from mailbridge.models import CommentStatus
 from mailbridge.spam.bayes import Counts, tokens
 from mailbridge.store.engine import Dialect, dialect_of, json_list
 
-__all__ = ["counts_for", "forget", "learn", "learn_decision", "learn_text", "trained_docs"]
+__all__ = [
+    "LABELS",
+    "counts_for",
+    "forget",
+    "learn",
+    "learn_decision",
+    "learn_text",
+    "trained_docs",
+]
 
-_LABELS = {CommentStatus.APPROVED: "ham", CommentStatus.SPAM: "spam"}
+# A moderator's decision as a label: what the filter learns, and Akismet is told.
+LABELS = {CommentStatus.APPROVED: "ham", CommentStatus.SPAM: "spam"}
 
 
 _ADD = {
@@ -78,7 +87,7 @@ async def learn_decision(
     conn: aiosqlite.Connection, comment_id: int, body: str, status: CommentStatus
 ) -> None:
     """A moderator set ``status``: learn Approve and Spam, forget anything else."""
-    label = _LABELS.get(status)
+    label = LABELS.get(status)
     if label is None:
         await forget(conn, comment_id)
     else:
