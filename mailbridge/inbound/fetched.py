@@ -11,6 +11,7 @@ for good, 4xx try again later; each caller turns it into what its source underst
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from mailbridge.errors import ExpiredReplyToken, Rejection
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
@@ -25,7 +26,7 @@ TRY_LATER = "451 4.3.0 not processed; try again later"
 async def deliver(intake: ReplyIntake, envelope: SmtpEnvelope) -> str:
     """The SMTP reply for ``envelope`` (see the module doc); never raises."""
     try:
-        await intake.check_recipient(envelope.rcpt_to, 0)
+        envelope = replace(envelope, target=await intake.check_recipient(envelope.rcpt_to, 0))
     except ExpiredReplyToken:
         # Not refused here: the pipeline refuses it with the message stored (never lost)
         # and emails its explanation to the person the address was for (not to the

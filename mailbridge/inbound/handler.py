@@ -41,7 +41,7 @@ class SmtpHandler:
         attempts = getattr(envelope, "mailbridge_rcpt_attempts", 0)
         envelope.mailbridge_rcpt_attempts = attempts + 1
         try:
-            await self._intake.check_recipient(address, attempts)
+            target = await self._intake.check_recipient(address, attempts)
             if envelope.rcpt_tos:
                 # One recipient per transaction keeps "one message, one outcome" simple;
                 # 452 makes the client send the rest in a new transaction.
@@ -67,6 +67,7 @@ class SmtpHandler:
         # Implementing handle_RCPT makes us responsible for recording the recipient.
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
+        envelope.mailbridge_target = target  # this transaction's; aiosmtpd makes a new one each
         return "250 2.1.5 Recipient OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -77,6 +78,7 @@ class SmtpHandler:
                 mail_from=str(envelope.mail_from or ""),
                 rcpt_to=envelope.rcpt_tos[0],
                 raw=bytes(envelope.original_content),
+                target=getattr(envelope, "mailbridge_target", None),
             )
         )
 

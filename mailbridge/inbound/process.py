@@ -35,12 +35,10 @@ from mailbridge.errors import (
     AuthenticationFailed,
     AuthenticationUnavailable,
     AutomatedMessage,
-    ExpiredReplyToken,
     NotFound,
     Rejection,
     SenderMismatch,
     ThreadClosed,
-    TooManyRecipients,
 )
 from mailbridge.extract import Extraction, Extractor, extract
 from mailbridge.inbound.bounces import BounceAccounting
@@ -53,9 +51,9 @@ from mailbridge.inbound.headers import (
     message_id_of,
     parse_headers,
 )
-from mailbridge.inbound.limits import check_rates
 from mailbridge.inbound.moderation import ModerationByReply
 from mailbridge.inbound.postmaster import keep_for_postmaster
+from mailbridge.inbound.recipient_check import RecipientCheck
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of
 from mailbridge.inbound.reply_text import ExtractionFailed, comment_text
 from mailbridge.inbound.sent import sent_texts
@@ -94,6 +92,9 @@ class SmtpEnvelope:
     mail_from: str
     rcpt_to: str
     raw: bytes
+    # What the reply address answers, as verified at RCPT in this same SMTP transaction
+    # (check_recipient): DATA does not read and verify it again. None: resolved at DATA.
+    target: ReplyTarget | None = None
 
 
 @dataclass
@@ -141,67 +142,31 @@ class ReplyIntake:
             checks=checks,
             extractor=extractor,
         )
+        self._recipients = RecipientCheck(
+            store=store,
+            keyring=keyring,
+            settings=settings,
+            clock=clock,
+            targets=self._targets,
+            unsubscribes=self._unsubscribes,
+            moderation=self._moderation,
+        )
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
-    # -- RCPT ---------------------------------------------------------------
+    # -- RCPT (mailbridge.inbound.recipient_check) ----------------------------
 
-    async def check_recipient(self, address: str, accepted_so_far: int) -> Recipient:
-        """Sort and verify one RCPT address; raise the :class:`Rejection` that refuses it."""
-        if accepted_so_far >= self._settings.limits.smtp_recipients_per_message:
-            raise TooManyRecipients()
-        recipient = kind_of(
-            address, self._settings.smtp.reply_domain, self._settings.smtp.extra_recipients
-        )
-        if recipient.kind is Kind.BOUNCE:
-            read_bounce_token(self._keyring.bounce, recipient.token)
-        elif recipient.kind is Kind.UNSUBSCRIBE:
-            self._unsubscribes.link(recipient.token)
-        elif recipient.kind is Kind.MODERATE:
-            self._moderation.check_token(recipient.token)
-        elif recipient.kind is Kind.REPLY:
-            target = await self._targets.from_token(recipient.token)
-            await self._check_live(target)
-            now = self._clock.now()
-            await self._store.read(
-                lambda c: check_rates(
-                    c,
-                    self._settings.limits,
-                    now,
-                    address_id=target.address_id,
-                    thread_id=target.thread_id,
-                )
-            )
-        return recipient
-
-    async def _check_live(self, target: ReplyTarget) -> None:
-        if target.expires is not None and target.expires < self._clock.now().date():
-            key = await self._store.read(lambda c: _thread_key(c, target.thread_id))
-            url = f"{self._settings.site.public_url.rstrip('/')}/threads/{key}"
-            # Say only what is true: the thread pages have no comment form, and
-            # a newer email from the conversation does carry a working address.
-            raise ExpiredReplyToken(
-                f"This reply address expired on {target.expires.isoformat()}, so nothing "
-                f"was posted. The comment you answered: {url}#comment-{target.comment_id} "
-                "- newer emails from this conversation carry a reply address that works."
-            )
+    async def check_recipient(self, address: str, accepted_so_far: int) -> ReplyTarget | None:
+        """Verify one RCPT address (see :meth:`RecipientCheck.check`)."""
+        return await self._recipients.check(address, accepted_so_far)
 
     async def log_refusal(
         self, *, peer: str, helo: str, mail_from: str, rcpt_to: str, rejection: Rejection
     ) -> None:
         """Record a recipient refused at RCPT: the operator sees those too."""
-        await self._store.write(
-            lambda c: inbound.record_refusal(
-                c,
-                received_at=iso(self._clock.now()),
-                peer=peer,
-                helo=helo,
-                mail_from=mail_from,
-                rcpt_to=rcpt_to,
-                reason=rejection.code,
-                detail=rejection.smtp_reply,
-            )
+        await self._recipients.log_refusal(
+            peer=peer, helo=helo, mail_from=mail_from, rcpt_to=rcpt_to, rejection=rejection
         )
 
     # -- DATA ---------------------------------------------------------------
@@ -326,12 +291,12 @@ class ReplyIntake:
                 inbound_id, recipient.token, envelope.raw, envelope.peer, headers, where
             )
         if recipient.kind is Kind.REPLY:
-            target = await self._targets.from_token(recipient.token)
+            target = envelope.target or await self._targets.from_token(recipient.token)
         else:
             target = await self._targets.from_headers(headers)
         checks.found["target"] = {"comment": target.comment_id, "via": target.via}
         checks.target = target
-        await self._check_live(target)
+        await self._recipients.check_live(target)
         sender = from_address(headers)
         # Normalised forms: "Ann@EXÄMPLE.org" is the "ann@xn--exmple-cua.org" we wrote to.
         if not same_mailbox(sender, target.email):
@@ -504,11 +469,6 @@ class ReplyIntake:
         if explained:
             self._queued()
         return reply
-
-
-async def _thread_key(conn: aiosqlite.Connection, thread_id: int) -> str:
-    thread = await threads.get_thread(conn, thread_id=thread_id)
-    return "" if thread is None else thread.key
 
 
 async def _reply_context(

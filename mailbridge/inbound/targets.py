@@ -3,6 +3,7 @@ or, for mail sent to an extra address, from the message's headers."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from email.message import Message
@@ -31,14 +32,21 @@ class ReplyTarget:
     via: str  # "envelope", "header", "in-reply-to"
 
 
+# More to read about a verified target, in its read snapshot.
+AlsoRead = Callable[[aiosqlite.Connection, ReplyTarget], Awaitable[None]]
+
+
 class TargetResolver:
     def __init__(self, store: Store, reply_key: bytes, reply_domain: str) -> None:
         self._store = store
         self._key = reply_key
         self._domain = reply_domain
 
-    async def from_token(self, token: str, via: str = "envelope") -> ReplyTarget:
-        """Verify ``token`` against its recipient's current key epoch."""
+    async def from_token(
+        self, token: str, via: str = "envelope", also: AlsoRead | None = None
+    ) -> ReplyTarget:
+        """Verify ``token`` against its recipient's current key epoch; ``also`` runs in
+        the same read snapshot once it is verified (the RCPT rate counts)."""
         claimed = peek_reply_token(token)  # malformed → BadReplyToken
 
         async def work(conn: aiosqlite.Connection) -> ReplyTarget:
@@ -49,9 +57,12 @@ class TargetResolver:
             answered = await comments.get_comment(conn, verified.comment_id)
             if answered is None:
                 raise UnknownComment()
-            return ReplyTarget(
+            target = ReplyTarget(
                 state.id, state.email, answered.id, answered.thread_id, verified.expires, via
             )
+            if also is not None:
+                await also(conn, target)
+            return target
 
         return await self._store.read(work)
 

@@ -11,14 +11,14 @@ moderators are told afterwards, with links to undo.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiosqlite
 
 from mailbridge.models import Comment
 from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.spam.akismet import AkismetVerdict
-from mailbridge.spam.scorer import score_comment
+from mailbridge.spam.scorer import ThreadScripts, score_comment
 from mailbridge.store import threads, trust
 from mailbridge.store.trust import Standing
 
@@ -76,6 +76,8 @@ class TrustPolicy:
     hold_everything: bool = False
     spam_threshold: float | None = 0.5  # None: no spam scoring
     site_urls: tuple[str, ...] = ()  # links to these are the site's own, not promotion
+    # What the scorer remembers of threads (their script, by version): one per store.
+    scripts: ThreadScripts = field(default_factory=ThreadScripts, compare=False, repr=False)
 
     async def assess(
         self,
@@ -110,6 +112,7 @@ class TrustPolicy:
                 akismet=akismet,
                 features=analysis.features if analysis else None,
                 words=analysis.words if analysis else None,
+                scripts=self.scripts,
             )
             if verdict.spam:
                 spam = verdict.reason()

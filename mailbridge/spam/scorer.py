@@ -3,7 +3,6 @@ store knows (repeated text, the site's own links)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ from mailbridge.spam.bayes import spam_probability, tokens, with_filter
 from mailbridge.spam.rules import RuleScore, TextFeatures, own_link_prefixes, rule_score
 from mailbridge.spam.scripts import dominant_script
 
-__all__ = ["SpamVerdict", "score_comment", "score_text"]
+__all__ = ["SpamVerdict", "ThreadScripts", "score_comment", "score_text"]
 
 
 @dataclass(frozen=True)
@@ -43,39 +42,47 @@ async def _repeated(conn: aiosqlite.Connection, comment_id: int, body: str) -> b
         return await cur.fetchone() is not None
 
 
-async def _thread(conn: aiosqlite.Connection, thread_id: int) -> tuple[str, str | None]:
-    """The thread's URL, and the script its title and published comments are written in."""
-    async with conn.execute("SELECT url, title FROM threads WHERE id = ?", (thread_id,)) as cur:
-        row = await cur.fetchone()
-    if row is None:
-        return "", None
+async def _published_script(conn: aiosqlite.Connection, thread_id: int, title: str) -> str | None:
+    """The script the thread's title and 20 latest published comments are written in."""
     async with conn.execute(
         "SELECT body FROM comments WHERE thread_id = ? AND status = 'approved' "
         "ORDER BY id DESC LIMIT 20",
         (thread_id,),
     ) as cur:
         published = [str(r[0]) for r in await cur.fetchall()]
-    return str(row[0] or ""), _thread_script("\n".join([str(row[1]), *published]))
+    return dominant_script("\n".join([title, *published]))
 
 
-_SCRIPTS: OrderedDict[bytes, str | None] = OrderedDict()
-_SCRIPTS_KEPT = 64
+class ThreadScripts:
+    """Each thread's script (for the language signal), remembered by thread version.
 
+    A thread's version moves whenever its title or its published comments change
+    (migrations 0010 and 0023), far less often than it gets comments: every reply to a
+    busy thread read its 20 latest comments (some 90 KB) and worked the same script out
+    again. One per store (the versions are that database's), for the 64 threads last
+    asked about."""
 
-def _thread_script(text: str) -> str | None:
-    """``dominant_script(text)``, remembered for the latest 64 texts by their digest.
+    KEPT = 64
 
-    A thread's title and latest published comments change far less often than it gets
-    comments: each reply to it asked the same question of the same text. Kept by
-    digest, not by the text itself: 64 texts of 20 long comments each held 6 MB."""
-    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    if key in _SCRIPTS:
-        _SCRIPTS.move_to_end(key)
-        return _SCRIPTS[key]
-    script = _SCRIPTS[key] = dominant_script(text)
-    if len(_SCRIPTS) > _SCRIPTS_KEPT:
-        _SCRIPTS.popitem(last=False)
-    return script
+    def __init__(self) -> None:
+        self._known: OrderedDict[tuple[int, int], str | None] = OrderedDict()
+
+    async def of(self, conn: aiosqlite.Connection, thread_id: int) -> tuple[str, str | None]:
+        """The thread's URL, and its script (None: none dominates, or no such thread)."""
+        async with conn.execute(
+            "SELECT url, title, version FROM threads WHERE id = ?", (thread_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return "", None
+        key = (thread_id, int(row[2]))
+        if key in self._known:
+            self._known.move_to_end(key)
+            return str(row[0] or ""), self._known[key]
+        script = self._known[key] = await _published_script(conn, thread_id, str(row[1]))
+        if len(self._known) > self.KEPT:
+            self._known.popitem(last=False)
+        return str(row[0] or ""), script
 
 
 async def score_text(
@@ -123,10 +130,12 @@ async def score_comment(
     akismet: AkismetVerdict | None = None,
     features: TextFeatures | None = None,
     words: frozenset[str] | None = None,
+    scripts: ThreadScripts | None = None,
 ) -> SpamVerdict:
     """The verdict on ``body`` for ``thread_id``; ``comment_id`` is the comment's own id
-    when it is stored already (its own text is not a repeat of itself)."""
-    url, script = await _thread(conn, thread_id)
+    when it is stored already (its own text is not a repeat of itself); ``scripts``:
+    the store's memory of threads' scripts (worked out afresh without one)."""
+    url, script = await (scripts or ThreadScripts()).of(conn, thread_id)
     own = own_link_prefixes(*site_urls, url)
     scored = await score_text(
         conn,

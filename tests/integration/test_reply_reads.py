@@ -1,0 +1,47 @@
+"""What an emailed reply reads, counted (issue 14): its reply address is verified once,
+at RCPT, and DATA, in the same SMTP transaction, files the reply against that verified
+target instead of reading and verifying it again; the hour's rate counts are taken in
+the token's own read; the thread's script (for the spam score's language signal) is
+worked out once per version of the thread, not once per reply.
+
+Statements are caught with a trace callback on the daemon's SQLite connections."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flows import reply_notification
+from support import reply_to_notification, smtp_send, started
+
+# As the trace shows them: with their parameters in place.
+TOKEN_PERSON = re.compile(r"SELECT \* FROM addresses WHERE id = \d+$")  # address_state by id
+THREAD_RATE = re.compile(r"FROM comments WHERE thread_id = \d+ AND created_at >= '")
+LATEST_PUBLISHED = re.compile(r"thread_id = \d+ AND status = 'approved' ORDER BY id DESC LIMIT 20")
+
+
+@pytest.mark.sqlite_only("counts statements with SQLite's trace callback")
+@pytest.mark.asyncio
+async def test_a_reply_address_is_verified_once_per_reply(tmp_path: Path) -> None:
+    seen: list[str] = []
+    async with started(tmp_path) as daemon:
+        notification = await reply_notification(daemon)
+        sender = notification["To"].addresses[0].addr_spec
+        reply_to = str(notification["Reply-To"])
+        await daemon.store.trace(seen.append)
+        try:
+            for n in (1, 2):
+                raw = reply_to_notification(
+                    notification, f"Thank you, reply {n}.", message_id=f"<r{n}@client.example>"
+                )
+                answer = await smtp_send(daemon, sender, reply_to, raw.as_bytes())
+                assert answer.startswith("250"), answer
+        finally:
+            await daemon.store.trace(None)
+    assert len(seen) > 20, "the trace saw the daemon's statements"
+    flat = [" ".join(s.split()) for s in seen]
+    assert sum(bool(TOKEN_PERSON.search(s)) for s in flat) == 2  # one per reply: at RCPT
+    assert sum(bool(THREAD_RATE.search(s)) for s in flat) == 2
+    # The second reply leaves the thread's published words (and version) unchanged.
+    assert sum(bool(LATEST_PUBLISHED.search(s)) for s in flat) <= 1
