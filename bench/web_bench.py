@@ -3,8 +3,9 @@
 
 In one process and one run, for the sample thread (243 comments) and a generated
 5,000-comment thread (250 top-level comments with 19 replies each, so one page of
-the default paging holds 50 conversations = 1,000 comments), its JSON (``json``: the
-API's first page) and its HTML page (``page``: ``/threads/{key}``, every comment):
+the default paging, conversations up to 300 comments, holds 15 of them), its JSON
+(``json``: the API's first page) and its HTML page (``page``: ``/threads/{key}``,
+paged the same way):
 
 * ``cold``   -- the first GET after a start: the version row, the tree from SQLite,
   rendering every comment and encoding the JSON (both caches emptied each time);

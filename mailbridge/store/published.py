@@ -19,6 +19,7 @@ from mailbridge.store.comments import comment_from_row
 __all__ = [
     "ROOTS_PER_QUERY",
     "conversation_root",
+    "conversation_sizes",
     "conversations",
     "published_count",
     "published_roots",
@@ -107,3 +108,26 @@ async def conversations(
                 found[parent_id].replies.append(node)
         nodes.update(found)
     return [nodes[root] for root in roots if root in nodes]
+
+
+async def conversation_sizes(
+    conn: aiosqlite.Connection, thread_id: int, roots: Sequence[int]
+) -> dict[int, int]:
+    """How many published comments each conversation of ``roots`` (top-level ids)
+    holds, itself and its replies at any depth (ids only: no row is read whole)."""
+    sizes: dict[int, int] = {}
+    for start in range(0, len(roots), ROOTS_PER_QUERY):
+        some = roots[start : start + ROOTS_PER_QUERY]
+        marks = ",".join("?" * len(some))
+        async with conn.execute(
+            "WITH RECURSIVE shown(id, root) AS ("  # noqa: S608 (only placeholders are joined in)
+            f" SELECT id, id FROM comments WHERE id IN ({marks}) AND thread_id = ?"
+            " AND status = 'approved' AND parent_id IS NULL"
+            " UNION ALL"
+            " SELECT c.id, s.root FROM comments c JOIN shown s ON c.parent_id = s.id"
+            " WHERE c.status = 'approved')"
+            " SELECT root, count(*) FROM shown GROUP BY root",
+            (*some, thread_id),
+        ) as cur:
+            sizes.update((int(row[0]), int(row[1])) for row in await cur.fetchall())
+    return sizes

@@ -9,11 +9,7 @@ from aiohttp import web
 from mailbridge.errors import NotFound
 from mailbridge.store import Store, threads
 from mailbridge.templating import Renderer
-from mailbridge.web.published import (
-    DEFAULT_PAGE,
-    PublishedThreads,
-    page_args,
-)
+from mailbridge.web.published import Page, PublishedThreads, page_args
 
 __all__ = ["Pages"]
 
@@ -63,8 +59,8 @@ class Pages:
                 thread=shown.thread,
                 nodes=shown.nodes,
                 count=shown.total,
-                next_url=_page_url(here, shown.limit, shown.next_after),
-                previous_url=_page_url(here, shown.limit, shown.previous_after),
+                next_url=_page_url(here, shown, shown.next_after),
+                previous_url=_page_url(here, shown, shown.previous_after),
             ).encode()
 
         # Rendered once per version, like the thread's JSON, and gzipped once beside it.
@@ -81,10 +77,12 @@ class Pages:
         return response
 
 
-def _page_url(here: str, limit: int | None, after: int | None) -> str | None:
-    """A link to another page of the thread page: ``after`` 0 is the first page."""
-    if limit is None or after is None:
+def _page_url(here: str, shown: Page, after: int | None) -> str | None:
+    """A link to another page of the thread page: ``after`` 0 is the first page. A page
+    asked for without a limit links to pages without one (bounded in comments too)."""
+    if shown.limit is None or after is None:
         return None
+    size = "" if shown.budget else f"limit={shown.limit}"
     if after == 0:
-        return here if limit == DEFAULT_PAGE else f"{here}?limit={limit}"
-    return f"{here}?limit={limit}&after={after}"
+        return f"{here}?{size}" if size else here
+    return f"{here}?{size}&after={after}" if size else f"{here}?after={after}"

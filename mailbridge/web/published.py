@@ -12,7 +12,10 @@ see (migrations 0010, 0023), so one indexed row says whether anything changed:
   encoding and no compression (compressing a 500 KB thread for each of many readers
   cost CPU, and its buffers, made in aiohttp's threads, grew the daemon's memory);
   readers who arrive while a version is being made wait for that one making;
-- big threads are paged by top-level comment (each with all its replies).
+- big threads are paged by top-level comment (each with all its replies), and a page
+  asked for without ``limit`` is bounded in comments too: one conversation that
+  thousands answered made a first page of 12.9 MB in a soak (bench/soak_bench.py),
+  for every reader's phone, and for the daemon's memory.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import asyncio
 import gzip
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -42,6 +45,7 @@ __all__ = [
     "BIG_THREAD",
     "DEFAULT_PAGE",
     "MAX_PAGE",
+    "PAGE_COMMENTS",
     "Page",
     "PublishedThreads",
     "accepts_gzip",
@@ -55,8 +59,11 @@ __all__ = [
 ]
 
 # Threads with more published comments than this are paged by default.
-BIG_THREAD = 1_000
-DEFAULT_PAGE = 50  # top-level comments per page of a big thread
+BIG_THREAD = 300
+DEFAULT_PAGE = 50  # top-level comments per page of a big thread, at most
+# and comments per such page, replies included, unless its first conversation alone
+# holds more (a conversation is never split).
+PAGE_COMMENTS = 300
 MAX_PAGE = 500
 
 
@@ -111,6 +118,8 @@ class Page:
     nodes: list[CommentNode]
     total: int  # published comments in the whole thread, replies included
     limit: int | None  # top-level comments per page; None: the whole thread
+    # PAGE_COMMENTS for a page asked for without a limit (its links carry none), else None
+    budget: int | None
     next_after: int | None  # the ``after`` of the following page; None on the last
     # the ``after`` of the previous page: None when there is none, 0 for the first page
     previous_after: int | None
@@ -124,25 +133,64 @@ class Window:
     previous_after: int | None
 
 
-def window(roots: list[int], limit: int, after: int | None, through: int | None) -> Window:
+def window(
+    roots: list[int],
+    limit: int,
+    after: int | None,
+    through: int | None,
+    sizes: Mapping[int, int] | None = None,
+    budget: int | None = None,
+) -> Window:
     """Which of the top-level comments ``roots`` (in order) a page shows: ``limit`` of
     them after ``after``, and at least up to ``through`` (the top-level comment whose
     conversation holds a linked comment: its reader gets every conversation up to it,
-    in order). Raises ``HTTPBadRequest`` when ``after`` is not one of ``roots``."""
-    start = 0
-    if after is not None:
-        if after not in roots:
-            raise web.HTTPBadRequest(text="after: no such top-level comment in this thread")
-        start = roots.index(after) + 1
+    in order). With a ``budget``, fewer when their conversations (``sizes``: comments
+    in each, replies included) would hold more than ``budget`` comments together;
+    always one at least. Raises ``HTTPBadRequest`` when ``after`` is not one of
+    ``roots``."""
+    start = first_shown(roots, after)
     end = start + limit
+    if budget is not None and sizes is not None:
+        end = _within(roots, range(start, min(end, len(roots))), sizes, budget, start)
     if through is not None:
         end = max(end, roots.index(through) + 1)
     end = min(end, len(roots))
     more = end < len(roots) and end > start
     previous = None
     if start:
-        previous = 0 if start <= limit else roots[start - limit - 1]
+        begin = max(0, start - limit)
+        if budget is not None and sizes is not None:
+            # The page before: as many of the conversations just before as fit.
+            back = range(start - 1, begin - 1, -1)
+            begin = _within(roots, back, sizes, budget, start) + 1 if start > begin else begin
+        previous = 0 if begin == 0 else roots[begin - 1]
     return Window(start, end, roots[end - 1] if more else None, previous)
+
+
+def _within(
+    roots: list[int], order: range, sizes: Mapping[int, int], budget: int, otherwise: int
+) -> int:
+    """Walking ``order`` (indexes into ``roots``), the first index whose conversation
+    would take the comments past ``budget`` (never the first one walked); if none,
+    the index after the walk's last (``otherwise`` for an empty walk)."""
+    held = 0
+    for n, index in enumerate(order):
+        held += sizes.get(roots[index], 1)
+        if held > budget and n:
+            return index
+    if not order:
+        return otherwise
+    return order[-1] + order.step
+
+
+def first_shown(roots: list[int], after: int | None) -> int:
+    """The index in ``roots`` of a page's first top-level comment, the one after
+    ``after``; a 400 when ``after`` is not one of them."""
+    if after is None:
+        return 0
+    if after not in roots:
+        raise web.HTTPBadRequest(text="after: no such top-level comment in this thread")
+    return roots.index(after) + 1
 
 
 async def read_page(
@@ -155,10 +203,11 @@ async def read_page(
     """A page of thread ``key``'s published comments, read in one snapshot.
 
     Without ``limit``, a small thread comes whole and a big one (over ``BIG_THREAD``
-    published comments) in pages of ``DEFAULT_PAGE``; a page reads only the rows of the
-    conversations it shows. Raises ``NotFound`` for no such thread, ``HTTPBadRequest``
-    when ``after`` is not a top-level comment of the thread or ``through`` not a
-    published comment of it."""
+    published comments) in pages of ``DEFAULT_PAGE`` conversations holding at most
+    ``PAGE_COMMENTS`` comments (see :func:`window`); a page reads only the rows of the
+    conversations it shows (and the sizes of those and of the page before). Raises
+    ``NotFound`` for no such thread, ``HTTPBadRequest`` when ``after`` is not a
+    top-level comment of the thread or ``through`` not a published comment of it."""
     thread = await threads.get_thread(conn, key=key)
     if thread is None:
         raise NotFound(f"no thread '{key}'")
@@ -169,12 +218,19 @@ async def read_page(
         if root is None:
             raise web.HTTPBadRequest(text="through: no such published comment in this thread")
     if limit is None and after is None and total <= BIG_THREAD:
-        return Page(thread, await comments.approved_tree(conn, thread.id), total, None, None, None)
+        whole = await comments.approved_tree(conn, thread.id)
+        return Page(thread, whole, total, None, None, None, None)
+    budget = None if limit else PAGE_COMMENTS
     limit = limit or DEFAULT_PAGE
     roots = await published_rows.published_roots(conn, thread.id)
-    shown = window(roots, limit, after, root)
+    sizes = None
+    if budget is not None:
+        start = first_shown(roots, after)
+        near = roots[max(0, start - limit) : start + limit]
+        sizes = await published_rows.conversation_sizes(conn, thread.id, near)
+    shown = window(roots, limit, after, root, sizes, budget)
     nodes = await published_rows.conversations(conn, thread.id, roots[shown.start : shown.end])
-    return Page(thread, nodes, total, limit, shown.next_after, shown.previous_after)
+    return Page(thread, nodes, total, limit, budget, shown.next_after, shown.previous_after)
 
 
 class _Bytes:
@@ -395,11 +451,11 @@ class PublishedThreads:
         except NotFound:  # deleted between the version check and now
             raise web.HTTPNotFound(text=f"no thread '{key}'") from None
         thread = page.thread
-        next_url = (
-            f"/api/threads/{thread.key}/comments?limit={page.limit}&after={page.next_after}"
-            if page.next_after is not None
-            else None
-        )
+        next_url = None
+        if page.next_after is not None:
+            # A page asked for without a limit links to the next one without one too.
+            size = "" if page.budget else f"limit={page.limit}&"
+            next_url = f"/api/threads/{thread.key}/comments?{size}after={page.next_after}"
         document = {
             "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
             "total": page.total,

@@ -16,7 +16,14 @@ from aiohttp import web
 from mailbridge.models import CommentNode, CommentStatus, NewComment, Source
 from mailbridge.store import Store, comments, threads
 from mailbridge.store import published as published_rows
-from mailbridge.web.published import BIG_THREAD, Page, read_page
+from mailbridge.web.published import (
+    BIG_THREAD,
+    DEFAULT_PAGE,
+    PAGE_COMMENTS,
+    Page,
+    read_page,
+    window,
+)
 
 STATUSES = [CommentStatus.APPROVED] * 6 + [
     CommentStatus.PENDING,
@@ -146,3 +153,82 @@ async def test_a_page_of_more_conversations_than_one_statement_takes(
     last = _ids(whole[-1:])[-1]
     page = await _page(store, "t", 5, None, last)
     assert _shape(page.nodes) == _shape(whole) and page.next_after is None
+
+
+async def _conversations(store: Store, key: str, sizes: list[int]) -> None:
+    """A thread of conversations of these sizes (a top-level comment and its replies,
+    each answering the one before), all approved."""
+
+    async def work(conn: aiosqlite.Connection) -> None:
+        thread_id, _ = await threads.upsert_thread(
+            conn, key=key, title=key, url=f"https://blog.example/{key}", author="A",
+            author_address_id=None, now="2026-12-06T00:00:00Z",
+        )  # fmt: skip
+        for n, size in enumerate(sizes):
+            parent = None
+            for m in range(size):
+                new = NewComment(
+                    thread_id=thread_id, parent_id=parent, author=f"P{n}", body=f"c{n}.{m}",
+                    status=CommentStatus.APPROVED, source=Source.WEB,
+                    created_at=f"2026-12-06T00:{n // 60:02d}:{n % 60:02d}Z",
+                )  # fmt: skip
+                parent = (await comments.insert_comment(conn, new))[0]
+
+    await store.write(work)
+
+
+@pytest.mark.asyncio
+async def test_a_default_page_is_bounded_in_comments_too(store: Store) -> None:
+    """One conversation that many answered made a first page of megabytes: without a
+    limit, a page stops before its comments pass PAGE_COMMENTS (one conversation at
+    least, never split); following its links (none with a limit) shows every
+    conversation once, and each "earlier" link leads back without a gap."""
+    sizes = [1, 2, 120, 3, 250, 400, 5, 1, 1, 90, 90, 90, 2] + [1] * 70
+    await _conversations(store, "t", sizes)
+    whole = await _whole(store, "t")
+    assert count(whole) == sum(sizes) > BIG_THREAD
+    pages: list[Page] = []
+    after: int | None = None
+    for _ in range(len(sizes) + 1):  # bounded: a page shows one conversation at least
+        page = await _page(store, "t", None, after, None)
+        assert page.limit == DEFAULT_PAGE and page.budget == PAGE_COMMENTS
+        assert 1 <= len(page.nodes) <= DEFAULT_PAGE
+        assert count(page.nodes) <= PAGE_COMMENTS or len(page.nodes) == 1
+        pages.append(page)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    shown = [n for p in pages for n in p.nodes]
+    assert _shape(shown) == _shape(whole)
+    assert [len(p.nodes) for p in pages] == [4, 1, 1, 28, 49]  # 126, 250, 400, 300, 49
+    # Each page's "earlier" page reaches it: its conversations, then this page's first.
+    for page in pages[1:]:
+        earlier = await _page(store, "t", None, page.previous_after or None, None)
+        first = page.nodes[0].comment.id
+        assert earlier.next_after is not None
+        follows = [n.comment.id for n in earlier.nodes]
+        assert first in follows or earlier.next_after == _before(whole, first)
+    # An explicit limit is what it says, whatever the comments.
+    page = await _page(store, "t", 6, None, None)
+    assert page.budget is None and len(page.nodes) == 6
+
+
+def _before(whole: list[CommentNode], comment_id: int) -> int:
+    ids = [n.comment.id for n in whole]
+    return ids[ids.index(comment_id) - 1]
+
+
+def _w(*args: Any) -> tuple[int, int, int | None, int | None]:
+    shown = window(*args)
+    return shown.start, shown.end, shown.next_after, shown.previous_after
+
+
+def test_window_keeps_one_conversation_and_walks_back_as_far_as_fits() -> None:
+    roots = [10, 20, 30, 40, 50]
+    sizes = {10: 5, 20: 400, 30: 2, 40: 2, 50: 2}
+    assert _w(roots, 50, None, None, sizes, 300) == (0, 1, 10, None)  # 20 alone is 400
+    assert _w(roots, 50, 10, None, sizes, 300) == (1, 2, 20, 0)  # ... but comes alone
+    assert _w(roots, 50, 20, None, sizes, 300) == (2, 5, None, 10)  # earlier: 20 alone
+    assert _w(roots, 50, None, 40, sizes, 300) == (0, 4, 40, None)  # through wins
+    assert _w(roots, 2, 20, None) == (2, 4, 40, 0)  # no budget: the limit
+    assert _w(roots, 2, 40, None) == (4, 5, None, 20)
