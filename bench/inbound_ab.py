@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Benchmark: inbound replies per second of two versions of the code, interleaved.
+
+The machine's speed moves over minutes (docs/performance.md), so a saving of a tenth
+is only seen side by side: each round starts ``mailbridge serve`` from one source tree,
+then from the other (in turn first), on a fresh data directory with the sample thread,
+and sends the inbound benchmark's load (bench/inbound_bench.py: ~4.6 KB replies over
+reused SMTP sessions, 250 after commit) for ``--seconds``. It prints each run's rate and
+the CPU of the daemon's processes per reply, then the medians.
+
+    git worktree add /tmp/base <rev>
+    .venv/bin/python bench/inbound_ab.py --base /tmp/base --new . [--rounds 3]
+
+Both trees run with this virtualenv's packages (their ``mailbridge`` first on
+PYTHONPATH), on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import inbound_bench as ib
+
+
+def one_run(tree: Path, sessions: int, seconds: float) -> tuple[float, float]:
+    """(replies per second, CPU seconds of the daemon's processes per reply)."""
+    work = Path(tempfile.mkdtemp(prefix="inbound-ab-"))
+    smtp = ib.free_port()
+    config = ib.mailbridge_config(work / "mailbridge.toml", work / "data", smtp, ib.free_port())
+    env = ib.serve_env()
+    env["PYTHONPATH"] = str(tree.resolve())
+    pairs = asyncio.run(ib.mailbridge_pairs(config, None))
+    with ib.process(ib.serve_args(config), env=env, log=work / "daemon.log") as pid:
+        asyncio.run(ib.wait_port(smtp))
+        asyncio.run(ib.load(smtp, pairs, sessions, 2))  # warm up
+        cpu, started = ib.cpu_seconds(pid), time.monotonic()
+        rate = asyncio.run(ib.load(smtp, pairs, sessions, seconds))
+        cores = (ib.cpu_seconds(pid) - cpu) / (time.monotonic() - started)
+    return rate, cores / rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", type=Path, required=True, help="a source tree (git worktree)")
+    parser.add_argument("--new", type=Path, default=Path("."))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    trees = {"base": args.base, "new": args.new}
+    for tree in trees.values():
+        if not (tree / "mailbridge" / "__init__.py").is_file():
+            parser.error(f"{tree}: not a mailbridge source tree")
+    rates: dict[str, list[float]] = {name: [] for name in trees}
+    for n in range(min(args.rounds, 20)):
+        order = list(trees) if n % 2 == 0 else list(reversed(trees))
+        for name in order:
+            rate, cpu = one_run(trees[name], args.sessions, args.seconds)
+            rates[name].append(rate)
+            print(f"round {n + 1} {name:>4}: {rate:6.0f} replies/s, {cpu * 1000:.2f} ms CPU/reply")
+    base, new = (statistics.median(rates[name]) for name in trees)
+    print(f"median: base {base:.0f}/s, new {new:.0f}/s, new/base {new / base:.3f}x")
+
+
+if __name__ == "__main__":
+    main()
