@@ -151,23 +151,13 @@ class ReplyIntake:
             unsubscribes=self._unsubscribes,
             moderation=self._moderation,
         )
+        # RCPT (mailbridge.inbound.recipient_check): verify one recipient, returning
+        # what a reply address answers; record one refused (the operator sees those).
+        self.check_recipient = self._recipients.check
+        self.log_refusal = self._recipients.log_refusal
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-
-    # -- RCPT (mailbridge.inbound.recipient_check) ----------------------------
-
-    async def check_recipient(self, address: str, accepted_so_far: int) -> ReplyTarget | None:
-        """Verify one RCPT address (see :meth:`RecipientCheck.check`)."""
-        return await self._recipients.check(address, accepted_so_far)
-
-    async def log_refusal(
-        self, *, peer: str, helo: str, mail_from: str, rcpt_to: str, rejection: Rejection
-    ) -> None:
-        """Record a recipient refused at RCPT: the operator sees those too."""
-        await self._recipients.log_refusal(
-            peer=peer, helo=helo, mail_from=mail_from, rcpt_to=rcpt_to, rejection=rejection
-        )
 
     # -- DATA ---------------------------------------------------------------
 

@@ -9,7 +9,7 @@ approved comment whose every ancestor is approved too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import aiosqlite
 
@@ -81,23 +81,39 @@ async def conversation_root(
 ROOTS_PER_QUERY = 500
 
 
+def _over_shown(count: int, select: str) -> str:
+    """``select`` over ``shown(id, root)``: the published comments of ``count``
+    conversations, each with the top-level id it belongs to. The statement's
+    parameters: the top-level ids, then the thread's id. Only placeholders and the
+    callers' constant ``select`` are joined in."""
+    marks = ",".join("?" * count)
+    return (
+        "WITH RECURSIVE shown(id, root) AS ("  # noqa: S608
+        f" SELECT id, id FROM comments WHERE id IN ({marks}) AND thread_id = ?"
+        " AND status = 'approved' AND parent_id IS NULL"
+        " UNION ALL"
+        " SELECT c.id, s.root FROM comments c JOIN shown s ON c.parent_id = s.id"
+        f" WHERE c.status = 'approved') {select}"
+    )
+
+
+def _chunks(roots: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(roots), ROOTS_PER_QUERY):
+        yield roots[start : start + ROOTS_PER_QUERY]
+
+
 async def conversations(
     conn: aiosqlite.Connection, thread_id: int, roots: Sequence[int]
 ) -> list[CommentNode]:
     """The published conversations of ``roots`` (top-level ids, in the order given),
     each with its published replies, oldest first at every level."""
     nodes: dict[int, CommentNode] = {}
-    for start in range(0, len(roots), ROOTS_PER_QUERY):
-        some = roots[start : start + ROOTS_PER_QUERY]
-        marks = ",".join("?" * len(some))
+    for some in _chunks(roots):
         async with conn.execute(
-            "WITH RECURSIVE shown(id) AS ("  # noqa: S608 (only placeholders are joined in)
-            f" SELECT id FROM comments WHERE id IN ({marks}) AND thread_id = ?"
-            " AND status = 'approved' AND parent_id IS NULL"
-            " UNION ALL"
-            " SELECT c.id FROM comments c JOIN shown s ON c.parent_id = s.id"
-            " WHERE c.status = 'approved')"
-            " SELECT * FROM comments WHERE id IN (SELECT id FROM shown) ORDER BY created_at, id",
+            _over_shown(
+                len(some),
+                "SELECT * FROM comments WHERE id IN (SELECT id FROM shown) ORDER BY created_at, id",
+            ),
             (*some, thread_id),
         ) as cur:
             rows = await cur.fetchall()
@@ -116,17 +132,9 @@ async def conversation_sizes(
     """How many published comments each conversation of ``roots`` (top-level ids)
     holds, itself and its replies at any depth (ids only: no row is read whole)."""
     sizes: dict[int, int] = {}
-    for start in range(0, len(roots), ROOTS_PER_QUERY):
-        some = roots[start : start + ROOTS_PER_QUERY]
-        marks = ",".join("?" * len(some))
+    for some in _chunks(roots):
         async with conn.execute(
-            "WITH RECURSIVE shown(id, root) AS ("  # noqa: S608 (only placeholders are joined in)
-            f" SELECT id, id FROM comments WHERE id IN ({marks}) AND thread_id = ?"
-            " AND status = 'approved' AND parent_id IS NULL"
-            " UNION ALL"
-            " SELECT c.id, s.root FROM comments c JOIN shown s ON c.parent_id = s.id"
-            " WHERE c.status = 'approved')"
-            " SELECT root, count(*) FROM shown GROUP BY root",
+            _over_shown(len(some), "SELECT root, count(*) FROM shown GROUP BY root"),
             (*some, thread_id),
         ) as cur:
             sizes.update((int(row[0]), int(row[1])) for row in await cur.fetchall())
