@@ -5,8 +5,9 @@
    is recognised.
 2. Bounces to a VERP return path are counted; machine mail (auto-replies, lists,
    bulk) is dropped unanswered.
-3. The reply is matched to the person and comment it answers, the From address
-   must be that person, and the sender's domain authentication is checked.
+3. The reply is matched to the person and comment it answers (a reply address was
+   verified at RCPT already: :mod:`mailbridge.inbound.recipient_check`), the From
+   address must be that person, and the sender's domain authentication is checked.
 4. The reply text is extracted (:func:`mailbridge.extract.extract`, the same
    function ``mailbridge extract`` runs).
 5. The comment, its moderation emails and the outcome on the inbound row commit
