@@ -13,9 +13,9 @@ see (migrations 0010, 0023), so one indexed row says whether anything changed:
   cost CPU, and its buffers, made in aiohttp's threads, grew the daemon's memory);
   readers who arrive while a version is being made wait for that one making;
 - big threads are paged by top-level comment (each with all its replies), and a page
-  asked for without ``limit`` is bounded in comments too: one conversation that
-  thousands answered made a first page of 12.9 MB in a soak (bench/soak_bench.py),
-  for every reader's phone, and for the daemon's memory.
+  asked for without ``limit`` is bounded in comments too: conversations that hundreds
+  answered made a first page of 12.9 MB in a soak (bench/soak_bench.py), for every
+  reader's phone, and for the daemon's memory.
 """
 
 from __future__ import annotations
