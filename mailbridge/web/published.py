@@ -151,7 +151,7 @@ def window(
     start = first_shown(roots, after)
     end = start + limit
     if budget is not None and sizes is not None:
-        end = _within(roots, range(start, min(end, len(roots))), sizes, budget, start)
+        end = _within(roots, range(start, min(end, len(roots))), sizes, budget)
     if through is not None:
         end = max(end, roots.index(through) + 1)
     end = min(end, len(roots))
@@ -161,26 +161,21 @@ def window(
         begin = max(0, start - limit)
         if budget is not None and sizes is not None:
             # The page before: as many of the conversations just before as fit.
-            back = range(start - 1, begin - 1, -1)
-            begin = _within(roots, back, sizes, budget, start) + 1 if start > begin else begin
+            begin = _within(roots, range(start - 1, begin - 1, -1), sizes, budget) + 1
         previous = 0 if begin == 0 else roots[begin - 1]
     return Window(start, end, roots[end - 1] if more else None, previous)
 
 
-def _within(
-    roots: list[int], order: range, sizes: Mapping[int, int], budget: int, otherwise: int
-) -> int:
+def _within(roots: list[int], order: range, sizes: Mapping[int, int], budget: int) -> int:
     """Walking ``order`` (indexes into ``roots``), the first index whose conversation
     would take the comments past ``budget`` (never the first one walked); if none,
-    the index after the walk's last (``otherwise`` for an empty walk)."""
+    where the walk stops (``order.stop``)."""
     held = 0
     for n, index in enumerate(order):
         held += sizes.get(roots[index], 1)
         if held > budget and n:
             return index
-    if not order:
-        return otherwise
-    return order[-1] + order.step
+    return order.stop
 
 
 def first_shown(roots: list[int], after: int | None) -> int:
