@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +29,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import inbound_bench as ib
+
+# Run in a process of its own: the data directory is made by the tree under test
+# (its own migrations), never by the other one.
+_PAIRS = """
+import asyncio, json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import inbound_bench as ib
+ib.ROOT = Path(sys.argv[2])
+print(json.dumps(asyncio.run(ib.mailbridge_pairs(Path(sys.argv[3]), None))))
+"""
+
+
+def tree_pairs(tree: Path, config: Path) -> list[tuple[str, str]]:
+    """The sample thread imported by ``tree``'s own code; its reply addresses."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PAIRS, str(Path(__file__).resolve().parent),
+         str(tree.resolve()), str(config)],
+        check=True, capture_output=True, text=True, env=ib.serve_env(), timeout=300,
+    ).stdout  # fmt: skip
+    return [(sender, rcpt) for sender, rcpt in json.loads(out)]
 
 
 def one_run(tree: Path, sessions: int, seconds: float) -> tuple[float, float]:
@@ -36,7 +59,7 @@ def one_run(tree: Path, sessions: int, seconds: float) -> tuple[float, float]:
     config = ib.mailbridge_config(work / "mailbridge.toml", work / "data", smtp, ib.free_port())
     env = ib.serve_env()
     env["PYTHONPATH"] = str(tree.resolve())
-    pairs = asyncio.run(ib.mailbridge_pairs(config, None))
+    pairs = tree_pairs(tree, config)
     with ib.process(ib.serve_args(config), env=env, log=work / "daemon.log") as pid:
         asyncio.run(ib.wait_port(smtp))
         asyncio.run(ib.load(smtp, pairs, sessions, 2))  # warm up

@@ -26,6 +26,8 @@ EXAMPLES = ROOT / "examples"
 SEED_JSON = EXAMPLES / "thread.json"
 SEED_WXR = EXAMPLES / "thread.wxr.xml"
 THREAD = "attachment-theory-healing-relationship"
+# The inbound log with each message's raw bytes (a table of their own since 0025).
+LOGGED = "inbound_messages m LEFT JOIN inbound_raw r ON r.inbound_id = m.id"
 BIG = "big-thread"  # big_thread()'s key
 AUTHOR_EMAIL = "author@example.org"  # the seed post's author: moderator of the thread
 

@@ -1,4 +1,9 @@
-"""SQL for the inbound log: every message received, its raw bytes, checks and outcome."""
+"""SQL for the inbound log: every message received, its raw bytes, checks and outcome.
+
+The raw bytes live in a table of their own (``inbound_raw``, migration 0025), written
+once: SQLite writes a changed row whole, and the log's row changes after the message
+is stored (its outcome, a redelivery's count), which rewrote a large message each time.
+"""
 
 from __future__ import annotations
 
@@ -113,8 +118,8 @@ async def record(conn: aiosqlite.Connection, msg: Received) -> tuple[InboundReco
         return await _repeat(conn, existing), False
     async with conn.execute(
         "INSERT INTO inbound_messages (dedup_key, stage, message_id, received_at, peer, helo, "
-        "mail_from, rcpt_to, size, headers, raw, address_id, status) "
-        "VALUES (?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received') "
+        "mail_from, rcpt_to, size, headers, address_id, status) "
+        "VALUES (?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received') "
         "ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
         (
             msg.dedup_key,
@@ -126,7 +131,6 @@ async def record(conn: aiosqlite.Connection, msg: Received) -> tuple[InboundReco
             msg.rcpt_to,
             len(msg.raw),
             msg.headers,
-            msg.raw,
             msg.address_id,
         ),
     ) as cur:
@@ -135,7 +139,11 @@ async def record(conn: aiosqlite.Connection, msg: Received) -> tuple[InboundReco
         existing = await find(conn, msg.dedup_key)
         assert existing is not None
         return await _repeat(conn, existing), False
-    return InboundRecord(int(row[0]), Disposition.RECEIVED, None, None, None, 1), True
+    inbound_id = int(row[0])
+    await conn.execute(
+        "INSERT INTO inbound_raw (inbound_id, raw) VALUES (?, ?)", (inbound_id, msg.raw)
+    )
+    return InboundRecord(inbound_id, Disposition.RECEIVED, None, None, None, 1), True
 
 
 async def _repeat(conn: aiosqlite.Connection, existing: InboundRecord) -> InboundRecord:
@@ -195,23 +203,29 @@ async def set_outcome(
 
 
 async def purge_raw(conn: aiosqlite.Connection, before: str) -> int:
-    """Forget raw bodies received before ``before``; headers and outcomes stay."""
+    """Forget raw bodies received before ``before``; headers and outcomes stay.
+
+    Driven by the raw bytes still kept (the retention's days), not by the whole log."""
     cur = await conn.execute(
-        "UPDATE inbound_messages SET raw = NULL WHERE raw IS NOT NULL AND received_at < ?",
+        "DELETE FROM inbound_raw WHERE inbound_id IN (SELECT r.inbound_id FROM inbound_raw r "
+        "JOIN inbound_messages m ON m.id = r.inbound_id WHERE m.received_at < ?)",
         (before,),
     )
     return cur.rowcount
 
 
 async def raw_message(conn: aiosqlite.Connection, inbound_id: int) -> bytes | None:
-    async with conn.execute("SELECT raw FROM inbound_messages WHERE id = ?", (inbound_id,)) as cur:
+    async with conn.execute(
+        "SELECT raw FROM inbound_raw WHERE inbound_id = ?", (inbound_id,)
+    ) as cur:
         row = await cur.fetchone()
     return None if row is None or row[0] is None else bytes(row[0])
 
 
 _COLUMNS = (
     "id, stage, received_at, peer, mail_from, rcpt_to, message_id, size, status, reason, "
-    "detail, comment_id, deliveries, raw IS NOT NULL AS has_raw, headers, checks"
+    "detail, comment_id, deliveries, headers, checks, "
+    "EXISTS (SELECT 1 FROM inbound_raw r WHERE r.inbound_id = inbound_messages.id) AS has_raw"
 )
 
 
@@ -293,8 +307,9 @@ class StoredEnvelope:
 async def stored_envelope(conn: aiosqlite.Connection, inbound_id: int) -> StoredEnvelope | None:
     """A stored message as it arrived, for reprocessing (None for RCPT refusals)."""
     async with conn.execute(
-        "SELECT peer, helo, mail_from, rcpt_to, message_id, raw FROM inbound_messages "
-        "WHERE id = ? AND stage = 'data'",
+        "SELECT m.peer, m.helo, m.mail_from, m.rcpt_to, m.message_id, r.raw "
+        "FROM inbound_messages m LEFT JOIN inbound_raw r ON r.inbound_id = m.id "
+        "WHERE m.id = ? AND m.stage = 'data'",
         (inbound_id,),
     ) as cur:
         row = await cur.fetchone()

@@ -11,7 +11,14 @@ import aiosmtplib
 import pytest
 from click.testing import CliRunner
 from flows import reply_notification
-from support import db_rows, import_seed, make_settings, no_dmarc_zone, reply_to_notification
+from support import (
+    LOGGED,
+    db_rows,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+    reply_to_notification,
+)
 
 from mailbridge.app import running
 from mailbridge.cli import cli
@@ -37,7 +44,7 @@ async def test_crash_in_processing_answers_451_and_keeps_the_message(tmp_path: P
 
         # The bytes are searched here, not in SQL: SQLite's instr() and PostgreSQL's
         # position() differ, and the test is of what was kept, on either engine.
-        stored = await db_rows(daemon, "SELECT status, raw FROM inbound_messages")
+        stored = await db_rows(daemon, f"SELECT m.status, r.raw FROM {LOGGED}")
         assert [(status, b"Words that must not be lost." in bytes(raw))
                 for status, raw in stored] == [("received", True)]  # fmt: skip
         # `mailbridge status` shows it among the recent errors.

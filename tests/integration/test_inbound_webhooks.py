@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 from flows import outbox_dir, reply_notification
 from support import (
+    LOGGED,
     FakeClock,
     db_rows,
     import_seed,
@@ -206,8 +207,8 @@ async def test_an_expired_reply_address_is_explained_not_lost(tmp_path: Path) ->
         status, body = await post(daemon, "/inbound/sendgrid", data=form, headers=auth)
         assert status == 200 and body["outcome"].startswith("550 5.1.1"), body
         kept = await db_rows(
-            daemon, "SELECT status, reason, length(raw) > 0 FROM inbound_messages "
-                    "WHERE message_id = ?", "<old-1@client.example>",
+            daemon, f"SELECT m.status, m.reason, length(r.raw) > 0 FROM {LOGGED} "
+                    "WHERE m.message_id = ?", "<old-1@client.example>",
         )  # fmt: skip
         assert kept == [("rejected", "expired_token", 1)]  # the words are kept
         told = await until("the explanation", lambda: _explained(daemon))

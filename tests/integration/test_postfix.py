@@ -174,7 +174,8 @@ async def test_a_reply_loop_through_postfix_both_ways(
     )
     assert status == "pending" and parent is not None
     # mailbridge saw Postfix's Received header on top of what the commenter sent.
-    [(raw,)] = await db_rows(running, "SELECT raw FROM inbound_messages ORDER BY id DESC LIMIT 1")
+    last = "SELECT raw FROM inbound_raw ORDER BY inbound_id DESC LIMIT 1"
+    [(raw,)] = await db_rows(running, last)
     assert bytes(raw).startswith(b"Received: from ") and b"(Postfix)" in bytes(raw)[:600]
     # The reply's moderation email goes out through Postfix too.
     await arrived(internet[0], MODERATOR, count=2)

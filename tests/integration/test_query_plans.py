@@ -36,6 +36,7 @@ GROWING = {
     "comments",
     "comment_edits",
     "inbound_messages",
+    "inbound_raw",
     "moderation_decisions",
     "outbox",
     "pending_notifications",
@@ -45,7 +46,7 @@ GROWING = {
 }
 # Reads of everything on purpose, never on a message's path: housekeeping (once an
 # hour), the start-up recovery of the outbox.
-WHOLE_TABLE_ON_PURPOSE = ("UPDATE inbound_messages SET raw = NULL",)
+WHOLE_TABLE_ON_PURPOSE = ("DELETE FROM inbound_raw",)
 
 
 def scans(db: Path, statements: set[str]) -> dict[str, list[str]]:

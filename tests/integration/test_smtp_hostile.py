@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flows import outbox_dir, reply_notification
 from support import (
+    LOGGED,
     read_maildir,
     reply_address,
     reply_to_notification,
@@ -126,7 +127,8 @@ async def test_an_overlong_reply_is_not_posted_and_the_writer_is_told(daemon: Ru
     assert (status, reason) == ("rejected", "too_long")
     # The raw message stays in the inbound log for the operator (reprocess after a change).
     [(size, has_raw)] = await query(
-        daemon, "SELECT size, raw IS NOT NULL FROM inbound_messages ORDER BY id DESC LIMIT 1"
+        daemon,
+        f"SELECT m.size, r.raw IS NOT NULL FROM {LOGGED} ORDER BY m.id DESC LIMIT 1",
     )
     assert int(str(size)) > 20_000 and has_raw
     mails = await wait_for_mail(outbox_dir(daemon), before + 1)

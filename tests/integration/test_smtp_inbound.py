@@ -9,7 +9,7 @@ import aiosmtplib
 import aiosqlite
 import pytest
 from flows import moderation_email, reply_notification
-from support import THREAD, reply_address, reply_to_notification, text_body
+from support import LOGGED, THREAD, reply_address, reply_to_notification, text_body
 
 from mailbridge.app import Running
 from mailbridge.tokens import make_reply_token
@@ -85,7 +85,7 @@ async def test_from_mismatch_is_refused_and_logged(daemon: Running) -> None:
     assert code == 550 and text.startswith("5.7.1") and "belongs to someone else" in text
     assert await query(daemon, "SELECT count(*) FROM comments WHERE source='email'") == [(0,)]
     rows = await query(
-        daemon, "SELECT status, reason, mail_from, length(raw) > 0 FROM inbound_messages"
+        daemon, f"SELECT m.status, m.reason, m.mail_from, length(r.raw) > 0 FROM {LOGGED}"
     )
     assert rows == [("rejected", "sender_mismatch", "mallory@example.net", 1)]
 
@@ -107,7 +107,9 @@ async def test_unknown_recipients_and_bad_tokens_are_refused_at_rcpt(
     got_code, text = await refused(daemon, b"Subject: hi\r\n\r\nhello\r\n", rcpt)
     assert (got_code, text[:5]) == (code, status)
     # No message was transferred, but the operator still sees the attempt and why.
-    rows = await query(daemon, "SELECT stage, status, reason, rcpt_to, raw FROM inbound_messages")
+    rows = await query(
+        daemon, f"SELECT m.stage, m.status, m.reason, m.rcpt_to, r.raw FROM {LOGGED}"
+    )
     assert rows == [("rcpt", "refused", reason, rcpt, None)]
 
 

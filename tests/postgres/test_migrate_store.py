@@ -116,7 +116,8 @@ def _more_rows(database: Path) -> None:
             "VALUES ('ci', 'th', 'read', 'now')"
         )
         db.execute(
-            "UPDATE inbound_messages SET raw = ? WHERE id = (SELECT min(id) FROM inbound_messages)",
+            "UPDATE inbound_raw SET raw = ? "
+            "WHERE inbound_id = (SELECT min(inbound_id) FROM inbound_raw)",
             (RAW,),
         )
     finally:
@@ -198,7 +199,7 @@ def test_sqlite_to_postgresql_serves_the_same_thread_and_back(
     assert before["comments"].rows > 10 and before["inbound_messages"].rows >= 1
     assert before["outbox"].rows >= 2 and before["rejection_replies"].rows == 3
     with psycopg.connect(url) as conn:
-        raw = conn.execute("SELECT raw FROM inbound_messages ORDER BY id LIMIT 1").fetchone()
+        raw = conn.execute("SELECT raw FROM inbound_raw ORDER BY inbound_id LIMIT 1").fetchone()
         assert raw is not None and bytes(raw[0]) == RAW
         # No trigger fired during the copy: no push queued for copied comments.
         assert conn.execute("SELECT count(*) FROM wp_push").fetchone() == (1,)

@@ -41,10 +41,10 @@ async def fill(
             )
             await conn.execute(
                 "INSERT INTO inbound_messages (dedup_key, stage, message_id, received_at, peer, "
-                "helo, mail_from, rcpt_to, size, raw, address_id, status) "
-                "VALUES (?, ?, ?, ?, '127.0.0.1', 'h', 'ann@example.org', 'r@blog.example', 1, ?, "
+                "helo, mail_from, rcpt_to, size, address_id, status) "
+                "VALUES (?, ?, ?, ?, '127.0.0.1', 'h', 'ann@example.org', 'r@blog.example', 1, "
                 "1, 'received')",
-                (f"{source}{tag}{n}", stage, f"<{source}{tag}{n}@x>", at, LONG.encode()),
+                (f"{source}{tag}{n}", stage, f"<{source}{tag}{n}@x>", at),
             )
 
     await store.write(work)

@@ -1,0 +1,127 @@
+"""A received message's raw bytes are written once (migration 0025): setting its
+outcome, counting a redelivery or forgetting it by retention leaves them alone or
+deletes them, and an upgrade keeps the bytes stored before."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mailbridge.store import Store, inbound
+from mailbridge.store.migrations import migrations, split_statements
+
+BIG = 2 * 1024 * 1024
+
+
+def _received(key: str, raw: bytes, at: str = "2026-12-06T10:00:00+00:00") -> inbound.Received:
+    return inbound.Received(
+        dedup_key=key,
+        message_id=f"<{key}@client.example>",
+        received_at=at,
+        peer="127.0.0.1",
+        helo="client.example",
+        mail_from="ann@example.org",
+        rcpt_to="reply+x@reply.example.org",
+        raw=raw,
+        headers="Subject: Re: the post\r\n",
+    )
+
+
+def _wal(path: Path) -> int:
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+@pytest.mark.asyncio
+async def test_an_outcome_does_not_rewrite_a_large_message(tmp_path: Path) -> None:
+    path = tmp_path / "mb.sqlite3"
+    store = await Store.open(path)
+    try:
+        # The WAL only grows from here: each frame written is counted in its size.
+        await store.write(lambda c: c.execute("PRAGMA wal_autocheckpoint = 0"))
+        raw = b"Subject: photo\r\n\r\n" + os.urandom(BIG)
+        record, new = await store.write(lambda c: inbound.record(c, _received("k1", raw)))
+        assert new and _wal(path) > BIG
+        before = _wal(path)
+        await store.write(
+            lambda c: inbound.set_outcome(
+                c, record.id, inbound.Disposition.ACCEPTED, detail="250", checks={"dkim": []}
+            )
+        )
+        # A redelivery of the same message counts on the same row.
+        again, new = await store.write(lambda c: inbound.record(c, _received("k1", raw)))
+        assert (again.id, new) == (record.id, False)
+        # SQLite wrote the changed pages of the log's row and its indexes, not the
+        # 2 MB message (twice: the row held it whole before 0025).
+        assert _wal(path) - before < 256 * 1024
+        assert await store.read(lambda c: inbound.raw_message(c, record.id)) == raw
+        entry = await store.read(lambda c: inbound.get_entry(c, record.id))
+        assert entry is not None and entry.has_raw and entry.size == len(raw)
+        assert entry.status == "accepted" and entry.deliveries == 2
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_retention_forgets_old_bytes_and_keeps_the_log(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        old, _ = await store.write(
+            lambda c: inbound.record(c, _received("old", b"old words", "2026-11-01T00:00:00+00:00"))
+        )
+        new, _ = await store.write(
+            lambda c: inbound.record(c, _received("new", b"new words", "2026-12-06T00:00:00+00:00"))
+        )
+        purged = await store.write(lambda c: inbound.purge_raw(c, "2026-12-01T00:00:00+00:00"))
+        assert purged == 1
+        assert await store.read(lambda c: inbound.raw_message(c, old.id)) is None
+        assert await store.read(lambda c: inbound.raw_message(c, new.id)) == b"new words"
+        entries = await store.read(lambda c: inbound.list_entries(c))
+        assert [(e.id, e.has_raw) for e in entries] == [(new.id, True), (old.id, False)]
+        kept = await store.read(lambda c: inbound.stored_envelope(c, old.id))
+        assert kept is not None and kept.raw is None and kept.mail_from == "ann@example.org"
+        # Erasing a log row takes its bytes with it.
+        await store.write(
+            lambda c: c.execute("DELETE FROM inbound_messages WHERE id = ?", (new.id,))
+        )
+        assert await store.read(lambda c: inbound.raw_message(c, new.id)) is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_upgrade_moves_the_bytes_kept_in_the_log(tmp_path: Path) -> None:
+    """A database of the 0024 release: its raw bytes move to inbound_raw, forgotten
+    ones stay forgotten, and the log's rows are unchanged."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        for migration in migrations():
+            if migration.name >= "0025":
+                break
+            for statement in split_statements(migration.sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (migration.name,))
+        for key, raw in (("kept", b"the words\r\n"), ("forgotten", None)):
+            conn.execute(
+                "INSERT INTO inbound_messages (dedup_key, stage, received_at, peer, helo, "
+                "mail_from, rcpt_to, size, raw, status) "
+                "VALUES (?, 'data', 'then', 'p', 'h', 'a@example.org', 'r', 11, ?, 'accepted')",
+                (key, raw),
+            )
+    store = await Store.open(path)
+    try:
+        entries = await store.read(lambda c: inbound.list_entries(c))
+        assert [(e.id, e.status, e.has_raw) for e in entries] == [
+            (2, "accepted", False),
+            (1, "accepted", True),
+        ]
+        assert await store.read(lambda c: inbound.raw_message(c, 1)) == b"the words\r\n"
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(inbound_messages)")}
+    assert "raw" not in columns
