@@ -118,10 +118,16 @@ async def fill(conn: aiosqlite.Connection, items: list[tuple[str, bytes]]) -> No
     now = time.time()
     await conn.execute("BEGIN IMMEDIATE")
     await conn.executemany(
-        "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, message, "
-        "status, next_attempt_at, created_at) VALUES ('reply_notification', NULL, ?, ?, ?, ?, "
+        "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, "
+        "status, next_attempt_at, created_at) VALUES ('reply_notification', NULL, ?, ?, ?, "
         "'queued', ?, '2026-12-04T10:00:00+00:00')",
-        [(f"<bench-{i}@blog.example.org>", SENDER, r, m, now) for i, (r, m) in enumerate(items)],
+        [(f"<bench-{i}@blog.example.org>", SENDER, r, now) for i, (r, _) in enumerate(items)],
+    )
+    # Each message's bytes beside its row (migration 0026), found by its Message-ID.
+    await conn.executemany(
+        "INSERT INTO outbox_messages (outbox_id, message) "
+        "SELECT id, ? FROM outbox WHERE message_id = ?",
+        [(m, f"<bench-{i}@blog.example.org>") for i, (_, m) in enumerate(items)],
     )
     await conn.execute("COMMIT")
 

@@ -33,8 +33,9 @@ def _plain_part(raw: bytes) -> str:
 async def sent_texts(conn: aiosqlite.Connection, rcpt: str, comment_id: int) -> list[str]:
     texts: list[str] = []
     async with conn.execute(
-        "SELECT message FROM outbox WHERE rcpt_to = ? AND comment_id = ? "
-        "AND kind IN ('reply_notification', 'digest') ORDER BY id DESC LIMIT 3",
+        "SELECT m.message FROM outbox o JOIN outbox_messages m ON m.outbox_id = o.id "
+        "WHERE o.rcpt_to = ? AND o.comment_id = ? "
+        "AND o.kind IN ('reply_notification', 'digest') ORDER BY o.id DESC LIMIT 3",
         (rcpt, comment_id),
     ) as cur:
         for (raw,) in await cur.fetchall():

@@ -47,8 +47,10 @@ DEFAULT_LEASE_SECONDS = 60.0
 # The recipient's domain in SQL, the same rule as domain_of() for any address with
 # one '@' (a quoted local part holding '@' is the only way they differ).
 DOMAIN_SQL = "lower(substr(rcpt_to, instr(rcpt_to, '@') + 1))"
+# Without the message: its bytes are a table of their own (outbox_messages, migration
+# 0026), written once and read once per lease, never rewritten with the row.
 _ROW_COLUMNS = (
-    "id, kind, message_id, mail_from, rcpt_to, message, attempts, created_at, "
+    "id, kind, message_id, mail_from, rcpt_to, attempts, created_at, "
     "coalesce(requeued_at, created_at)"
 )
 
@@ -109,24 +111,18 @@ async def enqueue(
     the id, so it is set right after the insert, in the same transaction.
     """
     async with conn.execute(
-        "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, message, status, "
-        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) "
+        "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, status, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?) "
         "ON CONFLICT (kind, comment_id, rcpt_to) DO NOTHING RETURNING id",
-        (
-            out.kind,
-            out.comment_id,
-            out.message_id,
-            out.mail_from,
-            out.rcpt_to,
-            out.message,
-            now,
-            now_iso,
-        ),
+        (out.kind, out.comment_id, out.message_id, out.mail_from, out.rcpt_to, now, now_iso),
     ) as cur:
         row = await cur.fetchone()
     if row is None:
         return None
     row_id = int(row[0])
+    await conn.execute(
+        "INSERT INTO outbox_messages (outbox_id, message) VALUES (?, ?)", (row_id, out.message)
+    )
     if return_path is not None:
         await conn.execute(
             "UPDATE outbox SET mail_from = ? WHERE id = ?", (return_path(row_id), row_id)
@@ -181,7 +177,29 @@ async def lease_ids(
         f"RETURNING {_ROW_COLUMNS}",
         (owner, until, *ids),
     )
-    return [OutboxRow(*row) for row in rows]
+    if not rows:
+        return []
+    leased = [int(row[0]) for row in rows]
+    found = await conn.execute_fetchall(
+        "SELECT outbox_id, message FROM outbox_messages "  # noqa: S608 - marks only
+        f"WHERE outbox_id IN ({','.join('?' * len(leased))})",
+        leased,
+    )
+    messages = {int(key): bytes(message) for key, message in found}
+    return [
+        OutboxRow(
+            id=int(row[0]),
+            kind=row[1],
+            message_id=row[2],
+            mail_from=row[3],
+            rcpt_to=row[4],
+            message=messages[int(row[0])],
+            attempts=row[5],
+            created_at=row[6],
+            since=row[7],
+        )
+        for row in rows
+    ]
 
 
 async def lease_due(
@@ -401,7 +419,8 @@ async def get_detail(conn: aiosqlite.Connection, row_id: int) -> OutboxDetail | 
     async with conn.execute(
         f"SELECT {_SUMMARY_COLUMNS}, comment_id, mail_from, lease_owner, "  # noqa: S608
         "lease_expires_at, "
-        "requeued_at, length(message), message FROM outbox WHERE id = ?",
+        "requeued_at, length(m.message), m.message "
+        "FROM outbox JOIN outbox_messages m ON m.outbox_id = outbox.id WHERE outbox.id = ?",
         (row_id,),
     ) as cur:
         row = await cur.fetchone()

@@ -21,10 +21,14 @@ async def fill(store: Store, rcpts: Sequence[str], due: float = NOW - 60) -> Non
     async def work(conn: aiosqlite.Connection) -> None:
         start = (await (await conn.execute("SELECT count(*) FROM outbox")).fetchone() or [0])[0]
         await conn.executemany(
-            "INSERT INTO outbox (kind, message_id, mail_from, rcpt_to, message, status, "
-            "next_attempt_at, created_at) VALUES ('test', ?, 'b@example.org', ?, x'00', "
+            "INSERT INTO outbox (kind, message_id, mail_from, rcpt_to, status, "
+            "next_attempt_at, created_at) VALUES ('test', ?, 'b@example.org', ?, "
             "'queued', ?, '2026-12-04T10:00:00+00:00')",
             [(f"<{start + i}@test>", rcpt, due) for i, rcpt in enumerate(rcpts)],
+        )
+        await conn.execute(
+            "INSERT INTO outbox_messages (outbox_id, message) SELECT id, x'00' FROM outbox "
+            "WHERE id NOT IN (SELECT outbox_id FROM outbox_messages)"
         )
 
     await store.write(work)

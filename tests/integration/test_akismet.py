@@ -220,7 +220,11 @@ async def test_the_moderators_corrections_are_reported_with_what_was_checked(
             assert form["user_agent"] == "TestBrowser/1.0" and "comment_author_email" not in form
         # One report per disagreement: the approval Akismet agreed with queued none.
         assert len(await settled(daemon)) == 2
-        rows = await db_rows(daemon, "SELECT message FROM outbox WHERE kind = 'akismet'")
+        rows = await db_rows(
+            daemon,
+            "SELECT m.message FROM outbox o JOIN outbox_messages m ON m.outbox_id = o.id "
+            "WHERE o.kind = 'akismet'",
+        )
         for (message,) in rows:  # the outbox holds the comment's id, not the fields
             assert b"127.0.0.1" not in bytes(message) and KEY.encode() not in bytes(message)
         # The operator's view of one: what was posted where, no mail envelope or headers.

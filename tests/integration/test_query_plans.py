@@ -39,6 +39,7 @@ GROWING = {
     "inbound_raw",
     "moderation_decisions",
     "outbox",
+    "outbox_messages",
     "pending_notifications",
     "spam_trained_comments",
     "subscriptions",

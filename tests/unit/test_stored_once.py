@@ -1,6 +1,7 @@
-"""A received message's raw bytes are written once (migration 0025): setting its
-outcome, counting a redelivery or forgetting it by retention leaves them alone or
-deletes them, and an upgrade keeps the bytes stored before."""
+"""Message bytes are written once: a received message's raw bytes (migration 0025) and
+an outgoing message's composed bytes (0026) are tables of their own, so the changes to
+their rows (an outcome, a redelivery's count; a VERP sender, a lease, sent) do not
+write them again; retention and erasure delete them; an upgrade keeps what was stored."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import os
 import sqlite3
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
-from mailbridge.store import Store, inbound
+from mailbridge.store import Store, inbound, outbox
 from mailbridge.store.migrations import migrations, split_statements
 
 BIG = 2 * 1024 * 1024
@@ -100,11 +102,16 @@ async def test_upgrade_moves_the_bytes_kept_in_the_log(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         for migration in migrations():
-            if migration.name >= "0025":
+            if migration.name >= "0025":  # the release before both tables
                 break
             for statement in split_statements(migration.sql):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (migration.name,))
+        conn.execute(
+            "INSERT INTO outbox (kind, message_id, mail_from, rcpt_to, message, status, "
+            "next_attempt_at, created_at) VALUES ('digest', '<o@x>', 'b@x', 'ann@example.org', "
+            "x'6f6c64', 'queued', 1.0, 'then')"
+        )
         for key, raw in (("kept", b"the words\r\n"), ("forgotten", None)):
             conn.execute(
                 "INSERT INTO inbound_messages (dedup_key, stage, received_at, peer, helo, "
@@ -120,8 +127,46 @@ async def test_upgrade_moves_the_bytes_kept_in_the_log(tmp_path: Path) -> None:
             (1, "accepted", True),
         ]
         assert await store.read(lambda c: inbound.raw_message(c, 1)) == b"the words\r\n"
+        leased = await store.write(lambda c: outbox.lease_due(c, 2.0, 10, owner="w"))
+        assert [(r.message_id, r.message) for r in leased] == [("<o@x>", b"old")]
     finally:
         await store.close()
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(inbound_messages)")}
-    assert "raw" not in columns
+        outbox_columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+    assert "raw" not in columns and "message" not in outbox_columns
+
+
+@pytest.mark.asyncio
+async def test_queueing_leasing_and_sending_write_an_email_once(tmp_path: Path) -> None:
+    path = tmp_path / "mb.sqlite3"
+    store = await Store.open(path)
+    try:
+        await store.write(lambda c: c.execute("PRAGMA wal_autocheckpoint = 0"))
+        message = b"Subject: a digest\r\n\r\n" + os.urandom(BIG)
+        out = outbox.Outgoing("digest", None, "<d1@blog.example>", "", "ann@example.org", message)
+        before = _wal(path)
+        row_id = await store.write(
+            lambda c: outbox.enqueue(c, out, 1.0, "then", return_path=lambda n: f"b+{n}@x")
+        )
+        assert row_id is not None and BIG < _wal(path) - before < BIG + 256 * 1024
+        before = _wal(path)
+        leased = await store.write(lambda c: outbox.lease_due(c, 2.0, 10, owner="w"))
+        assert [(r.id, r.mail_from, r.message) for r in leased] == [
+            (row_id, f"b+{row_id}@x", message)
+        ]
+        await store.write(lambda c: outbox.mark_sent(c, row_id, "now"))
+        # The lease and the mark changed the row's small columns only.
+        assert _wal(path) - before < 256 * 1024
+        detail = await store.read(lambda c: outbox.get_detail(c, row_id))
+        assert detail is not None and detail.message == message and detail.size == len(message)
+        assert detail.summary.status == "sent"
+        await store.write(lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (row_id,)))
+        assert await store.read(lambda c: _all(c, "SELECT count(*) FROM outbox_messages")) == [(0,)]
+    finally:
+        await store.close()
+
+
+async def _all(conn: aiosqlite.Connection, sql: str) -> list[tuple[object, ...]]:
+    async with conn.execute(sql) as cur:
+        return [tuple(row) for row in await cur.fetchall()]
