@@ -25,10 +25,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import inbound_bench as ib
+
+
+@dataclass(frozen=True)
+class Daemon:
+    pid: int
+    smtp: int
+    pairs: list[tuple[str, str]]
+
 
 # Run in a process of its own: the data directory is made by the tree under test
 # (its own migrations), never by the other one.
@@ -52,9 +63,11 @@ def tree_pairs(tree: Path, config: Path) -> list[tuple[str, str]]:
     return [(sender, rcpt) for sender, rcpt in json.loads(out)]
 
 
-def one_run(tree: Path, sessions: int, seconds: float) -> tuple[float, float]:
-    """(replies per second, CPU seconds of the daemon's processes per reply)."""
-    work = Path(tempfile.mkdtemp(prefix="inbound-ab-"))
+@contextmanager
+def daemon_of(tree: Path, prefix: str, warm_sessions: int) -> Iterator[Daemon]:
+    """``mailbridge serve`` from ``tree`` on a fresh data directory with the sample
+    thread, warmed up by ``warm_sessions`` sessions for 2 s; stopped on leaving."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     smtp = ib.free_port()
     config = ib.mailbridge_config(work / "mailbridge.toml", work / "data", smtp, ib.free_port())
     env = ib.serve_env()
@@ -62,33 +75,51 @@ def one_run(tree: Path, sessions: int, seconds: float) -> tuple[float, float]:
     pairs = tree_pairs(tree, config)
     with ib.process(ib.serve_args(config), env=env, log=work / "daemon.log") as pid:
         asyncio.run(ib.wait_port(smtp))
-        asyncio.run(ib.load(smtp, pairs, sessions, 2))  # warm up
-        cpu, started = ib.cpu_seconds(pid), time.monotonic()
-        rate = asyncio.run(ib.load(smtp, pairs, sessions, seconds))
-        cores = (ib.cpu_seconds(pid) - cpu) / (time.monotonic() - started)
+        asyncio.run(ib.load(smtp, pairs, warm_sessions, 2))
+        yield Daemon(pid, smtp, pairs)
+
+
+def one_run(tree: Path, sessions: int, seconds: float) -> tuple[float, float]:
+    """(replies per second, CPU seconds of the daemon's processes per reply)."""
+    with daemon_of(tree, "inbound-ab-", sessions) as daemon:
+        cpu, started = ib.cpu_seconds(daemon.pid), time.monotonic()
+        rate = asyncio.run(ib.load(daemon.smtp, daemon.pairs, sessions, seconds))
+        cores = (ib.cpu_seconds(daemon.pid) - cpu) / (time.monotonic() - started)
     return rate, cores / rate
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+Runs = list[tuple[int, str, Path]]
+
+
+def ab_runs(parser: argparse.ArgumentParser, rounds: int) -> tuple[argparse.Namespace, Runs]:
+    """Parse ``--base``/``--new``/``--rounds`` and what the caller added; then the runs,
+    (round, name, tree), the two trees in turn first, at most 20 rounds."""
     parser.add_argument("--base", type=Path, required=True, help="a source tree (git worktree)")
     parser.add_argument("--new", type=Path, default=Path("."))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sessions", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=rounds)
     args = parser.parse_args()
     trees = {"base": args.base, "new": args.new}
     for tree in trees.values():
         if not (tree / "mailbridge" / "__init__.py").is_file():
             parser.error(f"{tree}: not a mailbridge source tree")
-    rates: dict[str, list[float]] = {name: [] for name in trees}
-    for n in range(min(args.rounds, 20)):
-        order = list(trees) if n % 2 == 0 else list(reversed(trees))
-        for name in order:
-            rate, cpu = one_run(trees[name], args.sessions, args.seconds)
-            rates[name].append(rate)
-            print(f"round {n + 1} {name:>4}: {rate:6.0f} replies/s, {cpu * 1000:.2f} ms CPU/reply")
-    base, new = (statistics.median(rates[name]) for name in trees)
+    order = [list(trees), list(reversed(trees))]
+    runs = [
+        (n + 1, name, trees[name]) for n in range(min(args.rounds, 20)) for name in order[n % 2]
+    ]
+    return args, runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    rates: dict[str, list[float]] = {"base": [], "new": []}
+    args, runs = ab_runs(parser, 3)
+    for n, name, tree in runs:
+        rate, cpu = one_run(tree, args.sessions, args.seconds)
+        rates[name].append(rate)
+        print(f"round {n} {name:>4}: {rate:6.0f} replies/s, {cpu * 1000:.2f} ms CPU/reply")
+    base, new = (statistics.median(rates[name]) for name in rates)
     print(f"median: base {base:.0f}/s, new {new:.0f}/s, new/base {new / base:.3f}x")
 
 

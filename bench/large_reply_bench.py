@@ -32,7 +32,6 @@ import base64
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ import aiosmtplib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import inbound_bench as ib
-from inbound_ab import tree_pairs
+from inbound_ab import ab_runs, daemon_of
 
 
 def large_message(n: int, sender: str, rcpt: str, megabytes: float) -> bytes:
@@ -142,15 +141,8 @@ class Run:
 
 
 def one_run(tree: Path, count: int, seconds: float, megabytes: float | None) -> Run:
-    work = Path(tempfile.mkdtemp(prefix="large-reply-"))
-    smtp = ib.free_port()
-    config = ib.mailbridge_config(work / "mailbridge.toml", work / "data", smtp, ib.free_port())
-    env = ib.serve_env()
-    env["PYTHONPATH"] = str(tree.resolve())
-    pairs = tree_pairs(tree, config)
-    with ib.process(ib.serve_args(config), env=env, log=work / "daemon.log") as pid:
-        asyncio.run(ib.wait_port(smtp))
-        asyncio.run(ib.load(smtp, pairs, count, 2))  # warm up
+    with daemon_of(tree, "large-reply-", count) as daemon:
+        pid, smtp, pairs = daemon.pid, daemon.smtp, daemon.pairs
         # The small replies' own bytes per reply, alone, to tell the large ones' apart.
         before = written(pid)
         alone, _ = asyncio.run(sessions(smtp, pairs, count, min(seconds, 5.0), None))
@@ -172,34 +164,24 @@ def one_run(tree: Path, count: int, seconds: float, megabytes: float | None) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--base", type=Path, required=True, help="a source tree (git worktree)")
-    parser.add_argument("--new", type=Path, default=Path("."))
-    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--mb", type=float, default=8.0, help="size of each large reply")
-    args = parser.parse_args()
-    trees = {"base": args.base, "new": args.new}
-    for tree in trees.values():
-        if not (tree / "mailbridge" / "__init__.py").is_file():
-            parser.error(f"{tree}: not a mailbridge source tree")
-    runs: dict[str, list[Run]] = {name: [] for name in trees}
+    args, plan = ab_runs(parser, 2)
+    runs: dict[str, list[Run]] = {"base": [], "new": []}
     print("| tree | round | small replies/s | small p50 / p99 ms | large accepted | "
           "large p50 ms | written per small reply | per large reply |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for n in range(min(args.rounds, 10)):
-        order = list(trees) if n % 2 == 0 else list(reversed(trees))
-        for name in order:
-            r = one_run(trees[name], args.sessions, args.seconds, args.mb)
-            runs[name].append(r)
-            print(
-                f"| {name} | {n + 1} | {r.small_rate:.0f} | {r.small_p50:.0f} / {r.small_p99:.0f}"
-                f" | {r.large} | {r.large_p50:.0f} | {r.bytes_per_small / 1024:.0f} KB"
-                f" | {r.bytes_per_large / 2**20:.1f} MB |",
-                flush=True,
-            )
-    for name in trees:
-        rs = runs[name]
+    for n, name, tree in plan:
+        r = one_run(tree, args.sessions, args.seconds, args.mb)
+        runs[name].append(r)
+        print(
+            f"| {name} | {n} | {r.small_rate:.0f} | {r.small_p50:.0f} / {r.small_p99:.0f}"
+            f" | {r.large} | {r.large_p50:.0f} | {r.bytes_per_small / 1024:.0f} KB"
+            f" | {r.bytes_per_large / 2**20:.1f} MB |",
+            flush=True,
+        )
+    for name, rs in runs.items():
         print(
             f"median {name}: small {statistics.median(r.small_rate for r in rs):.0f}/s, "
             f"p99 {statistics.median(r.small_p99 for r in rs):.0f} ms; "
