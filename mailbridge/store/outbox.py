@@ -186,6 +186,17 @@ async def lease_ids(
         leased,
     )
     messages = {int(key): bytes(message) for key, message in found}
+    lost = [key for key in leased if key not in messages]
+    if lost:
+        # Every queueing writes both rows in one transaction; a row without its bytes
+        # (a database restored in part, a hand-made row) becomes a dead letter that
+        # says so, rather than stopping every delivery round.
+        await conn.execute(
+            "UPDATE outbox SET status = 'failed', last_error = 'not sent: its composed "  # noqa: S608
+            f"message is missing from outbox_messages', {_RELEASE} "
+            f"WHERE id IN ({','.join('?' * len(lost))})",
+            lost,
+        )
     return [
         OutboxRow(
             id=int(row[0]),
@@ -199,6 +210,7 @@ async def lease_ids(
             since=row[7],
         )
         for row in rows
+        if int(row[0]) in messages
     ]
 
 
@@ -419,15 +431,24 @@ async def get_detail(conn: aiosqlite.Connection, row_id: int) -> OutboxDetail | 
     async with conn.execute(
         f"SELECT {_SUMMARY_COLUMNS}, comment_id, mail_from, lease_owner, "  # noqa: S608
         "lease_expires_at, "
-        "requeued_at, length(m.message), m.message "
-        "FROM outbox JOIN outbox_messages m ON m.outbox_id = outbox.id WHERE outbox.id = ?",
+        "requeued_at, coalesce(length(m.message), 0), m.message FROM outbox "
+        "LEFT JOIN outbox_messages m ON m.outbox_id = outbox.id WHERE outbox.id = ?",
         (row_id,),
     ) as cur:
         row = await cur.fetchone()
     if row is None:
         return None
     values = tuple(row)
-    return OutboxDetail(OutboxSummary(*values[:10]), *values[10:])
+    return OutboxDetail(
+        summary=OutboxSummary(*values[:10]),
+        comment_id=values[10],
+        mail_from=values[11],
+        lease_owner=values[12],
+        lease_expires_at=values[13],
+        requeued_at=values[14],
+        size=int(values[15]),
+        message=b"" if values[16] is None else bytes(values[16]),  # lost: see lease_ids
+    )
 
 
 async def retry(conn: aiosqlite.Connection, row_id: int, now: float, now_iso: str) -> str | None:

@@ -170,3 +170,25 @@ async def test_queueing_leasing_and_sending_write_an_email_once(tmp_path: Path) 
 async def _all(conn: aiosqlite.Connection, sql: str) -> list[tuple[object, ...]]:
     async with conn.execute(sql) as cur:
         return [tuple(row) for row in await cur.fetchall()]
+
+
+@pytest.mark.asyncio
+async def test_a_row_without_its_bytes_is_a_dead_letter_not_a_stuck_queue(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "mb.sqlite3")
+    try:
+        ids = []
+        for n in (1, 2):
+            out = outbox.Outgoing("digest", None, f"<d{n}@x>", "b@x", f"r{n}@example.org", b"m")
+            ids.append(await store.write(lambda c, o=out: outbox.enqueue(c, o, 1.0, "then")))
+        # A database restored in part: the first email's bytes are gone.
+        await store.write(
+            lambda c: c.execute("DELETE FROM outbox_messages WHERE outbox_id = ?", (ids[0],))
+        )
+        leased = await store.write(lambda c: outbox.lease_due(c, 2.0, 10, owner="w"))
+        assert [r.id for r in leased] == [ids[1]]
+        lost = await store.read(lambda c: outbox.get_detail(c, ids[0]))
+        assert lost is not None and (lost.size, lost.message) == (0, b"")
+        assert lost.summary.status == "failed" and lost.lease_owner is None
+        assert "message is missing" in (lost.summary.last_error or "")
+    finally:
+        await store.close()
