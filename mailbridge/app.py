@@ -377,7 +377,12 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
     found = [
         Periodic(
             store,
-            Housekeeping(store, parts.clock, settings.inbound.raw_retention_days).work,
+            Housekeeping(
+                store,
+                parts.clock,
+                settings.inbound.raw_retention_days,
+                sent_days=settings.smtp.reply_token_days,
+            ).work,
             EVERY_SECONDS,
             lambda: None,
             "housekeeping",

@@ -1,6 +1,7 @@
 """Periodic upkeep while the daemon runs: forget raw inbound bodies past retention,
-shared rate-limit hits past their window, and what Akismet was sent about a comment
-(the reader's IP address and browser) once no decision on it can be reported.
+the bytes of sent emails once no reply to them can be filed, shared rate-limit hits
+past their window, and what Akismet was sent about a comment (the reader's IP address
+and browser) once no decision on it can be reported.
 
 Run every hour as a periodic job (mailbridge.jobs), by one daemon of those sharing
 the database.
@@ -15,7 +16,7 @@ import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.spam import akismet_feedback
-from mailbridge.store import Store, inbound, rate_hits
+from mailbridge.store import Store, inbound, outbox, rate_hits
 
 __all__ = ["EVERY_SECONDS", "Housekeeping"]
 
@@ -25,10 +26,16 @@ EVERY_SECONDS = 3600.0
 
 
 class Housekeeping:
-    def __init__(self, store: Store, clock: Clock, raw_retention_days: int) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, raw_retention_days: int, *, sent_days: int
+    ) -> None:
+        """``sent_days``: how long a sent email's bytes are kept (smtp.reply_token_days:
+        the extractor reads a notification to cut it from a reply, and no reply to it
+        is filed once its address has expired)."""
         self._store = store
         self._clock = clock
         self._retention = timedelta(days=raw_retention_days)
+        self._sent = timedelta(days=sent_days)
 
     async def work(self, conn: aiosqlite.Connection) -> int:
         """Drop raw bodies older than the retention; headers and outcomes stay."""
@@ -42,6 +49,14 @@ class Housekeeping:
                 "housekeeping: forgot what Akismet was sent about %d comment(s) before %s",
                 forgot,
                 iso(akismet_before),
+            )
+        sent_before = iso(now - self._sent)
+        forgot = await outbox.forget_sent(conn, sent_before)
+        if forgot:
+            log.info(
+                "housekeeping: forgot the bytes of %d email(s) sent before %s",
+                forgot,
+                sent_before,
             )
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)

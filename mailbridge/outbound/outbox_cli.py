@@ -74,7 +74,8 @@ def _detail_dict(d: outbox.OutboxDetail, body: bool) -> dict[str, Any]:
         lease_expires_at=d.lease_expires_at,
         requeued_at=d.requeued_at,
         size=d.size,
-        headers=[] if d.summary.kind in POSTED_KINDS else _headers(d.message),
+        kept=d.kept,
+        headers=[] if d.summary.kind in POSTED_KINDS or not d.kept else _headers(d.message),
     )
     if body:
         found["message"] = d.message.decode("utf-8", "replace")
@@ -104,8 +105,12 @@ def _detail_text(d: outbox.OutboxDetail, body: bool) -> str:
     if d.requeued_at:
         lines.append(f"  re-queued    {d.requeued_at}")
     lines.append(f"  last error   {s.last_error or '-'}")
-    lines.append(f"  size         {d.size} bytes")
-    if s.kind not in POSTED_KINDS:
+    if not d.kept:
+        # Sent emails keep their bytes smtp.reply_token_days (docs/operating.md).
+        lines.append("  size         its bytes are no longer kept")
+    else:
+        lines.append(f"  size         {d.size} bytes")
+    if s.kind not in POSTED_KINDS and d.kept:
         lines.append("  headers")
         lines += [f"    {name}: {value}" for name, value in _headers(d.message)]
     if body:

@@ -69,7 +69,11 @@ class SmtpSettings:
         10 * 1024 * 1024,
         "Largest message accepted, in bytes (advertised with SIZE; larger gets 552).",
     )
-    reply_token_days: int = _key(90, "Days a reply address in a notification stays valid.")
+    reply_token_days: int = _key(
+        90,
+        "Days a reply address in a notification stays valid; sent emails keep their "
+        "bytes as long (the extractor reads them), then only their outbox row.",
+    )
     extra_recipients: tuple[str, ...] = _key(
         (),
         "Other addresses to accept mail for (e.g. the From address, for people who reply "

@@ -25,6 +25,7 @@ __all__ = [
     "domain_of",
     "enqueue",
     "fail_suppressed",
+    "forget_sent",
     "get_detail",
     "held_by_others",
     "lease_due",
@@ -400,6 +401,8 @@ class OutboxDetail:
     requeued_at: str | None
     size: int
     message: bytes
+    # False once housekeeping forgot a sent email's bytes (or they were lost).
+    kept: bool = True
 
 
 _SUMMARY_COLUMNS = (
@@ -447,8 +450,22 @@ async def get_detail(conn: aiosqlite.Connection, row_id: int) -> OutboxDetail | 
         lease_expires_at=values[13],
         requeued_at=values[14],
         size=int(values[15]),
-        message=b"" if values[16] is None else bytes(values[16]),  # lost: see lease_ids
+        message=b"" if values[16] is None else bytes(values[16]),
+        kept=values[16] is not None,
     )
+
+
+async def forget_sent(conn: aiosqlite.Connection, before: str) -> int:
+    """Delete the bytes of emails sent before ``before`` (ISO time); their rows stay.
+
+    Driven by the bytes still kept, not by the whole outbox's history."""
+    cur = await conn.execute(
+        "DELETE FROM outbox_messages WHERE outbox_id IN (SELECT m.outbox_id "
+        "FROM outbox_messages m JOIN outbox o ON o.id = m.outbox_id "
+        "WHERE o.status = 'sent' AND o.sent_at < ?)",
+        (before,),
+    )
+    return cur.rowcount
 
 
 async def retry(conn: aiosqlite.Connection, row_id: int, now: float, now_iso: str) -> str | None:

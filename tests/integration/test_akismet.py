@@ -293,5 +293,5 @@ async def test_what_akismet_was_sent_is_exported_erased_and_forgotten_after_30_d
             def now(self) -> datetime:
                 return datetime.now(UTC) + timedelta(days=akismet_feedback.KEEP_DAYS, hours=1)
 
-        await daemon.store.write(Housekeeping(daemon.store, Later(), 30).work)
+        await daemon.store.write(Housekeeping(daemon.store, Later(), 30, sent_days=90).work)
         assert await db_rows(daemon, "SELECT form FROM akismet_checks") == []

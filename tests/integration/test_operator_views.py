@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 from click.testing import CliRunner
 from flows import reply_notification
-from support import FakeClock, reply_to_notification, started
+from support import FakeClock, db_rows, reply_to_notification, started
 
 from mailbridge.cli import cli
 from mailbridge.housekeeping import Housekeeping
@@ -106,6 +106,37 @@ async def test_bounce_state_is_shown_and_can_be_resumed(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
+async def test_sent_emails_bytes_are_forgotten_once_no_reply_can_be_filed(
+    tmp_path: Path,
+) -> None:
+    """A sent email's bytes are kept smtp.reply_token_days (the extractor reads a
+    notification to cut it from a reply); its row stays, and so does what is unsent."""
+    async with started(tmp_path) as daemon:
+        await reply_notification(daemon)
+        data_dir = str(daemon.settings.data_path)
+        listed = await run("outbox", "--status", "sent", "--json", "--data-dir", data_dir)
+        sent = [json.loads(line) for line in listed.splitlines() if line.strip()]
+        assert sent, "no email was sent"
+        first = str(sent[0]["id"])
+        assert "Message-ID:" in await run("outbox", first, "--data-dir", data_dir)
+        clock = FakeClock()
+        days = daemon.settings.smtp.reply_token_days
+        keeper = Housekeeping(daemon.store, clock, raw_retention_days=days + 30, sent_days=days)
+        await keeper.run_once()
+        assert "Message-ID:" in await run("outbox", first, "--data-dir", data_dir)
+        clock.advance(timedelta(days=days + 1).total_seconds())
+        await keeper.run_once()
+        shown = await run("outbox", first, "--data-dir", data_dir)
+        assert "its bytes are no longer kept" in shown and "Message-ID:" not in shown
+        assert "status       sent" in shown
+        detail = json.loads(await run("outbox", first, "--json", "--data-dir", data_dir))
+        assert (detail["kept"], detail["headers"]) == (False, [])
+        kept = await db_rows(daemon, "SELECT count(*) FROM outbox_messages")
+        unsent = await db_rows(daemon, "SELECT count(*) FROM outbox WHERE status != 'sent'")
+        assert kept == unsent
+
+
+@pytest.mark.asyncio
 async def test_raw_bodies_are_forgotten_after_retention(tmp_path: Path) -> None:
     async with started(tmp_path) as daemon:
         note = await reply_notification(daemon)
@@ -117,7 +148,7 @@ async def test_raw_bodies_are_forgotten_after_retention(tmp_path: Path) -> None:
             start_tls=False,
         )
         clock = FakeClock()
-        keeper = Housekeeping(daemon.store, clock, raw_retention_days=30)
+        keeper = Housekeeping(daemon.store, clock, raw_retention_days=30, sent_days=90)
         assert await keeper.run_once() == 0
         clock.advance(timedelta(days=31).total_seconds())
         assert await keeper.run_once() == 1
