@@ -38,7 +38,7 @@ class Housekeeping:
         self._sent = timedelta(days=sent_days)
 
     async def work(self, conn: aiosqlite.Connection) -> int:
-        """Drop raw bodies older than the retention; headers and outcomes stay."""
+        """The hour's upkeep (above); returns how many raw bodies were forgotten."""
         now = self._clock.now()
         # Shared rate-limit hits past every window (a day is the longest).
         await rate_hits.purge(conn, (now - timedelta(days=1)).timestamp())

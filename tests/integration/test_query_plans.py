@@ -47,7 +47,7 @@ GROWING = {
 }
 # Reads of everything on purpose, never on a message's path: housekeeping (once an
 # hour), the start-up recovery of the outbox.
-WHOLE_TABLE_ON_PURPOSE = ("DELETE FROM inbound_raw",)
+WHOLE_TABLE_ON_PURPOSE = ("DELETE FROM inbound_raw", "DELETE FROM outbox_messages")
 
 
 def scans(db: Path, statements: set[str]) -> dict[str, list[str]]:
