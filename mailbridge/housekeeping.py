@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 EVERY_SECONDS = 3600.0
 
 
+def _said(forgot: int, what: str, before: str) -> None:
+    if forgot:
+        log.info("housekeeping: forgot " + what + " before %s", forgot, before)
+
+
 class Housekeeping:
     def __init__(
         self, store: Store, clock: Clock, raw_retention_days: int, *, sent_days: int
@@ -43,29 +48,20 @@ class Housekeeping:
         # Shared rate-limit hits past every window (a day is the longest).
         await rate_hits.purge(conn, (now - timedelta(days=1)).timestamp())
         akismet_before = now - timedelta(days=akismet_feedback.KEEP_DAYS)
-        forgot = await akismet_feedback.forget_before(conn, akismet_before.timestamp())
-        if forgot:
-            log.info(
-                "housekeeping: forgot what Akismet was sent about %d comment(s) before %s",
-                forgot,
-                iso(akismet_before),
-            )
+        _said(
+            await akismet_feedback.forget_before(conn, akismet_before.timestamp()),
+            "what Akismet was sent about %d comment(s)",
+            iso(akismet_before),
+        )
         sent_before = iso(now - self._sent)
-        forgot = await outbox.forget_sent(conn, sent_before)
-        if forgot:
-            log.info(
-                "housekeeping: forgot the bytes of %d email(s) sent before %s",
-                forgot,
-                sent_before,
-            )
+        _said(
+            await outbox.forget_sent(conn, sent_before),
+            "the bytes of %d email(s) sent",
+            sent_before,
+        )
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)
-        if purged:
-            log.info(
-                "housekeeping: forgot the raw bytes of %d inbound message(s) before %s",
-                purged,
-                before,
-            )
+        _said(purged, "the raw bytes of %d inbound message(s)", before)
         return purged
 
     async def run_once(self) -> int:

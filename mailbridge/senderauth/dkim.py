@@ -239,8 +239,10 @@ def _verify_all(
 
 def _header_section(raw: bytes) -> bytes:
     """``raw`` up to its first empty line (CRLF or LF), where dkimpy's parse stops too."""
-    ends = [at for at in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if at >= 0]
-    return raw[: min(ends)] if ends else raw
+    end = raw.find(b"\n\r\n")
+    end = len(raw) if end < 0 else end
+    bare = raw.find(b"\n\n", 0, end)  # only before it: not a scan of a whole CRLF message
+    return raw[: end if bare < 0 else bare]
 
 
 async def verify_dkim(

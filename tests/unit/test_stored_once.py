@@ -37,13 +37,18 @@ def _wal(path: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
+async def _growing_wal(path: Path) -> Store:
+    """A store whose WAL only grows: each frame written is counted in its size."""
+    store = await Store.open(path)
+    await store.write(lambda c: c.execute("PRAGMA wal_autocheckpoint = 0"))
+    return store
+
+
 @pytest.mark.asyncio
 async def test_an_outcome_does_not_rewrite_a_large_message(tmp_path: Path) -> None:
     path = tmp_path / "mb.sqlite3"
-    store = await Store.open(path)
+    store = await _growing_wal(path)
     try:
-        # The WAL only grows from here: each frame written is counted in its size.
-        await store.write(lambda c: c.execute("PRAGMA wal_autocheckpoint = 0"))
         raw = b"Subject: photo\r\n\r\n" + os.urandom(BIG)
         record, new = await store.write(lambda c: inbound.record(c, _received("k1", raw)))
         assert new and _wal(path) > BIG
@@ -140,9 +145,8 @@ async def test_upgrade_moves_the_bytes_kept_in_the_log(tmp_path: Path) -> None:
 @pytest.mark.asyncio
 async def test_queueing_leasing_and_sending_write_an_email_once(tmp_path: Path) -> None:
     path = tmp_path / "mb.sqlite3"
-    store = await Store.open(path)
+    store = await _growing_wal(path)
     try:
-        await store.write(lambda c: c.execute("PRAGMA wal_autocheckpoint = 0"))
         message = b"Subject: a digest\r\n\r\n" + os.urandom(BIG)
         out = outbox.Outgoing("digest", None, "<d1@blog.example>", "", "ann@example.org", message)
         before = _wal(path)
