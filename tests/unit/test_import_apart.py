@@ -205,3 +205,41 @@ async def test_an_import_cancelled_while_the_reader_waits_ends_at_once(
         assert not readers_alive()
     finally:
         await store.close()
+
+
+def test_what_else_the_reader_prints_does_not_break_its_frames(tmp_path: Path) -> None:
+    """The frames have standard output to themselves: a print while the file is read
+    (a library's, a warning's) goes to standard error instead of into the pickles."""
+    import pickle
+    import subprocess
+    import sys
+
+    from mailbridge.importer.reader_process import _LENGTH
+
+    noisy = (
+        "import mailbridge.importer.wxr as wxr\n"
+        "original = wxr.read_wxr\n"
+        "def read_wxr(path):\n"
+        "    for thread in original(path):\n"
+        "        print('a line on standard output', flush=True)\n"
+        "        yield thread\n"
+        "wxr.read_wxr = read_wxr\n"
+        "import sys\n"
+        "sys.argv = ['-c', 'wxr', sys.argv[1], '50']\n"
+        "from mailbridge.importer.reader_process import child_main\n"
+        "child_main()\n"
+    )
+    source = several_posts(tmp_path, 2)
+    done = subprocess.run(
+        [sys.executable, "-c", noisy, str(source)], capture_output=True, timeout=60, check=True
+    )
+    frames, pos = [], 0
+    while pos < len(done.stdout):
+        (length,) = _LENGTH.unpack_from(done.stdout, pos)
+        pos += _LENGTH.size
+        frames.append(pickle.loads(done.stdout[pos : pos + length]))
+        pos += length
+    kinds = [kind for kind, _value in frames]
+    assert kinds[-1] == "end" and kinds.count("group") >= 2, kinds
+    assert sum(len(t.comments) for _k, group in frames[:-1] for t in group) == 2 * 243
+    assert done.stderr.count(b"a line on standard output") == 2
