@@ -23,6 +23,7 @@ import re
 from email.utils import parseaddr
 
 __all__ = [
+    "closing_rest",
     "contact_kind",
     "is_closing",
     "is_dash_name",
@@ -174,6 +175,13 @@ _CLOSING = re.compile(
 def is_closing(s: str) -> bool:
     """True for a closing salutation line, alone or followed by a name."""
     return len(s) <= 48 and _CLOSING.match(s) is not None
+
+
+def closing_rest(s: str) -> str | None:
+    """What follows a closing salutation at the start of ``s`` ("Thanks, Ann" -> ", Ann"),
+    or None when ``s`` does not start with one."""
+    m = _CLOSING.match(s) if len(s) <= 48 else None
+    return None if m is None else s[m.end() :]
 
 
 def looks_like_signoff(lines: list[str]) -> bool:

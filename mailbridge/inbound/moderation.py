@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import unicodedata
 from email.message import Message
 
 import aiosqlite
@@ -30,6 +31,8 @@ from mailbridge.errors import (
     UnknownVerdict,
 )
 from mailbridge.extract import Extractor
+from mailbridge.extract.matchers import clean
+from mailbridge.extract.signoffs import closing_rest, sender_name_tokens
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.headers import from_address
 from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Source
@@ -50,22 +53,52 @@ _VERDICTS = {
     "spam": Action.SPAM,
     "trust": Action.TRUST,
 }
-_WORD = re.compile(r"[a-z]+")
+# Before the word: "*Approve*" or "**Approve**" (bold, as clients render it in text), a
+# zero-width space or byte order mark some clients put first, a bullet or a quote mark.
+_WORD = re.compile(r"[\W_]*([a-z]+)")
+_NAME_WORD = re.compile(r"[^\W\d_]+")
 
 
-def parse_verdict(text: str) -> tuple[Action, str]:
-    """The verdict on the first line, and the answer after the first blank line."""
+def parse_verdict(text: str, sender: str = "") -> tuple[Action, str]:
+    """The verdict on the first line, and the answer after the first blank line.
+
+    ``sender`` is the From value: an answer that is only a sign-off ("Thanks,
+    Joseph", "J.") was written to us, not to the commenter, and is not an answer.
+    """
     lines = text.strip().splitlines()
     if not lines:
         raise UnknownVerdict()
-    word = _WORD.match(lines[0].strip().lower())
-    action = _VERDICTS.get(word.group(0)) if word else None
+    # NFKC: full-width letters typed with an East Asian keyboard are the same word.
+    word = _WORD.match(unicodedata.normalize("NFKC", lines[0]).strip().lower())
+    action = _VERDICTS.get(word.group(1)) if word else None
     if action is None:
         raise UnknownVerdict()
     rest = "\n".join(lines[1:])
     blank = re.search(r"^\s*$", rest, re.MULTILINE)
-    answer = rest[blank.end() :] if blank else ""
-    return action, answer.strip()
+    answer = rest[blank.end() :].strip() if blank else ""
+    if _only_signoff(answer, sender_name_tokens(sender)):
+        return action, ""
+    return action, answer
+
+
+def _only_signoff(answer: str, name: tuple[str, ...]) -> bool:
+    """True for "Thanks", "Thanks,\nJoseph", "Joseph Burgo", "J.": a closing and the
+    sender's own name (or initials), nothing else."""
+    lines = [clean(line) for line in answer.splitlines() if line.strip()]
+    if not lines or len(lines) > 3:
+        return not lines
+    rest = closing_rest(lines[0])
+    words = _NAME_WORD.findall(" ".join([rest if rest is not None else lines[0], *lines[1:]]))
+    if rest is None and not words:
+        return False
+    return all(w.lower() in name or _initials(w, name) for w in words)
+
+
+def _initials(word: str, name: tuple[str, ...]) -> bool:
+    """ "J" or "JB" for Joseph Burgo."""
+    if not name or (len(word) > 1 and not (word.isupper() and len(word) <= len(name))):
+        return False
+    return all(t.startswith(c) for c, t in zip(word.lower(), name, strict=False))
 
 
 class ModerationByReply:
@@ -132,7 +165,9 @@ class ModerationByReply:
         if not (isinstance(result, dict) and result.get("status") == "authenticated"):
             raise ModeratorUnauthenticated(code=f"moderator_unauthenticated.{outcome.code}")
         extraction = await asyncio.to_thread(self._extract, raw, ())
-        action, answer = parse_verdict(strip_spoofing(extraction.text))
+        action, answer = parse_verdict(
+            strip_spoofing(extraction.text), str(headers.get("From", ""))
+        )
         by = Decider(Channel.REPLY, moderator_id)
         decided = await self._service.moderate(comment_id, action, by)
         published = decided.comment.status is CommentStatus.APPROVED

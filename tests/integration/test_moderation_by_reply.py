@@ -70,9 +70,27 @@ def test_the_verdict_is_the_first_word_and_the_answer_follows_a_blank_line() -> 
         Action.TRUST,
         "Answer\n\nmore",
     )
-    for bad in ("", "yes please", "approval pending"):
+    for bad in ("", "yes please", "approval pending", "Don't approve", "not spam"):
         with pytest.raises(UnknownVerdict):
             parse_verdict(bad)
+
+
+def test_the_verdict_is_read_as_clients_write_it() -> None:
+    # Bold in a client's text part, a zero-width space or byte order mark first,
+    # full-width letters from an East Asian keyboard.
+    for first in ("*Approve*", "**Approve**", "\u200bApprove", "\ufeffapprove", "\uff41pprove"):
+        assert parse_verdict(first) == (Action.APPROVE, "")
+
+
+def test_a_sign_off_alone_is_not_an_answer() -> None:
+    joseph = "Joseph Burgo <joseph@example.org>"
+    for signed in ("Joseph", "Thanks,\nJoseph", "Thanks!", "J.", "- Joseph", "Cheers, JB"):
+        assert parse_verdict(f"approve\n\n{signed}", joseph) == (Action.APPROVE, "")
+    # Anything more is their answer, their sign-off included.
+    for kept in ("Thanks Ann, good question.", "Good point.\n\nBest,\nJoseph", "Welcome Ann"):
+        assert parse_verdict(f"approve\n\n{kept}", joseph) == (Action.APPROVE, kept)
+    # Without a From name, a lone initial is kept.
+    assert parse_verdict("approve\n\nX", "joseph@example.org") == (Action.APPROVE, "X")
 
 
 @pytest.mark.asyncio
@@ -110,6 +128,52 @@ async def test_an_authenticated_moderator_approves_and_answers_by_reply(tmp_path
         # Ann is told, with a reply address of her own, as for any approved answer.
         note = await notification_for(daemon, "ann@example.com", 4)
         assert "Good question, Ann: here is my answer." in text_body(note)
+
+
+def gmail_answer(moderation: EmailMessage, text: str, html: str) -> bytes:
+    """A Gmail reply as it sends one: multipart/alternative, quoted-printable."""
+    reply = EmailMessage()
+    reply["From"] = f"Joseph Burgo <{AUTHOR_EMAIL}>"
+    reply["To"] = str(moderation["Reply-To"])
+    reply["Subject"] = "Re: " + str(moderation["Subject"])
+    reply["Message-ID"] = email.utils.make_msgid(domain="example.org")
+    reply["In-Reply-To"] = str(moderation["Message-ID"])
+    reply["Date"] = email.utils.formatdate()
+    quoted = "\n".join("> " + line for line in text_body(moderation).splitlines())
+    attribution = "On Thu, Dec 3, 2026 at 10:00 AM Example Blog <moderate@example.org> wrote:"
+    reply.set_content(f"{text}\n\n{attribution}\n\n{quoted}\n", cte="quoted-printable")
+    reply.add_alternative(
+        f'<div dir="ltr">{html}</div><br><div class="gmail_quote"><div class="gmail_attr">'
+        f'{attribution}</div><blockquote class="gmail_quote">quoted</blockquote></div>',
+        subtype="html",
+        cte="quoted-printable",
+    )
+    return reply.as_bytes().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
+
+
+@pytest.mark.asyncio
+async def test_a_bold_verdict_signed_off_from_gmail_approves_without_an_answer(
+    tmp_path: Path,
+) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        raw = gmail_answer(
+            moderation,
+            "*Approve*\n\nThanks,\nJoseph",
+            "<b>Approve</b><div><br></div><div>Thanks,</div><div>Joseph</div>",
+        )
+        result = await send(daemon, sign(raw, KEY), rcpt, AUTHOR_EMAIL)
+        assert result == f"250 2.0.0 Done: comment {comment_id} is approved"
+        assert await status_of(daemon, comment_id) == "approved"
+        rows = await daemon.store.read(lambda c: _children(c, comment_id))
+        assert rows == []  # "Thanks, Joseph" was to us, not an answer to Ann
+
+
+async def _children(conn: aiosqlite.Connection, comment_id: int) -> list[tuple[object, ...]]:
+    async with conn.execute("SELECT body FROM comments WHERE parent_id = ?", (comment_id,)) as c:
+        return [tuple(r) for r in await c.fetchall()]
 
 
 @pytest.mark.asyncio
