@@ -420,6 +420,15 @@ class UnknownVerdict(Rejection):
     )
 
 
+class VerdictNotAlone(Rejection):
+    smtp_status = "5.6.0"
+    reason = "verdict_not_alone"
+    text = (
+        "Your reply has words on the line right under the verdict: leave a blank line "
+        "between the verdict and your answer (or send the verdict alone); nothing was changed."
+    )
+
+
 class ThreadClosed(Rejection):
     smtp_code = 250
     smtp_status = "2.0.0"

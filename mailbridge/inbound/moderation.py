@@ -29,6 +29,7 @@ from mailbridge.errors import (
     NotAModerator,
     NotFound,
     UnknownVerdict,
+    VerdictNotAlone,
 )
 from mailbridge.extract import Extractor
 from mailbridge.extract.matchers import clean
@@ -75,7 +76,12 @@ def parse_verdict(text: str, sender: str = "") -> tuple[Action, str]:
         raise UnknownVerdict()
     rest = "\n".join(lines[1:])
     blank = re.search(r"^\s*$", rest, re.MULTILINE)
-    answer = rest[blank.end() :].strip() if blank else ""
+    under, answer = (rest[: blank.start()], rest[blank.end() :]) if blank else (rest, "")
+    if not _only_signoff(under, sender_name_tokens(sender)):
+        # "Approve\nThanks Ann, ..." typed on a phone: an answer, or a note to us? Asked
+        # back rather than guessed: words dropped or wrongly published cannot be undone.
+        raise VerdictNotAlone()
+    answer = answer.strip()
     if _only_signoff(answer, sender_name_tokens(sender)):
         return action, ""
     return action, answer

@@ -18,7 +18,7 @@ from senderauth.mailkit import new_rsa_key, sign, zone
 from support import AUTHOR_EMAIL, started, text_body, wait_for_mail
 
 from mailbridge.app import Running
-from mailbridge.errors import UnknownVerdict
+from mailbridge.errors import UnknownVerdict, VerdictNotAlone
 from mailbridge.inbound.moderation import parse_verdict
 from mailbridge.tokens import Action
 
@@ -66,10 +66,7 @@ async def status_of(daemon: Running, comment_id: int) -> str:
 def test_the_verdict_is_the_first_word_and_the_answer_follows_a_blank_line() -> None:
     assert parse_verdict("Approve.\n\nThanks, Ann!") == (Action.APPROVE, "Thanks, Ann!")
     assert parse_verdict("  SPAM  ") == (Action.SPAM, "")
-    assert parse_verdict("trust\nstill the first paragraph\n\nAnswer\n\nmore") == (
-        Action.TRUST,
-        "Answer\n\nmore",
-    )
+    assert parse_verdict("trust\n\nAnswer\n\nmore") == (Action.TRUST, "Answer\n\nmore")
     for bad in ("", "yes please", "approval pending", "Don't approve", "not spam"):
         with pytest.raises(UnknownVerdict):
             parse_verdict(bad)
@@ -80,6 +77,15 @@ def test_the_verdict_is_read_as_clients_write_it() -> None:
     # full-width letters from an East Asian keyboard.
     for first in ("*Approve*", "**Approve**", "\u200bApprove", "\ufeffapprove", "\uff41pprove"):
         assert parse_verdict(first) == (Action.APPROVE, "")
+
+
+def test_words_right_under_the_verdict_are_asked_about_not_dropped() -> None:
+    # Typed on a phone with one Return: an answer, or a note to us? Not guessed.
+    for under in ("Thanks Ann, good question.", "looks fine to me"):
+        with pytest.raises(VerdictNotAlone):
+            parse_verdict(f"Approve\n{under}\n\nmore")
+    # A sign-off there is no question.
+    assert parse_verdict("Approve\nJoseph", "Joseph <j@example.org>") == (Action.APPROVE, "")
 
 
 def test_a_sign_off_alone_is_not_an_answer() -> None:
@@ -174,6 +180,21 @@ async def test_a_bold_verdict_signed_off_from_gmail_approves_without_an_answer(
 async def _children(conn: aiosqlite.Connection, comment_id: int) -> list[tuple[object, ...]]:
     async with conn.execute("SELECT body FROM comments WHERE parent_id = ?", (comment_id,)) as c:
         return [tuple(r) for r in await c.fetchall()]
+
+
+@pytest.mark.asyncio
+async def test_an_answer_typed_right_under_the_verdict_is_refused_not_lost(
+    tmp_path: Path,
+) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        raw = sign(answer(moderation, "Approve\nThanks Ann, good question."), KEY)
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await send(daemon, raw, rcpt, AUTHOR_EMAIL)
+        assert refused.value.code == 550 and "leave a blank line" in refused.value.message
+        assert await status_of(daemon, comment_id) == "pending"
 
 
 @pytest.mark.asyncio
