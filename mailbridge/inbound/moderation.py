@@ -36,6 +36,7 @@ from mailbridge.extract.matchers import clean
 from mailbridge.extract.signoffs import closing_rest, sender_name_tokens
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.headers import from_address
+from mailbridge.inbound.sent import sent_texts
 from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Source
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import Settings
@@ -77,14 +78,22 @@ def parse_verdict(text: str, sender: str = "") -> tuple[Action, str]:
     rest = "\n".join(lines[1:])
     blank = re.search(r"^\s*$", rest, re.MULTILINE)
     under, answer = (rest[: blank.start()], rest[blank.end() :]) if blank else (rest, "")
-    if not _only_signoff(under, sender_name_tokens(sender)):
+    if not _only_signoff(_unquoted(under), sender_name_tokens(sender)):
         # "Approve\nThanks Ann, ..." typed on a phone: an answer, or a note to us? Asked
         # back rather than guessed: words dropped or wrongly published cannot be undone.
         raise VerdictNotAlone()
-    answer = answer.strip()
+    answer = _unquoted(answer)
     if _only_signoff(answer, sender_name_tokens(sender)):
         return action, ""
     return action, answer
+
+
+def _unquoted(answer: str) -> str:
+    """The answer without its "> " lines: a reply written under and between the quoted
+    moderation email keeps that quote, and it holds the commenter's address and the
+    moderation links. The commenter's words are on the page above the answer anyway."""
+    kept = [line for line in answer.splitlines() if not line.lstrip().startswith(">")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
 def _only_signoff(answer: str, name: tuple[str, ...]) -> bool:
@@ -137,10 +146,13 @@ class ModerationByReply:
             )
         return comment_id, moderator_id
 
-    async def _moderator(self, comment_id: int, moderator_id: int) -> tuple[str, str, str]:
-        """(the moderator's address, the thread's author address or "", its author name)."""
+    async def _moderator(
+        self, comment_id: int, moderator_id: int
+    ) -> tuple[str, str, str, list[str]]:
+        """(the moderator's address, the thread's author address or "", its author name,
+        the moderation email sent to them and the comment: what their reply quotes)."""
 
-        async def work(conn: aiosqlite.Connection) -> tuple[str, str, str]:
+        async def work(conn: aiosqlite.Connection) -> tuple[str, str, str, list[str]]:
             comment = await comments.get_comment(conn, comment_id)
             if comment is None:
                 raise NotFound(f"no comment {comment_id}")
@@ -150,7 +162,10 @@ class ModerationByReply:
             owner = ""
             if thread.author_address_id is not None:
                 owner = await threads.address_email(conn, thread.author_address_id) or ""
-            return email or "", owner, thread.author
+            # Without it, a quote with no "On ... wrote:" nor "> " was taken for the
+            # answer, and published: the commenter's address, the moderation links.
+            sent = await sent_texts(conn, email or "", comment_id, ("moderation_request",) * 2)
+            return email or "", owner, thread.author, sent
 
         return await self._store.read(work)
 
@@ -158,7 +173,7 @@ class ModerationByReply:
         self, inbound_id: int, token: str, raw: bytes, peer: str, headers: Message, where: str
     ) -> str:
         comment_id, moderator_id = self.check_token(token)
-        moderator, owner, owner_name = await self._moderator(comment_id, moderator_id)
+        moderator, owner, owner_name, sent = await self._moderator(comment_id, moderator_id)
         sender = from_address(headers)
         allowed = [*self._settings.moderation.moderators, owner]
         if not moderator or not same_mailbox(sender, moderator):
@@ -170,7 +185,7 @@ class ModerationByReply:
         result = outcome.record.get("result")
         if not (isinstance(result, dict) and result.get("status") == "authenticated"):
             raise ModeratorUnauthenticated(code=f"moderator_unauthenticated.{outcome.code}")
-        extraction = await asyncio.to_thread(self._extract, raw, ())
+        extraction = await asyncio.to_thread(self._extract, raw, sent)
         action, answer = parse_verdict(
             strip_spoofing(extraction.text), str(headers.get("From", ""))
         )

@@ -30,13 +30,20 @@ def _plain_part(raw: bytes) -> str:
     return content if isinstance(content, str) else ""
 
 
-async def sent_texts(conn: aiosqlite.Connection, rcpt: str, comment_id: int) -> list[str]:
+_REPLIED_TO = ("reply_notification", "digest")
+
+
+async def sent_texts(
+    conn: aiosqlite.Connection, rcpt: str, comment_id: int, kinds: tuple[str, str] = _REPLIED_TO
+) -> list[str]:
+    """``kinds``: the emails a reply may answer (a moderator's: ``moderation_request``
+    twice); two, so that the statement stays one fixed text."""
     texts: list[str] = []
     async with conn.execute(
         "SELECT m.message FROM outbox o JOIN outbox_messages m ON m.outbox_id = o.id "
-        "WHERE o.rcpt_to = ? AND o.comment_id = ? "
-        "AND o.kind IN ('reply_notification', 'digest') ORDER BY o.id DESC LIMIT 3",
-        (rcpt, comment_id),
+        "WHERE o.rcpt_to = ? AND o.comment_id = ? AND o.kind IN (?, ?) "
+        "ORDER BY o.id DESC LIMIT 3",
+        (rcpt, comment_id, *kinds),
     ) as cur:
         for (raw,) in await cur.fetchall():
             texts.append(_plain_part(bytes(raw)))

@@ -198,6 +198,50 @@ async def test_an_answer_typed_right_under_the_verdict_is_refused_not_lost(
 
 
 @pytest.mark.asyncio
+async def test_the_quoted_moderation_email_is_never_published_as_the_answer(
+    tmp_path: Path,
+) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        first = await post_comment(daemon, parent=2, body="Ann asks a question?", notify=True)
+        moderation = await moderation_email(daemon, "Ann")
+        [confirm] = [
+            m for m in await wait_for_mail(outbox_dir(daemon), 2) if "Confirm" in str(m["Subject"])
+        ]
+        link = re.search(r"(http\S+/confirm/[a-z0-9]+)", text_body(confirm))
+        assert link is not None and (await follow(daemon, link.group(1), "POST"))[0] == 200
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        # Some clients quote with no "> " and no "On ... wrote:" line.
+        bare = f"Thanks Ann.\n\n{text_body(moderation)}"
+        result = await send(
+            daemon, sign(answer(moderation, "approve", bare), KEY), rcpt, AUTHOR_EMAIL
+        )
+        assert "your answer is published" in result
+        assert await daemon.store.read(lambda c: _children(c, first)) == [("Thanks Ann.",)]
+        note = await notification_for(daemon, "ann@example.com", 4)
+        [raw] = [
+            p.read_bytes()
+            for p in (outbox_dir(daemon) / "new").iterdir()
+            if str(note["Message-ID"]).encode() in p.read_bytes()
+        ]
+        # The bytes Ann gets (quoted-printable, soft breaks joined): the answer alone.
+        unfolded = re.sub(rb"=\r?\n", b"", raw)
+        assert re.search(rb":\r?\n\r?\nThanks Ann\.\r?\n\r?\n-{20}", unfolded)
+        assert b"wrote a new comment" not in unfolded and b"/moderate" not in unfolded
+
+        # "approve" on top, the quote, then words under it: the quote stays out.
+        second = await post_comment(daemon, parent=2, author="Bob", body="Bob's words.")
+        moderation = await moderation_email(daemon, "Bob")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        quoted = "\n".join("> " + line for line in text_body(moderation).splitlines())
+        under = f"{quoted}\n\nWelcome, Bob."
+        result = await send(
+            daemon, sign(answer(moderation, "approve", under), KEY), rcpt, AUTHOR_EMAIL
+        )
+        assert "your answer is published" in result
+        assert await daemon.store.read(lambda c: _children(c, second)) == [("Welcome, Bob.",)]
+
+
+@pytest.mark.asyncio
 async def test_a_reply_from_someone_else_changes_nothing(tmp_path: Path) -> None:
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
         comment_id = await post_comment(daemon, parent=2, body="Pending words.")
