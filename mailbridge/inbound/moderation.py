@@ -192,10 +192,10 @@ class ModerationByReply:
         by = Decider(Channel.REPLY, moderator_id)
         decided = await self._service.moderate(comment_id, action, by)
         published = decided.comment.status is CommentStatus.APPROVED
-        answered = None
+        answered, again = None, False
         if answer and published:
             is_owner = bool(owner) and same_mailbox(sender, owner)
-            answered = await self._service.answer_as_moderator(
+            answered, created = await self._service.answer_as_moderator(
                 NewComment(
                     thread_id=decided.comment.thread_id,
                     parent_id=comment_id,
@@ -209,8 +209,11 @@ class ModerationByReply:
                 ),
                 by,
             )
+            again = not created
         reply = f"250 2.0.0 Done: comment {comment_id} is {decided.comment.status.value}"
-        if answered is not None:
+        if again:
+            reply += f"; your answer was published before, as comment {answered}"
+        elif answered is not None:
             reply += f"; your answer is published as comment {answered}"
         elif answer:
             reply += "; your answer was not published, since the comment is not"

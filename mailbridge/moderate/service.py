@@ -358,11 +358,18 @@ class CommentService:
             self._queued()
         return deleted
 
-    async def answer_as_moderator(self, new: NewComment, by: Decider) -> int:
+    async def answer_as_moderator(self, new: NewComment, by: Decider) -> tuple[int, bool]:
         """A moderator's own answer (moderating by reply): stored and published at
-        once, in one transaction, notifying the person it answers. Returns its id."""
+        once, in one transaction, notifying the person it answers. Returns its id, and
+        False when the same words were published under that comment already."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[int, int]:
+            assert new.parent_id is not None
+            # Nothing tells a moderator their reply worked, so some send it again: the
+            # same words twice would be on the page twice and emailed twice.
+            earlier = await comments.published_answer(conn, new.parent_id, new.author, new.body)
+            if earlier is not None:
+                return earlier, -1
             comment_id, _created = await comments.insert_comment(conn, new)
             now = iso(self._clock.now())
             _outcome, notified = await self._apply(
@@ -371,10 +378,13 @@ class CommentService:
             return comment_id, notified
 
         comment_id, notified = await self._store.write(work)
+        if notified < 0:
+            log.info("comment %d: a moderator's answer, published before", comment_id)
+            return comment_id, False
         log.info("comment %d: a moderator's answer, published", comment_id)
         if notified:
             self._queued()
-        return comment_id
+        return comment_id, True
 
     async def mirror(
         self, new: NewComment, by: Decider, also: SameTransaction | None = None

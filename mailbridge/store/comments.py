@@ -144,6 +144,19 @@ async def latest_author_name(conn: aiosqlite.Connection, address_id: int) -> str
     return None if row is None else str(row[0])
 
 
+async def published_answer(
+    conn: aiosqlite.Connection, parent_id: int, author: str, body: str
+) -> int | None:
+    """An approved answer to ``parent_id`` by ``author`` with exactly ``body``, if any."""
+    async with conn.execute(
+        "SELECT id FROM comments WHERE parent_id = ? AND author = ? AND body = ? "
+        "AND status = 'approved' ORDER BY id LIMIT 1",
+        (parent_id, author, body),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
 async def mark_published(conn: aiosqlite.Connection, comment_id: int, now: str) -> bool:
     """Record the first publication; False if the comment was published before."""
     cur = await conn.execute(

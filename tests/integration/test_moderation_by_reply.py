@@ -177,8 +177,11 @@ async def test_a_bold_verdict_signed_off_from_gmail_approves_without_an_answer(
         assert rows == []  # "Thanks, Joseph" was to us, not an answer to Ann
 
 
-async def _children(conn: aiosqlite.Connection, comment_id: int) -> list[tuple[object, ...]]:
-    async with conn.execute("SELECT body FROM comments WHERE parent_id = ?", (comment_id,)) as c:
+async def _children(
+    conn: aiosqlite.Connection, comment_id: int, also: str = ""
+) -> list[tuple[object, ...]]:
+    sql = f"SELECT {also}body FROM comments WHERE parent_id = ? ORDER BY id"
+    async with conn.execute(sql, (comment_id,)) as c:
         return [tuple(r) for r in await c.fetchall()]
 
 
@@ -239,6 +242,29 @@ async def test_the_quoted_moderation_email_is_never_published_as_the_answer(
         )
         assert "your answer is published" in result
         assert await daemon.store.read(lambda c: _children(c, second)) == [("Welcome, Bob.",)]
+
+
+@pytest.mark.asyncio
+async def test_the_same_answer_sent_twice_is_published_once(tmp_path: Path) -> None:
+    # Nothing tells a moderator their reply worked: some send it again.
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        first = await send(
+            daemon, sign(answer(moderation, "approve", "Hi Ann."), KEY), rcpt, AUTHOR_EMAIL
+        )
+        again = await send(
+            daemon, sign(answer(moderation, "approve", "Hi Ann."), KEY), rcpt, AUTHOR_EMAIL
+        )
+        [(answer_id, _body)] = await daemon.store.read(lambda c: _children(c, comment_id, "id, "))
+        assert first.endswith(f"your answer is published as comment {answer_id}")
+        assert again.endswith(f"your answer was published before, as comment {answer_id}")
+        # Different words are a new answer.
+        await send(
+            daemon, sign(answer(moderation, "approve", "And more."), KEY), rcpt, AUTHOR_EMAIL
+        )
+        assert len(await daemon.store.read(lambda c: _children(c, comment_id))) == 2
 
 
 @pytest.mark.asyncio
