@@ -5,6 +5,7 @@ are pending. Real daemon with its own digest clock, real Maildir."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import aiosqlite
@@ -51,6 +52,19 @@ async def test_digest_mode_sends_one_email_with_links_per_comment(tmp_path: Path
         assert per_comment(daemon) == []
         assert "3 new comments await moderation." in digest
         assert all(f"Comment {n} for the digest." in digest for n in range(3))
+        # A digest has no reply address of its own (its Reply-To would be one comment's):
+        # a moderator used to answering "approve" is told, in both parts, as sent.
+        [raw] = [
+            p.read_bytes()
+            for p in (outbox_dir(daemon) / "new").iterdir()
+            if b"moderation-digest" in p.read_bytes()
+        ]
+        assert (
+            re.sub(rb"\r?\n", b" ", re.sub(rb"=\r?\n", b"", raw)).count(
+                b"Replying to this email changes nothing"
+            )
+            == 2
+        )
         first_approve = digest.split("Approve: ")[1].split()[0]
         status, _ = await follow(daemon, first_approve, "POST")
         assert status == 200
