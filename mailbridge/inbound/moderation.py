@@ -140,9 +140,13 @@ class ModerationByReply:
         """(comment id, moderator id) of a live token; a Rejection otherwise."""
         comment_id, moderator_id, expires = read_moderation_reply_token(self._key, token)
         if expires < self._clock.now().date():
+            # Read by a moderator in their provider's bounce, maybe on a phone: the queue
+            # page works for every moderator, the command only for the operator.
+            queue = self._settings.site.public_url.rstrip("/") + "/moderate"
             raise ExpiredReplyToken(
-                "This moderation address has expired; decide with `mailbridge comment "
-                f"{comment_id} --approve` (or --reject, --spam)."
+                "This moderation address has expired, so nothing was changed; decide on "
+                f"the queue page, {queue} (or with `mailbridge comment {comment_id} "
+                "--approve`, --reject, --spam)."
             )
         return comment_id, moderator_id
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from support import AUTHOR_EMAIL, started, text_body, wait_for_mail
 from mailbridge.app import Running
 from mailbridge.errors import UnknownVerdict, VerdictNotAlone
 from mailbridge.inbound.moderation import parse_verdict
-from mailbridge.tokens import Action
+from mailbridge.tokens import Action, make_moderation_reply_token
 
 KEY = new_rsa_key().at("example.org")
 DMARC = {"_dmarc.example.org": "v=DMARC1; p=none"}
@@ -265,6 +266,22 @@ async def test_the_same_answer_sent_twice_is_published_once(tmp_path: Path) -> N
             daemon, sign(answer(moderation, "approve", "And more."), KEY), rcpt, AUTHOR_EMAIL
         )
         assert len(await daemon.store.read(lambda c: _children(c, comment_id))) == 2
+
+
+@pytest.mark.asyncio
+async def test_an_expired_moderation_address_points_to_the_queue_page(tmp_path: Path) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        token = make_moderation_reply_token(
+            daemon.keyring.moderation, comment_id, 1, date.today() - timedelta(days=2)
+        )
+        raw = sign(answer(moderation, "approve"), KEY)
+        with pytest.raises(aiosmtplib.SMTPRecipientRefused) as refused:
+            await send(daemon, raw, f"moderate+{token}@reply.example.org", AUTHOR_EMAIL)
+        queue = daemon.settings.site.public_url.rstrip("/") + "/moderate"
+        assert refused.value.code == 550 and f"the queue page, {queue}" in refused.value.message
+        assert await status_of(daemon, comment_id) == "pending"
 
 
 @pytest.mark.asyncio
