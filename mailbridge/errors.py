@@ -40,6 +40,7 @@
         ├── NotAModerator           moderation by reply from someone else           550 5.7.1
         ├── ModeratorUnauthenticated  a moderator's reply failing DKIM/DMARC        550 5.7.1
         ├── UnknownVerdict          a moderation reply without approve/reject/...   550 5.6.0
+        ├── VerdictNotAlone         words right under the verdict, no blank line    550 5.6.0
         ├── ThreadClosed            the thread no longer takes comments   250, explained by email
         └── AddressUnsubscribed     the person stopped this conversation  250, explained by email
 

@@ -27,7 +27,7 @@ from mailbridge.errors import (
     ExpiredReplyToken,
     ModeratorUnauthenticated,
     NotAModerator,
-    NotFound,
+    UnknownComment,
     UnknownVerdict,
     VerdictNotAlone,
 )
@@ -159,7 +159,12 @@ class ModerationByReply:
         async def work(conn: aiosqlite.Connection) -> tuple[str, str, str, list[str]]:
             comment = await comments.get_comment(conn, comment_id)
             if comment is None:
-                raise NotFound(f"no comment {comment_id}")
+                # Deleted since (admin API): a 550 that says so. NotFound answered 451, and
+                # the moderator's server retried for days, then bounced with no reason.
+                raise UnknownComment(
+                    "The comment this moderation email is about no longer exists (it was "
+                    "deleted), so nothing was changed."
+                )
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
             assert thread is not None
             email = await threads.address_email(conn, moderator_id)

@@ -285,6 +285,19 @@ async def test_an_expired_moderation_address_points_to_the_queue_page(tmp_path: 
 
 
 @pytest.mark.asyncio
+async def test_a_reply_about_a_deleted_comment_is_refused_not_retried(tmp_path: Path) -> None:
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        assert await daemon.service.delete(comment_id)
+        raw = sign(answer(moderation, "approve", "An answer."), KEY)
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await send(daemon, raw, rcpt, AUTHOR_EMAIL)
+        assert refused.value.code == 550 and "no longer exists" in refused.value.message
+
+
+@pytest.mark.asyncio
 async def test_a_reply_from_someone_else_changes_nothing(tmp_path: Path) -> None:
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
         comment_id = await post_comment(daemon, parent=2, body="Pending words.")
