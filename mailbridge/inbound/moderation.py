@@ -33,7 +33,11 @@ from mailbridge.errors import (
 )
 from mailbridge.extract import Extractor
 from mailbridge.extract.matchers import clean
-from mailbridge.extract.signoffs import closing_rest, sender_name_tokens
+from mailbridge.extract.signoffs import (
+    closing_rest,
+    sender_name_tokens,
+    starts_with_sender_name,
+)
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.headers import from_address
 from mailbridge.inbound.sent import sent_texts
@@ -78,12 +82,13 @@ def parse_verdict(text: str, sender: str = "") -> tuple[Action, str]:
     rest = "\n".join(lines[1:])
     blank = re.search(r"^\s*$", rest, re.MULTILINE)
     under, answer = (rest[: blank.start()], rest[blank.end() :]) if blank else (rest, "")
-    if not _only_signoff(_unquoted(under), sender_name_tokens(sender)):
+    name = sender_name_tokens(sender)
+    if not (_only_signoff(_unquoted(under), name) or _signature(under, name)):
         # "Approve\nThanks Ann, ..." typed on a phone: an answer, or a note to us? Asked
         # back rather than guessed: words dropped or wrongly published cannot be undone.
         raise VerdictNotAlone()
     answer = _unquoted(answer)
-    if _only_signoff(answer, sender_name_tokens(sender)):
+    if _only_signoff(answer, name):
         return action, ""
     return action, answer
 
@@ -107,6 +112,13 @@ def _only_signoff(answer: str, name: tuple[str, ...]) -> bool:
     if rest is None and not words:
         return False
     return all(w.lower() in name or _initials(w, name) for w in words)
+
+
+def _signature(under: str, name: tuple[str, ...]) -> bool:
+    """A signature block typed with no "-- " right under the verdict: a few lines, the
+    first starting with the sender's full name ("Joseph Burgo, PhD")."""
+    lines = [clean(line) for line in under.splitlines() if line.strip()]
+    return 0 < len(lines) <= 6 and len(name) > 1 and starts_with_sender_name(lines[0], name)
 
 
 def _initials(word: str, name: tuple[str, ...]) -> bool:

@@ -85,8 +85,11 @@ def test_words_right_under_the_verdict_are_asked_about_not_dropped() -> None:
     for under in ("Thanks Ann, good question.", "looks fine to me"):
         with pytest.raises(VerdictNotAlone):
             parse_verdict(f"Approve\n{under}\n\nmore")
-    # A sign-off there is no question.
-    assert parse_verdict("Approve\nJoseph", "Joseph <j@example.org>") == (Action.APPROVE, "")
+    # A sign-off or a signature block there is no question.
+    joseph = "Joseph Burgo <j@example.org>"
+    assert parse_verdict("Approve\nJoseph", joseph) == (Action.APPROVE, "")
+    signature = "Approve\nJoseph Burgo, PhD\nPsychotherapist\n+1 555 123 4567"
+    assert parse_verdict(signature, joseph) == (Action.APPROVE, "")
 
 
 def test_a_sign_off_alone_is_not_an_answer() -> None:
