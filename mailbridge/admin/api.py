@@ -28,6 +28,7 @@ from mailbridge.models import (
     Decider,
     Thread,
     comment_fields,
+    whole_number,
 )
 from mailbridge.moderate.service import CommentService
 from mailbridge.people import data as people
@@ -58,7 +59,7 @@ def _read_cursor(raw: str) -> int | None:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    return int(text[1:]) if text.startswith("c") and text[1:].isdigit() else None
+    return whole_number(text[1:]) if text.startswith("c") else None
 
 
 class AdminApi:
@@ -109,8 +110,8 @@ class AdminApi:
         status = query.get("status")
         if status is not None and status not in {s.value for s in CommentStatus}:
             return error(400, "invalid_status", "status: one of pending, approved, rejected, spam")
-        raw_limit = query.get("limit", "50")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        limit = whole_number(query.get("limit", "50"), 1, MAX_LIMIT)
+        if limit is None:
             return error(400, "invalid_limit", f"limit: a whole number from 1 to {MAX_LIMIT}")
         before = None
         if "cursor" in query:
@@ -126,14 +127,14 @@ class AdminApi:
                 if thread is None:
                     return None
                 thread_id = thread.id
-            found = await _page(conn, status, thread_id, before, int(raw_limit) + 1)
+            found = await _page(conn, status, thread_id, before, limit + 1)
             return [await _view(conn, c) for c in found]
 
         rows = await self._store.read(work)
         if rows is None:
             return error(404, "thread_not_found", f"no thread '{thread_key}'")
-        more = len(rows) > int(raw_limit)
-        rows = rows[: int(raw_limit)]
+        more = len(rows) > limit
+        rows = rows[:limit]
         next_cursor = _cursor(int(str(rows[-1]["id"]))) if more and rows else None
         return web.json_response({"comments": rows, "next_cursor": next_cursor})
 
@@ -356,7 +357,7 @@ async def _json(request: web.Request) -> object:
 
 def _id(request: web.Request) -> int | None:
     raw = request.match_info.get("id", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return whole_number(raw)
 
 
 async def _page(

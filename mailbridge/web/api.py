@@ -19,7 +19,7 @@ from mailbridge.errors import (
     ThreadRateLimited,
 )
 from mailbridge.inbound.limits import check_rates_for_email
-from mailbridge.models import MAX_COMMENT_CHARS, CommentStatus, NewComment, Source
+from mailbridge.models import MAX_COMMENT_CHARS, MAX_ID, CommentStatus, NewComment, Source
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
@@ -37,8 +37,6 @@ MAX_BODY = MAX_COMMENT_CHARS
 MAX_EMAIL = 254
 # "website" is the honeypot: the blog's form renders it hidden, people leave it empty.
 HONEYPOT = "website"
-# SQLite's largest integer: anything bigger cannot be a comment id.
-MAX_ID = 2**63 - 1
 # "elapsed": seconds the form was open before sending (the widget sends it); a spam
 # signal when under two seconds (mailbridge.spam.rules).
 ELAPSED = "elapsed"

@@ -25,7 +25,7 @@ from aiohttp import web
 from mailbridge.addresses import mailbox, normalise, same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
-from mailbridge.models import Channel, Comment, Decider
+from mailbridge.models import Channel, Comment, Decider, whole_number
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
@@ -212,7 +212,8 @@ class QueuePages:
         action = _ACTIONS.get(str(form.get("action", "")))
         if action is None:
             raise web.HTTPBadRequest(text="Choose approve, reject or spam.")
-        ids = [int(str(v)) for v in form.getall("comment", []) if str(v).isdigit()][:200]
+        asked = (whole_number(str(v)) for v in form.getall("comment", []))
+        ids = [comment_id for comment_id in asked if comment_id is not None][:200]
         if not ids:
             raise web.HTTPSeeOther("/moderate?done=none")
         by = Decider(Channel.QUEUE, session.address_id)
@@ -232,10 +233,9 @@ class QueuePages:
         still stands (the same rule as the confirmation page's Undo)."""
         session = await self._checked(request)
         form = await request.post()
-        raw = str(form.get("comment", ""))
-        if not raw.isdigit():
+        comment_id = whole_number(str(form.get("comment", "")))
+        if comment_id is None:
             raise web.HTTPBadRequest(text="Which comment? The form sent no comment number.")
-        comment_id = int(raw)
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         latest = await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
         undone = "stale"

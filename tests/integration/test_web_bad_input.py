@@ -5,6 +5,7 @@ store engine (SQLite, or PostgreSQL under --store=postgresql)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import sqlite3
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from support import THREAD, make_settings, started
+from support import THREAD, db_rows, make_settings, started
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
@@ -247,3 +248,85 @@ async def test_a_full_database_gives_503_and_healthz_reports_failing_writes(
     status, _, _ = await post_raw(daemon, json.dumps(GOOD).encode())
     assert status == 202
     assert (await healthz(daemon))[0] == 200
+
+
+async def admin_token(daemon: Running) -> str:
+    from mailbridge.admin import tokens
+
+    _id, made = await daemon.store.write(
+        lambda c: tokens.create(c, "bad input", ("read", "moderate", "people"), "2026-01-01")
+    )
+    return made
+
+
+async def moderator_session(daemon: Running) -> tuple[dict[str, str], str]:
+    """The cookie of a live queue-page session of the seed thread's author, and its CSRF
+    token (the session row made directly: the sign-in flow is test_queue_page's)."""
+    from support import AUTHOR_EMAIL
+
+    from mailbridge.store import sessions, threads
+    from mailbridge.tokens import csrf_token
+
+    async def make(conn: Any) -> None:
+        address_id = await threads.upsert_address(conn, AUTHOR_EMAIL, "2026-01-01T00:00:00Z")
+        await sessions.create(
+            conn, "a-session", address_id, "2026-01-01T00:00:00Z", "2099-01-01T00:00:00Z", "t"
+        )
+
+    await daemon.store.write(make)
+    return {"Cookie": "mb_session=a-session"}, csrf_token(daemon.keyring.moderation, "a-session")
+
+
+# "²" passes str.isdigit() and int() refuses it; 5,000 digits int() refuses; 30 digits
+# the database refuses. Each was a 500 wherever a number came from a URL or a form.
+ODD_NUMBERS = ["%C2%B2", "9" * 5_000, "9" * 30]
+
+
+@pytest.mark.asyncio
+async def test_numbers_in_urls_and_forms_that_are_no_ids_get_a_4xx(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    bearer = {"Authorization": f"Bearer {await admin_token(daemon)}"}
+    cookie, csrf = await moderator_session(daemon)
+    form = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    pending = await post_raw(daemon, json.dumps(GOOD).encode())
+    assert pending[0] == 202
+    async with aiohttp.ClientSession() as session:
+
+        async def answer(method: str, path: str, **kw: Any) -> tuple[int, bytes]:
+            async with session.request(
+                method, url(daemon, path), allow_redirects=False, **kw
+            ) as resp:
+                return resp.status, await resp.read()
+
+        for odd in ODD_NUMBERS:
+            cursor = base64.urlsafe_b64encode(f"c{odd}".encode()).decode()
+            for name in ("limit", "after", "through"):
+                status, body = await answer("GET", f"/api/threads/{THREAD}/comments?{name}={odd}")
+                assert status == 400 and f"{name} must be a whole number".encode() in body
+            status, body = await answer("GET", f"/threads/{THREAD}?after={odd}")
+            assert status == 400 and b"after must be a whole number" in body, body
+            status, body = await answer("GET", f"/api/admin/comments/{odd}", headers=bearer)
+            assert status == 404 and b'"comment_not_found"' in body
+            status, body = await answer("GET", f"/api/admin/comments?limit={odd}", headers=bearer)
+            assert status == 400 and b'"invalid_limit"' in body
+            status, body = await answer(
+                "GET", f"/api/admin/comments?cursor={cursor}", headers=bearer
+            )
+            assert status == 400 and b'"invalid_cursor"' in body
+            status, body = await answer(
+                "POST", "/moderate/undo", data=f"csrf={csrf}&comment={odd}", headers=form
+            )
+            assert status == 400 and b"Which comment?" in body
+            # Not a comment: nothing decided, the queue page says so.
+            status, _ = await answer(
+                "POST",
+                "/moderate/decide",
+                data=f"csrf={csrf}&action=spam&comment={odd}",
+                headers=form,
+            )
+            assert status == 303
+    assert "Traceback" not in caplog.text
+    # What was accepted is still there, pending.
+    rows = await db_rows(daemon, "SELECT status FROM comments WHERE id = ?", pending[1]["id"])
+    assert [tuple(r) for r in rows] == [("pending",)]
