@@ -4,15 +4,19 @@ the API from a browser (CORS)."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
 
 from mailbridge.web.middleware import json_error
 
-__all__ = ["IpRateLimiter", "client_ip", "cors_middleware"]
+__all__ = ["IpRateLimiter", "client_ip", "cors_middleware", "read_form"]
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,6 +39,25 @@ def client_ip(request: web.Request, trusted_proxies: frozenset[str]) -> str:
         if hop not in trusted_proxies:
             return hop
     return remote
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The text fields of a posted form; a 400 when the body cannot be read as one.
+
+    aiohttp's ``request.post()`` raises UnicodeDecodeError for bytes that are not of
+    the form's charset, LookupError for a charset that does not exist and ValueError
+    for a multipart body without a boundary or with a nameless part: each was a 500.
+    Files and binary parts are left out: no form of ours has one."""
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, LookupError, ValueError) as exc:
+        log.info("%s %s: refused a form that cannot be read (%s)", request.method,
+                 request.path, exc)  # fmt: skip
+        raise web.HTTPBadRequest(
+            text="The form could not be read: send it as UTF-8 "
+            "application/x-www-form-urlencoded, as a browser does."
+        ) from None
+    return MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
 
 
 class IpRateLimiter:

@@ -32,7 +32,7 @@ from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, decisions, sessions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token, make_login_token, read_login_token
-from mailbridge.web.guard import client_ip
+from mailbridge.web.guard import client_ip, read_form
 from mailbridge.web.limits import RateLimiter
 from mailbridge.web.moderation import UNDO_DAYS
 
@@ -117,7 +117,7 @@ class QueuePages:
         return response
 
     async def ask_link(self, request: web.Request) -> web.Response:
-        form = await request.post()
+        form = await read_form(request)
         raw = str(form.get("email", "")).strip()
         ip = client_ip(request, self._proxies)
         if await self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
@@ -197,9 +197,10 @@ class QueuePages:
         if signed_in is None:
             raise web.HTTPForbidden(text="Your session has ended; sign in again at /moderate.")
         session, token = signed_in
-        form = await request.post()
-        sent = str(form.get("csrf", ""))
-        if not hmac.compare_digest(sent, csrf_token(self._key, token)):
+        form = await read_form(request)
+        sent = str(form.get("csrf", "")).encode()
+        # Bytes: compare_digest raises TypeError for a str with non-ASCII characters.
+        if not hmac.compare_digest(sent, csrf_token(self._key, token).encode()):
             log.warning("queue: a form without its CSRF token (session %d)", session.id)
             raise web.HTTPForbidden(text="This form is stale or did not come from this site.")
         return session
@@ -208,7 +209,7 @@ class QueuePages:
 
     async def decide(self, request: web.Request) -> web.StreamResponse:
         session = await self._checked(request)
-        form = await request.post()
+        form = await read_form(request)
         action = _ACTIONS.get(str(form.get("action", "")))
         if action is None:
             raise web.HTTPBadRequest(text="Choose approve, reject or spam.")
@@ -232,7 +233,7 @@ class QueuePages:
         """POST /moderate/undo: a comment's latest decision back, for 30 days, if it
         still stands (the same rule as the confirmation page's Undo)."""
         session = await self._checked(request)
-        form = await request.post()
+        form = await read_form(request)
         comment_id = whole_number(str(form.get("comment", "")))
         if comment_id is None:
             raise web.HTTPBadRequest(text="Which comment? The form sent no comment number.")

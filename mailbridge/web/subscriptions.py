@@ -20,6 +20,7 @@ from mailbridge.store import Store, subscriptions, threads
 from mailbridge.store.subscriptions import Level
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, LinkPurpose, SubscriptionLink, read_subscription_token
+from mailbridge.web.guard import read_form
 
 __all__ = ["SubscriptionPages"]
 
@@ -129,7 +130,7 @@ class SubscriptionPages:
 
     async def unsubscribe(self, request: web.Request) -> web.Response:
         link = self._link(request, LinkPurpose.UNSUBSCRIBE)
-        form = await request.post()
+        form = await read_form(request)
         if form.get("List-Unsubscribe") == "One-Click":
             # RFC 8058: the provider's button, for this List-Id, i.e. the whole site.
             scope, level, source = "all", Level.NONE, "one-click"

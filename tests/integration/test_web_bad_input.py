@@ -330,3 +330,49 @@ async def test_numbers_in_urls_and_forms_that_are_no_ids_get_a_4xx(
     # What was accepted is still there, pending.
     rows = await db_rows(daemon, "SELECT status FROM comments WHERE id = ?", pending[1]["id"])
     assert [tuple(r) for r in rows] == [("pending",)]
+
+
+URLENCODED = "application/x-www-form-urlencoded"
+UNREADABLE_FORMS = [
+    (b"email=\xff\xfe", URLENCODED),  # not UTF-8
+    (b"email=a", f"{URLENCODED}; charset=no-such-charset"),
+    (b"email=a", "multipart/form-data"),  # no boundary
+    (b"--x\r\nContent-Disposition: form-data\r\n\r\na\r\n--x--\r\n",  # a nameless part
+     "multipart/form-data; boundary=x"),
+    (b'--x\r\nContent-Disposition: form-data; name="email"\r\n\r\n\xff\r\n--x--\r\n',
+     "multipart/form-data; boundary=x"),
+]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_forms_that_cannot_be_read_get_a_400_page(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import date
+
+    from mailbridge.tokens import LinkPurpose, make_subscription_token
+
+    caplog.set_level(logging.INFO)
+    cookie, csrf = await moderator_session(daemon)
+    unsubscribe = make_subscription_token(
+        daemon.keyring.subscription, LinkPurpose.UNSUBSCRIBE, 1, None, "none", date(2099, 1, 1)
+    )
+    paths = ["/moderate", "/privacy", "/moderate/decide", f"/unsubscribe/{unsubscribe}"]
+    async with aiohttp.ClientSession() as session:
+        for path in paths:
+            for raw, content_type in UNREADABLE_FORMS:
+                async with session.post(
+                    url(daemon, path), data=raw, headers={**cookie, "Content-Type": content_type}
+                ) as resp:
+                    page = await resp.read()
+                    assert (resp.status, resp.content_type) == (400, "text/html"), (path, raw)
+                    assert b"The form could not be read" in page
+        # A CSRF token that is not even ASCII is a wrong one, not a crash.
+        async with session.post(
+            url(daemon, "/moderate/decide"),
+            data=f"csrf=%C3%A9{csrf}&action=spam&comment=1",
+            headers={**cookie, "Content-Type": URLENCODED},
+        ) as resp:
+            assert resp.status == 403 and b"did not come from this site" in await resp.read()
+    assert "Traceback" not in caplog.text
+    assert any("cannot be read" in r.getMessage() for r in caplog.records)
