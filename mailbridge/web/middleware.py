@@ -74,6 +74,18 @@ def error_middleware(
         is_api = request.path.startswith("/api/")
         try:
             return await handler(request)
+        except web.RequestPayloadError as exc:
+            # The body does not decode (a Content-Encoding it is not in): the client's
+            # doing. The rest of it cannot be read either: the connection ends after
+            # this answer, and the body counts as read, or aiohttp would try to drain
+            # it and log the same error again with a traceback.
+            log.info("HTTP %s %s: refused a body that cannot be read (%s)", request.method,
+                     request.path, " ".join(str(exc).split()))  # fmt: skip
+            message = "The request body could not be read (is its Content-Encoding right?)."
+            response = json_error(400, message) if is_api else html_error(400, message)
+            response.force_close()
+            request.content.feed_eof()
+            return response
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -91,6 +103,15 @@ def error_middleware(
                 if name in exc.headers:
                     response.headers[name] = exc.headers[name]
             return response
+        except ConnectionResetError:
+            if request.transport is not None and not request.transport.is_closing():
+                raise
+            # The client left before its body arrived: an answer nobody reads, and a
+            # line, not a traceback (aiohttp logs one for an exception raised here).
+            log.info("HTTP %s %s: the client went away mid-request", request.method,
+                     request.path)  # fmt: skip
+            message = "The request body did not arrive."
+            return json_error(400, message) if is_api else html_error(400, message)
         except Exception as exc:
             if is_unwritable(exc):
                 # Locked by another process, disk full, read-only: nothing was kept,

@@ -376,3 +376,45 @@ async def test_forms_that_cannot_be_read_get_a_400_page(
             assert resp.status == 403 and b"did not come from this site" in await resp.read()
     assert "Traceback" not in caplog.text
     assert any("cannot be read" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_a_body_that_does_not_decode_or_never_arrives_is_a_line_not_a_traceback(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    before = await db_rows(daemon, "SELECT count(*) FROM comments")
+    gzip = {"Content-Encoding": "gzip"}  # and a body that is no gzip
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            url(daemon, f"/api/threads/{THREAD}/comments"),
+            data=json.dumps(GOOD).encode(),
+            headers={**gzip, "Content-Type": "application/json"},
+        ) as resp:
+            assert (resp.status, resp.content_type) == (400, "application/json")
+            assert "could not be read" in (await resp.json())["error"]
+        async with session.post(
+            url(daemon, "/moderate"), data=b"email=a%40b.example",
+            headers={**gzip, "Content-Type": URLENCODED},
+        ) as resp:  # fmt: skip
+            assert (resp.status, resp.content_type) == (400, "text/html")
+    # Promised 1,000 bytes, sent 10, gone.
+    host, port = daemon.http_address
+    _reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        f"POST /api/threads/{THREAD}/comments HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n".encode()
+        + b'{"author":'
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(100):  # bounded: 5 s
+        if "went away" in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    assert "went away" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert await db_rows(daemon, "SELECT count(*) FROM comments") == before
+    assert (await healthz(daemon))[0] == 200
