@@ -33,7 +33,7 @@ from mailbridge.models import (
 from mailbridge.moderate.service import CommentService
 from mailbridge.people import data as people
 from mailbridge.store import Store, comments, threads
-from mailbridge.text_rules import TextRefused, check_body
+from mailbridge.text_rules import TextRefused, check_body, check_name
 from mailbridge.tokens import Action
 
 __all__ = ["AdminApi"]
@@ -249,7 +249,14 @@ class AdminApi:
         if isinstance(data, web.Response):
             return data
         email = data.get("email") if isinstance(data, dict) and set(data) == {"email"} else None
-        if not isinstance(email, str) or "@" not in email or len(email) > 320:
+        # isprintable(): no control character or lone surrogate (which the database
+        # cannot take: a 500) can be part of an address.
+        if (
+            not isinstance(email, str)
+            or "@" not in email
+            or len(email) > 320
+            or not email.isprintable()
+        ):
             return error(400, "invalid_email", 'send {"email": "..."} and nothing else')
         if verb == "export":
             return web.json_response(await self._store.read(lambda c: people.export(c, email)))
@@ -334,11 +341,17 @@ def _thread_problem(data: object) -> str | None:
     key, title, url = data["key"], data["title"], data["url"]
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         return "key: lowercase letters, digits and dashes, at most 100"
-    if not isinstance(title, str) or not 0 < len(title.strip()) <= 300 or "\n" in title:
+    if not isinstance(title, str) or not 0 < len(title.strip()) <= 300:
         return "title: one line of text, at most 300 characters"
+    try:
+        # The rules of names: one line (no CR, NUL or other control), no lone
+        # surrogate (the database cannot take one: a 500), nothing that spoofs.
+        check_name(title)
+    except TextRefused as exc:
+        return "title: " + exc.reason.replace("author ", "", 1)
     if not isinstance(url, str) or len(url) > 2000 or not url.startswith(("https://", "http://")):
         return "url: an http(s) address of the page"
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
         return "url: no spaces or control characters"
     return None
 

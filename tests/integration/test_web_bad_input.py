@@ -418,3 +418,34 @@ async def test_a_body_that_does_not_decode_or_never_arrives_is_a_line_not_a_trac
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert await db_rows(daemon, "SELECT count(*) FROM comments") == before
     assert (await healthz(daemon))[0] == 200
+
+
+ADMIN_BODIES = [
+    # A lone surrogate reached the database: each was a 500.
+    ("/api/admin/people/export", {"email": "a\ud800@example.com"}, "invalid_email"),
+    ("/api/admin/people/erase", {"email": "a@example.com\x00"}, "invalid_email"),
+    ("/api/admin/threads", {"key": "k", "title": "T\ud800", "url": "https://b.example/"},
+     "invalid_thread"),
+    # "One line of text": a CR, a NUL or a bidi override was let through.
+    ("/api/admin/threads", {"key": "k", "title": "T\rBcc: x", "url": "https://b.example/"},
+     "invalid_thread"),
+    ("/api/admin/threads", {"key": "k", "title": "T\x00", "url": "https://b.example/"},
+     "invalid_thread"),
+    ("/api/admin/threads", {"key": "k", "title": "\u202eT", "url": "https://b.example/"},
+     "invalid_thread"),
+    ("/api/admin/threads", {"key": "k", "title": "T", "url": "https://b.example/\x7f"},
+     "invalid_thread"),
+]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_admin_bodies_with_characters_no_text_may_hold_get_a_400(daemon: Running) -> None:
+    bearer = {"Authorization": f"Bearer {await admin_token(daemon)}"}
+    async with aiohttp.ClientSession() as session:
+        for path, payload, code in ADMIN_BODIES:
+            async with session.post(
+                url(daemon, path), data=json.dumps(payload), headers=bearer
+            ) as resp:
+                assert resp.status == 400, (payload, await resp.text())
+                assert (await resp.json())["code"] == code
+    assert await db_rows(daemon, "SELECT key FROM threads WHERE key = 'k'") == []
