@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -106,7 +107,7 @@ class QueuePages:
             undone=request.query.get("undone", ""),
             who=session.email,
             csrf=csrf_token(self._key, token),
-            done=request.query.get("done", ""),
+            done=_done(request.query.get("done", "")),
             nonce=nonce,
         )
         # Only the page's own "select all" script may run.
@@ -246,6 +247,16 @@ class QueuePages:
             undone = "yes" if outcome is not None else "stale"
         log.info("queue: undo of comment %d: %s (session %d)", comment_id, undone, session.id)
         raise web.HTTPSeeOther(f"/moderate?undone={undone}")
+
+
+# What decide() redirects with: "none", or a verb and how many comments changed.
+_DONE = re.compile(r"none|(approve|reject|spam):[0-9]{1,3}")
+
+
+def _done(asked: str) -> str:
+    """The ``done`` of the query when decide() could have sent it, else "": a link
+    from anywhere must not put its own words on the moderator's page."""
+    return asked if _DONE.fullmatch(asked) else ""
 
 
 async def _moderates(conn: aiosqlite.Connection, settings: Settings, address: str) -> bool:

@@ -449,3 +449,22 @@ async def test_admin_bodies_with_characters_no_text_may_hold_get_a_400(daemon: R
                 assert resp.status == 400, (payload, await resp.text())
                 assert (await resp.json())["code"] == code
     assert await db_rows(daemon, "SELECT key FROM threads WHERE key = 'k'") == []
+
+
+@pytest.mark.asyncio
+async def test_the_queue_page_shows_only_what_a_decision_could_have_said(
+    daemon: Running,
+) -> None:
+    cookie, _csrf = await moderator_session(daemon)
+    async with aiohttp.ClientSession() as session:
+
+        async def page(query: str) -> str:
+            async with session.get(url(daemon, f"/moderate?{query}"), headers=cookie) as r:
+                assert r.status == 200
+                return await r.text()
+
+        # A link from anywhere put its words on the page (escaped, but believable).
+        forged = await page("done=Your%20session%20expired%2C%20sign%20in%20at%20evil.example:1")
+        assert "evil.example" not in forged and "Done:" not in forged
+        assert "Done: 2 comments approved." in await page("done=approve:2")
+        assert "Nothing was selected." in await page("done=none")
