@@ -24,7 +24,7 @@ from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
 from mailbridge.text_rules import TextRefused, check_body, check_name
-from mailbridge.web.guard import client_ip
+from mailbridge.web.guard import client_ip, header_text
 from mailbridge.web.limits import RateLimiter
 from mailbridge.web.middleware import json_error
 
@@ -205,7 +205,7 @@ class CommentApi:
                     subscribe=subscribe,
                     seconds_to_write=elapsed,
                     client_ip=ip,
-                    user_agent=request.headers.get("User-Agent", "")[:500],
+                    user_agent=header_text(request, "User-Agent")[:500],
                 )
             )
         except (SenderRateLimited, ThreadRateLimited) as exc:

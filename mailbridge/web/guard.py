@@ -14,7 +14,7 @@ from multidict import MultiDict, MultiDictProxy
 
 from mailbridge.web.middleware import json_error
 
-__all__ = ["IpRateLimiter", "client_ip", "cors_middleware", "read_form"]
+__all__ = ["IpRateLimiter", "client_ip", "cors_middleware", "header_text", "read_form"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,14 @@ def client_ip(request: web.Request, trusted_proxies: frozenset[str]) -> str:
         if hop not in trusted_proxies:
             return hop
     return remote
+
+
+def header_text(request: web.Request, name: str) -> str:
+    """A header's value as text that can be stored: aiohttp keeps bytes that are not
+    UTF-8 as lone surrogates (which the database cannot encode: a 500); here they
+    become U+FFFD."""
+    value = request.headers.get(name, "")
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[str]:

@@ -33,7 +33,7 @@ from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, decisions, sessions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token, make_login_token, read_login_token
-from mailbridge.web.guard import client_ip, read_form
+from mailbridge.web.guard import client_ip, header_text, read_form
 from mailbridge.web.limits import RateLimiter
 from mailbridge.web.moderation import UNDO_DAYS
 
@@ -82,7 +82,9 @@ class QueuePages:
 
     async def _session(self, request: web.Request) -> tuple[sessions.SessionRow, str] | None:
         token = request.cookies.get(COOKIE)
-        if not token:
+        # isascii(): ours are; a cookie's bytes that are not UTF-8 arrive as lone
+        # surrogates, which hashing cannot encode (it was a 500).
+        if not token or not token.isascii():
             return None
         now = iso(self._clock.now())
         found = await self._store.read(lambda c: sessions.active(c, token, now))
@@ -167,7 +169,7 @@ class QueuePages:
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         expires = now + timedelta(days=SESSION_DAYS)
-        agent = request.headers.get("User-Agent", "")
+        agent = header_text(request, "User-Agent")
         await self._store.write(
             lambda c: sessions.create(c, token, address_id, iso(now), iso(expires), agent)
         )

@@ -468,3 +468,51 @@ async def test_the_queue_page_shows_only_what_a_decision_could_have_said(
         assert "evil.example" not in forged and "Done:" not in forged
         assert "Done: 2 comments approved." in await page("done=approve:2")
         assert "Nothing was selected." in await page("done=none")
+
+
+async def raw_request(daemon: Running, request: bytes) -> bytes:
+    """One request as bytes on its own connection (Connection: close); the answer."""
+    reader, writer = await asyncio.open_connection(*daemon.http_address)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_header_bytes_that_are_not_utf8_are_no_500(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp keeps such bytes as lone surrogates, which hashing or the database cannot
+    encode: an API token, a session cookie and a User-Agent kept with a session were
+    500s."""
+    from datetime import UTC, datetime, timedelta
+
+    from support import AUTHOR_EMAIL
+
+    from mailbridge.store import threads
+    from mailbridge.tokens import make_login_token
+
+    address_id = await daemon.store.write(
+        lambda c: threads.upsert_address(c, AUTHOR_EMAIL, "2026-01-01T00:00:00Z")
+    )
+    login = make_login_token(
+        daemon.keyring.moderation, address_id, datetime.now(UTC) + timedelta(minutes=5)
+    )
+    for line, head, expected in [
+        (b"GET /api/admin/comments", b"Authorization: Bearer mbt_\xff\xfe", b" 401 "),
+        (b"GET /moderate", b"Cookie: mb_session=\xff\xfe", b" 200 "),
+        (f"POST /moderate/signin/{login}".encode(), b"User-Agent: Phone \xff", b" 303 "),
+    ]:
+        answer = await raw_request(
+            daemon,
+            line + b" HTTP/1.1\r\nHost: mailbridge\r\nConnection: close\r\n"
+            b"Content-Length: 0\r\n" + head + b"\r\n\r\n",
+        )
+        assert expected in answer.split(b"\r\n", 1)[0], (line, answer[:200])
+    rows = await db_rows(daemon, "SELECT user_agent FROM moderator_sessions")
+    assert [tuple(r) for r in rows] == [("Phone \ufffd",)]
+    assert "Traceback" not in caplog.text
