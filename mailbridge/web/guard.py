@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from mailbridge.web.middleware import json_error
+from mailbridge.web.middleware import admin_error, json_error
 
 __all__ = ["IpRateLimiter", "client_ip", "cors_middleware", "header_text", "read_form"]
 
@@ -105,7 +105,10 @@ def cors_middleware(origins: frozenset[str]) -> Callable[..., Awaitable[web.Stre
         allowed = is_api and origin is not None and origin in origins
         if is_api and request.method == "OPTIONS":
             if not allowed:
-                return json_error(403, "This origin may not call the comment API.")
+                message = "This origin may not call the comment API."
+                if request.path.startswith("/api/admin/"):
+                    return admin_error(403, message)
+                return json_error(403, message)
             response: web.StreamResponse = web.Response(status=204)
             response.headers["Access-Control-Allow-Methods"] = "GET, POST"
             response.headers["Access-Control-Allow-Headers"] = "Content-Type"

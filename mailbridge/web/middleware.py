@@ -15,7 +15,7 @@ from aiohttp import web
 from mailbridge.store import is_unwritable
 from mailbridge.templating import Renderer
 
-__all__ = ["error_middleware", "json_error", "security_headers"]
+__all__ = ["admin_error", "error_middleware", "json_error", "security_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,26 @@ def json_error(status: int, message: str, field: str | None = None) -> web.Respo
     return web.json_response({"error": message, "field": field}, status=status)
 
 
+# The admin API's errors are {"code", "message"} (docs/api.md); these are the codes of
+# the errors made here rather than by its handlers (no such route, a body too large).
+_ADMIN_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def admin_error(status: int, message: str) -> web.Response:
+    code = _ADMIN_CODES.get(status, "error")
+    response = web.json_response({"code": code, "message": message}, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _reason(status: int) -> str:
     return {
         400: "Bad request",
@@ -72,6 +92,12 @@ def error_middleware(
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         is_api = request.path.startswith("/api/")
+
+        def error(status: int, message: str) -> web.Response:
+            if request.path.startswith("/api/admin/"):
+                return admin_error(status, message)
+            return json_error(status, message) if is_api else html_error(status, message)
+
         try:
             return await handler(request)
         except web.RequestPayloadError as exc:
@@ -82,7 +108,7 @@ def error_middleware(
             log.info("HTTP %s %s: refused a body that cannot be read (%s)", request.method,
                      request.path, " ".join(str(exc).split()))  # fmt: skip
             message = "The request body could not be read (is its Content-Encoding right?)."
-            response = json_error(400, message) if is_api else html_error(400, message)
+            response = error(400, message)
             response.force_close()
             request.content.feed_eof()
             return response
@@ -96,9 +122,7 @@ def error_middleware(
             )
             if exc.status == 413:
                 message = "The request body is too large."
-            response = (
-                json_error(exc.status, message) if is_api else html_error(exc.status, message)
-            )
+            response = error(exc.status, message)
             for name in ("Allow", "Retry-After"):
                 if name in exc.headers:
                     response.headers[name] = exc.headers[name]
@@ -111,7 +135,7 @@ def error_middleware(
             log.info("HTTP %s %s: the client went away mid-request", request.method,
                      request.path)  # fmt: skip
             message = "The request body did not arrive."
-            return json_error(400, message) if is_api else html_error(400, message)
+            return error(400, message)
         except Exception as exc:
             if is_unwritable(exc):
                 # Locked by another process, disk full, read-only: nothing was kept,
@@ -123,11 +147,11 @@ def error_middleware(
                     "We cannot save anything right now (the database is busy or full); "
                     "nothing was kept. Please try again in a minute."
                 )
-                response = json_error(503, message) if is_api else html_error(503, message)
+                response = error(503, message)
                 response.headers["Retry-After"] = str(UNWRITABLE_RETRY_AFTER)
                 return response
             log.exception("HTTP %s %s failed", request.method, request.path)
             message = "Something went wrong on our side; it has been logged."
-            return json_error(500, message) if is_api else html_error(500, message)
+            return error(500, message)
 
     return middleware

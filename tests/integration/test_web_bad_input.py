@@ -516,3 +516,33 @@ async def test_header_bytes_that_are_not_utf8_are_no_500(
     rows = await db_rows(daemon, "SELECT user_agent FROM moderator_sessions")
     assert [tuple(r) for r in rows] == [("Phone \ufffd",)]
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_the_admin_api_answers_the_servers_own_errors_in_its_error_shape(
+    daemon: Running,
+) -> None:
+    """Its document promises {"code", "message"} for every error; the server's own
+    (no route, a method not taken, too large, not decodable) came as {"error", "field"}."""
+    from jsonschema import Draft202012Validator
+
+    bearer = {"Authorization": f"Bearer {await admin_token(daemon)}"}
+    big = b'{"body": "' + b"x" * daemon.settings.http.max_body_bytes + b'"}'
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url(daemon, "/api/admin/openapi.json")) as resp:
+            schema = (await resp.json())["components"]["schemas"]["Error"]
+        for method, path, data, headers, status, code in [
+            ("PUT", "/api/admin/comments/1", b"", {}, 405, "method_not_allowed"),
+            ("GET", "/api/admin/nothing", b"", {}, 404, "not_found"),
+            ("PATCH", "/api/admin/comments/1", big, {}, 413, "too_large"),
+            ("PATCH", "/api/admin/comments/1", b'{"body": "x"}', {"Content-Encoding": "gzip"},
+             400, "bad_request"),
+            ("OPTIONS", "/api/admin/comments", b"", {"Origin": "https://evil.example",
+             "Access-Control-Request-Method": "GET"}, 403, "forbidden"),
+        ]:  # fmt: skip
+            async with session.request(
+                method, url(daemon, path), data=data, headers={**bearer, **headers}
+            ) as resp:
+                body = await resp.json()
+                assert (resp.status, body.get("code")) == (status, code), (method, path, body)
+                Draft202012Validator(schema).validate(body)
