@@ -18,6 +18,7 @@ __all__ = [
     "NewComment",
     "Source",
     "Thread",
+    "echoed",
     "whole_number",
 ]
 
@@ -39,6 +40,14 @@ def whole_number(text: str, low: int = 1, high: int = MAX_ID) -> int | None:
         return None
     number = int(text)
     return number if low <= number <= high else None
+
+
+def echoed(asked: str, limit: int = 100) -> str:
+    """What a client asked for (a thread key from a URL), to quote back in an error:
+    printable characters only (a bidi override would turn the page's own words
+    around), at most ``limit`` of them (a URL can hold 8,000)."""
+    shown = "".join(ch for ch in asked if ch.isprintable())
+    return shown if shown == asked and len(asked) <= limit else shown[:limit] + "…"
 
 
 # How much of what extraction cut from an emailed reply is kept with the comment:

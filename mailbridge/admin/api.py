@@ -28,6 +28,7 @@ from mailbridge.models import (
     Decider,
     Thread,
     comment_fields,
+    echoed,
     whole_number,
 )
 from mailbridge.moderate.service import CommentService
@@ -132,7 +133,7 @@ class AdminApi:
 
         rows = await self._store.read(work)
         if rows is None:
-            return error(404, "thread_not_found", f"no thread '{thread_key}'")
+            return error(404, "thread_not_found", f"no thread '{echoed(thread_key or '')}'")
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = _cursor(int(str(rows[-1]["id"]))) if more and rows else None
@@ -310,7 +311,7 @@ class AdminApi:
 
         thread = await self._store.write(work)
         if thread is None:
-            return error(404, "thread_not_found", f"no thread '{key}'")
+            return error(404, "thread_not_found", f"no thread '{echoed(key)}'")
         log.info("admin API: thread %s %sd by token %d", key, verb, token.id)
         return web.json_response(_thread_view(thread))
 

@@ -19,7 +19,14 @@ from mailbridge.errors import (
     ThreadRateLimited,
 )
 from mailbridge.inbound.limits import check_rates_for_email
-from mailbridge.models import MAX_COMMENT_CHARS, MAX_ID, CommentStatus, NewComment, Source
+from mailbridge.models import (
+    MAX_COMMENT_CHARS,
+    MAX_ID,
+    CommentStatus,
+    NewComment,
+    Source,
+    echoed,
+)
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
@@ -146,7 +153,7 @@ class CommentApi:
         try:
             thread = await self._service.thread(key)
         except NotFound:
-            return json_error(404, f"no thread '{key}'", "thread")
+            return json_error(404, f"no thread '{echoed(key)}'", "thread")
         if thread.closed:
             return json_error(403, "This conversation is closed to new comments.", "thread")
         if request.content_type != "application/json":

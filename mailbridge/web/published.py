@@ -35,7 +35,7 @@ import aiosqlite
 from aiohttp import web
 
 from mailbridge.errors import NotFound
-from mailbridge.models import MAX_ID, CommentNode, Thread, whole_number
+from mailbridge.models import MAX_ID, CommentNode, Thread, echoed, whole_number
 from mailbridge.render import RENDER_VERSION, render_comment
 from mailbridge.settings import CacheSettings
 from mailbridge.store import Store, comments, threads
@@ -398,7 +398,8 @@ class PublishedThreads:
             limit, after, through = page_args(request)
             thread_id, version, changed = await self.version(key)
         except NotFound:
-            return web.json_response({"error": f"no thread '{key}'", "field": "thread"}, status=404)
+            message = f"no thread '{echoed(key)}'"
+            return web.json_response({"error": message, "field": "thread"}, status=404)
         return await self.answer(
             request,
             ("api", thread_id, version, limit, after, through),
@@ -444,7 +445,7 @@ class PublishedThreads:
         try:
             page = await self.page(key, limit, after, through)
         except NotFound:  # deleted between the version check and now
-            raise web.HTTPNotFound(text=f"no thread '{key}'") from None
+            raise web.HTTPNotFound(text=f"no thread '{echoed(key)}'") from None
         thread = page.thread
         next_url = None
         if page.next_after is not None:

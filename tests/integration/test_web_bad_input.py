@@ -546,3 +546,29 @@ async def test_the_admin_api_answers_the_servers_own_errors_in_its_error_shape(
                 body = await resp.json()
                 assert (resp.status, body.get("code")) == (status, code), (method, path, body)
                 Draft202012Validator(schema).validate(body)
+
+
+@pytest.mark.asyncio
+async def test_a_missing_thread_is_named_back_without_controls_and_cut_short(
+    daemon: Running,
+) -> None:
+    """A key that is not there is quoted in the 404: a bidi override in it turned the
+    page's own words around, and a URL's 8,000 characters came back whole."""
+    bearer = {"Authorization": f"Bearer {await admin_token(daemon)}"}
+    spoof, long_key = "%E2%80%AEtxet-live", "k" * 5_000
+    async with aiohttp.ClientSession() as session:
+        for path in [
+            f"/threads/{spoof}",
+            f"/api/threads/{spoof}/comments",
+            f"/api/admin/comments?thread={spoof}",
+            f"/threads/{long_key}",
+            f"/api/threads/{long_key}/comments",
+        ]:
+            headers = bearer if "admin" in path else {}
+            async with session.get(url(daemon, path), headers=headers) as resp:
+                assert resp.status == 404
+                text = await resp.text()
+            assert "\u202e" not in text and "\\u202e" not in text, path
+            assert "k" * 101 not in text and ("txet-live" in text or "k" * 100 in text)
+        async with session.post(url(daemon, f"/api/threads/{spoof}/comments"), json=GOOD) as resp:
+            assert resp.status == 404 and (await resp.json())["error"] == "no thread 'txet-live…'"
