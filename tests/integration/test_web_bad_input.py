@@ -572,3 +572,57 @@ async def test_a_missing_thread_is_named_back_without_controls_and_cut_short(
             assert "k" * 101 not in text and ("txet-live" in text or "k" * 100 in text)
         async with session.post(url(daemon, f"/api/threads/{spoof}/comments"), json=GOOD) as resp:
             assert resp.status == 404 and (await resp.json())["error"] == "no thread 'txet-live…'"
+
+
+@pytest.mark.asyncio
+async def test_a_token_of_one_purpose_opens_no_other_door(daemon: Running) -> None:
+    """Each kind of link, genuine, at every other kind's route (and a non-ASCII one at
+    all of them): a 403 page, and nothing changes."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from mailbridge.tokens import (
+        Action,
+        LinkPurpose,
+        make_login_token,
+        make_moderation_token,
+        make_privacy_token,
+        make_subscription_token,
+        make_undo_token,
+    )
+
+    status, made, _ = await post_raw(daemon, json.dumps(GOOD).encode())
+    assert status == 202
+    cid, keys, later = made["id"], daemon.keyring, datetime.now(UTC) + timedelta(days=1)
+    tokens = {
+        "moderate": make_moderation_token(keys.moderation, cid, Action.SPAM, later, 1),
+        "signin": make_login_token(keys.moderation, 1, later),
+        "privacy": make_privacy_token(keys.subscription, 1, later),
+        "undo": make_undo_token(keys.moderation, cid, "approved", "pending", 1, later),
+        "confirm": make_subscription_token(
+            keys.subscription, LinkPurpose.CONFIRM, 1, None, "thread", date(2099, 1, 1)
+        ),
+    }
+    # The same fields, the other purpose: only the MAC tells them apart.
+    tokens["unsubscribe"] = make_subscription_token(
+        keys.subscription, LinkPurpose.UNSUBSCRIBE, 1, None, "thread", date(2099, 1, 1)
+    )
+    routes = {
+        "moderate": [("GET", "/moderate/{}"), ("POST", "/moderate/{}")],
+        "signin": [("GET", "/moderate/signin/{}"), ("POST", "/moderate/signin/{}")],
+        "privacy": [("GET", "/privacy/{}"), ("POST", "/privacy/{}/erase")],
+        "undo": [("POST", "/moderate/undo/{}")],
+        "confirm": [("GET", "/confirm/{}"), ("POST", "/confirm/{}")],
+        "unsubscribe": [("GET", "/unsubscribe/{}")],
+    }
+    async with aiohttp.ClientSession() as session:
+        for kind, paths in routes.items():
+            others = [token for name, token in tokens.items() if name != kind]
+            for method, path in paths:
+                for token in [*others, "é" * 40]:
+                    async with session.request(
+                        method, url(daemon, path.format(token)), data={"confirm": "yes"}
+                    ) as resp:
+                        assert (resp.status, resp.content_type) == (403, "text/html"), (
+                            kind, method, token)  # fmt: skip
+    rows = await db_rows(daemon, "SELECT status FROM comments WHERE id = ?", cid)
+    assert [tuple(r) for r in rows] == [("pending",)]
