@@ -11,11 +11,18 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mailbridge.store import is_unwritable
 from mailbridge.templating import Renderer
 
-__all__ = ["admin_error", "error_middleware", "json_error", "security_headers"]
+__all__ = [
+    "PARSER_REFUSALS",
+    "admin_error",
+    "error_middleware",
+    "json_error",
+    "security_headers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,25 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     for name, value in _HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+class _ParserRefusals(logging.Filter):
+    """On aiohttp's server logger: a request its HTTP parser refuses (a bad method,
+    chunk size or header, a Content-Encoding it cannot decode) is one INFO line, not
+    an ERROR with a traceback. aiohttp has answered it 400 already; the client sent
+    garbage, nothing on our side failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "HTTP request refused by the parser (400): %s"
+            record.args = (" ".join(str(exc).split())[:300],)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+PARSER_REFUSALS = _ParserRefusals()
 
 
 def json_error(status: int, message: str, field: str | None = None) -> web.Response:

@@ -626,3 +626,34 @@ async def test_a_token_of_one_purpose_opens_no_other_door(daemon: Running) -> No
                             kind, method, token)  # fmt: skip
     rows = await db_rows(daemon, "SELECT status FROM comments WHERE id = ?", cid)
     assert [tuple(r) for r in rows] == [("pending",)]
+
+
+@pytest.mark.asyncio
+async def test_what_the_http_parser_refuses_is_a_400_and_one_line(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp answers these 400 before the application sees them; it logged each as an
+    ERROR with a traceback."""
+    caplog.set_level(logging.INFO)
+    path = f"/api/threads/{THREAD}/comments"
+    # A bad method after a good request on one connection (as the first request of a
+    # connection, aiohttp logs it at DEBUG itself: not HTTP at all, a port scanner).
+    reader, writer = await asyncio.open_connection(*daemon.http_address)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n")
+    await asyncio.wait_for(reader.readuntil(b"}"), 10)
+    writer.write(f"FOO {path} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"HTTP/1.0 400 ")
+    writer.close()
+    await writer.wait_closed()
+    for request in [
+        "GET /threads/\xff HTTP/1.1\r\nHost: h\r\n\r\n".encode("latin-1"),
+        f"POST {path} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\n".encode(),
+        f"POST {path} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+        "Content-Encoding: br\r\nContent-Length: 2\r\n\r\n{}".encode(),
+    ]:
+        answer = await raw_request(daemon, request)
+        assert answer.startswith((b"HTTP/1.0 400 ", b"HTTP/1.1 400 ")), answer[:100]
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert caplog.text.count("refused by the parser") == 4
