@@ -170,9 +170,18 @@ class QueuePages:
         now = self._clock.now()
         expires = now + timedelta(days=SESSION_DAYS)
         agent = header_text(request, "User-Agent")
-        await self._store.write(
-            lambda c: sessions.create(c, token, address_id, iso(now), iso(expires), agent)
-        )
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            # Erased since the link was sent (privacy): nobody to sign in (was a 500).
+            if await threads.address_email(conn, address_id) is None:
+                return False
+            await sessions.create(conn, token, address_id, iso(now), iso(expires), agent)
+            return True
+
+        if not await self._store.write(work):
+            raise web.HTTPForbidden(
+                text="This sign-in link is for an address this site no longer holds."
+            )
         log.info("queue: a moderator signed in (address %d)", address_id)
         response = web.Response(status=303, headers={"Location": "/moderate"})
         response.set_cookie(

@@ -657,3 +657,47 @@ async def test_what_the_http_parser_refuses_is_a_400_and_one_line(
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert caplog.text.count("refused by the parser") == 4
+
+
+@pytest.mark.asyncio
+async def test_links_to_an_erased_address_or_a_deleted_thread_are_no_500(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Genuine links outlive what they name: a person erases their data (a mail
+    provider's one-click unsubscribe comes later), a thread is deleted."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from mailbridge.store import threads
+    from mailbridge.tokens import LinkPurpose, make_login_token, make_subscription_token
+
+    address_id = await daemon.store.write(
+        lambda c: threads.upsert_address(c, "gone@example.com", "2026-01-01T00:00:00Z")
+    )
+    [(thread_id,)] = await db_rows(daemon, "SELECT id FROM threads WHERE key = ?", THREAD)
+
+    def unsubscribe(thread: int | None) -> str:
+        key, purpose = daemon.keyring.subscription, LinkPurpose.UNSUBSCRIBE
+        token = make_subscription_token(
+            key, purpose, address_id, thread, "replies", date(2099, 1, 1)
+        )
+        return f"/unsubscribe/{token}"
+
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    signin = f"/moderate/signin/{make_login_token(daemon.keyring.moderation, address_id, later)}"
+    bearer = {"Authorization": f"Bearer {await admin_token(daemon)}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            url(daemon, "/api/admin/people/erase"), json={"email": "gone@example.com"},
+            headers=bearer,
+        ) as resp:  # fmt: skip
+            assert resp.status == 202
+        for path, form, status in [
+            (unsubscribe(None), {"List-Unsubscribe": "One-Click"}, 200),
+            (unsubscribe(thread_id), {"choice": "thread-none"}, 200),
+            (unsubscribe(thread_id + 1000), {"choice": "thread-none"}, 404),
+            (signin, {}, 403),
+        ]:
+            async with session.post(url(daemon, path), data=form) as resp:
+                assert (resp.status, resp.content_type) == (status, "text/html"), path
+    assert "Traceback" not in caplog.text
+    assert await db_rows(daemon, "SELECT id FROM addresses WHERE id = ?", address_id) == []
