@@ -668,8 +668,17 @@ async def test_links_to_an_erased_address_or_a_deleted_thread_are_no_500(
     from datetime import UTC, date, datetime, timedelta
 
     from mailbridge.store import threads
-    from mailbridge.tokens import LinkPurpose, make_login_token, make_subscription_token
+    from mailbridge.tokens import (
+        Action,
+        LinkPurpose,
+        make_login_token,
+        make_moderation_token,
+        make_subscription_token,
+    )
 
+    # Posted first: SQLite gives a new row the id of the newest deleted one.
+    status, made, _ = await post_raw(daemon, json.dumps(GOOD).encode())
+    assert status == 202
     address_id = await daemon.store.write(
         lambda c: threads.upsert_address(c, "gone@example.com", "2026-01-01T00:00:00Z")
     )
@@ -699,5 +708,13 @@ async def test_links_to_an_erased_address_or_a_deleted_thread_are_no_500(
         ]:
             async with session.post(url(daemon, path), data=form) as resp:
                 assert (resp.status, resp.content_type) == (status, "text/html"), path
+        # The erased address was a moderator's: their "approve and trust" link.
+        trust = make_moderation_token(
+            daemon.keyring.moderation, made["id"], Action.TRUST, later, address_id
+        )
+        async with session.post(url(daemon, f"/moderate/{trust}")) as resp:
+            assert resp.status == 200
     assert "Traceback" not in caplog.text
     assert await db_rows(daemon, "SELECT id FROM addresses WHERE id = ?", address_id) == []
+    rows = await db_rows(daemon, "SELECT status FROM comments WHERE id = ?", made["id"])
+    assert [tuple(r) for r in rows] == [("approved",)]
