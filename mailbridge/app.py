@@ -51,6 +51,7 @@ from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
+from mailbridge.web.middleware import PARSER_REFUSALS
 from mailbridge.webhooks import WebhookEvents, WebhookSender
 from mailbridge.webhooks.events import KIND as events_kind
 from mailbridge.workers import CpuPool
@@ -451,6 +452,8 @@ async def _listening(
         notifier=parts.notifier,
         queued=parts.worker.wake,
     )
+    # addFilter keeps one of each: a second daemon in this process adds nothing.
+    logging.getLogger("aiohttp.server").addFilter(PARSER_REFUSALS)
     runner = web.AppRunner(
         app,
         access_log=logging.getLogger("mailbridge.http.access"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ELIDED_KEPT",
+    "MAX_ID",
     "AttachmentNote",
     "Channel",
     "Comment",
@@ -17,11 +18,37 @@ __all__ = [
     "NewComment",
     "Source",
     "Thread",
+    "echoed",
+    "whole_number",
 ]
 
 
 # The longest comment, from the web form and from email alike (characters).
 MAX_COMMENT_CHARS = 20_000
+
+# The largest id SQLite (and PostgreSQL's bigint) can hold: no row's id is bigger.
+MAX_ID = 2**63 - 1
+
+
+def whole_number(text: str, low: int = 1, high: int = MAX_ID) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high``, or None.
+
+    ASCII digits only: ``str.isdigit()`` also takes "²", which ``int()`` refuses, and
+    a number of any length, which ``int()`` refuses past 4,300 digits and the database
+    past ``MAX_ID``; from a URL or a form, each of those was a 500."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def echoed(asked: str, limit: int = 100) -> str:
+    """What a client asked for (a thread key from a URL), to quote back in an error:
+    printable characters only (a bidi override would turn the page's own words
+    around), at most ``limit`` of them (a URL can hold 8,000)."""
+    shown = "".join(ch for ch in asked if ch.isprintable())
+    return shown if shown == asked and len(asked) <= limit else shown[:limit] + "…"
+
 
 # How much of what extraction cut from an emailed reply is kept with the comment:
 # plenty to judge the cut; a quoted thread can be far longer (the raw message has it).

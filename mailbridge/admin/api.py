@@ -28,11 +28,13 @@ from mailbridge.models import (
     Decider,
     Thread,
     comment_fields,
+    echoed,
+    whole_number,
 )
 from mailbridge.moderate.service import CommentService
 from mailbridge.people import data as people
 from mailbridge.store import Store, comments, threads
-from mailbridge.text_rules import TextRefused, check_body
+from mailbridge.text_rules import TextRefused, check_body, check_name
 from mailbridge.tokens import Action
 
 __all__ = ["AdminApi"]
@@ -58,7 +60,7 @@ def _read_cursor(raw: str) -> int | None:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    return int(text[1:]) if text.startswith("c") and text[1:].isdigit() else None
+    return whole_number(text[1:]) if text.startswith("c") else None
 
 
 class AdminApi:
@@ -109,8 +111,8 @@ class AdminApi:
         status = query.get("status")
         if status is not None and status not in {s.value for s in CommentStatus}:
             return error(400, "invalid_status", "status: one of pending, approved, rejected, spam")
-        raw_limit = query.get("limit", "50")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        limit = whole_number(query.get("limit", "50"), 1, MAX_LIMIT)
+        if limit is None:
             return error(400, "invalid_limit", f"limit: a whole number from 1 to {MAX_LIMIT}")
         before = None
         if "cursor" in query:
@@ -126,14 +128,14 @@ class AdminApi:
                 if thread is None:
                     return None
                 thread_id = thread.id
-            found = await _page(conn, status, thread_id, before, int(raw_limit) + 1)
+            found = await _page(conn, status, thread_id, before, limit + 1)
             return [await _view(conn, c) for c in found]
 
         rows = await self._store.read(work)
         if rows is None:
-            return error(404, "thread_not_found", f"no thread '{thread_key}'")
-        more = len(rows) > int(raw_limit)
-        rows = rows[: int(raw_limit)]
+            return error(404, "thread_not_found", f"no thread '{echoed(thread_key or '')}'")
+        more = len(rows) > limit
+        rows = rows[:limit]
         next_cursor = _cursor(int(str(rows[-1]["id"]))) if more and rows else None
         return web.json_response({"comments": rows, "next_cursor": next_cursor})
 
@@ -248,7 +250,14 @@ class AdminApi:
         if isinstance(data, web.Response):
             return data
         email = data.get("email") if isinstance(data, dict) and set(data) == {"email"} else None
-        if not isinstance(email, str) or "@" not in email or len(email) > 320:
+        # isprintable(): no control character or lone surrogate (which the database
+        # cannot take: a 500) can be part of an address.
+        if (
+            not isinstance(email, str)
+            or "@" not in email
+            or len(email) > 320
+            or not email.isprintable()
+        ):
             return error(400, "invalid_email", 'send {"email": "..."} and nothing else')
         if verb == "export":
             return web.json_response(await self._store.read(lambda c: people.export(c, email)))
@@ -302,7 +311,7 @@ class AdminApi:
 
         thread = await self._store.write(work)
         if thread is None:
-            return error(404, "thread_not_found", f"no thread '{key}'")
+            return error(404, "thread_not_found", f"no thread '{echoed(key)}'")
         log.info("admin API: thread %s %sd by token %d", key, verb, token.id)
         return web.json_response(_thread_view(thread))
 
@@ -333,11 +342,17 @@ def _thread_problem(data: object) -> str | None:
     key, title, url = data["key"], data["title"], data["url"]
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         return "key: lowercase letters, digits and dashes, at most 100"
-    if not isinstance(title, str) or not 0 < len(title.strip()) <= 300 or "\n" in title:
+    if not isinstance(title, str) or not 0 < len(title.strip()) <= 300:
         return "title: one line of text, at most 300 characters"
+    try:
+        # The rules of names: one line (no CR, NUL or other control), no lone
+        # surrogate (the database cannot take one: a 500), nothing that spoofs.
+        check_name(title)
+    except TextRefused as exc:
+        return "title: " + exc.reason.replace("author ", "", 1)
     if not isinstance(url, str) or len(url) > 2000 or not url.startswith(("https://", "http://")):
         return "url: an http(s) address of the page"
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
         return "url: no spaces or control characters"
     return None
 
@@ -356,7 +371,7 @@ async def _json(request: web.Request) -> object:
 
 def _id(request: web.Request) -> int | None:
     raw = request.match_info.get("id", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return whole_number(raw)
 
 
 async def _page(

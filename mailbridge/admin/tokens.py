@@ -56,7 +56,9 @@ async def create(
 
 async def verify(conn: aiosqlite.Connection, token: str) -> ApiToken | None:
     """The live token behind ``token``; None for a wrong, unknown or revoked one."""
-    if not token.startswith(_PREFIX) or len(token) > 200:
+    # isascii(): ours are; a header's bytes that are not UTF-8 arrive as lone
+    # surrogates, which hashing cannot encode (a 500 for anyone, unauthenticated).
+    if not token.startswith(_PREFIX) or len(token) > 200 or not token.isascii():
         return None
     async with conn.execute(
         "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens "

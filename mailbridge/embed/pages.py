@@ -67,6 +67,10 @@ def page_thread(
         raise ThreadRefused(403, "this site may not create comment threads here", "origin")
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         raise ThreadRefused(400, "url must be the page's address", "url")
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cs") for ch in url):
+        # A browser's location has none (it percent-encodes them); a lone surrogate
+        # in the path could not even be hashed into the key (a 500).
+        raise ThreadRefused(400, "url must not hold spaces or control characters", "url")
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -193,26 +193,16 @@ async def _form(
     request: web.Request, message_field: str, limit: int
 ) -> tuple[dict[str, str], bytes | None]:
     """A form's fields, and its ``message_field`` as bytes (multipart or urlencoded)."""
-    fields: dict[str, str] = {}
-    raw: bytes | None = None
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        async for part in reader:
-            # A nested multipart is not what any of these services sends: skipped.
-            if not isinstance(part, BodyPartReader) or part.name is None:
-                continue
-            bound = limit if part.name == message_field else _FIELD_LIMIT
-            data = bytearray()
-            while chunk := await part.read_chunk(64 * 1024):
-                data += chunk
-                if len(data) > bound:
-                    raise TooLarge()
-            if part.name == message_field:
-                raw = bytes(data)
-            else:
-                fields[part.name] = data.decode("utf-8", "replace")
-        return fields, raw
+        try:
+            return await _multipart(request, message_field, limit)
+        except ValueError as exc:
+            # No boundary, or a body that does not start with it: aiohttp's reader
+            # raises ValueError, which was a 500 before any signature was checked.
+            raise BadPayload(f"a multipart form that cannot be read ({exc})") from None
     if request.content_type == "application/x-www-form-urlencoded":
+        fields: dict[str, str] = {}
+        raw: bytes | None = None
         body = await _bounded(request, 3 * limit + _FIELD_LIMIT)  # percent-encoding triples
         for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
             # parse_qsl decoded the percent-escapes as latin-1: each is one byte.
@@ -222,6 +212,29 @@ async def _form(
                 fields[key] = value.encode("latin-1").decode("utf-8", "replace")
         return fields, raw
     raise BadPayload(f"expected a form, got {request.content_type or 'no content type'}")
+
+
+async def _multipart(
+    request: web.Request, message_field: str, limit: int
+) -> tuple[dict[str, str], bytes | None]:
+    fields: dict[str, str] = {}
+    raw: bytes | None = None
+    reader = await request.multipart()
+    async for part in reader:
+        # A nested multipart is not what any of these services sends: skipped.
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        bound = limit if part.name == message_field else _FIELD_LIMIT
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):
+            data += chunk
+            if len(data) > bound:
+                raise TooLarge()
+        if part.name == message_field:
+            raw = bytes(data)
+        else:
+            fields[part.name] = data.decode("utf-8", "replace")
+    return fields, raw
 
 
 async def _fetch_https(url: str) -> bytes:

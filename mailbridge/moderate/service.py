@@ -224,9 +224,12 @@ class CommentService:
         async def trusted(conn: aiosqlite.Connection, comment: Comment) -> None:
             if action is Action.TRUST and comment.address_id is not None:
                 now = iso(self._clock.now())
-                await trust.set_standing(
-                    conn, comment.address_id, Standing.TRUSTED, now, by.address_id
-                )
+                setter = by.address_id
+                if setter is not None and await threads.address_email(conn, setter) is None:
+                    # The moderator's address was erased since their link was sent: the
+                    # trust stands, by nobody known (a foreign key refused it: a 500).
+                    setter = None
+                await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, setter)
 
         return await self.decide(comment_id, CommentStatus(action.status), by, also=trusted)
 

@@ -27,7 +27,7 @@ from mailbridge.settings import Settings
 from mailbridge.store import Store, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import make_privacy_token, read_privacy_token
-from mailbridge.web.guard import client_ip
+from mailbridge.web.guard import client_ip, read_form
 from mailbridge.web.limits import RateLimiter
 
 __all__ = ["PrivacyPages"]
@@ -72,7 +72,7 @@ class PrivacyPages:
         return self._html("privacy", sent=False)
 
     async def ask(self, request: web.Request) -> web.Response:
-        form = await request.post()
+        form = await read_form(request)
         ip = client_ip(request, self._proxies)
         if await self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
             raise web.HTTPTooManyRequests(text="Too many links asked for; try again later.")
@@ -133,7 +133,7 @@ class PrivacyPages:
 
     async def erase(self, request: web.Request) -> web.Response:
         address_id = self._address_id(request)
-        form = await request.post()
+        form = await read_form(request)
         if form.get("confirm") != "yes":
             return self._html("privacy_data", status=400, held=None,
                               token=request.match_info["token"],

@@ -19,12 +19,19 @@ from mailbridge.errors import (
     ThreadRateLimited,
 )
 from mailbridge.inbound.limits import check_rates_for_email
-from mailbridge.models import MAX_COMMENT_CHARS, CommentStatus, NewComment, Source
+from mailbridge.models import (
+    MAX_COMMENT_CHARS,
+    MAX_ID,
+    CommentStatus,
+    NewComment,
+    Source,
+    echoed,
+)
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
 from mailbridge.text_rules import TextRefused, check_body, check_name
-from mailbridge.web.guard import client_ip
+from mailbridge.web.guard import client_ip, header_text
 from mailbridge.web.limits import RateLimiter
 from mailbridge.web.middleware import json_error
 
@@ -37,8 +44,6 @@ MAX_BODY = MAX_COMMENT_CHARS
 MAX_EMAIL = 254
 # "website" is the honeypot: the blog's form renders it hidden, people leave it empty.
 HONEYPOT = "website"
-# SQLite's largest integer: anything bigger cannot be a comment id.
-MAX_ID = 2**63 - 1
 # "elapsed": seconds the form was open before sending (the widget sends it); a spam
 # signal when under two seconds (mailbridge.spam.rules).
 ELAPSED = "elapsed"
@@ -148,7 +153,7 @@ class CommentApi:
         try:
             thread = await self._service.thread(key)
         except NotFound:
-            return json_error(404, f"no thread '{key}'", "thread")
+            return json_error(404, f"no thread '{echoed(key)}'", "thread")
         if thread.closed:
             return json_error(403, "This conversation is closed to new comments.", "thread")
         if request.content_type != "application/json":
@@ -207,7 +212,7 @@ class CommentApi:
                     subscribe=subscribe,
                     seconds_to_write=elapsed,
                     client_ip=ip,
-                    user_agent=request.headers.get("User-Agent", "")[:500],
+                    user_agent=header_text(request, "User-Agent")[:500],
                 )
             )
         except (SenderRateLimited, ThreadRateLimited) as exc:

@@ -4,15 +4,19 @@ the API from a browser (CORS)."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
 
-from mailbridge.web.middleware import json_error
+from mailbridge.web.middleware import admin_error, json_error
 
-__all__ = ["IpRateLimiter", "client_ip", "cors_middleware"]
+__all__ = ["IpRateLimiter", "client_ip", "cors_middleware", "header_text", "read_form"]
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,6 +39,33 @@ def client_ip(request: web.Request, trusted_proxies: frozenset[str]) -> str:
         if hop not in trusted_proxies:
             return hop
     return remote
+
+
+def header_text(request: web.Request, name: str) -> str:
+    """A header's value as text that can be stored: aiohttp keeps bytes that are not
+    UTF-8 as lone surrogates (which the database cannot encode: a 500); here they
+    become U+FFFD."""
+    value = request.headers.get(name, "")
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The text fields of a posted form; a 400 when the body cannot be read as one.
+
+    aiohttp's ``request.post()`` raises UnicodeDecodeError for bytes that are not of
+    the form's charset, LookupError for a charset that does not exist and ValueError
+    for a multipart body without a boundary or with a nameless part: each was a 500.
+    Files and binary parts are left out: no form of ours has one."""
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, LookupError, ValueError) as exc:
+        log.info("%s %s: refused a form that cannot be read (%s)", request.method,
+                 request.path, exc)  # fmt: skip
+        raise web.HTTPBadRequest(
+            text="The form could not be read: send it as UTF-8 "
+            "application/x-www-form-urlencoded, as a browser does."
+        ) from None
+    return MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
 
 
 class IpRateLimiter:
@@ -74,7 +105,10 @@ def cors_middleware(origins: frozenset[str]) -> Callable[..., Awaitable[web.Stre
         allowed = is_api and origin is not None and origin in origins
         if is_api and request.method == "OPTIONS":
             if not allowed:
-                return json_error(403, "This origin may not call the comment API.")
+                message = "This origin may not call the comment API."
+                if request.path.startswith("/api/admin/"):
+                    return admin_error(403, message)
+                return json_error(403, message)
             response: web.StreamResponse = web.Response(status=204)
             response.headers["Access-Control-Allow-Methods"] = "GET, POST"
             response.headers["Access-Control-Allow-Headers"] = "Content-Type"

@@ -11,11 +11,18 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mailbridge.store import is_unwritable
 from mailbridge.templating import Renderer
 
-__all__ = ["error_middleware", "json_error", "security_headers"]
+__all__ = [
+    "PARSER_REFUSALS",
+    "admin_error",
+    "error_middleware",
+    "json_error",
+    "security_headers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +51,47 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+class _ParserRefusals(logging.Filter):
+    """On aiohttp's server logger: a request its HTTP parser refuses (a bad method,
+    chunk size or header, a Content-Encoding it cannot decode) is one INFO line, not
+    an ERROR with a traceback. aiohttp has answered it 400 already; the client sent
+    garbage, nothing on our side failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "HTTP request refused by the parser (400): %s"
+            record.args = (" ".join(str(exc).split())[:300],)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+PARSER_REFUSALS = _ParserRefusals()
+
+
 def json_error(status: int, message: str, field: str | None = None) -> web.Response:
     return web.json_response({"error": message, "field": field}, status=status)
+
+
+# The admin API's errors are {"code", "message"} (docs/api.md); these are the codes of
+# the errors made here rather than by its handlers (no such route, a body too large).
+_ADMIN_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def admin_error(status: int, message: str) -> web.Response:
+    code = _ADMIN_CODES.get(status, "error")
+    response = web.json_response({"code": code, "message": message}, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _reason(status: int) -> str:
@@ -72,8 +118,26 @@ def error_middleware(
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         is_api = request.path.startswith("/api/")
+
+        def error(status: int, message: str) -> web.Response:
+            if request.path.startswith("/api/admin/"):
+                return admin_error(status, message)
+            return json_error(status, message) if is_api else html_error(status, message)
+
         try:
             return await handler(request)
+        except web.RequestPayloadError as exc:
+            # The body does not decode (a Content-Encoding it is not in): the client's
+            # doing. The rest of it cannot be read either: the connection ends after
+            # this answer, and the body counts as read, or aiohttp would try to drain
+            # it and log the same error again with a traceback.
+            log.info("HTTP %s %s: refused a body that cannot be read (%s)", request.method,
+                     request.path, " ".join(str(exc).split()))  # fmt: skip
+            message = "The request body could not be read (is its Content-Encoding right?)."
+            response = error(400, message)
+            response.force_close()
+            request.content.feed_eof()
+            return response
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -84,13 +148,20 @@ def error_middleware(
             )
             if exc.status == 413:
                 message = "The request body is too large."
-            response = (
-                json_error(exc.status, message) if is_api else html_error(exc.status, message)
-            )
+            response = error(exc.status, message)
             for name in ("Allow", "Retry-After"):
                 if name in exc.headers:
                     response.headers[name] = exc.headers[name]
             return response
+        except ConnectionResetError:
+            if request.transport is not None and not request.transport.is_closing():
+                raise
+            # The client left before its body arrived: an answer nobody reads, and a
+            # line, not a traceback (aiohttp logs one for an exception raised here).
+            log.info("HTTP %s %s: the client went away mid-request", request.method,
+                     request.path)  # fmt: skip
+            message = "The request body did not arrive."
+            return error(400, message)
         except Exception as exc:
             if is_unwritable(exc):
                 # Locked by another process, disk full, read-only: nothing was kept,
@@ -102,11 +173,11 @@ def error_middleware(
                     "We cannot save anything right now (the database is busy or full); "
                     "nothing was kept. Please try again in a minute."
                 )
-                response = json_error(503, message) if is_api else html_error(503, message)
+                response = error(503, message)
                 response.headers["Retry-After"] = str(UNWRITABLE_RETRY_AFTER)
                 return response
             log.exception("HTTP %s %s failed", request.method, request.path)
             message = "Something went wrong on our side; it has been logged."
-            return json_error(500, message) if is_api else html_error(500, message)
+            return error(500, message)
 
     return middleware

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from mailbridge.errors import NotFound
+from mailbridge.models import echoed
 from mailbridge.store import Store, threads
 from mailbridge.templating import Renderer
 from mailbridge.web.published import Page, PublishedThreads, page_args
@@ -40,7 +41,7 @@ class Pages:
         scripts the published comments, paged as the API pages them (a big thread's
         page held every comment: 2.4 MB for 5,000, downloaded by every reader)."""
         key = request.match_info["thread"]
-        missing = web.HTTPNotFound(text=f"There is no thread called “{key}”.")
+        missing = web.HTTPNotFound(text=f"There is no thread called “{echoed(key)}”.")
         limit, after, through = page_args(request)
         try:
             thread_id, version, changed = await self._published.version(key)

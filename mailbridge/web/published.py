@@ -35,7 +35,7 @@ import aiosqlite
 from aiohttp import web
 
 from mailbridge.errors import NotFound
-from mailbridge.models import CommentNode, Thread
+from mailbridge.models import MAX_ID, CommentNode, Thread, echoed, whole_number
 from mailbridge.render import RENDER_VERSION, render_comment
 from mailbridge.settings import CacheSettings
 from mailbridge.store import Store, comments, threads
@@ -284,12 +284,12 @@ def page_args(request: web.Request) -> tuple[int | None, int | None, int | None]
         raw = request.query.get(name)
         if raw is None:
             return None
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        value = whole_number(raw, low, high)
+        if value is None:
             raise web.HTTPBadRequest(text=f"{name} must be a whole number from {low} to {high}")
-        return int(raw)
+        return value
 
-    biggest = 2**63 - 1
-    return number("limit", 1, MAX_PAGE), number("after", 1, biggest), number("through", 1, biggest)
+    return number("limit", 1, MAX_PAGE), number("after", 1, MAX_ID), number("through", 1, MAX_ID)
 
 
 def page_etag(kind: str, thread_id: int, version: int, *paging: int | None) -> str:
@@ -398,7 +398,8 @@ class PublishedThreads:
             limit, after, through = page_args(request)
             thread_id, version, changed = await self.version(key)
         except NotFound:
-            return web.json_response({"error": f"no thread '{key}'", "field": "thread"}, status=404)
+            message = f"no thread '{echoed(key)}'"
+            return web.json_response({"error": message, "field": "thread"}, status=404)
         return await self.answer(
             request,
             ("api", thread_id, version, limit, after, through),
@@ -444,7 +445,7 @@ class PublishedThreads:
         try:
             page = await self.page(key, limit, after, through)
         except NotFound:  # deleted between the version check and now
-            raise web.HTTPNotFound(text=f"no thread '{key}'") from None
+            raise web.HTTPNotFound(text=f"no thread '{echoed(key)}'") from None
         thread = page.thread
         next_url = None
         if page.next_after is not None:

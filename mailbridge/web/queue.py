@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -25,14 +26,14 @@ from aiohttp import web
 from mailbridge.addresses import mailbox, normalise, same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
-from mailbridge.models import Channel, Comment, Decider
+from mailbridge.models import Channel, Comment, Decider, whole_number
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, decisions, sessions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token, make_login_token, read_login_token
-from mailbridge.web.guard import client_ip
+from mailbridge.web.guard import client_ip, header_text, read_form
 from mailbridge.web.limits import RateLimiter
 from mailbridge.web.moderation import UNDO_DAYS
 
@@ -81,7 +82,9 @@ class QueuePages:
 
     async def _session(self, request: web.Request) -> tuple[sessions.SessionRow, str] | None:
         token = request.cookies.get(COOKIE)
-        if not token:
+        # isascii(): ours are; a cookie's bytes that are not UTF-8 arrive as lone
+        # surrogates, which hashing cannot encode (it was a 500).
+        if not token or not token.isascii():
             return None
         now = iso(self._clock.now())
         found = await self._store.read(lambda c: sessions.active(c, token, now))
@@ -106,7 +109,7 @@ class QueuePages:
             undone=request.query.get("undone", ""),
             who=session.email,
             csrf=csrf_token(self._key, token),
-            done=request.query.get("done", ""),
+            done=_done(request.query.get("done", "")),
             nonce=nonce,
         )
         # Only the page's own "select all" script may run.
@@ -117,7 +120,7 @@ class QueuePages:
         return response
 
     async def ask_link(self, request: web.Request) -> web.Response:
-        form = await request.post()
+        form = await read_form(request)
         raw = str(form.get("email", "")).strip()
         ip = client_ip(request, self._proxies)
         if await self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
@@ -166,10 +169,19 @@ class QueuePages:
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         expires = now + timedelta(days=SESSION_DAYS)
-        agent = request.headers.get("User-Agent", "")
-        await self._store.write(
-            lambda c: sessions.create(c, token, address_id, iso(now), iso(expires), agent)
-        )
+        agent = header_text(request, "User-Agent")
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            # Erased since the link was sent (privacy): nobody to sign in (was a 500).
+            if await threads.address_email(conn, address_id) is None:
+                return False
+            await sessions.create(conn, token, address_id, iso(now), iso(expires), agent)
+            return True
+
+        if not await self._store.write(work):
+            raise web.HTTPForbidden(
+                text="This sign-in link is for an address this site no longer holds."
+            )
         log.info("queue: a moderator signed in (address %d)", address_id)
         response = web.Response(status=303, headers={"Location": "/moderate"})
         response.set_cookie(
@@ -197,9 +209,10 @@ class QueuePages:
         if signed_in is None:
             raise web.HTTPForbidden(text="Your session has ended; sign in again at /moderate.")
         session, token = signed_in
-        form = await request.post()
-        sent = str(form.get("csrf", ""))
-        if not hmac.compare_digest(sent, csrf_token(self._key, token)):
+        form = await read_form(request)
+        sent = str(form.get("csrf", "")).encode()
+        # Bytes: compare_digest raises TypeError for a str with non-ASCII characters.
+        if not hmac.compare_digest(sent, csrf_token(self._key, token).encode()):
             log.warning("queue: a form without its CSRF token (session %d)", session.id)
             raise web.HTTPForbidden(text="This form is stale or did not come from this site.")
         return session
@@ -208,11 +221,12 @@ class QueuePages:
 
     async def decide(self, request: web.Request) -> web.StreamResponse:
         session = await self._checked(request)
-        form = await request.post()
+        form = await read_form(request)
         action = _ACTIONS.get(str(form.get("action", "")))
         if action is None:
             raise web.HTTPBadRequest(text="Choose approve, reject or spam.")
-        ids = [int(str(v)) for v in form.getall("comment", []) if str(v).isdigit()][:200]
+        asked = (whole_number(str(v)) for v in form.getall("comment", []))
+        ids = [comment_id for comment_id in asked if comment_id is not None][:200]
         if not ids:
             raise web.HTTPSeeOther("/moderate?done=none")
         by = Decider(Channel.QUEUE, session.address_id)
@@ -231,11 +245,10 @@ class QueuePages:
         """POST /moderate/undo: a comment's latest decision back, for 30 days, if it
         still stands (the same rule as the confirmation page's Undo)."""
         session = await self._checked(request)
-        form = await request.post()
-        raw = str(form.get("comment", ""))
-        if not raw.isdigit():
+        form = await read_form(request)
+        comment_id = whole_number(str(form.get("comment", "")))
+        if comment_id is None:
             raise web.HTTPBadRequest(text="Which comment? The form sent no comment number.")
-        comment_id = int(raw)
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         latest = await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
         undone = "stale"
@@ -245,6 +258,16 @@ class QueuePages:
             undone = "yes" if outcome is not None else "stale"
         log.info("queue: undo of comment %d: %s (session %d)", comment_id, undone, session.id)
         raise web.HTTPSeeOther(f"/moderate?undone={undone}")
+
+
+# What decide() redirects with: "none", or a verb and how many comments changed.
+_DONE = re.compile(r"none|(approve|reject|spam):[0-9]{1,3}")
+
+
+def _done(asked: str) -> str:
+    """The ``done`` of the query when decide() could have sent it, else "": a link
+    from anywhere must not put its own words on the moderator's page."""
+    return asked if _DONE.fullmatch(asked) else ""
 
 
 async def _moderates(conn: aiosqlite.Connection, settings: Settings, address: str) -> bool:

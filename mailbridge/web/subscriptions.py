@@ -20,6 +20,7 @@ from mailbridge.store import Store, subscriptions, threads
 from mailbridge.store.subscriptions import Level
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, LinkPurpose, SubscriptionLink, read_subscription_token
+from mailbridge.web.guard import read_form
 
 __all__ = ["SubscriptionPages"]
 
@@ -129,7 +130,7 @@ class SubscriptionPages:
 
     async def unsubscribe(self, request: web.Request) -> web.Response:
         link = self._link(request, LinkPurpose.UNSUBSCRIBE)
-        form = await request.post()
+        form = await read_form(request)
         if form.get("List-Unsubscribe") == "One-Click":
             # RFC 8058: the provider's button, for this List-Id, i.e. the whole site.
             scope, level, source = "all", Level.NONE, "one-click"
@@ -140,19 +141,27 @@ class SubscriptionPages:
             raise web.HTTPBadRequest(text="Choose what to change.")
         if scope == "thread" and link.thread_id is None:
             raise web.HTTPBadRequest(text="This link is not about one conversation.")
-        now = iso(self._clock.now())
-        await self._store.write(
-            lambda c: subscriptions.choose(
-                c,
-                link.address_id,
-                link.thread_id if scope == "thread" else None,
-                level,
-                source,
-                now,
-            )
-        )
-        log.info("address %d set %s to %s (%s)", link.address_id, scope, level.value, source)
         thread = await self._thread(link.thread_id)
+        if scope == "thread" and thread is None:
+            # Deleted since the email was sent (it was a 500).
+            raise web.HTTPNotFound(text="That conversation no longer exists; nothing more "
+                                   "is sent about it.")  # fmt: skip
+        now = iso(self._clock.now())
+        thread_id = link.thread_id if scope == "thread" else None
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            # Erased (privacy) since the email was sent: nothing is held to change and
+            # nothing more is sent; a provider's one-click was a 500 here.
+            if await threads.address_email(conn, link.address_id) is None:
+                return False
+            await subscriptions.choose(conn, link.address_id, thread_id, level, source, now)
+            return True
+
+        if await self._store.write(work):
+            log.info("address %d set %s to %s (%s)", link.address_id, scope, level.value, source)
+        else:
+            log.info("address %d: unsubscribe (%s) of what is no longer held", link.address_id,
+                     source)  # fmt: skip
         return self._html(
             "unsubscribe",
             link=link,

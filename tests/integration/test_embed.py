@@ -83,6 +83,10 @@ async def test_a_new_post_creates_its_thread_once(daemon: Running) -> None:
         ({"url": f"{SITE}/posts/x/", "title": "<br>"}, SITE, 400),
         ({"url": f"{SITE}/posts/x/", "title": "X", "extra": 1}, SITE, 400),
         ({"url": f"{SITE}/posts/x/", "title": "X", "key": "Bad Key!"}, SITE, 400),
+        # A lone surrogate in the path was a 500 (its key is a hash of the path).
+        ({"url": f"{SITE}/posts/\ud800/", "title": "X"}, SITE, 400),
+        ({"url": f"{SITE}/posts/a\x00b/", "title": "X"}, SITE, 400),
+        ({"url": f"{SITE}/posts/a b/", "title": "X"}, SITE, 400),
     ],
 )
 async def test_refused_pages_get_a_json_reason_and_no_thread(

@@ -145,6 +145,16 @@ async def test_three_services_post_replies(tmp_path: Path) -> None:
             data=mailgun_form(reply("Lost.", 3), "reply+nonsense@reply.example.org"),
         )  # fmt: skip
         assert status == 406 and body["outcome"].startswith("5")
+        # A multipart body aiohttp cannot read (no boundary; not starting with it),
+        # before any signature is checked: a 400 saying so (it was a 500).
+        for content_type, data in [
+            ("multipart/form-data", b"x"),
+            ("multipart/form-data; boundary=x", b"no boundary here"),
+        ]:
+            status, body = await post(daemon, "/inbound/mailgun", data=data,
+                                      headers={"Content-Type": content_type})  # fmt: skip
+            assert (status, body["error"]) == (400, "bad_payload")
+            assert "multipart form that cannot be read" in body["message"]
 
         # Postmark: JSON with RawEmail, HTTP Basic from the webhook URL.
         raw = reply("Via Postmark.", 4)
