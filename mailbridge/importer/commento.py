@@ -17,7 +17,7 @@ from typing import Any
 import ijson
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import SourcePost, SourceThread
+from mailbridge.importer.records import SourcePost, SourceThread, dated
 from mailbridge.models import CommentStatus
 
 __all__ = ["read_posts", "read_threads"]
@@ -73,6 +73,7 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
     for comment in _items(path, "comments.item"):
         parent = str(comment.get("parentHex") or "root")
         author, email = people.get(str(comment.get("commenterHex")), ("Anonymous", None))
+        created_at, undated = dated(comment.get("creationDate"))
         yield SourcePost(
             source_id=str(comment.get("commentHex") or ""),
             thread=str(comment.get("url") or ""),
@@ -80,7 +81,8 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             author=author,
             email=email,
             body=str(comment.get("markdown") or "").replace("\r\n", "\n").strip(),
-            created_at=str(comment.get("creationDate") or "1970-01-01T00:00:00Z"),
+            created_at=created_at,
             status=_STATES.get(str(comment.get("state")), CommentStatus.PENDING),
             skip="deleted in Commento" if comment.get("deleted") is True else "",
+            undated=undated,
         )

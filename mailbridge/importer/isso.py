@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import SourcePost, SourceThread, safe_url
+from mailbridge.importer.records import SourcePost, SourceThread, dated, safe_url
 from mailbridge.models import CommentStatus
 
 __all__ = ["is_isso", "read_posts", "read_threads"]
@@ -84,7 +83,7 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             "SELECT id, tid, parent, created, mode, text, author, email FROM comments ORDER BY id"
         )
         for cid, tid, parent, created, mode, text, author, email in rows:
-            moment = datetime.fromtimestamp(float(created or 0), UTC)
+            created_at, undated = dated(created or None)  # Unix time, a float
             yield SourcePost(
                 source_id=str(cid),
                 thread=str(tid),
@@ -92,9 +91,10 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
                 author=" ".join(str(author or "").split()) or "Anonymous",
                 email=str(email).strip() or None if email else None,
                 body=str(text or "").replace("\r\n", "\n").strip(),
-                created_at=moment.isoformat(timespec="seconds"),
+                created_at=created_at,
                 status=_MODES.get(int(mode or 0), CommentStatus.PENDING),
                 skip="deleted in Isso" if mode == 4 else "",
+                undated=undated,
             )
     except sqlite3.Error as exc:
         raise ImportFormatError(f"{path}: not a readable Isso database: {exc}") from None

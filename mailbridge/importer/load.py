@@ -44,6 +44,7 @@ class ImportReport:
     refusals: list[str] = field(default_factory=list)  # the first few, for the summary
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many
     orphans: int = 0  # replies whose parent is not in the file: imported at the top level
+    undated: int = 0  # imported comments whose date was missing or unreadable: dated EPOCH
     # Set when this very file was imported whole before and was not read again.
     unchanged_since: str | None = None
 
@@ -151,6 +152,7 @@ async def _store_thread(
     report.comments_added += done.added
     report.comments_existing += done.existing
     report.orphans += done.orphans  # imported at the top level: said in the summary
+    report.undated += sum(c.undated for c in thread.comments)
 
 
 async def subscribe_imported(

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mailbridge.errors import ImportFormatError
 from mailbridge.models import CommentStatus
 
 __all__ = [
+    "EPOCH",
     "ImportedComment",
     "ImportedThread",
     "SourcePost",
     "SourceThread",
+    "dated",
     "detect_format",
     "safe_url",
+    "utc_date",
 ]
+
+# The date of a comment whose own date is missing or cannot be read (said in the summary).
+EPOCH = "1970-01-01T00:00:00+00:00"
+_UNIX_TIME = re.compile(r"\d{9,}(\.\d*)?")
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class ImportedComment:
     body: str
     created_at: str  # ISO 8601 UTC
     status: CommentStatus
+    undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
 
 
 @dataclass
@@ -64,12 +74,51 @@ class SourcePost:
     created_at: str
     status: CommentStatus
     skip: str = ""  # why it is not imported ("deleted in Disqus"), or ""
+    undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
 
 
 def safe_url(url: str) -> str:
     """Keep only http(s) links: an export could carry javascript: or data: URLs."""
     url = url.strip()
     return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def utc_date(value: object) -> str | None:
+    """A source's date as mailbridge stores it (ISO 8601, UTC, to the second), or None.
+
+    Exports write ISO 8601 with ``Z``, an offset, none (taken as UTC) or nanoseconds,
+    and some Unix time (a number, or its digits); stored as written, they would sort
+    wrongly among other comments. Unix time counts from 1e8 (1973), so "2020" or 0 is
+    no date; nor is anything before 1970.
+    """
+    if isinstance(value, bool) or (isinstance(value, int | float) and not value >= 1e8):
+        return None
+    try:
+        if isinstance(value, int | float):
+            moment = datetime.fromtimestamp(value, UTC)
+        elif isinstance(value, str) and _UNIX_TIME.fullmatch(value.strip()):
+            moment = datetime.fromtimestamp(float(value), UTC)
+        elif isinstance(value, str) and len(value.strip()) >= 10:  # a date, not "2020"
+            moment = datetime.fromisoformat(value.strip())
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    if moment.year < 1970:
+        return None
+    return moment.isoformat(timespec="seconds")
+
+
+def dated(value: object) -> tuple[str, bool]:
+    """(the date to store, whether it had to be EPOCH because ``value`` is no date)."""
+    found = utc_date(value)
+    return (EPOCH, True) if found is None else (found, False)
 
 
 def detect_format(path: Path) -> str:

@@ -149,6 +149,7 @@ async def import_stream(
         elif not post.body.strip():
             report.skip("empty message")
         else:
+            report.undated += post.undated
             batch.append(post)
             if len(batch) >= BATCH:
                 await flush()

@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 from xml.parsers import expat
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import ImportedComment, ImportedThread, safe_url
+from mailbridge.importer.records import EPOCH, ImportedComment, ImportedThread, safe_url
 from mailbridge.importer.wp_html import wordpress_to_markdown
 from mailbridge.models import CommentStatus
 
@@ -49,7 +49,7 @@ def _wp(element: Any, name: str) -> str:
     return ""
 
 
-def _date(gmt: str, local: str) -> str:
+def _date(gmt: str, local: str) -> str | None:
     for value in (gmt, local):
         if value and not value.startswith("0000"):
             if not _WP_DATE.fullmatch(value):
@@ -59,7 +59,7 @@ def _date(gmt: str, local: str) -> str:
             except ValueError:
                 continue
             return moment.isoformat(timespec="seconds")
-    return datetime(1970, 1, 1, tzinfo=UTC).isoformat(timespec="seconds")
+    return None
 
 
 def _comment(element: Any) -> ImportedComment | None:
@@ -68,6 +68,7 @@ def _comment(element: Any) -> ImportedComment | None:
     status = _STATUS.get(_wp(element, "comment_approved").lower(), CommentStatus.PENDING)
     parent = _wp(element, "comment_parent")
     email = _wp(element, "comment_author_email").strip() or None  # checked by the loader
+    created_at = _date(_wp(element, "comment_date_gmt"), _wp(element, "comment_date"))
     return ImportedComment(
         source_id=_wp(element, "comment_id"),
         parent_source_id=parent if parent not in ("", "0") else None,
@@ -75,8 +76,9 @@ def _comment(element: Any) -> ImportedComment | None:
         email=email,
         # Stored as Markdown, like every comment: WordPress's tags become Markdown.
         body=wordpress_to_markdown(_wp(element, "comment_content").replace("\r\n", "\n").strip()),
-        created_at=_date(_wp(element, "comment_date_gmt"), _wp(element, "comment_date")),
+        created_at=created_at or EPOCH,
         status=status,
+        undated=created_at is None,
     )
 
 

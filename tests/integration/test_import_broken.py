@@ -1,0 +1,146 @@
+"""Real-world and broken exports of every format, through `mailbridge import`: what is
+stored (read back from the store) and what the summary says. The rule: bad input gets
+a one-line error naming the file (exit 1, no traceback), and nothing is lost or stored
+half-read without being said."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support import command_env, data_rows
+
+from mailbridge.cli import cli
+from mailbridge.importer.records import utc_date
+
+DISQUS_HEAD = (
+    '<?xml version="1.0"?>\n<disqus xmlns="http://disqus.com" '
+    'xmlns:dsq="http://disqus.com/disqus-internals">\n<thread dsq:id="t"><id>page</id>'
+    "<link>https://blog.example.org/page/</link><title>Page</title></thread>\n"
+)
+
+
+def disqus(path: Path, posts: list[dict[str, str]]) -> Path:
+    """A Disqus export of one thread; each post {id, date?, name?, body?}."""
+    body = "".join(
+        f'<post dsq:id="{p["id"]}"><message>{p.get("body", "Text " + p["id"])}</message>'
+        + (f"<createdAt>{p['date']}</createdAt>" if "date" in p else "")
+        + f"<author><name>{p.get('name', 'Ann')}</name></author>"
+        '<thread dsq:id="t"/></post>\n'
+        for p in posts
+    )
+    path.write_text(DISQUS_HEAD + body + "</disqus>\n", encoding="utf-8")
+    return path
+
+
+def commento(path: Path, posts: list[dict[str, str]]) -> Path:
+    comments = [
+        {"commentHex": p["id"], "domain": "blog.example.org", "url": "/page/",
+         "commenterHex": "anonymous", "markdown": p.get("body", "Text " + p["id"]),
+         "parentHex": "root", "state": "approved",
+         **({"creationDate": p["date"]} if "date" in p else {})}
+        for p in posts
+    ]  # fmt: skip
+    path.write_text(json.dumps({"version": 1, "comments": comments, "commenters": []}))
+    return path
+
+
+def remark42(path: Path, posts: list[dict[str, str]]) -> Path:
+    lines = [{"version": 1, "users": [], "posts": []}] + [
+        {"id": p["id"], "pid": "", "text": p.get("body", "Text " + p["id"]),
+         "user": {"name": p.get("name", "Ann")},
+         "locator": {"url": "https://blog.example.org/page/"},
+         **({"time": p["date"]} if "date" in p else {})}
+        for p in posts
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return path
+
+
+def isso(path: Path, posts: list[dict[str, str]]) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE threads (id INTEGER PRIMARY KEY, uri VARCHAR(256) UNIQUE, title VARCHAR);"
+        "CREATE TABLE comments (tid REFERENCES threads(id), id INTEGER PRIMARY KEY, "
+        "parent INTEGER, created FLOAT NOT NULL, modified FLOAT, mode INTEGER, "
+        "remote_addr VARCHAR, text VARCHAR, author VARCHAR, email VARCHAR, website VARCHAR, "
+        "voters BLOB NOT NULL);"
+        "INSERT INTO threads VALUES (1, '/page/', 'Page');"
+    )
+    conn.executemany(
+        "INSERT INTO comments (tid, id, created, mode, text, author, voters) "
+        "VALUES (1, ?, ?, 1, ?, ?, x'00')",
+        [(int(p["id"]), p.get("date", 0), p.get("body", "Text " + p["id"]), p.get("name", "Ann"))
+         for p in posts],
+    )  # fmt: skip
+    conn.commit()
+    conn.close()
+    return path
+
+
+WRITERS: dict[str, Callable[[Path, list[dict[str, str]]], Path]] = {
+    "disqus": disqus, "commento": commento, "remark42": remark42, "isso": isso,
+}  # fmt: skip
+
+
+def run(*args: str, ok: bool = True) -> str:
+    result = CliRunner().invoke(cli, list(args), env=command_env(list(args)))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert (result.exit_code == 0) == ok, result.output
+    return result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("2020-01-01T10:00:00Z", "2020-01-01T10:00:00+00:00"),
+        ("2020-01-01T10:00:00.123456789Z", "2020-01-01T10:00:00+00:00"),  # nanoseconds
+        ("2020-01-01T10:00:00+05:30", "2020-01-01T04:30:00+00:00"),
+        ("2020-01-01 10:00:00", "2020-01-01T10:00:00+00:00"),  # no zone: UTC
+        ("1577872800", "2020-01-01T10:00:00+00:00"),  # Unix time, as digits
+        (1577872800.5, "2020-01-01T10:00:00+00:00"),
+        ("2020", None),  # a year is no moment, nor Unix time 2020
+        (12345, None),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        (1e20, None),  # past year 9999
+        (-1e12, None),
+        ("1969-12-31T23:59:59Z", None),
+        ("9999-12-31T23:00:00-05:00", None),  # past year 9999 in UTC
+    ],
+)
+def test_dates_become_utc_or_nothing(value: object, stored: str | None) -> None:
+    assert utc_date(value) == stored
+
+
+@pytest.mark.parametrize("fmt", ["disqus", "commento", "remark42", "isso"])
+def test_dates_of_every_form_are_stored_as_utc_and_unreadable_ones_said(
+    tmp_path: Path, fmt: str
+) -> None:
+    if fmt == "isso":  # Unix time, a float; Isso writes nothing else
+        dates = [1577872800.0, 1e20, -1e12, "yesterday"]
+        expected = ["2020-01-01T10:00:00+00:00"] + ["1970-01-01T00:00:00+00:00"] * 3
+    else:
+        dates = ["2020-01-01T10:00:00.123+05:00", "garbage", "1577872800"]
+        expected = ["2020-01-01T05:00:00+00:00", "1970-01-01T00:00:00+00:00",
+                    "2020-01-01T10:00:00+00:00"]  # fmt: skip
+    posts = [{"id": str(n + 1), "date": d} for n, d in enumerate(dates)]  # type: ignore[misc]
+    if fmt != "isso":
+        posts.append({"id": str(len(posts) + 1)})  # no date at all
+        expected.append("1970-01-01T00:00:00+00:00")
+    file = WRITERS[fmt](tmp_path / f"export.{fmt}", posts)
+    data = tmp_path / "var"
+    out = run("import", "--data-dir", str(data), str(file))
+    undated = expected.count("1970-01-01T00:00:00+00:00")
+    assert f"{len(posts)} comment(s) added" in out
+    assert f"Dated 1970-01-01: {undated} comment(s) whose date is missing or cannot be read" in out
+    got = data_rows(data, "SELECT source_ref, created_at FROM comments")
+    assert sorted(got) == sorted(
+        (f"{fmt}:{p['id']}", when) for p, when in zip(posts, expected, strict=True)
+    )
