@@ -24,6 +24,7 @@ from mailbridge.store import Store, subscriptions, threads
 from mailbridge.store.subscriptions import Level
 
 __all__ = [
+    "DUPLICATE",
     "ImportReport",
     "import_file",
     "parents_first",
@@ -58,6 +59,7 @@ class ImportReport:
 
 
 MAX_REFUSALS_SHOWN = 10
+DUPLICATE = "the same id as a comment before it"
 # Comments per transaction: fewer commits (each an fsync) against the memory a group
 # holds. Read apart, two processes each hold one (107 MB at 2,000 for 50,000 comments,
 # 148 MB at 5,000; docs/performance.md).
@@ -107,7 +109,10 @@ def parents_first(items: list[ImportedComment]) -> list[ImportedComment]:
         ordered.append(c)
         stack.extend(reversed(children.get(c.source_id, [])))
     # Cycles (a corrupt file) are not reachable from a root: keep them, as top-level.
-    ordered.extend(c for c in items if c.source_id not in seen)
+    # So are a second comment with an id already used: kept, for store_comments to
+    # count (dropped here, it was lost without a word).
+    listed = {id(c) for c in ordered}
+    ordered.extend(c for c in items if id(c) not in listed)
     return ordered
 
 
@@ -151,6 +156,8 @@ async def _store_thread(
     )  # fmt: skip
     report.comments_added += done.added
     report.comments_existing += done.existing
+    for _ in range(done.duplicates):
+        report.skip(DUPLICATE)
     report.orphans += done.orphans  # imported at the top level: said in the summary
     report.undated += sum(c.undated for c in thread.comments)
 

@@ -18,7 +18,7 @@ import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.importer.bulk import store_comments
-from mailbridge.importer.load import ImportReport, usable_address
+from mailbridge.importer.load import DUPLICATE, ImportReport, usable_address
 from mailbridge.importer.records import ImportedComment, SourcePost, SourceThread
 from mailbridge.store import Store, threads
 
@@ -87,6 +87,8 @@ class _Writer:
             )  # fmt: skip
             self._report.comments_added += done.added
             self._report.comments_existing += done.existing
+            for _ in range(done.duplicates):
+                self._report.skip(DUPLICATE)
             self._report.orphans += done.orphans
             deferred = set(done.deferred)
             for index, post in enumerate(group):

@@ -144,3 +144,48 @@ def test_dates_of_every_form_are_stored_as_utc_and_unreadable_ones_said(
     assert sorted(got) == sorted(
         (f"{fmt}:{p['id']}", when) for p, when in zip(posts, expected, strict=True)
     )
+
+
+def wxr(path: Path, ids: list[str]) -> Path:
+    comments = "".join(
+        f"<wp:comment><wp:comment_id>{cid}</wp:comment_id><wp:comment_author>Ann"
+        "</wp:comment_author><wp:comment_date_gmt>2020-01-01 10:00:00</wp:comment_date_gmt>"
+        f"<wp:comment_content>Text {n}</wp:comment_content><wp:comment_approved>1"
+        "</wp:comment_approved></wp:comment>"
+        for n, cid in enumerate(ids)
+    )
+    path.write_text(
+        '<?xml version="1.0"?>\n<rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/">'
+        "<channel><item><title>Page</title><link>https://blog.example.org/page/</link>"
+        "<wp:post_id>1</wp:post_id><wp:post_name>page</wp:post_name>"
+        f"<wp:post_type>post</wp:post_type>{comments}</item></channel></rss>\n"
+    )
+    return path
+
+
+def native(path: Path, ids: list[str]) -> Path:
+    comments = [
+        {"id": cid, "author": "Ann", "created": "2020-01-01T10:00:00Z", "body": f"Text {n}"}
+        for n, cid in enumerate(ids)
+    ]
+    path.write_text(json.dumps({"post": {"key": "page", "title": "Page"}, "comments": comments}))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["wxr", "json", "disqus", "commento", "remark42"])
+def test_a_comment_id_used_twice_in_the_file_is_said_not_dropped(tmp_path: Path, fmt: str) -> None:
+    """The second comment with an id was lost without a word (WXR, JSON), or counted as
+    "already present" in a first import (Disqus, Commento, Remark42)."""
+    ids = ["1", "2", "1", "3", "3"]
+    if fmt in ("wxr", "json"):
+        file = (wxr if fmt == "wxr" else native)(tmp_path / f"export.{fmt}", ids)
+    else:
+        file = WRITERS[fmt](tmp_path / f"export.{fmt}", [{"id": i} for i in ids])
+    data = tmp_path / "var"
+    out = run("import", "--data-dir", str(data), str(file))
+    assert "3 comment(s) added, 0 already present" in out
+    assert "Not imported: 2 the same id as a comment before it." in out
+    prefix = "" if fmt in ("wxr", "json") else f"{fmt}:"
+    assert sorted(data_rows(data, "SELECT source_ref FROM comments")) == [
+        (f"{prefix}{i}",) for i in ("1", "2", "3")
+    ]
