@@ -17,7 +17,7 @@ from typing import Any
 import ijson
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import SourcePost, SourceThread, dated
+from mailbridge.importer.records import SourcePost, SourceThread, dated, one_line
 from mailbridge.models import CommentStatus
 
 __all__ = ["read_posts", "read_threads"]
@@ -30,11 +30,13 @@ _STATES = {"approved": CommentStatus.APPROVED, "unapproved": CommentStatus.PENDI
 def _items(path: Path, prefix: str) -> Iterator[dict[str, Any]]:
     try:
         with path.open("rb") as fh:
+            if fh.read(3) != b"\xef\xbb\xbf":  # a byte order mark: not JSON, but harmless
+                fh.seek(0)
             for item in ijson.items(fh, prefix):
                 if isinstance(item, dict):
                     yield item
-    except ijson.JSONError as exc:
-        raise ImportFormatError(f"{path}: not valid JSON: {exc}") from None
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        raise ImportFormatError(f"{path}: not valid JSON: {one_line(exc)}") from None
 
 
 def _commenters(path: Path) -> dict[str, tuple[str, str | None]]:

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import ijson
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import ImportedComment, ImportedThread, safe_url
+from mailbridge.importer.records import ImportedComment, ImportedThread, one_line, safe_url
 from mailbridge.models import CommentStatus
 
 __all__ = ["read_json"]
@@ -61,7 +61,7 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
                 for data in ijson.items(fh, "", use_float=True):
                     yield _thread(data, str(path))
     except (ijson.JSONError, UnicodeDecodeError) as exc:
-        raise ImportFormatError(f"{path}: not valid JSON: {exc}") from None
+        raise ImportFormatError(f"{path}: not valid JSON: {one_line(exc)}") from None
 
 
 def _first_key(fh: BinaryIO) -> str | None:

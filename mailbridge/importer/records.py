@@ -18,6 +18,7 @@ __all__ = [
     "SourceThread",
     "dated",
     "detect_format",
+    "one_line",
     "safe_url",
     "utc_date",
 ]
@@ -83,6 +84,28 @@ def safe_url(url: str) -> str:
     return url if url.lower().startswith(("http://", "https://")) else ""
 
 
+def _wide_encoding(head: bytes) -> str:
+    """The name "UTF-16" or "UTF-32" when ``head`` is text in one of them (a byte order mark,
+    or NUL bytes between ASCII letters), else ""."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    start = head[:64]
+    if start.startswith(b"SQLite format 3\x00") or start.startswith(b"\x1f\x8b"):
+        return ""
+    if b"\x00\x00\x00" in start:
+        return "UTF-32"
+    return "UTF-16" if start[:2].count(b"\x00") == 1 and b"\x00" in start[2:] else ""
+
+
+def one_line(exc: Exception) -> str:
+    """A parser's message as one line: yajl's (ijson's C backend) are several, in bytes."""
+    arg = exc.args[0] if exc.args else exc
+    text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+
+
 def utc_date(value: object) -> str | None:
     """A source's date as mailbridge stores it (ISO 8601, UTC, to the second), or None.
 
@@ -126,6 +149,15 @@ def detect_format(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(4096)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head.strip():
+        raise ImportFormatError(f"{path}: the file is empty")
+    wide = _wide_encoding(head)
+    if wide:
+        # Every format is read as UTF-8 (XML could say otherwise, but WordPress and
+        # Disqus never do): say so, rather than "not an export".
+        raise ImportFormatError(
+            f"{path}: encoded in {wide}, not UTF-8; convert it first (iconv -f {wide} -t UTF-8)"
+        )
     if head.startswith(b"SQLite format 3\x00"):
         from mailbridge.importer.isso import is_isso  # a database, not text
 
@@ -135,8 +167,12 @@ def detect_format(path: Path) -> str:
     if text.startswith(b"<"):
         if b"<disqus" in head:
             return "disqus"
-        if b"<rss" in head or b"<?xml" in head:
+        if b"<rss" in head:
             return "wxr"
+        raise ImportFormatError(
+            f"{path}: not a WordPress export (WXR, an <rss>) or a Disqus export (<disqus>), "
+            "though it starts as XML or HTML does"
+        )
     elif head.startswith(b"\x1f\x8b"):  # gzip: Remark42's automatic backups are
         import gzip
 

@@ -124,8 +124,13 @@ def read_wxr(path: Path) -> Iterator[ImportedThread]:
     """
     check_wellformed(path)
     authors: dict[str, tuple[str, str]] = {}  # login -> (display name, email)
+    wordpress = False  # WordPress's namespace declared: not just any RSS feed
     try:
-        for _event, element in ElementTree.iterparse(str(path), events=("end",)):  # noqa: S314
+        events = ElementTree.iterparse(str(path), events=("end", "start-ns"))  # noqa: S314
+        for event, element in events:
+            if event == "start-ns":
+                wordpress = wordpress or element[1] in _WP_NAMESPACES
+                continue
             tag = element.tag
             if tag == "item":
                 thread = _thread(element, authors)
@@ -139,6 +144,10 @@ def read_wxr(path: Path) -> Iterator[ImportedThread]:
                 )
     except SyntaxError as exc:  # ParseError is a SyntaxError
         raise ImportFormatError(f"{path}: not well-formed XML: {exc}") from None
+    if not wordpress:  # nothing was yielded: a feed has no wp:comment
+        raise ImportFormatError(
+            f"{path}: an RSS feed, not a WordPress export (no WordPress export namespace)"
+        )
 
 
 def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | None:

@@ -189,3 +189,68 @@ def test_a_comment_id_used_twice_in_the_file_is_said_not_dropped(tmp_path: Path,
     assert sorted(data_rows(data, "SELECT source_ref FROM comments")) == [
         (f"{prefix}{i}",) for i in ("1", "2", "3")
     ]
+
+
+COMMENTO = json.dumps(
+    {"version": 1, "comments": [{"commentHex": "a", "url": "/p/", "commenterHex": "anonymous",
+                                 "markdown": "Caf\u00e9", "parentHex": "root"}],
+     "commenters": []}, ensure_ascii=False,
+)  # fmt: skip
+RSS = '<?xml version="1.0"?><rss version="2.0"><channel><item><title>News</title></item>'
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"  \n", "the file is empty"),
+        ((DISQUS_HEAD + "</disqus>").encode("utf-16"), "encoded in UTF-16, not UTF-8"),
+        (COMMENTO.encode("utf-16-le"), "encoded in UTF-16, not UTF-8"),  # no byte order mark
+        (COMMENTO.encode("utf-32"), "encoded in UTF-32, not UTF-8"),
+        (
+            b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"/>',
+            "not a WordPress export (WXR, an <rss>) or a Disqus export (<disqus>), though",
+        ),
+        ((RSS + "</channel></rss>").encode(), "an RSS feed, not a WordPress export"),
+        # yajl's messages are several lines, the first one says it
+        (
+            COMMENTO.encode("latin-1"),
+            "not valid JSON: lexical error: invalid bytes in UTF8 string.",
+        ),
+        (COMMENTO.encode()[:-30], "not valid JSON: parse error: premature EOF"),
+        (
+            b'{"post": {"key": "k", "title": "\xe9t\xe9"}, "comments": []}',
+            "not valid JSON: lexical error: invalid bytes in UTF8 string.",
+        ),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "utf16-bom",
+        "utf16",
+        "utf32",
+        "atom",
+        "rss",
+        "latin1-commento",
+        "truncated-commento",
+        "latin1-json",
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_in_one_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    file = tmp_path / "export"
+    file.write_bytes(content)
+    data = tmp_path / "var"
+    out = run("import", "--data-dir", str(data), str(file), ok=False)
+    assert out == f"Error: {file}: {message}\n" or (
+        out.startswith(f"Error: {file}: {message}") and out.count("\n") == 1
+    ), out
+    assert data_rows(data, "SELECT count(*) FROM comments") == [(0,)]
+
+
+def test_a_byte_order_mark_is_read_past_in_every_text_format(tmp_path: Path) -> None:
+    for name, text in [("commento.json", COMMENTO), ("disqus.xml", DISQUS_HEAD + "</disqus>")]:
+        file = tmp_path / name
+        file.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        run("import", "--data-dir", str(tmp_path / f"var-{name}"), str(file))
