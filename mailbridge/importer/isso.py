@@ -75,6 +75,13 @@ def read_threads(path: Path) -> tuple[dict[str, SourceThread], int]:
         conn.close()
 
 
+def _text(value: object) -> str:
+    """A text column as text: SQLite lets a column hold a blob or a number too."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
 def read_posts(path: Path) -> Iterator[SourcePost]:
     """The comments in id order (parents first, as Isso numbers them), one at a time."""
     conn = _open(path)
@@ -88,11 +95,12 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
                 source_id=str(cid),
                 thread=str(tid),
                 parent=None if parent is None else str(parent),
-                author=" ".join(str(author or "").split()) or "Anonymous",
-                email=str(email).strip() or None if email else None,
-                body=str(text or "").replace("\r\n", "\n").strip(),
+                author=" ".join(_text(author).split()) or "Anonymous",
+                email=_text(email).strip() or None,
+                body=_text(text).replace("\r\n", "\n").strip(),
                 created_at=created_at,
-                status=_MODES.get(int(mode or 0), CommentStatus.PENDING),
+                # SQLite keeps what it is given: a mode of another type is no state.
+                status=_MODES.get(mode if isinstance(mode, int) else 0, CommentStatus.PENDING),
                 skip="deleted in Isso" if mode == 4 else "",
                 undated=undated,
             )

@@ -13,14 +13,19 @@ published comments).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import ijson
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import ImportedComment, ImportedThread, one_line, safe_url
+from mailbridge.importer.records import (
+    ImportedComment,
+    ImportedThread,
+    one_line,
+    safe_url,
+    utc_date,
+)
 from mailbridge.models import CommentStatus
 
 __all__ = ["read_json"]
@@ -36,13 +41,14 @@ def _str(obj: dict[str, Any], key: str, where: str, required: bool = True) -> st
 
 
 def _created(value: str, where: str) -> str:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ImportFormatError(f"{where}: 'created' is not an ISO 8601 date: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    # utc_date, not fromisoformat alone: "0001-01-01T00:00:00+14:00" overflowed into
+    # a traceback once in UTC.
+    moment = utc_date(value)
+    if moment is None:
+        raise ImportFormatError(
+            f"{where}: 'created' is not an ISO 8601 date from 1970 on: {value!r}"
+        )
+    return moment
 
 
 def read_json(path: Path) -> Iterator[ImportedThread]:

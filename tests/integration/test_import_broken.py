@@ -254,3 +254,15 @@ def test_a_byte_order_mark_is_read_past_in_every_text_format(tmp_path: Path) -> 
         file = tmp_path / name
         file.write_bytes(b"\xef\xbb\xbf" + text.encode())
         run("import", "--data-dir", str(tmp_path / f"var-{name}"), str(file))
+
+
+def test_an_isso_column_of_another_type_is_read_not_a_traceback(tmp_path: Path) -> None:
+    """SQLite keeps whatever it is given: a mode as text, a text as a blob."""
+    file = isso(tmp_path / "comments.db", [{"id": "1", "date": 1577872800.0}])
+    conn = sqlite3.connect(file)
+    conn.execute("UPDATE comments SET mode = 'x', text = CAST('Blob text' AS BLOB)")
+    conn.commit()
+    conn.close()
+    data = tmp_path / "var"
+    assert "1 comment(s) added" in run("import", "--data-dir", str(data), str(file))
+    assert data_rows(data, "SELECT body, status FROM comments") == [("Blob text", "pending")]

@@ -199,6 +199,11 @@ async def test_xml_entity_bombs_are_refused(tmp_path: Path) -> None:
             ' "body": "b", "created": "yesterday"}]}',
             "ISO 8601",
         ),
+        (  # once in UTC, before year 1: an OverflowError's traceback
+            '{"post": {"key": "k", "title": "t"}, "comments": [{"id": 1, "author": "a",'
+            ' "body": "b", "created": "0001-01-01T00:00:00+14:00"}]}',
+            "ISO 8601 date from 1970 on",
+        ),
         ("<html><body>no</body></html>", "not a WordPress export"),
     ],
 )
