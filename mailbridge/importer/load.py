@@ -18,7 +18,12 @@ from mailbridge.importer import known_files
 from mailbridge.importer.bulk import store_comments
 from mailbridge.importer.native_json import read_json
 from mailbridge.importer.reader_process import groups_read_apart, next_group
-from mailbridge.importer.records import ImportedComment, ImportedThread, detect_format
+from mailbridge.importer.records import (
+    ImportedComment,
+    ImportedThread,
+    clean_line,
+    detect_format,
+)
 from mailbridge.importer.wxr import count_comments, read_wxr
 from mailbridge.store import Store, subscriptions, threads
 from mailbridge.store.subscriptions import Level
@@ -132,9 +137,9 @@ async def _store_thread(
     thread_id, created = await threads.upsert_thread(
         conn,
         key=thread.key,
-        title=thread.title,
+        title=clean_line(thread.title) or thread.key,
         url=thread.url,
-        author=thread.author,
+        author=clean_line(thread.author),
         author_address_id=author_address,
         now=now,
         closed=thread.closed,

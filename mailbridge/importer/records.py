@@ -16,6 +16,8 @@ __all__ = [
     "ImportedThread",
     "SourcePost",
     "SourceThread",
+    "clean_line",
+    "clean_text",
     "dated",
     "detect_format",
     "one_line",
@@ -82,6 +84,24 @@ def safe_url(url: str) -> str:
     """Keep only http(s) links: an export could carry javascript: or data: URLs."""
     url = url.strip()
     return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+# What no comment or name needs and a web form refuses (mailbridge.text_rules): control
+# characters but tab and line feed (NUL, which PostgreSQL cannot store, ESC, C1), bidi
+# embeddings, overrides and isolates, lone surrogates (JSON's "\ud800").
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """An export's text without what it must not carry into a page or an email: line
+    breaks as LF, the characters above dropped. A regular expression, not
+    text_rules.strip_spoofing's letter-by-letter loop: an import has millions."""
+    return _UNWANTED.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def clean_line(text: str) -> str:
+    """A name or a title: clean_text, on one line, spaces collapsed."""
+    return " ".join(clean_text(text).split())
 
 
 def _wide_encoding(head: bytes) -> str:

@@ -19,7 +19,7 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.importer.bulk import store_comments
 from mailbridge.importer.load import DUPLICATE, ImportReport, usable_address
-from mailbridge.importer.records import ImportedComment, SourcePost, SourceThread
+from mailbridge.importer.records import ImportedComment, SourcePost, SourceThread, clean_line
 from mailbridge.store import Store, threads
 
 __all__ = ["BATCH", "import_stream"]
@@ -52,7 +52,8 @@ class _Writer:
         found = self._thread_ids.get(thread.source_id)
         if found is None:
             found, created = await threads.upsert_thread(
-                conn, key=thread.key, title=thread.title, url=thread.url, author="",
+                conn, key=thread.key, title=clean_line(thread.title) or thread.key,
+                url=thread.url, author="",
                 author_address_id=None, now=self._now, closed=thread.closed,
             )  # fmt: skip
             self._thread_ids[thread.source_id] = found

@@ -40,12 +40,13 @@ def disqus(path: Path, posts: list[dict[str, str]]) -> Path:
 def commento(path: Path, posts: list[dict[str, str]]) -> Path:
     comments = [
         {"commentHex": p["id"], "domain": "blog.example.org", "url": "/page/",
-         "commenterHex": "anonymous", "markdown": p.get("body", "Text " + p["id"]),
+         "commenterHex": "c" + p["id"], "markdown": p.get("body", "Text " + p["id"]),
          "parentHex": "root", "state": "approved",
          **({"creationDate": p["date"]} if "date" in p else {})}
         for p in posts
     ]  # fmt: skip
-    path.write_text(json.dumps({"version": 1, "comments": comments, "commenters": []}))
+    people = [{"commenterHex": "c" + p["id"], "name": p.get("name", "Ann")} for p in posts]
+    path.write_text(json.dumps({"version": 1, "comments": comments, "commenters": people}))
     return path
 
 
@@ -266,3 +267,27 @@ def test_an_isso_column_of_another_type_is_read_not_a_traceback(tmp_path: Path) 
     data = tmp_path / "var"
     assert "1 comment(s) added" in run("import", "--data-dir", str(data), str(file))
     assert data_rows(data, "SELECT body, status FROM comments") == [("Blob text", "pending")]
+
+
+@pytest.mark.parametrize("fmt", ["json", "commento", "remark42", "isso"])
+def test_control_characters_never_reach_the_store(tmp_path: Path, fmt: str) -> None:
+    """NUL (which PostgreSQL refuses), an escape sequence, a bidi override, a CR: dropped
+    or made a line break. XML cannot carry most of them; these formats can."""
+    name = "Ann\x00\u202e\r\nBcc: x@example.org"
+    body = "one\x00 \x1b[31mred\x1b[0m\u202e\rtwo\x7f"
+    if fmt == "json":
+        file = tmp_path / "export.json"
+        file.write_text(json.dumps({
+            "post": {"key": "page", "title": "Ti\x00tle\r\nX", "author": "Own\x07er"},
+            "comments": [{"id": 1, "author": name, "created": "2020-01-01T10:00:00Z",
+                          "body": body}],
+        }))  # fmt: skip
+    else:
+        file = WRITERS[fmt](tmp_path / f"export.{fmt}", [{"id": "1", "name": name, "body": body}])
+    data = tmp_path / "var"
+    run("import", "--data-dir", str(data), str(file))
+    assert data_rows(data, "SELECT author, body FROM comments") == [
+        ("Ann Bcc: x@example.org", "one [31mred[0m\ntwo")
+    ]
+    if fmt == "json":
+        assert data_rows(data, "SELECT title, author FROM threads") == [("Title X", "Owner")]
