@@ -125,6 +125,7 @@ def read_wxr(path: Path) -> Iterator[ImportedThread]:
     check_wellformed(path)
     authors: dict[str, tuple[str, str]] = {}  # login -> (display name, email)
     wordpress = False  # WordPress's namespace declared: not just any RSS feed
+    taken: set[str] = set()  # the keys of the threads yielded
     try:
         events = ElementTree.iterparse(str(path), events=("end", "start-ns"))  # noqa: S314
         for event, element in events:
@@ -134,8 +135,14 @@ def read_wxr(path: Path) -> Iterator[ImportedThread]:
             tag = element.tag
             if tag == "item":
                 thread = _thread(element, authors)
+                post_id = _wp(element, "post_id")
                 element.clear()
                 if thread is not None and thread.comments:
+                    if thread.key in taken:
+                        # Two pages with one slug (children of different parents): kept
+                        # apart, as Disqus's are, not merged into the first's thread.
+                        thread.key = f"{thread.key[:80]}-{post_id or len(taken)}"
+                    taken.add(thread.key)
                     yield thread
             elif tag in _AUTHOR_TAGS and element.find(f"{_WP}author_login") is not None:
                 authors[_wp(element, "author_login")] = (

@@ -291,3 +291,25 @@ def test_control_characters_never_reach_the_store(tmp_path: Path, fmt: str) -> N
     ]
     if fmt == "json":
         assert data_rows(data, "SELECT title, author FROM threads") == [("Title X", "Owner")]
+
+
+def test_two_wordpress_pages_with_one_slug_stay_two_threads(tmp_path: Path) -> None:
+    """Child pages of different parents share a post_name: their comments were merged
+    into the first one's thread ("1 already present" in a first import)."""
+    one = wxr(tmp_path / "one.xml", ["1"]).read_text()
+    item = one[one.index("<item>") : one.index("</item>") + len("</item>")]
+    other = item.replace("<wp:post_id>1<", "<wp:post_id>7<").replace(
+        "<wp:comment_id>1<", "<wp:comment_id>2<"
+    )
+    file = tmp_path / "two.xml"
+    file.write_text(one.replace("</item>", "</item>" + other, 1))
+    data = tmp_path / "var"
+    out = run("import", "--data-dir", str(data), str(file))
+    assert "2 thread(s) created, 0 already present; 2 comment(s) added" in out
+    got = data_rows(
+        data, "SELECT t.key, c.source_ref FROM comments c JOIN threads t ON t.id = c.thread_id"
+    )
+    assert sorted(got) == [("page", "1"), ("page-7", "2")]
+    assert "0 comment(s) added, 2 already present" in run(
+        "import", "--data-dir", str(data), "--again", str(file)
+    )
