@@ -87,6 +87,11 @@ def _thread(data: Any, path: str) -> ImportedThread:
     if not isinstance(raw_comments, list):
         raise ImportFormatError(f"{path}: 'comments' must be a list")
     key = _str(post, "key", f"{path}: post")
+    if not key or any(ch.isspace() or not ch.isprintable() or ch in "/?#" for ch in key):
+        # A key names the thread in its page's address (/threads/KEY) and the widget's.
+        raise ImportFormatError(
+            f"{path}: post: 'key' must be one word, without spaces, / ? or #: {key!r}"
+        )
     email = _str(post, "email", f"{path}: post", required=False)
     thread = ImportedThread(
         key=key,
