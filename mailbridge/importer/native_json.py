@@ -58,7 +58,11 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
         with path.open("rb") as fh:
             start = 3 if fh.read(3) == b"\xef\xbb\xbf" else 0  # a byte order mark
             fh.seek(start)
-            if _first_key(fh) == "threads":
+            key, value = _first_key(fh)
+            if key == "threads" and value != "start_array":
+                # ijson finds no "threads.item" in {"threads": 5}: 0 threads, exit 0.
+                raise ImportFormatError(f"{path}: 'threads' must be a list")
+            if key == "threads":
                 fh.seek(start)
                 for index, data in enumerate(ijson.items(fh, "threads.item", use_float=True)):
                     yield _thread(data, f"{path}: threads[{index}]")
@@ -70,13 +74,16 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
         raise ImportFormatError(f"{path}: not valid JSON: {one_line(exc)}") from None
 
 
-def _first_key(fh: BinaryIO) -> str | None:
-    for prefix, event, value in ijson.parse(fh):
+def _first_key(fh: BinaryIO) -> tuple[str | None, str | None]:
+    """The top-level object's first key, and the parser's event for its value."""
+    events = ijson.parse(fh)
+    for prefix, event, value in events:
         if prefix == "" and event == "map_key":
-            return str(value)
+            following = next(events, None)
+            return str(value), None if following is None else str(following[1])
         if prefix == "" and event != "start_map":
-            return None
-    return None
+            return None, None
+    return None, None
 
 
 def _thread(data: Any, path: str) -> ImportedThread:

@@ -200,6 +200,8 @@ async def test_xml_entity_bombs_are_refused(tmp_path: Path) -> None:
             "ISO 8601",
         ),
         ('{"post": {"key": "", "title": "t"}, "comments": []}', "'key' must be one word"),
+        ('{"threads": 5}', "'threads' must be a list"),  # was: 0 threads imported, exit 0
+        ('{"threads": {"post": {}}}', "'threads' must be a list"),
         ('{"post": {"key": "a b", "title": "t"}, "comments": []}', "'key' must be one word"),
         ('{"post": {"key": "../x", "title": "t"}, "comments": []}', "'key' must be one word"),
         (  # once in UTC, before year 1: an OverflowError's traceback
