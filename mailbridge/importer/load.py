@@ -130,6 +130,10 @@ async def _store_thread(
     notify: bool,
     smtputf8: bool,
 ) -> None:
+    for why, n in thread.skipped.items():
+        report.skipped[why] = report.skipped.get(why, 0) + n
+    if not thread.comments and thread.skipped:
+        return  # a post whose every comment was skipped: no thread of its own
     author_address = None
     author_email = usable_address(thread.author_email, f"post {thread.key}", report, smtputf8)
     if author_email:

@@ -20,6 +20,7 @@ import ijson
 
 from mailbridge.errors import ImportFormatError
 from mailbridge.importer.records import (
+    EMPTY,
     ImportedComment,
     ImportedThread,
     one_line,
@@ -123,15 +124,17 @@ def _thread(data: Any, path: str) -> ImportedThread:
         except ValueError:
             raise ImportFormatError(f"{where}: unknown status {status!r}") from None
         comment_email = _str(item, "email", where, required=False)
-        thread.comments.append(
-            ImportedComment(
-                source_id=str(item["id"]),
-                parent_source_id=None if parent in (None, 0, "") else str(parent),
-                author=" ".join(_str(item, "author", where).split()) or "Anonymous",
-                email=comment_email.strip() or None,
-                body=_str(item, "body", where).replace("\r\n", "\n").strip(),
-                created_at=_created(_str(item, "created", where), where),
-                status=parsed_status,
-            )
+        comment = ImportedComment(
+            source_id=str(item["id"]),
+            parent_source_id=None if parent in (None, 0, "") else str(parent),
+            author=" ".join(_str(item, "author", where).split()) or "Anonymous",
+            email=comment_email.strip() or None,
+            body=_str(item, "body", where).replace("\r\n", "\n").strip(),
+            created_at=_created(_str(item, "created", where), where),
+            status=parsed_status,
         )
+        if comment.body:
+            thread.comments.append(comment)
+        else:  # as every other format's: said, not stored
+            thread.skipped[EMPTY] = thread.skipped.get(EMPTY, 0) + 1
     return thread

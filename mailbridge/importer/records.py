@@ -11,6 +11,7 @@ from mailbridge.errors import ImportFormatError
 from mailbridge.models import CommentStatus
 
 __all__ = [
+    "EMPTY",
     "EPOCH",
     "ImportedComment",
     "ImportedThread",
@@ -25,6 +26,7 @@ __all__ = [
     "utc_date",
 ]
 
+EMPTY = "empty message"  # why a comment without text is not imported
 # The date of a comment whose own date is missing or cannot be read (said in the summary).
 EPOCH = "1970-01-01T00:00:00+00:00"
 _UNIX_TIME = re.compile(r"\d{9,}(\.\d*)?")
@@ -51,6 +53,7 @@ class ImportedThread:
     author_email: str | None
     comments: list[ImportedComment] = field(default_factory=list)
     closed: bool = False  # closed to new comments
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many, for the summary
 
 
 @dataclass(frozen=True)

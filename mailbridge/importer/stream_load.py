@@ -19,7 +19,7 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.importer.bulk import store_comments
 from mailbridge.importer.load import DUPLICATE, ImportReport, usable_address
-from mailbridge.importer.records import ImportedComment, SourcePost, SourceThread, clean_line
+from mailbridge.importer.records import EMPTY, ImportedComment, SourcePost, SourceThread, clean_line
 from mailbridge.store import Store, threads
 
 __all__ = ["BATCH", "import_stream"]
@@ -150,7 +150,7 @@ async def import_stream(
         elif post.thread not in known:
             report.skip("its thread is not in the file")
         elif not post.body.strip():
-            report.skip("empty message")
+            report.skip(EMPTY)
         else:
             report.undated += post.undated
             batch.append(post)

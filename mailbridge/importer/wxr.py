@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 from xml.parsers import expat
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import EPOCH, ImportedComment, ImportedThread, safe_url
+from mailbridge.importer.records import EMPTY, EPOCH, ImportedComment, ImportedThread, safe_url
 from mailbridge.importer.wp_html import wordpress_to_markdown
 from mailbridge.models import CommentStatus
 
@@ -137,7 +137,7 @@ def read_wxr(path: Path) -> Iterator[ImportedThread]:
                 thread = _thread(element, authors)
                 post_id = _wp(element, "post_id")
                 element.clear()
-                if thread is not None and thread.comments:
+                if thread is not None and (thread.comments or thread.skipped):
                     if thread.key in taken:
                         # Two pages with one slug (children of different parents): kept
                         # apart, as Disqus's are, not merged into the first's thread.
@@ -177,6 +177,10 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
     for ns in _WP_NAMESPACES:
         for element in item.findall(f"{{{ns}}}comment"):
             comment = _comment(element)
-            if comment is not None and comment.body:
+            why = "a pingback or trackback" if comment is None else "" if comment.body else EMPTY
+            if why:  # counted: the summary says what was not imported
+                thread.skipped[why] = thread.skipped.get(why, 0) + 1
+            else:
+                assert comment is not None
                 thread.comments.append(comment)
     return thread

@@ -334,3 +334,35 @@ def test_html_nested_too_deep_or_too_long_is_kept_as_it_came(tmp_path: Path, fmt
         (deep,),
         (long.strip(),) if fmt == "disqus" else (long,),
     ]
+
+
+def test_empty_comments_and_pingbacks_are_counted_not_dropped_silently(tmp_path: Path) -> None:
+    """WordPress's empty comments and pingbacks vanished without a word (a post with
+    nothing else vanished whole); mailbridge JSON stored an empty comment."""
+    base = wxr(tmp_path / "one.xml", ["1", "2", "3"]).read_text()
+    base = base.replace("<wp:comment_content>Text 0<", "<wp:comment_content> <", 1)
+    base = base.replace(
+        "<wp:comment_id>2<", "<wp:comment_type>pingback</wp:comment_type><wp:comment_id>2<"
+    )
+    item = base[base.index("<item>") : base.index("</item>") + len("</item>")]
+    only_empty = (
+        item[: item.index("<wp:comment>")]
+        + item[item.index("<wp:comment>") :].split("</wp:comment>")[0]
+        + "</wp:comment></item>"
+    )
+    only_empty = (
+        only_empty.replace("<wp:post_id>1<", "<wp:post_id>2<")
+        .replace(">page<", ">other<")
+        .replace("<wp:comment_id>1<", "<wp:comment_id>9<")
+    )
+    file = tmp_path / "export.xml"
+    file.write_text(base.replace("</item>", "</item>" + only_empty, 1))
+    data = tmp_path / "var"
+    out = run("import", "--data-dir", str(data), str(file))
+    assert "1 thread(s) created, 0 already present; 1 comment(s) added" in out
+    assert "Not imported: 1 a pingback or trackback; 2 empty message." in out
+    assert data_rows(data, "SELECT key FROM threads") == [("page",)]
+    json_file = native(tmp_path / "export.json", ["1", "2"])
+    json_file.write_text(json_file.read_text().replace('"Text 0"', '"  "'))
+    out = run("import", "--data-dir", str(tmp_path / "var2"), str(json_file))
+    assert "1 comment(s) added" in out and "Not imported: 1 empty message." in out
