@@ -38,6 +38,8 @@ def is_isso(path: Path) -> bool:
             return False
         columns = {r[1] for r in conn.execute("PRAGMA table_info(comments)")}
         return {"tid", "parent", "mode", "text", "author", "email"} <= columns
+    except sqlite3.DatabaseError as exc:  # a truncated or damaged file: not "not Isso's"
+        raise ImportFormatError(f"{path}: a damaged SQLite database: {exc}") from None
     except sqlite3.Error:
         return False
     finally:
@@ -57,6 +59,12 @@ def _key(uri: str, thread_id: int, taken: set[str]) -> str:
 def read_threads(path: Path) -> tuple[dict[str, SourceThread], int]:
     conn = _open(path)
     try:
+        # Every page checked before anything is stored: damage found by read_posts
+        # would stop the import with part of the file stored.
+        problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(1)")]
+        if problems != ["ok"]:
+            why = " ".join(problems[0].replace("*** in database main ***", "").split())
+            raise ImportFormatError(f"{path}: a damaged SQLite database: {why}")
         found: dict[str, SourceThread] = {}
         taken: set[str] = set()
         for thread_id, uri, title in conn.execute("SELECT id, uri, title FROM threads ORDER BY id"):

@@ -366,3 +366,20 @@ def test_empty_comments_and_pingbacks_are_counted_not_dropped_silently(tmp_path:
     json_file.write_text(json_file.read_text().replace('"Text 0"', '"  "'))
     out = run("import", "--data-dir", str(tmp_path / "var2"), str(json_file))
     assert "1 comment(s) added" in out and "Not imported: 1 empty message." in out
+
+
+@pytest.mark.parametrize("cut", ["truncated", "page"])
+def test_a_damaged_isso_database_is_said_to_be_damaged(tmp_path: Path, cut: str) -> None:
+    """A truncated Isso file was "an SQLite database, but not Isso's"."""
+    posts = [{"id": str(n), "date": 1577872800.0, "body": "text " * 200} for n in range(1, 200)]
+    whole = isso(tmp_path / "whole.db", posts).read_bytes()
+    damaged = bytearray(whole[: len(whole) // 2] if cut == "truncated" else whole)
+    if cut == "page":  # a page near the end overwritten
+        page = len(whole) // 4096 - 3
+        damaged[page * 4096 : (page + 1) * 4096] = b"\xff" * 4096
+    file = tmp_path / "comments.db"
+    file.write_bytes(bytes(damaged))
+    data = tmp_path / "var"
+    out = run("import", "--data-dir", str(data), str(file), ok=False)
+    assert out.startswith(f"Error: {file}: a damaged SQLite database: ") and out.count("\n") == 1
+    assert data_rows(data, "SELECT count(*) FROM comments") == [(0,)]
