@@ -84,8 +84,11 @@ class SourcePost:
 
 
 def safe_url(url: str) -> str:
-    """Keep only http(s) links: an export could carry javascript: or data: URLs."""
+    """Keep only http(s) links: an export could carry javascript: or data: URLs, or a
+    line break or a space inside one (never in a real address), to break out of a link."""
     url = url.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return ""
     return url if url.lower().startswith(("http://", "https://")) else ""
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from support import command_env, data_rows
 
 from mailbridge.cli import cli
-from mailbridge.importer.records import utc_date
+from mailbridge.importer.records import safe_url, utc_date
 
 DISQUS_HEAD = (
     '<?xml version="1.0"?>\n<disqus xmlns="http://disqus.com" '
@@ -383,3 +383,18 @@ def test_a_damaged_isso_database_is_said_to_be_damaged(tmp_path: Path, cut: str)
     out = run("import", "--data-dir", str(data), str(file), ok=False)
     assert out.startswith(f"Error: {file}: a damaged SQLite database: ") and out.count("\n") == 1
     assert data_rows(data, "SELECT count(*) FROM comments") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        (" https://blog.example.org/a/ ", "https://blog.example.org/a/"),
+        ("HTTP://blog.example.org/", "HTTP://blog.example.org/"),
+        ("javascript:alert(1)", ""),
+        ("https://blog.example.org/\r\nBcc: x@example.org", ""),  # was kept whole
+        ("https://blog.example.org/a b", ""),
+        ("https://blog.example.org/\x00", ""),
+    ],
+)
+def test_only_a_plain_http_link_is_kept(url: str, kept: str) -> None:
+    assert safe_url(url) == kept
