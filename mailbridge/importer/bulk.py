@@ -88,7 +88,7 @@ async def store_comments(
         address_id = address_ids.get(_fold(email)) if email else None
         rows.append(
             # Cleaned here, where every format's comments pass: a NUL or an escape from
-            # the file never reaches a page, an email or PostgreSQL (which refuses NUL).
+            # the file never reaches a page or an email, and both engines store the same.
             (comment_id, thread_id, parent_id, address_id,
              clean_line(item.author) or "Anonymous", clean_text(item.body),
              item.status.value, item.source_id, int(notify), item.created_at)

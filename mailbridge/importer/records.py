@@ -93,8 +93,9 @@ def safe_url(url: str) -> str:
 
 
 # What no comment or name needs and a web form refuses (mailbridge.text_rules): control
-# characters but tab and line feed (NUL, which PostgreSQL cannot store, ESC, C1), bidi
-# embeddings, overrides and isolates, lone surrogates (JSON's "\ud800").
+# characters but tab and line feed (NUL, which PostgreSQL cannot store: the store's
+# adapter makes it U+FFFD; ESC; C1), bidi embeddings, overrides and isolates, lone
+# surrogates (JSON's "\ud800").
 _UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
