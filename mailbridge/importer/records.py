@@ -29,6 +29,7 @@ __all__ = [
 EMPTY = "empty message"  # why a comment without text is not imported
 # The date of a comment whose own date is missing or cannot be read (said in the summary).
 EPOCH = "1970-01-01T00:00:00+00:00"
+_XML_HEAD = 1 << 16  # where an XML export's root element must start
 _UNIX_TIME = re.compile(r"\d{9,}(\.\d*)?")
 
 
@@ -192,6 +193,10 @@ def detect_format(path: Path) -> str:
             return "isso"
         raise ImportFormatError(f"{path}: an SQLite database, but not Isso's")
     if text.startswith(b"<"):
+        if b"<disqus" not in head and b"<rss" not in head:
+            # Long comments or a stylesheet before the root: look further before refusing.
+            with path.open("rb") as fh:
+                head = fh.read(_XML_HEAD)
         if b"<disqus" in head:
             return "disqus"
         if b"<rss" in head:

@@ -398,3 +398,11 @@ def test_a_damaged_isso_database_is_said_to_be_damaged(tmp_path: Path, cut: str)
 )
 def test_only_a_plain_http_link_is_kept(url: str, kept: str) -> None:
     assert safe_url(url) == kept
+
+
+def test_a_wordpress_export_with_a_long_prologue_is_still_one(tmp_path: Path) -> None:
+    """The root element is looked for past the first 4 KB before a file is refused."""
+    text = wxr(tmp_path / "one.xml", ["1"]).read_text()
+    file = tmp_path / "long.xml"
+    file.write_text(text.replace("\n", "\n<!-- " + "x" * 8000 + " -->\n", 1))
+    assert "1 comment(s) added" in run("import", "--data-dir", str(tmp_path / "var"), str(file))
