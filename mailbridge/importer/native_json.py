@@ -25,6 +25,7 @@ from mailbridge.importer.records import (
     ImportedThread,
     one_line,
     safe_url,
+    usable_key,
     utc_date,
 )
 from mailbridge.models import CommentStatus
@@ -95,8 +96,7 @@ def _thread(data: Any, path: str) -> ImportedThread:
     if not isinstance(raw_comments, list):
         raise ImportFormatError(f"{path}: 'comments' must be a list")
     key = _str(post, "key", f"{path}: post")
-    if not key or any(ch.isspace() or not ch.isprintable() or ch in "/?#" for ch in key):
-        # A key names the thread in its page's address (/threads/KEY) and the widget's.
+    if not usable_key(key):
         raise ImportFormatError(
             f"{path}: post: 'key' must be one word, without spaces, / ? or #: {key!r}"
         )

@@ -23,6 +23,7 @@ __all__ = [
     "detect_format",
     "one_line",
     "safe_url",
+    "usable_key",
     "utc_date",
 ]
 
@@ -82,6 +83,12 @@ class SourcePost:
     status: CommentStatus
     skip: str = ""  # why it is not imported ("deleted in Disqus"), or ""
     undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
+
+
+def usable_key(key: str) -> bool:
+    """Can ``key`` name a thread? It is part of the thread's address (/threads/KEY) and
+    the widget's data-thread: one word, no / ? or #."""
+    return bool(key) and not any(ch.isspace() or not ch.isprintable() or ch in "/?#" for ch in key)
 
 
 def safe_url(url: str) -> str:

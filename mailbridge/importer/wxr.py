@@ -17,7 +17,14 @@ from xml.etree import ElementTree
 from xml.parsers import expat
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import EMPTY, EPOCH, ImportedComment, ImportedThread, safe_url
+from mailbridge.importer.records import (
+    EMPTY,
+    EPOCH,
+    ImportedComment,
+    ImportedThread,
+    safe_url,
+    usable_key,
+)
 from mailbridge.importer.wp_html import wordpress_to_markdown
 from mailbridge.models import CommentStatus
 
@@ -162,7 +169,8 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
         return None
     creator = item.findtext("{http://purl.org/dc/elements/1.1/}creator", "").strip()
     author, author_email = authors.get(creator, (creator, ""))
-    key = _wp(item, "post_name") or _wp(item, "post_id")
+    # WordPress's slugs are usable keys; a file edited by hand may hold anything.
+    key = next((k for k in (_wp(item, "post_name"), _wp(item, "post_id")) if usable_key(k)), "")
     if not key:
         return None
     thread = ImportedThread(

@@ -406,3 +406,12 @@ def test_a_wordpress_export_with_a_long_prologue_is_still_one(tmp_path: Path) ->
     file = tmp_path / "long.xml"
     file.write_text(text.replace("\n", "\n<!-- " + "x" * 8000 + " -->\n", 1))
     assert "1 comment(s) added" in run("import", "--data-dir", str(tmp_path / "var"), str(file))
+
+
+def test_a_wordpress_slug_that_cannot_be_a_key_gives_way_to_the_post_id(tmp_path: Path) -> None:
+    """A hand-edited export's "a b/c" became a thread key, and so part of its links."""
+    file = wxr(tmp_path / "one.xml", ["1"])
+    file.write_text(file.read_text().replace(">page<", ">a b/c\n<"))
+    data = tmp_path / "var"
+    run("import", "--data-dir", str(data), str(file))
+    assert data_rows(data, "SELECT key FROM threads") == [("1",)]
