@@ -54,8 +54,9 @@ class ImportReport:
     # Set when this very file was imported whole before and was not read again.
     unchanged_since: str | None = None
 
-    def skip(self, why: str) -> None:
-        self.skipped[why] = self.skipped.get(why, 0) + 1
+    def skip(self, why: str, n: int = 1) -> None:
+        if n:
+            self.skipped[why] = self.skipped.get(why, 0) + n
 
     def refuse(self, where: str, reason: str) -> None:
         self.addresses_refused += 1
@@ -114,7 +115,7 @@ def parents_first(items: list[ImportedComment]) -> list[ImportedComment]:
         ordered.append(c)
         stack.extend(reversed(children.get(c.source_id, [])))
     # Cycles (a corrupt file) are not reachable from a root: keep them, as top-level.
-    # So are a second comment with an id already used: kept, for store_comments to
+    # So is a second comment with an id already used: kept, for store_comments to
     # count (dropped here, it was lost without a word).
     listed = {id(c) for c in ordered}
     ordered.extend(c for c in items if id(c) not in listed)
@@ -131,7 +132,7 @@ async def _store_thread(
     smtputf8: bool,
 ) -> None:
     for why, n in thread.skipped.items():
-        report.skipped[why] = report.skipped.get(why, 0) + n
+        report.skip(why, n)
     if not thread.comments and thread.skipped:
         return  # a post whose every comment was skipped: no thread of its own
     author_address = None
@@ -165,8 +166,7 @@ async def _store_thread(
     )  # fmt: skip
     report.comments_added += done.added
     report.comments_existing += done.existing
-    for _ in range(done.duplicates):
-        report.skip(DUPLICATE)
+    report.skip(DUPLICATE, done.duplicates)
     report.orphans += done.orphans  # imported at the top level: said in the summary
     report.undated += sum(c.undated for c in thread.comments)
 

@@ -88,8 +88,7 @@ class _Writer:
             )  # fmt: skip
             self._report.comments_added += done.added
             self._report.comments_existing += done.existing
-            for _ in range(done.duplicates):
-                self._report.skip(DUPLICATE)
+            self._report.skip(DUPLICATE, done.duplicates)
             self._report.orphans += done.orphans
             deferred = set(done.deferred)
             for index, post in enumerate(group):
