@@ -121,17 +121,24 @@ def clean_line(text: str) -> str:
 
 def _wide_encoding(head: bytes) -> str:
     """The name "UTF-16" or "UTF-32" when ``head`` is text in one of them (a byte order mark,
-    or NUL bytes between ASCII letters), else ""."""
+    or ASCII letters each with NUL bytes beside them, as an export starts), else "". Any
+    other binary file (a zip, say) is not claimed to be text."""
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "UTF-32"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "UTF-16"
-    start = head[:64]
-    if start.startswith(b"SQLite format 3\x00") or start.startswith(b"\x1f\x8b"):
-        return ""
-    if b"\x00\x00\x00" in start:
-        return "UTF-32"
-    return "UTF-16" if start[:2].count(b"\x00") == 1 and b"\x00" in start[2:] else ""
+    sample = head[:32]
+    for name, width in (("UTF-32", 4), ("UTF-16", 2)):
+        for at in range(width):  # where the ASCII byte sits: little or big endian
+            letters = sample[at::width]
+            others = bytes(b for i, b in enumerate(sample) if i % width != at)
+            if (
+                len(sample) == 32
+                and not others.strip(b"\x00")
+                and all(32 <= b < 127 or b in b"\t\r\n" for b in letters)
+            ):
+                return name
+    return ""
 
 
 def one_line(exc: Exception) -> str:

@@ -209,6 +209,9 @@ RSS = '<?xml version="1.0"?><rss version="2.0"><channel><item><title>News</title
         ((DISQUS_HEAD + "</disqus>").encode("utf-16"), "encoded in UTF-16, not UTF-8"),
         (COMMENTO.encode("utf-16-le"), "encoded in UTF-16, not UTF-8"),  # no byte order mark
         (COMMENTO.encode("utf-32"), "encoded in UTF-32, not UTF-8"),
+        (COMMENTO.encode("utf-32-be"), "encoded in UTF-32, not UTF-8"),
+        # a zip's NUL bytes are not UTF-32 text
+        (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\x00" * 40, "not a WordPress export (WXR XML)"),
         (
             b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"/>',
             "not a WordPress export (WXR, an <rss>) or a Disqus export (<disqus>), though",
@@ -231,6 +234,8 @@ RSS = '<?xml version="1.0"?><rss version="2.0"><channel><item><title>News</title
         "utf16-bom",
         "utf16",
         "utf32",
+        "utf32-be",
+        "zip",
         "atom",
         "rss",
         "latin1-commento",
