@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
-from mailbridge.importer.records import ImportedComment
+from mailbridge.importer.records import ImportedComment, clean_line, clean_text
 from mailbridge.store.engine import dialect_of
 from mailbridge.store.subscriptions import Level
 
@@ -33,6 +33,7 @@ class Stored:
 
     added: int = 0
     existing: int = 0
+    duplicates: int = 0  # not stored: a comment before it in this call has its id
     orphans: int = 0  # placed at the top level: their parent is not in the file
     deferred: list[int] = field(default_factory=list)  # indexes: their parent is not yet
     ids: dict[str, int] = field(default_factory=dict)  # source id -> comment id, all stored
@@ -60,7 +61,11 @@ async def store_comments(
     next_id = int(row[0]) + 1 if row is not None else 1
     done = Stored()
     placed: list[tuple[int, int | None, ImportedComment]] = []  # (id, parent id, item)
+    placed_ids: set[str] = set()
     for index, item in enumerate(ordered):
+        if item.source_id in placed_ids:  # the file's own duplicate, not an earlier import's
+            done.duplicates += 1
+            continue
         if item.source_id in ids:
             done.existing += 1
             continue
@@ -71,6 +76,7 @@ async def store_comments(
                 continue
             done.orphans += 1
         ids[item.source_id] = next_id
+        placed_ids.add(item.source_id)
         placed.append((next_id, parent_id, item))
         next_id += 1
     # Addresses only for what is stored now: each is checked (and a refusal counted) once.
@@ -81,7 +87,10 @@ async def store_comments(
     for (comment_id, parent_id, item), email in zip(placed, emails, strict=True):
         address_id = address_ids.get(_fold(email)) if email else None
         rows.append(
-            (comment_id, thread_id, parent_id, address_id, item.author, item.body,
+            # Cleaned here, where every format's comments pass: a NUL or an escape from
+            # the file never reaches a page or an email, and both engines store the same.
+            (comment_id, thread_id, parent_id, address_id,
+             clean_line(item.author) or "Anonymous", clean_text(item.body),
              item.status.value, item.source_id, int(notify), item.created_at)
         )  # fmt: skip
         if notify and address_id is not None:

@@ -49,6 +49,7 @@ def import_command(
     from tqdm import tqdm
 
     from mailbridge.importer import import_file
+    from mailbridge.importer.records import EPOCH
 
     settings = settings_from(config_file, data_dir)
 
@@ -97,6 +98,11 @@ def import_command(
             summary += (
                 f"\nAt the top level: {n} repl{'y' if n == 1 else 'ies'} whose parent is not "
                 "in the file."
+            )
+        if report.undated:
+            summary += (
+                f"\nDated {EPOCH[:10]}: {report.undated} comment(s) whose date is missing "
+                "or cannot be read."
             )
         if report.addresses_refused:
             shown = "".join(f"\n  {line}" for line in report.refusals)

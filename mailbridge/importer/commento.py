@@ -17,7 +17,7 @@ from typing import Any
 import ijson
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import SourcePost, SourceThread
+from mailbridge.importer.records import SourcePost, SourceThread, dated, one_line
 from mailbridge.models import CommentStatus
 
 __all__ = ["read_posts", "read_threads"]
@@ -30,11 +30,13 @@ _STATES = {"approved": CommentStatus.APPROVED, "unapproved": CommentStatus.PENDI
 def _items(path: Path, prefix: str) -> Iterator[dict[str, Any]]:
     try:
         with path.open("rb") as fh:
+            if fh.read(3) != b"\xef\xbb\xbf":  # a byte order mark: not JSON, but harmless
+                fh.seek(0)
             for item in ijson.items(fh, prefix):
                 if isinstance(item, dict):
                     yield item
-    except ijson.JSONError as exc:
-        raise ImportFormatError(f"{path}: not valid JSON: {exc}") from None
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        raise ImportFormatError(f"{path}: not valid JSON: {one_line(exc)}") from None
 
 
 def _commenters(path: Path) -> dict[str, tuple[str, str | None]]:
@@ -73,6 +75,7 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
     for comment in _items(path, "comments.item"):
         parent = str(comment.get("parentHex") or "root")
         author, email = people.get(str(comment.get("commenterHex")), ("Anonymous", None))
+        created_at, undated = dated(comment.get("creationDate"))
         yield SourcePost(
             source_id=str(comment.get("commentHex") or ""),
             thread=str(comment.get("url") or ""),
@@ -80,7 +83,8 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             author=author,
             email=email,
             body=str(comment.get("markdown") or "").replace("\r\n", "\n").strip(),
-            created_at=str(comment.get("creationDate") or "1970-01-01T00:00:00Z"),
+            created_at=created_at,
             status=_STATES.get(str(comment.get("state")), CommentStatus.PENDING),
             skip="deleted in Commento" if comment.get("deleted") is True else "",
+            undated=undated,
         )

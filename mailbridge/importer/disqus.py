@@ -18,7 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import SourcePost, SourceThread, safe_url
+from mailbridge.importer.records import SourcePost, SourceThread, dated, safe_url
 from mailbridge.importer.wp_html import wordpress_to_markdown
 from mailbridge.models import CommentStatus
 
@@ -119,6 +119,7 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             status = CommentStatus.SPAM
         elif waiting:
             status = CommentStatus.PENDING
+        created_at, undated = dated(_text(element, "createdAt"))
         yield SourcePost(
             source_id=str(element.get(_DSQ_ID) or ""),
             thread=_ref(element, "thread") or "",
@@ -126,7 +127,7 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             author=name or "Anonymous",
             email=email or None,
             body=wordpress_to_markdown(_text(element, "message")),
-            created_at=_text(element, "createdAt").replace("Z", "+00:00")
-            or "1970-01-01T00:00:00+00:00",
+            created_at=created_at,
             status=status,
+            undated=undated,
         )

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import SourcePost, SourceThread, safe_url
+from mailbridge.importer.records import SourcePost, SourceThread, dated, safe_url
 from mailbridge.models import CommentStatus
 
 __all__ = ["is_isso", "read_posts", "read_threads"]
@@ -39,6 +38,8 @@ def is_isso(path: Path) -> bool:
             return False
         columns = {r[1] for r in conn.execute("PRAGMA table_info(comments)")}
         return {"tid", "parent", "mode", "text", "author", "email"} <= columns
+    except sqlite3.DatabaseError as exc:  # a truncated or damaged file: not "not Isso's"
+        raise ImportFormatError(f"{path}: a damaged SQLite database: {exc}") from None
     except sqlite3.Error:
         return False
     finally:
@@ -58,6 +59,12 @@ def _key(uri: str, thread_id: int, taken: set[str]) -> str:
 def read_threads(path: Path) -> tuple[dict[str, SourceThread], int]:
     conn = _open(path)
     try:
+        # Every page checked before anything is stored: damage found by read_posts
+        # would stop the import with part of the file stored.
+        problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(1)")]
+        if problems != ["ok"]:
+            why = " ".join(problems[0].replace("*** in database main ***", "").split())
+            raise ImportFormatError(f"{path}: a damaged SQLite database: {why}")
         found: dict[str, SourceThread] = {}
         taken: set[str] = set()
         for thread_id, uri, title in conn.execute("SELECT id, uri, title FROM threads ORDER BY id"):
@@ -76,6 +83,13 @@ def read_threads(path: Path) -> tuple[dict[str, SourceThread], int]:
         conn.close()
 
 
+def _text(value: object) -> str:
+    """A text column as text: SQLite lets a column hold a blob or a number too."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
 def read_posts(path: Path) -> Iterator[SourcePost]:
     """The comments in id order (parents first, as Isso numbers them), one at a time."""
     conn = _open(path)
@@ -84,17 +98,19 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             "SELECT id, tid, parent, created, mode, text, author, email FROM comments ORDER BY id"
         )
         for cid, tid, parent, created, mode, text, author, email in rows:
-            moment = datetime.fromtimestamp(float(created or 0), UTC)
+            created_at, undated = dated(created or None)  # Unix time, a float
             yield SourcePost(
                 source_id=str(cid),
                 thread=str(tid),
                 parent=None if parent is None else str(parent),
-                author=" ".join(str(author or "").split()) or "Anonymous",
-                email=str(email).strip() or None if email else None,
-                body=str(text or "").replace("\r\n", "\n").strip(),
-                created_at=moment.isoformat(timespec="seconds"),
-                status=_MODES.get(int(mode or 0), CommentStatus.PENDING),
+                author=" ".join(_text(author).split()) or "Anonymous",
+                email=_text(email).strip() or None,
+                body=_text(text).replace("\r\n", "\n").strip(),
+                created_at=created_at,
+                # SQLite keeps what it is given: a mode of another type is no state.
+                status=_MODES.get(mode if isinstance(mode, int) else 0, CommentStatus.PENDING),
                 skip="deleted in Isso" if mode == 4 else "",
+                undated=undated,
             )
     except sqlite3.Error as exc:
         raise ImportFormatError(f"{path}: not a readable Isso database: {exc}") from None

@@ -18,12 +18,18 @@ from mailbridge.importer import known_files
 from mailbridge.importer.bulk import store_comments
 from mailbridge.importer.native_json import read_json
 from mailbridge.importer.reader_process import groups_read_apart, next_group
-from mailbridge.importer.records import ImportedComment, ImportedThread, detect_format
+from mailbridge.importer.records import (
+    ImportedComment,
+    ImportedThread,
+    clean_line,
+    detect_format,
+)
 from mailbridge.importer.wxr import count_comments, read_wxr
 from mailbridge.store import Store, subscriptions, threads
 from mailbridge.store.subscriptions import Level
 
 __all__ = [
+    "DUPLICATE",
     "ImportReport",
     "import_file",
     "parents_first",
@@ -44,11 +50,13 @@ class ImportReport:
     refusals: list[str] = field(default_factory=list)  # the first few, for the summary
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many
     orphans: int = 0  # replies whose parent is not in the file: imported at the top level
+    undated: int = 0  # imported comments whose date was missing or unreadable: dated EPOCH
     # Set when this very file was imported whole before and was not read again.
     unchanged_since: str | None = None
 
-    def skip(self, why: str) -> None:
-        self.skipped[why] = self.skipped.get(why, 0) + 1
+    def skip(self, why: str, n: int = 1) -> None:
+        if n:
+            self.skipped[why] = self.skipped.get(why, 0) + n
 
     def refuse(self, where: str, reason: str) -> None:
         self.addresses_refused += 1
@@ -57,6 +65,7 @@ class ImportReport:
 
 
 MAX_REFUSALS_SHOWN = 10
+DUPLICATE = "the same id as a comment before it"
 # Comments per transaction: fewer commits (each an fsync) against the memory a group
 # holds. Read apart, two processes each hold one (107 MB at 2,000 for 50,000 comments,
 # 148 MB at 5,000; docs/performance.md).
@@ -106,7 +115,10 @@ def parents_first(items: list[ImportedComment]) -> list[ImportedComment]:
         ordered.append(c)
         stack.extend(reversed(children.get(c.source_id, [])))
     # Cycles (a corrupt file) are not reachable from a root: keep them, as top-level.
-    ordered.extend(c for c in items if c.source_id not in seen)
+    # So is a second comment with an id already used: kept, for store_comments to
+    # count (dropped here, it was lost without a word).
+    listed = {id(c) for c in ordered}
+    ordered.extend(c for c in items if id(c) not in listed)
     return ordered
 
 
@@ -119,6 +131,10 @@ async def _store_thread(
     notify: bool,
     smtputf8: bool,
 ) -> None:
+    for why, n in thread.skipped.items():
+        report.skip(why, n)
+    if not thread.comments and thread.skipped:
+        return  # a post whose every comment was skipped: no thread of its own
     author_address = None
     author_email = usable_address(thread.author_email, f"post {thread.key}", report, smtputf8)
     if author_email:
@@ -126,9 +142,9 @@ async def _store_thread(
     thread_id, created = await threads.upsert_thread(
         conn,
         key=thread.key,
-        title=thread.title,
+        title=clean_line(thread.title) or thread.key,
         url=thread.url,
-        author=thread.author,
+        author=clean_line(thread.author),
         author_address_id=author_address,
         now=now,
         closed=thread.closed,
@@ -150,7 +166,9 @@ async def _store_thread(
     )  # fmt: skip
     report.comments_added += done.added
     report.comments_existing += done.existing
+    report.skip(DUPLICATE, done.duplicates)
     report.orphans += done.orphans  # imported at the top level: said in the summary
+    report.undated += sum(c.undated for c in thread.comments)
 
 
 async def subscribe_imported(

@@ -13,14 +13,21 @@ published comments).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import ijson
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import ImportedComment, ImportedThread, safe_url
+from mailbridge.importer.records import (
+    EMPTY,
+    ImportedComment,
+    ImportedThread,
+    one_line,
+    safe_url,
+    usable_key,
+    utc_date,
+)
 from mailbridge.models import CommentStatus
 
 __all__ = ["read_json"]
@@ -36,13 +43,14 @@ def _str(obj: dict[str, Any], key: str, where: str, required: bool = True) -> st
 
 
 def _created(value: str, where: str) -> str:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ImportFormatError(f"{where}: 'created' is not an ISO 8601 date: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    # utc_date, not fromisoformat alone: "0001-01-01T00:00:00+14:00" overflowed into
+    # a traceback once in UTC.
+    moment = utc_date(value)
+    if moment is None:
+        raise ImportFormatError(
+            f"{where}: 'created' is not an ISO 8601 date from 1970 on: {value!r}"
+        )
+    return moment
 
 
 def read_json(path: Path) -> Iterator[ImportedThread]:
@@ -52,7 +60,11 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
         with path.open("rb") as fh:
             start = 3 if fh.read(3) == b"\xef\xbb\xbf" else 0  # a byte order mark
             fh.seek(start)
-            if _first_key(fh) == "threads":
+            key, value = _first_key(fh)
+            if key == "threads" and value != "start_array":
+                # ijson finds no "threads.item" in {"threads": 5}: 0 threads, exit 0.
+                raise ImportFormatError(f"{path}: 'threads' must be a list")
+            if key == "threads":
                 fh.seek(start)
                 for index, data in enumerate(ijson.items(fh, "threads.item", use_float=True)):
                     yield _thread(data, f"{path}: threads[{index}]")
@@ -61,16 +73,19 @@ def read_json(path: Path) -> Iterator[ImportedThread]:
                 for data in ijson.items(fh, "", use_float=True):
                     yield _thread(data, str(path))
     except (ijson.JSONError, UnicodeDecodeError) as exc:
-        raise ImportFormatError(f"{path}: not valid JSON: {exc}") from None
+        raise ImportFormatError(f"{path}: not valid JSON: {one_line(exc)}") from None
 
 
-def _first_key(fh: BinaryIO) -> str | None:
-    for prefix, event, value in ijson.parse(fh):
+def _first_key(fh: BinaryIO) -> tuple[str | None, str | None]:
+    """The top-level object's first key, and the parser's event for its value."""
+    events = ijson.parse(fh)
+    for prefix, event, value in events:
         if prefix == "" and event == "map_key":
-            return str(value)
+            following = next(events, None)
+            return str(value), None if following is None else str(following[1])
         if prefix == "" and event != "start_map":
-            return None
-    return None
+            return None, None
+    return None, None
 
 
 def _thread(data: Any, path: str) -> ImportedThread:
@@ -81,6 +96,10 @@ def _thread(data: Any, path: str) -> ImportedThread:
     if not isinstance(raw_comments, list):
         raise ImportFormatError(f"{path}: 'comments' must be a list")
     key = _str(post, "key", f"{path}: post")
+    if not usable_key(key):
+        raise ImportFormatError(
+            f"{path}: post: 'key' must be one word, without spaces, / ? or #: {key!r}"
+        )
     email = _str(post, "email", f"{path}: post", required=False)
     thread = ImportedThread(
         key=key,
@@ -105,15 +124,17 @@ def _thread(data: Any, path: str) -> ImportedThread:
         except ValueError:
             raise ImportFormatError(f"{where}: unknown status {status!r}") from None
         comment_email = _str(item, "email", where, required=False)
-        thread.comments.append(
-            ImportedComment(
-                source_id=str(item["id"]),
-                parent_source_id=None if parent in (None, 0, "") else str(parent),
-                author=" ".join(_str(item, "author", where).split()) or "Anonymous",
-                email=comment_email.strip() or None,
-                body=_str(item, "body", where).replace("\r\n", "\n").strip(),
-                created_at=_created(_str(item, "created", where), where),
-                status=parsed_status,
-            )
+        comment = ImportedComment(
+            source_id=str(item["id"]),
+            parent_source_id=None if parent in (None, 0, "") else str(parent),
+            author=" ".join(_str(item, "author", where).split()) or "Anonymous",
+            email=comment_email.strip() or None,
+            body=_str(item, "body", where).replace("\r\n", "\n").strip(),
+            created_at=_created(_str(item, "created", where), where),
+            status=parsed_status,
         )
+        if comment.body:
+            thread.comments.append(comment)
+        else:  # as every other format's: said, not stored
+            thread.skipped[EMPTY] = thread.skipped.get(EMPTY, 0) + 1
     return thread

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mailbridge.errors import ImportFormatError
 from mailbridge.models import CommentStatus
 
 __all__ = [
+    "EMPTY",
+    "EPOCH",
     "ImportedComment",
     "ImportedThread",
     "SourcePost",
     "SourceThread",
+    "clean_line",
+    "clean_text",
+    "dated",
     "detect_format",
+    "one_line",
     "safe_url",
+    "usable_key",
+    "utc_date",
 ]
+
+EMPTY = "empty message"  # why a comment without text is not imported
+# The date of a comment whose own date is missing or cannot be read (said in the summary).
+EPOCH = "1970-01-01T00:00:00+00:00"
+_XML_HEAD = 1 << 16  # where an XML export's root element must start
+_UNIX_TIME = re.compile(r"\d{9,}(\.\d*)?")
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,7 @@ class ImportedComment:
     body: str
     created_at: str  # ISO 8601 UTC
     status: CommentStatus
+    undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
 
 
 @dataclass
@@ -38,6 +55,7 @@ class ImportedThread:
     author_email: str | None
     comments: list[ImportedComment] = field(default_factory=list)
     closed: bool = False  # closed to new comments
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many, for the summary
 
 
 @dataclass(frozen=True)
@@ -64,12 +82,108 @@ class SourcePost:
     created_at: str
     status: CommentStatus
     skip: str = ""  # why it is not imported ("deleted in Disqus"), or ""
+    undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
+
+
+def usable_key(key: str) -> bool:
+    """Can ``key`` name a thread? It is part of the thread's address (/threads/KEY) and
+    the widget's data-thread: one word, no / ? or #."""
+    return bool(key) and not any(ch.isspace() or not ch.isprintable() or ch in "/?#" for ch in key)
 
 
 def safe_url(url: str) -> str:
-    """Keep only http(s) links: an export could carry javascript: or data: URLs."""
+    """Keep only http(s) links: an export could carry javascript: or data: URLs, or a
+    line break or a space inside one (never in a real address), to break out of a link."""
     url = url.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return ""
     return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+# What no comment or name needs and a web form refuses (mailbridge.text_rules): control
+# characters but tab and line feed (NUL, which PostgreSQL cannot store: the store's
+# adapter makes it U+FFFD; ESC; C1), bidi embeddings, overrides and isolates, lone
+# surrogates (JSON's "\ud800").
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """An export's text without what it must not carry into a page or an email: line
+    breaks as LF, the characters above dropped. A regular expression, not
+    text_rules.strip_spoofing's letter-by-letter loop: an import has millions."""
+    return _UNWANTED.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def clean_line(text: str) -> str:
+    """A name or a title: clean_text, on one line, spaces collapsed."""
+    return " ".join(clean_text(text).split())
+
+
+def _wide_encoding(head: bytes) -> str:
+    """The name "UTF-16" or "UTF-32" when ``head`` is text in one of them (a byte order mark,
+    or ASCII letters each with NUL bytes beside them, as an export starts), else "". Any
+    other binary file (a zip, say) is not claimed to be text."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    sample = head[:32]
+    for name, width in (("UTF-32", 4), ("UTF-16", 2)):
+        for at in range(width):  # where the ASCII byte sits: little or big endian
+            letters = sample[at::width]
+            others = bytes(b for i, b in enumerate(sample) if i % width != at)
+            if (
+                len(sample) == 32
+                and not others.strip(b"\x00")
+                and all(32 <= b < 127 or b in b"\t\r\n" for b in letters)
+            ):
+                return name
+    return ""
+
+
+def one_line(exc: Exception) -> str:
+    """A parser's message as one line: yajl's (ijson's C backend) are several, in bytes."""
+    arg = exc.args[0] if exc.args else exc
+    text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+
+
+def utc_date(value: object) -> str | None:
+    """A source's date as mailbridge stores it (ISO 8601, UTC, to the second), or None.
+
+    Exports write ISO 8601 with ``Z``, an offset, none (taken as UTC) or nanoseconds,
+    and some Unix time (a number, or its digits); stored as written, they would sort
+    wrongly among other comments. Unix time counts from 1e8 (1973), so "2020" or 0 is
+    no date; nor is anything before 1970.
+    """
+    if isinstance(value, bool) or (isinstance(value, int | float) and not value >= 1e8):
+        return None
+    try:
+        if isinstance(value, int | float):
+            moment = datetime.fromtimestamp(value, UTC)
+        elif isinstance(value, str) and _UNIX_TIME.fullmatch(value.strip()):
+            moment = datetime.fromtimestamp(float(value), UTC)
+        elif isinstance(value, str) and len(value.strip()) >= 10:  # a date, not "2020"
+            moment = datetime.fromisoformat(value.strip())
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    if moment.year < 1970:
+        return None
+    return moment.isoformat(timespec="seconds")
+
+
+def dated(value: object) -> tuple[str, bool]:
+    """(the date to store, whether it had to be EPOCH because ``value`` is no date)."""
+    found = utc_date(value)
+    return (EPOCH, True) if found is None else (found, False)
 
 
 def detect_format(path: Path) -> str:
@@ -77,6 +191,15 @@ def detect_format(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(4096)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head.strip():
+        raise ImportFormatError(f"{path}: the file is empty")
+    wide = _wide_encoding(head)
+    if wide:
+        # Every format is read as UTF-8 (XML could say otherwise, but WordPress and
+        # Disqus never do): say so, rather than "not an export".
+        raise ImportFormatError(
+            f"{path}: encoded in {wide}, not UTF-8; convert it first (iconv -f {wide} -t UTF-8)"
+        )
     if head.startswith(b"SQLite format 3\x00"):
         from mailbridge.importer.isso import is_isso  # a database, not text
 
@@ -84,10 +207,18 @@ def detect_format(path: Path) -> str:
             return "isso"
         raise ImportFormatError(f"{path}: an SQLite database, but not Isso's")
     if text.startswith(b"<"):
+        if b"<disqus" not in head and b"<rss" not in head:
+            # Long comments or a stylesheet before the root: look further before refusing.
+            with path.open("rb") as fh:
+                head = fh.read(_XML_HEAD)
         if b"<disqus" in head:
             return "disqus"
-        if b"<rss" in head or b"<?xml" in head:
+        if b"<rss" in head:
             return "wxr"
+        raise ImportFormatError(
+            f"{path}: not a WordPress export (WXR, an <rss>) or a Disqus export (<disqus>), "
+            "though it starts as XML or HTML does"
+        )
     elif head.startswith(b"\x1f\x8b"):  # gzip: Remark42's automatic backups are
         import gzip
 

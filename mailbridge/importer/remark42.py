@@ -17,13 +17,12 @@ import gzip
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import SourcePost, SourceThread, safe_url
+from mailbridge.importer.records import EPOCH, SourcePost, SourceThread, dated, safe_url
 from mailbridge.importer.wp_html import wordpress_to_markdown
 from mailbridge.models import CommentStatus
 
@@ -119,14 +118,6 @@ def _url(item: Any) -> str:
     return str(item["locator"].get("url") or "")
 
 
-def _when(value: Any) -> str:
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return "1970-01-01T00:00:00+00:00"
-    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC).isoformat("T", "seconds")
-
-
 def read_posts(path: Path) -> Iterator[SourcePost]:
     """The comments in file order, one at a time."""
     for number, item in _lines(path):
@@ -135,6 +126,7 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
         if not isinstance(item, dict) or not item.get("id"):
             yield _skipped(f"line {number}", "not a comment (no id)")
             continue
+        created_at, undated = dated(item.get("time"))
         user = item.get("user") if isinstance(item.get("user"), dict) else {}
         assert isinstance(user, dict)
         yield SourcePost(
@@ -144,14 +136,15 @@ def read_posts(path: Path) -> Iterator[SourcePost]:
             author=" ".join(str(user.get("name") or "").split()) or "Anonymous",
             email=None,
             body=wordpress_to_markdown(str(item.get("text") or "")),
-            created_at=_when(item.get("time")),
+            created_at=created_at,
             status=CommentStatus.APPROVED,
             skip="deleted in Remark42" if item.get("delete") is True else "",
+            undated=undated,
         )
 
 
 def _skipped(source_id: str, why: str) -> SourcePost:
     return SourcePost(
         source_id=source_id, thread="", parent=None, author="", email=None, body="",
-        created_at="1970-01-01T00:00:00+00:00", status=CommentStatus.APPROVED, skip=why,
+        created_at=EPOCH, status=CommentStatus.APPROVED, skip=why,
     )  # fmt: skip

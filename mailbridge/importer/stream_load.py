@@ -18,8 +18,8 @@ import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.importer.bulk import store_comments
-from mailbridge.importer.load import ImportReport, usable_address
-from mailbridge.importer.records import ImportedComment, SourcePost, SourceThread
+from mailbridge.importer.load import DUPLICATE, ImportReport, usable_address
+from mailbridge.importer.records import EMPTY, ImportedComment, SourcePost, SourceThread, clean_line
 from mailbridge.store import Store, threads
 
 __all__ = ["BATCH", "import_stream"]
@@ -52,7 +52,8 @@ class _Writer:
         found = self._thread_ids.get(thread.source_id)
         if found is None:
             found, created = await threads.upsert_thread(
-                conn, key=thread.key, title=thread.title, url=thread.url, author="",
+                conn, key=thread.key, title=clean_line(thread.title) or thread.key,
+                url=thread.url, author="",
                 author_address_id=None, now=self._now, closed=thread.closed,
             )  # fmt: skip
             self._thread_ids[thread.source_id] = found
@@ -87,6 +88,7 @@ class _Writer:
             )  # fmt: skip
             self._report.comments_added += done.added
             self._report.comments_existing += done.existing
+            self._report.skip(DUPLICATE, done.duplicates)
             self._report.orphans += done.orphans
             deferred = set(done.deferred)
             for index, post in enumerate(group):
@@ -147,8 +149,9 @@ async def import_stream(
         elif post.thread not in known:
             report.skip("its thread is not in the file")
         elif not post.body.strip():
-            report.skip("empty message")
+            report.skip(EMPTY)
         else:
+            report.undated += post.undated
             batch.append(post)
             if len(batch) >= BATCH:
                 await flush()

@@ -31,10 +31,37 @@ def _keep_as_text(match: re.Match[str]) -> str:
     return match.group(0).replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Past these, markdownify is no use and harmful: it took 1.7 s for 120,000 characters
+# and more than a minute for 2 MB (it grows faster than the text), and HTML nested a few
+# hundred deep exhausted Python's recursion in it (a traceback, mid-import). The page
+# shows such text as plain text anyway (mailbridge.render: MAX_MARKDOWN_CHARS 50,000,
+# MAX_NESTING 20).
+MAX_CONVERTED_CHARS = 50_000
+MAX_CONVERTED_DEPTH = 50
+_VOID = frozenset({"br", "hr", "img", "input", "wbr", "area", "col", "embed", "meta", "link"})
+
+
+def _too_deep(content: str) -> bool:
+    depth = 0
+    for match in _TAG.finditer(content):
+        tag = match.group(0)
+        if tag.startswith("</"):
+            depth = max(depth - 1, 0)
+        elif not tag.endswith("/>") and match.group(1).lower() not in _VOID:
+            depth += 1
+            if depth > MAX_CONVERTED_DEPTH:
+                return True
+    return False
+
+
 def wordpress_to_markdown(content: str) -> str:
     if not any(m.group(1).lower() in _WORDPRESS_TAGS for m in _TAG.finditer(content)):
         # Still HTML: WordPress keeps a typed "&" or "<" as "&amp;" or "&lt;".
         return unescape(content)
+    if len(content) > MAX_CONVERTED_CHARS or _too_deep(content):
+        # Kept as it came: every word stays, the tags show as text, and the Markdown
+        # renderer decodes the entities.
+        return content
     content = _TAG.sub(_keep_as_text, content)
     paragraphs = re.split(r"\n\s*\n", content.replace("\r\n", "\n"))
     converted = []

@@ -17,7 +17,14 @@ from xml.etree import ElementTree
 from xml.parsers import expat
 
 from mailbridge.errors import ImportFormatError
-from mailbridge.importer.records import ImportedComment, ImportedThread, safe_url
+from mailbridge.importer.records import (
+    EMPTY,
+    EPOCH,
+    ImportedComment,
+    ImportedThread,
+    safe_url,
+    usable_key,
+)
 from mailbridge.importer.wp_html import wordpress_to_markdown
 from mailbridge.models import CommentStatus
 
@@ -49,7 +56,7 @@ def _wp(element: Any, name: str) -> str:
     return ""
 
 
-def _date(gmt: str, local: str) -> str:
+def _date(gmt: str, local: str) -> str | None:
     for value in (gmt, local):
         if value and not value.startswith("0000"):
             if not _WP_DATE.fullmatch(value):
@@ -59,7 +66,7 @@ def _date(gmt: str, local: str) -> str:
             except ValueError:
                 continue
             return moment.isoformat(timespec="seconds")
-    return datetime(1970, 1, 1, tzinfo=UTC).isoformat(timespec="seconds")
+    return None
 
 
 def _comment(element: Any) -> ImportedComment | None:
@@ -68,6 +75,7 @@ def _comment(element: Any) -> ImportedComment | None:
     status = _STATUS.get(_wp(element, "comment_approved").lower(), CommentStatus.PENDING)
     parent = _wp(element, "comment_parent")
     email = _wp(element, "comment_author_email").strip() or None  # checked by the loader
+    created_at = _date(_wp(element, "comment_date_gmt"), _wp(element, "comment_date"))
     return ImportedComment(
         source_id=_wp(element, "comment_id"),
         parent_source_id=parent if parent not in ("", "0") else None,
@@ -75,8 +83,9 @@ def _comment(element: Any) -> ImportedComment | None:
         email=email,
         # Stored as Markdown, like every comment: WordPress's tags become Markdown.
         body=wordpress_to_markdown(_wp(element, "comment_content").replace("\r\n", "\n").strip()),
-        created_at=_date(_wp(element, "comment_date_gmt"), _wp(element, "comment_date")),
+        created_at=created_at or EPOCH,
         status=status,
+        undated=created_at is None,
     )
 
 
@@ -122,13 +131,25 @@ def read_wxr(path: Path) -> Iterator[ImportedThread]:
     """
     check_wellformed(path)
     authors: dict[str, tuple[str, str]] = {}  # login -> (display name, email)
+    wordpress = False  # WordPress's namespace declared: not just any RSS feed
+    taken: set[str] = set()  # the keys of the threads yielded
     try:
-        for _event, element in ElementTree.iterparse(str(path), events=("end",)):  # noqa: S314
+        events = ElementTree.iterparse(str(path), events=("end", "start-ns"))  # noqa: S314
+        for event, element in events:
+            if event == "start-ns":
+                wordpress = wordpress or element[1] in _WP_NAMESPACES
+                continue
             tag = element.tag
             if tag == "item":
                 thread = _thread(element, authors)
+                post_id = _wp(element, "post_id")
                 element.clear()
-                if thread is not None and thread.comments:
+                if thread is not None and (thread.comments or thread.skipped):
+                    if thread.key in taken:
+                        # Two pages with one slug (children of different parents): kept
+                        # apart, as Disqus's are, not merged into the first's thread.
+                        thread.key = f"{thread.key[:80]}-{post_id or len(taken)}"
+                    taken.add(thread.key)
                     yield thread
             elif tag in _AUTHOR_TAGS and element.find(f"{_WP}author_login") is not None:
                 authors[_wp(element, "author_login")] = (
@@ -137,6 +158,10 @@ def read_wxr(path: Path) -> Iterator[ImportedThread]:
                 )
     except SyntaxError as exc:  # ParseError is a SyntaxError
         raise ImportFormatError(f"{path}: not well-formed XML: {exc}") from None
+    if not wordpress:  # nothing was yielded: a feed has no wp:comment
+        raise ImportFormatError(
+            f"{path}: an RSS feed, not a WordPress export (no WordPress export namespace)"
+        )
 
 
 def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | None:
@@ -144,7 +169,8 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
         return None
     creator = item.findtext("{http://purl.org/dc/elements/1.1/}creator", "").strip()
     author, author_email = authors.get(creator, (creator, ""))
-    key = _wp(item, "post_name") or _wp(item, "post_id")
+    # WordPress's slugs are usable keys; a file edited by hand may hold anything.
+    key = next((k for k in (_wp(item, "post_name"), _wp(item, "post_id")) if usable_key(k)), "")
     if not key:
         return None
     thread = ImportedThread(
@@ -159,6 +185,10 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
     for ns in _WP_NAMESPACES:
         for element in item.findall(f"{{{ns}}}comment"):
             comment = _comment(element)
-            if comment is not None and comment.body:
+            why = "a pingback or trackback" if comment is None else "" if comment.body else EMPTY
+            if why:  # counted: the summary says what was not imported
+                thread.skipped[why] = thread.skipped.get(why, 0) + 1
+            else:
+                assert comment is not None
                 thread.comments.append(comment)
     return thread

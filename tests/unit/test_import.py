@@ -199,6 +199,16 @@ async def test_xml_entity_bombs_are_refused(tmp_path: Path) -> None:
             ' "body": "b", "created": "yesterday"}]}',
             "ISO 8601",
         ),
+        ('{"post": {"key": "", "title": "t"}, "comments": []}', "'key' must be one word"),
+        ('{"threads": 5}', "'threads' must be a list"),  # was: 0 threads imported, exit 0
+        ('{"threads": {"post": {}}}', "'threads' must be a list"),
+        ('{"post": {"key": "a b", "title": "t"}, "comments": []}', "'key' must be one word"),
+        ('{"post": {"key": "../x", "title": "t"}, "comments": []}', "'key' must be one word"),
+        (  # once in UTC, before year 1: an OverflowError's traceback
+            '{"post": {"key": "k", "title": "t"}, "comments": [{"id": 1, "author": "a",'
+            ' "body": "b", "created": "0001-01-01T00:00:00+14:00"}]}',
+            "ISO 8601 date from 1970 on",
+        ),
         ("<html><body>no</body></html>", "not a WordPress export"),
     ],
 )
