@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
-from mailbridge.importer.records import ImportedComment, clean_line, clean_text
+from mailbridge.importer.records import ImportedComment
 from mailbridge.store.engine import dialect_of
 from mailbridge.store.subscriptions import Level
 
@@ -87,10 +87,8 @@ async def store_comments(
     for (comment_id, parent_id, item), email in zip(placed, emails, strict=True):
         address_id = address_ids.get(_fold(email)) if email else None
         rows.append(
-            # Cleaned here, where every format's comments pass: a NUL or an escape from
-            # the file never reaches a page or an email, and both engines store the same.
-            (comment_id, thread_id, parent_id, address_id,
-             clean_line(item.author) or "Anonymous", clean_text(item.body),
+            # author and body were cleaned when the comment was read (ImportedComment).
+            (comment_id, thread_id, parent_id, address_id, item.author, item.body,
              item.status.value, item.source_id, int(notify), item.created_at)
         )  # fmt: skip
         if notify and address_id is not None:

@@ -45,6 +45,14 @@ class ImportedComment:
     status: CommentStatus
     undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
 
+    def __post_init__(self) -> None:
+        # Cleaned where every format's comments are made: a NUL or an escape from the
+        # file never reaches a page or an email, and both engines store the same. Made
+        # by the reader process when a large file is read apart, so the cleaning is
+        # not on the writer's path (pickle restores the fields without calling this).
+        object.__setattr__(self, "author", clean_line(self.author) or "Anonymous")
+        object.__setattr__(self, "body", clean_text(self.body))
+
 
 @dataclass
 class ImportedThread:
