@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 
 import aioimaplib
 
 from mailbridge.clock import Clock
-from mailbridge.imap.recipient import envelope_sender, recipient_of
-from mailbridge.inbound.fetched import deliver
+from mailbridge.errors import MessageTooLarge
+from mailbridge.imap.recipient import HEADER_NAMES, envelope_sender, recipient_of
+from mailbridge.inbound.fetched import TRY_LATER, deliver
 from mailbridge.inbound.headers import parse_headers
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
 from mailbridge.settings import Settings
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 DONE = "$MailbridgeDone"
 _ROUND = 200  # messages per round, at most: then IDLE is entered again, then the rest
 _MAX_BACKOFF_SECONDS = 900.0
+_SIZE = re.compile(r"RFC822\.SIZE (\d+)")
+_NAMES = " ".join(HEADER_NAMES)
 
 
 class ImapProblem(Exception):
@@ -48,6 +52,7 @@ class ImapInbox:
     def __init__(self, settings: Settings, intake: ReplyIntake, clock: Clock) -> None:
         self._imap = settings.imap
         self._reply_domain = settings.smtp.reply_domain
+        self._limit = settings.smtp.max_message_size
         self._intake = intake
         self._clock = clock
         self._failures = 0
@@ -114,22 +119,47 @@ class ImapInbox:
             await asyncio.wait_for(idle, self._imap.timeout_seconds)
 
     async def drain(self, client: aioimaplib.IMAP4) -> int:
-        """File every message not yet done (up to ``_ROUND``); how many are done now."""
-        found = await client.uid_search("UNKEYWORD", DONE, charset=None)
-        _ok(found, "UID SEARCH")
-        uids = [u for line in found.lines[:-1] for u in _text(line).split() if u.isdigit()]
+        """File every message not yet done, ``_ROUND`` at a time; how many are done now.
+
+        Each message is tried once a round: one left for later (a 4xx) is not tried
+        again until the next, so messages that keep failing never hold up the ones
+        behind them, and a mailbox of thousands is read at once, not one batch per
+        ``poll_seconds``."""
+        tried: set[str] = set()  # also ends the round on a server that keeps no keywords
         done = 0
-        for uid in uids[:_ROUND]:
-            raw = await self._fetch(client, uid)
-            if raw is None:
-                continue  # expunged meanwhile
-            answer = await self._file(raw)
-            if answer[:1] in ("2", "5"):  # committed, or refused for good: done
-                await self._mark_done(client, uid)
-                done += 1
-            else:
-                log.info("imap: message UID %s: %s; left for the next round", uid, answer)
-        return done
+        while True:
+            found = await client.uid_search("UNKEYWORD", DONE, charset=None)
+            _ok(found, "UID SEARCH")
+            uids = [
+                u
+                for line in found.lines[:-1]
+                for u in _text(line).split()
+                if u.isdigit() and u not in tried
+            ]
+            for uid in uids[:_ROUND]:
+                tried.add(uid)
+                answer = await self._one(client, uid)
+                if answer is None:
+                    continue  # expunged meanwhile
+                if answer[:1] in ("2", "5"):  # committed, or refused for good: done
+                    await self._mark_done(client, uid)
+                    done += 1
+                else:
+                    log.info("imap: message UID %s: %s; left for the next round", uid, answer)
+            if len(uids) <= _ROUND:
+                return done
+
+    async def _one(self, client: aioimaplib.IMAP4, uid: str) -> str | None:
+        """The SMTP reply for message ``uid``; None if it is gone."""
+        response = await client.uid("fetch", uid, "(RFC822.SIZE)")
+        _ok(response, f"UID FETCH {uid} (RFC822.SIZE)")
+        sizes = [int(m[1]) for line in response.lines if (m := _SIZE.search(_text(line)))]
+        if not sizes:
+            return None
+        if sizes[0] > self._limit:  # never read into memory, as SMTP would refuse it (552)
+            return await self._too_large(client, uid, sizes[0])
+        raw = await self._fetch(client, uid)
+        return None if raw is None else await self._file(raw)
 
     async def _fetch(self, client: aioimaplib.IMAP4, uid: str) -> bytes | None:
         response = await client.uid("fetch", uid, "(BODY.PEEK[])")
@@ -138,6 +168,34 @@ class ImapInbox:
             if isinstance(line, bytearray):  # the literal: the message itself
                 return bytes(line)
         return None
+
+    async def _too_large(self, client: aioimaplib.IMAP4, uid: str, size: int) -> str:
+        """Refuse for good, in the inbound log, a message larger than the SMTP service
+        takes; only the headers naming its sender and recipient are read (64 KB at most)."""
+        fields = f"(BODY.PEEK[HEADER.FIELDS ({_NAMES})]<0.65536>)"
+        response = await client.uid("fetch", uid, fields)
+        _ok(response, f"UID FETCH {uid} (headers)")
+        literal = next((bytes(x) for x in response.lines if isinstance(x, bytearray)), b"")
+        try:
+            headers = parse_headers(literal)
+            sender, rcpt = envelope_sender(headers), recipient_of(headers, self._reply_domain)
+        except Exception:  # unreadable headers: logged without them
+            sender = rcpt = ""
+        refusal = MessageTooLarge(
+            f"The message ({size} bytes) is larger than this server accepts "
+            f"({self._limit} bytes, smtp.max_message_size)."
+        )
+        peer = f"imap:{self._imap.host}"
+        log.warning("%s: message UID %s from <%s> to <%s> refused: %s",
+                    peer, uid, sender, rcpt, refusal.smtp_reply)  # fmt: skip
+        try:
+            await self._intake.log_refusal(
+                peer=peer, helo="", mail_from=sender, rcpt_to=rcpt, rejection=refusal
+            )
+        except Exception:  # in the inbound log before it is marked done, or not done
+            log.exception("%s: the refusal could not be logged; try again later", peer)
+            return TRY_LATER
+        return refusal.smtp_reply
 
     async def _file(self, raw: bytes) -> str:
         try:

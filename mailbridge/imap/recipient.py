@@ -13,10 +13,12 @@ from __future__ import annotations
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
-__all__ = ["envelope_sender", "recipient_of"]
+__all__ = ["HEADER_NAMES", "envelope_sender", "recipient_of"]
 
 _ENVELOPE = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _VISIBLE = ("To", "Cc")
+# Every header the two functions below read (for a fetch of those alone).
+HEADER_NAMES = (*_ENVELOPE, *_VISIBLE, "Return-Path", "From")
 
 
 def recipient_of(headers: Message, reply_domain: str) -> str:

@@ -16,6 +16,7 @@ import pytest
 from dovecot_server import Mailbox, dovecot, dovecot_server  # noqa: F401 - fixtures
 from flows import reply_notification
 from support import (
+    db_rows,
     db_value,
     import_seed,
     make_settings,
@@ -100,6 +101,59 @@ async def test_a_refused_login_is_logged_and_retried(
             await asyncio.sleep(0.1)
     assert "LOGIN: the server answered NO" in caplog.text
     assert "trying again in" in caplog.text
+
+
+def _stray(n: int) -> bytes:
+    """A message for no reply address: refused for good at once (no extraction)."""
+    return (f"From: someone@example.net\r\nTo: other-{n}@example.org\r\nSubject: hi\r\n"
+            f"Message-ID: <stray-{n}@example.net>\r\n\r\nHi\r\n").encode()  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_full_mailbox_is_read_in_batches_without_waiting(
+    tmp_path: Path,
+    dovecot: Mailbox,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More messages than one batch: the next batch follows at once, not after
+    poll_seconds (120 here; once a batch took a whole IDLE wait)."""
+    monkeypatch.setattr("mailbridge.imap.inbox._ROUND", 2)
+    box = dovecot
+    box.create("Filed")
+    for n in range(5):
+        box.append(_stray(n))
+    settings = settings_for(tmp_path, box, done_mailbox="Filed")
+    async with running(settings, resolver=no_dmarc_zone()):
+        await until("all five done", lambda: _async(box.count("Filed") == 5), seconds=10)
+        assert box.count("INBOX") == 0
+
+
+@pytest.mark.asyncio
+async def test_a_message_too_large_is_refused_without_being_read(
+    tmp_path: Path,
+    dovecot: Mailbox,  # noqa: F811
+) -> None:
+    """Over SMTP it would get 552; read from the mailbox it was read whole and filed.
+    Now only its size and a few headers are read; it is refused in the inbound log and
+    marked done, and stays in the mailbox."""
+    box = dovecot
+    box.create("Filed")
+    settings = make_settings(
+        tmp_path,
+        smtp={"max_message_size": 20_000},
+        imap={"host": box.host, "port": box.port, "tls": False, "user": box.user,
+              "password": box.password, "poll_seconds": 120.0, "done_mailbox": "Filed"},
+    )  # fmt: skip
+    await import_seed(settings)
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        note = await reply_notification(daemon)
+        big = reply_to_notification(note, "Big. " + "word " * 5000,
+                                    message_id="<imap-big@client.example>")  # fmt: skip
+        box.append(big.as_bytes().replace(b"\n", b"\r\n"))
+        await until("the big one done", lambda: _async(box.count("Filed") == 1), seconds=10)
+        sql = "SELECT status, reason, stage, rcpt_to FROM inbound_messages WHERE peer LIKE 'imap:%'"
+        assert await db_rows(daemon, sql) == [("refused", "too_large", "rcpt", reply_address(note))]
+        assert await db_value(daemon, "SELECT count(*) FROM comments WHERE body LIKE 'Big.%'") == 0
 
 
 async def _async(value: Any) -> Any:
