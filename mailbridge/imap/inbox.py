@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 DONE = "$MailbridgeDone"
 _ROUND = 200  # messages per round, at most: then IDLE is entered again, then the rest
 _MAX_BACKOFF_SECONDS = 900.0
+_FIRST_RETRY_SECONDS = 1.0
 _SIZE = re.compile(r"RFC822\.SIZE (\d+)")
 _NAMES = " ".join(HEADER_NAMES)
 
@@ -56,17 +57,22 @@ class ImapInbox:
         self._intake = intake
         self._clock = clock
         self._failures = 0
+        # The current session, and what its connection did (_watched_session).
+        self._current: asyncio.Task[None] | None = None
+        self._lost: ConnectionError | None = None
+        self._filing = self._closing = False
         self.rounds = 0  # complete rounds, for tests and `mailbridge status`
 
     async def run(self) -> None:
         while True:
             try:
-                await self._session()
-            except (OSError, TimeoutError, ImapProblem, aioimaplib.Abort) as exc:
+                await self._watched_session()
+            except (OSError, TimeoutError, ImapProblem, aioimaplib.Abort,
+                    aioimaplib.CommandTimeout) as exc:  # fmt: skip
                 delay = self._backoff()
                 log.warning(
                     "imap %s:%d: %s; trying again in %.1f s",
-                    self._imap.host, self._imap.port, exc or type(exc).__name__, delay,
+                    self._imap.host, self._imap.port, self._said(exc), delay,
                 )  # fmt: skip
                 await asyncio.sleep(delay)
             except Exception:  # never let one odd answer end the inbox
@@ -74,12 +80,50 @@ class ImapInbox:
                 log.exception("imap: the inbox failed; trying again in %.1f s", delay)
                 await asyncio.sleep(delay)
 
+    def _said(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError | aioimaplib.CommandTimeout) and not str(exc):
+            return f"no answer within {self._imap.timeout_seconds:g} s (imap.timeout_seconds)"
+        return str(exc) or type(exc).__name__
+
     def _backoff(self) -> float:
+        """Soon after a session that worked (a server restarting, a connection a NAT
+        forgot), then ``poll_seconds``, doubling up to 15 minutes."""
         self._failures += 1
-        return float(min(self._imap.poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS))
+        if self._failures == 1:
+            return min(_FIRST_RETRY_SECONDS, self._imap.poll_seconds)
+        delay = self._imap.poll_seconds * 2 ** (self._failures - 2)
+        return float(min(delay, _MAX_BACKOFF_SECONDS))
+
+    async def _watched_session(self) -> None:
+        """The session, ended as soon as the server closes the connection: aioimaplib
+        leaves a command waiting on a closed connection until it times out (an IDLE,
+        ``poll_seconds`` and then ``timeout_seconds``). Never while a message is being
+        filed: that finishes, and the session ends right after it."""
+        self._lost = None
+        self._filing = self._closing = False
+        session = asyncio.create_task(self._session(), name="mailbridge-imap-session")
+        self._current = session
+        try:
+            await session
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if self._lost is None or (me is not None and me.cancelling()):
+                raise  # stopping: not the connection
+            raise self._lost from None
+        finally:
+            self._current = None
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        if self._closing or self._lost is not None:
+            return
+        why = f": {exc}" if exc else ""
+        self._lost = ConnectionError(f"the server closed the connection{why}")
+        if not self._filing and self._current is not None:
+            self._current.cancel()
 
     async def _session(self) -> None:
         client = self._client()
+        client.protocol.conn_lost_cb = self._connection_lost  # IMAP4_SSL takes none itself
         try:
             await client.wait_hello_from_server()
             _ok(await client.login(self._imap.user, self._imap.password), "LOGIN")
@@ -93,10 +137,12 @@ class ImapInbox:
                 else:
                     await asyncio.sleep(self._imap.poll_seconds)
         finally:
-            try:
-                await asyncio.wait_for(client.logout(), 5)
-            except (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.CommandTimeout):
-                pass  # going anyway
+            self._closing = True
+            if self._lost is None:  # nobody to say goodbye to otherwise
+                try:
+                    await asyncio.wait_for(client.logout(), 5)
+                except (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.CommandTimeout):
+                    pass  # going anyway
 
     def _client(self) -> aioimaplib.IMAP4:
         timeout = self._imap.timeout_seconds
@@ -115,8 +161,9 @@ class ImapInbox:
         except TimeoutError:
             pass  # nothing came: a round anyway, then IDLE again
         finally:
-            client.idle_done()
-            await asyncio.wait_for(idle, self._imap.timeout_seconds)
+            if self._lost is None:  # else there is nobody to end it with
+                client.idle_done()
+                await asyncio.wait_for(idle, self._imap.timeout_seconds)
 
     async def drain(self, client: aioimaplib.IMAP4) -> int:
         """File every message not yet done, ``_ROUND`` at a time; how many are done now.
@@ -159,7 +206,16 @@ class ImapInbox:
         if sizes[0] > self._limit:  # never read into memory, as SMTP would refuse it (552)
             return await self._too_large(client, uid, sizes[0])
         raw = await self._fetch(client, uid)
-        return None if raw is None else await self._file(raw)
+        if raw is None:
+            return None
+        self._filing = True
+        try:
+            answer = await self._file(raw)
+        finally:
+            self._filing = False
+        if self._lost is not None:  # lost while filing: it is not marked; read it again
+            raise self._lost
+        return answer
 
     async def _fetch(self, client: aioimaplib.IMAP4, uid: str) -> bytes | None:
         response = await client.uid("fetch", uid, "(BODY.PEEK[])")
@@ -188,6 +244,7 @@ class ImapInbox:
         peer = f"imap:{self._imap.host}"
         log.warning("%s: message UID %s from <%s> to <%s> refused: %s",
                     peer, uid, sender, rcpt, refusal.smtp_reply)  # fmt: skip
+        self._filing = True
         try:
             await self._intake.log_refusal(
                 peer=peer, helo="", mail_from=sender, rcpt_to=rcpt, rejection=refusal
@@ -195,6 +252,10 @@ class ImapInbox:
         except Exception:  # in the inbound log before it is marked done, or not done
             log.exception("%s: the refusal could not be logged; try again later", peer)
             return TRY_LATER
+        finally:
+            self._filing = False
+        if self._lost is not None:
+            raise self._lost
         return refusal.smtp_reply
 
     async def _file(self, raw: bytes) -> str:

@@ -100,7 +100,70 @@ async def test_a_refused_login_is_logged_and_retried(
                 break
             await asyncio.sleep(0.1)
     assert "LOGIN: the server answered NO" in caplog.text
-    assert "trying again in" in caplog.text
+    # At once (a restarted server), then poll_seconds, doubling (once: 2 poll_seconds first).
+    assert "trying again in 0.2 s" in caplog.text
+
+
+class Relay:
+    """A TCP relay to the IMAP server whose connections the test cuts, as a server
+    restarting or a NAT forgetting an idle connection would."""
+
+    def __init__(self, box: Mailbox) -> None:
+        self._box = box
+        self._writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    async def __aenter__(self) -> Relay:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.cut()
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self._box.host, self._box.port)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except OSError:
+                pass
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+
+
+@pytest.mark.asyncio
+async def test_a_connection_cut_while_idling_is_noticed_at_once(
+    tmp_path: Path,
+    dovecot: Mailbox,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connection cut under IDLE: before, aioimaplib waited on it for poll_seconds
+    and then timeout_seconds (here 120 + 30 s) and the log said only "TimeoutError";
+    now the session ends at once, says so, and reconnects a second later."""
+    caplog.set_level(logging.WARNING, logger="mailbridge.imap")
+    box = dovecot
+    box.create("Filed")
+    async with Relay(box) as relay:
+        settings = settings_for(tmp_path, box, port=relay.port, done_mailbox="Filed")
+        async with running(settings, resolver=no_dmarc_zone()):
+            box.append(_stray(1))
+            await until("the first done", lambda: _async(box.count("Filed") == 1), seconds=10)
+            relay.cut()
+            box.append(_stray(2))
+            await until("the second done", lambda: _async(box.count("Filed") == 2), seconds=10)
+    assert "the server closed the connection; trying again in 1.0 s" in caplog.text
 
 
 def _stray(n: int) -> bytes:
