@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,42 @@ async def test_a_message_too_large_is_refused_without_being_read(
 
 async def _async(value: Any) -> Any:
     return value
+
+
+@pytest.mark.sqlite_only("holds SQLite's write lock from a second connection to the file")
+@pytest.mark.asyncio
+async def test_a_store_that_cannot_write_leaves_the_message_for_the_next_round(
+    tmp_path: Path,
+    dovecot: Mailbox,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The database locked: a message for no reply address cannot have its refusal
+    logged, so it is left as it is (before: the refusal's write escaped, the session
+    ended with a traceback and reconnected); unlocked, the next round marks it done."""
+    caplog.set_level(logging.INFO, logger="mailbridge")
+    box = dovecot
+    box.create("Filed")
+    settings = make_settings(
+        tmp_path,
+        database_busy_timeout_seconds=0.3,
+        imap={"host": box.host, "port": box.port, "tls": False, "user": box.user,
+              "password": box.password, "poll_seconds": 1.0, "done_mailbox": "Filed"},
+    )  # fmt: skip
+    await import_seed(settings)
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        box.append(_stray(0))  # the inbox at work (it took its lead) before the lock
+        await until("the first done", lambda: _async(box.count("Filed") == 1), seconds=10)
+        other = sqlite3.connect(
+            daemon.settings.database_path, isolation_level=None, check_same_thread=False
+        )
+        try:
+            await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
+            box.append(_stray(1))
+            await until("left for later", lambda: _async("left for the next round" in caplog.text),
+                        seconds=10)  # fmt: skip
+            assert box.count("Filed") == 1 and box.count("INBOX") == 1
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await until("done once unlocked", lambda: _async(box.count("Filed") == 2), seconds=10)
+    assert "the inbox failed" not in caplog.text
