@@ -8,11 +8,13 @@ services' algorithms written out, not with mailbridge's code."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import io
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -220,3 +222,43 @@ async def _explained(daemon: Any) -> Any:
     mails = read_maildir(outbox_dir(daemon)) if (outbox_dir(daemon) / "new").exists() else []
     found = [m for m in mails if "expired" in " ".join(text_body(m).split())]
     return found[-1] if found else None
+
+
+@pytest.mark.sqlite_only("holds SQLite's write lock from a second connection to the file")
+@pytest.mark.asyncio
+async def test_a_locked_database_makes_the_service_retry_and_the_retry_files_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store cannot write: 503 with Retry-After (every service retries that), for a
+    reply and for a refusal alike (a refusal's inbound-log row is a write too: before,
+    that one escaped as aiohttp's 500 with a traceback). Released, the retry files the
+    reply; a retry of that (the answer lost, mailbridge stopped before sending it) is
+    200 and the same comment."""
+    async with started(
+        tmp_path, inbound_webhooks=HOOKS, database_busy_timeout_seconds=0.3
+    ) as daemon:
+        note = await reply_notification(daemon)
+        rcpt = reply_address(note)
+        message = reply_to_notification(note, "Filed once.", message_id="<lock-1@client.example>")
+        raw = message.as_bytes().replace(b"\n", b"\r\n")
+        other = sqlite3.connect(
+            daemon.settings.database_path, isolation_level=None, check_same_thread=False
+        )
+        try:
+            await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
+            for to in (rcpt, "reply+nonsense@reply.example.org"):
+                host, port = daemon.http_address
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.post(f"http://{host}:{port}/inbound/mailgun",
+                                 data=mailgun_form(raw, to)) as resp,
+                ):  # fmt: skip
+                    assert resp.status == 503, (to, resp.status, await resp.text())
+                    assert resp.headers["Retry-After"].isdigit()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        for _ in range(2):
+            status, body = await post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt))
+            assert status == 200 and body["outcome"].startswith("250"), body
+        assert await comments_with(daemon, "Filed once.") == [("pending", "mailgun:127.0.0.1")]
