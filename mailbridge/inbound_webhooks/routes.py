@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mailbridge.clock import Clock
 from mailbridge.inbound.fetched import deliver
@@ -87,11 +89,7 @@ class InboundWebhooks:
             self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
             # JSON escapes the message: allow for it growing (a quote, a newline: 2 bytes).
             body = await _bounded(request, 2 * self._limit + _FIELD_LIMIT)
-            try:
-                data = json.loads(body)
-            except ValueError:
-                raise BadPayload("not JSON") from None
-            return postmark_delivery(data)
+            return postmark_delivery(_json(body))
 
         return await self._handle(request, "postmark", read, refused_status=403)
 
@@ -107,10 +105,7 @@ class InboundWebhooks:
         async def read() -> Delivered | None:
             # SNS caps a message at 256 KB (SES sends only mail under 150 KB this way).
             body = await _bounded(request, 2 * self._limit + _FIELD_LIMIT)
-            try:
-                message = json.loads(body)
-            except ValueError:
-                raise BadPayload("not JSON") from None
+            message = _json(body)
             if not isinstance(message, dict):
                 raise BadPayload("expected an SNS message object")
             await self._sns.verify(message)
@@ -196,22 +191,10 @@ async def _form(
     fields: dict[str, str] = {}
     raw: bytes | None = None
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        async for part in reader:
-            # A nested multipart is not what any of these services sends: skipped.
-            if not isinstance(part, BodyPartReader) or part.name is None:
-                continue
-            bound = limit if part.name == message_field else _FIELD_LIMIT
-            data = bytearray()
-            while chunk := await part.read_chunk(64 * 1024):
-                data += chunk
-                if len(data) > bound:
-                    raise TooLarge()
-            if part.name == message_field:
-                raw = bytes(data)
-            else:
-                fields[part.name] = data.decode("utf-8", "replace")
-        return fields, raw
+        try:
+            return await _multipart(request, message_field, limit)
+        except (ValueError, HttpProcessingError) as exc:  # a form aiohttp cannot read
+            raise BadPayload(f"not a readable multipart form: {exc}") from None
     if request.content_type == "application/x-www-form-urlencoded":
         body = await _bounded(request, 3 * limit + _FIELD_LIMIT)  # percent-encoding triples
         for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
@@ -222,6 +205,36 @@ async def _form(
                 fields[key] = value.encode("latin-1").decode("utf-8", "replace")
         return fields, raw
     raise BadPayload(f"expected a form, got {request.content_type or 'no content type'}")
+
+
+async def _multipart(
+    request: web.Request, message_field: str, limit: int
+) -> tuple[dict[str, str], bytes | None]:
+    fields: dict[str, str] = {}
+    raw: bytes | None = None
+    reader = await request.multipart()
+    async for part in reader:
+        # A nested multipart is not what any of these services sends: skipped.
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        bound = limit if part.name == message_field else _FIELD_LIMIT
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):
+            data += chunk
+            if len(data) > bound:
+                raise TooLarge()
+        if part.name == message_field:
+            raw = bytes(data)
+        else:
+            fields[part.name] = data.decode("utf-8", "replace")
+    return fields, raw
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # nested deep enough to exhaust the stack: a 500
+        raise BadPayload("not JSON") from None
 
 
 async def _fetch_https(url: str) -> bytes:

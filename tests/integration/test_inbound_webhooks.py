@@ -262,3 +262,32 @@ async def test_a_locked_database_makes_the_service_retry_and_the_retry_files_onc
             status, body = await post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt))
             assert status == 200 and body["outcome"].startswith("250"), body
         assert await comments_with(daemon, "Filed once.") == [("pending", "mailgun:127.0.0.1")]
+
+
+@pytest.mark.asyncio
+async def test_payloads_no_service_sends_get_400_not_500(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, each of these was aiohttp's 500 (an HTML page, a traceback in the log): a
+    multipart form that does not parse, JSON nested past the stack (SES parses before it
+    can authenticate: anyone could), a RawEmail with a lone surrogate. Now 400 saying
+    why, or, for the message, the pipeline's answer."""
+    hooks = {**HOOKS, "ses_topic_arn": "arn:aws:sns:eu-west-1:123456789012:replies"}
+    async with started(tmp_path, inbound_webhooks=hooks) as daemon:
+        broken = {"Content-Type": "multipart/form-data; boundary=zz"}
+        sendgrid = basic("sendgrid", SENDGRID_PASSWORD)
+        for path, auth in (("/inbound/mailgun", {}), ("/inbound/sendgrid", sendgrid)):
+            for junk in (b"--zz\r\nno end", b"no boundary at all"):
+                status, body = await post(daemon, path, data=junk, headers=broken | auth)
+                assert status == 400 and "multipart" in body["message"], (path, body)
+        deep = b"[" * 100_000 + b"]" * 100_000
+        for path, auth in (("/inbound/postmark", basic("postmark", POSTMARK_PASSWORD)),
+                           ("/inbound/ses", {})):  # fmt: skip
+            status, body = await post(daemon, path, data=deep, headers=auth)
+            assert (status, body["message"]) == (400, "not JSON"), path
+        lone = json.dumps({"RawEmail": "From: a@example.net\r\n\r\n\ud800", "From": "a@example.net",
+                           "OriginalRecipient": "reply+nonsense@reply.example.org"})  # fmt: skip
+        status, body = await post(daemon, "/inbound/postmark", data=lone,
+                                  headers=basic("postmark", POSTMARK_PASSWORD))  # fmt: skip
+        assert status == 403 and body["outcome"].startswith("550"), body
+    assert "Traceback" not in caplog.text and "failed" not in caplog.text
