@@ -61,6 +61,7 @@ class ImapInbox:
         self._current: asyncio.Task[None] | None = None
         self._lost: ConnectionError | None = None
         self._filing = self._closing = False
+        self._move_to = ""  # imap.done_mailbox, once the session found it on the server
         self.rounds = 0  # complete rounds, for tests and `mailbridge status`
 
     async def run(self) -> None:
@@ -127,7 +128,9 @@ class ImapInbox:
         try:
             await client.wait_hello_from_server()
             _ok(await client.login(self._imap.user, self._imap.password), "LOGIN")
-            _ok(await client.select(self._imap.mailbox), f"SELECT {self._imap.mailbox}")
+            _ok(await client.select(self._imap.mailbox),
+                f"SELECT {self._imap.mailbox} (imap.mailbox)")  # fmt: skip
+            self._move_to = await self._done_mailbox(client)
             while True:
                 await self.drain(client)
                 self._failures = 0
@@ -143,6 +146,25 @@ class ImapInbox:
                     await asyncio.wait_for(client.logout(), 5)
                 except (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.CommandTimeout):
                     pass  # going anyway
+
+    async def _done_mailbox(self, client: aioimaplib.IMAP4) -> str:
+        """``imap.done_mailbox`` if the server has it, else "" (said once a session): a
+        MOVE there would fail after each message is filed, and end the session each time
+        (one message per backoff, up to 15 minutes each). Replies go on being filed."""
+        target = self._imap.done_mailbox
+        if not target:
+            return ""
+        response = await client.status(target, "(MESSAGES)")
+        if response.result != "OK":
+            said = " ".join(_text(line) for line in response.lines)[:300]
+            log.warning(
+                "imap %s:%d: imap.done_mailbox %r: the server answered %s %s; messages done "
+                "stay in %s, flagged %s, until it is created",
+                self._imap.host, self._imap.port, target, response.result, said,
+                self._imap.mailbox, DONE,
+            )  # fmt: skip
+            return ""
+        return target
 
     def _client(self) -> aioimaplib.IMAP4:
         timeout = self._imap.timeout_seconds
@@ -274,7 +296,7 @@ class ImapInbox:
 
     async def _mark_done(self, client: aioimaplib.IMAP4, uid: str) -> None:
         _ok(await client.uid("store", uid, "+FLAGS", f"({DONE} \\Seen)"), f"UID STORE {uid}")
-        target = self._imap.done_mailbox
+        target = self._move_to
         if target:
             if client.has_capability("MOVE"):
                 _ok(await client.uid("move", uid, target), f"UID MOVE {uid}")

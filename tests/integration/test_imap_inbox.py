@@ -261,3 +261,26 @@ async def test_a_store_that_cannot_write_leaves_the_message_for_the_next_round(
             other.close()
         await until("done once unlocked", lambda: _async(box.count("Filed") == 2), seconds=10)
     assert "the inbox failed" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_done_mailbox_that_does_not_exist_is_said_and_replies_go_on(
+    tmp_path: Path,
+    dovecot: Mailbox,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, the MOVE failed after each message, ending the session each time: one
+    message per backoff (here 1 s, then poll_seconds: 120 s). Now it is said once, and
+    every message is done, flagged, where it is."""
+    caplog.set_level(logging.WARNING, logger="mailbridge.imap")
+    box = dovecot
+    for n in range(3):
+        box.append(_stray(n))
+    settings = settings_for(tmp_path, box, done_mailbox="Missing")
+    async with running(settings, resolver=no_dmarc_zone()):
+        for n in (1, 2, 3):
+            await until(f"message {n} done",
+                        lambda n=n: _async("$MailbridgeDone" in box.flags("INBOX", n)),
+                        seconds=10)  # fmt: skip
+    assert "imap.done_mailbox 'Missing': the server answered NO" in caplog.text
+    assert "trying again" not in caplog.text
