@@ -31,6 +31,7 @@ from mailbridge.imap.recipient import HEADER_NAMES, envelope_sender, recipient_o
 from mailbridge.inbound.fetched import TRY_LATER, deliver
 from mailbridge.inbound.headers import parse_headers
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
+from mailbridge.metrics import Metrics
 from mailbridge.settings import Settings
 
 __all__ = ["DONE", "ImapInbox", "ImapProblem"]
@@ -50,8 +51,15 @@ class ImapProblem(Exception):
 
 
 class ImapInbox:
-    def __init__(self, settings: Settings, intake: ReplyIntake, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        intake: ReplyIntake,
+        clock: Clock,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._imap = settings.imap
+        self._metrics = metrics
         self._reply_domain = settings.smtp.reply_domain
         self._limit = settings.smtp.max_message_size
         self._intake = intake
@@ -90,6 +98,8 @@ class ImapInbox:
         """Soon after a session that worked (a server restarting, a connection a NAT
         forgot), then ``poll_seconds``, doubling up to 15 minutes."""
         self._failures += 1
+        if self._metrics is not None:
+            self._metrics.imap_failures.set(self._failures)
         if self._failures == 1:
             return min(_FIRST_RETRY_SECONDS, self._imap.poll_seconds)
         delay = self._imap.poll_seconds * 2 ** (self._failures - 2)
@@ -135,6 +145,9 @@ class ImapInbox:
                 await self.drain(client)
                 self._failures = 0
                 self.rounds += 1
+                if self._metrics is not None:
+                    self._metrics.imap_failures.set(0)
+                    self._metrics.imap_last_round.set(self._clock.now().timestamp())
                 if self._imap.idle and client.has_capability("IDLE"):
                     await self._idle(client)
                 else:

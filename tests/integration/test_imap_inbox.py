@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from dovecot_server import Mailbox, dovecot, dovecot_server  # noqa: F401 - fixtures
 from flows import reply_notification
@@ -67,6 +69,8 @@ async def test_a_reply_read_over_imap_becomes_a_comment(tmp_path: Path, dovecot:
                     "WHERE comment_id = ?", comment,
         )  # fmt: skip
         assert row == f"imap:127.0.0.1 accepted {reply_address(note)}"
+        failures, last_round = await imap_metrics(daemon)
+        assert failures == 0 and last_round > 0
         # Done only now: moved to Filed, flagged, and nothing left in INBOX.
         await until("moved", lambda: _async(box.count("Filed") == 1))
         assert box.count("INBOX") == 0
@@ -95,14 +99,30 @@ async def test_a_refused_login_is_logged_and_retried(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mailbridge.imap")
     settings = settings_for(tmp_path, dovecot, password="wrong", poll_seconds=0.2)
-    async with running(settings, resolver=no_dmarc_zone()):
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
         for _ in range(100):
             if "trying again in" in caplog.text:
                 break
             await asyncio.sleep(0.1)
+        # /metrics says so too, for an alert (docs/imap.md).
+        failures, last_round = await imap_metrics(daemon)
+        assert failures >= 1 and last_round == 0
     assert "LOGIN: the server answered NO" in caplog.text
     # At once (a restarted server), then poll_seconds, doubling (once: 2 poll_seconds first).
     assert "trying again in 0.2 s" in caplog.text
+
+
+async def imap_metrics(daemon: Any) -> tuple[float, float]:
+    """mailbridge_imap_failures and mailbridge_imap_last_round_timestamp_seconds."""
+    host, port = daemon.http_address
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://{host}:{port}/metrics") as resp,
+    ):
+        text = await resp.text()
+    found = dict(re.findall(r"^(mailbridge_imap_\w+) (\S+)$", text, re.M))
+    return (float(found["mailbridge_imap_failures"]),
+            float(found["mailbridge_imap_last_round_timestamp_seconds"]))  # fmt: skip
 
 
 class Relay:
