@@ -160,16 +160,26 @@ class InboundWebhooks:
             return web.json_response(
                 {"error": "too_large", "message": "larger than this server accepts"}, status=413
             )
-        envelope = SmtpEnvelope(
-            peer=peer, helo="", mail_from=delivered.sender, rcpt_to=delivered.rcpt,
-            raw=delivered.raw,
-        )  # fmt: skip
-        answer = await deliver(self._intake, envelope)
-        if answer.startswith("2"):
-            return web.json_response({"outcome": answer})
-        if answer.startswith("5"):
-            return web.json_response({"outcome": answer}, status=refused_status)
-        return web.json_response({"outcome": answer}, status=503, headers={"Retry-After": "60"})
+        # Each recipient as SMTP takes each RCPT (before, only the first: the others lost).
+        answers = []
+        for rcpt in delivered.rcpts:
+            envelope = SmtpEnvelope(
+                peer=peer, helo="", mail_from=delivered.sender, rcpt_to=rcpt,
+                raw=delivered.raw,
+            )  # fmt: skip
+            answers.append(await deliver(self._intake, envelope))
+        later = [a for a in answers if not a.startswith(("2", "5"))]
+        if later:  # the retry repeats them all: those done now are duplicates then
+            return web.json_response(
+                {"outcome": later[0], "outcomes": answers},
+                status=503, headers={"Retry-After": "60"},
+            )  # fmt: skip
+        taken = [a for a in answers if a.startswith("2")]
+        if taken:
+            return web.json_response({"outcome": taken[0], "outcomes": answers})
+        return web.json_response(
+            {"outcome": answers[0], "outcomes": answers}, status=refused_status
+        )
 
 
 async def _bounded(request: web.Request, limit: int) -> bytes:

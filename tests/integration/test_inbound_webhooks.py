@@ -86,10 +86,11 @@ def postmark_json(raw: bytes, rcpt: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def sendgrid_form(raw: bytes, rcpt: str) -> aiohttp.FormData:
+def sendgrid_form(raw: bytes, rcpt: str, *more: str) -> aiohttp.FormData:
     """SendGrid Inbound Parse with "POST the raw, full MIME message" on."""
     form = aiohttp.FormData()
-    form.add_field("envelope", json.dumps({"to": [rcpt], "from": "reader002.4a549d@example.org"}))
+    envelope = {"to": [rcpt, *more], "from": "reader002.4a549d@example.org"}
+    form.add_field("envelope", json.dumps(envelope))
     form.add_field("charsets", json.dumps({"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8"}))
     form.add_field("SPF", "pass")
     form.add_field("email", io.BytesIO(raw), content_type="text/plain")
@@ -291,3 +292,28 @@ async def test_payloads_no_service_sends_get_400_not_500(
                                   headers=basic("postmark", POSTMARK_PASSWORD))  # fmt: skip
         assert status == 403 and body["outcome"].startswith("550"), body
     assert "Traceback" not in caplog.text and "failed" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_every_envelope_recipient_is_delivered_to(tmp_path: Path) -> None:
+    """SendGrid's envelope lists every recipient at the parse domain (SES's receipt the
+    same): each is delivered to, as SMTP does each RCPT. Before, only the first was:
+    here an address that is not a reply address, so the reply itself was lost (and
+    answered 200)."""
+    async with started(tmp_path, inbound_webhooks=HOOKS) as daemon:
+        note = await reply_notification(daemon)
+        raw = reply_to_notification(note, "Second in the envelope.",
+                                    message_id="<two-rcpt@client.example>")  # fmt: skip
+        raw_bytes = raw.as_bytes().replace(b"\n", b"\r\n")
+        other = "someone-else@reply.example.org"
+        form = sendgrid_form(raw_bytes, other, reply_address(note))
+        status, body = await post(daemon, "/inbound/sendgrid", data=form,
+                                  headers=basic("sendgrid", SENDGRID_PASSWORD))  # fmt: skip
+        assert status == 200 and body["outcome"].startswith("250"), body
+        assert [a[:3] for a in body["outcomes"]] == ["550", "250"]
+        assert await comments_with(daemon, "Second in the envelope.") == [
+            ("pending", "sendgrid:127.0.0.1")
+        ]
+        refused = await db_rows(daemon, "SELECT status, reason FROM inbound_messages "
+                                        "WHERE rcpt_to = ?", other)  # fmt: skip
+        assert refused == [("refused", "unknown_recipient")]
