@@ -28,9 +28,9 @@ class Mailbox:
         client.login(self.user, self.password)
         return client
 
-    def append(self, raw: bytes, mailbox: str = "INBOX") -> None:
+    def append(self, raw: bytes, mailbox: str = "INBOX", flags: str = "") -> None:
         with self._session() as client:
-            status, _ = client.append(mailbox, "", imaplib.Time2Internaldate(0), raw)
+            status, _ = client.append(mailbox, flags, imaplib.Time2Internaldate(0), raw)
             assert status == "OK"
 
     def create(self, mailbox: str) -> None:

@@ -141,6 +141,8 @@ class ImapInbox:
             _ok(await client.select(self._imap.mailbox),
                 f"SELECT {self._imap.mailbox} (imap.mailbox)")  # fmt: skip
             self._move_to = await self._done_mailbox(client)
+            if self._move_to and client.has_capability("MOVE"):
+                await self._move_stranded(client)
             while True:
                 await self.drain(client)
                 self._failures = 0
@@ -306,6 +308,18 @@ class ImapInbox:
         if answer.startswith("4"):
             log.info("imap: %s", answer)
         return answer
+
+    async def _move_stranded(self, client: aioimaplib.IMAP4) -> None:
+        """Move the messages flagged done but still here: mailbridge stopped between the
+        flag and the MOVE. Flagged, they are never read again, so nothing else would."""
+        found = await client.uid_search("KEYWORD", DONE, charset=None)
+        _ok(found, "UID SEARCH KEYWORD")
+        uids = [u for line in found.lines[:-1] for u in _text(line).split() if u.isdigit()]
+        for start in range(0, len(uids), _ROUND):
+            some = ",".join(uids[start : start + _ROUND])
+            _ok(await client.uid("move", some, self._move_to), f"UID MOVE {some}")
+        if uids:
+            log.info("imap: %d message(s) done but not moved, moved now", len(uids))
 
     async def _mark_done(self, client: aioimaplib.IMAP4, uid: str) -> None:
         _ok(await client.uid("store", uid, "+FLAGS", f"({DONE} \\Seen)"), f"UID STORE {uid}")

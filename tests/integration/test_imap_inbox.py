@@ -304,3 +304,21 @@ async def test_a_done_mailbox_that_does_not_exist_is_said_and_replies_go_on(
                         seconds=10)  # fmt: skip
     assert "imap.done_mailbox 'Missing': the server answered NO" in caplog.text
     assert "trying again" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_message_flagged_done_but_not_moved_is_moved(
+    tmp_path: Path,
+    dovecot: Mailbox,  # noqa: F811
+) -> None:
+    """mailbridge stopped between flagging a message done and moving it: before, it
+    stayed in INBOX for good (flagged done, never read again); now the next session
+    moves it, without reading it."""
+    box = dovecot
+    box.create("Filed")
+    box.append(_stray(1), flags="($MailbridgeDone \\Seen)")
+    settings = settings_for(tmp_path, box, done_mailbox="Filed")
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        await until("moved", lambda: _async(box.count("Filed") == 1), seconds=10)
+        assert box.count("INBOX") == 0
+        assert await db_rows(daemon, "SELECT id FROM inbound_messages") == []
