@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from dovecot_server import Mailbox, dovecot, dovecot_server  # noqa: F401 - fixtures
+from dovecot_server import Mailbox, Relay, dovecot, dovecot_server  # noqa: F401 - fixtures
 from flows import reply_notification
 from support import (
     db_rows,
@@ -123,45 +123,6 @@ async def imap_metrics(daemon: Any) -> tuple[float, float]:
     found = dict(re.findall(r"^(mailbridge_imap_\w+) (\S+)$", text, re.M))
     return (float(found["mailbridge_imap_failures"]),
             float(found["mailbridge_imap_last_round_timestamp_seconds"]))  # fmt: skip
-
-
-class Relay:
-    """A TCP relay to the IMAP server whose connections the test cuts, as a server
-    restarting or a NAT forgetting an idle connection would."""
-
-    def __init__(self, box: Mailbox) -> None:
-        self._box = box
-        self._writers: list[asyncio.StreamWriter] = []
-        self.port = 0
-
-    async def __aenter__(self) -> Relay:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        self.cut()
-        self._server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(self._box.host, self._box.port)
-        self._writers += [writer, up_writer]
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except OSError:
-                pass
-            dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    def cut(self) -> None:
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
 
 
 @pytest.mark.asyncio
