@@ -8,12 +8,15 @@ done there: flagged ``$MailbridgeDone`` (and ``\\Seen``), and moved to
 ``imap.done_mailbox`` when one is set. What the SMTP service would answer with a 2xx
 (committed) or a 5xx (refused for good, in the inbound log with why) is done; a 4xx
 (try again later) leaves the message as it is, for the next round. So a crash between
-the two steps reads the message again, and the dedupe makes it one comment.
+the two steps reads the message again, and the dedupe makes it one comment; a crash
+between the flag and the move is made good by the next session (_move_stranded). A
+message larger than ``smtp.max_message_size`` is refused without being read.
 
 Between rounds it waits with IMAP IDLE (the server says when mail comes) or, without
 IDLE, ``imap.poll_seconds``. A server that cannot be reached, refuses the login or
 answers what it should not is logged with what it said and tried again with a backoff
-that doubles up to 15 minutes.
+that doubles up to 15 minutes; a closed connection is noticed at once
+(_watched_session). /metrics counts the failures in a row.
 """
 
 from __future__ import annotations
@@ -95,8 +98,9 @@ class ImapInbox:
         return str(exc) or type(exc).__name__
 
     def _backoff(self) -> float:
-        """Soon after a session that worked (a server restarting, a connection a NAT
-        forgot), then ``poll_seconds``, doubling up to 15 minutes."""
+        """A second the first time (most often a server restarting, or a connection a
+        NAT forgot), then ``poll_seconds``, doubling up to 15 minutes; a round that
+        completes starts it over."""
         self._failures += 1
         if self._metrics is not None:
             self._metrics.imap_failures.set(self._failures)
