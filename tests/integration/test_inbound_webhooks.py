@@ -133,6 +133,14 @@ async def test_three_services_post_replies(tmp_path: Path) -> None:
         assert (await post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt)))[0] == 200
         assert (await post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt)))[0] == 200
         assert await comments_with(daemon, "Via Mailgun.") == [("pending", "mailgun:127.0.0.1")]
+        # The same event four times at once (a retry while the first is still being
+        # filed): four 200s, one comment; the comment is keyed on its inbound row.
+        raw = reply("Four at once.", 7)
+        posts = [post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt)) for _ in range(4)]
+        assert [status for status, _ in await asyncio.gather(*posts)] == [200] * 4
+        filed = await db_rows(daemon, "SELECT count(*) FROM comments WHERE body = ?",
+                              "Four at once.")  # fmt: skip
+        assert filed == [(1,)]
         # Forged (another key) or replayed (an hour old): 401, nothing filed.
         forged = reply("Forged.", 2)
         wrong_key = mailgun_form(forged, rcpt, key="key-guessed-wrong")
