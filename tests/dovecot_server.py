@@ -38,6 +38,18 @@ class Mailbox:
         with self._session() as client:
             client.create(mailbox)
 
+    def delete(self, mailbox: str) -> None:
+        with self._session() as client:
+            client.delete(mailbox)
+
+    def undone(self, mailbox: str) -> int:
+        """How many messages are not flagged $MailbridgeDone."""
+        with self._session() as client:
+            client.select(mailbox, readonly=True)
+            status, data = client.uid("SEARCH", None, "UNKEYWORD", "$MailbridgeDone")
+            assert status == "OK", data
+            return len(data[0].split())
+
     def count(self, mailbox: str) -> int:
         with self._session() as client:
             status, data = client.select(mailbox, readonly=True)

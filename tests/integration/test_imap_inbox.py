@@ -283,3 +283,35 @@ async def test_a_message_flagged_done_but_not_moved_is_moved(
         await until("moved", lambda: _async(box.count("Filed") == 1), seconds=10)
         assert box.count("INBOX") == 0
         assert await db_rows(daemon, "SELECT id FROM inbound_messages") == []
+
+
+@pytest.mark.asyncio
+async def test_a_mailbox_made_again_new_uidvalidity_files_nothing_twice(
+    tmp_path: Path,
+    dovecot: Mailbox,  # noqa: F811
+) -> None:
+    """The mailbox deleted and made again under mailbridge (a new UIDVALIDITY, every
+    flag gone) with the same reply in it: Dovecot closes the connection, mailbridge
+    reconnects at once, reads the reply again, and the dedupe keeps it one comment.
+    Nothing is kept by UID between sessions: the server's flag and the inbound log are
+    the state."""
+    box = dovecot
+    box.create("Replies")
+    settings = settings_for(tmp_path, box, mailbox="Replies")
+    await import_seed(settings)
+    try:
+        async with running(settings, resolver=no_dmarc_zone()) as daemon:
+            note = await reply_notification(daemon)
+            raw = reply_to_notification(note, "Across UIDVALIDITY.", message_id="<uv@client>")
+            box.append(raw.as_bytes().replace(b"\n", b"\r\n"), "Replies")
+            await until("done", lambda: _async(box.undone("Replies") == 0), seconds=10)
+            box.delete("Replies")
+            box.create("Replies")
+            box.append(raw.as_bytes().replace(b"\n", b"\r\n"), "Replies")
+            await until("done again", lambda: _async(box.undone("Replies") == 0), seconds=10)
+            sql = "SELECT status, deliveries FROM inbound_messages"
+            assert await db_rows(daemon, sql) == [("accepted", 2)]
+            assert await db_value(daemon, "SELECT count(*) FROM comments WHERE body = ?",
+                                  "Across UIDVALIDITY.") == 1  # fmt: skip
+    finally:
+        box.delete("Replies")
