@@ -123,10 +123,10 @@ def postmark_delivery(data: Any) -> Delivered:
     sender = data.get("From") if isinstance(data.get("From"), str) else ""
     # The raw message as a JSON string: its 8-bit bytes were read as UTF-8 by Postmark.
     try:
-        data = raw.encode("utf-8", "surrogateescape")
+        message = raw.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): kept as "?"
-        data = raw.encode("utf-8", "replace")
-    return Delivered(data, (str(rcpt),), str(sender))
+        message = raw.encode("utf-8", "replace")
+    return Delivered(message, (str(rcpt),), str(sender))
 
 
 def sendgrid_delivery(fields: Mapping[str, str], raw: bytes | None) -> Delivered:

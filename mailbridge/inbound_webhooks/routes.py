@@ -160,7 +160,7 @@ class InboundWebhooks:
             return web.json_response(
                 {"error": "too_large", "message": "larger than this server accepts"}, status=413
             )
-        # Each recipient as SMTP takes each RCPT (before, only the first: the others lost).
+        # Each recipient, as SMTP takes each RCPT: the second address is as much a reply.
         answers = []
         for rcpt in delivered.rcpts:
             envelope = SmtpEnvelope(
