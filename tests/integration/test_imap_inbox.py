@@ -82,11 +82,23 @@ async def test_a_reply_read_over_imap_becomes_a_comment(tmp_path: Path, dovecot:
         assert await db_value(daemon, "SELECT count(*) FROM comments WHERE body = ?",
                             "Read from the mailbox, word for word.") == 1  # fmt: skip
 
+        # Behind a catch-all, as Postfix writes it: Delivered-To the mailbox (reply@, at
+        # the reply domain, no token), X-Original-To the reply address. Before, the
+        # mailbox's address was taken: refused as no such mailbox, and done.
+        caught = reply_to_notification(note, "Through a catch-all.",
+                                       message_id="<imap-2@client.example>")  # fmt: skip
+        box.append(b"Delivered-To: reply@reply.example.org\r\nX-Original-To: "
+                   + reply_address(note).encode() + b"\r\n"
+                   + caught.as_bytes().replace(b"\n", b"\r\n"))  # fmt: skip
+        await until("the catch-all one done", lambda: _async(box.count("Filed") == 3))
+        assert await db_value(daemon, "SELECT status FROM comments WHERE body = ?",
+                              "Through a catch-all.") == "pending"  # fmt: skip
+
         # For no reply address at all: refused, said in the inbound log, done.
         stray = (b"From: someone@example.net\r\nTo: someone-else@example.org\r\n"
                  b"Subject: hello\r\nMessage-ID: <stray@example.net>\r\n\r\nHi\r\n")  # fmt: skip
         box.append(stray)
-        await until("the stray done", lambda: _async(box.count("Filed") == 3))
+        await until("the stray done", lambda: _async(box.count("Filed") == 4))
         sql = "SELECT status || ' ' || reason FROM inbound_messages WHERE rcpt_to = ?"
         assert await db_value(daemon, sql, "someone-else@example.org") == "refused relay_denied"
 
