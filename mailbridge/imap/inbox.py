@@ -160,11 +160,16 @@ class ImapInbox:
                     await asyncio.sleep(self._imap.poll_seconds)
         finally:
             self._closing = True
-            if self._lost is None:  # nobody to say goodbye to otherwise
-                try:
+            try:
+                if self._lost is None:  # nobody to say goodbye to otherwise
                     await asyncio.wait_for(client.logout(), 5)
-                except (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.CommandTimeout):
-                    pass  # going anyway
+            except (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.CommandTimeout):
+                pass  # going anyway
+            finally:
+                # aioimaplib leaves the socket to the server to close after LOGOUT: a
+                # LOGOUT not answered (a login still delayed, a stop) left it open.
+                if client.protocol.transport is not None:
+                    client.protocol.transport.close()
 
     async def _done_mailbox(self, client: aioimaplib.IMAP4) -> str:
         """``imap.done_mailbox`` if the server has it, else "" (said once a session): a
