@@ -153,10 +153,10 @@ async def test_a_connection_cut_while_idling_is_noticed_at_once(
         settings = settings_for(tmp_path, box, port=relay.port, done_mailbox="Filed")
         async with running(settings, resolver=no_dmarc_zone()):
             box.append(_stray(1))
-            await until("the first done", lambda: _async(box.count("Filed") == 1), seconds=10)
+            await until("the first done", lambda: _async(box.count("Filed") == 1), seconds=30)
             relay.cut()
             box.append(_stray(2))
-            await until("the second done", lambda: _async(box.count("Filed") == 2), seconds=10)
+            await until("the second done", lambda: _async(box.count("Filed") == 2), seconds=30)
     assert "the server closed the connection; trying again in 1.0 s" in caplog.text
 
 
@@ -181,7 +181,7 @@ async def test_a_full_mailbox_is_read_in_batches_without_waiting(
         box.append(_stray(n))
     settings = settings_for(tmp_path, box, done_mailbox="Filed")
     async with running(settings, resolver=no_dmarc_zone()):
-        await until("all five done", lambda: _async(box.count("Filed") == 5), seconds=10)
+        await until("all five done", lambda: _async(box.count("Filed") == 5), seconds=30)
         assert box.count("INBOX") == 0
 
 
@@ -207,7 +207,7 @@ async def test_a_message_too_large_is_refused_without_being_read(
         big = reply_to_notification(note, "Big. " + "word " * 5000,
                                     message_id="<imap-big@client.example>")  # fmt: skip
         box.append(big.as_bytes().replace(b"\n", b"\r\n"))
-        await until("the big one done", lambda: _async(box.count("Filed") == 1), seconds=10)
+        await until("the big one done", lambda: _async(box.count("Filed") == 1), seconds=30)
         sql = "SELECT status, reason, stage, rcpt_to FROM inbound_messages WHERE peer LIKE 'imap:%'"
         assert await db_rows(daemon, sql) == [("refused", "too_large", "rcpt", reply_address(note))]
         assert await db_value(daemon, "SELECT count(*) FROM comments WHERE body LIKE 'Big.%'") == 0
@@ -239,7 +239,7 @@ async def test_a_store_that_cannot_write_leaves_the_message_for_the_next_round(
     await import_seed(settings)
     async with running(settings, resolver=no_dmarc_zone()) as daemon:
         box.append(_stray(0))  # the inbox at work (it took its lead) before the lock
-        await until("the first done", lambda: _async(box.count("Filed") == 1), seconds=10)
+        await until("the first done", lambda: _async(box.count("Filed") == 1), seconds=30)
         other = sqlite3.connect(
             daemon.settings.database_path, isolation_level=None, check_same_thread=False
         )
@@ -247,12 +247,12 @@ async def test_a_store_that_cannot_write_leaves_the_message_for_the_next_round(
             await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
             box.append(_stray(1))
             await until("left for later", lambda: _async("left for the next round" in caplog.text),
-                        seconds=10)  # fmt: skip
+                        seconds=30)  # fmt: skip
             assert box.count("Filed") == 1 and box.count("INBOX") == 1
         finally:
             other.execute("ROLLBACK")
             other.close()
-        await until("done once unlocked", lambda: _async(box.count("Filed") == 2), seconds=10)
+        await until("done once unlocked", lambda: _async(box.count("Filed") == 2), seconds=30)
     assert "the inbox failed" not in caplog.text
 
 
@@ -274,7 +274,7 @@ async def test_a_done_mailbox_that_does_not_exist_is_said_and_replies_go_on(
         for n in (1, 2, 3):
             await until(f"message {n} done",
                         lambda n=n: _async("$MailbridgeDone" in box.flags("INBOX", n)),
-                        seconds=10)  # fmt: skip
+                        seconds=30)  # fmt: skip
     assert "imap.done_mailbox 'Missing': the server answered NO" in caplog.text
     assert "trying again" not in caplog.text
 
@@ -292,7 +292,7 @@ async def test_a_message_flagged_done_but_not_moved_is_moved(
     box.append(_stray(1), flags="($MailbridgeDone \\Seen)")
     settings = settings_for(tmp_path, box, done_mailbox="Filed")
     async with running(settings, resolver=no_dmarc_zone()) as daemon:
-        await until("moved", lambda: _async(box.count("Filed") == 1), seconds=10)
+        await until("moved", lambda: _async(box.count("Filed") == 1), seconds=30)
         assert box.count("INBOX") == 0
         assert await db_rows(daemon, "SELECT id FROM inbound_messages") == []
 
@@ -316,11 +316,11 @@ async def test_a_mailbox_made_again_new_uidvalidity_files_nothing_twice(
             note = await reply_notification(daemon)
             raw = reply_to_notification(note, "Across UIDVALIDITY.", message_id="<uv@client>")
             box.append(raw.as_bytes().replace(b"\n", b"\r\n"), "Replies")
-            await until("done", lambda: _async(box.undone("Replies") == 0), seconds=10)
+            await until("done", lambda: _async(box.undone("Replies") == 0), seconds=30)
             box.delete("Replies")
             box.create("Replies")
             box.append(raw.as_bytes().replace(b"\n", b"\r\n"), "Replies")
-            await until("done again", lambda: _async(box.undone("Replies") == 0), seconds=10)
+            await until("done again", lambda: _async(box.undone("Replies") == 0), seconds=30)
             sql = "SELECT status, deliveries FROM inbound_messages"
             assert await db_rows(daemon, sql) == [("accepted", 2)]
             assert await db_value(daemon, "SELECT count(*) FROM comments WHERE body = ?",
