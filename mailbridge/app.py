@@ -493,7 +493,7 @@ async def _listening(
             tasks.append(asyncio.create_task(job.run(), name=f"mailbridge-{job.name}"))
         if settings.imap.host:
             # Replies read from a mailbox, through the same pipeline (docs/imap.md).
-            inbox = ImapInbox(settings, parts.intake, parts.clock)
+            inbox = ImapInbox(settings, parts.intake, parts.clock, parts.metrics)
             imap = Lead(store, "imap", me, inbox.run)  # one daemon reads the mailbox
             tasks.append(asyncio.create_task(imap.run(), name="mailbridge-imap"))
         if settings.wordpress.site_url:

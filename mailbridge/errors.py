@@ -78,6 +78,7 @@ __all__ = [
     "InvalidInput",
     "LinkError",
     "MailbridgeError",
+    "MessageTooLarge",
     "ModeratorUnauthenticated",
     "NoReplyFound",
     "NotAModerator",
@@ -326,6 +327,16 @@ class AuthenticationUnavailable(Rejection):
     smtp_status = "4.7.0"
     reason = "auth_unavailable"
     text = "Cannot check the sender's domain right now (DNS unavailable); try again later."
+
+
+class MessageTooLarge(Rejection):
+    """Larger than smtp.max_message_size, read from a mailbox (over SMTP aiosmtpd answers
+    552 itself, before the message is sent)."""
+
+    smtp_code = 552
+    smtp_status = "5.3.4"
+    reason = "too_large"
+    text = "The message is larger than this server accepts."
 
 
 class UnparseableMessage(Rejection):

@@ -4,6 +4,7 @@ The helpers act as the mail server that delivers into the mailbox would."""
 
 from __future__ import annotations
 
+import asyncio
 import imaplib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,14 +29,26 @@ class Mailbox:
         client.login(self.user, self.password)
         return client
 
-    def append(self, raw: bytes, mailbox: str = "INBOX") -> None:
+    def append(self, raw: bytes, mailbox: str = "INBOX", flags: str = "") -> None:
         with self._session() as client:
-            status, _ = client.append(mailbox, "", imaplib.Time2Internaldate(0), raw)
+            status, _ = client.append(mailbox, flags, imaplib.Time2Internaldate(0), raw)
             assert status == "OK"
 
     def create(self, mailbox: str) -> None:
         with self._session() as client:
             client.create(mailbox)
+
+    def delete(self, mailbox: str) -> None:
+        with self._session() as client:
+            client.delete(mailbox)
+
+    def undone(self, mailbox: str) -> int:
+        """How many messages are not flagged $MailbridgeDone."""
+        with self._session() as client:
+            client.select(mailbox, readonly=True)
+            status, data = client.uid("SEARCH", None, "UNKEYWORD", "$MailbridgeDone")
+            assert status == "OK", data
+            return len(data[0].split())
 
     def count(self, mailbox: str) -> int:
         with self._session() as client:
@@ -57,6 +70,52 @@ class Mailbox:
                 if status == "OK" and int(data[0] or 0) > 0:  # "1:*" is BAD when empty
                     client.store("1:*", "+FLAGS", "\\Deleted")
                     client.expunge()
+
+
+class Relay:
+    """A TCP relay to the IMAP server whose connections the test cuts, as a server
+    restarting or a NAT forgetting an idle connection would; and which can hold each
+    UID STORE (the marking of a message done) for ``hold_stores`` seconds, to stop
+    mailbridge in the window between filing a message and marking it."""
+
+    def __init__(self, box: Mailbox, hold_stores: float = 0.0) -> None:
+        self._box = box
+        self._hold = hold_stores
+        self._writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    async def __aenter__(self) -> Relay:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.cut()
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self._box.host, self._box.port)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
+            try:
+                while data := await src.read(65536):
+                    if up and self._hold and b"UID STORE" in data.upper():
+                        await asyncio.sleep(self._hold)
+                        if src.at_eof():
+                            break  # mailbridge died meanwhile: its command dies with it
+                    dst.write(data)
+                    await dst.drain()
+            except OSError:
+                pass
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+    def cut(self) -> None:
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
 
 
 @pytest.fixture(scope="session")

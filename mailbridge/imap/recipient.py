@@ -3,7 +3,8 @@
 Over SMTP the envelope says it (RCPT TO). A message fetched over IMAP has only its
 headers: the delivering server's ``Delivered-To`` / ``X-Original-To`` /
 ``Envelope-To`` (the envelope recipient, when it adds one), then ``To`` and ``Cc``.
-The first address at the reply domain wins; failing that, the first address at all,
+The first of mailbridge's addresses with a token (reply+, moderate+, unsubscribe+,
+bounce+) wins; then the first address at the reply domain; failing that, the first at all,
 so that the pipeline refuses it as "not a reply address" in the inbound log rather
 than the message being skipped in silence.
 """
@@ -13,15 +14,28 @@ from __future__ import annotations
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
-__all__ = ["envelope_sender", "recipient_of"]
+from mailbridge.inbound.recipients import (
+    BOUNCE_PREFIX,
+    MODERATE_PREFIX,
+    REPLY_PREFIX,
+    UNSUBSCRIBE_PREFIX,
+)
+
+__all__ = ["HEADER_NAMES", "envelope_sender", "recipient_of"]
 
 _ENVELOPE = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _VISIBLE = ("To", "Cc")
+# A mailbridge address with its token wins over one without: behind a catch-all, the
+# delivering server's Delivered-To is the mailbox (reply@), X-Original-To the address.
+_PREFIXES = (REPLY_PREFIX, MODERATE_PREFIX, UNSUBSCRIBE_PREFIX, BOUNCE_PREFIX)
+# Every header the two functions below read (for a fetch of those alone).
+HEADER_NAMES = (*_ENVELOPE, *_VISIBLE, "Return-Path", "From")
 
 
 def recipient_of(headers: Message, reply_domain: str) -> str:
     """The address the message was delivered for (see the module doc); "" if none."""
     domain = "@" + reply_domain.lower()
+    ours: list[str] = []  # at the reply domain
     found: list[str] = []
     for name in (*_ENVELOPE, *_VISIBLE):
         values = [str(v) for v in headers.get_all(name, [])]
@@ -30,9 +44,11 @@ def recipient_of(headers: Message, reply_domain: str) -> str:
             if not address or "@" not in address:
                 continue
             if address.lower().endswith(domain):
-                return address
+                if address.lower().startswith(_PREFIXES):
+                    return address
+                ours.append(address)
             found.append(address)
-    return found[0] if found else ""
+    return (ours or found or [""])[0]
 
 
 def envelope_sender(headers: Message) -> str:

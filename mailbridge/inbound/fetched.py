@@ -34,10 +34,16 @@ async def deliver(intake: ReplyIntake, envelope: SmtpEnvelope) -> str:
         pass
     except Rejection as rejection:
         log.info("%s: <%s> refused: %s", envelope.peer, envelope.rcpt_to, rejection.code)
-        await intake.log_refusal(
-            peer=envelope.peer, helo=envelope.helo, mail_from=envelope.mail_from,
-            rcpt_to=envelope.rcpt_to, rejection=rejection,
-        )  # fmt: skip
+        try:
+            await intake.log_refusal(
+                peer=envelope.peer, helo=envelope.helo, mail_from=envelope.mail_from,
+                rcpt_to=envelope.rcpt_to, rejection=rejection,
+            )  # fmt: skip
+        except Exception as exc:  # final only once the operator can see why: until then, later
+            log.warning(
+                "%s: the refusal could not be logged (%s); try again later", envelope.peer, exc
+            )
+            return TRY_LATER
         return rejection.smtp_reply
     except Exception:
         log.exception("%s: the recipient could not be checked; try again later", envelope.peer)

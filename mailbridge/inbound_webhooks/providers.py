@@ -33,6 +33,7 @@ __all__ = [
     "mailgun_delivery",
     "mailgun_signature_ok",
     "postmark_delivery",
+    "recipients",
     "sendgrid_delivery",
 ]
 
@@ -47,11 +48,25 @@ class NotAuthentic(Exception):
     """The request did not prove it came from the service (401)."""
 
 
+MAX_RECIPIENTS = 100  # SES takes 50 a message; a list longer than this is not a reply
+
+
 @dataclass(frozen=True)
 class Delivered:
     raw: bytes
-    rcpt: str
+    rcpts: tuple[str, ...]  # each is delivered to, as SMTP does each RCPT; ("",): none
     sender: str
+
+
+def recipients(found: object) -> tuple[str, ...]:
+    """The envelope recipients in a list, each once (case aside), in order; ("",) if none."""
+    seen: dict[str, str] = {}
+    for address in found if isinstance(found, list) else []:
+        seen.setdefault(str(address).strip().lower(), str(address).strip())
+    seen.pop("", None)
+    if len(seen) > MAX_RECIPIENTS:
+        raise BadPayload(f"{len(seen)} envelope recipients, more than {MAX_RECIPIENTS}")
+    return tuple(seen.values()) or ("",)
 
 
 def mailgun_signature_ok(fields: Mapping[str, str], signing_key: str, now: float) -> None:
@@ -77,7 +92,7 @@ def mailgun_delivery(fields: Mapping[str, str], raw: bytes | None) -> Delivered:
             "no body-mime: forward to a URL ending in /inbound/mailgun with the MIME "
             "message (docs/inbound-webhooks.md)"
         )
-    return Delivered(raw, fields.get("recipient", ""), fields.get("sender", ""))
+    return Delivered(raw, (fields.get("recipient", ""),), fields.get("sender", ""))
 
 
 def basic_auth_matches(header: str | None, user: str, password: str) -> bool:
@@ -107,7 +122,11 @@ def postmark_delivery(data: Any) -> Delivered:
         rcpt = first.get("Email", "") if isinstance(first, dict) else ""
     sender = data.get("From") if isinstance(data.get("From"), str) else ""
     # The raw message as a JSON string: its 8-bit bytes were read as UTF-8 by Postmark.
-    return Delivered(raw.encode("utf-8", "surrogateescape"), str(rcpt), str(sender))
+    try:
+        message = raw.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): kept as "?"
+        message = raw.encode("utf-8", "replace")
+    return Delivered(message, (str(rcpt),), str(sender))
 
 
 def sendgrid_delivery(fields: Mapping[str, str], raw: bytes | None) -> Delivered:
@@ -121,6 +140,5 @@ def sendgrid_delivery(fields: Mapping[str, str], raw: bytes | None) -> Delivered
     except ValueError:
         raise BadPayload("the envelope field is not JSON") from None
     to = envelope.get("to") if isinstance(envelope, dict) else None
-    rcpt = str(to[0]) if isinstance(to, list) and to else ""
     sender = str(envelope.get("from") or "") if isinstance(envelope, dict) else ""
-    return Delivered(raw, rcpt, sender)
+    return Delivered(raw, recipients(to), sender)

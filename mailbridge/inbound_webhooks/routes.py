@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mailbridge.clock import Clock
 from mailbridge.inbound.fetched import deliver
@@ -87,11 +89,7 @@ class InboundWebhooks:
             self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
             # JSON escapes the message: allow for it growing (a quote, a newline: 2 bytes).
             body = await _bounded(request, 2 * self._limit + _FIELD_LIMIT)
-            try:
-                data = json.loads(body)
-            except ValueError:
-                raise BadPayload("not JSON") from None
-            return postmark_delivery(data)
+            return postmark_delivery(_json(body))
 
         return await self._handle(request, "postmark", read, refused_status=403)
 
@@ -107,10 +105,7 @@ class InboundWebhooks:
         async def read() -> Delivered | None:
             # SNS caps a message at 256 KB (SES sends only mail under 150 KB this way).
             body = await _bounded(request, 2 * self._limit + _FIELD_LIMIT)
-            try:
-                message = json.loads(body)
-            except ValueError:
-                raise BadPayload("not JSON") from None
+            message = _json(body)
             if not isinstance(message, dict):
                 raise BadPayload("expected an SNS message object")
             await self._sns.verify(message)
@@ -165,16 +160,26 @@ class InboundWebhooks:
             return web.json_response(
                 {"error": "too_large", "message": "larger than this server accepts"}, status=413
             )
-        envelope = SmtpEnvelope(
-            peer=peer, helo="", mail_from=delivered.sender, rcpt_to=delivered.rcpt,
-            raw=delivered.raw,
-        )  # fmt: skip
-        answer = await deliver(self._intake, envelope)
-        if answer.startswith("2"):
-            return web.json_response({"outcome": answer})
-        if answer.startswith("5"):
-            return web.json_response({"outcome": answer}, status=refused_status)
-        return web.json_response({"outcome": answer}, status=503, headers={"Retry-After": "60"})
+        # Each recipient, as SMTP takes each RCPT: the second address is as much a reply.
+        answers = []
+        for rcpt in delivered.rcpts:
+            envelope = SmtpEnvelope(
+                peer=peer, helo="", mail_from=delivered.sender, rcpt_to=rcpt,
+                raw=delivered.raw,
+            )  # fmt: skip
+            answers.append(await deliver(self._intake, envelope))
+        later = [a for a in answers if not a.startswith(("2", "5"))]
+        if later:  # the retry repeats them all: those done now are duplicates then
+            return web.json_response(
+                {"outcome": later[0], "outcomes": answers},
+                status=503, headers={"Retry-After": "60"},
+            )  # fmt: skip
+        taken = [a for a in answers if a.startswith("2")]
+        if taken:
+            return web.json_response({"outcome": taken[0], "outcomes": answers})
+        return web.json_response(
+            {"outcome": answers[0], "outcomes": answers}, status=refused_status
+        )
 
 
 async def _bounded(request: web.Request, limit: int) -> bytes:
@@ -196,9 +201,9 @@ async def _form(
     if request.content_type == "multipart/form-data":
         try:
             return await _multipart(request, message_field, limit)
-        except ValueError as exc:
-            # No boundary, or a body that does not start with it: aiohttp's reader
-            # raises ValueError, which was a 500 before any signature was checked.
+        except (ValueError, HttpProcessingError) as exc:
+            # No boundary, or a body that does not start with it, or a part aiohttp
+            # cannot read: a 500 before any signature was checked.
             raise BadPayload(f"a multipart form that cannot be read ({exc})") from None
     if request.content_type == "application/x-www-form-urlencoded":
         fields: dict[str, str] = {}
@@ -235,6 +240,13 @@ async def _multipart(
         else:
             fields[part.name] = data.decode("utf-8", "replace")
     return fields, raw
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # nested deep enough to exhaust the stack: a 500
+        raise BadPayload("not JSON") from None
 
 
 async def _fetch_https(url: str) -> bytes:

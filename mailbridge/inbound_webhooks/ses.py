@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from mailbridge.inbound_webhooks.providers import BadPayload, Delivered, NotAuthentic
+from mailbridge.inbound_webhooks.providers import BadPayload, Delivered, NotAuthentic, recipients
 
 __all__ = ["Fetch", "SnsVerifier", "ses_delivery", "string_to_sign"]
 
@@ -136,10 +136,8 @@ def ses_delivery(message: Mapping[str, Any]) -> Delivered:
             raw = content.encode("utf-8")
     except (binascii.Error, ValueError):
         raise BadPayload("the content is not base64") from None
-    recipients = receipt.get("recipients")
-    rcpt = str(recipients[0]) if isinstance(recipients, list) and recipients else ""
     mail = _object(inner.get("mail"))
-    return Delivered(raw, rcpt, str(mail.get("source") or ""))
+    return Delivered(raw, recipients(receipt.get("recipients")), str(mail.get("source") or ""))
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -7,7 +7,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from mailbridge.clock import Clock
 from mailbridge.metrics.families import StoreCollector, snapshot
@@ -37,6 +43,19 @@ class Metrics:
             "mailbridge_http_request_seconds",
             "Time to answer an HTTP request, by method, route and status class.",
             labelnames=("method", "route", "status"),
+            registry=self.registry,
+        )
+
+        # Only the daemon that reads the mailbox knows (docs/imap.md): 0 elsewhere.
+        self.imap_failures = Gauge(
+            "mailbridge_imap_failures",
+            "IMAP sessions failed in a row (login refused, server unreachable...); "
+            "0 once a round of the mailbox completes.",
+            registry=self.registry,
+        )
+        self.imap_last_round = Gauge(
+            "mailbridge_imap_last_round_timestamp_seconds",
+            "When this process last completed a round of the IMAP mailbox (Unix time).",
             registry=self.registry,
         )
 

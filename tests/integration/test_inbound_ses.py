@@ -68,12 +68,12 @@ def signed(key: rsa.RSAPrivateKey, message: dict[str, str], version: str = "2") 
             "Signature": base64.b64encode(signature).decode()}  # fmt: skip
 
 
-def ses_notification(raw: bytes, rcpt: str) -> dict[str, str]:
+def ses_notification(raw: bytes, rcpt: str, *more: str) -> dict[str, str]:
     received = {
         "notificationType": "Received",
         "mail": {"timestamp": "2026-12-03T15:00:00.000Z", "source": "reader002.4a549d@example.org",
                  "messageId": "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1", "destination": [rcpt]},
-        "receipt": {"timestamp": "2026-12-03T15:00:00.000Z", "recipients": [rcpt],
+        "receipt": {"timestamp": "2026-12-03T15:00:00.000Z", "recipients": [rcpt, *more],
                     "spamVerdict": {"status": "PASS"}, "virusVerdict": {"status": "PASS"},
                     "action": {"type": "SNS", "topicArn": TOPIC, "encoding": "BASE64"}},
         "content": base64.b64encode(raw).decode(),
@@ -135,6 +135,13 @@ async def test_ses_through_sns(tmp_path: Path) -> None:
                 "ON i.comment_id = c.id WHERE c.body = ?", "Via Amazon SES.",
             )  # fmt: skip
             assert got == [("pending", "ses:127.0.0.1")]
+            # Every recipient the receipt lists is delivered to (before: the first only).
+            second = reply_to_notification(
+                note, "Second of two recipients.", message_id="<ses-2@client.example>"
+            ).as_bytes().replace(b"\n", b"\r\n")  # fmt: skip
+            both = ses_notification(second, "nobody@reply.example.org", reply_address(note))
+            status, body = await post(signed(key, both))
+            assert status == 200 and [a[:3] for a in body["outcomes"]] == ["550", "250"], body
 
             # Another topic (anyone can make one, and AWS signs it too): refused.
             other = ses_notification(raw, reply_address(note))

@@ -8,11 +8,13 @@ services' algorithms written out, not with mailbridge's code."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import io
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -84,10 +86,11 @@ def postmark_json(raw: bytes, rcpt: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def sendgrid_form(raw: bytes, rcpt: str) -> aiohttp.FormData:
+def sendgrid_form(raw: bytes, rcpt: str, *more: str) -> aiohttp.FormData:
     """SendGrid Inbound Parse with "POST the raw, full MIME message" on."""
     form = aiohttp.FormData()
-    form.add_field("envelope", json.dumps({"to": [rcpt], "from": "reader002.4a549d@example.org"}))
+    envelope = {"to": [rcpt, *more], "from": "reader002.4a549d@example.org"}
+    form.add_field("envelope", json.dumps(envelope))
     form.add_field("charsets", json.dumps({"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8"}))
     form.add_field("SPF", "pass")
     form.add_field("email", io.BytesIO(raw), content_type="text/plain")
@@ -130,6 +133,14 @@ async def test_three_services_post_replies(tmp_path: Path) -> None:
         assert (await post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt)))[0] == 200
         assert (await post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt)))[0] == 200
         assert await comments_with(daemon, "Via Mailgun.") == [("pending", "mailgun:127.0.0.1")]
+        # The same event four times at once (a retry while the first is still being
+        # filed): four 200s, one comment; the comment is keyed on its inbound row.
+        raw = reply("Four at once.", 7)
+        posts = [post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt)) for _ in range(4)]
+        assert [status for status, _ in await asyncio.gather(*posts)] == [200] * 4
+        filed = await db_rows(daemon, "SELECT count(*) FROM comments WHERE body = ?",
+                              "Four at once.")  # fmt: skip
+        assert filed == [(1,)]
         # Forged (another key) or replayed (an hour old): 401, nothing filed.
         forged = reply("Forged.", 2)
         wrong_key = mailgun_form(forged, rcpt, key="key-guessed-wrong")
@@ -230,3 +241,97 @@ async def _explained(daemon: Any) -> Any:
     mails = read_maildir(outbox_dir(daemon)) if (outbox_dir(daemon) / "new").exists() else []
     found = [m for m in mails if "expired" in " ".join(text_body(m).split())]
     return found[-1] if found else None
+
+
+@pytest.mark.sqlite_only("holds SQLite's write lock from a second connection to the file")
+@pytest.mark.asyncio
+async def test_a_locked_database_makes_the_service_retry_and_the_retry_files_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store cannot write: 503 with Retry-After (every service retries that), for a
+    reply and for a refusal alike (a refusal's inbound-log row is a write too: before,
+    that one escaped as aiohttp's 500 with a traceback). Released, the retry files the
+    reply; a retry of that (the answer lost, mailbridge stopped before sending it) is
+    200 and the same comment."""
+    async with started(
+        tmp_path, inbound_webhooks=HOOKS, database_busy_timeout_seconds=0.3
+    ) as daemon:
+        note = await reply_notification(daemon)
+        rcpt = reply_address(note)
+        message = reply_to_notification(note, "Filed once.", message_id="<lock-1@client.example>")
+        raw = message.as_bytes().replace(b"\n", b"\r\n")
+        other = sqlite3.connect(
+            daemon.settings.database_path, isolation_level=None, check_same_thread=False
+        )
+        try:
+            await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
+            for to in (rcpt, "reply+nonsense@reply.example.org"):
+                host, port = daemon.http_address
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.post(f"http://{host}:{port}/inbound/mailgun",
+                                 data=mailgun_form(raw, to)) as resp,
+                ):  # fmt: skip
+                    assert resp.status == 503, (to, resp.status, await resp.text())
+                    assert resp.headers["Retry-After"].isdigit()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        for _ in range(2):
+            status, body = await post(daemon, "/inbound/mailgun", data=mailgun_form(raw, rcpt))
+            assert status == 200 and body["outcome"].startswith("250"), body
+        assert await comments_with(daemon, "Filed once.") == [("pending", "mailgun:127.0.0.1")]
+
+
+@pytest.mark.asyncio
+async def test_payloads_no_service_sends_get_400_not_500(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, each of these was aiohttp's 500 (an HTML page, a traceback in the log): a
+    multipart form that does not parse, JSON nested past the stack (SES parses before it
+    can authenticate: anyone could), a RawEmail with a lone surrogate. Now 400 saying
+    why, or, for the message, the pipeline's answer."""
+    hooks = {**HOOKS, "ses_topic_arn": "arn:aws:sns:eu-west-1:123456789012:replies"}
+    async with started(tmp_path, inbound_webhooks=hooks) as daemon:
+        broken = {"Content-Type": "multipart/form-data; boundary=zz"}
+        sendgrid = basic("sendgrid", SENDGRID_PASSWORD)
+        for path, auth in (("/inbound/mailgun", {}), ("/inbound/sendgrid", sendgrid)):
+            for junk in (b"--zz\r\nno end", b"no boundary at all"):
+                status, body = await post(daemon, path, data=junk, headers=broken | auth)
+                assert status == 400 and "multipart" in body["message"], (path, body)
+        deep = b"[" * 100_000 + b"]" * 100_000
+        for path, auth in (("/inbound/postmark", basic("postmark", POSTMARK_PASSWORD)),
+                           ("/inbound/ses", {})):  # fmt: skip
+            status, body = await post(daemon, path, data=deep, headers=auth)
+            assert (status, body["message"]) == (400, "not JSON"), path
+        lone = json.dumps({"RawEmail": "From: a@example.net\r\n\r\n\ud800", "From": "a@example.net",
+                           "OriginalRecipient": "reply+nonsense@reply.example.org"})  # fmt: skip
+        status, body = await post(daemon, "/inbound/postmark", data=lone,
+                                  headers=basic("postmark", POSTMARK_PASSWORD))  # fmt: skip
+        assert status == 403 and body["outcome"].startswith("550"), body
+    assert "Traceback" not in caplog.text and "failed" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_every_envelope_recipient_is_delivered_to(tmp_path: Path) -> None:
+    """SendGrid's envelope lists every recipient at the parse domain (SES's receipt the
+    same): each is delivered to, as SMTP does each RCPT. Before, only the first was:
+    here an address that is not a reply address, so the reply itself was lost (and
+    answered 200)."""
+    async with started(tmp_path, inbound_webhooks=HOOKS) as daemon:
+        note = await reply_notification(daemon)
+        raw = reply_to_notification(note, "Second in the envelope.",
+                                    message_id="<two-rcpt@client.example>")  # fmt: skip
+        raw_bytes = raw.as_bytes().replace(b"\n", b"\r\n")
+        other = "someone-else@reply.example.org"
+        form = sendgrid_form(raw_bytes, other, reply_address(note))
+        status, body = await post(daemon, "/inbound/sendgrid", data=form,
+                                  headers=basic("sendgrid", SENDGRID_PASSWORD))  # fmt: skip
+        assert status == 200 and body["outcome"].startswith("250"), body
+        assert [a[:3] for a in body["outcomes"]] == ["550", "250"]
+        assert await comments_with(daemon, "Second in the envelope.") == [
+            ("pending", "sendgrid:127.0.0.1")
+        ]
+        refused = await db_rows(daemon, "SELECT status, reason FROM inbound_messages "
+                                        "WHERE rcpt_to = ?", other)  # fmt: skip
+        assert refused == [("refused", "unknown_recipient")]
