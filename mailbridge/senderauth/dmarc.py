@@ -105,7 +105,10 @@ def parse_record(text: str) -> DmarcRecord:
     subdomain = _POLICIES.get(tags.get("sp", "").lower())
     alignment: Alignment = "strict" if tags.get("adkim", "r").lower() == "s" else "relaxed"
     pct_text = tags.get("pct", "100")
-    pct = int(pct_text) if pct_text.isdigit() and int(pct_text) <= 100 else 100
+    # ASCII digits: "²" passes isdigit() and int() refuses it (a record is whatever the
+    # sender's DNS says: an exception here deferred their mail).
+    pct_ok = pct_text.isascii() and pct_text.isdigit()
+    pct = int(pct_text) if pct_ok and int(pct_text) <= 100 else 100
     return DmarcRecord(policy, subdomain, alignment, pct)
 
 

@@ -28,7 +28,8 @@ __all__ = ["parse_hostport", "validate"]
 def parse_hostport(value: str, where: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    # isascii(): "²" passes isdigit(), and int() refuses it (a traceback, not this).
+    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise ConfigError(f"{where}: expected host:port, got '{value}'")
     return host, int(port)
 

@@ -40,6 +40,9 @@ from mailbridge.senderauth.dns import StaticResolver, TemporaryDnsError, Unavail
             DmarcRecord("reject", None, "relaxed", 100),
         ),
         ("v=DMARC1; p=reject; pct=-1", DmarcRecord("reject", None, "relaxed", 100)),
+        # A digit int() refuses (the sender's own DNS says it): the default, no crash.
+        ("v=DMARC1; p=reject; pct=\u00b2", DmarcRecord("reject", None, "relaxed", 100)),
+        ("v=DMARC1; p=reject; pct=0", DmarcRecord("reject", None, "relaxed", 0)),
         # The first of a repeated tag wins.
         ("v=DMARC1; p=none; p=reject", DmarcRecord("none", None, "relaxed", 100)),
     ],

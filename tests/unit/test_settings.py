@@ -85,6 +85,7 @@ def test_unknown_environment_variable_is_refused() -> None:
     ("env", "message"),
     [
         ({"MAILBRIDGE_SMTP_LISTEN": "nowhere"}, "smtp.listen: expected host:port"),
+        ({"MAILBRIDGE_SMTP_LISTEN": "127.0.0.1:\u00b2"}, "smtp.listen: expected host:port"),
         ({"MAILBRIDGE_SITE_PUBLIC_URL": "ftp://x"}, "site.public_url"),
         ({"MAILBRIDGE_OUTBOUND_FROM": "not an address"}, "outbound.from"),
         ({"MAILBRIDGE_OUTBOUND_TRANSPORT": "carrier-pigeon:x"}, "outbound.transport"),
