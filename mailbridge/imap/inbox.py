@@ -311,7 +311,12 @@ class ImapInbox:
         except Exception:  # not a message at all: refused below, as "no such address"
             sender = rcpt = ""
         envelope = SmtpEnvelope(
-            peer=f"imap:{self._imap.host}", helo="", mail_from=sender, rcpt_to=rcpt, raw=raw
+            peer=f"imap:{self._imap.host}",
+            helo="",
+            mail_from=sender,
+            rcpt_to=rcpt,
+            raw=raw,
+            fetched=True,
         )
         answer = await deliver(self._intake, envelope)
         if answer.startswith("4"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
+from collections.abc import Callable
 from email.message import Message
 
 import aiosqlite
@@ -41,6 +42,7 @@ from mailbridge.extract.signoffs import (
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.headers import from_address
 from mailbridge.inbound.sent import sent_texts
+from mailbridge.inbound.targets import ReplyTarget
 from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Source
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import Settings
@@ -164,11 +166,12 @@ class ModerationByReply:
 
     async def _moderator(
         self, comment_id: int, moderator_id: int
-    ) -> tuple[str, str, str, list[str]]:
+    ) -> tuple[str, str, str, list[str], int]:
         """(the moderator's address, the thread's author address or "", its author name,
-        the moderation email sent to them and the comment: what their reply quotes)."""
+        the moderation email sent to them and the comment: what their reply quotes, the
+        thread's id)."""
 
-        async def work(conn: aiosqlite.Connection) -> tuple[str, str, str, list[str]]:
+        async def work(conn: aiosqlite.Connection) -> tuple[str, str, str, list[str], int]:
             comment = await comments.get_comment(conn, comment_id)
             if comment is None:
                 # Deleted since (admin API): a 550 that says so. NotFound answered 451, and
@@ -186,15 +189,27 @@ class ModerationByReply:
             # Without it, a quote with no "On ... wrote:" nor "> " was taken for the
             # answer, and published: the commenter's address, the moderation links.
             sent = await sent_texts(conn, email or "", comment_id, ("moderation_request",) * 2)
-            return email or "", owner, thread.author, sent
+            return email or "", owner, thread.author, sent, thread.id
 
         return await self._store.read(work)
 
     async def handle(
-        self, inbound_id: int, token: str, raw: bytes, peer: str, headers: Message, where: str
+        self,
+        inbound_id: int,
+        token: str,
+        raw: bytes,
+        peer: str,
+        headers: Message,
+        where: str,
+        authenticated: Callable[[ReplyTarget], None] = lambda moderator: None,
     ) -> str:
+        """Decide as the moderator's reply says. ``authenticated`` learns who they are
+        once their reply passed DKIM/DMARC: a refusal after that may be explained to
+        them (the caller does, when no bounce would reach them)."""
         comment_id, moderator_id = self.check_token(token)
-        moderator, owner, owner_name, sent = await self._moderator(comment_id, moderator_id)
+        moderator, owner, owner_name, sent, thread_id = await self._moderator(
+            comment_id, moderator_id
+        )
         sender = from_address(headers)
         allowed = [*self._settings.moderation.moderators, owner]
         if not moderator or not same_mailbox(sender, moderator):
@@ -206,6 +221,9 @@ class ModerationByReply:
         result = outcome.record.get("result")
         if not (isinstance(result, dict) and result.get("status") == "authenticated"):
             raise ModeratorUnauthenticated(code=f"moderator_unauthenticated.{outcome.code}")
+        authenticated(
+            ReplyTarget(moderator_id, moderator, comment_id, thread_id, None, "moderation")
+        )
         extraction = await asyncio.to_thread(self._extract, raw, sent)
         action, answer = parse_verdict(
             strip_spoofing(extraction.text), str(headers.get("From", ""))

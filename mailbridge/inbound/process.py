@@ -96,6 +96,9 @@ class SmtpEnvelope:
     # What the reply address answers, as verified at RCPT in this same SMTP transaction
     # (check_recipient): DATA does not read and verify it again. None: resolved at DATA.
     target: ReplyTarget | None = None
+    # Read from a mailbox (IMAP) or posted by a mail service's webhook: no sending server
+    # will bounce a refusal back to its writer, so whoever can be told is told by email.
+    fetched: bool = False
 
 
 @dataclass
@@ -104,6 +107,12 @@ class _Checks:
 
     found: dict[str, Any] = field(default_factory=dict)
     target: ReplyTarget | None = None
+    # A moderator whose reply passed DKIM/DMARC: told by email why it was refused, when
+    # nothing else tells them (a fetched message: no bounce reaches them).
+    moderator: ReplyTarget | None = None
+
+    def authenticated_moderator(self, moderator: ReplyTarget) -> None:
+        self.moderator = moderator
 
 
 class ReplyIntake:
@@ -279,8 +288,9 @@ class ReplyIntake:
             raise AutomatedMessage(code=f"automated.{machine.code}")
         if recipient.kind is Kind.MODERATE:
             return await self._moderation.handle(
-                inbound_id, recipient.token, envelope.raw, envelope.peer, headers, where
-            )
+                inbound_id, recipient.token, envelope.raw, envelope.peer, headers, where,
+                authenticated=checks.authenticated_moderator,
+            )  # fmt: skip
         if recipient.kind is Kind.REPLY:
             target = envelope.target or await self._targets.from_token(recipient.token)
         else:
@@ -432,19 +442,22 @@ class ReplyIntake:
                 checks=checks.found,
                 address_id=None if target is None else target.address_id,
             )
-            if (
-                rejection.explanation
-                and target is not None
-                and self._checks.may_answer(parse_headers(envelope.raw), envelope.mail_from)
+            told = target if rejection.explanation else None
+            if envelope.fetched and not rejection.accepted_at_smtp:
+                # Over SMTP the moderator's own server bounces our 550 with its reason;
+                # read from a mailbox or a webhook, nothing would ever tell them.
+                told = told or checks.moderator
+            if told is not None and self._checks.may_answer(
+                parse_headers(envelope.raw), envelope.mail_from
             ):
                 return await self._notifier.rejection_notice(
                     conn,
-                    target.email,
-                    target.address_id,
-                    target.comment_id,
+                    told.email,
+                    told.address_id,
+                    told.comment_id,
                     rejection,
                     in_reply_to=message_id_of(parse_headers(envelope.raw)),
-                    thread_id=target.thread_id,
+                    thread_id=told.thread_id,
                 )
             return False
 

@@ -165,7 +165,7 @@ class InboundWebhooks:
         for rcpt in delivered.rcpts:
             envelope = SmtpEnvelope(
                 peer=peer, helo="", mail_from=delivered.sender, rcpt_to=rcpt,
-                raw=delivered.raw,
+                raw=delivered.raw, fetched=True,
             )  # fmt: skip
             answers.append(await deliver(self._intake, envelope))
         later = [a for a in answers if not a.startswith(("2", "5"))]

@@ -5,18 +5,24 @@ moderator address. DNS is the only fake: a local zone with the moderator's DKIM 
 
 from __future__ import annotations
 
+import email
 import email.utils
+import hashlib
+import hmac
+import io
 import re
+import time
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import aiohttp
 import aiosmtplib
 import aiosqlite
 import pytest
 from flows import follow, moderation_email, notification_for, outbox_dir, post_comment
 from senderauth.mailkit import new_rsa_key, sign, zone
-from support import AUTHOR_EMAIL, started, text_body, wait_for_mail
+from support import AUTHOR_EMAIL, read_maildir, started, text_body, wait_for_mail
 
 from mailbridge.app import Running
 from mailbridge.errors import UnknownVerdict, VerdictNotAlone
@@ -202,6 +208,49 @@ async def test_an_answer_typed_right_under_the_verdict_is_refused_not_lost(
             await send(daemon, raw, rcpt, AUTHOR_EMAIL)
         assert refused.value.code == 550 and "leave a blank line" in refused.value.message
         assert await status_of(daemon, comment_id) == "pending"
+        # Over SMTP the author's own server bounces that reason to them: no email of ours.
+        assert not [m for m in read_maildir(outbox_dir(daemon)) if _notice(m)]
+
+
+def _notice(message: EmailMessage) -> bool:
+    return "was not posted" in str(message["Subject"]) and AUTHOR_EMAIL in str(message["To"])
+
+
+@pytest.mark.asyncio
+async def test_a_refused_moderation_reply_read_from_a_webhook_is_explained_by_email(
+    tmp_path: Path,
+) -> None:
+    """Read from a mailbox or posted by a mail service, a refusal bounces to nobody: the
+    moderator, authenticated, is told by email (threaded under their reply)."""
+    key = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+    async with started(
+        tmp_path, zone(KEY, records=DMARC), inbound_webhooks={"mailgun_signing_key": key}
+    ) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        raw = sign(answer(moderation, "Approve\nThanks Ann, good question."), KEY)
+        timestamp, token = str(int(time.time())), "f1cbb2a1b2c7e2a5b4c3d2e1f0a9b8c7d6e5f4a3"
+        form = aiohttp.FormData()
+        signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256)
+        for name, value in (("recipient", rcpt), ("sender", AUTHOR_EMAIL),
+                            ("timestamp", timestamp), ("token", token),
+                            ("signature", signature.hexdigest())):  # fmt: skip
+            form.add_field(name, value)
+        form.add_field("body-mime", io.BytesIO(raw), content_type="message/rfc822")
+        host, port = daemon.http_address
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://{host}:{port}/inbound/mailgun", data=form) as resp,
+        ):
+            assert resp.status == 406  # refused for good: Mailgun does not retry
+        assert await status_of(daemon, comment_id) == "pending"
+        [notice] = [m for m in await wait_for_mail(outbox_dir(daemon), 2) if _notice(m)]
+        assert "leave a blank line" in " ".join(text_body(notice).split())
+        assert str(notice["In-Reply-To"]) == str(email.message_from_bytes(raw)["Message-ID"])
+        files = sorted((outbox_dir(daemon) / "new").iterdir())
+        sent = [f.read_bytes() for f in files if b"was not posted" in f.read_bytes()]
+        assert len(sent) == 1 and b"\nTo: " + AUTHOR_EMAIL.encode() in sent[0].replace(b"\r", b"")
 
 
 @pytest.mark.asyncio
