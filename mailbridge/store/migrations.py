@@ -129,7 +129,7 @@ async def _apply(conn: aiosqlite.Connection, migration: Migration) -> bool:
         if migration.foreign_keys_off:
             # Nothing checked the references while the tables were rebuilt.
             async with conn.execute("PRAGMA foreign_key_check") as cur:
-                broken = await cur.fetchall()
+                broken = list(await cur.fetchall())
             if broken:
                 raise sqlite3.IntegrityError(
                     f"{migration.name}: foreign keys broken: {[tuple(r) for r in broken[:5]]}"
