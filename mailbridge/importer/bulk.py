@@ -56,29 +56,35 @@ async def store_comments(
     ``usable`` gives a new comment's address, if it can be used; comments stored
     before are not checked again (a repeat import is cheap)."""
     ids = await _known(conn, thread_id, ordered)
-    async with conn.execute("SELECT coalesce(max(id), 0) FROM comments") as cur:
-        row = await cur.fetchone()
-    next_id = int(row[0]) + 1 if row is not None else 1
     done = Stored()
-    placed: list[tuple[int, int | None, ImportedComment]] = []  # (id, parent id, item)
-    placed_ids: set[str] = set()
+    # First which items are stored now and under which parent (a new one by its place
+    # in ``chosen``), then their ids, taken in one go for all of them.
+    chosen: list[tuple[int | None, int | None, ImportedComment]] = []
+    fresh: dict[str, int] = {}  # source id -> place in chosen
     for index, item in enumerate(ordered):
-        if item.source_id in placed_ids:  # the file's own duplicate, not an earlier import's
+        if item.source_id in fresh:  # the file's own duplicate, not an earlier import's
             done.duplicates += 1
             continue
         if item.source_id in ids:
             done.existing += 1
             continue
-        parent_id = ids.get(item.parent_source_id) if item.parent_source_id else None
-        if item.parent_source_id and parent_id is None:
+        parent = item.parent_source_id
+        parent_id = ids.get(parent) if parent else None
+        parent_new = fresh.get(parent) if parent and parent_id is None else None
+        if parent and parent_id is None and parent_new is None:
             if defer:
                 done.deferred.append(index)
                 continue
             done.orphans += 1
-        ids[item.source_id] = next_id
-        placed_ids.add(item.source_id)
-        placed.append((next_id, parent_id, item))
-        next_id += 1
+        fresh[item.source_id] = len(chosen)
+        chosen.append((parent_id, parent_new, item))
+    new_ids = await _new_comment_ids(conn, len(chosen))
+    placed: list[tuple[int, int | None, ImportedComment]] = []  # (id, parent id, item)
+    for comment_id, (parent_id, parent_new, item) in zip(new_ids, chosen, strict=True):
+        if parent_new is not None:
+            parent_id = new_ids[parent_new]
+        ids[item.source_id] = comment_id
+        placed.append((comment_id, parent_id, item))
     # Addresses only for what is stored now: each is checked (and a refusal counted) once.
     emails = [usable(item) for _id, _parent, item in placed]
     address_ids = await _addresses(conn, {e for e in emails if e}, now)
@@ -102,14 +108,9 @@ async def store_comments(
             "elided) VALUES (?, ?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, '[]', NULL, '')"
         )
         if dialect_of(conn) == "postgresql":
-            # The row triggers stay (their cost is SQLite's, see below). The ids were
-            # chosen here: move the identity past them, or the next comment's default
-            # id would be one of them.
+            # The row triggers stay (their cost is SQLite's, see below); the ids came
+            # from the sequence, which stays past them.
             await conn.executemany(insert, rows)
-            await conn.execute(
-                "SELECT setval(pg_get_serial_sequence('comments', 'id'), "
-                "(SELECT max(id) FROM comments))"
-            )
         else:
             async with _row_triggers_suspended(conn):
                 await conn.executemany(insert, rows)
@@ -129,6 +130,30 @@ async def store_comments(
         )
     progress(len(ordered) - len(done.deferred))
     return done
+
+
+async def _new_comment_ids(conn: aiosqlite.Connection, count: int) -> list[int]:
+    """``count`` comment ids, ascending, past every id ever given (a deleted comment's
+    too: links signed for it stay valid, so its id must never name another)."""
+    if count == 0:
+        return []
+    if dialect_of(conn) == "postgresql":
+        # From the sequence itself, so it never goes back under an id given before.
+        async with conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('comments', 'id')) "
+            "FROM generate_series(1, CAST(? AS integer))",
+            (count,),
+        ) as cur:
+            return sorted(int(r[0]) for r in await cur.fetchall())
+    # The writer holds BEGIN IMMEDIATE: nobody else takes an id meanwhile. Inserting
+    # these ids moves sqlite_sequence past them (AUTOINCREMENT, sql/0027).
+    async with conn.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM comments), 0), "
+        "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'comments'), 0))"
+    ) as cur:
+        row = await cur.fetchone()
+    first = int(row[0]) + 1 if row is not None else 1
+    return list(range(first, first + count))
 
 
 # The comments table's AFTER INSERT triggers (migrations 0010, 0017). With any row

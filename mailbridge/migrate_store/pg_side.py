@@ -147,21 +147,40 @@ class PgSide:
         if self._has_triggers(table):
             self.conn.execute(f"ALTER TABLE {quoted(table.name)} ENABLE TRIGGER USER".encode())
 
-    def after_copy(self, tables: list[Table]) -> None:
-        """Each identity column's sequence set past the copied ids, so that the
-        daemon's next INSERT does not take an id a copied row has."""
+    def _sequences(self, tables: list[Table]) -> dict[str, tuple[str, str]]:
+        """Table -> (its identity column, that column's sequence)."""
+        found: dict[str, tuple[str, str]] = {}
         for table in tables:
             if len(table.key) != 1 or table.text_key[0]:
                 continue
             column = table.key[0]
-            found = self.query("SELECT pg_get_serial_sequence(?, ?)", (quoted(table.name), column))
-            sequence = found[0][0] if found else None
-            if sequence is None:
-                continue  # not an identity (e.g. WordPress's own ids)
+            rows = self.query("SELECT pg_get_serial_sequence(?, ?)", (quoted(table.name), column))
+            if rows and rows[0][0] is not None:  # else not an identity (WordPress's ids)
+                found[table.name] = (column, str(rows[0][0]))
+        return found
+
+    def ids_given(self, tables: list[Table]) -> dict[str, int]:
+        given: dict[str, int] = {}
+        for name, (_column, sequence) in self._sequences(tables).items():
+            rows = self.query("SELECT pg_sequence_last_value(CAST(? AS regclass))", (sequence,))
+            if rows and rows[0][0] is not None:  # None: never used
+                given[name] = int(rows[0][0])
+        return given
+
+    def after_copy(self, tables: list[Table], given: dict[str, int]) -> None:
+        """Each identity column's sequence set past the copied ids and past every id
+        the source ever gave, so that the daemon's next INSERT takes neither a copied
+        row's id nor a deleted one's."""
+        for table in tables:
+            found = self._sequences([table]).get(table.name)
+            if found is None:
+                continue
+            column, sequence = found
+            top = given.get(table.name, 0)
             self.query(
-                f"SELECT setval(?, coalesce(max({quoted(column)}), 1), "  # noqa: S608 (quoted names from the schema)
-                f"max({quoted(column)}) IS NOT NULL) FROM {quoted(table.name)}",
-                (sequence,),
+                f"SELECT setval(?, greatest(coalesce(max({quoted(column)}), 0), ?, 1), "  # noqa: S608 (quoted names from the schema)
+                f"greatest(coalesce(max({quoted(column)}), 0), ?) > 0) FROM {quoted(table.name)}",
+                (sequence, top, top),
             )
 
     def other_users(self) -> str | None:

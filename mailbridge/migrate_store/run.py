@@ -204,7 +204,7 @@ def _copy_and_verify(
         if before is not None and before.rows and not before.done:
             resumed = f" (continued after {before.rows})"
         say(f"  {table.name:<26} {result.rows:>10} rows{resumed}")
-    dst.after_copy(tables)
+    dst.after_copy(tables, src.ids_given(tables))
     outcome.checks = verify(src, dst, tables)
     if outcome.ok:
         progress.mark_verified(dst)

@@ -84,9 +84,16 @@ class Side(Protocol):
 
     def triggers_on(self, table: Table) -> None: ...
 
-    def after_copy(self, tables: list[Table]) -> None:
-        """Once every row is in: what makes the database usable by the daemon (on
-        PostgreSQL, identity sequences past the copied ids)."""
+    def ids_given(self, tables: list[Table]) -> dict[str, int]:
+        """Table -> the highest id its sequence ever gave (SQLite's sqlite_sequence,
+        PostgreSQL's sequences), which may be above every id left: a deleted row's."""
+        ...
+
+    def after_copy(self, tables: list[Table], given: dict[str, int]) -> None:
+        """Once every row is in: what makes the database usable by the daemon (the
+        sequences past the copied ids and past ``given``, the source's
+        :meth:`ids_given`: signed links carry ids, and a deleted row's must never
+        name a new row)."""
         ...
 
     def other_users(self) -> str | None:

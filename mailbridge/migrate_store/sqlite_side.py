@@ -154,8 +154,35 @@ class SqliteSide:
         for _name, sql in self._triggers.pop(table.name, []):
             self.conn.execute(sql)
 
-    def after_copy(self, tables: list[Table]) -> None:
-        # INTEGER PRIMARY KEY takes max(id) + 1 by itself (no AUTOINCREMENT here).
+    def ids_given(self, tables: list[Table]) -> dict[str, int]:
+        names = {t.name for t in tables}
+        return {str(name): int(seq) for name, seq in self._sequence() if name in names}
+
+    def _sequence(self) -> list[Sequence[Any]]:
+        found = self.query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+        return self.query("SELECT name, seq FROM sqlite_sequence") if found else []
+
+    def after_copy(self, tables: list[Table], given: dict[str, int]) -> None:
+        # Copying rows with their ids moved sqlite_sequence to each AUTOINCREMENT
+        # table's max(id) (sql/0027); the source may have given higher ids to rows
+        # since deleted. Other tables take max(id) + 1 by themselves.
+        autoincrement = {
+            str(name)
+            for name, sql in self.query("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            if "AUTOINCREMENT" in str(sql).upper()
+        }
+        with self.transaction():
+            for table in tables:
+                top = given.get(table.name, 0)
+                if table.name not in autoincrement or top <= 0:
+                    continue
+                self.conn.execute("DELETE FROM sqlite_sequence WHERE name = ? AND seq < ?",
+                                  (table.name, top))  # fmt: skip
+                self.conn.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? "
+                    "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+                    (table.name, top, table.name),
+                )
         self.conn.execute("PRAGMA optimize")
 
     def other_users(self) -> str | None:

@@ -511,3 +511,36 @@ def test_the_way_back_resumes_too(tmp_path: Path, prepared: tuple[Path, Any]) ->
     assert result.exit_code == 0, result.output
     assert "Continuing the copy started" in result.output
     assert _checksums(Endpoint("sqlite", str(back)), back) == _checksums(source, back)
+
+
+def test_ids_deleted_at_the_source_are_not_given_again_after_a_copy(
+    tmp_path: Path, prepared: tuple[Path, Any]
+) -> None:
+    """Signed links carry ids: the copy's sequences start past every id the source ever
+    gave, a deleted newest row's included, both ways."""
+    settings = _source(tmp_path, prepared)
+    insert = (
+        "INSERT INTO comments (thread_id, author, body, status, source, created_at) "
+        "SELECT thread_id, 'Gone', 'soon deleted', 'pending', 'web', 'now' FROM comments "
+        "WHERE id = (SELECT min(id) FROM comments)"
+    )
+    db = sqlite3.connect(settings.database_path, isolation_level=None)
+    deleted = db.execute(insert + " RETURNING id").fetchone()[0]
+    db.execute("DELETE FROM comments WHERE id = ?", (deleted,))
+    db.close()
+    url = fresh_database()
+    result = _invoke(["migrate-store", "--data-dir", str(settings.data_path), "--to", url])
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(url, autocommit=True) as conn:
+        on_pg = conn.execute(insert.replace("'now'", "'pg'") + " RETURNING id").fetchone()
+        assert on_pg is not None and on_pg[0] == deleted + 1
+        conn.execute("DELETE FROM comments WHERE id = %s", (on_pg[0],))
+    back = tmp_path / "back"
+    result = _invoke(["migrate-store", "--to", f"sqlite://{back}/"], MAILBRIDGE_DATA_URL=url)
+    assert result.exit_code == 0, result.output
+    db = sqlite3.connect(back / "mailbridge.sqlite3", isolation_level=None)
+    try:
+        again = db.execute(insert + " RETURNING id").fetchone()[0]
+    finally:
+        db.close()
+    assert again == deleted + 2
