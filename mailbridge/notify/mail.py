@@ -24,7 +24,13 @@ from mailbridge.inbound.recipients import MODERATE_PREFIX
 from mailbridge.models import Comment, Thread
 from mailbridge.notify.drafts import Draft, build
 from mailbridge.notify.writer import WriterFacts
-from mailbridge.outbound.compose import clean_header_text, compose, make_message_id, split_address
+from mailbridge.outbound.compose import (
+    clean_header_text,
+    compose,
+    make_message_id,
+    split_address,
+    well_formed_message_id,
+)
 from mailbridge.outbound.headers import ascii_url, phrase_tokens
 from mailbridge.settings import Settings
 from mailbridge.store import outbox, threads
@@ -477,6 +483,8 @@ class Mailer:
             explanation=rejection.explanation or rejection.detail,
             settings_url=self._unsubscribe_page(address_id, thread.id),
         )
+        # The reply's own Message-ID, as its sender wrote it: only a well-formed id.
+        in_reply_to = well_formed_message_id(in_reply_to)
         return await self.queue(
             conn,
             "rejection_notice",

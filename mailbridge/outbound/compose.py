@@ -15,6 +15,7 @@ while it reads a reply and composes its moderation email (issue 14).
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,14 @@ from mailbridge.outbound.headers import (
     text_header,
 )
 
-__all__ = ["Envelope", "clean_header_text", "compose", "make_message_id", "split_address"]
+__all__ = [
+    "Envelope",
+    "clean_header_text",
+    "compose",
+    "make_message_id",
+    "split_address",
+    "well_formed_message_id",
+]
 
 _JOINERS = frozenset("\u200c\u200d")
 
@@ -53,6 +61,28 @@ def split_address(value: str, *, smtputf8: bool = False) -> Address:
     """A configured "Name <addr>" string (checked when the settings load) as an Address."""
     name, addr = parse_mailbox(value, smtputf8=smtputf8)
     return mailbox(clean_header_text(name), addr)
+
+
+# RFC 5322 3.6.4 msg-id without obsolete forms: "<" dot-atom-text "@" (dot-atom-text or
+# a no-fold-literal) ">", ASCII only since our headers are. Bounded so that it always
+# fits a header line.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
+_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@(?:{_DOT_ATOM}|\[[!-Z^-~]*\])>")
+_LONGEST_MESSAGE_ID = 500
+
+
+def well_formed_message_id(value: str | None) -> str | None:
+    """The first well-formed msg-id in a Message-ID someone else wrote, or None.
+
+    Such a value (a reply's, to thread our answer under it) may hold anything: text
+    after the id, an encoded word, UTF-8, a thousand characters. Only the id itself
+    may reach our In-Reply-To and References; without one the answer is unthreaded.
+    """
+    found = _MESSAGE_ID.search(value or "")
+    if found is None or len(found.group()) > _LONGEST_MESSAGE_ID:
+        return None
+    return found.group()
 
 
 def make_message_id(kind: str, domain: str) -> str:

@@ -7,12 +7,18 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import parse
 
 from mailbridge.addresses import mailbox
-from mailbridge.outbound.compose import clean_header_text, compose, split_address
+from mailbridge.outbound.compose import (
+    clean_header_text,
+    compose,
+    split_address,
+    well_formed_message_id,
+)
 from mailbridge.outbound.headers import WireHeader, structured_header
 
 ATTACKS = [
@@ -51,6 +57,29 @@ def test_user_text_cannot_add_headers() -> None:
         assert [a.addr_spec for a in msg["Reply-To"].addresses] == ["reply+abc@reply.example.org"]
         header_block = raw.split(b"\r\n\r\n", 1)[0]
         assert b"\nBcc:" not in header_block
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("<CAF=x+y@mail.gmail.com>", "<CAF=x+y@mail.gmail.com>"),
+        ("<a.b@[127.0.0.1]>", "<a.b@[127.0.0.1]>"),
+        ("(a comment) <a@b.example>", "<a@b.example>"),
+        ("<a@b.example> Bcc: boss@example.com", "<a@b.example>"),
+        ("=?utf-8?q?=3Ca=40b.example=3E?=", None),
+        ("<réponse@b.example>", None),
+        ("<a\x00@b.example>", None),
+        ("<a b@b.example>", None),
+        ("<a..b@b.example>", None),
+        ("<" + "a" * 1000 + "@b.example>", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_a_well_formed_message_id_is_taken_from_a_reply(
+    written: str | None, kept: str | None
+) -> None:
+    assert well_formed_message_id(written) == kept
 
 
 @given(st.text(max_size=300), st.text(max_size=300))
