@@ -7,7 +7,8 @@ header. Every header is then encoded and folded by :mod:`mailbridge.outbound.hea
 
 The MIME structure is always the same two quoted-printable parts in one
 multipart/alternative, so it is written here, byte for byte as the email package's
-generator writes it (tests/unit/test_compose.py compares the two): the generator
+generator writes it but for "From " at a line's start, escaped (tests/unit/test_compose.py
+compares the two): the generator
 wrote each body line with a call of its own, and was a tenth of the worker's time
 while it reads a reply and composes its moderation email (issue 14).
 """
@@ -180,9 +181,29 @@ _PART_HEADERS = {
 def _text_part(subtype: str, text: str) -> bytes:
     """A UTF-8 text part in quoted-printable, as ``set_content(text, cte=...)`` makes
     it: every line ended ("\\r" and "\\r\\n" alike), and b2a_qp (C) keeping lines within
-    76 characters (77 when it encodes a space that ends a line)."""
+    76 characters (77 when it encodes a space that ends a line); "From " escaped."""
     body = b"".join(line + b"\n" for line in text.encode("utf-8").splitlines())
-    return _PART_HEADERS[subtype] + binascii.b2a_qp(body, istext=True).replace(b"\n", b"\r\n")
+    qp = _escape_from(binascii.b2a_qp(body, istext=True))
+    return _PART_HEADERS[subtype] + qp.replace(b"\n", b"\r\n")
+
+
+def _escape_from(qp: bytes) -> bytes:
+    """Quoted-printable lines starting "From " with the F encoded (=46).
+
+    A delivery to an mbox file (Postfix's local(8), procmail) writes such a line as
+    ">From ": the reader saw ">From what I read" and the DKIM body hash no longer
+    matched. "=46rom" decodes to the same text and no mbox writer touches it. A line
+    that the two added characters would take past quoted-printable's 76 is broken
+    (a soft line break) after "=46rom".
+    """
+    if not qp.startswith(b"From ") and b"\nFrom " not in qp:
+        return qp  # nearly always: no copy
+    lines = qp.split(b"\n")
+    for index, line in enumerate(lines):
+        if line.startswith(b"From "):
+            escaped = b"=46" + line[1:]
+            lines[index] = escaped if len(escaped) <= 76 else b"=46rom=\n" + line[4:]
+    return b"\n".join(lines)
 
 
 def _mailbox(field: str, person: Address) -> WireHeader:

@@ -6,13 +6,21 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from flows import approve, moderation_email, outbox_dir, post_comment, reply_notification
+from flows import (
+    approve,
+    moderation_email,
+    notification_for,
+    outbox_dir,
+    post_comment,
+    reply_notification,
+)
 from support import (
     html_body,
     import_seed,
     is_notification,
     make_settings,
     no_dmarc_zone,
+    parse,
     read_maildir,
     text_body,
     wait_for_mail,
@@ -102,3 +110,38 @@ async def test_operator_templates_override_one_file(tmp_path: Path) -> None:
         note = await reply_notification(daemon)
         assert str(note["Subject"]) == "Ann answered you on Example Blog"
         assert "Ann's answer to Reader 002." in text_body(note)  # body: packaged template
+
+
+HOSTILE_BODY = (
+    "From what I read, the study says otherwise; here is why I think so.\n"
+    ".\n"
+    "..\n"
+    + "abcdefghij" * 120  # one line of 1,200 characters without a space
+    + "\n"
+    + "<script>alert(1)</script> <b onclick=x>bold</b> **strong** and the rest of my answer, "
+    "which goes on for a few more words so that it reads like a comment.\n"
+)  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_hostile_body_arrives_in_short_lines_that_no_hop_rewrites(daemon: Running) -> None:
+    """What a receiver reads in the Maildir, byte for byte: no body line an SMTP hop
+    (".") or an mbox delivery ("From ") would rewrite, every line short, CRLF only; the
+    text as written once decoded, and no markup from the comment in the HTML part."""
+    await post_comment(daemon, parent=2, body=HOSTILE_BODY)
+    await approve(daemon, await moderation_email(daemon, "Ann", 1))
+    await notification_for(daemon, "reader002.4a549d@example.org", 2)
+    folder = outbox_dir(daemon) / "new"
+    raws = [path.read_bytes() for path in sorted(folder.iterdir())]
+    assert len(raws) == 2  # the moderation email and the notification
+    for raw in raws:
+        body = raw.partition(b"\r\n\r\n")[2]
+        lines = body.split(b"\r\n")
+        assert b"\n" not in body.replace(b"\r\n", b"") and b"\r" not in body.replace(b"\r\n", b"")
+        assert all(len(line) <= 76 for line in lines)
+        assert not any(line.startswith(b"From ") or line == b"." for line in lines)
+        msg = parse(raw)
+        assert HOSTILE_BODY in text_body(msg).replace("\r\n", "\n")
+        html = html_body(msg)
+        assert "<script" not in html and "<b onclick" not in html  # shown, not run
+        assert "<strong>strong</strong>" in html

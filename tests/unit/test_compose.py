@@ -136,6 +136,8 @@ def test_the_bodies_arrive_as_written_in_short_ascii_lines(text: str, html: str)
     # ending in a space it encodes, 77) with CRLF line ends only.
     assert all(len(line) <= 78 for line in body.split(b"\r\n"))
     assert b"\n" not in body.replace(b"\r\n", b"")
+    # An mbox delivery would write it ">From " (and break the DKIM body hash).
+    assert not any(line.startswith(b"From ") for line in body.split(b"\r\n"))
     msg = parse(raw)
     plain, rich = msg.get_body(("plain",)), msg.get_body(("html",))
     assert plain is not None and rich is not None
@@ -143,6 +145,28 @@ def test_the_bodies_arrive_as_written_in_short_ascii_lines(text: str, html: str)
     assert rich.get_content().replace("\r\n", "\n") == lines_as_set_content_makes_them(html)
     assert plain["Content-Transfer-Encoding"] == "quoted-printable"
     assert plain.get_content_charset() == "utf-8"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "From what I read, yes.\nFrom\nFrom: me\n>From here\n",
+        "From " + "x" * 71 + "\n",  # 76 characters: escaped, the line is broken
+        "y" * 75 + "From the start of a soft-broken line\n",
+        "From  \n",  # the trailing spaces are encoded
+    ],
+)
+def test_from_at_a_line_start_is_escaped_in_lines_of_76(text: str) -> None:
+    raw = with_bodies(text, text)
+    body = raw.partition(b"\r\n\r\n")[2]
+    lines = body.split(b"\r\n")
+    assert not any(line.startswith(b"From ") for line in lines)
+    assert b"=46rom" in body
+    assert all(len(line) <= 76 for line in lines)
+    msg = parse(raw)
+    for kind in ("plain", "html"):
+        part = msg.get_body((kind,))
+        assert part is not None and part.get_content().replace("\r\n", "\n") == text
 
 
 def wire_headers(block: str) -> list[WireHeader]:
@@ -169,7 +193,12 @@ def by_the_email_package(wire: bytes, text: str, html: str, utf8: bool) -> bytes
             "Content-Transfer-Encoding", "quoted-printable"
         )
         lines = b"".join(line + b"\n" for line in body.encode("utf-8").splitlines())
-        part.set_payload(binascii.b2a_qp(lines, istext=True).decode("ascii"))
+        encoded = binascii.b2a_qp(lines, istext=True).decode("ascii").split("\n")
+        # compose() escapes "From " at a line's start, breaking a line it would make too long.
+        for i, line in enumerate(encoded):
+            if line.startswith("From "):
+                encoded[i] = "=46" + line[1:] if len(line) <= 74 else "=46rom=\n" + line[4:]
+        part.set_payload("\n".join(encoded))
         parts.append(part)
     msg.set_payload(parts)
     return msg.as_bytes()
