@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -396,7 +397,6 @@ class Mailer:
         references = [f"<t{thread.id}@{self.domain}>"]
         if anchor is not None:
             references.append(f"<c{anchor}@{self.domain}>")
-        name = f"{newest.comment.author} via {self._settings.site.name}"
         return await self.queue(
             conn,
             "reply_notification" if single else "digest",
@@ -406,11 +406,22 @@ class Mailer:
             to,
             rendered,
             message_id=make_message_id(f"c{newest.comment.id}", self.domain),
-            reply_to=mailbox(clean_header_text(name), newest.reply_address),
+            reply_to=mailbox(self.reply_to_name(newest.comment.author), newest.reply_address),
             in_reply_to=references[-1],
             references=references,
             extra_headers=self.unsubscribe_headers(address_id, thread.id),
         )
+
+    def reply_to_name(self, author: str) -> str:
+        """A notification's Reply-To name, "<author> via <site>", that cannot pass for
+        someone's address: a client that shows only the name showed "ceo@bank.com via
+        Blog" (or, for a name of 200 characters, "ceo@bank.com …" alone, " via Blog"
+        cut off) as if the reply went there. So "@" and its look-alikes (U+FF20, U+FE6B) read
+        " at ", and a long name is shortened, never the " via <site>" after it."""
+        site = clean_header_text(self._settings.site.name)
+        plain = "".join(" at " if unicodedata.normalize("NFKC", c) == "@" else c for c in author)
+        name = clean_header_text(plain, limit=max(40, 200 - len(" via ") - len(site)))
+        return clean_header_text(f"{name} via {site}")
 
     def reply_expiry(self) -> date:
         return self._clock.now().date() + timedelta(days=self._settings.smtp.reply_token_days)

@@ -25,6 +25,7 @@ from support import (
     text_body,
     wait_for_mail,
 )
+from wire import field, unfold
 
 from mailbridge.app import Running, running
 
@@ -128,9 +129,12 @@ async def test_a_hostile_body_arrives_in_short_lines_that_no_hop_rewrites(daemon
     """What a receiver reads in the Maildir, byte for byte: no body line an SMTP hop
     (".") or an mbox delivery ("From ") would rewrite, every line short, CRLF only; the
     text as written once decoded, and no markup from the comment in the HTML part."""
-    await post_comment(daemon, parent=2, body=HOSTILE_BODY)
-    await approve(daemon, await moderation_email(daemon, "Ann", 1))
-    await notification_for(daemon, "reader002.4a549d@example.org", 2)
+    # The Reply-To as on the wire: no "@" but the one in the reply address.
+    await post_comment(daemon, parent=2, author="ceo@bank.com", body=HOSTILE_BODY)
+    await approve(daemon, await moderation_email(daemon, "ceo@bank.com", 1))
+    note = await notification_for(daemon, "reader002.4a549d@example.org", 2)
+    # A name that is an address does not pass for one where the reply goes.
+    assert note["Reply-To"].addresses[0].display_name == "ceo at bank.com via Example Blog"
     folder = outbox_dir(daemon) / "new"
     raws = [path.read_bytes() for path in sorted(folder.iterdir())]
     assert len(raws) == 2  # the moderation email and the notification
@@ -145,3 +149,6 @@ async def test_a_hostile_body_arrives_in_short_lines_that_no_hop_rewrites(daemon
         html = html_body(msg)
         assert "<script" not in html and "<b onclick" not in html  # shown, not run
         assert "<strong>strong</strong>" in html
+    [wire] = [raw for raw in raws if b"\r\nList-Unsubscribe:" in raw]
+    reply_to = unfold(field(wire, "Reply-To"))
+    assert reply_to.startswith(' "ceo at bank.com via Example Blog" <reply+'), reply_to
