@@ -28,6 +28,7 @@ from email.utils import format_datetime
 from mailbridge.addresses import mailbox, parse_mailbox
 from mailbridge.outbound.headers import (
     WireHeader,
+    cluster_cut,
     mailbox_header,
     structured_header,
     text_header,
@@ -55,7 +56,7 @@ def clean_header_text(value: str, limit: int = 200) -> str:
     reach a header as it is.
     """
     cleaned = "".join(ch if ch.isprintable() or ch in _JOINERS else " " for ch in value)
-    return " ".join(cleaned.replace("=?", "= ?").split())[:limit].rstrip()
+    return cluster_cut(" ".join(cleaned.replace("=?", "= ?").split()), limit).rstrip()
 
 
 def split_address(value: str, *, smtputf8: bool = False) -> Address:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import parse
+from wire import text as header_text
 
 from mailbridge.addresses import mailbox
 from mailbridge.outbound.compose import (
@@ -80,6 +81,22 @@ def test_only_a_well_formed_message_id_is_taken_from_a_reply(
     written: str | None, kept: str | None
 ) -> None:
     assert well_formed_message_id(written) == kept
+
+
+@pytest.mark.parametrize(
+    ("tail", "kept"),
+    [
+        ("🇩🇪", ""),  # half a flag is a lone letter symbol
+        ("e\u0301", ""),  # the letter without its accent
+        ("👨\u200d👩\u200d👧", ""),  # a family cut after a joiner
+        ("👍🏽", ""),  # a skin tone without its hand
+        ("xy", "x"),
+    ],
+)
+def test_a_subject_cut_to_its_limit_keeps_clusters_whole(tail: str, kept: str) -> None:
+    subject = "a" * 249 + tail
+    raw = build("Ann", subject)
+    assert header_text(raw, "Subject") == "a" * 249 + kept
 
 
 @given(st.text(max_size=300), st.text(max_size=300))
