@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiosqlite
@@ -152,3 +153,27 @@ async def test_a_hostile_body_arrives_in_short_lines_that_no_hop_rewrites(daemon
     [wire] = [raw for raw in raws if b"\r\nList-Unsubscribe:" in raw]
     reply_to = unfold(field(wire, "Reply-To"))
     assert reply_to.startswith(' "ceo at bank.com via Example Blog" <reply+'), reply_to
+
+
+@pytest.mark.asyncio
+async def test_a_comment_posted_with_someones_address_does_not_rename_them(
+    daemon: Running,
+) -> None:
+    """Anyone may post with anyone's address: that comment's name, unpublished, neither
+    heads the address's notifications (To) nor signs its emailed replies."""
+    await post_comment(
+        daemon,
+        email="reader002.4a549d@example.org",
+        author="Your bank: call 555 0100",
+        body="A comment in the reader's name.",
+    )
+    await post_comment(daemon, parent=2, body="Ann's answer to Reader 002.")
+    await approve(daemon, await moderation_email(daemon, "Ann"))
+    for _ in range(200):  # bounded: 10 s
+        notes = [p.read_bytes() for p in (outbox_dir(daemon) / "new").iterdir()]
+        notes = [raw for raw in notes if b"\r\nList-Unsubscribe:" in raw]
+        if notes:
+            break
+        await asyncio.sleep(0.05)
+    [wire] = notes
+    assert unfold(field(wire, "To")) == " Reader 002 <reader002.4a549d@example.org>"
