@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,7 +25,13 @@ from mailbridge.inbound.recipients import MODERATE_PREFIX
 from mailbridge.models import Comment, Thread
 from mailbridge.notify.drafts import Draft, build
 from mailbridge.notify.writer import WriterFacts
-from mailbridge.outbound.compose import clean_header_text, compose, make_message_id, split_address
+from mailbridge.outbound.compose import (
+    clean_header_text,
+    compose,
+    make_message_id,
+    split_address,
+    well_formed_message_id,
+)
 from mailbridge.outbound.headers import ascii_url, phrase_tokens
 from mailbridge.settings import Settings
 from mailbridge.store import outbox, threads
@@ -390,7 +397,6 @@ class Mailer:
         references = [f"<t{thread.id}@{self.domain}>"]
         if anchor is not None:
             references.append(f"<c{anchor}@{self.domain}>")
-        name = f"{newest.comment.author} via {self._settings.site.name}"
         return await self.queue(
             conn,
             "reply_notification" if single else "digest",
@@ -400,11 +406,22 @@ class Mailer:
             to,
             rendered,
             message_id=make_message_id(f"c{newest.comment.id}", self.domain),
-            reply_to=mailbox(clean_header_text(name), newest.reply_address),
+            reply_to=mailbox(self.reply_to_name(newest.comment.author), newest.reply_address),
             in_reply_to=references[-1],
             references=references,
             extra_headers=self.unsubscribe_headers(address_id, thread.id),
         )
+
+    def reply_to_name(self, author: str) -> str:
+        """A notification's Reply-To name, "<author> via <site>", that cannot pass for
+        someone's address: a client that shows only the name showed "ceo@bank.com via
+        Blog" (or, for a name of 200 characters, "ceo@bank.com …" alone, " via Blog"
+        cut off) as if the reply went there. So "@" and its look-alikes (U+FF20, U+FE6B) read
+        " at ", and a long name is shortened, never the " via <site>" after it."""
+        site = clean_header_text(self._settings.site.name)
+        plain = "".join(" at " if unicodedata.normalize("NFKC", c) == "@" else c for c in author)
+        name = clean_header_text(plain, limit=max(40, 200 - len(" via ") - len(site)))
+        return clean_header_text(f"{name} via {site}")
 
     def reply_expiry(self) -> date:
         return self._clock.now().date() + timedelta(days=self._settings.smtp.reply_token_days)
@@ -477,6 +494,8 @@ class Mailer:
             explanation=rejection.explanation or rejection.detail,
             settings_url=self._unsubscribe_page(address_id, thread.id),
         )
+        # The reply's own Message-ID, as its sender wrote it: only a well-formed id.
+        in_reply_to = well_formed_message_id(in_reply_to)
         return await self.queue(
             conn,
             "rejection_notice",

@@ -7,7 +7,8 @@ header. Every header is then encoded and folded by :mod:`mailbridge.outbound.hea
 
 The MIME structure is always the same two quoted-printable parts in one
 multipart/alternative, so it is written here, byte for byte as the email package's
-generator writes it (tests/unit/test_compose.py compares the two): the generator
+generator writes it but for "From " at a line's start, escaped (tests/unit/test_compose.py
+compares the two): the generator
 wrote each body line with a call of its own, and was a tenth of the worker's time
 while it reads a reply and composes its moderation email (issue 14).
 """
@@ -15,6 +16,7 @@ while it reads a reply and composes its moderation email (issue 14).
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,12 +28,20 @@ from email.utils import format_datetime
 from mailbridge.addresses import mailbox, parse_mailbox
 from mailbridge.outbound.headers import (
     WireHeader,
+    cluster_cut,
     mailbox_header,
     structured_header,
     text_header,
 )
 
-__all__ = ["Envelope", "clean_header_text", "compose", "make_message_id", "split_address"]
+__all__ = [
+    "Envelope",
+    "clean_header_text",
+    "compose",
+    "make_message_id",
+    "split_address",
+    "well_formed_message_id",
+]
 
 _JOINERS = frozenset("\u200c\u200d")
 
@@ -46,13 +56,35 @@ def clean_header_text(value: str, limit: int = 200) -> str:
     reach a header as it is.
     """
     cleaned = "".join(ch if ch.isprintable() or ch in _JOINERS else " " for ch in value)
-    return " ".join(cleaned.replace("=?", "= ?").split())[:limit].rstrip()
+    return cluster_cut(" ".join(cleaned.replace("=?", "= ?").split()), limit).rstrip()
 
 
 def split_address(value: str, *, smtputf8: bool = False) -> Address:
     """A configured "Name <addr>" string (checked when the settings load) as an Address."""
     name, addr = parse_mailbox(value, smtputf8=smtputf8)
     return mailbox(clean_header_text(name), addr)
+
+
+# RFC 5322 3.6.4 msg-id without obsolete forms: "<" dot-atom-text "@" (dot-atom-text or
+# a no-fold-literal) ">", ASCII only since our headers are. Bounded so that it always
+# fits a header line.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
+_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@(?:{_DOT_ATOM}|\[[!-Z^-~]*\])>")
+_LONGEST_MESSAGE_ID = 500
+
+
+def well_formed_message_id(value: str | None) -> str | None:
+    """The first well-formed msg-id in a Message-ID someone else wrote, or None.
+
+    Such a value (a reply's, to thread our answer under it) may hold anything: text
+    after the id, an encoded word, UTF-8, a thousand characters. Only the id itself
+    may reach our In-Reply-To and References; without one the answer is unthreaded.
+    """
+    found = _MESSAGE_ID.search(value or "")
+    if found is None or len(found.group()) > _LONGEST_MESSAGE_ID:
+        return None
+    return found.group()
 
 
 def make_message_id(kind: str, domain: str) -> str:
@@ -150,9 +182,29 @@ _PART_HEADERS = {
 def _text_part(subtype: str, text: str) -> bytes:
     """A UTF-8 text part in quoted-printable, as ``set_content(text, cte=...)`` makes
     it: every line ended ("\\r" and "\\r\\n" alike), and b2a_qp (C) keeping lines within
-    76 characters (77 when it encodes a space that ends a line)."""
+    76 characters (77 when it encodes a space that ends a line); "From " escaped."""
     body = b"".join(line + b"\n" for line in text.encode("utf-8").splitlines())
-    return _PART_HEADERS[subtype] + binascii.b2a_qp(body, istext=True).replace(b"\n", b"\r\n")
+    qp = _escape_from(binascii.b2a_qp(body, istext=True))
+    return _PART_HEADERS[subtype] + qp.replace(b"\n", b"\r\n")
+
+
+def _escape_from(qp: bytes) -> bytes:
+    """Quoted-printable lines starting "From " with the F encoded (=46).
+
+    A delivery to an mbox file (Postfix's local(8), procmail) writes such a line as
+    ">From ": the reader saw ">From what I read" and the DKIM body hash no longer
+    matched. "=46rom" decodes to the same text and no mbox writer touches it. A line
+    that the two added characters would take past quoted-printable's 76 is broken
+    (a soft line break) after "=46rom".
+    """
+    if not qp.startswith(b"From ") and b"\nFrom " not in qp:
+        return qp  # nearly always: no copy
+    lines = qp.split(b"\n")
+    for index, line in enumerate(lines):
+        if line.startswith(b"From "):
+            escaped = b"=46" + line[1:]
+            lines[index] = escaped if len(escaped) <= 76 else b"=46rom=\n" + line[4:]
+    return b"\n".join(lines)
 
 
 def _mailbox(field: str, person: Address) -> WireHeader:

@@ -40,6 +40,7 @@ __all__ = [
     "WIDTH",
     "WireHeader",
     "ascii_url",
+    "cluster_cut",
     "encoded_word",
     "fold",
     "mailbox_header",
@@ -115,6 +116,18 @@ def _joins_previous(text: str, i: int) -> bool:
             j -= 1
         return count % 2 == 1
     return False
+
+
+def cluster_cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, not inside a grapheme cluster (as
+    far as :func:`_joins_previous` tells): half a flag or an accent's letter without
+    it would be shown."""
+    if len(text) <= limit:
+        return text
+    cut = limit
+    while cut > 1 and _joins_previous(text, cut):
+        cut -= 1
+    return text[:cut]
 
 
 def _longest_fit(run: str, start: int, limit: int) -> int:

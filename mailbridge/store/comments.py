@@ -133,11 +133,16 @@ async def approved_tree(conn: aiosqlite.Connection, thread_id: int) -> list[Comm
 
 
 async def latest_author_name(conn: aiosqlite.Connection, address_id: int) -> str | None:
-    """The name this address signed its most recent comment with."""
+    """The name this address signed its most recent published comment with.
+
+    Published only: anyone may post a comment with anyone's address, and the name of
+    such a comment (pending, spam, rejected) would head that address's notifications
+    ("To: <the name>") and sign their emailed replies. A moderator has seen a published
+    one."""
     async with conn.execute(
-        # In comments_by_address's order (its rowid last): one step, however many.
-        "SELECT author FROM comments WHERE address_id = ? ORDER BY created_at DESC, id DESC "
-        "LIMIT 1",
+        # In comments_by_address's order (its rowid last), up to the first approved one.
+        "SELECT author FROM comments WHERE address_id = ? AND status = 'approved' "
+        "ORDER BY created_at DESC, id DESC LIMIT 1",
         (address_id,),
     ) as cur:
         row = await cur.fetchone()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 from delivery.outboxkit import queue, rows, worker
 from delivery.sinks import Accounts, WatchingSink, serving
@@ -13,7 +16,7 @@ from support import FakeClock, free_port
 
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.relay import RelayConfig, SmtpTransport
-from mailbridge.store import Store
+from mailbridge.store import Store, outbox
 
 MSG = b"Message-ID: <one@test>\r\nSubject: one\r\n\r\nbody\r\n"
 
@@ -368,3 +371,65 @@ async def test_size_on_a_kept_connection_is_what_sendmail_declares() -> None:
     sizes = [r.mail_options for r in sink.received]
     assert sizes == [(f"SIZE={len(MSG)}",)] * 3
     assert transport.connections_opened == 1
+
+
+# A relay failing inside DATA
+
+
+class FailingInData(WatchingSink):
+    """Drops the connection (or says nothing) at the end of DATA, ``times`` times."""
+
+    def __init__(self, how: str, times: int) -> None:
+        super().__init__()
+        self.how, self.times = how, times
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.times:
+            self.times -= 1
+            if self.how == "drop":
+                server.transport.close()
+            else:  # "silent": never answers; the client's timeout ends it
+                await asyncio.sleep(3)
+            return "250 2.0.0 never heard"
+        return str(await super().handle_DATA(server, session, envelope))
+
+
+# Lines SMTP dot-stuffs on the way (".", ".."), and a line as long as the test data allows.
+DOTTED = (
+    b"Message-ID: <dots@test>\r\nSubject: dots\r\n\r\n.\r\n..\r\n.x\r\n" + b"y" * 900 + b"\r\n.\r\n"
+)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("how", ["drop", "silent"])
+async def test_a_relay_failing_at_the_end_of_data_is_retried_and_the_bytes_arrive_whole(
+    store: Store, how: str
+) -> None:
+    sink = FailingInData(how, times=1)
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, timeout=0.5))
+        try:
+            clock = FakeClock()
+
+            async def enqueue(conn: aiosqlite.Connection) -> None:
+                out = outbox.Outgoing(
+                    "test", None, "<dots@test>", "b@example.org", "r@example.net", DOTTED
+                )
+                now = clock.now()
+                assert await outbox.enqueue(conn, out, now.timestamp(), now.isoformat())
+
+            await store.write(enqueue)
+            started = time.monotonic()
+            await worker(store, transport, clock).deliver_due()
+            assert time.monotonic() - started < 2.5  # bounded by the relay timeout
+            [(_mid, status, attempts, error)] = await rows(store)
+            assert (status, attempts) == ("queued", 1), error  # kept, to be retried
+            clock.advance(3600)
+            await worker(store, transport, clock).deliver_due()
+        finally:
+            await transport.aclose()
+    [(_mid, status, attempts, _error)] = await rows(store)
+    assert (status, attempts) == ("sent", 2)
+    # Once, byte for byte as queued: dot-stuffed on the wire and unstuffed by the relay.
+    [received] = sink.received
+    assert received.raw == DOTTED

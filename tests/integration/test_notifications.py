@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiosqlite
 import pytest
-from flows import approve, moderation_email, outbox_dir, post_comment, reply_notification
+from flows import (
+    approve,
+    moderation_email,
+    notification_for,
+    outbox_dir,
+    post_comment,
+    reply_notification,
+)
 from support import (
     html_body,
     import_seed,
     is_notification,
     make_settings,
     no_dmarc_zone,
+    parse,
     read_maildir,
     text_body,
     wait_for_mail,
 )
+from wire import field, unfold
 
 from mailbridge.app import Running, running
 
@@ -102,3 +112,68 @@ async def test_operator_templates_override_one_file(tmp_path: Path) -> None:
         note = await reply_notification(daemon)
         assert str(note["Subject"]) == "Ann answered you on Example Blog"
         assert "Ann's answer to Reader 002." in text_body(note)  # body: packaged template
+
+
+HOSTILE_BODY = (
+    "From what I read, the study says otherwise; here is why I think so.\n"
+    ".\n"
+    "..\n"
+    + "abcdefghij" * 120  # one line of 1,200 characters without a space
+    + "\n"
+    + "<script>alert(1)</script> <b onclick=x>bold</b> **strong** and the rest of my answer, "
+    "which goes on for a few more words so that it reads like a comment.\n"
+)  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_hostile_body_arrives_in_short_lines_that_no_hop_rewrites(daemon: Running) -> None:
+    """What a receiver reads in the Maildir, byte for byte: no body line an SMTP hop
+    (".") or an mbox delivery ("From ") would rewrite, every line short, CRLF only; the
+    text as written once decoded, and no markup from the comment in the HTML part."""
+    # The Reply-To as on the wire: no "@" but the one in the reply address.
+    await post_comment(daemon, parent=2, author="ceo@bank.com", body=HOSTILE_BODY)
+    await approve(daemon, await moderation_email(daemon, "ceo@bank.com", 1))
+    note = await notification_for(daemon, "reader002.4a549d@example.org", 2)
+    # A name that is an address does not pass for one where the reply goes.
+    assert note["Reply-To"].addresses[0].display_name == "ceo at bank.com via Example Blog"
+    folder = outbox_dir(daemon) / "new"
+    raws = [path.read_bytes() for path in sorted(folder.iterdir())]
+    assert len(raws) == 2  # the moderation email and the notification
+    for raw in raws:
+        body = raw.partition(b"\r\n\r\n")[2]
+        lines = body.split(b"\r\n")
+        assert b"\n" not in body.replace(b"\r\n", b"") and b"\r" not in body.replace(b"\r\n", b"")
+        assert all(len(line) <= 76 for line in lines)
+        assert not any(line.startswith(b"From ") or line == b"." for line in lines)
+        msg = parse(raw)
+        assert HOSTILE_BODY in text_body(msg).replace("\r\n", "\n")
+        html = html_body(msg)
+        assert "<script" not in html and "<b onclick" not in html  # shown, not run
+        assert "<strong>strong</strong>" in html
+    [wire] = [raw for raw in raws if b"\r\nList-Unsubscribe:" in raw]
+    reply_to = unfold(field(wire, "Reply-To"))
+    assert reply_to.startswith(' "ceo at bank.com via Example Blog" <reply+'), reply_to
+
+
+@pytest.mark.asyncio
+async def test_a_comment_posted_with_someones_address_does_not_rename_them(
+    daemon: Running,
+) -> None:
+    """Anyone may post with anyone's address: that comment's name, unpublished, neither
+    heads the address's notifications (To) nor signs its emailed replies."""
+    await post_comment(
+        daemon,
+        email="reader002.4a549d@example.org",
+        author="Your bank: call 555 0100",
+        body="A comment in the reader's name.",
+    )
+    await post_comment(daemon, parent=2, body="Ann's answer to Reader 002.")
+    await approve(daemon, await moderation_email(daemon, "Ann"))
+    for _ in range(200):  # bounded: 10 s
+        notes = [p.read_bytes() for p in (outbox_dir(daemon) / "new").iterdir()]
+        notes = [raw for raw in notes if b"\r\nList-Unsubscribe:" in raw]
+        if notes:
+            break
+        await asyncio.sleep(0.05)
+    [wire] = notes
+    assert unfold(field(wire, "To")) == " Reader 002 <reader002.4a549d@example.org>"

@@ -307,3 +307,52 @@ async def test_a_reply_after_unsubscribing_is_explained_not_posted(daemon: Runni
     [notice] = await wait(daemon, "was not posted")
     assert "replying by email is turned off for you" in text_body(notice)
     assert "/unsubscribe/" in text_body(notice)  # the way back
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("message_id", "threaded"),
+    [
+        # Text after the id: only a well-formed msg-id may reach In-Reply-To and
+        # References, never the rest of the line (more cases: tests/unit/test_compose.py).
+        (b"<reply-1@client.example> Bcc: boss@example.com", b"<reply-1@client.example>"),
+        # Raw UTF-8 cannot go into our headers: the notice goes out unthreaded (it
+        # could not be composed: the reply was answered 451, again as its sender retried).
+        ("<réponse-1@client.example>".encode(), None),
+    ],
+    ids=["trailing-text", "utf-8"],
+)
+async def test_the_notice_threads_only_under_a_well_formed_message_id(
+    daemon: Running, message_id: bytes, threaded: bytes | None
+) -> None:
+    await publish_reply_to_seed_2(daemon, "Ann", 1)
+    [note] = await notes_to(daemon, READER)
+    async with aiohttp.ClientSession() as session:
+        await session.post(
+            local(link(note, "unsubscribe"), daemon.http_address), data={"choice": "thread-none"}
+        )
+    reply = reply_to_notification(note, "One more thought.")
+    # The Message-ID as sent, byte for byte (EmailMessage would refuse or encode it).
+    lines = reply.as_bytes().split(b"\n")
+    raw = b"\r\n".join(
+        b"Message-ID: " + message_id if line.startswith(b"Message-ID:") else line for line in lines
+    )
+    host, port = daemon.smtp_address
+    response = await aiosmtplib.send(
+        raw,
+        sender=READER,
+        recipients=[reply["To"].addresses[0].addr_spec],
+        hostname=host,
+        port=port,
+        start_tls=False,
+    )
+    assert "not posted" in response[1]
+    await wait(daemon, "was not posted")
+    raws = [f.read_bytes() for f in (outbox_dir(daemon) / "new").iterdir()]
+    [wire] = [r for r in raws if b"\r\nAuto-Submitted: auto-replied\r\n" in r]
+    head = wire.split(b"\r\n\r\n", 1)[0]
+    if threaded is None:
+        assert b"In-Reply-To" not in head and b"References" not in head, head
+    else:
+        assert b"\r\nIn-Reply-To: " + threaded + b"\r\n" in head, head
+        assert b"\r\nReferences: " + threaded + b"\r\n" in head, head

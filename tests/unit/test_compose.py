@@ -7,12 +7,19 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import parse
+from wire import text as header_text
 
 from mailbridge.addresses import mailbox
-from mailbridge.outbound.compose import clean_header_text, compose, split_address
+from mailbridge.outbound.compose import (
+    clean_header_text,
+    compose,
+    split_address,
+    well_formed_message_id,
+)
 from mailbridge.outbound.headers import WireHeader, structured_header
 
 ATTACKS = [
@@ -51,6 +58,45 @@ def test_user_text_cannot_add_headers() -> None:
         assert [a.addr_spec for a in msg["Reply-To"].addresses] == ["reply+abc@reply.example.org"]
         header_block = raw.split(b"\r\n\r\n", 1)[0]
         assert b"\nBcc:" not in header_block
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("<CAF=x+y@mail.gmail.com>", "<CAF=x+y@mail.gmail.com>"),
+        ("<a.b@[127.0.0.1]>", "<a.b@[127.0.0.1]>"),
+        ("(a comment) <a@b.example>", "<a@b.example>"),
+        ("<a@b.example> Bcc: boss@example.com", "<a@b.example>"),
+        ("=?utf-8?q?=3Ca=40b.example=3E?=", None),
+        ("<réponse@b.example>", None),
+        ("<a\x00@b.example>", None),
+        ("<a b@b.example>", None),
+        ("<a..b@b.example>", None),
+        ("<" + "a" * 1000 + "@b.example>", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_a_well_formed_message_id_is_taken_from_a_reply(
+    written: str | None, kept: str | None
+) -> None:
+    assert well_formed_message_id(written) == kept
+
+
+@pytest.mark.parametrize(
+    ("tail", "kept"),
+    [
+        ("🇩🇪", ""),  # half a flag is a lone letter symbol
+        ("e\u0301", ""),  # the letter without its accent
+        ("👨\u200d👩\u200d👧", ""),  # a family cut after a joiner
+        ("👍🏽", ""),  # a skin tone without its hand
+        ("xy", "x"),
+    ],
+)
+def test_a_subject_cut_to_its_limit_keeps_clusters_whole(tail: str, kept: str) -> None:
+    subject = "a" * 249 + tail
+    raw = build("Ann", subject)
+    assert header_text(raw, "Subject") == "a" * 249 + kept
 
 
 @given(st.text(max_size=300), st.text(max_size=300))
@@ -107,6 +153,8 @@ def test_the_bodies_arrive_as_written_in_short_ascii_lines(text: str, html: str)
     # ending in a space it encodes, 77) with CRLF line ends only.
     assert all(len(line) <= 78 for line in body.split(b"\r\n"))
     assert b"\n" not in body.replace(b"\r\n", b"")
+    # An mbox delivery would write it ">From " (and break the DKIM body hash).
+    assert not any(line.startswith(b"From ") for line in body.split(b"\r\n"))
     msg = parse(raw)
     plain, rich = msg.get_body(("plain",)), msg.get_body(("html",))
     assert plain is not None and rich is not None
@@ -114,6 +162,28 @@ def test_the_bodies_arrive_as_written_in_short_ascii_lines(text: str, html: str)
     assert rich.get_content().replace("\r\n", "\n") == lines_as_set_content_makes_them(html)
     assert plain["Content-Transfer-Encoding"] == "quoted-printable"
     assert plain.get_content_charset() == "utf-8"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "From what I read, yes.\nFrom\nFrom: me\n>From here\n",
+        "From " + "x" * 71 + "\n",  # 76 characters: escaped, the line is broken
+        "y" * 75 + "From the start of a soft-broken line\n",
+        "From  \n",  # the trailing spaces are encoded
+    ],
+)
+def test_from_at_a_line_start_is_escaped_in_lines_of_76(text: str) -> None:
+    raw = with_bodies(text, text)
+    body = raw.partition(b"\r\n\r\n")[2]
+    lines = body.split(b"\r\n")
+    assert not any(line.startswith(b"From ") for line in lines)
+    assert b"=46rom" in body
+    assert all(len(line) <= 76 for line in lines)
+    msg = parse(raw)
+    for kind in ("plain", "html"):
+        part = msg.get_body((kind,))
+        assert part is not None and part.get_content().replace("\r\n", "\n") == text
 
 
 def wire_headers(block: str) -> list[WireHeader]:
@@ -140,7 +210,12 @@ def by_the_email_package(wire: bytes, text: str, html: str, utf8: bool) -> bytes
             "Content-Transfer-Encoding", "quoted-printable"
         )
         lines = b"".join(line + b"\n" for line in body.encode("utf-8").splitlines())
-        part.set_payload(binascii.b2a_qp(lines, istext=True).decode("ascii"))
+        encoded = binascii.b2a_qp(lines, istext=True).decode("ascii").split("\n")
+        # compose() escapes "From " at a line's start, breaking a line it would make too long.
+        for i, line in enumerate(encoded):
+            if line.startswith("From "):
+                encoded[i] = "=46" + line[1:] if len(line) <= 74 else "=46rom=\n" + line[4:]
+        part.set_payload("\n".join(encoded))
         parts.append(part)
     msg.set_payload(parts)
     return msg.as_bytes()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import idna
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support import make_settings
@@ -199,6 +200,35 @@ def test_subject_and_names_decode_to_what_was_meant(title: str, name: str) -> No
     assert mailbox(field(raw, "Reply-To")) == (clean_header_text(f"{name} via Example Blog"), REPLY)
     for header in ("Message-ID", "In-Reply-To", "References", "Date"):
         assert "=?" not in field(raw, header)
+
+
+@pytest.mark.parametrize(
+    ("author", "shown"),
+    [
+        ("Ann", "Ann via Example Blog"),
+        ("ceo@bank.com", "ceo at bank.com via Example Blog"),
+        ("ceo\uff20bank.com", "ceo at bank.com via Example Blog"),  # fullwidth @
+        ("ceo\ufe6bbank.com", "ceo at bank.com via Example Blog"),  # small @
+        ("x" * 250, "x" * 183 + " via Example Blog"),  # the site's name is never cut off
+    ],
+)
+def test_the_reply_to_name_never_passes_for_an_address(
+    tmp_path: Path, author: str, shown: str
+) -> None:
+    mailer = Mailer(make_settings(tmp_path), KEYS, Renderer(), SystemClock())
+    raw = compose(
+        sender=mailer.sender,
+        to=make_mailbox("", "reader@example.org"),
+        subject="Re: a title",
+        text="body",
+        html="<p>body</p>",
+        message_id=make_message_id("c1", mailer.domain),
+        date=datetime(2026, 11, 25, tzinfo=UTC),
+        reply_to=make_mailbox(mailer.reply_to_name(author), REPLY),
+    )
+    value = unfold(field(raw, "Reply-To"))
+    assert value.count("@") == 1 and value.endswith(f"<{REPLY}>"), value
+    assert mailbox(field(raw, "Reply-To")) == (shown, REPLY)
 
 
 def test_a_site_name_that_is_not_ascii_is_encoded_in_list_id_only(tmp_path: Path) -> None:
