@@ -5,13 +5,15 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import SEED_JSON, SEED_WXR, THREAD
 
 from mailbridge.clock import SystemClock
 from mailbridge.errors import ImportFormatError
 from mailbridge.importer import detect_format, import_file
 from mailbridge.importer.load import parents_first
-from mailbridge.importer.records import ImportedComment
+from mailbridge.importer.records import _UNWANTED, ImportedComment, clean_text
 from mailbridge.models import CommentStatus
 from mailbridge.store import Store
 from mailbridge.store.comments import approved_tree
@@ -346,3 +348,14 @@ async def test_an_import_changes_the_threads_version_and_queues_bridged_comments
         assert len(await rows(store, "SELECT comment_id FROM wp_push")) == 4
     finally:
         await store.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None, max_codepoint=0x20FF)))
+def test_clean_text_drops_what_its_pattern_names_and_nothing_else(text: str) -> None:
+    """The quick return for printable texts gives what the regular expression gives."""
+    expected = _UNWANTED.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    assert clean_text(text) == expected
+    for kept in ("a\tb\nc", "caf\u00e9 \u00a0\u200d", "\U0001f468\u200d\U0001f469"):
+        assert clean_text(kept) == kept
+    assert clean_text("a\x00b\x1b[31m\u202ec\r\nd\ud800") == "ab[31mc\nd"
