@@ -1,6 +1,6 @@
 """SIGKILL the delivery worker mid-batch, twice; after restarts every message reached a
-real SMTP sink exactly once, except those leased at a kill: at most twice, with
-the same Message-ID. Every outbox row ends sent."""
+real SMTP sink exactly once, except those leased at a kill: once more for each kill
+they were in flight at, with the same Message-ID. Every outbox row ends sent."""
 
 from __future__ import annotations
 
@@ -74,6 +74,7 @@ def test_kill_the_worker_mid_batch_and_restart(tmp_path: Path) -> None:
     asyncio.run(_queue_all(path))
     sink = WatchingSink(hold=0.02)  # a relay that takes a moment per message
     in_flight: set[str] = set()
+    at_kills: list[set[str]] = []  # in flight at each kill
     started = time.monotonic()
     with serving(sink) as port:
         for kill_at in (50, 120):
@@ -83,6 +84,7 @@ def test_kill_the_worker_mid_batch_and_restart(tmp_path: Path) -> None:
             assert 0 < sink.count() < TOTAL, "the kill must land mid-batch"
             assert at_kill.get("queued"), "some messages must still be waiting"
             in_flight |= at_kill.get("sending", set())
+            at_kills.append(at_kill.get("sending", set()))
             print(
                 f"kill at >= {kill_at}: sink has {sink.count()}, "
                 f"sent {len(at_kill.get('sent', ()))}, in flight {len(at_kill.get('sending', ()))}"
@@ -96,7 +98,9 @@ def test_kill_the_worker_mid_batch_and_restart(tmp_path: Path) -> None:
     assert set(seen) == expected, "every message reached the sink"
     duplicates = {mid for mid, n in seen.items() if n > 1}
     assert duplicates <= in_flight, "only messages in flight at a kill were sent twice"
-    assert all(n <= 2 for n in seen.values())
+    # Once, and once more for each kill it was in flight at: a row leased again after
+    # the first kill can be in flight at the second too (seen once under a loaded run).
+    assert all(n <= 1 + sum(mid in s for s in at_kills) for mid, n in seen.items())
     # Two kills, at most twice `concurrency` leased each (as many sending as waiting).
     assert len(in_flight) <= 2 * 2 * 4
     assert asyncio.run(_by_status(path)) == {"sent": expected}
