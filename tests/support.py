@@ -464,3 +464,40 @@ def big_thread(path: Path, top: int = 300, replies: int = 3) -> Path:
     file = path / "big.json"
     file.write_text(json.dumps(document))
     return file
+
+
+# Isso's schema, as Isso creates it (the Isso importer's tests build databases with it).
+ISSO_SCHEMA = """
+CREATE TABLE threads (id INTEGER PRIMARY KEY, uri VARCHAR(256) UNIQUE, title VARCHAR(256));
+CREATE TABLE comments (
+    tid REFERENCES threads(id), id INTEGER PRIMARY KEY, parent INTEGER,
+    created FLOAT NOT NULL, modified FLOAT, mode INTEGER, remote_addr VARCHAR,
+    text VARCHAR, author VARCHAR, email VARCHAR, website VARCHAR,
+    likes INTEGER DEFAULT 0, dislikes INTEGER DEFAULT 0, voters BLOB NOT NULL,
+    notification INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE preferences (key VARCHAR PRIMARY KEY, value VARCHAR);
+"""
+
+
+def mailgun_form(
+    raw: bytes, rcpt: str, key: str, *, sender: str = "reader002.4a549d@example.org", age: float = 0
+) -> Any:
+    """As Mailgun's forward() posts a stored message: its fields and signature."""
+    import hashlib
+    import hmac
+    import io
+
+    import aiohttp
+
+    timestamp = str(int(time.time() - age))
+    token = "f1cbb2a1b2c7e2a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8"
+    signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    form = aiohttp.FormData()
+    for name, value in (("recipient", rcpt), ("sender", sender), ("subject", "Re: hello"),
+                        ("timestamp", timestamp), ("token", token),
+                        ("signature", signature)):  # fmt: skip
+        form.add_field(name, value)
+    form.add_field(
+        "body-mime", io.BytesIO(raw), filename="message.mime", content_type="message/rfc822"
+    )
+    return form

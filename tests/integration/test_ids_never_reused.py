@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from flows import post_comment
 from pg import database_for, store_option
-from support import AUTHOR_EMAIL, command_env, data_rows, db_rows
+from support import AUTHOR_EMAIL, ISSO_SCHEMA, command_env, data_rows, db_rows
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
@@ -88,20 +88,8 @@ async def test_an_erased_persons_privacy_link_names_nobody_after(daemon: Running
             assert "next.person" not in await r.text()
 
 
-# Isso's schema, as tests/integration/test_import_isso.py has it.
-ISSO_SCHEMA = """
-CREATE TABLE threads (id INTEGER PRIMARY KEY, uri VARCHAR(256) UNIQUE, title VARCHAR(256));
-CREATE TABLE comments (
-    tid REFERENCES threads(id), id INTEGER PRIMARY KEY, parent INTEGER,
-    created FLOAT NOT NULL, modified FLOAT, mode INTEGER, remote_addr VARCHAR,
-    text VARCHAR, author VARCHAR, email VARCHAR, website VARCHAR,
-    likes INTEGER DEFAULT 0, dislikes INTEGER DEFAULT 0, voters BLOB NOT NULL,
-    notification INTEGER NOT NULL DEFAULT 0);
-"""
-
-
 def _isso(path: Path, uri: str, first: int) -> Path:
-    """A small Isso database (tests/integration/test_import_isso.py's schema)."""
+    """A small Isso database (support.ISSO_SCHEMA)."""
     conn = sqlite3.connect(path)
     conn.executescript(ISSO_SCHEMA)
     conn.execute("INSERT INTO threads VALUES (1, ?, 'A post')", (uri,))

@@ -8,26 +8,14 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
-from support import command_env, data_rows
+from support import ISSO_SCHEMA, command_env, data_rows
 
 from mailbridge.cli import cli
-
-# Isso's schema, as Isso creates it.
-SCHEMA = """
-CREATE TABLE threads (id INTEGER PRIMARY KEY, uri VARCHAR(256) UNIQUE, title VARCHAR(256));
-CREATE TABLE comments (
-    tid REFERENCES threads(id), id INTEGER PRIMARY KEY, parent INTEGER,
-    created FLOAT NOT NULL, modified FLOAT, mode INTEGER, remote_addr VARCHAR,
-    text VARCHAR, author VARCHAR, email VARCHAR, website VARCHAR,
-    likes INTEGER DEFAULT 0, dislikes INTEGER DEFAULT 0, voters BLOB NOT NULL,
-    notification INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE preferences (key VARCHAR PRIMARY KEY, value VARCHAR);
-"""
 
 
 def isso_db(path: Path) -> Path:
     conn = sqlite3.connect(path)
-    conn.executescript(SCHEMA)
+    conn.executescript(ISSO_SCHEMA)
     conn.execute("INSERT INTO threads VALUES (1, '/2019/on-boundaries/', 'On boundaries')")
     conn.execute("INSERT INTO threads VALUES (2, '/about', NULL)")
     rows = [

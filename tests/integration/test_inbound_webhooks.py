@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import io
 import json
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import support
 from flows import outbox_dir, reply_notification
 from support import (
     LOGGED,
@@ -56,18 +54,9 @@ def basic(user: str, password: str) -> dict[str, str]:
 def mailgun_form(
     raw: bytes, rcpt: str, *, key: str = MAILGUN_KEY, age: float = 0
 ) -> aiohttp.FormData:
-    """As Mailgun's forward() posts a stored message: its fields and signature."""
-    timestamp = str(int(time.time() - age))
-    token = "f1cbb2a1b2c7e2a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8"
-    signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    form = aiohttp.FormData()
-    for name, value in (("recipient", rcpt), ("sender", "reader002.4a549d@example.org"),
-                        ("subject", "Re: hello"), ("timestamp", timestamp), ("token", token),
-                        ("signature", signature)):  # fmt: skip
-        form.add_field(name, value)
-    form.add_field(
-        "body-mime", io.BytesIO(raw), filename="message.mime", content_type="message/rfc822"
-    )
+    """As Mailgun's forward() posts a stored message (support.mailgun_form), with this
+    test's key."""
+    form: aiohttp.FormData = support.mailgun_form(raw, rcpt, key, age=age)
     return form
 
 

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import email
 import email.utils
-import hashlib
-import hmac
-import io
 import re
-import time
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,7 +18,7 @@ import aiosqlite
 import pytest
 from flows import follow, moderation_email, notification_for, outbox_dir, post_comment
 from senderauth.mailkit import new_rsa_key, sign, zone
-from support import AUTHOR_EMAIL, read_maildir, started, text_body, wait_for_mail
+from support import AUTHOR_EMAIL, mailgun_form, read_maildir, started, text_body, wait_for_mail
 
 from mailbridge.app import Running
 from mailbridge.errors import UnknownVerdict, VerdictNotAlone
@@ -58,6 +54,14 @@ async def send(daemon: Running, raw: bytes, rcpt: str, sender: str) -> str:
         await client.rcpt(rcpt)
         response = await client.data(raw)
     return f"{response.code} {response.message}"
+
+
+async def pending(daemon: Running) -> tuple[int, EmailMessage, str]:
+    """A pending comment under comment 2, its moderation email and that email's reply
+    address."""
+    comment_id = await post_comment(daemon, parent=2, body="Pending words.")
+    moderation = await moderation_email(daemon, "Ann")
+    return comment_id, moderation, moderation["Reply-To"].addresses[0].addr_spec
 
 
 async def status_of(daemon: Running, comment_id: int) -> str:
@@ -172,9 +176,7 @@ async def test_a_bold_verdict_signed_off_from_gmail_approves_without_an_answer(
     tmp_path: Path,
 ) -> None:
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
-        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
-        moderation = await moderation_email(daemon, "Ann")
-        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        comment_id, moderation, rcpt = await pending(daemon)
         raw = gmail_answer(
             moderation,
             "*Approve*\n\nThanks,\nJoseph",
@@ -200,9 +202,7 @@ async def test_an_answer_typed_right_under_the_verdict_is_refused_not_lost(
     tmp_path: Path,
 ) -> None:
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
-        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
-        moderation = await moderation_email(daemon, "Ann")
-        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        comment_id, moderation, rcpt = await pending(daemon)
         raw = sign(answer(moderation, "Approve\nThanks Ann, good question."), KEY)
         with pytest.raises(aiosmtplib.SMTPDataError) as refused:
             await send(daemon, raw, rcpt, AUTHOR_EMAIL)
@@ -226,18 +226,9 @@ async def test_a_refused_moderation_reply_read_from_a_webhook_is_explained_by_em
     async with started(
         tmp_path, zone(KEY, records=DMARC), inbound_webhooks={"mailgun_signing_key": key}
     ) as daemon:
-        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
-        moderation = await moderation_email(daemon, "Ann")
-        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        comment_id, moderation, rcpt = await pending(daemon)
         raw = sign(answer(moderation, "Approve\nThanks Ann, good question."), KEY)
-        timestamp, token = str(int(time.time())), "f1cbb2a1b2c7e2a5b4c3d2e1f0a9b8c7d6e5f4a3"
-        form = aiohttp.FormData()
-        signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256)
-        for name, value in (("recipient", rcpt), ("sender", AUTHOR_EMAIL),
-                            ("timestamp", timestamp), ("token", token),
-                            ("signature", signature.hexdigest())):  # fmt: skip
-            form.add_field(name, value)
-        form.add_field("body-mime", io.BytesIO(raw), content_type="message/rfc822")
+        form = mailgun_form(raw, rcpt, key, sender=AUTHOR_EMAIL)
         host, port = daemon.http_address
         async with (
             aiohttp.ClientSession() as session,
@@ -301,9 +292,7 @@ async def test_the_quoted_moderation_email_is_never_published_as_the_answer(
 async def test_the_same_answer_sent_twice_is_published_once(tmp_path: Path) -> None:
     # Nothing tells a moderator their reply worked: some send it again.
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
-        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
-        moderation = await moderation_email(daemon, "Ann")
-        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        comment_id, moderation, rcpt = await pending(daemon)
         first = await send(
             daemon, sign(answer(moderation, "approve", "Hi Ann."), KEY), rcpt, AUTHOR_EMAIL
         )
@@ -339,9 +328,7 @@ async def test_an_expired_moderation_address_points_to_the_queue_page(tmp_path: 
 @pytest.mark.asyncio
 async def test_a_reply_about_a_deleted_comment_is_refused_not_retried(tmp_path: Path) -> None:
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
-        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
-        moderation = await moderation_email(daemon, "Ann")
-        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        comment_id, moderation, rcpt = await pending(daemon)
         assert await daemon.service.delete(comment_id)
         raw = sign(answer(moderation, "approve", "An answer."), KEY)
         with pytest.raises(aiosmtplib.SMTPDataError) as refused:
@@ -352,9 +339,7 @@ async def test_a_reply_about_a_deleted_comment_is_refused_not_retried(tmp_path: 
 @pytest.mark.asyncio
 async def test_a_reply_from_someone_else_changes_nothing(tmp_path: Path) -> None:
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
-        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
-        moderation = await moderation_email(daemon, "Ann")
-        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        comment_id, moderation, rcpt = await pending(daemon)
         raw = sign(answer(moderation, "approve", sender="mallory@example.org"), KEY)
         with pytest.raises(aiosmtplib.SMTPDataError) as refused:
             await send(daemon, raw, rcpt, "mallory@example.org")
@@ -365,9 +350,7 @@ async def test_a_reply_from_someone_else_changes_nothing(tmp_path: Path) -> None
 @pytest.mark.asyncio
 async def test_an_unauthenticated_moderator_address_is_refused(tmp_path: Path) -> None:
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
-        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
-        moderation = await moderation_email(daemon, "Ann")
-        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        comment_id, moderation, rcpt = await pending(daemon)
         unsigned = answer(moderation, "approve")  # a From anyone could have written
         with pytest.raises(aiosmtplib.SMTPDataError) as refused:
             await send(daemon, unsigned, rcpt, AUTHOR_EMAIL)
@@ -383,9 +366,7 @@ async def test_an_unauthenticated_moderator_address_is_refused(tmp_path: Path) -
 @pytest.mark.asyncio
 async def test_an_unknown_verdict_is_explained(tmp_path: Path) -> None:
     async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
-        comment_id = await post_comment(daemon, parent=2, body="Pending words.")
-        moderation = await moderation_email(daemon, "Ann")
-        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        comment_id, moderation, rcpt = await pending(daemon)
         raw = sign(answer(moderation, "Looks fine to me"), KEY)
         with pytest.raises(aiosmtplib.SMTPDataError) as refused:
             await send(daemon, raw, rcpt, AUTHOR_EMAIL)

@@ -676,7 +676,7 @@ async def test_links_to_an_erased_address_or_a_deleted_thread_are_no_500(
         make_subscription_token,
     )
 
-    # Posted first: SQLite gives a new row the id of the newest deleted one.
+    # Posted before the erasure (the moderation link below names this comment).
     status, made, _ = await post_raw(daemon, json.dumps(GOOD).encode())
     assert status == 202
     address_id = await daemon.store.write(
