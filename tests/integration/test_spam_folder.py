@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 from flows import moderation_email, outbox_dir
-from support import THREAD, read_maildir, started, text_body
+from support import THREAD, db_value, read_maildir, started, text_body
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
@@ -193,3 +193,24 @@ async def test_the_threads_own_script_and_links_are_known_to_the_scorer(daemon: 
     thread_url = daemon.settings.site.public_url  # the seed thread lives under the site
     own = await post(daemon, f"I answered this above: {thread_url}/#comment-2", author="Reader")
     assert own["status"] == "pending"
+
+
+@pytest.mark.asyncio
+async def test_two_readers_writing_the_same_thanks_both_reach_the_moderator(
+    daemon: Running,
+) -> None:
+    # Two real people write one common sentence: the second is no bot's paste.
+    thanks = "Great article, thanks for sharing."
+    assert (await post(daemon, thanks, author="Ann"))["status"] == "pending"
+    assert (await post(daemon, thanks, author="Bob"))["status"] == "pending"
+    await moderation_email(daemon, "Bob", count=2)
+    # A long text pasted under another name still reads as a robot's.
+    paste = (
+        "Hello dear friends, I am new here and I would like to share "
+        "with all of you something that changed my whole life today"
+    )
+    assert (await post(daemon, paste, author="Carl"))["status"] == "pending"
+    answer = await post(daemon, paste, author="Dora")
+    assert answer["status"] == "spam"
+    reason = await db_value(daemon, "SELECT held_reason FROM comments WHERE id = ?", answer["id"])
+    assert "same text as other comments" in reason
