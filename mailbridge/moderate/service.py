@@ -90,6 +90,11 @@ class CommentService:
         # Told after a commit that queued or scheduled mail (wakes the worker and digester).
         self._queued = queued
 
+    @property
+    def keeps_spam(self) -> bool:
+        """Whether comments are scored, so a suspect one can wait in the spam folder."""
+        return self._policy.spam_threshold is not None
+
     async def thread(self, key: str) -> Thread:
         found = await self._store.read(lambda c: threads.get_thread(c, key=key))
         if found is None:
@@ -122,7 +127,14 @@ class CommentService:
         # they held the one writer while every other comment waited.
         assessment = await self._store.read(
             lambda c: self._policy.assess(
-                c, new.thread_id, new.body, new.email, new.seconds_to_write, outside, analysis
+                c,
+                new.thread_id,
+                new.body,
+                new.email,
+                new.seconds_to_write,
+                outside,
+                analysis,
+                trapped=new.trapped,
             )
         )
         private = list(analysis.private) if analysis else private_findings(new.body)
