@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import aiosqlite
 import click
@@ -31,16 +31,32 @@ def spam_command() -> None:
     """Spam scoring (docs/spam.md)."""
 
 
-def _json_lines(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object with a string body) for each non-blank line."""
-    for number, line in enumerate(stream, start=1):
+def _json_lines(stream: BinaryIO) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object with a string body) for each non-blank line.
+
+    Bytes, decoded here: sys.stdin's own decoding either raised a traceback at the
+    first byte that is not UTF-8 or, under the C locale, let it through as a lone
+    surrogate that printing the line's id then failed on (or learnt it as a word)."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(
+                f"line {number}: not UTF-8 text (byte {exc.start + 1})"
+            ) from None
         if not line.strip():
             continue
         try:
             item = json.loads(line)
             if not isinstance(item, dict) or not isinstance(item.get("body"), str):
                 raise TypeError("body must be a string")
-        except (ValueError, TypeError) as exc:
+            # JSON's "\ud800" escapes give strings nothing can print or store.
+            json.dumps(item, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise click.ClickException(
+                f"line {number}: a string holds a lone surrogate (\\ud800-\\udfff)"
+            ) from None
+        except (ValueError, TypeError, RecursionError) as exc:
             raise click.ClickException(
                 f"line {number}: expected a JSON object with a string body ({exc})"
             ) from None
@@ -67,7 +83,7 @@ def score_command(config_file: Path | None, data_dir: Path | None) -> None:
 
             store = await open_store(settings)
         try:
-            for _number, item in _json_lines(sys.stdin):
+            for _number, item in _json_lines(sys.stdin.buffer):
                 work = functools.partial(_score, body=item["body"], own=own)
                 scored = await (store.read(work) if store else work(None))
                 out = {
@@ -102,7 +118,7 @@ def train_command(config_file: Path | None, data_dir: Path | None) -> None:
 
     settings = settings_from(config_file, data_dir)
     items = []
-    for number, item in _json_lines(sys.stdin):
+    for number, item in _json_lines(sys.stdin.buffer):
         if not isinstance(item.get("spam"), bool):
             raise click.ClickException(f'line {number}: "spam" must be true or false')
         items.append((item["body"], item["spam"]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,39 @@ async def test_a_form_sent_within_two_seconds_is_scored_as_a_robots(daemon: Runn
         for bad in (-1, "soon", True, 10**9):
             async with session.post(endpoint, json={**base, "elapsed": bad}) as r:
                 assert r.status == 400 and (await r.json())["field"] == "elapsed"
+
+
+@pytest.mark.parametrize("encoding", ["", "utf-8"])  # the C locale's stdin; a desktop's
+def test_spam_score_and_train_refuse_hostile_lines_by_number(tmp_path: Path, encoding: str) -> None:
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    if not encoding:
+        env.pop("PYTHONIOENCODING")
+
+    def run(*args: str, given: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "mailbridge", "spam", *args],
+            input=given,
+            capture_output=True,
+            timeout=60,
+            env=env,
+        )
+
+    good = b'{"id": 1, "body": "fine"}\n'
+    for hostile, said in (
+        (b'{"id": 2, "body": "caf\xe9"}\n', b"line 2: not UTF-8 text (byte 23)"),
+        (b'{"id": "\\ud800", "body": "x"}\n', b"line 2: a string holds a lone surrogate"),
+        (b"[" * 100_000 + b"\n", b"line 2: expected a JSON object"),
+    ):
+        done = run("score", given=good + hostile)
+        assert done.returncode == 1 and said in done.stderr, done.stderr
+        assert b"Traceback" not in done.stderr
+        assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == [1]
+    data = tmp_path / "data"
+    taught = run(
+        "train", "--data-dir", str(data), given=b'{"body": "caf\xe9 au lait", "spam": true}\n'
+    )
+    assert taught.returncode == 1 and b"line 1: not UTF-8 text" in taught.stderr
+    assert b"Traceback" not in taught.stderr and not data.exists()  # nothing learnt
 
 
 # Words the rules do not know: only training can tell these apart.
