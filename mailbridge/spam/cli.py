@@ -106,6 +106,12 @@ async def _score(
     return await score_text(conn, body, own_links=own)
 
 
+# Comments learnt per transaction by `spam train` (some 100 ms of the write lock each),
+# and the seconds it leaves the lock free between two.
+_BATCH = 500
+_PAUSE = 0.15
+
+
 @spam_command.command("train")
 @config_options
 def train_command(config_file: Path | None, data_dir: Path | None) -> None:
@@ -126,13 +132,27 @@ def train_command(config_file: Path | None, data_dir: Path | None) -> None:
     async def main() -> tuple[int, int]:
         store = await open_store(settings)
         try:
+            found = (0, 0)
+            # A transaction per batch: in one, a big file held the database's write
+            # lock for as long as it took (60,000 comments, 20 s), and a daemon on the
+            # same data directory refused comments with 503 and replies with 451.
+            # The pause between batches lets a daemon's write in: SQLite's busy
+            # handler polls every 100 ms at most, and a lock taken again at once
+            # starved it all the same.
+            for start in range(0, len(items), _BATCH):
+                if start:
+                    await asyncio.sleep(_PAUSE)
+                batch = items[start : start + _BATCH]
 
-            async def work(conn: aiosqlite.Connection) -> tuple[int, int]:
-                for body, spam in items:
-                    await training.learn_text(conn, body, spam)
-                return await training.trained_docs(conn)
+                async def work(
+                    conn: aiosqlite.Connection, batch: list[tuple[str, bool]] = batch
+                ) -> tuple[int, int]:
+                    for body, spam in batch:
+                        await training.learn_text(conn, body, spam)
+                    return await training.trained_docs(conn)
 
-            return await store.write(work)
+                found = await store.write(work)
+            return found if items else await store.read(training.trained_docs)
         finally:
             await store.close()
 

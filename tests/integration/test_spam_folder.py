@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 from flows import moderation_email, outbox_dir
-from support import THREAD, db_value, read_maildir, started, text_body
+from support import THREAD, command_env, db_value, read_maildir, started, text_body
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
@@ -152,6 +152,51 @@ def test_spam_score_and_train_refuse_hostile_lines_by_number(tmp_path: Path, enc
     )
     assert taught.returncode == 1 and b"line 1: not UTF-8 text" in taught.stderr
     assert b"Traceback" not in taught.stderr and not data.exists()  # nothing learnt
+
+
+@pytest.mark.asyncio
+async def test_spam_train_on_a_running_daemons_data_keeps_its_comments_flowing(
+    tmp_path: Path,
+) -> None:
+    # An old blog's spam folder taught while the daemon runs (docs/spam.md): the
+    # daemon's writes wait for the command's, at most database_busy_timeout_seconds.
+    limits = {"web_comments_per_ip_per_hour": 1000, "comments_per_thread_per_hour": 1000}
+    async with started(tmp_path, limits=limits, database_busy_timeout_seconds=2.0) as daemon:
+        words = [f"w{n}" for n in range(3000)]
+        labelled = b"".join(
+            json.dumps({"body": " ".join(words[(n * 7 + k) % 3000] for k in range(40)),
+                        "spam": n % 2 == 0}).encode() + b"\n"
+            for n in range(15_000)
+        )  # fmt: skip
+        args = ["--data-dir", str(daemon.settings.data_path)]
+        train = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mailbridge", "spam", "train", *args,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, **command_env(args)},
+        )  # fmt: skip
+        assert train.stdin is not None
+        train.stdin.write(labelled)
+        await train.stdin.drain()
+        train.stdin.close()
+        host, port = daemon.http_address
+        url = f"http://{host}:{port}/api/threads/{THREAD}/comments"
+        answers: list[int] = []
+        async with aiohttp.ClientSession() as session:
+            for n in range(600):  # bounded: the command ends long before
+                if train.returncode is not None:
+                    break
+                payload = {"author": "Ann", "email": f"ann{n}@example.net",
+                           "body": "A fair point, thank you.", "elapsed": 30}  # fmt: skip
+                async with session.post(url, json=payload) as r:
+                    answers.append(r.status)
+                try:
+                    await asyncio.wait_for(train.wait(), 0.1)
+                except TimeoutError:
+                    pass
+        out, err = await train.communicate()
+        assert train.returncode == 0, err
+        assert b"Learnt 15000 comments" in out
+        assert len(answers) >= 3 and set(answers) == {202}, answers
 
 
 # Words the rules do not know: only training can tell these apart.
