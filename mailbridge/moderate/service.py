@@ -158,7 +158,13 @@ class CommentService:
                 await also(conn, comment)
             queued = 0
             if created and comment.address_id is not None:
-                if new.source is Source.WEB and new.subscribe:
+                if new.source is Source.WEB and new.subscribe and assessment.spam is not None:
+                    # Bound for the spam folder: remembered, but no confirmation email to
+                    # an address a robot typed; a rescue sends it (_apply).
+                    await self._notifier.subscription_held(
+                        conn, comment.address_id, comment.thread_id, Level(new.subscribe)
+                    )
+                elif new.source is Source.WEB and new.subscribe:
                     thread = await threads.get_thread(conn, thread_id=comment.thread_id)
                     assert thread is not None
                     queued += await self._notifier.subscription_requested(
@@ -312,6 +318,8 @@ class CommentService:
                     notified = await self._notifier.comment_republished(conn, comment)
             elif previous is CommentStatus.APPROVED:
                 await self._notifier.comment_unpublished(conn, comment)
+            if previous is CommentStatus.SPAM and status is not CommentStatus.REJECTED:
+                notified += await self._notifier.subscription_rescued(conn, comment)
             event = {CommentStatus.APPROVED: "comment.approved",
                      CommentStatus.REJECTED: "comment.rejected"}.get(status)  # fmt: skip
             if event is not None and self._events is not None:

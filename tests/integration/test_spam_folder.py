@@ -16,10 +16,21 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 from flows import moderation_email, outbox_dir
-from support import THREAD, command_env, db_value, read_maildir, started, text_body
+from support import (
+    THREAD,
+    command_env,
+    db_rows,
+    db_value,
+    read_maildir,
+    started,
+    text_body,
+    until,
+)
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
+from mailbridge.models import Channel, Decider
+from mailbridge.tokens import Action
 
 SPAMMY = "Check out my channel!!! http://spam.example/watch subscribe please"
 
@@ -293,3 +304,35 @@ async def test_two_readers_writing_the_same_thanks_both_reach_the_moderator(
     assert answer["status"] == "spam"
     reason = await db_value(daemon, "SELECT held_reason FROM comments WHERE id = ?", answer["id"])
     assert "same text as other comments" in reason
+
+
+async def _confirmations_to(daemon: Running, address: bytes) -> list[bytes]:
+    new = daemon.settings.data_path / "outbox" / "new"
+    raws = [p.read_bytes() for p in sorted(new.iterdir())] if new.is_dir() else []
+    return [r for r in raws if b"Subject: Confirm: emails from" in r and address in r]
+
+
+@pytest.mark.asyncio
+async def test_spam_sends_no_confirmation_until_it_is_rescued(daemon: Running) -> None:
+    # A robot types anyone's address and asks for emails: nobody is mailed for its spam.
+    host, port = daemon.http_address
+    url = f"http://{host}:{port}/api/threads/{THREAD}/comments"
+    comments = (
+        {"author": "Promo", "email": "victim@example.net", "body": SPAMMY, "notify": True},
+        {"author": "Trap", "email": "other@example.net", "body": "Hello.", "notify": True,
+         "website": "http://spam.example"},
+        {"author": "Reader", "email": "reader@example.net", "body": "A fair point, thank you.",
+         "notify": True},
+    )  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+        for payload in comments:
+            async with session.post(url, json=payload) as r:
+                assert r.status == 202
+    await moderation_email(daemon, "Reader")
+    await until("the reader's confirmation", lambda: _confirmations_to(daemon, b"reader@"))
+    assert await _confirmations_to(daemon, b"victim@") == []
+    assert await _confirmations_to(daemon, b"other@") == []
+    # The author rescues it (a link): its writer gets the confirmation they asked for.
+    [(spam_id,)] = await db_rows(daemon, "SELECT id FROM comments WHERE author = 'Promo'")
+    await daemon.service.moderate(spam_id, Action.APPROVE, Decider(Channel.LINK, None))
+    await until("the rescued writer's confirmation", lambda: _confirmations_to(daemon, b"victim@"))
