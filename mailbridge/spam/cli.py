@@ -164,7 +164,14 @@ def train_command(config_file: Path | None, data_dir: Path | None) -> None:
 
 @spam_command.command("list")
 @config_options
-@click.option("--days", default=7, show_default=True, help="How far back to look.")
+@click.option(
+    "--days",
+    default=7,
+    show_default=True,
+    # Bounded: 10**8 days was a traceback (a date before year 1), -3 "the last -3 days".
+    type=click.IntRange(1, 36_500),
+    help="How far back to look (1 to 36500).",
+)
 def list_command(config_file: Path | None, data_dir: Path | None, days: int) -> None:
     """Comments that went to the spam folder, with why; rescue with `comment ID --approve`."""
     from mailbridge.store.opening import open_store

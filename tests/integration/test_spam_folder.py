@@ -336,3 +336,12 @@ async def test_spam_sends_no_confirmation_until_it_is_rescued(daemon: Running) -
     [(spam_id,)] = await db_rows(daemon, "SELECT id FROM comments WHERE author = 'Promo'")
     await daemon.service.moderate(spam_id, Action.APPROVE, Decider(Channel.LINK, None))
     await until("the rescued writer's confirmation", lambda: _confirmations_to(daemon, b"victim@"))
+
+
+def test_spam_list_refuses_days_out_of_range(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    for days in ("100000000", "-3", "0"):
+        done = CliRunner().invoke(cli, ["spam", "list", "--days", days, *data])
+        assert done.exit_code == 2 and "--days" in done.output, done.output
+        assert done.exception is None or isinstance(done.exception, SystemExit)
+    assert CliRunner().invoke(cli, ["spam", "list", "--days", "36500", *data]).exit_code == 0
