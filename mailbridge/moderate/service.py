@@ -312,10 +312,11 @@ class CommentService:
                     )
             if status is CommentStatus.APPROVED:
                 first = await comments.mark_published(conn, comment_id, now)
+                # Added to, not set: the Akismet report above must wake the outbox too.
                 if first:
-                    notified = await self._notifier.comment_published(conn, comment)
+                    notified += await self._notifier.comment_published(conn, comment)
                 else:
-                    notified = await self._notifier.comment_republished(conn, comment)
+                    notified += await self._notifier.comment_republished(conn, comment)
             elif previous is CommentStatus.APPROVED:
                 await self._notifier.comment_unpublished(conn, comment)
             if previous is CommentStatus.SPAM and status is not CommentStatus.REJECTED:
