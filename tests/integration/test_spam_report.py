@@ -101,3 +101,21 @@ async def test_a_reader_whose_autofill_filled_the_honeypot_is_in_the_report(
         assert (await follow(daemon, rescue, "POST"))[0] == 200
         [(status,)] = await db_rows(daemon, "SELECT status FROM comments WHERE author = 'Filled'")
         assert status == "approved"
+
+
+@pytest.mark.asyncio
+async def test_a_day_of_robots_does_not_push_a_person_out_of_the_report(tmp_path: Path) -> None:
+    limits = {"web_comments_per_ip_per_hour": 1000, "comments_per_thread_per_hour": 1000}
+    async with started(tmp_path, spam={"report_hours": 0}, limits=limits) as daemon:
+        for n in range(55):
+            await post_comment(daemon, author=f"Robot{n}", email=f"r{n}@example.net",
+                               body=f"{SPAMMY} {n}")  # fmt: skip
+        # A person who typed fast: scored spam, but far less surely than the robots.
+        await post_comment(daemon, author="Quick Reader", email="quick@example.net",
+                           body="Great post.", elapsed=1)  # fmt: skip
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
+        [raw] = await reports(daemon)
+        assert b"56 comments went to spam" in raw and b"Quick Reader" in raw
+        assert (
+            b"And 6 more" in raw and f"{daemon.settings.site.public_url}/moderate".encode() in raw
+        )
