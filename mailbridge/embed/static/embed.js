@@ -206,9 +206,12 @@
         send.disabled = false;
         if (r.status !== 202) { say(r.body.error || "Your comment could not be sent; please try again.", true); return; }
         bodyIn.value = "";
+        /* A comment held as spam ("spam", or no id: the hidden field was filled) sends
+           no confirmation email until the author rescues it: promise none. */
+        var held = r.body.status === "spam" || r.body.id === null;
         say((r.body.status === "approved" ? "Thank you! Your comment is published; reload the page to see it." :
           "Thank you! Your comment was received and will appear once the author approves it.") +
-          (wants === "none" ? "" : " We sent you an email: confirm your address there to get emails when someone replies."));
+          (wants === "none" || held ? "" : " We sent you an email: confirm your address there to get emails when someone replies."));
         status.focus && status.setAttribute("tabindex", "-1");
         status.focus();
       }, function () { send.disabled = false; say("Your comment could not be sent (no connection?); please try again.", true); });
