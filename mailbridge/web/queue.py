@@ -26,7 +26,7 @@ from aiohttp import web
 from mailbridge.addresses import mailbox, normalise, same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
-from mailbridge.models import Channel, Comment, Decider, whole_number
+from mailbridge.models import Channel, Comment, CommentStatus, Decider, whole_number
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
@@ -110,6 +110,7 @@ class QueuePages:
             who=session.email,
             csrf=csrf_token(self._key, token),
             done=_done(request.query.get("done", "")),
+            kept=await self._store.read(lambda c: _kept(c, request.query.get("kept", ""))),
             nonce=nonce,
         )
         # Only the page's own "select all" script may run.
@@ -231,15 +232,26 @@ class QueuePages:
             raise web.HTTPSeeOther("/moderate?done=none")
         by = Decider(Channel.QUEUE, session.address_id)
         done = 0
+        kept: list[int] = []  # decided since the page was loaded (or gone): left alone
         for comment_id in ids:
             try:
-                outcome = await self._service.moderate(comment_id, action, by)
+                # Only while still pending: the page may be hours old, and a link, a
+                # reply or another moderator's decision since must stand (a select-all
+                # Approve published comments someone had marked as spam meanwhile).
+                outcome = await self._service.moderate(
+                    comment_id, action, by, expected=CommentStatus.PENDING
+                )
             except NotFound:
+                kept.append(comment_id)
                 continue
-            done += int(outcome.changed)
+            if outcome.changed:
+                done += 1
+            else:
+                kept.append(comment_id)
         now = iso(self._clock.now())
         await self._store.write(lambda c: sessions.touch(c, session.id, now))
-        raise web.HTTPSeeOther(f"/moderate?done={action.verb}:{done}")
+        left = f"&kept={','.join(map(str, kept))}" if kept else ""
+        raise web.HTTPSeeOther(f"/moderate?done={action.verb}:{done}{left}")
 
     async def undo(self, request: web.Request) -> web.StreamResponse:
         """POST /moderate/undo: a comment's latest decision back, for 30 days, if it
@@ -268,6 +280,25 @@ def _done(asked: str) -> str:
     """The ``done`` of the query when decide() could have sent it, else "": a link
     from anywhere must not put its own words on the moderator's page."""
     return asked if _DONE.fullmatch(asked) else ""
+
+
+_KEPT = re.compile(r"[0-9]{1,12}(?:,[0-9]{1,12}){0,199}")
+
+
+async def _kept(conn: aiosqlite.Connection, asked: str) -> list[dict[str, object]]:
+    """The comments decide() left alone (``kept`` of its redirect), as they are now:
+    each is named with its current status, so the moderator sees why it was not
+    changed. Ids only, read again here: the query's own words never reach the page."""
+    if not _KEPT.fullmatch(asked):
+        return []
+    found: list[dict[str, object]] = []
+    for comment_id in dict.fromkeys(int(part) for part in asked.split(",")):
+        comment = await comments.get_comment(conn, comment_id)
+        thread = None
+        if comment is not None:
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+        found.append({"id": comment_id, "comment": comment, "thread": thread})
+    return found
 
 
 async def _moderates(conn: aiosqlite.Connection, settings: Settings, address: str) -> bool:

@@ -11,8 +11,15 @@ from typing import Any
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from flows import moderation_email, outbox_dir, post_comment
-from support import AUTHOR_EMAIL, local, read_maildir, text_body
+from flows import follow, moderation_email, outbox_dir, post_comment
+from support import (
+    AUTHOR_EMAIL,
+    db_value,
+    local,
+    moderation_links,
+    read_maildir,
+    text_body,
+)
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
@@ -167,3 +174,37 @@ async def test_decisions_are_undone_from_the_queue_page(daemon: Running) -> None
     data = ["--data-dir", str(daemon.settings.data_path)]
     shown = await mb("comment", str(spammed), *data)
     assert re.search(r"spam\s+pending\s+author@example.org\s+queue", shown.output)
+
+
+@pytest.mark.asyncio
+async def test_select_all_leaves_alone_what_was_decided_since_the_page_loaded(
+    daemon: Running,
+) -> None:
+    ann = await post_comment(daemon, parent=2, body="Ann waits.")
+    bob = await post_comment(daemon, author="Bob", email="bob@example.com", body="Bob waits.")
+    cid = await post_comment(daemon, author="Cid", email="cid@example.com", body="Cid waits.")
+    bobs = await moderation_email(daemon, "Bob", 3)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        assert "3 comments waiting" in page
+        # While the page is open, Bob's comment is marked as spam from its email.
+        status, _ = await follow(daemon, moderation_links(bobs)["spam"], "POST")
+        assert status == 200
+        form = [("csrf", csrf(page)), ("action", "approve")]
+        form += [("comment", str(i)) for i in (ann, bob, cid)]  # "Select all"
+        async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
+            page = await r.text()
+        assert "Done: 2 comments approved." in page
+        assert "Left as it was, decided since the page was loaded:" in page
+        assert "<li><strong>Bob</strong> on “" in page and "”: marked as spam</li>" in page
+        # The same form sent again (a reload, a double tap) changes nothing more.
+        async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
+            again = await r.text()
+        assert "Done: 0 comments approved." in again and "Left as they were" in again
+        assert again.count("”: approved</li>") == 2
+    assert await db_value(daemon, "SELECT status FROM comments WHERE id = ?", bob) == "spam"
+    assert await db_value(daemon, "SELECT status FROM comments WHERE id = ?", cid) == "approved"
+    spam_then = await db_value(
+        daemon, "SELECT count(*) FROM moderation_decisions WHERE comment_id = ?", bob
+    )
+    assert spam_then == 1  # the link's decision only
