@@ -87,8 +87,21 @@ class QueuePages:
         if not token or not token.isascii():
             return None
         now = iso(self._clock.now())
-        found = await self._store.read(lambda c: sessions.active(c, token, now))
-        return None if found is None else (found, token)
+
+        async def read(conn: aiosqlite.Connection) -> tuple[sessions.SessionRow | None, bool]:
+            found = await sessions.active(conn, token, now)
+            return found, found is not None and await _moderates(conn, self._settings, found.email)
+
+        found, moderates = await self._store.read(read)
+        if found is None:
+            return None
+        if not moderates:
+            # Taken out of moderation.moderators (or no longer a thread's author) since
+            # signing in: the session ends now, not in up to 30 days.
+            await self._store.write(lambda c: sessions.revoke(c, found.id, now))
+            log.warning("queue: session %d ended: its address moderates nothing now", found.id)
+            return None
+        return found, token
 
     # -- signing in -------------------------------------------------------------------
 
@@ -173,15 +186,17 @@ class QueuePages:
         agent = header_text(request, "User-Agent")
 
         async def work(conn: aiosqlite.Connection) -> bool:
-            # Erased since the link was sent (privacy): nobody to sign in (was a 500).
-            if await threads.address_email(conn, address_id) is None:
+            # Erased since the link was sent (privacy): nobody to sign in (was a 500);
+            # or taken out of the moderators since: no session for them.
+            email = await threads.address_email(conn, address_id)
+            if email is None or not await _moderates(conn, self._settings, email):
                 return False
             await sessions.create(conn, token, address_id, iso(now), iso(expires), agent)
             return True
 
         if not await self._store.write(work):
             raise web.HTTPForbidden(
-                text="This sign-in link is for an address this site no longer holds."
+                text="This sign-in link is for an address that no longer moderates comments here."
             )
         log.info("queue: a moderator signed in (address %d)", address_id)
         response = web.Response(status=303, headers={"Location": "/moderate"})

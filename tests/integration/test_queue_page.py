@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,13 +16,16 @@ from flows import follow, moderation_email, outbox_dir, post_comment
 from support import (
     AUTHOR_EMAIL,
     db_value,
+    import_seed,
     local,
+    make_settings,
     moderation_links,
+    no_dmarc_zone,
     read_maildir,
     text_body,
 )
 
-from mailbridge.app import Running
+from mailbridge.app import Running, running
 from mailbridge.cli import cli
 
 
@@ -47,11 +51,13 @@ async def sign_in_links(daemon: Running, to: str) -> list[str]:
     return []
 
 
-async def signed_in(daemon: Running, session: aiohttp.ClientSession) -> str:
-    """Ask for a link as the thread's author, follow it, press Sign in; the queue page."""
-    async with session.post(url(daemon, "/moderate"), data={"email": AUTHOR_EMAIL}) as r:
+async def signed_in(
+    daemon: Running, session: aiohttp.ClientSession, email: str = AUTHOR_EMAIL
+) -> str:
+    """Ask for a link (as the thread's author), follow it, press Sign in; the queue page."""
+    async with session.post(url(daemon, "/moderate"), data={"email": email}) as r:
         assert r.status == 200 and "a sign-in link is on its way" in await r.text()
-    [link] = await sign_in_links(daemon, AUTHOR_EMAIL)
+    [link] = await sign_in_links(daemon, email)
     async with session.get(link) as r:  # a mail scanner's GET signs nobody in
         assert r.status == 200 and "Open the moderation queue?" in await r.text()
     assert not session.cookie_jar.filter_cookies(url(daemon, "/moderate"))
@@ -208,3 +214,36 @@ async def test_select_all_leaves_alone_what_was_decided_since_the_page_loaded(
         daemon, "SELECT count(*) FROM moderation_decisions WHERE comment_id = ?", bob
     )
     assert spam_then == 1  # the link's decision only
+
+
+@pytest.mark.asyncio
+async def test_a_moderator_taken_out_of_the_settings_is_signed_out(tmp_path: Path) -> None:
+    moderator = "helper@example.net"
+    helped = make_settings(tmp_path, moderation={"moderators": [f"Helper <{moderator}>"]})
+    await import_seed(helped)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        async with running(helped, resolver=no_dmarc_zone()) as daemon:
+            ids = [await post_comment(daemon, parent=2, body=f"Pending {n}.") for n in range(2)]
+            page = await signed_in(daemon, session, moderator)
+            assert "2 comments waiting" in page
+            form = [("csrf", csrf(page)), ("action", "spam")]
+            form += [("comment", str(i)) for i in ids]
+            # Their sign-in link still within its 15 minutes, opened once removed.
+            [link] = await sign_in_links(daemon, moderator)
+        # The operator takes them out of moderation.moderators and restarts.
+        async with running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon:
+            async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
+                assert r.status == 403 and "Your session has ended" in await r.text()
+            async with session.get(url(daemon, "/moderate")) as r:
+                assert "Email me a sign-in link" in await r.text()
+            async with session.post(local(link, daemon.http_address)) as r:
+                assert r.status == 403 and "no longer moderates" in await r.text()
+            async with session.get(url(daemon, "/moderate")) as r:
+                assert "Email me a sign-in link" in await r.text()
+            for comment_id in ids:
+                status = await db_value(
+                    daemon, "SELECT status FROM comments WHERE id = ?", comment_id
+                )
+                assert status == "pending"
+            listed = await mb("sessions", "list", "--data-dir", str(daemon.settings.data_path))
+            assert f"revoked  {moderator}" in listed.output
