@@ -90,6 +90,7 @@ def build_web_app(
         settings=settings,
         queued=queued,
         limiter=limiter("sign-in", 10),  # sign-in emails per client IP per hour
+        address_limiter=limiter("sign-in-address", 5),  # per address asked for, per hour
     )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
     admin = AdminApi(service, store, clock, settings.privacy.erased_comments)

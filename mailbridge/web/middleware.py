@@ -102,6 +102,7 @@ def _reason(status: int) -> str:
         405: "Method not allowed",
         413: "Request too large",
         415: "Unsupported media type",
+        429: "Too many requests",
         503: "Try again in a moment",
     }.get(status, "Error")
 

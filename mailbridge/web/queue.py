@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aiosqlite
 from aiohttp import web
 
-from mailbridge.addresses import mailbox, normalise, same_mailbox
+from mailbridge.addresses import mailbox, matching_key, normalise, same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
 from mailbridge.models import Channel, Comment, CommentStatus, Decider, whole_number
@@ -60,6 +60,7 @@ class QueuePages:
         settings: Settings,
         queued: Callable[[], None],
         limiter: RateLimiter,
+        address_limiter: RateLimiter,
     ) -> None:
         self._service = service
         self._store = store
@@ -72,6 +73,7 @@ class QueuePages:
         self._base = settings.site.public_url.rstrip("/")
         self._secure = urlsplit(self._base).scheme == "https"
         self._limiter = limiter  # sign-in emails per client IP per hour
+        self._address_limiter = address_limiter  # and per address asked for
         self._proxies = frozenset(settings.http.trusted_proxies)
 
     def _html(self, name: str, status: int = 200, **context: object) -> web.Response:
@@ -146,6 +148,17 @@ class QueuePages:
                 "moderate_login", status=400, sent=False, error="That is not an email address."
             )
         now = self._clock.now()
+        # Per address too: from many client addresses (an IPv6 block, a botnet) the
+        # per-IP limit let anyone flood the author's inbox with sign-in emails. Counted
+        # for every address alike, so the answer tells nobody who moderates.
+        key = matching_key(address) or address
+        if await self._address_limiter.hit(key, now.timestamp()) is not None:
+            log.info("queue: sign-in links for one address over the hourly limit (from %s)", ip)
+            raise web.HTTPTooManyRequests(
+                text="Several sign-in links were sent for this address in the last hour: "
+                "use the latest one that arrived (each works for 15 minutes), "
+                "or ask again later."
+            )
 
         async def work(conn: aiosqlite.Connection) -> bool:
             if not await _moderates(conn, self._settings, address):

@@ -23,6 +23,7 @@ from support import (
     no_dmarc_zone,
     read_maildir,
     text_body,
+    until,
 )
 
 from mailbridge.app import Running, running
@@ -247,3 +248,34 @@ async def test_a_moderator_taken_out_of_the_settings_is_signed_out(tmp_path: Pat
                 assert status == "pending"
             listed = await mb("sessions", "list", "--data-dir", str(daemon.settings.data_path))
             assert f"revoked  {moderator}" in listed.output
+
+
+@pytest.mark.asyncio
+async def test_sign_in_emails_are_limited_per_address_from_any_number_of_clients(
+    tmp_path: Path,
+) -> None:
+    # Behind a proxy (trusted), each request from another client address: a botnet.
+    behind = make_settings(tmp_path, http={"trusted_proxies": ["127.0.0.1"]})
+    await import_seed(behind)
+    answers: dict[str, list[int]] = {AUTHOR_EMAIL: [], "nobody@example.net": []}
+    async with (
+        running(behind, resolver=no_dmarc_zone()) as daemon,
+        aiohttp.ClientSession() as session,
+    ):
+        for n, email in enumerate([AUTHOR_EMAIL, "nobody@example.net"] * 7):
+            headers = {"X-Forwarded-For": f"203.0.113.{n + 1}"}
+            async with session.post(
+                url(daemon, "/moderate"), data={"email": email}, headers=headers
+            ) as r:
+                answers[email].append(r.status)
+                if r.status == 429:
+                    assert "use the latest one that arrived" in await r.text()
+        # The same answers for a moderator and for anyone: nobody learns who moderates.
+        assert answers[AUTHOR_EMAIL] == answers["nobody@example.net"] == [200] * 5 + [429] * 2
+
+        async def five() -> bool:
+            return len(await sign_in_links(daemon, AUTHOR_EMAIL)) >= 5
+
+        await until("five sign-in emails", five)
+        await asyncio.sleep(0.3)  # nothing more on its way
+        assert len(await sign_in_links(daemon, AUTHOR_EMAIL)) == 5
