@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 COOKIE = "mb_session"
 LOGIN_MINUTES = 15
 SESSION_DAYS = 30
+# One page of the queue: 200 comments of up to 20,000 characters each made pages of
+# megabytes on a phone, and a spam wave is just that. The next come once these are
+# decided.
+PAGE_COMMENTS = 50
+PAGE_CHARS = 150_000
 _ACTIONS = {"approve": Action.APPROVE, "reject": Action.REJECT, "spam": Action.SPAM}
 
 
@@ -112,13 +117,14 @@ class QueuePages:
         if signed_in is None:
             return self._html("moderate_login", sent=False)
         session, token = signed_in
-        pending = await self._store.read(_queue)
+        waiting, pending = await self._store.read(_queue)
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         decided = await self._store.read(lambda c: _decided(c, since))
         nonce = secrets.token_urlsafe(16)
         response = self._html(
             "moderate_queue",
             items=pending,
+            waiting=waiting,
             decided=decided,
             undo_days=UNDO_DAYS,
             undone=request.query.get("undone", ""),
@@ -354,10 +360,25 @@ async def _decided(conn: aiosqlite.Connection, since: str) -> list[dict[str, obj
     return items
 
 
-async def _queue(conn: aiosqlite.Connection) -> list[dict[str, object]]:
-    """Pending comments with their thread and the comment they answer."""
+def _page(pending: list[Comment]) -> list[Comment]:
+    """The oldest pending comments that make a page a phone can load: at most
+    PAGE_COMMENTS, and no more text than PAGE_CHARS (but always the first)."""
+    shown: list[Comment] = []
+    chars = 0
+    for comment in pending[:PAGE_COMMENTS]:
+        chars += len(comment.body)
+        if shown and chars > PAGE_CHARS:
+            break
+        shown.append(comment)
+    return shown
+
+
+async def _queue(conn: aiosqlite.Connection) -> tuple[int, list[dict[str, object]]]:
+    """How many comments are pending, and the oldest page of them with their thread and
+    the comment they answer."""
+    waiting = await comments.pending_count(conn)
     items: list[dict[str, object]] = []
-    for comment in await comments.pending_queue(conn):
+    for comment in _page(await comments.pending_queue(conn, limit=PAGE_COMMENTS)):
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         parent: Comment | None = None
         if comment.parent_id is not None:
@@ -370,4 +391,4 @@ async def _queue(conn: aiosqlite.Connection) -> list[dict[str, object]]:
                 "parent_excerpt": excerpt(parent.body) if parent else "",
             }
         )
-    return items
+    return waiting, items

@@ -5,6 +5,7 @@ real HTTP client with its cookie jar, real Maildir."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,49 @@ async def test_sign_in_emails_are_limited_per_address_from_any_number_of_clients
         await until("five sign-in emails", five)
         await asyncio.sleep(0.3)  # nothing more on its way
         assert len(await sign_in_links(daemon, AUTHOR_EMAIL)) == 5
+
+
+BOX = 'type="checkbox" name="comment" value='  # a comment of the queue's form
+
+
+def spam_wave(path: Path, count: int) -> Path:
+    """An import file of ``count`` pending comments of 2,000 characters each."""
+    words = "Cheap watches and loans, visit my page for the best offers today. "
+    document = {
+        "post": {"key": "wave", "title": "A post a spam wave found", "author": "Author",
+                 "email": AUTHOR_EMAIL, "url": "https://blog.example.org/wave/",
+                 "published": "2020-01-01T00:00:00+00:00", "body": "..."},
+        "comments": [
+            {"id": n + 1, "parent": None, "author": f"Seller {n}",
+             "email": f"s{n}@example.net", "created": f"2021-01-01T{n // 3600:02d}:"
+             f"{n // 60 % 60:02d}:{n % 60:02d}+00:00", "status": "pending",
+             "body": f"Offer {n}. " + (words * 40)[:2000]}
+            for n in range(count)
+        ],
+    }  # fmt: skip
+    file = path / "wave.json"
+    file.write_text(json.dumps(document))
+    return file
+
+
+@pytest.mark.asyncio
+async def test_three_thousand_waiting_are_counted_and_paged_for_a_phone(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await import_seed(settings)
+    await import_seed(settings, spam_wave(tmp_path, 3000))
+    async with (
+        running(settings, resolver=no_dmarc_zone()) as daemon,
+        aiohttp.ClientSession(cookie_jar=jar()) as session,
+    ):
+        page = await signed_in(daemon, session)
+        assert "<h1>3,000 comments waiting</h1>" in page
+        assert "The oldest 50 are below; the next ones appear as these are decided." in page
+        assert page.count(BOX) == 50
+        assert len(page.encode()) < 400_000  # not 200 bodies: megabytes on a phone
+        shown = re.findall(BOX + '"([0-9]+)"', page)
+        form = [("csrf", csrf(page)), ("action", "spam"), *(("comment", i) for i in shown)]
+        async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
+            page = await r.text()
+        assert "Done: 50 comments marked as spam." in page
+        assert "<h1>2,950 comments waiting</h1>" in page
+        assert not set(shown) & set(re.findall(BOX + '"([0-9]+)"', page))
