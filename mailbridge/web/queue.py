@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 COOKIE = "mb_session"
 LOGIN_MINUTES = 15
 SESSION_DAYS = 30
+SEEN_EVERY_MINUTES = 5  # a session's last_seen_at is kept this fresh (not a write a view)
 # One page of the queue: 200 comments of up to 20,000 characters each made pages of
 # megabytes on a phone, and a spam wave is just that. The next come once these are
 # decided.
@@ -108,6 +109,11 @@ class QueuePages:
             await self._store.write(lambda c: sessions.revoke(c, found.id, now))
             log.warning("queue: session %d ended: its address moderates nothing now", found.id)
             return None
+        seen = iso(self._clock.now() - timedelta(minutes=SEEN_EVERY_MINUTES))
+        if found.last_seen_at < seen:
+            # Every use, not only a decision: `sessions list` tells a device in use
+            # from one forgotten (or stolen) by when it was last seen.
+            await self._store.write(lambda c: sessions.touch(c, found.id, now))
         return found, token
 
     # -- signing in -------------------------------------------------------------------
@@ -282,8 +288,6 @@ class QueuePages:
                 done += 1
             else:
                 kept.append(comment_id)
-        now = iso(self._clock.now())
-        await self._store.write(lambda c: sessions.touch(c, session.id, now))
         left = f"&kept={','.join(map(str, kept))}" if kept else ""
         raise web.HTTPSeeOther(f"/moderate?done={action.verb}:{done}{left}")
 

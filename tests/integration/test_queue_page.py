@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 from flows import follow, moderation_email, outbox_dir, post_comment
 from support import (
     AUTHOR_EMAIL,
+    FakeClock,
     db_value,
     import_seed,
     local,
@@ -326,3 +328,21 @@ async def test_three_thousand_waiting_are_counted_and_paged_for_a_phone(tmp_path
         assert "Done: 50 comments marked as spam." in page
         assert "<h1>2,950 comments waiting</h1>" in page
         assert not set(shown) & set(re.findall(BOX + '"([0-9]+)"', page))
+
+
+@pytest.mark.asyncio
+async def test_a_session_is_last_seen_when_the_queue_is_last_opened(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await import_seed(settings)
+    clock = FakeClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    data = ["--data-dir", str(settings.data_path)]
+    async with (
+        running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon,
+        aiohttp.ClientSession(cookie_jar=jar()) as session,
+    ):
+        await signed_in(daemon, session)
+        clock.advance(3 * 3600)  # the moderator looks at the queue later, decides nothing
+        async with session.get(url(daemon, "/moderate")) as r:
+            assert "comments waiting" in await r.text()
+        listed = (await mb("sessions", "list", *data)).output
+        assert "since 2026-03-02T08:00  last seen 2026-03-02T11:00" in listed
