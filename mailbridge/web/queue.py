@@ -209,20 +209,36 @@ class QueuePages:
         now = self._clock.now()
         expires = now + timedelta(days=SESSION_DAYS)
         agent = header_text(request, "User-Agent")
+        link = request.match_info["token"]
+        signed_in = await self._session(request)
 
-        async def work(conn: aiosqlite.Connection) -> bool:
+        async def work(conn: aiosqlite.Connection) -> str:
             # Erased since the link was sent (privacy): nobody to sign in (was a 500);
             # or taken out of the moderators since: no session for them.
             email = await threads.address_email(conn, address_id)
             if email is None or not await _moderates(conn, self._settings, email):
-                return False
-            await sessions.create(conn, token, address_id, iso(now), iso(expires), agent)
-            return True
+                return "gone"
+            # One session per link: pressed again, it opens no other (whoever finds it
+            # in a forwarded email or a history within its 15 minutes signs nobody in).
+            opened = await sessions.opened_by(conn, link)
+            if opened is not None:
+                same = signed_in is not None and signed_in[0].id == opened
+                return "again" if same else "used"
+            await sessions.create(conn, token, address_id, iso(now), iso(expires), agent, link)
+            return "opened"
 
-        if not await self._store.write(work):
+        outcome = await self._store.write(work)
+        if outcome == "gone":
             raise web.HTTPForbidden(
                 text="This sign-in link is for an address that no longer moderates comments here."
             )
+        if outcome == "used":
+            raise web.HTTPForbidden(
+                text="This sign-in link was used already; each opens one session. "
+                "Ask for a new one at /moderate."
+            )
+        if outcome == "again":  # a double tap in the browser it signed in
+            raise web.HTTPSeeOther("/moderate")
         log.info("queue: a moderator signed in (address %d)", address_id)
         response = web.Response(status=303, headers={"Location": "/moderate"})
         response.set_cookie(

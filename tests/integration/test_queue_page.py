@@ -346,3 +346,21 @@ async def test_a_session_is_last_seen_when_the_queue_is_last_opened(tmp_path: Pa
             assert "comments waiting" in await r.text()
         listed = (await mb("sessions", "list", *data)).output
         assert "since 2026-03-02T08:00  last seen 2026-03-02T11:00" in listed
+
+
+@pytest.mark.asyncio
+async def test_a_sign_in_link_opens_one_session(daemon: Running) -> None:
+    async with aiohttp.ClientSession(cookie_jar=jar()) as phone:
+        await signed_in(daemon, phone)
+        [link] = await sign_in_links(daemon, AUTHOR_EMAIL)
+        async with phone.post(link) as r:  # a double tap: the queue, as it was
+            assert r.status == 200 and "comments waiting" in await r.text()
+    # Whoever has the link next (a forwarded email, a shared computer's history).
+    async with aiohttp.ClientSession(cookie_jar=jar()) as other:
+        async with other.post(link, allow_redirects=False) as r:
+            assert r.status == 403 and "This sign-in link was used already" in await r.text()
+            assert "Set-Cookie" not in r.headers
+        async with other.get(url(daemon, "/moderate")) as r:
+            assert "Email me a sign-in link" in await r.text()
+    listed = await mb("sessions", "list", "--data-dir", str(daemon.settings.data_path))
+    assert len(listed.output.splitlines()) == 1 and "active   author@example.org" in listed.output
