@@ -8,6 +8,7 @@ class names) reaches the client; the log has the details.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from mailbridge.templating import Renderer
 
 __all__ = [
     "PARSER_REFUSALS",
+    "REDACT_CAPABILITIES",
     "admin_error",
     "error_middleware",
     "json_error",
@@ -68,6 +70,31 @@ class _ParserRefusals(logging.Filter):
 
 
 PARSER_REFUSALS = _ParserRefusals()
+
+# The routes whose last path segment is a capability: a sign-in, moderation, undo,
+# confirmation, unsubscribe or privacy link. The queue's own forms are not.
+_CAPABILITY = re.compile(
+    r"(/(?:moderate/signin|moderate/undo|moderate|confirm|unsubscribe|privacy)/)"
+    r"(?!(?:decide|undo|signout)(?:[\s?/\"]|$))[^/?\s\"]+"
+)
+
+
+class _Capabilities(logging.Filter):
+    """On the access log: the token of a link is replaced with "***". A request line
+    holds it whole, and the log goes where the operator's logs go (journald, a log
+    collector): whoever reads it could sign in as a moderator or decide a comment."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _CAPABILITY.sub(r"\1***", record.getMessage())
+        record.args = None
+        # aiohttp also passes the request line as an extra (a formatter may show it).
+        line = getattr(record, "first_request_line", None)
+        if isinstance(line, str):
+            record.first_request_line = _CAPABILITY.sub(r"\1***", line)
+        return True
+
+
+REDACT_CAPABILITIES = _Capabilities()
 
 
 def json_error(status: int, message: str, field: str | None = None) -> web.Response:

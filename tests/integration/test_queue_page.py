@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -364,3 +365,23 @@ async def test_a_sign_in_link_opens_one_session(daemon: Running) -> None:
             assert "Email me a sign-in link" in await r.text()
     listed = await mb("sessions", "list", "--data-dir", str(daemon.settings.data_path))
     assert len(listed.output.splitlines()) == 1 and "active   author@example.org" in listed.output
+
+
+@pytest.mark.asyncio
+async def test_the_access_log_holds_no_link_token(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailbridge.http.access")
+    await post_comment(daemon, parent=2, body="Log me.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    assert (await follow(daemon, links["approve"]))[0] == 200
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        await signed_in(daemon, session)
+        [signin] = await sign_in_links(daemon, AUTHOR_EMAIL)
+    lines = [r.getMessage() for r in caplog.records if r.name == "mailbridge.http.access"]
+    tokens = [link.rsplit("/", 1)[1] for link in (signin, links["approve"])]
+    assert lines and not [line for line in lines if any(t in line for t in tokens)]
+    assert sum('"GET /moderate/signin/*** HTTP/1.1" 200' in line for line in lines) == 1
+    assert sum('"POST /moderate/signin/*** HTTP/1.1" 303' in line for line in lines) == 1
+    assert sum('"GET /moderate/*** HTTP/1.1" 200' in line for line in lines) == 1
+    assert sum('"GET /moderate HTTP/1.1" 200' in line for line in lines) == 1
