@@ -385,3 +385,23 @@ async def test_the_access_log_holds_no_link_token(
     assert sum('"POST /moderate/signin/*** HTTP/1.1" 303' in line for line in lines) == 1
     assert sum('"GET /moderate/*** HTTP/1.1" 200' in line for line in lines) == 1
     assert sum('"GET /moderate HTTP/1.1" 200' in line for line in lines) == 1
+
+
+@pytest.mark.asyncio
+async def test_the_cookie_is_secure_when_the_site_is_https_whatever_the_headers(
+    tmp_path: Path,
+) -> None:
+    behind = make_settings(tmp_path, site={"public_url": "https://comments.example.org"})
+    await import_seed(behind)
+    async with (
+        running(behind, resolver=no_dmarc_zone()) as daemon,
+        aiohttp.ClientSession(cookie_jar=jar()) as session,
+    ):
+        async with session.post(url(daemon, "/moderate"), data={"email": AUTHOR_EMAIL}) as r:
+            assert r.status == 200
+        [link] = await sign_in_links(daemon, AUTHOR_EMAIL)
+        # The proxy's header, or a client's, changes nothing: public_url decides.
+        headers = {"X-Forwarded-Proto": "http"}
+        async with session.post(link, headers=headers, allow_redirects=False) as r:
+            cookie = r.headers["Set-Cookie"]
+        assert "; Secure" in cookie and "HttpOnly" in cookie and "Path=/moderate" in cookie
