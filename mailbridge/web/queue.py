@@ -16,7 +16,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -30,7 +30,7 @@ from mailbridge.models import Channel, Comment, CommentStatus, Decider, whole_nu
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
-from mailbridge.store import Store, comments, decisions, sessions, threads
+from mailbridge.store import Store, comments, decisions, is_unwritable, sessions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token, make_login_token, read_login_token
 from mailbridge.web.guard import client_ip, header_text, read_form
@@ -106,15 +106,25 @@ class QueuePages:
         if not moderates:
             # Taken out of moderation.moderators (or no longer a thread's author) since
             # signing in: the session ends now, not in up to 30 days.
-            await self._store.write(lambda c: sessions.revoke(c, found.id, now))
+            await self._note(lambda c: sessions.revoke(c, found.id, now))
             log.warning("queue: session %d ended: its address moderates nothing now", found.id)
             return None
         seen = iso(self._clock.now() - timedelta(minutes=SEEN_EVERY_MINUTES))
         if found.last_seen_at < seen:
             # Every use, not only a decision: `sessions list` tells a device in use
             # from one forgotten (or stolen) by when it was last seen.
-            await self._store.write(lambda c: sessions.touch(c, found.id, now))
+            await self._note(lambda c: sessions.touch(c, found.id, now))
         return found, token
+
+    async def _note(self, work: Callable[[aiosqlite.Connection], Awaitable[object]]) -> None:
+        """A session's bookkeeping: a database that cannot take it (locked, full) must
+        not keep the moderator from reading the queue; a later request records it."""
+        try:
+            await self._store.write(work)
+        except Exception as exc:
+            if not is_unwritable(exc):
+                raise
+            log.warning("queue: session bookkeeping not recorded: %s", exc)
 
     # -- signing in -------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import re
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -405,3 +406,28 @@ async def test_the_cookie_is_secure_when_the_site_is_https_whatever_the_headers(
         async with session.post(link, headers=headers, allow_redirects=False) as r:
             cookie = r.headers["Set-Cookie"]
         assert "; Secure" in cookie and "HttpOnly" in cookie and "Path=/moderate" in cookie
+
+
+@pytest.mark.sqlite_only("holds SQLite's database-wide write lock from a second connection")
+@pytest.mark.asyncio
+async def test_the_queue_can_be_read_while_the_database_takes_no_writes(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, database_busy_timeout_seconds=0.5)
+    await import_seed(settings)
+    clock = FakeClock()
+    async with (
+        running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon,
+        aiohttp.ClientSession(cookie_jar=jar()) as session,
+    ):
+        await post_comment(daemon, parent=2, body="Readable while locked.")
+        await signed_in(daemon, session)
+        clock.advance(3600)  # last seen an hour ago: this view would record it
+        other = sqlite3.connect(
+            settings.database_path, isolation_level=None, check_same_thread=False
+        )
+        try:
+            await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")  # a backup, say
+            async with session.get(url(daemon, "/moderate")) as r:
+                assert r.status == 200 and "1 comment waiting" in await r.text()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
