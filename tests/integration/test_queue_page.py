@@ -431,3 +431,19 @@ async def test_the_queue_can_be_read_while_the_database_takes_no_writes(tmp_path
         finally:
             other.execute("ROLLBACK")
             other.close()
+
+
+@pytest.mark.asyncio
+async def test_a_moderator_at_an_intranet_address_signs_in(tmp_path: Path) -> None:
+    # The settings take such an address (its domain need not be deliverable from the
+    # internet): the sign-in form must too, and answers the same for anyone's.
+    inside = make_settings(tmp_path, moderation={"moderators": ["Ops <ops@intranet>"]})
+    await import_seed(inside)
+    async with (
+        running(inside, resolver=no_dmarc_zone()) as daemon,
+        aiohttp.ClientSession(cookie_jar=jar()) as session,
+    ):
+        async with session.post(url(daemon, "/moderate"), data={"email": "who@elsewhere"}) as r:
+            assert r.status == 200 and "a sign-in link is on its way" in await r.text()
+        page = await signed_in(daemon, session, "ops@intranet")
+        assert "Signed in as ops@intranet." in page
