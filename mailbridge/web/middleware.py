@@ -23,6 +23,7 @@ __all__ = [
     "admin_error",
     "error_middleware",
     "json_error",
+    "loggable",
     "security_headers",
 ]
 
@@ -97,6 +98,11 @@ class _Capabilities(logging.Filter):
 REDACT_CAPABILITIES = _Capabilities()
 
 
+def loggable(path: str) -> str:
+    """A request's path for a log line: a link's token as ***."""
+    return _CAPABILITY.sub(r"\1***", path)
+
+
 def json_error(status: int, message: str, field: str | None = None) -> web.Response:
     return web.json_response({"error": message, "field": field}, status=status)
 
@@ -160,7 +166,7 @@ def error_middleware(
             # this answer, and the body counts as read, or aiohttp would try to drain
             # it and log the same error again with a traceback.
             log.info("HTTP %s %s: refused a body that cannot be read (%s)", request.method,
-                     request.path, " ".join(str(exc).split()))  # fmt: skip
+                     loggable(request.path), " ".join(str(exc).split()))  # fmt: skip
             message = "The request body could not be read (is its Content-Encoding right?)."
             response = error(400, message)
             response.force_close()
@@ -187,7 +193,7 @@ def error_middleware(
             # The client left before its body arrived: an answer nobody reads, and a
             # line, not a traceback (aiohttp logs one for an exception raised here).
             log.info("HTTP %s %s: the client went away mid-request", request.method,
-                     request.path)  # fmt: skip
+                     loggable(request.path))  # fmt: skip
             message = "The request body did not arrive."
             return error(400, message)
         except Exception as exc:
@@ -195,7 +201,10 @@ def error_middleware(
                 # Locked by another process, disk full, read-only: nothing was kept,
                 # and trying again later is the right thing for the client to do.
                 log.error(
-                    "HTTP %s %s: database cannot take writes: %s", request.method, request.path, exc
+                    "HTTP %s %s: database cannot take writes: %s",
+                    request.method,
+                    loggable(request.path),
+                    exc,
                 )
                 message = (
                     "We cannot save anything right now (the database is busy or full); "
@@ -204,7 +213,7 @@ def error_middleware(
                 response = error(503, message)
                 response.headers["Retry-After"] = str(UNWRITABLE_RETRY_AFTER)
                 return response
-            log.exception("HTTP %s %s failed", request.method, request.path)
+            log.exception("HTTP %s %s failed", request.method, loggable(request.path))
             message = "Something went wrong on our side; it has been logged."
             return error(500, message)
 

@@ -447,3 +447,27 @@ async def test_a_moderator_at_an_intranet_address_signs_in(tmp_path: Path) -> No
             assert r.status == 200 and "a sign-in link is on its way" in await r.text()
         page = await signed_in(daemon, session, "ops@intranet")
         assert "Signed in as ops@intranet." in page
+
+
+@pytest.mark.sqlite_only("holds SQLite's database-wide write lock from a second connection")
+@pytest.mark.asyncio
+async def test_an_error_line_holds_no_link_token(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path, database_busy_timeout_seconds=0.5)
+    await import_seed(settings)
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        await post_comment(daemon, parent=2, body="Approve me while it is locked.")
+        approve = moderation_links(await moderation_email(daemon, "Ann"))["approve"]
+        other = sqlite3.connect(
+            settings.database_path, isolation_level=None, check_same_thread=False
+        )
+        try:
+            await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
+            assert (await follow(daemon, approve, "POST"))[0] == 503
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+    [line] = [r.getMessage() for r in caplog.records if "cannot take writes" in r.getMessage()]
+    assert line.startswith("HTTP POST /moderate/***: database cannot take writes")
+    assert approve.rsplit("/", 1)[1] not in caplog.text
