@@ -23,10 +23,11 @@ from urllib.parse import urlsplit
 import aiosqlite
 from aiohttp import web
 
-from mailbridge.addresses import mailbox, matching_key, normalise, same_mailbox
+from mailbridge.addresses import mailbox, matching_key, normalise
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
 from mailbridge.models import Channel, Comment, CommentStatus, Decider, whole_number
+from mailbridge.moderate.moderators import moderates
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
@@ -82,6 +83,9 @@ class QueuePages:
         self._address_limiter = address_limiter  # and per address asked for
         self._proxies = frozenset(settings.http.trusted_proxies)
 
+    async def _moderates(self, conn: aiosqlite.Connection, address: str) -> bool:
+        return await moderates(conn, self._settings.moderation.moderators, address)
+
     def _html(self, name: str, status: int = 200, **context: object) -> web.Response:
         body = self._renderer.page(name, site_name=self._settings.site.name, **context)
         response = web.Response(text=body, status=status, content_type="text/html")
@@ -98,7 +102,7 @@ class QueuePages:
 
         async def read(conn: aiosqlite.Connection) -> tuple[sessions.SessionRow | None, bool]:
             found = await sessions.active(conn, token, now)
-            return found, found is not None and await _moderates(conn, self._settings, found.email)
+            return found, found is not None and await self._moderates(conn, found.email)
 
         found, moderates = await self._store.read(read)
         if found is None:
@@ -186,7 +190,7 @@ class QueuePages:
             )
 
         async def work(conn: aiosqlite.Connection) -> bool:
-            if not await _moderates(conn, self._settings, address):
+            if not await self._moderates(conn, address):
                 return False
             address_id = await threads.upsert_address(conn, address, iso(now))
             token = make_login_token(self._key, address_id, now + timedelta(minutes=LOGIN_MINUTES))
@@ -229,7 +233,7 @@ class QueuePages:
             # Erased since the link was sent (privacy): nobody to sign in (was a 500);
             # or taken out of the moderators since: no session for them.
             email = await threads.address_email(conn, address_id)
-            if email is None or not await _moderates(conn, self._settings, email):
+            if email is None or not await self._moderates(conn, email):
                 return "gone"
             # One session per link: pressed again, it opens no other (whoever finds it
             # in a forwarded email or a history within its 15 minutes signs nobody in).
@@ -366,19 +370,6 @@ async def _kept(conn: aiosqlite.Connection, asked: str) -> list[dict[str, object
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         found.append({"id": comment_id, "comment": comment, "thread": thread})
     return found
-
-
-async def _moderates(conn: aiosqlite.Connection, settings: Settings, address: str) -> bool:
-    for configured in settings.moderation.moderators:
-        bare = configured.rsplit("<", 1)[-1].rstrip(">").strip()
-        if same_mailbox(address, bare):
-            return True
-    async with conn.execute(
-        "SELECT 1 FROM threads t JOIN addresses a ON a.id = t.author_address_id "
-        "WHERE a.email = ? LIMIT 1",
-        (address,),
-    ) as cur:
-        return await cur.fetchone() is not None
 
 
 async def _decided(conn: aiosqlite.Connection, since: str) -> list[dict[str, object]]:

@@ -87,8 +87,8 @@ def csrf(page: str) -> str:
     return found.group(1)
 
 
-async def mb(*args: str) -> Any:
-    return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+async def mb(*args: str, env: dict[str, str] | None = None) -> Any:
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
 
 
 @pytest.mark.asyncio
@@ -227,6 +227,7 @@ async def test_a_moderator_taken_out_of_the_settings_is_signed_out(tmp_path: Pat
     moderator = "helper@example.net"
     helped = make_settings(tmp_path, moderation={"moderators": [f"Helper <{moderator}>"]})
     await import_seed(helped)
+    data = ["--data-dir", str(helped.data_path)]
     async with aiohttp.ClientSession(cookie_jar=jar()) as session:
         async with running(helped, resolver=no_dmarc_zone()) as daemon:
             ids = [await post_comment(daemon, parent=2, body=f"Pending {n}.") for n in range(2)]
@@ -236,6 +237,12 @@ async def test_a_moderator_taken_out_of_the_settings_is_signed_out(tmp_path: Pat
             form += [("comment", str(i)) for i in ids]
             # Their sign-in link still within its 15 minutes, opened once removed.
             [link] = await sign_in_links(daemon, moderator)
+            configured = {"MAILBRIDGE_MODERATION_MODERATORS": moderator}
+            listed = await mb("sessions", "list", *data, env=configured)
+            assert f"active   {moderator}" in listed.output
+        # Taken out of the settings: listed so before they come back.
+        listed = await mb("sessions", "list", *data)
+        assert f"removed  {moderator}" in listed.output
         # The operator takes them out of moderation.moderators and restarts.
         async with running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon:
             async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
