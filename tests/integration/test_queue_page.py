@@ -30,6 +30,7 @@ from support import (
     text_body,
     until,
 )
+from yarl import URL
 
 from mailbridge.app import Running, running
 from mailbridge.cli import cli
@@ -478,3 +479,23 @@ async def test_an_error_line_holds_no_link_token(
     [line] = [r.getMessage() for r in caplog.records if "cannot take writes" in r.getMessage()]
     assert line.startswith("HTTP POST /moderate/***: database cannot take writes")
     assert approve.rsplit("/", 1)[1] not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_sign_out_needs_the_form_and_ends_the_session_at_once(daemon: Running) -> None:
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        cookie = session.cookie_jar.filter_cookies(URL(url(daemon, "/moderate")))
+        # A cross-site form (no CSRF token) cannot sign anyone out.
+        async with session.post(url(daemon, "/moderate/signout")) as r:
+            assert r.status == 403
+        async with session.post(url(daemon, "/moderate/signout"), data={"csrf": csrf(page)}) as r:
+            assert r.status == 200 and "Email me a sign-in link" in await r.text()
+    # The cookie itself, kept by a copy of the browser's profile, opens nothing now.
+    async with aiohttp.ClientSession(cookie_jar=jar()) as copy:
+        copy.cookie_jar.update_cookies(cookie)
+        async with copy.get(url(daemon, "/moderate")) as r:
+            assert "Email me a sign-in link" in await r.text()
+        form = {"csrf": csrf(page), "action": "approve", "comment": "1"}
+        async with copy.post(url(daemon, "/moderate/decide"), data=form) as r:
+            assert r.status == 403 and "Your session has ended" in await r.text()
