@@ -499,3 +499,23 @@ async def test_sign_out_needs_the_form_and_ends_the_session_at_once(daemon: Runn
         form = {"csrf": csrf(page), "action": "approve", "comment": "1"}
         async with copy.post(url(daemon, "/moderate/decide"), data=form) as r:
             assert r.status == 403 and "Your session has ended" in await r.text()
+
+
+@pytest.mark.asyncio
+async def test_an_ipv6_client_is_counted_by_its_network(tmp_path: Path) -> None:
+    # One /64 (a home, a phone, a rented server) holds 2^64 addresses to pick from.
+    behind = make_settings(tmp_path, http={"trusted_proxies": ["127.0.0.1"]})
+    await import_seed(behind)
+    statuses = []
+    async with (
+        running(behind, resolver=no_dmarc_zone()) as daemon,
+        aiohttp.ClientSession() as session,
+    ):
+        for n in range(12):
+            client = "2001:db8:1:2::1" if n == 11 else f"2001:db8:1:1::{n + 1:x}"
+            form = {"email": f"someone{n}@example.net"}
+            headers = {"X-Forwarded-For": client}
+            async with session.post(url(daemon, "/moderate"), data=form, headers=headers) as r:
+                statuses.append(r.status)
+    # Ten from the first /64, then refused; another /64 is another client.
+    assert statuses == [200] * 10 + [429, 200]
