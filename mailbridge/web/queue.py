@@ -2,12 +2,14 @@
 
 Sign-in is a link emailed to a moderator's address (no passwords). The form always
 answers the same, whether the address moderates anything or not (no enumeration),
-and is rate-limited per client. GET on the emailed link only shows a button (mail
-scanners open links); its POST opens a session: a random cookie value, stored
-hashed, HttpOnly, SameSite=Lax, Secure when the site is served over https, scoped
-to /moderate. Every form carries a CSRF token derived from the session. The queue
-lists pending comments with their context; several are decided at once; and the
-decisions of the last 30 days that still stand, each with Undo.
+and is rate-limited per client and per address. GET on the emailed link only shows a
+button (mail scanners open links); its POST opens a session, the only one that link
+ever opens: a random cookie value, stored hashed, HttpOnly, SameSite=Lax, Secure when
+the site is served over https, scoped to /moderate, ended when its address stops
+moderating. Every form carries a CSRF token derived from the session. The queue
+lists the oldest page of pending comments with their context; several are decided at
+once (only those still pending); and the decisions of the last 30 days that still
+stand, each with Undo.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 COOKIE = "mb_session"
 LOGIN_MINUTES = 15
 SESSION_DAYS = 30
-SEEN_EVERY_MINUTES = 5  # a session's last_seen_at is kept this fresh (not a write a view)
+SEEN_EVERY_MINUTES = 5  # last_seen_at is written at most this often, not on every view
 # One page of the queue: 200 comments of up to 20,000 characters each made pages of
 # megabytes on a phone, and a spam wave is just that. The next come once these are
 # decided.
