@@ -29,7 +29,7 @@ from mailbridge.addresses import mailbox, matching_key, normalise
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
 from mailbridge.models import Channel, Comment, CommentStatus, Decider, whole_number
-from mailbridge.moderate.moderators import moderates
+from mailbridge.moderate.moderators import moderates, moderates_all
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
@@ -88,6 +88,14 @@ class QueuePages:
     async def _moderates(self, conn: aiosqlite.Connection, address: str) -> bool:
         return await moderates(conn, self._settings.moderation.moderators, address)
 
+    def _only(self, session: sessions.SessionRow) -> int | None:
+        """Whose threads the session may see and decide: None for a moderator of every
+        thread (moderation.moderators), else its own address's (a thread's author
+        moderates the threads they wrote, as by email: not everyone's)."""
+        if moderates_all(self._settings.moderation.moderators, session.email):
+            return None
+        return session.address_id
+
     def _html(self, name: str, status: int = 200, **context: object) -> web.Response:
         body = self._renderer.page(name, site_name=self._settings.site.name, **context)
         response = web.Response(text=body, status=status, content_type="text/html")
@@ -139,9 +147,11 @@ class QueuePages:
         if signed_in is None:
             return self._html("moderate_login", sent=False)
         session, token = signed_in
-        waiting, pending = await self._store.read(_queue)
+        only = self._only(session)
+        waiting, pending = await self._store.read(lambda c: _queue(c, only))
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
-        decided = await self._store.read(lambda c: _decided(c, since))
+        decided = await self._store.read(lambda c: _decided(c, since, only))
+        asked = request.query.get("kept", "")
         nonce = secrets.token_urlsafe(16)
         response = self._html(
             "moderate_queue",
@@ -153,7 +163,7 @@ class QueuePages:
             who=session.email,
             csrf=csrf_token(self._key, token),
             done=_done(request.query.get("done", "")),
-            kept=await self._store.read(lambda c: _kept(c, request.query.get("kept", ""))),
+            kept=await self._store.read(lambda c: _kept(c, asked, only)),
             nonce=nonce,
         )
         # Only the page's own "select all" script may run.
@@ -306,9 +316,14 @@ class QueuePages:
         if not ids:
             raise web.HTTPSeeOther("/moderate?done=none")
         by = Decider(Channel.QUEUE, session.address_id)
+        only = self._only(session)
         done = 0
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
+        theirs = await self._store.read(lambda c: _theirs(c, ids, only))
         for comment_id in ids:
+            if comment_id not in theirs:
+                kept.append(comment_id)  # another author's post, or no such comment
+                continue
             try:
                 # Only while still pending: the page may be hours old, and a link, a
                 # reply or another moderator's decision since must stand (a select-all
@@ -334,6 +349,9 @@ class QueuePages:
         comment_id = whole_number(str(form.get("comment", "")))
         if comment_id is None:
             raise web.HTTPBadRequest(text="Which comment? The form sent no comment number.")
+        only = self._only(session)
+        if not await self._store.read(lambda c: _theirs(c, [comment_id], only)):
+            raise web.HTTPForbidden(text="That comment is not on a post you moderate.")
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         latest = await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
         undone = "stale"
@@ -358,10 +376,13 @@ def _done(asked: str) -> str:
 _KEPT = re.compile(r"[0-9]{1,12}(?:,[0-9]{1,12}){0,199}")
 
 
-async def _kept(conn: aiosqlite.Connection, asked: str) -> list[dict[str, object]]:
+async def _kept(
+    conn: aiosqlite.Connection, asked: str, only: int | None
+) -> list[dict[str, object]]:
     """The comments decide() left alone (``kept`` of its redirect), as they are now:
     each is named with its current status, so the moderator sees why it was not
-    changed. Ids only, read again here: the query's own words never reach the page."""
+    changed. Ids only, read again here: the query's own words never reach the page;
+    one on a thread the moderator does not moderate is named by its number alone."""
     if not _KEPT.fullmatch(asked):
         return []
     found: list[dict[str, object]] = []
@@ -370,18 +391,41 @@ async def _kept(conn: aiosqlite.Connection, asked: str) -> list[dict[str, object
         thread = None
         if comment is not None:
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            if thread is None or (only is not None and thread.author_address_id != only):
+                comment, thread = None, None
         found.append({"id": comment_id, "comment": comment, "thread": thread})
     return found
 
 
-async def _decided(conn: aiosqlite.Connection, since: str) -> list[dict[str, object]]:
-    """Decisions that can still be undone, newest first, with their comment and thread."""
+async def _theirs(conn: aiosqlite.Connection, ids: list[int], only: int | None) -> set[int]:
+    """Those of the comments that are on a thread the moderator moderates (``only``:
+    the address whose threads they are, None for every thread) and exist."""
+    found: set[int] = set()
+    for comment_id in ids:
+        comment = await comments.get_comment(conn, comment_id)
+        if comment is None:
+            continue
+        if only is not None:
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            if thread is None or thread.author_address_id != only:
+                continue
+        found.add(comment_id)
+    return found
+
+
+async def _decided(
+    conn: aiosqlite.Connection, since: str, only: int | None
+) -> list[dict[str, object]]:
+    """Decisions that can still be undone, newest first, with their comment and thread
+    (``only``: those on the threads of that address)."""
     items: list[dict[str, object]] = []
     for decision in await decisions.undoable(conn, since):
         comment = await comments.get_comment(conn, decision.comment_id)
         if comment is None:
             continue
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+        if thread is None or (only is not None and thread.author_address_id != only):
+            continue
         items.append({"decision": decision, "comment": comment, "thread": thread})
     return items
 
@@ -399,12 +443,15 @@ def _page(pending: list[Comment]) -> list[Comment]:
     return shown
 
 
-async def _queue(conn: aiosqlite.Connection) -> tuple[int, list[dict[str, object]]]:
+async def _queue(
+    conn: aiosqlite.Connection, only: int | None
+) -> tuple[int, list[dict[str, object]]]:
     """How many comments are pending, and the oldest page of them with their thread and
-    the comment they answer."""
-    waiting = await comments.pending_count(conn)
+    the comment they answer (``only``: on the threads of that address)."""
+    waiting = await comments.pending_count(conn, only)
     items: list[dict[str, object]] = []
-    for comment in _page(await comments.pending_queue(conn, limit=PAGE_COMMENTS)):
+    pending = await comments.pending_queue(conn, PAGE_COMMENTS, only)
+    for comment in _page(pending):
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         parent: Comment | None = None
         if comment.parent_id is not None:

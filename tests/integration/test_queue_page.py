@@ -519,3 +519,50 @@ async def test_an_ipv6_client_is_counted_by_its_network(tmp_path: Path) -> None:
                 statuses.append(r.status)
     # Ten from the first /64, then refused; another /64 is another client.
     assert statuses == [200] * 10 + [429, 200]
+
+
+def guest_post(path: Path) -> Path:
+    """An import file: a post by a guest author, with one published comment."""
+    document = {
+        "post": {"key": "guest-post", "title": "A guest's post", "author": "Guest",
+                 "email": "guest@example.net", "url": "https://blog.example.org/guest/",
+                 "published": "2020-01-01T00:00:00+00:00", "body": "..."},
+        "comments": [{"id": 1, "parent": None, "author": "Reader", "email": "r@example.org",
+                      "created": "2020-01-02T00:00:00+00:00", "body": "Nice."}],
+    }  # fmt: skip
+    file = path / "guest.json"
+    file.write_text(json.dumps(document))
+    return file
+
+
+@pytest.mark.asyncio
+async def test_a_thread_author_moderates_their_own_threads_only(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await import_seed(settings)
+    await import_seed(settings, guest_post(tmp_path))
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        theirs = await post_comment(daemon, "guest-post", body="On the guest's post.")
+        others = await post_comment(daemon, parent=2, body="On the author's post: private.")
+        await post_comment(daemon, author="Bob", email="bob@example.com", body="Bob's words.")
+        bobs = moderation_links(await moderation_email(daemon, "Bob", 3))
+        assert (await follow(daemon, bobs["reject"], "POST"))[0] == 200
+        async with aiohttp.ClientSession(cookie_jar=jar()) as guest:
+            page = await signed_in(daemon, guest, "guest@example.net")
+            assert "<h1>1 comment waiting</h1>" in page
+            assert f'value="{theirs}"' in page and "On the guest" in page
+            assert "private" not in page and f'value="{others}"' not in page
+            assert "Bob" not in page  # nor the decisions about the author's post
+            # A form naming a comment on someone else's post changes nothing.
+            form = [("csrf", csrf(page)), ("action", "spam"), ("comment", str(others))]
+            async with guest.post(url(daemon, "/moderate/decide"), data=form) as r:
+                page = await r.text()
+            assert "Done: 0 comments marked as spam." in page and "private" not in page
+            assert f"Comment {others}: deleted, or not on a post you moderate" in page
+            undo = {"csrf": csrf(page), "comment": str(others)}
+            async with guest.post(url(daemon, "/moderate/undo"), data=undo) as r:
+                assert r.status == 403 and "not on a post you moderate" in await r.text()
+        async with aiohttp.ClientSession(cookie_jar=jar()) as author:
+            page = await signed_in(daemon, author)
+            assert "<h1>1 comment waiting</h1>" in page and f'value="{others}"' in page
+        status = await db_value(daemon, "SELECT status FROM comments WHERE id = ?", others)
+        assert status == "pending"
