@@ -51,7 +51,7 @@ from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
-from mailbridge.web.middleware import PARSER_REFUSALS
+from mailbridge.web.middleware import PARSER_REFUSALS, REDACT_CAPABILITIES
 from mailbridge.webhooks import WebhookEvents, WebhookSender
 from mailbridge.webhooks.events import KIND as events_kind
 from mailbridge.workers import CpuPool
@@ -454,6 +454,7 @@ async def _listening(
     )
     # addFilter keeps one of each: a second daemon in this process adds nothing.
     logging.getLogger("aiohttp.server").addFilter(PARSER_REFUSALS)
+    logging.getLogger("mailbridge.http.access").addFilter(REDACT_CAPABILITIES)
     runner = web.AppRunner(
         app,
         access_log=logging.getLogger("mailbridge.http.access"),

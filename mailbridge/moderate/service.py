@@ -229,10 +229,17 @@ class CommentService:
         await moderation_queue.add(conn, comment.id, auto_approved, iso(self._clock.now()))
         return 0
 
-    async def moderate(self, comment_id: int, action: Action, by: Decider) -> ModerationOutcome:
+    async def moderate(
+        self,
+        comment_id: int,
+        action: Action,
+        by: Decider,
+        expected: CommentStatus | None = None,
+    ) -> ModerationOutcome:
         """Apply ``action`` for ``by``; idempotent: a comment that already has the
         status is left alone and nothing is recorded. A change is recorded in the
-        moderation audit, in the same transaction.
+        moderation audit, in the same transaction. With ``expected``, only a comment
+        that still has that status is changed (see :meth:`decide`).
 
         Readers are told once, on the first publication (``mark_published``). A
         later change of mind withdraws the batched notifications still waiting, and
@@ -249,7 +256,8 @@ class CommentService:
                     setter = None
                 await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, setter)
 
-        return await self.decide(comment_id, CommentStatus(action.status), by, also=trusted)
+        status = CommentStatus(action.status)
+        return await self.decide(comment_id, status, by, also=trusted, expected=expected)
 
     async def decide(
         self,
@@ -257,11 +265,20 @@ class CommentService:
         status: CommentStatus,
         by: Decider,
         also: SameTransaction | None = None,
+        expected: CommentStatus | None = None,
     ) -> ModerationOutcome:
         """Give the comment ``status`` (see :meth:`moderate`); ``also`` runs in the same
-        transaction, after the change."""
+        transaction, after the change. With ``expected``, a comment whose status is no
+        longer that is left alone (an unchanged outcome with its current status): a
+        page loaded before someone else decided it must not overrule them."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, int]:
+            if expected is not None:
+                current = await comments.get_comment(conn, comment_id)
+                if current is None:
+                    raise NotFound(f"no comment {comment_id}")
+                if current.status is not expected:
+                    return ModerationOutcome(current, current.status), 0
             now = iso(self._clock.now())
             outcome, notified = await self._apply(conn, comment_id, status, by, now)
             if also is not None:

@@ -6,10 +6,12 @@ import asyncio
 from pathlib import Path
 from typing import TypeVar
 
+import aiosqlite
 import click
 
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.clock import SystemClock, iso
+from mailbridge.moderate.moderators import moderates
 from mailbridge.settings import Settings
 from mailbridge.store import UnitOfWork, sessions
 
@@ -36,14 +38,24 @@ def sessions_command() -> None:
 @sessions_command.command("list")
 @config_options
 def list_command(config_file: Path | None, data_dir: Path | None) -> None:
-    """Every session: who, since when, last seen, and whether it still works."""
+    """Every session: who, since when, last seen, and whether it still works
+    (active, expired, revoked, or removed: its address moderates nothing now)."""
     settings = settings_from(config_file, data_dir)
-    rows = asyncio.run(_write(settings, sessions.list_all))
+
+    async def listed(conn: aiosqlite.Connection) -> list[tuple[sessions.SessionRow, bool]]:
+        configured = settings.moderation.moderators
+        return [(row, await moderates(conn, configured, row.email))
+                for row in await sessions.list_all(conn)]  # fmt: skip
+
+    rows = asyncio.run(_write(settings, listed))
     now = iso(SystemClock().now())
     if not rows:
         click.echo("No sessions.")
-    for row in rows:
+    for row, moderating in rows:
         state = "revoked" if row.revoked_at else ("expired" if row.expires_at <= now else "active")
+        if state == "active" and not moderating:
+            # Refused (and revoked) at its next request: the address moderates nothing.
+            state = "removed"
         click.echo(
             f"{row.id:>5}  {state:<8} {row.email}  since {row.created_at[:16]}  "
             f"last seen {row.last_seen_at[:16]}  {row.user_agent[:40]}"

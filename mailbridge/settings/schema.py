@@ -312,10 +312,13 @@ class LimitSettings:
         120, "New comments on one thread per hour, all sources (more get 450 or 429)."
     )
     threads_per_ip_per_hour: int = _key(
-        20, "Threads one client IP may create by viewing new pages, per hour (more get 429)."
+        20,
+        "Threads one client IP (an IPv6 one by its /64) may create by viewing new pages, "
+        "per hour (more get 429).",
     )
     web_comments_per_ip_per_hour: int = _key(
-        30, "Comment submissions from one client IP per hour (more get 429)."
+        30,
+        "Comment submissions from one client IP (an IPv6 one by its /64) per hour (more get 429).",
     )
 
 

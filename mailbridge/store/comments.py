@@ -213,11 +213,26 @@ async def mark_spam_reported(conn: aiosqlite.Connection, now: str) -> None:
     )
 
 
-async def pending_queue(conn: aiosqlite.Connection, limit: int = 200) -> list[Comment]:
-    """Pending comments, oldest first (the order they arrived in)."""
-    async with conn.execute(
-        "SELECT * FROM comments WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,)
-    ) as cur:
+# Pending comments, and those on the threads one address wrote (what a thread's author
+# moderates), oldest first.
+_PENDING = "SELECT * FROM comments WHERE status = 'pending' ORDER BY id LIMIT ?"
+_PENDING_AUTHORED = (
+    "SELECT * FROM comments WHERE status = 'pending' AND thread_id IN "
+    "(SELECT id FROM threads WHERE author_address_id = ?) ORDER BY id LIMIT ?"
+)
+
+
+async def pending_queue(
+    conn: aiosqlite.Connection, limit: int = 200, author_address_id: int | None = None
+) -> list[Comment]:
+    """Pending comments, oldest first (the order they arrived in); with
+    ``author_address_id``, only those on the threads that address wrote."""
+    args: tuple[int, ...]
+    if author_address_id is None:
+        query, args = _PENDING, (limit,)
+    else:
+        query, args = _PENDING_AUTHORED, (author_address_id, limit)
+    async with conn.execute(query, args) as cur:
         return [comment_from_row(row) for row in await cur.fetchall()]
 
 
@@ -230,8 +245,17 @@ async def mark_moderation_mailed(
     )
 
 
-async def pending_count(conn: aiosqlite.Connection) -> int:
-    async with conn.execute("SELECT count(*) FROM comments WHERE status = 'pending'") as cur:
+async def pending_count(conn: aiosqlite.Connection, author_address_id: int | None = None) -> int:
+    args: tuple[int, ...] = ()
+    if author_address_id is None:
+        query = "SELECT count(*) FROM comments WHERE status = 'pending'"
+    else:
+        query = (
+            "SELECT count(*) FROM comments WHERE status = 'pending' AND thread_id IN "
+            "(SELECT id FROM threads WHERE author_address_id = ?)"
+        )
+        args = (author_address_id,)
+    async with conn.execute(query, args) as cur:
         row = await cur.fetchone()
     return 0 if row is None else int(row[0])
 

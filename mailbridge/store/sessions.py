@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-__all__ = ["SessionRow", "active", "create", "hash_token", "list_all", "revoke", "touch"]
+__all__ = [
+    "SessionRow",
+    "active",
+    "create",
+    "hash_token",
+    "list_all",
+    "opened_by",
+    "revoke",
+    "touch",
+]
 
 
 def hash_token(token: str) -> str:
@@ -33,12 +42,14 @@ async def create(
     now: str,
     expires_at: str,
     user_agent: str,
+    link: str | None = None,
 ) -> int:
+    link_hash = None if link is None else hash_token(link)
     # RETURNING, not lastrowid: PostgreSQL has no last row id.
     async with conn.execute(
         "INSERT INTO moderator_sessions (token_hash, address_id, created_at, last_seen_at, "
-        "expires_at, user_agent) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        (hash_token(token), address_id, now, now, expires_at, user_agent[:200]),
+        "expires_at, user_agent, link_hash) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (hash_token(token), address_id, now, now, expires_at, user_agent[:200], link_hash),
     ) as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -63,6 +74,15 @@ async def active(conn: aiosqlite.Connection, token: str, now: str) -> SessionRow
     ) as cur:
         row = await cur.fetchone()
     return None if row is None else _row(row)
+
+
+async def opened_by(conn: aiosqlite.Connection, link: str) -> int | None:
+    """The id of the session a sign-in link opened, if it opened one (ended or not)."""
+    async with conn.execute(
+        "SELECT id FROM moderator_sessions WHERE link_hash = ?", (hash_token(link),)
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
 
 
 async def touch(conn: aiosqlite.Connection, session_id: int, now: str) -> None:

@@ -20,7 +20,7 @@ from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring
 from mailbridge.web.api import CommentApi
 from mailbridge.web.guard import cors_middleware
-from mailbridge.web.limits import RateLimiter, ip_limiter
+from mailbridge.web.limits import PerNetwork, RateLimiter, ip_limiter
 from mailbridge.web.middleware import error_middleware, security_headers
 from mailbridge.web.moderation import ModerationPages
 from mailbridge.web.pages import Pages
@@ -61,7 +61,8 @@ def build_web_app(
     limits = settings.limits
 
     def limiter(scope: str, per_hour: int) -> RateLimiter:
-        return ip_limiter(store, scope, per_hour, keyring.clients)
+        """Per client: an IPv6 one by its /64."""
+        return PerNetwork(ip_limiter(store, scope, per_hour, keyring.clients))
 
     api = CommentApi(
         service,
@@ -90,6 +91,8 @@ def build_web_app(
         settings=settings,
         queued=queued,
         limiter=limiter("sign-in", 10),  # sign-in emails per client IP per hour
+        # Per address asked for, per hour (keyed by the address, not a client).
+        address_limiter=ip_limiter(store, "sign-in-address", 5, keyring.clients),
     )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
     admin = AdminApi(service, store, clock, settings.privacy.erased_comments)

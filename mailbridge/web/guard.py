@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from mailbridge.web.middleware import admin_error, json_error
+from mailbridge.web.middleware import admin_error, json_error, loggable
 
 __all__ = ["IpRateLimiter", "client_ip", "cors_middleware", "header_text", "read_form"]
 
@@ -60,7 +60,7 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
         form = await request.post()
     except (UnicodeDecodeError, LookupError, ValueError) as exc:
         log.info("%s %s: refused a form that cannot be read (%s)", request.method,
-                 request.path, exc)  # fmt: skip
+                 loggable(request.path), exc)  # fmt: skip
         raise web.HTTPBadRequest(
             text="The form could not be read: send it as UTF-8 "
             "application/x-www-form-urlencoded, as a browser does."

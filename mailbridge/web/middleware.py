@@ -8,6 +8,7 @@ class names) reaches the client; the log has the details.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -18,9 +19,11 @@ from mailbridge.templating import Renderer
 
 __all__ = [
     "PARSER_REFUSALS",
+    "REDACT_CAPABILITIES",
     "admin_error",
     "error_middleware",
     "json_error",
+    "loggable",
     "security_headers",
 ]
 
@@ -69,6 +72,36 @@ class _ParserRefusals(logging.Filter):
 
 PARSER_REFUSALS = _ParserRefusals()
 
+# The routes whose last path segment is a capability: a sign-in, moderation, undo,
+# confirmation, unsubscribe or privacy link. The queue's own forms are not.
+_CAPABILITY = re.compile(
+    r"(/(?:moderate/signin|moderate/undo|moderate|confirm|unsubscribe|privacy)/)"
+    r"(?!(?:decide|undo|signout)(?:[\s?/\"]|$))[^/?\s\"]+"
+)
+
+
+class _Capabilities(logging.Filter):
+    """On the access log: the token of a link is replaced with "***". A request line
+    holds it whole, and the log goes where the operator's logs go (journald, a log
+    collector): whoever reads it could sign in as a moderator or decide a comment."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _CAPABILITY.sub(r"\1***", record.getMessage())
+        record.args = None
+        # aiohttp also passes the request line as an extra (a formatter may show it).
+        line = getattr(record, "first_request_line", None)
+        if isinstance(line, str):
+            record.first_request_line = _CAPABILITY.sub(r"\1***", line)
+        return True
+
+
+REDACT_CAPABILITIES = _Capabilities()
+
+
+def loggable(path: str) -> str:
+    """A request's path for a log line: a link's token as ***."""
+    return _CAPABILITY.sub(r"\1***", path)
+
 
 def json_error(status: int, message: str, field: str | None = None) -> web.Response:
     return web.json_response({"error": message, "field": field}, status=status)
@@ -102,6 +135,7 @@ def _reason(status: int) -> str:
         405: "Method not allowed",
         413: "Request too large",
         415: "Unsupported media type",
+        429: "Too many requests",
         503: "Try again in a moment",
     }.get(status, "Error")
 
@@ -132,7 +166,7 @@ def error_middleware(
             # this answer, and the body counts as read, or aiohttp would try to drain
             # it and log the same error again with a traceback.
             log.info("HTTP %s %s: refused a body that cannot be read (%s)", request.method,
-                     request.path, " ".join(str(exc).split()))  # fmt: skip
+                     loggable(request.path), " ".join(str(exc).split()))  # fmt: skip
             message = "The request body could not be read (is its Content-Encoding right?)."
             response = error(400, message)
             response.force_close()
@@ -159,7 +193,7 @@ def error_middleware(
             # The client left before its body arrived: an answer nobody reads, and a
             # line, not a traceback (aiohttp logs one for an exception raised here).
             log.info("HTTP %s %s: the client went away mid-request", request.method,
-                     request.path)  # fmt: skip
+                     loggable(request.path))  # fmt: skip
             message = "The request body did not arrive."
             return error(400, message)
         except Exception as exc:
@@ -167,7 +201,10 @@ def error_middleware(
                 # Locked by another process, disk full, read-only: nothing was kept,
                 # and trying again later is the right thing for the client to do.
                 log.error(
-                    "HTTP %s %s: database cannot take writes: %s", request.method, request.path, exc
+                    "HTTP %s %s: database cannot take writes: %s",
+                    request.method,
+                    loggable(request.path),
+                    exc,
                 )
                 message = (
                     "We cannot save anything right now (the database is busy or full); "
@@ -176,7 +213,7 @@ def error_middleware(
                 response = error(503, message)
                 response.headers["Retry-After"] = str(UNWRITABLE_RETRY_AFTER)
                 return response
-            log.exception("HTTP %s %s failed", request.method, request.path)
+            log.exception("HTTP %s %s failed", request.method, loggable(request.path))
             message = "Something went wrong on our side; it has been logged."
             return error(500, message)
 

@@ -2,12 +2,14 @@
 
 Sign-in is a link emailed to a moderator's address (no passwords). The form always
 answers the same, whether the address moderates anything or not (no enumeration),
-and is rate-limited per client. GET on the emailed link only shows a button (mail
-scanners open links); its POST opens a session: a random cookie value, stored
-hashed, HttpOnly, SameSite=Lax, Secure when the site is served over https, scoped
-to /moderate. Every form carries a CSRF token derived from the session. The queue
-lists pending comments with their context; several are decided at once; and the
-decisions of the last 30 days that still stand, each with Undo.
+and is rate-limited per client and per address. GET on the emailed link only shows a
+button (mail scanners open links); its POST opens a session, the only one that link
+ever opens: a random cookie value, stored hashed, HttpOnly, SameSite=Lax, Secure when
+the site is served over https, scoped to /moderate, ended when its address stops
+moderating. Every form carries a CSRF token derived from the session. The queue
+lists the oldest page of pending comments with their context; several are decided at
+once (only those still pending); and the decisions of the last 30 days that still
+stand, each with Undo.
 """
 
 from __future__ import annotations
@@ -16,21 +18,22 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import aiosqlite
 from aiohttp import web
 
-from mailbridge.addresses import mailbox, normalise, same_mailbox
+from mailbridge.addresses import mailbox, matching_key, normalise
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
-from mailbridge.models import Channel, Comment, Decider, whole_number
+from mailbridge.models import Channel, Comment, CommentStatus, Decider, whole_number
+from mailbridge.moderate.moderators import moderates, moderates_all
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
-from mailbridge.store import Store, comments, decisions, sessions, threads
+from mailbridge.store import Store, comments, decisions, is_unwritable, sessions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token, make_login_token, read_login_token
 from mailbridge.web.guard import client_ip, header_text, read_form
@@ -44,6 +47,12 @@ log = logging.getLogger(__name__)
 COOKIE = "mb_session"
 LOGIN_MINUTES = 15
 SESSION_DAYS = 30
+SEEN_EVERY_MINUTES = 5  # last_seen_at is written at most this often, not on every view
+# One page of the queue: 200 comments of up to 20,000 characters each made pages of
+# megabytes on a phone, and a spam wave is just that. The next come once these are
+# decided.
+PAGE_COMMENTS = 50
+PAGE_CHARS = 150_000
 _ACTIONS = {"approve": Action.APPROVE, "reject": Action.REJECT, "spam": Action.SPAM}
 
 
@@ -60,6 +69,7 @@ class QueuePages:
         settings: Settings,
         queued: Callable[[], None],
         limiter: RateLimiter,
+        address_limiter: RateLimiter,
     ) -> None:
         self._service = service
         self._store = store
@@ -72,7 +82,19 @@ class QueuePages:
         self._base = settings.site.public_url.rstrip("/")
         self._secure = urlsplit(self._base).scheme == "https"
         self._limiter = limiter  # sign-in emails per client IP per hour
+        self._address_limiter = address_limiter  # and per address asked for
         self._proxies = frozenset(settings.http.trusted_proxies)
+
+    async def _moderates(self, conn: aiosqlite.Connection, address: str) -> bool:
+        return await moderates(conn, self._settings.moderation.moderators, address)
+
+    def _only(self, session: sessions.SessionRow) -> int | None:
+        """Whose threads the session may see and decide: None for a moderator of every
+        thread (moderation.moderators), else its own address's (a thread's author
+        moderates the threads they wrote, as by email: not everyone's)."""
+        if moderates_all(self._settings.moderation.moderators, session.email):
+            return None
+        return session.address_id
 
     def _html(self, name: str, status: int = 200, **context: object) -> web.Response:
         body = self._renderer.page(name, site_name=self._settings.site.name, **context)
@@ -87,8 +109,36 @@ class QueuePages:
         if not token or not token.isascii():
             return None
         now = iso(self._clock.now())
-        found = await self._store.read(lambda c: sessions.active(c, token, now))
-        return None if found is None else (found, token)
+
+        async def read(conn: aiosqlite.Connection) -> tuple[sessions.SessionRow | None, bool]:
+            found = await sessions.active(conn, token, now)
+            return found, found is not None and await self._moderates(conn, found.email)
+
+        found, moderates = await self._store.read(read)
+        if found is None:
+            return None
+        if not moderates:
+            # Taken out of moderation.moderators (or no longer a thread's author) since
+            # signing in: the session ends now, not in up to 30 days.
+            await self._note(lambda c: sessions.revoke(c, found.id, now))
+            log.warning("queue: session %d ended: its address moderates nothing now", found.id)
+            return None
+        seen = iso(self._clock.now() - timedelta(minutes=SEEN_EVERY_MINUTES))
+        if found.last_seen_at < seen:
+            # Every use, not only a decision: `sessions list` tells a device in use
+            # from one forgotten (or stolen) by when it was last seen.
+            await self._note(lambda c: sessions.touch(c, found.id, now))
+        return found, token
+
+    async def _note(self, work: Callable[[aiosqlite.Connection], Awaitable[object]]) -> None:
+        """A session's bookkeeping: a database that cannot take it (locked, full) must
+        not keep the moderator from reading the queue; a later request records it."""
+        try:
+            await self._store.write(work)
+        except Exception as exc:
+            if not is_unwritable(exc):
+                raise
+            log.warning("queue: session bookkeeping not recorded: %s", exc)
 
     # -- signing in -------------------------------------------------------------------
 
@@ -97,19 +147,23 @@ class QueuePages:
         if signed_in is None:
             return self._html("moderate_login", sent=False)
         session, token = signed_in
-        pending = await self._store.read(_queue)
+        only = self._only(session)
+        waiting, pending = await self._store.read(lambda c: _queue(c, only))
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
-        decided = await self._store.read(lambda c: _decided(c, since))
+        decided = await self._store.read(lambda c: _decided(c, since, only))
+        asked = request.query.get("kept", "")
         nonce = secrets.token_urlsafe(16)
         response = self._html(
             "moderate_queue",
             items=pending,
+            waiting=waiting,
             decided=decided,
             undo_days=UNDO_DAYS,
             undone=request.query.get("undone", ""),
             who=session.email,
             csrf=csrf_token(self._key, token),
             done=_done(request.query.get("done", "")),
+            kept=await self._store.read(lambda c: _kept(c, asked, only)),
             nonce=nonce,
         )
         # Only the page's own "select all" script may run.
@@ -126,15 +180,29 @@ class QueuePages:
         if await self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
             raise web.HTTPTooManyRequests(text="Too many sign-in emails asked for; try later.")
         try:
-            address = normalise(raw, smtputf8=self._settings.outbound.smtputf8)
+            # operator=True: as moderation.moderators is read, or a moderator at
+            # me@intranet (which the settings take) was told "not an email address".
+            # Relaxed for every address alike: the answer still tells nobody who moderates.
+            address = normalise(raw, smtputf8=self._settings.outbound.smtputf8, operator=True)
         except InvalidAddress:
             return self._html(
                 "moderate_login", status=400, sent=False, error="That is not an email address."
             )
         now = self._clock.now()
+        # Per address too: from many client addresses (an IPv6 block, a botnet) the
+        # per-IP limit let anyone flood the author's inbox with sign-in emails. Counted
+        # for every address alike, so the answer tells nobody who moderates.
+        key = matching_key(address) or address
+        if await self._address_limiter.hit(key, now.timestamp()) is not None:
+            log.info("queue: sign-in links for one address over the hourly limit (from %s)", ip)
+            raise web.HTTPTooManyRequests(
+                text="Several sign-in links were sent for this address in the last hour: "
+                "use the latest one that arrived (each works for 15 minutes), "
+                "or ask again later."
+            )
 
         async def work(conn: aiosqlite.Connection) -> bool:
-            if not await _moderates(conn, self._settings, address):
+            if not await self._moderates(conn, address):
                 return False
             address_id = await threads.upsert_address(conn, address, iso(now))
             token = make_login_token(self._key, address_id, now + timedelta(minutes=LOGIN_MINUTES))
@@ -170,18 +238,36 @@ class QueuePages:
         now = self._clock.now()
         expires = now + timedelta(days=SESSION_DAYS)
         agent = header_text(request, "User-Agent")
+        link = request.match_info["token"]
+        signed_in = await self._session(request)
 
-        async def work(conn: aiosqlite.Connection) -> bool:
-            # Erased since the link was sent (privacy): nobody to sign in (was a 500).
-            if await threads.address_email(conn, address_id) is None:
-                return False
-            await sessions.create(conn, token, address_id, iso(now), iso(expires), agent)
-            return True
+        async def work(conn: aiosqlite.Connection) -> str:
+            # Erased since the link was sent (privacy): nobody to sign in (was a 500);
+            # or taken out of the moderators since: no session for them.
+            email = await threads.address_email(conn, address_id)
+            if email is None or not await self._moderates(conn, email):
+                return "gone"
+            # One session per link: pressed again, it opens no other (whoever finds it
+            # in a forwarded email or a history within its 15 minutes signs nobody in).
+            opened = await sessions.opened_by(conn, link)
+            if opened is not None:
+                same = signed_in is not None and signed_in[0].id == opened
+                return "again" if same else "used"
+            await sessions.create(conn, token, address_id, iso(now), iso(expires), agent, link)
+            return "opened"
 
-        if not await self._store.write(work):
+        outcome = await self._store.write(work)
+        if outcome == "gone":
             raise web.HTTPForbidden(
-                text="This sign-in link is for an address this site no longer holds."
+                text="This sign-in link is for an address that no longer moderates comments here."
             )
+        if outcome == "used":
+            raise web.HTTPForbidden(
+                text="This sign-in link was used already; each opens one session. "
+                "Ask for a new one at /moderate."
+            )
+        if outcome == "again":  # a double tap in the browser it signed in
+            raise web.HTTPSeeOther("/moderate")
         log.info("queue: a moderator signed in (address %d)", address_id)
         response = web.Response(status=303, headers={"Location": "/moderate"})
         response.set_cookie(
@@ -230,16 +316,30 @@ class QueuePages:
         if not ids:
             raise web.HTTPSeeOther("/moderate?done=none")
         by = Decider(Channel.QUEUE, session.address_id)
+        only = self._only(session)
         done = 0
+        kept: list[int] = []  # decided since the page was loaded (or gone): left alone
+        theirs = await self._store.read(lambda c: _theirs(c, ids, only))
         for comment_id in ids:
-            try:
-                outcome = await self._service.moderate(comment_id, action, by)
-            except NotFound:
+            if comment_id not in theirs:
+                kept.append(comment_id)  # another author's post, or no such comment
                 continue
-            done += int(outcome.changed)
-        now = iso(self._clock.now())
-        await self._store.write(lambda c: sessions.touch(c, session.id, now))
-        raise web.HTTPSeeOther(f"/moderate?done={action.verb}:{done}")
+            try:
+                # Only while still pending: the page may be hours old, and a link, a
+                # reply or another moderator's decision since must stand (a select-all
+                # Approve published comments someone had marked as spam meanwhile).
+                outcome = await self._service.moderate(
+                    comment_id, action, by, expected=CommentStatus.PENDING
+                )
+            except NotFound:
+                kept.append(comment_id)
+                continue
+            if outcome.changed:
+                done += 1
+            else:
+                kept.append(comment_id)
+        left = f"&kept={','.join(map(str, kept))}" if kept else ""
+        raise web.HTTPSeeOther(f"/moderate?done={action.verb}:{done}{left}")
 
     async def undo(self, request: web.Request) -> web.StreamResponse:
         """POST /moderate/undo: a comment's latest decision back, for 30 days, if it
@@ -249,6 +349,9 @@ class QueuePages:
         comment_id = whole_number(str(form.get("comment", "")))
         if comment_id is None:
             raise web.HTTPBadRequest(text="Which comment? The form sent no comment number.")
+        only = self._only(session)
+        if not await self._store.read(lambda c: _theirs(c, [comment_id], only)):
+            raise web.HTTPForbidden(text="That comment is not on a post you moderate.")
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         latest = await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
         undone = "stale"
@@ -270,35 +373,85 @@ def _done(asked: str) -> str:
     return asked if _DONE.fullmatch(asked) else ""
 
 
-async def _moderates(conn: aiosqlite.Connection, settings: Settings, address: str) -> bool:
-    for configured in settings.moderation.moderators:
-        bare = configured.rsplit("<", 1)[-1].rstrip(">").strip()
-        if same_mailbox(address, bare):
-            return True
-    async with conn.execute(
-        "SELECT 1 FROM threads t JOIN addresses a ON a.id = t.author_address_id "
-        "WHERE a.email = ? LIMIT 1",
-        (address,),
-    ) as cur:
-        return await cur.fetchone() is not None
+_KEPT = re.compile(r"[0-9]{1,12}(?:,[0-9]{1,12}){0,199}")
 
 
-async def _decided(conn: aiosqlite.Connection, since: str) -> list[dict[str, object]]:
-    """Decisions that can still be undone, newest first, with their comment and thread."""
+async def _kept(
+    conn: aiosqlite.Connection, asked: str, only: int | None
+) -> list[dict[str, object]]:
+    """The comments decide() left alone (``kept`` of its redirect), as they are now:
+    each is named with its current status, so the moderator sees why it was not
+    changed. Ids only, read again here: the query's own words never reach the page;
+    one on a thread the moderator does not moderate is named by its number alone."""
+    if not _KEPT.fullmatch(asked):
+        return []
+    found: list[dict[str, object]] = []
+    for comment_id in dict.fromkeys(int(part) for part in asked.split(",")):
+        comment = await comments.get_comment(conn, comment_id)
+        thread = None
+        if comment is not None:
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            if thread is None or (only is not None and thread.author_address_id != only):
+                comment, thread = None, None
+        found.append({"id": comment_id, "comment": comment, "thread": thread})
+    return found
+
+
+async def _theirs(conn: aiosqlite.Connection, ids: list[int], only: int | None) -> set[int]:
+    """Those of the comments that are on a thread the moderator moderates (``only``:
+    the address whose threads they are, None for every thread) and exist."""
+    found: set[int] = set()
+    for comment_id in ids:
+        comment = await comments.get_comment(conn, comment_id)
+        if comment is None:
+            continue
+        if only is not None:
+            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+            if thread is None or thread.author_address_id != only:
+                continue
+        found.add(comment_id)
+    return found
+
+
+async def _decided(
+    conn: aiosqlite.Connection, since: str, only: int | None
+) -> list[dict[str, object]]:
+    """Decisions that can still be undone, newest first, with their comment and thread
+    (``only``: those on the threads of that address)."""
     items: list[dict[str, object]] = []
     for decision in await decisions.undoable(conn, since):
         comment = await comments.get_comment(conn, decision.comment_id)
         if comment is None:
             continue
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+        if thread is None or (only is not None and thread.author_address_id != only):
+            continue
         items.append({"decision": decision, "comment": comment, "thread": thread})
     return items
 
 
-async def _queue(conn: aiosqlite.Connection) -> list[dict[str, object]]:
-    """Pending comments with their thread and the comment they answer."""
+def _page(pending: list[Comment]) -> list[Comment]:
+    """The oldest pending comments that make a page a phone can load: at most
+    PAGE_COMMENTS, and no more text than PAGE_CHARS (but always the first)."""
+    shown: list[Comment] = []
+    chars = 0
+    for comment in pending[:PAGE_COMMENTS]:
+        chars += len(comment.body)
+        if shown and chars > PAGE_CHARS:
+            break
+        shown.append(comment)
+    return shown
+
+
+async def _queue(
+    conn: aiosqlite.Connection, only: int | None
+) -> tuple[int, list[dict[str, object]]]:
+    """How many comments are pending, and the oldest page of them with their thread and
+    the comment they answer (``only``: on the threads of that address)."""
+    waiting = await comments.pending_count(conn, only)
     items: list[dict[str, object]] = []
-    for comment in await comments.pending_queue(conn):
+    pending = await comments.pending_queue(conn, PAGE_COMMENTS, only)
+    for comment in _page(pending):
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         parent: Comment | None = None
         if comment.parent_id is not None:
@@ -311,4 +464,4 @@ async def _queue(conn: aiosqlite.Connection) -> list[dict[str, object]]:
                 "parent_excerpt": excerpt(parent.body) if parent else "",
             }
         )
-    return items
+    return waiting, items

@@ -27,6 +27,8 @@ def settings(tmp_path: Path) -> Settings:
         tmp_path,
         http={"listen": f"127.0.0.1:{port}"},
         site={"public_url": f"http://127.0.0.1:{port}"},
+        # Long links read as spam; these comments must wait in the queue.
+        spam={"enabled": False},
     )
 
 
@@ -41,11 +43,8 @@ async def sign_in_link(daemon: Running) -> str:
     raise AssertionError("no sign-in email")
 
 
-@pytest.mark.asyncio
-async def test_sign_in_and_approve_several_on_a_phone(daemon: Running, browser: Any) -> None:
-    for n in range(3):
-        await post_comment(daemon, parent=2, body=f"Waiting comment **{n}**.")
-    await moderation_email(daemon, "Ann", 3)
+async def signed_in_on_a_phone(daemon: Running, browser: Any) -> Any:
+    """A 390 px page, signed in through the form and the emailed link: the queue."""
     host, port = daemon.http_address
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     await page.goto(f"http://{host}:{port}/moderate")
@@ -54,6 +53,15 @@ async def test_sign_in_and_approve_several_on_a_phone(daemon: Running, browser: 
     await page.get_by_text("a sign-in link is on its way").wait_for()
     await page.goto(await sign_in_link(daemon))
     await page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+@pytest.mark.asyncio
+async def test_sign_in_and_approve_several_on_a_phone(daemon: Running, browser: Any) -> None:
+    for n in range(3):
+        await post_comment(daemon, parent=2, body=f"Waiting comment **{n}**.")
+    await moderation_email(daemon, "Ann", 3)
+    page = await signed_in_on_a_phone(daemon, browser)
     await page.get_by_role("heading", name="3 comments waiting").wait_for()
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     ARTIFACTS.mkdir(exist_ok=True)
@@ -64,3 +72,38 @@ async def test_sign_in_and_approve_several_on_a_phone(daemon: Running, browser: 
     await page.get_by_text("Done: 3 comments approved.").wait_for()
     await page.get_by_role("heading", name="0 comments waiting").wait_for()
     await page.screenshot(path=str(ARTIFACTS / "queue-phone-done.png"), full_page=True)
+
+
+LONG_URL = "https://example.com/" + "a1b2c3d4e5" * 30
+LONG_NAME = "W" * 80  # the longest name the comment API takes, unbroken
+
+
+@pytest.mark.asyncio
+async def test_long_names_unbroken_urls_and_rtl_fit_a_phone(daemon: Running, browser: Any) -> None:
+    first = await post_comment(
+        daemon, author=LONG_NAME, parent=2, body=f"See {LONG_URL} for the study."
+    )
+    await post_comment(daemon, author="نور", body="شكرا جزيلا على هذا المقال " + LONG_URL)
+    await post_comment(daemon, author=LONG_NAME[:-1] + "X", email="x@example.com", body="Hi.")
+    await moderation_email(daemon, "نور", 3)
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.get_by_role("heading", name="3 comments waiting").wait_for()
+    # The first approved: its name and link appear in "Decided", then answered.
+    await page.locator(f"input[name=comment][value='{first}']").check()
+    await page.get_by_role("button", name="Approve selected").click()
+    await page.get_by_text("Done: 1 comment approved.").wait_for()
+    await post_comment(daemon, parent=first, body="An answer to the long one.")
+    await page.reload()
+    await page.get_by_role("heading", name="3 comments waiting").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "queue-phone-long.png"), full_page=True)
+    wide = await page.evaluate(
+        """() => [...document.querySelectorAll("main *")]
+              .filter(e => e.getBoundingClientRect().right > 391)
+              .map(e => e.tagName + ": " + e.textContent.slice(0, 40))"""
+    )
+    assert wide == []
+    # An Arabic comment reads right to left (its punctuation where its writer put it).
+    arabic = page.locator(".body", has_text="شكرا جزيلا")
+    assert await arabic.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
