@@ -233,6 +233,17 @@ async def pending_count(conn: aiosqlite.Connection) -> int:
     return 0 if row is None else int(row[0])
 
 
+async def not_yet_mailed_per_thread(conn: aiosqlite.Connection) -> list[tuple[int, int]]:
+    """(thread id, count) of every comment :func:`not_yet_mailed` would return, unlimited."""
+    async with conn.execute(
+        "SELECT thread_id, count(*) FROM comments WHERE status = 'pending' "
+        "AND moderation_mailed_at IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM moderation_mail_queue q WHERE q.comment_id = comments.id) "
+        "GROUP BY thread_id ORDER BY thread_id"
+    ) as cur:
+        return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+
+
 async def not_yet_mailed(conn: aiosqlite.Connection, limit: int = 200) -> list[Comment]:
     """Pending comments no moderator has been emailed about (for the digest), but not
     those whose own emails are being built (a row in moderation_mail_queue): the

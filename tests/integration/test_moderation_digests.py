@@ -11,7 +11,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 from flows import follow, outbox_dir, post_comment
-from support import read_maildir, started, text_body
+from support import html_body, parse, read_maildir, started, text_body, until
 
 from mailbridge.app import Running
 from mailbridge.store import comments, moderation_queue
@@ -121,3 +121,64 @@ async def test_a_comment_whose_email_is_being_built_is_left_out_of_the_digest(
         building, left = await daemon.store.write(digest_lists)
     assert 5 not in building
     assert 5 in left  # its row gone without an email (decided, say): the digest has it
+
+
+def _raw_digests(daemon: Running) -> list[bytes]:
+    """The digests in the Maildir, as written, oldest first (Maildir names sort by time)."""
+    folder = outbox_dir(daemon) / "new"
+    found = [p.read_bytes() for p in sorted(folder.iterdir())] if folder.is_dir() else []
+    return [raw for raw in found if b"moderation-digest" in raw]
+
+
+def _html_part(raw: bytes) -> bytes:
+    """The HTML part as it is on the wire (quoted-printable), as Gmail measures it."""
+    start = raw.index(b"Content-Type: text/html")
+    end = raw.index(b"\r\n--", start)
+    return raw[start:end]
+
+
+async def _pending_flood(daemon: Running, count: int, body: str) -> None:
+    """``count`` pending comments nobody was emailed about, as a flood leaves them."""
+
+    async def flood(conn: aiosqlite.Connection) -> None:
+        await conn.executemany(
+            "INSERT INTO comments (thread_id, parent_id, author, body, status, source, "
+            "created_at) SELECT thread_id, id, 'Flood ' || ?, ?, 'pending', 'web', "
+            "'2026-12-05T10:00:00+00:00' FROM comments WHERE id = 2",
+            [(n, f"{body} {n}") for n in range(count)],
+        )
+
+    await daemon.store.write(flood)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", ["A short comment.", "Ein längerer Kommentar. " * 800])
+async def test_a_flood_digest_stays_under_gmails_clip_and_counts_the_rest(
+    tmp_path: Path, body: str
+) -> None:
+    # 2,000 pending: a digest of 200 full comments was several hundred KB; Gmail shows
+    # the first 102 KB and hides the rest (the queue link, the count) behind a link.
+    moderation = {"mode": "digest", "digest_minutes": 0.02}
+    async with started(tmp_path, moderation=moderation) as daemon:
+        await _pending_flood(daemon, 2000, body)
+
+        async def two() -> list[bytes]:
+            found = _raw_digests(daemon)
+            return found[:2] if len(found) >= 2 else []
+
+        first, second = await until("two digests", two)
+        listed = []
+        for raw in (first, second):
+            assert len(_html_part(raw)) < 102_000
+            digest = parse(raw)
+            text = text_body(digest)
+            listed.append(re.findall(r"^Flood (\d+) on", text, re.MULTILINE))
+            assert 1 <= len(listed[-1]) == text.count("Approve: http")
+        count = len(listed[0])
+        more = f"{2000 - count:,} more"
+        digest = parse(first)
+        assert more in str(digest["Subject"])
+        assert more in text_body(digest) and more in html_body(digest)
+        assert "/moderate" in html_body(digest).split(more)[1][:400]
+        # The rest are not lost: the next digest lists the next ones.
+        assert listed[1][0] == str(count) and not set(listed[0]) & set(listed[1])
