@@ -10,10 +10,20 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from flows import follow, outbox_dir, post_comment
-from support import html_body, parse, read_maildir, started, text_body, until
+from flows import follow, moderation_email, outbox_dir, post_comment
+from support import (
+    db_value,
+    html_body,
+    make_settings,
+    no_dmarc_zone,
+    parse,
+    read_maildir,
+    started,
+    text_body,
+    until,
+)
 
-from mailbridge.app import Running
+from mailbridge.app import Running, running
 from mailbridge.store import comments, moderation_queue
 
 
@@ -182,3 +192,35 @@ async def test_a_flood_digest_stays_under_gmails_clip_and_counts_the_rest(
         assert "/moderate" in html_body(digest).split(more)[1][:400]
         # The rest are not lost: the next digest lists the next ones.
         assert listed[1][0] == str(count) and not set(listed[0]) & set(listed[1])
+
+
+@pytest.mark.asyncio
+async def test_comments_left_for_a_digest_are_still_told_after_switching_to_each(
+    tmp_path: Path,
+) -> None:
+    # The author tried digests, went back to one email each and restarted: the comment
+    # that was waiting for the next digest was never emailed to anyone (mode "each"
+    # ran no digest), and only the queue page showed it.
+    async with started(tmp_path, moderation={"mode": "digest"}) as daemon:
+        waiting = await post_comment(daemon, parent=2, body="Left for the digest.")
+    each = make_settings(tmp_path, moderation={"mode": "each", "digest_minutes": 0.02})
+    async with running(each, resolver=no_dmarc_zone()) as daemon:
+
+        async def hour_passed(conn: aiosqlite.Connection) -> None:
+            await conn.execute("UPDATE periodic_jobs SET due_at = 0")
+
+        await daemon.store.write(hour_passed)
+        new = await post_comment(daemon, parent=2, body="Written after the switch.")
+        await moderation_email(daemon, "Ann")  # the new one: an email of its own
+        [digest] = await digests(daemon)
+        assert "Left for the digest." in digest
+        assert "Written after the switch." not in digest
+        assert (
+            await db_value(
+                daemon,
+                "SELECT count(*) FROM comments WHERE id IN (?, ?) AND moderation_mailed_at IS NULL",
+                waiting,
+                new,
+            )
+            == 0
+        )
