@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
-from flows import moderation_email, post_comment
-from support import ROOT, html_body
+from flows import moderation_email, outbox_dir, post_comment
+from support import ROOT, html_body, read_maildir, started, until
 
 from mailbridge.app import Running
 
@@ -44,3 +46,59 @@ async def test_the_moderation_email_reads_on_a_phone(
     await page.screenshot(
         path=str(ARTIFACTS / f"moderation-email-phone-{scheme}.png"), full_page=True
     )
+
+
+# What commenters write that a phone's 390 px cannot hold as it is: a name with no
+# space to break at, a link longer than the screen, a code block's long line.
+LONG_NAME = "Maximilian-Alexander-Konstantin-von-Hohenzollern-Sigmaringen"
+WIDE = (
+    "See https://example.com/" + "a-very-long-path-segment-without-spaces" * 4 + " first.\n\n"
+    "```\nresult = some_function_call(argument_one, argument_two, argument_three, more)\n```"
+)
+
+# A first comment with a long link scores as spam (no moderation email): not the point here.
+NO_SPAM_SCORE = {"enabled": False}
+
+
+async def _digest_html(tmp_path: Path) -> str:
+    moderation = {"mode": "digest", "digest_minutes": 0.02}
+    async with started(tmp_path, moderation=moderation, spam=NO_SPAM_SCORE) as daemon:
+        await post_comment(daemon, parent=2, author=LONG_NAME, body=WIDE)
+        await post_comment(daemon, parent=2, body="A second one, short.")
+
+        async def digest() -> list[EmailMessage]:
+            return [
+                m
+                for m in read_maildir(outbox_dir(daemon))
+                if "2 new comments await" in str(m["Subject"])
+            ]
+
+        [found] = await until("the digest", digest, seconds=20)
+        return html_body(found)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("kind", ["moderation email", "digest"])
+async def test_long_names_links_and_code_stay_within_a_phone(
+    tmp_path: Path, browser: Any, scheme: str, kind: str
+) -> None:
+    # A code block's line or a long name made the whole email 900-1,100 px wide: the
+    # phone's mail app zoomed it out to fit, every line of it too small to read.
+    if kind == "digest":
+        html = await _digest_html(tmp_path)
+    else:
+        async with started(tmp_path, spam=NO_SPAM_SCORE) as daemon:
+            await post_comment(daemon, parent=2, author=LONG_NAME, body=WIDE)
+            html = html_body(await moderation_email(daemon, LONG_NAME))
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+    await page.set_content(html)
+    too_wide = await page.evaluate(
+        "[...document.body.querySelectorAll('*')]"
+        ".filter(e => e.getBoundingClientRect().right > 390).map(e => e.tagName)"
+    )
+    assert too_wide == []
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Nothing was cut to fit: the code line and the name are all there.
+    text = await page.evaluate("document.body.innerText")
+    assert "argument_three, more)" in text and LONG_NAME in text
