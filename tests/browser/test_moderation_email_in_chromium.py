@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flows import moderation_email, outbox_dir, post_comment
+from flows import approve, moderation_email, outbox_dir, post_comment
 from support import ROOT, html_body, read_maildir, started, until
 
 from mailbridge.app import Running
@@ -102,3 +102,28 @@ async def test_long_names_links_and_code_stay_within_a_phone(
     # Nothing was cut to fit: the code line and the name are all there.
     text = await page.evaluate("document.body.innerText")
     assert "argument_three, more)" in text and LONG_NAME in text
+
+
+@pytest.mark.asyncio
+async def test_a_hebrew_comment_and_quote_read_right_to_left(tmp_path: Path, browser: Any) -> None:
+    # Without dir="auto" a Hebrew comment was laid out left to right: aligned left,
+    # its closing "!" and "?" shown at its start, a mixed line in the wrong order.
+    hebrew = "תודה על המאמר! האם יש עוד?"
+    async with started(tmp_path, spam=NO_SPAM_SCORE) as daemon:
+        first = await post_comment(daemon, parent=2, author="מרים כהן", body=hebrew)
+        await approve(daemon, await moderation_email(daemon, "מרים כהן"))
+        await post_comment(daemon, parent=first, author="Bob", body="I agree with Miriam.")
+        own = html_body(await moderation_email(daemon, "מרים כהן"))
+        answer = html_body(await moderation_email(daemon, "Bob", count=3))
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.set_content(own)
+    said = page.get_by_text(hebrew, exact=True)
+    assert await said.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # The name is isolated: its direction does not reorder " <address> wrote ...".
+    name = page.get_by_text("מרים כהן", exact=True)
+    assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+    await page.set_content(answer)
+    quoted = page.locator("blockquote")
+    assert await quoted.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    name = page.get_by_text("מרים כהן", exact=True)
+    assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
