@@ -200,7 +200,8 @@ class Notifier:
         about yet, each with its own one-tap links, as many as one email holds, and how
         many more wait; returns how many were queued. A comment not listed to each of
         its moderators waits for the next digest."""
-        waiting = await comments.not_yet_mailed(conn)
+        nobody_sitewide = not self._settings.moderation.moderators
+        waiting = await comments.not_yet_mailed(conn, authored_only=nobody_sitewide)
         if not waiting:
             return 0
         now = iso(self._clock.now())
@@ -232,8 +233,10 @@ class Notifier:
             listed, sent = await self.mail.moderation_digest(conn, moderator, entries, waiting_here)
             queued += sent
             left.update(e.comment.id for e in entries[listed:])
+        # A comment with no moderator yet stays too: the first one configured hears of it.
+        told = {e.comment.id for _m, entries in per_moderator.values() for e in entries}
         await comments.mark_moderation_mailed(
-            conn, [c.id for c in waiting if c.id not in left], now
+            conn, [c.id for c in waiting if c.id in told and c.id not in left], now
         )
         return queued
 

@@ -224,3 +224,41 @@ async def test_comments_left_for_a_digest_are_still_told_after_switching_to_each
             )
             == 0
         )
+
+
+@pytest.mark.asyncio
+async def test_a_comment_nobody_moderated_waits_for_the_first_moderator(
+    tmp_path: Path,
+) -> None:
+    # A thread with no author and no moderation.moderators: the digest marked its
+    # comments as told, emailing nobody, so the moderator the operator then added
+    # (warned by the log) never heard of them. Waiting, they must not crowd out the
+    # comments of threads that have a moderator (the digest reads 200 at a time).
+    moderation = {"mode": "digest", "digest_minutes": 0.02}
+    async with started(tmp_path, moderation=moderation) as daemon:
+
+        async def second_post(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO threads (key, title, url, author, author_address_id, created_at) "
+                "SELECT 'second-post', 'Second post', url, author, author_address_id, "
+                "created_at FROM threads WHERE id = 1"
+            )
+            await conn.execute("UPDATE threads SET author_address_id = NULL WHERE id = 1")
+
+        await daemon.store.write(second_post)
+        await _pending_flood(daemon, 250, "Nobody moderates me yet.")
+        await post_comment(daemon, "second-post", body="The author moderates me.")
+        [digest] = await digests(daemon)
+        assert "The author moderates me." in digest and "Nobody moderates" not in digest
+    added = make_settings(tmp_path, moderation={**moderation, "moderators": ["sam@example.org"]})
+    async with running(added, resolver=no_dmarc_zone()) as daemon:
+
+        async def sams() -> list[str]:
+            return [
+                text_body(m)
+                for m in read_maildir(outbox_dir(daemon))
+                if m["To"].addresses[0].addr_spec == "sam@example.org"
+            ]
+
+        [digest] = await until("Sam's digest", sams)
+        assert "Nobody moderates me yet. 0\n" in digest
