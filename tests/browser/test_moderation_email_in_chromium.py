@@ -7,8 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flows import approve, moderation_email, outbox_dir, post_comment
-from support import ROOT, html_body, read_maildir, started, until
+from flows import approve, moderation_email, outbox_dir, post_comment, reply_notification
+from support import (
+    ROOT,
+    html_body,
+    read_maildir,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    started,
+    until,
+)
 
 from mailbridge.app import Running
 
@@ -127,3 +136,50 @@ async def test_a_hebrew_comment_and_quote_read_right_to_left(tmp_path: Path, bro
     assert await quoted.evaluate("e => getComputedStyle(e).direction") == "rtl"
     name = page.get_by_text("מרים כהן", exact=True)
     assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+
+
+# Every element's own text against the background it is drawn on (WCAG 2 contrast):
+# the pairs under 4.5:1, the least a paragraph of text needs to be read.
+LOW_CONTRAST = """() => {
+  const rgb = s => { const p = s.match(/rgba?\\(([^)]+)\\)/)[1].split(',').map(Number);
+                     return {c: p.slice(0, 3), a: p.length > 3 ? p[3] : 1}; };
+  const lum = ({c}) => c.map(v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const under = e => { for (let n = e; n; n = n.parentElement) {
+      const b = rgb(getComputedStyle(n).backgroundColor); if (b.a > 0) return b; }
+    return rgb('rgb(255, 255, 255)'); };
+  const low = [];
+  for (const e of document.body.querySelectorAll('*')) {
+    const own = [...e.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own.length) continue;
+    const [hi, lo] = [lum(rgb(getComputedStyle(e).color)), lum(under(e))].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const text = own[0].textContent.trim().slice(0, 30);
+    if (ratio < 4.5) low.push(`${e.tagName} ${ratio.toFixed(2)}: ${text}`);
+  }
+  return low;
+}"""
+
+
+@pytest.mark.asyncio
+async def test_every_part_of_the_moderation_email_reads_in_dark_mode(
+    daemon: Running, browser: Any
+) -> None:
+    # The quoted comment it answers and the attachments line kept their light-mode
+    # grey (#656d76) on the dark background: 3.6:1, the context hard to read at night.
+    note = await reply_notification(daemon)
+    reply = reply_to_notification(note, "Here is the photo I mentioned.")
+    reply.add_attachment(
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 2048, maintype="image", subtype="png", filename="garden.png"
+    )
+    answer = await smtp_send(
+        daemon, "reader002.4a549d@example.org", reply_address(note), bytes(reply)
+    )
+    assert answer.startswith("250")
+    html = html_body(await moderation_email(daemon, "Reader 002", 3))
+    assert "garden.png" in html and "<blockquote" in html and "What was cut" in html
+    for scheme in ("light", "dark"):
+        page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+        await page.set_content(html)
+        assert await page.evaluate(LOW_CONTRAST) == [], scheme
