@@ -87,15 +87,7 @@ class QueuePages:
         if not token or not token.isascii():
             return None
         now = iso(self._clock.now())
-
-        async def work(conn: aiosqlite.Connection) -> sessions.SessionRow | None:
-            found = await sessions.active(conn, token, now)
-            # Ended when its address no longer moderates (taken off the settings).
-            if found is None or not await _moderates(conn, self._settings, found.email):
-                return None
-            return found
-
-        found = await self._store.read(work)
+        found = await self._store.read(lambda c: sessions.active(c, token, now))
         return None if found is None else (found, token)
 
     # -- signing in -------------------------------------------------------------------
