@@ -184,7 +184,6 @@ class ModerationPages:
         except LinkError as exc:
             log.warning("undo link refused (%s) from %s", type(exc).__name__, request.remote)
             raise web.HTTPForbidden(text=exc.text) from None
-        await self._still_moderator(undo.comment_id, undo.moderator_id)
         by = Decider(Channel.LINK, undo.moderator_id)
         try:
             outcome = await self._service.undo(
