@@ -183,3 +183,37 @@ async def test_every_part_of_the_moderation_email_reads_in_dark_mode(
         page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme=scheme)
         await page.set_content(html)
         assert await page.evaluate(LOW_CONTRAST) == [], scheme
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("batched", [False, True])
+async def test_a_reply_notification_stays_within_a_phone(
+    tmp_path: Path, browser: Any, batched: bool
+) -> None:
+    # The commenter told of an answer reads it on their phone too: a long link or a
+    # code line in the answer made their notification (or digest) 900 px wide.
+    window = {"batch_window_seconds": 1 if batched else 0}
+    async with started(tmp_path, spam=NO_SPAM_SCORE, notifications=window) as daemon:
+        bodies = [WIDE, "And a short one."] if batched else [WIDE]
+        for n, body in enumerate(bodies):
+            await post_comment(daemon, parent=2, body=body)
+            await approve(daemon, await moderation_email(daemon, "Ann", n + 1))
+
+        async def told() -> list[EmailMessage]:
+            return [
+                m
+                for m in read_maildir(outbox_dir(daemon))
+                if m["To"].addresses[0].addr_spec == "reader002.4a549d@example.org"
+                and "argument_three" in html_body(m)
+            ]
+
+        [notification] = await until("the notification", told, seconds=20)
+    assert ("2 new comments" in html_body(notification)) is batched
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.set_content(html_body(notification))
+    too_wide = await page.evaluate(
+        "[...document.body.querySelectorAll('*')]"
+        ".filter(e => e.getBoundingClientRect().right > 390).map(e => e.tagName)"
+    )
+    assert too_wide == []
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
