@@ -391,22 +391,20 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
             owner=me,
             at_start=True,
             done="raw bodies forgotten",
-        )
-    ]
-    if settings.moderation.mode != "each":
+        ),
         # Every moderation.digest_minutes: one email listing the pending comments
-        # nobody was emailed about yet (docs/moderation.md).
-        found.append(
-            Periodic(
-                store,
-                parts.notifier.moderation_digests,
-                settings.moderation.digest_minutes * 60.0,
-                parts.worker.wake,
-                "moderation digest",
-                name="moderation-digest",
-                owner=me,
-            )
-        )
+        # nobody was emailed about yet (docs/moderation.md). In mode "each" too: the
+        # comments a digest was to carry before a switch to "each" are told this way.
+        Periodic(
+            store,
+            parts.notifier.moderation_digests,
+            settings.moderation.digest_minutes * 60.0,
+            parts.worker.wake,
+            "moderation digest",
+            name="moderation-digest",
+            owner=me,
+        ),
+    ]
     if settings.spam.enabled and settings.spam.report_hours > 0:
         # Every spam.report_hours: what went to spam, each with a rescue link
         # (docs/spam.md): spam gets no moderation email of its own.

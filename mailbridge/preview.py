@@ -158,6 +158,7 @@ def _sample(settings: Settings) -> dict[str, Any]:
             )
         ],
         "queue_url": f"{base}/moderate",
+        "more": 0,  # the digest: comments waiting past those it lists
         "nodes": [CommentNode(first, [CommentNode(second), CommentNode(third)])],
         "link": link,
     }

@@ -48,6 +48,17 @@ def _markdown(text: str) -> Markup:
     return Markup(render_comment(text))  # noqa: S704
 
 
+# A code block keeps its lines as written: in an email, where a stylesheet may be
+# dropped, one long line made the whole message wider than a phone, which then zoomed
+# it out to fit. Inline, so every client wraps it (nh3 leaves <pre> bare).
+_EMAIL_PRE = '<pre style="white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 1em;">'
+
+
+def _email_markdown(text: str) -> Markup:
+    """The comment as :func:`_markdown` renders it, styled to fit a phone's mail app."""
+    return Markup(render_comment(text).replace("<pre>", _EMAIL_PRE))  # noqa: S704
+
+
 class Renderer:
     def __init__(
         self, override_dir: Path | None = None, site: Mapping[str, Any] | None = None
@@ -71,6 +82,7 @@ class Renderer:
         # {{ text|markdown }}: a comment as sanitised HTML (mailbridge.render), the one
         # rendering shared by pages and the HTML part of emails.
         self._env.filters["markdown"] = _markdown
+        self._env.filters["email_markdown"] = _email_markdown
 
     def page(self, name: str, **context: Any) -> str:
         return self._env.get_template(f"web/{name}.html.j2").render(**context)

@@ -23,6 +23,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.errors import Rejection
 from mailbridge.inbound.recipients import MODERATE_PREFIX
 from mailbridge.models import Comment, Thread
+from mailbridge.notify.digest_fit import fit_digest
 from mailbridge.notify.drafts import Draft, build
 from mailbridge.notify.writer import WriterFacts
 from mailbridge.outbound.compose import (
@@ -151,15 +152,27 @@ class Mailer:
         }
 
     async def moderation_digest(
-        self, conn: aiosqlite.Connection, moderator: Address, entries: Sequence[DigestEntry]
-    ) -> bool:
-        rendered = self.render(
-            "moderation_digest",
-            entries=list(entries),
-            queue_url=f"{self._base}/moderate",
-            link_days=self._settings.moderation.link_days,
-        )
-        return await self.queue(
+        self,
+        conn: aiosqlite.Connection,
+        moderator: Address,
+        entries: Sequence[DigestEntry],
+        waiting: int,
+    ) -> tuple[int, bool]:
+        """Queue ``moderator``'s digest of the leading ``entries`` that fit in one
+        readable email (mailbridge.notify.digest_fit), of ``waiting`` in all: how many
+        it lists, and whether it was queued (not to a suppressed address)."""
+
+        def render(count: int) -> RenderedEmail:
+            return self.render(
+                "moderation_digest",
+                entries=list(entries[:count]),
+                more=waiting - count,
+                queue_url=f"{self._base}/moderate",
+                link_days=self._settings.moderation.link_days,
+            )
+
+        listed, rendered = fit_digest(render, [e.comment for e in entries])
+        queued = await self.queue(
             conn,
             "moderation_digest",
             None,
@@ -167,6 +180,7 @@ class Mailer:
             rendered,
             message_id=make_message_id("moderation-digest", self.domain),
         )
+        return listed, queued
 
     async def spam_report(
         self,

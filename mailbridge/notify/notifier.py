@@ -197,8 +197,11 @@ class Notifier:
 
     async def moderation_digests(self, conn: aiosqlite.Connection) -> int:
         """One email per moderator listing the pending comments nobody was emailed
-        about yet, each with its own one-tap links; returns how many were queued."""
-        waiting = await comments.not_yet_mailed(conn)
+        about yet, each with its own one-tap links, as many as one email holds, and how
+        many more wait; returns how many were queued. A comment not listed to each of
+        its moderators waits for the next digest."""
+        nobody_sitewide = not self._settings.moderation.moderators
+        waiting = await comments.not_yet_mailed(conn, authored_only=nobody_sitewide)
         if not waiting:
             return 0
         now = iso(self._clock.now())
@@ -215,11 +218,26 @@ class Notifier:
                 )
                 key = moderator.addr_spec.lower()
                 per_moderator.setdefault(key, (moderator, []))[1].append(entry)
+        # How many wait per moderator, those past the batch read above included.
+        totals: dict[str, int] = {}
+        for thread_id, count in await comments.not_yet_mailed_per_thread(conn):
+            thread = await threads.get_thread(conn, thread_id=thread_id)
+            assert thread is not None
+            for moderator in await self._moderators(conn, thread):
+                key = moderator.addr_spec.lower()
+                totals[key] = totals.get(key, 0) + count
         queued = 0
-        for moderator, entries in per_moderator.values():
-            if await self.mail.moderation_digest(conn, moderator, entries):
-                queued += 1
-        await comments.mark_moderation_mailed(conn, [c.id for c in waiting], now)
+        left: set[int] = set()
+        for key, (moderator, entries) in per_moderator.items():
+            waiting_here = max(totals.get(key, 0), len(entries))
+            listed, sent = await self.mail.moderation_digest(conn, moderator, entries, waiting_here)
+            queued += sent
+            left.update(e.comment.id for e in entries[listed:])
+        # A comment with no moderator yet stays too: the first one configured hears of it.
+        told = {e.comment.id for _m, entries in per_moderator.values() for e in entries}
+        await comments.mark_moderation_mailed(
+            conn, [c.id for c in waiting if c.id in told and c.id not in left], now
+        )
         return queued
 
     async def spam_reports(self, conn: aiosqlite.Connection) -> int:

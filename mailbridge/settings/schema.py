@@ -226,7 +226,9 @@ class ModerationSettings:
         "are pending, then digests).",
     )
     digest_minutes: float = _key(
-        60.0, "Minutes between moderation digests (modes digest and auto)."
+        60.0,
+        "Minutes between moderation digests (in mode each, of the pending comments no "
+        "moderator was emailed about: left for a digest before a switch, imported).",
     )
     digest_when_pending_over: int = _key(
         10, 'Mode "auto": with more pending comments than this, new ones wait for the digest.'

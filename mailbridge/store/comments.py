@@ -260,14 +260,31 @@ async def pending_count(conn: aiosqlite.Connection, author_address_id: int | Non
     return 0 if row is None else int(row[0])
 
 
-async def not_yet_mailed(conn: aiosqlite.Connection, limit: int = 200) -> list[Comment]:
+async def not_yet_mailed_per_thread(conn: aiosqlite.Connection) -> list[tuple[int, int]]:
+    """(thread id, count) of every comment :func:`not_yet_mailed` would return, unlimited."""
+    async with conn.execute(
+        "SELECT thread_id, count(*) FROM comments WHERE status = 'pending' "
+        "AND moderation_mailed_at IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM moderation_mail_queue q WHERE q.comment_id = comments.id) "
+        "GROUP BY thread_id ORDER BY thread_id"
+    ) as cur:
+        return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+
+
+async def not_yet_mailed(
+    conn: aiosqlite.Connection, limit: int = 200, *, authored_only: bool = False
+) -> list[Comment]:
     """Pending comments no moderator has been emailed about (for the digest), but not
     those whose own emails are being built (a row in moderation_mail_queue): the
-    moderators would hear of them twice."""
+    moderators would hear of them twice. ``authored_only``: on threads with an author
+    (with no site-wide moderator, the others have nobody to tell: they wait, and must
+    not fill the ``limit``)."""
     async with conn.execute(
         "SELECT * FROM comments WHERE status = 'pending' AND moderation_mailed_at IS NULL "
         "AND NOT EXISTS (SELECT 1 FROM moderation_mail_queue q WHERE q.comment_id = comments.id) "
+        "AND (? = 0 OR EXISTS (SELECT 1 FROM threads t WHERE t.id = comments.thread_id "
+        "AND t.author_address_id IS NOT NULL)) "
         "ORDER BY id LIMIT ?",
-        (limit,),
+        (int(authored_only), limit),
     ) as cur:
         return [comment_from_row(row) for row in await cur.fetchall()]

@@ -39,13 +39,23 @@ async def claim(
     """Take this run of the job if it is due; True when this caller runs it.
 
     Due means its due time has come, or its last run is ``every`` ago (a shorter
-    interval than the one the due time was set with, after a settings change). A job
-    that never ran waits for its first due time.
+    interval than the one the due time was set with, after a settings change), or its
+    due time is more than two intervals ahead: only a clock set back since can have
+    set it (a host booted a year ahead, then put right by NTP), and waiting for it
+    would stop the job until then. A job that never ran waits for its first due time.
     """
     cur = await conn.execute(
         "UPDATE periodic_jobs SET due_at = ?, last_by = ?, last_at = ? "
-        "WHERE name = ? AND (due_at <= ? OR last_at <= ?)",
-        (now + every, owner, now, name, now + EARLY_SECONDS, now - every + EARLY_SECONDS),
+        "WHERE name = ? AND (due_at <= ? OR last_at <= ? OR due_at > ?)",
+        (
+            now + every,
+            owner,
+            now,
+            name,
+            now + EARLY_SECONDS,
+            now - every + EARLY_SECONDS,
+            now + 2 * every,
+        ),
     )
     return bool(cur.rowcount == 1)
 

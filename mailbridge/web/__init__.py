@@ -76,7 +76,14 @@ def build_web_app(
     published = PublishedThreads(store, settings.cache)
     pages = Pages(store, renderer, settings.site.name, published)
     moderation = ModerationPages(
-        service, keyring, renderer, clock, settings.site.name, settings.site.public_url
+        service,
+        keyring,
+        renderer,
+        clock,
+        settings.site.name,
+        settings.site.public_url,
+        store=store,
+        moderators=settings.moderation.moderators,
     )
     embed = EmbedHandlers(
         store, settings, clock, limiter("threads", limits.threads_per_ip_per_hour)

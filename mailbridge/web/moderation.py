@@ -13,7 +13,9 @@ both pages show that history.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -22,8 +24,10 @@ from mailbridge.clock import Clock
 from mailbridge.errors import ExpiredLink, LinkError, NotFound
 from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.moderate import explain
+from mailbridge.moderate.link_moderator import still_moderates
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import excerpt
+from mailbridge.store import Store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import (
     Action,
@@ -51,8 +55,14 @@ class ModerationPages:
         clock: Clock,
         site_name: str,
         public_url: str,
+        *,
+        store: Store,
+        moderators: Sequence[str],
     ) -> None:
+        """``moderators``: moderation.moderators, who moderate every thread."""
         self._service = service
+        self._store = store
+        self._moderators = tuple(moderators)
         self._keyring = keyring
         self._renderer = renderer
         self._clock = clock
@@ -81,8 +91,27 @@ class ModerationPages:
             log.warning("moderation link refused (%s) from %s", type(exc).__name__, request.remote)
             raise web.HTTPForbidden(text=exc.text) from None
 
+    async def _still_moderator(self, comment_id: int, moderator_id: int | None) -> None:
+        """Refuse a link whose moderator no longer moderates the comment's thread."""
+        if moderator_id is None:
+            return  # a link from before links named their moderator
+        check = functools.partial(
+            still_moderates,
+            configured=self._moderators,
+            moderator_id=moderator_id,
+            comment_id=comment_id,
+        )
+        if not await self._store.read(check):
+            log.warning("moderation link of a former moderator (%d) refused", moderator_id)
+            raise web.HTTPForbidden(
+                text="This link was sent to an address that no longer moderates comments "
+                "here, so nothing was changed. A moderator can decide on the queue page: "
+                f"{self._public_url}/moderate"
+            )
+
     async def confirm(self, request: web.Request) -> web.Response:
         link = self._link(request)
+        await self._still_moderator(link.comment_id, link.moderator_id)
         try:
             view = await self._service.view(link.comment_id)
         except NotFound:
@@ -104,6 +133,7 @@ class ModerationPages:
 
     async def act(self, request: web.Request) -> web.Response:
         link = self._link(request)
+        await self._still_moderator(link.comment_id, link.moderator_id)
         by = Decider(Channel.LINK, link.moderator_id)
         try:
             outcome = await self._service.moderate(link.comment_id, link.action, by)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
-from flows import moderation_email, post_comment
-from support import ROOT, html_body
+from flows import approve, moderation_email, outbox_dir, post_comment, reply_notification
+from support import (
+    ROOT,
+    html_body,
+    read_maildir,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    started,
+    until,
+)
 
 from mailbridge.app import Running
 
@@ -44,3 +55,165 @@ async def test_the_moderation_email_reads_on_a_phone(
     await page.screenshot(
         path=str(ARTIFACTS / f"moderation-email-phone-{scheme}.png"), full_page=True
     )
+
+
+# What commenters write that a phone's 390 px cannot hold as it is: a name with no
+# space to break at, a link longer than the screen, a code block's long line.
+LONG_NAME = "Maximilian-Alexander-Konstantin-von-Hohenzollern-Sigmaringen"
+WIDE = (
+    "See https://example.com/" + "a-very-long-path-segment-without-spaces" * 4 + " first.\n\n"
+    "```\nresult = some_function_call(argument_one, argument_two, argument_three, more)\n```"
+)
+
+# A first comment with a long link scores as spam (no moderation email): not the point here.
+NO_SPAM_SCORE = {"enabled": False}
+
+
+async def _digest_html(tmp_path: Path) -> str:
+    moderation = {"mode": "digest", "digest_minutes": 0.02}
+    async with started(tmp_path, moderation=moderation, spam=NO_SPAM_SCORE) as daemon:
+        await post_comment(daemon, parent=2, author=LONG_NAME, body=WIDE)
+        await post_comment(daemon, parent=2, body="A second one, short.")
+
+        async def digest() -> list[EmailMessage]:
+            return [
+                m
+                for m in read_maildir(outbox_dir(daemon))
+                if "2 new comments await" in str(m["Subject"])
+            ]
+
+        [found] = await until("the digest", digest, seconds=20)
+        return html_body(found)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("kind", ["moderation email", "digest"])
+async def test_long_names_links_and_code_stay_within_a_phone(
+    tmp_path: Path, browser: Any, scheme: str, kind: str
+) -> None:
+    # A code block's line or a long name made the whole email 900-1,100 px wide: the
+    # phone's mail app zoomed it out to fit, every line of it too small to read.
+    if kind == "digest":
+        html = await _digest_html(tmp_path)
+    else:
+        async with started(tmp_path, spam=NO_SPAM_SCORE) as daemon:
+            await post_comment(daemon, parent=2, author=LONG_NAME, body=WIDE)
+            html = html_body(await moderation_email(daemon, LONG_NAME))
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+    await page.set_content(html)
+    too_wide = await page.evaluate(
+        "[...document.body.querySelectorAll('*')]"
+        ".filter(e => e.getBoundingClientRect().right > 390).map(e => e.tagName)"
+    )
+    assert too_wide == []
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Nothing was cut to fit: the code line and the name are all there.
+    text = await page.evaluate("document.body.innerText")
+    assert "argument_three, more)" in text and LONG_NAME in text
+
+
+@pytest.mark.asyncio
+async def test_a_hebrew_comment_and_quote_read_right_to_left(tmp_path: Path, browser: Any) -> None:
+    # Without dir="auto" a Hebrew comment was laid out left to right: aligned left,
+    # its closing "!" and "?" shown at its start, a mixed line in the wrong order.
+    hebrew = "תודה על המאמר! האם יש עוד?"
+    async with started(tmp_path, spam=NO_SPAM_SCORE) as daemon:
+        first = await post_comment(daemon, parent=2, author="מרים כהן", body=hebrew)
+        await approve(daemon, await moderation_email(daemon, "מרים כהן"))
+        await post_comment(daemon, parent=first, author="Bob", body="I agree with Miriam.")
+        own = html_body(await moderation_email(daemon, "מרים כהן"))
+        answer = html_body(await moderation_email(daemon, "Bob", count=3))
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.set_content(own)
+    said = page.get_by_text(hebrew, exact=True)
+    assert await said.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # The name is isolated: its direction does not reorder " <address> wrote ...".
+    name = page.get_by_text("מרים כהן", exact=True)
+    assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+    await page.set_content(answer)
+    quoted = page.locator("blockquote")
+    assert await quoted.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    name = page.get_by_text("מרים כהן", exact=True)
+    assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+
+
+# Every element's own text against the background it is drawn on (WCAG 2 contrast):
+# the pairs under 4.5:1, the least a paragraph of text needs to be read.
+LOW_CONTRAST = """() => {
+  const rgb = s => { const p = s.match(/rgba?\\(([^)]+)\\)/)[1].split(',').map(Number);
+                     return {c: p.slice(0, 3), a: p.length > 3 ? p[3] : 1}; };
+  const lum = ({c}) => c.map(v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const under = e => { for (let n = e; n; n = n.parentElement) {
+      const b = rgb(getComputedStyle(n).backgroundColor); if (b.a > 0) return b; }
+    return rgb('rgb(255, 255, 255)'); };
+  const low = [];
+  for (const e of document.body.querySelectorAll('*')) {
+    const own = [...e.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own.length) continue;
+    const [hi, lo] = [lum(rgb(getComputedStyle(e).color)), lum(under(e))].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const text = own[0].textContent.trim().slice(0, 30);
+    if (ratio < 4.5) low.push(`${e.tagName} ${ratio.toFixed(2)}: ${text}`);
+  }
+  return low;
+}"""
+
+
+@pytest.mark.asyncio
+async def test_every_part_of_the_moderation_email_reads_in_dark_mode(
+    daemon: Running, browser: Any
+) -> None:
+    # The quoted comment it answers and the attachments line kept their light-mode
+    # grey (#656d76) on the dark background: 3.6:1, the context hard to read at night.
+    note = await reply_notification(daemon)
+    reply = reply_to_notification(note, "Here is the photo I mentioned.")
+    reply.add_attachment(
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 2048, maintype="image", subtype="png", filename="garden.png"
+    )
+    answer = await smtp_send(
+        daemon, "reader002.4a549d@example.org", reply_address(note), bytes(reply)
+    )
+    assert answer.startswith("250")
+    html = html_body(await moderation_email(daemon, "Reader 002", 3))
+    assert "garden.png" in html and "<blockquote" in html and "What was cut" in html
+    for scheme in ("light", "dark"):
+        page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+        await page.set_content(html)
+        assert await page.evaluate(LOW_CONTRAST) == [], scheme
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("batched", [False, True])
+async def test_a_reply_notification_stays_within_a_phone(
+    tmp_path: Path, browser: Any, batched: bool
+) -> None:
+    # The commenter told of an answer reads it on their phone too: a long link or a
+    # code line in the answer made their notification (or digest) 900 px wide.
+    window = {"batch_window_seconds": 1 if batched else 0}
+    async with started(tmp_path, spam=NO_SPAM_SCORE, notifications=window) as daemon:
+        bodies = [WIDE, "And a short one."] if batched else [WIDE]
+        for n, body in enumerate(bodies):
+            await post_comment(daemon, parent=2, body=body)
+            await approve(daemon, await moderation_email(daemon, "Ann", n + 1))
+
+        async def told() -> list[EmailMessage]:
+            return [
+                m
+                for m in read_maildir(outbox_dir(daemon))
+                if m["To"].addresses[0].addr_spec == "reader002.4a549d@example.org"
+                and "argument_three" in html_body(m)
+            ]
+
+        [notification] = await until("the notification", told, seconds=20)
+    assert ("2 new comments" in html_body(notification)) is batched
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.set_content(html_body(notification))
+    too_wide = await page.evaluate(
+        "[...document.body.querySelectorAll('*')]"
+        ".filter(e => e.getBoundingClientRect().right > 390).map(e => e.tagName)"
+    )
+    assert too_wide == []
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -9,12 +9,15 @@ import aiosqlite
 import pytest
 from flows import follow, moderation_email, outbox_dir, post_comment
 from support import (
+    AUTHOR_EMAIL,
+    db_value,
     html_body,
     import_seed,
     make_settings,
     moderation_links,
     no_dmarc_zone,
     read_maildir,
+    started,
     text_body,
     wait_for_mail,
 )
@@ -143,3 +146,32 @@ async def test_moderators_from_config_and_thread_author(tmp_path: Path) -> None:
             "boss@example.net",
             "boss@example.net",
         ]
+
+
+@pytest.mark.asyncio
+async def test_a_removed_moderators_links_stop_working(tmp_path: Path) -> None:
+    # A co-moderator taken off moderation.moderators (left the team, their mailbox
+    # lost) could still approve, reject or undo with the emails and digests they had
+    # for 14 days; moderating by reply already refused them.
+    second = {"moderators": ["Sam <sam@example.org>"]}
+    async with started(tmp_path, moderation=second) as daemon:
+        comment = await post_comment(daemon, parent=2, body="Please decide me.")
+        mails = await wait_for_mail(outbox_dir(daemon), 2)
+        [sams] = [m for m in mails if m["To"].addresses[0].addr_spec == "sam@example.org"]
+        [owners] = [m for m in mails if m["To"].addresses[0].addr_spec == AUTHOR_EMAIL]
+    removed = make_settings(tmp_path, moderation={"moderators": []})
+    async with running(removed, resolver=no_dmarc_zone()) as daemon:
+        link = moderation_links(sams)["approve"]
+        for method in ("GET", "POST"):
+            status, page = await follow(daemon, link, method)
+            assert status == 403
+            assert "no longer moderates" in page and "nothing was changed" in page
+        assert await db_value(daemon, "SELECT status FROM comments WHERE id = ?", comment) == (
+            "pending"
+        )
+        # The thread's author still moderates it: their link works.
+        status, _page = await follow(daemon, moderation_links(owners)["reject"], "POST")
+        assert status == 200
+        assert await db_value(daemon, "SELECT status FROM comments WHERE id = ?", comment) == (
+            "rejected"
+        )

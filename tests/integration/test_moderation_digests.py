@@ -10,10 +10,20 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from flows import follow, outbox_dir, post_comment
-from support import read_maildir, started, text_body
+from flows import follow, moderation_email, outbox_dir, post_comment
+from support import (
+    db_value,
+    html_body,
+    make_settings,
+    no_dmarc_zone,
+    parse,
+    read_maildir,
+    started,
+    text_body,
+    until,
+)
 
-from mailbridge.app import Running
+from mailbridge.app import Running, running
 from mailbridge.store import comments, moderation_queue
 
 
@@ -121,3 +131,134 @@ async def test_a_comment_whose_email_is_being_built_is_left_out_of_the_digest(
         building, left = await daemon.store.write(digest_lists)
     assert 5 not in building
     assert 5 in left  # its row gone without an email (decided, say): the digest has it
+
+
+def _raw_digests(daemon: Running) -> list[bytes]:
+    """The digests in the Maildir, as written, oldest first (Maildir names sort by time)."""
+    folder = outbox_dir(daemon) / "new"
+    found = [p.read_bytes() for p in sorted(folder.iterdir())] if folder.is_dir() else []
+    return [raw for raw in found if b"moderation-digest" in raw]
+
+
+def _html_part(raw: bytes) -> bytes:
+    """The HTML part as it is on the wire (quoted-printable), as Gmail measures it."""
+    start = raw.index(b"Content-Type: text/html")
+    end = raw.index(b"\r\n--", start)
+    return raw[start:end]
+
+
+async def _pending_flood(daemon: Running, count: int, body: str) -> None:
+    """``count`` pending comments nobody was emailed about, as a flood leaves them."""
+
+    async def flood(conn: aiosqlite.Connection) -> None:
+        await conn.executemany(
+            "INSERT INTO comments (thread_id, parent_id, author, body, status, source, "
+            "created_at) SELECT thread_id, id, 'Flood ' || ?, ?, 'pending', 'web', "
+            "'2026-12-05T10:00:00+00:00' FROM comments WHERE id = 2",
+            [(n, f"{body} {n}") for n in range(count)],
+        )
+
+    await daemon.store.write(flood)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", ["A short comment.", "Ein längerer Kommentar. " * 800])
+async def test_a_flood_digest_stays_under_gmails_clip_and_counts_the_rest(
+    tmp_path: Path, body: str
+) -> None:
+    # 2,000 pending: a digest of 200 full comments was several hundred KB; Gmail shows
+    # the first 102 KB and hides the rest (the queue link, the count) behind a link.
+    moderation = {"mode": "digest", "digest_minutes": 0.02}
+    async with started(tmp_path, moderation=moderation) as daemon:
+        await _pending_flood(daemon, 2000, body)
+
+        async def two() -> list[bytes]:
+            found = _raw_digests(daemon)
+            return found[:2] if len(found) >= 2 else []
+
+        first, second = await until("two digests", two)
+        listed = []
+        for raw in (first, second):
+            assert len(_html_part(raw)) < 102_000
+            digest = parse(raw)
+            text = text_body(digest)
+            listed.append(re.findall(r"^Flood (\d+) on", text, re.MULTILINE))
+            assert 1 <= len(listed[-1]) == text.count("Approve: http")
+        count = len(listed[0])
+        more = f"{2000 - count:,} more"
+        digest = parse(first)
+        assert more in str(digest["Subject"])
+        assert more in text_body(digest) and more in html_body(digest)
+        assert "/moderate" in html_body(digest).split(more)[1][:400]
+        # The rest are not lost: the next digest lists the next ones.
+        assert listed[1][0] == str(count) and not set(listed[0]) & set(listed[1])
+
+
+@pytest.mark.asyncio
+async def test_comments_left_for_a_digest_are_still_told_after_switching_to_each(
+    tmp_path: Path,
+) -> None:
+    # The author tried digests, went back to one email each and restarted: the comment
+    # that was waiting for the next digest was never emailed to anyone (mode "each"
+    # ran no digest), and only the queue page showed it.
+    async with started(tmp_path, moderation={"mode": "digest"}) as daemon:
+        waiting = await post_comment(daemon, parent=2, body="Left for the digest.")
+    each = make_settings(tmp_path, moderation={"mode": "each", "digest_minutes": 0.02})
+    async with running(each, resolver=no_dmarc_zone()) as daemon:
+
+        async def hour_passed(conn: aiosqlite.Connection) -> None:
+            await conn.execute("UPDATE periodic_jobs SET due_at = 0")
+
+        await daemon.store.write(hour_passed)
+        new = await post_comment(daemon, parent=2, body="Written after the switch.")
+        await moderation_email(daemon, "Ann")  # the new one: an email of its own
+        [digest] = await digests(daemon)
+        assert "Left for the digest." in digest
+        assert "Written after the switch." not in digest
+        assert (
+            await db_value(
+                daemon,
+                "SELECT count(*) FROM comments WHERE id IN (?, ?) AND moderation_mailed_at IS NULL",
+                waiting,
+                new,
+            )
+            == 0
+        )
+
+
+@pytest.mark.asyncio
+async def test_a_comment_nobody_moderated_waits_for_the_first_moderator(
+    tmp_path: Path,
+) -> None:
+    # A thread with no author and no moderation.moderators: the digest marked its
+    # comments as told, emailing nobody, so the moderator the operator then added
+    # (warned by the log) never heard of them. Waiting, they must not crowd out the
+    # comments of threads that have a moderator (the digest reads 200 at a time).
+    moderation = {"mode": "digest", "digest_minutes": 0.02}
+    async with started(tmp_path, moderation=moderation) as daemon:
+
+        async def second_post(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO threads (key, title, url, author, author_address_id, created_at) "
+                "SELECT 'second-post', 'Second post', url, author, author_address_id, "
+                "created_at FROM threads WHERE id = 1"
+            )
+            await conn.execute("UPDATE threads SET author_address_id = NULL WHERE id = 1")
+
+        await daemon.store.write(second_post)
+        await _pending_flood(daemon, 250, "Nobody moderates me yet.")
+        await post_comment(daemon, "second-post", body="The author moderates me.")
+        [digest] = await digests(daemon)
+        assert "The author moderates me." in digest and "Nobody moderates" not in digest
+    added = make_settings(tmp_path, moderation={**moderation, "moderators": ["sam@example.org"]})
+    async with running(added, resolver=no_dmarc_zone()) as daemon:
+
+        async def sams() -> list[str]:
+            return [
+                text_body(m)
+                for m in read_maildir(outbox_dir(daemon))
+                if m["To"].addresses[0].addr_spec == "sam@example.org"
+            ]
+
+        [digest] = await until("Sam's digest", sams)
+        assert "Nobody moderates me yet. 0\n" in digest

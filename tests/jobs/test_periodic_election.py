@@ -130,3 +130,34 @@ async def test_a_new_job_waits_for_its_first_interval(tmp_path: Path) -> None:
         assert due is not None and due > time.time() + 3500
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_clock_set_back_does_not_stop_the_job(tmp_path: Path) -> None:
+    """A host that booted with its clock a year ahead (no RTC battery) and ran the
+    digest set its next due time a year ahead; once NTP put the clock right, no digest,
+    spam report or housekeeping ran until then. A due time further ahead than a run
+    now would set can only come from such a clock: the job runs, once."""
+    store = await open_store(make_settings(tmp_path))
+    wall = [time.time() + 365 * 86400.0]
+    runs: list[float] = []
+    try:
+
+        async def work(conn: Any) -> int:
+            runs.append(wall[0])
+            return 0
+
+        job = Periodic(
+            store, work, 3600.0, lambda: None, "digest", name="digest", owner="me",
+            at_start=True, now=lambda: wall[0],
+        )  # fmt: skip
+        await job.start()
+        assert len(runs) == 1
+        wall[0] = time.time()  # NTP corrects the clock
+        assert await job.run_if_due() == 0
+        assert await job.run_if_due() is None  # and then every interval again
+        assert len(runs) == 2
+        due = await store.read(lambda c: jobs.due_at(c, "digest"))
+        assert due is not None and wall[0] < due <= wall[0] + 3600.0
+    finally:
+        await store.close()
