@@ -44,6 +44,7 @@ from mailbridge.inbound.headers import from_address
 from mailbridge.inbound.sent import sent_texts
 from mailbridge.inbound.targets import ReplyTarget
 from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Source
+from mailbridge.moderate.moderators import moderates_all
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, threads
@@ -211,10 +212,12 @@ class ModerationByReply:
             comment_id, moderator_id
         )
         sender = from_address(headers)
-        allowed = [*self._settings.moderation.moderators, owner]
         if not moderator or not same_mailbox(sender, moderator):
             raise NotAModerator()
-        if not any(a and same_mailbox(sender, _bare(a)) for a in allowed):
+        if not (
+            moderates_all(self._settings.moderation.moderators, sender)
+            or (owner and same_mailbox(sender, owner))
+        ):
             raise NotAModerator()  # no longer a moderator of this thread
         domain = sender.rpartition("@")[2].lower()
         outcome = await self._checks.authenticate(raw, domain, peer)
@@ -269,9 +272,3 @@ class ModerationByReply:
             )
         )
         return reply
-
-
-def _bare(configured: str) -> str:
-    """The address part of a configured moderator ("Ann <ann@x>" or "ann@x")."""
-    match = re.search(r"<([^<>]+)>\s*$", configured)
-    return match.group(1) if match else configured.strip()

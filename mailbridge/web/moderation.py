@@ -24,7 +24,7 @@ from mailbridge.clock import Clock
 from mailbridge.errors import ExpiredLink, LinkError, NotFound
 from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.moderate import explain
-from mailbridge.moderate.link_moderator import still_moderates
+from mailbridge.moderate.moderators import still_moderates
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import excerpt
 from mailbridge.store import Store
