@@ -9,22 +9,21 @@ many more wait, and leaves those for the next digest.
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable, Sequence
 
 from mailbridge.models import Comment
+from mailbridge.outbound.compose import encoded_body
 from mailbridge.templating import RenderedEmail
 
 __all__ = ["HTML_BUDGET", "fit_digest", "wire_size"]
 
-# The HTML part as sent (quoted-printable), below Gmail's 102 KB with room to spare.
+# The HTML part as sent, below Gmail's 102 KB with room to spare.
 HTML_BUDGET = 100_000
 
 
 def wire_size(html: str) -> int:
-    """Bytes of ``html`` as a quoted-printable part, CRLF line ends (as composed)."""
-    qp = binascii.b2a_qp(html.encode("utf-8"), istext=True)
-    return len(qp) + qp.count(b"\n")
+    """Bytes of ``html`` as its part's body is sent (quoted-printable or base64)."""
+    return len(encoded_body(html)[1])
 
 
 def _candidates(comments: Sequence[Comment], budget: int) -> int:

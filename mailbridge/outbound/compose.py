@@ -5,9 +5,10 @@ stripped of control characters before they reach a header, so no input can add a
 header. Every header is then encoded and folded by :mod:`mailbridge.outbound.headers`
 (the email package's own folding breaks List-Unsubscribe URLs and subjects).
 
-The MIME structure is always the same two quoted-printable parts in one
-multipart/alternative, so it is written here, byte for byte as the email package's
-generator writes it but for "From " at a line's start, escaped (tests/unit/test_compose.py
+The MIME structure is always the same two parts in one multipart/alternative, each
+quoted-printable or, when smaller (a text mostly in Cyrillic, Greek, Arabic, Hebrew or
+CJK), base64, so it is written here, byte for byte as the email package's generator
+writes it but for "From " at a line's start, escaped (tests/unit/test_compose.py
 compares the two): the generator
 wrote each body line with a call of its own, and was a tenth of the worker's time
 while it reads a reply and composes its moderation email (issue 14).
@@ -15,6 +16,7 @@ while it reads a reply and composes its moderation email (issue 14).
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 import secrets
@@ -38,6 +40,7 @@ __all__ = [
     "Envelope",
     "clean_header_text",
     "compose",
+    "encoded_body",
     "make_message_id",
     "split_address",
     "well_formed_message_id",
@@ -167,25 +170,45 @@ def _header_block(headers: Sequence[WireHeader], charset: str) -> bytes:
 
 
 _PART_HEADERS = {
-    subtype: _header_block(
+    (subtype, cte): _header_block(
         [
             structured_header("Content-Type", f'text/{subtype}; charset="utf-8"'),
-            structured_header("Content-Transfer-Encoding", "quoted-printable"),
+            structured_header("Content-Transfer-Encoding", cte),
         ],
         "ascii",
     )
     + b"\r\n"
     for subtype in ("plain", "html")
+    for cte in ("quoted-printable", "base64")
 }
 
 
 def _text_part(subtype: str, text: str) -> bytes:
-    """A UTF-8 text part in quoted-printable, as ``set_content(text, cte=...)`` makes
-    it: every line ended ("\\r" and "\\r\\n" alike), and b2a_qp (C) keeping lines within
-    76 characters (77 when it encodes a space that ends a line); "From " escaped."""
-    body = b"".join(line + b"\n" for line in text.encode("utf-8").splitlines())
+    cte, body = encoded_body(text)
+    return _PART_HEADERS[subtype, cte] + body
+
+
+def encoded_body(text: str) -> tuple[str, bytes]:
+    """A UTF-8 text part's Content-Transfer-Encoding and body, CRLF line ends.
+
+    Quoted-printable, as ``set_content(text, cte=...)`` makes it: every line ended
+    ("\\r" and "\\r\\n" alike), and b2a_qp (C) keeping lines within 76 characters (77
+    when it encodes a space that ends a line); "From " escaped. Base64 when that is
+    shorter: quoted-printable writes each byte of a non-Latin letter as three
+    characters, so a comment in Russian or Japanese went out three times its size
+    (and a long one past the 102 KB at which Gmail hides the rest, buttons included).
+    """
+    lines = text.encode("utf-8").splitlines()
+    body = b"".join(line + b"\n" for line in lines)
     qp = _escape_from(binascii.b2a_qp(body, istext=True))
-    return _PART_HEADERS[subtype] + qp.replace(b"\n", b"\r\n")
+    if not body.isascii():
+        # Text is encoded in its canonical form, CRLF line ends (RFC 2045, 6.8);
+        # encodebytes writes 57 bytes a line, each 76 characters and its line end.
+        size = len(body) + len(lines)
+        if 4 * -(-size // 3) + 2 * -(-size // 57) < len(qp) + qp.count(b"\n"):
+            crlf = b"".join(line + b"\r\n" for line in lines)
+            return "base64", base64.encodebytes(crlf).replace(b"\n", b"\r\n")
+    return "quoted-printable", qp.replace(b"\n", b"\r\n")
 
 
 def _escape_from(qp: bytes) -> bytes:

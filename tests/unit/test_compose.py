@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 from datetime import UTC, datetime
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.policy import SMTP, SMTPUTF8
 
 import pytest
@@ -160,7 +161,7 @@ def test_the_bodies_arrive_as_written_in_short_ascii_lines(text: str, html: str)
     assert plain is not None and rich is not None
     assert plain.get_content().replace("\r\n", "\n") == lines_as_set_content_makes_them(text)
     assert rich.get_content().replace("\r\n", "\n") == lines_as_set_content_makes_them(html)
-    assert plain["Content-Transfer-Encoding"] == "quoted-printable"
+    assert plain["Content-Transfer-Encoding"] in ("quoted-printable", "base64")
     assert plain.get_content_charset() == "utf-8"
 
 
@@ -205,17 +206,22 @@ def by_the_email_package(wire: bytes, text: str, html: str, utf8: bool) -> bytes
     parts = []
     for subtype, body in (("plain", text), ("html", html)):
         part = EmailMessage(policy=msg.policy)
-        part["Content-Type"] = structured_header("Content-Type", f'text/{subtype}; charset="utf-8"')
-        part["Content-Transfer-Encoding"] = structured_header(
-            "Content-Transfer-Encoding", "quoted-printable"
-        )
         lines = b"".join(line + b"\n" for line in body.encode("utf-8").splitlines())
         encoded = binascii.b2a_qp(lines, istext=True).decode("ascii").split("\n")
         # compose() escapes "From " at a line's start, breaking a line it would make too long.
         for i, line in enumerate(encoded):
             if line.startswith("From "):
                 encoded[i] = "=46" + line[1:] if len(line) <= 74 else "=46rom=\n" + line[4:]
-        part.set_payload("\n".join(encoded))
+        payload, cte = "\n".join(encoded), "quoted-printable"
+        # ... or base64 as set_content writes it (CRLF line ends encoded), when shorter.
+        other = MIMEPart(policy=msg.policy)
+        other.set_content(body, subtype=subtype, charset="utf-8", cte="base64")
+        b64 = other.get_payload()
+        if not lines.isascii() and len(b64.replace("\n", "\r\n")) < len(payload) + len(encoded) - 1:
+            payload, cte = b64, "base64"
+        part["Content-Type"] = structured_header("Content-Type", f'text/{subtype}; charset="utf-8"')
+        part["Content-Transfer-Encoding"] = structured_header("Content-Transfer-Encoding", cte)
+        part.set_payload(payload)
         parts.append(part)
     msg.set_payload(parts)
     return msg.as_bytes()
@@ -253,3 +259,39 @@ def test_the_mime_structure_is_the_email_packages_byte_for_byte(
         extra_headers=[("List-Id", "<comments.example.org>")] if answering else (),
     )
     assert wire == by_the_email_package(wire, text, html, utf8=not local.isascii())
+
+
+@pytest.mark.parametrize(
+    ("text", "cte"),
+    [
+        ("Спасибо за статью! " * 300, "base64"),  # Russian: a third of quoted-printable's size
+        ("日本語のコメントです。\n" * 200, "base64"),
+        (
+            "Danke für den Artikel, ich fand ihn sehr hilfreich und gut geschrieben.\n" * 50,
+            "quoted-printable",
+        ),
+        # Mostly markup, as an HTML part is:
+        (
+            "<td style='padding:0 16px;font:16px/1.5 system-ui,sans-serif'>Привет</td>\n" * 99,
+            "quoted-printable",
+        ),
+    ],
+)
+def test_a_part_goes_in_the_shorter_encoding_and_arrives_as_written(text: str, cte: str) -> None:
+    raw = with_bodies(text, text)
+    assert raw.count(f"Content-Transfer-Encoding: {cte}\r\n".encode()) == 2
+    body = raw.partition(b"\r\n\r\n")[2]
+    assert all(len(line) <= 76 for line in body.split(b"\r\n"))
+    if cte == "base64":
+        # What a receiver decodes, byte for byte: UTF-8 text with CRLF line ends.
+        first = body.split(b"\r\n\r\n")[1].split(b"\r\n--")[0]
+        assert base64.b64decode(first) == text.replace("\n", "\r\n").encode("utf-8") + (
+            b"" if text.endswith("\n") else b"\r\n"
+        )
+        qp = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+        assert len(first) < len(qp) / 2
+    msg = parse(raw)
+    for kind in ("plain", "html"):
+        part = msg.get_body((kind,))
+        assert part is not None
+        assert part.get_content().replace("\r\n", "\n") == lines_as_set_content_makes_them(text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 
 from mailbridge.models import Comment, CommentStatus, Source
@@ -47,7 +49,12 @@ def test_the_most_that_fit_and_never_none() -> None:
     assert fit_digest(render, huge, budget=10_000)[0] == 1
 
 
-def test_wire_size_counts_quoted_printable_and_line_ends() -> None:
-    assert wire_size("abc") == 3
-    assert wire_size("é") == len("=C3=A9")
-    assert wire_size("a\nb") == 4  # CRLF
+def test_wire_size_counts_the_part_as_sent_with_its_line_ends() -> None:
+    assert wire_size("abc") == len("abc\r\n")
+    assert wire_size("é") == len("=C3=A9\r\n")
+    assert wire_size("a\nb") == len("a\r\nb\r\n")
+    # Mostly Cyrillic: base64 (of the text with CRLF line ends), not quoted-printable.
+    text = "Привет, мир\n" * 100
+    b64 = base64.encodebytes(text.replace("\n", "\r\n").encode()).replace(b"\n", b"\r\n")
+    assert wire_size(text) == len(b64)
+    assert wire_size(text) < len(binascii.b2a_qp(text.encode(), istext=True)) * 0.6
