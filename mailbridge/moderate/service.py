@@ -50,6 +50,7 @@ class ModerationOutcome:
     previous: CommentStatus
     history: tuple[Decision, ...] = ()
     first_publication: bool = False  # this decision published it for the first time
+    decision_id: int | None = None  # the decision recorded (None: nothing changed)
 
     @property
     def changed(self) -> bool:
@@ -281,8 +282,9 @@ class CommentService:
         assert comment is not None
         notified = 0
         first = False
+        decision_id = None
         if previous is not status:
-            await decisions.record(conn, comment_id, previous, status, by, now)
+            decision_id = await decisions.record(conn, comment_id, previous, status, by, now)
             if by.channel is not Channel.AUTO:
                 # The author's Approve and Spam train the filter; the filter's own
                 # decisions do not (docs/spam.md).
@@ -307,19 +309,34 @@ class CommentService:
         history = tuple(await decisions.history(conn, comment_id))
         comment = await comments.get_comment(conn, comment_id)
         assert comment is not None
-        return ModerationOutcome(comment, previous, history, first), notified
+        return ModerationOutcome(comment, previous, history, first, decision_id), notified
 
     async def undo(
-        self, comment_id: int, decided: CommentStatus, back_to: CommentStatus, by: Decider
+        self,
+        comment_id: int,
+        decided: CommentStatus,
+        back_to: CommentStatus,
+        by: Decider,
+        decision_id: int | None = None,
     ) -> ModerationOutcome | None:
         """Put a comment back to the status it had before a decision, if nothing was
-        decided since (else None). Nobody is notified twice (see :meth:`moderate`)."""
+        decided since (else None). Nobody is notified twice (see :meth:`moderate`).
+
+        ``decision_id`` names the decision taken back: it must still be the latest. The
+        status alone is not enough: approve, undo, approve again, and the first undo's
+        POST resent by the browser (or a queue page loaded before someone else decided)
+        found the status it expected and overruled the newer decision. None only for an
+        undo link from before they named their decision."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome | None, int]:
             current = await comments.get_comment(conn, comment_id)
             if current is None:
                 raise NotFound(f"no comment {comment_id}")
             if current.status is not decided:
+                return None, 0
+            if decision_id is not None and await decisions.latest_id(conn, comment_id) != (
+                decision_id
+            ):
                 return None, 0
             return await self._apply(conn, comment_id, back_to, by, iso(self._clock.now()))
 

@@ -116,7 +116,7 @@ class ModerationPages:
         if outcome.comment.status is CommentStatus.APPROVED:
             comment_url = f"{thread_url}#comment-{outcome.comment.id}"
         undo_url = None
-        if outcome.changed and link.moderator_id is not None:
+        if outcome.decision_id is not None and link.moderator_id is not None:
             token = make_undo_token(
                 self._keyring.moderation,
                 outcome.comment.id,
@@ -124,6 +124,7 @@ class ModerationPages:
                 outcome.comment.status.value,
                 link.moderator_id,
                 self._clock.now() + timedelta(days=UNDO_DAYS),
+                outcome.decision_id,
             )
             undo_url = f"{self._public_url}/moderate/undo/{token}"
         return self._html(
@@ -157,7 +158,11 @@ class ModerationPages:
         by = Decider(Channel.LINK, undo.moderator_id)
         try:
             outcome = await self._service.undo(
-                undo.comment_id, CommentStatus(undo.status), CommentStatus(undo.previous), by
+                undo.comment_id,
+                CommentStatus(undo.status),
+                CommentStatus(undo.previous),
+                by,
+                undo.decision_id,
             )
             view = await self._service.view(undo.comment_id)
         except NotFound:

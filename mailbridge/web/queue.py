@@ -249,12 +249,18 @@ class QueuePages:
         comment_id = whole_number(str(form.get("comment", "")))
         if comment_id is None:
             raise web.HTTPBadRequest(text="Which comment? The form sent no comment number.")
+        # The decision the page showed: someone may have decided again since it was
+        # loaded, and the button must not undo that newer decision instead. A page
+        # from before the forms named it is "stale": reloaded, it names it.
+        shown = whole_number(str(form.get("decision", "")))
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         latest = await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
         undone = "stale"
-        if latest is not None:
+        if latest is not None and latest.id == shown:
             by = Decider(Channel.QUEUE, session.address_id)
-            outcome = await self._service.undo(comment_id, latest.status, latest.previous, by)
+            outcome = await self._service.undo(
+                comment_id, latest.status, latest.previous, by, latest.id
+            )
             undone = "yes" if outcome is not None else "stale"
         log.info("queue: undo of comment %d: %s (session %d)", comment_id, undone, session.id)
         raise web.HTTPSeeOther(f"/moderate?undone={undone}")

@@ -354,3 +354,31 @@ async def test_a_decision_can_be_undone_from_its_confirmation_page(daemon: Runni
         ["comment", str(comment_id), "--data-dir", str(daemon.settings.data_path)],
     )
     assert re.search(r"spam\s+pending\s+author@example.org\s+link", listed.output)
+
+
+@pytest.mark.asyncio
+async def test_an_undo_sent_again_after_a_newer_decision_changes_nothing(
+    daemon: Running,
+) -> None:
+    """Approve, Undo, Approve again; then the browser resends the first Undo's POST
+    (back, refresh): the newer approval stands, and the page says why."""
+    cid = await post_comment(daemon, parent=2, body="Approved twice, undone once.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    page = await press(daemon, links["approve"])
+    undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert undo is not None
+    assert "Undone: the comment is pending again." in await press(daemon, undo.group(1))
+    await press(daemon, links["approve"])
+    assert await status_of(daemon, cid) == "approved"
+
+    page = await press(daemon, undo.group(1))
+    assert "Not undone" in page and "by a newer decision" in page
+    assert await status_of(daemon, cid) == "approved"
+    host, port = daemon.http_address
+    _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
+    assert "Approved twice, undone once." in thread_page
+    assert [d[:2] for d in await decisions(daemon, cid)] == [
+        ("pending", "approved"),
+        ("approved", "pending"),
+        ("pending", "approved"),
+    ]

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from flows import moderation_email, outbox_dir, post_comment
-from support import AUTHOR_EMAIL, local, read_maildir, text_body
+from flows import follow, moderation_email, outbox_dir, post_comment
+from support import AUTHOR_EMAIL, THREAD, local, moderation_links, read_maildir, text_body
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
@@ -65,6 +65,14 @@ def jar() -> aiohttp.CookieJar:
 def csrf(page: str) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
     assert found
+    return found.group(1)
+
+
+def undo_of(page: str, comment_id: int) -> str:
+    """The decision id in a comment's Undo form, as the browser sends it."""
+    found = re.search(rf'name="comment" value="{comment_id}"><input type="hidden" '
+                      r'name="decision" value="(\d+)"', page)  # fmt: skip
+    assert found, f"no Undo for comment {comment_id}"
     return found.group(1)
 
 
@@ -147,7 +155,7 @@ async def test_decisions_are_undone_from_the_queue_page(daemon: Running) -> None
         async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
             page = await r.text()
         assert page.count("Undo: back to pending") == 2
-        undo = {"csrf": csrf(page), "comment": str(approved)}
+        undo = {"csrf": csrf(page), "comment": str(approved), "decision": undo_of(page, approved)}
         async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
             assert r.status == 200
             page = await r.text()
@@ -155,7 +163,7 @@ async def test_decisions_are_undone_from_the_queue_page(daemon: Running) -> None
         assert f'name="comment" value="{approved}"' in page  # pending again, in the queue
         async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
             assert "Not undone" in await r.text()  # nothing left to undo for it
-        rescue = {"csrf": csrf(page), "comment": str(spammed)}
+        rescue = {"csrf": csrf(page), "comment": str(spammed), "decision": undo_of(page, spammed)}
         async with session.post(url(daemon, "/moderate/undo"), data=rescue) as r:
             assert "Undone" in await r.text()
         async with session.post(url(daemon, "/moderate/undo"), data={"comment": "1"}) as r:
@@ -167,3 +175,34 @@ async def test_decisions_are_undone_from_the_queue_page(daemon: Running) -> None
     data = ["--data-dir", str(daemon.settings.data_path)]
     shown = await mb("comment", str(spammed), *data)
     assert re.search(r"spam\s+pending\s+author@example.org\s+queue", shown.output)
+
+
+@pytest.mark.asyncio
+async def test_an_undo_from_a_page_loaded_before_another_decision_changes_nothing(
+    daemon: Running,
+) -> None:
+    """The queue page shows an approval with Undo; meanwhile a co-moderator rejects the
+    comment by link. The Undo pressed on the old page must not put the rejected comment
+    back on the page (it used to undo whatever was latest: the rejection)."""
+    cid = await post_comment(daemon, parent=2, body="Approved here, rejected there.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        form = [("csrf", csrf(page)), ("action", "approve"), ("comment", str(cid))]
+        async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
+            page = await r.text()
+        undo = {"csrf": csrf(page), "comment": str(cid), "decision": undo_of(page, cid)}
+        status, _ = await follow(daemon, links["reject"], "POST")
+        assert status == 200
+        async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
+            assert r.status == 200
+            assert "Not undone" in await r.text()
+        # A form without the decision (a page from before it was named) undoes nothing.
+        del undo["decision"]
+        async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
+            assert "Not undone" in await r.text()
+    listed = await mb("comment", str(cid), "--data-dir", str(daemon.settings.data_path))
+    assert "status      rejected" in listed.output
+    host, port = daemon.http_address
+    _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
+    assert "Approved here, rejected there." not in thread_page
