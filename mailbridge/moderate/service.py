@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiosqlite
 
@@ -51,6 +51,7 @@ class ModerationOutcome:
     history: tuple[Decision, ...] = ()
     first_publication: bool = False  # this decision published it for the first time
     decision_id: int | None = None  # the decision recorded (None: nothing changed)
+    trust_withdrawn: bool = False  # an undo took back the trust its decision gave
 
     @property
     def changed(self) -> bool:
@@ -222,17 +223,19 @@ class CommentService:
         publishing again releases only those: nobody is told twice.
         """
 
-        async def trusted(conn: aiosqlite.Connection, comment: Comment) -> None:
+        async def trusted(conn: aiosqlite.Connection, comment: Comment, now: str) -> None:
             if action is Action.TRUST and comment.address_id is not None:
-                now = iso(self._clock.now())
+                if await trust.standing(conn, comment.address_id) is Standing.TRUSTED:
+                    return  # trusted before: kept as it was, so an undo leaves it
                 setter = by.address_id
                 if setter is not None and await threads.address_email(conn, setter) is None:
                     # The moderator's address was erased since their link was sent: the
                     # trust stands, by nobody known (a foreign key refused it: a 500).
                     setter = None
+                # Since the decision's own time: its undo knows the trust as its own.
                 await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, setter)
 
-        return await self.decide(comment_id, CommentStatus(action.status), by, also=trusted)
+        return await self._decide(comment_id, CommentStatus(action.status), by, trusted)
 
     async def decide(
         self,
@@ -244,11 +247,23 @@ class CommentService:
         """Give the comment ``status`` (see :meth:`moderate`); ``also`` runs in the same
         transaction, after the change."""
 
+        async def then(conn: aiosqlite.Connection, comment: Comment, _now: str) -> None:
+            if also is not None:
+                await also(conn, comment)
+
+        return await self._decide(comment_id, status, by, then)
+
+    async def _decide(
+        self,
+        comment_id: int,
+        status: CommentStatus,
+        by: Decider,
+        also: Callable[[aiosqlite.Connection, Comment, str], Awaitable[None]],
+    ) -> ModerationOutcome:
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, int]:
             now = iso(self._clock.now())
             outcome, notified = await self._apply(conn, comment_id, status, by, now)
-            if also is not None:
-                await also(conn, outcome.comment)
+            await also(conn, outcome.comment, now)
             return outcome, notified
 
         outcome, notified = await self._store.write(work)
@@ -334,11 +349,26 @@ class CommentService:
                 raise NotFound(f"no comment {comment_id}")
             if current.status is not decided:
                 return None, 0
-            if decision_id is not None and await decisions.latest_id(conn, comment_id) != (
-                decision_id
-            ):
+            history = await decisions.history(conn, comment_id)
+            latest = history[-1] if history else None
+            if decision_id is not None and (latest is None or latest.id != decision_id):
                 return None, 0
-            return await self._apply(conn, comment_id, back_to, by, iso(self._clock.now()))
+            outcome, notified = await self._apply(
+                conn, comment_id, back_to, by, iso(self._clock.now())
+            )
+            if (
+                decided is CommentStatus.APPROVED
+                and latest is not None
+                and current.address_id is not None
+            ):
+                # "Approve and trust" undone: the trust it gave goes too, or the writer
+                # the moderator changed their mind about is published unseen from now on.
+                withdrawn = await trust.clear_granted(
+                    conn, current.address_id, latest.decided_at, latest.moderator_id
+                )
+                if withdrawn:
+                    outcome = replace(outcome, trust_withdrawn=True)
+            return outcome, notified
 
         outcome, notified = await self._store.write(work)
         if outcome is not None:

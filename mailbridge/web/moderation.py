@@ -170,6 +170,7 @@ class ModerationPages:
         return self._html(
             "moderate_undone",
             undone=outcome is not None,
+            untrusted=outcome is not None and outcome.trust_withdrawn,
             comment=view.comment,
             thread=view.thread,
             previous=undo.previous,

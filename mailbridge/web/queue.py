@@ -261,7 +261,8 @@ class QueuePages:
             outcome = await self._service.undo(
                 comment_id, latest.status, latest.previous, by, latest.id
             )
-            undone = "yes" if outcome is not None else "stale"
+            if outcome is not None:
+                undone = "untrusted" if outcome.trust_withdrawn else "yes"
         log.info("queue: undo of comment %d: %s (session %d)", comment_id, undone, session.id)
         raise web.HTTPSeeOther(f"/moderate?undone={undone}")
 
