@@ -309,6 +309,8 @@ class CommentService:
                     notified += await akismet_feedback.decided(
                         conn, comment_id, label, self._akismet.endpoint, self._clock
                     )
+                elif self._akismet is not None:
+                    await akismet_feedback.undecided(conn, comment_id)
             if status is CommentStatus.APPROVED:
                 first = await comments.mark_published(conn, comment_id, now)
                 if first:
