@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import aiosqlite
 
@@ -20,12 +20,12 @@ from mailbridge.models import (
     Comment,
     CommentStatus,
     Decider,
-    Decision,
     NewComment,
     Source,
     Thread,
 )
 from mailbridge.moderate.analysis import TextAnalysis
+from mailbridge.moderate.outcome import ModerationOutcome, ModerationView
 from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
@@ -42,30 +42,6 @@ __all__ = ["CommentService", "ModerationOutcome", "ModerationView", "SameTransac
 log = logging.getLogger(__name__)
 
 SameTransaction = Callable[[aiosqlite.Connection, Comment], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class ModerationOutcome:
-    comment: Comment
-    previous: CommentStatus
-    history: tuple[Decision, ...] = ()
-    first_publication: bool = False  # this decision published it for the first time
-    decision_id: int | None = None  # the decision recorded (None: nothing changed)
-    trust_withdrawn: bool = False  # an undo took back the trust its decision gave
-
-    @property
-    def changed(self) -> bool:
-        return self.previous is not self.comment.status
-
-
-@dataclass(frozen=True)
-class ModerationView:
-    """A comment as its moderator sees it: with its parent, thread and decisions."""
-
-    comment: Comment
-    parent: Comment | None
-    thread: Thread
-    history: tuple[Decision, ...]
 
 
 class CommentService:
@@ -319,10 +295,15 @@ class CommentService:
                     notified = await self._notifier.comment_republished(conn, comment)
             elif previous is CommentStatus.APPROVED:
                 await self._notifier.comment_unpublished(conn, comment)
-            event = {CommentStatus.APPROVED: "comment.approved",
-                     CommentStatus.REJECTED: "comment.rejected"}.get(status)  # fmt: skip
-            if event is not None and self._events is not None:
-                notified += await self._events.comment(conn, event, comment)
+            events = [{CommentStatus.APPROVED: "comment.approved",
+                       CommentStatus.REJECTED: "comment.rejected"}.get(status)]  # fmt: skip
+            if previous is CommentStatus.APPROVED:
+                # Off the page by any road (an undo to pending, Spam): a receiver that
+                # showed it on "comment.approved" must hear of it, not only of a reject.
+                events.append("comment.unpublished")
+            for event in events:
+                if event is not None and self._events is not None:
+                    notified += await self._events.comment(conn, event, comment)
         history = tuple(await decisions.history(conn, comment_id))
         comment = await comments.get_comment(conn, comment_id)
         assert comment is not None

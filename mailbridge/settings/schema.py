@@ -479,6 +479,7 @@ WEBHOOK_EVENTS = (
     "comment.created",
     "comment.approved",
     "comment.rejected",
+    "comment.unpublished",
     "comment.deleted",
     "reply.received",
 )
