@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 
 import aiosqlite
 
@@ -20,6 +21,7 @@ from mailbridge.models import (
     Comment,
     CommentStatus,
     Decider,
+    Decision,
     NewComment,
     Source,
     Thread,
@@ -359,6 +361,11 @@ class CommentService:
         if notified:
             self._queued()
         return outcome
+
+    async def standing_decision(self, comment_id: int, days: int) -> Decision | None:
+        """The comment's latest decision of the last ``days`` days, if it still stands."""
+        since = iso(self._clock.now() - timedelta(days=days))
+        return await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
 
     async def delete(self, comment_id: int) -> bool:
         """Delete a comment that nobody answered, with its decisions and what it taught

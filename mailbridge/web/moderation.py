@@ -29,6 +29,7 @@ from mailbridge.tokens import (
     Action,
     Keyring,
     ModerationLink,
+    UndoLink,
     make_undo_token,
     read_moderation_token,
     read_undo_token,
@@ -115,21 +116,32 @@ class ModerationPages:
         comment_url = None
         if outcome.comment.status is CommentStatus.APPROVED:
             comment_url = f"{thread_url}#comment-{outcome.comment.id}"
-        undo_url = None
-        if outcome.decision_id is not None and link.moderator_id is not None:
+        undo_url, undo_to = None, outcome.previous.value
+        standing: tuple[int, CommentStatus, CommentStatus] | None = None
+        if outcome.decision_id is not None:
+            standing = (outcome.decision_id, outcome.previous, outcome.comment.status)
+        else:
+            # Pressed again (a reload resends the POST, a phone restores the tab): the
+            # decision that made it so can still be undone, so the button stays.
+            latest = await self._service.standing_decision(link.comment_id, UNDO_DAYS)
+            if latest is not None and latest.status is outcome.comment.status:
+                standing = (latest.id, latest.previous, latest.status)
+        if standing is not None and link.moderator_id is not None:
+            decision_id, before, after = standing
             token = make_undo_token(
                 self._keyring.moderation,
                 outcome.comment.id,
-                outcome.previous.value,
-                outcome.comment.status.value,
+                before.value,
+                after.value,
                 link.moderator_id,
                 self._clock.now() + timedelta(days=UNDO_DAYS),
-                outcome.decision_id,
+                decision_id,
             )
-            undo_url = f"{self._public_url}/moderate/undo/{token}"
+            undo_url, undo_to = f"{self._public_url}/moderate/undo/{token}", before.value
         return self._html(
             "moderate_done",
             undo_url=undo_url,
+            undo_to=undo_to,
             undo_days=UNDO_DAYS,
             action=link.action.verb,
             status=outcome.comment.status.value,
@@ -146,15 +158,40 @@ class ModerationPages:
             expires=link.expires,
         )
 
-    async def undo(self, request: web.Request) -> web.Response:
-        """POST /moderate/undo/TOKEN: the decision back, for 30 days, if none came since."""
+    def _undo_link(self, request: web.Request) -> UndoLink:
         try:
-            undo = read_undo_token(
+            return read_undo_token(
                 self._keyring.moderation, request.match_info["token"], self._clock.now()
             )
         except LinkError as exc:
             log.warning("undo link refused (%s) from %s", type(exc).__name__, request.remote)
             raise web.HTTPForbidden(text=exc.text) from None
+
+    async def undo_page(self, request: web.Request) -> web.Response:
+        """GET /moderate/undo/TOKEN: the Undo button again (a bookmark, a link kept),
+        whether the decision still stands; a GET changes nothing (mail scanners)."""
+        undo = self._undo_link(request)
+        try:
+            view = await self._service.view(undo.comment_id)
+        except NotFound:
+            raise web.HTTPNotFound(text="That comment no longer exists.") from None
+        latest = view.history[-1] if view.history else None
+        stands = view.comment.status.value == undo.status and (
+            undo.decision_id is None or (latest is not None and latest.id == undo.decision_id)
+        )
+        return self._html(
+            "moderate_undo",
+            stands=stands,
+            comment=view.comment,
+            thread=view.thread,
+            previous=undo.previous,
+            status=undo.status,
+            history=explain.history_lines(view.history, undo.moderator_id),
+        )
+
+    async def undo(self, request: web.Request) -> web.Response:
+        """POST /moderate/undo/TOKEN: the decision back, for 30 days, if none came since."""
+        undo = self._undo_link(request)
         by = Decider(Channel.LINK, undo.moderator_id)
         try:
             outcome = await self._service.undo(

@@ -382,3 +382,29 @@ async def test_an_undo_sent_again_after_a_newer_decision_changes_nothing(
         ("approved", "pending"),
         ("pending", "approved"),
     ]
+
+
+@pytest.mark.asyncio
+async def test_the_undo_button_survives_a_reload_and_its_link_opens_it_again(
+    daemon: Running,
+) -> None:
+    """A phone reloads the done page (the POST sent again) or the author bookmarks it:
+    the Undo button must still be there; it was gone ("Already approved", no button),
+    and the undo link answered a GET with 405."""
+    cid = await post_comment(daemon, parent=2, body="Undo me after a reload.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    await press(daemon, links["spam"])
+    page = await press(daemon, links["spam"])  # the reload
+    assert "Already spam." in page
+    undo = re.search(r'<form method="post" action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert undo is not None and "Undo: put it back to pending" in page
+
+    # The link under the button opens it again; the GET changes nothing.
+    assert f'<a href="{undo.group(1)}">this link</a>' in page
+    status, kept = await follow(daemon, undo.group(1))
+    assert status == 200 and "Undo: put this comment back to pending?" in kept
+    assert await status_of(daemon, cid) == "spam"
+    assert "Undone: the comment is pending again." in await press(daemon, undo.group(1))
+    status, kept = await follow(daemon, undo.group(1))
+    assert status == 200 and "Nothing to undo" in kept and "<form" not in kept
+    assert await status_of(daemon, cid) == "pending"

@@ -610,7 +610,7 @@ async def test_a_token_of_one_purpose_opens_no_other_door(daemon: Running) -> No
         "moderate": [("GET", "/moderate/{}"), ("POST", "/moderate/{}")],
         "signin": [("GET", "/moderate/signin/{}"), ("POST", "/moderate/signin/{}")],
         "privacy": [("GET", "/privacy/{}"), ("POST", "/privacy/{}/erase")],
-        "undo": [("POST", "/moderate/undo/{}")],
+        "undo": [("GET", "/moderate/undo/{}"), ("POST", "/moderate/undo/{}")],
         "confirm": [("GET", "/confirm/{}"), ("POST", "/confirm/{}")],
         "unsubscribe": [("GET", "/unsubscribe/{}")],
     }
