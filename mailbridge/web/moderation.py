@@ -163,6 +163,12 @@ class ModerationPages:
             return read_undo_token(
                 self._keyring.moderation, request.match_info["token"], self._clock.now()
             )
+        except ExpiredLink as exc:
+            log.warning("undo link refused (ExpiredLink) from %s", request.remote)
+            raise web.HTTPForbidden(
+                text=f"{exc.text} An undo works for {UNDO_DAYS} days after its decision; "
+                f"the comment can still be decided on the queue page, {self._public_url}/moderate."
+            ) from None
         except LinkError as exc:
             log.warning("undo link refused (%s) from %s", type(exc).__name__, request.remote)
             raise web.HTTPForbidden(text=exc.text) from None

@@ -408,3 +408,19 @@ async def test_the_undo_button_survives_a_reload_and_its_link_opens_it_again(
     status, kept = await follow(daemon, undo.group(1))
     assert status == 200 and "Nothing to undo" in kept and "<form" not in kept
     assert await status_of(daemon, cid) == "pending"
+
+
+@pytest.mark.asyncio
+async def test_an_expired_undo_link_says_where_to_decide_instead(daemon: Running) -> None:
+    from mailbridge.tokens import make_undo_token
+
+    cid = await post_comment(daemon, parent=2, body="Undone too late.")
+    await moderation_email(daemon, "Ann")
+    host, port = daemon.http_address
+    gone = datetime.now(UTC) - timedelta(seconds=1)
+    token = make_undo_token(daemon.keyring.moderation, cid, "pending", "approved", 1, gone, 1)
+    for method in ("GET", "POST"):
+        status, page = await follow(daemon, f"http://{host}:{port}/moderate/undo/{token}", method)
+        assert status == 403 and "This link has expired." in page
+        assert "An undo works for 30 days" in page and "/moderate." in page
+    assert await status_of(daemon, cid) == "pending"
