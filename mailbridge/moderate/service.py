@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import timedelta
 
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import InvalidInput, NotFound
+from mailbridge.errors import ErasedComment, InvalidInput, NotFound
 from mailbridge.models import (
     Channel,
     Comment,
@@ -26,11 +25,13 @@ from mailbridge.models import (
     Source,
     Thread,
 )
+from mailbridge.moderate import undoing
 from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.moderate.outcome import ModerationOutcome, ModerationView
 from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
+from mailbridge.people import data as people
 from mailbridge.spam import akismet_feedback, training
 from mailbridge.spam.akismet import Akismet
 from mailbridge.store import Store, comments, decisions, moderation_queue, threads, trust
@@ -268,6 +269,11 @@ class CommentService:
         now: str,
     ) -> tuple[ModerationOutcome, int]:
         """Set the status in the caller's transaction: audit, publication, notifications."""
+        before = await comments.get_comment(conn, comment_id)
+        if before is not None and before.status is not status and people.removed(before):
+            # An old Approve link or an Undo published it again, empty, "by a former
+            # commenter", and told its readers.
+            raise ErasedComment(f"comment {comment_id} was erased at its writer's request")
         previous = await comments.set_status(conn, comment_id, status, now)
         if previous is None:
             raise NotFound(f"no comment {comment_id}")
@@ -329,31 +335,10 @@ class CommentService:
         undo link from before they named their decision."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome | None, int]:
-            current = await comments.get_comment(conn, comment_id)
-            if current is None:
-                raise NotFound(f"no comment {comment_id}")
-            if current.status is not decided:
-                return None, 0
-            history = await decisions.history(conn, comment_id)
-            latest = history[-1] if history else None
-            if decision_id is not None and (latest is None or latest.id != decision_id):
-                return None, 0
-            outcome, notified = await self._apply(
-                conn, comment_id, back_to, by, iso(self._clock.now())
+            now = iso(self._clock.now())
+            return await undoing.take_back(
+                conn, self._apply, comment_id, decided, back_to, by, decision_id, now
             )
-            if (
-                decided is CommentStatus.APPROVED
-                and latest is not None
-                and current.address_id is not None
-            ):
-                # "Approve and trust" undone: the trust it gave goes too, or the writer
-                # the moderator changed their mind about is published unseen from now on.
-                withdrawn = await trust.clear_granted(
-                    conn, current.address_id, latest.decided_at, latest.moderator_id
-                )
-                if withdrawn:
-                    outcome = replace(outcome, trust_withdrawn=True)
-            return outcome, notified
 
         outcome, notified = await self._store.write(work)
         if outcome is not None:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from mailbridge.clock import Clock
-from mailbridge.errors import ExpiredLink, LinkError, NotFound
+from mailbridge.errors import ErasedComment, ExpiredLink, LinkError, NotFound
 from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # reads a link whatever its expiry
 UNDO_DAYS = 30
+_ERASED = (
+    "This comment was erased at its writer's request: it cannot be published or decided "
+    "again, so nothing was changed."
+)
 
 
 class ModerationPages:
@@ -109,6 +113,8 @@ class ModerationPages:
         try:
             outcome = await self._service.moderate(link.comment_id, link.action, by)
             view = await self._service.view(link.comment_id)
+        except ErasedComment:
+            raise web.HTTPGone(text=_ERASED) from None
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
         thread = view.thread
@@ -208,6 +214,8 @@ class ModerationPages:
                 undo.decision_id,
             )
             view = await self._service.view(undo.comment_id)
+        except ErasedComment:
+            raise web.HTTPGone(text=_ERASED) from None
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
         return self._html(

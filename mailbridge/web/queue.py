@@ -258,9 +258,12 @@ class QueuePages:
         undone = "stale"
         if latest is not None and latest.id == shown:
             by = Decider(Channel.QUEUE, session.address_id)
-            outcome = await self._service.undo(
-                comment_id, latest.status, latest.previous, by, latest.id
-            )
+            try:
+                outcome = await self._service.undo(
+                    comment_id, latest.status, latest.previous, by, latest.id
+                )
+            except NotFound:  # deleted meanwhile, or erased at its writer's request
+                outcome = None
             if outcome is not None:
                 undone = "untrusted" if outcome.trust_withdrawn else "yes"
         log.info("queue: undo of comment %d: %s (session %d)", comment_id, undone, session.id)

@@ -424,3 +424,31 @@ async def test_an_expired_undo_link_says_where_to_decide_instead(daemon: Running
         assert status == 403 and "This link has expired." in page
         assert "An undo works for 30 days" in page and "/moderate." in page
     assert await status_of(daemon, cid) == "pending"
+
+
+@pytest.mark.asyncio
+async def test_a_comment_erased_at_its_writers_request_is_never_published_again(
+    daemon: Running,
+) -> None:
+    """privacy.erased_comments = "remove": the erased comment left the page for good. A
+    moderator's old Approve link, or the Undo of their Reject, published it again: an
+    empty comment by "a former commenter", its readers notified of it."""
+    from mailbridge.people import data as people
+
+    writer = "erased.writer@example.net"
+    cid = await post_comment(daemon, parent=2, body="Take me down.", email=writer)
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    page = await press(daemon, links["reject"])
+    undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert undo is not None
+    await daemon.store.write(lambda c: people.erase(c, writer, True))
+
+    for link in (links["approve"], undo.group(1), links["trust"]):
+        status, page = await follow(daemon, link, "POST")
+        assert status == 410 and "was erased at its writer" in page, (link, page)
+    assert await status_of(daemon, cid) == "rejected"
+    host, port = daemon.http_address
+    _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
+    assert "a former commenter" not in thread_page
+    await delivered(daemon)
+    assert raw_mail_to(daemon, READER) == []
