@@ -221,6 +221,7 @@ class ModerationPages:
         return self._html(
             "moderate_undone",
             undone=outcome is not None,
+            already=outcome is None and explain.undone_already(view.history, undo.decision_id),
             untrusted=outcome is not None and outcome.trust_withdrawn,
             comment=view.comment,
             thread=view.thread,

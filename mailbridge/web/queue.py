@@ -27,6 +27,7 @@ from mailbridge.addresses import mailbox, normalise, same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
 from mailbridge.models import Channel, Comment, Decider, whole_number
+from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
@@ -266,6 +267,11 @@ class QueuePages:
                 outcome = None
             if outcome is not None:
                 undone = "untrusted" if outcome.trust_withdrawn else "yes"
+        if undone == "stale" and shown is not None:
+            # Pressed twice, or the POST resent: say it worked, not "decided since".
+            history = await self._store.read(lambda c: decisions.history(c, comment_id))
+            if explain.undone_already(tuple(history), shown):
+                undone = "already"
         log.info("queue: undo of comment %d: %s (session %d)", comment_id, undone, session.id)
         raise web.HTTPSeeOther(f"/moderate?undone={undone}")
 

@@ -342,9 +342,11 @@ async def test_a_decision_can_be_undone_from_its_confirmation_page(daemon: Runni
     assert undo is not None and "Undo: put it back to pending" in page
     status, page = await follow(daemon, undo.group(1), "POST")
     assert status == 200 and "Undone: the comment is pending again." in page
-    # Pressing it again, after that, changes nothing: it was decided again since.
+    # Pressing it again (a double tap, the POST resent) changes nothing, and says that
+    # it worked (it said "Not undone: it was decided again since").
     status, page = await follow(daemon, undo.group(1), "POST")
-    assert status == 200 and "Not undone" in page
+    assert status == 200 and "Already undone: the comment is pending again." in page
+    assert "Not undone" not in page
     # A forged undo link is refused.
     status, _ = await follow(daemon, undo.group(1)[:-4] + "AAAA", "POST")
     assert status == 403
