@@ -454,3 +454,31 @@ async def test_a_comment_erased_at_its_writers_request_is_never_published_again(
     assert "a former commenter" not in thread_page
     await delivered(daemon)
     assert raw_mail_to(daemon, READER) == []
+
+
+@pytest.mark.asyncio
+async def test_replies_under_an_undone_approval_wait_with_it(tmp_path: Path) -> None:
+    """A comment approved, a reply to it approved, then the first approval undone within
+    the batch window: the reply's notification went out to the thread's followers
+    anyway, quoting the comment just taken off the page. Now both wait, and go out
+    once when the comment is published again."""
+    clock = FakeClock()
+    first, answer = "Words the author unpublished.", "A reply under those words."
+    async with batched_daemon(tmp_path, clock) as daemon:
+        await follow_the_thread(daemon, FOLLOWER, clock)
+        cid = await post_comment(daemon, parent=2, body=first)
+        links = moderation_links(await moderation_email(daemon, "Ann", 1))
+        page = await press(daemon, links["approve"])
+        undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+        assert undo is not None
+        await post_comment(daemon, parent=cid, author="Bea", email="bea@example.net", body=answer)
+        await press(daemon, moderation_links(await moderation_email(daemon, "Bea", 1))["approve"])
+        assert "Undone" in await press(daemon, undo.group(1))
+
+        await window_closes(daemon, clock)
+        assert raw_mail_to(daemon, FOLLOWER) == []
+        await press(daemon, links["approve"])
+        await window_closes(daemon, clock)
+        await window_closes(daemon, clock)
+        [told] = raw_mail_to(daemon, FOLLOWER)
+        assert first.encode() in unfolded(told) and answer.encode() in unfolded(told)
