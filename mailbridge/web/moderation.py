@@ -194,6 +194,7 @@ class ModerationPages:
         return self._html(
             "moderate_undo",
             stands=stands,
+            already=not stands and explain.undone_already(view.history, undo.decision_id),
             comment=view.comment,
             thread=view.thread,
             previous=undo.previous,

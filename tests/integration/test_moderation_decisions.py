@@ -408,8 +408,14 @@ async def test_the_undo_button_survives_a_reload_and_its_link_opens_it_again(
     assert await status_of(daemon, cid) == "spam"
     assert "Undone: the comment is pending again." in await press(daemon, undo.group(1))
     status, kept = await follow(daemon, undo.group(1))
-    assert status == 200 and "Nothing to undo" in kept and "<form" not in kept
+    assert status == 200 and "Already undone: the comment is pending again." in kept
+    assert "<form" not in kept
     assert await status_of(daemon, cid) == "pending"
+    # Decided again since: the old link offers nothing.
+    await press(daemon, links["approve"])
+    status, kept = await follow(daemon, undo.group(1))
+    assert status == 200 and "Nothing to undo: it was decided again since." in kept
+    assert "<form" not in kept
 
 
 @pytest.mark.asyncio
