@@ -269,6 +269,7 @@ class CommentService:
         now: str,
     ) -> tuple[ModerationOutcome, int]:
         """Set the status in the caller's transaction: audit, publication, notifications."""
+        await comments.lock_for_decision(conn, comment_id)
         before = await comments.get_comment(conn, comment_id)
         if before is not None and before.status is not status and people.removed(before):
             # An old Approve link or an Undo published it again, empty, "by a former

@@ -35,6 +35,7 @@ async def take_back(
     now: str,
 ) -> tuple[ModerationOutcome | None, int]:
     """In the caller's transaction: (None, 0) when the decision no longer stands."""
+    await comments.lock_for_decision(conn, comment_id)
     current = await comments.get_comment(conn, comment_id)
     if current is None:
         raise NotFound(f"no comment {comment_id}")
