@@ -65,11 +65,16 @@ def _decision(row: aiosqlite.Row) -> Decision:
     )
 
 
-async def undoable(conn: aiosqlite.Connection, since: str, limit: int = 50) -> list[Decision]:
+async def undoable(
+    conn: aiosqlite.Connection, since: str, limit: int = 50, before: int | None = None
+) -> list[Decision]:
     """Each comment's latest decision since ``since`` that still stands (and is not a
-    return to pending: the queue itself shows those), newest first:
-    what the queue page offers to undo."""
-    async with conn.execute(_LATEST + "ORDER BY d.id DESC LIMIT ?", (since, limit)) as cur:
+    return to pending: the queue itself shows those), newest first, older than the
+    decision ``before`` when given (the next page): what the queue page offers to undo."""
+    async with conn.execute(
+        _LATEST + "AND d.id < ? ORDER BY d.id DESC LIMIT ?",
+        (since, before if before is not None else 2**62, limit),
+    ) as cur:
         return [_decision(row) for row in await cur.fetchall()]
 
 

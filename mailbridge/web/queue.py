@@ -26,7 +26,7 @@ from aiohttp import web
 from mailbridge.addresses import mailbox, normalise, same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
-from mailbridge.models import Channel, Comment, Decider, whole_number
+from mailbridge.models import Channel, Comment, Decider, Decision, whole_number
 from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
@@ -100,12 +100,22 @@ class QueuePages:
         session, token = signed_in
         pending = await self._store.read(_queue)
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
-        decided = await self._store.read(lambda c: _decided(c, since))
+        # Paged: a spam run's automatic decisions pushed the author's own (and the
+        # comments to rescue) past the first page, where nothing reached them.
+        before = whole_number(request.query.get("before", ""))
+        decided = await self._store.read(lambda c: _decided(c, since, before))
+        older = None
+        if len(decided) == _DECIDED_PAGE:
+            last = decided[-1]["decision"]
+            assert isinstance(last, Decision)
+            older = last.id
         nonce = secrets.token_urlsafe(16)
         response = self._html(
             "moderate_queue",
             items=pending,
             decided=decided,
+            older=older,
+            newest=before is None,
             undo_days=UNDO_DAYS,
             undone=request.query.get("undone", ""),
             who=session.email,
@@ -299,10 +309,15 @@ async def _moderates(conn: aiosqlite.Connection, settings: Settings, address: st
         return await cur.fetchone() is not None
 
 
-async def _decided(conn: aiosqlite.Connection, since: str) -> list[dict[str, object]]:
+_DECIDED_PAGE = 50
+
+
+async def _decided(
+    conn: aiosqlite.Connection, since: str, before: int | None
+) -> list[dict[str, object]]:
     """Decisions that can still be undone, newest first, with their comment and thread."""
     items: list[dict[str, object]] = []
-    for decision in await decisions.undoable(conn, since):
+    for decision in await decisions.undoable(conn, since, _DECIDED_PAGE, before):
         comment = await comments.get_comment(conn, decision.comment_id)
         if comment is None:
             continue

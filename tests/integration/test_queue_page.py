@@ -207,3 +207,32 @@ async def test_an_undo_from_a_page_loaded_before_another_decision_changes_nothin
     host, port = daemon.http_address
     _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
     assert "Approved here, rejected there." not in thread_page
+
+
+@pytest.mark.asyncio
+async def test_older_decisions_are_reached_past_the_first_fifty(daemon: Running) -> None:
+    """After a spam run (or a busy day), the author's own approval of yesterday was past
+    the list's first 50 decisions and could not be undone from the queue page."""
+    from mailbridge.models import Channel, Decider
+    from mailbridge.tokens import Action
+
+    cid = await post_comment(daemon, parent=2, body="Approved before the flood.")
+    await moderation_email(daemon, "Ann")
+    cli = Decider(Channel.CLI, None)
+    await daemon.service.moderate(cid, Action.APPROVE, cli)
+    for seed in range(3, 53):  # 50 newer decisions
+        await daemon.service.moderate(seed, Action.REJECT, cli)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        assert page.count("Undo: back to") == 50
+        assert f'name="comment" value="{cid}"><input type="hidden" name="decision"' not in page
+        older = re.search(r'<a href="(/moderate\?before=\d+)#decided">Older decisions</a>', page)
+        assert older is not None
+        async with session.get(url(daemon, older.group(1))) as r:
+            page = await r.text()
+        assert page.count("Undo: back to") == 1 and "Older decisions" not in page
+        undo = {"csrf": csrf(page), "comment": str(cid), "decision": undo_of(page, cid)}
+        async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
+            assert "Undone: the comment is back where it was." in await r.text()
+        async with session.get(url(daemon, "/moderate?before=x")) as r:
+            assert r.status == 200  # a hand-made page number is the first page
