@@ -24,6 +24,7 @@ from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.moderate import explain
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import excerpt
+from mailbridge.people import data as people
 from mailbridge.templating import Renderer
 from mailbridge.tokens import (
     Action,
@@ -187,6 +188,8 @@ class ModerationPages:
             view = await self._service.view(undo.comment_id)
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
+        if people.removed(view.comment):
+            raise web.HTTPGone(text=_ERASED)  # its button would only answer this
         latest = view.history[-1] if view.history else None
         stands = view.comment.status.value == undo.status and (
             undo.decision_id is None or (latest is not None and latest.id == undo.decision_id)

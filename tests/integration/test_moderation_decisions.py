@@ -454,6 +454,8 @@ async def test_a_comment_erased_at_its_writers_request_is_never_published_again(
     for link in (links["approve"], undo.group(1), links["trust"]):
         status, page = await follow(daemon, link, "POST")
         assert status == 410 and "was erased at its writer" in page, (link, page)
+    status, page = await follow(daemon, undo.group(1))  # the kept link offers no button
+    assert status == 410 and "was erased at its writer" in page
     assert await status_of(daemon, cid) == "rejected"
     host, port = daemon.http_address
     _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
