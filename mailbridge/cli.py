@@ -18,7 +18,7 @@ import click
 from mailbridge import __version__
 from mailbridge.addresses import normalise
 from mailbridge.cli_options import config_options, in_store, settings_from
-from mailbridge.errors import ConfigError, InvalidAddress, NotFound
+from mailbridge.errors import ConfigError, ErasedComment, InvalidAddress, NotFound
 from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
 from mailbridge.settings import Settings
@@ -271,6 +271,9 @@ def comment(
                 outcome = await parts.service.moderate(
                     comment_id, Action[chosen.upper()], Decider(Channel.CLI, None)
                 )
+            except ErasedComment:
+                said = f"Comment {comment_id} was erased at its writer's request; nothing changed."
+                return await parts.store.read(work), said
             except NotFound:
                 return None, ""
             status = outcome.comment.status.value

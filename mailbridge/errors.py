@@ -140,6 +140,11 @@ class NotFound(MailbridgeError):
     """A thread or comment named by a caller does not exist."""
 
 
+class ErasedComment(NotFound):
+    """A comment whose text was erased at its writer's request (``privacy.erased_comments
+    = "remove"``): it left the page for good, and no decision or undo moves it again."""
+
+
 class InvalidInput(MailbridgeError):
     """One field of a submission is wrong; ``field`` names it for the API answer."""
 

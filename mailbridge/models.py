@@ -175,6 +175,7 @@ class Decision:
     channel: Channel
     moderator_id: int | None
     moderator: str | None  # the moderator's address: only for the moderator's own eyes
+    id: int = 0  # its row: an undo names the very decision it takes back
 
 
 @dataclass

@@ -213,6 +213,7 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
         },
         "moderate_done": {
             "undo_url": settings.site.public_url.rstrip("/") + "/moderate/undo/undo-token",
+            "undo_to": "pending",
             "undo_days": 30,
             "action": Action.APPROVE.verb,
             "status": "approved",

@@ -263,8 +263,11 @@ def _read_address_token(key: bytes, purpose: bytes, token: str, now: datetime) -
 
 
 # Undo of one moderation decision: the comment, the status it had and the one it was
-# given, the moderator, and an expiry (Unix seconds). Valid 30 days.
-_UNDO = struct.Struct(">IBBII")
+# given, the moderator, an expiry (Unix seconds), and the decision's id (only the
+# latest decision may be undone). Valid 30 days. Links made before the decision's id
+# was in them (_UNDO_OLD, 40 characters) are still read, with no decision named.
+_UNDO = struct.Struct(">IBBIII")
+_UNDO_OLD = struct.Struct(">IBBII")
 _UNDO_MAC = 16
 _STATUSES = ("pending", "approved", "rejected", "spam")
 
@@ -275,10 +278,17 @@ class UndoLink:
     previous: str
     status: str
     moderator_id: int
+    decision_id: int | None = None  # None: a link from before it was named
 
 
 def make_undo_token(
-    key: bytes, comment_id: int, previous: str, status: str, moderator_id: int, expires: datetime
+    key: bytes,
+    comment_id: int,
+    previous: str,
+    status: str,
+    moderator_id: int,
+    expires: datetime,
+    decision_id: int,
 ) -> str:
     payload = _UNDO.pack(
         comment_id,
@@ -286,6 +296,7 @@ def make_undo_token(
         _STATUSES.index(status),
         moderator_id,
         int(expires.timestamp()),
+        decision_id,
     )
     raw = payload + _mac(key, b"undo decision", payload, _UNDO_MAC)
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
@@ -299,17 +310,23 @@ def read_undo_token(key: bytes, token: str, now: datetime) -> UndoLink:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         raise BadLink() from None
-    if len(raw) != _UNDO.size + _UNDO_MAC:
+    size = len(raw) - _UNDO_MAC
+    if size not in (_UNDO.size, _UNDO_OLD.size):
         raise BadLink()
-    payload, mac = raw[: _UNDO.size], raw[_UNDO.size :]
+    payload, mac = raw[:size], raw[size:]
+    # The MAC covers the payload's length: an old link cannot pass for a new one.
     if not hmac.compare_digest(mac, _mac(key, b"undo decision", payload, _UNDO_MAC)):
         raise BadLink()
-    comment_id, previous, status, moderator_id, expires = _UNDO.unpack(payload)
+    decision_id: int | None = None
+    if size == _UNDO.size:
+        comment_id, previous, status, moderator_id, expires, decision_id = _UNDO.unpack(payload)
+    else:
+        comment_id, previous, status, moderator_id, expires = _UNDO_OLD.unpack(payload)
     if max(previous, status) >= len(_STATUSES):
         raise BadLink()
     if datetime.fromtimestamp(expires, UTC) < now:
         raise ExpiredLink()
-    return UndoLink(comment_id, _STATUSES[previous], _STATUSES[status], moderator_id)
+    return UndoLink(comment_id, _STATUSES[previous], _STATUSES[status], moderator_id, decision_id)
 
 
 def csrf_token(key: bytes, session_token: str) -> str:

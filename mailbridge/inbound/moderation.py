@@ -46,6 +46,7 @@ from mailbridge.inbound.targets import ReplyTarget
 from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Source
 from mailbridge.moderate.moderators import moderates_all
 from mailbridge.moderate.service import CommentService
+from mailbridge.people import data as people
 from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, threads
 from mailbridge.store.inbound import Disposition
@@ -180,6 +181,11 @@ class ModerationByReply:
                 raise UnknownComment(
                     "The comment this moderation email is about no longer exists (it was "
                     "deleted), so nothing was changed."
+                )
+            if people.removed(comment):
+                raise UnknownComment(
+                    "The comment this moderation email is about was erased at its writer's "
+                    "request, so nothing was changed."
                 )
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
             assert thread is not None

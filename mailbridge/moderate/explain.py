@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from mailbridge.models import Channel, Comment, CommentStatus, Decision
 from mailbridge.tokens import Action
 
-__all__ = ["HistoryLine", "effect", "history_lines", "outcome", "state"]
+__all__ = ["HistoryLine", "effect", "history_lines", "outcome", "state", "undone_already"]
 
 _STATE = {
     CommentStatus.PENDING: "This comment is waiting for moderation: it is not on the page.",
@@ -103,3 +103,16 @@ def history_lines(history: tuple[Decision, ...], viewer_id: int | None) -> list[
         )
         for d in history
     ]
+
+
+def undone_already(history: tuple[Decision, ...], decision_id: int | None) -> bool:
+    """Whether the latest decision is the undo of ``decision_id``: an Undo pressed twice,
+    or its page reloaded, is told that it worked, not that someone decided since."""
+    if decision_id is None or len(history) < 2:
+        return False
+    undone, latest = history[-2], history[-1]
+    return (
+        undone.id == decision_id
+        and latest.previous is undone.status
+        and latest.status is undone.previous
+    )

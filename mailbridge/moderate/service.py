@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from datetime import timedelta
 
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import InvalidInput, NotFound
+from mailbridge.errors import ErasedComment, InvalidInput, NotFound
 from mailbridge.models import (
     Channel,
     Comment,
@@ -25,10 +25,13 @@ from mailbridge.models import (
     Source,
     Thread,
 )
+from mailbridge.moderate import undoing
 from mailbridge.moderate.analysis import TextAnalysis
+from mailbridge.moderate.outcome import ModerationOutcome, ModerationView
 from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
+from mailbridge.people import data as people
 from mailbridge.spam import akismet_feedback, training
 from mailbridge.spam.akismet import Akismet
 from mailbridge.store import Store, comments, decisions, moderation_queue, threads, trust
@@ -42,28 +45,6 @@ __all__ = ["CommentService", "ModerationOutcome", "ModerationView", "SameTransac
 log = logging.getLogger(__name__)
 
 SameTransaction = Callable[[aiosqlite.Connection, Comment], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class ModerationOutcome:
-    comment: Comment
-    previous: CommentStatus
-    history: tuple[Decision, ...] = ()
-    first_publication: bool = False  # this decision published it for the first time
-
-    @property
-    def changed(self) -> bool:
-        return self.previous is not self.comment.status
-
-
-@dataclass(frozen=True)
-class ModerationView:
-    """A comment as its moderator sees it: with its parent, thread and decisions."""
-
-    comment: Comment
-    parent: Comment | None
-    thread: Thread
-    history: tuple[Decision, ...]
 
 
 class CommentService:
@@ -246,18 +227,20 @@ class CommentService:
         publishing again releases only those: nobody is told twice.
         """
 
-        async def trusted(conn: aiosqlite.Connection, comment: Comment) -> None:
+        async def trusted(conn: aiosqlite.Connection, comment: Comment, now: str) -> None:
             if action is Action.TRUST and comment.address_id is not None:
-                now = iso(self._clock.now())
+                if await trust.standing(conn, comment.address_id) is Standing.TRUSTED:
+                    return  # trusted before: kept as it was, so an undo leaves it
                 setter = by.address_id
                 if setter is not None and await threads.address_email(conn, setter) is None:
                     # The moderator's address was erased since their link was sent: the
                     # trust stands, by nobody known (a foreign key refused it: a 500).
                     setter = None
+                # Since the decision's own time: its undo knows the trust as its own.
                 await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, setter)
 
         status = CommentStatus(action.status)
-        return await self.decide(comment_id, status, by, also=trusted, expected=expected)
+        return await self._decide(comment_id, status, by, trusted, expected)
 
     async def decide(
         self,
@@ -272,6 +255,20 @@ class CommentService:
         longer that is left alone (an unchanged outcome with its current status): a
         page loaded before someone else decided it must not overrule them."""
 
+        async def then(conn: aiosqlite.Connection, comment: Comment, _now: str) -> None:
+            if also is not None:
+                await also(conn, comment)
+
+        return await self._decide(comment_id, status, by, then, expected)
+
+    async def _decide(
+        self,
+        comment_id: int,
+        status: CommentStatus,
+        by: Decider,
+        also: Callable[[aiosqlite.Connection, Comment, str], Awaitable[None]],
+        expected: CommentStatus | None = None,
+    ) -> ModerationOutcome:
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome, int]:
             if expected is not None:
                 current = await comments.get_comment(conn, comment_id)
@@ -281,8 +278,7 @@ class CommentService:
                     return ModerationOutcome(current, current.status), 0
             now = iso(self._clock.now())
             outcome, notified = await self._apply(conn, comment_id, status, by, now)
-            if also is not None:
-                await also(conn, outcome.comment)
+            await also(conn, outcome.comment, now)
             return outcome, notified
 
         outcome, notified = await self._store.write(work)
@@ -309,6 +305,12 @@ class CommentService:
         now: str,
     ) -> tuple[ModerationOutcome, int]:
         """Set the status in the caller's transaction: audit, publication, notifications."""
+        await comments.lock_for_decision(conn, comment_id)
+        before = await comments.get_comment(conn, comment_id)
+        if before is not None and before.status is not status and people.removed(before):
+            # An old Approve link or an Undo published it again, empty, "by a former
+            # commenter", and told its readers.
+            raise ErasedComment(f"comment {comment_id} was erased at its writer's request")
         previous = await comments.set_status(conn, comment_id, status, now)
         if previous is None:
             raise NotFound(f"no comment {comment_id}")
@@ -316,8 +318,9 @@ class CommentService:
         assert comment is not None
         notified = 0
         first = False
+        decision_id = None
         if previous is not status:
-            await decisions.record(conn, comment_id, previous, status, by, now)
+            decision_id = await decisions.record(conn, comment_id, previous, status, by, now)
             if by.channel is not Channel.AUTO:
                 # The author's Approve and Spam train the filter; the filter's own
                 # decisions do not (docs/spam.md).
@@ -327,6 +330,8 @@ class CommentService:
                     notified += await akismet_feedback.decided(
                         conn, comment_id, label, self._akismet.endpoint, self._clock
                     )
+                elif self._akismet is not None:
+                    await akismet_feedback.undecided(conn, comment_id)
             if status is CommentStatus.APPROVED:
                 first = await comments.mark_published(conn, comment_id, now)
                 # Added to, not set: the Akismet report above must wake the outbox too.
@@ -338,28 +343,42 @@ class CommentService:
                 await self._notifier.comment_unpublished(conn, comment)
             if previous is CommentStatus.SPAM and status is not CommentStatus.REJECTED:
                 notified += await self._notifier.subscription_rescued(conn, comment)
-            event = {CommentStatus.APPROVED: "comment.approved",
-                     CommentStatus.REJECTED: "comment.rejected"}.get(status)  # fmt: skip
-            if event is not None and self._events is not None:
-                notified += await self._events.comment(conn, event, comment)
+            events = [{CommentStatus.APPROVED: "comment.approved",
+                       CommentStatus.REJECTED: "comment.rejected"}.get(status)]  # fmt: skip
+            if previous is CommentStatus.APPROVED:
+                # Off the page by any road (an undo to pending, Spam): a receiver that
+                # showed it on "comment.approved" must hear of it, not only of a reject.
+                events.append("comment.unpublished")
+            for event in events:
+                if event is not None and self._events is not None:
+                    notified += await self._events.comment(conn, event, comment)
         history = tuple(await decisions.history(conn, comment_id))
         comment = await comments.get_comment(conn, comment_id)
         assert comment is not None
-        return ModerationOutcome(comment, previous, history, first), notified
+        return ModerationOutcome(comment, previous, history, first, decision_id), notified
 
     async def undo(
-        self, comment_id: int, decided: CommentStatus, back_to: CommentStatus, by: Decider
+        self,
+        comment_id: int,
+        decided: CommentStatus,
+        back_to: CommentStatus,
+        by: Decider,
+        decision_id: int | None = None,
     ) -> ModerationOutcome | None:
         """Put a comment back to the status it had before a decision, if nothing was
-        decided since (else None). Nobody is notified twice (see :meth:`moderate`)."""
+        decided since (else None). Nobody is notified twice (see :meth:`moderate`).
+
+        ``decision_id`` names the decision taken back: it must still be the latest. The
+        status alone is not enough: approve, undo, approve again, and the first undo's
+        POST resent by the browser (or a queue page loaded before someone else decided)
+        found the status it expected and overruled the newer decision. None only for an
+        undo link from before they named their decision."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome | None, int]:
-            current = await comments.get_comment(conn, comment_id)
-            if current is None:
-                raise NotFound(f"no comment {comment_id}")
-            if current.status is not decided:
-                return None, 0
-            return await self._apply(conn, comment_id, back_to, by, iso(self._clock.now()))
+            now = iso(self._clock.now())
+            return await undoing.take_back(
+                conn, self._apply, comment_id, decided, back_to, by, decision_id, now
+            )
 
         outcome, notified = await self._store.write(work)
         if outcome is not None:
@@ -367,6 +386,11 @@ class CommentService:
         if notified:
             self._queued()
         return outcome
+
+    async def standing_decision(self, comment_id: int, days: int) -> Decision | None:
+        """The comment's latest decision of the last ``days`` days, if it still stands."""
+        since = iso(self._clock.now() - timedelta(days=days))
+        return await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
 
     async def delete(self, comment_id: int) -> bool:
         """Delete a comment that nobody answered, with its decisions and what it taught

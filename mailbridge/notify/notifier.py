@@ -333,6 +333,10 @@ class Notifier:
             parent = None
             if comment.parent_id is not None:
                 parent = await comments.get_comment(conn, comment.parent_id)
+                if parent is None or parent.status is not CommentStatus.APPROVED:
+                    # Under a comment off the page: not shown, and the email would quote
+                    # the unpublished comment.
+                    continue
             address = self.mail.reply_address(address_id, state.key_epoch, comment)
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
             assert thread is not None

@@ -21,12 +21,18 @@ from typing import Any
 
 import aiosqlite
 
+from mailbridge.models import Comment
 from mailbridge.spam import training
 from mailbridge.store.engine import json_list
 
-__all__ = ["FORMER", "Erased", "address_id_of", "erase", "export"]
+__all__ = ["FORMER", "Erased", "address_id_of", "erase", "export", "removed"]
 
 FORMER = "a former commenter"
+
+
+def removed(comment: Comment) -> bool:
+    """Whether erasure took this comment's text (the "remove" mode below)."""
+    return comment.address_id is None and comment.author == FORMER and comment.body == ""
 
 
 @dataclass

@@ -484,6 +484,7 @@ WEBHOOK_EVENTS = (
     "comment.created",
     "comment.approved",
     "comment.rejected",
+    "comment.unpublished",
     "comment.deleted",
     "reply.received",
 )

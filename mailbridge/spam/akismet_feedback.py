@@ -33,7 +33,15 @@ from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.spam.akismet import HEADERS
 from mailbridge.store import Store, outbox
 
-__all__ = ["KEEP_DAYS", "KIND", "AkismetReporter", "decided", "forget_before", "remember"]
+__all__ = [
+    "KEEP_DAYS",
+    "KIND",
+    "AkismetReporter",
+    "decided",
+    "forget_before",
+    "remember",
+    "undecided",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,15 @@ async def decided(
     ``training.LABELS``): queue a report if Akismet believes otherwise. Returns the rows
     queued (0 or 1; 0 too for a comment never checked, or checked too long ago)."""
     return await _settle(conn, comment_id, "wanted", label, endpoint, clock)
+
+
+async def undecided(conn: aiosqlite.Connection, comment_id: int) -> None:
+    """A moderator took back their Spam or Approve (an undo to pending, a Reject): they
+    no longer say anything Akismet could learn, so a report still waiting tells nothing
+    (it went as submit-spam after the author's Undo). One already sent stays told."""
+    await conn.execute(
+        "UPDATE akismet_checks SET wanted = believed WHERE comment_id = ?", (comment_id,)
+    )
 
 
 _OTHER = {"wanted": "believed", "believed": "wanted"}

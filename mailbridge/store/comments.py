@@ -16,6 +16,7 @@ from mailbridge.models import (
     NewComment,
     Source,
 )
+from mailbridge.store.engine import dialect_of
 from mailbridge.store.threads import upsert_address
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "get_comment",
     "insert_comment",
     "latest_author_name",
+    "lock_for_decision",
     "mark_published",
     "set_status",
 ]
@@ -90,6 +92,15 @@ async def get_comment(conn: aiosqlite.Connection, comment_id: int) -> Comment | 
     async with conn.execute("SELECT * FROM comments WHERE id = ?", (comment_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else comment_from_row(row)
+
+
+async def lock_for_decision(conn: aiosqlite.Connection, comment_id: int) -> None:
+    """Hold the comment's row until the transaction ends, before reading what a decision
+    depends on. SQLite has one writer, so nothing to do; on PostgreSQL two daemons (an
+    undo on one, a moderator's reply on the other) read the same status, and the later
+    UPDATE overruled the newer decision (an undo re-published a rejected comment)."""
+    if dialect_of(conn) == "postgresql":
+        await conn.execute("SELECT id FROM comments WHERE id = ? FOR UPDATE", (comment_id,))
 
 
 async def set_status(

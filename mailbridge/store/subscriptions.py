@@ -243,21 +243,34 @@ async def pop_pending(conn: aiosqlite.Connection, address_id: int) -> list[Pendi
     )
 
 
+# A comment and the replies under it, at any depth; with "approved", only those a reader
+# sees under it (a rejected reply hides its own replies too). Bounded against a cycle.
+_BELOW = (
+    "WITH RECURSIVE below(id, depth) AS (SELECT id, 0 FROM comments WHERE id = ?"
+    " UNION ALL SELECT c.id, b.depth + 1 FROM comments c JOIN below b ON c.parent_id = b.id"
+    " WHERE b.depth < 10000{only}) SELECT id FROM below"
+)
+
+
 async def withdraw_pending(conn: aiosqlite.Connection, comment_id: int, now: str) -> int:
-    """Hold back the waiting notifications of a comment that was unpublished."""
+    """Hold back the waiting notifications of a comment that was unpublished, and of the
+    replies under it: they are off the page with it, and theirs quote it (an undo of
+    an approval let the answer's notification quote the unpublished comment)."""
     cur = await conn.execute(
-        "UPDATE pending_notifications SET withdrawn_at = ? "
-        "WHERE comment_id = ? AND withdrawn_at IS NULL",
+        "UPDATE pending_notifications SET withdrawn_at = ? "  # noqa: S608 - constant
+        f"WHERE comment_id IN ({_BELOW.format(only='')}) AND withdrawn_at IS NULL",
         (now, comment_id),
     )
     return cur.rowcount
 
 
 async def restore_pending(conn: aiosqlite.Connection, comment_id: int, due_at: float) -> int:
-    """Send the withdrawn notifications of a comment published again, at ``due_at``."""
+    """Send the withdrawn notifications of a comment published again, and of the
+    published replies shown under it again, at ``due_at``."""
+    only = " AND c.status = 'approved'"
     cur = await conn.execute(
-        "UPDATE pending_notifications SET withdrawn_at = NULL, due_at = ? "
-        "WHERE comment_id = ? AND withdrawn_at IS NOT NULL",
+        "UPDATE pending_notifications SET withdrawn_at = NULL, due_at = ? "  # noqa: S608
+        f"WHERE comment_id IN ({_BELOW.format(only=only)}) AND withdrawn_at IS NOT NULL",
         (due_at, comment_id),
     )
     return cur.rowcount

@@ -12,6 +12,7 @@ __all__ = [
     "TrustRow",
     "approved_count",
     "clear",
+    "clear_granted",
     "list_all",
     "set_standing",
     "standing",
@@ -55,6 +56,20 @@ async def set_standing(
 
 async def clear(conn: aiosqlite.Connection, address_id: int) -> bool:
     cur = await conn.execute("DELETE FROM address_trust WHERE address_id = ?", (address_id,))
+    return cur.rowcount > 0
+
+
+async def clear_granted(
+    conn: aiosqlite.Connection, address_id: int, at: str, by_address_id: int | None
+) -> bool:
+    """Take back a trust given at ``at`` by ``by_address_id`` (the time and moderator of
+    the decision that gave it: times are to the second, so the operator's `trust add`
+    in that second, by nobody, stays); a trust given at another time stays."""
+    sql = "DELETE FROM address_trust WHERE address_id = ? AND trust = 'trusted' AND since = ? "
+    if by_address_id is None:
+        cur = await conn.execute(sql + "AND by_address_id IS NULL", (address_id, at))
+    else:
+        cur = await conn.execute(sql + "AND by_address_id = ?", (address_id, at, by_address_id))
     return cur.rowcount > 0
 
 

@@ -149,6 +149,7 @@ def build_web_app(
             web.post("/moderate/decide", queue.decide),
             web.post("/moderate/undo", queue.undo),
             web.post("/moderate/signout", queue.signout),
+            web.get("/moderate/undo/{token}", moderation.undo_page),
             web.post("/moderate/undo/{token}", moderation.undo),
             web.get("/moderate/{token}", moderation.confirm),
             web.post("/moderate/{token}", moderation.act),

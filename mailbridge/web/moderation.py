@@ -21,18 +21,20 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from mailbridge.clock import Clock
-from mailbridge.errors import ExpiredLink, LinkError, NotFound
+from mailbridge.errors import ErasedComment, ExpiredLink, LinkError, NotFound
 from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.moderate import explain
 from mailbridge.moderate.moderators import still_moderates
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import excerpt
+from mailbridge.people import data as people
 from mailbridge.store import Store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import (
     Action,
     Keyring,
     ModerationLink,
+    UndoLink,
     make_undo_token,
     read_moderation_token,
     read_undo_token,
@@ -44,6 +46,10 @@ log = logging.getLogger(__name__)
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # reads a link whatever its expiry
 UNDO_DAYS = 30
+_ERASED = (
+    "This comment was erased at its writer's request: it cannot be published or decided "
+    "again, so nothing was changed."
+)
 
 
 class ModerationPages:
@@ -138,6 +144,8 @@ class ModerationPages:
         try:
             outcome = await self._service.moderate(link.comment_id, link.action, by)
             view = await self._service.view(link.comment_id)
+        except ErasedComment:
+            raise web.HTTPGone(text=_ERASED) from None
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
         thread = view.thread
@@ -145,20 +153,32 @@ class ModerationPages:
         comment_url = None
         if outcome.comment.status is CommentStatus.APPROVED:
             comment_url = f"{thread_url}#comment-{outcome.comment.id}"
-        undo_url = None
-        if outcome.changed and link.moderator_id is not None:
+        undo_url, undo_to = None, outcome.previous.value
+        standing: tuple[int, CommentStatus, CommentStatus] | None = None
+        if outcome.decision_id is not None:
+            standing = (outcome.decision_id, outcome.previous, outcome.comment.status)
+        else:
+            # Pressed again (a reload resends the POST, a phone restores the tab): the
+            # decision that made it so can still be undone, so the button stays.
+            latest = await self._service.standing_decision(link.comment_id, UNDO_DAYS)
+            if latest is not None and latest.status is outcome.comment.status:
+                standing = (latest.id, latest.previous, latest.status)
+        if standing is not None and link.moderator_id is not None:
+            decision_id, before, after = standing
             token = make_undo_token(
                 self._keyring.moderation,
                 outcome.comment.id,
-                outcome.previous.value,
-                outcome.comment.status.value,
+                before.value,
+                after.value,
                 link.moderator_id,
                 self._clock.now() + timedelta(days=UNDO_DAYS),
+                decision_id,
             )
-            undo_url = f"{self._public_url}/moderate/undo/{token}"
+            undo_url, undo_to = f"{self._public_url}/moderate/undo/{token}", before.value
         return self._html(
             "moderate_done",
             undo_url=undo_url,
+            undo_to=undo_to,
             undo_days=UNDO_DAYS,
             action=link.action.verb,
             status=outcome.comment.status.value,
@@ -175,26 +195,70 @@ class ModerationPages:
             expires=link.expires,
         )
 
-    async def undo(self, request: web.Request) -> web.Response:
-        """POST /moderate/undo/TOKEN: the decision back, for 30 days, if none came since."""
+    def _undo_link(self, request: web.Request) -> UndoLink:
         try:
-            undo = read_undo_token(
+            return read_undo_token(
                 self._keyring.moderation, request.match_info["token"], self._clock.now()
             )
+        except ExpiredLink as exc:
+            log.warning("undo link refused (ExpiredLink) from %s", request.remote)
+            raise web.HTTPForbidden(
+                text=f"{exc.text} An undo works for {UNDO_DAYS} days after its decision; "
+                f"the comment can still be decided on the queue page, {self._public_url}/moderate."
+            ) from None
         except LinkError as exc:
             log.warning("undo link refused (%s) from %s", type(exc).__name__, request.remote)
             raise web.HTTPForbidden(text=exc.text) from None
+
+    async def undo_page(self, request: web.Request) -> web.Response:
+        """GET /moderate/undo/TOKEN: the Undo button again (a bookmark, a link kept),
+        whether the decision still stands; a GET changes nothing (mail scanners)."""
+        undo = self._undo_link(request)
+        await self._still_moderator(undo.comment_id, undo.moderator_id)
+        try:
+            view = await self._service.view(undo.comment_id)
+        except NotFound:
+            raise web.HTTPNotFound(text="That comment no longer exists.") from None
+        if people.removed(view.comment):
+            raise web.HTTPGone(text=_ERASED)  # its button would only answer this
+        latest = view.history[-1] if view.history else None
+        stands = view.comment.status.value == undo.status and (
+            undo.decision_id is None or (latest is not None and latest.id == undo.decision_id)
+        )
+        return self._html(
+            "moderate_undo",
+            stands=stands,
+            already=not stands and explain.undone_already(view.history, undo.decision_id),
+            comment=view.comment,
+            thread=view.thread,
+            previous=undo.previous,
+            status=undo.status,
+            history=explain.history_lines(view.history, undo.moderator_id),
+        )
+
+    async def undo(self, request: web.Request) -> web.Response:
+        """POST /moderate/undo/TOKEN: the decision back, for 30 days, if none came since."""
+        undo = self._undo_link(request)
+        await self._still_moderator(undo.comment_id, undo.moderator_id)
         by = Decider(Channel.LINK, undo.moderator_id)
         try:
             outcome = await self._service.undo(
-                undo.comment_id, CommentStatus(undo.status), CommentStatus(undo.previous), by
+                undo.comment_id,
+                CommentStatus(undo.status),
+                CommentStatus(undo.previous),
+                by,
+                undo.decision_id,
             )
             view = await self._service.view(undo.comment_id)
+        except ErasedComment:
+            raise web.HTTPGone(text=_ERASED) from None
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
         return self._html(
             "moderate_undone",
             undone=outcome is not None,
+            already=outcome is None and explain.undone_already(view.history, undo.decision_id),
+            untrusted=outcome is not None and outcome.trust_withdrawn,
             comment=view.comment,
             thread=view.thread,
             previous=undo.previous,

@@ -28,7 +28,8 @@ from aiohttp import web
 from mailbridge.addresses import mailbox, matching_key, normalise
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
-from mailbridge.models import Channel, Comment, CommentStatus, Decider, whole_number
+from mailbridge.models import Channel, Comment, CommentStatus, Decider, Decision, whole_number
+from mailbridge.moderate import explain
 from mailbridge.moderate.moderators import moderates, moderates_all
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
@@ -150,7 +151,15 @@ class QueuePages:
         only = self._only(session)
         waiting, pending = await self._store.read(lambda c: _queue(c, only))
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
-        decided = await self._store.read(lambda c: _decided(c, since, only))
+        # Paged: a spam run's automatic decisions pushed the author's own (and the
+        # comments to rescue) past the first page, where nothing reached them.
+        before = whole_number(request.query.get("before", ""))
+        decided = await self._store.read(lambda c: _decided(c, since, before, only))
+        older = None
+        if len(decided) == _DECIDED_PAGE:
+            last = decided[-1]["decision"]
+            assert isinstance(last, Decision)
+            older = last.id
         asked = request.query.get("kept", "")
         nonce = secrets.token_urlsafe(16)
         response = self._html(
@@ -158,6 +167,8 @@ class QueuePages:
             items=pending,
             waiting=waiting,
             decided=decided,
+            older=older,
+            newest=before is None,
             undo_days=UNDO_DAYS,
             undone=request.query.get("undone", ""),
             who=session.email,
@@ -352,13 +363,28 @@ class QueuePages:
         only = self._only(session)
         if not await self._store.read(lambda c: _theirs(c, [comment_id], only)):
             raise web.HTTPForbidden(text="That comment is not on a post you moderate.")
+        # The decision the page showed: someone may have decided again since it was
+        # loaded, and the button must not undo that newer decision instead. A page
+        # from before the forms named it is "stale": reloaded, it names it.
+        shown = whole_number(str(form.get("decision", "")))
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         latest = await self._store.read(lambda c: decisions.undoable_one(c, comment_id, since))
         undone = "stale"
-        if latest is not None:
+        if latest is not None and latest.id == shown:
             by = Decider(Channel.QUEUE, session.address_id)
-            outcome = await self._service.undo(comment_id, latest.status, latest.previous, by)
-            undone = "yes" if outcome is not None else "stale"
+            try:
+                outcome = await self._service.undo(
+                    comment_id, latest.status, latest.previous, by, latest.id
+                )
+            except NotFound:  # deleted meanwhile, or erased at its writer's request
+                outcome = None
+            if outcome is not None:
+                undone = "untrusted" if outcome.trust_withdrawn else "yes"
+        if undone == "stale" and shown is not None:
+            # Pressed twice, or the POST resent: say it worked, not "decided since".
+            history = await self._store.read(lambda c: decisions.history(c, comment_id))
+            if explain.undone_already(tuple(history), shown):
+                undone = "already"
         log.info("queue: undo of comment %d: %s (session %d)", comment_id, undone, session.id)
         raise web.HTTPSeeOther(f"/moderate?undone={undone}")
 
@@ -413,18 +439,21 @@ async def _theirs(conn: aiosqlite.Connection, ids: list[int], only: int | None) 
     return found
 
 
+_DECIDED_PAGE = 50
+
+
 async def _decided(
-    conn: aiosqlite.Connection, since: str, only: int | None
+    conn: aiosqlite.Connection, since: str, before: int | None, only: int | None
 ) -> list[dict[str, object]]:
     """Decisions that can still be undone, newest first, with their comment and thread
     (``only``: those on the threads of that address)."""
     items: list[dict[str, object]] = []
-    for decision in await decisions.undoable(conn, since):
+    for decision in await decisions.undoable(conn, since, _DECIDED_PAGE, before, only):
         comment = await comments.get_comment(conn, decision.comment_id)
         if comment is None:
             continue
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
-        if thread is None or (only is not None and thread.author_address_id != only):
+        if thread is None:
             continue
         items.append({"decision": decision, "comment": comment, "thread": thread})
     return items

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 from flows import moderation_email, outbox_dir, post_comment
-from support import AUTHOR_EMAIL, ROOT, free_port, make_settings, read_maildir, text_body
+from support import (
+    AUTHOR_EMAIL,
+    ROOT,
+    free_port,
+    make_settings,
+    moderation_links,
+    read_maildir,
+    text_body,
+)
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
@@ -107,3 +115,29 @@ async def test_long_names_unbroken_urls_and_rtl_fit_a_phone(daemon: Running, bro
     arabic = page.locator(".body", has_text="شكرا جزيلا")
     assert await arabic.evaluate("e => getComputedStyle(e).direction") == "rtl"
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.asyncio
+async def test_a_mistaken_spam_is_undone_on_a_phone_and_its_link_kept(
+    daemon: Running, browser: Any
+) -> None:
+    """Spam tapped by mistake: the done page's Undo, then the kept undo link opened
+    again later says it was undone already (not "decided since"), on a phone."""
+    await post_comment(daemon, parent=2, body="Not spam at all.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.goto(links["spam"])
+    await page.get_by_role("button", name="Spam").click()
+    await page.get_by_role("heading", name="Done: the comment is spam.").wait_for()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    kept = await page.get_by_role("link", name="this link").get_attribute("href")
+    assert kept is not None and "/moderate/undo/" in kept
+    await page.get_by_role("button", name="Undo: put it back to pending").click()
+    await page.get_by_role("heading", name="Undone: the comment is pending again.").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "undo-phone.png"), full_page=True)
+    await page.goto(kept)  # the bookmark, later
+    await page.get_by_role(
+        "heading", name="Already undone: the comment is pending again."
+    ).wait_for()
+    assert await page.get_by_role("button").count() == 0

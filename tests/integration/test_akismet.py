@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -310,3 +311,30 @@ async def test_what_akismet_was_sent_is_exported_erased_and_forgotten_after_30_d
 
         await daemon.store.write(Housekeeping(daemon.store, Later(), 30, sent_days=90).work)
         assert await db_rows(daemon, "SELECT form FROM akismet_checks") == []
+
+
+@pytest.mark.asyncio
+async def test_an_undone_spam_is_not_reported(
+    tmp_path: Path, akismet: tuple[FakeAkismet, str]
+) -> None:
+    """Spam tapped by mistake and undone at once, while Akismet is down: the report
+    still waiting must not go out as submit-spam when Akismet is back."""
+    fake, url = akismet
+    async with started(tmp_path, spam=reporting(url), outbound=FAST) as daemon:
+        fake.down = True
+        await post(daemon, "Reader", FAIR)  # Akismet: not spam
+        later = await post(daemon, "Other", OTHER)
+        mail = await moderation_email(daemon, "Reader", 1)
+        status, page = await follow(daemon, moderation_links(mail)["spam"], "POST")
+        assert status == 200
+        await until("a refused report", lambda: _async(any(r[2] == 503 for r in fake.reports)))
+        undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+        assert undo is not None
+        status, page = await follow(daemon, undo.group(1), "POST")
+        assert status == 200 and "Undone" in page
+        await daemon.service.moderate(int(later["id"]), Action.SPAM, CLI)
+        fake.down = False
+        (method, form, _), *_rest = await reports(fake, 1)
+        assert (method, form["comment_content"]) == ("submit-spam", OTHER)
+        assert len(await settled(daemon)) == 2
+        assert [r[1]["comment_content"] for r in fake.reports if r[2] == 200] == [OTHER]

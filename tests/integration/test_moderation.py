@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -172,6 +174,31 @@ async def test_a_removed_moderators_links_stop_working(tmp_path: Path) -> None:
         # The thread's author still moderates it: their link works.
         status, _page = await follow(daemon, moderation_links(owners)["reject"], "POST")
         assert status == 200
+        assert await db_value(daemon, "SELECT status FROM comments WHERE id = ?", comment) == (
+            "rejected"
+        )
+
+
+@pytest.mark.asyncio
+async def test_a_removed_moderators_undo_link_stops_working(tmp_path: Path) -> None:
+    # The undo link kept from a decision (30 days) is a moderation link like the
+    # others: taken off moderation.moderators, its holder undoes nothing with it.
+    second = {"moderators": ["Sam <sam@example.org>"]}
+    async with started(tmp_path, moderation=second) as daemon:
+        comment = await post_comment(daemon, parent=2, body="Please decide me.")
+        mails = await wait_for_mail(outbox_dir(daemon), 2)
+        [sams] = [m for m in mails if m["To"].addresses[0].addr_spec == "sam@example.org"]
+        status, done = await follow(daemon, moderation_links(sams)["reject"], "POST")
+        assert status == 200
+        found = re.search(r'href="([^"]*/moderate/undo/[^"]+)"', done)
+        assert found is not None
+        undo = html.unescape(found.group(1))
+    removed = make_settings(tmp_path, moderation={"moderators": []})
+    async with running(removed, resolver=no_dmarc_zone()) as daemon:
+        for method in ("GET", "POST"):
+            status, page = await follow(daemon, undo, method)
+            assert status == 403
+            assert "no longer moderates" in page and "nothing was changed" in page
         assert await db_value(daemon, "SELECT status FROM comments WHERE id = ?", comment) == (
             "rejected"
         )

@@ -374,3 +374,23 @@ async def test_an_unknown_verdict_is_explained(tmp_path: Path) -> None:
             refused.value.code == 550 and "approve, reject, spam or trust" in refused.value.message
         )
         assert await status_of(daemon, comment_id) == "pending"
+
+
+@pytest.mark.asyncio
+async def test_a_reply_about_an_erased_comment_is_refused_not_retried(tmp_path: Path) -> None:
+    """Erased in "remove" mode while pending: an "approve" reply must not publish it
+    (empty, by "a former commenter"), and says why."""
+    from mailbridge.people import data as people
+
+    writer = "erased.writer@example.net"
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id = await post_comment(daemon, parent=2, body="Take me down.", email=writer)
+        moderation = await moderation_email(daemon, "Ann")
+        rcpt = moderation["Reply-To"].addresses[0].addr_spec
+        await daemon.store.write(lambda c: people.erase(c, writer, True))
+        raw = sign(answer(moderation, "approve", "An answer."), KEY)
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await send(daemon, raw, rcpt, AUTHOR_EMAIL)
+        assert refused.value.code == 550
+        assert "erased at its writer's request" in refused.value.message
+        assert await status_of(daemon, comment_id) == "rejected"

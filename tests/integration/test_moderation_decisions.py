@@ -342,9 +342,11 @@ async def test_a_decision_can_be_undone_from_its_confirmation_page(daemon: Runni
     assert undo is not None and "Undo: put it back to pending" in page
     status, page = await follow(daemon, undo.group(1), "POST")
     assert status == 200 and "Undone: the comment is pending again." in page
-    # Pressing it again, after that, changes nothing: it was decided again since.
+    # Pressing it again (a double tap, the POST resent) changes nothing, and says that
+    # it worked (it said "Not undone: it was decided again since").
     status, page = await follow(daemon, undo.group(1), "POST")
-    assert status == 200 and "Not undone" in page
+    assert status == 200 and "Already undone: the comment is pending again." in page
+    assert "Not undone" not in page
     # A forged undo link is refused.
     status, _ = await follow(daemon, undo.group(1)[:-4] + "AAAA", "POST")
     assert status == 403
@@ -354,3 +356,137 @@ async def test_a_decision_can_be_undone_from_its_confirmation_page(daemon: Runni
         ["comment", str(comment_id), "--data-dir", str(daemon.settings.data_path)],
     )
     assert re.search(r"spam\s+pending\s+author@example.org\s+link", listed.output)
+
+
+@pytest.mark.asyncio
+async def test_an_undo_sent_again_after_a_newer_decision_changes_nothing(
+    daemon: Running,
+) -> None:
+    """Approve, Undo, Approve again; then the browser resends the first Undo's POST
+    (back, refresh): the newer approval stands, and the page says why."""
+    cid = await post_comment(daemon, parent=2, body="Approved twice, undone once.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    page = await press(daemon, links["approve"])
+    undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert undo is not None
+    assert "Undone: the comment is pending again." in await press(daemon, undo.group(1))
+    await press(daemon, links["approve"])
+    assert await status_of(daemon, cid) == "approved"
+
+    page = await press(daemon, undo.group(1))
+    assert "Not undone" in page and "by a newer decision" in page
+    assert await status_of(daemon, cid) == "approved"
+    host, port = daemon.http_address
+    _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
+    assert "Approved twice, undone once." in thread_page
+    assert [d[:2] for d in await decisions(daemon, cid)] == [
+        ("pending", "approved"),
+        ("approved", "pending"),
+        ("pending", "approved"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_the_undo_button_survives_a_reload_and_its_link_opens_it_again(
+    daemon: Running,
+) -> None:
+    """A phone reloads the done page (the POST sent again) or the author bookmarks it:
+    the Undo button must still be there; it was gone ("Already approved", no button),
+    and the undo link answered a GET with 405."""
+    cid = await post_comment(daemon, parent=2, body="Undo me after a reload.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    await press(daemon, links["spam"])
+    page = await press(daemon, links["spam"])  # the reload
+    assert "Already spam." in page
+    undo = re.search(r'<form method="post" action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert undo is not None and "Undo: put it back to pending" in page
+
+    # The link under the button opens it again; the GET changes nothing.
+    assert f'<a href="{undo.group(1)}">this link</a>' in page
+    status, kept = await follow(daemon, undo.group(1))
+    assert status == 200 and "Undo: put this comment back to pending?" in kept
+    assert await status_of(daemon, cid) == "spam"
+    assert "Undone: the comment is pending again." in await press(daemon, undo.group(1))
+    status, kept = await follow(daemon, undo.group(1))
+    assert status == 200 and "Already undone: the comment is pending again." in kept
+    assert "<form" not in kept
+    assert await status_of(daemon, cid) == "pending"
+    # Decided again since: the old link offers nothing.
+    await press(daemon, links["approve"])
+    status, kept = await follow(daemon, undo.group(1))
+    assert status == 200 and "Nothing to undo: it was decided again since." in kept
+    assert "<form" not in kept
+
+
+@pytest.mark.asyncio
+async def test_an_expired_undo_link_says_where_to_decide_instead(daemon: Running) -> None:
+    from mailbridge.tokens import make_undo_token
+
+    cid = await post_comment(daemon, parent=2, body="Undone too late.")
+    await moderation_email(daemon, "Ann")
+    host, port = daemon.http_address
+    gone = datetime.now(UTC) - timedelta(seconds=1)
+    token = make_undo_token(daemon.keyring.moderation, cid, "pending", "approved", 1, gone, 1)
+    for method in ("GET", "POST"):
+        status, page = await follow(daemon, f"http://{host}:{port}/moderate/undo/{token}", method)
+        assert status == 403 and "This link has expired." in page
+        assert "An undo works for 30 days" in page and "/moderate." in page
+    assert await status_of(daemon, cid) == "pending"
+
+
+@pytest.mark.asyncio
+async def test_a_comment_erased_at_its_writers_request_is_never_published_again(
+    daemon: Running,
+) -> None:
+    """privacy.erased_comments = "remove": the erased comment left the page for good. A
+    moderator's old Approve link, or the Undo of their Reject, published it again: an
+    empty comment by "a former commenter", its readers notified of it."""
+    from mailbridge.people import data as people
+
+    writer = "erased.writer@example.net"
+    cid = await post_comment(daemon, parent=2, body="Take me down.", email=writer)
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    page = await press(daemon, links["reject"])
+    undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert undo is not None
+    await daemon.store.write(lambda c: people.erase(c, writer, True))
+
+    for link in (links["approve"], undo.group(1), links["trust"]):
+        status, page = await follow(daemon, link, "POST")
+        assert status == 410 and "was erased at its writer" in page, (link, page)
+    status, page = await follow(daemon, undo.group(1))  # the kept link offers no button
+    assert status == 410 and "was erased at its writer" in page
+    assert await status_of(daemon, cid) == "rejected"
+    host, port = daemon.http_address
+    _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
+    assert "a former commenter" not in thread_page
+    await delivered(daemon)
+    assert raw_mail_to(daemon, READER) == []
+
+
+@pytest.mark.asyncio
+async def test_replies_under_an_undone_approval_wait_with_it(tmp_path: Path) -> None:
+    """A comment approved, a reply to it approved, then the first approval undone within
+    the batch window: the reply's notification went out to the thread's followers
+    anyway, quoting the comment just taken off the page. Now both wait, and go out
+    once when the comment is published again."""
+    clock = FakeClock()
+    first, answer = "Words the author unpublished.", "A reply under those words."
+    async with batched_daemon(tmp_path, clock) as daemon:
+        await follow_the_thread(daemon, FOLLOWER, clock)
+        cid = await post_comment(daemon, parent=2, body=first)
+        links = moderation_links(await moderation_email(daemon, "Ann", 1))
+        page = await press(daemon, links["approve"])
+        undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+        assert undo is not None
+        await post_comment(daemon, parent=cid, author="Bea", email="bea@example.net", body=answer)
+        await press(daemon, moderation_links(await moderation_email(daemon, "Bea", 1))["approve"])
+        assert "Undone" in await press(daemon, undo.group(1))
+
+        await window_closes(daemon, clock)
+        assert raw_mail_to(daemon, FOLLOWER) == []
+        await press(daemon, links["approve"])
+        await window_closes(daemon, clock)
+        await window_closes(daemon, clock)
+        [told] = raw_mail_to(daemon, FOLLOWER)
+        assert first.encode() in unfolded(told) and answer.encode() in unfolded(told)

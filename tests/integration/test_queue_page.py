@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from flows import follow, moderation_email, outbox_dir, post_comment
 from support import (
     AUTHOR_EMAIL,
+    THREAD,
     FakeClock,
     db_value,
     import_seed,
@@ -85,6 +86,14 @@ def jar() -> aiohttp.CookieJar:
 def csrf(page: str) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
     assert found
+    return found.group(1)
+
+
+def undo_of(page: str, comment_id: int) -> str:
+    """The decision id in a comment's Undo form, as the browser sends it."""
+    found = re.search(rf'name="comment" value="{comment_id}"><input type="hidden" '
+                      r'name="decision" value="(\d+)"', page)  # fmt: skip
+    assert found, f"no Undo for comment {comment_id}"
     return found.group(1)
 
 
@@ -167,15 +176,16 @@ async def test_decisions_are_undone_from_the_queue_page(daemon: Running) -> None
         async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
             page = await r.text()
         assert page.count("Undo: back to pending") == 2
-        undo = {"csrf": csrf(page), "comment": str(approved)}
+        undo = {"csrf": csrf(page), "comment": str(approved), "decision": undo_of(page, approved)}
         async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
             assert r.status == 200
             page = await r.text()
         assert "Undone: the comment is back where it was." in page
         assert f'name="comment" value="{approved}"' in page  # pending again, in the queue
         async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
-            assert "Not undone" in await r.text()  # nothing left to undo for it
-        rescue = {"csrf": csrf(page), "comment": str(spammed)}
+            page = await r.text()  # pressed twice: it worked, nothing more changed
+            assert "Already undone" in page and "Not undone" not in page
+        rescue = {"csrf": csrf(page), "comment": str(spammed), "decision": undo_of(page, spammed)}
         async with session.post(url(daemon, "/moderate/undo"), data=rescue) as r:
             assert "Undone" in await r.text()
         async with session.post(url(daemon, "/moderate/undo"), data={"comment": "1"}) as r:
@@ -566,3 +576,63 @@ async def test_a_thread_author_moderates_their_own_threads_only(tmp_path: Path) 
             assert "<h1>1 comment waiting</h1>" in page and f'value="{others}"' in page
         status = await db_value(daemon, "SELECT status FROM comments WHERE id = ?", others)
         assert status == "pending"
+
+
+@pytest.mark.asyncio
+async def test_an_undo_from_a_page_loaded_before_another_decision_changes_nothing(
+    daemon: Running,
+) -> None:
+    """The queue page shows an approval with Undo; meanwhile a co-moderator rejects the
+    comment by link. The Undo pressed on the old page must not put the rejected comment
+    back on the page (it used to undo whatever was latest: the rejection)."""
+    cid = await post_comment(daemon, parent=2, body="Approved here, rejected there.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        form = [("csrf", csrf(page)), ("action", "approve"), ("comment", str(cid))]
+        async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
+            page = await r.text()
+        undo = {"csrf": csrf(page), "comment": str(cid), "decision": undo_of(page, cid)}
+        status, _ = await follow(daemon, links["reject"], "POST")
+        assert status == 200
+        async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
+            assert r.status == 200
+            assert "Not undone" in await r.text()
+        # A form without the decision (a page from before it was named) undoes nothing.
+        del undo["decision"]
+        async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
+            assert "Not undone" in await r.text()
+    listed = await mb("comment", str(cid), "--data-dir", str(daemon.settings.data_path))
+    assert "status      rejected" in listed.output
+    host, port = daemon.http_address
+    _status, thread_page = await follow(daemon, f"http://{host}:{port}/threads/{THREAD}")
+    assert "Approved here, rejected there." not in thread_page
+
+
+@pytest.mark.asyncio
+async def test_older_decisions_are_reached_past_the_first_fifty(daemon: Running) -> None:
+    """After a spam run (or a busy day), the author's own approval of yesterday was past
+    the list's first 50 decisions and could not be undone from the queue page."""
+    from mailbridge.models import Channel, Decider
+    from mailbridge.tokens import Action
+
+    cid = await post_comment(daemon, parent=2, body="Approved before the flood.")
+    await moderation_email(daemon, "Ann")
+    cli = Decider(Channel.CLI, None)
+    await daemon.service.moderate(cid, Action.APPROVE, cli)
+    for seed in range(3, 53):  # 50 newer decisions
+        await daemon.service.moderate(seed, Action.REJECT, cli)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        assert page.count("Undo: back to") == 50
+        assert f'name="comment" value="{cid}"><input type="hidden" name="decision"' not in page
+        older = re.search(r'<a href="(/moderate\?before=\d+)#decided">Older decisions</a>', page)
+        assert older is not None
+        async with session.get(url(daemon, older.group(1))) as r:
+            page = await r.text()
+        assert page.count("Undo: back to") == 1 and "Older decisions" not in page
+        undo = {"csrf": csrf(page), "comment": str(cid), "decision": undo_of(page, cid)}
+        async with session.post(url(daemon, "/moderate/undo"), data=undo) as r:
+            assert "Undone: the comment is back where it was." in await r.text()
+        async with session.get(url(daemon, "/moderate?before=x")) as r:
+            assert r.status == 200  # a hand-made page number is the first page

@@ -172,3 +172,31 @@ async def test_what_looks_private_is_held_even_from_a_trusted_writer(tmp_path: P
             "HELD FOR A CLOSER LOOK: it may reveal personal details: a phone number"
             in text_body(moderation)
         )
+
+
+@pytest.mark.asyncio
+async def test_undoing_approve_and_trust_takes_the_trust_back(daemon: Running) -> None:
+    """A mistaken "Approve and trust" on a phone, undone: the comment waits again and so
+    do the writer's next ones (the trust stayed: they were published unseen)."""
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    await post(daemon, "Trusted by mistake.")
+    links = moderation_links(await moderation_email(daemon, "Ann"))
+    status, page = await follow(daemon, links["trust"], "POST")
+    assert status == 200
+    undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert undo is not None
+    status, page = await follow(daemon, undo.group(1), "POST")
+    assert status == 200 and "Undone: the comment is pending again." in page
+    assert (await post(daemon, "Not published unseen."))["status"] == "pending"
+    assert "Not published unseen." not in await published_bodies(daemon)
+    assert "ann@example.com" not in (await mb("trust", "list", *data)).output
+    assert "Ann is no longer trusted: their next comments wait for you again." in page
+
+    # Trusted before the tap (by the operator): the undo leaves that trust alone.
+    assert (await mb("trust", "add", "ann@example.com", *data)).exit_code == 0
+    status, page = await follow(daemon, links["trust"], "POST")
+    undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+    assert status == 200 and undo is not None
+    status, page = await follow(daemon, undo.group(1), "POST")
+    assert status == 200 and "Undone" in page and "no longer trusted" not in page
+    assert "ann@example.com" in (await mb("trust", "list", *data)).output

@@ -597,7 +597,7 @@ async def test_a_token_of_one_purpose_opens_no_other_door(daemon: Running) -> No
         "moderate": make_moderation_token(keys.moderation, cid, Action.SPAM, later, 1),
         "signin": make_login_token(keys.moderation, 1, later),
         "privacy": make_privacy_token(keys.subscription, 1, later),
-        "undo": make_undo_token(keys.moderation, cid, "approved", "pending", 1, later),
+        "undo": make_undo_token(keys.moderation, cid, "approved", "pending", 1, later, 1),
         "confirm": make_subscription_token(
             keys.subscription, LinkPurpose.CONFIRM, 1, None, "thread", date(2099, 1, 1)
         ),
@@ -610,7 +610,7 @@ async def test_a_token_of_one_purpose_opens_no_other_door(daemon: Running) -> No
         "moderate": [("GET", "/moderate/{}"), ("POST", "/moderate/{}")],
         "signin": [("GET", "/moderate/signin/{}"), ("POST", "/moderate/signin/{}")],
         "privacy": [("GET", "/privacy/{}"), ("POST", "/privacy/{}/erase")],
-        "undo": [("POST", "/moderate/undo/{}")],
+        "undo": [("GET", "/moderate/undo/{}"), ("POST", "/moderate/undo/{}")],
         "confirm": [("GET", "/confirm/{}"), ("POST", "/confirm/{}")],
         "unsubscribe": [("GET", "/unsubscribe/{}")],
     }

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -23,8 +24,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from click.testing import CliRunner
-from flows import approve, moderation_email, post_comment
-from support import local_http, started
+from flows import approve, follow, moderation_email, post_comment
+from support import local_http, moderation_links, started
 
 from mailbridge.app import Running
 from mailbridge.cli import cli
@@ -248,3 +249,35 @@ async def test_a_slow_endpoint_is_retried_and_blocks_nothing(
         receiver.delay = 0.0
         await until(lambda: len(receiver.accepted) == 1)
         await all_sent(daemon, 1)
+
+
+@pytest.mark.asyncio
+async def test_an_undone_approval_is_an_event(tmp_path: Path, receiver: Receiver) -> None:
+    """A receiver that showed a comment on "comment.approved" hears when the approval is
+    undone (it heard nothing, and kept showing it), and when one is marked spam."""
+    events = ("comment.approved", "comment.unpublished")
+    settings = {"webhooks": hooks(receiver.url, *events), "outbound": FAST}
+    async with started(tmp_path, **settings) as daemon:
+        comment = await post_comment(daemon, parent=2, body="Approved, then undone.")
+        links = moderation_links(await moderation_email(daemon, "Ann"))
+        status, page = await follow(daemon, links["approve"], "POST")
+        undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+        assert status == 200 and undo is not None
+        status, page = await follow(daemon, undo.group(1), "POST")
+        assert status == 200 and "Undone" in page
+        await follow(daemon, links["approve"], "POST")
+        await follow(daemon, links["spam"], "POST")
+        await until(lambda: len(receiver.accepted) == 4)
+        # In order of the outbox rows (timestamps are to the second).
+        said = [
+            (e["type"], e["data"]["comment"]["status"])
+            for msg_id in [r[0] for r in await all_sent(daemon, 4)]
+            for e in [receiver.accepted[msg_id]]
+        ]
+        assert said == [
+            ("comment.approved", "approved"),
+            ("comment.unpublished", "pending"),
+            ("comment.approved", "approved"),
+            ("comment.unpublished", "spam"),
+        ]
+        assert {e["data"]["comment"]["id"] for e in receiver.accepted.values()} == {comment}

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from mailbridge.models import Comment, CommentStatus, Source
-from mailbridge.moderate.explain import effect, outcome, state
+from mailbridge.models import Channel, Comment, CommentStatus, Decision, Source
+from mailbridge.moderate.explain import effect, outcome, state, undone_already
 from mailbridge.notify.mail import cut_short
 from mailbridge.tokens import Action
 
@@ -62,3 +62,18 @@ def test_cut_short_keeps_short_text_and_cuts_long_text_at_a_line_end() -> None:
     assert len(shown) + more == len(text)
     one_line = "x" * 120
     assert cut_short(one_line, 50) == ("x" * 50, 70)
+
+
+def _decision(decision_id: int, previous: CommentStatus, status: CommentStatus) -> Decision:
+    return Decision(7, "2026-12-01T10:00:00+00:00", previous, status, Channel.LINK, 1, None,
+                    decision_id)  # fmt: skip
+
+
+def test_an_undo_pressed_again_is_told_it_worked_not_that_someone_decided() -> None:
+    P, A, R = CommentStatus.PENDING, CommentStatus.APPROVED, CommentStatus.REJECTED
+    approved, undone = _decision(1, P, A), _decision(2, A, P)
+    assert undone_already((approved, undone), 1)
+    assert not undone_already((approved,), 1)  # nothing undone yet
+    assert not undone_already((approved, _decision(2, A, R)), 1)  # decided since
+    assert not undone_already((approved, undone, _decision(3, P, A)), 1)  # and again
+    assert not undone_already((approved, undone), None)  # an old link names none

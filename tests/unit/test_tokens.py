@@ -15,12 +15,15 @@ from mailbridge.inbound.recipients import Kind, kind_of
 from mailbridge.tokens import (
     Action,
     Keyring,
+    UndoLink,
     make_bounce_token,
     make_moderation_token,
     make_reply_token,
+    make_undo_token,
     read_bounce_token,
     read_moderation_token,
     read_reply_token,
+    read_undo_token,
 )
 
 KEYS = Keyring.from_secret(b"k" * 32)
@@ -149,3 +152,20 @@ def test_epoch_revokes_and_bounce_tokens_round_trip() -> None:
     assert len(bounce) == 24 and read_bounce_token(KEYS.bounce, bounce) == 77
     with pytest.raises(BadReplyToken):
         read_bounce_token(KEYS.reply, bounce)
+
+
+def test_an_undo_link_names_its_decision_and_one_from_before_is_still_read() -> None:
+    key, now = b"k" * 32, datetime(2026, 12, 1, tzinfo=UTC)
+    later = now + timedelta(days=30)
+    token = make_undo_token(key, 7, "pending", "approved", 3, later, 41)
+    assert len(token) <= 48
+    assert read_undo_token(key, token, now) == UndoLink(7, "pending", "approved", 3, 41)
+    # As they were made before (no decision id): valid until they expire, naming none.
+    payload = struct.pack(">IBBII", 7, 0, 1, 3, int(later.timestamp()))
+    mac = hmac.new(key, b"undo decision\0" + payload, hashlib.sha256).digest()[:16]
+    old = base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
+    assert read_undo_token(key, old, now) == UndoLink(7, "pending", "approved", 3, None)
+    with pytest.raises(ExpiredLink):
+        read_undo_token(key, token, later + timedelta(seconds=1))
+    with pytest.raises(BadLink):
+        read_undo_token(key, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), now)
