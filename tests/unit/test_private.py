@@ -49,3 +49,30 @@ def test_ordinary_numbers_are_not(text: str) -> None:
 def test_none_of_the_sample_threads_comments_is_flagged() -> None:
     comments = json.loads(SEED_JSON.read_text())["comments"]
     assert [c["id"] for c in comments if private_findings(c["body"])] == []
+
+
+# Long, adversarial comments: each shape makes some pattern try every start position.
+# 100 KB is five times the longest comment the API takes, and more than a reply's text.
+ADVERSARIAL = {
+    "letters around an @": "a" * 50_000 + "@" + "b-" * 25_000,
+    "dotted words before an @": "a." * 50_000 + "@",
+    "dotted words after an @": "@" + "a." * 50_000,
+    "many @": "a@b-" * 25_000,
+    "digits and spaces": "1 2 " * 25_000,
+    "digits and brackets": "(1) " * 25_000,
+    "a digit then spaces": "1" + " " * 100_000,
+    "eight digits, again and again": ("1 " * 8 + "x ") * 5_500,
+    "numbers and words": ("12 " + "abc " * 3) * 6_000,
+    "a street word then letters": "rue " + "a" * 100_000,
+    "postcodes without a town": "A1 " * 33_000,
+    "short lines": "Director\n" * 11_000,
+}
+
+
+@pytest.mark.timeout(60)  # each shape took 0.1 s at most when this was written
+@pytest.mark.parametrize("shape", sorted(ADVERSARIAL))
+def test_long_adversarial_text_is_read_in_bounded_time(shape: str) -> None:
+    # Before: "letters around an @" took minutes (a web comment of 20,000 characters,
+    # 38 s on the event loop), every start before the "@" running to it.
+    text = ADVERSARIAL[shape]
+    assert isinstance(private_findings(text), list)
