@@ -175,8 +175,13 @@ class CommentService:
                     }[decision]
                     now = iso(self._clock.now())
                     if decision is AutoDecision.SPAM:
-                        # Kept in the spam folder with why, for a rescue (docs/spam.md).
-                        await comments.set_held_reason(conn, comment.id, why)
+                        # Kept in the spam folder with why, for a rescue (docs/spam.md),
+                        # and what else held it: whoever rescues it must see that it may
+                        # carry its writer's number (it replaced that note before).
+                        held = comment.held_reason
+                        await comments.set_held_reason(
+                            conn, comment.id, f"{why}; {held}" if held else why
+                        )
                     auto = Decider(Channel.AUTO, None)
                     outcome, notified = await self._apply(conn, comment.id, target, auto, now)
                     comment = outcome.comment
