@@ -13,7 +13,7 @@ import re
 
 from mailbridge.moderate.private_text import looks_like_a_phone, readable, without_links
 
-__all__ = ["private_findings"]
+__all__ = ["contact_in_name", "private_findings"]
 
 # Bounded like addresses themselves (64 before the "@", labels of 63): unbounded, a
 # 20,000-character comment of letters around one "@" took 38 s to search, every start
@@ -215,3 +215,16 @@ def private_findings(text: str) -> list[str]:
     if _signature_block(text):
         found.append("a signature with a name and title")
     return found
+
+
+def contact_in_name(name: str) -> str | None:
+    """What a name to be shown holds that reaches its writer (an email address, a phone
+    number), if anything: a phone's autofill puts the address in the name field, and a
+    name is on the page beside every comment, where nobody is asked first."""
+    text = readable(name)
+    lower = _lower(text)
+    if ("@" in text and _EMAIL.search(text)) or (
+        _spelled_hint(lower) and _SPELLED_EMAIL.search(text)
+    ):
+        return "an email address"
+    return "a phone number" if _phone(text) else None

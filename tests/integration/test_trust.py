@@ -210,3 +210,38 @@ async def test_details_written_to_dodge_are_held_from_trusted_writers_and_regula
         for _body, finding in DODGED:
             note = f"it may reveal personal details: {finding}".encode()
             assert sum(s.count(note) for s in seen) == 2 * 2, finding  # 2 writers, text+HTML
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("author", "says"),
+    [
+        ("ann.smith@gmail.com", "an email address"),  # a phone's autofill, in the name field
+        ("ann dot smith at gmail dot com", "an email address"),
+        ("Ann 07700 900123", "a phone number"),
+    ],
+)
+async def test_a_name_holding_contact_details_is_refused_not_published(
+    tmp_path: Path, author: str, says: str
+) -> None:
+    # The name is shown beside the comment, and a trusted writer's is published at once.
+    async with started(tmp_path) as daemon:
+        data = ["--data-dir", str(daemon.settings.data_path)]
+        assert (await mb("trust", "add", "ann@example.com", *data)).exit_code == 0
+        host, port = daemon.http_address
+        url = f"http://{host}:{port}/api/threads/{THREAD}/comments"
+        payload = {**ANN, "author": author, "body": "Thank you for this post."}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=payload) as r:
+                assert r.status == 400
+                refused = await r.json()
+            assert refused["field"] == "author"
+            assert f"author looks like it holds {says}" in refused["error"]
+            assert "never shown" in refused["error"]
+            async with session.get(url) as r:
+                page = await r.text()
+            assert "Thank you for this post." not in page and "900123" not in page
+            assert "smith" not in page
+            # Written as a name, the same comment is published at once, as trust says.
+            async with session.post(url, json={**payload, "author": "Ann S."}) as r:
+                assert r.status == 202 and (await r.json())["status"] == "approved"
