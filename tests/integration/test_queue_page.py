@@ -167,3 +167,18 @@ async def test_decisions_are_undone_from_the_queue_page(daemon: Running) -> None
     data = ["--data-dir", str(daemon.settings.data_path)]
     shown = await mb("comment", str(spammed), *data)
     assert re.search(r"spam\s+pending\s+author@example.org\s+queue", shown.output)
+
+
+@pytest.mark.asyncio
+async def test_the_queue_page_says_what_looks_private_and_the_thread_does_not(
+    daemon: Running,
+) -> None:
+    held = await post_comment(daemon, parent=2, body="Call me on 0151 496 0123, any time.")
+    await moderation_email(daemon, "Ann")
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        assert f'value="{held}"' in page
+        assert "<strong>Held:</strong> it may reveal personal details: a phone number" in page
+        async with session.get(url(daemon, "/threads/attachment-theory-healing-relationship")) as r:
+            public = await r.text()
+    assert "personal details" not in public and "0151 496 0123" not in public
