@@ -186,8 +186,8 @@ def _phone(text: str) -> bool:
     text = without_links(text)
     for run in _PHONE_RUN.finditer(text):
         found = run.group(0)
-        if len(found) >= 9 and sum(c.isdigit() for c in found) >= 9:
-            if looks_like_a_phone(text, run.start(), found):
+        if len(found) >= 7 and (digits := sum(c.isdigit() for c in found)) >= 7:
+            if looks_like_a_phone(text, run.start(), found, digits):
                 return True
     return False
 

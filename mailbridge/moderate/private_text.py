@@ -28,12 +28,19 @@ _LABELLED = re.compile(
     r"\s*(?:n(?:o|umber)\.?|#)?\s*[:#]?\s*$",
     re.IGNORECASE,
 )
+# A word saying a phone number follows, then up to 20 characters without a digit.
+_PHONE_LABEL = re.compile(
+    r"(?:\b(?:tel|tél|phone|call|ring|mobile|mob|cell|whatsapp|sms|text me|handy|telefon|"
+    r"portable|móvil|movil|cellulare)|電話|携帯)[^\d\n]{0,20}$",
+    re.IGNORECASE,
+)
 # Shapes of a run's pieces (split on spaces) that are not part of a phone number.
 _NOT_PHONE_PIECE = re.compile(
     r"\d{1,2}([./-])\d{1,2}\1(?:\d{4}|\d{2})"  # a date: 12/05/1980, 01.02.03
     r"|\d{4}([./-])\d{1,2}\2\d{1,2}"  # 2024-03-15
     r"|97[89](?:-\d{1,7}){3}-\d"  # an ISBN-13 with its hyphens: 978-0-306-40615-7
     r"|\d+[.,]\d+"  # a decimal: 36.6, 2,5
+    r"|(?:19|20)\d\d(?:[-/\u2013](?:19|20)\d\d)?"  # a year, years: 1998 2004, 2019-2020
     r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # thousands: 1,000,000
     r"|\d{1,3}(?:\.\d{3})+,\d+"  # 1.234.567,89 (German, Spanish, Italian prices)
     r"|\d{1,3}(?:\.\d{3}){3,}"  # 2.124.821.694 (views; 3-3-3 dotted is a phone in Spain)
@@ -62,12 +69,16 @@ def without_links(text: str) -> str:
     return _LINK.sub(" ", text) if ("http" in text or "www" in text or "HTTP" in text) else text
 
 
-def looks_like_a_phone(text: str, start: int, run: str) -> bool:
-    """Whether ``run`` (nine digits or more, with separators), found at ``start`` of
+def looks_like_a_phone(text: str, start: int, run: str, digits: int) -> bool:
+    """Whether ``run`` (``digits`` digits with separators), found at ``start`` of
     ``text``, reads as a phone number rather than as dates, decimals, thousands or a
-    number labelled as an ISBN or an order."""
+    number labelled as an ISBN or an order. Seven or eight digits are one only after
+    a word that says so ("call me on 9123 4567"): Denmark's, Norway's, Hong Kong's and
+    Singapore's numbers have eight, a US local one seven, and so have many dates."""
+    if digits < 9 and not _PHONE_LABEL.search(text, max(0, start - 40), start):
+        return False
     if _LABELLED.search(text, max(0, start - 30), start):
         return False
     pieces = [p.strip("()[]+") for p in run.split()]
-    digits = [p for p in pieces if _DIGIT.search(p)]
-    return not all(_NOT_PHONE_PIECE.fullmatch(p) for p in digits)
+    numbers = [p for p in pieces if _DIGIT.search(p)]
+    return not all(_NOT_PHONE_PIECE.fullmatch(p) for p in numbers)

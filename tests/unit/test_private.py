@@ -121,6 +121,34 @@ def test_numbers_and_words_that_are_something_else_are_not(text: str) -> None:
     assert private_findings(text) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ring mig på 12 34 56 78",  # Danish numbers have eight digits
+        "call me on 9123 4567",  # Hong Kong, Singapore
+        "WhatsApp: 9123 4567",
+        "Tel. 555-0199",  # a US local number
+        "電話は1234-5678",
+    ],
+)
+def test_seven_or_eight_digits_after_a_phone_word_are_a_number(text: str) -> None:
+    assert private_findings(text) == ["a phone number"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call of duty 2019-2020",
+        "I called them in 1998 2004 and 2010",
+        "I called on 12.05.2019",
+        "In 2010-2015 I called 3 times",
+        "From 1998 2004 2010 2015 on",
+    ],
+)
+def test_years_and_dates_after_a_phone_word_are_not(text: str) -> None:
+    assert private_findings(text) == []
+
+
 def test_the_labelled_ham_of_the_spam_collection_is_rarely_flagged() -> None:
     # Real comments by real people (YouTube's, labelled ham): 3 of the 951 were flagged
     # when this was written ("1000000000 views", "857.482.940 views", "X3333333333"),
