@@ -256,7 +256,7 @@ class ModerationByReply:
             reply += (
                 f"; your answer is held as comment {answered.id}{before}, since it may "
                 f"reveal personal details ({', '.join(answered.held)}): approve it from "
-                "its moderation email if that is what you meant"
+                "its moderation email or the queue page if that is what you meant"
             )
         elif answered is not None and answered.again:
             reply += f"; your answer was published before, as comment {answered.id}"

@@ -20,8 +20,10 @@ __all__ = ["looks_like_a_phone", "readable", "without_links"]
 # Markdown's backslash escapes: any ASCII punctuation (CommonMark 2.4).
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # Links are not phone numbers however many digits their path has ("/2023/05/12/12345",
-# an ISBN in a shop's link); tel: and WhatsApp links are, and are kept.
-_LINK = re.compile(r"\b(?:https?://|www\.)(?!wa\.me/)[^\s<>()\[\]]{1,2000}", re.IGNORECASE)
+# an ISBN in a shop's link); tel: links and links to a chat with a number are, and are
+# kept (wa.me/447700900123, api.whatsapp.com/send?phone=..., viber://, t.me/+44...).
+_LINK = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]]{1,2000}", re.IGNORECASE)
+_CHAT_LINK = re.compile(r"wa\.me/|whatsapp|phone|tel[=:]|t\.me/\+|viber|signal\.me", re.IGNORECASE)
 # A number named as something else just before it: an ISBN, an order or a ticket.
 _LABELLED = re.compile(
     r"(?:\bISBN(?:-1[03])?|\border|\binvoice|\bticket|\btracking|\bcase|\bref(?:erence)?)"
@@ -66,7 +68,9 @@ def readable(text: str) -> str:
 
 
 def without_links(text: str) -> str:
-    return _LINK.sub(" ", text) if ("http" in text or "www" in text or "HTTP" in text) else text
+    if not ("http" in text or "www" in text or "HTTP" in text or "WWW" in text):
+        return text
+    return _LINK.sub(lambda link: link[0] if _CHAT_LINK.search(link[0]) else " ", text)
 
 
 def looks_like_a_phone(text: str, start: int, run: str, digits: int) -> bool:

@@ -65,6 +65,8 @@ WRITTEN_TO_DODGE_OR_ABROAD = [
     ("call me 07700\u2013900\u2013123", "a phone number"),  # en dashes
     ("07700\u200b900123 (WhatsApp)", "a phone number"),  # a zero-width space between
     ("0151&#32;496&#32;0123", "a phone number"),  # the page shows 0151 496 0123
+    ("message me: https://api.whatsapp.com/send?phone=447700900123", "a phone number"),
+    ("[WhatsApp](https://wa.me/447700900123)", "a phone number"),
     ("write to jane dot doe at gmail dot com", "an email address"),
     ("jane(at)example.org", "an email address"),
     ("jane [at] example [dot] org", "an email address"),
