@@ -13,7 +13,7 @@ import re
 
 from mailbridge.moderate.private_text import looks_like_a_phone, readable, without_links
 
-__all__ = ["contact_in_name", "private_findings"]
+__all__ = ["contact_in_name", "held_as_private", "held_note", "private_findings"]
 
 # Bounded like addresses themselves (64 before the "@", labels of 63): unbounded, a
 # 20,000-character comment of letters around one "@" took 38 s to search, every start
@@ -228,3 +228,17 @@ def contact_in_name(name: str) -> str | None:
     ):
         return "an email address"
     return "a phone number" if _phone(text) else None
+
+
+# How the note about these reads in a comment's held reason (after any other reason).
+_NOTE = "it may reveal personal details: "
+
+
+def held_note(findings: list[str]) -> str:
+    """The held reason's words about ``findings``, as moderators read them."""
+    return _NOTE + ", ".join(findings)
+
+
+def held_as_private(reason: str | None) -> bool:
+    """Whether a comment's held reason says it may reveal personal details."""
+    return reason is not None and _NOTE in reason

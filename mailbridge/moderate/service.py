@@ -26,7 +26,7 @@ from mailbridge.models import (
     Thread,
 )
 from mailbridge.moderate.analysis import TextAnalysis
-from mailbridge.moderate.private import private_findings
+from mailbridge.moderate.private import held_note, private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
 from mailbridge.spam import akismet_feedback, training
@@ -487,7 +487,7 @@ async def _flag_private(
     moderation email says what was seen (``findings``: mailbridge.moderate.private)."""
     if not findings:
         return comment
-    note = "it may reveal personal details: " + ", ".join(findings)
+    note = held_note(findings)
     reason = f"{comment.held_reason}; {note}" if comment.held_reason else note
     await comments.set_held_reason(conn, comment.id, reason)
     flagged = await comments.get_comment(conn, comment.id)

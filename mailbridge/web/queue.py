@@ -27,6 +27,7 @@ from mailbridge.addresses import mailbox, normalise, same_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
 from mailbridge.models import Channel, Comment, Decider, whole_number
+from mailbridge.moderate.private import held_as_private
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
@@ -309,6 +310,8 @@ async def _queue(conn: aiosqlite.Connection) -> list[dict[str, object]]:
                 "thread": thread,
                 "parent": parent,
                 "parent_excerpt": excerpt(parent.body) if parent else "",
+                # Left out of "Select all": ticked one by one, once read (issue 10).
+                "private": held_as_private(comment.held_reason),
             }
         )
     return items
