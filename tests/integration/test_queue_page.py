@@ -5,7 +5,9 @@ real HTTP client with its cookie jar, real Maildir."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -182,3 +184,36 @@ async def test_the_queue_page_says_what_looks_private_and_the_thread_does_not(
         async with session.get(url(daemon, "/threads/attachment-theory-healing-relationship")) as r:
             public = await r.text()
     assert "personal details" not in public and "0151 496 0123" not in public
+
+
+@pytest.mark.asyncio
+async def test_an_imported_pending_comment_that_looks_private_says_so(
+    daemon: Running, tmp_path: Path
+) -> None:
+    # Comments waiting in the old system come in pending, with no moderation email:
+    # the queue page is where they are decided, so it must say what it says of others.
+    export = {
+        "post": {"key": "moved-here", "title": "Moved here", "author": "Joseph Burgo",
+                 "email": AUTHOR_EMAIL, "url": "https://blog.example.org/moved-here/"},
+        "comments": [
+            {"id": 1, "parent": None, "author": "Bea", "email": "bea@example.net",
+             "created": "2020-01-02T03:04:05+00:00", "status": "pending",
+             "body": "Thank you. Ring me on 0151 496 0123 if you like."},
+            {"id": 2, "parent": None, "author": "Cy", "email": "cy@example.net",
+             "created": "2020-01-02T03:04:06+00:00", "status": "pending",
+             "body": "A plain remark."},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    result = await mb("import", "--data-dir", str(daemon.settings.data_path), str(path))
+    assert result.exit_code == 0, result.output
+    await post_comment(daemon, parent=2, body="A new one, to sign in by.")
+    await moderation_email(daemon, "Ann")
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+    cards = page.split('class="card"')
+    [bea] = [c for c in cards if "Ring me on" in c]
+    [cy] = [c for c in cards if "A plain remark." in c]
+    assert "<strong>Held:</strong> it may reveal personal details: a phone number" in bea
+    assert 'data-private="1"' in bea and "Held:" not in cy
