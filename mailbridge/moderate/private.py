@@ -57,9 +57,10 @@ def _spelled_hint(lower: str) -> bool:
     )
 
 
-# A phone number: at least nine digits within one run of digits, spaces, dots,
-# dashes (a typographic one too) and brackets. Years and dates have fewer digits; runs
-# of dates, decimals, thousands and labelled numbers are told apart (private_text).
+# A phone number: nine digits or more within one run of digits, spaces, dots, slashes,
+# dashes (typographic ones too) and brackets, or seven after a word saying it is one;
+# runs of years, dates, decimals, thousands and labelled numbers are told apart, and
+# links are no runs (private_text).
 _PHONE_RUN = re.compile(r"\d(?:[\s().\-/\u2010-\u2015\u2212]*\d|,\d)*")
 # A house number before a street word, or a street word before a house number. Two
 # patterns, not one alternation: each has a word that must be there (below).
@@ -74,9 +75,9 @@ _STREET_NUMBER = re.compile(
     r"ulica|ul\.)\s+[A-ZÀ-Ýa-zà-ÿ'. -]{2,40}?,?\s*\d{1,5}\b",
     re.IGNORECASE,
 )
-# The words each street pattern needs, looked for first in ASCII text (where ignoring
-# case is plain lower case): most comments name no street, and both patterns cost a
-# scan that ignores case at every word of a long reply. A street word after a number
+# The words each street pattern needs, looked for first in the text in lower case as
+# ignoring case reads it (_lower): most comments name no street, and each pattern costs
+# a scan that ignores case at every word of a long reply. A street word after a number
 # follows a space, so it begins a word split on spaces; one before a number is
 # followed by a space, so it ends one.
 _NUMBER_STREET_WORDS = ("street", "st.", "avenue", "ave", "road", "rd.", "lane", "ln.",
