@@ -122,9 +122,13 @@ _PO_BOX = re.compile(
     r"Apartado(?:\s+de\s+correos)?|Casella\s+postale)\s*\d{1,7}",
     re.IGNORECASE,
 )
-# Japanese: the postcode mark, a chōme, or a ward, city or town then 2-21-1.
-_JAPANESE_ADDRESS = re.compile(
+# East Asian: a Japanese postcode mark, chōme, or ward, city or town then 2-21-1; a
+# Chinese road then its number (建国路88号; 5月3号 alone is a date); a Korean road
+# (테헤란로 123, 연남로1길 12) after its district (강남구, 마포구, 군, 시, 동).
+_EAST_ASIAN_ADDRESS = re.compile(
     r"〒\s*\d{3}-?\d{4}|\d{1,4}丁目\s*\d{1,4}|[都道府県市区町村][^\s\d]{0,12}?\d{1,4}-\d{1,4}"
+    r"|[路街道巷弄]\s*\d{1,5}\s*[号號]"
+    r"|[가-힣]{1,6}[구군시동]\s+[가-힣\d]{1,12}(?:로|길)\s?\d{1,4}(?:-\d{1,4})?(?!\d)"
 )
 # What every postcode match holds: a capital next to a digit, spaces between at most.
 _POSTCODE_HINT = re.compile(r"[A-Z]\s*\d|\d\s*[A-ZÀ-Ý]")
@@ -168,14 +172,16 @@ def _postal(text: str, lower: str) -> bool:
     compound = any(word in lower for word in _COMPOUND_STREET_WORDS)
     french = not words.isdisjoint(_FRENCH_STREET_WORDS)  # each followed by a space
     box = any(word in lower for word in ("box", "postfach", "postale", "apartado"))
-    japanese = not text.isascii() and any(c in text for c in "〒丁都道府県市区町村")
+    east_asian = not text.isascii() and any(
+        c in text for c in "〒丁都道府県市区町村路街道巷弄구군시동"
+    )
     searches = (
         (number_street, _NUMBER_STREET),
         (street_number, _STREET_NUMBER),
         (compound, _COMPOUND_STREET),
         (french, _FRENCH_STREET),
         (box, _PO_BOX),
-        (japanese, _JAPANESE_ADDRESS),
+        (east_asian, _EAST_ASIAN_ADDRESS),
         (True, _ABBREVIATED_STREET),
     )
     if any(needed and pattern.search(text) for needed, pattern in searches):

@@ -86,6 +86,8 @@ WRITTEN_TO_DODGE_OR_ABROAD = [
     ("Postfach 12 34 56", "a postal address"),
     ("〒150-0002 東京都渋谷区渋谷2-21-1", "a postal address"),
     ("東京都渋谷区渋谷2丁目21番1号", "a postal address"),
+    ("我住在北京市朝阳区建国路88号", "a postal address"),
+    ("서울시 강남구 테헤란로 123에 살아요", "a postal address"),
     ("Best,\nJane Doe\nSenior Social Worker\nCity Hospice", "a signature with a name and title"),
     ("--\nJane Doe\nHead of Marketing, Acme Ltd", "a signature with a name and title"),
     ("Cordialement,\nJean Dupont\nDirecteur commercial", "a signature with a name and title"),
@@ -114,6 +116,8 @@ def test_details_written_to_dodge_or_abroad_are_seen(text: str, finding: str) ->
         "I worked at the dot com startup",
         "Only at 4NetJobs.com",
         "Top 10 Best Dr Who episodes",
+        "我5月3号到北京",  # a date
+        "서울로 가는 3시 기차",
         "Version 3.10.12 fixed it (build 20240315)",
         "John 3:16 and Romans 8:28, Psalm 23:1-6",
         "The score was 3-1, then 2-2; 99.5% agree",

@@ -22,7 +22,7 @@ _ADDED = (
     private._FRENCH_STREET,
     private._ABBREVIATED_STREET,
     private._PO_BOX,
-    private._JAPANESE_ADDRESS,
+    private._EAST_ASIAN_ADDRESS,
 )
 _STREET = re.compile(
     r"\b\d{1,5}[a-z]?,?\s+(?:[A-ZÀ-Ýa-zà-ÿ'.-]+\s+){0,3}?"
@@ -71,7 +71,8 @@ PIECES = st.sampled_from(
         " at ", "(at)", "[AT]", " dot ", "[dot]", "&#64;", "\\@", "\uff20", "\uff10",
         "\uff0d", "\u200b", "\u2013", "PO Box ", "Postfach", "Apartado", "Musterstraße",
         "Hauptstr.", "Keizersgracht", "Storgatan", "rue", "bis", "quai", "〒", "区",
-        "丁目", "渋谷", "Main St", "High Rd", "ISBN ", "order #", "https://x.org/",
+        "丁目", "渋谷", "建国路", "88号", "강남구", "테헤란로", " 123", "Main St", "High Rd",
+        "ISBN ", "order #", "https://x.org/",
         "wa.me/", "12/05/1980", "36.6", "1,000,000", "2.124.821.694",
     ]
 )  # fmt: skip
