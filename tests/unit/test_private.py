@@ -184,6 +184,14 @@ ADVERSARIAL = {
     "a street word then letters": "rue " + "a" * 100_000,
     "postcodes without a town": "A1 " * 33_000,
     "short lines": "Director\n" * 11_000,
+    "a phone word before seven digits, again": "call 1 2 3 4 5 6 7 x " * 5_000,
+    "one run of decimals": "1.1 " * 25_000,
+    "spelled at and dot": "a at b dot " * 9_000,
+    "bracketed at, again": "a (at) " * 14_000,
+    "entities": "&#64;" * 20_000,
+    "a ward, then no number": ("区" + "あ" * 12) * 7_000,
+    "districts and roads": "강남구 테헤란로 " * 10_000,
+    "a link of digits": "http://" + "1/" * 50_000,
 }
 
 
