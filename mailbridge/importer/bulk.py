@@ -95,7 +95,8 @@ async def store_comments(
         rows.append(
             # author and body were cleaned when the comment was read (ImportedComment).
             (comment_id, thread_id, parent_id, address_id, item.author, item.body,
-             item.status.value, item.source_id, int(notify), item.created_at)
+             item.status.value, item.source_id, int(notify), item.created_at,
+             item.held_reason)
         )  # fmt: skip
         if notify and address_id is not None:
             subscribers.add(address_id)
@@ -105,7 +106,7 @@ async def store_comments(
         insert = (
             "INSERT INTO comments (id, thread_id, parent_id, address_id, author, body, "
             "status, source, source_ref, notify, created_at, attachments, held_reason, "
-            "elided) VALUES (?, ?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, '[]', NULL, '')"
+            "elided) VALUES (?, ?, ?, ?, ?, ?, ?, 'import', ?, ?, ?, '[]', ?, '')"
         )
         if dialect_of(conn) == "postgresql":
             # The row triggers stay (their cost is SQLite's, see below); the ids came

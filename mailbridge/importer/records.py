@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mailbridge.errors import ImportFormatError
 from mailbridge.models import CommentStatus
+from mailbridge.moderate.private import held_note, private_findings
 
 __all__ = [
     "EMPTY",
@@ -44,6 +45,7 @@ class ImportedComment:
     created_at: str  # ISO 8601 UTC
     status: CommentStatus
     undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
+    held_reason: str | None = None  # set below: what a pending one's moderator is told
 
     def __post_init__(self) -> None:
         # Cleaned where every format's comments are made: a NUL or an escape from the
@@ -52,6 +54,9 @@ class ImportedComment:
         # not on the writer's path (pickle restores the fields without calling this).
         object.__setattr__(self, "author", clean_line(self.author) or "Anonymous")
         object.__setattr__(self, "body", clean_text(self.body))
+        if self.status is CommentStatus.PENDING and (found := private_findings(self.body)):
+            # Waiting in the queue page like any other: it says so (issue 10).
+            object.__setattr__(self, "held_reason", held_note(found))
 
 
 @dataclass

@@ -45,7 +45,7 @@ from mailbridge.inbound.sent import sent_texts
 from mailbridge.inbound.targets import ReplyTarget
 from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Source
 from mailbridge.moderate.moderators import moderates_all
-from mailbridge.moderate.service import CommentService
+from mailbridge.moderate.service import CommentService, ModeratorAnswer
 from mailbridge.people import data as people
 from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, threads
@@ -240,10 +240,10 @@ class ModerationByReply:
         by = Decider(Channel.REPLY, moderator_id)
         decided = await self._service.moderate(comment_id, action, by)
         published = decided.comment.status is CommentStatus.APPROVED
-        answered, again = None, False
+        answered: ModeratorAnswer | None = None
         if answer and published:
             is_owner = bool(owner) and same_mailbox(sender, owner)
-            answered, created = await self._service.answer_as_moderator(
+            answered = await self._service.answer_as_moderator(
                 NewComment(
                     thread_id=decided.comment.thread_id,
                     parent_id=comment_id,
@@ -257,12 +257,20 @@ class ModerationByReply:
                 ),
                 by,
             )
-            again = not created
         reply = f"250 2.0.0 Done: comment {comment_id} is {decided.comment.status.value}"
-        if again:
-            reply += f"; your answer was published before, as comment {answered}"
+        if answered is not None and answered.held:
+            # Its words, not the moderator's verdict, hold it: they approve it as they
+            # see it, from the moderation email it gets like any comment.
+            before = " (as sent before)" if answered.again else ""
+            reply += (
+                f"; your answer is held as comment {answered.id}{before}, since it may "
+                f"reveal personal details ({', '.join(answered.held)}): approve it from "
+                "its moderation email or the queue page if that is what you meant"
+            )
+        elif answered is not None and answered.again:
+            reply += f"; your answer was published before, as comment {answered.id}"
         elif answered is not None:
-            reply += f"; your answer is published as comment {answered}"
+            reply += f"; your answer is published as comment {answered.id}"
         elif answer:
             reply += "; your answer was not published, since the comment is not"
         await self._store.write(
@@ -273,7 +281,7 @@ class ModerationByReply:
                 reason=f"moderated.{action.verb.replace(' ', '_')}",
                 detail=reply,
                 checks={"auth": {"code": outcome.code, **outcome.record}},
-                comment_id=answered or comment_id,
+                comment_id=answered.id if answered else comment_id,
                 address_id=moderator_id,
             )
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mailbridge.models import Comment, CommentStatus, Decision, Thread
 
-__all__ = ["ModerationOutcome", "ModerationView"]
+__all__ = ["ModerationOutcome", "ModerationView", "ModeratorAnswer"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,15 @@ class ModerationOutcome:
     @property
     def changed(self) -> bool:
         return self.previous is not self.comment.status
+
+
+@dataclass(frozen=True)
+class ModeratorAnswer:
+    """What became of a moderator's answer sent with their verdict."""
+
+    id: int
+    again: bool = False  # the same words were stored before (this is that comment)
+    held: tuple[str, ...] = ()  # what looked private: it waits for a moderator
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from mailbridge.models import (
 )
 from mailbridge.moderate import undoing
 from mailbridge.moderate.analysis import TextAnalysis
-from mailbridge.moderate.outcome import ModerationOutcome, ModerationView
-from mailbridge.moderate.private import private_findings
+from mailbridge.moderate.outcome import ModerationOutcome, ModerationView, ModeratorAnswer
+from mailbridge.moderate.private import held_note, private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
 from mailbridge.people import data as people
@@ -40,7 +40,13 @@ from mailbridge.store.trust import Standing
 from mailbridge.tokens import Action
 from mailbridge.webhooks.events import WebhookEvents
 
-__all__ = ["CommentService", "ModerationOutcome", "ModerationView", "SameTransaction"]
+__all__ = [
+    "CommentService",
+    "ModerationOutcome",
+    "ModerationView",
+    "ModeratorAnswer",
+    "SameTransaction",
+]
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +180,13 @@ class CommentService:
                     }[decision]
                     now = iso(self._clock.now())
                     if decision is AutoDecision.SPAM:
-                        # Kept in the spam folder with why, for a rescue (docs/spam.md).
-                        await comments.set_held_reason(conn, comment.id, why)
+                        # Kept in the spam folder with why, for a rescue (docs/spam.md),
+                        # and what else held it: whoever rescues it must see that it may
+                        # carry its writer's number (it replaced that note before).
+                        held = comment.held_reason
+                        await comments.set_held_reason(
+                            conn, comment.id, f"{why}; {held}" if held else why
+                        )
                     auto = Decider(Channel.AUTO, None)
                     outcome, notified = await self._apply(conn, comment.id, target, auto, now)
                     comment = outcome.comment
@@ -423,33 +434,45 @@ class CommentService:
             self._queued()
         return deleted
 
-    async def answer_as_moderator(self, new: NewComment, by: Decider) -> tuple[int, bool]:
+    async def answer_as_moderator(self, new: NewComment, by: Decider) -> ModeratorAnswer:
         """A moderator's own answer (moderating by reply): stored and published at
-        once, in one transaction, notifying the person it answers. Returns its id, and
-        False when the same words were published under that comment already."""
+        once, in one transaction, notifying the person it answers; or, when its words
+        look like they carry personal details, held with a moderation email like any
+        comment (issue 10: never published unseen; nobody saw it as it would be
+        published, and its signature or a number may have come along). An answer with
+        the same words sent again is not stored twice."""
+        private = tuple(private_findings(new.body))
 
-        async def work(conn: aiosqlite.Connection) -> tuple[int, int]:
+        async def work(conn: aiosqlite.Connection) -> tuple[ModeratorAnswer, int]:
             assert new.parent_id is not None
             # Nothing tells a moderator their reply worked, so some send it again: the
             # same words twice would be on the page twice and emailed twice.
-            earlier = await comments.published_answer(conn, new.parent_id, new.author, new.body)
+            earlier = await comments.same_answer(conn, new.parent_id, new.author, new.body)
             if earlier is not None:
-                return earlier, -1
+                held = () if earlier[1] is CommentStatus.APPROVED else private
+                return ModeratorAnswer(earlier[0], again=True, held=held), 0
             comment_id, _created = await comments.insert_comment(conn, new)
+            if private:
+                comment = await comments.get_comment(conn, comment_id)
+                assert comment is not None and comment.status is CommentStatus.PENDING
+                comment = await _flag_private(conn, comment, list(private))
+                queued = await self._moderation_mail(conn, comment, None)
+                return ModeratorAnswer(comment_id, held=private), queued
             now = iso(self._clock.now())
             _outcome, notified = await self._apply(
                 conn, comment_id, CommentStatus.APPROVED, by, now
             )
-            return comment_id, notified
+            return ModeratorAnswer(comment_id), notified
 
-        comment_id, notified = await self._store.write(work)
-        if notified < 0:
-            log.info("comment %d: a moderator's answer, published before", comment_id)
-            return comment_id, False
-        log.info("comment %d: a moderator's answer, published", comment_id)
-        if notified:
+        answer, queued = await self._store.write(work)
+        if self._mail_later is not None and answer.held and not answer.again:
+            self._mail_later()
+        state = "held" if answer.held else "published"
+        log.info("comment %d: a moderator's answer, %s%s", answer.id, state,
+                 " before" if answer.again else "")  # fmt: skip
+        if queued:
             self._queued()
-        return comment_id, True
+        return answer
 
     async def mirror(
         self, new: NewComment, by: Decider, also: SameTransaction | None = None
@@ -517,7 +540,7 @@ async def _flag_private(
     moderation email says what was seen (``findings``: mailbridge.moderate.private)."""
     if not findings:
         return comment
-    note = "it may reveal personal details: " + ", ".join(findings)
+    note = held_note(findings)
     reason = f"{comment.held_reason}; {note}" if comment.held_reason else note
     await comments.set_held_reason(conn, comment.id, reason)
     flagged = await comments.get_comment(conn, comment.id)

@@ -160,17 +160,18 @@ async def latest_author_name(conn: aiosqlite.Connection, address_id: int) -> str
     return None if row is None else str(row[0])
 
 
-async def published_answer(
+async def same_answer(
     conn: aiosqlite.Connection, parent_id: int, author: str, body: str
-) -> int | None:
-    """An approved answer to ``parent_id`` by ``author`` with exactly ``body``, if any."""
+) -> tuple[int, CommentStatus] | None:
+    """An answer to ``parent_id`` by ``author`` with exactly ``body``, published or
+    waiting (held for a moderator), if any: its id and status."""
     async with conn.execute(
-        "SELECT id FROM comments WHERE parent_id = ? AND author = ? AND body = ? "
-        "AND status = 'approved' ORDER BY id LIMIT 1",
+        "SELECT id, status FROM comments WHERE parent_id = ? AND author = ? AND body = ? "
+        "AND status IN ('approved', 'pending') ORDER BY id LIMIT 1",
         (parent_id, author, body),
     ) as cur:
         row = await cur.fetchone()
-    return None if row is None else int(row[0])
+    return None if row is None else (int(row[0]), CommentStatus(row[1]))
 
 
 async def mark_published(conn: aiosqlite.Connection, comment_id: int, now: str) -> bool:

@@ -27,6 +27,7 @@ from mailbridge.models import (
     Source,
     echoed,
 )
+from mailbridge.moderate.private import contact_in_name
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
@@ -94,6 +95,14 @@ def validate_submission(
         check_name(author)
     except TextRefused as exc:
         raise InvalidInput("author", exc.reason) from None
+    if (contact := contact_in_name(author)) is not None:
+        # Refused, not held: the writer can fix it now, a moderator could only reject.
+        raise InvalidInput(
+            "author",
+            f"author looks like it holds {contact}, and the name is shown to everyone "
+            "beside the comment: write only the name to show (the email field is never "
+            "shown)",
+        )
     try:
         email = normalise(_text(data, "email", MAX_EMAIL), smtputf8=smtputf8)
     except InvalidAddress as exc:

@@ -31,6 +31,7 @@ from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
 from mailbridge.models import Channel, Comment, CommentStatus, Decider, Decision, whole_number
 from mailbridge.moderate import explain
 from mailbridge.moderate.moderators import moderates, moderates_all
+from mailbridge.moderate.private import held_as_private
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier, excerpt
 from mailbridge.settings import Settings
@@ -491,6 +492,8 @@ async def _queue(
                 "thread": thread,
                 "parent": parent,
                 "parent_excerpt": excerpt(parent.body) if parent else "",
+                # Left out of "Select all": ticked one by one, once read (issue 10).
+                "private": held_as_private(comment.held_reason),
             }
         )
     return waiting, items

@@ -141,3 +141,28 @@ async def test_a_mistaken_spam_is_undone_on_a_phone_and_its_link_kept(
         "heading", name="Already undone: the comment is pending again."
     ).wait_for()
     assert await page.get_by_role("button").count() == 0
+
+
+@pytest.mark.asyncio
+async def test_select_all_leaves_what_may_be_private_to_be_ticked_once_read(
+    daemon: Running, browser: Any
+) -> None:
+    # A busy author approves the lot from their phone: the comment with a number in it
+    # is not among "all"; it waits, saying why, until ticked on its own.
+    for n in range(2):
+        await post_comment(daemon, parent=2, body=f"Waiting comment **{n}**.")
+    private = await post_comment(daemon, parent=2, body="Call me on 0151 496 0123 tonight.")
+    await moderation_email(daemon, "Ann", 3)
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.get_by_role("heading", name="3 comments waiting").wait_for()
+    await page.get_by_text("not those that may reveal personal details").wait_for()
+    await page.get_by_label("Select all").check()
+    assert await page.locator("input[name=comment]:checked").count() == 2
+    assert not await page.locator(f"input[name=comment][value='{private}']").is_checked()
+    await page.get_by_role("button", name="Approve selected").click()
+    await page.get_by_text("Done: 2 comments approved.").wait_for()
+    await page.get_by_role("heading", name="1 comment waiting").wait_for()
+    await page.get_by_text("it may reveal personal details: a phone number").wait_for()
+    await page.locator(f"input[name=comment][value='{private}']").check()
+    await page.get_by_role("button", name="Approve selected").click()
+    await page.get_by_text("Done: 1 comment approved.").wait_for()

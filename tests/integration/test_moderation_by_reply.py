@@ -18,7 +18,15 @@ import aiosqlite
 import pytest
 from flows import follow, moderation_email, notification_for, outbox_dir, post_comment
 from senderauth.mailkit import new_rsa_key, sign, zone
-from support import AUTHOR_EMAIL, mailgun_form, read_maildir, started, text_body, wait_for_mail
+from support import (
+    AUTHOR_EMAIL,
+    THREAD,
+    mailgun_form,
+    read_maildir,
+    started,
+    text_body,
+    wait_for_mail,
+)
 
 from mailbridge.app import Running
 from mailbridge.errors import UnknownVerdict, VerdictNotAlone
@@ -394,3 +402,41 @@ async def test_a_reply_about_an_erased_comment_is_refused_not_retried(tmp_path: 
         assert refused.value.code == 550
         assert "erased at its writer's request" in refused.value.message
         assert await status_of(daemon, comment_id) == "rejected"
+
+
+@pytest.mark.asyncio
+async def test_an_answer_that_looks_private_is_held_not_published(tmp_path: Path) -> None:
+    # The author answers from their phone; their number came along with the words (a
+    # signature the extractor did not know). Their verdict stands; the answer waits
+    # for them to see it as it would be published, with what was seen.
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id, moderation, rcpt = await pending(daemon)
+        words = "So sorry, Ann. Call me any time: 0151 496 0123"
+        raw = sign(answer(moderation, "Approve", words), KEY)
+        result = await send(daemon, raw, rcpt, AUTHOR_EMAIL)
+        assert result.startswith(f"250 2.0.0 Done: comment {comment_id} is approved")
+        [(answer_id, status, body)] = await daemon.store.read(
+            lambda c: _children(c, comment_id, "id, status, ")
+        )
+        assert (status, body) == ("pending", words)
+        assert f"your answer is held as comment {answer_id}, since it may reveal" in result
+        assert "(a phone number)" in result and "0151" not in result
+        # Its moderation email says why, in both parts, as the author will read it.
+        held = await moderation_email(daemon, "Joseph Burgo", 2)
+        path = next(
+            p
+            for p in (outbox_dir(daemon) / "new").iterdir()
+            if str(held["Message-ID"]).encode() in p.read_bytes()
+        )
+        seen = path.read_bytes().replace(b"=\r\n", b"").replace(b"=\n", b"")
+        assert seen.count(b"it may reveal personal details: a phone number") == 2
+        # Not on the page, and the same reply sent again stores nothing more.
+        host, port = daemon.http_address
+        url = f"http://{host}:{port}/api/threads/{THREAD}/comments"
+        async with aiohttp.ClientSession() as session, session.get(url) as resp:
+            assert "0151 496 0123" not in await resp.text()
+        again = await send(
+            daemon, sign(answer(moderation, "Approve", words), KEY), rcpt, AUTHOR_EMAIL
+        )
+        assert f"held as comment {answer_id} (as sent before)" in again
+        assert len(await daemon.store.read(lambda c: _children(c, comment_id))) == 1

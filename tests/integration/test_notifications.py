@@ -130,12 +130,13 @@ async def test_a_hostile_body_arrives_in_short_lines_that_no_hop_rewrites(daemon
     """What a receiver reads in the Maildir, byte for byte: no body line an SMTP hop
     (".") or an mbox delivery ("From ") would rewrite, every line short, CRLF only; the
     text as written once decoded, and no markup from the comment in the HTML part."""
-    # The Reply-To as on the wire: no "@" but the one in the reply address.
-    await post_comment(daemon, parent=2, author="ceo@bank.com", body=HOSTILE_BODY)
-    await approve(daemon, await moderation_email(daemon, "ceo@bank.com", 1))
+    # The Reply-To as on the wire: no "@" but the one in the reply address. (A name
+    # holding a whole address is refused by the API since; an "@" still gets through.)
+    await post_comment(daemon, parent=2, author="ceo@bank", body=HOSTILE_BODY)
+    await approve(daemon, await moderation_email(daemon, "ceo@bank", 1))
     note = await notification_for(daemon, "reader002.4a549d@example.org", 2)
-    # A name that is an address does not pass for one where the reply goes.
-    assert note["Reply-To"].addresses[0].display_name == "ceo at bank.com via Example Blog"
+    # A name with an "@" does not pass for an address where the reply goes.
+    assert note["Reply-To"].addresses[0].display_name == "ceo at bank via Example Blog"
     folder = outbox_dir(daemon) / "new"
     raws = [path.read_bytes() for path in sorted(folder.iterdir())]
     assert len(raws) == 2  # the moderation email and the notification
@@ -152,7 +153,7 @@ async def test_a_hostile_body_arrives_in_short_lines_that_no_hop_rewrites(daemon
         assert "<strong>strong</strong>" in html
     [wire] = [raw for raw in raws if b"\r\nList-Unsubscribe:" in raw]
     reply_to = unfold(field(wire, "Reply-To"))
-    assert reply_to.startswith(' "ceo at bank.com via Example Blog" <reply+'), reply_to
+    assert reply_to.startswith(" ceo at bank via Example Blog <reply+"), reply_to
 
 
 @pytest.mark.asyncio
@@ -164,7 +165,7 @@ async def test_a_comment_posted_with_someones_address_does_not_rename_them(
     await post_comment(
         daemon,
         email="reader002.4a549d@example.org",
-        author="Your bank: call 555 0100",
+        author="Your bank: call us now",  # with a number, the API refuses it since
         body="A comment in the reader's name.",
     )
     await post_comment(daemon, parent=2, body="Ann's answer to Reader 002.")

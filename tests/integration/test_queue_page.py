@@ -552,7 +552,7 @@ async def test_a_thread_author_moderates_their_own_threads_only(tmp_path: Path) 
     await import_seed(settings, guest_post(tmp_path))
     async with running(settings, resolver=no_dmarc_zone()) as daemon:
         theirs = await post_comment(daemon, "guest-post", body="On the guest's post.")
-        others = await post_comment(daemon, parent=2, body="On the author's post: private.")
+        others = await post_comment(daemon, parent=2, body="On the author's post: not for guests.")
         await post_comment(daemon, author="Bob", email="bob@example.com", body="Bob's words.")
         bobs = moderation_links(await moderation_email(daemon, "Bob", 3))
         assert (await follow(daemon, bobs["reject"], "POST"))[0] == 200
@@ -560,13 +560,13 @@ async def test_a_thread_author_moderates_their_own_threads_only(tmp_path: Path) 
             page = await signed_in(daemon, guest, "guest@example.net")
             assert "<h1>1 comment waiting</h1>" in page
             assert f'value="{theirs}"' in page and "On the guest" in page
-            assert "private" not in page and f'value="{others}"' not in page
+            assert "not for guests" not in page and f'value="{others}"' not in page
             assert "Bob" not in page  # nor the decisions about the author's post
             # A form naming a comment on someone else's post changes nothing.
             form = [("csrf", csrf(page)), ("action", "spam"), ("comment", str(others))]
             async with guest.post(url(daemon, "/moderate/decide"), data=form) as r:
                 page = await r.text()
-            assert "Done: 0 comments marked as spam." in page and "private" not in page
+            assert "Done: 0 comments marked as spam." in page and "not for guests" not in page
             assert f"Comment {others}: deleted, or not on a post you moderate" in page
             undo = {"csrf": csrf(page), "comment": str(others)}
             async with guest.post(url(daemon, "/moderate/undo"), data=undo) as r:
@@ -636,3 +636,51 @@ async def test_older_decisions_are_reached_past_the_first_fifty(daemon: Running)
             assert "Undone: the comment is back where it was." in await r.text()
         async with session.get(url(daemon, "/moderate?before=x")) as r:
             assert r.status == 200  # a hand-made page number is the first page
+
+
+@pytest.mark.asyncio
+async def test_the_queue_page_says_what_looks_private_and_the_thread_does_not(
+    daemon: Running,
+) -> None:
+    held = await post_comment(daemon, parent=2, body="Call me on 0151 496 0123, any time.")
+    await moderation_email(daemon, "Ann")
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+        assert f'value="{held}"' in page
+        assert "<strong>Held:</strong> it may reveal personal details: a phone number" in page
+        async with session.get(url(daemon, "/threads/attachment-theory-healing-relationship")) as r:
+            public = await r.text()
+    assert "personal details" not in public and "0151 496 0123" not in public
+
+
+@pytest.mark.asyncio
+async def test_an_imported_pending_comment_that_looks_private_says_so(
+    daemon: Running, tmp_path: Path
+) -> None:
+    # Comments waiting in the old system come in pending, with no moderation email:
+    # the queue page is where they are decided, so it must say what it says of others.
+    export = {
+        "post": {"key": "moved-here", "title": "Moved here", "author": "Joseph Burgo",
+                 "email": AUTHOR_EMAIL, "url": "https://blog.example.org/moved-here/"},
+        "comments": [
+            {"id": 1, "parent": None, "author": "Bea", "email": "bea@example.net",
+             "created": "2020-01-02T03:04:05+00:00", "status": "pending",
+             "body": "Thank you. Ring me on 0151 496 0123 if you like."},
+            {"id": 2, "parent": None, "author": "Cy", "email": "cy@example.net",
+             "created": "2020-01-02T03:04:06+00:00", "status": "pending",
+             "body": "A plain remark."},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    result = await mb("import", "--data-dir", str(daemon.settings.data_path), str(path))
+    assert result.exit_code == 0, result.output
+    await post_comment(daemon, parent=2, body="A new one, to sign in by.")
+    await moderation_email(daemon, "Ann")
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await signed_in(daemon, session)
+    cards = page.split('class="card"')
+    [bea] = [c for c in cards if "Ring me on" in c]
+    [cy] = [c for c in cards if "A plain remark." in c]
+    assert "<strong>Held:</strong> it may reveal personal details: a phone number" in bea
+    assert 'data-private="1"' in bea and "Held:" not in cy

@@ -119,3 +119,27 @@ async def test_a_day_of_robots_does_not_push_a_person_out_of_the_report(tmp_path
         assert (
             b"And 6 more" in raw and f"{daemon.settings.site.public_url}/moderate".encode() in raw
         )
+
+
+@pytest.mark.asyncio
+async def test_spam_that_looks_private_says_so_where_it_is_rescued(tmp_path: Path) -> None:
+    # A comment scored as spam is published by a moderator's rescue only: the report
+    # and the rescue's page must say it may carry a number, as a moderation email would.
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
+        spam_id = await post_comment(
+            daemon, author="Spammer", body=f"{SPAMMY} or call me on 07700 900123"
+        )
+        [raw] = await reports(daemon)
+        seen = raw.replace(b"=\r\n", b"").replace(b"=\n", b"")  # quoted-printable's breaks
+        assert b"Why: spam score" in seen
+        assert seen.count(b"it may reveal personal details: a phone number") == 2  # text, HTML
+        held = await daemon.store.read(lambda c: comments.get_comment(c, spam_id))
+        assert held is not None and held.held_reason is not None
+        assert "spam score" in held.held_reason and "a phone number" in held.held_reason
+        message = next(
+            m for m in read_maildir(outbox_dir(daemon)) if "went to spam" in str(m["Subject"])
+        )
+        body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        rescue = body.split("Not spam, publish it: ")[1].split()[0]
+        status, page = await follow(daemon, rescue)
+        assert status == 200 and "it may reveal personal details: a phone number" in page
