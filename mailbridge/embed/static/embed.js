@@ -184,7 +184,18 @@
   }
   function threadPath() { return "/api/threads/" + encodeURIComponent(key) + "/comments"; }
 
-  more.addEventListener("click", function () { load(next).catch(fail); });
+  /* One page at a time: a double tap on "Show more" asked for the same page twice and
+     showed its comments twice. */
+  var pending = null;
+  function loadNext(extra) {
+    if (!pending) {
+      more.disabled = true;
+      pending = load(next + (extra || "")).then(function () { pending = null; more.disabled = false; },
+        function (e) { pending = null; more.disabled = false; throw e; });
+    }
+    return pending;
+  }
+  more.addEventListener("click", function () { loadNext().catch(fail); });
   function fail(e) { say(e && e.message ? e.message : "Comments are not available right now.", true); }
 
   form.addEventListener("submit", function (ev) {
@@ -236,8 +247,11 @@
   }
   window.addEventListener("hashchange", function () {
     var id = linked();
-    if (!id || show(id) || !next) return;
-    load(next + "&through=" + id).then(function () { show(id); }, function () {});
+    if (!id) return;
+    (pending || Promise.resolve()).then(function () {
+      if (show(id) || !next) return;
+      return loadNext("&through=" + id).then(function () { show(id); });
+    }).catch(function () {});
   });
 
   (key ? first() : ensureThread().then(first)).catch(fail);

@@ -1,0 +1,132 @@
+"""The widget on the pages real blogs serve, at a phone's width, in a real browser.
+
+Each host page is served by a second HTTP server on another port of 127.0.0.1 (another
+origin than mailbridge's), with the markup and headers a real blog sends: a strict
+Content-Security-Policy, a dark theme of its own. The comments are the seed thread's
+and a few published here as a hostile or a right-to-left commenter writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from support import BIG, THREAD, big_thread, free_port, import_seed, make_settings, no_dmarc_zone
+
+from mailbridge.app import Running, running
+from mailbridge.settings import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
+
+PHONE = {"width": 390, "height": 844}
+# A page's own strict policy: its scripts and styles from known places, no inline style.
+STRICT_CSP = (
+    "default-src 'self'; script-src {api}; connect-src {api}; style-src 'self'; img-src 'self'"
+)
+
+Host = Callable[..., str]
+
+
+@pytest.fixture
+def host_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, host_port: int) -> Settings:
+    port = free_port()
+    return make_settings(
+        tmp_path,
+        http={"listen": f"127.0.0.1:{port}"},
+        site={
+            "public_url": f"http://127.0.0.1:{port}",
+            "allowed_origins": [f"http://127.0.0.1:{host_port}"],
+        },
+    )
+
+
+@pytest_asyncio.fixture
+async def host(
+    settings: Settings, host_port: int, tmp_path: Path
+) -> AsyncIterator[tuple[Running, Host]]:
+    """mailbridge with the seed thread and the big thread, and ``page(head=..., thread=...,
+    headers=...)``, which serves a blog post carrying the widget and returns its URL."""
+    await import_seed(settings)
+    await import_seed(settings, big_thread(tmp_path))
+    pages: dict[str, tuple[str, dict[str, str]]] = {}
+    api = settings.site.public_url
+
+    def page(head: str = "", thread: str = THREAD, headers: dict[str, str] | None = None) -> str:
+        name = f"post-{len(pages)}"
+        pages[name] = (
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>A post</title>{head}</head><body><h1>A post</h1>"
+            '<div id="mailbridge"></div>'
+            f'<script src="{api}/embed.js" data-thread="{thread}" async></script>'
+            "</body></html>",
+            {k: v.format(api=api) for k, v in (headers or {}).items()},
+        )
+        return f"http://127.0.0.1:{host_port}/posts/{name}/"
+
+    async def serve(request: web.Request) -> web.Response:
+        body, headers = pages[request.match_info["name"]]
+        return web.Response(text=body, content_type="text/html", headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/posts/{name}/", serve)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", host_port).start()
+    try:
+        async with running(settings, resolver=no_dmarc_zone()) as daemon:
+            yield daemon, page
+    finally:
+        await runner.cleanup()
+
+
+async def published(daemon: Running, author: str, body: str) -> int:
+    """A comment by ``author`` published in the seed thread (as a moderator would)."""
+    host, port = daemon.http_address
+    from flows import post_comment
+
+    comment = await post_comment(daemon, author=author, body=body)
+
+    async def work(conn: Any) -> None:
+        await conn.execute("UPDATE comments SET status = 'approved' WHERE id = ?", (comment,))
+
+    await daemon.store.write(work)
+    return comment
+
+
+async def phone(browser: Any, url: str, comments: int = 243) -> Any:
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(url)
+    await page.locator("#mailbridge article").nth(comments - 1).wait_for()
+    return page
+
+
+@pytest.mark.asyncio
+async def test_show_more_tapped_twice_shows_each_comment_once(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """A double tap on "Show more comments" (a phone's impatient reader) asked for the
+    same page twice and showed its 200 comments twice."""
+    _daemon, page_for = host
+    page = await phone(browser, page_for(thread=BIG), 200)
+    asked: list[Any] = []
+    page.on("request", lambda r: asked.append(r) if "after=" in r.url else None)
+    more = page.get_by_role("button", name="Show more comments")
+    await more.dblclick()
+    articles = page.locator("#mailbridge article")
+    await articles.nth(399).wait_for()
+    for request in asked:  # every page asked for has been answered and shown
+        assert await (await request.response()).finished() is None
+    await more.wait_for()
+    await page.evaluate("() => new Promise(requestAnimationFrame)")
+    ids = await articles.evaluate_all("es => es.map(e => e.id)")
+    assert len(ids) == 400 and len(set(ids)) == 400
