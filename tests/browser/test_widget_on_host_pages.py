@@ -130,3 +130,23 @@ async def test_show_more_tapped_twice_shows_each_comment_once(
     await page.evaluate("() => new Promise(requestAnimationFrame)")
     ids = await articles.evaluate_all("es => es.map(e => e.id)")
     assert len(ids) == 400 and len(set(ids)) == 400
+
+
+@pytest.mark.asyncio
+async def test_a_page_with_a_strict_csp_gets_a_styled_widget_and_no_visible_trap(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """A blog whose Content-Security-Policy allows no inline style (style-src 'self',
+    common) blocked the widget's <style>: the comments came unstyled and the honeypot
+    field showed, labelled "Leave this empty"; a commenter who filled it in was told
+    "Thank you" and their comment was thrown away."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=PHONE)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
+    await page.goto(page_for(headers={"Content-Security-Policy": STRICT_CSP}))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    assert not await page.locator("#mailbridge input[name=website]").is_visible()
+    send = page.locator("#mailbridge button.send")
+    assert await send.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(11, 92, 173)"
+    assert refused == []

@@ -30,7 +30,7 @@
     ".row{display:grid;gap:.6rem;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr))}" +
     ".send{background:var(--_accent);color:#fff;border:0;padding:.6em 1.2em;justify-self:start}" +
     ".cancel{background:none;border:1px solid var(--_border);color:inherit;padding:.5em 1em;justify-self:start}" +
-    ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}" +
+    ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.plain{white-space:pre-wrap}" +
     ".status:not(:empty){padding:.6em .8em;border-radius:var(--_radius);border:1px solid var(--_border)}" +
     "article.linked{outline:2px solid var(--_accent);outline-offset:4px;border-radius:var(--_radius);scroll-margin-top:1rem}" +
     ".status.error{border-color:#d1242f}.more{margin:.5rem 0}:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}";
@@ -46,13 +46,25 @@
     return node;
   }
 
-  var style = el("style", { text: CSS });
+  /* A constructed sheet, not a <style>: a page whose Content-Security-Policy allows no
+     inline style (style-src 'self') blocks a <style> even in a shadow root. */
+  function styles() {
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+      return null;
+    } catch (e) {
+      return el("style", { text: CSS });
+    }
+  }
   var title = el("h2", { text: "Comments" });
   var list = el("ol", { "aria-label": "Comments" });
   var more = el("button", { type: "button", class: "more cancel", text: "Show more comments" });
   more.hidden = true;
   var status = el("div", { class: "status", role: "status", "aria-live": "polite" });
-  root.appendChild(style);
+  var style = root === host ? el("style", { text: CSS }) : styles();
+  if (style) root.appendChild(style);
   root.appendChild(el("section", { "aria-labelledby": "mb-title" }, [title, list, more, status]));
   title.id = "mb-title";
 
@@ -84,7 +96,9 @@
     el("div", { class: "row" }, [field("Name (shown)", nameIn), field("Email (never shown)", mailIn)]),
     field("Comment", bodyIn),
     field("Emails", notifyIn),
-    el("div", { class: "trap", "aria-hidden": "true" }, [field("Leave this empty", trap)]),
+    /* hidden as well as off-screen: without our CSS a person would see it, fill it in
+       and have their comment discarded as a robot's. */
+    el("div", { class: "trap", "aria-hidden": "true", hidden: "" }, [field("Leave this empty", trap)]),
     el("div", { class: "row" }, [send, cancel])
   ]);
   var parent = null;
@@ -116,7 +130,7 @@
         el("span", { class: "author", text: c.author }), document.createTextNode(" · "),
         el("time", { datetime: c.created, text: when(c.created) })
       ]),
-      c.html ? el("div", { class: "body", html: c.html }) : el("div", { class: "body", text: c.body, style: "white-space:pre-wrap" }),
+      c.html ? el("div", { class: "body", html: c.html }) : el("div", { class: "body plain", text: c.body }),
       reply
     ]);
     reply.addEventListener("click", function () { replyTo(c, art); });
