@@ -150,3 +150,24 @@ async def test_a_page_with_a_strict_csp_gets_a_styled_widget_and_no_visible_trap
     send = page.locator("#mailbridge button.send")
     assert await send.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(11, 92, 173)"
     assert refused == []
+
+
+WIDE = "document.documentElement.scrollWidth"
+
+
+@pytest.mark.asyncio
+async def test_long_lines_and_names_stay_within_a_phone(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """An 80-letter name without a space, a code block's long line, a long link: each
+    made the whole blog page scroll sideways on a phone (2,356 px wide at 390)."""
+    daemon, page_for = host
+    await published(daemon, "W" * 80, "```\n" + "x = 1; " * 60 + "\n```")
+    await published(daemon, "Link", "https://example.org/" + "a" * 300)
+    page = await phone(browser, page_for(), 245)
+    assert await page.evaluate(WIDE) <= PHONE["width"]
+    # Replying to the deepest comment puts the form five levels in: it fits too.
+    deepest = page.locator("#mailbridge " + "ol " * 6 + "article").first
+    await deepest.locator(":scope > button.reply").click()
+    await deepest.locator("form").wait_for()
+    assert await page.evaluate(WIDE) <= PHONE["width"]

@@ -20,8 +20,8 @@
     "@media (prefers-color-scheme:dark){:host{--_accent:var(--mb-accent-dark,var(--mb-accent,#6cb6ff))}}" +
     "h2{font-size:1.25em;margin:0 0 .75em}ol{list-style:none;margin:0;padding:0}" +
     "ol ol{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--_border)}" +
-    "article{margin:0 0 1rem}.meta{color:var(--_muted);font-size:.875em}.author{font-weight:600;color:var(--_text)}" +
-    ".body{overflow-wrap:anywhere}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-left:.75em;border-left:3px solid var(--_border);color:var(--_muted)}" +
+    "article{margin:0 0 1rem}.meta{color:var(--_muted);font-size:.875em;overflow-wrap:anywhere}.author{font-weight:600;color:var(--_text)}" +
+    ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-left:.75em;border-left:3px solid var(--_border);color:var(--_muted)}" +
     "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
     ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
     "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
