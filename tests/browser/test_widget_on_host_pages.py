@@ -171,3 +171,37 @@ async def test_long_lines_and_names_stay_within_a_phone(
     await deepest.locator(":scope > button.reply").click()
     await deepest.locator("form").wait_for()
     assert await page.evaluate(WIDE) <= PHONE["width"]
+
+
+@pytest.mark.asyncio
+async def test_right_to_left_names_and_comments_read_right(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """A Hebrew comment was laid out left to right (its closing "!" at the start of
+    the sentence, as its reader sees it), and a Hebrew name pulled the date after it
+    into its own run: "7 · אבי כהן Dec 2026" where the day comes first (en-GB)."""
+    daemon, page_for = host
+    comment = await published(daemon, "אבי כהן", "שלום לכולם! תודה על הפוסט.")
+    page = await browser.new_page(viewport=PHONE, locale="en-GB")
+    await page.goto(page_for())
+    article = page.locator(f"#mailbridge #comment-{comment}")
+    await article.wait_for()
+    body = article.locator(".body p")
+    assert await body.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # The date stays to the right of the name, whole, as in every other comment.
+    author, date = article.locator(".author"), article.locator("time")
+    assert (await date.inner_text())[0].isdigit()
+    name_right = await author.evaluate("e => e.getBoundingClientRect().right")
+    date_boxes = await date.evaluate(
+        "e => Array.from(e.getClientRects(), r => r.left)"
+    )
+    assert len(date_boxes) == 1 and date_boxes[0] > name_right
+    # A left-to-right comment beside it stays left to right.
+    other = page.locator("#mailbridge #comment-2 .body p").first
+    assert await other.evaluate("e => getComputedStyle(e).direction") == "ltr"
+    # mailbridge's own thread page, read without scripts, the same.
+    host_, port = daemon.http_address
+    plain = await browser.new_page(viewport=PHONE, java_script_enabled=False)
+    await plain.goto(f"http://{host_}:{port}/threads/{THREAD}")
+    body = plain.locator(f"#comment-{comment} > .body p")
+    assert await body.evaluate("e => getComputedStyle(e).direction") == "rtl"

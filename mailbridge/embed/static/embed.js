@@ -77,9 +77,9 @@
     input.id = id;
     return el("label", { for: id }, [document.createTextNode(label), input]);
   }
-  var nameIn = el("input", { name: "author", autocomplete: "name", required: "", maxlength: "80" });
+  var nameIn = el("input", { name: "author", dir: "auto", autocomplete: "name", required: "", maxlength: "80" });
   var mailIn = el("input", { name: "email", type: "email", autocomplete: "email", required: "", maxlength: "254" });
-  var bodyIn = el("textarea", { name: "body", required: "", maxlength: "20000" });
+  var bodyIn = el("textarea", { name: "body", dir: "auto", required: "", maxlength: "20000" });
   var notifyIn = el("select", { name: "notify" }, [
     el("option", { value: "none", text: "No emails" }),
     el("option", { value: "replies", text: "Email me replies to my comment" }),
@@ -127,10 +127,12 @@
     var reply = el("button", { type: "button", class: "reply", text: "Reply", "aria-label": "Reply to " + c.author });
     var art = el("article", { id: "comment-" + c.id, "aria-label": "Comment by " + c.author }, [
       el("div", { class: "meta" }, [
-        el("span", { class: "author", text: c.author }), document.createTextNode(" · "),
+        el("span", { class: "author", dir: "auto", text: c.author }), document.createTextNode(" · "),
         el("time", { datetime: c.created, text: when(c.created) })
       ]),
-      c.html ? el("div", { class: "body", html: c.html }) : el("div", { class: "body plain", text: c.body }),
+      /* dir="auto": a Hebrew or Arabic comment (or name) reads right to left on a
+         left-to-right page, and a name never pulls the date beside it into its run. */
+      c.html ? el("div", { class: "body", dir: "auto", html: c.html }) : el("div", { class: "body plain", dir: "auto", text: c.body }),
       reply
     ]);
     reply.addEventListener("click", function () { replyTo(c, art); });
