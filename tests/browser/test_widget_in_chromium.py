@@ -107,7 +107,7 @@ async def test_the_widget_on_another_origin_shows_posts_and_replies(
     await page.get_by_label("Comment", exact=True).first.fill("Posted from the *widget*.")
     await page.wait_for_timeout(HUMAN_MS)  # people take a moment; robots do not
     await page.get_by_role("button", name="Post comment").click()
-    status = page.locator("#mailbridge [role=status]")
+    status = page.locator("#mailbridge form [role=status]")  # the form's own, beside it
     await status.filter(has_text="will appear once the author approves it").wait_for()
     assert "confirm your address" in await status.inner_text()
 

@@ -205,3 +205,42 @@ async def test_right_to_left_names_and_comments_read_right(
     await plain.goto(f"http://{host_}:{port}/threads/{THREAD}")
     body = plain.locator(f"#comment-{comment} > .body p")
     assert await body.evaluate("e => getComputedStyle(e).direction") == "rtl"
+
+
+IN_VIEW = "e => { const r = e.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; }"
+FOCUSED = """() => { let e = document.activeElement;
+    while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+    return e ? e.name : null; }"""
+
+
+@pytest.mark.asyncio
+async def test_a_refused_reply_says_why_beside_the_form_and_keeps_the_text(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Replying to a comment far down the thread, a refusal ("email is not a usable
+    email address") was written at the top of the comments, screens away: on a phone
+    nothing seemed to happen. It shows in the form, the field at fault is marked and
+    focused, and what was typed stays."""
+    _daemon, page_for = host
+    page = await phone(browser, page_for())
+    target = page.locator("#mailbridge article").nth(200)
+    await target.locator(":scope > button.reply").click()
+    form = target.locator("form")
+    await form.get_by_label("Name (shown)").fill("Phone Pat")
+    await form.get_by_label("Email (never shown)").fill("pat@@example.com")
+    await form.get_by_label("Comment", exact=True).fill("A long reply, typed with thumbs.")
+    await form.get_by_role("button", name="Post comment").click()
+    error = form.locator("[role=status]", has_text="usable email address")
+    await error.wait_for()
+    assert await error.evaluate(IN_VIEW)
+    email = form.get_by_label("Email (never shown)")
+    assert await email.get_attribute("aria-invalid") == "true"
+    assert await page.evaluate(FOCUSED) == "email"
+    assert await form.get_by_label("Comment", exact=True).input_value() == (
+        "A long reply, typed with thumbs."
+    )
+    # Put right, it goes, and the field is no longer marked.
+    await email.fill("pat@example.com")
+    await form.get_by_role("button", name="Post comment").click()
+    await form.locator("[role=status]", has_text="Thank you").wait_for()
+    assert await email.get_attribute("aria-invalid") is None

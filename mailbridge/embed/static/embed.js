@@ -91,6 +91,9 @@
   var cancel = el("button", { type: "button", class: "cancel", text: "Cancel reply" });
   cancel.hidden = true;
   var formTitle = el("h3", { text: "Leave a comment" });
+  /* The form's own live region, inside it: a reply's form sits under its comment,
+     screens below the comments' status on a phone, where a refusal went unseen. */
+  var note = el("div", { class: "status", role: "status", "aria-live": "polite", id: "mb-note", tabindex: "-1" });
   var form = el("form", { novalidate: "" }, [
     formTitle,
     el("div", { class: "row" }, [field("Name (shown)", nameIn), field("Email (never shown)", mailIn)]),
@@ -99,7 +102,8 @@
     /* hidden as well as off-screen: without our CSS a person would see it, fill it in
        and have their comment discarded as a robot's. */
     el("div", { class: "trap", "aria-hidden": "true", hidden: "" }, [field("Leave this empty", trap)]),
-    el("div", { class: "row" }, [send, cancel])
+    el("div", { class: "row" }, [send, cancel]),
+    note
   ]);
   var parent = null;
   /* When the reader started writing: a form sent under two seconds later is a robot's. */
@@ -111,9 +115,23 @@
   home.appendChild(form);
   root.querySelector("section").insertBefore(status, list);
 
-  function say(text, isError) {
-    status.className = "status" + (isError ? " error" : "");
-    status.textContent = text;
+  function say(text, isError, where) {
+    where = where || status;
+    where.className = "status" + (isError ? " error" : "");
+    where.textContent = text;
+  }
+  var inputs = { author: nameIn, email: mailIn, body: bodyIn };
+  /* The field at fault (the server's "field", or an empty one) is marked, described by
+     the note and focused; the others are cleared of an earlier mark. */
+  function blame(input) {
+    Object.keys(inputs).forEach(function (k) {
+      inputs[k].removeAttribute("aria-invalid");
+      inputs[k].removeAttribute("aria-describedby");
+    });
+    if (!input) return;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", note.id);
+    input.focus();
   }
 
   /* One formatter for all dates: toLocaleDateString builds a new one on every call. */
@@ -217,23 +235,27 @@
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var missing = [nameIn, mailIn, bodyIn].filter(function (i) { return !i.value.trim(); })[0];
-    if (missing) { say("Please fill in your " + missing.name.replace("author", "name").replace("body", "comment") + ".", true); missing.focus(); return; }
+    if (missing) { say("Please fill in your " + missing.name.replace("author", "name").replace("body", "comment") + ".", true, note); blame(missing); return; }
     send.disabled = true;
-    say("Sending your comment…");
+    blame(null);
+    say("Sending your comment…", false, note);
     var wants = notifyIn.value;
     var payload = { author: nameIn.value, email: mailIn.value, body: bodyIn.value, parent: parent, notify: wants, website: trap.value,
       elapsed: opened === null ? 0 : Math.min(86400, (Date.now() - opened) / 1000) };
     json(threadPath(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) })
       .then(function (r) {
         send.disabled = false;
-        if (r.status !== 202) { say(r.body.error || "Your comment could not be sent; please try again.", true); return; }
+        if (r.status !== 202) {
+          say(r.body.error || "Your comment could not be sent; please try again.", true, note);
+          blame(inputs[r.body.field] || null);
+          return;
+        }
         bodyIn.value = "";
         say((r.body.status === "approved" ? "Thank you! Your comment is published; reload the page to see it." :
           "Thank you! Your comment was received and will appear once the author approves it.") +
-          (wants === "none" ? "" : " We sent you an email: confirm your address there to get emails when someone replies."));
-        status.focus && status.setAttribute("tabindex", "-1");
-        status.focus();
-      }, function () { send.disabled = false; say("Your comment could not be sent (no connection?); please try again.", true); });
+          (wants === "none" ? "" : " We sent you an email: confirm your address there to get emails when someone replies."), false, note);
+        note.focus();
+      }, function () { send.disabled = false; say("Your comment could not be sent (no connection?); please try again.", true, note); });
   });
 
   /* A link to one comment (post#comment-123, as notification emails give) cannot reach
