@@ -244,3 +244,44 @@ async def test_a_refused_reply_says_why_beside_the_form_and_keeps_the_text(
     await form.get_by_role("button", name="Post comment").click()
     await form.locator("[role=status]", has_text="Thank you").wait_for()
     assert await email.get_attribute("aria-invalid") is None
+
+
+# The contrast ratio (WCAG) of an element's text against what is behind it: the first
+# background that is not transparent, up through the widget's shadow host to the page.
+CONTRAST = """e => {
+  const rgb = c => c.match(/[\\d.]+/g).map((v, i) => c.startsWith("color(") && i < 3 ? v * 255 : +v);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  let n = e, back = null;
+  while (n && !back) {
+    const b = rgb(getComputedStyle(n).backgroundColor);
+    if (b.length < 4 || b[3] > 0) back = b;
+    n = n.parentElement || (n.getRootNode() && n.getRootNode().host);
+  }
+  back = back || [255, 255, 255];
+  const [a, z] = [lum(rgb(getComputedStyle(e).color)), lum(back)].sort((x, y) => y - x);
+  return (a + 0.05) / (z + 0.05);
+}"""
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("head", "scheme"),
+    [
+        ("<style>body { background: #111; color: #eee; }</style>", "light"),  # a dark theme
+        ("", "dark"),  # a plain light page, read on a phone in dark mode
+    ],
+)
+async def test_the_widget_reads_on_the_page_s_own_colours(
+    host: tuple[Running, Host], browser: Any, head: str, scheme: str
+) -> None:
+    """The widget took its colours from the reader's system setting, not from the page:
+    black comments on a dark blog, white ones on a light blog read in dark mode."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=PHONE, color_scheme=scheme)
+    await page.goto(page_for(head=head))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    for part in (".body p", ".author", "time", "textarea", "h2", "label"):
+        ratio = await page.locator(f"#mailbridge {part}").first.evaluate(CONTRAST)
+        assert ratio >= 4.5, (part, ratio)

@@ -13,14 +13,18 @@
   host.dataset.mailbridgeLoaded = "1";
   var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
   var CSS =
-    ":host{display:block;color-scheme:light dark;--_text:var(--mb-text,CanvasText);" +
-    "--_bg:var(--mb-bg,Canvas);--_muted:var(--mb-muted,GrayText);--_accent:var(--mb-accent,#0b5cad);" +
-    "--_border:var(--mb-border,color-mix(in srgb,CanvasText 18%,transparent));--_radius:var(--mb-radius,6px);" +
+    /* The page's own colours, not the reader's system setting: a dark blog got black
+       comments, a light one read in dark mode white ones. */
+    ":host{display:block;--_text:var(--mb-text,currentColor);" +
+    "--_bg:var(--mb-bg,transparent);--_muted:var(--mb-muted,color-mix(in srgb,currentColor 72%,transparent));" +
+    "--_accent:var(--mb-accent,#0b5cad);" +
+    "--_border:var(--mb-border,color-mix(in srgb,currentColor 18%,transparent));--_radius:var(--mb-radius,6px);" +
     "font:var(--mb-font,inherit);color:var(--_text)}" +
-    "@media (prefers-color-scheme:dark){:host{--_accent:var(--mb-accent-dark,var(--mb-accent,#6cb6ff))}}" +
+    "@supports (color:light-dark(#000,#fff)){:host{" +
+    "--_accent:light-dark(var(--mb-accent,#0b5cad),var(--mb-accent-dark,var(--mb-accent,#6cb6ff)))}}" +
     "h2{font-size:1.25em;margin:0 0 .75em}ol{list-style:none;margin:0;padding:0}" +
     "ol ol{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--_border)}" +
-    "article{margin:0 0 1rem}.meta{color:var(--_muted);font-size:.875em;overflow-wrap:anywhere}.author{font-weight:600;color:var(--_text)}" +
+    "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600}" +
     ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-left:.75em;border-left:3px solid var(--_border);color:var(--_muted)}" +
     "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
     ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
@@ -145,7 +149,7 @@
     var reply = el("button", { type: "button", class: "reply", text: "Reply", "aria-label": "Reply to " + c.author });
     var art = el("article", { id: "comment-" + c.id, "aria-label": "Comment by " + c.author }, [
       el("div", { class: "meta" }, [
-        el("span", { class: "author", dir: "auto", text: c.author }), document.createTextNode(" · "),
+        el("span", { class: "author", dir: "auto", text: c.author }), el("span", { class: "sep", text: " · " }),
         el("time", { datetime: c.created, text: when(c.created) })
       ]),
       /* dir="auto": a Hebrew or Arabic comment (or name) reads right to left on a
