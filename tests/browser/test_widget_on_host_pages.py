@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from support import BIG, THREAD, big_thread, free_port, import_seed, make_settings, no_dmarc_zone
+from support import (
+    BIG,
+    THREAD,
+    big_thread,
+    db_rows,
+    free_port,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+)
 
 from mailbridge.app import Running, running
 from mailbridge.settings import Settings
@@ -285,3 +294,41 @@ async def test_the_widget_reads_on_the_page_s_own_colours(
     for part in (".body p", ".author", "time", "textarea", "h2", "label"):
         ratio = await page.locator(f"#mailbridge {part}").first.evaluate(CONTRAST)
         assert ratio >= 4.5, (part, ratio)
+
+
+@pytest.mark.asyncio
+async def test_a_double_tap_on_post_makes_one_comment(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    daemon, page_for = host
+    page = await phone(browser, page_for())
+    await page.get_by_label("Name (shown)").first.fill("Double Tap")
+    await page.get_by_label("Email (never shown)").first.fill("tap@example.com")
+    await page.get_by_label("Comment", exact=True).first.fill("Once, please.")
+    await page.wait_for_timeout(2_100)  # people take a moment (docs/spam.md)
+    await page.get_by_role("button", name="Post comment").dblclick()
+    await page.locator("#mailbridge form [role=status]", has_text="Thank you").wait_for()
+    await page.wait_for_load_state("networkidle")
+    assert await db_rows(daemon, "SELECT count(*) FROM comments WHERE author = 'Double Tap'") == [
+        (1,)
+    ]
+
+
+@pytest.mark.asyncio
+async def test_a_closed_thread_says_so_instead_of_offering_the_form(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """On a thread closed to new comments the form was offered all the same: a reader
+    typed a whole comment on their phone to be told "closed" only when sending it."""
+    daemon, page_for = host
+
+    async def close(conn: Any) -> None:
+        await conn.execute("UPDATE threads SET closed = 1 WHERE key = ?", (THREAD,))
+
+    await daemon.store.write(close)
+    page = await phone(browser, page_for())
+    await page.locator("#mailbridge", has_text="closed to new comments").wait_for()
+    assert not await page.locator("#mailbridge form").is_visible()
+    assert await page.locator("#mailbridge button.reply").count() == 0
+    # The comments are all there to read.
+    assert await page.locator("#mailbridge article").count() == 243

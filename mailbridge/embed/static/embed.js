@@ -110,6 +110,7 @@
     note
   ]);
   var parent = null;
+  var closed = false;
   /* When the reader started writing: a form sent under two seconds later is a robot's. */
   var opened = null;
   form.addEventListener("focusin", function () { if (opened === null) opened = Date.now(); });
@@ -146,7 +147,7 @@
   }
 
   function item(c) {
-    var reply = el("button", { type: "button", class: "reply", text: "Reply", "aria-label": "Reply to " + c.author });
+    var reply = closed ? null : el("button", { type: "button", class: "reply", text: "Reply", "aria-label": "Reply to " + c.author });
     var art = el("article", { id: "comment-" + c.id, "aria-label": "Comment by " + c.author }, [
       el("div", { class: "meta" }, [
         el("span", { class: "author", dir: "auto", text: c.author }), el("span", { class: "sep", text: " · " }),
@@ -157,7 +158,7 @@
       c.html ? el("div", { class: "body", dir: "auto", html: c.html }) : el("div", { class: "body plain", dir: "auto", text: c.body }),
       reply
     ]);
-    reply.addEventListener("click", function () { replyTo(c, art); });
+    if (reply) reply.addEventListener("click", function () { replyTo(c, art); });
     var li = el("li", {}, [art]);
     if (c.replies && c.replies.length) {
       var sub = el("ol");
@@ -212,6 +213,11 @@
       if (r.status === 404 && !next) return ensureThread().then(function () { return load(threadPath()); });
       if (r.status >= 400) throw new Error(r.body.error || "Comments could not be loaded.");
       var d = r.body;
+      if (d.thread && d.thread.closed && !closed) {
+        /* Said before anyone writes: the form would take a whole comment, then refuse it. */
+        closed = true;
+        home.replaceChildren(el("p", { text: "This conversation is closed to new comments." }));
+      }
       if (!next) title.textContent = d.total === 1 ? "1 comment" : d.total + " comments";
       var batch = document.createDocumentFragment();
       d.comments.forEach(function (c) { batch.appendChild(item(c)); });
