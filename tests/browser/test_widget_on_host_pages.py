@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from flows import post_comment
 from support import (
     BIG,
     THREAD,
@@ -100,9 +101,6 @@ async def host(
 
 async def published(daemon: Running, author: str, body: str) -> int:
     """A comment by ``author`` published in the seed thread (as a moderator would)."""
-    host, port = daemon.http_address
-    from flows import post_comment
-
     comment = await post_comment(daemon, author=author, body=body)
 
     async def work(conn: Any) -> None:
@@ -201,9 +199,7 @@ async def test_right_to_left_names_and_comments_read_right(
     author, date = article.locator(".author"), article.locator("time")
     assert (await date.inner_text())[0].isdigit()
     name_right = await author.evaluate("e => e.getBoundingClientRect().right")
-    date_boxes = await date.evaluate(
-        "e => Array.from(e.getClientRects(), r => r.left)"
-    )
+    date_boxes = await date.evaluate("e => Array.from(e.getClientRects(), r => r.left)")
     assert len(date_boxes) == 1 and date_boxes[0] > name_right
     # A left-to-right comment beside it stays left to right.
     other = page.locator("#mailbridge #comment-2 .body p").first
@@ -216,7 +212,7 @@ async def test_right_to_left_names_and_comments_read_right(
     assert await body.evaluate("e => getComputedStyle(e).direction") == "rtl"
 
 
-IN_VIEW = "e => { const r = e.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; }"
+IN_VIEW = "e => { const r = e.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight }"
 FOCUSED = """() => { let e = document.activeElement;
     while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
     return e ? e.name : null; }"""
@@ -258,7 +254,8 @@ async def test_a_refused_reply_says_why_beside_the_form_and_keeps_the_text(
 # The contrast ratio (WCAG) of an element's text against what is behind it: the first
 # background that is not transparent, up through the widget's shadow host to the page.
 CONTRAST = """e => {
-  const rgb = c => c.match(/[\\d.]+/g).map((v, i) => c.startsWith("color(") && i < 3 ? v * 255 : +v);
+  const rgb = c => c.match(/[\\d.]+/g)
+    .map((v, i) => c.startsWith("color(") && i < 3 ? v * 255 : +v);
   const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
     return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
     .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
