@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["private_findings"]
+__all__ = ["holds_address", "private_findings"]
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
 # A phone number: at least nine digits within one run of digits, spaces, dots,
@@ -86,10 +86,15 @@ def _signature_block(text: str) -> bool:
     return len(short) >= 2 and any(_TITLE.search(line) for line in short)
 
 
+def holds_address(text: str) -> bool:
+    """Whether ``text`` holds what looks like an email address."""
+    return "@" in text and _EMAIL.search(text) is not None
+
+
 def private_findings(text: str) -> list[str]:
     """What looks like personal details in ``text``, in words for the moderator."""
     found = []
-    if "@" in text and _EMAIL.search(text):
+    if holds_address(text):
         found.append("an email address")
     if _PHONE.search(text):
         found.append("a phone number")

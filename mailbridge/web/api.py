@@ -27,6 +27,7 @@ from mailbridge.models import (
     Source,
     echoed,
 )
+from mailbridge.moderate.private import holds_address
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
@@ -94,6 +95,14 @@ def validate_submission(
         check_name(author)
     except TextRefused as exc:
         raise InvalidInput("author", exc.reason) from None
+    if holds_address(author):
+        # Refused, not held: the writer is there to fix it, and a trusted writer's
+        # comment is published at once, name and all.
+        raise InvalidInput(
+            "author",
+            "author looks like an email address, and the name is shown to everyone: "
+            "please give a name",
+        )
     try:
         email = normalise(_text(data, "email", MAX_EMAIL), smtputf8=smtputf8)
     except InvalidAddress as exc:

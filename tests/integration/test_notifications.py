@@ -131,8 +131,13 @@ async def test_a_hostile_body_arrives_in_short_lines_that_no_hop_rewrites(daemon
     (".") or an mbox delivery ("From ") would rewrite, every line short, CRLF only; the
     text as written once decoded, and no markup from the comment in the HTML part."""
     # The Reply-To as on the wire: no "@" but the one in the reply address.
-    await post_comment(daemon, parent=2, author="ceo@bank.com", body=HOSTILE_BODY)
-    await approve(daemon, await moderation_email(daemon, "ceo@bank.com", 1))
+    await post_comment(daemon, parent=2, author="Bank CEO", body=HOSTILE_BODY)
+    moderation = await moderation_email(daemon, "Bank CEO", 1)
+    # The web refuses a name that is an address; an imported or bridged one can be.
+    await daemon.store.write(
+        lambda c: c.execute("UPDATE comments SET author = 'ceo@bank.com' WHERE author = 'Bank CEO'")
+    )
+    await approve(daemon, moderation)
     note = await notification_for(daemon, "reader002.4a549d@example.org", 2)
     # A name that is an address does not pass for one where the reply goes.
     assert note["Reply-To"].addresses[0].display_name == "ceo at bank.com via Example Blog"
