@@ -70,15 +70,20 @@ async def host(
     pages: dict[str, tuple[str, dict[str, str]]] = {}
     api = settings.site.public_url
 
-    def page(head: str = "", thread: str = THREAD, headers: dict[str, str] | None = None) -> str:
+    def page(
+        head: str = "",
+        thread: str = THREAD,
+        headers: dict[str, str] | None = None,
+        script: str = '<script src="{api}/embed.js" data-thread="{thread}" async></script>',
+    ) -> str:
         name = f"post-{len(pages)}"
         pages[name] = (
             "<!doctype html><html lang=en><head><meta charset=utf-8>"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>A post</title>{head}</head><body><h1>A post</h1>"
-            '<div id="mailbridge"></div>'
-            f'<script src="{api}/embed.js" data-thread="{thread}" async></script>'
-            "</body></html>",
+            f"<title>A post</title>{head.replace('{api}', api)}</head>"
+            '<body><h1>A post</h1><div id="mailbridge"></div>'
+            + script.format(api=api, thread=thread)
+            + "</body></html>",
             {k: v.format(api=api) for k, v in (headers or {}).items()},
         )
         return f"http://127.0.0.1:{host_port}/posts/{name}/"
@@ -329,3 +334,16 @@ async def test_a_closed_thread_says_so_instead_of_offering_the_form(
     assert await page.locator("#mailbridge button.reply").count() == 0
     # The comments are all there to read.
     assert await page.locator("#mailbridge article").count() == 243
+
+
+@pytest.mark.asyncio
+async def test_the_script_in_the_page_s_head_still_fills_the_container(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """A theme that puts scripts in <head> ran the widget before <div id="mailbridge">
+    existed: it found no container and gave up, silently (with async, only on the
+    loads where mailbridge answered before the page was parsed)."""
+    _daemon, page_for = host
+    blocking = '<script src="{api}/embed.js" data-thread="' + THREAD + '"></script>'
+    page = await phone(browser, page_for(head=blocking, script=""))
+    assert await page.locator("#mailbridge h2").inner_text() == "243 comments"
