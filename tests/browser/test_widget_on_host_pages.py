@@ -174,10 +174,15 @@ async def test_long_lines_and_names_stay_within_a_phone(
     """An 80-letter name without a space, a code block's long line, a long link: each
     made the whole blog page scroll sideways on a phone (2,356 px wide at 390)."""
     daemon, page_for = host
-    await published(daemon, "W" * 80, "```\n" + "x = 1; " * 60 + "\n```")
+    long_name = await published(daemon, "W" * 80, "```\n" + "x = 1; " * 60 + "\n```")
     await published(daemon, "Link", "https://example.org/" + "a" * 300)
     page = await phone(browser, page_for(), 245)
     assert await page.evaluate(WIDE) <= PHONE["width"]
+    # The reply form's heading names them: "Reply to WWW…" wraps too.
+    await page.locator(f"#mailbridge #comment-{long_name} > button.reply").click()
+    await page.locator(f"#mailbridge #comment-{long_name} form").wait_for()
+    assert await page.evaluate(WIDE) <= PHONE["width"]
+    await page.get_by_role("button", name="Cancel reply").click()
     # Replying to the deepest comment puts the form five levels in: it fits too.
     deepest = page.locator("#mailbridge " + "ol " * 6 + "article").first
     await deepest.locator(":scope > button.reply").click()

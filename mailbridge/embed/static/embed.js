@@ -30,7 +30,7 @@
       "font:var(--mb-font,inherit);color:var(--_text)}" +
       "@supports (color:light-dark(#000,#fff)){:host{" +
       "--_accent:light-dark(var(--mb-accent,#0b5cad),var(--mb-accent-dark,var(--mb-accent,#6cb6ff)))}}" +
-      "h2{font-size:1.25em;margin:0 0 .75em}ol{list-style:none;margin:0;padding:0}" +
+      "h2{font-size:1.25em;margin:0 0 .75em}h3{overflow-wrap:anywhere}ol{list-style:none;margin:0;padding:0}" +
       "ol ol{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--_border)}" +
       "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600}" +
       ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-left:.75em;border-left:3px solid var(--_border);color:var(--_muted)}" +
