@@ -352,3 +352,34 @@ async def test_the_script_in_the_page_s_head_still_fills_the_container(
     blocking = '<script src="{api}/embed.js" data-thread="' + THREAD + '"></script>'
     page = await phone(browser, page_for(head=blocking, script=""))
     assert await page.locator("#mailbridge h2").inner_text() == "243 comments"
+
+
+@pytest.mark.asyncio
+async def test_when_the_connection_drops_nothing_typed_is_lost_and_it_says_so_in_place(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """On a phone at the end of 200 comments, a "Show more comments" that failed (the
+    train entered a tunnel) said so at the top of the comments, screens away: the
+    button seemed to do nothing. A comment that could not be sent keeps its text."""
+    _daemon, page_for = host
+    page = await phone(browser, page_for(thread=BIG), 200)
+    await page.route("**/api/threads/**", lambda route: route.abort("internetdisconnected"))
+    more = page.get_by_role("button", name="Show more comments")
+    await more.click()
+    said = page.locator("#mailbridge [role=status]", has_text="not available")
+    await said.wait_for()
+    assert await said.evaluate(IN_VIEW)
+    assert await more.is_enabled()  # to try again
+    # A comment sent without a connection: said in the form, the text kept.
+    await page.get_by_label("Name (shown)").first.fill("Tunnel Tom")
+    await page.get_by_label("Email (never shown)").first.fill("tom@example.com")
+    await page.get_by_label("Comment", exact=True).first.fill("Written on the train.")
+    await page.get_by_role("button", name="Post comment").first.click()
+    await page.locator("#mailbridge form [role=status]", has_text="no connection").wait_for()
+    assert await page.get_by_label("Comment", exact=True).first.input_value() == (
+        "Written on the train."
+    )
+    # Back in signal, "Show more" works.
+    await page.unroute("**/api/threads/**")
+    await more.click()
+    await page.locator("#mailbridge article").nth(399).wait_for()

@@ -74,10 +74,13 @@
     var list = el("ol", { "aria-label": "Comments" });
     var more = el("button", { type: "button", class: "more cancel", text: "Show more comments" });
     more.hidden = true;
+    /* Beside the button: at the end of a long thread, the status above the comments is
+       screens away, and a failed "Show more" seemed to do nothing. */
+    var moreNote = el("div", { class: "status", role: "status", "aria-live": "polite" });
     var status = el("div", { class: "status", role: "status", "aria-live": "polite" });
     var style = root === host ? el("style", { text: CSS }) : styles();
     if (style) root.appendChild(style);
-    root.appendChild(el("section", { "aria-labelledby": "mb-title" }, [title, list, more, status]));
+    root.appendChild(el("section", { "aria-labelledby": "mb-title" }, [title, list, more, moreNote, status]));
     title.id = "mb-title";
 
     var key = opts.thread || "";
@@ -247,7 +250,10 @@
       }
       return pending;
     }
-    more.addEventListener("click", function () { loadNext().catch(fail); });
+    more.addEventListener("click", function () {
+      say("", false, moreNote);
+      loadNext().catch(function (e) { say(e && e.message ? e.message : "More comments could not be loaded.", true, moreNote); });
+    });
     function fail(e) { say(e && e.message ? e.message : "Comments are not available right now.", true); }
 
     form.addEventListener("submit", function (ev) {
