@@ -90,6 +90,11 @@ class CommentService:
         # Told after a commit that queued or scheduled mail (wakes the worker and digester).
         self._queued = queued
 
+    @property
+    def keeps_spam(self) -> bool:
+        """Whether comments are scored, so a suspect one can wait in the spam folder."""
+        return self._policy.spam_threshold is not None
+
     async def thread(self, key: str) -> Thread:
         found = await self._store.read(lambda c: threads.get_thread(c, key=key))
         if found is None:
@@ -122,7 +127,14 @@ class CommentService:
         # they held the one writer while every other comment waited.
         assessment = await self._store.read(
             lambda c: self._policy.assess(
-                c, new.thread_id, new.body, new.email, new.seconds_to_write, outside, analysis
+                c,
+                new.thread_id,
+                new.body,
+                new.email,
+                new.seconds_to_write,
+                outside,
+                analysis,
+                trapped=new.trapped,
             )
         )
         private = list(analysis.private) if analysis else private_findings(new.body)
@@ -146,7 +158,13 @@ class CommentService:
                 await also(conn, comment)
             queued = 0
             if created and comment.address_id is not None:
-                if new.source is Source.WEB and new.subscribe:
+                if new.source is Source.WEB and new.subscribe and assessment.spam is not None:
+                    # Bound for the spam folder: remembered, but no confirmation email to
+                    # an address a robot typed; a rescue sends it (_apply).
+                    await self._notifier.subscription_held(
+                        conn, comment.address_id, comment.thread_id, Level(new.subscribe)
+                    )
+                elif new.source is Source.WEB and new.subscribe:
                     thread = await threads.get_thread(conn, thread_id=comment.thread_id)
                     assert thread is not None
                     queued += await self._notifier.subscription_requested(
@@ -294,12 +312,15 @@ class CommentService:
                     )
             if status is CommentStatus.APPROVED:
                 first = await comments.mark_published(conn, comment_id, now)
+                # Added to, not set: the Akismet report above must wake the outbox too.
                 if first:
-                    notified = await self._notifier.comment_published(conn, comment)
+                    notified += await self._notifier.comment_published(conn, comment)
                 else:
-                    notified = await self._notifier.comment_republished(conn, comment)
+                    notified += await self._notifier.comment_republished(conn, comment)
             elif previous is CommentStatus.APPROVED:
                 await self._notifier.comment_unpublished(conn, comment)
+            if previous is CommentStatus.SPAM and status is not CommentStatus.REJECTED:
+                notified += await self._notifier.subscription_rescued(conn, comment)
             event = {CommentStatus.APPROVED: "comment.approved",
                      CommentStatus.REJECTED: "comment.rejected"}.get(status)  # fmt: skip
             if event is not None and self._events is not None:

@@ -88,6 +88,7 @@ class TrustPolicy:
         seconds_to_write: float | None = None,
         akismet: AkismetVerdict | None = None,
         analysis: TextAnalysis | None = None,
+        trapped: bool = False,
     ) -> Assessment:
         """What the decision rests on, read before the comment's write transaction (a
         read snapshot), so the reads and the scoring never hold the one writer. A
@@ -108,6 +109,7 @@ class TrustPolicy:
                 first_comment=approved == 0,
                 threshold=self.spam_threshold,
                 seconds_to_write=seconds_to_write,
+                trapped=trapped,
                 site_urls=self.site_urls,
                 akismet=akismet,
                 features=analysis.features if analysis else None,

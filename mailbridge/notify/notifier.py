@@ -26,7 +26,7 @@ import aiosqlite
 from mailbridge.addresses import mailbox, normalise, parse_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress, Rejection
-from mailbridge.models import Comment, CommentStatus, Thread
+from mailbridge.models import Comment, CommentStatus, Source, Thread
 from mailbridge.notify.drafts import Draft
 from mailbridge.notify.mail import DigestEntry, DigestItem, Mailer, excerpt
 from mailbridge.notify.writer import WriterFacts, writer_facts
@@ -363,6 +363,23 @@ class Notifier:
             log.info("address %d: a confirmation email went out less than a day ago", address_id)
             return False
         return await self.mail.confirmation(conn, to, address_id, thread, level.value)
+
+    async def subscription_held(
+        self, conn: aiosqlite.Connection, address_id: int, thread_id: int, level: Level
+    ) -> None:
+        """Asked for with a comment bound for the spam folder: remembered, and no
+        confirmation email (to an address a robot may have typed) unless it is rescued."""
+        await subscriptions.request(conn, address_id, thread_id, level, iso(self._clock.now()))
+
+    async def subscription_rescued(self, conn: aiosqlite.Connection, comment: Comment) -> int:
+        """A comment out of the spam folder: the confirmation its writer asked for."""
+        if comment.source is not Source.WEB or comment.address_id is None:
+            return 0
+        level = await subscriptions.requested_level(conn, comment.address_id, comment.thread_id)
+        thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+        if level is None or thread is None:
+            return 0
+        return int(await self.subscription_requested(conn, comment.address_id, thread, level))
 
     async def replied_by_email(
         self, conn: aiosqlite.Connection, address_id: int, thread_id: int

@@ -27,10 +27,16 @@ class SpamVerdict:
         return f"spam score {self.score:.2f}: " + (", ".join(self.signals) or "no signal")
 
 
+# A repeat says "bot" only of a text too long for two people to write alike: readers
+# do write "Great article, thanks for sharing." word for word (the second went to the
+# spam folder, 0.62 alone). Short spam is caught by its links and promotion anyway.
+_REPEAT_WORDS = 12
+
+
 async def _repeated(conn: aiosqlite.Connection, comment_id: int, body: str) -> bool:
     """The same text in another comment (a bot pasting one message everywhere)."""
-    if len(body) < 20:
-        return False  # "Thank you!" is allowed twice
+    if len(body.split()) <= _REPEAT_WORDS:
+        return False  # "Thank you so much for this post!" is allowed twice
     # substr(...) as written in the index comments_by_body_start (migration 0018); the
     # unary + keeps SQLite from substituting ?1 for body there (constant propagation),
     # which would hide the index from the planner.
@@ -93,6 +99,7 @@ async def score_text(
     first_comment: bool = False,
     repeated: bool = False,
     seconds_to_write: float | None = None,
+    trapped: bool = False,
     thread_script: str | None = None,
     features: TextFeatures | None = None,
     words: frozenset[str] | None = None,
@@ -106,6 +113,7 @@ async def score_text(
         first_comment=first_comment,
         repeated=repeated,
         seconds_to_write=seconds_to_write,
+        trapped=trapped,
         thread_script=thread_script,
         features=features,
     )
@@ -126,6 +134,7 @@ async def score_comment(
     threshold: float,
     comment_id: int = 0,
     seconds_to_write: float | None = None,
+    trapped: bool = False,
     site_urls: tuple[str, ...] = (),
     akismet: AkismetVerdict | None = None,
     features: TextFeatures | None = None,
@@ -144,6 +153,7 @@ async def score_comment(
         first_comment=first_comment,
         repeated=await _repeated(conn, comment_id, body),
         seconds_to_write=seconds_to_write,
+        trapped=trapped,
         thread_script=script,
         features=features,
         words=words,

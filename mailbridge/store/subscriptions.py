@@ -141,6 +141,18 @@ async def request(
     )
 
 
+async def requested_level(
+    conn: aiosqlite.Connection, address_id: int, thread_id: int
+) -> Level | None:
+    """The level asked for on this thread and still waiting for confirmation."""
+    async with conn.execute(
+        "SELECT level FROM subscription_requests WHERE address_id = ? AND thread_id = ?",
+        (address_id, thread_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else Level(row[0])
+
+
 async def take_requests(
     conn: aiosqlite.Connection, address_id: int
 ) -> list[tuple[int | None, Level]]:

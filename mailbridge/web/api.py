@@ -195,11 +195,11 @@ class CommentApi:
         except InvalidInput as exc:
             log.info("comment API: refused from %s: %r", ip, exc.message)
             return json_error(400, exc.message, exc.field)
-        if trap:
-            # Only robots fill the hidden field. Answer as if it worked, so they learn
-            # nothing; keep nothing.
+        if trap and not self._service.keeps_spam:
+            # Robots fill the hidden field. Answer as if it worked, so they learn
+            # nothing; with no spam folder to keep it in, keep nothing.
             log.info("comment API: honeypot field filled by %s; discarded", ip)
-            return web.json_response({"id": None, "status": "pending"}, status=202)
+            return _as_if_pending()
         if thread.closed:
             return json_error(403, "this thread is closed to new comments", "thread")
         now = self._clock.now()
@@ -220,6 +220,9 @@ class CommentApi:
                     notify=subscribe is not None,
                     subscribe=subscribe,
                     seconds_to_write=elapsed,
+                    # Kept, scored as spam: a password manager or autofill fills it
+                    # for real people too, and the author can rescue from the folder.
+                    trapped=trap,
                     client_ip=ip,
                     user_agent=header_text(request, "User-Agent")[:500],
                 )
@@ -228,7 +231,15 @@ class CommentApi:
             return _too_many(exc.detail, exc.retry_after or 60)
         except InvalidInput as exc:
             return json_error(400, exc.message, exc.field)
+        if trap:
+            log.info("comment API: honeypot field filled by %s; comment %d", ip, comment.id)
+            return _as_if_pending()
         return web.json_response({"id": comment.id, "status": comment.status.value}, status=202)
+
+
+def _as_if_pending() -> web.Response:
+    """What a filled honeypot is answered: as if it worked, so robots learn nothing."""
+    return web.json_response({"id": None, "status": "pending"}, status=202)
 
 
 def _too_many(message: str, retry_after: int) -> web.Response:

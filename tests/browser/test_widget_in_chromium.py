@@ -169,6 +169,67 @@ async def test_posting_with_the_keyboard_only(blog: tuple[Running, str], browser
 
 
 @pytest.mark.asyncio
+async def test_a_clock_set_back_while_writing_and_the_hidden_field(
+    blog: tuple[Running, str], browser: Any
+) -> None:
+    daemon, site = blog
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{site}/posts/{THREAD}/")
+    await page.locator("#mailbridge article").first.wait_for()
+    # The honeypot as autofill and password managers meet it: off their lists.
+    trap = page.locator("#mailbridge .trap input")
+    attributes = await trap.evaluate(
+        "e => [e.name, e.getAttribute('autocomplete'), e.tabIndex, e.closest('[aria-hidden]')"
+        " && e.closest('[aria-hidden]').getAttribute('aria-hidden'),"
+        " e.hasAttribute('data-1p-ignore'), e.getAttribute('data-lpignore')]"
+    )
+    name, autocomplete, tabindex, hidden, one_password, lastpass = attributes
+    assert name not in ("website", "url", "homepage", "site", "name", "email")
+    assert (autocomplete, tabindex, hidden, one_password, lastpass) == (
+        "off",
+        -1,
+        "true",
+        True,
+        "true",
+    )
+    await page.get_by_label("Name (shown)").first.fill("Skewed Sam")
+    await page.get_by_label("Email (never shown)").first.fill("sam@example.com")
+    # The phone's clock is set back an hour (a time sync) while the reader writes.
+    await page.evaluate(
+        "() => { const now = Date.now; Date.now = () => now.call(Date) - 3600000; }"
+    )
+    await page.get_by_label("Comment", exact=True).first.fill("Written across a time sync.")
+    await page.wait_for_timeout(HUMAN_MS)
+    await page.get_by_role("button", name="Post comment").click()
+    status = page.locator("#mailbridge form [role=status]")
+    await status.filter(has_text="will appear once").wait_for()
+    await moderation_email(daemon, "Skewed Sam")
+
+
+@pytest.mark.asyncio
+async def test_a_filled_hidden_field_keeps_the_comment_and_promises_no_email(
+    blog: tuple[Running, str], browser: Any
+) -> None:
+    daemon, site = blog
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{site}/posts/{THREAD}/")
+    await page.locator("#mailbridge article").first.wait_for()
+    await page.get_by_label("Name (shown)").first.fill("Filled Fay")
+    await page.get_by_label("Email (never shown)").first.fill("fay@example.com")
+    await page.get_by_label("Comment", exact=True).first.fill("An extension filled a field.")
+    # What an over-eager extension does: the hidden field gets a value.
+    await page.locator("#mailbridge .trap input").evaluate("e => { e.value = 'x'; }")
+    await page.wait_for_timeout(HUMAN_MS)
+    await page.get_by_role("button", name="Post comment").click()
+    status = page.locator("#mailbridge form [role=status]")
+    await status.filter(has_text="will appear once").wait_for()
+    # No confirmation goes out for a comment in the spam folder (until it is rescued).
+    assert "email" not in await status.inner_text()
+    rows = await db_rows(daemon, "SELECT status FROM comments WHERE author = 'Filled Fay'")
+    assert rows == [("spam",)]
+
+
+@pytest.mark.asyncio
 async def test_dark_pages_get_a_dark_widget(blog: tuple[Running, str], browser: Any) -> None:
     _daemon, site = blog
     page = await browser.new_page(viewport=PHONE, color_scheme="dark")

@@ -248,6 +248,21 @@ async def test_the_moderators_corrections_are_reported_with_what_was_checked(
 
 
 @pytest.mark.asyncio
+async def test_a_rescue_alone_tells_akismet_at_once(
+    tmp_path: Path, akismet: tuple[FakeAkismet, str]
+) -> None:
+    # The rescue of a top-level comment notifies nobody: the report it queued must
+    # still wake the outbox (it waited for the idle poll, a minute).
+    fake, url = akismet
+    async with started(tmp_path, spam=reporting(url), outbound=FAST) as daemon:
+        bell = await post(daemon, "Bell", BELL)  # Akismet: spam
+        assert bell["status"] == "spam"
+        await daemon.service.moderate(int(bell["id"]), Action.APPROVE, CLI)
+        [(method, _form, _status)] = await reports(fake, 1)
+        assert method == "submit-ham"
+
+
+@pytest.mark.asyncio
 async def test_a_report_outlasts_a_failure_and_says_the_latest_decision(
     tmp_path: Path, akismet: tuple[FakeAkismet, str]
 ) -> None:

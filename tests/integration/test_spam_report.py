@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 import pytest
 from flows import follow, moderation_email, outbox_dir, post_comment
-from support import read_maildir, started
+from support import THREAD, db_rows, read_maildir, started
 
 from mailbridge.app import Running
 from mailbridge.store import comments
@@ -71,3 +72,50 @@ async def test_no_report_when_turned_off(tmp_path: Path) -> None:
         await post_comment(daemon, author="Reader", body="A plain remark.")
         await moderation_email(daemon, "Reader")  # mail flows; the report is just not there
         assert raw_reports(daemon) == []
+
+
+@pytest.mark.asyncio
+async def test_a_reader_whose_autofill_filled_the_honeypot_is_in_the_report(
+    tmp_path: Path,
+) -> None:
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
+        text = "My password manager put my site in a field I never saw."
+        host, port = daemon.http_address
+        payload = {"author": "Filled", "email": "filled@example.net", "body": text}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://{host}:{port}/api/threads/{THREAD}/comments",
+                json={**payload, "website": "https://filled.example"},
+            ) as resp,
+        ):
+            assert resp.status == 202  # answered as any comment: robots learn nothing
+        [raw] = await reports(daemon)
+        assert b"Filled" in raw and b"honeypot filled" in raw and b"never saw" in raw
+        body = (
+            next(m for m in read_maildir(outbox_dir(daemon)) if "went to spam" in str(m["Subject"]))
+            .get_body(("plain",))
+            .get_content()
+        )  # type: ignore[union-attr]
+        rescue = body.split("Not spam, publish it: ")[1].split()[0]
+        assert (await follow(daemon, rescue, "POST"))[0] == 200
+        [(status,)] = await db_rows(daemon, "SELECT status FROM comments WHERE author = 'Filled'")
+        assert status == "approved"
+
+
+@pytest.mark.asyncio
+async def test_a_day_of_robots_does_not_push_a_person_out_of_the_report(tmp_path: Path) -> None:
+    limits = {"web_comments_per_ip_per_hour": 1000, "comments_per_thread_per_hour": 1000}
+    async with started(tmp_path, spam={"report_hours": 0}, limits=limits) as daemon:
+        for n in range(55):
+            await post_comment(daemon, author=f"Robot{n}", email=f"r{n}@example.net",
+                               body=f"{SPAMMY} {n}")  # fmt: skip
+        # A person who typed fast: scored spam, but far less surely than the robots.
+        await post_comment(daemon, author="Quick Reader", email="quick@example.net",
+                           body="Great post.", elapsed=1)  # fmt: skip
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
+        [raw] = await reports(daemon)
+        assert b"56 comments went to spam" in raw and b"Quick Reader" in raw
+        assert (
+            b"And 6 more" in raw and f"{daemon.settings.site.public_url}/moderate".encode() in raw
+        )

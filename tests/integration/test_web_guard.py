@@ -90,18 +90,35 @@ async def test_per_thread_limit(tmp_path: Path) -> None:
         assert status == 429 and "conversation" in body["error"]
 
 
+async def _web_comments(daemon: Running) -> list[tuple[str, str]]:
+    async def rows(conn: Any) -> list[tuple[str, str]]:
+        async with conn.execute(
+            "SELECT status, coalesce(held_reason, '') FROM comments WHERE source = 'web'"
+        ) as cur:
+            return [(str(a), str(b)) for a, b in await cur.fetchall()]
+
+    return await daemon.store.read(rows)
+
+
 @pytest.mark.asyncio
-async def test_honeypot_is_answered_like_success_and_stores_nothing(daemon: Running) -> None:
-    status, body, _h = await post(daemon, {**BODY, "website": "http://spam.example"})
+async def test_honeypot_is_answered_like_success_and_kept_in_the_spam_folder(
+    daemon: Running,
+) -> None:
+    # A password manager fills "website" for real people too: their comment waits in
+    # the spam folder (the report offers to publish it), it is not thrown away.
+    status, body, _h = await post(daemon, {**BODY, "website": "https://ann.example"})
     assert (status, body) == (202, {"id": None, "status": "pending"})
+    [(state, why)] = await _web_comments(daemon)
+    assert state == "spam" and "honeypot filled" in why
+    assert (await post(daemon, {**BODY, "website": "", "body": "Hi again."}))[0] == 202
 
-    async def count(conn: Any) -> int:
-        async with conn.execute("SELECT count(*) FROM comments WHERE source = 'web'") as cur:
-            row = await cur.fetchone()
-        return int(row[0])
 
-    assert await daemon.store.read(count) == 0
-    assert (await post(daemon, {**BODY, "website": ""}))[0] == 202
+@pytest.mark.asyncio
+async def test_honeypot_keeps_nothing_without_spam_scoring(tmp_path: Path) -> None:
+    async with started(tmp_path, spam={"enabled": False}) as daemon:
+        status, body, _h = await post(daemon, {**BODY, "website": "http://spam.example"})
+        assert (status, body) == (202, {"id": None, "status": "pending"})
+        assert await _web_comments(daemon) == []
 
 
 @pytest.mark.asyncio

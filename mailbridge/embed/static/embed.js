@@ -101,7 +101,10 @@
       el("option", { value: "thread", text: "Email me every new comment here" })
     ]);
     notifyIn.value = "replies";
-    var trap = el("input", { name: "website", tabindex: "-1", autocomplete: "off" });
+    /* The honeypot (sent as "website"): a name no autofill or password manager fills in,
+       and their "ignore me" marks; a filled one sends the comment to the spam folder. */
+    var trap = el("input", { name: "mb-leave-empty", tabindex: "-1", autocomplete: "off",
+      "data-1p-ignore": "", "data-lpignore": "true", "data-bwignore": "", "data-form-type": "other" });
     var send = el("button", { type: "submit", class: "send", text: "Post comment" });
     var cancel = el("button", { type: "button", class: "cancel", text: "Cancel reply" });
     cancel.hidden = true;
@@ -122,9 +125,11 @@
     ]);
     var parent = null;
     var closed = false;
-    /* When the reader started writing: a form sent under two seconds later is a robot's. */
+    /* When the reader started writing: a form sent under two seconds later is a robot's.
+       performance.now(), not Date.now(): the phone's clock set back (a time sync) made
+       "elapsed" negative, and the comment was refused. */
     var opened = null;
-    form.addEventListener("focusin", function () { if (opened === null) opened = Date.now(); });
+    form.addEventListener("focusin", function () { if (opened === null) opened = performance.now(); });
     /* The form comes first: keyboard users reach it without tabbing past every Reply. */
     var home = el("div");
     root.querySelector("section").insertBefore(home, list);
@@ -265,7 +270,7 @@
       say("Sending your comment…", false, note);
       var wants = notifyIn.value;
       var payload = { author: nameIn.value, email: mailIn.value, body: bodyIn.value, parent: parent, notify: wants, website: trap.value,
-        elapsed: opened === null ? 0 : Math.min(86400, (Date.now() - opened) / 1000) };
+        elapsed: opened === null ? 0 : Math.max(0, Math.min(86400, (performance.now() - opened) / 1000)) };
       json(threadPath(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) })
         .then(function (r) {
           send.disabled = false;
@@ -275,9 +280,12 @@
             return;
           }
           bodyIn.value = "";
+          /* A comment held as spam ("spam", or no id: the hidden field was filled) sends
+             no confirmation email until the author rescues it: promise none. */
+          var held = r.body.status === "spam" || r.body.id === null;
           say((r.body.status === "approved" ? "Thank you! Your comment is published; reload the page to see it." :
             "Thank you! Your comment was received and will appear once the author approves it.") +
-            (wants === "none" ? "" : " We sent you an email: confirm your address there to get emails when someone replies."), false, note);
+            (wants === "none" || held ? "" : " We sent you an email: confirm your address there to get emails when someone replies."), false, note);
           note.focus();
         }, function () { send.disabled = false; say("Your comment could not be sent (no connection?); please try again.", true, note); });
     });
