@@ -383,3 +383,18 @@ async def test_when_the_connection_drops_nothing_typed_is_lost_and_it_says_so_in
     await page.unroute("**/api/threads/**")
     await more.click()
     await page.locator("#mailbridge article").nth(399).wait_for()
+
+
+@pytest.mark.asyncio
+async def test_the_thread_page_without_scripts_fits_a_phone(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """mailbridge's own thread page, read without scripts (its <noscript> comments): a
+    code block's long line or a long name made it scroll sideways on a phone."""
+    daemon, _page_for = host
+    await published(daemon, "N" * 80, "```\n" + "y = 2; " * 60 + "\n```")
+    host_, port = daemon.http_address
+    page = await browser.new_page(viewport=PHONE, java_script_enabled=False)
+    await page.goto(f"http://{host_}:{port}/threads/{THREAD}")
+    await page.locator("article.comment pre").first.wait_for()
+    assert await page.evaluate(WIDE) <= PHONE["width"]
