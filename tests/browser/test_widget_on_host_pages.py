@@ -398,3 +398,20 @@ async def test_the_thread_page_without_scripts_fits_a_phone(
     await page.goto(f"http://{host_}:{port}/threads/{THREAD}")
     await page.locator("article.comment pre").first.wait_for()
     assert await page.evaluate(WIDE) <= PHONE["width"]
+
+
+@pytest.mark.asyncio
+async def test_counts_fill_a_list_page_of_more_than_a_hundred_posts(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """An archive page listing 150 posts: count.js asked for the first 100 only (the
+    API's limit per request) and left the other 50 empty."""
+    _daemon, page_for = host
+    spans = "".join(f'<span data-mailbridge-count="post-{n}"></span>' for n in range(149))
+    spans += f'<span data-mailbridge-count="{THREAD}"></span>'
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(page_for(script=spans + '<script src="{api}/count.js" async></script>'))
+    last = page.locator(f'[data-mailbridge-count="{THREAD}"]')
+    await last.filter(has_text="243 comments").wait_for()
+    counts = page.locator("[data-mailbridge-count]")
+    assert await counts.evaluate_all("es => es.filter(e => !e.textContent).length") == 0
