@@ -415,3 +415,18 @@ async def test_counts_fill_a_list_page_of_more_than_a_hundred_posts(
     await last.filter(has_text="243 comments").wait_for()
     counts = page.locator("[data-mailbridge-count]")
     assert await counts.evaluate_all("es => es.filter(e => !e.textContent).length") == 0
+
+
+@pytest.mark.asyncio
+async def test_a_page_that_requires_trusted_types_shows_the_comments(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """A page whose policy requires Trusted Types (require-trusted-types-for 'script',
+    a strict CSP's usual companion) refused the widget's innerHTML of each comment's
+    sanitised HTML: the first comment threw, and no comment showed."""
+    _daemon, page_for = host
+    policy = STRICT_CSP + "; require-trusted-types-for 'script'; trusted-types mailbridge"
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(page_for(headers={"Content-Security-Policy": policy}))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    assert await page.locator("#mailbridge #comment-2 .body p").count() >= 1
