@@ -430,3 +430,22 @@ async def test_a_page_that_requires_trusted_types_shows_the_comments(
     await page.goto(page_for(headers={"Content-Security-Policy": policy}))
     await page.locator("#mailbridge article").nth(242).wait_for()
     assert await page.locator("#mailbridge #comment-2 .body p").count() >= 1
+
+
+@pytest.mark.asyncio
+async def test_a_canonical_address_on_another_origin_still_gets_the_page_its_thread(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """A post served at one origin whose <link rel="canonical"> names another (the site
+    without "www.", or its https address behind a proxy): the widget sent that address,
+    mailbridge refused it as not a page of the site that asks, and the post had no
+    comments at all. The page's own address is sent instead; the key, made from the
+    path, is the same from either origin."""
+    daemon, page_for = host
+    canonical = '<link rel="canonical" href="https://www.blog.example/posts/moved/">'
+    page = await browser.new_page(viewport=PHONE)
+    url = page_for(head=canonical, thread="")
+    await page.goto(url)
+    await page.locator("#mailbridge h2", has_text="0 comments").wait_for()
+    [(found,)] = await db_rows(daemon, "SELECT url FROM threads WHERE url LIKE ?", "%/posts/%")
+    assert found == url

@@ -220,9 +220,16 @@
       });
     }
 
+    /* The canonical address when it is on this page's origin: mailbridge takes only a
+       page of the site that asks (one on "www." or another scheme was refused, and the
+       post had no comments). The key comes from the path: the same thread either way. */
     function page() {
       var link = document.querySelector('link[rel="canonical"]');
-      return { url: (link && link.href) || location.origin + location.pathname, title: opts.title || document.title };
+      var canonical = null;
+      try { canonical = link && link.href ? new URL(link.href, location.href) : null; } catch (e) { canonical = null; }
+      var here = canonical && canonical.origin === location.origin ? canonical.origin + canonical.pathname :
+        location.origin + location.pathname;
+      return { url: here, title: opts.title || document.title };
     }
 
     function ensureThread() {
