@@ -449,3 +449,26 @@ async def test_a_canonical_address_on_another_origin_still_gets_the_page_its_thr
     await page.locator("#mailbridge h2", has_text="0 comments").wait_for()
     [(found,)] = await db_rows(daemon, "SELECT url FROM threads WHERE url LIKE ?", "%/posts/%")
     assert found == url
+
+
+@pytest.mark.asyncio
+async def test_two_widgets_and_a_script_included_twice(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Two threads on one page (data-target), and a theme that includes the script a
+    second time for the first: each container filled once, each with its own thread."""
+    _daemon, page_for = host
+    scripts = (
+        '<div id="second"></div>'
+        '<script src="{api}/embed.js" data-thread="{thread}" async></script>'
+        '<script src="{api}/embed.js" data-thread="{thread}" async></script>'
+        f'<script src="{{api}}/embed.js" data-thread="{BIG}" data-target="second" async></script>'
+    )
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(page_for(script=scripts))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    await page.locator("#second article").nth(199).wait_for()
+    assert await page.locator("#mailbridge h2").inner_text() == "243 comments"
+    assert await page.locator("#mailbridge article").count() == 243
+    assert await page.locator("#second h2").inner_text() == "1200 comments"
+    assert await page.locator("#mailbridge form").count() == 1
