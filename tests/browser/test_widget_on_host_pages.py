@@ -142,6 +142,10 @@ async def test_show_more_tapped_twice_shows_each_comment_once(
     await page.evaluate("() => new Promise(requestAnimationFrame)")
     ids = await articles.evaluate_all("es => es.map(e => e.id)")
     assert len(ids) == 400 and len(set(ids)) == 400
+    # Announced where the reader is (a live region beside the button), and once.
+    said = page.locator("#mailbridge [role=status]", has_text="more comments shown")
+    await said.wait_for()
+    assert await said.inner_text() == "200 more comments shown above."
 
 
 @pytest.mark.asyncio

@@ -276,7 +276,13 @@
     }
     more.addEventListener("click", function () {
       say("", false, moreNote);
-      loadNext().catch(function (e) { say(e && e.message ? e.message : "More comments could not be loaded.", true, moreNote); });
+      var before = list.querySelectorAll("article").length;
+      loadNext().then(function () {
+        /* Said for screen readers too: the new comments come above the button, where
+           nothing announced them. */
+        var shown = list.querySelectorAll("article").length - before;
+        say(shown === 1 ? "1 more comment shown above." : shown + " more comments shown above.", false, moreNote);
+      }, function (e) { say(e && e.message ? e.message : "More comments could not be loaded.", true, moreNote); });
     });
     function fail(e) { say(e && e.message ? e.message : "Comments are not available right now.", true); }
 
