@@ -6,7 +6,8 @@ bare URLs, lists, quotes, code) and then sanitises the result with nh3 (Rust's
 ammonia), so even a bug in the Markdown step cannot let markup through:
 
 - raw HTML in the text is escaped, never interpreted (``html=False``);
-- links are http(s) only, and carry ``rel="nofollow ugc noopener"``;
+- links are absolute http(s) only (a path or ``//host`` is not a link), and carry
+  ``rel="nofollow ugc noopener"``;
 - no images (a comment must not make readers' browsers fetch anything), no
   headings (a line followed by ``---`` is a rule, not a banner);
 - text nested deeper than :data:`MAX_NESTING` levels or longer than
@@ -29,7 +30,7 @@ from mailbridge.render.plain import plain_html
 __all__ = ["MAX_MARKDOWN_CHARS", "MAX_NESTING", "RENDER_VERSION", "render_comment"]
 
 # Bumped whenever the output for the same text changes (caches key on it).
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 MAX_MARKDOWN_CHARS = 50_000
 MAX_NESTING = 20
 _TAGS = {
@@ -71,6 +72,9 @@ def _sanitise(markup: str) -> str:
         attributes=_ATTRIBUTES,
         url_schemes=_SCHEMES,
         link_rel=_REL,
+        # A link without a scheme resolves against whichever page shows it: through
+        # the widget, to a path of the blog itself, passing for the site's own link.
+        url_relative="deny",
         strip_comments=True,
     )
 

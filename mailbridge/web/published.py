@@ -453,7 +453,12 @@ class PublishedThreads:
             size = "" if page.budget else f"limit={page.limit}&"
             next_url = f"/api/threads/{thread.key}/comments?{size}after={page.next_after}"
         document = {
-            "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
+            "thread": {
+                "key": thread.key,
+                "title": thread.title,
+                "url": thread.url,
+                "closed": thread.closed,
+            },
             "total": page.total,
             "comments": tree_json(page.nodes),
             "next": next_url,

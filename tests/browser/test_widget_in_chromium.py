@@ -107,7 +107,7 @@ async def test_the_widget_on_another_origin_shows_posts_and_replies(
     await page.get_by_label("Comment", exact=True).first.fill("Posted from the *widget*.")
     await page.wait_for_timeout(HUMAN_MS)  # people take a moment; robots do not
     await page.get_by_role("button", name="Post comment").click()
-    status = page.locator("#mailbridge [role=status]")
+    status = page.locator("#mailbridge form [role=status]")  # the form's own, beside it
     await status.filter(has_text="will appear once the author approves it").wait_for()
     assert "confirm your address" in await status.inner_text()
 
@@ -201,7 +201,7 @@ async def test_a_clock_set_back_while_writing_and_the_hidden_field(
     await page.get_by_label("Comment", exact=True).first.fill("Written across a time sync.")
     await page.wait_for_timeout(HUMAN_MS)
     await page.get_by_role("button", name="Post comment").click()
-    status = page.locator("#mailbridge [role=status]")
+    status = page.locator("#mailbridge form [role=status]")
     await status.filter(has_text="will appear once").wait_for()
     await moderation_email(daemon, "Skewed Sam")
 
@@ -221,7 +221,7 @@ async def test_a_filled_hidden_field_keeps_the_comment_and_promises_no_email(
     await page.locator("#mailbridge .trap input").evaluate("e => { e.value = 'x'; }")
     await page.wait_for_timeout(HUMAN_MS)
     await page.get_by_role("button", name="Post comment").click()
-    status = page.locator("#mailbridge [role=status]")
+    status = page.locator("#mailbridge form [role=status]")
     await status.filter(has_text="will appear once").wait_for()
     # No confirmation goes out for a comment in the spam folder (until it is rescued).
     assert "email" not in await status.inner_text()

@@ -68,7 +68,12 @@ async def test_a_new_post_creates_its_thread_once(daemon: Running) -> None:
         session.get(url(daemon, f"/api/threads/{key}/comments")) as r,
     ):
         thread = (await r.json())["thread"]
-    assert thread == {"key": key, "title": "A new post", "url": f"{SITE}/posts/new-post/"}
+    assert thread == {
+        "key": key,
+        "title": "A new post",
+        "url": f"{SITE}/posts/new-post/",
+        "closed": False,
+    }
 
 
 @pytest.mark.asyncio

@@ -235,8 +235,9 @@ async def test_a_big_threads_page_is_paged_for_readers_without_scripts(
     for (before, _links, _body), (_path, links, _b) in itertools.pairwise(pages):
         assert links["prev"] == before
     assert pages[1][1]["prev"] == f"/threads/{BIG}"
-    # The first page is a sixth of the thread, not all of it.
-    assert len(pages[0][2]) < len(whole) / 3
+    # The first page is a sixth of the thread, not all of it (its HTML, with each
+    # comment's markup and dir="auto", is heavier per comment than the JSON).
+    assert len(pages[0][2]) < len(whole) / 2
     # Each page has its own ETag, revalidated like the JSON's.
     _s, first_headers, _b = await get(daemon, pages[0][0])
     _s, second_headers, _b = await get(daemon, pages[1][0])

@@ -189,3 +189,19 @@ async def test_healthz_reports_every_part(daemon: Running) -> None:
             "http": True,
             "writes": True,
         }
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("author", ["ann@example.com", "Ann (ann.smith@mail.example.org)"])
+async def test_a_name_holding_an_email_address_is_refused(daemon: Running, author: str) -> None:
+    """The name is shown to every reader. One that is (or holds) an email address, typed
+    or filled in by a phone into the wrong field, was published as it was: the address
+    on the page and in the JSON (at once for a trusted writer, whose comment waits for
+    nobody; nor did the moderation email flag it, as it flags one in the text)."""
+    status, body = await post(daemon, {**GOOD, "author": author})
+    assert status == 400 and body["field"] == "author"
+    assert "shown to everyone" in body["error"]
+    # A handle or an "at" in a name is no address.
+    for name in ("@ann", "Ann @ Example", "Ann at home"):
+        status, body = await post(daemon, {**GOOD, "author": name})
+        assert status == 202, body

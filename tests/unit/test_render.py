@@ -134,3 +134,27 @@ def test_wordpress_html_becomes_markdown_that_renders_the_same() -> None:
     assert '<a href="https://example.org/post" rel="nofollow ugc noopener">this</a>' in out
     assert "<em>really</em>" in out and "<blockquote>" in out and "<strong>Thanks</strong>" in out
     assert wordpress_to_markdown("no tags, 2*3\n\nkept as is") == "no tags, 2*3\n\nkept as is"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[the author's answer](/posts/retraction/)",  # the blog's own address, on its page
+        "[official site](//evil.example/login)",  # another host, scheme taken from the page
+        "[here](evil.example/page)",
+    ],
+)
+def test_links_without_a_scheme_are_not_links(text: str) -> None:
+    """A relative link resolved against whichever page showed it: on a blog, through
+    the widget, to a path of the blog itself (its logout, its search page echoing
+    words), so a commenter's link passed for the site's own; "//host" went to any host.
+    docs/formatting.md: links other than http(s) are not links. The words stay."""
+    out = render_comment(text)
+    assert "href" not in out, out
+    assert re.sub(r"\[|\]\(.*", "", text).split("(")[0] in html.unescape(out)
+
+
+def test_http_links_stay_links() -> None:
+    out = render_comment("[a page](https://example.org/a) and http://example.org/b")
+    hrefs = [dict(attrs)["href"] for tag, attrs in tags(out) if tag == "a"]
+    assert hrefs == ["https://example.org/a", "http://example.org/b"]
