@@ -253,6 +253,9 @@ def _comment(data: Any) -> WpComment:
         status = str(data["status"])
         if status == "approve":  # the collection's filter name, not a comment's status
             status = "approved"
+        if status == "post-trashed":
+            # Its post is in the trash; WordPress puts it back when the post comes back.
+            status = "trash"
         if status not in STATUSES:
             raise WordPressDown(f"WordPress answered a comment with status {status!r}")
         return WpComment(
