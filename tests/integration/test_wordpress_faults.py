@@ -312,3 +312,40 @@ async def test_a_post_trashed_in_wp_admin_takes_its_comments_off(
                     db_value(daemon, "SELECT value FROM wp_state WHERE key = 'failing_since'"), ""
                 ),
             )
+
+
+@pytest.mark.asyncio
+async def test_comments_closed_there_refuse_that_comment_only(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # WordPress answers 403 rest_comment_closed to a comment on a post whose comments
+    # were closed (or closed by age: "Automatically close comments on posts older
+    # than"): that post's refusal, not the credentials'.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    caplog.set_level(logging.WARNING, logger="mailbridge.bridges")
+    async with proxy_for(wordpress_site) as (_proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "the thread mirrored",
+                lambda: _equals(db_value(daemon, "SELECT count(*) FROM comments"), 1),
+            )
+            await admin.call("POST", f"/posts/{post_id}", {"comment_status": "closed"})
+            late = await post_comment(
+                daemon, slug, author="Ed", email="ed@example.com", body="Too late?"
+            )
+            error = await until(
+                "the refusal recorded",
+                lambda: db_value(
+                    daemon, "SELECT last_error FROM wp_push WHERE comment_id = ?", late
+                ),
+            )
+            bridge_error = await db_value(
+                daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_error'"
+            )
+    assert "403 rest_comment_closed" in error
+    assert bridge_error == 0  # the bridge itself never failed: polls went on
+    assert "wordpress.app_password" not in caplog.text
+    assert f"comment {late} not pushed: WordPress answered 403 rest_comment_closed" in caplog.text

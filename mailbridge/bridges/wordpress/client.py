@@ -203,6 +203,8 @@ class WordPressClient:
                 raise WordPressDown(f"{where}: answered {status} with {kind}, not JSON")
             return data, headers
         code, message = _error_of(data, body)
+        if status == 403 and code in _POST_REFUSALS:
+            raise WordPressRejected(status, code, message)
         if status in (401, 403):
             raise WordPressRefused(
                 f"{where}: answered {status} {code}: {message} (check wordpress.user and "
@@ -226,6 +228,19 @@ class WordPressClient:
 
 
 _NOT_JSON: Any = object()
+
+# 403s that are about the post a comment goes to (comments closed there, by hand or
+# by age; the post a draft, trashed, deleted or private), not about the credentials:
+# that comment waits, the bridge goes on.
+_POST_REFUSALS = frozenset(
+    {
+        "rest_comment_closed",
+        "rest_comment_draft_post",
+        "rest_comment_trash_post",
+        "rest_comment_invalid_post_id",
+        "rest_cannot_read_post",
+    }
+)
 
 
 def _json(body: bytes) -> Any:
