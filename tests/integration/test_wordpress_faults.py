@@ -27,7 +27,10 @@ from support import db_value, free_port, make_settings, no_dmarc_zone, until
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
 from mailbridge.app import Running, running
+from mailbridge.bridges.wordpress import WordPressBridge
+from mailbridge.bridges.wordpress.client import WordPressDown
 from mailbridge.cli import cli
+from mailbridge.clock import SystemClock
 
 Fault = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
@@ -349,3 +352,39 @@ async def test_comments_closed_there_refuse_that_comment_only(
     assert bridge_error == 0  # the bridge itself never failed: polls went on
     assert "wordpress.app_password" not in caplog.text
     assert f"comment {late} not pushed: WordPress answered 403 rest_comment_closed" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_what_waited_out_an_outage_goes_as_soon_as_wordpress_is_back(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # WordPress down is the site's failure, not the comment's: the bridge's backoff
+    # spaces the tries, and the first poll that gets through brings the comment along
+    # (it was put off by its own backoff too, up to an hour after WordPress was back).
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with (
+        proxy_for(wordpress_site) as (proxy, url),
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+    ):
+        settings = make_settings(
+            tmp_path,
+            wordpress={
+                "site_url": url, "user": wordpress_site.user,
+                "app_password": wordpress_site.app_password, "posts": [slug],
+            },
+        )  # fmt: skip
+        bridge = WordPressBridge(settings, daemon.store, daemon.service, SystemClock())
+        try:
+            assert await bridge.run_once() == 1
+            await post_comment(daemon, slug, author="Fay", email="fay@example.com", body="Hi.")
+            proxy.faults += answer(503, "<html>Service Unavailable</html>", "text/html", 3)
+            for _ in range(3):
+                with pytest.raises(WordPressDown):
+                    await bridge.run_once()
+            await bridge.run_once()  # WordPress is back
+        finally:
+            await bridge.aclose()
+    mine = [c for c in await admin.comments(post_id) if c["author_name"] == "Fay"]
+    assert len(mine) == 1 and mine[0]["status"] == "hold"

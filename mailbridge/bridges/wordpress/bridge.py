@@ -93,7 +93,7 @@ class WordPressBridge:
                     if loop.time() >= next_poll:
                         await self.run_once()
                         self._failures = 0
-                    else:
+                    elif not self._failures:  # while it fails, only the backoff tries
                         await self._pusher.push_due()
                 except (WordPressError, OSError) as exc:
                     self._failures += 1

@@ -90,10 +90,15 @@ class Pusher:
                     log.warning("wordpress: comment %d not pushed: %s", push.comment_id, exc)
                     continue
                 except (WordPressDown, WordPressRefused) as exc:
-                    await self._failed(push, str(exc))
+                    # The site's failure, not this comment's: it stays due, and the
+                    # bridge's own backoff says when WordPress is tried again.
+                    await self._site_failed(push, str(exc))
                     raise
                 await self._store.write(lambda c, p=push: links.push_done(c, p))  # type: ignore[misc]
                 done += 1
+
+    async def _site_failed(self, push: Push, error: str) -> None:
+        await self._store.write(lambda c: links.push_error(c, push, error))
 
     async def _failed(self, push: Push, error: str) -> None:
         delay = min(self._retry_seconds * 2**push.attempts, _MAX_BACKOFF_SECONDS)
