@@ -9,20 +9,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from flows import reply_notification
-from prometheus_client.parser import text_string_to_metric_families
+from scraping import samples, scrape
 from support import reply_address, reply_to_notification, smtp_send, started
-
-
-async def scrape(daemon: Any) -> tuple[int, str, str]:
-    host, port = daemon.http_address
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://{host}:{port}/metrics") as resp,
-    ):
-        return resp.status, resp.headers.get("Content-Type", ""), await resp.text()
 
 
 async def scrape_until_sent(daemon: Any, count: int) -> tuple[int, str, str]:
@@ -34,15 +24,6 @@ async def scrape_until_sent(daemon: Any, count: int) -> tuple[int, str, str]:
         if sent >= count or asyncio.get_running_loop().time() > deadline:
             return status, content_type, text
         await asyncio.sleep(0.05)
-
-
-def samples(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = tuple(sorted(sample.labels.items()))
-            found.setdefault(sample.name, {})[key] = sample.value
-    return found
 
 
 @pytest.mark.asyncio
@@ -74,6 +55,11 @@ async def test_metrics_after_real_traffic(tmp_path: Path) -> None:
     assert got["mailbridge_outbox_oldest_age_seconds"][()] >= 0
     assert got["mailbridge_delivery_attempts_total"][()] >= outbox[(("status", "sent"),)]
     assert got["mailbridge_wordpress_pushes_waiting"][()] == 0
+    assert got["mailbridge_wordpress_failing"] == {
+        (("reason", "credentials"),): 0,
+        (("reason", "unreachable"),): 0,
+    }
+    assert got["mailbridge_wordpress_last_poll_timestamp_seconds"][()] == 0
     assert got["mailbridge_extraction_seconds_count"][()] == 1  # the one emailed reply
     requests = got["mailbridge_http_request_seconds_count"]
     posted = (("method", "POST"), ("route", "/api/threads/{thread}/comments"), ("status", "2xx"))

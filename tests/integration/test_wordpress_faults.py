@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 from click.testing import CliRunner
 from flows import post_comment
+from scraping import Samples, samples, scrape
 from support import db_value, free_port, make_settings, no_dmarc_zone, until
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
@@ -388,3 +389,32 @@ async def test_what_waited_out_an_outage_goes_as_soon_as_wordpress_is_back(
             await bridge.aclose()
     mine = [c for c in await admin.comments(post_id) if c["author_name"] == "Fay"]
     assert len(mine) == 1 and mine[0]["status"] == "hold"
+
+
+@pytest.mark.asyncio
+async def test_a_revoked_application_password_shows_in_metrics(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # An alert on pushes waiting stays silent while nothing is to be pushed, yet
+    # nothing comes from WordPress either: the failure itself is a metric, with why.
+    admin = Admin(wordpress_site)
+    _post, slug = await a_post(admin, 1)
+    refused = '{"code":"incorrect_password","message":"not a valid application password"}'
+    async with proxy_for(wordpress_site) as (proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+
+            async def failing(reason: str, value: int) -> Samples | None:
+                status, _type, text = await scrape(daemon)
+                assert status == 200
+                got = samples(text)
+                polled = got["mailbridge_wordpress_last_poll_timestamp_seconds"][()] > 0
+                now = got["mailbridge_wordpress_failing"][(("reason", reason),)]
+                return got if polled and now == value else None
+
+            await until("a whole poll", lambda: failing("credentials", 0))
+            proxy.faults += answer(401, refused, "application/json", 1000)
+            down = await until("the refusal in /metrics", lambda: failing("credentials", 1))
+            assert down["mailbridge_wordpress_failing"][(("reason", "unreachable"),)] == 0
+            proxy.faults.clear()  # the owner made a new password and set it
+            await until("recovered in /metrics", lambda: failing("credentials", 0))
