@@ -24,7 +24,7 @@ from aiohttp import web
 from click.testing import CliRunner
 from flows import post_comment
 from scraping import Samples, samples, scrape
-from support import db_value, free_port, make_settings, no_dmarc_zone, until
+from support import db_rows, db_value, free_port, make_settings, no_dmarc_zone, until
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
 from mailbridge.app import Running, running
@@ -418,3 +418,38 @@ async def test_a_revoked_application_password_shows_in_metrics(
             assert down["mailbridge_wordpress_failing"][(("reason", "unreachable"),)] == 0
             proxy.faults.clear()  # the owner made a new password and set it
             await until("recovered in /metrics", lambda: failing("credentials", 0))
+
+
+@pytest.mark.asyncio
+async def test_a_comment_deleted_on_both_sides_at_once(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # Deleted for good in wp-admin, and deleted here before a poll saw it: trashing it
+    # there finds nothing (404), which is what was wanted, not a failure of the bridge.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 2)
+    async with running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon:
+        settings = make_settings(
+            tmp_path,
+            wordpress={
+                "site_url": wordpress_site.url, "user": wordpress_site.user,
+                "app_password": wordpress_site.app_password, "posts": [slug],
+            },
+        )  # fmt: skip
+        bridge = WordPressBridge(settings, daemon.store, daemon.service, SystemClock())
+        try:
+            assert await bridge.run_once() == 2
+            wp_id, local_id = (await db_rows(daemon, "SELECT wp_id, comment_id FROM wp_comments"))[
+                0
+            ]
+            await admin.call("DELETE", f"/comments/{wp_id}", force="true")
+            assert await daemon.service.delete(local_id)
+            await bridge.run_once()
+            await bridge.run_once()
+            assert await db_value(daemon, "SELECT count(*) FROM wp_push") == 0
+            tomb = "SELECT wp_status FROM wp_comments WHERE wp_id = ?"
+            assert await db_value(daemon, tomb, wp_id) == "deleted"
+        finally:
+            await bridge.aclose()
+    assert len(await admin.comments(post_id)) == 1

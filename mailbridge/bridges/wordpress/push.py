@@ -112,7 +112,11 @@ class Pusher:
             return None  # deleted in WordPress: never created again
         if comment is None:
             if link is not None and link.wp_status != "trash":
-                trashed = await self._client.update_comment(link.wp_id, {"status": "trash"})
+                try:
+                    trashed = await self._client.update_comment(link.wp_id, {"status": "trash"})
+                except WordPressMissing:  # deleted there too, before a poll saw it
+                    await self._save(replace(link, wp_status="deleted"))
+                    return None
                 await self._save(replace(link, wp_status=trashed.status))
                 log.info("wordpress: comment %d deleted here; trashed there", comment_id)
             return None
