@@ -171,7 +171,7 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
     async with proxy_for(wordpress_site) as (proxy, url):
 
         async def lost(request: web.Request) -> web.StreamResponse | None:
-            if request.method != "POST" or request.path != "/wp-json/wp/v2/comments":
+            if request.method != "POST" or request.query.get("rest_route") != "/wp/v2/comments":
                 return None
             await proxy.forward(request)  # WordPress stores it ...
             assert request.transport is not None
@@ -197,7 +197,7 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
                 ),
             )
             await asyncio.sleep(0.5)
-    creates = [s for s in proxy.seen if s.startswith("POST /wp-json/wp/v2/comments")]
+    creates = [s for s in proxy.seen if s == "POST /?rest_route=/wp/v2/comments"]
     assert len(creates) == 2  # the lost one, and the repeat WordPress called a duplicate
     mine = [c for c in await admin.comments(post_id) if c["author_name"] == "Cy"]
     assert len(mine) == 1 and mine[0]["status"] == "hold"
@@ -452,3 +452,30 @@ async def test_a_comment_deleted_on_both_sides_at_once(
         finally:
             await bridge.aclose()
     assert len(await admin.comments(post_id)) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_site_without_pretty_permalinks(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # On Apache with "Plain" permalinks there is no .htaccess rewriting /wp-json/ to
+    # WordPress: Apache answers its own 404 there. ?rest_route= reaches the API on
+    # every site, pretty permalinks or not (WordPress's REST API handbook).
+    admin = Admin(wordpress_site)
+    _post, slug = await a_post(admin, 2)
+    async with proxy_for(wordpress_site) as (proxy, url):
+
+        async def no_rewrite(request: web.Request) -> web.StreamResponse | None:
+            if not request.path.startswith("/wp-json/"):
+                return None
+            proxy.faults.append(no_rewrite)  # every time, not once
+            page = "<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
+            return web.Response(status=404, text=page, content_type="text/html")
+
+        proxy.faults.append(no_rewrite)
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "the thread mirrored",
+                lambda: _equals(db_value(daemon, "SELECT count(*) FROM comments"), 2),
+            )

@@ -1,4 +1,4 @@
-"""WordPress's REST API (``/wp-json/wp/v2``), as the bridge uses it.
+"""WordPress's REST API (``wp/v2``, at ``?rest_route=``), as the bridge uses it.
 
 Every answer is checked before it is believed: a status that is not 2xx, a body that
 is not the JSON expected (a login page, a PHP error, a caching plugin's HTML), a
@@ -98,7 +98,9 @@ class WordPressClient:
         requests_per_second: float = 4.0,
         timeout_seconds: float = 15.0,
     ) -> None:
-        self._base = site_url.rstrip("/") + "/wp-json/wp/v2"
+        # ?rest_route=, not /wp-json/: the same API, and it works without pretty
+        # permalinks too (Apache with "Plain" ones has no rewrite for /wp-json/).
+        self._base = site_url.rstrip("/") + "/"
         # HTTP Basic, as WordPress takes Application Passwords (RFC 7617, UTF-8).
         token = base64.b64encode(f"{user}:{app_password}".encode()).decode("ascii")
         self._authorization = "Basic " + token
@@ -188,7 +190,8 @@ class WordPressClient:
         where = f"{method} {path}"
         try:
             async with self._session.request(
-                method, self._base + path, params=params, json=json_body,
+                method, self._base, params={"rest_route": "/wp/v2" + path, **(params or {})},
+                json=json_body,
                 headers={"Authorization": self._authorization}, allow_redirects=False,
             ) as response:  # fmt: skip
                 status = response.status
