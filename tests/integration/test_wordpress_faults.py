@@ -134,8 +134,13 @@ async def test_down_maintenance_and_refused_then_back(
     caplog.set_level(logging.WARNING, logger="mailbridge.bridges")
     async with proxy_for(wordpress_site) as (proxy, url):
         proxy.faults += answer(
-            500, '{"code":"internal_server_error","message":"boom"}', "application/json", 2
+            500, '{"code":"internal_server_error","message":"boom"}', "application/json"
         )
+
+        async def elsewhere(request: web.Request) -> web.StreamResponse | None:
+            return web.Response(status=301, headers={"Location": "https://www.example.org/"})
+
+        proxy.faults.append(elsewhere)  # the site answers at www. (or https://)
         proxy.faults += answer(
             200, "<html><body>Briefly unavailable for maintenance</body></html>", "text/html"
         )
@@ -157,6 +162,7 @@ async def test_down_maintenance_and_refused_then_back(
     assert "answered 200 with text/html, not JSON" in logged
     assert "answered 401 incorrect_password" in logged and "wordpress.app_password" in logged
     assert "no REST API here (is wordpress.site_url right?)" in logged
+    assert "answered 301, redirecting to https://www.example.org/ (set wordpress.site_url" in logged
     assert "trying again in" in logged
     assert "no REST API here" in error  # the last failure stays visible to `mailbridge status`
 

@@ -217,7 +217,14 @@ class WordPressClient:
             raise WordPressMissing(f"{where}: {message}")
         if status == 404 and code == "rest_no_route":
             raise WordPressDown(f"{where}: no REST API here (is wordpress.site_url right?)")
-        if status >= 500 or status in (404, 408, 425, 429) or 300 <= status < 400:
+        if 300 <= status < 400:
+            # Not followed: the password must not go to another address. Most often
+            # the site answers at www. or https:// and site_url lacks it.
+            raise WordPressDown(
+                f"{where}: answered {status}, redirecting to {headers.get('Location', '?')} "
+                "(set wordpress.site_url to the address WordPress answers at)"
+            )
+        if status >= 500 or status in (404, 408, 425, 429):
             # A 404 without WordPress's own code is a proxy or a maintenance page.
             raise WordPressDown(f"{where}: answered {status} {code}: {message}")
         raise WordPressRejected(status, code, message)
