@@ -70,6 +70,7 @@ class WpComment:
     content: str  # the raw content, as stored (HTML)
     status: str  # approved, hold, spam or trash
     date_gmt: str  # ISO 8601 without a zone: UTC
+    type: str = "comment"  # or pingback, trackback: never mirrored
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,7 @@ def _comment(data: Any) -> WpComment:
             content=str(content["raw"]),
             status=status,
             date_gmt=str(data.get("date_gmt") or ""),
+            type=str(data.get("type") or "comment"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise WordPressDown(f"WordPress answered a comment without a usable {exc}") from None

@@ -52,6 +52,7 @@ BY_WORDPRESS = Decider(Channel.WORDPRESS, None)
 PER_PAGE = 100
 MAX_PAGES = 10_000  # a million comments: a bound, not a limit anyone meets
 _PASSES = 3
+_MAX_DEPTH = 32  # parents mirrored before their answer, at most this far up
 _STATUS_OF = {
     "approved": CommentStatus.APPROVED,
     "hold": CommentStatus.PENDING,
@@ -175,7 +176,7 @@ class Puller:
                 return
         await self._arrived(item, live=True)
 
-    async def _arrived(self, item: WpComment, live: bool) -> int:
+    async def _arrived(self, item: WpComment, live: bool, depth: int = 0) -> int:
         """Apply what WordPress says of ``item``; 1 when it is new to mailbridge."""
         link = await self._store.read(lambda c: links.link_of_wp(c, item.id))
         if link is not None and link.wp_status == "deleted":
@@ -192,17 +193,14 @@ class Puller:
         thread_id = await self._thread_of(item.post)
         if thread_id is None:
             return 0
-        return await self._mirror(item, thread_id, live)
+        return await self._mirror(item, thread_id, live, depth)
 
-    async def _mirror(self, item: WpComment, thread_id: int, live: bool) -> int:
+    async def _mirror(self, item: WpComment, thread_id: int, live: bool, depth: int) -> int:
         body = wordpress_to_markdown(item.content.replace("\r\n", "\n").strip())
         if not body.strip():
             log.info("wordpress: comment %d has no text; not mirrored", item.id)
             return 0
-        parent_id = None
-        if item.parent:
-            parent = await self._store.read(lambda c: links.link_of_wp(c, item.parent))
-            parent_id = parent.comment_id if parent is not None else None
+        parent_id = await self._parent_of(item, live, depth)
         email = self._address(item)
         new = NewComment(
             thread_id=thread_id, parent_id=parent_id,
@@ -238,6 +236,24 @@ class Puller:
             return created
 
         return int(await self._store.write(silently))
+
+    async def _parent_of(self, item: WpComment, live: bool, depth: int) -> int | None:
+        """The mirrored comment ``item`` answers. A parent not mirrored yet (held until
+        now: wp-admin's "Approve and Reply" approves it with the answer, and the answer
+        is read first, being new) is read and mirrored first, so that its writer is told."""
+        if not item.parent:
+            return None
+        parent = await self._store.read(lambda c: links.link_of_wp(c, item.parent))
+        if parent is None or (parent.comment_id is None and parent.wp_status != "deleted"):
+            if depth < _MAX_DEPTH:
+                try:
+                    above = await self._client.comment(item.parent)
+                except WordPressMissing:
+                    return None
+                if above.status == "approved" and above.type == "comment":
+                    await self._arrived(above, live, depth + 1)
+                    parent = await self._store.read(lambda c: links.link_of_wp(c, item.parent))
+        return parent.comment_id if parent is not None else None
 
     async def _changed(self, item: WpComment, link: Link) -> None:
         """A mirrored comment read again: follow its status and text where they moved."""
