@@ -41,6 +41,8 @@ from mailbridge.bridges.wordpress import WordPressBridge
 from mailbridge.bridges.wordpress.client import WordPressDown
 from mailbridge.cli import cli
 from mailbridge.clock import SystemClock
+from mailbridge.models import Channel, Decider
+from mailbridge.tokens import Action
 
 Fault = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
@@ -549,3 +551,45 @@ async def _mail_to(daemon: Running, address: str) -> list[Any]:
         m for m in read_maildir(outbox)
         if is_notification(m) and m["To"].addresses[0].addr_spec == address
     ]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_the_same_words_twice_are_two_comments_here_one_there(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # Someone sends the same answer twice (the first seemed lost). WordPress refuses the
+    # second as a duplicate of the first (409): that is not the first's lost answer, and
+    # must not take over its link: rejecting the repeat here trashed the first there.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon:
+        settings = make_settings(
+            tmp_path,
+            wordpress={
+                "site_url": wordpress_site.url, "user": wordpress_site.user,
+                "app_password": wordpress_site.app_password, "posts": [slug],
+            },
+        )  # fmt: skip
+        bridge = WordPressBridge(settings, daemon.store, daemon.service, SystemClock())
+        try:
+            await bridge.run_once()
+            said = {"author": "Hal", "email": "hal@example.com", "body": "Count me in."}
+            first = await post_comment(daemon, slug, **said)
+            await bridge.run_once()
+            again = await post_comment(daemon, slug, **said)
+            await bridge.run_once()
+            linked = "SELECT wp_id FROM wp_comments WHERE comment_id = ?"
+            wp_first = await db_value(daemon, linked, first)
+            assert wp_first is not None
+            assert await db_value(daemon, linked, again) is None
+            decider = Decider(Channel.CLI, None)
+            await daemon.service.moderate(first, Action.APPROVE, decider)
+            await daemon.service.moderate(again, Action.REJECT, decider)
+            await bridge.run_once()
+            await bridge.run_once()
+            assert await db_value(daemon, "SELECT count(*) FROM wp_push") == 0
+        finally:
+            await bridge.aclose()
+    mine = [c for c in await admin.comments(post_id) if c["author_name"] == "Hal"]
+    assert [(c["id"], c["status"]) for c in mine] == [(wp_first, "approved")]

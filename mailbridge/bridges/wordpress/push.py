@@ -174,6 +174,17 @@ class Pusher:
             found = await self._find(post_id, parent_wp, email or "", content)
             if found is None:
                 raise
+            owner = await self._store.read(lambda c: links.link_of_wp(c, found.id))
+            if owner is not None and owner.comment_id not in (None, comment.id):
+                # Not this one's lost answer: another comment here with the same words
+                # by the same writer (sent twice). Taking its link would make a
+                # decision on the repeat act on the first there.
+                log.info(
+                    "wordpress: comment %d not created there: WordPress has the same words "
+                    "by the same writer already (%d, comment %d here)",
+                    comment.id, found.id, owner.comment_id,
+                )  # fmt: skip
+                return None
             created = found
             log.info("wordpress: comment %d was there already as %d", comment.id, found.id)
         await self._save(
