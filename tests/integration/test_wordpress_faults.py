@@ -152,6 +152,15 @@ async def test_down_maintenance_and_refused_then_back(
             return web.Response(status=301, headers={"Location": "https://www.example.org/"})
 
         proxy.faults.append(elsewhere)  # the site answers at www. (or https://)
+
+        async def staging(request: web.Request) -> web.StreamResponse | None:
+            page = "<html><head><title>401 Unauthorized</title></head></html>"
+            return web.Response(
+                status=401, text=page, content_type="text/html",
+                headers={"WWW-Authenticate": 'Basic realm="Staging"'},
+            )  # fmt: skip
+
+        proxy.faults.append(staging)  # the web server's own login in front of WordPress
         proxy.faults += answer(
             200, "<html><body>Briefly unavailable for maintenance</body></html>", "text/html"
         )
@@ -172,6 +181,8 @@ async def test_down_maintenance_and_refused_then_back(
     assert "answered 500 internal_server_error: boom" in logged
     assert "answered 200 with text/html, not JSON" in logged
     assert "answered 401 incorrect_password" in logged and "wordpress.app_password" in logged
+    assert 'answered 401 before WordPress did (WWW-Authenticate: Basic realm="Staging")' in logged
+    assert "let requests to ?rest_route= through to WordPress" in logged
     assert "no REST API here (is wordpress.site_url right?)" in logged
     assert "answered 301, redirecting to https://www.example.org/ (set wordpress.site_url" in logged
     assert "trying again in" in logged

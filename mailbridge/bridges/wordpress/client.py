@@ -209,6 +209,16 @@ class WordPressClient:
         code, message = _error_of(data, body)
         if status == 403 and code in _POST_REFUSALS:
             raise WordPressRejected(status, code, message)
+        if status in (401, 403) and data is _NOT_JSON:
+            # The web server's own login (a staging site's HTTP authentication) or a
+            # firewall: it holds the Authorization header the Application Password is in.
+            asks = headers.get("WWW-Authenticate", "")
+            raise WordPressRefused(
+                f"{where}: answered {status} before WordPress did"
+                + (f" (WWW-Authenticate: {asks[:100]})" if asks else "")
+                + f": {message}. HTTP authentication or a firewall in front of WordPress "
+                "refused the bridge; let requests to ?rest_route= through to WordPress"
+            )
         if status in (401, 403):
             raise WordPressRefused(
                 f"{where}: answered {status} {code}: {message} (check wordpress.user and "
