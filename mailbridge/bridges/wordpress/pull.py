@@ -3,8 +3,9 @@
 Three reads, from cheap to thorough (docs/wordpress.md):
 
 - **new comments**: pages of comments, highest ID first, down to the cursor (the
-  highest ID already seen). If the count WordPress reports changes between pages (a
-  comment came or went meanwhile, so a page boundary moved), the pass is read again;
+  highest ID already seen). If a comment went meanwhile (the count WordPress reports
+  dropped between pages, so a page boundary moved up), the pass is read again; new
+  ones only move the rest down (read twice, never skipped) and wait for the next poll;
 - **unsettled comments**: the few held in WordPress or pending in mailbridge, read
   by ID every poll, so an approval in wp-admin is seen within ``poll_seconds``;
 - **a full sync** every ``full_sync_minutes``: every comment again, for edits; a
@@ -27,6 +28,7 @@ from mailbridge.addresses import normalise
 from mailbridge.admin.edits import edit_body
 from mailbridge.bridges.wordpress import links
 from mailbridge.bridges.wordpress.client import (
+    Page,
     WordPressClient,
     WordPressDown,
     WordPressMissing,
@@ -110,14 +112,17 @@ class Puller:
     async def _new_since(self, cursor: int) -> list[WpComment]:
         for _attempt in range(_PASSES):
             seen: dict[int, WpComment] = {}
+            read: set[int] = set()
             first = await self._client.comments(page=1, per_page=PER_PAGE)
-            page, moved = first, False
+            page, before, moved = first, first, False
             for number in range(1, MAX_PAGES + 1):
                 if number > 1:
                     page = await self._client.comments(page=number, per_page=PER_PAGE)
-                    if page.total != first.total:
+                    if not _only_came(before, page, read):
                         moved = True
                         break
+                before = page
+                read.update(c.id for c in page.comments)
                 older = [c for c in page.comments if c.id <= cursor]
                 seen.update((c.id, c) for c in page.comments if c.id > cursor)
                 if older or number >= page.pages or not page.comments:
@@ -371,6 +376,15 @@ async def _map_post(conn: aiosqlite.Connection, post: WpPost, now: str) -> int:
         "new" if created else "existing",
     )
     return thread_id
+
+
+def _only_came(before: Page, page: Page, read: set[int]) -> bool:
+    """Whether nothing was skipped between two pages read newest first: the count is
+    the same, or it grew and the page begins with as many comments read already (new
+    comments, at the top, moved the rest down). Anything else (one gone, or one back
+    from spam among the older) may have moved one unread past the boundary."""
+    grew = page.total - before.total
+    return grew >= 0 and sum(c.id in read for c in page.comments) == grew
 
 
 def text_of(markup: str) -> str:
