@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -647,3 +648,34 @@ async def test_a_busy_site_where_comments_keep_coming_during_the_first_sync(
                 await db_value(daemon, "SELECT value FROM wp_state WHERE key = 'last_error'")
                 is None
             )
+
+
+@pytest.mark.asyncio
+async def test_held_comments_of_posts_not_bridged_are_not_watched(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # With wordpress.posts, the rest of the site is not bridged: its held comments were
+    # watched all the same, and read again by ID at every poll, for ever once approved
+    # there (never mirrored, so never settled): a growing load on a busy site.
+    admin = Admin(wordpress_site)
+    _post, slug = await a_post(admin, 1)
+    other = await admin.post("other-" + secrets.token_hex(4), "Not bridged")
+    held = await admin.comment(
+        post=other["id"], author_name="Ivy", author_email="ivy@example.org",
+        content="Held elsewhere.", status="hold",
+    )  # fmt: skip
+    async with proxy_for(wordpress_site) as (proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "a complete poll",
+                lambda: _equals(
+                    db_value(daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_ok_at'"), 1
+                ),
+            )
+            await admin.call("POST", f"/comments/{held['id']}", {"status": "approved"})
+            proxy.seen.clear()
+            await asyncio.sleep(0.5)  # several polls
+            assert await db_value(daemon, "SELECT count(*) FROM comments") == 1
+    asked = [parse_qs(urlsplit(s.split()[1]).query).get("include", [""])[0] for s in proxy.seen]
+    assert [a for a in asked if str(held["id"]) in a.split(",")] == []

@@ -189,14 +189,19 @@ class Puller:
         if link is not None and link.comment_id is not None:
             await self._changed(item, link)
             return 0
+        thread_id = await self._thread_of(item.post)
+        if thread_id is None:
+            if link is not None and link.wp_status != item.status:
+                # Watched before its post was known not bridged: no longer.
+                await self._store.write(
+                    lambda c: links.save_link(c, replace(link, wp_status=item.status), self._now())
+                )
+            return 0
         if item.status != "approved":
             if link is None or link.wp_status != item.status:
                 # Held (or spam) there and not mirrored: watched until it is approved.
                 held = Link(item.id, None, item.post, item.status, digest(item.content))
                 await self._store.write(lambda c: links.save_link(c, held, self._now()))
-            return 0
-        thread_id = await self._thread_of(item.post)
-        if thread_id is None:
             return 0
         return await self._mirror(item, thread_id, live, depth)
 
