@@ -235,6 +235,7 @@ async def core(
             lease_seconds=out.lease_seconds,
             sign=signing(signer, pool),
             posters=posters_from(settings, store, clock),
+            hard_bounce_limit=settings.inbound.hard_bounce_limit,
         )
         notifier = Notifier(settings, keyring, renderer, clock)
         digester = Digester(store, notifier, clock, queued=worker.wake)

@@ -80,11 +80,12 @@ class RelayConfig:
         return f"{scheme}://{user}{self.host}:{self.port}{suffix}"
 
 
-def raise_for_reply(code: int, text: str, where: str = "") -> NoReturn:
-    """The relay's answer to this message: 5xx is permanent, anything else temporary."""
+def raise_for_reply(code: int, text: str, where: str = "", *, at_rcpt: bool = False) -> NoReturn:
+    """The relay's answer to this message: 5xx is permanent, anything else temporary.
+    ``at_rcpt``: it answered RCPT TO (see :class:`PermanentDeliveryError`)."""
     detail = f"{code} {text}"
     if 500 <= code < 600:
-        raise PermanentDeliveryError(detail)
+        raise PermanentDeliveryError(detail, at_rcpt=at_rcpt)
     raise TemporaryDeliveryError(f"{where}{detail}")
 
 
@@ -315,7 +316,9 @@ class SmtpTransport:
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]
-            raise_for_reply(refusal.code, refusal.message, where)
+            _raise_for_rcpt(refusal.code, refusal.message, where)
+        except aiosmtplib.SMTPRecipientRefused as exc:  # RCPT after the probe's MAIL
+            _raise_for_rcpt(exc.code, exc.message, where)
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code in _ACCOUNT_CODES:
                 raise TemporaryDeliveryError(
@@ -330,7 +333,7 @@ class SmtpTransport:
             raise PermanentDeliveryError(f"cannot send to <{rcpt_to}>: {exc}") from exc
         if errors:
             refused = next(iter(errors.values()))
-            raise_for_reply(refused.code, refused.message, where)
+            _raise_for_rcpt(refused.code, refused.message, where)
         kept.clean = True  # the relay's 250 to DATA
         return True
 
@@ -382,6 +385,14 @@ class SmtpTransport:
                 "relay that offers SMTPUTF8, or turn outbound.smtputf8 off."
             )
         return ["SMTPUTF8"]
+
+
+def _raise_for_rcpt(code: int, text: str, where: str) -> NoReturn:
+    """The relay's answer to RCPT TO: about the recipient, unless it is about our
+    account (a relay wanting AUTH may say so only here)."""
+    if code in _ACCOUNT_CODES:
+        raise TemporaryDeliveryError(f"{where}the relay wants authentication: {code} {text}")
+    raise_for_reply(code, text, where, at_rcpt=True)
 
 
 def _size_option(smtp: aiosmtplib.SMTP, message: bytes, options: list[str]) -> list[str]:
