@@ -59,6 +59,10 @@ class RelayConfig:
     idle_seconds: float = 30.0  # a kept connection unused this long is closed; 0: never kept
     max_connections: int = 4
     allow_plaintext_auth: bool = False  # send the password without TLS (a local relay)
+    # After the relay refused our credentials (5xx to AUTH), sends fail at once for
+    # this long instead of each logging in again: a queue of hundreds would be as many
+    # failed logins a minute, and providers lock the account (or ban the IP) for that.
+    auth_hold_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         relay_tls_mode(self.tls)
@@ -67,8 +71,8 @@ class RelayConfig:
         for name, value in (("timeout", self.timeout), ("max_connections", self.max_connections)):
             if value <= 0:
                 raise ConfigError(f"relay {name}: must be greater than zero")
-        if self.idle_seconds < 0:
-            raise ConfigError("relay idle_seconds: must be zero or more")
+        if self.idle_seconds < 0 or self.auth_hold_seconds < 0:
+            raise ConfigError("relay idle_seconds, auth_hold_seconds: must be zero or more")
         if (self.password is not None) and not self.username:
             raise ConfigError("relay password given without a username")
 
@@ -128,6 +132,8 @@ class SmtpTransport:
         self._slots = asyncio.Semaphore(self.relay.max_connections)
         self._tls: ssl.SSLContext | None = None
         self._closed = False
+        # The relay's last refusal of our credentials: when, and what it said.
+        self._auth_refused: tuple[float, str] | None = None
         self.connections_opened = 0  # for the operator's logs and for tests
 
     @property
@@ -145,6 +151,7 @@ class SmtpTransport:
     async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
         if self._closed:
             raise TemporaryDeliveryError(f"{self.description}: transport closed")
+        self._raise_if_held()
         # Bounded: every holder finishes within its own command timeouts.
         async with self._slots:
             kept = await self._checkout()
@@ -162,6 +169,20 @@ class SmtpTransport:
                 kept.smtp.close()  # cancelled mid-dialogue: its state is unknown
                 raise
             await self._release(kept)
+
+    def _raise_if_held(self) -> None:
+        """Fail without a login while the relay's refusal of our credentials is recent."""
+        if self._auth_refused is None:
+            return
+        at, detail = self._auth_refused
+        ago = time.monotonic() - at
+        if ago >= self.relay.auth_hold_seconds:
+            return
+        raise TemporaryDeliveryError(
+            f"{detail}; not tried: no new login for {self.relay.auth_hold_seconds:.0f} s "
+            f"after a refusal (this one {ago:.0f} s ago), as relays lock accounts that "
+            "fail to log in again and again"
+        )
 
     async def _release(self, kept: _Kept) -> None:
         if not kept.smtp.is_connected:
@@ -268,15 +289,19 @@ class SmtpTransport:
                         "'implicit', or allow plaintext AUTH for a local relay"
                     )
                 await smtp.login(relay.username, relay.password or "")
+                self._auth_refused = None
         except TemporaryDeliveryError:
             smtp.close()
             raise
         except aiosmtplib.SMTPAuthenticationError as exc:
             smtp.close()
-            raise TemporaryDeliveryError(
+            detail = (
                 f"{self.description}: the relay refused our credentials "
                 f"({exc.code} {exc.message}); check the relay username and password"
-            ) from exc
+            )
+            if 500 <= exc.code < 600:  # 454 is the relay's own trouble: try again
+                self._auth_refused = (time.monotonic(), detail)
+            raise TemporaryDeliveryError(detail) from exc
         except aiosmtplib.SMTPResponseException as exc:
             smtp.close()
             raise TemporaryDeliveryError(

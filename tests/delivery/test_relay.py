@@ -433,3 +433,53 @@ async def test_a_relay_failing_at_the_end_of_data_is_retried_and_the_bytes_arriv
     # Once, byte for byte as queued: dot-stuffed on the wire and unstuffed by the relay.
     [received] = sink.received
     assert received.raw == DOTTED
+
+
+@pytest.mark.asyncio
+async def test_a_refused_login_is_not_repeated_for_every_queued_message(
+    store: Store, ca: TestCA
+) -> None:
+    # Twenty queued messages and a wrong password: one login fails, the others wait
+    # without trying (each failed login counts towards the provider locking the account).
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        transport = _auth_relay(port, ca, "wrong")
+        try:
+            clock = FakeClock()
+            await queue(store, [f"r{i}@example.net" for i in range(20)], at=clock.now())
+            await worker(store, transport, clock).deliver_due()
+            logins = accounts.attempts  # aiosmtplib tries each mechanism offered once
+            assert 0 < logins <= 2
+        finally:
+            await transport.aclose()
+    states = await rows(store)
+    assert {(status, attempts) for _mid, status, attempts, _error in states} == {("queued", 1)}
+    assert all("refused our credentials" in error for *_rest, error in states)
+    assert "not tried" in states[-1][3]
+    assert sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_after_the_hold_a_login_is_tried_again(ca: TestCA) -> None:
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        relay = RelayConfig(
+            "127.0.0.1", port, tls="required", ca_file=ca.ca_file, username="blog",
+            password="wrong", auth_hold_seconds=0.3,
+        )  # fmt: skip
+        transport = SmtpTransport(relay)
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="refused our credentials"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            first = accounts.attempts
+            with pytest.raises(TemporaryDeliveryError, match="not tried"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            assert accounts.attempts == first
+            await asyncio.sleep(0.5)
+            with pytest.raises(TemporaryDeliveryError, match="refused our credentials"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            assert accounts.attempts == 2 * first
+        finally:
+            await transport.aclose()
