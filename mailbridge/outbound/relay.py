@@ -27,6 +27,7 @@ from mailbridge.errors import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
+from mailbridge.outbound.relay_hints import connect_hint
 
 __all__ = [
     "TLS_MODES",
@@ -309,9 +310,7 @@ class SmtpTransport:
             ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             smtp.close()
-            hint = ""
-            if isinstance(exc, ssl.SSLCertVerificationError):
-                hint = " (set the relay CA file to trust a private CA)"
+            hint = connect_hint(exc, relay.host, relay.tls == "implicit")
             raise TemporaryDeliveryError(
                 f"{self.description}: {stage} failed: {exc}{hint}"
             ) from exc

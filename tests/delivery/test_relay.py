@@ -253,6 +253,69 @@ async def test_a_missing_ca_file_is_a_clear_temporary_error(tmp_path: Path) -> N
     await transport.aclose()
 
 
+@pytest.mark.asyncio
+async def test_an_untrusted_certificate_on_465_says_which_setting_trusts_it(ca: TestCA) -> None:
+    sink = WatchingSink()
+    with serving(sink, ssl_context=ca.server_context()) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, tls="implicit"))
+        try:
+            with pytest.raises(TemporaryDeliveryError) as refused:
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert "certificate verify failed" in refused.value.detail
+    assert "outbound.relay_ca_file" in refused.value.detail
+    assert sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_a_certificate_for_another_name_is_refused_before_the_password(
+    tmp_path: Path,
+) -> None:
+    # Trusted CA, but the certificate names relay.test, not the address we connect to.
+    other = make_ca(tmp_path / "other", names=("relay.test",))
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = other.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        transport = SmtpTransport(
+            RelayConfig(
+                "127.0.0.1", port, tls="required", ca_file=other.ca_file,
+                username="blog", password="s3cret",
+            )
+        )  # fmt: skip
+        try:
+            with pytest.raises(TemporaryDeliveryError) as refused:
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert "not issued for '127.0.0.1'" in refused.value.detail
+    assert "private CA" not in refused.value.detail  # trusting a CA would not help
+    assert accounts.attempts == 0 and sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_smtp_on_an_implicit_tls_port_says_to_use_smtps(ca: TestCA) -> None:
+    with serving(WatchingSink(), ssl_context=ca.server_context()) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, ca_file=ca.ca_file, timeout=0.5))
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="use smtps://host:port"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+
+
+@pytest.mark.asyncio
+async def test_smtps_on_a_starttls_port_says_to_use_smtp(ca: TestCA) -> None:
+    with serving(WatchingSink(), tls_context=ca.server_context()) as port:
+        relay = RelayConfig("127.0.0.1", port, tls="implicit", ca_file=ca.ca_file)
+        transport = SmtpTransport(relay)
+        try:
+            with pytest.raises(TemporaryDeliveryError, match=r"use smtp://host:port\?tls=required"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+
+
 # AUTH
 
 
