@@ -63,18 +63,23 @@ async def test_user_unknown_at_rcpt_suppresses_the_address(store: Store) -> None
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    "rcpt, data",
+    "mail, rcpt, data",
     [
-        ("554 5.7.1 <ann@example.net>: Relay access denied", None),  # our set-up
-        ("550 5.7.1 Service unavailable; client host blocked", None),  # our reputation
-        (None, "554 5.6.0 Message rejected: content"),  # the message, at DATA
+        (None, "554 5.7.1 <ann@example.net>: Relay access denied", None),  # our set-up
+        (None, "550 5.7.1 Service unavailable; client host blocked", None),  # our reputation
+        (None, None, "554 5.6.0 Message rejected: content"),  # the message, at DATA
+        # A submission server that ties the sender to the login (docs/delivery.md).
+        ("553 5.7.1 <b@example.org>: Sender address rejected: not owned by user blog", None, None),
+        (None, None, "554 Message rejected: Email address is not verified."),  # SES
     ],
 )
 async def test_refusals_about_us_or_the_message_are_not_held_against_the_recipient(
-    store: Store, rcpt: str | None, data: str | None
+    store: Store, mail: str | None, rcpt: str | None, data: str | None
 ) -> None:
     await _stored(store, "ann@example.net")
     sink = WatchingSink()
+    if mail:
+        sink.mail_answers = [mail] * 2
     if rcpt:
         sink.rcpt_answers["ann@example.net"] = rcpt
     if data:
