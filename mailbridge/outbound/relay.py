@@ -102,7 +102,7 @@ class _Kept:
     # Its last transaction ended with the relay's 250 to DATA, which clears the
     # relay's state as RSET does (RFC 5321 4.1.1.4): no RSET needed before the next.
     clean: bool = False
-    # Taken from the idle list without a probe: the next MAIL is the probe.
+    # Taken from the idle list: the next MAIL is the probe (after RSET, or alone).
     unprobed: bool = False
 
 
@@ -231,6 +231,9 @@ class SmtpTransport:
             if kept.smtp.is_connected and fresh:
                 try:
                     await kept.smtp.rset()
+                    # A relay's per-connection limit answers MAIL FROM, not RSET: its
+                    # MAIL FROM is still a probe, answered on a new connection if refused.
+                    kept.unprobed = True
                     return kept
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     pass  # dropped by the relay: nothing of this message was sent yet
@@ -322,8 +325,9 @@ class SmtpTransport:
     async def _transaction(self, kept: _Kept, mail_from: str, rcpt_to: str, message: bytes) -> bool:
         """One MAIL/RCPT/DATA. A timeout or a dropped connection closes the connection.
 
-        False: an unprobed kept connection failed at MAIL FROM (the relay dropped it,
-        or refused it); nothing of the message was sent, the caller tries a new one.
+        False: a kept connection failed at MAIL FROM (the relay dropped it, or refused
+        it: a limit of messages per connection); nothing of the message was sent, the
+        caller tries a new one.
         """
         smtp = kept.smtp
         unprobed, kept.unprobed, kept.clean = kept.unprobed, False, False
@@ -364,7 +368,7 @@ class SmtpTransport:
     async def _probe_mail(
         self, smtp: aiosmtplib.SMTP, mail_from: str, message: bytes, options: list[str]
     ) -> bool:
-        """MAIL FROM on a kept connection not probed with RSET. False: it failed in any
+        """MAIL FROM on a kept connection. False: it failed in any
         way (dropped, timed out, 421, even a refusal): the caller starts over on a new
         connection, where a refusal is answered as usual. Only the envelope sender was
         sent, so this cannot duplicate a message."""

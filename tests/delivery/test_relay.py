@@ -546,3 +546,42 @@ async def test_after_the_hold_a_login_is_tried_again(ca: TestCA) -> None:
             assert accounts.attempts == 2 * first
         finally:
             await transport.aclose()
+
+
+class MessagesPerConnection(WatchingSink):
+    """Takes ``limit`` MAIL FROM per connection; then "452 too many" to each (Exim's
+    smtp_accept_max_per_connection, Exchange's per-session limits)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self._per_connection: dict[int, int] = {}
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        seen = self._per_connection.get(id(server), 0) + 1
+        self._per_connection[id(server)] = seen
+        if seen > self.limit:
+            return "452 4.5.3 Too many messages on this connection"
+        return str(await super().handle_MAIL(server, session, envelope, address, options))
+
+
+@pytest.mark.asyncio
+async def test_a_connection_past_the_relays_per_connection_limit_is_replaced(store: Store) -> None:
+    # The relay takes one message per connection, and refuses the first (so the next
+    # one probes with RSET, then meets the limit at MAIL FROM): each message goes on a
+    # new connection instead of every later one failing on the old.
+    sink = MessagesPerConnection(limit=1)
+    sink.refuse_next = ["550 5.7.1 no"]
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            clock = FakeClock()
+            await queue(store, [f"r{i}@example.net" for i in range(7)], at=clock.now())
+            await worker(store, transport, clock).deliver_due()
+        finally:
+            await transport.aclose()
+    states = [status for _mid, status, _attempts, _error in await rows(store)]
+    assert states == ["failed"] + ["sent"] * 6
+    assert sink.count() == 6

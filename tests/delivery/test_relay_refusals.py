@@ -79,7 +79,7 @@ async def test_refusals_about_us_or_the_message_are_not_held_against_the_recipie
     await _stored(store, "ann@example.net")
     sink = WatchingSink()
     if mail:
-        sink.mail_answers = [mail] * 2
+        sink.mail_answers = [mail] * 4  # a refusal on a kept connection is asked again
     if rcpt:
         sink.rcpt_answers["ann@example.net"] = rcpt
     if data:
