@@ -14,6 +14,7 @@ from mailbridge.cli_options import config_options
 from mailbridge.dnscheck import Finding, dns_findings
 from mailbridge.errors import ConfigError
 from mailbridge.outbound.dkim_cli import nameserver_resolver
+from mailbridge.outbound.from_settings import startup_problems
 from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
 from mailbridge.settings.schema import Settings
@@ -67,8 +68,11 @@ def check_config_command(
     overrides = {"data_dir": str(data_dir)} if data_dir else None
     try:
         settings = load_settings(config_file, environ=os.environ, overrides=overrides)
+        # What serve reads at start besides: the DKIM key files, the relay URL.
+        problems = startup_problems(settings)
     except ConfigError as exc:
         problems = str(exc).splitlines()
+    if problems:
         click.echo(f"{len(problems)} problem(s) in the settings:", err=True)
         for line in problems:
             click.echo(f"  {line}", err=True)
