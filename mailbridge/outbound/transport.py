@@ -29,6 +29,7 @@ __all__ = [
     "RelayConfig",
     "SmtpTransport",
     "Transport",
+    "redact_url",
     "relay_from_url",
     "transport_from_url",
 ]
@@ -98,18 +99,18 @@ def relay_from_url(url: str, base: RelayConfig | None = None) -> RelayConfig:
     """
     parts = urlsplit(url)
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
-        raise ConfigError(f"outbound.transport: expected smtp://host:port, got '{_redact(url)}'")
+        raise ConfigError(f"outbound.transport: expected smtp://host:port, got '{redact_url(url)}'")
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(f"outbound.transport: bad port in '{_redact(url)}'") from None
+        raise ConfigError(f"outbound.transport: bad port in '{redact_url(url)}'") from None
     changes: dict[str, Any] = {"host": parts.hostname}
     if parts.scheme == "smtps":
         changes["tls"] = "implicit"
     for key, values in parse_qs(parts.query, keep_blank_values=True, strict_parsing=False).items():
         if key != "tls" or len(values) != 1:
             raise ConfigError(
-                f"outbound.transport: unknown query '{key}' in '{_redact(url)}' (only tls=MODE)"
+                f"outbound.transport: unknown query '{key}' in '{redact_url(url)}' (only tls=MODE)"
             )
         if parts.scheme == "smtps" and values[0] != "implicit":
             raise ConfigError("outbound.transport: smtps:// is implicit TLS; drop ?tls=")
@@ -124,7 +125,8 @@ def relay_from_url(url: str, base: RelayConfig | None = None) -> RelayConfig:
     return dataclasses.replace(base, **changes)
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """``outbound.transport`` as it may be shown or logged: its password as ``***``."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -137,4 +139,4 @@ def transport_from_url(url: str, relay: RelayConfig | None = None) -> Transport:
         return MaildirTransport(Path(url.removeprefix("maildir:")).expanduser().resolve())
     if urlsplit(url).scheme in {"smtp", "smtps"}:
         return SmtpTransport(relay_from_url(url, relay))
-    raise ConfigError(f"outbound.transport: unsupported transport '{_redact(url)}'")
+    raise ConfigError(f"outbound.transport: unsupported transport '{redact_url(url)}'")
