@@ -152,9 +152,10 @@ class SmtpTransport:
     async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
         if self._closed:
             raise TemporaryDeliveryError(f"{self.description}: transport closed")
-        self._raise_if_held()
         # Bounded: every holder finishes within its own command timeouts.
         async with self._slots:
+            # Checked once a slot is ours: a refusal may have come while we waited.
+            self._raise_if_held()
             kept = await self._checkout()
             try:
                 if not await self._transaction(kept, mail_from, rcpt_to, message):

@@ -585,3 +585,26 @@ async def test_a_connection_past_the_relays_per_connection_limit_is_replaced(sto
     states = [status for _mid, status, _attempts, _error in await rows(store)]
     assert states == ["failed"] + ["sent"] * 6
     assert sink.count() == 6
+
+
+@pytest.mark.asyncio
+async def test_sends_waiting_for_a_connection_do_not_log_in_after_a_refusal(ca: TestCA) -> None:
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        relay = RelayConfig(
+            "127.0.0.1", port, tls="required", ca_file=ca.ca_file, username="blog",
+            password="wrong", max_connections=2,
+        )  # fmt: skip
+        transport = SmtpTransport(relay)
+        try:
+            sends = [transport.send("b@example.org", f"r{i}@example.net", MSG) for i in range(12)]
+            outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        finally:
+            await transport.aclose()
+    assert all(isinstance(o, TemporaryDeliveryError) for o in outcomes)
+    assert (
+        sum("not tried" in o.detail for o in outcomes if isinstance(o, TemporaryDeliveryError))
+        >= 10
+    )
+    assert transport.connections_opened <= 2  # the two that held a slot at the refusal
