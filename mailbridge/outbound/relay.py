@@ -104,6 +104,10 @@ class _Kept:
     clean: bool = False
     # Taken from the idle list: the next MAIL is the probe (after RSET, or alone).
     unprobed: bool = False
+    # The relay accepted a MAIL FROM here. Only such a connection can have met a limit
+    # of messages per connection; one refused from the start (a rate limit) would only
+    # be refused again on a new one.
+    took_mail: bool = False
 
 
 class SmtpTransport:
@@ -234,7 +238,7 @@ class SmtpTransport:
                     await kept.smtp.rset()
                     # A relay's per-connection limit answers MAIL FROM, not RSET: its
                     # MAIL FROM is still a probe, answered on a new connection if refused.
-                    kept.unprobed = True
+                    kept.unprobed = kept.took_mail
                     return kept
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     pass  # dropped by the relay: nothing of this message was sent yet
@@ -338,17 +342,20 @@ class SmtpTransport:
             if unprobed:
                 if not await self._probe_mail(smtp, mail_from, message, options):
                     return False
+                kept.took_mail = True
                 errors = await self._rcpt_data(smtp, rcpt_to, message, options)
             else:
                 errors, _answer = await smtp.sendmail(
                     mail_from, [rcpt_to], message, mail_options=options
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            kept.took_mail = True
             refusal = exc.recipients[0]
             _raise_for_rcpt(refusal.code, refusal.message, where)
         except aiosmtplib.SMTPRecipientRefused as exc:  # RCPT after the probe's MAIL
             _raise_for_rcpt(exc.code, exc.message, where)
         except aiosmtplib.SMTPResponseException as exc:
+            kept.took_mail |= not isinstance(exc, aiosmtplib.SMTPSenderRefused)
             if exc.code in _ACCOUNT_CODES:
                 raise TemporaryDeliveryError(
                     f"{where}the relay wants authentication: {exc.code} {exc.message}"
@@ -363,7 +370,7 @@ class SmtpTransport:
         if errors:
             refused = next(iter(errors.values()))
             _raise_for_rcpt(refused.code, refused.message, where)
-        kept.clean = True  # the relay's 250 to DATA
+        kept.clean = kept.took_mail = True  # the relay's 250 to DATA
         return True
 
     async def _probe_mail(

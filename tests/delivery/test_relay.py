@@ -608,3 +608,22 @@ async def test_sends_waiting_for_a_connection_do_not_log_in_after_a_refusal(ca: 
         >= 10
     )
     assert transport.connections_opened <= 2  # the two that held a slot at the refusal
+
+
+@pytest.mark.asyncio
+async def test_a_rate_limited_relay_is_not_asked_on_a_new_connection_per_message() -> None:
+    # Past its rate the relay refuses every MAIL FROM: one new connection shows it is
+    # not the connection's limit; the messages after it wait without one each.
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            await transport.send("b@example.org", "r@example.net", MSG)
+            sink.mail_answers = ["451 4.7.1 Rate limit exceeded, try again later"] * 20
+            for _ in range(5):
+                with pytest.raises(TemporaryDeliveryError, match="451 4.7.1"):
+                    await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert transport.connections_opened == 2
+    assert sink.mails == 1 + 6  # the probe on the first connection, then one per message
