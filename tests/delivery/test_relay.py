@@ -627,3 +627,30 @@ async def test_a_rate_limited_relay_is_not_asked_on_a_new_connection_per_message
             await transport.aclose()
     assert transport.connections_opened == 2
     assert sink.mails == 1 + 6  # the probe on the first connection, then one per message
+
+
+@pytest.mark.asyncio
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+async def test_auth_over_implicit_tls_with_either_mechanism(ca: TestCA, mechanism: str) -> None:
+    # Port 465 (smtps://): TLS from the first byte, then AUTH with what the relay offers.
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    exclude = [m for m in ("PLAIN", "LOGIN") if m != mechanism]
+    with serving(
+        sink, ssl_context=ca.server_context(), auth_required=True, authenticator=accounts,
+        auth_exclude_mechanism=exclude,
+        auth_require_tls=False,  # aiosmtpd counts only STARTTLS as TLS; this is TLS
+    ) as port:  # fmt: skip
+        relay = RelayConfig(
+            "127.0.0.1", port, tls="implicit", ca_file=ca.ca_file, username="blog",
+            password="s3cret",
+        )  # fmt: skip
+        transport = SmtpTransport(relay)
+        try:
+            for _ in range(2):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    # (aiosmtpd's session.ssl says nothing of implicit TLS; the sink speaks only TLS.)
+    assert [r.user for r in sink.received] == ["blog"] * 2
+    assert accounts.attempts == 1 and transport.connections_opened == 1
