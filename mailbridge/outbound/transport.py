@@ -97,6 +97,13 @@ def relay_from_url(url: str, base: RelayConfig | None = None) -> RelayConfig:
     What the URL does not say comes from ``base`` (the relay settings); the URL's
     host and port always win. Default ports: 25 for smtp, 465 for smtps.
     """
+    if any(c in _userinfo(url) for c in "/?#"):
+        # Read as the URL's path, query or fragment, the rest of the password would
+        # become the host or port: "bad port", and the password in the message.
+        raise ConfigError(
+            f"outbound.transport: the user or password in '{redact_url(url)}' holds '/', "
+            "'?' or '#': percent-encode them (%2F, %3F, %23), or set outbound.relay_password"
+        )
     parts = urlsplit(url)
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
         raise ConfigError(f"outbound.transport: expected smtp://host:port, got '{redact_url(url)}'")
@@ -125,12 +132,20 @@ def relay_from_url(url: str, base: RelayConfig | None = None) -> RelayConfig:
     return dataclasses.replace(base, **changes)
 
 
+def _userinfo(url: str) -> str:
+    """What comes between ``scheme://`` and the last ``@``, as written (a password may
+    hold characters a URL parser reads otherwise)."""
+    _scheme, sep, rest = url.partition("://")
+    return rest.rpartition("@")[0] if sep else ""
+
+
 def redact_url(url: str) -> str:
     """``outbound.transport`` as it may be shown or logged: its password as ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    userinfo = _userinfo(url)
+    user, colon, _password = userinfo.partition(":")
+    if not colon:
         return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    return url.replace(f"://{userinfo}@", f"://{user}:***@", 1)
 
 
 def transport_from_url(url: str, relay: RelayConfig | None = None) -> Transport:

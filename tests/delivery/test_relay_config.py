@@ -63,6 +63,15 @@ def test_bad_urls_are_config_errors_without_the_password(url: str, message: str)
     assert ":pw@" not in str(caught.value)
 
 
+@pytest.mark.parametrize("password", ["Zq#9xK", "Zq/9xK", "Zq?9xK", "Z@q#9xK"])
+def test_a_password_with_url_characters_is_refused_without_showing_it(password: str) -> None:
+    url = f"smtp://blog:{password}@relay.example:587?tls=required"
+    with pytest.raises(ConfigError, match="percent-encode") as caught:
+        relay_from_url(url)
+    assert "smtp://blog:***@relay.example:587" in str(caught.value)
+    assert "9xK" not in str(caught.value) and "Zq" not in str(caught.value)
+
+
 def test_relay_config_checks() -> None:
     with pytest.raises(ConfigError, match="TLS mode"):
         RelayConfig("h", tls="maybe")  # type: ignore[arg-type]
