@@ -124,6 +124,19 @@ def relay_from_url(url: str, base: RelayConfig | None = None) -> RelayConfig:
         changes["tls"] = relay_tls_mode(values[0])
     tls = changes.get("tls", base.tls if base else "opportunistic")
     changes["port"] = port or (465 if tls == "implicit" else 25)
+    # The ports fixed by RFC 8314 and RFC 6409: the other TLS mode there only waits
+    # (no greeting) or fails the handshake, for every message, with words that do not
+    # say which setting to change.
+    if changes["port"] == 465 and tls != "implicit":
+        raise ConfigError(
+            f"outbound.transport: port 465 starts TLS on connect: use "
+            f'smtps://{parts.hostname}:465 (or relay_tls = "implicit"), not STARTTLS'
+        )
+    if changes["port"] in (25, 587) and tls == "implicit":
+        raise ConfigError(
+            f"outbound.transport: port {changes['port']} uses STARTTLS: use "
+            f"smtp://{parts.hostname}:{changes['port']}?tls=required, not implicit TLS"
+        )
     if parts.username:
         changes["username"] = unquote(parts.username)
         changes["password"] = unquote(parts.password) if parts.password is not None else None

@@ -55,6 +55,9 @@ def test_the_url_wins_over_the_settings_it_names_and_keeps_the_others(tmp_path: 
         ("smtps://relay.example?tls=required", "implicit TLS"),
         ("smtp://relay.example:99999", "bad port"),
         ("smtp://:pw@/", "expected smtp://host:port"),
+        ("smtp://u:pw@smtp.gmail.com:465", r"port 465 starts TLS on connect: use smtps://"),
+        ("smtp://u:pw@relay.example:465?tls=required", "port 465 starts TLS on connect"),
+        ("smtps://u:pw@relay.example:587", r"port 587 uses STARTTLS: use smtp://"),
     ],
 )
 def test_bad_urls_are_config_errors_without_the_password(url: str, message: str) -> None:
