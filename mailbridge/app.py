@@ -37,9 +37,12 @@ from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
 from mailbridge.notify import Digester, Notifier
 from mailbridge.notify.moderation_mailer import ModerationMailer
-from mailbridge.outbound.dkim import signer_from_config
-from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
-from mailbridge.outbound.transport import Transport, transport_from_url
+from mailbridge.outbound.from_settings import (
+    relay_config,
+    signer_from_settings,
+    transport_from_settings,
+)
+from mailbridge.outbound.transport import Transport
 from mailbridge.outbound.worker import DeliveryWorker, RowPoster
 from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
@@ -197,18 +200,11 @@ async def core(
     clock = clock or SystemClock()
     keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
     out = settings.outbound
-    d = settings.dkim
     # Read the keys before anything starts: a broken key is a start-up error, not a
     # pile of unsigned mail.
-    signer = signer_from_config(
-        d.domain,
-        d.selector,
-        _in_data_dir(settings, d.private_key),
-        d.ed25519_selector,
-        _in_data_dir(settings, d.ed25519_private_key),
-    )
+    signer = signer_from_settings(settings)
     owned = transport is None
-    transport = transport or transport_from_url(settings.transport_url, relay_config(settings))
+    transport = transport or transport_from_settings(settings)
     store = await open_store(settings)
     try:
         await _same_secret(settings, store, keyring)
@@ -235,6 +231,7 @@ async def core(
             lease_seconds=out.lease_seconds,
             sign=signing(signer, pool),
             posters=posters_from(settings, store, clock),
+            hard_bounce_limit=settings.inbound.hard_bounce_limit,
         )
         notifier = Notifier(settings, keyring, renderer, clock)
         digester = Digester(store, notifier, clock, queued=worker.wake)
@@ -293,29 +290,6 @@ async def core(
         if owned:
             await transport.aclose()
         await store.close()
-
-
-def _in_data_dir(settings: Settings, path: str) -> str:
-    """Key paths are relative to the data directory, where `mailbridge dkim keygen` writes."""
-    if not path:
-        return ""
-    return str(settings.data_path / Path(path).expanduser())
-
-
-def relay_config(settings: Settings) -> RelayConfig:
-    """The relay options from settings; an smtp:// URL's own options win over these."""
-    out = settings.outbound
-    return RelayConfig(
-        "",
-        tls=relay_tls_mode(out.relay_tls),
-        username=out.relay_username or None,
-        password=out.relay_password or None,
-        ca_file=Path(out.relay_ca_file).expanduser() if out.relay_ca_file else None,
-        timeout=out.relay_timeout_seconds,
-        idle_seconds=out.relay_idle_seconds,
-        max_connections=out.concurrency,
-        allow_plaintext_auth=out.relay_allow_plaintext_auth,
-    )
 
 
 @dataclass(frozen=True)

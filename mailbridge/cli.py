@@ -21,6 +21,7 @@ from mailbridge.cli_options import config_options, in_store, settings_from
 from mailbridge.errors import ConfigError, ErasedComment, InvalidAddress, NotFound
 from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
+from mailbridge.outbound.transport import redact_url
 from mailbridge.settings import Settings
 from mailbridge.store.opening import open_store
 from mailbridge.store.postgres import redacted
@@ -106,7 +107,7 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
             redacted(settings.data_url) if settings.data_url else str(settings.database_path),
         ),
         ("instance secret", str(settings.secret_path)),
-        ("outgoing mail", settings.transport_url),
+        ("outgoing mail", redact_url(settings.transport_url)),
         ("SMTP (replies)", f"{smtp[0]}:{smtp[1]}  for reply+TOKEN@{settings.smtp.reply_domain}"),
         ("HTTP", f"http://{http[0]}:{http[1]}/"),
         ("public URL", settings.site.public_url),

@@ -61,3 +61,30 @@ def test_a_good_file_is_summarised(tmp_path: Path) -> None:
     assert "replies to *@reply.blog.example.org" in result.output
     assert "WordPress bridge off" in result.output
     assert not (tmp_path / "var").exists()  # nothing written
+
+
+def test_what_serve_reads_at_start_is_checked_too(tmp_path: Path) -> None:
+    # Valid as settings, but serve would stop at once: a DKIM key that is not a key,
+    # and a relay URL with an unknown option. check-config says so, as serve does.
+    data = tmp_path / "var"
+    data.mkdir()
+    key = data / "mb1.example.org.private"
+    key.write_text("not a key\n")
+    key.chmod(0o600)
+    config = tmp_path / "mailbridge.toml"
+    config.write_text(
+        '[dkim]\ndomain = "example.org"\nselector = "mb1"\n'
+        f'private_key = "{key.name}"\n'
+        '[outbound]\ntransport = "smtp://blog:s3cret@relay.example.net:587?ssl=1"\n'
+    )
+    args = ["--config", str(config), "--data-dir", str(data)]
+    result = CliRunner().invoke(cli, ["check-config", *args])
+    assert result.exit_code == 1, result.output
+    assert "2 problem(s) in the settings:" in result.output
+    assert f"DKIM key {key}: neither a PEM private key" in result.output
+    assert "outbound.transport: unknown query 'ssl'" in result.output
+    assert "s3cret" not in result.output
+    assert "Settings are valid" not in result.output
+    key.unlink()
+    result = CliRunner().invoke(cli, ["check-config", *args])
+    assert f"DKIM key {key}: cannot open: No such file or directory" in result.output
