@@ -203,9 +203,10 @@ async def core(
     signer = signer_from_config(
         d.domain,
         d.selector,
-        _in_data_dir(settings, d.private_key),
+        d.private_key,
         d.ed25519_selector,
-        _in_data_dir(settings, d.ed25519_private_key),
+        d.ed25519_private_key,
+        base=settings.data_path,
     )
     owned = transport is None
     transport = transport or transport_from_url(settings.transport_url, relay_config(settings))
@@ -293,13 +294,6 @@ async def core(
         if owned:
             await transport.aclose()
         await store.close()
-
-
-def _in_data_dir(settings: Settings, path: str) -> str:
-    """Key paths are relative to the data directory, where `mailbridge dkim keygen` writes."""
-    if not path:
-        return ""
-    return str(settings.data_path / Path(path).expanduser())
 
 
 def relay_config(settings: Settings) -> RelayConfig:

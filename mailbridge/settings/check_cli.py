@@ -13,6 +13,7 @@ import click
 from mailbridge.cli_options import config_options
 from mailbridge.dnscheck import Finding, dns_findings
 from mailbridge.errors import ConfigError
+from mailbridge.outbound.dkim import signer_from_config
 from mailbridge.outbound.dkim_cli import nameserver_resolver
 from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
@@ -67,6 +68,7 @@ def check_config_command(
     overrides = {"data_dir": str(data_dir)} if data_dir else None
     try:
         settings = load_settings(config_file, environ=os.environ, overrides=overrides)
+        _keys_readable(settings)
     except ConfigError as exc:
         problems = str(exc).splitlines()
         click.echo(f"{len(problems)} problem(s) in the settings:", err=True)
@@ -90,6 +92,21 @@ def check_config_command(
         click.echo("\n".join(describe(findings)))
         if any(f.status in ("problem", "unknown") for f in findings):
             raise SystemExit(1)  # only a clean bill is 0: a monitor may run this
+
+
+def _keys_readable(settings: Settings) -> None:
+    """The DKIM keys, read as `serve` reads them before it starts anything: a key
+    missing, unreadable, too open or of the wrong kind stops the daemon, so it is a
+    problem here too (it said "Settings are valid." and the daemon would not start)."""
+    d = settings.dkim
+    signer_from_config(
+        d.domain,
+        d.selector,
+        d.private_key,
+        d.ed25519_selector,
+        d.ed25519_private_key,
+        base=settings.data_path,
+    )
 
 
 def _resolver(settings: Settings, nameservers: tuple[str, ...]) -> DnsResolver:

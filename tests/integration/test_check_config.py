@@ -4,9 +4,13 @@ the daemon refuses to start with all of them listed too; a good file is summaris
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+from support import free_port
 
 from mailbridge.cli import cli
 
@@ -61,3 +65,45 @@ def test_a_good_file_is_summarised(tmp_path: Path) -> None:
     assert "replies to *@reply.blog.example.org" in result.output
     assert "WordPress bridge off" in result.output
     assert not (tmp_path / "var").exists()  # nothing written
+
+
+def _mailbridge(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    env["MAILBRIDGE_SMTP_LISTEN"] = f"127.0.0.1:{free_port()}"
+    env["MAILBRIDGE_HTTP_LISTEN"] = f"127.0.0.1:{free_port()}"
+    return subprocess.run(
+        [sys.executable, "-m", "mailbridge", *args],
+        cwd=tmp, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_a_dkim_key_the_daemon_would_refuse_is_a_problem(tmp_path: Path) -> None:
+    # check-config said "Settings are valid." (exit 0) for a key serve cannot use.
+    data = tmp_path / "var"
+    config = tmp_path / "mailbridge.toml"
+    config.write_text(
+        '[dkim]\ndomain = "example.org"\nselector = "mb1"\n'
+        'private_key = "mb1.example.org.private"\n'
+    )
+    check = ["check-config", "--config", str(config), "--data-dir", str(data)]
+    missing = _mailbridge(tmp_path, *check)
+    assert missing.returncode == 1, missing.stdout
+    assert "Settings are valid" not in missing.stdout
+    assert f"DKIM key {data}/mb1.example.org.private: cannot open" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    keygen = ["dkim", "keygen", "--domain", "example.org", "--selector", "mb1"]
+    made = _mailbridge(tmp_path, *keygen, "--directory", str(data))
+    assert made.returncode == 0, made.stderr
+    key = data / "mb1.example.org.private"
+    key.chmod(0o644)  # readable by every user: serve refuses it
+    too_open = _mailbridge(tmp_path, *check)
+    assert too_open.returncode == 1, too_open.stdout
+    assert f"run: chmod 600 {key}" in too_open.stderr
+    serve = _mailbridge(tmp_path, "serve", "--config", str(config), "--data-dir", str(data))
+    assert serve.returncode == 1 and f"run: chmod 600 {key}" in serve.stderr
+
+    key.chmod(0o600)
+    fixed = _mailbridge(tmp_path, *check)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "Settings are valid." in fixed.stdout
