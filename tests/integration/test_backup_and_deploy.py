@@ -9,6 +9,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,39 @@ def test_backup_refuses_what_is_not_there(tmp_path: Path) -> None:
                                       str(tmp_path / "x.sqlite3")])  # fmt: skip
     assert result.exit_code == 1 and "no database here" in result.output
     assert not (tmp_path / "x.sqlite3").exists()
+
+
+@pytest.mark.sqlite_only("a damaged SQLite file; PostgreSQL is pg_dump's to back up")
+def test_backup_of_a_damaged_database_or_to_nowhere_is_one_line(tmp_path: Path) -> None:
+    # Was a traceback (sqlite3.DatabaseError) in the mail of the cron job that runs it.
+    data = tmp_path / "var"
+    data.mkdir()
+    (data / "mailbridge.sqlite3").write_bytes(b"\x13garbage, not SQLite\n" * 400)
+    earlier = tmp_path / "backup.sqlite3"
+    earlier.write_bytes(b"yesterday's backup")
+
+    def backup(target: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mailbridge", "backup", "--data-dir", str(data), str(target)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    damaged = backup(earlier)
+    assert damaged.returncode == 1
+    assert "Traceback" not in damaged.stderr
+    assert damaged.stderr.strip().splitlines() == [
+        f"Error: {data}/mailbridge.sqlite3: could not be copied to {earlier} "
+        "(file is not a database); nothing written"
+    ]
+    assert earlier.read_bytes() == b"yesterday's backup"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.sqlite3", "var"]
+
+    nowhere = backup(tmp_path / "no-such-dir" / "b.sqlite3")
+    assert nowhere.returncode == 1
+    assert nowhere.stderr.strip().splitlines() == [
+        f"Error: {tmp_path}/no-such-dir/b.sqlite3: cannot write the backup there "
+        "(No such file or directory)"
+    ]
 
 
 def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
