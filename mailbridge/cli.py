@@ -17,7 +17,7 @@ import click
 
 from mailbridge import __version__
 from mailbridge.addresses import normalise
-from mailbridge.cli_options import config_options, in_store, settings_from
+from mailbridge.cli_options import config_options, in_store, settings_from, utc_time
 from mailbridge.errors import ConfigError, ErasedComment, InvalidAddress, NotFound
 from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
@@ -170,7 +170,18 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
 @click.argument("message_id", metavar="[ID]", type=int, required=False)
 @click.option("--status", help="Only this outcome (accepted, held, rejected, dropped, ...).")
 @click.option("--reason", help="Only this reason code (e.g. sender_mismatch).")
-@click.option("--since", help="Only messages received since this date (YYYY-MM-DD).")
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=utc_time,
+    help="Only messages received at or after this date or UTC time (YYYY-MM-DD[THH:MM]).",
+)
+@click.option(
+    "--until",
+    metavar="DATE",
+    callback=utc_time,
+    help="Only messages received before this date or UTC time (YYYY-MM-DD[THH:MM]).",
+)
 @click.option("--search", help="Only senders, recipients or Message-IDs containing this.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -182,6 +193,7 @@ def inbound(
     status: str | None,
     reason: str | None,
     since: str | None,
+    until: str | None,
     search: str | None,
     limit: int,
     as_json: bool,
@@ -214,7 +226,13 @@ def inbound(
                 return inbound_detail(entry)
             entries = await store.read(
                 lambda c: inbound_log.list_entries(
-                    c, status=status, reason=reason, since=since, search=search, limit=limit
+                    c,
+                    status=status,
+                    reason=reason,
+                    since=since,
+                    until=until,
+                    search=search,
+                    limit=limit,
                 )
             )
             if as_json:

@@ -265,10 +265,14 @@ async def list_entries(
     status: str | None = None,
     reason: str | None = None,
     since: str | None = None,
+    until: str | None = None,
     search: str | None = None,
     limit: int = 50,
 ) -> list[LogEntry]:
-    """Newest first, filtered by status, reason, time and a substring of sender/recipient."""
+    """Newest first, filtered by status, reason, time and a substring of sender/recipient.
+
+    ``since`` and ``until`` are in the storage form (mailbridge.clock.iso), compared as
+    text with ``received_at``."""
     where, args = [], []
     if status:
         where.append("status = ?")
@@ -279,6 +283,9 @@ async def list_entries(
     if since:
         where.append("received_at >= ?")
         args.append(since)
+    if until:
+        where.append("received_at < ?")
+        args.append(until)
     if search:
         # "> 0": PostgreSQL takes no integer as a truth value.
         where.append(

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
 import pytest
 from click.testing import CliRunner
 from flows import reply_notification
-from support import FakeClock, db_rows, reply_to_notification, started
+from support import (
+    FakeClock,
+    command_env,
+    db_rows,
+    reply_to_notification,
+    smtp_send,
+    started,
+    store_rows,
+)
 
 from mailbridge.cli import cli
 from mailbridge.housekeeping import Housekeeping
@@ -155,3 +166,42 @@ async def test_raw_bodies_are_forgotten_after_retention(tmp_path: Path) -> None:
         detail = await run("inbound", "1", "--data-dir", str(daemon.settings.data_path))
         assert "(raw bytes expired)" in detail and "Message-ID:" in detail
         assert "outcome     accepted" in detail
+
+
+def _inbound(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`mailbridge inbound` as the operator runs it, in a process of its own."""
+    command = ["inbound", "--data-dir", str(data_dir), *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "mailbridge", *command],
+        env={**env, **command_env(command)}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_inbound_by_time_takes_only_times_it_can_compare(tmp_path: Path) -> None:
+    # --since was compared as text: "2026-1-5" or "12/07/2026" listed nothing, or
+    # everything, with exit 0, and the message looked for seemed never to have come.
+    async with started(tmp_path) as daemon:
+        data_dir = daemon.settings.data_path
+        raw = b"From: a@example.net\r\nSubject: hello\r\nMessage-ID: <when@x>\r\n\r\nHi.\r\n"
+        await smtp_send(daemon, "a@example.net", "postmaster@reply.example.org", raw)
+    [(received,)] = await store_rows(daemon.settings, "SELECT received_at FROM inbound_messages")
+    at = datetime.fromisoformat(received)
+    for typed in ("2026-1-5", "12/07/2026", "yesterday"):
+        wrong = await asyncio.to_thread(_inbound, data_dir, "--since", typed)
+        assert wrong.returncode == 2 and wrong.stdout == "", wrong.stdout
+        assert f"Invalid value for '--since': expected a date YYYY-MM-DD or a UTC time " \
+               f"YYYY-MM-DDTHH:MM, got '{typed}'" in wrong.stderr  # fmt: skip
+    minute = (at - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")  # as typed: UTC
+    later = (at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%MZ")
+    window = await asyncio.to_thread(_inbound, data_dir, "--since", minute, "--until", later)
+    assert window.returncode == 0 and "<when@x>" in window.stdout, window.stderr
+    day = at.date().isoformat()
+    assert "<when@x>" in (await asyncio.to_thread(_inbound, data_dir, "--since", day)).stdout
+    before = await asyncio.to_thread(_inbound, data_dir, "--until", minute)
+    assert before.stdout.strip() == "No inbound messages match."
+    after = (at + timedelta(days=1)).date().isoformat()
+    none = await asyncio.to_thread(_inbound, data_dir, "--since", after)
+    assert none.stdout.strip() == "No inbound messages match."
