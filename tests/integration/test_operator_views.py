@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -205,3 +206,33 @@ async def test_inbound_by_time_takes_only_times_it_can_compare(tmp_path: Path) -
     after = (at + timedelta(days=1)).date().isoformat()
     none = await asyncio.to_thread(_inbound, data_dir, "--since", after)
     assert none.stdout.strip() == "No inbound messages match."
+
+
+@pytest.mark.asyncio
+async def test_inbound_shows_what_the_comment_became_and_why(tmp_path: Path) -> None:
+    # A reply filed into the spam folder, or held for a phone number, was "accepted"
+    # and nothing more in `mailbridge inbound`: no moderator had been asked, and the
+    # operator looking for it by its Message-ID could not tell, nor why.
+    async with started(tmp_path) as daemon:
+        note = await reply_notification(daemon)
+        host, port = daemon.smtp_address
+        spammy = "Check out my channel!!! http://spam.example/watch subscribe please"
+        private = "Thank you. Call me on 020 7946 0958 if you want to talk about it."
+        for body, mid in ((spammy, "<spam@x>"), (private, "<phone@x>")):
+            reply = reply_to_notification(note, body, message_id=mid)
+            await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
+        data_dir = daemon.settings.data_path
+    listing = await asyncio.to_thread(_inbound, data_dir, "--search", "@x>")
+    assert listing.returncode == 0, listing.stderr
+    [spam_line] = [x for x in listing.stdout.splitlines() if "<spam@x>" in x]
+    [phone_line] = [x for x in listing.stdout.splitlines() if "<phone@x>" in x]
+    assert " spam " in spam_line and " pending " in phone_line
+    spam_id, phone_id = spam_line.split()[0], phone_line.split()[0]
+    shown = await asyncio.to_thread(_inbound, data_dir, spam_id)
+    assert re.search(r"^  comment     \d+ spam$", shown.stdout, re.M), shown.stdout
+    assert re.search(r"^  held        spam score", shown.stdout, re.M), shown.stdout
+    shown = await asyncio.to_thread(_inbound, data_dir, phone_id)
+    assert re.search(r"^  comment     \d+ pending$", shown.stdout, re.M), shown.stdout
+    assert re.search(r"^  held        .*phone", shown.stdout, re.M), shown.stdout
+    as_json = await asyncio.to_thread(_inbound, data_dir, spam_id, "--json")
+    assert json.loads(as_json.stdout)["comment_status"] == "spam"
