@@ -12,6 +12,7 @@ from prometheus_client import (
     CollectorRegistry,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -33,6 +34,9 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._collector = StoreCollector()
         self.registry.register(self._collector)
+        # The process's memory, CPU, open files and start time (process_*), as the
+        # client's default registry would give them: a leak or fd exhaustion shows.
+        ProcessCollector(registry=self.registry)
         self.extraction_seconds = Histogram(
             "mailbridge_extraction_seconds",
             "Time to extract what the writer wrote from one reply email.",
