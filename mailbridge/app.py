@@ -28,7 +28,7 @@ from mailbridge.imap import ImapInbox
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
-from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
+from mailbridge.inbound.server import DataInProgress, smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.inbound_webhooks import InboundWebhooks
 from mailbridge.jobs import Lead, Periodic
@@ -423,6 +423,7 @@ async def _listening(
     settings, store = parts.settings, parts.store
     state = {"http": False}
     smtp_server: asyncio.Server | None = None
+    in_data = DataInProgress()
 
     def health() -> dict[str, bool]:
         return {
@@ -466,6 +467,7 @@ async def _listening(
             trusted_networks=settings.auth.trusted_relay_networks,
             connections_per_trusted=settings.limits.smtp_connections_per_trusted_relay,
             tls_context=smtp_tls_context(settings),
+            in_data=in_data,
         )
         await runner.setup()
         await web.SockSite(runner, http_sock).start()
@@ -509,7 +511,9 @@ async def _listening(
     finally:
         if smtp_server is not None:
             smtp_server.close()  # no new connections; messages in DATA may still finish
-        if not await parts.intake.drain(_DRAIN_SECONDS):
+        if in_data.count:
+            log.info("stopping: waiting for %d SMTP message(s) in DATA", in_data.count)
+        if not await in_data.drain(_DRAIN_SECONDS) or not await parts.intake.drain(_DRAIN_SECONDS):
             log.warning("stopping with SMTP messages still in progress; senders will retry")
         state["http"] = False
         await runner.cleanup()
