@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import aiosqlite
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -42,13 +43,17 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
         comments=await _counts(conn, "SELECT status, count(*) FROM comments GROUP BY 1"),
         outbox=await _counts(conn, "SELECT status, count(*) FROM outbox GROUP BY 1"),
     )
+    # Waiting since it was queued (or queued again), as `mailbridge status` says: not
+    # since its next attempt, which each failure moves on, so with the relay refusing
+    # for hours the age stayed near 0 and the alert on it never fired.
     async with conn.execute(
-        "SELECT min(next_attempt_at), coalesce(sum(attempts), 0) FROM outbox "
+        "SELECT min(coalesce(requeued_at, created_at)) FROM outbox "
         "WHERE status IN ('queued', 'sending')"
     ) as cur:
         row = await cur.fetchone()
     if row is not None and row[0] is not None:
-        found.outbox_oldest_age = max(0.0, now - float(row[0]))
+        since = datetime.fromisoformat(str(row[0])).timestamp()
+        found.outbox_oldest_age = max(0.0, now - since)
     # A counter must not go down: a dead letter the operator queues again (requeued_at)
     # stays counted, or Prometheus reads a reset and the dead-letter alert fires.
     async with conn.execute(

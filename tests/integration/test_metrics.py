@@ -17,14 +17,21 @@ import pytest
 from flows import post_comment, reply_notification
 from prometheus_client.parser import text_string_to_metric_families
 from support import (
+    FakeClock,
     SinkHandler,
     command_env,
     db_rows,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
     reply_address,
     reply_to_notification,
     smtp_send,
     started,
+    until,
 )
+
+from mailbridge.app import running
 
 
 async def scrape(daemon: Any) -> tuple[int, str, str]:
@@ -160,3 +167,30 @@ async def test_dead_letters_count_up_only_and_the_process_is_measured(
         assert got["process_resident_memory_bytes"][()] > 0
         assert got["process_start_time_seconds"][()] > 0
         assert got["process_cpu_seconds_total"][()] >= 0
+
+
+@pytest.mark.asyncio
+async def test_the_outbox_age_grows_while_the_relay_refuses(
+    tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    # The age was counted from each message's next attempt, which every failed
+    # attempt moves to the future: with the relay refusing for hours it stayed near 0,
+    # and the documented alert (> 900: "mail is not leaving") never fired.
+    sink, port = smtp_sink
+    sink.refuse_next = ["451 4.3.0 try later"] * 50
+    clock = FakeClock()
+    settings = make_settings(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        await post_comment(daemon, body="A comment whose moderation email waits.")
+        # Its first attempt refused: the next one is 30 s ± 25 % later (docs/delivery.md).
+        await until(
+            "a refused attempt",
+            lambda: db_rows(
+                daemon, "SELECT 1 FROM outbox WHERE attempts = 1 AND status = 'queued'"
+            ),
+        )
+        clock.advance(20)  # not due again yet: waiting 20 s all the same
+        got = samples((await scrape(daemon))[2])
+        assert got["mailbridge_outbox_oldest_age_seconds"][()] >= 20
+        assert got["mailbridge_outbox_messages"][(("status", "queued"),)] >= 1
