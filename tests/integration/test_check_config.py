@@ -67,10 +67,13 @@ def test_a_good_file_is_summarised(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()  # nothing written
 
 
-def _mailbridge(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _mailbridge(
+    tmp: Path, *args: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
     env["MAILBRIDGE_SMTP_LISTEN"] = f"127.0.0.1:{free_port()}"
     env["MAILBRIDGE_HTTP_LISTEN"] = f"127.0.0.1:{free_port()}"
+    env.update(extra or {})
     return subprocess.run(
         [sys.executable, "-m", "mailbridge", *args],
         cwd=tmp, env=env, capture_output=True, text=True, timeout=60, check=False,
@@ -107,3 +110,30 @@ def test_a_dkim_key_the_daemon_would_refuse_is_a_problem(tmp_path: Path) -> None
     fixed = _mailbridge(tmp_path, *check)
     assert fixed.returncode == 0, fixed.stderr
     assert "Settings are valid." in fixed.stdout
+
+
+def test_a_bad_value_says_where_it_was_set(tmp_path: Path) -> None:
+    # With a file and a secrets file of MAILBRIDGE_* variables (deploy/mailbridge.service),
+    # "outbound.retry_base_seconds: must be greater than zero" sent the operator to the
+    # file, where the key was not.
+    config = tmp_path / "mailbridge.toml"
+    config.write_text('[site]\npublic_url = "ftp://blog.example.org"\n')
+    env = {
+        "MAILBRIDGE_OUTBOUND_RETRY_BASE_SECONDS": "-1",
+        "MAILBRIDGE_HTTP_METRICS_NETWORKS": "127.0.0.1/32,10.0.0.300/8",
+    }
+    data = ["--data-dir", str(tmp_path / "var")]
+    for command in ("check-config", "serve"):
+        done = _mailbridge(tmp_path, command, "--config", str(config), *data, extra=env)
+        assert done.returncode == 1, done.stdout
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.splitlines()
+        for line in (
+            f"site.public_url: expected an http(s) URL, got 'ftp://blog.example.org' "
+            f"(set in {config})",
+            "outbound.retry_base_seconds: must be greater than zero "
+            "(set in the environment: MAILBRIDGE_OUTBOUND_RETRY_BASE_SECONDS)",
+            "http.metrics_networks: not a network: '10.0.0.300/8' "
+            "(set in the environment: MAILBRIDGE_HTTP_METRICS_NETWORKS)",
+        ):
+            assert any(x.strip() == line or x.endswith(line) for x in lines), (command, lines)
