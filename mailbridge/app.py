@@ -51,6 +51,7 @@ from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
+from mailbridge.web.guard import client_ip
 from mailbridge.web.middleware import PARSER_REFUSALS, REDACT_CAPABILITIES
 from mailbridge.webhooks import WebhookEvents, WebhookSender
 from mailbridge.webhooks.events import KIND as events_kind
@@ -267,7 +268,13 @@ async def core(
         )
         metrics = None
         if settings.http.metrics_networks:
-            metrics = Metrics(store, clock, settings.http.metrics_networks)
+            proxies = frozenset(settings.http.trusted_proxies)
+            metrics = Metrics(
+                store,
+                clock,
+                settings.http.metrics_networks,
+                client=lambda request: client_ip(request, proxies),
+            )
         # /metrics (docs/metrics.md): the extractor is timed where it is called.
         observe = metrics.extraction_seconds.observe if metrics is not None else None
         intake = ReplyIntake(

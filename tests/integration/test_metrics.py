@@ -194,3 +194,20 @@ async def test_the_outbox_age_grows_while_the_relay_refuses(
         got = samples((await scrape(daemon))[2])
         assert got["mailbridge_outbox_oldest_age_seconds"][()] >= 20
         assert got["mailbridge_outbox_messages"][(("status", "queued"),)] >= 1
+
+
+@pytest.mark.asyncio
+async def test_metrics_behind_a_proxy_on_the_host_only_for_the_host(tmp_path: Path) -> None:
+    # Behind nginx on the same host (docs/operating.md: http.trusted_proxies =
+    # ["127.0.0.1"]) every request came from 127.0.0.1, inside the default
+    # metrics_networks: /metrics answered anyone on the internet through the proxy.
+    async with started(tmp_path, http={"trusted_proxies": ["127.0.0.1"]}) as daemon:
+        host, port = daemon.http_address
+        url = f"http://{host}:{port}/metrics"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, headers={"X-Forwarded-For": "203.0.113.9"}) as r:
+                assert r.status == 404
+            async with session.get(url) as r:  # Prometheus on the host itself
+                assert r.status == 200
+            async with session.get(url, headers={"X-Forwarded-For": "127.0.0.1"}) as r:
+                assert r.status == 200  # a scraper on the host, through the proxy
