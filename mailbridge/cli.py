@@ -22,6 +22,7 @@ from mailbridge.errors import ConfigError, ErasedComment, InvalidAddress, NotFou
 from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
 from mailbridge.settings import Settings
+from mailbridge.store.inbound import Disposition
 from mailbridge.store.opening import open_store
 from mailbridge.store.postgres import redacted
 
@@ -168,7 +169,12 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
 @cli.command()
 @config_options
 @click.argument("message_id", metavar="[ID]", type=int, required=False)
-@click.option("--status", help="Only this outcome (accepted, held, rejected, dropped, ...).")
+@click.option(
+    "--status",
+    # A typo ("acepted") listed nothing, as if no such message had come.
+    type=click.Choice([d.value for d in Disposition]),
+    help="Only this outcome.",
+)
 @click.option("--reason", help="Only this reason code (e.g. sender_mismatch).")
 @click.option(
     "--since",

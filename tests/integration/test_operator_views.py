@@ -236,3 +236,13 @@ async def test_inbound_shows_what_the_comment_became_and_why(tmp_path: Path) -> 
     assert re.search(r"^  held        .*phone", shown.stdout, re.M), shown.stdout
     as_json = await asyncio.to_thread(_inbound, data_dir, spam_id, "--json")
     assert json.loads(as_json.stdout)["comment_status"] == "spam"
+
+
+def test_inbound_refuses_an_outcome_that_is_none(tmp_path: Path) -> None:
+    # --status was compared as typed: "acepted" listed nothing, exit 0, as if no such
+    # message had come; now the outcomes are the dispositions of docs/rejections.md.
+    wrong = _inbound(tmp_path / "var", "--status", "acepted")
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert "Invalid value for '--status': 'acepted' is not one of 'received', 'accepted'" in (
+        wrong.stderr
+    )
