@@ -9,7 +9,7 @@ import click
 
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.errors import DataDirUnusable
-from mailbridge.store.backup import backup
+from mailbridge.store.backup import BackupRefused, backup
 
 __all__ = ["backup_command"]
 
@@ -32,7 +32,7 @@ def backup_command(config_file: Path | None, data_dir: Path | None, file: Path) 
         )
     try:
         done = backup(settings.database_path, file)
-    except DataDirUnusable as exc:
+    except (DataDirUnusable, BackupRefused) as exc:
         raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:
         # A damaged database, or one locked past the timeout (a migration running):

@@ -105,6 +105,41 @@ def test_backup_of_a_damaged_database_or_to_nowhere_is_one_line(tmp_path: Path) 
     ]
 
 
+@pytest.mark.sqlite_only("the SQLite file itself as the backup's target")
+@pytest.mark.asyncio
+async def test_backup_onto_the_live_database_is_refused(tmp_path: Path) -> None:
+    # "mailbridge backup var/mailbridge.sqlite3" (FILE taken for what to back up) renamed
+    # the copy over the live database under the running daemon: its connections stayed
+    # on the unlinked file, and what a checkpoint wrote there between the copy and the
+    # rename was not in the new one. Refused now, and the daemon goes on unharmed.
+    async with started(tmp_path) as daemon:
+        data = daemon.settings.data_path
+        database = daemon.settings.database_path
+        inode = database.stat().st_ino
+        for target in (database, data / "mailbridge.sqlite3-wal"):
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "mailbridge", "backup", "--data-dir", str(data),
+                 str(target)],
+                cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert done.returncode == 1, done.stdout
+            assert done.stderr.strip().splitlines() == [
+                f"Error: {target}: is the database itself (or its -wal, -shm or -journal "
+                "file); FILE is where the copy goes: name a file elsewhere"
+            ]
+        assert database.stat().st_ino == inode
+        await post_comment(daemon, body="Accepted after the refused backup.")
+    conn = sqlite3.connect(database)
+    try:
+        found = conn.execute(
+            "SELECT count(*) FROM comments WHERE body = 'Accepted after the refused backup.'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert found == 1
+
+
 def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
     analyze = requires_program("systemd-analyze", package="systemd")
     unit = (ROOT / "deploy" / "mailbridge.service").read_text()
