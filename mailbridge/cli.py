@@ -191,7 +191,7 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
 @click.option("--search", help="Only senders, recipients or Message-IDs containing this.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--raw", is_flag=True, help="With ID: print the raw message as received.")
+@click.option("--raw", is_flag=True, help="With ID: the raw message as received, byte for byte.")
 def inbound(
     config_file: Path | None,
     data_dir: Path | None,
@@ -213,9 +213,11 @@ def inbound(
     from mailbridge.reports import inbound_detail, inbound_table
     from mailbridge.store import inbound as inbound_log
 
+    if raw and message_id is None:
+        raise click.UsageError("--raw needs an ID")
     settings = settings_from(config_file, data_dir)
 
-    async def main() -> str:
+    async def main() -> str | bytes:
         store = await open_store(settings)
         try:
             if message_id is not None:
@@ -223,7 +225,7 @@ def inbound(
                     data = await store.read(lambda c: inbound_log.raw_message(c, message_id))
                     if data is None:
                         raise click.ClickException(f"no raw bytes for inbound message {message_id}")
-                    return data.decode("utf-8", "replace")
+                    return data  # byte for byte: 8-bit text was U+FFFD when decoded
                 entry = await store.read(lambda c: inbound_log.get_entry(c, message_id))
                 if entry is None:
                     raise click.ClickException(f"no inbound message {message_id}")
@@ -247,7 +249,8 @@ def inbound(
         finally:
             await store.close()
 
-    click.echo(asyncio.run(main()))
+    found = asyncio.run(main())
+    click.echo(found, nl=not isinstance(found, bytes))
 
 
 @cli.command()

@@ -246,3 +246,29 @@ def test_inbound_refuses_an_outcome_that_is_none(tmp_path: Path) -> None:
     assert "Invalid value for '--status': 'acepted' is not one of 'received', 'accepted'" in (
         wrong.stderr
     )
+
+
+@pytest.mark.asyncio
+async def test_inbound_raw_is_the_message_byte_for_byte(tmp_path: Path) -> None:
+    # --raw decoded the bytes as UTF-8 with replacement: a reply in Latin-1 saved with
+    # it for `mailbridge extract` or a report had each accented letter as U+FFFD.
+    raw = (
+        b"From: a@example.net\r\nSubject: caf\xe9\r\nMessage-ID: <latin@x>\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nUn caf\xe9 cr\xe8me, merci.\r\n"
+    )
+    async with started(tmp_path) as daemon:
+        data_dir = daemon.settings.data_path
+        await smtp_send(daemon, "a@example.net", "postmaster@reply.example.org", raw)
+    [(inbound_id,)] = await store_rows(daemon.settings, "SELECT id FROM inbound_messages")
+    args = [str(inbound_id), "--raw"]
+    command = ["inbound", "--data-dir", str(data_dir), *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "mailbridge", *command],
+        env={**env, **command_env(command)}, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == raw
+    no_id = await asyncio.to_thread(_inbound, data_dir, "--raw")
+    assert no_id.returncode == 2 and "--raw needs an ID" in no_id.stderr
