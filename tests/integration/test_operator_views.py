@@ -9,23 +9,29 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
 import pytest
 from click.testing import CliRunner
-from flows import reply_notification
+from flows import post_comment, reply_notification
 from support import (
     FakeClock,
+    SinkHandler,
     command_env,
     db_rows,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
     reply_to_notification,
     smtp_send,
     started,
     store_rows,
+    until,
 )
 
+from mailbridge.app import running
 from mailbridge.cli import cli
 from mailbridge.housekeeping import Housekeeping
 
@@ -272,3 +278,39 @@ async def test_inbound_raw_is_the_message_byte_for_byte(tmp_path: Path) -> None:
     assert done.stdout == raw
     no_id = await asyncio.to_thread(_inbound, data_dir, "--raw")
     assert no_id.returncode == 2 and "--raw needs an ID" in no_id.stderr
+
+
+@pytest.mark.asyncio
+async def test_status_shows_mail_that_gave_up_today(
+    tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    # "Recent errors" counted the dead letters *queued* in the last 24 hours: an email
+    # that gave up today after outbound.give_up_hours (120) of a relay refusing was
+    # queued five days ago, and `mailbridge status` said "Recent errors: none".
+    sink, port = smtp_sink
+    sink.refuse_next = ["451 4.3.0 try later"] * 50
+    clock = FakeClock(datetime.now(UTC) - timedelta(hours=121))
+    settings = make_settings(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        await post_comment(daemon, body="A comment whose moderation email never leaves.")
+        await until(
+            "a refused attempt", lambda: db_rows(daemon, "SELECT 1 FROM outbox WHERE attempts = 1")
+        )
+        clock.advance(121 * 3600)  # five days of refusals later: now
+        daemon.worker.wake()
+        await until(
+            "the give-up",
+            lambda: db_rows(daemon, "SELECT 1 FROM outbox WHERE status = 'failed'"),
+        )
+    command = ["status", "--data-dir", str(settings.data_path)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "mailbridge", *command],
+        env={**env, **command_env(command)}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Recent errors: 1 email(s) failed for good in 24 hours, the last: gave up after" in (
+        done.stdout
+    ), done.stdout
