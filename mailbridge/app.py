@@ -462,6 +462,7 @@ async def _listening(
         shutdown_timeout=_HTTP_GRACE_SECONDS,
     )
     tasks: list[asyncio.Task[None]] = []
+    graceful = 0  # set once they run; a start that fails before stops what there is
     try:
         smtp_server = await start_smtp_server(
             SmtpHandler(parts.intake, settings.limits.smtp_refused_recipients_per_session),

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+from delivery.tlskit import make_ca
 from support import free_port
 
 from mailbridge.cli import cli
@@ -137,3 +138,29 @@ def test_a_bad_value_says_where_it_was_set(tmp_path: Path) -> None:
             "(set in the environment: MAILBRIDGE_HTTP_METRICS_NETWORKS)",
         ):
             assert any(x.strip() == line or x.endswith(line) for x in lines), (command, lines)
+
+
+def test_a_tls_pair_the_smtp_service_cannot_load_is_a_problem(tmp_path: Path) -> None:
+    # A key that is not the certificate's (a renewal half done) or a file that is not
+    # PEM: check-config said "Settings are valid." and serve died with two tracebacks
+    # (ssl.SSLError, then an UnboundLocalError in its clean-up).
+    data = tmp_path / "var"
+    one, other = make_ca(tmp_path / "one"), make_ca(tmp_path / "other")
+    config = tmp_path / "mailbridge.toml"
+    check = ["check-config", "--config", str(config), "--data-dir", str(data)]
+    serve = ["serve", "--config", str(config), "--data-dir", str(data)]
+    for cert, key, why in (
+        (one.cert_file, other.key_file, "KEY_VALUES_MISMATCH"),
+        (config, one.key_file, "PEM lib"),
+    ):
+        config.write_text(f'[smtp]\ntls_cert = "{cert}"\ntls_key = "{key}"\n')
+        for args in (check, serve):
+            done = _mailbridge(tmp_path, *args)
+            assert done.returncode == 1, (args, done.stdout)
+            assert "Traceback" not in done.stderr, done.stderr
+            [line] = [x for x in done.stderr.splitlines() if "cannot serve STARTTLS" in x]
+            assert f"smtp.tls_cert: '{cert}' with smtp.tls_key '{key}'" in line
+            assert why in line and line.endswith(f"(set in {config})")
+    config.write_text(f'[smtp]\ntls_cert = "{one.cert_file}"\ntls_key = "{one.key_file}"\n')
+    fine = _mailbridge(tmp_path, *check)
+    assert fine.returncode == 0 and "Settings are valid." in fine.stdout, fine.stderr
