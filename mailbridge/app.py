@@ -461,6 +461,8 @@ async def _listening(
         # In-flight requests get a few seconds to finish at shutdown, not aiohttp's 60.
         shutdown_timeout=_HTTP_GRACE_SECONDS,
     )
+    # Before anything listens: a pair it cannot load is one line (docs/configuration.md).
+    tls_context = smtp_tls_context(settings)
     tasks: list[asyncio.Task[None]] = []
     graceful = 0  # set once they run; a start that fails before stops what there is
     try:
@@ -474,7 +476,7 @@ async def _listening(
             connections_per_ip=settings.limits.smtp_connections_per_ip,
             trusted_networks=settings.auth.trusted_relay_networks,
             connections_per_trusted=settings.limits.smtp_connections_per_trusted_relay,
-            tls_context=smtp_tls_context(settings),
+            tls_context=tls_context,
             in_data=in_data,
         )
         await runner.setup()
@@ -534,9 +536,10 @@ async def _listening(
         # A send in flight may take long: bounded, and a cancelled one keeps its lease
         # and is sent again (same Message-ID) after the next start; moderation emails
         # not built yet stay queued for the next start.
-        _done, late = await asyncio.wait(set(tasks[:graceful]), timeout=_DRAIN_SECONDS)
-        for task in late:
-            task.cancel()
-        _done, stuck = await asyncio.wait(set(tasks), timeout=_DRAIN_SECONDS)
-        for task in stuck:  # never hang a shutdown on a task that ignores cancellation
-            log.error("stopping: task %s did not stop", task.get_name())
+        if tasks:  # none when the start failed before them (asyncio.wait refuses none)
+            _done, late = await asyncio.wait(set(tasks[:graceful]), timeout=_DRAIN_SECONDS)
+            for task in late:
+                task.cancel()
+            _done, stuck = await asyncio.wait(set(tasks), timeout=_DRAIN_SECONDS)
+            for task in stuck:  # never hang a shutdown on a task that ignores cancellation
+                log.error("stopping: task %s did not stop", task.get_name())

@@ -8,14 +8,13 @@ import logging
 import re
 import socket
 import ssl
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, syntax
 
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.limits import ConnectionLimiter
-from mailbridge.settings import Settings
+from mailbridge.inbound.tls import smtp_tls_context
 
 __all__ = ["DataInProgress", "smtp_tls_context", "start_smtp_server"]
 
@@ -138,19 +137,6 @@ class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
         if self._deadline is not None:
             self._deadline.cancel()
         super().connection_lost(error)
-
-
-def smtp_tls_context(settings: Settings) -> ssl.SSLContext | None:
-    """The server-side TLS context for STARTTLS, or None when no certificate is set."""
-    if not settings.smtp.tls_cert:
-        return None
-    base = settings.data_path
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(
-        base / Path(settings.smtp.tls_cert).expanduser(),
-        base / Path(settings.smtp.tls_key).expanduser(),
-    )
-    return context
 
 
 async def start_smtp_server(

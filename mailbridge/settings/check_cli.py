@@ -13,6 +13,7 @@ import click
 from mailbridge.cli_options import config_options
 from mailbridge.dnscheck import Finding, dns_findings
 from mailbridge.errors import ConfigError
+from mailbridge.inbound.tls import smtp_tls_context
 from mailbridge.outbound.dkim import signer_from_config
 from mailbridge.outbound.dkim_cli import nameserver_resolver
 from mailbridge.senderauth.dns import DnsResolver
@@ -68,7 +69,7 @@ def check_config_command(
     overrides = {"data_dir": str(data_dir)} if data_dir else None
     try:
         settings = load_settings(config_file, environ=os.environ, overrides=overrides)
-        _keys_readable(settings)
+        _loads_as_serve_does(settings)
     except ConfigError as exc:
         problems = str(exc).splitlines()
         click.echo(f"{len(problems)} problem(s) in the settings:", err=True)
@@ -94,10 +95,11 @@ def check_config_command(
             raise SystemExit(1)  # only a clean bill is 0: a monitor may run this
 
 
-def _keys_readable(settings: Settings) -> None:
-    """The DKIM keys, read as `serve` reads them before it starts anything: a key
-    missing, unreadable, too open or of the wrong kind stops the daemon, so it is a
-    problem here too (it said "Settings are valid." and the daemon would not start)."""
+def _loads_as_serve_does(settings: Settings) -> None:
+    """The DKIM keys and the STARTTLS pair, read as `serve` reads them: one it cannot
+    use stops the daemon, so it is a problem here too (this said "Settings are valid."
+    and the daemon would not start)."""
+    smtp_tls_context(settings)
     d = settings.dkim
     signer_from_config(
         d.domain,

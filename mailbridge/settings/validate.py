@@ -6,7 +6,6 @@ import base64
 import binascii
 import dataclasses
 import ipaddress
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -222,24 +221,6 @@ def _smtp_tls(s: Settings) -> None:
     for name, value in (("smtp.tls_cert", s.smtp.tls_cert), ("smtp.tls_key", s.smtp.tls_key)):
         if value and not (s.data_path / Path(value).expanduser()).is_file():
             raise ConfigError(f"{name}: no such file: '{value}'")
-    if not s.smtp.tls_cert:
-        return
-    # Loaded as the SMTP service loads them: a file that is not PEM, or a key that is not
-    # the certificate's (a renewal half done), stopped the daemon with two tracebacks.
-    try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
-            s.data_path / Path(s.smtp.tls_cert).expanduser(),
-            s.data_path / Path(s.smtp.tls_key).expanduser(),
-            password=lambda: b"",  # an encrypted key is refused, never asked for at a prompt
-        )
-    except ssl.SSLError as exc:
-        raise ConfigError(
-            f"smtp.tls_cert: '{s.smtp.tls_cert}' with smtp.tls_key '{s.smtp.tls_key}' cannot "
-            f"serve STARTTLS ({exc.reason or exc}): a PEM certificate chain and its own "
-            "private key, unencrypted, are needed"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"smtp.tls_cert or smtp.tls_key: cannot read: {exc.strerror}") from None
 
 
 def _workers(s: Settings) -> None:
