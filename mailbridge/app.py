@@ -28,7 +28,7 @@ from mailbridge.imap import ImapInbox
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
-from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
+from mailbridge.inbound.server import DataInProgress, smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.inbound_webhooks import InboundWebhooks
 from mailbridge.jobs import Lead, Periodic
@@ -54,6 +54,7 @@ from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
+from mailbridge.web.guard import client_ip
 from mailbridge.web.middleware import PARSER_REFUSALS, REDACT_CAPABILITIES
 from mailbridge.webhooks import WebhookEvents, WebhookSender
 from mailbridge.webhooks.events import KIND as events_kind
@@ -263,7 +264,13 @@ async def core(
         )
         metrics = None
         if settings.http.metrics_networks:
-            metrics = Metrics(store, clock, settings.http.metrics_networks)
+            proxies = frozenset(settings.http.trusted_proxies)
+            metrics = Metrics(
+                store,
+                clock,
+                settings.http.metrics_networks,
+                client=lambda request: client_ip(request, proxies),
+            )
         # /metrics (docs/metrics.md): the extractor is timed where it is called.
         observe = metrics.extraction_seconds.observe if metrics is not None else None
         intake = ReplyIntake(
@@ -403,6 +410,7 @@ async def _listening(
     settings, store = parts.settings, parts.store
     state = {"http": False}
     smtp_server: asyncio.Server | None = None
+    in_data = DataInProgress()
 
     def health() -> dict[str, bool]:
         return {
@@ -433,7 +441,10 @@ async def _listening(
         # In-flight requests get a few seconds to finish at shutdown, not aiohttp's 60.
         shutdown_timeout=_HTTP_GRACE_SECONDS,
     )
+    # Before anything listens: a pair it cannot load is one line (docs/configuration.md).
+    tls_context = smtp_tls_context(settings)
     tasks: list[asyncio.Task[None]] = []
+    graceful = 0  # set once they run; a start that fails before stops what there is
     try:
         smtp_server = await start_smtp_server(
             SmtpHandler(parts.intake, settings.limits.smtp_refused_recipients_per_session),
@@ -445,7 +456,8 @@ async def _listening(
             connections_per_ip=settings.limits.smtp_connections_per_ip,
             trusted_networks=settings.auth.trusted_relay_networks,
             connections_per_trusted=settings.limits.smtp_connections_per_trusted_relay,
-            tls_context=smtp_tls_context(settings),
+            tls_context=tls_context,
+            in_data=in_data,
         )
         await runner.setup()
         await web.SockSite(runner, http_sock).start()
@@ -489,7 +501,9 @@ async def _listening(
     finally:
         if smtp_server is not None:
             smtp_server.close()  # no new connections; messages in DATA may still finish
-        if not await parts.intake.drain(_DRAIN_SECONDS):
+        if in_data.count:
+            log.info("stopping: waiting for %d SMTP message(s) in DATA", in_data.count)
+        if not await in_data.drain(_DRAIN_SECONDS) or not await parts.intake.drain(_DRAIN_SECONDS):
             log.warning("stopping with SMTP messages still in progress; senders will retry")
         state["http"] = False
         await runner.cleanup()
@@ -502,9 +516,10 @@ async def _listening(
         # A send in flight may take long: bounded, and a cancelled one keeps its lease
         # and is sent again (same Message-ID) after the next start; moderation emails
         # not built yet stay queued for the next start.
-        _done, late = await asyncio.wait(set(tasks[:graceful]), timeout=_DRAIN_SECONDS)
-        for task in late:
-            task.cancel()
-        _done, stuck = await asyncio.wait(set(tasks), timeout=_DRAIN_SECONDS)
-        for task in stuck:  # never hang a shutdown on a task that ignores cancellation
-            log.error("stopping: task %s did not stop", task.get_name())
+        if tasks:  # none when the start failed before them (asyncio.wait refuses none)
+            _done, late = await asyncio.wait(set(tasks[:graceful]), timeout=_DRAIN_SECONDS)
+            for task in late:
+                task.cancel()
+            _done, stuck = await asyncio.wait(set(tasks), timeout=_DRAIN_SECONDS)
+            for task in stuck:  # never hang a shutdown on a task that ignores cancellation
+                log.error("stopping: task %s did not stop", task.get_name())

@@ -454,14 +454,21 @@ def signer_from_config(
     private_key: Path | str | None,
     ed25519_selector: str = "",
     ed25519_private_key: Path | str | None = None,
+    *,
+    base: Path | None = None,
 ) -> DkimSigner | None:
     """A signer from plain configuration values, or None when DKIM is not configured.
 
     Not configured means all five values are empty. Anything in between is an error
-    naming what is missing, so a typo never silently turns signing off.
+    naming what is missing, so a typo never silently turns signing off. ``base``: the
+    directory relative key paths are in (the data directory, where keygen writes).
     """
     rsa_path = str(private_key or "").strip()
     ed_path = str(ed25519_private_key or "").strip()
+    if base is not None:
+        rsa_path, ed_path = (
+            str(base / Path(p).expanduser()) if p else "" for p in (rsa_path, ed_path)
+        )
     domain, selector, ed25519_selector = (
         domain.strip(),
         selector.strip(),

@@ -413,7 +413,8 @@ class DeliveryWorker:
                                              owner=self.owner, hard_limit=self._hard_bounce_limit,
                                              now=iso(self._clock.now())))  # fmt: skip
             return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=detail,
-                                         owner=self.owner))  # fmt: skip
+                                         owner=self.owner,
+                                         at=self._clock.now().timestamp()))  # fmt: skip
         except TemporaryDeliveryError as exc:
             return self._retry_later(row, exc.detail)
         except TimeoutError:
@@ -432,7 +433,7 @@ class DeliveryWorker:
             reason = f"gave up after {row.attempts} attempts over {age_hours:.0f} h: {detail}"
             log.error("outbox %d %s: %s", row.id, row.message_id, reason)
             return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=reason,
-                                         owner=self.owner))  # fmt: skip
+                                         owner=self.owner, at=now.timestamp()))  # fmt: skip
         delay = backoff_seconds(
             row.attempts,
             self._settings.retry_base_seconds,

@@ -13,6 +13,7 @@ import click
 from mailbridge.cli_options import config_options
 from mailbridge.dnscheck import Finding, dns_findings
 from mailbridge.errors import ConfigError
+from mailbridge.inbound.tls import smtp_tls_context
 from mailbridge.outbound.dkim_cli import nameserver_resolver
 from mailbridge.outbound.from_settings import startup_problems
 from mailbridge.outbound.transport import redact_url
@@ -69,8 +70,13 @@ def check_config_command(
     overrides = {"data_dir": str(data_dir)} if data_dir else None
     try:
         settings = load_settings(config_file, environ=os.environ, overrides=overrides)
-        # What serve reads at start besides: the DKIM key files, the relay URL.
+        # What serve reads at start besides: the DKIM key files, the relay URL, the
+        # STARTTLS certificate and key.
         problems = startup_problems(settings)
+        try:
+            smtp_tls_context(settings)
+        except ConfigError as exc:
+            problems.append(str(exc))
     except ConfigError as exc:
         problems = str(exc).splitlines()
     if problems:
