@@ -28,7 +28,7 @@ from mailbridge.imap import ImapInbox
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.process import ReplyIntake
-from mailbridge.inbound.server import smtp_tls_context, start_smtp_server
+from mailbridge.inbound.server import DataInProgress, smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.inbound_webhooks import InboundWebhooks
 from mailbridge.jobs import Lead, Periodic
@@ -37,9 +37,12 @@ from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
 from mailbridge.notify import Digester, Notifier
 from mailbridge.notify.moderation_mailer import ModerationMailer
-from mailbridge.outbound.dkim import signer_from_config
-from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
-from mailbridge.outbound.transport import Transport, transport_from_url
+from mailbridge.outbound.from_settings import (
+    relay_config,
+    signer_from_settings,
+    transport_from_settings,
+)
+from mailbridge.outbound.transport import Transport
 from mailbridge.outbound.worker import DeliveryWorker, RowPoster
 from mailbridge.senderauth import Resolver
 from mailbridge.settings import Settings, parse_hostport
@@ -51,6 +54,7 @@ from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, new_secret
 from mailbridge.web import build_web_app
+from mailbridge.web.guard import client_ip
 from mailbridge.web.middleware import PARSER_REFUSALS, REDACT_CAPABILITIES
 from mailbridge.webhooks import WebhookEvents, WebhookSender
 from mailbridge.webhooks.events import KIND as events_kind
@@ -197,18 +201,11 @@ async def core(
     clock = clock or SystemClock()
     keyring = Keyring.from_secret(load_or_create_secret(settings.secret_path))
     out = settings.outbound
-    d = settings.dkim
     # Read the keys before anything starts: a broken key is a start-up error, not a
     # pile of unsigned mail.
-    signer = signer_from_config(
-        d.domain,
-        d.selector,
-        _in_data_dir(settings, d.private_key),
-        d.ed25519_selector,
-        _in_data_dir(settings, d.ed25519_private_key),
-    )
+    signer = signer_from_settings(settings)
     owned = transport is None
-    transport = transport or transport_from_url(settings.transport_url, relay_config(settings))
+    transport = transport or transport_from_settings(settings)
     store = await open_store(settings)
     try:
         await _same_secret(settings, store, keyring)
@@ -235,6 +232,7 @@ async def core(
             lease_seconds=out.lease_seconds,
             sign=signing(signer, pool),
             posters=posters_from(settings, store, clock),
+            hard_bounce_limit=settings.inbound.hard_bounce_limit,
         )
         notifier = Notifier(settings, keyring, renderer, clock)
         digester = Digester(store, notifier, clock, queued=worker.wake)
@@ -266,7 +264,13 @@ async def core(
         )
         metrics = None
         if settings.http.metrics_networks:
-            metrics = Metrics(store, clock, settings.http.metrics_networks)
+            proxies = frozenset(settings.http.trusted_proxies)
+            metrics = Metrics(
+                store,
+                clock,
+                settings.http.metrics_networks,
+                client=lambda request: client_ip(request, proxies),
+            )
         # /metrics (docs/metrics.md): the extractor is timed where it is called.
         observe = metrics.extraction_seconds.observe if metrics is not None else None
         intake = ReplyIntake(
@@ -293,29 +297,6 @@ async def core(
         if owned:
             await transport.aclose()
         await store.close()
-
-
-def _in_data_dir(settings: Settings, path: str) -> str:
-    """Key paths are relative to the data directory, where `mailbridge dkim keygen` writes."""
-    if not path:
-        return ""
-    return str(settings.data_path / Path(path).expanduser())
-
-
-def relay_config(settings: Settings) -> RelayConfig:
-    """The relay options from settings; an smtp:// URL's own options win over these."""
-    out = settings.outbound
-    return RelayConfig(
-        "",
-        tls=relay_tls_mode(out.relay_tls),
-        username=out.relay_username or None,
-        password=out.relay_password or None,
-        ca_file=Path(out.relay_ca_file).expanduser() if out.relay_ca_file else None,
-        timeout=out.relay_timeout_seconds,
-        idle_seconds=out.relay_idle_seconds,
-        max_connections=out.concurrency,
-        allow_plaintext_auth=out.relay_allow_plaintext_auth,
-    )
 
 
 @dataclass(frozen=True)
@@ -429,6 +410,7 @@ async def _listening(
     settings, store = parts.settings, parts.store
     state = {"http": False}
     smtp_server: asyncio.Server | None = None
+    in_data = DataInProgress()
 
     def health() -> dict[str, bool]:
         return {
@@ -459,7 +441,10 @@ async def _listening(
         # In-flight requests get a few seconds to finish at shutdown, not aiohttp's 60.
         shutdown_timeout=_HTTP_GRACE_SECONDS,
     )
+    # Before anything listens: a pair it cannot load is one line (docs/configuration.md).
+    tls_context = smtp_tls_context(settings)
     tasks: list[asyncio.Task[None]] = []
+    graceful = 0  # set once they run; a start that fails before stops what there is
     try:
         smtp_server = await start_smtp_server(
             SmtpHandler(parts.intake, settings.limits.smtp_refused_recipients_per_session),
@@ -471,7 +456,8 @@ async def _listening(
             connections_per_ip=settings.limits.smtp_connections_per_ip,
             trusted_networks=settings.auth.trusted_relay_networks,
             connections_per_trusted=settings.limits.smtp_connections_per_trusted_relay,
-            tls_context=smtp_tls_context(settings),
+            tls_context=tls_context,
+            in_data=in_data,
         )
         await runner.setup()
         await web.SockSite(runner, http_sock).start()
@@ -515,7 +501,9 @@ async def _listening(
     finally:
         if smtp_server is not None:
             smtp_server.close()  # no new connections; messages in DATA may still finish
-        if not await parts.intake.drain(_DRAIN_SECONDS):
+        if in_data.count:
+            log.info("stopping: waiting for %d SMTP message(s) in DATA", in_data.count)
+        if not await in_data.drain(_DRAIN_SECONDS) or not await parts.intake.drain(_DRAIN_SECONDS):
             log.warning("stopping with SMTP messages still in progress; senders will retry")
         state["http"] = False
         await runner.cleanup()
@@ -528,9 +516,10 @@ async def _listening(
         # A send in flight may take long: bounded, and a cancelled one keeps its lease
         # and is sent again (same Message-ID) after the next start; moderation emails
         # not built yet stay queued for the next start.
-        _done, late = await asyncio.wait(set(tasks[:graceful]), timeout=_DRAIN_SECONDS)
-        for task in late:
-            task.cancel()
-        _done, stuck = await asyncio.wait(set(tasks), timeout=_DRAIN_SECONDS)
-        for task in stuck:  # never hang a shutdown on a task that ignores cancellation
-            log.error("stopping: task %s did not stop", task.get_name())
+        if tasks:  # none when the start failed before them (asyncio.wait refuses none)
+            _done, late = await asyncio.wait(set(tasks[:graceful]), timeout=_DRAIN_SECONDS)
+            for task in late:
+                task.cancel()
+            _done, stuck = await asyncio.wait(set(tasks), timeout=_DRAIN_SECONDS)
+            for task in stuck:  # never hang a shutdown on a task that ignores cancellation
+                log.error("stopping: task %s did not stop", task.get_name())

@@ -17,11 +17,13 @@ import click
 
 from mailbridge import __version__
 from mailbridge.addresses import normalise
-from mailbridge.cli_options import config_options, in_store, settings_from
+from mailbridge.cli_options import config_options, in_store, settings_from, utc_time
 from mailbridge.errors import ConfigError, ErasedComment, InvalidAddress, NotFound
 from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
+from mailbridge.outbound.transport import redact_url
 from mailbridge.settings import Settings
+from mailbridge.store.inbound import Disposition
 from mailbridge.store.opening import open_store
 from mailbridge.store.postgres import redacted
 
@@ -106,7 +108,7 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
             redacted(settings.data_url) if settings.data_url else str(settings.database_path),
         ),
         ("instance secret", str(settings.secret_path)),
-        ("outgoing mail", settings.transport_url),
+        ("outgoing mail", redact_url(settings.transport_url)),
         ("SMTP (replies)", f"{smtp[0]}:{smtp[1]}  for reply+TOKEN@{settings.smtp.reply_domain}"),
         ("HTTP", f"http://{http[0]}:{http[1]}/"),
         ("public URL", settings.site.public_url),
@@ -168,13 +170,29 @@ def serve(config_file: Path | None, data_dir: Path | None, demo_site: str | None
 @cli.command()
 @config_options
 @click.argument("message_id", metavar="[ID]", type=int, required=False)
-@click.option("--status", help="Only this outcome (accepted, held, rejected, dropped, ...).")
+@click.option(
+    "--status",
+    # A typo ("acepted") listed nothing, as if no such message had come.
+    type=click.Choice([d.value for d in Disposition]),
+    help="Only this outcome.",
+)
 @click.option("--reason", help="Only this reason code (e.g. sender_mismatch).")
-@click.option("--since", help="Only messages received since this date (YYYY-MM-DD).")
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=utc_time,
+    help="Only messages received at or after this date or UTC time (YYYY-MM-DD[THH:MM]).",
+)
+@click.option(
+    "--until",
+    metavar="DATE",
+    callback=utc_time,
+    help="Only messages received before this date or UTC time (YYYY-MM-DD[THH:MM]).",
+)
 @click.option("--search", help="Only senders, recipients or Message-IDs containing this.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--raw", is_flag=True, help="With ID: print the raw message as received.")
+@click.option("--raw", is_flag=True, help="With ID: the raw message as received, byte for byte.")
 def inbound(
     config_file: Path | None,
     data_dir: Path | None,
@@ -182,6 +200,7 @@ def inbound(
     status: str | None,
     reason: str | None,
     since: str | None,
+    until: str | None,
     search: str | None,
     limit: int,
     as_json: bool,
@@ -195,9 +214,11 @@ def inbound(
     from mailbridge.reports import inbound_detail, inbound_table
     from mailbridge.store import inbound as inbound_log
 
+    if raw and message_id is None:
+        raise click.UsageError("--raw needs an ID")
     settings = settings_from(config_file, data_dir)
 
-    async def main() -> str:
+    async def main() -> str | bytes:
         store = await open_store(settings)
         try:
             if message_id is not None:
@@ -205,7 +226,7 @@ def inbound(
                     data = await store.read(lambda c: inbound_log.raw_message(c, message_id))
                     if data is None:
                         raise click.ClickException(f"no raw bytes for inbound message {message_id}")
-                    return data.decode("utf-8", "replace")
+                    return data  # byte for byte: 8-bit text was U+FFFD when decoded
                 entry = await store.read(lambda c: inbound_log.get_entry(c, message_id))
                 if entry is None:
                     raise click.ClickException(f"no inbound message {message_id}")
@@ -214,7 +235,13 @@ def inbound(
                 return inbound_detail(entry)
             entries = await store.read(
                 lambda c: inbound_log.list_entries(
-                    c, status=status, reason=reason, since=since, search=search, limit=limit
+                    c,
+                    status=status,
+                    reason=reason,
+                    since=since,
+                    until=until,
+                    search=search,
+                    limit=limit,
                 )
             )
             if as_json:
@@ -223,7 +250,8 @@ def inbound(
         finally:
             await store.close()
 
-    click.echo(asyncio.run(main()))
+    found = asyncio.run(main())
+    click.echo(found, nl=not isinstance(found, bytes))
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +15,7 @@ from mailbridge.errors import ConfigError
 from mailbridge.settings import Settings, load_settings
 from mailbridge.store import UnitOfWork
 
-__all__ = ["config_options", "in_store", "settings_from"]
+__all__ = ["config_options", "in_store", "settings_from", "utc_moment", "utc_time"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -35,6 +36,31 @@ def config_options(func: F) -> F:
         help="TOML configuration file (see config/mailbridge.example.toml).",
     )(func)
     return func
+
+
+def utc_moment(text: str) -> datetime | None:
+    """A date (its midnight) or a date and time, as an operator types it (ISO 8601: a
+    "T" or a space between, an offset or "Z" optional); a time without an offset is
+    UTC, as the commands show it. None when it is neither."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def utc_time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback for --since/--until: the moment in the storage form
+    (mailbridge.clock.iso). The times are compared as text, so "2026-12-7" or
+    "12/07/2026" used to match nothing, or everything, without a word."""
+    if value is None:
+        return None
+    moment = utc_moment(value)
+    if moment is None:
+        raise click.BadParameter(
+            f"expected a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM, got {value!r}"
+        )
+    return moment.isoformat(timespec="seconds")
 
 
 def settings_from(config_file: Path | None, data_dir: Path | None) -> Settings:

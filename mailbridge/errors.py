@@ -200,7 +200,15 @@ class TemporaryDeliveryError(DeliveryError):
 
 
 class PermanentDeliveryError(DeliveryError):
-    """A 5xx answer: the outbox records the message as failed and keeps it."""
+    """A 5xx answer: the outbox records the message as failed and keeps it.
+
+    ``at_rcpt``: the relay gave it to RCPT TO, so it is about the recipient's address
+    (a bounce, counted as one), not about the message or about us.
+    """
+
+    def __init__(self, detail: str, *, at_rcpt: bool = False) -> None:
+        super().__init__(detail)
+        self.at_rcpt = at_rcpt
 
 
 class Rejection(MailbridgeError):

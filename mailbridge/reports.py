@@ -32,13 +32,14 @@ def inbound_table(entries: Sequence[LogEntry]) -> str:
     if not entries:
         return "No inbound messages match."
     return table(
-        ["id", "received (UTC)", "status", "reason", "from", "to", "message-id"],
+        ["id", "received (UTC)", "status", "reason", "comment", "from", "to", "message-id"],
         [
             (
                 e.id,
                 e.received_at.replace("T", " ")[:19],
                 e.status,
                 e.reason or "",
+                _comment_now(e),
                 e.mail_from,
                 e.rcpt_to,
                 e.message_id or "",
@@ -46,6 +47,14 @@ def inbound_table(entries: Sequence[LogEntry]) -> str:
             for e in entries
         ],
     )
+
+
+def _comment_now(entry: LogEntry) -> str:
+    """The comment a message became and its status now ("245 spam"): "accepted" only
+    says it was filed, the spam folder and the held ones included."""
+    if entry.comment_id is None:
+        return ""
+    return f"{entry.comment_id} {entry.comment_status or 'deleted'}"
 
 
 def inbound_detail(entry: LogEntry) -> str:
@@ -61,7 +70,11 @@ def inbound_detail(entry: LogEntry) -> str:
         f"  deliveries  {entry.deliveries}",
     ]
     if entry.comment_id is not None:
-        lines.append(f"  comment     {entry.comment_id}")
+        lines.append(f"  comment     {_comment_now(entry)}")
+        if entry.comment_held:
+            # Why it waits (spam score, personal details, authentication): the moderation
+            # email's "HELD" line, or the spam folder's reason (mailbridge spam list).
+            lines.append(f"  held        {entry.comment_held}")
     if entry.checks:
         lines.append("  checks")
         lines += ["    " + line for line in json.dumps(entry.checks, indent=2).splitlines()]

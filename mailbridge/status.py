@@ -55,10 +55,13 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
         conn, "SELECT count(*) FROM inbound_messages WHERE status = 'received'"
     )
     (last_sent,) = await _one(conn, "SELECT max(sent_at) FROM outbox WHERE status = 'sent'")
+    # Failed in the last day: its last attempt was due then (next_attempt_at). Not
+    # queued then: an email that gave up after give_up_hours was queued days ago.
+    since = (now - timedelta(hours=24)).timestamp()
     failed_day = await _one(
         conn, "SELECT count(*), (SELECT last_error FROM outbox WHERE status = 'failed' "
-        "AND created_at >= ? ORDER BY id DESC LIMIT 1) FROM outbox "
-        "WHERE status = 'failed' AND created_at >= ?", day, day,
+        "AND next_attempt_at >= ? ORDER BY next_attempt_at DESC, id DESC LIMIT 1) "
+        "FROM outbox WHERE status = 'failed' AND next_attempt_at >= ?", since, since,
     )  # fmt: skip
     retrying = await _one(
         conn, "SELECT count(*), (SELECT last_error FROM outbox WHERE status = 'queued' "

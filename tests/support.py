@@ -142,6 +142,20 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     return load_settings(None, environ={}, overrides=overrides)
 
 
+def embedding_settings(tmp_path: Path, page_port: int) -> Settings:
+    """Settings for a daemon whose widget is embedded by pages served on another
+    loopback origin, ``page_port`` (the browser tests' blog)."""
+    port = free_port()
+    return make_settings(
+        tmp_path,
+        http={"listen": f"127.0.0.1:{port}"},
+        site={
+            "public_url": f"http://127.0.0.1:{port}",
+            "allowed_origins": [f"http://127.0.0.1:{page_port}"],
+        },
+    )
+
+
 def parse(raw: bytes) -> EmailMessage:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)

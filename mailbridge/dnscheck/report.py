@@ -207,7 +207,7 @@ async def _dkim(settings: Settings, dns: Lookups) -> list[Finding]:
 
 
 def _load(data: Path, path: str, domain: str, selector: str) -> DkimKey:
-    # Relative to the data directory, as the daemon reads it (app._in_data_dir).
+    # Relative to the data directory, as the daemon reads it (outbound.from_settings.in_data_dir).
     return load_key(data / Path(path).expanduser(), domain, selector)
 
 

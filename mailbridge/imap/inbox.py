@@ -34,6 +34,7 @@ from mailbridge.imap.recipient import HEADER_NAMES, envelope_sender, recipient_o
 from mailbridge.inbound.fetched import TRY_LATER, deliver
 from mailbridge.inbound.headers import parse_headers
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
+from mailbridge.inbound.recipients import loggable
 from mailbridge.metrics import Metrics
 from mailbridge.settings import Settings
 
@@ -288,8 +289,9 @@ class ImapInbox:
             f"({self._limit} bytes, smtp.max_message_size)."
         )
         peer = f"imap:{self._imap.host}"
+        # Addresses as the other refusals log them: the reply address's token is valid.
         log.warning("%s: message UID %s from <%s> to <%s> refused: %s",
-                    peer, uid, sender, rcpt, refusal.smtp_reply)  # fmt: skip
+                    peer, uid, loggable(sender), loggable(rcpt), refusal.smtp_reply)  # fmt: skip
         self._filing = True
         try:
             await self._intake.log_refusal(

@@ -50,7 +50,16 @@ class BounceAccounting:
         record = {"format": report.format, "recipients": [asdict(r) for r in report.recipients]}
 
         async def work(conn: aiosqlite.Connection) -> str:
-            address_ids = await _addresses(conn, outbox_id, [r.address for r in failed])
+            row_id = outbox_id
+            if row_id is None and report.original_message_id:
+                row_id = await _sent_as(conn, report.original_message_id)
+            if row_id is None:
+                # Not at a VERP address, and returning no message of ours: anyone can
+                # write such a report about anyone (a reply address is in every
+                # notification), so it counts against nobody. Kept in the inbound log.
+                address_ids: list[int | None] = [None] * len(failed)
+            else:
+                address_ids = await _addresses(conn, row_id, [r.address for r in failed])
             kinds = []
             for address_id, entry in zip(address_ids, failed, strict=True):
                 if address_id is None:
@@ -61,7 +70,7 @@ class BounceAccounting:
                     "ON CONFLICT (inbound_id, address_id) DO NOTHING",
                     (
                         inbound_id,
-                        outbox_id,
+                        row_id,
                         address_id,
                         entry.kind,
                         entry.status,
@@ -98,22 +107,24 @@ class BounceAccounting:
         return BOUNCE_RECEIVED
 
 
+async def _sent_as(conn: aiosqlite.Connection, message_id: str) -> int | None:
+    """The outbox row of the message we sent with this Message-ID, if any."""
+    async with conn.execute("SELECT id FROM outbox WHERE message_id = ?", (message_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
 async def _addresses(
-    conn: aiosqlite.Connection, outbox_id: int | None, reported: list[str]
+    conn: aiosqlite.Connection, outbox_id: int, reported: list[str]
 ) -> list[int | None]:
-    """Address ids for the failed recipients: the VERP's outbox row is the authority."""
-    if outbox_id is not None:
-        async with conn.execute(
-            "SELECT a.id FROM outbox o "  # noqa: S608 - no value in the text
-            f"JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} WHERE o.id = ?",
-            (outbox_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        # One outgoing message has one recipient: every failed entry is about it.
-        only = None if row is None else int(row[0])
-        return [only] * len(reported)
-    found: list[int | None] = []
-    for address in reported:
-        state = await threads.address_state(conn, email=address)
-        found.append(None if state is None else state.id)
-    return found
+    """Address ids for the failed recipients: the outbox row that bounced is the
+    authority (named by the VERP address, or by the returned message's Message-ID)."""
+    async with conn.execute(
+        "SELECT a.id FROM outbox o "  # noqa: S608 - no value in the text
+        f"JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} WHERE o.id = ?",
+        (outbox_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    # One outgoing message has one recipient: every failed entry is about it.
+    only = None if row is None else int(row[0])
+    return [only] * len(reported)

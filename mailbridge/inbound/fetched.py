@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from mailbridge.errors import ExpiredReplyToken, Rejection
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
+from mailbridge.inbound.recipients import loggable
 
 __all__ = ["deliver"]
 
@@ -33,7 +34,7 @@ async def deliver(intake: ReplyIntake, envelope: SmtpEnvelope) -> str:
         # sender, who may be forged). Over SMTP their own server would have bounced it.
         pass
     except Rejection as rejection:
-        log.info("%s: <%s> refused: %s", envelope.peer, envelope.rcpt_to, rejection.code)
+        log.info("%s: <%s> refused: %s", envelope.peer, loggable(envelope.rcpt_to), rejection.code)
         try:
             await intake.log_refusal(
                 peer=envelope.peer, helo=envelope.helo, mail_from=envelope.mail_from,

@@ -13,6 +13,7 @@ from typing import Any
 
 from mailbridge.errors import Rejection, TooManyReplyAddresses
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
+from mailbridge.inbound.recipients import loggable
 from mailbridge.store import is_unwritable
 
 __all__ = ["SmtpHandler"]
@@ -55,7 +56,7 @@ class SmtpHandler:
                 log.warning("%s: closed after %d refused recipients", _peer(session), refused - 1)
                 asyncio.get_running_loop().call_soon(server.transport.close)
                 return TOO_MANY_REFUSED
-            log.info("%s RCPT <%s> refused: %s", _peer(session), address, rejection.code)
+            log.info("%s RCPT <%s> refused: %s", _peer(session), loggable(address), rejection.code)
             await self._intake.log_refusal(
                 peer=_peer(session),
                 helo=str(session.host_name or ""),

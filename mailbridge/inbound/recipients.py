@@ -24,6 +24,7 @@ __all__ = [
     "Kind",
     "Recipient",
     "kind_of",
+    "loggable",
     "minted_message_ids",
     "reply_tokens_in_headers",
 ]
@@ -78,6 +79,20 @@ def kind_of(address: str, reply_domain: str, extra: tuple[str, ...] = ()) -> Rec
     if lowered.startswith(UNSUBSCRIBE_PREFIX):
         return Recipient(Kind.UNSUBSCRIBE, address, local[len(UNSUBSCRIBE_PREFIX) :])
     raise UnknownRecipient()
+
+
+def loggable(address: str) -> str:
+    """An RCPT address for a log line: its kind and domain, never its token nor anyone's
+    own name. A reply or moderation address refused for a limit is valid, and the logs
+    go where the operator's go (journald, a collector, a pasted excerpt); the whole
+    address stays in the inbound log (`mailbridge inbound`)."""
+    local, domain = _split(address)
+    if local.lower() == "postmaster" or address.strip().strip("<>").lower() == "postmaster":
+        return address.strip().strip("<>")
+    if not domain:
+        return "***"
+    tag, plus, _token = local.partition("+")
+    return f"{tag}+***@{domain}" if plus else f"***@{domain}"
 
 
 def reply_tokens_in_headers(headers: Message, reply_domain: str) -> list[str]:

@@ -8,16 +8,15 @@ import logging
 import re
 import socket
 import ssl
-from pathlib import Path
 from typing import Any
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, syntax
 
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.limits import ConnectionLimiter
-from mailbridge.settings import Settings
+from mailbridge.inbound.tls import smtp_tls_context
 
-__all__ = ["smtp_tls_context", "start_smtp_server"]
+__all__ = ["DataInProgress", "smtp_tls_context", "start_smtp_server"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +26,34 @@ TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address, try a
 # every MTA sends in MAIL and RCPT. Anything else is left to aiosmtpd.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
+
+
+class DataInProgress:
+    """The SMTP sessions between DATA and its answer. A stop waits for them (bounded):
+    the pipeline's own drain counts only messages already received whole, and a reply
+    still coming in (a photo over a slow line) was cut off at once, to be sent again."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait until no session is in DATA; False if ``seconds`` ran out first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
 
 class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
@@ -39,9 +66,15 @@ class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
     line_length_limit = 1 << 20
 
     def __init__(
-        self, *args: Any, limiter: ConnectionLimiter, max_session: float, **kwargs: Any
+        self,
+        *args: Any,
+        limiter: ConnectionLimiter,
+        max_session: float,
+        in_data: DataInProgress,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._in_data = in_data
         self._limiter = limiter
         self._max_session = max_session
         self._client_ip: str | None = None
@@ -61,6 +94,14 @@ class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
             # The idle timeout restarts with every line; this one does not.
             self._deadline = self.loop.call_later(self._max_session, self._session_over, transport)
         super().connection_made(transport)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data.enter()
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data.leave()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's address parsing for MAIL, RCPT and VRFY, the same answers sooner
@@ -98,19 +139,6 @@ class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
         super().connection_lost(error)
 
 
-def smtp_tls_context(settings: Settings) -> ssl.SSLContext | None:
-    """The server-side TLS context for STARTTLS, or None when no certificate is set."""
-    if not settings.smtp.tls_cert:
-        return None
-    base = settings.data_path
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(
-        base / Path(settings.smtp.tls_cert).expanduser(),
-        base / Path(settings.smtp.tls_key).expanduser(),
-    )
-    return context
-
-
 async def start_smtp_server(
     handler: SmtpHandler,
     *,
@@ -123,13 +151,17 @@ async def start_smtp_server(
     trusted_networks: tuple[str, ...] = (),
     connections_per_trusted: int = 0,
     tls_context: ssl.SSLContext | None = None,
+    in_data: DataInProgress | None = None,
 ) -> asyncio.Server:
     """Serve SMTP on an already bound socket (so port 0 works and the port is known).
+
+    ``in_data`` counts the sessions in DATA, for a stop to wait for.
 
     With ``tls_context``, STARTTLS is offered (never required: replies come from
     every kind of server, and an MTA in front usually talks plain on loopback).
     """
     loop = asyncio.get_running_loop()
+    in_data = in_data or DataInProgress()
     limiter = ConnectionLimiter(
         connections_per_ip,
         tuple(ipaddress.ip_network(n, strict=False) for n in trusted_networks),
@@ -141,6 +173,7 @@ async def start_smtp_server(
             handler,
             limiter=limiter,
             max_session=max_session,
+            in_data=in_data,
             data_size_limit=data_size_limit,
             enable_SMTPUTF8=True,  # internationalised addresses (RFC 6531)
             hostname=hostname,

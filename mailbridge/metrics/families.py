@@ -28,6 +28,7 @@ class Snapshot:
     outbox: dict[str, int] = field(default_factory=dict)
     outbox_oldest_age: float = 0.0
     attempts: int = 0
+    failed_ever: int = 0
     wordpress_waiting: int = 0
     wordpress_failing: str = ""  # why the bridge's last round failed; "": it did not
     wordpress_last_poll: float = 0.0  # the last poll read whole, as a Unix time
@@ -45,16 +46,26 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
         comments=await _counts(conn, "SELECT status, count(*) FROM comments GROUP BY 1"),
         outbox=await _counts(conn, "SELECT status, count(*) FROM outbox GROUP BY 1"),
     )
+    # Waiting since it was queued (or queued again), as `mailbridge status` says: not
+    # since its next attempt, which each failure moves on, so with the relay refusing
+    # for hours the age stayed near 0 and the alert on it never fired.
     async with conn.execute(
-        "SELECT min(next_attempt_at), coalesce(sum(attempts), 0) FROM outbox "
+        "SELECT min(coalesce(requeued_at, created_at)) FROM outbox "
         "WHERE status IN ('queued', 'sending')"
     ) as cur:
         row = await cur.fetchone()
     if row is not None and row[0] is not None:
-        found.outbox_oldest_age = max(0.0, now - float(row[0]))
-    async with conn.execute("SELECT coalesce(sum(attempts), 0) FROM outbox") as cur:
+        since = datetime.fromisoformat(str(row[0])).timestamp()
+        found.outbox_oldest_age = max(0.0, now - since)
+    # A counter must not go down: a dead letter the operator queues again (requeued_at)
+    # stays counted, or Prometheus reads a reset and the dead-letter alert fires.
+    async with conn.execute(
+        "SELECT coalesce(sum(attempts), 0), "
+        "count(CASE WHEN status = 'failed' OR requeued_at IS NOT NULL THEN 1 END) FROM outbox"
+    ) as cur:
         row = await cur.fetchone()
     found.attempts = int(row[0]) if row is not None else 0
+    found.failed_ever = int(row[1]) if row is not None else 0
     async with conn.execute("SELECT count(*) FROM wp_push") as cur:
         row = await cur.fetchone()
     found.wordpress_waiting = int(row[0]) if row is not None else 0
@@ -112,11 +123,12 @@ class StoreCollector(Collector):
         )
         deliveries = CounterMetricFamily(
             "mailbridge_deliveries",
-            "Outbox messages by final result: sent, or failed for good (dead letters).",
+            "Outbox messages by result: sent, or failed for good (dead letters, counted "
+            "once each, also after they were queued again).",
             labels=["result"],
         )
         deliveries.add_metric(["sent"], s.outbox.get("sent", 0))
-        deliveries.add_metric(["failed"], s.outbox.get("failed", 0))
+        deliveries.add_metric(["failed"], s.failed_ever)
         yield deliveries
         yield CounterMetricFamily(
             "mailbridge_delivery_attempts",

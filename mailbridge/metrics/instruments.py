@@ -12,6 +12,7 @@ from prometheus_client import (
     CollectorRegistry,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -25,14 +26,27 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Metrics:
-    def __init__(self, store: Store, clock: Clock, allowed: Sequence[str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        allowed: Sequence[str],
+        client: Callable[[web.Request], str] | None = None,
+    ) -> None:
+        """``client``: a request's client address, as the web's limits know it (behind
+        a proxy on this host every request comes from 127.0.0.1, inside the default
+        networks); the peer's address without it."""
         self._store = store
         self._clock = clock
         self._allowed = [ipaddress.ip_network(n, strict=False) for n in allowed]
+        self._client = client or (lambda request: request.remote or "")
         # Its own registry, made here: nothing at import, and tests do not share one.
         self.registry = CollectorRegistry()
         self._collector = StoreCollector()
         self.registry.register(self._collector)
+        # The process's memory, CPU, open files and start time (process_*), as the
+        # client's default registry would give them: a leak or fd exhaustion shows.
+        ProcessCollector(registry=self.registry)
         self.extraction_seconds = Histogram(
             "mailbridge_extraction_seconds",
             "Time to extract what the writer wrote from one reply email.",
@@ -80,7 +94,7 @@ class Metrics:
 
     async def handler(self, request: web.Request) -> web.Response:
         """GET /metrics: only for the networks in ``http.metrics_networks``."""
-        peer = request.remote or ""
+        peer = self._client(request)
         try:
             address = ipaddress.ip_address(peer)
         except ValueError:

@@ -1,12 +1,17 @@
-"""What a moderation decision or undo gives back, and a comment as its moderator sees it."""
+"""What a moderation decision or undo gives back, and a comment as its moderator sees it
+(read by :func:`read_view`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailbridge.models import Comment, CommentStatus, Decision, Thread
+import aiosqlite
 
-__all__ = ["ModerationOutcome", "ModerationView", "ModeratorAnswer"]
+from mailbridge.errors import NotFound
+from mailbridge.models import Comment, CommentStatus, Decision, Thread
+from mailbridge.store import comments, decisions, threads
+
+__all__ = ["ModerationOutcome", "ModerationView", "ModeratorAnswer", "read_view"]
 
 
 @dataclass(frozen=True)
@@ -40,3 +45,17 @@ class ModerationView:
     parent: Comment | None
     thread: Thread
     history: tuple[Decision, ...]
+
+
+async def read_view(conn: aiosqlite.Connection, comment_id: int) -> ModerationView:
+    """A comment with its parent, thread and decisions, for the moderation pages."""
+    comment = await comments.get_comment(conn, comment_id)
+    if comment is None:
+        raise NotFound(f"no comment {comment_id}")
+    parent = None
+    if comment.parent_id is not None:
+        parent = await comments.get_comment(conn, comment.parent_id)
+    thread = await threads.get_thread(conn, thread_id=comment.thread_id)
+    assert thread is not None
+    history = tuple(await decisions.history(conn, comment_id))
+    return ModerationView(comment, parent, thread, history)

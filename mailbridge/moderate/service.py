@@ -25,10 +25,16 @@ from mailbridge.models import (
     Source,
     Thread,
 )
-from mailbridge.moderate import undoing
+from mailbridge.moderate import removal, undoing
 from mailbridge.moderate.analysis import TextAnalysis
-from mailbridge.moderate.outcome import ModerationOutcome, ModerationView, ModeratorAnswer
-from mailbridge.moderate.private import held_note, private_findings
+from mailbridge.moderate.holding import flag_private
+from mailbridge.moderate.outcome import (
+    ModerationOutcome,
+    ModerationView,
+    ModeratorAnswer,
+    read_view,
+)
+from mailbridge.moderate.private import private_findings
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy
 from mailbridge.notify import Notifier
 from mailbridge.people import data as people
@@ -166,7 +172,7 @@ class CommentService:
                 if new.source is Source.EMAIL:
                     queued += await self._events.comment(conn, "reply.received", comment)
             if created and comment.status is CommentStatus.PENDING:
-                comment = await _flag_private(conn, comment, private)
+                comment = await flag_private(conn, comment, private)
                 decision, why = self._policy.decision(assessment, comment)
                 if decision is AutoDecision.WAIT:
                     queued += await self._moderation_mail(conn, comment, None)
@@ -410,22 +416,7 @@ class CommentService:
         and keeps the conversation whole for the moderators. NotFound when missing."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[bool, int]:
-            comment = await comments.get_comment(conn, comment_id)
-            if comment is None:
-                raise NotFound(f"no comment {comment_id}")
-            async with conn.execute(
-                "SELECT 1 FROM comments WHERE parent_id = ? LIMIT 1", (comment_id,)
-            ) as cur:
-                if await cur.fetchone() is not None:
-                    return False, 0
-            queued = 0
-            if self._events is not None:
-                queued = await self._events.comment(conn, "comment.deleted", comment)
-            await training.forget(conn, comment_id)
-            for sql in _UNLINK:
-                await conn.execute(sql, (comment_id,))
-            await conn.execute("DELETE FROM comments WHERE id = ?", (comment_id,))
-            return True, queued
+            return await removal.delete_unanswered(conn, comment_id, self._events)
 
         deleted, queued = await self._store.write(work)
         if deleted:
@@ -455,7 +446,7 @@ class CommentService:
             if private:
                 comment = await comments.get_comment(conn, comment_id)
                 assert comment is not None and comment.status is CommentStatus.PENDING
-                comment = await _flag_private(conn, comment, list(private))
+                comment = await flag_private(conn, comment, list(private))
                 queued = await self._moderation_mail(conn, comment, None)
                 return ModeratorAnswer(comment_id, held=private), queued
             now = iso(self._clock.now())
@@ -509,40 +500,4 @@ class CommentService:
     async def view(self, comment_id: int) -> ModerationView:
         """A comment with its parent, thread and decisions, for the moderation pages."""
 
-        async def work(conn: aiosqlite.Connection) -> ModerationView:
-            comment = await comments.get_comment(conn, comment_id)
-            if comment is None:
-                raise NotFound(f"no comment {comment_id}")
-            parent = None
-            if comment.parent_id is not None:
-                parent = await comments.get_comment(conn, comment.parent_id)
-            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
-            assert thread is not None
-            history = tuple(await decisions.history(conn, comment_id))
-            return ModerationView(comment, parent, thread, history)
-
-        return await self._store.read(work)
-
-
-# What points at a comment about to be deleted: dropped, or kept without the link.
-_UNLINK = (
-    "DELETE FROM pending_notifications WHERE comment_id = ?",
-    "DELETE FROM moderation_decisions WHERE comment_id = ?",
-    "UPDATE outbox SET comment_id = NULL WHERE comment_id = ?",
-    "UPDATE inbound_messages SET comment_id = NULL WHERE comment_id = ?",
-)
-
-
-async def _flag_private(
-    conn: aiosqlite.Connection, comment: Comment, findings: list[str]
-) -> Comment:
-    """Hold a comment that looks like it carries its writer's contact details; the
-    moderation email says what was seen (``findings``: mailbridge.moderate.private)."""
-    if not findings:
-        return comment
-    note = held_note(findings)
-    reason = f"{comment.held_reason}; {note}" if comment.held_reason else note
-    await comments.set_held_reason(conn, comment.id, reason)
-    flagged = await comments.get_comment(conn, comment.id)
-    assert flagged is not None
-    return flagged
+        return await self._store.read(lambda conn: read_view(conn, comment_id))

@@ -59,9 +59,11 @@ Algorithm = Literal["rsa-sha256", "ed25519-sha256"]
 # and large receivers already treat it as weak: sign with 2048 or more.
 MIN_RSA_BITS = 2048
 
-# Signed when present, each occurrence. From is also listed once more than it occurs
+# Signed when present, each occurrence, and each listed once more than it occurs
 # (see _header_list). Trace and transport headers (Received, Return-Path, ...) are
 # left out on purpose: relays add or rewrite them, and RFC 6376 §5.4 says not to.
+# None of these is added by a relay to a message that has it (ours always has From,
+# To, Subject, Date, Message-ID, MIME-Version and Content-Type).
 SIGNED_HEADERS: tuple[str, ...] = (
     "from",
     "to",
@@ -82,6 +84,7 @@ SIGNED_HEADERS: tuple[str, ...] = (
 )
 _SIGNED = frozenset(SIGNED_HEADERS)
 _SIGNED_NAMES = frozenset(name.encode("ascii") for name in SIGNED_HEADERS)
+_OVERSIGNED = tuple(name.encode("ascii") for name in SIGNED_HEADERS)
 _POLICY = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 _HEADER = b"DKIM-Signature"
 # A PEM key is a few kB; anything much larger is not a key file.
@@ -304,12 +307,14 @@ def load_key(path: Path | str, domain: str, selector: str) -> DkimKey:
 
 
 def _header_list(message: bytes) -> list[bytes]:
-    """The h= list: every signed header present, in message order, plus one more From.
+    """The h= list: every signed header present, in message order, then each signed
+    name once more.
 
-    Oversigning From: a verifier hashes a name listed more often than the header
-    occurs as an empty header. So a second From added in transit (to show the reader
-    a forged sender while the signed one is still there) breaks the signature,
-    instead of leaving it valid over the original From alone (RFC 6376 §8.15).
+    Oversigning: a verifier hashes a name listed more often than the header occurs as
+    an empty header. So a header added in transit above ours (a second From to show a
+    forged sender, a second Reply-To to take the replies, a second List-Unsubscribe,
+    a Subject), which most readers show instead of the signed one, breaks the
+    signature, instead of leaving it valid over the original alone (RFC 6376 §8.15).
     """
     head, blank, _ = message.partition(b"\r\n\r\n")
     if not blank:
@@ -323,7 +328,7 @@ def _header_list(message: bytes) -> list[bytes]:
             listed.append(name)
     if b"from" not in listed:
         raise DkimSigningError("message has no From header; DKIM requires signing it")
-    return [*listed, b"from"]
+    return [*listed, *_OVERSIGNED]
 
 
 def _listed(canonical: list[tuple[bytes, bytes]]) -> list[bytes]:
@@ -332,7 +337,7 @@ def _listed(canonical: list[tuple[bytes, bytes]]) -> list[bytes]:
     listed = [name for name, _value in canonical if name in _SIGNED_NAMES]
     if b"from" not in listed:
         raise DkimSigningError("message has no From header; DKIM requires signing it")
-    return [*listed, b"from"]
+    return [*listed, *_OVERSIGNED]
 
 
 class DkimSigner:
@@ -449,14 +454,21 @@ def signer_from_config(
     private_key: Path | str | None,
     ed25519_selector: str = "",
     ed25519_private_key: Path | str | None = None,
+    *,
+    base: Path | None = None,
 ) -> DkimSigner | None:
     """A signer from plain configuration values, or None when DKIM is not configured.
 
     Not configured means all five values are empty. Anything in between is an error
-    naming what is missing, so a typo never silently turns signing off.
+    naming what is missing, so a typo never silently turns signing off. ``base``: the
+    directory relative key paths are in (the data directory, where keygen writes).
     """
     rsa_path = str(private_key or "").strip()
     ed_path = str(ed25519_private_key or "").strip()
+    if base is not None:
+        rsa_path, ed_path = (
+            str(base / Path(p).expanduser()) if p else "" for p in (rsa_path, ed_path)
+        )
     domain, selector, ed25519_selector = (
         domain.strip(),
         selector.strip(),

@@ -27,6 +27,7 @@ from mailbridge.errors import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
+from mailbridge.outbound.relay_hints import connect_hint
 
 __all__ = [
     "TLS_MODES",
@@ -59,6 +60,10 @@ class RelayConfig:
     idle_seconds: float = 30.0  # a kept connection unused this long is closed; 0: never kept
     max_connections: int = 4
     allow_plaintext_auth: bool = False  # send the password without TLS (a local relay)
+    # After the relay refused our credentials (5xx to AUTH), sends fail at once for
+    # this long instead of each logging in again: a queue of hundreds would be as many
+    # failed logins a minute, and providers lock the account (or ban the IP) for that.
+    auth_hold_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         relay_tls_mode(self.tls)
@@ -67,8 +72,8 @@ class RelayConfig:
         for name, value in (("timeout", self.timeout), ("max_connections", self.max_connections)):
             if value <= 0:
                 raise ConfigError(f"relay {name}: must be greater than zero")
-        if self.idle_seconds < 0:
-            raise ConfigError("relay idle_seconds: must be zero or more")
+        if self.idle_seconds < 0 or self.auth_hold_seconds < 0:
+            raise ConfigError("relay idle_seconds, auth_hold_seconds: must be zero or more")
         if (self.password is not None) and not self.username:
             raise ConfigError("relay password given without a username")
 
@@ -80,11 +85,12 @@ class RelayConfig:
         return f"{scheme}://{user}{self.host}:{self.port}{suffix}"
 
 
-def raise_for_reply(code: int, text: str, where: str = "") -> NoReturn:
-    """The relay's answer to this message: 5xx is permanent, anything else temporary."""
+def raise_for_reply(code: int, text: str, where: str = "", *, at_rcpt: bool = False) -> NoReturn:
+    """The relay's answer to this message: 5xx is permanent, anything else temporary.
+    ``at_rcpt``: it answered RCPT TO (see :class:`PermanentDeliveryError`)."""
     detail = f"{code} {text}"
     if 500 <= code < 600:
-        raise PermanentDeliveryError(detail)
+        raise PermanentDeliveryError(detail, at_rcpt=at_rcpt)
     raise TemporaryDeliveryError(f"{where}{detail}")
 
 
@@ -96,8 +102,12 @@ class _Kept:
     # Its last transaction ended with the relay's 250 to DATA, which clears the
     # relay's state as RSET does (RFC 5321 4.1.1.4): no RSET needed before the next.
     clean: bool = False
-    # Taken from the idle list without a probe: the next MAIL is the probe.
+    # Taken from the idle list: the next MAIL is the probe (after RSET, or alone).
     unprobed: bool = False
+    # The relay accepted a MAIL FROM here. Only such a connection can have met a limit
+    # of messages per connection; one refused from the start (a rate limit) would only
+    # be refused again on a new one.
+    took_mail: bool = False
 
 
 class SmtpTransport:
@@ -127,6 +137,8 @@ class SmtpTransport:
         self._slots = asyncio.Semaphore(self.relay.max_connections)
         self._tls: ssl.SSLContext | None = None
         self._closed = False
+        # The relay's last refusal of our credentials: when, and what it said.
+        self._auth_refused: tuple[float, str] | None = None
         self.connections_opened = 0  # for the operator's logs and for tests
 
     @property
@@ -146,6 +158,8 @@ class SmtpTransport:
             raise TemporaryDeliveryError(f"{self.description}: transport closed")
         # Bounded: every holder finishes within its own command timeouts.
         async with self._slots:
+            # Checked once a slot is ours: a refusal may have come while we waited.
+            self._raise_if_held()
             kept = await self._checkout()
             try:
                 if not await self._transaction(kept, mail_from, rcpt_to, message):
@@ -161,6 +175,20 @@ class SmtpTransport:
                 kept.smtp.close()  # cancelled mid-dialogue: its state is unknown
                 raise
             await self._release(kept)
+
+    def _raise_if_held(self) -> None:
+        """Fail without a login while the relay's refusal of our credentials is recent."""
+        if self._auth_refused is None:
+            return
+        at, detail = self._auth_refused
+        ago = time.monotonic() - at
+        if ago >= self.relay.auth_hold_seconds:
+            return
+        raise TemporaryDeliveryError(
+            f"{detail}; not tried: no new login for {self.relay.auth_hold_seconds:.0f} s "
+            f"after a refusal (this one {ago:.0f} s ago), as relays lock accounts that "
+            "fail to log in again and again"
+        )
 
     async def _release(self, kept: _Kept) -> None:
         if not kept.smtp.is_connected:
@@ -208,6 +236,9 @@ class SmtpTransport:
             if kept.smtp.is_connected and fresh:
                 try:
                     await kept.smtp.rset()
+                    # A relay's per-connection limit answers MAIL FROM, not RSET: its
+                    # MAIL FROM is still a probe, answered on a new connection if refused.
+                    kept.unprobed = kept.took_mail
                     return kept
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     pass  # dropped by the relay: nothing of this message was sent yet
@@ -267,15 +298,19 @@ class SmtpTransport:
                         "'implicit', or allow plaintext AUTH for a local relay"
                     )
                 await smtp.login(relay.username, relay.password or "")
+                self._auth_refused = None
         except TemporaryDeliveryError:
             smtp.close()
             raise
         except aiosmtplib.SMTPAuthenticationError as exc:
             smtp.close()
-            raise TemporaryDeliveryError(
+            detail = (
                 f"{self.description}: the relay refused our credentials "
                 f"({exc.code} {exc.message}); check the relay username and password"
-            ) from exc
+            )
+            if 500 <= exc.code < 600:  # 454 is the relay's own trouble: try again
+                self._auth_refused = (time.monotonic(), detail)
+            raise TemporaryDeliveryError(detail) from exc
         except aiosmtplib.SMTPResponseException as exc:
             smtp.close()
             raise TemporaryDeliveryError(
@@ -283,9 +318,7 @@ class SmtpTransport:
             ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             smtp.close()
-            hint = ""
-            if isinstance(exc, ssl.SSLCertVerificationError):
-                hint = " (set the relay CA file to trust a private CA)"
+            hint = connect_hint(exc, relay.host, relay.tls == "implicit")
             raise TemporaryDeliveryError(
                 f"{self.description}: {stage} failed: {exc}{hint}"
             ) from exc
@@ -297,8 +330,9 @@ class SmtpTransport:
     async def _transaction(self, kept: _Kept, mail_from: str, rcpt_to: str, message: bytes) -> bool:
         """One MAIL/RCPT/DATA. A timeout or a dropped connection closes the connection.
 
-        False: an unprobed kept connection failed at MAIL FROM (the relay dropped it,
-        or refused it); nothing of the message was sent, the caller tries a new one.
+        False: a kept connection failed at MAIL FROM (the relay dropped it, or refused
+        it: a limit of messages per connection); nothing of the message was sent, the
+        caller tries a new one.
         """
         smtp = kept.smtp
         unprobed, kept.unprobed, kept.clean = kept.unprobed, False, False
@@ -308,15 +342,20 @@ class SmtpTransport:
             if unprobed:
                 if not await self._probe_mail(smtp, mail_from, message, options):
                     return False
+                kept.took_mail = True
                 errors = await self._rcpt_data(smtp, rcpt_to, message, options)
             else:
                 errors, _answer = await smtp.sendmail(
                     mail_from, [rcpt_to], message, mail_options=options
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            kept.took_mail = True
             refusal = exc.recipients[0]
-            raise_for_reply(refusal.code, refusal.message, where)
+            _raise_for_rcpt(refusal.code, refusal.message, where)
+        except aiosmtplib.SMTPRecipientRefused as exc:  # RCPT after the probe's MAIL
+            _raise_for_rcpt(exc.code, exc.message, where)
         except aiosmtplib.SMTPResponseException as exc:
+            kept.took_mail |= not isinstance(exc, aiosmtplib.SMTPSenderRefused)
             if exc.code in _ACCOUNT_CODES:
                 raise TemporaryDeliveryError(
                     f"{where}the relay wants authentication: {exc.code} {exc.message}"
@@ -330,14 +369,14 @@ class SmtpTransport:
             raise PermanentDeliveryError(f"cannot send to <{rcpt_to}>: {exc}") from exc
         if errors:
             refused = next(iter(errors.values()))
-            raise_for_reply(refused.code, refused.message, where)
-        kept.clean = True  # the relay's 250 to DATA
+            _raise_for_rcpt(refused.code, refused.message, where)
+        kept.clean = kept.took_mail = True  # the relay's 250 to DATA
         return True
 
     async def _probe_mail(
         self, smtp: aiosmtplib.SMTP, mail_from: str, message: bytes, options: list[str]
     ) -> bool:
-        """MAIL FROM on a kept connection not probed with RSET. False: it failed in any
+        """MAIL FROM on a kept connection. False: it failed in any
         way (dropped, timed out, 421, even a refusal): the caller starts over on a new
         connection, where a refusal is answered as usual. Only the envelope sender was
         sent, so this cannot duplicate a message."""
@@ -382,6 +421,14 @@ class SmtpTransport:
                 "relay that offers SMTPUTF8, or turn outbound.smtputf8 off."
             )
         return ["SMTPUTF8"]
+
+
+def _raise_for_rcpt(code: int, text: str, where: str) -> NoReturn:
+    """The relay's answer to RCPT TO: about the recipient, unless it is about our
+    account (a relay wanting AUTH may say so only here)."""
+    if code in _ACCOUNT_CODES:
+        raise TemporaryDeliveryError(f"{where}the relay wants authentication: {code} {text}")
+    raise_for_reply(code, text, where, at_rcpt=True)
 
 
 def _size_option(smtp: aiosmtplib.SMTP, message: bytes, options: list[str]) -> list[str]:

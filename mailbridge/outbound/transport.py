@@ -29,6 +29,7 @@ __all__ = [
     "RelayConfig",
     "SmtpTransport",
     "Transport",
+    "redact_url",
     "relay_from_url",
     "transport_from_url",
 ]
@@ -96,26 +97,46 @@ def relay_from_url(url: str, base: RelayConfig | None = None) -> RelayConfig:
     What the URL does not say comes from ``base`` (the relay settings); the URL's
     host and port always win. Default ports: 25 for smtp, 465 for smtps.
     """
+    if any(c in _userinfo(url) for c in "/?#"):
+        # Read as the URL's path, query or fragment, the rest of the password would
+        # become the host or port: "bad port", and the password in the message.
+        raise ConfigError(
+            f"outbound.transport: the user or password in '{redact_url(url)}' holds '/', "
+            "'?' or '#': percent-encode them (%2F, %3F, %23), or set outbound.relay_password"
+        )
     parts = urlsplit(url)
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
-        raise ConfigError(f"outbound.transport: expected smtp://host:port, got '{_redact(url)}'")
+        raise ConfigError(f"outbound.transport: expected smtp://host:port, got '{redact_url(url)}'")
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(f"outbound.transport: bad port in '{_redact(url)}'") from None
+        raise ConfigError(f"outbound.transport: bad port in '{redact_url(url)}'") from None
     changes: dict[str, Any] = {"host": parts.hostname}
     if parts.scheme == "smtps":
         changes["tls"] = "implicit"
     for key, values in parse_qs(parts.query, keep_blank_values=True, strict_parsing=False).items():
         if key != "tls" or len(values) != 1:
             raise ConfigError(
-                f"outbound.transport: unknown query '{key}' in '{_redact(url)}' (only tls=MODE)"
+                f"outbound.transport: unknown query '{key}' in '{redact_url(url)}' (only tls=MODE)"
             )
         if parts.scheme == "smtps" and values[0] != "implicit":
             raise ConfigError("outbound.transport: smtps:// is implicit TLS; drop ?tls=")
         changes["tls"] = relay_tls_mode(values[0])
     tls = changes.get("tls", base.tls if base else "opportunistic")
     changes["port"] = port or (465 if tls == "implicit" else 25)
+    # The ports fixed by RFC 8314 and RFC 6409: the other TLS mode there only waits
+    # (no greeting) or fails the handshake, for every message, with words that do not
+    # say which setting to change.
+    if changes["port"] == 465 and tls != "implicit":
+        raise ConfigError(
+            f"outbound.transport: port 465 starts TLS on connect: use "
+            f'smtps://{parts.hostname}:465 (or relay_tls = "implicit"), not STARTTLS'
+        )
+    if changes["port"] in (25, 587) and tls == "implicit":
+        raise ConfigError(
+            f"outbound.transport: port {changes['port']} uses STARTTLS: use "
+            f"smtp://{parts.hostname}:{changes['port']}?tls=required, not implicit TLS"
+        )
     if parts.username:
         changes["username"] = unquote(parts.username)
         changes["password"] = unquote(parts.password) if parts.password is not None else None
@@ -124,11 +145,20 @@ def relay_from_url(url: str, base: RelayConfig | None = None) -> RelayConfig:
     return dataclasses.replace(base, **changes)
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
+def _userinfo(url: str) -> str:
+    """What comes between ``scheme://`` and the last ``@``, as written (a password may
+    hold characters a URL parser reads otherwise)."""
+    _scheme, sep, rest = url.partition("://")
+    return rest.rpartition("@")[0] if sep else ""
+
+
+def redact_url(url: str) -> str:
+    """``outbound.transport`` as it may be shown or logged: its password as ``***``."""
+    userinfo = _userinfo(url)
+    user, colon, _password = userinfo.partition(":")
+    if not colon:
         return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    return url.replace(f"://{userinfo}@", f"://{user}:***@", 1)
 
 
 def transport_from_url(url: str, relay: RelayConfig | None = None) -> Transport:
@@ -137,4 +167,4 @@ def transport_from_url(url: str, relay: RelayConfig | None = None) -> Transport:
         return MaildirTransport(Path(url.removeprefix("maildir:")).expanduser().resolve())
     if urlsplit(url).scheme in {"smtp", "smtps"}:
         return SmtpTransport(relay_from_url(url, relay))
-    raise ConfigError(f"outbound.transport: unsupported transport '{_redact(url)}'")
+    raise ConfigError(f"outbound.transport: unsupported transport '{redact_url(url)}'")

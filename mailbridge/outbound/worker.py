@@ -36,6 +36,7 @@ import aiosqlite
 from mailbridge import logfmt
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
+from mailbridge.outbound.refusals import fail_refused_recipient
 from mailbridge.outbound.transport import Transport
 from mailbridge.settings import OutboundSettings
 from mailbridge.store import Store, is_unwritable, leasing, outbox
@@ -90,8 +91,13 @@ class DeliveryWorker:
         lease_seconds: float = outbox.DEFAULT_LEASE_SECONDS,
         send_timeout: float = 600.0,
         posters: Mapping[str, RowPoster] | None = None,
+        hard_bounce_limit: int | None = None,
     ) -> None:
         """``sign`` is awaited on each message right before each send (DKIM).
+
+        ``hard_bounce_limit``: the relay's hard 5xx to RCPT TO counts as a bounce of
+        the recipient, suppressed at this many (``inbound.hard_bounce_limit``); None:
+        not counted.
 
         ``send_timeout`` bounds one attempt (signing and the whole SMTP dialogue);
         past it the attempt counts as a temporary failure. ``posters``: by kind (of
@@ -110,6 +116,7 @@ class DeliveryWorker:
         self._posters = dict(posters or {})
         self._lease_seconds = lease_seconds
         self._send_timeout = send_timeout
+        self._hard_bounce_limit = hard_bounce_limit
         # Names this worker's leases; host and pid tell the operator who holds a row.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
@@ -401,8 +408,13 @@ class DeliveryWorker:
         except PermanentDeliveryError as exc:
             detail = exc.detail
             log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id, detail)
+            if exc.at_rcpt and self._hard_bounce_limit is not None:
+                return _Outcome(row, partial(fail_refused_recipient, row=row, error=detail,
+                                             owner=self.owner, hard_limit=self._hard_bounce_limit,
+                                             now=iso(self._clock.now())))  # fmt: skip
             return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=detail,
-                                         owner=self.owner))  # fmt: skip
+                                         owner=self.owner,
+                                         at=self._clock.now().timestamp()))  # fmt: skip
         except TemporaryDeliveryError as exc:
             return self._retry_later(row, exc.detail)
         except TimeoutError:
@@ -421,7 +433,7 @@ class DeliveryWorker:
             reason = f"gave up after {row.attempts} attempts over {age_hours:.0f} h: {detail}"
             log.error("outbox %d %s: %s", row.id, row.message_id, reason)
             return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=reason,
-                                         owner=self.owner))  # fmt: skip
+                                         owner=self.owner, at=now.timestamp()))  # fmt: skip
         delay = backoff_seconds(
             row.attempts,
             self._settings.retry_base_seconds,

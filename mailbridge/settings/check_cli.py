@@ -13,7 +13,10 @@ import click
 from mailbridge.cli_options import config_options
 from mailbridge.dnscheck import Finding, dns_findings
 from mailbridge.errors import ConfigError
+from mailbridge.inbound.tls import smtp_tls_context
 from mailbridge.outbound.dkim_cli import nameserver_resolver
+from mailbridge.outbound.from_settings import startup_problems
+from mailbridge.outbound.transport import redact_url
 from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
 from mailbridge.settings.schema import Settings
@@ -67,8 +70,16 @@ def check_config_command(
     overrides = {"data_dir": str(data_dir)} if data_dir else None
     try:
         settings = load_settings(config_file, environ=os.environ, overrides=overrides)
+        # What serve reads at start besides: the DKIM key files, the relay URL, the
+        # STARTTLS certificate and key.
+        problems = startup_problems(settings)
+        try:
+            smtp_tls_context(settings)
+        except ConfigError as exc:
+            problems.append(str(exc))
     except ConfigError as exc:
         problems = str(exc).splitlines()
+    if problems:
         click.echo(f"{len(problems)} problem(s) in the settings:", err=True)
         for line in problems:
             click.echo(f"  {line}", err=True)
@@ -129,7 +140,7 @@ def summary(s: Settings) -> list[str]:
         f"  data directory   {s.data_path}",
         f"  SMTP             {s.smtp.listen}, replies to *@{s.smtp.reply_domain}",
         f"  HTTP             {s.http.listen}, public at {s.site.public_url}",
-        f"  outgoing mail    {s.transport_url}, from {s.outbound.from_address}",
+        f"  outgoing mail    {redact_url(s.transport_url)}, from {s.outbound.from_address}",
         f"  DKIM             {on(s.dkim.domain, f'd={s.dkim.domain} s={s.dkim.selector}')}",
         f"  moderators       {', '.join(s.moderation.moderators) or 'each thread author only'}",
         f"  IMAP inbox       {on(s.imap.host, f'{s.imap.user}@{s.imap.host}:{s.imap.port}')}",

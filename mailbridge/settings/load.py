@@ -182,6 +182,29 @@ def _env_layer(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any
     return layer
 
 
+def _set_in(values: Mapping[str, Any], source: str, prefix: str = "") -> dict[str, str]:
+    """Each dotted key a layer sets, with where: the file's name, or the environment
+    with the variable's name."""
+    found: dict[str, str] = {}
+    for name, value in values.items():
+        dotted = prefix + name
+        if isinstance(value, Mapping):
+            found.update(_set_in(value, source, dotted + "."))
+        elif source == "the environment":
+            found[dotted] = f"{source}: {ENV_PREFIX}{dotted.replace('.', '_').upper()}"
+        else:
+            found[dotted] = source
+    return found
+
+
+def _with_source(problem: str, sources: Mapping[str, str]) -> str:
+    """A value's problem ("outbound.retry_base_seconds: must be ...") with where the
+    value was set, as the unknown keys and wrong types say it: an operator with a file
+    and a secrets file of MAILBRIDGE_* variables looked for it in the wrong one."""
+    source = sources.get(problem.partition(":")[0].strip())
+    return f"{problem} (set in {source})" if source else problem
+
+
 def load_settings(
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -191,6 +214,7 @@ def load_settings(
     a ConfigError lists every problem found, each with its key and where it was set."""
     settings = Settings()
     problems: list[str] = []
+    sources: dict[str, str] = {}  # dotted key -> where its value was set, the last layer
     if config_file is not None:
         try:
             with config_file.open("rb") as fh:
@@ -200,15 +224,18 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file}: invalid TOML: {exc}") from None
         settings = _apply(Settings, settings, data, str(config_file), problems)
+        sources.update(_set_in(data, str(config_file)))
     if environ is not None:
         layer = _env_layer(environ, problems)
         settings = _apply(Settings, settings, layer, "environment", problems, True)
+        sources.update(_set_in(layer, "the environment"))
     if overrides:
         settings = _apply(Settings, settings, overrides, "command line", problems)
+        sources.update(_set_in(overrides, "the command line"))
     try:
         validate(settings)
     except ConfigError as exc:
-        problems.append(str(exc))
+        problems += [_with_source(line, sources) for line in str(exc).splitlines()]
     if problems:
         # Every problem at once, one a line: the file is fixed in one go.
         raise ConfigError("\n".join(problems))

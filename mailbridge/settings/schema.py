@@ -150,7 +150,10 @@ class OutboundSettings:
     relay_username: str = _key("", "AUTH user for the relay; empty: no AUTH.")
     relay_password: str = _key("", "AUTH password for the relay (never logged).")
     relay_ca_file: str = _key(
-        "", "A PEM file of CAs trusted for the relay's certificate instead of the system's."
+        "",
+        "A PEM file of CAs trusted for the relay's certificate instead of the system's "
+        "(for a self-signed certificate, that certificate). Relative to the working "
+        "directory, not data_dir as the DKIM keys are: best given as an absolute path.",
     )
     relay_timeout_seconds: float = _key(60.0, "Timeout for connecting and for each command.")
     relay_idle_seconds: float = _key(

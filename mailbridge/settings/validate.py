@@ -14,6 +14,7 @@ import idna
 
 from mailbridge.addresses import parse_mailbox
 from mailbridge.errors import ConfigError, InvalidAddress
+from mailbridge.outbound.transport import redact_url
 from mailbridge.settings.schema import (
     WEBHOOK_EVENTS,
     ImapSettings,
@@ -164,7 +165,7 @@ def _transport(s: Settings) -> None:
     if not transport.startswith(("maildir:", "smtp://", "smtps://")):
         raise ConfigError(
             "outbound.transport: expected maildir:PATH, smtp://host:port or "
-            f"smtps://host:port, got '{transport}'"
+            f"smtps://host:port, got '{redact_url(transport)}'"
         )
     if s.outbound.relay_tls not in ("opportunistic", "required", "implicit"):
         raise ConfigError(

@@ -15,11 +15,25 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailbridge.errors import DataDirUnusable
+from mailbridge.errors import DataDirUnusable, MailbridgeError
 
-__all__ = ["BackupResult", "backup"]
+__all__ = ["BackupRefused", "BackupResult", "backup"]
 
 _PAGES_PER_STEP = 1024  # then the daemon's writers get a turn
+
+
+class BackupRefused(MailbridgeError):
+    """FILE cannot be the backup's target; the message says why."""
+
+
+def _is_the_database(database: Path, target: Path) -> bool:
+    names = {database.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    if target.resolve().parent == database.resolve().parent and target.name in names:
+        return True
+    try:
+        return target.exists() and os.path.samefile(target, database)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,14 @@ def backup(database: Path, target: Path) -> BackupResult:
     """Copy ``database`` to ``target`` (see the module doc)."""
     if not database.exists():
         raise DataDirUnusable(database, "no database here (is --data-dir right?)")
+    if _is_the_database(database, target):
+        # FILE is where the copy goes: renamed over the live database, it left the
+        # daemon's connections on the unlinked file, and what a checkpoint wrote there
+        # after the copy was not in the new one.
+        raise BackupRefused(
+            f"{target}: is the database itself (or its -wal, -shm or -journal file); "
+            "FILE is where the copy goes: name a file elsewhere"
+        )
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import click
 
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.errors import DataDirUnusable
-from mailbridge.store.backup import backup
+from mailbridge.store.backup import BackupRefused, backup
 
 __all__ = ["backup_command"]
 
@@ -31,8 +32,18 @@ def backup_command(config_file: Path | None, data_dir: Path | None, file: Path) 
         )
     try:
         done = backup(settings.database_path, file)
-    except (DataDirUnusable, OSError) as exc:
+    except (DataDirUnusable, BackupRefused) as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        # A damaged database, or one locked past the timeout (a migration running):
+        # one line for a cron job's mail, not a traceback; no copy was left.
+        raise click.ClickException(
+            f"{settings.database_path}: could not be copied to {file} ({exc}); nothing written"
+        ) from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"{file}: cannot write the backup there ({exc.strerror or exc})"
+        ) from None
     click.echo(
         f"Backed up {settings.database_path} to {done.path}: {done.size} bytes, "
         f"{done.comments} comment(s), integrity checked."

@@ -93,6 +93,10 @@ class LogEntry:
     has_raw: bool
     headers: str | None = None
     checks: dict[str, Any] = field(default_factory=dict)
+    # The comment it became, as it is now: "accepted" says it was filed, not that a
+    # moderator was asked (the spam folder, held for personal details, blocked).
+    comment_status: str | None = None
+    comment_held: str | None = None
 
 
 async def find(conn: aiosqlite.Connection, dedup_key: str) -> InboundRecord | None:
@@ -222,11 +226,17 @@ async def raw_message(conn: aiosqlite.Connection, inbound_id: int) -> bytes | No
     return None if row is None or row[0] is None else bytes(row[0])
 
 
+# The log's row and the comment it became (its status and why it is held, now).
 _COLUMNS = (
-    "id, stage, received_at, peer, mail_from, rcpt_to, message_id, size, status, reason, "
-    "detail, comment_id, deliveries, headers, checks, "
-    "EXISTS (SELECT 1 FROM inbound_raw r WHERE r.inbound_id = inbound_messages.id) AS has_raw"
+    "m.id AS id, m.stage AS stage, m.received_at AS received_at, m.peer AS peer, "
+    "m.mail_from AS mail_from, m.rcpt_to AS rcpt_to, m.message_id AS message_id, "
+    "m.size AS size, m.status AS status, m.reason AS reason, m.detail AS detail, "
+    "m.comment_id AS comment_id, m.deliveries AS deliveries, m.headers AS headers, "
+    "m.checks AS checks, "
+    "EXISTS (SELECT 1 FROM inbound_raw r WHERE r.inbound_id = m.id) AS has_raw, "
+    "c.status AS comment_status, c.held_reason AS comment_held"
 )
+_FROM = "inbound_messages m LEFT JOIN comments c ON c.id = m.comment_id"
 
 
 def _entry(row: sqlite3.Row, full: bool) -> LogEntry:
@@ -247,12 +257,14 @@ def _entry(row: sqlite3.Row, full: bool) -> LogEntry:
         has_raw=bool(row["has_raw"]),
         headers=row["headers"] if full else None,
         checks=json.loads(row["checks"]) if full else {},
+        comment_status=row["comment_status"],
+        comment_held=row["comment_held"],
     )
 
 
 async def get_entry(conn: aiosqlite.Connection, inbound_id: int) -> LogEntry | None:
     async with conn.execute(
-        f"SELECT {_COLUMNS} FROM inbound_messages WHERE id = ?",  # noqa: S608 - constant
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = ?",  # noqa: S608 - constant
         (inbound_id,),
     ) as cur:
         row = await cur.fetchone()
@@ -265,30 +277,38 @@ async def list_entries(
     status: str | None = None,
     reason: str | None = None,
     since: str | None = None,
+    until: str | None = None,
     search: str | None = None,
     limit: int = 50,
 ) -> list[LogEntry]:
-    """Newest first, filtered by status, reason, time and a substring of sender/recipient."""
+    """Newest first, filtered by status, reason, time and a substring of sender/recipient.
+
+    ``since`` and ``until`` are in the storage form (mailbridge.clock.iso), compared as
+    text with ``received_at``."""
     where, args = [], []
     if status:
-        where.append("status = ?")
+        where.append("m.status = ?")
         args.append(status)
     if reason:
-        where.append("reason = ?")
+        where.append("m.reason = ?")
         args.append(reason)
     if since:
-        where.append("received_at >= ?")
+        where.append("m.received_at >= ?")
         args.append(since)
+    if until:
+        where.append("m.received_at < ?")
+        args.append(until)
     if search:
         # "> 0": PostgreSQL takes no integer as a truth value.
         where.append(
-            "(instr(lower(mail_from), ?) > 0 OR instr(lower(rcpt_to), ?) > 0 "
-            "OR instr(lower(coalesce(message_id, '')), ?) > 0)"
+            "(instr(lower(m.mail_from), ?) > 0 OR instr(lower(m.rcpt_to), ?) > 0 "
+            "OR instr(lower(coalesce(m.message_id, '')), ?) > 0)"
         )
         args += [search.lower()] * 3
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     async with conn.execute(
-        f"SELECT {_COLUMNS} FROM inbound_messages {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        f"SELECT {_COLUMNS} FROM {_FROM} {clause} "  # noqa: S608
+        "ORDER BY m.id DESC LIMIT ?",
         (*args, limit),
     ) as cur:
         return [_entry(row, full=False) for row in await cur.fetchall()]

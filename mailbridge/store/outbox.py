@@ -363,13 +363,18 @@ async def reschedule(
 
 
 async def mark_failed(
-    conn: aiosqlite.Connection, row_id: int, error: str, owner: str | None = None
+    conn: aiosqlite.Connection,
+    row_id: int,
+    error: str,
+    owner: str | None = None,
+    at: float | None = None,
 ) -> bool:
+    """A dead letter; ``at`` (when it failed) becomes its next_attempt_at, for status."""
     cond, args = _owned(owner)
     cur = await conn.execute(
-        f"UPDATE outbox SET status = 'failed', last_error = ?, {_RELEASE} "  # noqa: S608
-        f"WHERE id = ?{cond}",
-        (error, row_id, *args),
+        "UPDATE outbox SET status = 'failed', last_error = ?, "  # noqa: S608
+        f"next_attempt_at = coalesce(?, next_attempt_at), {_RELEASE} WHERE id = ?{cond}",
+        (error, at, row_id, *args),
     )
     return cur.rowcount == 1
 

@@ -23,10 +23,10 @@ from support import (
     THREAD,
     big_thread,
     db_rows,
+    embedding_settings,
     free_port,
     import_seed,
     local,
-    make_settings,
     moderation_links,
     no_dmarc_zone,
 )
@@ -52,15 +52,7 @@ def demo_port() -> int:
 
 @pytest.fixture
 def settings(tmp_path: Path, demo_port: int) -> Settings:
-    port = free_port()
-    return make_settings(
-        tmp_path,
-        http={"listen": f"127.0.0.1:{port}"},
-        site={
-            "public_url": f"http://127.0.0.1:{port}",
-            "allowed_origins": [f"http://127.0.0.1:{demo_port}"],
-        },
-    )
+    return embedding_settings(tmp_path, demo_port)
 
 
 @pytest_asyncio.fixture

@@ -21,9 +21,9 @@ from support import (
     THREAD,
     big_thread,
     db_rows,
+    embedding_settings,
     free_port,
     import_seed,
-    make_settings,
     no_dmarc_zone,
 )
 
@@ -48,15 +48,7 @@ def host_port() -> int:
 
 @pytest.fixture
 def settings(tmp_path: Path, host_port: int) -> Settings:
-    port = free_port()
-    return make_settings(
-        tmp_path,
-        http={"listen": f"127.0.0.1:{port}"},
-        site={
-            "public_url": f"http://127.0.0.1:{port}",
-            "allowed_origins": [f"http://127.0.0.1:{host_port}"],
-        },
-    )
+    return embedding_settings(tmp_path, host_port)
 
 
 @pytest_asyncio.fixture

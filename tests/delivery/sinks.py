@@ -50,6 +50,8 @@ class WatchingSink:
         self.refuse_next: list[str] = []
         self.rset_answers: list[str] = []  # e.g. ["421 4.3.2 going away"]
         self.mail_answers: list[str] = []  # answers to MAIL FROM, before "250 OK"
+        self.rcpt_answers: dict[str, str] = {}  # by address: the relay's refusal of it
+        self.rcpts: list[str] = []  # every RCPT TO address, refused or not
         self.mails = 0  # MAIL FROM commands seen
         self.peak: Counter[str] = Counter()
         self.peak_total = 0
@@ -90,6 +92,16 @@ class WatchingSink:
             return self.mail_answers.pop(0)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        with self._lock:
+            self.rcpts.append(address)
+        if address in self.rcpt_answers:
+            return self.rcpt_answers[address]
+        envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_RSET(self, server: Any, session: Any, envelope: Any) -> str:

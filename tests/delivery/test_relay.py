@@ -253,6 +253,69 @@ async def test_a_missing_ca_file_is_a_clear_temporary_error(tmp_path: Path) -> N
     await transport.aclose()
 
 
+@pytest.mark.asyncio
+async def test_an_untrusted_certificate_on_465_says_which_setting_trusts_it(ca: TestCA) -> None:
+    sink = WatchingSink()
+    with serving(sink, ssl_context=ca.server_context()) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, tls="implicit"))
+        try:
+            with pytest.raises(TemporaryDeliveryError) as refused:
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert "certificate verify failed" in refused.value.detail
+    assert "outbound.relay_ca_file" in refused.value.detail
+    assert sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_a_certificate_for_another_name_is_refused_before_the_password(
+    tmp_path: Path,
+) -> None:
+    # Trusted CA, but the certificate names relay.test, not the address we connect to.
+    other = make_ca(tmp_path / "other", names=("relay.test",))
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = other.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        transport = SmtpTransport(
+            RelayConfig(
+                "127.0.0.1", port, tls="required", ca_file=other.ca_file,
+                username="blog", password="s3cret",
+            )
+        )  # fmt: skip
+        try:
+            with pytest.raises(TemporaryDeliveryError) as refused:
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert "not issued for '127.0.0.1'" in refused.value.detail
+    assert "private CA" not in refused.value.detail  # trusting a CA would not help
+    assert accounts.attempts == 0 and sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_smtp_on_an_implicit_tls_port_says_to_use_smtps(ca: TestCA) -> None:
+    with serving(WatchingSink(), ssl_context=ca.server_context()) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port, ca_file=ca.ca_file, timeout=0.5))
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="use smtps://host:port"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+
+
+@pytest.mark.asyncio
+async def test_smtps_on_a_starttls_port_says_to_use_smtp(ca: TestCA) -> None:
+    with serving(WatchingSink(), tls_context=ca.server_context()) as port:
+        relay = RelayConfig("127.0.0.1", port, tls="implicit", ca_file=ca.ca_file)
+        transport = SmtpTransport(relay)
+        try:
+            with pytest.raises(TemporaryDeliveryError, match=r"use smtp://host:port\?tls=required"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+
+
 # AUTH
 
 
@@ -433,3 +496,161 @@ async def test_a_relay_failing_at_the_end_of_data_is_retried_and_the_bytes_arriv
     # Once, byte for byte as queued: dot-stuffed on the wire and unstuffed by the relay.
     [received] = sink.received
     assert received.raw == DOTTED
+
+
+@pytest.mark.asyncio
+async def test_a_refused_login_is_not_repeated_for_every_queued_message(
+    store: Store, ca: TestCA
+) -> None:
+    # Twenty queued messages and a wrong password: one login fails, the others wait
+    # without trying (each failed login counts towards the provider locking the account).
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        transport = _auth_relay(port, ca, "wrong")
+        try:
+            clock = FakeClock()
+            await queue(store, [f"r{i}@example.net" for i in range(20)], at=clock.now())
+            await worker(store, transport, clock).deliver_due()
+            logins = accounts.attempts  # aiosmtplib tries each mechanism offered once
+            assert 0 < logins <= 2
+        finally:
+            await transport.aclose()
+    states = await rows(store)
+    assert {(status, attempts) for _mid, status, attempts, _error in states} == {("queued", 1)}
+    assert all("refused our credentials" in error for *_rest, error in states)
+    assert "not tried" in states[-1][3]
+    assert sink.count() == 0
+
+
+@pytest.mark.asyncio
+async def test_after_the_hold_a_login_is_tried_again(ca: TestCA) -> None:
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        relay = RelayConfig(
+            "127.0.0.1", port, tls="required", ca_file=ca.ca_file, username="blog",
+            password="wrong", auth_hold_seconds=0.3,
+        )  # fmt: skip
+        transport = SmtpTransport(relay)
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="refused our credentials"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            first = accounts.attempts
+            with pytest.raises(TemporaryDeliveryError, match="not tried"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            assert accounts.attempts == first
+            await asyncio.sleep(0.5)
+            with pytest.raises(TemporaryDeliveryError, match="refused our credentials"):
+                await transport.send("b@example.org", "r@example.net", MSG)
+            assert accounts.attempts == 2 * first
+        finally:
+            await transport.aclose()
+
+
+class MessagesPerConnection(WatchingSink):
+    """Takes ``limit`` MAIL FROM per connection; then "452 too many" to each (Exim's
+    smtp_accept_max_per_connection, Exchange's per-session limits)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self._per_connection: dict[int, int] = {}
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        seen = self._per_connection.get(id(server), 0) + 1
+        self._per_connection[id(server)] = seen
+        if seen > self.limit:
+            return "452 4.5.3 Too many messages on this connection"
+        return str(await super().handle_MAIL(server, session, envelope, address, options))
+
+
+@pytest.mark.asyncio
+async def test_a_connection_past_the_relays_per_connection_limit_is_replaced(store: Store) -> None:
+    # The relay takes one message per connection, and refuses the first (so the next
+    # one probes with RSET, then meets the limit at MAIL FROM): each message goes on a
+    # new connection instead of every later one failing on the old.
+    sink = MessagesPerConnection(limit=1)
+    sink.refuse_next = ["550 5.7.1 no"]
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            clock = FakeClock()
+            await queue(store, [f"r{i}@example.net" for i in range(7)], at=clock.now())
+            await worker(store, transport, clock).deliver_due()
+        finally:
+            await transport.aclose()
+    states = [status for _mid, status, _attempts, _error in await rows(store)]
+    assert states == ["failed"] + ["sent"] * 6
+    assert sink.count() == 6
+
+
+@pytest.mark.asyncio
+async def test_sends_waiting_for_a_connection_do_not_log_in_after_a_refusal(ca: TestCA) -> None:
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    tls = ca.server_context()
+    with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
+        relay = RelayConfig(
+            "127.0.0.1", port, tls="required", ca_file=ca.ca_file, username="blog",
+            password="wrong", max_connections=2,
+        )  # fmt: skip
+        transport = SmtpTransport(relay)
+        try:
+            sends = [transport.send("b@example.org", f"r{i}@example.net", MSG) for i in range(12)]
+            outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        finally:
+            await transport.aclose()
+    assert all(isinstance(o, TemporaryDeliveryError) for o in outcomes)
+    assert (
+        sum("not tried" in o.detail for o in outcomes if isinstance(o, TemporaryDeliveryError))
+        >= 10
+    )
+    assert transport.connections_opened <= 2  # the two that held a slot at the refusal
+
+
+@pytest.mark.asyncio
+async def test_a_rate_limited_relay_is_not_asked_on_a_new_connection_per_message() -> None:
+    # Past its rate the relay refuses every MAIL FROM: one new connection shows it is
+    # not the connection's limit; the messages after it wait without one each.
+    sink = WatchingSink()
+    with serving(sink) as port:
+        transport = SmtpTransport(RelayConfig("127.0.0.1", port))
+        try:
+            await transport.send("b@example.org", "r@example.net", MSG)
+            sink.mail_answers = ["451 4.7.1 Rate limit exceeded, try again later"] * 20
+            for _ in range(5):
+                with pytest.raises(TemporaryDeliveryError, match="451 4.7.1"):
+                    await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    assert transport.connections_opened == 2
+    assert sink.mails == 1 + 6  # the probe on the first connection, then one per message
+
+
+@pytest.mark.asyncio
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+async def test_auth_over_implicit_tls_with_either_mechanism(ca: TestCA, mechanism: str) -> None:
+    # Port 465 (smtps://): TLS from the first byte, then AUTH with what the relay offers.
+    sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
+    exclude = [m for m in ("PLAIN", "LOGIN") if m != mechanism]
+    with serving(
+        sink, ssl_context=ca.server_context(), auth_required=True, authenticator=accounts,
+        auth_exclude_mechanism=exclude,
+        auth_require_tls=False,  # aiosmtpd counts only STARTTLS as TLS; this is TLS
+    ) as port:  # fmt: skip
+        relay = RelayConfig(
+            "127.0.0.1", port, tls="implicit", ca_file=ca.ca_file, username="blog",
+            password="s3cret",
+        )  # fmt: skip
+        transport = SmtpTransport(relay)
+        try:
+            for _ in range(2):
+                await transport.send("b@example.org", "r@example.net", MSG)
+        finally:
+            await transport.aclose()
+    # (aiosmtpd's session.ssl says nothing of implicit TLS; the sink speaks only TLS.)
+    assert [r.user for r in sink.received] == ["blog"] * 2
+    assert accounts.attempts == 1 and transport.connections_opened == 1

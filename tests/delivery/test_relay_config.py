@@ -55,12 +55,24 @@ def test_the_url_wins_over_the_settings_it_names_and_keeps_the_others(tmp_path: 
         ("smtps://relay.example?tls=required", "implicit TLS"),
         ("smtp://relay.example:99999", "bad port"),
         ("smtp://:pw@/", "expected smtp://host:port"),
+        ("smtp://u:pw@smtp.gmail.com:465", r"port 465 starts TLS on connect: use smtps://"),
+        ("smtp://u:pw@relay.example:465?tls=required", "port 465 starts TLS on connect"),
+        ("smtps://u:pw@relay.example:587", r"port 587 uses STARTTLS: use smtp://"),
     ],
 )
 def test_bad_urls_are_config_errors_without_the_password(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         relay_from_url(url)
     assert ":pw@" not in str(caught.value)
+
+
+@pytest.mark.parametrize("password", ["Zq#9xK", "Zq/9xK", "Zq?9xK", "Z@q#9xK"])
+def test_a_password_with_url_characters_is_refused_without_showing_it(password: str) -> None:
+    url = f"smtp://blog:{password}@relay.example:587?tls=required"
+    with pytest.raises(ConfigError, match="percent-encode") as caught:
+        relay_from_url(url)
+    assert "smtp://blog:***@relay.example:587" in str(caught.value)
+    assert "9xK" not in str(caught.value) and "Zq" not in str(caught.value)
 
 
 def test_relay_config_checks() -> None:

@@ -28,12 +28,20 @@ class TestCA:
         return ctx
 
 
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def make_ca(folder: Path) -> TestCA:
-    """A CA, and a leaf it signed for 127.0.0.1 and localhost, written as PEM files."""
+def make_ca(folder: Path, names: tuple[str, ...] = ("localhost", "127.0.0.1")) -> TestCA:
+    """A CA, and a leaf it signed for ``names`` (by default 127.0.0.1 and localhost),
+    written as PEM files."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -74,9 +82,7 @@ def make_ca(folder: Path) -> TestCA:
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([_general_name(name) for name in names]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

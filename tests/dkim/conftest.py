@@ -141,6 +141,15 @@ def add_second_from(signed: bytes) -> bytes:
     return b"From: Bank <security@bank.example>\r\n" + signed
 
 
+def add_second_reply_to(signed: bytes) -> bytes:
+    # Where most mail clients look first: the reader's answer would go to the attacker.
+    return b"Reply-To: Support <help@attacker.example>\r\n" + signed
+
+
+def add_second_list_unsubscribe(signed: bytes) -> bytes:
+    return b"List-Unsubscribe: <https://attacker.example/u>\r\n" + signed
+
+
 def only_signature(signed: bytes, selector: str) -> bytes:
     """``signed`` with only the DKIM-Signature of ``selector``."""
     head, body = signed.split(b"\r\n\r\n", 1)
@@ -160,6 +169,8 @@ TAMPERINGS: dict[str, Callable[[bytes], bytes]] = {
     "body altered": alter_body,
     "subject altered": alter_subject,
     "second From added": add_second_from,
+    "second Reply-To added": add_second_reply_to,
+    "second List-Unsubscribe added": add_second_list_unsubscribe,
 }
 
 

@@ -17,7 +17,13 @@ import pytest
 
 from mailbridge.outbound.dkim import DkimSigner
 
-TAMPERINGS = ["body altered", "subject altered", "second From added"]
+TAMPERINGS = [
+    "body altered",
+    "subject altered",
+    "second From added",
+    "second Reply-To added",
+    "second List-Unsubscribe added",
+]
 
 
 # -- opendkim-testmsg ----------------------------------------------------------------
@@ -75,8 +81,10 @@ def test_opendkim_testmsg_rejects_tampering(
     verdict = opendkim_testmsg(kit.tamperings[tampering](signed), kit.zone_for(rsa_key, ed_key))
 
     assert not verdict.passed, verdict.output
-    # libopendkim refuses a message with two From fields before checking signatures.
-    reason = "syntax error" if tampering == "second From added" else "bad signature"
+    # libopendkim refuses a message with two From (or Reply-To) fields before checking
+    # signatures.
+    single = ("second From added", "second Reply-To added")
+    reason = "syntax error" if tampering in single else "bad signature"
     assert reason in verdict.output.lower(), verdict.output
 
 

@@ -52,7 +52,7 @@ def test_rsa_signature_covers_exactly_the_listed_headers(rsa_key, message, kit):
     assert sig[b"s"] == b"mb-rsa"
     assert b"l" not in sig  # no body length limit: nothing can be appended unsigned
     present = header_names(message)
-    expected = [name for name in present if name in SIGNED_HEADERS] + ["from"]
+    expected = [name for name in present if name in SIGNED_HEADERS] + list(SIGNED_HEADERS)
     assert sig[b"h"].decode().split(":") == expected
     # Everything the issue lists is present in this message, so all of it is signed.
     for name in (
@@ -62,7 +62,7 @@ def test_rsa_signature_covers_exactly_the_listed_headers(rsa_key, message, kit):
     ):  # fmt: skip
         assert name in expected, name
     assert "x-auto-response-suppress" not in expected
-    assert expected.count("from") == 2  # oversigned
+    assert expected.count("from") == 2 and expected.count("reply-to") == 2  # oversigned
     assert kit.dkimpy_verify(signed, kit.zone_for(rsa_key)) == {"mb-rsa": True}
 
 
@@ -95,7 +95,16 @@ async def test_mailbridge_inbound_verifier_passes_both(rsa_key, ed_key, message,
     ], results
 
 
-@pytest.mark.parametrize("tampering", ["body altered", "subject altered", "second From added"])
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        "body altered",
+        "subject altered",
+        "second From added",
+        "second Reply-To added",
+        "second List-Unsubscribe added",
+    ],
+)
 def test_tampering_breaks_every_signature_for_dkimpy(tampering, rsa_key, ed_key, message, kit):
     signed = DkimSigner([rsa_key, ed_key]).sign(message)
     altered = kit.tamperings[tampering](signed)
@@ -128,7 +137,7 @@ def test_folded_headers_and_each_occurrence(rsa_key, kit):
     signed = DkimSigner([rsa_key]).sign(message)
 
     [sig] = signatures(signed)
-    assert sig[b"h"].decode().split(":").count("to") == 2
+    assert sig[b"h"].decode().split(":").count("to") == 3  # each occurrence, once more
     assert kit.dkimpy_verify(signed, kit.zone_for(rsa_key)) == {"mb-rsa": True}
 
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,74 @@ def test_backup_refuses_what_is_not_there(tmp_path: Path) -> None:
                                       str(tmp_path / "x.sqlite3")])  # fmt: skip
     assert result.exit_code == 1 and "no database here" in result.output
     assert not (tmp_path / "x.sqlite3").exists()
+
+
+@pytest.mark.sqlite_only("a damaged SQLite file; PostgreSQL is pg_dump's to back up")
+def test_backup_of_a_damaged_database_or_to_nowhere_is_one_line(tmp_path: Path) -> None:
+    # Was a traceback (sqlite3.DatabaseError) in the mail of the cron job that runs it.
+    data = tmp_path / "var"
+    data.mkdir()
+    (data / "mailbridge.sqlite3").write_bytes(b"\x13garbage, not SQLite\n" * 400)
+    earlier = tmp_path / "backup.sqlite3"
+    earlier.write_bytes(b"yesterday's backup")
+
+    def backup(target: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mailbridge", "backup", "--data-dir", str(data), str(target)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    damaged = backup(earlier)
+    assert damaged.returncode == 1
+    assert "Traceback" not in damaged.stderr
+    assert damaged.stderr.strip().splitlines() == [
+        f"Error: {data}/mailbridge.sqlite3: could not be copied to {earlier} "
+        "(file is not a database); nothing written"
+    ]
+    assert earlier.read_bytes() == b"yesterday's backup"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.sqlite3", "var"]
+
+    nowhere = backup(tmp_path / "no-such-dir" / "b.sqlite3")
+    assert nowhere.returncode == 1
+    assert nowhere.stderr.strip().splitlines() == [
+        f"Error: {tmp_path}/no-such-dir/b.sqlite3: cannot write the backup there "
+        "(No such file or directory)"
+    ]
+
+
+@pytest.mark.sqlite_only("the SQLite file itself as the backup's target")
+@pytest.mark.asyncio
+async def test_backup_onto_the_live_database_is_refused(tmp_path: Path) -> None:
+    # "mailbridge backup var/mailbridge.sqlite3" (FILE taken for what to back up) renamed
+    # the copy over the live database under the running daemon: its connections stayed
+    # on the unlinked file, and what a checkpoint wrote there between the copy and the
+    # rename was not in the new one. Refused now, and the daemon goes on unharmed.
+    async with started(tmp_path) as daemon:
+        data = daemon.settings.data_path
+        database = daemon.settings.database_path
+        inode = database.stat().st_ino
+        for target in (database, data / "mailbridge.sqlite3-wal"):
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "mailbridge", "backup", "--data-dir", str(data),
+                 str(target)],
+                cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert done.returncode == 1, done.stdout
+            assert done.stderr.strip().splitlines() == [
+                f"Error: {target}: is the database itself (or its -wal, -shm or -journal "
+                "file); FILE is where the copy goes: name a file elsewhere"
+            ]
+        assert database.stat().st_ino == inode
+        await post_comment(daemon, body="Accepted after the refused backup.")
+    conn = sqlite3.connect(database)
+    try:
+        found = conn.execute(
+            "SELECT count(*) FROM comments WHERE body = 'Accepted after the refused backup.'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert found == 1
 
 
 def test_the_systemd_unit_verifies(tmp_path: Path) -> None:

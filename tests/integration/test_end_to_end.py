@@ -279,3 +279,45 @@ def test_demo_site_port_in_use_is_explained(daemon: Daemon) -> None:
     assert result.returncode == 1
     assert f"--demo-site: cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_lets_replies_in_data_finish(daemon: Daemon) -> None:
+    # docs/operating.md: a stop "lets messages in the middle of DATA finish (up to
+    # 30 s)". It waited only for messages already received whole: the senders still
+    # sending theirs (a photo over a slow line) were cut off, to send it all again.
+    daemon.start()
+    assert daemon.process is not None and daemon.process.stderr is not None
+    clients = []
+    for n in range(3):
+        client = smtplib.SMTP("127.0.0.1", daemon.smtp_port, timeout=30)
+        client.ehlo("client.example")
+        client.mail("someone@client.example")
+        client.rcpt("postmaster@reply.example.org")
+        client.putcmd("data")
+        assert client.getreply()[0] == 354
+        client.send(
+            b"From: someone@client.example\r\nSubject: at the stop\r\n"
+            b"Message-ID: <stop-%d@client.example>\r\n\r\nThe first half," % n
+        )
+        clients.append(client)
+    daemon.process.send_signal(signal.SIGTERM)
+    # The daemon says it waits for them; without it, it went on and exited (EOF).
+    said = ""
+    while "in DATA" not in said:
+        line = daemon.process.stderr.readline()
+        assert line, f"the daemon stopped without waiting for DATA:\n{said}"
+        said += line
+    assert "waiting for 3 SMTP message(s) in DATA" in said
+    for client in clients:
+        client.send(b" and the second.\r\n.\r\n")
+        assert client.getreply() == (250, b"2.0.0 Received for the postmaster")
+        client.close()
+    _out, rest = daemon.process.communicate(timeout=60)
+    assert daemon.process.returncode == 0, said + rest
+    assert "Stopped." in rest
+    listed = mailbridge("inbound", "--config", str(daemon.config), "--search", "stop-",
+                        cwd=daemon.workdir)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(re.findall(r"<stop-\d@client\.example>", listed.stdout)) == [
+        f"<stop-{n}@client.example>" for n in range(3)
+    ]

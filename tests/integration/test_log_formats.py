@@ -11,9 +11,10 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 from flows import reply_notification
-from support import reply_address, reply_to_notification, smtp_send, started
+from support import db_rows, reply_address, reply_to_notification, smtp_send, started
 
 from mailbridge.logfmt import ContextFilter, JsonFormatter, LogfmtFormatter
 
@@ -72,3 +73,35 @@ def test_the_format_variable_is_not_an_unknown_setting(tmp_path: Path) -> None:
     settings = load_settings(None, environ={"MAILBRIDGE_LOG_FORMAT": "json"},
                              overrides={"data_dir": str(tmp_path)})  # fmt: skip
     assert settings.data_dir == str(tmp_path)
+
+
+@pytest.mark.asyncio
+async def test_refused_recipients_are_logged_without_tokens_or_addresses(
+    tmp_path: Path, json_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reply refused at RCPT for a limit holds a valid reply address: the log line
+    # showed it whole, and whoever read the logs could answer as its reader.
+    # aiosmtpd's own INFO lines name every recipient: `configure` quiets them, as here.
+    monkeypatch.setattr(logging.getLogger("mail.log"), "level", logging.WARNING)
+    async with started(tmp_path, limits={"comments_per_thread_per_hour": 1}) as daemon:
+        note = await reply_notification(daemon)  # Ann's comment used the hour's one
+        address = reply_address(note)
+        reply = reply_to_notification(note, "One too many.", message_id="<limit@x>")
+        host, port = daemon.smtp_address
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as limited:
+            await aiosmtplib.send(reply, recipients=[address], hostname=host, port=port,
+                                  start_tls=False)  # fmt: skip
+        assert limited.value.recipients[0].code == 450
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+            await aiosmtplib.send(reply, recipients=["victim@elsewhere.example"],
+                                  hostname=host, port=port, start_tls=False)  # fmt: skip
+        # The operator still finds both whole in the inbound log (the database).
+        rows = await db_rows(daemon, "SELECT rcpt_to, reason FROM inbound_messages "
+                             "WHERE stage = 'rcpt' ORDER BY id")  # fmt: skip
+    assert rows == [(address, "thread_rate_limited"), ("victim@elsewhere.example", "relay_denied")]
+    token = address.split("+", 1)[1].split("@", 1)[0]
+    text = json_lines.getvalue()
+    assert token not in text and "victim@" not in text
+    refused = [json.loads(x)["message"] for x in text.splitlines() if "refused:" in x]
+    assert any("<reply+***@reply.example.org> refused: thread_rate_limited" in x for x in refused)
+    assert any("<***@elsewhere.example> refused: relay_denied" in x for x in refused)

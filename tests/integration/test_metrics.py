@@ -6,13 +6,32 @@ its values; and answered only to the networks allowed."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from flows import reply_notification
-from scraping import samples, scrape
-from support import reply_address, reply_to_notification, smtp_send, started
+from flows import post_comment, reply_notification
+from scraping import Samples, samples, scrape
+from support import (
+    FakeClock,
+    SinkHandler,
+    command_env,
+    db_rows,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    started,
+    until,
+)
+
+from mailbridge.app import running
 
 
 async def scrape_until_sent(daemon: Any, count: int) -> tuple[int, str, str]:
@@ -87,3 +106,92 @@ async def test_metrics_only_for_the_networks_allowed(tmp_path: Path) -> None:
     async with started(tmp_path / "b", http={"metrics_networks": []}) as daemon:
         status, _type, _text = await scrape(daemon)
         assert status == 404
+
+
+async def scrape_until(
+    daemon: Any, name: str, labels: tuple[tuple[str, str], ...], at_least: float
+) -> Samples:
+    """Scrape until ``name{labels}`` reaches ``at_least``, for at most 10 seconds."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        got = samples((await scrape(daemon))[2])
+        if got.get(name, {}).get(labels, 0) >= at_least:
+            return got
+        assert asyncio.get_running_loop().time() < deadline, f"{name}{labels}: {got.get(name)}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.asyncio
+async def test_dead_letters_count_up_only_and_the_process_is_measured(
+    tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    # mailbridge_deliveries_total{result="failed"} was the dead letters there now: the
+    # operator's `mailbridge outbox --retry` took it down, Prometheus read a counter
+    # reset, and the documented alert on its increase fired for every dead letter left.
+    sink, port = smtp_sink
+    sink.refuse_next = ["550 5.1.1 no such user"]
+    relay = {"transport": f"smtp://127.0.0.1:{port}"}
+    async with started(tmp_path, outbound=relay) as daemon:
+        await post_comment(daemon, body="A comment whose moderation email bounces.")
+        failed = (("result", "failed"),)
+        got = await scrape_until(daemon, "mailbridge_deliveries_total", failed, 1)
+        assert got["mailbridge_deliveries_total"][failed] == 1
+        [(row_id,)] = await db_rows(daemon, "SELECT id FROM outbox WHERE status = 'failed'")
+        args = ["outbox", "--retry", str(row_id), "--data-dir", str(daemon.settings.data_path)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+        retried = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "mailbridge", *args],
+            env={**env, **command_env(args)}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert retried.returncode == 0 and "queued again" in retried.stdout, retried.stderr
+        got = samples((await scrape(daemon))[2])
+        assert got["mailbridge_deliveries_total"][failed] == 1  # it failed once: still so
+        assert got["mailbridge_outbox_messages"][(("status", "failed"),)] == 0  # the gauge
+        # The process itself, as Prometheus's own client reports it.
+        assert got["process_resident_memory_bytes"][()] > 0
+        assert got["process_start_time_seconds"][()] > 0
+        assert got["process_cpu_seconds_total"][()] >= 0
+
+
+@pytest.mark.asyncio
+async def test_the_outbox_age_grows_while_the_relay_refuses(
+    tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    # The age was counted from each message's next attempt, which every failed
+    # attempt moves to the future: with the relay refusing for hours it stayed near 0,
+    # and the documented alert (> 900: "mail is not leaving") never fired.
+    sink, port = smtp_sink
+    sink.refuse_next = ["451 4.3.0 try later"] * 50
+    clock = FakeClock()
+    settings = make_settings(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        await post_comment(daemon, body="A comment whose moderation email waits.")
+        # Its first attempt refused: the next one is 30 s ± 25 % later (docs/delivery.md).
+        await until(
+            "a refused attempt",
+            lambda: db_rows(
+                daemon, "SELECT 1 FROM outbox WHERE attempts = 1 AND status = 'queued'"
+            ),
+        )
+        clock.advance(20)  # not due again yet: waiting 20 s all the same
+        got = samples((await scrape(daemon))[2])
+        assert got["mailbridge_outbox_oldest_age_seconds"][()] >= 20
+        assert got["mailbridge_outbox_messages"][(("status", "queued"),)] >= 1
+
+
+@pytest.mark.asyncio
+async def test_metrics_behind_a_proxy_on_the_host_only_for_the_host(tmp_path: Path) -> None:
+    # Behind nginx on the same host (docs/operating.md: http.trusted_proxies =
+    # ["127.0.0.1"]) every request came from 127.0.0.1, inside the default
+    # metrics_networks: /metrics answered anyone on the internet through the proxy.
+    async with started(tmp_path, http={"trusted_proxies": ["127.0.0.1"]}) as daemon:
+        host, port = daemon.http_address
+        url = f"http://{host}:{port}/metrics"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, headers={"X-Forwarded-For": "203.0.113.9"}) as r:
+                assert r.status == 404
+            async with session.get(url) as r:  # Prometheus on the host itself
+                assert r.status == 200
+            async with session.get(url, headers={"X-Forwarded-For": "127.0.0.1"}) as r:
+                assert r.status == 200  # a scraper on the host, through the proxy

@@ -5,15 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
 import pytest
 from click.testing import CliRunner
-from flows import reply_notification
-from support import FakeClock, db_rows, reply_to_notification, started
+from flows import post_comment, reply_notification
+from support import (
+    FakeClock,
+    SinkHandler,
+    command_env,
+    db_rows,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+    reply_to_notification,
+    smtp_send,
+    started,
+    store_rows,
+    until,
+)
 
+from mailbridge.app import running
 from mailbridge.cli import cli
 from mailbridge.housekeeping import Housekeeping
 
@@ -155,3 +173,144 @@ async def test_raw_bodies_are_forgotten_after_retention(tmp_path: Path) -> None:
         detail = await run("inbound", "1", "--data-dir", str(daemon.settings.data_path))
         assert "(raw bytes expired)" in detail and "Message-ID:" in detail
         assert "outcome     accepted" in detail
+
+
+def _inbound(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`mailbridge inbound` as the operator runs it, in a process of its own."""
+    command = ["inbound", "--data-dir", str(data_dir), *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "mailbridge", *command],
+        env={**env, **command_env(command)}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_inbound_by_time_takes_only_times_it_can_compare(tmp_path: Path) -> None:
+    # --since was compared as text: "2026-1-5" or "12/07/2026" listed nothing, or
+    # everything, with exit 0, and the message looked for seemed never to have come.
+    async with started(tmp_path) as daemon:
+        data_dir = daemon.settings.data_path
+        raw = b"From: a@example.net\r\nSubject: hello\r\nMessage-ID: <when@x>\r\n\r\nHi.\r\n"
+        await smtp_send(daemon, "a@example.net", "postmaster@reply.example.org", raw)
+    [(received,)] = await store_rows(daemon.settings, "SELECT received_at FROM inbound_messages")
+    at = datetime.fromisoformat(received)
+    for typed in ("2026-1-5", "12/07/2026", "yesterday"):
+        wrong = await asyncio.to_thread(_inbound, data_dir, "--since", typed)
+        assert wrong.returncode == 2 and wrong.stdout == "", wrong.stdout
+        assert f"Invalid value for '--since': expected a date YYYY-MM-DD or a UTC time " \
+               f"YYYY-MM-DDTHH:MM, got '{typed}'" in wrong.stderr  # fmt: skip
+    minute = (at - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")  # as typed: UTC
+    later = (at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%MZ")
+    window = await asyncio.to_thread(_inbound, data_dir, "--since", minute, "--until", later)
+    assert window.returncode == 0 and "<when@x>" in window.stdout, window.stderr
+    day = at.date().isoformat()
+    assert "<when@x>" in (await asyncio.to_thread(_inbound, data_dir, "--since", day)).stdout
+    before = await asyncio.to_thread(_inbound, data_dir, "--until", minute)
+    assert before.stdout.strip() == "No inbound messages match."
+    after = (at + timedelta(days=1)).date().isoformat()
+    none = await asyncio.to_thread(_inbound, data_dir, "--since", after)
+    assert none.stdout.strip() == "No inbound messages match."
+
+
+@pytest.mark.asyncio
+async def test_inbound_shows_what_the_comment_became_and_why(tmp_path: Path) -> None:
+    # A reply filed into the spam folder, or held for a phone number, was "accepted"
+    # and nothing more in `mailbridge inbound`: no moderator had been asked, and the
+    # operator looking for it by its Message-ID could not tell, nor why.
+    async with started(tmp_path) as daemon:
+        note = await reply_notification(daemon)
+        host, port = daemon.smtp_address
+        spammy = "Check out my channel!!! http://spam.example/watch subscribe please"
+        private = "Thank you. Call me on 020 7946 0958 if you want to talk about it."
+        for body, mid in ((spammy, "<spam@x>"), (private, "<phone@x>")):
+            reply = reply_to_notification(note, body, message_id=mid)
+            await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
+        data_dir = daemon.settings.data_path
+    listing = await asyncio.to_thread(_inbound, data_dir, "--search", "@x>")
+    assert listing.returncode == 0, listing.stderr
+    [spam_line] = [x for x in listing.stdout.splitlines() if "<spam@x>" in x]
+    [phone_line] = [x for x in listing.stdout.splitlines() if "<phone@x>" in x]
+    assert " spam " in spam_line and " pending " in phone_line
+    spam_id, phone_id = spam_line.split()[0], phone_line.split()[0]
+    shown = await asyncio.to_thread(_inbound, data_dir, spam_id)
+    assert re.search(r"^  comment     \d+ spam$", shown.stdout, re.M), shown.stdout
+    assert re.search(r"^  held        spam score", shown.stdout, re.M), shown.stdout
+    shown = await asyncio.to_thread(_inbound, data_dir, phone_id)
+    assert re.search(r"^  comment     \d+ pending$", shown.stdout, re.M), shown.stdout
+    assert re.search(r"^  held        .*phone", shown.stdout, re.M), shown.stdout
+    as_json = await asyncio.to_thread(_inbound, data_dir, spam_id, "--json")
+    assert json.loads(as_json.stdout)["comment_status"] == "spam"
+
+
+def test_inbound_refuses_an_outcome_that_is_none(tmp_path: Path) -> None:
+    # --status was compared as typed: "acepted" listed nothing, exit 0, as if no such
+    # message had come; now the outcomes are the dispositions of docs/rejections.md.
+    wrong = _inbound(tmp_path / "var", "--status", "acepted")
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert "Invalid value for '--status': 'acepted' is not one of 'received', 'accepted'" in (
+        wrong.stderr
+    )
+
+
+@pytest.mark.asyncio
+async def test_inbound_raw_is_the_message_byte_for_byte(tmp_path: Path) -> None:
+    # --raw decoded the bytes as UTF-8 with replacement: a reply in Latin-1 saved with
+    # it for `mailbridge extract` or a report had each accented letter as U+FFFD.
+    raw = (
+        b"From: a@example.net\r\nSubject: caf\xe9\r\nMessage-ID: <latin@x>\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nUn caf\xe9 cr\xe8me, merci.\r\n"
+    )
+    async with started(tmp_path) as daemon:
+        data_dir = daemon.settings.data_path
+        await smtp_send(daemon, "a@example.net", "postmaster@reply.example.org", raw)
+    [(inbound_id,)] = await store_rows(daemon.settings, "SELECT id FROM inbound_messages")
+    args = [str(inbound_id), "--raw"]
+    command = ["inbound", "--data-dir", str(data_dir), *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "mailbridge", *command],
+        env={**env, **command_env(command)}, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == raw
+    no_id = await asyncio.to_thread(_inbound, data_dir, "--raw")
+    assert no_id.returncode == 2 and "--raw needs an ID" in no_id.stderr
+
+
+@pytest.mark.asyncio
+async def test_status_shows_mail_that_gave_up_today(
+    tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    # "Recent errors" counted the dead letters *queued* in the last 24 hours: an email
+    # that gave up today after outbound.give_up_hours (120) of a relay refusing was
+    # queued five days ago, and `mailbridge status` said "Recent errors: none".
+    sink, port = smtp_sink
+    sink.refuse_next = ["451 4.3.0 try later"] * 50
+    clock = FakeClock(datetime.now(UTC) - timedelta(hours=121))
+    settings = make_settings(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        await post_comment(daemon, body="A comment whose moderation email never leaves.")
+        await until(
+            "a refused attempt", lambda: db_rows(daemon, "SELECT 1 FROM outbox WHERE attempts = 1")
+        )
+        clock.advance(121 * 3600)  # five days of refusals later: now
+        daemon.worker.wake()
+        await until(
+            "the give-up",
+            lambda: db_rows(daemon, "SELECT 1 FROM outbox WHERE status = 'failed'"),
+        )
+    command = ["status", "--data-dir", str(settings.data_path)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBRIDGE_")}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "mailbridge", *command],
+        env={**env, **command_env(command)}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Recent errors: 1 email(s) failed for good in 24 hours, the last: gave up after" in (
+        done.stdout
+    ), done.stdout

@@ -261,3 +261,33 @@ async def test_a_forged_reply_address_is_refused_during_the_senders_session(
     code, text = await to_the_mx(postfix, "guesser@spam.example", "x@elsewhere.example", b"x")
     assert code in {454, 554} and "Relay access denied" in text, text
     del running
+
+
+@pytest.mark.asyncio
+async def test_postfixs_report_of_a_refused_notification_counts_against_its_recipient(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    sink = internet[0]
+    await post_comment(running, parent=2, author="Ann", body="Which chapter was that in?")
+    [(_from, raw)] = await arrived(sink, MODERATOR)
+    # The answered person's server does not know them (any more).
+    sink.refuse_next = ["550 5.1.1 Recipient address rejected: User unknown"]
+    status, _page = await follow(running, moderation_links(parse(raw))["approve"], "POST")
+    assert status == 200
+    # Postfix's RFC 3464 report goes to the VERP return path, which Postfix relays to
+    # mailbridge: counted once, hard, against the notification's recipient.
+    await postfix.wait_log(r"status=bounced \(host 127\.0\.0\.1\[127\.0\.0\.1\] said: 550 5\.1\.1")
+    counted = await until(
+        "the report counted",
+        lambda: db_rows(
+            running,
+            "SELECT a.email, b.kind, b.status, o.rcpt_to FROM bounces b "
+            "JOIN addresses a ON a.id = b.address_id JOIN outbox o ON o.id = b.outbox_id",
+        ),
+    )
+    [(email, kind, code, rcpt)] = counted
+    assert (kind, code) == ("hard", "5.1.1") and email == rcpt
+    assert email != MODERATOR  # the moderation email was delivered
+    [(hard,)] = await db_rows(running, "SELECT hard_bounces FROM addresses WHERE email = ?", email)
+    assert hard == 1
