@@ -204,7 +204,11 @@ class WordPressClient:
         if 200 <= status < 300:
             if data is _NOT_JSON:
                 kind = headers.get("Content-Type", "?").split(";")[0]
-                raise WordPressDown(f"{where}: answered {status} with {kind}, not JSON")
+                # With ?rest_route=, a site_url that is not WordPress's answers its page.
+                raise WordPressDown(
+                    f"{where}: answered {status} with {kind}, not JSON (a maintenance page, "
+                    "or is wordpress.site_url not WordPress's address?)"
+                )
             return data, headers
         code, message = _error_of(data, body)
         if status == 403 and code in _POST_REFUSALS:
