@@ -18,6 +18,7 @@ DISPOSITIONS = (
 )  # fmt: skip
 COMMENT_STATUSES = ("pending", "approved", "rejected", "spam")
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+WORDPRESS_FAILURES = ("credentials", "unreachable")
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Snapshot:
     attempts: int = 0
     failed_ever: int = 0
     wordpress_waiting: int = 0
+    wordpress_failing: str = ""  # why the bridge's last round failed; "": it did not
+    wordpress_last_poll: float = 0.0  # the last poll read whole, as a Unix time
 
 
 async def _counts(conn: aiosqlite.Connection, sql: str) -> dict[str, int]:
@@ -66,7 +69,20 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     async with conn.execute("SELECT count(*) FROM wp_push") as cur:
         row = await cur.fetchone()
     found.wordpress_waiting = int(row[0]) if row is not None else 0
+    state = await _counts_text(
+        conn, "SELECT key, value FROM wp_state WHERE key IN "
+        "('failing_since', 'failing_reason', 'last_ok_at')",
+    )  # fmt: skip
+    if state.get("failing_since"):
+        found.wordpress_failing = state.get("failing_reason") or "unreachable"
+    if state.get("last_ok_at"):
+        found.wordpress_last_poll = datetime.fromisoformat(state["last_ok_at"]).timestamp()
     return found
+
+
+async def _counts_text(conn: aiosqlite.Connection, sql: str) -> dict[str, str]:
+    async with conn.execute(sql) as cur:
+        return {str(r[0]): str(r[1]) for r in await cur.fetchall()}
 
 
 class StoreCollector(Collector):
@@ -123,4 +139,18 @@ class StoreCollector(Collector):
             "mailbridge_wordpress_pushes_waiting",
             "Changes waiting to go to WordPress (docs/wordpress.md).",
             value=s.wordpress_waiting,
+        )
+        failing = GaugeMetricFamily(
+            "mailbridge_wordpress_failing",
+            "1 while the WordPress bridge fails, by why: credentials (401/403: the "
+            "Application Password revoked, or the user may not moderate) or unreachable.",
+            labels=["reason"],
+        )
+        for reason in WORDPRESS_FAILURES:
+            failing.add_metric([reason], int(s.wordpress_failing == reason))
+        yield failing
+        yield GaugeMetricFamily(
+            "mailbridge_wordpress_last_poll_timestamp_seconds",
+            "When the WordPress bridge last read WordPress whole; 0 if never.",
+            value=s.wordpress_last_poll,
         )

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from flows import post_comment, reply_notification
-from prometheus_client.parser import text_string_to_metric_families
+from scraping import Samples, samples, scrape
 from support import (
     FakeClock,
     SinkHandler,
@@ -34,15 +34,6 @@ from support import (
 from mailbridge.app import running
 
 
-async def scrape(daemon: Any) -> tuple[int, str, str]:
-    host, port = daemon.http_address
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://{host}:{port}/metrics") as resp,
-    ):
-        return resp.status, resp.headers.get("Content-Type", ""), await resp.text()
-
-
 async def scrape_until_sent(daemon: Any, count: int) -> tuple[int, str, str]:
     """Scrape until the outbox counts ``count`` emails sent, for at most 10 seconds."""
     deadline = asyncio.get_running_loop().time() + 10
@@ -52,15 +43,6 @@ async def scrape_until_sent(daemon: Any, count: int) -> tuple[int, str, str]:
         if sent >= count or asyncio.get_running_loop().time() > deadline:
             return status, content_type, text
         await asyncio.sleep(0.05)
-
-
-def samples(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = tuple(sorted(sample.labels.items()))
-            found.setdefault(sample.name, {})[key] = sample.value
-    return found
 
 
 @pytest.mark.asyncio
@@ -92,6 +74,11 @@ async def test_metrics_after_real_traffic(tmp_path: Path) -> None:
     assert got["mailbridge_outbox_oldest_age_seconds"][()] >= 0
     assert got["mailbridge_delivery_attempts_total"][()] >= outbox[(("status", "sent"),)]
     assert got["mailbridge_wordpress_pushes_waiting"][()] == 0
+    assert got["mailbridge_wordpress_failing"] == {
+        (("reason", "credentials"),): 0,
+        (("reason", "unreachable"),): 0,
+    }
+    assert got["mailbridge_wordpress_last_poll_timestamp_seconds"][()] == 0
     assert got["mailbridge_extraction_seconds_count"][()] == 1  # the one emailed reply
     requests = got["mailbridge_http_request_seconds_count"]
     posted = (("method", "POST"), ("route", "/api/threads/{thread}/comments"), ("status", "2xx"))
@@ -119,9 +106,6 @@ async def test_metrics_only_for_the_networks_allowed(tmp_path: Path) -> None:
     async with started(tmp_path / "b", http={"metrics_networks": []}) as daemon:
         status, _type, _text = await scrape(daemon)
         assert status == 404
-
-
-Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
 
 
 async def scrape_until(

@@ -16,7 +16,7 @@ import logging
 import aiosqlite
 
 from mailbridge.bridges.wordpress import links
-from mailbridge.bridges.wordpress.client import WordPressClient, WordPressError
+from mailbridge.bridges.wordpress.client import WordPressClient, WordPressError, WordPressRefused
 from mailbridge.bridges.wordpress.pull import Puller
 from mailbridge.bridges.wordpress.push import Pusher
 from mailbridge.clock import Clock, iso
@@ -67,21 +67,32 @@ class WordPressBridge:
             await self._pusher.push_due()
             added = await self._puller.poll()
         except WordPressError as exc:
-            now, error = iso(self._clock.now()), str(exc)[:500]
-
-            async def record(conn: aiosqlite.Connection) -> None:
-                await links.set_state(conn, "last_error", error)
-                await links.set_state(conn, "last_error_at", now)
-                if not await links.get_state(conn, "failing_since"):
-                    await links.set_state(conn, "failing_since", now)
-
-            await self._store.write(record)
+            await self._failed(exc)
             raise
         await self._store.write(lambda c: links.set_state(c, "failing_since", ""))
         return added
 
     async def push_once(self) -> int:
-        return await self._pusher.push_due()
+        try:
+            return await self._pusher.push_due()
+        except WordPressError as exc:
+            await self._failed(exc)
+            raise
+
+    async def _failed(self, exc: WordPressError) -> None:
+        """What failed, for ``mailbridge status`` and /metrics (cleared by a whole poll)."""
+        now, error = iso(self._clock.now()), str(exc)[:500]
+        # Refused credentials need the owner; the rest passes by itself.
+        reason = "credentials" if isinstance(exc, WordPressRefused) else "unreachable"
+
+        async def record(conn: aiosqlite.Connection) -> None:
+            await links.set_state(conn, "last_error", error)
+            await links.set_state(conn, "last_error_at", now)
+            await links.set_state(conn, "failing_reason", reason)
+            if not await links.get_state(conn, "failing_since"):
+                await links.set_state(conn, "failing_since", now)
+
+        await self._store.write(record)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -93,8 +104,8 @@ class WordPressBridge:
                     if loop.time() >= next_poll:
                         await self.run_once()
                         self._failures = 0
-                    else:
-                        await self._pusher.push_due()
+                    elif not self._failures:  # while it fails, only the backoff tries
+                        await self.push_once()
                 except (WordPressError, OSError) as exc:
                     self._failures += 1
                     delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)

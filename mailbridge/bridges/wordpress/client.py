@@ -1,4 +1,4 @@
-"""WordPress's REST API (``/wp-json/wp/v2``), as the bridge uses it.
+"""WordPress's REST API (``wp/v2``, at ``?rest_route=``), as the bridge uses it.
 
 Every answer is checked before it is believed: a status that is not 2xx, a body that
 is not the JSON expected (a login page, a PHP error, a caching plugin's HTML), a
@@ -70,6 +70,7 @@ class WpComment:
     content: str  # the raw content, as stored (HTML)
     status: str  # approved, hold, spam or trash
     date_gmt: str  # ISO 8601 without a zone: UTC
+    type: str = "comment"  # or pingback, trackback: never mirrored
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ class WordPressClient:
         requests_per_second: float = 4.0,
         timeout_seconds: float = 15.0,
     ) -> None:
-        self._base = site_url.rstrip("/") + "/wp-json/wp/v2"
+        # ?rest_route=, not /wp-json/: the same API, and it works without pretty
+        # permalinks too (Apache with "Plain" ones has no rewrite for /wp-json/).
+        self._base = site_url.rstrip("/") + "/"
         # HTTP Basic, as WordPress takes Application Passwords (RFC 7617, UTF-8).
         token = base64.b64encode(f"{user}:{app_password}".encode()).decode("ascii")
         self._authorization = "Basic " + token
@@ -188,7 +191,8 @@ class WordPressClient:
         where = f"{method} {path}"
         try:
             async with self._session.request(
-                method, self._base + path, params=params, json=json_body,
+                method, self._base, params={"rest_route": "/wp/v2" + path, **(params or {})},
+                json=json_body,
                 headers={"Authorization": self._authorization}, allow_redirects=False,
             ) as response:  # fmt: skip
                 status = response.status
@@ -200,9 +204,25 @@ class WordPressClient:
         if 200 <= status < 300:
             if data is _NOT_JSON:
                 kind = headers.get("Content-Type", "?").split(";")[0]
-                raise WordPressDown(f"{where}: answered {status} with {kind}, not JSON")
+                # With ?rest_route=, a site_url that is not WordPress's answers its page.
+                raise WordPressDown(
+                    f"{where}: answered {status} with {kind}, not JSON (a maintenance page, "
+                    "or is wordpress.site_url not WordPress's address?)"
+                )
             return data, headers
         code, message = _error_of(data, body)
+        if status == 403 and code in _POST_REFUSALS:
+            raise WordPressRejected(status, code, message)
+        if status in (401, 403) and data is _NOT_JSON:
+            # The web server's own login (a staging site's HTTP authentication) or a
+            # firewall: it holds the Authorization header the Application Password is in.
+            asks = headers.get("WWW-Authenticate", "")
+            raise WordPressRefused(
+                f"{where}: answered {status} before WordPress did"
+                + (f" (WWW-Authenticate: {asks[:100]})" if asks else "")
+                + f": {message}. HTTP authentication or a firewall in front of WordPress "
+                "refused the bridge; let requests to ?rest_route= through to WordPress"
+            )
         if status in (401, 403):
             raise WordPressRefused(
                 f"{where}: answered {status} {code}: {message} (check wordpress.user and "
@@ -212,7 +232,14 @@ class WordPressClient:
             raise WordPressMissing(f"{where}: {message}")
         if status == 404 and code == "rest_no_route":
             raise WordPressDown(f"{where}: no REST API here (is wordpress.site_url right?)")
-        if status >= 500 or status in (404, 408, 425, 429) or 300 <= status < 400:
+        if 300 <= status < 400:
+            # Not followed: the password must not go to another address. Most often
+            # the site answers at www. or https:// and site_url lacks it.
+            raise WordPressDown(
+                f"{where}: answered {status}, redirecting to {headers.get('Location', '?')} "
+                "(set wordpress.site_url to the address WordPress answers at)"
+            )
+        if status >= 500 or status in (404, 408, 425, 429):
             # A 404 without WordPress's own code is a proxy or a maintenance page.
             raise WordPressDown(f"{where}: answered {status} {code}: {message}")
         raise WordPressRejected(status, code, message)
@@ -226,6 +253,19 @@ class WordPressClient:
 
 
 _NOT_JSON: Any = object()
+
+# 403s that are about the post a comment goes to (comments closed there, by hand or
+# by age; the post a draft, trashed, deleted or private), not about the credentials:
+# that comment waits, the bridge goes on.
+_POST_REFUSALS = frozenset(
+    {
+        "rest_comment_closed",
+        "rest_comment_draft_post",
+        "rest_comment_trash_post",
+        "rest_comment_invalid_post_id",
+        "rest_cannot_read_post",
+    }
+)
 
 
 def _json(body: bytes) -> Any:
@@ -253,6 +293,9 @@ def _comment(data: Any) -> WpComment:
         status = str(data["status"])
         if status == "approve":  # the collection's filter name, not a comment's status
             status = "approved"
+        if status == "post-trashed":
+            # Its post is in the trash; WordPress puts it back when the post comes back.
+            status = "trash"
         if status not in STATUSES:
             raise WordPressDown(f"WordPress answered a comment with status {status!r}")
         return WpComment(
@@ -264,6 +307,7 @@ def _comment(data: Any) -> WpComment:
             content=str(content["raw"]),
             status=status,
             date_gmt=str(data.get("date_gmt") or ""),
+            type=str(data.get("type") or "comment"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise WordPressDown(f"WordPress answered a comment without a usable {exc}") from None

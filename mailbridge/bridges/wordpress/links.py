@@ -18,6 +18,7 @@ __all__ = [
     "link_of_wp",
     "map_post",
     "push_done",
+    "push_error",
     "push_failed",
     "save_link",
     "set_state",
@@ -146,6 +147,13 @@ async def push_done(conn: aiosqlite.Connection, push: Push) -> None:
     """Done, unless the comment changed again meanwhile (its version moved on)."""
     await conn.execute(
         "DELETE FROM wp_push WHERE comment_id = ? AND version = ?", (push.comment_id, push.version)
+    )
+
+
+async def push_error(conn: aiosqlite.Connection, push: Push, error: str) -> None:
+    """The last error, for ``mailbridge status``; the comment stays due."""
+    await conn.execute(
+        "UPDATE wp_push SET last_error = ? WHERE comment_id = ?", (error[:500], push.comment_id)
     )
 
 

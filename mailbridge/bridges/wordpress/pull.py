@@ -3,8 +3,9 @@
 Three reads, from cheap to thorough (docs/wordpress.md):
 
 - **new comments**: pages of comments, highest ID first, down to the cursor (the
-  highest ID already seen). If the count WordPress reports changes between pages (a
-  comment came or went meanwhile, so a page boundary moved), the pass is read again;
+  highest ID already seen). If a comment went meanwhile (the count WordPress reports
+  dropped between pages, so a page boundary moved up), the pass is read again; new
+  ones only move the rest down (read twice, never skipped) and wait for the next poll;
 - **unsettled comments**: the few held in WordPress or pending in mailbridge, read
   by ID every poll, so an approval in wp-admin is seen within ``poll_seconds``;
 - **a full sync** every ``full_sync_minutes``: every comment again, for edits; a
@@ -27,6 +28,7 @@ from mailbridge.addresses import normalise
 from mailbridge.admin.edits import edit_body
 from mailbridge.bridges.wordpress import links
 from mailbridge.bridges.wordpress.client import (
+    Page,
     WordPressClient,
     WordPressDown,
     WordPressMissing,
@@ -52,6 +54,7 @@ BY_WORDPRESS = Decider(Channel.WORDPRESS, None)
 PER_PAGE = 100
 MAX_PAGES = 10_000  # a million comments: a bound, not a limit anyone meets
 _PASSES = 3
+_MAX_DEPTH = 32  # parents mirrored before their answer, at most this far up
 _STATUS_OF = {
     "approved": CommentStatus.APPROVED,
     "hold": CommentStatus.PENDING,
@@ -109,14 +112,17 @@ class Puller:
     async def _new_since(self, cursor: int) -> list[WpComment]:
         for _attempt in range(_PASSES):
             seen: dict[int, WpComment] = {}
+            read: set[int] = set()
             first = await self._client.comments(page=1, per_page=PER_PAGE)
-            page, moved = first, False
+            page, before, moved = first, first, False
             for number in range(1, MAX_PAGES + 1):
                 if number > 1:
                     page = await self._client.comments(page=number, per_page=PER_PAGE)
-                    if page.total != first.total:
+                    if not _only_came(before, page, read):
                         moved = True
                         break
+                before = page
+                read.update(c.id for c in page.comments)
                 older = [c for c in page.comments if c.id <= cursor]
                 seen.update((c.id, c) for c in page.comments if c.id > cursor)
                 if older or number >= page.pages or not page.comments:
@@ -175,7 +181,7 @@ class Puller:
                 return
         await self._arrived(item, live=True)
 
-    async def _arrived(self, item: WpComment, live: bool) -> int:
+    async def _arrived(self, item: WpComment, live: bool, depth: int = 0) -> int:
         """Apply what WordPress says of ``item``; 1 when it is new to mailbridge."""
         link = await self._store.read(lambda c: links.link_of_wp(c, item.id))
         if link is not None and link.wp_status == "deleted":
@@ -183,26 +189,28 @@ class Puller:
         if link is not None and link.comment_id is not None:
             await self._changed(item, link)
             return 0
+        thread_id = await self._thread_of(item.post)
+        if thread_id is None:
+            if link is not None and link.wp_status != item.status:
+                # Watched before its post was known not bridged: no longer.
+                await self._store.write(
+                    lambda c: links.save_link(c, replace(link, wp_status=item.status), self._now())
+                )
+            return 0
         if item.status != "approved":
             if link is None or link.wp_status != item.status:
                 # Held (or spam) there and not mirrored: watched until it is approved.
                 held = Link(item.id, None, item.post, item.status, digest(item.content))
                 await self._store.write(lambda c: links.save_link(c, held, self._now()))
             return 0
-        thread_id = await self._thread_of(item.post)
-        if thread_id is None:
-            return 0
-        return await self._mirror(item, thread_id, live)
+        return await self._mirror(item, thread_id, live, depth)
 
-    async def _mirror(self, item: WpComment, thread_id: int, live: bool) -> int:
+    async def _mirror(self, item: WpComment, thread_id: int, live: bool, depth: int) -> int:
         body = wordpress_to_markdown(item.content.replace("\r\n", "\n").strip())
         if not body.strip():
             log.info("wordpress: comment %d has no text; not mirrored", item.id)
             return 0
-        parent_id = None
-        if item.parent:
-            parent = await self._store.read(lambda c: links.link_of_wp(c, item.parent))
-            parent_id = parent.comment_id if parent is not None else None
+        parent_id = await self._parent_of(item, live, depth)
         email = self._address(item)
         new = NewComment(
             thread_id=thread_id, parent_id=parent_id,
@@ -238,6 +246,24 @@ class Puller:
             return created
 
         return int(await self._store.write(silently))
+
+    async def _parent_of(self, item: WpComment, live: bool, depth: int) -> int | None:
+        """The mirrored comment ``item`` answers. A parent not mirrored yet (held until
+        now: wp-admin's "Approve and Reply" approves it with the answer, and the answer
+        is read first, being new) is read and mirrored first, so that its writer is told."""
+        if not item.parent:
+            return None
+        parent = await self._store.read(lambda c: links.link_of_wp(c, item.parent))
+        if parent is None or (parent.comment_id is None and parent.wp_status != "deleted"):
+            if depth < _MAX_DEPTH:
+                try:
+                    above = await self._client.comment(item.parent)
+                except WordPressMissing:
+                    return None
+                if above.status == "approved" and above.type == "comment":
+                    await self._arrived(above, live, depth + 1)
+                    parent = await self._store.read(lambda c: links.link_of_wp(c, item.parent))
+        return parent.comment_id if parent is not None else None
 
     async def _changed(self, item: WpComment, link: Link) -> None:
         """A mirrored comment read again: follow its status and text where they moved."""
@@ -355,6 +381,15 @@ async def _map_post(conn: aiosqlite.Connection, post: WpPost, now: str) -> int:
         "new" if created else "existing",
     )
     return thread_id
+
+
+def _only_came(before: Page, page: Page, read: set[int]) -> bool:
+    """Whether nothing was skipped between two pages read newest first: the count is
+    the same, or it grew and the page begins with as many comments read already (new
+    comments, at the top, moved the rest down). Anything else (one gone, or one back
+    from spam among the older) may have moved one unread past the boundary."""
+    grew = page.total - before.total
+    return grew >= 0 and sum(c.id in read for c in page.comments) == grew
 
 
 def text_of(markup: str) -> str:

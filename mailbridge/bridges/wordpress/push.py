@@ -90,10 +90,15 @@ class Pusher:
                     log.warning("wordpress: comment %d not pushed: %s", push.comment_id, exc)
                     continue
                 except (WordPressDown, WordPressRefused) as exc:
-                    await self._failed(push, str(exc))
+                    # The site's failure, not this comment's: it stays due, and the
+                    # bridge's own backoff says when WordPress is tried again.
+                    await self._site_failed(push, str(exc))
                     raise
                 await self._store.write(lambda c, p=push: links.push_done(c, p))  # type: ignore[misc]
                 done += 1
+
+    async def _site_failed(self, push: Push, error: str) -> None:
+        await self._store.write(lambda c: links.push_error(c, push, error))
 
     async def _failed(self, push: Push, error: str) -> None:
         delay = min(self._retry_seconds * 2**push.attempts, _MAX_BACKOFF_SECONDS)
@@ -107,7 +112,11 @@ class Pusher:
             return None  # deleted in WordPress: never created again
         if comment is None:
             if link is not None and link.wp_status != "trash":
-                trashed = await self._client.update_comment(link.wp_id, {"status": "trash"})
+                try:
+                    trashed = await self._client.update_comment(link.wp_id, {"status": "trash"})
+                except WordPressMissing:  # deleted there too, before a poll saw it
+                    await self._save(replace(link, wp_status="deleted"))
+                    return None
                 await self._save(replace(link, wp_status=trashed.status))
                 log.info("wordpress: comment %d deleted here; trashed there", comment_id)
             return None
@@ -165,6 +174,17 @@ class Pusher:
             found = await self._find(post_id, parent_wp, email or "", content)
             if found is None:
                 raise
+            owner = await self._store.read(lambda c: links.link_of_wp(c, found.id))
+            if owner is not None and owner.comment_id not in (None, comment.id):
+                # Not this one's lost answer: another comment here with the same words
+                # by the same writer (sent twice). Taking its link would make a
+                # decision on the repeat act on the first there.
+                log.info(
+                    "wordpress: comment %d not created there: WordPress has the same words "
+                    "by the same writer already (%d, comment %d here)",
+                    comment.id, found.id, owner.comment_id,
+                )  # fmt: skip
+                return None
             created = found
             log.info("wordpress: comment %d was there already as %d", comment.id, found.id)
         await self._save(

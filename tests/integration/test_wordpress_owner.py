@@ -1,0 +1,251 @@
+"""What a WordPress site's owner does in wp-admin, and what the bridge makes of it,
+against a real WordPress: a post moved to the trash, comments closed, Approve and
+Reply on a held comment, a comment deleted on both sides at once; WordPress down
+for a while; the same words sent twice; posts that are not bridged. Most run the
+bridge's rounds one at a time (tests/wordpress_proxy.py: bridge_for), so what one
+round does is seen whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flows import post_comment
+from support import db_rows, db_value, make_settings, no_dmarc_zone, until
+from wordpress_proxy import a_post, answer, bridge_for, daemon_for, equals, mail_to, proxy_for
+from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+
+from mailbridge.app import running
+from mailbridge.bridges.wordpress.client import WordPressDown
+from mailbridge.models import Channel, Decider
+from mailbridge.tokens import Action
+
+
+@pytest.mark.asyncio
+async def test_a_post_trashed_in_wp_admin_takes_its_comments_off(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # Trashing a post marks its comments 'post-trashed' (put back when the post is
+    # restored): read by ID, that is a status the bridge must take, not a bad answer.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 2)
+    async with proxy_for(wordpress_site) as (_proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug, full_sync_minutes=0.005) as (
+            daemon
+        ):
+            await until(
+                "the thread mirrored",
+                lambda: equals(db_value(daemon, "SELECT count(*) FROM comments"), 2),
+            )
+            await admin.call("DELETE", f"/posts/{post_id}")  # to the trash, not for good
+            await until(
+                "its comments off the page here",
+                lambda: equals(
+                    db_value(daemon, "SELECT count(*) FROM comments WHERE status = 'rejected'"), 2
+                ),
+            )
+            await until(
+                "a complete poll after it",
+                lambda: equals(
+                    db_value(daemon, "SELECT value FROM wp_state WHERE key = 'failing_since'"), ""
+                ),
+            )
+
+
+@pytest.mark.asyncio
+async def test_comments_closed_there_refuse_that_comment_only(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # WordPress answers 403 rest_comment_closed to a comment on a post whose comments
+    # were closed (or closed by age: "Automatically close comments on posts older
+    # than"): that post's refusal, not the credentials'.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    caplog.set_level(logging.WARNING, logger="mailbridge.bridges")
+    async with proxy_for(wordpress_site) as (_proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "the thread mirrored",
+                lambda: equals(db_value(daemon, "SELECT count(*) FROM comments"), 1),
+            )
+            await admin.call("POST", f"/posts/{post_id}", {"comment_status": "closed"})
+            late = await post_comment(
+                daemon, slug, author="Ed", email="ed@example.com", body="Too late?"
+            )
+            error = await until(
+                "the refusal recorded",
+                lambda: db_value(
+                    daemon, "SELECT last_error FROM wp_push WHERE comment_id = ?", late
+                ),
+            )
+            bridge_error = await db_value(
+                daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_error'"
+            )
+    assert "403 rest_comment_closed" in error
+    assert bridge_error == 0  # the bridge itself never failed: polls went on
+    assert "wordpress.app_password" not in caplog.text
+    assert f"comment {late} not pushed: WordPress answered 403 rest_comment_closed" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_what_waited_out_an_outage_goes_as_soon_as_wordpress_is_back(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # WordPress down is the site's failure, not the comment's: the bridge's backoff
+    # spaces the tries, and the first poll that gets through brings the comment along
+    # (it was put off by its own backoff too, up to an hour after WordPress was back).
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with (
+        proxy_for(wordpress_site) as (proxy, url),
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, url, slug, daemon) as bridge,
+    ):
+        assert await bridge.run_once() == 1
+        await post_comment(daemon, slug, author="Fay", email="fay@example.com", body="Hi.")
+        proxy.faults += answer(503, "<html>Service Unavailable</html>", "text/html", 3)
+        for _ in range(3):
+            with pytest.raises(WordPressDown):
+                await bridge.run_once()
+        await bridge.run_once()  # WordPress is back
+    mine = [c for c in await admin.comments(post_id) if c["author_name"] == "Fay"]
+    assert len(mine) == 1 and mine[0]["status"] == "hold"
+
+
+@pytest.mark.asyncio
+async def test_a_comment_deleted_on_both_sides_at_once(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # Deleted for good in wp-admin, and deleted here before a poll saw it: trashing it
+    # there finds nothing (404), which is what was wanted, not a failure of the bridge.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 2)
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        mirrored = "SELECT wp_id, comment_id FROM wp_comments WHERE comment_id IS NOT NULL"
+        wp_id, local_id = (await db_rows(daemon, mirrored))[0]
+        await admin.call("DELETE", f"/comments/{wp_id}", force="true")
+        assert await daemon.service.delete(local_id)
+        await bridge.run_once()
+        await bridge.run_once()
+        assert await db_value(daemon, "SELECT count(*) FROM wp_push") == 0
+        tomb = "SELECT wp_status FROM wp_comments WHERE wp_id = ?"
+        assert await db_value(daemon, tomb, wp_id) == "deleted"
+    assert len(await admin.comments(post_id)) == 1
+
+
+@pytest.mark.asyncio
+async def test_approve_and_reply_in_wp_admin_notifies_the_one_answered(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # wp-admin's "Approve and Reply" on a held comment: the comment is approved and the
+    # owner's answer published at once. The answer is new (above the cursor), its
+    # parent is not (held so far): the parent must be mirrored first, or the answer
+    # lands at the top of the thread and the person answered is never told.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    gil = await admin.comment(
+        post=post_id, author_name="Gil", author_email="gil@example.org",
+        content="Is there a part two?", status="hold",
+    )  # fmt: skip
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        assert await bridge.run_once() == 1  # Reader 0's; Gil's is held there
+        await admin.call("POST", f"/comments/{gil['id']}", {"status": "approved"})
+        await admin.comment(
+            post=post_id, parent=gil["id"], author_name="Owner",
+            author_email="owner@example.com", content="Yes, next week.", status="approved",
+        )  # fmt: skip
+        await bridge.run_once()
+        parents = await db_rows(
+            daemon,
+            "SELECT c.author, p.author FROM comments c LEFT JOIN comments p ON p.id = c.parent_id "
+            "ORDER BY c.id",
+        )
+        assert parents == [("Reader 0", None), ("Gil", None), ("Owner", "Gil")]
+        mails = await until(
+            "Gil's notification",
+            lambda: mail_to(daemon, "gil@example.org"),
+        )
+    assert "Yes, next week." in mails[0].get_body(("plain",)).get_content()
+
+
+@pytest.mark.asyncio
+async def test_the_same_words_twice_are_two_comments_here_one_there(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # Someone sends the same answer twice (the first seemed lost). WordPress refuses the
+    # second as a duplicate of the first (409): that is not the first's lost answer, and
+    # must not take over its link: rejecting the repeat here trashed the first there.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        said = {"author": "Hal", "email": "hal@example.com", "body": "Count me in."}
+        first = await post_comment(daemon, slug, **said)
+        await bridge.run_once()
+        again = await post_comment(daemon, slug, **said)
+        await bridge.run_once()
+        linked = "SELECT wp_id FROM wp_comments WHERE comment_id = ?"
+        wp_first = await db_value(daemon, linked, first)
+        assert wp_first is not None
+        assert await db_value(daemon, linked, again) is None
+        decider = Decider(Channel.CLI, None)
+        await daemon.service.moderate(first, Action.APPROVE, decider)
+        await daemon.service.moderate(again, Action.REJECT, decider)
+        await bridge.run_once()
+        await bridge.run_once()
+        assert await db_value(daemon, "SELECT count(*) FROM wp_push") == 0
+    mine = [c for c in await admin.comments(post_id) if c["author_name"] == "Hal"]
+    assert [(c["id"], c["status"]) for c in mine] == [(wp_first, "approved")]
+
+
+@pytest.mark.asyncio
+async def test_held_comments_of_posts_not_bridged_are_not_watched(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # With wordpress.posts, the rest of the site is not bridged: its held comments were
+    # watched all the same, and read again by ID at every poll, for ever once approved
+    # there (never mirrored, so never settled): a growing load on a busy site.
+    admin = Admin(wordpress_site)
+    _post, slug = await a_post(admin, 1)
+    other = await admin.post("other-" + secrets.token_hex(4), "Not bridged")
+    held = await admin.comment(
+        post=other["id"], author_name="Ivy", author_email="ivy@example.org",
+        content="Held elsewhere.", status="hold",
+    )  # fmt: skip
+    async with proxy_for(wordpress_site) as (proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+            await until(
+                "a complete poll",
+                lambda: equals(
+                    db_value(daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_ok_at'"), 1
+                ),
+            )
+            await admin.call("POST", f"/comments/{held['id']}", {"status": "approved"})
+            proxy.seen.clear()
+            await asyncio.sleep(0.5)  # several polls
+            assert await db_value(daemon, "SELECT count(*) FROM comments") == 1
+    asked = [parse_qs(urlsplit(s.split()[1]).query).get("include", [""])[0] for s in proxy.seen]
+    assert [a for a in asked if str(held["id"]) in a.split(",")] == []
