@@ -18,7 +18,7 @@ from datetime import timedelta
 import aiosqlite
 from aiohttp import web
 
-from mailbridge.addresses import mailbox, normalise
+from mailbridge.addresses import mailbox, matching_key, normalise
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError
 from mailbridge.notify import Notifier
@@ -49,6 +49,7 @@ class PrivacyPages:
         settings: Settings,
         queued: Callable[[], None],
         limiter: RateLimiter,
+        address_limiter: RateLimiter,
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -59,6 +60,7 @@ class PrivacyPages:
         self._queued = queued
         self._base = settings.site.public_url.rstrip("/")
         self._limiter = limiter  # link emails per client IP per hour
+        self._address_limiter = address_limiter  # and per address asked for
         self._proxies = frozenset(settings.http.trusted_proxies)
 
     def _html(self, name: str, status: int = 200, **context: object) -> web.Response:
@@ -83,6 +85,18 @@ class PrivacyPages:
             return self._html("privacy", status=400, sent=False,
                               error="That is not an email address.")  # fmt: skip
         now = self._clock.now()
+        # Per address too: from many client addresses (a botnet, an IPv6 block behind a
+        # trusted proxy) the per-client limit let anyone flood a commenter's inbox with
+        # these links. Counted for every address alike, so the answer tells nobody
+        # whose address is held.
+        key = matching_key(address) or address
+        if await self._address_limiter.hit(key, now.timestamp()) is not None:
+            log.info("privacy: links for one address over the hourly limit (from %s)", ip)
+            raise web.HTTPTooManyRequests(
+                text="Several links were asked for this address in the last hour: use the "
+                f"latest one that arrived (each works for {LINK_MINUTES} minutes), or ask "
+                "again later."
+            )
 
         async def work(conn: aiosqlite.Connection) -> bool:
             address_id = await data.address_id_of(conn, address)

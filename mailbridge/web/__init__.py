@@ -112,6 +112,8 @@ def build_web_app(
         settings=settings,
         queued=queued,
         limiter=limiter("privacy-links", 10),  # link emails per client IP per hour
+        # Per address asked for, per hour (keyed by the address, not a client).
+        address_limiter=ip_limiter(store, "privacy-address", 5, keyring.clients),
     )
 
     async def healthz(request: web.Request) -> web.Response:

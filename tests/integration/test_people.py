@@ -11,15 +11,26 @@ import asyncio
 import json
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from flows import moderation_email, reply_notification
-from support import db_rows, reply_address, reply_to_notification, smtp_send
+from flows import moderation_email, outbox_dir, reply_notification
+from support import (
+    db_rows,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+    read_maildir,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    until,
+)
 
-from mailbridge.app import Running
+from mailbridge.app import Running, running
 from mailbridge.cli import cli
 from mailbridge.store.engine import dialect_of
 
@@ -163,8 +174,7 @@ async def test_remove_mode_and_the_cli(daemon: Running) -> None:
 
 @pytest.mark.asyncio
 async def test_a_person_erases_their_data_themselves_through_a_link(daemon: Running) -> None:
-    from flows import outbox_dir
-    from support import local, read_maildir, text_body
+    from support import local, text_body
 
     note = await reply_notification(daemon)
     assert f"{daemon.settings.site.public_url}/privacy" in text_body(note)  # every footer
@@ -202,3 +212,39 @@ async def test_a_person_erases_their_data_themselves_through_a_link(daemon: Runn
         async with session.get(link.rsplit("/", 1)[0] + "/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") as r:
             assert r.status == 403
     assert await db_rows(daemon, "SELECT count(*) FROM addresses WHERE email = ?", READER) == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_privacy_links_are_limited_per_address_from_any_number_of_clients(
+    tmp_path: Path,
+) -> None:
+    # Behind a trusted proxy, each request from another client address (a botnet): the
+    # per-client limit alone let anyone flood a commenter's inbox with these links.
+    behind = make_settings(tmp_path, http={"trusted_proxies": ["127.0.0.1"]})
+    await import_seed(behind)
+    answers: dict[str, list[int]] = {READER: [], "stranger@example.org": []}
+    async with (
+        running(behind, resolver=no_dmarc_zone()) as daemon,
+        aiohttp.ClientSession() as session,
+    ):
+        host, port = daemon.http_address
+        for n, email in enumerate([READER, "stranger@example.org"] * 7):
+            headers = {"X-Forwarded-For": f"203.0.113.{n + 1}"}
+            async with session.post(
+                f"http://{host}:{port}/privacy", data={"email": email}, headers=headers
+            ) as r:
+                answers[email].append(r.status)
+                if r.status == 429:
+                    assert "use the latest one that arrived" in await r.text()
+        # The same answers for a commenter and for anyone: nobody learns who is held.
+        assert answers[READER] == answers["stranger@example.org"] == [200] * 5 + [429] * 2
+
+        def links() -> int:
+            return sum("Your data" in m["Subject"] for m in read_maildir(outbox_dir(daemon)))
+
+        async def five() -> bool:
+            return links() >= 5
+
+        await until("five privacy links", five)
+        await asyncio.sleep(0.3)  # nothing more on its way
+        assert links() == 5
