@@ -23,6 +23,7 @@ from mailbridge.importer.records import (
     EMPTY,
     ImportedComment,
     ImportedThread,
+    kept_without_text,
     one_line,
     safe_url,
     usable_key,
@@ -133,7 +134,7 @@ def _thread(data: Any, path: str) -> ImportedThread:
             created_at=_created(_str(item, "created", where), where),
             status=parsed_status,
         )
-        if comment.body:
+        if comment.body or kept_without_text(comment.author, comment.email, comment.status):
             thread.comments.append(comment)
         else:  # as every other format's: said, not stored
             thread.skipped[EMPTY] = thread.skipped.get(EMPTY, 0) + 1

@@ -164,3 +164,27 @@ def test_what_xml_cannot_carry_is_dropped_not_broken(tmp_path: Path) -> None:
         again = tmp_path / f"again-{fmt}"
         run("import", "--data-dir", str(again), str(out))
         assert snapshot(again, False)["comments"][0][0][3] == "ring the bell"
+
+
+@pytest.mark.parametrize("fmt", ["json", "wxr", "disqus"])
+def test_what_an_erasure_removed_keeps_its_replies_off_the_page(
+    tmp_path: Path, source: Path, fmt: str
+) -> None:
+    # Børge's comment loses its text (privacy.erased_comments = "remove"); Chi's answer
+    # to it, and the answers below, stay hidden with it. Skipped on import as an empty
+    # message, it left them at the top level: published, quoting the erased words.
+    args = ["person", "erase", "--data-dir", str(source), "borge@example.org"]
+    env = command_env(args, {"MAILBRIDGE_PRIVACY_ERASED_COMMENTS": "remove"})
+    erased = CliRunner().invoke(cli, args, env=env, input="y\n")
+    assert erased.exit_code == 0 and "comments removed 1" in erased.output, erased.output
+    out = tmp_path / f"erased.{fmt}"
+    run("export", "--data-dir", str(source), "--all", "--format", fmt, "-o", str(out))
+    again = tmp_path / "again"
+    assert "248 comment(s) added" in run("import", "--data-dir", str(again), str(out))
+    assert snapshot(again, False) == snapshot(source, False)
+    [(removed, chi_parent)] = data_rows(
+        again,
+        "SELECT r.body || '|' || r.author || '|' || r.status, c.parent_id FROM comments c "
+        "JOIN comments r ON r.id = c.parent_id WHERE c.author = 'Chi'",
+    )
+    assert removed == "|a former commenter|rejected" and chi_parent is not None
