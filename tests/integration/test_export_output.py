@@ -81,4 +81,4 @@ def test_a_full_disk_midway_leaves_nothing(tmp_path: Path, data: Path, fmt: str)
     assert done.returncode == 1, done.stderr
     assert "the export could not be written (File too large); nothing left there" in done.stderr
     assert "Traceback" not in done.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]
+    assert [p.name for p in tmp_path.iterdir() if p.name != "var"] == []
