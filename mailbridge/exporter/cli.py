@@ -14,6 +14,7 @@ import click
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.errors import NotFound
 from mailbridge.exporter.write import FORMATS, export
+from mailbridge.store.backup import is_the_database
 
 __all__ = ["export_command"]
 
@@ -79,6 +80,12 @@ def export_command(
     if output is None or str(output) == "-":
         summary = run(sys.stdout)
     else:
+        if not settings.data_url and is_the_database(settings.database_path, output):
+            # Renamed over it at the end, the export replaced the whole database.
+            raise click.ClickException(
+                f"{output}: is the database itself (or its -wal, -shm or -journal file); "
+                "--output is where the export goes: name a file elsewhere"
+            )
         summary = _written_whole(output, run)
     click.echo(summary, err=True)
 

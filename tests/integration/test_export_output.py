@@ -82,3 +82,16 @@ def test_a_full_disk_midway_leaves_nothing(tmp_path: Path, data: Path, fmt: str)
     assert "the export could not be written (File too large); nothing left there" in done.stderr
     assert "Traceback" not in done.stderr
     assert [p.name for p in tmp_path.iterdir() if p.name != "var"] == []
+
+
+@pytest.mark.parametrize("name", ["mailbridge.sqlite3", "mailbridge.sqlite3-wal"])
+def test_the_database_itself_is_refused_as_the_output(data: Path, name: str) -> None:
+    if store_option() == "postgresql":
+        pytest.skip("data_url names the database; there is no file to write over")
+    database = data / "mailbridge.sqlite3"
+    before = database.read_bytes()
+    result = invoke("export", "--data-dir", str(data), "--all", "-o", str(data / name))
+    assert result.exit_code == 1, result.output
+    assert "is the database itself" in result.output
+    assert database.read_bytes() == before  # not replaced by a JSON file
+    assert not (data / f"{name}.partial").exists()
