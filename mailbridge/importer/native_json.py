@@ -133,6 +133,8 @@ def _thread(data: Any, path: str) -> ImportedThread:
             body=_str(item, "body", where).replace("\r\n", "\n").strip(),
             created_at=_created(_str(item, "created", where), where),
             status=parsed_status,
+            # Absent in other tools' files: their writers are subscribed, as ever.
+            notify=item.get("notify") is not False,
         )
         if comment.body or kept_without_text(comment.author, comment.email, comment.status):
             thread.comments.append(comment)

@@ -49,6 +49,9 @@ class ImportedComment:
     status: CommentStatus
     undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
     held_reason: str | None = None  # set below: what a pending one's moderator is told
+    # False: its writer asked not to be emailed (mailbridge's own export says so);
+    # the import subscribes them to answers only if True.
+    notify: bool = True
 
     def __post_init__(self) -> None:
         # Cleaned where every format's comments are made: a NUL or an escape from the
