@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -14,6 +14,7 @@ import click
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.errors import NotFound
 from mailbridge.exporter.write import FORMATS, export
+from mailbridge.store.backup import is_the_database
 
 __all__ = ["export_command"]
 
@@ -27,8 +28,9 @@ __all__ = ["export_command"]
     help="wxr: WordPress (Tools, Import); json: mailbridge's own; disqus: Disqus-style XML.",
 )  # fmt: skip
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here (made anew, mode 0600: it holds commenters' addresses); default stdout.",
+    "--output", "-o", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write here (made anew, mode 0600: it holds commenters' addresses); "
+    "default or '-': stdout.",
 )  # fmt: skip
 def export_command(
     config_file: Path | None,
@@ -50,6 +52,12 @@ def export_command(
     if (thread is None) == (not everything):
         raise click.UsageError("name one THREAD, or --all")
     settings = settings_from(config_file, data_dir)
+    if not settings.data_url and not settings.database_path.exists():
+        # Opening would make an empty database there: a mistyped --data-dir exported
+        # nothing, said so with exit 0, and left a new database behind.
+        raise click.ClickException(
+            f"{settings.database_path}: no database here (is --data-dir right?); nothing exported"
+        )
 
     async def main(out: TextIO) -> str:
         store = await open_store(settings)
@@ -63,21 +71,49 @@ def export_command(
             await store.close()
         return f"Exported {done.threads} thread(s), {done.comments} comment(s) as {fmt}."
 
-    with contextlib.ExitStack() as stack:
-        if output is None:
-            out: TextIO = sys.stdout
-        else:
-            # Written whole or not at all: a partial file is removed on failure.
-            partial = output.with_name(output.name + ".partial")
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            out = stack.enter_context(os.fdopen(fd, "w", encoding="utf-8"))
+    def run(out: TextIO) -> str:
         try:
-            summary = asyncio.run(main(out))
+            return asyncio.run(main(out))
         except NotFound as exc:
-            if output is not None:
-                out.close()
-                partial.unlink(missing_ok=True)
             raise click.ClickException(str(exc)) from None
-    if output is not None:
-        partial.replace(output)
+
+    if output is None or str(output) == "-":
+        summary = run(sys.stdout)
+    else:
+        if not settings.data_url and is_the_database(settings.database_path, output):
+            # Renamed over it at the end, the export replaced the whole database.
+            raise click.ClickException(
+                f"{output}: is the database itself (or its -wal, -shm or -journal file); "
+                "--output is where the export goes: name a file elsewhere"
+            )
+        summary = _written_whole(output, run)
     click.echo(summary, err=True)
+
+
+def _written_whole(output: Path, run: Callable[[TextIO], str]) -> str:
+    """``run`` writing to a ``.partial`` file renamed to ``output`` once synced: a
+    failure (a full disk, an error, Ctrl-C) leaves neither ``output`` nor the
+    partial file, which would hold commenters' addresses."""
+    partial = output.with_name(output.name + ".partial")
+    try:
+        partial.unlink(missing_ok=True)  # made anew below with mode 0600
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise click.ClickException(
+            f"{output}: cannot write the export there ({exc.strerror or exc})"
+        ) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            summary = run(out)
+            out.flush()
+            os.fsync(out.fileno())
+        partial.replace(output)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise click.ClickException(
+                f"{output}: the export could not be written ({exc.strerror or exc}); "
+                "nothing left there"
+            ) from None
+        raise
+    return summary

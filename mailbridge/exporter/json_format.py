@@ -36,6 +36,7 @@ async def write_json(
                 item = {
                     "id": c.id, "parent": c.parent_id, "author": c.author, "email": c.email,
                     "created": c.created_at, "body": c.body, "status": c.status,
+                    "notify": c.notify,
                 }  # fmt: skip
                 out.write(("  " if first else " ,") + _dump(item) + "\n")
                 first = False

@@ -37,6 +37,9 @@ class ExportComment:
     body: str  # Markdown, as stored
     status: str
     created_at: str
+    # Its writer, confirmed, is told of answers here: a thread's own level, else the
+    # site-wide one, is not 'none' (subscriptions.effective_level, for a whole chunk).
+    notify: bool
 
 
 async def threads_to_export(store: Store, key: str | None) -> list[ExportThread]:
@@ -72,14 +75,18 @@ async def comments_of(store: Store, thread_id: int) -> AsyncIterator[list[Export
         async def work(conn: aiosqlite.Connection, after: int = after) -> list[ExportComment]:
             async with conn.execute(
                 "SELECT c.id, c.parent_id, c.author, coalesce(a.email, ''), c.body, c.status, "
-                "c.created_at FROM comments c LEFT JOIN addresses a ON a.id = c.address_id "
+                "c.created_at, a.confirmed_at IS NOT NULL AND coalesce(("
+                " SELECT s.level FROM subscriptions s WHERE s.address_id = c.address_id"
+                " AND coalesce(s.thread_id, 0) IN (c.thread_id, 0)"
+                " ORDER BY s.thread_id IS NULL LIMIT 1), 'none') != 'none' "
+                "FROM comments c LEFT JOIN addresses a ON a.id = c.address_id "
                 "WHERE c.thread_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
                 (thread_id, after, CHUNK),
             ) as cur:
                 rows = await cur.fetchall()
             return [
                 ExportComment(int(r[0]), None if r[1] is None else int(r[1]), str(r[2]),
-                              str(r[3]), str(r[4]), str(r[5]), str(r[6]))
+                              str(r[3]), str(r[4]), str(r[5]), str(r[6]), bool(r[7]))
                 for r in rows
             ]  # fmt: skip
 

@@ -95,10 +95,10 @@ async def store_comments(
         rows.append(
             # author and body were cleaned when the comment was read (ImportedComment).
             (comment_id, thread_id, parent_id, address_id, item.author, item.body,
-             item.status.value, item.source_id, int(notify), item.created_at,
+             item.status.value, item.source_id, int(notify and item.notify), item.created_at,
              item.held_reason)
         )  # fmt: skip
-        if notify and address_id is not None:
+        if notify and item.notify and address_id is not None:
             subscribers.add(address_id)
     done.added = len(rows)
     done.ids = ids

@@ -23,6 +23,7 @@ from mailbridge.importer.records import (
     EMPTY,
     ImportedComment,
     ImportedThread,
+    kept_without_text,
     one_line,
     safe_url,
     usable_key,
@@ -132,8 +133,10 @@ def _thread(data: Any, path: str) -> ImportedThread:
             body=_str(item, "body", where).replace("\r\n", "\n").strip(),
             created_at=_created(_str(item, "created", where), where),
             status=parsed_status,
+            # Absent in other tools' files: their writers are subscribed, as ever.
+            notify=item.get("notify") is not False,
         )
-        if comment.body:
+        if comment.body or kept_without_text(comment.author, comment.email, comment.status):
             thread.comments.append(comment)
         else:  # as every other format's: said, not stored
             thread.skipped[EMPTY] = thread.skipped.get(EMPTY, 0) + 1

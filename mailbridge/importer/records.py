@@ -14,6 +14,7 @@ from mailbridge.moderate.private import held_note, private_findings
 __all__ = [
     "EMPTY",
     "EPOCH",
+    "ERASED",
     "ImportedComment",
     "ImportedThread",
     "SourcePost",
@@ -22,6 +23,7 @@ __all__ = [
     "clean_text",
     "dated",
     "detect_format",
+    "kept_without_text",
     "one_line",
     "safe_url",
     "usable_key",
@@ -29,6 +31,7 @@ __all__ = [
 ]
 
 EMPTY = "empty message"  # why a comment without text is not imported
+ERASED = "a former commenter"  # mailbridge.people.data.FORMER, not imported from there
 # The date of a comment whose own date is missing or cannot be read (said in the summary).
 EPOCH = "1970-01-01T00:00:00+00:00"
 _XML_HEAD = 1 << 16  # where an XML export's root element must start
@@ -46,6 +49,9 @@ class ImportedComment:
     status: CommentStatus
     undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
     held_reason: str | None = None  # set below: what a pending one's moderator is told
+    # False: its writer asked not to be emailed (mailbridge's own export says so);
+    # the import subscribes them to answers only if True.
+    notify: bool = True
 
     def __post_init__(self) -> None:
         # Cleaned where every format's comments are made: a NUL or an escape from the
@@ -96,6 +102,14 @@ class SourcePost:
     status: CommentStatus
     skip: str = ""  # why it is not imported ("deleted in Disqus"), or ""
     undated: bool = False  # its date was missing or unreadable: created_at is EPOCH
+
+
+def kept_without_text(author: str, email: str | None, status: CommentStatus) -> bool:
+    """Whether a comment without text is stored anyway: what erasure in mailbridge
+    leaves of a removed comment (``mailbridge export`` writes it). Its replies hang
+    on it and stay off the page with it; skipped, they came to the top level and
+    were published, quoting the erased words as often as not."""
+    return author == ERASED and not email and status is CommentStatus.REJECTED
 
 
 def usable_key(key: str) -> bool:

@@ -19,7 +19,14 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.importer.bulk import store_comments
 from mailbridge.importer.load import DUPLICATE, ImportReport, usable_address
-from mailbridge.importer.records import EMPTY, ImportedComment, SourcePost, SourceThread, clean_line
+from mailbridge.importer.records import (
+    EMPTY,
+    ImportedComment,
+    SourcePost,
+    SourceThread,
+    clean_line,
+    kept_without_text,
+)
 from mailbridge.store import Store, threads
 
 __all__ = ["BATCH", "import_stream"]
@@ -148,7 +155,7 @@ async def import_stream(
             report.skip(post.skip)
         elif post.thread not in known:
             report.skip("its thread is not in the file")
-        elif not post.body.strip():
+        elif not post.body.strip() and not kept_without_text(post.author, post.email, post.status):
             report.skip(EMPTY)
         else:
             report.undated += post.undated

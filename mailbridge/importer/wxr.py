@@ -22,6 +22,7 @@ from mailbridge.importer.records import (
     EPOCH,
     ImportedComment,
     ImportedThread,
+    kept_without_text,
     safe_url,
     usable_key,
 )
@@ -185,7 +186,12 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
     for ns in _WP_NAMESPACES:
         for element in item.findall(f"{{{ns}}}comment"):
             comment = _comment(element)
-            why = "a pingback or trackback" if comment is None else "" if comment.body else EMPTY
+            if comment is None:
+                why = "a pingback or trackback"
+            elif comment.body or kept_without_text(comment.author, comment.email, comment.status):
+                why = ""
+            else:
+                why = EMPTY
             if why:  # counted: the summary says what was not imported
                 thread.skipped[why] = thread.skipped.get(why, 0) + 1
             else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mailbridge.errors import DataDirUnusable, MailbridgeError
 
-__all__ = ["BackupRefused", "BackupResult", "backup"]
+__all__ = ["BackupRefused", "BackupResult", "backup", "is_the_database"]
 
 _PAGES_PER_STEP = 1024  # then the daemon's writers get a turn
 
@@ -26,7 +26,8 @@ class BackupRefused(MailbridgeError):
     """FILE cannot be the backup's target; the message says why."""
 
 
-def _is_the_database(database: Path, target: Path) -> bool:
+def is_the_database(database: Path, target: Path) -> bool:
+    """Whether ``target`` is ``database`` or one of its -wal, -shm, -journal files."""
     names = {database.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
     if target.resolve().parent == database.resolve().parent and target.name in names:
         return True
@@ -47,7 +48,7 @@ def backup(database: Path, target: Path) -> BackupResult:
     """Copy ``database`` to ``target`` (see the module doc)."""
     if not database.exists():
         raise DataDirUnusable(database, "no database here (is --data-dir right?)")
-    if _is_the_database(database, target):
+    if is_the_database(database, target):
         # FILE is where the copy goes: renamed over the live database, it left the
         # daemon's connections on the unlinked file, and what a checkpoint wrote there
         # after the copy was not in the new one.

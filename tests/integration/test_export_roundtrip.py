@@ -7,15 +7,21 @@ line breaks, an orphan reply)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
+from pg import database_for, store_option
 from support import SEED_WXR, command_env, data_rows
 
 from mailbridge.cli import cli
+from mailbridge.settings import load_settings
+from mailbridge.store import subscriptions
+from mailbridge.store.opening import open_store
 
 HARD = {
     "post": {
@@ -164,3 +170,69 @@ def test_what_xml_cannot_carry_is_dropped_not_broken(tmp_path: Path) -> None:
         again = tmp_path / f"again-{fmt}"
         run("import", "--data-dir", str(again), str(out))
         assert snapshot(again, False)["comments"][0][0][3] == "ring the bell"
+
+
+@pytest.mark.parametrize("fmt", ["json", "wxr", "disqus"])
+def test_what_an_erasure_removed_keeps_its_replies_off_the_page(
+    tmp_path: Path, source: Path, fmt: str
+) -> None:
+    # Børge's comment loses its text (privacy.erased_comments = "remove"); Chi's answer
+    # to it, and the answers below, stay hidden with it. Skipped on import as an empty
+    # message, it left them at the top level: published, quoting the erased words.
+    args = ["person", "erase", "--data-dir", str(source), "borge@example.org"]
+    env = command_env(args, {"MAILBRIDGE_PRIVACY_ERASED_COMMENTS": "remove"})
+    erased = CliRunner().invoke(cli, args, env=env, input="y\n")
+    assert erased.exit_code == 0 and "comments removed 1" in erased.output, erased.output
+    out = tmp_path / f"erased.{fmt}"
+    run("export", "--data-dir", str(source), "--all", "--format", fmt, "-o", str(out))
+    again = tmp_path / "again"
+    assert "248 comment(s) added" in run("import", "--data-dir", str(again), str(out))
+    assert snapshot(again, False) == snapshot(source, False)
+    [(removed, chi_parent)] = data_rows(
+        again,
+        "SELECT r.body || '|' || r.author || '|' || r.status, c.parent_id FROM comments c "
+        "JOIN comments r ON r.id = c.parent_id WHERE c.author = 'Chi'",
+    )
+    assert removed == "|a former commenter|rejected" and chi_parent is not None
+
+
+async def _nothing_from_this_site(data: Path, email: str) -> None:
+    """What a person's "nothing from this site" link does (web/subscriptions.py)."""
+    overrides: dict[str, object] = {"data_dir": str(data)}
+    if store_option() == "postgresql":
+        overrides["data_url"] = database_for(data)
+    store = await open_store(load_settings(None, environ={}, overrides=overrides))
+
+    async def work(conn: Any) -> None:
+        async with conn.execute("SELECT id FROM addresses WHERE email = ?", (email,)) as cur:
+            [(address_id,)] = list(await cur.fetchall())
+        await subscriptions.choose(
+            conn, address_id, None, subscriptions.Level.NONE, "one-click", "2026-01-01T00:00:00Z"
+        )
+
+    try:
+        await store.write(work)
+    finally:
+        await store.close()
+
+
+def test_who_asked_for_nothing_is_not_subscribed_again_by_a_move(
+    tmp_path: Path, source: Path
+) -> None:
+    # Fay chose "nothing from this site". Moved to another mailbridge by export and
+    # import, she was subscribed to answers again (the import subscribes every writer).
+    asyncio.run(_nothing_from_this_site(source, "fay@example.org"))
+    out = tmp_path / "moved.json"
+    run("export", "--data-dir", str(source), "--all", "-o", str(out))
+    again = tmp_path / "again"
+    run("import", "--data-dir", str(again), str(out))
+    levels = dict(
+        data_rows(
+            again,
+            "SELECT a.email, s.level FROM subscriptions s JOIN addresses a ON a.id = s.address_id",
+        )
+    )
+    assert "fay@example.org" not in levels
+    assert levels["chi@example.org"] == "replies"  # the others are, as before the move
+    [(notify,)] = data_rows(again, "SELECT c.notify FROM comments c WHERE c.author = 'Fay'")
+    assert not notify
