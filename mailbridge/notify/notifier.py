@@ -330,6 +330,11 @@ class Notifier:
             comment = await comments.get_comment(conn, entry.comment_id)
             if comment is None or comment.status is not CommentStatus.APPROVED:
                 continue  # unpublished meanwhile: nothing to tell
+            # Asked again now: "stop" pressed within the batch window (the previous
+            # email's one-click) stops what waits too.
+            wanted = await subscriptions.effective_level(conn, address_id, comment.thread_id)
+            if wanted is not Level.THREAD and (entry.why != "reply" or wanted is not Level.REPLIES):
+                continue
             parent = None
             if comment.parent_id is not None:
                 parent = await comments.get_comment(conn, comment.parent_id)
