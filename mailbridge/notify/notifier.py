@@ -376,7 +376,9 @@ class Notifier:
     ) -> bool:
         """A web commenter asked to be emailed. Returns True when a confirmation was sent."""
         now = self._clock.now()
-        if await subscriptions.is_confirmed(conn, address_id):
+        if await subscriptions.is_confirmed(conn, address_id) and not await self._widens(
+            conn, address_id, thread.id, level
+        ):
             await subscriptions.set_level(conn, address_id, thread.id, level, "web", iso(now))
             return False
         await subscriptions.request(conn, address_id, thread.id, level, iso(now))
@@ -390,6 +392,15 @@ class Notifier:
             log.info("address %d: a confirmation email went out less than a day ago", address_id)
             return False
         return await self.mail.confirmation(conn, to, address_id, thread, level.value)
+
+    async def _widens(
+        self, conn: aiosqlite.Connection, address_id: int, thread_id: int, level: Level
+    ) -> bool:
+        """Whether a web request would send a confirmed address more than its owner
+        chose: anyone can type an address into the form, so undoing their "stop" or
+        following a whole thread for them is confirmed by email first."""
+        current = await subscriptions.effective_level(conn, address_id, thread_id)
+        return current is Level.NONE or (level is Level.THREAD and current is not Level.THREAD)
 
     async def subscription_held(
         self, conn: aiosqlite.Connection, address_id: int, thread_id: int, level: Level

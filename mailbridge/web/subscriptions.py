@@ -83,7 +83,16 @@ class SubscriptionPages:
 
     async def confirm_page(self, request: web.Request) -> web.Response:
         link = self._link(request, LinkPurpose.CONFIRM)
-        confirmed = await self._store.read(lambda c: subscriptions.is_confirmed(c, link.address_id))
+
+        async def done(conn: aiosqlite.Connection) -> bool:
+            # A confirmed address is asked again before its owner's "stop" is undone.
+            if not await subscriptions.is_confirmed(conn, link.address_id):
+                return False
+            return link.thread_id is None or (
+                await subscriptions.requested_level(conn, link.address_id, link.thread_id) is None
+            )
+
+        confirmed = await self._store.read(done)
         return self._html(
             "confirm",
             link=link,
@@ -100,6 +109,7 @@ class SubscriptionPages:
             changed = await subscriptions.confirm_address(conn, link.address_id, now)
             for thread_id, level in await subscriptions.take_requests(conn, link.address_id):
                 await subscriptions.set_level(conn, link.address_id, thread_id, level, "web", now)
+                changed = True
             return changed
 
         changed = await self._store.write(work)

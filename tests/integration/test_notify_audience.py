@@ -1,19 +1,32 @@
 """Who is told of a published comment, checked on the Maildir's bytes: a person's own
-choice made while a notification waits for its batch window holds for that one too."""
+choice holds, for what waits for its batch window too, and nobody else's word (an
+address typed into the comment form) overrides it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import aiohttp
 import pytest
-from flows import batched_daemon, moderation_email, post_comment, raw_mail_to, window_closes
-from support import FakeClock, local, moderation_links, parse
+from flows import (
+    approve,
+    batched_daemon,
+    delivered,
+    follow,
+    moderation_email,
+    post_comment,
+    raw_mail_to,
+    window_closes,
+)
+from support import FakeClock, db_rows, local, moderation_links, parse
+
+from mailbridge.app import Running
 
 READER = "reader002.4a549d@example.org"  # seed comment 2's author: imported, wants replies
 
 
-async def publish_answer(daemon: object, author: str, count: int) -> None:
+async def publish_answer(daemon: Running, author: str, count: int) -> None:
     """``author`` answers seed comment 2 on the web; a moderator approves it."""
     await post_comment(
         daemon, parent=2, author=author, email=f"{author.lower()}@example.com",
@@ -49,3 +62,50 @@ async def test_a_reply_waiting_for_its_window_is_not_sent_after_unsubscribing(
 
         assert await window_closes(daemon, clock) == 0
         assert raw_mail_to(daemon, READER) == [first]
+
+
+async def one_click(daemon: Running, notification: bytes) -> None:
+    """The mail program's unsubscribe button, as Gmail sends it."""
+    header = str(parse(notification)["List-Unsubscribe"])
+    url = local(header.split(",")[0].strip(" <>"), daemon.http_address)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        async with session.post(url, data={"List-Unsubscribe": "One-Click"}) as resp:
+            assert resp.status == 200
+
+
+@pytest.mark.asyncio
+async def test_a_typed_address_does_not_undo_its_owners_stop(daemon: Running) -> None:
+    """The reader stopped every email from the site; anyone then posting a comment with
+    their address and "notify": "thread" (no proof of owning it) subscribed them to
+    every new comment of the thread, and the next one was mailed to them. Now their
+    owner is asked first, as a new address is: the confirmation email."""
+    await publish_answer(daemon, "Ann", 1)
+    await delivered(daemon)
+    [note] = raw_mail_to(daemon, READER)
+    await one_click(daemon, note)
+
+    await post_comment(daemon, author="Mal", email=READER, notify="thread", body="Spam me.")
+    await post_comment(daemon, author="Bob", email="bob@example.com", body="A new thought.")
+    await approve(daemon, await moderation_email(daemon, "Bob", 3))
+    await delivered(daemon)
+    [_note, confirm] = raw_mail_to(daemon, READER)
+    assert b"/confirm/" in confirm and b"List-Unsubscribe" not in confirm
+    [(level,)] = await db_rows(
+        daemon,
+        "SELECT s.level FROM subscriptions s JOIN addresses a ON a.id = s.address_id "
+        "WHERE a.email = ? AND s.thread_id IS NULL",
+        READER,
+    )
+    assert level == "none"
+
+    # Its owner does want them after all: the link asks (a GET changes nothing)...
+    found = re.search(rb"(http\S+/confirm/[a-z0-9]+)", re.sub(rb"=\r?\n", b"", confirm))
+    assert found is not None
+    status, page = await follow(daemon, found.group(1).decode())
+    assert status == 200 and "Yes, email me" in page
+    status, page = await follow(daemon, found.group(1).decode(), "POST")
+    assert status == 200 and "every new comment" in page
+    await post_comment(daemon, author="Cat", email="cat@example.com", body="One more.")
+    await approve(daemon, await moderation_email(daemon, "Cat", 4))
+    await delivered(daemon)
+    assert b"Cat commented on" in raw_mail_to(daemon, READER)[-1]
