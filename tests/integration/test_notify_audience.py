@@ -19,9 +19,10 @@ from flows import (
     raw_mail_to,
     window_closes,
 )
-from support import FakeClock, db_rows, local, moderation_links, parse
+from support import FakeClock, db_rows, local, moderation_links, parse, smtp_send
 
 from mailbridge.app import Running
+from mailbridge.people import data
 
 READER = "reader002.4a549d@example.org"  # seed comment 2's author: imported, wants replies
 
@@ -109,3 +110,27 @@ async def test_a_typed_address_does_not_undo_its_owners_stop(daemon: Running) ->
     await approve(daemon, await moderation_email(daemon, "Cat", 4))
     await delivered(daemon)
     assert b"Cat commented on" in raw_mail_to(daemon, READER)[-1]
+
+
+@pytest.mark.asyncio
+async def test_mailto_unsubscribe_of_an_erased_address_is_done_not_retried(
+    daemon: Running,
+) -> None:
+    """A person erased (privacy) whose mail program then sends the List-Unsubscribe
+    mailto: (as some do on "report spam"): it was answered 451 (a foreign key failed
+    on the address no longer held), so their provider retried it for days. As the
+    https link does, it answers that it is done, and nothing of them is stored again
+    but the inbound log's record of the message."""
+    await publish_answer(daemon, "Ann", 1)
+    await delivered(daemon)
+    [note] = raw_mail_to(daemon, READER)
+    header = str(parse(note)["List-Unsubscribe"])
+    mailto = header.split(",")[1].strip(" <>").removeprefix("mailto:").split("?")[0]
+    await daemon.store.write(lambda conn: data.erase(conn, READER, False))
+
+    message = f"From: {READER}\r\nSubject: unsubscribe\r\n\r\n".encode()
+    answer = await smtp_send(daemon, READER, mailto, message)
+    assert answer.startswith("250 ") and "Unsubscribed" in answer
+    assert await db_rows(daemon, "SELECT count(*) FROM subscriptions s "
+                         "LEFT JOIN addresses a ON a.id = s.address_id "
+                         "WHERE a.id IS NULL") == [(0,)]  # fmt: skip
