@@ -99,7 +99,20 @@ class SubscriptionPages:
             thread=await self._thread(link.thread_id),
             done=confirmed,
             changed=False,
+            current=await self._current(link),
         )
+
+    async def _current(self, link: SubscriptionLink) -> str | None:
+        """What the address gets now (the link's thread, else site-wide): a link
+        confirmed again after a "stop" or an erasure must not promise emails."""
+
+        async def work(conn: aiosqlite.Connection) -> Level | None:
+            if link.thread_id is None:
+                return await subscriptions.explicit_level(conn, link.address_id, None)
+            return await subscriptions.effective_level(conn, link.address_id, link.thread_id)
+
+        level = await self._store.read(work)
+        return None if level is None else level.value
 
     async def confirm(self, request: web.Request) -> web.Response:
         link = self._link(request, LinkPurpose.CONFIRM)
@@ -124,6 +137,7 @@ class SubscriptionPages:
             thread=await self._thread(link.thread_id),
             done=True,
             changed=changed,
+            current=await self._current(link),
         )
 
     # -- unsubscribe -----------------------------------------------------------

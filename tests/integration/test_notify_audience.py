@@ -134,3 +134,32 @@ async def test_mailto_unsubscribe_of_an_erased_address_is_done_not_retried(
     assert await db_rows(daemon, "SELECT count(*) FROM subscriptions s "
                          "LEFT JOIN addresses a ON a.id = s.address_id "
                          "WHERE a.id IS NULL") == [(0,)]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_confirmation_link_opened_after_stopping_promises_nothing(
+    daemon: Running,
+) -> None:
+    """Cleo confirmed, was answered, pressed her mail program's unsubscribe button, and
+    then opened her old confirmation email: the page said "Already confirmed. Example
+    Blog will email you when someone answers you", which was no longer true."""
+    cleo = "cleo@example.com"
+    first = await post_comment(daemon, author="Cleo", email=cleo, notify=True, body="Tell me.")
+    await delivered(daemon)
+    [confirm] = raw_mail_to(daemon, cleo)
+    found = re.search(rb"(http\S+/confirm/[a-z0-9]+)", re.sub(rb"=\r?\n", b"", confirm))
+    assert found is not None
+    confirm_url = found.group(1).decode()
+    status, page = await follow(daemon, confirm_url, "POST")
+    assert status == 200 and "will email you when someone answers you" in page
+    await approve(daemon, await moderation_email(daemon, "Cleo", 2))
+    await post_comment(daemon, parent=first, author="Dan", email="dan@example.com", body="Hi")
+    await approve(daemon, await moderation_email(daemon, "Dan", 3))
+    await delivered(daemon)
+    [_confirm, note] = raw_mail_to(daemon, cleo)
+    await one_click(daemon, note)
+
+    for method in ("GET", "POST"):
+        status, page = await follow(daemon, confirm_url, method)
+        assert status == 200 and "will email you" not in page, page
+        assert "sends no emails about" in page and "stopped" in page
