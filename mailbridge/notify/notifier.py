@@ -379,6 +379,11 @@ class Notifier:
         if await subscriptions.is_confirmed(conn, address_id) and not await self._widens(
             conn, address_id, thread.id, level
         ):
+            current = await subscriptions.effective_level(conn, address_id, thread.id)
+            if current is Level.THREAD and level is Level.REPLIES:
+                # Following the thread hears the replies too: the widget's default
+                # ("replies to my comment") must not stop the rest.
+                return False
             await subscriptions.set_level(conn, address_id, thread.id, level, "web", iso(now))
             return False
         await subscriptions.request(conn, address_id, thread.id, level, iso(now))

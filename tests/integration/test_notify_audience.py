@@ -163,3 +163,26 @@ async def test_a_confirmation_link_opened_after_stopping_promises_nothing(
         status, page = await follow(daemon, confirm_url, method)
         assert status == 200 and "will email you" not in page, page
         assert "sends no emails about" in page and "stopped" in page
+
+
+@pytest.mark.asyncio
+async def test_commenting_again_does_not_stop_following_the_thread(daemon: Running) -> None:
+    """The reader follows the whole thread ("Every new comment here"), then comments
+    again with the widget's default, "Email me replies to my comment": that set the
+    thread to replies only, and the next comment by someone else was not sent to them."""
+    await publish_answer(daemon, "Ann", 1)
+    await delivered(daemon)
+    [note] = raw_mail_to(daemon, READER)
+    found = re.search(rb"(http\S+/unsubscribe/[a-z0-9]+)", re.sub(rb"=\r?\n", b"", note))
+    assert found is not None
+    async with aiohttp.ClientSession() as session:
+        url = local(found.group(1).decode(), daemon.http_address)
+        async with session.post(url, data={"choice": "thread-thread"}) as resp:
+            assert resp.status == 200
+
+    await post_comment(daemon, author="Reader", email=READER, notify="replies", body="Me again.")
+    await post_comment(daemon, author="Bob", email="bob@example.com", body="A new thought.")
+    await approve(daemon, await moderation_email(daemon, "Bob", 3))
+    await delivered(daemon)
+    [_note, told] = raw_mail_to(daemon, READER)
+    assert b"Bob commented on" in told
