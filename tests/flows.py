@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import time
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import aiohttp
-from support import THREAD, is_notification, local, moderation_links, of_kind, wait_for_mail
+from support import (
+    THREAD,
+    FakeClock,
+    db_rows,
+    import_seed,
+    is_notification,
+    local,
+    make_settings,
+    moderation_links,
+    no_dmarc_zone,
+    of_kind,
+    wait_for_mail,
+)
 
-from mailbridge.app import Running
+from mailbridge.app import Running, running
 
 
 def outbox_dir(daemon: Running) -> Path:
@@ -65,3 +81,41 @@ async def reply_notification(daemon: Running) -> EmailMessage:
     await post_comment(daemon, parent=2, body="Ann's answer to Reader 002.")
     await approve(daemon, await moderation_email(daemon, "Ann", 1))
     return await notification_for(daemon, "reader002.4a549d@example.org", 2)
+
+
+async def delivered(daemon: Running) -> None:
+    """Wait (bounded) until the outbox has nothing left to send."""
+    deadline = time.monotonic() + 10
+    sql = "SELECT id FROM outbox WHERE status IN ('queued', 'sending')"
+    while await db_rows(daemon, sql):
+        assert time.monotonic() < deadline, "the outbox did not drain"
+        await asyncio.sleep(0.05)
+
+
+def raw_mail_to(daemon: Running, address: str) -> list[bytes]:
+    """The raw files in the Maildir whose To header names ``address``."""
+    folder = outbox_dir(daemon) / "new"
+    found = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        raw = path.read_bytes()
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        if re.search(rb"^To:[^\r\n]*" + re.escape(address.encode()), head, re.MULTILINE):
+            found.append(raw)
+    return found
+
+
+@contextlib.asynccontextmanager
+async def batched_daemon(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
+    """A daemon whose notifications wait 600 s (of ``clock``) for their batch."""
+    settings = make_settings(tmp_path, notifications={"batch_window_seconds": 600})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        yield daemon
+
+
+async def window_closes(daemon: Running, clock: FakeClock) -> int:
+    """The batch window passes: what waited is queued (how many) and delivered."""
+    clock.advance(601)
+    sent = await daemon.digester.run_once()
+    await delivered(daemon)
+    return sent

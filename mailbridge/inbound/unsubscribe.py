@@ -8,7 +8,7 @@ import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import BadReplyToken, LinkError
-from mailbridge.store import Store, inbound, subscriptions
+from mailbridge.store import Store, inbound, subscriptions, threads
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.subscriptions import Level
 from mailbridge.tokens import LinkPurpose, SubscriptionLink, read_subscription_token
@@ -44,17 +44,24 @@ class MailtoUnsubscribe:
         link = self.link(token)
         now = iso(self._clock.now())
 
-        async def work(conn: aiosqlite.Connection) -> None:
-            await subscriptions.choose(conn, link.address_id, None, Level.NONE, "mailto", now)
+        async def work(conn: aiosqlite.Connection) -> bool:
+            # Erased (privacy) since the email was sent: nothing is held to change and
+            # nothing more is sent (a foreign key failed: 451, retried for days).
+            held = await threads.address_email(conn, link.address_id) is not None
+            if held:
+                await subscriptions.choose(conn, link.address_id, None, Level.NONE, "mailto", now)
             await inbound.set_outcome(
                 conn,
                 inbound_id,
                 Disposition.UNSUBSCRIBED,
                 reason="unsubscribe",
                 detail=UNSUBSCRIBED,
-                address_id=link.address_id,
+                address_id=link.address_id if held else None,
             )
+            return held
 
-        await self._store.write(work)
-        log.info("inbound %d: address %d unsubscribed by mail", inbound_id, link.address_id)
+        if await self._store.write(work):
+            log.info("inbound %d: address %d unsubscribed by mail", inbound_id, link.address_id)
+        else:
+            log.info("inbound %d: unsubscribe by mail of what is no longer held", inbound_id)
         return UNSUBSCRIBED

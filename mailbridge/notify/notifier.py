@@ -330,6 +330,11 @@ class Notifier:
             comment = await comments.get_comment(conn, entry.comment_id)
             if comment is None or comment.status is not CommentStatus.APPROVED:
                 continue  # unpublished meanwhile: nothing to tell
+            # Asked again now: "stop" pressed within the batch window (the previous
+            # email's one-click) stops what waits too.
+            wanted = await subscriptions.effective_level(conn, address_id, comment.thread_id)
+            if wanted is not Level.THREAD and (entry.why != "reply" or wanted is not Level.REPLIES):
+                continue
             parent = None
             if comment.parent_id is not None:
                 parent = await comments.get_comment(conn, comment.parent_id)
@@ -371,7 +376,14 @@ class Notifier:
     ) -> bool:
         """A web commenter asked to be emailed. Returns True when a confirmation was sent."""
         now = self._clock.now()
-        if await subscriptions.is_confirmed(conn, address_id):
+        if await subscriptions.is_confirmed(conn, address_id) and not await self._widens(
+            conn, address_id, thread.id, level
+        ):
+            current = await subscriptions.effective_level(conn, address_id, thread.id)
+            if current is Level.THREAD and level is Level.REPLIES:
+                # Following the thread hears the replies too: the widget's default
+                # ("replies to my comment") must not stop the rest.
+                return False
             await subscriptions.set_level(conn, address_id, thread.id, level, "web", iso(now))
             return False
         await subscriptions.request(conn, address_id, thread.id, level, iso(now))
@@ -385,6 +397,15 @@ class Notifier:
             log.info("address %d: a confirmation email went out less than a day ago", address_id)
             return False
         return await self.mail.confirmation(conn, to, address_id, thread, level.value)
+
+    async def _widens(
+        self, conn: aiosqlite.Connection, address_id: int, thread_id: int, level: Level
+    ) -> bool:
+        """Whether a web request would send a confirmed address more than its owner
+        chose: anyone can type an address into the form, so undoing their "stop" or
+        following a whole thread for them is confirmed by email first."""
+        current = await subscriptions.effective_level(conn, address_id, thread_id)
+        return current is Level.NONE or (level is Level.THREAD and current is not Level.THREAD)
 
     async def subscription_held(
         self, conn: aiosqlite.Connection, address_id: int, thread_id: int, level: Level

@@ -83,14 +83,36 @@ class SubscriptionPages:
 
     async def confirm_page(self, request: web.Request) -> web.Response:
         link = self._link(request, LinkPurpose.CONFIRM)
-        confirmed = await self._store.read(lambda c: subscriptions.is_confirmed(c, link.address_id))
+
+        async def done(conn: aiosqlite.Connection) -> bool:
+            # A confirmed address is asked again before its owner's "stop" is undone.
+            if not await subscriptions.is_confirmed(conn, link.address_id):
+                return False
+            return link.thread_id is None or (
+                await subscriptions.requested_level(conn, link.address_id, link.thread_id) is None
+            )
+
+        confirmed = await self._store.read(done)
         return self._html(
             "confirm",
             link=link,
             thread=await self._thread(link.thread_id),
             done=confirmed,
             changed=False,
+            current=await self._current(link),
         )
+
+    async def _current(self, link: SubscriptionLink) -> str | None:
+        """What the address gets now (the link's thread, else site-wide): a link
+        confirmed again after a "stop" or an erasure must not promise emails."""
+
+        async def work(conn: aiosqlite.Connection) -> Level | None:
+            if link.thread_id is None:
+                return await subscriptions.explicit_level(conn, link.address_id, None)
+            return await subscriptions.effective_level(conn, link.address_id, link.thread_id)
+
+        level = await self._store.read(work)
+        return None if level is None else level.value
 
     async def confirm(self, request: web.Request) -> web.Response:
         link = self._link(request, LinkPurpose.CONFIRM)
@@ -100,6 +122,7 @@ class SubscriptionPages:
             changed = await subscriptions.confirm_address(conn, link.address_id, now)
             for thread_id, level in await subscriptions.take_requests(conn, link.address_id):
                 await subscriptions.set_level(conn, link.address_id, thread_id, level, "web", now)
+                changed = True
             return changed
 
         changed = await self._store.write(work)
@@ -114,6 +137,7 @@ class SubscriptionPages:
             thread=await self._thread(link.thread_id),
             done=True,
             changed=changed,
+            current=await self._current(link),
         )
 
     # -- unsubscribe -----------------------------------------------------------

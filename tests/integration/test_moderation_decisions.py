@@ -6,34 +6,37 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import re
 import struct
-import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
 import pytest
 from click.testing import CliRunner
-from flows import follow, moderation_email, outbox_dir, post_comment
+from flows import (
+    batched_daemon,
+    delivered,
+    follow,
+    moderation_email,
+    outbox_dir,
+    post_comment,
+    raw_mail_to,
+    window_closes,
+)
 from support import (
     AUTHOR_EMAIL,
     THREAD,
     FakeClock,
-    import_seed,
-    make_settings,
     moderation_links,
-    no_dmarc_zone,
     of_kind,
     started,
     wait_for_mail,
 )
 
-from mailbridge.app import Running, running
+from mailbridge.app import Running
 from mailbridge.cli import cli
 from mailbridge.clock import iso
 from mailbridge.store import subscriptions
@@ -66,26 +69,6 @@ async def decisions(daemon: Running, cid: int) -> list[tuple[object, ...]]:
 async def status_of(daemon: Running, cid: int) -> str:
     [(status,)] = await rows(daemon, "SELECT status FROM comments WHERE id = ?", cid)
     return str(status)
-
-
-async def delivered(daemon: Running) -> None:
-    """Wait (bounded) until the outbox has nothing left to send."""
-    deadline = time.monotonic() + 10
-    while await rows(daemon, "SELECT id FROM outbox WHERE status IN ('queued', 'sending')"):
-        assert time.monotonic() < deadline, "the outbox did not drain"
-        await asyncio.sleep(0.05)
-
-
-def raw_mail_to(daemon: Running, address: str) -> list[bytes]:
-    """The raw files in the Maildir whose To header names ``address``."""
-    folder = outbox_dir(daemon) / "new"
-    found = []
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        raw = path.read_bytes()
-        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        if re.search(rb"^To:[^\r\n]*" + re.escape(address.encode()), head, re.MULTILINE):
-            found.append(raw)
-    return found
 
 
 async def press(daemon: Running, link: str) -> str:
@@ -269,14 +252,6 @@ async def test_an_expired_link_names_the_command_that_decides_as_the_operator(
 # -- batched notifications (the default): a change of mind within or after the window
 
 
-@contextlib.asynccontextmanager
-async def batched_daemon(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
-    settings = make_settings(tmp_path, notifications={"batch_window_seconds": 600})
-    await import_seed(settings)
-    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
-        yield daemon
-
-
 async def follow_the_thread(daemon: Running, email: str, clock: FakeClock) -> None:
     async def work(conn: aiosqlite.Connection) -> None:
         async with conn.execute("SELECT id FROM addresses WHERE email = ?", (email,)) as cur:
@@ -285,13 +260,6 @@ async def follow_the_thread(daemon: Running, email: str, clock: FakeClock) -> No
         await subscriptions.set_level(conn, int(row[0]), 1, Level.THREAD, "test", iso(clock.now()))
 
     await daemon.store.write(work)
-
-
-async def window_closes(daemon: Running, clock: FakeClock) -> int:
-    clock.advance(601)
-    sent = await daemon.digester.run_once()
-    await delivered(daemon)
-    return sent
 
 
 @pytest.mark.asyncio

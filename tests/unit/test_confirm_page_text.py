@@ -58,6 +58,7 @@ def test_every_confirm_page_variant_reads_as_a_sentence(
         thread=THREAD if with_thread else None,
         done=done,
         changed=changed,
+        current=level,
     )
     text = page_text(html)
 
