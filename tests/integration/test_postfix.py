@@ -231,14 +231,41 @@ async def test_a_5xx_at_data_is_bounced_by_postfix_to_the_sender(
     # mailbridge's code and reason reach the sender, word for word, in Postfix's report
     # (which folds long lines: compare with the white space collapsed).
     said = b" ".join(raw.split())
-    assert (
-        b"said: 550 5.7.1 This reply address belongs to someone else: reply from the "
-        b"address the notification was sent to. (in reply to end of DATA command)" in said
+    assert re.search(
+        rb"said: 550 5\.7\.1 This reply address belongs to someone else: reply from the "
+        rb"address the notification was sent to\. \(inbound \d+\) \(in reply to end of DATA "
+        rb"command\)",
+        said,
     ), raw
     assert re.search(rb"^Status: 5\.7\.1\r?$", raw, re.M)
     assert b"Final-Recipient: rfc822; " + reply_address(notice).lower().encode() in raw
     assert b"Not my conversation at all." in raw  # the returned message: nothing lost
     assert await comments_with(running, "Not my conversation at all.") == []
+
+
+@pytest.mark.asyncio
+async def test_postfixs_log_line_names_the_inbound_row_and_the_row_its_queue_id(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    person, notice = await notification(running, internet[0])
+    reply = reply_to_notification(notice, "Matched from the mail log.", sender=person)
+    code, _text = await to_the_mx(postfix, person, reply_address(notice), reply.as_bytes())
+    assert code == 250
+    # The operator reads Postfix's line for the delivery to mailbridge: its answer names
+    # the inbound row, as an MTA's "queued as" does.
+    sent = await postfix.wait_log(
+        r"postfix/smtp\[\d+\]: (\w+): to=<reply\+[^>]+>, "
+        r".*status=sent \(250 2\.0\.0 [^\n]*\(inbound (\d+)\)\)$"
+    )
+    queue_id, inbound_id = sent.group(1), int(sent.group(2))
+    [(message_id, status, headers)] = await db_rows(
+        running, "SELECT message_id, status, headers FROM inbound_messages WHERE id = ?",
+        inbound_id,
+    )  # fmt: skip
+    assert (message_id, status) == (str(reply["Message-ID"]), "accepted")
+    # And the other way: the row's Received header names Postfix's queue id.
+    assert f"with ESMTP id {queue_id}" in str(headers), headers
 
 
 @pytest.mark.asyncio
