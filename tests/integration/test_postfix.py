@@ -76,9 +76,15 @@ def mailbridge_port() -> int:
 
 
 @pytest.fixture
-def postfix(internet: tuple[SinkHandler, int], mailbridge_port: int) -> Iterator[Postfix]:
+def postfix(
+    request: pytest.FixtureRequest, internet: tuple[SinkHandler, int], mailbridge_port: int
+) -> Iterator[Postfix]:
+    marker = request.node.get_closest_marker("postfix_main")
     with postfix_instance(
-        reply_domain=REPLY_DOMAIN, mailbridge_port=mailbridge_port, internet_port=internet[1]
+        reply_domain=REPLY_DOMAIN,
+        mailbridge_port=mailbridge_port,
+        internet_port=internet[1],
+        extra=marker.args[0] if marker else "",
     ) as server:
         yield server
 
@@ -266,6 +272,31 @@ async def test_postfixs_log_line_names_the_inbound_row_and_the_row_its_queue_id(
     assert (message_id, status) == (str(reply["Message-ID"]), "accepted")
     # And the other way: the row's Received header names Postfix's queue id.
     assert f"with ESMTP id {queue_id}" in str(headers), headers
+
+
+@pytest.mark.asyncio
+@pytest.mark.postfix_main("message_size_limit = 52428800")  # the operator's, for their mail
+async def test_a_reply_over_mailbridges_size_is_bounced_by_postfix_naming_the_limit(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    sink = internet[0]
+    person, notice = await notification(running, sink)
+    reply = reply_to_notification(notice, "Here are the photos of the garden.", sender=person)
+    reply.add_attachment(b"\xff" * 8_000_000, maintype="image", subtype="jpeg",
+                         filename="garden.jpg")  # fmt: skip
+    code, _text = await to_the_mx(postfix, person, reply_address(notice), reply.as_bytes())
+    assert code == 250  # under Postfix's own limit: Postfix has it
+    # Postfix reads mailbridge's EHLO "SIZE 10485760" and bounces it without sending it:
+    # the sender is told the limit in Postfix's words (docs/postfix.md).
+    [raw] = [raw for frm, raw in await arrived(sink, person, count=2) if frm == "<>"]
+    said = b" ".join(raw.split())
+    assert re.search(
+        rb"Status: 5\.3\.4 Diagnostic-Code: X-Postfix; message size \d+ exceeds size limit "
+        rb"10485760 of server 127\.0\.0\.1\[127\.0\.0\.1\]",
+        said,
+    ), said[:4000]
+    assert await comments_with(running, "Here are the photos of the garden.") == []
 
 
 @pytest.mark.asyncio
