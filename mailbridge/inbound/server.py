@@ -34,6 +34,8 @@ _AIOSMTPD_TOO_LARGE = {
     "552 Error: Too much mail data": "at the end of DATA",
 }
 
+_AIOSMTPD_LINE_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
+
 
 class DataInProgress:
     """The SMTP sessions between DATA and its answer. A stop waits for them (bounded):
@@ -136,6 +138,16 @@ class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
         # no trace of the message. Said here with the limit, and logged.
         if isinstance(status, str) and status in _AIOSMTPD_TOO_LARGE:
             status = self._too_large(_AIOSMTPD_TOO_LARGE[status])
+        elif status == _AIOSMTPD_LINE_TOO_LONG:  # the same: said, and logged
+            log.info(
+                "SMTP from %s: message refused at the end of DATA: a line longer than %d bytes",
+                self._client_ip,
+                self.line_length_limit,
+            )
+            status = (
+                f"500 5.5.6 Line too long: a line of this message is longer than "
+                f"{self.line_length_limit:,} bytes; send it again with shorter lines."
+            )
         await super().push(status)
 
     def _too_large(self, where: str) -> str:

@@ -217,6 +217,28 @@ async def test_a_size_announced_over_the_limit_is_refused_at_mail_saying_so(
 
 
 @pytest.mark.asyncio
+async def test_a_line_over_a_mebibyte_is_refused_saying_so(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    note = await reply_notification(daemon)
+    caplog.set_level("INFO", logger="mailbridge")
+    # A reply whose 1.1 MB of words is one line (no transfer encoding folds it).
+    one_line = b"From: reader002.4a549d@example.org\nSubject: Re\n\n" + b"word " * 220_000
+    answer = await _raw_session(
+        daemon,
+        b"MAIL FROM:<reader002.4a549d@example.org>\r\n",
+        f"RCPT TO:<{reply_address(note)}>\r\n".encode(),
+        b"DATA\r\n",
+        one_line.replace(b"\n", b"\r\n") + b"\r\n.\r\n",
+    )
+    assert answer == (
+        b"500 5.5.6 Line too long: a line of this message is longer than 1,048,576 bytes; "
+        b"send it again with shorter lines.\r\n"
+    )
+    assert "refused at the end of DATA: a line longer than 1048576 bytes" in caplog.text
+
+
+@pytest.mark.asyncio
 async def test_attachments_are_not_published_but_the_moderator_is_told(daemon: Running) -> None:
     note = await reply_notification(daemon)
     reply = reply_to_notification(note, "Here is the photo I mentioned.")
