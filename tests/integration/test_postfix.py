@@ -300,6 +300,36 @@ async def test_a_reply_over_mailbridges_size_is_bounced_by_postfix_naming_the_li
 
 
 @pytest.mark.asyncio
+async def test_a_reply_to_two_of_mailbridges_addresses_reaches_both_in_two_transactions(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    person, notice = await notification(running, internet[0])
+    reply = reply_to_notification(notice, "Copied to the postmaster too.", sender=person)
+    postmaster = f"postmaster@{REPLY_DOMAIN}"
+    client = aiosmtplib.SMTP(
+        hostname="127.0.0.1", port=postfix.port, start_tls=False, source_address=(INTERNET, 0)
+    )
+    async with client:
+        await client.mail(person)
+        await client.rcpt(reply_address(notice))
+        await client.rcpt(postmaster)
+        answer = await client.data(reply.as_bytes())
+    assert answer.code == 250
+    # Postfix offers both in one transaction; mailbridge takes one (452 4.5.3 for the
+    # other), and Postfix sends that one again, alone: nothing lost, nothing bounced.
+    await postfix.wait_log(r"to=<[^>]+@reply\.example\.org>, .*status=deferred \(host "
+                           r"127\.0\.0\.1\[127\.0\.0\.1\] said: 452 4\.5\.3 ")  # fmt: skip
+    await until("the reply filed", lambda: comments_with(running, "Copied to the postmaster"))
+    await until(
+        "the postmaster's copy kept",
+        lambda: db_rows(running, "SELECT id FROM inbound_messages WHERE status = 'postmaster'"),
+    )
+    await until("Postfix's queue empty", lambda: asyncio.to_thread(lambda: postfix.queued() == 0))
+    assert [frm for frm, _raw in await arrived(internet[0], person)] != ["<>"]  # no bounce
+
+
+@pytest.mark.asyncio
 async def test_a_forged_reply_address_is_refused_during_the_senders_session(
     daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
 ) -> None:
