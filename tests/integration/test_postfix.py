@@ -330,6 +330,39 @@ async def test_a_reply_to_two_of_mailbridges_addresses_reaches_both_in_two_trans
 
 
 @pytest.mark.asyncio
+async def test_a_reply_while_mailbridge_is_stopped_waits_in_postfix_and_is_filed_on_restart(
+    tmp_path: Path, postfix: Postfix, internet: tuple[SinkHandler, int], mailbridge_port: int
+) -> None:
+    sink = internet[0]
+    settings: dict[str, Any] = {
+        "smtp": {"listen": f"127.0.0.1:{mailbridge_port}", "reply_domain": REPLY_DOMAIN},
+        "outbound": {"transport": f"smtp://127.0.0.1:{postfix.port}", "relay_idle_seconds": 0},
+        "moderation": {"moderators": [MODERATOR]},
+    }
+    async with started(tmp_path, **settings) as running:
+        person, notice = await notification(running, sink)
+        first = reply_to_notification(notice, "The first, while it runs.", sender=person)
+        code, _ = await to_the_mx(postfix, person, reply_address(notice), first.as_bytes())
+        assert code == 250  # and Postfix now knows the address (verified)
+        await until("the first filed", lambda: comments_with(running, "The first, while it"))
+    # mailbridge stopped (an upgrade): Postfix takes the next reply and keeps it.
+    second = reply_to_notification(
+        notice, "The second, while it is stopped.", sender=person, message_id="<reply-2@c.example>"
+    )
+    code, _ = await to_the_mx(postfix, person, reply_address(notice), second.as_bytes())
+    assert code == 250
+    await postfix.wait_log(r"to=<reply\+[^>]+>, .*status=deferred \(connect to 127\.0\.0\.1")
+    assert await asyncio.to_thread(postfix.queued) == 1
+    async with started(tmp_path, **settings) as running:
+        await until("the second filed", lambda: comments_with(running, "The second, while it"))
+        await until(
+            "Postfix's queue empty", lambda: asyncio.to_thread(lambda: postfix.queued() == 0)
+        )
+        assert len(await comments_with(running, "The second, while it is stopped.")) == 1
+    assert [frm for frm, _to, _raw in sink.received if frm == "<>"] == []  # nothing bounced
+
+
+@pytest.mark.asyncio
 async def test_a_forged_reply_address_is_refused_during_the_senders_session(
     daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
 ) -> None:
