@@ -343,8 +343,8 @@ class AuthenticationUnavailable(Rejection):
 
 
 class MessageTooLarge(Rejection):
-    """Larger than smtp.max_message_size, read from a mailbox (over SMTP aiosmtpd answers
-    552 itself, before the message is sent)."""
+    """Larger than smtp.max_message_size: read from a mailbox, or over SMTP (at MAIL when
+    its SIZE says so, else at the end of DATA; mailbridge.inbound.server)."""
 
     smtp_code = 552
     smtp_status = "5.3.4"

@@ -136,9 +136,10 @@ class Postfix:
 
 @contextmanager
 def postfix_instance(
-    *, reply_domain: str, mailbridge_port: int, internet_port: int
+    *, reply_domain: str, mailbridge_port: int, internet_port: int, extra: str = ""
 ) -> Iterator[Postfix]:
-    """A Postfix started in a new temporary directory on a free port; stopped and removed."""
+    """A Postfix started in a new temporary directory on a free port; stopped and removed.
+    ``extra``: main.cf lines of the operator's own, after deploy/postfix/main.cf's."""
     if find_program("postfix") is None:
         unavailable("needs postfix from postfix: apt-get install postfix")
     if os.geteuid() != 0:
@@ -151,7 +152,7 @@ def postfix_instance(
             (root / sub).mkdir()
         shutil.chown(root / "data", "postfix")
         main = _BASE.format(root=root, internet_port=internet_port)
-        main += "\n" + deployed_lines(reply_domain, mailbridge_port)
+        main += "\n" + deployed_lines(reply_domain, mailbridge_port) + "\n" + extra
         (server.config / "main.cf").write_text(main)
         (server.config / "master.cf").write_text(_MASTER.format(port=server.port))
         started = server._postfix("start")

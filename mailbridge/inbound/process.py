@@ -78,7 +78,7 @@ from mailbridge.store.subscriptions import Level
 from mailbridge.tokens import Keyring, read_bounce_token
 from mailbridge.workers.offload import AsyncExtractor, offloaded
 
-__all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key"]
+__all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key", "naming"]
 
 log = logging.getLogger(__name__)
 
@@ -217,15 +217,16 @@ class ReplyIntake:
         where = f"inbound {record.id} {message_id or '(no Message-ID)'}"
         if not is_new and record.status not in (Disposition.RECEIVED, Disposition.REFUSED):
             log.info("%s: redelivery of a message already %s", where, record.status)
-            return record.detail if record.detail else DUPLICATE
+            return naming(record.detail if record.detail else DUPLICATE, record.id)
         checks = _Checks()
         try:
-            return await self._process(record.id, recipient, envelope, headers, checks, where)
+            reply = await self._process(record.id, recipient, envelope, headers, checks, where)
         except ExtractionFailed as exc:
             log.error("%s: extraction failed (%s); answered 451, raw message kept", where, exc)
             raise
         except Rejection as rejection:
-            return await self._reject(record.id, rejection, checks, where, envelope)
+            reply = await self._reject(record.id, rejection, checks, where, envelope)
+        return naming(reply, record.id)
 
     async def reprocess(self, inbound_id: int) -> str:
         """Run a stored message through the pipeline again (e.g. after a parser fix)."""
@@ -473,6 +474,13 @@ class ReplyIntake:
         if explained:
             self._queued()
         return reply
+
+
+def naming(reply: str, inbound_id: int) -> str:
+    """The answer to DATA with the message's inbound id, as MTAs say "queued as": the
+    relay logs it (Postfix's ``status=sent (250 ... (inbound 42))``), so the operator
+    goes from that line to ``mailbridge inbound 42``, and a bounce carries it too."""
+    return f"{reply} (inbound {inbound_id})"
 
 
 async def _reply_context(

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, syntax
 
+from mailbridge.errors import MessageTooLarge
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.limits import ConnectionLimiter
 from mailbridge.inbound.tls import smtp_tls_context
@@ -26,6 +27,14 @@ TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address, try a
 # every MTA sends in MAIL and RCPT. Anything else is left to aiosmtpd.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
+
+# What aiosmtpd answers to a message over data_size_limit, and when.
+_AIOSMTPD_TOO_LARGE = {
+    "552 Error: message size exceeds fixed maximum message size": "at MAIL (its SIZE)",
+    "552 Error: Too much mail data": "at the end of DATA",
+}
+
+_AIOSMTPD_LINE_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
 
 
 class DataInProgress:
@@ -120,6 +129,40 @@ class _LimitedSMTP(SMTP):  # aiosmtpd ships no type information: SMTP is Any
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return address, rest
+
+    async def push(self, status: Any) -> None:  # aiosmtpd: str or bytes (AnyStr)
+        # aiosmtpd's own answers to a message over data_size_limit ("552 Error: Too much
+        # mail data", "552 Error: message size exceeds fixed maximum message size") name
+        # no limit and no enhanced code, and log nothing above DEBUG: the bounce a relay
+        # writes told the commenter nothing they could act on, and the operator saw
+        # no trace of the message. Said here with the limit, and logged.
+        if isinstance(status, str) and status in _AIOSMTPD_TOO_LARGE:
+            status = self._too_large(_AIOSMTPD_TOO_LARGE[status])
+        elif status == _AIOSMTPD_LINE_TOO_LONG:  # the same: said, and logged
+            log.info(
+                "SMTP from %s: message refused at the end of DATA: a line longer than %d bytes",
+                self._client_ip,
+                self.line_length_limit,
+            )
+            status = (
+                f"500 5.5.6 Line too long: a line of this message is longer than "
+                f"{self.line_length_limit:,} bytes; send it again with shorter lines."
+            )
+        await super().push(status)
+
+    def _too_large(self, where: str) -> str:
+        limit = self.data_size_limit or 0
+        log.info(
+            "SMTP from %s: message refused %s: larger than smtp.max_message_size (%d bytes)",
+            self._client_ip,
+            where,
+            limit,
+        )
+        return MessageTooLarge(
+            f"The message is larger than this server accepts ({limit:,} bytes, about "
+            f"{limit / 1_000_000:.0f} MB, attachments included): send your reply again "
+            "without attachments, or with smaller ones."
+        ).smtp_reply
 
     def _session_over(self, transport: asyncio.BaseTransport) -> None:
         log.info(

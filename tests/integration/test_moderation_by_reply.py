@@ -191,7 +191,7 @@ async def test_a_bold_verdict_signed_off_from_gmail_approves_without_an_answer(
             "<b>Approve</b><div><br></div><div>Thanks,</div><div>Joseph</div>",
         )
         result = await send(daemon, sign(raw, KEY), rcpt, AUTHOR_EMAIL)
-        assert result == f"250 2.0.0 Done: comment {comment_id} is approved"
+        assert result.startswith(f"250 2.0.0 Done: comment {comment_id} is approved (inbound ")
         assert await status_of(daemon, comment_id) == "approved"
         rows = await daemon.store.read(lambda c: _children(c, comment_id))
         assert rows == []  # "Thanks, Joseph" was to us, not an answer to Ann
@@ -308,8 +308,8 @@ async def test_the_same_answer_sent_twice_is_published_once(tmp_path: Path) -> N
             daemon, sign(answer(moderation, "approve", "Hi Ann."), KEY), rcpt, AUTHOR_EMAIL
         )
         [(answer_id, _body)] = await daemon.store.read(lambda c: _children(c, comment_id, "id, "))
-        assert first.endswith(f"your answer is published as comment {answer_id}")
-        assert again.endswith(f"your answer was published before, as comment {answer_id}")
+        assert f"your answer is published as comment {answer_id} (inbound " in first
+        assert f"your answer was published before, as comment {answer_id} (inbound " in again
         # Different words are a new answer.
         await send(
             daemon, sign(answer(moderation, "approve", "And more."), KEY), rcpt, AUTHOR_EMAIL

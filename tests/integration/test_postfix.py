@@ -76,9 +76,15 @@ def mailbridge_port() -> int:
 
 
 @pytest.fixture
-def postfix(internet: tuple[SinkHandler, int], mailbridge_port: int) -> Iterator[Postfix]:
+def postfix(
+    request: pytest.FixtureRequest, internet: tuple[SinkHandler, int], mailbridge_port: int
+) -> Iterator[Postfix]:
+    marker = request.node.get_closest_marker("postfix_main")
     with postfix_instance(
-        reply_domain=REPLY_DOMAIN, mailbridge_port=mailbridge_port, internet_port=internet[1]
+        reply_domain=REPLY_DOMAIN,
+        mailbridge_port=mailbridge_port,
+        internet_port=internet[1],
+        extra=marker.args[0] if marker else "",
     ) as server:
         yield server
 
@@ -231,14 +237,129 @@ async def test_a_5xx_at_data_is_bounced_by_postfix_to_the_sender(
     # mailbridge's code and reason reach the sender, word for word, in Postfix's report
     # (which folds long lines: compare with the white space collapsed).
     said = b" ".join(raw.split())
-    assert (
-        b"said: 550 5.7.1 This reply address belongs to someone else: reply from the "
-        b"address the notification was sent to. (in reply to end of DATA command)" in said
+    assert re.search(
+        rb"said: 550 5\.7\.1 This reply address belongs to someone else: reply from the "
+        rb"address the notification was sent to\. \(inbound \d+\) \(in reply to end of DATA "
+        rb"command\)",
+        said,
     ), raw
     assert re.search(rb"^Status: 5\.7\.1\r?$", raw, re.M)
     assert b"Final-Recipient: rfc822; " + reply_address(notice).lower().encode() in raw
     assert b"Not my conversation at all." in raw  # the returned message: nothing lost
     assert await comments_with(running, "Not my conversation at all.") == []
+
+
+@pytest.mark.asyncio
+async def test_postfixs_log_line_names_the_inbound_row_and_the_row_its_queue_id(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    person, notice = await notification(running, internet[0])
+    reply = reply_to_notification(notice, "Matched from the mail log.", sender=person)
+    code, _text = await to_the_mx(postfix, person, reply_address(notice), reply.as_bytes())
+    assert code == 250
+    # The operator reads Postfix's line for the delivery to mailbridge: its answer names
+    # the inbound row, as an MTA's "queued as" does.
+    sent = await postfix.wait_log(
+        r"postfix/smtp\[\d+\]: (\w+): to=<reply\+[^>]+>, "
+        r".*status=sent \(250 2\.0\.0 [^\n]*\(inbound (\d+)\)\)$"
+    )
+    queue_id, inbound_id = sent.group(1), int(sent.group(2))
+    [(message_id, status, headers)] = await db_rows(
+        running, "SELECT message_id, status, headers FROM inbound_messages WHERE id = ?",
+        inbound_id,
+    )  # fmt: skip
+    assert (message_id, status) == (str(reply["Message-ID"]), "accepted")
+    # And the other way: the row's Received header names Postfix's queue id.
+    assert f"with ESMTP id {queue_id}" in str(headers), headers
+
+
+@pytest.mark.asyncio
+@pytest.mark.postfix_main("message_size_limit = 52428800")  # the operator's, for their mail
+async def test_a_reply_over_mailbridges_size_is_bounced_by_postfix_naming_the_limit(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    sink = internet[0]
+    person, notice = await notification(running, sink)
+    reply = reply_to_notification(notice, "Here are the photos of the garden.", sender=person)
+    reply.add_attachment(b"\xff" * 8_000_000, maintype="image", subtype="jpeg",
+                         filename="garden.jpg")  # fmt: skip
+    code, _text = await to_the_mx(postfix, person, reply_address(notice), reply.as_bytes())
+    assert code == 250  # under Postfix's own limit: Postfix has it
+    # Postfix reads mailbridge's EHLO "SIZE 10485760" and bounces it without sending it:
+    # the sender is told the limit in Postfix's words (docs/postfix.md).
+    [raw] = [raw for frm, raw in await arrived(sink, person, count=2) if frm == "<>"]
+    said = b" ".join(raw.split())
+    assert re.search(
+        rb"Status: 5\.3\.4 Diagnostic-Code: X-Postfix; message size \d+ exceeds size limit "
+        rb"10485760 of server 127\.0\.0\.1\[127\.0\.0\.1\]",
+        said,
+    ), said[:4000]
+    assert await comments_with(running, "Here are the photos of the garden.") == []
+
+
+@pytest.mark.asyncio
+async def test_a_reply_to_two_of_mailbridges_addresses_reaches_both_in_two_transactions(
+    daemon: tuple[Any, SwitchableDns], postfix: Postfix, internet: tuple[SinkHandler, int]
+) -> None:
+    running, _dns = daemon
+    person, notice = await notification(running, internet[0])
+    reply = reply_to_notification(notice, "Copied to the postmaster too.", sender=person)
+    postmaster = f"postmaster@{REPLY_DOMAIN}"
+    client = aiosmtplib.SMTP(
+        hostname="127.0.0.1", port=postfix.port, start_tls=False, source_address=(INTERNET, 0)
+    )
+    async with client:
+        await client.mail(person)
+        await client.rcpt(reply_address(notice))
+        await client.rcpt(postmaster)
+        answer = await client.data(reply.as_bytes())
+    assert answer.code == 250
+    # Postfix offers both in one transaction; mailbridge takes one (452 4.5.3 for the
+    # other), and Postfix sends that one again, alone: nothing lost, nothing bounced.
+    await postfix.wait_log(r"to=<[^>]+@reply\.example\.org>, .*status=deferred \(host "
+                           r"127\.0\.0\.1\[127\.0\.0\.1\] said: 452 4\.5\.3 ")  # fmt: skip
+    await until("the reply filed", lambda: comments_with(running, "Copied to the postmaster"))
+    await until(
+        "the postmaster's copy kept",
+        lambda: db_rows(running, "SELECT id FROM inbound_messages WHERE status = 'postmaster'"),
+    )
+    await until("Postfix's queue empty", lambda: asyncio.to_thread(lambda: postfix.queued() == 0))
+    assert [frm for frm, _raw in await arrived(internet[0], person)] != ["<>"]  # no bounce
+
+
+@pytest.mark.asyncio
+async def test_a_reply_while_mailbridge_is_stopped_waits_in_postfix_and_is_filed_on_restart(
+    tmp_path: Path, postfix: Postfix, internet: tuple[SinkHandler, int], mailbridge_port: int
+) -> None:
+    sink = internet[0]
+    settings: dict[str, Any] = {
+        "smtp": {"listen": f"127.0.0.1:{mailbridge_port}", "reply_domain": REPLY_DOMAIN},
+        "outbound": {"transport": f"smtp://127.0.0.1:{postfix.port}", "relay_idle_seconds": 0},
+        "moderation": {"moderators": [MODERATOR]},
+    }
+    async with started(tmp_path, **settings) as running:
+        person, notice = await notification(running, sink)
+        first = reply_to_notification(notice, "The first, while it runs.", sender=person)
+        code, _ = await to_the_mx(postfix, person, reply_address(notice), first.as_bytes())
+        assert code == 250  # and Postfix now knows the address (verified)
+        await until("the first filed", lambda: comments_with(running, "The first, while it"))
+    # mailbridge stopped (an upgrade): Postfix takes the next reply and keeps it.
+    second = reply_to_notification(
+        notice, "The second, while it is stopped.", sender=person, message_id="<reply-2@c.example>"
+    )
+    code, _ = await to_the_mx(postfix, person, reply_address(notice), second.as_bytes())
+    assert code == 250
+    await postfix.wait_log(r"to=<reply\+[^>]+>, .*status=deferred \(connect to 127\.0\.0\.1")
+    assert await asyncio.to_thread(postfix.queued) == 1
+    async with started(tmp_path, **settings) as running:
+        await until("the second filed", lambda: comments_with(running, "The second, while it"))
+        await until(
+            "Postfix's queue empty", lambda: asyncio.to_thread(lambda: postfix.queued() == 0)
+        )
+        assert len(await comments_with(running, "The second, while it is stopped.")) == 1
+    assert [frm for frm, _to, _raw in sink.received if frm == "<>"] == []  # nothing bounced
 
 
 @pytest.mark.asyncio

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import re
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -242,7 +243,7 @@ async def test_postmaster_is_accepted_and_kept_for_the_operator(
     message["Message-ID"] = "<complaint-1@provider.example>"
     message.set_content("Please look at the attached report.")
     answer = await send(daemon, message, rcpt, "abuse-desk@provider.example")
-    assert answer == "250 2.0.0 Received for the postmaster"
+    assert re.fullmatch(r"250 2\.0\.0 Received for the postmaster \(inbound \d+\)", answer)
     status, reason = await last_inbound(daemon)
     assert (status, reason) == (Disposition.POSTMASTER.value, "postmaster")
     assert await comment_bodies(daemon) == []

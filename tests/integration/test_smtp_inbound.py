@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from email.message import EmailMessage
 
@@ -159,14 +160,82 @@ async def test_message_without_from_is_refused(daemon: Running) -> None:
     assert code == 550 and "From" in text
 
 
+TOO_LARGE = (
+    "552 5.3.4 The message is larger than this server accepts (10,485,760 bytes, about 10 MB, "
+    "attachments included): send your reply again without attachments, or with smaller ones."
+)
+
+
+async def _raw_session(daemon: Running, *lines: bytes) -> bytes:
+    """Each line sent after EHLO, as a client without SIZE sends it; the last answer."""
+    reader, writer = await asyncio.open_connection(*daemon.smtp_address)
+    try:
+        await reader.readline()
+        writer.write(b"EHLO mx.example.net\r\n")
+        for _ in range(20):  # bounded: the EHLO answer's lines
+            if (await reader.readline())[:4] == b"250 ":
+                break
+        answer = b""
+        for line in lines:
+            writer.write(line)
+            answer = await reader.readline()
+    finally:
+        writer.close()
+    return answer
+
+
 @pytest.mark.asyncio
-async def test_oversized_message_is_refused_with_552(daemon: Running) -> None:
+async def test_oversized_message_is_refused_with_552(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
     note = await reply_notification(daemon)
     limit = daemon.settings.smtp.max_message_size
+    assert limit == 10_485_760
     big = reply_to_notification(note, "x" * 70 + ("\n" + "y" * 70) * (limit // 70))
-    code, _text = await refused(daemon, big, reply_address(note), "reader002.4a549d@example.org")
-    assert code == 552
+    caplog.set_level("INFO", logger="mailbridge")
+    answer = await _raw_session(
+        daemon,
+        b"MAIL FROM:<reader002.4a549d@example.org>\r\n",
+        f"RCPT TO:<{reply_address(note)}>\r\n".encode(),
+        b"DATA\r\n",
+        big.as_bytes().replace(b"\n", b"\r\n") + b"\r\n.\r\n",
+    )
+    # What the sending server bounces to the commenter: the limit, and what to do.
+    assert answer == TOO_LARGE.encode() + b"\r\n"
+    assert "refused at the end of DATA: larger than smtp.max_message_size" in caplog.text
     assert await query(daemon, "SELECT count(*) FROM comments WHERE source='email'") == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_a_size_announced_over_the_limit_is_refused_at_mail_saying_so(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="mailbridge")
+    answer = await _raw_session(daemon, b"MAIL FROM:<reader@example.net> SIZE=20000000\r\n")
+    assert answer == TOO_LARGE.encode() + b"\r\n"
+    assert "refused at MAIL (its SIZE): larger than smtp.max_message_size" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_line_over_a_mebibyte_is_refused_saying_so(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    note = await reply_notification(daemon)
+    caplog.set_level("INFO", logger="mailbridge")
+    # A reply whose 1.1 MB of words is one line (no transfer encoding folds it).
+    one_line = b"From: reader002.4a549d@example.org\nSubject: Re\n\n" + b"word " * 220_000
+    answer = await _raw_session(
+        daemon,
+        b"MAIL FROM:<reader002.4a549d@example.org>\r\n",
+        f"RCPT TO:<{reply_address(note)}>\r\n".encode(),
+        b"DATA\r\n",
+        one_line.replace(b"\n", b"\r\n") + b"\r\n.\r\n",
+    )
+    assert answer == (
+        b"500 5.5.6 Line too long: a line of this message is longer than 1,048,576 bytes; "
+        b"send it again with shorter lines.\r\n"
+    )
+    assert "refused at the end of DATA: a line longer than 1048576 bytes" in caplog.text
 
 
 @pytest.mark.asyncio
