@@ -319,7 +319,7 @@ async def test_smtps_on_a_starttls_port_says_to_use_smtp(ca: TestCA) -> None:
 # AUTH
 
 
-def _auth_relay(port: int, ca: TestCA, password: str) -> SmtpTransport:
+def _auth_relay(port: int, ca: TestCA, password: str, **options: Any) -> SmtpTransport:
     return SmtpTransport(
         RelayConfig(
             "127.0.0.1",
@@ -328,6 +328,7 @@ def _auth_relay(port: int, ca: TestCA, password: str) -> SmtpTransport:
             ca_file=ca.ca_file,
             username="blog",
             password=password,
+            **options,
         )
     )
 
@@ -528,11 +529,7 @@ async def test_after_the_hold_a_login_is_tried_again(ca: TestCA) -> None:
     sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
     tls = ca.server_context()
     with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
-        relay = RelayConfig(
-            "127.0.0.1", port, tls="required", ca_file=ca.ca_file, username="blog",
-            password="wrong", auth_hold_seconds=0.3,
-        )  # fmt: skip
-        transport = SmtpTransport(relay)
+        transport = _auth_relay(port, ca, "wrong", auth_hold_seconds=0.3)
         try:
             with pytest.raises(TemporaryDeliveryError, match="refused our credentials"):
                 await transport.send("b@example.org", "r@example.net", MSG)
@@ -592,11 +589,7 @@ async def test_sends_waiting_for_a_connection_do_not_log_in_after_a_refusal(ca: 
     sink, accounts = WatchingSink(), Accounts("blog", "s3cret")
     tls = ca.server_context()
     with serving(sink, tls_context=tls, auth_required=True, authenticator=accounts) as port:
-        relay = RelayConfig(
-            "127.0.0.1", port, tls="required", ca_file=ca.ca_file, username="blog",
-            password="wrong", max_connections=2,
-        )  # fmt: skip
-        transport = SmtpTransport(relay)
+        transport = _auth_relay(port, ca, "wrong", max_connections=2)
         try:
             sends = [transport.send("b@example.org", f"r{i}@example.net", MSG) for i in range(12)]
             outcomes = await asyncio.gather(*sends, return_exceptions=True)
