@@ -128,6 +128,7 @@ class CommentService:
                 outside,
                 analysis,
                 trapped=new.trapped,
+                form_doubt=new.form_doubt,
             )
         )
         private = list(analysis.private) if analysis else private_findings(new.body)

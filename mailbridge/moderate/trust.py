@@ -89,6 +89,7 @@ class TrustPolicy:
         akismet: AkismetVerdict | None = None,
         analysis: TextAnalysis | None = None,
         trapped: bool = False,
+        form_doubt: str | None = None,
     ) -> Assessment:
         """What the decision rests on, read before the comment's write transaction (a
         read snapshot), so the reads and the scoring never hold the one writer. A
@@ -109,6 +110,7 @@ class TrustPolicy:
                 first_comment=approved == 0,
                 threshold=self.spam_threshold,
                 seconds_to_write=seconds_to_write,
+                form_doubt=form_doubt,
                 trapped=trapped,
                 site_urls=self.site_urls,
                 akismet=akismet,
