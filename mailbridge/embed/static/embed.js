@@ -141,10 +141,11 @@
        performance.now(), not Date.now(): the phone's clock set back (a time sync) made
        "elapsed" negative, and the comment was refused. */
     var opened = null;
-    /* The server's own word on when the form was shown (a signed token), sent back with
-       the comment: "elapsed" alone is a number any robot can claim. Asked for as the form
-       is shown (never from a cache), and again when the reader starts writing in a tab
-       left open for a day (it expires after two). */
+    /* The server's own word on when the reader started writing (a signed token), sent
+       back with the comment: "elapsed" alone is a number any robot can claim. Asked for
+       (never from a cache) at the form's first focus, not on every page view: most
+       readers never write, and each ask is a request to the daemon; again when the
+       reader starts writing in a tab left open for a day (it expires after two). */
     var formToken = null;
     var formAt = 0;
     var asking = false;
@@ -157,8 +158,7 @@
       }, function () { asking = false; /* sent without: a weak signal, never a refusal */ });
     }
     form.addEventListener("focusin", function () {
-      if (opened !== null) return;
-      opened = performance.now();
+      if (opened === null) opened = performance.now();
       if (!formToken || Date.now() - formAt > 86400000) askForm();
     });
     /* The form comes first: keyboard users reach it without tabbing past every Reply. */
@@ -369,6 +369,6 @@
       }).catch(function () {});
     });
 
-    (key ? Promise.resolve() : ensureThread()).then(function () { askForm(); return first(); }).catch(fail);
+    (key ? first() : ensureThread().then(first)).catch(fail);
   }
 })();
