@@ -111,7 +111,10 @@ class Senders:
                 async with aiosmtplib.SMTP(
                     # A sending MTA waits minutes for DATA's answer (RFC 5321 4.5.3.2);
                     # 30 s leaves room for a machine busy with other tests.
-                    hostname="127.0.0.1", port=port, start_tls=False, timeout=30
+                    hostname="127.0.0.1",
+                    port=port,
+                    start_tls=False,
+                    timeout=30,
                 ) as client:
                     await client.mail(sender)
                     await client.rcpt(rcpt)
