@@ -74,7 +74,7 @@ class Housekeeping:
         )
         if self._spam is not None:
             spam_before = iso(now - self._spam)
-            deleted, _queued = await purge_spam(conn, spam_before, self._events)
+            deleted, _queued = await purge_spam(conn, spam_before, self._events, now)
             _said(deleted, "%d comment(s) of the spam folder", spam_before)
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)

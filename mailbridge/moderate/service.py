@@ -358,7 +358,8 @@ class CommentService:
                 else:
                     notified += await self._notifier.comment_republished(conn, comment)
             elif previous is CommentStatus.APPROVED:
-                await self._notifier.comment_unpublished(conn, comment)
+                # Counted: a withdrawn digest's other comments wait for the digester.
+                notified += await self._notifier.comment_unpublished(conn, comment)
             if previous is CommentStatus.SPAM and status is not CommentStatus.REJECTED:
                 notified += await self._notifier.subscription_rescued(conn, comment)
             events = [{CommentStatus.APPROVED: "comment.approved",
@@ -417,7 +418,9 @@ class CommentService:
         and keeps the conversation whole for the moderators. NotFound when missing."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[bool, int]:
-            return await removal.delete_unanswered(conn, comment_id, self._events)
+            return await removal.delete_unanswered(
+                conn, comment_id, self._events, self._clock.now()
+            )
 
         deleted, queued = await self._store.write(work)
         if deleted:

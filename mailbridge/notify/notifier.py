@@ -32,7 +32,7 @@ from mailbridge.notify.mail import DigestEntry, DigestItem, Mailer, excerpt
 from mailbridge.notify.writer import WriterFacts, writer_facts
 from mailbridge.outbound.compose import clean_header_text
 from mailbridge.settings import Settings
-from mailbridge.store import comments, subscriptions, threads
+from mailbridge.store import comments, subscriptions, threads, withdrawal
 from mailbridge.store.subscriptions import Level, Pending
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring
@@ -304,13 +304,19 @@ class Notifier:
         return count
 
     async def comment_unpublished(self, conn: aiosqlite.Connection, comment: Comment) -> int:
-        """A published comment was rejected: hold back its batched notifications.
+        """A published comment was rejected: hold back its notifications, and those of
+        the replies under it (they quote it).
 
-        What already went out cannot be recalled (with ``batch_window_seconds = 0``
-        that is everything); what still waits is withdrawn, not deleted, so that a
-        moderator who corrects a mistaken tap still gets its readers told, once.
+        What still waits, for its batch window or in the outbox (a window of 0, a
+        relay that deferred it), is withdrawn, not deleted, so that a moderator who
+        corrects a mistaken tap still gets its readers told, once; what a worker took
+        or sent already cannot be recalled.
         """
-        return await subscriptions.withdraw_pending(conn, comment.id, iso(self._clock.now()))
+        now = self._clock.now()
+        held = await subscriptions.withdraw_pending(conn, comment.id, iso(now))
+        return held + await withdrawal.withdraw(
+            conn, comment.id, iso(now), now.timestamp(), hold=True
+        )
 
     async def comment_republished(self, conn: aiosqlite.Connection, comment: Comment) -> int:
         """A comment published before is published again: nobody is told a second time,
