@@ -1,10 +1,12 @@
 """A moderator's decision taken back takes back the notifications still in the outbox
 (docs/subscriptions.md, "Batching"): with the window at 0, or a relay that deferred
-them, the commenter was sent the words of a comment no longer on the page. What the
-relay receives is read from its wire bytes."""
+them, the commenter was sent the words of a comment no longer on the page. So does an
+erasure, for the name and words of the person erased (docs/privacy.md). What the relay
+receives is read from its wire bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -13,7 +15,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from flows import follow, post_comment
+from click.testing import CliRunner
+from flows import delivered, follow, post_comment
 from support import (
     FakeClock,
     db_rows,
@@ -27,6 +30,7 @@ from support import (
 )
 
 from mailbridge.app import Running, running
+from mailbridge.cli import cli
 
 READER = "reader002.4a549d@example.org"  # seed comment 2's author: imported, wants replies
 WORDS = "My number is in the next line, please take this down."
@@ -77,13 +81,14 @@ def relay_running() -> Iterator[tuple[DeferringRelay, int]]:
 
 @contextlib.asynccontextmanager
 async def behind_relay(
-    tmp_path: Path, port: int, clock: FakeClock, window: int = 0
+    tmp_path: Path, port: int, clock: FakeClock, window: int = 0, erased: str = "anonymise"
 ) -> AsyncIterator[Running]:
     """Notifications sent through the relay, at once (``window`` 0) or batched."""
     settings = make_settings(
         tmp_path,
         outbound={"transport": f"smtp://127.0.0.1:{port}"},
         notifications={"batch_window_seconds": window},
+        privacy={"erased_comments": erased},
     )
     await import_seed(settings)
     async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
@@ -110,14 +115,13 @@ async def notification_rows(daemon: Running) -> list[tuple[Any, ...]]:
 
 
 async def retries_come(daemon: Running, clock: FakeClock) -> None:
-    """Hours pass: every deferred email is tried again, and the outbox drains."""
-    for _ in range(12):
-        clock.advance(3600)
-        daemon.worker.wake()
-        daemon.digester.wake()
-        await daemon.worker.deliver_due()
-    rows = await db_rows(daemon, "SELECT id FROM outbox WHERE status IN ('queued', 'sending')")
-    assert rows == []
+    """The first retry's time comes (its backoff is 30 s ± 25 %; less than a lease, 60 s,
+    so that nothing in flight looks abandoned): everything deferred is tried again, and
+    the outbox drains."""
+    clock.advance(45)
+    await daemon.digester.run_once()  # what waits again, due now
+    daemon.worker.wake()
+    await delivered(daemon)
 
 
 @pytest.mark.asyncio
@@ -189,16 +193,63 @@ async def test_a_queued_digest_is_withdrawn_and_its_other_comment_sent_alone(
             assert undo is not None
             clock.advance(601)
             assert await daemon.digester.run_once() == 1
-            await daemon.worker.deliver_due()
-            rows = await db_rows(
-                daemon, "SELECT kind, status FROM outbox WHERE rcpt_to = ?", READER
-            )
-            assert rows == [("digest", "queued")]
+            daemon.worker.wake()
+
+            async def deferred() -> bool:
+                rows = await db_rows(
+                    daemon, "SELECT kind, status, attempts FROM outbox WHERE rcpt_to = ?", READER
+                )
+                return rows == [("digest", "queued", 1)]
+
+            await until("the digest deferred", deferred)
 
             assert "Undone" in await press(daemon, undo.group(1))
             relay.defer.clear()
             await daemon.digester.run_once()
             await retries_come(daemon, clock)
+            kinds = await db_rows(
+                daemon, "SELECT kind, status FROM outbox WHERE rcpt_to = ? ORDER BY id", READER
+            )
+            assert kinds == [("digest", "withdrawn"), ("reply_notification", "sent")]
             [told] = relay.to(READER)
             assert kept.encode() in unfolded(told)
             assert undone.encode() not in unfolded(told)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("erased", ["anonymise", "remove"])
+async def test_an_erasure_withdraws_the_queued_notification_of_their_comment(
+    tmp_path: Path, erased: str
+) -> None:
+    """Bea's answer to the reader is approved; the relay defers its notification; Bea
+    has her data erased: what reaches the reader is not her name (nor, removed, her
+    words), as the page shows them now."""
+    clock = FakeClock()
+    name, words = "Beatrix Quayle-Smythe", "An answer whose writer asks to be forgotten."
+    with relay_running() as (relay, port):
+        relay.defer.add(READER)
+        async with behind_relay(tmp_path, port, clock, erased=erased) as daemon:
+            await post_comment(daemon, parent=2, author=name, email="bea@example.net", body=words)
+
+            async def moderation() -> Any:
+                return relay.moderation_email_about(name)
+
+            async def deferred() -> bool:
+                return await notification_rows(daemon) == [("queued", 1)]
+
+            await press(daemon, moderation_links(await until("moderation", moderation))["approve"])
+            await until("the notification deferred", deferred)
+
+            data_dir = str(daemon.settings.data_path)
+            args = ["person", "erase", "bea@example.net", "--yes", "--data-dir", data_dir]
+            env = {"MAILBRIDGE_PRIVACY_ERASED_COMMENTS": erased}  # as the daemon's
+            result = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
+            assert result.exit_code == 0, result.output
+            relay.defer.clear()
+            await retries_come(daemon, clock)
+            told = b"".join(unfolded(raw) for raw in relay.to(READER))
+            assert name.encode() not in told and b"Quayle" not in told
+            if erased == "remove":
+                assert told == b""
+            else:
+                assert words.encode() in told and b"a former commenter" in told
