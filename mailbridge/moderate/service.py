@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import aiosqlite
@@ -245,10 +246,13 @@ class CommentService:
         publishing again releases only those: nobody is told twice.
         """
 
+        given: list[bool] = []
+
         async def trusted(conn: aiosqlite.Connection, comment: Comment, now: str) -> None:
             if action is Action.TRUST and comment.address_id is not None:
                 if await trust.standing(conn, comment.address_id) is Standing.TRUSTED:
                     return  # trusted before: kept as it was, so an undo leaves it
+                given.append(True)
                 setter = by.address_id
                 if setter is not None and await threads.address_email(conn, setter) is None:
                     # The moderator's address was erased since their link was sent: the
@@ -258,7 +262,8 @@ class CommentService:
                 await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, setter)
 
         status = CommentStatus(action.status)
-        return await self._decide(comment_id, status, by, trusted, expected)
+        outcome = await self._decide(comment_id, status, by, trusted, expected)
+        return replace(outcome, trust_given=bool(given)) if given else outcome
 
     async def decide(
         self,
@@ -405,6 +410,14 @@ class CommentService:
         if notified:
             self._queued()
         return outcome
+
+    async def trust_alone(
+        self, comment_id: int, moderator_id: int, *, strict: bool = False
+    ) -> int | None:
+        """See :func:`mailbridge.moderate.undoing.trust_alone`."""
+        return await self._store.read(
+            lambda c: undoing.trust_alone(c, comment_id, moderator_id, strict=strict)
+        )
 
     async def standing_decision(self, comment_id: int, days: int) -> Decision | None:
         """The comment's latest decision of the last ``days`` days, if it still stands."""
