@@ -45,7 +45,9 @@ async def delete_unanswered(
         queued = await events.comment(conn, "comment.deleted", comment)
     await training.forget(conn, comment_id)
     # Its notifications not sent yet are not sent (a digest's other comments are, anew).
-    queued += await withdrawal.withdraw(conn, comment_id, iso(now), now.timestamp(), hold=False)
+    queued += await withdrawal.withdraw(
+        conn, comment_id, iso(now), now.timestamp(), hold=False, because="was deleted"
+    )
     for sql in _UNLINK:
         await conn.execute(sql, (comment_id,))
     await conn.execute("DELETE FROM comments WHERE id = ?", (comment_id,))

@@ -196,7 +196,9 @@ async def erase(
     # Notifications to others not sent yet carry their name and words (theirs, or quoted
     # above a reply to them): withdrawn, and composed again as the page shows them now.
     for comment_id in ids:
-        await withdrawal.withdraw(conn, comment_id, iso(now), now.timestamp(), hold=False)
+        await withdrawal.withdraw(
+            conn, comment_id, iso(now), now.timestamp(), hold=False, because="was erased"
+        )
     n["Akismet checks"] = await _run(
         conn,
         f"DELETE FROM akismet_checks WHERE comment_id IN {json_list(conn, 'bigint')}",  # noqa: S608

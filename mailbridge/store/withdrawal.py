@@ -2,12 +2,13 @@
 
 Each notification (or batch digest) lists in ``outbox_items`` the comments it carries,
 for whom and why. While it is still queued, or a dead letter the operator could
-retry, a comment taken off the page (Undo, Reject, Spam, deletion) or erased at its
-writer's request withdraws every such email, and those of the replies under it (they
-quote it): the row becomes ``withdrawn`` and is never sent. Each comment it carried
-waits again in ``pending_notifications``: held while off the page (published again, it
-is composed afresh and sent once), due at once otherwise (the other comments of a
-digest). A row a worker has leased (``sending``) or sent is past recall.
+retry, a comment taken off the page (Undo, Reject, Spam, deletion), erased at its
+writer's request or edited withdraws every such email, and those of the replies under
+it (they quote it): the row becomes ``withdrawn`` and is never sent. Each comment it
+carried waits again in ``pending_notifications``: held while off the page (published
+again, it is composed afresh and sent once), due at once otherwise (the other comments
+of a digest, an erasure, an edit). A row a worker has leased (``sending``) or sent is
+past recall.
 """
 
 from __future__ import annotations
@@ -34,20 +35,26 @@ async def record_items(
 
 
 async def withdraw(
-    conn: aiosqlite.Connection, comment_id: int, now: str, now_s: float, *, hold: bool
+    conn: aiosqlite.Connection,
+    comment_id: int,
+    now: str,
+    now_s: float,
+    *,
+    hold: bool,
+    because: str = "was taken off the page",
 ) -> int:
     """Withdraw the unsent notifications carrying ``comment_id`` or a reply under it;
     how many. ``hold``: those comments wait withdrawn (the comment is off the page
     until published again); else everything carried is due again at once, to be
-    composed afresh (an erasure: the name and words as they are now)."""
+    composed afresh (an erasure, an edit: the name and words as they are now).
+    ``because`` ends the outbox's note ("withdrawn: comment 7 was edited ...")."""
     under = below()
     rows = await conn.execute_fetchall(
         "UPDATE outbox SET status = 'withdrawn', lease_owner = NULL, lease_expires_at = NULL, "  # noqa: S608
         "last_error = ? || coalesce(' (last attempt: ' || last_error || ')', '') "
         "WHERE status IN ('queued', 'failed') AND id IN (SELECT outbox_id FROM outbox_items "
         f"WHERE comment_id IN ({under})) RETURNING id",
-        (f"withdrawn: comment {comment_id} was taken off the page before this went out",
-         comment_id),
+        (f"withdrawn: comment {comment_id} {because} before this went out", comment_id),
     )  # fmt: skip
     ids = [int(row[0]) for row in rows]
     if not ids:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
@@ -253,3 +254,49 @@ async def test_an_erasure_withdraws_the_queued_notification_of_their_comment(
                 assert told == b""
             else:
                 assert words.encode() in told and b"a former commenter" in told
+
+
+@pytest.mark.asyncio
+async def test_an_edit_recomposes_the_queued_notification_with_the_new_text(
+    tmp_path: Path,
+) -> None:
+    """The author approves Ann's answer, then takes a detail out of its text through
+    the admin API while the relay defers its notification: the reader gets the text
+    as edited, not as first written."""
+    clock = FakeClock()
+    first, edited = "Ask for me at the Red Lion most evenings.", "Ask for me here."
+    with relay_running() as (relay, port):
+        relay.defer.add(READER)
+        async with behind_relay(tmp_path, port, clock) as daemon:
+            cid = await post_comment(daemon, parent=2, body=first)
+
+            async def moderation() -> Any:
+                return relay.moderation_email_about("Ann")
+
+            async def deferred() -> bool:
+                return await notification_rows(daemon) == [("queued", 1)]
+
+            await press(daemon, moderation_links(await until("moderation", moderation))["approve"])
+            await until("the notification deferred", deferred)
+
+            data_dir = str(daemon.settings.data_path)
+            args = ["token", "create", "--name", "editor", "--data-dir", data_dir]
+            made = await asyncio.to_thread(CliRunner().invoke, cli, args)
+            assert made.exit_code == 0, made.output
+            found = re.search(r"^(mbt_\S+)$", made.output, re.M)
+            assert found is not None
+            host, http_port = daemon.http_address
+            async with (
+                aiohttp.ClientSession() as session,
+                session.patch(
+                    f"http://{host}:{http_port}/api/admin/comments/{cid}",
+                    json={"body": edited},
+                    headers={"Authorization": f"Bearer {found.group(1)}"},
+                ) as resp,
+            ):
+                assert resp.status == 200, await resp.text()
+            relay.defer.clear()
+            await retries_come(daemon, clock)
+            [told] = relay.to(READER)
+            assert edited.encode() in unfolded(told)
+            assert b"Red Lion" not in told
