@@ -36,14 +36,13 @@ from mailbridge.moderate.outcome import (
     read_view,
 )
 from mailbridge.moderate.private import private_findings
-from mailbridge.moderate.trust import AutoDecision, TrustPolicy
+from mailbridge.moderate.trust import AutoDecision, TrustPolicy, grant
 from mailbridge.notify import Notifier
 from mailbridge.people import data as people
 from mailbridge.spam import akismet_feedback, training
 from mailbridge.spam.akismet import Akismet
-from mailbridge.store import Store, comments, decisions, moderation_queue, threads, trust
+from mailbridge.store import Store, comments, decisions, moderation_queue, threads
 from mailbridge.store.subscriptions import Level
-from mailbridge.store.trust import Standing
 from mailbridge.tokens import Action
 from mailbridge.webhooks.events import WebhookEvents
 
@@ -249,17 +248,8 @@ class CommentService:
         given: list[bool] = []
 
         async def trusted(conn: aiosqlite.Connection, comment: Comment, now: str) -> None:
-            if action is Action.TRUST and comment.address_id is not None:
-                if await trust.standing(conn, comment.address_id) is Standing.TRUSTED:
-                    return  # trusted before: kept as it was, so an undo leaves it
+            if action is Action.TRUST and await grant(conn, comment, by.address_id, now):
                 given.append(True)
-                setter = by.address_id
-                if setter is not None and await threads.address_email(conn, setter) is None:
-                    # The moderator's address was erased since their link was sent: the
-                    # trust stands, by nobody known (a foreign key refused it: a 500).
-                    setter = None
-                # Since the decision's own time: its undo knows the trust as its own.
-                await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, setter)
 
         status = CommentStatus(action.status)
         outcome = await self._decide(comment_id, status, by, trusted, expected)
