@@ -19,7 +19,7 @@ import aiosqlite
 
 from mailbridge.store.subscriptions import below
 
-__all__ = ["record_items", "withdraw"]
+__all__ = ["forget_sent", "record_items", "withdraw"]
 
 
 async def record_items(
@@ -52,7 +52,8 @@ async def withdraw(
     rows = await conn.execute_fetchall(
         "UPDATE outbox SET status = 'withdrawn', lease_owner = NULL, lease_expires_at = NULL, "  # noqa: S608
         "last_error = ? || coalesce(' (last attempt: ' || last_error || ')', '') "
-        "WHERE status IN ('queued', 'failed') AND id IN (SELECT outbox_id FROM outbox_items "
+        # Its unary + keeps SQLite on the ids (rowid look-ups), not every queued row.
+        "WHERE +status IN ('queued', 'failed') AND id IN (SELECT outbox_id FROM outbox_items "
         f"WHERE comment_id IN ({under})) RETURNING id",
         (f"withdrawn: comment {comment_id} {because} before this went out", comment_id),
     )  # fmt: skip
@@ -68,6 +69,8 @@ async def withdraw(
         f"WHERE outbox_id IN ({marks})",
         ids,
     )
+    # What a withdrawn email carried is in pending_notifications from here on.
+    await conn.execute(f"DELETE FROM outbox_items WHERE outbox_id IN ({marks})", ids)  # noqa: S608
     await conn.executemany(
         "INSERT INTO pending_notifications (address_id, comment_id, why, created_at, due_at, "
         "withdrawn_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (address_id, comment_id) DO NOTHING",
@@ -77,3 +80,15 @@ async def withdraw(
         ],
     )
     return len(ids)
+
+
+async def forget_sent(conn: aiosqlite.Connection, before: str) -> int:
+    """Forget what the emails sent before ``before`` (ISO time) carried: past recall.
+    Driven by the items still kept, not by the whole outbox's history."""
+    cur = await conn.execute(
+        "DELETE FROM outbox_items WHERE outbox_id IN (SELECT i.outbox_id "
+        "FROM outbox_items i JOIN outbox o ON o.id = i.outbox_id "
+        "WHERE o.status = 'sent' AND o.sent_at < ?)",
+        (before,),
+    )
+    return cur.rowcount

@@ -14,3 +14,7 @@ CREATE TABLE outbox_items (
     PRIMARY KEY (outbox_id, comment_id)
 );
 CREATE INDEX outbox_items_by_comment ON outbox_items (comment_id);
+
+-- Publishing a comment sends what waited withdrawn under it (its replies approved
+-- while it was off the page): found by comment, not by reading every waiting row.
+CREATE INDEX pending_by_comment ON pending_notifications (comment_id);
