@@ -18,7 +18,7 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.moderate.spam_retention import purge_spam
 from mailbridge.spam import akismet_feedback
-from mailbridge.store import Store, inbound, outbox, rate_hits
+from mailbridge.store import Store, inbound, outbox, rate_hits, withdrawal
 from mailbridge.webhooks.events import WebhookEvents
 
 __all__ = ["EVERY_SECONDS", "Housekeeping"]
@@ -72,9 +72,15 @@ class Housekeeping:
             "the bytes of %d email(s) sent",
             sent_before,
         )
+        # Sent is past recall: what it carried, kept for a withdrawal, goes at once.
+        _said(
+            await withdrawal.forget_sent(conn, iso(now)),
+            "what %d notification(s) sent carried",
+            iso(now),
+        )
         if self._spam is not None:
             spam_before = iso(now - self._spam)
-            deleted, _queued = await purge_spam(conn, spam_before, self._events)
+            deleted, _queued = await purge_spam(conn, spam_before, self._events, now)
             _said(deleted, "%d comment(s) of the spam folder", spam_before)
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)

@@ -14,6 +14,8 @@ at most :data:`BATCH` comments an hour, so a backlog never holds the database lo
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import aiosqlite
 
 from mailbridge.moderate import removal
@@ -25,7 +27,7 @@ BATCH = 500
 
 
 async def purge_spam(
-    conn: aiosqlite.Connection, before: str, events: WebhookEvents | None
+    conn: aiosqlite.Connection, before: str, events: WebhookEvents | None, now: datetime
 ) -> tuple[int, int]:
     """Delete up to BATCH spam comments older than ``before`` (an ISO time), in the
     caller's transaction: (comments deleted, webhook deliveries queued)."""
@@ -42,7 +44,7 @@ async def purge_spam(
         found = [int(row[0]) for row in await cur.fetchall()]
     deleted = queued = 0
     for comment_id in found:
-        gone, sent = await removal.delete_unanswered(conn, comment_id, events)
+        gone, sent = await removal.delete_unanswered(conn, comment_id, events, now)
         deleted += gone
         queued += sent
     return deleted, queued

@@ -22,7 +22,7 @@ from mailbridge.spam.scorer import ThreadScripts, score_comment
 from mailbridge.store import threads, trust
 from mailbridge.store.trust import Standing
 
-__all__ = ["Assessment", "AutoDecision", "TrustPolicy", "decide"]
+__all__ = ["Assessment", "AutoDecision", "TrustPolicy", "decide", "grant"]
 
 
 class AutoDecision(enum.Enum):
@@ -133,3 +133,19 @@ class TrustPolicy:
             held=bool(comment.held_reason),
             spam=assessment.spam,
         )
+
+
+async def grant(conn: aiosqlite.Connection, comment: Comment, by: int | None, now: str) -> bool:
+    """ "Approve and trust": trust the comment's writer since ``now`` (the decision's own
+    time: its undo knows the trust as its own); False when they were trusted before
+    (kept as it was, so an undo leaves it) or it has no writer."""
+    if comment.address_id is None:
+        return False
+    if await trust.standing(conn, comment.address_id) is Standing.TRUSTED:
+        return False
+    if by is not None and await threads.address_email(conn, by) is None:
+        # The moderator's address was erased since their link was sent: the trust
+        # stands, by nobody known (a foreign key refused it: a 500).
+        by = None
+    await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, by)
+    return True
