@@ -33,6 +33,7 @@ from mailbridge.settings import Settings
 pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 # A page's own strict policy: its scripts and styles from known places, no inline style.
 STRICT_CSP = (
     "default-src 'self'; script-src {api}; connect-src {api}; style-src 'self'; img-src 'self'"
@@ -297,6 +298,50 @@ async def test_the_widget_reads_on_the_page_s_own_colours(
     for part in (".body p", ".author", "time", "textarea", "h2", "label"):
         ratio = await page.locator(f"#mailbridge {part}").first.evaluate(CONTRAST)
         assert ratio >= 4.5, (part, ratio)
+
+
+# What a reader who set their browser's text to 200% (32 px) meets: rem and em double.
+LARGE_TEXT = "<style>html { font-size: 200%; }</style>"
+NARROW = {"width": 320, "height": 700}
+
+
+@pytest.mark.asyncio
+async def test_large_text_on_a_narrow_phone_keeps_the_form_on_screen(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Each field's column was at least 12rem (384 px at 200%): on a 320 px phone the
+    fields and the Post button ran off the screen's edge."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=NARROW)
+    await page.goto(page_for(head=LARGE_TEXT))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    assert await page.evaluate(WIDE) <= NARROW["width"]
+    for part in ("input[name=author]", "input[name=email]", "textarea", "select", "button.send"):
+        right = await page.locator(f"#mailbridge {part}").evaluate(
+            "e => e.getBoundingClientRect().right"
+        )
+        assert right <= NARROW["width"], part
+
+
+@pytest.mark.asyncio
+async def test_large_text_on_a_narrow_phone_leaves_deep_replies_room(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Five levels of 1.75rem left a reply five deep 14 px of a 320 px phone at 200%
+    text: a letter a line."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=NARROW)
+    await page.goto(page_for(head=LARGE_TEXT))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    deepest = page.locator("#mailbridge " + "ol " * 6 + "article").first
+    width = await deepest.evaluate("e => e.getBoundingClientRect().width")
+    assert width >= NARROW["width"] / 2
+    # On a wide screen the levels still indent as before.
+    await page.set_viewport_size(DESKTOP)
+    indent = await page.locator("#mailbridge ol ol").first.evaluate(
+        "e => parseFloat(getComputedStyle(e).marginLeft)"
+    )
+    assert indent == 32  # 1rem at 200%
 
 
 @pytest.mark.asyncio

@@ -35,7 +35,9 @@
     var CSS =
       /* The page's own colours, not the reader's system setting: a dark blog got black
          comments, a light one read in dark mode white ones. */
-      ":host{display:block;--_text:var(--mb-text,currentColor);" +
+      /* container-type: the nesting's indent is measured against the widget's width
+         (below), not only the text's size. */
+      ":host{display:block;container-type:inline-size;--_text:var(--mb-text,currentColor);" +
       "--_bg:var(--mb-bg,transparent);--_muted:var(--mb-muted,color-mix(in srgb,currentColor 72%,transparent));" +
       "--_accent:var(--mb-accent,#0b5cad);" +
       "--_border:var(--mb-border,color-mix(in srgb,currentColor 18%,transparent));--_radius:var(--mb-radius,6px);" +
@@ -43,7 +45,11 @@
       "@supports (color:light-dark(#000,#fff)){:host{" +
       "--_accent:light-dark(var(--mb-accent,#0b5cad),var(--mb-accent-dark,var(--mb-accent,#6cb6ff)))}}" +
       "h2{font-size:1.25em;margin:0 0 .75em}h3{overflow-wrap:anywhere}ol{list-style:none;margin:0;padding:0}" +
+      /* Each level indents at most 1.75rem and 5% of the widget's width: with 200% text
+         on a 320 px phone, five levels of 1.75rem left a reply five deep 14 px wide, a
+         letter a line. The first line is for browsers without container units. */
       "ol ol{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--_border)}" +
+      "ol ol{margin-left:min(1rem,3cqi);padding-left:min(.75rem,2cqi)}" +
       "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600}" +
       ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-left:.75em;border-left:3px solid var(--_border);color:var(--_muted)}" +
       "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
@@ -51,7 +57,9 @@
       "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
       "label{display:grid;gap:.2rem;font-size:.9em}input,textarea,select{font:inherit;color:inherit;background:var(--_bg);" +
       "border:1px solid var(--_border);border-radius:var(--_radius);padding:.45em;min-width:0}textarea{min-height:6em;resize:vertical}" +
-      ".row{display:grid;gap:.6rem;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr))}" +
+      /* min(12rem,100%): with large text a 12rem column is wider than a phone, and the
+         fields and the Post button ran off its edge. */
+      ".row{display:grid;gap:.6rem;grid-template-columns:repeat(auto-fit,minmax(min(12rem,100%),1fr))}" +
       ".send{background:var(--_accent);color:#fff;border:0;padding:.6em 1.2em;justify-self:start}" +
       ".cancel{background:none;border:1px solid var(--_border);color:inherit;padding:.5em 1em;justify-self:start}" +
       ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.plain{white-space:pre-wrap}" +
