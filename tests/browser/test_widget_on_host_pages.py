@@ -260,9 +260,13 @@ async def test_a_refused_reply_says_why_beside_the_form_and_keeps_the_text(
 
 # The contrast ratio (WCAG) of an element's text against what is behind it: the first
 # background that is not transparent, up through the widget's shadow host to the page.
+# Any CSS colour (lch() too) is read back as sRGB through a canvas pixel, alpha apart.
 CONTRAST = """e => {
-  const rgb = c => c.match(/[\\d.]+/g)
-    .map((v, i) => c.startsWith("color(") && i < 3 ? v * 255 : +v);
+  const pixel = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  const rgb = c => { const a = c.match(/[\\d.]+/g); pixel.clearRect(0, 0, 1, 1);
+    pixel.fillStyle = c; pixel.fillRect(0, 0, 1, 1);
+    const [r, g, b] = pixel.getImageData(0, 0, 1, 1).data;
+    return c.startsWith("rgba") || / \\/ /.test(c) ? [r, g, b, +a[a.length - 1]] : [r, g, b]; };
   const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
     return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
     .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
@@ -298,6 +302,28 @@ async def test_the_widget_reads_on_the_page_s_own_colours(
     for part in (".body p", ".author", "time", "textarea", "h2", "label"):
         ratio = await page.locator(f"#mailbridge {part}").first.evaluate(CONTRAST)
         assert ratio >= 4.5, (part, ratio)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("head", "scheme"),
+    [
+        ("", "light"),
+        ("<style>:root { color-scheme: light dark; }</style>", "dark"),  # the dark accent
+        ("<style>#mailbridge { --mb-accent: #ffd33d; }</style>", "light"),  # a light one
+    ],
+)
+async def test_the_post_button_reads_on_its_accent(
+    host: tuple[Running, Host], browser: Any, head: str, scheme: str
+) -> None:
+    """White text on the dark scheme's accent, #6cb6ff (a page declaring color-scheme
+    read in dark mode), or on a site's light accent, was 2.2:1 or less."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=PHONE, color_scheme=scheme)
+    await page.goto(page_for(head=head))
+    send = page.locator("#mailbridge button.send")
+    await send.wait_for()
+    assert await send.evaluate(CONTRAST) >= 4.5
 
 
 # What a reader who set their browser's text to 200% (32 px) meets: rem and em double.

@@ -61,6 +61,9 @@
          fields and the Post button ran off its edge. */
       ".row{display:grid;gap:.6rem;grid-template-columns:repeat(auto-fit,minmax(min(12rem,100%),1fr))}" +
       ".send{background:var(--_accent);color:#fff;border:0;padding:.6em 1.2em;justify-self:start}" +
+      /* Black or white, whichever reads on the accent: white on the dark scheme's
+         #6cb6ff (or a site's light accent) was 2.2:1. L 49.44 is where both read alike. */
+      "@supports (color:lch(from red l c h)){.send{color:lch(from var(--_accent) calc((49.44 - l) * infinity) 0 0)}}" +
       ".cancel{background:none;border:1px solid var(--_border);color:inherit;padding:.5em 1em;justify-self:start}" +
       ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.plain{white-space:pre-wrap}" +
       ".status:not(:empty){padding:.6em .8em;border-radius:var(--_radius);border:1px solid var(--_border)}" +
