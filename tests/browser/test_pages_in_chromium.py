@@ -70,3 +70,30 @@ async def test_moderator_approves_with_one_tap(daemon: Running, page) -> None:  
     await page.wait_for_load_state()
     mine = page.locator("#mailbridge article", has_text="Approve me <b>please</b>")
     await mine.wait_for()
+
+
+@pytest.mark.asyncio
+async def test_a_hebrew_comment_reads_right_to_left_on_the_confirm_page(
+    daemon: Running, page
+) -> None:  # type: ignore[no-untyped-def]
+    """The page an Approve link opens laid a Hebrew comment (and the Hebrew comment it
+    answers) out left to right: aligned left, its "!" and "?" at its start. The queue
+    and the moderation email already read it right to left."""
+    hebrew = "תודה על המאמר! האם יש עוד?"
+    first = await post_comment(daemon, parent=2, author="מרים כהן", body=hebrew)
+    links = moderation_links(await moderation_email(daemon, "מרים כהן", 1))
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(links["approve"])
+    said = page.locator(".card .body", has_text=hebrew)
+    assert await said.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # The name is isolated: its direction does not pull the date beside it.
+    name = page.locator(".card strong bdi", has_text="מרים כהן")
+    assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+    await page.get_by_role("button", name="Approve").click()
+    await page.wait_for_load_state()
+    # An answer to it quotes it right to left too.
+    await post_comment(daemon, parent=first, author="Bob", body="I agree.")
+    links = moderation_links(await moderation_email(daemon, "Bob", 2))
+    await page.goto(links["reject"])
+    quoted = page.locator("blockquote", has_text="תודה")
+    assert await quoted.evaluate("e => getComputedStyle(e).direction") == "rtl"
