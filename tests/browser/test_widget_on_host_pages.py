@@ -141,6 +141,35 @@ async def test_show_more_tapped_twice_shows_each_comment_once(
     assert await said.inner_text() == "200 more comments shown above."
 
 
+# What has the keyboard's focus, inside the widget's shadow root too: its id or text.
+FOCUS = """() => { let e = document.activeElement;
+  while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+  return e ? e.id || e.textContent : null; }"""
+
+
+@pytest.mark.asyncio
+async def test_show_more_pressed_with_the_keyboard_keeps_the_focus(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Enter on "Show more comments" disabled the button while the page came, which
+    took the keyboard's focus from it: the next Enter did nothing and Tab started again
+    at the top of the page. The last page hides the button: the focus goes on."""
+    _daemon, page_for = host
+    page = await phone(browser, page_for(thread=BIG), 200)
+    more = page.get_by_role("button", name="Show more comments")
+    await more.focus()
+    articles = page.locator("#mailbridge article")
+    for shown in range(400, 1201, 200):  # bounded: five more pages of 50 conversations
+        await page.keyboard.press("Enter")
+        await articles.nth(shown - 1).wait_for()
+        await page.evaluate("() => new Promise(requestAnimationFrame)")
+        if shown < 1200:  # still on the button: Enter again asks for the next page
+            assert await page.evaluate(FOCUS) == "Show more comments"
+    # The last page hid the button: the focus is on the first comment it brought.
+    assert await more.is_hidden()
+    assert await page.evaluate(FOCUS) == await articles.nth(1000).get_attribute("id")
+
+
 @pytest.mark.asyncio
 async def test_a_page_with_a_strict_csp_gets_a_styled_widget_and_no_visible_trap(
     host: tuple[Running, Host], browser: Any

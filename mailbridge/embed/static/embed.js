@@ -68,7 +68,7 @@
       ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.plain{white-space:pre-wrap}" +
       ".status:not(:empty){padding:.6em .8em;border-radius:var(--_radius);border:1px solid var(--_border)}" +
       "article.linked{outline:2px solid var(--_accent);outline-offset:4px;border-radius:var(--_radius);scroll-margin-top:1rem}" +
-      ".status.error{border-color:#d1242f}.more{margin:.5rem 0}:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}";
+      ".status.error{border-color:#d1242f}.more{margin:.5rem 0}.more[aria-disabled]{opacity:.6;cursor:progress}:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}";
 
     function el(tag, attrs, kids) {
       var node = document.createElement(tag);
@@ -277,22 +277,32 @@
     /* One page at a time: a double tap on "Show more" asked for the same page twice and
        showed its comments twice. */
     var pending = null;
+    /* aria-disabled, not disabled: a disabled button loses the keyboard's focus to the
+       page's start, and the next Enter did nothing (the guard is "pending"). */
     function loadNext(extra) {
       if (!pending) {
-        more.disabled = true;
-        pending = load(next + (extra || "")).then(function () { pending = null; more.disabled = false; },
-          function (e) { pending = null; more.disabled = false; throw e; });
+        more.setAttribute("aria-disabled", "true");
+        pending = load(next + (extra || "")).then(function () { pending = null; more.removeAttribute("aria-disabled"); },
+          function (e) { pending = null; more.removeAttribute("aria-disabled"); throw e; });
       }
       return pending;
     }
     more.addEventListener("click", function () {
       say("", false, moreNote);
       var before = list.querySelectorAll("article").length;
+      var focused = (root.activeElement || document.activeElement) === more;
       loadNext().then(function () {
         /* Said for screen readers too: the new comments come above the button, where
            nothing announced them. */
-        var shown = list.querySelectorAll("article").length - before;
+        var all = list.querySelectorAll("article");
+        var shown = all.length - before;
         say(shown === 1 ? "1 more comment shown above." : shown + " more comments shown above.", false, moreNote);
+        /* The last page hides the button: the focus goes to the first comment it
+           brought, not to the page's start. */
+        if (focused && more.hidden && all[before]) {
+          all[before].setAttribute("tabindex", "-1");
+          all[before].focus();
+        }
       }, function (e) { say(e && e.message ? e.message : "More comments could not be loaded.", true, moreNote); });
     });
     function fail(e) { say(e && e.message ? e.message : "Comments are not available right now.", true); }
