@@ -482,6 +482,34 @@ async def test_when_the_connection_drops_nothing_typed_is_lost_and_it_says_so_in
 
 
 @pytest.mark.asyncio
+async def test_a_comment_posted_with_the_keyboard_that_fails_leaves_the_focus_on_why(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Enter on Post disables the button while the comment is sent, which takes the
+    focus from it: when the sending failed with no field at fault (no connection, too
+    many comments), the focus was left at the page's start, far from the message."""
+    daemon, page_for = host
+    page = await phone(browser, page_for())
+    await page.get_by_label("Name (shown)").first.fill("Tunnel Tom")
+    await page.get_by_label("Email (never shown)").first.fill("tom@example.com")
+    await page.get_by_label("Comment", exact=True).first.fill("Written on the train.")
+    for answer in ("no connection", "last hour"):
+        if answer == "no connection":
+            await page.route("**/comments", lambda route: route.abort("internetdisconnected"))
+        else:  # a refusal naming no field (429): the same writer over their hourly limit
+            await page.unroute("**/comments")
+            for n in range(daemon.settings.limits.messages_per_sender_per_hour):
+                await post_comment(daemon, email="tom@example.com", body=f"Number {n}.")
+        await page.get_by_role("button", name="Post comment").focus()
+        await page.keyboard.press("Enter")
+        await page.locator("#mailbridge form [role=status].error", has_text=answer).wait_for()
+        assert await page.evaluate(FOCUS) == "mb-note", answer
+        assert await page.get_by_label("Comment", exact=True).first.input_value() == (
+            "Written on the train."
+        )
+
+
+@pytest.mark.asyncio
 async def test_the_thread_page_without_scripts_fits_a_phone(
     host: tuple[Running, Host], browser: Any
 ) -> None:

@@ -323,6 +323,9 @@
           if (r.status !== 202) {
             say(r.body.error || "Your comment could not be sent; please try again.", true, note);
             blame(inputs[r.body.field] || null);
+            /* No field at fault (too many comments, the server busy): the message takes
+               the focus, which the disabled Post button had lost to the page's start. */
+            if (!inputs[r.body.field]) note.focus();
             return;
           }
           bodyIn.value = "";
@@ -333,7 +336,11 @@
             "Thank you! Your comment was received and will appear once the author approves it.") +
             (wants === "none" || held ? "" : " We sent you an email: confirm your address there to get emails when someone replies."), false, note);
           note.focus();
-        }, function () { send.disabled = false; say("Your comment could not be sent (no connection?); please try again.", true, note); });
+        }, function () {
+          send.disabled = false;
+          say("Your comment could not be sent (no connection?); please try again.", true, note);
+          note.focus();
+        });
     });
 
     /* A link to one comment (post#comment-123, as notification emails give) cannot reach
