@@ -97,3 +97,34 @@ async def test_a_hebrew_comment_reads_right_to_left_on_the_confirm_page(
     await page.goto(links["reject"])
     quoted = page.locator("blockquote", has_text="תודה")
     assert await quoted.evaluate("e => getComputedStyle(e).direction") == "rtl"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("path", "label", "button", "typed"),
+    [
+        # Addresses the browser's own check lets through and mailbridge refuses.
+        ("/moderate", "Your moderator address", "Email me a sign-in link", "ann.@example.org"),
+        ("/privacy", "Your email address", "Email me a link", "ann@gmail"),
+    ],
+)
+async def test_a_refused_address_is_kept_marked_and_explained(
+    daemon: Running, page, path: str, label: str, button: str, typed: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The sign-in and privacy forms answered a refused address with "That is not an
+    email address." above an empty field, marked nowhere: a screen reader user heard
+    nothing of it (the page reloads) and had to type the address again, not told why."""
+    host, port = daemon.http_address
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(f"http://{host}:{port}{path}")
+    await page.get_by_label(label).fill(typed)
+    await page.get_by_role("button", name=button).click()
+    await page.get_by_role("alert").wait_for()
+    field = page.get_by_label(label)
+    assert await field.input_value() == typed
+    assert await field.get_attribute("aria-invalid") == "true"
+    said = await field.evaluate(
+        "e => document.getElementById(e.getAttribute('aria-describedby')).textContent"
+    )
+    assert said.startswith("That is not an email address: ") and len(said) > 40
+    assert await page.evaluate("document.activeElement.id") == "email"
