@@ -171,6 +171,25 @@ async def test_show_more_pressed_with_the_keyboard_keeps_the_focus(
 
 
 @pytest.mark.asyncio
+async def test_cancel_reply_goes_back_to_the_comment_the_reader_was_at(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Cancel put the form back above the comments and focused its comment field: on a
+    phone the page jumped screens up from the comment being read, and a keyboard or
+    screen reader user was sent back to the top of the thread."""
+    _daemon, page_for = host
+    page = await phone(browser, page_for())
+    far = page.locator("#mailbridge article").nth(150)
+    reply = far.locator(":scope > button.reply")
+    await reply.click()
+    await page.get_by_role("button", name="Cancel reply").click()
+    assert await page.locator("#mailbridge section > div > form").count() == 1  # home again
+    assert await page.evaluate(FOCUS) == "Reply"
+    assert await reply.evaluate("e => e.matches(':focus')")
+    assert await far.evaluate(IN_VIEW)
+
+
+@pytest.mark.asyncio
 async def test_a_page_with_a_strict_csp_gets_a_styled_widget_and_no_visible_trap(
     host: tuple[Running, Host], browser: Any
 ) -> None:

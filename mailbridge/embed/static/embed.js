@@ -197,7 +197,7 @@
         c.html ? el("div", { class: "body", dir: "auto", html: c.html }) : el("div", { class: "body plain", dir: "auto", text: c.body }),
         reply
       ]);
-      if (reply) reply.addEventListener("click", function () { replyTo(c, art); });
+      if (reply) reply.addEventListener("click", function () { replyTo(c, art, reply); });
       var li = el("li", {}, [art]);
       if (c.replies && c.replies.length) {
         var sub = el("ol");
@@ -207,8 +207,10 @@
       return li;
     }
 
-    function replyTo(c, art) {
+    var replied = null; /* the Reply button the form was opened from */
+    function replyTo(c, art, button) {
       parent = c.id;
+      replied = button;
       formTitle.textContent = "Reply to " + c.author;
       cancel.hidden = false;
       art.appendChild(form);
@@ -219,7 +221,10 @@
       formTitle.textContent = "Leave a comment";
       cancel.hidden = true;
       home.appendChild(form);
-      bodyIn.focus();
+      /* Back to the Reply pressed, where the reader was: focusing the form at the top
+         scrolled a phone screens up from the comment they were reading. */
+      if (replied && replied.isConnected) replied.focus(); else bodyIn.focus();
+      replied = null;
     });
 
     function json(path, init) {
