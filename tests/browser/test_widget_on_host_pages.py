@@ -309,7 +309,7 @@ async def test_a_refused_reply_says_why_beside_the_form_and_keeps_the_text(
 # The contrast ratio (WCAG) of an element's text against what is behind it: the first
 # background that is not transparent, up through the widget's shadow host to the page.
 # Any CSS colour (lch() too) is read back as sRGB through a canvas pixel, alpha apart.
-CONTRAST = """e => {
+CONTRAST_OF = """e => {
   const pixel = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
   const rgb = c => { const a = c.match(/[\\d.]+/g); pixel.clearRect(0, 0, 1, 1);
     pixel.fillStyle = c; pixel.fillRect(0, 0, 1, 1);
@@ -325,9 +325,15 @@ CONTRAST = """e => {
     n = n.parentElement || (n.getRootNode() && n.getRootNode().host);
   }
   back = back || [255, 255, 255];
-  const [a, z] = [lum(rgb(getComputedStyle(e).color)), lum(back)].sort((x, y) => y - x);
+  // A colour with alpha (the muted text, the borders) is drawn over the background.
+  const f = rgb(getComputedStyle(e)[PROPERTY]);
+  const fore = f.length < 4 ? f : f.slice(0, 3).map((v, i) => v * f[3] + back[i] * (1 - f[3]));
+  const [a, z] = [lum(fore), lum(back)].sort((x, y) => y - x);
   return (a + 0.05) / (z + 0.05);
 }"""
+CONTRAST = CONTRAST_OF.replace("[PROPERTY]", ".color")
+# A field's edge, which shows where to tap and type: 3:1 at least (WCAG 1.4.11).
+EDGE_CONTRAST = CONTRAST_OF.replace("[PROPERTY]", ".borderTopColor")
 
 
 @pytest.mark.asyncio
@@ -350,6 +356,10 @@ async def test_the_widget_reads_on_the_page_s_own_colours(
     for part in (".body p", ".author", "time", "textarea", "h2", "label"):
         ratio = await page.locator(f"#mailbridge {part}").first.evaluate(CONTRAST)
         assert ratio >= 4.5, (part, ratio)
+    # The fields' edges were the text colour at 18%: 1.5:1, a form of faint boxes.
+    for part in ("input[name=author]", "input[name=email]", "textarea", "select"):
+        ratio = await page.locator(f"#mailbridge {part}").evaluate(EDGE_CONTRAST)
+        assert ratio >= 3, (part, ratio)
 
 
 @pytest.mark.asyncio

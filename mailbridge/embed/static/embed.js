@@ -55,8 +55,11 @@
       "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
       ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
       "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
+      /* A field's edge at half the text colour, not the 18% of the lines between
+         comments: at 1.5:1 the form was faint boxes, hard to find (3:1 is the least). */
       "label{display:grid;gap:.2rem;font-size:.9em}input,textarea,select{font:inherit;color:inherit;background:var(--_bg);" +
-      "border:1px solid var(--_border);border-radius:var(--_radius);padding:.45em;min-width:0}textarea{min-height:6em;resize:vertical}" +
+      "border:1px solid var(--mb-border,color-mix(in srgb,currentColor 50%,transparent));border-radius:var(--_radius);padding:.45em;min-width:0}" +
+      "textarea{min-height:6em;resize:vertical}" +
       /* min(12rem,100%): with large text a 12rem column is wider than a phone, and the
          fields and the Post button ran off its edge. */
       ".row{display:grid;gap:.6rem;grid-template-columns:repeat(auto-fit,minmax(min(12rem,100%),1fr))}" +
