@@ -128,3 +128,16 @@ async def test_a_refused_address_is_kept_marked_and_explained(
     )
     assert said.startswith("That is not an email address: ") and len(said) > 40
     assert await page.evaluate("document.activeElement.id") == "email"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/moderate", "/privacy"])
+async def test_the_address_forms_fit_a_320_px_phone(daemon: Running, page, path: str) -> None:  # type: ignore[no-untyped-def]
+    """The address field was 100% wide plus its padding and border: on a 320 px screen
+    its right edge was cut off and the page scrolled sideways."""
+    host, port = daemon.http_address
+    await page.set_viewport_size({"width": 320, "height": 640})
+    await page.goto(f"http://{host}:{port}{path}")
+    right = await page.locator("input[type=email]").evaluate("e => e.getBoundingClientRect().right")
+    assert right <= 320
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 320
