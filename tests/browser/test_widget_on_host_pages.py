@@ -274,6 +274,31 @@ FOCUSED = """() => { let e = document.activeElement;
 
 
 @pytest.mark.asyncio
+async def test_on_a_right_to_left_blog_replies_indent_from_the_right(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """On a Hebrew or Arabic blog (<html dir="rtl">) the replies were indented from the
+    left, where their lines end, with the thread's line on that side too: each reply
+    started where its parent started, and nothing showed what answered what."""
+    _daemon, page_for = host
+    rtl = "<script>Object.assign(document.documentElement, {dir: 'rtl', lang: 'he'})</script>"
+    page = await phone(browser, page_for(head=rtl))
+    top = page.locator("#mailbridge section > ol > li > article").first
+    reply = page.locator("#mailbridge section > ol > li > ol > li > article").first
+    edges = "e => [e.getBoundingClientRect().left, e.getBoundingClientRect().right]"
+    (top_left, top_right), (reply_left, reply_right) = [
+        await top.evaluate(edges),
+        await reply.evaluate(edges),
+    ]
+    assert reply_right < top_right - 8  # indented from the start of an RTL line
+    assert reply_left == top_left
+    line = await page.locator("#mailbridge ol ol").first.evaluate(
+        "e => [getComputedStyle(e).borderRightWidth, getComputedStyle(e).borderLeftWidth]"
+    )
+    assert line == ["2px", "0px"]
+
+
+@pytest.mark.asyncio
 async def test_a_refused_reply_says_why_beside_the_form_and_keeps_the_text(
     host: tuple[Running, Host], browser: Any
 ) -> None:

@@ -48,10 +48,12 @@
       /* Each level indents at most 1.75rem and 5% of the widget's width: with 200% text
          on a 320 px phone, five levels of 1.75rem left a reply five deep 14 px wide, a
          letter a line. The first line is for browsers without container units. */
-      "ol ol{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--_border)}" +
-      "ol ol{margin-left:min(1rem,3cqi);padding-left:min(.75rem,2cqi)}" +
+      /* inline-start, not left: on a right-to-left blog (Hebrew, Arabic) the replies
+         were indented, and their line drawn, on the side where their lines end. */
+      "ol ol{margin-inline-start:1rem;padding-inline-start:.75rem;border-inline-start:2px solid var(--_border)}" +
+      "ol ol{margin-inline-start:min(1rem,3cqi);padding-inline-start:min(.75rem,2cqi)}" +
       "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600}" +
-      ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-left:.75em;border-left:3px solid var(--_border);color:var(--_muted)}" +
+      ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-inline-start:.75em;border-inline-start:3px solid var(--_border);color:var(--_muted)}" +
       "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
       ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
       "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
