@@ -184,7 +184,8 @@ async def test_what_a_press_did_is_said_at_the_top_and_in_the_title(
     await page.get_by_role("button", name="Spam").click()
     await page.get_by_text("Done: 1 comment marked as spam.").wait_for()
     assert (await page.title()).startswith("Done: 1 comment marked as spam · Moderation queue")
-    await page.get_by_role("button", name="Undo: back to pending").click()
+    # Each Undo says whose comment it puts back (a list of buttons read them all alike).
+    await page.get_by_role("button", name="Undo: back to pending (the comment by Ann)").click()
     said = page.get_by_role("status").filter(has_text="Undone: the comment is back")
     await said.wait_for()
     box = await said.bounding_box()  # on the screen as the page comes back
