@@ -150,9 +150,14 @@ LOW_CONTRAST = """() => {
   const lum = ({c}) => c.map(v => { v /= 255;
       return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
     .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  // With no background of its own, an email is drawn on the canvas: Chromium's dark
+  // one (#121212) in dark mode when the email declares it can be dark, else white.
+  const scheme = document.querySelector('meta[name=color-scheme]');
+  const canvas = rgb(matchMedia('(prefers-color-scheme: dark)').matches && scheme
+    && scheme.content.includes('dark') ? 'rgb(18, 18, 18)' : 'rgb(255, 255, 255)');
   const under = e => { for (let n = e; n; n = n.parentElement) {
       const b = rgb(getComputedStyle(n).backgroundColor); if (b.a > 0) return b; }
-    return rgb('rgb(255, 255, 255)'); };
+    return canvas; };
   const low = [];
   for (const e of document.body.querySelectorAll('*')) {
     const own = [...e.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
@@ -247,7 +252,8 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
 ) -> None:
     """No email's <html> named its language: a screen reader on a phone set to another
     language read the whole email in that language's voice. The privacy link's button
-    was 43 px tall and the spam report's 40, under the 44 px a thumb needs."""
+    was 43 px tall and the spam report's 40, under the 44 px a thumb needs. Every text
+    reads in light and dark mode."""
     kinds = ("awaits moderation", "Confirm:", "Re: ", "went to spam", "Your data", "queue")
     async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:
         await post_comment(daemon, parent=2, body="Thank you.", notify="replies")
@@ -271,6 +277,13 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
         await page.set_content(html.decode())
         for text, height in await page.evaluate(BUTTONS):
             assert height >= 44, (subject, text, height)
+    # Every text reads in dark mode too: the sign-in email's grey line ("The link works
+    # for 15 minutes") kept its light-mode #656d76 on the dark canvas, 3.5:1.
+    for scheme in ("light", "dark"):
+        page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+        for subject, html in parts.items():
+            await page.set_content(html.decode())
+            assert await page.evaluate(LOW_CONTRAST) == [], (scheme, subject)
 
 
 def test_every_html_email_template_names_its_language() -> None:
