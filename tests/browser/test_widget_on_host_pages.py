@@ -378,7 +378,7 @@ async def test_the_widget_reads_on_the_page_s_own_colours(
     page = await browser.new_page(viewport=PHONE, color_scheme=scheme)
     await page.goto(page_for(head=head))
     await page.locator("#mailbridge article").nth(242).wait_for()
-    for part in (".body p", ".author", "time", "textarea", "h2", "label"):
+    for part in (".body p", ".author", "time", "textarea", "h2", "label", "button.reply"):
         ratio = await page.locator(f"#mailbridge {part}").first.evaluate(CONTRAST)
         assert ratio >= 4.5, (part, ratio)
     # The fields' edges were the text colour at 18%: 1.5:1, a form of faint boxes.

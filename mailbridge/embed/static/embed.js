@@ -44,6 +44,9 @@
       "font:var(--mb-font,inherit);color:var(--_text)}" +
       "@supports (color:light-dark(#000,#fff)){:host{" +
       "--_accent:light-dark(var(--mb-accent,#0b5cad),var(--mb-accent-dark,var(--mb-accent,#6cb6ff)))}}" +
+      /* A dark theme that does not declare color-scheme (most set only their colours)
+         got the light accent: Reply and the links at 2.8:1 on its background. */
+      ".on-dark{--_accent:var(--mb-accent-dark,var(--mb-accent,#6cb6ff))}" +
       "h2{font-size:1.25em;margin:0 0 .75em}h3{overflow-wrap:anywhere}ol{list-style:none;margin:0;padding:0}" +
       /* Each level indents at most 1.75rem and 5% of the widget's width: with 200% text
          on a 320 px phone, five levels of 1.75rem left a reply five deep 14 px wide, a
@@ -108,8 +111,22 @@
     var status = el("div", { class: "status", role: "status", "aria-live": "polite" });
     var style = root === host ? el("style", { text: CSS }) : styles();
     if (style) root.appendChild(style);
-    root.appendChild(el("section", { "aria-labelledby": "mb-title" }, [title, list, more, moreNote, status]));
+    var section = el("section", { "aria-labelledby": "mb-title" }, [title, list, more, moreNote, status]);
+    root.appendChild(section);
     title.id = "mb-title";
+    /* Light text means a dark background, declared or not: the dark accent. Asked again
+       when the reader's scheme changes (a theme that follows it). */
+    function shade() {
+      /* Read back through a canvas pixel: a page's text may be oklch() or color(). */
+      var paint = document.createElement("canvas").getContext("2d");
+      if (!paint) return;
+      paint.fillStyle = getComputedStyle(host).color;
+      paint.fillRect(0, 0, 1, 1);
+      var c = paint.getImageData(0, 0, 1, 1).data;
+      section.classList.toggle("on-dark", 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2] > 140);
+    }
+    shade();
+    if (window.matchMedia) matchMedia("(prefers-color-scheme: dark)").addEventListener("change", shade);
 
     var key = opts.thread || "";
     var next = null;
