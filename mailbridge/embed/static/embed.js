@@ -35,9 +35,7 @@
     var CSS =
       /* The page's own colours, not the reader's system setting: a dark blog got black
          comments, a light one read in dark mode white ones. */
-      /* container-type: the nesting's indent is measured against the widget's width
-         (below), not only the text's size. */
-      ":host{display:block;container-type:inline-size;--_text:var(--mb-text,currentColor);" +
+      ":host{display:block;--_text:var(--mb-text,currentColor);" +
       "--_bg:var(--mb-bg,transparent);--_muted:var(--mb-muted,color-mix(in srgb,currentColor 72%,transparent));" +
       "--_accent:var(--mb-accent,#0b5cad);" +
       "--_border:var(--mb-border,color-mix(in srgb,currentColor 18%,transparent));--_radius:var(--mb-radius,6px);" +
@@ -48,13 +46,14 @@
          got the light accent: Reply and the links at 2.8:1 on its background. */
       ".on-dark{--_accent:var(--mb-accent-dark,var(--mb-accent,#6cb6ff))}" +
       "h2{font-size:1.25em;margin:0 0 .75em}h3{overflow-wrap:anywhere}ol{list-style:none;margin:0;padding:0}" +
-      /* Each level indents at most 1.75rem and 5% of the widget's width: with 200% text
+      /* Each level indents at most 1.75rem and 5% of the screen's width: with 200% text
          on a 320 px phone, five levels of 1.75rem left a reply five deep 14 px wide, a
-         letter a line. The first line is for browsers without container units. */
+         letter a line. (Not container units: containment would collapse the widget in
+         a host's shrink-to-fit box, a flex row's item.) */
       /* inline-start, not left: on a right-to-left blog (Hebrew, Arabic) the replies
          were indented, and their line drawn, on the side where their lines end. */
       "ol ol{margin-inline-start:1rem;padding-inline-start:.75rem;border-inline-start:2px solid var(--_border)}" +
-      "ol ol{margin-inline-start:min(1rem,3cqi);padding-inline-start:min(.75rem,2cqi)}" +
+      "ol ol{margin-inline-start:min(1rem,3vw);padding-inline-start:min(.75rem,2vw)}" +
       "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600}" +
       ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-inline-start:.75em;border-inline-start:3px solid var(--_border);color:var(--_muted)}" +
       "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
