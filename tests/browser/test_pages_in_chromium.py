@@ -141,3 +141,22 @@ async def test_the_address_forms_fit_a_320_px_phone(daemon: Running, page, path:
     right = await page.locator("input[type=email]").evaluate("e => e.getBoundingClientRect().right")
     assert right <= 320
     assert await page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+@pytest.mark.asyncio
+async def test_the_pages_follow_the_reader_s_text_size(daemon: Running, page) -> None:  # type: ignore[no-untyped-def]
+    """A reader who set their browser's text size to 32 px (a low-vision author at their
+    desk) got mailbridge's pages at 17 px: the body's size was fixed in pixels."""
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Page.enable")
+    await cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 32, "fixed": 26}})
+    await post_comment(daemon, parent=2, body="Approve me.")
+    approve = moderation_links(await moderation_email(daemon, "Ann", 1))["approve"]
+    host, port = daemon.http_address
+    await page.set_viewport_size({"width": 320, "height": 640})
+    for url in (f"http://{host}:{port}/threads/{THREAD}", approve, f"http://{host}:{port}/privacy"):
+        await page.goto(url)
+        size = await page.evaluate("getComputedStyle(document.body).fontSize")
+        assert size == "34px", url  # 17 px at the default 16, as the reader scaled it
+        # And still within a 320 px phone: buttons were at least 12rem, 384 px here.
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 320, url
