@@ -78,12 +78,12 @@ class PrivacyPages:
         ip = client_ip(request, self._proxies)
         if await self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
             raise web.HTTPTooManyRequests(text="Too many links asked for; try again later.")
+        raw = str(form.get("email", "")).strip()
         try:
-            address = normalise(str(form.get("email", "")).strip(),
-                                smtputf8=self._settings.outbound.smtputf8)  # fmt: skip
-        except InvalidAddress:
-            return self._html("privacy", status=400, sent=False,
-                              error="That is not an email address.")  # fmt: skip
+            address = normalise(raw, smtputf8=self._settings.outbound.smtputf8)
+        except InvalidAddress as exc:  # what was typed stays, with what is wrong with it
+            return self._html("privacy", status=400, sent=False, email=raw,
+                              error=f"That is not an email address: {exc.reason}")  # fmt: skip
         now = self._clock.now()
         # Per address too: from many client addresses (a botnet, an IPv6 block behind a
         # trusted proxy) the per-client limit let anyone flood a commenter's inbox with

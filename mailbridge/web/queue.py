@@ -196,10 +196,9 @@ class QueuePages:
             # me@intranet (which the settings take) was told "not an email address".
             # Relaxed for every address alike: the answer still tells nobody who moderates.
             address = normalise(raw, smtputf8=self._settings.outbound.smtputf8, operator=True)
-        except InvalidAddress:
-            return self._html(
-                "moderate_login", status=400, sent=False, error="That is not an email address."
-            )
+        except InvalidAddress as exc:  # what was typed stays, with what is wrong with it
+            return self._html("moderate_login", status=400, sent=False, email=raw,
+                              error=f"That is not an email address: {exc.reason}")  # fmt: skip
         now = self._clock.now()
         # Per address too: from many client addresses (an IPv6 block, a botnet) the
         # per-IP limit let anyone flood the author's inbox with sign-in emails. Counted

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from flows import approve, moderation_email, outbox_dir, post_comment, reply_notification
 from support import (
+    AUTHOR_EMAIL,
     ROOT,
     html_body,
     read_maildir,
@@ -146,9 +150,14 @@ LOW_CONTRAST = """() => {
   const lum = ({c}) => c.map(v => { v /= 255;
       return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
     .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  // With no background of its own, an email is drawn on the canvas: Chromium's dark
+  // one (#121212) in dark mode when the email declares it can be dark, else white.
+  const scheme = document.querySelector('meta[name=color-scheme]');
+  const canvas = rgb(matchMedia('(prefers-color-scheme: dark)').matches && scheme
+    && scheme.content.includes('dark') ? 'rgb(18, 18, 18)' : 'rgb(255, 255, 255)');
   const under = e => { for (let n = e; n; n = n.parentElement) {
       const b = rgb(getComputedStyle(n).backgroundColor); if (b.a > 0) return b; }
-    return rgb('rgb(255, 255, 255)'); };
+    return canvas; };
   const low = [];
   for (const e of document.body.querySelectorAll('*')) {
     const own = [...e.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
@@ -217,3 +226,84 @@ async def test_a_reply_notification_stays_within_a_phone(
     )
     assert too_wide == []
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+# What each email's reader taps: the links drawn as buttons.
+BUTTONS = """[...document.querySelectorAll("a")]
+  .filter(a => getComputedStyle(a).display === "inline-block")
+  .map(a => [a.textContent.trim(), a.getBoundingClientRect().height])"""
+
+
+def raw_html_parts(daemon: Running) -> dict[str, bytes]:
+    """Each email in the Maildir by subject: its HTML part as the mail app gets it
+    (the bytes once the transfer encoding is undone; no parsing of the HTML)."""
+    found = {}
+    for path in sorted((outbox_dir(daemon) / "new").iterdir()):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for part in message.walk():
+            if part.get_content_type() == "text/html":
+                found[str(message["Subject"])] = part.get_payload(decode=True)
+    return found
+
+
+@pytest.mark.asyncio
+async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
+    tmp_path: Path, browser: Any
+) -> None:
+    """No email's <html> named its language: a screen reader on a phone set to another
+    language read the whole email in that language's voice. The privacy link's button
+    was 43 px tall and the spam report's 40, under the 44 px a thumb needs. Every text
+    reads in light and dark mode."""
+    kinds = ("awaits moderation", "Confirm:", "Re: ", "went to spam", "Your data", "queue")
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:
+        await post_comment(daemon, parent=2, body="Thank you.", notify="replies")
+        await approve(daemon, await moderation_email(daemon, "Ann"))
+        await post_comment(daemon, author="Spammer", body="Check out my channel!!! "
+                           "http://spam.example/watch subscribe please")  # fmt: skip
+        host, port = daemon.http_address
+        async with aiohttp.ClientSession() as session:
+            for path, address in (("/privacy", "ann@example.com"), ("/moderate", AUTHOR_EMAIL)):
+                async with session.post(f"http://{host}:{port}{path}", data={"email": address}):
+                    pass
+
+        async def every_kind() -> dict[str, bytes] | None:
+            parts = raw_html_parts(daemon)
+            return parts if all(any(k in s for s in parts) for k in kinds) else None
+
+        parts = await until("every kind of email", every_kind, seconds=20)
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    for subject, html in parts.items():
+        assert html.splitlines()[1].startswith(b'<html lang="en">'), subject
+        await page.set_content(html.decode())
+        for text, height in await page.evaluate(BUTTONS):
+            assert height >= 44, (subject, text, height)
+    # Every text reads in dark mode too: the sign-in email's grey line ("The link works
+    # for 15 minutes") kept its light-mode #656d76 on the dark canvas, 3.5:1.
+    for scheme in ("light", "dark"):
+        page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+        for subject, html in parts.items():
+            await page.set_content(html.decode())
+            assert await page.evaluate(LOW_CONTRAST) == [], (scheme, subject)
+
+
+def test_every_html_email_template_names_its_language() -> None:
+    """The emails the test above cannot make in one run (digests, a refusal) too."""
+    for template in sorted((ROOT / "templates" / "email").glob("*.html.j2")):
+        assert '<html lang="en">' in template.read_text().splitlines()[1], template.name
+
+
+@pytest.mark.asyncio
+async def test_the_digest_s_buttons_say_whose_comment_they_decide(
+    tmp_path: Path, browser: Any
+) -> None:
+    """A screen reader's list of links read "Approve, Reject, Spam, Approve, Reject,
+    Spam": nothing said which comment each decided. And they were 40 px tall."""
+    html = await _digest_html(tmp_path)
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.set_content(html)
+    for author in (LONG_NAME, "Ann"):
+        for name in (f"Approve the comment by {author}", f"Reject the comment by {author}",
+                     f"Mark the comment by {author} as spam"):  # fmt: skip
+            assert await page.get_by_role("link", name=name, exact=True).count() == 1, name
+    for text, height in await page.evaluate(BUTTONS):
+        assert height >= 44, (text, height)

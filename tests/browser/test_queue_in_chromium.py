@@ -166,3 +166,28 @@ async def test_select_all_leaves_what_may_be_private_to_be_ticked_once_read(
     await page.locator(f"input[name=comment][value='{private}']").check()
     await page.get_by_role("button", name="Approve selected").click()
     await page.get_by_text("Done: 1 comment approved.").wait_for()
+
+
+@pytest.mark.asyncio
+async def test_what_a_press_did_is_said_at_the_top_and_in_the_title(
+    daemon: Running, browser: Any
+) -> None:
+    """An Undo pressed under "Decided" said "Undone: ..." below the whole queue: on a
+    phone, with a dozen comments waiting, screens down, and in a page whose title (what
+    a screen reader announces as it comes back) said only "Moderation queue (12)"."""
+    for n in range(12):
+        await post_comment(daemon, parent=2, body=f"Waiting comment {n}, long enough " * 4)
+    await moderation_email(daemon, "Ann", 12)
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.get_by_role("heading", name="12 comments waiting").wait_for()
+    await page.locator("input[name=comment]").first.check()
+    await page.get_by_role("button", name="Spam").click()
+    await page.get_by_text("Done: 1 comment marked as spam.").wait_for()
+    assert (await page.title()).startswith("Done: 1 comment marked as spam · Moderation queue")
+    # Each Undo says whose comment it puts back (a list of buttons read them all alike).
+    await page.get_by_role("button", name="Undo: back to pending (the comment by Ann)").click()
+    said = page.get_by_role("status").filter(has_text="Undone: the comment is back")
+    await said.wait_for()
+    box = await said.bounding_box()  # on the screen as the page comes back
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844
+    assert (await page.title()).startswith("Undone: the comment is back where it was · ")

@@ -33,6 +33,7 @@ from mailbridge.settings import Settings
 pytestmark = [pytest.mark.browser, pytest.mark.requires_program("chromium", package="chromium")]
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 # A page's own strict policy: its scripts and styles from known places, no inline style.
 STRICT_CSP = (
     "default-src 'self'; script-src {api}; connect-src {api}; style-src 'self'; img-src 'self'"
@@ -138,6 +139,54 @@ async def test_show_more_tapped_twice_shows_each_comment_once(
     said = page.locator("#mailbridge [role=status]", has_text="more comments shown")
     await said.wait_for()
     assert await said.inner_text() == "200 more comments shown above."
+
+
+# What has the keyboard's focus, inside the widget's shadow root too: its id or text.
+FOCUS = """() => { let e = document.activeElement;
+  while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+  return e ? e.id || e.textContent : null; }"""
+
+
+@pytest.mark.asyncio
+async def test_show_more_pressed_with_the_keyboard_keeps_the_focus(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Enter on "Show more comments" disabled the button while the page came, which
+    took the keyboard's focus from it: the next Enter did nothing and Tab started again
+    at the top of the page. The last page hides the button: the focus goes on."""
+    _daemon, page_for = host
+    page = await phone(browser, page_for(thread=BIG), 200)
+    more = page.get_by_role("button", name="Show more comments")
+    await more.focus()
+    articles = page.locator("#mailbridge article")
+    for shown in range(400, 1201, 200):  # bounded: five more pages of 50 conversations
+        await page.keyboard.press("Enter")
+        await articles.nth(shown - 1).wait_for()
+        await page.evaluate("() => new Promise(requestAnimationFrame)")
+        if shown < 1200:  # still on the button: Enter again asks for the next page
+            assert await page.evaluate(FOCUS) == "Show more comments"
+    # The last page hid the button: the focus is on the first comment it brought.
+    assert await more.is_hidden()
+    assert await page.evaluate(FOCUS) == await articles.nth(1000).get_attribute("id")
+
+
+@pytest.mark.asyncio
+async def test_cancel_reply_goes_back_to_the_comment_the_reader_was_at(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Cancel put the form back above the comments and focused its comment field: on a
+    phone the page jumped screens up from the comment being read, and a keyboard or
+    screen reader user was sent back to the top of the thread."""
+    _daemon, page_for = host
+    page = await phone(browser, page_for())
+    far = page.locator("#mailbridge article").nth(150)
+    reply = far.locator(":scope > button.reply")
+    await reply.click()
+    await page.get_by_role("button", name="Cancel reply").click()
+    assert await page.locator("#mailbridge section > div > form").count() == 1  # home again
+    assert await page.evaluate(FOCUS) == "Reply"
+    assert await reply.evaluate("e => e.matches(':focus')")
+    assert await far.evaluate(IN_VIEW)
 
 
 @pytest.mark.asyncio
@@ -256,6 +305,31 @@ FOCUSED = """() => { let e = document.activeElement;
 
 
 @pytest.mark.asyncio
+async def test_on_a_right_to_left_blog_replies_indent_from_the_right(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """On a Hebrew or Arabic blog (<html dir="rtl">) the replies were indented from the
+    left, where their lines end, with the thread's line on that side too: each reply
+    started where its parent started, and nothing showed what answered what."""
+    _daemon, page_for = host
+    rtl = "<script>Object.assign(document.documentElement, {dir: 'rtl', lang: 'he'})</script>"
+    page = await phone(browser, page_for(head=rtl))
+    top = page.locator("#mailbridge section > ol > li > article").first
+    reply = page.locator("#mailbridge section > ol > li > ol > li > article").first
+    edges = "e => [e.getBoundingClientRect().left, e.getBoundingClientRect().right]"
+    (top_left, top_right), (reply_left, reply_right) = [
+        await top.evaluate(edges),
+        await reply.evaluate(edges),
+    ]
+    assert reply_right < top_right - 8  # indented from the start of an RTL line
+    assert reply_left == top_left
+    line = await page.locator("#mailbridge ol ol").first.evaluate(
+        "e => [getComputedStyle(e).borderRightWidth, getComputedStyle(e).borderLeftWidth]"
+    )
+    assert line == ["2px", "0px"]
+
+
+@pytest.mark.asyncio
 async def test_a_refused_reply_says_why_beside_the_form_and_keeps_the_text(
     host: tuple[Running, Host], browser: Any
 ) -> None:
@@ -290,9 +364,13 @@ async def test_a_refused_reply_says_why_beside_the_form_and_keeps_the_text(
 
 # The contrast ratio (WCAG) of an element's text against what is behind it: the first
 # background that is not transparent, up through the widget's shadow host to the page.
-CONTRAST = """e => {
-  const rgb = c => c.match(/[\\d.]+/g)
-    .map((v, i) => c.startsWith("color(") && i < 3 ? v * 255 : +v);
+# Any CSS colour (lch() too) is read back as sRGB through a canvas pixel, alpha apart.
+CONTRAST_OF = """e => {
+  const pixel = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  const rgb = c => { const a = c.match(/[\\d.]+/g); pixel.clearRect(0, 0, 1, 1);
+    pixel.fillStyle = c; pixel.fillRect(0, 0, 1, 1);
+    const [r, g, b] = pixel.getImageData(0, 0, 1, 1).data;
+    return c.startsWith("rgba") || / \\/ /.test(c) ? [r, g, b, +a[a.length - 1]] : [r, g, b]; };
   const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
     return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
     .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
@@ -303,9 +381,15 @@ CONTRAST = """e => {
     n = n.parentElement || (n.getRootNode() && n.getRootNode().host);
   }
   back = back || [255, 255, 255];
-  const [a, z] = [lum(rgb(getComputedStyle(e).color)), lum(back)].sort((x, y) => y - x);
+  // A colour with alpha (the muted text, the borders) is drawn over the background.
+  const f = rgb(getComputedStyle(e)[PROPERTY]);
+  const fore = f.length < 4 ? f : f.slice(0, 3).map((v, i) => v * f[3] + back[i] * (1 - f[3]));
+  const [a, z] = [lum(fore), lum(back)].sort((x, y) => y - x);
   return (a + 0.05) / (z + 0.05);
 }"""
+CONTRAST = CONTRAST_OF.replace("[PROPERTY]", ".color")
+# A field's edge, which shows where to tap and type: 3:1 at least (WCAG 1.4.11).
+EDGE_CONTRAST = CONTRAST_OF.replace("[PROPERTY]", ".borderTopColor")
 
 
 @pytest.mark.asyncio
@@ -325,9 +409,79 @@ async def test_the_widget_reads_on_the_page_s_own_colours(
     page = await browser.new_page(viewport=PHONE, color_scheme=scheme)
     await page.goto(page_for(head=head))
     await page.locator("#mailbridge article").nth(242).wait_for()
-    for part in (".body p", ".author", "time", "textarea", "h2", "label"):
+    for part in (".body p", ".author", "time", "textarea", "h2", "label", "button.reply"):
         ratio = await page.locator(f"#mailbridge {part}").first.evaluate(CONTRAST)
         assert ratio >= 4.5, (part, ratio)
+    # The fields' edges were the text colour at 18%: 1.5:1, a form of faint boxes.
+    for part in ("input[name=author]", "input[name=email]", "textarea", "select"):
+        ratio = await page.locator(f"#mailbridge {part}").evaluate(EDGE_CONTRAST)
+        assert ratio >= 3, (part, ratio)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("head", "scheme"),
+    [
+        ("", "light"),
+        ("<style>:root { color-scheme: light dark; }</style>", "dark"),  # the dark accent
+        ("<style>#mailbridge { --mb-accent: #ffd33d; }</style>", "light"),  # a light one
+    ],
+)
+async def test_the_post_button_reads_on_its_accent(
+    host: tuple[Running, Host], browser: Any, head: str, scheme: str
+) -> None:
+    """White text on the dark scheme's accent, #6cb6ff (a page declaring color-scheme
+    read in dark mode), or on a site's light accent, was 2.2:1 or less."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=PHONE, color_scheme=scheme)
+    await page.goto(page_for(head=head))
+    send = page.locator("#mailbridge button.send")
+    await send.wait_for()
+    assert await send.evaluate(CONTRAST) >= 4.5
+
+
+# What a reader who set their browser's text to 200% (32 px) meets: rem and em double.
+LARGE_TEXT = "<style>html { font-size: 200%; }</style>"
+NARROW = {"width": 320, "height": 700}
+
+
+@pytest.mark.asyncio
+async def test_large_text_on_a_narrow_phone_keeps_the_form_on_screen(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Each field's column was at least 12rem (384 px at 200%): on a 320 px phone the
+    fields and the Post button ran off the screen's edge."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=NARROW)
+    await page.goto(page_for(head=LARGE_TEXT))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    assert await page.evaluate(WIDE) <= NARROW["width"]
+    for part in ("input[name=author]", "input[name=email]", "textarea", "select", "button.send"):
+        right = await page.locator(f"#mailbridge {part}").evaluate(
+            "e => e.getBoundingClientRect().right"
+        )
+        assert right <= NARROW["width"], part
+
+
+@pytest.mark.asyncio
+async def test_large_text_on_a_narrow_phone_leaves_deep_replies_room(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Five levels of 1.75rem left a reply five deep 14 px of a 320 px phone at 200%
+    text: a letter a line."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=NARROW)
+    await page.goto(page_for(head=LARGE_TEXT))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    deepest = page.locator("#mailbridge " + "ol " * 6 + "article").first
+    width = await deepest.evaluate("e => e.getBoundingClientRect().width")
+    assert width >= NARROW["width"] / 2
+    # On a wide screen the levels still indent as before.
+    await page.set_viewport_size(DESKTOP)
+    indent = await page.locator("#mailbridge ol ol").first.evaluate(
+        "e => parseFloat(getComputedStyle(e).marginLeft)"
+    )
+    assert indent == 32  # 1rem at 200%
 
 
 @pytest.mark.asyncio
@@ -410,6 +564,34 @@ async def test_when_the_connection_drops_nothing_typed_is_lost_and_it_says_so_in
     await page.unroute("**/api/threads/**")
     await more.click()
     await page.locator("#mailbridge article").nth(399).wait_for()
+
+
+@pytest.mark.asyncio
+async def test_a_comment_posted_with_the_keyboard_that_fails_leaves_the_focus_on_why(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Enter on Post disables the button while the comment is sent, which takes the
+    focus from it: when the sending failed with no field at fault (no connection, too
+    many comments), the focus was left at the page's start, far from the message."""
+    daemon, page_for = host
+    page = await phone(browser, page_for())
+    await page.get_by_label("Name (shown)").first.fill("Tunnel Tom")
+    await page.get_by_label("Email (never shown)").first.fill("tom@example.com")
+    await page.get_by_label("Comment", exact=True).first.fill("Written on the train.")
+    for answer in ("no connection", "last hour"):
+        if answer == "no connection":
+            await page.route("**/comments", lambda route: route.abort("internetdisconnected"))
+        else:  # a refusal naming no field (429): the same writer over their hourly limit
+            await page.unroute("**/comments")
+            for n in range(daemon.settings.limits.messages_per_sender_per_hour):
+                await post_comment(daemon, email="tom@example.com", body=f"Number {n}.")
+        await page.get_by_role("button", name="Post comment").focus()
+        await page.keyboard.press("Enter")
+        await page.locator("#mailbridge form [role=status].error", has_text=answer).wait_for()
+        assert await page.evaluate(FOCUS) == "mb-note", answer
+        assert await page.get_by_label("Comment", exact=True).first.input_value() == (
+            "Written on the train."
+        )
 
 
 @pytest.mark.asyncio

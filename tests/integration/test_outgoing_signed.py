@@ -97,7 +97,7 @@ def test_preview_renders_every_template(tmp_path: Path) -> None:
         assert result.exit_code == 0, (name, result.output)
         assert len(result.output) > 200, name
     html = CliRunner().invoke(cli, ["preview", "digest", "--html"]).output
-    assert "<html>" in html and "#0b5cad" in html
+    assert '<html lang="en">' in html and "#0b5cad" in html
     themed = (
         CliRunner()
         .invoke(

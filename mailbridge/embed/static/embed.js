@@ -42,22 +42,40 @@
       "font:var(--mb-font,inherit);color:var(--_text)}" +
       "@supports (color:light-dark(#000,#fff)){:host{" +
       "--_accent:light-dark(var(--mb-accent,#0b5cad),var(--mb-accent-dark,var(--mb-accent,#6cb6ff)))}}" +
+      /* A dark theme that does not declare color-scheme (most set only their colours)
+         got the light accent: Reply and the links at 2.8:1 on its background. */
+      ".on-dark{--_accent:var(--mb-accent-dark,var(--mb-accent,#6cb6ff))}" +
       "h2{font-size:1.25em;margin:0 0 .75em}h3{overflow-wrap:anywhere}ol{list-style:none;margin:0;padding:0}" +
-      "ol ol{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--_border)}" +
+      /* Each level indents at most 1.75rem and 5% of the screen's width: with 200% text
+         on a 320 px phone, five levels of 1.75rem left a reply five deep 14 px wide, a
+         letter a line. (Not container units: containment would collapse the widget in
+         a host's shrink-to-fit box, a flex row's item.) */
+      /* inline-start, not left: on a right-to-left blog (Hebrew, Arabic) the replies
+         were indented, and their line drawn, on the side where their lines end. */
+      "ol ol{margin-inline-start:1rem;padding-inline-start:.75rem;border-inline-start:2px solid var(--_border)}" +
+      "ol ol{margin-inline-start:min(1rem,3vw);padding-inline-start:min(.75rem,2vw)}" +
       "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600}" +
-      ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-left:.75em;border-left:3px solid var(--_border);color:var(--_muted)}" +
+      ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-inline-start:.75em;border-inline-start:3px solid var(--_border);color:var(--_muted)}" +
       "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
       ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
       "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
+      /* A field's edge at half the text colour, not the 18% of the lines between
+         comments: at 1.5:1 the form was faint boxes, hard to find (3:1 is the least). */
       "label{display:grid;gap:.2rem;font-size:.9em}input,textarea,select{font:inherit;color:inherit;background:var(--_bg);" +
-      "border:1px solid var(--_border);border-radius:var(--_radius);padding:.45em;min-width:0}textarea{min-height:6em;resize:vertical}" +
-      ".row{display:grid;gap:.6rem;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr))}" +
+      "border:1px solid var(--mb-border,color-mix(in srgb,currentColor 50%,transparent));border-radius:var(--_radius);padding:.45em;min-width:0}" +
+      "textarea{min-height:6em;resize:vertical}" +
+      /* min(12rem,100%): with large text a 12rem column is wider than a phone, and the
+         fields and the Post button ran off its edge. */
+      ".row{display:grid;gap:.6rem;grid-template-columns:repeat(auto-fit,minmax(min(12rem,100%),1fr))}" +
       ".send{background:var(--_accent);color:#fff;border:0;padding:.6em 1.2em;justify-self:start}" +
+      /* Black or white, whichever reads on the accent: white on the dark scheme's
+         #6cb6ff (or a site's light accent) was 2.2:1. L 49.44 is where both read alike. */
+      "@supports (color:lch(from red l c h)){.send{color:lch(from var(--_accent) calc((49.44 - l) * infinity) 0 0)}}" +
       ".cancel{background:none;border:1px solid var(--_border);color:inherit;padding:.5em 1em;justify-self:start}" +
       ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.plain{white-space:pre-wrap}" +
       ".status:not(:empty){padding:.6em .8em;border-radius:var(--_radius);border:1px solid var(--_border)}" +
       "article.linked{outline:2px solid var(--_accent);outline-offset:4px;border-radius:var(--_radius);scroll-margin-top:1rem}" +
-      ".status.error{border-color:#d1242f}.more{margin:.5rem 0}:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}";
+      ".status.error{border-color:#d1242f}.more{margin:.5rem 0}.more[aria-disabled]{opacity:.6;cursor:progress}:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}";
 
     function el(tag, attrs, kids) {
       var node = document.createElement(tag);
@@ -92,8 +110,22 @@
     var status = el("div", { class: "status", role: "status", "aria-live": "polite" });
     var style = root === host ? el("style", { text: CSS }) : styles();
     if (style) root.appendChild(style);
-    root.appendChild(el("section", { "aria-labelledby": "mb-title" }, [title, list, more, moreNote, status]));
+    var section = el("section", { "aria-labelledby": "mb-title" }, [title, list, more, moreNote, status]);
+    root.appendChild(section);
     title.id = "mb-title";
+    /* Light text means a dark background, declared or not: the dark accent. Asked again
+       when the reader's scheme changes (a theme that follows it). */
+    function shade() {
+      /* Read back through a canvas pixel: a page's text may be oklch() or color(). */
+      var paint = document.createElement("canvas").getContext("2d");
+      if (!paint) return;
+      paint.fillStyle = getComputedStyle(host).color;
+      paint.fillRect(0, 0, 1, 1);
+      var c = paint.getImageData(0, 0, 1, 1).data;
+      section.classList.toggle("on-dark", 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2] > 140);
+    }
+    shade();
+    if (window.matchMedia) matchMedia("(prefers-color-scheme: dark)").addEventListener("change", shade);
 
     var key = opts.thread || "";
     var next = null;
@@ -205,7 +237,7 @@
         c.html ? el("div", { class: "body", dir: "auto", html: c.html }) : el("div", { class: "body plain", dir: "auto", text: c.body }),
         reply
       ]);
-      if (reply) reply.addEventListener("click", function () { replyTo(c, art); });
+      if (reply) reply.addEventListener("click", function () { replyTo(c, art, reply); });
       var li = el("li", {}, [art]);
       if (c.replies && c.replies.length) {
         var sub = el("ol");
@@ -215,8 +247,10 @@
       return li;
     }
 
-    function replyTo(c, art) {
+    var replied = null; /* the Reply button the form was opened from */
+    function replyTo(c, art, button) {
       parent = c.id;
+      replied = button;
       formTitle.textContent = "Reply to " + c.author;
       cancel.hidden = false;
       art.appendChild(form);
@@ -227,7 +261,10 @@
       formTitle.textContent = "Leave a comment";
       cancel.hidden = true;
       home.appendChild(form);
-      bodyIn.focus();
+      /* Back to the Reply pressed, where the reader was: focusing the form at the top
+         scrolled a phone screens up from the comment they were reading. */
+      if (replied && replied.isConnected) replied.focus(); else bodyIn.focus();
+      replied = null;
     });
 
     function json(path, init) {
@@ -285,22 +322,32 @@
     /* One page at a time: a double tap on "Show more" asked for the same page twice and
        showed its comments twice. */
     var pending = null;
+    /* aria-disabled, not disabled: a disabled button loses the keyboard's focus to the
+       page's start, and the next Enter did nothing (the guard is "pending"). */
     function loadNext(extra) {
       if (!pending) {
-        more.disabled = true;
-        pending = load(next + (extra || "")).then(function () { pending = null; more.disabled = false; },
-          function (e) { pending = null; more.disabled = false; throw e; });
+        more.setAttribute("aria-disabled", "true");
+        pending = load(next + (extra || "")).then(function () { pending = null; more.removeAttribute("aria-disabled"); },
+          function (e) { pending = null; more.removeAttribute("aria-disabled"); throw e; });
       }
       return pending;
     }
     more.addEventListener("click", function () {
       say("", false, moreNote);
       var before = list.querySelectorAll("article").length;
+      var focused = (root.activeElement || document.activeElement) === more;
       loadNext().then(function () {
         /* Said for screen readers too: the new comments come above the button, where
            nothing announced them. */
-        var shown = list.querySelectorAll("article").length - before;
+        var all = list.querySelectorAll("article");
+        var shown = all.length - before;
         say(shown === 1 ? "1 more comment shown above." : shown + " more comments shown above.", false, moreNote);
+        /* The last page hides the button: the focus goes to the first comment it
+           brought, not to the page's start. */
+        if (focused && more.hidden && all[before]) {
+          all[before].setAttribute("tabindex", "-1");
+          all[before].focus();
+        }
       }, function (e) { say(e && e.message ? e.message : "More comments could not be loaded.", true, moreNote); });
     });
     function fail(e) { say(e && e.message ? e.message : "Comments are not available right now.", true); }
@@ -322,6 +369,9 @@
           if (r.status !== 202) {
             say(r.body.error || "Your comment could not be sent; please try again.", true, note);
             blame(inputs[r.body.field] || null);
+            /* No field at fault (too many comments, the server busy): the message takes
+               the focus, which the disabled Post button had lost to the page's start. */
+            if (!inputs[r.body.field]) note.focus();
             return;
           }
           bodyIn.value = "";
@@ -332,7 +382,11 @@
             "Thank you! Your comment was received and will appear once the author approves it.") +
             (wants === "none" || held ? "" : " We sent you an email: confirm your address there to get emails when someone replies."), false, note);
           note.focus();
-        }, function () { send.disabled = false; say("Your comment could not be sent (no connection?); please try again.", true, note); });
+        }, function () {
+          send.disabled = false;
+          say("Your comment could not be sent (no connection?); please try again.", true, note);
+          note.focus();
+        });
     });
 
     /* A link to one comment (post#comment-123, as notification emails give) cannot reach
