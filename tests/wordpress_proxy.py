@@ -124,7 +124,7 @@ async def mail_to(daemon: Running, address: str) -> list[Any]:
 
 @contextlib.asynccontextmanager
 async def bridge_for(
-    tmp_path: Path, site: Site, url: str, slug: str, daemon: Running
+    tmp_path: Path, site: Site, url: str, slug: str, daemon: Running, **wordpress: Any
 ) -> AsyncIterator[WordPressBridge]:
     """A bridge to ``url`` for ``daemon`` (started without one): each round when the
     test says (``run_once``), so what one round does is seen whole."""
@@ -132,7 +132,7 @@ async def bridge_for(
         tmp_path,
         wordpress={
             "site_url": url, "user": site.user, "app_password": site.app_password,
-            "posts": [slug],
+            "posts": [slug], **wordpress,
         },
     )  # fmt: skip
     bridge = WordPressBridge(settings, daemon.store, daemon.service, SystemClock())

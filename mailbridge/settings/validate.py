@@ -352,6 +352,8 @@ def _check_wordpress(wp: WordPressSettings) -> None:
     for name in ("poll_seconds", "full_sync_minutes", "requests_per_second", "timeout_seconds"):
         if not getattr(wp, name) > 0:
             raise ConfigError(f"wordpress.{name}: must be more than 0")
+    if not wp.posts_check_minutes >= 0:
+        raise ConfigError("wordpress.posts_check_minutes: must be 0 or more (0: every poll)")
 
 
 def _check_webhook(hook: WebhookSettings, where: str) -> None:

@@ -96,6 +96,8 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
         async def lost(request: web.Request) -> web.StreamResponse | None:
             if request.method != "POST" or request.query.get("rest_route") != "/wp/v2/comments":
                 return None
+            if "mailbridge" in request.query:  # asking whether the post takes comments
+                return None
             await proxy.forward(request)  # WordPress stores it ...
             assert request.transport is not None
             request.transport.close()  # ... and the answer never arrives

@@ -17,6 +17,7 @@ import aiosqlite
 
 from mailbridge.bridges.wordpress import links
 from mailbridge.bridges.wordpress.client import WordPressClient, WordPressError, WordPressRefused
+from mailbridge.bridges.wordpress.posts import PostWatch
 from mailbridge.bridges.wordpress.pull import Puller
 from mailbridge.bridges.wordpress.push import Pusher
 from mailbridge.clock import Clock, iso
@@ -52,7 +53,11 @@ class WordPressBridge:
         self._store = store
         self._clock = clock
         self._poll_seconds = wp.poll_seconds
-        self._pusher = Pusher(self._client, store, service, clock, retry_seconds=wp.poll_seconds)
+        self._posts = PostWatch(self._client, store, clock, wp.posts_check_minutes * 60.0)
+        self._pusher = Pusher(
+            self._client, store, service, clock, retry_seconds=wp.poll_seconds,
+            post_closed=self._posts.refused,
+        )  # fmt: skip
         self._puller = Puller(self._client, store, service, clock, wp, settings.outbound.smtputf8)
         self._wake = asyncio.Event()
         self._failures = 0
@@ -66,6 +71,7 @@ class WordPressBridge:
         try:
             await self._pusher.push_due()
             added = await self._puller.poll()
+            await self._posts.check_due()
         except WordPressError as exc:
             await self._failed(exc)
             raise

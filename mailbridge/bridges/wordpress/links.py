@@ -11,6 +11,7 @@ import aiosqlite
 __all__ = [
     "Link",
     "Push",
+    "bridged_posts",
     "digest",
     "due_pushes",
     "get_state",
@@ -91,6 +92,12 @@ async def map_post(conn: aiosqlite.Connection, post_id: int, thread_id: int) -> 
         "INSERT INTO wp_posts (post_id, thread_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         (post_id, thread_id),
     )
+
+
+async def bridged_posts(conn: aiosqlite.Connection) -> list[tuple[int, int]]:
+    """(post ID, thread ID) of every bridged post."""
+    async with conn.execute("SELECT post_id, thread_id FROM wp_posts ORDER BY post_id") as cur:
+        return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
 
 
 async def link_of_wp(conn: aiosqlite.Connection, wp_id: int) -> Link | None:

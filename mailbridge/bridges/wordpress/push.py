@@ -21,6 +21,7 @@ Imported comments (from a file, or mirrored from WordPress) are never created th
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -65,8 +66,10 @@ class Pusher:
         service: CommentService,
         clock: Clock,
         retry_seconds: float = 30.0,
+        post_closed: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
+        self._post_closed = post_closed  # told the comment refused for its post
         self._retry_seconds = retry_seconds  # doubled after every failure of one comment
         self._store = store
         self._service = service
@@ -88,6 +91,8 @@ class Pusher:
                 except WordPressRejected as exc:
                     await self._failed(push, str(exc))
                     log.warning("wordpress: comment %d not pushed: %s", push.comment_id, exc)
+                    if exc.post_closed and self._post_closed is not None:
+                        await self._post_closed(push.comment_id)
                     continue
                 except (WordPressDown, WordPressRefused) as exc:
                     # The site's failure, not this comment's: it stays due, and the
