@@ -12,7 +12,6 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import aiohttp
@@ -24,13 +23,11 @@ from support import (
     reply_address,
     reply_to_notification,
     smtp_send,
-    until,
 )
-from wordpress_proxy import bridge_for, mail_to
+from wordpress_proxy import answered, bridge_for
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
 from mailbridge.app import Running, running
-from mailbridge.bridges.wordpress import WordPressBridge
 
 CLOSED = "250 2.0.0 Received, but not posted: this conversation is closed to new comments."
 
@@ -47,20 +44,6 @@ async def a_thread(admin: Admin, slug: str, days_old: int = 0) -> int:
         content="A first comment.", status="approved",
     )  # fmt: skip
     return int(post["id"])
-
-
-async def answered(
-    admin: Admin, post_id: int, bridge: WordPressBridge, daemon: Running
-) -> EmailMessage:
-    """The owner answers Reader in wp-admin: Reader's notification."""
-    first = next(c for c in await admin.comments(post_id) if c["author_name"] == "Reader")
-    await admin.comment(
-        post=post_id, parent=first["id"], author_name="Owner", author_email="owner@example.com",
-        content="Thank you for reading.", status="approved",
-    )  # fmt: skip
-    await bridge.run_once()
-    notes = await until("Reader's notification", lambda: mail_to(daemon, "reader@example.org"))
-    return notes[0]  # type: ignore[no-any-return]
 
 
 async def thread_json(daemon: Running, slug: str) -> str:
@@ -115,7 +98,7 @@ async def test_comments_closed_in_wp_admin_close_the_thread_here(
         ) as bridge,
     ):
         await bridge.run_once()
-        note = await answered(admin, post_id, bridge, daemon)
+        note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
         assert '"closed":false' in await thread_json(daemon, slug)
 
         await admin.call("POST", f"/posts/{post_id}", {"comment_status": "closed"})
@@ -152,7 +135,7 @@ async def test_comments_closed_by_age_close_the_thread_here(
         ) as bridge,
     ):
         await bridge.run_once()
-        note = await answered(admin, post_id, bridge, daemon)
+        note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
         with closing_old_posts(wordpress_site, days=14):
             post = await admin.call("GET", f"/posts/{post_id}", context="edit")
             assert post["comment_status"] == "open"
