@@ -237,6 +237,51 @@ async def test_a_revoked_application_password_shows_in_metrics(
 
 
 @pytest.mark.asyncio
+async def test_the_bridges_own_failure_shows_in_metrics(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # An answer the bridge cannot take (here an ID beyond the database's integers, as a
+    # broken plugin or cache might send) fails the bridge itself at every poll: it was
+    # only logged, /metrics said all was well, and `mailbridge status` named no failure.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    odd = (
+        f'[{{"id": {2**64}, "post": {post_id}, "parent": 0, "author_name": "Odd", '
+        '"author_email": "odd@example.org", "content": {"raw": "Odd."}, '
+        '"status": "approved", "date_gmt": "2026-01-01T00:00:00", "type": "comment"}]'
+    )
+    async with proxy_for(wordpress_site) as (proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+
+            async def failing(value: int) -> Samples | None:
+                status, _type, text = await scrape(daemon)
+                assert status == 200
+                got = samples(text)
+                polled = got["mailbridge_wordpress_last_poll_timestamp_seconds"][()] > 0
+                now = got["mailbridge_wordpress_failing"][(("reason", "error"),)]
+                return got if polled and now == value else None
+
+            await until("a whole poll", lambda: failing(0))
+            proxy.faults += answer(200, odd, "application/json", 1000)
+            down = await until("the failure in /metrics", lambda: failing(1))
+            assert down["mailbridge_wordpress_failing"][(("reason", "unreachable"),)] == 0
+            env = {
+                "MAILBRIDGE_WORDPRESS_SITE_URL": url,
+                "MAILBRIDGE_WORDPRESS_USER": wordpress_site.user,
+                "MAILBRIDGE_WORDPRESS_APP_PASSWORD": wordpress_site.app_password,
+            }
+            status = await asyncio.to_thread(
+                CliRunner().invoke, cli,
+                ["status", "--data-dir", str(daemon.settings.data_path)], env=env,
+            )  # fmt: skip
+            assert "FAILING since " in status.output, status.output
+            assert "the bridge failed: OverflowError" in status.output
+            proxy.faults.clear()
+            await until("recovered in /metrics", lambda: failing(0))
+
+
+@pytest.mark.asyncio
 async def test_a_site_without_pretty_permalinks(
     tmp_path: Path,
     wordpress_site: Site,  # noqa: F811

@@ -85,11 +85,18 @@ class WordPressBridge:
             await self._failed(exc)
             raise
 
-    async def _failed(self, exc: WordPressError) -> None:
+    async def _failed(self, exc: Exception) -> None:
         """What failed, for ``mailbridge status`` and /metrics (cleared by a whole poll)."""
-        now, error = iso(self._clock.now()), str(exc)[:500]
-        # Refused credentials need the owner; the rest passes by itself.
-        reason = "credentials" if isinstance(exc, WordPressRefused) else "unreachable"
+        now = iso(self._clock.now())
+        # Refused credentials need the owner, and so does the bridge's own failure (a
+        # bug, the database): it comes back at every try. The rest passes by itself.
+        if isinstance(exc, WordPressRefused):
+            reason, error = "credentials", str(exc)
+        elif isinstance(exc, WordPressError | OSError):
+            reason, error = "unreachable", str(exc)
+        else:
+            reason, error = "error", f"the bridge failed: {type(exc).__name__}: {exc}"
+        error = error[:500]
 
         async def record(conn: aiosqlite.Connection) -> None:
             await links.set_state(conn, "last_error", error)
@@ -99,6 +106,14 @@ class WordPressBridge:
                 await links.set_state(conn, "failing_since", now)
 
         await self._store.write(record)
+
+    async def _failed_quietly(self, exc: Exception) -> None:
+        """Recorded if the database lets it: the failure may be the database's, and
+        the loop must go on (the log has it either way)."""
+        try:
+            await self._failed(exc)
+        except Exception:
+            log.warning("wordpress: the failure could not be recorded", exc_info=True)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -116,10 +131,13 @@ class WordPressBridge:
                     self._failures += 1
                     delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
                     log.warning("wordpress: %s; trying again in %.1f s", exc, delay)
-                except Exception:  # never let one bad answer end the bridge
+                    if isinstance(exc, OSError):  # WordPressError: recorded already
+                        await self._failed_quietly(exc)
+                except Exception as exc:  # never let one bad answer end the bridge
                     self._failures += 1
                     delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
                     log.exception("wordpress: the bridge failed; trying again in %.1f s", delay)
+                    await self._failed_quietly(exc)
                 if loop.time() >= next_poll:
                     next_poll = loop.time() + delay
                 self._wake.clear()
