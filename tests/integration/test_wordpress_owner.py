@@ -15,12 +15,30 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flows import post_comment
-from support import db_rows, db_value, make_settings, no_dmarc_zone, until
-from wordpress_proxy import a_post, answer, bridge_for, daemon_for, equals, mail_to, proxy_for
+from flows import post_comment, raw_mail_to
+from support import (
+    db_rows,
+    db_value,
+    make_settings,
+    no_dmarc_zone,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    until,
+)
+from wordpress_proxy import (
+    a_post,
+    answer,
+    answered,
+    bridge_for,
+    daemon_for,
+    equals,
+    mail_to,
+    proxy_for,
+)
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
-from mailbridge.app import running
+from mailbridge.app import Running, running
 from mailbridge.bridges.wordpress.client import WordPressDown
 from mailbridge.models import Channel, Decider
 from mailbridge.tokens import Action
@@ -184,6 +202,43 @@ async def test_approve_and_reply_in_wp_admin_notifies_the_one_answered(
             lambda: mail_to(daemon, "gil@example.org"),
         )
     assert "Yes, next week." in mails[0].get_body(("plain",)).get_content()
+
+
+@pytest.mark.asyncio
+async def test_approve_and_reply_on_an_emailed_reply_emails_its_writer(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # The emailed reply is pending here and held there. "Approve and Reply" in wp-admin
+    # approves it and publishes the answer at once; the next poll saw the answer (new)
+    # before the approval (read by ID after): it published the answer under a comment
+    # still pending here, which tells nobody, and its writer never heard of it.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        note = await answered(admin, post_id, bridge, daemon)
+        reply = reply_to_notification(note, "Could you say more about the second point?")
+        code = await smtp_send(daemon, "r0@example.org", reply_address(note), reply.as_bytes())
+        assert code.startswith("250"), code
+        await bridge.run_once()
+        held = next(c for c in await admin.comments(post_id) if c["status"] == "hold")
+        await admin.call("POST", f"/comments/{held['id']}", {"status": "approved"})
+        await admin.comment(
+            post=post_id, parent=held["id"], author_name="Owner",
+            author_email="owner@example.com", content="Gladly: it is about timing.",
+            status="approved",
+        )  # fmt: skip
+        await bridge.run_once()
+        await until("the answer emailed", lambda: raw_answer(daemon, b"it is about timing."))
+
+
+async def raw_answer(daemon: Running, words: bytes) -> bool:
+    """Whether a notification to Reader 0 has ``words``, as its file in the Maildir."""
+    return any(words in raw for raw in raw_mail_to(daemon, "r0@example.org"))
 
 
 @pytest.mark.asyncio

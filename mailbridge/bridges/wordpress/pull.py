@@ -7,7 +7,8 @@ Three reads, from cheap to thorough (docs/wordpress.md):
   dropped between pages, so a page boundary moved up), the pass is read again; new
   ones only move the rest down (read twice, never skipped) and wait for the next poll;
 - **unsettled comments**: the few held in WordPress or pending in mailbridge, read
-  by ID every poll, so an approval in wp-admin is seen within ``poll_seconds``;
+  by ID every poll, so an approval in wp-admin is seen within ``poll_seconds``; applied
+  before the new comments, which may answer them;
 - **a full sync** every ``full_sync_minutes``: every comment again, for edits; a
   comment that did not come back is asked for by ID: trashed, spam, or gone for good.
 
@@ -89,6 +90,10 @@ class Puller:
         baseline = cursor_text is None
         cursor = int(cursor_text or 0)
         fresh = await self._new_since(cursor)
+        # Decisions first: wp-admin's "Approve and Reply" on a comment pending here
+        # approves it and adds the answer, which is new. Mirrored first, the answer
+        # was published under an unpublished comment, and its writer never told.
+        await self._recheck()
         added = 0
         for item in fresh:
             added += await self._arrived(item, live=not baseline)
@@ -103,7 +108,6 @@ class Puller:
         await self._store.write(mark)
         if baseline:
             log.info("wordpress: first sync: %d comment(s) mirrored without email", added)
-        await self._recheck()
         if await self._full_sync_due():
             added += await self._full_sync()
         await self._store.write(lambda c: links.set_state(c, "last_ok_at", now))
