@@ -23,6 +23,7 @@ from mailbridge.bridges.wordpress.push import Pusher
 from mailbridge.clock import Clock, iso
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import Settings
+from mailbridge.settings.validate import public_url_advice
 from mailbridge.store import Store
 
 __all__ = ["WordPressBridge"]
@@ -61,6 +62,9 @@ class WordPressBridge:
         self._puller = Puller(self._client, store, service, clock, wp, settings.outbound.smtputf8)
         self._wake = asyncio.Event()
         self._failures = 0
+        advice = public_url_advice(settings)
+        if advice is not None:
+            log.warning("wordpress: %s", advice)
 
     def wake(self) -> None:
         """Something changed here: push it now rather than at the next check."""
