@@ -107,6 +107,9 @@ async def test_comments_closed_there_refuse_that_comment_only(
             bridge_error = await db_value(
                 daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_error'"
             )
+            # Closed here at once, before the post's turn to be asked comes round.
+            closed = "SELECT closed FROM threads WHERE key = ?"
+            assert await until("closed here", lambda: db_value(daemon, closed, slug)) == 1
     assert "403 rest_comment_closed" in error
     assert bridge_error == 0  # the bridge itself never failed: polls went on
     assert "wordpress.app_password" not in caplog.text
