@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -237,6 +239,47 @@ async def test_approve_and_reply_on_an_emailed_reply_emails_its_writer(
         )  # fmt: skip
         await bridge.run_once()
         await until("the answer emailed", lambda: raw_answer(daemon, b"it is about timing."))
+
+
+@pytest.mark.asyncio
+async def test_an_emailed_reply_edited_and_approved_in_wp_admin_goes_out_as_edited(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # The owner corrects an emailed reply held in wp-admin (a typo, a name, a number)
+    # and approves it. The poll applied the approval, which emails the person
+    # answered at once, and only then the edit: they got the words taken out.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        note = await answered(admin, post_id, bridge, daemon)
+        reply = reply_to_notification(note, "Thanks. Say hello to Margaret Hollis for me.")
+        code = await smtp_send(daemon, "r0@example.org", reply_address(note), reply.as_bytes())
+        assert code.startswith("250"), code
+        await bridge.run_once()
+        held = next(c for c in await admin.comments(post_id) if c["status"] == "hold")
+        await admin.call(
+            "POST", f"/comments/{held['id']}",
+            {"content": "Thanks. Say hello to her for me.", "status": "approved"},
+        )  # fmt: skip
+        await bridge.run_once()
+        told = await until("the owner told", lambda: shown_to(daemon, "owner@example.com"))
+    assert "Say hello to her for me." in told
+    assert "Hollis" not in told
+
+
+async def shown_to(daemon: Running, address: str) -> str:
+    """The text and HTML of the mail to ``address``, as a mail client shows them."""
+    return "".join(
+        part.get_content()
+        for raw in raw_mail_to(daemon, address)
+        for part in message_from_bytes(raw, policy=default).walk()
+        if part.get_content_type() in ("text/plain", "text/html")
+    )
 
 
 async def raw_answer(daemon: Running, words: bytes) -> bool:

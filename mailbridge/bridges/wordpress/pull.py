@@ -285,17 +285,28 @@ class Puller:
             body_hash = digest(body)
         seen = replace(link, wp_status=item.status, content_hash=content_hash, body_hash=body_hash)
 
-        async def record(conn: aiosqlite.Connection, _comment: Comment | None = None) -> None:
+        async def edit(conn: aiosqlite.Connection) -> None:
             if body is not None and body.strip():
                 if await edit_body(conn, comment_id, body, now, "wordpress"):
                     log.info("wordpress: comment %d edited there; followed", comment_id)
+
+        async def record(conn: aiosqlite.Connection, _comment: Comment | None = None) -> None:
             await links.save_link(conn, seen, now)
 
         target = _STATUS_OF[item.status]
         if item.status != link.wp_status and comment.status is not target:
+            # The edit first: edited and approved in wp-admin at once, the approval's
+            # emails and webhooks must carry the words as the moderator left them.
+            # Apart, a crash between the two only repeats the edit, which is a no-op.
+            await self._store.write(edit)
             await self._service.decide(comment_id, target, BY_WORDPRESS, also=record)
         elif seen != link:
-            await self._store.write(record)
+
+            async def both(conn: aiosqlite.Connection) -> None:
+                await edit(conn)
+                await record(conn)
+
+            await self._store.write(both)
 
     async def _gone(self, wp_id: int) -> None:
         """Deleted for good in WordPress: a tombstone, and off the page here."""
