@@ -263,7 +263,16 @@ async def test_the_bridges_own_failure_shows_in_metrics(
                 return got if polled and now == value else None
 
             await until("a whole poll", lambda: failing(0))
-            proxy.faults += answer(200, odd, "application/json", 1000)
+
+            async def newest(request: web.Request) -> web.StreamResponse | None:
+                if request.query.get("rest_route") != "/wp/v2/comments" or (
+                    request.method != "GET" or "include" in request.query
+                ):
+                    return None
+                proxy.faults.append(newest)  # every time, not once
+                return web.Response(text=odd, content_type="application/json")
+
+            proxy.faults.append(newest)
             down = await until("the failure in /metrics", lambda: failing(1))
             assert down["mailbridge_wordpress_failing"][(("reason", "unreachable"),)] == 0
             env = {

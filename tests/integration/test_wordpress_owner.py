@@ -288,6 +288,40 @@ async def raw_answer(daemon: Running, words: bytes) -> bool:
 
 
 @pytest.mark.asyncio
+async def test_a_comment_trashed_in_wp_admin_soon_after_approval_is_not_announced(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # Approved in wp-admin, trashed a minute later (rude, or someone's number in it).
+    # Comments approved on both sides were read again only at the full sync (an hour),
+    # so the notification of it, batched, went out when its window closed.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    settings = make_settings(tmp_path, notifications={"batch_window_seconds": 600})
+    async with (
+        running(settings, resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        first = (await admin.comments(post_id))[0]
+        rude = await admin.comment(
+            post=post_id, parent=first["id"], author_name="Rude",
+            author_email="rude@example.net", content="Something rude.", status="approved",
+        )  # fmt: skip
+        await bridge.run_once()
+        waiting = (
+            "SELECT count(*) FROM pending_notifications p JOIN comments c ON c.id = p.comment_id "
+            "WHERE c.author = 'Rude' AND p.withdrawn_at IS NULL"
+        )
+        assert await db_value(daemon, waiting) == 1  # to Reader 0, in 600 s
+        await admin.call("POST", f"/comments/{rude['id']}", {"status": "trash"})
+        await bridge.run_once()
+        status = "SELECT status FROM comments WHERE author = 'Rude'"
+        assert await db_value(daemon, status) == "rejected"
+        assert await db_value(daemon, waiting) == 0
+
+
+@pytest.mark.asyncio
 async def test_the_same_words_twice_are_two_comments_here_one_there(
     tmp_path: Path,
     wordpress_site: Site,  # noqa: F811

@@ -59,7 +59,10 @@ class WordPressBridge:
             self._client, store, service, clock, retry_seconds=wp.poll_seconds,
             post_closed=self._posts.refused,
         )  # fmt: skip
-        self._puller = Puller(self._client, store, service, clock, wp, settings.outbound.smtputf8)
+        recent = max(900.0, float(settings.notifications.batch_window_seconds))
+        self._puller = Puller(
+            self._client, store, service, clock, wp, settings.outbound.smtputf8, recent
+        )
         self._wake = asyncio.Event()
         self._failures = 0
         advice = public_url_advice(settings)

@@ -124,11 +124,14 @@ async def save_link(conn: aiosqlite.Connection, link: Link, now: str) -> None:
     )  # fmt: skip
 
 
-async def unsettled(conn: aiosqlite.Connection) -> list[int]:
-    """WordPress IDs whose fate is still open: held there, or pending here."""
+async def unsettled(conn: aiosqlite.Connection, since: str) -> list[int]:
+    """WordPress IDs whose fate is still open: held there, or pending here; or
+    mirrored comments decided at ``since`` or later, which may be undone there yet."""
     async with conn.execute(
         "SELECT w.wp_id FROM wp_comments w LEFT JOIN comments c ON c.id = w.comment_id "
-        "WHERE w.wp_status = 'hold' OR c.status = 'pending' ORDER BY w.wp_id"
+        "WHERE w.wp_status = 'hold' OR c.status = 'pending' OR (w.comment_id IS NOT NULL "
+        "AND w.wp_status <> 'deleted' AND w.updated_at >= ?) ORDER BY w.wp_id",
+        (since,),
     ) as cur:
         return [int(r[0]) for r in await cur.fetchall()]
 

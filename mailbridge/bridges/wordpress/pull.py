@@ -6,8 +6,9 @@ Three reads, from cheap to thorough (docs/wordpress.md):
   highest ID already seen). If a comment went meanwhile (the count WordPress reports
   dropped between pages, so a page boundary moved up), the pass is read again; new
   ones only move the rest down (read twice, never skipped) and wait for the next poll;
-- **unsettled comments**: the few held in WordPress or pending in mailbridge, read
-  by ID every poll, so an approval in wp-admin is seen within ``poll_seconds``; applied
+- **unsettled comments**: the few held in WordPress or pending in mailbridge, and
+  those mirrored or decided in the last 15 minutes (or batch window), read by ID
+  every poll, so a decision in wp-admin is seen within ``poll_seconds``; applied
   before the new comments, which may answer them;
 - **a full sync** every ``full_sync_minutes``: every comment again, for edits; a
   comment that did not come back is asked for by ID: trashed, spam, or gone for good.
@@ -22,6 +23,7 @@ import html
 import logging
 import re
 from dataclasses import replace
+from datetime import timedelta
 
 import aiosqlite
 
@@ -74,8 +76,13 @@ class Puller:
         clock: Clock,
         settings: WordPressSettings,
         smtputf8: bool,
+        recent_seconds: float = 900.0,
     ) -> None:
         self._client = client
+        # A comment mirrored or decided this recently is read again at every poll: a
+        # trash or spam in wp-admin right after approving is seen before the batched
+        # notifications of it go out (notifications.batch_window_seconds).
+        self._recent = timedelta(seconds=recent_seconds)
         self._store = store
         self._service = service
         self._clock = clock
@@ -143,7 +150,8 @@ class Puller:
 
     async def _recheck(self) -> None:
         """Held there or pending here: read again by ID, for wp-admin's decisions."""
-        ids = await self._store.read(links.unsettled)
+        since = iso(self._clock.now() - self._recent)
+        ids = await self._store.read(lambda c: links.unsettled(c, since))
         for start in range(0, len(ids), PER_PAGE):
             chunk = ids[start : start + PER_PAGE]
             page = await self._client.comments(include=chunk, per_page=PER_PAGE, order="asc")
