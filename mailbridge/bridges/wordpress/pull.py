@@ -24,6 +24,7 @@ import logging
 import re
 from dataclasses import replace
 from datetime import timedelta
+from urllib.parse import unquote
 
 import aiosqlite
 
@@ -88,7 +89,7 @@ class Puller:
         self._clock = clock
         self._settings = settings
         self._smtputf8 = smtputf8
-        self._wanted = set(settings.posts)
+        self._wanted = {name.lower() for name in settings.posts}
         self._not_bridged: set[int] = set()
 
     async def poll(self) -> int:
@@ -372,7 +373,10 @@ class Puller:
         except WordPressMissing:  # an attachment's comments, or a post deleted since
             self._not_bridged.add(post_id)
             return None
-        if self._wanted and str(post.id) not in self._wanted and post.slug not in self._wanted:
+        # A slug as wp-admin shows it ("привет-мир") or as stored ("%d0%bf%d1%80..."),
+        # in any case: WordPress lowercases it only where PHP has mbstring.
+        names = {str(post.id), post.slug.lower(), unquote(post.slug).lower()}
+        if self._wanted and not names & self._wanted:
             self._not_bridged.add(post_id)
             return None
         return await self._store.write(lambda c: _map_post(c, post, self._now()))
