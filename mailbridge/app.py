@@ -364,9 +364,11 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
                 parts.clock,
                 settings.inbound.raw_retention_days,
                 sent_days=settings.smtp.reply_token_days,
+                spam_days=settings.spam.keep_days,
+                events=WebhookEvents(settings.webhooks, parts.clock) if settings.webhooks else None,
             ).work,
             EVERY_SECONDS,
-            lambda: None,
+            parts.worker.wake,  # a comment.deleted webhook for each spam comment deleted
             "housekeeping",
             name="housekeeping",
             owner=me,

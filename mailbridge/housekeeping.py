@@ -1,7 +1,8 @@
 """Periodic upkeep while the daemon runs: forget raw inbound bodies past retention,
 the bytes of sent emails once no reply to them can be filed, shared rate-limit hits
-past their window, and what Akismet was sent about a comment (the reader's IP address
-and browser) once no decision on it can be reported.
+past their window, what Akismet was sent about a comment (the reader's IP address
+and browser) once no decision on it can be reported, and the spam folder's comments
+past ``spam.keep_days`` (mailbridge.moderate.spam_retention).
 
 Run every hour as a periodic job (mailbridge.jobs), by one daemon of those sharing
 the database.
@@ -15,8 +16,10 @@ from datetime import timedelta
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
+from mailbridge.moderate.spam_retention import purge_spam
 from mailbridge.spam import akismet_feedback
-from mailbridge.store import Store, inbound, outbox, rate_hits
+from mailbridge.store import Store, inbound, outbox, rate_hits, withdrawal
+from mailbridge.webhooks.events import WebhookEvents
 
 __all__ = ["EVERY_SECONDS", "Housekeeping"]
 
@@ -32,15 +35,25 @@ def _said(forgot: int, what: str, before: str) -> None:
 
 class Housekeeping:
     def __init__(
-        self, store: Store, clock: Clock, raw_retention_days: int, *, sent_days: int
+        self,
+        store: Store,
+        clock: Clock,
+        raw_retention_days: int,
+        *,
+        sent_days: int,
+        spam_days: int = 0,
+        events: WebhookEvents | None = None,
     ) -> None:
         """``sent_days``: how long a sent email's bytes are kept (smtp.reply_token_days:
         the extractor reads a notification to cut it from a reply, and no reply to it
-        is filed once its address has expired)."""
+        is filed once its address has expired). ``spam_days``: spam.keep_days (0: the
+        folder is kept); ``events``: told of each comment deleted from it."""
         self._store = store
         self._clock = clock
         self._retention = timedelta(days=raw_retention_days)
         self._sent = timedelta(days=sent_days)
+        self._spam = timedelta(days=spam_days) if spam_days else None
+        self._events = events
 
     async def work(self, conn: aiosqlite.Connection) -> int:
         """The hour's upkeep (above); returns how many raw bodies were forgotten."""
@@ -59,6 +72,16 @@ class Housekeeping:
             "the bytes of %d email(s) sent",
             sent_before,
         )
+        # Sent is past recall: what it carried, kept for a withdrawal, goes at once.
+        _said(
+            await withdrawal.forget_sent(conn, iso(now)),
+            "what %d notification(s) sent carried",
+            iso(now),
+        )
+        if self._spam is not None:
+            spam_before = iso(now - self._spam)
+            deleted, _queued = await purge_spam(conn, spam_before, self._events, now)
+            _said(deleted, "%d comment(s) of the spam folder", spam_before)
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)
         _said(purged, "the raw bytes of %d inbound message(s)", before)

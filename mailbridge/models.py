@@ -146,6 +146,7 @@ class NewComment:
     subscribe: str | None = None  # web: "replies" or "thread" asked for on the form
     elided: str = ""
     seconds_to_write: float | None = None  # web: how long the form was open, when known
+    form_doubt: str | None = None  # web: why that time is unproven (spam.form_token)
     trapped: bool = False  # web: the form's hidden honeypot field was filled in
     client_ip: str | None = None  # web: for the optional Akismet check; never stored
     user_agent: str = ""  # web: likewise

@@ -95,6 +95,8 @@ class Keyring:
     fingerprint: bytes
     # Keys the hash of a client's IP address in the shared rate limits (rate_hits).
     clients: bytes
+    # Signs when the widget showed its form (mailbridge.spam.form_token).
+    form: bytes
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyring:
@@ -111,6 +113,7 @@ class Keyring:
             subscription=derive("subscription-link v1"),
             fingerprint=derive("instance fingerprint v1")[:16],
             clients=derive("rate-limit client v1"),
+            form=derive("web form v1"),
         )
 
 

@@ -55,6 +55,13 @@ def _no_database_url_left() -> Iterator[None]:
     forget_databases()
 
 
+# Under pytest-xdist (the README's command runs the suite on every core), the tests of
+# a server too heavy to run twice at once share one worker (--dist loadgroup): a
+# WordPress site is a PHP server and a MariaDB of its own.
+_ONE_WORKER = {"wordpress_site": "wordpress"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``@pytest.mark.requires_program("chromium", package="chromium")``: skipped with
     the package to install when the program is missing (see tests/programs.py); under
@@ -63,6 +70,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ``@pytest.mark.sqlite_only("why")``: a test of something only SQLite has (its file,
     its PRAGMAs, its planner); skipped with the reason under ``--store=postgresql``,
     where a counterpart test, if one is meaningful, checks the same promise."""
+    for item in items:
+        for fixture, group in _ONE_WORKER.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
     if os.environ.get("PYTEST_MAILBRIDGE_STORE") == "postgresql":  # pg.store_option()
         for item in items:
             for mark in item.iter_markers("sqlite_only"):

@@ -7,6 +7,7 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -26,16 +27,26 @@ from support import (
 )
 
 from mailbridge.app import Running, running
+from mailbridge.spam.form_token import make_form_token
 
 
 def outbox_dir(daemon: Running) -> Path:
     return daemon.settings.data_path / "outbox"
 
 
+def form_token(daemon: Running, thread: str = THREAD, seconds_ago: float = 60.0) -> str:
+    """The token the widget is given as it shows the form, ``seconds_ago`` (the daemon's
+    real clock): what a person sends who took that long to write."""
+    shown = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return make_form_token(daemon.keyring.form, thread, shown)
+
+
 async def post_comment(daemon: Running, thread: str = THREAD, **fields: object) -> int:
-    """A comment posted through the comment API (202 pending); its id."""
+    """A comment posted through the comment API (202 pending) as the widget sends it,
+    by a person who took a minute to write it; its id."""
     host, port = daemon.http_address
     payload = {"author": "Ann", "email": "ann@example.com", "body": "Thank you.", **fields}
+    payload.setdefault("form", form_token(daemon, thread))
     url = f"http://{host}:{port}/api/threads/{thread}/comments"
     async with aiohttp.ClientSession() as session, session.post(url, json=payload) as resp:
         assert resp.status == 202, await resp.text()

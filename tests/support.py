@@ -77,6 +77,19 @@ def _ephemeral_ports() -> tuple[int, int]:
 _HANDED_OUT: set[int] = set()
 
 
+def _worker_slice(lo: int, hi: int) -> tuple[int, int]:
+    """Under pytest-xdist, worker gwN draws from its own Nth of the range: each worker
+    remembers only the ports it handed out, so two could otherwise pick the same one
+    between the check and the server's bind."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count < 2:
+        return lo, hi
+    index = int(worker[2:]) % count
+    width = (hi - lo + 1) // count
+    return lo + index * width, lo + (index + 1) * width - 1
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 for a server started later (Postfix, MariaDB...).
 
@@ -92,6 +105,7 @@ def free_port() -> int:
     pick = random.SystemRandom()
     low, high = _ephemeral_ports()
     lo, hi = (10000, low - 1) if low > 12000 else (high + 1, 65535)
+    lo, hi = _worker_slice(lo, hi)
     for _ in range(200):
         port = pick.randint(lo, hi)
         if port in _HANDED_OUT:

@@ -39,7 +39,9 @@ def test_readme_has_the_two_commands_and_ci_runs_them_as_written() -> None:
         ".venv/bin/mailbridge import examples/thread.wxr.xml && "
         ".venv/bin/mailbridge serve --demo-site"
     )
-    test_command = "python3 -m venv .venv && .venv/bin/pip install '.[test]' && .venv/bin/pytest"
+    test_command = (
+        "python3 -m venv .venv && .venv/bin/pip install '.[test]' && .venv/bin/pytest -n auto"
+    )
     assert sh_blocks("Run the tests") == [test_command]
     # CI reads both from README.md (tests/readme.py) rather than keeping copies.
     ci = (ROOT / ".ci" / "run").read_text()

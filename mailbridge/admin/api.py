@@ -262,7 +262,8 @@ class AdminApi:
         if verb == "export":
             return web.json_response(await self._store.read(lambda c: people.export(c, email)))
         remove = self._erased_comments == "remove"
-        done = await self._store.write(lambda c: people.erase(c, email, remove))
+        now = self._clock.now()
+        done = await self._store.write(lambda c: people.erase(c, email, remove, now))
         # Logged without the address: the log must not keep what was just erased.
         log.info("admin API: an erasure by token %d (%s)", token.id, done.line())
         return web.json_response({"status": "erased"}, status=202)

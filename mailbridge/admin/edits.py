@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import aiosqlite
+
+from mailbridge.store import withdrawal
 
 __all__ = ["edit_body", "history"]
 
@@ -23,6 +27,10 @@ async def edit_body(
         (comment_id, str(row[0]), now, by),
     )
     await conn.execute("UPDATE comments SET body = ? WHERE id = ?", (body, comment_id))
+    # Notifications still in the outbox carry the text before the edit (a number taken
+    # out of it, say): composed again with the new one.
+    at = datetime.fromisoformat(now).timestamp()
+    await withdrawal.withdraw(conn, comment_id, now, at, hold=False, because="was edited")
     return True
 
 

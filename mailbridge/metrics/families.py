@@ -17,7 +17,7 @@ DISPOSITIONS = (
     "unsubscribed", "postmaster",
 )  # fmt: skip
 COMMENT_STATUSES = ("pending", "approved", "rejected", "spam")
-OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "withdrawn")
 WORDPRESS_FAILURES = ("credentials", "unreachable", "error")
 
 

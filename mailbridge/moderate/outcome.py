@@ -22,6 +22,7 @@ class ModerationOutcome:
     first_publication: bool = False  # this decision published it for the first time
     decision_id: int | None = None  # the decision recorded (None: nothing changed)
     trust_withdrawn: bool = False  # an undo took back the trust its decision gave
+    trust_given: bool = False  # "Approve and trust" trusted the writer now
 
     @property
     def changed(self) -> bool:

@@ -4,11 +4,14 @@ messages stay, without the link to it."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import aiosqlite
 
+from mailbridge.clock import iso
 from mailbridge.errors import NotFound
 from mailbridge.spam import training
-from mailbridge.store import comments
+from mailbridge.store import comments, withdrawal
 from mailbridge.webhooks.events import WebhookEvents
 
 __all__ = ["delete_unanswered"]
@@ -16,6 +19,7 @@ __all__ = ["delete_unanswered"]
 # What points at a comment about to be deleted: dropped, or kept without the link.
 _UNLINK = (
     "DELETE FROM pending_notifications WHERE comment_id = ?",
+    "DELETE FROM outbox_items WHERE comment_id = ?",
     "DELETE FROM moderation_decisions WHERE comment_id = ?",
     "UPDATE outbox SET comment_id = NULL WHERE comment_id = ?",
     "UPDATE inbound_messages SET comment_id = NULL WHERE comment_id = ?",
@@ -23,9 +27,9 @@ _UNLINK = (
 
 
 async def delete_unanswered(
-    conn: aiosqlite.Connection, comment_id: int, events: WebhookEvents | None
+    conn: aiosqlite.Connection, comment_id: int, events: WebhookEvents | None, now: datetime
 ) -> tuple[bool, int]:
-    """In the caller's transaction: (deleted, webhook deliveries queued). False when
+    """In the caller's transaction: (deleted, deliveries queued or mail scheduled). False when
     it has replies: rejecting it takes it and them off the page instead, and keeps
     the conversation whole for the moderators. NotFound when missing."""
     comment = await comments.get_comment(conn, comment_id)
@@ -40,6 +44,10 @@ async def delete_unanswered(
     if events is not None:
         queued = await events.comment(conn, "comment.deleted", comment)
     await training.forget(conn, comment_id)
+    # Its notifications not sent yet are not sent (a digest's other comments are, anew).
+    queued += await withdrawal.withdraw(
+        conn, comment_id, iso(now), now.timestamp(), hold=False, because="was deleted"
+    )
     for sql in _UNLINK:
         await conn.execute(sql, (comment_id,))
     await conn.execute("DELETE FROM comments WHERE id = ?", (comment_id,))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import aiosqlite
@@ -35,14 +36,13 @@ from mailbridge.moderate.outcome import (
     read_view,
 )
 from mailbridge.moderate.private import private_findings
-from mailbridge.moderate.trust import AutoDecision, TrustPolicy
+from mailbridge.moderate.trust import AutoDecision, TrustPolicy, grant
 from mailbridge.notify import Notifier
 from mailbridge.people import data as people
 from mailbridge.spam import akismet_feedback, training
 from mailbridge.spam.akismet import Akismet
-from mailbridge.store import Store, comments, decisions, moderation_queue, threads, trust
+from mailbridge.store import Store, comments, decisions, moderation_queue, threads
 from mailbridge.store.subscriptions import Level
-from mailbridge.store.trust import Standing
 from mailbridge.tokens import Action
 from mailbridge.webhooks.events import WebhookEvents
 
@@ -128,6 +128,7 @@ class CommentService:
                 outside,
                 analysis,
                 trapped=new.trapped,
+                form_doubt=new.form_doubt,
             )
         )
         private = list(analysis.private) if analysis else private_findings(new.body)
@@ -244,20 +245,15 @@ class CommentService:
         publishing again releases only those: nobody is told twice.
         """
 
+        given: list[bool] = []
+
         async def trusted(conn: aiosqlite.Connection, comment: Comment, now: str) -> None:
-            if action is Action.TRUST and comment.address_id is not None:
-                if await trust.standing(conn, comment.address_id) is Standing.TRUSTED:
-                    return  # trusted before: kept as it was, so an undo leaves it
-                setter = by.address_id
-                if setter is not None and await threads.address_email(conn, setter) is None:
-                    # The moderator's address was erased since their link was sent: the
-                    # trust stands, by nobody known (a foreign key refused it: a 500).
-                    setter = None
-                # Since the decision's own time: its undo knows the trust as its own.
-                await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, setter)
+            if action is Action.TRUST and await grant(conn, comment, by.address_id, now):
+                given.append(True)
 
         status = CommentStatus(action.status)
-        return await self._decide(comment_id, status, by, trusted, expected)
+        outcome = await self._decide(comment_id, status, by, trusted, expected)
+        return replace(outcome, trust_given=bool(given)) if given else outcome
 
     async def decide(
         self,
@@ -357,7 +353,8 @@ class CommentService:
                 else:
                     notified += await self._notifier.comment_republished(conn, comment)
             elif previous is CommentStatus.APPROVED:
-                await self._notifier.comment_unpublished(conn, comment)
+                # Counted: a withdrawn digest's other comments wait for the digester.
+                notified += await self._notifier.comment_unpublished(conn, comment)
             if previous is CommentStatus.SPAM and status is not CommentStatus.REJECTED:
                 notified += await self._notifier.subscription_rescued(conn, comment)
             events = [{CommentStatus.APPROVED: "comment.approved",
@@ -404,6 +401,14 @@ class CommentService:
             self._queued()
         return outcome
 
+    async def trust_alone(
+        self, comment_id: int, moderator_id: int, *, strict: bool = False
+    ) -> int | None:
+        """See :func:`mailbridge.moderate.undoing.trust_alone`."""
+        return await self._store.read(
+            lambda c: undoing.trust_alone(c, comment_id, moderator_id, strict=strict)
+        )
+
     async def standing_decision(self, comment_id: int, days: int) -> Decision | None:
         """The comment's latest decision of the last ``days`` days, if it still stands."""
         since = iso(self._clock.now() - timedelta(days=days))
@@ -416,7 +421,9 @@ class CommentService:
         and keeps the conversation whole for the moderators. NotFound when missing."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[bool, int]:
-            return await removal.delete_unanswered(conn, comment_id, self._events)
+            return await removal.delete_unanswered(
+                conn, comment_id, self._events, self._clock.now()
+            )
 
         deleted, queued = await self._store.write(work)
         if deleted:

@@ -22,7 +22,7 @@ from mailbridge.spam.scorer import ThreadScripts, score_comment
 from mailbridge.store import threads, trust
 from mailbridge.store.trust import Standing
 
-__all__ = ["Assessment", "AutoDecision", "TrustPolicy", "decide"]
+__all__ = ["Assessment", "AutoDecision", "TrustPolicy", "decide", "grant"]
 
 
 class AutoDecision(enum.Enum):
@@ -89,6 +89,7 @@ class TrustPolicy:
         akismet: AkismetVerdict | None = None,
         analysis: TextAnalysis | None = None,
         trapped: bool = False,
+        form_doubt: str | None = None,
     ) -> Assessment:
         """What the decision rests on, read before the comment's write transaction (a
         read snapshot), so the reads and the scoring never hold the one writer. A
@@ -109,6 +110,7 @@ class TrustPolicy:
                 first_comment=approved == 0,
                 threshold=self.spam_threshold,
                 seconds_to_write=seconds_to_write,
+                form_doubt=form_doubt,
                 trapped=trapped,
                 site_urls=self.site_urls,
                 akismet=akismet,
@@ -131,3 +133,19 @@ class TrustPolicy:
             held=bool(comment.held_reason),
             spam=assessment.spam,
         )
+
+
+async def grant(conn: aiosqlite.Connection, comment: Comment, by: int | None, now: str) -> bool:
+    """ "Approve and trust": trust the comment's writer since ``now`` (the decision's own
+    time: its undo knows the trust as its own); False when they were trusted before
+    (kept as it was, so an undo leaves it) or it has no writer."""
+    if comment.address_id is None:
+        return False
+    if await trust.standing(conn, comment.address_id) is Standing.TRUSTED:
+        return False
+    if by is not None and await threads.address_email(conn, by) is None:
+        # The moderator's address was erased since their link was sent: the trust
+        # stands, by nobody known (a foreign key refused it: a 500).
+        by = None
+    await trust.set_standing(conn, comment.address_id, Standing.TRUSTED, now, by)
+    return True

@@ -15,7 +15,7 @@ from mailbridge.models import CommentStatus, Decider
 from mailbridge.moderate.outcome import ModerationOutcome
 from mailbridge.store import comments, decisions, trust
 
-__all__ = ["Apply", "take_back"]
+__all__ = ["Apply", "take_back", "trust_alone"]
 
 # CommentService._apply: (conn, comment id, status, by, now) -> (outcome, notified)
 Apply = Callable[
@@ -43,8 +43,18 @@ async def take_back(
         return None, 0
     history = await decisions.history(conn, comment_id)
     latest = history[-1] if history else None
-    if decision_id is not None and (latest is None or latest.id != decision_id):
+    if decision_id is not None and (latest.id if latest else 0) != decision_id:
         return None, 0
+    if back_to is decided:
+        # "Approve and trust" on a comment published before (trust_alone): only the
+        # trust it gave goes back; the comment stays as it is.
+        withdrawn = False
+        if current.address_id is not None and by.address_id is not None:
+            since = latest.decided_at if latest else ""
+            withdrawn = await trust.clear_granted_since(
+                conn, current.address_id, since, by.address_id
+            )
+        return ModerationOutcome(current, decided, tuple(history), trust_withdrawn=withdrawn), 0
     outcome, notified = await apply(conn, comment_id, back_to, by, now)
     address_id = current.address_id
     if decided is CommentStatus.APPROVED and latest is not None and address_id is not None:
@@ -56,3 +66,24 @@ async def take_back(
         if withdrawn:
             outcome = replace(outcome, trust_withdrawn=True)
     return outcome, notified
+
+
+async def trust_alone(
+    conn: aiosqlite.Connection, comment_id: int, moderator_id: int, *, strict: bool
+) -> int | None:
+    """For "Approve and trust" pressed on a comment approved before: when the writer's
+    trust is one ``moderator_id`` gave since the comment's latest decision (``strict``:
+    after its second; in the same one the decision may have given it), the id of that
+    decision (0: it has none) an Undo of the trust alone is bound to; else None."""
+    comment = await comments.get_comment(conn, comment_id)
+    if comment is None or comment.status is not CommentStatus.APPROVED:
+        return None
+    if comment.address_id is None:
+        return None
+    given = await trust.granted_by(conn, comment.address_id, moderator_id)
+    history = await decisions.history(conn, comment_id)
+    latest = history[-1] if history else None
+    since = latest.decided_at if latest else ""
+    if given is None or given < since or (strict and given == since):
+        return None
+    return latest.id if latest else 0

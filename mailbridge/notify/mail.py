@@ -35,7 +35,7 @@ from mailbridge.outbound.compose import (
 )
 from mailbridge.outbound.headers import ascii_url, phrase_tokens
 from mailbridge.settings import Settings
-from mailbridge.store import outbox, threads
+from mailbridge.store import outbox, threads, withdrawal
 from mailbridge.templating import RenderedEmail, Renderer
 from mailbridge.tokens import (
     Action,
@@ -412,7 +412,8 @@ class Mailer:
         references = [f"<t{thread.id}@{self.domain}>"]
         if anchor is not None:
             references.append(f"<c{anchor}@{self.domain}>")
-        return await self.queue(
+        message_id = make_message_id(f"c{newest.comment.id}", self.domain)
+        queued = await self.queue(
             conn,
             "reply_notification" if single else "digest",
             # A digest is filed under its newest comment, like its Reply-To: a reply
@@ -420,12 +421,17 @@ class Mailer:
             newest.comment.id,
             to,
             rendered,
-            message_id=make_message_id(f"c{newest.comment.id}", self.domain),
+            message_id=message_id,
             reply_to=mailbox(self.reply_to_name(newest.comment.author), newest.reply_address),
             in_reply_to=references[-1],
             references=references,
             extra_headers=self.unsubscribe_headers(address_id, thread.id),
         )
+        if queued:
+            # What it carries, so that it is withdrawn if one leaves the page unsent.
+            carried = [(item.comment.id, item.why) for item in items]
+            await withdrawal.record_items(conn, message_id, address_id, carried)
+        return queued
 
     def reply_to_name(self, author: str) -> str:
         """A notification's Reply-To name, "<author> via <site>", that cannot pass for

@@ -32,7 +32,7 @@ from mailbridge.notify.mail import DigestEntry, DigestItem, Mailer, excerpt
 from mailbridge.notify.writer import WriterFacts, writer_facts
 from mailbridge.outbound.compose import clean_header_text
 from mailbridge.settings import Settings
-from mailbridge.store import comments, subscriptions, threads
+from mailbridge.store import comments, published, subscriptions, threads, withdrawal
 from mailbridge.store.subscriptions import Level, Pending
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring
@@ -272,9 +272,9 @@ class Notifier:
         seen = {comment.address_id}  # never about one's own comment
         if comment.parent_id is not None:
             parent = await comments.get_comment(conn, comment.parent_id)
+            # Unpublished too: told when it is published (comment_published holds it).
             if (
                 parent is not None
-                and parent.status is CommentStatus.APPROVED
                 and parent.address_id is not None
                 and parent.address_id not in seen
                 and await subscriptions.is_confirmed(conn, parent.address_id)
@@ -290,31 +290,53 @@ class Notifier:
         return found
 
     async def comment_published(self, conn: aiosqlite.Connection, comment: Comment) -> int:
-        """Notify (or, with a batch window, schedule) everyone who should hear about it."""
+        """Notify (or, with a batch window, schedule) everyone who should hear about it.
+
+        Under a comment off the page (pending, spam, an approval undone) it is not
+        shown either: its notifications wait withdrawn, and go out when that comment
+        is published, with the replies approved under it meanwhile (they were
+        never sent: the person answered was never told)."""
         audience = await self._audience(conn, comment)
         window = self._settings.notifications.batch_window_seconds
         now = self._clock.now()
+        due = now.timestamp() + window
+        if not await self._shown(conn, comment):
+            for pending in audience:
+                await subscriptions.add_pending(conn, pending, iso(now), due, held=True)
+            return 0
         count = 0
         for pending in audience:
             if window > 0:
-                due = now.timestamp() + window
                 count += await subscriptions.add_pending(conn, pending, iso(now), due)
             else:
                 count += await self.deliver(conn, pending.address_id, [pending])
-        return count
+        return count + await subscriptions.restore_pending(conn, comment.id, due)
+
+    async def _shown(self, conn: aiosqlite.Connection, comment: Comment) -> bool:
+        """Whether readers see it: it and every comment above it published."""
+        root = await published.conversation_root(conn, comment.thread_id, comment.id)
+        return root is not None
 
     async def comment_unpublished(self, conn: aiosqlite.Connection, comment: Comment) -> int:
-        """A published comment was rejected: hold back its batched notifications.
+        """A published comment was rejected: hold back its notifications, and those of
+        the replies under it (they quote it).
 
-        What already went out cannot be recalled (with ``batch_window_seconds = 0``
-        that is everything); what still waits is withdrawn, not deleted, so that a
-        moderator who corrects a mistaken tap still gets its readers told, once.
+        What still waits, for its batch window or in the outbox (a window of 0, a
+        relay that deferred it), is withdrawn, not deleted, so that a moderator who
+        corrects a mistaken tap still gets its readers told, once; what a worker took
+        or sent already cannot be recalled.
         """
-        return await subscriptions.withdraw_pending(conn, comment.id, iso(self._clock.now()))
+        now = self._clock.now()
+        held = await subscriptions.withdraw_pending(conn, comment.id, iso(now))
+        return held + await withdrawal.withdraw(
+            conn, comment.id, iso(now), now.timestamp(), hold=True
+        )
 
     async def comment_republished(self, conn: aiosqlite.Connection, comment: Comment) -> int:
         """A comment published before is published again: nobody is told a second time,
         only what was withdrawn while it was unpublished goes out, after a new window."""
+        if not await self._shown(conn, comment):
+            return 0  # still off the page: published with the comment above it
         due = self._clock.now().timestamp() + self._settings.notifications.batch_window_seconds
         return await subscriptions.restore_pending(conn, comment.id, due)
 

@@ -25,7 +25,7 @@ from mailbridge.store import Store, outbox
 
 __all__ = ["outbox_command"]
 
-_STATUSES = ("queued", "sending", "sent", "failed")
+_STATUSES = ("queued", "sending", "sent", "failed", "withdrawn")
 _UNSENT = ("failed", "queued", "sending")
 
 
@@ -38,7 +38,9 @@ def _when(unix: float | None) -> str:
 def _table(rows: list[outbox.OutboxSummary], counts: dict[str, int]) -> str:
     from mailbridge.reports import table
 
-    summary = ", ".join(f"{s} {counts.get(s, 0)}" for s in _STATUSES)
+    # Withdrawn (never sent: its comment left the page) only when there are some.
+    shown = [s for s in _STATUSES if s != "withdrawn" or counts.get(s)]
+    summary = ", ".join(f"{s} {counts.get(s, 0)}" for s in shown)
     if not rows:
         return f"outbox: {summary}\nNo message matches."
     body = table(

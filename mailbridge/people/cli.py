@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -43,7 +44,8 @@ def erase_command(config_file: Path | None, data_dir: Path | None, email: str, y
         click.confirm(f"Erase everything held about this address (comments: {mode})?",
                       abort=True)  # fmt: skip
     remove = mode == "remove"
-    done = in_store(settings, lambda c: data.erase(c, email.strip(), remove))
+    now = datetime.now(UTC)
+    done = in_store(settings, lambda c: data.erase(c, email.strip(), remove, now))
     # Logged without the address: the log must not keep what was just erased.
     log.info("person: an address was erased (%s)", done.line())
     click.echo(f"Erased: {done.line()}.")

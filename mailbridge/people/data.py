@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
+from mailbridge.clock import iso
 from mailbridge.models import Comment
 from mailbridge.spam import training
+from mailbridge.store import withdrawal
 from mailbridge.store.engine import json_list
 
 __all__ = ["FORMER", "Erased", "address_id_of", "erase", "export", "removed"]
@@ -138,12 +141,15 @@ _BY_ADDRESS = (
     ("subscriptions", "DELETE FROM subscriptions WHERE address_id = ?"),
     ("subscription requests", "DELETE FROM subscription_requests WHERE address_id = ?"),
     ("pending notifications", "DELETE FROM pending_notifications WHERE address_id = ?"),
+    ("notification items", "DELETE FROM outbox_items WHERE address_id = ?"),
     ("trust", "DELETE FROM address_trust WHERE address_id = ?"),
     ("moderator sessions", "DELETE FROM moderator_sessions WHERE address_id = ?"),
 )
 
 
-async def erase(conn: aiosqlite.Connection, email: str, remove_comments: bool) -> Erased:
+async def erase(
+    conn: aiosqlite.Connection, email: str, remove_comments: bool, now: datetime
+) -> Erased:
     """Erase what is held about ``email`` in the caller's transaction."""
     done = Erased()
     address_id = await address_id_of(conn, email)
@@ -187,6 +193,12 @@ async def erase(conn: aiosqlite.Connection, email: str, remove_comments: bool) -
         email,
         theirs,
     )
+    # Notifications to others not sent yet carry their name and words (theirs, or quoted
+    # above a reply to them): withdrawn, and composed again as the page shows them now.
+    for comment_id in ids:
+        await withdrawal.withdraw(
+            conn, comment_id, iso(now), now.timestamp(), hold=False, because="was erased"
+        )
     n["Akismet checks"] = await _run(
         conn,
         f"DELETE FROM akismet_checks WHERE comment_id IN {json_list(conn, 'bigint')}",  # noqa: S608

@@ -342,6 +342,11 @@ class SpamSettings:
         "Every this many hours moderators get one email listing what went to spam since "
         "the last one, each with a link to publish it after all; 0 turns it off.",
     )
+    keep_days: int = _key(
+        0,
+        "Days a comment that went to the spam folder by itself stays there before it is "
+        "deleted (none a moderator marked spam or answered); 0: kept for ever. At least 30.",
+    )
     akismet_key: str = _key(
         "",
         "An Akismet API key (never logged): web comments are also checked by Akismet, as one "

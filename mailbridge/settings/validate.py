@@ -241,6 +241,11 @@ def _spam(s: Settings) -> None:
         raise ConfigError("spam.threshold: must be greater than 0 and at most 1")
     if s.spam.report_hours < 0:
         raise ConfigError("spam.report_hours: must be 0 (off) or more")
+    if s.spam.keep_days != 0 and not 30 <= s.spam.keep_days <= 36500:
+        raise ConfigError(
+            "spam.keep_days: must be 0 (kept for ever) or 30 to 36500: the queue page "
+            "offers to undo the folder's decisions of the last 30 days"
+        )
     if not s.spam.akismet_url.startswith(("https://", "http://")):
         raise ConfigError("spam.akismet_url: must be an http(s) URL")
     if not 0 < s.spam.akismet_timeout_seconds <= 30:

@@ -217,7 +217,7 @@ def text_features(text: str) -> TextFeatures:
 
 
 def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | None = None,
-               first_comment: bool = False, repeated: bool = False,
+               form_doubt: str | None = None, first_comment: bool = False, repeated: bool = False,
                own_links: tuple[str, ...] = (),
                thread_script: str | None = None,
                features: TextFeatures | None = None) -> RuleScore:  # fmt: skip
@@ -273,6 +273,10 @@ def rule_score(text: str, *, trapped: bool = False, seconds_to_write: float | No
         add(6.0, "honeypot filled")
     if seconds_to_write is not None and seconds_to_write < 2.0:
         add(3.0, "written in under two seconds")
+    if form_doubt is not None:
+        # Weak: old widgets and other API clients send no token. A plain first comment
+        # without one stays pending (0.33); it takes one more signal to hold it.
+        add(1.0, form_doubt)
     if first_comment:
         add(0.3, "first comment")
     if repeated:

@@ -1,7 +1,9 @@
 """SQL for the outbox: every outgoing email is a row before anything is sent.
 
 Lifecycle: ``queued`` → ``sending`` (leased by one worker until ``lease_expires_at``)
-→ ``sent`` or ``failed``, or back to ``queued`` for a retry. Rows are never deleted.
+→ ``sent`` or ``failed``, or back to ``queued`` for a retry; a notification queued (or
+failed) when its comment leaves the page is ``withdrawn`` (mailbridge.store.withdrawal).
+Rows are never deleted.
 """
 
 from __future__ import annotations
@@ -114,7 +116,9 @@ async def enqueue(
     async with conn.execute(
         "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, status, "
         "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?) "
-        "ON CONFLICT (kind, comment_id, rcpt_to) DO NOTHING RETURNING id",
+        # Withdrawn rows do not count (sql/0029): published again, it is sent afresh.
+        "ON CONFLICT (kind, comment_id, rcpt_to) WHERE status != 'withdrawn' DO NOTHING "
+        "RETURNING id",
         (out.kind, out.comment_id, out.message_id, out.mail_from, out.rcpt_to, now, now_iso),
     ) as cur:
         row = await cur.fetchone()

@@ -12,6 +12,7 @@ __all__ = [
     "Level",
     "Pending",
     "add_pending",
+    "below",
     "choose",
     "confirm_address",
     "due_addresses",
@@ -196,13 +197,20 @@ class Pending:
 
 
 async def add_pending(
-    conn: aiosqlite.Connection, pending: Pending, now: str, due_at: float
+    conn: aiosqlite.Connection,
+    pending: Pending,
+    now: str,
+    due_at: float,
+    *,
+    held: bool = False,
 ) -> bool:
-    """Queue a notification for batching; the person's earliest due time is kept."""
+    """Queue a notification for batching; the person's earliest due time is kept.
+    ``held``: withdrawn from the start (:func:`restore_pending` sends it)."""
     async with conn.execute(
-        "INSERT INTO pending_notifications (address_id, comment_id, why, created_at, due_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (address_id, comment_id) DO NOTHING RETURNING id",
-        (pending.address_id, pending.comment_id, pending.why, now, due_at),
+        "INSERT INTO pending_notifications (address_id, comment_id, why, created_at, due_at, "
+        "withdrawn_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (address_id, comment_id) DO NOTHING RETURNING id",
+        (pending.address_id, pending.comment_id, pending.why, now, due_at, now if held else None),
     ) as cur:
         return await cur.fetchone() is not None
 
@@ -250,6 +258,12 @@ _BELOW = (
     " UNION ALL SELECT c.id, b.depth + 1 FROM comments c JOIN below b ON c.parent_id = b.id"
     " WHERE b.depth < 10000{only}) SELECT id FROM below"
 )
+
+
+def below(*, approved: bool = False) -> str:
+    """SQL for the ids of a comment (its one ``?``) and the replies under it, at any
+    depth; ``approved``: only those a reader sees under it."""
+    return _BELOW.format(only=" AND c.status = 'approved'" if approved else "")
 
 
 async def withdraw_pending(conn: aiosqlite.Connection, comment_id: int, now: str) -> int:

@@ -13,6 +13,8 @@ __all__ = [
     "approved_count",
     "clear",
     "clear_granted",
+    "clear_granted_since",
+    "granted_by",
     "list_all",
     "set_standing",
     "standing",
@@ -70,6 +72,30 @@ async def clear_granted(
         cur = await conn.execute(sql + "AND by_address_id IS NULL", (address_id, at))
     else:
         cur = await conn.execute(sql + "AND by_address_id = ?", (address_id, at, by_address_id))
+    return cur.rowcount > 0
+
+
+async def granted_by(conn: aiosqlite.Connection, address_id: int, by_address_id: int) -> str | None:
+    """When ``by_address_id`` trusted the address (ISO time), if the trust is theirs."""
+    async with conn.execute(
+        "SELECT since FROM address_trust WHERE address_id = ? AND trust = 'trusted' "
+        "AND by_address_id = ?",
+        (address_id, by_address_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def clear_granted_since(
+    conn: aiosqlite.Connection, address_id: int, since: str, by_address_id: int
+) -> bool:
+    """Take back a trust ``by_address_id`` gave at ``since`` or later; one given by
+    anyone else (the operator's `trust add`, another moderator) stays."""
+    cur = await conn.execute(
+        "DELETE FROM address_trust WHERE address_id = ? AND trust = 'trusted' "
+        "AND by_address_id = ? AND since >= ?",
+        (address_id, by_address_id, since),
+    )
     return cur.rowcount > 0
 
 

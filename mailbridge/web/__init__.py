@@ -72,6 +72,7 @@ def build_web_app(
         frozenset(settings.http.trusted_proxies),
         limiter=limiter("comments", limits.web_comments_per_ip_per_hour),
         smtputf8=settings.outbound.smtputf8,
+        form_key=keyring.form,
     )
     published = PublishedThreads(store, settings.cache)
     pages = Pages(store, renderer, settings.site.name, published)
@@ -140,6 +141,7 @@ def build_web_app(
             web.get("/threads/{thread}", pages.thread),
             web.get("/api/threads/{thread}/comments", published.comments),
             web.post("/api/threads/{thread}/comments", api.submit),
+            web.post("/api/threads/{thread}/form", api.form),
             web.post("/api/threads", embed.thread_for_page),
             web.get("/api/counts", embed.counts),
             web.get("/embed.js", embed.script),

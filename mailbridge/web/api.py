@@ -30,6 +30,7 @@ from mailbridge.models import (
 from mailbridge.moderate.private import contact_in_name
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
+from mailbridge.spam.form_token import form_time, make_form_token
 from mailbridge.store import Store
 from mailbridge.text_rules import TextRefused, check_body, check_name
 from mailbridge.web.guard import client_ip, header_text
@@ -45,10 +46,13 @@ MAX_BODY = MAX_COMMENT_CHARS
 MAX_EMAIL = 254
 # "website" is the honeypot: the blog's form renders it hidden, people leave it empty.
 HONEYPOT = "website"
-# "elapsed": seconds the form was open before sending (the widget sends it); a spam
-# signal when under two seconds (mailbridge.spam.rules).
+# "elapsed": seconds the form was open before sending, as the client says; a spam
+# signal when under two seconds (mailbridge.spam.rules). "form": the token the widget
+# was given when it showed the form, from which the server measures that time itself
+# (mailbridge.spam.form_token).
 ELAPSED = "elapsed"
-_FIELDS = {"author", "email", "body", "parent", "notify", HONEYPOT, ELAPSED}
+FORM = "form"
+_FIELDS = {"author", "email", "body", "parent", "notify", HONEYPOT, ELAPSED, FORM}
 
 
 def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
@@ -147,15 +151,30 @@ class CommentApi:
         limits: LimitSettings,
         trusted_proxies: frozenset[str],
         limiter: RateLimiter,
+        *,
+        form_key: bytes,
         smtputf8: bool = False,
     ) -> None:
+        """``form_key``: signs the form tokens (Keyring.form)."""
         self._service = service
+        self._form_key = form_key
         self._smtputf8 = smtputf8
         self._store = store
         self._clock = clock
         self._limits = limits
         self._trusted_proxies = trusted_proxies
         self._ip_limiter = limiter
+
+    async def form(self, request: web.Request) -> web.Response:
+        """POST /api/threads/{thread}/form: a token saying the form is shown now.
+
+        No database, no body: a simple CORS request (no preflight). POST and no-store,
+        so that no browser or CDN keeps one: a cached token would date every reader's
+        form from the first one's."""
+        token = make_form_token(self._form_key, request.match_info["thread"], self._clock.now())
+        response = web.json_response({"form": token})
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     async def submit(self, request: web.Request) -> web.Response:
         key = request.match_info["thread"]
@@ -203,6 +222,8 @@ class CommentApi:
         if thread.closed:
             return json_error(403, "this thread is closed to new comments", "thread")
         now = self._clock.now()
+        # Never refused for its token: an old widget or another client has none.
+        timing = form_time(self._form_key, data.get(FORM), key, now, elapsed)
         try:
             await self._store.read(
                 lambda c: check_rates_for_email(c, self._limits, now, email, thread.id)
@@ -219,7 +240,8 @@ class CommentApi:
                     email=email,
                     notify=subscribe is not None,
                     subscribe=subscribe,
-                    seconds_to_write=elapsed,
+                    seconds_to_write=timing.seconds,
+                    form_doubt=timing.doubt,
                     # Kept, scored as spam: a password manager or autofill fills it
                     # for real people too, and the author can rescue from the folder.
                     trapped=trap,

@@ -25,7 +25,7 @@ from mailbridge.errors import ErasedComment, ExpiredLink, LinkError, NotFound
 from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.moderate import explain
 from mailbridge.moderate.moderators import still_moderates
-from mailbridge.moderate.service import CommentService
+from mailbridge.moderate.service import CommentService, ModerationOutcome
 from mailbridge.notify import excerpt
 from mailbridge.people import data as people
 from mailbridge.store import Store
@@ -155,8 +155,18 @@ class ModerationPages:
             comment_url = f"{thread_url}#comment-{outcome.comment.id}"
         undo_url, undo_to = None, outcome.previous.value
         standing: tuple[int, CommentStatus, CommentStatus] | None = None
+        trust_only = False
         if outcome.decision_id is not None:
             standing = (outcome.decision_id, outcome.previous, outcome.comment.status)
+        elif (
+            link.action is Action.TRUST
+            and link.moderator_id is not None
+            and ((alone := await self._trust_alone(outcome, link.moderator_id)) is not None)
+        ):
+            # Published before: the tap gave the trust alone, and its Undo takes back
+            # that, not the earlier approval (which took the comment off the page).
+            approved = CommentStatus.APPROVED
+            standing, trust_only = (alone, approved, approved), True
         else:
             # Pressed again (a reload resends the POST, a phone restores the tab): the
             # decision that made it so can still be undone, so the button stays.
@@ -179,6 +189,7 @@ class ModerationPages:
             "moderate_done",
             undo_url=undo_url,
             undo_to=undo_to,
+            trust_only=trust_only,
             undo_days=UNDO_DAYS,
             action=link.action.verb,
             status=outcome.comment.status.value,
@@ -194,6 +205,14 @@ class ModerationPages:
             comment_url=comment_url,
             expires=link.expires,
         )
+
+    async def _trust_alone(self, outcome: ModerationOutcome, moderator_id: int) -> int | None:
+        """The decision an Undo of "Approve and trust" pressed on a published comment
+        is bound to (0: none), when the tap trusted its writer (this time, or pressed
+        before: a reload); None otherwise."""
+        if outcome.trust_given:
+            return outcome.history[-1].id if outcome.history else 0
+        return await self._service.trust_alone(outcome.comment.id, moderator_id, strict=True)
 
     def _undo_link(self, request: web.Request) -> UndoLink:
         try:
@@ -223,12 +242,18 @@ class ModerationPages:
             raise web.HTTPGone(text=_ERASED)  # its button would only answer this
         latest = view.history[-1] if view.history else None
         stands = view.comment.status.value == undo.status and (
-            undo.decision_id is None or (latest is not None and latest.id == undo.decision_id)
+            undo.decision_id is None or (latest.id if latest else 0) == undo.decision_id
         )
+        already = not stands and explain.undone_already(view.history, undo.decision_id)
+        trust_only = undo.previous == undo.status
+        if trust_only:
+            given = await self._service.trust_alone(undo.comment_id, undo.moderator_id)
+            already, stands = stands and given is None, stands and given == undo.decision_id
         return self._html(
             "moderate_undo",
             stands=stands,
-            already=not stands and explain.undone_already(view.history, undo.decision_id),
+            trust_only=trust_only,
+            already=already,
             comment=view.comment,
             thread=view.thread,
             previous=undo.previous,
@@ -259,6 +284,7 @@ class ModerationPages:
             undone=outcome is not None,
             already=outcome is None and explain.undone_already(view.history, undo.decision_id),
             untrusted=outcome is not None and outcome.trust_withdrawn,
+            trust_only=undo.previous == undo.status,
             comment=view.comment,
             thread=view.thread,
             previous=undo.previous,

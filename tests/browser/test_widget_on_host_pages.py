@@ -160,6 +160,37 @@ async def test_a_page_with_a_strict_csp_gets_a_styled_widget_and_no_visible_trap
     assert refused == []
 
 
+@pytest.mark.asyncio
+async def test_the_widget_proves_when_it_showed_the_form_under_a_strict_csp(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """The form's time is the server's (a signed token the widget asks for as it shows
+    the form), not the "elapsed" a robot could claim; a comment sent without the token
+    counts as a client's that proves nothing, so a person's capitals, one weak signal,
+    went to the spam folder if the widget did not send it."""
+    daemon, page_for = host
+    page = await browser.new_page(viewport=PHONE)
+    asked: list[tuple[str, str]] = []
+    page.on("request", lambda r: asked.append((r.method, r.url)) if "/form" in r.url else None)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
+    await page.goto(page_for(headers={"Content-Security-Policy": STRICT_CSP}))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    await page.get_by_label("Name (shown)").first.fill("Loud Lou")
+    await page.get_by_label("Email (never shown)").first.fill("lou@example.com")
+    await page.get_by_label("Comment", exact=True).first.fill("THANK YOU SO MUCH FOR WRITING THIS")
+    await page.wait_for_timeout(2_100)  # people take a moment (docs/spam.md)
+    await page.get_by_role("button", name="Post comment").click()
+    await page.locator("#mailbridge form [role=status]", has_text="Thank you").wait_for()
+    assert await db_rows(daemon, "SELECT status FROM comments WHERE author = 'Loud Lou'") == [
+        ("pending",)
+    ]
+    # Asked for by POST (no cache keeps one), once, for this thread; nothing refused.
+    api = daemon.settings.site.public_url
+    assert asked == [("POST", f"{api}/api/threads/{THREAD}/form")]
+    assert refused == []
+
+
 WIDE = "document.documentElement.scrollWidth"
 
 

@@ -301,7 +301,9 @@ async def test_what_akismet_was_sent_is_exported_erased_and_forgotten_after_30_d
         held = await daemon.store.read(lambda c: people.export(c, "someone@example.net"))
         [check] = held["akismet_checks"]
         assert check["form"]["user_ip"] == "127.0.0.1" and check["believed"] == "ham"
-        await daemon.store.write(lambda c: people.erase(c, "someone@example.net", False))
+        await daemon.store.write(
+            lambda c: people.erase(c, "someone@example.net", False, datetime.now(UTC))
+        )
         rows = await db_rows(daemon, "SELECT form FROM akismet_checks")
         assert len(rows) == 1 and OTHER in rows[0][0]  # the other person's stays
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import email
 import email.utils
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -395,7 +395,7 @@ async def test_a_reply_about_an_erased_comment_is_refused_not_retried(tmp_path: 
         comment_id = await post_comment(daemon, parent=2, body="Take me down.", email=writer)
         moderation = await moderation_email(daemon, "Ann")
         rcpt = moderation["Reply-To"].addresses[0].addr_spec
-        await daemon.store.write(lambda c: people.erase(c, writer, True))
+        await daemon.store.write(lambda c: people.erase(c, writer, True, datetime.now(UTC)))
         raw = sign(answer(moderation, "approve", "An answer."), KEY)
         with pytest.raises(aiosmtplib.SMTPDataError) as refused:
             await send(daemon, raw, rcpt, AUTHOR_EMAIL)

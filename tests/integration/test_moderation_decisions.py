@@ -417,7 +417,7 @@ async def test_a_comment_erased_at_its_writers_request_is_never_published_again(
     page = await press(daemon, links["reject"])
     undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
     assert undo is not None
-    await daemon.store.write(lambda c: people.erase(c, writer, True))
+    await daemon.store.write(lambda c: people.erase(c, writer, True, datetime.now(UTC)))
 
     for link in (links["approve"], undo.group(1), links["trust"]):
         status, page = await follow(daemon, link, "POST")

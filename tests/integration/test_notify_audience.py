@@ -5,6 +5,7 @@ address typed into the comment form) overrides it."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -126,7 +127,7 @@ async def test_mailto_unsubscribe_of_an_erased_address_is_done_not_retried(
     [note] = raw_mail_to(daemon, READER)
     header = str(parse(note)["List-Unsubscribe"])
     mailto = header.split(",")[1].strip(" <>").removeprefix("mailto:").split("?")[0]
-    await daemon.store.write(lambda conn: data.erase(conn, READER, False))
+    await daemon.store.write(lambda conn: data.erase(conn, READER, False, datetime.now(UTC)))
 
     message = f"From: {READER}\r\nSubject: unsubscribe\r\n\r\n".encode()
     answer = await smtp_send(daemon, READER, mailto, message)

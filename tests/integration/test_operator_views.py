@@ -152,6 +152,8 @@ async def test_sent_emails_bytes_are_forgotten_once_no_reply_can_be_filed(
         kept = await db_rows(daemon, "SELECT count(*) FROM outbox_messages")
         unsent = await db_rows(daemon, "SELECT count(*) FROM outbox WHERE status != 'sent'")
         assert kept == unsent
+        # What each sent notification carried (kept to withdraw it) is forgotten too.
+        assert await db_rows(daemon, "SELECT count(*) FROM outbox_items") == [(0,)]
 
 
 @pytest.mark.asyncio

@@ -40,6 +40,7 @@ GROWING = {
     "moderation_decisions",
     "outbox",
     "outbox_messages",
+    "outbox_items",
     "pending_notifications",
     "spam_trained_comments",
     "subscriptions",

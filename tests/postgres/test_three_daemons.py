@@ -100,6 +100,7 @@ class Senders:
         self.accepted: set[int] = set()
         self.doubled: set[int] = set()
         self.failed = 0  # attempts that got no 250
+        self.why: list[str] = []  # what each failed attempt got, for the assertion
 
     async def one(self, n: int, first: int, deadline: float) -> None:
         sender, rcpt = self.pairs[n % len(self.pairs)]
@@ -108,7 +109,12 @@ class Senders:
             port = self.ports[k % len(self.ports)]
             try:
                 async with aiosmtplib.SMTP(
-                    hostname="127.0.0.1", port=port, start_tls=False, timeout=5
+                    # A sending MTA waits minutes for DATA's answer (RFC 5321 4.5.3.2);
+                    # 30 s leaves room for a machine busy with other tests.
+                    hostname="127.0.0.1",
+                    port=port,
+                    start_tls=False,
+                    timeout=30,
                 ) as client:
                     await client.mail(sender)
                     await client.rcpt(rcpt)
@@ -116,8 +122,10 @@ class Senders:
                 if answer.code == 250:
                     self.accepted.add(n)
                     return
-            except (aiosmtplib.SMTPException, OSError):
-                pass  # no answer or 4xx: the next MX host, a little later
+                self.why.append(f"{answer.code} {answer.message}")
+            except (aiosmtplib.SMTPException, OSError) as e:
+                # no answer or 4xx: the next MX host, a little later
+                self.why.append(f"{type(e).__name__}: {e}")
             self.failed += 1
             k += 1
             await asyncio.sleep(0.2)
@@ -209,7 +217,7 @@ async def test_three_daemons_share_one_database(pg_url: str, tmp_path: Path) -> 
             assert senders.accepted == set(range(PHASE))
             # Not even the copies sent to two daemons at once: the second waits for
             # the first's commit and counts a repeat delivery, it does not fail.
-            assert senders.failed == 0
+            assert senders.failed == 0, senders.why
             await until("the outbox drained", lambda: drained(pg_url), seconds=60)
 
             # Links minted by whichever daemon queued the email, used on the others.

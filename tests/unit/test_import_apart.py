@@ -5,6 +5,7 @@ stored, and no reader process left behind."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,17 @@ TABLES = {
 
 
 def readers_alive() -> list[int]:
-    """Reader processes still running (their command line names their program)."""
+    """This test process's reader processes still running (their command line names
+    their program; their parent is this process, not another pytest worker's)."""
     alive = []
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
+            # /proc/N/stat: "pid (comm) state ppid ...", comm may hold spaces
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if b"reader_process import child_main" in cmdline and proc.name.isdigit():
+        if b"reader_process import child_main" in cmdline and ppid == os.getpid():
             alive.append(int(proc.name))
     return alive
 

@@ -141,7 +141,26 @@
        performance.now(), not Date.now(): the phone's clock set back (a time sync) made
        "elapsed" negative, and the comment was refused. */
     var opened = null;
-    form.addEventListener("focusin", function () { if (opened === null) opened = performance.now(); });
+    /* The server's own word on when the reader started writing (a signed token), sent
+       back with the comment: "elapsed" alone is a number any robot can claim. Asked for
+       (never from a cache) at the form's first focus, not on every page view: most
+       readers never write, and each ask is a request to the daemon; again when the
+       reader starts writing in a tab left open for a day (it expires after two). */
+    var formToken = null;
+    var formAt = 0;
+    var asking = false;
+    function askForm() {
+      if (asking || !key) return;
+      asking = true;
+      json("/api/threads/" + encodeURIComponent(key) + "/form", { method: "POST" }).then(function (r) {
+        asking = false;
+        if (r.status === 200 && typeof r.body.form === "string") { formToken = r.body.form; formAt = Date.now(); }
+      }, function () { asking = false; /* sent without: a weak signal, never a refusal */ });
+    }
+    form.addEventListener("focusin", function () {
+      if (opened === null) opened = performance.now();
+      if (!formToken || Date.now() - formAt > 86400000) askForm();
+    });
     /* The form comes first: keyboard users reach it without tabbing past every Reply. */
     var home = el("div");
     root.querySelector("section").insertBefore(home, list);
@@ -296,6 +315,7 @@
       var wants = notifyIn.value;
       var payload = { author: nameIn.value, email: mailIn.value, body: bodyIn.value, parent: parent, notify: wants, website: trap.value,
         elapsed: opened === null ? 0 : Math.max(0, Math.min(86400, (performance.now() - opened) / 1000)) };
+      if (formToken) payload.form = formToken;
       json(threadPath(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) })
         .then(function (r) {
           send.disabled = false;
