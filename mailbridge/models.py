@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 __all__ = [
     "ELIDED_KEPT",
@@ -77,6 +78,12 @@ class Thread:
     author: str
     author_address_id: int | None
     closed: bool = False
+
+    @property
+    def path(self) -> str:
+        """Its page's path, the key percent-encoded: a WordPress slug is percent-encoded
+        text already ("%d0%bf%d1%80..."), which a URL would otherwise decode."""
+        return "/threads/" + quote(self.key, safe="")
 
 
 @dataclass(frozen=True)

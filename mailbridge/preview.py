@@ -89,7 +89,7 @@ def _sample(settings: Settings) -> dict[str, Any]:
     third = comment(
         3, 1, "Reader 003", "Sorry for the delay, I’ve been off all week.\n\nThank you both."
     )
-    url = f"{base}/threads/{thread.key}"
+    url = f"{base}{thread.path}"
     items = [
         DigestItem(
             c,
@@ -197,7 +197,7 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
             "count": 3,
             # a big thread's reader without scripts pages through it
             "previous_url": None,
-            "next_url": f"/threads/{data['thread'].key}?limit=50&after=1",
+            "next_url": f"{data['thread'].path}?limit=50&after=1",
         },
         "moderate_confirm": {
             "action": Action.APPROVE.verb,

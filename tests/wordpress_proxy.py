@@ -8,12 +8,20 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from support import free_port, is_notification, make_settings, no_dmarc_zone, read_maildir
+from support import (
+    free_port,
+    is_notification,
+    make_settings,
+    no_dmarc_zone,
+    read_maildir,
+    until,
+)
 from wordpress_site import Admin, Site
 
 from mailbridge.app import Running, running
@@ -122,9 +130,28 @@ async def mail_to(daemon: Running, address: str) -> list[Any]:
     ]  # fmt: skip
 
 
+async def answered(
+    admin: Admin,
+    post_id: int,
+    bridge: WordPressBridge,
+    daemon: Running,
+    author: str = "Reader 0",
+    address: str = "r0@example.org",
+) -> EmailMessage:
+    """The owner answers ``author``'s comment in wp-admin; the notification it sends."""
+    first = next(c for c in await admin.comments(post_id) if c["author_name"] == author)
+    await admin.comment(
+        post=post_id, parent=first["id"], author_name="Owner", author_email="owner@example.com",
+        content="Thank you for reading.", status="approved",
+    )  # fmt: skip
+    await bridge.run_once()
+    notes = await until(f"{author}'s notification", lambda: mail_to(daemon, address))
+    return notes[0]
+
+
 @contextlib.asynccontextmanager
 async def bridge_for(
-    tmp_path: Path, site: Site, url: str, slug: str, daemon: Running
+    tmp_path: Path, site: Site, url: str, slug: str, daemon: Running, **wordpress: Any
 ) -> AsyncIterator[WordPressBridge]:
     """A bridge to ``url`` for ``daemon`` (started without one): each round when the
     test says (``run_once``), so what one round does is seen whole."""
@@ -132,7 +159,7 @@ async def bridge_for(
         tmp_path,
         wordpress={
             "site_url": url, "user": site.user, "app_password": site.app_password,
-            "posts": [slug],
+            "posts": [slug], **wordpress,
         },
     )  # fmt: skip
     bridge = WordPressBridge(settings, daemon.store, daemon.service, SystemClock())

@@ -83,8 +83,8 @@ class RecipientCheck:
     async def check_live(self, target: ReplyTarget) -> None:
         """Refuse an expired reply address, saying where the conversation is."""
         if target.expires is not None and _expired(target, self._clock.now()):
-            key = await self._store.read(lambda c: _thread_key(c, target.thread_id))
-            url = f"{self._settings.site.public_url.rstrip('/')}/threads/{key}"
+            path = await self._store.read(lambda c: _thread_path(c, target.thread_id))
+            url = f"{self._settings.site.public_url.rstrip('/')}{path}"
             # Say only what is true: the thread pages have no comment form, and
             # a newer email from the conversation does carry a working address.
             raise ExpiredReplyToken(
@@ -115,6 +115,6 @@ def _expired(target: ReplyTarget, now: datetime) -> bool:
     return target.expires is not None and target.expires < now.date()
 
 
-async def _thread_key(conn: aiosqlite.Connection, thread_id: int) -> str:
+async def _thread_path(conn: aiosqlite.Connection, thread_id: int) -> str:
     thread = await threads.get_thread(conn, thread_id=thread_id)
-    return "" if thread is None else thread.key
+    return "/threads/" if thread is None else thread.path

@@ -18,7 +18,7 @@ DISPOSITIONS = (
 )  # fmt: skip
 COMMENT_STATUSES = ("pending", "approved", "rejected", "spam")
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "withdrawn")
-WORDPRESS_FAILURES = ("credentials", "unreachable")
+WORDPRESS_FAILURES = ("credentials", "unreachable", "error")
 
 
 @dataclass
@@ -143,7 +143,8 @@ class StoreCollector(Collector):
         failing = GaugeMetricFamily(
             "mailbridge_wordpress_failing",
             "1 while the WordPress bridge fails, by why: credentials (401/403: the "
-            "Application Password revoked, or the user may not moderate) or unreachable.",
+            "Application Password revoked, or the user may not moderate), unreachable, or "
+            "error (the bridge's own: the log has the traceback).",
             labels=["reason"],
         )
         for reason in WORDPRESS_FAILURES:

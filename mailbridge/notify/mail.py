@@ -135,7 +135,7 @@ class Mailer:
     # -- pieces -----------------------------------------------------------------
 
     def links(self, thread: Thread, comment_id: int | None = None) -> Links:
-        page = f"{self._base}/threads/{thread.key}"
+        page = f"{self._base}{thread.path}"
         return Links(page, f"{page}#comment-{comment_id}" if comment_id else page)
 
     def moderation_link(self, comment_id: int, action: Action, moderator_id: int) -> str:

@@ -20,6 +20,7 @@ from mailbridge.outbound.transport import redact_url
 from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
 from mailbridge.settings.schema import Settings
+from mailbridge.settings.validate import public_url_advice
 
 __all__ = ["check_config_command"]
 
@@ -85,6 +86,9 @@ def check_config_command(
             click.echo(f"  {line}", err=True)
         raise SystemExit(1) from None
     click.echo("\n".join(summary(settings)))
+    advice = public_url_advice(settings)
+    if advice is not None:
+        click.echo(f"WARNING: {advice}", err=True)
     if check_dns:
         for ip in sending_ips:
             try:

@@ -479,6 +479,12 @@ class WordPressSettings:
         "How often every bridged comment is read again, to follow edits and deletions made "
         "in WordPress.",
     )
+    posts_check_minutes: float = _key(
+        5.0,
+        "How often WordPress is asked whether each bridged post still takes comments (closed "
+        "by hand, by age or by a plugin), ten posts a poll at most; closed there, the thread "
+        "closes here.",
+    )
     requests_per_second: float = _key(4.0, "At most this many requests to WordPress a second.")
     timeout_seconds: float = _key(15.0, "How long one request to WordPress may take.")
     notify_commenters: bool = _key(

@@ -23,7 +23,7 @@ from mailbridge.settings.schema import (
     WordPressSettings,
 )
 
-__all__ = ["parse_hostport", "validate"]
+__all__ = ["parse_hostport", "public_url_advice", "validate"]
 
 
 def parse_hostport(value: str, where: str) -> tuple[str, int]:
@@ -357,6 +357,29 @@ def _check_wordpress(wp: WordPressSettings) -> None:
     for name in ("poll_seconds", "full_sync_minutes", "requests_per_second", "timeout_seconds"):
         if not getattr(wp, name) > 0:
             raise ConfigError(f"wordpress.{name}: must be more than 0")
+    if not wp.posts_check_minutes >= 0:
+        raise ConfigError("wordpress.posts_check_minutes: must be 0 or more (0: every poll)")
+
+
+def public_url_advice(s: Settings) -> str | None:
+    """A warning when site.public_url is the bridged WordPress site's own address:
+    every link in mailbridge's emails (Approve, one-click unsubscribe, confirm) starts
+    with it, and WordPress answers them 404. Not refused: a proxy in front of the blog
+    may send mailbridge's paths to it."""
+    if not s.wordpress.site_url:
+        return None
+
+    def where(url: str) -> tuple[str, str, int | None, str]:
+        parts = urlsplit(url)
+        return parts.scheme, (parts.hostname or "").lower(), parts.port, parts.path.rstrip("/")
+
+    if where(s.site.public_url) != where(s.wordpress.site_url):
+        return None
+    return (
+        "site.public_url is the WordPress site's address (wordpress.site_url): it is "
+        "mailbridge's own, where the links in its emails (Approve, unsubscribe) go, and "
+        "WordPress answers them 404 unless a proxy sends them to mailbridge (docs/wordpress.md)"
+    )
 
 
 def _check_webhook(hook: WebhookSettings, where: str) -> None:

@@ -149,7 +149,7 @@ class ModerationPages:
         except NotFound:
             raise web.HTTPNotFound(text="That comment no longer exists.") from None
         thread = view.thread
-        thread_url = f"{self._public_url}/threads/{thread.key}"
+        thread_url = f"{self._public_url}{thread.path}"
         comment_url = None
         if outcome.comment.status is CommentStatus.APPROVED:
             comment_url = f"{thread_url}#comment-{outcome.comment.id}"

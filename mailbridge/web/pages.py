@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from aiohttp import web
 
 from mailbridge.errors import NotFound
@@ -53,7 +51,7 @@ class Pages:
                 shown = await self._published.page(key, limit, after, through)
             except NotFound:  # deleted between the version check and now
                 raise missing from None
-            here = f"/threads/{quote(shown.thread.key, safe='')}"
+            here = shown.thread.path
             return self._renderer.page(
                 "thread",
                 site_name=self._site_name,

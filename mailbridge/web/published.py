@@ -451,7 +451,7 @@ class PublishedThreads:
         if page.next_after is not None:
             # A page asked for without a limit links to the next one without one too.
             size = "" if page.budget else f"limit={page.limit}&"
-            next_url = f"/api/threads/{thread.key}/comments?{size}after={page.next_after}"
+            next_url = f"/api{thread.path}/comments?{size}after={page.next_after}"
         document = {
             "thread": {
                 "key": thread.key,

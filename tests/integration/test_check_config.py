@@ -68,6 +68,27 @@ def test_a_good_file_is_summarised(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()  # nothing written
 
 
+def test_a_public_url_that_is_the_wordpress_sites_is_warned_of(tmp_path: Path) -> None:
+    # docs/wordpress.md's setup said public_url = the blog's address: every Approve and
+    # unsubscribe link in mailbridge's emails then went to WordPress, which answers 404.
+    config = tmp_path / "mailbridge.toml"
+    bridged = (
+        '[wordpress]\nsite_url = "https://blog.example.org"\nuser = "editor"\n'
+        'app_password = "abcd efgh ijkl mnop qrst uvwx"\n'
+    )
+    args = ["check-config", "--config", str(config), "--data-dir", str(tmp_path / "var")]
+    config.write_text(bridged + '[site]\npublic_url = "https://blog.example.org/"\n')
+    same = CliRunner().invoke(cli, args)
+    assert same.exit_code == 0, same.output
+    assert (
+        "WARNING: site.public_url is the WordPress site's address (wordpress.site_url): it is "
+        "mailbridge's own, where the links in its emails (Approve, unsubscribe) go"
+    ) in same.output
+    config.write_text(bridged + '[site]\npublic_url = "https://comments.blog.example.org"\n')
+    apart = CliRunner().invoke(cli, args)
+    assert apart.exit_code == 0 and "WARNING" not in apart.output, apart.output
+
+
 def test_what_serve_reads_at_start_is_checked_too(tmp_path: Path) -> None:
     # Valid as settings, but serve would stop at once: a DKIM key that is not a key,
     # and a relay URL with an unknown option. check-config says so, as serve does.

@@ -96,6 +96,8 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
         async def lost(request: web.Request) -> web.StreamResponse | None:
             if request.method != "POST" or request.query.get("rest_route") != "/wp/v2/comments":
                 return None
+            if "mailbridge" in request.query:  # asking whether the post takes comments
+                return None
             await proxy.forward(request)  # WordPress stores it ...
             assert request.transport is not None
             request.transport.close()  # ... and the answer never arrives
@@ -232,6 +234,60 @@ async def test_a_revoked_application_password_shows_in_metrics(
             assert down["mailbridge_wordpress_failing"][(("reason", "unreachable"),)] == 0
             proxy.faults.clear()  # the owner made a new password and set it
             await until("recovered in /metrics", lambda: failing("credentials", 0))
+
+
+@pytest.mark.asyncio
+async def test_the_bridges_own_failure_shows_in_metrics(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # An answer the bridge cannot take (here an ID beyond the database's integers, as a
+    # broken plugin or cache might send) fails the bridge itself at every poll: it was
+    # only logged, /metrics said all was well, and `mailbridge status` named no failure.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    odd = (
+        f'[{{"id": {2**64}, "post": {post_id}, "parent": 0, "author_name": "Odd", '
+        '"author_email": "odd@example.org", "content": {"raw": "Odd."}, '
+        '"status": "approved", "date_gmt": "2026-01-01T00:00:00", "type": "comment"}]'
+    )
+    async with proxy_for(wordpress_site) as (proxy, url):
+        async with daemon_for(tmp_path, wordpress_site, url, slug) as daemon:
+
+            async def failing(value: int) -> Samples | None:
+                status, _type, text = await scrape(daemon)
+                assert status == 200
+                got = samples(text)
+                polled = got["mailbridge_wordpress_last_poll_timestamp_seconds"][()] > 0
+                now = got["mailbridge_wordpress_failing"][(("reason", "error"),)]
+                return got if polled and now == value else None
+
+            await until("a whole poll", lambda: failing(0))
+
+            async def newest(request: web.Request) -> web.StreamResponse | None:
+                if request.query.get("rest_route") != "/wp/v2/comments" or (
+                    request.method != "GET" or "include" in request.query
+                ):
+                    return None
+                proxy.faults.append(newest)  # every time, not once
+                return web.Response(text=odd, content_type="application/json")
+
+            proxy.faults.append(newest)
+            down = await until("the failure in /metrics", lambda: failing(1))
+            assert down["mailbridge_wordpress_failing"][(("reason", "unreachable"),)] == 0
+            env = {
+                "MAILBRIDGE_WORDPRESS_SITE_URL": url,
+                "MAILBRIDGE_WORDPRESS_USER": wordpress_site.user,
+                "MAILBRIDGE_WORDPRESS_APP_PASSWORD": wordpress_site.app_password,
+            }
+            status = await asyncio.to_thread(
+                CliRunner().invoke, cli,
+                ["status", "--data-dir", str(daemon.settings.data_path)], env=env,
+            )  # fmt: skip
+            assert "FAILING since " in status.output, status.output
+            assert "the bridge failed: OverflowError" in status.output
+            proxy.faults.clear()
+            await until("recovered in /metrics", lambda: failing(0))
 
 
 @pytest.mark.asyncio

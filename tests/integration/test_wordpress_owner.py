@@ -11,16 +11,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flows import post_comment
-from support import db_rows, db_value, make_settings, no_dmarc_zone, until
-from wordpress_proxy import a_post, answer, bridge_for, daemon_for, equals, mail_to, proxy_for
+from flows import post_comment, raw_mail_to
+from support import (
+    db_rows,
+    db_value,
+    make_settings,
+    no_dmarc_zone,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    until,
+)
+from wordpress_proxy import (
+    a_post,
+    answer,
+    answered,
+    bridge_for,
+    daemon_for,
+    equals,
+    mail_to,
+    proxy_for,
+)
 from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
 
-from mailbridge.app import running
+from mailbridge.app import Running, running
 from mailbridge.bridges.wordpress.client import WordPressDown
 from mailbridge.models import Channel, Decider
 from mailbridge.tokens import Action
@@ -89,6 +109,9 @@ async def test_comments_closed_there_refuse_that_comment_only(
             bridge_error = await db_value(
                 daemon, "SELECT count(*) FROM wp_state WHERE key = 'last_error'"
             )
+            # Closed here at once, before the post's turn to be asked comes round.
+            closed = "SELECT closed FROM threads WHERE key = ?"
+            assert await until("closed here", lambda: db_value(daemon, closed, slug)) == 1
     assert "403 rest_comment_closed" in error
     assert bridge_error == 0  # the bridge itself never failed: polls went on
     assert "wordpress.app_password" not in caplog.text
@@ -184,6 +207,118 @@ async def test_approve_and_reply_in_wp_admin_notifies_the_one_answered(
             lambda: mail_to(daemon, "gil@example.org"),
         )
     assert "Yes, next week." in mails[0].get_body(("plain",)).get_content()
+
+
+@pytest.mark.asyncio
+async def test_approve_and_reply_on_an_emailed_reply_emails_its_writer(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # The emailed reply is pending here and held there. "Approve and Reply" in wp-admin
+    # approves it and publishes the answer at once; the next poll saw the answer (new)
+    # before the approval (read by ID after): it published the answer under a comment
+    # still pending here, which tells nobody, and its writer never heard of it.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        note = await answered(admin, post_id, bridge, daemon)
+        reply = reply_to_notification(note, "Could you say more about the second point?")
+        code = await smtp_send(daemon, "r0@example.org", reply_address(note), reply.as_bytes())
+        assert code.startswith("250"), code
+        await bridge.run_once()
+        held = next(c for c in await admin.comments(post_id) if c["status"] == "hold")
+        await admin.call("POST", f"/comments/{held['id']}", {"status": "approved"})
+        await admin.comment(
+            post=post_id, parent=held["id"], author_name="Owner",
+            author_email="owner@example.com", content="Gladly: it is about timing.",
+            status="approved",
+        )  # fmt: skip
+        await bridge.run_once()
+        await until("the answer emailed", lambda: raw_answer(daemon, b"it is about timing."))
+
+
+@pytest.mark.asyncio
+async def test_an_emailed_reply_edited_and_approved_in_wp_admin_goes_out_as_edited(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # The owner corrects an emailed reply held in wp-admin (a typo, a name, a number)
+    # and approves it. The poll applied the approval, which emails the person
+    # answered at once, and only then the edit: they got the words taken out.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        note = await answered(admin, post_id, bridge, daemon)
+        reply = reply_to_notification(note, "Thanks. Say hello to Margaret Hollis for me.")
+        code = await smtp_send(daemon, "r0@example.org", reply_address(note), reply.as_bytes())
+        assert code.startswith("250"), code
+        await bridge.run_once()
+        held = next(c for c in await admin.comments(post_id) if c["status"] == "hold")
+        await admin.call(
+            "POST", f"/comments/{held['id']}",
+            {"content": "Thanks. Say hello to her for me.", "status": "approved"},
+        )  # fmt: skip
+        await bridge.run_once()
+        told = await until("the owner told", lambda: shown_to(daemon, "owner@example.com"))
+    assert "Say hello to her for me." in told
+    assert "Hollis" not in told
+
+
+async def shown_to(daemon: Running, address: str) -> str:
+    """The text and HTML of the mail to ``address``, as a mail client shows them."""
+    return "".join(
+        part.get_content()
+        for raw in raw_mail_to(daemon, address)
+        for part in message_from_bytes(raw, policy=default).walk()
+        if part.get_content_type() in ("text/plain", "text/html")
+    )
+
+
+async def raw_answer(daemon: Running, words: bytes) -> bool:
+    """Whether a notification to Reader 0 has ``words``, as its file in the Maildir."""
+    return any(words in raw for raw in raw_mail_to(daemon, "r0@example.org"))
+
+
+@pytest.mark.asyncio
+async def test_a_comment_trashed_in_wp_admin_soon_after_approval_is_not_announced(
+    tmp_path: Path,
+    wordpress_site: Site,  # noqa: F811
+) -> None:
+    # Approved in wp-admin, trashed a minute later (rude, or someone's number in it).
+    # Comments approved on both sides were read again only at the full sync (an hour),
+    # so the notification of it, batched, went out when its window closed.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    settings = make_settings(tmp_path, notifications={"batch_window_seconds": 600})
+    async with (
+        running(settings, resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        first = (await admin.comments(post_id))[0]
+        rude = await admin.comment(
+            post=post_id, parent=first["id"], author_name="Rude",
+            author_email="rude@example.net", content="Something rude.", status="approved",
+        )  # fmt: skip
+        await bridge.run_once()
+        waiting = (
+            "SELECT count(*) FROM pending_notifications p JOIN comments c ON c.id = p.comment_id "
+            "WHERE c.author = 'Rude' AND p.withdrawn_at IS NULL"
+        )
+        assert await db_value(daemon, waiting) == 1  # to Reader 0, in 600 s
+        await admin.call("POST", f"/comments/{rude['id']}", {"status": "trash"})
+        await bridge.run_once()
+        status = "SELECT status FROM comments WHERE author = 'Rude'"
+        assert await db_value(daemon, status) == "rejected"
+        assert await db_value(daemon, waiting) == 0
 
 
 @pytest.mark.asyncio

@@ -2,7 +2,8 @@
 
 ``client`` speaks WordPress's REST API; ``pull`` mirrors what WordPress publishes,
 decides, edits and deletes; ``push`` brings mailbridge's comments and decisions
-there; ``bridge`` runs both in one loop; ``links`` is their tables; ``lag`` is what
+there; ``posts`` closes a thread here when its post's comments close there;
+``bridge`` runs them in one loop; ``links`` is their tables; ``lag`` is what
 ``mailbridge status`` shows of it.
 """
 

@@ -17,11 +17,13 @@ import aiosqlite
 
 from mailbridge.bridges.wordpress import links
 from mailbridge.bridges.wordpress.client import WordPressClient, WordPressError, WordPressRefused
+from mailbridge.bridges.wordpress.posts import PostWatch
 from mailbridge.bridges.wordpress.pull import Puller
 from mailbridge.bridges.wordpress.push import Pusher
 from mailbridge.clock import Clock, iso
 from mailbridge.moderate.service import CommentService
 from mailbridge.settings import Settings
+from mailbridge.settings.validate import public_url_advice
 from mailbridge.store import Store
 
 __all__ = ["WordPressBridge"]
@@ -52,10 +54,20 @@ class WordPressBridge:
         self._store = store
         self._clock = clock
         self._poll_seconds = wp.poll_seconds
-        self._pusher = Pusher(self._client, store, service, clock, retry_seconds=wp.poll_seconds)
-        self._puller = Puller(self._client, store, service, clock, wp, settings.outbound.smtputf8)
+        self._posts = PostWatch(self._client, store, clock, wp.posts_check_minutes * 60.0)
+        self._pusher = Pusher(
+            self._client, store, service, clock, retry_seconds=wp.poll_seconds,
+            post_closed=self._posts.refused,
+        )  # fmt: skip
+        recent = max(900.0, float(settings.notifications.batch_window_seconds))
+        self._puller = Puller(
+            self._client, store, service, clock, wp, settings.outbound.smtputf8, recent
+        )
         self._wake = asyncio.Event()
         self._failures = 0
+        advice = public_url_advice(settings)
+        if advice is not None:
+            log.warning("wordpress: %s", advice)
 
     def wake(self) -> None:
         """Something changed here: push it now rather than at the next check."""
@@ -66,6 +78,7 @@ class WordPressBridge:
         try:
             await self._pusher.push_due()
             added = await self._puller.poll()
+            await self._posts.check_due()
         except WordPressError as exc:
             await self._failed(exc)
             raise
@@ -79,11 +92,18 @@ class WordPressBridge:
             await self._failed(exc)
             raise
 
-    async def _failed(self, exc: WordPressError) -> None:
+    async def _failed(self, exc: Exception) -> None:
         """What failed, for ``mailbridge status`` and /metrics (cleared by a whole poll)."""
-        now, error = iso(self._clock.now()), str(exc)[:500]
-        # Refused credentials need the owner; the rest passes by itself.
-        reason = "credentials" if isinstance(exc, WordPressRefused) else "unreachable"
+        now = iso(self._clock.now())
+        # Refused credentials need the owner, and so does the bridge's own failure (a
+        # bug, the database): it comes back at every try. The rest passes by itself.
+        if isinstance(exc, WordPressRefused):
+            reason, error = "credentials", str(exc)
+        elif isinstance(exc, WordPressError | OSError):
+            reason, error = "unreachable", str(exc)
+        else:
+            reason, error = "error", f"the bridge failed: {type(exc).__name__}: {exc}"
+        error = error[:500]
 
         async def record(conn: aiosqlite.Connection) -> None:
             await links.set_state(conn, "last_error", error)
@@ -93,6 +113,14 @@ class WordPressBridge:
                 await links.set_state(conn, "failing_since", now)
 
         await self._store.write(record)
+
+    async def _failed_quietly(self, exc: Exception) -> None:
+        """Recorded if the database lets it: the failure may be the database's, and
+        the loop must go on (the log has it either way)."""
+        try:
+            await self._failed(exc)
+        except Exception:
+            log.warning("wordpress: the failure could not be recorded", exc_info=True)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -110,10 +138,13 @@ class WordPressBridge:
                     self._failures += 1
                     delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
                     log.warning("wordpress: %s; trying again in %.1f s", exc, delay)
-                except Exception:  # never let one bad answer end the bridge
+                    if isinstance(exc, OSError):  # WordPressError: recorded already
+                        await self._failed_quietly(exc)
+                except Exception as exc:  # never let one bad answer end the bridge
                     self._failures += 1
                     delay = min(self._poll_seconds * 2**self._failures, _MAX_BACKOFF_SECONDS)
                     log.exception("wordpress: the bridge failed; trying again in %.1f s", delay)
+                    await self._failed_quietly(exc)
                 if loop.time() >= next_poll:
                     next_poll = loop.time() + delay
                 self._wake.clear()

@@ -59,6 +59,11 @@ class WordPressRejected(WordPressError):
         self.status = status
         self.code = code
 
+    @property
+    def post_closed(self) -> bool:
+        """Refused for its post: comments closed there, or the post not published."""
+        return self.code in _POST_REFUSALS
+
 
 @dataclass(frozen=True)
 class WpComment:
@@ -155,6 +160,26 @@ class WordPressClient:
     async def update_comment(self, wp_id: int, fields: dict[str, Any]) -> WpComment:
         data, _ = await self._request("POST", f"/comments/{wp_id}", json_body=fields)
         return _comment(data)
+
+    async def comments_open(self, post_id: int) -> bool:
+        """Whether WordPress takes comments on the post now, as its own comment form
+        decides: closed by hand, by age (*Automatically close comments on posts older
+        than*, which a post's ``comment_status`` never shows), by a plugin, or the post a
+        draft, trashed or deleted. Asked as a create that names an ID: WordPress checks
+        the post first, then refuses any create with an ID, so nothing is ever made.
+        ``mailbridge=comments_open`` (ignored by WordPress) tells it in access logs."""
+        try:
+            await self._request(
+                "POST", "/comments", params={"mailbridge": "comments_open"},
+                json_body={"post": post_id, "id": 1},
+            )  # fmt: skip
+        except WordPressRejected as exc:
+            if exc.post_closed:
+                return False
+            if exc.status == 400:  # rest_comment_exists: past every check of the post
+                return True
+            raise
+        raise WordPressDown(f"POST /comments: post {post_id}: a create with an ID was taken")
 
     async def post(self, post_id: int) -> WpPost:
         """A post, or a page (comments are allowed on both)."""

@@ -11,6 +11,7 @@ import aiosqlite
 __all__ = [
     "Link",
     "Push",
+    "bridged_posts",
     "digest",
     "due_pushes",
     "get_state",
@@ -93,6 +94,12 @@ async def map_post(conn: aiosqlite.Connection, post_id: int, thread_id: int) -> 
     )
 
 
+async def bridged_posts(conn: aiosqlite.Connection) -> list[tuple[int, int]]:
+    """(post ID, thread ID) of every bridged post."""
+    async with conn.execute("SELECT post_id, thread_id FROM wp_posts ORDER BY post_id") as cur:
+        return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+
+
 async def link_of_wp(conn: aiosqlite.Connection, wp_id: int) -> Link | None:
     sql = f"SELECT {_LINK} FROM wp_comments WHERE wp_id = ?"  # noqa: S608 - constant
     async with conn.execute(sql, (wp_id,)) as cur:
@@ -117,11 +124,14 @@ async def save_link(conn: aiosqlite.Connection, link: Link, now: str) -> None:
     )  # fmt: skip
 
 
-async def unsettled(conn: aiosqlite.Connection) -> list[int]:
-    """WordPress IDs whose fate is still open: held there, or pending here."""
+async def unsettled(conn: aiosqlite.Connection, since: str) -> list[int]:
+    """WordPress IDs whose fate is still open: held there, or pending here; or
+    mirrored comments decided at ``since`` or later, which may be undone there yet."""
     async with conn.execute(
         "SELECT w.wp_id FROM wp_comments w LEFT JOIN comments c ON c.id = w.comment_id "
-        "WHERE w.wp_status = 'hold' OR c.status = 'pending' ORDER BY w.wp_id"
+        "WHERE w.wp_status = 'hold' OR c.status = 'pending' OR (w.comment_id IS NOT NULL "
+        "AND w.wp_status <> 'deleted' AND w.updated_at >= ?) ORDER BY w.wp_id",
+        (since,),
     ) as cur:
         return [int(r[0]) for r in await cur.fetchall()]
 

@@ -6,8 +6,10 @@ Three reads, from cheap to thorough (docs/wordpress.md):
   highest ID already seen). If a comment went meanwhile (the count WordPress reports
   dropped between pages, so a page boundary moved up), the pass is read again; new
   ones only move the rest down (read twice, never skipped) and wait for the next poll;
-- **unsettled comments**: the few held in WordPress or pending in mailbridge, read
-  by ID every poll, so an approval in wp-admin is seen within ``poll_seconds``;
+- **unsettled comments**: the few held in WordPress or pending in mailbridge, and
+  those mirrored or decided in the last 15 minutes (or batch window), read by ID
+  every poll, so a decision in wp-admin is seen within ``poll_seconds``; applied
+  before the new comments, which may answer them;
 - **a full sync** every ``full_sync_minutes``: every comment again, for edits; a
   comment that did not come back is asked for by ID: trashed, spam, or gone for good.
 
@@ -21,6 +23,8 @@ import html
 import logging
 import re
 from dataclasses import replace
+from datetime import timedelta
+from urllib.parse import unquote
 
 import aiosqlite
 
@@ -73,14 +77,19 @@ class Puller:
         clock: Clock,
         settings: WordPressSettings,
         smtputf8: bool,
+        recent_seconds: float = 900.0,
     ) -> None:
         self._client = client
+        # A comment mirrored or decided this recently is read again at every poll: a
+        # trash or spam in wp-admin right after approving is seen before the batched
+        # notifications of it go out (notifications.batch_window_seconds).
+        self._recent = timedelta(seconds=recent_seconds)
         self._store = store
         self._service = service
         self._clock = clock
         self._settings = settings
         self._smtputf8 = smtputf8
-        self._wanted = set(settings.posts)
+        self._wanted = {name.lower() for name in settings.posts}
         self._not_bridged: set[int] = set()
 
     async def poll(self) -> int:
@@ -89,6 +98,10 @@ class Puller:
         baseline = cursor_text is None
         cursor = int(cursor_text or 0)
         fresh = await self._new_since(cursor)
+        # Decisions first: wp-admin's "Approve and Reply" on a comment pending here
+        # approves it and adds the answer, which is new. Mirrored first, the answer
+        # was published under an unpublished comment, and its writer never told.
+        await self._recheck()
         added = 0
         for item in fresh:
             added += await self._arrived(item, live=not baseline)
@@ -103,7 +116,6 @@ class Puller:
         await self._store.write(mark)
         if baseline:
             log.info("wordpress: first sync: %d comment(s) mirrored without email", added)
-        await self._recheck()
         if await self._full_sync_due():
             added += await self._full_sync()
         await self._store.write(lambda c: links.set_state(c, "last_ok_at", now))
@@ -139,7 +151,8 @@ class Puller:
 
     async def _recheck(self) -> None:
         """Held there or pending here: read again by ID, for wp-admin's decisions."""
-        ids = await self._store.read(links.unsettled)
+        since = iso(self._clock.now() - self._recent)
+        ids = await self._store.read(lambda c: links.unsettled(c, since))
         for start in range(0, len(ids), PER_PAGE):
             chunk = ids[start : start + PER_PAGE]
             page = await self._client.comments(include=chunk, per_page=PER_PAGE, order="asc")
@@ -281,17 +294,28 @@ class Puller:
             body_hash = digest(body)
         seen = replace(link, wp_status=item.status, content_hash=content_hash, body_hash=body_hash)
 
-        async def record(conn: aiosqlite.Connection, _comment: Comment | None = None) -> None:
+        async def edit(conn: aiosqlite.Connection) -> None:
             if body is not None and body.strip():
                 if await edit_body(conn, comment_id, body, now, "wordpress"):
                     log.info("wordpress: comment %d edited there; followed", comment_id)
+
+        async def record(conn: aiosqlite.Connection, _comment: Comment | None = None) -> None:
             await links.save_link(conn, seen, now)
 
         target = _STATUS_OF[item.status]
         if item.status != link.wp_status and comment.status is not target:
+            # The edit first: edited and approved in wp-admin at once, the approval's
+            # emails and webhooks must carry the words as the moderator left them.
+            # Apart, a crash between the two only repeats the edit, which is a no-op.
+            await self._store.write(edit)
             await self._service.decide(comment_id, target, BY_WORDPRESS, also=record)
         elif seen != link:
-            await self._store.write(record)
+
+            async def both(conn: aiosqlite.Connection) -> None:
+                await edit(conn)
+                await record(conn)
+
+            await self._store.write(both)
 
     async def _gone(self, wp_id: int) -> None:
         """Deleted for good in WordPress: a tombstone, and off the page here."""
@@ -349,7 +373,10 @@ class Puller:
         except WordPressMissing:  # an attachment's comments, or a post deleted since
             self._not_bridged.add(post_id)
             return None
-        if self._wanted and str(post.id) not in self._wanted and post.slug not in self._wanted:
+        # A slug as wp-admin shows it ("привет-мир") or as stored ("%d0%bf%d1%80..."),
+        # in any case: WordPress lowercases it only where PHP has mbstring.
+        names = {str(post.id), post.slug.lower(), unquote(post.slug).lower()}
+        if self._wanted and not names & self._wanted:
             self._not_bridged.add(post_id)
             return None
         return await self._store.write(lambda c: _map_post(c, post, self._now()))

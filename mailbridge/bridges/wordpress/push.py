@@ -7,6 +7,7 @@ bridge last knew of WordPress*: a change that came from WordPress is already kno
 there, so it costs no request and cannot bounce back.
 
 - not there yet: created, as ``hold`` (or ``approved`` when already published),
+  except one held as it may reveal personal details, created once approved here;
   under the right parent, with the writer's name and address. Its text goes as the
   sanitised HTML mailbridge publishes (never raw: the bridge's user may post
   unfiltered HTML). If a create's answer was lost, WordPress refuses the repeat as a
@@ -21,6 +22,7 @@ Imported comments (from a file, or mirrored from WordPress) are never created th
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -39,6 +41,7 @@ from mailbridge.bridges.wordpress.links import Link, Push, digest
 from mailbridge.bridges.wordpress.pull import BY_WORDPRESS, text_of
 from mailbridge.clock import Clock, iso
 from mailbridge.models import Comment, CommentStatus, Source
+from mailbridge.moderate.private import held_as_private
 from mailbridge.moderate.service import CommentService
 from mailbridge.render import render_comment
 from mailbridge.store import Store, comments, threads
@@ -65,8 +68,10 @@ class Pusher:
         service: CommentService,
         clock: Clock,
         retry_seconds: float = 30.0,
+        post_closed: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
+        self._post_closed = post_closed  # told the comment refused for its post
         self._retry_seconds = retry_seconds  # doubled after every failure of one comment
         self._store = store
         self._service = service
@@ -88,6 +93,8 @@ class Pusher:
                 except WordPressRejected as exc:
                     await self._failed(push, str(exc))
                     log.warning("wordpress: comment %d not pushed: %s", push.comment_id, exc)
+                    if exc.post_closed and self._post_closed is not None:
+                        await self._post_closed(push.comment_id)
                     continue
                 except (WordPressDown, WordPressRefused) as exc:
                     # The site's failure, not this comment's: it stays due, and the
@@ -153,6 +160,11 @@ class Pusher:
             return None  # from a file or from WordPress itself: not ours to create there
         if comment.status not in (CommentStatus.PENDING, CommentStatus.APPROVED):
             return None  # rejected or spam before it ever got there: nothing to show
+        if comment.status is CommentStatus.PENDING and held_as_private(comment.held_reason):
+            # wp-admin shows no reason a comment is held and approves it in one click:
+            # one that may carry its writer's number goes there once approved here,
+            # where the moderator was told what was seen.
+            return None
         parent_wp = 0
         if comment.parent_id is not None:
             parent_wp = await self._sync(comment.parent_id, depth + 1) or 0

@@ -1,0 +1,94 @@
+"""Whether WordPress takes comments on each bridged post, followed by its thread here.
+
+A post's comments close in wp-admin by hand (its *Allow comments*), by age (*Settings →
+Discussion → Automatically close comments on posts older than*, which the REST API's
+``comment_status`` never shows), by a plugin, or with the post going back to draft or
+to the trash. WordPress then refuses every comment pushed there, so one taken here by
+email could never appear on the site. The bridge asks WordPress as its comment form
+would (``WordPressClient.comments_open``) and closes the thread here too: an emailed
+reply is answered as any closed thread's (rejections.md, ``thread_closed``) and the
+widget says the conversation is closed. Opened again there, it opens here.
+
+Only a change seen in WordPress is applied, as with decisions (pull.py): a thread
+closed in mailbridge (the admin API) stays closed while WordPress stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiosqlite
+
+from mailbridge.bridges.wordpress import links
+from mailbridge.bridges.wordpress.client import WordPressClient
+from mailbridge.clock import Clock
+from mailbridge.store import Store, threads
+
+__all__ = ["PostWatch"]
+
+log = logging.getLogger(__name__)
+
+PER_POLL = 10  # posts asked per poll at most: a large site is gone through in turns
+
+
+class PostWatch:
+    def __init__(
+        self, client: WordPressClient, store: Store, clock: Clock, every_seconds: float
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._clock = clock
+        self._every = every_seconds
+        self._asked: dict[int, float] = {}  # post ID: when; after a restart, all are due
+
+    async def check_due(self) -> None:
+        """Ask WordPress about the posts not asked for ``every_seconds``, longest first."""
+        now = self._clock.now().timestamp()
+        posts = await self._store.read(links.bridged_posts)
+        due = [p for p in posts if now - self._asked.get(p[0], float("-inf")) >= self._every]
+        due.sort(key=lambda p: self._asked.get(p[0], float("-inf")))
+        for post_id, thread_id in due[:PER_POLL]:
+            is_open = await self._client.comments_open(post_id)
+            self._asked[post_id] = now
+            await self.seen(post_id, thread_id, is_open)
+
+    async def refused(self, comment_id: int) -> None:
+        """WordPress refused a comment for its post (closed there): closed here now,
+        without waiting for that post's turn to be asked."""
+
+        async def find(conn: aiosqlite.Connection) -> tuple[int, int] | None:
+            async with conn.execute(
+                "SELECT p.post_id, p.thread_id FROM comments c "
+                "JOIN wp_posts p ON p.thread_id = c.thread_id WHERE c.id = ?",
+                (comment_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            return None if row is None else (int(row[0]), int(row[1]))
+
+        found = await self._store.read(find)
+        if found is not None:
+            await self.seen(*found, is_open=False)
+
+    async def seen(self, post_id: int, thread_id: int, is_open: bool) -> None:
+        key, value = f"post_open:{post_id}", "1" if is_open else "0"
+
+        async def apply(conn: aiosqlite.Connection) -> str | None:
+            last = await links.get_state(conn, key)
+            if last == value:
+                return None
+            await links.set_state(conn, key, value)
+            if last is None and is_open:
+                return None  # first seen open: a thread closed here stays closed
+            thread = await threads.get_thread(conn, thread_id=thread_id)
+            if thread is None or thread.closed == (not is_open):
+                return None
+            await threads.set_closed(conn, thread.key, not is_open)
+            return thread.key
+
+        changed = await self._store.write(apply)
+        if changed is not None:
+            state = "open" if is_open else "closed"
+            log.info(
+                "wordpress: comments on post %d %s there; thread %s %s here",
+                post_id, state, changed, "opened" if is_open else "closed",
+            )  # fmt: skip
