@@ -116,9 +116,9 @@ async def enqueue(
     async with conn.execute(
         "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, status, "
         "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?) "
-        # Withdrawn rows do not count (sql/0029): published again, it is sent afresh.
-        "ON CONFLICT (kind, comment_id, rcpt_to) WHERE status != 'withdrawn' DO NOTHING "
-        "RETURNING id",
+        # The previous release's conflict target too (sql/0030); a withdrawn row is out
+        # of the key (its comment_id NULL): published again, a comment is sent afresh.
+        "ON CONFLICT (kind, comment_id, rcpt_to) DO NOTHING RETURNING id",
         (out.kind, out.comment_id, out.message_id, out.mail_from, out.rcpt_to, now, now_iso),
     ) as cur:
         row = await cur.fetchone()

@@ -50,8 +50,11 @@ async def withdraw(
     ``because`` ends the outbox's note ("withdrawn: comment 7 was edited ...")."""
     under = below()
     rows = await conn.execute_fetchall(
+        # comment_id NULL takes the row out of "one email per event and recipient"
+        # (sql/0030), which the note keeps.
         "UPDATE outbox SET status = 'withdrawn', lease_owner = NULL, lease_expires_at = NULL, "  # noqa: S608
-        "last_error = ? || coalesce(' (last attempt: ' || last_error || ')', '') "
+        "comment_id = NULL, last_error = ? || coalesce(' (it was about comment ' || "
+        "comment_id || ')', '') || coalesce(' (last attempt: ' || last_error || ')', '') "
         # Its unary + keeps SQLite on the ids (rowid look-ups), not every queued row.
         "WHERE +status IN ('queued', 'failed') AND id IN (SELECT outbox_id FROM outbox_items "
         f"WHERE comment_id IN ({under})) RETURNING id",

@@ -177,3 +177,51 @@ def test_an_unreachable_server_is_a_settings_error(tmp_path: Path) -> None:
         asyncio.run(open_store(settings))
     assert "cannot connect to postgresql://mb@127.0.0.1" in str(caught.value)
     assert "secret-pw" not in str(caught.value)  # the password is never printed
+
+
+@pytest.mark.asyncio
+async def test_a_database_migrated_to_0029_as_first_shipped_upgrades(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0029's partial unique index let a withdrawn row and a queued one share
+    # (kind, comment_id, rcpt_to); 0030's plain one takes the withdrawn row out of it.
+    shipped = pg_migrations.migrations()
+    monkeypatch.setattr(
+        pg_migrations, "migrations", lambda folder=None: [m for m in shipped if m.name < "0030"]
+    )
+    conn = await connect(pg_url)
+    try:
+        await pg_migrations.apply_pending(conn)
+        await conn.execute("INSERT INTO threads (key, title, created_at) VALUES ('t', 'T', 'x')")
+        await conn.execute(
+            "INSERT INTO comments (id, thread_id, author, body, status, source, created_at) "
+            "VALUES (1, 1, 'A', 'w', 'approved', 'web', 'x')"
+        )
+        for n, status in enumerate(("withdrawn", "queued")):
+            await conn.execute(
+                "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, status, "
+                "next_attempt_at, created_at, last_error) "
+                "VALUES ('reply_notification', 1, ?, 'b@x', 'r@x', ?, 1.0, 'x', ?)",
+                (f"<{n}@x>", status, "withdrawn: comment 1" if status == "withdrawn" else None),
+            )
+        monkeypatch.setattr(pg_migrations, "migrations", lambda folder=None: shipped)
+        assert await pg_migrations.apply_pending(conn) == [
+            m.name for m in shipped if m.name >= "0030"
+        ]
+        async with conn.execute(
+            "SELECT message_id, status, comment_id, last_error FROM outbox ORDER BY id"
+        ) as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [
+                ("<0@x>", "withdrawn", None, "withdrawn: comment 1 (it was about comment 1)"),
+                ("<1@x>", "queued", 1, None),
+            ]
+        # The previous release's conflict target matches again.
+        async with conn.execute(
+            "INSERT INTO outbox (kind, comment_id, message_id, mail_from, rcpt_to, status, "
+            "next_attempt_at, created_at) VALUES ('reply_notification', 1, '<2@x>', 'b@x', "
+            "'r@x', 'queued', 1.0, 'x') "
+            "ON CONFLICT (kind, comment_id, rcpt_to) DO NOTHING RETURNING id"
+        ) as cur:
+            assert await cur.fetchone() is None
+    finally:
+        await conn.close()
