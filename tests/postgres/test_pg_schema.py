@@ -13,6 +13,7 @@ from mailbridge.store import Store, is_unwritable
 from mailbridge.store import migrations as sqlite_migrations
 from mailbridge.store.postgres import migrations as pg_migrations
 from mailbridge.store.postgres.connection import connect, translate
+from mailbridge.store.postgres.store import PgStore
 
 
 def test_both_engines_ship_the_same_migrations() -> None:
@@ -225,3 +226,35 @@ async def test_a_database_migrated_to_0029_as_first_shipped_upgrades(
             assert await cur.fetchone() is None
     finally:
         await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_a_daemon_starting_waits_for_another_migrating_longer_than_its_lock_timeout(
+    pg_url: str,
+) -> None:
+    # Another daemon holds the migrations' lock (a long migration: 0025 moving every
+    # received message's bytes) past this one's database_busy_timeout_seconds.
+    holder = await connect(pg_url)
+    await holder.execute("SELECT pg_advisory_lock(?)", (pg_migrations.LOCK_KEY,))
+    opening = asyncio.ensure_future(PgStore.open(pg_url, busy_timeout=0.2))
+    try:
+        waiting = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        for _ in range(100):
+            if (await holder.execute_fetchall(waiting))[0][0] or opening.done():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # past the opener's lock_timeout
+        assert not opening.done(), opening.exception()
+    finally:
+        await holder.execute("SELECT pg_advisory_unlock(?)", (pg_migrations.LOCK_KEY,))
+        await holder.close()
+    store = await asyncio.wait_for(opening, 30)
+    try:
+        # Migrated by it, and its writes still give up after the busy timeout.
+        async with store._writer.execute("SHOW lock_timeout") as cur:  # type: ignore[union-attr]
+            assert (await cur.fetchone())[0] == "200ms"
+    finally:
+        await store.close()

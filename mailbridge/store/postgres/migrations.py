@@ -10,6 +10,7 @@ nothing pending) instead of failing half-way on a table the first just created.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from importlib import resources
 from importlib.abc import Traversable
@@ -18,6 +19,8 @@ from mailbridge.store.migrations import Migration
 from mailbridge.store.postgres.connection import PgConnection
 
 __all__ = ["LOCK_KEY", "apply_pending", "migrations"]
+
+log = logging.getLogger(__name__)
 
 # pg_advisory_lock's key for "migrating mailbridge's schema": any constant that no
 # other application on the same database uses; this is b"mbridge0" as a bigint.
@@ -41,9 +44,26 @@ def migrations(folder: Traversable | None = None) -> list[Migration]:
     return sorted(found, key=lambda m: m.name)
 
 
+async def _lock(conn: PgConnection) -> None:
+    """Take the migrations' lock, waiting as long as another process holds it."""
+    [(got,)] = await conn.execute_fetchall("SELECT pg_try_advisory_lock(?)", (LOCK_KEY,))
+    if got:
+        return
+    log.info("another mailbridge is migrating the database: waiting for it to finish")
+    # The writer's lock_timeout (database_busy_timeout_seconds) would end the wait
+    # while the other one still migrates, and this start with "lock timeout"; it
+    # ends when the other commits or its session ends (killed: the lock goes with it).
+    [(timeout,)] = await conn.execute_fetchall("SELECT current_setting('lock_timeout')")
+    await conn.execute("SET lock_timeout = 0")
+    try:
+        await conn.execute("SELECT pg_advisory_lock(?)", (LOCK_KEY,))
+    finally:
+        await conn.execute("SELECT set_config('lock_timeout', ?, false)", (timeout,))
+
+
 async def apply_pending(conn: PgConnection, folder: Traversable | None = None) -> list[str]:
     """Apply what is missing, each step in its own transaction; return the names applied."""
-    await conn.execute("SELECT pg_advisory_lock(?)", (LOCK_KEY,))
+    await _lock(conn)
     try:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
