@@ -185,3 +185,27 @@ async def test_a_broken_reference_refuses_the_step(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="foreign keys broken"):
         await Store.open(path)
     assert _schema(path) == schema
+
+
+@pytest.mark.asyncio
+async def test_the_outbox_rebuilt_again_by_0029_keeps_its_sequence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0029 rebuilds the outbox once more (its status learns 'withdrawn'): the ids it
+    gave stay given, an erased person's newest email's among them (a VERP bounce of it
+    may come days later), not only the highest id still kept."""
+    shipped = migrations.migrations()
+    monkeypatch.setattr(migrations, "migrations", lambda: [m for m in shipped if m.name < "0029"])
+    path = tmp_path / "old.sqlite3"
+    _old_database(path)
+    await (await Store.open(path)).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("DELETE FROM outbox WHERE id = 2")  # erased: their emails go
+    monkeypatch.setattr(migrations, "migrations", lambda: shipped)
+    store = await Store.open(path)
+    try:
+        out = outbox.Outgoing("digest", None, "<new@x>", "b@x", "p9@example.org", b"m")
+        assert await store.write(lambda c: outbox.enqueue(c, out, 1.0, "now")) == 3
+    finally:
+        await store.close()

@@ -32,6 +32,11 @@ INSERT INTO new_outbox (id, kind, comment_id, message_id, mail_from, rcpt_to, st
         next_attempt_at, last_error, created_at, sent_at, lease_owner, lease_expires_at,
         requeued_at
     FROM outbox;
+-- The ids given so far, not the highest kept (as the copy would set it): an email
+-- deleted since (an erasure's) keeps its id to itself, and its VERP bounces with it.
+DELETE FROM sqlite_sequence WHERE name = 'new_outbox';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'new_outbox', seq FROM sqlite_sequence
+    WHERE name = 'outbox';
 DROP TABLE outbox;
 ALTER TABLE new_outbox RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
