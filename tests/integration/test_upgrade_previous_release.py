@@ -3,7 +3,8 @@ still writing to a database this version migrated. Several daemons on one Postgr
 are upgraded one at a time (docs/postgresql.md), and a SQLite site may put the old
 version back; until then the old daemons queue mail with their own SQL, and 0029's
 partial unique index (withdrawn rows left out) matched no conflict target of theirs:
-every moderation email, notification and confirmation they queued failed."""
+every moderation email, notification and confirmation they queued failed. And a
+database made by an older commit whose migration was renamed since starts."""
 
 from __future__ import annotations
 
@@ -138,3 +139,45 @@ async def test_a_database_migrated_to_0029_as_first_shipped_upgrades(
             (KIND, 1, RCPT),
         ).fetchall()
         assert "outbox_once" in str(plan)
+
+
+# 0018 as commit 7a1186c shipped it, under its first name: the indexes alone.
+FIRST_0018 = (
+    "CREATE INDEX comments_by_body_start ON comments (substr(body, 1, 48))",
+    "CREATE INDEX inbound_by_comment ON inbound_messages (comment_id)",
+    "CREATE INDEX comments_by_address_status ON comments (address_id, status)",
+)
+
+
+@pytest.mark.sqlite_only("0018_indexes_for_growth shipped before the PostgreSQL store")
+@pytest.mark.asyncio
+async def test_a_database_of_the_first_0018_starts_and_forgets_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = migrations.migrations()
+    monkeypatch.setattr(migrations, "migrations", lambda: [m for m in shipped if m.name < "0018"])
+    path = tmp_path / "mb.sqlite3"
+    await (await Store.open(path)).close()
+    with sqlite3.connect(path) as conn:
+        for statement in FIRST_0018:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES ('0018_indexes_for_growth', 'then')")
+        conn.execute("INSERT INTO threads (key, title, created_at) VALUES ('t', 'T', 'then')")
+    monkeypatch.setattr(migrations, "migrations", lambda: shipped)
+    store = await Store.open(path)  # failed: "index comments_by_body_start already exists"
+    await store.close()
+    fresh = tmp_path / "fresh.sqlite3"
+    await (await Store.open(fresh)).close()
+
+    def schema(at: Path) -> list[tuple[str, ...]]:
+        with sqlite3.connect(at) as conn:
+            return conn.execute(
+                "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+            ).fetchall()
+
+    assert schema(path) == schema(fresh)
+    with sqlite3.connect(path) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+        assert conn.execute("SELECT key FROM threads").fetchall() == [("t",)]
+    # What migrate-store compares with this version's list: the same names.
+    assert names == [m.name for m in shipped]
