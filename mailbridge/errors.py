@@ -4,7 +4,8 @@
 
     MailbridgeError
     ├── ConfigError                 the configuration cannot be used; the CLI prints it, exit 1
-    │   └── DataDirUnusable         the data directory, database or secret cannot be opened
+    │   ├── DataDirUnusable         the data directory, database or secret cannot be opened
+    │   └── MigrationFailed         a schema migration failed at start, rolled back whole
     ├── ImportFormatError           an import file is neither WordPress WXR nor mailbridge JSON
     ├── StoreClosedError            the store was used after close()
     ├── NotFound                    a thread or comment named by a caller does not exist
@@ -125,6 +126,20 @@ class DataDirUnusable(ConfigError):
             f"{path}: {problem}. mailbridge needs a data directory it can write (data_dir, "
             "--data-dir or MAILBRIDGE_DATA_DIR): fix it (permissions, ownership, a file in "
             "the way) or choose another one"
+        )
+
+
+class MigrationFailed(ConfigError):
+    """A schema migration could not be applied: its transaction was rolled back whole,
+    and the next start applies it again. Named apart from DataDirUnusable, whose advice
+    (permissions, or another data directory) is wrong for a full disk or a lock."""
+
+    def __init__(self, where: object, name: str, problem: str) -> None:
+        self.name = name
+        super().__init__(
+            f"{where}: migration {name} could not be applied ({problem}); the database is "
+            "as it was before that step, and the next start applies it again once that is "
+            "fixed (docs/operating.md#upgrading)"
         )
 
 

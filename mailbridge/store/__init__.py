@@ -181,7 +181,7 @@ class Store:
             raise DataDirUnusable(path, f"cannot open the database ({_why(exc)})") from exc
         readers: list[aiosqlite.Connection] = []
         try:
-            await migrations.apply_pending(writer)
+            await migrations.apply_pending(writer, path)
             for _ in range(READERS):
                 readers.append(await _connect(path, busy_timeout))
         except BaseException as exc:

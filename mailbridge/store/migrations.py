@@ -16,12 +16,15 @@ The step is still one transaction: a crash mid-way leaves the old schema.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 
 import aiosqlite
+
+from mailbridge.errors import MigrationFailed
 
 __all__ = [
     "FOREIGN_KEYS_OFF",
@@ -94,8 +97,10 @@ async def pending(conn: aiosqlite.Connection) -> list[Migration]:
     return [m for m in migrations() if m.name not in done]
 
 
-async def apply_pending(conn: aiosqlite.Connection) -> list[str]:
-    """Apply what is missing, each step in its own transaction; return the names applied."""
+async def apply_pending(conn: aiosqlite.Connection, where: object = "the database") -> list[str]:
+    """Apply what is missing, each step in its own transaction; return the names applied.
+
+    :class:`MigrationFailed` names the step that failed and why (``where``: the database)."""
     names: list[str] = []
     async with conn.execute("PRAGMA foreign_keys") as cur:
         row = await cur.fetchone()
@@ -106,6 +111,8 @@ async def apply_pending(conn: aiosqlite.Connection) -> list[str]:
         try:
             if await _apply(conn, migration):
                 names.append(migration.name)
+        except sqlite3.Error as exc:
+            raise MigrationFailed(where, migration.name, str(exc)) from exc
         finally:
             if migration.foreign_keys_off:
                 await conn.execute(f"PRAGMA foreign_keys = {enforced}")
@@ -140,6 +147,9 @@ async def _apply(conn: aiosqlite.Connection, migration: Migration) -> bool:
         )
         await conn.execute("COMMIT")
     except BaseException:
-        await conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk, an I/O error): then this
+        # ROLLBACK fails, and its "no transaction is active" must not hide the cause.
+        with contextlib.suppress(sqlite3.Error):
+            await conn.execute("ROLLBACK")
         raise
     return True

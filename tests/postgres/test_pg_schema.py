@@ -9,9 +9,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from mailbridge.errors import MigrationFailed
 from mailbridge.store import Store, is_unwritable
 from mailbridge.store import migrations as sqlite_migrations
 from mailbridge.store.postgres import migrations as pg_migrations
+from mailbridge.store.postgres import redacted
 from mailbridge.store.postgres.connection import connect, translate
 from mailbridge.store.postgres.store import PgStore
 
@@ -258,3 +260,24 @@ async def test_a_daemon_starting_waits_for_another_migrating_longer_than_its_loc
             assert (await cur.fetchone())[0] == "200ms"
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_failed_migration_is_named_without_the_password(
+    pg_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_fine.sql").write_text("CREATE TABLE fine (id BIGINT);")
+    (tmp_path / "0002_broken.sql").write_text("CREATE TABLE later (id BIGINT);\nSELEC 1;")
+    conn = await connect(pg_url)
+    try:
+        with pytest.raises(MigrationFailed) as failed:
+            await pg_migrations.apply_pending(conn, tmp_path, where=redacted(pg_url))
+        message = str(failed.value)
+        assert "migration 0002_broken could not be applied (syntax error" in message
+        assert ":mailbridge@" not in message and "mailbridge@127.0.0.1" in message
+        async with conn.execute("SELECT name FROM schema_migrations") as cur:
+            assert [r[0] for r in await cur.fetchall()] == ["0001_fine"]
+        async with conn.execute("SELECT to_regclass('later') IS NULL") as cur:
+            assert (await cur.fetchone())[0]  # the step rolled back whole
+    finally:
+        await conn.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from mailbridge.errors import MigrationFailed
 from mailbridge.store import Store, migrations, outbox
 from mailbridge.store.migrations import split_statements
 
@@ -167,7 +168,7 @@ async def test_a_failed_rebuild_leaves_the_old_schema(
     assert _schema(path) == schema and _dump(path) == rows
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         await conn.execute("PRAGMA foreign_keys = ON")
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(MigrationFailed, match="migration 0027_ids_never_reused"):
             await migrations.apply_pending(conn)
         assert await _all(conn, "PRAGMA foreign_keys") == [(1,)]
     assert _schema(path) == schema

@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from importlib import resources
 from importlib.abc import Traversable
 
+import psycopg
+
+from mailbridge.errors import MigrationFailed
 from mailbridge.store.migrations import Migration
 from mailbridge.store.postgres.connection import PgConnection
 
@@ -61,8 +64,13 @@ async def _lock(conn: PgConnection) -> None:
         await conn.execute("SELECT set_config('lock_timeout', ?, false)", (timeout,))
 
 
-async def apply_pending(conn: PgConnection, folder: Traversable | None = None) -> list[str]:
-    """Apply what is missing, each step in its own transaction; return the names applied."""
+async def apply_pending(
+    conn: PgConnection, folder: Traversable | None = None, where: object = "the database"
+) -> list[str]:
+    """Apply what is missing, each step in its own transaction; return the names applied.
+
+    :class:`MigrationFailed` names the step that failed and why (``where``: the
+    database, its URL without the password)."""
     await _lock(conn)
     try:
         await conn.execute(
@@ -85,8 +93,10 @@ async def apply_pending(conn: PgConnection, folder: Traversable | None = None) -
                     (migration.name, datetime.now(UTC).isoformat(timespec="seconds")),
                 )
                 await conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 await conn.execute("ROLLBACK")
+                if isinstance(exc, psycopg.Error):
+                    raise MigrationFailed(where, migration.name, str(exc)) from exc
                 raise
             names.append(migration.name)
         return names

@@ -65,7 +65,7 @@ class PgStore:
         except psycopg.Error as exc:
             raise StoreUnreachable(f"cannot connect to {redacted(url)}: {exc}") from exc
         try:
-            await migrations.apply_pending(writer)
+            await migrations.apply_pending(writer, where=redacted(url))
             reader = await connect(url, connect_timeout=busy_timeout)
         except BaseException as exc:
             await writer.close()
