@@ -116,11 +116,17 @@ async def test_a_database_migrated_to_0029_as_first_shipped_upgrades(
                     else None,
                 ),
             )
+        # 0029 as commit f92bd51 shipped it had no index of the waiting by comment.
+        conn.execute("DROP INDEX pending_by_comment")
     monkeypatch.setattr(migrations, "migrations", lambda: shipped)
     store = await Store.open(path)
     await store.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT address_id FROM pending_notifications WHERE comment_id = 1"
+        ).fetchall()
+        assert "pending_by_comment" in str(plan)
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute(
             "SELECT message_id, status, comment_id, last_error FROM outbox ORDER BY id"

@@ -207,6 +207,7 @@ async def test_a_database_migrated_to_0029_as_first_shipped_upgrades(
                 "VALUES ('reply_notification', 1, ?, 'b@x', 'r@x', ?, 1.0, 'x', ?)",
                 (f"<{n}@x>", status, "withdrawn: comment 1" if status == "withdrawn" else None),
             )
+        await conn.execute("DROP INDEX pending_by_comment")  # as f92bd51 shipped 0029
         monkeypatch.setattr(pg_migrations, "migrations", lambda folder=None: shipped)
         assert await pg_migrations.apply_pending(conn) == [
             m.name for m in shipped if m.name >= "0030"
@@ -226,6 +227,10 @@ async def test_a_database_migrated_to_0029_as_first_shipped_upgrades(
             "ON CONFLICT (kind, comment_id, rcpt_to) DO NOTHING RETURNING id"
         ) as cur:
             assert await cur.fetchone() is None
+        async with conn.execute(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'pending_by_comment'"
+        ) as cur:
+            assert (await cur.fetchone())[0] == 1
     finally:
         await conn.close()
 

@@ -15,3 +15,7 @@ UPDATE outbox
     WHERE status = 'withdrawn' AND comment_id IS NOT NULL;
 DROP INDEX outbox_once;
 CREATE UNIQUE INDEX outbox_once ON outbox (kind, comment_id, rcpt_to);
+
+-- 0029 as first shipped (commit f92bd51, before 2c91074) lacked this index: a database
+-- it migrated read every waiting notification each time a comment was published.
+CREATE INDEX IF NOT EXISTS pending_by_comment ON pending_notifications (comment_id);
