@@ -218,6 +218,7 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
             "action": Action.APPROVE.verb,
             "status": "approved",
             "changed": True,
+            "trust_only": False,
             "previous": "pending",
             "outcome": explain.outcome(CommentStatus.REJECTED, CommentStatus.APPROVED, True),
             "history": explain.history_lines(

@@ -133,6 +133,13 @@ async def _retry_one(store: Store, row_id: int) -> str:
         )
     if before == "sending":
         raise click.ClickException(f"outbox message {row_id} is being sent right now")
+    if before == "withdrawn":
+        # retry() leaves it as it is: "queued again" was said, and nothing was sent.
+        raise click.ClickException(
+            f"outbox message {row_id} was withdrawn (a comment it carried left the page or "
+            "changed; see its last_error) and is never sent: what it carried is composed "
+            "afresh when that comment is on the page"
+        )
     if before == "queued":
         return f"outbox message {row_id} is due now (it was waiting for a retry)."
     return f"outbox message {row_id} queued again; the daemon sends it within a minute."

@@ -8,7 +8,7 @@ it (they quote it): the row becomes ``withdrawn`` and is never sent. Each commen
 carried waits again in ``pending_notifications``: held while off the page (published
 again, it is composed afresh and sent once), due at once otherwise (the other comments
 of a digest, an erasure, an edit). A row a worker has leased (``sending``) or sent is
-past recall.
+past recall. A withdrawn row keeps no bytes: only its note says what it was.
 """
 
 from __future__ import annotations
@@ -74,6 +74,10 @@ async def withdraw(
     )
     # What a withdrawn email carried is in pending_notifications from here on.
     await conn.execute(f"DELETE FROM outbox_items WHERE outbox_id IN ({marks})", ids)  # noqa: S608
+    # Its bytes too: never sent, and never sent again (retry takes failed rows only),
+    # they were kept for good, housekeeping forgetting sent ones alone: the name and
+    # words of someone erased, or of a comment deleted, stayed in the outbox.
+    await conn.execute(f"DELETE FROM outbox_messages WHERE outbox_id IN ({marks})", ids)  # noqa: S608
     await conn.executemany(
         "INSERT INTO pending_notifications (address_id, comment_id, why, created_at, due_at, "
         "withdrawn_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (address_id, comment_id) DO NOTHING",

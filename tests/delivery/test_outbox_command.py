@@ -104,6 +104,27 @@ def test_retry_one_and_all(tmp_path: Path) -> None:
     assert "re-queued" in detail
 
 
+def test_a_withdrawn_message_is_not_said_to_be_queued_again(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    asyncio.run(_withdraw(settings, 5))
+    refused = _run(settings, "--retry", "5")
+    assert refused.exit_code == 1 and "withdrawn" in refused.output, refused.output
+    assert "queued again" not in refused.output
+    [row] = [
+        json.loads(line)
+        for line in _run(settings, "--status", "withdrawn", "--json").output.splitlines()
+    ]
+    assert (row["id"], row["status"]) == (5, "withdrawn")
+
+
+async def _withdraw(settings: Settings, row_id: int) -> None:
+    store = await open_store(settings)
+    try:
+        await sql(store, f"UPDATE outbox SET status = 'withdrawn' WHERE id = {row_id}")
+    finally:
+        await store.close()
+
+
 def test_bad_combinations(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     assert _run(settings, "--retry", "2", "--retry-all-failed").exit_code == 2

@@ -254,6 +254,23 @@ async def test_an_erasure_withdraws_the_queued_notification_of_their_comment(
                 assert told == b""
             else:
                 assert words.encode() in told and b"a former commenter" in told
+            # Nor is it kept: the withdrawn email's bytes held her name and words for
+            # good (`mailbridge outbox ID --body` printed them), housekeeping forgetting only
+            # the sent ones'.
+            [(withdrawn,)] = await db_rows(
+                daemon, "SELECT id FROM outbox WHERE status = 'withdrawn' AND rcpt_to = ?", READER
+            )
+            kept = [
+                bytes(m) for (m,) in await db_rows(daemon, "SELECT message FROM outbox_messages")
+            ]
+            assert not [m for m in kept if b"Quayle" in unfolded(m)]
+            shown = await asyncio.to_thread(
+                CliRunner().invoke,
+                cli,
+                ["outbox", str(withdrawn), "--body", "--data-dir", data_dir],
+            )
+            assert shown.exit_code == 0, shown.output
+            assert "Quayle" not in shown.output and "withdrawn" in shown.output
 
 
 @pytest.mark.asyncio

@@ -161,6 +161,13 @@ class WordPressClient:
         data, _ = await self._request("POST", f"/comments/{wp_id}", json_body=fields)
         return _comment(data)
 
+    async def delete_comment(self, wp_id: int) -> None:
+        """Deleted for good, not trashed (Restore would bring it back as it was).
+        POST with ``_method``, as WordPress's own clients do: some hosts refuse DELETE."""
+        await self._request(
+            "POST", f"/comments/{wp_id}", params={"_method": "DELETE", "force": "true"}
+        )
+
     async def comments_open(self, post_id: int) -> bool:
         """Whether WordPress takes comments on the post now, as its own comment form
         decides: closed by hand, by age (*Automatically close comments on posts older

@@ -13,6 +13,7 @@ __all__ = [
     "Push",
     "bridged_posts",
     "digest",
+    "drop_link",
     "due_pushes",
     "get_state",
     "link_of_comment",
@@ -122,6 +123,12 @@ async def save_link(conn: aiosqlite.Connection, link: Link, now: str) -> None:
         (link.wp_id, link.comment_id, link.post_id, link.wp_status, link.content_hash,
          link.body_hash, now),
     )  # fmt: skip
+
+
+async def drop_link(conn: aiosqlite.Connection, comment_id: int) -> None:
+    """Forget the WordPress comment of ``comment_id``, deleted there by the bridge (not
+    a tombstone): it is created there afresh when next due."""
+    await conn.execute("DELETE FROM wp_comments WHERE comment_id = ?", (comment_id,))
 
 
 async def unsettled(conn: aiosqlite.Connection, since: str) -> list[int]:

@@ -13,6 +13,7 @@ there, so it costs no request and cannot bounce back.
   unfiltered HTML). If a create's answer was lost, WordPress refuses the repeat as a
   duplicate (409), and the existing comment is found and linked instead;
 - there: its status (approved, hold, spam, trash for rejected) and text, if changed;
+  one held as private put back to pending (an Undo) is deleted there, until approved;
 - deleted in WordPress (a tombstone): never created again;
 - deleted in mailbridge: trashed there.
 
@@ -131,6 +132,9 @@ class Pusher:
             if post_id is None or depth > _MAX_DEPTH:
                 return None
             return await self._create(comment, post_id, email, depth)
+        if _private_pending(comment) and comment.source is not Source.IMPORT:
+            await self._take_out(comment, link)  # never one WordPress had first
+            return None
         fields: dict[str, str] = {}
         wanted = _WP_STATUS[comment.status]
         if wanted != link.wp_status:
@@ -160,7 +164,7 @@ class Pusher:
             return None  # from a file or from WordPress itself: not ours to create there
         if comment.status not in (CommentStatus.PENDING, CommentStatus.APPROVED):
             return None  # rejected or spam before it ever got there: nothing to show
-        if comment.status is CommentStatus.PENDING and held_as_private(comment.held_reason):
+        if _private_pending(comment):
             # wp-admin shows no reason a comment is held and approves it in one click:
             # one that may carry its writer's number goes there once approved here,
             # where the moderator was told what was seen.
@@ -207,6 +211,22 @@ class Pusher:
             "wordpress: comment %d created there as %d (%s)", comment.id, created.id, created.status
         )
         return created.id
+
+    async def _take_out(self, comment: Comment, link: Link) -> None:
+        """One held as it may reveal personal details, approved and sent there, then
+        back to pending here (an Undo, often of a tap made before the number was
+        seen): deleted there, and created afresh once approved here again. Put back to
+        'hold', it sat in wp-admin's queue with no reason shown, one Approve from
+        publishing the number."""
+        try:
+            await self._client.delete_comment(link.wp_id)
+        except WordPressMissing:
+            pass  # gone there already
+        await self._store.write(lambda c: links.drop_link(c, comment.id))
+        log.info(
+            "wordpress: comment %d held as private again; deleted there (%d) until approved",
+            comment.id, link.wp_id,
+        )  # fmt: skip
 
     async def _find(self, post_id: int, parent: int, email: str, content: str) -> WpComment | None:
         """The comment WordPress calls a duplicate of ours (see the module doc)."""
@@ -256,6 +276,11 @@ async def _state(
         if comment.address_id is not None:
             email = await threads.address_email(conn, comment.address_id)
     return comment, link, post_id, email
+
+
+def _private_pending(comment: Comment) -> bool:
+    """Pending, held as it may reveal personal details: kept out of wp-admin."""
+    return comment.status is CommentStatus.PENDING and held_as_private(comment.held_reason)
 
 
 def _wp_date(created_at: str) -> str:
