@@ -133,6 +133,17 @@ async def _retry_one(store: Store, row_id: int) -> str:
         )
     if before == "sending":
         raise click.ClickException(f"outbox message {row_id} is being sent right now")
+    if before == "withdrawn":
+        # Its comment left the page (or was edited, erased): what it carried is composed
+        # afresh if that comment is published again. Sending it would undo the withdrawal.
+        found = await store.read(lambda c: outbox.get_detail(c, row_id))
+        why = found.summary.last_error if found is not None else None
+        raise click.ClickException(
+            f"outbox message {row_id} was "
+            + (why or "withdrawn")
+            + "; it is never sent (its readers are told afresh, once, if the comment "
+            "is published again)"
+        )
     if before == "queued":
         return f"outbox message {row_id} is due now (it was waiting for a retry)."
     return f"outbox message {row_id} queued again; the daemon sends it within a minute."
