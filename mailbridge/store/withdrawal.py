@@ -19,7 +19,13 @@ import aiosqlite
 
 from mailbridge.store.subscriptions import below
 
-__all__ = ["forget_sent", "record_items", "withdraw"]
+__all__ = ["WITHDRAWN_DEAD_LETTER", "forget_sent", "record_items", "withdraw"]
+
+_DEAD = " (a dead letter: "
+# SQL: a row withdrawn after it had failed for good. The deliveries counter of
+# /metrics counts dead letters ever: one withdrawn must not leave it (a counter that
+# goes down reads as a reset, and the dead-letter alert on its increase fires).
+WITHDRAWN_DEAD_LETTER = f"(status = 'withdrawn' AND last_error LIKE 'withdrawn: %{_DEAD}%')"
 
 
 async def record_items(
@@ -51,7 +57,10 @@ async def withdraw(
     under = below()
     rows = await conn.execute_fetchall(
         "UPDATE outbox SET status = 'withdrawn', lease_owner = NULL, lease_expires_at = NULL, "  # noqa: S608
-        "last_error = ? || coalesce(' (last attempt: ' || last_error || ')', '') "
+        # A dead letter says so: it stays counted as one (WITHDRAWN_DEAD_LETTER).
+        "last_error = ? || CASE WHEN status = 'failed' "
+        f"THEN '{_DEAD}' || coalesce(last_error, '') || ')' "
+        "ELSE coalesce(' (last attempt: ' || last_error || ')', '') END "
         # Its unary + keeps SQLite on the ids (rowid look-ups), not every queued row.
         "WHERE +status IN ('queued', 'failed') AND id IN (SELECT outbox_id FROM outbox_items "
         f"WHERE comment_id IN ({under})) RETURNING id",
