@@ -4,7 +4,8 @@ Each notification (or batch digest) lists in ``outbox_items`` the comments it ca
 for whom and why. While it is still queued, or a dead letter the operator could
 retry, a comment taken off the page (Undo, Reject, Spam, deletion), erased at its
 writer's request or edited withdraws every such email, and those of the replies under
-it (they quote it): the row becomes ``withdrawn`` and is never sent. Each comment it
+it (they quote it): the row becomes ``withdrawn`` and is never sent, and its bytes
+are deleted (they hold the words withdrawn). Each comment it
 carried waits again in ``pending_notifications``: held while off the page (published
 again, it is composed afresh and sent once), due at once otherwise (the other comments
 of a digest, an erasure, an edit). A row a worker has leased (``sending``) or sent is
@@ -78,8 +79,11 @@ async def withdraw(
         f"WHERE outbox_id IN ({marks})",
         ids,
     )
-    # What a withdrawn email carried is in pending_notifications from here on.
+    # What a withdrawn email carried is in pending_notifications from here on; its bytes,
+    # never to be sent, go: they hold the words taken off the page, edited out or erased
+    # (`mailbridge outbox ID --body` showed them, and every backup kept them).
     await conn.execute(f"DELETE FROM outbox_items WHERE outbox_id IN ({marks})", ids)  # noqa: S608
+    await conn.execute(f"DELETE FROM outbox_messages WHERE outbox_id IN ({marks})", ids)  # noqa: S608
     await conn.executemany(
         "INSERT INTO pending_notifications (address_id, comment_id, why, created_at, due_at, "
         "withdrawn_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (address_id, comment_id) DO NOTHING",

@@ -119,6 +119,23 @@ async def notification_rows(daemon: Running) -> list[tuple[Any, ...]]:
     )
 
 
+async def withdrawn_bodies_gone(daemon: Running, words: bytes) -> None:
+    """The withdrawn notification as the operator reads it, and the bytes of every email
+    in the database not sent (a sent one was read by its reader already): ``words`` in
+    none."""
+    stored = await db_rows(
+        daemon,
+        "SELECT m.message FROM outbox_messages m JOIN outbox o ON o.id = m.outbox_id "
+        "WHERE o.status != 'sent'",
+    )
+    assert not [m for (m,) in stored if words in unfolded(bytes(m))]
+    [(row_id,)] = await db_rows(daemon, "SELECT id FROM outbox WHERE status = 'withdrawn'")
+    args = ["outbox", str(row_id), "--body", "--data-dir", str(daemon.settings.data_path)]
+    shown = await asyncio.to_thread(CliRunner().invoke, cli, args)
+    assert shown.exit_code == 0, shown.output
+    assert "its bytes are no longer kept" in shown.output
+
+
 async def retries_come(daemon: Running, clock: FakeClock) -> None:
     """The first retry's time comes (its backoff is 30 s ± 25 %; less than a lease, 60 s,
     so that nothing in flight looks abandoned): everything deferred is tried again, and
@@ -258,6 +275,7 @@ async def test_an_erasure_withdraws_the_queued_notification_of_their_comment(
                 assert told == b""
             else:
                 assert words.encode() in told and b"a former commenter" in told
+            await withdrawn_bodies_gone(daemon, b"Quayle")
 
 
 @pytest.mark.asyncio
@@ -303,6 +321,9 @@ async def test_an_edit_recomposes_the_queued_notification_with_the_new_text(
             await retries_come(daemon, clock)
             [told] = relay.to(READER)
             assert edited.encode() in unfolded(told)
+            # Nor is the detail kept in the withdrawn email, never to be sent: the
+            # operator's `mailbridge outbox ID --body` showed it, and so did every backup.
+            await withdrawn_bodies_gone(daemon, b"Red Lion")
             assert b"Red Lion" not in told
 
 
