@@ -200,6 +200,10 @@ class ModerationByReply:
 
         return await self._store.read(work)
 
+    async def _closed(self, thread_id: int) -> bool:
+        thread = await self._store.read(lambda c: threads.get_thread(c, thread_id=thread_id))
+        return thread is None or thread.closed
+
     async def handle(
         self,
         inbound_id: int,
@@ -241,7 +245,10 @@ class ModerationByReply:
         decided = await self._service.moderate(comment_id, action, by)
         published = decided.comment.status is CommentStatus.APPROVED
         answered: ModeratorAnswer | None = None
-        if answer and published:
+        # Closed since the comment came (by hand, or by WordPress: by age, say): the
+        # answer is a new comment like any other, which a bridged post refuses too.
+        closed = bool(answer) and published and await self._closed(thread_id)
+        if answer and published and not closed:
             is_owner = bool(owner) and same_mailbox(sender, owner)
             answered = await self._service.answer_as_moderator(
                 NewComment(
@@ -271,6 +278,11 @@ class ModerationByReply:
             reply += f"; your answer was published before, as comment {answered.id}"
         elif answered is not None:
             reply += f"; your answer is published as comment {answered.id}"
+        elif closed:
+            reply += (
+                "; your answer was not published: this conversation is closed to new "
+                "comments (open it again, then send your answer again)"
+            )
         elif answer:
             reply += "; your answer was not published, since the comment is not"
         await self._store.write(

@@ -10,6 +10,8 @@ import aiosqlite
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from mailbridge.store.withdrawal import WITHDRAWN_DEAD_LETTER
+
 __all__ = ["Snapshot", "StoreCollector", "snapshot"]
 
 DISPOSITIONS = (
@@ -60,8 +62,9 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     # A counter must not go down: a dead letter the operator queues again (requeued_at)
     # stays counted, or Prometheus reads a reset and the dead-letter alert fires.
     async with conn.execute(
-        "SELECT coalesce(sum(attempts), 0), "
-        "count(CASE WHEN status = 'failed' OR requeued_at IS NOT NULL THEN 1 END) FROM outbox"
+        "SELECT coalesce(sum(attempts), 0), "  # noqa: S608 - constant
+        "count(CASE WHEN status = 'failed' OR requeued_at IS NOT NULL OR "
+        f"{WITHDRAWN_DEAD_LETTER} THEN 1 END) FROM outbox"
     ) as cur:
         row = await cur.fetchone()
     found.attempts = int(row[0]) if row is not None else 0

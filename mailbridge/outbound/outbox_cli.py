@@ -134,11 +134,15 @@ async def _retry_one(store: Store, row_id: int) -> str:
     if before == "sending":
         raise click.ClickException(f"outbox message {row_id} is being sent right now")
     if before == "withdrawn":
-        # retry() leaves it as it is: "queued again" was said, and nothing was sent.
+        # Its comment left the page (or was edited, erased): what it carried is composed
+        # afresh if that comment is published again. Sending it would undo the withdrawal.
+        found = await store.read(lambda c: outbox.get_detail(c, row_id))
+        why = found.summary.last_error if found is not None else None
         raise click.ClickException(
-            f"outbox message {row_id} was withdrawn (a comment it carried left the page or "
-            "changed; see its last_error) and is never sent: what it carried is composed "
-            "afresh when that comment is on the page"
+            f"outbox message {row_id} was "
+            + (why or "withdrawn")
+            + "; it is never sent (its readers are told afresh, once, if the comment "
+            "is published again)"
         )
     if before == "queued":
         return f"outbox message {row_id} is due now (it was waiting for a retry)."

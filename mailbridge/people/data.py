@@ -28,7 +28,7 @@ from mailbridge.spam import training
 from mailbridge.store import withdrawal
 from mailbridge.store.engine import json_list
 
-__all__ = ["FORMER", "Erased", "address_id_of", "erase", "export", "removed"]
+__all__ = ["FORMER", "Erased", "address_id_of", "erase", "erased", "export", "removed"]
 
 FORMER = "a former commenter"
 
@@ -36,6 +36,11 @@ FORMER = "a former commenter"
 def removed(comment: Comment) -> bool:
     """Whether erasure took this comment's text (the "remove" mode below)."""
     return comment.address_id is None and comment.author == FORMER and comment.body == ""
+
+
+def erased(comment: Comment) -> bool:
+    """Whether erasure took this comment's writer (either mode)."""
+    return comment.address_id is None and comment.author == FORMER
 
 
 @dataclass
@@ -207,6 +212,16 @@ async def erase(
     n["earlier texts"] = await _run(
         conn,
         f"DELETE FROM comment_edits WHERE comment_id IN {json_list(conn, 'bigint')}",  # noqa: S608
+        theirs,
+    )
+    # Their copies in WordPress (made by the bridge, or mirrored from there) show their
+    # name and keep their address: pushed again, to be anonymised there too (only a
+    # change of text or status queues one by itself).
+    n["WordPress copies"] = await _run(
+        conn,
+        "INSERT INTO wp_push (comment_id) SELECT comment_id FROM wp_comments "  # noqa: S608
+        f"WHERE comment_id IN {json_list(conn, 'bigint')} "
+        "ON CONFLICT (comment_id) DO UPDATE SET version = wp_push.version + 1, next_attempt_at = 0",
         theirs,
     )
     if remove_comments:

@@ -4,7 +4,8 @@ Each notification (or batch digest) lists in ``outbox_items`` the comments it ca
 for whom and why. While it is still queued, or a dead letter the operator could
 retry, a comment taken off the page (Undo, Reject, Spam, deletion), erased at its
 writer's request or edited withdraws every such email, and those of the replies under
-it (they quote it): the row becomes ``withdrawn`` and is never sent. Each comment it
+it (they quote it): the row becomes ``withdrawn`` and is never sent, and its bytes
+are deleted (they hold the words withdrawn). Each comment it
 carried waits again in ``pending_notifications``: held while off the page (published
 again, it is composed afresh and sent once), due at once otherwise (the other comments
 of a digest, an erasure, an edit). A row a worker has leased (``sending``) or sent is
@@ -19,7 +20,13 @@ import aiosqlite
 
 from mailbridge.store.subscriptions import below
 
-__all__ = ["forget_sent", "record_items", "withdraw"]
+__all__ = ["WITHDRAWN_DEAD_LETTER", "forget_sent", "record_items", "withdraw"]
+
+_DEAD = " (a dead letter: "
+# SQL: a row withdrawn after it had failed for good. The deliveries counter of
+# /metrics counts dead letters ever: one withdrawn must not leave it (a counter that
+# goes down reads as a reset, and the dead-letter alert on its increase fires).
+WITHDRAWN_DEAD_LETTER = f"(status = 'withdrawn' AND last_error LIKE 'withdrawn: %{_DEAD}%')"
 
 
 async def record_items(
@@ -53,8 +60,11 @@ async def withdraw(
         # comment_id NULL takes the row out of "one email per event and recipient"
         # (sql/0030), which the note keeps.
         "UPDATE outbox SET status = 'withdrawn', lease_owner = NULL, lease_expires_at = NULL, "  # noqa: S608
+        # A dead letter says so: it stays counted as one (WITHDRAWN_DEAD_LETTER).
         "comment_id = NULL, last_error = ? || coalesce(' (it was about comment ' || "
-        "comment_id || ')', '') || coalesce(' (last attempt: ' || last_error || ')', '') "
+        "comment_id || ')', '') || CASE WHEN status = 'failed' "
+        f"THEN '{_DEAD}' || coalesce(last_error, '') || ')' "
+        "ELSE coalesce(' (last attempt: ' || last_error || ')', '') END "
         # Its unary + keeps SQLite on the ids (rowid look-ups), not every queued row.
         "WHERE +status IN ('queued', 'failed') AND id IN (SELECT outbox_id FROM outbox_items "
         f"WHERE comment_id IN ({under})) RETURNING id",
@@ -72,11 +82,10 @@ async def withdraw(
         f"WHERE outbox_id IN ({marks})",
         ids,
     )
-    # What a withdrawn email carried is in pending_notifications from here on.
+    # What a withdrawn email carried is in pending_notifications from here on; its bytes,
+    # never to be sent, go: they hold the words taken off the page, edited out or erased
+    # (`mailbridge outbox ID --body` showed them, and every backup kept them).
     await conn.execute(f"DELETE FROM outbox_items WHERE outbox_id IN ({marks})", ids)  # noqa: S608
-    # Its bytes too: never sent, and never sent again (retry takes failed rows only),
-    # they were kept for good, housekeeping forgetting sent ones alone: the name and
-    # words of someone erased, or of a comment deleted, stayed in the outbox.
     await conn.execute(f"DELETE FROM outbox_messages WHERE outbox_id IN ({marks})", ids)  # noqa: S608
     await conn.executemany(
         "INSERT INTO pending_notifications (address_id, comment_id, why, created_at, due_at, "

@@ -31,6 +31,7 @@ from support import (
 from mailbridge.app import Running
 from mailbridge.errors import UnknownVerdict, VerdictNotAlone
 from mailbridge.inbound.moderation import parse_verdict
+from mailbridge.store import threads
 from mailbridge.tokens import Action, make_moderation_reply_token
 
 KEY = new_rsa_key().at("example.org")
@@ -440,3 +441,20 @@ async def test_an_answer_that_looks_private_is_held_not_published(tmp_path: Path
         )
         assert f"held as comment {answer_id} (as sent before)" in again
         assert len(await daemon.store.read(lambda c: _children(c, comment_id))) == 1
+
+
+@pytest.mark.asyncio
+async def test_an_answer_on_a_thread_closed_since_is_not_published(tmp_path: Path) -> None:
+    # Comments close while one waits (by hand, or by WordPress: by age, "Automatically
+    # close comments on posts older than"): the verdict stands, the answer is no new
+    # comment there. It was published all the same, and told so, though the thread takes
+    # no comment: on a bridged post WordPress refused it at every push, never on the blog.
+    async with started(tmp_path, zone(KEY, records=DMARC)) as daemon:
+        comment_id, moderation, rcpt = await pending(daemon)
+        await daemon.store.write(lambda c: threads.set_closed(c, THREAD, True))
+        raw = sign(answer(moderation, "approve", "Thank you, Ann."), KEY)
+        result = await send(daemon, raw, rcpt, AUTHOR_EMAIL)
+        assert result.startswith(f"250 2.0.0 Done: comment {comment_id} is approved;")
+        assert "your answer was not published: this conversation is closed" in result
+        assert await status_of(daemon, comment_id) == "approved"
+        assert await daemon.store.read(lambda c: _children(c, comment_id)) == []

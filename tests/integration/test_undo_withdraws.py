@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from flows import delivered, follow, post_comment
+from scraping import samples, scrape
 from support import (
     FakeClock,
     db_rows,
@@ -43,6 +44,7 @@ class DeferringRelay:
 
     def __init__(self) -> None:
         self.defer: set[str] = set()
+        self.refuse: set[str] = set()  # answered 550: a dead letter at once
         self.received: list[tuple[list[str], bytes]] = []
 
     async def handle_RCPT(
@@ -50,6 +52,8 @@ class DeferringRelay:
     ) -> str:
         if address in self.defer:
             return "451 4.7.1 Greylisted, try again later"
+        if address in self.refuse:
+            return "550 5.1.1 No such user"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -113,6 +117,23 @@ async def notification_rows(daemon: Running) -> list[tuple[Any, ...]]:
         "ORDER BY id",
         READER,
     )
+
+
+async def withdrawn_bodies_gone(daemon: Running, words: bytes) -> None:
+    """The withdrawn notification as the operator reads it, and the bytes of every email
+    in the database not sent (a sent one was read by its reader already): ``words`` in
+    none."""
+    stored = await db_rows(
+        daemon,
+        "SELECT m.message FROM outbox_messages m JOIN outbox o ON o.id = m.outbox_id "
+        "WHERE o.status != 'sent'",
+    )
+    assert not [m for (m,) in stored if words in unfolded(bytes(m))]
+    [(row_id,)] = await db_rows(daemon, "SELECT id FROM outbox WHERE status = 'withdrawn'")
+    args = ["outbox", str(row_id), "--body", "--data-dir", str(daemon.settings.data_path)]
+    shown = await asyncio.to_thread(CliRunner().invoke, cli, args)
+    assert shown.exit_code == 0, shown.output
+    assert "its bytes are no longer kept" in shown.output
 
 
 async def retries_come(daemon: Running, clock: FakeClock) -> None:
@@ -271,6 +292,7 @@ async def test_an_erasure_withdraws_the_queued_notification_of_their_comment(
             )
             assert shown.exit_code == 0, shown.output
             assert "Quayle" not in shown.output and "withdrawn" in shown.output
+            await withdrawn_bodies_gone(daemon, b"Quayle")
 
 
 @pytest.mark.asyncio
@@ -316,4 +338,41 @@ async def test_an_edit_recomposes_the_queued_notification_with_the_new_text(
             await retries_come(daemon, clock)
             [told] = relay.to(READER)
             assert edited.encode() in unfolded(told)
+            # Nor is the detail kept in the withdrawn email, never to be sent: the
+            # operator's `mailbridge outbox ID --body` showed it, and so did every backup.
+            await withdrawn_bodies_gone(daemon, b"Red Lion")
             assert b"Red Lion" not in told
+
+
+@pytest.mark.asyncio
+async def test_a_dead_letter_withdrawn_stays_counted_as_failed(tmp_path: Path) -> None:
+    """mailbridge_deliveries_total{result="failed"} is a counter (docs/metrics.md): the
+    notification the relay refused for good, withdrawn by an Undo, left the count, so
+    it went down, Prometheus read a reset, and the documented dead-letter alert on its
+    increase fired for every dead letter still counted."""
+    clock = FakeClock()
+    failed = (("result", "failed"),)
+    with relay_running() as (relay, port):
+        relay.refuse.add(READER)
+        async with behind_relay(tmp_path, port, clock) as daemon:
+            await post_comment(daemon, parent=2, body=WORDS)
+
+            async def moderation() -> Any:
+                return relay.moderation_email_about("Ann")
+
+            async def dead() -> bool:
+                return await notification_rows(daemon) == [("failed", 1)]
+
+            page = await press(
+                daemon, moderation_links(await until("moderation", moderation))["approve"]
+            )
+            await until("the notification refused for good", dead)
+            _status, _type, text = await scrape(daemon)
+            assert samples(text)["mailbridge_deliveries_total"][failed] == 1
+
+            undo = re.search(r'action="(http[^"]+/moderate/undo/[^"]+)"', page)
+            assert undo is not None
+            assert "Undone" in await press(daemon, undo.group(1))
+            assert await notification_rows(daemon) == [("withdrawn", 1)]
+            _status, _type, text = await scrape(daemon)
+            assert samples(text)["mailbridge_deliveries_total"][failed] == 1

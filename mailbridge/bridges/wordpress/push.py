@@ -44,6 +44,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.models import Comment, CommentStatus, Source
 from mailbridge.moderate.private import held_as_private
 from mailbridge.moderate.service import CommentService
+from mailbridge.people import data as people
 from mailbridge.render import render_comment
 from mailbridge.store import Store, comments, threads
 
@@ -58,6 +59,7 @@ _WP_STATUS = {
     CommentStatus.REJECTED: "trash",
 }
 _MAX_DEPTH = 32
+_REMOVED = "<p>(removed at its writer's request)</p>"
 _MAX_BACKOFF_SECONDS = 3600.0
 
 
@@ -141,6 +143,16 @@ class Pusher:
             fields["status"] = wanted
         if digest(comment.body) != link.body_hash:
             fields["content"] = render_comment(comment.body)
+        if people.erased(comment):
+            # Its writer erased here (docs/privacy.md): nobody's name or address there
+            # either. Sent at every push of it: only an erasure or a change queues one.
+            fields.update(author_name=comment.author, author_email="", author_url="")
+            # As WordPress's own eraser leaves it (the REST API takes no empty one).
+            fields["author_ip"] = "0.0.0.0"  # noqa: S104 - an address stored, not bound
+            if "content" in fields and people.removed(comment):
+                # Its words removed too: WordPress refuses an empty text (400), which
+                # left them there, on the page, with every later push refused.
+                fields["content"] = _REMOVED
         if not fields:
             return link.wp_id
         try:
