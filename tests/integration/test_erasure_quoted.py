@@ -1,0 +1,153 @@
+"""An erasure reaches the emails sent to OTHER people that showed the erased person's
+name and words: a notification carrying their comment (alone or in a digest), a
+moderation digest listing it. Their bytes, kept for smtp.reply_token_days, are
+deleted; a reply to such a notification is still filed, under the right comment, with
+the quote cut. Checked on the raw database and on `mailbridge outbox ID --body`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flows import (
+    approve,
+    batched_daemon,
+    delivered,
+    moderation_email,
+    notification_for,
+    post_comment,
+    reply_notification,
+    window_closes,
+)
+from support import (
+    FakeClock,
+    db_rows,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    started,
+    text_body,
+    until,
+)
+
+from mailbridge.app import Running
+from mailbridge.cli import cli
+from mailbridge.housekeeping import Housekeeping
+
+READER = "reader002.4a549d@example.org"
+ANN = "ann@example.com"
+
+
+async def mb(daemon: Running, *args: str) -> Any:
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    return await asyncio.to_thread(CliRunner().invoke, cli, [*args, *data])
+
+
+async def stored_with(daemon: Running, words: str) -> list[int]:
+    """The outbox rows whose stored bytes hold ``words``, read raw."""
+    rows = await db_rows(daemon, "SELECT outbox_id, message FROM outbox_messages")
+    return sorted(int(i) for i, raw in rows if words.encode() in bytes(raw))
+
+
+async def erase(daemon: Running, email: str) -> None:
+    done = await mb(daemon, "person", "erase", email, "--yes")
+    assert done.exit_code == 0, done.output
+
+
+@pytest.mark.asyncio
+async def test_a_notification_to_another_loses_the_erased_words_and_a_reply_is_still_filed(
+    daemon: Running,
+) -> None:
+    note = await reply_notification(daemon)  # Ann answered Reader 002, who was told
+    await delivered(daemon)
+    [(note_id,)] = await db_rows(
+        daemon, "SELECT id FROM outbox WHERE kind = 'reply_notification' AND rcpt_to = ?", READER
+    )
+    [(ann_comment,)] = await db_rows(
+        daemon, "SELECT id FROM comments WHERE body = ?", "Ann's answer to Reader 002."
+    )
+    # The scan finds it (and the moderation email about it, deleted as it always was).
+    assert note_id in await stored_with(daemon, "Ann's answer")
+    assert "Ann's answer" in (await mb(daemon, "outbox", str(note_id), "--body")).output
+
+    await erase(daemon, ANN)
+
+    assert await stored_with(daemon, "Ann's answer") == []
+    shown = (await mb(daemon, "outbox", str(note_id), "--body")).output
+    assert "Ann's answer" not in shown and "Ann via" not in shown
+    [(status, rcpt)] = await db_rows(
+        daemon, "SELECT status, rcpt_to FROM outbox WHERE id = ?", note_id
+    )
+    assert (status, rcpt) == ("sent", READER)  # the row stays: what was sent, to whom
+
+    # Reader 002 answers the notification in their mailbox: filed under Ann's (now a
+    # former commenter's) comment, what they quoted cut by the generic rules.
+    reply = reply_to_notification(note, "Thank you, whoever you were.")
+    answer = await smtp_send(daemon, READER, reply_address(note), reply.as_bytes())
+    assert answer.startswith("250"), answer
+    filed = await until(
+        "the reply is filed",
+        lambda: db_rows(
+            daemon,
+            "SELECT parent_id, body, status FROM comments WHERE body LIKE 'Thank you, whoever%'",
+        ),
+    )
+    assert filed == [(ann_comment, "Thank you, whoever you were.", "pending")]
+
+
+@pytest.mark.asyncio
+async def test_a_digest_sent_hours_ago_that_carried_them_loses_their_words(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    async with batched_daemon(tmp_path, clock) as daemon:
+        # Two answers to Reader 002 in one batch window make one digest, filed under
+        # the newer (Bea's): Ann's is found only by what the digest carried.
+        for author, email in (("Ann", ANN), ("Bea", "bea@example.com")):
+            await post_comment(daemon, parent=2, author=author, email=email,
+                               body=f"{author}'s words for the digest.")  # fmt: skip
+            await approve(daemon, await moderation_email(daemon, author))
+        assert await window_closes(daemon, clock) == 1
+        digest = await notification_for(daemon, READER, 3)
+        assert "Ann's words" in text_body(digest) and "Bea's words" in text_body(digest)
+        [(digest_id,)] = await db_rows(daemon, "SELECT id FROM outbox WHERE kind = 'digest'")
+        # Hours of housekeeping pass (within smtp.reply_token_days): the bytes stay.
+        for _ in range(3):
+            clock.advance(3600)
+            await daemon.store.write(Housekeeping(daemon.store, clock, 30, sent_days=90).work)
+        assert digest_id in await stored_with(daemon, "Ann's words")
+
+        await erase(daemon, ANN)
+
+        assert await stored_with(daemon, "Ann's words") == []
+        shown = (await mb(daemon, "outbox", str(digest_id), "--body")).output
+        assert "Ann's words" not in shown and "Bea's words" not in shown
+
+
+@pytest.mark.asyncio
+async def test_a_moderation_digest_sent_before_the_erasure_loses_their_name_and_words(
+    tmp_path: Path,
+) -> None:
+    moderation = {"mode": "digest", "digest_minutes": 0.02}  # every 1.2 s, for the test
+    async with started(tmp_path, moderation=moderation) as daemon:
+        await post_comment(daemon, parent=2, author="Ann Erased", body="Ann's pending words.")
+
+        async def sent_digest() -> list[Any]:
+            return await db_rows(
+                daemon, "SELECT id FROM outbox WHERE kind = 'moderation_digest' "
+                "AND status = 'sent'",
+            )  # fmt: skip
+
+        [(digest_id,)] = await until("the moderation digest is sent", sent_digest)
+        assert await stored_with(daemon, "Ann's pending words") == [digest_id]
+        assert await stored_with(daemon, "Ann Erased") == [digest_id]
+
+        await erase(daemon, ANN)
+
+        assert await stored_with(daemon, "Ann's pending words") == []
+        assert await stored_with(daemon, "Ann Erased") == []
+        shown = (await mb(daemon, "outbox", str(digest_id), "--body")).output
+        assert "Ann" not in shown
