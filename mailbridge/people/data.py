@@ -207,6 +207,7 @@ async def erase(
         )
     # Sent to others, the emails that showed their name or words lose their bytes.
     n["emails to others that quoted them"] = await quoted.forget_quoting(conn, theirs)
+    n["replies that quoted them"] = await quoted.forget_replies_quoting(conn, theirs)
     n["Akismet checks"] = await _run(
         conn,
         f"DELETE FROM akismet_checks WHERE comment_id IN {json_list(conn, 'bigint')}",  # noqa: S608

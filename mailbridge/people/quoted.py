@@ -11,6 +11,12 @@ rules and the comments as they are now (mailbridge.inbound.sent).
 
 Only sent emails: queued and failed notifications are withdrawn
 (mailbridge.store.withdrawal), and a row being sent goes out as it was.
+
+A reply by email to one of their comments quotes the notification that carried it,
+and its To header names them ("Ann via Blog"): what extraction cut from it
+(comments.elided, kept for good and shown on the moderation page), its raw bytes
+(kept inbound.raw_retention_days) and its header section go too. The reply itself,
+its writer's words, stays.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import aiosqlite
 
 from mailbridge.store.engine import json_list
 
-__all__ = ["forget_quoting"]
+__all__ = ["forget_quoting", "forget_replies_quoting"]
 
 
 async def forget_quoting(conn: aiosqlite.Connection, theirs: str) -> int:
@@ -44,5 +50,24 @@ async def forget_quoting(conn: aiosqlite.Connection, theirs: str) -> int:
         f"  AND comment_id IS NULL AND created_at >= (SELECT min(created_at) FROM comments "
         f"  WHERE id IN {ids})))",
         (theirs,) * 5,
+    )
+    return max(cur.rowcount, 0)
+
+
+async def forget_replies_quoting(conn: aiosqlite.Connection, theirs: str) -> int:
+    """Forget what quoted or named them in the emailed replies to a comment of
+    ``theirs`` (a JSON list of comment ids): the cut part, the raw bytes and the
+    header section; how many replies."""
+    ids = json_list(conn, "bigint")
+    replies = f"SELECT id FROM comments WHERE parent_id IN {ids}"  # noqa: S608
+    received = f"SELECT id FROM inbound_messages WHERE comment_id IN ({replies})"  # noqa: S608
+    await conn.execute(f"DELETE FROM inbound_raw WHERE inbound_id IN ({received})", (theirs,))  # noqa: S608
+    await conn.execute(
+        f"UPDATE inbound_messages SET headers = NULL WHERE id IN ({received})",  # noqa: S608
+        (theirs,),
+    )
+    cur = await conn.execute(
+        f"UPDATE comments SET elided = '' WHERE elided != '' AND id IN ({replies})",  # noqa: S608
+        (theirs,),
     )
     return max(cur.rowcount, 0)

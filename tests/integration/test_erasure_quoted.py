@@ -16,6 +16,7 @@ from flows import (
     approve,
     batched_daemon,
     delivered,
+    follow,
     moderation_email,
     notification_for,
     post_comment,
@@ -25,6 +26,7 @@ from flows import (
 from support import (
     FakeClock,
     db_rows,
+    moderation_links,
     reply_address,
     reply_to_notification,
     smtp_send,
@@ -151,3 +153,37 @@ async def test_a_moderation_digest_sent_before_the_erasure_loses_their_name_and_
         assert await stored_with(daemon, "Ann Erased") == []
         shown = (await mb(daemon, "outbox", str(digest_id), "--body")).output
         assert "Ann" not in shown
+
+
+@pytest.mark.asyncio
+async def test_a_reply_to_them_keeps_its_words_but_not_the_quote_naming_them(
+    daemon: Running,
+) -> None:
+    note = await reply_notification(daemon)
+    reply = reply_to_notification(note, "Reader 002's own words stay.")
+    answer = await smtp_send(daemon, READER, reply_address(note), reply.as_bytes())
+    assert answer.startswith("250"), answer
+    moderation = await moderation_email(daemon, "Reader 002", 3)
+    [(inbound_id, reply_id)] = await db_rows(
+        daemon, "SELECT id, comment_id FROM inbound_messages WHERE comment_id IS NOT NULL"
+    )
+    [(elided,)] = await db_rows(daemon, "SELECT elided FROM comments WHERE id = ?", reply_id)
+    assert "Ann replied" in elided  # the quoted notification, cut
+    assert "Ann via" in (await mb(daemon, "inbound", str(inbound_id))).output  # its To
+    _status, page = await follow(daemon, moderation_links(moderation)["approve"])
+    assert "Ann replied" in page
+
+    await erase(daemon, ANN)
+
+    assert await db_rows(daemon, "SELECT body, elided FROM comments WHERE id = ?", reply_id) == [
+        ("Reader 002's own words stay.", "")
+    ]
+    assert await db_rows(daemon, "SELECT raw FROM inbound_raw") == []
+    [(headers,)] = await db_rows(
+        daemon, "SELECT headers FROM inbound_messages WHERE id = ?", inbound_id
+    )
+    assert headers is None
+    shown = (await mb(daemon, "inbound", str(inbound_id))).output
+    assert "Ann" not in shown and "accepted" in shown
+    _status, page = await follow(daemon, moderation_links(moderation)["approve"])
+    assert "Ann replied" not in page and "Ann via" not in page
