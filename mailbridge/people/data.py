@@ -24,7 +24,7 @@ import aiosqlite
 
 from mailbridge.clock import iso
 from mailbridge.models import Comment
-from mailbridge.people import quoted
+from mailbridge.people import events_sent, quoted
 from mailbridge.spam import training
 from mailbridge.store import withdrawal
 from mailbridge.store.engine import json_list
@@ -208,6 +208,7 @@ async def erase(
     # Sent to others, the emails that showed their name or words lose their bytes.
     n["emails to others that quoted them"] = await quoted.forget_quoting(conn, theirs)
     n["replies that quoted them"] = await quoted.forget_replies_quoting(conn, theirs)
+    n["webhook events"] = await events_sent.forget_events(conn, ids)
     n["Akismet checks"] = await _run(
         conn,
         f"DELETE FROM akismet_checks WHERE comment_id IN {json_list(conn, 'bigint')}",  # noqa: S608

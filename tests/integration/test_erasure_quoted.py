@@ -7,10 +7,12 @@ the quote cut. Checked on the raw database and on `mailbridge outbox ID --body`.
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from click.testing import CliRunner
 from flows import (
     approve,
@@ -26,6 +28,7 @@ from flows import (
 from support import (
     FakeClock,
     db_rows,
+    local_http,
     moderation_links,
     reply_address,
     reply_to_notification,
@@ -41,6 +44,7 @@ from mailbridge.housekeeping import Housekeeping
 
 READER = "reader002.4a549d@example.org"
 ANN = "ann@example.com"
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
 
 async def mb(daemon: Running, *args: str) -> Any:
@@ -187,3 +191,37 @@ async def test_a_reply_to_them_keeps_its_words_but_not_the_quote_naming_them(
     assert "Ann" not in shown and "accepted" in shown
     _status, page = await follow(daemon, moderation_links(moderation)["approve"])
     assert "Ann replied" not in page and "Ann via" not in page
+
+
+@pytest.mark.asyncio
+async def test_webhook_events_about_them_lose_their_name_and_words(tmp_path: Path) -> None:
+    async def endpoint(request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.Response(status=400 if b"refused" in body else 204)
+
+    async with local_http("/hooks", endpoint) as base:
+        hook = {"url": f"{base}/hooks", "secret": SECRET, "events": ["comment.created"]}
+        fast = {"retry_base_seconds": 0.2, "retry_max_seconds": 0.4}
+        async with started(tmp_path, webhooks=[hook], outbound=fast) as daemon:
+            for body in ("Ann's event, posted.", "Ann's event, refused."):
+                await post_comment(daemon, parent=2, body=body)
+
+            async def settled() -> list[Any]:
+                rows = await db_rows(
+                    daemon, "SELECT id, status FROM outbox WHERE kind = 'webhook' ORDER BY id"
+                )
+                return rows if [s for _i, s in rows] == ["sent", "failed"] else []
+
+            [(sent_id, _s), (failed_id, _f)] = await until("both events settled", settled)
+            assert {sent_id, failed_id} <= set(await stored_with(daemon, "Ann's event"))
+
+            await erase(daemon, ANN)
+
+            assert await stored_with(daemon, "Ann's event") == []
+            [(status, note)] = await db_rows(
+                daemon, "SELECT status, last_error FROM outbox WHERE id = ?", failed_id
+            )
+            assert status == "withdrawn" and "was erased" in note and "dead letter" in note
+            for row_id in (sent_id, failed_id):
+                shown = (await mb(daemon, "outbox", str(row_id), "--body")).output
+                assert "Ann" not in shown
