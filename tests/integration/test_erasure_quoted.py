@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from click.testing import CliRunner
+from deferring_relay import relay_running
 from flows import (
     approve,
     batched_daemon,
@@ -26,10 +27,12 @@ from flows import (
     window_closes,
 )
 from support import (
+    AUTHOR_EMAIL,
     FakeClock,
     db_rows,
     local_http,
     moderation_links,
+    parse,
     reply_address,
     reply_to_notification,
     smtp_send,
@@ -225,3 +228,69 @@ async def test_webhook_events_about_them_lose_their_name_and_words(tmp_path: Pat
             for row_id in (sent_id, failed_id):
                 shown = (await mb(daemon, "outbox", str(row_id), "--body")).output
                 assert "Ann" not in shown
+
+
+@pytest.mark.asyncio
+async def test_a_deferred_moderation_email_quoting_them_is_withdrawn_and_listed_afresh(
+    tmp_path: Path,
+) -> None:
+    with relay_running() as (relay, port):
+        async with started(
+            tmp_path,
+            outbound={"transport": f"smtp://127.0.0.1:{port}"},
+            moderation={"digest_minutes": 0.02},  # every 1.2 s, for the test
+        ) as daemon:
+            await post_comment(daemon, parent=2, body="Ann's quoted words.")
+
+            async def about_ann() -> Any:
+                return relay.moderation_email_about("Ann")
+
+            await follow(
+                daemon, moderation_links(await until("Ann's", about_ann))["approve"], "POST"
+            )
+
+            async def told() -> Any:
+                return relay.to(READER)
+
+            [raw] = await until("Reader 002 is told", told)
+            note = parse(raw)
+            # The moderator's relay defers what comes next: the moderation email about
+            # Reader 002's answer, which quotes Ann ("It answers Ann, who wrote:").
+            relay.defer.add(AUTHOR_EMAIL)
+            reply = reply_to_notification(note, "Reader 002's answer to Ann.")
+            answer = await smtp_send(daemon, READER, reply_address(note), reply.as_bytes())
+            assert answer.startswith("250"), answer
+
+            async def deferred() -> list[Any]:
+                return await db_rows(
+                    daemon,
+                    "SELECT o.id FROM outbox o JOIN comments c ON c.id = o.comment_id "
+                    "WHERE o.kind = 'moderation_request' AND c.body = ? AND o.status = 'queued' "
+                    "AND o.attempts >= 1",
+                    "Reader 002's answer to Ann.",
+                )
+
+            [(row_id,)] = await until("the moderation email deferred", deferred)
+            assert row_id in await stored_with(daemon, "Ann's quoted words")
+
+            before = len(relay.to(AUTHOR_EMAIL))
+            await erase(daemon, ANN)
+
+            assert await stored_with(daemon, "Ann's quoted words") == []
+            [(status, why)] = await db_rows(
+                daemon, "SELECT status, last_error FROM outbox WHERE id = ?", row_id
+            )
+            assert status == "withdrawn" and "erased" in why, why
+            relay.defer.clear()
+            daemon.worker.wake()
+
+            async def digest() -> Any:
+                for raw in relay.to(AUTHOR_EMAIL):
+                    if b"moderation-digest" in raw:
+                        return raw
+                return None
+
+            # The moderator still hears of the answer, from the next digest, as it is now.
+            listed = text_body(parse(await until("the digest", digest)))
+            assert "Reader 002's answer to Ann." in listed and "Ann's quoted" not in listed
+            assert not any(b"Ann's quoted" in raw for raw in relay.to(AUTHOR_EMAIL)[before:])
