@@ -50,9 +50,9 @@ ANN = "ann@example.com"
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
 
-async def mb(daemon: Running, *args: str) -> Any:
+async def mb(daemon: Running, *args: str, env: dict[str, str] | None = None) -> Any:
     data = ["--data-dir", str(daemon.settings.data_path)]
-    return await asyncio.to_thread(CliRunner().invoke, cli, [*args, *data])
+    return await asyncio.to_thread(CliRunner().invoke, cli, [*args, *data], None, env)
 
 
 async def stored_with(daemon: Running, words: str) -> list[int]:
@@ -61,8 +61,9 @@ async def stored_with(daemon: Running, words: str) -> list[int]:
     return sorted(int(i) for i, raw in rows if words.encode() in bytes(raw))
 
 
-async def erase(daemon: Running, email: str) -> None:
-    done = await mb(daemon, "person", "erase", email, "--yes")
+async def erase(daemon: Running, email: str, mode: str = "anonymise") -> None:
+    env = {"MAILBRIDGE_PRIVACY_ERASED_COMMENTS": mode}
+    done = await mb(daemon, "person", "erase", email, "--yes", env=env)
     assert done.exit_code == 0, done.output
 
 
@@ -294,3 +295,34 @@ async def test_a_deferred_moderation_email_quoting_them_is_withdrawn_and_listed_
             listed = text_body(parse(await until("the digest", digest)))
             assert "Reader 002's answer to Ann." in listed and "Ann's quoted" not in listed
             assert not any(b"Ann's quoted" in raw for raw in relay.to(AUTHOR_EMAIL)[before:])
+
+
+@pytest.mark.asyncio
+async def test_a_reply_to_a_comment_removed_at_its_writers_request_is_refused(
+    tmp_path: Path,
+) -> None:
+    async with started(tmp_path, privacy={"erased_comments": "remove"}) as daemon:
+        note = await reply_notification(daemon)
+        await erase(daemon, ANN, "remove")
+        # Reader 002 answers the notification still in their mailbox, quoting the words
+        # taken off the page: refused during the session, with why, and nothing kept.
+        reply = reply_to_notification(note, "Are you still there?")
+        answer = await smtp_send_refused(daemon, reply_address(note), reply.as_bytes())
+        assert answer.startswith("550 5.1.1") and "erased at its writer's request" in answer
+        assert await db_rows(daemon, "SELECT id FROM comments WHERE body LIKE 'Are you%'") == []
+        assert await db_rows(daemon, "SELECT inbound_id FROM inbound_raw") == []
+
+
+async def smtp_send_refused(daemon: Running, rcpt: str, data: bytes) -> str:
+    """What the daemon answers at RCPT (aiosmtplib raises on a refusal): "code message"."""
+    import aiosmtplib
+
+    host, port = daemon.smtp_address
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as client:
+        await client.mail(READER)
+        try:
+            await client.rcpt(rcpt)
+        except aiosmtplib.SMTPRecipientRefused as refused:
+            return f"{refused.code} {refused.message}"
+        answer = await client.data(data)
+    return f"{answer.code} {answer.message}"
