@@ -106,6 +106,20 @@ async def test_a_notification_to_another_loses_the_erased_words_and_a_reply_is_s
         ),
     )
     assert filed == [(ann_comment, "Thank you, whoever you were.", "pending")]
+    # Their copy of the notification, quoted and cut, named Ann ("Ann replied to your
+    # comment"), as its To did ("Ann via ..."): neither is kept, nor shown to the
+    # moderator in the reply's moderation email.
+    [(elided,)] = await db_rows(
+        daemon, "SELECT elided FROM comments WHERE body LIKE 'Thank you, whoever%'"
+    )
+    assert elided == ""
+    [(inbound_id, headers)] = await db_rows(
+        daemon, "SELECT id, headers FROM inbound_messages WHERE comment_id IS NOT NULL"
+    )
+    assert headers is None and await db_rows(daemon, "SELECT inbound_id FROM inbound_raw") == []
+    assert "Ann" not in (await mb(daemon, "inbound", str(inbound_id))).output
+    moderation = await moderation_email(daemon, "Reader 002", 3)
+    assert "Ann replied" not in text_body(moderation) and "Ann via" not in text_body(moderation)
 
 
 @pytest.mark.asyncio
