@@ -72,11 +72,12 @@ class Housekeeping:
             "the bytes of %d email(s) sent",
             sent_before,
         )
-        # Sent is past recall: what it carried, kept for a withdrawal, goes at once.
+        # What a sent email carried goes with its bytes: an erasure finds by it the
+        # emails to others that showed the erased person's words (mailbridge.people.quoted).
         _said(
-            await withdrawal.forget_sent(conn, iso(now)),
+            await withdrawal.forget_sent(conn, sent_before),
             "what %d notification(s) sent carried",
-            iso(now),
+            sent_before,
         )
         if self._spam is not None:
             spam_before = iso(now - self._spam)

@@ -71,6 +71,7 @@ from mailbridge.models import (
 from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
+from mailbridge.people.late_replies import forget_quote_of_erased
 from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, subscriptions, threads
 from mailbridge.store.inbound import Disposition
@@ -405,6 +406,7 @@ class ReplyIntake:
                 comment_id=comment.id,
                 address_id=target.address_id,
             )
+            await forget_quote_of_erased(conn, inbound_id, comment)
 
         return await self._service.submit(new, also=mark, analysis=analysis)
 

@@ -13,6 +13,7 @@ import aiosqlite
 
 from mailbridge.errors import BadReplyToken, NoReplyFound, UnknownComment
 from mailbridge.inbound.recipients import minted_message_ids, reply_tokens_in_headers
+from mailbridge.people import data as people
 from mailbridge.store import Store, comments, threads
 from mailbridge.store.engine import as_address
 from mailbridge.tokens import peek_reply_token, read_reply_token
@@ -57,6 +58,12 @@ class TargetResolver:
             answered = await comments.get_comment(conn, verified.comment_id)
             if answered is None:
                 raise UnknownComment()
+            if people.removed(answered):
+                # Filed, it would sit under nothing, its quote of the words taken
+                # off the page kept for the moderator.
+                raise UnknownComment(
+                    "The comment this address replies to was erased at its writer's request."
+                )
             target = ReplyTarget(
                 state.id, state.email, answered.id, answered.thread_id, verified.expires, via
             )
@@ -91,5 +98,8 @@ async def _by_notification(conn: aiosqlite.Connection, message_id: str) -> Reply
     ) as cur:
         row = await cur.fetchone()
     if row is None:
+        return None
+    answered = await comments.get_comment(conn, int(row[2]))
+    if answered is None or people.removed(answered):
         return None
     return ReplyTarget(int(row[0]), str(row[1]), int(row[2]), int(row[3]), None, "in-reply-to")

@@ -24,6 +24,7 @@ import aiosqlite
 
 from mailbridge.clock import iso
 from mailbridge.models import Comment
+from mailbridge.people import events_sent, moderation_unsent, quoted
 from mailbridge.spam import training
 from mailbridge.store import withdrawal
 from mailbridge.store.engine import json_list
@@ -204,6 +205,12 @@ async def erase(
         await withdrawal.withdraw(
             conn, comment_id, iso(now), now.timestamp(), hold=False, because="was erased"
         )
+    # Moderation emails not sent yet that quote them are withdrawn; sent to others,
+    # the emails that showed their name or words lose their bytes.
+    n["moderation emails withdrawn"] = await moderation_unsent.withdraw_unsent(conn, theirs)
+    n["emails to others that quoted them"] = await quoted.forget_quoting(conn, theirs)
+    n["replies that quoted them"] = await quoted.forget_replies_quoting(conn, theirs)
+    n["webhook events"] = await events_sent.forget_events(conn, ids)
     n["Akismet checks"] = await _run(
         conn,
         f"DELETE FROM akismet_checks WHERE comment_id IN {json_list(conn, 'bigint')}",  # noqa: S608

@@ -99,7 +99,8 @@ async def withdraw(
 
 
 async def forget_sent(conn: aiosqlite.Connection, before: str) -> int:
-    """Forget what the emails sent before ``before`` (ISO time) carried: past recall.
+    """Forget what the emails sent before ``before`` (ISO time) carried, with their
+    bytes (an erasure reads it until then; a withdrawal never: sent is past recall).
     Driven by the items still kept, not by the whole outbox's history."""
     cur = await conn.execute(
         "DELETE FROM outbox_items WHERE outbox_id IN (SELECT i.outbox_id "

@@ -9,25 +9,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
+from deferring_relay import relay_running
 from flows import delivered, follow, post_comment
 from scraping import samples, scrape
 from support import (
     FakeClock,
     db_rows,
-    free_port,
     import_seed,
     make_settings,
     moderation_links,
     no_dmarc_zone,
-    parse,
     until,
 )
 
@@ -36,52 +34,6 @@ from mailbridge.cli import cli
 
 READER = "reader002.4a549d@example.org"  # seed comment 2's author: imported, wants replies
 WORDS = "My number is in the next line, please take this down."
-
-
-class DeferringRelay:
-    """A relay that answers 451 at RCPT for the addresses in ``defer`` (greylisting,
-    a busy mailbox) and records the raw bytes of what it accepts."""
-
-    def __init__(self) -> None:
-        self.defer: set[str] = set()
-        self.refuse: set[str] = set()  # answered 550: a dead letter at once
-        self.received: list[tuple[list[str], bytes]] = []
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        if address in self.defer:
-            return "451 4.7.1 Greylisted, try again later"
-        if address in self.refuse:
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
-        return "250 2.0.0 Queued"
-
-    def to(self, address: str) -> list[bytes]:
-        return [raw for rcpts, raw in self.received if address in rcpts]
-
-    def moderation_email_about(self, author: str) -> Any:
-        for _rcpts, raw in reversed(self.received):
-            message = parse(raw)
-            subject = str(message["Subject"])
-            if "awaits moderation" in subject and f"by {author} on" in subject:
-                return message
-        return None
-
-
-@contextlib.contextmanager
-def relay_running() -> Iterator[tuple[DeferringRelay, int]]:
-    relay = DeferringRelay()
-    controller = Controller(relay, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield relay, controller.port
-    finally:
-        controller.stop()
 
 
 @contextlib.asynccontextmanager
