@@ -55,7 +55,7 @@ def wordpress_site() -> Iterator[Site]:
     why = wordpress_missing()
     if why is not None:
         unavailable(why)
-    with recipe_server(RECIPE, "WordPress") as (values, where):
+    with recipe_server(RECIPE, "WordPress", ("WP_DB_PORT",)) as (values, where):
         yield Site(values["WP_URL"], values["WP_USER"], values["WP_APP_PASSWORD"], where)
 
 
