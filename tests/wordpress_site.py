@@ -52,6 +52,8 @@ def wordpress_missing() -> str | None:
 
 @pytest.fixture(scope="session")
 def wordpress_site() -> Iterator[Site]:
+    """One site for the session (each xdist worker's): a plugin of tests/conftest.py.
+    Not to be imported into a test module, which would make it that module's own."""
     why = wordpress_missing()
     if why is not None:
         unavailable(why)

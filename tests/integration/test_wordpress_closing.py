@@ -30,7 +30,7 @@ from support import (
     smtp_send,
 )
 from wordpress_proxy import Proxy, answered, bridge_for, proxy_for
-from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+from wordpress_site import Admin, Site
 
 from mailbridge.app import Running, running
 from mailbridge.cli import cli
@@ -92,7 +92,7 @@ def closing_old_posts(site: Site, days: int) -> Iterator[None]:
 @pytest.mark.asyncio
 async def test_comments_closed_in_wp_admin_close_the_thread_here(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     admin = Admin(wordpress_site)
     slug = "closing-by-hand-" + secrets.token_hex(4)
@@ -126,7 +126,7 @@ async def test_comments_closed_in_wp_admin_close_the_thread_here(
 @pytest.mark.asyncio
 async def test_comments_closed_by_age_close_the_thread_here(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # The post's comment_status stays "open" in the REST API: WordPress closes old
     # posts' comments only where it decides whether its form is shown or a comment is
@@ -169,7 +169,7 @@ def creates(proxy: Proxy) -> list[str]:
 @pytest.mark.asyncio
 async def test_a_comment_approved_after_its_post_closed_waits_for_it_to_open(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # Held here as it may reveal a phone number (kept out of wp-admin until approved),
     # the post closed in WordPress meanwhile, then approved here: WordPress refuses it
