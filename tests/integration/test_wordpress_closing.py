@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 from flows import approve, moderation_email
+from scraping import samples, scrape
 from support import (
     AUTHOR_EMAIL,
     db_value,
@@ -212,6 +213,9 @@ async def test_a_comment_approved_after_its_post_closed_waits_for_it_to_open(
         assert "changes waiting to go to WordPress: 0" in status.output, status.output
         assert "failing:" not in status.output
         assert "as their post takes none (closed, a draft, in the trash): 1" in status.output
+        # Nor the documented alert's gauge: it would fire for as long as the post is closed.
+        _code, _type, text = await scrape(daemon)
+        assert samples(text)["mailbridge_wordpress_pushes_waiting"][()] == 0
 
         await admin.call("POST", f"/posts/{post_id}", {"comment_status": "open"})
         await bridge.run_once()  # sees the post open
