@@ -223,3 +223,49 @@ async def test_a_comment_approved_after_its_post_closed_waits_for_it_to_open(
         assert len(creates(proxy)) == 2
     shown = [c for c in await admin.comments(post_id) if "7946" in c["content"]["raw"]]
     assert [(c["author_name"], c["status"]) for c in shown] == [("Reader", "approved")]
+
+
+@pytest.mark.asyncio
+async def test_a_reply_come_before_the_bridge_saw_the_close_is_tried_once_a_change(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    # The post closed in WordPress; a reply by email comes before the bridge asks about
+    # the post again (posts_check_minutes): WordPress refuses it held, refuses it again
+    # once approved here (one try for that change), and takes it when the post opens.
+    admin = Admin(wordpress_site)
+    slug = "closing-late-" + secrets.token_hex(4)
+    post_id = await a_thread(admin, slug)
+    settings = make_settings(tmp_path, moderation={"moderators": [AUTHOR_EMAIL]})
+    async with (
+        proxy_for(wordpress_site) as (proxy, url),
+        running(settings, resolver=no_dmarc_zone()) as daemon,
+    ):
+        async with bridge_for(
+            tmp_path, wordpress_site, url, slug, daemon, posts_check_minutes=60, poll_seconds=0.1
+        ) as bridge:
+            await bridge.run_once()
+            note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
+            await admin.call("POST", f"/posts/{post_id}", {"comment_status": "closed"})
+            late = reply_to_notification(note, "One more thing, if I may.")
+            code = await smtp_send(
+                daemon, "reader@example.org", reply_address(note), late.as_bytes()
+            )
+            assert "awaits moderation" in code, code  # not closed here yet
+            await bridge.run_once()
+            assert len(creates(proxy)) == 1
+            assert '"closed":true' in await thread_json(daemon, slug)
+            await approve(daemon, await moderation_email(daemon, "Reader"))
+            for _ in range(3):
+                await bridge.run_once()
+                await asyncio.sleep(1)
+            assert len(creates(proxy)) == 2  # the approval tried once, no more
+        await admin.call("POST", f"/posts/{post_id}", {"comment_status": "open"})
+        async with bridge_for(
+            tmp_path, wordpress_site, url, slug, daemon, posts_check_minutes=60
+        ) as bridge:  # a restart: every post asked at its first poll
+            await bridge.run_once()
+            await bridge.run_once()
+    assert len(creates(proxy)) == 3
+    shown = [c for c in await admin.comments(post_id) if "One more thing" in c["content"]["raw"]]
+    assert [(c["author_name"], c["status"]) for c in shown] == [("Reader", "approved")]
