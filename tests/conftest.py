@@ -16,7 +16,11 @@ from mailbridge.store import Store
 
 # Unclosed resources are charged to the test that leaked them (tests/leaks.py);
 # tests/pg.py starts the PostgreSQL server of the tests that need one.
-pytest_plugins = ["leaks", "pg"]
+# wordpress_site: its session fixture registered once, here. Imported into each test
+# module instead, it was each module's own: every WordPress module started a WordPress
+# and a MariaDB of its own, all kept until the session ended (eight at once on the
+# WordPress tests' worker), which slowed the next starts past their waits.
+pytest_plugins = ["leaks", "pg", "wordpress_site"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

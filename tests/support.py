@@ -342,11 +342,15 @@ async def local_http(path: str, handler: Any) -> AsyncIterator[str]:
 
 
 @contextlib.contextmanager
-def recipe_server(script: Path, what: str) -> Iterator[tuple[dict[str, str], Path]]:
+def recipe_server(
+    script: Path, what: str, port_variables: tuple[str, ...] = ()
+) -> Iterator[tuple[dict[str, str], Path]]:
     """A server started by a recipe (tests/recipes/: ``start DIR PORT``) in a directory of
     its own on a free port: its KEY=VALUE words and the directory; stopped and removed
     afterwards. The directory is not under pytest's private temporary root (mode 0700):
-    the servers' own users (dovecot, mail, postgres) must reach it."""
+    the servers' own users (dovecot, mail, postgres) must reach it. A recipe that listens
+    on more ports reads each from one of ``port_variables``, a free port too (a port next
+    to the free one may be another worker's, or a leftover server's)."""
     import shutil
     import subprocess
     import tempfile
@@ -360,6 +364,7 @@ def recipe_server(script: Path, what: str) -> Iterator[tuple[dict[str, str], Pat
         started = subprocess.run(
             ["bash", str(script), "start", str(where), str(free_port())],
             capture_output=True, text=True, timeout=600, check=False,
+            env={**os.environ, **{name: str(free_port()) for name in port_variables}},
         )  # fmt: skip
         # Another process may still bind the port first: stop, and try another one.
         if started.returncode == 0 or "in use" not in started.stderr:

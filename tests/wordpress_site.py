@@ -52,10 +52,12 @@ def wordpress_missing() -> str | None:
 
 @pytest.fixture(scope="session")
 def wordpress_site() -> Iterator[Site]:
+    """One site for the session (each xdist worker's): a plugin of tests/conftest.py.
+    Not to be imported into a test module, which would make it that module's own."""
     why = wordpress_missing()
     if why is not None:
         unavailable(why)
-    with recipe_server(RECIPE, "WordPress") as (values, where):
+    with recipe_server(RECIPE, "WordPress", ("WP_DB_PORT",)) as (values, where):
         yield Site(values["WP_URL"], values["WP_USER"], values["WP_APP_PASSWORD"], where)
 
 

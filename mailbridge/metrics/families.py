@@ -10,6 +10,7 @@ import aiosqlite
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from mailbridge.bridges.wordpress.links import PARKED_SQL
 from mailbridge.store.withdrawal import WITHDRAWN_DEAD_LETTER
 
 __all__ = ["Snapshot", "StoreCollector", "snapshot"]
@@ -69,7 +70,10 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
         row = await cur.fetchone()
     found.attempts = int(row[0]) if row is not None else 0
     found.failed_ever = int(row[1]) if row is not None else 0
-    async with conn.execute("SELECT count(*) FROM wp_push") as cur:
+    # Not those parked until their post takes comments again: the documented alert on
+    # pushes waiting for 30 minutes would fire for as long as the post stays closed.
+    sql = f"SELECT count(*) FROM wp_push WHERE NOT {PARKED_SQL}"  # noqa: S608 - constant
+    async with conn.execute(sql) as cur:
         row = await cur.fetchone()
     found.wordpress_waiting = int(row[0]) if row is not None else 0
     state = await _counts_text(

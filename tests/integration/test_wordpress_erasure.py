@@ -22,7 +22,7 @@ from support import (
     smtp_send,
 )
 from wordpress_proxy import a_post, answered, bridge_for
-from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+from wordpress_site import Admin, Site
 
 from mailbridge.app import running
 from mailbridge.people import data as people
@@ -43,7 +43,7 @@ def theirs(comments: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize("mode", ["anonymise", "remove"])
 async def test_an_erased_writer_leaves_no_name_or_address_in_wordpress(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
     mode: str,
 ) -> None:
     admin = Admin(wordpress_site)

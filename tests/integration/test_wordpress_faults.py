@@ -21,7 +21,7 @@ from flows import post_comment
 from scraping import Samples, samples, scrape
 from support import db_value, until
 from wordpress_proxy import a_post, answer, daemon_for, equals, proxy_for
-from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+from wordpress_site import Admin, Site
 
 from mailbridge.cli import cli
 
@@ -29,7 +29,7 @@ from mailbridge.cli import cli
 @pytest.mark.asyncio
 async def test_down_maintenance_and_refused_then_back(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     admin = Admin(wordpress_site)
@@ -87,7 +87,7 @@ async def test_down_maintenance_and_refused_then_back(
 @pytest.mark.asyncio
 async def test_a_create_whose_answer_is_lost_is_not_made_twice(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     admin = Admin(wordpress_site)
     post_id, slug = await a_post(admin, 2)
@@ -131,7 +131,7 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
 @pytest.mark.asyncio
 async def test_comments_that_go_while_pages_are_read(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # One read already goes (trashed in wp-admin) between two pages: the rest move up
@@ -164,7 +164,7 @@ async def test_comments_that_go_while_pages_are_read(
 @pytest.mark.asyncio
 async def test_status_shows_the_lag_and_why(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     admin = Admin(wordpress_site)
     _post, slug = await a_post(admin, 3)
@@ -210,7 +210,7 @@ async def test_status_shows_the_lag_and_why(
 @pytest.mark.asyncio
 async def test_a_revoked_application_password_shows_in_metrics(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # An alert on pushes waiting stays silent while nothing is to be pushed, yet
     # nothing comes from WordPress either: the failure itself is a metric, with why.
@@ -239,7 +239,7 @@ async def test_a_revoked_application_password_shows_in_metrics(
 @pytest.mark.asyncio
 async def test_the_bridges_own_failure_shows_in_metrics(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # An answer the bridge cannot take (here an ID beyond the database's integers, as a
     # broken plugin or cache might send) fails the bridge itself at every poll: it was
@@ -293,7 +293,7 @@ async def test_the_bridges_own_failure_shows_in_metrics(
 @pytest.mark.asyncio
 async def test_a_site_without_pretty_permalinks(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # On Apache with "Plain" permalinks there is no .htaccess rewriting /wp-json/ to
     # WordPress: Apache answers its own 404 there. ?rest_route= reaches the API on
@@ -320,7 +320,7 @@ async def test_a_site_without_pretty_permalinks(
 @pytest.mark.asyncio
 async def test_a_busy_site_where_comments_keep_coming_during_the_first_sync(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # A large site's first sync reads hundreds of pages; on a busy one a comment comes
     # meanwhile, every time. Newest first, a new comment only moves what follows one

@@ -34,7 +34,7 @@ from support import (
     smtp_send,
     until,
 )
-from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+from wordpress_site import Admin, Site
 
 from mailbridge.app import Running, running
 from mailbridge.clock import iso
@@ -84,7 +84,7 @@ def bridge_settings(tmp_path: Path, site: Site, slug: str) -> Settings:
 
 
 @pytest.mark.asyncio
-async def test_a_wordpress_site_bridged_both_ways(tmp_path: Path, wordpress_site: Site) -> None:  # noqa: F811
+async def test_a_wordpress_site_bridged_both_ways(tmp_path: Path, wordpress_site: Site) -> None:
     admin = Admin(wordpress_site)
     slug = "attachment-" + secrets.token_hex(4)
     post_id, wp_ids = await seed_site(admin, slug)

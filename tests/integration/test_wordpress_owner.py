@@ -38,7 +38,7 @@ from wordpress_proxy import (
     mail_to,
     proxy_for,
 )
-from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+from wordpress_site import Admin, Site
 
 from mailbridge.app import Running, running
 from mailbridge.bridges.wordpress.client import WordPressDown
@@ -49,7 +49,7 @@ from mailbridge.tokens import Action
 @pytest.mark.asyncio
 async def test_a_post_trashed_in_wp_admin_takes_its_comments_off(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # Trashing a post marks its comments 'post-trashed' (put back when the post is
     # restored): read by ID, that is a status the bridge must take, not a bad answer.
@@ -81,7 +81,7 @@ async def test_a_post_trashed_in_wp_admin_takes_its_comments_off(
 @pytest.mark.asyncio
 async def test_comments_closed_there_refuse_that_comment_only(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # WordPress answers 403 rest_comment_closed to a comment on a post whose comments
@@ -121,7 +121,7 @@ async def test_comments_closed_there_refuse_that_comment_only(
 @pytest.mark.asyncio
 async def test_what_waited_out_an_outage_goes_as_soon_as_wordpress_is_back(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # WordPress down is the site's failure, not the comment's: the bridge's backoff
     # spaces the tries, and the first poll that gets through brings the comment along
@@ -147,7 +147,7 @@ async def test_what_waited_out_an_outage_goes_as_soon_as_wordpress_is_back(
 @pytest.mark.asyncio
 async def test_a_comment_deleted_on_both_sides_at_once(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # Deleted for good in wp-admin, and deleted here before a poll saw it: trashing it
     # there finds nothing (404), which is what was wanted, not a failure of the bridge.
@@ -173,7 +173,7 @@ async def test_a_comment_deleted_on_both_sides_at_once(
 @pytest.mark.asyncio
 async def test_approve_and_reply_in_wp_admin_notifies_the_one_answered(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # wp-admin's "Approve and Reply" on a held comment: the comment is approved and the
     # owner's answer published at once. The answer is new (above the cursor), its
@@ -212,7 +212,7 @@ async def test_approve_and_reply_in_wp_admin_notifies_the_one_answered(
 @pytest.mark.asyncio
 async def test_approve_and_reply_on_an_emailed_reply_emails_its_writer(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # The emailed reply is pending here and held there. "Approve and Reply" in wp-admin
     # approves it and publishes the answer at once; the next poll saw the answer (new)
@@ -244,7 +244,7 @@ async def test_approve_and_reply_on_an_emailed_reply_emails_its_writer(
 @pytest.mark.asyncio
 async def test_an_emailed_reply_edited_and_approved_in_wp_admin_goes_out_as_edited(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # The owner corrects an emailed reply held in wp-admin (a typo, a name, a number)
     # and approves it. The poll applied the approval, which emails the person
@@ -290,7 +290,7 @@ async def raw_answer(daemon: Running, words: bytes) -> bool:
 @pytest.mark.asyncio
 async def test_a_comment_trashed_in_wp_admin_soon_after_approval_is_not_announced(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # Approved in wp-admin, trashed a minute later (rude, or someone's number in it).
     # Comments approved on both sides were read again only at the full sync (an hour),
@@ -324,7 +324,7 @@ async def test_a_comment_trashed_in_wp_admin_soon_after_approval_is_not_announce
 @pytest.mark.asyncio
 async def test_the_same_words_twice_are_two_comments_here_one_there(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # Someone sends the same answer twice (the first seemed lost). WordPress refuses the
     # second as a duplicate of the first (409): that is not the first's lost answer, and
@@ -358,7 +358,7 @@ async def test_the_same_words_twice_are_two_comments_here_one_there(
 @pytest.mark.asyncio
 async def test_held_comments_of_posts_not_bridged_are_not_watched(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     # With wordpress.posts, the rest of the site is not bridged: its held comments were
     # watched all the same, and read again by ID at every poll, for ever once approved

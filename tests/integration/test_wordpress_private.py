@@ -21,7 +21,7 @@ from support import (
     smtp_send,
 )
 from wordpress_proxy import a_post, answered, bridge_for
-from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+from wordpress_site import Admin, Site
 
 from mailbridge.app import running
 
@@ -31,7 +31,7 @@ NUMBER = "+44 20 7946 0958"
 @pytest.mark.asyncio
 async def test_a_reply_with_a_phone_number_reaches_wp_admin_only_once_approved(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     admin = Admin(wordpress_site)
     post_id, slug = await a_post(admin, 1)
@@ -69,7 +69,7 @@ async def test_a_reply_with_a_phone_number_reaches_wp_admin_only_once_approved(
 @pytest.mark.asyncio
 async def test_an_undone_approval_takes_it_out_of_wp_admin_again(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     """Approved here, so created there; the author then sees the number on the page and
     taps Undo: it is deleted there, not put back in wp-admin's queue (where nothing

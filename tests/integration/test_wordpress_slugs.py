@@ -16,7 +16,7 @@ import pytest
 from flows import raw_mail_to
 from support import local, make_settings, no_dmarc_zone
 from wordpress_proxy import answered, bridge_for
-from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+from wordpress_site import Admin, Site
 
 from mailbridge.app import running
 
@@ -24,7 +24,7 @@ from mailbridge.app import running
 @pytest.mark.asyncio
 async def test_the_emailed_link_to_a_cyrillic_posts_thread_opens_it(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     admin = Admin(wordpress_site)
     post = await admin.call(

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support import db_rows, make_settings, no_dmarc_zone, store_rows
-from wordpress_site import Admin, Site, wordpress_site  # noqa: F401 - the fixture
+from wordpress_site import Admin, Site
 
 from mailbridge.app import running
 from mailbridge.cli import cli
 
 
 @pytest.mark.asyncio
-async def test_wordpress_own_export_imports(tmp_path: Path, wordpress_site: Site) -> None:  # noqa: F811
+async def test_wordpress_own_export_imports(tmp_path: Path, wordpress_site: Site) -> None:
     admin = Admin(wordpress_site)
     slug = "exported-" + secrets.token_hex(4)
     post = await admin.post(slug, "Exported &amp; imported")
@@ -76,7 +76,7 @@ async def test_wordpress_own_export_imports(tmp_path: Path, wordpress_site: Site
 @pytest.mark.asyncio
 async def test_a_site_imported_first_then_bridged_is_not_doubled(
     tmp_path: Path,
-    wordpress_site: Site,  # noqa: F811
+    wordpress_site: Site,
 ) -> None:
     admin = Admin(wordpress_site)
     slug = "imported-then-bridged-" + secrets.token_hex(4)

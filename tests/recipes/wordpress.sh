@@ -5,8 +5,9 @@
 #                                 Password for admin, print env lines and write DIR/credentials.json
 #   wordpress.sh selftest DIR     REST with the Application Password: post, held comment, list, approve, read back
 #   wordpress.sh stop DIR         kill the PHP server and mariadbd by their PID files in DIR; nothing else
-# Copied unchanged from the team's shared recipes (../shared/recipes/wordpress.sh) so that
-# a clean clone can run the WordPress tests; see tests/wordpress_site.py.
+# Copied from the team's shared recipes (../shared/recipes/wordpress.sh) so that
+# a clean clone can run the WordPress tests (see tests/wordpress_site.py); since changed here:
+# the start waits for a server the shell has forked but not yet run (wait_for, started).
 set -euo pipefail
 me=wordpress.sh
 die() { echo "$me: ERROR: $*" >&2; exit 1; }
@@ -37,14 +38,18 @@ kill_pidfile() {  # PIDFILE PATTERN: TERM the process group it leads (we start e
 stop() { kill_pidfile "$DIR/php.pid" "$DIR/router.php"; kill_pidfile "$DIR/mariadbd.pid" "--datadir=$DB/data"; }
 missing() { for p; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || return 0; done; return 1; }
 sql() { mariadb --no-defaults --socket="$SOCK" -uroot "$@"; }
-wait_for() {  # WHAT PIDFILE PATTERN LOG CMD...: poll CMD for 30 s, fail loudly if the server died
-  local what=$1 pidf=$2 pat=$3 log=$4; shift 4
+# The server just started in the background: our own child, so its PID is no one else's
+# until we reap it. Not `mine`: under load the child may not have exec'd the server yet
+# (its command line is still this script's, its log not yet opened), which is no failure.
+started() { local p; p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && alive "$p" && [ "$(cut -d' ' -f4 "/proc/$p/stat" 2>/dev/null)" = $$ ]; }
+wait_for() {  # WHAT PIDFILE LOG CMD...: poll CMD for 30 s, fail loudly (and stop) if the server died
+  local what=$1 pidf=$2 log=$3; shift 3
   for _ in $(seq 300); do
     "$@" >/dev/null 2>&1 && return 0
-    mine "$pidf" "$pat" || break
+    started "$pidf" || break
     sleep 0.1
   done
-  tail -n 20 "$log" >&2; die "$what did not come up (log: $log)"
+  tail -n 20 "$log" >&2 || true; stop; die "$what did not come up (log: $log)"
 }
 
 start() {
@@ -64,7 +69,7 @@ start() {
     --bind-address=127.0.0.1 --pid-file="$DB/mariadbd.pid.own" --log-error="$DB/error.log" --tmpdir="$DB/tmp" \
     --skip-name-resolve --skip-log-bin --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=0 </dev/null >>"$DB/error.log" 2>&1 &
   echo $! >"$DIR/mariadbd.pid"
-  wait_for mariadbd "$DIR/mariadbd.pid" "--datadir=$DB/data" "$DB/error.log" sql -e 'SELECT 1'
+  wait_for mariadbd "$DIR/mariadbd.pid" "$DB/error.log" sql -e 'SELECT 1'
   sql <<'SQL'
 CREATE DATABASE IF NOT EXISTS wordpress CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS 'wp'@'127.0.0.1' IDENTIFIED BY 'wp';
@@ -97,7 +102,7 @@ require $_SERVER['DOCUMENT_ROOT'] . '/index.php';
 EOF
   PHP_CLI_SERVER_WORKERS=4 setsid php -S "127.0.0.1:$port" -t "$WP" "$DIR/router.php" </dev/null >>"$DIR/php.log" 2>&1 &
   echo $! >"$DIR/php.pid"
-  wait_for "php -S" "$DIR/php.pid" "$DIR/router.php" "$DIR/php.log" curl -fsS -o /dev/null "$url/readme.html"
+  wait_for "php -S" "$DIR/php.pid" "$DIR/php.log" curl -fsS -o /dev/null "$url/readme.html"
   # the installer's own form, step 2 (a no-op "Already Installed" page on a rerun)
   curl -fsS -o "$DIR/install.html" "$url/wp-admin/install.php?step=2" --data-urlencode "weblog_title=mailbridge CI" \
     --data-urlencode user_name=admin --data-urlencode "admin_password=$ADMIN_PW" --data-urlencode "admin_password2=$ADMIN_PW" \

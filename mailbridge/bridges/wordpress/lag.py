@@ -25,6 +25,7 @@ class BridgeLag:
     oldest_push_at: str | None
     pushes_failing: int
     push_error: str | None
+    pushes_parked: int = 0  # refused for their post (closed there): wait for it to open
 
 
 async def bridge_lag(conn: aiosqlite.Connection) -> BridgeLag:
@@ -39,12 +40,14 @@ async def bridge_lag(conn: aiosqlite.Connection) -> BridgeLag:
         "coalesce(sum(CASE WHEN wp_status = 'deleted' THEN 1 ELSE 0 END), 0) FROM wp_comments"
     )
     waiting, oldest, failing = await one(
-        "SELECT count(*), min(queued_at), "
-        "coalesce(sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) FROM wp_push"
+        "SELECT count(*), min(queued_at), "  # noqa: S608 - constant
+        "coalesce(sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) FROM wp_push "
+        f"WHERE NOT {links.PARKED_SQL}"
     )
+    (parked,) = await one(f"SELECT count(*) FROM wp_push WHERE {links.PARKED_SQL}")  # noqa: S608
     error = await one(
-        "SELECT last_error FROM wp_push WHERE last_error IS NOT NULL "
-        "ORDER BY next_attempt_at DESC LIMIT 1"
+        "SELECT last_error FROM wp_push WHERE last_error IS NOT NULL "  # noqa: S608 - constant
+        f"AND NOT {links.PARKED_SQL} ORDER BY next_attempt_at DESC LIMIT 1"
     )
     return BridgeLag(
         last_ok_at=await links.get_state(conn, "last_ok_at"),
@@ -58,6 +61,7 @@ async def bridge_lag(conn: aiosqlite.Connection) -> BridgeLag:
         oldest_push_at=None if oldest is None else str(oldest),
         pushes_failing=int(str(failing)),
         push_error=str(error[0]) if error else None,
+        pushes_parked=int(str(parked)),
     )
 
 
@@ -78,6 +82,11 @@ def describe(lag: BridgeLag, site_url: str, now: datetime) -> list[str]:
         f"  changes waiting to go to WordPress: {lag.pushes_waiting}"
         + (f", oldest since {lag.oldest_push_at}" if lag.oldest_push_at else ""),
     ]
+    if lag.pushes_parked:
+        lines.append(
+            f"  comments WordPress refused as their post takes none (closed, a draft, in the "
+            f"trash): {lag.pushes_parked}, kept here only, sent if it takes comments again"
+        )
     if lag.pushes_failing:
         lines.append(f"  failing: {lag.pushes_failing}, last error: {lag.push_error}")
     if lag.failing_since:

@@ -174,6 +174,33 @@ async def push_error(conn: aiosqlite.Connection, push: Push, error: str) -> None
     )
 
 
+# next_attempt_at of a push WordPress refused for its post (comments closed there, the
+# post a draft or in the trash): not tried on a timer, it waits for the post to take
+# comments again (unpark_post) or for the comment to change (the triggers set 0).
+PARKED_AT = 1e18
+PARKED_SQL = f"next_attempt_at >= {PARKED_AT:.0f}"
+
+
+async def push_parked(conn: aiosqlite.Connection, push: Push, error: str) -> None:
+    """Refused for its post: parked, unless the comment changed meanwhile (then that
+    change is tried, once)."""
+    await conn.execute(
+        "UPDATE wp_push SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+        "WHERE comment_id = ? AND version = ?",
+        (error[:500], PARKED_AT, push.comment_id, push.version),
+    )
+
+
+async def unpark_post(conn: aiosqlite.Connection, post_id: int) -> None:
+    """The post takes comments again: its parked pushes are due now."""
+    await conn.execute(
+        "UPDATE wp_push SET next_attempt_at = 0, attempts = 0 "  # noqa: S608 - constant
+        f"WHERE {PARKED_SQL} AND comment_id IN (SELECT c.id FROM comments c "
+        "JOIN wp_posts p ON p.thread_id = c.thread_id WHERE p.post_id = ?)",
+        (post_id,),
+    )
+
+
 async def push_failed(conn: aiosqlite.Connection, push: Push, error: str, next_at: float) -> None:
     await conn.execute(
         "UPDATE wp_push SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "

@@ -7,7 +7,8 @@ to the trash. WordPress then refuses every comment pushed there, so one taken he
 email could never appear on the site. The bridge asks WordPress as its comment form
 would (``WordPressClient.comments_open``) and closes the thread here too: an emailed
 reply is answered as any closed thread's (rejections.md, ``thread_closed``) and the
-widget says the conversation is closed. Opened again there, it opens here.
+widget says the conversation is closed. Opened again there, it opens here, and the
+comments WordPress refused for it meanwhile (push.py parks them) go there.
 
 Only a change seen in WordPress is applied, as with decisions (pull.py): a thread
 closed in mailbridge (the admin API) stays closed while WordPress stays open.
@@ -77,6 +78,8 @@ class PostWatch:
             if last == value:
                 return None
             await links.set_state(conn, key, value)
+            if is_open:
+                await links.unpark_post(conn, post_id)  # what it refused goes now
             if last is None and is_open:
                 return None  # first seen open: a thread closed here stays closed
             thread = await threads.get_thread(conn, thread_id=thread_id)

@@ -15,7 +15,9 @@ there, so it costs no request and cannot bounce back.
 - there: its status (approved, hold, spam, trash for rejected) and text, if changed;
   one held as private put back to pending (an Undo) is deleted there, until approved;
 - deleted in WordPress (a tombstone): never created again;
-- deleted in mailbridge: trashed there.
+- deleted in mailbridge: trashed there;
+- refused for its post (comments closed there): parked until the post takes comments
+  again (posts.py), not retried on a timer.
 
 Imported comments (from a file, or mirrored from WordPress) are never created there.
 """
@@ -94,10 +96,11 @@ class Pusher:
                 try:
                     await self._sync(push.comment_id)
                 except WordPressRejected as exc:
+                    if exc.post_closed:
+                        await self._parked(push, exc)
+                        continue
                     await self._failed(push, str(exc))
                     log.warning("wordpress: comment %d not pushed: %s", push.comment_id, exc)
-                    if exc.post_closed and self._post_closed is not None:
-                        await self._post_closed(push.comment_id)
                     continue
                 except (WordPressDown, WordPressRefused) as exc:
                     # The site's failure, not this comment's: it stays due, and the
@@ -109,6 +112,20 @@ class Pusher:
 
     async def _site_failed(self, push: Push, error: str) -> None:
         await self._store.write(lambda c: links.push_error(c, push, error))
+
+    async def _parked(self, push: Push, exc: WordPressRejected) -> None:
+        """Refused for its post: tried again when the post takes comments again (posts.py
+        sees it open) or the comment changes here, not hourly for ever: WordPress gives
+        the same answer to every try while the post stays closed."""
+        await self._store.write(lambda c: links.push_parked(c, push, str(exc)))
+        status = await self._store.read(lambda c: _status_of(c, push.comment_id))
+        log.warning(
+            "wordpress: comment %d not pushed: %s (kept here only, %s; not tried again "
+            "until the post takes comments again)",
+            push.comment_id, exc, status,
+        )  # fmt: skip
+        if self._post_closed is not None:
+            await self._post_closed(push.comment_id)
 
     async def _failed(self, push: Push, error: str) -> None:
         delay = min(self._retry_seconds * 2**push.attempts, _MAX_BACKOFF_SECONDS)
@@ -288,6 +305,11 @@ async def _state(
         if comment.address_id is not None:
             email = await threads.address_email(conn, comment.address_id)
     return comment, link, post_id, email
+
+
+async def _status_of(conn: aiosqlite.Connection, comment_id: int) -> str:
+    comment = await comments.get_comment(conn, comment_id)
+    return "gone" if comment is None else comment.status.value
 
 
 def _private_pending(comment: Comment) -> bool:
