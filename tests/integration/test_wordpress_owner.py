@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from aiohttp import web
 from flows import post_comment, raw_mail_to
 from support import (
     db_rows,
@@ -239,6 +240,54 @@ async def test_approve_and_reply_on_an_emailed_reply_emails_its_writer(
         )  # fmt: skip
         await bridge.run_once()
         await until("the answer emailed", lambda: raw_answer(daemon, b"it is about timing."))
+
+
+@pytest.mark.asyncio
+async def test_an_approval_in_wp_admin_during_a_poll_is_applied_once(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    # The owner approves an emailed reply (held there) while a poll reads the new
+    # comments. Read before the recheck by ID, the listing still had it held; applied
+    # after the recheck had seen it approved, it put the reply back to pending here
+    # (comment.unpublished, its notifications withdrawn), and the next poll approved it
+    # again: three decisions for one tap, as CI saw in test_wordpress_live.py.
+    admin = Admin(wordpress_site)
+    post_id, slug = await a_post(admin, 1)
+    async with (
+        proxy_for(wordpress_site) as (proxy, url),
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, url, slug, daemon) as bridge,
+    ):
+        await bridge.run_once()
+        note = await answered(admin, post_id, bridge, daemon)
+        reply = reply_to_notification(note, "Could you say more about the second point?")
+        code = await smtp_send(daemon, "r0@example.org", reply_address(note), reply.as_bytes())
+        assert code.startswith("250"), code
+        # Pushed between two polls, as the daemon's bridge pushes as soon as it is told:
+        # the next poll's listing has it (above the last comment it read).
+        await bridge.push_once()
+        held = next(c for c in await admin.comments(post_id) if c["status"] == "hold")
+
+        async def approved_behind_the_listing(request: web.Request) -> web.Response | None:
+            # The new comments' listing (no include=): answered as it was, then approved.
+            if request.method != "GET" or "include" in request.query:
+                return None
+            listed = await proxy.forward(request)
+            await admin.call("POST", f"/comments/{held['id']}", {"status": "approved"})
+            return listed
+
+        proxy.faults.append(approved_behind_the_listing)
+        await bridge.run_once()
+        await bridge.run_once()
+        assert not proxy.faults  # the approval came in the middle of a poll
+        decided = await db_rows(
+            daemon,
+            "SELECT d.previous, d.status FROM moderation_decisions d JOIN wp_comments w "
+            "ON w.comment_id = d.comment_id WHERE w.wp_id = ?",
+            held["id"],
+        )
+        assert decided == [("pending", "approved")]
 
 
 @pytest.mark.asyncio

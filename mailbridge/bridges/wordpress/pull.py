@@ -97,11 +97,15 @@ class Puller:
         cursor_text = await self._store.read(lambda c: links.get_state(c, "cursor"))
         baseline = cursor_text is None
         cursor = int(cursor_text or 0)
-        fresh = await self._new_since(cursor)
         # Decisions first: wp-admin's "Approve and Reply" on a comment pending here
         # approves it and adds the answer, which is new. Mirrored first, the answer
         # was published under an unpublished comment, and its writer never told.
+        # The new comments are read after, not before: read first, a comment pushed
+        # from here (an emailed reply, held there) came back in them as held, and was
+        # applied after the recheck had seen it approved in wp-admin: the approval
+        # undone here, then done again at the next poll.
         await self._recheck()
+        fresh = await self._new_since(cursor)
         added = 0
         for item in fresh:
             added += await self._arrived(item, live=not baseline)
