@@ -20,6 +20,9 @@ from support import (
     make_settings,
     no_dmarc_zone,
     read_maildir,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
     until,
 )
 from wordpress_site import Admin, Site
@@ -147,6 +150,15 @@ async def answered(
     await bridge.run_once()
     notes = await until(f"{author}'s notification", lambda: mail_to(daemon, address))
     return notes[0]
+
+
+async def answer_by_email(
+    daemon: Running, note: EmailMessage, words: str, sender: str = "r0@example.org"
+) -> None:
+    """``sender`` answers ``note`` by email with ``words``: taken (250) by mailbridge."""
+    reply = reply_to_notification(note, words)
+    code = await smtp_send(daemon, sender, reply_address(note), reply.as_bytes())
+    assert code.startswith("250"), code
 
 
 @contextlib.asynccontextmanager
