@@ -16,11 +16,12 @@ from mailbridge.store import Store
 
 # Unclosed resources are charged to the test that leaked them (tests/leaks.py);
 # tests/pg.py starts the PostgreSQL server of the tests that need one.
-# wordpress_site: its session fixture registered once, here. Imported into each test
-# module instead, it was each module's own: every WordPress module started a WordPress
-# and a MariaDB of its own, all kept until the session ended (eight at once on the
-# WordPress tests' worker), which slowed the next starts past their waits.
-pytest_plugins = ["leaks", "pg", "wordpress_site"]
+# wordpress_site and dovecot_server: their session fixtures registered once, here.
+# Imported into each test module instead, a session fixture is each module's own: every
+# WordPress module started a WordPress and a MariaDB of its own, all kept until the
+# session ended (eight at once on the WordPress tests' worker), which slowed the next
+# starts past their waits. tests/test_plugins.py checks that no module imports them.
+pytest_plugins = ["leaks", "pg", "wordpress_site", "dovecot_server"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

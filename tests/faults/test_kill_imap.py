@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from delivery.sinks import WatchingSink, serving
-from dovecot_server import Mailbox, Relay, dovecot, dovecot_server  # noqa: F401 - fixtures
+from dovecot_server import Mailbox, Relay
 from faults.test_kill_daemon import (
     _gone,
     descendants,
@@ -43,7 +43,7 @@ HOLD = 0.3  # seconds each UID STORE is held: the window, made wide enough to hi
 @pytest.mark.asyncio
 async def test_kill_9_between_filing_and_marking_files_each_reply_once(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
 ) -> None:
     box = dovecot
     box.create("Filed")

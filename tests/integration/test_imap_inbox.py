@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from dovecot_server import Mailbox, Relay, dovecot, dovecot_server  # noqa: F401 - fixtures
+from dovecot_server import Mailbox, Relay
 from flows import reply_notification
 from support import (
     db_rows,
@@ -43,7 +43,7 @@ def settings_for(tmp_path: Path, box: Mailbox, **imap: Any) -> Any:
 
 
 @pytest.mark.asyncio
-async def test_a_reply_read_over_imap_becomes_a_comment(tmp_path: Path, dovecot: Mailbox) -> None:  # noqa: F811
+async def test_a_reply_read_over_imap_becomes_a_comment(tmp_path: Path, dovecot: Mailbox) -> None:
     box = dovecot
     box.create("Filed")
     settings = settings_for(tmp_path, box, done_mailbox="Filed")
@@ -106,7 +106,7 @@ async def test_a_reply_read_over_imap_becomes_a_comment(tmp_path: Path, dovecot:
 @pytest.mark.asyncio
 async def test_a_refused_login_is_logged_and_retried(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mailbridge.imap")
@@ -140,7 +140,7 @@ async def imap_metrics(daemon: Any) -> tuple[float, float]:
 @pytest.mark.asyncio
 async def test_a_connection_cut_while_idling_is_noticed_at_once(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The connection cut under IDLE: before, aioimaplib waited on it for poll_seconds
@@ -169,7 +169,7 @@ def _stray(n: int) -> bytes:
 @pytest.mark.asyncio
 async def test_a_full_mailbox_is_read_in_batches_without_waiting(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """More messages than one batch: the next batch follows at once, not after
@@ -188,7 +188,7 @@ async def test_a_full_mailbox_is_read_in_batches_without_waiting(
 @pytest.mark.asyncio
 async def test_a_message_too_large_is_refused_without_being_read(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
 ) -> None:
     """Over SMTP it would get 552; read from the mailbox it was read whole and filed.
     Now only its size and a few headers are read; it is refused in the inbound log and
@@ -221,7 +221,7 @@ async def _async(value: Any) -> Any:
 @pytest.mark.asyncio
 async def test_a_store_that_cannot_write_leaves_the_message_for_the_next_round(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The database locked: a message for no reply address cannot have its refusal
@@ -259,7 +259,7 @@ async def test_a_store_that_cannot_write_leaves_the_message_for_the_next_round(
 @pytest.mark.asyncio
 async def test_a_done_mailbox_that_does_not_exist_is_said_and_replies_go_on(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Before, the MOVE failed after each message, ending the session each time: one
@@ -282,7 +282,7 @@ async def test_a_done_mailbox_that_does_not_exist_is_said_and_replies_go_on(
 @pytest.mark.asyncio
 async def test_a_message_flagged_done_but_not_moved_is_moved(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
 ) -> None:
     """mailbridge stopped between flagging a message done and moving it: before, it
     stayed in INBOX for good (flagged done, never read again); now the next session
@@ -300,7 +300,7 @@ async def test_a_message_flagged_done_but_not_moved_is_moved(
 @pytest.mark.asyncio
 async def test_a_mailbox_made_again_new_uidvalidity_files_nothing_twice(
     tmp_path: Path,
-    dovecot: Mailbox,  # noqa: F811
+    dovecot: Mailbox,
 ) -> None:
     """The mailbox deleted and made again under mailbridge (a new UIDVALIDITY, every
     flag gone) with the same reply in it: Dovecot closes the connection, mailbridge

@@ -1,12 +1,10 @@
 """The test WordPress under load. tests/recipes/wordpress.sh: the servers it starts in
 the background may not have become mariadbd and php yet when it first looks at them (the
-shell has forked, the child has not run); a slow start is a start, not a failure. And one
-WordPress a session: each module's own, all kept until the session ended, loaded the
-machine for the next starts."""
+shell has forked, the child has not run); a slow start is a start, not a failure. (One
+WordPress a session: tests/test_plugins.py.)"""
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 from collections.abc import Iterator
@@ -60,18 +58,3 @@ def test_a_server_slow_to_start_is_waited_for(tmp_path: Path, server_dir: Path) 
     assert started.returncode == 0, started.stderr[-3000:]
     assert "WP_URL=http://127.0.0.1:" in started.stdout
     assert any(p.name.startswith("args.") for p in shim.iterdir())  # the slow start was met
-
-
-def test_one_wordpress_serves_every_module_of_the_session() -> None:
-    # A fixture a test module imports by name is that module's own (pytest registers
-    # what a module's namespace holds under the module): scope="session" then starts
-    # one site per module, and keeps each until the session ends.
-    tests = Path(__file__).resolve().parents[1]
-    own = [
-        str(path.relative_to(tests))
-        for path in sorted(tests.rglob("test_*.py"))
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.ImportFrom)
-        and any(alias.name == "wordpress_site" for alias in node.names)
-    ]  # fmt: skip
-    assert own == []
