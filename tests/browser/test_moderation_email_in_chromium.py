@@ -251,11 +251,13 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
     tmp_path: Path, browser: Any
 ) -> None:
     """No email's <html> named its language: a screen reader on a phone set to another
-    language read the whole email in that language's voice. The privacy link's button
-    was 43 px tall and the spam report's 40, under the 44 px a thumb needs. Every text
-    reads in light and dark mode."""
+    language read the whole email in that language's voice; then every one said "en",
+    a French blog's too (site.language). The privacy link's button was 43 px tall and
+    the spam report's 40, under the 44 px a thumb needs. Every text reads in light and
+    dark mode."""
     kinds = ("awaits moderation", "Confirm:", "Re: ", "went to spam", "Your data", "queue")
-    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:
+    french = {"language": "fr-CA"}
+    async with started(tmp_path, spam={"report_hours": 0.0004}, site=french) as daemon:
         await post_comment(daemon, parent=2, body="Thank you.", notify="replies")
         await approve(daemon, await moderation_email(daemon, "Ann"))
         await post_comment(daemon, author="Spammer", body="Check out my channel!!! "
@@ -273,7 +275,7 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
         parts = await until("every kind of email", every_kind, seconds=20)
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     for subject, html in parts.items():
-        assert html.splitlines()[1].startswith(b'<html lang="en">'), subject
+        assert html.splitlines()[1].startswith(b'<html lang="fr-CA">'), subject
         await page.set_content(html.decode())
         for text, height in await page.evaluate(BUTTONS):
             assert height >= 44, (subject, text, height)
@@ -286,10 +288,11 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
             assert await page.evaluate(LOW_CONTRAST) == [], (scheme, subject)
 
 
-def test_every_html_email_template_names_its_language() -> None:
+def test_every_html_email_template_names_the_site_s_language() -> None:
     """The emails the test above cannot make in one run (digests, a refusal) too."""
     for template in sorted((ROOT / "templates" / "email").glob("*.html.j2")):
-        assert '<html lang="en">' in template.read_text().splitlines()[1], template.name
+        line = template.read_text().splitlines()[1]
+        assert '<html lang="{{ language }}">' in line, template.name
 
 
 @pytest.mark.asyncio

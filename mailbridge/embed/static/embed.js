@@ -218,11 +218,24 @@
       input.focus();
     }
 
+    /* The page's language, else the site's (site.language, with the thread): a page
+       without lang had its comments read in the reader's default voice, and dates in
+       the browser's language, not the site's. */
+    function pageLang() {
+      var owner = host.closest("[lang]");
+      return owner ? owner.getAttribute("lang") : "";
+    }
     /* One formatter for all dates: toLocaleDateString builds a new one on every call. */
-    var dates = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
+    var dates = null;
     function when(iso) {
       var d = new Date(iso);
-      return isNaN(d) ? iso : dates.format(d);
+      if (isNaN(d)) return iso;
+      if (!dates) {
+        var shape = { year: "numeric", month: "short", day: "numeric" };
+        try { dates = new Intl.DateTimeFormat(section.lang || pageLang() || undefined, shape); }
+        catch (e) { dates = new Intl.DateTimeFormat(undefined, shape); /* a lang no browser knows */ }
+      }
+      return dates.format(d);
     }
 
     function item(c) {
@@ -304,6 +317,7 @@
         if (r.status === 404 && !next) return ensureThread().then(function () { return load(threadPath()); });
         if (r.status >= 400) throw new Error(r.body.error || "Comments could not be loaded.");
         var d = r.body;
+        if (d.thread && d.thread.language && !pageLang()) section.lang = d.thread.language;
         if (d.thread && d.thread.closed && !closed) {
           /* Said before anyone writes: the form would take a whole comment, then refuse it. */
           closed = true;
