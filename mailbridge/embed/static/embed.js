@@ -232,7 +232,12 @@
       if (isNaN(d)) return iso;
       if (!dates) {
         var shape = { year: "numeric", month: "short", day: "numeric" };
-        try { dates = new Intl.DateTimeFormat(section.lang || pageLang() || undefined, shape); }
+        /* The reader's own locale when it is of the page's language (en-GB's "7 Dec" on
+           an English page), else the page's: a German date read in an English voice. */
+        var lang = section.lang || pageLang();
+        var reader = navigator.language || "";
+        var same = !lang || reader.split("-")[0].toLowerCase() === lang.split("-")[0].toLowerCase();
+        try { dates = new Intl.DateTimeFormat((same ? reader : lang) || undefined, shape); }
         catch (e) { dates = new Intl.DateTimeFormat(undefined, shape); /* a lang no browser knows */ }
       }
       return dates.format(d);
