@@ -66,3 +66,71 @@ async def test_the_site_s_language_is_said_on_its_pages_and_in_the_widget(
             async with session.get(f"http://{host_}:{port}{path}") as response:
                 raw = await response.read()
             assert raw.splitlines()[1] == b'<html lang="fr">', path
+
+
+# What Safari 13 (iOS 13) lacks of what the widget uses, taken away before it runs: a
+# MediaQueryList that is no EventTarget (only addListener), no replaceChildren, no
+# constructed stylesheets, no Trusted Types.
+SAFARI_13 = """
+Object.defineProperty(MediaQueryList.prototype, "addEventListener", { value: undefined });
+Object.defineProperty(MediaQueryList.prototype, "removeEventListener", { value: undefined });
+for (const kind of [Element, Document, DocumentFragment]) delete kind.prototype.replaceChildren;
+window.CSSStyleSheet = function () { throw new TypeError("Illegal constructor"); };
+delete window.trustedTypes;
+"""
+
+
+@pytest.mark.asyncio
+async def test_on_an_old_iphone_the_widget_shows_the_thread_and_takes_a_comment(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """matchMedia(...).addEventListener threw on Safari before 14: an iPhone on iOS 13
+    got an empty box where the comments go; on a closed thread replaceChildren threw."""
+    daemon, page_for = host
+    page = await browser.new_page(viewport=PHONE)
+    await page.add_init_script(SAFARI_13)
+    await page.goto(page_for(head="<style>body { color: #111; }</style>"))
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    # Styled by its <style> (no constructed sheet), the honeypot out of sight.
+    assert not await page.locator("#mailbridge .trap").is_visible()
+    # The dark accent still follows a theme that follows the reader's scheme.
+    assert not await page.locator("#mailbridge section.on-dark").count()
+    await page.evaluate("document.body.style.color = '#eee'")
+    await page.emulate_media(color_scheme="dark")
+    await page.locator("#mailbridge section.on-dark").wait_for()
+    form = page.locator("#mailbridge form")
+    await form.get_by_label("Name (shown)").fill("Old Phone")
+    await form.get_by_label("Email (never shown)").fill("old.phone@example.com")
+    await form.get_by_label("Comment", exact=True).fill("Written on an iPhone 6s, still going.")
+    await form.get_by_role("button", name="Post comment").click()
+    await form.locator("[role=status]", has_text="Thank you").wait_for()
+
+    async def close(conn: Any) -> None:
+        await conn.execute("UPDATE threads SET closed = 1 WHERE key = ?", (THREAD,))
+
+    await daemon.store.write(close)
+    page = await browser.new_page(viewport=PHONE)
+    await page.add_init_script(SAFARI_13)
+    await page.goto(page_for())
+    await page.locator("#mailbridge", has_text="closed to new comments").wait_for()
+    assert await page.locator("#mailbridge article").count() == 243
+
+
+@pytest.mark.asyncio
+async def test_the_fields_keep_their_edges_where_their_colour_cannot_be_computed(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """The fields' edge colour is color-mix(), which Safari before 16.2 (iOS 15) cannot
+    compute: the whole border was dropped, and the form was fields without edges. A
+    site's --mb-border that does not compute does the same in any browser."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(
+        page_for(head="<style>#mailbridge { --mb-border: color-mix(nonsense); }</style>")
+    )
+    await page.locator("#mailbridge article").nth(242).wait_for()
+    for part in ("input[name=author]", "input[name=email]", "textarea", "select", "form"):
+        edge = await page.locator(f"#mailbridge {part}").evaluate(
+            "e => [getComputedStyle(e).borderTopStyle, getComputedStyle(e).borderTopWidth]"
+        )
+        assert edge == ["solid", "1px"], part
