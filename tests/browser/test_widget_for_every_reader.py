@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import expect
 from support import THREAD, embedding_settings
 
 from mailbridge.app import Running
@@ -134,3 +135,71 @@ async def test_the_fields_keep_their_edges_where_their_colour_cannot_be_computed
             "e => [getComputedStyle(e).borderTopStyle, getComputedStyle(e).borderTopWidth]"
         )
         assert edge == ["solid", "1px"], part
+
+
+@pytest.mark.asyncio
+async def test_a_screen_reader_jumps_from_comment_to_comment(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """The comments had no headings: a screen reader could only read the thread line
+    by line, names, dates and Reply buttons run together, or tab from Reply to Reply."""
+    _daemon, page_for = host
+    page = await shown(browser, page_for())
+    # Each comment an article named by who wrote it and whom it answers, the name its
+    # heading, a level deeper for each level of replies (h6 at most).
+    conversation = page.locator("#mailbridge li", has=page.locator("#comment-2")).first
+    await expect(conversation).to_match_aria_snapshot(
+        """
+        - article "Comment by Reader 001":
+          - heading "Reader 001" [level=3]
+          - time: Dec 24, 2012
+          - paragraph: Hi Joseph,
+          - button "Reply to Reader 001"
+        - list:
+          - listitem:
+            - article "Reply by Reader 002 to Reader 001":
+              - heading "Reader 002" [level=4]
+              - time: Dec 24, 2012
+            - list:
+              - listitem:
+                - article "Reply by Reader 003 to Reader 002":
+                  - heading "Reader 003" [level=5]
+                - list:
+                  - listitem:
+                    - article "Reply by Reader 004 to Reader 003":
+                      - heading "Reader 004" [level=6]
+        """
+    )
+    # The thread's comments, one heading each, under the widget's own "243 comments".
+    widget = page.locator("#mailbridge")
+    assert await widget.get_by_role("heading", level=2).inner_text() == "243 comments"
+    authors = widget.locator("article").get_by_role("heading")
+    assert await authors.count() == 243
+    conversations = await widget.locator("section > ol > li").count()
+    # Level 3: each conversation's first comment, and the form's "Leave a comment".
+    assert await widget.get_by_role("heading", level=3).count() == conversations + 1
+
+
+@pytest.mark.asyncio
+async def test_the_thread_page_without_scripts_has_the_same_headings(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """The comments the thread page renders for readers without JavaScript had no
+    headings either."""
+    daemon, _page_for = host
+    context = await browser.new_context(java_script_enabled=False, viewport=PHONE)
+    page = await context.new_page()
+    host_, port = daemon.http_address
+    await page.goto(f"http://{host_}:{port}/threads/{THREAD}")
+    first = page.locator("article.comment").first
+    await expect(first).to_match_aria_snapshot(
+        """
+        - article "Comment by Reader 001":
+          - heading "Reader 001" [level=2]
+          - link "2012-12-24"
+          - paragraph: Hi Joseph,
+          - article "Reply by Reader 002 to Reader 001":
+            - heading "Reader 002" [level=3]
+        """
+    )
+    await context.close()

@@ -60,7 +60,7 @@
       /* Safari before 15.4 (iOS 15) has no overflow-wrap:anywhere: a long link in a
          comment ran past a phone's edge. word-break:break-word does the same there. */
       "h3,.meta,.body{word-break:break-word}" +
-      "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600}" +
+      "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600;display:inline;font-size:inherit;margin:0}" +
       ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-inline-start:.75em;border-inline-start:3px solid;border-inline-start-color:var(--_border);color:var(--_muted)}" +
       "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
       ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
@@ -253,11 +253,18 @@
       return dates.format(d);
     }
 
-    function item(c) {
+    /* Each comment an article named by who wrote it (and, for a reply, whom it
+       answers), the name its heading, one level deeper for each level of replies (h3
+       under the h2 "N comments", h6 at most): a screen reader jumps from comment to
+       comment by heading or article, and hears how deep a reply sits. Before, the
+       comments were one unbroken run of text and Reply buttons. */
+    function item(c, depth, answers) {
+      depth = depth || 0;
       var reply = closed ? null : el("button", { type: "button", class: "reply", text: "Reply", "aria-label": "Reply to " + c.author });
-      var art = el("article", { id: "comment-" + c.id, "aria-label": "Comment by " + c.author }, [
+      var named = answers ? "Reply by " + c.author + " to " + answers : "Comment by " + c.author;
+      var art = el("article", { id: "comment-" + c.id, "aria-label": named }, [
         el("div", { class: "meta" }, [
-          el("span", { class: "author", dir: "auto", text: c.author }), el("span", { class: "sep", text: " · " }),
+          el("h" + Math.min(3 + depth, 6), { class: "author", dir: "auto", text: c.author }), el("span", { class: "sep", "aria-hidden": "true", text: " · " }),
           el("time", { datetime: c.created, text: when(c.created) })
         ]),
         /* dir="auto": a Hebrew or Arabic comment (or name) reads right to left on a
@@ -269,7 +276,7 @@
       var li = el("li", {}, [art]);
       if (c.replies && c.replies.length) {
         var sub = el("ol");
-        c.replies.forEach(function (r) { sub.appendChild(item(r)); });
+        c.replies.forEach(function (r) { sub.appendChild(item(r, depth + 1, c.author)); });
         li.appendChild(sub);
       }
       return li;
@@ -343,7 +350,7 @@
         }
         if (!next) title.textContent = d.total === 1 ? "1 comment" : d.total + " comments";
         var batch = document.createDocumentFragment();
-        d.comments.forEach(function (c) { batch.appendChild(item(c)); });
+        d.comments.forEach(function (c) { batch.appendChild(item(c, 0, null)); });
         list.appendChild(batch);
         next = d.next;
         more.hidden = !next;
