@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from playwright.async_api import expect
-from support import THREAD, embedding_settings
+from support import BIG, THREAD, embedding_settings
 
 from mailbridge.app import Running
 from mailbridge.settings import Settings
@@ -203,3 +203,37 @@ async def test_the_thread_page_without_scripts_has_the_same_headings(
         """
     )
     await context.close()
+
+
+# Each of the widget's targets (in its shadow root) with its size; links in a comment's
+# text are inline, exempt (WCAG 2.5.8).
+WIDGET_TARGETS = """() => [...document.getElementById("mailbridge").shadowRoot
+    .querySelectorAll("button, input, select, textarea")]
+  .filter(e => e.getClientRects().length)
+  .map(e => { const r = e.getBoundingClientRect();
+    return [e.textContent.trim() || e.name, r.width, r.height]; })"""
+
+
+@pytest.mark.asyncio
+async def test_every_target_of_the_widget_fits_a_thumb(
+    host: tuple[Running, Host], browser: Any
+) -> None:
+    """Reply was 27 px tall on a blog's 16 px text, the fields 31 px, Post 38: under
+    the 44 px a thumb needs, on the phones most comments are written on."""
+    _daemon, page_for = host
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(page_for(thread=BIG))
+    await page.locator("#mailbridge article").nth(199).wait_for()
+    await page.locator("#mailbridge button.reply").nth(3).click()  # Cancel reply shows
+    small = [t for t in await page.evaluate(WIDGET_TARGETS) if min(t[1:]) < 44]
+    assert small == []
+    seen = {t[0] for t in await page.evaluate(WIDGET_TARGETS)}
+    assert {"Reply", "Post comment", "Cancel reply", "Show more comments"} <= seen
+    # Not a longer thread for it: the next comment starts as close under a Reply as
+    # it did under the 27 px button and its 16 px margin.
+    gap = await page.locator("#mailbridge section").evaluate(
+        """s => { const [one, two] = s.querySelectorAll("article");
+          const top = e => e.getBoundingClientRect().top;
+          return top(two) - top(one.querySelector(".reply")); }"""
+    )
+    assert gap <= 27 + 16 + 8, gap

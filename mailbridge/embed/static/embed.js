@@ -60,10 +60,14 @@
       /* Safari before 15.4 (iOS 15) has no overflow-wrap:anywhere: a long link in a
          comment ran past a phone's edge. word-break:break-word does the same there. */
       "h3,.meta,.body{word-break:break-word}" +
-      "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600;display:inline;font-size:inherit;margin:0}" +
+      "article{margin:0 0 .25rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600;display:inline;font-size:inherit;margin:0}" +
       ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-inline-start:.75em;border-inline-start:3px solid;border-inline-start-color:var(--_border);color:var(--_muted)}" +
       "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
-      ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
+      ".reply{background:none;border:0;color:var(--_accent);padding:0;text-decoration:underline;text-align:start}" +
+      /* 44 px each way for every thumb's target (Reply was 27 px tall on a blog's 16 px
+         text, the fields 31): the lost space under each comment is taken from its margin,
+         so the thread is no longer than it was. */
+      "input,select,button{box-sizing:border-box;min-height:44px;min-width:44px}" +
       "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid;border-color:var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
       /* A field's edge at half the text colour, not the 18% of the lines between
          comments: at 1.5:1 the form was faint boxes, hard to find (3:1 is the least). */
