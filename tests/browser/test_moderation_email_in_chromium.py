@@ -194,16 +194,11 @@ async def test_every_part_of_the_moderation_email_reads_in_dark_mode(
         assert await page.evaluate(LOW_CONTRAST) == [], scheme
 
 
-@pytest.mark.asyncio
-@pytest.mark.parametrize("batched", [False, True])
-async def test_a_reply_notification_stays_within_a_phone(
-    tmp_path: Path, browser: Any, batched: bool
-) -> None:
-    # The commenter told of an answer reads it on their phone too: a long link or a
-    # code line in the answer made their notification (or digest) 900 px wide.
-    window = {"batch_window_seconds": 1 if batched else 0}
+async def commenter_notification(tmp_path: Path, bodies: list[str], marker: str) -> EmailMessage:
+    """What reader 002 is sent when ``bodies`` answer their comment: a notification for
+    one, a digest of them for more (their batching window open); the one with ``marker``."""
+    window = {"batch_window_seconds": 1 if len(bodies) > 1 else 0}
     async with started(tmp_path, spam=NO_SPAM_SCORE, notifications=window) as daemon:
-        bodies = [WIDE, "And a short one."] if batched else [WIDE]
         for n, body in enumerate(bodies):
             await post_comment(daemon, parent=2, body=body)
             await approve(daemon, await moderation_email(daemon, "Ann", n + 1))
@@ -213,10 +208,22 @@ async def test_a_reply_notification_stays_within_a_phone(
                 m
                 for m in read_maildir(outbox_dir(daemon))
                 if m["To"].addresses[0].addr_spec == "reader002.4a549d@example.org"
-                and "argument_three" in html_body(m)
+                and marker in html_body(m)
             ]
 
         [notification] = await until("the notification", told, seconds=20)
+    return notification
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("batched", [False, True])
+async def test_a_reply_notification_stays_within_a_phone(
+    tmp_path: Path, browser: Any, batched: bool
+) -> None:
+    # The commenter told of an answer reads it on their phone too: a long link or a
+    # code line in the answer made their notification (or digest) 900 px wide.
+    bodies = [WIDE, "And a short one."] if batched else [WIDE]
+    notification = await commenter_notification(tmp_path, bodies, "argument_three")
     assert ("2 new comments" in html_body(notification)) is batched
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     await page.set_content(html_body(notification))
@@ -226,6 +233,29 @@ async def test_a_reply_notification_stays_within_a_phone(
     )
     assert too_wide == []
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("batched", [False, True])
+async def test_the_commenter_s_notification_reads_in_dark_mode(
+    tmp_path: Path, browser: Any, batched: bool
+) -> None:
+    """The moderation emails had a dark scheme; what commenters get did not: a white
+    page at night, its grey lines and links meant for white."""
+    bodies = ["See [the study](https://example.org/study) on this.", "Thank you, both."]
+    notification = await commenter_notification(
+        tmp_path, bodies if batched else bodies[:1], "the study"
+    )
+    html = html_body(notification)
+    assert ("2 new comments" in html) is batched
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    await page.set_content(html)
+    assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == (
+        "rgb(13, 17, 23)"
+    )
+    assert await page.evaluate(LOW_CONTRAST) == []
+    link = page.get_by_role("link", name="the study")
+    assert await link.evaluate("e => getComputedStyle(e).color") == "rgb(108, 182, 255)"
 
 
 # What each email's reader taps: the links drawn as buttons.
@@ -286,13 +316,25 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
         for subject, html in parts.items():
             await page.set_content(html.decode())
             assert await page.evaluate(LOW_CONTRAST) == [], (scheme, subject)
+            # Dark in dark mode, each of them: the confirmation and the notification
+            # a commenter gets were white pages at night.
+            lightness = await page.evaluate(BODY_LIGHTNESS)
+            assert (lightness < 0.1) is (scheme == "dark"), (scheme, subject)
 
 
-def test_every_html_email_template_names_the_site_s_language() -> None:
+# The body's background as relative luminance, 0 (black) to 1 (white).
+BODY_LIGHTNESS = """(() => { const [r, g, b] = getComputedStyle(document.body).backgroundColor
+    .match(/[\\d.]+/g).map(Number);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; })()"""
+
+
+def test_every_html_email_template_names_the_site_s_language_and_can_be_dark() -> None:
     """The emails the test above cannot make in one run (digests, a refusal) too."""
     for template in sorted((ROOT / "templates" / "email").glob("*.html.j2")):
-        line = template.read_text().splitlines()[1]
-        assert '<html lang="{{ language }}">' in line, template.name
+        text = template.read_text()
+        assert '<html lang="{{ language }}">' in text.splitlines()[1], template.name
+        assert '<meta name="color-scheme" content="light dark">' in text, template.name
+        assert "@media (prefers-color-scheme: dark)" in text, template.name
 
 
 @pytest.mark.asyncio
