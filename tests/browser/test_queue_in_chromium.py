@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from contrast import LOW_CONTRAST
 from flows import moderation_email, outbox_dir, post_comment
 from support import (
     AUTHOR_EMAIL,
@@ -224,3 +225,28 @@ async def test_every_target_on_the_pages_fits_a_thumb(daemon: Running, browser: 
     for path in ("/", "/privacy", "/moderate", f"/threads/{THREAD}"):
         await page.goto(f"http://{host}:{port}{path}")
         assert [t for t in await page.evaluate(TARGETS) if min(t[2:]) < 44] == [], path
+
+
+@pytest.mark.asyncio
+async def test_the_pages_read_in_dark_mode(daemon: Running, browser: Any) -> None:
+    """The moderation emails were dark in dark mode; the pages their links open were
+    white, the queue the author reads at night too."""
+    comment = await post_comment(daemon, parent=2, body="Waiting in the dark.")
+    approve = moderation_links(await moderation_email(daemon, "Ann", 1))["approve"]
+
+    async def held(conn: Any) -> None:  # its Approve page shows the yellow notice
+        await conn.execute("UPDATE comments SET held_reason = 'two links' WHERE id = ?", (comment,))
+
+    await daemon.store.write(held)
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.emulate_media(color_scheme="dark")
+    await page.get_by_role("heading", name="1 comment waiting").wait_for()
+    host, port = daemon.http_address
+    for where in ("queue", approve, "/", "/privacy", "/moderate", f"/threads/{THREAD}"):
+        if where != "queue":
+            await page.goto(where if where.startswith("http") else f"http://{host}:{port}{where}")
+        background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(13, 17, 23)", where
+        assert await page.evaluate(LOW_CONTRAST) == [], where
+        if where == approve:
+            await page.get_by_text("Held for a closer look").wait_for()
