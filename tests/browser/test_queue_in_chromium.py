@@ -20,6 +20,7 @@ from support import (
     moderation_links,
     read_maildir,
     text_body,
+    until,
 )
 
 from mailbridge.app import Running
@@ -250,3 +251,26 @@ async def test_the_pages_read_in_dark_mode(daemon: Running, browser: Any) -> Non
         assert await page.evaluate(LOW_CONTRAST) == [], where
         if where == approve:
             await page.get_by_text("Held for a closer look").wait_for()
+
+
+@pytest.mark.asyncio
+async def test_the_privacy_page_s_targets_fit_a_thumb(daemon: Running, browser: Any) -> None:
+    """A commenter's own data page: "Download all of it (JSON)" was a 26 px line."""
+    await post_comment(daemon, parent=2, body="Mine.")
+    host, port = daemon.http_address
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.goto(f"http://{host}:{port}/privacy")
+    await page.get_by_label("Your email address").fill("ann@example.com")
+    await page.get_by_role("button", name="Email me a link").click()
+    await page.get_by_role("heading").first.wait_for()
+
+    async def link() -> str | None:
+        for mail in read_maildir(outbox_dir(daemon)):
+            if "Your data" in str(mail["Subject"]):
+                found = re.search(r"(http\S+/privacy/[\w-]+)", text_body(mail))
+                return found.group(1) if found else None
+        return None
+
+    await page.goto(await until("the privacy link", link, seconds=20))
+    await page.get_by_role("link", name="Download all of it (JSON)").wait_for()
+    assert [t for t in await page.evaluate(TARGETS) if min(t[2:]) < 44] == []
