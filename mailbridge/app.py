@@ -130,6 +130,7 @@ def site_globals(settings: Settings) -> dict[str, str]:
     """What every template sees of the site (templating.Renderer)."""
     return {
         "accent": settings.site.accent_color,
+        "language": settings.site.language,
         # Every email's footer links here: a person's own data (docs/privacy.md).
         "privacy_url": settings.site.public_url.rstrip("/") + "/privacy",
     }

@@ -78,7 +78,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._env.globals.update({"accent": "#0b5cad", "privacy_url": "/privacy", **(site or {})})
+        self._env.globals.update(
+            {"accent": "#0b5cad", "language": "en", "privacy_url": "/privacy", **(site or {})}
+        )
         # {{ text|markdown }}: a comment as sanitised HTML (mailbridge.render), the one
         # rendering shared by pages and the HTML part of emails.
         self._env.filters["markdown"] = _markdown

@@ -44,6 +44,11 @@ class SiteSettings:
     accent_color: str = _key(
         "#0b5cad", "The site's colour for links and buttons in emails and pages (#rrggbb)."
     )
+    language: str = _key(
+        "en",
+        "The site's language as a BCP 47 tag (en, fr, pt-BR): the lang of every email, "
+        "page and the widget, so screen readers read them in its voice.",
+    )
     allowed_origins: tuple[str, ...] = _key(
         (),
         "Origins (scheme://host[:port]) of the blog pages that embed the comment widget: "

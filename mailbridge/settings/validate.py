@@ -6,6 +6,7 @@ import base64
 import binascii
 import dataclasses
 import ipaddress
+import re
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from mailbridge.settings.schema import (
     WordPressSettings,
 )
 
-__all__ = ["parse_hostport", "public_url_advice", "validate"]
+__all__ = ["is_language_tag", "parse_hostport", "public_url_advice", "validate"]
 
 
 def parse_hostport(value: str, where: str) -> tuple[str, int]:
@@ -75,6 +76,36 @@ def _accent_color(s: Settings) -> None:
         or any(c not in "0123456789abcdefABCDEF" for c in color[1:])
     ):
         raise ConfigError(f"site.accent_color: expected #rrggbb, got '{color}'")
+
+
+# RFC 5646's langtag, in the order language, script, region, variants, extensions and
+# private use; or private use alone. Well-formed only, no registry lookup, but the
+# language is ISO 639's two or three letters: "english" or "French" (the 4 to 8 letters
+# RFC 5646 reserves, none registered) is a mistake to name, not a tag.
+_LANGTAG = re.compile(
+    r"[a-z]{2,3}(?:-[a-z]{3}){0,3}"
+    r"(?:-[a-z]{4})?(?:-(?:[a-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*"
+    r"(?:-[0-9a-wy-z](?:-[a-z0-9]{2,8})+)*"
+    r"(?:-x(?:-[a-z0-9]{1,8})+)?"
+    r"|x(?:-[a-z0-9]{1,8})+",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def is_language_tag(tag: str) -> bool:
+    """Whether ``tag`` is a well-formed BCP 47 language tag (en, pt-BR, zh-Hant-TW)."""
+    return _LANGTAG.fullmatch(tag) is not None
+
+
+def _language(s: Settings) -> None:
+    # Written into every lang attribute: a wrong one makes screen readers read the
+    # whole page in a wrong voice, and anything else would be markup.
+    if not is_language_tag(s.site.language):
+        raise ConfigError(
+            f"site.language: expected a BCP 47 language tag (en, fr, pt-BR), "
+            f"got '{s.site.language}'"
+        )
 
 
 def _reply_domain(s: Settings) -> None:
@@ -303,6 +334,7 @@ _CHECKS: tuple[Callable[[Settings], None], ...] = (
     _listen,
     _site_url,
     _accent_color,
+    _language,
     _reply_domain,
     _addresses,
     _thread_path_prefix,

@@ -74,7 +74,7 @@ def build_web_app(
         smtputf8=settings.outbound.smtputf8,
         form_key=keyring.form,
     )
-    published = PublishedThreads(store, settings.cache)
+    published = PublishedThreads(store, settings.cache, language=settings.site.language)
     pages = Pages(store, renderer, settings.site.name, published)
     moderation = ModerationPages(
         service,

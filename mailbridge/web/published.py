@@ -336,8 +336,17 @@ PageReader = Callable[
 
 
 class PublishedThreads:
-    def __init__(self, store: Store, cache: CacheSettings, reader: PageReader = read_page) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache: CacheSettings,
+        reader: PageReader = read_page,
+        language: str = "en",
+    ) -> None:
+        """``language`` (site.language) is said with every thread: the widget's lang on
+        a host page that names none."""
         self._store = store
+        self._language = language
         self._reader = reader
         self._settings = cache
         self._bytes = _Bytes(cache.memory_mb * 1024 * 1024)
@@ -458,6 +467,7 @@ class PublishedThreads:
                 "title": thread.title,
                 "url": thread.url,
                 "closed": thread.closed,
+                "language": self._language,
             },
             "total": page.total,
             "comments": tree_json(page.nodes),

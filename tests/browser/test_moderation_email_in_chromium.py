@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from contrast import LOW_CONTRAST
 from flows import approve, moderation_email, outbox_dir, post_comment, reply_notification
 from support import (
     AUTHOR_EMAIL,
@@ -142,35 +143,6 @@ async def test_a_hebrew_comment_and_quote_read_right_to_left(tmp_path: Path, bro
     assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
 
 
-# Every element's own text against the background it is drawn on (WCAG 2 contrast):
-# the pairs under 4.5:1, the least a paragraph of text needs to be read.
-LOW_CONTRAST = """() => {
-  const rgb = s => { const p = s.match(/rgba?\\(([^)]+)\\)/)[1].split(',').map(Number);
-                     return {c: p.slice(0, 3), a: p.length > 3 ? p[3] : 1}; };
-  const lum = ({c}) => c.map(v => { v /= 255;
-      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
-    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
-  // With no background of its own, an email is drawn on the canvas: Chromium's dark
-  // one (#121212) in dark mode when the email declares it can be dark, else white.
-  const scheme = document.querySelector('meta[name=color-scheme]');
-  const canvas = rgb(matchMedia('(prefers-color-scheme: dark)').matches && scheme
-    && scheme.content.includes('dark') ? 'rgb(18, 18, 18)' : 'rgb(255, 255, 255)');
-  const under = e => { for (let n = e; n; n = n.parentElement) {
-      const b = rgb(getComputedStyle(n).backgroundColor); if (b.a > 0) return b; }
-    return canvas; };
-  const low = [];
-  for (const e of document.body.querySelectorAll('*')) {
-    const own = [...e.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
-    if (!own.length) continue;
-    const [hi, lo] = [lum(rgb(getComputedStyle(e).color)), lum(under(e))].sort((x, y) => y - x);
-    const ratio = (hi + 0.05) / (lo + 0.05);
-    const text = own[0].textContent.trim().slice(0, 30);
-    if (ratio < 4.5) low.push(`${e.tagName} ${ratio.toFixed(2)}: ${text}`);
-  }
-  return low;
-}"""
-
-
 @pytest.mark.asyncio
 async def test_every_part_of_the_moderation_email_reads_in_dark_mode(
     daemon: Running, browser: Any
@@ -194,16 +166,11 @@ async def test_every_part_of_the_moderation_email_reads_in_dark_mode(
         assert await page.evaluate(LOW_CONTRAST) == [], scheme
 
 
-@pytest.mark.asyncio
-@pytest.mark.parametrize("batched", [False, True])
-async def test_a_reply_notification_stays_within_a_phone(
-    tmp_path: Path, browser: Any, batched: bool
-) -> None:
-    # The commenter told of an answer reads it on their phone too: a long link or a
-    # code line in the answer made their notification (or digest) 900 px wide.
-    window = {"batch_window_seconds": 1 if batched else 0}
+async def commenter_notification(tmp_path: Path, bodies: list[str], marker: str) -> EmailMessage:
+    """What reader 002 is sent when ``bodies`` answer their comment: a notification for
+    one, a digest of them for more (their batching window open); the one with ``marker``."""
+    window = {"batch_window_seconds": 1 if len(bodies) > 1 else 0}
     async with started(tmp_path, spam=NO_SPAM_SCORE, notifications=window) as daemon:
-        bodies = [WIDE, "And a short one."] if batched else [WIDE]
         for n, body in enumerate(bodies):
             await post_comment(daemon, parent=2, body=body)
             await approve(daemon, await moderation_email(daemon, "Ann", n + 1))
@@ -213,10 +180,22 @@ async def test_a_reply_notification_stays_within_a_phone(
                 m
                 for m in read_maildir(outbox_dir(daemon))
                 if m["To"].addresses[0].addr_spec == "reader002.4a549d@example.org"
-                and "argument_three" in html_body(m)
+                and marker in html_body(m)
             ]
 
         [notification] = await until("the notification", told, seconds=20)
+    return notification
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("batched", [False, True])
+async def test_a_reply_notification_stays_within_a_phone(
+    tmp_path: Path, browser: Any, batched: bool
+) -> None:
+    # The commenter told of an answer reads it on their phone too: a long link or a
+    # code line in the answer made their notification (or digest) 900 px wide.
+    bodies = [WIDE, "And a short one."] if batched else [WIDE]
+    notification = await commenter_notification(tmp_path, bodies, "argument_three")
     assert ("2 new comments" in html_body(notification)) is batched
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     await page.set_content(html_body(notification))
@@ -226,6 +205,29 @@ async def test_a_reply_notification_stays_within_a_phone(
     )
     assert too_wide == []
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("batched", [False, True])
+async def test_the_commenter_s_notification_reads_in_dark_mode(
+    tmp_path: Path, browser: Any, batched: bool
+) -> None:
+    """The moderation emails had a dark scheme; what commenters get did not: a white
+    page at night, its grey lines and links meant for white."""
+    bodies = ["See [the study](https://example.org/study) on this.", "Thank you, both."]
+    notification = await commenter_notification(
+        tmp_path, bodies if batched else bodies[:1], "the study"
+    )
+    html = html_body(notification)
+    assert ("2 new comments" in html) is batched
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    await page.set_content(html)
+    assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == (
+        "rgb(13, 17, 23)"
+    )
+    assert await page.evaluate(LOW_CONTRAST) == []
+    link = page.get_by_role("link", name="the study")
+    assert await link.evaluate("e => getComputedStyle(e).color") == "rgb(108, 182, 255)"
 
 
 # What each email's reader taps: the links drawn as buttons.
@@ -251,11 +253,13 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
     tmp_path: Path, browser: Any
 ) -> None:
     """No email's <html> named its language: a screen reader on a phone set to another
-    language read the whole email in that language's voice. The privacy link's button
-    was 43 px tall and the spam report's 40, under the 44 px a thumb needs. Every text
-    reads in light and dark mode."""
+    language read the whole email in that language's voice; then every one said "en",
+    a French blog's too (site.language). The privacy link's button was 43 px tall and
+    the spam report's 40, under the 44 px a thumb needs. Every text reads in light and
+    dark mode."""
     kinds = ("awaits moderation", "Confirm:", "Re: ", "went to spam", "Your data", "queue")
-    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:
+    french = {"language": "fr-CA"}
+    async with started(tmp_path, spam={"report_hours": 0.0004}, site=french) as daemon:
         await post_comment(daemon, parent=2, body="Thank you.", notify="replies")
         await approve(daemon, await moderation_email(daemon, "Ann"))
         await post_comment(daemon, author="Spammer", body="Check out my channel!!! "
@@ -273,7 +277,7 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
         parts = await until("every kind of email", every_kind, seconds=20)
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     for subject, html in parts.items():
-        assert html.splitlines()[1].startswith(b'<html lang="en">'), subject
+        assert html.splitlines()[1].startswith(b'<html lang="fr-CA">'), subject
         await page.set_content(html.decode())
         for text, height in await page.evaluate(BUTTONS):
             assert height >= 44, (subject, text, height)
@@ -284,12 +288,25 @@ async def test_every_email_says_its_language_and_its_buttons_fit_a_thumb(
         for subject, html in parts.items():
             await page.set_content(html.decode())
             assert await page.evaluate(LOW_CONTRAST) == [], (scheme, subject)
+            # Dark in dark mode, each of them: the confirmation and the notification
+            # a commenter gets were white pages at night.
+            lightness = await page.evaluate(BODY_LIGHTNESS)
+            assert (lightness < 0.1) is (scheme == "dark"), (scheme, subject)
 
 
-def test_every_html_email_template_names_its_language() -> None:
+# The body's background as relative luminance, 0 (black) to 1 (white).
+BODY_LIGHTNESS = """(() => { const [r, g, b] = getComputedStyle(document.body).backgroundColor
+    .match(/[\\d.]+/g).map(Number);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; })()"""
+
+
+def test_every_html_email_template_names_the_site_s_language_and_can_be_dark() -> None:
     """The emails the test above cannot make in one run (digests, a refusal) too."""
     for template in sorted((ROOT / "templates" / "email").glob("*.html.j2")):
-        assert '<html lang="en">' in template.read_text().splitlines()[1], template.name
+        text = template.read_text()
+        assert '<html lang="{{ language }}">' in text.splitlines()[1], template.name
+        assert '<meta name="color-scheme" content="light dark">' in text, template.name
+        assert "@media (prefers-color-scheme: dark)" in text, template.name
 
 
 @pytest.mark.asyncio

@@ -9,15 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from contrast import LOW_CONTRAST
 from flows import moderation_email, outbox_dir, post_comment
 from support import (
     AUTHOR_EMAIL,
     ROOT,
+    THREAD,
     free_port,
     make_settings,
     moderation_links,
     read_maildir,
     text_body,
+    until,
 )
 
 from mailbridge.app import Running
@@ -191,3 +194,83 @@ async def test_what_a_press_did_is_said_at_the_top_and_in_the_title(
     box = await said.bounding_box()  # on the screen as the page comes back
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844
     assert (await page.title()).startswith("Undone: the comment is back where it was · ")
+
+
+# Every target a thumb taps, with its size: links that stand alone (a link inside a
+# sentence or a comment's text is exempt, WCAG 2.5.8), buttons, fields, and a checkbox
+# by its label (the label is what is tapped).
+TARGETS = """() => [...document.querySelectorAll("a, button, input, select, textarea")]
+  .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== "hidden")
+  .filter(e => e.tagName !== "A" || e.parentElement.textContent.trim() === e.textContent.trim())
+  .map(e => e.type === "checkbox" && e.closest("label") ? e.closest("label") : e)
+  .map(e => { const r = e.getBoundingClientRect();
+    return [e.tagName, e.textContent.trim().slice(0, 30) || e.name, r.width, r.height]; })"""
+
+
+@pytest.mark.asyncio
+async def test_every_target_on_the_pages_fits_a_thumb(daemon: Running, browser: Any) -> None:
+    """The site's link atop every page was 20 px tall, under the 44 px a thumb needs."""
+    for n in range(2):
+        await post_comment(daemon, parent=2, body=f"Waiting comment **{n}**.")
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.get_by_role("heading", name="2 comments waiting").wait_for()
+    small = [t for t in await page.evaluate(TARGETS) if min(t[2:]) < 44]
+    # A checkbox's label may be one line of text (26 px): 24 px is WCAG's least, with
+    # nothing else to tap within 24 px of it.
+    assert [t for t in small if t[0] != "LABEL" or min(t[2:]) < 24] == [], small
+    await page.get_by_label("Select all").check()
+    await page.get_by_role("button", name="Approve selected").click()
+    await page.get_by_role("heading", name="0 comments waiting").wait_for()
+    assert [t for t in await page.evaluate(TARGETS) if min(t[2:]) < 44] == []
+    host, port = daemon.http_address
+    for path in ("/", "/privacy", "/moderate", f"/threads/{THREAD}"):
+        await page.goto(f"http://{host}:{port}{path}")
+        assert [t for t in await page.evaluate(TARGETS) if min(t[2:]) < 44] == [], path
+
+
+@pytest.mark.asyncio
+async def test_the_pages_read_in_dark_mode(daemon: Running, browser: Any) -> None:
+    """The moderation emails were dark in dark mode; the pages their links open were
+    white, the queue the author reads at night too."""
+    comment = await post_comment(daemon, parent=2, body="Waiting in the dark.")
+    approve = moderation_links(await moderation_email(daemon, "Ann", 1))["approve"]
+
+    async def held(conn: Any) -> None:  # its Approve page shows the yellow notice
+        await conn.execute("UPDATE comments SET held_reason = 'two links' WHERE id = ?", (comment,))
+
+    await daemon.store.write(held)
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.emulate_media(color_scheme="dark")
+    await page.get_by_role("heading", name="1 comment waiting").wait_for()
+    host, port = daemon.http_address
+    for where in ("queue", approve, "/", "/privacy", "/moderate", f"/threads/{THREAD}"):
+        if where != "queue":
+            await page.goto(where if where.startswith("http") else f"http://{host}:{port}{where}")
+        background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(13, 17, 23)", where
+        assert await page.evaluate(LOW_CONTRAST) == [], where
+        if where == approve:
+            await page.get_by_text("Held for a closer look").wait_for()
+
+
+@pytest.mark.asyncio
+async def test_the_privacy_page_s_targets_fit_a_thumb(daemon: Running, browser: Any) -> None:
+    """A commenter's own data page: "Download all of it (JSON)" was a 26 px line."""
+    await post_comment(daemon, parent=2, body="Mine.")
+    host, port = daemon.http_address
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.goto(f"http://{host}:{port}/privacy")
+    await page.get_by_label("Your email address").fill("ann@example.com")
+    await page.get_by_role("button", name="Email me a link").click()
+    await page.get_by_role("heading").first.wait_for()
+
+    async def link() -> str | None:
+        for mail in read_maildir(outbox_dir(daemon)):
+            if "Your data" in str(mail["Subject"]):
+                found = re.search(r"(http\S+/privacy/[\w-]+)", text_body(mail))
+                return found.group(1) if found else None
+        return None
+
+    await page.goto(await until("the privacy link", link, seconds=20))
+    await page.get_by_role("link", name="Download all of it (JSON)").wait_for()
+    assert [t for t in await page.evaluate(TARGETS) if min(t[2:]) < 44] == []

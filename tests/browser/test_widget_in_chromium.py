@@ -107,7 +107,7 @@ async def test_the_widget_on_another_origin_shows_posts_and_replies(
     await page.locator("#comment-2 > button.reply").click()
     form = page.locator("#comment-2 form")
     await form.wait_for()
-    assert await page.locator("#mailbridge h3").inner_text() == "Reply to Reader 002"
+    assert await page.locator("#mailbridge form h3").inner_text() == "Reply to Reader 002"
     await form.get_by_label("Name (shown)").fill("Widget Bob")
     await form.get_by_label("Email (never shown)").fill("bob@example.com")
     await form.get_by_label("Comment", exact=True).fill("A reply in place.")

@@ -73,6 +73,7 @@ async def test_a_new_post_creates_its_thread_once(daemon: Running) -> None:
         "title": "A new post",
         "url": f"{SITE}/posts/new-post/",
         "closed": False,
+        "language": "en",
     }
 
 

@@ -87,6 +87,10 @@ def test_unknown_environment_variable_is_refused() -> None:
         ({"MAILBRIDGE_SMTP_LISTEN": "nowhere"}, "smtp.listen: expected host:port"),
         ({"MAILBRIDGE_SMTP_LISTEN": "127.0.0.1:\u00b2"}, "smtp.listen: expected host:port"),
         ({"MAILBRIDGE_SITE_PUBLIC_URL": "ftp://x"}, "site.public_url"),
+        # Written into every lang attribute: a name or a locale's underscore is no tag.
+        ({"MAILBRIDGE_SITE_LANGUAGE": "French"}, "site.language: expected a BCP 47"),
+        ({"MAILBRIDGE_SITE_LANGUAGE": "pt_BR"}, "site.language: expected a BCP 47"),
+        ({"MAILBRIDGE_SITE_LANGUAGE": 'fr"><b>'}, "site.language: expected a BCP 47"),
         ({"MAILBRIDGE_OUTBOUND_FROM": "not an address"}, "outbound.from"),
         ({"MAILBRIDGE_OUTBOUND_TRANSPORT": "carrier-pigeon:x"}, "outbound.transport"),
         ({"MAILBRIDGE_SMTP_MAX_MESSAGE_SIZE": "big"}, "expected an integer"),

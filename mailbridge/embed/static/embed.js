@@ -52,17 +52,27 @@
          a host's shrink-to-fit box, a flex row's item.) */
       /* inline-start, not left: on a right-to-left blog (Hebrew, Arabic) the replies
          were indented, and their line drawn, on the side where their lines end. */
-      "ol ol{margin-inline-start:1rem;padding-inline-start:.75rem;border-inline-start:2px solid var(--_border)}" +
+      /* Each border drawn in currentColor first, its colour given apart: a colour that
+         cannot be computed (color-mix() before Safari 16.2, iOS 15; a site's bad
+         --mb-border) made the whole shorthand invalid, and the fields had no edges. */
+      "ol ol{margin-inline-start:1rem;padding-inline-start:.75rem;border-inline-start:2px solid;border-inline-start-color:var(--_border)}" +
       "ol ol{margin-inline-start:min(1rem,3vw);padding-inline-start:min(.75rem,2vw)}" +
-      "article{margin:0 0 1rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600}" +
-      ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-inline-start:.75em;border-inline-start:3px solid var(--_border);color:var(--_muted)}" +
+      /* Safari before 15.4 (iOS 15) has no overflow-wrap:anywhere: a long link in a
+         comment ran past a phone's edge. word-break:break-word does the same there. */
+      "h3,.meta,.body{word-break:break-word}" +
+      "article{margin:0 0 .25rem}.meta{font-size:.875em;overflow-wrap:anywhere}.meta time,.sep{color:var(--_muted)}.author{font-weight:600;display:inline;font-size:inherit;margin:0}" +
+      ".body{overflow-wrap:anywhere}.body pre{overflow-x:auto;max-width:100%}.body p{margin:.25em 0 .5em}.body blockquote{margin:0 0 .5em;padding-inline-start:.75em;border-inline-start:3px solid;border-inline-start-color:var(--_border);color:var(--_muted)}" +
       "a{color:var(--_accent)}button{font:inherit;cursor:pointer;border-radius:var(--_radius)}" +
-      ".reply{background:none;border:0;color:var(--_accent);padding:.25em 0;text-decoration:underline}" +
-      "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
+      ".reply{background:none;border:0;color:var(--_accent);padding:0;text-decoration:underline;text-align:start}" +
+      /* 44 px each way for every thumb's target (Reply was 27 px tall on a blog's 16 px
+         text, the fields 31): the lost space under each comment is taken from its margin,
+         so the thread is no longer than it was. */
+      "input,select,button{box-sizing:border-box;min-height:44px;min-width:44px}" +
+      "form{display:grid;gap:.6rem;margin:1rem 0;padding:1rem;border:1px solid;border-color:var(--_border);border-radius:var(--_radius);background:var(--_bg)}" +
       /* A field's edge at half the text colour, not the 18% of the lines between
          comments: at 1.5:1 the form was faint boxes, hard to find (3:1 is the least). */
       "label{display:grid;gap:.2rem;font-size:.9em}input,textarea,select{font:inherit;color:inherit;background:var(--_bg);" +
-      "border:1px solid var(--mb-border,color-mix(in srgb,currentColor 50%,transparent));border-radius:var(--_radius);padding:.45em;min-width:0}" +
+      "border:1px solid;border-color:var(--mb-border,color-mix(in srgb,currentColor 50%,transparent));border-radius:var(--_radius);padding:.45em;min-width:0}" +
       "textarea{min-height:6em;resize:vertical}" +
       /* min(12rem,100%): with large text a 12rem column is wider than a phone, and the
          fields and the Post button ran off its edge. */
@@ -71,9 +81,9 @@
       /* Black or white, whichever reads on the accent: white on the dark scheme's
          #6cb6ff (or a site's light accent) was 2.2:1. L 49.44 is where both read alike. */
       "@supports (color:lch(from red l c h)){.send{color:lch(from var(--_accent) calc((49.44 - l) * infinity) 0 0)}}" +
-      ".cancel{background:none;border:1px solid var(--_border);color:inherit;padding:.5em 1em;justify-self:start}" +
+      ".cancel{background:none;border:1px solid;border-color:var(--_border);color:inherit;padding:.5em 1em;justify-self:start}" +
       ".trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.plain{white-space:pre-wrap}" +
-      ".status:not(:empty){padding:.6em .8em;border-radius:var(--_radius);border:1px solid var(--_border)}" +
+      ".status:not(:empty){padding:.6em .8em;border-radius:var(--_radius);border:1px solid;border-color:var(--_border)}" +
       "article.linked{outline:2px solid var(--_accent);outline-offset:4px;border-radius:var(--_radius);scroll-margin-top:1rem}" +
       ".status.error{border-color:#d1242f}.more{margin:.5rem 0}.more[aria-disabled]{opacity:.6;cursor:progress}:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}";
 
@@ -125,7 +135,11 @@
       section.classList.toggle("on-dark", 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2] > 140);
     }
     shade();
-    if (window.matchMedia) matchMedia("(prefers-color-scheme: dark)").addEventListener("change", shade);
+    /* addListener where MediaQueryList is no EventTarget (Safari before 14, iOS 13):
+       addEventListener threw there, and the widget showed nothing at all. */
+    var scheme = window.matchMedia ? matchMedia("(prefers-color-scheme: dark)") : null;
+    if (scheme && scheme.addEventListener) scheme.addEventListener("change", shade);
+    else if (scheme && scheme.addListener) scheme.addListener(shade);
 
     var key = opts.thread || "";
     var next = null;
@@ -218,18 +232,43 @@
       input.focus();
     }
 
+    /* The page's language, else the site's (site.language, with the thread): a page
+       without lang had its comments read in the reader's default voice, and dates in
+       the browser's language, not the site's. */
+    function pageLang() {
+      var owner = host.closest("[lang]");
+      return owner ? owner.getAttribute("lang") : "";
+    }
     /* One formatter for all dates: toLocaleDateString builds a new one on every call. */
-    var dates = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
+    var dates = null;
     function when(iso) {
       var d = new Date(iso);
-      return isNaN(d) ? iso : dates.format(d);
+      if (isNaN(d)) return iso;
+      if (!dates) {
+        var shape = { year: "numeric", month: "short", day: "numeric" };
+        /* The reader's own locale when it is of the page's language (en-GB's "7 Dec" on
+           an English page), else the page's: a German date read in an English voice. */
+        var lang = section.lang || pageLang();
+        var reader = navigator.language || "";
+        var same = !lang || reader.split("-")[0].toLowerCase() === lang.split("-")[0].toLowerCase();
+        try { dates = new Intl.DateTimeFormat((same ? reader : lang) || undefined, shape); }
+        catch (e) { dates = new Intl.DateTimeFormat(undefined, shape); /* a lang no browser knows */ }
+      }
+      return dates.format(d);
     }
 
-    function item(c) {
+    /* Each comment an article named by who wrote it (and, for a reply, whom it
+       answers), the name its heading, one level deeper for each level of replies (h3
+       under the h2 "N comments", h6 at most): a screen reader jumps from comment to
+       comment by heading or article, and hears how deep a reply sits. Before, the
+       comments were one unbroken run of text and Reply buttons. */
+    function item(c, depth, answers) {
+      depth = depth || 0;
       var reply = closed ? null : el("button", { type: "button", class: "reply", text: "Reply", "aria-label": "Reply to " + c.author });
-      var art = el("article", { id: "comment-" + c.id, "aria-label": "Comment by " + c.author }, [
+      var named = answers ? "Reply by " + c.author + " to " + answers : "Comment by " + c.author;
+      var art = el("article", { id: "comment-" + c.id, "aria-label": named }, [
         el("div", { class: "meta" }, [
-          el("span", { class: "author", dir: "auto", text: c.author }), el("span", { class: "sep", text: " · " }),
+          el("h" + Math.min(3 + depth, 6), { class: "author", dir: "auto", text: c.author }), el("span", { class: "sep", "aria-hidden": "true", text: " · " }),
           el("time", { datetime: c.created, text: when(c.created) })
         ]),
         /* dir="auto": a Hebrew or Arabic comment (or name) reads right to left on a
@@ -241,7 +280,7 @@
       var li = el("li", {}, [art]);
       if (c.replies && c.replies.length) {
         var sub = el("ol");
-        c.replies.forEach(function (r) { sub.appendChild(item(r)); });
+        c.replies.forEach(function (r) { sub.appendChild(item(r, depth + 1, c.author)); });
         li.appendChild(sub);
       }
       return li;
@@ -304,14 +343,18 @@
         if (r.status === 404 && !next) return ensureThread().then(function () { return load(threadPath()); });
         if (r.status >= 400) throw new Error(r.body.error || "Comments could not be loaded.");
         var d = r.body;
+        if (d.thread && d.thread.language && !pageLang()) section.lang = d.thread.language;
         if (d.thread && d.thread.closed && !closed) {
           /* Said before anyone writes: the form would take a whole comment, then refuse it. */
           closed = true;
-          home.replaceChildren(el("p", { text: "This conversation is closed to new comments." }));
+          /* Not replaceChildren (Safari 14): on an older iPhone it threw, and a closed
+             thread showed an error instead of its comments. */
+          home.textContent = "";
+          home.appendChild(el("p", { text: "This conversation is closed to new comments." }));
         }
         if (!next) title.textContent = d.total === 1 ? "1 comment" : d.total + " comments";
         var batch = document.createDocumentFragment();
-        d.comments.forEach(function (c) { batch.appendChild(item(c)); });
+        d.comments.forEach(function (c) { batch.appendChild(item(c, 0, null)); });
         list.appendChild(batch);
         next = d.next;
         more.hidden = !next;
