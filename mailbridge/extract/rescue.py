@@ -9,7 +9,8 @@ from collections.abc import Collection, Sequence
 from mailbridge.extract import matchers as m
 from mailbridge.extract import signoffs as so
 from mailbridge.extract.blocks import is_real_header_block
-from mailbridge.extract.trim import joined_header_end, strip_blank_edges
+from mailbridge.extract.line_kinds import joined_header_end
+from mailbridge.extract.trim import strip_blank_edges
 
 __all__ = ["above_first_quote", "rescue"]
 
