@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from mailbridge.extract import matchers as m
+from mailbridge.extract import quote_headers as qh
 
 __all__ = [
     "block_tail",
@@ -70,7 +71,12 @@ def header_group_top(clean: Sequence[str], below: int) -> int | None:
     if j < 0:
         return None
     c = clean[j]
-    if m.is_quote_header(c) or _attribution(c) or m.is_original_marker(c) or m.is_forward_marker(c):
+    if (
+        qh.is_quote_header(c)
+        or _attribution(c)
+        or m.is_original_marker(c)
+        or m.is_forward_marker(c)
+    ):
         top = j
     else:
         top = j
@@ -78,7 +84,7 @@ def header_group_top(clean: Sequence[str], below: int) -> int | None:
             top -= 1
         if m.header_field(clean[top]) is None or not is_real_header_block(clean, top):
             # A wrapped attribution: "On Tue, ..., Ann <" / "ann@example.org> wrote:".
-            if top > 0 and clean[top - 1] and m.is_quote_header(f"{clean[top - 1]} {c}"):
+            if top > 0 and clean[top - 1] and qh.is_quote_header(f"{clean[top - 1]} {c}"):
                 return top - 1
             return None
     # A separator or an "Original Message" line right above belongs to the block.

@@ -13,6 +13,7 @@ import enum
 from collections.abc import Collection, Sequence
 
 from mailbridge.extract import matchers as m
+from mailbridge.extract import quote_headers as qh
 from mailbridge.extract import signoffs as so
 from mailbridge.extract.blocks import block_tail, header_block_end, is_real_header_block
 
@@ -39,10 +40,10 @@ def joined_header_end(clean: Sequence[str], i: int) -> int | None:
     after the name or before the verb, and Polymail's header spread over
     "<", "mailto:Ann <ann@example.org>" and "> wrote:" lines.
     """
-    if not m.could_start_quote_header(clean[i]):
+    if not qh.could_start_quote_header(clean[i]):
         return None
     parts = [clean[i]]
-    dated = m.starts_with_date(clean[i])  # "2013/11/1 Ann <\nann@example.org>": no colon
+    dated = qh.starts_with_date(clean[i])  # "2013/11/1 Ann <\nann@example.org>": no colon
     j = i
     for _ in range(4):
         j += 1
@@ -51,10 +52,10 @@ def joined_header_end(clean: Sequence[str], i: int) -> int | None:
         if j >= len(clean) or not clean[j] or len(clean[j]) > 200:
             return None
         nxt = clean[j]
-        if m.starts_new_quote_header(nxt):
+        if qh.starts_new_quote_header(nxt):
             return None  # the next line is a header on its own
         parts.append(nxt)
-        if (dated or m.could_end_quote_header(nxt)) and m.is_quote_header(" ".join(parts)):
+        if (dated or qh.could_end_quote_header(nxt)) and qh.is_quote_header(" ".join(parts)):
             return j
     return None
 
@@ -120,7 +121,7 @@ def classify(
             or m.is_reply_above_marker(c)
         ):
             kinds[i] = Kind.CUT
-        elif m.is_quote_header(c):
+        elif qh.is_quote_header(c):
             kinds[i] = Kind.HEADER
         elif (end := joined_header_end(clean, i)) is not None:
             for k in range(i, end + 1):
@@ -153,8 +154,8 @@ def _text_follows(lines: Sequence[str], clean: Sequence[str], i: int) -> bool:
     c = clean[i]
     return not (
         m.is_quote_line(lines[i])
-        or m.is_quote_header(c)
-        or m.could_start_quote_header(c)
+        or qh.is_quote_header(c)
+        or qh.could_start_quote_header(c)
         or m.header_field(c) is not None
         or m.is_original_marker(c)
         or m.is_forward_marker(c)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from mailbridge.extract import matchers as m
+from mailbridge.extract import quote_headers as qh
 from mailbridge.extract import signoffs as so
 from mailbridge.extract.blocks import block_tail, header_block_end, header_group_top
 from mailbridge.extract.known import Known, our_lines
@@ -43,7 +44,7 @@ def _split_inline_headers(lines: Sequence[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         if "On " in line and not m.is_quote_line(line):
-            at = m.split_inline_quote_header(line.rstrip())
+            at = qh.split_inline_quote_header(line.rstrip())
             if at is not None:
                 out.append(line[:at].rstrip(" -\t"))
                 out.append(line[at:])
@@ -115,7 +116,7 @@ def _quote_only(kinds: Sequence[Kind], clean: Sequence[str]) -> bool:
         if k is Kind.QUOTE:
             inner = clean[i].lstrip("> \t")
             return not (
-                m.is_quote_header(inner)
+                qh.is_quote_header(inner)
                 or m.is_original_marker(inner)
                 or m.header_field(inner) is not None  # "> Subject: ...": a quoted message
             )
