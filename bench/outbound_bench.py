@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mailbridge.app import core, relay_config  # noqa: E402
-from mailbridge.outbound.dkim import DkimKey, DkimSigner, load_key  # noqa: E402
+from mailbridge.outbound.dkim import DkimSigner  # noqa: E402
+from mailbridge.outbound.dkim_keys import DkimKey, load_key  # noqa: E402
 from mailbridge.outbound.transport import transport_from_url  # noqa: E402
 from mailbridge.outbound.worker import DeliveryWorker  # noqa: E402
 from mailbridge.settings import Settings, load_settings  # noqa: E402

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from mailbridge.dnscheck.spf import SpfLookups as Lookups
 from mailbridge.dnscheck.spf import check_host, spf_record, with_address
-from mailbridge.outbound.dkim import DkimKey, DkimKeyError, load_key
+from mailbridge.outbound.dkim_keys import DkimKey, DkimKeyError, load_key
 from mailbridge.outbound.dkimtool import TxtRecord, dmarc_suggestion
 from mailbridge.outbound.dkimtool import check as dkim_check
 from mailbridge.senderauth.dmarc import load_public_suffixes, organizational_domain

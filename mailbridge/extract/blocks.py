@@ -13,8 +13,15 @@ import re
 from collections.abc import Sequence
 
 from mailbridge.extract import matchers as m
+from mailbridge.extract import quote_headers as qh
 
-__all__ = ["header_group_top", "is_real_header_block", "plausible_field"]
+__all__ = [
+    "block_tail",
+    "header_block_end",
+    "header_group_top",
+    "is_real_header_block",
+    "plausible_field",
+]
 
 _DIGIT = re.compile(r"\d")
 _SENTENCE_END = (".", "!", "?", ";")
@@ -64,7 +71,12 @@ def header_group_top(clean: Sequence[str], below: int) -> int | None:
     if j < 0:
         return None
     c = clean[j]
-    if m.is_quote_header(c) or _attribution(c) or m.is_original_marker(c) or m.is_forward_marker(c):
+    if (
+        qh.is_quote_header(c)
+        or _attribution(c)
+        or m.is_original_marker(c)
+        or m.is_forward_marker(c)
+    ):
         top = j
     else:
         top = j
@@ -72,7 +84,7 @@ def header_group_top(clean: Sequence[str], below: int) -> int | None:
             top -= 1
         if m.header_field(clean[top]) is None or not is_real_header_block(clean, top):
             # A wrapped attribution: "On Tue, ..., Ann <" / "ann@example.org> wrote:".
-            if top > 0 and clean[top - 1] and m.is_quote_header(f"{clean[top - 1]} {c}"):
+            if top > 0 and clean[top - 1] and qh.is_quote_header(f"{clean[top - 1]} {c}"):
                 return top - 1
             return None
     # A separator or an "Original Message" line right above belongs to the block.
@@ -81,3 +93,26 @@ def header_group_top(clean: Sequence[str], below: int) -> int | None:
         top = k
         k -= 1
     return top
+
+
+def header_block_end(clean: Sequence[str], i: int) -> int | None:
+    """Last line of a "From:/Sent:/To:" block starting at ``i``, if it is one."""
+    first = m.header_field(clean[i])
+    if first is None:
+        return None
+    j = i + 1
+    while j < len(clean) and j - i <= 8:  # a value may wrap over a few lines
+        name = m.header_field(clean[j])
+        if name is not None and name != first:
+            return j  # two different fields: enough to know
+        if not clean[j] and j - i > 1:
+            break
+        j += 1
+    return None
+
+
+def block_tail(clean: Sequence[str], last: int) -> int:
+    """Extend a header block over wrapped value lines, up to the blank line."""
+    while last + 1 < len(clean) and clean[last + 1]:
+        last += 1
+    return last

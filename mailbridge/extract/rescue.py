@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from mailbridge.extract import matchers as m
+from mailbridge.extract import quote_headers as qh
 from mailbridge.extract import signoffs as so
 from mailbridge.extract.blocks import is_real_header_block
-from mailbridge.extract.trim import joined_header_end, strip_blank_edges
+from mailbridge.extract.line_kinds import joined_header_end
+from mailbridge.extract.trim import strip_blank_edges
 
 __all__ = ["above_first_quote", "rescue"]
 
@@ -24,7 +26,7 @@ def above_first_quote(lines: Sequence[str], attribution: Collection[int] = ()) -
         if (
             i in attribution
             or m.is_quote_line(line)
-            or (c and (m.is_quote_header(c) or m.is_delimiter(c) or m.is_original_marker(c)))
+            or (c and (qh.is_quote_header(c) or m.is_delimiter(c) or m.is_original_marker(c)))
             or (c and m.is_forward_marker(c))
             or joined_header_end(clean, i) is not None
             or is_real_header_block(clean, i)

@@ -15,7 +15,7 @@ from datetime import timedelta
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import ErasedComment, InvalidInput, NotFound
+from mailbridge.errors import InvalidInput, NotFound
 from mailbridge.models import (
     Channel,
     Comment,
@@ -36,10 +36,10 @@ from mailbridge.moderate.outcome import (
     read_view,
 )
 from mailbridge.moderate.private import private_findings
+from mailbridge.moderate.status_change import StatusChange
 from mailbridge.moderate.trust import AutoDecision, TrustPolicy, grant
 from mailbridge.notify import Notifier
-from mailbridge.people import data as people
-from mailbridge.spam import akismet_feedback, training
+from mailbridge.spam import akismet_feedback
 from mailbridge.spam.akismet import Akismet
 from mailbridge.store import Store, comments, decisions, moderation_queue, threads
 from mailbridge.store.subscriptions import Level
@@ -80,6 +80,7 @@ class CommentService:
         self._policy = policy or TrustPolicy()
         self._notifier = notifier
         self._clock = clock
+        self._change = StatusChange(notifier, clock, akismet, events)
         # Told after a commit that queued or scheduled mail (wakes the worker and digester).
         self._queued = queued
 
@@ -154,7 +155,7 @@ class CommentService:
             if created and comment.address_id is not None:
                 if new.source is Source.WEB and new.subscribe and assessment.spam is not None:
                     # Bound for the spam folder: remembered, but no confirmation email to
-                    # an address a robot typed; a rescue sends it (_apply).
+                    # an address a robot typed; a rescue sends it (StatusChange.apply).
                     await self._notifier.subscription_held(
                         conn, comment.address_id, comment.thread_id, Level(new.subscribe)
                     )
@@ -195,7 +196,9 @@ class CommentService:
                             conn, comment.id, f"{why}; {held}" if held else why
                         )
                     auto = Decider(Channel.AUTO, None)
-                    outcome, notified = await self._apply(conn, comment.id, target, auto, now)
+                    outcome, notified = await self._change.apply(
+                        conn, comment.id, target, auto, now
+                    )
                     comment = outcome.comment
                     queued += notified
                     if decision is AutoDecision.APPROVE:
@@ -290,7 +293,7 @@ class CommentService:
                 if current.status is not expected:
                     return ModerationOutcome(current, current.status), 0
             now = iso(self._clock.now())
-            outcome, notified = await self._apply(conn, comment_id, status, by, now)
+            outcome, notified = await self._change.apply(conn, comment_id, status, by, now)
             await also(conn, outcome.comment, now)
             return outcome, notified
 
@@ -308,68 +311,6 @@ class CommentService:
         if notified:
             self._queued()
         return outcome
-
-    async def _apply(
-        self,
-        conn: aiosqlite.Connection,
-        comment_id: int,
-        status: CommentStatus,
-        by: Decider,
-        now: str,
-    ) -> tuple[ModerationOutcome, int]:
-        """Set the status in the caller's transaction: audit, publication, notifications."""
-        await comments.lock_for_decision(conn, comment_id)
-        before = await comments.get_comment(conn, comment_id)
-        if before is not None and before.status is not status and people.removed(before):
-            # An old Approve link or an Undo published it again, empty, "by a former
-            # commenter", and told its readers.
-            raise ErasedComment(f"comment {comment_id} was erased at its writer's request")
-        previous = await comments.set_status(conn, comment_id, status, now)
-        if previous is None:
-            raise NotFound(f"no comment {comment_id}")
-        comment = await comments.get_comment(conn, comment_id)
-        assert comment is not None
-        notified = 0
-        first = False
-        decision_id = None
-        if previous is not status:
-            decision_id = await decisions.record(conn, comment_id, previous, status, by, now)
-            if by.channel is not Channel.AUTO:
-                # The author's Approve and Spam train the filter; the filter's own
-                # decisions do not (docs/spam.md).
-                await training.learn_decision(conn, comment_id, comment.body, status)
-                label = training.LABELS.get(status)
-                if self._akismet is not None and label is not None:
-                    notified += await akismet_feedback.decided(
-                        conn, comment_id, label, self._akismet.endpoint, self._clock
-                    )
-                elif self._akismet is not None:
-                    await akismet_feedback.undecided(conn, comment_id)
-            if status is CommentStatus.APPROVED:
-                first = await comments.mark_published(conn, comment_id, now)
-                # Added to, not set: the Akismet report above must wake the outbox too.
-                if first:
-                    notified += await self._notifier.comment_published(conn, comment)
-                else:
-                    notified += await self._notifier.comment_republished(conn, comment)
-            elif previous is CommentStatus.APPROVED:
-                # Counted: a withdrawn digest's other comments wait for the digester.
-                notified += await self._notifier.comment_unpublished(conn, comment)
-            if previous is CommentStatus.SPAM and status is not CommentStatus.REJECTED:
-                notified += await self._notifier.subscription_rescued(conn, comment)
-            events = [{CommentStatus.APPROVED: "comment.approved",
-                       CommentStatus.REJECTED: "comment.rejected"}.get(status)]  # fmt: skip
-            if previous is CommentStatus.APPROVED:
-                # Off the page by any road (an undo to pending, Spam): a receiver that
-                # showed it on "comment.approved" must hear of it, not only of a reject.
-                events.append("comment.unpublished")
-            for event in events:
-                if event is not None and self._events is not None:
-                    notified += await self._events.comment(conn, event, comment)
-        history = tuple(await decisions.history(conn, comment_id))
-        comment = await comments.get_comment(conn, comment_id)
-        assert comment is not None
-        return ModerationOutcome(comment, previous, history, first, decision_id), notified
 
     async def undo(
         self,
@@ -391,7 +332,7 @@ class CommentService:
         async def work(conn: aiosqlite.Connection) -> tuple[ModerationOutcome | None, int]:
             now = iso(self._clock.now())
             return await undoing.take_back(
-                conn, self._apply, comment_id, decided, back_to, by, decision_id, now
+                conn, self._change.apply, comment_id, decided, back_to, by, decision_id, now
             )
 
         outcome, notified = await self._store.write(work)
@@ -457,7 +398,7 @@ class CommentService:
                 queued = await self._moderation_mail(conn, comment, None)
                 return ModeratorAnswer(comment_id, held=private), queued
             now = iso(self._clock.now())
-            _outcome, notified = await self._apply(
+            _outcome, notified = await self._change.apply(
                 conn, comment_id, CommentStatus.APPROVED, by, now
             )
             return ModeratorAnswer(comment_id), notified
@@ -485,7 +426,7 @@ class CommentService:
             notified = 0
             if created:
                 now = iso(self._clock.now())
-                outcome, notified = await self._apply(
+                outcome, notified = await self._change.apply(
                     conn, comment_id, CommentStatus.APPROVED, by, now
                 )
                 comment = outcome.comment

@@ -17,7 +17,8 @@ from mailbridge.store import comments, decisions, trust
 
 __all__ = ["Apply", "take_back", "trust_alone"]
 
-# CommentService._apply: (conn, comment id, status, by, now) -> (outcome, notified)
+# StatusChange.apply (mailbridge.moderate.status_change): (conn, comment id, status, by,
+# now) -> (outcome, notified)
 Apply = Callable[
     [aiosqlite.Connection, int, CommentStatus, Decider, str],
     Awaitable[tuple[ModerationOutcome, int]],

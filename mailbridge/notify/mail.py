@@ -2,17 +2,15 @@
 
 Every method runs inside the caller's write transaction, so an email is queued if
 and only if the change that caused it commits. Nothing here decides *who* hears
-about what; :mod:`mailbridge.notify.notifier` does.
+about what; :mod:`mailbridge.notify.notifier` does. The links, reply addresses and
+list headers each email carries are :mod:`mailbridge.notify.addressing`'s.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
 from email.headerregistry import Address
 from typing import Any
 
@@ -21,38 +19,21 @@ import aiosqlite
 from mailbridge.addresses import mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import Rejection
-from mailbridge.inbound.recipients import MODERATE_PREFIX
 from mailbridge.models import Comment, Thread
+from mailbridge.notify.addressing import Addressing
 from mailbridge.notify.digest_fit import fit_digest
 from mailbridge.notify.drafts import Draft, build
 from mailbridge.notify.writer import WriterFacts
-from mailbridge.outbound.compose import (
-    clean_header_text,
-    compose,
-    make_message_id,
-    split_address,
-    well_formed_message_id,
-)
-from mailbridge.outbound.headers import ascii_url, phrase_tokens
+from mailbridge.outbound.compose import compose, make_message_id, well_formed_message_id
 from mailbridge.settings import Settings
 from mailbridge.store import outbox, threads, withdrawal
 from mailbridge.templating import RenderedEmail, Renderer
-from mailbridge.tokens import (
-    Action,
-    Keyring,
-    LinkPurpose,
-    make_bounce_token,
-    make_moderation_reply_token,
-    make_moderation_token,
-    make_reply_token,
-    make_subscription_token,
-)
+from mailbridge.tokens import Action, Keyring, LinkPurpose
 
 __all__ = [
     "ELIDED_SHOWN",
     "DigestEntry",
     "DigestItem",
-    "Links",
     "Mailer",
     "cut_short",
     "excerpt",
@@ -89,12 +70,6 @@ def cut_short(text: str, limit: int) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
-class Links:
-    thread: str
-    comment: str
-
-
-@dataclass(frozen=True)
 class DigestEntry:
     """One pending comment in a moderation digest, with its moderator's links."""
 
@@ -118,38 +93,15 @@ class DigestItem:
 class Mailer:
     def __init__(self, settings: Settings, keyring: Keyring, renderer: Renderer, clock: Clock):
         self._settings = settings
-        self._keyring = keyring
         self._renderer = renderer
         self._clock = clock
-        self.sender = split_address(settings.outbound.from_address)
-        self.domain = settings.smtp.reply_domain
-        # Links go into headers (List-Unsubscribe), which hold only ASCII: an IDN host
-        # as its A-label.
-        self._base = ascii_url(settings.site.public_url.rstrip("/"))
-        slug = re.sub(r"[^a-z0-9]+", "-", settings.site.name.lower()).strip("-") or "comments"
-        # RFC 2919: one List-Id for the whole site, so "unsubscribe" means this site.
-        # The site's name is a phrase: encoded words when it is not plain ASCII.
-        name = phrase_tokens(clean_header_text(settings.site.name))
-        self.list_id = " ".join([*name, f"<{slug}.{self.domain}>"])
+        self.addressing = Addressing(settings, keyring, clock)
+        # What this class's own headers and links use, as the addressing makes them.
+        self.sender = self.addressing.sender
+        self.domain = self.addressing.domain
+        self._base = self.addressing.base
 
     # -- pieces -----------------------------------------------------------------
-
-    def links(self, thread: Thread, comment_id: int | None = None) -> Links:
-        page = f"{self._base}{thread.path}"
-        return Links(page, f"{page}#comment-{comment_id}" if comment_id else page)
-
-    def moderation_link(self, comment_id: int, action: Action, moderator_id: int) -> str:
-        expires = self._clock.now() + timedelta(days=self._settings.moderation.link_days)
-        token = make_moderation_token(
-            self._keyring.moderation, comment_id, action, expires, moderator_id
-        )
-        return f"{self._base}/moderate/{token}"
-
-    def moderation_links(self, comment_id: int, moderator_id: int) -> dict[str, str]:
-        return {
-            action.verb: self.moderation_link(comment_id, action, moderator_id)
-            for action in (Action.APPROVE, Action.REJECT, Action.SPAM)
-        }
 
     async def moderation_digest(
         self,
@@ -207,56 +159,8 @@ class Mailer:
             message_id=make_message_id("spam-report", self.domain),
         )
 
-    def moderation_reply_address(self, comment_id: int, moderator_id: int) -> Address:
-        """Where a moderator replies to decide by email (mailbridge.inbound.moderation)."""
-        expires = self._clock.now().date() + timedelta(days=self._settings.moderation.link_days)
-        token = make_moderation_reply_token(
-            self._keyring.moderation, comment_id, moderator_id, expires
-        )
-        return mailbox(
-            clean_header_text(f"Moderate: {self._settings.site.name}"),
-            f"{MODERATE_PREFIX}{token}@{self.domain}",
-        )
-
-    def subscription_token(
-        self, purpose: LinkPurpose, address_id: int, thread_id: int | None, level: str
-    ) -> str:
-        days = (
-            self._settings.notifications.confirmation_days
-            if purpose is LinkPurpose.CONFIRM
-            else self._settings.notifications.unsubscribe_days
-        )
-        expires = self._clock.now().date() + timedelta(days=days)
-        return make_subscription_token(
-            self._keyring.subscription, purpose, address_id, thread_id, level, expires
-        )
-
-    def unsubscribe_headers(self, address_id: int, thread_id: int) -> list[tuple[str, str]]:
-        """RFC 8058 one-click unsubscribe (https and mailto) and RFC 2919 List-Id."""
-        token = self.subscription_token(LinkPurpose.UNSUBSCRIBE, address_id, thread_id, "none")
-        return [
-            ("List-Id", self.list_id),
-            (
-                "List-Unsubscribe",
-                f"<{self._base}/unsubscribe/{token}>, "
-                f"<mailto:unsubscribe+{token}@{self.domain}?subject=unsubscribe>",
-            ),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ]
-
-    def reply_address(self, address_id: int, epoch: int, comment: Comment) -> str:
-        """The reply+TOKEN address by which ``address_id`` answers ``comment``."""
-        token = make_reply_token(
-            self._keyring.reply, address_id, comment.id, self.reply_expiry(), epoch
-        )
-        return f"reply+{token}@{self.domain}"
-
     def render(self, name: str, **context: Any) -> RenderedEmail:
         return self._renderer.email(name, site_name=self._settings.site.name, **context)
-
-    def _return_path(self, outbox_id: int) -> str:
-        """The VERP envelope sender: a bounce names the exact message and address."""
-        return f"bounce+{make_bounce_token(self._keyring.bounce, outbox_id)}@{self.domain}"
 
     async def queue(
         self,
@@ -328,7 +232,7 @@ class Mailer:
         now = self._clock.now()
         out = outbox.Outgoing(kind, comment_id, message_id, self.sender.addr_spec, rcpt, message)
         return (
-            await outbox.enqueue(conn, out, now.timestamp(), iso(now), self._return_path)
+            await outbox.enqueue(conn, out, now.timestamp(), iso(now), self.addressing.return_path)
             is not None
         )
 
@@ -346,6 +250,7 @@ class Mailer:
     ) -> Draft:
         """One moderator's email about ``comment``, as plain data (built by workers)."""
         elided, elided_more = cut_short(comment.elided, ELIDED_SHOWN)
+        ad = self.addressing
         return Draft(
             kind="moderation_request",
             comment_id=comment.id,
@@ -354,15 +259,15 @@ class Mailer:
             context={
                 "site_name": self._settings.site.name,
                 "thread": thread,
-                "thread_url": self.links(thread).thread,
+                "thread_url": ad.links(thread).thread,
                 "comment": comment,
                 "author_email": author_email,
                 "parent": parent,
                 "parent_excerpt": excerpt(parent.body) if parent else "",
-                "approve_url": self.moderation_link(comment.id, Action.APPROVE, moderator_id),
-                "reject_url": self.moderation_link(comment.id, Action.REJECT, moderator_id),
-                "spam_url": self.moderation_link(comment.id, Action.SPAM, moderator_id),
-                "trust_url": self.moderation_link(comment.id, Action.TRUST, moderator_id),
+                "approve_url": ad.moderation_link(comment.id, Action.APPROVE, moderator_id),
+                "reject_url": ad.moderation_link(comment.id, Action.REJECT, moderator_id),
+                "spam_url": ad.moderation_link(comment.id, Action.SPAM, moderator_id),
+                "trust_url": ad.moderation_link(comment.id, Action.TRUST, moderator_id),
                 "about": about or WriterFacts(),
                 "link_days": self._settings.moderation.link_days,
                 "elided": elided,
@@ -372,7 +277,7 @@ class Mailer:
             message_id=make_message_id(f"moderate.c{comment.id}", self.domain),
             date=self._clock.now(),
             references=(f"<t{thread.id}.moderation@{self.domain}>",),
-            reply_to=self.moderation_reply_address(comment.id, moderator_id),
+            reply_to=ad.moderation_reply_address(comment.id, moderator_id),
         )
 
     async def moderation_request(self, conn: aiosqlite.Connection, draft: Draft) -> bool:
@@ -394,10 +299,11 @@ class Mailer:
         """
         newest = items[-1]
         single = len(items) == 1
+        ad = self.addressing
         rendered = self.render(
             "reply_notification" if single else "digest",
             thread=thread,
-            thread_url=self.links(thread).thread,
+            thread_url=ad.links(thread).thread,
             items=list(items),
             item=newest,
             comment=newest.comment,
@@ -405,8 +311,8 @@ class Mailer:
             parent_excerpt=newest.parent_excerpt,
             comment_url=newest.url,
             why=newest.why,
-            expires=self.reply_expiry(),
-            unsubscribe_url=self._unsubscribe_page(address_id, thread.id),
+            expires=ad.reply_expiry(),
+            unsubscribe_url=ad.unsubscribe_page(address_id, thread.id),
         )
         anchor = newest.parent.id if newest.parent else None
         references = [f"<t{thread.id}@{self.domain}>"]
@@ -422,34 +328,16 @@ class Mailer:
             to,
             rendered,
             message_id=message_id,
-            reply_to=mailbox(self.reply_to_name(newest.comment.author), newest.reply_address),
+            reply_to=mailbox(ad.reply_to_name(newest.comment.author), newest.reply_address),
             in_reply_to=references[-1],
             references=references,
-            extra_headers=self.unsubscribe_headers(address_id, thread.id),
+            extra_headers=ad.unsubscribe_headers(address_id, thread.id),
         )
         if queued:
             # What it carries, so that it is withdrawn if one leaves the page unsent.
             carried = [(item.comment.id, item.why) for item in items]
             await withdrawal.record_items(conn, message_id, address_id, carried)
         return queued
-
-    def reply_to_name(self, author: str) -> str:
-        """A notification's Reply-To name, "<author> via <site>", that cannot pass for
-        someone's address: a client that shows only the name showed "ceo@bank.com via
-        Blog" (or, for a name of 200 characters, "ceo@bank.com …" alone, " via Blog"
-        cut off) as if the reply went there. So "@" and its look-alikes (U+FF20, U+FE6B) read
-        " at ", and a long name is shortened, never the " via <site>" after it."""
-        site = clean_header_text(self._settings.site.name)
-        plain = "".join(" at " if unicodedata.normalize("NFKC", c) == "@" else c for c in author)
-        name = clean_header_text(plain, limit=max(40, 200 - len(" via ") - len(site)))
-        return clean_header_text(f"{name} via {site}")
-
-    def reply_expiry(self) -> date:
-        return self._clock.now().date() + timedelta(days=self._settings.smtp.reply_token_days)
-
-    def _unsubscribe_page(self, address_id: int, thread_id: int) -> str:
-        token = self.subscription_token(LinkPurpose.UNSUBSCRIBE, address_id, thread_id, "none")
-        return f"{self._base}/unsubscribe/{token}"
 
     async def confirmation(
         self,
@@ -459,7 +347,8 @@ class Mailer:
         thread: Thread,
         level: str,
     ) -> bool:
-        token = self.subscription_token(LinkPurpose.CONFIRM, address_id, thread.id, level)
+        ad = self.addressing
+        token = ad.subscription_token(LinkPurpose.CONFIRM, address_id, thread.id, level)
         rendered = self.render(
             "confirm_subscription",
             thread=thread,
@@ -511,9 +400,9 @@ class Mailer:
         rendered = self.render(
             "rejection_notice",
             thread=thread,
-            comment_url=self.links(thread, comment_id).comment,
+            comment_url=self.addressing.links(thread, comment_id).comment,
             explanation=rejection.explanation or rejection.detail,
-            settings_url=self._unsubscribe_page(address_id, thread.id),
+            settings_url=self.addressing.unsubscribe_page(address_id, thread.id),
         )
         # The reply's own Message-ID, as its sender wrote it: only a well-formed id.
         in_reply_to = well_formed_message_id(in_reply_to)

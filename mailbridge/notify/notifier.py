@@ -214,7 +214,7 @@ class Notifier:
                 entry = DigestEntry(
                     comment=comment,
                     thread=thread,
-                    links=self.mail.moderation_links(comment.id, moderator_id),
+                    links=self.mail.addressing.moderation_links(comment.id, moderator_id),
                 )
                 key = moderator.addr_spec.lower()
                 per_moderator.setdefault(key, (moderator, []))[1].append(entry)
@@ -253,7 +253,9 @@ class Notifier:
             assert thread is not None
             for moderator in await self._moderators(conn, thread):
                 moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
-                rescue = self.mail.moderation_link(comment.id, Action.APPROVE, moderator_id)
+                rescue = self.mail.addressing.moderation_link(
+                    comment.id, Action.APPROVE, moderator_id
+                )
                 entry = DigestEntry(comment=comment, thread=thread, links={"approve": rescue})
                 key = moderator.addr_spec.lower()
                 per_moderator.setdefault(key, (moderator, []))[1].append(entry)
@@ -364,7 +366,7 @@ class Notifier:
                     # Under a comment off the page: not shown, and the email would quote
                     # the unpublished comment.
                     continue
-            address = self.mail.reply_address(address_id, state.key_epoch, comment)
+            address = self.mail.addressing.reply_address(address_id, state.key_epoch, comment)
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
             assert thread is not None
             by_thread.setdefault(thread.id, []).append(
@@ -372,7 +374,7 @@ class Notifier:
                     comment=comment,
                     parent=parent,
                     why=entry.why,
-                    url=self.mail.links(thread, comment.id).comment,
+                    url=self.mail.addressing.links(thread, comment.id).comment,
                     reply_address=address,
                     parent_excerpt=excerpt_of(parent),
                 )

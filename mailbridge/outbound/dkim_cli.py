@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from mailbridge.cli_options import settings_from
-from mailbridge.outbound.dkim import DkimKeyError, load_key
+from mailbridge.outbound.dkim_keys import DkimKeyError, load_key
 from mailbridge.outbound.dkimtool import (
     CheckResult,
     KeyAlgorithm,

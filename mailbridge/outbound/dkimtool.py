@@ -24,7 +24,7 @@ from typing import Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from mailbridge.outbound.dkim import DkimKey, DkimKeyError, key_from_bytes
+from mailbridge.outbound.dkim_keys import DkimKey, DkimKeyError, key_from_bytes
 from mailbridge.senderauth.dns import (
     DnsUnavailable,
     NoSuchRecord,

@@ -21,7 +21,7 @@ import click
 from mailbridge.cli_options import config_options, settings_from
 from mailbridge.outbound.worker import POSTED_KINDS
 from mailbridge.settings import Settings
-from mailbridge.store import Store, outbox
+from mailbridge.store import Store, outbox, outbox_operator
 
 __all__ = ["outbox_command"]
 
@@ -35,7 +35,7 @@ def _when(unix: float | None) -> str:
     return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _table(rows: list[outbox.OutboxSummary], counts: dict[str, int]) -> str:
+def _table(rows: list[outbox_operator.OutboxSummary], counts: dict[str, int]) -> str:
     from mailbridge.reports import table
 
     # Withdrawn (never sent: its comment left the page) only when there are some.
@@ -67,7 +67,7 @@ def _headers(message: bytes) -> list[tuple[str, str]]:
     return [(name, str(value)) for name, value in parsed.items()]
 
 
-def _detail_dict(d: outbox.OutboxDetail, body: bool) -> dict[str, Any]:
+def _detail_dict(d: outbox_operator.OutboxDetail, body: bool) -> dict[str, Any]:
     found: dict[str, Any] = asdict(d.summary)
     found.update(
         comment_id=d.comment_id,
@@ -84,7 +84,7 @@ def _detail_dict(d: outbox.OutboxDetail, body: bool) -> dict[str, Any]:
     return found
 
 
-def _detail_text(d: outbox.OutboxDetail, body: bool) -> str:
+def _detail_text(d: outbox_operator.OutboxDetail, body: bool) -> str:
     s = d.summary
     lines = [
         f"outbox message {s.id}",
@@ -123,7 +123,9 @@ def _detail_text(d: outbox.OutboxDetail, body: bool) -> str:
 async def _retry_one(store: Store, row_id: int) -> str:
     now = datetime.now(UTC)
     before = await store.write(
-        lambda c: outbox.retry(c, row_id, now.timestamp(), now.isoformat(timespec="seconds"))
+        lambda c: outbox_operator.retry(
+            c, row_id, now.timestamp(), now.isoformat(timespec="seconds")
+        )
     )
     if before is None:
         raise click.ClickException(f"no outbox message {row_id}")
@@ -136,7 +138,7 @@ async def _retry_one(store: Store, row_id: int) -> str:
     if before == "withdrawn":
         # Its comment left the page (or was edited, erased): what it carried is composed
         # afresh if that comment is published again. Sending it would undo the withdrawal.
-        found = await store.read(lambda c: outbox.get_detail(c, row_id))
+        found = await store.read(lambda c: outbox_operator.get_detail(c, row_id))
         why = found.summary.last_error if found is not None else None
         raise click.ClickException(
             f"outbox message {row_id} was "
@@ -168,13 +170,13 @@ async def _run(
         if retry_all:
             now = datetime.now(UTC)
             n = await store.write(
-                lambda c: outbox.retry_all_failed(
+                lambda c: outbox_operator.retry_all_failed(
                     c, now.timestamp(), now.isoformat(timespec="seconds")
                 )
             )
             return f"{n} failed message(s) queued again; the daemon sends them within a minute."
         if row_id is not None:
-            detail = await store.read(lambda c: outbox.get_detail(c, row_id))
+            detail = await store.read(lambda c: outbox_operator.get_detail(c, row_id))
             if detail is None:
                 raise click.ClickException(f"no outbox message {row_id}")
             if as_json:
@@ -183,7 +185,7 @@ async def _run(
         statuses = (
             _UNSENT if status in (None, "unsent") else _STATUSES if status == "all" else (status,)
         )
-        found = await store.read(lambda c: outbox.list_summaries(c, statuses, limit))
+        found = await store.read(lambda c: outbox_operator.list_summaries(c, statuses, limit))
         if as_json:
             return "\n".join(json.dumps(asdict(r), ensure_ascii=False) for r in found)
         return _table(found, await store.read(outbox.count_by_status))

@@ -18,9 +18,7 @@ from mailbridge.store.engine import as_address, dialect_of
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "DOMAIN_SQL",
-    "OutboxDetail",
     "OutboxRow",
-    "OutboxSummary",
     "Outgoing",
     "Suppressed",
     "count_by_status",
@@ -28,11 +26,9 @@ __all__ = [
     "enqueue",
     "fail_suppressed",
     "forget_sent",
-    "get_detail",
     "held_by_others",
     "lease_due",
     "lease_ids",
-    "list_summaries",
     "mark_failed",
     "mark_sent",
     "mark_sent_many",
@@ -40,8 +36,6 @@ __all__ = [
     "release_stale",
     "renew_leases",
     "reschedule",
-    "retry",
-    "retry_all_failed",
     "unlease",
 ]
 
@@ -383,85 +377,9 @@ async def mark_failed(
     return cur.rowcount == 1
 
 
-# The operator's view (`mailbridge outbox`).
-
-
-@dataclass(frozen=True)
-class OutboxSummary:
-    id: int
-    kind: str
-    status: str
-    rcpt_to: str
-    message_id: str
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-    created_at: str
-    sent_at: str | None
-
-
-@dataclass(frozen=True)
-class OutboxDetail:
-    summary: OutboxSummary
-    comment_id: int | None
-    mail_from: str
-    lease_owner: str | None
-    lease_expires_at: float | None
-    requeued_at: str | None
-    size: int
-    message: bytes
-    # False once housekeeping forgot a sent email's bytes (or they were lost).
-    kept: bool = True
-
-
-_SUMMARY_COLUMNS = (
-    "id, kind, status, rcpt_to, message_id, attempts, next_attempt_at, last_error, "
-    "created_at, sent_at"
-)
-
-
-async def list_summaries(
-    conn: aiosqlite.Connection, statuses: Sequence[str], limit: int
-) -> list[OutboxSummary]:
-    """Rows in ``statuses``: dead letters (failed) first, then the rest by due time."""
-    marks = ",".join("?" * len(statuses))
-    async with conn.execute(
-        f"SELECT {_SUMMARY_COLUMNS} FROM outbox WHERE status IN ({marks}) "  # noqa: S608
-        "ORDER BY status != 'failed', CASE WHEN status = 'sent' THEN -id ELSE 0 END, "
-        "next_attempt_at, id LIMIT ?",
-        (*statuses, limit),
-    ) as cur:
-        return [OutboxSummary(*row) for row in await cur.fetchall()]
-
-
 async def count_by_status(conn: aiosqlite.Connection) -> dict[str, int]:
     async with conn.execute("SELECT status, count(*) FROM outbox GROUP BY status") as cur:
         return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
-
-
-async def get_detail(conn: aiosqlite.Connection, row_id: int) -> OutboxDetail | None:
-    async with conn.execute(
-        f"SELECT {_SUMMARY_COLUMNS}, comment_id, mail_from, lease_owner, "  # noqa: S608
-        "lease_expires_at, "
-        "requeued_at, coalesce(length(m.message), 0), m.message FROM outbox "
-        "LEFT JOIN outbox_messages m ON m.outbox_id = outbox.id WHERE outbox.id = ?",
-        (row_id,),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None:
-        return None
-    values = tuple(row)
-    return OutboxDetail(
-        summary=OutboxSummary(*values[:10]),
-        comment_id=values[10],
-        mail_from=values[11],
-        lease_owner=values[12],
-        lease_expires_at=values[13],
-        requeued_at=values[14],
-        size=int(values[15]),
-        message=b"" if values[16] is None else bytes(values[16]),
-        kept=values[16] is not None,
-    )
 
 
 async def forget_sent(conn: aiosqlite.Connection, before: str) -> int:
@@ -473,36 +391,5 @@ async def forget_sent(conn: aiosqlite.Connection, before: str) -> int:
         "FROM outbox_messages m JOIN outbox o ON o.id = m.outbox_id "
         "WHERE o.status = 'sent' AND o.sent_at < ?)",
         (before,),
-    )
-    return cur.rowcount
-
-
-async def retry(conn: aiosqlite.Connection, row_id: int, now: float, now_iso: str) -> str | None:
-    """Queue a failed row again (or make a queued one due now).
-
-    Returns the row's status before, or None if there is no such row; rows that
-    are sent or being sent are left alone.
-    """
-    async with conn.execute("SELECT status FROM outbox WHERE id = ?", (row_id,)) as cur:
-        row = await cur.fetchone()
-    if row is None:
-        return None
-    status = str(row[0])
-    if status == "failed":
-        await conn.execute(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, requeued_at = ? "
-            "WHERE id = ?",
-            (now, now_iso, row_id),
-        )
-    elif status == "queued":
-        await conn.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", (now, row_id))
-    return status
-
-
-async def retry_all_failed(conn: aiosqlite.Connection, now: float, now_iso: str) -> int:
-    cur = await conn.execute(
-        "UPDATE outbox SET status = 'queued', next_attempt_at = ?, requeued_at = ? "
-        "WHERE status = 'failed'",
-        (now, now_iso),
     )
     return cur.rowcount

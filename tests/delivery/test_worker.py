@@ -13,7 +13,7 @@ from support import FakeClock, free_port
 
 from mailbridge.clock import SystemClock
 from mailbridge.outbound.relay import RelayConfig, SmtpTransport
-from mailbridge.store import Store, outbox
+from mailbridge.store import Store, outbox, outbox_operator
 
 
 @pytest.mark.asyncio
@@ -302,7 +302,7 @@ async def test_a_retried_dead_letter_gets_a_fresh_give_up_clock(store: Store) ->
         store, "UPDATE outbox SET status = 'failed', last_error = 'gave up' WHERE id = ?", row_id
     )
     now = clock.now()
-    await store.write(lambda c: outbox.retry(c, row_id, now.timestamp(), now.isoformat()))
+    await store.write(lambda c: outbox_operator.retry(c, row_id, now.timestamp(), now.isoformat()))
     down = SmtpTransport(RelayConfig("127.0.0.1", free_port()))  # the relay is still down
     await worker(store, down, clock).deliver_due()
     [(_mid, status, _attempts, error)] = await rows(store)

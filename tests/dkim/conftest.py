@@ -30,7 +30,7 @@ from dkim.util import parse_tag_value
 from programs import requires_program, unavailable
 
 from mailbridge.outbound.compose import compose
-from mailbridge.outbound.dkim import DkimKey
+from mailbridge.outbound.dkim_keys import DkimKey
 from mailbridge.outbound.dkimtool import dkim_record
 
 HERE = Path(__file__).resolve().parent

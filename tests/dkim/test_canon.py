@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailbridge.outbound import dkim as mb_dkim
-from mailbridge.outbound.dkim import _POLICY, DkimKey, DkimSigner
+from mailbridge.outbound.dkim import _POLICY, DkimSigner
 from mailbridge.outbound.dkim_canon import relaxed_headers
+from mailbridge.outbound.dkim_keys import DkimKey
 
 _NAMES = st.sampled_from(
     [b"From", b"To", b"subject", b"DATE", b"Message-ID", b"X-Thing", b"List-Id", b"Cc",

@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailbridge.errors import ConfigError
-from mailbridge.outbound.dkim import DkimKey, DkimKeyError, load_key, signer_from_config
+from mailbridge.outbound.dkim import signer_from_config
+from mailbridge.outbound.dkim_keys import DkimKey, DkimKeyError, load_key
 
 DOMAIN = "example.org"
 

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from mailbridge.outbound.dkim import (
     _POLICY,
     SIGNED_HEADERS,
-    DkimKeyError,
     DkimSigner,
     DkimSigningError,
     relaxed_body,
 )
+from mailbridge.outbound.dkim_keys import DkimKeyError
 from mailbridge.senderauth import StaticResolver
 from mailbridge.senderauth.dkim import verify_dkim
 

@@ -8,7 +8,8 @@ import signal
 
 import pytest
 
-from mailbridge.outbound.dkim import DkimKey, DkimSigner
+from mailbridge.outbound.dkim import DkimSigner
+from mailbridge.outbound.dkim_keys import DkimKey
 from mailbridge.workers import CpuPool, WorkerLost
 from mailbridge.workers import tasks as worker_tasks
 from mailbridge.workers.offload import signing

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
-from mailbridge.outbound.dkim import DkimKeyError, load_key
 from mailbridge.outbound.dkim_cli import dkim_command, parse_nameserver
+from mailbridge.outbound.dkim_keys import DkimKeyError, load_key
 from mailbridge.outbound.dkimtool import check, dkim_record, dns_records, key_path, keygen
 from mailbridge.senderauth import StaticResolver, UnavailableResolver
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailbridge.extract import matchers as m
+from mailbridge.extract import quote_headers as qh
 from mailbridge.extract import signoffs as so
 from mailbridge.extract import trim_text
 
@@ -101,12 +102,12 @@ NOT_HEADERS = [
 
 @pytest.mark.parametrize("line", QUOTE_HEADERS)
 def test_quote_header(line: str) -> None:
-    assert m.is_quote_header(m.clean(line))
+    assert qh.is_quote_header(m.clean(line))
 
 
 @pytest.mark.parametrize("line", NOT_HEADERS)
 def test_not_quote_header(line: str) -> None:
-    assert not m.is_quote_header(m.clean(line))
+    assert not qh.is_quote_header(m.clean(line))
 
 
 def test_a_wrapped_sentence_ending_in_wrote_keeps_the_words_after_it() -> None:
@@ -119,7 +120,7 @@ def test_a_wrapped_sentence_ending_in_wrote_keeps_the_words_after_it() -> None:
 
 def test_quote_header_sharing_the_reply_line() -> None:
     line = "Sounds good. On Tue, Mar 3, 2026 at 5:02 PM, ann@example.org wrote:"
-    at = m.split_inline_quote_header(line)
+    at = qh.split_inline_quote_header(line)
     assert at is not None and line[:at].strip() == "Sounds good."
 
 
@@ -330,6 +331,6 @@ def test_the_quick_paths_answer_as_the_plain_ones(s: str) -> None:
         bool(c)
         and len(c) <= 250
         and c[0] != ">"
-        and bool(m._QH_INTRO.match(c) or m._QH_START.match(c) or "<" in c or m._EMAIL.search(c))
+        and bool(qh._QH_INTRO.match(c) or qh._QH_START.match(c) or "<" in c or qh._EMAIL.search(c))
     )
-    assert m.could_start_quote_header(c) == plain
+    assert qh.could_start_quote_header(c) == plain

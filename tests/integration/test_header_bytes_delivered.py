@@ -18,7 +18,7 @@ from wire import encoded_words, field, fields, header_lines, mailbox, text, unfo
 
 from mailbridge.app import running
 from mailbridge.cli import cli
-from mailbridge.outbound.dkim import load_key
+from mailbridge.outbound.dkim_keys import load_key
 from mailbridge.outbound.dkimtool import dkim_record
 from mailbridge.senderauth import StaticResolver
 from mailbridge.senderauth.dkim import verify_dkim

@@ -14,7 +14,7 @@ from flows import approve, moderation_email, outbox_dir, post_comment
 from support import read_maildir, started
 
 from mailbridge.cli import cli
-from mailbridge.outbound.dkim import load_key
+from mailbridge.outbound.dkim_keys import load_key
 from mailbridge.outbound.dkimtool import dkim_record
 from mailbridge.senderauth import StaticResolver
 from mailbridge.senderauth.dkim import verify_dkim

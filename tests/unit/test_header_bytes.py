@@ -28,10 +28,9 @@ from wire import (
 
 from mailbridge.addresses import mailbox as make_mailbox
 from mailbridge.clock import SystemClock
-from mailbridge.notify.mail import Mailer
+from mailbridge.notify.addressing import Addressing
 from mailbridge.outbound.compose import clean_header_text, compose, make_message_id
 from mailbridge.outbound.headers import WireHeader, fold, phrase_tokens, room_after, text_tokens
-from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring
 
 PROPERTIES = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,24 +107,21 @@ def notification(
     tmp: Path, public_url: str, title: str, name: str, site: str = "Example Blog"
 ) -> bytes:
     """A reply notification composed as mailbridge composes one."""
-    mailer = Mailer(
-        make_settings(tmp, site={"public_url": public_url, "name": site}),
-        KEYS,
-        Renderer(),
-        SystemClock(),
+    addressing = Addressing(
+        make_settings(tmp, site={"public_url": public_url, "name": site}), KEYS, SystemClock()
     )
     return compose(
-        sender=mailer.sender,
+        sender=addressing.sender,
         to=make_mailbox(clean_header_text(name), "reader@example.org"),
         subject=f"Re: {title}",
         text="body",
         html="<p>body</p>",
-        message_id=make_message_id("c1", mailer.domain),
+        message_id=make_message_id("c1", addressing.domain),
         date=datetime(2026, 11, 25, tzinfo=UTC),
         reply_to=make_mailbox(clean_header_text(f"{name} via {site}"), REPLY),
         in_reply_to="<c2@reply.example.org>",
         references=["<t1@reply.example.org>", "<c2@reply.example.org>"],
-        extra_headers=mailer.unsubscribe_headers(7, 1),
+        extra_headers=addressing.unsubscribe_headers(7, 1),
     )
 
 
@@ -215,16 +211,16 @@ def test_subject_and_names_decode_to_what_was_meant(title: str, name: str) -> No
 def test_the_reply_to_name_never_passes_for_an_address(
     tmp_path: Path, author: str, shown: str
 ) -> None:
-    mailer = Mailer(make_settings(tmp_path), KEYS, Renderer(), SystemClock())
+    addressing = Addressing(make_settings(tmp_path), KEYS, SystemClock())
     raw = compose(
-        sender=mailer.sender,
+        sender=addressing.sender,
         to=make_mailbox("", "reader@example.org"),
         subject="Re: a title",
         text="body",
         html="<p>body</p>",
-        message_id=make_message_id("c1", mailer.domain),
+        message_id=make_message_id("c1", addressing.domain),
         date=datetime(2026, 11, 25, tzinfo=UTC),
-        reply_to=make_mailbox(mailer.reply_to_name(author), REPLY),
+        reply_to=make_mailbox(addressing.reply_to_name(author), REPLY),
     )
     value = unfold(field(raw, "Reply-To"))
     assert value.count("@") == 1 and value.endswith(f"<{REPLY}>"), value

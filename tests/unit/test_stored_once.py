@@ -12,7 +12,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from mailbridge.store import Store, inbound, outbox
+from mailbridge.store import Store, inbound, outbox, outbox_operator
 from mailbridge.store.migrations import migrations, split_statements
 
 BIG = 2 * 1024 * 1024
@@ -162,7 +162,7 @@ async def test_queueing_leasing_and_sending_write_an_email_once(tmp_path: Path) 
         await store.write(lambda c: outbox.mark_sent(c, row_id, "now"))
         # The lease and the mark changed the row's small columns only.
         assert _wal(path) - before < 256 * 1024
-        detail = await store.read(lambda c: outbox.get_detail(c, row_id))
+        detail = await store.read(lambda c: outbox_operator.get_detail(c, row_id))
         assert detail is not None and detail.message == message and detail.size == len(message)
         assert detail.summary.status == "sent"
         await store.write(lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (row_id,)))
@@ -190,7 +190,7 @@ async def test_a_row_without_its_bytes_is_a_dead_letter_not_a_stuck_queue(tmp_pa
         )
         leased = await store.write(lambda c: outbox.lease_due(c, 2.0, 10, owner="w"))
         assert [r.id for r in leased] == [ids[1]]
-        lost = await store.read(lambda c: outbox.get_detail(c, ids[0]))
+        lost = await store.read(lambda c: outbox_operator.get_detail(c, ids[0]))
         assert lost is not None and (lost.size, lost.message) == (0, b"")
         assert lost.summary.status == "failed" and lost.lease_owner is None
         assert "message is missing" in (lost.summary.last_error or "")
