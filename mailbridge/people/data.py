@@ -10,7 +10,9 @@ and leave the page (``"remove"``). Everything else goes: the address, its
 subscriptions and pending notifications, the emails sent to it (outbox), the
 messages received from it (inbound log, raw messages included), bounces, trust,
 moderator sessions, earlier texts of edited comments and what the spam filter
-learnt from their comments.
+learnt from their comments. The spam folder's retention forgets, in bulk, the
+addresses its deleted comments leave referred to by nothing, and what this would take
+with them (mailbridge.people.unreferenced): a table added here belongs there too.
 """
 
 from __future__ import annotations

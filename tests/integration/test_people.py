@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 from flows import moderation_email, outbox_dir, reply_notification
+from held import traces
 from support import (
     db_rows,
     import_seed,
@@ -32,7 +33,6 @@ from support import (
 
 from mailbridge.app import Running, running
 from mailbridge.cli import cli
-from mailbridge.store.engine import dialect_of
 
 READER = "reader002.4a549d@example.org"
 
@@ -54,47 +54,6 @@ def bounce_report(return_path: str, original_id: str) -> bytes:
         "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
         f"Message-ID: {original_id}\r\nTo: {READER}\r\n\r\n--b--\r\n"
     ).encode()
-
-
-async def traces(daemon: Running, email: str, address_id: int) -> list[str]:
-    """Every table.column of the database that still holds the address or its id."""
-
-    async def work(conn: Any) -> list[str]:
-        found = []
-        for table, column in await columns(conn):
-            async with conn.execute(f'SELECT "{column}" FROM "{table}"') as cur:
-                for (value,) in await cur.fetchall():
-                    if isinstance(value, bytes | memoryview):
-                        text = bytes(value).decode("latin-1")
-                    else:
-                        text = str(value)
-                    if email.lower() in text.lower():
-                        found.append(f"{table}.{column}")
-            if "address_id" in column:
-                sql = f'SELECT 1 FROM "{table}" WHERE "{column}" = ?'
-                async with conn.execute(sql, (address_id,)) as cur:
-                    if await cur.fetchone():
-                        found.append(f"{table}.{column} = {address_id}")
-        return found
-
-    return sorted(set(await daemon.store.read(work)))
-
-
-async def columns(conn: Any) -> list[tuple[str, str]]:
-    """(table, column) of every table of the store, from the engine's own catalogue."""
-    if dialect_of(conn) == "postgresql":
-        async with conn.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
-        ) as cur:
-            return [(str(t), str(c)) for t, c in await cur.fetchall()]
-    found = []
-    async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
-        tables = [str(r[0]) for r in await cur.fetchall()]
-    for table in tables:
-        async with conn.execute(f"PRAGMA table_info({table})") as cur:
-            found += [(table, str(r[1])) for r in await cur.fetchall()]
-    return found
 
 
 @pytest.mark.asyncio
