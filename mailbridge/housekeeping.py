@@ -19,7 +19,7 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.moderate.spam_retention import purge_spam
 from mailbridge.spam import akismet_feedback
-from mailbridge.store import Store, inbound, outbox, rate_hits, withdrawal
+from mailbridge.store import Store, inbound, listings, outbox, rate_hits, withdrawal
 from mailbridge.webhooks.events import WebhookEvents
 
 __all__ = ["EVERY_SECONDS", "Housekeeping"]
@@ -83,6 +83,8 @@ class Housekeeping:
             "what %d notification(s) sent carried",
             sent_before,
         )
+        # What the moderation digests past recall listed (mailbridge.store.listings).
+        await listings.forget_settled(conn)
         if self._spam is not None:
             spam_before = iso(now - self._spam)
             folder = await purge_spam(conn, spam_before, self._events, now, self._moderators)

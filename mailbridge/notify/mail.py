@@ -35,7 +35,7 @@ from mailbridge.outbound.compose import (
 )
 from mailbridge.outbound.headers import ascii_url, phrase_tokens
 from mailbridge.settings import Settings
-from mailbridge.store import outbox, threads, withdrawal
+from mailbridge.store import listings, outbox, threads, withdrawal
 from mailbridge.templating import RenderedEmail, Renderer
 from mailbridge.tokens import (
     Action,
@@ -172,14 +172,12 @@ class Mailer:
             )
 
         listed, rendered = fit_digest(render, [e.comment for e in entries])
+        message_id = make_message_id("moderation-digest", self.domain)
         queued = await self.queue(
-            conn,
-            "moderation_digest",
-            None,
-            moderator,
-            rendered,
-            message_id=make_message_id("moderation-digest", self.domain),
+            conn, "moderation_digest", None, moderator, rendered, message_id=message_id
         )
+        # What it lists: an erasure withdraws it (mailbridge.people.moderation_unsent).
+        await listings.record(conn, message_id, [e.comment.id for e in entries[:listed]])
         return listed, queued
 
     async def spam_report(
@@ -198,14 +196,12 @@ class Mailer:
             queue_url=f"{self._base}/moderate",
             link_days=self._settings.moderation.link_days,
         )
-        return await self.queue(
-            conn,
-            "spam_report",
-            None,
-            moderator,
-            rendered,
-            message_id=make_message_id("spam-report", self.domain),
+        message_id = make_message_id("spam-report", self.domain)
+        queued = await self.queue(
+            conn, "spam_report", None, moderator, rendered, message_id=message_id
         )
+        await listings.record(conn, message_id, [e.comment.id for e in entries])
+        return queued
 
     def moderation_reply_address(self, comment_id: int, moderator_id: int) -> Address:
         """Where a moderator replies to decide by email (mailbridge.inbound.moderation)."""

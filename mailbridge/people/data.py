@@ -193,6 +193,7 @@ async def erase(
     for comment_id in ids:
         await training.forget(conn, comment_id)
     theirs = json.dumps(ids)
+    await moderation_unsent.relist_own(conn, theirs)
     # Emails sent to them, and the moderation emails that showed their address.
     n["emails sent"] = await _run(
         conn,
