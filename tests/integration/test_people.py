@@ -207,3 +207,26 @@ async def test_privacy_links_are_limited_per_address_from_any_number_of_clients(
         await until("five privacy links", five)
         await asyncio.sleep(0.3)  # nothing more on its way
         assert links() == 5
+
+
+@pytest.mark.asyncio
+async def test_a_refused_reply_is_logged_without_its_senders_address(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The logs (journald, a collector) are out of an erasure's reach: a reply refused
+    (here an out-of-office answer) named its sender in full, as no other refusal does."""
+    note = await reply_notification(daemon)
+    away = reply_to_notification(note, "I am away until Monday.")
+    away["Auto-Submitted"] = "auto-replied"
+    caplog.set_level(logging.INFO, logger="mailbridge")
+    answer = await smtp_send(daemon, READER, reply_address(note), away.as_bytes())
+    assert answer.startswith("250"), answer
+    [(inbound_id, status)] = await db_rows(
+        daemon, "SELECT id, status FROM inbound_messages WHERE message_id = ?",
+        "<reply-1@client.example>",
+    )  # fmt: skip
+    assert status == "dropped"
+    line = next(r.getMessage() for r in caplog.records if f"inbound {inbound_id} " in r.getMessage()
+                and " from <" in r.getMessage())  # fmt: skip
+    assert "from <***@example.org>" in line
+    assert READER not in caplog.text
