@@ -33,6 +33,9 @@ _NOTE = (
 )
 
 
+_LISTED = "withdrawn: it listed a comment erased before it went out (the next one lists the others)"
+
+
 async def _withdraw(conn: aiosqlite.Connection, ids: list[int], note: str) -> None:
     marks = ",".join("?" * len(ids))
     await conn.execute(
@@ -80,12 +83,7 @@ async def withdraw_unsent(conn: aiosqlite.Connection, theirs: str) -> int:
             "UPDATE comments SET moderation_mailed_at = NULL WHERE id = ? AND status = ?",
             [(comment_id, waiting) for comment_id in listed],
         )
-    await _withdraw(
-        conn,
-        sorted(digests),
-        "withdrawn: it listed a comment erased before it went out (the next one lists "
-        "the others)",
-    )
+    await _withdraw(conn, sorted(digests), _LISTED)
     return len(about) + len(digests)
 
 

@@ -230,3 +230,31 @@ async def test_a_refused_reply_is_logged_without_its_senders_address(
                 and " from <" in r.getMessage())  # fmt: skip
     assert "from <***@example.org>" in line
     assert READER not in caplog.text
+
+
+@pytest.mark.sqlite_only("SQLite's own files; PostgreSQL's are the server's (autovacuum)")
+@pytest.mark.asyncio
+async def test_the_database_files_keep_no_copy_of_an_erased_address(daemon: Running) -> None:
+    """While the daemon ran, the write-ahead log next to the database kept the pages as
+    they were before an erasure, the address in them, for any copy of the data
+    directory to take. Read raw, after one erasure by the daemon (admin API) and one
+    by the command: neither address is anywhere in the files."""
+    await reply_notification(daemon)  # Ann answered Reader 002, who was notified
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    made = await mb("token", "create", "--name", "privacy", "--scope", "people", *data)
+    token = re.search(r"^(mbt_\S+)$", made.output, re.M)
+    assert token
+    host, port = daemon.http_address
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.post(f"http://{host}:{port}/api/admin/people/erase", json={"email": READER}) as r,
+    ):
+        assert r.status == 202
+    erased = await mb("person", "erase", "ann@example.com", "--yes", *data)
+    assert erased.exit_code == 0, erased.output
+
+    files = [p for p in sorted(daemon.settings.data_path.iterdir()) if p.is_file()]
+    assert any(p.name.endswith("-wal") for p in files)  # the daemon still runs
+    for address in (READER, "ann@example.com"):
+        assert [p.name for p in files if address.encode() in p.read_bytes()] == []
