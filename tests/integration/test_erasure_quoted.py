@@ -399,6 +399,18 @@ async def test_a_queued_moderation_digest_listing_them_is_withdrawn_and_the_rest
             assert b"Bea's pending words." in raw and b"a former commenter" in raw
             assert not any(b"Ann Erased" in r for r in relay.to(AUTHOR_EMAIL))
 
+            async def sent() -> list[Any]:
+                return await db_rows(
+                    daemon, "SELECT id FROM outbox WHERE kind = 'moderation_digest' "
+                    "AND status = 'sent'",
+                )  # fmt: skip
+
+            await until("the next digest marked sent", sent)
+            assert await db_rows(daemon, "SELECT count(*) FROM outbox_listed") != [(0,)]
+            # What a digest listed is kept only until nothing can recall it.
+            await Housekeeping(daemon.store, FakeClock(), 30, sent_days=90).run_once()
+            assert await db_rows(daemon, "SELECT count(*) FROM outbox_listed") == [(0,)]
+
 
 @pytest.mark.asyncio
 async def test_a_queued_spam_report_listing_them_is_withdrawn_and_the_rest_reported_again(
