@@ -22,6 +22,7 @@ from flows import (
     follow,
     moderation_email,
     notification_for,
+    outbox_dir,
     post_comment,
     reply_notification,
     window_closes,
@@ -44,6 +45,7 @@ from support import (
 from mailbridge.app import Running
 from mailbridge.cli import cli
 from mailbridge.housekeeping import Housekeeping
+from mailbridge.workers.tasks import build_email
 
 READER = "reader002.4a549d@example.org"
 ANN = "ann@example.com"
@@ -462,3 +464,46 @@ async def test_their_pending_comment_whose_moderation_email_was_queued_is_listed
             raw = await next_to_moderator(relay, daemon, b"moderation-digest", 0)
             assert b"Ann's waiting words." in raw and b"a former commenter" in raw
             assert not any(b"Ann Erased" in r or ANN.encode() in r for r in relay.to(AUTHOR_EMAIL))
+
+
+@pytest.mark.asyncio
+async def test_a_moderation_email_being_built_as_they_are_erased_is_not_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A moderation email is built on another core after its comment commits. An
+    erasure that commits meanwhile left the email built with their name and address
+    to be queued and sent: it is not; the next digest lists the comment as it is now."""
+    async with started(tmp_path, moderation={"digest_minutes": 0.02}) as daemon:
+        building, erased = asyncio.Event(), asyncio.Event()
+        run = daemon.pool.run
+
+        async def held(task: Any, *args: Any) -> Any:
+            if task is build_email:
+                building.set()
+                await erased.wait()
+            return await run(task, *args)
+
+        monkeypatch.setattr(daemon.pool, "run", held)
+        await post_comment(daemon, parent=2, author="Ann Erased", body="Ann's held words.")
+        await asyncio.wait_for(building.wait(), 10)
+        await erase(daemon, ANN)
+        erased.set()
+
+        async def built() -> bool:
+            left = await db_rows(daemon, "SELECT count(*) FROM moderation_mail_queue")
+            return left == [(0,)]
+
+        await until("the mailer done with it", built)
+        await delivered(daemon)
+        for path in (outbox_dir(daemon) / "new").glob("*"):
+            assert b"Ann Erased" not in path.read_bytes() and ANN.encode() not in path.read_bytes()
+
+        def digest() -> bytes | None:
+            for path in sorted((outbox_dir(daemon) / "new").glob("*")):
+                if b"moderation-digest" in (raw := path.read_bytes()):
+                    return raw
+            return None
+
+        raw = await until("the next digest", lambda: asyncio.to_thread(digest))
+        assert b"Ann's held words." in raw and b"a former commenter" in raw
+        assert b"Ann Erased" not in raw and ANN.encode() not in raw
