@@ -8,10 +8,10 @@ nothing needed it any more. It goes now, with all of that, as an erasure takes i
 (mailbridge.people.data), unless something still refers to it: a comment, a
 subscription or request (an unsubscription too: a wish kept), a notification due, a
 trust or block (a block must outlive the robot's comments), a moderator's session,
-decision or role (a thread's author, or ``moderation.moderators``), or an email on
-its way to it. The subscription asked for with a comment bound for the spam folder
-(held for a rescue, no confirmation sent) goes with the last of their comments on
-that thread: nothing can be rescued to send it.
+decision or role (a thread's author, or ``moderation.moderators``), an email on
+its way to it, or mail they wrote to the postmaster. The subscription asked for with
+a comment bound for the spam folder (held for a rescue, no confirmation sent) goes
+with the last of their comments on that thread: nothing can be rescued to send it.
 
 In bulk, one statement per table for the whole batch: an erasure per address read
 the inbound log and the outbox once each, 500 times an hour.
@@ -55,7 +55,11 @@ async def _unreferenced(
         f"AND a.id NOT IN ({refused}) "
         # An email queued or being sent to it: the worker still needs the row.
         "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.status IN ('queued', 'sending') "
-        "AND lower(o.rcpt_to) = lower(a.email))",
+        "AND lower(o.rcpt_to) = lower(a.email)) "
+        # Mail they wrote to the postmaster ("why was my comment not published?") is the
+        # operator's, not the robot's: an erasure takes it, this purge does not.
+        "AND NOT EXISTS (SELECT 1 FROM inbound_messages m WHERE m.status = 'postmaster' "
+        "AND lower(m.mail_from) = lower(a.email))",
         (json.dumps(list(candidates)),) * (len(_REFERRED) + 1),
     )
     return [(int(r[0]), str(r[1])) for r in rows]

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from flows import post_comment
 from held import traces
-from support import FakeClock, db_rows, make_settings, started
+from support import FakeClock, db_rows, make_settings, smtp_send, started
 
 from mailbridge.cli import cli
 from mailbridge.errors import ConfigError
@@ -87,8 +87,11 @@ async def test_the_addresses_only_the_folders_comments_held_go_with_them(
             ("Blocked robot", "blocked@example.net"),  # the operator blocks it below
             ("Reader", "reader@example.net"),  # also wrote a comment that was kept
             ("Mo", "mo@example.org"),  # a moderator trying the filter out
+            ("Asker", "asker@example.net"),  # asks the postmaster why, below
         ):
             await post_comment(daemon, author=author, email=email, body=SPAMMY, notify=True)
+        question = b"From: asker@example.net\r\nSubject: My comment?\r\n\r\nWhere is it?\r\n"
+        await smtp_send(daemon, "asker@example.net", "postmaster@reply.example.org", question)
         await post_comment(daemon, author="Reader", email="reader@example.net",
                            body="I found this moving, thank you.")  # fmt: skip
         blocked = await asyncio.to_thread(
@@ -98,7 +101,7 @@ async def test_the_addresses_only_the_folders_comments_held_go_with_them(
         )
         assert blocked.exit_code == 0, blocked.output
         spam = "SELECT count(*) FROM comments WHERE status = 'spam'"
-        assert await db_rows(daemon, spam) == [(4,)]
+        assert await db_rows(daemon, spam) == [(5,)]
         [(robot_id,)] = await db_rows(daemon, "SELECT id FROM addresses WHERE email = ?", ROBOT)
         assert await traces(daemon, ROBOT, robot_id)  # the scan finds what is held
 
@@ -121,6 +124,7 @@ async def test_the_addresses_only_the_folders_comments_held_go_with_them(
             "mo@example.org",
         )
         assert kept == [
+            ("asker@example.net", None),
             ("blocked@example.net", "blocked"),
             ("mo@example.org", None),
             ("reader@example.net", None),
