@@ -367,6 +367,7 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
                 sent_days=settings.smtp.reply_token_days,
                 spam_days=settings.spam.keep_days,
                 events=WebhookEvents(settings.webhooks, parts.clock) if settings.webhooks else None,
+                moderators=settings.moderation.moderators,
             ).work,
             EVERY_SECONDS,
             parts.worker.wake,  # a comment.deleted webhook for each spam comment deleted

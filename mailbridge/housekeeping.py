@@ -11,6 +11,7 @@ the database.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 import aiosqlite
@@ -18,7 +19,7 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.moderate.spam_retention import purge_spam
 from mailbridge.spam import akismet_feedback
-from mailbridge.store import Store, inbound, outbox, rate_hits, withdrawal
+from mailbridge.store import Store, inbound, listings, outbox, rate_hits, withdrawal
 from mailbridge.webhooks.events import WebhookEvents
 
 __all__ = ["EVERY_SECONDS", "Housekeeping"]
@@ -43,17 +44,20 @@ class Housekeeping:
         sent_days: int,
         spam_days: int = 0,
         events: WebhookEvents | None = None,
+        moderators: Sequence[str] = (),
     ) -> None:
         """``sent_days``: how long a sent email's bytes are kept (smtp.reply_token_days:
         the extractor reads a notification to cut it from a reply, and no reply to it
         is filed once its address has expired). ``spam_days``: spam.keep_days (0: the
-        folder is kept); ``events``: told of each comment deleted from it."""
+        folder is kept); ``events``: told of each comment deleted from it; ``moderators``:
+        moderation.moderators, whose addresses the folder's purge keeps."""
         self._store = store
         self._clock = clock
         self._retention = timedelta(days=raw_retention_days)
         self._sent = timedelta(days=sent_days)
         self._spam = timedelta(days=spam_days) if spam_days else None
         self._events = events
+        self._moderators = tuple(moderators)
 
     async def work(self, conn: aiosqlite.Connection) -> int:
         """The hour's upkeep (above); returns how many raw bodies were forgotten."""
@@ -79,10 +83,16 @@ class Housekeeping:
             "what %d notification(s) sent carried",
             sent_before,
         )
+        # What the moderation digests past recall listed (mailbridge.store.listings).
+        await listings.forget_settled(conn)
         if self._spam is not None:
             spam_before = iso(now - self._spam)
-            deleted, _queued = await purge_spam(conn, spam_before, self._events, now)
-            _said(deleted, "%d comment(s) of the spam folder", spam_before)
+            folder = await purge_spam(conn, spam_before, self._events, now, self._moderators)
+            _said(folder.comments, "%d comment(s) of the spam folder", spam_before)
+            if folder.addresses:
+                # Never the addresses themselves: the log outlives them.
+                log.info("housekeeping: forgot %d address(es) only those comments held",
+                         folder.addresses)  # fmt: skip
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)
         _said(purged, "the raw bytes of %d inbound message(s)", before)

@@ -263,7 +263,7 @@ class AdminApi:
             return web.json_response(await self._store.read(lambda c: people.export(c, email)))
         remove = self._erased_comments == "remove"
         now = self._clock.now()
-        done = await self._store.write(lambda c: people.erase(c, email, remove, now))
+        done = await people.erase_from(self._store, email, remove, now)
         # Logged without the address: the log must not keep what was just erased.
         log.info("admin API: an erasure by token %d (%s)", token.id, done.line())
         return web.json_response({"status": "erased"}, status=202)

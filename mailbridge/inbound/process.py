@@ -55,7 +55,7 @@ from mailbridge.inbound.headers import (
 from mailbridge.inbound.moderation import ModerationByReply
 from mailbridge.inbound.postmaster import keep_for_postmaster
 from mailbridge.inbound.recipient_check import RecipientCheck
-from mailbridge.inbound.recipients import Kind, Recipient, kind_of
+from mailbridge.inbound.recipients import Kind, Recipient, kind_of, loggable
 from mailbridge.inbound.reply_text import ExtractionFailed, comment_text
 from mailbridge.inbound.sent import sent_texts
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
@@ -468,7 +468,9 @@ class ReplyIntake:
         log.info(
             "%s from <%s>: %s (%s)%s",
             where,
-            envelope.mail_from,
+            # By its domain only, as every refusal logs an address: the logs outlive
+            # an erasure (journald, a collector); `mailbridge inbound ID` has it whole.
+            loggable(envelope.mail_from),
             rejection.disposition,
             rejection.code,
             "; explanation emailed" if explained else "",

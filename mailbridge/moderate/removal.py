@@ -20,6 +20,7 @@ __all__ = ["delete_unanswered"]
 _UNLINK = (
     "DELETE FROM pending_notifications WHERE comment_id = ?",
     "DELETE FROM outbox_items WHERE comment_id = ?",
+    "DELETE FROM outbox_listed WHERE comment_id = ?",
     "DELETE FROM moderation_decisions WHERE comment_id = ?",
     "UPDATE outbox SET comment_id = NULL WHERE comment_id = ?",
     "UPDATE inbound_messages SET comment_id = NULL WHERE comment_id = ?",

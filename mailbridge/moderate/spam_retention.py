@@ -10,27 +10,45 @@ Kept whatever their age: a comment a moderator marked spam (it is what the train
 filter learnt from: deleting it would unlearn it), one decided on within the period,
 one somebody answered, and imported ones (the old blog's history). Run by housekeeping,
 at most :data:`BATCH` comments an hour, so a backlog never holds the database long.
+The addresses they were sent with go too, once nothing else refers to them
+(mailbridge.people.unreferenced).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import aiosqlite
 
 from mailbridge.moderate import removal
+from mailbridge.people.unreferenced import forget_unreferenced
+from mailbridge.store.engine import json_list
 from mailbridge.webhooks.events import WebhookEvents
 
-__all__ = ["BATCH", "purge_spam"]
+__all__ = ["BATCH", "Purged", "purge_spam"]
 
 BATCH = 500
 
 
+class Purged(NamedTuple):
+    comments: int
+    queued: int  # webhook deliveries
+    addresses: int  # left referred to by nothing, forgotten
+
+
 async def purge_spam(
-    conn: aiosqlite.Connection, before: str, events: WebhookEvents | None, now: datetime
-) -> tuple[int, int]:
-    """Delete up to BATCH spam comments older than ``before`` (an ISO time), in the
-    caller's transaction: (comments deleted, webhook deliveries queued)."""
+    conn: aiosqlite.Connection,
+    before: str,
+    events: WebhookEvents | None,
+    now: datetime,
+    moderators: Sequence[str] = (),
+) -> Purged:
+    """Delete up to BATCH spam comments older than ``before`` (an ISO time), and
+    the addresses they leave referred to by nothing, in the caller's transaction.
+    ``moderators``: moderation.moderators (their addresses stay)."""
     async with conn.execute(
         "SELECT c.id FROM comments c WHERE c.status = 'spam' AND c.created_at < ? "
         "AND c.source IN ('web', 'email') "
@@ -42,9 +60,15 @@ async def purge_spam(
         (before, before, BATCH),
     ) as cur:
         found = [int(row[0]) for row in await cur.fetchall()]
+    writers = [(int(row[0]), int(row[1])) for row in await conn.execute_fetchall(
+        "SELECT DISTINCT address_id, thread_id FROM comments "  # noqa: S608
+        f"WHERE id IN {json_list(conn, 'bigint')} AND address_id IS NOT NULL",
+        (json.dumps(found),),
+    )]  # fmt: skip
     deleted = queued = 0
     for comment_id in found:
         gone, sent = await removal.delete_unanswered(conn, comment_id, events, now)
         deleted += gone
         queued += sent
-    return deleted, queued
+    forgotten = await forget_unreferenced(conn, writers, moderators)
+    return Purged(deleted, queued, forgotten)

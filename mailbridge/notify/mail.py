@@ -26,7 +26,7 @@ from mailbridge.notify.drafts import Draft, build
 from mailbridge.notify.writer import WriterFacts
 from mailbridge.outbound.compose import compose, make_message_id, well_formed_message_id
 from mailbridge.settings import Settings
-from mailbridge.store import outbox, threads, withdrawal
+from mailbridge.store import listings, outbox, threads, withdrawal
 from mailbridge.templating import RenderedEmail, Renderer
 from mailbridge.tokens import Action, Keyring, LinkPurpose
 
@@ -124,14 +124,12 @@ class Mailer:
             )
 
         listed, rendered = fit_digest(render, [e.comment for e in entries])
+        message_id = make_message_id("moderation-digest", self.domain)
         queued = await self.queue(
-            conn,
-            "moderation_digest",
-            None,
-            moderator,
-            rendered,
-            message_id=make_message_id("moderation-digest", self.domain),
+            conn, "moderation_digest", None, moderator, rendered, message_id=message_id
         )
+        # What it lists: an erasure withdraws it (mailbridge.people.moderation_unsent).
+        await listings.record(conn, message_id, [e.comment.id for e in entries[:listed]])
         return listed, queued
 
     async def spam_report(
@@ -150,14 +148,12 @@ class Mailer:
             queue_url=f"{self._base}/moderate",
             link_days=self._settings.moderation.link_days,
         )
-        return await self.queue(
-            conn,
-            "spam_report",
-            None,
-            moderator,
-            rendered,
-            message_id=make_message_id("spam-report", self.domain),
+        message_id = make_message_id("spam-report", self.domain)
+        queued = await self.queue(
+            conn, "spam_report", None, moderator, rendered, message_id=message_id
         )
+        await listings.record(conn, message_id, [e.comment.id for e in entries])
+        return queued
 
     def render(self, name: str, **context: Any) -> RenderedEmail:
         return self._renderer.email(name, site_name=self._settings.site.name, **context)

@@ -55,6 +55,7 @@ class _Taken:
     comment_id: int
     auto_approved: str | None
     drafts: list[Draft] | None  # None: left for the next digest
+    writer: int | None = None  # the comment's address when drafted
 
 
 def _still_wanted(comment: Comment | None, auto_approved: str | None) -> bool:
@@ -144,7 +145,8 @@ class ModerationMailer:
                 drafts = await self._notifier.moderation_drafts(
                     conn, comment, why, digest_rule=False, reading=reading
                 )
-            taken.append(_Taken(comment_id, why, drafts))
+            writer = None if comment is None else comment.address_id
+            taken.append(_Taken(comment_id, why, drafts, writer))
         return taken
 
     async def _queue(
@@ -160,6 +162,10 @@ class ModerationMailer:
             comment = await comments.get_comment(conn, item.comment_id)
             if not _still_wanted(comment, item.auto_approved):
                 continue  # decided while its emails were being built
+            if comment is not None and comment.address_id != item.writer:
+                # Its writer was erased meanwhile: the emails built show their name and
+                # address. Not sent; the next moderation digest lists it as it is now.
+                continue
             for draft in item.drafts:
                 if await self._notifier.mail.queue_built(conn, draft, messages[id(draft)]):
                     queued += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import click
 
 from mailbridge.cli_options import config_options, in_store, settings_from
 from mailbridge.people import data
+from mailbridge.store.opening import open_store
 
 __all__ = ["person_command"]
 
@@ -45,7 +47,15 @@ def erase_command(config_file: Path | None, data_dir: Path | None, email: str, y
                       abort=True)  # fmt: skip
     remove = mode == "remove"
     now = datetime.now(UTC)
-    done = in_store(settings, lambda c: data.erase(c, email.strip(), remove, now))
+
+    async def main() -> data.Erased:
+        store = await open_store(settings)
+        try:
+            return await data.erase_from(store, email.strip(), remove, now)
+        finally:
+            await store.close()
+
+    done = asyncio.run(main())
     # Logged without the address: the log must not keep what was just erased.
     log.info("person: an address was erased (%s)", done.line())
     click.echo(f"Erased: {done.line()}.")

@@ -4,19 +4,25 @@ A moderation email about a reply to one of their comments quotes it ("It answers
 who wrote: ..."). Queued (a relay deferring it) or a dead letter (kept for good, and
 sent as it was by ``mailbridge outbox --retry``), it is withdrawn and its bytes
 deleted, and the reply counts as not yet mailed: the next moderation digest
-(``moderation.digest_minutes``, in every mode) lists it as it is now. A moderation
-digest or spam report that failed for good since their first comment came is
-withdrawn as well (never delivered; what it listed is on the queue page). One queued
-is left to go out: what it listed was marked mailed, and withdrawn it would never be.
+(``moderation.digest_minutes``, in every mode) lists it as it is now.
+
+A moderation digest or spam report not sent yet that lists one of their comments
+(mailbridge.store.listings) went out within the minute with their name and words: it
+is withdrawn too, and every comment it listed still waiting for a decision (pending;
+for a report, still in the spam folder) counts as not yet mailed, for the next digest
+or report to list as it is now (theirs by "a former commenter"). One that failed for
+good since their first comment came is withdrawn whatever it lists (one queued before
+sql/0031 recorded no listing). One a worker has taken goes out as it was.
 """
 
 from __future__ import annotations
 
 import aiosqlite
 
+from mailbridge.store import listings
 from mailbridge.store.engine import json_list
 
-__all__ = ["withdraw_unsent"]
+__all__ = ["relist_own", "withdraw_unsent"]
 
 # The note withdrawal gives (mailbridge.store.withdrawal): a dead letter says so, and
 # stays counted as one (WITHDRAWN_DEAD_LETTER).
@@ -27,6 +33,9 @@ _NOTE = (
 )
 
 
+_LISTED = "withdrawn: it listed a comment erased before it went out (the next one lists the others)"
+
+
 async def _withdraw(conn: aiosqlite.Connection, ids: list[int], note: str) -> None:
     marks = ",".join("?" * len(ids))
     await conn.execute(
@@ -35,6 +44,7 @@ async def _withdraw(conn: aiosqlite.Connection, ids: list[int], note: str) -> No
         (note, *ids),
     )
     await conn.execute(f"DELETE FROM outbox_messages WHERE outbox_id IN ({marks})", ids)  # noqa: S608
+    await conn.execute(f"DELETE FROM outbox_listed WHERE outbox_id IN ({marks})", ids)  # noqa: S608
 
 
 async def withdraw_unsent(conn: aiosqlite.Connection, theirs: str) -> int:
@@ -58,12 +68,33 @@ async def withdraw_unsent(conn: aiosqlite.Connection, theirs: str) -> int:
             "UPDATE comments SET moderation_mailed_at = NULL WHERE id = ? AND status = 'pending'",
             (reply_id,),
         )
-    failed = [int(r[0]) for r in await conn.execute_fetchall(
-        "SELECT id FROM outbox WHERE kind IN ('moderation_digest', 'spam_report') "  # noqa: S608
-        "AND status = 'failed' AND comment_id IS NULL AND created_at >= "
-        f"(SELECT min(created_at) FROM comments WHERE id IN {ids})",
+    digests = {int(r[0]): str(r[1]) for r in await conn.execute_fetchall(
+        "SELECT id, kind FROM outbox WHERE kind IN ('moderation_digest', 'spam_report') "  # noqa: S608
+        "AND status IN ('queued', 'failed') AND comment_id IS NULL AND (id IN "
+        f"(SELECT outbox_id FROM outbox_listed WHERE comment_id IN {ids}) OR (status = 'failed' "
+        f"AND created_at >= (SELECT min(created_at) FROM comments WHERE id IN {ids})))",
+        (theirs, theirs),
+    )}  # fmt: skip
+    if not digests:
+        return len(about)
+    for kind, waiting in (("moderation_digest", "pending"), ("spam_report", "spam")):
+        listed = await listings.listed_by(conn, [i for i, k in digests.items() if k == kind])
+        await conn.executemany(
+            "UPDATE comments SET moderation_mailed_at = NULL WHERE id = ? AND status = ?",
+            [(comment_id, waiting) for comment_id in listed],
+        )
+    await _withdraw(conn, sorted(digests), _LISTED)
+    return len(about) + len(digests)
+
+
+async def relist_own(conn: aiosqlite.Connection, theirs: str) -> None:
+    """Their pending comments whose moderation email is not sent yet (it is deleted:
+    it shows their address) count as not yet mailed: the next moderation digest lists
+    them, by "a former commenter". Before the erasure deletes those emails."""
+    ids = json_list(conn, "bigint")
+    await conn.execute(
+        "UPDATE comments SET moderation_mailed_at = NULL WHERE status = 'pending' "  # noqa: S608
+        "AND id IN (SELECT comment_id FROM outbox WHERE kind = 'moderation_request' "
+        f"AND status IN ('queued', 'failed') AND comment_id IN {ids})",
         (theirs,),
-    )]  # fmt: skip
-    if failed:
-        await _withdraw(conn, failed, "withdrawn: it may list a comment erased since")
-    return len(about) + len(failed)
+    )

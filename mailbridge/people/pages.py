@@ -156,7 +156,7 @@ class PrivacyPages:
         if email is not None:
             remove = self._settings.privacy.erased_comments == "remove"
             now = self._clock.now()
-            done = await self._store.write(lambda c: data.erase(c, email, remove, now))
+            done = await data.erase_from(self._store, email, remove, now)
             # Logged without the address: the log must not keep what was just erased.
             log.info("privacy: an address was erased by its owner (%s)", done.line())
         return self._html("privacy_erased", at=iso(self._clock.now()))

@@ -47,6 +47,10 @@ _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
+    # A deleted row's bytes are overwritten with zeros, not left in a free page of the
+    # file (and in each `mailbridge backup` of it): what an erasure deletes is gone,
+    # whatever the default of the SQLite library Python was built with.
+    "PRAGMA secure_delete = ON",
 )
 DEFAULT_BUSY_TIMEOUT = 10.0
 # Read connections, each with its own thread. One was a queue: a read unit holds its
@@ -296,6 +300,20 @@ class Store:
             if self._writer is None:
                 raise StoreClosedError("the store is closed")
             await self._writer.execute(f"PRAGMA cache_size = -{int(kib)}")
+
+    async def scrub(self) -> bool:
+        """After an erasure: leave no copy of what it deleted in the database's files.
+
+        The write-ahead log keeps the pages as they were before (the erased address
+        among them) until a checkpoint copies the new ones into the database, and its
+        file keeps old frames past the end of the new ones for as long as it is not
+        truncated. A TRUNCATE checkpoint empties it. False when a reader of an older
+        moment kept it from finishing: the next checkpoint does it."""
+        async with self._write_lock:
+            if self._writer is None:
+                raise StoreClosedError("the store is closed")
+            rows = await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        return all(int(row[0]) == 0 for row in rows)
 
     async def probe_write(self, wait: float = 1.0) -> str | None:
         """None when a write could start now, else why not (for /healthz).

@@ -22,6 +22,7 @@ from flows import (
     follow,
     moderation_email,
     notification_for,
+    outbox_dir,
     post_comment,
     reply_notification,
     window_closes,
@@ -44,6 +45,7 @@ from support import (
 from mailbridge.app import Running
 from mailbridge.cli import cli
 from mailbridge.housekeeping import Housekeeping
+from mailbridge.workers.tasks import build_email
 
 READER = "reader002.4a549d@example.org"
 ANN = "ann@example.com"
@@ -340,3 +342,168 @@ async def smtp_send_refused(daemon: Running, rcpt: str, data: bytes) -> str:
             return f"{refused.code} {refused.message}"
         answer = await client.data(data)
     return f"{answer.code} {answer.message}"
+
+
+async def queued_behind_relay(daemon: Running, kind: str, words: str) -> int:
+    """The id of the ``kind`` row the moderator's relay deferred, its bytes holding
+    ``words``."""
+
+    async def deferred() -> list[Any]:
+        rows = await db_rows(
+            daemon,
+            "SELECT id FROM outbox WHERE kind = ? AND status = 'queued' AND attempts >= 1",
+            kind,
+        )
+        return [i for (i,) in rows if i in await stored_with(daemon, words)]
+
+    [row_id] = await until(f"the {kind} deferred", deferred)
+    return int(row_id)
+
+
+async def next_to_moderator(relay: Any, daemon: Running, marker: bytes, before: int) -> bytes:
+    relay.defer.clear()
+    daemon.worker.wake()
+
+    async def arrived() -> bytes | None:
+        found = [raw for raw in relay.to(AUTHOR_EMAIL)[before:] if marker in raw]
+        return found[0] if found else None
+
+    return bytes(await until("the next one", arrived))
+
+
+@pytest.mark.asyncio
+async def test_a_queued_moderation_digest_listing_them_is_withdrawn_and_the_rest_listed_again(
+    tmp_path: Path,
+) -> None:
+    with relay_running() as (relay, port):
+        relay.defer.add(AUTHOR_EMAIL)  # the moderator's server is greylisting
+        async with started(
+            tmp_path,
+            outbound={"transport": f"smtp://127.0.0.1:{port}"},
+            moderation={"mode": "digest", "digest_minutes": 0.02},  # every 1.2 s
+        ) as daemon:
+            await post_comment(daemon, parent=2, author="Ann Erased", body="Ann's pending words.")
+            await post_comment(daemon, parent=2, author="Bea", email="bea@example.com",
+                               body="Bea's pending words.")  # fmt: skip
+            row_id = await queued_behind_relay(daemon, "moderation_digest", "Bea's pending")
+            assert row_id in await stored_with(daemon, "Ann Erased")
+            before = len(relay.to(AUTHOR_EMAIL))
+
+            await erase(daemon, ANN)
+
+            [(status, why)] = await db_rows(
+                daemon, "SELECT status, last_error FROM outbox WHERE id = ?", row_id
+            )
+            assert status == "withdrawn" and "erased" in why, why
+            assert await stored_with(daemon, "Ann Erased") == []
+            # The moderator still hears of both, from the next digest, as they are now.
+            raw = await next_to_moderator(relay, daemon, b"moderation-digest", before)
+            assert b"Bea's pending words." in raw and b"a former commenter" in raw
+            assert not any(b"Ann Erased" in r for r in relay.to(AUTHOR_EMAIL))
+
+            async def sent() -> list[Any]:
+                return await db_rows(
+                    daemon, "SELECT id FROM outbox WHERE kind = 'moderation_digest' "
+                    "AND status = 'sent'",
+                )  # fmt: skip
+
+            await until("the next digest marked sent", sent)
+            assert await db_rows(daemon, "SELECT count(*) FROM outbox_listed") != [(0,)]
+            # What a digest listed is kept only until nothing can recall it.
+            await Housekeeping(daemon.store, FakeClock(), 30, sent_days=90).run_once()
+            assert await db_rows(daemon, "SELECT count(*) FROM outbox_listed") == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_a_queued_spam_report_listing_them_is_withdrawn_and_the_rest_reported_again(
+    tmp_path: Path,
+) -> None:
+    spammy = "Check out my channel!!! http://spam.example/watch subscribe please"
+    with relay_running() as (relay, port):
+        relay.defer.add(AUTHOR_EMAIL)
+        async with started(
+            tmp_path,
+            outbound={"transport": f"smtp://127.0.0.1:{port}"},
+            spam={"report_hours": 0.0004},  # every 1.4 s
+            privacy={"erased_comments": "remove"},
+        ) as daemon:
+            await post_comment(daemon, author="Ann Erased", body=f"Ann's caught words. {spammy}")
+            await post_comment(daemon, author="Robot", email="robot@example.net", body=spammy)
+            row_id = await queued_behind_relay(daemon, "spam_report", "Ann's caught words")
+            before = len(relay.to(AUTHOR_EMAIL))
+
+            await erase(daemon, ANN, "remove")
+
+            [(status,)] = await db_rows(daemon, "SELECT status FROM outbox WHERE id = ?", row_id)
+            assert status == "withdrawn"
+            assert await stored_with(daemon, "Ann's caught") == []
+            raw = await next_to_moderator(relay, daemon, b"spam-report", before)
+            assert b"Robot on" in raw
+            assert not any(b"Ann" in r for r in relay.to(AUTHOR_EMAIL))
+
+
+@pytest.mark.asyncio
+async def test_their_pending_comment_whose_moderation_email_was_queued_is_listed_again(
+    tmp_path: Path,
+) -> None:
+    with relay_running() as (relay, port):
+        relay.defer.add(AUTHOR_EMAIL)
+        async with started(
+            tmp_path,
+            outbound={"transport": f"smtp://127.0.0.1:{port}"},
+            moderation={"digest_minutes": 0.02},  # every 1.2 s
+        ) as daemon:
+            await post_comment(daemon, parent=2, author="Ann Erased", body="Ann's waiting words.")
+            row_id = await queued_behind_relay(daemon, "moderation_request", "Ann Erased")
+
+            await erase(daemon, ANN)
+
+            # Its moderation email, showing her address, is deleted; the moderator still
+            # hears of the comment, by "a former commenter", from the next digest.
+            assert await db_rows(daemon, "SELECT id FROM outbox WHERE id = ?", row_id) == []
+            raw = await next_to_moderator(relay, daemon, b"moderation-digest", 0)
+            assert b"Ann's waiting words." in raw and b"a former commenter" in raw
+            assert not any(b"Ann Erased" in r or ANN.encode() in r for r in relay.to(AUTHOR_EMAIL))
+
+
+@pytest.mark.asyncio
+async def test_a_moderation_email_being_built_as_they_are_erased_is_not_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A moderation email is built on another core after its comment commits. An
+    erasure that commits meanwhile left the email built with their name and address
+    to be queued and sent: it is not; the next digest lists the comment as it is now."""
+    async with started(tmp_path, moderation={"digest_minutes": 0.02}) as daemon:
+        building, erased = asyncio.Event(), asyncio.Event()
+        run = daemon.pool.run
+
+        async def held(task: Any, *args: Any) -> Any:
+            if task is build_email:
+                building.set()
+                await erased.wait()
+            return await run(task, *args)
+
+        monkeypatch.setattr(daemon.pool, "run", held)
+        await post_comment(daemon, parent=2, author="Ann Erased", body="Ann's held words.")
+        await asyncio.wait_for(building.wait(), 10)
+        await erase(daemon, ANN)
+        erased.set()
+
+        async def built() -> bool:
+            left = await db_rows(daemon, "SELECT count(*) FROM moderation_mail_queue")
+            return left == [(0,)]
+
+        await until("the mailer done with it", built)
+        await delivered(daemon)
+        for path in (outbox_dir(daemon) / "new").glob("*"):
+            assert b"Ann Erased" not in path.read_bytes() and ANN.encode() not in path.read_bytes()
+
+        def digest() -> bytes | None:
+            for path in sorted((outbox_dir(daemon) / "new").glob("*")):
+                if b"moderation-digest" in (raw := path.read_bytes()):
+                    return raw
+            return None
+
+        raw = await until("the next digest", lambda: asyncio.to_thread(digest))
+        assert b"Ann's held words." in raw and b"a former commenter" in raw
+        assert b"Ann Erased" not in raw and ANN.encode() not in raw

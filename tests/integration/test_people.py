@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 from flows import moderation_email, outbox_dir, reply_notification
+from held import traces
 from support import (
     db_rows,
     import_seed,
@@ -32,7 +33,6 @@ from support import (
 
 from mailbridge.app import Running, running
 from mailbridge.cli import cli
-from mailbridge.store.engine import dialect_of
 
 READER = "reader002.4a549d@example.org"
 
@@ -54,47 +54,6 @@ def bounce_report(return_path: str, original_id: str) -> bytes:
         "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
         f"Message-ID: {original_id}\r\nTo: {READER}\r\n\r\n--b--\r\n"
     ).encode()
-
-
-async def traces(daemon: Running, email: str, address_id: int) -> list[str]:
-    """Every table.column of the database that still holds the address or its id."""
-
-    async def work(conn: Any) -> list[str]:
-        found = []
-        for table, column in await columns(conn):
-            async with conn.execute(f'SELECT "{column}" FROM "{table}"') as cur:
-                for (value,) in await cur.fetchall():
-                    if isinstance(value, bytes | memoryview):
-                        text = bytes(value).decode("latin-1")
-                    else:
-                        text = str(value)
-                    if email.lower() in text.lower():
-                        found.append(f"{table}.{column}")
-            if "address_id" in column:
-                sql = f'SELECT 1 FROM "{table}" WHERE "{column}" = ?'
-                async with conn.execute(sql, (address_id,)) as cur:
-                    if await cur.fetchone():
-                        found.append(f"{table}.{column} = {address_id}")
-        return found
-
-    return sorted(set(await daemon.store.read(work)))
-
-
-async def columns(conn: Any) -> list[tuple[str, str]]:
-    """(table, column) of every table of the store, from the engine's own catalogue."""
-    if dialect_of(conn) == "postgresql":
-        async with conn.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
-        ) as cur:
-            return [(str(t), str(c)) for t, c in await cur.fetchall()]
-    found = []
-    async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
-        tables = [str(r[0]) for r in await cur.fetchall()]
-    for table in tables:
-        async with conn.execute(f"PRAGMA table_info({table})") as cur:
-            found += [(table, str(r[1])) for r in await cur.fetchall()]
-    return found
 
 
 @pytest.mark.asyncio
@@ -248,3 +207,54 @@ async def test_privacy_links_are_limited_per_address_from_any_number_of_clients(
         await until("five privacy links", five)
         await asyncio.sleep(0.3)  # nothing more on its way
         assert links() == 5
+
+
+@pytest.mark.asyncio
+async def test_a_refused_reply_is_logged_without_its_senders_address(
+    daemon: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The logs (journald, a collector) are out of an erasure's reach: a reply refused
+    (here an out-of-office answer) named its sender in full, as no other refusal does."""
+    note = await reply_notification(daemon)
+    away = reply_to_notification(note, "I am away until Monday.")
+    away["Auto-Submitted"] = "auto-replied"
+    caplog.set_level(logging.INFO, logger="mailbridge")
+    answer = await smtp_send(daemon, READER, reply_address(note), away.as_bytes())
+    assert answer.startswith("250"), answer
+    [(inbound_id, status)] = await db_rows(
+        daemon, "SELECT id, status FROM inbound_messages WHERE message_id = ?",
+        "<reply-1@client.example>",
+    )  # fmt: skip
+    assert status == "dropped"
+    line = next(r.getMessage() for r in caplog.records if f"inbound {inbound_id} " in r.getMessage()
+                and " from <" in r.getMessage())  # fmt: skip
+    assert "from <***@example.org>" in line
+    assert READER not in caplog.text
+
+
+@pytest.mark.sqlite_only("SQLite's own files; PostgreSQL's are the server's (autovacuum)")
+@pytest.mark.asyncio
+async def test_the_database_files_keep_no_copy_of_an_erased_address(daemon: Running) -> None:
+    """While the daemon ran, the write-ahead log next to the database kept the pages as
+    they were before an erasure, the address in them, for any copy of the data
+    directory to take. Read raw, after one erasure by the daemon (admin API) and one
+    by the command: neither address is anywhere in the files."""
+    await reply_notification(daemon)  # Ann answered Reader 002, who was notified
+    data = ["--data-dir", str(daemon.settings.data_path)]
+    made = await mb("token", "create", "--name", "privacy", "--scope", "people", *data)
+    token = re.search(r"^(mbt_\S+)$", made.output, re.M)
+    assert token
+    host, port = daemon.http_address
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.post(f"http://{host}:{port}/api/admin/people/erase", json={"email": READER}) as r,
+    ):
+        assert r.status == 202
+    erased = await mb("person", "erase", "ann@example.com", "--yes", *data)
+    assert erased.exit_code == 0, erased.output
+
+    files = [p for p in sorted(daemon.settings.data_path.iterdir()) if p.is_file()]
+    assert any(p.name.endswith("-wal") for p in files)  # the daemon still runs
+    for address in (READER, "ann@example.com"):
+        assert [p.name for p in files if address.encode() in p.read_bytes()] == []

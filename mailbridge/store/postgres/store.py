@@ -143,6 +143,11 @@ class PgStore:
     async def set_write_cache(self, kib: int) -> None:
         """SQLite's page cache setting: PostgreSQL's cache is the server's, so nothing."""
 
+    async def scrub(self) -> bool:
+        """SQLite's checkpoint after an erasure: PostgreSQL's (auto)vacuum reclaims the
+        deleted rows, and its write-ahead log is the server's (docs/postgresql.md)."""
+        return True
+
     async def probe_write(self, wait: float = 1.0) -> str | None:
         """None when a write could start now, else why not (for /healthz)."""
         try:
