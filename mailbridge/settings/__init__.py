@@ -9,15 +9,19 @@ back to a default.
 
 from __future__ import annotations
 
+from mailbridge.settings.integrations import (
+    ImapSettings,
+    InboundWebhookSettings,
+    WebhookSettings,
+    WordPressSettings,
+)
 from mailbridge.settings.load import ENV_PREFIX, iter_keys, load_settings, reference_table
 from mailbridge.settings.schema import (
     AuthSettings,
     CacheSettings,
     DkimSettings,
     HttpSettings,
-    ImapSettings,
     InboundSettings,
-    InboundWebhookSettings,
     LimitSettings,
     ModerationSettings,
     NotificationSettings,
@@ -27,8 +31,6 @@ from mailbridge.settings.schema import (
     SmtpSettings,
     SpamSettings,
     TemplateSettings,
-    WebhookSettings,
-    WordPressSettings,
 )
 from mailbridge.settings.validate import parse_hostport
 

@@ -16,13 +16,13 @@ import idna
 from mailbridge.addresses import parse_mailbox
 from mailbridge.errors import ConfigError, InvalidAddress
 from mailbridge.outbound.transport import redact_url
-from mailbridge.settings.schema import (
+from mailbridge.settings.integrations import (
     WEBHOOK_EVENTS,
     ImapSettings,
-    Settings,
     WebhookSettings,
     WordPressSettings,
 )
+from mailbridge.settings.schema import Settings
 
 __all__ = ["is_language_tag", "parse_hostport", "public_url_advice", "validate"]
 
