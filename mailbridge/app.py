@@ -21,7 +21,7 @@ from aiohttp import web
 
 from mailbridge.bridges.wordpress import WordPressBridge
 from mailbridge.clock import Clock, SystemClock
-from mailbridge.errors import ConfigError, DataDirUnusable
+from mailbridge.errors import ConfigError
 from mailbridge.extract import Extractor, extract
 from mailbridge.housekeeping import EVERY_SECONDS, Housekeeping
 from mailbridge.imap import ImapInbox
@@ -31,6 +31,7 @@ from mailbridge.inbound.process import ReplyIntake
 from mailbridge.inbound.server import DataInProgress, smtp_tls_context, start_smtp_server
 from mailbridge.inbound.standard import standard_checks
 from mailbridge.inbound_webhooks import InboundWebhooks
+from mailbridge.instance_secret import load_or_create_secret, same_secret_as_the_others
 from mailbridge.jobs import Lead, Periodic
 from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
@@ -49,10 +50,10 @@ from mailbridge.settings import Settings, parse_hostport
 from mailbridge.spam import akismet_feedback
 from mailbridge.spam.akismet import Akismet
 from mailbridge.spam.akismet_feedback import AkismetReporter
-from mailbridge.store import Store, jobs
+from mailbridge.store import Store
 from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
-from mailbridge.tokens import Keyring, new_secret
+from mailbridge.tokens import Keyring
 from mailbridge.web import build_web_app
 from mailbridge.web.guard import client_ip
 from mailbridge.web.middleware import PARSER_REFUSALS, REDACT_CAPABILITIES
@@ -66,7 +67,6 @@ __all__ = [
     "Core",
     "Running",
     "core",
-    "load_or_create_secret",
     "open_store",
     "relay_config",
     "running",
@@ -76,54 +76,6 @@ log = logging.getLogger(__name__)
 
 _DRAIN_SECONDS = 30.0
 _HTTP_GRACE_SECONDS = 5.0
-
-
-def load_or_create_secret(path: Path) -> bytes:
-    """The instance secret, generated on first use and kept (mode 0600) in the data directory."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(new_secret().hex() + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-        text = path.read_bytes()
-    except OSError as exc:
-        raise DataDirUnusable(
-            exc.filename or path, f"cannot keep the instance secret ({exc.strerror or exc})"
-        ) from exc
-    try:
-        secret = bytes.fromhex(text.decode("ascii").strip())
-    except ValueError:
-        raise ConfigError(
-            f"{path}: the instance secret is not hex; remove it to generate one"
-        ) from None
-    if len(secret) < 16:
-        raise ConfigError(f"{path}: the instance secret is too short (need 16+ bytes)")
-    return secret
-
-
-async def _same_secret(settings: Settings, store: Store, keyring: Keyring) -> None:
-    """Refuse to start with another secret than the daemons already on the database.
-
-    Tokens one daemon mints must verify in the others (a reply may reach any MX
-    host); a daemon with its own secret would refuse them all. Only with PostgreSQL:
-    a SQLite database has one daemon, and a lost secret.key must not lock it out.
-    """
-    if not settings.data_url:
-        return
-    mine = keyring.fingerprint.hex()
-    agreed = await store.write(lambda c: jobs.agree(c, "secret_fingerprint", mine))
-    if agreed != mine:
-        raise ConfigError(
-            f"{settings.secret_path}: this instance secret differs from the one the other "
-            "daemons on this database use; give every daemon a copy of the same file "
-            "(secret_file, docs/postgresql.md)"
-        )
 
 
 def site_globals(settings: Settings) -> dict[str, str]:
@@ -209,7 +161,7 @@ async def core(
     transport = transport or transport_from_settings(settings)
     store = await open_store(settings)
     try:
-        await _same_secret(settings, store, keyring)
+        await same_secret_as_the_others(settings, store, keyring)
         override = Path(settings.templates.directory) if settings.templates.directory else None
         renderer = Renderer(override, site_globals(settings))
         pool = CpuPool(

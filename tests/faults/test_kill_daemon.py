@@ -36,7 +36,7 @@ from delivery.sinks import WatchingSink, serving
 from pg import database_for, store_option
 from support import free_port, import_seed, store_rows, until
 
-from mailbridge.app import load_or_create_secret
+from mailbridge.instance_secret import load_or_create_secret
 from mailbridge.settings import load_settings
 from mailbridge.tokens import Keyring, make_reply_token
 

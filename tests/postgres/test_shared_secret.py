@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from support import make_settings
 
-from mailbridge.app import load_or_create_secret, running
+from mailbridge.app import running
 from mailbridge.errors import ConfigError
+from mailbridge.instance_secret import load_or_create_secret
 from mailbridge.tokens import Keyring
 
 
