@@ -3,21 +3,16 @@ all, approve at once; screenshots saved under test-artifacts/."""
 
 from __future__ import annotations
 
-import asyncio
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flows import moderation_email, outbox_dir, post_comment
+from flows import moderation_email, post_comment, signed_in_on_a_phone
 from support import (
-    AUTHOR_EMAIL,
     ROOT,
     free_port,
     make_settings,
     moderation_links,
-    read_maildir,
-    text_body,
 )
 
 from mailbridge.app import Running
@@ -38,30 +33,6 @@ def settings(tmp_path: Path) -> Settings:
         # Long links read as spam; these comments must wait in the queue.
         spam={"enabled": False},
     )
-
-
-async def sign_in_link(daemon: Running) -> str:
-    for _ in range(100):  # bounded wait for the worker
-        for mail in read_maildir(outbox_dir(daemon)):
-            if "moderation queue" in str(mail["Subject"]):
-                found = re.search(r"(http\S+/moderate/signin/\S+)", text_body(mail))
-                assert found
-                return found.group(1)
-        await asyncio.sleep(0.05)
-    raise AssertionError("no sign-in email")
-
-
-async def signed_in_on_a_phone(daemon: Running, browser: Any) -> Any:
-    """A 390 px page, signed in through the form and the emailed link: the queue."""
-    host, port = daemon.http_address
-    page = await browser.new_page(viewport={"width": 390, "height": 844})
-    await page.goto(f"http://{host}:{port}/moderate")
-    await page.get_by_label("Your moderator address").fill(AUTHOR_EMAIL)
-    await page.get_by_role("button", name="Email me a sign-in link").click()
-    await page.get_by_text("a sign-in link is on its way").wait_for()
-    await page.goto(await sign_in_link(daemon))
-    await page.get_by_role("button", name="Sign in").click()
-    return page
 
 
 @pytest.mark.asyncio
