@@ -195,7 +195,7 @@ class Mailer:
             entries=list(entries),
             total=total,
             more=total - len(entries),
-            queue_url=f"{self._base}/moderate",
+            spam_url=f"{self._base}/moderate/spam",
             link_days=self._settings.moderation.link_days,
         )
         return await self.queue(

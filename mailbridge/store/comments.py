@@ -196,6 +196,35 @@ async def spam_folder(conn: aiosqlite.Connection, since: str, limit: int = 200) 
         return [comment_from_row(row) for row in await cur.fetchall()]
 
 
+# The spam folder's page (mailbridge.web.spam_folder): newest first, a page at a time;
+# with an address, only on the threads it wrote (what a thread's author moderates).
+_FOLDER = "SELECT * FROM comments WHERE status = 'spam' AND id < ? "
+_AUTHORED = "AND thread_id IN (SELECT id FROM threads WHERE author_address_id = ?) "
+
+
+async def spam_page(
+    conn: aiosqlite.Connection, limit: int, before: int | None, only: int | None
+) -> list[Comment]:
+    """Comments in the spam folder, newest first, older than comment ``before`` when
+    given (the next page); ``only``: on the threads whose author is that address."""
+    sql, args = _FOLDER, [before if before is not None else 2**62]
+    if only is not None:
+        sql, args = sql + _AUTHORED, [*args, only]
+    async with conn.execute(sql + "ORDER BY id DESC LIMIT ?", (*args, limit)) as cur:
+        return [comment_from_row(row) for row in await cur.fetchall()]
+
+
+async def spam_count(conn: aiosqlite.Connection, only: int | None) -> int:
+    """How many comments are in the spam folder (``only``: as in :func:`spam_page`)."""
+    sql = "SELECT count(*) FROM comments WHERE status = 'spam' "
+    args: tuple[int, ...] = ()
+    if only is not None:
+        sql, args = sql + _AUTHORED, (only,)
+    async with conn.execute(sql, args) as cur:
+        row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
+
+
 async def spam_not_reported(
     conn: aiosqlite.Connection, limit: int = 50
 ) -> tuple[list[Comment], int]:

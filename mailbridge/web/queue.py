@@ -162,11 +162,13 @@ class QueuePages:
             assert isinstance(last, Decision)
             older = last.id
         asked = request.query.get("kept", "")
+        spam = await self._store.read(lambda c: comments.spam_count(c, only))
         nonce = secrets.token_urlsafe(16)
         response = self._html(
             "moderate_queue",
             items=pending,
             waiting=waiting,
+            spam=spam,
             decided=decided,
             older=older,
             newest=before is None,
@@ -299,6 +301,17 @@ class QueuePages:
         response = web.Response(status=303, headers={"Location": "/moderate"})
         response.del_cookie(COOKIE, path="/moderate")
         return response
+
+    # For the spam folder's page (mailbridge.web.spam_folder): the same session, CSRF
+    # and scope as the queue's, checked in one place.
+    async def signed_in(self, request: web.Request) -> tuple[sessions.SessionRow, str] | None:
+        return await self._session(request)
+
+    async def checked(self, request: web.Request) -> sessions.SessionRow:
+        return await self._checked(request)
+
+    def scope(self, session: sessions.SessionRow) -> int | None:
+        return self._only(session)
 
     async def _checked(self, request: web.Request) -> sessions.SessionRow:
         """The session of a POST, with its CSRF token checked; 403 otherwise."""
