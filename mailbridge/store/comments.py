@@ -16,7 +16,7 @@ from mailbridge.models import (
     NewComment,
     Source,
 )
-from mailbridge.store.engine import dialect_of
+from mailbridge.store.engine import dialect_of, json_list
 from mailbridge.store.threads import upsert_address
 
 __all__ = [
@@ -225,25 +225,29 @@ async def spam_count(conn: aiosqlite.Connection, only: int | None) -> int:
     return 0 if row is None else int(row[0])
 
 
-async def spam_not_reported(
-    conn: aiosqlite.Connection, limit: int = 50
-) -> tuple[list[Comment], int]:
-    """Comments that went to spam with no moderator told yet (the ``limit`` likeliest
-    to be a person's: lowest score first), and how many there are in all; the daily
-    spam report marks them mailed."""
+async def spam_not_reported_per_thread(conn: aiosqlite.Connection) -> dict[int, int]:
+    """How many comments went to spam with no moderator told yet, per thread."""
     async with conn.execute(
-        "SELECT count(*) FROM comments WHERE status = 'spam' AND moderation_mailed_at IS NULL"
+        "SELECT thread_id, count(*) FROM comments "
+        "WHERE status = 'spam' AND moderation_mailed_at IS NULL GROUP BY thread_id"
     ) as cur:
-        row = await cur.fetchone()
+        return {int(row[0]): int(row[1]) for row in await cur.fetchall()}
+
+
+async def spam_not_reported(
+    conn: aiosqlite.Connection, thread_ids: list[int], limit: int = 50
+) -> list[Comment]:
+    """Of the comments on these threads that went to spam with no moderator told yet,
+    the ``limit`` likeliest to be a person's (lowest score first); the daily spam
+    report lists them, to each moderator those of the threads they moderate."""
     async with conn.execute(
         # held_reason starts "spam score 0.62: ..." (two decimals), so its order is the
         # score's. By id, a day of 50 robots pushed a person's comment out of the list.
-        "SELECT * FROM comments WHERE status = 'spam' AND moderation_mailed_at IS NULL "
-        "ORDER BY held_reason, id LIMIT ?",
-        (limit,),
+        "SELECT * FROM comments WHERE status = 'spam' AND moderation_mailed_at IS NULL "  # noqa: S608
+        f"AND thread_id IN {json_list(conn, 'bigint')} ORDER BY held_reason, id LIMIT ?",
+        (json.dumps(thread_ids), limit),
     ) as cur:
-        found = [comment_from_row(row) for row in await cur.fetchall()]
-    return found, 0 if row is None else int(row[0])
+        return [comment_from_row(row) for row in await cur.fetchall()]
 
 
 async def mark_spam_reported(conn: aiosqlite.Connection, now: str) -> None:
