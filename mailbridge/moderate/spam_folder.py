@@ -13,7 +13,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from mailbridge.clock import Clock
+from mailbridge.clock import Clock, iso
 from mailbridge.errors import NotFound
 from mailbridge.models import Comment, CommentStatus
 from mailbridge.moderate import removal
@@ -34,7 +34,12 @@ async def taught_ham(
     conn: aiosqlite.Connection, comment: Comment, akismet: str | None, clock: Clock
 ) -> int:
     """A comment rescued to pending: the filter learns it as ham, and Akismet (its
-    endpoint, when one checks comments) is told where it was wrong. Rows queued."""
+    endpoint, when one checks comments) is told where it was wrong. Rows queued.
+
+    It counts as mailed to the moderators: one has just read it, and it waits on the
+    queue page. Rescued before the day's spam report marked it, it was in the next
+    moderation digest; after, it was not."""
+    await comments.mark_moderation_mailed(conn, [comment.id], iso(clock.now()))
     await training.learn(conn, comment.id, comment.body, spam=False)
     if akismet is None:
         return 0

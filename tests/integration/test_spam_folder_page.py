@@ -247,3 +247,31 @@ async def test_the_report_leads_to_the_folder(tmp_path: Path) -> None:
         base = daemon.settings.site.public_url.rstrip("/")
         assert f"{base}/moderate/spam".encode() in report
         assert b"Open the spam folder</a>" in report
+
+
+@pytest.mark.asyncio
+async def test_a_rescue_into_the_queue_sends_no_moderation_email(tmp_path: Path) -> None:
+    """Not spam, to the queue: the moderator has just read it, and it waits on the queue
+    page. A rescue before the day's spam report went into the next moderation digest
+    ("1 new comment awaits moderation"), one after it did not."""
+    moderation = {"mode": "digest", "digest_minutes": 0.02}  # every 1.2 s, for the test
+    async with started(tmp_path, moderation=moderation, spam={"report_hours": 0}) as daemon:
+        rescued = await spam(daemon, "Rescued", f"{SPAMMY} zebra")
+        async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+            await signed_in(daemon, session)
+            page = await folder(session, daemon)
+            _status, page = await act(session, daemon, page, "pending", rescued)
+            assert "Not spam: 1 comment back in the queue." in page
+        await post_comment(daemon, parent=2, author="Later", body="Posted after the rescue.")
+        for _ in range(100):  # bounded: until the digest that carries the later comment
+            digests = [
+                p.read_bytes()
+                for p in (outbox_dir(daemon) / "new").iterdir()
+                if b"moderation-digest" in p.read_bytes()
+            ]
+            if any(b"Posted after the rescue." in d for d in digests):
+                break
+            await asyncio.sleep(0.1)
+        assert any(b"Posted after the rescue." in d for d in digests)
+        assert not any(b"zebra" in d for d in digests)
+        assert await status_of(daemon, rescued) == "pending"
