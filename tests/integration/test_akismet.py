@@ -340,3 +340,20 @@ async def test_an_undone_spam_is_not_reported(
         assert (method, form["comment_content"]) == ("submit-spam", OTHER)
         assert len(await settled(daemon)) == 2
         assert [r[1]["comment_content"] for r in fake.reports if r[2] == 200] == [OTHER]
+
+
+@pytest.mark.asyncio
+async def test_not_spam_into_the_queue_tells_akismet_it_was_ham(
+    tmp_path: Path, akismet: tuple[FakeAkismet, str]
+) -> None:
+    """The spam folder's "Not spam: to the queue" (docs/spam.md) says ham, as
+    WordPress's Not Spam does; an Undo back to pending says nothing (its own test)."""
+    fake, url = akismet
+    async with started(tmp_path, spam=reporting(url), outbound=FAST) as daemon:
+        bell = await post(daemon, "Bell", BELL)  # Akismet: spam
+        assert bell["status"] == "spam"
+        moderator = Decider(Channel.QUEUE, None)
+        outcome = await daemon.service.rescue(int(bell["id"]), moderator)
+        assert outcome.changed and outcome.comment.status.value == "pending"
+        [(method, form, _status)] = await reports(fake, 1)
+        assert method == "submit-ham" and form["comment_content"] == BELL
