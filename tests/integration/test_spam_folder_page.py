@@ -275,3 +275,30 @@ async def test_a_rescue_into_the_queue_sends_no_moderation_email(tmp_path: Path)
         assert any(b"Posted after the rescue." in d for d in digests)
         assert not any(b"zebra" in d for d in digests)
         assert await status_of(daemon, rescued) == "pending"
+
+
+@pytest.mark.asyncio
+async def test_long_spam_is_paged_to_what_a_phone_loads(tmp_path: Path) -> None:
+    """Nine robots' walls of text (20,000 characters each, the most a comment takes):
+    the first page holds what fits 150,000 characters, Older spam the rest, and
+    nothing is shown twice or left out."""
+    limits = {"web_comments_per_ip_per_hour": 1000, "comments_per_thread_per_hour": 1000}
+    async with started(tmp_path, limits=limits) as daemon:
+        walls = []
+        for n in range(9):
+            body = f"{SPAMMY} wall{n} " + "spam " * 3990
+            walls.append(await spam(daemon, f"Wall{n}", body[:20_000]))
+        async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+            await signed_in(daemon, session)
+            first = await folder(session, daemon)
+            assert "<h1>Spam: 9 comments</h1>" in first
+            older = re.search(r'href="(/moderate/spam\?before=\d+)"', first)
+            assert older, "no link to older spam"
+            second = await folder(session, daemon, older.group(1)[len("/moderate/spam") :])
+        shown = [
+            [cid for cid in walls if f'name="comment" value="{cid}"' in page]
+            for page in (first, second)
+        ]
+        assert sorted(shown[0], reverse=True) == sorted(walls, reverse=True)[: len(shown[0])]
+        assert 1 <= len(shown[0]) < 9 and sorted(shown[0] + shown[1]) == sorted(walls)
+        assert "Older spam" not in second
