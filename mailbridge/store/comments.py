@@ -187,13 +187,21 @@ async def set_held_reason(conn: aiosqlite.Connection, comment_id: int, reason: s
     await conn.execute("UPDATE comments SET held_reason = ? WHERE id = ?", (reason, comment_id))
 
 
-async def spam_folder(conn: aiosqlite.Connection, since: str, limit: int = 200) -> list[Comment]:
-    """Comments that went to spam since ``since`` (ISO), newest first."""
+async def spam_folder(
+    conn: aiosqlite.Connection, since: str, limit: int = 200
+) -> tuple[list[Comment], int]:
+    """Comments that went to spam since ``since`` (ISO), newest first, and how many
+    there are in all (more than ``limit`` after a robot run)."""
     async with conn.execute(
         "SELECT * FROM comments WHERE status = 'spam' AND created_at >= ? ORDER BY id DESC LIMIT ?",
         (since, limit),
     ) as cur:
-        return [comment_from_row(row) for row in await cur.fetchall()]
+        found = [comment_from_row(row) for row in await cur.fetchall()]
+    async with conn.execute(
+        "SELECT count(*) FROM comments WHERE status = 'spam' AND created_at >= ?", (since,)
+    ) as cur:
+        row = await cur.fetchone()
+    return found, 0 if row is None else int(row[0])
 
 
 # The spam folder's page (mailbridge.web.spam_folder): newest first, a page at a time;
