@@ -302,3 +302,25 @@ async def test_long_spam_is_paged_to_what_a_phone_loads(tmp_path: Path) -> None:
         assert sorted(shown[0], reverse=True) == sorted(walls, reverse=True)[: len(shown[0])]
         assert 1 <= len(shown[0]) < 9 and sorted(shown[0] + shown[1]) == sorted(walls)
         assert "Older spam" not in second
+
+
+@pytest.mark.asyncio
+async def test_a_moderator_taken_out_of_the_settings_decides_nothing_here(
+    tmp_path: Path,
+) -> None:
+    moderator = "helper@example.net"
+    helped = make_settings(tmp_path, moderation={"moderators": [f"Helper <{moderator}>"]})
+    await import_seed(helped)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        async with running(helped, resolver=no_dmarc_zone()) as daemon:
+            cid = await spam(daemon, "Kept")
+            await signed_in(daemon, session, moderator)
+            page = await folder(session, daemon)
+            assert f'name="comment" value="{cid}"' in page
+        # The operator takes them out of moderation.moderators and restarts.
+        async with running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon:
+            status, text = await act(session, daemon, page, "delete", cid, sure="yes")
+            assert status == 403 and "Your session has ended" in text
+            page = await folder(session, daemon)
+            assert "Email me a sign-in link" in page and "Kept" not in page
+            assert await status_of(daemon, cid) == "spam"
