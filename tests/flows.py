@@ -191,6 +191,14 @@ def csrf(page: str) -> str:
     return found.group(1)
 
 
+def undo_of(page: str, comment_id: int) -> str:
+    """The decision id in a comment's Undo form, as the browser sends it."""
+    found = re.search(rf'name="comment" value="{comment_id}"><input type="hidden" '
+                      r'name="decision" value="(\d+)"', page)  # fmt: skip
+    assert found, f"no Undo for comment {comment_id}"
+    return found.group(1)
+
+
 async def sign_in_link(daemon: Running) -> str:
     for _ in range(100):  # bounded wait for the worker
         for mail in read_maildir(outbox_dir(daemon)):

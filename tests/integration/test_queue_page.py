@@ -24,6 +24,7 @@ from flows import (
     post_comment,
     sign_in_links,
     signed_in,
+    undo_of,
     url,
 )
 from support import (
@@ -42,14 +43,6 @@ from yarl import URL
 
 from mailbridge.app import Running, running
 from mailbridge.cli import cli
-
-
-def undo_of(page: str, comment_id: int) -> str:
-    """The decision id in a comment's Undo form, as the browser sends it."""
-    found = re.search(rf'name="comment" value="{comment_id}"><input type="hidden" '
-                      r'name="decision" value="(\d+)"', page)  # fmt: skip
-    assert found, f"no Undo for comment {comment_id}"
-    return found.group(1)
 
 
 async def mb(*args: str, env: dict[str, str] | None = None) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from flows import csrf, jar, outbox_dir, post_comment, signed_in, url
+from flows import csrf, jar, outbox_dir, post_comment, signed_in, undo_of, url
 from support import THREAD, db_rows, db_value, import_seed, make_settings, no_dmarc_zone, started
 from yarl import URL
 
@@ -324,3 +324,27 @@ async def test_a_moderator_taken_out_of_the_settings_decides_nothing_here(
             page = await folder(session, daemon)
             assert "Email me a sign-in link" in page and "Kept" not in page
             assert await status_of(daemon, cid) == "spam"
+
+
+@pytest.mark.asyncio
+async def test_an_undone_rescue_teaches_the_filter_nothing(daemon: Running) -> None:
+    """A rescue tapped by mistake and undone on the queue page: the comment is back in
+    the folder, where the filter put it by itself, and the filter knows what it knew
+    before. The Undo taught it "spam", as if the author had marked it so (docs/spam.md:
+    an undo forgets; the filter never learns from its own verdicts)."""
+    mistake = await spam(daemon, "Mistake")
+    before = await trained(daemon)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        await signed_in(daemon, session)
+        page = await folder(session, daemon)
+        _status, page = await act(session, daemon, page, "approve", mistake)
+        assert (await trained(daemon))["ham"] == before["ham"] + 1
+        async with session.get(url(daemon, "/moderate")) as r:
+            queue = await r.text()
+        form = {"csrf": csrf(queue), "comment": str(mistake), "decision": undo_of(queue, mistake)}
+        async with session.post(url(daemon, "/moderate/undo"), data=form) as r:
+            assert "Undone: the comment is back where it was." in await r.text()
+    assert await status_of(daemon, mistake) == "spam"
+    assert await trained(daemon) == before
+    sql = "SELECT comment_id FROM spam_trained_comments WHERE comment_id = ?"
+    assert await db_rows(daemon, sql, mistake) == []
