@@ -29,13 +29,16 @@ from mailbridge.store import Store, comments, decisions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token
 from mailbridge.web.guard import read_form
-from mailbridge.web.queue import PAGE_CHARS, QueuePages, _kept, _theirs
+
+# The queue's page size (50 comments, 150,000 characters): a robot's wall of text times
+# fifty was megabytes on a phone.
+from mailbridge.web.queue import PAGE_COMMENTS, QueuePages, _kept, _theirs
+from mailbridge.web.queue import _page as fits_a_page
 
 __all__ = ["SpamFolderPages"]
 
 log = logging.getLogger(__name__)
 
-PAGE_COMMENTS = 50
 MOST_AT_ONCE = 200  # comments one form may name (as the queue's)
 _ACTIONS = ("approve", "pending", "delete")
 
@@ -53,20 +56,6 @@ def asked_ids(form_values: list[str]) -> list[int]:
     """The comment numbers a form named, each once, in order, at most MOST_AT_ONCE."""
     found = (whole_number(value) for value in form_values)
     return list(dict.fromkeys(n for n in found if n is not None))[:MOST_AT_ONCE]
-
-
-def fits_a_page(found: list[Comment]) -> list[Comment]:
-    """The first of ``found`` that make a page a phone can load: at most PAGE_COMMENTS,
-    no more text than PAGE_CHARS (but always the first): a robot's wall of text times
-    fifty was megabytes."""
-    shown: list[Comment] = []
-    chars = 0
-    for comment in found[:PAGE_COMMENTS]:
-        chars += len(comment.body)
-        if shown and chars > PAGE_CHARS:
-            break
-        shown.append(comment)
-    return shown
 
 
 class SpamFolderPages:
