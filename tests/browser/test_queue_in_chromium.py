@@ -162,3 +162,23 @@ async def test_what_a_press_did_is_said_at_the_top_and_in_the_title(
     box = await said.bounding_box()  # on the screen as the page comes back
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844
     assert (await page.title()).startswith("Undone: the comment is back where it was · ")
+
+
+@pytest.mark.asyncio
+async def test_an_arabic_comment_under_decided_reads_right_to_left(
+    daemon: Running, browser: Any
+) -> None:
+    """Under "Decided" (where the spam folder's catch is undone) a comment in Arabic was
+    laid out left to right, its "!" at its start, and the name was not isolated."""
+    arabic = "شكرا جزيلا على هذا المقال!"
+    cid = await post_comment(daemon, author="نور الهدى", email="noor@example.net", body=arabic)
+    await moderation_email(daemon, "نور الهدى")
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.locator(f"input[name=comment][value='{cid}']").check()
+    await page.get_by_role("button", name="Spam").click()
+    await page.get_by_text("Done: 1 comment marked as spam.").wait_for()
+    decided = page.locator(".card", has=page.locator(f"input[name=comment][value='{cid}']"))
+    excerpt = decided.get_by_text(arabic)
+    assert await excerpt.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    name = decided.get_by_text("نور الهدى", exact=True).first
+    assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
