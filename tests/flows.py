@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from support import (
@@ -153,7 +154,8 @@ async def sign_in_links(daemon: Running, to: str) -> list[str]:
         ]
         if found:
             return [
-                local(match, daemon.http_address)
+                # With its query (local() keeps the path alone): where it leads after.
+                local(match, daemon.http_address) + ("?" + urlsplit(match).query) * ("?" in match)
                 for m in found
                 for match in re.findall(r"(http\S+/moderate/signin/\S+)", text_body(m))
             ]

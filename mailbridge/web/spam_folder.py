@@ -29,11 +29,11 @@ from mailbridge.store import Store, comments, decisions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token
 from mailbridge.web.guard import read_form
+from mailbridge.web.queue import AFTER_SIGN_IN, QueuePages
 
 # The queue's page size (50 comments, 150,000 characters): a robot's wall of text times
 # fifty was megabytes on a phone.
-from mailbridge.web.queue import PAGE_COMMENTS, QueuePages, _kept, _theirs
-from mailbridge.web.queue import _page as fits_a_page
+from mailbridge.web.queue_reads import PAGE_COMMENTS, fits_a_page, kept_now, theirs
 
 __all__ = ["SpamFolderPages"]
 
@@ -91,7 +91,7 @@ class SpamFolderPages:
     async def page(self, request: web.Request) -> web.Response:
         signed_in = await self._queue.signed_in(request)
         if signed_in is None:  # the report's link, opened before signing in
-            return self._html("moderate_login", sent=False)
+            return self._html("moderate_login", sent=False, next_page=AFTER_SIGN_IN)
         session, token = signed_in
         only = self._queue.scope(session)
         before = whole_number(request.query.get("before", ""))
@@ -108,8 +108,8 @@ class SpamFolderPages:
             who=session.email,
             csrf=csrf_token(self._key, token),
             done=done_said(request.query.get("done", "")),
-            kept=await self._store.read(lambda c: _kept(c, asked["kept"], only)),
-            answered=await self._store.read(lambda c: _kept(c, asked["answered"], only)),
+            kept=await self._store.read(lambda c: kept_now(c, asked["kept"], only)),
+            answered=await self._store.read(lambda c: kept_now(c, asked["answered"], only)),
         )
 
     async def act(self, request: web.Request) -> web.StreamResponse:
@@ -124,10 +124,10 @@ class SpamFolderPages:
         if not ids:
             raise web.HTTPSeeOther("/moderate/spam?done=none")
         only = self._queue.scope(session)
-        theirs = await self._store.read(lambda c: _theirs(c, ids, only))
+        allowed = await self._store.read(lambda c: theirs(c, ids, only))
         if action == "delete" and form.get("sure") != "yes":
             # Deleting cannot be undone: the selection is shown again, with one button.
-            chosen = [i for i in ids if i in theirs]
+            chosen = [i for i in ids if i in allowed]
             listed = await self._store.read(lambda c: _still_spam(c, chosen))
             signed_in = await self._queue.signed_in(request)
             assert signed_in is not None  # checked() above
@@ -139,7 +139,7 @@ class SpamFolderPages:
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
         answered: list[int] = []  # not deleted: somebody replied to it
         for comment_id in ids:
-            if comment_id not in theirs:
+            if comment_id not in allowed:
                 kept.append(comment_id)  # another author's post, or no such comment
                 continue
             try:

@@ -13,8 +13,26 @@ from typing import Any
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from flows import csrf, jar, outbox_dir, post_comment, signed_in, undo_of, url
-from support import THREAD, db_rows, db_value, import_seed, make_settings, no_dmarc_zone, started
+from flows import (
+    csrf,
+    jar,
+    outbox_dir,
+    post_comment,
+    sign_in_links,
+    signed_in,
+    undo_of,
+    url,
+)
+from support import (
+    AUTHOR_EMAIL,
+    THREAD,
+    db_rows,
+    db_value,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+    started,
+)
 from yarl import URL
 
 from mailbridge.app import Running, running
@@ -348,3 +366,35 @@ async def test_an_undone_rescue_teaches_the_filter_nothing(daemon: Running) -> N
     assert await trained(daemon) == before
     sql = "SELECT comment_id FROM spam_trained_comments WHERE comment_id = ?"
     assert await db_rows(daemon, sql, mistake) == []
+
+
+@pytest.mark.asyncio
+async def test_the_reports_link_signs_in_to_the_folder(daemon: Running) -> None:
+    """Opened signed out (a new phone, a session ended), the report's link showed the
+    sign-in form, and its emailed link opened the queue, not the folder it was asked
+    for."""
+    cid = await spam(daemon, "Waiting")
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        page = await folder(session, daemon)
+        assert "Email me a sign-in link" in page and 'name="next" value="spam"' in page
+        form = {"email": AUTHOR_EMAIL, "next": "spam"}
+        async with session.post(url(daemon, "/moderate"), data=form) as r:
+            assert r.status == 200 and "a sign-in link is on its way" in await r.text()
+        [link] = await sign_in_links(daemon, AUTHOR_EMAIL)
+        assert link.endswith("?next=spam")
+        async with session.get(link) as r:
+            assert r.status == 200 and "Sign in" in await r.text()
+        async with session.post(link, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/moderate/spam"
+        page = await folder(session, daemon)
+        assert f'name="comment" value="{cid}"' in page
+        # Anything else asked for after signing in is the queue, as before.
+        form = {"email": AUTHOR_EMAIL, "next": "https://elsewhere.example/"}
+        async with session.post(url(daemon, "/moderate"), data=form) as r:
+            assert r.status == 200
+        for _ in range(100):  # bounded wait for the second sign-in email
+            links = await sign_in_links(daemon, AUTHOR_EMAIL)
+            if len(links) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(links) == 2 and [x.endswith("?next=spam") for x in links].count(True) == 1
