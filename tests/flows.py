@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from support import (
+    AUTHOR_EMAIL,
     THREAD,
     FakeClock,
     db_rows,
@@ -23,6 +26,8 @@ from support import (
     moderation_links,
     no_dmarc_zone,
     of_kind,
+    read_maildir,
+    text_body,
     wait_for_mail,
 )
 
@@ -130,3 +135,92 @@ async def window_closes(daemon: Running, clock: FakeClock) -> int:
     sent = await daemon.digester.run_once()
     await delivered(daemon)
     return sent
+
+
+# The queue page's session (docs/moderation.md), as a moderator's browser holds it.
+
+
+def url(daemon: Running, path: str) -> str:
+    host, port = daemon.http_address
+    return f"http://{host}:{port}{path}"
+
+
+async def sign_in_links(daemon: Running, to: str) -> list[str]:
+    for _ in range(200):  # bounded wait for the worker
+        found = [
+            m
+            for m in read_maildir(outbox_dir(daemon))
+            if "moderation queue" in str(m["Subject"]) and m["To"].addresses[0].addr_spec == to
+        ]
+        if found:
+            return [
+                # With its query (local() keeps the path alone): where it leads after.
+                local(match, daemon.http_address) + ("?" + urlsplit(match).query) * ("?" in match)
+                for m in found
+                for match in re.findall(r"(http\S+/moderate/signin/\S+)", text_body(m))
+            ]
+        await asyncio.sleep(0.05)
+    return []
+
+
+async def signed_in(
+    daemon: Running, session: aiohttp.ClientSession, email: str = AUTHOR_EMAIL
+) -> str:
+    """Ask for a link (as the thread's author), follow it, press Sign in; the queue page."""
+    async with session.post(url(daemon, "/moderate"), data={"email": email}) as r:
+        assert r.status == 200 and "a sign-in link is on its way" in await r.text()
+    [link] = await sign_in_links(daemon, email)
+    async with session.get(link) as r:  # a mail scanner's GET signs nobody in
+        assert r.status == 200 and "Open the moderation queue?" in await r.text()
+    assert not session.cookie_jar.filter_cookies(url(daemon, "/moderate"))
+    async with session.post(link, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/moderate"
+        cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/moderate" in cookie
+    assert "Secure" not in cookie  # http://127.0.0.1; set when public_url is https
+    async with session.get(url(daemon, "/moderate")) as r:
+        return await r.text()
+
+
+def jar() -> aiohttp.CookieJar:
+    # unsafe=True: keep cookies from an IP address (127.0.0.1), as browsers do.
+    return aiohttp.CookieJar(unsafe=True)
+
+
+def csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def undo_of(page: str, comment_id: int) -> str:
+    """The decision id in a comment's Undo form, as the browser sends it."""
+    found = re.search(rf'name="comment" value="{comment_id}"><input type="hidden" '
+                      r'name="decision" value="(\d+)"', page)  # fmt: skip
+    assert found, f"no Undo for comment {comment_id}"
+    return found.group(1)
+
+
+async def sign_in_link(daemon: Running) -> str:
+    for _ in range(100):  # bounded wait for the worker
+        for mail in read_maildir(outbox_dir(daemon)):
+            if "moderation queue" in str(mail["Subject"]):
+                found = re.search(r"(http\S+/moderate/signin/\S+)", text_body(mail))
+                assert found
+                return found.group(1)
+        await asyncio.sleep(0.05)
+    raise AssertionError("no sign-in email")
+
+
+async def signed_in_on_a_phone(daemon: Running, browser: Any, width: int = 390) -> Any:
+    """A phone's page (390 px wide unless said), signed in through the form and the
+    emailed link, in Chromium (tests/browser): the queue."""
+    host, port = daemon.http_address
+    page = await browser.new_page(viewport={"width": width, "height": 844})
+    await page.goto(f"http://{host}:{port}/moderate")
+    await page.get_by_label("Your moderator address").fill(AUTHOR_EMAIL)
+    await page.get_by_role("button", name="Email me a sign-in link").click()
+    await page.get_by_text("a sign-in link is on its way").wait_for()
+    await page.goto(await sign_in_link(daemon))
+    await page.get_by_role("button", name="Sign in").click()
+    return page

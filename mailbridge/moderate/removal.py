@@ -28,11 +28,18 @@ _UNLINK = (
 
 
 async def delete_unanswered(
-    conn: aiosqlite.Connection, comment_id: int, events: WebhookEvents | None, now: datetime
+    conn: aiosqlite.Connection,
+    comment_id: int,
+    events: WebhookEvents | None,
+    now: datetime,
+    *,
+    keep_learnt: bool = False,
 ) -> tuple[bool, int]:
     """In the caller's transaction: (deleted, deliveries queued or mail scheduled). False when
     it has replies: rejecting it takes it and them off the page instead, and keeps
-    the conversation whole for the moderators. NotFound when missing."""
+    the conversation whole for the moderators. NotFound when missing. ``keep_learnt``:
+    the trained filter keeps what the comment taught it (a moderator's Spam, deleted
+    from the spam folder, still stands)."""
     comment = await comments.get_comment(conn, comment_id)
     if comment is None:
         raise NotFound(f"no comment {comment_id}")
@@ -44,7 +51,10 @@ async def delete_unanswered(
     queued = 0
     if events is not None:
         queued = await events.comment(conn, "comment.deleted", comment)
-    await training.forget(conn, comment_id)
+    if keep_learnt:  # the words' counts stay; only the link to the comment goes
+        await conn.execute("DELETE FROM spam_trained_comments WHERE comment_id = ?", (comment_id,))
+    else:
+        await training.forget(conn, comment_id)
     # Its notifications not sent yet are not sent (a digest's other comments are, anew).
     queued += await withdrawal.withdraw(
         conn, comment_id, iso(now), now.timestamp(), hold=False, because="was deleted"

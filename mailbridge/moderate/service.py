@@ -26,7 +26,7 @@ from mailbridge.models import (
     Source,
     Thread,
 )
-from mailbridge.moderate import removal, undoing
+from mailbridge.moderate import removal, spam_folder, undoing
 from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.moderate.holding import flag_private
 from mailbridge.moderate.outcome import (
@@ -311,6 +311,36 @@ class CommentService:
         if notified:
             self._queued()
         return outcome
+
+    async def rescue(self, comment_id: int, by: Decider) -> ModerationOutcome:
+        """The spam folder's Not spam, into the queue: back to pending if still spam
+        (else unchanged), the filter taught ham (mailbridge.moderate.spam_folder)."""
+        endpoint = self._akismet.endpoint if self._akismet is not None else None
+        reports: list[int] = []
+
+        async def taught(conn: aiosqlite.Connection, comment: Comment, _now: str) -> None:
+            reports.append(await spam_folder.taught_ham(conn, comment, endpoint, self._clock))
+
+        outcome = await self._decide(
+            comment_id, CommentStatus.PENDING, by, taught, expected=CommentStatus.SPAM
+        )
+        if any(reports):  # an Akismet report queued: wake the worker, now committed
+            self._queued()
+        return outcome
+
+    async def delete_spam(self, comment_id: int) -> spam_folder.Removed:
+        """The spam folder's Delete for good, of a comment still there (see its module)."""
+
+        async def work(conn: aiosqlite.Connection) -> tuple[spam_folder.Removed, int]:
+            now = self._clock.now()
+            return await spam_folder.delete_from_folder(conn, comment_id, self._events, now)
+
+        removed, queued = await self._store.write(work)
+        if removed is spam_folder.Removed.DELETED:
+            log.info("comment %d: deleted from the spam folder", comment_id)
+        if queued:
+            self._queued()
+        return removed
 
     async def undo(
         self,

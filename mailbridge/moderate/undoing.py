@@ -11,8 +11,9 @@ from dataclasses import replace
 import aiosqlite
 
 from mailbridge.errors import NotFound
-from mailbridge.models import CommentStatus, Decider
+from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.moderate.outcome import ModerationOutcome
+from mailbridge.spam import akismet_feedback, training
 from mailbridge.store import comments, decisions, trust
 
 __all__ = ["Apply", "take_back", "trust_alone"]
@@ -57,6 +58,13 @@ async def take_back(
             )
         return ModerationOutcome(current, decided, tuple(history), trust_withdrawn=withdrawn), 0
     outcome, notified = await apply(conn, comment_id, back_to, by, now)
+    earlier = history[-2] if len(history) > 1 else None
+    if earlier is None or earlier.channel is Channel.AUTO or earlier.status is not back_to:
+        # Back to a status the daemon gave (the spam folder, a trusted writer), not a
+        # moderator: the undo teaches nothing (apply() learnt it as the moderator's
+        # Spam or Approve, and reported it to Akismet: a rescue undone taught "spam").
+        await training.forget(conn, comment_id)
+        await akismet_feedback.undecided(conn, comment_id)
     address_id = current.address_id
     if decided is CommentStatus.APPROVED and latest is not None and address_id is not None:
         # "Approve and trust" undone: the trust it gave goes too, or the writer the

@@ -145,7 +145,7 @@ class Mailer:
             entries=list(entries),
             total=total,
             more=total - len(entries),
-            queue_url=f"{self._base}/moderate",
+            spam_url=f"{self._base}/moderate/spam",
             link_days=self._settings.moderation.link_days,
         )
         message_id = make_message_id("spam-report", self.domain)

@@ -27,6 +27,7 @@ from mailbridge.addresses import mailbox, normalise, parse_mailbox
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress, Rejection
 from mailbridge.models import Comment, CommentStatus, Source, Thread
+from mailbridge.notify import spam_report
 from mailbridge.notify.drafts import Draft
 from mailbridge.notify.mail import DigestEntry, DigestItem, Mailer, excerpt
 from mailbridge.notify.writer import WriterFacts, writer_facts
@@ -35,7 +36,7 @@ from mailbridge.settings import Settings
 from mailbridge.store import comments, published, subscriptions, threads, withdrawal
 from mailbridge.store.subscriptions import Level, Pending
 from mailbridge.templating import Renderer
-from mailbridge.tokens import Action, Keyring
+from mailbridge.tokens import Keyring
 
 __all__ = ["ModeratorNotStored", "Notifier"]
 
@@ -241,30 +242,8 @@ class Notifier:
         return queued
 
     async def spam_reports(self, conn: aiosqlite.Connection) -> int:
-        """One email per moderator: the comments that went to spam since the last
-        report, each with a link to publish it after all (docs/spam.md)."""
-        spam, total = await comments.spam_not_reported(conn)
-        if not spam:
-            return 0
-        now = iso(self._clock.now())
-        per_moderator: dict[str, tuple[Address, list[DigestEntry]]] = {}
-        for comment in spam:
-            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
-            assert thread is not None
-            for moderator in await self._moderators(conn, thread):
-                moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
-                rescue = self.mail.addressing.moderation_link(
-                    comment.id, Action.APPROVE, moderator_id
-                )
-                entry = DigestEntry(comment=comment, thread=thread, links={"approve": rescue})
-                key = moderator.addr_spec.lower()
-                per_moderator.setdefault(key, (moderator, []))[1].append(entry)
-        queued = 0
-        for moderator, entries in per_moderator.values():
-            if await self.mail.spam_report(conn, moderator, entries, total):
-                queued += 1
-        await comments.mark_spam_reported(conn, now)
-        return queued
+        """The daily spam report, one per moderator (mailbridge.notify.spam_report)."""
+        return await spam_report.send(conn, self.mail, self._moderators, self._clock)
 
     # -- publication -----------------------------------------------------------
 

@@ -179,23 +179,29 @@ def list_command(config_file: Path | None, data_dir: Path | None, days: int) -> 
     settings = settings_from(config_file, data_dir)
     since = iso(SystemClock().now() - timedelta(days=days))
 
-    async def main() -> list[Comment]:
+    async def main() -> tuple[list[Comment], int]:
         store = await open_store(settings)
         try:
 
-            async def work(conn: aiosqlite.Connection) -> list[Comment]:
+            async def work(conn: aiosqlite.Connection) -> tuple[list[Comment], int]:
                 return await comments.spam_folder(conn, since)
 
             return await store.read(work)
         finally:
             await store.close()
 
-    found = asyncio.run(main())
+    found, total = asyncio.run(main())
     if not found:
         click.echo(f"No comment went to spam in the last {days} days.")
     for comment in found:
         text = " ".join(comment.body.split())
         click.echo(f"{comment.id:>7}  {comment.created_at[:16]}  {comment.author}: {text[:70]}")
         click.echo(f"         {comment.held_reason or ''}")
+    if total > len(found):
+        # After a robot run the newest 200 were all it printed, as if they were all.
+        click.echo(
+            f"And {total - len(found):,} older ones of the last {days} days, not listed: "
+            "the spam folder's page (/moderate/spam) lists them all, a page at a time."
+        )
     if found:
         click.echo("Rescue one with: mailbridge comment ID --approve")

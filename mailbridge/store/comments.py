@@ -16,7 +16,7 @@ from mailbridge.models import (
     NewComment,
     Source,
 )
-from mailbridge.store.engine import dialect_of
+from mailbridge.store.engine import dialect_of, json_list
 from mailbridge.store.threads import upsert_address
 
 __all__ = [
@@ -187,34 +187,75 @@ async def set_held_reason(conn: aiosqlite.Connection, comment_id: int, reason: s
     await conn.execute("UPDATE comments SET held_reason = ? WHERE id = ?", (reason, comment_id))
 
 
-async def spam_folder(conn: aiosqlite.Connection, since: str, limit: int = 200) -> list[Comment]:
-    """Comments that went to spam since ``since`` (ISO), newest first."""
+async def spam_folder(
+    conn: aiosqlite.Connection, since: str, limit: int = 200
+) -> tuple[list[Comment], int]:
+    """Comments that went to spam since ``since`` (ISO), newest first, and how many
+    there are in all (more than ``limit`` after a robot run)."""
     async with conn.execute(
         "SELECT * FROM comments WHERE status = 'spam' AND created_at >= ? ORDER BY id DESC LIMIT ?",
         (since, limit),
     ) as cur:
+        found = [comment_from_row(row) for row in await cur.fetchall()]
+    async with conn.execute(
+        "SELECT count(*) FROM comments WHERE status = 'spam' AND created_at >= ?", (since,)
+    ) as cur:
+        row = await cur.fetchone()
+    return found, 0 if row is None else int(row[0])
+
+
+# The spam folder's page (mailbridge.web.spam_folder): newest first, a page at a time;
+# with an address, only on the threads it wrote (what a thread's author moderates).
+_FOLDER = "SELECT * FROM comments WHERE status = 'spam' AND id < ? "
+_AUTHORED = "AND thread_id IN (SELECT id FROM threads WHERE author_address_id = ?) "
+
+
+async def spam_page(
+    conn: aiosqlite.Connection, limit: int, before: int | None, only: int | None
+) -> list[Comment]:
+    """Comments in the spam folder, newest first, older than comment ``before`` when
+    given (the next page); ``only``: on the threads whose author is that address."""
+    sql, args = _FOLDER, [before if before is not None else 2**62]
+    if only is not None:
+        sql, args = sql + _AUTHORED, [*args, only]
+    async with conn.execute(sql + "ORDER BY id DESC LIMIT ?", (*args, limit)) as cur:
         return [comment_from_row(row) for row in await cur.fetchall()]
 
 
-async def spam_not_reported(
-    conn: aiosqlite.Connection, limit: int = 50
-) -> tuple[list[Comment], int]:
-    """Comments that went to spam with no moderator told yet (the ``limit`` likeliest
-    to be a person's: lowest score first), and how many there are in all; the daily
-    spam report marks them mailed."""
-    async with conn.execute(
-        "SELECT count(*) FROM comments WHERE status = 'spam' AND moderation_mailed_at IS NULL"
-    ) as cur:
+async def spam_count(conn: aiosqlite.Connection, only: int | None) -> int:
+    """How many comments are in the spam folder (``only``: as in :func:`spam_page`)."""
+    sql = "SELECT count(*) FROM comments WHERE status = 'spam' "
+    args: tuple[int, ...] = ()
+    if only is not None:
+        sql, args = sql + _AUTHORED, (only,)
+    async with conn.execute(sql, args) as cur:
         row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
+
+
+async def spam_not_reported_per_thread(conn: aiosqlite.Connection) -> dict[int, int]:
+    """How many comments went to spam with no moderator told yet, per thread."""
+    async with conn.execute(
+        "SELECT thread_id, count(*) FROM comments "
+        "WHERE status = 'spam' AND moderation_mailed_at IS NULL GROUP BY thread_id"
+    ) as cur:
+        return {int(row[0]): int(row[1]) for row in await cur.fetchall()}
+
+
+async def spam_not_reported(
+    conn: aiosqlite.Connection, thread_ids: list[int], limit: int = 50
+) -> list[Comment]:
+    """Of the comments on these threads that went to spam with no moderator told yet,
+    the ``limit`` likeliest to be a person's (lowest score first); the daily spam
+    report lists them, to each moderator those of the threads they moderate."""
     async with conn.execute(
         # held_reason starts "spam score 0.62: ..." (two decimals), so its order is the
         # score's. By id, a day of 50 robots pushed a person's comment out of the list.
-        "SELECT * FROM comments WHERE status = 'spam' AND moderation_mailed_at IS NULL "
-        "ORDER BY held_reason, id LIMIT ?",
-        (limit,),
+        "SELECT * FROM comments WHERE status = 'spam' AND moderation_mailed_at IS NULL "  # noqa: S608
+        f"AND thread_id IN {json_list(conn, 'bigint')} ORDER BY held_reason, id LIMIT ?",
+        (json.dumps(thread_ids), limit),
     ) as cur:
-        found = [comment_from_row(row) for row in await cur.fetchall()]
-    return found, 0 if row is None else int(row[0])
+        return [comment_from_row(row) for row in await cur.fetchall()]
 
 
 async def mark_spam_reported(conn: aiosqlite.Connection, now: str) -> None:

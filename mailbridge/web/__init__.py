@@ -26,6 +26,7 @@ from mailbridge.web.moderation import ModerationPages
 from mailbridge.web.pages import Pages
 from mailbridge.web.published import PublishedThreads
 from mailbridge.web.queue import QueuePages
+from mailbridge.web.spam_folder import SpamFolderPages
 from mailbridge.web.subscriptions import SubscriptionPages
 
 __all__ = ["build_web_app"]
@@ -102,6 +103,14 @@ def build_web_app(
         # Per address asked for, per hour (keyed by the address, not a client).
         address_limiter=ip_limiter(store, "sign-in-address", 5, keyring.clients),
     )
+    spam_folder = SpamFolderPages(
+        queue=queue,
+        service=service,
+        store=store,
+        renderer=renderer,
+        keyring=keyring,
+        settings=settings,
+    )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
     admin = AdminApi(service, store, clock, settings.privacy.erased_comments)
     privacy = PrivacyPages(
@@ -153,6 +162,9 @@ def build_web_app(
             web.post("/moderate/decide", queue.decide),
             web.post("/moderate/undo", queue.undo),
             web.post("/moderate/signout", queue.signout),
+            # Before /moderate/{token}, which would take "spam" for a link's token.
+            web.get("/moderate/spam", spam_folder.page),
+            web.post("/moderate/spam", spam_folder.act),
             web.get("/moderate/undo/{token}", moderation.undo_page),
             web.post("/moderate/undo/{token}", moderation.undo),
             web.get("/moderate/{token}", moderation.confirm),

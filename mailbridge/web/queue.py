@@ -28,12 +28,11 @@ from aiohttp import web
 from mailbridge.addresses import mailbox, matching_key, normalise
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, InvalidAddress, LinkError, NotFound
-from mailbridge.models import Channel, Comment, CommentStatus, Decider, Decision, whole_number
+from mailbridge.models import Channel, CommentStatus, Decider, Decision, whole_number
 from mailbridge.moderate import explain
 from mailbridge.moderate.moderators import moderates, moderates_all
-from mailbridge.moderate.private import held_as_private
 from mailbridge.moderate.service import CommentService
-from mailbridge.notify import Notifier, excerpt
+from mailbridge.notify import Notifier
 from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, decisions, is_unwritable, sessions, threads
 from mailbridge.templating import Renderer
@@ -41,8 +40,15 @@ from mailbridge.tokens import Action, Keyring, csrf_token, make_login_token, rea
 from mailbridge.web.guard import client_ip, header_text, read_form
 from mailbridge.web.limits import RateLimiter
 from mailbridge.web.moderation import UNDO_DAYS
+from mailbridge.web.queue_reads import (
+    DECIDED_PAGE,
+    decided_page,
+    kept_now,
+    pending_page,
+    theirs,
+)
 
-__all__ = ["COOKIE", "QueuePages"]
+__all__ = ["AFTER_SIGN_IN", "COOKIE", "QueuePages"]
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +56,10 @@ COOKIE = "mb_session"
 LOGIN_MINUTES = 15
 SESSION_DAYS = 30
 SEEN_EVERY_MINUTES = 5  # last_seen_at is written at most this often, not on every view
-# One page of the queue: 200 comments of up to 20,000 characters each made pages of
-# megabytes on a phone, and a spam wave is just that. The next come once these are
-# decided.
-PAGE_COMMENTS = 50
-PAGE_CHARS = 150_000
+# Where a sign-in link may lead besides the queue: the spam folder, asked for by the
+# spam report's link opened signed out (it led to the queue). One fixed word, never a
+# URL from the request (no open redirect).
+AFTER_SIGN_IN = "spam"
 _ACTIONS = {"approve": Action.APPROVE, "reject": Action.REJECT, "spam": Action.SPAM}
 
 
@@ -150,23 +155,25 @@ class QueuePages:
             return self._html("moderate_login", sent=False)
         session, token = signed_in
         only = self._only(session)
-        waiting, pending = await self._store.read(lambda c: _queue(c, only))
+        waiting, pending = await self._store.read(lambda c: pending_page(c, only))
         since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         # Paged: a spam run's automatic decisions pushed the author's own (and the
         # comments to rescue) past the first page, where nothing reached them.
         before = whole_number(request.query.get("before", ""))
-        decided = await self._store.read(lambda c: _decided(c, since, before, only))
+        decided = await self._store.read(lambda c: decided_page(c, since, before, only))
         older = None
-        if len(decided) == _DECIDED_PAGE:
+        if len(decided) == DECIDED_PAGE:
             last = decided[-1]["decision"]
             assert isinstance(last, Decision)
             older = last.id
         asked = request.query.get("kept", "")
+        spam = await self._store.read(lambda c: comments.spam_count(c, only))
         nonce = secrets.token_urlsafe(16)
         response = self._html(
             "moderate_queue",
             items=pending,
             waiting=waiting,
+            spam=spam,
             decided=decided,
             older=older,
             newest=before is None,
@@ -175,7 +182,7 @@ class QueuePages:
             who=session.email,
             csrf=csrf_token(self._key, token),
             done=_done(request.query.get("done", "")),
-            kept=await self._store.read(lambda c: _kept(c, asked, only)),
+            kept=await self._store.read(lambda c: kept_now(c, asked, only)),
             nonce=nonce,
         )
         # Only the page's own "select all" script may run.
@@ -188,6 +195,7 @@ class QueuePages:
     async def ask_link(self, request: web.Request) -> web.Response:
         form = await read_form(request)
         raw = str(form.get("email", "")).strip()
+        asked_for = AFTER_SIGN_IN if form.get("next") == AFTER_SIGN_IN else ""
         ip = client_ip(request, self._proxies)
         if await self._limiter.hit(ip, self._clock.now().timestamp()) is not None:
             raise web.HTTPTooManyRequests(text="Too many sign-in emails asked for; try later.")
@@ -198,7 +206,8 @@ class QueuePages:
             address = normalise(raw, smtputf8=self._settings.outbound.smtputf8, operator=True)
         except InvalidAddress as exc:  # what was typed stays, with what is wrong with it
             return self._html("moderate_login", status=400, sent=False, email=raw,
-                              error=f"That is not an email address: {exc.reason}")  # fmt: skip
+                              error=f"That is not an email address: {exc.reason}",
+                              next_page=asked_for)  # fmt: skip
         now = self._clock.now()
         # Per address too: from many client addresses (an IPv6 block, a botnet) the
         # per-IP limit let anyone flood the author's inbox with sign-in emails. Counted
@@ -212,13 +221,15 @@ class QueuePages:
                 "or ask again later."
             )
 
+        after = f"?next={asked_for}" if asked_for else ""
+
         async def work(conn: aiosqlite.Connection) -> bool:
             if not await self._moderates(conn, address):
                 return False
             address_id = await threads.upsert_address(conn, address, iso(now))
             token = make_login_token(self._key, address_id, now + timedelta(minutes=LOGIN_MINUTES))
             to = mailbox("", address)
-            url = f"{self._base}/moderate/signin/{token}"
+            url = f"{self._base}/moderate/signin/{token}{after}"
             return await self._notifier.mail.moderator_login(conn, to, url, LOGIN_MINUTES)
 
         if await self._store.write(work):
@@ -277,10 +288,15 @@ class QueuePages:
                 text="This sign-in link was used already; each opens one session. "
                 "Ask for a new one at /moderate."
             )
+        where = (
+            f"/moderate/{AFTER_SIGN_IN}"
+            if request.query.get("next") == AFTER_SIGN_IN
+            else "/moderate"
+        )
         if outcome == "again":  # a double tap in the browser it signed in
-            raise web.HTTPSeeOther("/moderate")
+            raise web.HTTPSeeOther(where)
         log.info("queue: a moderator signed in (address %d)", address_id)
-        response = web.Response(status=303, headers={"Location": "/moderate"})
+        response = web.Response(status=303, headers={"Location": where})
         response.set_cookie(
             COOKIE,
             token,
@@ -299,6 +315,17 @@ class QueuePages:
         response = web.Response(status=303, headers={"Location": "/moderate"})
         response.del_cookie(COOKIE, path="/moderate")
         return response
+
+    # For the spam folder's page (mailbridge.web.spam_folder): the same session, CSRF
+    # and scope as the queue's, checked in one place.
+    async def signed_in(self, request: web.Request) -> tuple[sessions.SessionRow, str] | None:
+        return await self._session(request)
+
+    async def checked(self, request: web.Request) -> sessions.SessionRow:
+        return await self._checked(request)
+
+    def scope(self, session: sessions.SessionRow) -> int | None:
+        return self._only(session)
 
     async def _checked(self, request: web.Request) -> sessions.SessionRow:
         """The session of a POST, with its CSRF token checked; 403 otherwise."""
@@ -330,9 +357,9 @@ class QueuePages:
         only = self._only(session)
         done = 0
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
-        theirs = await self._store.read(lambda c: _theirs(c, ids, only))
+        allowed = await self._store.read(lambda c: theirs(c, ids, only))
         for comment_id in ids:
-            if comment_id not in theirs:
+            if comment_id not in allowed:
                 kept.append(comment_id)  # another author's post, or no such comment
                 continue
             try:
@@ -361,7 +388,7 @@ class QueuePages:
         if comment_id is None:
             raise web.HTTPBadRequest(text="Which comment? The form sent no comment number.")
         only = self._only(session)
-        if not await self._store.read(lambda c: _theirs(c, [comment_id], only)):
+        if not await self._store.read(lambda c: theirs(c, [comment_id], only)):
             raise web.HTTPForbidden(text="That comment is not on a post you moderate.")
         # The decision the page showed: someone may have decided again since it was
         # loaded, and the button must not undo that newer decision instead. A page
@@ -397,102 +424,3 @@ def _done(asked: str) -> str:
     """The ``done`` of the query when decide() could have sent it, else "": a link
     from anywhere must not put its own words on the moderator's page."""
     return asked if _DONE.fullmatch(asked) else ""
-
-
-_KEPT = re.compile(r"[0-9]{1,12}(?:,[0-9]{1,12}){0,199}")
-
-
-async def _kept(
-    conn: aiosqlite.Connection, asked: str, only: int | None
-) -> list[dict[str, object]]:
-    """The comments decide() left alone (``kept`` of its redirect), as they are now:
-    each is named with its current status, so the moderator sees why it was not
-    changed. Ids only, read again here: the query's own words never reach the page;
-    one on a thread the moderator does not moderate is named by its number alone."""
-    if not _KEPT.fullmatch(asked):
-        return []
-    found: list[dict[str, object]] = []
-    for comment_id in dict.fromkeys(int(part) for part in asked.split(",")):
-        comment = await comments.get_comment(conn, comment_id)
-        thread = None
-        if comment is not None:
-            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
-            if thread is None or (only is not None and thread.author_address_id != only):
-                comment, thread = None, None
-        found.append({"id": comment_id, "comment": comment, "thread": thread})
-    return found
-
-
-async def _theirs(conn: aiosqlite.Connection, ids: list[int], only: int | None) -> set[int]:
-    """Those of the comments that are on a thread the moderator moderates (``only``:
-    the address whose threads they are, None for every thread) and exist."""
-    found: set[int] = set()
-    for comment_id in ids:
-        comment = await comments.get_comment(conn, comment_id)
-        if comment is None:
-            continue
-        if only is not None:
-            thread = await threads.get_thread(conn, thread_id=comment.thread_id)
-            if thread is None or thread.author_address_id != only:
-                continue
-        found.add(comment_id)
-    return found
-
-
-_DECIDED_PAGE = 50
-
-
-async def _decided(
-    conn: aiosqlite.Connection, since: str, before: int | None, only: int | None
-) -> list[dict[str, object]]:
-    """Decisions that can still be undone, newest first, with their comment and thread
-    (``only``: those on the threads of that address)."""
-    items: list[dict[str, object]] = []
-    for decision in await decisions.undoable(conn, since, _DECIDED_PAGE, before, only):
-        comment = await comments.get_comment(conn, decision.comment_id)
-        if comment is None:
-            continue
-        thread = await threads.get_thread(conn, thread_id=comment.thread_id)
-        if thread is None:
-            continue
-        items.append({"decision": decision, "comment": comment, "thread": thread})
-    return items
-
-
-def _page(pending: list[Comment]) -> list[Comment]:
-    """The oldest pending comments that make a page a phone can load: at most
-    PAGE_COMMENTS, and no more text than PAGE_CHARS (but always the first)."""
-    shown: list[Comment] = []
-    chars = 0
-    for comment in pending[:PAGE_COMMENTS]:
-        chars += len(comment.body)
-        if shown and chars > PAGE_CHARS:
-            break
-        shown.append(comment)
-    return shown
-
-
-async def _queue(
-    conn: aiosqlite.Connection, only: int | None
-) -> tuple[int, list[dict[str, object]]]:
-    """How many comments are pending, and the oldest page of them with their thread and
-    the comment they answer (``only``: on the threads of that address)."""
-    waiting = await comments.pending_count(conn, only)
-    items: list[dict[str, object]] = []
-    pending = await comments.pending_queue(conn, PAGE_COMMENTS, only)
-    for comment in _page(pending):
-        thread = await threads.get_thread(conn, thread_id=comment.thread_id)
-        parent: Comment | None = None
-        if comment.parent_id is not None:
-            parent = await comments.get_comment(conn, comment.parent_id)
-        items.append(
-            {
-                "comment": comment,
-                "thread": thread,
-                "parent": parent,
-                "parent_excerpt": excerpt(parent.body) if parent else "",
-                # Left out of "Select all": ticked one by one, once read (issue 10).
-                "private": held_as_private(comment.held_reason),
-            }
-        )
-    return waiting, items

@@ -324,3 +324,27 @@ async def test_the_digest_s_buttons_say_whose_comment_they_decide(
             assert await page.get_by_role("link", name=name, exact=True).count() == 1, name
     for text, height in await page.evaluate(BUTTONS):
         assert height >= 44, (text, height)
+
+
+@pytest.mark.asyncio
+async def test_the_spam_report_reads_an_arabic_comment_right_to_left(
+    tmp_path: Path, browser: Any
+) -> None:
+    """A comment in another script than its post is the spam report's likeliest rescue
+    (the score counts the script), and the report laid it out left to right: its "!"
+    at its start, its link in the middle, the name unisolated ("نور on “Post”")."""
+    arabic = "شكرا جزيلا على هذا المقال! http://spam.example/watch"
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
+        await post_comment(daemon, author="نور الهدى", email="noor@example.net", body=arabic)
+
+        async def report() -> bytes | None:
+            parts = raw_html_parts(daemon) if (outbox_dir(daemon) / "new").exists() else {}
+            return next((h for s, h in parts.items() if "went to spam" in s), None)
+
+        html = await until("the spam report", report, seconds=20)
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.set_content(html.decode())
+    said = page.get_by_text("شكرا جزيلا", exact=False).last
+    assert await said.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    name = page.get_by_text("نور الهدى", exact=True)
+    assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"

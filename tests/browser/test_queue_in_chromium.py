@@ -3,16 +3,14 @@ all, approve at once; screenshots saved under test-artifacts/."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from contrast import LOW_CONTRAST
-from flows import moderation_email, outbox_dir, post_comment
+from flows import moderation_email, outbox_dir, post_comment, signed_in_on_a_phone
 from support import (
-    AUTHOR_EMAIL,
     ROOT,
     THREAD,
     free_port,
@@ -41,30 +39,6 @@ def settings(tmp_path: Path) -> Settings:
         # Long links read as spam; these comments must wait in the queue.
         spam={"enabled": False},
     )
-
-
-async def sign_in_link(daemon: Running) -> str:
-    for _ in range(100):  # bounded wait for the worker
-        for mail in read_maildir(outbox_dir(daemon)):
-            if "moderation queue" in str(mail["Subject"]):
-                found = re.search(r"(http\S+/moderate/signin/\S+)", text_body(mail))
-                assert found
-                return found.group(1)
-        await asyncio.sleep(0.05)
-    raise AssertionError("no sign-in email")
-
-
-async def signed_in_on_a_phone(daemon: Running, browser: Any) -> Any:
-    """A 390 px page, signed in through the form and the emailed link: the queue."""
-    host, port = daemon.http_address
-    page = await browser.new_page(viewport={"width": 390, "height": 844})
-    await page.goto(f"http://{host}:{port}/moderate")
-    await page.get_by_label("Your moderator address").fill(AUTHOR_EMAIL)
-    await page.get_by_role("button", name="Email me a sign-in link").click()
-    await page.get_by_text("a sign-in link is on its way").wait_for()
-    await page.goto(await sign_in_link(daemon))
-    await page.get_by_role("button", name="Sign in").click()
-    return page
 
 
 @pytest.mark.asyncio
@@ -274,3 +248,23 @@ async def test_the_privacy_page_s_targets_fit_a_thumb(daemon: Running, browser: 
     await page.goto(await until("the privacy link", link, seconds=20))
     await page.get_by_role("link", name="Download all of it (JSON)").wait_for()
     assert [t for t in await page.evaluate(TARGETS) if min(t[2:]) < 44] == []
+
+
+@pytest.mark.asyncio
+async def test_an_arabic_comment_under_decided_reads_right_to_left(
+    daemon: Running, browser: Any
+) -> None:
+    """Under "Decided" (where the spam folder's catch is undone) a comment in Arabic was
+    laid out left to right, its "!" at its start, and the name was not isolated."""
+    arabic = "شكرا جزيلا على هذا المقال!"
+    cid = await post_comment(daemon, author="نور الهدى", email="noor@example.net", body=arabic)
+    await moderation_email(daemon, "نور الهدى")
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.locator(f"input[name=comment][value='{cid}']").check()
+    await page.get_by_role("button", name="Spam").click()
+    await page.get_by_text("Done: 1 comment marked as spam.").wait_for()
+    decided = page.locator(".card", has=page.locator(f"input[name=comment][value='{cid}']"))
+    excerpt = decided.get_by_text(arabic)
+    assert await excerpt.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    name = decided.get_by_text("نور الهدى", exact=True).first
+    assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"

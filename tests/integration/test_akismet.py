@@ -34,7 +34,7 @@ from support import (
 from mailbridge.app import Running
 from mailbridge.cli import cli
 from mailbridge.housekeeping import Housekeeping
-from mailbridge.models import Channel, Decider
+from mailbridge.models import Channel, CommentStatus, Decider
 from mailbridge.people import data as people
 from mailbridge.spam import akismet_feedback
 from mailbridge.spam.rules import rule_score
@@ -340,3 +340,46 @@ async def test_an_undone_spam_is_not_reported(
         assert (method, form["comment_content"]) == ("submit-spam", OTHER)
         assert len(await settled(daemon)) == 2
         assert [r[1]["comment_content"] for r in fake.reports if r[2] == 200] == [OTHER]
+
+
+@pytest.mark.asyncio
+async def test_not_spam_into_the_queue_tells_akismet_it_was_ham(
+    tmp_path: Path, akismet: tuple[FakeAkismet, str]
+) -> None:
+    """The spam folder's "Not spam: to the queue" (docs/spam.md) says ham, as
+    WordPress's Not Spam does; an Undo back to pending says nothing (its own test)."""
+    fake, url = akismet
+    async with started(tmp_path, spam=reporting(url), outbound=FAST) as daemon:
+        bell = await post(daemon, "Bell", BELL)  # Akismet: spam
+        assert bell["status"] == "spam"
+        moderator = Decider(Channel.QUEUE, None)
+        outcome = await daemon.service.rescue(int(bell["id"]), moderator)
+        assert outcome.changed and outcome.comment.status.value == "pending"
+        [(method, form, _status)] = await reports(fake, 1)
+        assert method == "submit-ham" and form["comment_content"] == BELL
+
+
+@pytest.mark.asyncio
+async def test_an_undone_rescue_is_not_reported_as_spam(
+    tmp_path: Path, akismet: tuple[FakeAkismet, str]
+) -> None:
+    """Akismet passed it, the rules sent it to the spam folder; the author rescued it by
+    mistake and undid that on the queue page. The Undo went out as submit-spam: the
+    filter's verdict, reported as the author's."""
+    fake, url = akismet
+    async with started(tmp_path, spam=reporting(url), outbound=FAST) as daemon:
+        rescued = await post(daemon, "Robot", "Check out my channel!!! http://spam.example/w")
+        assert rescued["status"] == "spam"  # the rules', Akismet said "false"
+        fair = await post(daemon, "Reader", FAIR)
+        by = Decider(Channel.QUEUE, None)
+        await daemon.service.moderate(int(rescued["id"]), Action.APPROVE, by)
+        standing = await daemon.service.standing_decision(int(rescued["id"]), 30)
+        assert standing is not None
+        undone = await daemon.service.undo(
+            int(rescued["id"]), CommentStatus.APPROVED, CommentStatus.SPAM, by, standing.id
+        )
+        assert undone is not None and undone.comment.status is CommentStatus.SPAM
+        await daemon.service.moderate(int(fair["id"]), Action.SPAM, CLI)
+        await reports(fake, 1)
+        await settled(daemon)
+        assert [r[1]["comment_content"] for r in fake.reports if r[2] == 200] == [FAIR]

@@ -16,7 +16,17 @@ from typing import Any
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from flows import follow, moderation_email, outbox_dir, post_comment
+from flows import (
+    csrf,
+    follow,
+    jar,
+    moderation_email,
+    post_comment,
+    sign_in_links,
+    signed_in,
+    undo_of,
+    url,
+)
 from support import (
     AUTHOR_EMAIL,
     THREAD,
@@ -27,74 +37,12 @@ from support import (
     make_settings,
     moderation_links,
     no_dmarc_zone,
-    read_maildir,
-    text_body,
     until,
 )
 from yarl import URL
 
 from mailbridge.app import Running, running
 from mailbridge.cli import cli
-
-
-def url(daemon: Running, path: str) -> str:
-    host, port = daemon.http_address
-    return f"http://{host}:{port}{path}"
-
-
-async def sign_in_links(daemon: Running, to: str) -> list[str]:
-    for _ in range(200):  # bounded wait for the worker
-        found = [
-            m
-            for m in read_maildir(outbox_dir(daemon))
-            if "moderation queue" in str(m["Subject"]) and m["To"].addresses[0].addr_spec == to
-        ]
-        if found:
-            return [
-                local(match, daemon.http_address)
-                for m in found
-                for match in re.findall(r"(http\S+/moderate/signin/\S+)", text_body(m))
-            ]
-        await asyncio.sleep(0.05)
-    return []
-
-
-async def signed_in(
-    daemon: Running, session: aiohttp.ClientSession, email: str = AUTHOR_EMAIL
-) -> str:
-    """Ask for a link (as the thread's author), follow it, press Sign in; the queue page."""
-    async with session.post(url(daemon, "/moderate"), data={"email": email}) as r:
-        assert r.status == 200 and "a sign-in link is on its way" in await r.text()
-    [link] = await sign_in_links(daemon, email)
-    async with session.get(link) as r:  # a mail scanner's GET signs nobody in
-        assert r.status == 200 and "Open the moderation queue?" in await r.text()
-    assert not session.cookie_jar.filter_cookies(url(daemon, "/moderate"))
-    async with session.post(link, allow_redirects=False) as r:
-        assert r.status == 303 and r.headers["Location"] == "/moderate"
-        cookie = r.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/moderate" in cookie
-    assert "Secure" not in cookie  # http://127.0.0.1; set when public_url is https
-    async with session.get(url(daemon, "/moderate")) as r:
-        return await r.text()
-
-
-def jar() -> aiohttp.CookieJar:
-    # unsafe=True: keep cookies from an IP address (127.0.0.1), as browsers do.
-    return aiohttp.CookieJar(unsafe=True)
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
-    assert found
-    return found.group(1)
-
-
-def undo_of(page: str, comment_id: int) -> str:
-    """The decision id in a comment's Undo form, as the browser sends it."""
-    found = re.search(rf'name="comment" value="{comment_id}"><input type="hidden" '
-                      r'name="decision" value="(\d+)"', page)  # fmt: skip
-    assert found, f"no Undo for comment {comment_id}"
-    return found.group(1)
 
 
 async def mb(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -219,7 +167,8 @@ async def test_select_all_leaves_alone_what_was_decided_since_the_page_loaded(
             page = await r.text()
         assert "Done: 2 comments approved." in page
         assert "Left as it was, decided since the page was loaded:" in page
-        assert "<li><strong>Bob</strong> on “" in page and "”: marked as spam</li>" in page
+        assert "<li><strong><bdi>Bob</bdi></strong> on “<bdi>" in page
+        assert "</bdi>”: marked as spam</li>" in page
         # The same form sent again (a reload, a double tap) changes nothing more.
         async with session.post(url(daemon, "/moderate/decide"), data=form) as r:
             again = await r.text()

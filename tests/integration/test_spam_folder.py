@@ -345,3 +345,16 @@ def test_spam_list_refuses_days_out_of_range(tmp_path: Path) -> None:
         assert done.exit_code == 2 and "--days" in done.output, done.output
         assert done.exception is None or isinstance(done.exception, SystemExit)
     assert CliRunner().invoke(cli, ["spam", "list", "--days", "36500", *data]).exit_code == 0
+
+
+@pytest.mark.asyncio
+async def test_spam_list_says_what_it_leaves_out_after_a_robot_run(tmp_path: Path) -> None:
+    """It printed the newest 200 and "Rescue one with ...", as if they were all."""
+    limits = {"web_comments_per_ip_per_hour": 1000, "comments_per_thread_per_hour": 1000}
+    async with started(tmp_path, limits=limits) as daemon:
+        for n in range(203):
+            assert (await post(daemon, f"{SPAMMY} {n}", author=f"Robot{n}"))["status"] == "spam"
+        listed = await mb("spam", "list", "--data-dir", str(daemon.settings.data_path))
+    assert listed.exit_code == 0
+    assert listed.output.count("spam score") == 200
+    assert "And 3 older ones of the last 7 days, not listed" in listed.output

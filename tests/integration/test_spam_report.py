@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from flows import follow, moderation_email, outbox_dir, post_comment
-from support import THREAD, db_rows, read_maildir, started
+from flows import follow, moderation_email, outbox_dir, post_comment, raw_mail_to
+from support import AUTHOR_EMAIL, THREAD, db_rows, import_seed, read_maildir, started
 
 from mailbridge.app import Running
 from mailbridge.store import comments
@@ -143,3 +143,44 @@ async def test_spam_that_looks_private_says_so_where_it_is_rescued(tmp_path: Pat
         rescue = body.split("Not spam, publish it: ")[1].split()[0]
         status, page = await follow(daemon, rescue)
         assert status == 200 and "it may reveal personal details: a phone number" in page
+
+
+def guest_post(path: Path) -> Path:
+    """An import file: a post by a guest author, who moderates it (and only it)."""
+    file = path / "guest.json"
+    file.write_text(
+        '{"post": {"key": "guest-post", "title": "A guest\'s post", "author": "Guest", '
+        '"email": "guest@example.net", "url": "https://blog.example.org/guest/", '
+        '"published": "2020-01-01T00:00:00+00:00", "body": "..."}, "comments": []}'
+    )
+    return file
+
+
+@pytest.mark.asyncio
+async def test_each_author_is_told_of_the_spam_on_their_own_posts(tmp_path: Path) -> None:
+    """A blog with a guest author: a robot run on the main author's post filled the
+    report's fifty, chosen across the whole site, so the one comment on the guest's post
+    was in nobody's report (and marked reported all the same: never told); and every
+    author's report counted the whole site's spam as their own ("56 went to spam")."""
+    limits = {"web_comments_per_ip_per_hour": 1000, "comments_per_thread_per_hour": 1000}
+    async with started(tmp_path, spam={"report_hours": 0}, limits=limits) as daemon:
+        await import_seed(daemon.settings, guest_post(tmp_path))
+        for n in range(55):
+            await post_comment(daemon, author=f"Robot{n}", email=f"r{n}@example.net",
+                               body=f"{SPAMMY} {n}")  # fmt: skip
+        await post_comment(daemon, "guest-post", author="GuestBot", email="g@example.net",
+                           body=f"{SPAMMY} 99")  # fmt: skip
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
+        await reports(daemon)
+        for _ in range(50):  # bounded: both reports written
+            guests = raw_mail_to(daemon, "guest@example.net")
+            authors = raw_mail_to(daemon, AUTHOR_EMAIL)
+            if guests and authors:
+                break
+            await asyncio.sleep(0.1)
+        [guest] = [r for r in raw_mail_to(daemon, "guest@example.net") if b"went to spam" in r]
+        [author] = [r for r in raw_mail_to(daemon, AUTHOR_EMAIL) if b"went to spam" in r]
+    assert b"Subject: [Example Blog] 1 comment went to spam" in guest
+    assert b"GuestBot" in guest and b"Robot" not in guest and b"more" not in guest
+    assert b"Subject: [Example Blog] 55 comments went to spam" in author
+    assert b"GuestBot" not in author and b"And 5 more" in author
