@@ -14,18 +14,24 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from flows import approve, moderation_email
+from flows import approve, follow, moderation_email, outbox_dir
+from integration.test_moderation_by_reply import DMARC, KEY, answer
 from scraping import samples, scrape
+from senderauth.mailkit import sign, zone
 from support import (
     AUTHOR_EMAIL,
     db_value,
     make_settings,
+    moderation_links,
     no_dmarc_zone,
+    of_kind,
+    read_maildir,
     reply_address,
     reply_to_notification,
     smtp_send,
@@ -269,3 +275,70 @@ async def test_a_reply_come_before_the_bridge_saw_the_close_is_tried_once_a_chan
     assert len(creates(proxy)) == 3
     shown = [c for c in await admin.comments(post_id) if "One more thing" in c["content"]["raw"]]
     assert [(c["author_name"], c["status"]) for c in shown] == [("Reader", "approved")]
+
+
+async def emailed(daemon: Running, note: EmailMessage, words: str, n: int) -> None:
+    """Reader's ``n``th answer to ``note`` by email (its own Message-ID)."""
+    reply = reply_to_notification(note, words, message_id=f"<reply-{n}@client.example>")
+    code = await smtp_send(daemon, "reader@example.org", reply_address(note), reply.as_bytes())
+    assert code.startswith("250"), code
+
+
+@pytest.mark.asyncio
+async def test_a_moderator_approving_on_a_post_closed_there_is_told_it_stays_off_the_blog(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    # Three emailed replies wait: one in wp-admin already (held there), two kept out of
+    # it as they show a phone number. The post's comments close in WordPress. Approved
+    # here, the first is approved there too; the others, from the moderation email's
+    # link and by a reply, are published here only (WordPress refuses their creation):
+    # the moderator was told "approved" and no more, the rest in the log and 'mailbridge
+    # status', which a moderator on a phone never reads.
+    admin = Admin(wordpress_site)
+    slug = "closing-told-" + secrets.token_hex(4)
+    post_id = await a_thread(admin, slug)
+    settings = make_settings(tmp_path, moderation={"moderators": [AUTHOR_EMAIL]})
+    words = ("A first thought.", "Call me on +44 20 7946 0958.", "Or on +44 20 7946 0959.")
+    async with (
+        running(settings, resolver=zone(KEY, records=DMARC)) as daemon,
+        bridge_for(
+            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
+        ) as bridge,
+    ):
+        await bridge.run_once()
+        note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
+        for n, text in enumerate(words):
+            await emailed(daemon, note, text, n)
+            await moderation_email(daemon, "Reader", count=2 + n)
+        await bridge.run_once()  # the first created there, held
+        mails = of_kind(read_maildir(outbox_dir(daemon)), "awaits moderation")
+        there, by_link, by_reply = (
+            next(m for m in mails if text in m.get_body(("plain",)).get_content()) for text in words
+        )
+        _status, page = await follow(daemon, moderation_links(by_link)["approve"])
+        assert "Not on the blog" not in page  # open there: it would go
+
+        await admin.call("POST", f"/posts/{post_id}", {"comment_status": "closed"})
+        await bridge.run_once()
+        status, page = await follow(daemon, moderation_links(there)["approve"], "POST")
+        assert status == 200 and "Not on the blog" not in page  # approved there too
+        status, page = await follow(daemon, moderation_links(by_link)["approve"])
+        assert status == 200
+        assert "<strong>Not on the blog:</strong> comments are closed on this post in " in page
+        status, page = await follow(daemon, moderation_links(by_link)["approve"], "POST")
+        assert status == 200 and "Done: the comment is approved." in page
+        assert "<strong>Not on the blog:</strong> comments are closed on this post in " in page
+
+        rcpt = by_reply["Reply-To"].addresses[0].addr_spec
+        result = await smtp_send(daemon, AUTHOR_EMAIL, rcpt, sign(answer(by_reply, "approve"), KEY))
+        assert result.startswith("250 2.0.0 Done: comment "), result
+        assert "is approved; comments are closed on its post in WordPress, so it is " in result
+        assert "published here only: it goes to the blog if the post takes comments" in result
+        await bridge.run_once()
+    there_now = await admin.comments(post_id)
+    assert [[c["status"] for c in there_now if text in c["content"]["raw"]] for text in words] == [
+        ["approved"],
+        [],
+        [],
+    ]
