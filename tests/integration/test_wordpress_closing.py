@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 from flows import approve, follow, moderation_email, outbox_dir
 from integration.test_moderation_by_reply import DMARC, KEY, answer
+from integration.test_web_bad_input import admin_token
 from scraping import samples, scrape
 from senderauth.mailkit import sign, zone
 from support import (
@@ -41,6 +42,7 @@ from wordpress_site import Admin, Site
 
 from mailbridge.app import Running, running
 from mailbridge.cli import cli
+from mailbridge.store import threads
 
 CLOSED = "250 2.0.0 Received, but not posted: this conversation is closed to new comments."
 
@@ -162,6 +164,60 @@ async def test_comments_closed_by_age_close_the_thread_here(
         await bridge.run_once()
         assert '"closed":false' in await thread_json(daemon, slug)
     assert len(await admin.comments(post_id)) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_thread_imported_closed_follows_its_post_open_in_wordpress(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    # The site's WXR was imported while the post's comments were closed; they are open
+    # in WordPress when the bridge first asks. Only a change seen there was followed,
+    # so the thread stayed closed here for good: every emailed reply refused, "closed"
+    # in the widget, while the blog's own form took comments. WordPress rules now, and
+    # the admin API says so rather than closing what the next check would open.
+    admin = Admin(wordpress_site)
+    slug = "closing-imported-" + secrets.token_hex(4)
+    post_id = await a_thread(admin, slug)
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(
+            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
+        ) as bridge,
+    ):
+        # As `mailbridge import` leaves the post exported with comments closed.
+        imported = {"title": "Closing", "url": "", "author": "", "author_address_id": None}
+        await daemon.store.write(
+            lambda c: threads.upsert_thread(
+                c, key=slug, now="2026-11-01T00:00:00+00:00", closed=True, **imported
+            )
+        )
+        await bridge.run_once()
+        assert '"closed":false' in await thread_json(daemon, slug)
+        note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
+        late = reply_to_notification(note, "Glad it is open again.")
+        code = await smtp_send(daemon, "reader@example.org", reply_address(note), late.as_bytes())
+        assert "awaits moderation" in code, code
+
+        host, port = daemon.http_address
+        token = await admin_token(daemon)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://{host}:{port}/api/admin/threads/{slug}/close",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response,
+        ):  # fmt: skip
+            assert response.status == 409
+            refusal = await response.json()
+        assert refusal["code"] == "thread_in_wordpress"
+        assert f"is WordPress post {post_id}: close its comments there" in refusal["message"]
+        await bridge.run_once()
+        assert '"closed":false' in await thread_json(daemon, slug)
+
+        await admin.call("POST", f"/posts/{post_id}", {"comment_status": "closed"})
+        await bridge.run_once()
+        assert '"closed":true' in await thread_json(daemon, slug)
 
 
 def creates(proxy: Proxy) -> list[str]:

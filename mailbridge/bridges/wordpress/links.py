@@ -20,6 +20,7 @@ __all__ = [
     "link_of_wp",
     "map_post",
     "off_blog",
+    "post_of_thread",
     "push_done",
     "push_error",
     "push_failed",
@@ -85,6 +86,16 @@ async def set_state(conn: aiosqlite.Connection, key: str, value: str) -> None:
 
 async def thread_of_post(conn: aiosqlite.Connection, post_id: int) -> int | None:
     async with conn.execute("SELECT thread_id FROM wp_posts WHERE post_id = ?", (post_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def post_of_thread(conn: aiosqlite.Connection, key: str) -> int | None:
+    """The WordPress post the thread ``key`` is bridged to, if any."""
+    async with conn.execute(
+        "SELECT p.post_id FROM wp_posts p JOIN threads t ON t.id = p.thread_id WHERE t.key = ?",
+        (key,),
+    ) as cur:
         row = await cur.fetchone()
     return None if row is None else int(row[0])
 

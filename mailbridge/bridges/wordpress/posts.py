@@ -10,8 +10,9 @@ reply is answered as any closed thread's (rejections.md, ``thread_closed``) and 
 widget says the conversation is closed. Opened again there, it opens here, and the
 comments WordPress refused for it meanwhile (push.py parks them) go there.
 
-Only a change seen in WordPress is applied, as with decisions (pull.py): a thread
-closed in mailbridge (the admin API) stays closed while WordPress stays open.
+WordPress rules: the thread is open here exactly when WordPress takes comments on
+its post, as last asked, whatever it was before it was bridged (imported closed, or
+closed by the admin API, which refuses to open or close a bridged thread).
 """
 
 from __future__ import annotations
@@ -74,14 +75,13 @@ class PostWatch:
         key, value = f"post_open:{post_id}", "1" if is_open else "0"
 
         async def apply(conn: aiosqlite.Connection) -> str | None:
-            last = await links.get_state(conn, key)
-            if last == value:
-                return None
-            await links.set_state(conn, key, value)
-            if is_open:
-                await links.unpark_post(conn, post_id)  # what it refused goes now
-            if last is None and is_open:
-                return None  # first seen open: a thread closed here stays closed
+            if await links.get_state(conn, key) != value:
+                await links.set_state(conn, key, value)
+                if is_open:
+                    await links.unpark_post(conn, post_id)  # what it refused goes now
+            # WordPress's answer, whatever the thread was here: imported closed (the
+            # post closed at the export) and opened there before the bridge first
+            # asked, it stayed closed here for good, every emailed reply refused.
             thread = await threads.get_thread(conn, thread_id=thread_id)
             if thread is None or thread.closed == (not is_open):
                 return None
