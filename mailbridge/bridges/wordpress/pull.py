@@ -32,7 +32,7 @@ import aiosqlite
 
 from mailbridge.addresses import normalise
 from mailbridge.admin.edits import edit_body
-from mailbridge.bridges.wordpress import links
+from mailbridge.bridges.wordpress import links, renames
 from mailbridge.bridges.wordpress.client import (
     Page,
     WordPressClient,
@@ -409,18 +409,13 @@ class Puller:
 
 
 async def _map_post(conn: aiosqlite.Connection, post: WpPost, now: str) -> int:
-    title = html.unescape(re.sub(r"<[^>]*>", "", post.title)).strip() or post.slug
+    key = await renames.key_for(conn, post)  # not another post's, renamed or not
     thread_id, created = await threads.upsert_thread(
-        conn, key=post.slug, title=" ".join(title.split()), url=post.link, author="",
+        conn, key=key, title=renames.title_of(post), url=post.link, author="",
         author_address_id=None, now=now, closed=not post.comments_open,
     )  # fmt: skip
     await links.map_post(conn, post.id, thread_id)
-    log.info(
-        "wordpress: post %d is thread %s (%s)",
-        post.id,
-        post.slug,
-        "new" if created else "existing",
-    )
+    log.info("wordpress: post %d is thread %s (%s)", post.id, key, "new" if created else "existing")
     return thread_id
 
 
