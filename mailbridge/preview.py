@@ -210,6 +210,7 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
             "parent_excerpt": data["parent_excerpt"],
             "thread": data["thread"],
             "expires": data["expires"],
+            "off_blog": False,
         },
         "moderate_done": {
             "undo_url": settings.site.public_url.rstrip("/") + "/moderate/undo/undo-token",
@@ -235,6 +236,7 @@ def render_preview(renderer: Renderer, settings: Settings, name: str, html: bool
             "thread_url": data["thread_url"],
             "comment_url": data["comment_url"],
             "expires": data["expires"],
+            "off_blog": False,
         },
         "confirm": {
             "link": data["link"],

@@ -29,7 +29,7 @@ from wordpress_site import Admin, Site
 
 from mailbridge.app import Running, running
 from mailbridge.bridges.wordpress import WordPressBridge
-from mailbridge.clock import SystemClock
+from mailbridge.clock import Clock, SystemClock
 
 Fault = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
@@ -163,10 +163,17 @@ async def answer_by_email(
 
 @contextlib.asynccontextmanager
 async def bridge_for(
-    tmp_path: Path, site: Site, url: str, slug: str, daemon: Running, **wordpress: Any
+    tmp_path: Path,
+    site: Site,
+    url: str,
+    slug: str,
+    daemon: Running,
+    clock: Clock | None = None,
+    **wordpress: Any,
 ) -> AsyncIterator[WordPressBridge]:
     """A bridge to ``url`` for ``daemon`` (started without one): each round when the
-    test says (``run_once``), so what one round does is seen whole."""
+    test says (``run_once``), so what one round does is seen whole; on ``clock`` if
+    given (the bridge's own time: how long ago it mirrored or synced)."""
     settings = make_settings(
         tmp_path,
         wordpress={
@@ -174,7 +181,7 @@ async def bridge_for(
             "posts": [slug], **wordpress,
         },
     )  # fmt: skip
-    bridge = WordPressBridge(settings, daemon.store, daemon.service, SystemClock())
+    bridge = WordPressBridge(settings, daemon.store, daemon.service, clock or SystemClock())
     try:
         yield bridge
     finally:

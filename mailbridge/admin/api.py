@@ -18,6 +18,7 @@ from aiohttp import web
 
 from mailbridge.admin import edits, tokens
 from mailbridge.admin.openapi import document
+from mailbridge.bridges.wordpress.links import post_of_thread
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import NotFound
 from mailbridge.models import (
@@ -305,7 +306,10 @@ class AdminApi:
             return error(404, "not_found", "no such route")
         key = request.match_info["key"]
 
-        async def work(conn: aiosqlite.Connection) -> Thread | None:
+        async def work(conn: aiosqlite.Connection) -> Thread | int | None:
+            post_id = await post_of_thread(conn, key)
+            if post_id is not None:
+                return post_id  # WordPress says whether it takes comments (posts.py)
             if not await threads.set_closed(conn, key, verb == "close"):
                 return None
             return await threads.get_thread(conn, key=key)
@@ -313,6 +317,14 @@ class AdminApi:
         thread = await self._store.write(work)
         if thread is None:
             return error(404, "thread_not_found", f"no thread '{echoed(key)}'")
+        if isinstance(thread, int):
+            return error(
+                409,
+                "thread_in_wordpress",
+                f"thread '{echoed(key)}' is WordPress post {thread}: {verb} its comments "
+                "there (wp-admin: the post's Discussion, Allow comments); mailbridge "
+                "follows within wordpress.posts_check_minutes",
+            )
         log.info("admin API: thread %s %sd by token %d", key, verb, token.id)
         return web.json_response(_thread_view(thread))
 

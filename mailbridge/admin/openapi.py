@@ -166,7 +166,15 @@ def document() -> dict[str, Any]:
                             "schema": {"enum": ["close", "open"]},
                         },
                     ],
-                    "responses": {**_ok("Thread", "The thread"), **_errors(401, 403, 404)},
+                    "responses": {
+                        **_ok("Thread", "The thread"),
+                        **_errors(401, 403, 404),
+                        "409": {
+                            "description": "A WordPress post's thread: its comments open "
+                            "and close in WordPress, which the bridge follows",
+                            "content": {"application/json": {"schema": _ERROR}},
+                        },
+                    },
                 }
             },
             "/api/admin/people/{verb}": {

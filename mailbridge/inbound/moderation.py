@@ -23,6 +23,7 @@ from email.message import Message
 import aiosqlite
 
 from mailbridge.addresses import same_mailbox
+from mailbridge.bridges.wordpress.links import off_blog
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import (
     ExpiredReplyToken,
@@ -285,6 +286,12 @@ class ModerationByReply:
             )
         elif answer:
             reply += "; your answer was not published, since the comment is not"
+        if published and await self._store.read(lambda c: off_blog(c, comment_id)):
+            # Said where the moderator decides, not only in the log and 'mailbridge status'.
+            reply += (
+                "; comments are closed on its post in WordPress, so it is published here "
+                "only: it goes to the blog if the post takes comments again"
+            )
         await self._store.write(
             lambda c: inbound.set_outcome(
                 c,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from mailbridge.bridges.wordpress.links import off_blog
 from mailbridge.clock import Clock
 from mailbridge.errors import ErasedComment, ExpiredLink, LinkError, NotFound
 from mailbridge.models import Channel, CommentStatus, Decider
@@ -135,7 +136,14 @@ class ModerationPages:
             parent_excerpt=excerpt(view.parent.body) if view.parent else "",
             thread=view.thread,
             expires=link.expires,
+            off_blog=link.action.status == CommentStatus.APPROVED.value
+            and await self._off_blog(comment.id),
         )
+
+    async def _off_blog(self, comment_id: int) -> bool:
+        """Its WordPress post takes no comments: approved, it is published here only,
+        which the moderator must read where they decide, not in the log."""
+        return await self._store.read(lambda c: off_blog(c, comment_id))
 
     async def act(self, request: web.Request) -> web.Response:
         link = self._link(request)
@@ -204,6 +212,8 @@ class ModerationPages:
             thread_url=thread_url,
             comment_url=comment_url,
             expires=link.expires,
+            off_blog=outcome.comment.status is CommentStatus.APPROVED
+            and await self._off_blog(outcome.comment.id),
         )
 
     async def _trust_alone(self, outcome: ModerationOutcome, moderator_id: int) -> int | None:

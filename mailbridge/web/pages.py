@@ -44,6 +44,7 @@ class Pages:
         try:
             thread_id, version, changed = await self._published.version(key)
         except NotFound:
+            await self._published.moved(request, key)
             raise missing from None
 
         async def page() -> bytes:

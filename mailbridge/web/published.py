@@ -30,10 +30,12 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import aiosqlite
 from aiohttp import web
 
+from mailbridge.bridges.wordpress.renames import renamed
 from mailbridge.errors import NotFound
 from mailbridge.models import MAX_ID, CommentNode, Thread, echoed, whole_number
 from mailbridge.render import RENDER_VERSION, render_comment
@@ -407,6 +409,7 @@ class PublishedThreads:
             limit, after, through = page_args(request)
             thread_id, version, changed = await self.version(key)
         except NotFound:
+            await self.moved(request, key, "/api{}/comments")
             message = f"no thread '{echoed(key)}'"
             return web.json_response({"error": message, "field": "thread"}, status=404)
         return await self.answer(
@@ -416,6 +419,15 @@ class PublishedThreads:
             lambda: self._build(key, limit, after, through),
             "application/json",
         )
+
+    async def moved(self, request: web.Request, key: str, shape: str = "{}") -> None:
+        """A thread's key before its WordPress post was renamed (bridges/wordpress/
+        renames.py), in every link emailed before: sent on to its key now, or nothing."""
+        now = await self._store.read(lambda c: renamed(c, key))
+        if now is not None:
+            path = shape.format("/threads/" + quote(now, safe=""))
+            query = f"?{request.query_string}" if request.query_string else ""
+            raise web.HTTPMovedPermanently(path + query)
 
     async def answer(
         self,

@@ -14,18 +14,25 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from flows import approve, moderation_email
+from flows import approve, follow, moderation_email, outbox_dir
+from integration.test_moderation_by_reply import DMARC, KEY, answer
+from integration.test_web_bad_input import admin_token
 from scraping import samples, scrape
+from senderauth.mailkit import sign, zone
 from support import (
     AUTHOR_EMAIL,
     db_value,
     make_settings,
+    moderation_links,
     no_dmarc_zone,
+    of_kind,
+    read_maildir,
     reply_address,
     reply_to_notification,
     smtp_send,
@@ -35,6 +42,7 @@ from wordpress_site import Admin, Site
 
 from mailbridge.app import Running, running
 from mailbridge.cli import cli
+from mailbridge.store import threads
 
 CLOSED = "250 2.0.0 Received, but not posted: this conversation is closed to new comments."
 
@@ -158,6 +166,60 @@ async def test_comments_closed_by_age_close_the_thread_here(
     assert len(await admin.comments(post_id)) == 2
 
 
+@pytest.mark.asyncio
+async def test_a_thread_imported_closed_follows_its_post_open_in_wordpress(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    # The site's WXR was imported while the post's comments were closed; they are open
+    # in WordPress when the bridge first asks. Only a change seen there was followed,
+    # so the thread stayed closed here for good: every emailed reply refused, "closed"
+    # in the widget, while the blog's own form took comments. WordPress rules now, and
+    # the admin API says so rather than closing what the next check would open.
+    admin = Admin(wordpress_site)
+    slug = "closing-imported-" + secrets.token_hex(4)
+    post_id = await a_thread(admin, slug)
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(
+            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
+        ) as bridge,
+    ):
+        # As `mailbridge import` leaves the post exported with comments closed.
+        imported = {"title": "Closing", "url": "", "author": "", "author_address_id": None}
+        await daemon.store.write(
+            lambda c: threads.upsert_thread(
+                c, key=slug, now="2026-11-01T00:00:00+00:00", closed=True, **imported
+            )
+        )
+        await bridge.run_once()
+        assert '"closed":false' in await thread_json(daemon, slug)
+        note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
+        late = reply_to_notification(note, "Glad it is open again.")
+        code = await smtp_send(daemon, "reader@example.org", reply_address(note), late.as_bytes())
+        assert "awaits moderation" in code, code
+
+        host, port = daemon.http_address
+        token = await admin_token(daemon)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://{host}:{port}/api/admin/threads/{slug}/close",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response,
+        ):  # fmt: skip
+            assert response.status == 409
+            refusal = await response.json()
+        assert refusal["code"] == "thread_in_wordpress"
+        assert f"is WordPress post {post_id}: close its comments there" in refusal["message"]
+        await bridge.run_once()
+        assert '"closed":false' in await thread_json(daemon, slug)
+
+        await admin.call("POST", f"/posts/{post_id}", {"comment_status": "closed"})
+        await bridge.run_once()
+        assert '"closed":true' in await thread_json(daemon, slug)
+
+
 def creates(proxy: Proxy) -> list[str]:
     """The comments the bridge asked WordPress to create (not its questions whether a
     post takes comments, which name ``mailbridge=comments_open``)."""
@@ -269,3 +331,70 @@ async def test_a_reply_come_before_the_bridge_saw_the_close_is_tried_once_a_chan
     assert len(creates(proxy)) == 3
     shown = [c for c in await admin.comments(post_id) if "One more thing" in c["content"]["raw"]]
     assert [(c["author_name"], c["status"]) for c in shown] == [("Reader", "approved")]
+
+
+async def emailed(daemon: Running, note: EmailMessage, words: str, n: int) -> None:
+    """Reader's ``n``th answer to ``note`` by email (its own Message-ID)."""
+    reply = reply_to_notification(note, words, message_id=f"<reply-{n}@client.example>")
+    code = await smtp_send(daemon, "reader@example.org", reply_address(note), reply.as_bytes())
+    assert code.startswith("250"), code
+
+
+@pytest.mark.asyncio
+async def test_a_moderator_approving_on_a_post_closed_there_is_told_it_stays_off_the_blog(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    # Three emailed replies wait: one in wp-admin already (held there), two kept out of
+    # it as they show a phone number. The post's comments close in WordPress. Approved
+    # here, the first is approved there too; the others, from the moderation email's
+    # link and by a reply, are published here only (WordPress refuses their creation):
+    # the moderator was told "approved" and no more, the rest in the log and 'mailbridge
+    # status', which a moderator on a phone never reads.
+    admin = Admin(wordpress_site)
+    slug = "closing-told-" + secrets.token_hex(4)
+    post_id = await a_thread(admin, slug)
+    settings = make_settings(tmp_path, moderation={"moderators": [AUTHOR_EMAIL]})
+    words = ("A first thought.", "Call me on +44 20 7946 0958.", "Or on +44 20 7946 0959.")
+    async with (
+        running(settings, resolver=zone(KEY, records=DMARC)) as daemon,
+        bridge_for(
+            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
+        ) as bridge,
+    ):
+        await bridge.run_once()
+        note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
+        for n, text in enumerate(words):
+            await emailed(daemon, note, text, n)
+            await moderation_email(daemon, "Reader", count=2 + n)
+        await bridge.run_once()  # the first created there, held
+        mails = of_kind(read_maildir(outbox_dir(daemon)), "awaits moderation")
+        there, by_link, by_reply = (
+            next(m for m in mails if text in m.get_body(("plain",)).get_content()) for text in words
+        )
+        _status, page = await follow(daemon, moderation_links(by_link)["approve"])
+        assert "Not on the blog" not in page  # open there: it would go
+
+        await admin.call("POST", f"/posts/{post_id}", {"comment_status": "closed"})
+        await bridge.run_once()
+        status, page = await follow(daemon, moderation_links(there)["approve"], "POST")
+        assert status == 200 and "Not on the blog" not in page  # approved there too
+        status, page = await follow(daemon, moderation_links(by_link)["approve"])
+        assert status == 200
+        assert "<strong>Not on the blog:</strong> comments are closed on this post in " in page
+        status, page = await follow(daemon, moderation_links(by_link)["approve"], "POST")
+        assert status == 200 and "Done: the comment is approved." in page
+        assert "<strong>Not on the blog:</strong> comments are closed on this post in " in page
+
+        rcpt = by_reply["Reply-To"].addresses[0].addr_spec
+        result = await smtp_send(daemon, AUTHOR_EMAIL, rcpt, sign(answer(by_reply, "approve"), KEY))
+        assert result.startswith("250 2.0.0 Done: comment "), result
+        assert "is approved; comments are closed on its post in WordPress, so it is " in result
+        assert "published here only: it goes to the blog if the post takes comments" in result
+        await bridge.run_once()
+    there_now = await admin.comments(post_id)
+    assert [[c["status"] for c in there_now if text in c["content"]["raw"]] for text in words] == [
+        ["approved"],
+        [],
+        [],
+    ]

@@ -188,23 +188,30 @@ class WordPressClient:
             raise
         raise WordPressDown(f"POST /comments: post {post_id}: a create with an ID was taken")
 
+    async def posts(self, post_ids: list[int]) -> dict[int, WpPost]:
+        """Those of the posts (or pages) published now, by ID: one request for at most
+        100 posts, one more for the pages among them."""
+        found: dict[int, WpPost] = {}
+        for kind in ("posts", "pages"):
+            wanted = [p for p in post_ids if p not in found]
+            if not wanted:
+                break
+            data, _ = await self._request(
+                "GET", f"/{kind}", params={"include": ",".join(map(str, wanted)),
+                                           "per_page": "100", "context": "view"},
+            )  # fmt: skip
+            if not isinstance(data, list):
+                raise WordPressDown(f"WordPress answered something other than a list of {kind}")
+            found.update((post.id, post) for post in map(_post, data))
+        return found
+
     async def post(self, post_id: int) -> WpPost:
         """A post, or a page (comments are allowed on both)."""
         try:
             data, _ = await self._request("GET", f"/posts/{post_id}", params={"context": "view"})
         except WordPressMissing:
             data, _ = await self._request("GET", f"/pages/{post_id}", params={"context": "view"})
-        try:
-            title = data["title"]["rendered"] if isinstance(data["title"], dict) else ""
-            return WpPost(
-                id=int(data["id"]),
-                slug=str(data["slug"] or data["id"]),
-                title=str(title),
-                link=str(data["link"]),
-                comments_open=data.get("comment_status", "open") == "open",
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise WordPressDown(f"WordPress answered a post without its {exc}") from None
+        return _post(data)
 
     async def _request(
         self,
@@ -312,6 +319,20 @@ def _error_of(data: Any, body: bytes) -> tuple[str, str]:
         return data["code"], str(data.get("message", ""))[:300]
     snippet = " ".join(body[:120].decode("utf-8", "replace").split())
     return "(not WordPress JSON)", snippet
+
+
+def _post(data: Any) -> WpPost:
+    try:
+        title = data["title"]["rendered"] if isinstance(data["title"], dict) else ""
+        return WpPost(
+            id=int(data["id"]),
+            slug=str(data["slug"] or data["id"]),
+            title=str(title),
+            link=str(data["link"]),
+            comments_open=data.get("comment_status", "open") == "open",
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WordPressDown(f"WordPress answered a post without its {exc}") from None
 
 
 def _comment(data: Any) -> WpComment:

@@ -19,6 +19,8 @@ __all__ = [
     "link_of_comment",
     "link_of_wp",
     "map_post",
+    "off_blog",
+    "post_of_thread",
     "push_done",
     "push_error",
     "push_failed",
@@ -88,6 +90,16 @@ async def thread_of_post(conn: aiosqlite.Connection, post_id: int) -> int | None
     return None if row is None else int(row[0])
 
 
+async def post_of_thread(conn: aiosqlite.Connection, key: str) -> int | None:
+    """The WordPress post the thread ``key`` is bridged to, if any."""
+    async with conn.execute(
+        "SELECT p.post_id FROM wp_posts p JOIN threads t ON t.id = p.thread_id WHERE t.key = ?",
+        (key,),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
 async def map_post(conn: aiosqlite.Connection, post_id: int, thread_id: int) -> None:
     await conn.execute(
         "INSERT INTO wp_posts (post_id, thread_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -99,6 +111,22 @@ async def bridged_posts(conn: aiosqlite.Connection) -> list[tuple[int, int]]:
     """(post ID, thread ID) of every bridged post."""
     async with conn.execute("SELECT post_id, thread_id FROM wp_posts ORDER BY post_id") as cur:
         return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+
+
+async def off_blog(conn: aiosqlite.Connection, comment_id: int) -> bool:
+    """Whether the comment, approved, stays off the blog for now: one of mailbridge's not
+    in WordPress yet, its post last seen taking no comments there (posts.py), which
+    refuses its creation (push.py parks it). One there already, held, is approved
+    there as usual; an imported one or one deleted there is never sent at all."""
+    async with conn.execute(
+        "SELECT p.post_id, w.wp_id FROM comments c JOIN wp_posts p ON p.thread_id = c.thread_id "
+        "LEFT JOIN wp_comments w ON w.comment_id = c.id WHERE c.id = ? AND c.source <> 'import'",
+        (comment_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None or row[1] is not None:
+        return False
+    return await get_state(conn, f"post_open:{int(row[0])}") == "0"
 
 
 async def link_of_wp(conn: aiosqlite.Connection, wp_id: int) -> Link | None:

@@ -8,10 +8,12 @@ email could never appear on the site. The bridge asks WordPress as its comment f
 would (``WordPressClient.comments_open``) and closes the thread here too: an emailed
 reply is answered as any closed thread's (rejections.md, ``thread_closed``) and the
 widget says the conversation is closed. Opened again there, it opens here, and the
-comments WordPress refused for it meanwhile (push.py parks them) go there.
+comments WordPress refused for it meanwhile (push.py parks them) go there. A post
+renamed there (its title, its slug) is followed too (renames.py).
 
-Only a change seen in WordPress is applied, as with decisions (pull.py): a thread
-closed in mailbridge (the admin API) stays closed while WordPress stays open.
+WordPress rules: the thread is open here exactly when WordPress takes comments on
+its post, as last asked, whatever it was before it was bridged (imported closed, or
+closed by the admin API, which refuses to open or close a bridged thread).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import logging
 
 import aiosqlite
 
-from mailbridge.bridges.wordpress import links
-from mailbridge.bridges.wordpress.client import WordPressClient
+from mailbridge.bridges.wordpress import links, renames
+from mailbridge.bridges.wordpress.client import WordPressClient, WpPost
 from mailbridge.clock import Clock
 from mailbridge.store import Store, threads
 
@@ -48,10 +50,25 @@ class PostWatch:
         posts = await self._store.read(links.bridged_posts)
         due = [p for p in posts if now - self._asked.get(p[0], float("-inf")) >= self._every]
         due.sort(key=lambda p: self._asked.get(p[0], float("-inf")))
-        for post_id, thread_id in due[:PER_POLL]:
+        if not due:
+            return
+        batch = due[:PER_POLL]
+        # Their titles and slugs too, in one request: renamed there, renamed here.
+        published = await self._client.posts([post_id for post_id, _thread in batch])
+        for post_id, thread_id in batch:
             is_open = await self._client.comments_open(post_id)
             self._asked[post_id] = now
             await self.seen(post_id, thread_id, is_open)
+            if post_id in published:
+                await self._follow(thread_id, published[post_id])
+
+    async def _follow(self, thread_id: int, post: WpPost) -> None:
+        was = await self._store.write(lambda c: renames.follow(c, thread_id, post))
+        if was is not None:
+            log.info(
+                "wordpress: post %d renamed there (%s); thread %s renamed after it here, its "
+                "old links still reach it", post.id, post.slug, was,
+            )  # fmt: skip
 
     async def refused(self, comment_id: int) -> None:
         """WordPress refused a comment for its post (closed there): closed here now,
@@ -74,14 +91,13 @@ class PostWatch:
         key, value = f"post_open:{post_id}", "1" if is_open else "0"
 
         async def apply(conn: aiosqlite.Connection) -> str | None:
-            last = await links.get_state(conn, key)
-            if last == value:
-                return None
-            await links.set_state(conn, key, value)
-            if is_open:
-                await links.unpark_post(conn, post_id)  # what it refused goes now
-            if last is None and is_open:
-                return None  # first seen open: a thread closed here stays closed
+            if await links.get_state(conn, key) != value:
+                await links.set_state(conn, key, value)
+                if is_open:
+                    await links.unpark_post(conn, post_id)  # what it refused goes now
+            # WordPress's answer, whatever the thread was here: imported closed (the
+            # post closed at the export) and opened there before the bridge first
+            # asked, it stayed closed here for good, every emailed reply refused.
             thread = await threads.get_thread(conn, thread_id=thread_id)
             if thread is None or thread.closed == (not is_open):
                 return None

@@ -12,6 +12,8 @@ Three reads, from cheap to thorough (docs/wordpress.md):
   before the new comments, which may answer them;
 - **a full sync** every ``full_sync_minutes``: every comment again, for edits; a
   comment that did not come back is asked for by ID: trashed, spam, or gone for good.
+  It runs at once when WordPress's count of approved comments moved unseen (tally.py):
+  one approved long ago, trashed, spammed or unapproved in wp-admin.
 
 Only what changed in WordPress since the bridge last saw it is taken as WordPress's
 decision; anything else is mailbridge's own, on its way there (push.py).
@@ -30,7 +32,7 @@ import aiosqlite
 
 from mailbridge.addresses import normalise
 from mailbridge.admin.edits import edit_body
-from mailbridge.bridges.wordpress import links
+from mailbridge.bridges.wordpress import links, renames
 from mailbridge.bridges.wordpress.client import (
     Page,
     WordPressClient,
@@ -40,6 +42,7 @@ from mailbridge.bridges.wordpress.client import (
     WpPost,
 )
 from mailbridge.bridges.wordpress.links import Link, digest
+from mailbridge.bridges.wordpress.tally import ApprovedTally
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress
 from mailbridge.importer.load import subscribe_imported
@@ -91,6 +94,7 @@ class Puller:
         self._smtputf8 = smtputf8
         self._wanted = {name.lower() for name in settings.posts}
         self._not_bridged: set[int] = set()
+        self._tally = ApprovedTally(client, store, bool(self._wanted))
 
     async def poll(self) -> int:
         """One poll; how many comments were new to mailbridge."""
@@ -120,8 +124,14 @@ class Puller:
         await self._store.write(mark)
         if baseline:
             log.info("wordpress: first sync: %d comment(s) mirrored without email", added)
-        if await self._full_sync_due():
+        # Due by the clock, or now for a decision in wp-admin on a comment approved
+        # long ago (not read again at every poll): one off the page there stays on
+        # the page here no longer than two polls.
+        if baseline:
+            await self._tally.settle()
+        elif await self._full_sync_due() or await self._tally.moved():
             added += await self._full_sync()
+            await self._tally.settle()
         await self._store.write(lambda c: links.set_state(c, "last_ok_at", now))
         return added
 
@@ -399,18 +409,13 @@ class Puller:
 
 
 async def _map_post(conn: aiosqlite.Connection, post: WpPost, now: str) -> int:
-    title = html.unescape(re.sub(r"<[^>]*>", "", post.title)).strip() or post.slug
+    key = await renames.key_for(conn, post)  # not another post's, renamed or not
     thread_id, created = await threads.upsert_thread(
-        conn, key=post.slug, title=" ".join(title.split()), url=post.link, author="",
+        conn, key=key, title=renames.title_of(post), url=post.link, author="",
         author_address_id=None, now=now, closed=not post.comments_open,
     )  # fmt: skip
     await links.map_post(conn, post.id, thread_id)
-    log.info(
-        "wordpress: post %d is thread %s (%s)",
-        post.id,
-        post.slug,
-        "new" if created else "existing",
-    )
+    log.info("wordpress: post %d is thread %s (%s)", post.id, key, "new" if created else "existing")
     return thread_id
 
 

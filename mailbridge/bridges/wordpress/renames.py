@@ -1,0 +1,98 @@
+"""A bridged post's thread keeps up with its post: its title, link and slug.
+
+A thread is keyed by its post's slug (as ``mailbridge import`` keys a WXR's posts), and
+that key is in every link to the conversation mailbridge has emailed. Renamed in
+WordPress (its title, and the slug wp-admin offers with it), the thread takes the new
+title, link and key at the bridge's next look at the post (posts.py), and the old key
+stays its own: a link to it (in every email sent before) is sent on to the new one
+(web/pages.py, published.py). So another post given that slug later (a new "hello
+world") gets a thread of its own, ``SLUG-ID``, as WordPress's export keeps two posts
+of one slug apart (importer/wxr.py): its comments were mirrored into the renamed
+post's thread, and the old links showed its conversation.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import aiosqlite
+
+from mailbridge.bridges.wordpress import links
+from mailbridge.bridges.wordpress.client import WpPost
+
+__all__ = ["follow", "key_for", "renamed", "title_of"]
+
+_WAS = "key_was:"  # wp_state: a former key, and the thread it names still
+
+
+def title_of(post: WpPost) -> str:
+    """The post's title as text (WordPress renders it as HTML), or its slug."""
+    title = html.unescape(re.sub(r"<[^>]*>", "", post.title)).strip() or post.slug
+    return " ".join(title.split())
+
+
+async def renamed(conn: aiosqlite.Connection, key: str) -> str | None:
+    """The key now of the thread once keyed ``key``; None when it is no former key."""
+    was = await links.get_state(conn, _WAS + key)
+    if was is None:
+        return None
+    async with conn.execute("SELECT key FROM threads WHERE id = ?", (int(was),)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def _other_owner(conn: aiosqlite.Connection, key: str, post_id: int) -> bool:
+    """Whether ``key`` is another post's thread's, now or before a rename."""
+    async with conn.execute(
+        "SELECT p.post_id FROM threads t JOIN wp_posts p ON p.thread_id = t.id WHERE t.key = ?",
+        (key,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is not None and int(row[0]) != post_id:
+        return True
+    was = await links.get_state(conn, _WAS + key)
+    if was is None:
+        return False
+    async with conn.execute("SELECT post_id FROM wp_posts WHERE thread_id = ?", (int(was),)) as cur:
+        owner = await cur.fetchone()
+    return owner is None or int(owner[0]) != post_id
+
+
+async def key_for(conn: aiosqlite.Connection, post: WpPost) -> str:
+    """The key of the post's thread: its slug, unless that names another post's thread."""
+    if not await _other_owner(conn, post.slug, post.id):
+        return post.slug
+    return f"{post.slug[:80]}-{post.id}"
+
+
+async def follow(conn: aiosqlite.Connection, thread_id: int, post: WpPost) -> str | None:
+    """Bring the thread's title, link and key to the post's; its former key, if it
+    changed (still reaching it)."""
+    async with conn.execute(
+        "SELECT key, title, url FROM threads WHERE id = ?", (thread_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    old, title, url = str(row[0]), title_of(post), post.link
+    key = old
+    if post.slug != old:
+        key = await key_for(conn, post)  # its own thread's SLUG-ID stays as it is
+        async with conn.execute(
+            "SELECT id FROM threads WHERE key = ? AND id <> ?", (key, thread_id)
+        ) as cur:
+            if await cur.fetchone() is not None:
+                key = old  # a thread of mailbridge's own has it: kept as it is
+    if (key, title, url) == (old, str(row[1]), str(row[2])):
+        return None
+    # Title in the UPDATE: the thread's version moves (migration 0010's trigger), so
+    # no page or JSON cached under the old key or title is served again.
+    await conn.execute(
+        "UPDATE threads SET key = ?, title = ?, url = ? WHERE id = ?", (key, title, url, thread_id)
+    )
+    if key == old:
+        return None
+    await links.set_state(conn, _WAS + old, str(thread_id))
+    await conn.execute("DELETE FROM wp_state WHERE key = ?", (_WAS + key,))
+    return old

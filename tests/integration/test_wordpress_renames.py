@@ -1,0 +1,114 @@
+"""A post renamed in WordPress (its title, and the slug wp-admin offers with it), then
+its old slug given to a new post, against a real WordPress. The thread here follows
+the post: its new title and key in the emails sent from then on, while the links of
+the emails sent before still reach it and their replies are still filed; the new post
+gets a thread of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import aiohttp
+import pytest
+from flows import raw_mail_to
+from support import db_rows, local, make_settings, no_dmarc_zone, until
+from wordpress_proxy import answer_by_email, answered, bridge_for, mail_to
+from wordpress_site import Admin, Site
+
+from mailbridge.app import running
+
+
+def shown(raw: bytes) -> str:
+    """An email as its reader's client shows it: the subject, the text and the HTML."""
+    message = message_from_bytes(raw, policy=default)
+    return str(message["Subject"]) + "".join(
+        part.get_content()
+        for part in message.walk()
+        if part.get_content_type() in ("text/plain", "text/html")
+    )
+
+
+def thread_links(raw: bytes) -> set[str]:
+    return set(re.findall(r"https?://[^\s\"<>]+/threads/[^\s\"<>#]+", shown(raw)))
+
+
+@pytest.mark.asyncio
+async def test_a_post_renamed_in_wordpress_is_followed_and_its_old_links_still_work(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    admin = Admin(wordpress_site)
+    old = "renamed-" + secrets.token_hex(4)
+    new = old + "-now"
+    post = await admin.post(old, "A first title")
+    await admin.comment(
+        post=post["id"], author_name="Reader 0", author_email="r0@example.org",
+        content="A first comment.", status="approved",
+    )  # fmt: skip
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(
+            tmp_path, wordpress_site, wordpress_site.url, old, daemon, posts_check_minutes=0
+        ) as bridge,
+    ):
+        await bridge.run_once()
+        before = await answered(admin, post["id"], bridge, daemon)
+        (sent_before,) = raw_mail_to(daemon, "r0@example.org")
+        assert {link.rsplit("/", 1)[1] for link in thread_links(sent_before)} == {old}
+
+        await admin.call("POST", f"/posts/{post['id']}", {"title": "A better title", "slug": new})
+        await bridge.run_once()
+        assert await db_rows(daemon, "SELECT key, title FROM threads") == [(new, "A better title")]
+        async with aiohttp.ClientSession() as session:
+            for link in thread_links(sent_before):  # the emails sent before still reach it
+                async with session.get(local(link, daemon.http_address)) as page:
+                    assert page.status == 200, link
+                    assert page.url.path == f"/threads/{new}"
+                    text = await page.text()
+                    assert "A better title" in text and "A first comment." in text
+        await answer_by_email(daemon, before, "Answered from the email sent before.")
+
+        first = next(c for c in await admin.comments(post["id"]) if c["author_name"] == "Reader 0")
+        await admin.comment(
+            post=post["id"], parent=first["id"], author_name="Owner",
+            author_email="owner@example.com", content="And a second answer.", status="approved",
+        )  # fmt: skip
+        await bridge.run_once()
+        await until("the second notification", lambda: _count(daemon, 2))
+        sent_after = next(r for r in raw_mail_to(daemon, "r0@example.org") if r != sent_before)
+        assert "A better title" in shown(sent_after)
+        assert {link.rsplit("/", 1)[1] for link in thread_links(sent_after)} == {new}
+
+        # The old slug is free in WordPress: a new post takes it, and a thread of its own.
+        other = await admin.post(old, "Another post")
+        assert other["slug"] == old
+        await admin.comment(
+            post=other["id"], author_name="Reader 1", author_email="r1@example.org",
+            content="On the other post.", status="approved",
+        )  # fmt: skip
+        await bridge.run_once()
+        placed = await db_rows(
+            daemon,
+            "SELECT t.key, c.body FROM comments c JOIN threads t ON t.id = c.thread_id "
+            "WHERE c.body IN ('A first comment.', 'On the other post.') ORDER BY c.id",
+        )
+        assert placed == [
+            (new, "A first comment."), (f"{old}-{other['id']}", "On the other post."),
+        ]  # fmt: skip
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(local(next(iter(thread_links(sent_before))), daemon.http_address)) as page,
+        ):
+            assert page.url.path == f"/threads/{new}"  # still the renamed post's
+        answer = "SELECT t.key, c.status FROM comments c JOIN threads t ON t.id = c.thread_id "
+        rows = await db_rows(daemon, answer + "WHERE c.body LIKE 'Answered%'")
+        assert rows == [(new, "pending")]  # filed, under the renamed post's thread
+
+
+async def _count(daemon: object, wanted: int) -> bool:
+    return len(await mail_to(daemon, "r0@example.org")) >= wanted  # type: ignore[arg-type]
