@@ -54,6 +54,12 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
     (unfinished,) = await _one(
         conn, "SELECT count(*) FROM inbound_messages WHERE status = 'received'"
     )
+    # Built just after each comment's commit: a row older than a minute is a mailer
+    # that fails at each round (a template, the workers), and moderators not told.
+    stuck_mail = await _one(
+        conn, "SELECT count(*), min(queued_at) FROM moderation_mail_queue WHERE queued_at < ?",
+        iso(now - timedelta(minutes=1)),
+    )  # fmt: skip
     (last_sent,) = await _one(conn, "SELECT max(sent_at) FROM outbox WHERE status = 'sent'")
     # Failed in the last day: its last attempt was due then (next_attempt_at). Not
     # queued then: an email that gave up after give_up_hours was queued days ago.
@@ -102,6 +108,12 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
             f"{unfinished} inbound message(s) kept but not processed: answered 451, "
             "or being processed now (mailbridge inbound --status received; "
             "mailbridge reprocess ID)"
+        )
+    if stuck_mail and stuck_mail[0]:
+        errors.append(
+            f"{stuck_mail[0]} new comment(s) whose moderation emails could not be built, "
+            f"the oldest since {stuck_mail[1]}: moderators are not told (the log has why: "
+            "'moderation emails: building failed')"
         )
     lines.append("Recent errors: " + ("none" if not errors else errors[0]))
     lines += [f"  {e}" for e in errors[1:]]

@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from mailbridge.bridges.wordpress.links import PARKED_SQL
+from mailbridge.store import moderation_queue
 from mailbridge.store.withdrawal import WITHDRAWN_DEAD_LETTER
 
 __all__ = ["Snapshot", "StoreCollector", "snapshot"]
@@ -35,11 +36,23 @@ class Snapshot:
     wordpress_waiting: int = 0
     wordpress_failing: str = ""  # why the bridge's last round failed; "": it did not
     wordpress_last_poll: float = 0.0  # the last poll read whole, as a Unix time
+    inbound_unprocessed_age: float = 0.0  # the oldest message kept but not processed
+    moderation_mail_waiting: int = 0  # comments whose moderation emails are not built
+    moderation_mail_age: float = 0.0  # the oldest of them, since its comment came
 
 
 async def _counts(conn: aiosqlite.Connection, sql: str) -> dict[str, int]:
     async with conn.execute(sql) as cur:
         return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+
+async def _age(conn: aiosqlite.Connection, sql: str, now: float) -> float:
+    """Seconds since the ISO time ``sql`` reads (0 when it reads none)."""
+    async with conn.execute(sql) as cur:
+        row = await cur.fetchone()
+    if row is None or row[0] is None:
+        return 0.0
+    return max(0.0, now - datetime.fromisoformat(str(row[0])).timestamp())
 
 
 async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
@@ -52,14 +65,23 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     # Waiting since it was queued (or queued again), as `mailbridge status` says: not
     # since its next attempt, which each failure moves on, so with the relay refusing
     # for hours the age stayed near 0 and the alert on it never fired.
-    async with conn.execute(
-        "SELECT min(coalesce(requeued_at, created_at)) FROM outbox "
-        "WHERE status IN ('queued', 'sending')"
-    ) as cur:
-        row = await cur.fetchone()
-    if row is not None and row[0] is not None:
-        since = datetime.fromisoformat(str(row[0])).timestamp()
-        found.outbox_oldest_age = max(0.0, now - since)
+    found.outbox_oldest_age = await _age(
+        conn, "SELECT min(coalesce(requeued_at, created_at)) FROM outbox "
+        "WHERE status IN ('queued', 'sending')", now,
+    )  # fmt: skip
+    # Ages, not counts: a message answered 451 again and again stays one row (its
+    # sender's retries count as deliveries), so the counter of received messages
+    # stood still and an alert on its increase never fired for it.
+    found.inbound_unprocessed_age = await _age(
+        conn, "SELECT min(received_at) FROM inbound_messages WHERE status = 'received'", now
+    )
+    # Built on the workers just after the comment's commit: a row that stays (a
+    # template that fails, the workers failing) is a moderator never told, with
+    # only a traceback in the log.
+    found.moderation_mail_waiting = await moderation_queue.waiting(conn)
+    found.moderation_mail_age = await _age(
+        conn, "SELECT min(queued_at) FROM moderation_mail_queue", now
+    )
     # A counter must not go down: a dead letter the operator queues again (requeued_at)
     # stays counted, or Prometheus reads a reset and the dead-letter alert fires.
     async with conn.execute(
@@ -141,6 +163,23 @@ class StoreCollector(Collector):
             "mailbridge_delivery_attempts",
             "Delivery attempts made for the messages in the outbox, retries included.",
             value=s.attempts,
+        )
+        yield GaugeMetricFamily(
+            "mailbridge_inbound_unprocessed_oldest_age_seconds",
+            "How long the oldest message received but not processed (answered 451) has "
+            "been kept; 0 when none is.",
+            value=s.inbound_unprocessed_age,
+        )
+        yield GaugeMetricFamily(
+            "mailbridge_moderation_mail_waiting",
+            "Comments whose moderation emails are not built and queued yet.",
+            value=s.moderation_mail_waiting,
+        )
+        yield GaugeMetricFamily(
+            "mailbridge_moderation_mail_oldest_age_seconds",
+            "How long the oldest comment whose moderation emails are not built yet has "
+            "waited for them; 0 when none does.",
+            value=s.moderation_mail_age,
         )
         yield GaugeMetricFamily(
             "mailbridge_wordpress_pushes_waiting",

@@ -1,0 +1,268 @@
+"""The alert rules docs/metrics.md prints, as an operator copies them: valid for
+Prometheus's own ``promtool``, over metric names the daemon really exports, and each
+firing for its failure, evaluated by ``promtool test rules`` over scrapes of a daemon
+whose failure is real (a relay answering 451, a template that fails, a reply answered
+451), one scrape per minute of a clock the test moves; and no longer firing once the
+failure ends. /healthz stays 200 meanwhile: the web service works."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiosmtplib
+import pytest
+from click.testing import CliRunner
+from flows import post_comment, reply_notification
+from programs import requires_program
+from scraping import Samples, samples, scrape
+from support import (
+    FakeClock,
+    SinkHandler,
+    db_rows,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+    reply_to_notification,
+    until,
+)
+
+from mailbridge.app import running
+from mailbridge.cli import cli
+from mailbridge.extract import Extraction
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+NAME = re.compile(r"\b(?:mailbridge|process)_[a-z_]+\b")
+
+
+def rules_file() -> str:
+    """The rules file docs/metrics.md prints under "Alerts worth having"."""
+    found = re.search(r"```yaml\n(groups:\n.*?)```", DOCS.read_text(), re.S)
+    assert found, "docs/metrics.md prints no rules file"
+    return found.group(1)
+
+
+def rules() -> dict[str, str]:
+    """Each alert's expression, by its name."""
+    return dict(re.findall(r"- alert: (\S+)\n\s+expr: (.+)", rules_file()))
+
+
+@pytest.fixture
+def promtool() -> str:
+    return requires_program("promtool", package="prometheus")
+
+
+def test_the_documented_rules_are_valid_promql(promtool: str, tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(rules_file())
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(rules())} rules found" in checked.stdout
+
+
+@pytest.mark.asyncio
+async def test_the_rules_read_only_metrics_the_daemon_exports(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await import_seed(settings)
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        status, _type, text = await scrape(daemon)
+    assert status == 200
+    exported = set(samples(text))
+    read = {name for expr in rules().values() for name in NAME.findall(expr)}
+    assert read and read <= exported, sorted(read - exported)
+
+
+class Minutes:
+    """The daemon scraped once per minute of its clock, as Prometheus would."""
+
+    def __init__(self, daemon: Any, clock: FakeClock) -> None:
+        self.daemon, self.clock = daemon, clock
+        self.scrapes: list[Samples] = []
+
+    async def scrape(self, minutes: int = 1) -> None:
+        for _ in range(minutes):
+            status, _type, text = await scrape(self.daemon)
+            assert status == 200
+            self.scrapes.append(samples(text))
+            self.clock.advance(60)
+
+
+def firing(
+    promtool: str,
+    tmp_path: Path,
+    scrapes: Sequence[Samples],
+    alert: str,
+    at: Sequence[int],
+    not_at: Sequence[int],
+) -> None:
+    """``promtool test rules``: ``alert`` fires at each minute of ``at`` (from the first
+    scrape) and at none of ``not_at``; fails with promtool's account. (The minute its
+    threshold is reached is in neither: stored times are whole seconds.)"""
+    (tmp_path / "rules.yml").write_text(rules_file())
+    names = {name for expr in rules().values() for name in NAME.findall(expr)}
+    series: dict[str, list[str]] = {}
+    for minute, scraped in enumerate(scrapes):
+        for name in names:
+            for labels, value in scraped.get(name, {}).items():
+                key = name + "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
+                series.setdefault(key, ["_"] * len(scrapes))[minute] = repr(value)
+    # An alert's labels are its series' less the name: none for these rules' ages.
+    tests = [
+        {
+            "eval_time": f"{minute}m",
+            "alertname": alert,
+            "exp_alerts": [{"exp_labels": {}}] if minute in at else [],
+        }
+        for minute in sorted([*at, *not_at])
+    ]
+    unit = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": k, "values": " ".join(v)} for k, v in series.items()],
+                "alert_rule_test": tests,
+            }
+        ],
+    }
+    (tmp_path / "unit.json").write_text(json.dumps(unit))  # JSON is YAML
+    ran = subprocess.run(
+        [promtool, "test", "rules", "unit.json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+async def healthz(daemon: Any) -> int:
+    host, port = daemon.http_address
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://{host}:{port}/healthz") as resp,
+    ):
+        return resp.status
+
+
+async def status_output(data_dir: Path) -> str:
+    shown = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["status", "--data-dir", str(data_dir)], env={}
+    )
+    assert shown.exit_code == 0, shown.output
+    return str(shown.output)
+
+
+@pytest.mark.asyncio
+async def test_mail_not_leaving_fires_while_the_relay_answers_451_and_healthz_stays_ok(
+    promtool: str, tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    sink, port = smtp_sink
+    sink.refuse_next = ["451 4.3.0 try later"] * 1000
+    clock = FakeClock()
+    settings = make_settings(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes = Minutes(daemon, clock)
+        await minutes.scrape()  # before: nothing waits
+        await post_comment(daemon, body="A comment whose moderation email waits.")
+        await until("a refused attempt", lambda: db_rows(
+            daemon, "SELECT 1 FROM outbox WHERE attempts >= 1 AND status = 'queued'"))  # fmt: skip
+        await minutes.scrape(17)
+        # A load balancer keeps the comment widget: comments are still taken.
+        assert await healthz(daemon) == 200
+        # The relay takes mail again; a new comment wakes the worker, which sends both.
+        sink.refuse_next = []
+        await post_comment(daemon, body="A second comment, once the relay is back.")
+        await until("the outbox empty", lambda: db_rows(daemon, "SELECT 1 WHERE NOT EXISTS "
+                    "(SELECT 1 FROM outbox WHERE status IN ('queued', 'sending'))"))  # fmt: skip
+        await minutes.scrape(2)
+    # Waiting since minute 1: 900 s at minute 16, past it at 17; 0 again at 18.
+    firing(promtool, tmp_path, minutes.scrapes, "MailbridgeMailNotLeaving",
+           at=[17], not_at=[*range(16), 18, 19])  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_moderation_mail_stuck_fires_shows_in_status_and_clears(
+    promtool: str, tmp_path: Path
+) -> None:
+    # An operator's moderation email template that fails: every new comment's
+    # moderation email failed to build, the moderator was never told, and nothing
+    # but a traceback in the log said so (no metric, no line of `mailbridge status`).
+    override = tmp_path / "templates" / "email"
+    override.mkdir(parents=True)
+    broken = override / "moderation_request.txt.j2"
+    broken.write_text("{{ comment.body | no_such_filter }}\n")
+    # An hour ago: `mailbridge status`, on the real clock, sees the row an hour old.
+    clock = FakeClock(datetime.now(UTC) - timedelta(hours=1))
+    templates = {"directory": str(tmp_path / "templates")}
+    settings = make_settings(tmp_path / "site", templates=templates)
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes = Minutes(daemon, clock)
+        await post_comment(daemon, body="A comment its moderator must hear of.")
+        await until("its row queued", lambda: db_rows(
+            daemon, "SELECT 1 FROM moderation_mail_queue"))  # fmt: skip
+        await minutes.scrape(17)
+        assert minutes.scrapes[-1]["mailbridge_moderation_mail_waiting"][()] == 1
+        shown = await status_output(settings.data_path)
+        assert "1 new comment(s) whose moderation emails could not be built" in shown, shown
+        assert await healthz(daemon) == 200
+        broken.unlink()  # fixed: the packaged template again
+        await post_comment(daemon, body="A second comment, once the template is fixed.")
+        await until("both built", lambda: db_rows(
+            daemon, "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM moderation_mail_queue)"))  # fmt: skip
+        await minutes.scrape(2)
+        assert minutes.scrapes[-1]["mailbridge_moderation_mail_waiting"][()] == 0
+        assert "could not be built" not in await status_output(settings.data_path)
+    # Waiting since minute 0: 900 s at minute 15, past it at 16; 0 again at 17.
+    firing(promtool, tmp_path, minutes.scrapes, "MailbridgeModerationMailStuck",
+           at=[16], not_at=[*range(15), 17, 18])  # fmt: skip
+
+
+def broken_extractor(raw: bytes, sent: Sequence[str] = ()) -> Extraction:
+    raise RuntimeError("parser bug")
+
+
+@pytest.mark.asyncio
+async def test_replies_not_processed_fires_for_one_reply_answered_451_again_and_again(
+    promtool: str, tmp_path: Path
+) -> None:
+    # The page's rule was increase(mailbridge_messages_received_total{disposition=
+    # "received"}[15m]) > 0: the sender's retries are the same row, the count stood
+    # still at 1, and the alert never fired for a reply kept unprocessed for hours.
+    clock = FakeClock()
+    settings = make_settings(tmp_path)
+    await import_seed(settings)
+    async with running(settings, extractor=broken_extractor, clock=clock,
+                       resolver=no_dmarc_zone()) as daemon:  # fmt: skip
+        minutes = Minutes(daemon, clock)
+        note = await reply_notification(daemon)
+        await minutes.scrape()
+        reply = reply_to_notification(note, "Words that must not be lost.")
+        host, port = daemon.smtp_address
+        for _ in range(4):  # the sending server's retries, a few minutes apart
+            with pytest.raises(aiosmtplib.SMTPDataError) as info:
+                await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
+            assert info.value.code == 451
+            await minutes.scrape(5)
+    # The bug fixed (a normal daemon on the same data): the next retry is filed.
+    settings = make_settings(tmp_path, smtp={"listen": "127.0.0.1:0"})
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        host, port = daemon.smtp_address
+        await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
+        minutes.daemon = daemon
+        await minutes.scrape(2)
+    assert minutes.scrapes[-3]["mailbridge_messages_received_total"][
+        (("disposition", "received"),)
+    ] == 1  # fmt: skip
+    # Kept since minute 1: 900 s at minute 16, past it from 17 on; 0 again at 21.
+    firing(promtool, tmp_path, minutes.scrapes, "MailbridgeRepliesNotProcessed",
+           at=[17, 18, 19, 20], not_at=[*range(16), 21, 22])  # fmt: skip
