@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import subprocess
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import aiohttp
 import aiosmtplib
 import pytest
 from click.testing import CliRunner
+from dovecot_server import Mailbox
 from flows import post_comment, reply_notification
 from programs import requires_program
 from scraping import Samples, samples, scrape
@@ -86,6 +88,7 @@ class Minutes:
 
     def __init__(self, daemon: Any, clock: FakeClock) -> None:
         self.daemon, self.clock = daemon, clock
+        self.start = clock.now().timestamp()  # promtool's time 0
         self.scrapes: list[Samples] = []
 
     async def scrape(self, minutes: int = 1) -> None:
@@ -99,7 +102,7 @@ class Minutes:
 def firing(
     promtool: str,
     tmp_path: Path,
-    scrapes: Sequence[Samples],
+    minutes: Minutes,
     alert: str,
     at: Sequence[int],
     not_at: Sequence[int],
@@ -109,13 +112,16 @@ def firing(
     threshold is reached is in neither: stored times are whole seconds.)"""
     (tmp_path / "rules.yml").write_text(rules_file())
     names = {name for expr in rules().values() for name in NAME.findall(expr)}
+    scrapes = minutes.scrapes
     series: dict[str, list[str]] = {}
     for minute, scraped in enumerate(scrapes):
         for name in names:
+            # promtool's time() starts at 0: a Unix time is moved by the first scrape's.
+            moved = minutes.start if name.endswith("_timestamp_seconds") else 0.0
             for labels, value in scraped.get(name, {}).items():
                 key = name + "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
-                series.setdefault(key, ["_"] * len(scrapes))[minute] = repr(value)
-    # An alert's labels are its series' less the name: none for these rules' ages.
+                series.setdefault(key, ["_"] * len(scrapes))[minute] = repr(value - moved)
+    # An alert's labels are its series' less the name: none for the rules tested here.
     tests = [
         {
             "eval_time": f"{minute}m",
@@ -185,7 +191,7 @@ async def test_mail_not_leaving_fires_while_the_relay_answers_451_and_healthz_st
                     "(SELECT 1 FROM outbox WHERE status IN ('queued', 'sending'))"))  # fmt: skip
         await minutes.scrape(2)
     # Waiting since minute 1: 900 s at minute 16, past it at 17; 0 again at 18.
-    firing(promtool, tmp_path, minutes.scrapes, "MailbridgeMailNotLeaving",
+    firing(promtool, tmp_path, minutes, "MailbridgeMailNotLeaving",
            at=[17], not_at=[*range(16), 18, 19])  # fmt: skip
 
 
@@ -223,7 +229,7 @@ async def test_moderation_mail_stuck_fires_shows_in_status_and_clears(
         assert minutes.scrapes[-1]["mailbridge_moderation_mail_waiting"][()] == 0
         assert "could not be built" not in await status_output(settings.data_path)
     # Waiting since minute 0: 900 s at minute 15, past it at 16; 0 again at 17.
-    firing(promtool, tmp_path, minutes.scrapes, "MailbridgeModerationMailStuck",
+    firing(promtool, tmp_path, minutes, "MailbridgeModerationMailStuck",
            at=[16], not_at=[*range(15), 17, 18])  # fmt: skip
 
 
@@ -264,5 +270,57 @@ async def test_replies_not_processed_fires_for_one_reply_answered_451_again_and_
         (("disposition", "received"),)
     ] == 1  # fmt: skip
     # Kept since minute 1: 900 s at minute 16, past it from 17 on; 0 again at 21.
-    firing(promtool, tmp_path, minutes.scrapes, "MailbridgeRepliesNotProcessed",
+    firing(promtool, tmp_path, minutes, "MailbridgeRepliesNotProcessed",
            at=[17, 18, 19, 20], not_at=[*range(16), 21, 22])  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_imap_alerts_fire_while_the_login_is_refused_and_clear_once_it_reads(
+    promtool: str, tmp_path: Path, dovecot: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    wrong = "Wr0ng-IMAP-pa55word"
+    imap = {"host": dovecot.host, "port": dovecot.port, "tls": False, "user": dovecot.user,
+            "poll_seconds": 0.2}  # fmt: skip
+    clock = FakeClock()
+    settings = make_settings(tmp_path, imap={**imap, "password": wrong})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes = Minutes(daemon, clock)
+        await until("a refused login", lambda: asyncio.sleep(0, "trying again in" in caplog.text))
+        await minutes.scrape(17)
+        assert await healthz(daemon) == 200  # the web works without the mailbox
+        shown = [await healthz_text(daemon), (await scrape(daemon))[2]]
+    # The password is nowhere an operator's tools show: log, /metrics, /healthz.
+    assert "LOGIN: the server answered NO" in caplog.text
+    assert all(wrong not in text for text in [caplog.text, *shown])
+    # The password put right (a restart): the mailbox is read.
+    settings = make_settings(tmp_path, imap={**imap, "password": dovecot.password},
+                             smtp={"listen": "127.0.0.1:0"})  # fmt: skip
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes.daemon = daemon
+        read = (("mailbridge_imap_last_round_timestamp_seconds", ()),)
+        await until("a round of the mailbox", lambda: scraped_above(daemon, read, 0))
+        await minutes.scrape(2)
+    # Failing since minute 0: 15 minutes later, for: 15m is met; 0 again at minute 17.
+    firing(promtool, tmp_path, minutes, "MailbridgeImapFailing",
+           at=[16], not_at=[*range(15), 17, 18])  # fmt: skip
+    # Never read through: from the first scrape; read at minute 17.
+    firing(promtool, tmp_path, minutes, "MailbridgeImapNotRead",
+           at=list(range(17)), not_at=[17, 18])  # fmt: skip
+
+
+async def healthz_text(daemon: Any) -> str:
+    host, port = daemon.http_address
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://{host}:{port}/healthz") as resp,
+    ):
+        return await resp.text()
+
+
+async def scraped_above(
+    daemon: Any, wanted: Sequence[tuple[str, tuple[tuple[str, str], ...]]], floor: float
+) -> bool:
+    got = samples((await scrape(daemon))[2])
+    return all(got.get(name, {}).get(labels, 0) > floor for name, labels in wanted)
