@@ -12,6 +12,8 @@ import aiosqlite
 
 from mailbridge.bridges.wordpress.lag import bridge_lag, describe
 from mailbridge.clock import iso
+from mailbridge.inbound.recipients import masked
+from mailbridge.outbound.worker import POSTED_KINDS
 from mailbridge.settings import Settings
 from mailbridge.store import comments, outbox
 
@@ -27,6 +29,22 @@ async def _one(conn: aiosqlite.Connection, sql: str, *args: Any) -> tuple[Any, .
 async def _counts(conn: aiosqlite.Connection, sql: str, *args: Any) -> dict[str, int]:
     async with conn.execute(sql, args) as cur:
         return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+
+async def _last_error(conn: aiosqlite.Connection, where: str, *args: Any) -> str:
+    """The last error of the first outbox row ``where`` picks, without its addresses:
+    relays name the recipient ("550 5.1.1 <ann@example.com>: ..."), and this screen
+    is pasted into tickets; `mailbridge outbox ID` shows it whole."""
+    found = await _one(
+        conn, f"SELECT last_error, rcpt_to, mail_from, kind FROM outbox WHERE {where} LIMIT 1",  # noqa: S608 - constant
+        *args,
+    )  # fmt: skip
+    if not found:
+        return ""
+    error, rcpt_to, mail_from, kind = found
+    if kind in POSTED_KINDS:  # not an email: its rcpt_to is an endpoint
+        return str(error)
+    return masked(str(error or ""), str(rcpt_to), str(mail_from or ""))
 
 
 def _listed(counts: dict[str, int]) -> str:
@@ -65,15 +83,17 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
     # queued then: an email that gave up after give_up_hours was queued days ago.
     since = (now - timedelta(hours=24)).timestamp()
     failed_day = await _one(
-        conn, "SELECT count(*), (SELECT last_error FROM outbox WHERE status = 'failed' "
-        "AND next_attempt_at >= ? ORDER BY next_attempt_at DESC, id DESC LIMIT 1) "
-        "FROM outbox WHERE status = 'failed' AND next_attempt_at >= ?", since, since,
+        conn, "SELECT count(*) FROM outbox WHERE status = 'failed' AND next_attempt_at >= ?",
+        since,
+    )  # fmt: skip
+    failed_last = await _last_error(
+        conn, "status = 'failed' AND next_attempt_at >= ? "
+        "ORDER BY next_attempt_at DESC, id DESC", since,
     )  # fmt: skip
     retrying = await _one(
-        conn, "SELECT count(*), (SELECT last_error FROM outbox WHERE status = 'queued' "
-        "AND attempts > 0 ORDER BY id DESC LIMIT 1) FROM outbox "
-        "WHERE status = 'queued' AND attempts > 0"
-    )  # fmt: skip
+        conn, "SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts > 0"
+    )
+    retrying_last = await _last_error(conn, "status = 'queued' AND attempts > 0 ORDER BY id DESC")
     bounces = await _counts(
         conn, "SELECT kind, count(*) FROM bounces WHERE received_at >= ? GROUP BY kind",
         iso(now - timedelta(days=7)),
@@ -100,9 +120,9 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
     errors = []
     if failed_day and failed_day[0]:
         errors.append(f"{failed_day[0]} email(s) failed for good in 24 hours, the last: "
-                      f"{failed_day[1]}")  # fmt: skip
+                      f"{failed_last}")  # fmt: skip
     if retrying and retrying[0]:
-        errors.append(f"{retrying[0]} email(s) being retried, the last error: {retrying[1]}")
+        errors.append(f"{retrying[0]} email(s) being retried, the last error: {retrying_last}")
     if unfinished:
         errors.append(
             f"{unfinished} inbound message(s) kept but not processed: answered 451, "

@@ -25,6 +25,7 @@ __all__ = [
     "Recipient",
     "kind_of",
     "loggable",
+    "masked",
     "minted_message_ids",
     "reply_tokens_in_headers",
 ]
@@ -93,6 +94,16 @@ def loggable(address: str) -> str:
         return "***"
     tag, plus, _token = local.partition("+")
     return f"{tag}+***@{domain}" if plus else f"***@{domain}"
+
+
+def masked(text: str, *addresses: str) -> str:
+    """``text`` (a relay's answer, say, which often names the recipient: "550 5.1.1
+    <ann@example.com>: Recipient address rejected") with each of ``addresses`` as
+    :func:`loggable` gives it, for a log line or `mailbridge status`."""
+    for address in addresses:
+        if address:
+            text = re.sub(re.escape(address), loggable(address), text, flags=re.IGNORECASE)
+    return text
 
 
 def reply_tokens_in_headers(headers: Message, reply_domain: str) -> list[str]:

@@ -16,6 +16,7 @@ import logging
 import aiosqlite
 
 from mailbridge.classify.status import failure_kind, status_from_text
+from mailbridge.inbound.recipients import masked
 from mailbridge.store import outbox, threads
 
 __all__ = ["fail_refused_recipient"]
@@ -46,6 +47,6 @@ async def fail_refused_recipient(
             row.id,
             row.message_id,
             address_id,
-            error,
+            masked(error, row.rcpt_to, row.mail_from),
         )
     return True

@@ -36,6 +36,7 @@ import aiosqlite
 from mailbridge import logfmt
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
+from mailbridge.inbound.recipients import masked
 from mailbridge.outbound.refusals import fail_refused_recipient
 from mailbridge.outbound.transport import Transport
 from mailbridge.settings import OutboundSettings
@@ -407,7 +408,8 @@ class DeliveryWorker:
                 await self._attempt(row, signed)
         except PermanentDeliveryError as exc:
             detail = exc.detail
-            log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id, detail)
+            log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id,
+                      _loggable(detail, row))  # fmt: skip
             if exc.at_rcpt and self._hard_bounce_limit is not None:
                 return _Outcome(row, partial(fail_refused_recipient, row=row, error=detail,
                                              owner=self.owner, hard_limit=self._hard_bounce_limit,
@@ -431,7 +433,7 @@ class DeliveryWorker:
         age_hours = (now - since).total_seconds() / 3600
         if age_hours >= self._settings.give_up_hours:
             reason = f"gave up after {row.attempts} attempts over {age_hours:.0f} h: {detail}"
-            log.error("outbox %d %s: %s", row.id, row.message_id, reason)
+            log.error("outbox %d %s: %s", row.id, row.message_id, _loggable(reason, row))
             return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=reason,
                                          owner=self.owner, at=now.timestamp()))  # fmt: skip
         delay = backoff_seconds(
@@ -445,7 +447,7 @@ class DeliveryWorker:
             row.id,
             row.message_id,
             row.attempts,
-            detail,
+            _loggable(detail, row),
             delay,
         )
         at = now.timestamp() + delay
@@ -461,6 +463,15 @@ class _Outcome:
     row: outbox.OutboxRow
     record: Callable[[aiosqlite.Connection], Awaitable[bool]]
     sent_at: str | None = None  # sent: when
+
+
+def _loggable(detail: str, row: outbox.OutboxRow) -> str:
+    """A relay's answer for the log: relays name the recipient in it (Postfix's "550
+    5.1.1 <ann@example.com>: Recipient address rejected"), and the log goes where no
+    erasure reaches; the row keeps it whole (`mailbridge outbox ID`)."""
+    if row.kind in POSTED_KINDS:  # not an email: its rcpt_to is an endpoint
+        return detail
+    return masked(detail, row.rcpt_to, row.mail_from)
 
 
 def _drop(signing: dict[int, asyncio.Task[bytes]]) -> None:

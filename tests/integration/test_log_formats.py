@@ -5,17 +5,30 @@ environment variable that picks the format is not refused as an unknown setting.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
-from flows import reply_notification
-from support import db_rows, reply_address, reply_to_notification, smtp_send, started
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+from flows import post_comment, reply_notification
+from support import (
+    db_rows,
+    free_port,
+    reply_address,
+    reply_to_notification,
+    smtp_send,
+    started,
+    until,
+)
 
+from mailbridge.cli import cli
 from mailbridge.logfmt import ContextFilter, JsonFormatter, LogfmtFormatter
 
 
@@ -105,3 +118,59 @@ async def test_refused_recipients_are_logged_without_tokens_or_addresses(
     refused = [json.loads(x)["message"] for x in text.splitlines() if "refused:" in x]
     assert any("<reply+***@reply.example.org> refused: thread_rate_limited" in x for x in refused)
     assert any("<***@elsewhere.example> refused: relay_denied" in x for x in refused)
+
+
+class EchoingRelay:
+    """A relay that names the recipient in its refusals, as Postfix does: greylisted
+    first ("450 4.2.0 <ann@...>: Recipient address rejected"), then unknown (550)."""
+
+    def __init__(self) -> None:
+        self.answers = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.answers += 1
+        rcpt = envelope.rcpt_tos[0]
+        if self.answers == 1:
+            return f"450 4.2.0 <{rcpt}>: Recipient address rejected: Greylisted, try again"
+        return f"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
+
+
+@pytest.mark.asyncio
+async def test_a_relay_naming_the_recipient_is_logged_without_the_address(
+    tmp_path: Path, json_lines: io.StringIO
+) -> None:
+    # The worker logged the relay's answer whole ("attempt 1 failed (...450 4.2.0
+    # <ann@example.com>: Recipient address rejected...)", "refused permanently: 550
+    # 5.1.1 <ann@example.com>..."), and `mailbridge status` printed it among the recent
+    # errors: the commenter's address in the journal, where an erasure never reaches,
+    # while every inbound line says ***@domain. `mailbridge outbox ID` keeps it whole.
+    relay = EchoingRelay()
+    controller = Controller(relay, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        outbound = {"transport": f"smtp://127.0.0.1:{controller.port}", "retry_base_seconds": 0.1}
+        async with started(tmp_path, outbound=outbound) as daemon:
+            await post_comment(daemon, author="Zed", email="zed.person@example.com",
+                               notify=True, body="Tell me about replies.")  # fmt: skip
+            failed = await until("the confirmation refused for good", lambda: db_rows(
+                daemon, "SELECT id FROM outbox WHERE status = 'failed' "
+                "AND rcpt_to = 'zed.person@example.com'"))  # fmt: skip
+            data_dir = daemon.settings.data_path
+    finally:
+        controller.stop()
+    # mailbridge's lines (the test relay's aiosmtpd logs its own as mail.log).
+    text = "\n".join(
+        line for line in json_lines.getvalue().splitlines()
+        if json.loads(line)["logger"].startswith("mailbridge")
+    )  # fmt: skip
+    assert "Greylisted" in text and "User unknown" in text  # the relay's answers are there
+    assert "zed.person@" not in text, [x for x in text.splitlines() if "zed.person@" in x]
+    assert "<***@example.com>: Recipient address rejected: User unknown" in text
+    runner = CliRunner()
+    shown = await asyncio.to_thread(runner.invoke, cli, ["status", "--data-dir", str(data_dir)],
+                                    env={})  # fmt: skip
+    assert "Recipient address rejected" in shown.output and "zed.person@" not in shown.output
+    one = await asyncio.to_thread(
+        runner.invoke, cli, ["outbox", str(failed[0][0]), "--data-dir", str(data_dir)], env={}
+    )
+    assert "<zed.person@example.com>: Recipient address rejected: User unknown" in one.output
