@@ -106,6 +106,7 @@ def firing(
     alert: str,
     at: Sequence[int],
     not_at: Sequence[int],
+    labels: dict[str, str] | None = None,
 ) -> None:
     """``promtool test rules``: ``alert`` fires at each minute of ``at`` (from the first
     scrape) and at none of ``not_at``; fails with promtool's account. (The minute its
@@ -118,15 +119,15 @@ def firing(
         for name in names:
             # promtool's time() starts at 0: a Unix time is moved by the first scrape's.
             moved = minutes.start if name.endswith("_timestamp_seconds") else 0.0
-            for labels, value in scraped.get(name, {}).items():
-                key = name + "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
+            for pairs, value in scraped.get(name, {}).items():
+                key = name + "{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}"
                 series.setdefault(key, ["_"] * len(scrapes))[minute] = repr(value - moved)
-    # An alert's labels are its series' less the name: none for the rules tested here.
+    # An alert's labels are its series' less the name (``labels``; none for an age).
     tests = [
         {
             "eval_time": f"{minute}m",
             "alertname": alert,
-            "exp_alerts": [{"exp_labels": {}}] if minute in at else [],
+            "exp_alerts": [{"exp_labels": labels or {}}] if minute in at else [],
         }
         for minute in sorted([*at, *not_at])
     ]
@@ -193,6 +194,27 @@ async def test_mail_not_leaving_fires_while_the_relay_answers_451_and_healthz_st
     # Waiting since minute 1: 900 s at minute 16, past it at 17; 0 again at 18.
     firing(promtool, tmp_path, minutes, "MailbridgeMailNotLeaving",
            at=[17], not_at=[*range(16), 18, 19])  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_dead_letters_fires_for_an_hour_after_the_relay_refuses_for_good(
+    promtool: str, tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    sink, port = smtp_sink
+    sink.refuse_next = ["550 5.7.1 relaying denied"]
+    clock = FakeClock()
+    settings = make_settings(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes = Minutes(daemon, clock)
+        await minutes.scrape()
+        await post_comment(daemon, body="A comment whose moderation email is refused.")
+        await until("a dead letter", lambda: db_rows(
+            daemon, "SELECT 1 FROM outbox WHERE status = 'failed'"))  # fmt: skip
+        await minutes.scrape(64)
+    # Failed before minute 1: in the hour's window until minute 60, out of it from 61.
+    firing(promtool, tmp_path, minutes, "MailbridgeDeadLetters",
+           at=[1, 30, 59], not_at=[0, 62, 63, 64], labels={"result": "failed"})  # fmt: skip
 
 
 @pytest.mark.asyncio
