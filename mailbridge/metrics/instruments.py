@@ -73,6 +73,16 @@ class Metrics:
             registry=self.registry,
         )
 
+        # What /healthz's "writes" says, for an alert: a full disk or a locked
+        # database refuses every comment (503) and reply (451) and queues no mail, and
+        # nothing else here moved (a refused reply is not stored, so not counted).
+        self.database_writable = Gauge(
+            "mailbridge_database_writable",
+            "1 when a write could start now, 0 when the database cannot take writes "
+            "(locked, the disk full, read-only), as /healthz's writes says.",
+            registry=self.registry,
+        )
+
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
@@ -103,6 +113,7 @@ class Metrics:
             raise web.HTTPNotFound()
         now = self._clock.now().timestamp()
         self._collector.latest = await self._store.read(lambda c: snapshot(c, now))
+        self.database_writable.set(int(await self._store.probe_write() is None))
         return web.Response(
             body=generate_latest(self.registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},

@@ -346,3 +346,41 @@ async def scraped_above(
 ) -> bool:
     got = samples((await scrape(daemon))[2])
     return all(got.get(name, {}).get(labels, 0) > floor for name, labels in wanted)
+
+
+@pytest.mark.sqlite_only(
+    "a full disk is injected with SQLite's max_page_count (as test_web_bad_input does)"
+)
+@pytest.mark.asyncio
+async def test_database_not_writable_fires_while_the_disk_is_full(
+    promtool: str, tmp_path: Path
+) -> None:
+    # A full disk refused every comment (503) and reply (451, not stored, so not
+    # counted) and only /healthz said so: nothing for Prometheus to alert on.
+    clock = FakeClock()
+    settings = make_settings(tmp_path)
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes = Minutes(daemon, clock)
+        await minutes.scrape(2)
+        writer = daemon.store._writer  # the daemon's own connection: the cap is its own
+        [(pages,)] = await writer.execute_fetchall("PRAGMA page_count")
+        await writer.execute(f"PRAGMA max_page_count = {pages}")  # as if the disk were full
+        try:
+            host, port = daemon.http_address
+            url = (
+                f"http://{host}:{port}/api/threads/attachment-theory-healing-relationship/comments"
+            )
+            big = {"author": "Ann", "email": "ann@example.com", "body": "words " * 3_000}
+            async with aiohttp.ClientSession() as session, session.post(url, json=big) as resp:
+                assert resp.status == 503
+            await minutes.scrape(8)
+            assert minutes.scrapes[-1]["mailbridge_database_writable"][()] == 0
+        finally:
+            await writer.execute("PRAGMA max_page_count = 1073741823")
+        await post_comment(daemon, body="Space again: this one is kept.")
+        await minutes.scrape(2)
+        assert minutes.scrapes[-1]["mailbridge_database_writable"][()] == 1
+    # Full from minute 2: for 5m met at minute 7; writable again at minute 10.
+    firing(promtool, tmp_path, minutes, "MailbridgeDatabaseNotWritable",
+           at=[7, 8, 9], not_at=[0, 1, 2, 3, 4, 5, 10, 11])  # fmt: skip
