@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
+import resource
 import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -42,6 +44,8 @@ from mailbridge.extract import Extraction
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 NAME = re.compile(r"\b(?:mailbridge|process)_[a-z_]+\b")
+JOB = (("job", "mailbridge"),)  # the label Prometheus gives each sample it scrapes
+UP = re.compile(r"\bup\b(?=\{)")  # Prometheus's own, for each target it scrapes
 
 
 def rules_file() -> str:
@@ -92,10 +96,20 @@ class Minutes:
         self.scrapes: list[Samples] = []
 
     async def scrape(self, minutes: int = 1) -> None:
+        """Each sample labelled job="mailbridge", with ``up`` (Prometheus's own): 0 when
+        the daemon does not answer."""
         for _ in range(minutes):
-            status, _type, text = await scrape(self.daemon)
-            assert status == 200
-            self.scrapes.append(samples(text))
+            try:
+                status, _type, text = await scrape(self.daemon)
+            except aiohttp.ClientConnectionError:
+                status, text = 0, ""
+            assert status in (0, 200)
+            found = {
+                name: {(*pairs, ("job", "mailbridge")): value for pairs, value in by.items()}
+                for name, by in samples(text).items()
+            }
+            found["up"] = {(("job", "mailbridge"),): float(status == 200)}
+            self.scrapes.append(found)
             self.clock.advance(60)
 
 
@@ -112,7 +126,7 @@ def firing(
     scrape) and at none of ``not_at``; fails with promtool's account. (The minute its
     threshold is reached is in neither: stored times are whole seconds.)"""
     (tmp_path / "rules.yml").write_text(rules_file())
-    names = {name for expr in rules().values() for name in NAME.findall(expr)}
+    names = {name for expr in rules().values() for name in NAME.findall(expr) + UP.findall(expr)}
     scrapes = minutes.scrapes
     series: dict[str, list[str]] = {}
     for minute, scraped in enumerate(scrapes):
@@ -122,12 +136,14 @@ def firing(
             for pairs, value in scraped.get(name, {}).items():
                 key = name + "{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}"
                 series.setdefault(key, ["_"] * len(scrapes))[minute] = repr(value - moved)
-    # An alert's labels are its series' less the name (``labels``; none for an age).
+    # An alert's labels are its series' less the name (``labels``; job alone for an age).
     tests = [
         {
             "eval_time": f"{minute}m",
             "alertname": alert,
-            "exp_alerts": [{"exp_labels": labels or {}}] if minute in at else [],
+            "exp_alerts": [{"exp_labels": {"job": "mailbridge"} if labels is None else labels}]
+            if minute in at
+            else [],
         }
         for minute in sorted([*at, *not_at])
     ]
@@ -213,8 +229,8 @@ async def test_dead_letters_fires_for_an_hour_after_the_relay_refuses_for_good(
             daemon, "SELECT 1 FROM outbox WHERE status = 'failed'"))  # fmt: skip
         await minutes.scrape(64)
     # Failed before minute 1: in the hour's window until minute 60, out of it from 61.
-    firing(promtool, tmp_path, minutes, "MailbridgeDeadLetters",
-           at=[1, 30, 59], not_at=[0, 62, 63, 64], labels={"result": "failed"})  # fmt: skip
+    firing(promtool, tmp_path, minutes, "MailbridgeDeadLetters", at=[1, 30, 59],
+           not_at=[0, 62, 63, 64], labels={"job": "mailbridge", "result": "failed"})  # fmt: skip
 
 
 @pytest.mark.asyncio
@@ -239,7 +255,7 @@ async def test_moderation_mail_stuck_fires_shows_in_status_and_clears(
         await until("its row queued", lambda: db_rows(
             daemon, "SELECT 1 FROM moderation_mail_queue"))  # fmt: skip
         await minutes.scrape(17)
-        assert minutes.scrapes[-1]["mailbridge_moderation_mail_waiting"][()] == 1
+        assert minutes.scrapes[-1]["mailbridge_moderation_mail_waiting"][JOB] == 1
         shown = await status_output(settings.data_path)
         assert "1 new comment(s) whose moderation emails could not be built" in shown, shown
         assert await healthz(daemon) == 200
@@ -248,7 +264,7 @@ async def test_moderation_mail_stuck_fires_shows_in_status_and_clears(
         await until("both built", lambda: db_rows(
             daemon, "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM moderation_mail_queue)"))  # fmt: skip
         await minutes.scrape(2)
-        assert minutes.scrapes[-1]["mailbridge_moderation_mail_waiting"][()] == 0
+        assert minutes.scrapes[-1]["mailbridge_moderation_mail_waiting"][JOB] == 0
         assert "could not be built" not in await status_output(settings.data_path)
     # Waiting since minute 0: 900 s at minute 15, past it at 16; 0 again at 17.
     firing(promtool, tmp_path, minutes, "MailbridgeModerationMailStuck",
@@ -289,7 +305,7 @@ async def test_replies_not_processed_fires_for_one_reply_answered_451_again_and_
         minutes.daemon = daemon
         await minutes.scrape(2)
     assert minutes.scrapes[-3]["mailbridge_messages_received_total"][
-        (("disposition", "received"),)
+        (("disposition", "received"), *JOB)
     ] == 1  # fmt: skip
     # Kept since minute 1: 900 s at minute 16, past it from 17 on; 0 again at 21.
     firing(promtool, tmp_path, minutes, "MailbridgeRepliesNotProcessed",
@@ -326,10 +342,10 @@ async def test_imap_alerts_fire_while_the_login_is_refused_and_clear_once_it_rea
         await minutes.scrape(2)
     # Failing since minute 0: 15 minutes later, for: 15m is met; 0 again at minute 17.
     firing(promtool, tmp_path, minutes, "MailbridgeImapFailing",
-           at=[16], not_at=[*range(15), 17, 18])  # fmt: skip
+           at=[16], not_at=[*range(15), 17, 18], labels={})  # fmt: skip
     # Never read through: from the first scrape; read at minute 17.
     firing(promtool, tmp_path, minutes, "MailbridgeImapNotRead",
-           at=list(range(17)), not_at=[17, 18])  # fmt: skip
+           at=list(range(17)), not_at=[17, 18], labels={})  # fmt: skip
 
 
 async def healthz_text(daemon: Any) -> str:
@@ -375,12 +391,57 @@ async def test_database_not_writable_fires_while_the_disk_is_full(
             async with aiohttp.ClientSession() as session, session.post(url, json=big) as resp:
                 assert resp.status == 503
             await minutes.scrape(8)
-            assert minutes.scrapes[-1]["mailbridge_database_writable"][()] == 0
+            assert minutes.scrapes[-1]["mailbridge_database_writable"][JOB] == 0
         finally:
             await writer.execute("PRAGMA max_page_count = 1073741823")
         await post_comment(daemon, body="Space again: this one is kept.")
         await minutes.scrape(2)
-        assert minutes.scrapes[-1]["mailbridge_database_writable"][()] == 1
+        assert minutes.scrapes[-1]["mailbridge_database_writable"][JOB] == 1
     # Full from minute 2: for 5m met at minute 7; writable again at minute 10.
     firing(promtool, tmp_path, minutes, "MailbridgeDatabaseNotWritable",
            at=[7, 8, 9], not_at=[0, 1, 2, 3, 4, 5, 10, 11])  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_file_descriptors_fires_as_idle_connections_near_the_limit_and_down_once_stopped(
+    promtool: str, tmp_path: Path
+) -> None:
+    # Past the open-files limit the listeners cannot accept (asyncio logs it and
+    # tries again), /healthz included: the rule warns before, from the process's own.
+    clock = FakeClock()
+    settings = make_settings(tmp_path, limits={"smtp_connections_per_ip": 1000})
+    await import_seed(settings)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes = Minutes(daemon, clock)
+        await minutes.scrape(2)
+        # The daemon runs in this process: its limit is this process's.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 100, hard))
+        writers: list[asyncio.StreamWriter] = []
+        try:
+            for _ in range(45):  # two descriptors each: the client's and the daemon's
+                reader, writer = await asyncio.open_connection(*daemon.smtp_address)
+                writers.append(writer)
+                assert (await reader.readline()).startswith(b"220")  # accepted
+            await minutes.scrape(7)
+        finally:
+            for writer in writers:
+                writer.close()
+            await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        fds = (("process_open_fds", ()),)
+        await until("the daemon's ends closed", lambda: scraped_below(daemon, fds, 60))
+        await minutes.scrape(2)
+    await minutes.scrape(7)  # stopped: nothing answers
+    firing(promtool, tmp_path, minutes, "MailbridgeFileDescriptors",
+           at=[7, 8], not_at=[0, 1, 2, 3, 4, 5, 9, 10])  # fmt: skip
+    # Down from minute 11: for 5m met at minute 16.
+    firing(promtool, tmp_path, minutes, "MailbridgeDown",
+           at=[16, 17], not_at=list(range(15)))  # fmt: skip
+
+
+async def scraped_below(
+    daemon: Any, wanted: Sequence[tuple[str, tuple[tuple[str, str], ...]]], ceiling: float
+) -> bool:
+    got = samples((await scrape(daemon))[2])
+    return all(got[name][labels] < ceiling for name, labels in wanted)
