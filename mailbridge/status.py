@@ -5,7 +5,7 @@ Read from the database alone, so it works whether or not the daemon runs.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -78,6 +78,12 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
         conn, "SELECT count(*), min(queued_at) FROM moderation_mail_queue WHERE queued_at < ?",
         iso(now - timedelta(minutes=1)),
     )  # fmt: skip
+    # Batched notifications are built when their window closes: one a minute past due
+    # is a batching that fails at each round, and readers not told of replies.
+    overdue = await _one(
+        conn, "SELECT count(*), min(due_at) FROM pending_notifications "
+        "WHERE withdrawn_at IS NULL AND due_at < ?", now.timestamp() - 60,
+    )  # fmt: skip
     (last_sent,) = await _one(conn, "SELECT max(sent_at) FROM outbox WHERE status = 'sent'")
     # Failed in the last day: its last attempt was due then (next_attempt_at). Not
     # queued then: an email that gave up after give_up_hours was queued days ago.
@@ -134,6 +140,12 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
             f"{stuck_mail[0]} new comment(s) whose moderation emails could not be built, "
             f"the oldest since {stuck_mail[1]}: moderators are not told (the log has why: "
             "'moderation emails: building failed')"
+        )
+    if overdue and overdue[0]:
+        errors.append(
+            f"{overdue[0]} notification(s) of replies not sent when their batch window "
+            f"closed, the oldest due since {iso(datetime.fromtimestamp(overdue[1], UTC))} "
+            "(the log has why: 'notifications: batching failed')"
         )
     lines.append("Recent errors: " + ("none" if not errors else errors[0]))
     lines += [f"  {e}" for e in errors[1:]]

@@ -39,6 +39,7 @@ class Snapshot:
     inbound_unprocessed_age: float = 0.0  # the oldest message kept but not processed
     moderation_mail_waiting: int = 0  # comments whose moderation emails are not built
     moderation_mail_age: float = 0.0  # the oldest of them, since its comment came
+    notifications_overdue: float = 0.0  # the most overdue batched notification, past due
 
 
 async def _counts(conn: aiosqlite.Connection, sql: str) -> dict[str, int]:
@@ -78,6 +79,14 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     # Built on the workers just after the comment's commit: a row that stays (a
     # template that fails, the workers failing) is a moderator never told, with
     # only a traceback in the log.
+    # A batch is built when it falls due (notifications.batch_window_seconds): one
+    # long past due is a Digester failing at each round (a template), readers untold.
+    async with conn.execute(
+        "SELECT min(due_at) FROM pending_notifications WHERE withdrawn_at IS NULL"
+    ) as cur:
+        row = await cur.fetchone()
+    if row is not None and row[0] is not None:
+        found.notifications_overdue = max(0.0, now - float(row[0]))
     found.moderation_mail_waiting = await moderation_queue.waiting(conn)
     found.moderation_mail_age = await _age(
         conn, "SELECT min(queued_at) FROM moderation_mail_queue", now
@@ -180,6 +189,12 @@ class StoreCollector(Collector):
             "How long the oldest comment whose moderation emails are not built yet has "
             "waited for them; 0 when none does.",
             value=s.moderation_mail_age,
+        )
+        yield GaugeMetricFamily(
+            "mailbridge_notifications_overdue_seconds",
+            "How long the most overdue batched notification has been due and not sent "
+            "(its batch window closed); 0 when none is.",
+            value=s.notifications_overdue,
         )
         yield GaugeMetricFamily(
             "mailbridge_wordpress_pushes_waiting",

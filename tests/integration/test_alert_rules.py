@@ -24,7 +24,7 @@ import aiosmtplib
 import pytest
 from click.testing import CliRunner
 from dovecot_server import Mailbox
-from flows import post_comment, reply_notification
+from flows import approve, moderation_email, post_comment, reply_notification
 from programs import requires_program
 from scraping import Samples, samples, scrape
 from support import (
@@ -445,3 +445,48 @@ async def scraped_below(
 ) -> bool:
     got = samples((await scrape(daemon))[2])
     return all(got[name][labels] < ceiling for name, labels in wanted)
+
+
+@pytest.mark.asyncio
+async def test_notifications_overdue_fires_shows_in_status_and_clears(
+    promtool: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An operator's notification template that fails: each batch failed to build when
+    # its window closed, the reader was never told of the reply, and only a traceback
+    # every minute in the log said so.
+    override = tmp_path / "templates" / "email"
+    override.mkdir(parents=True)
+    broken = [override / "reply_notification.txt.j2", override / "digest.txt.j2"]
+    for path in broken:
+        path.write_text("{{ no_such_name.body }}\n")
+    clock = FakeClock(datetime.now(UTC) - timedelta(hours=1))  # see the moderation test
+    settings = make_settings(
+        tmp_path / "site",
+        templates={"directory": str(tmp_path / "templates")},
+        notifications={"batch_window_seconds": 120},
+    )
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes = Minutes(daemon, clock)
+        await post_comment(daemon, parent=2, body="Ann's answer to Reader 002.")
+        await approve(daemon, await moderation_email(daemon, "Ann", 1))
+        await until("its notification waiting", lambda: db_rows(
+            daemon, "SELECT 1 FROM pending_notifications"))  # fmt: skip
+        await minutes.scrape(2)  # the window closes as the second minute ends
+        daemon.digester.wake()
+        await until("a batching failed", lambda: asyncio.sleep(0, "batching failed" in caplog.text))
+        await minutes.scrape(17)
+        shown = await status_output(settings.data_path)
+        assert "1 notification(s) of replies not sent when their batch window closed" in shown
+        assert await healthz(daemon) == 200
+        for path in broken:
+            path.unlink()  # fixed: the packaged templates again
+        daemon.digester.wake()
+        await until("it is sent", lambda: db_rows(
+            daemon, "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pending_notifications)"))  # fmt: skip
+        await minutes.scrape(2)
+        assert "batch window" not in await status_output(settings.data_path)
+    assert minutes.scrapes[-1]["mailbridge_notifications_overdue_seconds"][JOB] == 0
+    # Due from minute 2: 900 s past it at minute 17, more at 18; sent by minute 19.
+    firing(promtool, tmp_path, minutes, "MailbridgeNotificationsOverdue",
+           at=[18], not_at=[*range(17), 19, 20])  # fmt: skip
