@@ -55,9 +55,12 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
     day = iso(now - timedelta(hours=24))
     by_status = await _counts(conn, "SELECT status, count(*) FROM comments GROUP BY status")
     mail = await outbox.count_by_status(conn)
+    # Since it was queued, or queued again by `mailbridge outbox --retry`, as the
+    # metric's age counts it: a dead letter retried after a week is not a week stuck.
     (oldest,) = await _one(
-        conn, "SELECT min(created_at) FROM outbox WHERE status IN ('queued', 'sending')"
-    )
+        conn, "SELECT min(coalesce(requeued_at, created_at)) FROM outbox "
+        "WHERE status IN ('queued', 'sending')"
+    )  # fmt: skip
     (oldest_pending,) = await _one(
         conn, "SELECT min(created_at) FROM comments WHERE status = 'pending'"
     )

@@ -316,3 +316,36 @@ async def test_status_shows_mail_that_gave_up_today(
     assert "Recent errors: 1 email(s) failed for good in 24 hours, the last: gave up after" in (
         done.stdout
     ), done.stdout
+
+
+@pytest.mark.asyncio
+async def test_status_counts_a_retried_dead_letter_as_waiting_since_its_retry(
+    tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    # "oldest waiting since" read created_at: a dead letter from two days ago queued
+    # again by `mailbridge outbox --retry` a minute ago was "waiting since" two days,
+    # while mailbridge_outbox_oldest_age_seconds (docs/metrics.md: "as `mailbridge
+    # status` says") counted a minute.
+    sink, port = smtp_sink
+    sink.refuse_next = ["550 5.7.1 relaying denied"]
+    clock = FakeClock(datetime.now(UTC) - timedelta(days=2))
+    settings = make_settings(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        await post_comment(daemon, body="A comment whose moderation email is refused.")
+        [(row_id, created)] = await until(
+            "the dead letter",
+            lambda: db_rows(daemon, "SELECT id, created_at FROM outbox WHERE status = 'failed'"),
+        )
+    data_dir = str(settings.data_path)
+    runner = CliRunner()
+    retried = await asyncio.to_thread(
+        runner.invoke, cli, ["outbox", "--retry", str(row_id), "--data-dir", data_dir], env={}
+    )
+    assert retried.exit_code == 0, retried.output
+    shown = await asyncio.to_thread(runner.invoke, cli, ["status", "--data-dir", data_dir], env={})
+    found = re.search(r"^Outbox: 1 queued, .*; oldest waiting since (\S+)$", shown.output, re.M)
+    assert found, shown.output
+    since = datetime.fromisoformat(found.group(1).replace("Z", "+00:00"))
+    assert created.startswith(clock.now().date().isoformat())  # two days ago
+    assert datetime.now(UTC) - since < timedelta(hours=1)
