@@ -427,6 +427,8 @@ async def _listening(
         graceful = len(tasks)  # these finish what they hold at shutdown; the rest stop
         me = parts.worker.owner
         periodic = _periodic_jobs(parts, me)
+        if parts.metrics is not None:
+            parts.metrics.periodic = periodic
         # Their start-up work done before the daemon says it has started (together: a
         # database that cannot take writes delays the start once, not once per job).
         await asyncio.gather(*(job.start() for job in periodic))

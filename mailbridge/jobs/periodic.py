@@ -58,6 +58,9 @@ class Periodic:
         self._done = done
         self._scheduled = False
         self._now = now
+        # Runs failed in a row (/metrics: mailbridge_periodic_job_failures): the log's
+        # traceback each minute was all that said a digest or the housekeeping failed.
+        self.failures = 0
 
     async def run_once(self) -> int:
         """Run the work now, whatever the schedule; wake the delivery worker when it
@@ -97,6 +100,7 @@ class Periodic:
             await self._store.write(lambda c: jobs.schedule(c, self.name, first))
             self._scheduled = True
             await self.run_if_due()
+            self.failures = 0
         except Exception as exc:
             self._failed(exc)
 
@@ -108,11 +112,13 @@ class Periodic:
             try:
                 await asyncio.sleep(await self._wait())
                 await self.run_if_due()
+                self.failures = 0
             except Exception as exc:
                 self._failed(exc)
                 await asyncio.sleep(min(self._seconds, _RETRY_SECONDS))
 
     def _failed(self, exc: Exception) -> None:
+        self.failures += 1
         if is_unwritable(exc):  # an operating condition (locked, disk full): one line
             log.error("%s: database cannot take writes (%s); trying again later", self._what, exc)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from aiohttp import web
 from prometheus_client import (
@@ -15,8 +15,11 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from mailbridge.clock import Clock
+from mailbridge.jobs.periodic import Periodic
 from mailbridge.metrics.families import StoreCollector, snapshot
 from mailbridge.store import Store
 
@@ -83,6 +86,11 @@ class Metrics:
             registry=self.registry,
         )
 
+        # The periodic jobs this daemon runs (set once they are built): each one's
+        # failures in a row, read at each scrape.
+        self.periodic: Sequence[Periodic] = ()
+        self.registry.register(_PeriodicCollector(lambda: self.periodic))
+
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
@@ -118,3 +126,21 @@ class Metrics:
             body=generate_latest(self.registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
+
+
+class _PeriodicCollector(Collector):
+    """``mailbridge_periodic_job_failures``: by job, its runs failed in a row."""
+
+    def __init__(self, jobs: Callable[[], Sequence[Periodic]]) -> None:
+        self._jobs = jobs
+
+    def collect(self) -> Iterator[Metric]:
+        failures = GaugeMetricFamily(
+            "mailbridge_periodic_job_failures",
+            "Runs of a periodic job (the moderation digest, the spam report, housekeeping) "
+            "failed in a row in this process; 0 once one succeeds.",
+            labels=["name"],
+        )
+        for job in self._jobs():
+            failures.add_metric([job.name], job.failures)
+        yield failures

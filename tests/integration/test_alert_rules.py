@@ -490,3 +490,36 @@ async def test_notifications_overdue_fires_shows_in_status_and_clears(
     # Due from minute 2: 900 s past it at minute 17, more at 18; sent by minute 19.
     firing(promtool, tmp_path, minutes, "MailbridgeNotificationsOverdue",
            at=[18], not_at=[*range(17), 19, 20])  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_periodic_job_failing_fires_while_the_moderation_digest_fails(
+    promtool: str, tmp_path: Path
+) -> None:
+    # With moderation.mode = "digest", an operator's digest template that fails left
+    # every new comment untold to its moderators, with only a traceback each minute in
+    # the log: the moderation queue metric does not see it (the digest takes no row).
+    override = tmp_path / "templates" / "email"
+    override.mkdir(parents=True)
+    broken = override / "moderation_digest.txt.j2"
+    broken.write_text("{{ no_such_name.body }}\n")
+    clock = FakeClock()
+    settings = make_settings(
+        tmp_path / "site",
+        templates={"directory": str(tmp_path / "templates")},
+        moderation={"mode": "digest", "digest_minutes": 0.02},  # every 1.2 s
+    )
+    await import_seed(settings)
+    digest = (("mailbridge_periodic_job_failures", (("name", "moderation-digest"),)),)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        await post_comment(daemon, body="A comment for the next digest.")
+        await until("the digest failing", lambda: scraped_above(daemon, digest, 0))
+        minutes = Minutes(daemon, clock)
+        await minutes.scrape(17)
+        assert await healthz(daemon) == 200
+        broken.unlink()  # fixed: the packaged template again
+        await until("a digest sent", lambda: scraped_below(daemon, digest, 1))
+        await minutes.scrape(2)
+    # Failing from minute 0: for 15m met at minute 15; sent by minute 17.
+    firing(promtool, tmp_path, minutes, "MailbridgePeriodicJobFailing", at=[15, 16],
+           not_at=[*range(14), 17, 18], labels={"name": "moderation-digest"})  # fmt: skip
