@@ -80,6 +80,18 @@ async def test_metrics_after_real_traffic(tmp_path: Path) -> None:
         (("reason", "error"),): 0,
     }
     assert got["mailbridge_wordpress_last_poll_timestamp_seconds"][()] == 0
+    # Nothing stuck: no reply unprocessed, every moderation email and notification
+    # built, the database writable, no periodic job failing.
+    assert got["mailbridge_inbound_unprocessed_oldest_age_seconds"][()] == 0
+    assert got["mailbridge_moderation_mail_waiting"][()] == 0
+    assert got["mailbridge_moderation_mail_oldest_age_seconds"][()] == 0
+    assert got["mailbridge_notifications_overdue_seconds"][()] == 0
+    assert got["mailbridge_database_writable"][()] == 1
+    assert got["mailbridge_periodic_job_failures"] == {
+        (("name", "housekeeping"),): 0,
+        (("name", "moderation-digest"),): 0,
+        (("name", "spam-report"),): 0,
+    }
     assert got["mailbridge_extraction_seconds_count"][()] == 1  # the one emailed reply
     requests = got["mailbridge_http_request_seconds_count"]
     posted = (("method", "POST"), ("route", "/api/threads/{thread}/comments"), ("status", "2xx"))
