@@ -36,7 +36,7 @@ import aiosqlite
 from mailbridge import logfmt
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
-from mailbridge.inbound.recipients import masked
+from mailbridge.outbound.loggable import masked, site_of
 from mailbridge.outbound.refusals import fail_refused_recipient
 from mailbridge.outbound.transport import Transport
 from mailbridge.settings import OutboundSettings
@@ -325,7 +325,9 @@ class DeliveryWorker:
                         row.id,
                         row.message_id,
                         row.kind,
-                        row.rcpt_to if row.kind in POSTED_KINDS else self._transport.description,
+                        site_of(row.rcpt_to)
+                        if row.kind in POSTED_KINDS
+                        else self._transport.description,
                     )
                 elif not done:
                     log.warning(
@@ -466,9 +468,7 @@ class _Outcome:
 
 
 def _loggable(detail: str, row: outbox.OutboxRow) -> str:
-    """A relay's answer for the log: relays name the recipient in it (Postfix's "550
-    5.1.1 <ann@example.com>: Recipient address rejected"), and the log goes where no
-    erasure reaches; the row keeps it whole (`mailbridge outbox ID`)."""
+    """A relay's answer for the log: relays name the recipient in it."""
     if row.kind in POSTED_KINDS:  # not an email: its rcpt_to is an endpoint
         return detail
     return masked(detail, row.rcpt_to, row.mail_from)

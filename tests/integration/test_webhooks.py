@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -281,3 +282,21 @@ async def test_an_undone_approval_is_an_event(tmp_path: Path, receiver: Receiver
             ("comment.unpublished", "spam"),
         ]
         assert {e["data"]["comment"]["id"] for e in receiver.accepted.values()} == {comment}
+
+
+@pytest.mark.asyncio
+async def test_the_log_names_the_endpoint_by_its_host_only(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "outbox 5 <...> (webhook): sent via https://hooks.example/catch/1/s3cret" at each
+    # event: an endpoint whose path or query is its key (a capability URL, ?token=)
+    # had it written to the journal every time.
+    caplog.set_level(logging.INFO, logger="mailbridge")
+    url = f"{receiver.url}?token=capability-s3cret"
+    async with started(tmp_path, webhooks=hooks(url), outbound=FAST) as daemon:
+        await post_comment(daemon, parent=2, body="Hello, hooks.")
+        await all_sent(daemon, 1)
+    sent = [r.getMessage() for r in caplog.records if "(webhook): sent via" in r.getMessage()]
+    host = receiver.url.split("/hooks")[0]
+    assert sent and all(line.endswith(f"sent via {host}") for line in sent), sent
+    assert "capability-s3cret" not in caplog.text and "/hooks" not in caplog.text
