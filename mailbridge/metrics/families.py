@@ -76,9 +76,6 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     found.inbound_unprocessed_age = await _age(
         conn, "SELECT min(received_at) FROM inbound_messages WHERE status = 'received'", now
     )
-    # Built on the workers just after the comment's commit: a row that stays (a
-    # template that fails, the workers failing) is a moderator never told, with
-    # only a traceback in the log.
     # A batch is built when it falls due (notifications.batch_window_seconds): one
     # long past due is a Digester failing at each round (a template), readers untold.
     async with conn.execute(
@@ -87,6 +84,9 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
         row = await cur.fetchone()
     if row is not None and row[0] is not None:
         found.notifications_overdue = max(0.0, now - float(row[0]))
+    # Built on the workers just after the comment's commit: a row that stays (a
+    # template that fails, the workers failing) is a moderator never told, with
+    # only a traceback in the log.
     found.moderation_mail_waiting = await moderation_queue.waiting(conn)
     found.moderation_mail_age = await _age(
         conn, "SELECT min(queued_at) FROM moderation_mail_queue", now
