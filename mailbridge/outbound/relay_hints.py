@@ -30,8 +30,24 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection refused is behind ``exc`` (aiosmtplib says only "Connect
+    call failed" with errno 111)."""
+    seen: BaseException | None = exc
+    for _ in range(4):  # bounded: a cause chain is short
+        if seen is None or isinstance(seen, ConnectionRefusedError):
+            return seen is not None
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def connect_hint(exc: BaseException, host: str, implicit: bool) -> str:
     """`` (what to change)`` for a failure to set up the relay connection, or ``""``."""
+    if _refused(exc):
+        return (
+            " (connection refused: nothing listens there; the relay is down, or "
+            "outbound.transport names the wrong host or port)"
+        )
     cause = _ssl_cause(exc)
     if isinstance(cause, ssl.SSLCertVerificationError):
         if cause.verify_code in _NAME_MISMATCH:

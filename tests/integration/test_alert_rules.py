@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import aiosmtplib
 import pytest
+from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from dovecot_server import Mailbox
 from flows import approve, moderation_email, post_comment, reply_notification
@@ -33,6 +34,7 @@ from support import (
     FakeClock,
     SinkHandler,
     db_rows,
+    free_port,
     import_seed,
     make_settings,
     no_dmarc_zone,
@@ -182,6 +184,11 @@ def firing(
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
 
+async def outbox_empty(daemon: Any) -> bool:
+    waiting = "SELECT 1 FROM outbox WHERE status IN ('queued', 'sending')"
+    return not await db_rows(daemon, waiting)
+
+
 async def healthz(daemon: Any) -> int:
     host, port = daemon.http_address
     async with (
@@ -220,12 +227,48 @@ async def test_mail_not_leaving_fires_while_the_relay_answers_451_and_healthz_st
         # The relay takes mail again; a new comment wakes the worker, which sends both.
         sink.refuse_next = []
         await post_comment(daemon, body="A second comment, once the relay is back.")
-        await until("the outbox empty", lambda: db_rows(daemon, "SELECT 1 WHERE NOT EXISTS "
-                    "(SELECT 1 FROM outbox WHERE status IN ('queued', 'sending'))"))  # fmt: skip
+        await until("the outbox empty", lambda: outbox_empty(daemon))
         await minutes.scrape(2)
     # Waiting since minute 1: 900 s at minute 16, past it at 17; 0 again at 18.
     firing(promtool, tmp_path, minutes, "MailbridgeMailNotLeaving",
            at=[17], not_at=[*range(16), 18, 19])  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_mail_not_leaving_fires_while_the_relay_is_down_and_status_says_why(
+    promtool: str, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens there yet: connection refused
+    clock = FakeClock(datetime.now(UTC) - timedelta(hours=1))  # for `mailbridge status`
+    settings = make_settings(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        minutes = Minutes(daemon, clock)
+        await post_comment(daemon, body="A comment whose moderation email waits.")
+        await until("a refused attempt", lambda: db_rows(
+            daemon, "SELECT 1 FROM outbox WHERE attempts >= 1 AND status = 'queued'"))  # fmt: skip
+        await minutes.scrape(17)
+        shown = await status_output(settings.data_path)
+        # What failed, and what to change (the log says it at each attempt too).
+        last = re.search(r"^Recent errors: 1 email\(s\) being retried, the last error: (.+)$",
+                         shown, re.M)  # fmt: skip
+        assert last and last.group(1).startswith(f"smtp://127.0.0.1:{port}: connect failed")
+        assert last.group(1).endswith("(connection refused: nothing listens there; the relay "
+                                      "is down, or outbound.transport names the wrong host or "
+                                      "port)"), shown  # fmt: skip
+        assert await healthz(daemon) == 200
+        relay = Controller(SinkHandler(), hostname="127.0.0.1", port=port)
+        relay.start()  # the relay back
+        try:
+            await post_comment(daemon, body="A second comment, once the relay is back.")
+            await until("the outbox empty", lambda: outbox_empty(daemon))
+            await minutes.scrape(2)
+        finally:
+            relay.stop()
+    assert "Recent errors: none" in await status_output(settings.data_path)
+    # Waiting since minute 0: past 900 s at minute 16; 0 again at 17.
+    firing(promtool, tmp_path, minutes, "MailbridgeMailNotLeaving",
+           at=[16], not_at=[*range(15), 17, 18])  # fmt: skip
 
 
 @pytest.mark.asyncio
