@@ -11,8 +11,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from mailbridge.bridges.wordpress.links import PARKED_SQL
-from mailbridge.store import moderation_queue
-from mailbridge.store.withdrawal import WITHDRAWN_DEAD_LETTER
+from mailbridge.store import deleted_counts, moderation_queue
+from mailbridge.store.deleted_counts import DEAD_LETTER
 
 __all__ = ["Snapshot", "StoreCollector", "snapshot"]
 
@@ -33,6 +33,7 @@ class Snapshot:
     outbox_oldest_age: float = 0.0
     attempts: int = 0
     failed_ever: int = 0
+    sent_ever: int = 0  # sent, with those deleted since
     wordpress_waiting: int = 0
     wordpress_failing: str = ""  # why the bridge's last round failed; "": it did not
     wordpress_last_poll: float = 0.0  # the last poll read whole, as a Unix time
@@ -58,8 +59,15 @@ async def _age(conn: aiosqlite.Connection, sql: str, now: float) -> float:
 
 async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     """One read transaction: every figure from the same moment."""
+    # What rows deleted since counted (an erasure, the spam folder's purge): the
+    # counters go on from it, or Prometheus reads a reset and counts all again.
+    gone = await deleted_counts.added(conn)
+    received = await _counts(conn, "SELECT status, count(*) FROM inbound_messages GROUP BY 1")
+    for (counter, label), count in gone.items():
+        if counter == "received":
+            received[label] = received.get(label, 0) + count
     found = Snapshot(
-        received=await _counts(conn, "SELECT status, count(*) FROM inbound_messages GROUP BY 1"),
+        received=received,
         comments=await _counts(conn, "SELECT status, count(*) FROM comments GROUP BY 1"),
         outbox=await _counts(conn, "SELECT status, count(*) FROM outbox GROUP BY 1"),
     )
@@ -95,12 +103,14 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     # stays counted, or Prometheus reads a reset and the dead-letter alert fires.
     async with conn.execute(
         "SELECT coalesce(sum(attempts), 0), "  # noqa: S608 - constant
-        "count(CASE WHEN status = 'failed' OR requeued_at IS NOT NULL OR "
-        f"{WITHDRAWN_DEAD_LETTER} THEN 1 END) FROM outbox"
+        f"count(CASE WHEN {DEAD_LETTER} THEN 1 END) FROM outbox"
     ) as cur:
         row = await cur.fetchone()
-    found.attempts = int(row[0]) if row is not None else 0
-    found.failed_ever = int(row[1]) if row is not None else 0
+    found.attempts = (int(row[0]) if row is not None else 0) + gone.get(("attempts", ""), 0)
+    found.failed_ever = (int(row[1]) if row is not None else 0) + gone.get(
+        ("deliveries", "failed"), 0
+    )
+    found.sent_ever = found.outbox.get("sent", 0) + gone.get(("deliveries", "sent"), 0)
     # Not those parked until their post takes comments again: the documented alert on
     # pushes waiting for 30 minutes would fire for as long as the post stays closed.
     sql = f"SELECT count(*) FROM wp_push WHERE NOT {PARKED_SQL}"  # noqa: S608 - constant
@@ -165,7 +175,7 @@ class StoreCollector(Collector):
             "once each, also after they were queued again).",
             labels=["result"],
         )
-        deliveries.add_metric(["sent"], s.outbox.get("sent", 0))
+        deliveries.add_metric(["sent"], s.sent_ever)
         deliveries.add_metric(["failed"], s.failed_ever)
         yield deliveries
         yield CounterMetricFamily(

@@ -29,7 +29,7 @@ from mailbridge.clock import iso
 from mailbridge.models import Comment
 from mailbridge.people import events_sent, moderation_unsent, quoted
 from mailbridge.spam import training
-from mailbridge.store import Store, withdrawal
+from mailbridge.store import Store, deleted_counts, withdrawal
 from mailbridge.store.engine import json_list
 
 __all__ = [
@@ -180,6 +180,8 @@ async def erase(
         address_id,
         received,
     )
+    # The metrics' counters keep what these counted (a counter must not go down).
+    await deleted_counts.tally_inbound(conn, f"id IN {json_list(conn, 'bigint')}", received)
     n["messages received"] = await _run(
         conn,
         f"DELETE FROM inbound_messages WHERE id IN {json_list(conn, 'bigint')}",  # noqa: S608
@@ -189,6 +191,7 @@ async def erase(
         conn, "DELETE FROM rejection_replies WHERE lower(sender) = lower(?)", email
     )
     if address_id is None:
+        await deleted_counts.tally_outbox(conn, "lower(rcpt_to) = lower(?)", email)
         n["emails sent"] = await _run(
             conn, "DELETE FROM outbox WHERE lower(rcpt_to) = lower(?)", email
         )
@@ -200,13 +203,12 @@ async def erase(
     theirs = json.dumps(ids)
     await moderation_unsent.relist_own(conn, theirs)
     # Emails sent to them, and the moderation emails that showed their address.
-    n["emails sent"] = await _run(
-        conn,
-        "DELETE FROM outbox WHERE lower(rcpt_to) = lower(?) OR (kind = 'moderation_request' "  # noqa: S608
-        f"AND comment_id IN {json_list(conn, 'bigint')})",
-        email,
-        theirs,
+    sent = (
+        "lower(rcpt_to) = lower(?) OR (kind = 'moderation_request' "
+        f"AND comment_id IN {json_list(conn, 'bigint')})"
     )
+    await deleted_counts.tally_outbox(conn, sent, email, theirs)
+    n["emails sent"] = await _run(conn, f"DELETE FROM outbox WHERE {sent}", email, theirs)  # noqa: S608
     # Notifications to others not sent yet carry their name and words (theirs, or quoted
     # above a reply to them): withdrawn, and composed again as the page shows them now.
     for comment_id in ids:

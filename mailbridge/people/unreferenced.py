@@ -26,6 +26,7 @@ import aiosqlite
 
 from mailbridge.addresses import same_mailbox
 from mailbridge.moderate.moderators import configured_address
+from mailbridge.store import deleted_counts
 from mailbridge.store.engine import json_list
 
 __all__ = ["forget_unreferenced"]
@@ -107,11 +108,13 @@ async def forget_unreferenced(
         f"DELETE FROM bounces WHERE address_id IN {by_id} OR inbound_id IN {by_id}",  # noqa: S608
         (ids, gone),
     )
+    await deleted_counts.tally_inbound(conn, f"id IN {by_id}", gone)  # counters go on
     await conn.execute(f"DELETE FROM inbound_messages WHERE id IN {by_id}", (gone,))  # noqa: S608
     await conn.execute(
         f"DELETE FROM rejection_replies WHERE lower(sender) IN {texts}",  # noqa: S608
         (emails,),
     )
+    await deleted_counts.tally_outbox(conn, f"lower(rcpt_to) IN {texts}", emails)
     await conn.execute(f"DELETE FROM outbox WHERE lower(rcpt_to) IN {texts}", (emails,))  # noqa: S608
     await conn.execute(f"DELETE FROM addresses WHERE id IN {by_id}", (ids,))  # noqa: S608
     return len(found)

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 from flows import post_comment, reply_notification
 from scraping import Samples, samples, scrape
 from support import (
@@ -32,6 +33,7 @@ from support import (
 )
 
 from mailbridge.app import running
+from mailbridge.cli import cli
 
 
 async def scrape_until_sent(daemon: Any, count: int) -> tuple[int, str, str]:
@@ -208,3 +210,44 @@ async def test_metrics_behind_a_proxy_on_the_host_only_for_the_host(tmp_path: Pa
                 assert r.status == 200
             async with session.get(url, headers={"X-Forwarded-For": "127.0.0.1"}) as r:
                 assert r.status == 200  # a scraper on the host, through the proxy
+
+
+@pytest.mark.asyncio
+async def test_an_erasure_takes_nothing_off_the_counters(
+    tmp_path: Path, smtp_sink: tuple[SinkHandler, int]
+) -> None:
+    # The counters were counts of rows: an erasure deletes the person's messages and
+    # the emails about their comments, the counters went down, Prometheus read a
+    # reset, and increase() counted them all again: the documented dead-letter alert
+    # fired after erasing someone whose moderation email had been refused.
+    sink, port = smtp_sink
+    sink.refuse_next = ["550 5.7.1 relaying denied"]
+    async with started(tmp_path, outbound={"transport": f"smtp://127.0.0.1:{port}"}) as daemon:
+        await post_comment(daemon, email="zoe@example.com", body="A first comment.")
+        await post_comment(daemon, email="zoe@example.com", body="A second comment.")
+        note = b"From: zoe@example.com\r\nSubject: Hello\r\n\r\nA word for the postmaster.\r\n"
+        answer = await smtp_send(daemon, "zoe@example.com", "postmaster@reply.example.org", note)
+        assert answer.startswith("250"), answer
+        got = await scrape_until(daemon, "mailbridge_deliveries_total", (("result", "sent"),), 1)
+        before = {
+            "failed": got["mailbridge_deliveries_total"][(("result", "failed"),)],
+            "sent": got["mailbridge_deliveries_total"][(("result", "sent"),)],
+            "postmaster": got["mailbridge_messages_received_total"][
+                (("disposition", "postmaster"),)
+            ],
+            "attempts": got["mailbridge_delivery_attempts_total"][()],
+        }
+        assert before == {"failed": 1, "sent": 1, "postmaster": 1, "attempts": 2}
+        args = ["person", "erase", "zoe@example.com", "--yes",
+                "--data-dir", str(daemon.settings.data_path)]  # fmt: skip
+        erased = await asyncio.to_thread(CliRunner().invoke, cli, args, env={})
+        assert erased.exit_code == 0, erased.output
+        assert await db_rows(daemon, "SELECT id FROM outbox") == []  # gone with her
+        got = samples((await scrape(daemon))[2])
+    after = {
+        "failed": got["mailbridge_deliveries_total"][(("result", "failed"),)],
+        "sent": got["mailbridge_deliveries_total"][(("result", "sent"),)],
+        "postmaster": got["mailbridge_messages_received_total"][(("disposition", "postmaster"),)],
+        "attempts": got["mailbridge_delivery_attempts_total"][()],
+    }
+    assert after == before
