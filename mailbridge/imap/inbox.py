@@ -96,6 +96,11 @@ class ImapInbox:
     def _said(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError | aioimaplib.CommandTimeout) and not str(exc):
             return f"no answer within {self._imap.timeout_seconds:g} s (imap.timeout_seconds)"
+        if isinstance(exc, ConnectionRefusedError):  # said as "[Errno 111] Connect call failed"
+            return (
+                f"{exc} (connection refused: nothing listens there; the server is down, or "
+                "imap.host or imap.port is wrong)"
+            )
         return str(exc) or type(exc).__name__
 
     def _backoff(self) -> float:

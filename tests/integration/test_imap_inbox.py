@@ -21,6 +21,7 @@ from flows import reply_notification
 from support import (
     db_rows,
     db_value,
+    free_port,
     import_seed,
     make_settings,
     no_dmarc_zone,
@@ -327,3 +328,27 @@ async def test_a_mailbox_made_again_new_uidvalidity_files_nothing_twice(
                                   "Across UIDVALIDITY.") == 1  # fmt: skip
     finally:
         box.delete("Replies")
+
+
+@pytest.mark.asyncio
+async def test_a_server_that_is_down_is_said_so_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing listening was logged as "[Errno 111] Connect call failed ('127.0.0.1',
+    # 993)": the errno, where a refused login says what the server answered.
+    caplog.set_level(logging.WARNING, logger="mailbridge.imap")
+    port = free_port()
+    box = Mailbox("127.0.0.1", port, "mailbridge", "unused-password")
+    async with running(settings_for(tmp_path, box, poll_seconds=0.2),
+                       resolver=no_dmarc_zone()) as daemon:  # fmt: skip
+        for _ in range(100):
+            if "trying again in" in caplog.text:
+                break
+            await asyncio.sleep(0.1)
+        failures, last_round = await imap_metrics(daemon)
+    assert failures >= 1 and last_round == 0
+    assert (
+        f"imap 127.0.0.1:{port}: [Errno 111] Connect call failed ('127.0.0.1', {port}) "
+        "(connection refused: nothing listens there; the server is down, or imap.host or "
+        "imap.port is wrong); trying again in"
+    ) in caplog.text
