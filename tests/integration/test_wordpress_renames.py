@@ -112,3 +112,47 @@ async def test_a_post_renamed_in_wordpress_is_followed_and_its_old_links_still_w
 
 async def _count(daemon: object, wanted: int) -> bool:
     return len(await mail_to(daemon, "r0@example.org")) >= wanted  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_a_title_from_wordpress_cannot_turn_an_email_around_or_fill_it(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    """A title is anyone's with a post to write on the blog: a bidi override in it
+    (the rest of each sentence that names the post read backwards, "exe.TXT" for
+    "TXT.exe") and a title of thousands of characters reach neither the emails nor
+    the thread's page; the words stay."""
+    admin = Admin(wordpress_site)
+    slug = "titled-" + secrets.token_hex(4)
+    post = await admin.post(slug, "A plain title")
+    await admin.comment(
+        post=post["id"], author_name="Reader 0", author_email="r0@example.org",
+        content="A first comment.", status="approved",
+    )  # fmt: skip
+    hostile = "Read this \u202eTXT.exe\u202c now" + " and more" * 500
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(
+            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
+        ) as bridge,
+    ):
+        await bridge.run_once()
+        await admin.call("POST", f"/posts/{post['id']}", {"title": hostile})
+        await bridge.run_once()
+        ((title,),) = await db_rows(daemon, "SELECT title FROM threads")
+        assert title.startswith("Read this TXT.exe now and more")
+        assert len(title) <= 200 and "\u202e" not in title and "\u202c" not in title
+        await answered(admin, post["id"], bridge, daemon)
+        (sent,) = raw_mail_to(daemon, "r0@example.org")
+        seen = shown(sent)
+        assert "Read this TXT.exe now and more" in seen
+        assert "\u202e" not in seen and " and more" * 30 not in seen
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(local(f"http://x/threads/{slug}", daemon.http_address)) as page,
+        ):
+            body = await page.read()
+        assert page.status == 200
+        assert b"Read this TXT.exe now and more" in body
+        assert "\u202e".encode() not in body and (" and more" * 30).encode() not in body

@@ -20,6 +20,9 @@ import aiosqlite
 
 from mailbridge.bridges.wordpress import links
 from mailbridge.bridges.wordpress.client import WpPost
+from mailbridge.embed.pages import MAX_TITLE
+from mailbridge.importer.records import clean_line
+from mailbridge.outbound.headers import cluster_cut
 
 __all__ = ["follow", "key_for", "renamed", "title_of"]
 
@@ -27,9 +30,14 @@ _WAS = "key_was:"  # wp_state: a former key, and the thread it names still
 
 
 def title_of(post: WpPost) -> str:
-    """The post's title as text (WordPress renders it as HTML), or its slug."""
-    title = html.unescape(re.sub(r"<[^>]*>", "", post.title)).strip() or post.slug
-    return " ".join(title.split())
+    """The post's title as one line of text (WordPress renders it as HTML), or its slug.
+
+    WordPress's is anyone's with a post to write there: what an import drops is dropped
+    (control characters; bidi overrides, which turned the rest of an email's sentence
+    around the title backwards), and it is cut as a page's title from the widget is
+    (a title of megabytes was in every email and page of the thread)."""
+    title = clean_line(html.unescape(re.sub(r"<[^>]*>", "", post.title))) or post.slug
+    return cluster_cut(clean_line(title), MAX_TITLE).rstrip()
 
 
 async def renamed(conn: aiosqlite.Connection, key: str) -> str | None:
