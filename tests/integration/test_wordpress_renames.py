@@ -7,6 +7,7 @@ gets a thread of its own.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from email import message_from_bytes
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from flows import raw_mail_to
 from support import db_rows, local, make_settings, no_dmarc_zone, until
-from wordpress_proxy import answer_by_email, answered, bridge_for, mail_to
+from wordpress_proxy import Fault, answer_by_email, answered, bridge_for, mail_to, proxy_for
 from wordpress_site import Admin, Site
 
 from mailbridge.app import running
@@ -156,3 +158,60 @@ async def test_a_title_from_wordpress_cannot_turn_an_email_around_or_fill_it(
         assert page.status == 200
         assert b"Read this TXT.exe now and more" in body
         assert "\u202e".encode() not in body and (" and more" * 30).encode() not in body
+
+
+@pytest.mark.asyncio
+async def test_a_slug_or_link_no_wordpress_gives_is_not_taken(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    """The posts check's answer is the site's to write, and a site taken over (or
+    anything at wordpress.site_url) may answer what WordPress never would: a slug with
+    a line break, '/' and '..' in it, thousands of characters long, and a javascript:
+    link. The thread keeps its key and its link; the page's "Read the post" stays the
+    post's own address."""
+    admin = Admin(wordpress_site)
+    slug = "hostile-" + secrets.token_hex(4)
+    post = await admin.post(slug, "A post")
+    await admin.comment(
+        post=post["id"], author_name="Reader 0", author_email="r0@example.org",
+        content="A first comment.", status="approved",
+    )  # fmt: skip
+    crafted = [
+        ("../../moderate/spam\r\nwordpress: a line the site wrote", "javascript:alert(1)//"),
+        ("a" * 5000, "data:text/html,<script>alert(1)</script>"),
+    ]
+
+    def answering(bad_slug: str, bad_link: str) -> Fault:
+        async def rewrite(request: web.Request) -> web.StreamResponse | None:
+            if request.query.get("rest_route") != "/wp/v2/posts" or "include" not in request.query:
+                return None
+            answer = await proxy.forward(request)
+            assert answer.body is not None
+            posts = json.loads(bytes(answer.body))  # type: ignore[arg-type]
+            for one in posts:
+                one["slug"], one["link"] = bad_slug, bad_link
+            return web.json_response(posts)
+
+        return rewrite
+
+    async with (
+        proxy_for(wordpress_site) as (proxy, url),
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, url, slug, daemon, posts_check_minutes=0) as bridge,
+    ):
+        await bridge.run_once()
+        [(key, link)] = await db_rows(daemon, "SELECT key, url FROM threads")
+        assert key == slug and link.startswith("http")
+        for bad_slug, bad_link in crafted:
+            proxy.faults.append(answering(bad_slug, bad_link))
+            await bridge.run_once()
+            assert not proxy.faults  # the posts check asked, and was answered so
+            assert await db_rows(daemon, "SELECT key, url FROM threads") == [(slug, link)]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(local(f"http://x/threads/{slug}", daemon.http_address)) as page,
+        ):
+            body = await page.text()
+        assert page.status == 200
+        assert f'href="{link}"' in body and "javascript:" not in body and "data:" not in body
