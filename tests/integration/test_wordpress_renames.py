@@ -215,3 +215,39 @@ async def test_a_slug_or_link_no_wordpress_gives_is_not_taken(
             body = await page.text()
         assert page.status == 200
         assert f'href="{link}"' in body and "javascript:" not in body and "data:" not in body
+
+
+@pytest.mark.asyncio
+async def test_a_post_first_seen_with_such_a_slug_is_keyed_by_its_id(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    admin = Admin(wordpress_site)
+    post = await admin.post("first-seen-" + secrets.token_hex(4), "A post")
+    await admin.comment(
+        post=post["id"], author_name="Reader 0", author_email="r0@example.org",
+        content="A first comment.", status="approved",
+    )  # fmt: skip
+
+    async def crafted(request: web.Request) -> web.StreamResponse | None:
+        # The post on first sight, then in the posts check's list: the same answer.
+        if request.query.get("rest_route") not in (f"/wp/v2/posts/{post['id']}", "/wp/v2/posts"):
+            return None
+        answer = await proxy.forward(request)
+        assert answer.body is not None
+        found = json.loads(bytes(answer.body))  # type: ignore[arg-type]
+        for one in found if isinstance(found, list) else [found]:
+            one["slug"], one["link"] = "../x\r\ny", "javascript:alert(1)//"
+        return web.json_response(found)
+
+    async with (
+        proxy_for(wordpress_site) as (proxy, url),
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, url, "", daemon, posts=[str(post["id"])]) as bridge,
+    ):
+        proxy.faults += [crafted, crafted]
+        await bridge.run_once()
+        assert not proxy.faults
+        rows = await db_rows(daemon, "SELECT key, url FROM threads")
+        assert rows == [(str(post["id"]), "")]
+        assert await db_rows(daemon, "SELECT body FROM comments") == [("A first comment.",)]
