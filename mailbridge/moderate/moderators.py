@@ -47,7 +47,7 @@ async def still_moderates(
     conn: aiosqlite.Connection, configured: Sequence[str], moderator_id: int, comment_id: int
 ) -> bool:
     """True while ``moderator_id`` moderates the thread of ``comment_id`` (True for a
-    comment gone: the caller says it no longer exists; True for an erased address)."""
+    comment gone: the caller says it no longer exists; False for an address gone)."""
     comment = await comments.get_comment(conn, comment_id)
     if comment is None:
         return True
@@ -56,9 +56,11 @@ async def still_moderates(
         return True
     email = await threads.address_email(conn, moderator_id)
     if email is None:
-        # Erased since (privacy): who it was cannot be told, and a moderator who erased
-        # their own data keeps the links they hold (tests/integration/test_web_bad_input).
-        return True
+        # Erased, or forgotten with the spam folder's comments (people/unreferenced.py):
+        # who it was cannot be told, so not that it moderates now. Obeyed, the links of
+        # a moderator taken off the settings worked again once their address was gone;
+        # a moderator still, they decide on the queue page, signed in anew.
+        return False
     if moderates_all(configured, email):
         return True
     author = thread.author_address_id

@@ -8,7 +8,7 @@ together with the emails it causes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -328,12 +328,17 @@ class CommentService:
             self._queued()
         return outcome
 
-    async def delete_spam(self, comment_id: int) -> spam_folder.Removed:
-        """The spam folder's Delete for good, of a comment still there (see its module)."""
+    async def delete_spam(
+        self, comment_id: int, moderators: Sequence[str] = ()
+    ) -> spam_folder.Removed:
+        """The spam folder's Delete for good, of a comment still there, and its address
+        when nothing else needs it (``moderators``: moderation.moderators; see its module)."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[spam_folder.Removed, int]:
             now = self._clock.now()
-            return await spam_folder.delete_from_folder(conn, comment_id, self._events, now)
+            return await spam_folder.delete_from_folder(
+                conn, comment_id, self._events, now, moderators
+            )
 
         removed, queued = await self._store.write(work)
         if removed is spam_folder.Removed.DELETED:

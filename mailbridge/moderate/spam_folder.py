@@ -9,6 +9,7 @@ Akismet. (An Undo back to pending teaches nothing: it says "not that", not "ham"
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
@@ -17,6 +18,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.errors import NotFound
 from mailbridge.models import Comment, CommentStatus
 from mailbridge.moderate import removal
+from mailbridge.people.unreferenced import forget_unreferenced
 from mailbridge.spam import akismet_feedback, training
 from mailbridge.store import comments
 from mailbridge.webhooks.events import WebhookEvents
@@ -47,10 +49,19 @@ async def taught_ham(
 
 
 async def delete_from_folder(
-    conn: aiosqlite.Connection, comment_id: int, events: WebhookEvents | None, now: datetime
+    conn: aiosqlite.Connection,
+    comment_id: int,
+    events: WebhookEvents | None,
+    now: datetime,
+    moderators: Sequence[str] = (),
 ) -> tuple[Removed, int]:
     """Delete a comment that is still spam and that nobody answered: (what happened,
-    deliveries queued). What a moderator's Spam taught the filter stays learnt."""
+    deliveries queued). What a moderator's Spam taught the filter stays learnt.
+
+    Its address goes with it once nothing else needs it, as with the folder's own
+    purge (mailbridge.people.unreferenced; ``moderators``: moderation.moderators, kept):
+    deleted for good, a robot's comment left the address it typed (often a real
+    person's) for good, with the subscription held for a rescue that cannot come."""
     await comments.lock_for_decision(conn, comment_id)
     comment = await comments.get_comment(conn, comment_id)
     if comment is None:
@@ -60,4 +71,8 @@ async def delete_from_folder(
     deleted, queued = await removal.delete_unanswered(
         conn, comment_id, events, now, keep_learnt=True
     )
-    return (Removed.DELETED if deleted else Removed.ANSWERED), queued
+    if not deleted:
+        return Removed.ANSWERED, queued
+    if comment.address_id is not None:
+        await forget_unreferenced(conn, [(comment.address_id, comment.thread_id)], moderators)
+    return Removed.DELETED, queued

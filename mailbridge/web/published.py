@@ -426,7 +426,10 @@ class PublishedThreads:
         now = await self._store.read(lambda c: renamed(c, key))
         if now is not None:
             path = shape.format("/threads/" + quote(now, safe=""))
-            query = f"?{request.query_string}" if request.query_string else ""
+            # As sent (raw): decoded, a %23 in it began a fragment and the words after
+            # it left the query.
+            raw = request.rel_url.raw_query_string
+            query = f"?{raw}" if raw else ""
             raise web.HTTPMovedPermanently(path + query)
 
     async def answer(

@@ -75,6 +75,7 @@ class SpamFolderPages:
         self._renderer = renderer
         self._key = keyring.moderation
         self._site = settings.site.name
+        self._moderators = settings.moderation.moderators  # their addresses a delete keeps
 
     def _html(self, name: str, nonce: str = "", **context: object) -> web.Response:
         body = self._renderer.page(name, site_name=self._site, nonce=nonce, **context)
@@ -144,7 +145,7 @@ class SpamFolderPages:
                 continue
             try:
                 if action == "delete":
-                    removed = await self._service.delete_spam(comment_id)
+                    removed = await self._service.delete_spam(comment_id, self._moderators)
                     if removed is Removed.DELETED:
                         done += 1
                     else:

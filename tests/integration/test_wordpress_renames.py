@@ -7,6 +7,7 @@ gets a thread of its own.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from email import message_from_bytes
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from flows import raw_mail_to
 from support import db_rows, local, make_settings, no_dmarc_zone, until
-from wordpress_proxy import answer_by_email, answered, bridge_for, mail_to
+from wordpress_proxy import Fault, answer_by_email, answered, bridge_for, mail_to, proxy_for
 from wordpress_site import Admin, Site
 
 from mailbridge.app import running
@@ -112,3 +114,140 @@ async def test_a_post_renamed_in_wordpress_is_followed_and_its_old_links_still_w
 
 async def _count(daemon: object, wanted: int) -> bool:
     return len(await mail_to(daemon, "r0@example.org")) >= wanted  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_a_title_from_wordpress_cannot_turn_an_email_around_or_fill_it(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    """A title is anyone's with a post to write on the blog: a bidi override in it
+    (the rest of each sentence that names the post read backwards, "exe.TXT" for
+    "TXT.exe") and a title of thousands of characters reach neither the emails nor
+    the thread's page; the words stay."""
+    admin = Admin(wordpress_site)
+    slug = "titled-" + secrets.token_hex(4)
+    post = await admin.post(slug, "A plain title")
+    await admin.comment(
+        post=post["id"], author_name="Reader 0", author_email="r0@example.org",
+        content="A first comment.", status="approved",
+    )  # fmt: skip
+    hostile = "Read this \u202eTXT.exe\u202c now" + " and more" * 500
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(
+            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
+        ) as bridge,
+    ):
+        await bridge.run_once()
+        await admin.call("POST", f"/posts/{post['id']}", {"title": hostile})
+        await bridge.run_once()
+        ((title,),) = await db_rows(daemon, "SELECT title FROM threads")
+        assert title.startswith("Read this TXT.exe now and more")
+        assert len(title) <= 200 and "\u202e" not in title and "\u202c" not in title
+        await answered(admin, post["id"], bridge, daemon)
+        (sent,) = raw_mail_to(daemon, "r0@example.org")
+        seen = shown(sent)
+        assert "Read this TXT.exe now and more" in seen
+        assert "\u202e" not in seen and " and more" * 30 not in seen
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(local(f"http://x/threads/{slug}", daemon.http_address)) as page,
+        ):
+            body = await page.read()
+        assert page.status == 200
+        assert b"Read this TXT.exe now and more" in body
+        assert "\u202e".encode() not in body and (" and more" * 30).encode() not in body
+
+
+@pytest.mark.asyncio
+async def test_a_slug_or_link_no_wordpress_gives_is_not_taken(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    """The posts check's answer is the site's to write, and a site taken over (or
+    anything at wordpress.site_url) may answer what WordPress never would: a slug with
+    a line break, '/' and '..' in it, thousands of characters long, and a javascript:
+    link. The thread keeps its key and its link; the page's "Read the post" stays the
+    post's own address."""
+    admin = Admin(wordpress_site)
+    slug = "hostile-" + secrets.token_hex(4)
+    post = await admin.post(slug, "A post")
+    await admin.comment(
+        post=post["id"], author_name="Reader 0", author_email="r0@example.org",
+        content="A first comment.", status="approved",
+    )  # fmt: skip
+    crafted = [
+        ("../../moderate/spam\r\nwordpress: a line the site wrote", "javascript:alert(1)//"),
+        ("a" * 5000, "data:text/html,<script>alert(1)</script>"),
+    ]
+
+    def answering(bad_slug: str, bad_link: str) -> Fault:
+        async def rewrite(request: web.Request) -> web.StreamResponse | None:
+            if request.query.get("rest_route") != "/wp/v2/posts" or "include" not in request.query:
+                return None
+            answer = await proxy.forward(request)
+            assert answer.body is not None
+            posts = json.loads(bytes(answer.body))  # type: ignore[arg-type]
+            for one in posts:
+                one["slug"], one["link"] = bad_slug, bad_link
+            return web.json_response(posts)
+
+        return rewrite
+
+    async with (
+        proxy_for(wordpress_site) as (proxy, url),
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, url, slug, daemon, posts_check_minutes=0) as bridge,
+    ):
+        await bridge.run_once()
+        [(key, link)] = await db_rows(daemon, "SELECT key, url FROM threads")
+        assert key == slug and link.startswith("http")
+        for bad_slug, bad_link in crafted:
+            proxy.faults.append(answering(bad_slug, bad_link))
+            await bridge.run_once()
+            assert not proxy.faults  # the posts check asked, and was answered so
+            assert await db_rows(daemon, "SELECT key, url FROM threads") == [(slug, link)]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(local(f"http://x/threads/{slug}", daemon.http_address)) as page,
+        ):
+            body = await page.text()
+        assert page.status == 200
+        assert f'href="{link}"' in body and "javascript:" not in body and "data:" not in body
+
+
+@pytest.mark.asyncio
+async def test_a_post_first_seen_with_such_a_slug_is_keyed_by_its_id(
+    tmp_path: Path,
+    wordpress_site: Site,
+) -> None:
+    admin = Admin(wordpress_site)
+    post = await admin.post("first-seen-" + secrets.token_hex(4), "A post")
+    await admin.comment(
+        post=post["id"], author_name="Reader 0", author_email="r0@example.org",
+        content="A first comment.", status="approved",
+    )  # fmt: skip
+
+    async def crafted(request: web.Request) -> web.StreamResponse | None:
+        # The post on first sight, then in the posts check's list: the same answer.
+        if request.query.get("rest_route") not in (f"/wp/v2/posts/{post['id']}", "/wp/v2/posts"):
+            return None
+        answer = await proxy.forward(request)
+        assert answer.body is not None
+        found = json.loads(bytes(answer.body))  # type: ignore[arg-type]
+        for one in found if isinstance(found, list) else [found]:
+            one["slug"], one["link"] = "../x\r\ny", "javascript:alert(1)//"
+        return web.json_response(found)
+
+    async with (
+        proxy_for(wordpress_site) as (proxy, url),
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, wordpress_site, url, "", daemon, posts=[str(post["id"])]) as bridge,
+    ):
+        proxy.faults += [crafted, crafted]
+        await bridge.run_once()
+        assert not proxy.faults
+        rows = await db_rows(daemon, "SELECT key, url FROM threads")
+        assert rows == [(str(post["id"]), "")]
+        assert await db_rows(daemon, "SELECT body FROM comments") == [("A first comment.",)]

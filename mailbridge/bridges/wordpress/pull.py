@@ -411,7 +411,7 @@ class Puller:
 async def _map_post(conn: aiosqlite.Connection, post: WpPost, now: str) -> int:
     key = await renames.key_for(conn, post)  # not another post's, renamed or not
     thread_id, created = await threads.upsert_thread(
-        conn, key=key, title=renames.title_of(post), url=post.link, author="",
+        conn, key=key, title=renames.title_of(post), url=renames.link_of(post), author="",
         author_address_id=None, now=now, closed=not post.comments_open,
     )  # fmt: skip
     await links.map_post(conn, post.id, thread_id)

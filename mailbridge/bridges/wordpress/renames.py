@@ -20,16 +20,24 @@ import aiosqlite
 
 from mailbridge.bridges.wordpress import links
 from mailbridge.bridges.wordpress.client import WpPost
+from mailbridge.embed.pages import MAX_TITLE
+from mailbridge.importer.records import clean_line, safe_url, usable_key
+from mailbridge.outbound.headers import cluster_cut
 
-__all__ = ["follow", "key_for", "renamed", "title_of"]
+__all__ = ["follow", "key_for", "link_of", "renamed", "title_of", "usable_slug"]
 
 _WAS = "key_was:"  # wp_state: a former key, and the thread it names still
 
 
 def title_of(post: WpPost) -> str:
-    """The post's title as text (WordPress renders it as HTML), or its slug."""
-    title = html.unescape(re.sub(r"<[^>]*>", "", post.title)).strip() or post.slug
-    return " ".join(title.split())
+    """The post's title as one line of text (WordPress renders it as HTML), or its slug.
+
+    WordPress's is anyone's with a post to write there: what an import drops is dropped
+    (control characters; bidi overrides, which turned the rest of an email's sentence
+    around the title backwards), and it is cut as a page's title from the widget is
+    (a title of megabytes was in every email and page of the thread)."""
+    title = clean_line(html.unescape(re.sub(r"<[^>]*>", "", post.title))) or post.slug
+    return cluster_cut(clean_line(title), MAX_TITLE).rstrip()
 
 
 async def renamed(conn: aiosqlite.Connection, key: str) -> str | None:
@@ -59,11 +67,32 @@ async def _other_owner(conn: aiosqlite.Connection, key: str, post_id: int) -> bo
     return owner is None or int(owner[0]) != post_id
 
 
+# WordPress's own limit (wp_posts.post_name): a slug of non-Latin words, percent-encoded,
+# is long, but never longer.
+_LONGEST_SLUG = 200
+
+
+def usable_slug(slug: str) -> bool:
+    """Whether a slug from WordPress can key a thread, as an import's may (one word, no /
+    ? # or control character) and as long as WordPress's can be: the answer is the
+    site's, and a site taken over wrote a line break into the log and '..' into every
+    link emailed."""
+    return usable_key(slug) and len(slug) <= _LONGEST_SLUG
+
+
+def link_of(post: WpPost) -> str:
+    """The post's address, when it is an http(s) one ("" otherwise): the thread page's
+    "Read the post" links to it, and javascript: is no post's address."""
+    return safe_url(post.link)
+
+
 async def key_for(conn: aiosqlite.Connection, post: WpPost) -> str:
-    """The key of the post's thread: its slug, unless that names another post's thread."""
-    if not await _other_owner(conn, post.slug, post.id):
-        return post.slug
-    return f"{post.slug[:80]}-{post.id}"
+    """The key of the post's thread: its slug, unless that names another post's thread
+    (or is none WordPress would give: its ID then, as for a post without a slug)."""
+    slug = post.slug if usable_slug(post.slug) else str(post.id)
+    if not await _other_owner(conn, slug, post.id):
+        return slug
+    return f"{slug[:80]}-{post.id}"
 
 
 async def follow(conn: aiosqlite.Connection, thread_id: int, post: WpPost) -> str | None:
@@ -75,9 +104,9 @@ async def follow(conn: aiosqlite.Connection, thread_id: int, post: WpPost) -> st
         row = await cur.fetchone()
     if row is None:
         return None
-    old, title, url = str(row[0]), title_of(post), post.link
+    old, title, url = str(row[0]), title_of(post), link_of(post) or str(row[2])
     key = old
-    if post.slug != old:
+    if post.slug != old and usable_slug(post.slug):  # else kept as it is
         key = await key_for(conn, post)  # its own thread's SLUG-ID stays as it is
         async with conn.execute(
             "SELECT id FROM threads WHERE key = ? AND id <> ?", (key, thread_id)
