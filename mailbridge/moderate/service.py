@@ -8,7 +8,7 @@ together with the emails it causes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -70,8 +70,11 @@ class CommentService:
         akismet: Akismet | None = None,
         events: WebhookEvents | None = None,
         mail_later: Callable[[], None] | None = None,
+        moderators: Sequence[str] = (),
     ) -> None:
+        """``moderators``: moderation.moderators (their addresses are never forgotten)."""
         self._store = store
+        self._moderators = tuple(moderators)
         # With it, a new comment's moderation emails are built after its commit
         # (mailbridge.notify.moderation_mailer, woken by it); without, in its transaction.
         self._mail_later = mail_later
@@ -333,7 +336,9 @@ class CommentService:
 
         async def work(conn: aiosqlite.Connection) -> tuple[spam_folder.Removed, int]:
             now = self._clock.now()
-            return await spam_folder.delete_from_folder(conn, comment_id, self._events, now)
+            return await spam_folder.delete_from_folder(
+                conn, comment_id, self._events, now, self._moderators
+            )
 
         removed, queued = await self._store.write(work)
         if removed is spam_folder.Removed.DELETED:

@@ -4,11 +4,16 @@ good", each only for a comment still in the folder, in the caller's transaction.
 "Not spam" teaches the trained filter "ham" whether it publishes the comment or puts
 it back in the queue: the moderator said what it is, as WordPress's Not Spam tells
 Akismet. (An Undo back to pending teaches nothing: it says "not that", not "ham".)
+
+"Delete for good" forgets the address the comment was sent with when nothing else
+needs it, as the folder's purge does (mailbridge.people.unreferenced): a robot often
+types a real person's, and the purge never sees a comment deleted before it.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
@@ -17,6 +22,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.errors import NotFound
 from mailbridge.models import Comment, CommentStatus
 from mailbridge.moderate import removal
+from mailbridge.people.unreferenced import forget_unreferenced
 from mailbridge.spam import akismet_feedback, training
 from mailbridge.store import comments
 from mailbridge.webhooks.events import WebhookEvents
@@ -47,10 +53,15 @@ async def taught_ham(
 
 
 async def delete_from_folder(
-    conn: aiosqlite.Connection, comment_id: int, events: WebhookEvents | None, now: datetime
+    conn: aiosqlite.Connection,
+    comment_id: int,
+    events: WebhookEvents | None,
+    now: datetime,
+    moderators: Sequence[str] = (),
 ) -> tuple[Removed, int]:
     """Delete a comment that is still spam and that nobody answered: (what happened,
-    deliveries queued). What a moderator's Spam taught the filter stays learnt."""
+    deliveries queued). What a moderator's Spam taught the filter stays learnt; its
+    address goes if nothing else needs it. ``moderators``: moderation.moderators."""
     await comments.lock_for_decision(conn, comment_id)
     comment = await comments.get_comment(conn, comment_id)
     if comment is None:
@@ -60,4 +71,8 @@ async def delete_from_folder(
     deleted, queued = await removal.delete_unanswered(
         conn, comment_id, events, now, keep_learnt=True
     )
-    return (Removed.DELETED if deleted else Removed.ANSWERED), queued
+    if not deleted:
+        return Removed.ANSWERED, queued
+    if comment.address_id is not None:
+        await forget_unreferenced(conn, [(comment.address_id, comment.thread_id)], moderators)
+    return Removed.DELETED, queued
