@@ -12,6 +12,7 @@ import secrets
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,6 +22,10 @@ from wordpress_proxy import answer_by_email, answered, bridge_for, mail_to
 from wordpress_site import Admin, Site
 
 from mailbridge.app import running
+from mailbridge.bridges.wordpress import renames
+from mailbridge.bridges.wordpress.client import WpPost
+from mailbridge.clock import SystemClock
+from mailbridge.importer import import_file
 
 
 def shown(raw: bytes) -> str:
@@ -112,3 +117,69 @@ async def test_a_post_renamed_in_wordpress_is_followed_and_its_old_links_still_w
 
 async def _count(daemon: object, wanted: int) -> bool:
     return len(await mail_to(daemon, "r0@example.org")) >= wanted  # type: ignore[arg-type]
+
+
+def wxr_of(path: Path, slug: str, post_id: int, comment_id: int, words: str) -> Path:
+    """WordPress's export of one post (``slug``, ``post_id``) with one approved comment."""
+    path.write_text(
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/">
+<channel><title>B</title>
+<item><title>A first title</title><link>https://blog.example.org/{slug}/</link>
+<wp:post_id>{post_id}</wp:post_id><wp:post_name>{slug}</wp:post_name>
+<wp:post_type>post</wp:post_type>
+<wp:comment><wp:comment_id>{comment_id}</wp:comment_id>
+<wp:comment_author>Reader</wp:comment_author>
+<wp:comment_author_email>reader@example.org</wp:comment_author_email>
+<wp:comment_date_gmt>2026-01-02 10:00:00</wp:comment_date_gmt>
+<wp:comment_content>{words}</wp:comment_content>
+<wp:comment_approved>1</wp:comment_approved><wp:comment_parent>0</wp:comment_parent>
+</wp:comment></item></channel></rss>
+"""
+    )
+    return path
+
+
+@pytest.mark.asyncio
+async def test_a_wxr_naming_a_renamed_posts_old_slug_imports_into_its_thread(
+    tmp_path: Path,
+) -> None:
+    """The blog's export made before the post was renamed, imported again (``--again``,
+    or a copy downloaded before): it made a second thread under the old slug, every
+    comment twice, and the links of every email sent before (sent on, 301, to the
+    renamed thread) opened that frozen copy instead. Another post given the old slug
+    since gets its own thread, ``SLUG-ID``, as the bridge keys it."""
+    settings = make_settings(tmp_path)
+    before = wxr_of(tmp_path / "before.xml", "first-slug", 7, 11, "A first comment.")
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        await import_file(daemon.store, before, SystemClock())
+
+        async def renamed_there(conn: Any) -> str | None:  # as the bridge's posts check does
+            [(thread_id,)] = await conn.execute_fetchall("SELECT id FROM threads")
+            await conn.execute(
+                "INSERT INTO wp_posts (post_id, thread_id) VALUES (7, ?)", (thread_id,)
+            )
+            post = WpPost(7, "second-slug", "A better title", "https://blog.example.org/s/", True)
+            return await renames.follow(conn, thread_id, post)
+
+        assert await daemon.store.write(renamed_there) == "first-slug"
+        again = await import_file(daemon.store, before, SystemClock(), again=True)
+        assert again.threads_created == 0 and again.comments_added == 0
+        other = wxr_of(tmp_path / "other.xml", "first-slug", 8, 12, "On the other post.")
+        await import_file(daemon.store, other, SystemClock())
+        placed = await db_rows(
+            daemon,
+            "SELECT t.key, c.body FROM comments c JOIN threads t ON t.id = c.thread_id "
+            "ORDER BY c.id",
+        )
+        assert placed == [
+            ("second-slug", "A first comment."),
+            ("first-slug-8", "On the other post."),
+        ]
+        host, port = daemon.http_address
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://{host}:{port}/threads/first-slug") as page,
+        ):
+            assert page.url.path == "/threads/second-slug"
+            assert "A first comment." in await page.text()
