@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from flows import raw_mail_to
+from flows import form_token, raw_mail_to
 from support import db_rows, local, make_settings, no_dmarc_zone, until
 from wordpress_proxy import answer_by_email, answered, bridge_for, mail_to
 from wordpress_site import Admin, Site
@@ -183,3 +183,43 @@ async def test_a_wxr_naming_a_renamed_posts_old_slug_imports_into_its_thread(
         ):
             assert page.url.path == "/threads/second-slug"
             assert "A first comment." in await page.text()
+
+
+@pytest.mark.asyncio
+async def test_a_comment_written_while_its_post_was_renamed_is_taken(tmp_path: Path) -> None:
+    """A reader opens the thread's page (a notification's link) and writes; meanwhile the
+    post is renamed in WordPress (as authors fix a slug just after publishing). Their
+    widget posts to the old key: 404 "no thread 'first-slug'", again on every retry,
+    until they reloaded the page."""
+    settings = make_settings(tmp_path)
+    before = wxr_of(tmp_path / "before.xml", "first-slug", 7, 11, "A first comment.")
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        await import_file(daemon.store, before, SystemClock())
+        host, port = daemon.http_address
+        api = f"http://{host}:{port}/api/threads/first-slug"
+        token = form_token(daemon, "first-slug")  # the widget's, a minute before
+        async with aiohttp.ClientSession() as session:
+
+            async def renamed_there(conn: Any) -> str | None:
+                [(thread_id,)] = await conn.execute_fetchall("SELECT id FROM threads")
+                await conn.execute(
+                    "INSERT INTO wp_posts (post_id, thread_id) VALUES (7, ?)", (thread_id,)
+                )
+                post = WpPost(7, "second-slug", "Renamed", "https://blog.example.org/s/", True)
+                return await renames.follow(conn, thread_id, post)
+
+            assert await daemon.store.write(renamed_there) == "first-slug"
+            comment = {"author": "Bea", "email": "bea@example.org", "body": "Written slowly.",
+                       "form": token}  # fmt: skip
+            async with session.post(f"{api}/comments", json=comment) as r:
+                assert r.status == 202, await r.text()
+                assert (await r.json())["status"] == "pending"
+            async with session.post(f"http://{host}:{port}/api/threads/gone/comments",
+                                    json=comment) as r:  # fmt: skip
+                assert r.status == 404 and (await r.json())["error"] == "no thread 'gone'"
+        rows = await db_rows(
+            daemon,
+            "SELECT t.key, c.status, coalesce(c.held_reason, '') FROM comments c "
+            "JOIN threads t ON t.id = c.thread_id WHERE c.author = 'Bea'",
+        )
+        assert rows == [("second-slug", "pending", "")]
