@@ -233,6 +233,33 @@ async def test_delete_for_good_forgets_the_address_only_it_held(daemon: Running)
     ]
 
 
+@pytest.mark.asyncio
+async def test_not_spam_on_a_post_closed_in_wordpress_says_it_stays_off_the_blog(
+    daemon: Running,
+) -> None:
+    """The moderation link's page says "Not on the blog" of a comment WordPress will not
+    take, its post taking no comments there (813d6de); the spam folder's Not spam,
+    the same day, said "published" and no more, and the author looked for it on the
+    blog in vain."""
+    one, two = [await spam(daemon, f"Late{n}", f"{SPAMMY} {n}") for n in range(2)]
+
+    async def closed_in_wordpress(conn: Any) -> None:  # as the bridge's posts check leaves it
+        [(thread,)] = await conn.execute_fetchall(
+            "SELECT thread_id FROM comments WHERE id = ?", (one,)
+        )
+        await conn.execute("INSERT INTO wp_posts (post_id, thread_id) VALUES (7, ?)", (thread,))
+        await conn.execute("INSERT INTO wp_state (key, value) VALUES ('post_open:7', '0')")
+
+    await daemon.store.write(closed_in_wordpress)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        await signed_in(daemon, session)
+        page = await folder(session, daemon)
+        status, page = await act(session, daemon, page, "approve", one, two)
+    assert status == 200 and "Not spam: 2 comments published." in page
+    assert "<strong>Not on the blog:</strong> comments are closed on their posts in " in page
+    assert "<bdi>Late0</bdi>" in page and "<bdi>Late1</bdi>" in page
+
+
 def guest_post(path: Path) -> Path:
     """An import file: a post by a guest author, with one published comment."""
     file = path / "guest.json"
