@@ -214,6 +214,7 @@ async def core(
             akismet=akismet_from(settings),
             events=WebhookEvents(settings.webhooks, clock) if settings.webhooks else None,
             mail_later=mailer.wake if mailer is not None else None,
+            moderators=settings.moderation.moderators,
         )
         metrics = None
         if settings.http.metrics_networks:

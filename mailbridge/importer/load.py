@@ -12,6 +12,7 @@ from pathlib import Path
 import aiosqlite
 
 from mailbridge.addresses import normalise
+from mailbridge.bridges.wordpress import renames
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress
 from mailbridge.importer import known_files
@@ -139,6 +140,8 @@ async def _store_thread(
     author_email = usable_address(thread.author_email, f"post {thread.key}", report, smtputf8)
     if author_email:
         author_address = await threads.upsert_address(conn, author_email, now)
+    # A post renamed in WordPress since this file was made: its thread as keyed now.
+    thread.key = await renames.imported_key(conn, thread.key, thread.post_id)
     thread_id, created = await threads.upsert_thread(
         conn,
         key=thread.key,

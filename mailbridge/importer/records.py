@@ -75,6 +75,7 @@ class ImportedThread:
     comments: list[ImportedComment] = field(default_factory=list)
     closed: bool = False  # closed to new comments
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many, for the summary
+    post_id: str = ""  # WordPress's ID of the post (a WXR's), to follow a rename
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,7 @@ def _thread(item: Any, authors: dict[str, tuple[str, str]]) -> ImportedThread | 
         author=author,
         author_email=author_email.strip() or None,
         closed=_wp(item, "comment_status") == "closed",
+        post_id=_wp(item, "post_id"),
     )
     for ns in _WP_NAMESPACES:
         for element in item.findall(f"{{{ns}}}comment"):

@@ -70,8 +70,11 @@ class CommentService:
         akismet: Akismet | None = None,
         events: WebhookEvents | None = None,
         mail_later: Callable[[], None] | None = None,
+        moderators: Sequence[str] = (),
     ) -> None:
+        """``moderators``: moderation.moderators (their addresses are never forgotten)."""
         self._store = store
+        self._moderators = tuple(moderators)
         # With it, a new comment's moderation emails are built after its commit
         # (mailbridge.notify.moderation_mailer, woken by it); without, in its transaction.
         self._mail_later = mail_later
@@ -328,16 +331,14 @@ class CommentService:
             self._queued()
         return outcome
 
-    async def delete_spam(
-        self, comment_id: int, moderators: Sequence[str] = ()
-    ) -> spam_folder.Removed:
+    async def delete_spam(self, comment_id: int) -> spam_folder.Removed:
         """The spam folder's Delete for good, of a comment still there, and its address
-        when nothing else needs it (``moderators``: moderation.moderators; see its module)."""
+        when nothing else needs it (see its module)."""
 
         async def work(conn: aiosqlite.Connection) -> tuple[spam_folder.Removed, int]:
             now = self._clock.now()
             return await spam_folder.delete_from_folder(
-                conn, comment_id, self._events, now, moderators
+                conn, comment_id, self._events, now, self._moderators
             )
 
         removed, queued = await self._store.write(work)

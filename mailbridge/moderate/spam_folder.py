@@ -4,6 +4,10 @@ good", each only for a comment still in the folder, in the caller's transaction.
 "Not spam" teaches the trained filter "ham" whether it publishes the comment or puts
 it back in the queue: the moderator said what it is, as WordPress's Not Spam tells
 Akismet. (An Undo back to pending teaches nothing: it says "not that", not "ham".)
+
+"Delete for good" forgets the address the comment was sent with when nothing else
+needs it, as the folder's purge does (mailbridge.people.unreferenced): a robot often
+types a real person's, and the purge never sees a comment deleted before it.
 """
 
 from __future__ import annotations

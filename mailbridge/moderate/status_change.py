@@ -73,6 +73,12 @@ class StatusChange:
                     )
                 elif self._akismet is not None:
                     await akismet_feedback.undecided(conn, comment_id)
+                if status is CommentStatus.SPAM:
+                    # A person put it in the spam folder (a moderator, the operator,
+                    # wp-admin): nothing for the spam report to tell, or to offer to
+                    # publish. Listed, an author's Spam on fifty old comments in
+                    # wp-admin filled the report before the filter's catch.
+                    await comments.mark_moderation_mailed(conn, [comment_id], now)
             if status is CommentStatus.APPROVED:
                 first = await comments.mark_published(conn, comment_id, now)
                 # Added to, not set: the Akismet report above must wake the outbox too.

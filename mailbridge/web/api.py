@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from mailbridge.addresses import NON_ASCII_LOCAL_PART, normalise
+from mailbridge.bridges.wordpress.renames import renamed
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import (
     InvalidAddress,
@@ -181,7 +182,12 @@ class CommentApi:
         try:
             thread = await self._service.thread(key)
         except NotFound:
-            return json_error(404, f"no thread '{echoed(key)}'", "thread")
+            # Its WordPress post renamed since the reader's page was loaded: the same
+            # conversation (a POST is not sent on: a 301 would make it a GET).
+            keyed_now = await self._store.read(lambda c: renamed(c, key))
+            if keyed_now is None:
+                return json_error(404, f"no thread '{echoed(key)}'", "thread")
+            thread = await self._service.thread(keyed_now)
         if thread.closed:
             return json_error(403, "This conversation is closed to new comments.", "thread")
         if request.content_type != "application/json":

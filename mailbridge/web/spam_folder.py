@@ -11,6 +11,7 @@ the page was loaded is left as it is, and named.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -18,6 +19,7 @@ import secrets
 import aiosqlite
 from aiohttp import web
 
+from mailbridge.bridges.wordpress.links import off_blog
 from mailbridge.errors import NotFound
 from mailbridge.models import Channel, Comment, CommentStatus, Decider, Decision, whole_number
 from mailbridge.moderate.private import held_as_private
@@ -75,7 +77,6 @@ class SpamFolderPages:
         self._renderer = renderer
         self._key = keyring.moderation
         self._site = settings.site.name
-        self._moderators = settings.moderation.moderators  # their addresses a delete keeps
 
     def _html(self, name: str, nonce: str = "", **context: object) -> web.Response:
         body = self._renderer.page(name, site_name=self._site, nonce=nonce, **context)
@@ -98,7 +99,7 @@ class SpamFolderPages:
         before = whole_number(request.query.get("before", ""))
         total, items, older = await self._store.read(lambda c: _folder(c, before, only))
         nonce = secrets.token_urlsafe(16)
-        asked = {name: request.query.get(name, "") for name in ("kept", "answered")}
+        asked = {name: request.query.get(name, "") for name in ("kept", "answered", "off")}
         return self._html(
             "moderate_spam",
             nonce=nonce,
@@ -111,6 +112,7 @@ class SpamFolderPages:
             done=done_said(request.query.get("done", "")),
             kept=await self._store.read(lambda c: kept_now(c, asked["kept"], only)),
             answered=await self._store.read(lambda c: kept_now(c, asked["answered"], only)),
+            off_blog=await self._store.read(lambda c: _off_blog_now(c, asked["off"], only)),
         )
 
     async def act(self, request: web.Request) -> web.StreamResponse:
@@ -139,13 +141,14 @@ class SpamFolderPages:
         done = 0
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
         answered: list[int] = []  # not deleted: somebody replied to it
+        off: list[int] = []  # published here only: its WordPress post takes no comments
         for comment_id in ids:
             if comment_id not in allowed:
                 kept.append(comment_id)  # another author's post, or no such comment
                 continue
             try:
                 if action == "delete":
-                    removed = await self._service.delete_spam(comment_id, self._moderators)
+                    removed = await self._service.delete_spam(comment_id)
                     if removed is Removed.DELETED:
                         done += 1
                     else:
@@ -164,13 +167,33 @@ class SpamFolderPages:
                 continue
             if outcome.changed:
                 done += 1
+                if action == "approve" and await self._store.read(
+                    functools.partial(off_blog, comment_id=comment_id)
+                ):
+                    off.append(comment_id)
             else:
                 kept.append(comment_id)
         log.info("spam folder: %s of %d comment(s), %d done (session %d)",
                  action, len(ids), done, session.id)  # fmt: skip
         left = f"&kept={','.join(map(str, kept))}" if kept else ""
         left += f"&answered={','.join(map(str, answered))}" if answered else ""
+        left += f"&off={','.join(map(str, off))}" if off else ""
         raise web.HTTPSeeOther(f"/moderate/spam?done={action}:{done}{left}")
+
+
+async def _off_blog_now(
+    conn: aiosqlite.Connection, asked: str, only: int | None
+) -> list[dict[str, object]]:
+    """Those just published (``off`` of act()'s redirect) that stay off the blog, as
+    its WordPress post takes no comments (bridges/wordpress/links.off_blog): said
+    where the moderator decided, as the moderation link's page says it."""
+    return [
+        item
+        for item in await kept_now(conn, asked, only)
+        if isinstance(item["comment"], Comment)
+        and item["comment"].status is CommentStatus.APPROVED
+        and await off_blog(conn, item["comment"].id)
+    ]
 
 
 async def _still_spam(conn: aiosqlite.Connection, ids: list[int]) -> list[dict[str, object]]:

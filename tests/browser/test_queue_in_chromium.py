@@ -268,3 +268,30 @@ async def test_an_arabic_comment_under_decided_reads_right_to_left(
     assert await excerpt.evaluate("e => getComputedStyle(e).direction") == "rtl"
     name = decided.get_by_text("نور الهدى", exact=True).first
     assert await name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+
+
+@pytest.mark.asyncio
+async def test_not_on_the_blog_reads_in_dark_mode(daemon: Running, browser: Any) -> None:
+    """The Approve page's "Not on the blog" (a WordPress post closed there, 813d6de)
+    kept a light yellow of its own while the page turned dark (01d9a38): the page's
+    light text on it, 1.1:1, unreadable on a phone at night, as the moderator decides."""
+    comment = await post_comment(daemon, parent=2, body="Approved on a closed post.")
+    approve = moderation_links(await moderation_email(daemon, "Ann", 1))["approve"]
+
+    async def closed_in_wordpress(conn: Any) -> None:  # as the bridge's posts check leaves it
+        [(thread,)] = await conn.execute_fetchall(
+            "SELECT thread_id FROM comments WHERE id = ?", (comment,)
+        )
+        await conn.execute("INSERT INTO wp_posts (post_id, thread_id) VALUES (7, ?)", (thread,))
+        await conn.execute("INSERT INTO wp_state (key, value) VALUES ('post_open:7', '0')")
+
+    await daemon.store.write(closed_in_wordpress)
+    page = await signed_in_on_a_phone(daemon, browser)
+    await page.emulate_media(color_scheme="dark")
+    await page.goto(approve)
+    await page.get_by_text("Not on the blog:").wait_for()
+    assert await page.evaluate(LOW_CONTRAST) == []
+    await page.get_by_role("button", name="Approve").click()
+    await page.get_by_text("Done: the comment is approved.").wait_for()
+    await page.get_by_text("Not on the blog:").wait_for()
+    assert await page.evaluate(LOW_CONTRAST) == []

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from contrast import LOW_CONTRAST
 from flows import post_comment, signed_in_on_a_phone
 from support import ROOT, db_value, free_port, make_settings
 
@@ -99,3 +100,31 @@ async def test_rescue_one_and_delete_several_at_320_px(daemon: Running, browser:
     await page.screenshot(path=str(ARTIFACTS / "spam-folder-phone-queue.png"), full_page=True)
     for gone in (hostile, arabic, robot):
         assert await db_value(daemon, "SELECT count(*) FROM comments WHERE id = ?", gone) == 0
+
+
+@pytest.mark.asyncio
+async def test_the_folders_links_fit_a_thumb_and_it_reads_in_dark_mode(
+    daemon: Running, browser: Any
+) -> None:
+    """The folder's page came the same day as the pages' 44 px targets (d02a5ea, 5e04146)
+    and missed them: '← The queue', 'Select all', 'Back to the spam folder' (and 'Older
+    spam') were 20 px tall lines on a phone. Its dark mode was right."""
+    targets = """() => [...document.querySelectorAll("a, button, input, select, textarea")]
+      .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== "hidden")
+      .filter(e => e.tagName !== "A" || e.parentElement.textContent.trim() === e.textContent.trim())
+      .map(e => e.type === "checkbox" && e.closest("label") ? e.closest("label") : e)
+      .map(e => { const r = e.getBoundingClientRect();
+        return [e.tagName, e.textContent.trim().slice(0, 30) || e.name, r.width, r.height]; })"""
+    held = await spam(daemon, "Reader", f"Call me on +44 20 7946 0958 {SPAMMY}", "r@example.net")
+    await spam(daemon, "Robot", SPAMMY, "robot@example.net")
+    page = await signed_in_on_a_phone(daemon, browser, WIDTH)
+    await page.emulate_media(color_scheme="dark")
+    await page.get_by_role("link", name="Spam (2)").click()
+    await page.get_by_role("heading", name="Spam: 2 comments").wait_for()
+    assert await page.evaluate(LOW_CONTRAST) == []
+    assert [t for t in await page.evaluate(targets) if min(t[2:]) < 44] == []
+    await card(page, held).locator("input[name=comment]").check()
+    await page.get_by_role("button", name="Delete for good").click()
+    await page.get_by_role("button", name="Delete").first.wait_for()
+    assert await page.evaluate(LOW_CONTRAST) == []
+    assert [t for t in await page.evaluate(targets) if min(t[2:]) < 44] == []

@@ -23,6 +23,7 @@ from flows import (
     undo_of,
     url,
 )
+from held import traces
 from support import (
     AUTHOR_EMAIL,
     THREAD,
@@ -45,8 +46,8 @@ ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
 async def spam(daemon: Running, author: str, body: str = SPAMMY, **fields: object) -> int:
     """A comment the filter sends to the folder; its id."""
-    email = f"{author.lower() if author.isascii() else 'rtl'}@spam.example"
-    cid = await post_comment(daemon, author=author, email=email, body=body, **fields)
+    fields.setdefault("email", f"{author.lower() if author.isascii() else 'rtl'}@spam.example")
+    cid = await post_comment(daemon, author=author, body=body, **fields)
     assert await status_of(daemon, cid) == "spam"
     return cid
 
@@ -206,6 +207,57 @@ async def test_a_moderator_marked_spam_deleted_stays_learnt(daemon: Running) -> 
         assert "Deleted for good: 1 comment." in page
     assert await status_of(daemon, cid) is None
     assert await trained(daemon) == taught
+
+
+@pytest.mark.asyncio
+async def test_delete_for_good_forgets_the_address_only_it_held(daemon: Running) -> None:
+    """A robot types a real person's address, asking to be notified; the author deletes
+    its comment for good from the folder. The address stayed for good, with the
+    subscription held for a rescue: the folder's purge (spam.keep_days) forgets such
+    an address with the comment, but never sees one deleted before. One a kept comment
+    needs stays."""
+    robot, reader = "scraped.person@example.net", "reader@example.net"
+    gone = await spam(daemon, "Robot", email=robot, notify=True)
+    theirs = await spam(daemon, "Reader", email=reader)
+    await post_comment(daemon, author="Reader", email=reader, body="Moving, thank you.")
+    [(robot_id,)] = await db_rows(daemon, "SELECT id FROM addresses WHERE email = ?", robot)
+    assert await traces(daemon, robot, robot_id)  # the comment, the held subscription
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        await signed_in(daemon, session)
+        page = await folder(session, daemon)
+        _status, page = await act(session, daemon, page, "delete", gone, theirs, sure="yes")
+        assert "Deleted for good: 2 comments." in page
+    assert await traces(daemon, robot, robot_id) == []
+    assert await db_rows(daemon, "SELECT email FROM addresses WHERE email LIKE '%.net'") == [
+        (reader,)
+    ]
+
+
+@pytest.mark.asyncio
+async def test_not_spam_on_a_post_closed_in_wordpress_says_it_stays_off_the_blog(
+    daemon: Running,
+) -> None:
+    """The moderation link's page says "Not on the blog" of a comment WordPress will not
+    take, its post taking no comments there (813d6de); the spam folder's Not spam,
+    the same day, said "published" and no more, and the author looked for it on the
+    blog in vain."""
+    one, two = [await spam(daemon, f"Late{n}", f"{SPAMMY} {n}") for n in range(2)]
+
+    async def closed_in_wordpress(conn: Any) -> None:  # as the bridge's posts check leaves it
+        [(thread,)] = await conn.execute_fetchall(
+            "SELECT thread_id FROM comments WHERE id = ?", (one,)
+        )
+        await conn.execute("INSERT INTO wp_posts (post_id, thread_id) VALUES (7, ?)", (thread,))
+        await conn.execute("INSERT INTO wp_state (key, value) VALUES ('post_open:7', '0')")
+
+    await daemon.store.write(closed_in_wordpress)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        await signed_in(daemon, session)
+        page = await folder(session, daemon)
+        status, page = await act(session, daemon, page, "approve", one, two)
+    assert status == 200 and "Not spam: 2 comments published." in page
+    assert "<strong>Not on the blog:</strong> comments are closed on their posts in " in page
+    assert "<bdi>Late0</bdi>" in page and "<bdi>Late1</bdi>" in page
 
 
 def guest_post(path: Path) -> Path:

@@ -13,7 +13,9 @@ from flows import follow, moderation_email, outbox_dir, post_comment, raw_mail_t
 from support import AUTHOR_EMAIL, THREAD, db_rows, import_seed, read_maildir, started
 
 from mailbridge.app import Running
+from mailbridge.models import Channel, Decider
 from mailbridge.store import comments
+from mailbridge.tokens import Action
 
 SPAMMY = "Check out my channel!!! http://spam.example/watch subscribe please"
 
@@ -119,6 +121,23 @@ async def test_a_day_of_robots_does_not_push_a_person_out_of_the_report(tmp_path
         assert (
             b"And 6 more" in raw and f"{daemon.settings.site.public_url}/moderate".encode() in raw
         )
+
+
+@pytest.mark.asyncio
+async def test_spam_a_person_marked_is_not_reported(tmp_path: Path) -> None:
+    """The author marks fifty-five old comments spam in wp-admin (the bridge applies
+    it here as WordPress's decision): the next report offered to publish them all,
+    "56 comments went to spam", and on SQLite listed them first (no score), so the
+    filter's one catch, a person's, was left out of the fifty."""
+    async with started(tmp_path, spam={"report_hours": 0}) as daemon:
+        for comment_id in range(3, 58):
+            await daemon.service.moderate(comment_id, Action.SPAM, Decider(Channel.WORDPRESS, None))
+        await post_comment(daemon, author="Quick Reader", email="quick@example.net",
+                           body="Great post.", elapsed=1)  # fmt: skip
+    async with started(tmp_path, spam={"report_hours": 0.0004}) as daemon:  # every 1.4 s
+        [raw] = await reports(daemon)
+        assert b"Quick Reader" in raw and b"1 comment went to spam" in raw
+        assert b"Reader 003" not in raw
 
 
 @pytest.mark.asyncio

@@ -13,16 +13,21 @@ import secrets
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from flows import raw_mail_to
+from flows import form_token, raw_mail_to
 from support import db_rows, local, make_settings, no_dmarc_zone, until
 from wordpress_proxy import Fault, answer_by_email, answered, bridge_for, mail_to, proxy_for
 from wordpress_site import Admin, Site
 
 from mailbridge.app import running
+from mailbridge.bridges.wordpress import renames
+from mailbridge.bridges.wordpress.client import WpPost
+from mailbridge.clock import SystemClock
+from mailbridge.importer import import_file
 
 
 def shown(raw: bytes) -> str:
@@ -251,3 +256,109 @@ async def test_a_post_first_seen_with_such_a_slug_is_keyed_by_its_id(
         rows = await db_rows(daemon, "SELECT key, url FROM threads")
         assert rows == [(str(post["id"]), "")]
         assert await db_rows(daemon, "SELECT body FROM comments") == [("A first comment.",)]
+
+
+def wxr_of(path: Path, slug: str, post_id: int, comment_id: int, words: str) -> Path:
+    """WordPress's export of one post (``slug``, ``post_id``) with one approved comment."""
+    path.write_text(
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/">
+<channel><title>B</title>
+<item><title>A first title</title><link>https://blog.example.org/{slug}/</link>
+<wp:post_id>{post_id}</wp:post_id><wp:post_name>{slug}</wp:post_name>
+<wp:post_type>post</wp:post_type>
+<wp:comment><wp:comment_id>{comment_id}</wp:comment_id>
+<wp:comment_author>Reader</wp:comment_author>
+<wp:comment_author_email>reader@example.org</wp:comment_author_email>
+<wp:comment_date_gmt>2026-01-02 10:00:00</wp:comment_date_gmt>
+<wp:comment_content>{words}</wp:comment_content>
+<wp:comment_approved>1</wp:comment_approved><wp:comment_parent>0</wp:comment_parent>
+</wp:comment></item></channel></rss>
+"""
+    )
+    return path
+
+
+@pytest.mark.asyncio
+async def test_a_wxr_naming_a_renamed_posts_old_slug_imports_into_its_thread(
+    tmp_path: Path,
+) -> None:
+    """The blog's export made before the post was renamed, imported again (``--again``,
+    or a copy downloaded before): it made a second thread under the old slug, every
+    comment twice, and the links of every email sent before (sent on, 301, to the
+    renamed thread) opened that frozen copy instead. Another post given the old slug
+    since gets its own thread, ``SLUG-ID``, as the bridge keys it."""
+    settings = make_settings(tmp_path)
+    before = wxr_of(tmp_path / "before.xml", "first-slug", 7, 11, "A first comment.")
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        await import_file(daemon.store, before, SystemClock())
+
+        async def renamed_there(conn: Any) -> str | None:  # as the bridge's posts check does
+            [(thread_id,)] = await conn.execute_fetchall("SELECT id FROM threads")
+            await conn.execute(
+                "INSERT INTO wp_posts (post_id, thread_id) VALUES (7, ?)", (thread_id,)
+            )
+            post = WpPost(7, "second-slug", "A better title", "https://blog.example.org/s/", True)
+            return await renames.follow(conn, thread_id, post)
+
+        assert await daemon.store.write(renamed_there) == "first-slug"
+        again = await import_file(daemon.store, before, SystemClock(), again=True)
+        assert again.threads_created == 0 and again.comments_added == 0
+        other = wxr_of(tmp_path / "other.xml", "first-slug", 8, 12, "On the other post.")
+        await import_file(daemon.store, other, SystemClock())
+        placed = await db_rows(
+            daemon,
+            "SELECT t.key, c.body FROM comments c JOIN threads t ON t.id = c.thread_id "
+            "ORDER BY c.id",
+        )
+        assert placed == [
+            ("second-slug", "A first comment."),
+            ("first-slug-8", "On the other post."),
+        ]
+        host, port = daemon.http_address
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://{host}:{port}/threads/first-slug") as page,
+        ):
+            assert page.url.path == "/threads/second-slug"
+            assert "A first comment." in await page.text()
+
+
+@pytest.mark.asyncio
+async def test_a_comment_written_while_its_post_was_renamed_is_taken(tmp_path: Path) -> None:
+    """A reader opens the thread's page (a notification's link) and writes; meanwhile the
+    post is renamed in WordPress (as authors fix a slug just after publishing). Their
+    widget posts to the old key: 404 "no thread 'first-slug'", again on every retry,
+    until they reloaded the page."""
+    settings = make_settings(tmp_path)
+    before = wxr_of(tmp_path / "before.xml", "first-slug", 7, 11, "A first comment.")
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        await import_file(daemon.store, before, SystemClock())
+        host, port = daemon.http_address
+        api = f"http://{host}:{port}/api/threads/first-slug"
+        token = form_token(daemon, "first-slug")  # the widget's, a minute before
+        async with aiohttp.ClientSession() as session:
+
+            async def renamed_there(conn: Any) -> str | None:
+                [(thread_id,)] = await conn.execute_fetchall("SELECT id FROM threads")
+                await conn.execute(
+                    "INSERT INTO wp_posts (post_id, thread_id) VALUES (7, ?)", (thread_id,)
+                )
+                post = WpPost(7, "second-slug", "Renamed", "https://blog.example.org/s/", True)
+                return await renames.follow(conn, thread_id, post)
+
+            assert await daemon.store.write(renamed_there) == "first-slug"
+            comment = {"author": "Bea", "email": "bea@example.org", "body": "Written slowly.",
+                       "form": token}  # fmt: skip
+            async with session.post(f"{api}/comments", json=comment) as r:
+                assert r.status == 202, await r.text()
+                assert (await r.json())["status"] == "pending"
+            async with session.post(f"http://{host}:{port}/api/threads/gone/comments",
+                                    json=comment) as r:  # fmt: skip
+                assert r.status == 404 and (await r.json())["error"] == "no thread 'gone'"
+        rows = await db_rows(
+            daemon,
+            "SELECT t.key, c.status, coalesce(c.held_reason, '') FROM comments c "
+            "JOIN threads t ON t.id = c.thread_id WHERE c.author = 'Bea'",
+        )
+        assert rows == [("second-slug", "pending", "")]
