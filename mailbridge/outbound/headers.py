@@ -307,7 +307,13 @@ def ascii_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     if not host.isascii():
-        host = idna.encode(host, uts46=True).decode("ascii")
+        # Label by label: an ASCII label is a DNS name's as it stands, and may hold
+        # what IDNA refuses in a U-label ("r3---sn-x", "00--0"); encoding the whole
+        # host made IDNA refuse "00--0.bücher.example".
+        host = ".".join(
+            label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
+            for label in host.split(".")
+        )
     if ":" in host:
         host = f"[{host}]"  # IPv6
     netloc = host if parts.port is None else f"{host}:{parts.port}"

@@ -15,6 +15,7 @@ import idna
 
 from mailbridge.addresses import parse_mailbox
 from mailbridge.errors import ConfigError, InvalidAddress
+from mailbridge.outbound.headers import ascii_url
 from mailbridge.outbound.transport import redact_url
 from mailbridge.settings.integrations import (
     WEBHOOK_EVENTS,
@@ -66,6 +67,14 @@ def _site_url(s: Settings) -> None:
     url = urlsplit(s.site.public_url)
     if url.scheme not in {"http", "https"} or not url.netloc:
         raise ConfigError(f"site.public_url: expected an http(s) URL, got '{s.site.public_url}'")
+    try:
+        # Every link and List-Unsubscribe header is built from it (ascii_url): a host
+        # IDNA cannot encode is said here, not as a traceback at the first email.
+        ascii_url(s.site.public_url)
+    except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        raise ConfigError(
+            f"site.public_url: its host cannot be written in ASCII (IDNA): {exc}"
+        ) from None
 
 
 def _accent_color(s: Settings) -> None:

@@ -7,6 +7,7 @@ import pytest
 from support import ROOT
 
 from mailbridge.errors import ConfigError
+from mailbridge.outbound.headers import ascii_url
 from mailbridge.settings import Settings, iter_keys, load_settings
 
 EXAMPLE = ROOT / "config" / "mailbridge.example.toml"
@@ -87,6 +88,9 @@ def test_unknown_environment_variable_is_refused() -> None:
         ({"MAILBRIDGE_SMTP_LISTEN": "nowhere"}, "smtp.listen: expected host:port"),
         ({"MAILBRIDGE_SMTP_LISTEN": "127.0.0.1:\u00b2"}, "smtp.listen: expected host:port"),
         ({"MAILBRIDGE_SITE_PUBLIC_URL": "ftp://x"}, "site.public_url"),
+        # Every link and List-Unsubscribe is built from it: refused at start, not as a
+        # traceback at the first email (hyphens 3 and 4 of a U-label: IDNA refuses).
+        ({"MAILBRIDGE_SITE_PUBLIC_URL": "https://ab--ü.example"}, "site.public_url: its host"),
         # Written into every lang attribute: a name or a locale's underscore is no tag.
         ({"MAILBRIDGE_SITE_LANGUAGE": "French"}, "site.language: expected a BCP 47"),
         ({"MAILBRIDGE_SITE_LANGUAGE": "pt_BR"}, "site.language: expected a BCP 47"),
@@ -129,3 +133,10 @@ def test_data_url_selects_the_engine_or_is_refused() -> None:
     assert load_settings(environ={"MAILBRIDGE_DATA_URL": url}).data_url == url
     with pytest.raises(ConfigError, match="data_url: expected empty .* got a 'mysql:' URL"):
         load_settings(environ={"MAILBRIDGE_DATA_URL": "mysql://mb@127.0.0.1/mb"})
+
+
+def test_a_public_url_mixing_a_dns_label_and_an_idn_is_taken() -> None:
+    # "00--0" is a DNS label as it stands (as "r3---sn-x" is): IDNA encodes only the
+    # U-label beside it (hypothesis found a whole host encoded at once refused).
+    settings = load_settings(environ={"MAILBRIDGE_SITE_PUBLIC_URL": "https://00--0.bücher.example"})
+    assert ascii_url(settings.site.public_url) == "https://00--0.xn--bcher-kva.example"
