@@ -12,7 +12,6 @@ from pathlib import Path
 import aiosqlite
 
 from mailbridge.addresses import normalise
-from mailbridge.bridges.wordpress import renames
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import InvalidAddress
 from mailbridge.importer import known_files
@@ -26,7 +25,7 @@ from mailbridge.importer.records import (
     detect_format,
 )
 from mailbridge.importer.wxr import count_comments, read_wxr
-from mailbridge.store import Store, subscriptions, threads
+from mailbridge.store import Store, former_keys, subscriptions, threads
 from mailbridge.store.subscriptions import Level
 
 __all__ = [
@@ -141,7 +140,7 @@ async def _store_thread(
     if author_email:
         author_address = await threads.upsert_address(conn, author_email, now)
     # A post renamed in WordPress since this file was made: its thread as keyed now.
-    thread.key = await renames.imported_key(conn, thread.key, thread.post_id)
+    thread.key = await former_keys.imported_key(conn, thread.key, thread.post_id)
     thread_id, created = await threads.upsert_thread(
         conn,
         key=thread.key,

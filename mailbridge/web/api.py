@@ -10,7 +10,6 @@ from typing import Any
 from aiohttp import web
 
 from mailbridge.addresses import NON_ASCII_LOCAL_PART, normalise
-from mailbridge.bridges.wordpress.renames import renamed
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import (
     InvalidAddress,
@@ -33,6 +32,7 @@ from mailbridge.moderate.service import CommentService
 from mailbridge.settings import LimitSettings
 from mailbridge.spam.form_token import form_time, make_form_token
 from mailbridge.store import Store
+from mailbridge.store.former_keys import renamed
 from mailbridge.text_rules import TextRefused, check_body, check_name
 from mailbridge.web.guard import client_ip, header_text
 from mailbridge.web.limits import RateLimiter

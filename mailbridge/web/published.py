@@ -35,13 +35,13 @@ from urllib.parse import quote
 import aiosqlite
 from aiohttp import web
 
-from mailbridge.bridges.wordpress.renames import renamed
 from mailbridge.errors import NotFound
 from mailbridge.models import MAX_ID, CommentNode, Thread, echoed, whole_number
 from mailbridge.render import RENDER_VERSION, render_comment
 from mailbridge.settings import CacheSettings
 from mailbridge.store import Store, comments, threads
 from mailbridge.store import published as published_rows
+from mailbridge.store.former_keys import renamed
 
 __all__ = [
     "BIG_THREAD",

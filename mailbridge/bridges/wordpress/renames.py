@@ -23,10 +23,9 @@ from mailbridge.bridges.wordpress.client import WpPost
 from mailbridge.embed.pages import MAX_TITLE
 from mailbridge.importer.records import clean_line, safe_url, usable_key
 from mailbridge.outbound.headers import cluster_cut
+from mailbridge.store.former_keys import WAS, post_of_key
 
-__all__ = ["follow", "imported_key", "key_for", "link_of", "renamed", "title_of", "usable_slug"]
-
-_WAS = "key_was:"  # wp_state: a former key, and the thread it names still
+__all__ = ["follow", "key_for", "link_of", "title_of", "usable_slug"]
 
 
 def title_of(post: WpPost) -> str:
@@ -40,54 +39,12 @@ def title_of(post: WpPost) -> str:
     return cluster_cut(clean_line(title), MAX_TITLE).rstrip()
 
 
-async def renamed(conn: aiosqlite.Connection, key: str) -> str | None:
-    """The key now of the thread once keyed ``key``; None when it is no former key."""
-    was = await links.get_state(conn, _WAS + key)
-    if was is None:
-        return None
-    async with conn.execute("SELECT key FROM threads WHERE id = ?", (int(was),)) as cur:
-        row = await cur.fetchone()
-    return None if row is None else str(row[0])
-
-
-async def imported_key(conn: aiosqlite.Connection, key: str, post_id: str) -> str:
-    """The key a post of an import file keyed ``key`` (WordPress's ``post_id``, when
-    the file says) is imported under. A file made before its post was renamed (a WXR
-    imported again) names the old key: the thread it names now, or, for another post
-    given that slug since, a thread of its own, ``SLUG-ID``, as :func:`key_for` keys
-    it. Imported under the old key, it was a second copy of the conversation, and the
-    links of the emails sent before opened that copy."""
-    async with conn.execute("SELECT 1 FROM threads WHERE key = ?", (key,)) as cur:
-        if await cur.fetchone() is not None:
-            return key
-    now = await renamed(conn, key)
-    if now is None:
-        return key
-    if not post_id.isdigit():
-        return now  # the file names no post: the renamed one's, as its key says
-    owner = await _post_of(conn, now)
-    return now if owner is None or owner == int(post_id) else f"{key[:80]}-{post_id}"
-
-
-async def _post_of(conn: aiosqlite.Connection, key: str) -> int | None:
-    async with conn.execute(
-        "SELECT p.post_id FROM threads t JOIN wp_posts p ON p.thread_id = t.id WHERE t.key = ?",
-        (key,),
-    ) as cur:
-        row = await cur.fetchone()
-    return None if row is None else int(row[0])
-
-
 async def _other_owner(conn: aiosqlite.Connection, key: str, post_id: int) -> bool:
     """Whether ``key`` is another post's thread's, now or before a rename."""
-    async with conn.execute(
-        "SELECT p.post_id FROM threads t JOIN wp_posts p ON p.thread_id = t.id WHERE t.key = ?",
-        (key,),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is not None and int(row[0]) != post_id:
+    owner_now = await post_of_key(conn, key)
+    if owner_now is not None and owner_now != post_id:
         return True
-    was = await links.get_state(conn, _WAS + key)
+    was = await links.get_state(conn, WAS + key)
     if was is None:
         return False
     async with conn.execute("SELECT post_id FROM wp_posts WHERE thread_id = ?", (int(was),)) as cur:
@@ -150,6 +107,6 @@ async def follow(conn: aiosqlite.Connection, thread_id: int, post: WpPost) -> st
     )
     if key == old:
         return None
-    await links.set_state(conn, _WAS + old, str(thread_id))
-    await conn.execute("DELETE FROM wp_state WHERE key = ?", (_WAS + key,))
+    await links.set_state(conn, WAS + old, str(thread_id))
+    await conn.execute("DELETE FROM wp_state WHERE key = ?", (WAS + key,))
     return old
