@@ -23,7 +23,6 @@ from flows import (
     undo_of,
     url,
 )
-from held import traces
 from support import (
     AUTHOR_EMAIL,
     THREAD,
@@ -207,30 +206,6 @@ async def test_a_moderator_marked_spam_deleted_stays_learnt(daemon: Running) -> 
         assert "Deleted for good: 1 comment." in page
     assert await status_of(daemon, cid) is None
     assert await trained(daemon) == taught
-
-
-@pytest.mark.asyncio
-async def test_delete_for_good_forgets_the_address_only_it_held(daemon: Running) -> None:
-    """A robot types a real person's address, asking to be notified; the author deletes
-    its comment for good from the folder. The address stayed for good, with the
-    subscription held for a rescue: the folder's purge (spam.keep_days) forgets such
-    an address with the comment, but never sees one deleted before. One a kept comment
-    needs stays."""
-    robot, reader = "scraped.person@example.net", "reader@example.net"
-    gone = await spam(daemon, "Robot", email=robot, notify=True)
-    theirs = await spam(daemon, "Reader", email=reader)
-    await post_comment(daemon, author="Reader", email=reader, body="Moving, thank you.")
-    [(robot_id,)] = await db_rows(daemon, "SELECT id FROM addresses WHERE email = ?", robot)
-    assert await traces(daemon, robot, robot_id)  # the comment, the held subscription
-    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
-        await signed_in(daemon, session)
-        page = await folder(session, daemon)
-        _status, page = await act(session, daemon, page, "delete", gone, theirs, sure="yes")
-        assert "Deleted for good: 2 comments." in page
-    assert await traces(daemon, robot, robot_id) == []
-    assert await db_rows(daemon, "SELECT email FROM addresses WHERE email LIKE '%.net'") == [
-        (reader,)
-    ]
 
 
 @pytest.mark.asyncio
