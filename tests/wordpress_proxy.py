@@ -186,3 +186,16 @@ async def bridge_for(
         yield bridge
     finally:
         await bridge.aclose()
+
+
+@contextlib.asynccontextmanager
+async def daemon_and_bridge(
+    tmp_path: Path, site: Site, url: str, slug: str, clock: Clock | None = None, **wordpress: Any
+) -> AsyncIterator[tuple[Running, WordPressBridge]]:
+    """A daemon on the tests' defaults and a bridge for it run round by round (see
+    :func:`bridge_for`)."""
+    async with (
+        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
+        bridge_for(tmp_path, site, url, slug, daemon, clock, **wordpress) as bridge,
+    ):
+        yield daemon, bridge

@@ -37,7 +37,14 @@ from support import (
     reply_to_notification,
     smtp_send,
 )
-from wordpress_proxy import Proxy, answer_by_email, answered, bridge_for, proxy_for
+from wordpress_proxy import (
+    Proxy,
+    answer_by_email,
+    answered,
+    bridge_for,
+    daemon_and_bridge,
+    proxy_for,
+)
 from wordpress_site import Admin, Site
 
 from mailbridge.app import Running, running
@@ -106,12 +113,9 @@ async def test_comments_closed_in_wp_admin_close_the_thread_here(
     admin = Admin(wordpress_site)
     slug = "closing-by-hand-" + secrets.token_hex(4)
     post_id = await a_thread(admin, slug)
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(
-            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
-        ) as bridge,
-    ):
+    async with daemon_and_bridge(
+        tmp_path, wordpress_site, wordpress_site.url, slug, posts_check_minutes=0
+    ) as (daemon, bridge):
         await bridge.run_once()
         note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
         assert '"closed":false' in await thread_json(daemon, slug)
@@ -143,12 +147,9 @@ async def test_comments_closed_by_age_close_the_thread_here(
     admin = Admin(wordpress_site)
     slug = "closing-by-age-" + secrets.token_hex(4)
     post_id = await a_thread(admin, slug, days_old=30)
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(
-            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
-        ) as bridge,
-    ):
+    async with daemon_and_bridge(
+        tmp_path, wordpress_site, wordpress_site.url, slug, posts_check_minutes=0
+    ) as (daemon, bridge):
         await bridge.run_once()
         note = await answered(admin, post_id, bridge, daemon, "Reader", "reader@example.org")
         with closing_old_posts(wordpress_site, days=14):
@@ -179,12 +180,9 @@ async def test_a_thread_imported_closed_follows_its_post_open_in_wordpress(
     admin = Admin(wordpress_site)
     slug = "closing-imported-" + secrets.token_hex(4)
     post_id = await a_thread(admin, slug)
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(
-            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
-        ) as bridge,
-    ):
+    async with daemon_and_bridge(
+        tmp_path, wordpress_site, wordpress_site.url, slug, posts_check_minutes=0
+    ) as (daemon, bridge):
         # As `mailbridge import` leaves the post exported with comments closed.
         imported = {"title": "Closing", "url": "", "author": "", "author_address_id": None}
         await daemon.store.write(

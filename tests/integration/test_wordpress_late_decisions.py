@@ -13,11 +13,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from support import FakeClock, make_settings, no_dmarc_zone
-from wordpress_proxy import bridge_for
+from support import FakeClock
+from wordpress_proxy import daemon_and_bridge
 from wordpress_site import Admin, Site
 
-from mailbridge.app import Running, running
+from mailbridge.app import Running
 from mailbridge.models import Thread
 
 
@@ -52,9 +52,9 @@ async def test_an_old_comment_trashed_or_spammed_in_wp_admin_leaves_the_page_wit
         for n, text in enumerate(words)
     ]  # fmt: skip
     clock = FakeClock()
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon, clock) as bridge,
+    async with daemon_and_bridge(tmp_path, wordpress_site, wordpress_site.url, slug, clock) as (
+        daemon,
+        bridge,
     ):
         await bridge.run_once()
         shown = await page_of(daemon, slug)

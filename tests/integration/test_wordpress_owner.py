@@ -32,6 +32,7 @@ from wordpress_proxy import (
     answer_by_email,
     answered,
     bridge_for,
+    daemon_and_bridge,
     daemon_for,
     equals,
     mail_to,
@@ -161,9 +162,9 @@ async def test_a_comment_deleted_on_both_sides_at_once(
     # there finds nothing (404), which is what was wanted, not a failure of the bridge.
     admin = Admin(wordpress_site)
     post_id, slug = await a_post(admin, 2)
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    async with daemon_and_bridge(tmp_path, wordpress_site, wordpress_site.url, slug) as (
+        daemon,
+        bridge,
     ):
         await bridge.run_once()
         mirrored = "SELECT wp_id, comment_id FROM wp_comments WHERE comment_id IS NOT NULL"
@@ -193,9 +194,9 @@ async def test_approve_and_reply_in_wp_admin_notifies_the_one_answered(
         post=post_id, author_name="Gil", author_email="gil@example.org",
         content="Is there a part two?", status="hold",
     )  # fmt: skip
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    async with daemon_and_bridge(tmp_path, wordpress_site, wordpress_site.url, slug) as (
+        daemon,
+        bridge,
     ):
         assert await bridge.run_once() == 1  # Reader 0's; Gil's is held there
         await admin.call("POST", f"/comments/{gil['id']}", {"status": "approved"})
@@ -228,9 +229,9 @@ async def test_approve_and_reply_on_an_emailed_reply_emails_its_writer(
     # still pending here, which tells nobody, and its writer never heard of it.
     admin = Admin(wordpress_site)
     post_id, slug = await a_post(admin, 1)
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    async with daemon_and_bridge(tmp_path, wordpress_site, wordpress_site.url, slug) as (
+        daemon,
+        bridge,
     ):
         await bridge.run_once()
         note = await answered(admin, post_id, bridge, daemon)
@@ -303,9 +304,9 @@ async def test_an_emailed_reply_edited_and_approved_in_wp_admin_goes_out_as_edit
     # answered at once, and only then the edit: they got the words taken out.
     admin = Admin(wordpress_site)
     post_id, slug = await a_post(admin, 1)
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    async with daemon_and_bridge(tmp_path, wordpress_site, wordpress_site.url, slug) as (
+        daemon,
+        bridge,
     ):
         await bridge.run_once()
         note = await answered(admin, post_id, bridge, daemon)
@@ -381,9 +382,9 @@ async def test_the_same_words_twice_are_two_comments_here_one_there(
     # must not take over its link: rejecting the repeat here trashed the first there.
     admin = Admin(wordpress_site)
     post_id, slug = await a_post(admin, 1)
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(tmp_path, wordpress_site, wordpress_site.url, slug, daemon) as bridge,
+    async with daemon_and_bridge(tmp_path, wordpress_site, wordpress_site.url, slug) as (
+        daemon,
+        bridge,
     ):
         await bridge.run_once()
         said = {"author": "Hal", "email": "hal@example.com", "body": "Count me in."}

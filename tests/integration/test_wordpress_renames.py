@@ -20,7 +20,15 @@ import pytest
 from aiohttp import web
 from flows import form_token, raw_mail_to
 from support import db_rows, local, make_settings, no_dmarc_zone, until
-from wordpress_proxy import Fault, answer_by_email, answered, bridge_for, mail_to, proxy_for
+from wordpress_proxy import (
+    Fault,
+    answer_by_email,
+    answered,
+    bridge_for,
+    daemon_and_bridge,
+    mail_to,
+    proxy_for,
+)
 from wordpress_site import Admin, Site
 
 from mailbridge.app import running
@@ -57,12 +65,9 @@ async def test_a_post_renamed_in_wordpress_is_followed_and_its_old_links_still_w
         post=post["id"], author_name="Reader 0", author_email="r0@example.org",
         content="A first comment.", status="approved",
     )  # fmt: skip
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(
-            tmp_path, wordpress_site, wordpress_site.url, old, daemon, posts_check_minutes=0
-        ) as bridge,
-    ):
+    async with daemon_and_bridge(
+        tmp_path, wordpress_site, wordpress_site.url, old, posts_check_minutes=0
+    ) as (daemon, bridge):
         await bridge.run_once()
         before = await answered(admin, post["id"], bridge, daemon)
         (sent_before,) = raw_mail_to(daemon, "r0@example.org")
@@ -138,12 +143,9 @@ async def test_a_title_from_wordpress_cannot_turn_an_email_around_or_fill_it(
         content="A first comment.", status="approved",
     )  # fmt: skip
     hostile = "Read this \u202eTXT.exe\u202c now" + " and more" * 500
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        bridge_for(
-            tmp_path, wordpress_site, wordpress_site.url, slug, daemon, posts_check_minutes=0
-        ) as bridge,
-    ):
+    async with daemon_and_bridge(
+        tmp_path, wordpress_site, wordpress_site.url, slug, posts_check_minutes=0
+    ) as (daemon, bridge):
         await bridge.run_once()
         await admin.call("POST", f"/posts/{post['id']}", {"title": hostile})
         await bridge.run_once()

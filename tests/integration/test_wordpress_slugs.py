@@ -14,11 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from flows import raw_mail_to
-from support import local, make_settings, no_dmarc_zone
-from wordpress_proxy import answered, bridge_for
+from support import local
+from wordpress_proxy import answered, daemon_and_bridge
 from wordpress_site import Admin, Site
-
-from mailbridge.app import running
 
 
 @pytest.mark.asyncio
@@ -35,10 +33,10 @@ async def test_the_emailed_link_to_a_cyrillic_posts_thread_opens_it(
         post=post["id"], author_name="Reader 0", author_email="r0@example.org",
         content="Первый комментарий.", status="approved",
     )  # fmt: skip
-    async with (
-        running(make_settings(tmp_path), resolver=no_dmarc_zone()) as daemon,
-        # In wordpress.posts as wp-admin shows the slug: the operator's way of naming it.
-        bridge_for(tmp_path, wordpress_site, wordpress_site.url, "привет-мир", daemon) as bridge,
+    # In wordpress.posts as wp-admin shows the slug: the operator's way of naming it.
+    async with daemon_and_bridge(tmp_path, wordpress_site, wordpress_site.url, "привет-мир") as (
+        daemon,
+        bridge,
     ):
         await bridge.run_once()
         await answered(admin, post["id"], bridge, daemon)
