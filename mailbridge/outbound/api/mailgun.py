@@ -11,6 +11,7 @@ that tells Mailgun when a commenter reads their email.
 from __future__ import annotations
 
 import base64
+import logging
 
 import aiohttp
 
@@ -19,6 +20,8 @@ from mailbridge.outbound.api.config import ApiConfig, masked_key
 from mailbridge.outbound.api.http import Answer, ApiClient
 
 __all__ = ["MailgunTransport", "mailgun_base"]
+
+log = logging.getLogger(__name__)
 
 _BASES = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 
@@ -66,6 +69,10 @@ class MailgunTransport:
         form.add_field("o:tracking-opens", "no")
         answer = await self._client.post(self.url, data=form, headers=self._headers)
         self._raise_for(answer)
+        if isinstance(answer.json, dict) and isinstance(answer.json.get("id"), str):
+            # Mailgun's id for its logs and events (the outbox id is on the line too):
+            # where to look when Mailgun drops it later (its suppression list).
+            log.info("%s: accepted as %s", self._where, answer.json["id"][:200])
 
     def _raise_for(self, answer: Answer) -> None:
         status, said = answer.status, _message_of(answer)
