@@ -62,14 +62,21 @@ def _postmark(fake: Fake, key: str = TOKEN, **changes: Any) -> Transport:
 
 
 @pytest.mark.asyncio
-async def test_mailgun_gets_our_exact_bytes_for_the_envelope_recipient(tmp_path: Path) -> None:
+async def test_mailgun_gets_our_exact_bytes_for_the_envelope_recipient(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async with serving(tmp_path) as fake:
         transport = _mailgun(fake)
         try:
-            await transport.send("bounce+x@reply.example.org", "ann@example.net", MESSAGE)
-            await transport.send("bounce+y@reply.example.org", "bob@example.com", MESSAGE)
+            with caplog.at_level(logging.INFO):
+                await transport.send("bounce+x@reply.example.org", "ann@example.net", MESSAGE)
+                await transport.send("bounce+y@reply.example.org", "bob@example.com", MESSAGE)
         finally:
             await transport.aclose()
+    # Mailgun's id, where to look in its logs; never the address or the key.
+    accepted = [r.getMessage() for r in caplog.records if "accepted as" in r.getMessage()]
+    assert len(accepted) == 2 and accepted[0].startswith("mailgun://mg.example.org: accepted as <")
+    assert "ann@" not in caplog.text and KEY not in caplog.text
     assert fake.problems == []
     first, second = fake.accepted()
     assert first.message == MESSAGE  # byte for byte: our DKIM signature still verifies
@@ -336,3 +343,19 @@ def test_check_config_names_the_transport_with_the_key_masked(tmp_path: Path) ->
     assert good.exit_code == 0, good.output
     assert f"outgoing mail    mailgun://{DOMAIN}?region=eu (key ***eol0)," in good.output
     assert KEY not in good.output
+
+
+@pytest.mark.asyncio
+async def test_postmark_refuses_what_its_fields_would_cut(tmp_path: Path) -> None:
+    attached = MESSAGE.replace(
+        b"--b1--\r\n",
+        b"--b1\r\nContent-Type: application/pdf\r\n\r\nJVBERi0=\r\n--b1--\r\n",
+    )
+    async with serving(tmp_path) as fake:
+        transport = _postmark(fake)
+        try:
+            with pytest.raises(PermanentDeliveryError, match="application/pdf") as refused:
+                await transport.send("b@example.org", "ann@example.net", attached)
+        finally:
+            await transport.aclose()
+    assert not refused.value.at_rcpt and fake.received == []

@@ -11,6 +11,7 @@ domain's Postmark key), and our exact encoding and folding. Tracking is off
 
 from __future__ import annotations
 
+import logging
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -22,6 +23,8 @@ from mailbridge.outbound.api.config import ApiConfig, masked_key
 from mailbridge.outbound.api.http import Answer, ApiClient
 
 __all__ = ["POSTMARK_BASE", "PostmarkTransport", "postmark_fields"]
+
+log = logging.getLogger(__name__)
 
 POSTMARK_BASE = "https://api.postmarkapp.com"
 
@@ -57,6 +60,11 @@ def postmark_fields(rcpt_to: str, message: bytes, stream: str) -> dict[str, Any]
     }
     if mail["Reply-To"] is not None:
         fields["ReplyTo"] = str(mail["Reply-To"])
+    leaves = [p.get_content_type() for p in mail.walk() if not p.is_multipart()]
+    if sorted(leaves) not in (["text/plain"], ["text/html"], ["text/html", "text/plain"]):
+        # What we compose is one text and one HTML body; anything else would be cut to
+        # those two fields, silently (words lost), so it is refused instead.
+        raise ValueError(f"only a text and an HTML body fit Postmark's fields, not {leaves}")
     for part, key in (("plain", "TextBody"), ("html", "HtmlBody")):
         body = mail.get_body(preferencelist=(part,))
         if body is not None and body.get_content_type() == f"text/{part}":
@@ -92,6 +100,9 @@ class PostmarkTransport:
             raise PermanentDeliveryError(f"{self._where}: cannot read the message: {exc}") from exc
         answer = await self._client.post(f"{self.base}/email", json=body, headers=self._headers)
         self._raise_for(answer)
+        if isinstance(answer.json, dict) and isinstance(answer.json.get("MessageID"), str):
+            # Postmark's id for its activity page (the outbox id is on the line too).
+            log.info("%s: accepted as %s", self._where, answer.json["MessageID"][:200])
 
     def _raise_for(self, answer: Answer) -> None:
         status = answer.status
