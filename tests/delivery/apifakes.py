@@ -12,6 +12,14 @@ Each checks a request as the service documents it and answers as it does:
   0, "Message": "OK"}``; a wrong token 401 ``{"ErrorCode": 10, ...}``; errors 422
   ``{"ErrorCode": N, "Message": ...}``.
 
+- Amazon SES v2 ``POST /v2/email/outbound-emails`` (JSON; ``Destination.ToAddresses``,
+  ``Content.Raw.Data`` base64; signed with AWS Signature Version 4 for service
+  ``ses``). 200 ``{"MessageId": ...}``; errors with ``X-Amzn-ErrorType`` and
+  ``{"message": ...}``: a bad signature or key 403 ``InvalidSignatureException`` /
+  ``UnrecognizedClientException``. The signature is recomputed here from the request
+  as received (botocore's canonical request, string to sign and HMAC chain), so a
+  request changed after signing, or signed with another secret, is refused.
+
 A test may queue answers (``script``) that come before the normal ones.
 """
 
@@ -20,6 +28,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +41,10 @@ from delivery.tlskit import TestCA, make_ca
 KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"  # shaped as Mailgun's keys
 TOKEN = "00000000-1111-2222-3333-444455556666"  # shaped as Postmark's server tokens
 DOMAIN = "mg.example.org"
+AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SES_KEY = f"{AWS_KEY_ID}:{AWS_SECRET}"
+REGION = "eu-west-1"
 
 
 @dataclass
@@ -161,14 +174,82 @@ def _postmark(fake: Fake) -> Any:
     return handler
 
 
+_SIGV4 = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/ses/"
+    r"aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})"
+)
+
+
+def _sigv4_problem(request: web.Request, body: bytes) -> str:
+    """Why the request's signature is not AWS SigV4's for our key, or ""."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    found = _SIGV4.fullmatch(request.headers.get("Authorization", ""))
+    if found is None:
+        return "no SigV4 Authorization header"
+    if found["key"] != AWS_KEY_ID:
+        return "UnrecognizedClientException"
+    signed = found["signed"].split(";")
+    if "host" not in signed or "x-amz-date" not in signed:
+        return "host and x-amz-date must be signed"
+    stamp = request.headers["X-Amz-Date"]
+    if not stamp.startswith(found["day"]):
+        return "the credential's day is not X-Amz-Date's"
+    again = AWSRequest(
+        method=request.method,
+        url=f"https://{request.host}{request.path_qs}",
+        data=body,
+        headers={name: request.headers[name] for name in signed},
+    )
+    again.context["timestamp"] = stamp
+    signer = SigV4Auth(Credentials(AWS_KEY_ID, AWS_SECRET), "ses", found["region"])
+    expected = signer.signature(
+        signer.string_to_sign(again, signer.canonical_request(again)), again
+    )
+    return "" if expected == found["signature"] else "InvalidSignatureException"
+
+
+def _ses(fake: Fake) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.read()
+        problem = _sigv4_problem(request, body)
+        if problem:
+            fake.received.append(Received("ses", 403))
+            kind = problem if problem.endswith("Exception") else "InvalidSignatureException"
+            return _answer(403, {"message": problem}, {"X-Amzn-ErrorType": f"{kind}:"})
+        if request.content_type != "application/json":
+            fake.problems.append(f"content type {request.content_type}")
+        fields = json.loads(body)
+        to = fields.get("Destination", {}).get("ToAddresses", [])
+        raw = fields.get("Content", {}).get("Raw", {}).get("Data", "")
+        if len(to) != 1 or not raw or set(fields) - {"Destination", "Content"}:
+            fake.problems.append(f"fields {sorted(fields)}")
+            return _answer(
+                400, {"message": "bad request"}, {"X-Amzn-ErrorType": "BadRequestException"}
+            )
+        got = Received("ses", 200, to[0], base64.b64decode(raw), fields=fields)
+        if fake.script:
+            status, answer, headers = fake.script.pop(0)
+            got.status = status
+            fake.received.append(got)
+            return _answer(status, answer, headers)
+        fake.received.append(got)
+        return _answer(200, {"MessageId": f"0102{uuid.uuid4().hex}-000000"})
+
+    return handler
+
+
 @contextlib.asynccontextmanager
 async def serving(folder: Path) -> AsyncIterator[Fake]:
-    """Both fakes on one TLS port of 127.0.0.1; its certificate from a private CA."""
+    """The three fakes on one TLS port of 127.0.0.1; its certificate from a private CA."""
     ca = make_ca(folder)
     fake = Fake("", ca)
     app = web.Application(client_max_size=30 * 1024 * 1024)
     app.router.add_post("/v3/{domain}/messages.mime", _mailgun(fake))
     app.router.add_post("/email", _postmark(fake))
+    app.router.add_post("/v2/email/outbound-emails", _ses(fake))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ca.server_context())

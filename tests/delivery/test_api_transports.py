@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from delivery.apifakes import DOMAIN, KEY, TOKEN, Fake, serving
+from delivery.apifakes import DOMAIN, KEY, REGION, SES_KEY, TOKEN, Fake, serving
 from delivery.outboxkit import queue, rows, worker
 from support import FakeClock
 
@@ -359,3 +359,87 @@ async def test_postmark_refuses_what_its_fields_would_cut(tmp_path: Path) -> Non
         finally:
             await transport.aclose()
     assert not refused.value.at_rcpt and fake.received == []
+
+
+def _ses(fake: Fake, key: str = SES_KEY) -> Transport:
+    return api_transport(f"ses://{REGION}", _api(fake, key))
+
+
+@pytest.mark.asyncio
+async def test_ses_gets_our_exact_bytes_signed_with_sigv4(tmp_path: Path) -> None:
+    async with serving(tmp_path) as fake:
+        transport = _ses(fake)
+        try:
+            await transport.send("bounce+x@reply.example.org", "ann@example.net", MESSAGE)
+            await transport.send("bounce+y@reply.example.org", "bob@example.com", MESSAGE)
+        finally:
+            await transport.aclose()
+    assert fake.problems == []
+    first, second = fake.accepted()
+    assert first.message == MESSAGE  # Content.Raw: byte for byte
+    assert (first.to, second.to) == ("ann@example.net", "bob@example.com")
+    assert "wJalr" not in transport.description and transport.description.startswith(
+        f"ses://{REGION} (key AKIA"
+    )
+
+
+@pytest.mark.asyncio
+async def test_ses_wrong_secret_is_temporary_and_held_never_a_bounce(tmp_path: Path) -> None:
+    wrong = "AKIAIOSFODNN7EXAMPLE:not-the-secret-at-all-0000000000000wxyz"
+    async with serving(tmp_path) as fake:
+        transport = _ses(fake, wrong)
+        try:
+            with pytest.raises(TemporaryDeliveryError) as refused:
+                await transport.send("b@example.org", "ann@example.net", MESSAGE)
+            with pytest.raises(TemporaryDeliveryError, match="not tried"):
+                await transport.send("b@example.org", "ann@example.net", MESSAGE)
+        finally:
+            await transport.aclose()
+    detail = refused.value.detail
+    assert "SES refused the key AKIA" in detail and "InvalidSignatureException" in detail
+    assert "not-the-secret" not in detail and "ses:SendEmail" in detail
+    assert [r.status for r in fake.received] == [403]
+
+
+@pytest.mark.asyncio
+async def test_ses_answers_map_as_a_relays(tmp_path: Path, store: Store) -> None:
+    await _stored(store, "ann@example.net")
+    clock = FakeClock()
+    async with serving(tmp_path) as fake:
+        transport = _ses(fake)
+        unverified = (
+            "Email address is not verified. The following identities failed the check in "
+            "region EU-WEST-1: ann@example.net"
+        )
+        fake.script += [
+            (400, {"message": unverified}, {"X-Amzn-ErrorType": "MessageRejected:"}),
+            (429, {"message": "Maximum sending rate exceeded."},
+             {"X-Amzn-ErrorType": "TooManyRequestsException:"}),
+            (400, {"message": "Illegal header"}, {"X-Amzn-ErrorType": "MessageRejected:"}),
+        ]  # fmt: skip
+        try:
+            await queue(store, ["ann@example.net"] * 3, at=clock.now())
+            await worker(store, transport, clock, hard_bounce_limit=1).deliver_due()
+        finally:
+            await transport.aclose()
+    statuses = await rows(store)
+    assert [s[1] for s in statuses] == ["queued", "queued", "failed"]
+    assert "an identity is not verified in eu-west-1" in statuses[0][3]
+    assert "throttling" in statuses[1][3]
+    assert "SES refused the message: MessageRejected: Illegal header" in statuses[2][3]
+    # The sandbox's refusal and a refused message are never the recipient's bounce.
+    assert await _hard_bounces(store, "ann@example.net") == 0
+
+
+def test_ses_urls_and_keys() -> None:
+    ses = api_transport("ses://us-east-1", ApiConfig(key=SES_KEY))
+    assert ses.url == "https://email.us-east-1.amazonaws.com/v2/email/outbound-emails"  # type: ignore[union-attr]
+    for wrong, said in (
+        ("ses://", "ses://REGION"),
+        ("ses://email.eu-west-1.amazonaws.com", "ses://REGION"),
+        ("ses://eu-west-1?x=1", "unknown query"),
+    ):
+        with pytest.raises(ConfigError, match=said):
+            api_transport(wrong, ApiConfig(key=SES_KEY))
+    with pytest.raises(ConfigError, match="ACCESS_KEY_ID:SECRET_ACCESS_KEY"):
+        api_transport("ses://eu-west-1", ApiConfig(key="AKIAONLY"))

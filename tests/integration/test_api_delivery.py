@@ -14,7 +14,7 @@ from typing import Any
 import dkim
 import pytest
 from click.testing import CliRunner
-from delivery.apifakes import DOMAIN, KEY, TOKEN, Fake, serving
+from delivery.apifakes import DOMAIN, KEY, REGION, SES_KEY, TOKEN, Fake, serving
 from flows import approve, post_comment
 from support import db_rows, is_notification, started
 
@@ -27,7 +27,11 @@ READER = "reader002.4a549d@example.org"
 
 def _outbound(fake: Fake, scheme: str, key: str) -> dict[str, Any]:
     return {
-        "transport": f"mailgun://{DOMAIN}" if scheme == "mailgun" else "postmark://",
+        "transport": {
+            "mailgun": f"mailgun://{DOMAIN}",
+            "postmark": "postmark://",
+            "ses": f"ses://{REGION}",
+        }[scheme],
         "api_key": key,
         "api_url": fake.url,
         "relay_ca_file": str(fake.ca.ca_file),
@@ -54,12 +58,15 @@ def _keygen(data: Path) -> dict[str, str]:
 
 
 @pytest.mark.asyncio
-async def test_an_approved_reply_reaches_mailgun_as_our_signed_bytes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("scheme", "key"), [("mailgun", KEY), ("ses", SES_KEY)])
+async def test_an_approved_reply_reaches_the_service_as_our_signed_bytes(
+    tmp_path: Path, scheme: str, key: str
+) -> None:
     data = tmp_path / "var"
     signing = await asyncio.to_thread(_keygen, data)
     async with (
         serving(tmp_path) as fake,
-        started(tmp_path, outbound=_outbound(fake, "mailgun", KEY), dkim=signing) as daemon,
+        started(tmp_path, outbound=_outbound(fake, scheme, key), dkim=signing) as daemon,
     ):
         await post_comment(daemon, parent=2, body="Ann's answer to Reader 002.")
         (moderation,) = await _arrived(fake, 1)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from mailbridge.errors import ConfigError
 from mailbridge.outbound.api.config import ApiConfig
 from mailbridge.outbound.api.mailgun import MailgunTransport, mailgun_base
 from mailbridge.outbound.api.postmark import PostmarkTransport
+
+if TYPE_CHECKING:
+    from mailbridge.outbound.api.ses import SesTransport
 
 __all__ = ["api_transport"]
 
@@ -23,7 +28,7 @@ def _query(url: str, allowed: set[str]) -> dict[str, str]:
     return found
 
 
-def api_transport(url: str, api: ApiConfig) -> MailgunTransport | PostmarkTransport:
+def api_transport(url: str, api: ApiConfig) -> MailgunTransport | PostmarkTransport | SesTransport:
     """The transport for a ``mailgun://`` or ``postmark://`` URL."""
     parts = urlsplit(url)
     if parts.username or parts.password:
@@ -49,4 +54,18 @@ def api_transport(url: str, api: ApiConfig) -> MailgunTransport | PostmarkTransp
         if parts.netloc or parts.path.strip("/"):
             raise ConfigError(f"outbound.transport: expected postmark:// (no host), got '{url}'")
         return PostmarkTransport(query.get("stream", "outbound"), api)
+    if parts.scheme == "ses":
+        _query(url, set())
+        region = parts.hostname or ""
+        if (
+            not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region)
+            or parts.port
+            or parts.path.strip("/")
+        ):
+            raise ConfigError(
+                f"outbound.transport: expected ses://REGION (ses://eu-west-1), got '{url}'"
+            )
+        from mailbridge.outbound.api.ses import SesTransport
+
+        return SesTransport(region, api)
     raise ConfigError(f"outbound.transport: unsupported transport '{url}'")

@@ -36,6 +36,7 @@ class Answer:
     text: str  # the body, cut for the log and the outbox row
     json: Any  # the body parsed, or None
     retry_after: float | None
+    error_type: str = ""  # AWS's X-Amzn-ErrorType, without its ":..." suffix
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -121,6 +122,7 @@ class ApiClient:
                 raw = await response.read()
                 status = response.status
                 retry = retry_after_seconds(response.headers.get("Retry-After"))
+                error_type = response.headers.get("X-Amzn-ErrorType", "").split(":", 1)[0]
                 json: Any = None
                 if "json" in (response.content_type or ""):
                     try:
@@ -142,7 +144,7 @@ class ApiClient:
                 "(outbound.relay_timeout_seconds)"
             ) from exc
         text = raw[:500].decode("utf-8", "replace").strip()
-        return Answer(status, text, json, retry)
+        return Answer(status, text, json, retry, error_type)
 
     def temporary(self, answer: Answer, what: str) -> TemporaryDeliveryError:
         """429, 5xx and other answers about the service: try again later."""
