@@ -25,6 +25,7 @@ A test may queue answers (``script``) that come before the normal ones.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -68,6 +69,8 @@ class Fake:
     problems: list[str] = field(default_factory=list)  # requests not as documented
     # Postmark: addresses it holds inactive (ErrorCode 406).
     inactive: set[str] = field(default_factory=set)
+    delay: float = 0.0  # seconds each answer waits (a slow service)
+    connections: set[Any] = field(default_factory=set)  # the client connections seen
 
     def accepted(self) -> list[Received]:
         return [r for r in self.received if 200 <= r.status < 300]
@@ -81,6 +84,8 @@ def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> we
 
 def _mailgun(fake: Fake) -> Any:
     async def handler(request: web.Request) -> web.Response:
+        fake.connections.add(request.transport)
+        await asyncio.sleep(fake.delay)
         auth = request.headers.get("Authorization", "")
         expected = "Basic " + base64.b64encode(f"api:{KEY}".encode()).decode()
         if auth != expected:

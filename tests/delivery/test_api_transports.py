@@ -4,6 +4,7 @@ port?"). Against local fakes over verified TLS (tests/delivery/apifakes.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -443,3 +444,34 @@ def test_ses_urls_and_keys() -> None:
             api_transport(wrong, ApiConfig(key=SES_KEY))
     with pytest.raises(ConfigError, match="ACCESS_KEY_ID:SECRET_ACCESS_KEY"):
         api_transport("ses://eu-west-1", ApiConfig(key="AKIAONLY"))
+
+
+@pytest.mark.asyncio
+async def test_a_slow_service_times_out_as_temporary(tmp_path: Path) -> None:
+    async with serving(tmp_path) as fake:
+        fake.delay = 2.0
+        transport = _mailgun(fake, timeout=0.3)
+        try:
+            with pytest.raises(
+                TemporaryDeliveryError,
+                match=r"no answer within 0.3 s \(outbound.relay_timeout_seconds\)",
+            ):
+                await transport.send("b@example.org", "ann@example.net", MESSAGE)
+        finally:
+            await transport.aclose()
+
+
+@pytest.mark.asyncio
+async def test_sends_at_once_share_one_session_and_its_connections(tmp_path: Path) -> None:
+    async with serving(tmp_path) as fake:
+        fake.delay = 0.2  # all eight in flight together
+        transport = _mailgun(fake, max_connections=4)
+        try:
+            rcpts = [f"r{n}@example.net" for n in range(8)]
+            await asyncio.gather(*(transport.send("b@example.org", r, MESSAGE) for r in rcpts))
+            await asyncio.gather(*(transport.send("b@example.org", r, MESSAGE) for r in rcpts))
+        finally:
+            await transport.aclose()
+    assert len(fake.accepted()) == 16
+    # At most outbound.concurrency connections, kept from the first round to the next.
+    assert 1 <= len(fake.connections) <= 4

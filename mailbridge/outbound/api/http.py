@@ -65,6 +65,7 @@ class ApiClient:
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._key_refused: tuple[float, str] | None = None
+        self._opening = asyncio.Lock()  # the first sends at once make one session
 
     async def _tls(self) -> ssl.SSLContext:
         ca = self.api.ca_file
@@ -79,14 +80,15 @@ class ApiClient:
             ) from exc
 
     async def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.api.max_connections, ssl=await self._tls())
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.api.timeout),
-                headers={"User-Agent": f"mailbridge/{__version__}"},
-            )
-        return self._session
+        async with self._opening:
+            if self._session is None:
+                tls = await self._tls()
+                self._session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=self.api.max_connections, ssl=tls),
+                    timeout=aiohttp.ClientTimeout(total=self.api.timeout),
+                    headers={"User-Agent": f"mailbridge/{__version__}"},
+                )
+            return self._session
 
     def raise_if_held(self) -> None:
         """Fail without a request while the service's refusal of our key is recent."""
@@ -129,6 +131,11 @@ class ApiClient:
                         json = await response.json(content_type=None)
                     except ValueError:
                         json = None
+        except TimeoutError as exc:  # before ClientError: aiohttp's timeouts are both
+            raise TemporaryDeliveryError(
+                f"{self.description}: no answer within {self.api.timeout:g} s "
+                "(outbound.relay_timeout_seconds)"
+            ) from exc
         except aiohttp.ClientSSLError as exc:
             raise TemporaryDeliveryError(
                 f"{self.description}: the service's certificate is not trusted ({exc}); "
@@ -137,11 +144,6 @@ class ApiClient:
         except (aiohttp.ClientError, OSError) as exc:
             raise TemporaryDeliveryError(
                 f"{self.description}: cannot reach {url.split('/', 3)[2]}: {exc}"
-            ) from exc
-        except TimeoutError as exc:
-            raise TemporaryDeliveryError(
-                f"{self.description}: no answer within {self.api.timeout:.0f} s "
-                "(outbound.relay_timeout_seconds)"
             ) from exc
         text = raw[:500].decode("utf-8", "replace").strip()
         return Answer(status, text, json, retry, error_type)
