@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from delivery.apifakes import DOMAIN, KEY, REGION, SES_KEY, TOKEN, Fake, serving
 from flows import approve, post_comment
+from scraping import samples, scrape
 from support import db_rows, is_notification, started
 
 from mailbridge.cli import cli
@@ -142,6 +143,7 @@ async def test_a_refused_key_keeps_the_mail_and_status_says_why(tmp_path: Path) 
             if rows and rows[0][1] >= 1 and rows[0][0] == "queued":
                 break
             await asyncio.sleep(0.05)
+        _status, _type, text = await scrape(daemon)
         data_dir = daemon.settings.data_path
         shown = await asyncio.to_thread(
             CliRunner().invoke, cli, ["status", "--data-dir", str(data_dir)], env={}
@@ -155,6 +157,12 @@ async def test_a_refused_key_keeps_the_mail_and_status_says_why(tmp_path: Path) 
     )
     assert wrong not in shown.output
     assert [r.status for r in fake.received] == [401]  # held: not asked again at once
+    # Prometheus sees mail waiting and tried, none failed for good (what
+    # MailbridgeMailNotLeaving fires on); status and `outbox ID` say why.
+    metrics = samples(text)
+    assert metrics["mailbridge_outbox_messages"][(("status", "queued"),)] == 1
+    assert metrics["mailbridge_deliveries_total"][(("result", "failed"),)] == 0
+    assert metrics["mailbridge_delivery_attempts_total"][()] >= 1
 
 
 async def _rows_when(daemon: Any, sql: str, done: Any) -> list[tuple[Any, ...]]:
