@@ -430,7 +430,7 @@ class DeliveryWorker:
         return _Outcome(row, partial(_mark_sent, row_id=row.id, now_iso=now), sent_at=now)
 
     def _retry_later(
-        self, row: outbox.OutboxRow, detail: str, retry_after: float | None = None
+        self, row: outbox.OutboxRow, detail: str, wait: float | None = None
     ) -> _Outcome:
         now = self._clock.now()
         since = datetime.fromisoformat(row.since or row.created_at)
@@ -446,10 +446,8 @@ class DeliveryWorker:
             self._settings.retry_max_seconds,
             self._rng,
         )
-        if retry_after is not None:
-            # The service's Retry-After (a rate limit): sooner would only be refused
-            # again. Capped as every delay is, so a wild value cannot park the message.
-            delay = max(delay, min(retry_after, self._settings.retry_max_seconds))
+        if wait is not None:  # the service's Retry-After, capped as every delay is
+            delay = max(delay, min(wait, self._settings.retry_max_seconds))
         log.warning(
             "outbox %d %s: attempt %d failed (%s); retrying in %.0f s",
             row.id,
