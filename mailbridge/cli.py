@@ -21,7 +21,7 @@ from mailbridge.cli_options import config_options, in_store, settings_from, utc_
 from mailbridge.errors import ConfigError, ErasedComment, InvalidAddress, NotFound
 from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
-from mailbridge.outbound.transport import redact_url
+from mailbridge.outbound.transport import transport_shown
 from mailbridge.settings import Settings
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.opening import open_store
@@ -108,7 +108,12 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
             redacted(settings.data_url) if settings.data_url else str(settings.database_path),
         ),
         ("instance secret", str(settings.secret_path)),
-        ("outgoing mail", redact_url(settings.transport_url)),
+        (
+            "outgoing mail",
+            transport_shown(
+                settings.transport_url, settings.outbound.api_key, settings.outbound.api_url
+            ),
+        ),
         ("SMTP (replies)", f"{smtp[0]}:{smtp[1]}  for reply+TOKEN@{settings.smtp.reply_domain}"),
         ("HTTP", f"http://{http[0]}:{http[1]}/"),
         ("public URL", settings.site.public_url),

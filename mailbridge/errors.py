@@ -211,7 +211,15 @@ class DeliveryError(MailbridgeError):
 
 
 class TemporaryDeliveryError(DeliveryError):
-    """A 4xx answer or a network problem: the outbox retries with backoff."""
+    """A 4xx answer or a network problem: the outbox retries with backoff.
+
+    ``retry_after``: the service asked for no new attempt before this many seconds
+    (HTTP ``Retry-After``); the next attempt waits at least that long.
+    """
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class PermanentDeliveryError(DeliveryError):

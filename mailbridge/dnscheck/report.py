@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mailbridge.dnscheck.spf import SpfLookups as Lookups
 from mailbridge.dnscheck.spf import check_host, spf_record, with_address
+from mailbridge.outbound.api.config import API_SCHEMES
 from mailbridge.outbound.dkim_keys import DkimKey, DkimKeyError, load_key
 from mailbridge.outbound.dkimtool import TxtRecord, dmarc_suggestion
 from mailbridge.outbound.dkimtool import check as dkim_check
@@ -116,6 +117,19 @@ async def _spf(
 ) -> list[Finding]:
     """SPF of the envelope sender's domain (every email's is bounce+…@reply_domain)."""
     ips, source = list(sending_ips), "given with --sending-ip"
+    service = urlsplit(settings.transport_url).scheme
+    if not ips and service in API_SCHEMES:
+        # The service sends from its servers with its own envelope sender (Mailgun's
+        # bounce domain, Postmark's Return-Path): this domain's SPF is not asked by
+        # receivers, and an address of this host added to it would authorise nothing.
+        return [
+            Finding(
+                "note", "SPF",
+                f"{domain}: not checked: mail leaves through {service}'s API, from its "
+                "servers with its own envelope sender; set SPF up as the service "
+                "lists it for your sending domain",
+            )
+        ]  # fmt: skip
     if not ips:
         relay = _relay_host(settings)
         relay_ips: list[str] = []

@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from mailbridge.errors import ConfigError
+from mailbridge.outbound.api import ApiConfig
 from mailbridge.outbound.dkim import DkimSigner, signer_from_config
 from mailbridge.outbound.relay import RelayConfig, relay_tls_mode
 from mailbridge.outbound.transport import Transport, transport_from_url
 from mailbridge.settings import Settings
 
 __all__ = [
+    "api_config",
     "in_data_dir",
     "relay_config",
     "signer_from_settings",
@@ -60,8 +62,21 @@ def relay_config(settings: Settings) -> RelayConfig:
     )
 
 
+def api_config(settings: Settings) -> ApiConfig:
+    """A mail service API's settings: the key, and what the relay settings say of TLS,
+    timeouts and connections."""
+    out = settings.outbound
+    return ApiConfig(
+        key=out.api_key,
+        base_url=out.api_url,
+        ca_file=Path(out.relay_ca_file).expanduser() if out.relay_ca_file else None,
+        timeout=out.relay_timeout_seconds,
+        max_connections=out.concurrency,
+    )
+
+
 def transport_from_settings(settings: Settings) -> Transport:
-    return transport_from_url(settings.transport_url, relay_config(settings))
+    return transport_from_url(settings.transport_url, relay_config(settings), api_config(settings))
 
 
 def startup_problems(settings: Settings) -> list[str]:

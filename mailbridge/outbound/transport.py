@@ -2,6 +2,8 @@
 
 ``maildir:PATH``   every message becomes a file in a Maildir (the default: a new
                    operator sees each email mailbridge would send).
+``mailgun://DOMAIN``, ``postmark://``  a mail service's HTTPS API, for hosts that
+                   block SMTP ports. See :mod:`mailbridge.outbound.api`.
 ``smtp://[user:pass@]host:port[?tls=required]``  a relay, through aiosmtplib
                    (STARTTLS when offered, or required); ``smtps://`` for implicit TLS.
                    See :mod:`mailbridge.outbound.relay`.
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from mailbridge.errors import ConfigError, TemporaryDeliveryError
+from mailbridge.outbound.api import API_SCHEMES, ApiConfig, masked_key
 from mailbridge.outbound.relay import RelayConfig, SmtpTransport, relay_tls_mode
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "redact_url",
     "relay_from_url",
     "transport_from_url",
+    "transport_shown",
 ]
 
 
@@ -161,10 +165,29 @@ def redact_url(url: str) -> str:
     return url.replace(f"://{userinfo}@", f"://{user}:***@", 1)
 
 
-def transport_from_url(url: str, relay: RelayConfig | None = None) -> Transport:
-    """The transport for ``[outbound] transport``; ``relay`` gives the relay settings."""
+def transport_shown(url: str, api_key: str = "", api_url: str = "") -> str:
+    """``outbound.transport`` as the start-up lines and check-config show it: no
+    password, and for a mail service's API its key masked (``***abcd``)."""
+    shown = redact_url(url)
+    if urlsplit(url).scheme in API_SCHEMES:
+        shown += f" (key {masked_key(api_key)})" if api_key else " (no outbound.api_key)"
+        if api_url:
+            shown += f" via {redact_url(api_url)}"
+    return shown
+
+
+def transport_from_url(
+    url: str, relay: RelayConfig | None = None, api: ApiConfig | None = None
+) -> Transport:
+    """The transport for ``[outbound] transport``; ``relay`` gives the relay settings,
+    ``api`` those of a mail service's API (its key)."""
     if url.startswith("maildir:"):
         return MaildirTransport(Path(url.removeprefix("maildir:")).expanduser().resolve())
     if urlsplit(url).scheme in {"smtp", "smtps"}:
         return SmtpTransport(relay_from_url(url, relay))
+    if urlsplit(url).scheme in API_SCHEMES:
+        # Imported here: aiohttp only for a daemon that sends through an API.
+        from mailbridge.outbound.api.choose import api_transport
+
+        return api_transport(url, api or ApiConfig())
     raise ConfigError(f"outbound.transport: unsupported transport '{redact_url(url)}'")

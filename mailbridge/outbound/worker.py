@@ -420,7 +420,7 @@ class DeliveryWorker:
                                          owner=self.owner,
                                          at=self._clock.now().timestamp()))  # fmt: skip
         except TemporaryDeliveryError as exc:
-            return self._retry_later(row, exc.detail)
+            return self._retry_later(row, exc.detail, exc.retry_after)
         except TimeoutError:
             return self._retry_later(row, f"no outcome within {self._send_timeout:.0f} s")
         except Exception as exc:  # a bug or an unforeseen library error: keep the message
@@ -429,7 +429,9 @@ class DeliveryWorker:
         now = iso(self._clock.now())
         return _Outcome(row, partial(_mark_sent, row_id=row.id, now_iso=now), sent_at=now)
 
-    def _retry_later(self, row: outbox.OutboxRow, detail: str) -> _Outcome:
+    def _retry_later(
+        self, row: outbox.OutboxRow, detail: str, wait: float | None = None
+    ) -> _Outcome:
         now = self._clock.now()
         since = datetime.fromisoformat(row.since or row.created_at)
         age_hours = (now - since).total_seconds() / 3600
@@ -444,6 +446,8 @@ class DeliveryWorker:
             self._settings.retry_max_seconds,
             self._rng,
         )
+        if wait is not None:  # the service's Retry-After, capped as every delay is
+            delay = max(delay, min(wait, self._settings.retry_max_seconds))
         log.warning(
             "outbox %d %s: attempt %d failed (%s); retrying in %.0f s",
             row.id,

@@ -16,7 +16,7 @@ from mailbridge.errors import ConfigError
 from mailbridge.inbound.tls import smtp_tls_context
 from mailbridge.outbound.dkim_cli import nameserver_resolver
 from mailbridge.outbound.from_settings import startup_problems
-from mailbridge.outbound.transport import redact_url
+from mailbridge.outbound.transport import transport_shown
 from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
 from mailbridge.settings.schema import Settings
@@ -139,12 +139,13 @@ def summary(s: Settings) -> list[str]:
     def on(value: str, what: str) -> str:
         return what if value else "off"
 
+    outgoing = transport_shown(s.transport_url, s.outbound.api_key, s.outbound.api_url)
     return [
         "Settings are valid.",
         f"  data directory   {s.data_path}",
         f"  SMTP             {s.smtp.listen}, replies to *@{s.smtp.reply_domain}",
         f"  HTTP             {s.http.listen}, public at {s.site.public_url}",
-        f"  outgoing mail    {redact_url(s.transport_url)}, from {s.outbound.from_address}",
+        f"  outgoing mail    {outgoing}, from {s.outbound.from_address}",
         f"  DKIM             {on(s.dkim.domain, f'd={s.dkim.domain} s={s.dkim.selector}')}",
         f"  moderators       {', '.join(s.moderation.moderators) or 'each thread author only'}",
         f"  IMAP inbox       {on(s.imap.host, f'{s.imap.user}@{s.imap.host}:{s.imap.port}')}",

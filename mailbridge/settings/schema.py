@@ -131,8 +131,10 @@ class OutboundSettings:
 
     transport: str = _key(
         "",
-        "Where outgoing mail goes: maildir:PATH (a Maildir on disk) or smtp://host:port "
-        "(a relay). Empty means maildir:<data_dir>/outbox.",
+        "Where outgoing mail goes: maildir:PATH (a Maildir on disk), smtp://host:port "
+        "(a relay), or a mail service's HTTPS API: mailgun://DOMAIN[?region=eu], "
+        "postmark://[?stream=NAME] or ses://REGION (with api_key). Empty means "
+        "maildir:<data_dir>/outbox.",
     )
     from_address: str = _key(
         "Example Blog <comments@example.org>",
@@ -156,16 +158,31 @@ class OutboundSettings:
     relay_password: str = _key("", "AUTH password for the relay (never logged).")
     relay_ca_file: str = _key(
         "",
-        "A PEM file of CAs trusted for the relay's certificate instead of the system's "
-        "(for a self-signed certificate, that certificate). Relative to the working "
+        "A PEM file of CAs trusted for the relay's (or api_url's) certificate instead of "
+        "the system's (for a self-signed certificate, that certificate). Relative to the working "
         "directory, not data_dir as the DKIM keys are: best given as an absolute path.",
     )
-    relay_timeout_seconds: float = _key(60.0, "Timeout for connecting and for each command.")
+    relay_timeout_seconds: float = _key(
+        60.0,
+        "Timeout for connecting and for each command; with mailgun://, postmark:// or "
+        "ses://, for each whole request.",
+    )
     relay_idle_seconds: float = _key(
         30.0, "How long an unused relay connection is kept open for reuse; 0: no reuse."
     )
     relay_allow_plaintext_auth: bool = _key(
         False, "Send the AUTH password without TLS (only for a relay on the same host)."
+    )
+    api_key: str = _key(
+        "",
+        "With mailgun://, postmark:// or ses://: the service's sending key (Mailgun's API "
+        "or sending key, Postmark's Server API token, an AWS ACCESS_KEY_ID:SECRET_ACCESS_KEY "
+        "allowed ses:SendEmail). Never logged: shown as ***abcd.",
+    )
+    api_url: str = _key(
+        "",
+        "With mailgun://, postmark:// or ses://: an https:// base URL instead of the service's "
+        "own (a proxy, a test server); relay_ca_file trusts its certificate.",
     )
     smtputf8: bool = _key(
         False,

@@ -202,10 +202,13 @@ def _data_url(s: Settings) -> None:
 
 def _transport(s: Settings) -> None:
     transport = s.transport_url
-    if not transport.startswith(("maildir:", "smtp://", "smtps://")):
+    if not transport.startswith(
+        ("maildir:", "smtp://", "smtps://", "mailgun://", "postmark://", "ses://")
+    ):
         raise ConfigError(
-            "outbound.transport: expected maildir:PATH, smtp://host:port or "
-            f"smtps://host:port, got '{redact_url(transport)}'"
+            "outbound.transport: expected maildir:PATH, smtp://host:port, "
+            "smtps://host:port, mailgun://DOMAIN, postmark:// or ses://REGION, got "
+            f"'{redact_url(transport)}'"
         )
     if s.outbound.relay_tls not in ("opportunistic", "required", "implicit"):
         raise ConfigError(

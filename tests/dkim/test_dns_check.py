@@ -107,7 +107,7 @@ def test_with_address_puts_the_address_before_all_or_redirect() -> None:
     )
 
 
-def config(tmp_path: Path, *, dkim: bool = True) -> Path:
+def config(tmp_path: Path, *, dkim: bool = True, transport: str = "smtp://127.0.0.1:25") -> Path:
     data = tmp_path / "var"
     data.mkdir()
     lines = [
@@ -116,7 +116,9 @@ def config(tmp_path: Path, *, dkim: bool = True) -> Path:
         f'reply_domain = "{REPLY}"',
         "[outbound]",
         'from = "The Blog <comments@blog.example>"',
-        'transport = "smtp://127.0.0.1:25"',  # Postfix on this host: mail leaves from the MX
+        # By default Postfix on this host: mail leaves from the MX.
+        f'transport = "{transport}"',
+        'api_key = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"',
     ]
     if dkim:
         made = keygen(data, "blog.example", "mb1", algorithm="rsa")
@@ -199,6 +201,21 @@ def test_an_existing_spf_record_is_extended_not_replaced(
     assert "OK       DMARC  _dmarc.blog.example: v=DMARC1; p=none" in output
     code, output = run(path, local_dns(zone), "--sending-ip", "198.51.100.7")
     assert code == 0, output
+
+
+def test_mail_sent_through_an_api_is_not_given_an_spf_record_of_this_host(
+    tmp_path: Path, local_dns: LocalDns
+) -> None:
+    path = config(tmp_path, dkim=False, transport="mailgun://mg.blog.example")
+    zone: dict[str, str | list[str]] = {
+        REPLY: [f"@MX 10 {MX_HOST}."],
+        MX_HOST: f"@A {MX_IP}",
+        "_dmarc.blog.example": "v=DMARC1; p=none",
+    }
+    code, output = run(path, local_dns(zone))
+    assert code == 0, output
+    assert f"NOTE     SPF    {REPLY}: not checked: mail leaves through mailgun's API" in output
+    assert "v=spf1" not in output
 
 
 def test_dns_that_does_not_answer_is_unknown_not_ok(tmp_path: Path) -> None:

@@ -1,0 +1,134 @@
+"""Amazon SES v2 ``SendEmail`` (``POST /v2/email/outbound-emails``) with
+``Content.Raw``: our exact bytes, base64 in JSON, the envelope recipient as
+``Destination.ToAddresses``.
+
+Requests are signed with AWS Signature Version 4 by botocore's own signer (the
+optional extra ``mailbridge[ses]``): a signing scheme is not something to write again.
+botocore is imported only when an ``ses://`` transport is built.
+
+SES answers a send to an address on its suppression list with 200 and reports the
+bounce later (to the service, not to us), so no answer here is about the recipient:
+``MessageRejected`` is about the message or, "Email address is not verified", about
+our account (the sandbox, an unverified identity).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+from mailbridge.errors import ConfigError, PermanentDeliveryError
+from mailbridge.outbound.api.config import ApiConfig, masked_key
+from mailbridge.outbound.api.http import Answer, ApiClient
+
+__all__ = ["SesTransport", "ses_credentials"]
+
+log = logging.getLogger(__name__)
+
+# Answers (X-Amzn-ErrorType) about our account or its settings: the message is fine.
+_ACCOUNT_ERRORS = {
+    "MailFromDomainNotVerifiedException": "the MAIL FROM domain is not verified",
+    "AccountSuspendedException": "the account's sending is suspended",
+    "SendingPausedException": "sending is paused for the account or configuration set",
+    "NotFoundException": "a resource named in the request does not exist",
+}
+_THROTTLED = {"TooManyRequestsException", "LimitExceededException", "ThrottlingException"}
+
+
+def ses_credentials(key: str) -> tuple[str, str]:
+    """``ACCESS_KEY_ID:SECRET_ACCESS_KEY`` (outbound.api_key) as its two halves."""
+    key_id, colon, secret = key.partition(":")
+    if not colon or not key_id or not secret:
+        raise ConfigError(
+            "outbound.api_key: ses:// needs ACCESS_KEY_ID:SECRET_ACCESS_KEY (an IAM "
+            "user's key allowed ses:SendEmail)"
+        )
+    return key_id, secret
+
+
+class SesTransport:
+    def __init__(self, region: str, api: ApiConfig) -> None:
+        try:
+            from botocore.auth import SigV4Auth
+            from botocore.credentials import Credentials
+        except ImportError:
+            raise ConfigError(
+                "outbound.transport: ses:// needs botocore: pip install 'mailbridge[ses]'"
+            ) from None
+        key_id, secret = ses_credentials(api.key)
+        self.region = region
+        self.base = (api.base_url or f"https://email.{region}.amazonaws.com").rstrip("/")
+        self.description = f"ses://{region} (key {key_id[:4]}…{masked_key(secret)})"
+        self._key_id = key_id
+        self._where = f"ses://{region}"
+        self._signer = SigV4Auth(Credentials(key_id, secret), "ses", region)
+        self._client = ApiClient(api, self._where)
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/v2/email/outbound-emails"
+
+    def _signed_headers(self, body: bytes) -> dict[str, str]:
+        from botocore.awsrequest import AWSRequest
+
+        request = AWSRequest(
+            method="POST", url=self.url, data=body, headers={"Content-Type": "application/json"}
+        )
+        self._signer.add_auth(request)
+        return {name: str(value) for name, value in request.headers.items()}
+
+    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
+        payload: dict[str, Any] = {
+            "Destination": {"ToAddresses": [rcpt_to]},
+            "Content": {"Raw": {"Data": base64.b64encode(message).decode("ascii")}},
+        }
+        body = json.dumps(payload).encode()
+        # Signed at each attempt: a signature is valid for a few minutes only.
+        answer = await self._client.post(self.url, data=body, headers=self._signed_headers(body))
+        self._raise_for(answer)
+        if isinstance(answer.json, dict) and isinstance(answer.json.get("MessageId"), str):
+            # SES's id for its events and logs (the outbox id is on the line too).
+            log.info("%s: accepted as %s", self._where, answer.json["MessageId"][:200])
+
+    def _raise_for(self, answer: Answer) -> None:
+        status = answer.status
+        if 200 <= status < 300:
+            return
+        kind = answer.error_type
+        said = (
+            answer.json.get("message", answer.text)
+            if isinstance(answer.json, dict)
+            else answer.text
+        )
+        said = str(said)[:300]
+        where = self._where
+        if status in (401, 403):
+            raise self._client.key_refused(
+                f"{where}: SES refused the key {self._key_id[:4]}… (HTTP {status} {kind} "
+                f"{said}); check outbound.api_key (ACCESS_KEY_ID:SECRET_ACCESS_KEY), that "
+                f"the IAM user may ses:SendEmail, and the region ({self.region})"
+            )
+        if kind in _ACCOUNT_ERRORS:
+            raise self._client.key_refused(
+                f"{where}: SES will not send: {_ACCOUNT_ERRORS[kind]} (HTTP {status} {kind} "
+                f"{said}); fix it in the SES console of {self.region}"
+            )
+        if kind == "MessageRejected" and "not verified" in said:
+            # The sandbox (only verified recipients) or our From identity unverified:
+            # about the account, never the recipient's fault.
+            raise self._client.temporary(
+                answer,
+                f"SES will not send it: an identity is not verified in {self.region} (the "
+                "From domain, or in the sandbox the recipient too; request production "
+                "access)",
+            )
+        if status == 429 or kind in _THROTTLED:
+            raise self._client.temporary(answer, f"SES is throttling ({kind})")
+        if status == 400 and kind in ("MessageRejected", "BadRequestException"):
+            raise PermanentDeliveryError(f"{where}: SES refused the message: {kind}: {said}")
+        raise self._client.temporary(answer, "SES could not take the message now")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
