@@ -35,6 +35,7 @@ from mailbridge.models import (
 from mailbridge.moderate.service import CommentService
 from mailbridge.people import data as people
 from mailbridge.store import Store, comments, threads
+from mailbridge.store.former_keys import current_key
 from mailbridge.text_rules import TextRefused, check_body, check_name
 from mailbridge.tokens import Action
 
@@ -125,7 +126,10 @@ class AdminApi:
         async def work(conn: aiosqlite.Connection) -> list[dict[str, object]] | None:
             thread_id = None
             if thread_key is not None:
-                thread = await threads.get_thread(conn, key=thread_key)
+                # A renamed WordPress post's old key names it still (each comment's
+                # "thread" says the key now).
+                key_now = await current_key(conn, thread_key)
+                thread = None if key_now is None else await threads.get_thread(conn, key=key_now)
                 if thread is None:
                     return None
                 thread_id = thread.id
@@ -284,6 +288,11 @@ class AdminApi:
         now = iso(self._clock.now())
 
         async def work(conn: aiosqlite.Connection) -> tuple[Thread | None, bool]:
+            was = await current_key(conn, key)
+            if was is not None and was != key:
+                # A renamed WordPress post's old key: its thread, not a second one under
+                # the old key, which would take the links of the emails sent before.
+                return await threads.get_thread(conn, key=was), False
             _id, created = await threads.upsert_thread(
                 conn, key=key, title=title, url=url, author="", author_address_id=None, now=now
             )
@@ -306,22 +315,29 @@ class AdminApi:
             return error(404, "not_found", "no such route")
         key = request.match_info["key"]
 
-        async def work(conn: aiosqlite.Connection) -> Thread | int | None:
-            post_id = await post_of_thread(conn, key)
-            if post_id is not None:
-                return post_id  # WordPress says whether it takes comments (posts.py)
-            if not await threads.set_closed(conn, key, verb == "close"):
+        async def work(conn: aiosqlite.Connection) -> Thread | tuple[int, str] | None:
+            key_now = await current_key(conn, key)
+            if key_now is None:
                 return None
-            return await threads.get_thread(conn, key=key)
+            post_id = await post_of_thread(conn, key_now)
+            if post_id is not None:
+                return post_id, key_now  # WordPress says whether it takes comments (posts.py)
+            if not await threads.set_closed(conn, key_now, verb == "close"):
+                return None
+            return await threads.get_thread(conn, key=key_now)
 
         thread = await self._store.write(work)
         if thread is None:
             return error(404, "thread_not_found", f"no thread '{echoed(key)}'")
-        if isinstance(thread, int):
+        if isinstance(thread, tuple):
+            post_id, key_now = thread
+            named = f"'{echoed(key)}'" + (
+                f" (renamed '{echoed(key_now)}' in WordPress)" if key_now != key else ""
+            )
             return error(
                 409,
                 "thread_in_wordpress",
-                f"thread '{echoed(key)}' is WordPress post {thread}: {verb} its comments "
+                f"thread {named} is WordPress post {post_id}: {verb} its comments "
                 "there (wp-admin: the post's Discussion, Allow comments); mailbridge "
                 "follows within wordpress.posts_check_minutes",
             )

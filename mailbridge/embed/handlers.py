@@ -16,6 +16,7 @@ from mailbridge.embed.pages import PageThread, page_thread
 from mailbridge.errors import ThreadRefused
 from mailbridge.settings import Settings
 from mailbridge.store import Store, threads
+from mailbridge.store.former_keys import current_keys, renamed
 from mailbridge.web.guard import client_ip
 from mailbridge.web.limits import RateLimiter
 from mailbridge.web.middleware import json_error
@@ -62,18 +63,25 @@ class EmbedHandlers:
         if not keys or len(keys) > MAX_COUNTS:
             return json_error(400, f"name 1 to {MAX_COUNTS} threads with ?thread=KEY", "thread")
 
-        async def work(conn: aiosqlite.Connection) -> dict[str, int]:
-            marks = ",".join("?" * len(keys))
+        async def work(conn: aiosqlite.Connection) -> tuple[dict[str, int], dict[str, str]]:
+            # A list page keeps a renamed WordPress post's old slug until it is made
+            # again: counted as the thread it names now, as its link is sent on there.
+            renamed = await current_keys(conn, keys)
+            wanted = list(dict.fromkeys(renamed.get(k, k) for k in keys))
+            marks = ",".join("?" * len(wanted))
             async with conn.execute(
                 "SELECT t.key, count(c.id) FROM threads t LEFT JOIN comments c "  # noqa: S608
                 f"ON c.thread_id = t.id AND c.status = 'approved' WHERE t.key IN ({marks}) "
                 "GROUP BY t.key",
-                keys,
+                wanted,
             ) as cur:
-                return {str(k): int(n) for k, n in await cur.fetchall()}
+                return {str(k): int(n) for k, n in await cur.fetchall()}, renamed
 
-        found = await self._store.read(work)
-        response = web.json_response({"counts": {k: found.get(k, 0) for k in keys}})
+        found, renamed = await self._store.read(work)
+        answer: dict[str, object] = {"counts": {k: found.get(renamed.get(k, k), 0) for k in keys}}
+        if renamed:  # each former key asked, and the key it names now
+            answer["renamed"] = renamed
+        response = web.json_response(answer)
         response.headers["Cache-Control"] = "public, max-age=30"
         return response
 
@@ -134,4 +142,8 @@ async def _find(conn: aiosqlite.Connection, page: PageThread, *, by_url: bool) -
         (page.key, by_url, page.url, page.key),
     ) as cur:
         row = await cur.fetchone()
+    if row is None and not by_url:
+        # A page naming a renamed WordPress post's old slug (a template not made again):
+        # made anew under it, the thread took the old key from the emails sent before.
+        return await renamed(conn, page.key)
     return None if row is None else str(row[0])

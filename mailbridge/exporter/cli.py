@@ -69,7 +69,10 @@ def export_command(
         finally:
             bar.close()
             await store.close()
-        return f"Exported {done.threads} thread(s), {done.comments} comment(s) as {fmt}."
+        summary = f"Exported {done.threads} thread(s), {done.comments} comment(s) as {fmt}."
+        if done.keys and thread is not None and done.keys[0] != thread:
+            summary += f" '{thread}' is thread '{done.keys[0]}' now (renamed in WordPress)."
+        return summary
 
     def run(out: TextIO) -> str:
         try:

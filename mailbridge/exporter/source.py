@@ -10,6 +10,7 @@ import aiosqlite
 
 from mailbridge.errors import NotFound
 from mailbridge.store import Store
+from mailbridge.store.former_keys import current_key
 
 __all__ = ["CHUNK", "ExportComment", "ExportThread", "comments_of", "threads_to_export"]
 
@@ -52,7 +53,9 @@ async def threads_to_export(store: Store, key: str | None) -> list[ExportThread]
         )
         args: tuple[str, ...] = ()
         if key is not None:
-            sql, args = sql + " WHERE t.key = ?", (key,)
+            # A renamed WordPress post's old key (as the emails sent before link it)
+            # names its thread still.
+            sql, args = sql + " WHERE t.key = ?", ((await current_key(conn, key)) or key,)
         async with conn.execute(sql + " ORDER BY t.id", args) as cur:
             rows = await cur.fetchall()
         return [

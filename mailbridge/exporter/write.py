@@ -23,6 +23,7 @@ Writer = Callable[[TextIO, Store, list[ExportThread], str, Callable[[int], None]
 class ExportSummary:
     threads: int
     comments: int
+    keys: tuple[str, ...] = ()  # the threads' keys, as exported (a renamed one's now)
 
 
 async def export(
@@ -49,4 +50,4 @@ async def export(
     }
     writer = writers[fmt]
     await writer(out, store, threads, site_url, counted)
-    return ExportSummary(len(threads), total)
+    return ExportSummary(len(threads), total, tuple(t.key for t in threads))

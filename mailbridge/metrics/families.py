@@ -22,7 +22,7 @@ DISPOSITIONS = (
 )  # fmt: skip
 COMMENT_STATUSES = ("pending", "approved", "rejected", "spam")
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "withdrawn")
-WORDPRESS_FAILURES = ("credentials", "unreachable", "error")
+WORDPRESS_FAILURES = ("credentials", "unreachable", "too_large", "error")
 
 
 @dataclass
@@ -214,8 +214,9 @@ class StoreCollector(Collector):
         failing = GaugeMetricFamily(
             "mailbridge_wordpress_failing",
             "1 while the WordPress bridge fails, by why: credentials (401/403: the "
-            "Application Password revoked, or the user may not moderate), unreachable, or "
-            "error (the bridge's own: the log has the traceback).",
+            "Application Password revoked, or the user may not moderate), unreachable, "
+            "too_large (an answer past wordpress.max_answer_mb), or error (the bridge's "
+            "own: the log has the traceback).",
             labels=["reason"],
         )
         for reason in WORDPRESS_FAILURES:

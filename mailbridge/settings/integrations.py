@@ -103,7 +103,17 @@ class WordPressSettings:
         "closes here.",
     )
     requests_per_second: float = _key(4.0, "At most this many requests to WordPress a second.")
-    timeout_seconds: float = _key(15.0, "How long one request to WordPress may take.")
+    timeout_seconds: float = _key(
+        15.0,
+        "How long one request to WordPress may take, its whole answer read; past it the "
+        "answer is dropped and the poll tried again later.",
+    )
+    max_answer_mb: float = _key(
+        32.0,
+        "The largest answer read from WordPress, in megabytes (after decompression); a "
+        "larger one (a plugin printing into the REST API, a proxy streaming) is refused "
+        "unread and the poll tried again later.",
+    )
     notify_commenters: bool = _key(
         True,
         "People whose comments come from WordPress hear about answers to them, as imported "

@@ -398,7 +398,10 @@ def _check_wordpress(wp: WordPressSettings) -> None:
         raise ConfigError(
             "wordpress: user and app_password are needed with site_url (docs/wordpress.md)"
         )
-    for name in ("poll_seconds", "full_sync_minutes", "requests_per_second", "timeout_seconds"):
+    for name in (
+        "poll_seconds", "full_sync_minutes", "requests_per_second", "timeout_seconds",
+        "max_answer_mb",
+    ):  # fmt: skip
         if not getattr(wp, name) > 0:
             raise ConfigError(f"wordpress.{name}: must be more than 0")
     if not wp.posts_check_minutes >= 0:

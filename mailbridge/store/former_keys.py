@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-__all__ = ["WAS", "imported_key", "post_of_key", "renamed"]
+__all__ = ["WAS", "current_key", "current_keys", "imported_key", "post_of_key", "renamed"]
 
 WAS = "key_was:"  # wp_state: a former key, and the thread it names still
 
@@ -22,6 +22,41 @@ async def renamed(conn: aiosqlite.Connection, key: str) -> str | None:
     async with conn.execute("SELECT key FROM threads WHERE id = ?", (int(was[0]),)) as cur:
         row = await cur.fetchone()
     return None if row is None else str(row[0])
+
+
+async def current_key(conn: aiosqlite.Connection, key: str) -> str | None:
+    """The key now of the thread ``key`` names: itself when a thread has it, else the
+    renamed thread's it was once; None when it names none. What every reader of a key
+    (the admin API, export, the widget's counts) takes, as the pages do."""
+    async with conn.execute("SELECT 1 FROM threads WHERE key = ?", (key,)) as cur:
+        if await cur.fetchone() is not None:
+            return key
+    return await renamed(conn, key)
+
+
+async def current_keys(conn: aiosqlite.Connection, keys: list[str]) -> dict[str, str]:
+    """Of ``keys``, those no thread has now but a renamed thread had: to its key now.
+    Two queries for them all, then one indexed read for each former key only."""
+    if not keys:
+        return {}
+    marks = ",".join("?" * len(keys))
+    sql = f"SELECT key FROM threads WHERE key IN ({marks})"  # noqa: S608 - placeholders
+    async with conn.execute(sql, keys) as cur:
+        live = {str(row[0]) for row in await cur.fetchall()}
+    gone = [WAS + key for key in dict.fromkeys(keys) if key not in live]
+    if not gone:
+        return {}
+    marks = ",".join("?" * len(gone))
+    sql = f"SELECT key, value FROM wp_state WHERE key IN ({marks})"  # noqa: S608
+    async with conn.execute(sql, gone) as cur:
+        was = {str(k)[len(WAS) :]: int(v) for k, v in await cur.fetchall()}
+    found: dict[str, str] = {}
+    for key, thread_id in was.items():
+        async with conn.execute("SELECT key FROM threads WHERE id = ?", (thread_id,)) as cur:
+            row = await cur.fetchone()
+        if row is not None:
+            found[key] = str(row[0])
+    return found
 
 
 async def imported_key(conn: aiosqlite.Connection, key: str, post_id: str) -> str:

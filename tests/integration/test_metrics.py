@@ -79,6 +79,7 @@ async def test_metrics_after_real_traffic(tmp_path: Path) -> None:
     assert got["mailbridge_wordpress_failing"] == {
         (("reason", "credentials"),): 0,
         (("reason", "unreachable"),): 0,
+        (("reason", "too_large"),): 0,
         (("reason", "error"),): 0,
     }
     assert got["mailbridge_wordpress_last_poll_timestamp_seconds"][()] == 0

@@ -16,7 +16,12 @@ import logging
 import aiosqlite
 
 from mailbridge.bridges.wordpress import links
-from mailbridge.bridges.wordpress.client import WordPressClient, WordPressError, WordPressRefused
+from mailbridge.bridges.wordpress.client import (
+    WordPressClient,
+    WordPressError,
+    WordPressRefused,
+    WordPressTooLarge,
+)
 from mailbridge.bridges.wordpress.posts import PostWatch
 from mailbridge.bridges.wordpress.pull import Puller
 from mailbridge.bridges.wordpress.push import Pusher
@@ -50,6 +55,7 @@ class WordPressBridge:
             wp.app_password,
             requests_per_second=wp.requests_per_second,
             timeout_seconds=wp.timeout_seconds,
+            max_answer_bytes=int(wp.max_answer_mb * 1_000_000),
         )
         self._store = store
         self._clock = clock
@@ -99,6 +105,8 @@ class WordPressBridge:
         # bug, the database): it comes back at every try. The rest passes by itself.
         if isinstance(exc, WordPressRefused):
             reason, error = "credentials", str(exc)
+        elif isinstance(exc, WordPressTooLarge):  # a plugin's or proxy's: it stays so
+            reason, error = "too_large", str(exc)
         elif isinstance(exc, WordPressError | OSError):
             reason, error = "unreachable", str(exc)
         else:

@@ -4,7 +4,11 @@ Every answer is checked before it is believed: a status that is not 2xx, a body 
 is not the JSON expected (a login page, a PHP error, a caching plugin's HTML), a
 comment without its ``raw`` content (the user cannot edit comments) each raise a
 :class:`WordPressError` that says what came back. Requests are spaced out to
-``requests_per_second``, so a large first sync never floods a small host.
+``requests_per_second``, so a large first sync never floods a small host. Every answer
+is bounded in size (``max_answer_mb``, counted as it arrives, after decompression) and
+in time (``timeout_seconds``, the body read included): a plugin printing a page into
+the API, or a proxy streaming forever, costs the daemon that much memory and time, once
+a poll, and no more.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from mailbridge import __version__
 
@@ -28,6 +33,7 @@ __all__ = [
     "WordPressMissing",
     "WordPressRefused",
     "WordPressRejected",
+    "WordPressTooLarge",
     "WpComment",
     "WpPost",
 ]
@@ -41,6 +47,10 @@ class WordPressError(Exception):
 
 class WordPressDown(WordPressError):
     """Unreachable, too slow, a 5xx or 429, or an answer that is not its JSON: retry later."""
+
+
+class WordPressTooLarge(WordPressDown):
+    """An answer larger than ``wordpress.max_answer_mb``: refused unread past it."""
 
 
 class WordPressRefused(WordPressError):
@@ -103,6 +113,7 @@ class WordPressClient:
         *,
         requests_per_second: float = 4.0,
         timeout_seconds: float = 15.0,
+        max_answer_bytes: int = 32_000_000,
     ) -> None:
         # ?rest_route=, not /wp-json/: the same API, and it works without pretty
         # permalinks too (Apache with "Plain" ones has no rewrite for /wp-json/).
@@ -110,7 +121,11 @@ class WordPressClient:
         # HTTP Basic, as WordPress takes Application Passwords (RFC 7617, UTF-8).
         token = base64.b64encode(f"{user}:{app_password}".encode()).decode("ascii")
         self._authorization = "Basic " + token
+        self._timeout_seconds = timeout_seconds
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._max_answer = max_answer_bytes
+        # Where, for the log: the site's address without any user:password@ in it.
+        self._shown = str(URL(self._base).with_user(None))
         self._spacing = 1.0 / requests_per_second
         self._next_at = 0.0
         self._lock = asyncio.Lock()
@@ -228,16 +243,32 @@ class WordPressClient:
                 headers={"User-Agent": f"mailbridge/{__version__}"},
             )
         where = f"{method} {path}"
+        read = _Progress()
         try:
-            async with self._session.request(
-                method, self._base, params={"rest_route": "/wp/v2" + path, **(params or {})},
-                json=json_body,
-                headers={"Authorization": self._authorization}, allow_redirects=False,
-            ) as response:  # fmt: skip
-                status = response.status
-                body = await response.read()
-                headers = {k: v for k, v in response.headers.items()}
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The whole exchange, body included, in timeout_seconds: aiohttp's own
+            # timeout is kept too, but this one is the bound the docs promise.
+            async with asyncio.timeout(self._timeout_seconds):
+                async with self._session.request(
+                    method, self._base, params={"rest_route": "/wp/v2" + path, **(params or {})},
+                    json=json_body,
+                    headers={"Authorization": self._authorization}, allow_redirects=False,
+                ) as response:  # fmt: skip
+                    status = response.status
+                    headers = {k: v for k, v in response.headers.items()}
+                    read.started = True
+                    body = await self._bounded(response, where, read)
+        except TimeoutError as exc:
+            raise WordPressDown(
+                f"{where}: no whole answer in {self._timeout_seconds:g} s "
+                "(wordpress.timeout_seconds): "
+                + (
+                    f"it had begun, {read.size:,} bytes read (a proxy or plugin streaming "
+                    "without end?); dropped"
+                    if read.started
+                    else "none began (WordPress overloaded or unreachable?)"
+                )
+            ) from exc
+        except aiohttp.ClientError as exc:
             raise WordPressDown(f"{where}: {type(exc).__name__}: {exc}") from exc
         data = _json(body)
         if 200 <= status < 300:
@@ -283,12 +314,48 @@ class WordPressClient:
             raise WordPressDown(f"{where}: answered {status} {code}: {message}")
         raise WordPressRejected(status, code, message)
 
+    async def _bounded(
+        self, response: aiohttp.ClientResponse, where: str, read: _Progress
+    ) -> bytes:
+        """The body, read as it comes, refused past ``max_answer_bytes``: refused before
+        reading any when its Content-Length says so, else when the bytes come to it (no
+        length, chunked, gzip that unpacks large: counted unpacked)."""
+        said = response.content_length
+        if said is not None and said > self._max_answer:
+            response.close()
+            raise self._too_large(where, f"it said {said:,} bytes")
+        chunks: list[bytes] = []
+        async for chunk in response.content.iter_chunked(65536):
+            read.size += len(chunk)
+            if read.size > self._max_answer:
+                response.close()  # the connection goes: nothing more is read from it
+                raise self._too_large(where, f"{read.size:,} bytes read, more coming")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, where: str, how: str) -> WordPressTooLarge:
+        method, path = where.split(" ", 1)
+        return WordPressTooLarge(
+            f"{method} {self._shown}?rest_route=/wp/v2{path}: answered more than "
+            f"{self._max_answer / 1_000_000:g} MB (wordpress.max_answer_mb; {how}); refused "
+            "unread past it (a plugin or theme printing into the REST API's answer, or a "
+            "proxy in front of WordPress?)"
+        )
+
     async def _wait_turn(self) -> None:
         async with self._lock:
             now = time.monotonic()
             if self._next_at > now:
                 await asyncio.sleep(self._next_at - now)
             self._next_at = max(now, self._next_at) + self._spacing
+
+
+@dataclass
+class _Progress:
+    """How far an answer came, for the line saying why it was dropped."""
+
+    started: bool = False
+    size: int = 0
 
 
 _NOT_JSON: Any = object()

@@ -171,6 +171,17 @@ async def unsettled(conn: aiosqlite.Connection, since: str) -> list[int]:
         return [int(r[0]) for r in await cur.fetchall()]
 
 
+async def mirrored_after(conn: aiosqlite.Connection, after: int, limit: int) -> list[int]:
+    """The next ``limit`` WordPress IDs above ``after`` mirrored here as approved there:
+    the sweep's next turn (pull.py)."""
+    async with conn.execute(
+        "SELECT wp_id FROM wp_comments WHERE comment_id IS NOT NULL AND wp_status = 'approved' "
+        "AND wp_id > ? ORDER BY wp_id LIMIT ?",
+        (after, limit),
+    ) as cur:
+        return [int(r[0]) for r in await cur.fetchall()]
+
+
 async def watched(conn: aiosqlite.Connection) -> set[int]:
     """WordPress IDs last seen approved or held: a full sync must see each again."""
     async with conn.execute(

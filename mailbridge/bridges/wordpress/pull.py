@@ -10,6 +10,10 @@ Three reads, from cheap to thorough (docs/wordpress.md):
   those mirrored or decided in the last 15 minutes (or batch window), read by ID
   every poll, so a decision in wp-admin is seen within ``poll_seconds``; applied
   before the new comments, which may answer them;
+- **the sweep**: one page of 100 comments mirrored as approved, by ID, at every poll,
+  on from where the last one stopped (a whole turn is one poll per 100), for edits
+  made in wp-admin, which WordPress lists by no date of change (no ``modified`` on a
+  comment, no ``orderby`` of one): one request a poll, not one a comment;
 - **a full sync** every ``full_sync_minutes``: every comment again, for edits; a
   comment that did not come back is asked for by ID: trashed, spam, or gone for good.
   It runs at once when WordPress's count of approved comments moved unseen (tally.py):
@@ -132,6 +136,8 @@ class Puller:
         elif await self._full_sync_due() or await self._tally.moved():
             added += await self._full_sync()
             await self._tally.settle()
+        else:
+            await self._sweep()
         await self._store.write(lambda c: links.set_state(c, "last_ok_at", now))
         return added
 
@@ -173,6 +179,22 @@ class Puller:
             found = {c.id: c for c in page.comments}
             for wp_id in chunk:
                 await self._seen_again(wp_id, found.get(wp_id))
+
+    async def _sweep(self) -> None:
+        """The next page of comments mirrored as approved, read again by ID: an edit
+        in wp-admin (or a decision) on any of them shows within one turn, a poll per
+        100 comments, for one request a poll."""
+        after = int(await self._store.read(lambda c: links.get_state(c, "sweep_after")) or 0)
+        ids = await self._store.read(lambda c: links.mirrored_after(c, after, PER_PAGE))
+        if not ids and after:  # a turn done: from the start again
+            ids = await self._store.read(lambda c: links.mirrored_after(c, 0, PER_PAGE))
+        if not ids:
+            return
+        page = await self._client.comments(include=ids, per_page=PER_PAGE, order="asc")
+        found = {c.id: c for c in page.comments}
+        for wp_id in ids:
+            await self._seen_again(wp_id, found.get(wp_id))
+        await self._store.write(lambda c: links.set_state(c, "sweep_after", str(ids[-1])))
 
     async def _full_sync_due(self) -> bool:
         at = await self._store.read(lambda c: links.get_state(c, "full_sync_at"))
