@@ -363,9 +363,8 @@ async def test_replies_not_processed_fires_for_one_reply_answered_451_again_and_
         await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
         minutes.daemon = daemon
         await minutes.scrape(2)
-    assert minutes.scrapes[-3]["mailbridge_messages_received_total"][
-        (("disposition", "received"), *JOB)
-    ] == 1  # fmt: skip
+    assert minutes.scrapes[-3]["mailbridge_inbound_unprocessed_messages"][JOB] == 1
+    assert minutes.scrapes[-1]["mailbridge_inbound_unprocessed_messages"][JOB] == 0
     # Kept since minute 1: 900 s at minute 16, past it from 17 on; 0 again at 21.
     firing(promtool, tmp_path, minutes, "MailbridgeRepliesNotProcessed",
            at=[17, 18, 19, 20], not_at=[*range(16), 21, 22])  # fmt: skip
