@@ -387,9 +387,18 @@ async def test_imap_alerts_fire_while_the_login_is_refused_and_clear_once_it_rea
         await minutes.scrape(17)
         assert await healthz(daemon) == 200  # the web works without the mailbox
         shown = [await healthz_text(daemon), (await scrape(daemon))[2]]
-    # The password is nowhere an operator's tools show: log, /metrics, /healthz.
+    # `mailbridge status`, the operator's first look, says so from the database: with
+    # the daemon stopped too (it said "Recent errors: none" while no reply was read).
+    status = await status_output(settings.data_path)
+    said = re.search(r"^(?:Recent errors:|) +(\d+) IMAP session\(s\) failed in a row since "
+                     r"\S+, the last at \S+: (.+)$", status, re.M)  # fmt: skip
+    assert said and int(said.group(1)) >= 1, status
+    assert said.group(2).startswith(f"{dovecot.host}:{dovecot.port}: LOGIN: the server answered NO")
+    assert said.group(2).endswith("replies in the mailbox are not read (a login refused: check "
+                                  "imap.user and imap.password; docs/imap.md)")  # fmt: skip
+    # The password is nowhere an operator's tools show: log, /metrics, /healthz, status.
     assert "LOGIN: the server answered NO" in caplog.text
-    assert all(wrong not in text for text in [caplog.text, *shown])
+    assert all(wrong not in text for text in [caplog.text, *shown, status])
     # The password put right (a restart): the mailbox is read.
     settings = make_settings(tmp_path, imap={**imap, "password": dovecot.password},
                              smtp={"listen": "127.0.0.1:0"})  # fmt: skip
@@ -398,6 +407,7 @@ async def test_imap_alerts_fire_while_the_login_is_refused_and_clear_once_it_rea
         read = (("mailbridge_imap_last_round_timestamp_seconds", ()),)
         await until("a round of the mailbox", lambda: scraped_above(daemon, read, 0))
         await minutes.scrape(2)
+        assert "IMAP session(s) failed" not in await status_output(settings.data_path)
     # Failing since minute 0: 15 minutes later, for: 15m is met; 0 again at minute 17.
     firing(promtool, tmp_path, minutes, "MailbridgeImapFailing",
            at=[16], not_at=[*range(15), 17, 18], labels={})  # fmt: skip
@@ -575,9 +585,22 @@ async def test_periodic_job_failing_fires_while_the_moderation_digest_fails(
         minutes = Minutes(daemon, clock)
         await minutes.scrape(17)
         assert await healthz(daemon) == 200
+        # `mailbridge status` says it too (it said "Recent errors: none"), and what to do.
+        shown = await status_output(settings.data_path)
+        said = re.search(
+            r"^Recent errors: (\d+) run\(s\) of the moderation-digest job failed in a row "
+            r"since \S+, the last at \S+: (.+)$", shown, re.M,
+        )  # fmt: skip
+        assert said and int(said.group(1)) >= 1, shown
+        assert said.group(2) == (
+            "UndefinedError: 'no_such_name' is undefined; moderators are not told of new "
+            "comments (a template of templates.directory? the log has the traceback: "
+            "'moderation digest failed')"
+        )
         broken.unlink()  # fixed: the packaged template again
         await until("a digest sent", lambda: scraped_below(daemon, digest, 1))
         await minutes.scrape(2)
+        assert "moderation-digest" not in await status_output(settings.data_path)
     # Failing from minute 0: for 15m met at minute 15; sent by minute 17.
     firing(promtool, tmp_path, minutes, "MailbridgePeriodicJobFailing", at=[15, 16],
            not_at=[*range(14), 17, 18], labels={"name": "moderation-digest"})  # fmt: skip
