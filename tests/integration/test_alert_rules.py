@@ -10,7 +10,6 @@ service works: a load balancer keeps the comment widget."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -25,11 +24,11 @@ import aiohttp
 import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
+from alert_rules import JOB, NAME, Minutes, firing, promtool_program, rules, rules_file
 from click.testing import CliRunner
 from dovecot_server import Mailbox
 from flows import approve, moderation_email, post_comment, reply_notification
-from programs import requires_program
-from scraping import Samples, samples, scrape
+from scraping import samples, scrape
 from support import (
     FakeClock,
     SinkHandler,
@@ -46,27 +45,10 @@ from mailbridge.app import running
 from mailbridge.cli import cli
 from mailbridge.extract import Extraction
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-NAME = re.compile(r"\b(?:mailbridge|process)_[a-z_]+\b")
-JOB = (("job", "mailbridge"),)  # the label Prometheus gives each sample it scrapes
-UP = re.compile(r"\bup\b(?=\{)")  # Prometheus's own, for each target it scrapes
-
-
-def rules_file() -> str:
-    """The rules file docs/metrics.md prints under "Alerts worth having"."""
-    found = re.search(r"```yaml\n(groups:\n.*?)```", DOCS.read_text(), re.S)
-    assert found, "docs/metrics.md prints no rules file"
-    return found.group(1)
-
-
-def rules() -> dict[str, str]:
-    """Each alert's expression, by its name."""
-    return dict(re.findall(r"- alert: (\S+)\n\s+expr: (.+)", rules_file()))
-
 
 @pytest.fixture
 def promtool() -> str:
-    return requires_program("promtool", package="prometheus")
+    return promtool_program()
 
 
 def test_the_documented_rules_are_valid_promql(promtool: str, tmp_path: Path) -> None:
@@ -91,97 +73,16 @@ async def test_the_rules_read_only_metrics_the_daemon_exports(tmp_path: Path) ->
     assert read and read <= exported, sorted(read - exported)
 
 
-# Their metrics come from a real WordPress (tests/integration/test_wordpress_faults.py
-# checks each value as the bridge fails); the rules are checked above only.
-NOT_EVALUATED_HERE = {
-    "MailbridgeWordPressCredentials", "MailbridgeWordPressBridgeError",
-    "MailbridgeWordPressFailing", "MailbridgeWordPressNotPolled",
-    "MailbridgeWordPressPushesWaiting",
-}  # fmt: skip
+# The WordPress rules, against a real WordPress failing: test_wordpress_alert_rules.py.
+EVALUATED_IN = [Path(__file__), Path(__file__).with_name("test_wordpress_alert_rules.py")]
 
 
 def test_every_rule_is_evaluated_for_its_failure() -> None:
-    evaluated = set(re.findall(r'firing\([^"]*"(\w+)"', Path(__file__).read_text()))
-    assert set(rules()) - NOT_EVALUATED_HERE == evaluated
-
-
-class Minutes:
-    """The daemon scraped once per minute of its clock, as Prometheus would."""
-
-    def __init__(self, daemon: Any, clock: FakeClock) -> None:
-        self.daemon, self.clock = daemon, clock
-        self.start = clock.now().timestamp()  # promtool's time 0
-        self.scrapes: list[Samples] = []
-
-    async def scrape(self, minutes: int = 1) -> None:
-        """Each sample labelled job="mailbridge", with ``up`` (Prometheus's own): 0 when
-        the daemon does not answer."""
-        for _ in range(minutes):
-            try:
-                status, _type, text = await scrape(self.daemon)
-            except aiohttp.ClientConnectionError:
-                status, text = 0, ""
-            assert status in (0, 200)
-            found = {
-                name: {(*pairs, ("job", "mailbridge")): value for pairs, value in by.items()}
-                for name, by in samples(text).items()
-            }
-            found["up"] = {(("job", "mailbridge"),): float(status == 200)}
-            self.scrapes.append(found)
-            self.clock.advance(60)
-
-
-def firing(
-    promtool: str,
-    tmp_path: Path,
-    minutes: Minutes,
-    alert: str,
-    at: Sequence[int],
-    not_at: Sequence[int],
-    labels: dict[str, str] | None = None,
-) -> None:
-    """``promtool test rules``: ``alert`` fires at each minute of ``at`` (from the first
-    scrape) and at none of ``not_at``; fails with promtool's account. (The minute its
-    threshold is reached is in neither: stored times are whole seconds.)"""
-    (tmp_path / "rules.yml").write_text(rules_file())
-    names = {name for expr in rules().values() for name in NAME.findall(expr) + UP.findall(expr)}
-    scrapes = minutes.scrapes
-    series: dict[str, list[str]] = {}
-    for minute, scraped in enumerate(scrapes):
-        for name in names:
-            # promtool's time() starts at 0: a Unix time is moved by the first scrape's.
-            moved = minutes.start if name.endswith("_timestamp_seconds") else 0.0
-            for pairs, value in scraped.get(name, {}).items():
-                key = name + "{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}"
-                series.setdefault(key, ["_"] * len(scrapes))[minute] = repr(value - moved)
-    # An alert's labels are its series' less the name (``labels``; job alone for an age).
-    tests = [
-        {
-            "eval_time": f"{minute}m",
-            "alertname": alert,
-            "exp_alerts": [{"exp_labels": {"job": "mailbridge"} if labels is None else labels}]
-            if minute in at
-            else [],
-        }
-        for minute in sorted([*at, *not_at])
-    ]
-    unit = {
-        "rule_files": ["rules.yml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": k, "values": " ".join(v)} for k, v in series.items()],
-                "alert_rule_test": tests,
-            }
-        ],
-    }
-    (tmp_path / "unit.json").write_text(json.dumps(unit))  # JSON is YAML
-    ran = subprocess.run(
-        [promtool, "test", "rules", "unit.json"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stdout + ran.stderr
+    evaluated = {
+        name for path in EVALUATED_IN
+        for name in re.findall(r'firing\([^"]*"(\w+)"', path.read_text())
+    }  # fmt: skip
+    assert set(rules()) == evaluated, sorted(set(rules()) ^ evaluated)
 
 
 async def outbox_empty(daemon: Any) -> bool:
