@@ -80,6 +80,8 @@ class ImapInbox:
         self.rounds = 0  # complete rounds, for tests and `mailbridge status`
 
     async def run(self) -> None:
+        if self._failure_log is not None:  # run again once the lead comes back here
+            self._failure_log.may_have_failed("imap")
         while True:
             try:
                 await self._watched_session()

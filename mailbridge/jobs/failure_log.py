@@ -34,6 +34,11 @@ class FailureLog:
         # a failure came between (an IMAP round is a success every poll).
         self._clean: set[str] = set()
 
+    def may_have_failed(self, name: str) -> None:
+        """Another daemon may have run ``name`` since (a lead that moved): the next
+        success deletes its row whatever this process saw."""
+        self._clean.discard(name)
+
     async def failed(self, name: str, error: str) -> None:
         self._clean.discard(name)
         await self._write(lambda c: failed(c, name, one_line(error), iso(self._clock.now())))

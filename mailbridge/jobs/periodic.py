@@ -19,7 +19,7 @@ from collections.abc import Callable
 import aiosqlite
 
 from mailbridge.jobs.failure_log import FailureLog
-from mailbridge.store import Store, UnitOfWork, is_unwritable, jobs
+from mailbridge.store import Store, UnitOfWork, failing, is_unwritable, jobs
 
 __all__ = ["Periodic"]
 
@@ -49,7 +49,8 @@ class Periodic:
         ``at_start`` a job new to the database runs at once, else after ``seconds``.
         ``done`` says what the work's count counts, for the log.
         ``now`` is wall-clock time: daemons on several hosts compare it.
-        ``failure_log`` records each run's outcome for `mailbridge status`."""
+        ``failure_log`` records each failed run for `mailbridge status`; a run that
+        succeeds clears it in its own transaction."""
         self._store = store
         self._work = work
         self._seconds = seconds
@@ -77,7 +78,12 @@ class Periodic:
         async def claimed(conn: aiosqlite.Connection) -> int | None:
             if not await jobs.claim(conn, self.name, self._owner, self._now(), self._seconds):
                 return None
-            return await self._work(conn)
+            done = await self._work(conn)
+            if self._failure_log is not None:
+                # With the work: whichever daemon sharing the database failed it before,
+                # this run's success ends `mailbridge status`'s line.
+                await failing.cleared(conn, self.name)
+            return done
 
         done = await self._store.write(claimed)
         return None if done is None else self._report(done)
@@ -124,9 +130,7 @@ class Periodic:
                 await self._succeeded()
 
     async def _succeeded(self) -> None:
-        self.failures = 0
-        if self._failure_log is not None:
-            await self._failure_log.succeeded(self.name)
+        self.failures = 0  # its row in failing_tasks went with the run (run_if_due)
 
     async def _failed(self, exc: Exception) -> None:
         self.failures += 1

@@ -15,6 +15,7 @@ from support import FakeClock, db_rows, import_seed, make_settings, no_dmarc_zon
 
 from mailbridge.app import running
 from mailbridge.cli import cli
+from mailbridge.jobs import Periodic
 from mailbridge.jobs.failure_log import FailureLog, one_line
 from mailbridge.store import Store
 from mailbridge.store.failing import failed, failing
@@ -40,7 +41,49 @@ async def test_failures_in_a_row_then_one_success_clears_them(store: Store) -> N
     assert row.last_at == clock.now().isoformat(timespec="seconds")
     assert row.last_error == "imap.example.org:993: no answer within 30 s"
     # Another process (a restart) that succeeds at once: the row left is gone.
-    await FailureLog(store, clock).succeeded("imap")
+    other = FailureLog(store, clock)
+    await other.succeeded("imap")
+    assert await store.read(failing) == []
+    # The mailbox's lead went to the first daemon, which failed, and came back: the
+    # other's next success clears it (ImapInbox.run says the lead came back).
+    await log.failed("imap", "LOGIN refused")
+    other.may_have_failed("imap")
+    await other.succeeded("imap")
+    assert await store.read(failing) == []
+
+
+@pytest.mark.asyncio
+async def test_a_run_by_another_daemon_clears_a_failure_of_this_one(store: Store) -> None:
+    # Daemons sharing a database take turns at a job: B ran it fine, A's run failed
+    # (a template A's host has), B's next run succeeded. The line must go then: B's
+    # success did not write it off when B believed it had cleared it already.
+    t = [1000.0]
+    clock = FakeClock()
+
+    async def ok(conn: object) -> int:
+        return 0
+
+    async def broken(conn: object) -> int:
+        raise RuntimeError("the digest template failed")
+
+    def job(owner: str, work: object) -> Periodic:
+        return Periodic(
+            store, work, 3600.0, lambda: None, "moderation digest",  # type: ignore[arg-type]
+            name="moderation-digest", owner=owner, at_start=True, now=lambda: t[0],
+            failure_log=FailureLog(store, clock),
+        )  # fmt: skip
+
+    a, b = job("a", broken), job("b", ok)
+    await b.start()  # ran, fine
+    t[0] += 4000.0  # due again
+    await a.start()  # failed: still due
+    [row] = await store.read(failing)
+    assert (row.name, row.failures, row.last_error) == (
+        "moderation-digest",
+        1,
+        "RuntimeError: the digest template failed",
+    )
+    await b.start()  # B's turn, fine
     assert await store.read(failing) == []
 
 
