@@ -33,6 +33,7 @@ from mailbridge.inbound.standard import standard_checks
 from mailbridge.inbound_webhooks import InboundWebhooks
 from mailbridge.instance_secret import load_or_create_secret, same_secret_as_the_others
 from mailbridge.jobs import Lead, Periodic
+from mailbridge.jobs.failure_log import FailureLog
 from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
@@ -50,7 +51,7 @@ from mailbridge.settings import Settings, parse_hostport
 from mailbridge.spam import akismet_feedback
 from mailbridge.spam.akismet import Akismet
 from mailbridge.spam.akismet_feedback import AkismetReporter
-from mailbridge.store import Store
+from mailbridge.store import Store, failing
 from mailbridge.store.opening import open_store
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring
@@ -310,6 +311,7 @@ async def running(
 def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
     """Each run by one daemon of those sharing the database (mailbridge.jobs)."""
     settings, store = parts.settings, parts.store
+    failure_log = FailureLog(store, parts.clock)  # each run's outcome, for `status`
     found = [
         Periodic(
             store,
@@ -327,6 +329,7 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
             "housekeeping",
             name="housekeeping",
             owner=me,
+            failure_log=failure_log,
             at_start=True,
             done="raw bodies forgotten",
         ),
@@ -341,6 +344,7 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
             "moderation digest",
             name="moderation-digest",
             owner=me,
+            failure_log=failure_log,
         ),
     ]
     if settings.spam.enabled and settings.spam.report_hours > 0:
@@ -355,6 +359,7 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
                 "spam report",
                 name="spam-report",
                 owner=me,
+                failure_log=failure_log,
             )
         )
     return found
@@ -432,12 +437,20 @@ async def _listening(
             parts.metrics.periodic = periodic
         # Their start-up work done before the daemon says it has started (together: a
         # database that cannot take writes delays the start once, not once per job).
+        # Failures `mailbridge status` shows of a task this daemon does not run (IMAP or
+        # the spam report turned off since): nothing would try it again to clear them.
+        kept = {job.name for job in periodic} | ({"imap"} if settings.imap.host else set())
+        try:
+            await store.write(lambda c: failing.keep_only(c, kept))
+        except Exception as exc:  # the database cannot write now: the jobs say so below
+            log.warning("could not forget the failures of tasks not run here: %s", exc)
         await asyncio.gather(*(job.start() for job in periodic))
         for job in periodic:
             tasks.append(asyncio.create_task(job.run(), name=f"mailbridge-{job.name}"))
         if settings.imap.host:
             # Replies read from a mailbox, through the same pipeline (docs/imap.md).
-            inbox = ImapInbox(settings, parts.intake, parts.clock, parts.metrics)
+            inbox = ImapInbox(settings, parts.intake, parts.clock, parts.metrics,
+                              FailureLog(store, parts.clock))  # fmt: skip
             imap = Lead(store, "imap", me, inbox.run)  # one daemon reads the mailbox
             tasks.append(asyncio.create_task(imap.run(), name="mailbridge-imap"))
         if settings.wordpress.site_url:

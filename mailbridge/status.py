@@ -15,9 +15,30 @@ from mailbridge.clock import iso
 from mailbridge.inbound.recipients import masked
 from mailbridge.outbound.worker import POSTED_KINDS
 from mailbridge.settings import Settings
-from mailbridge.store import comments, outbox
+from mailbridge.store import comments, failing, outbox
 
 __all__ = ["status_lines"]
+
+# What a task failing at each try leaves undone, and where to look (docs/imap.md,
+# docs/operating.md); the log has each try's line, with the traceback of a job's.
+_FAILING = {
+    "imap": "replies in the mailbox are not read (a login refused: check imap.user and "
+    "imap.password; docs/imap.md)",
+    "moderation-digest": "moderators are not told of new comments (a template of "
+    "templates.directory? the log has the traceback: 'moderation digest failed')",
+    "spam-report": "moderators get no spam report (a template of templates.directory? the "
+    "log has the traceback: 'spam report failed')",
+    "housekeeping": "raw bodies, sent emails and old spam are not purged (the log has the "
+    "traceback: 'housekeeping failed')",
+}
+
+
+def _failing_line(task: failing.Failing) -> str:
+    what = "IMAP session(s)" if task.name == "imap" else f"run(s) of the {task.name} job"
+    return (
+        f"{task.failures} {what} failed in a row since {task.since}, the last at "
+        f"{task.last_at}: {task.last_error}; {_FAILING.get(task.name, 'the log has why')}"
+    )
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, *args: Any) -> tuple[Any, ...]:
@@ -150,6 +171,9 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
             f"closed, the oldest due since {iso(datetime.fromtimestamp(overdue[1], UTC))} "
             "(the log has why: 'notifications: batching failed')"
         )
+    # Shown whatever this command's own settings say: it may be run without the
+    # daemon's config file (a daemon started without imap.host deletes the row).
+    errors += [_failing_line(task) for task in await failing.failing(conn)]
     lines.append("Recent errors: " + ("none" if not errors else errors[0]))
     lines += [f"  {e}" for e in errors[1:]]
     if settings.wordpress.site_url:

@@ -35,6 +35,7 @@ from mailbridge.inbound.fetched import TRY_LATER, deliver
 from mailbridge.inbound.headers import parse_headers
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
 from mailbridge.inbound.recipients import loggable
+from mailbridge.jobs.failure_log import FailureLog
 from mailbridge.metrics import Metrics
 from mailbridge.settings import Settings
 
@@ -61,8 +62,10 @@ class ImapInbox:
         intake: ReplyIntake,
         clock: Clock,
         metrics: Metrics | None = None,
+        failure_log: FailureLog | None = None,
     ) -> None:
         self._imap = settings.imap
+        self._failure_log = failure_log  # for `mailbridge status`: the gauges are ours
         self._metrics = metrics
         self._reply_domain = settings.smtp.reply_domain
         self._limit = settings.smtp.max_message_size
@@ -77,21 +80,30 @@ class ImapInbox:
         self.rounds = 0  # complete rounds, for tests and `mailbridge status`
 
     async def run(self) -> None:
+        if self._failure_log is not None:  # run again once the lead comes back here
+            self._failure_log.may_have_failed("imap")
         while True:
             try:
                 await self._watched_session()
             except (OSError, TimeoutError, ImapProblem, aioimaplib.Abort,
                     aioimaplib.CommandTimeout) as exc:  # fmt: skip
                 delay = self._backoff()
+                said = self._said(exc)
                 log.warning(
                     "imap %s:%d: %s; trying again in %.1f s",
-                    self._imap.host, self._imap.port, self._said(exc), delay,
+                    self._imap.host, self._imap.port, said, delay,
                 )  # fmt: skip
+                await self._record(f"{self._imap.host}:{self._imap.port}: {said}")
                 await asyncio.sleep(delay)
-            except Exception:  # never let one odd answer end the inbox
+            except Exception as exc:  # never let one odd answer end the inbox
                 delay = self._backoff()
                 log.exception("imap: the inbox failed; trying again in %.1f s", delay)
+                await self._record(f"the inbox failed: {type(exc).__name__}: {exc}")
                 await asyncio.sleep(delay)
+
+    async def _record(self, said: str) -> None:
+        if self._failure_log is not None:
+            await self._failure_log.failed("imap", said)
 
     def _said(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError | aioimaplib.CommandTimeout) and not str(exc):
@@ -157,6 +169,8 @@ class ImapInbox:
                 await self.drain(client)
                 self._failures = 0
                 self.rounds += 1
+                if self._failure_log is not None:
+                    await self._failure_log.succeeded("imap")
                 if self._metrics is not None:
                     self._metrics.imap_failures.set(0)
                     self._metrics.imap_last_round.set(self._clock.now().timestamp())

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import aiosqlite
 
-from mailbridge.store import Store, UnitOfWork, is_unwritable, jobs
+from mailbridge.jobs.failure_log import FailureLog
+from mailbridge.store import Store, UnitOfWork, failing, is_unwritable, jobs
 
 __all__ = ["Periodic"]
 
@@ -42,11 +43,14 @@ class Periodic:
         at_start: bool = False,
         done: str = "email(s) queued",
         now: Callable[[], float] = time.time,
+        failure_log: FailureLog | None = None,
     ) -> None:
         """``name`` keys the job's row; ``owner`` names this daemon in it. With
         ``at_start`` a job new to the database runs at once, else after ``seconds``.
         ``done`` says what the work's count counts, for the log.
-        ``now`` is wall-clock time: daemons on several hosts compare it."""
+        ``now`` is wall-clock time: daemons on several hosts compare it.
+        ``failure_log`` records each failed run for `mailbridge status`; a run that
+        succeeds clears it in its own transaction."""
         self._store = store
         self._work = work
         self._seconds = seconds
@@ -61,6 +65,7 @@ class Periodic:
         # Runs failed in a row (/metrics: mailbridge_periodic_job_failures): the log's
         # traceback each minute was all that said a digest or the housekeeping failed.
         self.failures = 0
+        self._failure_log = failure_log
 
     async def run_once(self) -> int:
         """Run the work now, whatever the schedule; wake the delivery worker when it
@@ -73,7 +78,12 @@ class Periodic:
         async def claimed(conn: aiosqlite.Connection) -> int | None:
             if not await jobs.claim(conn, self.name, self._owner, self._now(), self._seconds):
                 return None
-            return await self._work(conn)
+            done = await self._work(conn)
+            if self._failure_log is not None:
+                # With the work: whichever daemon sharing the database failed it before,
+                # this run's success ends `mailbridge status`'s line.
+                await failing.cleared(conn, self.name)
+            return done
 
         done = await self._store.write(claimed)
         return None if done is None else self._report(done)
@@ -100,9 +110,10 @@ class Periodic:
             await self._store.write(lambda c: jobs.schedule(c, self.name, first))
             self._scheduled = True
             await self.run_if_due()
-            self.failures = 0
         except Exception as exc:
-            self._failed(exc)
+            await self._failed(exc)
+        else:
+            await self._succeeded()
 
     async def run(self) -> None:
         while not self._scheduled:
@@ -112,14 +123,20 @@ class Periodic:
             try:
                 await asyncio.sleep(await self._wait())
                 await self.run_if_due()
-                self.failures = 0
             except Exception as exc:
-                self._failed(exc)
+                await self._failed(exc)
                 await asyncio.sleep(min(self._seconds, _RETRY_SECONDS))
+            else:
+                await self._succeeded()
 
-    def _failed(self, exc: Exception) -> None:
+    async def _succeeded(self) -> None:
+        self.failures = 0  # its row in failing_tasks went with the run (run_if_due)
+
+    async def _failed(self, exc: Exception) -> None:
         self.failures += 1
         if is_unwritable(exc):  # an operating condition (locked, disk full): one line
             log.error("%s: database cannot take writes (%s); trying again later", self._what, exc)
-        else:
-            log.exception("%s failed; trying again later", self._what)
+            return
+        log.exception("%s failed; trying again later", self._what)
+        if self._failure_log is not None:  # not unwritable: it could not be written
+            await self._failure_log.failed(self.name, f"{type(exc).__name__}: {exc}")

@@ -16,8 +16,10 @@ from mailbridge.store.deleted_counts import DEAD_LETTER
 
 __all__ = ["Snapshot", "StoreCollector", "snapshot"]
 
+# Outcomes only: a message kept unprocessed (status 'received') is not counted until
+# it has one (mailbridge_inbound_unprocessed_messages counts those now).
 DISPOSITIONS = (
-    "received", "accepted", "held", "rejected", "dropped", "bounce", "refused",
+    "accepted", "held", "rejected", "dropped", "bounce", "refused",
     "unsubscribed", "postmaster",
 )  # fmt: skip
 COMMENT_STATUSES = ("pending", "approved", "rejected", "spam")
@@ -37,7 +39,8 @@ class Snapshot:
     wordpress_waiting: int = 0
     wordpress_failing: str = ""  # why the bridge's last round failed; "": it did not
     wordpress_last_poll: float = 0.0  # the last poll read whole, as a Unix time
-    inbound_unprocessed_age: float = 0.0  # the oldest message kept but not processed
+    inbound_unprocessed: int = 0  # messages kept but not processed (answered 451)
+    inbound_unprocessed_age: float = 0.0  # the oldest of them
     moderation_mail_waiting: int = 0  # comments whose moderation emails are not built
     moderation_mail_age: float = 0.0  # the oldest of them, since its comment came
     notifications_overdue: float = 0.0  # the most overdue batched notification, past due
@@ -62,9 +65,16 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     # What rows deleted since counted (an erasure, the spam folder's purge): the
     # counters go on from it, or Prometheus reads a reset and counts all again.
     gone = await deleted_counts.added(conn)
-    received = await _counts(conn, "SELECT status, count(*) FROM inbound_messages GROUP BY 1")
+    # By the first outcome (counted_as, set once), not the status: a message counted
+    # 'received' (answered 451) went down from it when processed, and one reprocessed
+    # into another outcome went down from the first; Prometheus reads either as a reset.
+    received = await _counts(
+        conn, "SELECT counted_as, count(*) FROM inbound_messages "
+        "WHERE counted_as IS NOT NULL GROUP BY 1",
+    )  # fmt: skip
     for (counter, label), count in gone.items():
-        if counter == "received":
+        # 'received': tallied by status before migration 0033; no longer counted.
+        if counter == "received" and label != "received":
             received[label] = received.get(label, 0) + count
     found = Snapshot(
         received=received,
@@ -81,6 +91,11 @@ async def snapshot(conn: aiosqlite.Connection, now: float) -> Snapshot:
     # Ages, not counts: a message answered 451 again and again stays one row (its
     # sender's retries count as deliveries), so the counter of received messages
     # stood still and an alert on its increase never fired for it.
+    async with conn.execute(
+        "SELECT count(*) FROM inbound_messages WHERE status = 'received'"
+    ) as cur:
+        row = await cur.fetchone()
+    found.inbound_unprocessed = int(row[0]) if row is not None else 0
     found.inbound_unprocessed_age = await _age(
         conn, "SELECT min(received_at) FROM inbound_messages WHERE status = 'received'", now
     )
@@ -143,7 +158,8 @@ class StoreCollector(Collector):
         s = self.latest
         received = CounterMetricFamily(
             "mailbridge_messages_received",
-            "Messages received (SMTP, IMAP), by what became of them, since the database began.",
+            "Messages received (SMTP, IMAP), by what first became of them, since the database "
+            "began (one kept unprocessed is counted once it has an outcome).",
             labels=["disposition"],
         )
         for disposition in sorted(set(DISPOSITIONS) | set(s.received)):
@@ -182,6 +198,11 @@ class StoreCollector(Collector):
             "mailbridge_delivery_attempts",
             "Delivery attempts made for the messages in the outbox, retries included.",
             value=s.attempts,
+        )
+        yield GaugeMetricFamily(
+            "mailbridge_inbound_unprocessed_messages",
+            "Messages received but not processed (answered 451, kept for the sender's retry) now.",
+            value=s.inbound_unprocessed,
         )
         yield GaugeMetricFamily(
             "mailbridge_inbound_unprocessed_oldest_age_seconds",

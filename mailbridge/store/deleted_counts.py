@@ -25,10 +25,11 @@ _ADD = (
 
 
 async def tally_inbound(conn: aiosqlite.Connection, where: str, *args: object) -> None:
-    """Count the inbound_messages rows ``where`` picks, by disposition, before they go."""
+    """Count the inbound_messages rows ``where`` picks, by the outcome the counter
+    counted them under (none yet: not counted), before they go."""
     select = (
-        "SELECT 'received', status, count(*) FROM inbound_messages "  # noqa: S608 - constant
-        f"WHERE {where} GROUP BY status"
+        "SELECT 'received', counted_as, count(*) FROM inbound_messages "  # noqa: S608 - constant
+        f"WHERE ({where}) AND counted_as IS NOT NULL GROUP BY counted_as"
     )
     await conn.execute(_ADD.format(select=select), args)
 

@@ -171,7 +171,8 @@ async def record_refusal(
     """Log a recipient refused at RCPT time (no message was transferred)."""
     async with conn.execute(
         "INSERT INTO inbound_messages (stage, received_at, peer, helo, mail_from, rcpt_to, size, "
-        "status, reason, detail) VALUES ('rcpt', ?, ?, ?, ?, ?, 0, 'refused', ?, ?) RETURNING id",
+        "status, reason, detail, counted_as) "
+        "VALUES ('rcpt', ?, ?, ?, ?, ?, 0, 'refused', ?, ?, 'refused') RETURNING id",
         (received_at, peer, helo, mail_from, rcpt_to, reason, detail),
     ) as cur:
         row = await cur.fetchone()
@@ -190,10 +191,13 @@ async def set_outcome(
     comment_id: int | None = None,
     address_id: int | None = None,
 ) -> None:
+    # counted_as keeps the first outcome: mailbridge_messages_received_total counts it
+    # once, and a reprocessed message's new outcome must not take it off the old one.
     await conn.execute(
         "UPDATE inbound_messages SET status = ?, reason = ?, detail = ?, "
         "checks = coalesce(?, checks), comment_id = coalesce(?, comment_id), "
-        "address_id = coalesce(?, address_id) WHERE id = ?",
+        "address_id = coalesce(?, address_id), "
+        "counted_as = coalesce(counted_as, nullif(?, 'received')) WHERE id = ?",
         (
             status.value,
             reason,
@@ -201,6 +205,7 @@ async def set_outcome(
             None if checks is None else json.dumps(checks, sort_keys=True),
             comment_id,
             address_id,
+            status.value,
             inbound_id,
         ),
     )

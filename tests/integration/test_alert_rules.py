@@ -10,7 +10,6 @@ service works: a load balancer keeps the comment widget."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -25,11 +24,11 @@ import aiohttp
 import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
+from alert_rules import JOB, NAME, Minutes, firing, promtool_program, rules, rules_file
 from click.testing import CliRunner
 from dovecot_server import Mailbox
 from flows import approve, moderation_email, post_comment, reply_notification
-from programs import requires_program
-from scraping import Samples, samples, scrape
+from scraping import samples, scrape
 from support import (
     FakeClock,
     SinkHandler,
@@ -46,27 +45,10 @@ from mailbridge.app import running
 from mailbridge.cli import cli
 from mailbridge.extract import Extraction
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-NAME = re.compile(r"\b(?:mailbridge|process)_[a-z_]+\b")
-JOB = (("job", "mailbridge"),)  # the label Prometheus gives each sample it scrapes
-UP = re.compile(r"\bup\b(?=\{)")  # Prometheus's own, for each target it scrapes
-
-
-def rules_file() -> str:
-    """The rules file docs/metrics.md prints under "Alerts worth having"."""
-    found = re.search(r"```yaml\n(groups:\n.*?)```", DOCS.read_text(), re.S)
-    assert found, "docs/metrics.md prints no rules file"
-    return found.group(1)
-
-
-def rules() -> dict[str, str]:
-    """Each alert's expression, by its name."""
-    return dict(re.findall(r"- alert: (\S+)\n\s+expr: (.+)", rules_file()))
-
 
 @pytest.fixture
 def promtool() -> str:
-    return requires_program("promtool", package="prometheus")
+    return promtool_program()
 
 
 def test_the_documented_rules_are_valid_promql(promtool: str, tmp_path: Path) -> None:
@@ -91,97 +73,16 @@ async def test_the_rules_read_only_metrics_the_daemon_exports(tmp_path: Path) ->
     assert read and read <= exported, sorted(read - exported)
 
 
-# Their metrics come from a real WordPress (tests/integration/test_wordpress_faults.py
-# checks each value as the bridge fails); the rules are checked above only.
-NOT_EVALUATED_HERE = {
-    "MailbridgeWordPressCredentials", "MailbridgeWordPressBridgeError",
-    "MailbridgeWordPressFailing", "MailbridgeWordPressNotPolled",
-    "MailbridgeWordPressPushesWaiting",
-}  # fmt: skip
+# The WordPress rules, against a real WordPress failing: test_wordpress_alert_rules.py.
+EVALUATED_IN = [Path(__file__), Path(__file__).with_name("test_wordpress_alert_rules.py")]
 
 
 def test_every_rule_is_evaluated_for_its_failure() -> None:
-    evaluated = set(re.findall(r'firing\([^"]*"(\w+)"', Path(__file__).read_text()))
-    assert set(rules()) - NOT_EVALUATED_HERE == evaluated
-
-
-class Minutes:
-    """The daemon scraped once per minute of its clock, as Prometheus would."""
-
-    def __init__(self, daemon: Any, clock: FakeClock) -> None:
-        self.daemon, self.clock = daemon, clock
-        self.start = clock.now().timestamp()  # promtool's time 0
-        self.scrapes: list[Samples] = []
-
-    async def scrape(self, minutes: int = 1) -> None:
-        """Each sample labelled job="mailbridge", with ``up`` (Prometheus's own): 0 when
-        the daemon does not answer."""
-        for _ in range(minutes):
-            try:
-                status, _type, text = await scrape(self.daemon)
-            except aiohttp.ClientConnectionError:
-                status, text = 0, ""
-            assert status in (0, 200)
-            found = {
-                name: {(*pairs, ("job", "mailbridge")): value for pairs, value in by.items()}
-                for name, by in samples(text).items()
-            }
-            found["up"] = {(("job", "mailbridge"),): float(status == 200)}
-            self.scrapes.append(found)
-            self.clock.advance(60)
-
-
-def firing(
-    promtool: str,
-    tmp_path: Path,
-    minutes: Minutes,
-    alert: str,
-    at: Sequence[int],
-    not_at: Sequence[int],
-    labels: dict[str, str] | None = None,
-) -> None:
-    """``promtool test rules``: ``alert`` fires at each minute of ``at`` (from the first
-    scrape) and at none of ``not_at``; fails with promtool's account. (The minute its
-    threshold is reached is in neither: stored times are whole seconds.)"""
-    (tmp_path / "rules.yml").write_text(rules_file())
-    names = {name for expr in rules().values() for name in NAME.findall(expr) + UP.findall(expr)}
-    scrapes = minutes.scrapes
-    series: dict[str, list[str]] = {}
-    for minute, scraped in enumerate(scrapes):
-        for name in names:
-            # promtool's time() starts at 0: a Unix time is moved by the first scrape's.
-            moved = minutes.start if name.endswith("_timestamp_seconds") else 0.0
-            for pairs, value in scraped.get(name, {}).items():
-                key = name + "{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}"
-                series.setdefault(key, ["_"] * len(scrapes))[minute] = repr(value - moved)
-    # An alert's labels are its series' less the name (``labels``; job alone for an age).
-    tests = [
-        {
-            "eval_time": f"{minute}m",
-            "alertname": alert,
-            "exp_alerts": [{"exp_labels": {"job": "mailbridge"} if labels is None else labels}]
-            if minute in at
-            else [],
-        }
-        for minute in sorted([*at, *not_at])
-    ]
-    unit = {
-        "rule_files": ["rules.yml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": k, "values": " ".join(v)} for k, v in series.items()],
-                "alert_rule_test": tests,
-            }
-        ],
-    }
-    (tmp_path / "unit.json").write_text(json.dumps(unit))  # JSON is YAML
-    ran = subprocess.run(
-        [promtool, "test", "rules", "unit.json"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stdout + ran.stderr
+    evaluated = {
+        name for path in EVALUATED_IN
+        for name in re.findall(r'firing\([^"]*"(\w+)"', path.read_text())
+    }  # fmt: skip
+    assert set(rules()) == evaluated, sorted(set(rules()) ^ evaluated)
 
 
 async def outbox_empty(daemon: Any) -> bool:
@@ -363,9 +264,8 @@ async def test_replies_not_processed_fires_for_one_reply_answered_451_again_and_
         await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
         minutes.daemon = daemon
         await minutes.scrape(2)
-    assert minutes.scrapes[-3]["mailbridge_messages_received_total"][
-        (("disposition", "received"), *JOB)
-    ] == 1  # fmt: skip
+    assert minutes.scrapes[-3]["mailbridge_inbound_unprocessed_messages"][JOB] == 1
+    assert minutes.scrapes[-1]["mailbridge_inbound_unprocessed_messages"][JOB] == 0
     # Kept since minute 1: 900 s at minute 16, past it from 17 on; 0 again at 21.
     firing(promtool, tmp_path, minutes, "MailbridgeRepliesNotProcessed",
            at=[17, 18, 19, 20], not_at=[*range(16), 21, 22])  # fmt: skip
@@ -388,9 +288,18 @@ async def test_imap_alerts_fire_while_the_login_is_refused_and_clear_once_it_rea
         await minutes.scrape(17)
         assert await healthz(daemon) == 200  # the web works without the mailbox
         shown = [await healthz_text(daemon), (await scrape(daemon))[2]]
-    # The password is nowhere an operator's tools show: log, /metrics, /healthz.
+    # `mailbridge status`, the operator's first look, says so from the database: with
+    # the daemon stopped too (it said "Recent errors: none" while no reply was read).
+    status = await status_output(settings.data_path)
+    said = re.search(r"^(?:Recent errors:|) +(\d+) IMAP session\(s\) failed in a row since "
+                     r"\S+, the last at \S+: (.+)$", status, re.M)  # fmt: skip
+    assert said and int(said.group(1)) >= 1, status
+    assert said.group(2).startswith(f"{dovecot.host}:{dovecot.port}: LOGIN: the server answered NO")
+    assert said.group(2).endswith("replies in the mailbox are not read (a login refused: check "
+                                  "imap.user and imap.password; docs/imap.md)")  # fmt: skip
+    # The password is nowhere an operator's tools show: log, /metrics, /healthz, status.
     assert "LOGIN: the server answered NO" in caplog.text
-    assert all(wrong not in text for text in [caplog.text, *shown])
+    assert all(wrong not in text for text in [caplog.text, *shown, status])
     # The password put right (a restart): the mailbox is read.
     settings = make_settings(tmp_path, imap={**imap, "password": dovecot.password},
                              smtp={"listen": "127.0.0.1:0"})  # fmt: skip
@@ -399,6 +308,7 @@ async def test_imap_alerts_fire_while_the_login_is_refused_and_clear_once_it_rea
         read = (("mailbridge_imap_last_round_timestamp_seconds", ()),)
         await until("a round of the mailbox", lambda: scraped_above(daemon, read, 0))
         await minutes.scrape(2)
+        assert "IMAP session(s) failed" not in await status_output(settings.data_path)
     # Failing since minute 0: 15 minutes later, for: 15m is met; 0 again at minute 17.
     firing(promtool, tmp_path, minutes, "MailbridgeImapFailing",
            at=[16], not_at=[*range(15), 17, 18], labels={})  # fmt: skip
@@ -576,9 +486,22 @@ async def test_periodic_job_failing_fires_while_the_moderation_digest_fails(
         minutes = Minutes(daemon, clock)
         await minutes.scrape(17)
         assert await healthz(daemon) == 200
+        # `mailbridge status` says it too (it said "Recent errors: none"), and what to do.
+        shown = await status_output(settings.data_path)
+        said = re.search(
+            r"^Recent errors: (\d+) run\(s\) of the moderation-digest job failed in a row "
+            r"since \S+, the last at \S+: (.+)$", shown, re.M,
+        )  # fmt: skip
+        assert said and int(said.group(1)) >= 1, shown
+        assert said.group(2) == (
+            "UndefinedError: 'no_such_name' is undefined; moderators are not told of new "
+            "comments (a template of templates.directory? the log has the traceback: "
+            "'moderation digest failed')"
+        )
         broken.unlink()  # fixed: the packaged template again
         await until("a digest sent", lambda: scraped_below(daemon, digest, 1))
         await minutes.scrape(2)
+        assert "moderation-digest" not in await status_output(settings.data_path)
     # Failing from minute 0: for 15m met at minute 15; sent by minute 17.
     firing(promtool, tmp_path, minutes, "MailbridgePeriodicJobFailing", at=[15, 16],
            not_at=[*range(14), 17, 18], labels={"name": "moderation-digest"})  # fmt: skip

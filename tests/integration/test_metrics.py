@@ -9,10 +9,12 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiosmtplib
 import pytest
 from click.testing import CliRunner
 from flows import post_comment, reply_notification
@@ -34,6 +36,7 @@ from support import (
 
 from mailbridge.app import running
 from mailbridge.cli import cli
+from mailbridge.extract import Extraction
 
 
 async def scrape_until_sent(daemon: Any, count: int) -> tuple[int, str, str]:
@@ -252,3 +255,50 @@ async def test_an_erasure_takes_nothing_off_the_counters(
         "attempts": got["mailbridge_delivery_attempts_total"][()],
     }
     assert after == before
+
+
+def broken_extractor(raw: bytes, sent: Sequence[str] = ()) -> Extraction:
+    raise RuntimeError("parser bug")
+
+
+def went_down(before: Samples, after: Samples, name: str) -> list[str]:
+    """The series of counter ``name`` lower in ``after`` than in ``before`` (or gone)."""
+    return [
+        f"{labels}: {value} -> {after.get(name, {}).get(labels)}"
+        for labels, value in before.get(name, {}).items()
+        if after.get(name, {}).get(labels, -1) < value
+    ]
+
+
+@pytest.mark.asyncio
+async def test_a_reply_answered_451_then_filed_takes_nothing_off_the_received_counter(
+    tmp_path: Path,
+) -> None:
+    # It was counted under disposition="received" while kept (answered 451), then under
+    # "accepted" once its sender's retry was filed, and "received" went from 1 to 0:
+    # Prometheus reads a counter going down as a reset.
+    clock = FakeClock()
+    settings = make_settings(tmp_path)
+    await import_seed(settings)
+    async with running(settings, extractor=broken_extractor, clock=clock,
+                       resolver=no_dmarc_zone()) as daemon:  # fmt: skip
+        note = await reply_notification(daemon)
+        before = samples((await scrape(daemon))[2])
+        reply = reply_to_notification(note, "Words that must not be lost.")
+        host, port = daemon.smtp_address
+        with pytest.raises(aiosmtplib.SMTPDataError) as info:
+            await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
+        assert info.value.code == 451
+        kept = samples((await scrape(daemon))[2])
+    settings = make_settings(tmp_path, smtp={"listen": "127.0.0.1:0"})
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        host, port = daemon.smtp_address
+        await aiosmtplib.send(reply, hostname=host, port=port, start_tls=False)
+        filed = samples((await scrape(daemon))[2])
+    name = "mailbridge_messages_received_total"
+    assert not went_down(before, kept, name) and not went_down(kept, filed, name)
+    accepted = (("disposition", "accepted"),)
+    assert (before[name][accepted], kept[name][accepted], filed[name][accepted]) == (0, 0, 1)
+    # Kept unprocessed shows in a gauge, as a number now, not in the counter.
+    unprocessed = [s["mailbridge_inbound_unprocessed_messages"][()] for s in (before, kept, filed)]
+    assert unprocessed == [0, 1, 0]
