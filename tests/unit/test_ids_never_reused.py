@@ -141,6 +141,7 @@ async def test_upgrade_keeps_every_row_and_id(tmp_path: Path) -> None:
     assert after.pop("outbox_items") == []  # sql/0029's new table
     assert after.pop("outbox_listed") == []  # sql/0031's
     assert after.pop("deleted_counts") == []  # sql/0032's
+    assert after.pop("mail_events") == []  # sql/0033's
     assert after == rows
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

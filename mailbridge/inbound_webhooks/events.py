@@ -1,0 +1,175 @@
+"""Each service's delivery-event payload (bounces, complaints), read into
+:class:`~mailbridge.mail_events.event.MailEvent` (pure).
+
+- **Mailgun** (a webhook for the ``failed`` and ``complained`` events): one JSON object,
+  ``{"signature": {"timestamp", "token", "signature"}, "event-data": {...}}``, signed
+  as the inbound route is (HMAC-SHA256 of timestamp + token). ``event-data`` has
+  ``event``, ``id``, ``timestamp``, ``recipient``, ``severity`` (``permanent`` or
+  ``temporary`` for ``failed``), ``delivery-status`` (``code``, ``enhanced-code``,
+  ``message``, ``description``) and ``message.headers["message-id"]`` (our
+  Message-ID, without its angle brackets).
+- **SendGrid** (the Event Webhook, signed): a JSON array of events, each with
+  ``event`` (``bounce``, ``deferred``, ``dropped``, ``spamreport``, ...), ``sg_event_id``,
+  ``email``, ``smtp-id`` (the Message-ID of the message sent), and for a bounce
+  ``type`` (``bounce`` or ``blocked``), ``status`` (``5.1.1``) and ``reason``. The
+  request is signed with ECDSA (P-256, SHA-256) over the
+  ``X-Twilio-Email-Event-Webhook-Timestamp`` header followed by the raw body; the
+  signature is base64 DER in ``X-Twilio-Email-Event-Webhook-Signature``, the
+  verification key a base64 SubjectPublicKeyInfo.
+
+A bounce's hard or soft is judged as a delivery report's is
+(:func:`mailbridge.classify.status.failure_kind` on the event's status and diagnostic),
+never on the service's own word alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mailbridge.classify.status import failure_kind, refine_status, status_from_text
+from mailbridge.inbound_webhooks.providers import BadPayload, NotAuthentic
+from mailbridge.mail_events.event import EventKind, MailEvent
+
+__all__ = [
+    "mailgun_event",
+    "message_id",
+    "sendgrid_events",
+    "sendgrid_key",
+    "sendgrid_signature_ok",
+]
+
+MAX_EVENTS = 1000  # SendGrid batches events; a batch longer than this is not one
+
+
+def message_id(value: object) -> str:
+    """A Message-ID as the outbox keeps it, ``<...>``; "" for anything that is not one."""
+    text = str(value or "").strip()
+    if not text or len(text) > 500 or any(c.isspace() for c in text):
+        return ""
+    return text if text.startswith("<") and text.endswith(">") else f"<{text.strip('<>')}>"
+
+
+def _kind(status: str, diagnostic: str) -> EventKind | None:
+    status = refine_status(status or status_from_text(diagnostic), diagnostic)
+    kind = failure_kind("failed", status, diagnostic)
+    return None if kind == "none" else kind
+
+
+def _text(value: object, limit: int = 1000) -> str:
+    return " ".join(str(value or "").split())[:limit]
+
+
+def mailgun_event(data: Any) -> MailEvent | None:
+    """The event in Mailgun's webhook body; None for an event that counts for nothing
+    here (delivered, opened, ...). The signature is checked by the caller."""
+    if not isinstance(data, dict) or not isinstance(data.get("event-data"), dict):
+        raise BadPayload("expected Mailgun's webhook JSON, with event-data")
+    event = data["event-data"]
+    name = str(event.get("event", ""))
+    headers = (
+        event.get("message", {}).get("headers", {})
+        if isinstance(event.get("message"), dict)
+        else {}
+    )
+    found = message_id(headers.get("message-id") if isinstance(headers, dict) else "")
+    event_id = _text(event.get("id"), 200)
+    if not event_id:
+        raise BadPayload("a Mailgun event without an id")
+    # Mailgun's id is unique within a day: with its timestamp it names one event.
+    event_id = f"{event_id}@{_text(event.get('timestamp'), 40)}"
+    recipient = _text(event.get("recipient"), 320)
+    if name == "complained":
+        return MailEvent("mailgun", event_id, "complaint", found, recipient, "", "complained")
+    if name != "failed":
+        return None
+    status_block = event.get("delivery-status")
+    delivery = status_block if isinstance(status_block, dict) else {}
+    code = _text(delivery.get("code"), 10)
+    words = _text(delivery.get("message")) or _text(delivery.get("description"))
+    diagnostic = _text(f"{code} {words}")
+    status = _text(delivery.get("enhanced-code"), 20)
+    kind: EventKind = "soft"
+    if event.get("severity") != "temporary":
+        kind = _kind(status, diagnostic) or "hard"  # "permanent", by Mailgun's word
+    return MailEvent("mailgun", event_id, kind, found, recipient, status, diagnostic)
+
+
+def sendgrid_key(text: str) -> ec.EllipticCurvePublicKey:
+    """The Event Webhook's verification key, as SendGrid shows it (base64 DER), or PEM."""
+    try:
+        if "BEGIN PUBLIC KEY" in text:
+            key = serialization.load_pem_public_key(text.encode())
+        else:
+            key = serialization.load_der_public_key(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error, UnsupportedAlgorithm):
+        raise ValueError("not a public key (base64 DER, as SendGrid shows it)") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("not an elliptic-curve (ECDSA) public key")
+    return key
+
+
+def sendgrid_signature_ok(
+    key: ec.EllipticCurvePublicKey, signature: str | None, timestamp: str | None, body: bytes
+) -> None:
+    """Raise NotAuthentic unless SendGrid's key signed ``timestamp`` + ``body``.
+
+    No age is required: SendGrid documents none, and a replayed event is the same
+    event (its ``sg_event_id``), counted once."""
+    if not signature or not timestamp:
+        raise NotAuthentic("no X-Twilio-Email-Event-Webhook-Signature or -Timestamp header")
+    try:
+        der = base64.b64decode(signature, validate=True)
+        key.verify(der, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    except (binascii.Error, ValueError, InvalidSignature):
+        raise NotAuthentic(
+            "the SendGrid signature does not verify (is the verification key right?)"
+        ) from None
+
+
+def sendgrid_events(data: Any) -> list[MailEvent]:
+    """The bounces, deferrals and spam reports in an Event Webhook batch."""
+    if not isinstance(data, list):
+        raise BadPayload("expected the Event Webhook's JSON array of events")
+    if len(data) > MAX_EVENTS:
+        raise BadPayload(f"{len(data)} events, more than {MAX_EVENTS}")
+    found = []
+    for event in data:
+        if not isinstance(event, dict):
+            raise BadPayload("an event that is not a JSON object")
+        read = _sendgrid_event(event)
+        if read is not None:
+            found.append(read)
+    return found
+
+
+def _sendgrid_event(event: dict[str, Any]) -> MailEvent | None:
+    name = str(event.get("event", ""))
+    event_id = _text(event.get("sg_event_id"), 200)
+    if not event_id:
+        raise BadPayload("an event without sg_event_id")
+    found = message_id(event.get("smtp-id"))
+    recipient = _text(event.get("email"), 320)
+    status = _text(event.get("status"), 20)
+    reason = _text(event.get("reason")) or _text(event.get("response"))
+    kind: EventKind | None
+    if name == "spamreport":
+        kind, reason = "complaint", "spamreport"
+    elif name == "deferred":
+        kind = "soft"
+    elif name == "bounce":
+        # "blocked" is SendGrid's word for a refusal about the message or our
+        # reputation; the classification below says the same of most (5.7.x).
+        kind = _kind(status, reason) or ("soft" if event.get("type") == "blocked" else "hard")
+    elif name == "dropped" and reason.lower().startswith("bounced address"):
+        kind = "hard"  # not sent: SendGrid's own list says the address bounced
+    else:
+        kind = None  # processed, delivered, open, click, unsubscribe, other drops
+    if kind is None:
+        return None
+    return MailEvent("sendgrid", event_id, kind, found, recipient, status, reason)

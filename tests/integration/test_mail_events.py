@@ -1,0 +1,358 @@
+"""Bounces and spam complaints a mail service reports through its event webhook
+(Mailgun's webhooks, SendGrid's signed Event Webhook), against the running daemon.
+
+A real notification is sent first (the Maildir has it), and the events name its
+Message-ID. The payloads are shaped as each service's documentation shows them; the
+signatures are computed here with each service's algorithm written out (Mailgun's
+HMAC-SHA256 of timestamp + token; SendGrid's ECDSA P-256 / SHA-256 over the timestamp
+header followed by the raw body, with a key pair made for the test), never with
+mailbridge's code."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from flows import approve, delivered, moderation_email, post_comment, raw_mail_to
+from flows import reply_notification as first_notification
+from support import db_rows, local, started, text_body
+
+MAILGUN_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+READER = "reader002.4a549d@example.org"  # seed comment 2's author: notified of answers
+
+
+def sendgrid_keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
+    """A key pair as SendGrid makes one; the public half as Mail Settings shows it."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, base64.b64encode(der).decode()
+
+
+def sendgrid_request(
+    private: ec.EllipticCurvePrivateKey, events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The POST SendGrid makes: the JSON array, the two signature headers."""
+    body = json.dumps(events).encode()
+    timestamp = str(int(time.time()))
+    signature = private.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        "data": body,
+        "headers": {
+            "Content-Type": "application/json",
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        },
+    }
+
+
+def sendgrid_bounce(message_id: str, email: str = READER) -> dict[str, Any]:
+    return {
+        "email": email, "timestamp": int(time.time()), "smtp-id": message_id,
+        "event": "bounce", "category": ["notification"],
+        "sg_event_id": secrets.token_urlsafe(16),
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        "reason": f"550 5.1.1 <{email}>: Recipient address rejected: User unknown",
+        "status": "5.1.1", "type": "bounce", "tls": 1,
+    }  # fmt: skip
+
+
+def sendgrid_spamreport(message_id: str, email: str = READER) -> dict[str, Any]:
+    return {
+        "email": email, "timestamp": int(time.time()), "smtp-id": message_id,
+        "event": "spamreport", "sg_event_id": secrets.token_urlsafe(16),
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+    }  # fmt: skip
+
+
+def mailgun_event(event: dict[str, Any], key: str = MAILGUN_KEY) -> dict[str, Any]:
+    """Mailgun's webhook body: the signature object and event-data."""
+    timestamp, token = str(int(time.time())), secrets.token_hex(25)
+    signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    return {
+        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+        "event-data": event,
+    }
+
+
+def mailgun_failed(message_id: str, email: str = READER) -> dict[str, Any]:
+    """A permanent failure as Mailgun reports it; its message-id without brackets."""
+    return {
+        "id": secrets.token_urlsafe(16), "timestamp": time.time(), "log-level": "error",
+        "event": "failed", "severity": "permanent", "reason": "bounce",
+        "delivery-status": {
+            "attempt-no": 1, "code": 550, "enhanced-code": "5.1.1",
+            "message": "5.1.1 The email account that you tried to reach does not exist.",
+            "description": "", "mx-host": "mx.example.org", "session-seconds": 0.4,
+        },
+        "envelope": {"sender": "bounce@reply.example.org", "transport": "smtp",
+                     "targets": email},
+        "flags": {"is-authenticated": True, "is-test-mode": False},
+        "recipient": email, "recipient-domain": email.split("@")[1],
+        "message": {"headers": {"to": email, "message-id": message_id.strip("<>"),
+                                "from": "Blog <notify@example.org>", "subject": "Re"},
+                    "attachments": [], "size": 4242},
+        "tags": [], "user-variables": {}, "campaigns": [],
+    }  # fmt: skip
+
+
+async def post(daemon: Any, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    host, port = daemon.http_address
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://{host}:{port}{path}", **kwargs) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+async def counts(daemon: Any, email: str = READER) -> tuple[Any, ...]:
+    [row] = await db_rows(
+        daemon,
+        "SELECT hard_bounces, soft_bounces, suppressed_reason FROM addresses WHERE email = ?",
+        email,
+    )
+    return row
+
+
+async def another_answer(daemon: Any, author: str) -> None:
+    """Someone answers Reader 002's seed comment and it is approved: a notification to
+    Reader 002 is due (sent unless the address is suppressed)."""
+    await post_comment(
+        daemon, parent=2, author=author, email=f"{author.lower()}@example.com",
+        body=f"{author} answers Reader 002.",
+    )  # fmt: skip
+    await approve(daemon, await moderation_email(daemon, author))
+    await delivered(daemon)
+    await asyncio.sleep(0.3)  # one more would be in the Maildir by now
+
+
+@pytest.mark.asyncio
+async def test_bounces_from_both_services_count_once_and_stop_the_mail(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailbridge")
+    private, public = sendgrid_keys()
+    hooks = {"mailgun_signing_key": MAILGUN_KEY, "sendgrid_event_key": public}
+    async with started(tmp_path, inbound_webhooks=hooks) as daemon:
+        note = await first_notification(daemon)
+        ours = str(note["Message-ID"])
+        assert len(raw_mail_to(daemon, READER)) == 1
+
+        # Forged: Mailgun's signature under another key, SendGrid's by another key.
+        forged = mailgun_event(mailgun_failed(ours), key="key-guessed-wrong-000000")
+        status, body = await post(daemon, "/inbound/mailgun/events", json=forged)
+        assert status == 401 and body["error"] == "not_authentic"
+        other, _ = sendgrid_keys()
+        request = sendgrid_request(other, [sendgrid_bounce(ours)])
+        status, body = await post(daemon, "/inbound/sendgrid/events", **request)
+        assert status == 401 and body["error"] == "not_authentic"
+        # Signed, then the body changed on the way (the signature covers it).
+        request = sendgrid_request(private, [sendgrid_bounce(ours)])
+        request["data"] = request["data"].replace(b"5.1.1", b"5.1.2")
+        assert (await post(daemon, "/inbound/sendgrid/events", **request))[0] == 401
+        assert await db_rows(daemon, "SELECT count(*) FROM mail_events") == [(0,)]
+        assert await counts(daemon) == (0, 0, None)
+
+        # A message we never sent: recorded, counted for nobody, whoever it names.
+        status, body = await post(
+            daemon, "/inbound/mailgun/events",
+            json=mailgun_event(mailgun_failed("<made-up.1@elsewhere.example>")),
+        )  # fmt: skip
+        assert status == 200 and body["outcomes"][0]["outcome"] == "nobody"
+        assert await counts(daemon) == (0, 0, None)
+
+        # Mailgun's permanent failure of our notification: one hard bounce. Retried
+        # (the same event posted again, newly signed): still one.
+        event = mailgun_failed(ours)
+        status, body = await post(daemon, "/inbound/mailgun/events", json=mailgun_event(event))
+        assert status == 200 and body["outcomes"][0]["outcome"] == "counted"
+        status, body = await post(daemon, "/inbound/mailgun/events", json=mailgun_event(event))
+        assert status == 200 and body["outcomes"][0]["outcome"] == "repeated"
+        assert await counts(daemon) == (1, 0, None)
+        await another_answer(daemon, "Bea")
+        assert len(raw_mail_to(daemon, READER)) == 2  # one hard bounce: still mailed
+
+        # SendGrid's bounce of it, in a batch with a deferral and a delivery: the
+        # second hard bounce (inbound.hard_bounce_limit, 2), and the address is no
+        # longer mailed; the deferral is a soft one, the delivery nothing.
+        deferred = {**sendgrid_bounce(ours), "event": "deferred", "attempt": "2",
+                    "response": "451 4.7.1 Greylisted, try again later"}  # fmt: skip
+        for name in ("reason", "status", "type"):
+            deferred.pop(name)
+        delivery = {**sendgrid_bounce(ours), "event": "delivered", "response": "250 OK"}
+        batch = [sendgrid_bounce(ours), deferred, delivery]
+        request = sendgrid_request(private, batch)
+        status, body = await post(daemon, "/inbound/sendgrid/events", **request)
+        assert status == 200, body
+        assert [(o["kind"], o["outcome"]) for o in body["outcomes"]] == [
+            ("hard", "suppressed"),
+            ("soft", "counted"),
+        ]
+        assert (await post(daemon, "/inbound/sendgrid/events", **request))[1]["outcomes"][0][
+            "outcome"
+        ] == "repeated"
+        assert await counts(daemon) == (2, 1, "2 hard bounces")
+        await another_answer(daemon, "Cy")
+        assert len(raw_mail_to(daemon, READER)) == 2  # nothing new in the Maildir
+
+        # What the operator sees: the log masks the address; the metrics count.
+        host, port = daemon.http_address
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://{host}:{port}/metrics") as resp,
+        ):
+            scraped = await resp.text()
+        assert re.search(
+            r'mailbridge_mail_events_total\{kind="hard",outcome="suppressed",'
+            r'provider="sendgrid"\} 1\.0',
+            scraped,
+        ), scraped
+        assert 'kind="hard",outcome="repeated",provider="mailgun"} 1.0' in scraped
+        [(diagnostic,)] = await db_rows(
+            daemon, "SELECT diagnostic FROM mail_events WHERE provider = 'sendgrid' "
+            "AND kind = 'hard'",
+        )  # fmt: skip
+        assert READER not in diagnostic and "***@example.org" in diagnostic
+    said = [r.getMessage() for r in caplog.records if r.name == "mailbridge.mail_events.accounting"]
+    assert any(
+        line.startswith("sendgrid:127.0.0.1: hard event ")
+        and f"about {ours} to ***@example.org" in line
+        and "no longer mailed" in line
+        for line in said
+    ), said
+    assert any("counted for nobody" in line for line in said)
+    assert READER not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_complaint_stops_all_mail_until_the_person_asks(tmp_path: Path) -> None:
+    private, public = sendgrid_keys()
+    async with started(tmp_path, inbound_webhooks={"sendgrid_event_key": public}) as daemon:
+        note = await first_notification(daemon)
+        request = sendgrid_request(private, [sendgrid_spamreport(str(note["Message-ID"]))])
+        status, body = await post(daemon, "/inbound/sendgrid/events", **request)
+        assert status == 200 and body["outcomes"][0]["kind"] == "complaint"
+        assert await counts(daemon) == (0, 0, "complaint")
+        await another_answer(daemon, "Bea")
+        assert len(raw_mail_to(daemon, READER)) == 1  # not sent
+
+        # They come back and ask for emails (the form's "notify"): the one email
+        # that passes is the confirmation; pressing its link brings the mail back.
+        await post_comment(daemon, author="Reader", email=READER, notify=True, body="Again.")
+        confirm = await _confirmation(daemon)
+        host_port = daemon.http_address
+        url = local(re.findall(r"http\S+/confirm/[a-z0-9]+", text_body(confirm))[0], host_port)
+        async with aiohttp.ClientSession() as session, session.post(url) as resp:
+            assert resp.status == 200
+        assert await counts(daemon) == (0, 0, None)
+        await another_answer(daemon, "Cy")
+        assert len([m for m in raw_mail_to(daemon, READER) if b"Cy answers" in m]) == 1
+
+
+async def _confirmation(daemon: Any) -> EmailMessage:
+    from support import read_maildir
+
+    from mailbridge.app import Running
+
+    assert isinstance(daemon, Running)
+    for _ in range(200):
+        found = [
+            m
+            for m in read_maildir(daemon.settings.data_path / "outbox")
+            if m["To"].addresses[0].addr_spec == READER and "Confirm" in str(m["Subject"])
+        ]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.05)
+    raise AssertionError("no confirmation email")
+
+
+def abuse_report(to: str, returned: str, report_id: str) -> bytes:
+    """A feedback loop's report (RFC 5965's example, as Yahoo's CFL sends it: the
+    reader's address redacted); ``returned``: the reported message's header section."""
+    return (
+        "From: Yahoo! Feedback Loop <feedback@arf.mail.yahoo.com>\r\n"
+        f"To: {to}\r\nSubject: FW: Re: a reply to your comment\r\n"
+        f"Message-ID: {report_id}\r\nDate: Mon, 7 Dec 2026 14:00:00 +0000\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=feedback-report;\r\n"
+        '\tboundary="part1_13d.2e68ed54_boundary"\r\n\r\n'
+        "--part1_13d.2e68ed54_boundary\r\n"
+        'Content-Type: text/plain; charset="US-ASCII"\r\n\r\n'
+        "This is an email abuse report for an email message received from IP\r\n"
+        "192.0.2.1 on Mon, 7 Dec 2026 13:00:00 +0000.\r\n\r\n"
+        "--part1_13d.2e68ed54_boundary\r\n"
+        "Content-Type: message/feedback-report\r\n\r\n"
+        "Feedback-Type: abuse\r\nUser-Agent: Yahoo!-Mail-Feedback/2.0\r\nVersion: 1\r\n"
+        "Original-Mail-From: <bounce@reply.example.org>\r\n"
+        "Arrival-Date: Mon, 7 Dec 2026 13:00:00 +0000\r\n"
+        "Reporting-MTA: dns; mta1.mail.yahoo.com\r\nSource-IP: 192.0.2.1\r\n\r\n"
+        "--part1_13d.2e68ed54_boundary\r\n"
+        "Content-Type: text/rfc822-headers\r\n\r\n"
+        f"{returned}"
+        "From: Example Blog <notify@example.org>\r\nTo: redacted@yahoo.com\r\n"
+        "Subject: Re: a reply to your comment\r\n\r\n"
+        "--part1_13d.2e68ed54_boundary--\r\n"
+    ).encode()
+
+
+@pytest.mark.asyncio
+async def test_an_abuse_report_by_email_counts_only_for_a_message_we_sent(
+    tmp_path: Path,
+) -> None:
+    from support import smtp_send
+
+    async with started(tmp_path) as daemon:
+        note = await first_notification(daemon)
+        postmaster = f"postmaster@{daemon.settings.smtp.reply_domain}"
+        loop = "feedback@arf.mail.yahoo.com"
+        # Reporting a message we never sent: counted for nobody.
+        raw = abuse_report(postmaster, "Message-ID: <made-up.2@elsewhere.example>\r\n", "<r1@y>")
+        assert (await smtp_send(daemon, loop, postmaster, raw)).startswith("250")
+        assert await counts(daemon) == (0, 0, None)
+        # Our notification's Message-ID, reported to the postmaster: a complaint.
+        raw = abuse_report(postmaster, f"Message-ID: {note['Message-ID']}\r\n", "<r2@y>")
+        assert (await smtp_send(daemon, loop, postmaster, raw)).startswith("250")
+        assert await counts(daemon) == (0, 0, "complaint")
+        reasons = await db_rows(
+            daemon, "SELECT reason FROM inbound_messages WHERE message_id IN ('<r1@y>', '<r2@y>') "
+            "ORDER BY id",
+        )  # fmt: skip
+        assert reasons == [("complaint.nobody",), ("complaint.suppressed",)]
+        await another_answer(daemon, "Bea")
+        assert len(raw_mail_to(daemon, READER)) == 1  # not sent
+
+
+@pytest.mark.asyncio
+async def test_an_abuse_report_at_the_verp_address_names_the_message_by_its_token(
+    tmp_path: Path,
+) -> None:
+    from support import smtp_send
+
+    async with started(tmp_path) as daemon:
+        note = await first_notification(daemon)
+        [(verp,)] = await db_rows(
+            daemon, "SELECT mail_from FROM outbox WHERE message_id = ?", str(note["Message-ID"])
+        )
+        assert verp.startswith("bounce+")
+        # The loop left the Message-ID out: the signed VERP token names the message.
+        raw = abuse_report(verp, "", "<r3@y>")
+        assert (await smtp_send(daemon, "feedback@arf.mail.yahoo.com", verp, raw)).startswith("250")
+        assert await counts(daemon) == (0, 0, "complaint")
+        await another_answer(daemon, "Bea")
+        assert len(raw_mail_to(daemon, READER)) == 1
