@@ -165,7 +165,12 @@ def _sendgrid_event(event: dict[str, Any]) -> MailEvent | None:
     elif name == "bounce":
         # "blocked" is SendGrid's word for a refusal about the message or our
         # reputation; the classification below says the same of most (5.7.x).
-        kind = _kind(status, reason) or ("soft" if event.get("type") == "blocked" else "hard")
+        # Without a code a blocked one stays soft (failure_kind would read a codeless
+        # permanent failure as hard).
+        if event.get("type") == "blocked" and not (status or status_from_text(reason)):
+            kind = "soft"
+        else:
+            kind = _kind(status, reason) or "hard"
     elif name == "dropped" and reason.lower().startswith("bounced address"):
         kind = "hard"  # not sent: SendGrid's own list says the address bounced
     else:

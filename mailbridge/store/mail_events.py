@@ -75,9 +75,10 @@ async def complain(conn: aiosqlite.Connection, address_id: int, now: str) -> boo
     until they ask (the suppression). True when it stopped mail that was going out."""
     await subscriptions.choose(conn, address_id, None, subscriptions.Level.NONE, COMPLAINT, now)
     cur = await conn.execute(
-        "UPDATE addresses SET suppressed_at = ?, suppressed_reason = ? "
+        # last_bounce_at: `mailbridge bounces` lists the latest first.
+        "UPDATE addresses SET suppressed_at = ?, suppressed_reason = ?, last_bounce_at = ? "
         "WHERE id = ? AND (suppressed_at IS NULL OR suppressed_reason != ?)",
-        (now, COMPLAINT, address_id, COMPLAINT),
+        (now, COMPLAINT, now, address_id, COMPLAINT),
     )
     return cur.rowcount > 0
 

@@ -44,9 +44,7 @@ def sendgrid_keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
     return private, base64.b64encode(der).decode()
 
 
-def sendgrid_request(
-    private: ec.EllipticCurvePrivateKey, events: list[dict[str, Any]]
-) -> dict[str, Any]:
+def sendgrid_request(private: ec.EllipticCurvePrivateKey, events: object) -> dict[str, Any]:
     """The POST SendGrid makes: the JSON array, the two signature headers."""
     body = json.dumps(events).encode()
     timestamp = str(int(time.time()))
@@ -165,6 +163,17 @@ async def test_bounces_from_both_services_count_once_and_stop_the_mail(
         request = sendgrid_request(private, [sendgrid_bounce(ours)])
         request["data"] = request["data"].replace(b"5.1.1", b"5.1.2")
         assert (await post(daemon, "/inbound/sendgrid/events", **request))[0] == 401
+        # Authentic but not the service's JSON: 400, saying so.
+        status, body = await post(
+            daemon, "/inbound/sendgrid/events", **sendgrid_request(private, {"event": "bounce"})
+        )
+        assert status == 400 and "JSON array" in body["message"]
+        status, body = await post(
+            daemon, "/inbound/sendgrid/events", **sendgrid_request(private, [])
+        )
+        assert status == 200 and body == {"outcomes": []}
+        status, body = await post(daemon, "/inbound/mailgun/events", data=b"not json")
+        assert status == 400 and body["error"] == "bad_payload"
         assert await db_rows(daemon, "SELECT count(*) FROM mail_events") == [(0,)]
         assert await counts(daemon) == (0, 0, None)
 
@@ -261,7 +270,33 @@ async def test_a_complaint_stops_all_mail_until_the_person_asks(tmp_path: Path) 
             assert resp.status == 200
         assert await counts(daemon) == (0, 0, None)
         await another_answer(daemon, "Cy")
-        assert len([m for m in raw_mail_to(daemon, READER) if b"Cy answers" in m]) == 1
+        [latest] = [m for m in raw_mail_to(daemon, READER) if b"Cy answers" in m]
+
+        # A second complaint, about that one: the operator sees it, and lifting it
+        # (--resume) mails nothing they stopped: only they can ask again.
+        latest_id = re.search(rb"^Message-ID: (<[^>]+>)", latest, re.M | re.I)
+        assert latest_id is not None
+        request = sendgrid_request(private, [sendgrid_spamreport(latest_id[1].decode())])
+        assert (await post(daemon, "/inbound/sendgrid/events", **request))[0] == 200
+        data_dir = str(daemon.settings.data_path)
+        table = await cli("bounces", "--data-dir", data_dir)
+        assert READER in table and "(complaint)" in table, table
+        assert "mailing resumed" in await cli("bounces", "--resume", READER, "--data-dir", data_dir)
+        assert await counts(daemon) == (0, 0, None)
+        before = len(raw_mail_to(daemon, READER))
+        await another_answer(daemon, "Dee")
+        assert len(raw_mail_to(daemon, READER)) == before
+
+
+async def cli(*args: str) -> str:
+    """The command as an operator runs it beside the running daemon."""
+    from click.testing import CliRunner
+
+    from mailbridge.cli import cli as command
+
+    result = await asyncio.to_thread(CliRunner().invoke, command, list(args))
+    assert result.exit_code == 0, result.output
+    return str(result.output)
 
 
 async def _confirmation(daemon: Any) -> EmailMessage:
