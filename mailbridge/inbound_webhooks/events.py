@@ -16,6 +16,9 @@
   ``X-Twilio-Email-Event-Webhook-Timestamp`` header followed by the raw body; the
   signature is base64 DER in ``X-Twilio-Email-Event-Webhook-Signature``, the
   verification key a base64 SubjectPublicKeyInfo.
+- **Amazon SES** (sending notifications or event publishing to an SNS topic): the SNS
+  envelope is checked as for inbound SES (mailbridge.inbound_webhooks.ses); its
+  ``Message`` is SES's JSON (:func:`ses_events`).
 
 A bounce's hard or soft is judged as a delivery report's is
 (:func:`mailbridge.classify.status.failure_kind` on the event's status and diagnostic),
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -42,6 +47,7 @@ __all__ = [
     "sendgrid_events",
     "sendgrid_key",
     "sendgrid_signature_ok",
+    "ses_events",
 ]
 
 MAX_EVENTS = 1000  # SendGrid batches events; a batch longer than this is not one
@@ -178,3 +184,60 @@ def _sendgrid_event(event: dict[str, Any]) -> MailEvent | None:
     if kind is None:
         return None
     return MailEvent("sendgrid", event_id, kind, found, recipient, status, reason)
+
+
+def ses_events(message: Mapping[str, Any]) -> list[MailEvent]:
+    """The bounces and complaints in a (verified) SNS Notification of SES's sending
+    notifications (``notificationType``) or event publishing (``eventType``):
+    ``bounce.bouncedRecipients`` (``status``, ``diagnosticCode``) with ``bounceType``
+    Permanent, Transient or Undetermined; ``complaint.complainedRecipients``. SES
+    rewrites the Message-ID it sends with: ours is in ``mail.commonHeaders.messageId``
+    (or ``mail.headers``), present once "Include original headers" is on."""
+    try:
+        inner = json.loads(str(message.get("Message", "")))
+    except (ValueError, RecursionError):
+        raise BadPayload("the SNS Message is not SES's JSON") from None
+    if not isinstance(inner, dict):
+        raise BadPayload("the SNS Message is not SES's JSON object")
+    kind = str(inner.get("notificationType") or inner.get("eventType") or "")
+    mail = _object(inner.get("mail"))
+    found = message_id(_object(mail.get("commonHeaders")).get("messageId"))
+    headers = mail.get("headers")
+    for header in headers if isinstance(headers, list) else []:
+        if not found and isinstance(header, dict):
+            if str(header.get("name", "")).lower() == "message-id":
+                found = message_id(header.get("value"))
+    if kind == "Bounce":
+        bounce = _object(inner.get("bounce"))
+        permanent = bounce.get("bounceType") == "Permanent"
+        entries, feedback = bounce.get("bouncedRecipients"), _text(bounce.get("feedbackId"), 200)
+    elif kind == "Complaint":
+        complaint = _object(inner.get("complaint"))
+        if str(complaint.get("complaintFeedbackType", "")).lower() == "not-spam":
+            return []
+        entries, feedback = (
+            complaint.get("complainedRecipients"),
+            _text(complaint.get("feedbackId"), 200),
+        )
+    else:
+        return []  # Delivery, Send, Open...: nothing to count
+    if not feedback:
+        raise BadPayload(f"an SES {kind} without a feedbackId")
+    events = []
+    for entry in entries if isinstance(entries, list) else []:
+        recipient = _text(_object(entry).get("emailAddress"), 320)
+        event_id = f"{feedback}/{recipient.lower()}"
+        if kind == "Complaint":
+            events.append(MailEvent("ses", event_id, "complaint", found, recipient, "", kind))
+            continue
+        status = _text(_object(entry).get("status"), 20)
+        diagnostic = _text(_object(entry).get("diagnosticCode"))
+        read: EventKind = "soft"
+        if permanent:
+            read = _kind(status, diagnostic) or "hard"
+        events.append(MailEvent("ses", event_id, read, found, recipient, status, diagnostic))
+    return events[:MAX_EVENTS]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -29,6 +29,7 @@ from mailbridge.inbound_webhooks.events import (
     sendgrid_events,
     sendgrid_key,
     sendgrid_signature_ok,
+    ses_events,
 )
 from mailbridge.inbound_webhooks.providers import (
     BadPayload,
@@ -77,6 +78,8 @@ class InboundWebhooks:
         self._clock = clock
         # SNS's signing certificates and subscription links: fetched from AWS, over https.
         self._sns = SnsVerifier(self._hooks.ses_topic_arn, fetch or _fetch_https)
+        # SES's bounces and complaints come through a topic of their own.
+        self._sns_events = SnsVerifier(self._hooks.ses_events_topic_arn, fetch or _fetch_https)
 
     def routes(self) -> list[web.RouteDef]:
         found = []
@@ -92,7 +95,28 @@ class InboundWebhooks:
             found.append(web.post("/inbound/mailgun/events", self.mailgun_events))
         if self._events is not None and self._sendgrid_key is not None:
             found.append(web.post("/inbound/sendgrid/events", self.sendgrid_events))
+        if self._events is not None and self._hooks.ses_events_topic_arn:
+            found.append(web.post("/inbound/ses/events", self.ses_events))
         return found
+
+    async def ses_events(self, request: web.Request) -> web.Response:
+        async def read() -> list[MailEvent]:
+            message = _json(await _bounded(request, 4 * _FIELD_LIMIT))  # SNS: 256 KB
+            if not isinstance(message, dict):
+                raise BadPayload("expected an SNS message object")
+            await self._sns_events.verify(message)
+            kind = message.get("Type")
+            if kind == "SubscriptionConfirmation":
+                await self._sns_events.confirm(message)
+                log.info("ses events: subscription of %s confirmed", message.get("TopicArn"))
+                return []
+            if kind == "UnsubscribeConfirmation":
+                return []
+            if kind != "Notification":
+                raise BadPayload(f"an SNS message of type {str(kind)[:40]!r}")
+            return ses_events(message)
+
+        return await self._count(request, "ses", read)
 
     async def mailgun_events(self, request: web.Request) -> web.Response:
         async def read() -> list[MailEvent]:
@@ -142,6 +166,12 @@ class InboundWebhooks:
         except BadPayload as exc:
             log.warning("%s: events refused, bad payload: %s", peer, exc)
             return web.json_response({"error": "bad_payload", "message": str(exc)}, status=400)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # SNS's certificate, say
+            log.warning("%s: could not reach what the request names: %s", peer, exc)
+            return web.json_response(
+                {"error": "try_later", "message": "try again later"},
+                status=503, headers={"Retry-After": "60"},
+            )  # fmt: skip
         except TooLarge:
             log.warning("%s: events refused, larger than a batch of events", peer)
             return web.json_response(

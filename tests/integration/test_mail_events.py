@@ -391,3 +391,126 @@ async def test_an_abuse_report_at_the_verp_address_names_the_message_by_its_toke
         assert await counts(daemon) == (0, 0, "complaint")
         await another_answer(daemon, "Bea")
         assert len(raw_mail_to(daemon, READER)) == 1
+
+
+EVENTS_TOPIC = "arn:aws:sns:eu-west-1:123456789012:mailbridge-events"
+
+
+def ses_event(kind: str, message_id: str, feedback: str, **inner: Any) -> dict[str, str]:
+    """An SNS Notification of SES's sending notifications, as AWS's examples show
+    them, with the original headers included (SES rewrites the Message-ID it sends)."""
+    mail = {
+        "timestamp": "2026-12-07T14:59:38.237Z", "source": "notify@example.org",
+        "sourceArn": "arn:aws:ses:eu-west-1:123456789012:identity/example.org",
+        "sourceIp": "192.0.2.10", "sendingAccountId": "123456789012",
+        "messageId": "0100018c2f3e4d5a-6b7c8d9e-0f1a-2b3c-4d5e-6f7a8b9c0d1e-000000",
+        "destination": [READER], "headersTruncated": False,
+        "headers": [{"name": "From", "value": "Example Blog <notify@example.org>"},
+                    {"name": "To", "value": READER},
+                    {"name": "Message-ID", "value": message_id}],
+        "commonHeaders": {"from": ["Example Blog <notify@example.org>"], "to": [READER],
+                          "messageId": message_id, "subject": "Re: a reply"},
+    }  # fmt: skip
+    if kind == "Bounce":
+        body = {
+            "bounceType": "Permanent", "bounceSubType": "General",
+            "bouncedRecipients": [{
+                "emailAddress": READER, "action": "failed", "status": "5.1.1",
+                "diagnosticCode": f"smtp; 550 5.1.1 <{READER}>... User unknown",
+            }],
+            "timestamp": "2026-12-07T14:59:38.237Z", "feedbackId": feedback,
+            "reportingMTA": "dns; email.example.org", "remoteMtaIp": "192.0.2.20", **inner,
+        }  # fmt: skip
+    else:
+        body = {
+            "userAgent": "ExampleCorp Feedback Loop (V0.01)",
+            "complainedRecipients": [{"emailAddress": READER}],
+            "complaintFeedbackType": "abuse", "arrivalDate": "2026-12-07T14:59:38.237Z",
+            "timestamp": "2026-12-07T15:00:00.000Z", "feedbackId": feedback, **inner,
+        }  # fmt: skip
+    return {
+        "Type": "Notification", "MessageId": secrets.token_hex(16), "TopicArn": EVENTS_TOPIC,
+        "Message": json.dumps({"notificationType": kind, kind.lower(): body, "mail": mail}),
+        "Timestamp": "2026-12-07T15:00:01.000Z",
+    }  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_ses_bounces_and_complaints_through_sns(tmp_path: Path) -> None:
+    from aiohttp import web
+    from sns_signing import CERT_URL, key_and_certificate, signed
+    from support import free_port
+
+    from mailbridge.clock import SystemClock
+    from mailbridge.inbound_webhooks import InboundWebhooks
+    from mailbridge.mail_events import MailEventAccounting
+
+    key, pem = key_and_certificate()
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> bytes:  # stands in for AWS: its certificate, its links
+        fetched.append(url)
+        return pem if url == CERT_URL else b"<ConfirmSubscriptionResponse/>"
+
+    hooks = {"ses_events_topic_arn": EVENTS_TOPIC}
+    async with started(tmp_path, inbound_webhooks=hooks) as daemon:
+        accounting = MailEventAccounting(daemon.store, SystemClock(), 2)
+        served = InboundWebhooks(
+            daemon.settings, daemon.intake, SystemClock(), fetch=fetch, events=accounting
+        )
+        app = web.Application()
+        app.add_routes(served.routes())
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        url = f"http://127.0.0.1:{port}/inbound/ses/events"
+
+        async def send(body: dict[str, str]) -> tuple[int, dict[str, Any]]:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, data=json.dumps(body),
+                             headers={"Content-Type": "text/plain; charset=UTF-8"}) as resp,
+            ):  # fmt: skip
+                return resp.status, await resp.json()
+
+        try:
+            subscribe = (
+                "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn="
+                + EVENTS_TOPIC + "&Token=2336412f37fb687f5d51e6e2425dacbba7aa5d"
+            )  # fmt: skip
+            confirmation = signed(key, {
+                "Type": "SubscriptionConfirmation", "MessageId": secrets.token_hex(16),
+                "Token": "2336412f37fb687f5d51e6e2425dacbba7aa5d", "TopicArn": EVENTS_TOPIC,
+                "Message": "You have chosen to subscribe to the topic " + EVENTS_TOPIC,
+                "SubscribeURL": subscribe, "Timestamp": "2026-12-07T14:59:00.000Z",
+            })  # fmt: skip
+            assert (await send(confirmation))[0] == 200
+            assert fetched == [CERT_URL, subscribe]
+
+            note = await first_notification(daemon)
+            ours = str(note["Message-ID"])
+            # Another topic, a signature that does not verify: 401, nothing counted.
+            other = ses_event("Bounce", ours, "fb-0")
+            other["TopicArn"] = "arn:aws:sns:eu-west-1:999999999999:someone-else"
+            assert (await send(signed(key, other)))[0] == 401
+            bad = signed(key, ses_event("Bounce", ours, "fb-0"))
+            bad["Message"] = bad["Message"].replace("5.1.1", "5.1.2")
+            assert (await send(bad))[0] == 401
+            assert await db_rows(daemon, "SELECT count(*) FROM mail_events") == [(0,)]
+            # Not our message: nobody. Ours: counted, once; a second: suppressed.
+            status, body = await send(signed(key, ses_event("Bounce", "<x.1@ses.example>", "f1")))
+            assert (status, body["outcomes"][0]["outcome"]) == (200, "nobody")
+            first = signed(key, ses_event("Bounce", ours, "fb-1"))
+            assert (await send(first))[1]["outcomes"][0]["outcome"] == "counted"
+            assert (await send(first))[1]["outcomes"][0]["outcome"] == "repeated"
+            transient = ses_event("Bounce", ours, "fb-2", bounceType="Transient")
+            assert (await send(signed(key, transient)))[1]["outcomes"][0]["kind"] == "soft"
+            assert await counts(daemon) == (1, 1, None)
+            status, body = await send(signed(key, ses_event("Complaint", ours, "fb-3")))
+            assert (status, body["outcomes"][0]["kind"]) == (200, "complaint")
+            assert await counts(daemon) == (1, 1, "complaint")
+            await another_answer(daemon, "Bea")
+            assert len(raw_mail_to(daemon, READER)) == 1  # not sent
+        finally:
+            await runner.cleanup()

@@ -5,6 +5,7 @@ any input."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from mailbridge.inbound_webhooks.events import (
     sendgrid_events,
     sendgrid_key,
     sendgrid_signature_ok,
+    ses_events,
 )
 from mailbridge.inbound_webhooks.providers import BadPayload, NotAuthentic
 
@@ -179,3 +181,36 @@ def test_any_json_read_as_events_or_refused(data: Any) -> None:
             read({"event-data": data} if read is mailgun_event else [data])
         except BadPayload:
             pass
+
+
+def ses(kind: str, body: dict[str, Any], mail: dict[str, Any]) -> dict[str, Any]:
+    return {"Message": json.dumps({"notificationType": kind, kind.lower(): body, "mail": mail})}
+
+
+def test_ses_events() -> None:
+    common = {"commonHeaders": {"messageId": "<notify.1@reply.example.org>"}}
+    listed = {"headers": [{"name": "Message-ID", "value": "<notify.2@reply.example.org>"}]}
+    recipients = [{"emailAddress": "Ann@example.org", "status": "5.1.1",
+                   "diagnosticCode": "smtp; 550 5.1.1 User unknown"},
+                  {"emailAddress": "bob@example.org", "status": "5.7.1",
+                   "diagnosticCode": "smtp; 554 5.7.1 blocked"}]  # fmt: skip
+    bounce = {"bounceType": "Permanent", "feedbackId": "fb", "bouncedRecipients": recipients}
+    events = ses_events(ses("Bounce", bounce, common))
+    assert [(e.kind, e.event_id, e.message_id) for e in events] == [
+        ("hard", "fb/ann@example.org", "<notify.1@reply.example.org>"),
+        ("soft", "fb/bob@example.org", "<notify.1@reply.example.org>"),
+    ]
+    transient = {**bounce, "bounceType": "Transient"}
+    assert {e.kind for e in ses_events(ses("Bounce", transient, listed))} == {"soft"}
+    assert ses_events(ses("Bounce", bounce, listed))[0].message_id == (
+        "<notify.2@reply.example.org>"
+    )
+    assert ses_events(ses("Bounce", bounce, {}))[0].message_id == ""  # headers not included
+    complaint = {"feedbackId": "c", "complainedRecipients": [{"emailAddress": "a@example.org"}]}
+    assert [e.kind for e in ses_events(ses("Complaint", complaint, common))] == ["complaint"]
+    not_spam = {**complaint, "complaintFeedbackType": "not-spam"}
+    assert ses_events(ses("Complaint", not_spam, common)) == []
+    assert ses_events(ses("Delivery", {}, common)) == []
+    for bad in ({"Message": "not json"}, {"Message": "[]"}, ses("Bounce", {}, common)):
+        with pytest.raises(BadPayload):
+            ses_events(bad)
