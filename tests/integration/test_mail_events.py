@@ -237,6 +237,10 @@ async def test_bounces_from_both_services_count_once_and_stop_the_mail(
             "AND kind = 'hard'",
         )  # fmt: skip
         assert READER not in diagnostic and "***@example.org" in diagnostic
+        # mailbridge status says it too (not "everything sent").
+        shown = await cli("status", "--data-dir", str(daemon.settings.data_path))
+        [status] = [line for line in shown.splitlines() if line.startswith("Bounces, last")]
+        assert status == "Bounces, last 7 days: 2 hard, 1 soft; 1 address(es) no longer mailed"
     said = [r.getMessage() for r in caplog.records if r.name == "mailbridge.mail_events.accounting"]
     assert any(
         line.startswith("sendgrid:127.0.0.1: hard event ")
