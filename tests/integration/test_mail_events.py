@@ -518,3 +518,22 @@ async def test_ses_bounces_and_complaints_through_sns(tmp_path: Path) -> None:
             assert len(raw_mail_to(daemon, READER)) == 1  # not sent
         finally:
             await runner.cleanup()
+
+
+def test_check_config_names_the_event_routes_and_refuses_a_bad_key(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mailbridge.cli import cli as command
+
+    _, public = sendgrid_keys()
+    config = tmp_path / "mailbridge.toml"
+    config.write_text(f'[inbound_webhooks]\nsendgrid_event_key = "{public}"\n')
+    args = ["check-config", "--config", str(config), "--data-dir", str(tmp_path / "var")]
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 0, result.output
+    assert "mail events      sendgrid (bounces" in result.output
+    # The password of Inbound Parse pasted where the Event Webhook's key goes.
+    config.write_text('[inbound_webhooks]\nsendgrid_event_key = "sendgrid-parse-secret-42"\n')
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code != 0
+    assert "inbound_webhooks.sendgrid_event_key: not a public key" in result.output
