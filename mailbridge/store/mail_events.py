@@ -77,7 +77,7 @@ async def complain(conn: aiosqlite.Connection, address_id: int, now: str) -> boo
     cur = await conn.execute(
         # last_bounce_at: `mailbridge bounces` lists the latest first.
         "UPDATE addresses SET suppressed_at = ?, suppressed_reason = ?, last_bounce_at = ? "
-        "WHERE id = ? AND (suppressed_at IS NULL OR suppressed_reason != ?)",
+        "WHERE id = ? AND (suppressed_at IS NULL OR coalesce(suppressed_reason, '') != ?)",
         (now, COMPLAINT, now, address_id, COMPLAINT),
     )
     return cur.rowcount > 0

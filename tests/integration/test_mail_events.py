@@ -537,3 +537,41 @@ def test_check_config_names_the_event_routes_and_refuses_a_bad_key(tmp_path: Pat
     result = CliRunner().invoke(command, args)
     assert result.exit_code != 0
     assert "inbound_webhooks.sendgrid_event_key: not a public key" in result.output
+
+
+@pytest.mark.sqlite_only("holds SQLite's write lock from a second connection to the file")
+@pytest.mark.asyncio
+async def test_a_locked_database_makes_the_service_retry_and_the_retry_counts_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store cannot write: 503 with Retry-After (SendGrid retries that), nothing
+    counted; the retry once it is free counts the event, and a retry of that counts
+    nothing more."""
+    import sqlite3
+
+    private, public = sendgrid_keys()
+    async with started(
+        tmp_path, inbound_webhooks={"sendgrid_event_key": public},
+        database_busy_timeout_seconds=0.3,
+    ) as daemon:  # fmt: skip
+        note = await first_notification(daemon)
+        request = sendgrid_request(private, [sendgrid_bounce(str(note["Message-ID"]))])
+        other = sqlite3.connect(
+            daemon.settings.database_path, isolation_level=None, check_same_thread=False
+        )
+        try:
+            await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
+            host, port = daemon.http_address
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(f"http://{host}:{port}/inbound/sendgrid/events", **request) as resp,
+            ):
+                assert resp.status == 503, await resp.text()
+                assert resp.headers["Retry-After"].isdigit()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert await counts(daemon) == (0, 0, None)
+        outcomes = [(await post(daemon, "/inbound/sendgrid/events", **request))[1] for _ in "12"]
+        assert [o["outcomes"][0]["outcome"] for o in outcomes] == ["counted", "repeated"]
+        assert await counts(daemon) == (1, 0, None)
