@@ -291,6 +291,13 @@ async def test_a_complaint_stops_all_mail_until_the_person_asks(tmp_path: Path) 
         await another_answer(daemon, "Dee")
         assert len(raw_mail_to(daemon, READER)) == before
 
+        # Their data: the complaints are theirs to export, and go with an erasure.
+        exported = json.loads(await cli("person", "export", READER, "--data-dir", data_dir))
+        assert [e["kind"] for e in exported["mail_events"]] == ["complaint", "complaint"]
+        erased = await cli("person", "erase", READER, "--yes", "--data-dir", data_dir)
+        assert "mail events 2" in erased and "address 1" in erased
+        assert await db_rows(daemon, "SELECT count(*) FROM mail_events") == [(0,)]
+
 
 async def cli(*args: str) -> str:
     """The command as an operator runs it beside the running daemon."""
