@@ -16,6 +16,11 @@
   ``X-Twilio-Email-Event-Webhook-Timestamp`` header followed by the raw body; the
   signature is base64 DER in ``X-Twilio-Email-Event-Webhook-Signature``, the
   verification key a base64 SubjectPublicKeyInfo.
+- **Postmark** (the server's Bounce and Spam Complaint webhooks, with "Include message
+  content" on): one JSON object, ``RecordType`` ``Bounce`` (``Type`` ``HardBounce``,
+  ``SoftBounce``, ``Transient``, ...; ``Details``) or ``SpamComplaint``, ``ID``,
+  ``Email``, and ``Content``: the bounce or complaint as received, which returns our
+  message. HTTP Basic from the URL, as its inbound webhook.
 - **Amazon SES** (sending notifications or event publishing to an SNS topic): the SNS
   envelope is checked as for inbound SES (mailbridge.inbound_webhooks.ses); its
   ``Message`` is SES's JSON (:func:`ses_events`).
@@ -37,6 +42,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from mailbridge.classify.arf import parse_arf
+from mailbridge.classify.bounces import parse_bounce
 from mailbridge.classify.status import failure_kind, refine_status, status_from_text
 from mailbridge.inbound_webhooks.providers import BadPayload, NotAuthentic
 from mailbridge.mail_events.event import EventKind, MailEvent
@@ -44,6 +51,7 @@ from mailbridge.mail_events.event import EventKind, MailEvent
 __all__ = [
     "mailgun_event",
     "message_id",
+    "postmark_event",
     "sendgrid_events",
     "sendgrid_key",
     "sendgrid_signature_ok",
@@ -241,3 +249,53 @@ def ses_events(message: Mapping[str, Any]) -> list[MailEvent]:
 
 def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+# Postmark's bounce Types that say nothing about delivery (a subscription robot's
+# answer, an auto-reply, a challenge): not counted.
+_POSTMARK_SKIPPED = frozenset({
+    "Subscribe", "Unsubscribe", "AutoResponder", "ChallengeVerification", "OpenRelayTest",
+    "ManuallyDeactivated", "Unconfirmed", "SMTPApiError", "InboundError",
+    "TemplateRenderingFailed",
+})  # fmt: skip
+_POSTMARK_HARD = frozenset({"HardBounce", "BadEmailAddress"})
+
+
+def postmark_event(data: Any) -> MailEvent | None:
+    """The event in a Postmark Bounce or SpamComplaint webhook (HTTP Basic is checked
+    by the caller). Postmark's ``MessageID`` is its own, not ours: ours is read from
+    ``Content`` (the bounce or complaint as received, with "Include message content"
+    on), from the message it returns."""
+    if not isinstance(data, dict):
+        raise BadPayload("expected Postmark's webhook JSON object")
+    record = str(data.get("RecordType", ""))
+    kind_name = str(data.get("Type", ""))
+    if record not in ("Bounce", "SpamComplaint"):
+        return None  # Delivery, Open, Click, SubscriptionChange
+    event_id = _text(data.get("ID"), 40)
+    if not event_id:
+        raise BadPayload("a Postmark bounce without an ID")
+    recipient = _text(data.get("Email"), 320)
+    details = _text(data.get("Details")) or _text(data.get("Description"))
+    found = _returned_id(str(data.get("Content") or ""))
+    if record == "SpamComplaint" or kind_name == "SpamComplaint":
+        return MailEvent("postmark", event_id, "complaint", found, recipient, "", "SpamComplaint")
+    if kind_name in _POSTMARK_SKIPPED:
+        return None
+    status = status_from_text(details)
+    kind: EventKind = "soft"
+    if kind_name in _POSTMARK_HARD:
+        kind = _kind(status, details) or "hard"
+    return MailEvent("postmark", event_id, kind, found, recipient, status, details)
+
+
+def _returned_id(content: str) -> str:
+    """The Message-ID of the message a bounce or an abuse report returns."""
+    if not content:
+        return ""
+    raw = content.encode("utf-8", "replace")
+    report = parse_arf(raw)
+    if report is not None:
+        return report.returned_message_id
+    bounce = parse_bounce(raw)
+    return message_id(bounce.original_message_id) if bounce is not None else ""

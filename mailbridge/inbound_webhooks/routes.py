@@ -26,6 +26,7 @@ from mailbridge.inbound.fetched import deliver
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
 from mailbridge.inbound_webhooks.events import (
     mailgun_event,
+    postmark_event,
     sendgrid_events,
     sendgrid_key,
     sendgrid_signature_ok,
@@ -95,6 +96,8 @@ class InboundWebhooks:
             found.append(web.post("/inbound/mailgun/events", self.mailgun_events))
         if self._events is not None and self._sendgrid_key is not None:
             found.append(web.post("/inbound/sendgrid/events", self.sendgrid_events))
+        if self._events is not None and self._hooks.postmark_password:
+            found.append(web.post("/inbound/postmark/events", self.postmark_events))
         if self._events is not None and self._hooks.ses_events_topic_arn:
             found.append(web.post("/inbound/ses/events", self.ses_events))
         return found
@@ -117,6 +120,15 @@ class InboundWebhooks:
             return ses_events(message)
 
         return await self._count(request, "ses", read)
+
+    async def postmark_events(self, request: web.Request) -> web.Response:
+        async def read() -> list[MailEvent]:
+            self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
+            # The bounce's content (a delivery report, the message it returns) with it.
+            found = postmark_event(_json(await _bounded(request, 2 * self._limit)))
+            return [] if found is None else [found]
+
+        return await self._count(request, "postmark", read)
 
     async def mailgun_events(self, request: web.Request) -> web.Response:
         async def read() -> list[MailEvent]:

@@ -168,6 +168,7 @@ def summary(s: Settings) -> list[str]:
                 n
                 for n, v in (
                     ("mailgun", s.inbound_webhooks.mailgun_signing_key),
+                    ("postmark", s.inbound_webhooks.postmark_password),
                     ("sendgrid", s.inbound_webhooks.sendgrid_event_key),
                     ("ses", s.inbound_webhooks.ses_events_topic_arn),
                 )

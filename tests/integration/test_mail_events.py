@@ -582,3 +582,84 @@ async def test_a_locked_database_makes_the_service_retry_and_the_retry_counts_on
         outcomes = [(await post(daemon, "/inbound/sendgrid/events", **request))[1] for _ in "12"]
         assert [o["outcomes"][0]["outcome"] for o in outcomes] == ["counted", "repeated"]
         assert await counts(daemon) == (1, 0, None)
+
+
+POSTMARK_PASSWORD = "postmark-events-secret-1"
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    """The credentials in the webhook's URL, as the HTTP client sends them."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def postmark_bounce(content: str, **fields: Any) -> dict[str, Any]:
+    """Postmark's Bounce webhook (its documented fields), "Include message content" on."""
+    return {
+        "RecordType": "Bounce", "MessageStream": "outbound", "ID": 4323372036854775807,
+        "Type": "HardBounce", "TypeCode": 1, "Name": "Hard bounce", "Tag": "",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483", "Metadata": {}, "ServerID": 23,
+        "Description": "The server was unable to deliver your message (ex: unknown user, "
+        "mailbox not found).",
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Email": READER, "From": "notify@example.org",
+        "BouncedAt": "2026-12-07T15:00:00Z", "DumpAvailable": True, "Inactive": True,
+        "CanActivate": True, "Subject": "Re: a reply to your comment", "Content": content,
+        **fields,
+    }  # fmt: skip
+
+
+def returned_dsn(message_id: str) -> str:
+    """The bounce Postmark received: a Postfix report returning our message's headers."""
+    return (
+        "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; {READER}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: Example Blog <notify@example.org>\r\nTo: {READER}\r\n"
+        f"Message-ID: {message_id}\r\nSubject: Re: a reply to your comment\r\n"
+        "--B--\r\n"
+    )
+
+
+@pytest.mark.asyncio
+async def test_postmark_bounces_and_complaints(tmp_path: Path) -> None:
+    auth = basic_auth("postmark", POSTMARK_PASSWORD)
+    hooks = {"postmark_password": POSTMARK_PASSWORD}
+    async with started(tmp_path, inbound_webhooks=hooks) as daemon:
+        note = await first_notification(daemon)
+        ours = str(note["Message-ID"])
+        path = "/inbound/postmark/events"
+        bounce = postmark_bounce(returned_dsn(ours))
+        wrong = basic_auth("postmark", "guessed-wrong-password")
+        assert (await post(daemon, path, json=bounce, headers=wrong))[0] == 401
+        assert (await post(daemon, path, json=bounce))[0] == 401  # no credentials
+        # Without the content (the checkbox off), nothing says which message it was.
+        status, body = await post(daemon, path, json={**bounce, "ID": 1, "Content": ""},
+                                  headers=auth)  # fmt: skip
+        assert (status, body["outcomes"][0]["outcome"]) == (200, "nobody")
+        # Another message's bounce (not ours): nobody.
+        other = postmark_bounce(returned_dsn("<made-up.3@elsewhere.example>"), ID=2)
+        assert (await post(daemon, path, json=other, headers=auth))[1]["outcomes"][0][
+            "outcome"
+        ] == "nobody"
+        assert await counts(daemon) == (0, 0, None)
+        for expected in ("counted", "repeated"):  # Postmark's retry: the same ID
+            status, body = await post(daemon, path, json=bounce, headers=auth)
+            assert (status, body["outcomes"][0]["outcome"]) == (200, expected), body
+        assert await counts(daemon) == (1, 0, None)
+        # A spam complaint, its content the feedback loop's report of our notification.
+        complaint = postmark_bounce(
+            abuse_report("bounces@postmarkapp.com", f"Message-ID: {ours}\r\n", "<r9@y>"
+                         ).decode(),
+            RecordType="SpamComplaint", Type="SpamComplaint", TypeCode=512, ID=3,
+        )  # fmt: skip
+        status, body = await post(daemon, path, json=complaint, headers=auth)
+        assert (status, body["outcomes"][0]["kind"]) == (200, "complaint")
+        assert await counts(daemon) == (1, 0, "complaint")
+        await another_answer(daemon, "Bea")
+        assert len(raw_mail_to(daemon, READER)) == 1  # not sent

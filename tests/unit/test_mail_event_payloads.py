@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from mailbridge.classify.arf import parse_arf
 from mailbridge.inbound_webhooks.events import (
     mailgun_event,
+    postmark_event,
     sendgrid_events,
     sendgrid_key,
     sendgrid_signature_ok,
@@ -172,7 +173,7 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_any_json_read_as_events_or_refused(data: Any) -> None:
-    for read in (mailgun_event, sendgrid_events):
+    for read in (mailgun_event, sendgrid_events, postmark_event):
         try:
             read(data)
         except BadPayload:
@@ -214,3 +215,28 @@ def test_ses_events() -> None:
     for bad in ({"Message": "not json"}, {"Message": "[]"}, ses("Bounce", {}, common)):
         with pytest.raises(BadPayload):
             ses_events(bad)
+
+
+def test_postmark_events() -> None:
+    returned = ARF.decode()  # a complaint's content: the loop's report of our message
+
+    def bounce(**fields: Any) -> dict[str, Any]:
+        return {"RecordType": "Bounce", "ID": 42, "Type": "HardBounce", "Email": "a@example.org",
+                "Details": "smtp;550 5.1.1 user unknown", "Content": "", **fields}  # fmt: skip
+
+    hard = postmark_event(bounce())
+    assert hard is not None and (hard.kind, hard.event_id, hard.message_id) == ("hard", "42", "")
+    full = postmark_event(bounce(Details="smtp;552 5.2.2 mailbox full"))
+    assert full is not None and full.kind == "soft"
+    soft = postmark_event(bounce(Type="SoftBounce"))
+    assert soft is not None and soft.kind == "soft"
+    assert postmark_event(bounce(Type="AutoResponder")) is None
+    assert postmark_event(bounce(RecordType="Delivery")) is None
+    complaint = postmark_event(
+        bounce(RecordType="SpamComplaint", Type="SpamComplaint", Content=returned)
+    )
+    assert complaint is not None and complaint.kind == "complaint"
+    assert complaint.message_id == "<notify.1@reply.example.org>"
+    for bad in ([], bounce(ID=None)):
+        with pytest.raises(BadPayload):
+            postmark_event(bad)
