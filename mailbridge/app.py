@@ -34,6 +34,7 @@ from mailbridge.inbound_webhooks import InboundWebhooks
 from mailbridge.instance_secret import load_or_create_secret, same_secret_as_the_others
 from mailbridge.jobs import Lead, Periodic
 from mailbridge.jobs.failure_log import FailureLog
+from mailbridge.mail_events import MailEventAccounting
 from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.trust import TrustPolicy
@@ -131,6 +132,7 @@ class Core:
     pool: CpuPool
     moderation_mailer: ModerationMailer | None
     metrics: Metrics | None = None
+    mail_events: MailEventAccounting | None = None
 
 
 @contextlib.asynccontextmanager
@@ -228,6 +230,13 @@ async def core(
             )
         # /metrics (docs/metrics.md): the extractor is timed where it is called.
         observe = metrics.extraction_seconds.observe if metrics is not None else None
+        # Bounces and complaints services report, and abuse reports by email.
+        mail_events = MailEventAccounting(
+            store,
+            clock,
+            settings.inbound.hard_bounce_limit,
+            metrics.mail_event if metrics is not None else None,
+        )
         intake = ReplyIntake(
             store=store,
             service=service,
@@ -239,12 +248,13 @@ async def core(
             extractor=extractor,
             run_extractor=offloaded(extractor, pool, observe or (lambda seconds: None)),
             queued=wake,
+            mail_events=mail_events,
         )
         try:
             await pool.start()
             yield Core(
                 settings, clock, keyring, store, renderer, notifier, service, worker, digester,
-                intake, pool, mailer, metrics,
+                intake, pool, mailer, metrics, mail_events,
             )  # fmt: skip
         finally:
             await pool.close()
@@ -383,7 +393,12 @@ async def _listening(
 
     app = build_web_app(
         metrics=parts.metrics,
-        inbound_hooks=InboundWebhooks(settings, parts.intake, parts.clock),
+        inbound_hooks=InboundWebhooks(
+            settings,
+            parts.intake,
+            parts.clock,
+            events=parts.mail_events,
+        ),
         settings=settings,
         store=store,
         service=parts.service,

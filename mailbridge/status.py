@@ -124,9 +124,14 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
         conn, "SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts > 0"
     )
     retrying_last = await _last_error(conn, "status = 'queued' AND attempts > 0 ORDER BY id DESC")
+    week = iso(now - timedelta(days=7))
+    # Delivery reports received, and what a mail service's webhook or an abuse report
+    # told of a message we sent (mail_events; not those about nobody).
     bounces = await _counts(
-        conn, "SELECT kind, count(*) FROM bounces WHERE received_at >= ? GROUP BY kind",
-        iso(now - timedelta(days=7)),
+        conn, "SELECT kind, count(*) FROM (SELECT kind FROM bounces WHERE received_at >= ? "
+        "UNION ALL SELECT kind FROM mail_events WHERE received_at >= ? "
+        "AND address_id IS NOT NULL) AS reported GROUP BY kind",
+        week, week,
     )  # fmt: skip
     (suppressed,) = await _one(
         conn, "SELECT count(*) FROM addresses WHERE suppressed_at IS NOT NULL"

@@ -30,6 +30,7 @@ import aiosqlite
 
 from mailbridge import logfmt
 from mailbridge.addresses import same_mailbox
+from mailbridge.classify.arf import parse_arf
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import (
     AddressUnsubscribed,
@@ -44,6 +45,7 @@ from mailbridge.errors import (
 from mailbridge.extract import Extraction, Extractor, extract
 from mailbridge.inbound.bounces import BounceAccounting
 from mailbridge.inbound.checks import AuthDecision, InboundChecks
+from mailbridge.inbound.complaints import COMPLAINT_TYPES, AbuseReports
 from mailbridge.inbound.headers import (
     claimed_address,
     dedup_key,
@@ -60,6 +62,7 @@ from mailbridge.inbound.reply_text import ExtractionFailed, comment_text
 from mailbridge.inbound.sent import sent_texts
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
+from mailbridge.mail_events import MailEventAccounting
 from mailbridge.models import (
     ELIDED_KEPT,
     AttachmentNote,
@@ -130,7 +133,10 @@ class ReplyIntake:
         extractor: Extractor = extract,
         run_extractor: AsyncExtractor | None = None,
         queued: Callable[[], None] = lambda: None,
+        mail_events: MailEventAccounting | None = None,
     ) -> None:
+        """``mail_events``: where complaints (abuse reports) are counted; one without
+        metrics when None."""
         self._store = store
         self._service = service
         self._notifier = notifier
@@ -143,6 +149,10 @@ class ReplyIntake:
         self._queued = queued  # told after a commit that queued mail (wakes the worker)
         self._targets = TargetResolver(store, keyring.reply, settings.smtp.reply_domain)
         self._bounces = BounceAccounting(store, checks, settings.inbound.hard_bounce_limit)
+        self._complaints = AbuseReports(
+            store,
+            mail_events or MailEventAccounting(store, clock, settings.inbound.hard_bounce_limit),
+        )
         self._unsubscribes = MailtoUnsubscribe(store, keyring.subscription, clock)
         self._moderation = ModerationByReply(
             store=store,
@@ -262,6 +272,14 @@ class ReplyIntake:
         where: str,
     ) -> str:
         now = iso(self._clock.now())
+        if recipient.kind in (Kind.POSTMASTER, Kind.BOUNCE):
+            # A feedback loop's report of a reader's "Report spam" (docs/machine-mail.md).
+            abuse = parse_arf(envelope.raw)
+            if abuse is not None and abuse.feedback_type in COMPLAINT_TYPES:
+                verp = None
+                if recipient.kind is Kind.BOUNCE:
+                    verp = read_bounce_token(self._keyring.bounce, recipient.token)
+                return await self._complaints.handle(inbound_id, abuse, verp, where)
         if recipient.kind is Kind.POSTMASTER:
             subject = str(headers.get("Subject", ""))
             return await keep_for_postmaster(

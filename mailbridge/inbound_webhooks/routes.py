@@ -24,6 +24,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 from mailbridge.clock import Clock
 from mailbridge.inbound.fetched import deliver
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
+from mailbridge.inbound_webhooks.events import (
+    mailgun_event,
+    postmark_event,
+    sendgrid_events,
+    sendgrid_key,
+    sendgrid_signature_ok,
+    ses_events,
+)
 from mailbridge.inbound_webhooks.providers import (
     BadPayload,
     Delivered,
@@ -35,6 +43,8 @@ from mailbridge.inbound_webhooks.providers import (
     sendgrid_delivery,
 )
 from mailbridge.inbound_webhooks.ses import Fetch, SnsVerifier, ses_delivery
+from mailbridge.mail_events.accounting import MailEventAccounting
+from mailbridge.mail_events.event import MailEvent
 from mailbridge.settings import Settings
 
 __all__ = ["InboundWebhooks"]
@@ -55,13 +65,22 @@ class InboundWebhooks:
         intake: ReplyIntake,
         clock: Clock,
         fetch: Fetch | None = None,
+        events: MailEventAccounting | None = None,
     ) -> None:
+        """``events``: where the services' delivery events are counted (bounces,
+        complaints); None: their routes do not exist."""
         self._hooks = settings.inbound_webhooks
+        self._events = events
+        self._sendgrid_key = (
+            sendgrid_key(self._hooks.sendgrid_event_key) if self._hooks.sendgrid_event_key else None
+        )
         self._limit = settings.smtp.max_message_size
         self._intake = intake
         self._clock = clock
         # SNS's signing certificates and subscription links: fetched from AWS, over https.
         self._sns = SnsVerifier(self._hooks.ses_topic_arn, fetch or _fetch_https)
+        # SES's bounces and complaints come through a topic of their own.
+        self._sns_events = SnsVerifier(self._hooks.ses_events_topic_arn, fetch or _fetch_https)
 
     def routes(self) -> list[web.RouteDef]:
         found = []
@@ -73,7 +92,115 @@ class InboundWebhooks:
             found.append(web.post("/inbound/sendgrid", self.sendgrid))
         if self._hooks.ses_topic_arn:
             found.append(web.post("/inbound/ses", self.ses))
+        if self._events is not None and self._hooks.mailgun_signing_key:
+            found.append(web.post("/inbound/mailgun/events", self.mailgun_events))
+        if self._events is not None and self._sendgrid_key is not None:
+            found.append(web.post("/inbound/sendgrid/events", self.sendgrid_events))
+        if self._events is not None and self._hooks.postmark_password:
+            found.append(web.post("/inbound/postmark/events", self.postmark_events))
+        if self._events is not None and self._hooks.ses_events_topic_arn:
+            found.append(web.post("/inbound/ses/events", self.ses_events))
         return found
+
+    async def ses_events(self, request: web.Request) -> web.Response:
+        async def read() -> list[MailEvent]:
+            message = _json(await _bounded(request, 4 * _FIELD_LIMIT))  # SNS: 256 KB
+            if not isinstance(message, dict):
+                raise BadPayload("expected an SNS message object")
+            await self._sns_events.verify(message)
+            kind = message.get("Type")
+            if kind == "SubscriptionConfirmation":
+                await self._sns_events.confirm(message)
+                log.info("ses events: subscription of %s confirmed", message.get("TopicArn"))
+                return []
+            if kind == "UnsubscribeConfirmation":
+                return []
+            if kind != "Notification":
+                raise BadPayload(f"an SNS message of type {str(kind)[:40]!r}")
+            return ses_events(message)
+
+        return await self._count(request, "ses", read)
+
+    async def postmark_events(self, request: web.Request) -> web.Response:
+        async def read() -> list[MailEvent]:
+            self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
+            # The bounce's content (a delivery report, the message it returns) with it.
+            found = postmark_event(_json(await _bounded(request, 2 * self._limit)))
+            return [] if found is None else [found]
+
+        return await self._count(request, "postmark", read)
+
+    async def mailgun_events(self, request: web.Request) -> web.Response:
+        async def read() -> list[MailEvent]:
+            data = _json(await _bounded(request, _FIELD_LIMIT))
+            signature = data.get("signature") if isinstance(data, dict) else None
+            if not isinstance(signature, dict):
+                raise NotAuthentic("no signature object in the body")
+            fields = {k: str(v) for k, v in signature.items()}
+            mailgun_signature_ok(
+                fields, self._hooks.mailgun_signing_key, self._clock.now().timestamp()
+            )
+            found = mailgun_event(data)
+            return [] if found is None else [found]
+
+        return await self._count(request, "mailgun", read)
+
+    async def sendgrid_events(self, request: web.Request) -> web.Response:
+        async def read() -> list[MailEvent]:
+            assert self._sendgrid_key is not None  # the route exists only with it
+            # A batch of up to about a thousand events, each well under 1 KB.
+            body = await _bounded(request, 16 * _FIELD_LIMIT)
+            sendgrid_signature_ok(
+                self._sendgrid_key,
+                request.headers.get("X-Twilio-Email-Event-Webhook-Signature"),
+                request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp"),
+                body,
+            )
+            return sendgrid_events(_json(body))
+
+        return await self._count(request, "sendgrid", read)
+
+    async def _count(
+        self,
+        request: web.Request,
+        service: str,
+        read: Callable[[], Awaitable[list[MailEvent]]],
+    ) -> web.Response:
+        """Authenticate and read the events, then count them; what each did is answered
+        (and logged by the accounting). A refusal counts nothing."""
+        assert self._events is not None
+        peer = f"{service}:{request.remote or '?'}"
+        try:
+            events = await read()
+        except NotAuthentic as exc:
+            log.warning("%s: events refused, not authentic: %s", peer, exc)
+            return web.json_response({"error": "not_authentic", "message": str(exc)}, status=401)
+        except BadPayload as exc:
+            log.warning("%s: events refused, bad payload: %s", peer, exc)
+            return web.json_response({"error": "bad_payload", "message": str(exc)}, status=400)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # SNS's certificate, say
+            log.warning("%s: could not reach what the request names: %s", peer, exc)
+            return web.json_response(
+                {"error": "try_later", "message": "try again later"},
+                status=503, headers={"Retry-After": "60"},
+            )  # fmt: skip
+        except TooLarge:
+            log.warning("%s: events refused, larger than a batch of events", peer)
+            return web.json_response(
+                {"error": "too_large", "message": "larger than a batch of events"}, status=413
+            )
+        try:
+            outcomes = await self._events.record(events, peer)
+        except Exception:  # the database busy or failing: nothing counted, retried
+            log.exception("%s: events not recorded; the service is asked to retry", peer)
+            return web.json_response(
+                {"error": "try_later", "message": "try again later"},
+                status=503, headers={"Retry-After": "60"},
+            )  # fmt: skip
+        return web.json_response(
+            {"outcomes": [{"event": o.event_id, "kind": o.kind, "outcome": o.outcome}
+                          for o in outcomes]}
+        )  # fmt: skip
 
     async def mailgun(self, request: web.Request) -> web.Response:
         async def read() -> Delivered:

@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
     ProcessCollector,
@@ -86,10 +87,24 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Only the process that took them knows (the events are not all kept: a retry
+        # is not stored twice, an erasure deletes a person's): counted as they come.
+        self.mail_events = Counter(
+            "mailbridge_mail_events",
+            "Bounces and spam complaints a mail service (or an abuse report) told us of, by "
+            "service, kind (hard, soft, complaint) and outcome (counted, suppressed, "
+            "nobody: about no message we sent, repeated: a retry).",
+            labelnames=("provider", "kind", "outcome"),
+            registry=self.registry,
+        )
+
         # The periodic jobs this daemon runs (set once they are built): each one's
         # failures in a row, read at each scrape.
         self.periodic: Sequence[Periodic] = ()
         self.registry.register(_PeriodicCollector(lambda: self.periodic))
+
+    def mail_event(self, provider: str, kind: str, outcome: str) -> None:
+        self.mail_events.labels(provider, kind, outcome).inc()
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

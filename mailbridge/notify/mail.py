@@ -26,7 +26,7 @@ from mailbridge.notify.drafts import Draft, build
 from mailbridge.notify.writer import WriterFacts
 from mailbridge.outbound.compose import compose, make_message_id, well_formed_message_id
 from mailbridge.settings import Settings
-from mailbridge.store import listings, outbox, threads, withdrawal
+from mailbridge.store import listings, mail_events, outbox, threads, withdrawal
 from mailbridge.templating import RenderedEmail, Renderer
 from mailbridge.tokens import Action, Keyring, LinkPurpose
 
@@ -207,6 +207,8 @@ class Mailer:
         state = await threads.address_state(conn, email=rcpt)
         if state is None or state.suppressed_at is None:
             return False
+        if kind == "confirmation" and state.suppressed_reason == mail_events.COMPLAINT:
+            return False  # the one email asked for after a complaint (docs/subscriptions.md)
         log.info(
             "not mailing %s (%s): address suppressed since %s (%s)",
             kind,

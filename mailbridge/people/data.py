@@ -8,7 +8,8 @@ Erasure keeps the conversation readable: the person's comments stay, shown as by
 former commenter" (``privacy.erased_comments = "anonymise"``), or lose their text
 and leave the page (``"remove"``). Everything else goes: the address, its
 subscriptions and pending notifications, the emails sent to it (outbox), the
-messages received from it (inbound log, raw messages included), bounces, trust,
+messages received from it (inbound log, raw messages included), bounces and what
+mail services reported of the emails sent to it (mail_events), trust,
 moderator sessions, earlier texts of edited comments and what the spam filter
 learnt from their comments. The spam folder's retention forgets, in bulk, the
 addresses its deleted comments leave referred to by nothing, and what this would take
@@ -84,6 +85,7 @@ async def export(conn: aiosqlite.Connection, email: str) -> dict[str, Any]:
         "messages_received": [],
         "emails_sent": [],
         "bounces": [],
+        "mail_events": [],
         "trust": None,
         "akismet_checks": [],
     }
@@ -125,6 +127,13 @@ async def export(conn: aiosqlite.Connection, email: str) -> dict[str, Any]:
     found["bounces"] = await _rows(
         conn,
         "SELECT kind, status, diagnostic, received_at FROM bounces WHERE address_id = ?",
+        address_id,
+    )
+    # What mail services reported of the emails sent to them (docs/inbound-webhooks.md).
+    found["mail_events"] = await _rows(
+        conn,
+        "SELECT provider, kind, status, diagnostic, received_at FROM mail_events "
+        "WHERE address_id = ? ORDER BY id",
         address_id,
     )
     trust = await _rows(
@@ -189,6 +198,14 @@ async def erase(
     )
     n["rejection replies"] = await _run(
         conn, "DELETE FROM rejection_replies WHERE lower(sender) = lower(?)", email
+    )
+    # What mail services said of the emails sent to them (a bounce, their complaint).
+    n["mail events"] = await _run(
+        conn,
+        "DELETE FROM mail_events WHERE address_id = ? OR outbox_id IN "
+        "(SELECT id FROM outbox WHERE lower(rcpt_to) = lower(?))",
+        address_id,
+        email,
     )
     if address_id is None:
         await deleted_counts.tally_outbox(conn, "lower(rcpt_to) = lower(?)", email)

@@ -114,6 +114,11 @@ async def forget_unreferenced(
         f"DELETE FROM rejection_replies WHERE lower(sender) IN {texts}",  # noqa: S608
         (emails,),
     )
+    await conn.execute(
+        f"DELETE FROM mail_events WHERE address_id IN {by_id} OR outbox_id IN "  # noqa: S608
+        f"(SELECT id FROM outbox WHERE lower(rcpt_to) IN {texts})",
+        (ids, emails),
+    )
     await deleted_counts.tally_outbox(conn, f"lower(rcpt_to) IN {texts}", emails)
     await conn.execute(f"DELETE FROM outbox WHERE lower(rcpt_to) IN {texts}", (emails,))  # noqa: S608
     await conn.execute(f"DELETE FROM addresses WHERE id IN {by_id}", (ids,))  # noqa: S608

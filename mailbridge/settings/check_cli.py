@@ -163,6 +163,21 @@ def summary(s: Settings) -> list[str]:
             )
             or "off"
         ),
+        "  mail events      "
+        + (
+            ", ".join(
+                n
+                for n, v in (
+                    ("mailgun", s.inbound_webhooks.mailgun_signing_key),
+                    ("postmark", s.inbound_webhooks.postmark_password),
+                    ("sendgrid", s.inbound_webhooks.sendgrid_event_key),
+                    ("ses", s.inbound_webhooks.ses_events_topic_arn),
+                )
+                if v
+            )
+            or "off"
+        )
+        + " (bounces and spam complaints; abuse reports by email always)",
         f"  WordPress bridge {on(s.wordpress.site_url, s.wordpress.site_url)}",
         f"  /metrics         {', '.join(s.http.metrics_networks) or 'off'}",
     ]

@@ -64,6 +64,16 @@ class InboundWebhookSettings:
         "The SNS topic an SES receipt rule publishes to (arn:aws:sns:...): turns on "
         "POST /inbound/ses; messages of any other topic are refused.",
     )
+    ses_events_topic_arn: str = _key(
+        "",
+        "The SNS topic SES publishes Bounce and Complaint notifications to: turns on "
+        "POST /inbound/ses/events; messages of any other topic are refused.",
+    )
+    sendgrid_event_key: str = _key(
+        "",
+        "The verification key of SendGrid's signed Event Webhook (base64, as Mail "
+        "Settings shows it): turns on POST /inbound/sendgrid/events (bounces, spam reports).",
+    )
 
 
 @dataclass(frozen=True)

@@ -332,6 +332,13 @@ def _inbound_webhooks(s: Settings) -> None:
         # Whoever knows it can post comments as anyone: not a word one can guess.
         if value and len(value) < 16:
             raise ConfigError(f"inbound_webhooks.{name}: at least 16 characters")
+    if hooks.sendgrid_event_key:
+        from mailbridge.inbound_webhooks.events import sendgrid_key
+
+        try:
+            sendgrid_key(hooks.sendgrid_event_key)
+        except ValueError as exc:
+            raise ConfigError(f"inbound_webhooks.sendgrid_event_key: {exc}") from None
 
 
 def _metrics(s: Settings) -> None:

@@ -258,7 +258,11 @@ async def fail_suppressed(
         f"WHERE {'+' if among else ''}status = 'queued' AND {'+' if among else ''}"
         f"next_attempt_at <= ?{among} AND EXISTS ("
         f" SELECT 1 FROM addresses a WHERE a.email = {rcpt}"
-        " AND a.suppressed_at IS NOT NULL) "
+        " AND a.suppressed_at IS NOT NULL"
+        # A confirmation asked for after a spam complaint is the one email it lets by
+        # (times are to the second: one asked for in the complaint's second passes).
+        " AND NOT (a.suppressed_reason = 'complaint' AND outbox.kind = 'confirmation'"
+        "  AND outbox.created_at >= a.suppressed_at)) "
         "RETURNING id, message_id, last_error",
         (now, *args),
     )

@@ -16,7 +16,7 @@ from aiohttp import web
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import ExpiredLink, LinkError
 from mailbridge.models import Thread
-from mailbridge.store import Store, subscriptions, threads
+from mailbridge.store import Store, mail_events, subscriptions, threads
 from mailbridge.store.subscriptions import Level
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Keyring, LinkPurpose, SubscriptionLink, read_subscription_token
@@ -123,6 +123,10 @@ class SubscriptionPages:
             for thread_id, level in await subscriptions.take_requests(conn, link.address_id):
                 await subscriptions.set_level(conn, link.address_id, thread_id, level, "web", now)
                 changed = True
+            # Asked for after a spam complaint (a complaint dropped what was asked
+            # before), and confirmed from their own mailbox: they want mail again.
+            if changed and await mail_events.lift_complaint(conn, link.address_id):
+                log.info("address %d: its spam complaint lifted (confirmed)", link.address_id)
             return changed
 
         changed = await self._store.write(work)

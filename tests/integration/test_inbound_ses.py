@@ -9,7 +9,6 @@ signature, a certificate URL off AWS are refused with 401."""
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -17,55 +16,18 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 from flows import reply_notification
+from sns_signing import CERT_URL, key_and_certificate, signed
 from support import db_rows, free_port, reply_address, reply_to_notification, started
 
 from mailbridge.clock import SystemClock
 from mailbridge.inbound_webhooks import InboundWebhooks
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:mailbridge-replies"
-CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-01d088a6f77103d0fe307c0069e40ed6.pem"
 SUBSCRIBE_URL = (
     "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn="
     + TOPIC + "&Token=2336412f37fb687f5d51e6e2425dacbba7aa5d"
 )  # fmt: skip
-
-
-def key_and_certificate() -> tuple[rsa.RSAPrivateKey, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    return key, certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def signed(key: rsa.RSAPrivateKey, message: dict[str, str], version: str = "2") -> dict[str, str]:
-    """As SNS signs: each field of the type, "Name\\nvalue\\n", in alphabetical order."""
-    notification = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
-    subscription = [
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ]
-    names = notification if message["Type"] == "Notification" else subscription
-    text = "".join(f"{n}\n{message[n]}\n" for n in names if n in message)
-    digest = hashes.SHA256() if version == "2" else hashes.SHA1()
-    signature = key.sign(text.encode(), padding.PKCS1v15(), digest)
-    return {**message, "SignatureVersion": version, "SigningCertURL": CERT_URL,
-            "Signature": base64.b64encode(signature).decode()}  # fmt: skip
 
 
 def ses_notification(raw: bytes, rcpt: str, *more: str) -> dict[str, str]:

@@ -103,7 +103,7 @@ async def test_export_then_erase_leaves_nothing_of_the_address(
             page = await r.text()
     assert after == {"address": None, "comments": [], "subscriptions": [],
                      "messages_received": [], "emails_sent": [], "bounces": [],
-                     "trust": None, "akismet_checks": []}  # fmt: skip
+                     "mail_events": [], "trust": None, "akismet_checks": []}  # fmt: skip
     assert await traces(daemon, READER, address_id) == []
     assert READER not in caplog.text and "an erasure by token" in caplog.text
     # Their words stay in the conversation, by "a former commenter".

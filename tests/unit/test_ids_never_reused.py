@@ -142,6 +142,7 @@ async def test_upgrade_keeps_every_row_and_id(tmp_path: Path) -> None:
     assert after.pop("outbox_listed") == []  # sql/0031's
     assert after.pop("deleted_counts") == []  # sql/0032's
     assert after.pop("failing_tasks") == []  # sql/0034's
+    assert after.pop("mail_events") == []  # sql/0035's
     assert after == rows
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

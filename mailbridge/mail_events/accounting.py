@@ -1,0 +1,99 @@
+"""Count a service's delivery events against the recipient of the message they name.
+
+As for a delivery report (docs/machine-mail.md, "Whose bounce it is"): an event counts
+only when the Message-ID it carries is one of a message we sent, and then against that
+message's recipient, never against the address the event itself names. An event about
+a message we did not send is kept, for the operator, and counts for nobody. Each
+event is recorded once by (service, its id): a retry changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from mailbridge.clock import Clock, iso
+from mailbridge.inbound.recipients import loggable, masked
+from mailbridge.mail_events.event import MailEvent
+from mailbridge.store import Store, mail_events, threads
+
+__all__ = ["EventCounter", "MailEventAccounting", "Outcome"]
+
+log = logging.getLogger(__name__)
+
+# (service, kind, outcome): /metrics's mailbridge_mail_events_total
+EventCounter = Callable[[str, str, str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    event_id: str
+    kind: str
+    outcome: str  # counted, suppressed, nobody (no message of ours), repeated
+
+
+class MailEventAccounting:
+    def __init__(
+        self, store: Store, clock: Clock, hard_limit: int, counter: EventCounter | None = None
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._hard_limit = hard_limit
+        self._counter = counter
+
+    async def record(self, events: Sequence[MailEvent], peer: str) -> list[Outcome]:
+        """Record and count ``events`` (one transaction); say what each one did."""
+        now = iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> list[Outcome]:
+            return [await self._one(conn, event, now) for event in events]
+
+        outcomes = await self._store.write(work)
+        for event, outcome in zip(events, outcomes, strict=True):
+            log.info(
+                "%s: %s event %s about %s to %s (%s %s): %s",
+                peer,
+                event.kind,
+                event.event_id[:80],
+                event.message_id[:120] or "no Message-ID",
+                loggable(event.recipient) if event.recipient else "nobody named",
+                event.status or "-",
+                masked(event.diagnostic, event.recipient)[:200],
+                _said(outcome.outcome),
+            )
+            if self._counter is not None:
+                self._counter(event.provider, event.kind, outcome.outcome)
+        return outcomes
+
+    async def _one(self, conn: aiosqlite.Connection, event: MailEvent, now: str) -> Outcome:
+        sent = await mail_events.sent_as(conn, event.message_id)
+        address_id = None if sent is None else sent.address_id
+        diagnostic = masked(event.diagnostic, event.recipient, sent.rcpt_to if sent else "")
+        fresh = await mail_events.insert(
+            conn, provider=event.provider, event_id=event.event_id, kind=event.kind,
+            outbox_id=None if sent is None else sent.outbox_id, address_id=address_id,
+            status=event.status, diagnostic=diagnostic, now=now,
+        )  # fmt: skip
+        if not fresh:
+            return Outcome(event.event_id, event.kind, "repeated")
+        if address_id is None:
+            # Not a message of ours (or to an address we never stored): nobody's.
+            return Outcome(event.event_id, event.kind, "nobody")
+        if event.kind == "complaint":
+            stopped = await mail_events.complain(conn, address_id, now)
+            return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted")
+        stopped = await threads.count_bounce(conn, address_id, event.kind, now, self._hard_limit)
+        return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted")
+
+
+def _said(outcome: str) -> str:
+    return {
+        "counted": "counted against the recipient of the message we sent",
+        "suppressed": "the recipient of the message we sent is no longer mailed "
+        "(mailbridge bounces)",
+        "nobody": "names no message we sent: counted for nobody",
+        "repeated": "already recorded (a retry): nothing more",
+    }[outcome]
