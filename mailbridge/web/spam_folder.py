@@ -175,6 +175,10 @@ class SpamFolderPages:
                 kept.append(comment_id)
         log.info("spam folder: %s of %d comment(s), %d done (session %d)",
                  action, len(ids), done, session.id)  # fmt: skip
+        if action == "delete" and done:
+            # As after an erasure: the write-ahead log kept the deleted pages (the
+            # addresses the robots typed among them) for any copy of the data directory.
+            await self._store.scrub()
         left = f"&kept={','.join(map(str, kept))}" if kept else ""
         left += f"&answered={','.join(map(str, answered))}" if answered else ""
         left += f"&off={','.join(map(str, off))}" if off else ""
