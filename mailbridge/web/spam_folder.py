@@ -22,11 +22,13 @@ from aiohttp import web
 from mailbridge.bridges.wordpress.links import off_blog
 from mailbridge.errors import NotFound
 from mailbridge.models import Channel, Comment, CommentStatus, Decider, Decision, whole_number
+from mailbridge.moderate import explain
 from mailbridge.moderate.private import held_as_private
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.spam_folder import Removed
 from mailbridge.notify import excerpt
 from mailbridge.settings import Settings
+from mailbridge.spam import training
 from mailbridge.store import Store, comments, decisions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token
@@ -227,7 +229,8 @@ async def _folder(
         if comment.parent_id is not None:
             parent = await comments.get_comment(conn, comment.parent_id)
         history = await decisions.history(conn, comment.id)
-        decision: Decision | None = history[-1] if history else None
+        learnt = await training.learnt_from(conn, comment.id)
+        decision: Decision | None = explain.placed_by(tuple(history), learnt)
         items.append(
             {
                 "comment": comment,
