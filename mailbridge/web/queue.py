@@ -44,6 +44,7 @@ from mailbridge.web.queue_reads import (
     DECIDED_PAGE,
     decided_page,
     kept_now,
+    off_blog_now,
     pending_page,
     theirs,
 )
@@ -185,6 +186,9 @@ class QueuePages:
             kept=await self._store.read(lambda c: kept_now(c, asked, only)),
             failed=await self._store.read(
                 lambda c: kept_now(c, request.query.get("failed", ""), only)
+            ),
+            off_blog=await self._store.read(
+                lambda c: off_blog_now(c, request.query.get("off", ""), only)
             ),
             nonce=nonce,
         )
@@ -361,6 +365,7 @@ class QueuePages:
         done = 0
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
         failed: list[int] = []  # not decided: a failure stopped the batch
+        approved: list[int] = []  # for "Not on the blog", read again on the page
         allowed = await self._store.read(lambda c: theirs(c, ids, only))
         for n, comment_id in enumerate(ids):
             if comment_id not in allowed:
@@ -389,10 +394,15 @@ class QueuePages:
                 break
             if outcome.changed:
                 done += 1
+                if action is Action.APPROVE:
+                    approved.append(comment_id)
             else:
                 kept.append(comment_id)
         left = f"&kept={','.join(map(str, kept))}" if kept else ""
         left += f"&failed={','.join(map(str, failed))}" if failed else ""
+        # The page names those of them whose WordPress post takes no comments (published
+        # here only), as the single Approve's page and the spam folder's Not spam do.
+        left += f"&off={','.join(map(str, approved))}" if approved else ""
         raise web.HTTPSeeOther(f"/moderate?done={action.verb}:{done}{left}")
 
     async def undo(self, request: web.Request) -> web.StreamResponse:

@@ -37,7 +37,13 @@ from mailbridge.web.queue import AFTER_SIGN_IN, QueuePages
 
 # The queue's page size (50 comments, 150,000 characters): a robot's wall of text times
 # fifty was megabytes on a phone.
-from mailbridge.web.queue_reads import PAGE_COMMENTS, fits_a_page, kept_now, theirs
+from mailbridge.web.queue_reads import (
+    PAGE_COMMENTS,
+    fits_a_page,
+    kept_now,
+    off_blog_now,
+    theirs,
+)
 
 __all__ = ["SpamFolderPages"]
 
@@ -114,7 +120,7 @@ class SpamFolderPages:
             done=done_said(request.query.get("done", "")),
             kept=await self._store.read(lambda c: kept_now(c, asked["kept"], only)),
             answered=await self._store.read(lambda c: kept_now(c, asked["answered"], only)),
-            off_blog=await self._store.read(lambda c: _off_blog_now(c, asked["off"], only)),
+            off_blog=await self._store.read(lambda c: off_blog_now(c, asked["off"], only)),
         )
 
     async def act(self, request: web.Request) -> web.StreamResponse:
@@ -185,21 +191,6 @@ class SpamFolderPages:
         left += f"&answered={','.join(map(str, answered))}" if answered else ""
         left += f"&off={','.join(map(str, off))}" if off else ""
         raise web.HTTPSeeOther(f"/moderate/spam?done={action}:{done}{left}")
-
-
-async def _off_blog_now(
-    conn: aiosqlite.Connection, asked: str, only: int | None
-) -> list[dict[str, object]]:
-    """Those just published (``off`` of act()'s redirect) that stay off the blog, as
-    its WordPress post takes no comments (bridges/wordpress/links.off_blog): said
-    where the moderator decided, as the moderation link's page says it."""
-    return [
-        item
-        for item in await kept_now(conn, asked, only)
-        if isinstance(item["comment"], Comment)
-        and item["comment"].status is CommentStatus.APPROVED
-        and await off_blog(conn, item["comment"].id)
-    ]
 
 
 async def _still_spam(conn: aiosqlite.Connection, ids: list[int]) -> list[dict[str, object]]:
