@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flows import reply_notification
+from flows import delivered, reply_notification
 from support import FakeClock, db_rows, import_seed, make_settings, no_dmarc_zone
 
 from mailbridge.app import running
@@ -31,6 +31,7 @@ async def test_emails_to_moderators_keep_their_bytes_as_long_as_their_links(
     await import_seed(settings)
     async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
         await reply_notification(daemon)  # a moderation email, then a notification
+        await delivered(daemon)  # in the Maildir before its row says sent
         assert await db_rows(daemon, KEPT) == [("moderation_request",), ("reply_notification",)]
         keeper = next(job for job in daemon.periodic if job.name == "housekeeping")
         clock.advance(15 * DAY)  # the moderation reply address still counts today
