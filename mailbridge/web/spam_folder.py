@@ -107,7 +107,9 @@ class SpamFolderPages:
         before = whole_number(request.query.get("before", ""))
         total, items, older = await self._store.read(lambda c: _folder(c, before, only))
         nonce = secrets.token_urlsafe(16)
-        asked = {name: request.query.get(name, "") for name in ("kept", "answered", "off")}
+        asked = {
+            name: request.query.get(name, "") for name in ("kept", "answered", "off", "failed")
+        }
         return self._html(
             "moderate_spam",
             nonce=nonce,
@@ -121,6 +123,7 @@ class SpamFolderPages:
             kept=await self._store.read(lambda c: kept_now(c, asked["kept"], only)),
             answered=await self._store.read(lambda c: kept_now(c, asked["answered"], only)),
             off_blog=await self._store.read(lambda c: off_blog_now(c, asked["off"], only)),
+            failed=await self._store.read(lambda c: kept_now(c, asked["failed"], only)),
         )
 
     async def act(self, request: web.Request) -> web.StreamResponse:
@@ -150,7 +153,8 @@ class SpamFolderPages:
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
         answered: list[int] = []  # not deleted: somebody replied to it
         off: list[int] = []  # published here only: its WordPress post takes no comments
-        for comment_id in ids:
+        failed: list[int] = []  # not done: a failure stopped the batch (as on the queue)
+        for n, comment_id in enumerate(ids):
             if comment_id not in allowed:
                 kept.append(comment_id)  # another author's post, or no such comment
                 continue
@@ -173,6 +177,14 @@ class SpamFolderPages:
             except NotFound:  # deleted meanwhile, or erased at its writer's request
                 kept.append(comment_id)
                 continue
+            except Exception:
+                # One transaction each: those before stand. Stop and name the rest, as
+                # the queue page does (mailbridge.web.queue.decide); a bare 500 left the
+                # author guessing which were done.
+                log.exception("spam folder: %s of comment %d failed; %d done (session %d)",
+                              action, comment_id, done, session.id)  # fmt: skip
+                failed = [i for i in ids[n:] if i in allowed]
+                break
             if outcome.changed:
                 done += 1
                 if action == "approve" and await self._store.read(
@@ -190,6 +202,7 @@ class SpamFolderPages:
         left = f"&kept={','.join(map(str, kept))}" if kept else ""
         left += f"&answered={','.join(map(str, answered))}" if answered else ""
         left += f"&off={','.join(map(str, off))}" if off else ""
+        left += f"&failed={','.join(map(str, failed))}" if failed else ""
         raise web.HTTPSeeOther(f"/moderate/spam?done={action}:{done}{left}")
 
 

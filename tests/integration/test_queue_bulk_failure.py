@@ -67,3 +67,36 @@ async def test_a_bulk_approve_that_fails_half_way_says_which_were_decided(
         assert "Bruno" in notice and "Chiara" in notice and "Alba" not in notice
         assert "still waiting" in notice
         assert 'role="alert"' in page
+
+
+SPAMMY = "Check out my channel!!! http://spam.example/watch subscribe please"
+
+
+@pytest.mark.asyncio
+async def test_the_spam_folders_not_spam_that_fails_half_way_says_the_same(
+    tmp_path: Path,
+) -> None:
+    """The spam folder's page decides several at once the same way, and failed the same."""
+    async with started(tmp_path) as daemon:
+        ids = [
+            await post_comment(daemon, author=name, email=f"{name}@spam.example",
+                               body=f"{SPAMMY} {name}")
+            for name in ("Alba", "Bruno", "Chiara")
+        ]  # fmt: skip
+        await failing_on(daemon, ids[1])
+        async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+            await signed_in(daemon, session)
+            async with session.get(url(daemon, "/moderate/spam")) as r:
+                page = await r.text()
+            form = [("csrf", csrf(page)), ("action", "approve")]
+            form += [("comment", str(i)) for i in ids]
+            async with session.post(url(daemon, "/moderate/spam"), data=form) as r:
+                assert r.status == 200
+                page = await r.text()
+        statuses = await db_rows(daemon, "SELECT author, status FROM comments WHERE id IN "
+                                 f"({ids[0]}, {ids[1]}, {ids[2]}) ORDER BY id")  # fmt: skip
+        assert statuses == [("Alba", "approved"), ("Bruno", "spam"), ("Chiara", "spam")]
+        assert "Not spam: 1 comment published. Not done: 2 (an error stopped it)." in page
+        notice = page.split("<strong>Not done:</strong>", 1)[1].split("</div>", 1)[0]
+        assert "Bruno" in notice and "Chiara" in notice and "Alba" not in notice
+        assert "still spam" in notice
