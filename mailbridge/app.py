@@ -278,6 +278,8 @@ class Running:
     digester: Digester
     intake: ReplyIntake
     pool: CpuPool
+    # The periodic jobs this daemon runs (housekeeping, digests, the spam report).
+    periodic: tuple[Periodic, ...] = ()
 
 
 def _listen_socket(listen: str, where: str) -> socket.socket:
@@ -322,18 +324,21 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
     """Each run by one daemon of those sharing the database (mailbridge.jobs)."""
     settings, store = parts.settings, parts.store
     failure_log = FailureLog(store, parts.clock)  # each run's outcome, for `status`
+    keeper = Housekeeping(
+        store,
+        parts.clock,
+        settings.inbound.raw_retention_days,
+        sent_days=settings.smtp.reply_token_days,
+        spam_days=settings.spam.keep_days,
+        log_days=settings.inbound.keep_days,
+        moderation_days=settings.moderation.link_days,
+        events=WebhookEvents(settings.webhooks, parts.clock) if settings.webhooks else None,
+        moderators=settings.moderation.moderators,
+    )
     found = [
         Periodic(
             store,
-            Housekeeping(
-                store,
-                parts.clock,
-                settings.inbound.raw_retention_days,
-                sent_days=settings.smtp.reply_token_days,
-                spam_days=settings.spam.keep_days,
-                events=WebhookEvents(settings.webhooks, parts.clock) if settings.webhooks else None,
-                moderators=settings.moderation.moderators,
-            ).work,
+            keeper.work,
             EVERY_SECONDS,
             parts.worker.wake,  # a comment.deleted webhook for each spam comment deleted
             "housekeeping",
@@ -342,6 +347,7 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
             failure_log=failure_log,
             at_start=True,
             done="raw bodies forgotten",
+            then=keeper.scrub,  # what it deleted leaves the write-ahead log too
         ),
         # Every moderation.digest_minutes: one email listing the pending comments
         # nobody was emailed about yet (docs/moderation.md). In mode "each" too: the
@@ -484,6 +490,7 @@ async def _listening(
             digester=parts.digester,
             intake=parts.intake,
             pool=parts.pool,
+            periodic=tuple(periodic),
         )
     finally:
         if smtp_server is not None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pg import store_option
+
 from mailbridge.app import Running
 from mailbridge.store.engine import dialect_of
 
@@ -50,3 +52,18 @@ async def columns(conn: Any) -> list[tuple[str, str]]:
         async with conn.execute(f"PRAGMA table_info({table})") as cur:
             found += [(table, str(r[1])) for r in await cur.fetchall()]
     return found
+
+
+def files_holding(daemon: Running, text: str) -> list[str]:
+    """The SQLite database's files (the write-ahead log among them) whose raw bytes
+    hold ``text``, as a copy of the data directory would take them. Nothing on
+    PostgreSQL: its files are the server's (docs/postgresql.md)."""
+    if store_option() == "postgresql":
+        return []
+    return [
+        path.name
+        for path in sorted(daemon.settings.data_path.iterdir())
+        if path.is_file()
+        and path.name.startswith("mailbridge.sqlite3")
+        and text.lower().encode() in path.read_bytes().lower()
+    ]

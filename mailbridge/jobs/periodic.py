@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
@@ -44,13 +44,16 @@ class Periodic:
         done: str = "email(s) queued",
         now: Callable[[], float] = time.time,
         failure_log: FailureLog | None = None,
+        then: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``name`` keys the job's row; ``owner`` names this daemon in it. With
         ``at_start`` a job new to the database runs at once, else after ``seconds``.
         ``done`` says what the work's count counts, for the log.
         ``now`` is wall-clock time: daemons on several hosts compare it.
         ``failure_log`` records each failed run for `mailbridge status`; a run that
-        succeeds clears it in its own transaction."""
+        succeeds clears it in its own transaction.
+        ``then`` is awaited after each run this daemon made, once committed
+        (housekeeping's scrub of the write-ahead log)."""
         self._store = store
         self._work = work
         self._seconds = seconds
@@ -62,6 +65,7 @@ class Periodic:
         self._done = done
         self._scheduled = False
         self._now = now
+        self._then = then
         # Runs failed in a row (/metrics: mailbridge_periodic_job_failures): the log's
         # traceback each minute was all that said a digest or the housekeeping failed.
         self.failures = 0
@@ -70,7 +74,10 @@ class Periodic:
     async def run_once(self) -> int:
         """Run the work now, whatever the schedule; wake the delivery worker when it
         queued email."""
-        return self._report(await self._store.write(self._work))
+        done = await self._store.write(self._work)
+        if self._then is not None:
+            await self._then()
+        return self._report(done)
 
     async def run_if_due(self) -> int | None:
         """Run the work if it is due and no other daemon took this run; None if not."""
@@ -86,6 +93,8 @@ class Periodic:
             return done
 
         done = await self._store.write(claimed)
+        if done is not None and self._then is not None:
+            await self._then()
         return None if done is None else self._report(done)
 
     def _report(self, sent: int) -> int:

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from mailbridge.models import Channel, Comment, CommentStatus, Decision
 from mailbridge.tokens import Action
 
-__all__ = ["HistoryLine", "effect", "history_lines", "outcome", "state", "undone_already"]
+__all__ = [
+    "HistoryLine",
+    "effect",
+    "history_lines",
+    "outcome",
+    "placed_by",
+    "state",
+    "undone_already",
+]
 
 _STATE = {
     CommentStatus.PENDING: "This comment is waiting for moderation: it is not on the page.",
@@ -116,3 +124,23 @@ def undone_already(history: tuple[Decision, ...], decision_id: int | None) -> bo
         and latest.previous is undone.status
         and latest.status is undone.previous
     )
+
+
+def placed_by(history: tuple[Decision, ...], learnt: bool) -> Decision | None:
+    """The decision that put the comment where it is: the latest, less any decision
+    taken back by the Undo after it (the Undo's previous status is the decision's, and
+    its status what the decision found). ``learnt``: a person's latest decision taught
+    the filter, which an Undo never does (mailbridge.moderate.undoing): it stands as is.
+
+    The spam folder's "why": a comment the filter caught, published from the folder
+    and put back by Undo, read "Marked as spam on the queue page" instead of the
+    filter's reasons, as if the author had marked it."""
+    left = list(history)
+    while (
+        not learnt
+        and len(left) >= 3
+        and left[-1].previous is left[-2].status
+        and left[-1].status is left[-2].previous
+    ):
+        del left[-2:]
+    return left[-1] if left else None

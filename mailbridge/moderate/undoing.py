@@ -57,6 +57,7 @@ async def take_back(
                 conn, current.address_id, since, by.address_id
             )
         return ModerationOutcome(current, decided, tuple(history), trust_withdrawn=withdrawn), 0
+    mailed = await comments.moderation_mailed(conn, comment_id)
     outcome, notified = await apply(conn, comment_id, back_to, by, now)
     earlier = history[-2] if len(history) > 1 else None
     if earlier is None or earlier.channel is Channel.AUTO or earlier.status is not back_to:
@@ -65,6 +66,17 @@ async def take_back(
         # Spam or Approve, and reported it to Akismet: a rescue undone taught "spam").
         await training.forget(conn, comment_id)
         await akismet_feedback.undecided(conn, comment_id)
+    if (
+        back_to is CommentStatus.SPAM
+        and earlier is not None
+        and earlier.channel is Channel.AUTO
+        and earlier.status is CommentStatus.SPAM
+    ):
+        # Back in the folder as the filter's catch, not as a person's Spam: apply()
+        # marked it told (a person's Spam has nothing for the spam report), and the
+        # report never listed it; and the folder shows the filter's reasons again
+        # (explain.placed_by skips the decision and its undo).
+        await comments.set_moderation_mailed(conn, comment_id, mailed)
     address_id = current.address_id
     if decided is CommentStatus.APPROVED and latest is not None and address_id is not None:
         # "Approve and trust" undone: the trust it gave goes too, or the writer the

@@ -267,6 +267,12 @@ class InboundSettings:
     raw_retention_days: int = _key(
         30, "Days the raw bytes of inbound messages are kept (headers and outcome stay)."
     )
+    keep_days: int = _key(
+        90,
+        "Days a message's row in the inbound log (sender, headers, checks, outcome) is "
+        "kept after its outcome: for a reply filed as a comment, after the comment was "
+        "decided (30 to 36500).",
+    )
     min_reply_chars: int = _key(
         2, "A reply shorter than this (after quotes and signatures are cut) is refused."
     )

@@ -279,6 +279,15 @@ def _cache(s: Settings) -> None:
         )
 
 
+def _inbound_log(s: Settings) -> None:
+    if not 30 <= s.inbound.keep_days <= 36500:
+        raise ConfigError(
+            "inbound.keep_days: must be 30 to 36500: the queue page offers to undo the "
+            "decisions of the last 30 days, and a comment back in the queue shows what "
+            "the log's row says of its message"
+        )
+
+
 def _spam(s: Settings) -> None:
     if not 0 < s.spam.threshold <= 1:
         raise ConfigError("spam.threshold: must be greater than 0 and at most 1")
@@ -367,6 +376,7 @@ _CHECKS: tuple[Callable[[Settings], None], ...] = (
     _cache,
     _workers,
     _spam,
+    _inbound_log,
     _moderation,
     _privacy,
     _webhooks,

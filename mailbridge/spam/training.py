@@ -61,6 +61,14 @@ async def learn_text(conn: aiosqlite.Connection, body: str, spam: bool) -> None:
     await _count(conn, body, "spam" if spam else "ham", 1)
 
 
+async def learnt_from(conn: aiosqlite.Connection, comment_id: int) -> bool:
+    """Whether the filter learnt from the comment (a person's Approve or Spam)."""
+    async with conn.execute(
+        "SELECT 1 FROM spam_trained_comments WHERE comment_id = ?", (comment_id,)
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
 async def forget(conn: aiosqlite.Connection, comment_id: int) -> None:
     async with conn.execute(
         "SELECT label, body FROM spam_trained_comments WHERE comment_id = ?", (comment_id,)

@@ -298,6 +298,25 @@ async def mark_moderation_mailed(
     )
 
 
+async def moderation_mailed(conn: aiosqlite.Connection, comment_id: int) -> str | None:
+    """When the moderators were told of the comment (a moderation email, digest or
+    spam report; a person's decision counts): None while not yet."""
+    async with conn.execute(
+        "SELECT moderation_mailed_at FROM comments WHERE id = ?", (comment_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+async def set_moderation_mailed(
+    conn: aiosqlite.Connection, comment_id: int, when: str | None
+) -> None:
+    """Put back what :func:`moderation_mailed` read (an Undo restores it)."""
+    await conn.execute(
+        "UPDATE comments SET moderation_mailed_at = ? WHERE id = ?", (when, comment_id)
+    )
+
+
 async def pending_count(conn: aiosqlite.Connection, author_address_id: int | None = None) -> int:
     args: tuple[int, ...] = ()
     if author_address_id is None:

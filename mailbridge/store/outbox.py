@@ -8,16 +8,18 @@ Rows are never deleted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
-from mailbridge.store.engine import as_address, dialect_of
+from mailbridge.store.engine import as_address, dialect_of, json_list
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "DOMAIN_SQL",
+    "MODERATION_KINDS",
     "OutboxRow",
     "Outgoing",
     "Suppressed",
@@ -386,14 +388,23 @@ async def count_by_status(conn: aiosqlite.Connection) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
 
 
-async def forget_sent(conn: aiosqlite.Connection, before: str) -> int:
-    """Delete the bytes of emails sent before ``before`` (ISO time); their rows stay.
+# The emails to moderators: read again only to cut them from a moderator's reply
+# (moderation_request), until their reply address expires (moderation.link_days).
+MODERATION_KINDS = ("moderation_request", "moderation_digest", "spam_report")
+
+
+async def forget_sent(
+    conn: aiosqlite.Connection, before: str, kinds: tuple[str, ...] | None = None
+) -> int:
+    """Delete the bytes of emails sent before ``before`` (ISO time), of ``kinds`` only
+    when given; their rows stay.
 
     Driven by the bytes still kept, not by the whole outbox's history."""
+    of_kinds = "" if kinds is None else f" AND o.kind IN {json_list(conn, 'text')}"
     cur = await conn.execute(
-        "DELETE FROM outbox_messages WHERE outbox_id IN (SELECT m.outbox_id "
+        "DELETE FROM outbox_messages WHERE outbox_id IN (SELECT m.outbox_id "  # noqa: S608
         "FROM outbox_messages m JOIN outbox o ON o.id = m.outbox_id "
-        "WHERE o.status = 'sent' AND o.sent_at < ?)",
-        (before,),
+        f"WHERE o.status = 'sent' AND o.sent_at < ?{of_kinds})",
+        (before,) if kinds is None else (before, json.dumps(kinds)),
     )
     return cur.rowcount

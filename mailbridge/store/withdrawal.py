@@ -14,10 +14,12 @@ past recall. A withdrawn row keeps no bytes: only its note says what it was.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import aiosqlite
 
+from mailbridge.store.engine import json_list
 from mailbridge.store.subscriptions import below
 
 __all__ = ["WITHDRAWN_DEAD_LETTER", "forget_sent", "record_items", "withdraw"]
@@ -98,14 +100,18 @@ async def withdraw(
     return len(ids)
 
 
-async def forget_sent(conn: aiosqlite.Connection, before: str) -> int:
-    """Forget what the emails sent before ``before`` (ISO time) carried, with their
-    bytes (an erasure reads it until then; a withdrawal never: sent is past recall).
+async def forget_sent(
+    conn: aiosqlite.Connection, before: str, kinds: tuple[str, ...] | None = None
+) -> int:
+    """Forget what the emails sent before ``before`` (ISO time), of ``kinds`` only
+    when given, carried, with their bytes (an erasure reads it until then; a
+    withdrawal never: sent is past recall).
     Driven by the items still kept, not by the whole outbox's history."""
+    of_kinds = "" if kinds is None else f" AND o.kind IN {json_list(conn, 'text')}"
     cur = await conn.execute(
-        "DELETE FROM outbox_items WHERE outbox_id IN (SELECT i.outbox_id "
+        "DELETE FROM outbox_items WHERE outbox_id IN (SELECT i.outbox_id "  # noqa: S608
         "FROM outbox_items i JOIN outbox o ON o.id = i.outbox_id "
-        "WHERE o.status = 'sent' AND o.sent_at < ?)",
-        (before,),
+        f"WHERE o.status = 'sent' AND o.sent_at < ?{of_kinds})",
+        (before,) if kinds is None else (before, json.dumps(kinds)),
     )
     return cur.rowcount

@@ -44,6 +44,7 @@ from mailbridge.web.queue_reads import (
     DECIDED_PAGE,
     decided_page,
     kept_now,
+    off_blog_now,
     pending_page,
     theirs,
 )
@@ -183,6 +184,12 @@ class QueuePages:
             csrf=csrf_token(self._key, token),
             done=_done(request.query.get("done", "")),
             kept=await self._store.read(lambda c: kept_now(c, asked, only)),
+            failed=await self._store.read(
+                lambda c: kept_now(c, request.query.get("failed", ""), only)
+            ),
+            off_blog=await self._store.read(
+                lambda c: off_blog_now(c, request.query.get("off", ""), only)
+            ),
             nonce=nonce,
         )
         # Only the page's own "select all" script may run.
@@ -357,8 +364,10 @@ class QueuePages:
         only = self._only(session)
         done = 0
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
+        failed: list[int] = []  # not decided: a failure stopped the batch
+        approved: list[int] = []  # for "Not on the blog", read again on the page
         allowed = await self._store.read(lambda c: theirs(c, ids, only))
-        for comment_id in ids:
+        for n, comment_id in enumerate(ids):
             if comment_id not in allowed:
                 kept.append(comment_id)  # another author's post, or no such comment
                 continue
@@ -372,11 +381,28 @@ class QueuePages:
             except NotFound:
                 kept.append(comment_id)
                 continue
+            except Exception:
+                # Each decision is its own transaction (one for the whole batch would
+                # hold the database's one writer through up to 200 decisions and their
+                # emails): those before stand, this one rolled back. Stop here (a failing
+                # database would fail each of the rest, a busy timeout each) and name
+                # exactly those not decided; a bare 500 left the author guessing.
+                log.exception("queue: %s of comment %d failed; %d decided, %d left as they "
+                              "were (session %d)", action.verb, comment_id, done,
+                              len(ids) - n, session.id)  # fmt: skip
+                failed = [i for i in ids[n:] if i in allowed]
+                break
             if outcome.changed:
                 done += 1
+                if action is Action.APPROVE:
+                    approved.append(comment_id)
             else:
                 kept.append(comment_id)
         left = f"&kept={','.join(map(str, kept))}" if kept else ""
+        left += f"&failed={','.join(map(str, failed))}" if failed else ""
+        # The page names those of them whose WordPress post takes no comments (published
+        # here only), as the single Approve's page and the spam folder's Not spam do.
+        left += f"&off={','.join(map(str, approved))}" if approved else ""
         raise web.HTTPSeeOther(f"/moderate?done={action.verb}:{done}{left}")
 
     async def undo(self, request: web.Request) -> web.StreamResponse:

@@ -9,7 +9,8 @@ import re
 
 import aiosqlite
 
-from mailbridge.models import Comment
+from mailbridge.bridges.wordpress.links import off_blog
+from mailbridge.models import Comment, CommentStatus
 from mailbridge.moderate.private import held_as_private
 from mailbridge.notify import excerpt
 from mailbridge.store import comments, decisions, threads
@@ -53,6 +54,22 @@ async def kept_now(
                 comment, thread = None, None
         found.append({"id": comment_id, "comment": comment, "thread": thread})
     return found
+
+
+async def off_blog_now(
+    conn: aiosqlite.Connection, asked: str, only: int | None
+) -> list[dict[str, object]]:
+    """Those just published (``off`` of a redirect: the queue's Approve, the spam
+    folder's Not spam) that stay off the blog, as their WordPress post takes no
+    comments (bridges/wordpress/links.off_blog): said where the moderator decided, as
+    the moderation link's page says it."""
+    return [
+        item
+        for item in await kept_now(conn, asked, only)
+        if isinstance(item["comment"], Comment)
+        and item["comment"].status is CommentStatus.APPROVED
+        and await off_blog(conn, item["comment"].id)
+    ]
 
 
 async def theirs(conn: aiosqlite.Connection, ids: list[int], only: int | None) -> set[int]:

@@ -22,11 +22,13 @@ from aiohttp import web
 from mailbridge.bridges.wordpress.links import off_blog
 from mailbridge.errors import NotFound
 from mailbridge.models import Channel, Comment, CommentStatus, Decider, Decision, whole_number
+from mailbridge.moderate import explain
 from mailbridge.moderate.private import held_as_private
 from mailbridge.moderate.service import CommentService
 from mailbridge.moderate.spam_folder import Removed
 from mailbridge.notify import excerpt
 from mailbridge.settings import Settings
+from mailbridge.spam import training
 from mailbridge.store import Store, comments, decisions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token
@@ -35,7 +37,13 @@ from mailbridge.web.queue import AFTER_SIGN_IN, QueuePages
 
 # The queue's page size (50 comments, 150,000 characters): a robot's wall of text times
 # fifty was megabytes on a phone.
-from mailbridge.web.queue_reads import PAGE_COMMENTS, fits_a_page, kept_now, theirs
+from mailbridge.web.queue_reads import (
+    PAGE_COMMENTS,
+    fits_a_page,
+    kept_now,
+    off_blog_now,
+    theirs,
+)
 
 __all__ = ["SpamFolderPages"]
 
@@ -99,7 +107,9 @@ class SpamFolderPages:
         before = whole_number(request.query.get("before", ""))
         total, items, older = await self._store.read(lambda c: _folder(c, before, only))
         nonce = secrets.token_urlsafe(16)
-        asked = {name: request.query.get(name, "") for name in ("kept", "answered", "off")}
+        asked = {
+            name: request.query.get(name, "") for name in ("kept", "answered", "off", "failed")
+        }
         return self._html(
             "moderate_spam",
             nonce=nonce,
@@ -112,7 +122,8 @@ class SpamFolderPages:
             done=done_said(request.query.get("done", "")),
             kept=await self._store.read(lambda c: kept_now(c, asked["kept"], only)),
             answered=await self._store.read(lambda c: kept_now(c, asked["answered"], only)),
-            off_blog=await self._store.read(lambda c: _off_blog_now(c, asked["off"], only)),
+            off_blog=await self._store.read(lambda c: off_blog_now(c, asked["off"], only)),
+            failed=await self._store.read(lambda c: kept_now(c, asked["failed"], only)),
         )
 
     async def act(self, request: web.Request) -> web.StreamResponse:
@@ -142,7 +153,8 @@ class SpamFolderPages:
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
         answered: list[int] = []  # not deleted: somebody replied to it
         off: list[int] = []  # published here only: its WordPress post takes no comments
-        for comment_id in ids:
+        failed: list[int] = []  # not done: a failure stopped the batch (as on the queue)
+        for n, comment_id in enumerate(ids):
             if comment_id not in allowed:
                 kept.append(comment_id)  # another author's post, or no such comment
                 continue
@@ -165,6 +177,14 @@ class SpamFolderPages:
             except NotFound:  # deleted meanwhile, or erased at its writer's request
                 kept.append(comment_id)
                 continue
+            except Exception:
+                # One transaction each: those before stand. Stop and name the rest, as
+                # the queue page does (mailbridge.web.queue.decide); a bare 500 left the
+                # author guessing which were done.
+                log.exception("spam folder: %s of comment %d failed; %d done (session %d)",
+                              action, comment_id, done, session.id)  # fmt: skip
+                failed = [i for i in ids[n:] if i in allowed]
+                break
             if outcome.changed:
                 done += 1
                 if action == "approve" and await self._store.read(
@@ -175,25 +195,15 @@ class SpamFolderPages:
                 kept.append(comment_id)
         log.info("spam folder: %s of %d comment(s), %d done (session %d)",
                  action, len(ids), done, session.id)  # fmt: skip
+        if action == "delete" and done:
+            # As after an erasure: the write-ahead log kept the deleted pages (the
+            # addresses the robots typed among them) for any copy of the data directory.
+            await self._store.scrub()
         left = f"&kept={','.join(map(str, kept))}" if kept else ""
         left += f"&answered={','.join(map(str, answered))}" if answered else ""
         left += f"&off={','.join(map(str, off))}" if off else ""
+        left += f"&failed={','.join(map(str, failed))}" if failed else ""
         raise web.HTTPSeeOther(f"/moderate/spam?done={action}:{done}{left}")
-
-
-async def _off_blog_now(
-    conn: aiosqlite.Connection, asked: str, only: int | None
-) -> list[dict[str, object]]:
-    """Those just published (``off`` of act()'s redirect) that stay off the blog, as
-    its WordPress post takes no comments (bridges/wordpress/links.off_blog): said
-    where the moderator decided, as the moderation link's page says it."""
-    return [
-        item
-        for item in await kept_now(conn, asked, only)
-        if isinstance(item["comment"], Comment)
-        and item["comment"].status is CommentStatus.APPROVED
-        and await off_blog(conn, item["comment"].id)
-    ]
 
 
 async def _still_spam(conn: aiosqlite.Connection, ids: list[int]) -> list[dict[str, object]]:
@@ -223,7 +233,8 @@ async def _folder(
         if comment.parent_id is not None:
             parent = await comments.get_comment(conn, comment.parent_id)
         history = await decisions.history(conn, comment.id)
-        decision: Decision | None = history[-1] if history else None
+        learnt = await training.learnt_from(conn, comment.id)
+        decision: Decision | None = explain.placed_by(tuple(history), learnt)
         items.append(
             {
                 "comment": comment,

@@ -3,7 +3,9 @@ referred to by nothing, as the folder's own purge does (spam.keep_days,
 test_spam_retention.py): a robot types a real person's address, asking to be
 notified; deleted for good from a phone, the comment went and the address stayed for
 good, with the subscription held for a rescue that can no longer come. What something
-else still needs stays. Real daemon, real HTTP client, real SQLite file."""
+else still needs stays, and nothing of it is left in the database's files (the
+write-ahead log kept it until a checkpoint). Real daemon, real HTTP client, real
+SQLite file."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from flows import csrf, jar, post_comment, signed_in, url
-from held import traces
+from held import files_holding, traces
 from support import db_rows, started
 
 ROBOT = "victim.of.a.robot@example.net"
@@ -49,6 +51,8 @@ async def test_delete_for_good_forgets_an_address_nothing_else_needs(tmp_path: P
                 assert r.status == 200 and "Deleted for good: 3 comments." in await r.text()
         assert await db_rows(daemon, spam) == [(0,)]
         assert await traces(daemon, ROBOT, robot_id) == []
+        # Nor in the database's files: the write-ahead log kept the deleted pages.
+        assert files_holding(daemon, ROBOT) == []
         kept = await db_rows(
             daemon,
             "SELECT email FROM addresses WHERE email IN (?, ?) ORDER BY email",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flows import post_comment
-from held import traces
+from held import files_holding, traces
 from support import FakeClock, db_rows, make_settings, smtp_send, started
 
 from mailbridge.cli import cli
@@ -116,6 +116,8 @@ async def test_the_addresses_only_the_folders_comments_held_go_with_them(
 
         assert await db_rows(daemon, spam) == [(0,)]
         assert await traces(daemon, ROBOT, robot_id) == []
+        # Nor in the database's files: the write-ahead log kept the deleted pages.
+        assert files_holding(daemon, ROBOT) == []
         kept = await db_rows(
             daemon,
             "SELECT a.email, t.trust FROM addresses a LEFT JOIN address_trust t "

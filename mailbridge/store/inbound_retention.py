@@ -1,0 +1,57 @@
+"""How long the inbound log keeps a message's row (``inbound.keep_days``).
+
+Before, every row stayed for good: the sender's address, the envelope, the header
+section and every check, of each reply, bounce report, refusal and robot. A commenter
+on a sensitive thread who wrote by email stayed in it long after their comment was
+decided, unless they asked for erasure.
+
+A row goes once both the message and what became of it are older than the period:
+its receipt, and the decision on the comment it was filed as (``moderated_at``). Never
+one still ``received`` (not processed yet: the operator must see it and the sender's
+retry finds it), nor one whose comment still waits for a moderator (pending, or in the
+spam folder, from which it may go back to the queue): its moderation email and page
+read its authentication result from the row. Its raw bytes (``inbound_raw``) and the
+bounces read from it go with it. The metrics' counters keep what it counted
+(mailbridge.store.deleted_counts).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+import aiosqlite
+
+from mailbridge.store import deleted_counts
+from mailbridge.store.engine import json_list
+
+__all__ = ["BATCH", "Forgotten", "forget_old"]
+
+# At most this many rows an hour, so that the first run after an upgrade (the whole
+# history at once) never holds the write lock for long; a few milliseconds a thousand.
+BATCH = 5000
+
+
+class Forgotten(NamedTuple):
+    messages: int
+    bounces: int
+
+
+async def forget_old(conn: aiosqlite.Connection, before: str, batch: int = BATCH) -> Forgotten:
+    """Delete up to ``batch`` log rows settled before ``before`` (an ISO time), in the
+    caller's transaction (above: what stays)."""
+    async with conn.execute(
+        "SELECT m.id FROM inbound_messages m LEFT JOIN comments c ON c.id = m.comment_id "
+        "WHERE m.received_at < ? AND m.status <> 'received' AND (c.id IS NULL OR ("
+        "c.status NOT IN ('pending', 'spam') AND coalesce(c.moderated_at, c.created_at) < ?)) "
+        "ORDER BY m.id LIMIT ?",
+        (before, before, batch),
+    ) as cur:
+        found = json.dumps([int(row[0]) for row in await cur.fetchall()])
+    ids = json_list(conn, "bigint")
+    cur = await conn.execute(f"DELETE FROM bounces WHERE inbound_id IN {ids}", (found,))  # noqa: S608
+    bounces = cur.rowcount
+    await deleted_counts.tally_inbound(conn, f"id IN {ids}", found)  # counters go on
+    await conn.execute(f"DELETE FROM inbound_raw WHERE inbound_id IN {ids}", (found,))  # noqa: S608
+    cur = await conn.execute(f"DELETE FROM inbound_messages WHERE id IN {ids}", (found,))  # noqa: S608
+    return Forgotten(cur.rowcount, bounces)
