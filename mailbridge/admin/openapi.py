@@ -328,6 +328,7 @@ def _schemas() -> dict[str, Any]:
                 "bounces",
                 "trust",
                 "akismet_checks",
+                "mail_events",
             ],
             "additionalProperties": False,
             "properties": {
@@ -340,6 +341,8 @@ def _schemas() -> dict[str, Any]:
                 "trust": {"type": ["object", "null"]},
                 # What Akismet was sent about their web comments, kept 30 days.
                 "akismet_checks": {"type": "array", "items": {"type": "object"}},
+                # Bounces and complaints mail services reported about mail to them.
+                "mail_events": {"type": "array", "items": {"type": "object"}},
             },
         },
         "ThreadInput": {
