@@ -1,0 +1,218 @@
+"""Hostile input to what round 1 added for bounces and complaints: abuse reports by
+email from anyone (the postmaster address takes mail from the whole internet), and the
+four event routes sent malformed bodies. Each gets a clear answer, never a traceback."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import logging
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from support import db_rows, smtp_send, started
+
+READER = "reader002.4a549d@example.org"
+
+
+def nested_report(depth: int) -> bytes:
+    """An abuse report's outer shape around multiparts nested ``depth`` deep (about 60
+    bytes a level: 2000 levels are 120 KB, under any message size limit)."""
+    head = (
+        "From: someone@elsewhere.example\r\nTo: postmaster\r\nMessage-ID: <deep@x>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="b0"\r\n\r\n'
+    )
+    body = "".join(
+        f'--b{i - 1}\r\nContent-Type: multipart/mixed; boundary="b{i}"\r\n\r\n'
+        for i in range(1, depth)
+    )
+    body += "x\r\n" + "".join(f"--b{i}--\r\n" for i in reversed(range(depth)))
+    return (head + body).encode()
+
+
+@pytest.mark.asyncio
+async def test_an_abuse_report_nested_past_the_stack_is_kept_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone can mail the postmaster address a "report" nested thousands of
+    multiparts deep: the ARF reader ran out of stack before this (an error on the
+    SMTP session); now it is not a report, and the message is kept for the postmaster."""
+    caplog.set_level(logging.INFO, logger="mailbridge")
+    async with started(tmp_path) as daemon:
+        postmaster = f"postmaster@{daemon.settings.smtp.reply_domain}"
+        answer = await smtp_send(
+            daemon, "someone@elsewhere.example", postmaster, nested_report(2000)
+        )
+        assert answer.startswith("250"), answer
+        rows = await db_rows(
+            daemon,
+            "SELECT status, reason FROM inbound_messages WHERE message_id = ?",
+            "<deep@x>",
+        )
+        assert len(rows) == 1 and not str(rows[0][1]).startswith("complaint"), rows
+        assert "RecursionError" not in caplog.text and "Traceback" not in caplog.text
+
+
+MAILGUN_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+POSTMARK_PASSWORD = "pm-webhook-password-0123456789"
+EVENTS_TOPIC = "arn:aws:sns:eu-west-1:123456789012:mailbridge-events"
+
+
+def _auth() -> dict[str, str]:
+    token = base64.b64encode(f"postmark:{POSTMARK_PASSWORD}".encode()).decode()
+    return {"Authorization": "Basic " + token}
+
+
+def _mailgun_signed(event_data: Any) -> dict[str, Any]:
+    timestamp, token = str(int(time.time())), secrets.token_hex(25)
+    digest = hmac.new(MAILGUN_KEY.encode(), (timestamp + token).encode(), hashlib.sha256)
+    return {
+        "signature": {"timestamp": timestamp, "token": token, "signature": digest.hexdigest()},
+        "event-data": event_data,
+    }
+
+
+@pytest.mark.asyncio
+async def test_the_event_routes_answer_bad_input_with_a_4xx_json_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailbridge")
+    public = base64.b64encode(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode()
+    hooks = {
+        "mailgun_signing_key": MAILGUN_KEY,
+        "sendgrid_event_key": public,
+        "postmark_password": POSTMARK_PASSWORD,
+        "ses_events_topic_arn": EVENTS_TOPIC,
+    }
+    huge = b"[" + b'"x",' * (2 * 1024 * 1024) + b'"x"]'
+    bodies: list[tuple[bytes, str]] = [
+        (b"", "application/json"),
+        (b"not json", "application/json"),
+        (b"\xff\xfe\x00garbage", "application/json"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+        (b"null", "application/json"),
+        (b"42", "application/json"),
+        (b'"a string"', "application/json"),
+        (b"{}", "application/json"),
+        (b"[]", "text/plain"),
+        (b"a=1&b=2", "application/x-www-form-urlencoded"),
+        (b"--x\r\n\r\n--x--", "multipart/form-data"),
+        (huge, "application/json"),
+    ]
+    async with started(tmp_path, inbound_webhooks=hooks) as daemon:
+        host, port = daemon.http_address
+        answers: list[tuple[str, int, str]] = []
+        async with aiohttp.ClientSession() as session:
+
+            async def send(path: str, data: bytes, ctype: str, **headers: str) -> None:
+                async with session.post(
+                    f"http://{host}:{port}{path}",
+                    data=io.BytesIO(data),
+                    headers={"Content-Type": ctype, **headers},
+                ) as resp:
+                    text = await resp.text()
+                    answers.append((path, resp.status, text[:200]))
+                    assert resp.content_type == "application/json", (path, text[:200])
+
+            for path in ("mailgun", "sendgrid", "postmark", "ses"):
+                for data, ctype in bodies:
+                    await send(f"/inbound/{path}/events", data, ctype)
+            # Past authentication: what each service's own shape could carry, wrong.
+            for event_data in (
+                None,
+                [],
+                "x",
+                {"event": "failed"},
+                {"id": ["a"], "event": 5},
+                {
+                    "id": "i",
+                    "event": "failed",
+                    "message": {"headers": []},
+                    "delivery-status": "x",
+                    "severity": None,
+                },
+                {"id": "i2", "event": "complained", "message": "x"},
+            ):
+                await send(
+                    "/inbound/mailgun/events",
+                    json.dumps(_mailgun_signed(event_data)).encode(),
+                    "application/json",
+                )
+            bad_signatures = (
+                {"signature": "!!!", "timestamp": "1"},
+                {"signature": "", "timestamp": ""},
+                {"signature": base64.b64encode(b"\x30\x00").decode(), "timestamp": "x"},
+            )
+            for sig in bad_signatures:
+                await send(
+                    "/inbound/sendgrid/events",
+                    b"[]",
+                    "application/json",
+                    **{
+                        "X-Twilio-Email-Event-Webhook-Signature": sig["signature"],
+                        "X-Twilio-Email-Event-Webhook-Timestamp": sig["timestamp"],
+                    },
+                )
+            for payload in (
+                None,
+                [],
+                {"RecordType": "Bounce"},
+                {"RecordType": "Bounce", "ID": 1, "Type": ["x"], "Content": 7},
+                {"RecordType": "SpamComplaint", "ID": {"a": 1}},
+                {
+                    "RecordType": "Bounce",
+                    "ID": 2,
+                    "Type": "HardBounce",
+                    "Content": nested_report(2000).decode(),
+                },
+            ):
+                await send(
+                    "/inbound/postmark/events",
+                    json.dumps(payload).encode(),
+                    "application/json",
+                    **_auth(),
+                )
+            for sns in (
+                {"Type": "Notification"},
+                {
+                    "Type": "Notification",
+                    "TopicArn": EVENTS_TOPIC,
+                    "SigningCertURL": "https://evil.example/cert.pem",
+                    "Signature": "x",
+                    "SignatureVersion": "1",
+                    "Message": "{}",
+                },
+                {
+                    "Type": "Notification",
+                    "TopicArn": EVENTS_TOPIC,
+                    "SigningCertURL": "http://sns.eu-west-1.amazonaws.com/x.pem",
+                    "SignatureVersion": "2",
+                    "Signature": "!!",
+                    "Message": "[]",
+                },
+                {"Type": 5, "TopicArn": [1]},
+            ):
+                await send("/inbound/ses/events", json.dumps(sns).encode(), "text/plain")
+        server_errors = [a for a in answers if a[1] >= 500]
+        assert not server_errors, server_errors
+        unexpected_ok = [
+            a for a in answers if a[1] < 400 and "postmark" not in a[0] and "mailgun" not in a[0]
+        ]
+        assert not unexpected_ok, unexpected_ok
+        assert "Traceback" not in caplog.text
+        assert MAILGUN_KEY not in caplog.text and POSTMARK_PASSWORD not in caplog.text
+        assert READER not in caplog.text
