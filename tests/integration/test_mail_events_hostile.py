@@ -216,3 +216,55 @@ async def test_the_event_routes_answer_bad_input_with_a_4xx_json_message(
         assert "Traceback" not in caplog.text
         assert MAILGUN_KEY not in caplog.text and POSTMARK_PASSWORD not in caplog.text
         assert READER not in caplog.text
+
+
+FORWARDED = "old.name@forwarder.example"
+
+
+@pytest.mark.asyncio
+async def test_no_address_in_the_log_or_the_events_table(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An SES bounce's event id was its feedbackId + "/" + the recipient's address:
+    logged whole on every SES event's line and kept in mail_events.event_id (which
+    erasure does not reach for an event about a message not ours). A diagnostic naming
+    another address than the recipient (a forward) and a Message-ID shaped like an
+    address (a message not ours) were logged and kept as they came."""
+    from flows import reply_notification
+
+    from mailbridge.clock import SystemClock
+    from mailbridge.inbound_webhooks.events import mailgun_event, ses_events
+    from mailbridge.mail_events import MailEventAccounting
+
+    caplog.set_level(logging.INFO, logger="mailbridge")
+    async with started(tmp_path) as daemon:
+        ours = str((await reply_notification(daemon))["Message-ID"])
+        feedback = "0100018c2f3e4d5a-6b7c8d9e-0f1a-2b3c-4d5e-6f7a8b9c0d1e-000000"
+        inner = {
+            "notificationType": "Bounce",
+            "mail": {"commonHeaders": {"messageId": ours}, "destination": [READER]},
+            "bounce": {
+                "bounceType": "Permanent", "feedbackId": feedback,
+                "bouncedRecipients": [{
+                    "emailAddress": READER, "status": "5.1.1",
+                    "diagnosticCode": f"smtp; 550 5.1.1 <{FORWARDED}>: forwarded from "
+                    f"<{READER}>: user unknown",
+                }],
+            },
+        }  # fmt: skip
+        events = ses_events({"Message": json.dumps(inner)})
+        events += ses_events({"Message": json.dumps(inner)})  # SNS's retry: the same
+        failed = {
+            "event": "failed", "id": "mg-1", "timestamp": 1765119600.0,
+            "recipient": "someone@else.example", "severity": "permanent",
+            "delivery-status": {"code": 550, "message": "no such user"},
+            "message": {"headers": {"message-id": "john.doe@else.example"}},
+        }  # fmt: skip
+        events.append(mailgun_event({"event-data": failed}))
+        accounting = MailEventAccounting(daemon.store, SystemClock(), 2)
+        outcomes = await accounting.record(events, "test")
+        assert [o.outcome for o in outcomes] == ["counted", "repeated", "nobody"]
+        rows = await db_rows(daemon, "SELECT event_id, diagnostic FROM mail_events")
+        kept = repr(rows) + caplog.text
+        for address in (READER, FORWARDED, "john.doe@else.example", "someone@else.example"):
+            assert address not in kept, address
