@@ -268,3 +268,78 @@ async def test_no_address_in_the_log_or_the_events_table(
         kept = repr(rows) + caplog.text
         for address in (READER, FORWARDED, "john.doe@else.example", "someone@else.example"):
             assert address not in kept, address
+
+
+@pytest.mark.asyncio
+async def test_a_mailgun_signature_is_taken_once_but_a_retry_after_503_passes(
+    tmp_path: Path,
+) -> None:
+    """Mailgun signs timestamp + token, not the body: before, whoever saw one signed
+    request (a proxy's request log) could post its signature again within 15 minutes
+    with any event-data, another event id each time, so each counted: here a
+    complaint made of a bounce's signature suppressed the reader. Now a token answered
+    for good (on either Mailgun route) is refused by the events route (401); one
+    answered 503 (the database busy) passes on Mailgun's retry."""
+    import sqlite3
+
+    from flows import reply_notification
+
+    async with started(
+        tmp_path, inbound_webhooks={"mailgun_signing_key": MAILGUN_KEY},
+        database_busy_timeout_seconds=0.3,
+    ) as daemon:  # fmt: skip
+        ours = str((await reply_notification(daemon))["Message-ID"]).strip("<>")
+        host, port = daemon.http_address
+        url = f"http://{host}:{port}/inbound/mailgun/events"
+
+        def event(kind: str, event_id: str) -> dict[str, Any]:
+            return {
+                "event": kind, "id": event_id, "timestamp": time.time(),
+                "severity": "temporary", "recipient": READER,
+                "delivery-status": {"code": 452, "message": "mailbox full"},
+                "message": {"headers": {"message-id": ours}},
+            }  # fmt: skip
+
+        async def send(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            async with aiohttp.ClientSession() as session, session.post(url, json=body) as r:
+                return r.status, await r.json()
+
+        # Mailgun's soft bounce, answered 503 (the database busy), then retried as it
+        # was: the retry counts it.
+        first = _mailgun_signed(event("failed", "soft-1"))
+        other = sqlite3.connect(
+            daemon.settings.database_path, isolation_level=None, check_same_thread=False
+        )
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            assert (await send(first))[0] == 503
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        status, body = await send(first)
+        assert (status, body["outcomes"][0]["outcome"]) == (200, "counted"), body
+        # Its signature again, the body changed into a complaint: refused.
+        forged = {**first, "event-data": event("complained", "forged-1")}
+        status, body = await send(forged)
+        assert (status, body["error"]) == (401, "not_authentic"), body
+        assert "used before" in body["message"]
+        # A token the inbound route took (a reply Mailgun forwarded): refused here too.
+        inbound = _mailgun_signed({})["signature"]
+        fields = {**inbound, "recipient": "x@reply.example.org",
+                  "body-mime": "Subject: x\r\n\r\nx\r\n"}  # fmt: skip
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://{host}:{port}/inbound/mailgun", data=fields) as resp,
+        ):
+            assert resp.status in (200, 406), await resp.text()
+        status, body = await send({"signature": inbound,
+                                   "event-data": event("complained", "forged-2")})  # fmt: skip
+        assert (status, body["error"]) == (401, "not_authentic"), body
+        [row] = await db_rows(
+            daemon,
+            "SELECT soft_bounces, suppressed_reason FROM addresses WHERE email = ?", READER,
+        )  # fmt: skip
+        assert tuple(row) == (1, None)
+        # Mailgun's own next event, newly signed: counted as ever.
+        status, body = await send(_mailgun_signed(event("failed", "soft-2")))
+        assert (status, body["outcomes"][0]["outcome"]) == (200, "counted")
