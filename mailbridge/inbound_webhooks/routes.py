@@ -81,7 +81,10 @@ class InboundWebhooks:
         # SNS's signing certificates and subscription links: fetched from AWS, over https.
         self._sns = SnsVerifier(self._hooks.ses_topic_arn, fetch or _fetch_https)
         # SES's bounces and complaints come through a topic of their own.
-        self._sns_events = SnsVerifier(self._hooks.ses_events_topic_arn, fetch or _fetch_https)
+        self._sns_events = SnsVerifier(
+            self._hooks.ses_events_topic_arn, fetch or _fetch_https,
+            "inbound_webhooks.ses_events_topic_arn",
+        )  # fmt: skip
         # Mailgun's signature covers no body: each token is taken once (tokens.py).
         self._mailgun_tokens = SpentTokens()
 

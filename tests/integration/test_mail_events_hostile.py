@@ -207,6 +207,9 @@ async def test_the_event_routes_answer_bad_input_with_a_4xx_json_message(
                 {"Type": 5, "TopicArn": [1]},
             ):
                 await send("/inbound/ses/events", json.dumps(sns).encode(), "text/plain")
+        # A topic not ours is refused naming the setting the operator compares it with.
+        topics = [a[2] for a in answers if a[0] == "/inbound/ses/events" and "topic" in a[2]]
+        assert topics and all("ses_events_topic_arn" in t for t in topics), topics
         server_errors = [a for a in answers if a[1] >= 500]
         assert not server_errors, server_errors
         unexpected_ok = [
