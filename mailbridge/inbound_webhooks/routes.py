@@ -359,8 +359,10 @@ async def _form(
         fields: dict[str, str] = {}
         raw: bytes | None = None
         body = await _bounded(request, 3 * limit + _FIELD_LIMIT)  # percent-encoding triples
-        for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
-            # parse_qsl decoded the percent-escapes as latin-1: each is one byte.
+        text = body.decode("latin-1")
+        for key, value in parse_qsl(text, keep_blank_values=True, encoding="latin-1"):
+            # Percent-escapes decoded as latin-1 too (parse_qsl's default is UTF-8, and
+            # a character past U+00FF then failed to encode back: a 500): each is one byte.
             if key == message_field:
                 raw = value.encode("latin-1")
             else:

@@ -14,6 +14,7 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -152,6 +153,14 @@ async def test_the_event_routes_answer_bad_input_with_a_4xx_json_message(
                     json.dumps(_mailgun_signed(event_data)).encode(),
                     "application/json",
                 )
+            # A signature that is not hex: non-ASCII text (compare_digest raised on it).
+            for sig in ("é" * 64, "\u0661" * 64, "a" * 10_000):
+                fields = {"timestamp": str(int(time.time())), "token": "t" * 50, "signature": sig}
+                await send("/inbound/mailgun/events",
+                           json.dumps({"signature": fields, "event-data": {}}).encode(),
+                           "application/json")  # fmt: skip
+                await send("/inbound/mailgun", urlencode(fields).encode(),
+                           "application/x-www-form-urlencoded")  # fmt: skip
             bad_signatures = (
                 {"signature": "!!!", "timestamp": "1"},
                 {"signature": "", "timestamp": ""},
@@ -210,6 +219,8 @@ async def test_the_event_routes_answer_bad_input_with_a_4xx_json_message(
         # A topic not ours is refused naming the setting the operator compares it with.
         topics = [a[2] for a in answers if a[0] == "/inbound/ses/events" and "topic" in a[2]]
         assert topics and all("ses_events_topic_arn" in t for t in topics), topics
+        not_hex = [a for a in answers if "Mailgun signature does not match" in a[2]]
+        assert len(not_hex) == 6 and all(a[1] == 401 for a in not_hex), not_hex
         server_errors = [a for a in answers if a[1] >= 500]
         assert not server_errors, server_errors
         unexpected_ok = [
