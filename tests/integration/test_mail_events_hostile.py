@@ -284,6 +284,7 @@ async def test_no_address_in_the_log_or_the_events_table(
             assert address not in kept, address
 
 
+@pytest.mark.sqlite_only("holds SQLite's write lock from a second connection to the file")
 @pytest.mark.asyncio
 async def test_a_mailgun_signature_is_taken_once_but_a_retry_after_503_passes(
     tmp_path: Path,
