@@ -156,8 +156,9 @@ class InboundWebhooks:
         return self._spent(await self._count(request, "mailgun", read), token)
 
     def _spent(self, response: web.Response, token: str) -> web.Response:
-        """Spend a Mailgun token once its request was answered for good (tokens.py)."""
-        if token and (response.status < 300 or response.status == 406):
+        """Spend a Mailgun token once its request was answered for good (tokens.py):
+        anything but a 5xx "try again later" (a signed body refused 400 stays refused)."""
+        if token and response.status < 500:
             self._mailgun_tokens.spend(token, self._clock.now().timestamp())
         return response
 

@@ -4,8 +4,9 @@ Mailgun signs ``timestamp + token`` only, never the body: whoever saw one signed
 request (a proxy's or load balancer's request log, a copy of the traffic) could, for
 the 15 minutes the timestamp is believed, post the same signature with any body, an
 event naming another message, say. Mailgun's advice is to take each token once. A
-token is spent only when its request was answered for good (2xx, or Mailgun's 406),
-never on a "try again later": a retry of that one must still pass. The events route
+token is spent once its request was answered for good (2xx, Mailgun's 406, or a
+signed body refused 400), never on a "try again later" (5xx): a retry of that one
+must still pass. The events route
 refuses a spent token; the inbound route spends its tokens but takes one again (a
 reply posted twice is filed once, by its Message-ID, and anyone can mail the same
 address over SMTP), so that no inbound request's signature passes on the events route.

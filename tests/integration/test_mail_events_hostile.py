@@ -355,6 +355,12 @@ async def test_a_mailgun_signature_is_taken_once_but_a_retry_after_503_passes(
             "SELECT soft_bounces, suppressed_reason FROM addresses WHERE email = ?", READER,
         )  # fmt: skip
         assert tuple(row) == (1, None)
+        # A signed body refused 400 (no event id) spends its token all the same: the
+        # same signature with a well-formed complaint is refused.
+        refused = _mailgun_signed({"event": "failed"})
+        assert (await send(refused))[0] == 400
+        status, body = await send({**refused, "event-data": event("complained", "f-3")})
+        assert (status, body["error"]) == (401, "not_authentic"), body
         # Mailgun's own next event, newly signed: counted as ever.
         status, body = await send(_mailgun_signed(event("failed", "soft-2")))
         assert (status, body["outcomes"][0]["outcome"]) == (200, "counted")
