@@ -31,7 +31,15 @@ class AbuseReport:
 
 
 def parse_arf(raw: bytes) -> AbuseReport | None:
-    """The abuse report in ``raw``, or None when it is not one."""
+    """The abuse report in ``raw``, or None when it is not one. Never raises: anyone
+    can mail the postmaster address."""
+    try:
+        return _parse(raw)
+    except RecursionError:  # multiparts nested thousands deep: no feedback loop's report
+        return None
+
+
+def _parse(raw: bytes) -> AbuseReport | None:
     message = email.message_from_bytes(raw[:_LIMIT], policy=email.policy.compat32)
     if message.get_content_type() != "multipart/report":
         return None

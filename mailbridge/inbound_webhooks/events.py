@@ -232,9 +232,11 @@ def ses_events(message: Mapping[str, Any]) -> list[MailEvent]:
     if not feedback:
         raise BadPayload(f"an SES {kind} without a feedbackId")
     events = []
-    for entry in entries if isinstance(entries, list) else []:
+    for number, entry in enumerate(entries if isinstance(entries, list) else [], 1):
         recipient = _text(_object(entry).get("emailAddress"), 320)
-        event_id = f"{feedback}/{recipient.lower()}"
+        # One event per recipient listed: SNS's retry lists them in the same order.
+        # Never the address itself: the id is logged, and kept beyond any erasure.
+        event_id = f"{feedback}/{number}"
         if kind == "Complaint":
             events.append(MailEvent("ses", event_id, "complaint", found, recipient, "", kind))
             continue

@@ -76,7 +76,9 @@ def mailgun_signature_ok(fields: Mapping[str, str], signing_key: str, now: float
     expected = hmac.new(
         signing_key.encode(), (timestamp + token).encode(), hashlib.sha256
     ).hexdigest()
-    if not timestamp or not token or not hmac.compare_digest(expected, signature.lower()):
+    # As bytes: compare_digest raises TypeError on a str with non-ASCII in it (a 500).
+    given = signature.lower().encode("utf-8", "replace")
+    if not timestamp or not token or not hmac.compare_digest(expected.encode(), given):
         raise NotAuthentic("the Mailgun signature does not match (is the signing key right?)")
     try:
         age = abs(now - float(timestamp))

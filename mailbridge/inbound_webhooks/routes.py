@@ -43,6 +43,7 @@ from mailbridge.inbound_webhooks.providers import (
     sendgrid_delivery,
 )
 from mailbridge.inbound_webhooks.ses import Fetch, SnsVerifier, ses_delivery
+from mailbridge.inbound_webhooks.tokens import SpentTokens
 from mailbridge.mail_events.accounting import MailEventAccounting
 from mailbridge.mail_events.event import MailEvent
 from mailbridge.settings import Settings
@@ -80,7 +81,12 @@ class InboundWebhooks:
         # SNS's signing certificates and subscription links: fetched from AWS, over https.
         self._sns = SnsVerifier(self._hooks.ses_topic_arn, fetch or _fetch_https)
         # SES's bounces and complaints come through a topic of their own.
-        self._sns_events = SnsVerifier(self._hooks.ses_events_topic_arn, fetch or _fetch_https)
+        self._sns_events = SnsVerifier(
+            self._hooks.ses_events_topic_arn, fetch or _fetch_https,
+            "inbound_webhooks.ses_events_topic_arn",
+        )  # fmt: skip
+        # Mailgun's signature covers no body: each token is taken once (tokens.py).
+        self._mailgun_tokens = SpentTokens()
 
     def routes(self) -> list[web.RouteDef]:
         found = []
@@ -131,19 +137,30 @@ class InboundWebhooks:
         return await self._count(request, "postmark", read)
 
     async def mailgun_events(self, request: web.Request) -> web.Response:
+        token = ""
+
         async def read() -> list[MailEvent]:
+            nonlocal token
             data = _json(await _bounded(request, _FIELD_LIMIT))
             signature = data.get("signature") if isinstance(data, dict) else None
             if not isinstance(signature, dict):
                 raise NotAuthentic("no signature object in the body")
             fields = {k: str(v) for k, v in signature.items()}
-            mailgun_signature_ok(
-                fields, self._hooks.mailgun_signing_key, self._clock.now().timestamp()
-            )
+            now = self._clock.now().timestamp()
+            mailgun_signature_ok(fields, self._hooks.mailgun_signing_key, now)
+            self._mailgun_tokens.check(fields["token"], now)
+            token = fields["token"]
             found = mailgun_event(data)
             return [] if found is None else [found]
 
-        return await self._count(request, "mailgun", read)
+        return self._spent(await self._count(request, "mailgun", read), token)
+
+    def _spent(self, response: web.Response, token: str) -> web.Response:
+        """Spend a Mailgun token once its request was answered for good (tokens.py):
+        anything but a 5xx "try again later" (a signed body refused 400 stays refused)."""
+        if token and response.status < 500:
+            self._mailgun_tokens.spend(token, self._clock.now().timestamp())
+        return response
 
     async def sendgrid_events(self, request: web.Request) -> web.Response:
         async def read() -> list[MailEvent]:
@@ -203,13 +220,20 @@ class InboundWebhooks:
         )  # fmt: skip
 
     async def mailgun(self, request: web.Request) -> web.Response:
+        token = ""
+
         async def read() -> Delivered:
+            nonlocal token
             fields, raw = await _form(request, "body-mime", self._limit)
             now = self._clock.now().timestamp()
             mailgun_signature_ok(fields, self._hooks.mailgun_signing_key, now)
+            # Not refused here when spent: a reply posted again files nothing new (its
+            # Message-ID), and is no more than mail to the same address over SMTP. Spent
+            # all the same, so that the events route never takes this signature.
+            token = fields["token"]
             return mailgun_delivery(fields, raw)
 
-        return await self._handle(request, "mailgun", read, refused_status=406)
+        return self._spent(await self._handle(request, "mailgun", read, refused_status=406), token)
 
     async def postmark(self, request: web.Request) -> web.Response:
         async def read() -> Delivered:
@@ -336,8 +360,10 @@ async def _form(
         fields: dict[str, str] = {}
         raw: bytes | None = None
         body = await _bounded(request, 3 * limit + _FIELD_LIMIT)  # percent-encoding triples
-        for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
-            # parse_qsl decoded the percent-escapes as latin-1: each is one byte.
+        text = body.decode("latin-1")
+        for key, value in parse_qsl(text, keep_blank_values=True, encoding="latin-1"):
+            # Percent-escapes decoded as latin-1 too (parse_qsl's default is UTF-8, and
+            # a character past U+00FF then failed to encode back: a 500): each is one byte.
             if key == message_field:
                 raw = value.encode("latin-1")
             else:

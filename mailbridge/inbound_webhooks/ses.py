@@ -64,8 +64,11 @@ def _sns_url(url: object, what: str) -> str:
 
 
 class SnsVerifier:
-    def __init__(self, topic_arn: str, fetch: Fetch) -> None:
+    def __init__(
+        self, topic_arn: str, fetch: Fetch, setting: str = "inbound_webhooks.ses_topic_arn"
+    ) -> None:
         self._topic = topic_arn
+        self._setting = setting  # named in a refusal: the operator compares the two
         self._fetch = fetch
         self._keys: dict[str, rsa.RSAPublicKey] = {}
 
@@ -73,8 +76,7 @@ class SnsVerifier:
         """Raise NotAuthentic unless SNS signed ``message`` for our topic."""
         if message.get("TopicArn") != self._topic:
             raise NotAuthentic(
-                f"not our topic: {str(message.get('TopicArn'))[:120]!r} "
-                "(inbound_webhooks.ses_topic_arn)"
+                f"not our topic: {str(message.get('TopicArn'))[:120]!r} ({self._setting})"
             )
         url = _sns_url(message.get("SigningCertURL"), "SigningCertURL")
         version = str(message.get("SignatureVersion", ""))

@@ -17,6 +17,7 @@ import aiosqlite
 
 from mailbridge.clock import Clock, iso
 from mailbridge.inbound.recipients import loggable, masked
+from mailbridge.jobs.failure_log import one_line
 from mailbridge.mail_events.event import MailEvent
 from mailbridge.store import Store, mail_events, threads
 
@@ -33,6 +34,7 @@ class Outcome:
     event_id: str
     kind: str
     outcome: str  # counted, suppressed, nobody (no message of ours), repeated
+    ours: bool = False  # the Message-ID is of a message we sent
 
 
 class MailEventAccounting:
@@ -58,10 +60,10 @@ class MailEventAccounting:
                 peer,
                 event.kind,
                 event.event_id[:80],
-                event.message_id[:120] or "no Message-ID",
+                _shown_id(event.message_id, outcome.ours),
                 loggable(event.recipient) if event.recipient else "nobody named",
                 event.status or "-",
-                masked(event.diagnostic, event.recipient)[:200],
+                _no_address(event.diagnostic, event.recipient)[:200],
                 _said(outcome.outcome),
             )
             if self._counter is not None:
@@ -71,22 +73,35 @@ class MailEventAccounting:
     async def _one(self, conn: aiosqlite.Connection, event: MailEvent, now: str) -> Outcome:
         sent = await mail_events.sent_as(conn, event.message_id)
         address_id = None if sent is None else sent.address_id
-        diagnostic = masked(event.diagnostic, event.recipient, sent.rcpt_to if sent else "")
+        diagnostic = _no_address(event.diagnostic, event.recipient, sent.rcpt_to if sent else "")
         fresh = await mail_events.insert(
             conn, provider=event.provider, event_id=event.event_id, kind=event.kind,
             outbox_id=None if sent is None else sent.outbox_id, address_id=address_id,
             status=event.status, diagnostic=diagnostic, now=now,
         )  # fmt: skip
         if not fresh:
-            return Outcome(event.event_id, event.kind, "repeated")
+            return Outcome(event.event_id, event.kind, "repeated", sent is not None)
         if address_id is None:
             # Not a message of ours (or to an address we never stored): nobody's.
             return Outcome(event.event_id, event.kind, "nobody")
         if event.kind == "complaint":
             stopped = await mail_events.complain(conn, address_id, now)
-            return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted")
+            return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted", True)
         stopped = await threads.count_bounce(conn, address_id, event.kind, now, self._hard_limit)
-        return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted")
+        return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted", True)
+
+
+def _no_address(diagnostic: str, *named: str) -> str:
+    """The diagnostic with no address in it: those named as :func:`loggable` shows
+    them, any other (a forward's, an alias's) as ``***@domain``."""
+    return one_line(masked(diagnostic, *named), limit=1000)
+
+
+def _shown_id(message_id: str, ours: bool) -> str:
+    """Ours names nobody (a random token); another's may be anything, an address too."""
+    if not message_id:
+        return "no Message-ID"
+    return message_id[:120] if ours else one_line(message_id, limit=120)
 
 
 def _said(outcome: str) -> str:

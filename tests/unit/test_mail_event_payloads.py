@@ -198,8 +198,8 @@ def test_ses_events() -> None:
     bounce = {"bounceType": "Permanent", "feedbackId": "fb", "bouncedRecipients": recipients}
     events = ses_events(ses("Bounce", bounce, common))
     assert [(e.kind, e.event_id, e.message_id) for e in events] == [
-        ("hard", "fb/ann@example.org", "<notify.1@reply.example.org>"),
-        ("soft", "fb/bob@example.org", "<notify.1@reply.example.org>"),
+        ("hard", "fb/1", "<notify.1@reply.example.org>"),
+        ("soft", "fb/2", "<notify.1@reply.example.org>"),
     ]
     transient = {**bounce, "bounceType": "Transient"}
     assert {e.kind for e in ses_events(ses("Bounce", transient, listed))} == {"soft"}

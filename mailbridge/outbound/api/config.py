@@ -39,5 +39,12 @@ class ApiConfig:
                 f"outbound.api_url: expected https://..., got '{self.base_url}' (the key "
                 "is sent with every request: never over plain HTTP)"
             )
+        if "@" in self.base_url.partition("://")[2].partition("/")[0]:
+            # aiohttp would send it as Basic auth to whatever answers there (Mailgun's
+            # own Authorization makes it refuse the request), and every "cannot reach"
+            # error, logged and shown by `status`, would print it.
+            raise ConfigError(
+                "outbound.api_url: no user:password@ in it (the key goes in outbound.api_key)"
+            )
         if self.timeout <= 0 or self.max_connections <= 0:
             raise ConfigError("outbound.relay_timeout_seconds, concurrency: must be above zero")

@@ -15,9 +15,11 @@ import email.utils
 import logging
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -54,6 +56,18 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         when = when.replace(tzinfo=UTC)
     now_dt = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
     return max(0.0, (when - now_dt).total_seconds())
+
+
+def _redirected(
+    description: str, status: int, headers: Mapping[str, str]
+) -> TemporaryDeliveryError:
+    where = urlsplit(headers.get("Location", ""))
+    to = f" to {where.scheme}://{where.netloc.rpartition('@')[2]}" if where.netloc else ""
+    return TemporaryDeliveryError(
+        f"{description}: answered with a redirect (HTTP {status}{to}), not followed: the "
+        "key and the message go to the service's own URL only; is outbound.api_url "
+        "right, or a proxy in the way?"
+    )
 
 
 class ApiClient:
@@ -120,9 +134,14 @@ class ApiClient:
         self.raise_if_held()
         session = await self._get_session()
         try:
-            async with session.post(url, **kwargs) as response:
+            # Never followed: aiohttp resends a 307/308 with every header but
+            # Authorization (Postmark's token, SES's signature) and the message, to any
+            # host, plain HTTP too. No mail API redirects a send.
+            async with session.post(url, allow_redirects=False, **kwargs) as response:
                 raw = await response.read()
                 status = response.status
+                if 300 <= status < 400:
+                    raise _redirected(self.description, status, response.headers)
                 retry = retry_after_seconds(response.headers.get("Retry-After"))
                 error_type = response.headers.get("X-Amzn-ErrorType", "").split(":", 1)[0]
                 json: Any = None
