@@ -18,7 +18,7 @@ import aiosqlite
 from mailbridge.clock import Clock, iso
 from mailbridge.inbound.recipients import loggable, masked
 from mailbridge.mail_events.event import MailEvent
-from mailbridge.store import Store, mail_events, threads
+from mailbridge.store import Store, mail_events, outbox, threads
 
 __all__ = ["EventCounter", "MailEventAccounting", "Outcome"]
 
@@ -69,7 +69,8 @@ class MailEventAccounting:
         return outcomes
 
     async def _one(self, conn: aiosqlite.Connection, event: MailEvent, now: str) -> Outcome:
-        sent = await mail_events.sent_as(conn, event.message_id)
+        theirs = outbox.provider_key(event.provider, event.provider_id) if event.provider_id else ""
+        sent = await mail_events.sent_as(conn, event.message_id, theirs)
         address_id = None if sent is None else sent.address_id
         diagnostic = masked(event.diagnostic, event.recipient, sent.rcpt_to if sent else "")
         fresh = await mail_events.insert(
