@@ -32,7 +32,9 @@ EventCounter = Callable[[str, str, str], None]
 class Outcome:
     event_id: str
     kind: str
-    outcome: str  # counted, suppressed, nobody (no message of ours), repeated
+    # counted, suppressed, nobody (no message of ours), repeated, moderator (a
+    # moderator's complaint about a moderation email: recorded, nothing stopped)
+    outcome: str
 
 
 class MailEventAccounting:
@@ -53,7 +55,8 @@ class MailEventAccounting:
 
         outcomes = await self._store.write(work)
         for event, outcome in zip(events, outcomes, strict=True):
-            log.info(
+            log.log(
+                logging.WARNING if outcome.outcome == "moderator" else logging.INFO,
                 "%s: %s event %s about %s to %s (%s %s): %s",
                 peer,
                 event.kind,
@@ -83,6 +86,11 @@ class MailEventAccounting:
         if address_id is None:
             # Not a message of ours (or to an address we never stored): nobody's.
             return Outcome(event.event_id, event.kind, "nobody")
+        if event.kind == "complaint" and sent is not None and sent.kind in outbox.MODERATION_KINDS:
+            # A moderator marked a moderation email as spam: a slip, or a filter's
+            # report of it moved to junk. Stopping their mail would leave comments
+            # waiting with nobody told; it is recorded, and the operator warned.
+            return Outcome(event.event_id, event.kind, "moderator")
         if event.kind == "complaint":
             stopped = await mail_events.complain(conn, address_id, now)
             return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted")
@@ -97,4 +105,6 @@ def _said(outcome: str) -> str:
         "(mailbridge bounces)",
         "nobody": "names no message we sent: counted for nobody",
         "repeated": "already recorded (a retry): nothing more",
+        "moderator": "a moderation email marked as spam by its moderator: recorded, their "
+        "mail not stopped (moderation mail stops only if they leave moderation.moderators)",
     }[outcome]

@@ -29,6 +29,7 @@ class Sent:
     outbox_id: int
     rcpt_to: str
     address_id: int | None  # None: an address never stored (a moderator's, from config)
+    kind: str = ""  # the outbox kind: a moderation email, a notification...
 
 
 async def sent_as(
@@ -41,14 +42,15 @@ async def sent_as(
         if not value:
             continue
         async with conn.execute(
-            "SELECT o.id, o.rcpt_to, a.id FROM outbox o "  # noqa: S608 - no value in the text
+            "SELECT o.id, o.rcpt_to, a.id, o.kind FROM outbox o "  # noqa: S608 - no value in the text
             f"LEFT JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} "
             f"WHERE o.{column} = ? ORDER BY o.id DESC LIMIT 1",
             (value,),
         ) as cur:
             row = await cur.fetchone()
         if row is not None:
-            return Sent(int(row[0]), str(row[1]), None if row[2] is None else int(row[2]))
+            address_id = None if row[2] is None else int(row[2])
+            return Sent(int(row[0]), str(row[1]), address_id, str(row[3]))
     return None
 
 

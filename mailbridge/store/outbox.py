@@ -265,7 +265,12 @@ async def fail_suppressed(
         # A confirmation asked for after a spam complaint is the one email it lets by
         # (times are to the second: one asked for in the complaint's second passes).
         " AND NOT (a.suppressed_reason = 'complaint' AND outbox.kind = 'confirmation'"
-        "  AND outbox.created_at >= a.suppressed_at)) "
+        "  AND outbox.created_at >= a.suppressed_at)"
+        # A moderator's complaint (about a notification, as a commenter) does not stop
+        # the mail their role needs: without it comments wait unseen, and nobody is
+        # told. Only the operator (moderation.moderators) stops it; a bounce does too.
+        " AND NOT (a.suppressed_reason = 'complaint' AND outbox.kind IN "
+        "  ('moderation_request', 'moderation_digest', 'spam_report'))) "
         "RETURNING id, message_id, last_error",
         (now, *args),
     )
