@@ -106,5 +106,6 @@ def _said(outcome: str) -> str:
         "nobody": "names no message we sent: counted for nobody",
         "repeated": "already recorded (a retry): nothing more",
         "moderator": "a moderation email marked as spam by its moderator: recorded, their "
-        "mail not stopped (moderation mail stops only if they leave moderation.moderators)",
+        "mail not stopped here (only by taking them off moderation.moderators); the "
+        "service may now drop mail to them (its suppression list): reactivate them there",
     }[outcome]
