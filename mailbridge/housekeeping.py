@@ -132,6 +132,7 @@ class Housekeeping:
         settled = await inbound_retention.forget_old(conn, log_before)
         forgot += _said(settled.messages, "%d message(s) of the inbound log", log_before)
         forgot += settled.bounces
+        forgot += _said(settled.events, "%d mail event(s) (bounces, complaints)", log_before)
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)
         forgot += _said(purged, "the raw bytes of %d inbound message(s)", before)

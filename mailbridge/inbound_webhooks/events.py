@@ -99,7 +99,9 @@ def mailgun_event(data: Any) -> MailEvent | None:
     event_id = f"{event_id}@{_text(event.get('timestamp'), 40)}"
     recipient = _text(event.get("recipient"), 320)
     if name == "complained":
-        return MailEvent("mailgun", event_id, "complaint", found, recipient, "", "complained")
+        return MailEvent(
+            "mailgun", event_id, "complaint", found, recipient, "", "complained", found
+        )
     if name != "failed":
         return None
     status_block = event.get("delivery-status")
@@ -111,7 +113,9 @@ def mailgun_event(data: Any) -> MailEvent | None:
     kind: EventKind = "soft"
     if event.get("severity") != "temporary":
         kind = _kind(status, diagnostic) or "hard"  # "permanent", by Mailgun's word
-    return MailEvent("mailgun", event_id, kind, found, recipient, status, diagnostic)
+    # The message-id Mailgun names is also the id its messages.mime answered: matched
+    # as either (outbox.provider_id), whichever Mailgun put in the message it sent.
+    return MailEvent("mailgun", event_id, kind, found, recipient, status, diagnostic, found)
 
 
 def sendgrid_key(text: str) -> ec.EllipticCurvePublicKey:
@@ -209,6 +213,8 @@ def ses_events(message: Mapping[str, Any]) -> list[MailEvent]:
         raise BadPayload("the SNS Message is not SES's JSON object")
     kind = str(inner.get("notificationType") or inner.get("eventType") or "")
     mail = _object(inner.get("mail"))
+    # SES's id, which SendEmail answered (outbox.provider_id): always there.
+    theirs = _text(mail.get("messageId"), 200)
     found = message_id(_object(mail.get("commonHeaders")).get("messageId"))
     headers = mail.get("headers")
     for header in headers if isinstance(headers, list) else []:
@@ -238,14 +244,18 @@ def ses_events(message: Mapping[str, Any]) -> list[MailEvent]:
         # Never the address itself: the id is logged, and kept beyond any erasure.
         event_id = f"{feedback}/{number}"
         if kind == "Complaint":
-            events.append(MailEvent("ses", event_id, "complaint", found, recipient, "", kind))
+            events.append(
+                MailEvent("ses", event_id, "complaint", found, recipient, "", kind, theirs)
+            )
             continue
         status = _text(_object(entry).get("status"), 20)
         diagnostic = _text(_object(entry).get("diagnosticCode"))
         read: EventKind = "soft"
         if permanent:
             read = _kind(status, diagnostic) or "hard"
-        events.append(MailEvent("ses", event_id, read, found, recipient, status, diagnostic))
+        events.append(
+            MailEvent("ses", event_id, read, found, recipient, status, diagnostic, theirs)
+        )
     return events[:MAX_EVENTS]
 
 
@@ -280,15 +290,19 @@ def postmark_event(data: Any) -> MailEvent | None:
     recipient = _text(data.get("Email"), 320)
     details = _text(data.get("Details")) or _text(data.get("Description"))
     found = _returned_id(str(data.get("Content") or ""))
+    # Postmark's id, which /email answered (outbox.provider_id): there without the content.
+    theirs = _text(data.get("MessageID"), 200)
     if record == "SpamComplaint" or kind_name == "SpamComplaint":
-        return MailEvent("postmark", event_id, "complaint", found, recipient, "", "SpamComplaint")
+        return MailEvent(
+            "postmark", event_id, "complaint", found, recipient, "", "SpamComplaint", theirs
+        )
     if kind_name in _POSTMARK_SKIPPED:
         return None
     status = status_from_text(details)
     kind: EventKind = "soft"
     if kind_name in _POSTMARK_HARD:
         kind = _kind(status, details) or "hard"
-    return MailEvent("postmark", event_id, kind, found, recipient, status, details)
+    return MailEvent("postmark", event_id, kind, found, recipient, status, details, theirs)
 
 
 def _returned_id(content: str) -> str:

@@ -19,7 +19,7 @@ from mailbridge.clock import Clock, iso
 from mailbridge.inbound.recipients import loggable, masked
 from mailbridge.jobs.failure_log import one_line
 from mailbridge.mail_events.event import MailEvent
-from mailbridge.store import Store, mail_events, threads
+from mailbridge.store import Store, mail_events, outbox, threads
 
 __all__ = ["EventCounter", "MailEventAccounting", "Outcome"]
 
@@ -33,7 +33,9 @@ EventCounter = Callable[[str, str, str], None]
 class Outcome:
     event_id: str
     kind: str
-    outcome: str  # counted, suppressed, nobody (no message of ours), repeated
+    # counted, suppressed, nobody (no message of ours), repeated, moderator (a
+    # moderator's complaint about a moderation email: recorded, nothing stopped)
+    outcome: str
     ours: bool = False  # the Message-ID is of a message we sent
 
 
@@ -55,7 +57,8 @@ class MailEventAccounting:
 
         outcomes = await self._store.write(work)
         for event, outcome in zip(events, outcomes, strict=True):
-            log.info(
+            log.log(
+                logging.WARNING if outcome.outcome == "moderator" else logging.INFO,
                 "%s: %s event %s about %s to %s (%s %s): %s",
                 peer,
                 event.kind,
@@ -71,7 +74,8 @@ class MailEventAccounting:
         return outcomes
 
     async def _one(self, conn: aiosqlite.Connection, event: MailEvent, now: str) -> Outcome:
-        sent = await mail_events.sent_as(conn, event.message_id)
+        theirs = outbox.provider_key(event.provider, event.provider_id) if event.provider_id else ""
+        sent = await mail_events.sent_as(conn, event.message_id, theirs)
         address_id = None if sent is None else sent.address_id
         diagnostic = _no_address(event.diagnostic, event.recipient, sent.rcpt_to if sent else "")
         fresh = await mail_events.insert(
@@ -84,6 +88,11 @@ class MailEventAccounting:
         if address_id is None:
             # Not a message of ours (or to an address we never stored): nobody's.
             return Outcome(event.event_id, event.kind, "nobody")
+        if event.kind == "complaint" and sent is not None and sent.kind in outbox.MODERATION_KINDS:
+            # A moderator marked a moderation email as spam: a slip, or a filter's
+            # report of it moved to junk. Stopping their mail would leave comments
+            # waiting with nobody told; it is recorded, and the operator warned.
+            return Outcome(event.event_id, event.kind, "moderator", True)
         if event.kind == "complaint":
             stopped = await mail_events.complain(conn, address_id, now)
             return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted", True)
@@ -111,4 +120,7 @@ def _said(outcome: str) -> str:
         "(mailbridge bounces)",
         "nobody": "names no message we sent: counted for nobody",
         "repeated": "already recorded (a retry): nothing more",
+        "moderator": "a moderation email marked as spam by its moderator: recorded, their "
+        "mail not stopped here (only by taking them off moderation.moderators); the "
+        "service may now drop mail to them (its suppression list): reactivate them there",
     }[outcome]

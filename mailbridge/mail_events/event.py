@@ -19,3 +19,7 @@ class MailEvent:
     recipient: str  # as the service names it: for the log, masked
     status: str  # an enhanced status code, or ""
     diagnostic: str  # the receiving server's answer, or the service's words
+    # The service's own id for the message (Postmark's MessageID, SES's
+    # mail.messageId, Mailgun's message-id): what its API answered when we sent it
+    # (outbox.provider_id), for when ``message_id`` is not ours or not there.
+    provider_id: str = ""

@@ -209,6 +209,10 @@ class Mailer:
             return False
         if kind == "confirmation" and state.suppressed_reason == mail_events.COMPLAINT:
             return False  # the one email asked for after a complaint (docs/subscriptions.md)
+        if kind in outbox.MODERATION_KINDS and state.suppressed_reason == mail_events.COMPLAINT:
+            # A moderator's complaint does not stop the mail their role needs (as
+            # outbox.fail_suppressed): only the operator does (moderation.moderators).
+            return False
         log.info(
             "not mailing %s (%s): address suppressed since %s (%s)",
             kind,

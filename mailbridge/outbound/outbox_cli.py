@@ -104,6 +104,9 @@ def _detail_text(d: outbox_operator.OutboxDetail, body: bool) -> str:
         lines.append(f"  leased by    {d.lease_owner} until {_when(d.lease_expires_at)}")
     if s.sent_at:
         lines.append(f"  sent         {s.sent_at}")
+    if d.provider_id:  # what the service's logs and events call it
+        service, _colon, theirs = d.provider_id.partition(":")
+        lines.append(f"  accepted as  {theirs} by {service}")
     if d.requeued_at:
         lines.append(f"  re-queued    {d.requeued_at}")
     lines.append(f"  last error   {s.last_error or '-'}")

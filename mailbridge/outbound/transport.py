@@ -42,8 +42,12 @@ __all__ = [
 class Transport(Protocol):
     description: str
 
-    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
-        """Deliver ``message``; raise a DeliveryError subclass if it was not accepted."""
+    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> str | None:
+        """Deliver ``message``; raise a DeliveryError subclass if it was not accepted.
+
+        A mail service's API returns its own id for the message
+        (:func:`mailbridge.store.outbox.provider_key`), which its events name; an SMTP
+        relay or a Maildir returns None."""
         ...
 
     async def aclose(self) -> None:

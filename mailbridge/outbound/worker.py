@@ -384,13 +384,14 @@ class DeliveryWorker:
 
     async def _attempt(
         self, row: outbox.OutboxRow, signed: asyncio.Task[bytes] | None = None
-    ) -> None:
+    ) -> str | None:
+        """Send ``row``; the mail service's id for it when its API named one."""
         if row.kind in POSTED_KINDS:  # not an email
             poster = self._posters.get(row.kind)
             if poster is None:
                 raise PermanentDeliveryError(POSTED_KINDS[row.kind])
             await poster.deliver(row)
-            return
+            return None
         message = row.message
         if self._sign is not None:
             try:
@@ -398,7 +399,7 @@ class DeliveryWorker:
             except Exception as exc:
                 log.exception("outbox %d %s: signing failed", row.id, row.message_id)
                 raise TemporaryDeliveryError(f"signing failed: {exc!r}") from exc
-        await self._transport.send(row.mail_from, row.rcpt_to, message)
+        return await self._transport.send(row.mail_from, row.rcpt_to, message)
 
     async def _deliver(
         self, row: outbox.OutboxRow, signed: asyncio.Task[bytes] | None = None
@@ -407,7 +408,7 @@ class DeliveryWorker:
         logfmt.outbox_id.set(row.id)  # its own task: on every line logged about this row
         try:
             async with asyncio.timeout(self._send_timeout):
-                await self._attempt(row, signed)
+                provider_id = await self._attempt(row, signed)
         except PermanentDeliveryError as exc:
             detail = exc.detail
             log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id,
@@ -427,7 +428,8 @@ class DeliveryWorker:
             log.exception("outbox %d %s: unexpected error while sending", row.id, row.message_id)
             return self._retry_later(row, f"unexpected error: {exc!r}")
         now = iso(self._clock.now())
-        return _Outcome(row, partial(_mark_sent, row_id=row.id, now_iso=now), sent_at=now)
+        sent = partial(_mark_sent, row_id=row.id, now_iso=now, provider_id=provider_id)
+        return _Outcome(row, sent, sent_at=now, provider_id=provider_id)
 
     def _retry_later(
         self, row: outbox.OutboxRow, detail: str, wait: float | None = None
@@ -469,6 +471,7 @@ class _Outcome:
     row: outbox.OutboxRow
     record: Callable[[aiosqlite.Connection], Awaitable[bool]]
     sent_at: str | None = None  # sent: when
+    provider_id: str | None = None  # a mail service's id for it, its events name it
 
 
 def _loggable(detail: str, row: outbox.OutboxRow) -> str:
@@ -488,15 +491,17 @@ def _drop(signing: dict[int, asyncio.Task[bytes]]) -> None:
     signing.clear()
 
 
-async def _mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> bool:
+async def _mark_sent(
+    conn: aiosqlite.Connection, row_id: int, now_iso: str, provider_id: str | None = None
+) -> bool:
     # Unconditional: the relay accepted it, whoever holds the row now.
-    await outbox.mark_sent(conn, row_id, now_iso)
+    await outbox.mark_sent(conn, row_id, now_iso, provider_id)
     return True
 
 
 async def _record(conn: aiosqlite.Connection, outcomes: list[_Outcome]) -> list[bool]:
     """Write ``outcomes``; the sent ones in one statement. True: recorded."""
-    sent = [(o.row.id, o.sent_at) for o in outcomes if o.sent_at is not None]
+    sent = [(o.row.id, o.sent_at, o.provider_id) for o in outcomes if o.sent_at is not None]
     if sent:
         await outbox.mark_sent_many(conn, sent)
     return [True if o.sent_at is not None else await o.record(conn) for o in outcomes]

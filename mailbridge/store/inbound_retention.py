@@ -13,6 +13,12 @@ spam folder, from which it may go back to the queue): its moderation email and p
 read its authentication result from the row. Its raw bytes (``inbound_raw``) and the
 bounces read from it go with it. The metrics' counters keep what it counted
 (mailbridge.store.deleted_counts).
+
+What a mail service's event webhook or an abuse report told of a message we sent
+(``mail_events``) goes after the same period from its receipt, as the bounce read from
+a delivery report does: the suppression or bounce count it caused stays with the
+address, and /metrics' mailbridge_mail_events_total is counted as events come, not read
+from the table. A service's retry comes within days, long before.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ BATCH = 5000
 class Forgotten(NamedTuple):
     messages: int
     bounces: int
+    events: int = 0  # mail_events rows
 
 
 async def forget_old(conn: aiosqlite.Connection, before: str, batch: int = BATCH) -> Forgotten:
@@ -54,4 +61,10 @@ async def forget_old(conn: aiosqlite.Connection, before: str, batch: int = BATCH
     await deleted_counts.tally_inbound(conn, f"id IN {ids}", found)  # counters go on
     await conn.execute(f"DELETE FROM inbound_raw WHERE inbound_id IN {ids}", (found,))  # noqa: S608
     cur = await conn.execute(f"DELETE FROM inbound_messages WHERE id IN {ids}", (found,))  # noqa: S608
-    return Forgotten(cur.rowcount, bounces)
+    messages = cur.rowcount
+    cur = await conn.execute(
+        "DELETE FROM mail_events WHERE id IN (SELECT id FROM mail_events "
+        "WHERE received_at < ? ORDER BY id LIMIT ?)",
+        (before, batch),
+    )
+    return Forgotten(messages, bounces, cur.rowcount)

@@ -29,22 +29,29 @@ class Sent:
     outbox_id: int
     rcpt_to: str
     address_id: int | None  # None: an address never stored (a moderator's, from config)
+    kind: str = ""  # the outbox kind: a moderation email, a notification...
 
 
-async def sent_as(conn: aiosqlite.Connection, message_id: str) -> Sent | None:
-    """The message we sent with this Message-ID, and its recipient's address id."""
-    if not message_id:
-        return None
-    async with conn.execute(
-        "SELECT o.id, o.rcpt_to, a.id FROM outbox o "  # noqa: S608 - no value in the text
-        f"LEFT JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} "
-        "WHERE o.message_id = ?",
-        (message_id,),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None:
-        return None
-    return Sent(int(row[0]), str(row[1]), None if row[2] is None else int(row[2]))
+async def sent_as(
+    conn: aiosqlite.Connection, message_id: str, provider_id: str = ""
+) -> Sent | None:
+    """The message we sent with this Message-ID, or else the one a mail service's API
+    accepted as ``provider_id`` (outbox.provider_key; the latest if sent again), and
+    its recipient's address id."""
+    for column, value in (("message_id", message_id), ("provider_id", provider_id)):
+        if not value:
+            continue
+        async with conn.execute(
+            "SELECT o.id, o.rcpt_to, a.id, o.kind FROM outbox o "  # noqa: S608 - no value in the text
+            f"LEFT JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} "
+            f"WHERE o.{column} = ? ORDER BY o.id DESC LIMIT 1",
+            (value,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None:
+            address_id = None if row[2] is None else int(row[2])
+            return Sent(int(row[0]), str(row[1]), address_id, str(row[3]))
+    return None
 
 
 async def insert(

@@ -35,6 +35,7 @@ __all__ = [
     "mark_sent",
     "mark_sent_many",
     "next_due",
+    "provider_key",
     "release_stale",
     "renew_leases",
     "reschedule",
@@ -264,7 +265,12 @@ async def fail_suppressed(
         # A confirmation asked for after a spam complaint is the one email it lets by
         # (times are to the second: one asked for in the complaint's second passes).
         " AND NOT (a.suppressed_reason = 'complaint' AND outbox.kind = 'confirmation'"
-        "  AND outbox.created_at >= a.suppressed_at)) "
+        "  AND outbox.created_at >= a.suppressed_at)"
+        # A moderator's complaint (about a notification, as a commenter) does not stop
+        # the mail their role needs: without it comments wait unseen, and nobody is
+        # told. Only the operator (moderation.moderators) stops it; a bounce does too.
+        " AND NOT (a.suppressed_reason = 'complaint' AND outbox.kind IN "
+        "  ('moderation_request', 'moderation_digest', 'spam_report'))) "
         "RETURNING id, message_id, last_error",
         (now, *args),
     )
@@ -335,21 +341,32 @@ def _owned(owner: str | None) -> tuple[str, tuple[str, ...]]:
     return " AND status = 'sending' AND lease_owner = ?", (owner,)
 
 
-async def mark_sent(conn: aiosqlite.Connection, row_id: int, now_iso: str) -> None:
+def provider_key(provider: str, value: str) -> str:
+    """How ``outbox.provider_id`` keeps a mail service's id for a message (migration
+    0036): ``service:id``, so one service's id never matches another's message."""
+    return f"{provider}:{value.strip()[:200]}"
+
+
+_MARK_SENT = (
+    "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, "  # noqa: S608
+    f"provider_id = coalesce(?, provider_id), {_RELEASE} WHERE id = ?"
+)
+
+
+async def mark_sent(
+    conn: aiosqlite.Connection, row_id: int, now_iso: str, provider_id: str | None = None
+) -> None:
+    """Sent; ``provider_id`` (:func:`provider_key`) when a mail service's API named it."""
     # Unconditional: the relay accepted it, whoever holds the row now.
-    await conn.execute(
-        f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_RELEASE} "  # noqa: S608
-        "WHERE id = ?",
-        (now_iso, row_id),
-    )
+    await conn.execute(_MARK_SENT, (now_iso, provider_id, row_id))
 
 
-async def mark_sent_many(conn: aiosqlite.Connection, sent: Sequence[tuple[int, str]]) -> None:
-    """:func:`mark_sent` for each (id, sent_at) of ``sent``, in one statement."""
+async def mark_sent_many(
+    conn: aiosqlite.Connection, sent: Sequence[tuple[int, str, str | None]]
+) -> None:
+    """:func:`mark_sent` for each (id, sent_at, provider_id) of ``sent``, in one statement."""
     await conn.executemany(
-        f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_RELEASE} "  # noqa: S608
-        "WHERE id = ?",
-        [(now_iso, row_id) for row_id, now_iso in sent],
+        _MARK_SENT, [(now_iso, provider_id, row_id) for row_id, now_iso, provider_id in sent]
     )
 
 

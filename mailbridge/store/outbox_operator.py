@@ -45,6 +45,7 @@ class OutboxDetail:
     message: bytes
     # False once housekeeping forgot a sent email's bytes (or they were lost).
     kept: bool = True
+    provider_id: str | None = None  # a mail service's id for it (outbox.provider_key)
 
 
 _SUMMARY_COLUMNS = (
@@ -71,7 +72,7 @@ async def get_detail(conn: aiosqlite.Connection, row_id: int) -> OutboxDetail | 
     async with conn.execute(
         f"SELECT {_SUMMARY_COLUMNS}, comment_id, mail_from, lease_owner, "  # noqa: S608
         "lease_expires_at, "
-        "requeued_at, coalesce(length(m.message), 0), m.message FROM outbox "
+        "requeued_at, coalesce(length(m.message), 0), m.message, provider_id FROM outbox "
         "LEFT JOIN outbox_messages m ON m.outbox_id = outbox.id WHERE outbox.id = ?",
         (row_id,),
     ) as cur:
@@ -89,6 +90,7 @@ async def get_detail(conn: aiosqlite.Connection, row_id: int) -> OutboxDetail | 
         size=int(values[15]),
         message=b"" if values[16] is None else bytes(values[16]),
         kept=values[16] is not None,
+        provider_id=values[17],
     )
 
 

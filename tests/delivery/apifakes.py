@@ -58,6 +58,7 @@ class Received:
     message: bytes = b""  # Mailgun: the raw MIME, as sent
     options: dict[str, str] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)  # Postmark: the JSON
+    answered: str = ""  # the service's id for the message, as its 200 named it
 
 
 @dataclass
@@ -119,10 +120,9 @@ def _mailgun(fake: Fake) -> Any:
             status, body, headers = fake.script.pop(0)
             fake.received.append(Received("mailgun", status, to, message, options))
             return _answer(status, body, headers)
-        fake.received.append(Received("mailgun", 200, to, message, options))
-        return _answer(
-            200, {"id": f"<{uuid.uuid4().hex}@{DOMAIN}>", "message": "Queued. Thank you."}
-        )
+        answered = f"<{uuid.uuid4().hex}@{DOMAIN}>"
+        fake.received.append(Received("mailgun", 200, to, message, options, answered=answered))
+        return _answer(200, {"id": answered, "message": "Queued. Thank you."})
 
     return handler
 
@@ -168,11 +168,12 @@ def _postmark(fake: Fake) -> Any:
             status, body, headers = fake.script.pop(0)
             fake.received.append(Received("postmark", status, to, fields=fields))
             return _answer(status, body, headers)
-        fake.received.append(Received("postmark", 200, to, fields=fields))
+        answered = str(uuid.uuid4())
+        fake.received.append(Received("postmark", 200, to, fields=fields, answered=answered))
         submitted = "2026-12-07T14:00:00.0000000-05:00"
         return _answer(
             200,
-            {"To": to, "SubmittedAt": submitted, "MessageID": str(uuid.uuid4()),
+            {"To": to, "SubmittedAt": submitted, "MessageID": answered,
              "ErrorCode": 0, "Message": "OK"},
         )  # fmt: skip
 
@@ -240,8 +241,9 @@ def _ses(fake: Fake) -> Any:
             got.status = status
             fake.received.append(got)
             return _answer(status, answer, headers)
+        got.answered = f"0102{uuid.uuid4().hex}-000000"
         fake.received.append(got)
-        return _answer(200, {"MessageId": f"0102{uuid.uuid4().hex}-000000"})
+        return _answer(200, {"MessageId": got.answered})
 
     return handler
 

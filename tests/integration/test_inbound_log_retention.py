@@ -129,3 +129,52 @@ def test_a_keep_days_shorter_than_the_undo_window_is_refused(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=r"inbound\.keep_days: must be 30 to 36500"):
         make_settings(tmp_path, inbound={"keep_days": 7})
     assert make_settings(tmp_path).inbound.keep_days == 90
+
+
+@pytest.mark.asyncio
+async def test_mail_events_go_after_keep_days_and_what_they_did_stays(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a mail service reported of our mail (mail_events) was kept for good, while
+    the same bounce read from a delivery report went with the inbound log."""
+    from integration.test_mail_events import (
+        post,
+        sendgrid_bounce,
+        sendgrid_keys,
+        sendgrid_request,
+    )
+
+    private, public = sendgrid_keys()
+    clock = FakeClock()
+    settings = make_settings(
+        tmp_path, inbound={"keep_days": 90}, inbound_webhooks={"sendgrid_event_key": public}
+    )
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        note = await reply_notification(daemon)
+        ours = str(note["Message-ID"])
+
+        async def bounce() -> str:
+            request = sendgrid_request(private, [sendgrid_bounce(ours)])
+            status, body = await post(daemon, "/inbound/sendgrid/events", **request)
+            assert status == 200, body
+            return str(body["outcomes"][0]["outcome"])
+
+        assert await bounce() == "counted"
+        clock.advance(60 * DAY)
+        assert await bounce() == "suppressed"  # the second hard bounce (limit 2)
+        clock.advance(31 * DAY)
+        caplog.set_level(logging.INFO, logger="mailbridge")
+        await housekeeping(daemon).run_once()
+        # The first is 91 days old: gone; the second, 31 days: kept.
+        assert await db_rows(daemon, "SELECT count(*) FROM mail_events") == [(1,)]
+        assert "forgot 1 mail event(s) (bounces, complaints)" in caplog.text
+        # What they did stays with the address: its count and its suppression.
+        [(hard, reason)] = await db_rows(
+            daemon, "SELECT hard_bounces, suppressed_reason FROM addresses WHERE email = ?",
+            READER,
+        )  # fmt: skip
+        assert hard == 2 and reason
+        clock.advance(60 * DAY)
+        await housekeeping(daemon).run_once()
+        assert await db_rows(daemon, "SELECT count(*) FROM mail_events") == [(0,)]

@@ -187,3 +187,46 @@ async def test_a_database_of_the_first_0018_starts_and_forgets_its_name(
         assert conn.execute("SELECT key FROM threads").fetchall() == [("t",)]
     # What migrate-store compares with this version's list: the same names.
     assert names == [m.name for m in shipped]
+
+
+# The previous release's erasure (commit 8f56ced, schema 0032) ends with this, word for
+# word (mailbridge/people/data.py), as its spam purge of unreferenced addresses does.
+PREVIOUS_ERASE_ADDRESS = "DELETE FROM addresses WHERE id = ?"
+
+
+@pytest.mark.asyncio
+async def test_the_previous_release_erases_a_person_a_mail_service_reported(
+    settings: Settings,
+) -> None:
+    """A daemon of the previous release beside an upgraded one (one PostgreSQL), or
+    put back on the upgraded SQLite file, knows nothing of mail_events: its erasure
+    failed on the key for anyone a mail service had reported a bounce or complaint of."""
+    from mailbridge.store import mail_events
+
+    await import_seed(settings)
+    store = await open_store(settings)
+    try:
+
+        async def work(conn: Any) -> int:
+            [(address,)] = await conn.execute_fetchall(
+                "SELECT address_id FROM comments WHERE id = ?", (COMMENT,)
+            )
+            await mail_events.insert(
+                conn, provider="sendgrid", event_id="e-1", kind="complaint", outbox_id=None,
+                address_id=int(address), status="", diagnostic="spamreport", now="then",
+            )  # fmt: skip
+            # The rest of what refers to the address, as the previous release's erasure
+            # deletes it before the address (their own keys are not this test's).
+            for sql in (
+                "UPDATE comments SET address_id = NULL WHERE address_id = ?",
+                "DELETE FROM subscriptions WHERE address_id = ?",
+            ):
+                await conn.execute(sql, (int(address),))
+            cur = await conn.execute(PREVIOUS_ERASE_ADDRESS, (int(address),))
+            return int(cur.rowcount)
+
+        assert await store.write(work) == 1  # failed: FOREIGN KEY constraint failed
+        left = await store.read(lambda c: c.execute_fetchall("SELECT count(*) FROM mail_events"))
+        assert [tuple(r) for r in left] == [(0,)]  # the events went with the address
+    finally:
+        await store.close()

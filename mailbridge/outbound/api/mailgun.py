@@ -18,6 +18,7 @@ import aiohttp
 from mailbridge.errors import PermanentDeliveryError
 from mailbridge.outbound.api.config import ApiConfig, masked_key
 from mailbridge.outbound.api.http import Answer, ApiClient
+from mailbridge.store.outbox import provider_key
 
 __all__ = ["MailgunTransport", "mailgun_base"]
 
@@ -61,7 +62,7 @@ class MailgunTransport:
     def url(self) -> str:
         return f"{self.base}/v3/{self.domain}/messages.mime"
 
-    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
+    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> str | None:
         form = aiohttp.FormData()
         form.add_field("to", rcpt_to)
         form.add_field("message", message, filename="message.mime", content_type="message/rfc822")
@@ -73,6 +74,10 @@ class MailgunTransport:
             # Mailgun's id for its logs and events (the outbox id is on the line too):
             # where to look when Mailgun drops it later (its suppression list).
             log.info("%s: accepted as %s", self._where, answer.json["id"][:200])
+            # Its events name it as message.headers["message-id"], without brackets:
+            # kept as a Message-ID is, <...>, as the events are read.
+            return provider_key("mailgun", f"<{answer.json['id'].strip().strip('<>')}>")
+        return None
 
     def _raise_for(self, answer: Answer) -> None:
         status, said = answer.status, _message_of(answer)

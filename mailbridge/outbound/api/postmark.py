@@ -21,6 +21,7 @@ from typing import Any
 from mailbridge.errors import PermanentDeliveryError
 from mailbridge.outbound.api.config import ApiConfig, masked_key
 from mailbridge.outbound.api.http import Answer, ApiClient
+from mailbridge.store.outbox import provider_key
 
 __all__ = ["POSTMARK_BASE", "PostmarkTransport", "postmark_fields"]
 
@@ -93,7 +94,7 @@ class PostmarkTransport:
         }
         self._client = ApiClient(api, self._where)
 
-    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
+    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> str | None:
         try:
             body = postmark_fields(rcpt_to, message, self.stream)
         except (ValueError, LookupError) as exc:  # unreadable: never will be
@@ -103,6 +104,9 @@ class PostmarkTransport:
         if isinstance(answer.json, dict) and isinstance(answer.json.get("MessageID"), str):
             # Postmark's id for its activity page (the outbox id is on the line too).
             log.info("%s: accepted as %s", self._where, answer.json["MessageID"][:200])
+            # Its Bounce and SpamComplaint webhooks name the message by it (MessageID).
+            return provider_key("postmark", answer.json["MessageID"])
+        return None
 
     def _raise_for(self, answer: Answer) -> None:
         status = answer.status

@@ -22,6 +22,7 @@ from typing import Any
 from mailbridge.errors import ConfigError, PermanentDeliveryError
 from mailbridge.outbound.api.config import ApiConfig, masked_key
 from mailbridge.outbound.api.http import Answer, ApiClient
+from mailbridge.store.outbox import provider_key
 
 __all__ = ["SesTransport", "ses_credentials"]
 
@@ -79,7 +80,7 @@ class SesTransport:
         self._signer.add_auth(request)
         return {name: str(value) for name, value in request.headers.items()}
 
-    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
+    async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> str | None:
         payload: dict[str, Any] = {
             "Destination": {"ToAddresses": [rcpt_to]},
             "Content": {"Raw": {"Data": base64.b64encode(message).decode("ascii")}},
@@ -91,6 +92,10 @@ class SesTransport:
         if isinstance(answer.json, dict) and isinstance(answer.json.get("MessageId"), str):
             # SES's id for its events and logs (the outbox id is on the line too).
             log.info("%s: accepted as %s", self._where, answer.json["MessageId"][:200])
+            # Its notifications name the message by it (mail.messageId); ours only
+            # with "Include original headers" on (SES rewrites the Message-ID).
+            return provider_key("ses", answer.json["MessageId"])
+        return None
 
     def _raise_for(self, answer: Answer) -> None:
         status = answer.status
