@@ -216,3 +216,37 @@ def test_the_start_up_lines_name_the_routes_and_what_is_missing(tmp_path: Path) 
     assert "Set inbound_webhooks.postmark_password" in shown
     assert "https://postmark:PASSWORD@blog.example.org/inbound/postmark/events" in shown
     assert "sendgrid-parse-secret-42" not in shown and TOKEN not in shown
+
+
+@pytest.mark.asyncio
+async def test_dns_check_does_not_ask_for_a_dkim_key_the_service_replaces(
+    tmp_path: Path,
+) -> None:
+    """--dns with an API transport: the service signs for the domain, so the DKIM line
+    says to publish the service's records, not to make a key of mailbridge's."""
+    from support import make_settings
+
+    from mailbridge.dnscheck import dns_findings
+    from mailbridge.senderauth.dns import NoSuchRecord
+
+    class Empty:
+        """A zone with no records (the internet's DNS cannot be asked from tests)."""
+
+        async def txt(self, name: str) -> list[str]:
+            raise NoSuchRecord(f"{name}: no TXT record", nxdomain=True)
+
+        async def mx(self, name: str) -> list[tuple[int, str]]:
+            raise NoSuchRecord(f"{name}: no MX record", nxdomain=True)
+
+        async def addresses(self, name: str) -> list[str]:
+            raise NoSuchRecord(f"{name}: no address", nxdomain=True)
+
+    for transport, service in ((f"mailgun://{DOMAIN}", "mailgun"), ("postmark://", "postmark")):
+        settings = make_settings(tmp_path, outbound={"transport": transport, "api_key": KEY})
+        [dkim] = [f for f in await dns_findings(settings, Empty()) if f.what == "DKIM"]
+        assert dkim.status == "note"
+        assert dkim.detail.startswith(f"not signed by mailbridge: mail leaves through {service}")
+        assert "set up there for example.org" in dkim.detail and "keygen" not in dkim.detail
+    settings = make_settings(tmp_path)  # the Maildir: mailbridge's own key is the way
+    [dkim] = [f for f in await dns_findings(settings, Empty()) if f.what == "DKIM"]
+    assert "mailbridge dkim keygen" in dkim.detail
