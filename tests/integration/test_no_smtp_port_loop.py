@@ -1,29 +1,34 @@
 """The whole loop of an operator whose host blocks every SMTP port (docs/delivery.md,
-"No SMTP port?"): mail leaves through Mailgun's HTTP API (the local fake of
-tests/delivery/apifakes.py, shaped as Mailgun documents it), replies come in through
-Mailgun's inbound webhook and bounces through its event webhook, both signed as
-Mailgun signs them (written out in support.mailgun_form and test_mail_events).
+"No SMTP port?"), for Mailgun and for Postmark: mail leaves through the service's HTTP
+API (the local fakes of tests/delivery/apifakes.py, shaped as each service documents
+its API), replies come in through its inbound webhook and bounces through its event
+webhook, authenticated as each service does (Mailgun's HMAC-SHA256 signature written
+out here and in support.mailgun_form; Postmark's credentials in the URL, HTTP Basic).
 
 A comment approved → its notification through the API → the reader's reply posted to
 the inbound webhook → filed pending → its moderation email through the API → a bounce
 event for a second reader's notification → that reader is not mailed again. Nothing
-goes through an SMTP port or a Maildir."""
+goes through an SMTP port or a Maildir. For Postmark, what the reader gets is built
+from the JSON fields Postmark was given (its Reply-To, its Message-ID among Headers),
+and the bounce names our message only through the headers its content returns."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import secrets
 import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from delivery.apifakes import DOMAIN, KEY, Fake, serving
+from delivery.apifakes import DOMAIN, KEY, TOKEN, Fake, serving
 from flows import delivered, post_comment
 from support import (
     db_rows,
@@ -67,12 +72,81 @@ def _bounce_event(message_id: str, email: str) -> dict[str, Any]:
     }
 
 
+POSTMARK_PASSWORD = "postmark-webhook-secret-1"
+POSTMARK_AUTH = {
+    "Authorization": "Basic " + base64.b64encode(f"postmark:{POSTMARK_PASSWORD}".encode()).decode()
+}
+
+
+def _postmark_bounce(message_id: str, email: str) -> dict[str, Any]:
+    """Postmark's Bounce webhook ("Include message content" on): its Content is the
+    report the receiving server sent, returning our message's headers."""
+    content = (
+        "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; {email}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: Example Blog <comments@example.org>\r\nTo: {email}\r\n"
+        f"Message-ID: {message_id}\r\nSubject: Re: a reply to your comment\r\n"
+        "--B--\r\n"
+    )
+    return {
+        "RecordType": "Bounce", "MessageStream": "outbound", "ID": 4323372036854775807,
+        "Type": "HardBounce", "TypeCode": 1, "Name": "Hard bounce", "Tag": "",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483", "Metadata": {}, "ServerID": 23,
+        "Description": "The server was unable to deliver your message (ex: unknown user, "
+        "mailbox not found).",
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Email": email, "From": "comments@example.org", "BouncedAt": "2026-12-07T15:00:00Z",
+        "DumpAvailable": True, "Inactive": True, "CanActivate": True,
+        "Subject": "Re: a reply to your comment", "Content": content,
+    }  # fmt: skip
+
+
+def _postmark_inbound(raw: bytes, rcpt: str) -> dict[str, Any]:
+    """Postmark's inbound JSON with "Include raw email content" on."""
+    return {
+        "FromName": "Reader 002", "MessageStream": "inbound", "From": READER,
+        "FromFull": {"Email": READER, "Name": "Reader 002"},
+        "To": rcpt, "ToFull": [{"Email": rcpt, "Name": "", "MailboxHash": ""}],
+        "Cc": "", "CcFull": [], "Bcc": "", "BccFull": [], "OriginalRecipient": rcpt,
+        "Subject": "Re: hello", "MessageID": "22c74902-a0c1-4511-804f-341342852c90",
+        "ReplyTo": "", "MailboxHash": "", "Date": "Mon, 7 Dec 2026 15:22:42 +0000",
+        "TextBody": "(parsed)", "HtmlBody": "", "StrippedTextReply": "", "Tag": "",
+        "Headers": [], "Attachments": [], "RawEmail": raw.decode("utf-8"),
+    }  # fmt: skip
+
+
+def _from_fields(fields: dict[str, Any]) -> EmailMessage:
+    """What Postmark builds from the JSON it was given: the message the reader gets."""
+    message = EmailMessage()
+    for name, key in (("From", "From"), ("To", "To"), ("Subject", "Subject"),
+                      ("Reply-To", "ReplyTo")):  # fmt: skip
+        if fields.get(key):
+            message[name] = fields[key]
+    for header in fields.get("Headers", []):
+        message[header["Name"]] = header["Value"]
+    message.set_content(fields.get("TextBody", ""))
+    if fields.get("HtmlBody"):
+        message.add_alternative(fields["HtmlBody"], subtype="html")
+    return message
+
+
 def _sent(fake: Fake) -> list[tuple[str, EmailMessage]]:
-    """Every message the API accepted: its envelope recipient and the MIME it got."""
-    return [
-        (r.to, message_from_bytes(r.message, policy=policy.default))  # type: ignore[misc]
-        for r in fake.accepted()
-    ]
+    """Every message the API accepted: its envelope recipient and the message the
+    reader gets (Mailgun's and SES's: our MIME; Postmark's: built from its fields)."""
+    found = []
+    for r in fake.accepted():
+        if r.provider == "postmark":
+            found.append((parseaddr(r.to)[1], _from_fields(r.fields)))
+        else:
+            found.append((r.to, message_from_bytes(r.message, policy=policy.default)))
+    return found  # type: ignore[return-value]
 
 
 async def _through_api(fake: Fake, to: str, what: Any, count: int = 1) -> EmailMessage:
@@ -111,19 +185,29 @@ async def _approve(daemon: Any, moderation: EmailMessage) -> None:
         assert resp.status == 200, await resp.text()
 
 
+SERVICES = {
+    "mailgun": (f"mailgun://{DOMAIN}", KEY, {"mailgun_signing_key": SIGNING_KEY}),
+    "postmark": ("postmark://", TOKEN, {"postmark_password": POSTMARK_PASSWORD}),
+}
+
+
 @pytest.mark.asyncio
-async def test_comment_reply_moderation_and_bounce_all_through_mailgun(tmp_path: Path) -> None:
+@pytest.mark.parametrize("service", sorted(SERVICES))
+async def test_comment_reply_moderation_and_bounce_all_through_the_service(
+    tmp_path: Path, service: str
+) -> None:
+    transport, key, hooks = SERVICES[service]
     async with (
         serving(tmp_path) as fake,
         started(
             tmp_path,
             outbound={
-                "transport": f"mailgun://{DOMAIN}",
-                "api_key": KEY,
+                "transport": transport,
+                "api_key": key,
                 "api_url": fake.url,
                 "relay_ca_file": str(fake.ca.ca_file),
             },
-            inbound_webhooks={"mailgun_signing_key": SIGNING_KEY},
+            inbound_webhooks=hooks,
             inbound={"hard_bounce_limit": 1},
         ) as daemon,
     ):
@@ -139,10 +223,16 @@ async def test_comment_reply_moderation_and_bounce_all_through_mailgun(tmp_path:
         second = await _through_api(fake, SECOND, is_notification)
         assert "Ann's answer to Reader 002." in note.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
-        # Reader 002 answers by email; Mailgun's route posts it to the inbound webhook.
+        # Reader 002 answers by email; the service posts it to the inbound webhook.
         reply = reply_to_notification(note, "Thank you, Ann. It helped me too.")
-        form = mailgun_form(bytes(reply), reply_address(note), SIGNING_KEY, sender=READER)
-        status, body = await _post(daemon, "/inbound/mailgun", data=form)
+        if service == "mailgun":
+            form = mailgun_form(bytes(reply), reply_address(note), SIGNING_KEY, sender=READER)
+            status, body = await _post(daemon, "/inbound/mailgun", data=form)
+        else:
+            payload = _postmark_inbound(bytes(reply), reply_address(note))
+            status, body = await _post(
+                daemon, "/inbound/postmark", json=payload, headers=POSTMARK_AUTH
+            )
         assert status == 200 and body["outcome"].startswith("250"), body
         [(parent, state, text)] = await db_rows(
             daemon, "SELECT parent_id, status, body FROM comments WHERE parent_id = ?", ann
@@ -152,10 +242,16 @@ async def test_comment_reply_moderation_and_bounce_all_through_mailgun(tmp_path:
         asked = await _through_api(fake, AUTHOR, _moderation_of("Reader 002"))
         assert "Thank you, Ann. It helped me too." in asked.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
-        # Mailgun reports that Reader 003's notification bounced for good: it is
+        # The service reports that Reader 003's notification bounced for good: it is
         # counted against the message we sent, and the address is no longer mailed.
-        event = _bounce_event(str(second["Message-ID"]), SECOND)
-        status, body = await _post(daemon, "/inbound/mailgun/events", json=event)
+        if service == "mailgun":
+            event = _bounce_event(str(second["Message-ID"]), SECOND)
+            status, body = await _post(daemon, "/inbound/mailgun/events", json=event)
+        else:
+            event = _postmark_bounce(str(second["Message-ID"]), SECOND)
+            status, body = await _post(
+                daemon, "/inbound/postmark/events", json=event, headers=POSTMARK_AUTH
+            )
         assert status == 200 and body["outcomes"][0]["outcome"] == "suppressed", body
         before = len([1 for rcpt, _m in _sent(fake) if rcpt == SECOND])
         await post_comment(
