@@ -71,6 +71,13 @@ class InboundWebhooks:
         complaints); None: their routes do not exist."""
         self._hooks = settings.inbound_webhooks
         self._events = events
+        # Behind the https proxy every request comes from it: the service's own address
+        # (the inbound log's peer, each refusal's log line) is in X-Forwarded-For.
+        # Imported here: mailbridge.web imports this package.
+        from mailbridge.web.guard import client_ip
+
+        self._client_ip = client_ip
+        self._proxies = frozenset(settings.http.trusted_proxies)
         self._sendgrid_key = (
             sendgrid_key(self._hooks.sendgrid_event_key) if self._hooks.sendgrid_event_key else None
         )
@@ -169,7 +176,7 @@ class InboundWebhooks:
         """Authenticate and read the events, then count them; what each did is answered
         (and logged by the accounting). A refusal counts nothing."""
         assert self._events is not None
-        peer = f"{service}:{request.remote or '?'}"
+        peer = f"{service}:{self._client_ip(request, self._proxies)}"
         try:
             events = await read()
         except NotAuthentic as exc:
@@ -261,7 +268,7 @@ class InboundWebhooks:
         read: Callable[[], Awaitable[Delivered | None]],
         refused_status: int,
     ) -> web.Response:
-        peer = f"{service}:{request.remote or '?'}"
+        peer = f"{service}:{self._client_ip(request, self._proxies)}"
         try:
             delivered = await read()
             if delivered is None:  # not a message: a subscription confirmed, say

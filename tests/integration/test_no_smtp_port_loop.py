@@ -209,6 +209,7 @@ async def test_comment_reply_moderation_and_bounce_all_through_the_service(
             },
             inbound_webhooks=hooks,
             inbound={"hard_bounce_limit": 1},
+            http={"trusted_proxies": ["127.0.0.1"]},  # behind the https proxy
         ) as daemon,
     ):
         # Ann answers Reader 002 and Bea answers Reader 003; the author approves both
@@ -223,21 +224,27 @@ async def test_comment_reply_moderation_and_bounce_all_through_the_service(
         second = await _through_api(fake, SECOND, is_notification)
         assert "Ann's answer to Reader 002." in note.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
-        # Reader 002 answers by email; the service posts it to the inbound webhook.
+        # Reader 002 answers by email; the service posts it to the inbound webhook,
+        # through the proxy, which names the service's address.
         reply = reply_to_notification(note, "Thank you, Ann. It helped me too.")
+        proxied = {"X-Forwarded-For": "203.0.113.9"}
         if service == "mailgun":
             form = mailgun_form(bytes(reply), reply_address(note), SIGNING_KEY, sender=READER)
-            status, body = await _post(daemon, "/inbound/mailgun", data=form)
+            status, body = await _post(daemon, "/inbound/mailgun", data=form, headers=proxied)
         else:
             payload = _postmark_inbound(bytes(reply), reply_address(note))
             status, body = await _post(
-                daemon, "/inbound/postmark", json=payload, headers=POSTMARK_AUTH
+                daemon, "/inbound/postmark", json=payload, headers={**POSTMARK_AUTH, **proxied}
             )
         assert status == 200 and body["outcome"].startswith("250"), body
         [(parent, state, text)] = await db_rows(
             daemon, "SELECT parent_id, status, body FROM comments WHERE parent_id = ?", ann
         )
         assert (parent, state, text) == (ann, "pending", "Thank you, Ann. It helped me too.")
+        # The inbound log names the service's address, not the proxy's.
+        assert await db_rows(daemon, "SELECT peer FROM inbound_messages") == [
+            (f"{service}:203.0.113.9",)
+        ]
         # Its moderation email went out through the API too, to the thread's author.
         asked = await _through_api(fake, AUTHOR, _moderation_of("Reader 002"))
         assert "Thank you, Ann. It helped me too." in asked.get_body(("plain",)).get_content()  # type: ignore[union-attr]
