@@ -1,4 +1,4 @@
-"""POST /inbound/mailgun, /postmark, /sendgrid, /ses (docs/inbound-webhooks.md).
+"""POST /inbound/mailgun/mime, /postmark, /sendgrid, /ses (docs/inbound-webhooks.md).
 
 Each route exists only when its service is configured. A request is authenticated
 first (401 otherwise, logged), read with a size bound (``smtp.max_message_size``; 413
@@ -92,7 +92,10 @@ class InboundWebhooks:
     def routes(self) -> list[web.RouteDef]:
         found = []
         if self._hooks.mailgun_signing_key:
-            found.append(web.post("/inbound/mailgun", self.mailgun))
+            # Mailgun posts the raw MIME (body-mime) only to a URL ending in "mime";
+            # to any other it posts its parsed fields, which lose the message.
+            found.append(web.post("/inbound/mailgun/mime", self.mailgun))
+            found.append(web.post("/inbound/mailgun", self.mailgun))  # as set up before
         if self._hooks.postmark_password:
             found.append(web.post("/inbound/postmark", self.postmark))
         if self._hooks.sendgrid_password:

@@ -58,9 +58,11 @@ def _url(s: Settings, service: str, path: str) -> str:
 def route_urls(s: Settings) -> list[tuple[str, str]]:
     """Each route turned on, as the URL to give the service: ("replies", URL) and
     ("events", URL) pairs."""
-    return [("replies", _url(s, name, "")) for name in inbound_routes(s)] + [
-        ("events", _url(s, name, "/events")) for name in event_routes(s)
-    ]
+    # Mailgun's must end in "mime" for Mailgun to post the raw message.
+    return [
+        ("replies", _url(s, name, "/mime" if name == "mailgun" else ""))
+        for name in inbound_routes(s)
+    ] + [("events", _url(s, name, "/events")) for name in event_routes(s)]
 
 
 def unseen_bounces(s: Settings) -> str | None:

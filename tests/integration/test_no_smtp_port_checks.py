@@ -193,6 +193,7 @@ def test_the_start_up_lines_name_the_routes_and_what_is_missing(tmp_path: Path) 
         "MAILBRIDGE_OUTBOUND_API_KEY": TOKEN,
         "MAILBRIDGE_OUTBOUND_API_URL": "https://127.0.0.1:9",  # never reached: no mail
         "MAILBRIDGE_INBOUND_WEBHOOKS_SENDGRID_PASSWORD": "sendgrid-parse-secret-42",
+        "MAILBRIDGE_INBOUND_WEBHOOKS_MAILGUN_SIGNING_KEY": SIGNING_KEY,
         "MAILBRIDGE_INBOUND_CPU_PROCESSES": "0",
     }
     daemon = subprocess.Popen(
@@ -212,10 +213,14 @@ def test_the_start_up_lines_name_the_routes_and_what_is_missing(tmp_path: Path) 
     shown = "\n".join(lines)
     assert "outgoing mail      postmark:// (key ***6666) via https://127.0.0.1:9" in shown
     assert "webhook (replies)  https://sendgrid:PASSWORD@blog.example.org/inbound/sendgrid" in shown
+    # Mailgun posts the raw MIME only to a URL ending in "mime".
+    assert "webhook (replies)  https://blog.example.org/inbound/mailgun/mime\n" in shown
+    assert "webhook (events)   https://blog.example.org/inbound/mailgun/events" in shown
     assert "WARNING: mail goes out through Postmark's API, but its event webhook is off" in shown
     assert "Set inbound_webhooks.postmark_password" in shown
     assert "https://postmark:PASSWORD@blog.example.org/inbound/postmark/events" in shown
     assert "sendgrid-parse-secret-42" not in shown and TOKEN not in shown
+    assert SIGNING_KEY not in shown
 
 
 @pytest.mark.asyncio
@@ -250,3 +255,43 @@ async def test_dns_check_does_not_ask_for_a_dkim_key_the_service_replaces(
     settings = make_settings(tmp_path)  # the Maildir: mailbridge's own key is the way
     [dkim] = [f for f in await dns_findings(settings, Empty()) if f.what == "DKIM"]
     assert "mailbridge dkim keygen" in dkim.detail
+
+
+@pytest.mark.asyncio
+async def test_mailgun_route_url_must_end_in_mime(tmp_path: Path) -> None:
+    """Mailgun posts the raw MIME only to a forward() URL ending in "mime"; to any other,
+    its parsed fields (no body-mime). The URL mailbridge prints and the docs give ends
+    in /mime; the parsed fields are refused saying which URL to use."""
+    import hashlib
+    import hmac
+    import time
+
+    import aiohttp
+    from support import started
+
+    async with started(tmp_path, inbound_webhooks={"mailgun_signing_key": SIGNING_KEY}) as daemon:
+        host, port = daemon.http_address
+        timestamp, token = str(int(time.time())), "a" * 50
+        signature = hmac.new(
+            SIGNING_KEY.encode(), (timestamp + token).encode(), hashlib.sha256
+        ).hexdigest()
+        parsed = {  # Mailgun's fully parsed POST (its documented base fields)
+            "timestamp": timestamp, "token": token, "signature": signature,
+            "recipient": "reply+x@reply.example.org", "sender": "reader@example.org",
+            "from": "Reader <reader@example.org>", "subject": "Re: hello",
+            "body-plain": "Thank you.", "stripped-text": "Thank you.",
+            "message-headers": "[]",
+        }  # fmt: skip
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://{host}:{port}/inbound/mailgun", data=parsed) as resp,
+        ):
+            assert resp.status == 400
+            said = (await resp.json())["message"]
+        assert "only to a URL that ends in 'mime'" in said and "/inbound/mailgun/mime" in said
+        # The /mime route exists (an unsigned post is refused as such, not 404).
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://{host}:{port}/inbound/mailgun/mime", data={"x": "1"}) as resp,
+        ):
+            assert resp.status == 401

@@ -230,7 +230,7 @@ async def test_comment_reply_moderation_and_bounce_all_through_the_service(
         proxied = {"X-Forwarded-For": "203.0.113.9"}
         if service == "mailgun":
             form = mailgun_form(bytes(reply), reply_address(note), SIGNING_KEY, sender=READER)
-            status, body = await _post(daemon, "/inbound/mailgun", data=form, headers=proxied)
+            status, body = await _post(daemon, "/inbound/mailgun/mime", data=form, headers=proxied)
         else:
             payload = _postmark_inbound(bytes(reply), reply_address(note))
             status, body = await _post(
