@@ -77,7 +77,10 @@ def mailgun_signature_ok(fields: Mapping[str, str], signing_key: str, now: float
         signing_key.encode(), (timestamp + token).encode(), hashlib.sha256
     ).hexdigest()
     if not timestamp or not token or not hmac.compare_digest(expected, signature.lower()):
-        raise NotAuthentic("the Mailgun signature does not match (is the signing key right?)")
+        raise NotAuthentic(
+            "the Mailgun signature does not match: is inbound_webhooks.mailgun_signing_key "
+            "Mailgun's HTTP webhook signing key (not an API key)?"
+        )
     try:
         age = abs(now - float(timestamp))
     except ValueError:

@@ -133,7 +133,9 @@ class InboundWebhooks:
 
     async def postmark_events(self, request: web.Request) -> web.Response:
         async def read() -> list[MailEvent]:
-            self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
+            self._basic(
+                request, "postmark", self._hooks.postmark_user, self._hooks.postmark_password
+            )
             # The bounce's content (a delivery report, the message it returns) with it.
             found = postmark_event(_json(await _bounded(request, 2 * self._limit)))
             return [] if found is None else [found]
@@ -223,7 +225,9 @@ class InboundWebhooks:
 
     async def postmark(self, request: web.Request) -> web.Response:
         async def read() -> Delivered:
-            self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
+            self._basic(
+                request, "postmark", self._hooks.postmark_user, self._hooks.postmark_password
+            )
             # JSON escapes the message: allow for it growing (a quote, a newline: 2 bytes).
             body = await _bounded(request, 2 * self._limit + _FIELD_LIMIT)
             return postmark_delivery(_json(body))
@@ -232,7 +236,9 @@ class InboundWebhooks:
 
     async def sendgrid(self, request: web.Request) -> web.Response:
         async def read() -> Delivered:
-            self._basic(request, self._hooks.sendgrid_user, self._hooks.sendgrid_password)
+            self._basic(
+                request, "sendgrid", self._hooks.sendgrid_user, self._hooks.sendgrid_password
+            )
             fields, raw = await _form(request, "email", self._limit)
             return sendgrid_delivery(fields, raw)
 
@@ -260,9 +266,14 @@ class InboundWebhooks:
         # SNS retries anything but a 2xx: a refusal for good is answered 200.
         return await self._handle(request, "ses", read, refused_status=200)
 
-    def _basic(self, request: web.Request, user: str, password: str) -> None:
+    def _basic(self, request: web.Request, service: str, user: str, password: str) -> None:
         if not basic_auth_matches(request.headers.get("Authorization"), user, password):
-            raise NotAuthentic("HTTP Basic credentials missing or wrong (see the webhook URL)")
+            # The operator reads this in the log: which settings the URL must carry.
+            raise NotAuthentic(
+                "HTTP Basic credentials missing or wrong: the webhook URL must carry "
+                f"inbound_webhooks.{service}_user and {service}_password "
+                f"(https://USER:PASSWORD@host/inbound/{service}...)"
+            )
 
     async def _handle(
         self,

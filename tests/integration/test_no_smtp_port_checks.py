@@ -295,3 +295,50 @@ async def test_mailgun_route_url_must_end_in_mime(tmp_path: Path) -> None:
             session.post(f"http://{host}:{port}/inbound/mailgun/mime", data={"x": "1"}) as resp,
         ):
             assert resp.status == 401
+
+
+@pytest.mark.asyncio
+async def test_a_wrong_webhook_secret_names_the_setting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator who pasted Mailgun's API key instead of its webhook signing key (or
+    a Postmark URL without the password) sees every post refused: the log line says
+    which setting the service's request does not match."""
+    import base64
+    import hashlib
+    import hmac
+    import logging
+    import time
+
+    import aiohttp
+    from support import started
+
+    caplog.set_level(logging.WARNING, logger="mailbridge")
+    hooks = {"mailgun_signing_key": SIGNING_KEY, "postmark_password": "postmark-secret-0001"}
+    async with started(tmp_path, inbound_webhooks=hooks) as daemon:
+        host, port = daemon.http_address
+        timestamp, token = str(int(time.time())), "b" * 50
+        signed_with_api_key = hmac.new(
+            KEY.replace("key-3", "key-9").encode(), (timestamp + token).encode(), hashlib.sha256
+        ).hexdigest()
+        form = {"timestamp": timestamp, "token": token, "signature": signed_with_api_key,
+                "recipient": "reply+x@reply.example.org", "body-mime": "x"}  # fmt: skip
+        wrong = "Basic " + base64.b64encode(b"postmark:not-the-password").decode()
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"http://{host}:{port}/inbound/mailgun/mime", data=form
+            ) as resp:
+                assert resp.status == 401
+            async with session.post(
+                f"http://{host}:{port}/inbound/postmark", json={}, headers={"Authorization": wrong}
+            ) as resp:
+                assert resp.status == 401
+    said = [r.getMessage() for r in caplog.records]
+    assert any(
+        "refused, not authentic" in line and "inbound_webhooks.mailgun_signing_key" in line
+        for line in said
+    ), said
+    assert any("inbound_webhooks.postmark_user and postmark_password" in line for line in said), (
+        said
+    )
+    assert "postmark-secret-0001" not in caplog.text and "not-the-password" not in caplog.text
