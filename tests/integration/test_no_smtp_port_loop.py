@@ -241,6 +241,14 @@ async def test_comment_reply_moderation_and_bounce_all_through_the_service(
             daemon, "SELECT parent_id, status, body FROM comments WHERE parent_id = ?", ann
         )
         assert (parent, state, text) == (ann, "pending", "Thank you, Ann. It helped me too.")
+        # Counted in /metrics as a reply received over SMTP would be.
+        host, port = daemon.http_address
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://{host}:{port}/metrics") as resp,
+        ):
+            scraped = await resp.text()
+        assert 'mailbridge_messages_received_total{disposition="accepted"} 1.0' in scraped
         # The inbound log names the service's address, not the proxy's.
         assert await db_rows(daemon, "SELECT peer FROM inbound_messages") == [
             (f"{service}:203.0.113.9",)
