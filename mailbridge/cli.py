@@ -23,7 +23,7 @@ from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
 from mailbridge.outbound.transport import transport_shown
 from mailbridge.settings import Settings
-from mailbridge.settings.webhook_routes import route_urls, unseen_bounces
+from mailbridge.settings.webhook_routes import missing_routes, route_urls
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.opening import open_store
 from mailbridge.store.postgres import redacted
@@ -125,9 +125,7 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
     width = max(len(name) for name, _ in rows)
     lines = [f"mailbridge {__version__} is running"]
     lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
-    missing = unseen_bounces(settings)
-    if missing is not None:
-        lines.append(f"WARNING: {missing}")
+    lines += [f"WARNING: {missing}" for missing in missing_routes(settings)]
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 

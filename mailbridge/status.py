@@ -16,7 +16,7 @@ from mailbridge.inbound.recipients import masked
 from mailbridge.outbound.transport import transport_shown
 from mailbridge.outbound.worker import POSTED_KINDS
 from mailbridge.settings import Settings
-from mailbridge.settings.webhook_routes import event_routes, inbound_routes, unseen_bounces
+from mailbridge.settings.webhook_routes import event_routes, inbound_routes, missing_routes
 from mailbridge.store import comments, failing, outbox
 
 __all__ = ["status_lines"]
@@ -79,8 +79,7 @@ def _routes(settings: Settings) -> list[str]:
         f"Webhooks: replies from {', '.join(inbound_routes(settings)) or 'none'}; "
         f"bounces and complaints from {', '.join(event_routes(settings)) or 'none'}",
     ]
-    missing = unseen_bounces(settings)
-    return lines + ([f"  WARNING: {missing}"] if missing else [])
+    return lines + [f"  WARNING: {missing}" for missing in missing_routes(settings)]
 
 
 def _listed(counts: dict[str, int]) -> str:

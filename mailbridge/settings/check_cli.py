@@ -24,7 +24,7 @@ from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
 from mailbridge.settings.schema import Settings
 from mailbridge.settings.validate import public_url_advice
-from mailbridge.settings.webhook_routes import event_routes, inbound_routes, unseen_bounces
+from mailbridge.settings.webhook_routes import event_routes, inbound_routes, missing_routes
 
 __all__ = ["check_config_command"]
 
@@ -101,7 +101,7 @@ def check_config_command(
     service = urlsplit(settings.transport_url).scheme
     if service in API_SCHEMES and not check_api:
         click.echo(f"  (outbound.api_key is not checked: --api asks {service}, sending nothing)")
-    for advice in (public_url_advice(settings), unseen_bounces(settings)):
+    for advice in (public_url_advice(settings), *missing_routes(settings)):
         if advice is not None:
             click.echo(f"WARNING: {advice}", err=True)
     failed = False

@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 
 from mailbridge.settings.schema import Settings
 
-__all__ = ["event_routes", "inbound_routes", "route_urls", "unseen_bounces"]
+__all__ = [
+    "event_routes",
+    "inbound_routes",
+    "missing_routes",
+    "route_urls",
+    "unreached_replies",
+    "unseen_bounces",
+]
 
 # The service an API transport sends through, by outbound.transport's scheme.
 _NAMES = {"mailgun": "Mailgun", "postmark": "Postmark", "ses": "Amazon SES"}
@@ -79,3 +86,28 @@ def unseen_bounces(s: Settings) -> str | None:
         f"bounce and complaint events to {_url(s, service, '/events')} "
         "(docs/inbound-webhooks.md#bounces-and-spam-complaints)"
     )
+
+
+def unreached_replies(s: Settings) -> str | None:
+    """What the operator must hear when mail goes out through a service's API (no SMTP
+    port, as a rule) but nothing brings the replies in: no inbound webhook, no IMAP
+    inbox, and the SMTP service on loopback, reachable only by an MTA on this host."""
+    service = urlsplit(s.transport_url).scheme
+    host = s.smtp.listen.rpartition(":")[0].strip("[]")
+    if service not in _NAMES or inbound_routes(s) or s.imap.host:
+        return None
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        return None
+    return (
+        f"mail goes out through {_NAMES[service]}'s API, but no reply can come in: no "
+        "inbound webhook is set (inbound_webhooks), no IMAP inbox (imap.host), and "
+        f"smtp.listen ({s.smtp.listen}) takes mail from this host only. Set the "
+        f"service's inbound route (docs/inbound-webhooks.md), unless an MTA on this host "
+        "hands replies on"
+    )
+
+
+def missing_routes(s: Settings) -> list[str]:
+    """Every warning of this module that applies, for the start-up lines,
+    ``check-config`` and ``status``."""
+    return [w for w in (unreached_replies(s), unseen_bounces(s)) if w is not None]

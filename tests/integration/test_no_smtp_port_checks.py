@@ -149,6 +149,15 @@ async def test_bounces_unseen_are_said_by_check_config_and_status(tmp_path: Path
         )
         assert "Set inbound_webhooks.mailgun_signing_key" in result.output
         assert "https://blog.example.org/inbound/mailgun/events" in result.output
+        # Nor can any reply come in: no inbound route, no IMAP, SMTP on loopback.
+        assert "WARNING: mail goes out through Mailgun's API, but no reply can come in" in (
+            result.output
+        )
+        assert "smtp.listen (127.0.0.1:2525) takes mail from this host only" in result.output
+        # Port 25 open to the world (only outgoing ports are blocked): replies can come.
+        public = await _check(tmp_path, {**env, "MAILBRIDGE_SMTP_LISTEN": "0.0.0.0:2525"})
+        assert "no reply can come in" not in public.output
+        assert "its event webhook is off" in public.output
 
         shown = await asyncio.to_thread(
             CliRunner().invoke, cli, ["status", "--data-dir", str(tmp_path / "var")], env=env
