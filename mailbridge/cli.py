@@ -23,6 +23,7 @@ from mailbridge.logfmt import FORMATS
 from mailbridge.logfmt import configure as configure_logging
 from mailbridge.outbound.transport import transport_shown
 from mailbridge.settings import Settings
+from mailbridge.settings.webhook_routes import missing_routes, route_urls
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.opening import open_store
 from mailbridge.store.postgres import redacted
@@ -119,9 +120,12 @@ def _describe(settings: Settings, smtp: tuple[str, int], http: tuple[str, int]) 
         ("public URL", settings.site.public_url),
         ("moderators", f"each thread's author; also {moderators}"),
     ]
+    # The URLs to give the mail service, once its secret turns a route on.
+    rows += [(f"webhook ({what})", url) for what, url in route_urls(settings)]
     width = max(len(name) for name, _ in rows)
     lines = [f"mailbridge {__version__} is running"]
     lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
+    lines += [f"WARNING: {missing}" for missing in missing_routes(settings)]
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 

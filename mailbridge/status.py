@@ -13,8 +13,10 @@ import aiosqlite
 from mailbridge.bridges.wordpress.lag import bridge_lag, describe
 from mailbridge.clock import iso
 from mailbridge.inbound.recipients import masked
+from mailbridge.outbound.transport import transport_shown
 from mailbridge.outbound.worker import POSTED_KINDS
 from mailbridge.settings import Settings
+from mailbridge.settings.webhook_routes import event_routes, inbound_routes, missing_routes
 from mailbridge.store import comments, failing, outbox
 
 __all__ = ["status_lines"]
@@ -66,6 +68,18 @@ async def _last_error(conn: aiosqlite.Connection, where: str, *args: Any) -> str
     if kind in POSTED_KINDS:  # not an email: its rcpt_to is an endpoint
         return str(error)
     return masked(str(error or ""), str(rcpt_to), str(mail_from or ""))
+
+
+def _routes(settings: Settings) -> list[str]:
+    """How mail leaves and which mail-service routes are on, as these settings say (the
+    daemon's: give its --config), and what is missing for bounces to be seen."""
+    out = settings.outbound
+    lines = [
+        f"Outgoing mail: {transport_shown(settings.transport_url, out.api_key, out.api_url)}",
+        f"Webhooks: replies from {', '.join(inbound_routes(settings)) or 'none'}; "
+        f"bounces and complaints from {', '.join(event_routes(settings)) or 'none'}",
+    ]
+    return lines + [f"  WARNING: {missing}" for missing in missing_routes(settings)]
 
 
 def _listed(counts: dict[str, int]) -> str:
@@ -138,6 +152,7 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
     )
     lines = [
         f"Data directory: {settings.data_path}",
+        *_routes(settings),
         "Comments: " + ", ".join(f"{by_status.get(s, 0)} {s}" for s in
                                  ("approved", "pending", "rejected", "spam")),
         f"Waiting for a moderator: {await comments.pending_count(conn)}"

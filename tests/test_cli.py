@@ -79,6 +79,9 @@ def test_import_twice_then_a_bad_file(tmp_path: Path) -> None:
     first = runner.invoke(cli, args, env={**env, "MAILBRIDGE_SITE_NAME": "Blog"})
     assert first.exit_code == 0, first.output
     assert "1 thread(s) created" in first.output and "243 comment(s) added" in first.output
+    # Where it went: the daemon must be started on the same data directory.
+    if "MAILBRIDGE_DATA_URL" not in env:
+        assert f"\nInto {tmp_path / 'var' / 'mailbridge.sqlite3'}.\n" in first.output
     second = runner.invoke(cli, args, env=env)
     assert second.exit_code == 0, second.output
     assert "was imported whole on 20" in second.output

@@ -209,7 +209,20 @@ async def _dkim(settings: Settings, dns: Lookups) -> list[Finding]:
             findings.append(
                 Finding("problem", "DKIM", result.detail, result.expected.zone_line(TTL))
             )
-    if not findings:
+    service = urlsplit(settings.transport_url).scheme
+    if not findings and service in API_SCHEMES:
+        # The service signs what it sends with the key set up there for the domain
+        # (Postmark cannot keep ours at all): "not signed" would send the operator to
+        # make a key that changes nothing.
+        findings.append(
+            Finding(
+                "note", "DKIM",
+                f"not signed by mailbridge: mail leaves through {service}'s API, which "
+                f"signs it with the DKIM key set up there for {_from_domain(settings)}: "
+                "publish the records the service lists (docs/delivery.md)",
+            )
+        )  # fmt: skip
+    elif not findings:
         findings.append(
             Finding(
                 "note", "DKIM",
@@ -220,6 +233,10 @@ async def _dkim(settings: Settings, dns: Lookups) -> list[Finding]:
     return findings
 
 
+def _from_domain(settings: Settings) -> str:
+    return settings.outbound.from_address.rpartition("@")[2].strip(" >").lower()
+
+
 def _load(data: Path, path: str, domain: str, selector: str) -> DkimKey:
     # Relative to the data directory, as the daemon reads it (outbound.from_settings.in_data_dir).
     return load_key(data / Path(path).expanduser(), domain, selector)
@@ -227,7 +244,7 @@ def _load(data: Path, path: str, domain: str, selector: str) -> DkimKey:
 
 async def _dmarc(settings: Settings, dns: Lookups) -> Finding:
     """The From domain's DMARC policy (at the domain, else at its organisational one)."""
-    sender = settings.outbound.from_address.rpartition("@")[2].strip(" >").lower()
+    sender = _from_domain(settings)
     org = organizational_domain(sender, load_public_suffixes())
     for domain in dict.fromkeys((sender, org)):
         name = f"_dmarc.{domain}"

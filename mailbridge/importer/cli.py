@@ -12,6 +12,7 @@ from mailbridge.cli_options import config_options, settings_from
 from mailbridge.clock import SystemClock
 from mailbridge.errors import ConfigError, ImportFormatError
 from mailbridge.store.opening import open_store
+from mailbridge.store.postgres import redacted
 
 __all__ = ["import_command"]
 
@@ -89,6 +90,14 @@ def import_command(
             f"{report.threads_existing} already present; "
             f"{report.comments_added} comment(s) added, "
             f"{report.comments_existing} already present."
+        )
+        # Where it went: an import run without the daemon's --config fills the default
+        # data directory's database, and the daemon then shows none of it.
+        where = redacted(settings.data_url) if settings.data_url else str(settings.database_path)
+        summary += (
+            f"\nInto {where}"
+            + ("" if config_file or data_dir else " (no --config: the default settings' data_dir)")
+            + "."
         )
         if report.skipped:
             why = "; ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items()))

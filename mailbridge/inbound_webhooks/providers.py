@@ -1,7 +1,7 @@
 """Each service's authentication and payload, as its documentation describes them.
 
-- **Mailgun** (a route whose action is ``forward("https://.../inbound/mailgun")``; with
-  Store and notify, or a URL the route posts the MIME to): form fields ``body-mime``
+- **Mailgun** (a route whose action is ``forward("https://.../inbound/mailgun/mime")``:
+  Mailgun posts the raw MIME only to a URL that ends in ``mime``): form fields ``body-mime``
   (the whole message), ``recipient``, ``sender``, and ``timestamp``, ``token``,
   ``signature``: the hex HMAC-SHA256 of timestamp + token under the webhook signing
   key. A timestamp more than 15 minutes from now is refused (a replayed request).
@@ -79,7 +79,10 @@ def mailgun_signature_ok(fields: Mapping[str, str], signing_key: str, now: float
     # As bytes: compare_digest raises TypeError on a str with non-ASCII in it (a 500).
     given = signature.lower().encode("utf-8", "replace")
     if not timestamp or not token or not hmac.compare_digest(expected.encode(), given):
-        raise NotAuthentic("the Mailgun signature does not match (is the signing key right?)")
+        raise NotAuthentic(
+            "the Mailgun signature does not match: is inbound_webhooks.mailgun_signing_key "
+            "Mailgun's HTTP webhook signing key (not an API key)?"
+        )
     try:
         age = abs(now - float(timestamp))
     except ValueError:
@@ -91,8 +94,9 @@ def mailgun_signature_ok(fields: Mapping[str, str], signing_key: str, now: float
 def mailgun_delivery(fields: Mapping[str, str], raw: bytes | None) -> Delivered:
     if not raw:
         raise BadPayload(
-            "no body-mime: forward to a URL ending in /inbound/mailgun with the MIME "
-            "message (docs/inbound-webhooks.md)"
+            "no body-mime: Mailgun posts the raw message only to a URL that ends in "
+            "'mime': make the route forward to .../inbound/mailgun/mime "
+            "(docs/inbound-webhooks.md)"
         )
     return Delivered(raw, (fields.get("recipient", ""),), fields.get("sender", ""))
 

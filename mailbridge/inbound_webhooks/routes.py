@@ -1,4 +1,4 @@
-"""POST /inbound/mailgun, /postmark, /sendgrid, /ses (docs/inbound-webhooks.md).
+"""POST /inbound/mailgun/mime, /postmark, /sendgrid, /ses (docs/inbound-webhooks.md).
 
 Each route exists only when its service is configured. A request is authenticated
 first (401 otherwise, logged), read with a size bound (``smtp.max_message_size``; 413
@@ -72,6 +72,13 @@ class InboundWebhooks:
         complaints); None: their routes do not exist."""
         self._hooks = settings.inbound_webhooks
         self._events = events
+        # Behind the https proxy every request comes from it: the service's own address
+        # (the inbound log's peer, each refusal's log line) is in X-Forwarded-For.
+        # Imported here: mailbridge.web imports this package.
+        from mailbridge.web.guard import client_ip
+
+        self._client_ip = client_ip
+        self._proxies = frozenset(settings.http.trusted_proxies)
         self._sendgrid_key = (
             sendgrid_key(self._hooks.sendgrid_event_key) if self._hooks.sendgrid_event_key else None
         )
@@ -91,7 +98,10 @@ class InboundWebhooks:
     def routes(self) -> list[web.RouteDef]:
         found = []
         if self._hooks.mailgun_signing_key:
-            found.append(web.post("/inbound/mailgun", self.mailgun))
+            # Mailgun posts the raw MIME (body-mime) only to a URL ending in "mime";
+            # to any other it posts its parsed fields, which lose the message.
+            found.append(web.post("/inbound/mailgun/mime", self.mailgun))
+            found.append(web.post("/inbound/mailgun", self.mailgun))  # as set up before
         if self._hooks.postmark_password:
             found.append(web.post("/inbound/postmark", self.postmark))
         if self._hooks.sendgrid_password:
@@ -129,7 +139,9 @@ class InboundWebhooks:
 
     async def postmark_events(self, request: web.Request) -> web.Response:
         async def read() -> list[MailEvent]:
-            self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
+            self._basic(
+                request, "postmark", self._hooks.postmark_user, self._hooks.postmark_password
+            )
             # The bounce's content (a delivery report, the message it returns) with it.
             found = postmark_event(_json(await _bounded(request, 2 * self._limit)))
             return [] if found is None else [found]
@@ -186,7 +198,7 @@ class InboundWebhooks:
         """Authenticate and read the events, then count them; what each did is answered
         (and logged by the accounting). A refusal counts nothing."""
         assert self._events is not None
-        peer = f"{service}:{request.remote or '?'}"
+        peer = f"{service}:{self._client_ip(request, self._proxies)}"
         try:
             events = await read()
         except NotAuthentic as exc:
@@ -237,7 +249,9 @@ class InboundWebhooks:
 
     async def postmark(self, request: web.Request) -> web.Response:
         async def read() -> Delivered:
-            self._basic(request, self._hooks.postmark_user, self._hooks.postmark_password)
+            self._basic(
+                request, "postmark", self._hooks.postmark_user, self._hooks.postmark_password
+            )
             # JSON escapes the message: allow for it growing (a quote, a newline: 2 bytes).
             body = await _bounded(request, 2 * self._limit + _FIELD_LIMIT)
             return postmark_delivery(_json(body))
@@ -246,7 +260,9 @@ class InboundWebhooks:
 
     async def sendgrid(self, request: web.Request) -> web.Response:
         async def read() -> Delivered:
-            self._basic(request, self._hooks.sendgrid_user, self._hooks.sendgrid_password)
+            self._basic(
+                request, "sendgrid", self._hooks.sendgrid_user, self._hooks.sendgrid_password
+            )
             fields, raw = await _form(request, "email", self._limit)
             return sendgrid_delivery(fields, raw)
 
@@ -274,9 +290,14 @@ class InboundWebhooks:
         # SNS retries anything but a 2xx: a refusal for good is answered 200.
         return await self._handle(request, "ses", read, refused_status=200)
 
-    def _basic(self, request: web.Request, user: str, password: str) -> None:
+    def _basic(self, request: web.Request, service: str, user: str, password: str) -> None:
         if not basic_auth_matches(request.headers.get("Authorization"), user, password):
-            raise NotAuthentic("HTTP Basic credentials missing or wrong (see the webhook URL)")
+            # The operator reads this in the log: which settings the URL must carry.
+            raise NotAuthentic(
+                "HTTP Basic credentials missing or wrong: the webhook URL must carry "
+                f"inbound_webhooks.{service}_user and {service}_password "
+                f"(https://USER:PASSWORD@host/inbound/{service}...)"
+            )
 
     async def _handle(
         self,
@@ -285,7 +306,7 @@ class InboundWebhooks:
         read: Callable[[], Awaitable[Delivered | None]],
         refused_status: int,
     ) -> web.Response:
-        peer = f"{service}:{request.remote or '?'}"
+        peer = f"{service}:{self._client_ip(request, self._proxies)}"
         try:
             delivered = await read()
             if delivered is None:  # not a message: a subscription confirmed, say

@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -14,13 +15,16 @@ from mailbridge.cli_options import config_options
 from mailbridge.dnscheck import Finding, dns_findings
 from mailbridge.errors import ConfigError
 from mailbridge.inbound.tls import smtp_tls_context
+from mailbridge.outbound.api import API_SCHEMES
+from mailbridge.outbound.api.http import Probe
 from mailbridge.outbound.dkim_cli import nameserver_resolver
-from mailbridge.outbound.from_settings import startup_problems
+from mailbridge.outbound.from_settings import startup_problems, transport_from_settings
 from mailbridge.outbound.transport import transport_shown
 from mailbridge.senderauth.dns import DnsResolver
 from mailbridge.settings.load import load_settings
 from mailbridge.settings.schema import Settings
 from mailbridge.settings.validate import public_url_advice
+from mailbridge.settings.webhook_routes import event_routes, inbound_routes, missing_routes
 
 __all__ = ["check_config_command"]
 
@@ -55,10 +59,18 @@ __all__ = ["check_config_command"]
     metavar="IP[:PORT]",
     help="Ask this DNS server (repeatable; default: auth.nameservers, else the system's).",
 )
+@click.option(
+    "--api",
+    "check_api",
+    is_flag=True,
+    help="With mailgun://, postmark:// or ses://: also ask the service whether it takes "
+    "outbound.api_key (and the domain, stream or region). Nothing is sent.",
+)
 def check_config_command(
     config_file: Path | None,
     data_dir: Path | None,
     check_dns: bool,
+    check_api: bool,
     sending_ips: tuple[str, ...],
     mx_host: str,
     nameservers: tuple[str, ...],
@@ -86,9 +98,21 @@ def check_config_command(
             click.echo(f"  {line}", err=True)
         raise SystemExit(1) from None
     click.echo("\n".join(summary(settings)))
-    advice = public_url_advice(settings)
-    if advice is not None:
-        click.echo(f"WARNING: {advice}", err=True)
+    service = urlsplit(settings.transport_url).scheme
+    if service in API_SCHEMES and not check_api:
+        click.echo(f"  (outbound.api_key is not checked: --api asks {service}, sending nothing)")
+    for advice in (public_url_advice(settings), *missing_routes(settings)):
+        if advice is not None:
+            click.echo(f"WARNING: {advice}", err=True)
+    failed = False
+    if check_api and service in API_SCHEMES:
+        probe = asyncio.run(_ask_service(settings))
+        click.echo("")
+        click.echo("The mail service's API, as it answers:")
+        click.echo(f"  {probe.status.upper():<8} {probe.said}")
+        failed = probe.status != "ok"
+    elif check_api:
+        click.echo(f"(--api: outbound.transport is {service}:, not a mail service's API)")
     if check_dns:
         for ip in sending_ips:
             try:
@@ -103,8 +127,22 @@ def check_config_command(
         )
         click.echo("")
         click.echo("\n".join(describe(findings)))
-        if any(f.status in ("problem", "unknown") for f in findings):
-            raise SystemExit(1)  # only a clean bill is 0: a monitor may run this
+        failed = failed or any(f.status in ("problem", "unknown") for f in findings)
+    if failed:
+        raise SystemExit(1)  # only a clean bill is 0: a monitor may run this
+
+
+async def _ask_service(settings: Settings) -> Probe:
+    """The API transport's own check (each service's cheapest request that proves the
+    key without sending), with the settings serve would use."""
+    transport = transport_from_settings(settings)
+    try:
+        check = getattr(transport, "check", None)
+        assert check is not None, f"{type(transport).__name__} has no check"
+        probe: Probe = await check()
+        return probe
+    finally:
+        await transport.aclose()
 
 
 def _resolver(settings: Settings, nameservers: tuple[str, ...]) -> DnsResolver:
@@ -149,35 +187,9 @@ def summary(s: Settings) -> list[str]:
         f"  DKIM             {on(s.dkim.domain, f'd={s.dkim.domain} s={s.dkim.selector}')}",
         f"  moderators       {', '.join(s.moderation.moderators) or 'each thread author only'}",
         f"  IMAP inbox       {on(s.imap.host, f'{s.imap.user}@{s.imap.host}:{s.imap.port}')}",
-        "  inbound webhooks "
-        + (
-            ", ".join(
-                n
-                for n, v in (
-                    ("mailgun", s.inbound_webhooks.mailgun_signing_key),
-                    ("postmark", s.inbound_webhooks.postmark_password),
-                    ("sendgrid", s.inbound_webhooks.sendgrid_password),
-                    ("ses", s.inbound_webhooks.ses_topic_arn),
-                )
-                if v
-            )
-            or "off"
-        ),
-        "  mail events      "
-        + (
-            ", ".join(
-                n
-                for n, v in (
-                    ("mailgun", s.inbound_webhooks.mailgun_signing_key),
-                    ("postmark", s.inbound_webhooks.postmark_password),
-                    ("sendgrid", s.inbound_webhooks.sendgrid_event_key),
-                    ("ses", s.inbound_webhooks.ses_events_topic_arn),
-                )
-                if v
-            )
-            or "off"
-        )
-        + " (bounces and spam complaints; abuse reports by email always)",
+        f"  inbound webhooks {', '.join(inbound_routes(s)) or 'off'}",
+        f"  mail events      {', '.join(event_routes(s)) or 'off'}"
+        " (bounces and spam complaints; abuse reports by email always)",
         f"  WordPress bridge {on(s.wordpress.site_url, s.wordpress.site_url)}",
         f"  /metrics         {', '.join(s.http.metrics_networks) or 'off'}",
     ]

@@ -180,7 +180,8 @@ async def count_bounce(
         return False
     await conn.execute(
         "UPDATE addresses SET suppressed_at = ?, suppressed_reason = ? WHERE id = ?",
-        (now, f"{row[0]} hard bounces", address_id),
+        # "1 hard bounce" with inbound.hard_bounce_limit = 1: `mailbridge bounces` shows it.
+        (now, f"{row[0]} hard bounce{'' if int(row[0]) == 1 else 's'}", address_id),
     )
     return True
 

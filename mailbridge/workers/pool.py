@@ -48,9 +48,13 @@ def _serve(
     conn: Connection, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
 ) -> None:
     """A worker's whole life: the initializer, then one call per frame until EOF."""
-    # Ctrl-C in a terminal reaches the whole process group: the daemon decides when
-    # its workers end (by closing their sockets), not the keyboard.
+    # Ctrl-C in a terminal reaches the whole process group, and so does SIGTERM from
+    # systemd (KillMode=control-group, its default), timeout(1) or a supervisor that
+    # signals the group: the daemon decides when its workers end (by closing their
+    # sockets, after the replies in DATA are filed), not the signal. A worker that
+    # died at it was logged as an error and the replies it was reading got 451.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         if initializer is not None:
             initializer(*initargs)

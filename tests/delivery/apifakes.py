@@ -12,6 +12,10 @@ Each checks a request as the service documents it and answers as it does:
   0, "Message": "OK"}``; a wrong token 401 ``{"ErrorCode": 10, ...}``; errors 422
   ``{"ErrorCode": N, "Message": ...}``.
 
+  ``GET /message-streams/{stream}`` (the same token): 200 ``{"ID", "ServerID", "Name",
+  "MessageStreamType", ...}`` for its streams (``outbound`` Transactional, ``inbound``
+  Inbound, ``broadcast`` Broadcasts); another 422 ``{"ErrorCode": 1226, ...}``.
+
 - Amazon SES v2 ``POST /v2/email/outbound-emails`` (JSON; ``Destination.ToAddresses``,
   ``Content.Raw.Data`` base64; signed with AWS Signature Version 4 for service
   ``ses``). 200 ``{"MessageId": ...}``; errors with ``X-Amzn-ErrorType`` and
@@ -19,6 +23,10 @@ Each checks a request as the service documents it and answers as it does:
   ``UnrecognizedClientException``. The signature is recomputed here from the request
   as received (botocore's canonical request, string to sign and HMAC chain), so a
   request changed after signing, or signed with another secret, is refused.
+
+  ``GET /v2/email/account`` (GetAccount, signed the same way): 200 ``{"SendingEnabled",
+  "ProductionAccessEnabled", "SendQuota", ...}``; with ``account_denied`` set, 403
+  ``AccessDeniedException`` (an IAM user allowed only ses:SendEmail).
 
 A test may queue answers (``script``) that come before the normal ones.
 """
@@ -71,6 +79,8 @@ class Fake:
     # Postmark: addresses it holds inactive (ErrorCode 406).
     inactive: set[str] = field(default_factory=set)
     delay: float = 0.0  # seconds each answer waits (a slow service)
+    account_denied: bool = False  # SES: the key may not ses:GetAccount
+    sandbox: bool = False  # SES: the account is in the sandbox
     connections: set[Any] = field(default_factory=set)  # the client connections seen
 
     def accepted(self) -> list[Received]:
@@ -180,6 +190,55 @@ def _postmark(fake: Fake) -> Any:
     return handler
 
 
+_STREAMS = {"outbound": "Transactional", "inbound": "Inbound", "broadcast": "Broadcasts"}
+
+
+def _postmark_stream(fake: Fake) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        if request.headers.get("X-Postmark-Server-Token") != TOKEN:
+            fake.received.append(Received("postmark", 401))
+            said = (
+                "The Server Token you provided in the X-Postmark-Server-Token request "
+                "header was invalid."
+            )
+            return _answer(401, {"ErrorCode": 10, "Message": said})
+        stream = request.match_info["stream"]
+        if stream not in _STREAMS:
+            said = "The message stream for the provided 'ID' was not found."
+            return _answer(422, {"ErrorCode": 1226, "Message": said})
+        return _answer(
+            200,
+            {"ID": stream, "ServerID": 123456, "Name": stream.title(), "Description": None,
+             "MessageStreamType": _STREAMS[stream], "CreatedAt": "2026-01-01T00:00:00-05:00",
+             "UpdatedAt": None, "ArchivedAt": None},
+        )  # fmt: skip
+
+    return handler
+
+
+def _ses_account(fake: Fake) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        problem = _sigv4_problem(request, await request.read())
+        if problem:
+            kind = problem if problem.endswith("Exception") else "InvalidSignatureException"
+            return _answer(403, {"message": problem}, {"X-Amzn-ErrorType": f"{kind}:"})
+        if fake.account_denied:
+            said = (
+                "User: arn:aws:iam::123456789012:user/mailbridge is not authorized to "
+                "perform: ses:GetAccount"
+            )
+            return _answer(403, {"message": said}, {"X-Amzn-ErrorType": "AccessDeniedException:"})
+        return _answer(
+            200,
+            {"DedicatedIpAutoWarmupEnabled": False, "EnforcementStatus": "HEALTHY",
+             "ProductionAccessEnabled": not fake.sandbox, "SendingEnabled": True,
+             "SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0,
+                           "SentLast24Hours": 0.0}},
+        )  # fmt: skip
+
+    return handler
+
+
 _SIGV4 = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/ses/"
     r"aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})"
@@ -257,6 +316,8 @@ async def serving(folder: Path) -> AsyncIterator[Fake]:
     app.router.add_post("/v3/{domain}/messages.mime", _mailgun(fake))
     app.router.add_post("/email", _postmark(fake))
     app.router.add_post("/v2/email/outbound-emails", _ses(fake))
+    app.router.add_get("/message-streams/{stream}", _postmark_stream(fake))
+    app.router.add_get("/v2/email/account", _ses_account(fake))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ca.server_context())

@@ -178,3 +178,9 @@ def test_the_container_file_is_sound() -> None:
     assert lines[user].split()[1] != "root" and user < instructions.index("ENTRYPOINT")
     assert "HEALTHCHECK" in instructions and "/healthz" in text
     assert "MAILBRIDGE_DATA_DIR=/data" in text and 'VOLUME ["/data"]' in text
+    # The configuration from the environment, not the entry point's arguments, so that
+    # `docker exec NAME mailbridge status` (or check-config --api) reads the daemon's.
+    assert "MAILBRIDGE_CONFIG=/etc/mailbridge/mailbridge.toml" in text
+    assert "CMD" not in instructions and "--config" not in lines[instructions.index("ENTRYPOINT")]
+    # ses:// needs the [ses] extra: the build can add it.
+    assert 'pip install --no-cache-dir ".${EXTRAS}"' in text and 'ARG EXTRAS=""' in lines

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from mailbridge import __version__
-from mailbridge.errors import TemporaryDeliveryError
+from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.api.config import ApiConfig
 
-__all__ = ["Answer", "ApiClient", "retry_after_seconds"]
+__all__ = ["Answer", "ApiClient", "Probe", "retry_after_seconds"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,16 @@ class Answer:
     json: Any  # the body parsed, or None
     retry_after: float | None
     error_type: str = ""  # AWS's X-Amzn-ErrorType, without its ":..." suffix
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ``check-config --api`` learnt from asking the service without sending:
+    ``ok``, ``problem`` (the key or a setting is wrong: ``said`` names it) or
+    ``unknown`` (the service could not be asked)."""
+
+    status: str
+    said: str
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -80,6 +90,7 @@ class ApiClient:
         self._closed = False
         self._key_refused: tuple[float, str] | None = None
         self._opening = asyncio.Lock()  # the first sends at once make one session
+        self._probing = False  # check-config asking: a refusal is reported, not logged
 
     async def _tls(self) -> ssl.SSLContext:
         ca = self.api.ca_file
@@ -117,8 +128,22 @@ class ApiClient:
             f"after the key was refused (this {ago:.0f} s ago)"
         )
 
+    def explained(self, raise_for: Any, answer: Answer) -> str:
+        """What ``raise_for`` would say of ``answer`` to a send, for ``check-config``:
+        nothing logged, nothing held."""
+        self._probing = True
+        try:
+            raise_for(answer)
+        except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
+            return str(exc)
+        finally:
+            self._probing = False
+        return f"{self.description}: HTTP {answer.status}"
+
     def key_refused(self, detail: str) -> TemporaryDeliveryError:
         """The service refused our key: loud, held, and never the recipient's fault."""
+        if self._probing:
+            return TemporaryDeliveryError(detail)
         first = self._key_refused is None or (
             time.monotonic() - self._key_refused[0] >= self.api.auth_hold_seconds
         )
@@ -129,6 +154,9 @@ class ApiClient:
 
     async def post(self, url: str, **kwargs: Any) -> Answer:
         """POST ``url``; a network failure or timeout is a temporary failure."""
+        return await self.request("POST", url, **kwargs)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Answer:
         if self._closed:
             raise TemporaryDeliveryError(f"{self.description}: transport closed")
         self.raise_if_held()
@@ -137,7 +165,7 @@ class ApiClient:
             # Never followed: aiohttp resends a 307/308 with every header but
             # Authorization (Postmark's token, SES's signature) and the message, to any
             # host, plain HTTP too. No mail API redirects a send.
-            async with session.post(url, allow_redirects=False, **kwargs) as response:
+            async with session.request(method, url, allow_redirects=False, **kwargs) as response:
                 raw = await response.read()
                 status = response.status
                 if 300 <= status < 400:

@@ -15,9 +15,9 @@ import logging
 
 import aiohttp
 
-from mailbridge.errors import PermanentDeliveryError
+from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.api.config import ApiConfig, masked_key
-from mailbridge.outbound.api.http import Answer, ApiClient
+from mailbridge.outbound.api.http import Answer, ApiClient, Probe
 from mailbridge.store.outbox import provider_key
 
 __all__ = ["MailgunTransport", "mailgun_base"]
@@ -78,6 +78,31 @@ class MailgunTransport:
             # kept as a Message-ID is, <...>, as the events are read.
             return provider_key("mailgun", f"<{answer.json['id'].strip().strip('<>')}>")
         return None
+
+    async def check(self) -> Probe:
+        """Whether Mailgun takes the key for the domain, sending nothing: Mailgun has no
+        endpoint a sending key may read, so this posts to messages.mime with neither
+        ``to`` nor ``message``. The key is checked first (401), then the domain in the
+        region (404); a 400 about the missing fields means both are right, and a
+        message without a recipient cannot be sent."""
+        form = aiohttp.FormData()
+        form.add_field("o:tracking-clicks", "no", content_type="text/plain")  # multipart
+        try:
+            answer = await self._client.post(self.url, data=form, headers=self._headers)
+        except TemporaryDeliveryError as exc:  # cannot connect, TLS, no answer
+            return Probe("unknown", str(exc))
+        said = _message_of(answer)
+        if answer.status == 400 and ("'to'" in said or "'message'" in said):
+            return Probe(
+                "ok",
+                f"{self._where}: Mailgun takes the key {masked_key(self._client.api.key)} "
+                f"for {self.domain} in its {self._region.upper()} region (nothing was sent)",
+            )
+        if answer.status in (401, 403, 404):
+            return Probe("problem", self._client.explained(self._raise_for, answer))
+        return Probe(
+            "unknown", f"{self._where}: cannot tell: Mailgun answered HTTP {answer.status} {said}"
+        )
 
     def _raise_for(self, answer: Answer) -> None:
         status, said = answer.status, _message_of(answer)

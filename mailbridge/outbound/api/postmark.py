@@ -18,9 +18,9 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Any
 
-from mailbridge.errors import PermanentDeliveryError
+from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.api.config import ApiConfig, masked_key
-from mailbridge.outbound.api.http import Answer, ApiClient
+from mailbridge.outbound.api.http import Answer, ApiClient, Probe
 from mailbridge.store.outbox import provider_key
 
 __all__ = ["POSTMARK_BASE", "PostmarkTransport", "postmark_fields"]
@@ -107,6 +107,43 @@ class PostmarkTransport:
             # Its Bounce and SpamComplaint webhooks name the message by it (MessageID).
             return provider_key("postmark", answer.json["MessageID"])
         return None
+
+    async def check(self) -> Probe:
+        """Whether Postmark takes the server token and has the message stream, sending
+        nothing: ``GET /message-streams/{stream}`` (server level, as ``/email``)."""
+        url = f"{self.base}/message-streams/{self.stream}"
+        try:
+            answer = await self._client.request("GET", url, headers=self._headers)
+        except TemporaryDeliveryError as exc:  # cannot connect, TLS, no answer
+            return Probe("unknown", str(exc))
+        data = answer.json if isinstance(answer.json, dict) else {}
+        if answer.status == 401 or data.get("ErrorCode") == 10:
+            return Probe("problem", self._client.explained(self._raise_for, answer))
+        kind = data.get("MessageStreamType")
+        if answer.status == 200 and kind in ("Transactional", "Broadcasts"):
+            return Probe(
+                "ok",
+                f"{self._where}: Postmark takes the server token {masked_key(self._client.api.key)}"
+                f"; message stream '{self.stream}' ({kind}); nothing was sent",
+            )
+        if answer.status == 200:
+            return Probe(
+                "problem",
+                f"{self._where}: the message stream '{self.stream}' is {kind}, not one that "
+                "sends: name a Transactional stream in outbound.transport "
+                "(postmark://?stream=NAME)",
+            )
+        said = str(data.get("Message", answer.text))[:300]
+        if answer.status in (404, 422):
+            return Probe(
+                "problem",
+                f"{self._where}: Postmark takes the token but has no message stream "
+                f"'{self.stream}' on that server (HTTP {answer.status} {said}): check "
+                "?stream= in outbound.transport (the stream's ID, default outbound)",
+            )
+        return Probe(
+            "unknown", f"{self._where}: cannot tell: Postmark answered HTTP {answer.status} {said}"
+        )
 
     def _raise_for(self, answer: Answer) -> None:
         status = answer.status

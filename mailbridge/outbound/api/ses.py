@@ -19,9 +19,9 @@ import json
 import logging
 from typing import Any
 
-from mailbridge.errors import ConfigError, PermanentDeliveryError
+from mailbridge.errors import ConfigError, PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.api.config import ApiConfig, masked_key
-from mailbridge.outbound.api.http import Answer, ApiClient
+from mailbridge.outbound.api.http import Answer, ApiClient, Probe
 from mailbridge.store.outbox import provider_key
 
 __all__ = ["SesTransport", "ses_credentials"]
@@ -71,12 +71,13 @@ class SesTransport:
     def url(self) -> str:
         return f"{self.base}/v2/email/outbound-emails"
 
-    def _signed_headers(self, body: bytes) -> dict[str, str]:
+    def _signed_headers(self, body: bytes, method: str = "POST", url: str = "") -> dict[str, str]:
         from botocore.awsrequest import AWSRequest
 
         request = AWSRequest(
-            method="POST", url=self.url, data=body, headers={"Content-Type": "application/json"}
-        )
+            method=method, url=url or self.url, data=body,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
         self._signer.add_auth(request)
         return {name: str(value) for name, value in request.headers.items()}
 
@@ -96,6 +97,36 @@ class SesTransport:
             # with "Include original headers" on (SES rewrites the Message-ID).
             return provider_key("ses", answer.json["MessageId"])
         return None
+
+    async def check(self) -> Probe:
+        """Whether AWS takes the key, sending nothing: ``GetAccount`` (``GET
+        /v2/email/account``), signed as a send is. A wrong key or secret is refused
+        before any permission is looked at; an IAM user allowed only ses:SendEmail gets
+        AccessDeniedException, which proves the key but not that permission."""
+        url = f"{self.base}/v2/email/account"
+        try:
+            answer = await self._client.request(
+                "GET", url, headers=self._signed_headers(b"", "GET", url)
+            )
+        except TemporaryDeliveryError as exc:  # cannot connect, TLS, no answer
+            return Probe("unknown", str(exc))
+        data = answer.json if isinstance(answer.json, dict) else {}
+        key = f"{self._where}: AWS takes the key {self._key_id[:4]}…"
+        if answer.status == 200:
+            if not data.get("SendingEnabled", True):
+                return Probe("problem", f"{key}, but sending is paused for the account in "
+                             f"{self.region} (the SES console)")  # fmt: skip
+            sandbox = not data.get("ProductionAccessEnabled", True)
+            return Probe("ok", f"{key}; SES sends from {self.region}" + (
+                " (in the sandbox: only to verified addresses; request production access)"
+                if sandbox else "") + "; nothing was sent")  # fmt: skip
+        if answer.error_type == "AccessDeniedException":
+            return Probe("ok", f"{key} (the user may not ses:GetAccount, so whether it may "
+                         "ses:SendEmail shows at the first send); nothing was sent")  # fmt: skip
+        if answer.status in (401, 403):
+            return Probe("problem", self._client.explained(self._raise_for, answer))
+        return Probe("unknown", f"{self._where}: cannot tell: SES answered HTTP "
+                     f"{answer.status} {answer.error_type} {answer.text[:200]}")  # fmt: skip
 
     def _raise_for(self, answer: Answer) -> None:
         status = answer.status
