@@ -10,8 +10,9 @@ configured. The last matters most: anyone can make an SNS topic of their own, an
 signs its messages just the same.
 
 The certificate is fetched through an injected function (tests cannot reach AWS), and
-kept per URL. A ``SubscriptionConfirmation`` is confirmed by visiting its
-``SubscribeURL`` (checked the same way) once it is verified and for our topic.
+kept per URL (the last ``MAX_CERTIFICATES``). A ``SubscriptionConfirmation`` is
+confirmed by visiting its ``SubscribeURL`` (checked the same way) once it is verified
+and for our topic.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import base64
 import binascii
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +36,9 @@ from mailbridge.inbound_webhooks.providers import BadPayload, Delivered, NotAuth
 __all__ = ["Fetch", "SnsVerifier", "ses_delivery", "string_to_sign"]
 
 Fetch = Callable[[str], Awaitable[bytes]]
+
+# SNS signs with one certificate a region at a time (a new one now and then): a few.
+MAX_CERTIFICATES = 16
 
 _SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
 _NOTIFICATION = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
@@ -70,7 +75,9 @@ class SnsVerifier:
         self._topic = topic_arn
         self._setting = setting  # named in a refusal: the operator compares the two
         self._fetch = fetch
-        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        # Bounded: the URL is not signed, so anyone who knows the topic can name a new
+        # one each request (a query string on SNS's own certificate): oldest goes first.
+        self._keys: OrderedDict[str, rsa.RSAPublicKey] = OrderedDict()
 
     async def verify(self, message: Mapping[str, Any]) -> None:
         """Raise NotAuthentic unless SNS signed ``message`` for our topic."""
@@ -108,6 +115,10 @@ class SnsVerifier:
             if not isinstance(key, rsa.RSAPublicKey):
                 raise NotAuthentic("the signing certificate's key is not RSA")
             self._keys[url] = found = key
+            while len(self._keys) > MAX_CERTIFICATES:
+                self._keys.popitem(last=False)
+        else:
+            self._keys.move_to_end(url)
         return found
 
     async def confirm(self, message: Mapping[str, Any]) -> None:
