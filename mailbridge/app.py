@@ -320,10 +320,20 @@ async def running(
         http_sock.close()
 
 
+def _secrets(settings: Settings) -> tuple[str, ...]:
+    """Passwords a failing task's error may quote: `status` shows them as ***."""
+    return (
+        settings.imap.password,
+        settings.outbound.relay_password,
+        settings.outbound.api_key,
+        settings.wordpress.app_password,
+    )
+
+
 def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
     """Each run by one daemon of those sharing the database (mailbridge.jobs)."""
     settings, store = parts.settings, parts.store
-    failure_log = FailureLog(store, parts.clock)  # each run's outcome, for `status`
+    failure_log = FailureLog(store, parts.clock, _secrets(settings))  # for `status`
     keeper = Housekeeping(
         store,
         parts.clock,
@@ -471,7 +481,7 @@ async def _listening(
         if settings.imap.host:
             # Replies read from a mailbox, through the same pipeline (docs/imap.md).
             inbox = ImapInbox(settings, parts.intake, parts.clock, parts.metrics,
-                              FailureLog(store, parts.clock))  # fmt: skip
+                              FailureLog(store, parts.clock, _secrets(settings)))  # fmt: skip
             imap = Lead(store, "imap", me, inbox.run)  # one daemon reads the mailbox
             tasks.append(asyncio.create_task(imap.run(), name="mailbridge-imap"))
         if settings.wordpress.site_url:

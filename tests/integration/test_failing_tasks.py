@@ -111,3 +111,27 @@ async def test_a_daemon_not_running_a_task_drops_its_failures(tmp_path: Path) ->
     async with running(settings, resolver=no_dmarc_zone()) as daemon:
         assert await db_rows(daemon, "SELECT name FROM failing_tasks") == []
     assert "Recent errors: none" in await status_output(settings.data_path)
+
+
+def test_a_password_with_at_signs_is_hidden_whole() -> None:
+    """Before, the address rule cut a URL's password at its first "@" and showed the
+    rest as a domain: `status` (pasted into tickets) read "mb:***@ss@***@db...",
+    i.e. part of the database's password."""
+    said = "connect to postgresql://mb:p@ss@word@db.example.org:5432/mb failed"
+    assert one_line(said) == "connect to postgresql://***@db.example.org:5432/mb failed"
+    assert "word" not in one_line("imap://bob%40example.org:s3cr@t@word@imap.example.org/")
+
+
+@pytest.mark.asyncio
+async def test_the_settings_passwords_never_reach_status(store: Store, tmp_path: Path) -> None:
+    """An IMAP server or a library that quotes the password in its error: the mailbox's
+    password "hunter@2x.org" was shown as "***@2x.org" (its end, read as a domain)."""
+    from mailbridge.app import _secrets
+
+    settings = make_settings(
+        tmp_path, imap={"host": "imap.example.org", "user": "mb", "password": "hunter@2x.org"}
+    )
+    log = FailureLog(store, FakeClock(), _secrets(settings))
+    await log.failed("imap", "LOGIN mb hunter@2x.org: the server answered NO")
+    [row] = await store.read(failing)
+    assert row.last_error == "LOGIN mb ***: the server answered NO"
