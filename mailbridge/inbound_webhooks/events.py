@@ -294,15 +294,18 @@ def postmark_event(data: Any) -> MailEvent | None:
     theirs = _text(data.get("MessageID"), 200)
     if record == "SpamComplaint" or kind_name == "SpamComplaint":
         return MailEvent(
-            "postmark", event_id, "complaint", found, recipient, "", "SpamComplaint", theirs
-        )
+            "postmark", event_id, "complaint", found, recipient, "", "SpamComplaint", theirs,
+            returned=True,
+        )  # fmt: skip
     if kind_name in _POSTMARK_SKIPPED:
         return None
     status = status_from_text(details)
     kind: EventKind = "soft"
     if kind_name in _POSTMARK_HARD:
         kind = _kind(status, details) or "hard"
-    return MailEvent("postmark", event_id, kind, found, recipient, status, details, theirs)
+    return MailEvent(
+        "postmark", event_id, kind, found, recipient, status, details, theirs, returned=True
+    )
 
 
 def _returned_id(content: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 import aiosqlite
 
@@ -34,7 +35,8 @@ class Outcome:
     event_id: str
     kind: str
     # counted, suppressed, nobody (no message of ours), repeated, moderator (a
-    # moderator's complaint about a moderation email: recorded, nothing stopped)
+    # moderator's complaint about a moderation email: recorded, nothing stopped),
+    # elsewhere (a returned Message-ID of ours, sent to another address than named)
     outcome: str
     ours: bool = False  # the Message-ID is of a message we sent
 
@@ -76,6 +78,9 @@ class MailEventAccounting:
     async def _one(self, conn: aiosqlite.Connection, event: MailEvent, now: str) -> Outcome:
         theirs = outbox.provider_key(event.provider, event.provider_id) if event.provider_id else ""
         sent = await mail_events.sent_as(conn, event.message_id, theirs)
+        elsewhere = sent is not None and _not_to(event, sent)
+        if elsewhere:
+            sent = None
         address_id = None if sent is None else sent.address_id
         diagnostic = _no_address(event.diagnostic, event.recipient, sent.rcpt_to if sent else "")
         fresh = await mail_events.insert(
@@ -85,6 +90,8 @@ class MailEventAccounting:
         )  # fmt: skip
         if not fresh:
             return Outcome(event.event_id, event.kind, "repeated", sent is not None)
+        if elsewhere:
+            return Outcome(event.event_id, event.kind, "elsewhere")
         if address_id is None:
             # Not a message of ours (or to an address we never stored): nobody's.
             return Outcome(event.event_id, event.kind, "nobody")
@@ -98,6 +105,19 @@ class MailEventAccounting:
             return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted", True)
         stopped = await threads.count_bounce(conn, address_id, event.kind, now, self._hard_limit)
         return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted", True)
+
+
+def _not_to(event: MailEvent, sent: mail_events.Sent) -> bool:
+    """A Message-ID read from a returned message, of a message we sent to someone else
+    than the service says it sent to: the bouncing server (anyone's, for a message to
+    them) wrote it, and could name another person's message to have them stopped."""
+    if not event.returned or sent.by_provider_id or not event.recipient:
+        return False
+    return _address(event.recipient) != _address(sent.rcpt_to)
+
+
+def _address(text: str) -> str:
+    return parseaddr(text)[1].strip().lower()
 
 
 def _no_address(diagnostic: str, *named: str) -> str:
@@ -119,6 +139,9 @@ def _said(outcome: str) -> str:
         "suppressed": "the recipient of the message we sent is no longer mailed "
         "(mailbridge bounces)",
         "nobody": "names no message we sent: counted for nobody",
+        "elsewhere": "the message it returns is one we sent to another address than the "
+        "service names: counted for nobody (a bounce's returned headers are the bouncing "
+        "server's words)",
         "repeated": "already recorded (a retry): nothing more",
         "moderator": "a moderation email marked as spam by its moderator: recorded, their "
         "mail not stopped here (only by taking them off moderation.moderators); the "

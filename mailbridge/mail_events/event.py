@@ -23,3 +23,7 @@ class MailEvent:
     # mail.messageId, Mailgun's message-id): what its API answered when we sent it
     # (outbox.provider_id), for when ``message_id`` is not ours or not there.
     provider_id: str = ""
+    # ``message_id`` was read from the message a bounce returns (text the bouncing
+    # server shaped), not from the service's own record: believed only for a message
+    # sent to ``recipient`` (mailbridge.mail_events.accounting).
+    returned: bool = False

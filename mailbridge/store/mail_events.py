@@ -30,15 +30,16 @@ class Sent:
     rcpt_to: str
     address_id: int | None  # None: an address never stored (a moderator's, from config)
     kind: str = ""  # the outbox kind: a moderation email, a notification...
+    by_provider_id: bool = False  # found by the service's own id, not the Message-ID
 
 
 async def sent_as(
     conn: aiosqlite.Connection, message_id: str, provider_id: str = ""
 ) -> Sent | None:
-    """The message we sent with this Message-ID, or else the one a mail service's API
-    accepted as ``provider_id`` (outbox.provider_key; the latest if sent again), and
-    its recipient's address id."""
-    for column, value in (("message_id", message_id), ("provider_id", provider_id)):
+    """The message a mail service's API accepted as ``provider_id`` (outbox.provider_key;
+    the latest if sent again: the service's own record, first), or else the one we sent
+    with this Message-ID, and its recipient's address id."""
+    for column, value in (("provider_id", provider_id), ("message_id", message_id)):
         if not value:
             continue
         async with conn.execute(
@@ -50,7 +51,8 @@ async def sent_as(
             row = await cur.fetchone()
         if row is not None:
             address_id = None if row[2] is None else int(row[2])
-            return Sent(int(row[0]), str(row[1]), address_id, str(row[3]))
+            found = column == "provider_id"
+            return Sent(int(row[0]), str(row[1]), address_id, str(row[3]), found)
     return None
 
 

@@ -364,3 +364,49 @@ async def test_a_mailgun_signature_is_taken_once_but_a_retry_after_503_passes(
         # Mailgun's own next event, newly signed: counted as ever.
         status, body = await send(_mailgun_signed(event("failed", "soft-2")))
         assert (status, body["outcomes"][0]["outcome"]) == (200, "counted")
+
+
+@pytest.mark.asyncio
+async def test_a_postmark_bounce_returning_another_persons_message_id_counts_for_nobody(
+    tmp_path: Path,
+) -> None:
+    """Postmark reads our Message-ID from ``Content``: the bounce as the bouncing server
+    wrote it. Anyone mailed by the blog (a commenter at their own domain) runs that
+    server: before, a bounce of the notification sent to them, returning headers that
+    name the Message-ID of one sent to Reader 002 (a forward, a shared mailbox), was
+    counted against Reader 002, and a spam complaint so made stopped their mail. Now a
+    returned Message-ID is believed only when Postmark's own ``Email`` is the address
+    that message went to; the service's own id (MessageID) is believed first."""
+    from integration.test_mail_events import (
+        POSTMARK_PASSWORD,
+        abuse_report,
+        basic_auth,
+        counts,
+        first_notification,
+        post,
+        postmark_bounce,
+        returned_dsn,
+    )
+
+    auth = basic_auth("postmark", POSTMARK_PASSWORD)
+    hooks = {"postmark_password": POSTMARK_PASSWORD}
+    async with started(tmp_path, inbound_webhooks=hooks) as daemon:
+        ours = str((await first_notification(daemon))["Message-ID"])
+        path = "/inbound/postmark/events"
+        attacker = "mallory@attacker.example"
+        bounce = postmark_bounce(returned_dsn(ours), ID=21, Email=attacker)
+        complaint = postmark_bounce(
+            abuse_report("bounces@postmarkapp.com", f"Message-ID: {ours}\r\n", "<r21@y>"
+                         ).decode(),
+            RecordType="SpamComplaint", Type="SpamComplaint", TypeCode=512, ID=22,
+            Email=attacker,
+        )  # fmt: skip
+        for event in (bounce, complaint):
+            status, body = await post(daemon, path, json=event, headers=auth)
+            assert (status, body["outcomes"][0]["outcome"]) == (200, "elsewhere"), body
+        assert await counts(daemon) == (0, 0, None)
+        # Postmark naming Reader 002 (in any case): the returned Message-ID is believed.
+        real = postmark_bounce(returned_dsn(ours), ID=23, Email=READER.upper())
+        status, body = await post(daemon, path, json=real, headers=auth)
+        assert (status, body["outcomes"][0]["outcome"]) == (200, "counted"), body
+        assert await counts(daemon) == (1, 0, None)
