@@ -178,3 +178,35 @@ async def test_mail_events_go_after_keep_days_and_what_they_did_stays(
         clock.advance(60 * DAY)
         await housekeeping(daemon).run_once()
         assert await db_rows(daemon, "SELECT count(*) FROM mail_events") == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_a_new_reply_after_the_log_emptied_is_filed(tmp_path: Path) -> None:
+    """A quiet spell (no mail for inbound.keep_days) emptied the log; SQLite then gave
+    the deleted highest id to the next message, and a reply is filed as a comment named
+    by its inbound id (unique in its thread). A new reply on that thread was answered
+    "250 ... awaits moderation" and filed as nothing: the commenter's words were lost.
+    Ids of the log are now never given twice (migration 0038)."""
+    clock = FakeClock()
+    settings = make_settings(tmp_path, inbound={"keep_days": 30})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        notification = await reply_notification(daemon)
+        to = reply_address(notification)
+        first = reply_to_notification(notification, "My first thought on this, thank you.")
+        assert (await smtp_send(daemon, READER, to, first.as_bytes())).startswith("250")
+        [(comment_id,)] = await db_rows(
+            daemon, "SELECT comment_id FROM inbound_messages WHERE status = 'accepted'"
+        )
+        await daemon.service.moderate(comment_id, Action.APPROVE, Decider(Channel.CLI, None))
+        clock.advance(31 * DAY)
+        await housekeeping(daemon).run_once()
+        assert await log_rows(daemon) == {}
+
+        second = reply_to_notification(notification, "A second, different thought entirely.")
+        answer = await smtp_send(daemon, READER, to, second.as_bytes())
+        assert "awaits moderation" in answer, answer
+        filed = await db_rows(
+            daemon, "SELECT status FROM comments WHERE body LIKE '%different thought%'"
+        )
+        assert filed == [("pending",)]
