@@ -129,7 +129,11 @@ class Housekeeping:
                          folder.addresses)  # fmt: skip
                 forgot += folder.addresses
         log_before = iso(now - self._log)
-        settled = await inbound_retention.forget_old(conn, log_before)
+        # A reply's row stays while its address works (to the end of its last day).
+        replies_before = iso(now - max(self._log, self._sent + timedelta(days=1)))
+        settled = await inbound_retention.forget_old(
+            conn, log_before, replies_before=replies_before
+        )
         forgot += _said(settled.messages, "%d message(s) of the inbound log", log_before)
         forgot += settled.bounces
         forgot += _said(settled.events, "%d mail event(s) (bounces, complaints)", log_before)

@@ -6,7 +6,9 @@ on a sensitive thread who wrote by email stayed in it long after their comment w
 decided, unless they asked for erasure.
 
 A row goes once both the message and what became of it are older than the period:
-its receipt, and the decision on the comment it was filed as (``moderated_at``). Never
+its receipt, and the decision on the comment it was filed as (``moderated_at``); one
+filed as a comment also not before its reply address has expired (its dedup key is
+what finds the same reply delivered again, which would be filed twice). Never
 one still ``received`` (not processed yet: the operator must see it and the sender's
 retry finds it), nor one whose comment still waits for a moderator (pending, or in the
 spam folder, from which it may go back to the queue): its moderation email and page
@@ -44,15 +46,20 @@ class Forgotten(NamedTuple):
     events: int = 0  # mail_events rows
 
 
-async def forget_old(conn: aiosqlite.Connection, before: str, batch: int = BATCH) -> Forgotten:
+async def forget_old(
+    conn: aiosqlite.Connection, before: str, batch: int = BATCH, replies_before: str = ""
+) -> Forgotten:
     """Delete up to ``batch`` log rows settled before ``before`` (an ISO time), in the
-    caller's transaction (above: what stays)."""
+    caller's transaction (above: what stays). A row filed as a comment also waits until
+    ``replies_before`` (its reply address's life, when longer): the row is what finds
+    the same reply delivered again, which would otherwise be filed a second time."""
     async with conn.execute(
         "SELECT m.id FROM inbound_messages m LEFT JOIN comments c ON c.id = m.comment_id "
         "WHERE m.received_at < ? AND m.status <> 'received' AND (c.id IS NULL OR ("
-        "c.status NOT IN ('pending', 'spam') AND coalesce(c.moderated_at, c.created_at) < ?)) "
+        "c.status NOT IN ('pending', 'spam') AND coalesce(c.moderated_at, c.created_at) < ? "
+        "AND m.received_at < ?)) "
         "ORDER BY m.id LIMIT ?",
-        (before, before, batch),
+        (before, before, min(before, replies_before or before), batch),
     ) as cur:
         found = json.dumps([int(row[0]) for row in await cur.fetchall()])
     ids = json_list(conn, "bigint")

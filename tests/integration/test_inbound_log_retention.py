@@ -13,7 +13,14 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
-from flows import reply_notification
+from flows import (
+    approve,
+    moderation_email,
+    notification_for,
+    outbox_dir,
+    post_comment,
+    reply_notification,
+)
 from held import files_holding
 from pg import store_option
 from support import (
@@ -188,7 +195,7 @@ async def test_a_new_reply_after_the_log_emptied_is_filed(tmp_path: Path) -> Non
     "250 ... awaits moderation" and filed as nothing: the commenter's words were lost.
     Ids of the log are now never given twice (migration 0038)."""
     clock = FakeClock()
-    settings = make_settings(tmp_path, inbound={"keep_days": 30})
+    settings = make_settings(tmp_path, inbound={"keep_days": 30}, smtp={"reply_token_days": 30})
     await import_seed(settings)
     async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
         notification = await reply_notification(daemon)
@@ -199,14 +206,57 @@ async def test_a_new_reply_after_the_log_emptied_is_filed(tmp_path: Path) -> Non
             daemon, "SELECT comment_id FROM inbound_messages WHERE status = 'accepted'"
         )
         await daemon.service.moderate(comment_id, Action.APPROVE, Decider(Channel.CLI, None))
-        clock.advance(31 * DAY)
+        clock.advance(32 * DAY)  # past keep_days and the reply address's life
         await housekeeping(daemon).run_once()
         assert await log_rows(daemon) == {}
 
-        second = reply_to_notification(notification, "A second, different thought entirely.")
-        answer = await smtp_send(daemon, READER, to, second.as_bytes())
+        # Ann answers again on the thread: a new notification, a new reply to it.
+        def mails() -> int:
+            return len(list((outbox_dir(daemon) / "new").iterdir()))
+
+        before = mails()
+        await post_comment(daemon, parent=2, body="Ann's second answer to Reader 002.")
+        await approve(daemon, await moderation_email(daemon, "Ann", before + 1))
+        again = await notification_for(daemon, READER, before + 2)
+        second = reply_to_notification(again, "A second, different thought entirely.")
+        answer = await smtp_send(daemon, READER, reply_address(again), second.as_bytes())
         assert "awaits moderation" in answer, answer
         filed = await db_rows(
             daemon, "SELECT status FROM comments WHERE body LIKE '%different thought%'"
         )
         assert filed == [("pending",)]
+
+
+@pytest.mark.asyncio
+async def test_a_reply_delivered_again_while_its_address_works_is_not_filed_twice(
+    tmp_path: Path,
+) -> None:
+    """The inbound log's row is what finds a message delivered again (its dedup key).
+    With smtp.reply_token_days longer than inbound.keep_days, the row of a reply filed
+    and decided went while its reply address still worked: the same reply delivered
+    again (a mailbox fetched anew, a forward, a sender's late retry) was filed a second
+    time, the commenter's words twice for the author to moderate again. A filed reply's
+    row now stays while its reply address can work (its days and its last day)."""
+    clock = FakeClock()
+    settings = make_settings(tmp_path, inbound={"keep_days": 30}, smtp={"reply_token_days": 120})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        notification = await reply_notification(daemon)
+        reply = reply_to_notification(notification, "Thank you, Ann: this helped, twice over.")
+        raw, to = reply.as_bytes(), reply_address(notification)
+        assert (await smtp_send(daemon, READER, to, raw)).startswith("250")
+        [(comment_id,)] = await db_rows(
+            daemon, "SELECT comment_id FROM inbound_messages WHERE status = 'accepted'"
+        )
+        await daemon.service.moderate(comment_id, Action.APPROVE, Decider(Channel.CLI, None))
+        filed = "SELECT count(*) FROM comments WHERE body LIKE '%twice over%'"
+
+        clock.advance(31 * DAY)  # past keep_days; the reply address works 90 days more
+        await housekeeping(daemon).run_once()
+        assert (await smtp_send(daemon, READER, to, raw)).startswith("250")
+        assert await db_rows(daemon, filed) == [(1,)]
+
+        clock.advance(91 * DAY)  # the address has expired: the row goes
+        await housekeeping(daemon).run_once()
+        assert await log_rows(daemon) == {}
+        assert await db_rows(daemon, filed) == [(1,)]
