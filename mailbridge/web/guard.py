@@ -30,7 +30,10 @@ def client_ip(request: web.Request, trusted_proxies: frozenset[str]) -> str:
     remote = request.remote or "unknown"
     if remote not in trusted_proxies:
         return remote
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    # Every line, in order: a proxy may add its own line after the client's (HAProxy),
+    # and reading the first alone believed the client's.
+    lines = request.headers.getall("X-Forwarded-For", [])
+    hops = [h.strip() for h in ",".join(lines).split(",")]
     for hop in reversed([h for h in hops if h]):
         try:
             ipaddress.ip_address(hop)

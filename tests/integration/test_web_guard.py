@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 from support import THREAD, started
 
 from mailbridge.app import Running
@@ -19,7 +20,7 @@ BODY = {"author": "Ann", "email": "ann@example.com", "body": "Hello there."}
 async def post(
     daemon: Running,
     payload: dict[str, Any],
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | CIMultiDict[str] | None = None,
     thread: str = THREAD,
 ) -> tuple[int, dict[str, Any], Any]:
     host, port = daemon.http_address
@@ -70,6 +71,26 @@ async def test_forwarded_for_is_believed_only_from_a_trusted_proxy(tmp_path: Pat
             daemon, {**BODY, "email": "t9@example.com"}, {"X-Forwarded-For": "203.0.113.0"}
         )
         assert got == 429
+
+
+@pytest.mark.asyncio
+async def test_a_proxy_adding_its_own_forwarded_for_line_is_not_fooled(tmp_path: Path) -> None:
+    """A proxy may add its X-Forwarded-For as a header line of its own after the
+    client's (HAProxy's "option forwardfor" does): only the first line was read, so a
+    client sending one line of its own was counted (rate limits, the inbound log's and
+    the webhook refusals' peer) as whatever address it wrote. All lines are read, in
+    order, as one list."""
+    limits = {"web_comments_per_ip_per_hour": 1}
+    proxies = {"trusted_proxies": ["127.0.0.1"]}
+    async with started(tmp_path, limits=limits, http=proxies) as daemon:
+        statuses = []
+        for n in range(2):
+            headers: CIMultiDict[str] = CIMultiDict()
+            headers.add("X-Forwarded-For", f"192.0.2.{n}")  # the client's, forged
+            headers.add("X-Forwarded-For", "203.0.113.5")  # the proxy's: who it saw
+            got, _b, _h = await post(daemon, {**BODY, "email": f"h{n}@example.com"}, headers)
+            statuses.append(got)
+        assert statuses == [202, 429]
 
 
 @pytest.mark.asyncio
