@@ -81,6 +81,7 @@ class Housekeeping:
         events: WebhookEvents | None = None,
         moderators: Sequence[str] = (),
         drain_seconds: float = DRAIN_SECONDS,
+        batches: tuple[int, int] = (spam_retention.BATCH, inbound_retention.BATCH),
         between: Callable[[], Awaitable[None]] = _give_way,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -92,7 +93,8 @@ class Housekeeping:
         to it is refused after, and nothing else reads them); ``events``: told of each
         comment deleted from it; ``moderators``: moderation.moderators, whose addresses
         the folder's purge keeps. ``drain_seconds``: how long a run's batches go on
-        (:meth:`drain`); ``between``: awaited between two of them."""
+        (:meth:`drain`); ``between``: awaited between two of them; ``batches``: the
+        spam folder's comments and the log's rows a batch."""
         self._store = store
         self._clock = clock
         self._retention = timedelta(days=raw_retention_days)
@@ -106,6 +108,7 @@ class Housekeeping:
         self._events = events
         self._moderators = tuple(moderators)
         self._drain_seconds = drain_seconds
+        self._spam_batch, self._log_batch = batches
         self._between = between
         self._monotonic = monotonic
         # The hour's cut-offs of the purges whose first batch was full (None: done).
@@ -167,19 +170,21 @@ class Housekeeping:
     async def _purge_spam(self, conn: aiosqlite.Connection, before: str) -> tuple[bool, int]:
         """One batch of the spam folder's purge: (whether it was full, rows deleted)."""
         now = self._clock.now()
-        folder = await purge_spam(conn, before, self._events, now, self._moderators)
+        folder = await purge_spam(
+            conn, before, self._events, now, self._moderators, self._spam_batch
+        )
         _said(folder.comments, "%d comment(s) of the spam folder", before)
         if folder.addresses:
             # Never the addresses themselves: the log outlives them.
             log.info("housekeeping: forgot %d address(es) only those comments held",
                      folder.addresses)  # fmt: skip
-        return folder.comments >= spam_retention.BATCH, folder.comments + folder.addresses
+        return folder.comments >= self._spam_batch, folder.comments + folder.addresses
 
     async def _forget_log(self, conn: aiosqlite.Connection, before: str) -> tuple[bool, int]:
         """One batch of the inbound log's retention: (whether it was full, rows deleted)."""
-        settled = await inbound_retention.forget_old(conn, before)
+        settled = await inbound_retention.forget_old(conn, before, self._log_batch)
         _said(settled.messages, "%d message(s) of the inbound log", before)
-        full = settled.messages >= inbound_retention.BATCH
+        full = settled.messages >= self._log_batch
         return full, settled.messages + settled.bounces
 
     async def drain(self) -> None:
