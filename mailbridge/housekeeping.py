@@ -211,8 +211,12 @@ class Housekeeping:
         """Once a run committed (Periodic's ``then``): :meth:`drain`, then :meth:`scrub`."""
         try:
             await self.drain()
-        finally:
-            await self.scrub()
+        except Exception:
+            await self.scrub()  # what the batches before the failure deleted
+            raise
+        # Not when cancelled (the daemon stopping): the store may be closing; the next
+        # run scrubs what this one deleted (_unscrubbed).
+        await self.scrub()
 
     async def scrub(self) -> None:
         """After a run committed: if it deleted anything, empty SQLite's write-ahead
