@@ -12,7 +12,9 @@ the CPU of the daemon's processes per reply, then the medians.
     .venv/bin/python bench/inbound_ab.py --base /tmp/base --new . [--rounds 3]
 
 Both trees run with this virtualenv's packages (their ``mailbridge`` first on
-PYTHONPATH), on 127.0.0.1 only.
+PYTHONPATH), or with ``--own-venvs`` each with its own ``TREE/.venv`` (a dependency
+that changed between the two counts then too); on 127.0.0.1 only. Each round also
+measures the bare aiosmtpd sink (bench/inbound_bench.py), the machine's speed then.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,10 +56,18 @@ print(json.dumps(asyncio.run(ib.mailbridge_pairs(Path(sys.argv[3]), None))))
 """
 
 
+def python_of(tree: Path) -> Path:
+    """``tree``'s own virtualenv's Python with ``--own-venvs``, else this one."""
+    return tree.resolve() / ".venv" / "bin" / "python" if OWN_VENVS else Path(sys.executable)
+
+
+OWN_VENVS = False
+
+
 def tree_pairs(tree: Path, config: Path) -> list[tuple[str, str]]:
     """The sample thread imported by ``tree``'s own code; its reply addresses."""
     out = subprocess.run(
-        [sys.executable, "-c", _PAIRS, str(Path(__file__).resolve().parent),
+        [str(python_of(tree)), "-c", _PAIRS, str(Path(__file__).resolve().parent),
          str(tree.resolve()), str(config)],
         check=True, capture_output=True, text=True, env=ib.serve_env(), timeout=300,
     ).stdout  # fmt: skip
@@ -72,11 +83,15 @@ def daemon_of(tree: Path, prefix: str, warm_sessions: int) -> Iterator[Daemon]:
     config = ib.mailbridge_config(work / "mailbridge.toml", work / "data", smtp, ib.free_port())
     env = ib.serve_env()
     env["PYTHONPATH"] = str(tree.resolve())
-    pairs = tree_pairs(tree, config)
-    with ib.process(ib.serve_args(config), env=env, log=work / "daemon.log") as pid:
-        asyncio.run(ib.wait_port(smtp))
-        asyncio.run(ib.load(smtp, pairs, warm_sessions, 2))
-        yield Daemon(pid, smtp, pairs)
+    args = [str(python_of(tree).with_name("mailbridge")), *ib.serve_args(config)[1:]]
+    try:
+        pairs = tree_pairs(tree, config)
+        with ib.process(args, env=env, log=work / "daemon.log") as pid:
+            asyncio.run(ib.wait_port(smtp))
+            asyncio.run(ib.load(smtp, pairs, warm_sessions, 2))
+            yield Daemon(pid, smtp, pairs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # each run's database, gone
 
 
 def one_run(tree: Path, sessions: int, seconds: float) -> tuple[float, float]:
@@ -97,7 +112,10 @@ def ab_runs(parser: argparse.ArgumentParser, rounds: int) -> tuple[argparse.Name
     parser.add_argument("--base", type=Path, required=True, help="a source tree (git worktree)")
     parser.add_argument("--new", type=Path, default=Path("."))
     parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--own-venvs", action="store_true", help="each tree's own .venv")
     args = parser.parse_args()
+    global OWN_VENVS
+    OWN_VENVS = args.own_venvs
     trees = {"base": args.base, "new": args.new}
     for tree in trees.values():
         if not (tree / "mailbridge" / "__init__.py").is_file():
@@ -115,12 +133,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     rates: dict[str, list[float]] = {"base": [], "new": []}
     args, runs = ab_runs(parser, 3)
+    sinks: list[float] = []
     for n, name, tree in runs:
+        if len(sinks) < n:
+            sinks.append(sink_rate(args.sessions, args.seconds))
+            print(f"round {n} sink: {sinks[-1]:6.0f} messages/s")
         rate, cpu = one_run(tree, args.sessions, args.seconds)
         rates[name].append(rate)
-        print(f"round {n} {name:>4}: {rate:6.0f} replies/s, {cpu * 1000:.2f} ms CPU/reply")
+        print(f"round {n} {name:>4}: {rate:6.0f} replies/s, {cpu * 1000:.2f} ms CPU/reply",
+              flush=True)  # fmt: skip
     base, new = (statistics.median(rates[name]) for name in rates)
-    print(f"median: base {base:.0f}/s, new {new:.0f}/s, new/base {new / base:.3f}x")
+    ranges = ", ".join(f"{name} {min(r):.0f}-{max(r):.0f}" for name, r in rates.items())
+    print(f"median: base {base:.0f}/s, new {new:.0f}/s, new/base {new / base:.3f}x; "
+          f"sink {statistics.median(sinks):.0f}/s; ranges: {ranges}")  # fmt: skip
+
+
+def sink_rate(sessions: int, seconds: float) -> float:
+    """The bare aiosmtpd sink's messages per second with the same load."""
+    port = ib.free_port()
+    pairs = [("reader@example.org", "reply+bench@reply.example.org")]
+    with ib.process([sys.executable, "-c", ib.SINK, str(port)]):
+        return asyncio.run(ib.measure(port, pairs, [sessions], seconds))[sessions][0]
 
 
 if __name__ == "__main__":

@@ -357,7 +357,9 @@ def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
             failure_log=failure_log,
             at_start=True,
             done="raw bodies forgotten",
-            then=keeper.scrub,  # what it deleted leaves the write-ahead log too
+            # The rest of a backlog, batch after batch; then what it deleted leaves
+            # the write-ahead log too.
+            then=keeper.after_run,
         ),
         # Every moderation.digest_minutes: one email listing the pending comments
         # nobody was emailed about yet (docs/moderation.md). In mode "each" too: the

@@ -10,18 +10,28 @@ any, :meth:`Housekeeping.scrub` empties SQLite's write-ahead log, as an erasure 
 so that no copy of the data directory keeps it (docs/privacy.md).
 
 Run every hour as a periodic job (mailbridge.jobs), by one daemon of those sharing
-the database.
+the database. The two purges that can face a backlog (the inbound log after a robot
+flood refused at RCPT or the first run after an upgrade, the spam folder) delete a
+batch in the hour's transaction and, once it is committed, the rest batch after batch,
+each in a transaction of its own (:meth:`Housekeeping.drain`): a reply arriving
+meanwhile waits for one batch at most. Before, each deleted at most one batch an hour,
+and a site refusing more than 5,000 robots an hour saw its log grow without bound.
+A run drains for :data:`DRAIN_SECONDS` at most; what is left goes the next hour.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
+from mailbridge.moderate import spam_retention
 from mailbridge.moderate.spam_retention import purge_spam
 from mailbridge.spam import akismet_feedback
 from mailbridge.store import (
@@ -35,11 +45,20 @@ from mailbridge.store import (
 )
 from mailbridge.webhooks.events import WebhookEvents
 
-__all__ = ["EVERY_SECONDS", "Housekeeping"]
+__all__ = ["DRAIN_SECONDS", "EVERY_SECONDS", "Housekeeping"]
 
 log = logging.getLogger(__name__)
 
 EVERY_SECONDS = 3600.0
+# A run's batches stop after this long: a backlog of millions of rows goes over a few
+# hours, and the writer is never given to the purge for most of an hour.
+DRAIN_SECONDS = 300.0
+
+
+async def _give_way() -> None:
+    # Lets a unit that waits for the writer (a reply's commit) take it before the next
+    # batch asks for it again.
+    await asyncio.sleep(0)
 
 
 def _said(forgot: int, what: str, before: str) -> int:
@@ -61,6 +80,10 @@ class Housekeeping:
         moderation_days: int = 14,
         events: WebhookEvents | None = None,
         moderators: Sequence[str] = (),
+        drain_seconds: float = DRAIN_SECONDS,
+        batches: tuple[int, int] = (spam_retention.BATCH, inbound_retention.BATCH),
+        between: Callable[[], Awaitable[None]] = _give_way,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``sent_days``: how long a sent email's bytes are kept (smtp.reply_token_days:
         the extractor reads a notification to cut it from a reply, and no reply to it
@@ -69,7 +92,9 @@ class Housekeeping:
         long an email to moderators keeps its bytes (moderation.link_days: a reply
         to it is refused after, and nothing else reads them); ``events``: told of each
         comment deleted from it; ``moderators``: moderation.moderators, whose addresses
-        the folder's purge keeps."""
+        the folder's purge keeps. ``drain_seconds``: how long a run's batches go on
+        (:meth:`drain`); ``between``: awaited between two of them; ``batches``: the
+        spam folder's comments and the log's rows a batch."""
         self._store = store
         self._clock = clock
         self._retention = timedelta(days=raw_retention_days)
@@ -82,6 +107,14 @@ class Housekeeping:
         self._unscrubbed = 0
         self._events = events
         self._moderators = tuple(moderators)
+        self._drain_seconds = drain_seconds
+        self._spam_batch, self._log_batch = batches
+        self._between = between
+        self._monotonic = monotonic
+        # The hour's cut-offs of the purges whose first batch was full (None: done).
+        self._spam_left: str | None = None
+        self._log_left: str | None = None
+        self._replies_before = ""  # set by each run (work)
 
     async def work(self, conn: aiosqlite.Connection) -> int:
         """The hour's upkeep (above); returns how many raw bodies were forgotten."""
@@ -119,29 +152,78 @@ class Housekeeping:
         await withdrawal.forget_sent(conn, moderation_before, outbox.MODERATION_KINDS)
         # What the moderation digests past recall listed (mailbridge.store.listings).
         await listings.forget_settled(conn)
+        self._spam_left = self._log_left = None
         if self._spam is not None:
             spam_before = iso(now - self._spam)
-            folder = await purge_spam(conn, spam_before, self._events, now, self._moderators)
-            forgot += _said(folder.comments, "%d comment(s) of the spam folder", spam_before)
-            if folder.addresses:
-                # Never the addresses themselves: the log outlives them.
-                log.info("housekeeping: forgot %d address(es) only those comments held",
-                         folder.addresses)  # fmt: skip
-                forgot += folder.addresses
+            full, gone = await self._purge_spam(conn, spam_before)
+            forgot += gone
+            self._spam_left = spam_before if full else None
         log_before = iso(now - self._log)
-        # A reply's row stays while its address works (to the end of its last day).
-        replies_before = iso(now - max(self._log, self._sent + timedelta(days=1)))
-        settled = await inbound_retention.forget_old(
-            conn, log_before, replies_before=replies_before
-        )
-        forgot += _said(settled.messages, "%d message(s) of the inbound log", log_before)
-        forgot += settled.bounces
-        forgot += _said(settled.events, "%d mail event(s) (bounces, complaints)", log_before)
+        # A reply's row stays while its address works (to the end of its last day):
+        # kept for this run's batches, the drain's too.
+        self._replies_before = iso(now - max(self._log, self._sent + timedelta(days=1)))
+        full, gone = await self._forget_log(conn, log_before)
+        forgot += gone
+        self._log_left = log_before if full else None
         before = iso(now - self._retention)
         purged = await inbound.purge_raw(conn, before)
         forgot += _said(purged, "the raw bytes of %d inbound message(s)", before)
         self._unscrubbed += forgot
         return purged
+
+    async def _purge_spam(self, conn: aiosqlite.Connection, before: str) -> tuple[bool, int]:
+        """One batch of the spam folder's purge: (whether it was full, rows deleted)."""
+        now = self._clock.now()
+        folder = await purge_spam(
+            conn, before, self._events, now, self._moderators, self._spam_batch
+        )
+        _said(folder.comments, "%d comment(s) of the spam folder", before)
+        if folder.addresses:
+            # Never the addresses themselves: the log outlives them.
+            log.info("housekeeping: forgot %d address(es) only those comments held",
+                     folder.addresses)  # fmt: skip
+        return folder.comments >= self._spam_batch, folder.comments + folder.addresses
+
+    async def _forget_log(self, conn: aiosqlite.Connection, before: str) -> tuple[bool, int]:
+        """One batch of the inbound log's retention: (whether it was full, rows deleted)."""
+        settled = await inbound_retention.forget_old(
+            conn, before, self._log_batch, replies_before=self._replies_before
+        )
+        _said(settled.messages, "%d message(s) of the inbound log", before)
+        _said(settled.events, "%d mail event(s) (bounces, complaints)", before)
+        full = max(settled.messages, settled.events) >= self._log_batch
+        return full, settled.messages + settled.bounces + settled.events
+
+    async def drain(self) -> None:
+        """After a run committed: the rest of the purges whose batch was full, batch
+        after batch, each in a transaction of its own, for ``drain_seconds`` at most."""
+        deadline = self._monotonic() + self._drain_seconds
+        while self._spam_left is not None or self._log_left is not None:
+            if self._monotonic() >= deadline:
+                log.info("housekeeping: more to forget than %g s allowed; the rest goes "
+                         "in the next run", self._drain_seconds)  # fmt: skip
+                return
+            await self._between()
+            spam_before, log_before = self._spam_left, self._log_left
+            if spam_before is not None:
+                full, gone = await self._store.write(partial(self._purge_spam, before=spam_before))
+                self._spam_left = spam_before if full else None
+            else:
+                assert log_before is not None
+                full, gone = await self._store.write(partial(self._forget_log, before=log_before))
+                self._log_left = log_before if full else None
+            self._unscrubbed += gone
+
+    async def after_run(self) -> None:
+        """Once a run committed (Periodic's ``then``): :meth:`drain`, then :meth:`scrub`."""
+        try:
+            await self.drain()
+        except Exception:
+            await self.scrub()  # what the batches before the failure deleted
+            raise
+        # Not when cancelled (the daemon stopping): the store may be closing; the next
+        # run scrubs what this one deleted (_unscrubbed).
+        await self.scrub()
 
     async def scrub(self) -> None:
         """After a run committed: if it deleted anything, empty SQLite's write-ahead
@@ -158,5 +240,5 @@ class Housekeeping:
 
     async def run_once(self) -> int:
         purged = await self._store.write(self.work)
-        await self.scrub()
+        await self.after_run()
         return purged

@@ -53,7 +53,8 @@ class Periodic:
         ``failure_log`` records each failed run for `mailbridge status`; a run that
         succeeds clears it in its own transaction.
         ``then`` is awaited after each run this daemon made, once committed
-        (housekeeping's scrub of the write-ahead log)."""
+        (housekeeping's batches of a backlog and scrub of the write-ahead log); after
+        the run at start, by :meth:`run`, so that it never holds up the start."""
         self._store = store
         self._work = work
         self._seconds = seconds
@@ -66,6 +67,7 @@ class Periodic:
         self._scheduled = False
         self._now = now
         self._then = then
+        self._then_pending = False
         # Runs failed in a row (/metrics: mailbridge_periodic_job_failures): the log's
         # traceback each minute was all that said a digest or the housekeeping failed.
         self.failures = 0
@@ -79,8 +81,9 @@ class Periodic:
             await self._then()
         return self._report(done)
 
-    async def run_if_due(self) -> int | None:
-        """Run the work if it is due and no other daemon took this run; None if not."""
+    async def run_if_due(self, then_later: bool = False) -> int | None:
+        """Run the work if it is due and no other daemon took this run; None if not.
+        ``then_later``: leave ``then`` to :meth:`run`."""
 
         async def claimed(conn: aiosqlite.Connection) -> int | None:
             if not await jobs.claim(conn, self.name, self._owner, self._now(), self._seconds):
@@ -94,7 +97,10 @@ class Periodic:
 
         done = await self._store.write(claimed)
         if done is not None and self._then is not None:
-            await self._then()
+            if then_later:
+                self._then_pending = True
+            else:
+                await self._then()
         return None if done is None else self._report(done)
 
     def _report(self, sent: int) -> int:
@@ -118,7 +124,7 @@ class Periodic:
         try:
             await self._store.write(lambda c: jobs.schedule(c, self.name, first))
             self._scheduled = True
-            await self.run_if_due()
+            await self.run_if_due(then_later=True)
         except Exception as exc:
             await self._failed(exc)
         else:
@@ -130,6 +136,9 @@ class Periodic:
             await self.start()
         while True:
             try:
+                if self._then_pending and self._then is not None:
+                    self._then_pending = False
+                    await self._then()
                 await asyncio.sleep(await self._wait())
                 await self.run_if_due()
             except Exception as exc:

@@ -9,7 +9,8 @@ decisions, and with a ``comment.deleted`` webhook for a subscriber that was told
 Kept whatever their age: a comment a moderator marked spam (it is what the trained
 filter learnt from: deleting it would unlearn it), one decided on within the period,
 one somebody answered, and imported ones (the old blog's history). Run by housekeeping,
-at most :data:`BATCH` comments an hour, so a backlog never holds the database long.
+:data:`BATCH` comments a transaction, batch after batch until none is left (each its
+own short transaction, so a backlog never holds the database long; mailbridge.housekeeping).
 The addresses they were sent with go too, once nothing else refers to them
 (mailbridge.people.unreferenced).
 """
@@ -30,7 +31,9 @@ from mailbridge.webhooks.events import WebhookEvents
 
 __all__ = ["BATCH", "Purged", "purge_spam"]
 
-BATCH = 500
+# Each comment is several statements (its decisions, events, addresses): 200 of them
+# keep a batch's transaction, and a reply waiting behind it, short.
+BATCH = 200
 
 
 class Purged(NamedTuple):
@@ -45,8 +48,9 @@ async def purge_spam(
     events: WebhookEvents | None,
     now: datetime,
     moderators: Sequence[str] = (),
+    batch: int = BATCH,
 ) -> Purged:
-    """Delete up to BATCH spam comments older than ``before`` (an ISO time), and
+    """Delete up to ``batch`` spam comments older than ``before`` (an ISO time), and
     the addresses they leave referred to by nothing, in the caller's transaction.
     ``moderators``: moderation.moderators (their addresses stay)."""
     async with conn.execute(
@@ -57,7 +61,7 @@ async def purge_spam(
         "WHERE d.comment_id = c.id AND d.decided_at >= ?) "
         "AND NOT EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = c.id) "
         "ORDER BY c.id LIMIT ?",
-        (before, before, BATCH),
+        (before, before, batch),
     ) as cur:
         found = [int(row[0]) for row in await cur.fetchall()]
     writers = [(int(row[0]), int(row[1])) for row in await conn.execute_fetchall(

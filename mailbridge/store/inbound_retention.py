@@ -35,9 +35,10 @@ from mailbridge.store.engine import json_list
 
 __all__ = ["BATCH", "Forgotten", "forget_old"]
 
-# At most this many rows an hour, so that the first run after an upgrade (the whole
-# history at once) never holds the write lock for long; a few milliseconds a thousand.
-BATCH = 5000
+# Rows a transaction: housekeeping deletes batch after batch, each committed on its
+# own, so that the first run after an upgrade (the whole history) or after a robot
+# flood refused at RCPT never holds the write lock for long (mailbridge.housekeeping).
+BATCH = 1000
 
 
 class Forgotten(NamedTuple):

@@ -132,3 +132,37 @@ async def test_the_addresses_only_the_folders_comments_held_go_with_them(
             ("reader@example.net", None),
         ]
         assert "forgot 1 address(es)" in caplog.text and ROBOT not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_backlog_of_spam_goes_in_one_run_batch_after_batch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, at most one batch (500) an hour: a folder filling faster under a flood
+    never caught up. Now batch after batch, each its own transaction, until none is left
+    (here batches of 2, so that 7 comments take four)."""
+    async with started(tmp_path, spam={"keep_days": 30}) as daemon:
+        for n in range(7):
+            await post_comment(
+                daemon, author=f"Robot {n}", email=f"robot{n}@example.net", body=f"{SPAMMY} {n}"
+            )
+        await post_comment(daemon, author="Reader", body="I found this moving, thank you.")
+        assert list((await statuses(daemon)).values()).count("spam") == 7
+        clock = FakeClock()
+        batches: list[int] = []
+
+        async def between() -> None:
+            batches.append(len(await statuses(daemon)))
+
+        keeper = Housekeeping(
+            daemon.store, clock, raw_retention_days=30, sent_days=90, spam_days=30,
+            batches=(2, 1000), between=between,
+        )  # fmt: skip
+        clock.advance(timedelta(days=31).total_seconds())
+        caplog.set_level(logging.INFO, logger="mailbridge")
+        await keeper.run_once()
+        assert await statuses(daemon) == {"Reader": "pending"}
+        # Each batch committed before the next began: the folder seen shrinking by two.
+        assert batches == [6, 4, 2]
+        assert "forgot 2 comment(s) of the spam folder" in caplog.text
+        assert "forgot 1 comment(s) of the spam folder" in caplog.text

@@ -161,3 +161,42 @@ async def test_a_clock_set_back_does_not_stop_the_job(tmp_path: Path) -> None:
         assert due is not None and wall[0] < due <= wall[0] + 3600.0
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_the_start_up_run_does_not_wait_for_its_then(tmp_path: Path) -> None:
+    """``then`` (housekeeping: the rest of a backlog, batch after batch, for minutes)
+    after the run at start: before, start() awaited it, and the daemon said it had
+    started only once a backlog was gone. Now start() returns after the run's commit,
+    and the job's loop runs ``then`` first thing."""
+    store = await open_store(make_settings(tmp_path))
+    released, entered, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    worked: list[str] = []
+
+    async def work(conn: Any) -> int:
+        worked.append("work")
+        return 0
+
+    async def then() -> None:
+        entered.set()
+        await released.wait()
+        worked.append("then")
+        finished.set()
+
+    job = Periodic(
+        store, work, 3600, lambda: None, "test job",
+        name="test-job", owner="me", at_start=True, then=then,
+    )  # fmt: skip
+    try:
+        # A bound for failing, not a timing: with then awaited it would never return.
+        await asyncio.wait_for(job.start(), 30)
+        assert worked == ["work"] and not entered.is_set()
+        loop = asyncio.create_task(job.run())
+        await asyncio.wait_for(entered.wait(), 30)
+        released.set()
+        await asyncio.wait_for(finished.wait(), 30)
+        assert worked == ["work", "then"]
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+    finally:
+        await store.close()
