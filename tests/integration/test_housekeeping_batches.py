@@ -28,8 +28,10 @@ from support import (
 
 from mailbridge.app import running
 from mailbridge.housekeeping import Housekeeping
+from mailbridge.models import Channel, Decider
 from mailbridge.settings import Settings
 from mailbridge.store import Store, inbound_retention
+from mailbridge.tokens import Action
 
 READER = "reader002.4a549d@example.org"
 FLOOD = 30_000
@@ -137,3 +139,36 @@ async def test_a_run_drains_for_a_bounded_time_and_the_next_one_goes_on(
         # The next run, with its time: the rest.
         await keeper(settings, daemon.store, clock).run_once()
         assert await refused(daemon) == 0
+
+
+@pytest.mark.asyncio
+async def test_every_batch_of_the_drain_keeps_a_filed_reply_while_its_address_works(
+    tmp_path: Path,
+) -> None:
+    """The batches after the hour's first (the drain) keep a filed reply's row as long
+    as the first batch does: while its reply address works, the row is what finds the
+    same reply delivered again (test_inbound_log_retention.py). Merging the drain with
+    that rule, the drain's batches were first written without it."""
+    clock = FakeClock()
+    settings = make_settings(tmp_path, inbound={"keep_days": 30}, smtp={"reply_token_days": 120})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        notification = await reply_notification(daemon)
+        # The robots first: the hour's first batch (lowest ids) takes two of them, and
+        # the reply's row is met by the drain's batches.
+        await daemon.store.write(flood((clock.now() - timedelta(days=9)).isoformat(), 7))
+        reply = reply_to_notification(notification, "Thank you, Ann: this helped, twice over.")
+        sent = await smtp_send(daemon, READER, reply_address(notification), reply.as_bytes())
+        assert sent.startswith("250")
+        [(comment_id,)] = await db_rows(
+            daemon, "SELECT comment_id FROM inbound_messages WHERE status = 'accepted'"
+        )
+        await daemon.service.moderate(comment_id, Action.APPROVE, Decider(Channel.CLI, None))
+        clock.advance(timedelta(days=31).total_seconds())  # past keep_days, not the token's
+
+        await keeper(settings, daemon.store, clock, batches=(200, 2)).run_once()
+
+        assert await refused(daemon) == 0  # four batches: the first and three drained
+        assert await db_rows(
+            daemon, "SELECT status FROM inbound_messages WHERE mail_from = ?", READER
+        ) == [("accepted",)]
