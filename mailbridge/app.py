@@ -23,7 +23,6 @@ from mailbridge.bridges.wordpress import WordPressBridge
 from mailbridge.clock import Clock, SystemClock
 from mailbridge.errors import ConfigError
 from mailbridge.extract import Extractor, extract
-from mailbridge.housekeeping import EVERY_SECONDS, Housekeeping
 from mailbridge.imap import ImapInbox
 from mailbridge.inbound.checks import InboundChecks
 from mailbridge.inbound.handler import SmtpHandler
@@ -34,6 +33,7 @@ from mailbridge.inbound_webhooks import InboundWebhooks
 from mailbridge.instance_secret import load_or_create_secret, same_secret_as_the_others
 from mailbridge.jobs import Lead, Periodic
 from mailbridge.jobs.failure_log import FailureLog
+from mailbridge.jobs.schedule import periodic_jobs, secrets_of
 from mailbridge.mail_events import MailEventAccounting
 from mailbridge.metrics import Metrics
 from mailbridge.moderate.service import CommentService
@@ -320,79 +320,6 @@ async def running(
         http_sock.close()
 
 
-def _secrets(settings: Settings) -> tuple[str, ...]:
-    """Passwords a failing task's error may quote: `status` shows them as ***."""
-    return (
-        settings.imap.password,
-        settings.outbound.relay_password,
-        settings.outbound.api_key,
-        settings.wordpress.app_password,
-    )
-
-
-def _periodic_jobs(parts: Core, me: str) -> list[Periodic]:
-    """Each run by one daemon of those sharing the database (mailbridge.jobs)."""
-    settings, store = parts.settings, parts.store
-    failure_log = FailureLog(store, parts.clock, _secrets(settings))  # for `status`
-    keeper = Housekeeping(
-        store,
-        parts.clock,
-        settings.inbound.raw_retention_days,
-        sent_days=settings.smtp.reply_token_days,
-        spam_days=settings.spam.keep_days,
-        log_days=settings.inbound.keep_days,
-        moderation_days=settings.moderation.link_days,
-        events=WebhookEvents(settings.webhooks, parts.clock) if settings.webhooks else None,
-        moderators=settings.moderation.moderators,
-    )
-    found = [
-        Periodic(
-            store,
-            keeper.work,
-            EVERY_SECONDS,
-            parts.worker.wake,  # a comment.deleted webhook for each spam comment deleted
-            "housekeeping",
-            name="housekeeping",
-            owner=me,
-            failure_log=failure_log,
-            at_start=True,
-            done="raw bodies forgotten",
-            # The rest of a backlog, batch after batch; then what it deleted leaves
-            # the write-ahead log too.
-            then=keeper.after_run,
-        ),
-        # Every moderation.digest_minutes: one email listing the pending comments
-        # nobody was emailed about yet (docs/moderation.md). In mode "each" too: the
-        # comments a digest was to carry before a switch to "each" are told this way.
-        Periodic(
-            store,
-            parts.notifier.moderation_digests,
-            settings.moderation.digest_minutes * 60.0,
-            parts.worker.wake,
-            "moderation digest",
-            name="moderation-digest",
-            owner=me,
-            failure_log=failure_log,
-        ),
-    ]
-    if settings.spam.enabled and settings.spam.report_hours > 0:
-        # Every spam.report_hours: what went to spam, each with a rescue link
-        # (docs/spam.md): spam gets no moderation email of its own.
-        found.append(
-            Periodic(
-                store,
-                parts.notifier.spam_reports,
-                settings.spam.report_hours * 3600.0,
-                parts.worker.wake,
-                "spam report",
-                name="spam-report",
-                owner=me,
-                failure_log=failure_log,
-            )
-        )
-    return found
-
-
 @contextlib.asynccontextmanager
 async def _listening(
     parts: Core, smtp_sock: socket.socket, http_sock: socket.socket
@@ -465,7 +392,9 @@ async def _listening(
             )
         graceful = len(tasks)  # these finish what they hold at shutdown; the rest stop
         me = parts.worker.owner
-        periodic = _periodic_jobs(parts, me)
+        periodic = periodic_jobs(
+            settings, store, parts.clock, parts.notifier, parts.worker.wake, me
+        )
         if parts.metrics is not None:
             parts.metrics.periodic = periodic
         # Their start-up work done before the daemon says it has started (together: a
@@ -483,7 +412,7 @@ async def _listening(
         if settings.imap.host:
             # Replies read from a mailbox, through the same pipeline (docs/imap.md).
             inbox = ImapInbox(settings, parts.intake, parts.clock, parts.metrics,
-                              FailureLog(store, parts.clock, _secrets(settings)))  # fmt: skip
+                              FailureLog(store, parts.clock, secrets_of(settings)))  # fmt: skip
             imap = Lead(store, "imap", me, inbox.run)  # one daemon reads the mailbox
             tasks.append(asyncio.create_task(imap.run(), name="mailbridge-imap"))
         if settings.wordpress.site_url:

@@ -126,12 +126,12 @@ def test_a_password_with_at_signs_is_hidden_whole() -> None:
 async def test_the_settings_passwords_never_reach_status(store: Store, tmp_path: Path) -> None:
     """An IMAP server or a library that quotes the password in its error: the mailbox's
     password "hunter@2x.org" was shown as "***@2x.org" (its end, read as a domain)."""
-    from mailbridge.app import _secrets
+    from mailbridge.jobs.schedule import secrets_of
 
     settings = make_settings(
         tmp_path, imap={"host": "imap.example.org", "user": "mb", "password": "hunter@2x.org"}
     )
-    log = FailureLog(store, FakeClock(), _secrets(settings))
+    log = FailureLog(store, FakeClock(), secrets_of(settings))
     await log.failed("imap", "LOGIN mb hunter@2x.org: the server answered NO")
     [row] = await store.read(failing)
     assert row.last_error == "LOGIN mb ***: the server answered NO"
