@@ -201,23 +201,9 @@ class InboundWebhooks:
         peer = f"{service}:{self._client_ip(request, self._proxies)}"
         try:
             events = await read()
-        except NotAuthentic as exc:
-            log.warning("%s: events refused, not authentic: %s", peer, exc)
-            return web.json_response({"error": "not_authentic", "message": str(exc)}, status=401)
-        except BadPayload as exc:
-            log.warning("%s: events refused, bad payload: %s", peer, exc)
-            return web.json_response({"error": "bad_payload", "message": str(exc)}, status=400)
-        except (aiohttp.ClientError, TimeoutError) as exc:  # SNS's certificate, say
-            log.warning("%s: could not reach what the request names: %s", peer, exc)
-            return web.json_response(
-                {"error": "try_later", "message": "try again later"},
-                status=503, headers={"Retry-After": "60"},
-            )  # fmt: skip
-        except TooLarge:
-            log.warning("%s: events refused, larger than a batch of events", peer)
-            return web.json_response(
-                {"error": "too_large", "message": "larger than a batch of events"}, status=413
-            )
+        except (NotAuthentic, BadPayload, aiohttp.ClientError, TimeoutError, TooLarge) as exc:
+            batch = "larger than a batch of events"
+            return _refused(exc, peer, "events ", (batch, batch), {})
         try:
             outcomes = await self._events.record(events, peer)
         except Exception:  # the database busy or failing: nothing counted, retried
@@ -311,27 +297,10 @@ class InboundWebhooks:
             delivered = await read()
             if delivered is None:  # not a message: a subscription confirmed, say
                 return web.json_response({"outcome": "done"})
-        except NotAuthentic as exc:
-            log.warning("%s: refused, not authentic: %s", peer, exc)
-            return web.json_response(
-                {"error": "not_authentic", "message": str(exc)},
-                status=401,
-                headers={"WWW-Authenticate": 'Basic realm="mailbridge inbound"'},
-            )
-        except BadPayload as exc:
-            log.warning("%s: refused, bad payload: %s", peer, exc)
-            return web.json_response({"error": "bad_payload", "message": str(exc)}, status=400)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("%s: could not reach what the request names: %s", peer, exc)
-            return web.json_response(
-                {"error": "try_later", "message": "try again later"},
-                status=503, headers={"Retry-After": "60"},
-            )  # fmt: skip
-        except TooLarge:
-            log.warning("%s: refused, larger than smtp.max_message_size", peer)
-            return web.json_response(
-                {"error": "too_large", "message": "larger than this server accepts"}, status=413
-            )
+        except (NotAuthentic, BadPayload, aiohttp.ClientError, TimeoutError, TooLarge) as exc:
+            challenge = {"WWW-Authenticate": 'Basic realm="mailbridge inbound"'}
+            too_large = ("larger than smtp.max_message_size", "larger than this server accepts")
+            return _refused(exc, peer, "", too_large, challenge)
         # Each recipient, as SMTP takes each RCPT: the second address is as much a reply.
         answers = []
         for rcpt in delivered.rcpts:
@@ -414,6 +383,31 @@ async def _multipart(
         else:
             fields[part.name] = data.decode("utf-8", "replace")
     return fields, raw
+
+
+def _refused(
+    exc: Exception, peer: str, what: str, too_large: tuple[str, str], challenge: dict[str, str]
+) -> web.Response:
+    """What a webhook request that could not be read is answered, the same for replies
+    and for events (``what``: "" or "events "), and its log line. ``too_large``: what
+    the log and the answer say of a body too large."""
+    if isinstance(exc, NotAuthentic):
+        log.warning("%s: %srefused, not authentic: %s", peer, what, exc)
+        return web.json_response(
+            {"error": "not_authentic", "message": str(exc)}, status=401, headers=challenge
+        )
+    if isinstance(exc, BadPayload):
+        log.warning("%s: %srefused, bad payload: %s", peer, what, exc)
+        return web.json_response({"error": "bad_payload", "message": str(exc)}, status=400)
+    if isinstance(exc, TooLarge):
+        log.warning("%s: %srefused, %s", peer, what, too_large[0])
+        return web.json_response({"error": "too_large", "message": too_large[1]}, status=413)
+    # aiohttp.ClientError or TimeoutError: what the request names (SNS's certificate).
+    log.warning("%s: could not reach what the request names: %s", peer, exc)
+    return web.json_response(
+        {"error": "try_later", "message": "try again later"},
+        status=503, headers={"Retry-After": "60"},
+    )  # fmt: skip
 
 
 def _json(body: bytes) -> Any:
