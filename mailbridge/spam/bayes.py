@@ -115,8 +115,15 @@ def spam_probability(counts: Counts, words: Iterable[str]) -> Judgement | None:
         leanings[word] = f
         if abs(f - 0.5) > 0.1:
             clues.append(min(max(f, 0.01), 0.99))
-    clues.sort(key=lambda f: -abs(f - 0.5))
-    clues = clues[:_CLUES]
+    # The strongest clues, in an order of their own values: the words come from a set,
+    # whose order Python's string hashing changes with each process. Clues as strong
+    # as the last one kept are all kept (a word seen twice in spam only is exactly as
+    # strong as one seen twice in ham only, when as many of each were learnt), so no
+    # order picks among them and the same comment scores the same after a restart.
+    clues.sort(key=lambda f: (-abs(f - 0.5), f))
+    if len(clues) > _CLUES:
+        weakest = abs(clues[_CLUES - 1] - 0.5)
+        clues = [f for f in clues if abs(f - 0.5) >= weakest]
     if len(clues) < _MIN_CLUES:
         return None
     n = len(clues)

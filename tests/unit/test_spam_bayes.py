@@ -83,3 +83,18 @@ def test_a_blogs_own_approvals_teach_it_that_a_flagged_word_is_conversation() ->
     scored = rule_score(text)
     assert scored.score >= 0.5 and "subscribe" in " ".join(scored.evidence)
     assert with_filter(scored, spam_probability(counts, tokens(text))).score < 0.5
+
+
+def test_equally_strong_clues_at_the_cut_do_not_depend_on_the_words_order() -> None:
+    # Forty words as strong as each other (each seen in two documents of one kind, as
+    # many of each kind learnt), twenty for spam and twenty for ham: only thirty are
+    # kept, and which ones must not follow the order they come in (a frozenset's order
+    # changes with each process's string hashing).
+    spammy = {f"s{i:02d}": (2, 0) for i in range(20)}
+    hammy = {f"h{i:02d}": (0, 2) for i in range(20)}
+    counts = Counts(spam_docs=20, ham_docs=20, words={**spammy, **hammy})
+    words = [*spammy, *hammy]
+    forward = spam_probability(counts, words)
+    backward = spam_probability(counts, list(reversed(words)))
+    assert forward is not None and backward is not None
+    assert forward.probability == backward.probability
