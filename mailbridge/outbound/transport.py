@@ -2,7 +2,8 @@
 
 ``maildir:PATH``   every message becomes a file in a Maildir (the default: a new
                    operator sees each email mailbridge would send).
-``mailgun://DOMAIN``, ``postmark://``  a mail service's HTTPS API, for hosts that
+``mailgun://DOMAIN``, ``postmark://``, ``sendgrid://``, ``ses://REGION``  a mail
+                   service's HTTPS API, for hosts that
                    block SMTP ports. See :mod:`mailbridge.outbound.api`.
 ``smtp://[user:pass@]host:port[?tls=required]``  a relay, through aiosmtplib
                    (STARTTLS when offered, or required); ``smtps://`` for implicit TLS.

@@ -16,7 +16,7 @@ import logging
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +39,9 @@ class Answer:
     json: Any  # the body parsed, or None
     retry_after: float | None
     error_type: str = ""  # AWS's X-Amzn-ErrorType, without its ":..." suffix
+    # The answer's headers (case-insensitive): SendGrid names the message it accepted
+    # in one (X-Message-Id), not in its empty body.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class ApiClient:
                     raise _redirected(self.description, status, response.headers)
                 retry = retry_after_seconds(response.headers.get("Retry-After"))
                 error_type = response.headers.get("X-Amzn-ErrorType", "").split(":", 1)[0]
+                headers = response.headers.copy()
                 json: Any = None
                 if "json" in (response.content_type or ""):
                     try:
@@ -193,7 +197,7 @@ class ApiClient:
                 f"{self.description}: cannot reach {url.split('/', 3)[2]}: {exc}"
             ) from exc
         text = raw[:500].decode("utf-8", "replace").strip()
-        return Answer(status, text, json, retry, error_type)
+        return Answer(status, text, json, retry, error_type, headers)
 
     def temporary(self, answer: Answer, what: str) -> TemporaryDeliveryError:
         """429, 5xx and other answers about the service: try again later."""
