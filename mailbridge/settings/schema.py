@@ -133,7 +133,8 @@ class OutboundSettings:
         "",
         "Where outgoing mail goes: maildir:PATH (a Maildir on disk), smtp://host:port "
         "(a relay), or a mail service's HTTPS API: mailgun://DOMAIN[?region=eu], "
-        "postmark://[?stream=NAME], sendgrid:// or ses://REGION (with api_key). "
+        "postmark://[?stream=NAME], sendgrid:// or ses://REGION (with api_key; ses:// "
+        "without one takes AWS's credential chain: environment, shared files, role). "
         "Empty means "
         "maildir:<data_dir>/outbox.",
     )
@@ -179,7 +180,8 @@ class OutboundSettings:
         "With mailgun://, postmark://, sendgrid:// or ses://: the service's sending key "
         "(Mailgun's API or sending key, Postmark's Server API token, a SendGrid API key "
         "with Mail Send, an AWS ACCESS_KEY_ID:SECRET_ACCESS_KEY allowed ses:SendEmail). "
-        "Never logged: shown as ***abcd.",
+        "Empty with ses://: AWS's credential chain (AWS_* environment variables, the "
+        "shared files, the ECS task or EC2 instance role). Never logged: shown as ***abcd.",
     )
     api_url: str = _key(
         "",

@@ -23,6 +23,10 @@ Each checks a request as the service documents it and answers as it does:
   ``UnrecognizedClientException``. The signature is recomputed here from the request
   as received (botocore's canonical request, string to sign and HMAC chain), so a
   request changed after signing, or signed with another secret, is refused.
+  Temporary credentials (a role's: ``sessions``, key id to secret, session token and
+  expiry) are taken only with their token in ``X-Amz-Security-Token``, signed (else
+  403 ``UnrecognizedClientException``, "The security token included in the request
+  is invalid"), and before their expiry (else 403 ``ExpiredTokenException``).
 
   ``GET /v2/email/account`` (GetAccount, signed the same way): 200 ``{"SendingEnabled",
   "ProductionAccessEnabled", "SendQuota", ...}``; with ``account_denied`` set, 403
@@ -52,6 +56,7 @@ import base64
 import contextlib
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -106,6 +111,10 @@ class Fake:
     account_denied: bool = False  # SES: the key may not ses:GetAccount
     sandbox: bool = False  # SES: the account is in the sandbox
     connections: set[Any] = field(default_factory=set)  # the client connections seen
+    # SES: temporary credentials AWS handed out: key id -> (secret, token, expiry as
+    # a Unix time).
+    sessions: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    tokens: list[str] = field(default_factory=list)  # SES: the session token of each request
 
     def accepted(self) -> list[Received]:
         return [r for r in self.received if 200 <= r.status < 300]
@@ -367,7 +376,7 @@ def _postmark_stream(fake: Fake) -> Any:
 
 def _ses_account(fake: Fake) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        problem = _sigv4_problem(request, await request.read())
+        problem = _sigv4_problem(request, await request.read(), fake)
         if problem:
             kind = problem if problem.endswith("Exception") else "InvalidSignatureException"
             return _answer(403, {"message": problem}, {"X-Amzn-ErrorType": f"{kind}:"})
@@ -394,8 +403,8 @@ _SIGV4 = re.compile(
 )
 
 
-def _sigv4_problem(request: web.Request, body: bytes) -> str:
-    """Why the request's signature is not AWS SigV4's for our key, or ""."""
+def _sigv4_problem(request: web.Request, body: bytes, fake: Fake) -> str:
+    """Why the request's signature is not AWS SigV4's for our key, or a session's, or ""."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -403,9 +412,19 @@ def _sigv4_problem(request: web.Request, body: bytes) -> str:
     found = _SIGV4.fullmatch(request.headers.get("Authorization", ""))
     if found is None:
         return "no SigV4 Authorization header"
-    if found["key"] != AWS_KEY_ID:
-        return "UnrecognizedClientException"
     signed = found["signed"].split(";")
+    secret, token = AWS_SECRET, None
+    if found["key"] in fake.sessions:
+        secret, token, expiry = fake.sessions[found["key"]]
+        fake.tokens.append(request.headers.get("X-Amz-Security-Token", ""))
+        if request.headers.get("X-Amz-Security-Token") != token:
+            return "UnrecognizedClientException"
+        if "x-amz-security-token" not in signed:
+            return "the security token must be signed"
+        if time.time() >= expiry:
+            return "ExpiredTokenException"
+    elif found["key"] != AWS_KEY_ID:
+        return "UnrecognizedClientException"
     if "host" not in signed or "x-amz-date" not in signed:
         return "host and x-amz-date must be signed"
     stamp = request.headers["X-Amz-Date"]
@@ -418,7 +437,7 @@ def _sigv4_problem(request: web.Request, body: bytes) -> str:
         headers={name: request.headers[name] for name in signed},
     )
     again.context["timestamp"] = stamp
-    signer = SigV4Auth(Credentials(AWS_KEY_ID, AWS_SECRET), "ses", found["region"])
+    signer = SigV4Auth(Credentials(found["key"], secret, token), "ses", found["region"])
     expected = signer.signature(
         signer.string_to_sign(again, signer.canonical_request(again)), again
     )
@@ -428,7 +447,7 @@ def _sigv4_problem(request: web.Request, body: bytes) -> str:
 def _ses(fake: Fake) -> Any:
     async def handler(request: web.Request) -> web.Response:
         body = await request.read()
-        problem = _sigv4_problem(request, body)
+        problem = _sigv4_problem(request, body, fake)
         if problem:
             fake.received.append(Received("ses", 403))
             kind = problem if problem.endswith("Exception") else "InvalidSignatureException"

@@ -40,7 +40,7 @@ def api_transport(
             "outbound.transport: put the API key in outbound.api_key (or "
             "MAILBRIDGE_OUTBOUND_API_KEY), not in the URL"
         )
-    if not api.key:
+    if not api.key and parts.scheme != "ses":  # SES: AWS's own credential chain
         raise ConfigError(
             f"outbound.transport: {parts.scheme}:// needs outbound.api_key "
             "(or MAILBRIDGE_OUTBOUND_API_KEY)"

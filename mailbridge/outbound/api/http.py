@@ -11,11 +11,12 @@ about the recipient's address (``at_rcpt``) counts as a bounce.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -131,16 +132,23 @@ class ApiClient:
             f"after the key was refused (this {ago:.0f} s ago)"
         )
 
+    @contextlib.contextmanager
+    def probing(self) -> Iterator[None]:
+        """For ``check-config``: a refusal inside is reported, not logged nor held."""
+        self._probing = True
+        try:
+            yield
+        finally:
+            self._probing = False
+
     def explained(self, raise_for: Any, answer: Answer) -> str:
         """What ``raise_for`` would say of ``answer`` to a send, for ``check-config``:
         nothing logged, nothing held."""
-        self._probing = True
-        try:
-            raise_for(answer)
-        except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
-            return str(exc)
-        finally:
-            self._probing = False
+        with self.probing():
+            try:
+                raise_for(answer)
+            except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
+                return str(exc)
         return f"{self.description}: HTTP {answer.status}"
 
     def key_refused(self, detail: str) -> TemporaryDeliveryError:
