@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from delivery.apifakes import SENDGRID_KEY, Fake, Received, serving
+from delivery.apifakes import SENDGRID_KEY, SENDGRID_NO_SEND, Fake, Received, serving
 from flows import approve, post_comment
 from support import db_rows, started
 
@@ -137,3 +137,41 @@ async def test_an_approved_reply_reaches_sendgrid_and_its_bounce_comes_back(
     assert status == 200, answer
     assert answer["outcomes"][0]["outcome"] in ("counted", "suppressed"), answer
     assert counted == [(1,)]
+
+
+@pytest.mark.asyncio
+async def test_check_config_asks_sendgrid_and_names_its_event_webhook(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mailbridge.cli import cli
+
+    async with serving(tmp_path) as fake:
+
+        async def check(key: str, *args: str) -> Any:
+            env = {
+                "MAILBRIDGE_OUTBOUND_TRANSPORT": "sendgrid://",
+                "MAILBRIDGE_OUTBOUND_API_KEY": key,
+                "MAILBRIDGE_OUTBOUND_API_URL": fake.url,
+                "MAILBRIDGE_OUTBOUND_RELAY_CA_FILE": str(fake.ca.ca_file),
+                "MAILBRIDGE_SITE_PUBLIC_URL": "https://blog.example.org",
+            }
+            argv = ["check-config", "--data-dir", str(tmp_path / "var"), *args]
+            # check-config runs its own event loop: in a thread, as from a shell.
+            return await asyncio.to_thread(CliRunner().invoke, cli, argv, env=env)
+
+        good = await check(SENDGRID_KEY, "--api")
+        unsent = await check(SENDGRID_NO_SEND, "--api")
+        wrong = await check("SG.wrong.wrong-0000000000000000000000wxyz", "--api")
+    assert good.exit_code == 0, good.output
+    assert f"outgoing mail    sendgrid:// (key ***{SENDGRID_KEY[-4:]})" in good.output
+    assert "SendGrid takes the key" in good.output and "allowed Mail Send" in good.output
+    # Its events off: the operator is told which setting and which URL.
+    assert "WARNING: mail goes out through SendGrid's API, but its event webhook is off" in (
+        good.output
+    )
+    assert "Set inbound_webhooks.sendgrid_event_key" in good.output
+    assert "https://blog.example.org/inbound/sendgrid/events" in good.output
+    assert unsent.exit_code == 1 and "may not send (no mail.send" in unsent.output
+    assert wrong.exit_code == 1 and "SendGrid refused the API key ***wxyz" in wrong.output
+    assert SENDGRID_KEY not in good.output + unsent.output + wrong.output
+    assert fake.accepted() == []

@@ -60,3 +60,36 @@ async def test_an_approved_reply_reaches_ses_signed_with_the_task_roles_token(
     # Every request signed with a token the role handed out (the fake refuses others).
     handed = {fake.sessions[key][1] for key in role.handed}
     assert fake.tokens and set(fake.tokens) <= handed
+
+
+@pytest.mark.asyncio
+async def test_check_config_names_the_roles_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from mailbridge.cli import cli
+
+    for name in _CHAIN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    async with serving(tmp_path) as fake, ecs_role(fake, lifetime=3600) as role:
+        env = {
+            "MAILBRIDGE_OUTBOUND_TRANSPORT": f"ses://{REGION}",
+            "MAILBRIDGE_OUTBOUND_API_URL": fake.url,
+            "MAILBRIDGE_OUTBOUND_RELAY_CA_FILE": str(fake.ca.ca_file),
+        }
+        argv = ["check-config", "--data-dir", str(tmp_path / "var"), "--api"]
+        # No role yet: nothing in the chain.
+        nothing = await asyncio.to_thread(CliRunner().invoke, cli, argv, env=env)
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = role.url
+        found = await asyncio.to_thread(CliRunner().invoke, cli, argv, env=env)
+    assert nothing.exit_code == 1 and "PROBLEM  ses://" in nothing.output
+    assert "no AWS credentials: outbound.api_key is empty" in nothing.output
+    assert found.exit_code == 0, found.output
+    shown = f"ses://{REGION} (AWS credentials from the environment, shared files or role)"
+    assert f"outgoing mail    {shown}" in found.output
+    assert "AWS takes the key ASIA…, from container-role; SES sends from" in found.output
+    assert all(secret not in found.output for secret, _t, _e in fake.sessions.values())
