@@ -10,7 +10,8 @@
   Message-ID, without its angle brackets).
 - **SendGrid** (the Event Webhook, signed): a JSON array of events, each with
   ``event`` (``bounce``, ``deferred``, ``dropped``, ``spamreport``, ...), ``sg_event_id``,
-  ``email``, ``smtp-id`` (the Message-ID of the message sent), and for a bounce
+  ``email``, ``smtp-id`` (the Message-ID of the message sent), ``sg_message_id``
+  (SendGrid's id: the send's ``X-Message-Id``, a dot, more), and for a bounce
   ``type`` (``bounce`` or ``blocked``), ``status`` (``5.1.1``) and ``reason``. The
   request is signed with ECDSA (P-256, SHA-256) over the
   ``X-Twilio-Email-Event-Webhook-Timestamp`` header followed by the raw body; the
@@ -195,7 +196,11 @@ def _sendgrid_event(event: dict[str, Any]) -> MailEvent | None:
         kind = None  # processed, delivered, open, click, unsubscribe, other drops
     if kind is None:
         return None
-    return MailEvent("sendgrid", event_id, kind, found, recipient, status, reason)
+    # The id /v3/mail/send answered (X-Message-Id, outbox.provider_id) begins
+    # sg_message_id, before its first dot ("<X-Message-Id>.filter..."): SendGrid may
+    # send with another Message-ID than ours, so smtp-id alone can miss.
+    theirs = _text(event.get("sg_message_id"), 200).split(".", 1)[0]
+    return MailEvent("sendgrid", event_id, kind, found, recipient, status, reason, theirs)
 
 
 def ses_events(message: Mapping[str, Any]) -> list[MailEvent]:

@@ -2,7 +2,8 @@
 
 ``maildir:PATH``   every message becomes a file in a Maildir (the default: a new
                    operator sees each email mailbridge would send).
-``mailgun://DOMAIN``, ``postmark://``  a mail service's HTTPS API, for hosts that
+``mailgun://DOMAIN``, ``postmark://``, ``sendgrid://``, ``ses://REGION``  a mail
+                   service's HTTPS API, for hosts that
                    block SMTP ports. See :mod:`mailbridge.outbound.api`.
 ``smtp://[user:pass@]host:port[?tls=required]``  a relay, through aiosmtplib
                    (STARTTLS when offered, or required); ``smtps://`` for implicit TLS.
@@ -174,7 +175,12 @@ def transport_shown(url: str, api_key: str = "", api_url: str = "") -> str:
     password, and for a mail service's API its key masked (``***abcd``)."""
     shown = redact_url(url)
     if urlsplit(url).scheme in API_SCHEMES:
-        shown += f" (key {masked_key(api_key)})" if api_key else " (no outbound.api_key)"
+        if api_key:
+            shown += f" (key {masked_key(api_key)})"
+        elif urlsplit(url).scheme == "ses":
+            shown += " (AWS credentials from the environment, shared files or role)"
+        else:
+            shown += " (no outbound.api_key)"
         if api_url:
             shown += f" via {redact_url(api_url)}"
     return shown

@@ -63,8 +63,9 @@ __all__ = ["check_config_command"]
     "--api",
     "check_api",
     is_flag=True,
-    help="With mailgun://, postmark:// or ses://: also ask the service whether it takes "
-    "outbound.api_key (and the domain, stream or region). Nothing is sent.",
+    help="With mailgun://, postmark://, sendgrid:// or ses://: also ask the service whether "
+    "it takes outbound.api_key (and the domain, stream, permission or region). Nothing is "
+    "sent.",
 )
 def check_config_command(
     config_file: Path | None,

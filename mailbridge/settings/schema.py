@@ -133,7 +133,9 @@ class OutboundSettings:
         "",
         "Where outgoing mail goes: maildir:PATH (a Maildir on disk), smtp://host:port "
         "(a relay), or a mail service's HTTPS API: mailgun://DOMAIN[?region=eu], "
-        "postmark://[?stream=NAME] or ses://REGION (with api_key). Empty means "
+        "postmark://[?stream=NAME], sendgrid:// or ses://REGION (with api_key; ses:// "
+        "without one takes AWS's credential chain: environment, shared files, role). "
+        "Empty means "
         "maildir:<data_dir>/outbox.",
     )
     from_address: str = _key(
@@ -164,8 +166,8 @@ class OutboundSettings:
     )
     relay_timeout_seconds: float = _key(
         60.0,
-        "Timeout for connecting and for each command; with mailgun://, postmark:// or "
-        "ses://, for each whole request.",
+        "Timeout for connecting and for each command; with a mail service's API "
+        "(mailgun://, postmark://, sendgrid://, ses://), for each whole request.",
     )
     relay_idle_seconds: float = _key(
         30.0, "How long an unused relay connection is kept open for reuse; 0: no reuse."
@@ -175,14 +177,17 @@ class OutboundSettings:
     )
     api_key: str = _key(
         "",
-        "With mailgun://, postmark:// or ses://: the service's sending key (Mailgun's API "
-        "or sending key, Postmark's Server API token, an AWS ACCESS_KEY_ID:SECRET_ACCESS_KEY "
-        "allowed ses:SendEmail). Never logged: shown as ***abcd.",
+        "With mailgun://, postmark://, sendgrid:// or ses://: the service's sending key "
+        "(Mailgun's API or sending key, Postmark's Server API token, a SendGrid API key "
+        "with Mail Send, an AWS ACCESS_KEY_ID:SECRET_ACCESS_KEY allowed ses:SendEmail). "
+        "Empty with ses://: AWS's credential chain (AWS_* environment variables, the "
+        "shared files, the ECS task or EC2 instance role). Never logged: shown as ***abcd.",
     )
     api_url: str = _key(
         "",
-        "With mailgun://, postmark:// or ses://: an https:// base URL instead of the service's "
-        "own (a proxy, a test server); relay_ca_file trusts its certificate.",
+        "With mailgun://, postmark://, sendgrid:// or ses://: an https:// base URL instead "
+        "of the service's own (an EU subuser's https://api.eu.sendgrid.com, a proxy, a test "
+        "server); relay_ca_file trusts its certificate.",
     )
     smtputf8: bool = _key(
         False,

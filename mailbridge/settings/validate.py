@@ -203,11 +203,11 @@ def _data_url(s: Settings) -> None:
 def _transport(s: Settings) -> None:
     transport = s.transport_url
     if not transport.startswith(
-        ("maildir:", "smtp://", "smtps://", "mailgun://", "postmark://", "ses://")
+        ("maildir:", "smtp://", "smtps://", "mailgun://", "postmark://", "sendgrid://", "ses://")
     ):
         raise ConfigError(
             "outbound.transport: expected maildir:PATH, smtp://host:port, "
-            "smtps://host:port, mailgun://DOMAIN, postmark:// or ses://REGION, got "
+            "smtps://host:port, mailgun://DOMAIN, postmark://, sendgrid:// or ses://REGION, got "
             f"'{redact_url(transport)}'"
         )
     if s.outbound.relay_tls not in ("opportunistic", "required", "implicit"):

@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 # The service an API transport sends through, by outbound.transport's scheme.
-_NAMES = {"mailgun": "Mailgun", "postmark": "Postmark", "ses": "Amazon SES"}
+_NAMES = {"mailgun": "Mailgun", "postmark": "Postmark", "sendgrid": "SendGrid", "ses": "Amazon SES"}
 # The setting that turns on each service's event route (docs/inbound-webhooks.md).
 _EVENT_SETTING = {
     "mailgun": "inbound_webhooks.mailgun_signing_key",

@@ -1,16 +1,19 @@
 """The whole loop of an operator whose host blocks every SMTP port (docs/delivery.md,
-"No SMTP port?"), for Mailgun and for Postmark: mail leaves through the service's HTTP
+"No SMTP port?"), for Mailgun, Postmark and SendGrid: mail leaves through the service's HTTP
 API (the local fakes of tests/delivery/apifakes.py, shaped as each service documents
 its API), replies come in through its inbound webhook and bounces through its event
 webhook, authenticated as each service does (Mailgun's HMAC-SHA256 signature written
-out here and in support.mailgun_form; Postmark's credentials in the URL, HTTP Basic).
+out here and in support.mailgun_form; Postmark's credentials in the URL, HTTP Basic;
+SendGrid's Inbound Parse with credentials in the URL, its Event Webhook signed with
+ECDSA by a key pair made here).
 
 A comment approved → its notification through the API → the reader's reply posted to
 the inbound webhook → filed pending → its moderation email through the API → a bounce
 event for a second reader's notification → that reader is not mailed again. Nothing
-goes through an SMTP port or a Maildir. For Postmark, what the reader gets is built
-from the JSON fields Postmark was given (its Reply-To, its Message-ID among Headers),
-and the bounce names our message only through the headers its content returns."""
+goes through an SMTP port or a Maildir. For Postmark and SendGrid, what the reader
+gets is built from the JSON fields the service was given (its Reply-To, its
+Message-ID among the headers); Postmark's bounce names our message only through the
+headers its content returns, SendGrid's by the X-Message-Id its API answered."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import io
+import json
 import secrets
 import time
 from email import message_from_bytes, policy
@@ -28,7 +33,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from delivery.apifakes import DOMAIN, KEY, TOKEN, Fake, serving
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from delivery.apifakes import DOMAIN, KEY, SENDGRID_KEY, TOKEN, Fake, Received, serving
 from flows import delivered, post_comment
 from support import (
     db_rows,
@@ -122,6 +129,68 @@ def _postmark_inbound(raw: bytes, rcpt: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+SENDGRID_PASSWORD = "sendgrid-parse-secret-1"
+SENDGRID_AUTH = {
+    "Authorization": "Basic " + base64.b64encode(f"sendgrid:{SENDGRID_PASSWORD}".encode()).decode()
+}
+SENDGRID_EVENTS = ec.generate_private_key(ec.SECP256R1())  # the Event Webhook's signing key
+SENDGRID_EVENT_KEY = base64.b64encode(
+    SENDGRID_EVENTS.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+).decode()
+
+
+def _sendgrid_inbound(raw: bytes, rcpt: str) -> aiohttp.FormData:
+    """SendGrid Inbound Parse with "POST the raw, full MIME message" on."""
+    form = aiohttp.FormData()
+    form.add_field("envelope", json.dumps({"to": [rcpt], "from": READER}))
+    form.add_field("charsets", json.dumps({"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8"}))
+    form.add_field("SPF", "pass")
+    form.add_field("email", io.BytesIO(raw), content_type="text/plain")
+    return form
+
+
+def _sendgrid_bounce(sent: Received) -> dict[str, Any]:
+    """SendGrid's signed Event Webhook request for a bounce of ``sent``: its smtp-id a
+    Message-ID of SendGrid's own, its sg_message_id the send's X-Message-Id and more."""
+    body = json.dumps([{
+        "email": sent.to, "timestamp": int(time.time()), "event": "bounce", "type": "bounce",
+        "smtp-id": f"<{secrets.token_hex(8)}@geopod-ismtpd-3>",
+        "sg_event_id": secrets.token_urlsafe(16),
+        "sg_message_id": f"{sent.answered}.recvd-5f54b5b8b7-vq9dx-1-6751A5CC-3.0",
+        "reason": f"550 5.1.1 <{sent.to}>: Recipient address rejected: User unknown",
+        "status": "5.1.1", "tls": 1,
+    }]).encode()  # fmt: skip
+    timestamp = str(int(time.time()))
+    signature = SENDGRID_EVENTS.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        "data": body,
+        "headers": {
+            "Content-Type": "application/json",
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        },
+    }
+
+
+def _from_sendgrid(fields: dict[str, Any]) -> EmailMessage:
+    """What SendGrid builds from the JSON it was given: the message the reader gets."""
+    message = EmailMessage()
+    message["From"] = fields["from"]["email"]
+    message["To"] = fields["personalizations"][0]["to"][0]["email"]
+    message["Subject"] = fields["subject"]
+    if "reply_to" in fields:
+        message["Reply-To"] = fields["reply_to"]["email"]
+    for name, value in fields.get("headers", {}).items():
+        message[name] = value
+    bodies = {c["type"]: c["value"] for c in fields["content"]}
+    message.set_content(bodies.get("text/plain", ""))
+    if "text/html" in bodies:
+        message.add_alternative(bodies["text/html"], subtype="html")
+    return message
+
+
 def _from_fields(fields: dict[str, Any]) -> EmailMessage:
     """What Postmark builds from the JSON it was given: the message the reader gets."""
     message = EmailMessage()
@@ -144,6 +213,8 @@ def _sent(fake: Fake) -> list[tuple[str, EmailMessage]]:
     for r in fake.accepted():
         if r.provider == "postmark":
             found.append((parseaddr(r.to)[1], _from_fields(r.fields)))
+        elif r.provider == "sendgrid":
+            found.append((r.to, _from_sendgrid(r.fields)))
         else:
             found.append((r.to, message_from_bytes(r.message, policy=policy.default)))
     return found  # type: ignore[return-value]
@@ -188,6 +259,11 @@ async def _approve(daemon: Any, moderation: EmailMessage) -> None:
 SERVICES = {
     "mailgun": (f"mailgun://{DOMAIN}", KEY, {"mailgun_signing_key": SIGNING_KEY}),
     "postmark": ("postmark://", TOKEN, {"postmark_password": POSTMARK_PASSWORD}),
+    "sendgrid": (
+        "sendgrid://",
+        SENDGRID_KEY,
+        {"sendgrid_password": SENDGRID_PASSWORD, "sendgrid_event_key": SENDGRID_EVENT_KEY},
+    ),
 }
 
 
@@ -231,6 +307,11 @@ async def test_comment_reply_moderation_and_bounce_all_through_the_service(
         if service == "mailgun":
             form = mailgun_form(bytes(reply), reply_address(note), SIGNING_KEY, sender=READER)
             status, body = await _post(daemon, "/inbound/mailgun/mime", data=form, headers=proxied)
+        elif service == "sendgrid":
+            form = _sendgrid_inbound(bytes(reply), reply_address(note))
+            status, body = await _post(
+                daemon, "/inbound/sendgrid", data=form, headers={**SENDGRID_AUTH, **proxied}
+            )
         else:
             payload = _postmark_inbound(bytes(reply), reply_address(note))
             status, body = await _post(
@@ -262,6 +343,9 @@ async def test_comment_reply_moderation_and_bounce_all_through_the_service(
         if service == "mailgun":
             event = _bounce_event(str(second["Message-ID"]), SECOND)
             status, body = await _post(daemon, "/inbound/mailgun/events", json=event)
+        elif service == "sendgrid":
+            sent = next(r for r in fake.accepted() if r.to == SECOND)
+            status, body = await _post(daemon, "/inbound/sendgrid/events", **_sendgrid_bounce(sent))
         else:
             event = _postmark_bounce(str(second["Message-ID"]), SECOND)
             status, body = await _post(

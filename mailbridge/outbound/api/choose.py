@@ -1,4 +1,5 @@
-"""The API transport a ``mailgun://`` or ``postmark://`` URL names."""
+"""The API transport a ``mailgun://``, ``postmark://``, ``sendgrid://`` or ``ses://`` URL
+names."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mailbridge.errors import ConfigError
 from mailbridge.outbound.api.config import ApiConfig
 from mailbridge.outbound.api.mailgun import MailgunTransport, mailgun_base
 from mailbridge.outbound.api.postmark import PostmarkTransport
+from mailbridge.outbound.api.sendgrid import SendgridTransport
 
 if TYPE_CHECKING:
     from mailbridge.outbound.api.ses import SesTransport
@@ -28,15 +30,17 @@ def _query(url: str, allowed: set[str]) -> dict[str, str]:
     return found
 
 
-def api_transport(url: str, api: ApiConfig) -> MailgunTransport | PostmarkTransport | SesTransport:
-    """The transport for a ``mailgun://`` or ``postmark://`` URL."""
+def api_transport(
+    url: str, api: ApiConfig
+) -> MailgunTransport | PostmarkTransport | SendgridTransport | SesTransport:
+    """The transport for an API transport's URL."""
     parts = urlsplit(url)
     if parts.username or parts.password:
         raise ConfigError(
             "outbound.transport: put the API key in outbound.api_key (or "
             "MAILBRIDGE_OUTBOUND_API_KEY), not in the URL"
         )
-    if not api.key:
+    if not api.key and parts.scheme != "ses":  # SES: AWS's own credential chain
         raise ConfigError(
             f"outbound.transport: {parts.scheme}:// needs outbound.api_key "
             "(or MAILBRIDGE_OUTBOUND_API_KEY)"
@@ -54,6 +58,14 @@ def api_transport(url: str, api: ApiConfig) -> MailgunTransport | PostmarkTransp
         if parts.netloc or parts.path.strip("/"):
             raise ConfigError(f"outbound.transport: expected postmark:// (no host), got '{url}'")
         return PostmarkTransport(query.get("stream", "outbound"), api)
+    if parts.scheme == "sendgrid":
+        _query(url, set())
+        if parts.netloc or parts.path.strip("/"):
+            raise ConfigError(
+                f"outbound.transport: expected sendgrid:// (no host; an EU subuser's "
+                f"outbound.api_url is https://api.eu.sendgrid.com), got '{url}'"
+            )
+        return SendgridTransport(api)
     if parts.scheme == "ses":
         _query(url, set())
         region = parts.hostname or ""

@@ -10,7 +10,7 @@ from mailbridge.errors import ConfigError
 
 __all__ = ["API_SCHEMES", "ApiConfig", "masked_key"]
 
-API_SCHEMES = ("mailgun", "postmark", "ses")
+API_SCHEMES = ("mailgun", "postmark", "sendgrid", "ses")
 
 
 def masked_key(key: str) -> str:

@@ -11,12 +11,13 @@ about the recipient's address (``at_rcpt``) counts as a bounce.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import ssl
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,9 @@ class Answer:
     json: Any  # the body parsed, or None
     retry_after: float | None
     error_type: str = ""  # AWS's X-Amzn-ErrorType, without its ":..." suffix
+    # The answer's headers (case-insensitive): SendGrid names the message it accepted
+    # in one (X-Message-Id), not in its empty body.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,16 +132,23 @@ class ApiClient:
             f"after the key was refused (this {ago:.0f} s ago)"
         )
 
+    @contextlib.contextmanager
+    def probing(self) -> Iterator[None]:
+        """For ``check-config``: a refusal inside is reported, not logged nor held."""
+        self._probing = True
+        try:
+            yield
+        finally:
+            self._probing = False
+
     def explained(self, raise_for: Any, answer: Answer) -> str:
         """What ``raise_for`` would say of ``answer`` to a send, for ``check-config``:
         nothing logged, nothing held."""
-        self._probing = True
-        try:
-            raise_for(answer)
-        except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
-            return str(exc)
-        finally:
-            self._probing = False
+        with self.probing():
+            try:
+                raise_for(answer)
+            except (TemporaryDeliveryError, PermanentDeliveryError) as exc:
+                return str(exc)
         return f"{self.description}: HTTP {answer.status}"
 
     def key_refused(self, detail: str) -> TemporaryDeliveryError:
@@ -172,6 +183,7 @@ class ApiClient:
                     raise _redirected(self.description, status, response.headers)
                 retry = retry_after_seconds(response.headers.get("Retry-After"))
                 error_type = response.headers.get("X-Amzn-ErrorType", "").split(":", 1)[0]
+                headers = response.headers.copy()
                 json: Any = None
                 if "json" in (response.content_type or ""):
                     try:
@@ -193,7 +205,7 @@ class ApiClient:
                 f"{self.description}: cannot reach {url.split('/', 3)[2]}: {exc}"
             ) from exc
         text = raw[:500].decode("utf-8", "replace").strip()
-        return Answer(status, text, json, retry, error_type)
+        return Answer(status, text, json, retry, error_type, headers)
 
     def temporary(self, answer: Answer, what: str) -> TemporaryDeliveryError:
         """429, 5xx and other answers about the service: try again later."""

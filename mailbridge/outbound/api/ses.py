@@ -6,6 +6,13 @@ Requests are signed with AWS Signature Version 4 by botocore's own signer (the
 optional extra ``mailbridge[ses]``): a signing scheme is not something to write again.
 botocore is imported only when an ``ses://`` transport is built.
 
+The credentials are ``outbound.api_key`` (a static key pair) or, without one, botocore's
+own credential chain, as the AWS CLI finds them: the environment (with
+AWS_SESSION_TOKEN), the shared files, the ECS task role, the EC2 instance role. Those of
+a role are temporary: botocore refreshes them before they expire, which may ask a
+metadata endpoint over HTTP, so they are read off the event loop, at each signing, and
+the session token goes with the signature (X-Amz-Security-Token).
+
 SES answers a send to an address on its suppression list with 200 and reports the
 bounce later (to the service, not to us), so no answer here is about the recipient:
 ``MessageRejected`` is about the message or, "Email address is not verified", about
@@ -14,6 +21,7 @@ our account (the sandbox, an unverified identity).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -49,37 +57,100 @@ def ses_credentials(key: str) -> tuple[str, str]:
     return key_id, secret
 
 
+_CHAIN = (
+    "AWS's credential chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+    "AWS_SESSION_TOKEN; AWS_PROFILE and the shared files ~/.aws/credentials, "
+    "~/.aws/config; the ECS task role; the EC2 instance role)"
+)
+
+
+def _chain_credentials() -> Any:
+    """What botocore's default chain finds now (a blocking call: files, and for a role
+    an HTTP request to the metadata endpoint), or None."""
+    import botocore.session
+
+    return botocore.session.get_session().get_credentials()
+
+
 class SesTransport:
     def __init__(self, region: str, api: ApiConfig) -> None:
         try:
-            from botocore.auth import SigV4Auth
             from botocore.credentials import Credentials
         except ImportError:
             raise ConfigError(
                 "outbound.transport: ses:// needs botocore: pip install 'mailbridge[ses]'"
             ) from None
-        key_id, secret = ses_credentials(api.key)
         self.region = region
         self.base = (api.base_url or f"https://email.{region}.amazonaws.com").rstrip("/")
-        self.description = f"ses://{region} (key {key_id[:4]}…{masked_key(secret)})"
-        self._key_id = key_id
         self._where = f"ses://{region}"
-        self._signer = SigV4Auth(Credentials(key_id, secret), "ses", region)
+        # A static key pair (outbound.api_key), or the chain's, found at first use.
+        self._credentials: Any = None
+        self._finding = asyncio.Lock()
+        if api.key:
+            key_id, secret = ses_credentials(api.key)
+            self.description = f"ses://{region} (key {key_id[:4]}…{masked_key(secret)})"
+            self._credentials = Credentials(key_id, secret, method="outbound.api_key")
+        else:
+            self.description = (
+                f"ses://{region} (AWS credentials from the environment, shared files or role)"
+            )
+        self._key_id = ""  # the first characters of the key id last signed with
+        self._method = "outbound.api_key" if api.key else ""
         self._client = ApiClient(api, self._where)
 
     @property
     def url(self) -> str:
         return f"{self.base}/v2/email/outbound-emails"
 
-    def _signed_headers(self, body: bytes, method: str = "POST", url: str = "") -> dict[str, str]:
+    async def _frozen(self) -> Any:
+        """The key id, secret and session token to sign with now: the chain's found once
+        (off the loop), then refreshed by botocore as they near expiry."""
+        from botocore.exceptions import BotoCoreError
+
+        self._client.raise_if_held()
+        try:
+            async with self._finding:
+                if self._credentials is None:
+                    self._credentials = await asyncio.to_thread(_chain_credentials)
+            if self._credentials is None:
+                raise self._client.key_refused(
+                    f"{self._where}: no AWS credentials: outbound.api_key is empty and "
+                    f"{_CHAIN} found none; set one of them, or give the instance or task "
+                    "a role allowed ses:SendEmail"
+                )
+            self._method = str(getattr(self._credentials, "method", "") or "")
+            frozen = await asyncio.to_thread(self._credentials.get_frozen_credentials)
+        except (BotoCoreError, RuntimeError, OSError, ValueError) as exc:
+            # A role's endpoint that does not answer, a refresh that failed: found again
+            # at the next attempt.
+            if self._method != "outbound.api_key":
+                self._credentials = None
+            raise TemporaryDeliveryError(
+                f"{self._where}: cannot get AWS credentials ({self._method or 'the chain'}): {exc}"
+            ) from exc
+        self._key_id = str(frozen.access_key)[:4]
+        return frozen
+
+    async def _signed_headers(
+        self, body: bytes, method: str = "POST", url: str = ""
+    ) -> dict[str, str]:
+        from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
         request = AWSRequest(
             method=method, url=url or self.url, data=body,
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
-        self._signer.add_auth(request)
+        # Frozen: a role's three parts read at once, never across a refresh (as
+        # botocore's own request signer does); SigV4Auth adds the session token.
+        SigV4Auth(await self._frozen(), "ses", self.region).add_auth(request)
         return {name: str(value) for name, value in request.headers.items()}
+
+    def _shown_key(self) -> str:
+        source = (
+            "" if self._method == "outbound.api_key" else f", from {self._method or 'the chain'}"
+        )
+        return f"{self._key_id}…{source}"
 
     async def send(self, mail_from: str, rcpt_to: str, message: bytes) -> str | None:
         payload: dict[str, Any] = {
@@ -88,7 +159,8 @@ class SesTransport:
         }
         body = json.dumps(payload).encode()
         # Signed at each attempt: a signature is valid for a few minutes only.
-        answer = await self._client.post(self.url, data=body, headers=self._signed_headers(body))
+        headers = await self._signed_headers(body)
+        answer = await self._client.post(self.url, data=body, headers=headers)
         self._raise_for(answer)
         if isinstance(answer.json, dict) and isinstance(answer.json.get("MessageId"), str):
             # SES's id for its events and logs (the outbox id is on the line too).
@@ -105,13 +177,16 @@ class SesTransport:
         AccessDeniedException, which proves the key but not that permission."""
         url = f"{self.base}/v2/email/account"
         try:
-            answer = await self._client.request(
-                "GET", url, headers=self._signed_headers(b"", "GET", url)
-            )
+            with self._client.probing():  # no credentials is reported here, not logged
+                headers = await self._signed_headers(b"", "GET", url)
+        except TemporaryDeliveryError as exc:
+            return Probe("problem" if "no AWS credentials" in str(exc) else "unknown", str(exc))
+        try:
+            answer = await self._client.request("GET", url, headers=headers)
         except TemporaryDeliveryError as exc:  # cannot connect, TLS, no answer
             return Probe("unknown", str(exc))
         data = answer.json if isinstance(answer.json, dict) else {}
-        key = f"{self._where}: AWS takes the key {self._key_id[:4]}…"
+        key = f"{self._where}: AWS takes the key {self._shown_key()}"
         if answer.status == 200:
             if not data.get("SendingEnabled", True):
                 return Probe("problem", f"{key}, but sending is paused for the account in "
@@ -141,10 +216,14 @@ class SesTransport:
         said = str(said)[:300]
         where = self._where
         if status in (401, 403):
+            check = (
+                "outbound.api_key (ACCESS_KEY_ID:SECRET_ACCESS_KEY), that the IAM user may"
+                if self._method == "outbound.api_key"
+                else f"the credentials {_CHAIN} gave, that the user or role may"
+            )
             raise self._client.key_refused(
-                f"{where}: SES refused the key {self._key_id[:4]}… (HTTP {status} {kind} "
-                f"{said}); check outbound.api_key (ACCESS_KEY_ID:SECRET_ACCESS_KEY), that "
-                f"the IAM user may ses:SendEmail, and the region ({self.region})"
+                f"{where}: SES refused the key {self._shown_key()} (HTTP {status} {kind} "
+                f"{said}); check {check} ses:SendEmail, and the region ({self.region})"
             )
         if kind in _ACCOUNT_ERRORS:
             raise self._client.key_refused(
