@@ -12,7 +12,8 @@ so that no copy of the data directory keeps it (docs/privacy.md).
 
 Run every hour as a periodic job (mailbridge.jobs), by one daemon of those sharing
 the database. The purges that can face a backlog (the inbound log and the outbox after
-a robot flood refused at RCPT or the first run after an upgrade, the spam folder) delete a
+a robot flood refused at RCPT or the first run after an upgrade, the spam folder, the
+raw messages of a big log) delete a
 batch in the hour's transaction and, once it is committed, the rest batch after batch,
 each in a transaction of its own (:meth:`Housekeeping.drain`): a reply arriving
 meanwhile waits for one batch at most. Before, each deleted at most one batch an hour,
@@ -84,6 +85,7 @@ class Housekeeping:
         moderators: Sequence[str] = (),
         drain_seconds: float = DRAIN_SECONDS,
         batches: tuple[int, int] = (spam_retention.BATCH, inbound_retention.BATCH),
+        raw_batch: int = inbound.RAW_BATCH,
         between: Callable[[], Awaitable[None]] = _give_way,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -96,7 +98,8 @@ class Housekeeping:
         comment deleted from it; ``moderators``: moderation.moderators, whose addresses
         the folder's purge keeps. ``drain_seconds``: how long a run's batches go on
         (:meth:`drain`); ``between``: awaited between two of them; ``batches``: the
-        spam folder's comments and the log's rows (and the outbox's) a batch."""
+        spam folder's comments and the log's rows (and the outbox's) a batch;
+        ``raw_batch``: the raw messages past inbound.raw_retention_days a batch."""
         self._store = store
         self._clock = clock
         self._retention = timedelta(days=raw_retention_days)
@@ -111,6 +114,7 @@ class Housekeeping:
         self._moderators = tuple(moderators)
         self._drain_seconds = drain_seconds
         self._spam_batch, self._log_batch = batches
+        self._raw_batch = raw_batch
         self._between = between
         self._monotonic = monotonic
         # The purges whose first batch of the hour was full, in the order the drain
@@ -175,10 +179,18 @@ class Housekeeping:
         if full:
             self._left["log"] = log_before
         before = iso(now - self._retention)
-        purged = await inbound.purge_raw(conn, before)
-        forgot += _said(purged, "the raw bytes of %d inbound message(s)", before)
+        full, purged = await self._purge_raw(conn, before)
+        forgot += purged
+        if full:
+            self._left["raw"] = before
         self._unscrubbed += forgot
         return purged
+
+    async def _purge_raw(self, conn: aiosqlite.Connection, before: str) -> tuple[bool, int]:
+        """One batch of the raw messages' retention: (whether it was full, rows deleted)."""
+        purged = await inbound.purge_raw(conn, before, self._raw_batch)
+        _said(purged, "the raw bytes of %d inbound message(s)", before)
+        return purged >= self._raw_batch, purged
 
     async def _purge_spam(self, conn: aiosqlite.Connection, before: str) -> tuple[bool, int]:
         """One batch of the spam folder's purge: (whether it was full, rows deleted)."""
@@ -213,7 +225,7 @@ class Housekeeping:
         """After a run committed: the rest of the purges whose batch was full, batch
         after batch, each in a transaction of its own, for ``drain_seconds`` at most."""
         deadline = self._monotonic() + self._drain_seconds
-        steps = {"spam": self._purge_spam, "log": self._forget_log}
+        steps = {"spam": self._purge_spam, "log": self._forget_log, "raw": self._purge_raw}
         while self._left:
             if self._monotonic() >= deadline:
                 log.info("housekeeping: more to forget than %g s allowed; the rest goes "
