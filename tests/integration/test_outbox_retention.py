@@ -18,6 +18,7 @@ from support import FakeClock, db_rows, import_seed, make_settings, no_dmarc_zon
 
 from mailbridge.app import Running, running
 from mailbridge.jobs import Periodic
+from mailbridge.status import status_lines
 from mailbridge.store import outbox_operator
 
 READER = "reader002.4a549d@example.org"
@@ -102,6 +103,9 @@ async def test_a_done_email_goes_after_its_address_and_its_bounce_and_counters_s
         assert await kinds(daemon) == []
         assert await db_rows(daemon, "SELECT count(*) FROM outbox_messages") == [(0,)]
         assert await counters(daemon) == before
+        # `mailbridge status` does not say none was ever sent.
+        shown = await daemon.store.read(lambda c: status_lines(c, daemon.settings, clock.now()))
+        assert "Last email sent: none kept (2 sent before: inbound.keep_days, erasures)" in shown
         # `mailbridge outbox ID` says there is no such message (ids are never reused).
         assert await daemon.store.read(lambda c: outbox_operator.get_detail(c, row_id)) is None
 
