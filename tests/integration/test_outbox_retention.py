@@ -19,7 +19,7 @@ from support import FakeClock, db_rows, import_seed, make_settings, no_dmarc_zon
 from mailbridge.app import Running, running
 from mailbridge.jobs import Periodic
 from mailbridge.status import status_lines
-from mailbridge.store import outbox_operator
+from mailbridge.store import mail_events, outbox_operator
 
 READER = "reader002.4a549d@example.org"
 DAY = timedelta(days=1).total_seconds()
@@ -152,3 +152,30 @@ async def test_never_an_email_still_to_be_sent_and_every_done_one_counted(
             daemon, "SELECT count FROM deleted_counts WHERE counter = 'deliveries' "
             "AND label = 'failed'"
         ) == [(1,)]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_an_email_a_mail_service_reported_on_stays_while_the_event_does(
+    tmp_path: Path,
+) -> None:
+    """A mail service's event (matched to the row by Message-ID or its own id) names
+    the row: `mailbridge inbound`'s bounce counts and the event's record point at it."""
+    clock = FakeClock()
+    settings = make_settings(tmp_path, inbound={"keep_days": 30}, smtp={"reply_token_days": 30})
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        old = clock.now() - timedelta(days=40)
+        made = old.isoformat(timespec="seconds")
+        await daemon.store.write(lambda c: _insert(c, [("sent", made, old.timestamp(), made, 1)]))
+        [(row_id,)] = await db_rows(daemon, "SELECT id FROM outbox")
+        came = (clock.now() - timedelta(days=10)).isoformat(timespec="seconds")
+        await daemon.store.write(lambda c: mail_events.insert(
+            c, provider="postmark", event_id="ev-keep-1", kind="soft", outbox_id=row_id,
+            address_id=None, status="4.2.2", diagnostic="mailbox full", now=came,
+        ))  # fmt: skip
+        await housekeeping(daemon).run_once()
+        assert await db_rows(daemon, "SELECT id FROM outbox") == [(row_id,)]
+        # 21 days on, the event is 31 days old: it goes, and the row with it.
+        clock.advance(21 * DAY)
+        await housekeeping(daemon).run_once()
+        assert await db_rows(daemon, "SELECT count(*) FROM mail_events") == [(0,)]
+        assert await db_rows(daemon, "SELECT id FROM outbox") == []
