@@ -241,3 +241,37 @@ async def test_old_raw_messages_go_batch_after_batch_and_a_reply_meanwhile_is_an
         ) == [(1,)]  # fmt: skip
         assert await refused(daemon) == RAW  # their rows stay (inbound.keep_days)
         assert "the raw bytes of 200 inbound message(s)" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_the_outbox_history_past_its_period_goes_in_one_run(tmp_path: Path) -> None:
+    """The first run after the upgrade that gave the outbox a retention meets every email
+    ever sent: the rows past the period go batch after batch in the drain, the inbound
+    log having nothing to forget, and the counters keep them."""
+    clock = FakeClock()
+    settings = make_settings(tmp_path, inbound={"keep_days": 30}, smtp={"reply_token_days": 30})
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        old = clock.now() - timedelta(days=400)
+        made = old.isoformat(timespec="seconds")
+
+        async def history(conn: Any) -> None:
+            await conn.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+                "INSERT INTO outbox (kind, message_id, mail_from, rcpt_to, status, attempts, "
+                "next_attempt_at, created_at, sent_at) SELECT 'reply_notification', "
+                "'<' || i || '@history.example>', 'b@reply.example.org', "
+                "'r' || i || '@example.net', 'sent', 1, ?, ?, ? FROM n",
+                (2_500, old.timestamp(), made, made),
+            )
+
+        await daemon.store.write(history)
+        sql = "SELECT count(*) FROM outbox"
+        # No time to drain: the hour's one batch.
+        await keeper(settings, daemon.store, clock, drain_seconds=0).run_once()
+        assert await db_rows(daemon, sql) == [(1_500,)]
+        await keeper(settings, daemon.store, clock).run_once()
+        assert await db_rows(daemon, sql) == [(0,)]
+        assert await db_rows(
+            daemon, "SELECT count FROM deleted_counts WHERE counter = 'deliveries' "
+            "AND label = 'sent'"
+        ) == [(2_500,)]  # fmt: skip
