@@ -2,16 +2,18 @@
 the bytes of sent emails once no reply to them can be filed, shared rate-limit hits
 past their window, what Akismet was sent about a comment (the reader's IP address
 and browser) once no decision on it can be reported, the spam folder's comments
-past ``spam.keep_days`` (mailbridge.moderate.spam_retention), and the inbound log's
-rows past ``inbound.keep_days`` (mailbridge.store.inbound_retention).
+past ``spam.keep_days`` (mailbridge.moderate.spam_retention), the inbound log's
+rows past ``inbound.keep_days`` (mailbridge.store.inbound_retention), and the outbox's
+rows of emails done with past the same (mailbridge.store.outbox_retention).
 
 What it deletes is personal data (addresses, words, headers): after a run that deleted
 any, :meth:`Housekeeping.scrub` empties SQLite's write-ahead log, as an erasure does,
 so that no copy of the data directory keeps it (docs/privacy.md).
 
 Run every hour as a periodic job (mailbridge.jobs), by one daemon of those sharing
-the database. The two purges that can face a backlog (the inbound log after a robot
-flood refused at RCPT or the first run after an upgrade, the spam folder) delete a
+the database. The purges that can face a backlog (the inbound log and the outbox after
+a robot flood refused at RCPT or the first run after an upgrade, the spam folder, the
+raw messages of a big log) delete a
 batch in the hour's transaction and, once it is committed, the rest batch after batch,
 each in a transaction of its own (:meth:`Housekeeping.drain`): a reply arriving
 meanwhile waits for one batch at most. Before, each deleted at most one batch an hour,
@@ -40,6 +42,7 @@ from mailbridge.store import (
     inbound_retention,
     listings,
     outbox,
+    outbox_retention,
     rate_hits,
     withdrawal,
 )
@@ -82,6 +85,7 @@ class Housekeeping:
         moderators: Sequence[str] = (),
         drain_seconds: float = DRAIN_SECONDS,
         batches: tuple[int, int] = (spam_retention.BATCH, inbound_retention.BATCH),
+        raw_batch: int = inbound.RAW_BATCH,
         between: Callable[[], Awaitable[None]] = _give_way,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -94,7 +98,8 @@ class Housekeeping:
         comment deleted from it; ``moderators``: moderation.moderators, whose addresses
         the folder's purge keeps. ``drain_seconds``: how long a run's batches go on
         (:meth:`drain`); ``between``: awaited between two of them; ``batches``: the
-        spam folder's comments and the log's rows a batch."""
+        spam folder's comments and the log's rows (and the outbox's) a batch;
+        ``raw_batch``: the raw messages past inbound.raw_retention_days a batch."""
         self._store = store
         self._clock = clock
         self._retention = timedelta(days=raw_retention_days)
@@ -109,12 +114,14 @@ class Housekeeping:
         self._moderators = tuple(moderators)
         self._drain_seconds = drain_seconds
         self._spam_batch, self._log_batch = batches
+        self._raw_batch = raw_batch
         self._between = between
         self._monotonic = monotonic
-        # The hour's cut-offs of the purges whose first batch was full (None: done).
-        self._spam_left: str | None = None
-        self._log_left: str | None = None
+        # The purges whose first batch of the hour was full, in the order the drain
+        # goes on with them, each with its cut-off.
+        self._left: dict[str, str] = {}
         self._replies_before = ""  # set by each run (work)
+        self._sent_before_s = 0.0  # the same, in Unix seconds
 
     async def work(self, conn: aiosqlite.Connection) -> int:
         """The hour's upkeep (above); returns how many raw bodies were forgotten."""
@@ -152,24 +159,38 @@ class Housekeeping:
         await withdrawal.forget_sent(conn, moderation_before, outbox.MODERATION_KINDS)
         # What the moderation digests past recall listed (mailbridge.store.listings).
         await listings.forget_settled(conn)
-        self._spam_left = self._log_left = None
+        self._left = {}
         if self._spam is not None:
             spam_before = iso(now - self._spam)
             full, gone = await self._purge_spam(conn, spam_before)
             forgot += gone
-            self._spam_left = spam_before if full else None
+            if full:
+                self._left["spam"] = spam_before
         log_before = iso(now - self._log)
         # A reply's row stays while its address works (to the end of its last day):
         # kept for this run's batches, the drain's too.
-        self._replies_before = iso(now - max(self._log, self._sent + timedelta(days=1)))
+        replies_before = now - max(self._log, self._sent + timedelta(days=1))
+        self._replies_before = iso(replies_before)
+        # A done email's outbox row goes after the same period (its reply address, and
+        # the bounces and events that name it: mailbridge.store.outbox_retention).
+        self._sent_before_s = replies_before.timestamp()
         full, gone = await self._forget_log(conn, log_before)
         forgot += gone
-        self._log_left = log_before if full else None
+        if full:
+            self._left["log"] = log_before
         before = iso(now - self._retention)
-        purged = await inbound.purge_raw(conn, before)
-        forgot += _said(purged, "the raw bytes of %d inbound message(s)", before)
+        full, purged = await self._purge_raw(conn, before)
+        forgot += purged
+        if full:
+            self._left["raw"] = before
         self._unscrubbed += forgot
         return purged
+
+    async def _purge_raw(self, conn: aiosqlite.Connection, before: str) -> tuple[bool, int]:
+        """One batch of the raw messages' retention: (whether it was full, rows deleted)."""
+        purged = await inbound.purge_raw(conn, before, self._raw_batch)
+        _said(purged, "the raw bytes of %d inbound message(s)", before)
+        return purged >= self._raw_batch, purged
 
     async def _purge_spam(self, conn: aiosqlite.Connection, before: str) -> tuple[bool, int]:
         """One batch of the spam folder's purge: (whether it was full, rows deleted)."""
@@ -191,27 +212,30 @@ class Housekeeping:
         )
         _said(settled.messages, "%d message(s) of the inbound log", before)
         _said(settled.events, "%d mail event(s) (bounces, complaints)", before)
-        full = max(settled.messages, settled.events) >= self._log_batch
-        return full, settled.messages + settled.bounces + settled.events
+        # After the log's batch: an email's row goes once the bounces read about it
+        # have gone with their messages.
+        sent = await outbox_retention.forget_old(
+            conn, self._replies_before, self._sent_before_s, self._log_batch
+        )
+        _said(sent, "the outbox rows of %d email(s) done with", self._replies_before)
+        full = max(settled.messages, settled.events, sent) >= self._log_batch
+        return full, settled.messages + settled.bounces + settled.events + sent
 
     async def drain(self) -> None:
         """After a run committed: the rest of the purges whose batch was full, batch
         after batch, each in a transaction of its own, for ``drain_seconds`` at most."""
         deadline = self._monotonic() + self._drain_seconds
-        while self._spam_left is not None or self._log_left is not None:
+        steps = {"spam": self._purge_spam, "log": self._forget_log, "raw": self._purge_raw}
+        while self._left:
             if self._monotonic() >= deadline:
                 log.info("housekeeping: more to forget than %g s allowed; the rest goes "
                          "in the next run", self._drain_seconds)  # fmt: skip
                 return
             await self._between()
-            spam_before, log_before = self._spam_left, self._log_left
-            if spam_before is not None:
-                full, gone = await self._store.write(partial(self._purge_spam, before=spam_before))
-                self._spam_left = spam_before if full else None
-            else:
-                assert log_before is not None
-                full, gone = await self._store.write(partial(self._forget_log, before=log_before))
-                self._log_left = log_before if full else None
+            name, before = next(iter(self._left.items()))
+            full, gone = await self._store.write(partial(steps[name], before=before))
+            if not full:
+                del self._left[name]
             self._unscrubbed += gone
 
     async def after_run(self) -> None:

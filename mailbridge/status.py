@@ -123,6 +123,14 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
         "WHERE withdrawn_at IS NULL AND due_at < ?", now.timestamp() - 60,
     )  # fmt: skip
     (last_sent,) = await _one(conn, "SELECT max(sent_at) FROM outbox WHERE status = 'sent'")
+    if last_sent is None:
+        # Every sent email's row gone (inbound.keep_days, erasures) is not "none yet".
+        (gone,) = await _one(
+            conn, "SELECT coalesce(sum(count), 0) FROM deleted_counts "
+            "WHERE counter = 'deliveries' AND label = 'sent'"
+        )  # fmt: skip
+        if gone:
+            last_sent = f"none kept ({int(gone)} sent before: inbound.keep_days, erasures)"
     # Failed in the last day: its last attempt was due then (next_attempt_at). Not
     # queued then: an email that gave up after give_up_hours was queued days ago.
     since = (now - timedelta(hours=24)).timestamp()

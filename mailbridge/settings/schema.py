@@ -276,8 +276,9 @@ class InboundSettings:
         90,
         "Days a message's row in the inbound log (sender, headers, checks, outcome) is "
         "kept after its outcome: for a reply filed as a comment, after the comment was "
-        "decided; and a mail service's bounce or complaint event after it came "
-        "(30 to 36500).",
+        "decided; a mail service's bounce or complaint event after it came; and an "
+        "email's row in the outbox (recipient, kind, dates) after it was sent or failed, "
+        "never before its reply address expires (30 to 36500).",
     )
     min_reply_chars: int = _key(
         2, "A reply shorter than this (after quotes and signatures are cut) is refused."

@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 
 __all__ = [
+    "RAW_BATCH",
     "Disposition",
     "InboundRecord",
     "LogEntry",
@@ -211,14 +212,24 @@ async def set_outcome(
     )
 
 
-async def purge_raw(conn: aiosqlite.Connection, before: str) -> int:
-    """Forget raw bodies received before ``before``; headers and outcomes stay.
+# Raw messages a transaction. Before, one statement deleted every raw message past
+# the retention: on a big log (the first run after an upgrade, a month of a busy site,
+# messages of megabytes, whose every page is freed) it held the one writer long, and
+# every reply waited for it. Now housekeeping deletes a batch, commits, and goes on
+# (mailbridge.housekeeping); fewer than the log's rows, as each can be megabytes.
+RAW_BATCH = 200
+
+
+async def purge_raw(conn: aiosqlite.Connection, before: str, batch: int = RAW_BATCH) -> int:
+    """Forget up to ``batch`` raw bodies received before ``before`` (oldest first), in
+    the caller's transaction; headers and outcomes stay.
 
     Driven by the raw bytes still kept (the retention's days), not by the whole log."""
     cur = await conn.execute(
         "DELETE FROM inbound_raw WHERE inbound_id IN (SELECT r.inbound_id FROM inbound_raw r "
-        "JOIN inbound_messages m ON m.id = r.inbound_id WHERE m.received_at < ?)",
-        (before,),
+        "JOIN inbound_messages m ON m.id = r.inbound_id WHERE m.received_at < ? "
+        "ORDER BY r.inbound_id LIMIT ?)",
+        (before, batch),
     )
     return cur.rowcount
 

@@ -33,12 +33,21 @@ import aiosqlite
 from mailbridge.store import deleted_counts
 from mailbridge.store.engine import json_list
 
-__all__ = ["BATCH", "Forgotten", "forget_old"]
+__all__ = ["BATCH", "OLD_EVENTS", "Forgotten", "forget_old"]
 
 # Rows a transaction: housekeeping deletes batch after batch, each committed on its
 # own, so that the first run after an upgrade (the whole history) or after a robot
 # flood refused at RCPT never holds the write lock for long (mailbridge.housekeeping).
 BATCH = 1000
+
+
+# Oldest first, through the index mail_events_by_time (migration 0039). Before, by id
+# and with no index on received_at: both engines read every event each hour, to find
+# none once the old ones were gone.
+OLD_EVENTS = (
+    "DELETE FROM mail_events WHERE id IN (SELECT id FROM mail_events "
+    "WHERE received_at < ? ORDER BY received_at LIMIT ?)"
+)
 
 
 class Forgotten(NamedTuple):
@@ -70,9 +79,5 @@ async def forget_old(
     await conn.execute(f"DELETE FROM inbound_raw WHERE inbound_id IN {ids}", (found,))  # noqa: S608
     cur = await conn.execute(f"DELETE FROM inbound_messages WHERE id IN {ids}", (found,))  # noqa: S608
     messages = cur.rowcount
-    cur = await conn.execute(
-        "DELETE FROM mail_events WHERE id IN (SELECT id FROM mail_events "
-        "WHERE received_at < ? ORDER BY id LIMIT ?)",
-        (before, batch),
-    )
+    cur = await conn.execute(OLD_EVENTS, (before, batch))
     return Forgotten(messages, bounces, cur.rowcount)

@@ -3,7 +3,8 @@
 Lifecycle: ``queued`` → ``sending`` (leased by one worker until ``lease_expires_at``)
 → ``sent`` or ``failed``, or back to ``queued`` for a retry; a notification queued (or
 failed) when its comment leaves the page is ``withdrawn`` (mailbridge.store.withdrawal).
-Rows are never deleted.
+A done row (sent, failed, withdrawn) is deleted after ``inbound.keep_days``
+(mailbridge.store.outbox_retention), or at its recipient's erasure.
 """
 
 from __future__ import annotations

@@ -172,3 +172,106 @@ async def test_every_batch_of_the_drain_keeps_a_filed_reply_while_its_address_wo
         assert await db_rows(
             daemon, "SELECT status FROM inbound_messages WHERE mail_from = ?", READER
         ) == [("accepted",)]
+
+
+RAW = 2_000
+
+
+async def raw_kept(daemon: Any) -> int:
+    [(count,)] = await db_rows(daemon, "SELECT count(*) FROM inbound_raw")
+    return int(count)
+
+
+@pytest.mark.asyncio
+async def test_old_raw_messages_go_batch_after_batch_and_a_reply_meanwhile_is_answered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, the raw messages past inbound.raw_retention_days went in one statement:
+    on a big log (a month of a busy site, messages of megabytes) it held the one
+    writer to its end, and every reply waited. Now they go batch after batch, each
+    committed on its own, in the same run."""
+    clock = FakeClock()
+    settings = make_settings(tmp_path, inbound={"keep_days": 90, "raw_retention_days": 30})
+    await import_seed(settings)
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        notification = await reply_notification(daemon)
+        # Messages of 40 days ago, their rows kept (90 days), their raw bytes past 30.
+        await daemon.store.write(flood((clock.now() - timedelta(days=40)).isoformat(), RAW))
+
+        async def raws(conn: Any) -> None:
+            await conn.execute(
+                "INSERT INTO inbound_raw (inbound_id, raw) SELECT id, ? FROM inbound_messages "
+                "WHERE status = 'refused'",
+                (b"Subject: robot\r\n\r\n" + b"x" * 4000 + b"\r\n",),
+            )
+
+        await daemon.store.write(raws)
+        kept_before = await raw_kept(daemon)
+        assert kept_before >= RAW
+
+        reply = reply_to_notification(notification, "Thank you, Ann: this helped me a lot.")
+        sending: list[asyncio.Task[str]] = []
+        left_when_answered: list[int] = []
+
+        async def between() -> None:
+            # As for the log's flood (above): the reply arrives between two batches and
+            # is answered before the purge's end.
+            if not sending and await raw_kept(daemon) < kept_before - 200:
+                data = reply.as_bytes()
+                rcpt = reply_address(notification)
+                sending.append(asyncio.create_task(smtp_send(daemon, READER, rcpt, data)))
+            elif sending and not left_when_answered:
+                await asyncio.wait_for(asyncio.shield(sending[0]), 120)
+                left_when_answered.append(await raw_kept(daemon))
+
+        caplog.set_level(logging.INFO, logger="mailbridge")
+        await keeper(settings, daemon.store, clock, between=between, raw_batch=200).run_once()
+
+        assert sending and sending[0].result().startswith("250"), sending
+        # Answered with old raw bytes still kept: between two batches, not after them.
+        assert left_when_answered and left_when_answered[0] > 0
+        # Every old one in the one run; the recent ones (the reply's, the seed's) kept.
+        assert await db_rows(
+            daemon, "SELECT count(*) FROM inbound_raw r JOIN inbound_messages m "
+            "ON m.id = r.inbound_id WHERE m.status = 'refused'",
+        ) == [(0,)]  # fmt: skip
+        assert await db_rows(
+            daemon, "SELECT count(*) FROM inbound_raw r JOIN inbound_messages m "
+            "ON m.id = r.inbound_id WHERE m.mail_from = ?", READER,
+        ) == [(1,)]  # fmt: skip
+        assert await refused(daemon) == RAW  # their rows stay (inbound.keep_days)
+        assert "the raw bytes of 200 inbound message(s)" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_the_outbox_history_past_its_period_goes_in_one_run(tmp_path: Path) -> None:
+    """The first run after the upgrade that gave the outbox a retention meets every email
+    ever sent: the rows past the period go batch after batch in the drain, the inbound
+    log having nothing to forget, and the counters keep them."""
+    clock = FakeClock()
+    settings = make_settings(tmp_path, inbound={"keep_days": 30}, smtp={"reply_token_days": 30})
+    async with running(settings, clock=clock, resolver=no_dmarc_zone()) as daemon:
+        old = clock.now() - timedelta(days=400)
+        made = old.isoformat(timespec="seconds")
+
+        async def history(conn: Any) -> None:
+            await conn.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+                "INSERT INTO outbox (kind, message_id, mail_from, rcpt_to, status, attempts, "
+                "next_attempt_at, created_at, sent_at) SELECT 'reply_notification', "
+                "'<' || i || '@history.example>', 'b@reply.example.org', "
+                "'r' || i || '@example.net', 'sent', 1, ?, ?, ? FROM n",
+                (2_500, old.timestamp(), made, made),
+            )
+
+        await daemon.store.write(history)
+        sql = "SELECT count(*) FROM outbox"
+        # No time to drain: the hour's one batch.
+        await keeper(settings, daemon.store, clock, drain_seconds=0).run_once()
+        assert await db_rows(daemon, sql) == [(1_500,)]
+        await keeper(settings, daemon.store, clock).run_once()
+        assert await db_rows(daemon, sql) == [(0,)]
+        assert await db_rows(
+            daemon, "SELECT count FROM deleted_counts WHERE counter = 'deliveries' "
+            "AND label = 'sent'"
+        ) == [(2_500,)]  # fmt: skip
