@@ -47,18 +47,19 @@ def real_comment_texts() -> list[str]:
 
 
 # Migrated SQLite databases, one per set of migrations (a test may ship fewer: see
-# _from_template), each made once in this process and copied for every test after.
+# from_template), each made once in this process and copied for every test after.
 _TEMPLATES: dict[tuple[tuple[str, str], ...], Path] = {}
 
 
-async def _from_template(database: Path) -> None:
+async def from_template(database: Path) -> None:
     """A test's new SQLite database as a copy of one with every migration applied.
 
     Applying the 37 migrations to a new file is 37 transactions, 37 fsyncs: about
     0.15 s, more on a busy disk, for each of the hundreds of tests that start a
-    daemon (tests/unit/test_store.py, tests/faults/test_upgrade_interrupted.py and
+    daemon (import_seed) or take the ``store`` fixture. tests/unit/test_store.py,
+    tests/faults/test_upgrade_interrupted.py and
     tests/integration/test_upgrade_previous_release.py test the migrations
-    themselves, on new files; so does every command run on a new data directory).
+    themselves, on new files; so does every command run on a new data directory.
     The copy is what those migrations leave, made with the migrations shipped at the
     time of the call: a test that ships fewer (monkeypatch) gets its own template.
     tests/pg.py does the same for PostgreSQL (CREATE DATABASE ... TEMPLATE)."""
@@ -92,7 +93,7 @@ async def import_seed(settings: Settings, path: Path = SEED_JSON) -> None:
     from mailbridge.importer import import_file
 
     if not settings.data_url and not settings.database_path.exists():
-        await _from_template(settings.database_path)
+        await from_template(settings.database_path)
     store = await open_store(settings)
     try:
         await import_file(store, path, SystemClock())
