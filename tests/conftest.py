@@ -8,7 +8,14 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from programs import REQUIRE_ENV, missing, requires_program
-from support import SinkHandler, free_port, import_seed, make_settings, no_dmarc_zone
+from support import (
+    SinkHandler,
+    free_port,
+    from_template,
+    import_seed,
+    make_settings,
+    no_dmarc_zone,
+)
 
 from mailbridge.app import Running, running
 from mailbridge.settings import Settings
@@ -113,7 +120,9 @@ async def daemon(settings: Settings) -> AsyncIterator[Running]:
 
 @pytest_asyncio.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A store on a SQLite file of its own, whichever engine the suite runs on."""
+    """A store on a SQLite file of its own, whichever engine the suite runs on: a copy
+    of the migrated template (tests/support.py), opened as any existing file is."""
+    await from_template(tmp_path / "mb.sqlite3")
     opened = await Store.open(tmp_path / "mb.sqlite3")
     try:
         yield opened
