@@ -8,7 +8,6 @@
     │   └── MigrationFailed         a schema migration failed at start, rolled back whole
     ├── ImportFormatError           an import file is neither WordPress WXR nor mailbridge JSON
     ├── StoreClosedError            the store was used after close()
-    ├── UnitAwaitedElsewhere        a store unit awaited more than its connection (a bug)
     ├── NotFound                    a thread or comment named by a caller does not exist
     ├── InvalidInput                a field of a web submission is wrong (names the field)
     ├── ThreadRefused               a page may not create its thread (origin, path, title)
@@ -98,7 +97,6 @@ __all__ = [
     "TooManyRecipients",
     "TooManyReplyAddresses",
     "TooShort",
-    "UnitAwaitedElsewhere",
     "UnknownComment",
     "UnknownRecipient",
     "UnknownVerdict",
@@ -151,20 +149,6 @@ class ImportFormatError(MailbridgeError):
 
 class StoreClosedError(MailbridgeError):
     """The store was used after :meth:`Store.close`."""
-
-
-class UnitAwaitedElsewhere(MailbridgeError):
-    """A store unit awaited something other than its connection on the database thread
-    (mailbridge.store.onetrip): a bug in that unit, or a unit to mark ``on_event_loop``.
-    Its statements are rolled back; its caller gets this."""
-
-    def __init__(self, name: str, awaited: object) -> None:
-        super().__init__(
-            f"the store unit {name} awaited {awaited!r}, not its connection: units run on "
-            "the database thread, where nothing else can be awaited; mark it with "
-            "mailbridge.store.onetrip.on_event_loop if it must (it was rolled back)"
-        )
-        self.unit = name
 
 
 class NotFound(MailbridgeError):

@@ -2,9 +2,7 @@
 
 Every write is a unit of work run inside ``BEGIN IMMEDIATE`` on the single writer
 connection, serialised by an asyncio lock, so a caller either sees its whole
-change committed or none of it. A group of units, or a read, runs on its connection's
-database thread in one trip (mailbridge.store.onetrip), unless a unit is marked
-``on_event_loop``. The repository modules next to this one
+change committed or none of it. The repository modules next to this one
 (``threads``, ``comments``, ``inbound``, ``outbox``) hold SQL only and take a
 connection as their first argument.
 """
@@ -22,7 +20,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from mailbridge.errors import DataDirUnusable, StoreClosedError
-from mailbridge.store import buffered, migrations, onetrip
+from mailbridge.store import buffered, migrations
 
 __all__ = ["Store", "UnitOfWork", "is_unwritable"]
 
@@ -163,7 +161,6 @@ class Store:
         # Units waiting for the next group commit, and the task that runs them.
         self._pending: list[_Unit] = []
         self._draining: asyncio.Future[None] | None = None
-        self._trip: asyncio.Future[onetrip.GroupOutcome] | None = None
         self._busy_ms = int(busy_timeout * 1000)
         # (monotonic time, message) of the last write that failed for lack of a
         # writable database; cleared by the next write that commits.
@@ -211,10 +208,6 @@ class Store:
         rolled back alone), and one COMMIT and one fsync. Each caller still gets its
         answer only after that commit. A caller cancelled before its unit starts
         leaves no trace; once started, the unit runs to its commit or rollback.
-
-        The group runs on the writer's thread in one trip; ``work`` may await only its
-        connection there (else :class:`~mailbridge.errors.UnitAwaitedElsewhere`),
-        unless marked with :func:`mailbridge.store.onetrip.on_event_loop`.
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((work, future))
@@ -240,11 +233,6 @@ class Store:
         conn = self._writer
         if conn is None:
             _fail(batch, StoreClosedError("the store is closed"))
-            return
-        if isinstance(conn, buffered.BufferedConnection) and not any(
-            onetrip.needs_event_loop(work) for work, _future in batch
-        ):
-            await self._commit_in_one_trip(conn, batch)
             return
         try:
             if isinstance(conn, buffered.BufferedConnection):
@@ -297,74 +285,6 @@ class Store:
         for future, error in failed:
             if not future.done():
                 future.set_exception(error)
-
-    async def _commit_in_one_trip(
-        self, conn: buffered.BufferedConnection, batch: list[_Unit]
-    ) -> None:
-        """The group, BEGIN IMMEDIATE to COMMIT, on the writer's thread in one trip.
-
-        Each statement run here on the event loop cost the loop its Python and SQLite's
-        work while every other writer waited; there the statements' SQLite work runs
-        without the GIL, and the loop comes round once per group, not per COMMIT and
-        per statement that had to wait."""
-        futures = [future for _work, future in batch]
-        # Kept: after a cancellation it ends on the thread with nobody awaiting it.
-        self._trip = trip = asyncio.ensure_future(
-            conn.on_thread(
-                onetrip.run_group,
-                [work for work, _future in batch],
-                # Asked on the thread just before each unit: a caller cancelled by
-                # then leaves no trace.
-                lambda i: not futures[i].done(),
-            )
-        )
-        try:
-            outcome = await asyncio.shield(trip)
-        except asyncio.CancelledError:
-            # The group goes on to its commit or rollback on the thread all the same:
-            # its callers get their answers when it ends.
-            trip.add_done_callback(lambda done: self._settle_trip(batch, done))
-            raise
-        except Exception as exc:  # the trip itself failed (the connection closed)
-            self._remember(exc)
-            _fail(batch, exc)
-            return
-        self._settle(batch, outcome)
-        if outcome.failure is not None and not isinstance(outcome.failure, Exception):
-            raise outcome.failure  # KeyboardInterrupt, SystemExit: as on the event loop
-
-    def _settle_trip(self, batch: list[_Unit], trip: asyncio.Future[onetrip.GroupOutcome]) -> None:
-        if trip.cancelled():
-            _fail(batch, StoreClosedError("the write was not run (cancelled)"))
-        elif (exc := trip.exception()) is not None:
-            self._remember(exc)
-            _fail(batch, exc)
-        else:
-            self._settle(batch, trip.result())
-
-    def _settle(self, batch: list[_Unit], outcome: onetrip.GroupOutcome) -> None:
-        """Each caller's answer, from what the group did on the thread."""
-        failure = outcome.failure
-        if failure is not None:
-            self._remember(failure)
-            if isinstance(failure, Exception):
-                _fail(batch, failure)  # nothing of the group was committed
-            else:
-                for _work, future in batch:
-                    future.cancel()
-            return
-        for result in outcome.results:
-            if result is not None and not result[0]:
-                self._remember(result[1])
-        self._write_failure = None
-        for (_work, future), result in zip(batch, outcome.results, strict=True):
-            if result is None or future.done():
-                continue
-            ok, value = result
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
 
     def _remember(self, exc: BaseException) -> None:
         if is_unwritable(exc):
@@ -434,10 +354,6 @@ class Store:
         try:
             if self._writer is None:  # closed while this read waited for a reader
                 raise StoreClosedError("the store is closed")
-            if isinstance(conn, buffered.BufferedConnection) and not onetrip.needs_event_loop(work):
-                # BEGIN, the unit, ROLLBACK: one trip. Cancelled meanwhile, the read
-                # still ends on the thread before the reader's next trip starts.
-                return await conn.on_thread(onetrip.read_unit, work)
             await conn.execute("BEGIN")
             try:
                 return await work(conn)

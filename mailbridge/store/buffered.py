@@ -201,11 +201,6 @@ class BufferedConnection(aiosqlite.Connection):
                 conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
         await self._execute(_run, self._conn, "BEGIN IMMEDIATE", [])
 
-    async def on_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(sqlite3_connection, *args)`` on the connection's thread: one trip, in
-        order behind any other (mailbridge.store.onetrip)."""
-        return await self._execute(fn, self._conn, *args)
-
     async def _helper(self, fn: Callable[[str, Any], T], sql: str, parameters: Any) -> T:
         args = [] if parameters is None else parameters
         if _WAITS.match(sql):

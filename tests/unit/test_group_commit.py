@@ -12,7 +12,6 @@ import aiosqlite
 import pytest
 
 from mailbridge.store import Store
-from mailbridge.store.onetrip import on_event_loop
 
 
 async def _store(tmp_path: Path) -> tuple[Store, list[str]]:
@@ -85,7 +84,6 @@ async def test_a_caller_cancelled_before_its_turn_leaves_no_trace(tmp_path: Path
     try:
         gate = asyncio.Event()
 
-        @on_event_loop  # it awaits an event: the group runs statement by statement
         async def slow(conn: aiosqlite.Connection) -> None:
             await conn.execute("INSERT INTO t (n) VALUES (1)")
             await gate.wait()
