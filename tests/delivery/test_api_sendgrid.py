@@ -271,3 +271,27 @@ def test_sendgrid_events_name_the_send_by_its_x_message_id() -> None:
           "status": "5.1.1", "reason": "550 5.1.1 User unknown"}]
     )  # fmt: skip
     assert event.provider_id == "W1mp6BBVRimYG5sMYqeB0A"
+
+
+@pytest.mark.asyncio
+async def test_sendgrid_refusing_the_reply_address_holds_the_mail(
+    tmp_path: Path, store: Store
+) -> None:
+    # Every notification carries the reply address (smtp.reply_domain): a refusal of it
+    # is the setting's, and failing each message for it would lose every one of them.
+    await _stored(store, "ann@example.net")
+    clock = FakeClock()
+    async with serving(tmp_path) as fake:
+        transport = _sendgrid(fake)
+        fake.script += [(400, _errors("The reply_to email does not contain a valid address.",
+                                      "reply_to.email"), {})]  # fmt: skip
+        try:
+            with pytest.raises(TemporaryDeliveryError, match="smtp.reply_domain"):
+                await transport.send("b@example.org", "ann@example.net", MESSAGE)
+            await queue(store, ["ann@example.net"], at=clock.now())
+            await worker(store, transport, clock, hard_bounce_limit=1).deliver_due()
+        finally:
+            await transport.aclose()
+    assert [r.status for r in fake.received] == [400]  # held: the queued one not tried
+    assert (await rows(store))[0][1] == "queued"
+    assert await _hard_bounces(store, "ann@example.net") == 0

@@ -235,6 +235,13 @@ class SendgridTransport:
             raise self._client.key_refused(
                 f"{where}: SendGrid refused the From address (HTTP 400 {said}); check outbound.from"
             )
+        if status == 400 and any(f.startswith("reply_to") for f in fields):
+            # Our reply address, which every notification carries: the reply domain is
+            # wrong, not this mail; failing each message would lose them all.
+            raise self._client.key_refused(
+                f"{where}: SendGrid refused the Reply-To address (HTTP 400 {said}); check "
+                "smtp.reply_domain"
+            )
         if (
             status == 400
             and fields
