@@ -12,7 +12,7 @@ import aiosqlite
 from mailbridge.outbound.transport import Transport
 from mailbridge.outbound.worker import DeliveryWorker
 from mailbridge.settings import OutboundSettings
-from mailbridge.store import Store, outbox
+from mailbridge.store import Store, outbox, threads
 
 
 def message(message_id: str, rcpt: str, size: int = 0) -> bytes:
@@ -63,3 +63,19 @@ async def sql(store: Store, query: str, *args: Any) -> list[tuple[Any, ...]]:
 def worker(store: Store, transport: Transport, clock: Any, **options: Any) -> DeliveryWorker:
     settings = options.pop("settings", OutboundSettings())
     return DeliveryWorker(store, transport, settings, clock, random.Random(1), **options)
+
+
+async def stored(store: Store, *emails: str) -> None:
+    """The addresses, as a commenter's would be stored, before mail is queued to them."""
+
+    async def work(conn: aiosqlite.Connection) -> None:
+        for email in emails:
+            await threads.upsert_address(conn, email, "2026-01-01T00:00:00+00:00")
+
+    await store.write(work)
+
+
+async def hard_bounces(store: Store, email: str) -> int:
+    """The hard bounces counted against ``email``."""
+    state = await store.read(lambda conn: threads.address_state(conn, email=email))
+    return int(state.hard_bounces)

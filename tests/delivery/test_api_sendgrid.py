@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 import pytest
 from delivery.apifakes import KEY, SENDGRID_KEY, SENDGRID_NO_SEND, Fake, serving
-from delivery.outboxkit import queue, rows, worker
+from delivery.outboxkit import hard_bounces, queue, rows, stored, worker
 from delivery.test_api_transports import MESSAGE
 from support import FakeClock
 
@@ -21,7 +21,7 @@ from mailbridge.outbound.api import ApiConfig
 from mailbridge.outbound.api.choose import api_transport
 from mailbridge.outbound.api.sendgrid import SendgridTransport
 from mailbridge.outbound.transport import transport_shown
-from mailbridge.store import Store, threads
+from mailbridge.store import Store
 
 
 def _sendgrid(fake: Fake, key: str = SENDGRID_KEY, **changes: Any) -> SendgridTransport:
@@ -125,26 +125,13 @@ async def test_sendgrid_refuses_what_its_fields_would_cut(tmp_path: Path) -> Non
     assert fake.received == []  # nothing half sent
 
 
-async def _stored(store: Store, *emails: str) -> None:
-    async def work(conn: aiosqlite.Connection) -> None:
-        for email in emails:
-            await threads.upsert_address(conn, email, "2026-01-01T00:00:00+00:00")
-
-    await store.write(work)
-
-
-async def _hard_bounces(store: Store, email: str) -> int:
-    state = await store.read(lambda conn: threads.address_state(conn, email=email))
-    return int(state.hard_bounces)
-
-
 def _errors(message: str, field: str | None = None) -> dict[str, Any]:
     return {"errors": [{"message": message, "field": field, "help": None}]}
 
 
 @pytest.mark.asyncio
 async def test_sendgrid_answers_map_as_a_relays(tmp_path: Path, store: Store) -> None:
-    await _stored(store, "ann@example.net", "gone@example.net")
+    await stored(store, "ann@example.net", "gone@example.net")
     clock = FakeClock()
     reset = str(int(time.time()) + 90)
     async with serving(tmp_path) as fake:
@@ -178,15 +165,15 @@ async def test_sendgrid_answers_map_as_a_relays(tmp_path: Path, store: Store) ->
     # The rate limit's reset time and the 503's Retry-After, not the 30 s backoff.
     assert 80 <= waits[0] <= 91 and 119 <= waits[1] <= 121, waits
     # Only the refusal of the address is held against it, not a message too large.
-    assert await _hard_bounces(store, "gone@example.net") == 1
-    assert await _hard_bounces(store, "ann@example.net") == 0
+    assert await hard_bounces(store, "gone@example.net") == 1
+    assert await hard_bounces(store, "ann@example.net") == 0
 
 
 @pytest.mark.asyncio
 async def test_sendgrid_refused_key_sender_or_permission_is_held_never_a_bounce(
     tmp_path: Path, store: Store
 ) -> None:
-    await _stored(store, "ann@example.net")
+    await stored(store, "ann@example.net")
     clock = FakeClock()
     wrong = "SG.0000000000000000000000.00000000000000000000000000000000000000wxyz"
     unverified = MESSAGE.replace(b"<comments@example.org>", b"<comments@blog.example.net>")
@@ -216,7 +203,7 @@ async def test_sendgrid_refused_key_sender_or_permission_is_held_never_a_bounce(
     assert "Sender Authentication" in who.value.detail and "outbound.from" in who.value.detail
     assert [r.status for r in fake.received] == [401, 403, 403]  # the hold asked nothing
     assert (await rows(store))[0][1] == "queued"
-    assert await _hard_bounces(store, "ann@example.net") == 0
+    assert await hard_bounces(store, "ann@example.net") == 0
 
 
 @pytest.mark.asyncio
@@ -279,7 +266,7 @@ async def test_sendgrid_refusing_the_reply_address_holds_the_mail(
 ) -> None:
     # Every notification carries the reply address (smtp.reply_domain): a refusal of it
     # is the setting's, and failing each message for it would lose every one of them.
-    await _stored(store, "ann@example.net")
+    await stored(store, "ann@example.net")
     clock = FakeClock()
     async with serving(tmp_path) as fake:
         transport = _sendgrid(fake)
@@ -294,4 +281,4 @@ async def test_sendgrid_refusing_the_reply_address_holds_the_mail(
             await transport.aclose()
     assert [r.status for r in fake.received] == [400]  # held: the queued one not tried
     assert (await rows(store))[0][1] == "queued"
-    assert await _hard_bounces(store, "ann@example.net") == 0
+    assert await hard_bounces(store, "ann@example.net") == 0

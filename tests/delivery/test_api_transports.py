@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 import pytest
 from delivery.apifakes import DOMAIN, KEY, REGION, SES_KEY, TOKEN, Fake, serving
-from delivery.outboxkit import queue, rows, worker
+from delivery.outboxkit import hard_bounces, queue, rows, stored, worker
 from support import FakeClock
 
 from mailbridge.errors import ConfigError, PermanentDeliveryError, TemporaryDeliveryError
@@ -22,7 +22,7 @@ from mailbridge.outbound.api.choose import api_transport
 from mailbridge.outbound.api.http import retry_after_seconds
 from mailbridge.outbound.transport import Transport, transport_shown
 from mailbridge.settings import OutboundSettings
-from mailbridge.store import Store, threads
+from mailbridge.store import Store
 
 MESSAGE = (
     b"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=mb; b=abc\r\n"
@@ -212,24 +212,11 @@ async def test_429_then_200_is_sent_once_after_the_retry_after(
     assert (await rows(store))[0][1] == "sent"
 
 
-async def _stored(store: Store, *emails: str) -> None:
-    async def work(conn: aiosqlite.Connection) -> None:
-        for email in emails:
-            await threads.upsert_address(conn, email, "2026-01-01T00:00:00+00:00")
-
-    await store.write(work)
-
-
-async def _hard_bounces(store: Store, email: str) -> int:
-    state = await store.read(lambda conn: threads.address_state(conn, email=email))
-    return int(state.hard_bounces)
-
-
 @pytest.mark.asyncio
 async def test_postmark_inactive_recipient_counts_as_a_bounce_a_refused_token_does_not(
     tmp_path: Path, store: Store
 ) -> None:
-    await _stored(store, "gone@example.net", "ann@example.net")
+    await stored(store, "gone@example.net", "ann@example.net")
     clock = FakeClock()
     async with serving(tmp_path) as fake:
         fake.inactive.add("gone@example.net")
@@ -248,15 +235,15 @@ async def test_postmark_inactive_recipient_counts_as_a_bounce_a_refused_token_do
     assert statuses[0][1] == "failed" and "inactive at Postmark" in statuses[0][3]
     assert statuses[1][1] == "sent"
     assert statuses[2][1] == "queued" and "refused the server token ***9999" in statuses[2][3]
-    assert await _hard_bounces(store, "gone@example.net") == 1
-    assert await _hard_bounces(store, "ann@example.net") == 0
+    assert await hard_bounces(store, "gone@example.net") == 1
+    assert await hard_bounces(store, "ann@example.net") == 0
 
 
 @pytest.mark.asyncio
 async def test_mailgun_refusing_the_address_counts_as_a_bounce(
     tmp_path: Path, store: Store
 ) -> None:
-    await _stored(store, "gone@example.net")
+    await stored(store, "gone@example.net")
     clock = FakeClock()
     async with serving(tmp_path) as fake:
         transport = _mailgun(fake)
@@ -276,7 +263,7 @@ async def test_mailgun_refusing_the_address_counts_as_a_bounce(
     statuses = await rows(store)
     assert [s[1] for s in statuses] == ["failed", "failed"]
     # Only the refusal of the address is held against it, not one of the message.
-    assert await _hard_bounces(store, "gone@example.net") == 1
+    assert await hard_bounces(store, "gone@example.net") == 1
 
 
 @pytest.mark.asyncio
@@ -404,7 +391,7 @@ async def test_ses_wrong_secret_is_temporary_and_held_never_a_bounce(tmp_path: P
 
 @pytest.mark.asyncio
 async def test_ses_answers_map_as_a_relays(tmp_path: Path, store: Store) -> None:
-    await _stored(store, "ann@example.net")
+    await stored(store, "ann@example.net")
     clock = FakeClock()
     async with serving(tmp_path) as fake:
         transport = _ses(fake)
@@ -429,7 +416,7 @@ async def test_ses_answers_map_as_a_relays(tmp_path: Path, store: Store) -> None
     assert "throttling" in statuses[1][3]
     assert "SES refused the message: MessageRejected: Illegal header" in statuses[2][3]
     # The sandbox's refusal and a refused message are never the recipient's bounce.
-    assert await _hard_bounces(store, "ann@example.net") == 0
+    assert await hard_bounces(store, "ann@example.net") == 0
 
 
 def test_ses_urls_and_keys() -> None:
