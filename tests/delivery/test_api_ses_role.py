@@ -34,15 +34,19 @@ _CHAIN_VARIABLES = (
 )  # fmt: skip
 
 
-@pytest.fixture
-def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+def empty_aws_chain(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """An environment where the chain finds nothing of this machine's: no variables, no
     shared files, no instance metadata (it would be asked over the network)."""
     for name in _CHAIN_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(folder / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(folder / "no-config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    empty_aws_chain(monkeypatch, tmp_path)
     return monkeypatch
 
 

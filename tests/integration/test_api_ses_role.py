@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from delivery.apifakes import REGION, serving
-from delivery.test_api_ses_role import _CHAIN_VARIABLES, ecs_role
+from delivery.test_api_ses_role import ecs_role, empty_aws_chain
 from flows import approve, post_comment
 from support import db_rows, started
 
@@ -22,11 +22,7 @@ READER = "reader002.4a549d@example.org"  # seed comment 2's author: notified of 
 async def test_an_approved_reply_reaches_ses_signed_with_the_task_roles_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in _CHAIN_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    empty_aws_chain(monkeypatch, tmp_path)
     async with serving(tmp_path) as fake, ecs_role(fake, lifetime=3600) as role:
         monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", role.url)
         outbound = {
@@ -70,11 +66,7 @@ async def test_check_config_names_the_roles_credentials(
 
     from mailbridge.cli import cli
 
-    for name in _CHAIN_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    empty_aws_chain(monkeypatch, tmp_path)
     async with serving(tmp_path) as fake, ecs_role(fake, lifetime=3600) as role:
         env = {
             "MAILBRIDGE_OUTBOUND_TRANSPORT": f"ses://{REGION}",
