@@ -130,8 +130,15 @@ _EAST_ASIAN_ADDRESS = re.compile(
     r"|[路街道巷弄]\s*\d{1,5}\s*[号號]"
     r"|[가-힣]{1,6}[구군시동]\s+[가-힣\d]{1,12}(?:로|길)\s?\d{1,4}(?:-\d{1,4})?(?!\d)"
 )
+# The abbreviation every _ABBREVIATED_STREET match ends with, looked for first: a
+# pattern that starts with a capital is scanned quickly, one that starts with \b\d is
+# tried at every word of a long reply.
+_STREET_ABBREVIATION = re.compile(r"(?:St|Rd|Ave|Ln|Blvd|Ct|Pl|Sq|Cres|Hwy|Pkwy)\b")
 # What every postcode match holds: a capital next to a digit, spaces between at most.
-_POSTCODE_HINT = re.compile(r"[A-Z]\s*\d|\d\s*[A-ZÀ-Ý]")
+# Two patterns, not one alternation: each is scanned for its first character, where the
+# alternation was tried at every digit and capital.
+_CAPITAL_DIGIT = re.compile(r"[A-Z]\s*\d")
+_DIGIT_CAPITAL = re.compile(r"\d\s*[A-ZÀ-Ý]")
 _DIGIT = re.compile(r"\d")
 _TITLE = re.compile(
     r"\b(?:Ph\.?\s?D|M\.?D\.|Psy\.?\s?D|LCSW|LMFT|LPC|MSW|RN|Esq\.?|MBA|CPA|"
@@ -182,18 +189,20 @@ def _postal(text: str, lower: str) -> bool:
         (french, _FRENCH_STREET),
         (box, _PO_BOX),
         (east_asian, _EAST_ASIAN_ADDRESS),
-        (True, _ABBREVIATED_STREET),
     )
     if any(needed and pattern.search(text) for needed, pattern in searches):
         return True
-    return _POSTCODE_HINT.search(text) is not None and _POSTCODE.search(text) is not None
+    if _STREET_ABBREVIATION.search(text) and _ABBREVIATED_STREET.search(text):
+        return True
+    hint = _CAPITAL_DIGIT.search(text) or _DIGIT_CAPITAL.search(text)
+    return hint is not None and _POSTCODE.search(text) is not None
 
 
 def _phone(text: str) -> bool:
     text = without_links(text)
     for run in _PHONE_RUN.finditer(text):
         found = run.group(0)
-        if len(found) >= 7 and (digits := sum(c.isdigit() for c in found)) >= 7:
+        if len(found) >= 7 and (digits := sum(map(str.isdigit, found))) >= 7:
             if looks_like_a_phone(text, run.start(), found, digits):
                 return True
     return False
