@@ -75,12 +75,15 @@ def tree_pairs(tree: Path, config: Path) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def daemon_of(tree: Path, prefix: str, warm_sessions: int) -> Iterator[Daemon]:
+def daemon_of(tree: Path, prefix: str, warm_sessions: int, top: str = "") -> Iterator[Daemon]:
     """``mailbridge serve`` from ``tree`` on a fresh data directory with the sample
-    thread, warmed up by ``warm_sessions`` sessions for 2 s; stopped on leaving."""
+    thread, warmed up by ``warm_sessions`` sessions for 2 s; stopped on leaving.
+    ``top``: more settings, as for ``inbound_bench.mailbridge_config``."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     smtp = ib.free_port()
-    config = ib.mailbridge_config(work / "mailbridge.toml", work / "data", smtp, ib.free_port())
+    config = ib.mailbridge_config(
+        work / "mailbridge.toml", work / "data", smtp, ib.free_port(), top
+    )
     env = ib.serve_env()
     env["PYTHONPATH"] = str(tree.resolve())
     args = [str(python_of(tree).with_name("mailbridge")), *ib.serve_args(config)[1:]]
