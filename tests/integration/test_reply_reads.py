@@ -4,7 +4,10 @@ target instead of reading and verifying it again; the hour's rate counts are tak
 the token's own read; the thread's script (for the spam score's language signal) is
 worked out once per version of the thread, not once per reply.
 
-Statements are caught with a trace callback on the daemon's SQLite connections."""
+The writer's address, stored already, is looked up without an INSERT that does nothing.
+
+Statements are caught with a trace callback on the daemon's SQLite connections, until
+both replies' moderation emails are queued (the mailer's reads counted too)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ from pathlib import Path
 
 import pytest
 from flows import reply_notification
-from support import reply_to_notification, smtp_send, started
+from support import db_value, reply_to_notification, smtp_send, started, until
 
 # As the trace shows them: with their parameters in place.
 TOKEN_PERSON = re.compile(r"SELECT \* FROM addresses WHERE id = \d+$")  # address_state by id
 THREAD_RATE = re.compile(r"FROM comments WHERE thread_id = \d+ AND created_at >= '")
 LATEST_PUBLISHED = re.compile(r"thread_id = \d+ AND status = 'approved' ORDER BY id DESC LIMIT 20")
+COMMENT_BY_ID = re.compile(r"^SELECT \* FROM comments WHERE id = \d+$")
+ADDRESS_INSERT = re.compile(r"^INSERT INTO addresses ")
 
 
 @pytest.mark.sqlite_only("counts statements with SQLite's trace callback")
@@ -37,6 +42,7 @@ async def test_a_reply_address_is_verified_once_per_reply(tmp_path: Path) -> Non
                 )
                 answer = await smtp_send(daemon, sender, reply_to, raw.as_bytes())
                 assert answer.startswith("250"), answer
+            await until("both replies' moderation emails queued", lambda: mailed(daemon))
         finally:
             await daemon.store.trace(None)
     assert len(seen) > 20, "the trace saw the daemon's statements"
@@ -45,3 +51,16 @@ async def test_a_reply_address_is_verified_once_per_reply(tmp_path: Path) -> Non
     assert sum(bool(THREAD_RATE.search(s)) for s in flat) == 2
     # The second reply leaves the thread's published words (and version) unchanged.
     assert sum(bool(LATEST_PUBLISHED.search(s)) for s in flat) <= 1
+    # Per reply: the target at RCPT, the parent and the new comment (twice) when
+    # filing, then the moderation mailer's comment and parent (a read) and its
+    # comment again (in its write).
+    assert sum(bool(COMMENT_BY_ID.search(s)) for s in flat) == 2 * 7
+    assert not [s for s in flat if ADDRESS_INSERT.search(s)]  # the writer is stored
+
+
+async def mailed(daemon: object) -> bool:
+    count = await db_value(
+        daemon,
+        "SELECT count(*) FROM comments WHERE source = 'email' AND moderation_mailed_at IS NOT NULL",
+    )
+    return bool(count == 2)
