@@ -414,7 +414,9 @@ class ReplyIntake:
         )
         status = Disposition.HELD if held_reason else Disposition.ACCEPTED
 
-        async def mark(conn: aiosqlite.Connection, comment: Comment) -> None:
+        async def mark(
+            conn: aiosqlite.Connection, comment: Comment, parent: Comment | None
+        ) -> None:
             await inbound.set_outcome(
                 conn,
                 inbound_id,
@@ -424,7 +426,8 @@ class ReplyIntake:
                 comment_id=comment.id,
                 address_id=target.address_id,
             )
-            await forget_quote_of_erased(conn, inbound_id, comment)
+            # The parent as submit's transaction read it: this one (not read again).
+            await forget_quote_of_erased(conn, inbound_id, comment, parent)
 
         return await self._service.submit(new, also=mark, analysis=analysis)
 

@@ -20,6 +20,7 @@ from mailbridge.store.engine import dialect_of, json_list
 from mailbridge.store.threads import upsert_address
 
 __all__ = [
+    "add_comment",
     "approved_tree",
     "comment_from_row",
     "get_comment",
@@ -52,6 +53,15 @@ def comment_from_row(row: sqlite3.Row) -> Comment:
 
 async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[int, bool]:
     """Store ``new``; return (id, created). With a ``source_ref`` it is idempotent."""
+    comment, created = await add_comment(conn, new)
+    return comment.id, created
+
+
+async def add_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[Comment, bool]:
+    """Store ``new``; return (the comment as stored, created), idempotent as
+    :func:`insert_comment`. The row comes back from the INSERT itself (``RETURNING *``),
+    not from a SELECT after it: no trigger on ``comments`` changes the row it inserts
+    (they bump the thread's version and mark WordPress pushes)."""
     address_id = None
     if new.email:
         address_id = await upsert_address(conn, new.email, new.created_at)
@@ -59,7 +69,7 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
         "INSERT INTO comments (thread_id, parent_id, address_id, author, body, status, source, "
         "source_ref, notify, created_at, attachments, held_reason, elided) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (thread_id, source, source_ref) DO NOTHING RETURNING id",
+        "ON CONFLICT (thread_id, source, source_ref) DO NOTHING RETURNING *",
         (
             new.thread_id,
             new.parent_id,
@@ -78,14 +88,14 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
     ) as cur:
         row = await cur.fetchone()
     if row is not None:
-        return int(row[0]), True
+        return comment_from_row(row), True
     async with conn.execute(
-        "SELECT id FROM comments WHERE thread_id = ? AND source = ? AND source_ref = ?",
+        "SELECT * FROM comments WHERE thread_id = ? AND source = ? AND source_ref = ?",
         (new.thread_id, new.source.value, new.source_ref),
     ) as cur:
         existing = await cur.fetchone()
     assert existing is not None
-    return int(existing[0]), False
+    return comment_from_row(existing), False
 
 
 async def get_comment(conn: aiosqlite.Connection, comment_id: int) -> Comment | None:
