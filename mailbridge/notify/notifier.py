@@ -166,8 +166,7 @@ class Notifier:
         author_email = None
         about = WriterFacts()
         if comment.address_id is not None:
-            author_email = await threads.address_email(conn, comment.address_id)
-            about = await writer_facts(conn, comment, auto_approved)
+            author_email, about = await writer_facts(conn, comment, auto_approved)
         now = iso(self._clock.now())
         drafts = []
         for moderator in moderators:

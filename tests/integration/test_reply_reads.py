@@ -6,7 +6,9 @@ worked out once per version of the thread, not once per reply.
 
 The writer's address, stored already, is looked up without an INSERT that does nothing.
 The filing transaction reads the parent once (its erasure check reuses it) and takes
-the new comment from its INSERT (RETURNING), not from a SELECT after it.
+the new comment from its INSERT (RETURNING), not from a SELECT after it. The writer's
+address, standing and count of published comments are one statement, both when the
+reply is scored and when its moderation email is drafted.
 
 Statements are caught with a trace callback on the daemon's SQLite connections, until
 both replies' moderation emails are queued (the mailer's reads counted too)."""
@@ -26,6 +28,11 @@ THREAD_RATE = re.compile(r"FROM comments WHERE thread_id = \d+ AND created_at >=
 LATEST_PUBLISHED = re.compile(r"thread_id = \d+ AND status = 'approved' ORDER BY id DESC LIMIT 20")
 COMMENT_BY_ID = re.compile(r"^SELECT \* FROM comments WHERE id = \d+$")
 ADDRESS_INSERT = re.compile(r"^INSERT INTO addresses ")
+ADDRESS_BY_EMAIL = re.compile(r"^SELECT id FROM addresses WHERE email = ")
+ALONE = re.compile(
+    r"^SELECT trust FROM address_trust WHERE|^SELECT email FROM addresses WHERE"
+    r"|^SELECT count\(\*\) FROM comments WHERE address_id"
+)
 
 
 @pytest.mark.sqlite_only("counts statements with SQLite's trace callback")
@@ -57,6 +64,15 @@ async def test_a_reply_address_is_verified_once_per_reply(tmp_path: Path) -> Non
     # mailer's comment and parent (a read) and its comment again (in its write).
     assert sum(bool(COMMENT_BY_ID.search(s)) for s in flat) == 2 * 5
     assert not [s for s in flat if ADDRESS_INSERT.search(s)]  # the writer is stored
+    # The writer by email: when scored (with standing and count), when filed, and the
+    # moderator's when the mailer drafts.
+    assert sum(bool(ADDRESS_BY_EMAIL.search(s)) for s in flat) == 2 * 2
+    # Neither the writer's standing nor count read alone; the only address read by id
+    # alone is the thread's author's (its moderator), once per moderation email.
+    assert [s for s in flat if ALONE.search(s)] == [
+        s for s in flat if s.startswith("SELECT email FROM addresses WHERE id = ")
+    ]
+    assert sum(s.startswith("SELECT email FROM addresses WHERE id = ") for s in flat) == 2
 
 
 async def mailed(daemon: object) -> bool:
