@@ -147,6 +147,7 @@ class Notifier:
         *,
         digest_rule: bool = True,
         reading: bool = False,
+        parent: tuple[Comment | None] | None = None,
     ) -> list[Draft] | None:
         """The moderation emails ``comment`` calls for, one per moderator, unbuilt.
 
@@ -154,7 +155,9 @@ class Notifier:
         ``digest_rule`` False: the caller asked when the comment came); empty when the
         thread has no moderator. ``reading``: ``conn`` is a read snapshot, so a
         moderator whose address is not stored yet raises :class:`ModeratorNotStored`
-        (the caller drafts again in a write) instead of being stored."""
+        (the caller drafts again in a write) instead of being stored. ``parent``: the
+        comment's parent as ``conn``'s transaction read it, (None,) for none; None:
+        read here."""
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         assert thread is not None
         if digest_rule and auto_approved is None and await self.leave_for_digest(conn):
@@ -168,9 +171,9 @@ class Notifier:
                 thread.key,
             )
             return []
-        parent = None
-        if comment.parent_id is not None:
-            parent = await comments.get_comment(conn, comment.parent_id)
+        quoted = None if parent is None else parent[0]
+        if parent is None and comment.parent_id is not None:
+            quoted = await comments.get_comment(conn, comment.parent_id)
         author_email = None
         about = WriterFacts()
         if comment.address_id is not None:
@@ -190,7 +193,7 @@ class Notifier:
                 moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
             drafts.append(
                 self.mail.moderation_draft(
-                    moderator, moderator_id, thread, comment, parent, author_email, about
+                    moderator, moderator_id, thread, comment, quoted, author_email, about
                 )
             )
         return drafts

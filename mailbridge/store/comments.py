@@ -29,6 +29,7 @@ __all__ = [
     "lock_for_decision",
     "mark_published",
     "set_status",
+    "with_parent",
 ]
 
 
@@ -102,6 +103,22 @@ async def get_comment(conn: aiosqlite.Connection, comment_id: int) -> Comment | 
     async with conn.execute("SELECT * FROM comments WHERE id = ?", (comment_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else comment_from_row(row)
+
+
+async def with_parent(
+    conn: aiosqlite.Connection, comment_id: int
+) -> tuple[Comment | None, Comment | None]:
+    """The comment and its parent (None without one), in one statement: what
+    get_comment of each answers, from one read of the same snapshot."""
+    async with conn.execute(
+        "SELECT * FROM comments WHERE id IN (?, (SELECT parent_id FROM comments WHERE id = ?))",
+        (comment_id, comment_id),
+    ) as cur:
+        found = {c.id: c for c in map(comment_from_row, await cur.fetchall())}
+    comment = found.get(comment_id)
+    if comment is None or comment.parent_id is None:
+        return comment, None
+    return comment, found.get(comment.parent_id)
 
 
 async def lock_for_decision(conn: aiosqlite.Connection, comment_id: int) -> None:

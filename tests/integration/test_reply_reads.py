@@ -9,7 +9,8 @@ The filing transaction reads the parent once (its erasure check reuses it) and t
 the new comment from its INSERT (RETURNING), not from a SELECT after it. The writer's
 address, standing and count of published comments are one statement, both when the
 reply is scored and when its moderation email is drafted; that draft takes the id of
-the moderator who wrote the thread from the thread, not from their address again.
+the moderator who wrote the thread from the thread, not from their address again, and
+reads the new comment and the one it answers in one statement.
 
 Statements are caught with a trace callback on the daemon's SQLite connections, until
 both replies' moderation emails are queued (the mailer's reads counted too)."""
@@ -28,6 +29,7 @@ TOKEN_PERSON = re.compile(r"SELECT \* FROM addresses WHERE id = \d+$")  # addres
 THREAD_RATE = re.compile(r"FROM comments WHERE thread_id = \d+ AND created_at >= '")
 LATEST_PUBLISHED = re.compile(r"thread_id = \d+ AND status = 'approved' ORDER BY id DESC LIMIT 20")
 COMMENT_BY_ID = re.compile(r"^SELECT \* FROM comments WHERE id = \d+$")
+WITH_PARENT = re.compile(r"^SELECT \* FROM comments WHERE id IN \(\d+, \(SELECT parent_id ")
 ADDRESS_INSERT = re.compile(r"^INSERT INTO addresses ")
 ADDRESS_BY_EMAIL = re.compile(r"^SELECT id FROM addresses WHERE email = ")
 ALONE = re.compile(
@@ -61,9 +63,10 @@ async def test_a_reply_address_is_verified_once_per_reply(tmp_path: Path) -> Non
     assert sum(bool(THREAD_RATE.search(s)) for s in flat) == 2
     # The second reply leaves the thread's published words (and version) unchanged.
     assert sum(bool(LATEST_PUBLISHED.search(s)) for s in flat) <= 1
-    # Per reply: the target at RCPT, the parent when filing, then the moderation
-    # mailer's comment and parent (a read) and its comment again (in its write).
-    assert sum(bool(COMMENT_BY_ID.search(s)) for s in flat) == 2 * 5
+    # Per reply: the target at RCPT, the parent when filing, and the moderation
+    # mailer's comment again in its write (its read takes comment and parent at once).
+    assert sum(bool(COMMENT_BY_ID.search(s)) for s in flat) == 2 * 3
+    assert sum(bool(WITH_PARENT.search(s)) for s in flat) == 2
     assert not [s for s in flat if ADDRESS_INSERT.search(s)]  # the writer is stored
     # The writer by email when filed (scored: with standing and count). The moderator
     # is the thread's author, whose address id the draft has: not looked up again.
