@@ -10,7 +10,8 @@ the new comment from its INSERT (RETURNING), not from a SELECT after it. The wri
 address, standing and count of published comments are one statement, both when the
 reply is scored and when its moderation email is drafted; that draft takes the id of
 the moderator who wrote the thread from the thread, not from their address again, and
-reads the new comment and the one it answers in one statement.
+reads the new comment and the one it answers in one statement. At DATA, whether the
+thread is closed, the writer's level and their name on the blog are one statement.
 
 Statements are caught with a trace callback on the daemon's SQLite connections, until
 both replies' moderation emails are queued (the mailer's reads counted too)."""
@@ -77,6 +78,11 @@ async def test_a_reply_address_is_verified_once_per_reply(tmp_path: Path) -> Non
         s for s in flat if s.startswith("SELECT email FROM addresses WHERE id = ")
     ]
     assert sum(s.startswith("SELECT email FROM addresses WHERE id = ") for s in flat) == 2
+    # The DATA read's thread, level and writer's name: one statement (reply_facts), so
+    # the thread alone is read by the mailer only, the level alone by the filing write.
+    assert sum(s.startswith("SELECT * FROM threads WHERE id = ") for s in flat) == 2 * 1
+    assert sum(s.startswith("SELECT level FROM subscriptions WHERE") for s in flat) == 2 * 1
+    assert not [s for s in flat if s.startswith("SELECT author FROM comments")]
     # Each write transaction's try for the lock restores the busy timeout it knows.
     assert "PRAGMA busy_timeout" not in flat
 
