@@ -76,8 +76,9 @@ from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.people.late_replies import forget_quote_of_erased
 from mailbridge.settings import Settings
-from mailbridge.store import Store, comments, inbound, subscriptions, threads
+from mailbridge.store import Store, inbound
 from mailbridge.store.inbound import Disposition
+from mailbridge.store.reply_facts import reply_facts
 from mailbridge.store.subscriptions import Level
 from mailbridge.tokens import Keyring, read_bounce_token
 from mailbridge.workers.offload import AsyncExtractor, offloaded
@@ -414,7 +415,9 @@ class ReplyIntake:
         )
         status = Disposition.HELD if held_reason else Disposition.ACCEPTED
 
-        async def mark(conn: aiosqlite.Connection, comment: Comment) -> None:
+        async def mark(
+            conn: aiosqlite.Connection, comment: Comment, parent: Comment | None
+        ) -> None:
             await inbound.set_outcome(
                 conn,
                 inbound_id,
@@ -424,7 +427,8 @@ class ReplyIntake:
                 comment_id=comment.id,
                 address_id=target.address_id,
             )
-            await forget_quote_of_erased(conn, inbound_id, comment)
+            # The parent as submit's transaction read it: this one (not read again).
+            await forget_quote_of_erased(conn, inbound_id, comment, parent)
 
         return await self._service.submit(new, also=mark, analysis=analysis)
 
@@ -510,9 +514,10 @@ async def _reply_context(
 ) -> tuple[bool, Level | None, list[str], str | None]:
     """What a reply's filing needs to know, in one read snapshot: is the thread closed,
     what has this person asked to hear about it, what we sent them (it tells our quoted
-    notification from the writer's own words), and the name they use on the blog."""
-    thread = await threads.get_thread(conn, thread_id=target.thread_id)
-    level = await subscriptions.effective_level(conn, target.address_id, target.thread_id)
+    notification from the writer's own words), and the name they use on the blog. The
+    first two and the last are one statement (mailbridge.store.reply_facts)."""
+    facts = await reply_facts(conn, target.thread_id, target.address_id)
+    if facts is None:  # no such thread: refused as closed, before anything else is used
+        return True, None, [], None
     sent = await sent_texts(conn, target.email, target.comment_id)
-    author = await comments.latest_author_name(conn, target.address_id)
-    return thread is None or thread.closed, level, sent, author
+    return facts.closed, facts.level, sent, facts.author

@@ -52,11 +52,15 @@ __all__ = [
     "ModerationView",
     "ModeratorAnswer",
     "SameTransaction",
+    "WithParent",
 ]
 
 log = logging.getLogger(__name__)
 
 SameTransaction = Callable[[aiosqlite.Connection, Comment], Awaitable[None]]
+# submit's ``also``: the new comment and its parent (None for a top-level comment), as
+# the submitting transaction read them (so it need not read the parent again).
+WithParent = Callable[[aiosqlite.Connection, Comment, Comment | None], Awaitable[None]]
 
 
 class CommentService:
@@ -101,13 +105,14 @@ class CommentService:
     async def submit(
         self,
         new: NewComment,
-        also: SameTransaction | None = None,
+        also: WithParent | None = None,
         analysis: TextAnalysis | None = None,
     ) -> Comment:
         """Store a pending comment and queue its moderation emails, in one transaction.
 
         ``also`` runs in the same transaction (the inbound pipeline marks its
-        message accepted there, so the comment and that mark commit together).
+        message accepted there, so the comment and that mark commit together), with
+        the comment and its parent as read in it.
         ``analysis``: what a worker process read from the comment's words already
         (mailbridge.moderate.analysis); used only if it was read from this very body.
         """
@@ -138,22 +143,23 @@ class CommentService:
         private = list(analysis.private) if analysis else private_findings(new.body)
 
         async def work(conn: aiosqlite.Connection) -> tuple[Comment, int]:
+            parent = None
             if new.parent_id is not None:
                 parent = await comments.get_comment(conn, new.parent_id)
                 if parent is None or parent.thread_id != new.thread_id:
                     raise InvalidInput("parent", "parent: no such comment in this thread")
                 if parent.status is not CommentStatus.APPROVED and new.source is Source.WEB:
                     raise InvalidInput("parent", "parent: that comment is not published")
-            comment_id, created = await comments.insert_comment(conn, new)
-            comment = await comments.get_comment(conn, comment_id)
-            assert comment is not None
+            # The row as the INSERT stored it (RETURNING), not read again after it.
+            comment, created = await comments.add_comment(conn, new)
+            comment_id = comment.id
             if created and outside is not None and outside.sent:
                 # For a report if a moderator decides otherwise (spam/akismet_feedback.py).
                 now_s = self._clock.now().timestamp()
                 await akismet_feedback.remember(conn, comment_id, outside.sent, outside.spam, now_s)
             if also is not None:
                 # First: the inbound row's checks are what the moderation email shows.
-                await also(conn, comment)
+                await also(conn, comment, parent)
             queued = 0
             if created and comment.address_id is not None:
                 if new.source is Source.WEB and new.subscribe and assessment.spam is not None:

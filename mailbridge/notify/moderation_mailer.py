@@ -138,12 +138,13 @@ class ModerationMailer:
         if rows is None:
             rows = await moderation_queue.take(conn, BATCH)
         for comment_id, why in rows:
-            comment = await comments.get_comment(conn, comment_id)
+            # With its parent, in one statement of this transaction (the draft quotes it).
+            comment, parent = await comments.with_parent(conn, comment_id)
             drafts: list[Draft] | None = []
             if comment is not None and _still_wanted(comment, why):
                 # The digest rule was asked when the comment came (CommentService).
                 drafts = await self._notifier.moderation_drafts(
-                    conn, comment, why, digest_rule=False, reading=reading
+                    conn, comment, why, digest_rule=False, reading=reading, parent=(parent,)
                 )
             writer = None if comment is None else comment.address_id
             taken.append(_Taken(comment_id, why, drafts, writer))

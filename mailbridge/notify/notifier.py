@@ -98,11 +98,19 @@ class Notifier:
     async def _moderators(
         self, conn: aiosqlite.Connection, thread: Thread, *, reading: bool = False
     ) -> list[Address]:
+        return [found for found, _id in await self._moderator_ids(conn, thread, reading=reading)]
+
+    async def _moderator_ids(
+        self, conn: aiosqlite.Connection, thread: Thread, *, reading: bool = False
+    ) -> list[tuple[Address, int | None]]:
+        """The thread's moderators, each with its address id when this transaction has
+        it already: the thread's author's, read here by that id (its address is the
+        stored one, respelled in this transaction if need be). None: look it up."""
         smtputf8 = self._settings.outbound.smtputf8
-        found: dict[str, Address] = {}
+        found: dict[str, tuple[Address, int | None]] = {}
         for configured in self._settings.moderation.moderators:
             name, email = parse_mailbox(configured, smtputf8=smtputf8)  # checked at start-up
-            found.setdefault(email.lower(), mailbox(clean_header_text(name), email))
+            found.setdefault(email.lower(), (mailbox(clean_header_text(name), email), None))
         if thread.author_address_id is not None:
             stored = await threads.address_email(conn, thread.author_address_id)
             owner = None
@@ -111,7 +119,7 @@ class Notifier:
                     conn, thread.author_address_id, stored, reading=reading
                 )
             if owner is not None:
-                found.setdefault(owner.addr_spec.lower(), owner)
+                found.setdefault(owner.addr_spec.lower(), (owner, thread.author_address_id))
         return list(found.values())
 
     async def moderation_requests(
@@ -139,6 +147,7 @@ class Notifier:
         *,
         digest_rule: bool = True,
         reading: bool = False,
+        parent: tuple[Comment | None] | None = None,
     ) -> list[Draft] | None:
         """The moderation emails ``comment`` calls for, one per moderator, unbuilt.
 
@@ -146,12 +155,14 @@ class Notifier:
         ``digest_rule`` False: the caller asked when the comment came); empty when the
         thread has no moderator. ``reading``: ``conn`` is a read snapshot, so a
         moderator whose address is not stored yet raises :class:`ModeratorNotStored`
-        (the caller drafts again in a write) instead of being stored."""
+        (the caller drafts again in a write) instead of being stored. ``parent``: the
+        comment's parent as ``conn``'s transaction read it, (None,) for none; None:
+        read here."""
         thread = await threads.get_thread(conn, thread_id=comment.thread_id)
         assert thread is not None
         if digest_rule and auto_approved is None and await self.leave_for_digest(conn):
             return None  # moderation.mode: the next digest carries it
-        moderators = await self._moderators(conn, thread, reading=reading)
+        moderators = await self._moderator_ids(conn, thread, reading=reading)
         if not moderators:
             log.warning(
                 "comment %d on %s is pending but the thread has no moderator "
@@ -160,19 +171,20 @@ class Notifier:
                 thread.key,
             )
             return []
-        parent = None
-        if comment.parent_id is not None:
-            parent = await comments.get_comment(conn, comment.parent_id)
+        quoted = None if parent is None else parent[0]
+        if parent is None and comment.parent_id is not None:
+            quoted = await comments.get_comment(conn, comment.parent_id)
         author_email = None
         about = WriterFacts()
         if comment.address_id is not None:
-            author_email = await threads.address_email(conn, comment.address_id)
-            about = await writer_facts(conn, comment, auto_approved)
+            author_email, about = await writer_facts(conn, comment, auto_approved)
         now = iso(self._clock.now())
         drafts = []
-        for moderator in moderators:
+        for moderator, known in moderators:
             # The links name the moderator (by address id), so each decision records who.
-            if reading:
+            if known is not None:  # the thread's author, read above in this transaction
+                moderator_id = known
+            elif reading:
                 found = await threads.address_id_of(conn, moderator.addr_spec)
                 if found is None:
                     raise ModeratorNotStored(moderator.addr_spec)
@@ -181,7 +193,7 @@ class Notifier:
                 moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
             drafts.append(
                 self.mail.moderation_draft(
-                    moderator, moderator_id, thread, comment, parent, author_email, about
+                    moderator, moderator_id, thread, comment, quoted, author_email, about
                 )
             )
         return drafts
@@ -210,8 +222,10 @@ class Notifier:
         for comment in waiting:
             thread = await threads.get_thread(conn, thread_id=comment.thread_id)
             assert thread is not None
-            for moderator in await self._moderators(conn, thread):
-                moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
+            for moderator, known in await self._moderator_ids(conn, thread):
+                moderator_id = known
+                if moderator_id is None:
+                    moderator_id = await threads.upsert_address(conn, moderator.addr_spec, now)
                 entry = DigestEntry(
                     comment=comment,
                     thread=thread,

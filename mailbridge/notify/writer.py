@@ -38,10 +38,13 @@ def _auth_words(checks: dict[str, object]) -> tuple[str, bool | None]:
 
 async def writer_facts(
     conn: aiosqlite.Connection, comment: Comment, auto_approved: str | None
-) -> WriterFacts:
+) -> tuple[str | None, WriterFacts]:
+    """The writer's address (None if it is not stored) and what to say about them,
+    read in ``conn``'s transaction: address, standing and count in one statement."""
     assert comment.address_id is not None
-    approved = await trust.approved_count(conn, comment.address_id, comment.id)
-    standing = await trust.standing(conn, comment.address_id)
+    writer = await trust.writer_by_id(conn, comment.address_id, comment.id)
+    approved = 0 if writer is None else writer.approved
+    standing = None if writer is None else writer.standing
     words, authenticated = "", None
     if comment.source is Source.EMAIL:
         async with conn.execute(
@@ -53,7 +56,7 @@ async def writer_facts(
             checks = json.loads(row[0])
             if isinstance(checks, dict):
                 words, authenticated = _auth_words(checks)
-    return WriterFacts(
+    return None if writer is None else writer.email, WriterFacts(
         approved_before=approved,
         standing=standing.value if isinstance(standing, Standing) else "",
         authentication=words,

@@ -19,13 +19,16 @@ __all__ = ["forget_quote_of_erased"]
 
 
 async def forget_quote_of_erased(
-    conn: aiosqlite.Connection, inbound_id: int, reply: Comment
+    conn: aiosqlite.Connection, inbound_id: int, reply: Comment, parent: Comment | None
 ) -> bool:
     """In the caller's transaction: whether ``reply`` answers an erased comment (and
-    what named its writer was dropped)."""
+    what named its writer was dropped). ``parent``: the reply's parent as read in this
+    same transaction (an erasure commits in its own transaction, so it cannot change
+    in between), or None to read it here."""
     if reply.parent_id is None:
         return False
-    parent = await comments.get_comment(conn, reply.parent_id)
+    if parent is None or parent.id != reply.parent_id:
+        parent = await comments.get_comment(conn, reply.parent_id)
     if parent is None or not erased(parent):
         return False
     await conn.execute("UPDATE comments SET elided = '' WHERE id = ?", (reply.id,))

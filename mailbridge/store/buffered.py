@@ -51,6 +51,8 @@ FIRST_ROWS = 64
 INLINE_MANY = 64
 # Statements that may wait (for a lock, for the disk): on the connection's thread.
 _WAITS = re.compile(r"\s*(?:BEGIN\s+(?:IMMEDIATE|EXCLUSIVE)|COMMIT|END|PRAGMA|VACUUM)\b", re.I)
+# Setting the busy timeout (the store's only way): remembered for begin_immediate.
+_SET_BUSY = re.compile(r"\s*PRAGMA\s+busy_timeout\s*=\s*(\d+)\s*;?\s*$", re.I)
 
 
 def _run(
@@ -140,6 +142,9 @@ class BufferedConnection(aiosqlite.Connection):
     # Trips begun and trips finished (each counter written by one thread only).
     _started = 0
     _finished = 0
+    # The busy timeout (ms) this connection was last given through ``execute``; None
+    # when not known (never set so, or perhaps set another way): begin_immediate asks.
+    _busy_ms: int | None = None
 
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Every trip to the thread (aiosqlite's own calls too), counted until its
@@ -169,8 +174,22 @@ class BufferedConnection(aiosqlite.Connection):
     ) -> tuple[sqlite3.Cursor, list[Any], bool]:
         args = [] if parameters is None else parameters
         if _WAITS.match(sql):
+            busy = _SET_BUSY.match(sql)
+            if busy is not None:
+                return await self._execute(self._set_busy, int(busy[1]), sql, args)
+            if "busy_timeout" in sql.lower():
+                self._busy_ms = None  # set some other way: asked again
             return await self._execute(_run, self._conn, sql, args)
         return await self._call(_run, self._conn, sql, args)
+
+    def _set_busy(self, ms: int, sql: str, args: Any) -> tuple[sqlite3.Cursor, list[Any], bool]:
+        """On the thread: set the busy timeout and remember it. Remembered before the
+        trip counts as finished, so begin_immediate (which runs here only when no trip
+        is in flight) never sees the value before it."""
+        self._busy_ms = None
+        found = _run(self._conn, sql, args)
+        self._busy_ms = ms
+        return found
 
     @contextmanager
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
@@ -189,7 +208,11 @@ class BufferedConnection(aiosqlite.Connection):
         """
         if self._idle():
             conn = self._conn
-            wait = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            # As set through execute (the store's _connect, probe_write): not asked again
+            # for every transaction (issue 14).
+            wait = self._busy_ms
+            if wait is None:
+                wait = conn.execute("PRAGMA busy_timeout").fetchone()[0]
             conn.execute("PRAGMA busy_timeout = 0")
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -203,6 +226,8 @@ class BufferedConnection(aiosqlite.Connection):
 
     async def _helper(self, fn: Callable[[str, Any], T], sql: str, parameters: Any) -> T:
         args = [] if parameters is None else parameters
+        if "busy_timeout" in sql.lower():
+            self._busy_ms = None  # not remembered this way: begin_immediate asks
         if _WAITS.match(sql):
             return await self._execute(fn, sql, args)
         return await self._call(fn, sql, args)

@@ -20,6 +20,7 @@ from mailbridge.store.engine import dialect_of, json_list
 from mailbridge.store.threads import upsert_address
 
 __all__ = [
+    "add_comment",
     "approved_tree",
     "comment_from_row",
     "get_comment",
@@ -28,6 +29,7 @@ __all__ = [
     "lock_for_decision",
     "mark_published",
     "set_status",
+    "with_parent",
 ]
 
 
@@ -52,6 +54,15 @@ def comment_from_row(row: sqlite3.Row) -> Comment:
 
 async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[int, bool]:
     """Store ``new``; return (id, created). With a ``source_ref`` it is idempotent."""
+    comment, created = await add_comment(conn, new)
+    return comment.id, created
+
+
+async def add_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[Comment, bool]:
+    """Store ``new``; return (the comment as stored, created), idempotent as
+    :func:`insert_comment`. The row comes back from the INSERT itself (``RETURNING *``),
+    not from a SELECT after it: no trigger on ``comments`` changes the row it inserts
+    (they bump the thread's version and mark WordPress pushes)."""
     address_id = None
     if new.email:
         address_id = await upsert_address(conn, new.email, new.created_at)
@@ -59,7 +70,7 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
         "INSERT INTO comments (thread_id, parent_id, address_id, author, body, status, source, "
         "source_ref, notify, created_at, attachments, held_reason, elided) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (thread_id, source, source_ref) DO NOTHING RETURNING id",
+        "ON CONFLICT (thread_id, source, source_ref) DO NOTHING RETURNING *",
         (
             new.thread_id,
             new.parent_id,
@@ -78,20 +89,36 @@ async def insert_comment(conn: aiosqlite.Connection, new: NewComment) -> tuple[i
     ) as cur:
         row = await cur.fetchone()
     if row is not None:
-        return int(row[0]), True
+        return comment_from_row(row), True
     async with conn.execute(
-        "SELECT id FROM comments WHERE thread_id = ? AND source = ? AND source_ref = ?",
+        "SELECT * FROM comments WHERE thread_id = ? AND source = ? AND source_ref = ?",
         (new.thread_id, new.source.value, new.source_ref),
     ) as cur:
         existing = await cur.fetchone()
     assert existing is not None
-    return int(existing[0]), False
+    return comment_from_row(existing), False
 
 
 async def get_comment(conn: aiosqlite.Connection, comment_id: int) -> Comment | None:
     async with conn.execute("SELECT * FROM comments WHERE id = ?", (comment_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else comment_from_row(row)
+
+
+async def with_parent(
+    conn: aiosqlite.Connection, comment_id: int
+) -> tuple[Comment | None, Comment | None]:
+    """The comment and its parent (None without one), in one statement: what
+    get_comment of each answers, from one read of the same snapshot."""
+    async with conn.execute(
+        "SELECT * FROM comments WHERE id IN (?, (SELECT parent_id FROM comments WHERE id = ?))",
+        (comment_id, comment_id),
+    ) as cur:
+        found = {c.id: c for c in map(comment_from_row, await cur.fetchall())}
+    comment = found.get(comment_id)
+    if comment is None or comment.parent_id is None:
+        return comment, None
+    return comment, found.get(comment.parent_id)
 
 
 async def lock_for_decision(conn: aiosqlite.Connection, comment_id: int) -> None:

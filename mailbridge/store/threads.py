@@ -39,15 +39,26 @@ def _thread(row: sqlite3.Row) -> Thread:
 
 
 async def upsert_address(conn: aiosqlite.Connection, email: str, now: str) -> int:
-    """The id of ``email`` (case-insensitive), creating the row if needed."""
-    await conn.execute(
-        "INSERT INTO addresses (email, created_at) VALUES (?, ?) ON CONFLICT (email) DO NOTHING",
+    """The id of ``email`` (case-insensitive), creating the row if needed.
+
+    Looked up first: an address that is stored (every reply's writer) costs one
+    statement, not an INSERT that does nothing and then this SELECT (issue 14)."""
+    found = await address_id_of(conn, email)
+    if found is not None:
+        return found
+    async with conn.execute(
+        "INSERT INTO addresses (email, created_at) VALUES (?, ?) "
+        "ON CONFLICT (email) DO NOTHING RETURNING id",
         (email, now),
-    )
-    async with conn.execute("SELECT id FROM addresses WHERE email = ?", (email,)) as cur:
+    ) as cur:
         row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
+    if row is not None:
+        return int(row[0])
+    # PostgreSQL: another transaction stored it after our SELECT (SQLite's one writer
+    # rules that out); committed now, so this statement's snapshot sees it.
+    found = await address_id_of(conn, email)
+    assert found is not None
+    return found
 
 
 async def address_id_of(conn: aiosqlite.Connection, email: str) -> int | None:

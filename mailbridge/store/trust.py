@@ -10,6 +10,7 @@ import aiosqlite
 __all__ = [
     "Standing",
     "TrustRow",
+    "Writer",
     "approved_count",
     "clear",
     "clear_granted",
@@ -18,6 +19,8 @@ __all__ = [
     "list_all",
     "set_standing",
     "standing",
+    "writer_by_email",
+    "writer_by_id",
 ]
 
 
@@ -117,3 +120,50 @@ async def approved_count(
     ) as cur:
         row = await cur.fetchone()
     return 0 if row is None else int(row[0])
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A comment writer's address, standing and published comments, in one statement."""
+
+    address_id: int
+    email: str
+    standing: Standing | None
+    approved: int  # as approved_count
+
+
+# One row per address: what standing() and approved_count() answer, as subqueries (each
+# on an index: address_trust's key, comments by address and status), so a caller that
+# needs the address and both pays one statement, not three (issue 14).
+_WRITER = (
+    "SELECT a.id, a.email, "
+    "(SELECT t.trust FROM address_trust t WHERE t.address_id = a.id), "
+    "(SELECT count(*) FROM comments c WHERE c.address_id = a.id AND c.status = 'approved' "
+    "AND c.id != ?) "
+    "FROM addresses a WHERE "
+)
+
+
+async def _writer(
+    conn: aiosqlite.Connection, where: str, params: tuple[object, ...]
+) -> Writer | None:
+    async with conn.execute(_WRITER + where, params) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    found = None if row[2] is None else Standing(row[2])
+    return Writer(int(row[0]), str(row[1]), found, int(row[3]))
+
+
+async def writer_by_email(
+    conn: aiosqlite.Connection, email: str, except_comment: int | None = None
+) -> Writer | None:
+    """The stored address ``email`` (case-insensitive) with its standing and count."""
+    return await _writer(conn, "a.email = ?", (except_comment or 0, email))
+
+
+async def writer_by_id(
+    conn: aiosqlite.Connection, address_id: int, except_comment: int | None = None
+) -> Writer | None:
+    """The address ``address_id`` with its standing and count; None if not stored."""
+    return await _writer(conn, "a.id = ?", (except_comment or 0, address_id))

@@ -154,3 +154,34 @@ async def test_the_write_lock_is_taken_here_when_free_and_waited_for_on_the_thre
         await conn.execute("COMMIT")
         async with conn.execute("PRAGMA busy_timeout") as cur:
             assert await cur.fetchone() == (5000,)  # put back after the try
+
+
+@pytest.mark.asyncio
+async def test_the_write_lock_is_taken_without_asking_for_the_busy_timeout_it_was_given(
+    tmp_path: Path,
+) -> None:
+    """The busy timeout set through ``execute`` is remembered: taking the write lock costs
+    two PRAGMAs (none, then back), not three (issue 14). Set another way, it is asked."""
+    seen: list[str] = []
+    async with buffered.connect(tmp_path / "t.db", isolation_level=None) as conn:
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.set_trace_callback(seen.append)
+        await conn.begin_immediate()
+        await conn.execute("COMMIT")
+        assert seen == [
+            "PRAGMA busy_timeout = 0",
+            "BEGIN IMMEDIATE",
+            "PRAGMA busy_timeout = 5000",
+            "COMMIT",
+        ]
+        await conn.execute_fetchall("PRAGMA busy_timeout = 700")
+        seen.clear()
+        await conn.begin_immediate()
+        await conn.execute("COMMIT")
+        assert seen == [
+            "PRAGMA busy_timeout",
+            "PRAGMA busy_timeout = 0",
+            "BEGIN IMMEDIATE",
+            "PRAGMA busy_timeout = 700",
+            "COMMIT",
+        ]
