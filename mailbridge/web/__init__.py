@@ -110,6 +110,7 @@ def build_web_app(
         renderer=renderer,
         keyring=keyring,
         settings=settings,
+        clock=clock,
     )
     links = SubscriptionPages(store, keyring, renderer, clock, settings.site.name)
     admin = AdminApi(service, store, clock, settings.privacy.erased_comments)

@@ -24,6 +24,7 @@ __all__ = [
     "kept_now",
     "pending_page",
     "theirs",
+    "undo_now",
 ]
 
 # One page of the queue: 200 comments of up to 20,000 characters each made pages of
@@ -70,6 +71,24 @@ async def off_blog_now(
         and item["comment"].status is CommentStatus.APPROVED
         and await off_blog(conn, item["comment"].id)
     ]
+
+
+async def undo_now(
+    conn: aiosqlite.Connection, asked: str, only: int | None, since: str
+) -> list[dict[str, object]]:
+    """Those the spam folder's Not spam just published (``undo`` of its redirect) whose
+    publication still stands and may be undone (made since ``since``), each with that
+    decision: the Undo is offered where the tap was made, as a moderation link's page
+    offers it, not only under the queue page's Decided. Read again here, as kept_now."""
+    found: list[dict[str, object]] = []
+    for item in await kept_now(conn, asked, only):
+        comment = item["comment"]
+        if not isinstance(comment, Comment):
+            continue
+        decision = await decisions.undoable_one(conn, comment.id, since)
+        if decision is not None and decision.previous is CommentStatus.SPAM:
+            found.append({**item, "decision": decision})
+    return found
 
 
 async def theirs(conn: aiosqlite.Connection, ids: list[int], only: int | None) -> set[int]:

@@ -15,11 +15,13 @@ import functools
 import logging
 import re
 import secrets
+from datetime import timedelta
 
 import aiosqlite
 from aiohttp import web
 
 from mailbridge.bridges.wordpress.links import off_blog
+from mailbridge.clock import Clock, iso
 from mailbridge.errors import NotFound
 from mailbridge.models import Channel, Comment, CommentStatus, Decider, Decision, whole_number
 from mailbridge.moderate import explain
@@ -33,6 +35,7 @@ from mailbridge.store import Store, comments, decisions, threads
 from mailbridge.templating import Renderer
 from mailbridge.tokens import Action, Keyring, csrf_token
 from mailbridge.web.guard import read_form
+from mailbridge.web.moderation import UNDO_DAYS
 from mailbridge.web.queue import AFTER_SIGN_IN, QueuePages
 
 # The queue's page size (50 comments, 150,000 characters): a robot's wall of text times
@@ -43,6 +46,7 @@ from mailbridge.web.queue_reads import (
     kept_now,
     off_blog_now,
     theirs,
+    undo_now,
 )
 
 __all__ = ["SpamFolderPages"]
@@ -78,8 +82,10 @@ class SpamFolderPages:
         renderer: Renderer,
         keyring: Keyring,
         settings: Settings,
+        clock: Clock,
     ) -> None:
         self._queue = queue
+        self._clock = clock
         self._service = service
         self._store = store
         self._renderer = renderer
@@ -108,8 +114,10 @@ class SpamFolderPages:
         total, items, older = await self._store.read(lambda c: _folder(c, before, only))
         nonce = secrets.token_urlsafe(16)
         asked = {
-            name: request.query.get(name, "") for name in ("kept", "answered", "off", "failed")
+            name: request.query.get(name, "")
+            for name in ("kept", "answered", "off", "failed", "undo")
         }
+        since = iso(self._clock.now() - timedelta(days=UNDO_DAYS))
         return self._html(
             "moderate_spam",
             nonce=nonce,
@@ -124,6 +132,8 @@ class SpamFolderPages:
             answered=await self._store.read(lambda c: kept_now(c, asked["answered"], only)),
             off_blog=await self._store.read(lambda c: off_blog_now(c, asked["off"], only)),
             failed=await self._store.read(lambda c: kept_now(c, asked["failed"], only)),
+            undo=await self._store.read(lambda c: undo_now(c, asked["undo"], only, since)),
+            undo_days=UNDO_DAYS,
         )
 
     async def act(self, request: web.Request) -> web.StreamResponse:
@@ -153,6 +163,7 @@ class SpamFolderPages:
         kept: list[int] = []  # decided since the page was loaded (or gone): left alone
         answered: list[int] = []  # not deleted: somebody replied to it
         off: list[int] = []  # published here only: its WordPress post takes no comments
+        published: list[int] = []  # offered an Undo on the page the redirect shows
         failed: list[int] = []  # not done: a failure stopped the batch (as on the queue)
         for n, comment_id in enumerate(ids):
             if comment_id not in allowed:
@@ -187,6 +198,8 @@ class SpamFolderPages:
                 break
             if outcome.changed:
                 done += 1
+                if action == "approve":
+                    published.append(comment_id)
                 if action == "approve" and await self._store.read(
                     functools.partial(off_blog, comment_id=comment_id)
                 ):
@@ -203,6 +216,7 @@ class SpamFolderPages:
         left += f"&answered={','.join(map(str, answered))}" if answered else ""
         left += f"&off={','.join(map(str, off))}" if off else ""
         left += f"&failed={','.join(map(str, failed))}" if failed else ""
+        left += f"&undo={','.join(map(str, published))}" if published else ""
         raise web.HTTPSeeOther(f"/moderate/spam?done={action}:{done}{left}")
 
 

@@ -128,3 +128,29 @@ async def test_the_folders_links_fit_a_thumb_and_it_reads_in_dark_mode(
     await page.get_by_role("button", name="Delete").first.wait_for()
     assert await page.evaluate(LOW_CONTRAST) == []
     assert [t for t in await page.evaluate(targets) if min(t[2:]) < 44] == []
+
+
+@pytest.mark.asyncio
+async def test_a_publish_from_the_folder_is_undone_there_at_320_px(
+    daemon: Running, browser: Any
+) -> None:
+    """ "Not spam: publish" tapped by mistake, on a phone in dark mode: the page it comes
+    back to offers that comment's Undo (a thumb's size, readable), which puts it back."""
+    mistake = await spam(daemon, "Robot", SPAMMY, "robot@example.net")
+    page = await signed_in_on_a_phone(daemon, browser, WIDTH)
+    await page.emulate_media(color_scheme="dark")
+    await page.get_by_role("link", name="Spam (1)").click()
+    await card(page, mistake).locator("input[name=comment]").check()
+    await page.get_by_role("button", name="Not spam: publish").click()
+    await page.get_by_text("Not spam: 1 comment published.").wait_for()
+    undo = page.get_by_role("button", name="Undo: back to spam (the comment by Robot)")
+    await undo.wait_for()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    assert await page.evaluate(LOW_CONTRAST) == []
+    box = await undo.bounding_box()
+    assert box is not None and min(box["width"], box["height"]) >= 44
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "spam-folder-phone-undo.png"), full_page=True)
+    await undo.click()
+    await page.get_by_text("Undone: the comment is back where it was.").wait_for()
+    assert await db_value(daemon, "SELECT status FROM comments WHERE id = ?", mistake) == "spam"

@@ -68,3 +68,42 @@ async def test_an_undone_publish_from_the_folder_is_the_filters_catch_again(
         # Nobody had been told of it: the next spam report lists it, as it would have.
         reports = await reported(daemon)
         assert reports and all("Mistake" in report for report in reports)
+
+
+@pytest.mark.asyncio
+async def test_the_folder_offers_the_undo_of_what_it_just_published(tmp_path: Path) -> None:
+    """ "Not spam: publish" tapped by mistake is undone where it was tapped: the page it
+    comes back to names each comment just published with its Undo, which puts it back in
+    the folder. Before, the comments left the page and the Undo was only under the queue
+    page's Decided."""
+    async with started(tmp_path, moderation={"moderators": ["Mo <mo@example.org>"]}) as daemon:
+        cid = await post_comment(daemon, author="Mistake", email="m@spam.example", body=SPAMMY)
+        other = await post_comment(
+            daemon, author="Robot", email="r@spam.example", body=SPAMMY + " again"
+        )
+        async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+            await signed_in(daemon, session)
+            async with session.get(url(daemon, "/moderate/spam")) as r:
+                page = await r.text()
+            form = [("csrf", csrf(page)), ("action", "approve"), ("comment", str(cid))]
+            async with session.post(url(daemon, "/moderate/spam"), data=form) as r:
+                assert r.status == 200
+                assert f"undo={cid}" in str(r.url)
+                page = await r.text()
+            assert "Not spam: 1 comment published." in page
+            decision = undo_of(page, cid)
+            assert f'name="comment" value="{other}"><input' not in page  # still spam: no Undo
+            form = [("csrf", csrf(page)), ("comment", str(cid)), ("decision", decision)]
+            async with session.post(url(daemon, "/moderate/undo"), data=form) as r:
+                assert "Undone: the comment is back where it was." in await r.text()
+            assert await db_rows(daemon, "SELECT status FROM comments WHERE id = ?", cid) == [
+                ("spam",)
+            ]
+            # The same page again (reloaded, or a link kept): nothing left to undo there.
+            async with session.get(url(daemon, f"/moderate/spam?done=approve:1&undo={cid}")) as r:
+                again = await r.text()
+            assert f'name="comment" value="{cid}"><input type="hidden" name="decision"' not in again
+            # Nor does a link naming a comment that is still spam (its latest decision is
+            # the filter's, not a publication) show an Undo.
+            async with session.get(url(daemon, f"/moderate/spam?undo={other}")) as r:
+                assert 'action="/moderate/undo"' not in await r.text()
