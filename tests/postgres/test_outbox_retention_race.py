@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import make_settings
+from support import FakeClock, make_settings
 
 from mailbridge.inbound import bounces
 from mailbridge.inbound.bounces import BOUNCE_RECEIVED, BounceAccounting
 from mailbridge.inbound.checks import BouncedRecipient, BounceReport
-from mailbridge.store import inbound, outbox_retention
+from mailbridge.mail_events import MailEvent, MailEventAccounting
+from mailbridge.store import inbound, mail_events, outbox_retention
 from mailbridge.store.opening import open_store
 
 READER = "reader@example.net"
@@ -134,6 +135,44 @@ async def test_a_bounce_that_comes_while_the_row_goes_counts_for_nobody_without_
             lambda c: _all(c, "SELECT reason FROM inbound_messages WHERE id = ?", inbound_id)
         )
         assert found == [("bounce.none",)]
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.asyncio
+async def test_a_service_event_that_read_its_row_keeps_it_with_the_event(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for a mail service's event (no foreign key there: before, the row went
+    under the event, which then named a row that was no more)."""
+    settings = make_settings(tmp_path, data_url=pg_url)
+    first, second = await open_store(settings), await open_store(settings)
+    try:
+        outbox_id, _ = await first.write(_seed)
+        read, forgotten = asyncio.Event(), asyncio.Event()
+        insert = mail_events.insert
+
+        async def slow(conn: Any, **fields: Any) -> bool:
+            read.set()
+            await forgotten.wait()  # the other daemon's housekeeping runs meanwhile
+            return await insert(conn, **fields)
+
+        monkeypatch.setattr(mail_events, "insert", slow)
+        accounting = MailEventAccounting(first, FakeClock(), hard_limit=1)
+        event = MailEvent(
+            "sendgrid", "ev1", "hard", "<late@blog.example>", READER, "5.1.1", "no such user"
+        )
+        recorded = asyncio.create_task(accounting.record([event], "sendgrid"))
+        await read.wait()
+        deleted = await asyncio.wait_for(second.write(_forget), 10)
+        forgotten.set()
+        [outcome] = await recorded
+        assert outcome.outcome == "suppressed"
+        assert deleted == 0
+        sql = "SELECT e.outbox_id, o.id FROM mail_events e LEFT JOIN outbox o ON o.id = e.outbox_id"
+        named = await first.read(lambda c: _all(c, sql))
+        assert named == [(outbox_id, outbox_id)]
     finally:
         await first.close()
         await second.close()
