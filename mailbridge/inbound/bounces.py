@@ -15,7 +15,7 @@ import aiosqlite
 from mailbridge.errors import AutomatedMessage
 from mailbridge.inbound.checks import BounceReport, InboundChecks
 from mailbridge.store import Store, inbound, threads
-from mailbridge.store.engine import as_address
+from mailbridge.store.engine import as_address, dialect_of
 from mailbridge.store.inbound import Disposition
 
 __all__ = ["BounceAccounting"]
@@ -118,10 +118,16 @@ async def _addresses(
     conn: aiosqlite.Connection, outbox_id: int, reported: list[str]
 ) -> list[int | None]:
     """Address ids for the failed recipients: the outbox row that bounced is the
-    authority (named by the VERP address, or by the returned message's Message-ID)."""
+    authority (named by the VERP address, or by the returned message's Message-ID).
+
+    On PostgreSQL the row is held (FOR KEY SHARE) until the bounce is recorded: another
+    daemon's outbox retention passes it by instead of deleting it under the bounce
+    (mailbridge.store.outbox_retention); one that is deleting it now makes this wait,
+    and then find nothing."""
+    held = " FOR KEY SHARE OF o" if dialect_of(conn) == "postgresql" else ""
     async with conn.execute(
         "SELECT a.id FROM outbox o "  # noqa: S608 - no value in the text
-        f"JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} WHERE o.id = ?",
+        f"JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} WHERE o.id = ?{held}",
         (outbox_id,),
     ) as cur:
         row = await cur.fetchone()

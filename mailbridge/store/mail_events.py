@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from mailbridge.store import subscriptions
-from mailbridge.store.engine import as_address
+from mailbridge.store.engine import as_address, dialect_of
 
 __all__ = [
     "COMPLAINT",
@@ -38,14 +38,19 @@ async def sent_as(
 ) -> Sent | None:
     """The message a mail service's API accepted as ``provider_id`` (outbox.provider_key;
     the latest if sent again: the service's own record, first), or else the one we sent
-    with this Message-ID, and its recipient's address id."""
+    with this Message-ID, and its recipient's address id.
+
+    On PostgreSQL the row is held (FOR KEY SHARE) until the event is recorded, so that
+    another daemon's outbox retention does not delete it under the event, which names
+    it (mailbridge.store.outbox_retention)."""
+    held = " FOR KEY SHARE OF o" if dialect_of(conn) == "postgresql" else ""
     for column, value in (("provider_id", provider_id), ("message_id", message_id)):
         if not value:
             continue
         async with conn.execute(
             "SELECT o.id, o.rcpt_to, a.id, o.kind FROM outbox o "  # noqa: S608 - no value in the text
             f"LEFT JOIN addresses a ON a.email = {as_address(conn, 'o.rcpt_to')} "
-            f"WHERE o.{column} = ? ORDER BY o.id DESC LIMIT 1",
+            f"WHERE o.{column} = ? ORDER BY o.id DESC LIMIT 1{held}",
             (value,),
         ) as cur:
             row = await cur.fetchone()

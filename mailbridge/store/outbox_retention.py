@@ -23,6 +23,18 @@ What reads an old row, and why the period covers it:
 - /metrics' counters of emails sent, dead letters and attempts: what a deleted row
   counted is added to ``deleted_counts`` in the same transaction, as an erasure does;
 - never a row still ``queued`` or ``sending``: it is still to be sent.
+
+With several daemons on PostgreSQL, a bounce or an event may come for a row at the
+moment one daemon's housekeeping deletes it. What reads the row to count against its
+recipient holds it (``FOR KEY SHARE``: mailbridge.inbound.bounces,
+mailbridge.store.mail_events.sent_as), and the retention passes a held row by (``FOR
+UPDATE SKIP LOCKED``), then checks again, once it holds its rows, that nothing names
+them: the bounce counts and the row stays with it. Before, the bounce's insert failed
+on the foreign key once the row was gone (a traceback, SMTP 451, and at the retry a
+bounce counted for nobody: a hard-bouncing address still mailed), or the retention's
+delete failed on it (the hour's housekeeping rolled back). A bounce that comes once
+the retention holds the row waits for it and finds it gone: it counts for nobody, as
+one after the period does.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ import json
 import aiosqlite
 
 from mailbridge.store import deleted_counts
-from mailbridge.store.engine import json_list
+from mailbridge.store.engine import dialect_of, json_list
 
 __all__ = ["BATCH", "DONE", "OLD_ROWS", "forget_old"]
 
@@ -52,6 +64,16 @@ OLD_ROWS = (
     "AND NOT EXISTS (SELECT 1 FROM mail_events e WHERE e.outbox_id = o.id) "
     "LIMIT ?"
 )
+# PostgreSQL: a row a bounce or an event holds (FOR KEY SHARE) is passed by, and those
+# taken are held until the transaction ends (above).
+_LOCKED = " FOR UPDATE OF o SKIP LOCKED"
+# Those of the rows taken that nothing names now: on PostgreSQL a new statement sees
+# what was committed while the first one ran (a bounce that let go of its row).
+_UNNAMED = (
+    "SELECT o.id FROM outbox o WHERE o.id IN {ids} "
+    "AND NOT EXISTS (SELECT 1 FROM bounces b WHERE b.outbox_id = o.id) "
+    "AND NOT EXISTS (SELECT 1 FROM mail_events e WHERE e.outbox_id = o.id)"
+)
 
 
 async def forget_old(
@@ -64,9 +86,14 @@ async def forget_old(
     ``next_attempt_at`` is never later than when the row was sent or failed (it is
     leased only once due; a dead letter's is when it failed): the range on the index
     outbox_due finds the candidates without reading the whole outbox every hour."""
-    async with conn.execute(OLD_ROWS, (*DONE, before_s, before, before, before, batch)) as cur:
+    postgresql = dialect_of(conn) == "postgresql"
+    query = OLD_ROWS + (_LOCKED if postgresql else "")
+    async with conn.execute(query, (*DONE, before_s, before, before, before, batch)) as cur:
         found = json.dumps([int(row[0]) for row in await cur.fetchall()])
     ids = json_list(conn, "bigint")
+    if postgresql and found != "[]":
+        async with conn.execute(_UNNAMED.format(ids=ids), (found,)) as cur:
+            found = json.dumps([int(row[0]) for row in await cur.fetchall()])
     await deleted_counts.tally_outbox(conn, f"id IN {ids}", found)  # counters go on
     cur = await conn.execute(f"DELETE FROM outbox WHERE id IN {ids}", (found,))  # noqa: S608
     return int(cur.rowcount)

@@ -313,6 +313,12 @@ def _sendgrid(fake: Fake) -> Any:
             body = {"errors": [{"message": m, "field": f, "help": None} for f, m in problems]}
             return _answer(400, body)
         to = fields["personalizations"][0]["to"][0]["email"]
+        # SendGrid's documented limitation: a to name with a comma or a semicolon is
+        # taken (202), then read as more addresses and the message dropped (Invalid).
+        for person in fields["personalizations"]:
+            for one in person.get("to", []):
+                if re.search(r"[,;]", str(one.get("name", ""))):
+                    fake.problems.append(f"to name {one['name']!r}: dropped by SendGrid")
         if request.headers["Authorization"] == f"Bearer {SENDGRID_NO_SEND}":
             fake.received.append(Received("sendgrid", 403, to, fields=fields))
             return _sendgrid_error(403, "access forbidden")

@@ -104,6 +104,27 @@ async def test_sendgrid_headers_are_unfolded_and_stay_encoded(tmp_path: Path) ->
 
 
 @pytest.mark.asyncio
+async def test_sendgrid_to_name_has_no_comma_or_semicolon_which_would_drop_the_mail(
+    tmp_path: Path,
+) -> None:
+    """A digest is addressed by the name its reader uses on the blog ("Smith, Ann"):
+    SendGrid takes a to name with "," or ";" (202), then drops the message as an
+    invalid address; it was marked sent and never came."""
+    named = MESSAGE.replace(b"To: Ann <ann@example.net>", b'To: "Smith, Ann; Jr" <ann@example.net>')
+    async with serving(tmp_path) as fake:
+        transport = _sendgrid(fake)
+        try:
+            await transport.send("b@example.org", "ann@example.net", named)
+        finally:
+            await transport.aclose()
+    assert fake.problems == []
+    (got,) = fake.accepted()
+    assert got.fields["personalizations"] == [
+        {"to": [{"email": "ann@example.net", "name": "Smith Ann Jr"}]}
+    ]
+
+
+@pytest.mark.asyncio
 async def test_sendgrid_refuses_what_its_fields_would_cut(tmp_path: Path) -> None:
     attached = MESSAGE.replace(
         b"--b1--\r\n",

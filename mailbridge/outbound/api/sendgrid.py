@@ -1,7 +1,8 @@
 """SendGrid's v3 ``POST /v3/mail/send``: JSON fields built from the message we composed.
 
 SendGrid, like Postmark, takes fields, not MIME: ``personalizations`` (the envelope
-recipient, with the name our To header gives it), ``from``, ``reply_to``, ``subject``,
+recipient, with the name our To header gives it, its commas and semicolons made
+spaces: SendGrid drops a message whose to name has one), ``from``, ``reply_to``, ``subject``,
 ``content`` (text/plain first, then text/html, as SendGrid requires) and every other
 header in ``headers`` (Message-ID, In-Reply-To, References, List-Id, List-Unsubscribe,
 List-Unsubscribe-Post, Auto-Submitted...), as we encoded them. SendGrid refuses to take
@@ -88,7 +89,12 @@ def sendgrid_fields(rcpt_to: str, message: bytes) -> dict[str, Any]:
     to: dict[str, str] = {"email": rcpt_to}
     for address in getattr(mail["To"], "addresses", ()):
         if address.addr_spec.lower() == rcpt_to.lower() and address.display_name:
-            to["name"] = address.display_name  # the name the recipient sees
+            # The name the recipient sees (a digest's: the one they use on the blog),
+            # without "," or ";": SendGrid takes such a to name, then reads it as more
+            # addresses and drops the message as invalid (its documented limitation).
+            name = " ".join(re.sub(r"[,;]", " ", address.display_name).split())
+            if name:
+                to["name"] = name
     if mail["From"] is None:
         raise ValueError("no From header")
     leaves = [p.get_content_type() for p in mail.walk() if not p.is_multipart()]
