@@ -315,10 +315,14 @@ def _sendgrid(fake: Fake) -> Any:
         to = fields["personalizations"][0]["to"][0]["email"]
         # SendGrid's documented limitation: a to name with a comma or a semicolon is
         # taken (202), then read as more addresses and the message dropped (Invalid).
-        for person in fields["personalizations"]:
-            for one in person.get("to", []):
-                if re.search(r"[,;]", str(one.get("name", ""))):
-                    fake.problems.append(f"to name {one['name']!r}: dropped by SendGrid")
+        # Its from and reply_to names are not documented either way: a name that holds
+        # one is reported too, as the fake cannot tell which of the two SendGrid does.
+        named = [("to", one) for person in fields["personalizations"]
+                 for one in person.get("to", [])]  # fmt: skip
+        named += [(key, fields[key]) for key in ("from", "reply_to") if key in fields]
+        for key, one in named:
+            if re.search(r"[,;]", str(one.get("name", ""))):
+                fake.problems.append(f"{key} name {one['name']!r}: dropped by SendGrid")
         if request.headers["Authorization"] == f"Bearer {SENDGRID_NO_SEND}":
             fake.received.append(Received("sendgrid", 403, to, fields=fields))
             return _sendgrid_error(403, "access forbidden")

@@ -125,6 +125,29 @@ async def test_sendgrid_to_name_has_no_comma_or_semicolon_which_would_drop_the_m
 
 
 @pytest.mark.asyncio
+async def test_sendgrid_reply_to_name_has_no_comma_or_semicolon_either(tmp_path: Path) -> None:
+    """A notification's Reply-To name is its commenter's, "Smith, Ann via Blog": sent as
+    it was, SendGrid either dropped the mail, as for a to name, or refused it with a 400
+    about reply_to, which holds every email behind it as a settings problem."""
+    named = MESSAGE.replace(
+        b"Reply-To: reply+tok@reply.example.org",
+        b'Reply-To: "Smith, Ann; Jr via Blog" <reply+tok@reply.example.org>',
+    )
+    async with serving(tmp_path) as fake:
+        transport = _sendgrid(fake)
+        try:
+            await transport.send("b@example.org", "ann@example.net", named)
+        finally:
+            await transport.aclose()
+    assert fake.problems == []
+    (got,) = fake.accepted()
+    assert got.fields["reply_to"] == {
+        "email": "reply+tok@reply.example.org",
+        "name": "Smith Ann Jr via Blog",
+    }
+
+
+@pytest.mark.asyncio
 async def test_sendgrid_refuses_what_its_fields_would_cut(tmp_path: Path) -> None:
     attached = MESSAGE.replace(
         b"--b1--\r\n",

@@ -1,9 +1,9 @@
 """SendGrid's v3 ``POST /v3/mail/send``: JSON fields built from the message we composed.
 
 SendGrid, like Postmark, takes fields, not MIME: ``personalizations`` (the envelope
-recipient, with the name our To header gives it, its commas and semicolons made
-spaces: SendGrid drops a message whose to name has one), ``from``, ``reply_to``, ``subject``,
-``content`` (text/plain first, then text/html, as SendGrid requires) and every other
+recipient, with the name our To header gives it), ``from``, ``reply_to`` (every name's
+commas and semicolons made spaces: SendGrid drops a message whose to name has one),
+``subject``, ``content`` (text/plain first, then text/html, as SendGrid requires) and every other
 header in ``headers`` (Message-ID, In-Reply-To, References, List-Id, List-Unsubscribe,
 List-Unsubscribe-Post, Auto-Submitted...), as we encoded them. SendGrid refuses to take
 x-sg-id, x-sg-eid, Received, DKIM-Signature, Content-Type, Content-Transfer-Encoding,
@@ -53,14 +53,24 @@ _NOT_HEADERS = frozenset(
 _OFF = {"enable": False}
 
 
+def _name(display_name: str) -> str:
+    """A name as SendGrid's email objects take it: without "," or ";". SendGrid takes
+    a to name holding one (202), then reads it as more addresses and drops the message
+    as invalid (its documented limitation); a reply_to name carries the commenter's
+    ("Smith, Ann via Blog"), and the rule is not documented for it either way, so every
+    name goes the same way."""
+    return " ".join(re.sub(r"[,;]", " ", display_name).split())
+
+
 def _address(header: Any) -> dict[str, str]:
     """One address header as SendGrid's email object: ``email`` and ``name``."""
     addresses: tuple[Any, ...] = tuple(getattr(header, "addresses", ()))
     if len(addresses) != 1:
         raise ValueError(f"expected one address in {header.name}, found {len(addresses)}")
     found = {"email": addresses[0].addr_spec}
-    if addresses[0].display_name:
-        found["name"] = addresses[0].display_name
+    name = _name(addresses[0].display_name or "")
+    if name:
+        found["name"] = name
     return found
 
 
@@ -89,10 +99,8 @@ def sendgrid_fields(rcpt_to: str, message: bytes) -> dict[str, Any]:
     to: dict[str, str] = {"email": rcpt_to}
     for address in getattr(mail["To"], "addresses", ()):
         if address.addr_spec.lower() == rcpt_to.lower() and address.display_name:
-            # The name the recipient sees (a digest's: the one they use on the blog),
-            # without "," or ";": SendGrid takes such a to name, then reads it as more
-            # addresses and drops the message as invalid (its documented limitation).
-            name = " ".join(re.sub(r"[,;]", " ", address.display_name).split())
+            # The name the recipient sees (a digest's: the one they use on the blog).
+            name = _name(address.display_name)
             if name:
                 to["name"] = name
     if mail["From"] is None:
