@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from delivery.apifakes import SENDGRID_KEY, SENDGRID_NO_SEND, Fake, Received, serving
 from flows import approve, post_comment
-from support import db_rows, started
+from support import db_rows, started, until
 
 READER = "reader002.4a549d@example.org"  # seed comment 2's author: notified of answers
 
@@ -77,12 +77,19 @@ async def test_an_approved_reply_reaches_sendgrid_and_its_bounce_comes_back(
             moderation = message_from_bytes(bytes(stored[0][0]), policy=policy.default)
             await approve(daemon, moderation)  # type: ignore[arg-type]
             note = next(r for r in await _accepted(fake, 2) if r.to == READER)
-            sent = await db_rows(
-                daemon,
-                "SELECT o.provider_id, o.message_id, m.message FROM outbox o JOIN "
-                "outbox_messages m ON m.outbox_id = o.id WHERE o.rcpt_to = ?",
-                READER,
-            )
+
+            async def marked_sent() -> list[tuple[object, ...]]:
+                # SendGrid answered before the daemon marks the row sent with its id:
+                # read once that commit is in (the bounce below is matched by that id).
+                return await db_rows(
+                    daemon,
+                    "SELECT o.provider_id, o.message_id, m.message FROM outbox o JOIN "
+                    "outbox_messages m ON m.outbox_id = o.id WHERE o.rcpt_to = ? "
+                    "AND o.status = 'sent'",
+                    READER,
+                )
+
+            sent = await until("the notification marked sent", marked_sent, seconds=15)
             # SendGrid's bounce: its smtp-id is a Message-ID of its own; sg_message_id
             # begins with the X-Message-Id its 202 answered.
             bounce = {

@@ -13,7 +13,7 @@ import pytest
 from delivery.apifakes import REGION, serving
 from delivery.test_api_ses_role import ecs_role, empty_aws_chain
 from flows import approve, post_comment
-from support import db_rows, started
+from support import db_rows, started, until
 
 READER = "reader002.4a549d@example.org"  # seed comment 2's author: notified of answers
 
@@ -42,12 +42,18 @@ async def test_an_approved_reply_reaches_ses_signed_with_the_task_roles_token(
                 if any(r.to == READER for r in fake.accepted()):
                     break
                 await asyncio.sleep(0.05)
-            stored = await db_rows(
-                daemon,
-                "SELECT m.message, o.provider_id FROM outbox o JOIN outbox_messages m "
-                "ON m.outbox_id = o.id WHERE o.rcpt_to = ?",
-                READER,
-            )
+
+            async def marked_sent() -> list[tuple[object, ...]]:
+                # SES answered before the daemon marks the row sent with SES's id: the
+                # row is read once that commit is in (a read between the two saw None).
+                return await db_rows(
+                    daemon,
+                    "SELECT m.message, o.provider_id FROM outbox o JOIN outbox_messages m "
+                    "ON m.outbox_id = o.id WHERE o.rcpt_to = ? AND o.status = 'sent'",
+                    READER,
+                )
+
+            stored = await until("the notification marked sent", marked_sent, seconds=15)
     assert fake.problems == []
     note = next(r for r in fake.accepted() if r.to == READER)
     ((message, provider_id),) = stored
