@@ -103,6 +103,20 @@ async def test_sendgrid_headers_are_unfolded_and_stay_encoded(tmp_path: Path) ->
     assert "reply_to" not in got.fields
 
 
+async def _sent_alone(tmp_path: Path, message: bytes) -> Any:
+    """The one request the fake SendGrid took for ``message`` to ann@example.net,
+    checked against its Mail Send rules."""
+    async with serving(tmp_path) as fake:
+        transport = _sendgrid(fake)
+        try:
+            await transport.send("b@example.org", "ann@example.net", message)
+        finally:
+            await transport.aclose()
+    assert fake.problems == []
+    (got,) = fake.accepted()
+    return got
+
+
 @pytest.mark.asyncio
 async def test_sendgrid_to_name_has_no_comma_or_semicolon_which_would_drop_the_mail(
     tmp_path: Path,
@@ -111,14 +125,7 @@ async def test_sendgrid_to_name_has_no_comma_or_semicolon_which_would_drop_the_m
     SendGrid takes a to name with "," or ";" (202), then drops the message as an
     invalid address; it was marked sent and never came."""
     named = MESSAGE.replace(b"To: Ann <ann@example.net>", b'To: "Smith, Ann; Jr" <ann@example.net>')
-    async with serving(tmp_path) as fake:
-        transport = _sendgrid(fake)
-        try:
-            await transport.send("b@example.org", "ann@example.net", named)
-        finally:
-            await transport.aclose()
-    assert fake.problems == []
-    (got,) = fake.accepted()
+    got = await _sent_alone(tmp_path, named)
     assert got.fields["personalizations"] == [
         {"to": [{"email": "ann@example.net", "name": "Smith Ann Jr"}]}
     ]
@@ -133,14 +140,7 @@ async def test_sendgrid_reply_to_name_has_no_comma_or_semicolon_either(tmp_path:
         b"Reply-To: reply+tok@reply.example.org",
         b'Reply-To: "Smith, Ann; Jr via Blog" <reply+tok@reply.example.org>',
     )
-    async with serving(tmp_path) as fake:
-        transport = _sendgrid(fake)
-        try:
-            await transport.send("b@example.org", "ann@example.net", named)
-        finally:
-            await transport.aclose()
-    assert fake.problems == []
-    (got,) = fake.accepted()
+    got = await _sent_alone(tmp_path, named)
     assert got.fields["reply_to"] == {
         "email": "reply+tok@reply.example.org",
         "name": "Smith Ann Jr via Blog",
