@@ -205,7 +205,7 @@ class Notifier:
             return True
         if mode == "auto":
             limit = self._settings.moderation.digest_when_pending_over
-            return await comments.pending_count(conn) > limit
+            return await comments.pending_over(conn, limit)
         return False
 
     async def moderation_digests(self, conn: aiosqlite.Connection) -> int:

@@ -359,6 +359,18 @@ async def pending_count(conn: aiosqlite.Connection, author_address_id: int | Non
     return 0 if row is None else int(row[0])
 
 
+async def pending_over(conn: aiosqlite.Connection, limit: int) -> bool:
+    """Whether more than ``limit`` comments are pending: at most ``limit + 1`` index
+    entries read, where a count reads every pending one (thousands in a flood, each time
+    a comment comes)."""
+    async with conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM comments WHERE status = 'pending' LIMIT ?) AS p",
+        (limit + 1,),
+    ) as cur:
+        row = await cur.fetchone()
+    return row is not None and int(row[0]) > limit
+
+
 async def not_yet_mailed_per_thread(conn: aiosqlite.Connection) -> list[tuple[int, int]]:
     """(thread id, count) of every comment :func:`not_yet_mailed` would return, unlimited."""
     async with conn.execute(
