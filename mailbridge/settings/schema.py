@@ -250,7 +250,7 @@ class ModerationSettings:
         False, "Hold every comment for a moderator, trusted commenters' too."
     )
     mode: str = _key(
-        "each",
+        "auto",
         'Moderation emails: "each" (one per pending comment), "digest" (one digest every '
         'digest_minutes) or "auto" (one each until more than digest_when_pending_over '
         "are pending, then digests).",
