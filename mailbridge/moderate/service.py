@@ -142,7 +142,7 @@ class CommentService:
         )
         private = list(analysis.private) if analysis else private_findings(new.body)
 
-        async def work(conn: aiosqlite.Connection) -> tuple[Comment, int]:
+        async def work(conn: aiosqlite.Connection) -> tuple[Comment, int, bool]:
             parent = None
             if new.parent_id is not None:
                 parent = await comments.get_comment(conn, new.parent_id)
@@ -161,6 +161,7 @@ class CommentService:
                 # First: the inbound row's checks are what the moderation email shows.
                 await also(conn, comment, parent)
             queued = 0
+            mail_row = False  # a row for the moderation mailer: wake it after the commit
             if created and comment.address_id is not None:
                 if new.source is Source.WEB and new.subscribe and assessment.spam is not None:
                     # Bound for the spam folder: remembered, but no confirmation email to
@@ -186,7 +187,8 @@ class CommentService:
                 comment = await flag_private(conn, comment, private)
                 decision, why = self._policy.decision(assessment, comment)
                 if decision is AutoDecision.WAIT:
-                    queued += await self._moderation_mail(conn, comment, None)
+                    mailed, mail_row = await self._moderation_mail(conn, comment, None)
+                    queued += mailed
                 else:
                     # Trusted (published now, moderators told with links to undo) or
                     # blocked (rejected quietly); recorded in the audit as "auto".
@@ -211,11 +213,14 @@ class CommentService:
                     comment = outcome.comment
                     queued += notified
                     if decision is AutoDecision.APPROVE:
-                        queued += await self._moderation_mail(conn, comment, why)
-            return comment, queued
+                        mailed, mail_row = await self._moderation_mail(conn, comment, why)
+                        queued += mailed
+            return comment, queued, mail_row
 
-        comment, queued = await self._store.write(work)
-        if self._mail_later is not None:
+        comment, queued, mail_row = await self._store.write(work)
+        if mail_row and self._mail_later is not None:
+            # Not for a comment left for the digest (most of a flood, in "auto" mode)
+            # or sent to spam: the mailer would only read an empty queue.
             self._mail_later()
         log.info(
             "comment %d on thread %d from %s: %s",
@@ -230,15 +235,16 @@ class CommentService:
 
     async def _moderation_mail(
         self, conn: aiosqlite.Connection, comment: Comment, auto_approved: str | None
-    ) -> int:
-        """The moderators' emails about a new comment: queued now, or left to be built."""
+    ) -> tuple[int, bool]:
+        """The moderators' emails about a new comment: queued now, or left to be built;
+        (emails queued, whether a row was left for the moderation mailer)."""
         if self._mail_later is None:
-            return await self._notifier.moderation_requests(conn, comment, auto_approved)
+            return await self._notifier.moderation_requests(conn, comment, auto_approved), False
         # Asked now, as the comment comes: "auto" mode counts what is pending at its time.
         if auto_approved is None and await self._notifier.leave_for_digest(conn):
-            return 0  # the next digest carries it
+            return 0, False  # the next digest carries it
         await moderation_queue.add(conn, comment.id, auto_approved, iso(self._clock.now()))
-        return 0
+        return 0, True
 
     async def moderate(
         self,
@@ -437,7 +443,7 @@ class CommentService:
                 comment = await comments.get_comment(conn, comment_id)
                 assert comment is not None and comment.status is CommentStatus.PENDING
                 comment = await flag_private(conn, comment, list(private))
-                queued = await self._moderation_mail(conn, comment, None)
+                queued, _row = await self._moderation_mail(conn, comment, None)
                 return ModeratorAnswer(comment_id, held=private), queued
             now = iso(self._clock.now())
             _outcome, notified = await self._change.apply(

@@ -103,6 +103,40 @@ async def test_auto_mode_switches_to_digests_past_the_limit(tmp_path: Path) -> N
         assert len(singles) == 2 and "Auto mode comment 0." in singles[0] + singles[1]
 
 
+@pytest.mark.sqlite_only("counts statements with SQLite's trace callback")
+@pytest.mark.asyncio
+async def test_a_comment_left_for_the_digest_does_not_wake_the_moderation_mailer(
+    tmp_path: Path,
+) -> None:
+    # In a flood (auto mode past its limit) every comment woke the mailer, which then
+    # read an empty queue: three statements and a trip to a database thread each.
+    moderation = {"mode": "auto", "digest_minutes": 60, "digest_when_pending_over": 1}
+    seen: list[str] = []
+    async with started(tmp_path, moderation=moderation) as daemon:
+        await post_comment(daemon, parent=2, body="The one emailed alone.")
+        await until("its moderation email", lambda: _async(len(singles(daemon)) == 1))
+        await daemon.store.trace(seen.append)
+        try:
+            for n in range(3):
+                await post_comment(daemon, parent=2, body=f"Left for the digest, {n}.")
+                await asyncio.sleep(0.2)  # time for a woken mailer to read
+        finally:
+            await daemon.store.trace(None)
+        assert len(singles(daemon)) == 1
+    assert any("INSERT INTO comments" in s for s in seen), "the trace saw the comments"
+    assert [s for s in seen if "FROM moderation_mail_queue" in s] == []
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+def singles(daemon: Running) -> list[str]:
+    """The moderation emails about one comment each (not digests)."""
+    bodies = [text_body(m) for m in read_maildir(outbox_dir(daemon))]
+    return [b for b in bodies if "Approve (publish it):" in b]
+
+
 @pytest.mark.asyncio
 async def test_each_mode_sends_no_digest(tmp_path: Path) -> None:
     # Not the default since "auto" became it: asked for by name.
