@@ -32,16 +32,7 @@ from mailbridge import logfmt
 from mailbridge.addresses import same_mailbox
 from mailbridge.classify.arf import parse_arf
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import (
-    AddressUnsubscribed,
-    AuthenticationFailed,
-    AuthenticationUnavailable,
-    AutomatedMessage,
-    NotFound,
-    Rejection,
-    SenderMismatch,
-    ThreadClosed,
-)
+from mailbridge.errors import NotFound
 from mailbridge.extract import Extraction, Extractor, extract
 from mailbridge.inbound.bounces import BounceAccounting
 from mailbridge.inbound.checks import AuthDecision, InboundChecks
@@ -75,6 +66,15 @@ from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
 from mailbridge.people.late_replies import forget_quote_of_erased
+from mailbridge.rejections import (
+    AddressUnsubscribed,
+    AuthenticationFailed,
+    AuthenticationUnavailable,
+    AutomatedMessage,
+    Rejection,
+    SenderMismatch,
+    ThreadClosed,
+)
 from mailbridge.settings import Settings
 from mailbridge.store import Store, inbound
 from mailbridge.store.inbound import Disposition
