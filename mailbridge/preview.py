@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from mailbridge.errors import EmptyReply
 from mailbridge.models import (
     AttachmentNote,
     Channel,
@@ -27,6 +26,7 @@ from mailbridge.models import (
 from mailbridge.moderate import explain
 from mailbridge.notify.mail import DigestEntry, DigestItem, excerpt
 from mailbridge.notify.writer import WriterFacts
+from mailbridge.rejections import EmptyReply
 from mailbridge.settings import Settings
 from mailbridge.store.subscriptions import Level
 from mailbridge.templating import Renderer

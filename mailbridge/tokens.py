@@ -40,7 +40,8 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from mailbridge.errors import BadLink, BadReplyToken, ExpiredLink
+from mailbridge.errors import BadLink, ExpiredLink
+from mailbridge.rejections import BadReplyToken
 
 __all__ = [
     "Action",

@@ -7,7 +7,7 @@ from readme import sh_blocks
 from support import ROOT
 
 from mailbridge.cli import cli
-from mailbridge.errors import rejection_classes
+from mailbridge.rejections import rejection_classes
 from mailbridge.settings import reference_table
 
 DOCS = ROOT / "docs"

@@ -29,7 +29,6 @@ import ssl
 import aioimaplib
 
 from mailbridge.clock import Clock
-from mailbridge.errors import MessageTooLarge
 from mailbridge.imap.recipient import HEADER_NAMES, envelope_sender, recipient_of
 from mailbridge.inbound.fetched import TRY_LATER, deliver
 from mailbridge.inbound.headers import parse_headers
@@ -37,6 +36,7 @@ from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
 from mailbridge.inbound.recipients import loggable
 from mailbridge.jobs.failure_log import FailureLog
 from mailbridge.metrics import Metrics
+from mailbridge.rejections import MessageTooLarge
 from mailbridge.settings import Settings
 
 __all__ = ["DONE", "ImapInbox", "ImapProblem"]

@@ -12,8 +12,8 @@ from dataclasses import asdict
 
 import aiosqlite
 
-from mailbridge.errors import AutomatedMessage
 from mailbridge.inbound.checks import BounceReport, InboundChecks
+from mailbridge.rejections import AutomatedMessage
 from mailbridge.store import Store, inbound, threads
 from mailbridge.store.engine import as_address, dialect_of
 from mailbridge.store.inbound import Disposition

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from mailbridge.errors import ExpiredReplyToken, Rejection
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
 from mailbridge.inbound.recipients import loggable
+from mailbridge.rejections import ExpiredReplyToken, Rejection
 
 __all__ = ["deliver"]
 

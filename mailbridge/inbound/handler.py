@@ -11,9 +11,9 @@ import asyncio
 import logging
 from typing import Any
 
-from mailbridge.errors import Rejection, TooManyReplyAddresses
 from mailbridge.inbound.process import ReplyIntake, SmtpEnvelope
 from mailbridge.inbound.recipients import loggable
+from mailbridge.rejections import Rejection, TooManyReplyAddresses
 from mailbridge.store import is_unwritable
 
 __all__ = ["SmtpHandler"]

@@ -6,9 +6,9 @@ import hashlib
 from email.message import Message
 from email.utils import getaddresses
 
-from mailbridge.errors import BadReplyToken, UnparseableMessage
 from mailbridge.inbound.recipients import Kind, Recipient
 from mailbridge.rawheaders import parse_header_section
+from mailbridge.rejections import BadReplyToken, UnparseableMessage
 from mailbridge.tokens import peek_reply_token
 
 __all__ = [

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import aiosqlite
 
 from mailbridge.clock import iso
-from mailbridge.errors import SenderRateLimited, ThreadRateLimited
+from mailbridge.rejections import SenderRateLimited, ThreadRateLimited
 from mailbridge.settings import LimitSettings
 from mailbridge.store import threads
 

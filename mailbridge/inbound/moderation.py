@@ -25,14 +25,6 @@ import aiosqlite
 from mailbridge.addresses import same_mailbox
 from mailbridge.bridges.wordpress.links import off_blog
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import (
-    ExpiredReplyToken,
-    ModeratorUnauthenticated,
-    NotAModerator,
-    UnknownComment,
-    UnknownVerdict,
-    VerdictNotAlone,
-)
 from mailbridge.extract import Extractor
 from mailbridge.extract.matchers import clean
 from mailbridge.extract.signoffs import (
@@ -48,6 +40,14 @@ from mailbridge.models import Channel, CommentStatus, Decider, NewComment, Sourc
 from mailbridge.moderate.moderators import moderates_all
 from mailbridge.moderate.service import CommentService, ModeratorAnswer
 from mailbridge.people import data as people
+from mailbridge.rejections import (
+    ExpiredReplyToken,
+    ModeratorUnauthenticated,
+    NotAModerator,
+    UnknownComment,
+    UnknownVerdict,
+    VerdictNotAlone,
+)
 from mailbridge.settings import Settings
 from mailbridge.store import Store, comments, inbound, threads
 from mailbridge.store.inbound import Disposition

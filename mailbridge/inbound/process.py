@@ -11,7 +11,8 @@
 4. The reply text is extracted (:func:`mailbridge.extract.extract`, the same
    function ``mailbridge extract`` runs).
 5. The comment, its moderation emails and the outcome on the inbound row commit
-   in one transaction; only then does the server answer 250.
+   in one transaction (:mod:`mailbridge.inbound.filing`); only then does the server
+   answer 250.
 
 Every outcome (a disposition and a reason code, with the checks' results) is
 written back onto the inbound row, so the operator can see why.
@@ -32,20 +33,12 @@ from mailbridge import logfmt
 from mailbridge.addresses import same_mailbox
 from mailbridge.classify.arf import parse_arf
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import (
-    AddressUnsubscribed,
-    AuthenticationFailed,
-    AuthenticationUnavailable,
-    AutomatedMessage,
-    NotFound,
-    Rejection,
-    SenderMismatch,
-    ThreadClosed,
-)
-from mailbridge.extract import Extraction, Extractor, extract
+from mailbridge.errors import NotFound
+from mailbridge.extract import Extractor, extract
 from mailbridge.inbound.bounces import BounceAccounting
 from mailbridge.inbound.checks import AuthDecision, InboundChecks
 from mailbridge.inbound.complaints import COMPLAINT_TYPES, AbuseReports
+from mailbridge.inbound.filing import ACCEPTED, ReplyFiling, reply_context
 from mailbridge.inbound.headers import (
     claimed_address,
     dedup_key,
@@ -59,26 +52,23 @@ from mailbridge.inbound.postmaster import keep_for_postmaster
 from mailbridge.inbound.recipient_check import RecipientCheck
 from mailbridge.inbound.recipients import Kind, Recipient, kind_of, loggable
 from mailbridge.inbound.reply_text import ExtractionFailed, comment_text
-from mailbridge.inbound.sent import sent_texts
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
 from mailbridge.mail_events import MailEventAccounting
-from mailbridge.models import (
-    ELIDED_KEPT,
-    AttachmentNote,
-    Comment,
-    CommentStatus,
-    NewComment,
-    Source,
-)
-from mailbridge.moderate.analysis import TextAnalysis
 from mailbridge.moderate.service import CommentService
 from mailbridge.notify import Notifier
-from mailbridge.people.late_replies import forget_quote_of_erased
+from mailbridge.rejections import (
+    AddressUnsubscribed,
+    AuthenticationFailed,
+    AuthenticationUnavailable,
+    AutomatedMessage,
+    Rejection,
+    SenderMismatch,
+    ThreadClosed,
+)
 from mailbridge.settings import Settings
 from mailbridge.store import Store, inbound
 from mailbridge.store.inbound import Disposition
-from mailbridge.store.reply_facts import reply_facts
 from mailbridge.store.subscriptions import Level
 from mailbridge.tokens import Keyring, read_bounce_token
 from mailbridge.workers.offload import AsyncExtractor, offloaded
@@ -87,7 +77,6 @@ __all__ = ["ExtractionFailed", "ReplyIntake", "SmtpEnvelope", "dedup_key", "nami
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = "250 2.0.0 Thank you: your reply was received and awaits moderation"
 DUPLICATE = "250 2.0.0 Already received: this message was delivered before"
 
 
@@ -139,7 +128,6 @@ class ReplyIntake:
         """``mail_events``: where complaints (abuse reports) are counted; one without
         metrics when None."""
         self._store = store
-        self._service = service
         self._notifier = notifier
         self._keyring = keyring
         self._settings = settings
@@ -148,6 +136,7 @@ class ReplyIntake:
         # How extraction is called (mailbridge.workers: in a worker process).
         self._extract = run_extractor or offloaded(extractor, None)
         self._queued = queued  # told after a commit that queued mail (wakes the worker)
+        self._filing = ReplyFiling(service, clock)
         self._targets = TargetResolver(store, keyring.reply, settings.smtp.reply_domain)
         self._bounces = BounceAccounting(store, checks, settings.inbound.hard_bounce_limit)
         self._complaints = AbuseReports(
@@ -325,7 +314,7 @@ class ReplyIntake:
             raise SenderMismatch()
         held_reason = await self._authenticate(envelope.raw, sender, envelope.peer, checks)
         thread_closed, level, sent, author = await self._store.read(
-            lambda c: _reply_context(c, target)
+            lambda c: reply_context(c, target)
         )
         if thread_closed:
             raise ThreadClosed()
@@ -347,8 +336,8 @@ class ReplyIntake:
             self._settings.inbound.min_reply_chars,
             analysis.body if analysis is not None else None,
         )  # or a rejection
-        comment = await self._file(
-            inbound_id, target, extraction, body, analysis, author, held_reason, checks
+        comment = await self._filing.file(
+            inbound_id, target, extraction, body, analysis, author, held_reason, checks.found
         )
         log.info(
             "%s: %s as comment %d under comment %d",
@@ -377,60 +366,6 @@ class ReplyIntake:
         if outcome.decision is AuthDecision.HOLD:
             return outcome.summary
         return None
-
-    async def _file(
-        self,
-        inbound_id: int,
-        target: ReplyTarget,
-        extraction: Extraction,
-        body: str,
-        analysis: TextAnalysis | None,
-        author: str | None,
-        held_reason: str | None,
-        checks: _Checks,
-    ) -> Comment:
-        if extraction.unsure:
-            # Never "empty" by accident: the words are filed, and a human decides.
-            unsure = f"check what extraction should cut: {extraction.unsure}"
-            held_reason = f"{held_reason}; {unsure}" if held_reason else unsure
-        new = NewComment(
-            thread_id=target.thread_id,
-            parent_id=target.comment_id,
-            # The name they use on the blog, never the From display name: that may be
-            # a real name the person did not choose to publish.
-            author=author or "Reader",
-            body=body,
-            status=CommentStatus.PENDING,
-            source=Source.EMAIL,
-            created_at=iso(self._clock.now()),
-            email=target.email,
-            notify=True,  # answering by email is asking to hear back
-            source_ref=str(inbound_id),
-            attachments=tuple(
-                AttachmentNote(a.filename, a.content_type, a.size) for a in extraction.attachments
-            ),
-            held_reason=held_reason,
-            # Kept for the moderator (docs/extraction.md); the raw message has the rest.
-            elided=extraction.elided[:ELIDED_KEPT],
-        )
-        status = Disposition.HELD if held_reason else Disposition.ACCEPTED
-
-        async def mark(
-            conn: aiosqlite.Connection, comment: Comment, parent: Comment | None
-        ) -> None:
-            await inbound.set_outcome(
-                conn,
-                inbound_id,
-                status,
-                detail=ACCEPTED,
-                checks=checks.found,
-                comment_id=comment.id,
-                address_id=target.address_id,
-            )
-            # The parent as submit's transaction read it: this one (not read again).
-            await forget_quote_of_erased(conn, inbound_id, comment, parent)
-
-        return await self._service.submit(new, also=mark, analysis=analysis)
 
     async def _reject(
         self,
@@ -507,17 +442,3 @@ def naming(reply: str, inbound_id: int) -> str:
     relay logs it (Postfix's ``status=sent (250 ... (inbound 42))``), so the operator
     goes from that line to ``mailbridge inbound 42``, and a bounce carries it too."""
     return f"{reply} (inbound {inbound_id})"
-
-
-async def _reply_context(
-    conn: aiosqlite.Connection, target: ReplyTarget
-) -> tuple[bool, Level | None, list[str], str | None]:
-    """What a reply's filing needs to know, in one read snapshot: is the thread closed,
-    what has this person asked to hear about it, what we sent them (it tells our quoted
-    notification from the writer's own words), and the name they use on the blog. The
-    first two and the last are one statement (mailbridge.store.reply_facts)."""
-    facts = await reply_facts(conn, target.thread_id, target.address_id)
-    if facts is None:  # no such thread: refused as closed, before anything else is used
-        return True, None, [], None
-    sent = await sent_texts(conn, target.email, target.comment_id)
-    return facts.closed, facts.level, sent, facts.author

@@ -13,12 +13,12 @@ from datetime import datetime
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import ExpiredReplyToken, Rejection, TooManyRecipients
 from mailbridge.inbound.limits import check_rates
 from mailbridge.inbound.moderation import ModerationByReply
 from mailbridge.inbound.recipients import Kind, kind_of
 from mailbridge.inbound.targets import ReplyTarget, TargetResolver
 from mailbridge.inbound.unsubscribe import MailtoUnsubscribe
+from mailbridge.rejections import ExpiredReplyToken, Rejection, TooManyRecipients
 from mailbridge.settings import Settings
 from mailbridge.store import Store, inbound, threads
 from mailbridge.tokens import Keyring, read_bounce_token

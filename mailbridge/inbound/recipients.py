@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
 
-from mailbridge.errors import RelayDenied, UnknownRecipient
+from mailbridge.rejections import RelayDenied, UnknownRecipient
 
 __all__ = [
     "BOUNCE_PREFIX",

@@ -5,11 +5,11 @@ A pure function of the extraction: the daemon and its tests ask the same questio
 
 from __future__ import annotations
 
-from mailbridge.errors import CommentTooLong, EmptyReply, TooShort, UnreadableStructure
 from mailbridge.extract import Extraction
 from mailbridge.extract.mime import NESTED_TOO_DEEP
 from mailbridge.models import MAX_COMMENT_CHARS
 from mailbridge.moderate.analysis import comment_body
+from mailbridge.rejections import CommentTooLong, EmptyReply, TooShort, UnreadableStructure
 
 __all__ = ["ExtractionFailed", "comment_text"]
 

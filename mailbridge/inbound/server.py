@@ -12,10 +12,10 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, syntax
 
-from mailbridge.errors import MessageTooLarge
 from mailbridge.inbound.handler import SmtpHandler
 from mailbridge.inbound.limits import ConnectionLimiter
 from mailbridge.inbound.tls import smtp_tls_context
+from mailbridge.rejections import MessageTooLarge
 
 __all__ = ["DataInProgress", "smtp_tls_context", "start_smtp_server"]
 

@@ -11,9 +11,9 @@ from functools import partial
 
 import aiosqlite
 
-from mailbridge.errors import BadReplyToken, NoReplyFound, UnknownComment
 from mailbridge.inbound.recipients import minted_message_ids, reply_tokens_in_headers
 from mailbridge.people import data as people
+from mailbridge.rejections import BadReplyToken, NoReplyFound, UnknownComment
 from mailbridge.store import Store, comments, threads
 from mailbridge.store.engine import as_address
 from mailbridge.tokens import peek_reply_token, read_reply_token

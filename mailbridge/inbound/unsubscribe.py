@@ -7,7 +7,8 @@ import logging
 import aiosqlite
 
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import BadReplyToken, LinkError
+from mailbridge.errors import LinkError
+from mailbridge.rejections import BadReplyToken
 from mailbridge.store import Store, inbound, subscriptions, threads
 from mailbridge.store.inbound import Disposition
 from mailbridge.store.subscriptions import Level

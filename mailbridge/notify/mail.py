@@ -18,13 +18,13 @@ import aiosqlite
 
 from mailbridge.addresses import mailbox
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import Rejection
 from mailbridge.models import Comment, Thread
 from mailbridge.notify.addressing import Addressing
 from mailbridge.notify.digest_fit import fit_digest
 from mailbridge.notify.drafts import Draft, build
 from mailbridge.notify.writer import WriterFacts
 from mailbridge.outbound.compose import compose, make_message_id, well_formed_message_id
+from mailbridge.rejections import Rejection
 from mailbridge.settings import Settings
 from mailbridge.store import listings, mail_events, outbox, threads, withdrawal
 from mailbridge.templating import RenderedEmail, Renderer

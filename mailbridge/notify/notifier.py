@@ -25,13 +25,14 @@ import aiosqlite
 
 from mailbridge.addresses import mailbox, normalise, parse_mailbox
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import InvalidAddress, Rejection
+from mailbridge.errors import InvalidAddress
 from mailbridge.models import Comment, CommentStatus, Source, Thread
 from mailbridge.notify import spam_report
 from mailbridge.notify.drafts import Draft
 from mailbridge.notify.mail import DigestEntry, DigestItem, Mailer, excerpt
 from mailbridge.notify.writer import WriterFacts, writer_facts
 from mailbridge.outbound.compose import clean_header_text
+from mailbridge.rejections import Rejection
 from mailbridge.settings import Settings
 from mailbridge.store import comments, published, subscriptions, threads, withdrawal
 from mailbridge.store.subscriptions import Level, Pending

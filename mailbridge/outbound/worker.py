@@ -25,8 +25,7 @@ import secrets
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
@@ -37,6 +36,7 @@ from mailbridge import logfmt
 from mailbridge.clock import Clock, iso
 from mailbridge.errors import PermanentDeliveryError, TemporaryDeliveryError
 from mailbridge.outbound.loggable import masked, site_of
+from mailbridge.outbound.outcomes import Outcome, mark_sent, record_outcomes
 from mailbridge.outbound.refusals import fail_refused_recipient
 from mailbridge.outbound.transport import Transport
 from mailbridge.settings import OutboundSettings
@@ -173,7 +173,7 @@ class DeliveryWorker:
         (or at once after :meth:`stop`, when the sends in flight are done).
         """
         attempted = 0
-        inflight: dict[asyncio.Task[_Outcome], outbox.OutboxRow] = {}
+        inflight: dict[asyncio.Task[Outcome], outbox.OutboxRow] = {}
         # Leased, not yet started: up to ``concurrency`` rows wait here, so a finished
         # send is followed at once by the next while the database records its outcome.
         ready: deque[outbox.OutboxRow] = deque()
@@ -183,9 +183,9 @@ class DeliveryWorker:
         busy: Counter[str] = Counter()  # rows leased and not finished, per domain
         # Outcomes of finished sends, recorded by the next step together with the lease
         # of more rows: one transaction per round, not two per message.
-        pending: list[_Outcome] = []
+        pending: list[Outcome] = []
         step: asyncio.Task[_StepResult] | None = None
-        stepping: list[_Outcome] = []  # the outcomes the running step records
+        stepping: list[Outcome] = []  # the outcomes the running step records
         # The last step found nothing to lease, and no send finished since it began:
         # lease again only once one does (its domain's slot is free again).
         drained = False
@@ -283,24 +283,24 @@ class DeliveryWorker:
     async def _step(
         self,
         conn: aiosqlite.Connection,
-        outcomes: list[_Outcome],
+        outcomes: list[Outcome],
         slots: int,
         busy: Counter[str],
         unlease: list[outbox.OutboxRow],
     ) -> _StepResult:
         """One transaction: record ``outcomes``, give back ``unlease`` (stopping),
         then lease rows for ``slots``."""
-        recorded = await _record(conn, outcomes)
+        recorded = await record_outcomes(conn, outcomes)
         if unlease:
             await outbox.unlease(conn, [r.id for r in unlease], self.owner)
         rows, refill = await self._lease(conn, slots, busy) if slots > 0 else ([], False)
         return recorded, rows, refill
 
-    async def _record_alone(self, outcomes: list[_Outcome]) -> None:
+    async def _record_alone(self, outcomes: list[Outcome]) -> None:
         """Record ``outcomes`` in a transaction of their own (after a failed step)."""
 
         try:
-            recorded = await self._store.write(partial(_record, outcomes=outcomes))
+            recorded = await self._store.write(partial(record_outcomes, outcomes=outcomes))
         except Exception as exc:
             for outcome in outcomes:
                 log.error(
@@ -313,7 +313,7 @@ class DeliveryWorker:
             return
         self._report(outcomes, recorded)
 
-    def _report(self, outcomes: list[_Outcome], recorded: list[bool]) -> None:
+    def _report(self, outcomes: list[Outcome], recorded: list[bool]) -> None:
         """Log each committed outcome, under its row's id."""
         for outcome, done in zip(outcomes, recorded, strict=True):
             row = outcome.row
@@ -403,7 +403,7 @@ class DeliveryWorker:
 
     async def _deliver(
         self, row: outbox.OutboxRow, signed: asyncio.Task[bytes] | None = None
-    ) -> _Outcome:
+    ) -> Outcome:
         """Attempt ``row``; the outcome is recorded by the caller (deliver_due)."""
         logfmt.outbox_id.set(row.id)  # its own task: on every line logged about this row
         try:
@@ -414,12 +414,12 @@ class DeliveryWorker:
             log.error("outbox %d %s: refused permanently: %s", row.id, row.message_id,
                       _loggable(detail, row))  # fmt: skip
             if exc.at_rcpt and self._hard_bounce_limit is not None:
-                return _Outcome(row, partial(fail_refused_recipient, row=row, error=detail,
-                                             owner=self.owner, hard_limit=self._hard_bounce_limit,
-                                             now=iso(self._clock.now())))  # fmt: skip
-            return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=detail,
-                                         owner=self.owner,
-                                         at=self._clock.now().timestamp()))  # fmt: skip
+                return Outcome(row, partial(fail_refused_recipient, row=row, error=detail,
+                                            owner=self.owner, hard_limit=self._hard_bounce_limit,
+                                            now=iso(self._clock.now())))  # fmt: skip
+            return Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=detail,
+                                        owner=self.owner,
+                                        at=self._clock.now().timestamp()))  # fmt: skip
         except TemporaryDeliveryError as exc:
             return self._retry_later(row, exc.detail, exc.retry_after)
         except TimeoutError:
@@ -428,20 +428,20 @@ class DeliveryWorker:
             log.exception("outbox %d %s: unexpected error while sending", row.id, row.message_id)
             return self._retry_later(row, f"unexpected error: {exc!r}")
         now = iso(self._clock.now())
-        sent = partial(_mark_sent, row_id=row.id, now_iso=now, provider_id=provider_id)
-        return _Outcome(row, sent, sent_at=now, provider_id=provider_id)
+        sent = partial(mark_sent, row_id=row.id, now_iso=now, provider_id=provider_id)
+        return Outcome(row, sent, sent_at=now, provider_id=provider_id)
 
     def _retry_later(
         self, row: outbox.OutboxRow, detail: str, wait: float | None = None
-    ) -> _Outcome:
+    ) -> Outcome:
         now = self._clock.now()
         since = datetime.fromisoformat(row.since or row.created_at)
         age_hours = (now - since).total_seconds() / 3600
         if age_hours >= self._settings.give_up_hours:
             reason = f"gave up after {row.attempts} attempts over {age_hours:.0f} h: {detail}"
             log.error("outbox %d %s: %s", row.id, row.message_id, _loggable(reason, row))
-            return _Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=reason,
-                                         owner=self.owner, at=now.timestamp()))  # fmt: skip
+            return Outcome(row, partial(outbox.mark_failed, row_id=row.id, error=reason,
+                                        owner=self.owner, at=now.timestamp()))  # fmt: skip
         delay = backoff_seconds(
             row.attempts,
             self._settings.retry_base_seconds,
@@ -459,19 +459,9 @@ class DeliveryWorker:
             delay,
         )
         at = now.timestamp() + delay
-        return _Outcome(
+        return Outcome(
             row, partial(outbox.reschedule, row_id=row.id, at=at, error=detail, owner=self.owner)
         )
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """How one attempt ended: ``record(conn)`` writes it (False: the row was taken)."""
-
-    row: outbox.OutboxRow
-    record: Callable[[aiosqlite.Connection], Awaitable[bool]]
-    sent_at: str | None = None  # sent: when
-    provider_id: str | None = None  # a mail service's id for it, its events name it
 
 
 def _loggable(detail: str, row: outbox.OutboxRow) -> str:
@@ -489,19 +479,3 @@ def _drop(signing: dict[int, asyncio.Task[bytes]]) -> None:
         elif not task.cancelled():
             task.exception()  # seen: a failure here is not "never retrieved"
     signing.clear()
-
-
-async def _mark_sent(
-    conn: aiosqlite.Connection, row_id: int, now_iso: str, provider_id: str | None = None
-) -> bool:
-    # Unconditional: the relay accepted it, whoever holds the row now.
-    await outbox.mark_sent(conn, row_id, now_iso, provider_id)
-    return True
-
-
-async def _record(conn: aiosqlite.Connection, outcomes: list[_Outcome]) -> list[bool]:
-    """Write ``outcomes``; the sent ones in one statement. True: recorded."""
-    sent = [(o.row.id, o.sent_at, o.provider_id) for o in outcomes if o.sent_at is not None]
-    if sent:
-        await outbox.mark_sent_many(conn, sent)
-    return [True if o.sent_at is not None else await o.record(conn) for o in outcomes]

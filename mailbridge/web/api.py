@@ -11,13 +11,7 @@ from aiohttp import web
 
 from mailbridge.addresses import NON_ASCII_LOCAL_PART, normalise
 from mailbridge.clock import Clock, iso
-from mailbridge.errors import (
-    InvalidAddress,
-    InvalidInput,
-    NotFound,
-    SenderRateLimited,
-    ThreadRateLimited,
-)
+from mailbridge.errors import InvalidAddress, InvalidInput, NotFound
 from mailbridge.inbound.limits import check_rates_for_email
 from mailbridge.models import (
     MAX_COMMENT_CHARS,
@@ -29,6 +23,7 @@ from mailbridge.models import (
 )
 from mailbridge.moderate.private import contact_in_name
 from mailbridge.moderate.service import CommentService
+from mailbridge.rejections import SenderRateLimited, ThreadRateLimited
 from mailbridge.settings import LimitSettings
 from mailbridge.spam.form_token import form_time, make_form_token
 from mailbridge.store import Store

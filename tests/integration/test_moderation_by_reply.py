@@ -29,8 +29,8 @@ from support import (
 )
 
 from mailbridge.app import Running
-from mailbridge.errors import UnknownVerdict, VerdictNotAlone
 from mailbridge.inbound.moderation import parse_verdict
+from mailbridge.rejections import UnknownVerdict, VerdictNotAlone
 from mailbridge.store import threads
 from mailbridge.tokens import Action, make_moderation_reply_token
 

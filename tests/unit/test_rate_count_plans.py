@@ -9,8 +9,8 @@ import aiosqlite
 import pytest
 
 from mailbridge.clock import iso
-from mailbridge.errors import SenderRateLimited, ThreadRateLimited
 from mailbridge.inbound import limits
+from mailbridge.rejections import SenderRateLimited, ThreadRateLimited
 from mailbridge.settings import LimitSettings
 from mailbridge.store import Store
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailbridge.errors import BadLink, BadReplyToken, ExpiredLink, RelayDenied, UnknownRecipient
+from mailbridge.errors import BadLink, ExpiredLink
 from mailbridge.inbound.recipients import Kind, kind_of
+from mailbridge.rejections import BadReplyToken, RelayDenied, UnknownRecipient
 from mailbridge.tokens import (
     Action,
     Keyring,
