@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
+from pg import waiting_for_a_lock
 from support import make_settings
 
 from mailbridge.people.data import erase
@@ -61,22 +61,6 @@ async def _inbound(conn: Any) -> int:
     return (await inbound_retention.forget_old(conn, BEFORE.isoformat(timespec="seconds"))).messages
 
 
-async def _waiting_for_a_lock(pg_url: str, task: asyncio.Task[Any]) -> None:
-    """Until a session of this database waits for a row lock, or ``task`` is done
-    (bounded: 10 s)."""
-    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as watcher:
-        for _ in range(200):
-            cur = await watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            row = await cur.fetchone()
-            if task.done() or (row is not None and row[0] > 0):
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError("the erasure neither waited nor finished")
-
-
 @pytest.mark.parametrize("retention", [_outbox, _inbound], ids=["outbox", "inbound"])
 @pytest.mark.asyncio
 async def test_an_erasure_beside_the_retention_counts_each_deleted_row_once(
@@ -100,7 +84,7 @@ async def test_an_erasure_beside_the_retention_counts_each_deleted_row_once(
             first.write(lambda conn: erase(conn, READER, remove_comments=False, now=NOW))
         )
         try:
-            await _waiting_for_a_lock(pg_url, erasing)
+            await waiting_for_a_lock(pg_url, erasing)
         finally:
             go_on.set()
         assert await forgetting == 1

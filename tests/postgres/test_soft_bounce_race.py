@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
+from pg import waiting_for_a_lock
 from support import FakeClock, make_settings
 
 from mailbridge.mail_events import MailEvent, MailEventAccounting
@@ -46,22 +46,6 @@ def _deferred(event_id: str) -> MailEvent:
     )  # fmt: skip
 
 
-async def _waiting_for_a_lock(pg_url: str, task: asyncio.Task[Any]) -> None:
-    """Until a session of this database waits for a row lock, or ``task`` is done
-    without having waited (bounded: 10 s)."""
-    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as watcher:
-        for _ in range(200):
-            cur = await watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            row = await cur.fetchone()
-            if task.done() or (row is not None and row[0] > 0):
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError("the second daemon neither waited nor finished")
-
-
 @pytest.mark.asyncio
 async def test_two_daemons_counting_one_messages_deferrals_at_once_count_one(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -86,7 +70,7 @@ async def test_two_daemons_counting_one_messages_deferrals_at_once_count_one(
         await checked.wait()
         later = asyncio.create_task(other.record([_deferred("attempt-2")], "sendgrid:b"))
         try:
-            await _waiting_for_a_lock(pg_url, later)
+            await waiting_for_a_lock(pg_url, later)
         finally:
             go_on.set()
         [done] = await earlier
