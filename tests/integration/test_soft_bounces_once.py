@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flows import delivered
 from flows import reply_notification as first_notification
+from integration.test_inbound_trust import dsn
 from integration.test_mail_events import (
     MAILGUN_KEY,
     READER,
@@ -158,3 +159,26 @@ async def test_delay_warnings_of_one_message_are_one_soft_bounce(tmp_path: Path)
         assert await counts(daemon) == (0, 1, None)
         shown = await cli("status", "--data-dir", str(daemon.settings.data_path))
         assert "Bounces, last 7 days: 1 soft; 0 address(es)" in shown, shown
+
+
+@pytest.mark.asyncio
+async def test_a_report_reprocessed_counts_nothing_more(tmp_path: Path) -> None:
+    """`mailbridge reprocess ID` of a delivery report reads it again: its bounces row is
+    the same (unique by report and address), and so is the count. Before, the row was
+    kept once but the count went up at each reprocess: a hard bounce reprocessed
+    reached inbound.hard_bounce_limit (2) and stopped the person's mail."""
+    async with started(tmp_path) as daemon:
+        ours = str((await first_notification(daemon))["Message-ID"])
+        await delivered(daemon)
+        [(_, verp)] = await sent_to_reader(daemon)
+        report = dsn(verp, READER, "5.1.1", ours)
+        assert (await smtp_send(daemon, "", verp, report)).startswith("250 2.0.0 Delivery")
+        assert await counts(daemon) == (1, 0, None)
+        [(inbound_id,)] = await db_rows(
+            daemon, "SELECT id FROM inbound_messages WHERE status = 'bounce'"
+        )
+        again = await cli(
+            "reprocess", str(inbound_id), "--data-dir", str(daemon.settings.data_path)
+        )
+        assert again.startswith("250 2.0.0 Delivery report"), again
+        assert await counts(daemon) == (1, 0, None)
