@@ -148,10 +148,13 @@ async def status_lines(conn: aiosqlite.Connection, settings: Settings, now: date
     retrying_last = await _last_error(conn, "status = 'queued' AND attempts > 0 ORDER BY id DESC")
     week = iso(now - timedelta(days=7))
     # Delivery reports received, and what a mail service's webhook or an abuse report
-    # told of a message we sent (mail_events; not those about nobody).
+    # told of a message we sent (mail_events; not those about nobody). Soft ones by
+    # message, as the addresses count them: a greylisted message is reported deferred
+    # again and again (threads.soft_bounce_is_first).
     bounces = await _counts(
-        conn, "SELECT kind, count(*) FROM (SELECT kind FROM bounces WHERE received_at >= ? "
-        "UNION ALL SELECT kind FROM mail_events WHERE received_at >= ? "
+        conn, "SELECT kind, CASE WHEN kind = 'soft' THEN count(DISTINCT outbox_id) "
+        "ELSE count(*) END FROM (SELECT kind, outbox_id FROM bounces WHERE received_at >= ? "
+        "UNION ALL SELECT kind, outbox_id FROM mail_events WHERE received_at >= ? "
         "AND address_id IS NOT NULL) AS reported GROUP BY kind",
         week, week,
     )  # fmt: skip

@@ -11,6 +11,7 @@ install (tests/programs.py); with REQUIRE_EXTERNAL_TOOLS=1 they fail instead.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -175,3 +177,20 @@ def pg_database(pg_server: str) -> str:
     daemon on PostgreSQL whichever engine the suite runs on (``data_url=``): the
     PostgreSQL counterpart of a SQLite-only test."""
     return fresh_database()
+
+
+async def waiting_for_a_lock(url: str, task: asyncio.Task[Any]) -> None:
+    """Until a session of ``url``'s database waits for a lock (a row another session's
+    open transaction holds), or ``task`` is done without having waited (bounded: 10 s):
+    the moment a concurrency test lets the holding transaction go on."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as watcher:
+        for _ in range(200):
+            cur = await watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            row = await cur.fetchone()
+            if task.done() or (row is not None and row[0] > 0):
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("no session waited for a lock, and the task did not finish")

@@ -64,10 +64,10 @@ class BounceAccounting:
             for address_id, entry in zip(address_ids, failed, strict=True):
                 if address_id is None:
                     continue
-                await conn.execute(
+                async with conn.execute(
                     "INSERT INTO bounces (inbound_id, outbox_id, address_id, kind, status, "
                     "diagnostic, received_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (inbound_id, address_id) DO NOTHING",
+                    "ON CONFLICT (inbound_id, address_id) DO NOTHING RETURNING id",
                     (
                         inbound_id,
                         row_id,
@@ -77,8 +77,18 @@ class BounceAccounting:
                         entry.diagnostic[:1000],
                         now,
                     ),
-                )
-                if await threads.count_bounce(conn, address_id, entry.kind, now, self._hard_limit):
+                ) as cur:
+                    # One report counts once for its message's recipient, however
+                    # many entries name them (the address and its forward, say).
+                    counts = await cur.fetchone() is not None
+                assert row_id is not None  # an address is found only with its message
+                if counts and entry.kind == "soft":
+                    # A delay warning again (a day later, say) is kept, but the
+                    # message already counted its soft bounce.
+                    counts = await threads.soft_bounce_is_first(conn, row_id, address_id)
+                if counts and await threads.count_bounce(
+                    conn, address_id, entry.kind, now, self._hard_limit
+                ):
                     log.warning(
                         "inbound %d: address %d now suppressed after hard bounces",
                         inbound_id,

@@ -4,7 +4,8 @@ As for a delivery report (docs/machine-mail.md, "Whose bounce it is"): an event 
 only when the Message-ID it carries is one of a message we sent, and then against that
 message's recipient, never against the address the event itself names. An event about
 a message we did not send is kept, for the operator, and counts for nobody. Each
-event is recorded once by (service, its id): a retry changes nothing.
+event is recorded once by (service, its id): a retry changes nothing. A message counts
+at most one soft bounce, however many events (or delay warnings) report it deferred.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Outcome:
     kind: str
     # counted, suppressed, nobody (no message of ours), repeated, moderator (a
     # moderator's complaint about a moderation email: recorded, nothing stopped),
-    # elsewhere (a returned Message-ID of ours, sent to another address than named)
+    # elsewhere (a returned Message-ID of ours, sent to another address than named),
+    # counted_before (a soft bounce of a message that already counted one)
     outcome: str
     ours: bool = False  # the Message-ID is of a message we sent
 
@@ -103,6 +105,13 @@ class MailEventAccounting:
         if event.kind == "complaint":
             stopped = await mail_events.complain(conn, address_id, now)
             return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted", True)
+        assert sent is not None  # an address is found only with the message sent to it
+        if event.kind == "soft" and not await threads.soft_bounce_is_first(
+            conn, sent.outbox_id, address_id
+        ):
+            # Another report of this message's trouble (a greylisted message's next
+            # deferral): kept, but the message already counted its soft bounce.
+            return Outcome(event.event_id, event.kind, "counted_before", True)
         stopped = await threads.count_bounce(conn, address_id, event.kind, now, self._hard_limit)
         return Outcome(event.event_id, event.kind, "suppressed" if stopped else "counted", True)
 
@@ -143,6 +152,8 @@ def _said(outcome: str) -> str:
         "service names: counted for nobody (a bounce's returned headers are the bouncing "
         "server's words)",
         "repeated": "already recorded (a retry): nothing more",
+        "counted_before": "recorded; the message we sent already counted its soft bounce "
+        "(one a message, however often it is deferred)",
         "moderator": "a moderation email marked as spam by its moderator: recorded, their "
         "mail not stopped here (only by taking them off moderation.moderators); the "
         "service may now drop mail to them (its suppression list): reactivate them there",

@@ -93,7 +93,8 @@ class Metrics:
             "mailbridge_mail_events",
             "Bounces and spam complaints a mail service (or an abuse report) told us of, by "
             "service, kind (hard, soft, complaint) and outcome (counted, suppressed, "
-            "nobody: about no message we sent, repeated: a retry).",
+            "nobody: about no message we sent, repeated: a retry, counted_before: a "
+            "message's soft bounce reported again).",
             labelnames=("provider", "kind", "outcome"),
             registry=self.registry,
         )

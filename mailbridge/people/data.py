@@ -190,11 +190,8 @@ async def erase(
         received,
     )
     # The metrics' counters keep what these counted (a counter must not go down).
-    await deleted_counts.tally_inbound(conn, f"id IN {json_list(conn, 'bigint')}", received)
-    n["messages received"] = await _run(
-        conn,
-        f"DELETE FROM inbound_messages WHERE id IN {json_list(conn, 'bigint')}",  # noqa: S608
-        received,
+    n["messages received"] = await deleted_counts.delete_inbound(
+        conn, f"id IN {json_list(conn, 'bigint')}", received
     )
     n["rejection replies"] = await _run(
         conn, "DELETE FROM rejection_replies WHERE lower(sender) = lower(?)", email
@@ -208,9 +205,8 @@ async def erase(
         email,
     )
     if address_id is None:
-        await deleted_counts.tally_outbox(conn, "lower(rcpt_to) = lower(?)", email)
-        n["emails sent"] = await _run(
-            conn, "DELETE FROM outbox WHERE lower(rcpt_to) = lower(?)", email
+        n["emails sent"] = await deleted_counts.delete_outbox(
+            conn, "lower(rcpt_to) = lower(?)", email
         )
         return done
     ids = [int(r["id"]) for r in await _rows(
@@ -224,8 +220,7 @@ async def erase(
         "lower(rcpt_to) = lower(?) OR (kind = 'moderation_request' "
         f"AND comment_id IN {json_list(conn, 'bigint')})"
     )
-    await deleted_counts.tally_outbox(conn, sent, email, theirs)
-    n["emails sent"] = await _run(conn, f"DELETE FROM outbox WHERE {sent}", email, theirs)  # noqa: S608
+    n["emails sent"] = await deleted_counts.delete_outbox(conn, sent, email, theirs)
     # Notifications to others not sent yet carry their name and words (theirs, or quoted
     # above a reply to them): withdrawn, and composed again as the page shows them now.
     for comment_id in ids:

@@ -108,8 +108,7 @@ async def forget_unreferenced(
         f"DELETE FROM bounces WHERE address_id IN {by_id} OR inbound_id IN {by_id}",  # noqa: S608
         (ids, gone),
     )
-    await deleted_counts.tally_inbound(conn, f"id IN {by_id}", gone)  # counters go on
-    await conn.execute(f"DELETE FROM inbound_messages WHERE id IN {by_id}", (gone,))  # noqa: S608
+    await deleted_counts.delete_inbound(conn, f"id IN {by_id}", gone)  # counters go on
     await conn.execute(
         f"DELETE FROM rejection_replies WHERE lower(sender) IN {texts}",  # noqa: S608
         (emails,),
@@ -119,7 +118,6 @@ async def forget_unreferenced(
         f"(SELECT id FROM outbox WHERE lower(rcpt_to) IN {texts})",
         (ids, emails),
     )
-    await deleted_counts.tally_outbox(conn, f"lower(rcpt_to) IN {texts}", emails)
-    await conn.execute(f"DELETE FROM outbox WHERE lower(rcpt_to) IN {texts}", (emails,))  # noqa: S608
+    await deleted_counts.delete_outbox(conn, f"lower(rcpt_to) IN {texts}", emails)
     await conn.execute(f"DELETE FROM addresses WHERE id IN {by_id}", (ids,))  # noqa: S608
     return len(found)

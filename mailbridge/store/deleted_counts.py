@@ -1,52 +1,71 @@
 """What the metrics' counters counted of the rows deleted since (migration 0032).
 
-An erasure (mailbridge.people.data) and the spam folder's purge
-(mailbridge.people.unreferenced) delete messages received and emails sent; the
-counters of ``/metrics`` are read from those tables (mailbridge.metrics.families), so
-each deletion first adds what the rows counted here, in the same transaction.
+An erasure (mailbridge.people.data), the spam folder's purge
+(mailbridge.people.unreferenced) and the retention of the inbound log and the outbox
+delete messages received and emails sent; the counters of ``/metrics`` are read from
+those tables (mailbridge.metrics.families), so each deletion adds what the rows counted
+here, in the same transaction.
+
+What is added is what the DELETE itself returned. Before, the rows were counted first
+(a SELECT), then deleted: on PostgreSQL an erasure beside another daemon's retention
+counted rows the retention had deleted and not yet committed, then its own DELETE
+waited for it and found them gone; the counter, which only goes up, stayed too high
+for good. A row is deleted by one statement only, and counted by that one.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import aiosqlite
 
 from mailbridge.store.withdrawal import WITHDRAWN_DEAD_LETTER
 
-__all__ = ["DEAD_LETTER", "added", "tally_inbound", "tally_outbox"]
+__all__ = ["DEAD_LETTER", "added", "delete_inbound", "delete_outbox"]
 
 # A dead letter as mailbridge_deliveries_total{result="failed"} counts it: failed now,
 # queued again after failing, or withdrawn as one.
 DEAD_LETTER = f"(status = 'failed' OR requeued_at IS NOT NULL OR {WITHDRAWN_DEAD_LETTER})"
 
 _ADD = (
-    "INSERT INTO deleted_counts (counter, label, count) {select} "
+    "INSERT INTO deleted_counts (counter, label, count) VALUES (?, ?, ?) "
     "ON CONFLICT (counter, label) DO UPDATE SET count = deleted_counts.count + excluded.count"
 )
 
 
-async def tally_inbound(conn: aiosqlite.Connection, where: str, *args: object) -> None:
-    """Count the inbound_messages rows ``where`` picks, by the outcome the counter
-    counted them under (none yet: not counted), before they go."""
-    select = (
-        "SELECT 'received', counted_as, count(*) FROM inbound_messages "  # noqa: S608 - constant
-        f"WHERE ({where}) AND counted_as IS NOT NULL GROUP BY counted_as"
-    )
-    await conn.execute(_ADD.format(select=select), args)
+async def _add(conn: aiosqlite.Connection, counts: Counter[tuple[str, str]]) -> None:
+    await conn.executemany(_ADD, [(c, label, n) for (c, label), n in counts.items() if n])
 
 
-async def tally_outbox(conn: aiosqlite.Connection, where: str, *args: object) -> None:
-    """Count the outbox rows ``where`` picks (sent, dead letters, attempts) before they go."""
-    for label, cond, value in (
-        ("sent", "status = 'sent'", "count(*)"),
-        ("failed", DEAD_LETTER, "count(*)"),
-        ("", "true", "coalesce(sum(attempts), 0)"),
-    ):
-        counter = "attempts" if not label else "deliveries"
-        select = (
-            f"SELECT '{counter}', '{label}', {value} FROM outbox "  # noqa: S608 - constant
-            f"WHERE ({where}) AND {cond}"
-        )
-        await conn.execute(_ADD.format(select=select), args)
+async def delete_inbound(conn: aiosqlite.Connection, where: str, *args: object) -> int:
+    """Delete the inbound_messages rows ``where`` picks, adding each one the counter
+    counted (by the outcome it counted it under; none yet: not counted); how many."""
+    async with conn.execute(
+        f"DELETE FROM inbound_messages WHERE {where} RETURNING counted_as",  # noqa: S608 - constant
+        args,
+    ) as cur:
+        rows = list(await cur.fetchall())
+    await _add(conn, Counter(("received", str(r[0])) for r in rows if r[0] is not None))
+    return len(rows)
+
+
+async def delete_outbox(conn: aiosqlite.Connection, where: str, *args: object) -> int:
+    """Delete the outbox rows ``where`` picks, adding what they counted (sent, dead
+    letters, attempts); how many."""
+    async with conn.execute(
+        f"DELETE FROM outbox WHERE {where} RETURNING "  # noqa: S608 - constant
+        f"CASE WHEN status = 'sent' THEN 1 ELSE 0 END, CASE WHEN {DEAD_LETTER} THEN 1 ELSE 0 "
+        "END, attempts",
+        args,
+    ) as cur:
+        rows = list(await cur.fetchall())
+    counts: Counter[tuple[str, str]] = Counter()
+    for sent, failed, attempts in rows:
+        counts["deliveries", "sent"] += int(sent)
+        counts["deliveries", "failed"] += int(failed)
+        counts["attempts", ""] += int(attempts)
+    await _add(conn, counts)
+    return len(rows)
 
 
 async def added(conn: aiosqlite.Connection) -> dict[tuple[str, str], int]:

@@ -75,9 +75,7 @@ async def forget_old(
     ids = json_list(conn, "bigint")
     cur = await conn.execute(f"DELETE FROM bounces WHERE inbound_id IN {ids}", (found,))  # noqa: S608
     bounces = cur.rowcount
-    await deleted_counts.tally_inbound(conn, f"id IN {ids}", found)  # counters go on
     await conn.execute(f"DELETE FROM inbound_raw WHERE inbound_id IN {ids}", (found,))  # noqa: S608
-    cur = await conn.execute(f"DELETE FROM inbound_messages WHERE id IN {ids}", (found,))  # noqa: S608
-    messages = cur.rowcount
+    messages = await deleted_counts.delete_inbound(conn, f"id IN {ids}", found)  # counters go on
     cur = await conn.execute(OLD_EVENTS, (before, batch))
     return Forgotten(messages, bounces, cur.rowcount)

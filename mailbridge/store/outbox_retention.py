@@ -94,6 +94,4 @@ async def forget_old(
     if postgresql and found != "[]":
         async with conn.execute(_UNNAMED.format(ids=ids), (found,)) as cur:
             found = json.dumps([int(row[0]) for row in await cur.fetchall()])
-    await deleted_counts.tally_outbox(conn, f"id IN {ids}", found)  # counters go on
-    cur = await conn.execute(f"DELETE FROM outbox WHERE id IN {ids}", (found,))  # noqa: S608
-    return int(cur.rowcount)
+    return await deleted_counts.delete_outbox(conn, f"id IN {ids}", found)  # counters go on

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from mailbridge.models import Thread
+from mailbridge.store.engine import dialect_of
 
 __all__ = [
     "AddressState",
@@ -20,6 +21,7 @@ __all__ = [
     "list_threads",
     "respell_address",
     "resume_address",
+    "soft_bounce_is_first",
     "suppress_address",
     "upsert_address",
     "upsert_thread",
@@ -195,6 +197,28 @@ async def count_bounce(
         (now, f"{row[0]} hard bounce{'' if int(row[0]) == 1 else 's'}", address_id),
     )
     return True
+
+
+async def soft_bounce_is_first(conn: aiosqlite.Connection, outbox_id: int, address_id: int) -> bool:
+    """Whether the soft bounce just recorded of outbox row ``outbox_id`` (a ``bounces``
+    or a ``mail_events`` row) is its first: a message counts at most one soft bounce of
+    its recipient, however many reports say it is delayed (a greylisting server defers
+    each attempt; SendGrid, Mailgun and a relay's delay warnings report each).
+
+    Call it after recording the report and before :func:`count_bounce`. On PostgreSQL
+    the address row is locked first (as the count's UPDATE would lock it), so that two
+    daemons recording reports of one message at once take turns, and the second one's
+    count (a statement of its own, READ COMMITTED) sees the first one's report."""
+    if dialect_of(conn) == "postgresql":
+        await conn.execute("SELECT 1 FROM addresses WHERE id = ? FOR NO KEY UPDATE", (address_id,))
+    async with conn.execute(
+        "SELECT (SELECT count(*) FROM bounces WHERE outbox_id = ? AND address_id = ? "
+        "AND kind = 'soft') + (SELECT count(*) FROM mail_events WHERE outbox_id = ? "
+        "AND address_id = ? AND kind = 'soft')",
+        (outbox_id, address_id, outbox_id, address_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return row is not None and int(row[0]) <= 1
 
 
 async def list_bouncing(conn: aiosqlite.Connection, limit: int = 100) -> list[AddressState]:
