@@ -161,6 +161,37 @@ async def test_a_connection_cut_while_idling_is_noticed_at_once(
     assert "the server closed the connection; trying again in 1.0 s" in caplog.text
 
 
+@pytest.mark.asyncio
+async def test_a_session_whose_idle_the_server_answers_with_no_is_left(
+    tmp_path: Path,
+    dovecot: Mailbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Dovecot, the selected mailbox deleted and made again at the wrong moment (the
+    UIDVALIDITY test below, now and then under load), answers each IDLE at once with
+    "* NO Internal error occurred", never closes, and shows the old mailbox until a new
+    login. The relay says it so on the first connection. Before, each NO was taken as
+    news of mail: a round and IDLE again at once, about 600 a second on that connection
+    without end, never reconnecting (the UIDVALIDITY test timed out). Now the session
+    ends, says what the server said, and the next one, a second later, reads the mail."""
+    caplog.set_level(logging.WARNING, logger="mailbridge")
+    box = dovecot
+    box.create("Filed")
+    said = b"* NO Internal error occurred. Refer to server log for more information.\r\n"
+    async with Relay(box, idle_says=said) as relay:
+        settings = settings_for(tmp_path, box, port=relay.port, done_mailbox="Filed")
+        async with running(settings, resolver=no_dmarc_zone()):
+            await until("a new session", lambda: _async(len(relay.idles) >= 2), seconds=10)
+            box.append(_stray(1))
+            await until("the message done", lambda: _async(box.count("Filed") == 1), seconds=30)
+    assert relay.idles[0] == 1  # its one IDLE, answered NO: not hundreds
+    assert (
+        "IDLE: the server answered NO Internal error occurred. Refer to server log for more "
+        "information.; trying again in 1.0 s"
+    ) in caplog.text
+    assert "did not stop" not in caplog.text
+
+
 def _stray(n: int) -> bytes:
     """A message for no reply address: refused for good at once (no extraction)."""
     return (f"From: someone@example.net\r\nTo: other-{n}@example.org\r\nSubject: hi\r\n"
