@@ -166,6 +166,7 @@ class ImapInbox:
             if self._move_to and client.has_capability("MOVE"):
                 await self._move_stranded(client)
             while True:
+                _stop_if_asked()
                 await self.drain(client)
                 self._failures = 0
                 self.rounds += 1
@@ -385,6 +386,17 @@ def _ok(response: aioimaplib.Response, what: str) -> None:
     if response.result != "OK":
         said = " ".join(_text(line) for line in response.lines)[:300]
         raise ImapProblem(f"{what}: the server answered {response.result} {said}")
+
+
+def _stop_if_asked() -> None:
+    """Raise the cancellation (a stop, a closed connection) a library call lost: under
+    Python 3.11 asyncio.wait_for, which aioimaplib waits with, returns the result of
+    what it waited for instead of raising when the cancellation comes as that completes
+    (CPython gh-86296). A session so stopped went on reading the mailbox after its
+    daemon had stopped ("task mailbridge-imap did not stop")."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _idle_trouble(pushed: object, kinds: tuple[str, ...]) -> str:

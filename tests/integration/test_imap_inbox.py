@@ -11,10 +11,12 @@ import asyncio
 import logging
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aioimaplib
 import pytest
 from dovecot_server import Mailbox, Relay
 from flows import reply_notification
@@ -190,6 +192,44 @@ async def test_a_session_whose_idle_the_server_answers_with_no_is_left(
         "information.; trying again in 1.0 s"
     ) in caplog.text
     assert "did not stop" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_stop_the_client_library_loses_still_ends_the_session(
+    tmp_path: Path,
+    dovecot: Mailbox,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under Python 3.11 asyncio.wait_for, which aioimaplib waits with, returns what it
+    waited for instead of raising when the cancellation comes as that completes (CPython
+    gh-86296). With the IDLE loop above, a daemon stopped that way went on: 25,170
+    IDLEs in the 30 s it waited, then "task mailbridge-imap did not stop". Here the wait
+    in IDLE loses the stop every time, as it does when the server speaks at that moment;
+    before, the session went on to a round and IDLE again (poll_seconds: 120)."""
+    caplog.set_level(logging.WARNING, logger="mailbridge")
+    monkeypatch.setattr("mailbridge.app._DRAIN_SECONDS", 3.0)
+    real = aioimaplib.IMAP4.wait_server_push
+
+    async def losing(self: aioimaplib.IMAP4, timeout: float = 1800.0) -> Any:
+        try:
+            return await real(self, timeout=timeout)
+        except asyncio.CancelledError:
+            return []  # what wait_for returns when the push came with the stop
+
+    monkeypatch.setattr(aioimaplib.IMAP4, "wait_server_push", losing)
+    settings = settings_for(tmp_path, dovecot)
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        await until("a round", lambda: _last_round(daemon))
+        await asyncio.sleep(0.3)  # idling now
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 2.5
+    assert "did not stop" not in caplog.text
+
+
+async def _last_round(daemon: Any) -> bool:
+    _failures, last_round = await imap_metrics(daemon)
+    return last_round > 0
 
 
 def _stray(n: int) -> bytes:
