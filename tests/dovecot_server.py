@@ -76,12 +76,19 @@ class Relay:
     """A TCP relay to the IMAP server whose connections the test cuts, as a server
     restarting or a NAT forgetting an idle connection would; and which can hold each
     UID STORE (the marking of a message done) for ``hold_stores`` seconds, to stop
-    mailbridge in the window between filing a message and marking it."""
+    mailbridge in the window between filing a message and marking it.
 
-    def __init__(self, box: Mailbox, hold_stores: float = 0.0) -> None:
+    ``idle_says``: a line added after each "+ idling" of the first connection only, as
+    Dovecot says "* NO Internal error occurred" at each IDLE, and never closes, once
+    the selected mailbox was deleted and made again at the wrong moment (the session's
+    view of it broken until a new login). ``idles`` counts each connection's IDLEs."""
+
+    def __init__(self, box: Mailbox, hold_stores: float = 0.0, idle_says: bytes = b"") -> None:
         self._box = box
         self._hold = hold_stores
+        self._idle_says = idle_says
         self._writers: list[asyncio.StreamWriter] = []
+        self.idles: list[int] = []  # IDLE commands sent, one count per connection
         self.port = 0
 
     async def __aenter__(self) -> Relay:
@@ -96,6 +103,9 @@ class Relay:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(self._box.host, self._box.port)
         self._writers += [writer, up_writer]
+        number = len(self.idles)
+        self.idles.append(0)
+        says = self._idle_says if number == 0 else b""
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
             try:
@@ -104,6 +114,10 @@ class Relay:
                         await asyncio.sleep(self._hold)
                         if src.at_eof():
                             break  # mailbridge died meanwhile: its command dies with it
+                    if up:
+                        self.idles[number] += data.upper().count(b" IDLE\r\n")
+                    elif says and b"+ idling\r\n" in data:
+                        data = data.replace(b"+ idling\r\n", b"+ idling\r\n" + says, 1)
                     dst.write(data)
                     await dst.drain()
             except OSError:

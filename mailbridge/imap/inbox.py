@@ -166,6 +166,7 @@ class ImapInbox:
             if self._move_to and client.has_capability("MOVE"):
                 await self._move_stranded(client)
             while True:
+                _stop_if_asked()
                 await self.drain(client)
                 self._failures = 0
                 self.rounds += 1
@@ -220,16 +221,31 @@ class ImapInbox:
         return aioimaplib.IMAP4(self._imap.host, self._imap.port, timeout=timeout)
 
     async def _idle(self, client: aioimaplib.IMAP4) -> None:
-        """Wait until the server says the mailbox changed, or ``poll_seconds``."""
+        """Wait until the server says the mailbox changed, or ``poll_seconds``.
+
+        A NO, BAD or BYE said while idling ends the session (_idle_trouble): Dovecot
+        whose selected mailbox was deleted and made again at the wrong moment answers
+        every IDLE at once with "NO Internal error occurred", never closes, and shows
+        the old mailbox until a new login; taken as news of mail, each NO made a round
+        and IDLE again at once, hundreds a second, without end."""
         idle = await client.idle_start(timeout=self._imap.poll_seconds + 30)
+        pushed: object = None
         try:
-            await client.wait_server_push(timeout=self._imap.poll_seconds)
+            pushed = await client.wait_server_push(timeout=self._imap.poll_seconds)
         except TimeoutError:
             pass  # nothing came: a round anyway, then IDLE again
         finally:
+            bye = _idle_trouble(pushed, ("BYE",))
+            if bye and self._lost is None:  # it closes: no DONE, no LOGOUT
+                self._lost = ConnectionError(f"the server closed the connection: {bye}")
             if self._lost is None:  # else there is nobody to end it with
                 client.idle_done()
                 await asyncio.wait_for(idle, self._imap.timeout_seconds)
+        if self._lost is not None:
+            raise self._lost
+        said = _idle_trouble(pushed, ("NO", "BAD"))
+        if said:
+            raise ImapProblem(f"IDLE: the server answered {said}")
 
     async def drain(self, client: aioimaplib.IMAP4) -> int:
         """File every message not yet done, ``_ROUND`` at a time; how many are done now.
@@ -370,6 +386,30 @@ def _ok(response: aioimaplib.Response, what: str) -> None:
     if response.result != "OK":
         said = " ".join(_text(line) for line in response.lines)[:300]
         raise ImapProblem(f"{what}: the server answered {response.result} {said}")
+
+
+def _stop_if_asked() -> None:
+    """Raise the cancellation (a stop, a closed connection) a library call lost: under
+    Python 3.11 asyncio.wait_for, which aioimaplib waits with, returns the result of
+    what it waited for instead of raising when the cancellation comes as that completes
+    (CPython gh-86296). A session so stopped went on reading the mailbox after its
+    daemon had stopped ("task mailbridge-imap did not stop")."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _idle_trouble(pushed: object, kinds: tuple[str, ...]) -> str:
+    """The first untagged response of one of ``kinds`` (NO, BAD, BYE) among the lines
+    aioimaplib gives for one wait in IDLE (without their "* "), with what it said; ""
+    if none (news of mail, a keepalive, nothing)."""
+    if not isinstance(pushed, list):  # None, or aioimaplib's stop_wait_server_push
+        return ""
+    for line in pushed:
+        text = _text(line).strip() if isinstance(line, bytes | bytearray | str) else ""
+        if text.split(" ", 1)[0].upper() in kinds:
+            return text[:300]
+    return ""
 
 
 def _text(line: bytes | bytearray | str) -> str:

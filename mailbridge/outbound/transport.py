@@ -67,23 +67,42 @@ class MaildirTransport:
         self.path = path
         self.description = f"maildir:{path}"
         self._counter = 0
+        # Made at the first delivery, and again when one finds them gone (an operator
+        # emptied the Maildir): three mkdir calls per message, each raising
+        # FileExistsError, were half of this method's Python.
+        self._made = False
+        self._host = socket.gethostname()
 
-    def _deliver(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
+    def _make_dirs(self) -> None:
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._made = True
+
+    def _deliver(self, mail_from: str, rcpt_to: str, message: bytes) -> None:
+        if not self._made:
+            self._make_dirs()
         self._counter += 1
-        name = f"{time.time_ns()}.P{os.getpid()}Q{self._counter}.{socket.gethostname()}"
+        name = f"{time.time_ns()}.P{os.getpid()}Q{self._counter}.{self._host}"
         # What a local delivery agent adds in front, so the file shows its envelope.
         trace = f"Return-Path: <{mail_from}>\r\nDelivered-To: {rcpt_to}\r\n".encode()
         tmp = self.path / "tmp" / name
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:
+            self._make_dirs()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, trace + message)
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.rename(tmp, self.path / "new" / name)
-        dir_fd = os.open(self.path / "new", os.O_RDONLY)
+        new = self.path / "new"
+        try:
+            os.rename(tmp, new / name)
+        except FileNotFoundError:  # new/ went after tmp/ was written to
+            self._make_dirs()
+            os.rename(tmp, new / name)
+        dir_fd = os.open(new, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:

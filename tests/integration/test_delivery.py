@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import aiosqlite
@@ -199,6 +200,27 @@ async def test_maildir_transport_writes_complete_files(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(b"Return-Path: <b@example.org>\r\nDelivered-To: r@")
     assert list((tmp_path / "box" / "tmp").iterdir()) == []
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.asyncio
+async def test_maildir_transport_makes_its_directories_again_when_they_go(
+    tmp_path: Path,
+) -> None:
+    """Its directories are made once, not at every message; an operator who empties or
+    removes the Maildir while the daemon runs still gets the next message in it."""
+    box = tmp_path / "box"
+    transport = transport_from_url(f"maildir:{box}")
+    await transport.send("b@example.org", "r@example.net", b"Subject: 1\r\n\r\none\r\n")
+    shutil.rmtree(box)
+    await transport.send("b@example.org", "r@example.net", b"Subject: 2\r\n\r\ntwo\r\n")
+    [path] = list((box / "new").iterdir())
+    assert path.read_bytes().endswith(b"Subject: 2\r\n\r\ntwo\r\n")
+    assert sorted(p.name for p in box.iterdir()) == ["cur", "new", "tmp"]
+    shutil.rmtree(box / "new")  # new/ alone gone: the rename finds it again
+    await transport.send("b@example.org", "r@example.net", b"Subject: 3\r\n\r\nthree\r\n")
+    [path] = list((box / "new").iterdir())
+    assert path.read_bytes().endswith(b"three\r\n")
+    assert list((box / "tmp").iterdir()) == []
 
 
 def test_backoff_doubles_caps_and_jitters() -> None:

@@ -11,10 +11,12 @@ import asyncio
 import logging
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aioimaplib
 import pytest
 from dovecot_server import Mailbox, Relay
 from flows import reply_notification
@@ -159,6 +161,75 @@ async def test_a_connection_cut_while_idling_is_noticed_at_once(
             box.append(_stray(2))
             await until("the second done", lambda: _async(box.count("Filed") == 2), seconds=30)
     assert "the server closed the connection; trying again in 1.0 s" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_session_whose_idle_the_server_answers_with_no_is_left(
+    tmp_path: Path,
+    dovecot: Mailbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Dovecot, the selected mailbox deleted and made again at the wrong moment (the
+    UIDVALIDITY test below, now and then under load), answers each IDLE at once with
+    "* NO Internal error occurred", never closes, and shows the old mailbox until a new
+    login. The relay says it so on the first connection. Before, each NO was taken as
+    news of mail: a round and IDLE again at once, about 600 a second on that connection
+    without end, never reconnecting (the UIDVALIDITY test timed out). Now the session
+    ends, says what the server said, and the next one, a second later, reads the mail."""
+    caplog.set_level(logging.WARNING, logger="mailbridge")
+    box = dovecot
+    box.create("Filed")
+    said = b"* NO Internal error occurred. Refer to server log for more information.\r\n"
+    async with Relay(box, idle_says=said) as relay:
+        settings = settings_for(tmp_path, box, port=relay.port, done_mailbox="Filed")
+        async with running(settings, resolver=no_dmarc_zone()):
+            await until("a new session", lambda: _async(len(relay.idles) >= 2), seconds=10)
+            box.append(_stray(1))
+            await until("the message done", lambda: _async(box.count("Filed") == 1), seconds=30)
+    assert relay.idles[0] == 1  # its one IDLE, answered NO: not hundreds
+    assert (
+        "IDLE: the server answered NO Internal error occurred. Refer to server log for more "
+        "information.; trying again in 1.0 s"
+    ) in caplog.text
+    assert "did not stop" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_stop_the_client_library_loses_still_ends_the_session(
+    tmp_path: Path,
+    dovecot: Mailbox,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under Python 3.11 asyncio.wait_for, which aioimaplib waits with, returns what it
+    waited for instead of raising when the cancellation comes as that completes (CPython
+    gh-86296). With the IDLE loop above, a daemon stopped that way went on: 25,170
+    IDLEs in the 30 s it waited, then "task mailbridge-imap did not stop". Here the wait
+    in IDLE loses the stop every time, as it does when the server speaks at that moment;
+    before, the session went on to a round and IDLE again (poll_seconds: 120)."""
+    caplog.set_level(logging.WARNING, logger="mailbridge")
+    monkeypatch.setattr("mailbridge.app._DRAIN_SECONDS", 3.0)
+    real = aioimaplib.IMAP4.wait_server_push
+
+    async def losing(self: aioimaplib.IMAP4, timeout: float = 1800.0) -> Any:
+        try:
+            return await real(self, timeout=timeout)
+        except asyncio.CancelledError:
+            return []  # what wait_for returns when the push came with the stop
+
+    monkeypatch.setattr(aioimaplib.IMAP4, "wait_server_push", losing)
+    settings = settings_for(tmp_path, dovecot)
+    async with running(settings, resolver=no_dmarc_zone()) as daemon:
+        await until("a round", lambda: _last_round(daemon))
+        await asyncio.sleep(0.3)  # idling now
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 2.5
+    assert "did not stop" not in caplog.text
+
+
+async def _last_round(daemon: Any) -> bool:
+    _failures, last_round = await imap_metrics(daemon)
+    return last_round > 0
 
 
 def _stray(n: int) -> bytes:
