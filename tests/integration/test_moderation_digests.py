@@ -95,12 +95,8 @@ async def test_auto_mode_switches_to_digests_past_the_limit(tmp_path: Path) -> N
         assert "2 new comments await moderation." in digest
         assert "Auto mode comment 2." in digest and "Auto mode comment 3." in digest
         assert "Auto mode comment 0." not in digest
-        singles = [
-            text_body(m)
-            for m in read_maildir(outbox_dir(daemon))
-            if "Approve (publish it):" in text_body(m)
-        ]
-        assert len(singles) == 2 and "Auto mode comment 0." in singles[0] + singles[1]
+        found = singles(daemon)
+        assert len(found) == 2 and "Auto mode comment 0." in found[0] + found[1]
 
 
 @pytest.mark.sqlite_only("counts statements with SQLite's trace callback")
@@ -146,10 +142,7 @@ async def test_each_mode_sends_no_digest(tmp_path: Path) -> None:
             await post_comment(daemon, parent=2, body=f"One email for me, {n}.")
         # Past two digest ticks (1.2 s each): "auto" with this limit sends one by now.
         assert await digests(daemon, seconds=3.0) == []
-        singles = [
-            m for m in read_maildir(outbox_dir(daemon)) if "Approve (publish it):" in text_body(m)
-        ]
-        assert len(singles) == 3
+        assert len(singles(daemon)) == 3
 
 
 @pytest.mark.asyncio
